@@ -1,0 +1,51 @@
+import type { ConnectionOptions } from 'node:tls';
+import { isIP } from 'node:net';
+import type { EndpointRole, SslMode } from '../datasource/DataSource';
+import type { Secret } from '../secret/Secret';
+
+/** TLS settings for a driver, with files already read and secrets resolved. */
+export interface TlsArgs {
+  mode: Exclude<SslMode, 'disable'>;
+  /** CA certificates (PEM). Undefined means the system's trust store. */
+  ca?: string;
+  /** Client certificate (PEM). */
+  cert?: string;
+  /** Client key. */
+  key?: Secret;
+  /** Name to verify and send in SNI. */
+  servername?: string;
+}
+
+/** Everything a driver needs to open one connection, derived from the data source and its location. */
+export interface ConnectionArgs {
+  role: EndpointRole;
+  host: string;
+  port: number;
+  database?: string;
+  user?: string;
+  password?: Secret;
+  /** Undefined when TLS is off. */
+  tls?: TlsArgs;
+  /** Sent to the server where the protocol allows (PostgreSQL application_name). */
+  applicationName: string;
+  /** TCP keep-alive; on for HYBRID so a dead link is noticed and failed over. */
+  keepAlive: boolean;
+  /** Time limit for opening the connection. */
+  connectTimeoutMs: number;
+  /** Where each credential came from (`password` -> `env://...`), for the resolve-credentials check. */
+  credentialSources: Record<string, string>;
+}
+
+/** Node `tls` options for TLS args, with the modes' libpq meanings. */
+export function toNodeTlsOptions(tls: TlsArgs, host: string): ConnectionOptions {
+  const servername = tls.servername ?? (isIP(host) ? undefined : host);
+  const options: ConnectionOptions = {
+    rejectUnauthorized: tls.mode !== 'require',
+    ca: tls.ca,
+    cert: tls.cert,
+    key: tls.key?.reveal(),
+    servername,
+  };
+  if (tls.mode === 'verify-ca') options.checkServerIdentity = () => undefined;
+  return options;
+}

@@ -1,0 +1,78 @@
+import type { Tracer } from '@opentelemetry/api';
+import type { DataSource, Endpoint, EndpointRole } from '../datasource/DataSource';
+import type { CompiledFilter } from '../discovery/DiscoveryFilter';
+import type { RelationEntity, RelationKey, SchemaEntity } from '../discovery/entities';
+import type { Logger } from '../logging/Logger';
+import type { ResolvedSecret, SecretRequest } from '../secret/SecretChain';
+import type { ValidationPlan } from '../validation/Check';
+
+/** What a connector can do. */
+export type ConnectorCapability = 'validate' | 'discover';
+
+/** Resolves secrets for a connector; the daemon passes its secret chain. */
+export interface SecretResolver {
+  resolve(request: SecretRequest, signal: AbortSignal): Promise<ResolvedSecret>;
+}
+
+/** What the host gives a connector when it creates one. */
+export interface ConnectorContext {
+  secrets: SecretResolver;
+  logger: Logger;
+  tracer: Tracer;
+  /** The daemon's name and version, sent as the application name. */
+  applicationName: string;
+}
+
+/**
+ * A connector as registered by a plugin: metadata plus a factory that makes one
+ * {@link Connector} per call.
+ */
+export interface ConnectorDefinition {
+  /** Canonical type, kebab-case, for example `postgres`. */
+  readonly type: string;
+  /** Other names callers may use, for example `postgresql`. */
+  readonly aliases?: readonly string[];
+  readonly displayName: string;
+  readonly description?: string;
+  /** Port used when an endpoint gives none. */
+  readonly defaultPort: number;
+  readonly capabilities: readonly ConnectorCapability[];
+  create(source: DataSource, context: ConnectorContext): Connector;
+}
+
+/** A read request of one batch of relations, in deterministic (schema, name) order. */
+export interface RelationPage {
+  filter: CompiledFilter;
+  /** Only relations after this key; undefined means from the start. */
+  after?: RelationKey;
+  /** At most this many relations. */
+  limit: number;
+}
+
+/**
+ * One connector instance, for one call. Built on {@link LocationAwareConnector} by the
+ * built-ins; the engines use only this interface.
+ */
+export interface Connector {
+  readonly source: DataSource;
+  /** The endpoint of a role, with the default port filled in. */
+  endpoint(role: EndpointRole): Endpoint & { port: number };
+  /** The checks to run against one endpoint. */
+  validationPlan(role: EndpointRole): ValidationPlan<unknown>;
+  /** Opens the connection(s) discovery uses: the primary, and for HYBRID the secondary too. */
+  initialize(signal: AbortSignal): Promise<void>;
+  /** Which endpoint discovery reads from now. */
+  readonly activeRole: EndpointRole;
+  /** Whether a failover endpoint is available. */
+  canFailover(): boolean;
+  /** Switches to the standby endpoint (reconnecting it when needed); returns the new role. */
+  failover(reason: string, signal: AbortSignal): Promise<EndpointRole>;
+  /** Whether an error means the active connection is gone (so a failover may help). */
+  isConnectionError(error: unknown): boolean;
+  /** Schemas that pass the filter, in name order. */
+  listSchemas(filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]>;
+  /** One page of relations with their columns, keys and indexes, read set-based. */
+  listRelations(page: RelationPage, signal: AbortSignal): Promise<RelationEntity[]>;
+  /** Closes every connection. Safe to call more than once. */
+  close(): Promise<void>;
+}

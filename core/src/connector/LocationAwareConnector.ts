@@ -1,0 +1,222 @@
+import { readFileSync } from 'node:fs';
+import type { DataSource, Endpoint, EndpointRole } from '../datasource/DataSource';
+import type { CompiledFilter } from '../discovery/DiscoveryFilter';
+import type { RelationEntity, SchemaEntity } from '../discovery/entities';
+import { describeError, InputError, UnavailableError } from '../errors';
+import type { ValidationPlan } from '../validation/Check';
+import type { ConnectionArgs, TlsArgs } from './ConnectionArgs';
+import type { Connector, ConnectorContext, ConnectorDefinition, RelationPage } from './Connector';
+
+interface Slot<TConn> {
+  role: EndpointRole;
+  conn?: TConn;
+}
+
+/**
+ * The base every built-in connector extends. It owns everything that depends on where the
+ * source lives: which endpoints exist, the connection arguments each gets (TLS for CLOUD
+ * and HYBRID, application name, keep-alive for HYBRID), secret resolution, and failover
+ * between a HYBRID primary and secondary. A subclass supplies only the driver-specific
+ * parts: opening and closing a connection, its validation checks and its catalog queries.
+ */
+export abstract class LocationAwareConnector<TConn> implements Connector {
+  private active: Slot<TConn>;
+  private standby?: Slot<TConn>;
+  private closed = false;
+
+  constructor(
+    readonly definition: ConnectorDefinition,
+    readonly source: DataSource,
+    protected readonly context: ConnectorContext,
+  ) {
+    this.active = { role: 'PRIMARY' };
+    if (source.location === 'HYBRID' && source.secondary) this.standby = { role: 'SECONDARY' };
+  }
+
+  /** Opens one connection with these arguments. Honour `signal`. */
+  protected abstract openConnection(args: ConnectionArgs, signal: AbortSignal): Promise<TConn>;
+  /** Closes one connection; must not throw. */
+  protected abstract closeConnection(conn: TConn): Promise<void>;
+  /** Reads schemas through a connection. */
+  protected abstract querySchemas(conn: TConn, filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]>;
+  /** Reads one page of relations through a connection. */
+  protected abstract queryRelations(conn: TConn, page: RelationPage, signal: AbortSignal): Promise<RelationEntity[]>;
+  abstract validationPlan(role: EndpointRole): ValidationPlan<unknown>;
+  abstract isConnectionError(error: unknown): boolean;
+
+  get activeRole(): EndpointRole {
+    return this.active.role;
+  }
+
+  /** The endpoint of a role, with the connector's default port filled in. */
+  endpoint(role: EndpointRole): Endpoint & { port: number } {
+    const e = role === 'PRIMARY' ? this.source.primary : this.source.secondary;
+    if (!e) throw new InputError([{ field: 'data_source.secondary', description: 'is not set' }]);
+    return { ...e, port: e.port ?? this.definition.defaultPort };
+  }
+
+  /**
+   * Connection arguments for an endpoint: credentials resolved through the secret chain,
+   * TLS by location and ssl settings, application name, keep-alive for HYBRID.
+   */
+  async connectionArgs(role: EndpointRole, signal: AbortSignal): Promise<ConnectionArgs> {
+    const source = this.source;
+    const endpoint = this.endpoint(role);
+    const credentialSources: Record<string, string> = {};
+    let password;
+    const hasPassword =
+      source.password !== undefined || 'password' in source.connectionProperties || 'password' in source.additionalProperties;
+    if (hasPassword || source.id) {
+      try {
+        const resolved = await this.context.secrets.resolve(
+          { input: source.password, propertyKeys: ['password'], label: 'password', field: 'data_source.credentials.password', source },
+          signal,
+        );
+        password = resolved.secret;
+        credentialSources.password = resolved.link;
+      } catch (error) {
+        if (hasPassword) throw error;
+      }
+    }
+    let tls: TlsArgs | undefined;
+    if (source.ssl.mode !== 'disable') {
+      let key;
+      if (source.ssl.key) {
+        const resolved = await this.context.secrets.resolve(
+          { input: source.ssl.key, propertyKeys: ['ssl_key'], label: 'ssl_key', field: source.ssl.key.field, source },
+          signal,
+        );
+        key = resolved.secret;
+        credentialSources.ssl_key = resolved.link;
+      }
+      tls = {
+        mode: source.ssl.mode,
+        ca: readPem(source.ssl.ca, 'data_source.ssl_config.ca'),
+        cert: readPem(source.ssl.cert, 'data_source.ssl_config.cert'),
+        key,
+        servername: source.ssl.serverName,
+      };
+    }
+    const timeout = Number(source.connectionProperties.connect_timeout_ms ?? source.connectionProperties.connect_timeout_seconds ?? 0);
+    return {
+      role,
+      host: endpoint.host,
+      port: endpoint.port,
+      database: endpoint.database,
+      user: source.username,
+      password,
+      tls,
+      applicationName: this.context.applicationName,
+      keepAlive: source.location === 'HYBRID',
+      connectTimeoutMs:
+        'connect_timeout_seconds' in source.connectionProperties ? timeout * 1000 : timeout > 0 ? timeout : 10_000,
+      credentialSources,
+    };
+  }
+
+  /** Opens the active endpoint and, for HYBRID, the standby too (a standby that fails to open is retried at failover). */
+  async initialize(signal: AbortSignal): Promise<void> {
+    const errors: string[] = [];
+    try {
+      this.active.conn = await this.open(this.active.role, signal);
+    } catch (error) {
+      if (!this.standby) throw error;
+      errors.push(`primary: ${describeError(error)}`);
+      this.context.logger.warn('primary endpoint failed at start, using the secondary', { error: describeError(error) });
+      [this.active, this.standby] = [this.standby, this.active];
+      try {
+        this.active.conn = await this.open(this.active.role, signal);
+        return;
+      } catch (second) {
+        errors.push(`secondary: ${describeError(second)}`);
+        throw new UnavailableError('ALL_ENDPOINTS_UNAVAILABLE', `no endpoint could be reached (${errors.join('; ')})`, { cause: second });
+      }
+    }
+    if (this.standby) {
+      try {
+        this.standby.conn = await this.open(this.standby.role, signal);
+      } catch (error) {
+        this.context.logger.warn('standby endpoint could not be opened; will retry at failover', { error: describeError(error) });
+      }
+    }
+  }
+
+  /** True when the start had to use the secondary (the primary was down). */
+  get startedOnSecondary(): boolean {
+    return this.active.role === 'SECONDARY';
+  }
+
+  canFailover(): boolean {
+    return this.standby !== undefined;
+  }
+
+  async failover(reason: string, signal: AbortSignal): Promise<EndpointRole> {
+    if (!this.standby) throw new UnavailableError('NO_FAILOVER_ENDPOINT', `connection lost and no failover endpoint: ${reason}`);
+    const broken = this.active;
+    [this.active, this.standby] = [this.standby, broken];
+    if (broken.conn) {
+      const conn = broken.conn;
+      broken.conn = undefined;
+      await this.closeConnection(conn);
+    }
+    if (!this.active.conn) this.active.conn = await this.open(this.active.role, signal);
+    this.context.logger.warn('failed over', { active: this.active.role, reason });
+    return this.active.role;
+  }
+
+  async listSchemas(filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]> {
+    return this.querySchemas(this.connection(), filter, signal);
+  }
+
+  async listRelations(page: RelationPage, signal: AbortSignal): Promise<RelationEntity[]> {
+    return this.queryRelations(this.connection(), page, signal);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const conns = [this.active.conn, this.standby?.conn].filter((c): c is TConn => c !== undefined);
+    this.active.conn = undefined;
+    if (this.standby) this.standby.conn = undefined;
+    await Promise.all(conns.map((c) => this.closeConnection(c)));
+  }
+
+  private connection(): TConn {
+    if (!this.active.conn) throw new UnavailableError('NOT_CONNECTED', 'the connector is not connected; call initialize() first');
+    return this.active.conn;
+  }
+
+  private async open(role: EndpointRole, signal: AbortSignal): Promise<TConn> {
+    const args = await this.connectionArgs(role, signal);
+    return this.context.tracer.startActiveSpan('sourced.connection.open', async (span) => {
+      span.setAttributes({
+        'db.system': this.definition.type,
+        'server.address': args.host,
+        'server.port': args.port,
+        'sourced.endpoint.role': role,
+        'sourced.tls': args.tls ? args.tls.mode : 'disable',
+      });
+      try {
+        if (this.closed) throw new UnavailableError('CONNECTOR_CLOSED', 'the connector was closed');
+        return await this.openConnection(args, signal);
+      } catch (error) {
+        span.recordException({ name: 'ConnectionError', message: describeError(error) });
+        span.setStatus({ code: 2, message: describeError(error) });
+        throw error;
+      } finally {
+        span.end();
+      }
+    });
+  }
+}
+
+/** Reads a PEM value given inline or as a file path. */
+function readPem(value: string | undefined, field: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (value.includes('-----BEGIN')) return value;
+  try {
+    return readFileSync(value, 'utf8');
+  } catch (error) {
+    throw new InputError([{ field, description: `is neither PEM text nor a readable file (${(error as NodeJS.ErrnoException).code})` }]);
+  }
+}

@@ -1,0 +1,200 @@
+import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import type { Connector } from '../connector/Connector';
+import type { EndpointRole } from '../datasource/DataSource';
+import { abortedErrorFrom, describeError, InputError, UnavailableError } from '../errors';
+import { noopLogger, type Logger } from '../logging/Logger';
+import { decodeCursor, encodeCursor } from './cursor';
+import { compileFilter, type DiscoveryFilter } from './DiscoveryFilter';
+import type { RelationEntity, RelationKey, SchemaEntity } from './entities';
+
+/** How hard discovery works the source. */
+export type DiscoveryStrategy = 'CONSERVATIVE' | 'BALANCED' | 'AGGRESSIVE' | 'ADAPTIVE';
+
+/** The parameters a strategy runs with. */
+export interface StrategyPreset {
+  batchSize: number;
+  /** Pause between batches, to leave room for the source's own work. */
+  pauseMs: number;
+  /** ADAPTIVE bounds and target. */
+  minBatch: number;
+  maxBatch: number;
+  targetBatchMs: number;
+}
+
+/** The documented presets. */
+export const STRATEGY_PRESETS: Record<DiscoveryStrategy, StrategyPreset> = {
+  CONSERVATIVE: { batchSize: 25, pauseMs: 50, minBatch: 25, maxBatch: 25, targetBatchMs: 0 },
+  BALANCED: { batchSize: 100, pauseMs: 0, minBatch: 100, maxBatch: 100, targetBatchMs: 0 },
+  AGGRESSIVE: { batchSize: 500, pauseMs: 0, minBatch: 500, maxBatch: 500, targetBatchMs: 0 },
+  ADAPTIVE: { batchSize: 100, pauseMs: 0, minBatch: 10, maxBatch: 1000, targetBatchMs: 250 },
+};
+
+/** The largest batch a caller may ask for. */
+export const MAX_BATCH_SIZE = 1000;
+
+export interface DiscoveryRequest {
+  filter: DiscoveryFilter;
+  strategy: DiscoveryStrategy;
+  /** 0 means the strategy's default. */
+  batchSize: number;
+  /** A cursor from an earlier batch; empty means from the start. */
+  resumeAfter: string;
+}
+
+/** Events of a discovery run, in order. */
+export type DiscoveryEvent =
+  | { kind: 'schemas'; schemas: SchemaEntity[] }
+  | { kind: 'batch'; index: number; relations: RelationEntity[]; cursor: string }
+  | { kind: 'failover'; active: EndpointRole; reason: string; resumeAfter: string }
+  | { kind: 'warning'; code: string; message: string }
+  | {
+      kind: 'summary';
+      schemas: number;
+      relations: number;
+      tables: number;
+      views: number;
+      columns: number;
+      batches: number;
+      durationMs: number;
+      strategy: DiscoveryStrategy;
+      failovers: number;
+      warnings: number;
+      endpoint: EndpointRole;
+    };
+
+/**
+ * Drives a connector's catalog reads: schemas first, then relations in deterministic
+ * (schema, name) order, one set-based page per batch, each batch ending with a cursor.
+ * It is pulled by its consumer, so a slow stream stops the reads (back-pressure); it
+ * stops between and during queries when the signal fires; in HYBRID it fails over when
+ * the active connection is lost and re-reads the page after the last completed batch,
+ * so nothing is lost and nothing is sent twice. The connector is closed on every exit path.
+ */
+export class DiscoveryEngine {
+  constructor(
+    private readonly tracer: Tracer,
+    private readonly logger: Logger = noopLogger,
+  ) {}
+
+  /** Checks a request before any connection is opened. */
+  static validateRequest(request: DiscoveryRequest): void {
+    compileFilter(request.filter);
+    if (request.batchSize > MAX_BATCH_SIZE) {
+      throw new InputError([{ field: 'batch_size', description: `${request.batchSize} is more than the maximum of ${MAX_BATCH_SIZE}` }]);
+    }
+    if (request.resumeAfter) decodeCursor(request.resumeAfter);
+  }
+
+  async *run(connector: Connector, request: DiscoveryRequest, signal: AbortSignal): AsyncGenerator<DiscoveryEvent> {
+    DiscoveryEngine.validateRequest(request);
+    const started = performance.now();
+    const filter = compileFilter(request.filter);
+    const preset = STRATEGY_PRESETS[request.strategy];
+    let batchSize = request.batchSize || preset.batchSize;
+    const adaptive = request.strategy === 'ADAPTIVE' && request.batchSize === 0;
+    let after: RelationKey | undefined = request.resumeAfter ? decodeCursor(request.resumeAfter) : undefined;
+    const totals = { schemas: 0, relations: 0, tables: 0, views: 0, columns: 0, batches: 0, failovers: 0, warnings: 0 };
+
+    try {
+      await connector.initialize(signal);
+      if (connector.activeRole === 'SECONDARY') {
+        totals.warnings += 1;
+        yield { kind: 'warning', code: 'STARTED_ON_SECONDARY', message: 'the primary endpoint could not be reached; discovery runs on the secondary' };
+      }
+
+      const read = await this.withFailover(connector, signal, after, () => connector.listSchemas(filter, signal));
+      if (read.failover) {
+        totals.failovers += 1;
+        yield read.failover;
+      }
+      const schemas = read.value;
+      totals.schemas = schemas.length;
+      yield { kind: 'schemas', schemas };
+      for (const s of schemas.filter((x) => !x.usable)) {
+        totals.warnings += 1;
+        yield { kind: 'warning', code: 'SCHEMA_NOT_USABLE', message: `the user may not use schema "${s.name}"; its relations are not listed` };
+      }
+
+      for (;;) {
+        if (signal.aborted) throw abortedErrorFrom(signal);
+        const pageStarted = performance.now();
+        const index = totals.batches + 1;
+        const cursor = after;
+        const page = await this.tracer.startActiveSpan('sourced.discovery.batch', async (span) => {
+          span.setAttributes({ 'sourced.batch.index': index, 'sourced.batch.size': batchSize, 'sourced.endpoint.role': connector.activeRole });
+          try {
+            const result = await this.withFailover(connector, signal, cursor, () =>
+              connector.listRelations({ filter, after: cursor, limit: batchSize }, signal),
+            );
+            span.setAttribute('sourced.batch.relations', result.value.length);
+            return result;
+          } catch (error) {
+            span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
+            throw error;
+          } finally {
+            span.end();
+          }
+        });
+        if (page.failover) {
+          totals.failovers += 1;
+          yield page.failover;
+        }
+        const relations = page.value;
+        if (relations.length === 0) break;
+        const last = relations[relations.length - 1];
+        after = { schema: last.schema, name: last.name };
+        totals.batches += 1;
+        totals.relations += relations.length;
+        for (const r of relations) {
+          totals.columns += r.columns.length;
+          if (r.kind === 'VIEW' || r.kind === 'MATERIALIZED_VIEW') totals.views += 1;
+          else totals.tables += 1;
+        }
+        yield { kind: 'batch', index, relations, cursor: encodeCursor(after) };
+        if (relations.length < batchSize) break;
+        if (adaptive) batchSize = this.resize(batchSize, performance.now() - pageStarted, preset);
+        if (preset.pauseMs > 0) await new Promise((r) => setTimeout(r, preset.pauseMs));
+      }
+      yield {
+        kind: 'summary',
+        ...totals,
+        durationMs: performance.now() - started,
+        strategy: request.strategy,
+        endpoint: connector.activeRole,
+      };
+    } finally {
+      await connector.close().catch((error) => this.logger.warn('closing the connector failed', { error: describeError(error) }));
+    }
+  }
+
+  /** Runs a read; when the connection is lost and a standby exists, fails over once and reads again. */
+  private async withFailover<T>(
+    connector: Connector,
+    signal: AbortSignal,
+    cursor: RelationKey | undefined,
+    read: () => Promise<T>,
+  ): Promise<{ value: T; failover?: DiscoveryEvent }> {
+    try {
+      return { value: await read() };
+    } catch (error) {
+      if (signal.aborted) throw abortedErrorFrom(signal);
+      if (!connector.isConnectionError(error) || !connector.canFailover()) throw error;
+      const reason = describeError(error);
+      let active: EndpointRole;
+      try {
+        active = await connector.failover(reason, signal);
+      } catch (second) {
+        throw new UnavailableError('ALL_ENDPOINTS_UNAVAILABLE', `the active endpoint failed (${reason}) and the failover endpoint too (${describeError(second)})`, { cause: second });
+      }
+      const failover: DiscoveryEvent = { kind: 'failover', active, reason, resumeAfter: cursor ? encodeCursor(cursor) : '' };
+      return { value: await read(), failover };
+    }
+  }
+
+  /** ADAPTIVE: halve the batch when a page is slow, grow it by half when it is fast. */
+  private resize(current: number, ms: number, preset: StrategyPreset): number {
+    if (ms > preset.targetBatchMs * 2) return Math.max(preset.minBatch, Math.floor(current / 2));
+    if (ms < preset.targetBatchMs / 2) return Math.min(preset.maxBatch, Math.ceil(current * 1.5));
+    return current;
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * @sourced/core: the contracts and engines of sourced. Imports no driver, cloud SDK,
+ * gRPC or DI container; plugin authors build on what this module exports.
+ */
+export * from './errors';
+export * from './logging/Logger';
+export * from './util/glob';
+export * from './secret/Secret';
+export * from './secret/SecretProvider';
+export * from './secret/SecretChain';
+export * from './secret/jsonPath';
+export * from './secret/builtinSecretProviders';
+export * from './secret/builtinSecretsPlugin';
+export * from './datasource/DataSource';
+export * from './datasource/normalizeDataSource';
+export * from './connector/ConnectionArgs';
+export * from './connector/Connector';
+export * from './connector/LocationAwareConnector';
+export * from './validation/Check';
+export * from './validation/standardChecks';
+export * from './validation/ValidationRunner';
+export * from './discovery/entities';
+export * from './discovery/DiscoveryFilter';
+export * from './discovery/cursor';
+export * from './discovery/DiscoveryEngine';
+export * from './plugin/Plugin';

@@ -1,0 +1,23 @@
+/** Structured fields of a log line. Secrets among them print as `[REDACTED]`. */
+export type LogFields = Record<string, unknown>;
+
+/** The structured logger every component receives. Lines are JSON objects. */
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+  /** A logger that adds these fields to every line. */
+  child(fields: LogFields): Logger;
+}
+
+/** A logger that drops everything; the default where none is given. */
+export const noopLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return noopLogger;
+  },
+};

@@ -1,0 +1,157 @@
+import { lookup } from 'node:dns/promises';
+import { isIP, Socket } from 'node:net';
+import type { ConnectionArgs } from '../connector/ConnectionArgs';
+import type { LocationAwareConnector } from '../connector/LocationAwareConnector';
+import { NotAllowedError, SourcedError } from '../errors';
+import { SecretResolutionError } from '../secret/SecretChain';
+import { failed, passed, type CheckDefinition } from './Check';
+
+/** State the standard checks fill in, for the connector's own checks to use. */
+export interface StandardCheckState {
+  /** Set by `resolve-credentials`. */
+  args?: ConnectionArgs;
+  /** Set by `dns`: the addresses the host resolved to. */
+  addresses?: string[];
+  /** Set by `tcp`: the address that accepted the connection. */
+  address?: string;
+}
+
+/** Resolves every credential through the secret chain and reports where each came from. */
+export function resolveCredentialsCheck<S extends StandardCheckState>(
+  connector: LocationAwareConnector<unknown>,
+): CheckDefinition<S> {
+  return {
+    id: 'resolve-credentials',
+    title: 'Resolve credentials',
+    async run(ctx) {
+      try {
+        const args = await connector.connectionArgs(ctx.role, ctx.signal);
+        ctx.state.args = args;
+        const sources = Object.entries(args.credentialSources);
+        const details: Record<string, string> = {};
+        for (const [name, link] of sources) details[`${name}.source`] = link;
+        if (args.user) details.user = args.user;
+        if (sources.length === 0) return passed('no credentials to resolve: connecting without a password', details);
+        return passed(`resolved ${sources.map(([n, l]) => `${n} from ${l}`).join(', ')}`, details);
+      } catch (error) {
+        if (error instanceof SecretResolutionError) {
+          return failed(error.message, 'Give credentials.password as an inline value or a reference the daemon can read (env://, file://, aws-sm://, azure-kv://), or set it in connection_properties.password.');
+        }
+        if (error instanceof NotAllowedError) {
+          return failed(error.message, "Use a reference the daemon's secret policy allows, or ask the operator to allow it (secrets.allowedReferences).");
+        }
+        if (error instanceof SourcedError) return failed(error.message);
+        throw error;
+      }
+    },
+  };
+}
+
+/** Resolves the host name to addresses. */
+export function dnsCheck<S extends StandardCheckState>(): CheckDefinition<S> {
+  return {
+    id: 'dns',
+    title: 'DNS resolution',
+    async run(ctx) {
+      const host = ctx.endpoint.host;
+      if (isIP(host)) {
+        ctx.state.addresses = [host];
+        return passed(`${host} is an IP address; nothing to resolve`, { addresses: host });
+      }
+      try {
+        const found = await raceSignal(lookup(host, { all: true, verbatim: true }), ctx.signal);
+        const addresses = found.map((a) => a.address);
+        ctx.state.addresses = addresses;
+        return passed(`${host} resolved to ${addresses.join(', ')}`, { addresses: addresses.join(',') });
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? 'ERROR';
+        if (code === 'ENOTFOUND' || code === 'ENODATA') {
+          return failed(`host name ${host} does not resolve (${code})`, 'Check the spelling of the host, and that the daemon uses a DNS server that knows it (private zones need the VPC or corporate resolver).', { code });
+        }
+        if (ctx.signal.aborted) return failed(`DNS lookup of ${host} did not finish within ${ctx.timeoutMs} ms`, 'The DNS server is slow or unreachable from the daemon.', { code: 'TIMEOUT' });
+        return failed(`DNS lookup of ${host} failed: ${code}`, 'The DNS server is unreachable or refused the query.', { code });
+      }
+    },
+  };
+}
+
+/** Opens a TCP connection to the endpoint's port, trying each resolved address in order. */
+export function tcpCheck<S extends StandardCheckState>(): CheckDefinition<S> {
+  return {
+    id: 'tcp',
+    title: 'TCP connect',
+    dependsOn: ['dns'],
+    async run(ctx) {
+      const { host, port } = ctx.endpoint;
+      const addresses = ctx.state.addresses ?? [host];
+      const errors: string[] = [];
+      let lastCode = '';
+      for (const address of addresses) {
+        const started = performance.now();
+        try {
+          await connectOnce(address, port, ctx.signal);
+          ctx.state.address = address;
+          const ms = performance.now() - started;
+          return passed(`connected to ${address}:${port} in ${ms.toFixed(1)} ms`, { address: `${address}:${port}`, connect_ms: ms.toFixed(1) });
+        } catch (error) {
+          lastCode = (error as NodeJS.ErrnoException).code ?? (ctx.signal.aborted ? 'TIMEOUT' : 'ERROR');
+          errors.push(`${address}:${port} ${lastCode}`);
+          if (ctx.signal.aborted) break;
+        }
+      }
+      const details = { tried: errors.join(', '), code: lastCode };
+      if (lastCode === 'ECONNREFUSED') {
+        return failed(`connection refused by ${host}:${port}: nothing listens on that port`, 'Check the port, and that the database server is running and listens on this interface (PostgreSQL: listen_addresses).', details);
+      }
+      if (lastCode === 'TIMEOUT' || lastCode === 'ETIMEDOUT') {
+        return failed(`no answer from ${host}:${port} within ${ctx.timeoutMs} ms`, 'A firewall or security group is probably dropping the packets; allow the daemon\'s address to reach this port.', details);
+      }
+      if (lastCode === 'EHOSTUNREACH' || lastCode === 'ENETUNREACH') {
+        return failed(`${host} is unreachable from the daemon (${lastCode})`, 'There is no route to the host: check VPN, peering or routing between the daemon and the database.', details);
+      }
+      return failed(`could not connect to ${host}:${port} (${lastCode})`, undefined, details);
+    },
+  };
+}
+
+function connectOnce(host: string, port: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = new Socket();
+    const onAbort = () => {
+      socket.destroy();
+      reject(Object.assign(new Error('timed out'), { code: 'TIMEOUT' }));
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.once('connect', () => {
+      signal.removeEventListener('abort', onAbort);
+      socket.destroy();
+      resolve();
+    });
+    socket.once('error', (error) => {
+      signal.removeEventListener('abort', onAbort);
+      socket.destroy();
+      reject(error);
+    });
+    socket.connect(port, host);
+  });
+}
+
+/** Resolves with the promise, or rejects when the signal fires first. */
+export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}

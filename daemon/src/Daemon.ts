@@ -1,0 +1,139 @@
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { DiscoveryEngine, SecretChain, ValidationRunner, type Logger } from '@sourced/core';
+import { asClass, asFunction, asValue, createContainer, InjectionMode, type AwilixContainer } from 'awilix';
+import { HealthImplementation } from 'grpc-health-check';
+import { parseListen, type DaemonConfig } from './config/DaemonConfig';
+import { DataSourceServiceService } from './gen/sourced/v1/data_source_service';
+import { PluginServiceService } from './gen/sourced/v1/plugin_service';
+import { CallTracker, type HandlerDeps } from './grpc/callHandlers';
+import { createReflectionService } from './grpc/reflection';
+import { JsonLogger, type LogSink } from './logging/JsonLogger';
+import { loadPlugins } from './plugins/loadPlugins';
+import { PluginRegistry } from './plugins/PluginRegistry';
+import { DataSourceService } from './services/DataSourceService';
+import { PluginService } from './services/PluginService';
+import { createTracing, type Tracing } from './telemetry/tracing';
+import { VERSION } from './version';
+
+/** Everything the container holds, by name. */
+export interface Cradle {
+  config: DaemonConfig;
+  logger: Logger;
+  tracing: Tracing;
+  tracer: Tracing['tracer'];
+  calls: CallTracker;
+  handlerDeps: HandlerDeps;
+  pluginRegistry: PluginRegistry;
+  secretChain: SecretChain;
+  validationRunner: ValidationRunner;
+  discoveryEngine: DiscoveryEngine;
+  dataSourceService: DataSourceService;
+  pluginService: PluginService;
+  health: HealthImplementation;
+}
+
+export interface StartOptions {
+  config: DaemonConfig;
+  /** Where log lines go (default: stderr). */
+  logSink?: LogSink;
+  /** Extra span processors (tests add an in-memory exporter). */
+  spanProcessors?: SpanProcessor[];
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A running daemon. */
+export interface RunningDaemon {
+  /** `host:port` actually bound. */
+  address: string;
+  port: number;
+  container: AwilixContainer<Cradle>;
+  /** Stops accepting calls, lets in-flight calls finish within the grace period, cancels the rest, closes everything. */
+  stop(): Promise<void>;
+}
+
+/** The services the health service reports on; '' is the whole server. */
+const HEALTH_SERVICES = ['', 'sourced.v1.DataSourceService', 'sourced.v1.PluginService'];
+
+/**
+ * Builds the container, loads the plugins and starts serving. One strict awilix container
+ * per daemon: config, logger, tracer, plugin registry, secret chain, validation runner,
+ * discovery engine and the gRPC services, each injected by name.
+ */
+export async function startDaemon(options: StartOptions): Promise<RunningDaemon> {
+  const { config } = options;
+  const logger = new JsonLogger(config.logLevel, options.logSink);
+  const tracing = createTracing({ serviceName: 'sourced', serviceVersion: VERSION, env: options.env, spanProcessors: options.spanProcessors });
+  const pluginRegistry = new PluginRegistry();
+  await loadPlugins(config.plugins, pluginRegistry, logger);
+
+  const container = createContainer<Cradle>({ injectionMode: InjectionMode.PROXY, strict: true });
+  container.register({
+    config: asValue(config),
+    logger: asValue(logger),
+    tracing: asValue(tracing),
+    tracer: asValue(tracing.tracer),
+    pluginRegistry: asValue(pluginRegistry),
+    calls: asClass(CallTracker).singleton(),
+    handlerDeps: asFunction(({ tracer, logger: l, calls }: Cradle) => ({ tracer, logger: l, calls })).singleton(),
+    secretChain: asFunction(
+      ({ pluginRegistry: r, config: c, tracer, logger: l }: Cradle) =>
+        new SecretChain({
+          providers: r.secretProviders(),
+          policy: { allowedReferences: c.secrets.allowedReferences, dynamicStrategies: c.secrets.dynamicStrategies },
+          cacheTtlMs: c.secrets.cacheTtlMs,
+          providerTimeoutMs: c.secrets.providerTimeoutMs,
+          tracer,
+          logger: l,
+        }),
+    ).singleton(),
+    validationRunner: asFunction(({ tracer, logger: l }: Cradle) => new ValidationRunner(tracer, l)).singleton(),
+    discoveryEngine: asFunction(({ tracer, logger: l }: Cradle) => new DiscoveryEngine(tracer, l)).singleton(),
+    dataSourceService: asFunction((cradle: Cradle) => new DataSourceService(cradle)).singleton(),
+    pluginService: asFunction((cradle: Cradle) => new PluginService(cradle)).singleton(),
+    health: asFunction(() => new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((s) => [s, 'SERVING' as const])))).singleton(),
+  });
+
+  const server = new Server();
+  const c = container.cradle;
+  server.addService(DataSourceServiceService, c.dataSourceService.implementation());
+  server.addService(PluginServiceService, c.pluginService.implementation());
+  c.health.addToServer(server);
+  createReflectionService().addToServer(server);
+
+  const { host } = parseListen(config.listen, 'listen');
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(config.listen, ServerCredentials.createInsecure(), (error, bound) => (error ? reject(new Error(`cannot listen on ${config.listen}: ${error.message}`)) : resolve(bound))),
+  );
+  const address = `${host}:${port}`;
+  logger.info('sourced listening', {
+    address,
+    version: VERSION,
+    plugins: pluginRegistry.list().map((p) => `${p.id}:${p.state}`),
+    connectors: pluginRegistry.known(),
+    exporters: tracing.exporters,
+  });
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      logger.info('shutting down', { in_flight: c.calls.size, grace_ms: config.shutdownGraceMs });
+      HEALTH_SERVICES.forEach((s) => c.health.setStatus(s, 'NOT_SERVING'));
+      const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), config.shutdownGraceMs);
+      });
+      if ((await Promise.race([drained, graceOver])) === 'timeout') {
+        logger.warn('grace period over; cancelling in-flight calls', { in_flight: c.calls.size });
+        c.calls.abortAll('the daemon is shutting down');
+        await Promise.race([c.calls.idle(), new Promise((r) => setTimeout(r, 2000))]);
+        server.forceShutdown();
+      }
+      clearTimeout(timer);
+      await container.dispose();
+      await tracing.shutdown().catch(() => undefined);
+      logger.info('stopped');
+    })());
+  return { address, port, container, stop };
+}

@@ -1,0 +1,178 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_SECRET_POLICY, type DiscoveryStrategy } from '@sourced/core';
+import { parse as parseYaml } from 'yaml';
+import type { LogLevel } from '../logging/JsonLogger';
+
+/** The daemon's configuration. See README "Configuration" for every option. */
+export interface DaemonConfig {
+  /** `host:port` to listen on. Port 0 picks a free port. */
+  listen: string;
+  /** Plugin module specifiers (package names or paths), loaded in order. */
+  plugins: string[];
+  logLevel: LogLevel;
+  /** How long SIGTERM waits for in-flight calls before cancelling them. */
+  shutdownGraceMs: number;
+  validation: { checkTimeoutMs: number };
+  discovery: { defaultStrategy: DiscoveryStrategy };
+  secrets: { allowedReferences: string[]; dynamicStrategies: boolean; cacheTtlMs: number; providerTimeoutMs: number };
+}
+
+/** The plugins a daemon loads when the configuration names none. */
+export const BUILTIN_PLUGINS = ['@sourced/plugin-postgres'];
+
+export const DEFAULT_CONFIG: DaemonConfig = {
+  listen: '127.0.0.1:50051',
+  plugins: BUILTIN_PLUGINS,
+  logLevel: 'info',
+  shutdownGraceMs: 10_000,
+  validation: { checkTimeoutMs: 5_000 },
+  discovery: { defaultStrategy: 'BALANCED' },
+  secrets: {
+    allowedReferences: DEFAULT_SECRET_POLICY.allowedReferences,
+    dynamicStrategies: DEFAULT_SECRET_POLICY.dynamicStrategies,
+    cacheTtlMs: 300_000,
+    providerTimeoutMs: 10_000,
+  },
+};
+
+/** A configuration problem, naming where the bad value came from. */
+export class ConfigError extends Error {}
+
+const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
+const STRATEGIES: DiscoveryStrategy[] = ['CONSERVATIVE', 'BALANCED', 'AGGRESSIVE', 'ADAPTIVE'];
+
+/** The flags `sourced serve` takes. */
+export const SERVE_FLAGS = {
+  config: { type: 'string' },
+  listen: { type: 'string' },
+  plugin: { type: 'string', multiple: true },
+  'log-level': { type: 'string' },
+  'shutdown-grace-ms': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/**
+ * Builds the configuration from, in increasing precedence: defaults, the config file
+ * (`--config` or `SOURCED_CONFIG`; JSON or YAML), `SOURCED_*` environment variables, flags.
+ */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): DaemonConfig {
+  const { values } = parseArgs({ args: argv, options: SERVE_FLAGS, allowPositionals: false, strict: true });
+  const config: DaemonConfig = structuredClone(DEFAULT_CONFIG);
+
+  const file = values.config ?? env.SOURCED_CONFIG;
+  if (file) mergeFile(config, resolve(cwd, file));
+
+  const fromEnv: Record<string, string | undefined> = {
+    listen: env.SOURCED_LISTEN,
+    plugins: env.SOURCED_PLUGINS,
+    logLevel: env.SOURCED_LOG_LEVEL,
+    shutdownGraceMs: env.SOURCED_SHUTDOWN_GRACE_MS,
+    checkTimeoutMs: env.SOURCED_CHECK_TIMEOUT_MS,
+    allowedReferences: env.SOURCED_SECRETS_ALLOWED_REFERENCES,
+  };
+  apply(config, fromEnv, (k) => `environment variable SOURCED_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`, cwd);
+  apply(
+    config,
+    {
+      listen: values.listen,
+      plugins: values.plugin?.join(','),
+      logLevel: values['log-level'],
+      shutdownGraceMs: values['shutdown-grace-ms'],
+    },
+    (k) => `flag --${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace('plugins', 'plugin')}`,
+    cwd,
+  );
+  parseListen(config.listen, 'listen');
+  return config;
+}
+
+function apply(config: DaemonConfig, values: Record<string, string | undefined>, origin: (key: string) => string, cwd: string): void {
+  for (const [key, raw] of Object.entries(values)) {
+    if (raw === undefined || raw === '') continue;
+    switch (key) {
+      case 'listen':
+        parseListen(raw, origin(key));
+        config.listen = raw;
+        break;
+      case 'plugins':
+        config.plugins = raw.split(',').map((p) => p.trim()).filter(Boolean).map((p) => resolvePluginPath(p, cwd));
+        break;
+      case 'logLevel':
+        config.logLevel = oneOf(raw, LEVELS, origin(key));
+        break;
+      case 'shutdownGraceMs':
+        config.shutdownGraceMs = nonNegative(raw, origin(key));
+        break;
+      case 'checkTimeoutMs':
+        config.validation.checkTimeoutMs = nonNegative(raw, origin(key));
+        break;
+      case 'allowedReferences':
+        config.secrets.allowedReferences = raw.split(',').map((p) => p.trim()).filter(Boolean);
+        break;
+    }
+  }
+}
+
+function mergeFile(config: DaemonConfig, path: string): void {
+  let doc: unknown;
+  try {
+    const text = readFileSync(path, 'utf8');
+    doc = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  if (doc === null || doc === undefined) return;
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${path} must hold an object`);
+  const d = doc as Record<string, unknown>;
+  const where = (k: string) => `${k} in ${path}`;
+  const known = new Set(['listen', 'plugins', 'logLevel', 'shutdownGraceMs', 'validation', 'discovery', 'secrets']);
+  for (const k of Object.keys(d)) if (!known.has(k)) throw new ConfigError(`unknown option ${where(k)}; known: ${[...known].join(', ')}`);
+  if (d.listen !== undefined) config.listen = parseListen(String(d.listen), where('listen')) && String(d.listen);
+  if (d.plugins !== undefined) {
+    if (!Array.isArray(d.plugins) || !d.plugins.every((p) => typeof p === 'string')) throw new ConfigError(`${where('plugins')} must be a list of module names or paths`);
+    config.plugins = (d.plugins as string[]).map((p) => resolvePluginPath(p, dirname(path)));
+  }
+  if (d.logLevel !== undefined) config.logLevel = oneOf(String(d.logLevel), LEVELS, where('logLevel'));
+  if (d.shutdownGraceMs !== undefined) config.shutdownGraceMs = nonNegative(String(d.shutdownGraceMs), where('shutdownGraceMs'));
+  const validation = d.validation as Record<string, unknown> | undefined;
+  if (validation?.checkTimeoutMs !== undefined) config.validation.checkTimeoutMs = nonNegative(String(validation.checkTimeoutMs), where('validation.checkTimeoutMs'));
+  const discovery = d.discovery as Record<string, unknown> | undefined;
+  if (discovery?.defaultStrategy !== undefined) config.discovery.defaultStrategy = oneOf(String(discovery.defaultStrategy), STRATEGIES, where('discovery.defaultStrategy'));
+  const secrets = d.secrets as Record<string, unknown> | undefined;
+  if (secrets) {
+    if (secrets.allowedReferences !== undefined) {
+      if (!Array.isArray(secrets.allowedReferences)) throw new ConfigError(`${where('secrets.allowedReferences')} must be a list of patterns`);
+      config.secrets.allowedReferences = secrets.allowedReferences.map(String);
+    }
+    if (secrets.dynamicStrategies !== undefined) config.secrets.dynamicStrategies = secrets.dynamicStrategies === true;
+    if (secrets.cacheTtlMs !== undefined) config.secrets.cacheTtlMs = nonNegative(String(secrets.cacheTtlMs), where('secrets.cacheTtlMs'));
+    if (secrets.providerTimeoutMs !== undefined) config.secrets.providerTimeoutMs = nonNegative(String(secrets.providerTimeoutMs), where('secrets.providerTimeoutMs'));
+  }
+}
+
+/** A relative path (`./x`, `../x`) is resolved against `base`; a package name is kept as it is. */
+function resolvePluginPath(specifier: string, base: string): string {
+  return specifier.startsWith('./') || specifier.startsWith('../') ? resolve(base, specifier) : specifier;
+}
+
+/** Splits `host:port` (IPv6 in brackets); throws ConfigError naming the origin. */
+export function parseListen(value: string, origin: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new ConfigError(`${origin}: "${value}" is not HOST:PORT (for example 127.0.0.1:50051, or [::]:50051)`);
+  return { host: m[1], port };
+}
+
+function oneOf<T extends string>(raw: string, allowed: readonly T[], origin: string): T {
+  const v = allowed.find((a) => a.toLowerCase() === raw.toLowerCase());
+  if (!v) throw new ConfigError(`${origin}: "${raw}" is not one of ${allowed.join(', ')}`);
+  return v;
+}
+
+function nonNegative(raw: string, origin: string): number {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new ConfigError(`${origin}: "${raw}" is not a non-negative number`);
+  return n;
+}

@@ -1,0 +1,187 @@
+import type {
+  handleServerStreamingCall,
+  handleUnaryCall,
+  Metadata,
+  ServerUnaryCall,
+  ServerWritableStream,
+} from '@grpc/grpc-js';
+import { status as Status } from '@grpc/grpc-js';
+import { context, propagation, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import { AbortedError, describeError, SourcedError, type Logger } from '@sourced/core';
+import { toServiceError } from './toServiceError';
+
+/** What a handler receives with each call. */
+export interface CallContext {
+  /** Fires when the client cancels, the deadline passes, or the daemon stops. */
+  signal: AbortSignal;
+  logger: Logger;
+  span: Span;
+}
+
+/** Tracks in-flight calls so shutdown can wait for them, then cancel what is left. */
+export class CallTracker {
+  private readonly calls = new Set<AbortController>();
+  private idleWaiters: (() => void)[] = [];
+
+  get size(): number {
+    return this.calls.size;
+  }
+
+  add(controller: AbortController): void {
+    this.calls.add(controller);
+  }
+
+  remove(controller: AbortController): void {
+    this.calls.delete(controller);
+    if (this.calls.size === 0) this.idleWaiters.splice(0).forEach((w) => w());
+  }
+
+  /** Resolves when no call is in flight. */
+  idle(): Promise<void> {
+    return this.calls.size === 0 ? Promise.resolve() : new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  /** Cancels every in-flight call. */
+  abortAll(reason: string): void {
+    for (const c of this.calls) c.abort(new AbortedError(reason));
+  }
+}
+
+export interface HandlerDeps {
+  tracer: Tracer;
+  logger: Logger;
+  calls: CallTracker;
+}
+
+/** Metadata as an OpenTelemetry carrier, so the caller's `traceparent` is continued. */
+const metadataGetter = {
+  get: (carrier: Metadata, key: string) => {
+    const values = carrier.get(key);
+    return values.length ? values.map(String) : undefined;
+  },
+  keys: (carrier: Metadata) => Object.keys(carrier.getMap()),
+};
+
+interface CallScope {
+  span: Span;
+  controller: AbortController;
+  logger: Logger;
+  done(code: Status, error?: unknown): void;
+}
+
+function openCall(deps: HandlerDeps, fullMethod: string, call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>): CallScope {
+  const [service, method] = fullMethod.split('/');
+  const parent = propagation.extract(context.active(), call.metadata, metadataGetter);
+  const span = deps.tracer.startSpan(
+    fullMethod,
+    {
+      kind: SpanKind.SERVER,
+      attributes: { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': method, 'network.peer.address': call.getPeer() },
+    },
+    parent,
+  );
+  const controller = new AbortController();
+  deps.calls.add(controller);
+  call.on('cancelled', () => controller.abort(new AbortedError('the client cancelled the call')));
+  const deadline = call.getDeadline();
+  const ms = deadline instanceof Date ? deadline.getTime() - Date.now() : Number(deadline) - Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  if (Number.isFinite(ms)) {
+    timer = setTimeout(() => controller.abort(new AbortedError('the deadline passed', { deadline: true })), Math.max(0, ms));
+  }
+  const traceId = span.spanContext().traceId;
+  const logger = deps.logger.child({ rpc: fullMethod, trace_id: traceId });
+  const started = performance.now();
+  return {
+    span,
+    controller,
+    logger,
+    done(code, error) {
+      if (timer) clearTimeout(timer);
+      deps.calls.remove(controller);
+      span.setAttribute('rpc.grpc.status_code', code);
+      if (code !== Status.OK) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
+        if (error instanceof SourcedError) span.setAttribute('sourced.error.reason', error.reason);
+      }
+      span.end();
+      const fields = { code: Status[code], duration_ms: Math.round(performance.now() - started) };
+      if (code === Status.INTERNAL) logger.error('call failed', { ...fields, error: describeError(error), stack: (error as Error)?.stack });
+      else logger.info('call finished', error ? { ...fields, reason: error instanceof SourcedError ? error.reason : undefined, error: describeError(error) } : fields);
+    },
+  };
+}
+
+/**
+ * Adapts an async generator to a grpc-js server-streaming handler: the call becomes an
+ * AbortSignal (client cancel, deadline, shutdown), each yielded event gets the next
+ * sequence number, writes wait for the transport to drain (back-pressure: the generator is
+ * not pulled while the client is slow), and errors become statuses with google.rpc details.
+ * Returning from the loop runs the generator's `finally`, which releases connections.
+ */
+export function serverStreaming<Req, Res extends { sequence: number }>(
+  deps: HandlerDeps,
+  fullMethod: string,
+  handler: (request: Req, ctx: CallContext) => AsyncIterable<Omit<Res, 'sequence'>>,
+): handleServerStreamingCall<Req, Res> {
+  return (call) => {
+    const scope = openCall(deps, fullMethod, call as ServerWritableStream<unknown, unknown>);
+    const run = async () => {
+      const signal = scope.controller.signal;
+      let sequence = 0;
+      const iterator = handler(call.request, { signal, logger: scope.logger, span: scope.span })[Symbol.asyncIterator]();
+      try {
+        for (;;) {
+          const next = await iterator.next();
+          if (next.done) break;
+          sequence += 1;
+          if (signal.aborted) throw signal.reason;
+          if (!call.write({ ...next.value, sequence } as Res)) await drained(call, signal);
+        }
+        scope.span.setAttribute('sourced.events', sequence);
+        call.end();
+        scope.done(Status.OK);
+      } catch (error) {
+        await iterator.return?.(undefined).catch(() => undefined);
+        const serviceError = toServiceError(error, scope.span.spanContext().traceId);
+        scope.span.setAttribute('sourced.events', sequence);
+        if (!call.cancelled) call.emit('error', serviceError);
+        scope.done(serviceError.code, error);
+      }
+    };
+    void context.with(trace.setSpan(context.active(), scope.span), run);
+  };
+}
+
+/** Adapts an async function to a grpc-js unary handler, with the same tracing and error mapping. */
+export function unary<Req, Res>(deps: HandlerDeps, fullMethod: string, handler: (request: Req, ctx: CallContext) => Promise<Res>): handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    const scope = openCall(deps, fullMethod, call as ServerUnaryCall<unknown, unknown>);
+    void context.with(trace.setSpan(context.active(), scope.span), async () => {
+      try {
+        const response = await handler(call.request, { signal: scope.controller.signal, logger: scope.logger, span: scope.span });
+        callback(null, response);
+        scope.done(Status.OK);
+      } catch (error) {
+        const serviceError = toServiceError(error, scope.span.spanContext().traceId);
+        callback(serviceError);
+        scope.done(serviceError.code, error);
+      }
+    });
+  };
+}
+
+function drained(call: ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      call.off('drain', onDrain);
+      reject(signal.reason);
+    };
+    const onDrain = () => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    };
+    call.once('drain', onDrain);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,181 @@
+import type { DataSourceInput, DiscoveryEvent, DiscoveryFilter, DiscoveryStrategy, RelationEntity, SecretValueInput, ValidationEvent } from '@sourced/core';
+import type { CheckStatus as CoreCheckStatus, EndpointRole as CoreRole } from '@sourced/core';
+import { cloudProviderToJSON, locationToJSON, sslModeToJSON, type DataSource, type SecretValue } from '../gen/sourced/v1/data_source';
+import type { DiscoverDataSourceResponse, ValidateDataSourceResponse } from '../gen/sourced/v1/data_source_service';
+import { DiscoveryStrategy as PbStrategy, RelationKind, type DiscoveryFilter as PbFilter, type Relation } from '../gen/sourced/v1/discovery';
+import { CheckStatus, EndpointRole } from '../gen/sourced/v1/validation';
+
+/** The contract's DataSource as the core normalizer's input. Enum zero values become "not given". */
+export function toDataSourceInput(ds: DataSource): DataSourceInput {
+  const secret = (s: SecretValue | undefined): SecretValueInput | undefined => {
+    if (!s?.source) return undefined;
+    return s.source.$case === 'reference' ? { reference: s.source.value } : { inlineValue: s.source.value };
+  };
+  return {
+    id: ds.id,
+    name: ds.name,
+    type: ds.type,
+    location: ds.location ? locationToJSON(ds.location) : undefined,
+    cloudProvider: ds.cloudProvider ? cloudProviderToJSON(ds.cloudProvider) : undefined,
+    primary: ds.primary,
+    secondary: ds.secondary,
+    credentials: ds.credentials && { username: ds.credentials.username, password: secret(ds.credentials.password) },
+    sslConfig: ds.sslConfig && {
+      mode: ds.sslConfig.mode ? sslModeToJSON(ds.sslConfig.mode) : undefined,
+      ca: ds.sslConfig.ca,
+      cert: ds.sslConfig.cert,
+      key: secret(ds.sslConfig.key),
+      serverName: ds.sslConfig.serverName,
+    },
+    cloudConfig: ds.cloudConfig && {
+      ...ds.cloudConfig,
+      awsAccessKeyId: secret(ds.cloudConfig.awsAccessKeyId),
+      awsSecretAccessKey: secret(ds.cloudConfig.awsSecretAccessKey),
+      azureClientSecret: secret(ds.cloudConfig.azureClientSecret),
+    },
+    connectionProperties: ds.connectionProperties,
+    additionalProperties: ds.additionalProperties,
+  };
+}
+
+export function toFilter(f: PbFilter | undefined): DiscoveryFilter {
+  return {
+    includeSchemas: f?.includeSchemas ?? [],
+    excludeSchemas: f?.excludeSchemas ?? [],
+    includeTables: f?.includeTables ?? [],
+    excludeTables: f?.excludeTables ?? [],
+    includeSystemSchemas: f?.includeSystemSchemas ?? false,
+  };
+}
+
+const STRATEGY_TO_CORE: Record<number, DiscoveryStrategy> = {
+  [PbStrategy.DISCOVERY_STRATEGY_CONSERVATIVE]: 'CONSERVATIVE',
+  [PbStrategy.DISCOVERY_STRATEGY_BALANCED]: 'BALANCED',
+  [PbStrategy.DISCOVERY_STRATEGY_AGGRESSIVE]: 'AGGRESSIVE',
+  [PbStrategy.DISCOVERY_STRATEGY_ADAPTIVE]: 'ADAPTIVE',
+};
+
+/** The strategy asked for, or undefined for "not given"; unknown numbers are undefined too (the caller reports them). */
+export function toStrategy(s: PbStrategy): DiscoveryStrategy | undefined {
+  return STRATEGY_TO_CORE[s];
+}
+
+export function fromStrategy(s: DiscoveryStrategy): PbStrategy {
+  return PbStrategy[`DISCOVERY_STRATEGY_${s}`];
+}
+
+const role = (r: CoreRole): EndpointRole => (r === 'PRIMARY' ? EndpointRole.ENDPOINT_ROLE_PRIMARY : EndpointRole.ENDPOINT_ROLE_SECONDARY);
+const checkStatus = (s: CoreCheckStatus): CheckStatus => CheckStatus[`CHECK_STATUS_${s}`];
+
+export function toValidationResponse(e: ValidationEvent): Omit<ValidateDataSourceResponse, 'sequence'> {
+  switch (e.kind) {
+    case 'checkStarted':
+      return { event: { $case: 'checkStarted', value: { checkId: e.checkId, title: e.title, endpoint: role(e.endpoint) } } };
+    case 'checkFinished':
+      return {
+        event: {
+          $case: 'checkFinished',
+          value: {
+            checkId: e.checkId,
+            title: e.title,
+            endpoint: role(e.endpoint),
+            status: checkStatus(e.status),
+            durationMs: e.durationMs,
+            message: e.message,
+            hint: e.hint,
+            details: e.details,
+          },
+        },
+      };
+    case 'report':
+      return { event: { $case: 'report', value: { ...e, endpoint: role(e.endpoint) } } };
+    case 'summary':
+      return { event: { $case: 'summary', value: { ok: e.ok, endpoints: e.endpoints, durationMs: e.durationMs, connector: e.connector } } };
+  }
+}
+
+/**
+ * Relations' columns and indexes per message before a batch is split, keeping each
+ * message far below the 4 MiB default limit of gRPC clients (~100 bytes each).
+ */
+export const MAX_ITEMS_PER_MESSAGE = 5000;
+
+/** Maps a discovery event to one or more responses (a very wide batch is split at relation boundaries). */
+export function toDiscoveryResponses(e: DiscoveryEvent, encodeCursor: (r: RelationEntity) => string): Omit<DiscoverDataSourceResponse, 'sequence'>[] {
+  switch (e.kind) {
+    case 'schemas':
+      return [
+        {
+          event: {
+            $case: 'schemas',
+            value: { schemas: e.schemas.map((s) => ({ name: s.name, owner: s.owner ?? '', comment: s.comment ?? '', usable: s.usable })) },
+          },
+        },
+      ];
+    case 'batch': {
+      const out: Omit<DiscoverDataSourceResponse, 'sequence'>[] = [];
+      let piece: RelationEntity[] = [];
+      let items = 0;
+      const flush = (cursor: string) => {
+        out.push({ event: { $case: 'batch', value: { index: e.index, relations: piece.map(toRelation), cursor } } });
+        piece = [];
+        items = 0;
+      };
+      e.relations.forEach((r, i) => {
+        const size = r.columns.length + r.indexes.length + 1;
+        if (piece.length > 0 && items + size > MAX_ITEMS_PER_MESSAGE) flush(encodeCursor(e.relations[i - 1]));
+        piece.push(r);
+        items += size;
+      });
+      flush(e.cursor);
+      return out;
+    }
+    case 'failover':
+      return [{ event: { $case: 'failover', value: { active: role(e.active), reason: e.reason, resumeAfter: e.resumeAfter } } }];
+    case 'warning':
+      return [{ event: { $case: 'warning', value: { code: e.code, message: e.message } } }];
+    case 'summary':
+      return [{ event: { $case: 'summary', value: { ...e, strategy: fromStrategy(e.strategy), endpoint: role(e.endpoint) } } }];
+  }
+}
+
+const KIND: Record<RelationEntity['kind'], RelationKind> = {
+  TABLE: RelationKind.RELATION_KIND_TABLE,
+  PARTITIONED_TABLE: RelationKind.RELATION_KIND_PARTITIONED_TABLE,
+  FOREIGN_TABLE: RelationKind.RELATION_KIND_FOREIGN_TABLE,
+  VIEW: RelationKind.RELATION_KIND_VIEW,
+  MATERIALIZED_VIEW: RelationKind.RELATION_KIND_MATERIALIZED_VIEW,
+};
+
+function toRelation(r: RelationEntity): Relation {
+  return {
+    schema: r.schema,
+    name: r.name,
+    kind: KIND[r.kind],
+    comment: r.comment ?? '',
+    owner: r.owner ?? '',
+    columns: r.columns.map((c) => ({
+      name: c.name,
+      ordinal: c.ordinal,
+      dataType: c.dataType,
+      baseType: c.baseType,
+      nullable: c.nullable,
+      defaultValue: c.defaultValue ?? '',
+      comment: c.comment ?? '',
+      isArray: c.isArray,
+      enumValues: c.enumValues ?? [],
+      domain: c.domain ?? '',
+      generated: c.generated ?? '',
+    })),
+    primaryKey: r.primaryKey,
+    uniqueConstraints: r.uniqueConstraints,
+    foreignKeys: r.foreignKeys,
+    indexes: r.indexes.map((i) => ({ ...i, predicate: i.predicate ?? '' })),
+    estimatedRows: r.estimatedRows,
+    viewDefinition: r.viewDefinition ?? '',
+    partitionOf: r.partitionOf ?? '',
+    partitionBound: r.partitionBound ?? '',
+    partitionKey: r.partitionKey ?? '',
+    foreignServer: r.foreignServer ?? '',
+  };
+}

@@ -1,0 +1,140 @@
+import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
+
+/**
+ * google.rpc.Status and the two details sourced sends (BadRequest, ErrorInfo), encoded by
+ * hand: grpc-js has no API for rich errors, so the serialized Status travels in the
+ * `grpc-status-details-bin` trailer, where every gRPC client library's rich-error helper
+ * (Go `status.FromError(...).Details()`, Python `grpc_status.rpc_status.from_call`) finds it.
+ */
+
+export const BAD_REQUEST_TYPE = 'type.googleapis.com/google.rpc.BadRequest';
+export const ERROR_INFO_TYPE = 'type.googleapis.com/google.rpc.ErrorInfo';
+
+export interface FieldViolationDetail {
+  field: string;
+  description: string;
+}
+
+export interface ErrorInfoDetail {
+  reason: string;
+  domain: string;
+  metadata: Record<string, string>;
+}
+
+export interface RichStatus {
+  code: number;
+  message: string;
+  badRequest?: FieldViolationDetail[];
+  errorInfo?: ErrorInfoDetail;
+}
+
+/** Serializes a google.rpc.Status with its details. */
+export function encodeRichStatus(status: RichStatus): Uint8Array {
+  const w = new BinaryWriter();
+  w.uint32((1 << 3) | 0).int32(status.code);
+  w.uint32((2 << 3) | 2).string(status.message);
+  if (status.errorInfo) writeAny(w, ERROR_INFO_TYPE, encodeErrorInfo(status.errorInfo));
+  if (status.badRequest) writeAny(w, BAD_REQUEST_TYPE, encodeBadRequest(status.badRequest));
+  return w.finish();
+}
+
+function writeAny(w: BinaryWriter, typeUrl: string, value: Uint8Array): void {
+  w.uint32((3 << 3) | 2).fork();
+  w.uint32((1 << 3) | 2).string(typeUrl);
+  w.uint32((2 << 3) | 2).bytes(value);
+  w.join();
+}
+
+function encodeBadRequest(violations: FieldViolationDetail[]): Uint8Array {
+  const w = new BinaryWriter();
+  for (const v of violations) {
+    w.uint32((1 << 3) | 2).fork();
+    w.uint32((1 << 3) | 2).string(v.field);
+    w.uint32((2 << 3) | 2).string(v.description);
+    w.join();
+  }
+  return w.finish();
+}
+
+function encodeErrorInfo(info: ErrorInfoDetail): Uint8Array {
+  const w = new BinaryWriter();
+  w.uint32((1 << 3) | 2).string(info.reason);
+  w.uint32((2 << 3) | 2).string(info.domain);
+  for (const [k, v] of Object.entries(info.metadata)) {
+    w.uint32((3 << 3) | 2).fork();
+    w.uint32((1 << 3) | 2).string(k);
+    w.uint32((2 << 3) | 2).string(v);
+    w.join();
+  }
+  return w.finish();
+}
+
+/** Parses a serialized google.rpc.Status (the clients in this repo and the tests use it). */
+export function decodeRichStatus(bytes: Uint8Array): RichStatus {
+  const r = new BinaryReader(bytes);
+  const status: RichStatus = { code: 0, message: '' };
+  while (r.pos < r.len) {
+    const [field, wire] = r.tag();
+    if (field === 1) status.code = r.int32();
+    else if (field === 2) status.message = r.string();
+    else if (field === 3) {
+      const any = new BinaryReader(r.bytes());
+      let typeUrl = '';
+      let value: Uint8Array = new Uint8Array();
+      while (any.pos < any.len) {
+        const [f, wt] = any.tag();
+        if (f === 1) typeUrl = any.string();
+        else if (f === 2) value = any.bytes();
+        else any.skip(wt);
+      }
+      if (typeUrl === BAD_REQUEST_TYPE) status.badRequest = decodeBadRequest(value);
+      else if (typeUrl === ERROR_INFO_TYPE) status.errorInfo = decodeErrorInfo(value);
+    } else r.skip(wire);
+  }
+  return status;
+}
+
+function decodeBadRequest(bytes: Uint8Array): FieldViolationDetail[] {
+  const r = new BinaryReader(bytes);
+  const out: FieldViolationDetail[] = [];
+  while (r.pos < r.len) {
+    const [field, wire] = r.tag();
+    if (field !== 1) {
+      r.skip(wire);
+      continue;
+    }
+    const v = new BinaryReader(r.bytes());
+    const fv: FieldViolationDetail = { field: '', description: '' };
+    while (v.pos < v.len) {
+      const [f, wt] = v.tag();
+      if (f === 1) fv.field = v.string();
+      else if (f === 2) fv.description = v.string();
+      else v.skip(wt);
+    }
+    out.push(fv);
+  }
+  return out;
+}
+
+function decodeErrorInfo(bytes: Uint8Array): ErrorInfoDetail {
+  const r = new BinaryReader(bytes);
+  const info: ErrorInfoDetail = { reason: '', domain: '', metadata: {} };
+  while (r.pos < r.len) {
+    const [field, wire] = r.tag();
+    if (field === 1) info.reason = r.string();
+    else if (field === 2) info.domain = r.string();
+    else if (field === 3) {
+      const e = new BinaryReader(r.bytes());
+      let k = '';
+      let v = '';
+      while (e.pos < e.len) {
+        const [f, wt] = e.tag();
+        if (f === 1) k = e.string();
+        else if (f === 2) v = e.string();
+        else e.skip(wt);
+      }
+      info.metadata[k] = v;
+    } else r.skip(wire);
+  }
+  return info;
+}

@@ -1,0 +1,6 @@
+/** The sourced daemon as a library: start one in-process (tests, embedding) or read its config. */
+export { startDaemon, type RunningDaemon, type StartOptions, type Cradle } from './Daemon';
+export { loadConfig, DEFAULT_CONFIG, BUILTIN_PLUGINS, ConfigError, type DaemonConfig } from './config/DaemonConfig';
+export { JsonLogger, type LogSink, type LogLevel } from './logging/JsonLogger';
+export { decodeRichStatus, type RichStatus } from './grpc/richStatus';
+export { VERSION } from './version';

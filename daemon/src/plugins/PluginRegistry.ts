@@ -1,0 +1,98 @@
+import type { ConnectorDefinition, ConnectorTypeResolver, SecretProvider } from '@sourced/core';
+import { NotFoundError } from '@sourced/core';
+
+/** A plugin as the daemon saw it at start: loaded with what it registered, or failed with why. */
+export interface PluginRecord {
+  id: string;
+  module: string;
+  version: string;
+  apiVersion: number;
+  description: string;
+  state: 'LOADED' | 'FAILED';
+  loadError?: string;
+  connectors: string[];
+  secretProviders: string[];
+  capabilities: string[];
+}
+
+/**
+ * What the plugins registered, and the record of every plugin the daemon tried to load,
+ * in load order. A connector type, alias or secret scheme belongs to exactly one plugin:
+ * a second registration of it is refused, never silently replaces the first.
+ */
+export class PluginRegistry implements ConnectorTypeResolver {
+  private readonly records: PluginRecord[] = [];
+  private readonly connectors = new Map<string, { definition: ConnectorDefinition; pluginId: string }>();
+  private readonly aliases = new Map<string, string>();
+  private readonly providers: { provider: SecretProvider; pluginId: string }[] = [];
+
+  /** Every plugin, loaded or failed, in load order. */
+  list(): readonly PluginRecord[] {
+    return this.records;
+  }
+
+  /** A plugin by id or by module specifier. */
+  get(idOrModule: string): PluginRecord {
+    const found = this.records.find((r) => r.id === idOrModule || r.module === idOrModule);
+    if (!found) {
+      throw new NotFoundError('PLUGIN_NOT_FOUND', `no plugin "${idOrModule}"; plugins: ${this.records.map((r) => r.id).join(', ') || '(none)'}`, {
+        metadata: { plugin: idOrModule },
+      });
+    }
+    return found;
+  }
+
+  addRecord(record: PluginRecord): void {
+    this.records.push(record);
+  }
+
+  /** Throws when a type or alias is taken; returns the names that would be added. */
+  checkConnector(definition: ConnectorDefinition, pluginId: string, pending: Set<string>): string[] {
+    const names = [definition.type, ...(definition.aliases ?? [])].map((n) => n.toLowerCase());
+    for (const name of names) {
+      const owner = this.aliases.get(name);
+      if (owner !== undefined) {
+        const ownerPlugin = this.connectors.get(owner)?.pluginId;
+        throw new Error(`connector type "${name}" of plugin "${pluginId}" is already registered by plugin "${ownerPlugin}"`);
+      }
+      if (pending.has(name)) throw new Error(`plugin "${pluginId}" registers connector type "${name}" twice`);
+    }
+    return names;
+  }
+
+  checkSecretProvider(provider: SecretProvider, pluginId: string, pending: Set<string>): void {
+    for (const scheme of provider.schemes) {
+      const owner = this.providers.find((p) => p.provider.schemes.includes(scheme));
+      if (owner) throw new Error(`secret scheme "${scheme}" of plugin "${pluginId}" is already registered by plugin "${owner.pluginId}"`);
+      if (pending.has(scheme)) throw new Error(`plugin "${pluginId}" registers secret scheme "${scheme}" twice`);
+    }
+  }
+
+  commitConnector(definition: ConnectorDefinition, pluginId: string): void {
+    this.connectors.set(definition.type, { definition, pluginId });
+    for (const name of [definition.type, ...(definition.aliases ?? [])]) this.aliases.set(name.toLowerCase(), definition.type);
+  }
+
+  commitSecretProvider(provider: SecretProvider, pluginId: string): void {
+    this.providers.push({ provider, pluginId });
+  }
+
+  resolve(type: string): string | undefined {
+    return this.aliases.get(type.toLowerCase());
+  }
+
+  known(): string[] {
+    return [...this.connectors.keys()].sort();
+  }
+
+  /** The connector of a canonical type. */
+  connector(type: string): ConnectorDefinition {
+    const entry = this.connectors.get(type);
+    if (!entry) throw new NotFoundError('CONNECTOR_NOT_FOUND', `no connector "${type}"; loaded: ${this.known().join(', ') || '(none)'}`);
+    return entry.definition;
+  }
+
+  secretProviders(): SecretProvider[] {
+    return this.providers.map((p) => p.provider);
+  }
+}

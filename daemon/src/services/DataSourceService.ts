@@ -1,0 +1,96 @@
+import type { Tracer } from '@opentelemetry/api';
+import {
+  DiscoveryEngine,
+  encodeCursor,
+  InputError,
+  normalizeDataSource,
+  type Connector,
+  type DataSource,
+  type Logger,
+  type SecretChain,
+  type ValidationRunner,
+} from '@sourced/core';
+import type { DaemonConfig } from '../config/DaemonConfig';
+import type { DataSourceServiceServer, DiscoverDataSourceRequest, DiscoverDataSourceResponse, ValidateDataSourceRequest, ValidateDataSourceResponse } from '../gen/sourced/v1/data_source_service';
+import { serverStreaming, type CallContext, type HandlerDeps } from '../grpc/callHandlers';
+import { toDataSourceInput, toDiscoveryResponses, toFilter, toStrategy, toValidationResponse } from '../grpc/mapping';
+import type { PluginRegistry } from '../plugins/PluginRegistry';
+
+/** The daemon's name as sent to sources (PostgreSQL application_name). */
+export const APPLICATION_NAME = 'sourced';
+
+const SERVICE = 'sourced.v1.DataSourceService';
+
+/** DataSourceService: validation and discovery, each a stream. */
+export class DataSourceService {
+  constructor(
+    private readonly deps: {
+      config: DaemonConfig;
+      pluginRegistry: PluginRegistry;
+      secretChain: SecretChain;
+      validationRunner: ValidationRunner;
+      discoveryEngine: DiscoveryEngine;
+      tracer: Tracer;
+      logger: Logger;
+      handlerDeps: HandlerDeps;
+    },
+  ) {}
+
+  /** The grpc-js implementation object. */
+  implementation(): DataSourceServiceServer {
+    const h = this.deps.handlerDeps;
+    return {
+      validateDataSource: serverStreaming<ValidateDataSourceRequest, ValidateDataSourceResponse>(h, `${SERVICE}/ValidateDataSource`, (req, ctx) =>
+        this.validate(req, ctx),
+      ),
+      discoverDataSource: serverStreaming<DiscoverDataSourceRequest, DiscoverDataSourceResponse>(h, `${SERVICE}/DiscoverDataSource`, (req, ctx) =>
+        this.discover(req, ctx),
+      ),
+    };
+  }
+
+  async *validate(req: ValidateDataSourceRequest, ctx: CallContext): AsyncGenerator<Omit<ValidateDataSourceResponse, 'sequence'>> {
+    const connector = this.connect(req.dataSource, ctx);
+    try {
+      const checkTimeoutMs = req.checkTimeoutMs || this.deps.config.validation.checkTimeoutMs;
+      for await (const event of this.deps.validationRunner.run(connector, { checkTimeoutMs }, ctx.signal)) {
+        if (event.kind === 'summary') ctx.span.setAttribute('sourced.validation.ok', event.ok);
+        yield toValidationResponse(event);
+      }
+    } finally {
+      await connector.close();
+    }
+  }
+
+  async *discover(req: DiscoverDataSourceRequest, ctx: CallContext): AsyncGenerator<Omit<DiscoverDataSourceResponse, 'sequence'>> {
+    const strategy = req.strategy ? toStrategy(req.strategy) : this.deps.config.discovery.defaultStrategy;
+    if (!strategy) throw new InputError([{ field: 'strategy', description: `${req.strategy} is not a DiscoveryStrategy` }]);
+    const request = { filter: toFilter(req.filter), strategy, batchSize: req.batchSize, resumeAfter: req.resumeAfter };
+    // Bad filters, batch sizes and cursors fail before any connection is opened.
+    DiscoveryEngine.validateRequest(request);
+    const connector = this.connect(req.dataSource, ctx);
+    ctx.span.setAttribute('sourced.discovery.strategy', strategy);
+    for await (const event of this.deps.discoveryEngine.run(connector, request, ctx.signal)) {
+      for (const response of toDiscoveryResponses(event, (r) => encodeCursor(r))) yield response;
+    }
+  }
+
+  /** Normalizes the request's data source and creates its connector; bad input is an InputError naming the field. */
+  private connect(input: ValidateDataSourceRequest['dataSource'], ctx: CallContext): Connector {
+    if (!input) throw new InputError([{ field: 'data_source', description: 'is required' }]);
+    const source: DataSource = normalizeDataSource(toDataSourceInput(input), this.deps.pluginRegistry);
+    ctx.span.setAttributes({
+      'sourced.data_source.type': source.type,
+      'sourced.data_source.location': source.location,
+      'server.address': source.primary.host,
+      ...(source.id ? { 'sourced.data_source.id': source.id } : {}),
+    });
+    const definition = this.deps.pluginRegistry.connector(source.type);
+    return definition.create(source, {
+      secrets: this.deps.secretChain,
+      logger: ctx.logger.child({ connector: source.type, data_source: source.id || undefined }),
+      tracer: this.deps.tracer,
+      applicationName: APPLICATION_NAME,
+    });
+  }
+}

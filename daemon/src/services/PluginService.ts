@@ -1,0 +1,49 @@
+import { InputError } from '@sourced/core';
+import type { GetPluginRequest, GetPluginResponse, ListPluginsRequest, ListPluginsResponse, Plugin, PluginServiceServer } from '../gen/sourced/v1/plugin_service';
+import { PluginKind, PluginState } from '../gen/sourced/v1/plugin_service';
+import { unary, type HandlerDeps } from '../grpc/callHandlers';
+import type { PluginRecord, PluginRegistry } from '../plugins/PluginRegistry';
+
+const SERVICE = 'sourced.v1.PluginService';
+
+/** PluginService: what the daemon loaded, and what failed and why. */
+export class PluginService {
+  constructor(private readonly deps: { pluginRegistry: PluginRegistry; handlerDeps: HandlerDeps }) {}
+
+  implementation(): PluginServiceServer {
+    const h = this.deps.handlerDeps;
+    return {
+      listPlugins: unary<ListPluginsRequest, ListPluginsResponse>(h, `${SERVICE}/ListPlugins`, async () => ({
+        plugins: this.deps.pluginRegistry.list().map(toPlugin),
+      })),
+      getPlugin: unary<GetPluginRequest, GetPluginResponse>(h, `${SERVICE}/GetPlugin`, async (req) => {
+        if (!req.id) throw new InputError([{ field: 'id', description: 'is required: a plugin id or module specifier' }], { reason: 'INVALID_REQUEST' });
+        return { plugin: toPlugin(this.deps.pluginRegistry.get(req.id)) };
+      }),
+    };
+  }
+}
+
+function toPlugin(r: PluginRecord): Plugin {
+  const kind =
+    r.connectors.length && r.secretProviders.length
+      ? PluginKind.PLUGIN_KIND_MIXED
+      : r.connectors.length
+        ? PluginKind.PLUGIN_KIND_CONNECTOR
+        : r.secretProviders.length
+          ? PluginKind.PLUGIN_KIND_SECRET_PROVIDER
+          : PluginKind.PLUGIN_KIND_UNSPECIFIED;
+  return {
+    id: r.id,
+    version: r.version,
+    kind,
+    state: r.state === 'LOADED' ? PluginState.PLUGIN_STATE_LOADED : PluginState.PLUGIN_STATE_FAILED,
+    loadError: r.loadError ?? '',
+    module: r.module,
+    apiVersion: r.apiVersion,
+    connectors: r.connectors,
+    secretProviders: r.secretProviders,
+    capabilities: r.capabilities,
+    description: r.description,
+  };
+}

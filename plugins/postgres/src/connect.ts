@@ -1,0 +1,106 @@
+import { abortedErrorFrom, describeError, raceSignal, toNodeTlsOptions, type ConnectionArgs, type Logger } from '@sourced/core';
+import { Client } from 'pg';
+import { endClient, query } from './query';
+
+/** Server-side limit of each statement of a session, so a stuck catalog read ends on its own. */
+export const STATEMENT_TIMEOUT_MS = 30_000;
+/**
+ * How long a statement waits for a lock. Some catalog functions lock the relation they
+ * describe (`pg_get_viewdef` takes ACCESS SHARE), so a long `ALTER TABLE` or a
+ * non-concurrent `REFRESH MATERIALIZED VIEW` would otherwise stall discovery until
+ * statement_timeout.
+ */
+export const LOCK_TIMEOUT_MS = 10_000;
+
+/** How the server authenticated the session, as far as the client can tell. */
+export type AuthMethod = 'trust' | 'password' | 'md5' | 'SCRAM-SHA-256' | 'SCRAM-SHA-256-PLUS' | 'unknown';
+
+/** A connected client and what was learnt while connecting. */
+export interface OpenedClient {
+  client: Client;
+  authMethod: AuthMethod;
+  /** Whether the session runs over TLS. */
+  tls: boolean;
+}
+
+/** Thrown (inside pg) when the server asks for a password and the source has none. */
+export class NoPasswordError extends Error {
+  constructor() {
+    super('the server asks for a password, but the data source has none');
+    this.name = 'NoPasswordError';
+  }
+}
+
+/**
+ * Opens one pg client with the connection arguments and prepares the session
+ * (statement_timeout, lock_timeout, search_path). Honours `signal`: when it fires while
+ * connecting, the client is closed and the promise rejects with an `AbortedError`.
+ * An 'error' listener is attached so that an idle connection that dies never crashes
+ * the process; the next query on it fails instead.
+ */
+export async function connectClient(args: ConnectionArgs, signal: AbortSignal, logger: Logger): Promise<OpenedClient> {
+  if (signal.aborted) throw abortedErrorFrom(signal);
+  const password = args.password;
+  const client = new Client({
+    host: args.host,
+    port: args.port,
+    user: args.user,
+    // The server's own default, given explicitly so that pg never falls back to PGDATABASE.
+    database: args.database ?? args.user,
+    // A function, so the secret is revealed only when the server asks for it, and so that
+    // pg never falls back to PGPASSWORD or ~/.pgpass of the daemon's own account.
+    password: () => {
+      if (!password) throw new NoPasswordError();
+      return password.reveal();
+    },
+    ssl: args.tls ? { ...toNodeTlsOptions(args.tls, args.host) } : false,
+    application_name: args.applicationName,
+    keepAlive: args.keepAlive,
+    connectionTimeoutMillis: args.connectTimeoutMs,
+  });
+  client.on('error', (error) =>
+    logger.warn('PostgreSQL connection failed while idle', { host: args.host, port: args.port, error: describeError(error) }),
+  );
+  const auth = watchAuthentication(client);
+
+  const connecting = client.connect();
+  connecting.catch(() => undefined); // settled or not, the race below decides
+  try {
+    await raceSignal(connecting, signal);
+  } catch (error) {
+    // pg never settles connect() once end() was called, hence the race; end it either way.
+    await endClient(client, 0);
+    if (signal.aborted) throw abortedErrorFrom(signal);
+    throw error;
+  }
+  try {
+    // One round trip. search_path = pg_catalog makes format_type(), pg_get_expr() and
+    // pg_get_viewdef() qualify every non-catalog name, whoever the connecting user is.
+    await query(
+      client,
+      `SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false),
+              set_config('search_path', 'pg_catalog', false)`,
+      [`${STATEMENT_TIMEOUT_MS}ms`, `${LOCK_TIMEOUT_MS}ms`],
+      signal,
+    );
+  } catch (error) {
+    await endClient(client, 0);
+    throw error;
+  }
+  return { client, authMethod: auth.method(), tls: args.tls !== undefined };
+}
+
+/** Listens to the authentication messages of the startup exchange to tell the method. */
+function watchAuthentication(client: Client): { method(): AuthMethod } {
+  let method: AuthMethod | undefined;
+  const con = client.connection;
+  con.once('authenticationCleartextPassword', () => (method ??= 'password'));
+  con.once('authenticationMD5Password', () => (method ??= 'md5'));
+  con.once('authenticationSASL', (msg: { mechanisms?: string[] }) => {
+    // pg picks SCRAM-SHA-256-PLUS only with enableChannelBinding, which we do not set.
+    method ??= msg.mechanisms?.includes('SCRAM-SHA-256') ? 'SCRAM-SHA-256' : 'unknown';
+  });
+  // AuthenticationOk with no request before it: the server did not ask for a password.
+  con.once('authenticationOk', () => (method ??= 'trust'));
+  return { method: () => method ?? 'unknown' };
+}
