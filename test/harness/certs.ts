@@ -32,13 +32,13 @@ export interface Certificates {
 
 /** Options for {@link makeCertificates}. */
 export interface CertificateOptions {
-  /** Validity of every certificate, in days. Default 3. */
+  /** Validity of every certificate, in days. Default 90 (beyond the 30-day expiry warnings of TLS checks). */
   days?: number;
   /** CN of the client certificate. Default `sourced_test` (the harness's default role). */
   clientCommonName?: string;
 }
 
-const OPENSSL = process.env.OPENSSL_BIN ?? 'openssl';
+const OPENSSL = process.env['OPENSSL_BIN'] ?? 'openssl';
 
 async function openssl(args: string[]): Promise<void> {
   try {
@@ -91,7 +91,7 @@ async function makeLeaf(
  * copy the server pair elsewhere if another user (e.g. `postgres`) must read it.
  */
 export async function makeCertificates(dir: string, opts: CertificateOptions = {}): Promise<Certificates> {
-  const days = opts.days ?? 3;
+  const days = opts.days ?? 90;
   const clientCommonName = opts.clientCommonName ?? 'sourced_test';
   await mkdir(dir, { recursive: true, mode: 0o700 });
 

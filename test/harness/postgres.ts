@@ -75,7 +75,7 @@ const instances = new Set<Instance>();
 let exitHookInstalled = false;
 
 function pgBinDir(): string {
-  const fromEnv = process.env.SOURCED_PG_BINDIR;
+  const fromEnv = process.env['SOURCED_PG_BINDIR'];
   if (fromEnv) return fromEnv;
   const root = '/usr/lib/postgresql';
   if (existsSync(root)) {
@@ -153,16 +153,30 @@ function confValue(s: string): string {
   return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 }
 
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** True if `pid` exists and is not a zombie (an orphaned postmaster may linger unreaped briefly). */
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) [ZX]/s.test(stat);
+  } catch {
+    return existsSync('/proc/self') ? false : true;
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+async function waitGone(pid: number, ms: number): Promise<boolean> {
+  for (let waited = 0; waited < ms; waited += 50) {
+    if (!pidAlive(pid)) return true;
+    await sleep(50);
+  }
+  return !pidAlive(pid);
+}
 
 function installExitHook(): void {
   if (exitHookInstalled) return;
@@ -177,7 +191,7 @@ function installExitHook(): void {
           /* already gone */
         }
       }
-      if (!process.env.SOURCED_KEEP_PG) {
+      if (!process.env['SOURCED_KEEP_PG']) {
         try {
           rmSync(inst.baseDir, { recursive: true, force: true });
         } catch {
@@ -236,7 +250,7 @@ class Instance implements PostgresInstance {
 
   private psqlArgs(database: string | undefined): string[] {
     return [
-      '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1',
+      '-X', '-w', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1',
       '-h', this.socketDir, '-p', String(this.port), '-U', 'postgres', '-d', database ?? this.database,
     ];
   }
@@ -311,6 +325,8 @@ class Instance implements PostgresInstance {
     } catch {
       if (pid !== undefined) await killAndWait(pid);
     }
+    // pg_ctl returns once postmaster.pid is gone, a moment before the process itself exits.
+    if (pid !== undefined && !(await waitGone(pid, 5_000))) await killAndWait(pid);
     this.running = false;
   }
 
@@ -334,10 +350,7 @@ async function killAndWait(pid: number): Promise<void> {
     } catch {
       return;
     }
-    for (let i = 0; i < 50; i++) {
-      if (!pidAlive(pid)) return;
-      await sleep(100);
-    }
+    if (await waitGone(pid, 5_000)) return;
   }
 }
 

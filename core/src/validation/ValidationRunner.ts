@@ -117,9 +117,7 @@ export class ValidationRunner {
       span.setAttributes({ 'sourced.check.id': check.id, 'sourced.endpoint.role': a.role });
       const limit = AbortSignal.any([a.signal, AbortSignal.timeout(a.options.checkTimeoutMs)]);
       let result: CheckResult;
-      try {
-        result = await raceSignal(
-          check.run({
+      const running = check.run({
             role: a.role,
             endpoint: a.endpoint,
             source: a.connector.source,
@@ -127,10 +125,13 @@ export class ValidationRunner {
             timeoutMs: a.options.checkTimeoutMs,
             state: a.state,
             logger: this.logger,
-          }),
-          limit,
-        );
+          });
+      try {
+        result = await raceSignal(running, limit);
       } catch (error) {
+        // A check that ignored its signal may still be tearing down what it opened: give it a
+        // moment before the plan's cleanup runs, so cleanup never races the check.
+        await Promise.race([running.catch(() => undefined), new Promise((r) => setTimeout(r, 2000).unref())]);
         if (a.signal.aborted) {
           span.end();
           throw abortedErrorFrom(a.signal);

@@ -1,4 +1,13 @@
-import { abortedErrorFrom, describeError, raceSignal, toNodeTlsOptions, type ConnectionArgs, type Logger } from '@sourced/core';
+import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
+import {
+  abortedErrorFrom,
+  describeError,
+  raceSignal,
+  toNodeTlsOptions,
+  type ConnectionArgs,
+  type Logger,
+  type TlsArgs,
+} from '@sourced/core';
 import { Client } from 'pg';
 import { endClient, query } from './query';
 
@@ -53,7 +62,7 @@ export async function connectClient(args: ConnectionArgs, signal: AbortSignal, l
       if (!password) throw new NoPasswordError();
       return password.reveal();
     },
-    ssl: args.tls ? { ...toNodeTlsOptions(args.tls, args.host) } : false,
+    ssl: args.tls ? pgTlsOptions(args.tls, args.host) : false,
     application_name: args.applicationName,
     keepAlive: args.keepAlive,
     connectionTimeoutMillis: args.connectTimeoutMs,
@@ -88,6 +97,20 @@ export async function connectClient(args: ConnectionArgs, signal: AbortSignal, l
     throw error;
   }
   return { client, authMethod: auth.method(), tls: args.tls !== undefined };
+}
+
+/**
+ * Node TLS options for pg. pg overwrites `servername` with the host name when the host is
+ * not an IP address (for SNI), which would make it verify the certificate against the host
+ * instead of ssl_config.server_name; an explicit identity check keeps the server name.
+ */
+export function pgTlsOptions(tls: TlsArgs, host: string): ConnectionOptions {
+  const options = toNodeTlsOptions(tls, host);
+  const servername = tls.servername;
+  if (servername && tls.mode === 'verify-full') {
+    options.checkServerIdentity = (_host, cert) => checkServerIdentity(servername, cert);
+  }
+  return options;
 }
 
 /** Listens to the authentication messages of the startup exchange to tell the method. */

@@ -12,6 +12,11 @@ const END_TIMEOUT_MS = 1_000;
 /** Cancellations in progress, so a close that races one waits for the CancelRequest first. */
 const cancelling = new WeakMap<Client, Promise<void>>();
 
+/** Whether a client was closed because a statement on it was cancelled (it is not usable any more). */
+export function closedByCancel(client: Client): boolean {
+  return cancelling.has(client);
+}
+
 /**
  * Runs one statement and returns its rows, honouring `signal`. When the signal fires while
  * the statement runs, the statement is cancelled on the server (a CancelRequest, see

@@ -1,0 +1,63 @@
+import {
+  LocationAwareConnector,
+  InputError,
+  type CompiledFilter,
+  type ConnectionArgs,
+  type EndpointRole,
+  type RelationEntity,
+  type RelationPage,
+  type SchemaEntity,
+  type ValidationPlan,
+} from '@sourced/core';
+import type { Client } from 'pg';
+import { readRelations, readSchemas } from './catalog';
+import { postgresValidationPlan, type PostgresCheckState } from './checks';
+import { connectClient } from './connect';
+import { toConnectError } from './connectFailure';
+import { isConnectionError } from './pgErrors';
+import { endClient } from './query';
+
+/**
+ * The PostgreSQL connector, on the `pg` driver. One `pg.Client` per endpoint (no pool:
+ * discovery reads one page at a time). Every statement goes through the abortable
+ * `query` helper, so a cancelled call also cancels its statement on the server.
+ * Discovery needs PostgreSQL 12 or later.
+ */
+export class PostgresConnector extends LocationAwareConnector<Client> {
+  /** Opens and prepares one client; failures become core's semantic errors with a hint. */
+  protected override async openConnection(args: ConnectionArgs, signal: AbortSignal): Promise<Client> {
+    if (!args.user) {
+      throw new InputError([{ field: 'data_source.credentials.username', description: 'is required for PostgreSQL' }]);
+    }
+    try {
+      return (await connectClient(args, signal, this.context.logger)).client;
+    } catch (error) {
+      throw toConnectError(error, args);
+    }
+  }
+
+  /** Ends the client (Terminate, then the socket after a short wait); never throws. */
+  protected override closeConnection(conn: Client): Promise<void> {
+    return endClient(conn);
+  }
+
+  /** Socket errors, pg's closed-connection errors, SQLSTATE class 08 and 57P01-57P03. */
+  override isConnectionError(error: unknown): boolean {
+    return isConnectionError(error);
+  }
+
+  /** resolve-credentials, dns, tcp, tls, authenticate, server-version, privileges, metadata-read, latency. */
+  override validationPlan(_role: EndpointRole): ValidationPlan<PostgresCheckState> {
+    return postgresValidationPlan(this);
+  }
+
+  /** One query over pg_namespace, the filter pushed down. */
+  protected override querySchemas(conn: Client, filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]> {
+    return readSchemas(conn, filter, signal);
+  }
+
+  /** Four queries per page whatever its size: relations, then columns, constraints and indexes by oid. */
+  protected override queryRelations(conn: Client, page: RelationPage, signal: AbortSignal): Promise<RelationEntity[]> {
+    return readRelations(conn, page, signal);
+  }
+}

@@ -1,0 +1,198 @@
+import {
+  AbortedError,
+  NotAllowedError,
+  NotFoundError,
+  SourcedError,
+  UnavailableError,
+  type ConnectionArgs,
+} from '@sourced/core';
+import { NoPasswordError } from './connect';
+import { isConnectionError, scrubbed, sqlState } from './pgErrors';
+
+/** Why a connection could not be opened, in words for people. Never contains a secret. */
+export interface ConnectFailure {
+  /** Stable UPPER_SNAKE_CASE reason. */
+  reason: string;
+  message: string;
+  hint?: string;
+  /** Which semantic error it becomes when discovery cannot connect. */
+  kind: 'unavailable' | 'not-allowed' | 'not-found';
+  /** SQLSTATE or socket / TLS error code, when there is one. */
+  code?: string;
+}
+
+/** Certificate verification errors of Node's TLS, with what they mean for a database server. */
+const UNTRUSTED_CERT_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+]);
+
+/**
+ * Describes a TLS certificate verification error, or returns undefined when the error is
+ * not one. Shared by the `tls` check and by connection failures.
+ */
+export function describeCertificateError(error: unknown, host: string): { message: string; hint: string; code: string } | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return undefined;
+  if (UNTRUSTED_CERT_CODES.has(code)) {
+    return {
+      code,
+      message: `the server's certificate is not signed by a trusted certificate authority (${code})`,
+      hint: 'Give the CA certificate that signed the server certificate in ssl_config.ca (PEM text or a file path). Managed services publish theirs (for example the AWS RDS or Azure CA bundles).',
+    };
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    const reason = (error as { reason?: unknown }).reason;
+    return {
+      code,
+      message: `the server's certificate is not valid for the host name ${host}${typeof reason === 'string' ? `: ${reason}` : ''}`,
+      hint: 'Connect with a host name the certificate names, or set ssl_config.server_name to the name it carries, or use SSL_MODE_VERIFY_CA to check the CA only.',
+    };
+  }
+  if (code === 'CERT_HAS_EXPIRED') {
+    return { code, message: "the server's certificate has expired", hint: 'Renew the server certificate (ssl_cert_file on the server).' };
+  }
+  if (code === 'CERT_NOT_YET_VALID') {
+    return { code, message: "the server's certificate is not valid yet", hint: "Check the clocks of the server and of the daemon's host." };
+  }
+  return undefined;
+}
+
+/**
+ * Classifies an error from opening a connection: SQLSTATE first (authentication, missing
+ * database, too many connections), then TLS and socket errors. The message is scrubbed of
+ * the password and the client key; PostgreSQL's own texts for these codes are safe.
+ */
+export function describeConnectFailure(error: unknown, args: ConnectionArgs): ConnectFailure {
+  const text = scrubbed(error, [args.password, args.tls?.key]);
+  const target = `${args.host}:${args.port}`;
+  const user = args.user ?? '';
+  const database = args.database ?? user;
+  const state = sqlState(error);
+  const passwordSource = args.credentialSources.password;
+
+  if (error instanceof NoPasswordError) {
+    return {
+      reason: 'PASSWORD_REQUIRED',
+      kind: 'not-allowed',
+      message: `the server asks user "${user}" for a password, but the data source has none`,
+      hint: 'Give credentials.password (an inline value or a reference such as env://, aws-sm://, azure-kv://), or set connection_properties.password.',
+    };
+  }
+  switch (state) {
+    case '28P01':
+      return {
+        reason: 'AUTHENTICATION_FAILED',
+        kind: 'not-allowed',
+        code: state,
+        message: `password authentication failed for user "${user}"`,
+        hint: passwordSource
+          ? `Check the user name and the password; the password came from ${passwordSource}: check that it holds the current password of this user.`
+          : 'Check the user name and the password.',
+      };
+    case '28000': {
+      const noEntry = /pg_hba\.conf/.test(text);
+      const notPermitted = /not permitted to log in/.test(text);
+      const noRole = /^role .* does not exist/.test(text);
+      return {
+        reason: notPermitted ? 'ROLE_CANNOT_LOGIN' : noRole ? 'ROLE_NOT_FOUND' : 'CONNECTION_NOT_ALLOWED',
+        kind: 'not-allowed',
+        code: state,
+        message: text,
+        hint: notPermitted
+          ? `The role exists but lacks LOGIN: ALTER ROLE "${user}" LOGIN.`
+          : noRole
+            ? 'Check the user name (credentials.username); role names are case-sensitive.'
+            : noEntry && !args.tls
+            ? "No pg_hba.conf line lets this user in from the daemon's address without TLS; the server may accept only TLS connections (hostssl lines): set ssl_config.mode, or ask the DBA to add a pg_hba.conf entry for this user, database and address."
+            : "Ask the DBA to add a pg_hba.conf entry for this user, database and the daemon's address (and to reload the configuration).",
+      };
+    }
+    case '3D000':
+      return {
+        reason: 'DATABASE_NOT_FOUND',
+        kind: 'not-found',
+        code: state,
+        message: `database "${database}" does not exist on ${target}`,
+        hint: 'Check the database name (it is case-sensitive); list the databases with SELECT datname FROM pg_database (psql -l).',
+      };
+    case '53300':
+      return {
+        reason: 'TOO_MANY_CONNECTIONS',
+        kind: 'unavailable',
+        code: state,
+        message: `the server refused the connection: ${text}`,
+        hint: 'The server reached max_connections (or the role its CONNECTION LIMIT). Retry later, close idle sessions, or put a pooler in front.',
+      };
+    case '57P03':
+      return {
+        reason: 'SERVER_NOT_READY',
+        kind: 'unavailable',
+        code: state,
+        message: `the server is not accepting connections now: ${text}`,
+        hint: 'The server is starting up, shutting down or in recovery; retry in a moment.',
+      };
+  }
+  if (state?.startsWith('08')) {
+    return { reason: 'CONNECTION_FAILED', kind: 'unavailable', code: state, message: `the connection to ${target} failed: ${text}` };
+  }
+  if (state?.startsWith('28')) {
+    return { reason: 'AUTHENTICATION_FAILED', kind: 'not-allowed', code: state, message: text, hint: 'Check the user name and credentials.' };
+  }
+
+  const cert = describeCertificateError(error, args.tls?.servername ?? args.host);
+  if (cert) return { reason: 'TLS_CERTIFICATE_REJECTED', kind: 'unavailable', ...cert };
+  if (/does not support SSL/.test(text)) {
+    return {
+      reason: 'TLS_NOT_OFFERED',
+      kind: 'unavailable',
+      message: `the server at ${target} does not accept TLS`,
+      hint: 'Turn TLS on in the server (ssl = on with a certificate), or, on a trusted network only, set ssl_config.mode to SSL_MODE_DISABLE.',
+    };
+  }
+  if (/^SASL:/.test(text)) {
+    return {
+      reason: 'AUTHENTICATION_FAILED',
+      kind: 'not-allowed',
+      message: `SCRAM authentication failed: ${text}`,
+      hint: "The server's SCRAM exchange could not be completed; check the password, and whether a proxy between the daemon and the server changes the authentication.",
+    };
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  if (text.startsWith('timeout expired')) {
+    return {
+      reason: 'CONNECT_TIMEOUT',
+      kind: 'unavailable',
+      code: 'TIMEOUT',
+      message: `no PostgreSQL handshake with ${target} within ${args.connectTimeoutMs} ms`,
+      hint: 'The server or a firewall in between is slow or drops packets; raise connection_properties.connect_timeout_seconds if it is merely slow.',
+    };
+  }
+  if (code === 'ECONNREFUSED') {
+    return {
+      reason: 'CONNECTION_REFUSED',
+      kind: 'unavailable',
+      code,
+      message: `connection refused by ${target}`,
+      hint: 'Check the port, and that PostgreSQL runs and listens on this interface (listen_addresses).',
+    };
+  }
+  if (isConnectionError(error)) {
+    return { reason: 'CONNECTION_FAILED', kind: 'unavailable', code: typeof code === 'string' ? code : undefined, message: `the connection to ${target} failed: ${text}` };
+  }
+  return { reason: 'CONNECT_FAILED', kind: 'unavailable', code: typeof code === 'string' ? code : undefined, message: `could not connect to ${target}: ${text}` };
+}
+
+/** The semantic error discovery raises when a connection cannot be opened. */
+export function toConnectError(error: unknown, args: ConnectionArgs): Error {
+  if (error instanceof AbortedError || error instanceof SourcedError) return error;
+  const f = describeConnectFailure(error, args);
+  const options = { cause: error, metadata: f.code ? { code: f.code } : undefined };
+  const message = f.hint ? `${f.message}. ${f.hint}` : f.message;
+  if (f.kind === 'not-allowed') return new NotAllowedError(f.reason, message, options);
+  if (f.kind === 'not-found') return new NotFoundError(f.reason, message, options);
+  return new UnavailableError(f.reason, message, options);
+}

@@ -1,0 +1,65 @@
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DataSource } from '../daemon/src/gen/sourced/v1/data_source';
+import { PluginState, type ListPluginsResponse } from '../daemon/src/gen/sourced/v1/plugin_service';
+import { expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
+
+const fixture = (name: string) => resolve(__dirname, 'fixtures/plugins', name);
+
+describe('plugin loading', () => {
+  let t: TestDaemon;
+  beforeAll(async () => {
+    t = await startTestDaemon({
+      plugins: [
+        fixture('throws-on-import.cjs'),
+        '@sourced/plugin-postgres',
+        fixture('old-api.cjs'),
+        fixture('throws-in-register.cjs'),
+        fixture('duplicate-postgres.cjs'),
+        'sourced-plugin-that-is-not-installed',
+      ],
+    });
+  });
+  afterAll(() => t.stop());
+
+  const list = () =>
+    new Promise<ListPluginsResponse>((ok, fail) => t.plugins.listPlugins({}, (e, r) => (e ? fail(e) : ok(r))));
+
+  /** Broken plugins are listed as failed with the reason; the daemon serves everything else. */
+  it('lists every plugin in load order, failed ones with the reason', async () => {
+    const { plugins } = await list();
+    expect(plugins.map((p) => [p.id, p.state === PluginState.PLUGIN_STATE_LOADED ? 'loaded' : 'failed'])).toEqual([
+      ['builtin-secrets', 'loaded'],
+      [fixture('throws-on-import.cjs'), 'failed'],
+      ['postgres', 'loaded'],
+      ['old-api', 'failed'],
+      ['half-done', 'failed'],
+      ['imposter', 'failed'],
+      ['sourced-plugin-that-is-not-installed', 'failed'],
+    ]);
+    const error = (id: string) => plugins.find((p) => p.id === id)?.loadError;
+    expect(error(fixture('throws-on-import.cjs'))).toContain('this plugin is broken on purpose');
+    expect(error('old-api')).toBe('plugin API version 99 is not supported; this daemon hosts version 1');
+    expect(error('half-done')).toBe('register() failed: registration failed on purpose');
+    expect(error('imposter')).toBe('register() failed: connector type "postgresql" of plugin "imposter" is already registered by plugin "postgres"');
+    expect(error('sourced-plugin-that-is-not-installed')).toMatch(/could not load module: Cannot find (package|module)/);
+    const pg = plugins.find((p) => p.id === 'postgres');
+    expect(pg).toMatchObject({ connectors: ['postgres'], capabilities: ['validate', 'discover'], module: '@sourced/plugin-postgres' });
+  });
+
+  /** A plugin whose register() threw leaves nothing behind: its connector type is unknown. */
+  it('keeps nothing from a plugin whose register() failed', async () => {
+    const error = await expectFailure(t.validate({ dataSource: DataSource.fromPartial({ type: 'half', primary: { host: 'localhost', port: 1 } }) }));
+    const status = richStatusOf(error);
+    expect(status.badRequest).toContainEqual({ field: 'data_source.type', description: 'unknown connector type "half"; loaded connectors: postgres' });
+  });
+
+  it('finds a plugin by id or module, and says NOT_FOUND otherwise', async () => {
+    const get = (id: string) => new Promise((ok, fail) => t.plugins.getPlugin({ id }, (e, r) => (e ? fail(e) : ok(r))));
+    await expect(get('postgres')).resolves.toMatchObject({ plugin: { id: 'postgres' } });
+    await expect(get('@sourced/plugin-postgres')).resolves.toMatchObject({ plugin: { id: 'postgres' } });
+    const missing = richStatusOf(await expectFailure(get('nope')));
+    expect(missing.grpcCode).toBe(5);
+    expect(missing.errorInfo?.reason).toBe('PLUGIN_NOT_FOUND');
+  });
+});

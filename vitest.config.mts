@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['core/test/**/*.test.ts', 'daemon/test/**/*.test.ts', 'test/**/*.test.ts'],
+    globalSetup: ['test/support/globalSetup.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 90_000,
+    // Two cores: the servers of the global setup plus two test files at a time.
+    maxWorkers: 2,
+  },
+});
