@@ -163,6 +163,20 @@ describe('PostgreSQL discovery', () => {
     expect(names(onlyOrders)).toEqual(['sales.order_lines', 'sales.orders']);
   });
 
+  /** One span per connection attempt and per batch, under the RPC's SERVER span. */
+  it('traces connections and batches', async () => {
+    t.spans.reset();
+    await t.discover({ dataSource: pgSource(pg), batchSize: 5 });
+    const spans = t.spans.getFinishedSpans();
+    const server = spans.find((s) => s.name === 'sourced.v1.DataSourceService/DiscoverDataSource');
+    const under = (name: string) => spans.filter((s) => s.name === name && s.spanContext().traceId === server?.spanContext().traceId);
+    expect(under('sourced.connection.open')).toHaveLength(1);
+    expect(under('sourced.connection.open')[0].attributes).toMatchObject({ 'server.port': pg.port, 'sourced.endpoint.role': 'PRIMARY' });
+    // 12 relations in batches of 5: the short third batch ends the run without another read
+    expect(under('sourced.discovery.batch').map((s) => s.attributes['sourced.batch.relations'])).toEqual([5, 5, 2]);
+    expect(server?.attributes['sourced.events']).toBeGreaterThan(3);
+  });
+
   /** Cancelling mid-stream stops the daemon's reads and frees its connection on the server. */
   it('frees its connection when the client cancels mid-stream', async () => {
     const call = t.dataSources.discoverDataSource(

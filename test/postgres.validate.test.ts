@@ -1,7 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { Metadata } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { CheckStatus, type CheckFinished } from '../daemon/src/gen/sourced/v1/validation';
+import { Location } from '../daemon/src/gen/sourced/v1/data_source';
+import { CheckStatus, EndpointRole, type CheckFinished } from '../daemon/src/gen/sourced/v1/validation';
 import type { ValidateDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
 import { freePort } from './harness/ports';
 import { pgSource, verifyFull } from './support/pg';
@@ -105,6 +106,24 @@ describe('PostgreSQL validation', () => {
     const everything = JSON.stringify(events) + t.logs.join('\n') + JSON.stringify(t.spans.getFinishedSpans().map((s) => ({ a: s.attributes, e: s.events, st: s.status, n: s.name })));
     expect(everything).not.toContain(wrong);
     expect(everything).not.toContain(pg.password);
+  });
+
+  /** HYBRID validates both endpoints, each reported with its role. */
+  it('validates both endpoints of a HYBRID source', async () => {
+    const events = await t.validate({
+      dataSource: pgSource(pgTls, {
+        location: Location.LOCATION_HYBRID,
+        secondary: { host: 'localhost', port: pgTls.port, database: pgTls.database },
+        sslConfig: verifyFull(pgTls) as never,
+      }),
+    });
+    const reports = events.flatMap((e) => (e.event?.$case === 'report' ? [e.event.value] : []));
+    expect(reports.map((r) => [r.endpoint, r.address, r.ok])).toEqual([
+      [EndpointRole.ENDPOINT_ROLE_PRIMARY, `${pgTls.host}:${pgTls.port}`, true],
+      [EndpointRole.ENDPOINT_ROLE_SECONDARY, `localhost:${pgTls.port}`, true],
+    ]);
+    expect(finished(events).filter((c) => c.endpoint === EndpointRole.ENDPOINT_ROLE_SECONDARY).map((c) => c.checkId)).toEqual(ORDER);
+    expect(summary(events)).toMatchObject({ ok: true, endpoints: 2 });
   });
 
   /** A closed port fails at TCP fast, and everything that needs a connection is skipped. */
