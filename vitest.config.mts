@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['core/test/**/*.test.ts', 'daemon/test/**/*.test.ts', 'test/**/*.test.ts'],
     globalSetup: ['test/support/globalSetup.ts'],
+    reporters: ['default', './test/support/summaryReporter.ts'],
     testTimeout: 30_000,
     hookTimeout: 90_000,
     // Two cores: the servers of the global setup plus two test files at a time.
