@@ -5,6 +5,7 @@
 export * from './errors';
 export * from './logging/Logger';
 export * from './util/glob';
+export * from './telemetry/withSpan';
 export * from './secret/Secret';
 export * from './secret/SecretProvider';
 export * from './secret/SecretChain';

@@ -3,6 +3,7 @@ import type { DataSource, Endpoint, EndpointRole } from '../datasource/DataSourc
 import type { CompiledFilter } from '../discovery/DiscoveryFilter';
 import type { RelationEntity, SchemaEntity } from '../discovery/entities';
 import { describeError, InputError, UnavailableError } from '../errors';
+import { withSpan } from '../telemetry/withSpan';
 import type { ValidationPlan } from '../validation/Check';
 import type { ConnectionArgs, TlsArgs } from './ConnectionArgs';
 import type { Connector, ConnectorContext, ConnectorDefinition, RelationPage } from './Connector';
@@ -188,24 +189,16 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
 
   private async open(role: EndpointRole, signal: AbortSignal): Promise<TConn> {
     const args = await this.connectionArgs(role, signal);
-    return this.context.tracer.startActiveSpan('sourced.connection.open', async (span) => {
-      span.setAttributes({
-        'db.system': this.definition.type,
-        'server.address': args.host,
-        'server.port': args.port,
-        'sourced.endpoint.role': role,
-        'sourced.tls': args.tls ? args.tls.mode : 'disable',
-      });
-      try {
-        if (this.closed) throw new UnavailableError('CONNECTOR_CLOSED', 'the connector was closed');
-        return await this.openConnection(args, signal);
-      } catch (error) {
-        span.recordException({ name: 'ConnectionError', message: describeError(error) });
-        span.setStatus({ code: 2, message: describeError(error) });
-        throw error;
-      } finally {
-        span.end();
-      }
+    const attributes = {
+      'db.system': this.definition.type,
+      'server.address': args.host,
+      'server.port': args.port,
+      'sourced.endpoint.role': role,
+      'sourced.tls': args.tls ? args.tls.mode : 'disable',
+    };
+    return withSpan(this.context.tracer, 'sourced.connection.open', attributes, async () => {
+      if (this.closed) throw new UnavailableError('CONNECTOR_CLOSED', 'the connector was closed');
+      return this.openConnection(args, signal);
     });
   }
 }

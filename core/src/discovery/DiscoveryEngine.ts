@@ -1,8 +1,9 @@
-import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import type { Tracer } from '@opentelemetry/api';
 import type { Connector } from '../connector/Connector';
 import type { EndpointRole } from '../datasource/DataSource';
 import { abortedErrorFrom, describeError, InputError, UnavailableError } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
+import { withSpan } from '../telemetry/withSpan';
 import { decodeCursor, encodeCursor } from './cursor';
 import { compileFilter, type DiscoveryFilter } from './DiscoveryFilter';
 import type { RelationEntity, RelationKey, SchemaEntity } from './entities';
@@ -120,21 +121,16 @@ export class DiscoveryEngine {
         const pageStarted = performance.now();
         const index = totals.batches + 1;
         const cursor = after;
-        const page = await this.tracer.startActiveSpan('sourced.discovery.batch', async (span) => {
-          span.setAttributes({ 'sourced.batch.index': index, 'sourced.batch.size': batchSize, 'sourced.endpoint.role': connector.activeRole });
-          try {
-            const result = await this.withFailover(connector, signal, cursor, () =>
-              connector.listRelations({ filter, after: cursor, limit: batchSize }, signal),
-            );
+        const page = await withSpan(
+          this.tracer,
+          'sourced.discovery.batch',
+          { 'sourced.batch.index': index, 'sourced.batch.size': batchSize, 'sourced.endpoint.role': connector.activeRole },
+          async (span) => {
+            const result = await this.withFailover(connector, signal, cursor, () => connector.listRelations({ filter, after: cursor, limit: batchSize }, signal));
             span.setAttribute('sourced.batch.relations', result.value.length);
             return result;
-          } catch (error) {
-            span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
-            throw error;
-          } finally {
-            span.end();
-          }
-        });
+          },
+        );
         if (page.failover) {
           totals.failovers += 1;
           yield page.failover;

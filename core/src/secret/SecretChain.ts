@@ -1,7 +1,8 @@
-import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import type { Tracer } from '@opentelemetry/api';
 import type { DataSource, SecretInput } from '../datasource/DataSource';
 import { describeError, NotAllowedError, SourcedError, throwIfAborted } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
+import { withSpan } from '../telemetry/withSpan';
 import { matchesAnyGlob } from '../util/glob';
 import { pickJsonPath } from './jsonPath';
 import { Secret } from './Secret';
@@ -178,20 +179,10 @@ export class SecretChain {
     };
 
     if (!this.tracer) return run();
-    return this.tracer.startActiveSpan('sourced.secret.resolve', async (span) => {
-      span.setAttribute('sourced.secret.label', request.label);
-      span.setAttribute('sourced.secret.field', request.field);
-      try {
-        const result = await run();
-        span.setAttribute('sourced.secret.link', result.link);
-        span.setAttribute('sourced.secret.cached', result.cached);
-        return result;
-      } catch (error) {
-        span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
-        throw error;
-      } finally {
-        span.end();
-      }
+    return withSpan(this.tracer, 'sourced.secret.resolve', { 'sourced.secret.label': request.label, 'sourced.secret.field': request.field }, async (span) => {
+      const result = await run();
+      span.setAttributes({ 'sourced.secret.link': result.link, 'sourced.secret.cached': result.cached });
+      return result;
     });
   }
 
