@@ -1,7 +1,7 @@
 import type { Tracer } from '@opentelemetry/api';
 import type { DataSource, Endpoint, EndpointRole } from '../datasource/DataSource';
 import type { CompiledFilter } from '../discovery/DiscoveryFilter';
-import type { RelationEntity, RelationKey, SchemaEntity } from '../discovery/entities';
+import type { CatalogEntity, RelationKey, SchemaEntity } from '../discovery/entities';
 import type { Logger } from '../logging/Logger';
 import type { ResolvedSecret, SecretRequest } from '../secret/SecretChain';
 import type { ValidationPlan } from '../validation/Check';
@@ -47,7 +47,24 @@ export interface RelationPage {
   after?: RelationKey;
   /** At most this many relations. */
   limit: number;
+  /** Reads the connector may run at once within this page (from the strategy). */
+  concurrency: number;
+  /** Schema inference of document stores. */
+  sampling: SamplingOptions;
 }
+
+/** How document stores infer a collection's schema. */
+export interface SamplingOptions {
+  /** Documents sampled per collection ($sample size). */
+  sampleSize: number;
+  /** Time limit of one sampling query on the server (maxTimeMS). */
+  maxTimeMs: number;
+  /** Most field paths reported per collection. */
+  maxFields: number;
+}
+
+/** Defaults of {@link SamplingOptions}. */
+export const DEFAULT_SAMPLING: SamplingOptions = { sampleSize: 1000, maxTimeMs: 10_000, maxFields: 1000 };
 
 /**
  * One connector instance, for one call. Built on {@link LocationAwareConnector} by the
@@ -71,8 +88,8 @@ export interface Connector {
   isConnectionError(error: unknown): boolean;
   /** Schemas that pass the filter, in name order. */
   listSchemas(filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]>;
-  /** One page of relations with their columns, keys and indexes, read set-based. */
-  listRelations(page: RelationPage, signal: AbortSignal): Promise<RelationEntity[]>;
+  /** One page of relations (or collections) with everything that belongs to them, read set-based. */
+  listRelations(page: RelationPage, signal: AbortSignal): Promise<CatalogEntity[]>;
   /** Closes every connection. Safe to call more than once. */
   close(): Promise<void>;
 }

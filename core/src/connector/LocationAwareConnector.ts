@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { DataSource, Endpoint, EndpointRole } from '../datasource/DataSource';
 import type { CompiledFilter } from '../discovery/DiscoveryFilter';
-import type { RelationEntity, SchemaEntity } from '../discovery/entities';
+import type { CatalogEntity, SchemaEntity } from '../discovery/entities';
 import { describeError, InputError, UnavailableError } from '../errors';
 import { withSpan } from '../telemetry/withSpan';
 import type { ValidationPlan } from '../validation/Check';
@@ -41,7 +41,7 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
   /** Reads schemas through a connection. */
   protected abstract querySchemas(conn: TConn, filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]>;
   /** Reads one page of relations through a connection. */
-  protected abstract queryRelations(conn: TConn, page: RelationPage, signal: AbortSignal): Promise<RelationEntity[]>;
+  protected abstract queryRelations(conn: TConn, page: RelationPage, signal: AbortSignal): Promise<CatalogEntity[]>;
   abstract validationPlan(role: EndpointRole): ValidationPlan<unknown>;
   abstract isConnectionError(error: unknown): boolean;
 
@@ -169,7 +169,7 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
     return this.querySchemas(this.connection(), filter, signal);
   }
 
-  async listRelations(page: RelationPage, signal: AbortSignal): Promise<RelationEntity[]> {
+  async listRelations(page: RelationPage, signal: AbortSignal): Promise<CatalogEntity[]> {
     return this.queryRelations(this.connection(), page, signal);
   }
 

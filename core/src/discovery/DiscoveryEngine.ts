@@ -1,12 +1,12 @@
 import type { Tracer } from '@opentelemetry/api';
-import type { Connector } from '../connector/Connector';
+import { DEFAULT_SAMPLING, type Connector, type SamplingOptions } from '../connector/Connector';
 import type { EndpointRole } from '../datasource/DataSource';
 import { abortedErrorFrom, describeError, InputError, UnavailableError } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
 import { withSpan } from '../telemetry/withSpan';
 import { decodeCursor, encodeCursor } from './cursor';
 import { compileFilter, type DiscoveryFilter } from './DiscoveryFilter';
-import type { RelationEntity, RelationKey, SchemaEntity } from './entities';
+import type { CatalogEntity, RelationKey, SchemaEntity } from './entities';
 
 /** How hard discovery works the source. */
 export type DiscoveryStrategy = 'CONSERVATIVE' | 'BALANCED' | 'AGGRESSIVE' | 'ADAPTIVE';
@@ -14,6 +14,8 @@ export type DiscoveryStrategy = 'CONSERVATIVE' | 'BALANCED' | 'AGGRESSIVE' | 'AD
 /** The parameters a strategy runs with. */
 export interface StrategyPreset {
   batchSize: number;
+  /** Reads a connector may run at once within a batch (for example collections sampled in parallel). */
+  concurrency: number;
   /** Pause between batches, to leave room for the source's own work. */
   pauseMs: number;
   /** ADAPTIVE bounds and target. */
@@ -24,14 +26,22 @@ export interface StrategyPreset {
 
 /** The documented presets. */
 export const STRATEGY_PRESETS: Record<DiscoveryStrategy, StrategyPreset> = {
-  CONSERVATIVE: { batchSize: 25, pauseMs: 50, minBatch: 25, maxBatch: 25, targetBatchMs: 0 },
-  BALANCED: { batchSize: 100, pauseMs: 0, minBatch: 100, maxBatch: 100, targetBatchMs: 0 },
-  AGGRESSIVE: { batchSize: 500, pauseMs: 0, minBatch: 500, maxBatch: 500, targetBatchMs: 0 },
-  ADAPTIVE: { batchSize: 100, pauseMs: 0, minBatch: 10, maxBatch: 1000, targetBatchMs: 250 },
+  CONSERVATIVE: { batchSize: 25, concurrency: 1, pauseMs: 50, minBatch: 25, maxBatch: 25, targetBatchMs: 0 },
+  BALANCED: { batchSize: 100, concurrency: 2, pauseMs: 0, minBatch: 100, maxBatch: 100, targetBatchMs: 0 },
+  AGGRESSIVE: { batchSize: 500, concurrency: 4, pauseMs: 0, minBatch: 500, maxBatch: 500, targetBatchMs: 0 },
+  ADAPTIVE: { batchSize: 100, concurrency: 2, pauseMs: 0, minBatch: 10, maxBatch: 1000, targetBatchMs: 250 },
 };
 
 /** The largest batch a caller may ask for. */
 export const MAX_BATCH_SIZE = 1000;
+
+/** The largest sample a caller may ask for per collection. */
+export const MAX_SAMPLE_SIZE = 100_000;
+
+/** The fields of an object that are not undefined (or 0, the proto default for "not given"). */
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== 0)) as Partial<T>;
+}
 
 export interface DiscoveryRequest {
   filter: DiscoveryFilter;
@@ -40,12 +50,14 @@ export interface DiscoveryRequest {
   batchSize: number;
   /** A cursor from an earlier batch; empty means from the start. */
   resumeAfter: string;
+  /** Schema inference of document stores; defaults apply to what is not given. */
+  sampling?: Partial<SamplingOptions>;
 }
 
 /** Events of a discovery run, in order. */
 export type DiscoveryEvent =
   | { kind: 'schemas'; schemas: SchemaEntity[] }
-  | { kind: 'batch'; index: number; relations: RelationEntity[]; cursor: string }
+  | { kind: 'batch'; index: number; entities: CatalogEntity[]; cursor: string }
   | { kind: 'failover'; active: EndpointRole; reason: string; resumeAfter: string }
   | { kind: 'warning'; code: string; message: string }
   | {
@@ -55,6 +67,7 @@ export type DiscoveryEvent =
       tables: number;
       views: number;
       columns: number;
+      collections: number;
       batches: number;
       durationMs: number;
       strategy: DiscoveryStrategy;
@@ -79,6 +92,10 @@ export class DiscoveryEngine {
 
   /** Checks a request before any connection is opened. */
   static validateRequest(request: DiscoveryRequest): void {
+    const s = request.sampling ?? {};
+    if (s.sampleSize !== undefined && s.sampleSize > MAX_SAMPLE_SIZE) {
+      throw new InputError([{ field: 'sampling.sample_size', description: `${s.sampleSize} is more than the maximum of ${MAX_SAMPLE_SIZE}` }]);
+    }
     compileFilter(request.filter);
     if (request.batchSize > MAX_BATCH_SIZE) {
       throw new InputError([{ field: 'batch_size', description: `${request.batchSize} is more than the maximum of ${MAX_BATCH_SIZE}` }]);
@@ -94,7 +111,8 @@ export class DiscoveryEngine {
     let batchSize = request.batchSize || preset.batchSize;
     const adaptive = request.strategy === 'ADAPTIVE' && request.batchSize === 0;
     let after: RelationKey | undefined = request.resumeAfter ? decodeCursor(request.resumeAfter) : undefined;
-    const totals = { schemas: 0, relations: 0, tables: 0, views: 0, columns: 0, batches: 0, failovers: 0, warnings: 0 };
+    const totals = { schemas: 0, relations: 0, tables: 0, views: 0, columns: 0, collections: 0, batches: 0, failovers: 0, warnings: 0 };
+    const sampling: SamplingOptions = { ...DEFAULT_SAMPLING, ...definedOnly(request.sampling ?? {}) };
 
     try {
       await connector.initialize(signal);
@@ -126,7 +144,7 @@ export class DiscoveryEngine {
           'sourced.discovery.batch',
           { 'sourced.batch.index': index, 'sourced.batch.size': batchSize, 'sourced.endpoint.role': connector.activeRole },
           async (span) => {
-            const result = await this.withFailover(connector, signal, cursor, () => connector.listRelations({ filter, after: cursor, limit: batchSize }, signal));
+            const result = await this.withFailover(connector, signal, cursor, () => connector.listRelations({ filter, after: cursor, limit: batchSize, concurrency: preset.concurrency, sampling }, signal));
             span.setAttribute('sourced.batch.relations', result.value.length);
             return result;
           },
@@ -135,19 +153,23 @@ export class DiscoveryEngine {
           totals.failovers += 1;
           yield page.failover;
         }
-        const relations = page.value;
-        if (relations.length === 0) break;
-        const last = relations[relations.length - 1];
+        const entities = page.value;
+        if (entities.length === 0) break;
+        const last = entities[entities.length - 1];
         after = { schema: last.schema, name: last.name };
         totals.batches += 1;
-        totals.relations += relations.length;
-        for (const r of relations) {
-          totals.columns += r.columns.length;
-          if (r.kind === 'VIEW' || r.kind === 'MATERIALIZED_VIEW') totals.views += 1;
+        for (const e of entities) {
+          if (e.entity === 'collection') {
+            totals.collections += 1;
+            continue;
+          }
+          totals.relations += 1;
+          totals.columns += e.columns.length;
+          if (e.kind === 'VIEW' || e.kind === 'MATERIALIZED_VIEW') totals.views += 1;
           else totals.tables += 1;
         }
-        yield { kind: 'batch', index, relations, cursor: encodeCursor(after) };
-        if (relations.length < batchSize) break;
+        yield { kind: 'batch', index, entities, cursor: encodeCursor(after) };
+        if (entities.length < batchSize) break;
         if (adaptive) batchSize = this.resize(batchSize, performance.now() - pageStarted, preset);
         if (preset.pauseMs > 0) await new Promise((r) => setTimeout(r, preset.pauseMs));
       }

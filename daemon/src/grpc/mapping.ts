@@ -1,8 +1,8 @@
-import type { DataSourceInput, DiscoveryEvent, DiscoveryFilter, DiscoveryStrategy, RelationEntity, SecretValueInput, ValidationEvent } from '@sourced/core';
+import type { CatalogEntity, CollectionEntity, DataSourceInput, DiscoveryEvent, DiscoveryFilter, DiscoveryStrategy, RelationEntity, SecretValueInput, ValidationEvent } from '@sourced/core';
 import type { CheckStatus as CoreCheckStatus, EndpointRole as CoreRole } from '@sourced/core';
 import { cloudProviderToJSON, locationToJSON, sslModeToJSON, type DataSource, type SecretValue } from '../gen/sourced/v1/data_source';
 import type { DiscoverDataSourceResponse, ValidateDataSourceResponse } from '../gen/sourced/v1/data_source_service';
-import { DiscoveryStrategy as PbStrategy, RelationKind, type DiscoveryFilter as PbFilter, type Relation } from '../gen/sourced/v1/discovery';
+import { CollectionKind, DiscoveryStrategy as PbStrategy, RelationKind, type Collection, type DiscoveryFilter as PbFilter, type Relation } from '../gen/sourced/v1/discovery';
 import { CheckStatus, EndpointRole } from '../gen/sourced/v1/validation';
 
 /** The contract's DataSource as the core normalizer's input. Enum zero values become "not given". */
@@ -101,7 +101,7 @@ export function toValidationResponse(e: ValidationEvent): Omit<ValidateDataSourc
 export const MAX_ITEMS_PER_MESSAGE = 5000;
 
 /** Maps a discovery event to one or more responses (a very wide batch is split at relation boundaries). */
-export function toDiscoveryResponses(e: DiscoveryEvent, encodeCursor: (r: RelationEntity) => string): Omit<DiscoverDataSourceResponse, 'sequence'>[] {
+export function toDiscoveryResponses(e: DiscoveryEvent, encodeCursor: (key: CatalogEntity) => string): Omit<DiscoverDataSourceResponse, 'sequence'>[] {
   switch (e.kind) {
     case 'schemas':
       return [
@@ -114,17 +114,19 @@ export function toDiscoveryResponses(e: DiscoveryEvent, encodeCursor: (r: Relati
       ];
     case 'batch': {
       const out: Omit<DiscoverDataSourceResponse, 'sequence'>[] = [];
-      let piece: RelationEntity[] = [];
+      let piece: CatalogEntity[] = [];
       let items = 0;
       const flush = (cursor: string) => {
-        out.push({ event: { $case: 'batch', value: { index: e.index, relations: piece.map(toRelation), cursor } } });
+        const relations = piece.flatMap((x) => (x.entity === 'relation' ? [toRelation(x)] : []));
+        const collections = piece.flatMap((x) => (x.entity === 'collection' ? [toCollection(x)] : []));
+        out.push({ event: { $case: 'batch', value: { index: e.index, relations, collections, cursor } } });
         piece = [];
         items = 0;
       };
-      e.relations.forEach((r, i) => {
-        const size = r.columns.length + r.indexes.length + 1;
-        if (piece.length > 0 && items + size > MAX_ITEMS_PER_MESSAGE) flush(encodeCursor(e.relations[i - 1]));
-        piece.push(r);
+      e.entities.forEach((x, i) => {
+        const size = x.entity === 'relation' ? x.columns.length + x.indexes.length + 1 : (x.schemaInference?.fields.length ?? 0) + x.indexes.length + 1;
+        if (piece.length > 0 && items + size > MAX_ITEMS_PER_MESSAGE) flush(encodeCursor(e.entities[i - 1]));
+        piece.push(x);
         items += size;
       });
       flush(e.cursor);
@@ -137,6 +139,27 @@ export function toDiscoveryResponses(e: DiscoveryEvent, encodeCursor: (r: Relati
     case 'summary':
       return [{ event: { $case: 'summary', value: { ...e, strategy: fromStrategy(e.strategy), endpoint: role(e.endpoint) } } }];
   }
+}
+
+const COLLECTION_KIND: Record<CollectionEntity['kind'], CollectionKind> = {
+  COLLECTION: CollectionKind.COLLECTION_KIND_COLLECTION,
+  VIEW: CollectionKind.COLLECTION_KIND_VIEW,
+  TIMESERIES: CollectionKind.COLLECTION_KIND_TIMESERIES,
+};
+
+function toCollection(c: CollectionEntity): Collection {
+  return {
+    database: c.schema,
+    name: c.name,
+    kind: COLLECTION_KIND[c.kind],
+    viewOn: c.viewOn ?? '',
+    pipeline: c.pipeline ?? '',
+    timeseries: c.timeseries ?? '',
+    indexes: c.indexes.map((i) => ({ ...i, partialFilter: i.partialFilter ?? '' })),
+    estimatedDocuments: c.estimatedDocuments,
+    schema: c.schemaInference,
+    capped: c.capped,
+  };
 }
 
 const KIND: Record<RelationEntity['kind'], RelationKind> = {
@@ -166,16 +189,25 @@ function toRelation(r: RelationEntity): Relation {
       enumValues: c.enumValues ?? [],
       domain: c.domain ?? '',
       generated: c.generated ?? '',
+      generationExpression: c.generationExpression ?? '',
+      charset: c.charset ?? '',
+      collation: c.collation ?? '',
+      extra: c.extra ?? '',
     })),
     primaryKey: r.primaryKey,
     uniqueConstraints: r.uniqueConstraints,
     foreignKeys: r.foreignKeys,
-    indexes: r.indexes.map((i) => ({ ...i, predicate: i.predicate ?? '' })),
+    indexes: r.indexes.map((i) => ({ ...i, predicate: i.predicate ?? '', prefixLengths: i.prefixLengths ?? [], invisible: i.invisible ?? false })),
     estimatedRows: r.estimatedRows,
     viewDefinition: r.viewDefinition ?? '',
     partitionOf: r.partitionOf ?? '',
     partitionBound: r.partitionBound ?? '',
     partitionKey: r.partitionKey ?? '',
     foreignServer: r.foreignServer ?? '',
+    engine: r.engine ?? '',
+    collation: r.collation ?? '',
+    createdAt: r.createdAt ?? '',
+    updatedAt: r.updatedAt ?? '',
+    partitions: r.partitions ?? [],
   };
 }

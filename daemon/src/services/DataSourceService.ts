@@ -65,7 +65,13 @@ export class DataSourceService {
   async *discover(req: DiscoverDataSourceRequest, ctx: CallContext): AsyncGenerator<Omit<DiscoverDataSourceResponse, 'sequence'>> {
     const strategy = req.strategy ? toStrategy(req.strategy) : this.deps.config.discovery.defaultStrategy;
     if (!strategy) throw new InputError([{ field: 'strategy', description: `${req.strategy} is not a DiscoveryStrategy` }]);
-    const request = { filter: toFilter(req.filter), strategy, batchSize: req.batchSize, resumeAfter: req.resumeAfter };
+    const request = {
+      filter: toFilter(req.filter),
+      strategy,
+      batchSize: req.batchSize,
+      resumeAfter: req.resumeAfter,
+      sampling: { sampleSize: req.sampling?.sampleSize, maxTimeMs: req.sampling?.maxTimeMs, maxFields: req.sampling?.maxFields },
+    };
     // Bad filters, batch sizes and cursors fail before any connection is opened.
     DiscoveryEngine.validateRequest(request);
     const connector = this.connect(req.dataSource, ctx);

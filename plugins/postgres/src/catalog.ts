@@ -329,6 +329,7 @@ export async function readRelations(client: Client, page: RelationPage, signal: 
 
 function toRelation(r: RelationRow): RelationEntity {
   const relation: RelationEntity = {
+    entity: 'relation',
     schema: r.schema,
     name: r.name,
     kind: KINDS[r.kind],
