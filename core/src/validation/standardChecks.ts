@@ -4,7 +4,7 @@ import type { ConnectionArgs } from '../connector/ConnectionArgs';
 import type { LocationAwareConnector } from '../connector/LocationAwareConnector';
 import { NotAllowedError, SourcedError } from '../errors';
 import { SecretResolutionError } from '../secret/SecretChain';
-import { failed, passed, type CheckDefinition } from './Check';
+import { failed, passed, warning, type CheckContext, type CheckDefinition } from './Check';
 
 /** State the standard checks fill in, for the connector's own checks to use. */
 export interface StandardCheckState {
@@ -154,4 +154,42 @@ export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise
       },
     );
   });
+}
+
+/** Round trips the latency check makes. */
+export const LATENCY_ROUNDS = 5;
+/** A median round trip above this many milliseconds is a warning. */
+export const SLOW_MEDIAN_MS = 100;
+
+/**
+ * Measures round-trip latency with a few cheap requests (`ping`, for example `SELECT 1` or
+ * MongoDB's `ping`), reporting the median and the maximum; a slow median is a warning.
+ */
+export function latencyCheck<S>(ping: (ctx: CheckContext<S>) => Promise<void>, dependsOn: string[] = ['authenticate']): CheckDefinition<S> {
+  return {
+    id: 'latency',
+    title: 'Latency',
+    dependsOn,
+    async run(ctx) {
+      const times: number[] = [];
+      for (let i = 0; i < LATENCY_ROUNDS; i++) {
+        const started = performance.now();
+        await ping(ctx);
+        times.push(performance.now() - started);
+      }
+      times.sort((a, b) => a - b);
+      const median = times[Math.floor(times.length / 2)];
+      const max = times[times.length - 1];
+      const details = { median_ms: median.toFixed(1), max_ms: max.toFixed(1), round_trips: String(LATENCY_ROUNDS) };
+      const message = `median round trip ${median.toFixed(1)} ms, max ${max.toFixed(1)} ms over ${LATENCY_ROUNDS} requests`;
+      if (median > SLOW_MEDIAN_MS) {
+        return warning(
+          message,
+          'The link to the server is slow; discovery will be slow too. Run the daemon closer to the database, or use larger batches so fewer round trips are needed.',
+          details,
+        );
+      }
+      return passed(message, details);
+    },
+  };
 }

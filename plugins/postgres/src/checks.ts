@@ -1,6 +1,7 @@
 import {
   abortedErrorFrom,
   dnsCheck,
+  latencyCheck,
   failed,
   passed,
   resolveCredentialsCheck,
@@ -31,10 +32,6 @@ export interface PostgresCheckState extends StandardCheckState {
 
 /** The lowest major version the PostgreSQL project still supports (and discovery needs). */
 const MIN_SUPPORTED_MAJOR = 12;
-/** Median round trip above which `latency` warns. */
-const SLOW_MEDIAN_MS = 100;
-/** Round trips `latency` measures. */
-const LATENCY_ROUNDS = 5;
 /** Days before a server certificate's expiry from which `tls` warns. */
 const CERT_EXPIRY_WARNING_DAYS = 14;
 
@@ -58,7 +55,7 @@ export function postgresValidationPlan(connector: LocationAwareConnector<Client>
       serverVersionCheck,
       privilegesCheck,
       metadataReadCheck,
-      latencyCheck,
+      pgLatencyCheck,
     ],
     async cleanup(state) {
       const client = state.client;
@@ -322,30 +319,6 @@ const metadataReadCheck: Check = {
   },
 };
 
-const latencyCheck: Check = {
-  id: 'latency',
-  title: 'Latency',
-  dependsOn: ['authenticate'],
-  async run(ctx) {
-    const client = clientOf(ctx);
-    const times: number[] = [];
-    for (let i = 0; i < LATENCY_ROUNDS; i++) {
-      const started = performance.now();
-      await query(client, 'SELECT 1', [], ctx.signal);
-      times.push(performance.now() - started);
-    }
-    times.sort((a, b) => a - b);
-    const median = times[Math.floor(times.length / 2)];
-    const max = times[times.length - 1];
-    const details = { median_ms: median.toFixed(1), max_ms: max.toFixed(1), round_trips: String(LATENCY_ROUNDS) };
-    const message = `median round trip ${median.toFixed(1)} ms, max ${max.toFixed(1)} ms over ${LATENCY_ROUNDS} queries`;
-    if (median > SLOW_MEDIAN_MS) {
-      return warning(
-        message,
-        'The link to the server is slow; discovery will be slow too. Run the daemon closer to the database, or use larger batches so fewer round trips are needed.',
-        details,
-      );
-    }
-    return passed(message, details);
-  },
-};
+const pgLatencyCheck = latencyCheck<PostgresCheckState>(async (ctx) => {
+  await query(clientOf(ctx), 'SELECT 1', [], ctx.signal);
+});
