@@ -1,4 +1,5 @@
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { format } from 'node:util';
+import { Server, ServerCredentials, setLogger } from '@grpc/grpc-js';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { DiscoveryEngine, SecretChain, ValidationRunner, type Logger } from '@sourced/core';
 import { asClass, asFunction, asValue, createContainer, InjectionMode, type AwilixContainer } from 'awilix';
@@ -63,6 +64,8 @@ const HEALTH_SERVICES = ['', 'sourced.v1.DataSourceService', 'sourced.v1.PluginS
 export async function startDaemon(options: StartOptions): Promise<RunningDaemon> {
   const { config } = options;
   const logger = new JsonLogger(config.logLevel, options.logSink);
+  // grpc-js writes its own diagnostics to stderr as plain text; keep the log JSON.
+  setLogger({ error: (...args: unknown[]) => logger.warn('grpc-js', { detail: format(...args) }) });
   const tracing = createTracing({ serviceName: 'sourced', serviceVersion: VERSION, env: options.env, spanProcessors: options.spanProcessors });
   const pluginRegistry = new PluginRegistry();
   await loadPlugins(config.plugins, pluginRegistry, logger);
@@ -127,7 +130,11 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
       if ((await Promise.race([drained, graceOver])) === 'timeout') {
         logger.warn('grace period over; cancelling in-flight calls', { in_flight: c.calls.size });
         c.calls.abortAll('the daemon is shutting down');
-        await Promise.race([c.calls.idle(), new Promise((r) => setTimeout(r, 2000))]);
+        // Give cancelled calls up to 2 s to release their connections; the timer is cleared so
+        // that it does not keep the process alive once they have.
+        let cancelTimer: NodeJS.Timeout | undefined;
+        await Promise.race([c.calls.idle(), new Promise((r) => (cancelTimer = setTimeout(r, 2000)))]);
+        clearTimeout(cancelTimer);
         server.forceShutdown();
       }
       clearTimeout(timer);

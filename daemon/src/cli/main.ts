@@ -1,7 +1,6 @@
 import { credentials, Metadata, status as Status, type ServiceError } from '@grpc/grpc-js';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/DaemonConfig';
-import { startDaemon } from '../Daemon';
 import { DataSourceServiceClient, DiscoverDataSourceResponse, ValidateDataSourceResponse } from '../gen/sourced/v1/data_source_service';
 import { DiscoveryStrategy, discoveryStrategyFromJSON, relationKindToJSON } from '../gen/sourced/v1/discovery';
 import { PluginServiceClient, pluginStateToJSON } from '../gen/sourced/v1/plugin_service';
@@ -74,7 +73,17 @@ async function serve(argv: string[]): Promise<number> {
     return EXIT.OK;
   }
   const config = loadConfig(argv);
-  const daemon = await startDaemon({ config });
+  // Loaded here rather than at the top: the client commands need none of the daemon's
+  // dependencies (OpenTelemetry SDK, awilix, plugin loader) and start twice as fast without.
+  const { startDaemon } = require('../Daemon') as typeof import('../Daemon');
+  let daemon: Awaited<ReturnType<typeof startDaemon>>;
+  try {
+    daemon = await startDaemon({ config });
+  } catch (error) {
+    // Start-up problems (port taken, bad OTEL_* setting) are the operator's to fix: say what, no stack.
+    process.stderr.write(`sourced: cannot start: ${(error as Error).message}\n`);
+    return EXIT.ERROR;
+  }
   await new Promise<void>((resolve) => {
     const onSignal = (signal: string) => {
       process.off('SIGTERM', onSignal);
@@ -255,7 +264,10 @@ function report(error: unknown): number {
       const rich = decodeRichStatus(bin as Buffer);
       for (const v of rich.badRequest ?? []) process.stderr.write(`  ${v.field}: ${v.description}\n`);
     }
-    if (se.code === Status.UNAVAILABLE && /ECONNREFUSED|No connection established|connect/i.test(se.details)) {
+    // Every status the daemon sends carries google.rpc details; an UNAVAILABLE without them
+    // comes from this side of the channel: the daemon could not be reached. (An UNAVAILABLE
+    // from the daemon, such as a data source it cannot connect to, says so in its message.)
+    if (se.code === Status.UNAVAILABLE && !bin) {
       process.stderr.write('  is the daemon running? start it with `sourced serve` (or npm start), or pass --address\n');
       return EXIT.UNREACHABLE;
     }

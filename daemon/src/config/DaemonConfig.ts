@@ -136,17 +136,29 @@ function mergeFile(config: DaemonConfig, path: string): void {
   }
   if (d.logLevel !== undefined) config.logLevel = oneOf(String(d.logLevel), LEVELS, where('logLevel'));
   if (d.shutdownGraceMs !== undefined) config.shutdownGraceMs = nonNegative(String(d.shutdownGraceMs), where('shutdownGraceMs'));
-  const validation = d.validation as Record<string, unknown> | undefined;
+  // The sections are checked like the top level: a misspelt key must not silently leave a
+  // default in place (`secrets.dynamicStrategy: false` would keep dynamic look-ups on).
+  const section = (key: string, keys: string[]): Record<string, unknown> | undefined => {
+    const value = d[key];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${where(key)} must be an object with ${keys.join(', ')}`);
+    for (const k of Object.keys(value)) if (!keys.includes(k)) throw new ConfigError(`unknown option ${where(`${key}.${k}`)}; known: ${keys.join(', ')}`);
+    return value as Record<string, unknown>;
+  };
+  const validation = section('validation', ['checkTimeoutMs']);
   if (validation?.checkTimeoutMs !== undefined) config.validation.checkTimeoutMs = nonNegative(String(validation.checkTimeoutMs), where('validation.checkTimeoutMs'));
-  const discovery = d.discovery as Record<string, unknown> | undefined;
+  const discovery = section('discovery', ['defaultStrategy']);
   if (discovery?.defaultStrategy !== undefined) config.discovery.defaultStrategy = oneOf(String(discovery.defaultStrategy), STRATEGIES, where('discovery.defaultStrategy'));
-  const secrets = d.secrets as Record<string, unknown> | undefined;
+  const secrets = section('secrets', ['allowedReferences', 'dynamicStrategies', 'cacheTtlMs', 'providerTimeoutMs']);
   if (secrets) {
     if (secrets.allowedReferences !== undefined) {
       if (!Array.isArray(secrets.allowedReferences)) throw new ConfigError(`${where('secrets.allowedReferences')} must be a list of patterns`);
       config.secrets.allowedReferences = secrets.allowedReferences.map(String);
     }
-    if (secrets.dynamicStrategies !== undefined) config.secrets.dynamicStrategies = secrets.dynamicStrategies === true;
+    if (secrets.dynamicStrategies !== undefined) {
+      if (typeof secrets.dynamicStrategies !== 'boolean') throw new ConfigError(`${where('secrets.dynamicStrategies')} must be true or false`);
+      config.secrets.dynamicStrategies = secrets.dynamicStrategies;
+    }
     if (secrets.cacheTtlMs !== undefined) config.secrets.cacheTtlMs = nonNegative(String(secrets.cacheTtlMs), where('secrets.cacheTtlMs'));
     if (secrets.providerTimeoutMs !== undefined) config.secrets.providerTimeoutMs = nonNegative(String(secrets.providerTimeoutMs), where('secrets.providerTimeoutMs'));
   }
@@ -173,6 +185,7 @@ function oneOf<T extends string>(raw: string, allowed: readonly T[], origin: str
 
 function nonNegative(raw: string, origin: string): number {
   const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0) throw new ConfigError(`${origin}: "${raw}" is not a non-negative number`);
+  // Number('') and Number(' ') are 0: a blank value is a mistake, not "no grace period".
+  if (raw.trim() === '' || !Number.isFinite(n) || n < 0) throw new ConfigError(`${origin}: "${raw}" is not a non-negative number`);
   return n;
 }

@@ -138,8 +138,9 @@ export function sendCancelRequest(client: Client): Promise<void> {
   });
 }
 
+/** A pause that does not keep the process alive on its own (shutdown must not wait for it). */
 function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 function noop(): void {}

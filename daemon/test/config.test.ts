@@ -1,0 +1,253 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_CONFIG, loadConfig } from '../src/config/DaemonConfig';
+
+const dir = mkdtempSync(join(tmpdir(), 'sourced-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Writes a file under the temp folder and returns its absolute path. */
+function write(name: string, text: string): string {
+  const path = join(dir, name);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text);
+  return path;
+}
+
+/** The ConfigError message loadConfig throws, with the temp folder shown as <dir>. */
+function errorOf(argv: string[], env: NodeJS.ProcessEnv = {}): string {
+  try {
+    loadConfig(argv, env, dir);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message.replaceAll(dir, '<dir>');
+  }
+  throw new Error('loadConfig accepted the configuration');
+}
+
+describe('loadConfig', () => {
+  /** With no file, no SOURCED_* variable and no flag, the documented defaults apply. */
+  it('starts from the documented defaults', () => {
+    const config = loadConfig([], {}, dir);
+    expect(config).toEqual(DEFAULT_CONFIG);
+    expect(config).toMatchInlineSnapshot(`
+      {
+        "discovery": {
+          "defaultStrategy": "BALANCED",
+        },
+        "listen": "127.0.0.1:50051",
+        "logLevel": "info",
+        "plugins": [
+          "@sourced/plugin-postgres",
+        ],
+        "secrets": {
+          "allowedReferences": [
+            "env://SOURCED_SECRET_*",
+            "aws-sm://*",
+            "azure-kv://*",
+          ],
+          "cacheTtlMs": 300000,
+          "dynamicStrategies": true,
+          "providerTimeoutMs": 10000,
+        },
+        "shutdownGraceMs": 10000,
+        "validation": {
+          "checkTimeoutMs": 5000,
+        },
+      }
+    `);
+  });
+
+  /** A returned configuration is a copy: changing it never changes the defaults of the next daemon. */
+  it('never hands out the defaults themselves', () => {
+    const config = loadConfig([], {}, dir);
+    config.plugins.push('./mine.js');
+    config.secrets.allowedReferences.push('file:///*');
+    expect(loadConfig([], {}, dir)).toEqual(DEFAULT_CONFIG);
+    expect(DEFAULT_CONFIG.plugins).toEqual(['@sourced/plugin-postgres']);
+  });
+
+  /** Every option of a YAML file is read, enum values in any case. */
+  it('reads a YAML file', () => {
+    const file = write(
+      'yaml/sourced.yaml',
+      `listen: 0.0.0.0:6000
+logLevel: WARN
+shutdownGraceMs: 2500
+plugins:
+  - "@sourced/plugin-postgres"
+  - sourced-plugin-clickhouse
+validation:
+  checkTimeoutMs: 1500
+discovery:
+  defaultStrategy: adaptive
+secrets:
+  allowedReferences: ["env://SOURCED_SECRET_*", "file:///run/secrets/*"]
+  dynamicStrategies: false
+  cacheTtlMs: 1000
+  providerTimeoutMs: 2000
+`,
+    );
+    expect(loadConfig(['--config', file], {}, dir)).toEqual({
+      listen: '0.0.0.0:6000',
+      logLevel: 'warn',
+      shutdownGraceMs: 2500,
+      plugins: ['@sourced/plugin-postgres', 'sourced-plugin-clickhouse'],
+      validation: { checkTimeoutMs: 1500 },
+      discovery: { defaultStrategy: 'ADAPTIVE' },
+      secrets: { allowedReferences: ['env://SOURCED_SECRET_*', 'file:///run/secrets/*'], dynamicStrategies: false, cacheTtlMs: 1000, providerTimeoutMs: 2000 },
+    });
+  });
+
+  /** A JSON file works the same, found through SOURCED_CONFIG (relative to the working folder); what it leaves out keeps its default. */
+  it('reads a JSON file named by SOURCED_CONFIG', () => {
+    write('json/sourced.json', JSON.stringify({ listen: '[::1]:7000', logLevel: 'debug', secrets: { cacheTtlMs: 0 } }));
+    expect(loadConfig([], { SOURCED_CONFIG: 'json/sourced.json' }, dir)).toEqual({
+      ...DEFAULT_CONFIG,
+      listen: '[::1]:7000',
+      logLevel: 'debug',
+      secrets: { ...DEFAULT_CONFIG.secrets, cacheTtlMs: 0 },
+    });
+  });
+
+  /** An empty file is an empty configuration. */
+  it('accepts an empty file', () => {
+    expect(loadConfig(['--config', write('empty.yaml', '')], {}, dir)).toEqual(DEFAULT_CONFIG);
+  });
+
+  /** Precedence, lowest first: defaults, the file, SOURCED_* variables, flags; each level only replaces what it sets. */
+  it('lets the environment override the file and flags override both', () => {
+    const file = write('precedence/sourced.yaml', 'listen: 127.0.0.1:1001\nlogLevel: warn\nplugins: [from-file]\nshutdownGraceMs: 1\n');
+    const env = { SOURCED_LISTEN: '127.0.0.1:1002', SOURCED_LOG_LEVEL: 'error', SOURCED_PLUGINS: 'from-env-a, from-env-b', SOURCED_CHECK_TIMEOUT_MS: '750' };
+    const flags = ['--listen', '127.0.0.1:1003', '--log-level', 'debug', '--plugin', 'from-flag-a', '--plugin', 'from-flag-b'];
+    const pick = (c: ReturnType<typeof loadConfig>) => ({ listen: c.listen, logLevel: c.logLevel, plugins: c.plugins, shutdownGraceMs: c.shutdownGraceMs, checkTimeoutMs: c.validation.checkTimeoutMs });
+
+    expect(pick(loadConfig(['--config', file], {}, dir))).toEqual({ listen: '127.0.0.1:1001', logLevel: 'warn', plugins: ['from-file'], shutdownGraceMs: 1, checkTimeoutMs: 5000 });
+    expect(pick(loadConfig(['--config', file], env, dir))).toEqual({
+      listen: '127.0.0.1:1002',
+      logLevel: 'error',
+      plugins: ['from-env-a', 'from-env-b'],
+      shutdownGraceMs: 1,
+      checkTimeoutMs: 750,
+    });
+    expect(pick(loadConfig(['--config', file, ...flags], env, dir))).toEqual({
+      listen: '127.0.0.1:1003',
+      logLevel: 'debug',
+      plugins: ['from-flag-a', 'from-flag-b'],
+      shutdownGraceMs: 1,
+      checkTimeoutMs: 750,
+    });
+    // --config beats SOURCED_CONFIG
+    const other = write('precedence/other.yaml', 'listen: 127.0.0.1:1004\n');
+    expect(loadConfig(['--config', other], { SOURCED_CONFIG: file }, dir).listen).toBe('127.0.0.1:1004');
+  });
+
+  /** Each documented SOURCED_* variable sets its option; lists are comma-separated. */
+  it('reads every SOURCED_* variable', () => {
+    const config = loadConfig(
+      [],
+      {
+        SOURCED_LISTEN: '0.0.0.0:9000',
+        SOURCED_PLUGINS: '@sourced/plugin-postgres, sourced-plugin-clickhouse',
+        SOURCED_LOG_LEVEL: 'Debug',
+        SOURCED_SHUTDOWN_GRACE_MS: '1500',
+        SOURCED_CHECK_TIMEOUT_MS: '2500',
+        SOURCED_SECRETS_ALLOWED_REFERENCES: 'env://APP_*, file:///run/secrets/*',
+      },
+      dir,
+    );
+    expect(config).toEqual({
+      ...DEFAULT_CONFIG,
+      listen: '0.0.0.0:9000',
+      plugins: ['@sourced/plugin-postgres', 'sourced-plugin-clickhouse'],
+      logLevel: 'debug',
+      shutdownGraceMs: 1500,
+      validation: { checkTimeoutMs: 2500 },
+      secrets: { ...DEFAULT_CONFIG.secrets, allowedReferences: ['env://APP_*', 'file:///run/secrets/*'] },
+    });
+  });
+
+  /** A relative plugin path in a file is relative to that file's folder; from a variable or flag, to the working folder; a package name stays as it is. */
+  it('resolves relative plugin paths against where they were written', () => {
+    const file = write('deploy/etc/sourced.yaml', 'plugins:\n  - ./plugins/mine.js\n  - ../shared/theirs.js\n  - "@acme/sourced-plugin-db2"\n  - /opt/abs.js\n');
+    expect(loadConfig(['--config', file], {}, '/somewhere/else').plugins).toEqual([
+      join(dir, 'deploy/etc/plugins/mine.js'),
+      join(dir, 'deploy/shared/theirs.js'),
+      '@acme/sourced-plugin-db2',
+      '/opt/abs.js',
+    ]);
+    expect(loadConfig(['--plugin', './flag.js'], { SOURCED_PLUGINS: './env.js' }, dir).plugins).toEqual([join(dir, 'flag.js')]);
+    expect(loadConfig([], { SOURCED_PLUGINS: './env.js,pkg' }, dir).plugins).toEqual([join(dir, 'env.js'), 'pkg']);
+  });
+
+  describe('errors name where the bad value came from', () => {
+    /** An unknown top-level key in the file names the key, the file and the known keys. */
+    it('an unknown key in the file', () => {
+      expect(errorOf(['--config', write('errors/unknown.yaml', 'listen: 127.0.0.1:1\nlogLevle: debug\n')])).toMatchInlineSnapshot(
+        `"unknown option logLevle in <dir>/errors/unknown.yaml; known: listen, plugins, logLevel, shutdownGraceMs, validation, discovery, secrets"`,
+      );
+    });
+
+    /** A misspelt key inside a section is refused too, instead of silently keeping a default (here: dynamic secret look-ups on). */
+    it('an unknown key inside a section of the file', () => {
+      expect(errorOf(['--config', write('errors/nested.yaml', 'secrets:\n  dynamicStrategy: false\n')])).toMatchInlineSnapshot(
+        `"unknown option secrets.dynamicStrategy in <dir>/errors/nested.yaml; known: allowedReferences, dynamicStrategies, cacheTtlMs, providerTimeoutMs"`,
+      );
+    });
+
+    /** A section that is not an object, or a switch that is not a boolean, is refused rather than read as "off". */
+    it('a value of the wrong type in the file', () => {
+      expect(errorOf(['--config', write('errors/section.yaml', 'discovery: ADAPTIVE\n')])).toMatchInlineSnapshot(
+        `"discovery in <dir>/errors/section.yaml must be an object with defaultStrategy"`,
+      );
+      expect(errorOf(['--config', write('errors/switch.yaml', 'secrets:\n  dynamicStrategies: "yes"\n')])).toMatchInlineSnapshot(
+        `"secrets.dynamicStrategies in <dir>/errors/switch.yaml must be true or false"`,
+      );
+    });
+
+    /** A listen address that is not HOST:PORT names the variable. */
+    it('a bad listen address in the environment', () => {
+      expect(errorOf([], { SOURCED_LISTEN: 'localhost' })).toMatchInlineSnapshot(
+        `"environment variable SOURCED_LISTEN: "localhost" is not HOST:PORT (for example 127.0.0.1:50051, or [::]:50051)"`,
+      );
+      expect(errorOf([], { SOURCED_LISTEN: '127.0.0.1:70000' })).toMatchInlineSnapshot(
+        `"environment variable SOURCED_LISTEN: "127.0.0.1:70000" is not HOST:PORT (for example 127.0.0.1:50051, or [::]:50051)"`,
+      );
+    });
+
+    /** A log level that is not one of the four names the flag and lists the choices. */
+    it('a bad log level flag', () => {
+      expect(errorOf(['--log-level', 'verbose'])).toMatchInlineSnapshot(`"flag --log-level: "verbose" is not one of debug, info, warn, error"`);
+    });
+
+    /** A bad number names its origin, in the file as in a variable or a flag. */
+    it('a bad number', () => {
+      expect(errorOf(['--config', write('errors/grace.yaml', 'shutdownGraceMs: soon\n')])).toMatchInlineSnapshot(
+        `"shutdownGraceMs in <dir>/errors/grace.yaml: "soon" is not a non-negative number"`,
+      );
+      expect(errorOf([], { SOURCED_CHECK_TIMEOUT_MS: '-5' })).toMatchInlineSnapshot(
+        `"environment variable SOURCED_CHECK_TIMEOUT_MS: "-5" is not a non-negative number"`,
+      );
+      expect(errorOf(['--shutdown-grace-ms', 'ten'])).toMatchInlineSnapshot(`"flag --shutdown-grace-ms: "ten" is not a non-negative number"`);
+      // Number(' ') is 0: a blank value must not become "no grace period"
+      expect(errorOf([], { SOURCED_SHUTDOWN_GRACE_MS: ' ' })).toMatchInlineSnapshot(
+        `"environment variable SOURCED_SHUTDOWN_GRACE_MS: " " is not a non-negative number"`,
+      );
+    });
+
+    /** Problems with the file itself: missing, unparsable, not an object. */
+    it('a file that cannot be used', () => {
+      expect(errorOf(['--config', 'nope.yaml'])).toMatchInlineSnapshot(
+        `"cannot read config file <dir>/nope.yaml: ENOENT: no such file or directory, open '<dir>/nope.yaml'"`,
+      );
+      expect(errorOf(['--config', write('errors/broken.json', '{"listen": ')])).toMatch(/^cannot read config file <dir>\/errors\/broken\.json: /);
+      expect(errorOf(['--config', write('errors/list.yaml', '- listen\n')])).toMatchInlineSnapshot(`"config file <dir>/errors/list.yaml must hold an object"`);
+    });
+
+    /** An unknown flag is refused by the argument parser before anything is read. */
+    it('an unknown flag', () => {
+      expect(() => loadConfig(['--listn', '127.0.0.1:1'], {}, dir)).toThrow(expect.objectContaining({ code: 'ERR_PARSE_ARGS_UNKNOWN_OPTION' }));
+    });
+  });
+});
