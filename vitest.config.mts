@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['core/test/**/*.test.ts', 'daemon/test/**/*.test.ts', 'test/**/*.test.ts'],
-    globalSetup: ['test/support/globalSetup.ts'],
+    globalSetup: ['test/support/globalSetup.ts', 'test/support/mongoSetup.ts', 'test/support/mariadbSetup.ts'],
     reporters: ['default', './test/support/summaryReporter.ts'],
     testTimeout: 30_000,
     hookTimeout: 90_000,

@@ -39,7 +39,7 @@ describe('bad input', () => {
   });
 
   it.each([
-    ['an unknown connector type', { dataSource: pg({ type: 'oracle' }) }, 'data_source.type', 'unknown connector type "oracle"; loaded connectors: postgres'],
+    ['an unknown connector type', { dataSource: pg({ type: 'oracle' }) }, 'data_source.type', 'unknown connector type "oracle"; loaded connectors: mongodb, mysql, postgres'],
     ['a missing host', { dataSource: pg({ primary: { host: '', port: 5432, database: '' } }) }, 'data_source.primary.host', 'is required (or connection_properties.host)'],
     ['HYBRID without a secondary', { dataSource: pg({ location: Location.LOCATION_HYBRID }) }, 'data_source.secondary', expect.stringContaining('is required when location is HYBRID')],
     ['a port out of range', { dataSource: pg({ primary: { host: 'h', port: 70000, database: '' } }) }, 'data_source.primary.port', '70000 is not a TCP port (1-65535)'],

@@ -25,3 +25,7 @@ export * from './discovery/DiscoveryFilter';
 export * from './discovery/cursor';
 export * from './discovery/DiscoveryEngine';
 export * from './plugin/Plugin';
+export * from './secret/scrubSecrets';
+export * from './connector/tlsSession';
+export * from './discovery/inferSchema';
+export * from './util/mapWithConcurrency';

@@ -40,6 +40,8 @@ describe('loadConfig', () => {
         "logLevel": "info",
         "plugins": [
           "@sourced/plugin-postgres",
+          "@sourced/plugin-mysql",
+          "@sourced/plugin-mongodb",
         ],
         "secrets": {
           "allowedReferences": [
@@ -65,7 +67,7 @@ describe('loadConfig', () => {
     config.plugins.push('./mine.js');
     config.secrets.allowedReferences.push('file:///*');
     expect(loadConfig([], {}, dir)).toEqual(DEFAULT_CONFIG);
-    expect(DEFAULT_CONFIG.plugins).toEqual(['@sourced/plugin-postgres']);
+    expect(DEFAULT_CONFIG.plugins).toEqual(['@sourced/plugin-postgres', '@sourced/plugin-mysql', '@sourced/plugin-mongodb']);
   });
 
   /** Every option of a YAML file is read, enum values in any case. */

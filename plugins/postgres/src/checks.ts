@@ -1,5 +1,6 @@
 import {
   abortedErrorFrom,
+  describeTlsSession,
   dnsCheck,
   latencyCheck,
   failed,
@@ -22,7 +23,7 @@ import { connectClient } from './connect';
 import { describeCertificateError, describeConnectFailure } from './connectFailure';
 import { scrubbed } from './pgErrors';
 import { closedByCancel, endClient, query } from './query';
-import { probeTls, type TlsSession } from './tlsProbe';
+import { probeTls } from './tlsProbe';
 
 /** State of one endpoint's checks: the standard checks' facts plus the authenticated client. */
 export interface PostgresCheckState extends StandardCheckState {
@@ -32,8 +33,6 @@ export interface PostgresCheckState extends StandardCheckState {
 
 /** The lowest major version the PostgreSQL project still supports (and discovery needs). */
 const MIN_SUPPORTED_MAJOR = 12;
-/** Days before a server certificate's expiry from which `tls` warns. */
-const CERT_EXPIRY_WARNING_DAYS = 14;
 
 type Check = CheckDefinition<PostgresCheckState>;
 
@@ -104,7 +103,7 @@ const tlsCheck: Check = {
           'Check that the port is a PostgreSQL server (and not, for example, a proxy for another protocol).',
         );
       }
-      return describeSession(probe.session, args.tls.mode);
+      return describeTlsSession(probe.session, args.tls.mode);
     } catch (error) {
       if (ctx.signal.aborted) throw abortedErrorFrom(ctx.signal);
       const cert = describeCertificateError(error, args.tls.servername ?? args.host);
@@ -118,30 +117,6 @@ const tlsCheck: Check = {
     }
   },
 };
-
-function describeSession(session: TlsSession, mode: string): CheckResult {
-  const details: Record<string, string> = {
-    mode,
-    'tls.protocol': session.protocol,
-    'tls.cipher': session.cipher,
-    'cert.verified': session.authorized ? 'yes' : `no (${session.authorizationError ?? 'not verified'})`,
-  };
-  if (session.subjectCn) details['cert.subject_cn'] = session.subjectCn;
-  if (session.issuerCn) details['cert.issuer_cn'] = session.issuerCn;
-  if (session.validTo) details['cert.valid_to'] = session.validTo;
-  const message = `${session.protocol} with ${session.cipher}${session.subjectCn ? `, certificate CN=${session.subjectCn}` : ''}`;
-  const expires = session.validTo ? Date.parse(session.validTo) : NaN;
-  if (Number.isFinite(expires)) {
-    const days = Math.floor((expires - Date.now()) / 86_400_000);
-    if (days < CERT_EXPIRY_WARNING_DAYS) {
-      return warning(`${message}; the certificate expires in ${days} days`, 'Renew the server certificate before it expires.', details);
-    }
-  }
-  if (!session.authorized && mode === 'require') {
-    return passed(`${message}; the certificate was not verified (mode require)`, details);
-  }
-  return passed(message, details);
-}
 
 /** TLS not requested: ask the server whether it offers TLS anyway, so the report can say so. */
 async function probeWithoutTls(ctx: CheckContext<PostgresCheckState>, args: ConnectionArgs, address: string): Promise<CheckResult> {

@@ -4,6 +4,7 @@ import {
   NotFoundError,
   SourcedError,
   UnavailableError,
+  describeCertificateError as describeTlsCertificateError,
   type ConnectionArgs,
 } from '@sourced/core';
 import { NoPasswordError } from './connect';
@@ -21,44 +22,15 @@ export interface ConnectFailure {
   code?: string;
 }
 
-/** Certificate verification errors of Node's TLS, with what they mean for a database server. */
-const UNTRUSTED_CERT_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-]);
-
 /**
  * Describes a TLS certificate verification error, or returns undefined when the error is
- * not one. Shared by the `tls` check and by connection failures.
+ * not one. Shared by the `tls` check and by connection failures; core's description with
+ * PostgreSQL's setting for the certificate.
  */
 export function describeCertificateError(error: unknown, host: string): { message: string; hint: string; code: string } | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string') return undefined;
-  if (UNTRUSTED_CERT_CODES.has(code)) {
-    return {
-      code,
-      message: `the server's certificate is not signed by a trusted certificate authority (${code})`,
-      hint: 'Give the CA certificate that signed the server certificate in ssl_config.ca (PEM text or a file path). Managed services publish theirs (for example the AWS RDS or Azure CA bundles).',
-    };
-  }
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    const reason = (error as { reason?: unknown }).reason;
-    return {
-      code,
-      message: `the server's certificate is not valid for the host name ${host}${typeof reason === 'string' ? `: ${reason}` : ''}`,
-      hint: 'Connect with a host name the certificate names, or set ssl_config.server_name to the name it carries, or use SSL_MODE_VERIFY_CA to check the CA only.',
-    };
-  }
-  if (code === 'CERT_HAS_EXPIRED') {
-    return { code, message: "the server's certificate has expired", hint: 'Renew the server certificate (ssl_cert_file on the server).' };
-  }
-  if (code === 'CERT_NOT_YET_VALID') {
-    return { code, message: "the server's certificate is not valid yet", hint: "Check the clocks of the server and of the daemon's host." };
-  }
-  return undefined;
+  const described = describeTlsCertificateError(error, host);
+  if (described?.code === 'CERT_HAS_EXPIRED') described.hint = 'Renew the server certificate (ssl_cert_file on the server).';
+  return described;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { describeError, type Secret } from '@sourced/core';
+import { scrubSecrets, scrubbedErrorText, type Secret } from '@sourced/core';
 
 /** Socket error codes that mean the connection is gone. */
 const SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
@@ -49,15 +49,10 @@ export function isConnectionError(error: unknown): boolean {
  * contain passwords, but driver text is never trusted to stay that way.
  */
 export function scrubbed(error: unknown, secrets: readonly (Secret | undefined)[]): string {
-  return scrub(describeError(error), secrets);
+  return scrubbedErrorText(error, secrets);
 }
 
 /** Replaces every occurrence of each secret's value in `text`. */
 export function scrub(text: string, secrets: readonly (Secret | undefined)[]): string {
-  let out = text;
-  for (const secret of secrets) {
-    const value = secret?.reveal();
-    if (value) out = out.split(value).join('[REDACTED]');
-  }
-  return out;
+  return scrubSecrets(text, secrets);
 }

@@ -1,22 +1,11 @@
 import { Socket } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
+import { startTlsOnSocket, tlsSessionOf, type TlsSession } from '@sourced/core';
+
+export type { TlsSession } from '@sourced/core';
 
 /** SSLRequest: int32 length 8, int32 code 80877103. */
 const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
-
-/** What a TLS handshake with the server showed. */
-export interface TlsSession {
-  protocol: string;
-  cipher: string;
-  /** Whether the certificate passed verification (always true when verification was required). */
-  authorized: boolean;
-  /** Why verification failed, when it was not required. */
-  authorizationError?: string;
-  subjectCn?: string;
-  issuerCn?: string;
-  /** `notAfter` of the certificate as OpenSSL prints it. */
-  validTo?: string;
-}
 
 /** The server's answer to an SSLRequest, and the TLS session when one was made. */
 export type TlsProbe =
@@ -37,28 +26,12 @@ export async function probeTls(address: string, port: number, tlsOptions: Connec
     socket.destroy();
     return answer === 0x4e /* 'N' */ ? { answer: 'N' } : { answer: 'other', byte: answer };
   }
-  const secure = await handshake(socket, tlsOptions, signal);
+  const secure = await startTlsOnSocket(socket, tlsOptions, signal);
   try {
-    const cert = secure.getPeerCertificate();
-    return {
-      answer: 'S',
-      session: {
-        protocol: secure.getProtocol() ?? 'unknown',
-        cipher: secure.getCipher()?.name ?? 'unknown',
-        authorized: secure.authorized,
-        authorizationError: secure.authorizationError ? String(secure.authorizationError) : undefined,
-        subjectCn: firstOf(cert?.subject?.CN),
-        issuerCn: firstOf(cert?.issuer?.CN),
-        validTo: cert?.valid_to,
-      },
-    };
+    return { answer: 'S', session: tlsSessionOf(secure) };
   } finally {
     secure.destroy();
   }
-}
-
-function firstOf(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }
 
 function sslRequest(address: string, port: number, signal: AbortSignal): Promise<{ socket: Socket; answer: number }> {
@@ -90,30 +63,5 @@ function sslRequest(address: string, port: number, signal: AbortSignal): Promise
     socket.on('data', onData).once('error', fail).once('close', onClose);
     socket.once('connect', () => socket.write(SSL_REQUEST));
     socket.connect(port, address);
-  });
-}
-
-function handshake(socket: Socket, options: ConnectionOptions, signal: AbortSignal): Promise<TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const secure = tlsConnect({ ...options, socket });
-    const done = () => signal.removeEventListener('abort', onAbort);
-    const onAbort = () => {
-      secure.destroy();
-      socket.destroy();
-      reject(signal.reason);
-    };
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    secure.once('secureConnect', () => {
-      done();
-      resolve(secure);
-    });
-    // `on`, not `once`: a late second error after the first must not go unhandled.
-    secure.on('error', (error) => {
-      done();
-      secure.destroy();
-      socket.destroy();
-      reject(error);
-    });
   });
 }

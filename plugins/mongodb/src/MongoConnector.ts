@@ -1,0 +1,72 @@
+import {
+  LocationAwareConnector,
+  type CollectionEntity,
+  type CompiledFilter,
+  type ConnectionArgs,
+  type EndpointRole,
+  type RelationPage,
+  type SchemaEntity,
+  type ValidationPlan,
+} from '@sourced/core';
+import type { MongoClient } from 'mongodb';
+import { readCollections, readDatabases } from './catalog';
+import { mongoValidationPlan, type MongoCheckState } from './checks';
+import { closeClient, mongoClientOptions, mongoSettings, mongoUrl, openClient } from './connect';
+import { toConnectError } from './connectFailure';
+import { isConnectionError } from './mongoErrors';
+
+/**
+ * Collections read at once within a page at most, whatever the strategy asks: the pool
+ * holds this many connections (besides the monitor's).
+ */
+const MAX_POOL_SIZE = 4;
+
+/**
+ * The MongoDB connector, on the official driver. One `MongoClient` per endpoint: a single
+ * host with `directConnection`, or a `mongodb+srv` seed list. Every command carries the
+ * call's `AbortSignal` (the driver closes the connection of a command in flight when it
+ * fires) and sampling carries `maxTimeMS`, so the server stops on its own too; the engine
+ * then closes the client, which closes every pooled and monitoring connection.
+ */
+export class MongoConnector extends LocationAwareConnector<MongoClient> {
+  constructor(...args: ConstructorParameters<typeof LocationAwareConnector<MongoClient>>) {
+    super(...args);
+    // Bad MongoDB settings (an unknown auth_mechanism) fail the call before anything connects.
+    mongoSettings(this.source, this.source.primary.host);
+  }
+
+  /** Opens a client and logs in; failures become core's semantic errors with a hint. */
+  protected override async openConnection(args: ConnectionArgs, signal: AbortSignal): Promise<MongoClient> {
+    const settings = mongoSettings(this.source, args.host);
+    try {
+      return await openClient(mongoUrl(args, settings), mongoClientOptions(args, settings, { authenticate: true, maxPoolSize: MAX_POOL_SIZE }), signal);
+    } catch (error) {
+      throw toConnectError(error, args, settings);
+    }
+  }
+
+  /** Closes the client, its pool and its monitors; never throws. */
+  protected override closeConnection(conn: MongoClient): Promise<void> {
+    return closeClient(conn);
+  }
+
+  /** Network errors, no selectable server, closed clients, and shutdown or step-down codes. */
+  override isConnectionError(error: unknown): boolean {
+    return isConnectionError(error);
+  }
+
+  /** resolve-credentials, dns, tcp, tls, handshake, server-version, authenticate, privileges, latency. */
+  override validationPlan(_role: EndpointRole): ValidationPlan<MongoCheckState> {
+    return mongoValidationPlan(this);
+  }
+
+  /** The databases the user may list (listDatabases with authorizedDatabases), the filter pushed down. */
+  protected override querySchemas(conn: MongoClient, filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]> {
+    return readDatabases(conn, filter, signal);
+  }
+
+  /** One page of collections with their indexes, estimated counts and inferred schemas. */
+  protected override queryRelations(conn: MongoClient, page: RelationPage, signal: AbortSignal): Promise<CollectionEntity[]> {
+    return readCollections(conn, { ...page, concurrency: Math.min(page.concurrency, MAX_POOL_SIZE) }, signal, this.context.logger);
+  }
+}

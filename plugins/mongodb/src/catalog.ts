@@ -1,0 +1,263 @@
+/**
+ * The catalog reads of discovery. Databases are the schemas; collections, views and
+ * time-series collections come in (database, name) order by UTF-8 bytes, keyset-paged by
+ * the page's `after` key. Per page: one listDatabases, per database it touches two
+ * listCollections (names to choose the page, then full infos of the chosen ones only); per
+ * collection listIndexes, count and one sampling aggregate, at most `page.concurrency`
+ * collections at a time. listCollections returns collections in no particular order and
+ * has no limit, so names are sorted here; the `name > after` condition goes to the server.
+ */
+import {
+  AbortedError,
+  abortedErrorFrom,
+  describeError,
+  mapWithConcurrency,
+  SchemaInferrer,
+  SourcedError,
+  UnavailableError,
+  type CollectionEntity,
+  type CollectionIndexEntity,
+  type CollectionKind,
+  type CompiledFilter,
+  type InferredSchema,
+  type Logger,
+  type RelationPage,
+  type SamplingOptions,
+  type SchemaEntity,
+} from '@sourced/core';
+import { BSON, type CollectionInfo, type Db, type Document, type MongoClient } from 'mongodb';
+import { classifyBsonValue } from './bsonTypes';
+import { ErrorCode, isConnectionError, serverCode } from './mongoErrors';
+
+/** MongoDB's own databases, left out unless the filter includes system schemas. */
+export const SYSTEM_DATABASES = ['admin', 'config', 'local'];
+
+/** Collections named `system.*` (system.views, system.buckets.*, system.profile) are MongoDB's own too. */
+const SYSTEM_COLLECTION = /^system\./;
+
+const KINDS: Record<string, CollectionKind> = { collection: 'COLLECTION', view: 'VIEW', timeseries: 'TIMESERIES' };
+
+/** UTF-8 byte order, as core's compareRelationKeys orders each part of a key. */
+const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+const toJson = (value: unknown) => BSON.EJSON.stringify(value as Document, { relaxed: true });
+
+/** The database part of a filter as a listDatabases filter (the globs are anchored regular expressions). */
+function databaseFilter(filter: CompiledFilter): Document {
+  const and: Document[] = [];
+  if (!filter.includeSystemSchemas) and.push({ name: { $nin: SYSTEM_DATABASES } });
+  if (filter.includeSchemas.length > 0) and.push({ name: { $in: filter.includeSchemas.map((s) => new RegExp(s)) } });
+  if (filter.excludeSchemas.length > 0) and.push({ name: { $nin: filter.excludeSchemas.map((s) => new RegExp(s)) } });
+  return and.length > 0 ? { $and: and } : {};
+}
+
+/**
+ * Names of the databases that pass the filter, in byte order. `authorizedDatabases` makes
+ * the server list the databases the user holds privileges in, without needing the
+ * cluster-wide listDatabases privilege.
+ */
+export async function listDatabaseNames(client: MongoClient, filter: CompiledFilter, signal: AbortSignal): Promise<string[]> {
+  const reply = await read('databases', signal, () =>
+    client.db('admin').command({ listDatabases: 1, nameOnly: true, authorizedDatabases: true, filter: databaseFilter(filter) }, { signal }),
+  );
+  const names = (reply.databases as { name: string }[]).map((d) => d.name);
+  return names.filter((n) => (filter.includeSystemSchemas || !SYSTEM_DATABASES.includes(n)) && filter.schemaMatches(n)).sort(byBytes);
+}
+
+/** The databases as schemas. Each listed database is one the user holds privileges in. */
+export async function readDatabases(client: MongoClient, filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]> {
+  return (await listDatabaseNames(client, filter, signal)).map((name) => ({ name, usable: true }));
+}
+
+interface Chosen {
+  db: string;
+  info: Pick<CollectionInfo, 'name' | 'type'> & Partial<CollectionInfo>;
+}
+
+/** One page of collections, each with its indexes, estimated count and inferred schema. */
+export async function readCollections(client: MongoClient, page: RelationPage, signal: AbortSignal, logger: Logger): Promise<CollectionEntity[]> {
+  const { filter, after } = page;
+  const databases = await listDatabaseNames(client, filter, signal);
+  const chosen: Chosen[] = [];
+  for (const db of databases) {
+    if (chosen.length >= page.limit) break;
+    if (after && byBytes(db, after.schema) < 0) continue;
+    const afterName = after && db === after.schema ? after.name : undefined;
+    chosen.push(...(await pageOfDatabase(client.db(db), afterName, page.limit - chosen.length, filter, signal, logger)));
+  }
+  return mapWithConcurrency(chosen, page.concurrency, (c) => describeCollection(client.db(c.db), c, page.sampling, signal, logger), signal);
+}
+
+/** Up to `limit` collections of one database after `afterName`, in byte order, with their infos. */
+async function pageOfDatabase(db: Db, afterName: string | undefined, limit: number, filter: CompiledFilter, signal: AbortSignal, logger: Logger): Promise<Chosen[]> {
+  const conditions: Document[] = [];
+  if (afterName !== undefined) conditions.push({ name: { $gt: afterName } });
+  if (!filter.includeSystemSchemas) conditions.push({ name: { $not: SYSTEM_COLLECTION } });
+  const query = conditions.length > 0 ? { $and: conditions } : {};
+  // nameOnly + authorizedCollections: cheap (no collection locks), and allowed to users who
+  // hold privileges on some collections of the database only.
+  let names: Pick<CollectionInfo, 'name' | 'type'>[];
+  try {
+    names = await read('collections', signal, () => db.listCollections(query, { nameOnly: true, authorizedCollections: true, signal }).toArray(), codes(ErrorCode.Unauthorized));
+  } catch (error) {
+    // Only when the database was listed but the user's privileges changed since.
+    if (serverCode(error) !== ErrorCode.Unauthorized) throw error;
+    logger.info('collections not listed: no privileges in the database', { database: db.databaseName });
+    return [];
+  }
+  const page = names
+    .filter((c) => (filter.includeSystemSchemas || !SYSTEM_COLLECTION.test(c.name)) && filter.relationMatches(db.databaseName, c.name))
+    .sort((a, b) => byBytes(a.name, b.name))
+    .slice(0, limit);
+  if (page.length === 0) return [];
+  let infos: Chosen['info'][];
+  try {
+    infos = await read('collections', signal, () =>
+      db.listCollections({ name: { $in: page.map((c) => c.name) } }, { nameOnly: false, authorizedCollections: true, signal }).toArray(),
+      codes(ErrorCode.Unauthorized),
+    );
+  } catch (error) {
+    if (serverCode(error) !== ErrorCode.Unauthorized) throw error;
+    // No listCollections privilege on the database: names and types are all we may see.
+    logger.debug('listCollections with options not allowed; collections are listed by name and type only', { database: db.databaseName });
+    infos = page;
+  }
+  const byName = new Map(infos.map((i) => [i.name, i]));
+  return page.map((c) => ({ db: db.databaseName, info: byName.get(c.name) ?? c }));
+}
+
+async function describeCollection(db: Db, c: Chosen, sampling: SamplingOptions, signal: AbortSignal, logger: Logger): Promise<CollectionEntity> {
+  const { info } = c;
+  const options = (info.options ?? {}) as Document;
+  const kind = KINDS[info.type ?? 'collection'] ?? 'COLLECTION';
+  const entity: CollectionEntity = {
+    entity: 'collection',
+    schema: c.db,
+    name: info.name,
+    kind,
+    indexes: [],
+    estimatedDocuments: -1,
+    capped: options.capped === true,
+  };
+  if (kind === 'VIEW') {
+    if (typeof options.viewOn === 'string') entity.viewOn = options.viewOn;
+    if (Array.isArray(options.pipeline)) entity.pipeline = toJson(options.pipeline);
+  }
+  if (kind === 'TIMESERIES' && options.timeseries) entity.timeseries = toJson(options.timeseries);
+  const ns = { database: c.db, collection: info.name };
+  if (kind !== 'VIEW') {
+    entity.indexes = await readIndexes(db, info.name, signal, logger.child(ns));
+    entity.estimatedDocuments = await estimatedCount(db, info.name, signal, logger.child(ns));
+  }
+  entity.schemaInference = await sampleSchema(db, info.name, kind, sampling, signal, logger.child(ns));
+  return entity;
+}
+
+async function readIndexes(db: Db, name: string, signal: AbortSignal, logger: Logger): Promise<CollectionIndexEntity[]> {
+  let rows: Document[];
+  try {
+    // `signal` is honoured by every cursor, though ListIndexesOptions does not declare it.
+    rows = await read('indexes', signal, () => db.collection(name).listIndexes({ signal } as object).toArray(), codes(ErrorCode.Unauthorized, ErrorCode.NamespaceNotFound));
+  } catch (error) {
+    const code = serverCode(error);
+    if (code !== ErrorCode.Unauthorized && code !== ErrorCode.NamespaceNotFound) throw error;
+    logger.info('indexes not listed', { reason: code === ErrorCode.Unauthorized ? 'no listIndexes privilege' : 'collection dropped' });
+    return [];
+  }
+  return rows.map((i) => {
+    const index: CollectionIndexEntity = {
+      name: String(i.name),
+      keys: toJson(i.key),
+      unique: i.unique === true,
+      sparse: i.sparse === true,
+      expireAfterSeconds: i.expireAfterSeconds === undefined ? 0 : Number(i.expireAfterSeconds),
+      hidden: i.hidden === true,
+    };
+    if (i.partialFilterExpression) index.partialFilter = toJson(i.partialFilterExpression);
+    return index;
+  });
+}
+
+/** The `count` command without a query: the collection's metadata count, no scan (what estimatedDocumentCount sends). */
+async function estimatedCount(db: Db, name: string, signal: AbortSignal, logger: Logger): Promise<number> {
+  try {
+    const reply = await read('counts', signal, () => db.command({ count: name }, { signal }), codes(ErrorCode.Unauthorized));
+    return Number(reply.n);
+  } catch (error) {
+    if (serverCode(error) !== ErrorCode.Unauthorized) throw error;
+    logger.info('document count not read: no find privilege');
+    return -1;
+  }
+}
+
+/**
+ * Samples documents and infers the schema: `$sample` of `sampleSize` documents (a view
+ * gets `$limit`, which lets the server stop its pipeline early), under `maxTimeMS`.
+ * Documents are read with `promoteValues: false` so each keeps its BSON type, and are
+ * folded into the inference one at a time. A sample that is not allowed or exceeds its
+ * time is left out (logged), not fatal to discovery.
+ */
+async function sampleSchema(db: Db, name: string, kind: CollectionKind, sampling: SamplingOptions, signal: AbortSignal, logger: Logger): Promise<InferredSchema | undefined> {
+  const stage = kind === 'VIEW' ? { $limit: sampling.sampleSize } : { $sample: { size: sampling.sampleSize } };
+  const inferrer = new SchemaInferrer({ maxFields: sampling.maxFields, classify: classifyBsonValue });
+  try {
+    await read('samples', signal, async () => {
+      const cursor = db.collection(name).aggregate([stage], {
+        maxTimeMS: sampling.maxTimeMs,
+        batchSize: sampling.sampleSize,
+        promoteValues: false,
+        promoteLongs: false,
+        promoteBuffers: false,
+        bsonRegExp: true,
+        comment: 'sourced schema sampling',
+        signal,
+      });
+      try {
+        for await (const doc of cursor) inferrer.add(doc);
+      } finally {
+        await cursor.close();
+      }
+    }, () => true);
+  } catch (error) {
+    const code = serverCode(error);
+    if (code === undefined) throw error;
+    if (code === ErrorCode.MaxTimeMSExpired) {
+      logger.warn('schema sampling exceeded its time limit; the collection is listed without a schema', { max_time_ms: sampling.maxTimeMs });
+    } else if (code === ErrorCode.Unauthorized) {
+      logger.info('schema not sampled: no find privilege');
+    } else {
+      // A view whose pipeline fails, say: that collection goes without a schema, discovery goes on.
+      logger.warn('schema sampling failed; the collection is listed without a schema', { code, error: describeError(error) });
+    }
+    return undefined;
+  }
+  return inferrer.result();
+}
+
+/** Server error codes a caller handles itself. */
+const codes =
+  (...handled: number[]) =>
+  (code: number) =>
+    handled.includes(code);
+
+/**
+ * Runs one catalog read and turns its failure into a semantic error: cancellation as
+ * `AbortedError`, a lost connection as `UnavailableError` (CONNECTION_LOST, so the engine
+ * may fail over), anything else as CATALOG_READ_FAILED with the server's code. Other
+ * server errors that `handled` accepts pass through unchanged, for the caller to handle.
+ */
+async function read<T>(what: string, signal: AbortSignal, run: () => Promise<T>, handled: (code: number) => boolean = () => false): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (signal.aborted) throw abortedErrorFrom(signal);
+    if (error instanceof AbortedError || error instanceof SourcedError) throw error;
+    const code = serverCode(error);
+    const metadata: Record<string, string> = { step: what };
+    if (code !== undefined) metadata.code = String(code);
+    if (isConnectionError(error)) {
+      throw new UnavailableError('CONNECTION_LOST', `the connection to MongoDB was lost while reading ${what}: ${describeError(error)}`, { cause: error, metadata });
+    }
+    if (code !== undefined && handled(code)) throw error;
+    throw new SourcedError('CATALOG_READ_FAILED', `reading ${what} from MongoDB failed: ${describeError(error)}${code !== undefined ? ` (code ${code})` : ''}`, { cause: error, metadata });
+  }
+}

@@ -1,0 +1,155 @@
+import { isIP } from 'node:net';
+import { abortedErrorFrom, InputError, raceSignal, type ConnectionArgs, type DataSource, type TlsArgs } from '@sourced/core';
+import { MongoClient, type AuthMechanism, type MongoClientOptions, type ServerHeartbeatFailedEvent } from 'mongodb';
+
+/** Prefix of an SRV record name; a host given with it is looked up as `mongodb+srv`. */
+export const SRV_PREFIX = '_mongodb._tcp.';
+
+/** Authentication mechanisms a data source may ask for in `connection_properties.auth_mechanism`. */
+const AUTH_MECHANISMS = ['DEFAULT', 'SCRAM-SHA-1', 'SCRAM-SHA-256', 'MONGODB-X509'] as const;
+
+/** How long `close()` may take before we stop waiting (the driver ends sessions first). */
+const CLOSE_TIMEOUT_MS = 2_000;
+
+/** MongoDB-specific settings of a data source, from its host and connection properties. */
+export interface MongoSettings {
+  /** Look the host up as `mongodb+srv` (SRV seed list and TXT options). */
+  srv: boolean;
+  /** The host to connect to (the SRV name without its `_mongodb._tcp.` prefix). */
+  host: string;
+  /** The database the user is defined in; undefined leaves it to the SRV TXT record (else `admin`). */
+  authSource?: string;
+  authMechanism: (typeof AUTH_MECHANISMS)[number];
+}
+
+const truthy = (v: unknown) => v === true || v === 'true' || v === '1' || v === 1;
+
+/**
+ * Reads the MongoDB settings: SRV when `connection_properties.srv` is true or the host is
+ * given as an SRV name (`_mongodb._tcp.cluster0.example.net`); the auth source from
+ * `connection_properties.auth_source` (default `admin`, or the SRV TXT record's); the
+ * mechanism from `connection_properties.auth_mechanism` (default: negotiated, SCRAM-SHA-256
+ * when the server has it).
+ */
+export function mongoSettings(source: DataSource, host: string): MongoSettings {
+  const cp = source.connectionProperties;
+  const named = host.toLowerCase().startsWith(SRV_PREFIX);
+  const srv = named || truthy(cp.srv);
+  const authSource = typeof cp.auth_source === 'string' && cp.auth_source !== '' ? cp.auth_source : srv ? undefined : 'admin';
+  const mechanism = typeof cp.auth_mechanism === 'string' && cp.auth_mechanism !== '' ? cp.auth_mechanism.toUpperCase() : 'DEFAULT';
+  if (!(AUTH_MECHANISMS as readonly string[]).includes(mechanism)) {
+    throw new InputError([
+      { field: 'data_source.connection_properties.auth_mechanism', description: `"${mechanism}" is not supported; use one of ${AUTH_MECHANISMS.join(', ')}` },
+    ]);
+  }
+  return { srv, host: named ? host.slice(SRV_PREFIX.length) : host, authSource, authMechanism: mechanism as MongoSettings['authMechanism'] };
+}
+
+/** The connection string: hosts only, never credentials (they go in the `auth` option). */
+export function mongoUrl(args: ConnectionArgs, settings: MongoSettings): string {
+  if (settings.srv) return `mongodb+srv://${settings.host}/`;
+  const host = isIP(args.host) === 6 ? `[${args.host}]` : args.host;
+  return `mongodb://${host}:${args.port}/`;
+}
+
+/** The driver's TLS options for the libpq-style modes. */
+export function mongoTlsOptions(tls: TlsArgs): MongoClientOptions {
+  const options: MongoClientOptions = { tls: true };
+  if (tls.ca) options.ca = tls.ca;
+  if (tls.cert) options.cert = tls.cert;
+  if (tls.key) options.key = tls.key.reveal();
+  // The driver verifies the certificate against `servername` when it is set (and sends it as SNI).
+  if (tls.servername) options.servername = tls.servername;
+  if (tls.mode === 'require') {
+    options.tlsAllowInvalidCertificates = true;
+    options.tlsAllowInvalidHostnames = true;
+  } else if (tls.mode === 'verify-ca') {
+    options.tlsAllowInvalidHostnames = true;
+  }
+  return options;
+}
+
+export interface ClientOptions {
+  /** Log in with the data source's credentials (false: an anonymous client, for the handshake). */
+  authenticate: boolean;
+  /** Connections the pool may open (besides the monitor's). */
+  maxPoolSize: number;
+  /** Time limit of server selection and of each connection's handshake; default the data source's connect timeout. */
+  timeoutMs?: number;
+}
+
+/**
+ * The driver options for a data source: one host without discovery of other members
+ * (`directConnection`), or an SRV seed list; TLS; the application name; credentials as the
+ * `auth` option. Reads go to the primary when there is one, else a secondary.
+ */
+export function mongoClientOptions(args: ConnectionArgs, settings: MongoSettings, o: ClientOptions): MongoClientOptions {
+  const timeout = o.timeoutMs ?? args.connectTimeoutMs;
+  const options: MongoClientOptions = {
+    appName: args.applicationName,
+    serverSelectionTimeoutMS: timeout,
+    connectTimeoutMS: timeout,
+    maxPoolSize: o.maxPoolSize,
+    minPoolSize: 0,
+    readPreference: 'primaryPreferred',
+    ...(settings.srv ? {} : { directConnection: true }),
+    ...(args.tls ? mongoTlsOptions(args.tls) : { tls: false }),
+  };
+  if (o.authenticate && (args.user || settings.authMechanism === 'MONGODB-X509')) {
+    if (settings.authMechanism !== 'DEFAULT') options.authMechanism = settings.authMechanism as AuthMechanism;
+    if (settings.authMechanism === 'MONGODB-X509') {
+      if (args.user) options.auth = { username: args.user };
+    } else {
+      options.auth = { username: args.user, password: args.password?.reveal() };
+    }
+    if (settings.authSource) options.authSource = settings.authSource;
+    if (settings.authMechanism === 'MONGODB-X509') options.authSource = '$external';
+  }
+  return options;
+}
+
+/**
+ * Opens a client and waits until a server is selected (and, with credentials, the first
+ * connection has authenticated). With one host (`directConnection`) the first failed
+ * monitor check fails the open at once with its reason (refused, TLS), instead of waiting
+ * for server selection to time out; a seed list gets the whole selection time. Honours
+ * `signal`: when it fires first, the client is closed and the promise rejects with an
+ * `AbortedError`.
+ */
+export async function openClient(url: string, options: MongoClientOptions, signal: AbortSignal): Promise<MongoClient> {
+  if (signal.aborted) throw abortedErrorFrom(signal);
+  const client = new MongoClient(url, options);
+  let onFailure: ((event: ServerHeartbeatFailedEvent) => void) | undefined;
+  const failed = new Promise<never>((_, reject) => {
+    onFailure = (event) => reject(event.failure);
+    if (options.directConnection) client.on('serverHeartbeatFailed', onFailure);
+  });
+  failed.catch(() => undefined);
+  const connecting = client.connect();
+  connecting.catch(() => undefined); // the race below decides
+  try {
+    await raceSignal(Promise.race([connecting, failed]), signal);
+  } catch (error) {
+    await closeClient(client);
+    if (signal.aborted) throw abortedErrorFrom(signal);
+    throw error;
+  } finally {
+    if (onFailure) client.off('serverHeartbeatFailed', onFailure);
+  }
+  return client;
+}
+
+/** Closes a client and every connection of its pool and monitors; never throws. */
+export async function closeClient(client: MongoClient): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      client.close().catch(() => undefined),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, CLOSE_TIMEOUT_MS);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,145 @@
+import {
+  AbortedError,
+  describeCertificateError,
+  NotAllowedError,
+  NotFoundError,
+  scrubbedErrorText,
+  SourcedError,
+  UnavailableError,
+  type ConnectionArgs,
+} from '@sourced/core';
+import { MongoAPIError, MongoNetworkTimeoutError, MongoParseError, MongoServerSelectionError } from 'mongodb';
+import type { MongoSettings } from './connect';
+import { ErrorCode, errorCode, errorWithCode, isConnectionError, serverCode, underlyingError } from './mongoErrors';
+
+/** Why a connection could not be opened, in words for people. Never contains a secret. */
+export interface ConnectFailure {
+  /** Stable UPPER_SNAKE_CASE reason. */
+  reason: string;
+  message: string;
+  hint?: string;
+  /** Which semantic error it becomes when discovery cannot connect. */
+  kind: 'unavailable' | 'not-allowed' | 'not-found' | 'invalid';
+  /** Server error code or socket / TLS error code, when there is one. */
+  code?: string;
+}
+
+/** What else is known when a connection fails (from earlier checks). */
+export interface FailureContext {
+  /** The `tls` check found that the server speaks TLS. */
+  serverOffersTls?: boolean;
+  /** Whether the user exists in the auth source (from hello's saslSupportedMechs), when known. */
+  userExists?: boolean;
+}
+
+/**
+ * Classifies an error from opening a client: authentication (code 18), then what the
+ * monitor saw when no server could be selected (refused, TLS certificate, TLS mismatch,
+ * timeout). The text is scrubbed of the password and client key.
+ */
+export function describeConnectFailure(error: unknown, args: ConnectionArgs, settings: MongoSettings, known: FailureContext = {}): ConnectFailure {
+  const target = settings.srv ? `mongodb+srv://${settings.host}` : `${args.host}:${args.port}`;
+  const cause = underlyingError(error);
+  const text = scrubbedErrorText(cause, [args.password, args.tls?.key]);
+  const code = serverCode(cause);
+  const user = args.user ?? '';
+  const authSource = settings.authSource ?? 'admin';
+
+  if (code === ErrorCode.AuthenticationFailed) {
+    const passwordSource = args.credentialSources.password;
+    if (known.userExists === false) {
+      return {
+        reason: 'USER_NOT_FOUND',
+        kind: 'not-allowed',
+        code: String(code),
+        message: `authentication failed: there is no user "${user}" in the authentication database "${authSource}"`,
+        hint: `Check the user name, and set connection_properties.auth_source to the database the user was created in (users are usually created in "admin").`,
+      };
+    }
+    return {
+      reason: 'AUTHENTICATION_FAILED',
+      kind: 'not-allowed',
+      code: String(code),
+      message: `authentication failed for user "${user}" (auth source "${authSource}", ${settings.authMechanism === 'DEFAULT' ? 'SCRAM' : settings.authMechanism})`,
+      hint: known.userExists
+        ? `The user exists in "${authSource}", so the password is wrong${passwordSource ? ` (it came from ${passwordSource}: check that it holds the current password of this user)` : ''}.`
+        : `Check the user name and the password${passwordSource ? ` (it came from ${passwordSource})` : ''}; if the user was created in another database, set connection_properties.auth_source to it.`,
+    };
+  }
+  if (code !== undefined) {
+    return { reason: 'SERVER_ERROR', kind: 'unavailable', code: String(code), message: `${target} refused the connection: ${text}` };
+  }
+  if (error instanceof MongoParseError || (error instanceof MongoAPIError && !isConnectionError(error))) {
+    return {
+      reason: 'INVALID_CONNECTION_OPTIONS',
+      kind: 'invalid',
+      message: `the connection options are not valid for the MongoDB driver: ${text}`,
+      hint: 'Check the host (an SRV name takes no port), connection_properties and ssl_config.',
+    };
+  }
+
+  const cert = describeCertificateError(errorWithCode(cause), args.tls?.servername ?? (settings.srv ? settings.host : args.host));
+  if (cert) return { reason: 'TLS_CERTIFICATE_REJECTED', kind: 'unavailable', ...cert };
+
+  const socketCode = errorCode(cause);
+  if (socketCode === 'ECONNREFUSED') {
+    return {
+      reason: 'CONNECTION_REFUSED',
+      kind: 'unavailable',
+      code: socketCode,
+      message: `connection refused by ${target}`,
+      hint: 'Check the port, and that mongod (or mongos) runs and listens on this interface (net.bindIp).',
+    };
+  }
+  if (socketCode === 'ENOTFOUND' || socketCode === 'ENODATA' || socketCode === 'ESERVFAIL') {
+    return {
+      reason: 'HOST_NOT_FOUND',
+      kind: 'unavailable',
+      code: socketCode,
+      message: `${settings.srv ? `the SRV seed list of ${settings.host} (or one of its hosts)` : `host ${args.host}`} does not resolve (${socketCode})`,
+      hint: settings.srv ? `Check that _mongodb._tcp.${settings.host} has SRV records, or connect to a host and port without SRV.` : 'Check the spelling of the host.',
+    };
+  }
+  if (args.tls && /before secure TLS connection|ECONNRESET|EPROTO|wrong version number|packet length too long/i.test(`${socketCode} ${text}`)) {
+    return {
+      reason: 'TLS_NOT_OFFERED',
+      kind: 'unavailable',
+      code: socketCode,
+      message: `the server at ${target} closed the connection during the TLS handshake: it does not seem to have TLS on`,
+      hint: "Turn TLS on in mongod (net.tls.mode), or, on a trusted network only, set ssl_config.mode to SSL_MODE_DISABLE.",
+    };
+  }
+  if (!args.tls && /closed|ECONNRESET/i.test(`${socketCode} ${text}`)) {
+    return {
+      reason: 'CONNECTION_CLOSED',
+      kind: 'unavailable',
+      code: socketCode,
+      message: `the server at ${target} closed the connection during the MongoDB handshake`,
+      hint: known.serverOffersTls
+        ? 'The server speaks TLS and probably requires it (net.tls.mode requireTLS): set ssl_config.mode (SSL_MODE_VERIFY_FULL with the CA in ssl_config.ca).'
+        : 'The server may require TLS (set ssl_config.mode), or the port is not a MongoDB server.',
+    };
+  }
+  if (cause instanceof MongoNetworkTimeoutError || socketCode === 'ETIMEDOUT' || /timed out/i.test(text) || (error instanceof MongoServerSelectionError && cause === error)) {
+    return {
+      reason: 'CONNECT_TIMEOUT',
+      kind: 'unavailable',
+      code: 'TIMEOUT',
+      message: `no MongoDB handshake with ${target} within ${args.connectTimeoutMs} ms`,
+      hint: 'The server or a firewall in between is slow or drops packets; raise connection_properties.connect_timeout_seconds if it is merely slow.',
+    };
+  }
+  return { reason: 'CONNECT_FAILED', kind: 'unavailable', code: socketCode, message: `could not connect to ${target}: ${text}` };
+}
+
+/** The semantic error discovery raises when a client cannot be opened. */
+export function toConnectError(error: unknown, args: ConnectionArgs, settings: MongoSettings): Error {
+  if (error instanceof AbortedError || error instanceof SourcedError) return error;
+  const f = describeConnectFailure(error, args, settings);
+  const options = { cause: error, metadata: f.code ? { code: f.code } : undefined };
+  const message = f.hint ? `${f.message}. ${f.hint}` : f.message;
+  if (f.kind === 'not-allowed') return new NotAllowedError(f.reason, message, options);
+  if (f.kind === 'not-found') return new NotFoundError(f.reason, message, options);
+  if (f.kind === 'invalid') return new SourcedError(f.reason, message, options);
+  return new UnavailableError(f.reason, message, options);
+}

@@ -1,0 +1,43 @@
+import { Socket } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
+import { startTlsOnSocket, tlsSessionOf, type TlsSession } from '@sourced/core';
+
+/**
+ * Connects to `address:port` and makes a TLS handshake straight away (MongoDB speaks TLS
+ * from the first byte, with no negotiation inside its protocol), then reports the session.
+ * Always closes the connection. Rejects with the socket or TLS error (a certificate problem
+ * has its `code`), or `signal.reason` when the signal fires.
+ */
+export async function probeTls(address: string, port: number, options: ConnectionOptions, signal: AbortSignal): Promise<TlsSession> {
+  const socket = await tcpConnect(address, port, signal);
+  const secure = await startTlsOnSocket(socket, options, signal);
+  try {
+    return tlsSessionOf(secure);
+  } finally {
+    secure.destroy();
+  }
+}
+
+function tcpConnect(address: string, port: number, signal: AbortSignal): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const socket = new Socket();
+    const onAbort = () => {
+      socket.destroy();
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.once('connect', () => {
+      signal.removeEventListener('abort', onAbort);
+      socket.removeAllListeners('error');
+      socket.on('error', () => undefined); // the TLS layer reports errors from here on
+      resolve(socket);
+    });
+    socket.once('error', (error) => {
+      signal.removeEventListener('abort', onAbort);
+      socket.destroy();
+      reject(error);
+    });
+    socket.connect(port, address);
+  });
+}

@@ -1,0 +1,63 @@
+import {
+  LocationAwareConnector,
+  InputError,
+  type CompiledFilter,
+  type ConnectionArgs,
+  type EndpointRole,
+  type RelationEntity,
+  type RelationPage,
+  type SchemaEntity,
+  type ValidationPlan,
+} from '@sourced/core';
+import type { Connection } from 'mysql2';
+import { readRelations, readSchemas } from './catalog';
+import { mysqlValidationPlan, type MysqlCheckState } from './checks';
+import { connectSession } from './connect';
+import { toConnectError } from './connectFailure';
+import { isConnectionError } from './mysqlErrors';
+import { endConnection } from './query';
+
+/**
+ * The MySQL and MariaDB connector, on the `mysql2` driver. One connection per endpoint (no
+ * pool: discovery reads one page at a time). Every statement goes through the abortable
+ * `query` helper, so a cancelled call also stops its statement on the server (KILL QUERY).
+ * Databases are discovered as schemas.
+ */
+export class MysqlConnector extends LocationAwareConnector<Connection> {
+  /** Opens and prepares one connection; failures become core's semantic errors with a hint. */
+  protected override async openConnection(args: ConnectionArgs, signal: AbortSignal): Promise<Connection> {
+    if (!args.user) {
+      throw new InputError([{ field: 'data_source.credentials.username', description: 'is required for MySQL' }]);
+    }
+    try {
+      return await connectSession(args, signal, this.context.logger);
+    } catch (error) {
+      throw toConnectError(error, args);
+    }
+  }
+
+  /** COM_QUIT, then the socket after a short wait; never throws. */
+  protected override closeConnection(conn: Connection): Promise<void> {
+    return endConnection(conn);
+  }
+
+  /** Socket errors, mysql2's lost-connection errors, server shutdown and killed connections. */
+  override isConnectionError(error: unknown): boolean {
+    return isConnectionError(error);
+  }
+
+  /** resolve-credentials, dns, tcp, tls, authenticate, server-version, privileges, metadata-read, latency. */
+  override validationPlan(_role: EndpointRole): ValidationPlan<MysqlCheckState> {
+    return mysqlValidationPlan(this);
+  }
+
+  /** One query over information_schema.SCHEMATA, the filter pushed down. */
+  protected override querySchemas(conn: Connection, filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]> {
+    return readSchemas(conn, filter, signal);
+  }
+
+  /** A keyset query for the page, then one query per kind restricted to its relations. */
+  protected override queryRelations(conn: Connection, page: RelationPage, signal: AbortSignal): Promise<RelationEntity[]> {
+    return readRelations(conn, page, signal);
+  }
+}

@@ -1,0 +1,100 @@
+import { scrubbedErrorText, tlsSessionOf, type ConnectionArgs, type Logger, type TlsSession } from '@sourced/core';
+import type { Connection } from 'mysql2';
+import { openConnection } from './driver';
+import { endConnection, query, registerCancelTarget } from './query';
+
+/** Server-side limit of each statement of a session, so a stuck catalog read ends on its own. */
+export const STATEMENT_TIMEOUT_MS = 30_000;
+/**
+ * The session's sql_mode. Set explicitly because mysql2 escapes `?` values with backslashes,
+ * which a server-wide NO_BACKSLASH_ESCAPES would turn into an injection; and so that
+ * ANSI_QUOTES or PIPES_AS_CONCAT of the server never change what the catalog SQL means.
+ */
+export const SESSION_SQL_MODE = 'NO_ENGINE_SUBSTITUTION';
+
+/** Which server family. */
+export type Flavour = 'MariaDB' | 'MySQL';
+
+/** A server's version, from its greeting. */
+export interface ServerVersion {
+  flavour: Flavour;
+  major: number;
+  minor: number;
+  patch: number;
+  /** As the server states it, without MariaDB's `5.5.5-` replication prefix. */
+  text: string;
+}
+
+/** What is known about an open session. */
+export interface SessionInfo {
+  version: ServerVersion;
+  connectionId: number;
+  /** The client auth plugin that logged in (see `Handshake.authPlugin`). */
+  authPlugin: string;
+  /** The TLS session, when the connection is encrypted. */
+  tls?: TlsSession;
+}
+
+const sessions = new WeakMap<Connection, SessionInfo>();
+
+/** The facts of a session opened by {@link connectSession}. */
+export function sessionOf(conn: Connection): SessionInfo {
+  const info = sessions.get(conn);
+  if (!info) throw new Error('not a connection opened by connectSession');
+  return info;
+}
+
+/**
+ * Parses the version string of a server greeting: MariaDB sends `5.5.5-10.11.19-MariaDB-...`
+ * (the prefix is for old replication clients), MySQL `8.0.36` or `8.4.0-commercial`.
+ */
+export function parseServerVersion(raw: string): ServerVersion {
+  const mariadb = /mariadb/i.test(raw);
+  const text = mariadb ? raw.replace(/^5\.5\.5-/, '') : raw;
+  const m = /^(\d+)\.(\d+)\.(\d+)/.exec(text);
+  return {
+    flavour: mariadb ? 'MariaDB' : 'MySQL',
+    major: m ? Number(m[1]) : 0,
+    minor: m ? Number(m[2]) : 0,
+    patch: m ? Number(m[3]) : 0,
+    text,
+  };
+}
+
+/** Whether a version is at least major.minor. */
+export function atLeast(v: ServerVersion, major: number, minor = 0): boolean {
+  return v.major > major || (v.major === major && v.minor >= minor);
+}
+
+/**
+ * Opens one connection and prepares the session in one round trip: a statement time limit
+ * (MariaDB `max_statement_time` in seconds, MySQL `max_execution_time` in milliseconds, which
+ * bounds SELECTs only), UTC (so catalog times convert to RFC 3339), and a known sql_mode.
+ * Honours `signal`. An 'error' listener logs failures of the idle connection, so one that
+ * dies never crashes the process; the next statement on it fails instead.
+ */
+export async function connectSession(args: ConnectionArgs, signal: AbortSignal, logger: Logger): Promise<Connection> {
+  const { conn, handshake } = await openConnection(args, signal);
+  conn.on('error', (error: unknown) =>
+    logger.warn('MySQL connection failed while idle', { host: args.host, port: args.port, error: scrubbedErrorText(error, [args.password, args.tls?.key]) }),
+  );
+  const version = parseServerVersion(handshake.serverVersion);
+  registerCancelTarget(conn, args, handshake.connectionId);
+  sessions.set(conn, {
+    version,
+    connectionId: handshake.connectionId,
+    authPlugin: handshake.authPlugin,
+    tls: handshake.tls ? tlsSessionOf(handshake.tls) : undefined,
+  });
+  const setup =
+    version.flavour === 'MariaDB'
+      ? "SET SESSION max_statement_time = ?, SESSION time_zone = '+00:00', SESSION sql_mode = ?"
+      : "SET SESSION max_execution_time = ?, SESSION time_zone = '+00:00', SESSION sql_mode = ?";
+  try {
+    await query(conn, setup, [version.flavour === 'MariaDB' ? STATEMENT_TIMEOUT_MS / 1000 : STATEMENT_TIMEOUT_MS, SESSION_SQL_MODE], signal);
+  } catch (error) {
+    await endConnection(conn, 0);
+    throw error;
+  }
+  return conn;
+}

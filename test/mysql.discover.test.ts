@@ -1,0 +1,359 @@
+import { randomBytes } from 'node:crypto';
+import { Metadata } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { AbortedError, noopLogger, type ConnectionArgs } from '@sourced/core';
+import { DataSource } from '../daemon/src/gen/sourced/v1/data_source';
+import type { DiscoverDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
+import { RelationKind, type DiscoveryFilter, type Relation } from '../daemon/src/gen/sourced/v1/discovery';
+import { connectSession } from '../plugins/mysql/src/connect';
+import { endConnection, query } from '../plugins/mysql/src/query';
+import { rootQuery } from './harness/mariadb';
+import type { ServerInfo } from './support/globalSetup';
+import { eventually } from './support/pg';
+import { expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
+
+const filter = (f: Partial<DiscoveryFilter>): DiscoveryFilter => ({ includeSchemas: [], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false, ...f });
+const relations = (events: DiscoverDataSourceResponse[]): Relation[] => events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.relations : []));
+const names = (events: DiscoverDataSourceResponse[]) => relations(events).map((r) => `${r.schema}.${r.name}`);
+const schemaNames = (events: DiscoverDataSourceResponse[]) => (events[0]?.event?.$case === 'schemas' ? events[0].event.value.schemas.map((s) => s.name) : []);
+const byName = (events: DiscoverDataSourceResponse[], qualified: string): Relation => {
+  const r = relations(events).find((x) => `${x.schema}.${x.name}` === qualified);
+  if (!r) throw new Error(`${qualified} was not discovered`);
+  return r;
+};
+
+/** A MySQL data source for a harness server, with an inline password. */
+function mysqlSource(server: ServerInfo, user = server.user, password = server.password): DataSource {
+  return DataSource.fromPartial({
+    id: 'test-mysql',
+    type: 'mysql',
+    primary: { host: server.host, port: server.port, database: '' },
+    credentials: { username: user, password: { source: { $case: 'inlineValue', value: password } } },
+  });
+}
+
+/** A relation without its times (they change with every run) and without empty or false fields (but `nullable`). */
+function shape(r: Relation): Record<string, unknown> {
+  const strip = (o: object): Record<string, unknown> =>
+    Object.fromEntries(Object.entries(o).filter(([k, v]) => v !== '' && !(v === false && k !== 'nullable') && !(Array.isArray(v) && v.length === 0)));
+  const { createdAt: _c, updatedAt: _u, columns, indexes, ...rest } = r;
+  return {
+    ...strip(rest),
+    columns: columns.map(strip),
+    indexes: indexes.map(strip),
+  };
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+
+/** Every relation of the fixture the test account may see, in byte order of (schema, name). */
+const ALL = [
+  'shop.audit_log',
+  'shop.customer_order_totals',
+  'shop.customers',
+  'shop.order_lines',
+  'shop.orders',
+  'shop.products',
+  'shop.sales_by_year',
+  'warehouse.locations',
+  'warehouse.sessions',
+  'warehouse.stock',
+  'warehouse.warehouses',
+];
+
+describe('MySQL discovery (MariaDB)', () => {
+  const db = inject('mariadb');
+  let t: TestDaemon;
+  let full: DiscoverDataSourceResponse[];
+  beforeAll(async () => {
+    t = await startTestDaemon({ plugins: ['@sourced/plugin-mysql'] });
+    full = await t.discover({ dataSource: mysqlSource(db) });
+  });
+  afterAll(() => t.stop());
+
+  /** Databases come first as schemas (usable or not), then every relation in byte order, then a summary; sequences have no gaps. */
+  it('streams databases, then every relation in order, then a summary', () => {
+    expect(full.map((e) => e.sequence)).toEqual(full.map((_e, i) => i + 1));
+    const first = full[0].event;
+    expect(first?.$case).toBe('schemas');
+    const schemas = first?.$case === 'schemas' ? first.value.schemas : [];
+    expect(schemas.map((s) => [s.name, s.usable, s.comment])).toEqual([
+      ['shop', true, 'The web shop'],
+      ['sourced_test', true, ''],
+      ['vault', false, ''],
+      ['warehouse', true, ''],
+    ]);
+    expect(full.some((e) => e.event?.$case === 'warning' && e.event.value.code === 'SCHEMA_NOT_USABLE' && e.event.value.message.includes('vault'))).toBe(true);
+    expect(names(full)).toEqual(ALL);
+    const last = full.at(-1)?.event;
+    expect(last?.$case).toBe('summary');
+    if (last?.$case === 'summary') {
+      expect(last.value).toMatchObject({ schemas: 4, relations: 11, tables: 10, views: 1, failovers: 0 });
+      expect(last.value.columns).toBe(relations(full).reduce((n, r) => n + r.columns.length, 0));
+    }
+  });
+
+  /** A table travels whole: engine, collation, estimate, times, comment, every column attribute, keys and indexes. */
+  it('describes shop.customers entity by entity', () => {
+    const customers = byName(full, 'shop.customers');
+    expect(customers.createdAt).toMatch(RFC3339);
+    expect(shape(customers)).toEqual({
+      schema: 'shop',
+      name: 'customers',
+      kind: RelationKind.RELATION_KIND_TABLE,
+      comment: 'People who buy things',
+      engine: 'InnoDB',
+      collation: 'utf8mb4_unicode_ci',
+      estimatedRows: 20,
+      primaryKey: { name: 'PRIMARY', columns: ['id'] },
+      uniqueConstraints: [{ name: 'uq_customers_email', columns: ['email'] }],
+      columns: [
+        { name: 'id', ordinal: 1, dataType: 'int(10) unsigned', baseType: 'int', nullable: false, comment: 'Surrogate key', extra: 'auto_increment' },
+        { name: 'email', ordinal: 2, dataType: 'varchar(191)', baseType: 'varchar', nullable: false, comment: 'Login and contact address', charset: 'utf8mb4', collation: 'utf8mb4_unicode_ci' },
+        { name: 'full_name', ordinal: 3, dataType: 'varchar(120)', baseType: 'varchar', nullable: false, charset: 'latin1', collation: 'latin1_swedish_ci' },
+        { name: 'country_code', ordinal: 4, dataType: 'char(2)', baseType: 'char', nullable: false, defaultValue: "'NL'", charset: 'utf8mb4', collation: 'utf8mb4_unicode_ci' },
+        {
+          name: 'status',
+          ordinal: 5,
+          dataType: "enum('active','suspended','it''s complicated')",
+          baseType: 'enum',
+          nullable: false,
+          defaultValue: "'active'",
+          enumValues: ['active', 'suspended', "it's complicated"],
+          charset: 'utf8mb4',
+          collation: 'utf8mb4_unicode_ci',
+        },
+        { name: 'tags', ordinal: 6, dataType: "set('vip','newsletter','b2b')", baseType: 'set', nullable: true, enumValues: ['vip', 'newsletter', 'b2b'], charset: 'utf8mb4', collation: 'utf8mb4_unicode_ci' },
+        // MariaDB's JSON is LONGTEXT with a json_valid check: reported as json over its base type
+        { name: 'profile', ordinal: 7, dataType: 'json', baseType: 'longtext', nullable: true, charset: 'utf8mb4', collation: 'utf8mb4_bin' },
+        { name: 'balance', ordinal: 8, dataType: 'decimal(10,2)', baseType: 'decimal', nullable: false, defaultValue: '0.00' },
+        { name: 'created_at', ordinal: 9, dataType: 'datetime', baseType: 'datetime', nullable: false, defaultValue: 'current_timestamp()' },
+        { name: 'updated_at', ordinal: 10, dataType: 'timestamp', baseType: 'timestamp', nullable: false, defaultValue: 'current_timestamp()', extra: 'on update current_timestamp()' },
+        {
+          name: 'email_domain',
+          ordinal: 11,
+          dataType: 'varchar(191)',
+          baseType: 'varchar',
+          nullable: true,
+          generated: 'VIRTUAL',
+          generationExpression: "substring_index(`email`,'@',-1)",
+          charset: 'utf8mb4',
+          collation: 'utf8mb4_unicode_ci',
+          extra: 'VIRTUAL GENERATED',
+        },
+      ],
+      indexes: [
+        { name: 'PRIMARY', columns: ['id'], unique: true, primary: true, method: 'BTREE', definition: 'PRIMARY KEY (`id`) USING BTREE', prefixLengths: [0] },
+        {
+          name: 'idx_customers_country_created',
+          columns: ['country_code', 'created_at'],
+          method: 'BTREE',
+          definition: 'KEY `idx_customers_country_created` (`country_code`,`created_at` DESC) USING BTREE',
+          prefixLengths: [0, 0],
+        },
+        {
+          name: 'idx_customers_domain',
+          columns: ['email_domain'],
+          method: 'BTREE',
+          definition: 'KEY `idx_customers_domain` (`email_domain`) USING BTREE IGNORED',
+          prefixLengths: [0],
+          invisible: true,
+        },
+        { name: 'idx_customers_name', columns: ['full_name'], method: 'BTREE', definition: 'KEY `idx_customers_name` (`full_name`(20)) USING BTREE', prefixLengths: [20] },
+        { name: 'uq_customers_email', columns: ['email'], unique: true, method: 'BTREE', definition: 'UNIQUE KEY `uq_customers_email` (`email`) USING BTREE', prefixLengths: [0] },
+      ],
+    });
+  });
+
+  /** Primary keys (composite), unique constraints (composite) and foreign keys (composite, cross-database, with their actions). */
+  it('describes keys', () => {
+    const lines = byName(full, 'shop.order_lines');
+    expect(lines.primaryKey).toEqual({ name: 'PRIMARY', columns: ['order_id', 'line_no'] });
+    expect(lines.foreignKeys).toEqual([
+      { name: 'fk_lines_order', columns: ['order_id'], referencedSchema: 'shop', referencedTable: 'orders', referencedColumns: ['id'], onUpdate: 'RESTRICT', onDelete: 'CASCADE' },
+      { name: 'fk_lines_stock', columns: ['warehouse_id', 'sku'], referencedSchema: 'warehouse', referencedTable: 'stock', referencedColumns: ['warehouse_id', 'sku'], onUpdate: 'RESTRICT', onDelete: 'RESTRICT' },
+    ]);
+    expect(lines.columns.find((c) => c.name === 'line_total')).toMatchObject({ dataType: 'decimal(12,2)', generated: 'STORED', generationExpression: '`quantity` * `unit_price`', extra: 'STORED GENERATED' });
+    expect(byName(full, 'shop.orders').foreignKeys).toEqual([
+      { name: 'fk_orders_customer', columns: ['customer_id'], referencedSchema: 'shop', referencedTable: 'customers', referencedColumns: ['id'], onUpdate: 'RESTRICT', onDelete: 'CASCADE' },
+    ]);
+    const warehouses = byName(full, 'warehouse.warehouses');
+    expect(warehouses.uniqueConstraints).toEqual([
+      { name: 'uq_warehouses_code', columns: ['code'] },
+      { name: 'uq_warehouses_region_city', columns: ['region', 'city'] },
+    ]);
+    // The account has only SELECT on warehouse: MariaDB then hides the actions of its foreign
+    // keys (REFERENTIAL_CONSTRAINTS); the key itself is still reported.
+    expect(byName(full, 'warehouse.stock').foreignKeys).toEqual([
+      { name: 'fk_stock_warehouse', columns: ['warehouse_id'], referencedSchema: 'warehouse', referencedTable: 'warehouses', referencedColumns: ['id'], onUpdate: '', onDelete: '' },
+    ]);
+  });
+
+  /** FULLTEXT, SPATIAL and HASH indexes keep their method and definition; a SPATIAL key has no prefix. */
+  it('describes FULLTEXT, SPATIAL and HASH indexes', () => {
+    const index = (relation: string, name: string) => byName(full, relation).indexes.find((i) => i.name === name);
+    expect(index('shop.products', 'ft_products_text')).toMatchObject({
+      columns: ['name', 'description'],
+      method: 'FULLTEXT',
+      unique: false,
+      definition: 'FULLTEXT KEY `ft_products_text` (`name`,`description`)',
+      prefixLengths: [0, 0],
+    });
+    expect(index('warehouse.locations', 'sp_locations_position')).toMatchObject({
+      columns: ['position'],
+      method: 'SPATIAL',
+      definition: 'SPATIAL KEY `sp_locations_position` (`position`)',
+      prefixLengths: [0],
+    });
+    expect(index('warehouse.sessions', 'idx_sessions_token')).toMatchObject({ method: 'HASH', definition: 'KEY `idx_sessions_token` (`token`) USING HASH' });
+    expect(byName(full, 'warehouse.locations').columns.find((c) => c.name === 'position')).toMatchObject({ dataType: 'point', nullable: false });
+  });
+
+  /** Engines, row estimates and times per table; partitions in order with their bounds and estimates; a view with its definition and definer. */
+  it('describes engines, partitions and views', () => {
+    const facts = (q: string) => {
+      const r = byName(full, q);
+      return [r.kind, r.engine, r.estimatedRows, RFC3339.test(r.createdAt), RFC3339.test(r.updatedAt)];
+    };
+    expect(facts('shop.audit_log')).toEqual([RelationKind.RELATION_KIND_TABLE, 'MyISAM', 4, true, true]);
+    expect(facts('warehouse.sessions')).toEqual([RelationKind.RELATION_KIND_TABLE, 'MEMORY', 2, true, false]);
+    expect(facts('shop.products')).toEqual([RelationKind.RELATION_KIND_TABLE, 'InnoDB', 10, true, true]);
+
+    const sales = byName(full, 'shop.sales_by_year');
+    expect(sales).toMatchObject({ kind: RelationKind.RELATION_KIND_PARTITIONED_TABLE, partitionKey: 'RANGE (year(`sold_on`))', estimatedRows: 15, engine: 'InnoDB' });
+    expect(sales.partitions).toEqual([
+      { name: 'p2023', method: 'RANGE', expression: 'year(`sold_on`)', description: '2024', estimatedRows: 5, ordinal: 1 },
+      { name: 'p2024', method: 'RANGE', expression: 'year(`sold_on`)', description: '2025', estimatedRows: 7, ordinal: 2 },
+      { name: 'pmax', method: 'RANGE', expression: 'year(`sold_on`)', description: 'MAXVALUE', estimatedRows: 3, ordinal: 3 },
+    ]);
+
+    const view = byName(full, 'shop.customer_order_totals');
+    expect(view).toMatchObject({ kind: RelationKind.RELATION_KIND_VIEW, estimatedRows: -1, owner: 'root@localhost', engine: '', comment: '', createdAt: '' });
+    expect(view.viewDefinition).toMatch(/^select `c`\.`id` AS `customer_id`.* from \(`shop`\.`customers` `c` left join `shop`\.`orders` `o`/);
+    expect(view.columns.map((c) => c.name)).toEqual(['customer_id', 'email', 'order_count', 'total_spent']);
+  });
+
+  /** Small batches carry exactly what one large batch carries, and each batch ends with a cursor. */
+  it('gives the same relations in batches of 2, each batch with a cursor', async () => {
+    const small = await t.discover({ dataSource: mysqlSource(db), batchSize: 2 });
+    const batches = small.flatMap((e) => (e.event?.$case === 'batch' ? [e.event.value] : []));
+    expect(batches.map((b) => b.relations.length)).toEqual([2, 2, 2, 2, 2, 1]);
+    expect(batches.every((b) => b.cursor.length > 0)).toBe(true);
+    expect(relations(small)).toEqual(relations(full));
+  });
+
+  /** A client that lost its stream resumes after the last cursor it saw: nothing lost, nothing twice. */
+  it('resumes after a cursor', async () => {
+    const small = await t.discover({ dataSource: mysqlSource(db), batchSize: 5 });
+    const first = small.find((e) => e.event?.$case === 'batch');
+    const cursor = first?.event?.$case === 'batch' ? first.event.value.cursor : '';
+    const rest = await t.discover({ dataSource: mysqlSource(db), batchSize: 5, resumeAfter: cursor });
+    expect([...ALL.slice(0, 5), ...names(rest)]).toEqual(ALL);
+  });
+
+  /** Schema and relation globs are pushed down, case-sensitively; system databases only on request. */
+  it('filters by database and relation patterns', async () => {
+    const warehouse = await t.discover({ dataSource: mysqlSource(db), filter: filter({ includeSchemas: ['ware*'] }) });
+    expect(names(warehouse)).toEqual(ALL.filter((n) => n.startsWith('warehouse.')));
+    expect(schemaNames(warehouse)).toEqual(['warehouse']);
+
+    const fewer = await t.discover({ dataSource: mysqlSource(db), filter: filter({ excludeTables: ['customer*', 'warehouse.s*'] }) });
+    expect(names(fewer)).toEqual(ALL.filter((n) => !n.startsWith('shop.customer') && !n.startsWith('warehouse.s')));
+
+    const orders = await t.discover({ dataSource: mysqlSource(db), filter: filter({ includeTables: ['shop.order*'], excludeSchemas: ['warehouse'] }) });
+    expect(names(orders)).toEqual(['shop.order_lines', 'shop.orders']);
+
+    const one = await t.discover({ dataSource: mysqlSource(db), filter: filter({ includeTables: ['order?'] }) });
+    expect(names(one)).toEqual(['shop.orders']);
+
+    const upper = await t.discover({ dataSource: mysqlSource(db), filter: filter({ includeSchemas: ['SHOP'] }) });
+    expect([schemaNames(upper), names(upper)]).toEqual([[], []]);
+
+    const system = await t.discover({ dataSource: mysqlSource(db), filter: filter({ includeSystemSchemas: true, includeSchemas: ['information_schema'], includeTables: ['TABLES'] }) });
+    expect(schemaNames(system)).toEqual(['information_schema']);
+    expect(names(system)).toEqual(['information_schema.TABLES']);
+    expect(byName(system, 'information_schema.TABLES').kind).toBe(RelationKind.RELATION_KIND_VIEW);
+  });
+
+  /** One span per connection attempt and per batch, under the RPC's SERVER span. */
+  it('traces connections and batches', async () => {
+    t.spans.reset();
+    await t.discover({ dataSource: mysqlSource(db), batchSize: 5 });
+    const spans = t.spans.getFinishedSpans();
+    const server = spans.find((s) => s.name === 'sourced.v1.DataSourceService/DiscoverDataSource');
+    const under = (name: string) => spans.filter((s) => s.name === name && s.spanContext().traceId === server?.spanContext().traceId);
+    expect(under('sourced.connection.open').map((s) => s.attributes)).toEqual([expect.objectContaining({ 'db.system': 'mysql', 'server.port': db.port })]);
+    expect(under('sourced.discovery.batch').map((s) => s.attributes['sourced.batch.relations'])).toEqual([5, 5, 1]);
+  });
+
+  /** A data source without a user name is bad input naming the field, not a failed login. */
+  it('rejects a data source without a user name', async () => {
+    const status = richStatusOf(await expectFailure(t.discover({ dataSource: mysqlSource(db, '') })));
+    expect(status.grpcCode).toBe(3);
+    expect(status.badRequest).toEqual([{ field: 'data_source.credentials.username', description: 'is required for MySQL' }]);
+  });
+
+  describe('cancellation', () => {
+    // An account of its own, so that the other suites' sessions never count.
+    const user = 'sourced_cancel';
+    const password = `pw-${randomBytes(8).toString('hex')}`;
+    const sessions = () => rootQuery<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ?', [user]);
+    beforeAll(async () => {
+      await rootQuery(db, "CREATE USER 'sourced_cancel'@'%' IDENTIFIED BY ?", [password]);
+      await rootQuery(db, "GRANT SELECT, SHOW VIEW ON shop.* TO 'sourced_cancel'@'%'");
+      await rootQuery(db, "GRANT SELECT ON warehouse.* TO 'sourced_cancel'@'%'");
+    });
+
+    /** Cancelling mid-stream stops the daemon's reads and frees its connection on the server. */
+    it('frees its connection when the client cancels mid-stream', async () => {
+      const call = t.dataSources.discoverDataSource({ dataSource: mysqlSource(db, user, password), batchSize: 1, strategy: 0, resumeAfter: '' }, new Metadata());
+      let batches = 0;
+      const ended = new Promise<string>((resolve) => {
+        call.on('data', (e: DiscoverDataSourceResponse) => {
+          if (e.event?.$case === 'batch' && ++batches === 2) call.cancel();
+        });
+        call.on('error', (e: { code: number }) => resolve(`error ${e.code}`));
+        call.on('end', () => resolve('end'));
+      });
+      expect(await ended).toBe('error 1');
+      expect(batches).toBeLessThan(ALL.length);
+      const open = await eventually(sessions, (rows) => Number(rows[0].n) === 0);
+      expect(Number(open[0].n)).toBe(0);
+    });
+
+    /** A statement running when the call is cancelled is stopped on the server (KILL QUERY), and its connection is closed. */
+    it('kills the running statement on cancel', async () => {
+      const args: ConnectionArgs = {
+        role: 'PRIMARY',
+        host: db.host,
+        port: db.port,
+        user,
+        password: { reveal: () => password } as ConnectionArgs['password'],
+        applicationName: 'sourced-test',
+        keepAlive: false,
+        connectTimeoutMs: 5000,
+        credentialSources: {},
+      };
+      const controller = new AbortController();
+      const conn = await connectSession(args, controller.signal, noopLogger);
+      try {
+        const running = query(conn, 'SELECT SLEEP(20) AS slept', [], controller.signal);
+        await eventually(
+          () => rootQuery<{ n: number }>(db, "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ? AND INFO LIKE 'SELECT SLEEP%'", [user]),
+          (rows) => Number(rows[0].n) === 1,
+        );
+        const kills = async () => Number((await rootQuery<{ Value: string }>(db, "SHOW GLOBAL STATUS LIKE 'Com_kill'"))[0].Value);
+        const killsBefore = await kills();
+        const started = Date.now();
+        controller.abort();
+        await expect(running).rejects.toBeInstanceOf(AbortedError);
+        expect(Date.now() - started).toBeLessThan(3000);
+        expect(await kills()).toBeGreaterThan(killsBefore);
+        const open = await eventually(sessions, (rows) => Number(rows[0].n) === 0);
+        expect(Number(open[0].n)).toBe(0);
+      } finally {
+        await endConnection(conn);
+      }
+    });
+  });
+});
