@@ -333,6 +333,7 @@ describe('MySQL discovery (MariaDB)', () => {
         keepAlive: false,
         connectTimeoutMs: 5000,
         credentialSources: {},
+      credentialTimings: {},
       };
       const controller = new AbortController();
       const conn = await connectSession(args, controller.signal, noopLogger);

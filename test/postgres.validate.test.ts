@@ -6,7 +6,7 @@ import { CheckStatus, EndpointRole, type CheckFinished } from '../daemon/src/gen
 import type { ValidateDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
 import { freePort } from './harness/ports';
 import { pgSource, verifyFull } from './support/pg';
-import { expectFailure, startTestDaemon, type TestDaemon } from './support/testDaemon';
+import { expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
 
 const STATUS: Record<number, string> = {
   [CheckStatus.CHECK_STATUS_PASSED]: 'PASSED',
@@ -191,15 +191,18 @@ describe('PostgreSQL validation', () => {
     expect(statuses(events).authenticate).toBe('PASSED');
   });
 
-  /** A reference outside the policy is refused without reading it. */
+  /** A reference outside the policy fails the call with PERMISSION_DENIED before any check runs. */
   it('refuses env:// references outside the policy', async () => {
     process.env.NOT_FOR_CALLERS = 'x';
-    const events = await t.validate({
-      dataSource: pgSource(pg, { credentials: { username: pg.user, password: { source: { $case: 'reference', value: 'env://NOT_FOR_CALLERS' } } } }),
-    });
-    const c = check(events, 'resolve-credentials');
-    expect(STATUS[c.status]).toBe('FAILED');
-    expect(c.message).toContain('does not allow env://NOT_FOR_CALLERS');
+    const error = await expectFailure(
+      t.validate({
+        dataSource: pgSource(pg, { credentials: { username: pg.user, password: { source: { $case: 'reference', value: 'env://NOT_FOR_CALLERS' } } } }),
+      }),
+    );
+    expect(error.code).toBe(7);
+    const status = richStatusOf(error);
+    expect(status.errorInfo).toMatchObject({ reason: 'SECRET_REFERENCE_NOT_ALLOWED', metadata: { field: 'data_source.credentials.password.reference' } });
+    expect(status.message).toContain('does not allow env://NOT_FOR_CALLERS');
   });
 
   /** The server span continues the caller's traceparent; children cover secrets, connections and checks; no secret in any. */

@@ -84,7 +84,9 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
         new SecretChain({
           providers: r.secretProviders(),
           policy: { allowedReferences: c.secrets.allowedReferences, dynamicStrategies: c.secrets.dynamicStrategies },
+          order: c.secrets.order,
           cacheTtlMs: c.secrets.cacheTtlMs,
+          staleIfErrorMs: c.secrets.staleIfErrorMs,
           providerTimeoutMs: c.secrets.providerTimeoutMs,
           tracer,
           logger: l,

@@ -51,7 +51,14 @@ describe('loadConfig', () => {
           ],
           "cacheTtlMs": 300000,
           "dynamicStrategies": true,
+          "order": [
+            "reference",
+            "connection_properties",
+            "additional_properties",
+            "dynamic",
+          ],
           "providerTimeoutMs": 10000,
+          "staleIfErrorMs": 0,
         },
         "shutdownGraceMs": 10000,
         "validation": {
@@ -98,7 +105,7 @@ secrets:
       plugins: ['@sourced/plugin-postgres', 'sourced-plugin-clickhouse'],
       validation: { checkTimeoutMs: 1500 },
       discovery: { defaultStrategy: 'ADAPTIVE' },
-      secrets: { allowedReferences: ['env://SOURCED_SECRET_*', 'file:///run/secrets/*'], dynamicStrategies: false, cacheTtlMs: 1000, providerTimeoutMs: 2000 },
+      secrets: { allowedReferences: ['env://SOURCED_SECRET_*', 'file:///run/secrets/*'], dynamicStrategies: false, order: ['reference', 'connection_properties', 'additional_properties', 'dynamic'], cacheTtlMs: 1000, staleIfErrorMs: 0, providerTimeoutMs: 2000 },
     });
   });
 
@@ -194,7 +201,7 @@ secrets:
     /** A misspelt key inside a section is refused too, instead of silently keeping a default (here: dynamic secret look-ups on). */
     it('an unknown key inside a section of the file', () => {
       expect(errorOf(['--config', write('errors/nested.yaml', 'secrets:\n  dynamicStrategy: false\n')])).toMatchInlineSnapshot(
-        `"unknown option secrets.dynamicStrategy in <dir>/errors/nested.yaml; known: allowedReferences, dynamicStrategies, cacheTtlMs, providerTimeoutMs"`,
+        `"unknown option secrets.dynamicStrategy in <dir>/errors/nested.yaml; known: allowedReferences, dynamicStrategies, order, cacheTtlMs, staleIfErrorMs, providerTimeoutMs"`,
       );
     });
 

@@ -34,6 +34,8 @@ export interface ConnectionArgs {
   connectTimeoutMs: number;
   /** Where each credential came from (`password` -> `env://...`), for the resolve-credentials check. */
   credentialSources: Record<string, string>;
+  /** How long resolving each credential took, in milliseconds (0 when cached). */
+  credentialTimings: Record<string, number>;
 }
 
 /** Node `tls` options for TLS args, with the modes' libpq meanings. */

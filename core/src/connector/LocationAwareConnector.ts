@@ -64,6 +64,7 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
     const source = this.source;
     const endpoint = this.endpoint(role);
     const credentialSources: Record<string, string> = {};
+    const credentialTimings: Record<string, number> = {};
     let password;
     const hasPassword =
       source.password !== undefined || 'password' in source.connectionProperties || 'password' in source.additionalProperties;
@@ -75,6 +76,7 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
         );
         password = resolved.secret;
         credentialSources.password = resolved.link;
+        credentialTimings.password = resolved.durationMs;
       } catch (error) {
         if (hasPassword) throw error;
       }
@@ -89,6 +91,7 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
         );
         key = resolved.secret;
         credentialSources.ssl_key = resolved.link;
+        credentialTimings.ssl_key = resolved.durationMs;
       }
       tls = {
         mode: source.ssl.mode,
@@ -112,6 +115,7 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
       connectTimeoutMs:
         'connect_timeout_seconds' in source.connectionProperties ? timeout * 1000 : timeout > 0 ? timeout : 10_000,
       credentialSources,
+      credentialTimings,
     };
   }
 

@@ -1,12 +1,18 @@
 import type { Tracer } from '@opentelemetry/api';
 import type { DataSource, SecretInput } from '../datasource/DataSource';
-import { describeError, NotAllowedError, SourcedError, throwIfAborted } from '../errors';
+import { describeError, NotAllowedError, SourcedError, throwIfAborted, UnavailableError } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
 import { withSpan } from '../telemetry/withSpan';
 import { matchesAnyGlob } from '../util/glob';
 import { pickJsonPath } from './jsonPath';
 import { Secret } from './Secret';
-import { parseSecretReference, type SecretProvider, type SecretReference } from './SecretProvider';
+import { parseSecretReference, SecretErrorReason, type SecretProvider, type SecretProviderContext, type SecretReference } from './SecretProvider';
+
+/** The links of the chain, in the order they are tried by default. */
+export type ChainLink = 'reference' | 'connection_properties' | 'additional_properties' | 'dynamic';
+
+/** The default order of the links. */
+export const DEFAULT_CHAIN_ORDER: readonly ChainLink[] = ['reference', 'connection_properties', 'additional_properties', 'dynamic'];
 
 /** Which references a request may use, so a caller can never make the daemon read its own credentials. */
 export interface SecretPolicy {
@@ -28,12 +34,21 @@ export const DEFAULT_SECRET_POLICY: SecretPolicy = {
 export interface SecretChainOptions {
   providers: readonly SecretProvider[];
   policy?: SecretPolicy;
+  /** The order of the links; a link left out is not tried. Default {@link DEFAULT_CHAIN_ORDER}. */
+  order?: readonly ChainLink[];
   /** How long a resolved reference is reused. Default 5 minutes; 0 turns the cache off. */
   cacheTtlMs?: number;
   /** Most cached references. Default 1000. */
   cacheMaxEntries?: number;
+  /**
+   * When a provider is unavailable, serve a value fetched at most this long ago (even past
+   * its TTL). Default 0: off.
+   */
+  staleIfErrorMs?: number;
   /** Time limit of each provider call. Default 10 s. */
   providerTimeoutMs?: number;
+  /** Attempts of a throttled provider call, with exponential back-off from 100 ms. Default 3. */
+  throttleAttempts?: number;
   tracer?: Tracer;
   logger?: Logger;
 }
@@ -58,12 +73,16 @@ export interface ResolvedSecret {
   link: string;
   durationMs: number;
   cached: boolean;
+  /** Served from the cache past its TTL because the provider was unavailable. */
+  stale?: boolean;
 }
 
 /** One link the chain tried, and why it gave nothing. */
 export interface ChainAttempt {
   link: string;
   outcome: string;
+  /** The provider error's reason, when there was one. */
+  reason?: string;
 }
 
 /** The chain found no value. Lists every link it tried and why; never a value. */
@@ -80,28 +99,35 @@ export class SecretResolutionError extends SourcedError {
 
 interface CacheEntry {
   secret: Secret;
-  expires: number;
+  fetched: number;
 }
 
+const REFERENCE_PATTERN = /^[a-z][a-z0-9+.-]*:\/\/./i;
+
 /**
- * Resolves secrets through an ordered chain:
- * 1. an explicit reference goes to the provider registered for its scheme (after the policy allows it);
- *    an inline value is used as it is;
- * 2. the property names in `connection_properties`, then in `additional_properties`
+ * Resolves secrets through an ordered chain (the order is configurable; by default):
+ * 1. `reference`: an explicit reference goes to the provider registered for its scheme; an
+ *    inline value is used as it is;
+ * 2. `connection_properties`, then 3. `additional_properties`: the request's property names
  *    (a property that holds a reference is resolved like one);
- * 3. the dynamic strategy: the environment variable `SOURCED_SECRET_<ID>_<LABEL>` for a data source with an id,
- *    unless the policy switches it off.
- * Resolved references are cached with a TTL, concurrent look-ups of one reference make a
- * single provider call, and each provider call is bounded by a time limit.
+ * 4. `dynamic`: the environment variable `SOURCED_SECRET_<ID>_<LABEL>` for a data source with
+ *    an id, unless the policy switches it off.
+ * Every reference must pass the policy before any provider runs. Resolved references are
+ * cached with a TTL, keyed by reference and by the identity the provider fetches with;
+ * concurrent look-ups of one key make a single provider call; each call has a time limit and
+ * throttled calls are retried with back-off. On failure the error lists every link tried.
  */
 export class SecretChain {
   private readonly providers = new Map<string, SecretProvider>();
   private readonly cache = new Map<string, CacheEntry>();
   private readonly inflight = new Map<string, Promise<Secret>>();
   private readonly policy: SecretPolicy;
+  private readonly order: readonly ChainLink[];
   private readonly ttl: number;
+  private readonly staleMs: number;
   private readonly maxEntries: number;
   private readonly timeoutMs: number;
+  private readonly throttleAttempts: number;
   private readonly tracer?: Tracer;
   private readonly logger: Logger;
 
@@ -116,9 +142,12 @@ export class SecretChain {
       }
     }
     this.policy = options.policy ?? DEFAULT_SECRET_POLICY;
+    this.order = options.order ?? DEFAULT_CHAIN_ORDER;
     this.ttl = options.cacheTtlMs ?? 5 * 60_000;
+    this.staleMs = options.staleIfErrorMs ?? 0;
     this.maxEntries = options.cacheMaxEntries ?? 1000;
     this.timeoutMs = options.providerTimeoutMs ?? 10_000;
+    this.throttleAttempts = Math.max(1, options.throttleAttempts ?? 3);
     this.tracer = options.tracer;
     this.logger = options.logger ?? noopLogger;
   }
@@ -128,52 +157,81 @@ export class SecretChain {
     return [...this.providers.keys()].sort();
   }
 
+  /**
+   * Checks every reference a data source carries (credentials, TLS key, cloud keys, and
+   * property values that are references) against the policy, before anything is resolved
+   * or any connection opened. Throws NotAllowedError naming the first refused field.
+   */
+  checkPolicy(source: DataSource): void {
+    const inputs: [SecretInput | undefined, string][] = [
+      [source.password, 'data_source.credentials.password'],
+      [source.ssl.key, 'data_source.ssl_config.key'],
+      [source.cloud.awsAccessKeyId, 'data_source.cloud_config.aws_access_key_id'],
+      [source.cloud.awsSecretAccessKey, 'data_source.cloud_config.aws_secret_access_key'],
+      [source.cloud.azureClientSecret, 'data_source.cloud_config.azure_client_secret'],
+    ];
+    for (const [input, field] of inputs) {
+      if (input?.kind === 'reference') this.assertAllowed(parseSecretReference(input.reference) as SecretReference, input.field ?? field);
+    }
+    for (const [bag, name] of [
+      [source.connectionProperties, 'connection_properties'],
+      [source.additionalProperties, 'additional_properties'],
+    ] as const) {
+      for (const [key, value] of Object.entries(bag)) {
+        if (typeof value === 'string' && REFERENCE_PATTERN.test(value) && /password|secret|key|token/i.test(key)) {
+          const ref = parseSecretReference(value);
+          if (ref) this.assertAllowed(ref, `data_source.${name}.${key}`);
+        }
+      }
+    }
+  }
+
   /** Resolves a secret; throws SecretResolutionError listing every link tried, or NotAllowedError for a refused reference. */
   async resolve(request: SecretRequest, signal: AbortSignal): Promise<ResolvedSecret> {
     const run = async (): Promise<ResolvedSecret> => {
       const started = performance.now();
       const attempts: ChainAttempt[] = [];
-      const done = (secret: Secret, link: string, cached = false): ResolvedSecret => ({
+      const done = (secret: Secret, link: string, flags: { cached?: boolean; stale?: boolean } = {}): ResolvedSecret => ({
         secret,
         link,
-        cached,
+        cached: flags.cached ?? false,
+        stale: flags.stale,
         durationMs: performance.now() - started,
       });
-
       const { input, source } = request;
-      if (input?.kind === 'inline') return done(input.value, 'inline');
-      if (input?.kind === 'reference') {
-        const outcome = await this.tryReference(input.reference, input.field, signal, source);
-        if (outcome.secret) return done(outcome.secret, outcome.link, outcome.cached);
-        attempts.push({ link: outcome.link, outcome: outcome.why });
-      }
-      for (const [bag, name] of [
-        [source.connectionProperties, 'connection_properties'],
-        [source.additionalProperties, 'additional_properties'],
-      ] as const) {
-        for (const key of request.propertyKeys) {
-          const value = bag[key];
-          if (value === undefined || value === null) continue;
-          const link = `${name}.${key}`;
-          if (typeof value !== 'string') {
-            attempts.push({ link, outcome: 'is not a string' });
-            continue;
+      for (const link of this.order) {
+        if (link === 'reference') {
+          if (input?.kind === 'inline') return done(input.value, 'inline');
+          if (input?.kind === 'reference') {
+            const outcome = await this.tryReference(input.reference, input.field, signal, source, request.label);
+            if (outcome.secret) return done(outcome.secret, outcome.link, outcome);
+            attempts.push({ link: outcome.link, outcome: outcome.why, reason: outcome.reason });
           }
-          if (parseSecretReference(value)) {
-            const outcome = await this.tryReference(value, `data_source.${link}`, signal, source);
-            if (outcome.secret) return done(outcome.secret, `${link} -> ${outcome.link}`, outcome.cached);
-            attempts.push({ link: `${link} -> ${outcome.link}`, outcome: outcome.why });
-            continue;
+        } else if (link === 'connection_properties' || link === 'additional_properties') {
+          const bag = link === 'connection_properties' ? source.connectionProperties : source.additionalProperties;
+          for (const key of request.propertyKeys) {
+            const value = bag[key];
+            if (value === undefined || value === null) continue;
+            const where = `${link}.${key}`;
+            if (typeof value !== 'string') {
+              attempts.push({ link: where, outcome: 'is not a string' });
+              continue;
+            }
+            if (parseSecretReference(value)) {
+              const outcome = await this.tryReference(value, `data_source.${where}`, signal, source, request.label);
+              if (outcome.secret) return done(outcome.secret, `${where} -> ${outcome.link}`, outcome);
+              attempts.push({ link: `${where} -> ${outcome.link}`, outcome: outcome.why, reason: outcome.reason });
+              continue;
+            }
+            return done(new Secret(value, where), where);
           }
-          return done(new Secret(value, link), link);
+        } else if (link === 'dynamic' && this.policy.dynamicStrategies && source.id) {
+          const name = `SOURCED_SECRET_${source.id}_${request.label}`.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
+          const where = `env:${name}`;
+          const value = process.env[name];
+          if (value !== undefined) return done(new Secret(value, where), where);
+          attempts.push({ link: where, outcome: 'not set' });
         }
-      }
-      if (this.policy.dynamicStrategies && source.id) {
-        const name = `SOURCED_SECRET_${source.id}_${request.label}`.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
-        const link = `env:${name}`;
-        const value = process.env[name];
-        if (value !== undefined) return done(new Secret(value, link), link);
-        attempts.push({ link, outcome: 'not set' });
       }
       throw new SecretResolutionError(request.field, request.label, attempts);
     };
@@ -181,9 +239,18 @@ export class SecretChain {
     if (!this.tracer) return run();
     return withSpan(this.tracer, 'sourced.secret.resolve', { 'sourced.secret.label': request.label, 'sourced.secret.field': request.field }, async (span) => {
       const result = await run();
-      span.setAttributes({ 'sourced.secret.link': result.link, 'sourced.secret.cached': result.cached });
+      span.setAttributes({ 'sourced.secret.link': result.link, 'sourced.secret.cached': result.cached, 'sourced.secret.stale': result.stale ?? false });
       return result;
     });
+  }
+
+  private assertAllowed(ref: SecretReference, field: string): void {
+    if (matchesAnyGlob(ref.uri, this.policy.allowedReferences)) return;
+    throw new NotAllowedError(
+      'SECRET_REFERENCE_NOT_ALLOWED',
+      `${field}: the daemon's secret policy does not allow ${ref.uri}; allowed: ${this.policy.allowedReferences.join(', ') || '(none)'}`,
+      { metadata: { field } },
+    );
   }
 
   private async tryReference(
@@ -191,55 +258,108 @@ export class SecretChain {
     field: string,
     signal: AbortSignal,
     source: DataSource,
-  ): Promise<{ secret?: Secret; link: string; why: string; cached: boolean }> {
+    label: string,
+    depth = 0,
+  ): Promise<{ secret?: Secret; link: string; why: string; reason?: string; cached: boolean; stale?: boolean }> {
     const ref = parseSecretReference(text) as SecretReference;
     const link = ref.uri;
-    if (!matchesAnyGlob(ref.uri, this.policy.allowedReferences)) {
-      throw new NotAllowedError(
-        'SECRET_REFERENCE_NOT_ALLOWED',
-        `${field}: the daemon's secret policy does not allow ${ref.uri}; allowed: ${this.policy.allowedReferences.join(', ') || '(none)'}`,
-        { metadata: { field } },
-      );
-    }
+    this.assertAllowed(ref, field);
     const provider = this.providers.get(ref.scheme);
     if (!provider) {
       return { link, why: `no provider for scheme "${ref.scheme}" (loaded: ${this.schemes().join(', ')})`, cached: false };
     }
     throwIfAborted(signal);
-    const cacheKey = ref.uri;
+    const context = this.providerContext(provider, signal, source, depth);
+    let identity: string;
+    try {
+      identity = provider.identity ? await provider.identity(ref, context) : '';
+    } catch (error) {
+      return this.failure(error, provider, link, signal);
+    }
+    const cacheKey = `${identity}\u0000${ref.uri}`;
     const hit = this.cache.get(cacheKey);
-    if (hit && hit.expires > Date.now()) {
+    const now = Date.now();
+    if (hit && now - hit.fetched < this.ttl) {
       return { secret: this.applyFragment(hit.secret, ref), link, why: '', cached: true };
     }
     try {
       let pending = this.inflight.get(cacheKey);
       if (!pending) {
-        pending = this.fetch(provider, ref, signal, source).finally(() => this.inflight.delete(cacheKey));
+        pending = this.fetch(provider, ref, context, signal).finally(() => this.inflight.delete(cacheKey));
         this.inflight.set(cacheKey, pending);
       }
       const raw = await pending;
       this.remember(cacheKey, raw);
       return { secret: this.applyFragment(raw, ref), link, why: '', cached: false };
     } catch (error) {
-      if (error instanceof NotAllowedError) throw error;
-      throwIfAborted(signal);
-      const why = error instanceof SourcedError ? error.message : `${provider.id} failed: ${describeError(error)}`;
-      this.logger.debug('secret link failed', { link, reason: error instanceof SourcedError ? error.reason : 'ERROR' });
-      return { link, why, cached: false };
+      if (error instanceof NotAllowedError && error.reason === 'SECRET_REFERENCE_NOT_ALLOWED') throw error;
+      if (hit && error instanceof UnavailableError && this.staleMs > 0 && now - hit.fetched < this.staleMs) {
+        this.logger.warn('secret provider unavailable; serving a stale value', { link, age_ms: now - hit.fetched });
+        return { secret: this.applyFragment(hit.secret, ref), link: `${link} (stale)`, why: '', cached: true, stale: true };
+      }
+      return this.failure(error, provider, link, signal);
     }
   }
 
-  private async fetch(provider: SecretProvider, ref: SecretReference, signal: AbortSignal, source: DataSource): Promise<Secret> {
+  private failure(error: unknown, provider: SecretProvider, link: string, signal: AbortSignal) {
+    throwIfAborted(signal);
+    const why = error instanceof SourcedError ? error.message : `${provider.id} failed: ${describeError(error)}`;
+    const reason = error instanceof SourcedError ? error.reason : undefined;
+    this.logger.debug('secret link failed', { link, reason: reason ?? 'ERROR' });
+    return { link, why, reason, cached: false };
+  }
+
+  /** What a provider receives; nested look-ups (its own credentials) go through this chain, two levels at most. */
+  private providerContext(provider: SecretProvider, signal: AbortSignal, source: DataSource, depth: number): SecretProviderContext {
+    return {
+      signal,
+      source,
+      logger: this.logger.child({ secret_provider: provider.id }),
+      resolveSecret: async (input, label) => {
+        if (input.kind === 'inline') return input.value;
+        if (depth >= 2) throw new SourcedError('SECRET_CHAIN_TOO_DEEP', `${input.field}: secret references nest too deeply`);
+        const nested = parseSecretReference(input.reference);
+        if (nested && provider.schemes.includes(nested.scheme)) {
+          throw new SourcedError('SECRET_CHAIN_CYCLE', `${input.field}: the credentials of ${provider.id} cannot come from ${provider.id} itself`);
+        }
+        const outcome = await this.tryReference(input.reference, input.field, signal, source, label, depth + 1);
+        if (!outcome.secret) throw new SourcedError(outcome.reason ?? 'SECRET_NOT_RESOLVED', `${input.field}: ${outcome.why}`);
+        return outcome.secret;
+      },
+    };
+  }
+
+  private async fetch(provider: SecretProvider, ref: SecretReference, context: SecretProviderContext, signal: AbortSignal): Promise<Secret> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.fetchOnce(provider, ref, context, signal);
+      } catch (error) {
+        const throttled = error instanceof SourcedError && error.reason === SecretErrorReason.THROTTLED;
+        if (!throttled || attempt >= this.throttleAttempts || signal.aborted) {
+          if (throttled) {
+            throw new UnavailableError(SecretErrorReason.THROTTLED, `${provider.id} throttled ${ref.uri} ${attempt} times; try again later`, { cause: error });
+          }
+          throw error;
+        }
+        await new Promise((r) => setTimeout(r, 100 * 2 ** (attempt - 1)).unref());
+      }
+    }
+  }
+
+  private async fetchOnce(provider: SecretProvider, ref: SecretReference, context: SecretProviderContext, signal: AbortSignal): Promise<Secret> {
     const limit = AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]);
     const value = await new Promise<string | Uint8Array>((resolve, reject) => {
       const onAbort = () =>
         reject(
           signal.aborted
             ? signal.reason
-            : new SourcedError('SECRET_PROVIDER_TIMEOUT', `${provider.id} did not answer within ${this.timeoutMs} ms`),
+            : new UnavailableError('SECRET_PROVIDER_TIMEOUT', `${provider.id} did not answer within ${this.timeoutMs} ms`),
         );
       limit.addEventListener('abort', onAbort, { once: true });
-      provider.resolve(ref, { signal: limit, source }).then(resolve, reject).finally(() => limit.removeEventListener('abort', onAbort));
+      provider
+        .resolve(ref, { ...context, signal: limit })
+        .then(resolve, reject)
+        .finally(() => limit.removeEventListener('abort', onAbort));
     });
     const text = typeof value === 'string' ? value : Buffer.from(value).toString('utf8');
     return new Secret(text, ref.uri);
@@ -251,11 +371,12 @@ export class SecretChain {
   }
 
   private remember(key: string, secret: Secret): void {
-    if (this.ttl <= 0) return;
+    if (this.ttl <= 0 && this.staleMs <= 0) return;
+    this.cache.delete(key);
     if (this.cache.size >= this.maxEntries) {
       const oldest = this.cache.keys().next().value;
       if (oldest !== undefined) this.cache.delete(oldest);
     }
-    this.cache.set(key, { secret, expires: Date.now() + this.ttl });
+    this.cache.set(key, { secret, fetched: Date.now() });
   }
 }

@@ -1,4 +1,6 @@
-import type { DataSource } from '../datasource/DataSource';
+import type { DataSource, SecretInput } from '../datasource/DataSource';
+import type { Logger } from '../logging/Logger';
+import type { Secret } from './Secret';
 
 /** A parsed secret reference: `scheme://target#fragment`. */
 export interface SecretReference {
@@ -18,7 +20,32 @@ export interface SecretProviderContext {
   readonly signal: AbortSignal;
   /** The data source the secret is for (its cloud settings may carry provider credentials). */
   readonly source?: DataSource;
+  /**
+   * Resolves another secret through the chain, for example the provider's own credentials
+   * (`cloud_config.aws_secret_access_key`, itself a reference). A provider must not use it to
+   * resolve a reference of its own scheme for the same value (the chain refuses cycles).
+   */
+  resolveSecret(input: SecretInput, label: string): Promise<Secret>;
+  readonly logger: Logger;
 }
+
+/**
+ * Stable reasons of the errors providers raise; the chain reports them per link and the
+ * daemon maps them (NotFoundError → NOT_FOUND, NotAllowedError → PERMISSION_DENIED,
+ * UnavailableError → UNAVAILABLE).
+ */
+export const SecretErrorReason = {
+  /** NotFoundError: the secret, version, stage or JSON field does not exist. */
+  NOT_FOUND: 'SECRET_NOT_FOUND',
+  /** NotAllowedError: the provider refused the identity access to the secret. */
+  ACCESS_DENIED: 'SECRET_ACCESS_DENIED',
+  /** NotAllowedError: the provider did not accept the credentials (bad key, bad signature, expired token). */
+  INVALID_CREDENTIALS: 'SECRET_PROVIDER_CREDENTIALS_INVALID',
+  /** UnavailableError: the provider throttled the request (the chain retries with back-off). */
+  THROTTLED: 'SECRET_PROVIDER_THROTTLED',
+  /** UnavailableError: the provider could not be reached or failed on its side. */
+  UNREACHABLE: 'SECRET_PROVIDER_UNREACHABLE',
+} as const;
 
 /**
  * Resolves secret references of one or more schemes. Registered by a plugin through
@@ -34,8 +61,18 @@ export interface SecretProvider {
   readonly schemes: readonly string[];
   /** One-line description for `ListPlugins`. */
   readonly description?: string;
-  /** Fetches the value a reference names. Throw a NotFoundError when it does not exist. */
+  /**
+   * Fetches the value a reference names. Raise the errors of {@link SecretErrorReason};
+   * their messages must hold no secret, request id or credential fragment.
+   */
   resolve(reference: SecretReference, context: SecretProviderContext): Promise<string | Uint8Array>;
+  /**
+   * Who fetches: the identity the provider will use for this look-up (for example an AWS
+   * access key id, a tenant and client id, or `default-chain`). The cache is keyed by
+   * reference and identity, so two callers with different credentials never share a value.
+   * Never return a secret. Defaults to the same identity for every look-up.
+   */
+  identity?(reference: SecretReference, context: SecretProviderContext): Promise<string> | string;
 }
 
 /** Parses `scheme://target#fragment`; undefined when the text is not a reference. */

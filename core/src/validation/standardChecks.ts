@@ -29,10 +29,16 @@ export function resolveCredentialsCheck<S extends StandardCheckState>(
         ctx.state.args = args;
         const sources = Object.entries(args.credentialSources);
         const details: Record<string, string> = {};
-        for (const [name, link] of sources) details[`${name}.source`] = link;
+        for (const [name, link] of sources) {
+          details[`${name}.source`] = link;
+          details[`${name}.ms`] = (args.credentialTimings[name] ?? 0).toFixed(1);
+        }
         if (args.user) details.user = args.user;
         if (sources.length === 0) return passed('no credentials to resolve: connecting without a password', details);
-        return passed(`resolved ${sources.map(([n, l]) => `${n} from ${l}`).join(', ')}`, details);
+        return passed(
+          `resolved ${sources.map(([n, l]) => `${n} from ${l} in ${(args.credentialTimings[n] ?? 0).toFixed(1)} ms`).join(', ')}`,
+          details,
+        );
       } catch (error) {
         if (error instanceof SecretResolutionError) {
           return failed(error.message, 'Give credentials.password as an inline value or a reference the daemon can read (env://, file://, aws-sm://, azure-kv://), or set it in connection_properties.password.');

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_SECRET_POLICY, type DiscoveryStrategy } from '@sourced/core';
+import { DEFAULT_CHAIN_ORDER, DEFAULT_SECRET_POLICY, type ChainLink, type DiscoveryStrategy } from '@sourced/core';
 import { parse as parseYaml } from 'yaml';
 import type { LogLevel } from '../logging/JsonLogger';
 
@@ -16,7 +16,16 @@ export interface DaemonConfig {
   shutdownGraceMs: number;
   validation: { checkTimeoutMs: number };
   discovery: { defaultStrategy: DiscoveryStrategy };
-  secrets: { allowedReferences: string[]; dynamicStrategies: boolean; cacheTtlMs: number; providerTimeoutMs: number };
+  secrets: {
+    allowedReferences: string[];
+    dynamicStrategies: boolean;
+    /** Links of the chain in the order tried; see README "Where credentials come from". */
+    order: ChainLink[];
+    cacheTtlMs: number;
+    /** Serve a value fetched at most this long ago when its provider is down; 0 is off. */
+    staleIfErrorMs: number;
+    providerTimeoutMs: number;
+  };
 }
 
 /** The plugins a daemon loads when the configuration names none. */
@@ -32,7 +41,9 @@ export const DEFAULT_CONFIG: DaemonConfig = {
   secrets: {
     allowedReferences: DEFAULT_SECRET_POLICY.allowedReferences,
     dynamicStrategies: DEFAULT_SECRET_POLICY.dynamicStrategies,
+    order: [...DEFAULT_CHAIN_ORDER],
     cacheTtlMs: 300_000,
+    staleIfErrorMs: 0,
     providerTimeoutMs: 10_000,
   },
 };
@@ -149,7 +160,7 @@ function mergeFile(config: DaemonConfig, path: string): void {
   if (validation?.checkTimeoutMs !== undefined) config.validation.checkTimeoutMs = nonNegative(String(validation.checkTimeoutMs), where('validation.checkTimeoutMs'));
   const discovery = section('discovery', ['defaultStrategy']);
   if (discovery?.defaultStrategy !== undefined) config.discovery.defaultStrategy = oneOf(String(discovery.defaultStrategy), STRATEGIES, where('discovery.defaultStrategy'));
-  const secrets = section('secrets', ['allowedReferences', 'dynamicStrategies', 'cacheTtlMs', 'providerTimeoutMs']);
+  const secrets = section('secrets', ['allowedReferences', 'dynamicStrategies', 'order', 'cacheTtlMs', 'staleIfErrorMs', 'providerTimeoutMs']);
   if (secrets) {
     if (secrets.allowedReferences !== undefined) {
       if (!Array.isArray(secrets.allowedReferences)) throw new ConfigError(`${where('secrets.allowedReferences')} must be a list of patterns`);
@@ -160,6 +171,15 @@ function mergeFile(config: DaemonConfig, path: string): void {
       config.secrets.dynamicStrategies = secrets.dynamicStrategies;
     }
     if (secrets.cacheTtlMs !== undefined) config.secrets.cacheTtlMs = nonNegative(String(secrets.cacheTtlMs), where('secrets.cacheTtlMs'));
+    if (secrets.staleIfErrorMs !== undefined) config.secrets.staleIfErrorMs = nonNegative(String(secrets.staleIfErrorMs), where('secrets.staleIfErrorMs'));
+    if (secrets.order !== undefined) {
+      const links = Array.isArray(secrets.order) ? secrets.order.map(String) : [];
+      const bad = links.find((l) => !(DEFAULT_CHAIN_ORDER as readonly string[]).includes(l));
+      if (!Array.isArray(secrets.order) || bad !== undefined || new Set(links).size !== links.length) {
+        throw new ConfigError(`${where('secrets.order')} must list distinct links among ${DEFAULT_CHAIN_ORDER.join(', ')}${bad ? `; "${bad}" is not one` : ''}`);
+      }
+      config.secrets.order = links as ChainLink[];
+    }
     if (secrets.providerTimeoutMs !== undefined) config.secrets.providerTimeoutMs = nonNegative(String(secrets.providerTimeoutMs), where('secrets.providerTimeoutMs'));
   }
 }

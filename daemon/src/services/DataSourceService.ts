@@ -85,6 +85,8 @@ export class DataSourceService {
   private connect(input: ValidateDataSourceRequest['dataSource'], ctx: CallContext): Connector {
     if (!input) throw new InputError([{ field: 'data_source', description: 'is required' }]);
     const source: DataSource = normalizeDataSource(toDataSourceInput(input), this.deps.pluginRegistry);
+    // A reference the policy refuses fails the whole call (PERMISSION_DENIED) before anything runs.
+    this.deps.secretChain.checkPolicy(source);
     ctx.span.setAttributes({
       'sourced.data_source.type': source.type,
       'sourced.data_source.location': source.location,
