@@ -205,6 +205,15 @@ describe('PostgreSQL validation', () => {
     expect(status.message).toContain('does not allow env://NOT_FOR_CALLERS');
   });
 
+  /** No file:// reference is allowed by default, so a caller cannot read the daemon's files. */
+  it('refuses file:// references by default', async () => {
+    const error = await expectFailure(
+      t.validate({ dataSource: pgSource(pg, { connectionProperties: { password: 'file:///etc/passwd' } as never, credentials: { username: pg.user, password: undefined } }) }),
+    );
+    expect(error.code).toBe(7);
+    expect(richStatusOf(error).errorInfo?.metadata.field).toBe('data_source.connection_properties.password');
+  });
+
   /** The server span continues the caller's traceparent; children cover secrets, connections and checks; no secret in any. */
   it('traces the call under the caller trace without secrets', async () => {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';

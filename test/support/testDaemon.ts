@@ -10,6 +10,7 @@ import {
 } from '../../daemon/src/gen/sourced/v1/data_source_service';
 import { PluginServiceClient } from '../../daemon/src/gen/sourced/v1/plugin_service';
 import { decodeRichStatus, type RichStatus } from '../../daemon/src/grpc/richStatus';
+import { captureSource, captureText, spansText } from './secretScan';
 
 /** A daemon started in this process on a free port, with everything it emits captured. */
 export interface TestDaemon {
@@ -42,6 +43,8 @@ export async function startTestDaemon(config: Partial<DaemonConfig> = {}): Promi
     spanProcessors: [new SimpleSpanProcessor(spans)],
     env: { OTEL_TRACES_EXPORTER: 'none' },
   });
+  captureSource('daemon log lines', () => logs.join('\n'));
+  captureSource('exported spans', () => spansText(spans.getFinishedSpans()));
   const address = daemon.address;
   const dataSources = new DataSourceServiceClient(address, credentials.createInsecure());
   const plugins = new PluginServiceClient(address, credentials.createInsecure());
@@ -74,6 +77,7 @@ export async function startTestDaemon(config: Partial<DaemonConfig> = {}): Promi
 /** Reads a whole server stream; rejects with the call's ServiceError. */
 export async function collect<T>(stream: ClientReadableStream<T>): Promise<T[]> {
   const out: T[] = [];
+  captureSource('stream events', () => JSON.stringify(out));
   for await (const message of stream as AsyncIterable<T>) out.push(message);
   return out;
 }
@@ -91,7 +95,10 @@ export async function expectFailure(call: Promise<unknown>): Promise<ServiceErro
   try {
     await call;
   } catch (error) {
-    return error as ServiceError;
+    const se = error as ServiceError;
+    const bin = se.metadata?.get('grpc-status-details-bin')[0];
+    captureText('error statuses', `${se.message} ${bin ? JSON.stringify(decodeRichStatus(bin as Buffer)) : ''}`);
+    return se;
   }
   throw new Error('the call succeeded but was expected to fail');
 }

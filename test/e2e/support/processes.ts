@@ -4,6 +4,8 @@ import { resolve } from 'node:path';
 import { freePort } from '../../harness/ports';
 
 /** The `sourced` executable as npm installs it; it runs the built `daemon/dist` (`npm test` builds first). */
+import { captureSource, captureText } from '../../support/secretScan';
+
 export const SOURCED_BIN = resolve(__dirname, '../../../daemon/bin/sourced.js');
 
 function assertBuilt(): void {
@@ -122,6 +124,7 @@ async function spawnDaemon(port: number, options: DaemonProcessOptions): Promise
       });
       check();
     });
+  captureSource('daemon process output', () => `${out}\n${err}`);
   const daemon: DaemonProcess = {
     child,
     address,
@@ -168,7 +171,11 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       if (signal) reject(new Error(`sourced ${args.join(' ')} was killed (${signal}), probably hung; stdout:\n${stdout}\nstderr:\n${stderr}`));
-      else resolveRun({ code, stdout, stderr });
+      else {
+        captureText('CLI output', `${stdout}\n${stderr}`);
+        resolveRun({ code, stdout, stderr });
+      }
     });
   });
 }
+
