@@ -29,3 +29,4 @@ export * from './secret/scrubSecrets';
 export * from './connector/tlsSession';
 export * from './discovery/inferSchema';
 export * from './util/mapWithConcurrency';
+export * from './connector/ConnectFailure';

@@ -203,7 +203,7 @@ export class SecretChain {
         if (link === 'reference') {
           if (input?.kind === 'inline') return done(input.value, 'inline');
           if (input?.kind === 'reference') {
-            const outcome = await this.tryReference(input.reference, input.field, signal, source, request.label);
+            const outcome = await this.tryReference(input.reference, input.field, signal, source);
             if (outcome.secret) return done(outcome.secret, outcome.link, outcome);
             attempts.push({ link: outcome.link, outcome: outcome.why, reason: outcome.reason });
           }
@@ -218,7 +218,7 @@ export class SecretChain {
               continue;
             }
             if (parseSecretReference(value)) {
-              const outcome = await this.tryReference(value, `data_source.${where}`, signal, source, request.label);
+              const outcome = await this.tryReference(value, `data_source.${where}`, signal, source);
               if (outcome.secret) return done(outcome.secret, `${where} -> ${outcome.link}`, outcome);
               attempts.push({ link: `${where} -> ${outcome.link}`, outcome: outcome.why, reason: outcome.reason });
               continue;
@@ -258,7 +258,6 @@ export class SecretChain {
     field: string,
     signal: AbortSignal,
     source: DataSource,
-    label: string,
     depth = 0,
   ): Promise<{ secret?: Secret; link: string; why: string; reason?: string; cached: boolean; stale?: boolean }> {
     const ref = parseSecretReference(text) as SecretReference;
@@ -315,14 +314,14 @@ export class SecretChain {
       signal,
       source,
       logger: this.logger.child({ secret_provider: provider.id }),
-      resolveSecret: async (input, label) => {
+      resolveSecret: async (input) => {
         if (input.kind === 'inline') return input.value;
         if (depth >= 2) throw new SourcedError('SECRET_CHAIN_TOO_DEEP', `${input.field}: secret references nest too deeply`);
         const nested = parseSecretReference(input.reference);
         if (nested && provider.schemes.includes(nested.scheme)) {
           throw new SourcedError('SECRET_CHAIN_CYCLE', `${input.field}: the credentials of ${provider.id} cannot come from ${provider.id} itself`);
         }
-        const outcome = await this.tryReference(input.reference, input.field, signal, source, label, depth + 1);
+        const outcome = await this.tryReference(input.reference, input.field, signal, source, depth + 1);
         if (!outcome.secret) throw new SourcedError(outcome.reason ?? 'SECRET_NOT_RESOLVED', `${input.field}: ${outcome.why}`);
         return outcome.secret;
       },

@@ -199,3 +199,9 @@ export function latencyCheck<S>(ping: (ctx: CheckContext<S>) => Promise<void>, d
     },
   };
 }
+
+/** The connection arguments `resolve-credentials` put in the state; checks that depend on it call this. */
+export function connectionArgsOf(state: StandardCheckState): ConnectionArgs {
+  if (!state.args) throw new Error('connection arguments are missing: resolve-credentials did not run');
+  return state.args;
+}

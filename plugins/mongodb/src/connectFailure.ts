@@ -1,28 +1,14 @@
 import {
-  AbortedError,
   describeCertificateError,
-  NotAllowedError,
-  NotFoundError,
   scrubbedErrorText,
-  SourcedError,
-  UnavailableError,
   type ConnectionArgs,
+  connectFailureToError,
+  type ConnectFailure,
 } from '@sourced/core';
 import { MongoAPIError, MongoNetworkTimeoutError, MongoParseError, MongoServerSelectionError } from 'mongodb';
 import type { MongoSettings } from './connect';
 import { ErrorCode, errorCode, errorWithCode, isConnectionError, serverCode, underlyingError } from './mongoErrors';
 
-/** Why a connection could not be opened, in words for people. Never contains a secret. */
-export interface ConnectFailure {
-  /** Stable UPPER_SNAKE_CASE reason. */
-  reason: string;
-  message: string;
-  hint?: string;
-  /** Which semantic error it becomes when discovery cannot connect. */
-  kind: 'unavailable' | 'not-allowed' | 'not-found' | 'invalid';
-  /** Server error code or socket / TLS error code, when there is one. */
-  code?: string;
-}
 
 /** What else is known when a connection fails (from earlier checks). */
 export interface FailureContext {
@@ -134,12 +120,5 @@ export function describeConnectFailure(error: unknown, args: ConnectionArgs, set
 
 /** The semantic error discovery raises when a client cannot be opened. */
 export function toConnectError(error: unknown, args: ConnectionArgs, settings: MongoSettings): Error {
-  if (error instanceof AbortedError || error instanceof SourcedError) return error;
-  const f = describeConnectFailure(error, args, settings);
-  const options = { cause: error, metadata: f.code ? { code: f.code } : undefined };
-  const message = f.hint ? `${f.message}. ${f.hint}` : f.message;
-  if (f.kind === 'not-allowed') return new NotAllowedError(f.reason, message, options);
-  if (f.kind === 'not-found') return new NotFoundError(f.reason, message, options);
-  if (f.kind === 'invalid') return new SourcedError(f.reason, message, options);
-  return new UnavailableError(f.reason, message, options);
+  return connectFailureToError(error, (e) => describeConnectFailure(e, args, settings));
 }

@@ -1,27 +1,13 @@
 import {
-  AbortedError,
-  NotAllowedError,
-  NotFoundError,
-  SourcedError,
-  UnavailableError,
   describeCertificateError,
   scrubbedErrorText,
   type ConnectionArgs,
+  connectFailureToError,
+  type ConnectFailure,
 } from '@sourced/core';
 import { tlsErrorCode } from './driver';
 import { errorCode, isConnectionError, serverErrno } from './mysqlErrors';
 
-/** Why a connection could not be opened, in words for people. Never contains a secret. */
-export interface ConnectFailure {
-  /** Stable UPPER_SNAKE_CASE reason. */
-  reason: string;
-  message: string;
-  hint?: string;
-  /** Which semantic error it becomes when discovery cannot connect. */
-  kind: 'unavailable' | 'not-allowed' | 'not-found';
-  /** The server's error number, or a socket / TLS / driver code, when there is one. */
-  code?: string;
-}
 
 /** Server error numbers (the same in MySQL and MariaDB unless noted). */
 const ER = {
@@ -234,11 +220,5 @@ export function describeConnectFailure(error: unknown, args: ConnectionArgs): Co
 
 /** The semantic error discovery raises when a connection cannot be opened. */
 export function toConnectError(error: unknown, args: ConnectionArgs): Error {
-  if (error instanceof AbortedError || error instanceof SourcedError) return error;
-  const f = describeConnectFailure(error, args);
-  const options = { cause: error, metadata: f.code ? { code: f.code } : undefined };
-  const message = f.hint ? `${f.message}. ${f.hint}` : f.message;
-  if (f.kind === 'not-allowed') return new NotAllowedError(f.reason, message, options);
-  if (f.kind === 'not-found') return new NotFoundError(f.reason, message, options);
-  return new UnavailableError(f.reason, message, options);
+  return connectFailureToError(error, (e) => describeConnectFailure(e, args));
 }

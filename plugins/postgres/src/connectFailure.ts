@@ -1,26 +1,12 @@
 import {
-  AbortedError,
-  NotAllowedError,
-  NotFoundError,
-  SourcedError,
-  UnavailableError,
   describeCertificateError as describeTlsCertificateError,
   type ConnectionArgs,
+  connectFailureToError,
+  type ConnectFailure,
 } from '@sourced/core';
 import { NoPasswordError } from './connect';
 import { isConnectionError, scrubbed, sqlState } from './pgErrors';
 
-/** Why a connection could not be opened, in words for people. Never contains a secret. */
-export interface ConnectFailure {
-  /** Stable UPPER_SNAKE_CASE reason. */
-  reason: string;
-  message: string;
-  hint?: string;
-  /** Which semantic error it becomes when discovery cannot connect. */
-  kind: 'unavailable' | 'not-allowed' | 'not-found';
-  /** SQLSTATE or socket / TLS error code, when there is one. */
-  code?: string;
-}
 
 /**
  * Describes a TLS certificate verification error, or returns undefined when the error is
@@ -160,11 +146,5 @@ export function describeConnectFailure(error: unknown, args: ConnectionArgs): Co
 
 /** The semantic error discovery raises when a connection cannot be opened. */
 export function toConnectError(error: unknown, args: ConnectionArgs): Error {
-  if (error instanceof AbortedError || error instanceof SourcedError) return error;
-  const f = describeConnectFailure(error, args);
-  const options = { cause: error, metadata: f.code ? { code: f.code } : undefined };
-  const message = f.hint ? `${f.message}. ${f.hint}` : f.message;
-  if (f.kind === 'not-allowed') return new NotAllowedError(f.reason, message, options);
-  if (f.kind === 'not-found') return new NotFoundError(f.reason, message, options);
-  return new UnavailableError(f.reason, message, options);
+  return connectFailureToError(error, (e) => describeConnectFailure(e, args));
 }
