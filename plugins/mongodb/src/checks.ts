@@ -15,10 +15,10 @@ import {
   type CheckContext,
   type CheckDefinition,
   type CheckResult,
-  type ConnectionArgs,
   type LocationAwareConnector,
   type StandardCheckState,
   type ValidationPlan,
+  connectionArgsOf,
 } from '@sourced/core';
 import type { Document, MongoClient } from 'mongodb';
 import { SYSTEM_DATABASES } from './catalog';
@@ -90,11 +90,6 @@ export function mongoValidationPlan(connector: LocationAwareConnector<MongoClien
   };
 }
 
-function argsOf(ctx: CheckContext<MongoCheckState>): ConnectionArgs {
-  if (!ctx.state.args) throw new Error('connection arguments are missing: resolve-credentials did not run');
-  return ctx.state.args;
-}
-
 function settingsOf(ctx: CheckContext<MongoCheckState>): MongoSettings {
   ctx.state.settings ??= mongoSettings(ctx.source, ctx.endpoint.host);
   return ctx.state.settings;
@@ -112,7 +107,7 @@ function clientOf(ctx: CheckContext<MongoCheckState>): MongoClient {
 
 /** Client timeouts within the check's own limit, so a failure is reported before the check times out. */
 function timeoutWithin(ctx: CheckContext<MongoCheckState>): number {
-  return Math.max(100, Math.min(argsOf(ctx).connectTimeoutMs, ctx.timeoutMs - 250));
+  return Math.max(100, Math.min(connectionArgsOf(ctx.state).connectTimeoutMs, ctx.timeoutMs - 250));
 }
 
 const standardDns = dnsCheck<MongoCheckState>();
@@ -197,7 +192,7 @@ const tlsCheck: Check = {
   title: 'TLS handshake',
   dependsOn: ['resolve-credentials', 'tcp'],
   async run(ctx) {
-    const args = argsOf(ctx);
+    const args = connectionArgsOf(ctx.state);
     const target = ctx.state.reachable ?? { host: args.host, port: args.port };
     const name = ctx.state.srv ? target.host : args.host;
     const address = ctx.state.srv ? target.host : ctx.state.address ?? args.host;
@@ -292,7 +287,7 @@ const handshakeCheck: Check = {
   title: 'MongoDB handshake',
   dependsOn: ['resolve-credentials', 'tcp', 'tls'],
   async run(ctx) {
-    const args = argsOf(ctx);
+    const args = connectionArgsOf(ctx.state);
     const settings = settingsOf(ctx);
     let client: MongoClient;
     try {
@@ -359,7 +354,7 @@ const authenticateCheck: Check = {
   title: 'Authenticate',
   dependsOn: ['handshake'],
   async run(ctx) {
-    const args = argsOf(ctx);
+    const args = connectionArgsOf(ctx.state);
     const settings = settingsOf(ctx);
     if (!args.user && settings.authMechanism !== 'MONGODB-X509') return anonymous(ctx);
     const user = args.user ?? '';

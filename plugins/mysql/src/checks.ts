@@ -21,6 +21,7 @@ import {
   type LocationAwareConnector,
   type StandardCheckState,
   type ValidationPlan,
+  connectionArgsOf,
 } from '@sourced/core';
 import type { Connection } from 'mysql2';
 import { GRANTEE_SQL, readRelations, readSchemas, userSchemaSql } from './catalog';
@@ -77,12 +78,6 @@ export function mysqlValidationPlan(connector: LocationAwareConnector<Connection
   };
 }
 
-/** The resolved arguments; `resolve-credentials` sets them before any check that depends on it runs. */
-function argsOf(ctx: CheckContext<MysqlCheckState>): ConnectionArgs {
-  if (!ctx.state.args) throw new Error('connection arguments are missing: resolve-credentials did not run');
-  return ctx.state.args;
-}
-
 function connOf(ctx: CheckContext<MysqlCheckState>): Connection {
   if (!ctx.state.conn) throw new Error('no authenticated connection: authenticate did not run');
   if (closedByCancel(ctx.state.conn)) throw new Error('the connection was closed when an earlier check was cancelled or timed out');
@@ -112,7 +107,7 @@ const tlsCheck: Check = {
   title: 'TLS handshake',
   dependsOn: ['resolve-credentials', 'tcp'],
   async run(ctx) {
-    const args = argsOf(ctx);
+    const args = connectionArgsOf(ctx.state);
     const address = ctx.state.address ?? args.host;
     if (!args.tls) return probeWithoutTls(ctx, args, address);
 
@@ -176,7 +171,7 @@ const authenticateCheck: Check = {
   title: 'Authenticate',
   dependsOn: ['resolve-credentials', 'tcp', 'tls'],
   async run(ctx) {
-    const args = argsOf(ctx);
+    const args = connectionArgsOf(ctx.state);
     if (!args.user) return failed('no user name given', 'MySQL needs a user: set credentials.username.');
     const details: Record<string, string> = { user: args.user };
     if (args.database) details.database = args.database;

@@ -16,6 +16,7 @@ import {
   type LocationAwareConnector,
   type StandardCheckState,
   type ValidationPlan,
+  connectionArgsOf,
 } from '@sourced/core';
 import type { Client } from 'pg';
 import { USER_SCHEMA_SQL } from './catalog';
@@ -64,12 +65,6 @@ export function postgresValidationPlan(connector: LocationAwareConnector<Client>
   };
 }
 
-/** The resolved arguments; `resolve-credentials` sets them before any check that depends on it runs. */
-function argsOf(ctx: CheckContext<PostgresCheckState>): ConnectionArgs {
-  if (!ctx.state.args) throw new Error('connection arguments are missing: resolve-credentials did not run');
-  return ctx.state.args;
-}
-
 function clientOf(ctx: CheckContext<PostgresCheckState>): Client {
   if (!ctx.state.client) throw new Error('no authenticated connection: authenticate did not run');
   if (closedByCancel(ctx.state.client)) {
@@ -83,7 +78,7 @@ const tlsCheck: Check = {
   title: 'TLS handshake',
   dependsOn: ['resolve-credentials', 'tcp'],
   async run(ctx) {
-    const args = argsOf(ctx);
+    const args = connectionArgsOf(ctx.state);
     const address = ctx.state.address ?? args.host;
     if (!args.tls) return probeWithoutTls(ctx, args, address);
 
@@ -148,7 +143,7 @@ const authenticateCheck: Check = {
   title: 'Authenticate',
   dependsOn: ['resolve-credentials', 'tcp', 'tls'],
   async run(ctx) {
-    const args = argsOf(ctx);
+    const args = connectionArgsOf(ctx.state);
     const database = args.database ?? args.user ?? '';
     if (!args.user) {
       return failed('no user name given', 'PostgreSQL needs a user: set credentials.username.');
