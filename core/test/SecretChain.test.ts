@@ -14,6 +14,7 @@ import {
   SecretResolutionError,
   UnavailableError,
   type DataSourceInput,
+  parseSecretReference,
   type SecretProvider,
 } from '../src';
 
@@ -233,7 +234,8 @@ describe('SecretChain, provider behaviour', () => {
 
   /** Every reference of a data source is checked against the policy before anything runs. */
   it('checks every reference of a data source against the policy', () => {
-    const chain = new SecretChain({ providers: [envSecretProvider] });
+    const chain = new SecretChain({ providers: [envSecretProvider, fileSecretProvider] });
+    expect(() => chain.checkPolicy(source({ connectionProperties: { aws_sm_endpoint: 'https://vpce-1.secretsmanager.eu-west-1.vpce.amazonaws.com' } }))).not.toThrow();
     expect(() => chain.checkPolicy(source({ credentials: { password: { reference: 'env://SOURCED_SECRET_OK' } } }))).not.toThrow();
     expect(() => chain.checkPolicy(source({ connectionProperties: { password: 'file:///etc/shadow' } }))).toThrow(
       'data_source.connection_properties.password: the daemon\'s secret policy does not allow file:///etc/shadow',
@@ -241,5 +243,17 @@ describe('SecretChain, provider behaviour', () => {
     expect(() => chain.checkPolicy(source({ cloudConfig: { awsAccessKeyId: { reference: 'env://AWS_ACCESS_KEY_ID' }, awsSecretAccessKey: { inlineValue: 'x' } } }))).toThrow(
       /cloud_config\.aws_access_key_id\.reference: .* does not allow env:\/\/AWS_ACCESS_KEY_ID/,
     );
+  });
+});
+
+describe('parseSecretReference', () => {
+  /** The query may follow the fragment, as the providers' documentation writes it; both orders mean the same. */
+  it('reads a query before or after the JSON path', () => {
+    const a = parseSecretReference('aws-sm://eu-west-1/prod/db#password?versionStage=AWSPREVIOUS');
+    const b = parseSecretReference('aws-sm://eu-west-1/prod/db?versionStage=AWSPREVIOUS#password');
+    expect(a).toEqual({ uri: 'aws-sm://eu-west-1/prod/db?versionStage=AWSPREVIOUS', scheme: 'aws-sm', target: 'eu-west-1/prod/db?versionStage=AWSPREVIOUS', fragment: 'password' });
+    expect(b).toEqual(a);
+    expect(parseSecretReference('env://NAME')).toEqual({ uri: 'env://NAME', scheme: 'env', target: 'NAME', fragment: undefined });
+    expect(parseSecretReference('not a reference')).toBeUndefined();
   });
 });

@@ -42,6 +42,8 @@ describe('loadConfig', () => {
           "@sourced/plugin-postgres",
           "@sourced/plugin-mysql",
           "@sourced/plugin-mongodb",
+          "@sourced/plugin-aws",
+          "@sourced/plugin-azure",
         ],
         "secrets": {
           "allowedReferences": [
@@ -74,7 +76,7 @@ describe('loadConfig', () => {
     config.plugins.push('./mine.js');
     config.secrets.allowedReferences.push('file:///*');
     expect(loadConfig([], {}, dir)).toEqual(DEFAULT_CONFIG);
-    expect(DEFAULT_CONFIG.plugins).toEqual(['@sourced/plugin-postgres', '@sourced/plugin-mysql', '@sourced/plugin-mongodb']);
+    expect(DEFAULT_CONFIG.plugins).toEqual(['@sourced/plugin-postgres', '@sourced/plugin-mysql', '@sourced/plugin-mongodb', '@sourced/plugin-aws', '@sourced/plugin-azure']);
   });
 
   /** Every option of a YAML file is read, enum values in any case. */

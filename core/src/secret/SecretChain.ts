@@ -178,9 +178,10 @@ export class SecretChain {
       [source.additionalProperties, 'additional_properties'],
     ] as const) {
       for (const [key, value] of Object.entries(bag)) {
-        if (typeof value === 'string' && REFERENCE_PATTERN.test(value) && /password|secret|key|token/i.test(key)) {
+        // A property is a reference when its scheme has a provider (an https endpoint is not).
+        if (typeof value === 'string' && REFERENCE_PATTERN.test(value)) {
           const ref = parseSecretReference(value);
-          if (ref) this.assertAllowed(ref, `data_source.${name}.${key}`);
+          if (ref && this.providers.has(ref.scheme)) this.assertAllowed(ref, `data_source.${name}.${key}`);
         }
       }
     }

@@ -75,12 +75,22 @@ export interface SecretProvider {
   identity?(reference: SecretReference, context: SecretProviderContext): Promise<string> | string;
 }
 
-/** Parses `scheme://target#fragment`; undefined when the text is not a reference. */
+/**
+ * Parses `scheme://target[?query]#fragment`; undefined when the text is not a reference. A
+ * query written after the fragment (`aws-sm://db#password?versionStage=AWSPREVIOUS`, the order
+ * the providers' documentation uses) is moved into the target, so that `uri` names the exact
+ * version and the fragment is only the JSON path.
+ */
 export function parseSecretReference(text: string): SecretReference | undefined {
   const m = /^([a-z][a-z0-9+.-]*):\/\/([^#]*)(?:#(.*))?$/i.exec(text.trim());
   if (!m) return undefined;
   const scheme = m[1].toLowerCase();
-  const target = m[2];
-  const fragment = m[3] === undefined || m[3] === '' ? undefined : m[3];
+  let target = m[2];
+  let fragment = m[3] === undefined || m[3] === '' ? undefined : m[3];
+  const q = fragment?.indexOf('?') ?? -1;
+  if (fragment !== undefined && q >= 0) {
+    target = `${target}${target.includes('?') ? '&' : '?'}${fragment.slice(q + 1)}`;
+    fragment = fragment.slice(0, q) || undefined;
+  }
   return { uri: `${scheme}://${target}`, scheme, target, fragment };
 }

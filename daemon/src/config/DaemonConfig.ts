@@ -29,7 +29,7 @@ export interface DaemonConfig {
 }
 
 /** The plugins a daemon loads when the configuration names none. */
-export const BUILTIN_PLUGINS = ['@sourced/plugin-postgres', '@sourced/plugin-mysql', '@sourced/plugin-mongodb'];
+export const BUILTIN_PLUGINS = ['@sourced/plugin-postgres', '@sourced/plugin-mysql', '@sourced/plugin-mongodb', '@sourced/plugin-aws', '@sourced/plugin-azure'];
 
 export const DEFAULT_CONFIG: DaemonConfig = {
   listen: '127.0.0.1:50051',

@@ -1,1 +1,23 @@
-export {};
+/**
+ * @sourced/plugin-aws: the AWS cloud provider plugin of sourced. Registers the AWS Secrets
+ * Manager secret provider (`aws-sm://`). Load it as a plugin (the default export) or build a
+ * provider with {@link createSecretsManagerProvider}.
+ */
+import { definePlugin, PLUGIN_API_VERSION } from '@sourced/core';
+import { createSecretsManagerProvider } from './SecretsManagerProvider';
+
+/** The plugin: one Secrets Manager provider (with its own SDK clients) per daemon that loads it. */
+export default definePlugin({
+  id: 'aws',
+  version: '0.1.0',
+  apiVersion: PLUGIN_API_VERSION,
+  description: 'AWS: Secrets Manager secrets (aws-sm://)',
+  register(r) {
+    r.registerSecretProvider(createSecretsManagerProvider());
+  },
+});
+
+export { createSecretsManagerProvider, type SecretsManagerProvider, type SecretsManagerProviderOptions } from './SecretsManagerProvider';
+export { parseSecretsManagerReference, describeSecret, AWS_REGION_PATTERN, INVALID_REFERENCE, type SecretsManagerReference } from './secretsManagerReference';
+export { toSecretError, scrubAwsText, type FailedLookup } from './awsErrors';
+export { planLookup, assertEndpointAllowed, ENDPOINT_PROPERTY, type LookupPlan, type StaticKeys } from './awsLookup';

@@ -1,1 +1,22 @@
-export {};
+/**
+ * @sourced/plugin-azure: the Azure cloud provider plugin of sourced. Registers the Key Vault
+ * secret provider (`azure-kv://vault/secret[/version][#json.path]`).
+ */
+import { definePlugin, PLUGIN_API_VERSION } from '@sourced/core';
+import { KeyVaultSecretProvider } from './KeyVaultSecretProvider';
+
+/** The plugin; each daemon that loads it gets its own provider (and its own client cache). */
+export default definePlugin({
+  id: 'azure',
+  version: '0.1.0',
+  apiVersion: PLUGIN_API_VERSION,
+  description: 'Azure: Key Vault secrets (azure-kv://) with client secret, managed identity or the default credential chain',
+  register(r) {
+    r.registerSecretProvider(new KeyVaultSecretProvider());
+  },
+});
+
+export { KeyVaultSecretProvider, type KeyVaultSecretProviderOptions } from './KeyVaultSecretProvider';
+export { AZURE_PROPERTIES, resolveAzureAccess, type AzureAccess, type AzureCredentialKind } from './azureAccess';
+export { AZURE_CLOUDS, parseKeyVaultTarget, cloudOfVaultHost, type AzureCloud, type KeyVaultTarget } from './keyVaultTarget';
+export { scrubAzureText, toKeyVaultError } from './keyVaultErrors';
