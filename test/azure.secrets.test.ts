@@ -5,6 +5,7 @@ import { DataSource } from '../daemon/src/gen/sourced/v1/data_source';
 import type { ValidateDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
 import type { ListPluginsResponse } from '../daemon/src/gen/sourced/v1/plugin_service';
 import { AzureStandIn, type AzureApp } from './harness/azure/AzureStandIn';
+import { registerSecret } from './support/secretScan';
 import { AZURE_PLUGINS, check, everythingVisible, failedLinks, keyVaultSource, passed, type KeyVaultSourceOptions } from './harness/azure/sources';
 import { eventually } from './support/pg';
 import { startTestDaemon, type TestDaemon } from './support/testDaemon';
@@ -51,6 +52,8 @@ describe('Azure Key Vault secrets (stand-in)', () => {
   });
   afterAll(async () => {
     delete process.env[CLIENT_SECRET_ENV];
+    // tokens, client secrets and Entra error ids: the harness-wide scan checks them across the file
+    for (const value of kv?.sensitiveValues() ?? []) registerSecret('an Azure stand-in token, client secret or error id', value);
     await t?.stop();
     await kv?.stop();
   });
