@@ -138,3 +138,73 @@ export async function makeCertificates(dir: string, opts: CertificateOptions = {
     caCertPem, caKeyPem, serverCertPem, serverKeyPem, clientCertPem, clientKeyPem,
   };
 }
+
+/** Options for {@link makeServerCertificate}. */
+export interface ServerCertificateOptions {
+  /** File name stem in the PKI's folder (`<name>.crt`, `<name>.key`). */
+  name: string;
+  /** CN of the certificate. Default `localhost`. */
+  commonName?: string;
+  /** subjectAltName entries. Default `DNS:localhost`, `IP:127.0.0.1`. */
+  altNames?: string[];
+  /** Validity start and end (UTC). Default: from now for 90 days. Either may lie in the past or the future. */
+  notBefore?: Date;
+  notAfter?: Date;
+}
+
+/** Paths and PEM of one extra certificate made by {@link makeServerCertificate}. */
+export interface ExtraCertificate {
+  cert: string;
+  key: string;
+  certPem: string;
+  keyPem: string;
+}
+
+/** `YYYYMMDDHHMMSSZ`, the date format of `openssl ca -startdate/-enddate`. */
+function opensslDate(d: Date): string {
+  return `${d.toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`;
+}
+
+/**
+ * Makes one more server certificate signed by the CA of `pki`: any name and SANs (a certificate
+ * for the wrong host), any validity window (an expired or a not-yet-valid certificate; made with
+ * `openssl ca`, which accepts explicit dates).
+ */
+export async function makeServerCertificate(pki: Certificates, opts: ServerCertificateOptions): Promise<ExtraCertificate> {
+  const dir = join(pki.dir, `${opts.name}.ca`);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const key = join(pki.dir, `${opts.name}.key`);
+  const csr = join(dir, 'req.csr');
+  const cert = join(pki.dir, `${opts.name}.crt`);
+  const conf = join(dir, 'ca.cnf');
+  const notBefore = opts.notBefore ?? new Date();
+  const notAfter = opts.notAfter ?? new Date(Date.now() + 90 * 86_400_000);
+  const altNames = opts.altNames ?? ['DNS:localhost', 'IP:127.0.0.1'];
+  await writeFile(join(dir, 'index.txt'), '');
+  await writeFile(
+    conf,
+    [
+      '[ca]', 'default_ca = test', '[test]',
+      `database = ${join(dir, 'index.txt')}`, `new_certs_dir = ${dir}`, `serial = ${join(dir, 'serial')}`,
+      'default_md = sha256', 'policy = any', 'unique_subject = no', 'copy_extensions = none', 'x509_extensions = leaf',
+      '[any]', 'commonName = supplied',
+      '[leaf]', 'basicConstraints = critical,CA:FALSE', 'keyUsage = critical,digitalSignature,keyAgreement',
+      'extendedKeyUsage = serverAuth', 'subjectKeyIdentifier = hash', 'authorityKeyIdentifier = keyid,issuer',
+      `subjectAltName = ${altNames.join(',')}`, '',
+    ].join('\n'),
+  );
+  await writeFile(join(dir, 'serial'), `${serial().slice(2)}\n`);
+  await openssl([
+    'req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', key, '-out', csr, '-subj', `/CN=${opts.commonName ?? 'localhost'}`,
+  ]);
+  await chmod(key, 0o600);
+  await openssl([
+    'ca', '-batch', '-notext', '-config', conf, '-in', csr, '-cert', pki.caCert, '-keyfile', pki.caKey,
+    '-startdate', opensslDate(notBefore), '-enddate', opensslDate(notAfter), '-out', cert,
+  ]);
+  await chmod(cert, 0o644);
+  await rm(dir, { recursive: true, force: true });
+  const [certPem, keyPem] = await Promise.all([readFile(cert, 'utf8'), readFile(key, 'utf8')]);
+  return { cert, key, certPem, keyPem };
+}

@@ -276,6 +276,9 @@ class Instance implements MariadbInstance {
       `--pid-file=${join(this.baseDir, 'mariadb.pid')}`,
       `--log-error=${this.logFile}`,
       ...INNODB_ARGS,
+      // Its own tmpdir: at start mariadbd deletes every #sql* file in its tmpdir, which would
+      // pull internal temporary tables from under the queries of other instances sharing /tmp.
+      `--tmpdir=${this.baseDir}`,
       '--skip-log-bin',
       '--performance-schema=OFF',
       '--character-set-server=utf8mb4',

@@ -84,6 +84,11 @@ export interface Connector {
   canFailover(): boolean;
   /** Switches to the standby endpoint (reconnecting it when needed); returns the new role. */
   failover(reason: string, signal: AbortSignal): Promise<EndpointRole>;
+  /**
+   * Replaces the active connection with a fresh one to the same endpoint (for a standby
+   * connection that died while it waited). Optional: without it, such a failover fails.
+   */
+  reconnect?(signal: AbortSignal): Promise<void>;
   /** Whether an error means the active connection is gone (so a failover may help). */
   isConnectionError(error: unknown): boolean;
   /** Schemas that pass the filter, in name order. */

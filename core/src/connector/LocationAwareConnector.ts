@@ -3,6 +3,7 @@ import type { DataSource, Endpoint, EndpointRole } from '../datasource/DataSourc
 import type { CompiledFilter } from '../discovery/DiscoveryFilter';
 import type { CatalogEntity, SchemaEntity } from '../discovery/entities';
 import { describeError, InputError, UnavailableError } from '../errors';
+import { Secret } from '../secret/Secret';
 import { withSpan } from '../telemetry/withSpan';
 import type { ValidationPlan } from '../validation/Check';
 import type { ConnectionArgs, TlsArgs } from './ConnectionArgs';
@@ -83,20 +84,31 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
     }
     let tls: TlsArgs | undefined;
     if (source.ssl.mode !== 'disable') {
+      // ca, cert and key each come as PEM text, a file path, or a secret reference.
+      const pemSetting = async (label: 'ssl_ca' | 'ssl_cert', value: string | undefined, field: string) => {
+        if (value === undefined || !SECRET_REFERENCE.test(value) || value.includes('-----BEGIN')) return readPem(value, field);
+        const resolved = await this.context.secrets.resolve(
+          { input: { kind: 'reference', reference: value, field }, propertyKeys: [], label, field, source },
+          signal,
+        );
+        credentialSources[label] = resolved.link;
+        credentialTimings[label] = resolved.durationMs;
+        return readPem(resolved.secret.reveal(), field);
+      };
       let key;
       if (source.ssl.key) {
         const resolved = await this.context.secrets.resolve(
           { input: source.ssl.key, propertyKeys: ['ssl_key'], label: 'ssl_key', field: source.ssl.key.field, source },
           signal,
         );
-        key = resolved.secret;
+        key = keyPem(resolved.secret, source.ssl.key.field);
         credentialSources.ssl_key = resolved.link;
         credentialTimings.ssl_key = resolved.durationMs;
       }
       tls = {
         mode: source.ssl.mode,
-        ca: readPem(source.ssl.ca, 'data_source.ssl_config.ca'),
-        cert: readPem(source.ssl.cert, 'data_source.ssl_config.cert'),
+        ca: await pemSetting('ssl_ca', source.ssl.ca, 'data_source.ssl_config.ca'),
+        cert: await pemSetting('ssl_cert', source.ssl.cert, 'data_source.ssl_config.cert'),
         key,
         servername: source.ssl.serverName,
       };
@@ -169,6 +181,15 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
     return this.active.role;
   }
 
+  /** Closes the active connection and opens the same endpoint again. */
+  async reconnect(signal: AbortSignal): Promise<void> {
+    const stale = this.active.conn;
+    this.active.conn = undefined;
+    if (stale) await this.closeConnection(stale);
+    this.active.conn = await this.open(this.active.role, signal);
+    this.context.logger.warn('reconnected', { active: this.active.role });
+  }
+
   async listSchemas(filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]> {
     return this.querySchemas(this.connection(), filter, signal);
   }
@@ -207,13 +228,23 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
   }
 }
 
+/** A secret reference (`scheme://...`), as the secret chain takes it. */
+const SECRET_REFERENCE = /^[a-z][a-z0-9+.-]*:\/\/./i;
+
 /** Reads a PEM value given inline or as a file path. */
 function readPem(value: string | undefined, field: string): string | undefined {
   if (value === undefined) return undefined;
   if (value.includes('-----BEGIN')) return value;
   try {
-    return readFileSync(value, 'utf8');
+    return readFileSync(value.trim(), 'utf8');
   } catch (error) {
     throw new InputError([{ field, description: `is neither PEM text nor a readable file (${(error as NodeJS.ErrnoException).code})` }]);
   }
+}
+
+/** The client key as PEM: the secret's value, or, when that is a file path, the file's contents (still a Secret). */
+function keyPem(secret: Secret, field: string): Secret {
+  const value = secret.reveal();
+  if (value.includes('-----BEGIN')) return secret;
+  return new Secret(readPem(value, field) ?? '', 'file');
 }

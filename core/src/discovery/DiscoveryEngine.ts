@@ -185,7 +185,12 @@ export class DiscoveryEngine {
     }
   }
 
-  /** Runs a read; when the connection is lost and a standby exists, fails over once and reads again. */
+  /**
+   * Runs a read; when the connection is lost and a standby exists, fails over once and reads
+   * again. A standby connection opened at the start may have died while it waited (the
+   * secondary restarted, an idle timeout): when the read after the failover finds it gone
+   * too, the endpoint is opened afresh once before the run gives up.
+   */
   private async withFailover<T>(
     connector: Connector,
     signal: AbortSignal,
@@ -205,7 +210,22 @@ export class DiscoveryEngine {
         throw new UnavailableError('ALL_ENDPOINTS_UNAVAILABLE', `the active endpoint failed (${reason}) and the failover endpoint too (${describeError(second)})`, { cause: second });
       }
       const failover: DiscoveryEvent = { kind: 'failover', active, reason, resumeAfter: cursor ? encodeCursor(cursor) : '' };
-      return { value: await read(), failover };
+      try {
+        return { value: await read(), failover };
+      } catch (stale) {
+        if (signal.aborted) throw abortedErrorFrom(signal);
+        if (!connector.isConnectionError(stale) || !connector.reconnect) throw stale;
+        try {
+          await connector.reconnect(signal);
+        } catch (third) {
+          throw new UnavailableError(
+            'ALL_ENDPOINTS_UNAVAILABLE',
+            `the active endpoint failed (${reason}) and the failover endpoint too (${describeError(stale)}; reconnecting: ${describeError(third)})`,
+            { cause: third },
+          );
+        }
+        return { value: await read(), failover };
+      }
     }
   }
 

@@ -1,7 +1,10 @@
 import {
   abortedErrorFrom,
   describeCertificateError,
+  checkClientKeyPair,
+  describeTlsHandshakeFailure,
   describeTlsSession,
+  probeTlsOptions,
   dnsCheck,
   failed,
   latencyCheck,
@@ -10,7 +13,6 @@ import {
   scrubbedErrorText,
   skipped,
   tcpCheck,
-  toNodeTlsOptions,
   warning,
   type CheckContext,
   type CheckDefinition,
@@ -214,27 +216,22 @@ const tlsCheck: Check = {
         return skipped(`${notRequested}; the server does not offer TLS either`, { 'server.tls': 'not offered' });
       }
     }
-    const options = { ...toNodeTlsOptions(args.tls, name), host: name };
+    const keyPair = checkClientKeyPair(args.tls);
+    if (keyPair) return keyPair;
     try {
-      return describeTlsSession(await probeTls(address, target.port, options, ctx.signal), args.tls.mode);
+      return describeTlsSession(await probeTls(address, target.port, probeTlsOptions(args.tls, name), ctx.signal), args.tls, name);
     } catch (error) {
       if (ctx.signal.aborted) throw abortedErrorFrom(ctx.signal);
-      const cert = describeCertificateError(error, args.tls.servername ?? name);
-      if (cert) return failed(cert.message, cert.hint, { mode: args.tls.mode, code: cert.code });
       const code = (error as { code?: unknown }).code;
       const text = scrubbedErrorText(error, [args.tls.key, args.password]);
-      if (code === 'ECONNRESET' || /before secure TLS connection|wrong version number/i.test(text)) {
+      if (!describeCertificateError(error, args.tls.servername ?? name, args.tls) && (code === 'ECONNRESET' || /before secure TLS connection|wrong version number/i.test(text))) {
         return failed(
           `the server at ${target.host}:${target.port} does not speak TLS (it closed the connection at the TLS handshake)`,
           'Turn TLS on in mongod (net.tls.mode with a certificate), or, on a trusted network only, set ssl_config.mode to SSL_MODE_DISABLE.',
           { mode: args.tls.mode, code: String(code ?? '') },
         );
       }
-      return failed(
-        `the TLS handshake with ${target.host}:${target.port} failed: ${text}`,
-        "Check ssl_config (mode, CA, client certificate and key) and the server's TLS settings.",
-        typeof code === 'string' ? { mode: args.tls.mode, code } : { mode: args.tls.mode },
-      );
+      return describeTlsHandshakeFailure(error, args.tls, target.host, target.port, text);
     }
   },
 };

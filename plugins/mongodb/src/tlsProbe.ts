@@ -1,6 +1,6 @@
 import { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { startTlsOnSocket, tlsSessionOf, type TlsSession } from '@sourced/core';
+import { inspectTlsSession, startTlsOnSocket, type TlsSession } from '@sourced/core';
 
 /**
  * Connects to `address:port` and makes a TLS handshake straight away (MongoDB speaks TLS
@@ -10,9 +10,10 @@ import { startTlsOnSocket, tlsSessionOf, type TlsSession } from '@sourced/core';
  */
 export async function probeTls(address: string, port: number, options: ConnectionOptions, signal: AbortSignal): Promise<TlsSession> {
   const socket = await tcpConnect(address, port, signal);
+  const started = performance.now();
   const secure = await startTlsOnSocket(socket, options, signal);
   try {
-    return tlsSessionOf(secure);
+    return await inspectTlsSession(secure, signal, performance.now() - started);
   } finally {
     secure.destroy();
   }

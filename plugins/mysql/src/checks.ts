@@ -3,8 +3,10 @@ import {
   EMPTY_FILTER,
   abortedErrorFrom,
   compileFilter,
-  describeCertificateError,
+  checkClientKeyPair,
+  describeTlsHandshakeFailure,
   describeTlsSession,
+  probeTlsOptions,
   dnsCheck,
   failed,
   latencyCheck,
@@ -12,7 +14,6 @@ import {
   resolveCredentialsCheck,
   scrubbedErrorText,
   tcpCheck,
-  toNodeTlsOptions,
   warning,
   type CheckContext,
   type CheckDefinition,
@@ -111,29 +112,24 @@ const tlsCheck: Check = {
     const address = ctx.state.address ?? args.host;
     if (!args.tls) return probeWithoutTls(ctx, args, address);
 
-    const options = { ...toNodeTlsOptions(args.tls, args.host), host: args.host };
+    const keyPair = checkClientKeyPair(args.tls);
+    if (keyPair) return keyPair;
     try {
-      const probe = await probeGreeting(address, args.port, options, ctx.signal);
+      const probe = await probeGreeting(address, args.port, probeTlsOptions(args.tls, args.host), ctx.signal);
       ctx.state.greeting = probe.greeting;
       if (!probe.session) {
         return failed(`the server at ${args.host}:${args.port} does not offer TLS`, TLS_OFF_HINT, { mode: args.tls.mode, ...greetingDetails(probe.greeting) });
       }
-      const result = describeTlsSession(probe.session, args.tls.mode);
+      const result = describeTlsSession(probe.session, args.tls, args.host);
       return { ...result, details: { ...result.details, ...greetingDetails(probe.greeting) } };
     } catch (error) {
       if (ctx.signal.aborted) throw abortedErrorFrom(ctx.signal);
       if (error instanceof GreetingError) return greetingRefused(error, args);
-      const cert = describeCertificateError(error, args.tls.servername ?? args.host);
-      if (cert) return failed(cert.message, cert.hint, { mode: args.tls.mode, code: cert.code });
       const code = (error as { code?: unknown }).code;
       if (code === 'NOT_MYSQL') {
         return failed(`${args.host}:${args.port} does not speak the MySQL protocol: ${scrubbedErrorText(error, [])}`, 'Check that the port is a MySQL or MariaDB server (and not, for example, a proxy for another protocol).');
       }
-      return failed(
-        `the TLS handshake with ${args.host}:${args.port} failed: ${scrubbedErrorText(error, [args.tls.key])}`,
-        "Check ssl_config (mode, CA, client certificate and key) and the server's TLS settings (tls_version, ssl_cipher).",
-        typeof code === 'string' ? { mode: args.tls.mode, code } : { mode: args.tls.mode },
-      );
+      return describeTlsHandshakeFailure(error, args.tls, args.host, args.port, scrubbedErrorText(error, [args.tls.key]));
     }
   },
 };

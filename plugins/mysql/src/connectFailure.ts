@@ -63,6 +63,9 @@ export function describeConnectFailure(error: unknown, args: ConnectionArgs): Co
         `MySQL matches accounts by user and client host: an account must exist for the daemon's address ('${user}'@'%' or '${user}'@'<daemon address>'), with this password.`,
       ];
       if (noTls) hints.push('If the account requires TLS (REQUIRE SSL/X509) or the server sets require_secure_transport, set ssl_config.mode.');
+      else if (!args.tls?.cert) {
+        hints.push('If the account requires a client certificate (REQUIRE X509, ISSUER or SUBJECT), give ssl_config.cert and ssl_config.key (PEM text, a file path or a secret reference) issued by the CA in the server\'s ssl_ca.');
+      } else hints.push("If the account requires ISSUER or SUBJECT, check that the client certificate's issuer and subject are the ones the account names.");
       return { reason: 'AUTHENTICATION_FAILED', kind: 'not-allowed', code, message: text, hint: hints.join(' ') };
     }
     case ER.ACCESS_DENIED_NO_PASSWORD:

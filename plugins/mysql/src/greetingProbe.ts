@@ -6,7 +6,7 @@
  */
 import { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { startTlsOnSocket, tlsSessionOf, type TlsSession } from '@sourced/core';
+import { inspectTlsSession, startTlsOnSocket, type TlsSession } from '@sourced/core';
 
 /** Capability flags of the client/server protocol. */
 const CLIENT_LONG_PASSWORD = 0x1;
@@ -65,9 +65,10 @@ export async function probeGreeting(address: string, port: number, tlsOptions: C
     return { greeting };
   }
   socket.write(sslRequest(greeting.capabilities));
+  const started = performance.now();
   const secure = await startTlsOnSocket(socket, tlsOptions, signal);
   try {
-    return { greeting, session: tlsSessionOf(secure) };
+    return { greeting, session: await inspectTlsSession(secure, signal, performance.now() - started) };
   } finally {
     secure.destroy();
   }

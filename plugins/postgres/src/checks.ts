@@ -1,13 +1,15 @@
 import {
   abortedErrorFrom,
+  checkClientKeyPair,
+  describeTlsHandshakeFailure,
   describeTlsSession,
+  probeTlsOptions,
   dnsCheck,
   latencyCheck,
   failed,
   passed,
   resolveCredentialsCheck,
   tcpCheck,
-  toNodeTlsOptions,
   warning,
   type CheckContext,
   type CheckDefinition,
@@ -21,7 +23,7 @@ import {
 import type { Client } from 'pg';
 import { USER_SCHEMA_SQL } from './catalog';
 import { connectClient } from './connect';
-import { describeCertificateError, describeConnectFailure } from './connectFailure';
+import { describeConnectFailure } from './connectFailure';
 import { scrubbed } from './pgErrors';
 import { closedByCancel, endClient, query } from './query';
 import { probeTls } from './tlsProbe';
@@ -82,9 +84,10 @@ const tlsCheck: Check = {
     const address = ctx.state.address ?? args.host;
     if (!args.tls) return probeWithoutTls(ctx, args, address);
 
-    const options = { ...toNodeTlsOptions(args.tls, args.host), host: args.host };
+    const keyPair = checkClientKeyPair(args.tls);
+    if (keyPair) return keyPair;
     try {
-      const probe = await probeTls(address, args.port, options, ctx.signal);
+      const probe = await probeTls(address, args.port, probeTlsOptions(args.tls, args.host), ctx.signal);
       if (probe.answer === 'N') {
         return failed(
           `the server at ${args.host}:${args.port} does not accept TLS`,
@@ -98,17 +101,10 @@ const tlsCheck: Check = {
           'Check that the port is a PostgreSQL server (and not, for example, a proxy for another protocol).',
         );
       }
-      return describeTlsSession(probe.session, args.tls.mode);
+      return describeTlsSession(probe.session, args.tls, args.host);
     } catch (error) {
       if (ctx.signal.aborted) throw abortedErrorFrom(ctx.signal);
-      const cert = describeCertificateError(error, args.tls.servername ?? args.host);
-      if (cert) return failed(cert.message, cert.hint, { mode: args.tls.mode, code: cert.code });
-      const code = (error as { code?: unknown }).code;
-      return failed(
-        `the TLS handshake with ${args.host}:${args.port} failed: ${scrubbed(error, [args.tls.key])}`,
-        'Check ssl_config (mode, CA, client certificate and key) and the server\'s TLS settings (ssl_min_protocol_version, ssl_ciphers).',
-        typeof code === 'string' ? { mode: args.tls.mode, code } : { mode: args.tls.mode },
-      );
+      return describeTlsHandshakeFailure(error, args.tls, args.host, args.port, scrubbed(error, [args.tls.key]));
     }
   },
 };

@@ -55,6 +55,27 @@ export function describeConnectFailure(error: unknown, args: ConnectionArgs): Co
       const noEntry = /pg_hba\.conf/.test(text);
       const notPermitted = /not permitted to log in/.test(text);
       const noRole = /^role .* does not exist/.test(text);
+      // pg_hba.conf `cert` / `clientcert=verify-*`: no client certificate, or one for another user.
+      if (/requires a valid client certificate/.test(text)) {
+        return {
+          reason: 'CLIENT_CERTIFICATE_REQUIRED',
+          kind: 'not-allowed',
+          code: state,
+          message: text,
+          hint: args.tls?.cert
+            ? 'The server did not accept the client certificate given: it must be issued by the CA in the server\'s ssl_ca_file and still valid.'
+            : 'The server requires a client certificate for this user: give ssl_config.cert and ssl_config.key (PEM text, a file path or a secret reference), issued by the CA in the server\'s ssl_ca_file with CN = the user name.',
+        };
+      }
+      if (/certificate authentication failed|does not match user name/.test(text)) {
+        return {
+          reason: 'CLIENT_CERTIFICATE_REJECTED',
+          kind: 'not-allowed',
+          code: state,
+          message: text,
+          hint: `The client certificate's CN must equal the user name ("${user}"), or the DBA maps it with a pg_ident.conf map on the pg_hba.conf line.`,
+        };
+      }
       return {
         reason: notPermitted ? 'ROLE_CANNOT_LOGIN' : noRole ? 'ROLE_NOT_FOUND' : 'CONNECTION_NOT_ALLOWED',
         kind: 'not-allowed',

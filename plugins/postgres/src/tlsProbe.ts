@@ -1,6 +1,6 @@
 import { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { startTlsOnSocket, tlsSessionOf, type TlsSession } from '@sourced/core';
+import { inspectTlsSession, startTlsOnSocket, type TlsSession } from '@sourced/core';
 
 export type { TlsSession } from '@sourced/core';
 
@@ -26,9 +26,10 @@ export async function probeTls(address: string, port: number, tlsOptions: Connec
     socket.destroy();
     return answer === 0x4e /* 'N' */ ? { answer: 'N' } : { answer: 'other', byte: answer };
   }
+  const started = performance.now();
   const secure = await startTlsOnSocket(socket, tlsOptions, signal);
   try {
-    return { answer: 'S', session: tlsSessionOf(secure) };
+    return { answer: 'S', session: await inspectTlsSession(secure, signal, performance.now() - started) };
   } finally {
     secure.destroy();
   }

@@ -22,7 +22,12 @@ import { encodeReply, MessageFramer, parseMessage, type IncomingCommand } from '
 export interface MongoStandInOptions {
   dataset: MongoDataset;
   /** Listen with TLS using this certificate and key (PEM). */
-  tls?: { cert: string; key: string };
+  tls?: {
+    cert: string;
+    key: string;
+    /** Require a client certificate signed by this CA (PEM), as mongod with net.tls.CAFile and no allowConnectionsWithoutCertificates. */
+    clientCa?: string;
+  };
   host?: string;
   /** 0 (the default) picks a free port. */
   port?: number;
@@ -111,7 +116,14 @@ class StandIn implements MongoStandIn {
     // Derived once, as createUser would: the server never keeps the password.
     this.users = options.dataset.users.map((def) => ({ def, credentials: makeScramCredentials(def.password) }));
     this.server = options.tls
-      ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, (s) => this.accept(s))
+      ? createTlsServer(
+          {
+            cert: options.tls.cert,
+            key: options.tls.key,
+            ...(options.tls.clientCa ? { ca: options.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+          },
+          (s) => this.accept(s),
+        )
       : createTcpServer((s) => this.accept(s));
     this.server.on('tlsClientError', () => undefined);
   }

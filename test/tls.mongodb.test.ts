@@ -1,0 +1,110 @@
+import { rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DataSource, Location, SslMode } from '../daemon/src/gen/sourced/v1/data_source';
+import { mongoFixture, SHOP, TEST_USER, type FixturePasswords } from './fixtures/mongodb/fixture';
+import { makeCertificates, makeServerCertificate, type Certificates } from './harness/certs';
+import { startMongoStandIn, type MongoStandIn } from './harness/mongo/MongoStandIn';
+import { checkOf, inline, sslConfig } from './support/tlsChecks';
+import { registerSecret } from './support/secretScan';
+import { startTestDaemon, type TestDaemon } from './support/testDaemon';
+
+/**
+ * TLS against MongoDB wire stand-ins of this file: one with a certificate for localhost, one
+ * with a certificate that names only `otherhost`, and one that requires a client certificate.
+ */
+describe('MongoDB TLS (wire stand-in)', () => {
+  let dir: string;
+  let pki: Certificates;
+  let other: Certificates;
+  let plain: MongoStandIn;
+  let otherHost: MongoStandIn;
+  let mutual: MongoStandIn;
+  let t: TestDaemon;
+  const passwords: FixturePasswords = { test: `t-${Math.random().toString(36).slice(2)}`, shop: `s-${Math.random().toString(36).slice(2)}`, admin: `a-${Math.random().toString(36).slice(2)}` };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sourced-tls-mongo-'));
+    [pki, other, t] = await Promise.all([makeCertificates(join(dir, 'pki')), makeCertificates(join(dir, 'other')), startTestDaemon()]);
+    const wrongName = await makeServerCertificate(pki, { name: 'otherhost', commonName: 'otherhost', altNames: ['DNS:otherhost'] });
+    for (const p of Object.values(passwords)) registerSecret('fixture password', p);
+    for (const k of [pki.serverKeyPem, pki.clientKeyPem, other.clientKeyPem, wrongName.keyPem]) registerSecret('a TLS private key', k);
+    const dataset = mongoFixture(passwords);
+    const log = () => undefined;
+    [plain, otherHost, mutual] = await Promise.all([
+      startMongoStandIn({ dataset, log, tls: { cert: pki.serverCertPem, key: pki.serverKeyPem } }),
+      startMongoStandIn({ dataset, log, tls: { cert: wrongName.certPem, key: wrongName.keyPem } }),
+      startMongoStandIn({ dataset, log, tls: { cert: pki.serverCertPem, key: pki.serverKeyPem, clientCa: pki.caCertPem } }),
+    ]);
+  });
+  afterAll(async () => {
+    await t?.stop();
+    await Promise.all([plain, otherHost, mutual].map((s) => s?.stop()));
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  function source(server: MongoStandIn, ssl: Parameters<typeof sslConfig>[0]): DataSource {
+    return DataSource.fromPartial({
+      id: 'tls-mongo',
+      type: 'mongodb',
+      location: Location.LOCATION_CLOUD,
+      primary: { host: server.host, port: server.port, database: SHOP },
+      credentials: { username: TEST_USER, password: inline(passwords.test) },
+      sslConfig: sslConfig(ssl),
+    });
+  }
+
+  /** verify-full with the test CA passes and reports the certificate, the host name match, and that no client certificate was asked for. */
+  it('passes and reports the certificate', async () => {
+    const events = await t.validate({ dataSource: source(plain, { ca: pki.caCertPem }) });
+    const tls = checkOf(events, 'tls');
+    expect(tls.state).toBe('PASSED');
+    expect(tls.details).toMatchObject({
+      'cert.subject': 'CN=localhost',
+      'cert.issuer': 'CN=sourced test CA',
+      host_name: 'matched (127.0.0.1)',
+      client_cert: 'not requested by the server',
+    });
+    expect(tls.details['cert.san']).toBe('DNS:localhost, IP Address:127.0.0.1');
+    expect(checkOf(events, 'authenticate').state).toBe('PASSED');
+  });
+
+  /** A CA that did not sign the server certificate fails as an unknown CA. */
+  it('fails with an unknown CA', async () => {
+    const tls = checkOf(await t.validate({ dataSource: source(plain, { ca: other.caCert }) }), 'tls');
+    expect(tls.state).toBe('FAILED');
+    expect(tls.message).toContain('unknown CA');
+    expect(tls.hint).toContain('ssl_config.ca');
+  });
+
+  /** A certificate that names only otherhost fails verify-full as a host name mismatch, with its SANs in the details. */
+  it('fails on a host name mismatch', async () => {
+    const tls = checkOf(await t.validate({ dataSource: source(otherHost, { ca: pki.caCertPem }) }), 'tls');
+    expect(tls.state).toBe('FAILED');
+    expect(tls.message).toContain('host name mismatch');
+    expect(tls.details).toMatchObject({ 'cert.san': 'DNS:otherhost', host_name: 'mismatch (127.0.0.1)' });
+    expect(tls.hint).toMatch(/server_name.*SSL_MODE_VERIFY_CA/);
+  });
+
+  /** A server that requires a client certificate: none given fails with its own message; the right one is presented and accepted; one from another CA is refused. */
+  it('reports the client certificate the server requires', async () => {
+    const none = checkOf(await t.validate({ dataSource: source(mutual, { ca: pki.caCertPem }) }), 'tls');
+    expect(none.state).toBe('FAILED');
+    expect(none.message).toContain('requires a client certificate');
+    expect(none.hint).toContain('ssl_config.cert');
+    expect(none.details.client_cert).toBe('required by the server, none configured');
+
+    const good = await t.validate({ dataSource: source(mutual, { ca: pki.caCertPem, cert: pki.clientCertPem, key: inline(pki.clientKeyPem) }) });
+    expect(checkOf(good, 'tls').details.client_cert).toBe('presented, accepted');
+    expect(checkOf(good, 'authenticate').state).toBe('PASSED');
+
+    const foreign = checkOf(
+      await t.validate({ dataSource: source(mutual, { mode: SslMode.SSL_MODE_VERIFY_CA, ca: pki.caCertPem, cert: other.clientCertPem, key: inline(other.clientKeyPem) }) }),
+      'tls',
+    );
+    expect(foreign.state).toBe('FAILED');
+    expect(foreign.message).toContain('refused the client certificate');
+  });
+});
