@@ -30,3 +30,4 @@ export * from './connector/tlsSession';
 export * from './discovery/inferSchema';
 export * from './util/mapWithConcurrency';
 export * from './connector/ConnectFailure';
+export * from './connector/DatabaseTokenProvider';

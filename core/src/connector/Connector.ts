@@ -3,6 +3,7 @@ import type { DataSource, Endpoint, EndpointRole } from '../datasource/DataSourc
 import type { CompiledFilter } from '../discovery/DiscoveryFilter';
 import type { CatalogEntity, RelationKey, SchemaEntity } from '../discovery/entities';
 import type { Logger } from '../logging/Logger';
+import type { DatabaseTokenMinter } from './DatabaseTokenProvider';
 import type { ResolvedSecret, SecretRequest } from '../secret/SecretChain';
 import type { ValidationPlan } from '../validation/Check';
 
@@ -21,6 +22,8 @@ export interface ConnectorContext {
   tracer: Tracer;
   /** The daemon's name and version, sent as the application name. */
   applicationName: string;
+  /** Database tokens from cloud identities (`use_iam_auth`); absent in hosts without token providers. */
+  tokens?: DatabaseTokenMinter;
 }
 
 /**

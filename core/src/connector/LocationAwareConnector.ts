@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs';
 import type { DataSource, Endpoint, EndpointRole } from '../datasource/DataSource';
 import type { CompiledFilter } from '../discovery/DiscoveryFilter';
 import type { CatalogEntity, SchemaEntity } from '../discovery/entities';
-import { describeError, InputError, UnavailableError } from '../errors';
+import { describeError, InputError, SourcedError, UnavailableError } from '../errors';
 import { Secret } from '../secret/Secret';
 import { withSpan } from '../telemetry/withSpan';
 import type { ValidationPlan } from '../validation/Check';
 import type { ConnectionArgs, TlsArgs } from './ConnectionArgs';
 import type { Connector, ConnectorContext, ConnectorDefinition, RelationPage } from './Connector';
+import { TOKEN_PLUGIN_OF, tokenCloudOf } from './DatabaseTokenProvider';
 
 interface Slot<TConn> {
   role: EndpointRole;
@@ -69,7 +70,24 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
     let password;
     const hasPassword =
       source.password !== undefined || 'password' in source.connectionProperties || 'password' in source.additionalProperties;
-    if (hasPassword || source.id) {
+    if (source.cloud.useIamAuth) {
+      // A fresh token for every physical connection: tokens live minutes, discoveries longer.
+      if (!source.username) {
+        throw new InputError([{ field: 'data_source.credentials.username', description: 'is required with cloud_config.use_iam_auth (the database user the token is for)' }]);
+      }
+      const cloud = tokenCloudOf(source);
+      if (!this.context.tokens) {
+        throw new SourcedError('TOKEN_PROVIDER_MISSING', `use_iam_auth needs a ${cloud} database token provider; load ${TOKEN_PLUGIN_OF[cloud]}`);
+      }
+      const started = performance.now();
+      const minted = await this.context.tokens.mint(
+        { source, host: endpoint.host, port: endpoint.port, user: source.username, connector: this.definition.type },
+        signal,
+      );
+      password = minted.token;
+      credentialSources.password = `${minted.provider} token (expires ${new Date(minted.expiresAt).toISOString()})`;
+      credentialTimings.password = performance.now() - started;
+    } else if (hasPassword || source.id) {
       try {
         const resolved = await this.context.secrets.resolve(
           { input: source.password, propertyKeys: ['password'], label: 'password', field: 'data_source.credentials.password', source },

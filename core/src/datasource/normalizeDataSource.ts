@@ -146,6 +146,12 @@ export function normalizeDataSource(input: DataSourceInput | undefined, connecto
       looseSecret(lc.azure_client_secret, `${lcPath}.azure_client_secret`),
     useManagedIdentity: cc.useManagedIdentity === true || lc.use_managed_identity === true,
   };
+  if (cloud.useIamAuth && mode === 'disable') {
+    v.push({ field: `${sslPath}.mode`, description: 'is SSL_MODE_DISABLE, but cloud_config.use_iam_auth sends a token as the password: TLS is required' });
+  }
+  if (cloud.useIamAuth && input.credentials?.password) {
+    v.push({ field: `${ROOT}.credentials.password`, description: 'must be empty with cloud_config.use_iam_auth (a token is minted for every connection)' });
+  }
   if (cloud.awsAccessKeyId && !cloud.awsSecretAccessKey) {
     v.push({ field: `${ccPath}.aws_secret_access_key`, description: 'is required with aws_access_key_id' });
   }

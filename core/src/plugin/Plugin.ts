@@ -1,4 +1,5 @@
 import type { ConnectorDefinition } from '../connector/Connector';
+import type { DatabaseTokenProvider } from '../connector/DatabaseTokenProvider';
 import type { SecretProvider } from '../secret/SecretProvider';
 
 /**
@@ -16,6 +17,8 @@ export interface PluginRegistrar {
   registerConnector(definition: ConnectorDefinition): void;
   /** Adds a secret provider. A scheme that is already registered is refused likewise. */
   registerSecretProvider(provider: SecretProvider): void;
+  /** Adds a database token provider (one per cloud); a second one for a cloud is refused likewise. */
+  registerDatabaseTokenProvider(provider: DatabaseTokenProvider): void;
 }
 
 /** What a plugin author writes; pass it to {@link definePlugin}. */

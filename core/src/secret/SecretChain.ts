@@ -245,6 +245,18 @@ export class SecretChain {
     });
   }
 
+  /**
+   * Resolves one secret input on behalf of another component (a database token provider's
+   * cloud credentials): inline values as they are, references through their provider,
+   * under the same policy, cache and limits.
+   */
+  async resolveInput(input: SecretInput, source: DataSource, signal: AbortSignal): Promise<Secret> {
+    if (input.kind === 'inline') return input.value;
+    const outcome = await this.tryReference(input.reference, input.field, signal, source, 1);
+    if (!outcome.secret) throw new SourcedError(outcome.reason ?? 'SECRET_NOT_RESOLVED', `${input.field}: ${outcome.why}`);
+    return outcome.secret;
+  }
+
   private assertAllowed(ref: SecretReference, field: string): void {
     if (matchesAnyGlob(ref.uri, this.policy.allowedReferences)) return;
     throw new NotAllowedError(

@@ -1,4 +1,4 @@
-import type { ConnectorDefinition, ConnectorTypeResolver, SecretProvider } from '@sourced/core';
+import type { ConnectorDefinition, ConnectorTypeResolver, DatabaseTokenProvider, SecretProvider } from '@sourced/core';
 import { NotFoundError } from '@sourced/core';
 
 /** A plugin as the daemon saw it at start: loaded with what it registered, or failed with why. */
@@ -12,6 +12,8 @@ export interface PluginRecord {
   loadError?: string;
   connectors: string[];
   secretProviders: string[];
+  /** Clouds whose database tokens it mints. */
+  tokenProviders: string[];
   capabilities: string[];
 }
 
@@ -25,6 +27,7 @@ export class PluginRegistry implements ConnectorTypeResolver {
   private readonly connectors = new Map<string, { definition: ConnectorDefinition; pluginId: string }>();
   private readonly aliases = new Map<string, string>();
   private readonly providers: { provider: SecretProvider; pluginId: string }[] = [];
+  private readonly tokenProviders = new Map<string, { provider: DatabaseTokenProvider; pluginId: string }>();
 
   /** Every plugin, loaded or failed, in load order. */
   list(): readonly PluginRecord[] {
@@ -66,6 +69,21 @@ export class PluginRegistry implements ConnectorTypeResolver {
       if (owner) throw new Error(`secret scheme "${scheme}" of plugin "${pluginId}" is already registered by plugin "${owner.pluginId}"`);
       if (pending.has(scheme)) throw new Error(`plugin "${pluginId}" registers secret scheme "${scheme}" twice`);
     }
+  }
+
+  checkTokenProvider(provider: DatabaseTokenProvider, pluginId: string, pending: Set<string>): void {
+    const owner = this.tokenProviders.get(provider.cloud);
+    if (owner) throw new Error(`database tokens for ${provider.cloud} of plugin "${pluginId}" are already provided by plugin "${owner.pluginId}"`);
+    if (pending.has(provider.cloud)) throw new Error(`plugin "${pluginId}" registers database tokens for ${provider.cloud} twice`);
+  }
+
+  commitTokenProvider(provider: DatabaseTokenProvider, pluginId: string): void {
+    this.tokenProviders.set(provider.cloud, { provider, pluginId });
+  }
+
+  /** The database token provider of a cloud, if a plugin registered one. */
+  tokenProvider(cloud: string): DatabaseTokenProvider | undefined {
+    return this.tokenProviders.get(cloud)?.provider;
   }
 
   commitConnector(definition: ConnectorDefinition, pluginId: string): void {

@@ -6,6 +6,7 @@ import {
   isSourcedPlugin,
   SUPPORTED_PLUGIN_API_VERSIONS,
   type ConnectorDefinition,
+  type DatabaseTokenProvider,
   type Logger,
   type SecretProvider,
   type SourcedPlugin,
@@ -52,6 +53,8 @@ export async function registerPlugin(plugin: SourcedPlugin, module: string, regi
   }
   const connectors: ConnectorDefinition[] = [];
   const providers: SecretProvider[] = [];
+  const tokenProviders: DatabaseTokenProvider[] = [];
+  const clouds = new Set<string>();
   const names = new Set<string>();
   const schemes = new Set<string>();
   let open = true;
@@ -68,6 +71,12 @@ export async function registerPlugin(plugin: SourcedPlugin, module: string, regi
         provider.schemes.forEach((s) => schemes.add(s));
         providers.push(provider);
       },
+      registerDatabaseTokenProvider(provider) {
+        if (!open) throw new Error(`plugin "${plugin.id}" called registerDatabaseTokenProvider after register() returned`);
+        registry.checkTokenProvider(provider, plugin.id, clouds);
+        clouds.add(provider.cloud);
+        tokenProviders.push(provider);
+      },
     });
   } catch (error) {
     fail(registry, logger, plugin.id, module, `register() failed: ${describeError(error)}`, plugin);
@@ -77,6 +86,7 @@ export async function registerPlugin(plugin: SourcedPlugin, module: string, regi
   }
   connectors.forEach((c) => registry.commitConnector(c, plugin.id));
   providers.forEach((p) => registry.commitSecretProvider(p, plugin.id));
+  tokenProviders.forEach((p) => registry.commitTokenProvider(p, plugin.id));
   const record: PluginRecord = {
     id: plugin.id,
     module,
@@ -86,6 +96,7 @@ export async function registerPlugin(plugin: SourcedPlugin, module: string, regi
     state: 'LOADED',
     connectors: connectors.map((c) => c.type),
     secretProviders: providers.flatMap((p) => [...p.schemes]),
+    tokenProviders: tokenProviders.map((p) => p.cloud),
     capabilities: [...new Set(connectors.flatMap((c) => [...c.capabilities]))],
   };
   registry.addRecord(record);
@@ -103,6 +114,7 @@ function fail(registry: PluginRegistry, logger: Logger, id: string, module: stri
     loadError: reason,
     connectors: [],
     secretProviders: [],
+    tokenProviders: [],
     capabilities: [],
   });
   logger.error('plugin failed to load', { plugin: id, module, reason });

@@ -4,6 +4,11 @@ import {
   encodeCursor,
   InputError,
   normalizeDataSource,
+  SourcedError,
+  TOKEN_PLUGIN_OF,
+  tokenCloudOf,
+  withSpan,
+  type DatabaseTokenMinter,
   type Connector,
   type DataSource,
   type Logger,
@@ -99,6 +104,29 @@ export class DataSourceService {
       logger: ctx.logger.child({ connector: source.type, data_source: source.id || undefined }),
       tracer: this.deps.tracer,
       applicationName: APPLICATION_NAME,
+      tokens: this.tokenMinter(ctx),
     });
+  }
+
+  /** Database tokens for `use_iam_auth`, minted by the provider plugin of the data source's cloud, traced. */
+  private tokenMinter(ctx: CallContext): DatabaseTokenMinter {
+    const { pluginRegistry, secretChain, tracer } = this.deps;
+    return {
+      mint: (request, signal) => {
+        const cloud = tokenCloudOf(request.source);
+        const provider = pluginRegistry.tokenProvider(cloud);
+        if (!provider) {
+          throw new SourcedError('TOKEN_PROVIDER_MISSING', `use_iam_auth needs a ${cloud} database token provider, and no loaded plugin provides one; load ${TOKEN_PLUGIN_OF[cloud]}`);
+        }
+        return withSpan(tracer, 'sourced.token.mint', { 'sourced.token.provider': provider.id, 'server.address': request.host }, async () => {
+          const token = await provider.mint(request, {
+            signal,
+            logger: ctx.logger.child({ token_provider: provider.id }),
+            resolveSecret: (input) => secretChain.resolveInput(input, request.source, signal),
+          });
+          return { ...token, provider: provider.id };
+        });
+      },
+    };
   }
 }

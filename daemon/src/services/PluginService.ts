@@ -43,6 +43,7 @@ function toPlugin(r: PluginRecord): Plugin {
     apiVersion: r.apiVersion,
     connectors: r.connectors,
     secretProviders: r.secretProviders,
+    tokenProviders: r.tokenProviders,
     capabilities: r.capabilities,
     description: r.description,
   };
