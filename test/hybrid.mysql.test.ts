@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DiscoverDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
@@ -18,6 +17,8 @@ import {
   singleSource,
   sleep,
   type SeedShape,
+  allKeepAlive,
+  socketsTo,
 } from './support/hybrid';
 import { expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
 
@@ -27,10 +28,6 @@ const { ENDPOINT_ROLE_PRIMARY: PRIMARY, ENDPOINT_ROLE_SECONDARY: SECONDARY } = E
 const ALL = seededNames(SHAPE);
 
 /** The daemon's sockets to a port, as the kernel sees them (`ss -o` shows a keepalive timer on sockets with SO_KEEPALIVE). */
-function socketsTo(port: number): string[] {
-  const out = execFileSync('ss', ['-tnoH', 'state', 'established', `( dport = :${port} )`], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l.trim() !== '');
-}
 
 describe('HYBRID MySQL (MariaDB): primary, secondary, failover', () => {
   let a: MariadbInstance; // primary
@@ -173,7 +170,7 @@ describe('HYBRID MySQL (MariaDB): primary, secondary, failover', () => {
         )
         .then((o) => o.split('\n').filter(Boolean));
     await discoverWithFault(t, { dataSource: hybridSource('mysql', a, b), filter: seededFilter, batchSize: BATCH }, 2, async () => {
-      seen = { a: await attrs(a), b: await attrs(b), socketsA: socketsTo(a.port), socketsB: socketsTo(b.port) };
+      seen = { a: await attrs(a), b: await attrs(b), socketsA: await socketsTo(a.port, allKeepAlive), socketsB: await socketsTo(b.port, allKeepAlive) };
     });
     expect(seen?.a).toEqual(['sourced']);
     expect(seen?.b).toEqual(['sourced']);
@@ -185,7 +182,7 @@ describe('HYBRID MySQL (MariaDB): primary, secondary, failover', () => {
     // The control: an ON_PREM session has no keep-alive, so the timer above is HYBRID's doing.
     let onPrem: string[] = [];
     await discoverWithFault(t, { dataSource: singleSource('mysql', a), filter: seededFilter, batchSize: BATCH }, 2, async () => {
-      onPrem = socketsTo(a.port);
+      onPrem = await socketsTo(a.port); // one sample, while the run is held at its second batch
     });
     expect(onPrem).toHaveLength(1);
     expect(onPrem[0]).not.toContain('keepalive');

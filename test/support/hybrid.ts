@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { Metadata } from '@grpc/grpc-js';
 import { expect } from 'vitest';
 import { DataSource, Location, SslMode } from '../../daemon/src/gen/sourced/v1/data_source';
@@ -245,4 +246,23 @@ export function expectUndisturbed(
   if (summary?.$case === 'summary') {
     expect(summary.value).toMatchObject({ relations: namesOf(reference).length, failovers: roles.length, endpoint: roles.at(-1) });
   }
+}
+
+/** Whether every line shows TCP keep-alive's timer. */
+export const allKeepAlive = (lines: string[]): boolean => lines.length > 0 && lines.every((l) => l.includes('timer:(keepalive'));
+
+/**
+ * The established sockets to a port as `ss -tno` prints them. Sampled until `done` holds (up to
+ * about a second): while data is in flight the kernel shows the retransmission timer instead
+ * of the keep-alive timer, so one sample can miss it.
+ */
+export async function socketsTo(port: number, done: (lines: string[]) => boolean = () => true): Promise<string[]> {
+  let lines: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    const out = execFileSync('ss', ['-tnoH', 'state', 'established', `( dport = :${port} )`], { encoding: 'utf8' });
+    lines = out.split('\n').filter((l) => l.trim() !== '');
+    if (done(lines)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return lines;
 }
