@@ -5,15 +5,17 @@
  */
 import { definePlugin, PLUGIN_API_VERSION } from '@sourced/core';
 import { createSecretsManagerProvider } from './SecretsManagerProvider';
+import { RdsIamTokenProvider } from './rdsIamTokens';
 
 /** The plugin: one Secrets Manager provider (with its own SDK clients) per daemon that loads it. */
 export default definePlugin({
   id: 'aws',
   version: '0.1.0',
   apiVersion: PLUGIN_API_VERSION,
-  description: 'AWS: Secrets Manager secrets (aws-sm://)',
+  description: 'AWS: Secrets Manager secrets (aws-sm://) and RDS IAM database tokens',
   register(r) {
     r.registerSecretProvider(createSecretsManagerProvider());
+    r.registerDatabaseTokenProvider(new RdsIamTokenProvider());
   },
 });
 
@@ -21,3 +23,4 @@ export { createSecretsManagerProvider, type SecretsManagerProvider, type Secrets
 export { parseSecretsManagerReference, describeSecret, AWS_REGION_PATTERN, INVALID_REFERENCE, type SecretsManagerReference } from './secretsManagerReference';
 export { toSecretError, scrubAwsText, type FailedLookup } from './awsErrors';
 export { planLookup, assertEndpointAllowed, ENDPOINT_PROPERTY, type LookupPlan, type StaticKeys } from './awsLookup';
+export { RdsIamTokenProvider, RDS_TOKEN_LIFETIME_MS } from './rdsIamTokens';

@@ -4,15 +4,17 @@
  */
 import { definePlugin, PLUGIN_API_VERSION } from '@sourced/core';
 import { KeyVaultSecretProvider } from './KeyVaultSecretProvider';
+import { EntraDatabaseTokenProvider } from './entraDatabaseTokens';
 
 /** The plugin; each daemon that loads it gets its own provider (and its own client cache). */
 export default definePlugin({
   id: 'azure',
   version: '0.1.0',
   apiVersion: PLUGIN_API_VERSION,
-  description: 'Azure: Key Vault secrets (azure-kv://) with client secret, managed identity or the default credential chain',
+  description: 'Azure: Key Vault secrets (azure-kv://) and Entra ID database tokens, with client secret, managed identity or the default credential chain',
   register(r) {
     r.registerSecretProvider(new KeyVaultSecretProvider());
+    r.registerDatabaseTokenProvider(new EntraDatabaseTokenProvider());
   },
 });
 
@@ -20,3 +22,4 @@ export { KeyVaultSecretProvider, type KeyVaultSecretProviderOptions } from './Ke
 export { AZURE_PROPERTIES, resolveAzureAccess, type AzureAccess, type AzureCredentialKind } from './azureAccess';
 export { AZURE_CLOUDS, parseKeyVaultTarget, cloudOfVaultHost, type AzureCloud, type KeyVaultTarget } from './keyVaultTarget';
 export { scrubAzureText, toKeyVaultError } from './keyVaultErrors';
+export { EntraDatabaseTokenProvider, ENTRA_DATABASE_SCOPE } from './entraDatabaseTokens';

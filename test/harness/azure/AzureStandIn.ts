@@ -125,6 +125,11 @@ export class AzureStandIn {
     return full;
   }
 
+  /** Makes the authority issue `token` for the database scope (`https://ossrdbms-aad.database.windows.net/.default`); undefined: random ones again. */
+  setDatabaseToken(token: string | undefined): void {
+    this.authority.databaseToken = token;
+  }
+
   /** Adds a version of a secret (the current one from now on; this is also rotation) and returns its id. */
   setSecret(name: string, value: string, options?: SetSecretOptions): string {
     return this.vault.set(name, value, options);

@@ -29,6 +29,9 @@ export interface Reply {
 /** The resource the vault's challenge names and tokens are issued for. */
 export const VAULT_RESOURCE = 'https://vault.azure.net';
 
+/** The resource of Azure Database for PostgreSQL and MySQL tokens (Microsoft Entra authentication). */
+export const DATABASE_RESOURCE = 'https://ossrdbms-aad.database.windows.net';
+
 /**
  * The Microsoft Entra ID side of the stand-in: the OpenID configuration MSAL reads first,
  * and a v2.0 token endpoint for the client-credentials grant with a client secret. Errors
@@ -40,6 +43,8 @@ export class TokenAuthority {
   readonly tokens = new Map<string, IssuedToken>();
   /** Every trace and correlation id the authority put into an error, to prove none leaks. */
   readonly errorIds: string[] = [];
+  /** When set, the token issued for the database scope (so a test can make it a role's password first). */
+  databaseToken?: string;
 
   constructor(
     private readonly baseUrl: () => string,
@@ -112,10 +117,11 @@ export class TokenAuthority {
         ...this.error(401, 'invalid_client', 7000215, `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`),
       };
     }
-    if (scope.split(' ').filter(Boolean).join(' ') !== `${VAULT_RESOURCE}/.default`) {
+    const asked = scope.split(' ').filter(Boolean).join(' ');
+    if (asked !== `${VAULT_RESOURCE}/.default` && asked !== `${DATABASE_RESOURCE}/.default`) {
       return { ...facts, ...this.error(400, 'invalid_scope', 70011, `The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid: '${scope}'.`) };
     }
-    const token = randomBytes(48).toString('base64url');
+    const token = asked === `${DATABASE_RESOURCE}/.default` && this.databaseToken ? this.databaseToken : randomBytes(48).toString('base64url');
     this.tokens.set(token, { token, tenantId, clientId, scope, expiresAt: Date.now() + this.tokenLifetimeSeconds * 1000, revoked: false });
     return {
       ...facts,
@@ -130,6 +136,7 @@ export class TokenAuthority {
     if (!m) return { problem: 'AKV10000: Request is missing a Bearer or PoP token.' };
     const issued = this.tokens.get(m[1]);
     if (!issued || issued.revoked) return { problem: 'AKV10022: Invalid audience. Expected https://vault.azure.net, found: (unknown token).' };
+    if (issued.scope.split(' ').filter(Boolean).join(' ') !== `${VAULT_RESOURCE}/.default`) return { problem: `AKV10022: Invalid audience. Expected https://vault.azure.net, found: ${DATABASE_RESOURCE}.` };
     if (issued.expiresAt <= Date.now()) return { problem: 'AKV10032: Invalid token: the token has expired.' };
     if (issued.tenantId !== tenantId) return { problem: `AKV10032: Invalid issuer. Expected one of https://sts.windows.net/${tenantId}/.` };
     const app = this.apps.get(issued.clientId);
