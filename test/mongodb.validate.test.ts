@@ -1,7 +1,6 @@
 import { getServers, setServers } from 'node:dns';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Location, SslMode } from '../daemon/src/gen/sourced/v1/data_source';
-import { CheckStatus, type CheckFinished } from '../daemon/src/gen/sourced/v1/validation';
 import type { ValidateDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
 import { HR, mongoFixture, SHOP } from './fixtures/mongodb/fixture';
 import { startDnsStandIn } from './harness/mongo/dnsStandIn';
@@ -9,31 +8,10 @@ import { startMongoStandIn } from './harness/mongo/MongoStandIn';
 import { mongoSource, verifyFull } from './harness/mongo/sources';
 import { freePort } from './harness/ports';
 import { expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
+import { check, finished, STATUS, statuses, summary } from './support/validation';
 
-const STATUS: Record<number, string> = {
-  [CheckStatus.CHECK_STATUS_PASSED]: 'PASSED',
-  [CheckStatus.CHECK_STATUS_FAILED]: 'FAILED',
-  [CheckStatus.CHECK_STATUS_WARNING]: 'WARNING',
-  [CheckStatus.CHECK_STATUS_SKIPPED]: 'SKIPPED',
-};
 const ORDER = ['resolve-credentials', 'dns', 'tcp', 'tls', 'handshake', 'server-version', 'authenticate', 'privileges', 'latency'];
 
-function finished(events: ValidateDataSourceResponse[]): CheckFinished[] {
-  return events.flatMap((e) => (e.event?.$case === 'checkFinished' ? [e.event.value] : []));
-}
-function statuses(events: ValidateDataSourceResponse[]): Record<string, string> {
-  return Object.fromEntries(finished(events).map((c) => [c.checkId, STATUS[c.status]]));
-}
-function check(events: ValidateDataSourceResponse[], id: string): CheckFinished {
-  const c = finished(events).find((x) => x.checkId === id);
-  if (!c) throw new Error(`no check ${id}`);
-  return c;
-}
-function summary(events: ValidateDataSourceResponse[]) {
-  const last = events.at(-1)?.event;
-  if (last?.$case !== 'summary') throw new Error('the stream did not end with a summary');
-  return last.value;
-}
 /** Everything a call left behind: its events, the daemon's log lines and every span. */
 function everything(t: TestDaemon, events: ValidateDataSourceResponse[]): string {
   const spans = t.spans.getFinishedSpans().map((s) => ({ n: s.name, a: s.attributes, e: s.events, st: s.status }));

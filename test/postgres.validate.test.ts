@@ -2,36 +2,13 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { Metadata } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Location } from '../daemon/src/gen/sourced/v1/data_source';
-import { CheckStatus, EndpointRole, type CheckFinished } from '../daemon/src/gen/sourced/v1/validation';
-import type { ValidateDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
+import { EndpointRole } from '../daemon/src/gen/sourced/v1/validation';
 import { freePort } from './harness/ports';
 import { pgSource, verifyFull } from './support/pg';
 import { expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
+import { check, finished, STATUS, statuses, summary } from './support/validation';
 
-const STATUS: Record<number, string> = {
-  [CheckStatus.CHECK_STATUS_PASSED]: 'PASSED',
-  [CheckStatus.CHECK_STATUS_FAILED]: 'FAILED',
-  [CheckStatus.CHECK_STATUS_WARNING]: 'WARNING',
-  [CheckStatus.CHECK_STATUS_SKIPPED]: 'SKIPPED',
-};
 const ORDER = ['resolve-credentials', 'dns', 'tcp', 'tls', 'authenticate', 'server-version', 'privileges', 'metadata-read', 'latency'];
-
-function finished(events: ValidateDataSourceResponse[]): CheckFinished[] {
-  return events.flatMap((e) => (e.event?.$case === 'checkFinished' ? [e.event.value] : []));
-}
-function statuses(events: ValidateDataSourceResponse[]): Record<string, string> {
-  return Object.fromEntries(finished(events).map((c) => [c.checkId, STATUS[c.status]]));
-}
-function check(events: ValidateDataSourceResponse[], id: string): CheckFinished {
-  const c = finished(events).find((x) => x.checkId === id);
-  if (!c) throw new Error(`no check ${id}`);
-  return c;
-}
-function summary(events: ValidateDataSourceResponse[]) {
-  const last = events.at(-1)?.event;
-  if (last?.$case !== 'summary') throw new Error('the stream did not end with a summary');
-  return last.value;
-}
 
 describe('PostgreSQL validation', () => {
   const pg = inject('postgres');
