@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Metadata } from '@grpc/grpc-js';
 import type { DiscoverDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
 import { RelationKind, type DiscoveryFilter, type Relation } from '../daemon/src/gen/sourced/v1/discovery';
 import { eventually, pgSource, superuserQuery } from './support/pg';
+import { registerSecret } from './support/secretScan';
 import { startTestDaemon, type TestDaemon } from './support/testDaemon';
 
 const filter = (f: Partial<DiscoveryFilter>): DiscoveryFilter => ({ includeSchemas: [], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false, ...f });
@@ -179,10 +181,13 @@ describe('PostgreSQL discovery', () => {
 
   /** Cancelling mid-stream stops the daemon's reads and frees its connection on the server. */
   it('frees its connection when the client cancels mid-stream', async () => {
-    const call = t.dataSources.discoverDataSource(
-      { dataSource: pgSource(pg), batchSize: 1, strategy: 0, resumeAfter: '' },
-      new Metadata(),
-    );
+    // A role of its own, so sessions of suites running in parallel cannot blur the count.
+    const role = `sourced_cancel_${randomBytes(4).toString('hex')}`;
+    const password = `pw-${randomBytes(12).toString('hex')}`;
+    registerSecret('the cancellation role password', password);
+    await superuserQuery(pg, `CREATE ROLE ${role} LOGIN PASSWORD '${password}' IN ROLE pg_read_all_data`);
+    const source = pgSource(pg, { credentials: { username: role, password: { source: { $case: 'inlineValue', value: password } } } });
+    const call = t.dataSources.discoverDataSource({ dataSource: source, batchSize: 1, strategy: 0, resumeAfter: '' }, new Metadata());
     let batches = 0;
     const ended = new Promise<string>((resolve) => {
       call.on('data', (e: DiscoverDataSourceResponse) => {
@@ -194,9 +199,10 @@ describe('PostgreSQL discovery', () => {
     expect(await ended).toBe('error 1');
     expect(batches).toBeLessThan(ALL.length);
     const open = await eventually(
-      () => superuserQuery<{ n: string }>(pg, "select count(*) as n from pg_stat_activity where usename = $1 and application_name like 'sourced%'", [pg.user]),
+      () => superuserQuery<{ n: string }>(pg, 'select count(*) as n from pg_stat_activity where usename = $1', [role]),
       (rows) => rows[0].n === '0',
     );
     expect(open[0].n).toBe('0');
+    await superuserQuery(pg, `DROP ROLE ${role}`);
   });
 });
