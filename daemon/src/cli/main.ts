@@ -228,7 +228,11 @@ async function plugins(argv: string[]): Promise<number> {
     } else {
       for (const p of response.plugins) {
         const state = pluginStateToJSON(p.state).replace('PLUGIN_STATE_', '').toLowerCase();
-        const provides = [...p.connectors.map((c) => `connector ${c}`), ...p.secretProviders.map((s) => `secrets ${s}://`)].join(', ');
+        const provides = [
+          ...p.connectors.map((c) => `connector ${c}`),
+          ...p.secretProviders.map((s) => `secrets ${s}://`),
+          ...p.tokenProviders.map((c) => `database tokens (${c})`),
+        ].join(', ');
         process.stdout.write(`${p.id} ${p.version} ${state}${provides ? `: ${provides}` : ''}${p.loadError ? `\n    ${p.loadError}` : ''}\n`);
       }
     }
