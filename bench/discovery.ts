@@ -70,7 +70,7 @@ async function discover(address: string, pg: PostgresInstance, batchSize: number
   let first = 0;
   let relations = 0;
   let columns = 0;
-  const stream = client.discoverDataSource({ dataSource, batchSize, strategy: 0, resumeAfter: '', filter: { includeSchemas: ['bench_*'], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false } }, new Metadata());
+  const stream = client.discoverDataSource({ dataSource, batchSize, strategy: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0, filter: { includeSchemas: ['bench_*'], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false } }, new Metadata());
   for await (const e of stream as AsyncIterable<DiscoverDataSourceResponse>) {
     if (e.event?.$case === 'batch') {
       if (!first) first = performance.now() - started;

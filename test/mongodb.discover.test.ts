@@ -277,7 +277,7 @@ describe('MongoDB discovery', () => {
   /** Cancelling mid-stream, while a sample is running, closes every connection of the daemon's client. */
   it('frees its connections when the client cancels mid-stream', async () => {
     const call = t.dataSources.discoverDataSource(
-      { dataSource: mongoSource(mongo), batchSize: 1, strategy: 0, resumeAfter: '', sampling: { sampleSize: HOLD_SAMPLE_SIZE, maxTimeMs: 0, maxFields: 0 } },
+      { dataSource: mongoSource(mongo), batchSize: 1, strategy: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0, sampling: { sampleSize: HOLD_SAMPLE_SIZE, maxTimeMs: 0, maxFields: 0 } },
       new Metadata(),
     );
     let batches = 0;

@@ -306,7 +306,7 @@ describe('MySQL discovery (MariaDB)', () => {
 
     /** Cancelling mid-stream stops the daemon's reads and frees its connection on the server. */
     it('frees its connection when the client cancels mid-stream', async () => {
-      const call = t.dataSources.discoverDataSource({ dataSource: mysqlSource(db, user, password), batchSize: 1, strategy: 0, resumeAfter: '' }, new Metadata());
+      const call = t.dataSources.discoverDataSource({ dataSource: mysqlSource(db, user, password), batchSize: 1, strategy: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0 }, new Metadata());
       let batches = 0;
       const ended = new Promise<string>((resolve) => {
         call.on('data', (e: DiscoverDataSourceResponse) => {

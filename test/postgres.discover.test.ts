@@ -165,6 +165,25 @@ describe('PostgreSQL discovery', () => {
     expect(names(onlyOrders)).toEqual(['sales.order_lines', 'sales.orders']);
   });
 
+  /** A discovery stopped by its entity limit says so, and its last cursor resumes the rest. */
+  it('stops at max_entities, says so, and resumes from the last cursor', async () => {
+    const first = await t.discover({ dataSource: pgSource(pg), batchSize: 2, maxEntities: 5 });
+    expect(names(first)).toEqual(ALL.slice(0, 5));
+    const summary = first.at(-1)?.event;
+    expect(summary).toMatchObject({ $case: 'summary', value: { relations: 5, stoppedEarly: true, stopReason: 'MAX_ENTITIES' } });
+    const batches = first.flatMap((e) => (e.event?.$case === 'batch' ? [e.event.value] : []));
+    const rest = await t.discover({ dataSource: pgSource(pg), resumeAfter: batches.at(-1)?.cursor ?? '' });
+    expect([...names(first), ...names(rest)]).toEqual(ALL);
+    expect(rest.at(-1)?.event).toMatchObject({ $case: 'summary', value: { stoppedEarly: false, stopReason: '' } });
+  });
+
+  /** A discovery stopped by its time limit says so and still ends with a summary. */
+  it('stops at max_duration_ms and says so', async () => {
+    const events = await t.discover({ dataSource: pgSource(pg), batchSize: 1, maxDurationMs: 1 });
+    expect(names(events).length).toBeLessThan(ALL.length);
+    expect(events.at(-1)?.event).toMatchObject({ $case: 'summary', value: { stoppedEarly: true, stopReason: 'MAX_DURATION' } });
+  });
+
   /** One span per connection attempt and per batch, under the RPC's SERVER span. */
   it('traces connections and batches', async () => {
     t.spans.reset();
@@ -187,7 +206,7 @@ describe('PostgreSQL discovery', () => {
     registerSecret('the cancellation role password', password);
     await superuserQuery(pg, `CREATE ROLE ${role} LOGIN PASSWORD '${password}' IN ROLE pg_read_all_data`);
     const source = pgSource(pg, { credentials: { username: role, password: { source: { $case: 'inlineValue', value: password } } } });
-    const call = t.dataSources.discoverDataSource({ dataSource: source, batchSize: 1, strategy: 0, resumeAfter: '' }, new Metadata());
+    const call = t.dataSources.discoverDataSource({ dataSource: source, batchSize: 1, strategy: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0 }, new Metadata());
     let batches = 0;
     const ended = new Promise<string>((resolve) => {
       call.on('data', (e: DiscoverDataSourceResponse) => {

@@ -111,7 +111,7 @@ describe.concurrent('SIGTERM', () => {
   /** Starts a discovery, one relation a batch, that the test reads at its own pace. */
   function startDiscovery(daemon: DaemonProcess, db: OwnDatabase) {
     const client = new DataSourceServiceClient(daemon.address, credentials.createInsecure());
-    const call = client.discoverDataSource({ dataSource: pgSource(db.server), batchSize: 1, strategy: 0, resumeAfter: '' }, new Metadata());
+    const call = client.discoverDataSource({ dataSource: pgSource(db.server), batchSize: 1, strategy: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0 }, new Metadata());
     return { client, stream: new SlowReader(call) };
   }
 

@@ -168,7 +168,7 @@ export function discoverWithFaults(
     let batches = 0;
     let faultDone: Promise<void> = Promise.resolve();
     const stream = t.dataSources.discoverDataSource(
-      { strategy: 0, batchSize: 0, resumeAfter: '', ...request } as DiscoverDataSourceRequest,
+      { strategy: 0, batchSize: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0, ...request } as DiscoverDataSourceRequest,
       new Metadata(),
       { deadline: Date.now() + 25_000 },
     );

@@ -61,7 +61,7 @@ export async function startTestDaemon(config: Partial<DaemonConfig> = {}): Promi
     discover: (request, o) =>
       collect(
         dataSources.discoverDataSource(
-          { strategy: 0, batchSize: 0, resumeAfter: '', ...request } as DiscoverDataSourceRequest,
+          { strategy: 0, batchSize: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0, ...request } as DiscoverDataSourceRequest,
           o?.metadata ?? new Metadata(),
           opts(o),
         ),

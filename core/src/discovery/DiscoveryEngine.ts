@@ -52,6 +52,10 @@ export interface DiscoveryRequest {
   resumeAfter: string;
   /** Schema inference of document stores; defaults apply to what is not given. */
   sampling?: Partial<SamplingOptions>;
+  /** Stop after this many relations and collections; 0 or absent means no limit. */
+  maxEntities?: number;
+  /** Stop after this many milliseconds, at a batch boundary; 0 or absent means no limit. */
+  maxDurationMs?: number;
 }
 
 /** Events of a discovery run, in order. */
@@ -74,6 +78,9 @@ export type DiscoveryEvent =
       failovers: number;
       warnings: number;
       endpoint: EndpointRole;
+      stoppedEarly: boolean;
+      /** `MAX_ENTITIES` or `MAX_DURATION`; empty when the run completed. */
+      stopReason: string;
     };
 
 /**
@@ -134,8 +141,19 @@ export class DiscoveryEngine {
         yield { kind: 'warning', code: 'SCHEMA_NOT_USABLE', message: `the user may not use schema "${s.name}"; its relations are not listed` };
       }
 
+      let stopReason = '';
       for (;;) {
         if (signal.aborted) throw abortedErrorFrom(signal);
+        const done = totals.relations + totals.collections;
+        if (request.maxEntities && done >= request.maxEntities) {
+          stopReason = 'MAX_ENTITIES';
+          break;
+        }
+        if (request.maxDurationMs && performance.now() - started >= request.maxDurationMs) {
+          stopReason = 'MAX_DURATION';
+          break;
+        }
+        const limit = request.maxEntities ? Math.min(batchSize, request.maxEntities - done) : batchSize;
         const pageStarted = performance.now();
         const index = totals.batches + 1;
         const cursor = after;
@@ -144,7 +162,7 @@ export class DiscoveryEngine {
           'sourced.discovery.batch',
           { 'sourced.batch.index': index, 'sourced.batch.size': batchSize, 'sourced.endpoint.role': connector.activeRole },
           async (span) => {
-            const result = await this.withFailover(connector, signal, cursor, () => connector.listRelations({ filter, after: cursor, limit: batchSize, concurrency: preset.concurrency, sampling }, signal));
+            const result = await this.withFailover(connector, signal, cursor, () => connector.listRelations({ filter, after: cursor, limit, concurrency: preset.concurrency, sampling }, signal));
             span.setAttribute('sourced.batch.relations', result.value.length);
             return result;
           },
@@ -169,7 +187,7 @@ export class DiscoveryEngine {
           else totals.tables += 1;
         }
         yield { kind: 'batch', index, entities, cursor: encodeCursor(after) };
-        if (entities.length < batchSize) break;
+        if (entities.length < limit) break;
         if (adaptive) batchSize = this.resize(batchSize, performance.now() - pageStarted, preset);
         if (preset.pauseMs > 0) await new Promise((r) => setTimeout(r, preset.pauseMs));
       }
@@ -179,6 +197,8 @@ export class DiscoveryEngine {
         durationMs: performance.now() - started,
         strategy: request.strategy,
         endpoint: connector.activeRole,
+        stoppedEarly: stopReason !== '',
+        stopReason,
       };
     } finally {
       await connector.close().catch((error) => this.logger.warn('closing the connector failed', { error: describeError(error) }));

@@ -19,7 +19,7 @@ Usage:
   sourced validate FILE [--address HOST:PORT] [--json] [--timeout SECONDS]
   sourced discover FILE [--address HOST:PORT] [--json] [--include-schema GLOB]... [--exclude-schema GLOB]...
                         [--include-table GLOB]... [--exclude-table GLOB]... [--strategy NAME] [--batch-size N]
-                        [--resume-after CURSOR]
+                        [--resume-after CURSOR] [--max-entities N]
   sourced plugins [--address HOST:PORT] [--json]
 
 FILE holds a data source as JSON or YAML, for example:
@@ -152,6 +152,7 @@ async function discover(argv: string[]): Promise<number> {
     strategy: { type: 'string' },
     'batch-size': { type: 'string' },
     'resume-after': { type: 'string' },
+    'max-entities': { type: 'string' },
   });
   if (values.help) return help();
   const file = single(positionals, 'discover');
@@ -164,6 +165,8 @@ async function discover(argv: string[]): Promise<number> {
   }
   const batchSize = values['batch-size'] === undefined ? 0 : Number(values['batch-size']);
   if (!Number.isInteger(batchSize) || batchSize < 0) throw new UsageError(`--batch-size: "${String(values['batch-size'])}" is not a whole number`);
+  const maxEntities = values['max-entities'] === undefined ? 0 : Number(values['max-entities']);
+  if (!Number.isInteger(maxEntities) || maxEntities < 0) throw new UsageError(`--max-entities: "${String(values['max-entities'])}" is not a whole number`);
   const list = (v: unknown) => (v as string[] | undefined) ?? [];
   const client = new DataSourceServiceClient(address, credentials.createInsecure());
   const stream = client.discoverDataSource(
@@ -179,6 +182,8 @@ async function discover(argv: string[]): Promise<number> {
       strategy,
       batchSize,
       resumeAfter: (values['resume-after'] as string | undefined) ?? '',
+      maxEntities,
+      maxDurationMs: 0,
     },
     new Metadata(),
     { deadline },
@@ -206,7 +211,8 @@ async function discover(argv: string[]): Promise<number> {
         process.stdout.write(`failover to ${endpointRoleToJSON(e.value.active)}: ${e.value.reason}\n`);
       } else if (e.$case === 'summary') {
         const s = e.value;
-        process.stdout.write(`${s.schemas} schemas, ${s.tables} tables, ${s.views} views, ${s.columns} columns in ${s.batches} batches, ${s.durationMs.toFixed(0)} ms\n`);
+        process.stdout.write(`${s.schemas} schemas, ${s.tables} tables, ${s.views} views, ${s.collections ? `${s.collections} collections, ` : ''}${s.columns} columns in ${s.batches} batches, ${s.durationMs.toFixed(0)} ms\n`);
+        if (s.stoppedEarly) process.stdout.write(`stopped early (${s.stopReason}); continue with --resume-after and the last batch's cursor (--json shows it)\n`);
       }
     }
   } finally {

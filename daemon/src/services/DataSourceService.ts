@@ -76,6 +76,8 @@ export class DataSourceService {
       batchSize: req.batchSize,
       resumeAfter: req.resumeAfter,
       sampling: { sampleSize: req.sampling?.sampleSize, maxTimeMs: req.sampling?.maxTimeMs, maxFields: req.sampling?.maxFields },
+      maxEntities: req.maxEntities,
+      maxDurationMs: req.maxDurationMs,
     };
     // Bad filters, batch sizes and cursors fail before any connection is opened.
     DiscoveryEngine.validateRequest(request);
