@@ -141,6 +141,13 @@ describe('PostgreSQL discovery', () => {
     expect(batches.map((b) => b.relations.length)).toEqual([2, 2, 2, 2, 2, 2]);
     expect(batches.every((b) => b.cursor.length > 0)).toBe(true);
     expect(relations(small)).toEqual(relations(full));
+    // every batch says how the run stands, cumulatively, with the strategy's parameters
+    expect(batches.map((b) => [b.progress?.batches, b.progress?.relations, b.progress?.batchSize, b.progress?.concurrency])).toEqual(
+      [1, 2, 3, 4, 5, 6].map((n) => [n, n * 2, 2, 2]),
+    );
+    const last = batches.at(-1)?.progress;
+    expect(last?.columns).toBe(relations(full).reduce((n, r) => n + r.columns.length, 0));
+    expect(last?.ratePerSecond).toBeGreaterThan(0);
   });
 
   /** A client that lost its stream resumes after the last cursor it saw: nothing lost, nothing twice. */

@@ -58,10 +58,23 @@ export interface DiscoveryRequest {
   maxDurationMs?: number;
 }
 
+/** How a run stands after a batch. */
+export interface DiscoveryProgress {
+  relations: number;
+  collections: number;
+  columns: number;
+  batches: number;
+  ratePerSecond: number;
+  elapsedMs: number;
+  /** The batch size in use (ADAPTIVE changes it). */
+  batchSize: number;
+  concurrency: number;
+}
+
 /** Events of a discovery run, in order. */
 export type DiscoveryEvent =
   | { kind: 'schemas'; schemas: SchemaEntity[] }
-  | { kind: 'batch'; index: number; entities: CatalogEntity[]; cursor: string }
+  | { kind: 'batch'; index: number; entities: CatalogEntity[]; cursor: string; progress: DiscoveryProgress }
   | { kind: 'failover'; active: EndpointRole; reason: string; resumeAfter: string }
   | { kind: 'warning'; code: string; message: string }
   | {
@@ -186,7 +199,18 @@ export class DiscoveryEngine {
           if (e.kind === 'VIEW' || e.kind === 'MATERIALIZED_VIEW') totals.views += 1;
           else totals.tables += 1;
         }
-        yield { kind: 'batch', index, entities, cursor: encodeCursor(after) };
+        const elapsedMs = performance.now() - started;
+        const progress: DiscoveryProgress = {
+          relations: totals.relations,
+          collections: totals.collections,
+          columns: totals.columns,
+          batches: totals.batches,
+          ratePerSecond: elapsedMs > 0 ? ((totals.relations + totals.collections) * 1000) / elapsedMs : 0,
+          elapsedMs,
+          batchSize,
+          concurrency: preset.concurrency,
+        };
+        yield { kind: 'batch', index, entities, cursor: encodeCursor(after), progress };
         if (entities.length < limit) break;
         if (adaptive) batchSize = this.resize(batchSize, performance.now() - pageStarted, preset);
         if (preset.pauseMs > 0) await new Promise((r) => setTimeout(r, preset.pauseMs));

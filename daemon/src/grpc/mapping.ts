@@ -119,7 +119,7 @@ export function toDiscoveryResponses(e: DiscoveryEvent, encodeCursor: (key: Cata
       const flush = (cursor: string) => {
         const relations = piece.flatMap((x) => (x.entity === 'relation' ? [toRelation(x)] : []));
         const collections = piece.flatMap((x) => (x.entity === 'collection' ? [toCollection(x)] : []));
-        out.push({ event: { $case: 'batch', value: { index: e.index, relations, collections, cursor } } });
+        out.push({ event: { $case: 'batch', value: { index: e.index, relations, collections, cursor, progress: e.progress } } });
         piece = [];
         items = 0;
       };
