@@ -3,7 +3,8 @@ import type { TokenCredential } from '@azure/identity';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { NotFoundError, SecretErrorReason, SourcedError, type SecretProvider, type SecretProviderContext, type SecretReference } from '@sourced/core';
 import { resolveAzureAccess, type AzureAccess } from './azureAccess';
-import { loadIdentitySdk, loadSecretsSdk } from './azureSdk';
+import { createCredential, LruMap, RETRY_OPTIONS } from './azureCredentials';
+import { loadSecretsSdk } from './azureSdk';
 import { toKeyVaultError } from './keyVaultErrors';
 import { parseKeyVaultTarget } from './keyVaultTarget';
 
@@ -16,7 +17,6 @@ export interface KeyVaultSecretProviderOptions {
  * The SDK's own retries: one, quickly. The chain retries throttling with back-off and
  * bounds each call by its time limit, so the SDK must not spend that time on its own.
  */
-const RETRY_OPTIONS = { maxRetries: 1, retryDelayInMs: 200, maxRetryDelayInMs: 1000 };
 
 /**
  * `azure-kv://vault/secret[/version]`: secrets of Azure Key Vault, through
@@ -78,49 +78,7 @@ export class KeyVaultSecretProvider implements SecretProvider {
   }
 
   private credential(access: AzureAccess): Promise<TokenCredential> {
-    return this.credentials.getOrCreate(access.credentialKey, async () => {
-      const identity = loadIdentitySdk();
-      const common = { retryOptions: RETRY_OPTIONS, ...(access.tlsOptions ? { tlsOptions: access.tlsOptions } : {}) };
-      if (access.kind === 'client-secret') {
-        return new identity.ClientSecretCredential(access.tenantId as string, access.clientId as string, access.clientSecret?.reveal() as string, {
-          ...common,
-          ...(access.authorityHost ? { authorityHost: access.authorityHost } : {}),
-          // A given authority is taken as it is: no look-up of it at login.microsoftonline.com.
-          ...(access.authorityOverridden ? { disableInstanceDiscovery: true } : {}),
-        });
-      }
-      if (access.kind === 'managed-identity') {
-        return access.clientId ? new identity.ManagedIdentityCredential({ ...common, clientId: access.clientId }) : new identity.ManagedIdentityCredential(common);
-      }
-      return new identity.DefaultAzureCredential({
-        ...common,
-        ...(access.clientId ? { managedIdentityClientId: access.clientId, workloadIdentityClientId: access.clientId } : {}),
-      });
-    });
+    return this.credentials.getOrCreate(access.credentialKey, async () => createCredential(access));
   }
-}
 
-/** A small map that forgets its least recently used entry; a rejected promise is forgotten at once. */
-class LruMap<V extends Promise<unknown>> {
-  private readonly entries = new Map<string, V>();
-  constructor(private readonly max: number) {}
-
-  getOrCreate(key: string, create: () => V): V {
-    const hit = this.entries.get(key);
-    if (hit) {
-      this.entries.delete(key);
-      this.entries.set(key, hit);
-      return hit;
-    }
-    const value = create();
-    value.catch(() => {
-      if (this.entries.get(key) === value) this.entries.delete(key);
-    });
-    if (this.entries.size >= this.max) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
-    this.entries.set(key, value);
-    return value;
-  }
 }

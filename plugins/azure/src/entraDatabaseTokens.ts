@@ -12,7 +12,7 @@ import {
   type DatabaseTokenRequest,
 } from '@sourced/core';
 import { AZURE_PROPERTIES, resolveAzureAccess, type AzureAccess } from './azureAccess';
-import { loadIdentitySdk } from './azureSdk';
+import { createCredential, LruMap } from './azureCredentials';
 import { scrubAzureText } from './keyVaultErrors';
 import { AZURE_CLOUDS, type AzureCloud, type KeyVaultTarget } from './keyVaultTarget';
 
@@ -26,7 +26,6 @@ const DATABASE_RESOURCES: Record<string, { resource: string; hostSuffixes: strin
 /** The scope of database tokens in the public cloud. */
 export const ENTRA_DATABASE_SCOPE = 'https://ossrdbms-aad.database.windows.net/.default';
 
-const RETRY_OPTIONS = { maxRetries: 1, retryDelayInMs: 200, maxRetryDelayInMs: 1000 };
 
 /**
  * Microsoft Entra ID access tokens for Azure Database for PostgreSQL and MySQL
@@ -43,9 +42,11 @@ export class EntraDatabaseTokenProvider implements DatabaseTokenProvider {
   readonly description = '@sourced/plugin-azure: Microsoft Entra ID database tokens';
 
   private readonly fingerprintKey = randomBytes(32);
-  private readonly credentials = new Map<string, Promise<TokenCredential>>();
+  private readonly credentials: LruMap<Promise<TokenCredential>>;
 
-  constructor(private readonly maxCredentials = 64) {}
+  constructor(maxCredentials = 64) {
+    this.credentials = new LruMap(maxCredentials);
+  }
 
   async mint(request: DatabaseTokenRequest, context: DatabaseTokenContext): Promise<DatabaseToken> {
     context.signal.throwIfAborted();
@@ -73,37 +74,9 @@ export class EntraDatabaseTokenProvider implements DatabaseTokenProvider {
   }
 
   private credential(access: AzureAccess): Promise<TokenCredential> {
-    const key = access.credentialKey;
-    const hit = this.credentials.get(key);
-    if (hit) return hit;
-    const created = (async () => {
-      const identity = loadIdentitySdk();
-      const common = { retryOptions: RETRY_OPTIONS, ...(access.tlsOptions ? { tlsOptions: access.tlsOptions } : {}) };
-      if (access.kind === 'client-secret') {
-        return new identity.ClientSecretCredential(access.tenantId as string, access.clientId as string, access.clientSecret?.reveal() as string, {
-          ...common,
-          ...(access.authorityHost ? { authorityHost: access.authorityHost } : {}),
-          ...(access.authorityOverridden ? { disableInstanceDiscovery: true } : {}),
-        });
-      }
-      if (access.kind === 'managed-identity') {
-        return access.clientId ? new identity.ManagedIdentityCredential({ ...common, clientId: access.clientId }) : new identity.ManagedIdentityCredential(common);
-      }
-      return new identity.DefaultAzureCredential({
-        ...common,
-        ...(access.clientId ? { managedIdentityClientId: access.clientId, workloadIdentityClientId: access.clientId } : {}),
-      });
-    })() as Promise<TokenCredential>;
-    created.catch(() => {
-      if (this.credentials.get(key) === created) this.credentials.delete(key);
-    });
-    if (this.credentials.size >= this.maxCredentials) {
-      const oldest = this.credentials.keys().next().value;
-      if (oldest !== undefined) this.credentials.delete(oldest);
-    }
-    this.credentials.set(key, created);
-    return created;
+    return this.credentials.getOrCreate(access.credentialKey, async () => createCredential(access));
   }
+
 }
 
 /** The cloud of an Azure Database host name (the public cloud for any other name). */
