@@ -142,9 +142,10 @@ describe('PostgreSQL discovery', () => {
     expect(batches.every((b) => b.cursor.length > 0)).toBe(true);
     expect(relations(small)).toEqual(relations(full));
     // every batch says how the run stands, cumulatively, with the strategy's parameters
-    expect(batches.map((b) => [b.progress?.batches, b.progress?.relations, b.progress?.batchSize, b.progress?.concurrency])).toEqual(
-      [1, 2, 3, 4, 5, 6].map((n) => [n, n * 2, 2, 2]),
+    expect(batches.map((b) => [b.progress?.batches, b.progress?.relations, b.progress?.batchSize, b.progress?.concurrency, b.progress?.total])).toEqual(
+      [1, 2, 3, 4, 5, 6].map((n) => [n, n * 2, 2, 1, ALL.length]),
     );
+    expect(batches.at(-1)?.progress).toMatchObject({ tables: 10, views: 2, statementTimeoutMs: 30_000, pauseMs: 0 });
     const last = batches.at(-1)?.progress;
     expect(last?.columns).toBe(relations(full).reduce((n, r) => n + r.columns.length, 0));
     expect(last?.ratePerSecond).toBeGreaterThan(0);

@@ -1,7 +1,7 @@
 import { format } from 'node:util';
 import { Server, ServerCredentials, setLogger } from '@grpc/grpc-js';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { DiscoveryEngine, SecretChain, ValidationRunner, type Logger } from '@sourced/core';
+import { ConnectionBudget, DiscoveryEngine, SecretChain, ValidationRunner, type Logger } from '@sourced/core';
 import { asClass, asFunction, asValue, createContainer, InjectionMode, type AwilixContainer } from 'awilix';
 import { HealthImplementation } from 'grpc-health-check';
 import { parseListen, type DaemonConfig } from './config/DaemonConfig';
@@ -29,6 +29,7 @@ export interface Cradle {
   secretChain: SecretChain;
   validationRunner: ValidationRunner;
   discoveryEngine: DiscoveryEngine;
+  connectionBudget: ConnectionBudget;
   dataSourceService: DataSourceService;
   pluginService: PluginService;
   health: HealthImplementation;
@@ -94,6 +95,7 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
     ).singleton(),
     validationRunner: asFunction(({ tracer, logger: l }: Cradle) => new ValidationRunner(tracer, l)).singleton(),
     discoveryEngine: asFunction(({ tracer, logger: l }: Cradle) => new DiscoveryEngine(tracer, l)).singleton(),
+    connectionBudget: asFunction(({ config: c }: Cradle) => new ConnectionBudget(c.sources.maxConnectionsPerEndpoint)).singleton(),
     dataSourceService: asFunction((cradle: Cradle) => new DataSourceService(cradle)).singleton(),
     pluginService: asFunction((cradle: Cradle) => new PluginService(cradle)).singleton(),
     health: asFunction(() => new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((s) => [s, 'SERVING' as const])))).singleton(),

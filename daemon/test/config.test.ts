@@ -63,6 +63,9 @@ describe('loadConfig', () => {
           "staleIfErrorMs": 0,
         },
         "shutdownGraceMs": 10000,
+        "sources": {
+          "maxConnectionsPerEndpoint": 10,
+        },
         "validation": {
           "checkTimeoutMs": 5000,
         },
@@ -93,6 +96,8 @@ validation:
   checkTimeoutMs: 1500
 discovery:
   defaultStrategy: adaptive
+sources:
+  maxConnectionsPerEndpoint: 25
 secrets:
   allowedReferences: ["env://SOURCED_SECRET_*", "file:///run/secrets/*"]
   dynamicStrategies: false
@@ -107,6 +112,7 @@ secrets:
       plugins: ['@sourced/plugin-postgres', 'sourced-plugin-clickhouse'],
       validation: { checkTimeoutMs: 1500 },
       discovery: { defaultStrategy: 'ADAPTIVE' },
+      sources: { maxConnectionsPerEndpoint: 25 },
       secrets: { allowedReferences: ['env://SOURCED_SECRET_*', 'file:///run/secrets/*'], dynamicStrategies: false, order: ['reference', 'connection_properties', 'additional_properties', 'dynamic'], cacheTtlMs: 1000, staleIfErrorMs: 0, providerTimeoutMs: 2000 },
     });
   });
@@ -196,7 +202,7 @@ secrets:
     /** An unknown top-level key in the file names the key, the file and the known keys. */
     it('an unknown key in the file', () => {
       expect(errorOf(['--config', write('errors/unknown.yaml', 'listen: 127.0.0.1:1\nlogLevle: debug\n')])).toMatchInlineSnapshot(
-        `"unknown option logLevle in <dir>/errors/unknown.yaml; known: listen, plugins, logLevel, shutdownGraceMs, validation, discovery, secrets"`,
+        `"unknown option logLevle in <dir>/errors/unknown.yaml; known: listen, plugins, logLevel, shutdownGraceMs, validation, discovery, sources, secrets"`,
       );
     });
 
@@ -245,6 +251,9 @@ secrets:
       expect(errorOf([], { SOURCED_SHUTDOWN_GRACE_MS: ' ' })).toMatchInlineSnapshot(
         `"environment variable SOURCED_SHUTDOWN_GRACE_MS: " " is not a non-negative number"`,
       );
+      // a connection limit of 0 would make every discovery wait forever
+      expect(errorOf([], { SOURCED_MAX_CONNECTIONS_PER_ENDPOINT: '0' })).toMatchInlineSnapshot(`"environment variable SOURCED_MAX_CONNECTIONS_PER_ENDPOINT: "0" is not a positive whole number"`);
+      expect(errorOf(['--config', write('errors/limit.yaml', 'sources:\n  maxConnectionsPerEndpoint: 2.5\n')])).toMatchInlineSnapshot(`"sources.maxConnectionsPerEndpoint in <dir>/errors/limit.yaml: "2.5" is not a positive whole number"`);
     });
 
     /** Problems with the file itself: missing, unparsable, not an object. */

@@ -32,6 +32,11 @@ export interface ConnectionArgs {
   keepAlive: boolean;
   /** Time limit for opening the connection. */
   connectTimeoutMs: number;
+  /**
+   * Server-side time limit of each statement (discovery sets it from its strategy);
+   * undefined means the connector's default.
+   */
+  statementTimeoutMs?: number;
   /** Where each credential came from (`password` -> `env://...`), for the resolve-credentials check. */
   credentialSources: Record<string, string>;
   /** How long resolving each credential took, in milliseconds (0 when cached). */

@@ -3,6 +3,7 @@ import type { DataSource, Endpoint, EndpointRole } from '../datasource/DataSourc
 import type { CompiledFilter } from '../discovery/DiscoveryFilter';
 import type { CatalogEntity, RelationKey, SchemaEntity } from '../discovery/entities';
 import type { Logger } from '../logging/Logger';
+import type { ConnectionBudget } from './ConnectionBudget';
 import type { DatabaseTokenMinter } from './DatabaseTokenProvider';
 import type { ResolvedSecret, SecretRequest } from '../secret/SecretChain';
 import type { ValidationPlan } from '../validation/Check';
@@ -24,6 +25,14 @@ export interface ConnectorContext {
   applicationName: string;
   /** Database tokens from cloud identities (`use_iam_auth`); absent in hosts without token providers. */
   tokens?: DatabaseTokenMinter;
+  /** The daemon's limit of connections per source endpoint; absent means no limit. */
+  connectionBudget?: ConnectionBudget;
+}
+
+/** Session settings of the connections discovery opens, from the strategy. */
+export interface SessionSettings {
+  /** Server-side time limit of each statement, milliseconds. */
+  statementTimeoutMs: number;
 }
 
 /**
@@ -79,8 +88,11 @@ export interface Connector {
   endpoint(role: EndpointRole): Endpoint & { port: number };
   /** The checks to run against one endpoint. */
   validationPlan(role: EndpointRole): ValidationPlan<unknown>;
-  /** Opens the connection(s) discovery uses: the primary, and for HYBRID the secondary too. */
-  initialize(signal: AbortSignal): Promise<void>;
+  /**
+   * Opens the connection(s) discovery uses: the primary, and for HYBRID the secondary too,
+   * each session prepared with `settings` (the strategy's statement timeout).
+   */
+  initialize(signal: AbortSignal, settings?: SessionSettings): Promise<void>;
   /** Which endpoint discovery reads from now. */
   readonly activeRole: EndpointRole;
   /** Whether a failover endpoint is available. */
@@ -98,6 +110,11 @@ export interface Connector {
   listSchemas(filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]>;
   /** One page of relations (or collections) with everything that belongs to them, read set-based. */
   listRelations(page: RelationPage, signal: AbortSignal): Promise<CatalogEntity[]>;
+  /**
+   * How many relations (or collections) pass the filter after `after`, when the source can
+   * tell cheaply (one counting query); undefined when it cannot. Progress reports it as the total.
+   */
+  countEntities?(filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal): Promise<number | undefined>;
   /** Closes every connection. Safe to call more than once. */
   close(): Promise<void>;
 }

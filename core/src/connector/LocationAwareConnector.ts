@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import type { DataSource, Endpoint, EndpointRole } from '../datasource/DataSource';
 import type { CompiledFilter } from '../discovery/DiscoveryFilter';
-import type { CatalogEntity, SchemaEntity } from '../discovery/entities';
+import type { CatalogEntity, RelationKey, SchemaEntity } from '../discovery/entities';
 import { describeError, InputError, SourcedError, UnavailableError } from '../errors';
 import { Secret } from '../secret/Secret';
 import { withSpan } from '../telemetry/withSpan';
 import type { ValidationPlan } from '../validation/Check';
 import type { ConnectionArgs, TlsArgs } from './ConnectionArgs';
-import type { Connector, ConnectorContext, ConnectorDefinition, RelationPage } from './Connector';
+import { ConnectionBudget, type ReleaseSlot } from './ConnectionBudget';
+import type { Connector, ConnectorContext, ConnectorDefinition, RelationPage, SessionSettings } from './Connector';
 import { TOKEN_PLUGIN_OF, tokenCloudOf } from './DatabaseTokenProvider';
 
 interface Slot<TConn> {
@@ -26,6 +27,11 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
   private active: Slot<TConn>;
   private standby?: Slot<TConn>;
   private closed = false;
+  private session?: SessionSettings;
+  /** Extra connections to the active endpoint for parallel reads within a page. */
+  private readers: TConn[] = [];
+  /** The connection-budget slot each open connection holds. */
+  private readonly slots = new Map<TConn, ReleaseSlot>();
 
   constructor(
     readonly definition: ConnectorDefinition,
@@ -42,8 +48,27 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
   protected abstract closeConnection(conn: TConn): Promise<void>;
   /** Reads schemas through a connection. */
   protected abstract querySchemas(conn: TConn, filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]>;
-  /** Reads one page of relations through a connection. */
-  protected abstract queryRelations(conn: TConn, page: RelationPage, signal: AbortSignal): Promise<CatalogEntity[]>;
+  /**
+   * Reads one page of relations through a connection. `parallel` holds further connections
+   * to the same endpoint (at most `page.concurrency - 1`, fewer when the endpoint's
+   * connection limit is reached) that independent reads of the page may use at once.
+   */
+  protected abstract queryRelations(conn: TConn, page: RelationPage, signal: AbortSignal, parallel: readonly TConn[]): Promise<CatalogEntity[]>;
+  /**
+   * How many extra connections a page may read through: `concurrency - 1` by default. A
+   * connector whose driver pools connections itself (MongoDB) returns 0 and runs its
+   * parallel reads over its one client.
+   */
+  protected parallelConnections(page: RelationPage): number {
+    return page.concurrency - 1;
+  }
+  /**
+   * Counts the relations after `after` that pass the filter, with one cheap query; the
+   * default says the connector cannot tell.
+   */
+  protected queryCount(_conn: TConn, _filter: CompiledFilter, _after: RelationKey | undefined, _signal: AbortSignal): Promise<number | undefined> {
+    return Promise.resolve(undefined);
+  }
   abstract validationPlan(role: EndpointRole): ValidationPlan<unknown>;
   abstract isConnectionError(error: unknown): boolean;
 
@@ -144,13 +169,15 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
       keepAlive: source.location === 'HYBRID',
       connectTimeoutMs:
         'connect_timeout_seconds' in source.connectionProperties ? timeout * 1000 : timeout > 0 ? timeout : 10_000,
+      statementTimeoutMs: this.session?.statementTimeoutMs,
       credentialSources,
       credentialTimings,
     };
   }
 
   /** Opens the active endpoint and, for HYBRID, the standby too (a standby that fails to open is retried at failover). */
-  async initialize(signal: AbortSignal): Promise<void> {
+  async initialize(signal: AbortSignal, settings?: SessionSettings): Promise<void> {
+    this.session = settings;
     const errors: string[] = [];
     try {
       this.active.conn = await this.open(this.active.role, signal);
@@ -168,8 +195,17 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
       }
     }
     if (this.standby) {
+      // The standby takes a free slot or none: waiting for one while holding the active
+      // connection could wait forever (both endpoints may share one limit).
+      const budget = this.context.connectionBudget;
+      const { host, port } = this.endpoint(this.standby.role);
+      const slot = budget?.tryAcquire(ConnectionBudget.key(this.definition.type, host, port));
+      if (budget && !slot) {
+        this.context.logger.warn('standby endpoint not opened: its connection limit is reached; will open it at failover');
+        return;
+      }
       try {
-        this.standby.conn = await this.open(this.standby.role, signal);
+        this.standby.conn = await this.open(this.standby.role, signal, slot);
       } catch (error) {
         this.context.logger.warn('standby endpoint could not be opened; will retry at failover', { error: describeError(error) });
       }
@@ -189,10 +225,11 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
     if (!this.standby) throw new UnavailableError('NO_FAILOVER_ENDPOINT', `connection lost and no failover endpoint: ${reason}`);
     const broken = this.active;
     [this.active, this.standby] = [this.standby, broken];
+    await this.closeReaders();
     if (broken.conn) {
       const conn = broken.conn;
       broken.conn = undefined;
-      await this.closeConnection(conn);
+      await this.dispose(conn);
     }
     if (!this.active.conn) this.active.conn = await this.open(this.active.role, signal);
     this.context.logger.warn('failed over', { active: this.active.role, reason });
@@ -203,7 +240,8 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
   async reconnect(signal: AbortSignal): Promise<void> {
     const stale = this.active.conn;
     this.active.conn = undefined;
-    if (stale) await this.closeConnection(stale);
+    await this.closeReaders();
+    if (stale) await this.dispose(stale);
     this.active.conn = await this.open(this.active.role, signal);
     this.context.logger.warn('reconnected', { active: this.active.role });
   }
@@ -213,16 +251,72 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
   }
 
   async listRelations(page: RelationPage, signal: AbortSignal): Promise<CatalogEntity[]> {
-    return this.queryRelations(this.connection(), page, signal);
+    const conn = this.connection();
+    const parallel = await this.parallelReaders(this.parallelConnections(page), signal);
+    return this.queryRelations(conn, page, signal, parallel);
+  }
+
+  async countEntities(filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal): Promise<number | undefined> {
+    return this.queryCount(this.connection(), filter, after, signal);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const conns = [this.active.conn, this.standby?.conn].filter((c): c is TConn => c !== undefined);
+    const conns = [this.active.conn, this.standby?.conn, ...this.readers].filter((c): c is TConn => c !== undefined);
     this.active.conn = undefined;
     if (this.standby) this.standby.conn = undefined;
-    await Promise.all(conns.map((c) => this.closeConnection(c)));
+    this.readers = [];
+    await Promise.all(conns.map((c) => this.dispose(c)));
+  }
+
+  /**
+   * Up to `wanted` extra connections to the active endpoint: kept between pages, opened
+   * while the endpoint's connection limit has free slots (never waiting for one), closed
+   * when fewer are wanted. One that fails to open is logged and done without.
+   */
+  private async parallelReaders(wanted: number, signal: AbortSignal): Promise<TConn[]> {
+    const want = Math.max(0, wanted);
+    while (this.readers.length > want) {
+      const surplus = this.readers.pop();
+      if (surplus !== undefined) await this.dispose(surplus);
+    }
+    while (this.readers.length < want && !this.closed) {
+      const budget = this.context.connectionBudget;
+      let slot: ReleaseSlot | undefined;
+      if (budget) {
+        const { host, port } = this.endpoint(this.active.role);
+        slot = budget.tryAcquire(ConnectionBudget.key(this.definition.type, host, port));
+        if (!slot) break;
+      }
+      try {
+        const conn = await this.open(this.active.role, signal, slot);
+        this.readers.push(conn);
+      } catch (error) {
+        slot?.();
+        if (signal.aborted) throw error;
+        this.context.logger.warn('an extra connection for parallel reads could not be opened; reading with fewer', { error: describeError(error) });
+        break;
+      }
+    }
+    return this.readers;
+  }
+
+  private async closeReaders(): Promise<void> {
+    const readers = this.readers;
+    this.readers = [];
+    await Promise.all(readers.map((c) => this.dispose(c)));
+  }
+
+  /** Closes a connection and gives its slot back. */
+  private async dispose(conn: TConn): Promise<void> {
+    try {
+      await this.closeConnection(conn);
+    } finally {
+      const release = this.slots.get(conn);
+      this.slots.delete(conn);
+      release?.();
+    }
   }
 
   private connection(): TConn {
@@ -230,7 +324,38 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
     return this.active.conn;
   }
 
-  private async open(role: EndpointRole, signal: AbortSignal): Promise<TConn> {
+  /**
+   * Opens a connection to a role's endpoint within the daemon's connection limit: it waits
+   * for a slot unless one was taken already (`slot`); the slot is held until the connection
+   * is closed, or given back at once when opening fails.
+   */
+  private async open(role: EndpointRole, signal: AbortSignal, slot?: ReleaseSlot): Promise<TConn> {
+    const budget = this.context.connectionBudget;
+    if (!slot && budget) {
+      const { host, port } = this.endpoint(role);
+      const key = ConnectionBudget.key(this.definition.type, host, port);
+      // Waiting for a slot is traced; taking a free one is not.
+      slot =
+        budget.tryAcquire(key) ??
+        (await withSpan(this.context.tracer, 'sourced.connection.wait', { 'server.address': host, 'server.port': port }, () => budget.acquire(key, signal)));
+    }
+    let conn: TConn;
+    try {
+      conn = await this.openWithinSlot(role, signal);
+    } catch (error) {
+      slot?.();
+      throw error;
+    }
+    if (slot) this.slots.set(conn, slot);
+    if (this.closed) {
+      // close() ran while this connection was being opened: it must not outlive the connector.
+      await this.dispose(conn);
+      throw new UnavailableError('CONNECTOR_CLOSED', 'the connector was closed');
+    }
+    return conn;
+  }
+
+  private async openWithinSlot(role: EndpointRole, signal: AbortSignal): Promise<TConn> {
     const args = await this.connectionArgs(role, signal);
     const attributes = {
       'db.system': this.definition.type,

@@ -1,39 +1,13 @@
 import type { Tracer } from '@opentelemetry/api';
 import { DEFAULT_SAMPLING, type Connector, type SamplingOptions } from '../connector/Connector';
 import type { EndpointRole } from '../datasource/DataSource';
-import { abortedErrorFrom, describeError, InputError, UnavailableError } from '../errors';
+import { AbortedError, abortedErrorFrom, describeError, InputError, UnavailableError } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
 import { withSpan } from '../telemetry/withSpan';
 import { decodeCursor, encodeCursor } from './cursor';
 import { compileFilter, type DiscoveryFilter } from './DiscoveryFilter';
 import type { CatalogEntity, RelationKey, SchemaEntity } from './entities';
-
-/** How hard discovery works the source. */
-export type DiscoveryStrategy = 'CONSERVATIVE' | 'BALANCED' | 'AGGRESSIVE' | 'ADAPTIVE';
-
-/** The parameters a strategy runs with. */
-export interface StrategyPreset {
-  batchSize: number;
-  /** Reads a connector may run at once within a batch (for example collections sampled in parallel). */
-  concurrency: number;
-  /** Pause between batches, to leave room for the source's own work. */
-  pauseMs: number;
-  /** ADAPTIVE bounds and target. */
-  minBatch: number;
-  maxBatch: number;
-  targetBatchMs: number;
-}
-
-/** The documented presets. */
-export const STRATEGY_PRESETS: Record<DiscoveryStrategy, StrategyPreset> = {
-  CONSERVATIVE: { batchSize: 25, concurrency: 1, pauseMs: 50, minBatch: 25, maxBatch: 25, targetBatchMs: 0 },
-  BALANCED: { batchSize: 100, concurrency: 2, pauseMs: 0, minBatch: 100, maxBatch: 100, targetBatchMs: 0 },
-  AGGRESSIVE: { batchSize: 500, concurrency: 4, pauseMs: 0, minBatch: 500, maxBatch: 500, targetBatchMs: 0 },
-  ADAPTIVE: { batchSize: 100, concurrency: 2, pauseMs: 0, minBatch: 10, maxBatch: 1000, targetBatchMs: 250 },
-};
-
-/** The largest batch a caller may ask for. */
-export const MAX_BATCH_SIZE = 1000;
+import { AdaptiveController, MAX_BATCH_SIZE, ProcessLoad, STRATEGY_PRESETS, type DaemonLoad, type DiscoveryStrategy, type StrategyState } from './strategies';
 
 /** The largest sample a caller may ask for per collection. */
 export const MAX_SAMPLE_SIZE = 100_000;
@@ -59,16 +33,20 @@ export interface DiscoveryRequest {
 }
 
 /** How a run stands after a batch. */
-export interface DiscoveryProgress {
+export interface DiscoveryProgress extends StrategyState {
   relations: number;
+  tables: number;
+  views: number;
   collections: number;
   columns: number;
   batches: number;
   ratePerSecond: number;
   elapsedMs: number;
-  /** The batch size in use (ADAPTIVE changes it). */
-  batchSize: number;
-  concurrency: number;
+  /**
+   * Relations and collections this run sends when it completes (those after the cursor that
+   * pass the filter, at most max_entities), when the source could count them.
+   */
+  total?: number;
 }
 
 /** Events of a discovery run, in order. */
@@ -96,18 +74,40 @@ export type DiscoveryEvent =
       stopReason: string;
     };
 
+/** One page as read, with what it took. */
+interface PageRead {
+  entities: CatalogEntity[];
+  failover?: DiscoveryEvent;
+  limit: number;
+  ms: number;
+  /** The strategy's parameters the page was read with. */
+  params: StrategyState;
+}
+
 /**
  * Drives a connector's catalog reads: schemas first, then relations in deterministic
  * (schema, name) order, one set-based page per batch, each batch ending with a cursor.
- * It is pulled by its consumer, so a slow stream stops the reads (back-pressure); it
- * stops between and during queries when the signal fires; in HYBRID it fails over when
- * the active connection is lost and re-reads the page after the last completed batch,
- * so nothing is lost and nothing is sent twice. The connector is closed on every exit path.
+ *
+ * - Back-pressure: it is pulled by its consumer, and reads at most `readAhead` (0 or 1)
+ *   pages ahead of the batch being sent, so a slow client stops the reads and the daemon
+ *   never holds more than two pages of a run.
+ * - Strategies: the preset's batch size, parallel reads, statement timeout (set on every
+ *   session the connector opens) and pause; ADAPTIVE resizes after each batch
+ *   ({@link AdaptiveController}).
+ * - It stops between and during queries when the signal fires, and at a batch boundary at
+ *   max_entities or max_duration_ms, saying so in the summary.
+ * - In HYBRID it fails over when the active connection is lost and re-reads the page after
+ *   the last completed batch, so nothing is lost and nothing is sent twice.
+ * - The connector is closed on every exit path, after any read still in flight is cancelled.
  */
 export class DiscoveryEngine {
+  private processLoad?: ProcessLoad;
+
   constructor(
     private readonly tracer: Tracer,
     private readonly logger: Logger = noopLogger,
+    /** The daemon's own load as ADAPTIVE sees it; the process's by default. */
+    private readonly load?: DaemonLoad,
   ) {}
 
   /** Checks a request before any connection is opened. */
@@ -123,19 +123,44 @@ export class DiscoveryEngine {
     if (request.resumeAfter) decodeCursor(request.resumeAfter);
   }
 
-  async *run(connector: Connector, request: DiscoveryRequest, signal: AbortSignal): AsyncGenerator<DiscoveryEvent> {
+  async *run(connector: Connector, request: DiscoveryRequest, callSignal: AbortSignal): AsyncGenerator<DiscoveryEvent> {
     DiscoveryEngine.validateRequest(request);
     const started = performance.now();
     const filter = compileFilter(request.filter);
     const preset = STRATEGY_PRESETS[request.strategy];
-    let batchSize = request.batchSize || preset.batchSize;
-    const adaptive = request.strategy === 'ADAPTIVE' && request.batchSize === 0;
+    const strategy = new AdaptiveController(preset, this.daemonLoad(), request.batchSize);
     let after: RelationKey | undefined = request.resumeAfter ? decodeCursor(request.resumeAfter) : undefined;
     const totals = { schemas: 0, relations: 0, tables: 0, views: 0, columns: 0, collections: 0, batches: 0, failovers: 0, warnings: 0 };
     const sampling: SamplingOptions = { ...DEFAULT_SAMPLING, ...definedOnly(request.sampling ?? {}) };
+    // Reads run under a signal of the run's own, so that a page read ahead can be cancelled
+    // when the run ends early (a limit, an error, the consumer going away).
+    const reads = new AbortController();
+    const onCallAbort = () => reads.abort(callSignal.reason);
+    if (callSignal.aborted) onCallAbort();
+    else callSignal.addEventListener('abort', onCallAbort, { once: true });
+    const signal = reads.signal;
+    let pending: Promise<PageRead> | undefined;
+
+    const readPage = (cursor: RelationKey | undefined, limit: number, index: number): Promise<PageRead> => {
+      const params = { ...strategy.current };
+      const { batchSize, concurrency } = params;
+      const pageStarted = performance.now();
+      return withSpan(
+        this.tracer,
+        'sourced.discovery.batch',
+        { 'sourced.batch.index': index, 'sourced.batch.size': batchSize, 'sourced.batch.concurrency': concurrency, 'sourced.endpoint.role': connector.activeRole },
+        async (span) => {
+          const result = await this.withFailover(connector, signal, cursor, () =>
+            connector.listRelations({ filter, after: cursor, limit, concurrency, sampling }, signal),
+          );
+          span.setAttribute('sourced.batch.relations', result.value.length);
+          return { entities: result.value, failover: result.failover, limit, ms: performance.now() - pageStarted, params };
+        },
+      );
+    };
 
     try {
-      await connector.initialize(signal);
+      await connector.initialize(signal, { statementTimeoutMs: preset.statementTimeoutMs });
       if (connector.activeRole === 'SECONDARY') {
         totals.warnings += 1;
         yield { kind: 'warning', code: 'STARTED_ON_SECONDARY', message: 'the primary endpoint could not be reached; discovery runs on the secondary' };
@@ -154,11 +179,27 @@ export class DiscoveryEngine {
         yield { kind: 'warning', code: 'SCHEMA_NOT_USABLE', message: `the user may not use schema "${s.name}"; its relations are not listed` };
       }
 
+      let total: number | undefined;
+      if (connector.countEntities) {
+        const counted = await this.withFailover(connector, signal, after, () => connector.countEntities!(filter, after, signal));
+        if (counted.failover) {
+          totals.failovers += 1;
+          yield counted.failover;
+        }
+        if (counted.value !== undefined) total = request.maxEntities ? Math.min(counted.value, request.maxEntities) : counted.value;
+      }
+
+      // Entities read so far, including a page read ahead and not yet sent.
+      let readSoFar = 0;
+      const nextLimit = () => {
+        const { batchSize } = strategy.current;
+        return request.maxEntities ? Math.min(batchSize, request.maxEntities - readSoFar) : batchSize;
+      };
       let stopReason = '';
       for (;;) {
         if (signal.aborted) throw abortedErrorFrom(signal);
-        const done = totals.relations + totals.collections;
-        if (request.maxEntities && done >= request.maxEntities) {
+        const sent = totals.relations + totals.collections;
+        if (request.maxEntities && sent >= request.maxEntities) {
           stopReason = 'MAX_ENTITIES';
           break;
         }
@@ -166,25 +207,21 @@ export class DiscoveryEngine {
           stopReason = 'MAX_DURATION';
           break;
         }
-        const limit = request.maxEntities ? Math.min(batchSize, request.maxEntities - done) : batchSize;
-        const pageStarted = performance.now();
         const index = totals.batches + 1;
-        const cursor = after;
-        const page = await withSpan(
-          this.tracer,
-          'sourced.discovery.batch',
-          { 'sourced.batch.index': index, 'sourced.batch.size': batchSize, 'sourced.endpoint.role': connector.activeRole },
-          async (span) => {
-            const result = await this.withFailover(connector, signal, cursor, () => connector.listRelations({ filter, after: cursor, limit, concurrency: preset.concurrency, sampling }, signal));
-            span.setAttribute('sourced.batch.relations', result.value.length);
-            return result;
-          },
-        );
+        let page: PageRead;
+        if (pending) {
+          page = await pending;
+          pending = undefined;
+        } else {
+          const limit = nextLimit();
+          page = await readPage(after, limit, index);
+          readSoFar += page.entities.length;
+        }
         if (page.failover) {
           totals.failovers += 1;
           yield page.failover;
         }
-        const entities = page.value;
+        const entities = page.entities;
         if (entities.length === 0) break;
         const last = entities[entities.length - 1];
         after = { schema: last.schema, name: last.name };
@@ -199,21 +236,35 @@ export class DiscoveryEngine {
           if (e.kind === 'VIEW' || e.kind === 'MATERIALIZED_VIEW') totals.views += 1;
           else totals.tables += 1;
         }
+        const complete = entities.length < page.limit;
+        if (!complete) strategy.observe(page.ms);
         const elapsedMs = performance.now() - started;
         const progress: DiscoveryProgress = {
           relations: totals.relations,
+          tables: totals.tables,
+          views: totals.views,
           collections: totals.collections,
           columns: totals.columns,
           batches: totals.batches,
           ratePerSecond: elapsedMs > 0 ? ((totals.relations + totals.collections) * 1000) / elapsedMs : 0,
           elapsedMs,
-          batchSize,
-          concurrency: preset.concurrency,
+          ...page.params,
+          total,
         };
+        // Read the next page while this one is sent, unless a limit ends the run first.
+        const more = !complete && !(request.maxEntities && readSoFar >= request.maxEntities);
+        if (more && preset.readAhead > 0) {
+          const limit = nextLimit();
+          const cursor = after;
+          pending = readPage(cursor, limit, index + 1).then((p) => {
+            readSoFar += p.entities.length;
+            return p;
+          });
+          pending.catch(() => undefined); // awaited on the next turn, or cancelled in finally
+        }
         yield { kind: 'batch', index, entities, cursor: encodeCursor(after), progress };
-        if (entities.length < limit) break;
-        if (adaptive) batchSize = this.resize(batchSize, performance.now() - pageStarted, preset);
-        if (preset.pauseMs > 0) await new Promise((r) => setTimeout(r, preset.pauseMs));
+        if (complete) break;
+        if (strategy.current.pauseMs > 0) await sleep(strategy.current.pauseMs, signal);
       }
       yield {
         kind: 'summary',
@@ -225,8 +276,18 @@ export class DiscoveryEngine {
         stopReason,
       };
     } finally {
+      callSignal.removeEventListener('abort', onCallAbort);
+      if (pending) {
+        if (!signal.aborted) reads.abort(new AbortedError('the discovery ended before a page read ahead was needed'));
+        await pending.catch(() => undefined);
+      }
       await connector.close().catch((error) => this.logger.warn('closing the connector failed', { error: describeError(error) }));
     }
+  }
+
+  /** The daemon's load for ADAPTIVE: the injected one, or the process's (made on first use). */
+  private daemonLoad(): DaemonLoad {
+    return this.load ?? (this.processLoad ??= new ProcessLoad());
   }
 
   /**
@@ -272,11 +333,19 @@ export class DiscoveryEngine {
       }
     }
   }
+}
 
-  /** ADAPTIVE: halve the batch when a page is slow, grow it by half when it is fast. */
-  private resize(current: number, ms: number, preset: StrategyPreset): number {
-    if (ms > preset.targetBatchMs * 2) return Math.max(preset.minBatch, Math.floor(current / 2));
-    if (ms < preset.targetBatchMs / 2) return Math.min(preset.maxBatch, Math.ceil(current * 1.5));
-    return current;
-  }
+/** Waits, or rejects when the signal fires. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortedErrorFrom(signal));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }

@@ -16,6 +16,13 @@ export interface DaemonConfig {
   shutdownGraceMs: number;
   validation: { checkTimeoutMs: number };
   discovery: { defaultStrategy: DiscoveryStrategy };
+  sources: {
+    /**
+     * Most connections open at once to one source endpoint (connector type, host and port),
+     * over all calls together; more wait for a free one.
+     */
+    maxConnectionsPerEndpoint: number;
+  };
   secrets: {
     allowedReferences: string[];
     dynamicStrategies: boolean;
@@ -38,6 +45,7 @@ export const DEFAULT_CONFIG: DaemonConfig = {
   shutdownGraceMs: 10_000,
   validation: { checkTimeoutMs: 5_000 },
   discovery: { defaultStrategy: 'BALANCED' },
+  sources: { maxConnectionsPerEndpoint: 10 },
   secrets: {
     allowedReferences: DEFAULT_SECRET_POLICY.allowedReferences,
     dynamicStrategies: DEFAULT_SECRET_POLICY.dynamicStrategies,
@@ -82,6 +90,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env,
     shutdownGraceMs: env.SOURCED_SHUTDOWN_GRACE_MS,
     checkTimeoutMs: env.SOURCED_CHECK_TIMEOUT_MS,
     allowedReferences: env.SOURCED_SECRETS_ALLOWED_REFERENCES,
+    maxConnectionsPerEndpoint: env.SOURCED_MAX_CONNECTIONS_PER_ENDPOINT,
   };
   apply(config, fromEnv, (k) => `environment variable SOURCED_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`, cwd);
   apply(
@@ -122,6 +131,9 @@ function apply(config: DaemonConfig, values: Record<string, string | undefined>,
       case 'allowedReferences':
         config.secrets.allowedReferences = raw.split(',').map((p) => p.trim()).filter(Boolean);
         break;
+      case 'maxConnectionsPerEndpoint':
+        config.sources.maxConnectionsPerEndpoint = positiveInteger(raw, origin(key));
+        break;
     }
   }
 }
@@ -138,7 +150,7 @@ function mergeFile(config: DaemonConfig, path: string): void {
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${path} must hold an object`);
   const d = doc as Record<string, unknown>;
   const where = (k: string) => `${k} in ${path}`;
-  const known = new Set(['listen', 'plugins', 'logLevel', 'shutdownGraceMs', 'validation', 'discovery', 'secrets']);
+  const known = new Set(['listen', 'plugins', 'logLevel', 'shutdownGraceMs', 'validation', 'discovery', 'sources', 'secrets']);
   for (const k of Object.keys(d)) if (!known.has(k)) throw new ConfigError(`unknown option ${where(k)}; known: ${[...known].join(', ')}`);
   if (d.listen !== undefined) config.listen = parseListen(String(d.listen), where('listen')) && String(d.listen);
   if (d.plugins !== undefined) {
@@ -160,6 +172,10 @@ function mergeFile(config: DaemonConfig, path: string): void {
   if (validation?.checkTimeoutMs !== undefined) config.validation.checkTimeoutMs = nonNegative(String(validation.checkTimeoutMs), where('validation.checkTimeoutMs'));
   const discovery = section('discovery', ['defaultStrategy']);
   if (discovery?.defaultStrategy !== undefined) config.discovery.defaultStrategy = oneOf(String(discovery.defaultStrategy), STRATEGIES, where('discovery.defaultStrategy'));
+  const sources = section('sources', ['maxConnectionsPerEndpoint']);
+  if (sources?.maxConnectionsPerEndpoint !== undefined) {
+    config.sources.maxConnectionsPerEndpoint = positiveInteger(String(sources.maxConnectionsPerEndpoint), where('sources.maxConnectionsPerEndpoint'));
+  }
   const secrets = section('secrets', ['allowedReferences', 'dynamicStrategies', 'order', 'cacheTtlMs', 'staleIfErrorMs', 'providerTimeoutMs']);
   if (secrets) {
     if (secrets.allowedReferences !== undefined) {
@@ -207,5 +223,11 @@ function nonNegative(raw: string, origin: string): number {
   const n = Number(raw);
   // Number('') and Number(' ') are 0: a blank value is a mistake, not "no grace period".
   if (raw.trim() === '' || !Number.isFinite(n) || n < 0) throw new ConfigError(`${origin}: "${raw}" is not a non-negative number`);
+  return n;
+}
+
+function positiveInteger(raw: string, origin: string): number {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isInteger(n) || n < 1) throw new ConfigError(`${origin}: "${raw}" is not a positive whole number`);
   return n;
 }

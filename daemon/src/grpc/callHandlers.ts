@@ -115,8 +115,10 @@ function openCall(deps: HandlerDeps, fullMethod: string, call: ServerUnaryCall<u
 /**
  * Adapts an async generator to a grpc-js server-streaming handler: the call becomes an
  * AbortSignal (client cancel, deadline, shutdown), each yielded event gets the next
- * sequence number, writes wait for the transport to drain (back-pressure: the generator is
- * not pulled while the client is slow), and errors become statuses with google.rpc details.
+ * sequence number, each write waits until HTTP/2 has sent the message (back-pressure: the
+ * generator is not pulled while the client is slow, so what waits is bounded by the stream's
+ * flow-control window, not by the writable's 16-message buffer), and errors become statuses
+ * with google.rpc details.
  * Returning from the loop runs the generator's `finally`, which releases connections.
  */
 export function serverStreaming<Req, Res extends { sequence: number }>(
@@ -136,7 +138,7 @@ export function serverStreaming<Req, Res extends { sequence: number }>(
           if (next.done) break;
           sequence += 1;
           if (signal.aborted) throw signal.reason;
-          if (!call.write({ ...next.value, sequence } as Res)) await drained(call, signal);
+          await written(call, { ...next.value, sequence } as Res, signal);
         }
         scope.span.setAttribute('sourced.events', sequence);
         call.end();
@@ -171,17 +173,18 @@ export function unary<Req, Res>(deps: HandlerDeps, fullMethod: string, handler: 
   };
 }
 
-function drained(call: ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
+/**
+ * Writes one message and waits until the transport took it: grpc-js calls back when the
+ * HTTP/2 stream has sent it, which a client that does not read holds up by its flow-control
+ * window. Rejects when the call is cancelled or its deadline passes meanwhile.
+ */
+function written<Res>(call: ServerWritableStream<unknown, Res>, message: Res, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      call.off('drain', onDrain);
-      reject(signal.reason);
-    };
-    const onDrain = () => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    call.write(message, () => {
       signal.removeEventListener('abort', onAbort);
       resolve();
-    };
-    call.once('drain', onDrain);
-    signal.addEventListener('abort', onAbort, { once: true });
+    });
   });
 }

@@ -8,6 +8,7 @@ import {
   TOKEN_PLUGIN_OF,
   tokenCloudOf,
   withSpan,
+  type ConnectionBudget,
   type DatabaseTokenMinter,
   type Connector,
   type DataSource,
@@ -35,6 +36,7 @@ export class DataSourceService {
       secretChain: SecretChain;
       validationRunner: ValidationRunner;
       discoveryEngine: DiscoveryEngine;
+      connectionBudget: ConnectionBudget;
       tracer: Tracer;
       logger: Logger;
       handlerDeps: HandlerDeps;
@@ -107,6 +109,7 @@ export class DataSourceService {
       tracer: this.deps.tracer,
       applicationName: APPLICATION_NAME,
       tokens: this.tokenMinter(ctx),
+      connectionBudget: this.deps.connectionBudget,
     });
   }
 

@@ -5,12 +5,13 @@ import {
   type ConnectionArgs,
   type EndpointRole,
   type RelationEntity,
+  type RelationKey,
   type RelationPage,
   type SchemaEntity,
   type ValidationPlan,
 } from '@sourced/core';
 import type { Client } from 'pg';
-import { readRelations, readSchemas } from './catalog';
+import { countRelations, KeyWindow, readRelations, readSchemas } from './catalog';
 import { postgresValidationPlan, type PostgresCheckState } from './checks';
 import { connectClient } from './connect';
 import { toConnectError } from './connectFailure';
@@ -18,12 +19,16 @@ import { isConnectionError } from './pgErrors';
 import { endClient } from './query';
 
 /**
- * The PostgreSQL connector, on the `pg` driver. One `pg.Client` per endpoint (no pool:
- * discovery reads one page at a time). Every statement goes through the abortable
+ * The PostgreSQL connector, on the `pg` driver. One `pg.Client` per endpoint, plus up to
+ * the strategy's concurrency - 1 more to the active endpoint for parallel reads (within the
+ * daemon's per-endpoint connection limit). Every statement goes through the abortable
  * `query` helper, so a cancelled call also cancels its statement on the server.
  * Discovery needs PostgreSQL 12 or later.
  */
 export class PostgresConnector extends LocationAwareConnector<Client> {
+  /** Relation keys read ahead of the pages (names only). */
+  private readonly keys = new KeyWindow();
+
   /** Opens and prepares one client; failures become core's semantic errors with a hint. */
   protected override async openConnection(args: ConnectionArgs, signal: AbortSignal): Promise<Client> {
     if (!args.user) {
@@ -56,8 +61,17 @@ export class PostgresConnector extends LocationAwareConnector<Client> {
     return readSchemas(conn, filter, signal);
   }
 
-  /** Four queries per page whatever its size: relations, then columns, constraints and indexes by oid. */
-  protected override queryRelations(conn: Client, page: RelationPage, signal: AbortSignal): Promise<RelationEntity[]> {
-    return readRelations(conn, page, signal);
+  /**
+   * Four queries per page whatever its size (relations, then columns, constraints and
+   * indexes by oid, those three at once when the strategy gives parallel connections), plus
+   * one query of keys per ten pages.
+   */
+  protected override queryRelations(conn: Client, page: RelationPage, signal: AbortSignal, parallel: readonly Client[]): Promise<RelationEntity[]> {
+    return readRelations(conn, page, signal, parallel, this.keys);
+  }
+
+  /** One count over pg_class with the page query's filter. */
+  protected override queryCount(conn: Client, filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal): Promise<number> {
+    return countRelations(conn, filter, after, signal);
   }
 }

@@ -1,10 +1,12 @@
 /**
  * The catalog reads of discovery: SQL and the mapping of its rows to core's entities.
  *
- * Everything is set-based: one query for the schemas, and per batch of relations one
- * keyset query for the relations plus one each for their columns, constraints and indexes
- * (`oid = ANY($1)`), whatever the batch size. Names and filters travel only as bind
- * parameters. Needs PostgreSQL 12 or later (attgenerated, pg_partition_tree).
+ * Everything is set-based: one query for the schemas; relation keys (oid, schema, name) in
+ * byte order, read ten pages ahead in one keyset query; and per page one query each for the
+ * relations, their columns, constraints and indexes (`oid = ANY($1)`), whatever the page
+ * size. Key columns travel as attribute numbers and are named from the page's own columns.
+ * Names and filters travel only as bind parameters. Needs PostgreSQL 12 or later
+ * (attgenerated, pg_partition_tree).
  */
 import {
   AbortedError,
@@ -15,8 +17,8 @@ import {
   type CompiledFilter,
   type ForeignKeyEntity,
   type IndexEntity,
-  type KeyConstraintEntity,
   type RelationEntity,
+  type RelationKey,
   type RelationKind,
   type RelationPage,
   type SchemaEntity,
@@ -57,17 +59,40 @@ const unknownRows = (c: string) =>
   `(${c}.reltuples < 0 OR (${c}.reltuples = 0 AND ${c}.relpages = 0 AND current_setting('server_version_num')::int < 140000))`;
 
 /**
- * One page of relations in (schema, name) order under "C" collation, which is the byte
- * order core's cursor uses. Binds $1-$3 as {@link SCHEMA_FILTER_SQL}, $4/$5 include/exclude
- * patterns over `schema.name`, $6/$7 the key to start after (null from the start), $8 the limit.
- * The page is chosen in a subquery first, so that the costly per-relation functions
- * (pg_get_viewdef locks the view) run for the rows of the page only, not for every
- * relation after the cursor that the sort sees.
+ * The filter of the relations discovery reads, over `pg_class c` and `pg_namespace n`. Binds
+ * $1-$3 as {@link SCHEMA_FILTER_SQL}, $4/$5 include/exclude patterns over `schema.name`,
+ * $6/$7 the key to start after (null from the start).
+ */
+const RELATION_FILTER_SQL = `c.relkind IN ('r', 'p', 'f', 'v', 'm')
+    AND ${SCHEMA_FILTER_SQL}
+    AND has_schema_privilege(n.oid, 'USAGE')
+    AND (cardinality($4::text[]) = 0 OR (n.nspname || '.' || c.relname) ~ ANY ($4::text[]))
+    AND NOT ((n.nspname || '.' || c.relname) ~ ANY ($5::text[]))
+    AND ($6::text IS NULL OR (n.nspname::text COLLATE "C", c.relname::text COLLATE "C") > ($6::text COLLATE "C", $7::text COLLATE "C"))`;
+
+/**
+ * The keys of the next relations in (schema, name) order under "C" collation, which is the
+ * byte order core's cursor uses; binds as {@link RELATION_FILTER_SQL}, $8 the limit. It
+ * reads names only, so it fetches keys for several pages at once (see {@link KeyWindow}):
+ * the sort over every relation after the cursor is paid once per window, not per page.
+ */
+const KEYS_SQL = `
+SELECT c.oid::int8 AS oid, n.nspname::text AS schema, c.relname::text AS name
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE ${RELATION_FILTER_SQL}
+ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"
+LIMIT $8`;
+
+/**
+ * What discovery reports of the relations $1 (oids), in any order. The costly per-relation
+ * functions (pg_get_viewdef locks the view) run for these rows only. A relation dropped since
+ * its key was read is simply missing.
  */
 const RELATIONS_SQL = `
 SELECT c.oid::int8 AS oid,
-       p.schema,
-       p.name,
+       n.nspname::text AS schema,
+       c.relname::text AS name,
        c.relkind::text AS kind,
        pg_get_userbyid(c.relowner)::text AS owner,
        obj_description(c.oid, 'pg_class') AS comment,
@@ -88,29 +113,26 @@ SELECT c.oid::int8 AS oid,
          LIMIT 1) END AS partition_of,
        CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
        CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_key,
-       fs.srvname::text AS foreign_server
-FROM (
-  SELECT c.oid, n.nspname::text AS schema, c.relname::text AS name
-  FROM pg_class c
-  JOIN pg_namespace n ON n.oid = c.relnamespace
-  WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm')
-    AND ${SCHEMA_FILTER_SQL}
-    AND has_schema_privilege(n.oid, 'USAGE')
-    AND (cardinality($4::text[]) = 0 OR (n.nspname || '.' || c.relname) ~ ANY ($4::text[]))
-    AND NOT ((n.nspname || '.' || c.relname) ~ ANY ($5::text[]))
-    AND ($6::text IS NULL OR (n.nspname::text COLLATE "C", c.relname::text COLLATE "C") > ($6::text COLLATE "C", $7::text COLLATE "C"))
-  ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"
-  LIMIT $8
-) p
-JOIN pg_class c ON c.oid = p.oid
-LEFT JOIN pg_foreign_table ft ON ft.ftrelid = c.oid
-LEFT JOIN pg_foreign_server fs ON fs.oid = ft.ftserver
-ORDER BY p.schema COLLATE "C", p.name COLLATE "C"`;
+       CASE WHEN c.relkind = 'f' THEN (
+         SELECT fs.srvname::text FROM pg_foreign_table ft JOIN pg_foreign_server fs ON fs.oid = ft.ftserver
+         WHERE ft.ftrelid = c.oid) END AS foreign_server
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.oid = ANY ($1::oid[])`;
+
+/** How many relations pass the filter after the cursor; binds as {@link RELATION_FILTER_SQL}. */
+const COUNT_SQL = `
+SELECT count(*)::int8 AS n
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE ${RELATION_FILTER_SQL}`;
 
 /**
  * Columns of the relations $1. `is_array` uses typcategory 'A', not typelem alone: some
  * scalar types (name, point) have a typelem too. The element type (arrays) or base type
- * (domains) also decides where enum labels come from.
+ * (domains) also decides where enum labels come from. Written for large pages: the base
+ * type is formatted only when it differs from the type (null otherwise), defaults and enum
+ * labels are looked up only for the columns that have them, and comments come from one join.
  */
 const COLUMNS_SQL = `
 SELECT a.attrelid::int8 AS relid,
@@ -118,76 +140,79 @@ SELECT a.attrelid::int8 AS relid,
        a.attname::text AS name,
        format_type(a.atttypid, a.atttypmod) AS data_type,
        CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod)
-            WHEN t.typcategory = 'A' AND t.typelem <> 0 THEN format_type(t.typelem, a.atttypmod)
-            ELSE format_type(a.atttypid, a.atttypmod) END AS base_type,
+            WHEN t.typcategory = 'A' AND t.typelem <> 0 THEN format_type(t.typelem, a.atttypmod) END AS base_type,
        NOT a.attnotnull AS nullable,
-       pg_get_expr(d.adbin, d.adrelid) AS default_value,
-       col_description(a.attrelid, a.attnum) AS comment,
+       CASE WHEN a.atthasdef THEN (
+         SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum) END AS default_value,
+       ds.description AS comment,
        t.typcategory = 'A' AS is_array,
        CASE WHEN t.typtype = 'd' THEN format_type(t.oid, NULL) END AS domain,
-       CASE WHEN et.typtype = 'e' THEN (
-         SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = et.oid) END AS enum_values,
+       CASE WHEN t.typtype IN ('e', 'd') OR t.typcategory = 'A' THEN (
+         SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder)
+         FROM pg_enum e
+         WHERE e.enumtypid = CASE WHEN t.typtype = 'd' THEN t.typbasetype
+                                  WHEN t.typcategory = 'A' AND t.typelem <> 0 THEN t.typelem
+                                  ELSE t.oid END) END AS enum_values,
        a.attidentity::text AS identity,
        a.attgenerated::text AS generated
 FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
-LEFT JOIN pg_type et ON et.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype
-                                      WHEN t.typcategory = 'A' AND t.typelem <> 0 THEN t.typelem
-                                      ELSE t.oid END
-LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+LEFT JOIN pg_description ds ON ds.objoid = a.attrelid AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = a.attnum
 WHERE a.attrelid = ANY ($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum`;
 
 /**
- * Primary keys, unique constraints and foreign keys of the relations $1, columns in key
- * order. A foreign key that references a partitioned table also has one clone per
- * partition on the same table (conparentid pointing to it); those are left out.
+ * Primary keys, unique constraints and foreign keys of the relations $1. Key columns come as
+ * attribute numbers (named from the page's own columns); a foreign key's referenced table
+ * and columns are looked up for foreign keys only, by index. A foreign key that references a
+ * partitioned table also has one clone per partition on the same table (conparentid
+ * pointing to it); those are left out.
  */
 const CONSTRAINTS_SQL = `
 SELECT con.conrelid::int8 AS relid,
        con.conname::text AS name,
        con.contype::text AS type,
-       ARRAY(SELECT a.attname::text
-             FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
-             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
-             ORDER BY k.ord) AS columns,
-       rn.nspname::text AS ref_schema,
-       rc.relname::text AS ref_table,
-       ARRAY(SELECT a.attname::text
-             FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
-             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
-             ORDER BY k.ord) AS ref_columns,
+       con.conkey AS keys,
+       r.ref_schema,
+       r.ref_table,
+       CASE WHEN con.contype = 'f' THEN ARRAY(
+         SELECT a.attname::text
+         FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
+         JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
+         ORDER BY k.ord) END AS ref_columns,
        con.confupdtype::text AS on_update,
        con.confdeltype::text AS on_delete
 FROM pg_constraint con
-LEFT JOIN pg_class rc ON rc.oid = con.confrelid
-LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+LEFT JOIN LATERAL (
+  SELECT rn.nspname::text AS ref_schema, rc.relname::text AS ref_table
+  FROM pg_class rc JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+  WHERE rc.oid = con.confrelid) r ON con.contype = 'f'
 WHERE con.conrelid = ANY ($1::oid[])
   AND con.contype IN ('p', 'u', 'f')
-  AND NOT EXISTS (SELECT 1 FROM pg_constraint parent WHERE parent.oid = con.conparentid AND parent.conrelid = con.conrelid)
+  AND (con.conparentid = 0
+       OR NOT EXISTS (SELECT 1 FROM pg_constraint parent WHERE parent.oid = con.conparentid AND parent.conrelid = con.conrelid))
 ORDER BY con.conrelid, con.conname COLLATE "C"`;
 
 /**
- * Indexes of the relations $1. A key column is reported by its name (as in `columns` and
- * constraints, unquoted); an expression by `pg_get_indexdef(index, k, true)`. INCLUDE
- * columns are not keys and are left out (indnkeyatts).
+ * Indexes of the relations $1. Key columns come as attribute numbers (named from the page's
+ * own columns); an expression key by `pg_get_indexdef(index, k, true)`, computed only for
+ * indexes that have one. INCLUDE columns are not keys and are left out (indnkeyatts).
  */
 const INDEXES_SQL = `
 SELECT i.indrelid::int8 AS relid,
        ic.relname::text AS name,
        i.indisunique AS is_unique,
        i.indisprimary AS is_primary,
-       am.amname::text AS method,
-       pg_get_expr(i.indpred, i.indrelid) AS predicate,
+       (SELECT am.amname::text FROM pg_am am WHERE am.oid = ic.relam) AS method,
+       CASE WHEN i.indpred IS NOT NULL THEN pg_get_expr(i.indpred, i.indrelid) END AS predicate,
        pg_get_indexdef(i.indexrelid) AS definition,
-       ARRAY(SELECT CASE WHEN i.indkey[k - 1] = 0 THEN pg_get_indexdef(i.indexrelid, k, true)
-                         ELSE (SELECT a.attname::text FROM pg_attribute a
-                               WHERE a.attrelid = i.indrelid AND a.attnum = i.indkey[k - 1]) END
-             FROM generate_series(1, i.indnkeyatts) AS k
-             ORDER BY k) AS columns
+       (i.indkey::int2[])[0:i.indnkeyatts - 1] AS keys,
+       CASE WHEN 0 = ANY (i.indkey::int2[]) THEN ARRAY(
+         SELECT CASE WHEN i.indkey[k - 1] = 0 THEN pg_get_indexdef(i.indexrelid, k, true) END
+         FROM generate_series(1, i.indnkeyatts) AS k
+         ORDER BY k) END AS expressions
 FROM pg_index i
-JOIN pg_class ic ON ic.oid = i.indexrelid
-JOIN pg_am am ON am.oid = ic.relam
+JOIN LATERAL (SELECT c.relname, c.relam FROM pg_class c WHERE c.oid = i.indexrelid) ic ON true
 WHERE i.indrelid = ANY ($1::oid[])
 ORDER BY i.indrelid, ic.relname COLLATE "C"`;
 
@@ -218,7 +243,7 @@ interface ColumnRow {
   ordinal: number;
   name: string;
   data_type: string;
-  base_type: string;
+  base_type: string | null;
   nullable: boolean;
   default_value: string | null;
   comment: string | null;
@@ -233,10 +258,11 @@ interface ConstraintRow {
   relid: string;
   name: string;
   type: 'p' | 'u' | 'f';
-  columns: string[];
+  /** Attribute numbers of the key columns. */
+  keys: number[];
   ref_schema: string | null;
   ref_table: string | null;
-  ref_columns: string[];
+  ref_columns: string[] | null;
   on_update: string;
   on_delete: string;
 }
@@ -249,7 +275,10 @@ interface IndexRow {
   method: string;
   predicate: string | null;
   definition: string | null;
-  columns: string[];
+  /** Attribute numbers of the key columns, 0 for an expression. */
+  keys: number[];
+  /** Per key: the expression, or null for a column; null when no key is an expression. */
+  expressions: (string | null)[] | null;
 }
 
 const KINDS: Record<string, RelationKind> = {
@@ -280,51 +309,178 @@ export async function readSchemas(client: Client, filter: CompiledFilter, signal
   return rows.map((r) => ({ name: r.name, owner: r.owner ?? undefined, comment: r.comment ?? undefined, usable: r.usable }));
 }
 
+/** The binds of {@link RELATION_FILTER_SQL}. */
+function filterParams(filter: CompiledFilter, after: RelationKey | undefined): unknown[] {
+  return [
+    filter.includeSystemSchemas,
+    filter.includeSchemas,
+    filter.excludeSchemas,
+    filter.includeTables,
+    filter.excludeTables,
+    after?.schema ?? null,
+    after?.name ?? null,
+  ];
+}
+
+/** How many relations pass the filter after `after`: one count over pg_class. */
+export async function countRelations(client: Client, filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal): Promise<number> {
+  const rows = await read('relation count', () => query<{ n: string }>(client, COUNT_SQL, filterParams(filter, after), signal));
+  return Number(rows[0]?.n ?? 0);
+}
+
+interface KeyRow {
+  oid: string;
+  schema: string;
+  name: string;
+}
+
+/** Keys fetched per window: this many pages' worth, at most {@link MAX_WINDOW} keys. */
+const WINDOW_PAGES = 10;
+const MAX_WINDOW = 10_000;
+
 /**
- * One page of relations, each with its columns, keys and indexes: four queries whatever
- * the page size (one when the page is empty). Relations come in the keyset query's order.
+ * The keys of the relations after a cursor, read several pages ahead (names only: about
+ * 100 bytes a key, so at most a megabyte whatever the catalog). A page takes its keys from
+ * the window when it continues where the last page ended on the same connection; anything
+ * else (a resumed cursor, a failover to another server, where oids differ) reads a new
+ * window. A relation created inside a window after it was read is not seen, as one created
+ * behind the cursor is not: discovery is not a snapshot.
  */
-export async function readRelations(client: Client, page: RelationPage, signal: AbortSignal): Promise<RelationEntity[]> {
-  const { filter, after } = page;
-  const relations = await read('relations', () =>
-    query<RelationRow>(
-      client,
-      RELATIONS_SQL,
-      [
-        filter.includeSystemSchemas,
-        filter.includeSchemas,
-        filter.excludeSchemas,
-        filter.includeTables,
-        filter.excludeTables,
-        after?.schema ?? null,
-        after?.name ?? null,
-        page.limit,
-      ],
-      signal,
-    ),
-  );
+export class KeyWindow {
+  private keys: KeyRow[] = [];
+  private next = 0;
+  /** True when the last read returned fewer keys than asked: nothing lies beyond the window. */
+  private final = false;
+  private client?: Client;
+  private last?: RelationKey;
+
+  /** The keys of the next page: up to `limit`, fewer only at the end of the catalog. */
+  async take(client: Client, page: RelationPage, signal: AbortSignal): Promise<KeyRow[]> {
+    if (client !== this.client || !sameKey(page.after, this.last)) {
+      this.keys = [];
+      this.next = 0;
+      this.final = false;
+      this.client = client;
+    }
+    const out: KeyRow[] = [];
+    let after = page.after;
+    while (out.length < page.limit) {
+      if (this.next >= this.keys.length) {
+        if (this.final) break;
+        const size = Math.min(MAX_WINDOW, page.limit * WINDOW_PAGES);
+        const from = after;
+        this.keys = await read('relations', () => query<KeyRow>(client, KEYS_SQL, [...filterParams(page.filter, from), size], signal));
+        this.next = 0;
+        this.final = this.keys.length < size;
+        if (this.keys.length === 0) break;
+      }
+      const taken = this.keys.slice(this.next, this.next + page.limit - out.length);
+      this.next += taken.length;
+      out.push(...taken);
+      const last = taken[taken.length - 1];
+      after = { schema: last.schema, name: last.name };
+    }
+    this.last = after;
+    return out;
+  }
+}
+
+function sameKey(a: RelationKey | undefined, b: RelationKey | undefined): boolean {
+  return a === undefined ? b === undefined : b !== undefined && a.schema === b.schema && a.name === b.name;
+}
+
+/**
+ * One page of relations, each with its columns, keys and indexes: the page's keys (from
+ * the window, one query per several pages), then four queries whatever the page size —
+ * relations, columns, constraints, indexes by oid. Relations come in key order; one dropped
+ * since its key was read is left out, and the page is topped up from the keys after it, so
+ * a short page still means the end of the catalog. The three detail queries are
+ * independent: with `parallel` connections they run at once, spread over the connections
+ * (each on a session of its own, so no transaction spans them).
+ */
+export async function readRelations(
+  client: Client,
+  page: RelationPage,
+  signal: AbortSignal,
+  parallel: readonly Client[] = [],
+  window: KeyWindow = new KeyWindow(),
+): Promise<RelationEntity[]> {
+  const out: RelationEntity[] = [];
+  let after = page.after;
+  while (out.length < page.limit) {
+    const want = page.limit - out.length;
+    const keys = await window.take(client, { ...page, after, limit: want }, signal);
+    if (keys.length === 0) break;
+    out.push(...(await describeRelations(client, keys, signal, parallel)));
+    const last = keys[keys.length - 1];
+    after = { schema: last.schema, name: last.name };
+    if (keys.length < want) break; // the end of the catalog
+  }
+  return out;
+}
+
+/** The relations of `keys` with their columns, keys and indexes, in the order of `keys`. */
+async function describeRelations(client: Client, keys: KeyRow[], signal: AbortSignal, parallel: readonly Client[]): Promise<RelationEntity[]> {
+  const oids = keys.map((k) => k.oid);
+  const relations = await read('relations', () => query<RelationRow>(client, RELATIONS_SQL, [oids], signal));
   if (relations.length === 0) return [];
-
+  const found = new Map(relations.map((r) => [r.oid, r]));
   const byOid = new Map<string, RelationEntity>();
-  for (const r of relations) byOid.set(r.oid, toRelation(r));
-  const oids = [...byOid.keys()];
+  for (const k of keys) {
+    const r = found.get(k.oid);
+    if (r) byOid.set(r.oid, toRelation(r));
+  }
+  const present = [...byOid.keys()];
 
-  const columns = await read('columns', () => query<ColumnRow>(client, COLUMNS_SQL, [oids], signal));
+  const [columns, constraints, indexes] = await spread(client, parallel, [
+    (c) => read('columns', () => query<ColumnRow>(c, COLUMNS_SQL, [present], signal)),
+    (c) => read('constraints', () => query<ConstraintRow>(c, CONSTRAINTS_SQL, [present], signal)),
+    (c) => read('indexes', () => query<IndexRow>(c, INDEXES_SQL, [present], signal)),
+  ] as const);
   for (const c of columns) byOid.get(c.relid)?.columns.push(toColumn(c));
-
-  const constraints = await read('constraints', () => query<ConstraintRow>(client, CONSTRAINTS_SQL, [oids], signal));
+  // Key columns arrive as attribute numbers; a relation's columns carry them as ordinals.
+  const names = new Map<string, Map<number, string>>();
+  const nameOf = (relid: string, attnum: number): string => {
+    let byNum = names.get(relid);
+    if (!byNum) {
+      byNum = new Map((byOid.get(relid)?.columns ?? []).map((col) => [col.ordinal, col.name]));
+      names.set(relid, byNum);
+    }
+    return byNum.get(attnum) ?? `#${attnum}`;
+  };
   for (const c of constraints) {
     const relation = byOid.get(c.relid);
     if (!relation) continue;
-    if (c.type === 'p') relation.primaryKey = toKey(c);
-    else if (c.type === 'u') relation.uniqueConstraints.push(toKey(c));
-    else relation.foreignKeys.push(toForeignKey(c));
+    const key = { name: c.name, columns: c.keys.map((n) => nameOf(c.relid, n)) };
+    if (c.type === 'p') relation.primaryKey = key;
+    else if (c.type === 'u') relation.uniqueConstraints.push(key);
+    else relation.foreignKeys.push(toForeignKey(c, key.columns));
   }
-
-  const indexes = await read('indexes', () => query<IndexRow>(client, INDEXES_SQL, [oids], signal));
-  for (const i of indexes) byOid.get(i.relid)?.indexes.push(toIndex(i));
-
+  for (const i of indexes) {
+    const columns = i.keys.map((n, k) => (n === 0 ? (i.expressions?.[k] ?? '') : nameOf(i.relid, n)));
+    byOid.get(i.relid)?.indexes.push(toIndex(i, columns));
+  }
   return [...byOid.values()];
+}
+
+/**
+ * Runs independent reads over the connections: read i on connection i mod n, the reads of
+ * one connection one after another (a pg client runs one query at a time), the connections
+ * at once.
+ */
+async function spread<T extends readonly ((c: Client) => Promise<unknown>)[]>(
+  client: Client,
+  parallel: readonly Client[],
+  reads: T,
+): Promise<{ -readonly [K in keyof T]: Awaited<ReturnType<T[K]>> }> {
+  const clients = [client, ...parallel];
+  const results: unknown[] = new Array(reads.length);
+  await Promise.all(
+    clients.slice(0, reads.length).map(async (c, ci) => {
+      for (let i = ci; i < reads.length; i += clients.length) results[i] = await reads[i](c);
+    }),
+  );
+  return results as { -readonly [K in keyof T]: Awaited<ReturnType<T[K]>> };
 }
 
 function toRelation(r: RelationRow): RelationEntity {
@@ -354,7 +510,7 @@ function toColumn(c: ColumnRow): ColumnEntity {
     name: c.name,
     ordinal: c.ordinal,
     dataType: c.data_type,
-    baseType: c.base_type,
+    baseType: c.base_type ?? c.data_type,
     nullable: c.nullable,
     isArray: c.is_array,
   };
@@ -367,26 +523,22 @@ function toColumn(c: ColumnRow): ColumnEntity {
   return column;
 }
 
-function toKey(c: ConstraintRow): KeyConstraintEntity {
-  return { name: c.name, columns: c.columns };
-}
-
-function toForeignKey(c: ConstraintRow): ForeignKeyEntity {
+function toForeignKey(c: ConstraintRow, columns: string[]): ForeignKeyEntity {
   return {
     name: c.name,
-    columns: c.columns,
+    columns,
     referencedSchema: c.ref_schema ?? '',
     referencedTable: c.ref_table ?? '',
-    referencedColumns: c.ref_columns,
+    referencedColumns: c.ref_columns ?? [],
     onUpdate: FK_ACTIONS[c.on_update] ?? 'NO ACTION',
     onDelete: FK_ACTIONS[c.on_delete] ?? 'NO ACTION',
   };
 }
 
-function toIndex(i: IndexRow): IndexEntity {
+function toIndex(i: IndexRow, columns: string[]): IndexEntity {
   const index: IndexEntity = {
     name: i.name,
-    columns: i.columns,
+    columns,
     unique: i.is_unique,
     primary: i.is_primary,
     method: i.method,

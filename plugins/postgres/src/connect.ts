@@ -11,7 +11,10 @@ import {
 import { Client } from 'pg';
 import { endClient, query } from './query';
 
-/** Server-side limit of each statement of a session, so a stuck catalog read ends on its own. */
+/**
+ * Server-side limit of each statement of a session when the caller sets none (discovery sets
+ * its strategy's), so a stuck catalog read ends on its own.
+ */
 export const STATEMENT_TIMEOUT_MS = 30_000;
 /**
  * How long a statement waits for a lock. Some catalog functions lock the relation they
@@ -82,14 +85,20 @@ export async function connectClient(args: ConnectionArgs, signal: AbortSignal, l
     if (signal.aborted) throw abortedErrorFrom(signal);
     throw error;
   }
+  const statementTimeout = args.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS;
   try {
     // One round trip. search_path = pg_catalog makes format_type(), pg_get_expr() and
     // pg_get_viewdef() qualify every non-catalog name, whoever the connecting user is.
+    // jit = off: the planner's estimates for catalog functions (pg_partition_tree) are high
+    // enough to trigger JIT compilation, which cost seconds per page on a 10,000-table
+    // catalog for queries that run in milliseconds. No parallel workers either: catalog
+    // pages are small, and the workers would be the source's, not ours to spend.
     await query(
       client,
       `SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false),
-              set_config('search_path', 'pg_catalog', false)`,
-      [`${STATEMENT_TIMEOUT_MS}ms`, `${LOCK_TIMEOUT_MS}ms`],
+              set_config('search_path', 'pg_catalog', false), set_config('jit', 'off', false),
+              set_config('max_parallel_workers_per_gather', '0', false)`,
+      [`${statementTimeout}ms`, `${Math.min(LOCK_TIMEOUT_MS, statementTimeout)}ms`],
       signal,
     );
   } catch (error) {

@@ -1,0 +1,66 @@
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+
+/**
+ * A TCP proxy in front of a real server that can add latency: every chunk, in both
+ * directions, is forwarded `delayMs` after it arrived (order kept). Setting `delayMs`
+ * takes effect for chunks that arrive afterwards. Slows a source down the way a busy server
+ * or a long link does, without touching the server.
+ */
+export interface LatencyProxy {
+  host: '127.0.0.1';
+  port: number;
+  /** One-way delay added to each chunk, milliseconds. */
+  delayMs: number;
+  /** Connections accepted so far. */
+  readonly accepted: number;
+  close(): Promise<void>;
+}
+
+export async function startLatencyProxy(target: { host: string; port: number }, delayMs = 0): Promise<LatencyProxy> {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  const proxy: LatencyProxy = {
+    host: '127.0.0.1',
+    port: 0,
+    delayMs,
+    get accepted() {
+      return accepted;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+
+  /** Forwards `from` to `to`, each chunk after the delay in force when it arrived, in order. */
+  const pipeDelayed = (from: Socket, to: Socket) => {
+    let last = 0; // when the previous chunk is due, so a shorter delay never overtakes it
+    from.on('data', (chunk) => {
+      const due = Math.max(Date.now() + proxy.delayMs, last);
+      last = due;
+      const wait = due - Date.now();
+      if (wait <= 0) to.write(chunk);
+      else setTimeout(() => to.writable && to.write(chunk), wait);
+    });
+    from.on('end', () => setTimeout(() => to.end(), Math.max(0, last - Date.now())));
+  };
+
+  const server: Server = createServer((client) => {
+    accepted += 1;
+    const upstream = createConnection({ host: target.host, port: target.port });
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    pipeDelayed(client, upstream);
+    pipeDelayed(upstream, client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  proxy.port = (server.address() as { port: number }).port;
+  return proxy;
+}

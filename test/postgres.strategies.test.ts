@@ -1,0 +1,295 @@
+/**
+ * Discovery strategies against a PostgreSQL of the test's own (statement logging on), with
+ * a catalog of a few hundred wide tables: presets reach the server, ADAPTIVE follows the
+ * source's latency (through a proxy that adds it), a slow client stops the reads, no
+ * transaction stays open between batches, and concurrent discoveries stay within the
+ * daemon's connection limit.
+ */
+import { readFile } from 'node:fs/promises';
+import { Metadata, type ClientReadableStream } from '@grpc/grpc-js';
+import { Client } from 'pg';
+import { compileFilter, DEFAULT_SAMPLING, type RelationKey } from '../core/src';
+import { KeyWindow, readRelations } from '../plugins/postgres/src/catalog';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DataSource } from '../daemon/src/gen/sourced/v1/data_source';
+import type { DiscoverDataSourceRequest, DiscoverDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
+import { DiscoveryStrategy, type DiscoveryBatch } from '../daemon/src/gen/sourced/v1/discovery';
+import { startLatencyProxy, type LatencyProxy } from './harness/latencyProxy';
+import { startPostgres, type PostgresInstance } from './harness/postgres';
+import { registerSecret } from './support/secretScan';
+import { collect, startTestDaemon, type TestDaemon } from './support/testDaemon';
+
+const TABLES = 700;
+const COLUMNS = 30;
+
+function source(pg: PostgresInstance, at: { host: string; port: number } = pg): DataSource {
+  return DataSource.fromPartial({
+    type: 'postgres',
+    primary: { host: at.host, port: at.port, database: pg.database },
+    credentials: { username: pg.user, password: { source: { $case: 'inlineValue', value: pg.password } } },
+  });
+}
+
+function request(dataSource: DataSource, over: Partial<DiscoverDataSourceRequest> = {}): DiscoverDataSourceRequest {
+  return {
+    dataSource,
+    filter: { includeSchemas: ['wide'], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false },
+    strategy: DiscoveryStrategy.DISCOVERY_STRATEGY_BALANCED,
+    batchSize: 0,
+    resumeAfter: '',
+    maxEntities: 0,
+    maxDurationMs: 0,
+    ...over,
+  };
+}
+
+const batchesOf = (events: DiscoverDataSourceResponse[]): DiscoveryBatch[] => events.flatMap((e) => (e.event?.$case === 'batch' ? [e.event.value] : []));
+const relationCount = (events: DiscoverDataSourceResponse[]) => batchesOf(events).reduce((n, b) => n + b.relations.length, 0);
+
+/** The daemon's sessions as the server sees them. */
+async function daemonSessions(pg: PostgresInstance) {
+  const out = await pg.psql(
+    `SELECT pid, state, coalesce(xact_start::text, '-'), coalesce(backend_xmin::text, '-') FROM pg_stat_activity WHERE application_name = 'sourced' ORDER BY pid`,
+  );
+  return out
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [pid, state, xactStart, xmin] = line.split('|');
+      return { pid, state, xactStart, xmin };
+    });
+}
+
+describe('discovery strategies on PostgreSQL', () => {
+  let pg: PostgresInstance;
+  let t: TestDaemon;
+  let logOffset = 0;
+
+  /** Server log lines written since the last call. */
+  async function newLogLines(): Promise<string[]> {
+    const text = await readFile(pg.logFile, 'utf8');
+    const fresh = text.slice(logOffset);
+    logOffset = text.length;
+    return fresh.split('\n');
+  }
+
+  /** statement_timeout each daemon session set, by backend pid, from the statement log. */
+  function statementTimeouts(lines: string[]): Map<string, string> {
+    const byPid = new Map<string, string>();
+    let pending: string | undefined; // pid of a set_config statement whose parameters follow
+    for (const line of lines) {
+      const head = /^\S+ \S+ \S+ \[(\d+)\] (\S*) (LOG|DETAIL): {2}(.*)$/.exec(line);
+      if (!head) continue; // a continuation line of a multi-line statement
+      const [, pid, app, level, text] = head;
+      if (app !== 'sourced') continue;
+      if (level === 'LOG') pending = text.includes("set_config('statement_timeout'") ? pid : undefined;
+      else if (pid === pending) {
+        const m = /parameters: \$1 = '(\d+ms)'/.exec(text);
+        if (m) byPid.set(pid, m[1]);
+        pending = undefined;
+      }
+    }
+    return byPid;
+  }
+
+  beforeAll(async () => {
+    pg = await startPostgres({ extraConf: { log_statement: 'all', log_line_prefix: '%m [%p] %a ' } });
+    registerSecret('strategy test password', pg.password);
+    const cols = Array.from({ length: COLUMNS }, (_, i) => `c${i} ${['text', 'bigint', 'numeric(12,2)', 'timestamptz'][i % 4]}`).join(', ');
+    await pg.psql(`
+      CREATE SCHEMA wide AUTHORIZATION ${pg.user};
+      DO $$ BEGIN
+        FOR i IN 1..${TABLES} LOOP
+          EXECUTE format('CREATE TABLE wide.t%s (id bigint PRIMARY KEY, ${cols})', lpad(i::text, 4, '0'));
+          EXECUTE format('COMMENT ON TABLE wide.t%s IS %L', lpad(i::text, 4, '0'), 'a wide table for strategy tests, number ' || i);
+        END LOOP;
+      END $$;
+      ALTER SCHEMA wide OWNER TO ${pg.user};
+      ANALYZE;`);
+    t = await startTestDaemon({ sources: { maxConnectionsPerEndpoint: 4 } });
+    await newLogLines();
+  }, 120_000);
+
+  afterAll(async () => {
+    await t?.stop();
+    await pg?.destroy();
+  });
+
+  it.each([
+    ['CONSERVATIVE', DiscoveryStrategy.DISCOVERY_STRATEGY_CONSERVATIVE, '5000ms', 1],
+    ['BALANCED', DiscoveryStrategy.DISCOVERY_STRATEGY_BALANCED, '30000ms', 1],
+    ['AGGRESSIVE', DiscoveryStrategy.DISCOVERY_STRATEGY_AGGRESSIVE, '60000ms', 4],
+    ['ADAPTIVE', DiscoveryStrategy.DISCOVERY_STRATEGY_ADAPTIVE, '30000ms', 1],
+  ])('%s sets its statement timeout on every session it opens, under the application name', async (_name, strategy, timeout, sessions) => {
+    const events = await t.discover(request(source(pg), { strategy, maxEntities: 100 }));
+    expect(relationCount(events)).toBe(100);
+    const seen = statementTimeouts(await newLogLines());
+    // the log line prefix carries the application name: every session is the daemon's
+    expect(seen.size).toBe(sessions);
+    expect([...new Set(seen.values())]).toEqual([timeout]);
+  });
+
+  it('reads the same catalog whatever the strategy, parallel or not', async () => {
+    const gentle = await t.discover(request(source(pg), { strategy: DiscoveryStrategy.DISCOVERY_STRATEGY_CONSERVATIVE }));
+    const fast = await t.discover(request(source(pg), { strategy: DiscoveryStrategy.DISCOVERY_STRATEGY_AGGRESSIVE }));
+    const relations = (events: DiscoverDataSourceResponse[]) => batchesOf(events).flatMap((b) => b.relations);
+    expect(relations(fast)).toHaveLength(TABLES);
+    expect(relations(fast)).toEqual(relations(gentle));
+    expect(relations(fast)[0].columns).toHaveLength(COLUMNS + 1);
+    // progress knows the total from the start, and counts up to it
+    const progress = batchesOf(fast).map((b) => b.progress);
+    expect(progress.every((p) => p?.total === TABLES)).toBe(true);
+    expect(progress.at(-1)).toMatchObject({ relations: TABLES, tables: TABLES, views: 0, batchSize: 1000, concurrency: 4 });
+  });
+
+  it('says when its entity limit stopped it, and the total is the limit', async () => {
+    const events = await t.discover(request(source(pg), { maxEntities: 250 }));
+    expect(relationCount(events)).toBe(250);
+    expect(batchesOf(events).at(-1)?.progress?.total).toBe(250);
+    const summary = events.at(-1)?.event;
+    expect(summary?.$case === 'summary' && summary.value).toMatchObject({ relations: 250, stoppedEarly: true, stopReason: 'MAX_ENTITIES' });
+  });
+
+  it('stops reading while the client does not read, and holds no transaction between batches', async () => {
+    const spans = () => t.spans.getFinishedSpans().filter((s) => s.name === 'sourced.discovery.batch').length;
+    const before = spans();
+    const stream: ClientReadableStream<DiscoverDataSourceResponse> = t.dataSources.discoverDataSource(
+      request(source(pg), { batchSize: 10 }),
+      new Metadata(),
+    );
+    const received: DiscoverDataSourceResponse[] = [];
+    const firstBatch = new Promise<void>((resolve) => {
+      stream.on('data', (e: DiscoverDataSourceResponse) => {
+        received.push(e);
+        if (e.event?.$case === 'batch' && batchesOf(received).length === 1) {
+          stream.pause();
+          resolve();
+        }
+      });
+    });
+    const ended = new Promise<void>((resolve, reject) => {
+      stream.on('end', resolve);
+      stream.on('error', reject);
+    });
+    await firstBatch;
+    await new Promise((r) => setTimeout(r, 1000));
+    const readAfterOneSecond = spans() - before;
+    await new Promise((r) => setTimeout(r, 1000));
+    const readAfterTwoSeconds = spans() - before;
+    // 71 reads of 10 wide tables each. While the client sits on the first batch, the daemon
+    // reads only until the transport is full (grpc-js buffers 16 messages on the client side,
+    // HTTP/2 a window's worth, the engine one page ahead), then stops: the count stays put.
+    expect(readAfterTwoSeconds).toBe(readAfterOneSecond);
+    expect(readAfterTwoSeconds).toBeLessThan(TABLES / 10 / 2);
+    // ...and its sessions are idle outside any transaction: nothing blocks VACUUM or DDL
+    const sessions = await daemonSessions(pg);
+    expect(sessions.length).toBeGreaterThan(0);
+    for (const s of sessions) expect(s).toMatchObject({ state: 'idle', xactStart: '-', xmin: '-' });
+    stream.resume();
+    await ended;
+    expect(relationCount(received)).toBe(TABLES);
+    expect(spans() - before).toBe(TABLES / 10 + 1);
+  }, 30_000);
+
+  it('leaves out a table dropped mid-run, without a short page, and never blocks the DROP', async () => {
+    await pg.psql('CREATE TABLE wide.t0650_doomed (id int PRIMARY KEY)');
+    const stream = t.dataSources.discoverDataSource(request(source(pg), { batchSize: 10 }), new Metadata());
+    let dropped = false;
+    const events = await collectWith(stream, (e) => {
+      if (dropped || e.event?.$case !== 'batch') return;
+      dropped = true;
+      stream.pause();
+      // The daemon has read the keys of the next pages already, the doomed table's among them.
+      void pg.psql('DROP TABLE wide.t0650_doomed').then(() => stream.resume());
+    });
+    const names = batchesOf(events).flatMap((b) => b.relations.map((r) => r.name));
+    expect(names).toHaveLength(TABLES);
+    expect(names).not.toContain('t0650_doomed');
+    // every page but the last is full: a dropped relation does not end the run early
+    expect(batchesOf(events).slice(0, -1).every((b) => b.relations.length === 10)).toBe(true);
+  });
+
+  /** Keys are read ten pages ahead; a relation dropped after its key was read is skipped and the page topped up. */
+  it('tops a page up when a relation read ahead was dropped before its page', async () => {
+    const client = new Client({ host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: pg.database });
+    await client.connect();
+    try {
+      await pg.psql('CREATE TABLE wide.t0015_doomed (id int PRIMARY KEY)');
+      const window = new KeyWindow();
+      const filter = compileFilter({ includeSchemas: ['wide'], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false });
+      const signal = new AbortController().signal;
+      const page = (after?: RelationKey) => readRelations(client, { filter, after, limit: 10, concurrency: 1, sampling: DEFAULT_SAMPLING }, signal, [], window);
+      const first = await page();
+      expect(first.map((r) => r.name)).toEqual(Array.from({ length: 10 }, (_, i) => `t${String(i + 1).padStart(4, '0')}`));
+      // the window holds the doomed table's key now; it goes before its page is read
+      await pg.psql('DROP TABLE wide.t0015_doomed');
+      const second = await page(first.at(-1));
+      expect(second.map((r) => r.name)).toEqual(Array.from({ length: 10 }, (_, i) => `t${String(i + 11).padStart(4, '0')}`));
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('keeps twenty concurrent discoveries within the connection limit, and all complete', async () => {
+    let peak = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        peak = Math.max(peak, (await daemonSessions(pg)).length);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    const runs = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        t.discover(request(source(pg), { strategy: i % 2 ? DiscoveryStrategy.DISCOVERY_STRATEGY_AGGRESSIVE : DiscoveryStrategy.DISCOVERY_STRATEGY_ADAPTIVE })),
+      ),
+    );
+    sampling = false;
+    await sampler;
+    for (const events of runs) expect(relationCount(events)).toBe(TABLES);
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThanOrEqual(4);
+  }, 120_000);
+
+  describe('ADAPTIVE through a proxy that adds latency', () => {
+    let proxy: LatencyProxy;
+    beforeAll(async () => {
+      proxy = await startLatencyProxy(pg);
+    });
+    afterAll(async () => {
+      await proxy?.close();
+    });
+
+    it('shrinks its batches and parallel reads while the source is slow, and grows them again after', async () => {
+      proxy.delayMs = 300; // one way: each round trip takes 600 ms more
+      const stream = t.dataSources.discoverDataSource(
+        request(source(pg, proxy), { strategy: DiscoveryStrategy.DISCOVERY_STRATEGY_ADAPTIVE }),
+        new Metadata(),
+      );
+      const seen: { batchSize: number; concurrency: number; slow: boolean }[] = [];
+      const done = collectWith(stream, (e) => {
+        if (e.event?.$case !== 'batch' || !e.event.value.progress) return;
+        const { batchSize, concurrency } = e.event.value.progress;
+        seen.push({ batchSize, concurrency, slow: proxy.delayMs > 0 });
+        if (batchSize <= 10) proxy.delayMs = 0; // the source recovers once ADAPTIVE is at its floor
+      });
+      const events = await done;
+      expect(relationCount(events)).toBe(TABLES);
+      const slow = seen.filter((s) => s.slow);
+      const fast = seen.filter((s) => !s.slow);
+      // shrinking: 100 -> 50 -> 25 -> 12 -> 10, and down to one read at a time
+      expect(slow.map((s) => s.batchSize)).toEqual([100, 50, 25, 12, 10].slice(0, slow.length));
+      expect(slow.at(-1)).toMatchObject({ batchSize: 10, concurrency: 1 });
+      // growing again once the latency is gone
+      expect(Math.max(...fast.map((s) => s.batchSize))).toBeGreaterThan(100);
+      expect(Math.max(...fast.map((s) => s.concurrency))).toBeGreaterThan(1);
+    }, 90_000);
+  });
+});
+
+/** Collects a stream while calling `each` for every event as it arrives. */
+function collectWith<T>(stream: ClientReadableStream<T>, each: (e: T) => void): Promise<T[]> {
+  stream.on('data', each);
+  return collect(stream);
+}
