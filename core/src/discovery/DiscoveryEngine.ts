@@ -179,14 +179,22 @@ export class DiscoveryEngine {
         yield { kind: 'warning', code: 'SCHEMA_NOT_USABLE', message: `the user may not use schema "${s.name}"; its relations are not listed` };
       }
 
+      // The total is a nicety: a count the source refuses (a permission, a timeout) leaves
+      // it unknown; only a lost connection (failed over, or fatal) counts as a failure.
       let total: number | undefined;
-      if (connector.countEntities) {
-        const counted = await this.withFailover(connector, signal, after, () => connector.countEntities!(filter, after, signal));
-        if (counted.failover) {
-          totals.failovers += 1;
-          yield counted.failover;
+      const count = connector.countEntities?.bind(connector);
+      if (count) {
+        try {
+          const counted = await this.withFailover(connector, signal, after, () => count(filter, after, signal));
+          if (counted.failover) {
+            totals.failovers += 1;
+            yield counted.failover;
+          }
+          if (counted.value !== undefined) total = request.maxEntities ? Math.min(counted.value, request.maxEntities) : counted.value;
+        } catch (error) {
+          if (signal.aborted || connector.isConnectionError(error) || error instanceof UnavailableError) throw error;
+          this.logger.warn('counting the catalog failed; progress goes without a total', { error: describeError(error) });
         }
-        if (counted.value !== undefined) total = request.maxEntities ? Math.min(counted.value, request.maxEntities) : counted.value;
       }
 
       // Entities read so far, including a page read ahead and not yet sent.

@@ -4,12 +4,13 @@ import {
   type CompiledFilter,
   type ConnectionArgs,
   type EndpointRole,
+  type RelationKey,
   type RelationPage,
   type SchemaEntity,
   type ValidationPlan,
 } from '@sourced/core';
 import type { MongoClient } from 'mongodb';
-import { readCollections, readDatabases } from './catalog';
+import { countCollections, readCollections, readDatabases, type CatalogLimits } from './catalog';
 import { mongoValidationPlan, type MongoCheckState } from './checks';
 import { closeClient, mongoClientOptions, mongoSettings, mongoUrl, openClient } from './connect';
 import { toConnectError } from './connectFailure';
@@ -23,12 +24,17 @@ const MAX_POOL_SIZE = 4;
 
 /**
  * The MongoDB connector, on the official driver. One `MongoClient` per endpoint: a single
- * host with `directConnection`, or a `mongodb+srv` seed list. Every command carries the
+ * host with `directConnection`, or a `mongodb+srv` seed list. Its pool gives the strategy's
+ * parallel reads, so no further clients are opened for them. Every command carries the
  * call's `AbortSignal` (the driver closes the connection of a command in flight when it
- * fires) and sampling carries `maxTimeMS`, so the server stops on its own too; the engine
- * then closes the client, which closes every pooled and monitoring connection.
+ * fires), and the catalog commands of discovery the strategy's statement time limit as
+ * `maxTimeMS` (sampling its own, within that one), so the server stops on its own too; the
+ * engine then closes the client, which closes every pooled and monitoring connection.
  */
 export class MongoConnector extends LocationAwareConnector<MongoClient> {
+  /** The limits of each client's catalog commands, from the arguments it was opened with. */
+  private readonly limits = new WeakMap<MongoClient, CatalogLimits>();
+
   constructor(...args: ConstructorParameters<typeof LocationAwareConnector<MongoClient>>) {
     super(...args);
     // Bad MongoDB settings (an unknown auth_mechanism) fail the call before anything connects.
@@ -38,11 +44,14 @@ export class MongoConnector extends LocationAwareConnector<MongoClient> {
   /** Opens a client and logs in; failures become core's semantic errors with a hint. */
   protected override async openConnection(args: ConnectionArgs, signal: AbortSignal): Promise<MongoClient> {
     const settings = mongoSettings(this.source, args.host);
+    let client: MongoClient;
     try {
-      return await openClient(mongoUrl(args, settings), mongoClientOptions(args, settings, { authenticate: true, maxPoolSize: MAX_POOL_SIZE }), signal);
+      client = await openClient(mongoUrl(args, settings), mongoClientOptions(args, settings, { authenticate: true, maxPoolSize: MAX_POOL_SIZE }), signal);
     } catch (error) {
       throw toConnectError(error, args, settings);
     }
+    this.limits.set(client, { maxTimeMS: args.statementTimeoutMs });
+    return client;
   }
 
   /** Closes the client, its pool and its monitors; never throws. */
@@ -62,11 +71,28 @@ export class MongoConnector extends LocationAwareConnector<MongoClient> {
 
   /** The databases the user may list (listDatabases with authorizedDatabases), the filter pushed down. */
   protected override querySchemas(conn: MongoClient, filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]> {
-    return readDatabases(conn, filter, signal);
+    return readDatabases(conn, filter, signal, this.limitsOf(conn));
+  }
+
+  /**
+   * None: the one client's pool reads up to the strategy's concurrency at once (an extra
+   * connection would be a whole client with its own pool and monitor).
+   */
+  protected override parallelConnections(_page: RelationPage): number {
+    return 0;
   }
 
   /** One page of collections with their indexes, estimated counts and inferred schemas. */
   protected override queryRelations(conn: MongoClient, page: RelationPage, signal: AbortSignal): Promise<CollectionEntity[]> {
-    return readCollections(conn, { ...page, concurrency: Math.min(page.concurrency, MAX_POOL_SIZE) }, signal, this.context.logger);
+    return readCollections(conn, { ...page, concurrency: Math.min(page.concurrency, MAX_POOL_SIZE) }, signal, this.context.logger, this.limitsOf(conn));
+  }
+
+  /** listDatabases and one names-only listCollections per database (a few at once), with the page's filter and cursor. */
+  protected override queryCount(conn: MongoClient, filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal): Promise<number> {
+    return countCollections(conn, filter, after, signal, this.context.logger, this.limitsOf(conn), MAX_POOL_SIZE);
+  }
+
+  private limitsOf(conn: MongoClient): CatalogLimits {
+    return this.limits.get(conn) ?? {};
   }
 }

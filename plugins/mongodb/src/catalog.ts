@@ -6,6 +6,8 @@
  * collection listIndexes, count and one sampling aggregate, at most `page.concurrency`
  * collections at a time. listCollections returns collections in no particular order and
  * has no limit, so names are sorted here; the `name > after` condition goes to the server.
+ * Every catalog command carries the strategy's statement time limit as `maxTimeMS` (when
+ * discovery set one), and sampling the smaller of its own limit and that one.
  */
 import {
   AbortedError,
@@ -21,6 +23,7 @@ import {
   type CompiledFilter,
   type InferredSchema,
   type Logger,
+  type RelationKey,
   type RelationPage,
   type SamplingOptions,
   type SchemaEntity,
@@ -41,6 +44,17 @@ const KINDS: Record<string, CollectionKind> = { collection: 'COLLECTION', view: 
 const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 const toJson = (value: unknown) => BSON.EJSON.stringify(value as Document, { relaxed: true });
 
+/**
+ * Server-side limits of the catalog commands: `maxTimeMS` of each command (the strategy's
+ * statement time limit; undefined sends none).
+ */
+export interface CatalogLimits {
+  maxTimeMS?: number;
+}
+
+/** The `maxTimeMS` field of a command document, when there is a limit. */
+const timeLimit = (limits: CatalogLimits): { maxTimeMS?: number } => (limits.maxTimeMS !== undefined && limits.maxTimeMS > 0 ? { maxTimeMS: limits.maxTimeMS } : {});
+
 /** The database part of a filter as a listDatabases filter (the globs are anchored regular expressions). */
 function databaseFilter(filter: CompiledFilter): Document {
   const and: Document[] = [];
@@ -55,17 +69,41 @@ function databaseFilter(filter: CompiledFilter): Document {
  * the server list the databases the user holds privileges in, without needing the
  * cluster-wide listDatabases privilege.
  */
-export async function listDatabaseNames(client: MongoClient, filter: CompiledFilter, signal: AbortSignal): Promise<string[]> {
+export async function listDatabaseNames(client: MongoClient, filter: CompiledFilter, signal: AbortSignal, limits: CatalogLimits = {}): Promise<string[]> {
   const reply = await read('databases', signal, () =>
-    client.db('admin').command({ listDatabases: 1, nameOnly: true, authorizedDatabases: true, filter: databaseFilter(filter) }, { signal }),
+    client.db('admin').command({ listDatabases: 1, nameOnly: true, authorizedDatabases: true, filter: databaseFilter(filter), ...timeLimit(limits) }, { signal }),
   );
   const names = (reply.databases as { name: string }[]).map((d) => d.name);
   return names.filter((n) => (filter.includeSystemSchemas || !SYSTEM_DATABASES.includes(n)) && filter.schemaMatches(n)).sort(byBytes);
 }
 
 /** The databases as schemas. Each listed database is one the user holds privileges in. */
-export async function readDatabases(client: MongoClient, filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]> {
-  return (await listDatabaseNames(client, filter, signal)).map((name) => ({ name, usable: true }));
+export async function readDatabases(client: MongoClient, filter: CompiledFilter, signal: AbortSignal, limits: CatalogLimits = {}): Promise<SchemaEntity[]> {
+  return (await listDatabaseNames(client, filter, signal, limits)).map((name) => ({ name, usable: true }));
+}
+
+/**
+ * How many collections pass the filter after `after`: listDatabases, then one names-only
+ * listCollections per database from the cursor's on (the same commands and conditions that
+ * choose a page, without reading any collection's options), `concurrency` databases at once.
+ */
+export async function countCollections(
+  client: MongoClient,
+  filter: CompiledFilter,
+  after: RelationKey | undefined,
+  signal: AbortSignal,
+  logger: Logger,
+  limits: CatalogLimits = {},
+  concurrency = 1,
+): Promise<number> {
+  const databases = (await listDatabaseNames(client, filter, signal, limits)).filter((db) => !after || byBytes(db, after.schema) >= 0);
+  const counts = await mapWithConcurrency(
+    databases,
+    concurrency,
+    async (db) => (await namesOfDatabase(client.db(db), after && db === after.schema ? after.name : undefined, filter, signal, logger, limits)).length,
+    signal,
+  );
+  return counts.reduce((sum, n) => sum + n, 0);
 }
 
 interface Chosen {
@@ -74,21 +112,41 @@ interface Chosen {
 }
 
 /** One page of collections, each with its indexes, estimated count and inferred schema. */
-export async function readCollections(client: MongoClient, page: RelationPage, signal: AbortSignal, logger: Logger): Promise<CollectionEntity[]> {
+export async function readCollections(client: MongoClient, page: RelationPage, signal: AbortSignal, logger: Logger, limits: CatalogLimits = {}): Promise<CollectionEntity[]> {
   const { filter, after } = page;
-  const databases = await listDatabaseNames(client, filter, signal);
+  const databases = await listDatabaseNames(client, filter, signal, limits);
   const chosen: Chosen[] = [];
   for (const db of databases) {
     if (chosen.length >= page.limit) break;
     if (after && byBytes(db, after.schema) < 0) continue;
     const afterName = after && db === after.schema ? after.name : undefined;
-    chosen.push(...(await pageOfDatabase(client.db(db), afterName, page.limit - chosen.length, filter, signal, logger)));
+    chosen.push(...(await pageOfDatabase(client.db(db), afterName, page.limit - chosen.length, filter, signal, logger, limits)));
   }
-  return mapWithConcurrency(chosen, page.concurrency, (c) => describeCollection(client.db(c.db), c, page.sampling, signal, logger), signal);
+  // Sampling keeps its own limit, within the statement time limit.
+  const sampling = { ...page.sampling, maxTimeMs: samplingTimeLimit(page.sampling.maxTimeMs, limits) };
+  return mapWithConcurrency(chosen, page.concurrency, (c) => describeCollection(client.db(c.db), c, sampling, signal, logger, limits), signal);
 }
 
-/** Up to `limit` collections of one database after `afterName`, in byte order, with their infos. */
-async function pageOfDatabase(db: Db, afterName: string | undefined, limit: number, filter: CompiledFilter, signal: AbortSignal, logger: Logger): Promise<Chosen[]> {
+/** The sampling time limit: its own, but never more than the statement time limit. */
+export function samplingTimeLimit(ownMs: number, limits: CatalogLimits): number {
+  const statement = limits.maxTimeMS;
+  if (statement === undefined || statement <= 0) return ownMs;
+  return ownMs > 0 ? Math.min(ownMs, statement) : statement;
+}
+
+/**
+ * The names of the collections of one database after `afterName` that pass the filter
+ * (system collections only when it includes system schemas), in byte order; none when the
+ * user may not list the database's collections any more.
+ */
+async function namesOfDatabase(
+  db: Db,
+  afterName: string | undefined,
+  filter: CompiledFilter,
+  signal: AbortSignal,
+  logger: Logger,
+  limits: CatalogLimits,
+): Promise<Pick<CollectionInfo, 'name' | 'type'>[]> {
   const conditions: Document[] = [];
   if (afterName !== undefined) conditions.push({ name: { $gt: afterName } });
   if (!filter.includeSystemSchemas) conditions.push({ name: { $not: SYSTEM_COLLECTION } });
@@ -97,22 +155,39 @@ async function pageOfDatabase(db: Db, afterName: string | undefined, limit: numb
   // hold privileges on some collections of the database only.
   let names: Pick<CollectionInfo, 'name' | 'type'>[];
   try {
-    names = await read('collections', signal, () => db.listCollections(query, { nameOnly: true, authorizedCollections: true, signal }).toArray(), codes(ErrorCode.Unauthorized));
+    names = await read(
+      'collections',
+      signal,
+      () => db.listCollections(query, { nameOnly: true, authorizedCollections: true, signal, ...timeLimit(limits) }).toArray(),
+      codes(ErrorCode.Unauthorized),
+    );
   } catch (error) {
     // Only when the database was listed but the user's privileges changed since.
     if (serverCode(error) !== ErrorCode.Unauthorized) throw error;
     logger.info('collections not listed: no privileges in the database', { database: db.databaseName });
     return [];
   }
-  const page = names
+  return names
     .filter((c) => (filter.includeSystemSchemas || !SYSTEM_COLLECTION.test(c.name)) && filter.relationMatches(db.databaseName, c.name))
-    .sort((a, b) => byBytes(a.name, b.name))
-    .slice(0, limit);
+    .sort((a, b) => byBytes(a.name, b.name));
+}
+
+/** Up to `limit` collections of one database after `afterName`, in byte order, with their infos. */
+async function pageOfDatabase(
+  db: Db,
+  afterName: string | undefined,
+  limit: number,
+  filter: CompiledFilter,
+  signal: AbortSignal,
+  logger: Logger,
+  limits: CatalogLimits,
+): Promise<Chosen[]> {
+  const page = (await namesOfDatabase(db, afterName, filter, signal, logger, limits)).slice(0, limit);
   if (page.length === 0) return [];
   let infos: Chosen['info'][];
   try {
     infos = await read('collections', signal, () =>
-      db.listCollections({ name: { $in: page.map((c) => c.name) } }, { nameOnly: false, authorizedCollections: true, signal }).toArray(),
+      db.listCollections({ name: { $in: page.map((c) => c.name) } }, { nameOnly: false, authorizedCollections: true, signal, ...timeLimit(limits) }).toArray(),
       codes(ErrorCode.Unauthorized),
     );
   } catch (error) {
@@ -125,7 +200,7 @@ async function pageOfDatabase(db: Db, afterName: string | undefined, limit: numb
   return page.map((c) => ({ db: db.databaseName, info: byName.get(c.name) ?? c }));
 }
 
-async function describeCollection(db: Db, c: Chosen, sampling: SamplingOptions, signal: AbortSignal, logger: Logger): Promise<CollectionEntity> {
+async function describeCollection(db: Db, c: Chosen, sampling: SamplingOptions, signal: AbortSignal, logger: Logger, limits: CatalogLimits): Promise<CollectionEntity> {
   const { info } = c;
   const options = (info.options ?? {}) as Document;
   const kind = KINDS[info.type ?? 'collection'] ?? 'COLLECTION';
@@ -145,18 +220,23 @@ async function describeCollection(db: Db, c: Chosen, sampling: SamplingOptions, 
   if (kind === 'TIMESERIES' && options.timeseries) entity.timeseries = toJson(options.timeseries);
   const ns = { database: c.db, collection: info.name };
   if (kind !== 'VIEW') {
-    entity.indexes = await readIndexes(db, info.name, signal, logger.child(ns));
-    entity.estimatedDocuments = await estimatedCount(db, info.name, signal, logger.child(ns));
+    entity.indexes = await readIndexes(db, info.name, signal, logger.child(ns), limits);
+    entity.estimatedDocuments = await estimatedCount(db, info.name, signal, logger.child(ns), limits);
   }
   entity.schemaInference = await sampleSchema(db, info.name, kind, sampling, signal, logger.child(ns));
   return entity;
 }
 
-async function readIndexes(db: Db, name: string, signal: AbortSignal, logger: Logger): Promise<CollectionIndexEntity[]> {
+async function readIndexes(db: Db, name: string, signal: AbortSignal, logger: Logger, limits: CatalogLimits): Promise<CollectionIndexEntity[]> {
   let rows: Document[];
   try {
     // `signal` is honoured by every cursor, though ListIndexesOptions does not declare it.
-    rows = await read('indexes', signal, () => db.collection(name).listIndexes({ signal } as object).toArray(), codes(ErrorCode.Unauthorized, ErrorCode.NamespaceNotFound));
+    rows = await read(
+      'indexes',
+      signal,
+      () => db.collection(name).listIndexes({ signal, ...timeLimit(limits) } as object).toArray(),
+      codes(ErrorCode.Unauthorized, ErrorCode.NamespaceNotFound),
+    );
   } catch (error) {
     const code = serverCode(error);
     if (code !== ErrorCode.Unauthorized && code !== ErrorCode.NamespaceNotFound) throw error;
@@ -178,9 +258,9 @@ async function readIndexes(db: Db, name: string, signal: AbortSignal, logger: Lo
 }
 
 /** The `count` command without a query: the collection's metadata count, no scan (what estimatedDocumentCount sends). */
-async function estimatedCount(db: Db, name: string, signal: AbortSignal, logger: Logger): Promise<number> {
+async function estimatedCount(db: Db, name: string, signal: AbortSignal, logger: Logger, limits: CatalogLimits): Promise<number> {
   try {
-    const reply = await read('counts', signal, () => db.command({ count: name }, { signal }), codes(ErrorCode.Unauthorized));
+    const reply = await read('counts', signal, () => db.command({ count: name, ...timeLimit(limits) }, { signal }), codes(ErrorCode.Unauthorized));
     return Number(reply.n);
   } catch (error) {
     if (serverCode(error) !== ErrorCode.Unauthorized) throw error;
@@ -242,7 +322,8 @@ const codes =
 /**
  * Runs one catalog read and turns its failure into a semantic error: cancellation as
  * `AbortedError`, a lost connection as `UnavailableError` (CONNECTION_LOST, so the engine
- * may fail over), anything else as CATALOG_READ_FAILED with the server's code. Other
+ * may fail over), the statement time limit as CATALOG_READ_TIMEOUT, anything else as
+ * CATALOG_READ_FAILED with the server's code. Other
  * server errors that `handled` accepts pass through unchanged, for the caller to handle.
  */
 async function read<T>(what: string, signal: AbortSignal, run: () => Promise<T>, handled: (code: number) => boolean = () => false): Promise<T> {
@@ -258,6 +339,9 @@ async function read<T>(what: string, signal: AbortSignal, run: () => Promise<T>,
       throw new UnavailableError('CONNECTION_LOST', `the connection to MongoDB was lost while reading ${what}: ${describeError(error)}`, { cause: error, metadata });
     }
     if (code !== undefined && handled(code)) throw error;
+    if (code === ErrorCode.MaxTimeMSExpired) {
+      throw new SourcedError('CATALOG_READ_TIMEOUT', `reading ${what} from MongoDB took longer than the statement time limit: ${describeError(error)}`, { cause: error, metadata });
+    }
     throw new SourcedError('CATALOG_READ_FAILED', `reading ${what} from MongoDB failed: ${describeError(error)}${code !== undefined ? ` (code ${code})` : ''}`, { cause: error, metadata });
   }
 }

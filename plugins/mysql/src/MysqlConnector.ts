@@ -5,12 +5,13 @@ import {
   type ConnectionArgs,
   type EndpointRole,
   type RelationEntity,
+  type RelationKey,
   type RelationPage,
   type SchemaEntity,
   type ValidationPlan,
 } from '@sourced/core';
 import type { Connection } from 'mysql2';
-import { readRelations, readSchemas } from './catalog';
+import { countRelations, readRelations, readSchemas } from './catalog';
 import { mysqlValidationPlan, type MysqlCheckState } from './checks';
 import { connectSession } from './connect';
 import { toConnectError } from './connectFailure';
@@ -18,10 +19,12 @@ import { isConnectionError } from './mysqlErrors';
 import { endConnection } from './query';
 
 /**
- * The MySQL and MariaDB connector, on the `mysql2` driver. One connection per endpoint (no
- * pool: discovery reads one page at a time). Every statement goes through the abortable
- * `query` helper, so a cancelled call also stops its statement on the server (KILL QUERY).
- * Databases are discovered as schemas.
+ * The MySQL and MariaDB connector, on the `mysql2` driver. One connection per endpoint, plus
+ * the extra connections the base class opens for the strategy's parallel reads (each
+ * statement of a page runs on one of them, one at a time per connection). Every statement
+ * goes through the abortable `query` helper, so a cancelled call also stops its statements
+ * on the server (KILL QUERY for each connection's session). Databases are discovered as
+ * schemas.
  */
 export class MysqlConnector extends LocationAwareConnector<Connection> {
   /** Opens and prepares one connection; failures become core's semantic errors with a hint. */
@@ -56,8 +59,13 @@ export class MysqlConnector extends LocationAwareConnector<Connection> {
     return readSchemas(conn, filter, signal);
   }
 
-  /** A keyset query for the page, then one query per kind restricted to its relations. */
-  protected override queryRelations(conn: Connection, page: RelationPage, signal: AbortSignal): Promise<RelationEntity[]> {
-    return readRelations(conn, page, signal);
+  /** A keyset query for the page, then one query per kind restricted to its relations, spread over `parallel` too. */
+  protected override queryRelations(conn: Connection, page: RelationPage, signal: AbortSignal, parallel: readonly Connection[]): Promise<RelationEntity[]> {
+    return readRelations(conn, page, signal, parallel);
+  }
+
+  /** One count over information_schema.TABLES with the page query's filter and keyset. */
+  protected override queryCount(conn: Connection, filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal): Promise<number> {
+    return countRelations(conn, filter, after, signal);
   }
 }

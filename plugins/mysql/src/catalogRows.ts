@@ -127,15 +127,26 @@ export function byteOrder(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
+/** Whether a TABLE_TYPE is a view's. */
+export function isViewType(tableType: string): boolean {
+  return tableType === 'VIEW' || tableType === 'SYSTEM VIEW';
+}
+
+/** The kind of relation a TABLES row describes (partitioned: CREATE_OPTIONS says so). */
+export function relationKind(t: TableRow): RelationEntity['kind'] {
+  if (isViewType(t.table_type)) return 'VIEW';
+  return /\bpartitioned\b/i.test(t.create_options ?? '') ? 'PARTITIONED_TABLE' : 'TABLE';
+}
+
 /** A relation without its parts yet. */
 export function toRelation(t: TableRow, view: ViewRow | undefined): RelationEntity {
-  const isView = t.table_type === 'VIEW' || t.table_type === 'SYSTEM VIEW';
-  const partitioned = !isView && /\bpartitioned\b/i.test(t.create_options ?? '');
+  const kind = relationKind(t);
+  const isView = kind === 'VIEW';
   const relation: RelationEntity = {
     entity: 'relation',
     schema: t.schema_name,
     name: t.name,
-    kind: isView ? 'VIEW' : partitioned ? 'PARTITIONED_TABLE' : 'TABLE',
+    kind,
     columns: [],
     uniqueConstraints: [],
     foreignKeys: [],

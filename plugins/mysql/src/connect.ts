@@ -3,7 +3,10 @@ import type { Connection } from 'mysql2';
 import { openConnection } from './driver';
 import { endConnection, query, registerCancelTarget } from './query';
 
-/** Server-side limit of each statement of a session, so a stuck catalog read ends on its own. */
+/**
+ * Server-side limit of each statement of a session when the caller sets none (validation), so
+ * a stuck catalog read ends on its own; discovery sets its strategy's.
+ */
 export const STATEMENT_TIMEOUT_MS = 30_000;
 /**
  * The session's sql_mode. Set explicitly because mysql2 escapes `?` values with backslashes,
@@ -67,8 +70,19 @@ export function atLeast(v: ServerVersion, major: number, minor = 0): boolean {
 }
 
 /**
+ * The session's statement time limit as the server takes it: MariaDB `max_statement_time` in
+ * seconds (fractions allowed), MySQL `max_execution_time` in whole milliseconds. 0 is no limit
+ * on both.
+ */
+export function statementTimeLimit(flavour: Flavour, timeoutMs: number): number {
+  const ms = Math.max(0, timeoutMs);
+  return flavour === 'MariaDB' ? ms / 1000 : Math.ceil(ms);
+}
+
+/**
  * Opens one connection and prepares the session in one round trip: a statement time limit
- * (MariaDB `max_statement_time` in seconds, MySQL `max_execution_time` in milliseconds, which
+ * (`args.statementTimeoutMs`, the discovery strategy's, else {@link STATEMENT_TIMEOUT_MS}:
+ * MariaDB `max_statement_time` in seconds, MySQL `max_execution_time` in milliseconds, which
  * bounds SELECTs only), UTC (so catalog times convert to RFC 3339), and a known sql_mode.
  * Honours `signal`. An 'error' listener logs failures of the idle connection, so one that
  * dies never crashes the process; the next statement on it fails instead.
@@ -91,7 +105,7 @@ export async function connectSession(args: ConnectionArgs, signal: AbortSignal, 
       ? "SET SESSION max_statement_time = ?, SESSION time_zone = '+00:00', SESSION sql_mode = ?"
       : "SET SESSION max_execution_time = ?, SESSION time_zone = '+00:00', SESSION sql_mode = ?";
   try {
-    await query(conn, setup, [version.flavour === 'MariaDB' ? STATEMENT_TIMEOUT_MS / 1000 : STATEMENT_TIMEOUT_MS, SESSION_SQL_MODE], signal);
+    await query(conn, setup, [statementTimeLimit(version.flavour, args.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS), SESSION_SQL_MODE], signal);
   } catch (error) {
     await endConnection(conn, 0);
     throw error;

@@ -47,6 +47,8 @@ export interface MongoStandInOptions {
    * `maxTimeMS`, as a slow real server would), so a test can hold a discovery mid-command.
    */
   sampleDelays?: Record<number, number>;
+  /** A test hook: sees every command it receives, with its database and the connection's appName (once the handshake gave one). */
+  onCommand?: (command: Document, db: string, appName: string | undefined) => void;
 }
 
 /** A running stand-in. */
@@ -193,6 +195,7 @@ class StandIn implements MongoStandIn {
   private async handle(conn: Conn, frame: Buffer): Promise<void> {
     const request = parseMessage(frame);
     let reply: Document;
+    this.options.onCommand?.(request.command, request.db, conn.appName);
     conn.running = request.command;
     try {
       reply = await this.run(conn, request);

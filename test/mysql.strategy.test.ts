@@ -1,0 +1,237 @@
+import { randomBytes } from 'node:crypto';
+import { Metadata } from '@grpc/grpc-js';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { AbortedError, noopLogger, Secret, STRATEGY_PRESETS, type ConnectionArgs } from '@sourced/core';
+import { DataSource } from '../daemon/src/gen/sourced/v1/data_source';
+import type { DiscoverDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
+import { DiscoveryStrategy, type DiscoveryFilter, type DiscoveryProgress, type Relation } from '../daemon/src/gen/sourced/v1/discovery';
+import { connectSession } from '../plugins/mysql/src/connect';
+import { ConnectionQueue, settleAll } from '../plugins/mysql/src/connectionQueue';
+import { endConnection, query } from '../plugins/mysql/src/query';
+import { rootQuery, startMariadb, type MariadbInstance } from './harness/mariadb';
+import { eventually } from './support/pg';
+import { startTestDaemon, type TestDaemon } from './support/testDaemon';
+
+const { CONSERVATIVE, BALANCED, AGGRESSIVE, ADAPTIVE } = {
+  CONSERVATIVE: DiscoveryStrategy.DISCOVERY_STRATEGY_CONSERVATIVE,
+  BALANCED: DiscoveryStrategy.DISCOVERY_STRATEGY_BALANCED,
+  AGGRESSIVE: DiscoveryStrategy.DISCOVERY_STRATEGY_AGGRESSIVE,
+  ADAPTIVE: DiscoveryStrategy.DISCOVERY_STRATEGY_ADAPTIVE,
+};
+
+const filter = (f: Partial<DiscoveryFilter>): DiscoveryFilter => ({ includeSchemas: [], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false, ...f });
+const relations = (events: DiscoverDataSourceResponse[]): Relation[] => events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.relations : []));
+const progress = (events: DiscoverDataSourceResponse[]): DiscoveryProgress[] =>
+  events.flatMap((e) => (e.event?.$case === 'batch' && e.event.value.progress ? [e.event.value.progress] : []));
+
+function mysqlSource(server: { host: string; port: number }, user: string, password: string): DataSource {
+  return DataSource.fromPartial({
+    id: 'test-mysql-strategy',
+    type: 'mysql',
+    primary: { host: server.host, port: server.port, database: '' },
+    credentials: { username: user, password: { source: { $case: 'inlineValue', value: password } } },
+  });
+}
+
+/** The fixture's relations the test account sees (test/mysql.discover.test.ts lists them). */
+const FIXTURE_RELATIONS = 11;
+
+describe('MySQL discovery strategies (MariaDB)', () => {
+  const db = inject('mariadb');
+  let t: TestDaemon;
+  beforeAll(async () => {
+    t = await startTestDaemon({ plugins: ['@sourced/plugin-mysql'] });
+  });
+  afterAll(() => t.stop());
+
+  /** Runs a discovery and counts the connections the daemon opened for it (spans under its SERVER span). */
+  const discoverCounting = async (request: Parameters<TestDaemon['discover']>[0]) => {
+    const since = Date.now();
+    const events = await t.discover(request);
+    // The SERVER span ends just after the client has seen the end of the stream.
+    const ours = (all: ReadableSpan[]) =>
+      all.find((s) => s.name === 'sourced.v1.DataSourceService/DiscoverDataSource' && s.startTime[0] * 1000 + s.startTime[1] / 1e6 >= since - 1);
+    const spans = await eventually(async () => t.spans.getFinishedSpans(), (all) => ours(all) !== undefined);
+    const server = ours(spans);
+    const connections = spans.filter((s) => s.name === 'sourced.connection.open' && s.spanContext().traceId === server?.spanContext().traceId).length;
+    return { events, connections };
+  };
+
+  describe('the statement time limit of each strategy reaches the server', () => {
+    // A server of its own with the general log in a table, so every statement of the daemon's
+    // sessions can be read back; and an account of its own, so nothing else is mixed in.
+    let logged: MariadbInstance;
+    const user = 'sourced_strategy';
+    const password = `pw-${randomBytes(8).toString('hex')}`;
+    const setStatements = async () =>
+      rootQuery<{ thread_id: number; argument: string }>(
+        logged,
+        `SELECT thread_id, CONVERT(argument USING utf8mb4) AS argument FROM mysql.general_log
+         WHERE command_type = 'Query' AND user_host LIKE ? AND CONVERT(argument USING utf8mb4) LIKE 'SET SESSION max_statement_time%'`,
+        [`${user}[%`],
+      );
+    const limitsOf = (rows: { argument: string }[]) => rows.map((r) => Number(/max_statement_time = ([0-9.]+)/.exec(r.argument)?.[1]));
+
+    beforeAll(async () => {
+      logged = await startMariadb({ extraArgs: ['--general-log=1', '--log-output=TABLE'] });
+      await logged.sql(
+        [
+          'CREATE DATABASE strategy_a; CREATE DATABASE strategy_b;',
+          ...Array.from({ length: 6 }, (_, i) => `CREATE TABLE strategy_${i % 2 ? 'b' : 'a'}.t${i} (id int PRIMARY KEY, v varchar(10), KEY k (v));`),
+          `CREATE USER '${user}'@'%' IDENTIFIED BY '${password}';`,
+          `GRANT SELECT ON strategy_a.* TO '${user}'@'%'; GRANT SELECT ON strategy_b.* TO '${user}'@'%';`,
+        ].join('\n'),
+      );
+    }, 90_000);
+    afterAll(() => logged?.destroy());
+
+    // As many sessions as the strategy reads through at once (ADAPTIVE may add one after each fast batch).
+    it.each([
+      ['CONSERVATIVE', CONSERVATIVE, 5],
+      ['BALANCED', BALANCED, 30],
+      ['AGGRESSIVE', AGGRESSIVE, 60],
+      ['ADAPTIVE', ADAPTIVE, 30],
+    ] as const)('%s sets its max_statement_time on every session it opens', async (name, strategy, seconds) => {
+      const { minConcurrency: least, maxConcurrency: most } = STRATEGY_PRESETS[name];
+      await rootQuery(logged, 'TRUNCATE TABLE mysql.general_log');
+      const { events, connections } = await discoverCounting({ dataSource: mysqlSource(logged, user, password), strategy, batchSize: 2 });
+      expect(relations(events)).toHaveLength(6);
+      const rows = await setStatements();
+      // one session for the run, plus the parallel readers of the strategy
+      expect(connections).toBeGreaterThanOrEqual(least);
+      expect(connections).toBeLessThanOrEqual(most);
+      expect(new Set(rows.map((r) => r.thread_id)).size).toBe(connections);
+      expect(limitsOf(rows)).toEqual(Array(connections).fill(seconds));
+    });
+
+    it('leaves validation sessions at the connector default of 30 s', async () => {
+      await rootQuery(logged, 'TRUNCATE TABLE mysql.general_log');
+      await t.validate({ dataSource: mysqlSource(logged, user, password) });
+      const limits = limitsOf(await setStatements());
+      expect(limits.length).toBeGreaterThan(0);
+      expect(new Set(limits)).toEqual(new Set([30]));
+    });
+  });
+
+  describe('progress total', () => {
+    const source = () => mysqlSource(db, db.user, db.password);
+
+    /** Every batch reports how many relations the run sends in all: sequences are not counted. */
+    it.each([
+      ['one batch', {}, FIXTURE_RELATIONS],
+      ['batches of 2', { batchSize: 2 }, FIXTURE_RELATIONS],
+      ['AGGRESSIVE', { strategy: AGGRESSIVE }, FIXTURE_RELATIONS],
+      ['a database filter', { filter: filter({ includeSchemas: ['ware*'] }) }, 4],
+      ['a relation filter', { filter: filter({ includeTables: ['shop.order*'], excludeTables: ['*lines'] }) }, 1],
+      ['max_entities', { batchSize: 2, maxEntities: 3 }, 3],
+    ] as const)('equals the relations sent, with %s', async (_name, request, expected) => {
+      const events = await t.discover({ dataSource: source(), ...request });
+      expect(relations(events)).toHaveLength(expected);
+      const p = progress(events);
+      expect(p.length).toBeGreaterThan(0);
+      expect(p.map((x) => x.total)).toEqual(p.map(() => expected));
+      expect(p.at(-1)?.relations).toBe(expected);
+    });
+
+    it('counts from the cursor on when resuming', async () => {
+      const first = await t.discover({ dataSource: source(), batchSize: 4 });
+      const batches = first.flatMap((e) => (e.event?.$case === 'batch' ? [e.event.value] : []));
+      // after shop.customers: the rest of shop (past the sequence order_numbers) and warehouse
+      const rest = await t.discover({ dataSource: source(), batchSize: 4, resumeAfter: batches[0].cursor });
+      expect(relations(rest)).toHaveLength(FIXTURE_RELATIONS - 4);
+      expect(progress(rest).map((x) => x.total)).toEqual(progress(rest).map(() => FIXTURE_RELATIONS - 4));
+    });
+  });
+
+  describe('parallel reads', () => {
+    const source = () => mysqlSource(db, db.user, db.password);
+
+    /** Four connections reading a page at once give exactly what one connection reading alone gives. */
+    it.each([
+      ['default batches', 0],
+      ['batches of 3 (pages topped up past the sequence)', 3],
+      ['batches of 1', 1],
+    ] as const)('AGGRESSIVE gives the same relations as CONSERVATIVE, %s', async (_name, batchSize) => {
+      const conservative = await discoverCounting({ dataSource: source(), strategy: CONSERVATIVE, batchSize });
+      expect(conservative.connections).toBe(1);
+      const aggressive = await discoverCounting({ dataSource: source(), strategy: AGGRESSIVE, batchSize });
+      expect(aggressive.connections).toBe(4);
+      expect(relations(conservative.events)).toHaveLength(FIXTURE_RELATIONS);
+      expect(relations(aggressive.events)).toEqual(relations(conservative.events));
+    });
+
+    describe('cancellation', () => {
+      const user = 'sourced_cancel_parallel';
+      const password = `pw-${randomBytes(8).toString('hex')}`;
+      const sessions = async () => Number((await rootQuery<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ?', [user]))[0].n);
+      beforeAll(async () => {
+        await rootQuery(db, `CREATE USER '${user}'@'%' IDENTIFIED BY ?`, [password]);
+        await rootQuery(db, `GRANT SELECT, SHOW VIEW ON shop.* TO '${user}'@'%'`);
+        await rootQuery(db, `GRANT SELECT ON warehouse.* TO '${user}'@'%'`);
+      });
+
+      /** Statements running on several connections at once are each stopped on their own server thread. */
+      it('kills the statement of every connection a page reads through', async () => {
+        const args: ConnectionArgs = {
+          role: 'PRIMARY',
+          host: db.host,
+          port: db.port,
+          user,
+          password: new Secret(password, 'test'),
+          applicationName: 'sourced-test',
+          keepAlive: false,
+          connectTimeoutMs: 5000,
+          credentialSources: {},
+          credentialTimings: {},
+        };
+        const controller = new AbortController();
+        const conns = await Promise.all([0, 1, 2].map(() => connectSession(args, controller.signal, noopLogger)));
+        try {
+          const queue = new ConnectionQueue(conns);
+          const sleeping = (seconds: number) => queue.run((c) => query(c, 'SELECT SLEEP(?) AS slept', [seconds], controller.signal));
+          // three at once on three connections, and a fourth waiting for a free one
+          const all = settleAll([sleeping(20), sleeping(21), sleeping(22), sleeping(23)]);
+          const running = () =>
+            rootQuery<{ n: number }>(db, "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ? AND INFO LIKE 'SELECT SLEEP%'", [user]);
+          expect(Number((await eventually(running, (rows) => Number(rows[0].n) === 3))[0].n)).toBe(3);
+          const kills = async () => Number((await rootQuery<{ Value: string }>(db, "SHOW GLOBAL STATUS LIKE 'Com_kill'"))[0].Value);
+          const killsBefore = await kills();
+          const started = Date.now();
+          controller.abort();
+          await expect(all).rejects.toBeInstanceOf(AbortedError);
+          expect(Date.now() - started).toBeLessThan(4000);
+          expect((await kills()) - killsBefore).toBeGreaterThanOrEqual(3);
+          expect(await eventually(sessions, (n) => n === 0)).toBe(0);
+        } finally {
+          await Promise.all(conns.map((c) => endConnection(c)));
+        }
+      });
+
+      /** Cancelling an AGGRESSIVE run mid-stream closes its parallel readers too. */
+      it('frees every connection of an AGGRESSIVE run when the client cancels', async () => {
+        const call = t.dataSources.discoverDataSource(
+          { dataSource: mysqlSource(db, user, password), batchSize: 1, strategy: AGGRESSIVE, resumeAfter: '', maxEntities: 0, maxDurationMs: 0 },
+          new Metadata(),
+        );
+        let batches = 0;
+        let during = -1;
+        const ended = new Promise<string>((done) => {
+          call.on('data', (e: DiscoverDataSourceResponse) => {
+            if (e.event?.$case === 'batch' && ++batches === 2) {
+              void sessions().then((n) => {
+                during = n;
+                call.cancel();
+              });
+            }
+          });
+          call.on('error', (e: { code: number }) => done(`error ${e.code}`));
+          call.on('end', () => done('end'));
+        });
+        expect(await ended).toBe('error 1');
+        expect(during).toBe(4);
+        expect(await eventually(sessions, (n) => n === 0)).toBe(0);
+      });
+    });
+  });
+});
