@@ -1,124 +1,205 @@
 /**
- * Discovery benchmark: seeds N tables into a throwaway PostgreSQL, then measures sourced's
- * discovery through gRPC (time to the first relation, total time, relations per second, the
- * daemon's peak RSS growth) against the floor: the same catalog read with set-based queries
- * through psql into /dev/null. Reports; asserts nothing.
+ * Discovery benchmark. For PostgreSQL and MariaDB and each size N it seeds N tables into a
+ * throwaway server (seed.ts), then measures side by side:
  *
- *   npm run bench                      # N = 1000
- *   npm run bench -- 5000 10000        # several sizes
+ *  1. sourced: a discovery through gRPC against a fresh daemon process per run (time to the
+ *     first entity, total time, entities per second, the daemon's RSS after start-up and its
+ *     peak RSS), for each strategy, batch size 0 (the strategy's default);
+ *  2. the floor: the same catalog read with a handful of set-based queries through
+ *     psql / mariadb into /dev/null (floor.ts);
+ *  3. the per-table approach of reflection-based tools, capped by a time budget and then
+ *     extrapolated (perTable.ts).
+ *
+ * Reports markdown tables on stdout (progress on stderr); asserts nothing.
+ *
+ *   npm run bench                                      # N = 1,000 and 10,000, both databases
+ *   npm run bench -- --sizes 1000,10000,50000          # per-table skipped from 50,000 on
+ *   npm run bench -- --only postgres --strategies AGGRESSIVE,ADAPTIVE,BALANCED
+ *   npm run bench -- --per-table off | on | auto --per-table-budget 60 --runs 2
+ *   npm run bench -- --concurrent 20 --connection-limit 10   # at N = 1,000 (default; 0 skips)
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { credentials, Metadata } from '@grpc/grpc-js';
-import { DEFAULT_CONFIG, startDaemon } from '../daemon/src';
-import { DataSource } from '../daemon/src/gen/sourced/v1/data_source';
-import { DataSourceServiceClient, type DiscoverDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
-import { startPostgres, type PostgresInstance } from '../test/harness/postgres';
+import { cpus, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { startMariadb } from '../test/harness/mariadb';
+import { startPostgres } from '../test/harness/postgres';
+import { expected } from './catalog';
+import { measureFloor } from './floor';
+import { measurePerTable, type PerTableResult } from './perTable';
+import { formatRow, formatTable, type Row } from './report';
+import { MARIADB_SERVER_ARGS, seedMariadb, seedPostgres } from './seed';
+import { parseStrategy, runSourced, type SourceSpec, type SourcedResult } from './sourcedRun';
+import { formatConcurrent, runConcurrent, type ConcurrentResult } from './concurrent';
 
-const run = promisify(execFile);
+type Database = 'postgres' | 'mariadb';
 
-/** About ten schemas, 8-30 columns, primary keys, a foreign key on every third table, one to three indexes, comments. */
-async function seed(pg: PostgresInstance, tables: number): Promise<void> {
-  await pg.psql(`
-    DO $$
-    DECLARE i int; s text; cols text; ncols int;
-    BEGIN
-      FOR i IN 0..9 LOOP EXECUTE format('CREATE SCHEMA IF NOT EXISTS bench_%s', i); END LOOP;
-      FOR i IN 1..${tables} LOOP
-        s := 'bench_' || (i % 10);
-        ncols := 8 + (i % 23);
-        SELECT string_agg(format('c%s %s', g, CASE g % 4 WHEN 0 THEN 'text' WHEN 1 THEN 'bigint' WHEN 2 THEN 'numeric(12,2)' ELSE 'timestamptz' END), ', ')
-          INTO cols FROM generate_series(1, ncols) g;
-        EXECUTE format('CREATE TABLE %I.t%s (id bigint PRIMARY KEY, parent_id bigint, %s)', s, i, cols);
-        EXECUTE format('CREATE INDEX ON %I.t%s (c1)', s, i);
-        IF i % 2 = 0 THEN EXECUTE format('CREATE INDEX ON %I.t%s (c2, c3)', s, i); END IF;
-        IF i % 3 = 0 AND i > 1 THEN
-          EXECUTE format('ALTER TABLE %I.t%s ADD FOREIGN KEY (parent_id) REFERENCES %I.t%s (id)', s, i, 'bench_' || ((i - 1) % 10), i - 1);
-        END IF;
-        EXECUTE format('COMMENT ON TABLE %I.t%s IS %L', s, i, 'bench table ' || i);
-        -- commit in chunks: one transaction would run out of lock slots
-        IF i % 200 = 0 THEN COMMIT; END IF;
-      END LOOP;
-    END $$;
-    GRANT USAGE ON SCHEMA ${Array.from({ length: 10 }, (_, i) => `bench_${i}`).join(', ')} TO ${pg.user};
-    ANALYZE;`);
+/** From this size on the per-table approach is skipped unless `--per-table on`. */
+const PER_TABLE_MAX = 50_000;
+
+interface Options {
+  sizes: number[];
+  databases: Database[];
+  strategies: string[];
+  perTable: 'auto' | 'on' | 'off';
+  perTableBudgetMs: number;
+  runs: number;
+  /** Concurrent discoveries run at N = 1,000 (0: none). */
+  concurrent: number;
+  /** The daemon's per-endpoint connection limit for them. */
+  connectionLimit: number;
 }
 
-/** The floor: every relation, column, constraint and index in four set-based queries. */
-async function floor(pg: PostgresInstance): Promise<number> {
-  const sql = `
-    SELECT c.oid, n.nspname, c.relname, c.relkind, obj_description(c.oid, 'pg_class'), c.reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname LIKE 'bench_%' AND c.relkind IN ('r','p','v','m','f');
-    SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE n.nspname LIKE 'bench_%' AND c.relkind IN ('r','p','v','m','f') AND a.attnum > 0 AND NOT a.attisdropped;
-    SELECT conrelid, conname, contype, conkey, confrelid, confkey FROM pg_constraint con JOIN pg_namespace n ON n.oid = con.connamespace WHERE n.nspname LIKE 'bench_%';
-    SELECT indrelid, indexrelid, pg_get_indexdef(indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname LIKE 'bench_%';`;
-  const started = performance.now();
-  await run('psql', ['-X', '-q', '-h', pg.host, '-p', String(pg.port), '-U', pg.user, '-d', pg.database, '-c', sql, '-o', '/dev/null'], {
-    env: { ...process.env, PGPASSWORD: pg.password },
-    maxBuffer: 1 << 30,
-  });
-  return performance.now() - started;
+function usage(message: string): never {
+  process.stderr.write(
+    `${message}\nusage: tsx bench/discovery.ts [--sizes 1000,10000] [--only postgres|mariadb] [--strategies AGGRESSIVE,ADAPTIVE]\n` +
+      '                                  [--per-table auto|on|off] [--per-table-budget SECONDS] [--runs N]\n',
+  );
+  process.exit(2);
 }
 
-async function discover(address: string, pg: PostgresInstance, batchSize: number) {
-  const client = new DataSourceServiceClient(address, credentials.createInsecure());
-  const dataSource = DataSource.fromPartial({
-    type: 'postgres',
-    primary: { host: pg.host, port: pg.port, database: pg.database },
-    credentials: { username: pg.user, password: { source: { $case: 'inlineValue', value: pg.password } } },
+function parseOptions(argv: string[]): Options {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      sizes: { type: 'string' },
+      only: { type: 'string' },
+      strategies: { type: 'string' },
+      'per-table': { type: 'string' },
+      'per-table-budget': { type: 'string' },
+      runs: { type: 'string' },
+      concurrent: { type: 'string' },
+      'connection-limit': { type: 'string' },
+    },
   });
-  const started = performance.now();
-  let first = 0;
-  let relations = 0;
-  let columns = 0;
-  const stream = client.discoverDataSource({ dataSource, batchSize, strategy: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0, filter: { includeSchemas: ['bench_*'], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false } }, new Metadata());
-  for await (const e of stream as AsyncIterable<DiscoverDataSourceResponse>) {
-    if (e.event?.$case === 'batch') {
-      if (!first) first = performance.now() - started;
-      relations += e.event.value.relations.length;
-      for (const r of e.event.value.relations) columns += r.columns.length;
+  const list = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  const sizes = [...list(values.sizes), ...positionals].map((x) => Number(x.replace(/[_,]/g, '')));
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) usage(`--sizes: whole numbers of tables, got "${values.sizes ?? positionals.join(' ')}"`);
+  const only = values.only;
+  if (only !== undefined && only !== 'postgres' && only !== 'mariadb') usage(`--only: postgres or mariadb, got "${only}"`);
+  const strategies = list(values.strategies ?? 'AGGRESSIVE,ADAPTIVE').map((s) => s.toUpperCase().replace(/^DISCOVERY_STRATEGY_/, ''));
+  for (const s of strategies) {
+    try {
+      parseStrategy(s);
+    } catch (error) {
+      usage(`--strategies: ${(error as Error).message} (CONSERVATIVE, BALANCED, AGGRESSIVE, ADAPTIVE)`);
     }
   }
-  client.close();
-  return { first, total: performance.now() - started, relations, columns };
+  const perTable = (values['per-table'] ?? 'auto') as Options['perTable'];
+  if (!['auto', 'on', 'off'].includes(perTable)) usage(`--per-table: auto, on or off, got "${perTable}"`);
+  const budget = Number(values['per-table-budget'] ?? 60);
+  if (!(budget > 0)) usage('--per-table-budget: seconds, more than 0');
+  const runs = Number(values.runs ?? 1);
+  if (!Number.isInteger(runs) || runs < 1) usage('--runs: a whole number from 1');
+  const concurrent = Number(values.concurrent ?? 20);
+  if (!Number.isInteger(concurrent) || concurrent < 0) usage('--concurrent: a whole number of discoveries (0: none)');
+  const connectionLimit = Number(values['connection-limit'] ?? 10);
+  if (!Number.isInteger(connectionLimit) || connectionLimit < 1) usage('--connection-limit: a whole number from 1');
+  return {
+    concurrent,
+    connectionLimit,
+    sizes: sizes.length ? sizes : [1_000, 10_000],
+    databases: only ? [only] : ['postgres', 'mariadb'],
+    strategies,
+    perTable,
+    perTableBudgetMs: budget * 1000,
+    runs,
+  };
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** A throwaway server of the kind, seeded with N tables. */
+async function seededServer(db: Database, n: number): Promise<{ source: SourceSpec; seedMs: number; destroy: () => Promise<void> }> {
+  if (db === 'postgres') {
+    const pg = await startPostgres();
+    try {
+      const seedMs = await seedPostgres(pg, n);
+      return { source: { type: 'postgres', host: pg.host, port: pg.port, database: pg.database, user: pg.user, password: pg.password }, seedMs, destroy: () => pg.destroy() };
+    } catch (error) {
+      await pg.destroy();
+      throw error;
+    }
+  }
+  const mdb = await startMariadb({ extraArgs: MARIADB_SERVER_ARGS });
+  try {
+    const seedMs = await seedMariadb(mdb, n);
+    return { source: { type: 'mariadb', host: mdb.host, port: mdb.port, database: mdb.database, user: mdb.user, password: mdb.password }, seedMs, destroy: () => mdb.destroy() };
+  } catch (error) {
+    await mdb.destroy();
+    throw error;
+  }
+}
+
+/** Best of `runs` fresh-daemon runs by total time; the peak is the highest of them. */
+async function sourcedBest(source: SourceSpec, strategy: string, runs: number): Promise<SourcedResult> {
+  let best: SourcedResult | undefined;
+  let peak = 0;
+  for (let i = 0; i < runs; i++) {
+    const r = await runSourced(source, strategy);
+    if (runs > 1) log(`    run ${i + 1}: first ${r.firstMs.toFixed(0)} ms, total ${r.totalMs.toFixed(0)} ms, peak RSS ${(r.peakRss / 2 ** 20).toFixed(0)} MiB`);
+    peak = Math.max(peak, r.peakRss);
+    if (!best || r.totalMs < best.totalMs) best = r;
+  }
+  return { ...best!, peakRss: peak };
+}
+
+async function benchDatabase(db: Database, options: Options): Promise<string> {
+  const rows: Row[] = [];
+  const concurrentRows: { n: number; r: ConcurrentResult }[] = [];
+  const notes: string[] = [];
+  for (const n of options.sizes) {
+    const want = expected(n);
+    log(`\n${db}, N = ${n.toLocaleString('en-US')} (${want.relations} relations, ${want.columns} columns): seeding...`);
+    const load = loadavg()[0];
+    const server = await seededServer(db, n);
+    try {
+      log(`  seeded in ${seconds(server.seedMs)}`);
+      const floorMs = await measureFloor(server.source);
+      log(`  floor ${floorMs.toFixed(0)} ms`);
+      const sourced: SourcedResult[] = [];
+      for (const strategy of options.strategies) {
+        const r = await sourcedBest(server.source, strategy, options.runs);
+        log(`  sourced ${r.strategy}: first ${r.firstMs.toFixed(0)} ms, total ${r.totalMs.toFixed(0)} ms, ${r.batches} batches, ${r.relations} relations, ${r.columns} columns, RSS ${(r.baselineRss / 2 ** 20).toFixed(0)} → peak ${(r.peakRss / 2 ** 20).toFixed(0)} MiB`);
+        if (r.relations !== want.relations || r.columns !== want.columns) {
+          log(`  WARNING: ${r.strategy} returned ${r.relations} relations and ${r.columns} columns; expected ${want.relations} and ${want.columns}`);
+        }
+        for (const w of r.warnings.slice(0, 5)) log(`  discovery warning: ${w}`);
+        sourced.push(r);
+      }
+      if (options.concurrent > 0 && n === 1_000) {
+        const r = await runConcurrent(server.source, options.concurrent, 'AGGRESSIVE', options.connectionLimit, want.relations);
+        log(`  ${r.discoveries} concurrent AGGRESSIVE discoveries, limit ${r.limit}: ${r.completed} complete, peak ${r.peakSessions} source sessions, ${r.totalMs.toFixed(0)} ms`);
+        concurrentRows.push({ n, r });
+      }
+      let perTable: PerTableResult | undefined;
+      if (options.perTable === 'on' || (options.perTable === 'auto' && n < PER_TABLE_MAX)) {
+        perTable = await measurePerTable(server.source, options.perTableBudgetMs);
+        log(
+          `  per-table ${perTable.estimated ? `~${perTable.ms.toFixed(0)} ms (extrapolated from ${perTable.read} of ${perTable.relations} relations)` : `${perTable.ms.toFixed(0)} ms`}, ${perTable.queries} queries`,
+        );
+        if (perTable.estimated) notes.push(`N=${n.toLocaleString('en-US')}: per-table read ${perTable.read.toLocaleString('en-US')} of ${perTable.relations.toLocaleString('en-US')} relations in the ${options.perTableBudgetMs / 1000} s budget; \`~\` values are extrapolated linearly`);
+      }
+      for (const s of sourced) {
+        const row: Row = { n, expectedRelations: want.relations, sourced: s, floorMs, perTable };
+        rows.push(row);
+        log(formatRow(row));
+      }
+      notes.push(`N=${n.toLocaleString('en-US')}: seeded in ${seconds(server.seedMs)}; 1-minute load average ${load.toFixed(1)} before seeding, ${loadavg()[0].toFixed(1)} after measuring`);
+    } finally {
+      await server.destroy();
+    }
+  }
+  if (options.runs > 1) notes.unshift(`sourced: the best of ${options.runs} runs (a fresh daemon each) by total time; the peak RSS is the highest of them`);
+  const title = db === 'postgres' ? 'PostgreSQL' : 'MariaDB';
+  return formatTable(title, rows, notes) + (concurrentRows.length ? `\n${formatConcurrent(title, concurrentRows)}` : '');
 }
 
 async function main(): Promise<void> {
-  const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
-  if (sizes.length === 0) sizes.push(1000);
-  const daemon = await startDaemon({ config: { ...structuredClone(DEFAULT_CONFIG), listen: '127.0.0.1:0', logLevel: 'warn' }, logSink: () => undefined, env: {} });
-  const rows: string[] = [];
-  try {
-    for (const n of sizes) {
-      const pg = await startPostgres();
-      try {
-        process.stderr.write(`seeding ${n} tables...\n`);
-        await seed(pg, n);
-        await floor(pg); // warm the catalog caches for both sides
-        const floorMs = Math.min(await floor(pg), await floor(pg));
-        for (const batch of [100, 500]) {
-          const rssBefore = process.memoryUsage().rss;
-          let peak = rssBefore;
-          const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
-          const r = await discover(daemon.address, pg, batch);
-          clearInterval(sampler);
-          rows.push(
-            `| ${n} | ${batch} | ${r.relations} | ${r.first.toFixed(0)} | ${r.total.toFixed(0)} | ${((r.relations / r.total) * 1000).toFixed(0)} | ${floorMs.toFixed(0)} | ${(r.total / floorMs).toFixed(2)} | ${((peak - rssBefore) / 2 ** 20).toFixed(1)} |`,
-          );
-        }
-      } finally {
-        await pg.destroy();
-      }
-    }
-  } finally {
-    await daemon.stop();
-  }
-  process.stdout.write(
-    [
-      '| tables | batch | relations | first batch ms | total ms | relations/s | floor ms (psql) | total / floor | RSS growth MiB (client and daemon in one process) |',
-      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-      ...rows,
-    ].join('\n') + '\n',
-  );
+  const options = parseOptions(process.argv.slice(2));
+  log(`discovery benchmark: ${options.databases.join(', ')}; N = ${options.sizes.join(', ')}; strategies ${options.strategies.join(', ')}; Node ${process.version}, ${cpus().length} cores`);
+  // Each database's table as soon as it is done, so a later failure loses nothing.
+  for (const db of options.databases) process.stdout.write(`${await benchDatabase(db, options)}\n`);
 }
 
 void main().catch((error) => {

@@ -266,6 +266,7 @@ describe('discovery strategies on PostgreSQL', () => {
       const stream = t.dataSources.discoverDataSource(
         request(source(pg, proxy), { strategy: DiscoveryStrategy.DISCOVERY_STRATEGY_ADAPTIVE }),
         new Metadata(),
+        { deadline: Date.now() + 60_000 },
       );
       const seen: { batchSize: number; concurrency: number; slow: boolean }[] = [];
       const done = collectWith(stream, (e) => {
@@ -274,7 +275,11 @@ describe('discovery strategies on PostgreSQL', () => {
         seen.push({ batchSize, concurrency, slow: proxy.delayMs > 0 });
         if (batchSize <= 10) proxy.delayMs = 0; // the source recovers once ADAPTIVE is at its floor
       });
-      const events = await done;
+      const events = await done.catch((error: Error) => {
+        // What the daemon did, for whoever reads a failure here.
+        const spans = t.spans.getFinishedSpans().slice(-20).map((x) => `${x.name} ${JSON.stringify(x.attributes)}`);
+        throw new Error(`${error.message}; batches seen: ${JSON.stringify(seen)}; proxy connections: ${proxy.accepted}\n${t.logs.slice(-20).join('\n')}\n${spans.join('\n')}`);
+      });
       expect(relationCount(events)).toBe(TABLES);
       const slow = seen.filter((s) => s.slow);
       const fast = seen.filter((s) => !s.slow);

@@ -12,6 +12,7 @@ import { createReflectionService } from './grpc/reflection';
 import { JsonLogger, type LogSink } from './logging/JsonLogger';
 import { loadPlugins } from './plugins/loadPlugins';
 import { PluginRegistry } from './plugins/PluginRegistry';
+import { HeapGuard } from './runtime/HeapGuard';
 import { DataSourceService } from './services/DataSourceService';
 import { PluginService } from './services/PluginService';
 import { createTracing, type Tracing } from './telemetry/tracing';
@@ -30,6 +31,7 @@ export interface Cradle {
   validationRunner: ValidationRunner;
   discoveryEngine: DiscoveryEngine;
   connectionBudget: ConnectionBudget;
+  heapGuard: HeapGuard;
   dataSourceService: DataSourceService;
   pluginService: PluginService;
   health: HealthImplementation;
@@ -96,6 +98,7 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
     validationRunner: asFunction(({ tracer, logger: l }: Cradle) => new ValidationRunner(tracer, l)).singleton(),
     discoveryEngine: asFunction(({ tracer, logger: l }: Cradle) => new DiscoveryEngine(tracer, l)).singleton(),
     connectionBudget: asFunction(({ config: c }: Cradle) => new ConnectionBudget(c.sources.maxConnectionsPerEndpoint)).singleton(),
+    heapGuard: asFunction(({ config: c }: Cradle) => new HeapGuard(c.discovery.heapHeadroomMb * 2 ** 20)).singleton(),
     dataSourceService: asFunction((cradle: Cradle) => new DataSourceService(cradle)).singleton(),
     pluginService: asFunction((cradle: Cradle) => new PluginService(cradle)).singleton(),
     health: asFunction(() => new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((s) => [s, 'SERVING' as const])))).singleton(),

@@ -35,6 +35,7 @@ describe('loadConfig', () => {
       {
         "discovery": {
           "defaultStrategy": "BALANCED",
+          "heapHeadroomMb": 48,
         },
         "listen": "127.0.0.1:50051",
         "logLevel": "info",
@@ -96,6 +97,7 @@ validation:
   checkTimeoutMs: 1500
 discovery:
   defaultStrategy: adaptive
+  heapHeadroomMb: 0
 sources:
   maxConnectionsPerEndpoint: 25
 secrets:
@@ -111,7 +113,7 @@ secrets:
       shutdownGraceMs: 2500,
       plugins: ['@sourced/plugin-postgres', 'sourced-plugin-clickhouse'],
       validation: { checkTimeoutMs: 1500 },
-      discovery: { defaultStrategy: 'ADAPTIVE' },
+      discovery: { defaultStrategy: 'ADAPTIVE', heapHeadroomMb: 0 },
       sources: { maxConnectionsPerEndpoint: 25 },
       secrets: { allowedReferences: ['env://SOURCED_SECRET_*', 'file:///run/secrets/*'], dynamicStrategies: false, order: ['reference', 'connection_properties', 'additional_properties', 'dynamic'], cacheTtlMs: 1000, staleIfErrorMs: 0, providerTimeoutMs: 2000 },
     });
@@ -216,7 +218,7 @@ secrets:
     /** A section that is not an object, or a switch that is not a boolean, is refused rather than read as "off". */
     it('a value of the wrong type in the file', () => {
       expect(errorOf(['--config', write('errors/section.yaml', 'discovery: ADAPTIVE\n')])).toMatchInlineSnapshot(
-        `"discovery in <dir>/errors/section.yaml must be an object with defaultStrategy"`,
+        `"discovery in <dir>/errors/section.yaml must be an object with defaultStrategy, heapHeadroomMb"`,
       );
       expect(errorOf(['--config', write('errors/switch.yaml', 'secrets:\n  dynamicStrategies: "yes"\n')])).toMatchInlineSnapshot(
         `"secrets.dynamicStrategies in <dir>/errors/switch.yaml must be true or false"`,

@@ -30,6 +30,8 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
   private session?: SessionSettings;
   /** Extra connections to the active endpoint for parallel reads within a page. */
   private readers: TConn[] = [];
+  /** Set when an extra connection failed to open: the run reads with what it has (until a failover). */
+  private parallelUnavailable = false;
   /** The connection-budget slot each open connection holds. */
   private readonly slots = new Map<TConn, ReleaseSlot>();
 
@@ -271,9 +273,10 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
   }
 
   /**
-   * Up to `wanted` extra connections to the active endpoint: kept between pages, opened
-   * while the endpoint's connection limit has free slots (never waiting for one), closed
-   * when fewer are wanted. One that fails to open is logged and done without.
+   * Up to `wanted` extra connections to the active endpoint: kept between pages, opened at
+   * once while the endpoint's connection limit has free slots (never waiting for one), closed
+   * when fewer are wanted. One that fails to open is logged, and the run goes on with the
+   * connections it has (no retry each page) until a failover or reconnect starts afresh.
    */
   private async parallelReaders(wanted: number, signal: AbortSignal): Promise<TConn[]> {
     const want = Math.max(0, wanted);
@@ -281,23 +284,25 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
       const surplus = this.readers.pop();
       if (surplus !== undefined) await this.dispose(surplus);
     }
-    while (this.readers.length < want && !this.closed) {
-      const budget = this.context.connectionBudget;
-      let slot: ReleaseSlot | undefined;
-      if (budget) {
-        const { host, port } = this.endpoint(this.active.role);
-        slot = budget.tryAcquire(ConnectionBudget.key(this.definition.type, host, port));
-        if (!slot) break;
-      }
-      try {
-        const conn = await this.open(this.active.role, signal, slot);
-        this.readers.push(conn);
-      } catch (error) {
-        slot?.();
-        if (signal.aborted) throw error;
-        this.context.logger.warn('an extra connection for parallel reads could not be opened; reading with fewer', { error: describeError(error) });
-        break;
-      }
+    if (this.parallelUnavailable) return this.readers;
+    // Take the free slots first, then open those connections at once.
+    const slots: (ReleaseSlot | undefined)[] = [];
+    const budget = this.context.connectionBudget;
+    const { host, port } = this.endpoint(this.active.role);
+    while (this.readers.length + slots.length < want) {
+      const slot = budget?.tryAcquire(ConnectionBudget.key(this.definition.type, host, port));
+      if (budget && !slot) break;
+      slots.push(slot);
+    }
+    const opened = await Promise.allSettled(slots.map((slot) => this.open(this.active.role, signal, slot)));
+    // Keep every connection that opened (close() ends them whatever happens next); open()
+    // gave the slots of the failed ones back already.
+    for (const result of opened) if (result.status === 'fulfilled') this.readers.push(result.value);
+    const failed = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      if (signal.aborted) throw failed.reason;
+      this.parallelUnavailable = true;
+      this.context.logger.warn('an extra connection for parallel reads could not be opened; reading with fewer', { error: describeError(failed.reason) });
     }
     return this.readers;
   }
@@ -305,6 +310,7 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
   private async closeReaders(): Promise<void> {
     const readers = this.readers;
     this.readers = [];
+    this.parallelUnavailable = false;
     await Promise.all(readers.map((c) => this.dispose(c)));
   }
 

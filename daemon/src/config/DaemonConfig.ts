@@ -15,7 +15,14 @@ export interface DaemonConfig {
   /** How long SIGTERM waits for in-flight calls before cancelling them. */
   shutdownGraceMs: number;
   validation: { checkTimeoutMs: number };
-  discovery: { defaultStrategy: DiscoveryStrategy };
+  discovery: {
+    defaultStrategy: DiscoveryStrategy;
+    /**
+     * Heap growth (MiB) between batches after which the daemon runs a full garbage collection,
+     * so memory follows the pages in flight rather than V8's lazy old-generation growth; 0 is off.
+     */
+    heapHeadroomMb: number;
+  };
   sources: {
     /**
      * Most connections open at once to one source endpoint (connector type, host and port),
@@ -44,7 +51,7 @@ export const DEFAULT_CONFIG: DaemonConfig = {
   logLevel: 'info',
   shutdownGraceMs: 10_000,
   validation: { checkTimeoutMs: 5_000 },
-  discovery: { defaultStrategy: 'BALANCED' },
+  discovery: { defaultStrategy: 'BALANCED', heapHeadroomMb: 48 },
   sources: { maxConnectionsPerEndpoint: 10 },
   secrets: {
     allowedReferences: DEFAULT_SECRET_POLICY.allowedReferences,
@@ -170,8 +177,9 @@ function mergeFile(config: DaemonConfig, path: string): void {
   };
   const validation = section('validation', ['checkTimeoutMs']);
   if (validation?.checkTimeoutMs !== undefined) config.validation.checkTimeoutMs = nonNegative(String(validation.checkTimeoutMs), where('validation.checkTimeoutMs'));
-  const discovery = section('discovery', ['defaultStrategy']);
+  const discovery = section('discovery', ['defaultStrategy', 'heapHeadroomMb']);
   if (discovery?.defaultStrategy !== undefined) config.discovery.defaultStrategy = oneOf(String(discovery.defaultStrategy), STRATEGIES, where('discovery.defaultStrategy'));
+  if (discovery?.heapHeadroomMb !== undefined) config.discovery.heapHeadroomMb = nonNegative(String(discovery.heapHeadroomMb), where('discovery.heapHeadroomMb'));
   const sources = section('sources', ['maxConnectionsPerEndpoint']);
   if (sources?.maxConnectionsPerEndpoint !== undefined) {
     config.sources.maxConnectionsPerEndpoint = positiveInteger(String(sources.maxConnectionsPerEndpoint), where('sources.maxConnectionsPerEndpoint'));

@@ -21,6 +21,7 @@ import type { DataSourceServiceServer, DiscoverDataSourceRequest, DiscoverDataSo
 import { serverStreaming, type CallContext, type HandlerDeps } from '../grpc/callHandlers';
 import { toDataSourceInput, toDiscoveryResponses, toFilter, toStrategy, toValidationResponse } from '../grpc/mapping';
 import type { PluginRegistry } from '../plugins/PluginRegistry';
+import type { HeapGuard } from '../runtime/HeapGuard';
 
 /** The daemon's name as sent to sources (PostgreSQL application_name). */
 export const APPLICATION_NAME = 'sourced';
@@ -37,6 +38,7 @@ export class DataSourceService {
       validationRunner: ValidationRunner;
       discoveryEngine: DiscoveryEngine;
       connectionBudget: ConnectionBudget;
+      heapGuard: HeapGuard;
       tracer: Tracer;
       logger: Logger;
       handlerDeps: HandlerDeps;
@@ -87,6 +89,8 @@ export class DataSourceService {
     ctx.span.setAttribute('sourced.discovery.strategy', strategy);
     for await (const event of this.deps.discoveryEngine.run(connector, request, ctx.signal)) {
       for (const response of toDiscoveryResponses(event, (r) => encodeCursor(r))) yield response;
+      // The batch is written: its memory is garbage now.
+      if (event.kind === 'batch') this.deps.heapGuard.check();
     }
   }
 
