@@ -40,8 +40,10 @@ export async function startLatencyProxy(target: { host: string; port: number }, 
       const due = Math.max(Date.now() + proxy.delayMs, last);
       last = due;
       const wait = due - Date.now();
+      // A socket still connecting buffers what is written to it, so nothing is dropped
+      // (checking `writable` would lose the first bytes when the upstream connects late).
       if (wait <= 0) to.write(chunk);
-      else setTimeout(() => to.writable && to.write(chunk), wait);
+      else setTimeout(() => !to.destroyed && to.write(chunk), wait);
     });
     from.on('end', () => setTimeout(() => to.end(), Math.max(0, last - Date.now())));
   };
