@@ -1,13 +1,11 @@
 import type { Document } from 'bson';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { DiscoverDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
 import { DiscoveryStrategy, type Collection, type DiscoveryFilter, type DiscoveryProgress } from '../daemon/src/gen/sourced/v1/discovery';
 import { HR, METRICS, mongoFixture, SHOP, TEST_USER, VISIBLE_COLLECTIONS } from './fixtures/mongodb/fixture';
 import { startMongoStandIn, type MongoStandIn } from './harness/mongo/MongoStandIn';
 import { mongoSource } from './harness/mongo/sources';
-import { eventually } from './support/pg';
-import { startTestDaemon, type TestDaemon } from './support/testDaemon';
+import { discoverCountingConnections, startTestDaemon, type TestDaemon } from './support/testDaemon';
 
 const { CONSERVATIVE, BALANCED, AGGRESSIVE } = {
   CONSERVATIVE: DiscoveryStrategy.DISCOVERY_STRATEGY_CONSERVATIVE,
@@ -28,18 +26,7 @@ describe('MongoDB discovery strategies', () => {
   });
   afterAll(() => t.stop());
 
-  /** Runs a discovery and counts the connections (clients) the daemon opened for it. */
-  const discoverCounting = async (request: Parameters<TestDaemon['discover']>[0]) => {
-    const since = Date.now();
-    const events = await t.discover(request);
-    // The SERVER span ends just after the client has seen the end of the stream.
-    const ours = (all: ReadableSpan[]) =>
-      all.find((s) => s.name === 'sourced.v1.DataSourceService/DiscoverDataSource' && s.startTime[0] * 1000 + s.startTime[1] / 1e6 >= since - 1);
-    const spans = await eventually(async () => t.spans.getFinishedSpans(), (all) => ours(all) !== undefined);
-    const server = ours(spans);
-    const connections = spans.filter((s) => s.name === 'sourced.connection.open' && s.spanContext().traceId === server?.spanContext().traceId).length;
-    return { events, connections };
-  };
+  const discoverCounting = (request: Parameters<TestDaemon['discover']>[0]) => discoverCountingConnections(t, request);
 
   describe('the statement time limit reaches the server as maxTimeMS', () => {
     // A stand-in of its own, which shows every command the daemon sends.

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { Metadata } from '@grpc/grpc-js';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AbortedError, noopLogger, Secret, STRATEGY_PRESETS, type ConnectionArgs } from '@sourced/core';
 import { DataSource } from '../daemon/src/gen/sourced/v1/data_source';
@@ -11,7 +10,7 @@ import { ConnectionQueue, settleAll } from '../plugins/mysql/src/connectionQueue
 import { endConnection, query } from '../plugins/mysql/src/query';
 import { rootQuery, startMariadb, type MariadbInstance } from './harness/mariadb';
 import { eventually } from './support/pg';
-import { startTestDaemon, type TestDaemon } from './support/testDaemon';
+import { discoverCountingConnections, startTestDaemon, type TestDaemon } from './support/testDaemon';
 
 const { CONSERVATIVE, BALANCED, AGGRESSIVE, ADAPTIVE } = {
   CONSERVATIVE: DiscoveryStrategy.DISCOVERY_STRATEGY_CONSERVATIVE,
@@ -45,18 +44,7 @@ describe('MySQL discovery strategies (MariaDB)', () => {
   });
   afterAll(() => t.stop());
 
-  /** Runs a discovery and counts the connections the daemon opened for it (spans under its SERVER span). */
-  const discoverCounting = async (request: Parameters<TestDaemon['discover']>[0]) => {
-    const since = Date.now();
-    const events = await t.discover(request);
-    // The SERVER span ends just after the client has seen the end of the stream.
-    const ours = (all: ReadableSpan[]) =>
-      all.find((s) => s.name === 'sourced.v1.DataSourceService/DiscoverDataSource' && s.startTime[0] * 1000 + s.startTime[1] / 1e6 >= since - 1);
-    const spans = await eventually(async () => t.spans.getFinishedSpans(), (all) => ours(all) !== undefined);
-    const server = ours(spans);
-    const connections = spans.filter((s) => s.name === 'sourced.connection.open' && s.spanContext().traceId === server?.spanContext().traceId).length;
-    return { events, connections };
-  };
+  const discoverCounting = (request: Parameters<TestDaemon['discover']>[0]) => discoverCountingConnections(t, request);
 
   describe('the statement time limit of each strategy reaches the server', () => {
     // A server of its own with the general log in a table, so every statement of the daemon's

@@ -1,5 +1,5 @@
 import { credentials, Metadata, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
-import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { DEFAULT_CONFIG, startDaemon, type DaemonConfig, type RunningDaemon } from '../../daemon/src';
 import {
   DataSourceServiceClient,
@@ -10,6 +10,7 @@ import {
 } from '../../daemon/src/gen/sourced/v1/data_source_service';
 import { PluginServiceClient } from '../../daemon/src/gen/sourced/v1/plugin_service';
 import { decodeRichStatus, type RichStatus } from '../../daemon/src/grpc/richStatus';
+import { eventually } from './pg';
 import { captureSource, captureText, spansText } from './secretScan';
 
 /** A daemon started in this process on a free port, with everything it emits captured. */
@@ -101,4 +102,23 @@ export async function expectFailure(call: Promise<unknown>): Promise<ServiceErro
     return se;
   }
   throw new Error('the call succeeded but was expected to fail');
+}
+
+/**
+ * Runs a discovery and counts the connections the daemon opened for it: the
+ * `sourced.connection.open` spans under its SERVER span.
+ */
+export async function discoverCountingConnections(
+  t: TestDaemon,
+  request: Partial<DiscoverDataSourceRequest>,
+): Promise<{ events: DiscoverDataSourceResponse[]; connections: number }> {
+  const since = Date.now();
+  const events = await t.discover(request);
+  // The SERVER span ends just after the client has seen the end of the stream.
+  const ours = (all: ReadableSpan[]) =>
+    all.find((s) => s.name === 'sourced.v1.DataSourceService/DiscoverDataSource' && s.startTime[0] * 1000 + s.startTime[1] / 1e6 >= since - 1);
+  const spans = await eventually(async () => t.spans.getFinishedSpans(), (all) => ours(all) !== undefined);
+  const server = ours(spans);
+  const connections = spans.filter((s) => s.name === 'sourced.connection.open' && s.spanContext().traceId === server?.spanContext().traceId).length;
+  return { events, connections };
 }
