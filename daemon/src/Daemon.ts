@@ -1,5 +1,5 @@
 import { format } from 'node:util';
-import { Server, ServerCredentials, setLogger } from '@grpc/grpc-js';
+import { Server, setLogger } from '@grpc/grpc-js';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ConnectionBudget, DiscoveryEngine, SecretChain, ValidationRunner, type Logger } from '@sourced/core';
 import { asClass, asFunction, asValue, createContainer, InjectionMode, type AwilixContainer } from 'awilix';
@@ -13,6 +13,7 @@ import { JsonLogger, type LogSink } from './logging/JsonLogger';
 import { loadPlugins } from './plugins/loadPlugins';
 import { PluginRegistry } from './plugins/PluginRegistry';
 import { HeapGuard } from './runtime/HeapGuard';
+import { serverTransport, type ServerTransport } from './security/serverTls';
 import { DataSourceService } from './services/DataSourceService';
 import { PluginService } from './services/PluginService';
 import { createTracing, type Tracing } from './telemetry/tracing';
@@ -54,6 +55,11 @@ export interface RunningDaemon {
   container: AwilixContainer<Cradle>;
   /** Stops accepting calls, lets in-flight calls finish within the grace period, cancels the rest, closes everything. */
   stop(): Promise<void>;
+  /**
+   * Re-reads the server's TLS files (SIGHUP): new connections get the new certificate and
+   * client CA. Throws, keeping the old ones, when the files are not usable.
+   */
+  reloadTls(): void;
 }
 
 /** The services the health service reports on; '' is the whole server. */
@@ -112,8 +118,15 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
   createReflectionService().addToServer(server);
 
   const { host } = parseListen(config.listen, 'listen');
+  let transport: ServerTransport;
+  try {
+    transport = serverTransport(config, logger);
+  } catch (error) {
+    await container.dispose();
+    throw error;
+  }
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(config.listen, ServerCredentials.createInsecure(), (error, bound) => (error ? reject(new Error(`cannot listen on ${config.listen}: ${error.message}`)) : resolve(bound))),
+    server.bindAsync(config.listen, transport.credentials, (error, bound) => (error ? reject(new Error(`cannot listen on ${config.listen}: ${error.message}`)) : resolve(bound))),
   );
   const address = `${host}:${port}`;
   logger.info('sourced listening', {
@@ -122,6 +135,7 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
     plugins: pluginRegistry.list().map((p) => `${p.id}:${p.state}`),
     connectors: pluginRegistry.known(),
     exporters: tracing.exporters,
+    ...transport.describe(),
   });
 
   let stopping: Promise<void> | undefined;
@@ -149,5 +163,5 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
       await tracing.shutdown().catch(() => undefined);
       logger.info('stopped');
     })());
-  return { address, port, container, stop };
+  return { address, port, container, stop, reloadTls: () => transport.reload() };
 }

@@ -63,6 +63,9 @@ describe('loadConfig', () => {
           "providerTimeoutMs": 10000,
           "staleIfErrorMs": 0,
         },
+        "server": {
+          "allowPlaintext": false,
+        },
         "shutdownGraceMs": 10000,
         "sources": {
           "maxConnectionsPerEndpoint": 10,
@@ -114,9 +117,26 @@ secrets:
       plugins: ['@sourced/plugin-postgres', 'sourced-plugin-clickhouse'],
       validation: { checkTimeoutMs: 1500 },
       discovery: { defaultStrategy: 'ADAPTIVE', heapHeadroomMb: 0 },
+      server: { allowPlaintext: false },
       sources: { maxConnectionsPerEndpoint: 25 },
       secrets: { allowedReferences: ['env://SOURCED_SECRET_*', 'file:///run/secrets/*'], dynamicStrategies: false, order: ['reference', 'connection_properties', 'additional_properties', 'dynamic'], cacheTtlMs: 1000, staleIfErrorMs: 0, providerTimeoutMs: 2000 },
     });
+  });
+
+  /** TLS files from the file are relative to it; from the environment, to the working folder. */
+  it('reads the server TLS settings from the file and the environment', () => {
+    const file = write('tls/sourced.yaml', 'server:\n  tls:\n    cert: certs/server.crt\n    key: certs/server.key\n    clientCa: /etc/ca.crt\n');
+    expect(loadConfig(['--config', file], {}, dir).server).toEqual({
+      allowPlaintext: false,
+      tls: { cert: join(dir, 'tls/certs/server.crt'), key: join(dir, 'tls/certs/server.key'), clientCa: '/etc/ca.crt' },
+    });
+    expect(loadConfig([], { SOURCED_TLS_CERT: 'a.crt', SOURCED_TLS_KEY: 'a.key', SOURCED_ALLOW_PLAINTEXT: 'true' }, dir).server).toEqual({
+      allowPlaintext: true,
+      tls: { cert: join(dir, 'a.crt'), key: join(dir, 'a.key') },
+    });
+    expect(errorOf([], { SOURCED_TLS_CERT: 'a.crt' })).toMatchInlineSnapshot(`"server.tls needs both cert and key (SOURCED_TLS_CERT and SOURCED_TLS_KEY)"`);
+    expect(errorOf([], { SOURCED_ALLOW_PLAINTEXT: 'maybe' })).toMatchInlineSnapshot(`"environment variable SOURCED_ALLOW_PLAINTEXT: "maybe" is not true or false"`);
+    expect(errorOf(['--config', write('tls/bad.yaml', 'server:\n  tls:\n    cert: a.crt\n    keyFile: a.key\n')])).toMatchInlineSnapshot(`"unknown option server.tls.keyFile in <dir>/tls/bad.yaml; known: cert, key, clientCa"`);
   });
 
   /** A JSON file works the same, found through SOURCED_CONFIG (relative to the working folder); what it leaves out keeps its default. */
@@ -204,7 +224,7 @@ secrets:
     /** An unknown top-level key in the file names the key, the file and the known keys. */
     it('an unknown key in the file', () => {
       expect(errorOf(['--config', write('errors/unknown.yaml', 'listen: 127.0.0.1:1\nlogLevle: debug\n')])).toMatchInlineSnapshot(
-        `"unknown option logLevle in <dir>/errors/unknown.yaml; known: listen, plugins, logLevel, shutdownGraceMs, validation, discovery, sources, secrets"`,
+        `"unknown option logLevle in <dir>/errors/unknown.yaml; known: listen, plugins, logLevel, shutdownGraceMs, validation, discovery, server, sources, secrets"`,
       );
     });
 

@@ -1,4 +1,5 @@
 import { credentials, Metadata, status as Status, type ServiceError } from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/DaemonConfig';
 import { DataSourceServiceClient, DiscoverDataSourceResponse, ValidateDataSourceResponse } from '../gen/sourced/v1/data_source_service';
@@ -16,7 +17,7 @@ const USAGE = `sourced ${VERSION}: validate and discover data sources over gRPC
 
 Usage:
   sourced serve [--listen HOST:PORT] [--config FILE] [--plugin MODULE]... [--log-level LEVEL]
-  sourced validate FILE [--address HOST:PORT] [--json] [--timeout SECONDS]
+  sourced validate FILE [--address HOST:PORT] [--ca FILE [--cert FILE --key FILE]] [--json] [--timeout SECONDS]
   sourced discover FILE [--address HOST:PORT] [--json] [--include-schema GLOB]... [--exclude-schema GLOB]...
                         [--include-table GLOB]... [--exclude-table GLOB]... [--strategy NAME] [--batch-size N]
                         [--resume-after CURSOR] [--max-entities N]
@@ -26,11 +27,17 @@ FILE holds a data source as JSON or YAML, for example:
   { "type": "postgres", "primary": { "host": "db.internal", "port": 5432, "database": "app" },
     "credentials": { "username": "reader", "password": "env://SOURCED_SECRET_APP_DB" } }
 
-The daemon address defaults to $SOURCED_ADDRESS or 127.0.0.1:50051.
+The daemon address defaults to $SOURCED_ADDRESS or 127.0.0.1:50051. Against a daemon that serves
+TLS, give --ca FILE (the CA that signed its certificate; $SOURCED_CA), and for mutual TLS
+--cert FILE and --key FILE (the client's; $SOURCED_CERT, $SOURCED_KEY).
+The daemon re-reads its TLS files on SIGHUP.
 Exit codes: 0 ok, 1 validation failed, 2 bad input, 3 daemon unreachable, 4 other error.`;
 
 const CLIENT_FLAGS = {
   address: { type: 'string' },
+  ca: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
   json: { type: 'boolean' },
   timeout: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -84,6 +91,14 @@ async function serve(argv: string[]): Promise<number> {
     process.stderr.write(`sourced: cannot start: ${(error as Error).message}\n`);
     return EXIT.ERROR;
   }
+  // SIGHUP re-reads the TLS files; a reload that fails keeps the files in use.
+  const onReload = () => {
+    try {
+      daemon.reloadTls();
+    } catch (error) {
+      process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: 'reloading the TLS files failed; the old ones stay in use', error: (error as Error).message }) + '\n');
+    }
+  };
   await new Promise<void>((resolve) => {
     const onSignal = (signal: string) => {
       process.off('SIGTERM', onSignal);
@@ -93,7 +108,9 @@ async function serve(argv: string[]): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    process.on('SIGHUP', onReload);
   });
+  process.off('SIGHUP', onReload);
   return EXIT.OK;
 }
 
@@ -106,15 +123,34 @@ function clientArgs(argv: string[], extra: FlagSpec) {
   const address = (values.address as string | undefined) ?? process.env.SOURCED_ADDRESS ?? '127.0.0.1:50051';
   const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
   if (timeout !== undefined && !(timeout > 0)) throw new UsageError(`--timeout: "${String(values.timeout)}" is not a positive number of seconds`);
-  return { values, positionals, address, json: values.json === true, deadline: timeout ? Date.now() + timeout * 1000 : Infinity };
+  return { values, positionals, address, json: values.json === true, deadline: timeout ? Date.now() + timeout * 1000 : Infinity, channel: channelCredentials(values) };
+}
+
+/** Plaintext, or TLS with --ca (and --cert/--key for mutual TLS), flags before environment. */
+function channelCredentials(values: Record<string, unknown>) {
+  const file = (flag: 'ca' | 'cert' | 'key') => {
+    const path = (values[flag] as string | undefined) ?? process.env[`SOURCED_${flag.toUpperCase()}`];
+    if (!path) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new UsageError(`--${flag}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
+  };
+  const ca = file('ca');
+  const cert = file('cert');
+  const key = file('key');
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError('--cert and --key go together (a client certificate and its key)');
+  if (!ca && !cert) return credentials.createInsecure();
+  return credentials.createSsl(ca ?? null, key ?? null, cert ?? null);
 }
 
 async function validate(argv: string[]): Promise<number> {
-  const { positionals, address, json, deadline, values } = clientArgs(argv, {});
+  const { positionals, address, json, deadline, values, channel } = clientArgs(argv, {});
   if (values.help) return help();
   const file = single(positionals, 'validate');
   const dataSource = readDataSourceFile(file);
-  const client = new DataSourceServiceClient(address, credentials.createInsecure());
+  const client = new DataSourceServiceClient(address, channel);
   const stream = client.validateDataSource({ dataSource, checkTimeoutMs: 0 }, new Metadata(), { deadline });
   let ok = false;
   try {
@@ -144,7 +180,7 @@ async function validate(argv: string[]): Promise<number> {
 }
 
 async function discover(argv: string[]): Promise<number> {
-  const { positionals, address, json, deadline, values } = clientArgs(argv, {
+  const { positionals, address, json, deadline, values, channel } = clientArgs(argv, {
     'include-schema': { type: 'string', multiple: true },
     'exclude-schema': { type: 'string', multiple: true },
     'include-table': { type: 'string', multiple: true },
@@ -168,7 +204,7 @@ async function discover(argv: string[]): Promise<number> {
   const maxEntities = values['max-entities'] === undefined ? 0 : Number(values['max-entities']);
   if (!Number.isInteger(maxEntities) || maxEntities < 0) throw new UsageError(`--max-entities: "${String(values['max-entities'])}" is not a whole number`);
   const list = (v: unknown) => (v as string[] | undefined) ?? [];
-  const client = new DataSourceServiceClient(address, credentials.createInsecure());
+  const client = new DataSourceServiceClient(address, channel);
   const stream = client.discoverDataSource(
     {
       dataSource,
@@ -222,9 +258,9 @@ async function discover(argv: string[]): Promise<number> {
 }
 
 async function plugins(argv: string[]): Promise<number> {
-  const { address, json, deadline, values } = clientArgs(argv, {});
+  const { address, json, deadline, values, channel } = clientArgs(argv, {});
   if (values.help) return help();
-  const client = new PluginServiceClient(address, credentials.createInsecure());
+  const client = new PluginServiceClient(address, channel);
   try {
     const response = await new Promise<import('../gen/sourced/v1/plugin_service').ListPluginsResponse>((resolve, reject) =>
       client.listPlugins({}, new Metadata(), { deadline }, (error, r) => (error ? reject(error) : resolve(r))),

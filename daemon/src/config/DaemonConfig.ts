@@ -23,6 +23,12 @@ export interface DaemonConfig {
      */
     heapHeadroomMb: number;
   };
+  server: {
+    /** Serve TLS with these files (PEM); with `clientCa`, mutual TLS. Re-read on SIGHUP. */
+    tls?: { cert: string; key: string; clientCa?: string };
+    /** Serve plaintext on a non-loopback address (behind a TLS-terminating proxy, say). */
+    allowPlaintext: boolean;
+  };
   sources: {
     /**
      * Most connections open at once to one source endpoint (connector type, host and port),
@@ -52,6 +58,7 @@ export const DEFAULT_CONFIG: DaemonConfig = {
   shutdownGraceMs: 10_000,
   validation: { checkTimeoutMs: 5_000 },
   discovery: { defaultStrategy: 'BALANCED', heapHeadroomMb: 48 },
+  server: { allowPlaintext: false },
   sources: { maxConnectionsPerEndpoint: 10 },
   secrets: {
     allowedReferences: DEFAULT_SECRET_POLICY.allowedReferences,
@@ -98,6 +105,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env,
     checkTimeoutMs: env.SOURCED_CHECK_TIMEOUT_MS,
     allowedReferences: env.SOURCED_SECRETS_ALLOWED_REFERENCES,
     maxConnectionsPerEndpoint: env.SOURCED_MAX_CONNECTIONS_PER_ENDPOINT,
+    tlsCert: env.SOURCED_TLS_CERT,
+    tlsKey: env.SOURCED_TLS_KEY,
+    tlsClientCa: env.SOURCED_TLS_CLIENT_CA,
+    allowPlaintext: env.SOURCED_ALLOW_PLAINTEXT,
   };
   apply(config, fromEnv, (k) => `environment variable SOURCED_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`, cwd);
   apply(
@@ -112,6 +123,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env,
     cwd,
   );
   parseListen(config.listen, 'listen');
+  if (config.server.tls && (!config.server.tls.cert || !config.server.tls.key)) {
+    throw new ConfigError('server.tls needs both cert and key (SOURCED_TLS_CERT and SOURCED_TLS_KEY)');
+  }
   return config;
 }
 
@@ -141,6 +155,19 @@ function apply(config: DaemonConfig, values: Record<string, string | undefined>,
       case 'maxConnectionsPerEndpoint':
         config.sources.maxConnectionsPerEndpoint = positiveInteger(raw, origin(key));
         break;
+      case 'tlsCert':
+      case 'tlsKey':
+      case 'tlsClientCa': {
+        const tls = (config.server.tls ??= { cert: '', key: '' });
+        const path = resolve(cwd, raw);
+        if (key === 'tlsCert') tls.cert = path;
+        else if (key === 'tlsKey') tls.key = path;
+        else tls.clientCa = path;
+        break;
+      }
+      case 'allowPlaintext':
+        config.server.allowPlaintext = bool(raw, origin(key));
+        break;
     }
   }
 }
@@ -157,7 +184,7 @@ function mergeFile(config: DaemonConfig, path: string): void {
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${path} must hold an object`);
   const d = doc as Record<string, unknown>;
   const where = (k: string) => `${k} in ${path}`;
-  const known = new Set(['listen', 'plugins', 'logLevel', 'shutdownGraceMs', 'validation', 'discovery', 'sources', 'secrets']);
+  const known = new Set(['listen', 'plugins', 'logLevel', 'shutdownGraceMs', 'validation', 'discovery', 'server', 'sources', 'secrets']);
   for (const k of Object.keys(d)) if (!known.has(k)) throw new ConfigError(`unknown option ${where(k)}; known: ${[...known].join(', ')}`);
   if (d.listen !== undefined) config.listen = parseListen(String(d.listen), where('listen')) && String(d.listen);
   if (d.plugins !== undefined) {
@@ -180,6 +207,25 @@ function mergeFile(config: DaemonConfig, path: string): void {
   const discovery = section('discovery', ['defaultStrategy', 'heapHeadroomMb']);
   if (discovery?.defaultStrategy !== undefined) config.discovery.defaultStrategy = oneOf(String(discovery.defaultStrategy), STRATEGIES, where('discovery.defaultStrategy'));
   if (discovery?.heapHeadroomMb !== undefined) config.discovery.heapHeadroomMb = nonNegative(String(discovery.heapHeadroomMb), where('discovery.heapHeadroomMb'));
+  const server = section('server', ['tls', 'allowPlaintext']);
+  if (server?.allowPlaintext !== undefined) {
+    if (typeof server.allowPlaintext !== 'boolean') throw new ConfigError(`${where('server.allowPlaintext')} must be true or false`);
+    config.server.allowPlaintext = server.allowPlaintext;
+  }
+  if (server?.tls !== undefined && server.tls !== null) {
+    const tls = server.tls as Record<string, unknown>;
+    const keys = ['cert', 'key', 'clientCa'];
+    if (typeof tls !== 'object' || Array.isArray(tls)) throw new ConfigError(`${where('server.tls')} must be an object with ${keys.join(', ')}`);
+    for (const k of Object.keys(tls)) if (!keys.includes(k)) throw new ConfigError(`unknown option ${where(`server.tls.${k}`)}; known: ${keys.join(', ')}`);
+    for (const k of ['cert', 'key']) if (typeof tls[k] !== 'string' || tls[k] === '') throw new ConfigError(`${where(`server.tls.${k}`)} must be the path of a PEM file`);
+    if (tls.clientCa !== undefined && typeof tls.clientCa !== 'string') throw new ConfigError(`${where('server.tls.clientCa')} must be the path of a PEM file`);
+    // Paths in the file are relative to the file.
+    config.server.tls = {
+      cert: resolve(dirname(path), String(tls.cert)),
+      key: resolve(dirname(path), String(tls.key)),
+      ...(tls.clientCa ? { clientCa: resolve(dirname(path), String(tls.clientCa)) } : {}),
+    };
+  }
   const sources = section('sources', ['maxConnectionsPerEndpoint']);
   if (sources?.maxConnectionsPerEndpoint !== undefined) {
     config.sources.maxConnectionsPerEndpoint = positiveInteger(String(sources.maxConnectionsPerEndpoint), where('sources.maxConnectionsPerEndpoint'));
@@ -238,4 +284,11 @@ function positiveInteger(raw: string, origin: string): number {
   const n = Number(raw);
   if (raw.trim() === '' || !Number.isInteger(n) || n < 1) throw new ConfigError(`${origin}: "${raw}" is not a positive whole number`);
   return n;
+}
+
+function bool(raw: string, origin: string): boolean {
+  const v = raw.trim().toLowerCase();
+  if (['true', '1', 'yes'].includes(v)) return true;
+  if (['false', '0', 'no'].includes(v)) return false;
+  throw new ConfigError(`${origin}: "${raw}" is not true or false`);
 }
