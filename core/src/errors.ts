@@ -40,6 +40,9 @@ export class NotFoundError extends SourcedError {}
 /** The caller may not do this. Maps to PERMISSION_DENIED. */
 export class NotAllowedError extends SourcedError {}
 
+/** The caller did not prove who it is (no credentials, or bad ones). Maps to UNAUTHENTICATED. */
+export class UnauthenticatedError extends SourcedError {}
+
 /** A source or provider cannot be reached now. Maps to UNAVAILABLE. */
 export class UnavailableError extends SourcedError {}
 

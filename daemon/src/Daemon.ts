@@ -13,6 +13,7 @@ import { JsonLogger, type LogSink } from './logging/JsonLogger';
 import { loadPlugins } from './plugins/loadPlugins';
 import { PluginRegistry } from './plugins/PluginRegistry';
 import { HeapGuard } from './runtime/HeapGuard';
+import { Authenticator } from './security/authenticate';
 import { serverTransport, type ServerTransport } from './security/serverTls';
 import { DataSourceService } from './services/DataSourceService';
 import { PluginService } from './services/PluginService';
@@ -33,6 +34,7 @@ export interface Cradle {
   discoveryEngine: DiscoveryEngine;
   connectionBudget: ConnectionBudget;
   heapGuard: HeapGuard;
+  authenticator: Authenticator;
   dataSourceService: DataSourceService;
   pluginService: PluginService;
   health: HealthImplementation;
@@ -76,6 +78,8 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
   // grpc-js writes its own diagnostics to stderr as plain text; keep the log JSON.
   setLogger({ error: (...args: unknown[]) => logger.warn('grpc-js', { detail: format(...args) }) });
   const tracing = createTracing({ serviceName: 'sourced', serviceVersion: VERSION, env: options.env, spanProcessors: options.spanProcessors });
+  // Bad authentication settings (an unreadable JWKS) stop the start before anything is loaded.
+  const authenticator = new Authenticator(config.auth);
   const pluginRegistry = new PluginRegistry();
   await loadPlugins(config.plugins, pluginRegistry, logger);
 
@@ -87,7 +91,8 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
     tracer: asValue(tracing.tracer),
     pluginRegistry: asValue(pluginRegistry),
     calls: asClass(CallTracker).singleton(),
-    handlerDeps: asFunction(({ tracer, logger: l, calls }: Cradle) => ({ tracer, logger: l, calls })).singleton(),
+    authenticator: asValue(authenticator),
+    handlerDeps: asFunction(({ tracer, logger: l, calls, authenticator: a }: Cradle) => ({ tracer, logger: l, calls, authenticator: a })).singleton(),
     secretChain: asFunction(
       ({ pluginRegistry: r, config: c, tracer, logger: l }: Cradle) =>
         new SecretChain({
@@ -136,6 +141,7 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
     connectors: pluginRegistry.known(),
     exporters: tracing.exporters,
     ...transport.describe(),
+    auth: authenticator.enabled ? authenticator.methods() : 'off',
   });
 
   let stopping: Promise<void> | undefined;

@@ -33,6 +33,9 @@ describe('loadConfig', () => {
     expect(config).toEqual(DEFAULT_CONFIG);
     expect(config).toMatchInlineSnapshot(`
       {
+        "auth": {
+          "tokens": [],
+        },
         "discovery": {
           "defaultStrategy": "BALANCED",
           "heapHeadroomMb": 48,
@@ -117,6 +120,7 @@ secrets:
       plugins: ['@sourced/plugin-postgres', 'sourced-plugin-clickhouse'],
       validation: { checkTimeoutMs: 1500 },
       discovery: { defaultStrategy: 'ADAPTIVE', heapHeadroomMb: 0 },
+      auth: { tokens: [] },
       server: { allowPlaintext: false },
       sources: { maxConnectionsPerEndpoint: 25 },
       secrets: { allowedReferences: ['env://SOURCED_SECRET_*', 'file:///run/secrets/*'], dynamicStrategies: false, order: ['reference', 'connection_properties', 'additional_properties', 'dynamic'], cacheTtlMs: 1000, staleIfErrorMs: 0, providerTimeoutMs: 2000 },
@@ -137,6 +141,17 @@ secrets:
     expect(errorOf([], { SOURCED_TLS_CERT: 'a.crt' })).toMatchInlineSnapshot(`"server.tls needs both cert and key (SOURCED_TLS_CERT and SOURCED_TLS_KEY)"`);
     expect(errorOf([], { SOURCED_ALLOW_PLAINTEXT: 'maybe' })).toMatchInlineSnapshot(`"environment variable SOURCED_ALLOW_PLAINTEXT: "maybe" is not true or false"`);
     expect(errorOf(['--config', write('tls/bad.yaml', 'server:\n  tls:\n    cert: a.crt\n    keyFile: a.key\n')])).toMatchInlineSnapshot(`"unknown option server.tls.keyFile in <dir>/tls/bad.yaml; known: cert, key, clientCa"`);
+  });
+
+  /** Authentication settings are checked as strictly: a token in clear is refused, mTLS needs a client CA. */
+  it('checks the auth section', () => {
+    const file = write('auth/ok.yaml', `auth:\n  tokens:\n    - principal: ci\n      sha256: ${'AB'.repeat(32)}\n  jwt:\n    jwks: keys/jwks.json\n    issuer: https://idp\n    audience: sourced\n`);
+    expect(loadConfig(['--config', file], {}, dir).auth).toEqual({
+      tokens: [{ principal: 'ci', sha256: 'ab'.repeat(32) }],
+      jwt: { jwks: join(dir, 'auth/keys/jwks.json'), issuer: 'https://idp', audience: 'sourced', principalClaim: 'sub' },
+    });
+    expect(errorOf(['--config', write('auth/clear.yaml', 'auth:\n  tokens:\n    - principal: ci\n      sha256: my-secret-token\n')])).toMatchInlineSnapshot(`"auth.tokens[0].sha256 in <dir>/auth/clear.yaml must be the hex SHA-256 of the token (64 hex digits; printf %s "$TOKEN" | sha256sum), never the token itself"`);
+    expect(errorOf(['--config', write('auth/mtls.yaml', 'auth:\n  mtls: {}\n')])).toMatchInlineSnapshot(`"auth.mtls names callers by their client certificate: it needs mutual TLS (server.tls with clientCa)"`);
   });
 
   /** A JSON file works the same, found through SOURCED_CONFIG (relative to the working folder); what it leaves out keeps its default. */
@@ -224,7 +239,7 @@ secrets:
     /** An unknown top-level key in the file names the key, the file and the known keys. */
     it('an unknown key in the file', () => {
       expect(errorOf(['--config', write('errors/unknown.yaml', 'listen: 127.0.0.1:1\nlogLevle: debug\n')])).toMatchInlineSnapshot(
-        `"unknown option logLevle in <dir>/errors/unknown.yaml; known: listen, plugins, logLevel, shutdownGraceMs, validation, discovery, server, sources, secrets"`,
+        `"unknown option logLevle in <dir>/errors/unknown.yaml; known: listen, plugins, logLevel, shutdownGraceMs, validation, discovery, auth, server, sources, secrets"`,
       );
     });
 

@@ -23,6 +23,15 @@ export interface DaemonConfig {
      */
     heapHeadroomMb: number;
   };
+  /** Who may call; off (everyone is `anonymous`) until a method is set. */
+  auth: {
+    /** Static bearer tokens, kept as the hex SHA-256 of the token. */
+    tokens: { principal: string; sha256: string }[];
+    /** The client certificate of a mutual-TLS connection names the caller (needs server.tls.clientCa). */
+    mtls?: { principalFrom: 'subject' | 'san' };
+    /** JWTs signed by a key of the JWKS (a file or an https URL), with this issuer and audience. */
+    jwt?: { jwks: string; issuer: string; audience: string; principalClaim: string };
+  };
   server: {
     /** Serve TLS with these files (PEM); with `clientCa`, mutual TLS. Re-read on SIGHUP. */
     tls?: { cert: string; key: string; clientCa?: string };
@@ -58,6 +67,7 @@ export const DEFAULT_CONFIG: DaemonConfig = {
   shutdownGraceMs: 10_000,
   validation: { checkTimeoutMs: 5_000 },
   discovery: { defaultStrategy: 'BALANCED', heapHeadroomMb: 48 },
+  auth: { tokens: [] },
   server: { allowPlaintext: false },
   sources: { maxConnectionsPerEndpoint: 10 },
   secrets: {
@@ -126,6 +136,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env,
   if (config.server.tls && (!config.server.tls.cert || !config.server.tls.key)) {
     throw new ConfigError('server.tls needs both cert and key (SOURCED_TLS_CERT and SOURCED_TLS_KEY)');
   }
+  if (config.auth.mtls && !config.server.tls?.clientCa) {
+    throw new ConfigError('auth.mtls names callers by their client certificate: it needs mutual TLS (server.tls with clientCa)');
+  }
   return config;
 }
 
@@ -184,7 +197,7 @@ function mergeFile(config: DaemonConfig, path: string): void {
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${path} must hold an object`);
   const d = doc as Record<string, unknown>;
   const where = (k: string) => `${k} in ${path}`;
-  const known = new Set(['listen', 'plugins', 'logLevel', 'shutdownGraceMs', 'validation', 'discovery', 'server', 'sources', 'secrets']);
+  const known = new Set(['listen', 'plugins', 'logLevel', 'shutdownGraceMs', 'validation', 'discovery', 'auth', 'server', 'sources', 'secrets']);
   for (const k of Object.keys(d)) if (!known.has(k)) throw new ConfigError(`unknown option ${where(k)}; known: ${[...known].join(', ')}`);
   if (d.listen !== undefined) config.listen = parseListen(String(d.listen), where('listen')) && String(d.listen);
   if (d.plugins !== undefined) {
@@ -226,6 +239,8 @@ function mergeFile(config: DaemonConfig, path: string): void {
       ...(tls.clientCa ? { clientCa: resolve(dirname(path), String(tls.clientCa)) } : {}),
     };
   }
+  const auth = section('auth', ['tokens', 'mtls', 'jwt']);
+  if (auth) readAuth(config, auth, where, dirname(path));
   const sources = section('sources', ['maxConnectionsPerEndpoint']);
   if (sources?.maxConnectionsPerEndpoint !== undefined) {
     config.sources.maxConnectionsPerEndpoint = positiveInteger(String(sources.maxConnectionsPerEndpoint), where('sources.maxConnectionsPerEndpoint'));
@@ -291,4 +306,42 @@ function bool(raw: string, origin: string): boolean {
   if (['true', '1', 'yes'].includes(v)) return true;
   if (['false', '0', 'no'].includes(v)) return false;
   throw new ConfigError(`${origin}: "${raw}" is not true or false`);
+}
+
+/** The `auth` section: every entry checked, the JWKS path relative to the file. */
+function readAuth(config: DaemonConfig, auth: Record<string, unknown>, where: (k: string) => string, base: string): void {
+  const object = (value: unknown, key: string, keys: string[]): Record<string, unknown> => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(`${where(key)} must be an object with ${keys.join(', ')}`);
+    for (const k of Object.keys(value)) if (!keys.includes(k)) throw new ConfigError(`unknown option ${where(`${key}.${k}`)}; known: ${keys.join(', ')}`);
+    return value as Record<string, unknown>;
+  };
+  const text = (value: unknown, key: string): string => {
+    if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(`${where(key)} must be a non-empty string`);
+    return value;
+  };
+  if (auth.tokens !== undefined) {
+    if (!Array.isArray(auth.tokens)) throw new ConfigError(`${where('auth.tokens')} must be a list of { principal, sha256 }`);
+    config.auth.tokens = auth.tokens.map((t, i) => {
+      const entry = object(t, `auth.tokens[${i}]`, ['principal', 'sha256']);
+      const sha256 = text(entry.sha256, `auth.tokens[${i}].sha256`).toLowerCase();
+      if (!/^[0-9a-f]{64}$/.test(sha256)) {
+        throw new ConfigError(`${where(`auth.tokens[${i}].sha256`)} must be the hex SHA-256 of the token (64 hex digits; printf %s "$TOKEN" | sha256sum), never the token itself`);
+      }
+      return { principal: text(entry.principal, `auth.tokens[${i}].principal`), sha256 };
+    });
+  }
+  if (auth.mtls !== undefined && auth.mtls !== null) {
+    const mtls = object(auth.mtls, 'auth.mtls', ['principalFrom']);
+    config.auth.mtls = { principalFrom: mtls.principalFrom === undefined ? 'subject' : oneOf(String(mtls.principalFrom), ['subject', 'san'] as const, where('auth.mtls.principalFrom')) };
+  }
+  if (auth.jwt !== undefined && auth.jwt !== null) {
+    const jwt = object(auth.jwt, 'auth.jwt', ['jwks', 'issuer', 'audience', 'principalClaim']);
+    const jwks = text(jwt.jwks, 'auth.jwt.jwks');
+    config.auth.jwt = {
+      jwks: /^https?:\/\//i.test(jwks) ? jwks : resolve(base, jwks),
+      issuer: text(jwt.issuer, 'auth.jwt.issuer'),
+      audience: text(jwt.audience, 'auth.jwt.audience'),
+      principalClaim: jwt.principalClaim === undefined ? 'sub' : text(jwt.principalClaim, 'auth.jwt.principalClaim'),
+    };
+  }
 }

@@ -8,6 +8,7 @@ import type {
 import { status as Status } from '@grpc/grpc-js';
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
 import { AbortedError, describeError, SourcedError, type Logger } from '@sourced/core';
+import type { Authenticator, Principal } from '../security/authenticate';
 import { toServiceError } from './toServiceError';
 
 /** What a handler receives with each call. */
@@ -16,6 +17,8 @@ export interface CallContext {
   signal: AbortSignal;
   logger: Logger;
   span: Span;
+  /** Who is calling (`anonymous` when authentication is off). */
+  principal: Principal;
 }
 
 /** Tracks in-flight calls so shutdown can wait for them, then cancel what is left. */
@@ -51,6 +54,7 @@ export interface HandlerDeps {
   tracer: Tracer;
   logger: Logger;
   calls: CallTracker;
+  authenticator: Authenticator;
 }
 
 /** Metadata as an OpenTelemetry carrier, so the caller's `traceparent` is continued. */
@@ -66,6 +70,8 @@ interface CallScope {
   span: Span;
   controller: AbortController;
   logger: Logger;
+  /** Authenticates the call; the principal then appears in the span and the log lines. */
+  authenticate(): Promise<Principal>;
   done(code: Status, error?: unknown): void;
 }
 
@@ -90,12 +96,20 @@ function openCall(deps: HandlerDeps, fullMethod: string, call: ServerUnaryCall<u
     timer = setTimeout(() => controller.abort(new AbortedError('the deadline passed', { deadline: true })), Math.max(0, ms));
   }
   const traceId = span.spanContext().traceId;
-  const logger = deps.logger.child({ rpc: fullMethod, trace_id: traceId });
+  let logger = deps.logger.child({ rpc: fullMethod, trace_id: traceId });
   const started = performance.now();
   return {
     span,
     controller,
-    logger,
+    get logger() {
+      return logger;
+    },
+    async authenticate() {
+      const principal = await deps.authenticator.authenticate(call);
+      span.setAttributes({ 'enduser.id': principal.id, 'sourced.auth.method': principal.method });
+      logger = logger.child({ principal: principal.id });
+      return principal;
+    },
     done(code, error) {
       if (timer) clearTimeout(timer);
       deps.calls.remove(controller);
@@ -131,8 +145,10 @@ export function serverStreaming<Req, Res extends { sequence: number }>(
     const run = async () => {
       const signal = scope.controller.signal;
       let sequence = 0;
-      const iterator = handler(call.request, { signal, logger: scope.logger, span: scope.span })[Symbol.asyncIterator]();
+      let iterator: AsyncIterator<Omit<Res, 'sequence'>> | undefined;
       try {
+        const principal = await scope.authenticate();
+        iterator = handler(call.request, { signal, logger: scope.logger, span: scope.span, principal })[Symbol.asyncIterator]();
         for (;;) {
           const next = await iterator.next();
           if (next.done) break;
@@ -144,7 +160,7 @@ export function serverStreaming<Req, Res extends { sequence: number }>(
         call.end();
         scope.done(Status.OK);
       } catch (error) {
-        await iterator.return?.(undefined).catch(() => undefined);
+        await iterator?.return?.(undefined).catch(() => undefined);
         const serviceError = toServiceError(error, scope.span.spanContext().traceId);
         scope.span.setAttribute('sourced.events', sequence);
         if (!call.cancelled) call.emit('error', serviceError);
@@ -161,7 +177,8 @@ export function unary<Req, Res>(deps: HandlerDeps, fullMethod: string, handler: 
     const scope = openCall(deps, fullMethod, call as ServerUnaryCall<unknown, unknown>);
     void context.with(trace.setSpan(context.active(), scope.span), async () => {
       try {
-        const response = await handler(call.request, { signal: scope.controller.signal, logger: scope.logger, span: scope.span });
+        const principal = await scope.authenticate();
+        const response = await handler(call.request, { signal: scope.controller.signal, logger: scope.logger, span: scope.span, principal });
         callback(null, response);
         scope.done(Status.OK);
       } catch (error) {

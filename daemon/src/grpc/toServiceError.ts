@@ -1,5 +1,5 @@
 import { Metadata, status as Status, type ServiceError } from '@grpc/grpc-js';
-import { AbortedError, InputError, NotAllowedError, NotFoundError, SourcedError, UnavailableError } from '@sourced/core';
+import { AbortedError, InputError, NotAllowedError, NotFoundError, SourcedError, UnavailableError, UnauthenticatedError } from '@sourced/core';
 import { encodeRichStatus, type RichStatus } from './richStatus';
 
 /** The ErrorInfo domain of every sourced error. */
@@ -36,6 +36,7 @@ export function toRichStatus(error: unknown, traceId?: string): RichStatus {
 function codeOf(error: SourcedError): Status {
   if (error instanceof NotFoundError) return Status.NOT_FOUND;
   if (error instanceof NotAllowedError) return Status.PERMISSION_DENIED;
+  if (error instanceof UnauthenticatedError) return Status.UNAUTHENTICATED;
   if (error instanceof UnavailableError) return Status.UNAVAILABLE;
   if (error instanceof AbortedError) return error.reason === 'DEADLINE_EXCEEDED' ? Status.DEADLINE_EXCEEDED : Status.CANCELLED;
   return Status.FAILED_PRECONDITION;
