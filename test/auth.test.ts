@@ -49,7 +49,11 @@ describe('authentication with static bearer tokens', () => {
   let t: TestDaemon;
   beforeAll(async () => {
     registerSecret('the bearer token', token);
-    t = await startTestDaemon({ plugins: ['@sourced/plugin-postgres'], auth: { tokens: [{ principal: 'platform-ci', sha256: hashToken(token) }] } });
+    t = await startTestDaemon({
+      plugins: ['@sourced/plugin-postgres'],
+      auth: { tokens: [{ principal: 'platform-ci', sha256: hashToken(token) }] },
+      rbac: { roles: { all: { rpcs: ['*'], connectors: ['*'], hosts: ['*'], secrets: ['*'] } }, bindings: { '*': ['all'] } },
+    });
   });
   afterAll(() => t?.stop());
 
@@ -105,6 +109,7 @@ describe('authentication with JWTs', () => {
     t = await startTestDaemon({
       plugins: ['@sourced/plugin-postgres'],
       auth: { tokens: [], jwt: { jwks: join(dir, 'jwks.json'), issuer, audience: 'sourced', principalClaim: 'sub' } },
+      rbac: { roles: { all: { rpcs: ['*'], connectors: ['*'], hosts: ['*'], secrets: ['*'] } }, bindings: { '*': ['all'] } },
     });
   });
   afterAll(async () => {
@@ -154,6 +159,7 @@ describe('authentication by client certificate', () => {
       plugins: ['@sourced/plugin-postgres'],
       server: { allowPlaintext: false, tls: { cert: pki.serverCert, key: pki.serverKey, clientCa: pki.caCert } },
       auth: { tokens: [], mtls: { principalFrom: 'subject' } },
+      rbac: { roles: { all: { rpcs: ['*'], connectors: ['*'], hosts: ['*'], secrets: ['*'] } }, bindings: { '*': ['all'] } },
     });
   }, 60_000);
   afterAll(async () => {

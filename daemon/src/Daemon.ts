@@ -13,7 +13,9 @@ import { JsonLogger, type LogSink } from './logging/JsonLogger';
 import { loadPlugins } from './plugins/loadPlugins';
 import { PluginRegistry } from './plugins/PluginRegistry';
 import { HeapGuard } from './runtime/HeapGuard';
+import { AuditLog } from './audit/AuditLog';
 import { Authenticator } from './security/authenticate';
+import { Authorizer } from './security/authorize';
 import { serverTransport, type ServerTransport } from './security/serverTls';
 import { DataSourceService } from './services/DataSourceService';
 import { PluginService } from './services/PluginService';
@@ -35,6 +37,7 @@ export interface Cradle {
   connectionBudget: ConnectionBudget;
   heapGuard: HeapGuard;
   authenticator: Authenticator;
+  authorizer: Authorizer;
   dataSourceService: DataSourceService;
   pluginService: PluginService;
   health: HealthImplementation;
@@ -80,6 +83,13 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
   const tracing = createTracing({ serviceName: 'sourced', serviceVersion: VERSION, env: options.env, spanProcessors: options.spanProcessors });
   // Bad authentication settings (an unreadable JWKS) stop the start before anything is loaded.
   const authenticator = new Authenticator(config.auth);
+  // The audit log opens before the daemon serves: a file it cannot continue stops the start.
+  const audit =
+    config.audit.file || config.audit.stdout
+      ? await AuditLog.open(config.audit.file ? { file: config.audit.file } : { stdout: true }, {
+          onError: (error) => logger.error('writing the audit log failed', { error: error.message }),
+        })
+      : undefined;
   const pluginRegistry = new PluginRegistry();
   await loadPlugins(config.plugins, pluginRegistry, logger);
 
@@ -92,7 +102,8 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
     pluginRegistry: asValue(pluginRegistry),
     calls: asClass(CallTracker).singleton(),
     authenticator: asValue(authenticator),
-    handlerDeps: asFunction(({ tracer, logger: l, calls, authenticator: a }: Cradle) => ({ tracer, logger: l, calls, authenticator: a })).singleton(),
+    authorizer: asFunction(({ config: c, authenticator: a }: Cradle) => new Authorizer(c.rbac, a.enabled)).singleton(),
+    handlerDeps: asFunction(({ tracer, logger: l, calls, authenticator: a, authorizer: z }: Cradle) => ({ tracer, logger: l, calls, authenticator: a, authorizer: z, audit })).singleton(),
     secretChain: asFunction(
       ({ pluginRegistry: r, config: c, tracer, logger: l }: Cradle) =>
         new SecretChain({
@@ -127,6 +138,7 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
   try {
     transport = serverTransport(config, logger);
   } catch (error) {
+    await audit?.close();
     await container.dispose();
     throw error;
   }
@@ -142,6 +154,7 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
     exporters: tracing.exporters,
     ...transport.describe(),
     auth: authenticator.enabled ? authenticator.methods() : 'off',
+    audit: config.audit.file ?? (config.audit.stdout ? 'stdout' : 'off'),
   });
 
   let stopping: Promise<void> | undefined;
@@ -165,6 +178,8 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
         server.forceShutdown();
       }
       clearTimeout(timer);
+      // Last, so that the calls drained above are all recorded.
+      await audit?.close();
       await container.dispose();
       await tracing.shutdown().catch(() => undefined);
       logger.info('stopped');

@@ -33,6 +33,9 @@ describe('loadConfig', () => {
     expect(config).toEqual(DEFAULT_CONFIG);
     expect(config).toMatchInlineSnapshot(`
       {
+        "audit": {
+          "stdout": false,
+        },
         "auth": {
           "tokens": [],
         },
@@ -49,6 +52,10 @@ describe('loadConfig', () => {
           "@sourced/plugin-aws",
           "@sourced/plugin-azure",
         ],
+        "rbac": {
+          "bindings": {},
+          "roles": {},
+        },
         "secrets": {
           "allowedReferences": [
             "env://SOURCED_SECRET_*",
@@ -120,7 +127,9 @@ secrets:
       plugins: ['@sourced/plugin-postgres', 'sourced-plugin-clickhouse'],
       validation: { checkTimeoutMs: 1500 },
       discovery: { defaultStrategy: 'ADAPTIVE', heapHeadroomMb: 0 },
+      audit: { stdout: false },
       auth: { tokens: [] },
+      rbac: { roles: {}, bindings: {} },
       server: { allowPlaintext: false },
       sources: { maxConnectionsPerEndpoint: 25 },
       secrets: { allowedReferences: ['env://SOURCED_SECRET_*', 'file:///run/secrets/*'], dynamicStrategies: false, order: ['reference', 'connection_properties', 'additional_properties', 'dynamic'], cacheTtlMs: 1000, staleIfErrorMs: 0, providerTimeoutMs: 2000 },
@@ -152,6 +161,17 @@ secrets:
     });
     expect(errorOf(['--config', write('auth/clear.yaml', 'auth:\n  tokens:\n    - principal: ci\n      sha256: my-secret-token\n')])).toMatchInlineSnapshot(`"auth.tokens[0].sha256 in <dir>/auth/clear.yaml must be the hex SHA-256 of the token (64 hex digits; printf %s "$TOKEN" | sha256sum), never the token itself"`);
     expect(errorOf(['--config', write('auth/mtls.yaml', 'auth:\n  mtls: {}\n')])).toMatchInlineSnapshot(`"auth.mtls names callers by their client certificate: it needs mutual TLS (server.tls with clientCa)"`);
+  });
+
+  /** RBAC bindings must name roles that exist; the audit log goes to a file or stdout, not both. */
+  it('checks the rbac and audit sections', () => {
+    const ok = write('rbac/ok.yaml', 'rbac:\n  roles:\n    r: { rpcs: ["*"], hosts: ["*.internal"] }\n  bindings:\n    ci: [r]\naudit:\n  file: logs/audit.log\n');
+    const c = loadConfig(['--config', ok], {}, dir);
+    expect(c.rbac).toEqual({ roles: { r: { rpcs: ['*'], connectors: [], hosts: ['*.internal'], secrets: [] } }, bindings: { ci: ['r'] } });
+    expect(c.audit).toEqual({ stdout: false, file: join(dir, 'rbac/logs/audit.log') });
+    expect(errorOf(['--config', write('rbac/unknown-role.yaml', 'rbac:\n  roles: {}\n  bindings:\n    ci: [admin]\n')])).toMatchInlineSnapshot(`"rbac.bindings.ci in <dir>/rbac/unknown-role.yaml names the role "admin", which rbac.roles does not define"`);
+    expect(errorOf(['--config', write('rbac/grant.yaml', 'rbac:\n  roles:\n    r: { methods: ["*"] }\n')])).toMatchInlineSnapshot(`"unknown option rbac.roles.r.methods in <dir>/rbac/grant.yaml; known: rpcs, connectors, hosts, secrets"`);
+    expect(errorOf(['--config', write('rbac/both.yaml', 'audit:\n  file: a.log\n  stdout: true\n')])).toMatchInlineSnapshot(`"audit in <dir>/rbac/both.yaml: set file or stdout, not both"`);
   });
 
   /** A JSON file works the same, found through SOURCED_CONFIG (relative to the working folder); what it leaves out keeps its default. */
@@ -239,7 +259,7 @@ secrets:
     /** An unknown top-level key in the file names the key, the file and the known keys. */
     it('an unknown key in the file', () => {
       expect(errorOf(['--config', write('errors/unknown.yaml', 'listen: 127.0.0.1:1\nlogLevle: debug\n')])).toMatchInlineSnapshot(
-        `"unknown option logLevle in <dir>/errors/unknown.yaml; known: listen, plugins, logLevel, shutdownGraceMs, validation, discovery, auth, server, sources, secrets"`,
+        `"unknown option logLevle in <dir>/errors/unknown.yaml; known: listen, plugins, logLevel, shutdownGraceMs, validation, discovery, audit, auth, rbac, server, sources, secrets"`,
       );
     });
 

@@ -163,6 +163,20 @@ export class SecretChain {
    * or any connection opened. Throws NotAllowedError naming the first refused field.
    */
   checkPolicy(source: DataSource): void {
+    for (const { ref, field } of this.referencesIn(source)) this.assertAllowed(ref, field);
+  }
+
+  /**
+   * The secret references a data source names, each with its request field: the credential
+   * fields, TLS settings given as references, and properties whose scheme has a provider (an
+   * https endpoint is not a reference). What the policy and RBAC look at.
+   */
+  referencesOf(source: DataSource): { reference: string; field: string }[] {
+    return this.referencesIn(source).map(({ ref, field }) => ({ reference: ref.uri, field }));
+  }
+
+  private referencesIn(source: DataSource): { ref: SecretReference; field: string }[] {
+    const out: { ref: SecretReference; field: string }[] = [];
     const inputs: [SecretInput | undefined, string][] = [
       [source.password, 'data_source.credentials.password'],
       [source.ssl.key, 'data_source.ssl_config.key'],
@@ -171,20 +185,26 @@ export class SecretChain {
       [source.cloud.azureClientSecret, 'data_source.cloud_config.azure_client_secret'],
     ];
     for (const [input, field] of inputs) {
-      if (input?.kind === 'reference') this.assertAllowed(parseSecretReference(input.reference) as SecretReference, input.field ?? field);
+      if (input?.kind === 'reference') out.push({ ref: parseSecretReference(input.reference) as SecretReference, field: input.field ?? field });
     }
-    for (const [bag, name] of [
+    const candidates: [string | undefined, string][] = [
+      [source.ssl.ca, 'data_source.ssl_config.ca'],
+      [source.ssl.cert, 'data_source.ssl_config.cert'],
+    ];
+    for (const bag of [
       [source.connectionProperties, 'connection_properties'],
       [source.additionalProperties, 'additional_properties'],
     ] as const) {
-      for (const [key, value] of Object.entries(bag)) {
-        // A property is a reference when its scheme has a provider (an https endpoint is not).
-        if (typeof value === 'string' && REFERENCE_PATTERN.test(value)) {
-          const ref = parseSecretReference(value);
-          if (ref && this.providers.has(ref.scheme)) this.assertAllowed(ref, `data_source.${name}.${key}`);
-        }
+      for (const [key, value] of Object.entries(bag[0])) if (typeof value === 'string') candidates.push([value, `data_source.${bag[1]}.${key}`]);
+    }
+    for (const [value, field] of candidates) {
+      // A value is a reference when its scheme has a provider (an https endpoint is not).
+      if (typeof value === 'string' && REFERENCE_PATTERN.test(value) && !value.includes('-----BEGIN')) {
+        const ref = parseSecretReference(value);
+        if (ref && this.providers.has(ref.scheme)) out.push({ ref, field });
       }
     }
+    return out;
   }
 
   /** Resolves a secret; throws SecretResolutionError listing every link tried, or NotAllowedError for a refused reference. */

@@ -8,6 +8,7 @@ import { PluginServiceClient, pluginStateToJSON } from '../gen/sourced/v1/plugin
 import { checkStatusToJSON, endpointRoleToJSON } from '../gen/sourced/v1/validation';
 import { decodeRichStatus } from '../grpc/richStatus';
 import { VERSION } from '../version';
+import { auditCommand } from './audit';
 import { DataSourceFileError, readDataSourceFile } from './dataSourceFile';
 
 /** Exit codes of the command-line client. */
@@ -22,6 +23,7 @@ Usage:
                         [--include-table GLOB]... [--exclude-table GLOB]... [--strategy NAME] [--batch-size N]
                         [--resume-after CURSOR] [--max-entities N]
   sourced plugins [--address HOST:PORT] [--json]
+  sourced audit verify FILE [--expect-last HASH] [--json]
 
 FILE holds a data source as JSON or YAML, for example:
   { "type": "postgres", "primary": { "host": "db.internal", "port": 5432, "database": "app" },
@@ -31,7 +33,7 @@ The daemon address defaults to $SOURCED_ADDRESS or 127.0.0.1:50051. Against a da
 TLS, give --ca FILE (the CA that signed its certificate; $SOURCED_CA), and for mutual TLS
 --cert FILE and --key FILE (the client's; $SOURCED_CERT, $SOURCED_KEY).
 The daemon re-reads its TLS files on SIGHUP.
-Exit codes: 0 ok, 1 validation failed, 2 bad input, 3 daemon unreachable, 4 other error.`;
+Exit codes: 0 ok, 1 validation failed (audit verify: chain broken), 2 bad input, 3 daemon unreachable, 4 other error.`;
 
 const CLIENT_FLAGS = {
   address: { type: 'string' },
@@ -55,6 +57,8 @@ export async function main(argv: string[]): Promise<number> {
         return await discover(rest);
       case 'plugins':
         return await plugins(rest);
+      case 'audit':
+        return await auditCommand(rest);
       case undefined:
       case 'help':
       case '--help':

@@ -23,6 +23,8 @@ export interface DaemonConfig {
      */
     heapHeadroomMb: number;
   };
+  /** One hash-chained JSON line per call, to a file (appended, mode 0600) or stdout; off when neither. */
+  audit: { file?: string; stdout: boolean };
   /** Who may call; off (everyone is `anonymous`) until a method is set. */
   auth: {
     /** Static bearer tokens, kept as the hex SHA-256 of the token. */
@@ -31,6 +33,12 @@ export interface DaemonConfig {
     mtls?: { principalFrom: 'subject' | 'san' };
     /** JWTs signed by a key of the JWKS (a file or an https URL), with this issuer and audience. */
     jwt?: { jwks: string; issuer: string; audience: string; principalClaim: string };
+  };
+  /** What each principal may do once authentication is on (default deny). */
+  rbac: {
+    roles: Record<string, { rpcs: string[]; connectors: string[]; hosts: string[]; secrets: string[] }>;
+    /** Principal id (or `*`, everyone authenticated) → role names. */
+    bindings: Record<string, string[]>;
   };
   server: {
     /** Serve TLS with these files (PEM); with `clientCa`, mutual TLS. Re-read on SIGHUP. */
@@ -67,7 +75,9 @@ export const DEFAULT_CONFIG: DaemonConfig = {
   shutdownGraceMs: 10_000,
   validation: { checkTimeoutMs: 5_000 },
   discovery: { defaultStrategy: 'BALANCED', heapHeadroomMb: 48 },
+  audit: { stdout: false },
   auth: { tokens: [] },
+  rbac: { roles: {}, bindings: {} },
   server: { allowPlaintext: false },
   sources: { maxConnectionsPerEndpoint: 10 },
   secrets: {
@@ -119,6 +129,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env,
     tlsKey: env.SOURCED_TLS_KEY,
     tlsClientCa: env.SOURCED_TLS_CLIENT_CA,
     allowPlaintext: env.SOURCED_ALLOW_PLAINTEXT,
+    auditFile: env.SOURCED_AUDIT_FILE,
   };
   apply(config, fromEnv, (k) => `environment variable SOURCED_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`, cwd);
   apply(
@@ -181,6 +192,9 @@ function apply(config: DaemonConfig, values: Record<string, string | undefined>,
       case 'allowPlaintext':
         config.server.allowPlaintext = bool(raw, origin(key));
         break;
+      case 'auditFile':
+        config.audit = { file: resolve(cwd, raw), stdout: false };
+        break;
     }
   }
 }
@@ -197,7 +211,7 @@ function mergeFile(config: DaemonConfig, path: string): void {
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${path} must hold an object`);
   const d = doc as Record<string, unknown>;
   const where = (k: string) => `${k} in ${path}`;
-  const known = new Set(['listen', 'plugins', 'logLevel', 'shutdownGraceMs', 'validation', 'discovery', 'auth', 'server', 'sources', 'secrets']);
+  const known = new Set(['listen', 'plugins', 'logLevel', 'shutdownGraceMs', 'validation', 'discovery', 'audit', 'auth', 'rbac', 'server', 'sources', 'secrets']);
   for (const k of Object.keys(d)) if (!known.has(k)) throw new ConfigError(`unknown option ${where(k)}; known: ${[...known].join(', ')}`);
   if (d.listen !== undefined) config.listen = parseListen(String(d.listen), where('listen')) && String(d.listen);
   if (d.plugins !== undefined) {
@@ -239,8 +253,17 @@ function mergeFile(config: DaemonConfig, path: string): void {
       ...(tls.clientCa ? { clientCa: resolve(dirname(path), String(tls.clientCa)) } : {}),
     };
   }
+  const audit = section('audit', ['file', 'stdout']);
+  if (audit) {
+    if (audit.stdout !== undefined && typeof audit.stdout !== 'boolean') throw new ConfigError(`${where('audit.stdout')} must be true or false`);
+    if (audit.file !== undefined && (typeof audit.file !== 'string' || audit.file === '')) throw new ConfigError(`${where('audit.file')} must be a path`);
+    if (audit.file && audit.stdout) throw new ConfigError(`${where('audit')}: set file or stdout, not both`);
+    config.audit = { stdout: audit.stdout === true, ...(audit.file ? { file: resolve(dirname(path), String(audit.file)) } : {}) };
+  }
   const auth = section('auth', ['tokens', 'mtls', 'jwt']);
   if (auth) readAuth(config, auth, where, dirname(path));
+  const rbac = section('rbac', ['roles', 'bindings']);
+  if (rbac) readRbac(config, rbac, where);
   const sources = section('sources', ['maxConnectionsPerEndpoint']);
   if (sources?.maxConnectionsPerEndpoint !== undefined) {
     config.sources.maxConnectionsPerEndpoint = positiveInteger(String(sources.maxConnectionsPerEndpoint), where('sources.maxConnectionsPerEndpoint'));
@@ -343,5 +366,35 @@ function readAuth(config: DaemonConfig, auth: Record<string, unknown>, where: (k
       audience: text(jwt.audience, 'auth.jwt.audience'),
       principalClaim: jwt.principalClaim === undefined ? 'sub' : text(jwt.principalClaim, 'auth.jwt.principalClaim'),
     };
+  }
+}
+
+/** The `rbac` section: roles of glob lists, bindings to roles that exist. */
+function readRbac(config: DaemonConfig, rbac: Record<string, unknown>, where: (k: string) => string): void {
+  const GRANTS = ['rpcs', 'connectors', 'hosts', 'secrets'] as const;
+  const map = (value: unknown, key: string): Record<string, unknown> => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(`${where(key)} must be a map`);
+    return value as Record<string, unknown>;
+  };
+  const globs = (value: unknown, key: string): string[] => {
+    if (value === undefined) return [];
+    if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && v !== '')) throw new ConfigError(`${where(key)} must be a list of patterns`);
+    return value as string[];
+  };
+  for (const [name, raw] of Object.entries(map(rbac.roles ?? {}, 'rbac.roles'))) {
+    const role = map(raw, `rbac.roles.${name}`);
+    for (const k of Object.keys(role)) if (!(GRANTS as readonly string[]).includes(k)) throw new ConfigError(`unknown option ${where(`rbac.roles.${name}.${k}`)}; known: ${GRANTS.join(', ')}`);
+    config.rbac.roles[name] = {
+      rpcs: globs(role.rpcs, `rbac.roles.${name}.rpcs`),
+      connectors: globs(role.connectors, `rbac.roles.${name}.connectors`),
+      hosts: globs(role.hosts, `rbac.roles.${name}.hosts`),
+      secrets: globs(role.secrets, `rbac.roles.${name}.secrets`),
+    };
+  }
+  for (const [principal, raw] of Object.entries(map(rbac.bindings ?? {}, 'rbac.bindings'))) {
+    const roles = globs(raw, `rbac.bindings.${principal}`);
+    const unknown = roles.find((r) => !config.rbac.roles[r]);
+    if (unknown) throw new ConfigError(`${where(`rbac.bindings.${principal}`)} names the role "${unknown}", which rbac.roles does not define`);
+    config.rbac.bindings[principal] = roles;
   }
 }

@@ -8,7 +8,9 @@ import type {
 import { status as Status } from '@grpc/grpc-js';
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
 import { AbortedError, describeError, SourcedError, type Logger } from '@sourced/core';
+import type { AuditLog } from '../audit/AuditLog';
 import type { Authenticator, Principal } from '../security/authenticate';
+import type { Authorizer } from '../security/authorize';
 import { toServiceError } from './toServiceError';
 
 /** What a handler receives with each call. */
@@ -19,6 +21,10 @@ export interface CallContext {
   span: Span;
   /** Who is calling (`anonymous` when authentication is off). */
   principal: Principal;
+  /** The full method name, `package.Service/Method`. */
+  rpc: string;
+  /** Names the call's data source for the audit line (id, type, host; never credentials). */
+  noteDataSource(source: { id?: string; type?: string; host?: string }): void;
 }
 
 /** Tracks in-flight calls so shutdown can wait for them, then cancel what is left. */
@@ -55,6 +61,9 @@ export interface HandlerDeps {
   logger: Logger;
   calls: CallTracker;
   authenticator: Authenticator;
+  authorizer: Authorizer;
+  /** Where each call is recorded when the audit log is on. */
+  audit?: AuditLog;
 }
 
 /** Metadata as an OpenTelemetry carrier, so the caller's `traceparent` is continued. */
@@ -70,8 +79,9 @@ interface CallScope {
   span: Span;
   controller: AbortController;
   logger: Logger;
-  /** Authenticates the call; the principal then appears in the span and the log lines. */
+  /** Authenticates the call (the principal then appears in the span and the log lines) and checks that a role grants the RPC. */
   authenticate(): Promise<Principal>;
+  noteDataSource(source: { id?: string; type?: string; host?: string }): void;
   done(code: Status, error?: unknown): void;
 }
 
@@ -98,6 +108,9 @@ function openCall(deps: HandlerDeps, fullMethod: string, call: ServerUnaryCall<u
   const traceId = span.spanContext().traceId;
   let logger = deps.logger.child({ rpc: fullMethod, trace_id: traceId });
   const started = performance.now();
+  const startedAt = new Date();
+  let principalId = 'anonymous';
+  let dataSource: { id?: string; type?: string; host?: string } | undefined;
   return {
     span,
     controller,
@@ -108,7 +121,12 @@ function openCall(deps: HandlerDeps, fullMethod: string, call: ServerUnaryCall<u
       const principal = await deps.authenticator.authenticate(call);
       span.setAttributes({ 'enduser.id': principal.id, 'sourced.auth.method': principal.method });
       logger = logger.child({ principal: principal.id });
+      principalId = principal.id;
+      deps.authorizer.checkRpc(principal, fullMethod);
       return principal;
+    },
+    noteDataSource(source) {
+      dataSource = source;
     },
     done(code, error) {
       if (timer) clearTimeout(timer);
@@ -119,7 +137,9 @@ function openCall(deps: HandlerDeps, fullMethod: string, call: ServerUnaryCall<u
         if (error instanceof SourcedError) span.setAttribute('sourced.error.reason', error.reason);
       }
       span.end();
-      const fields = { code: Status[code], duration_ms: Math.round(performance.now() - started) };
+      const durationMs = performance.now() - started;
+      deps.audit?.record({ time: startedAt, principal: principalId, rpc: fullMethod, dataSource, code, durationMs, traceId });
+      const fields = { code: Status[code], duration_ms: Math.round(durationMs) };
       if (code === Status.INTERNAL) logger.error('call failed', { ...fields, error: describeError(error), stack: (error as Error)?.stack });
       else logger.info('call finished', error ? { ...fields, reason: error instanceof SourcedError ? error.reason : undefined, error: describeError(error) } : fields);
     },
@@ -148,7 +168,7 @@ export function serverStreaming<Req, Res extends { sequence: number }>(
       let iterator: AsyncIterator<Omit<Res, 'sequence'>> | undefined;
       try {
         const principal = await scope.authenticate();
-        iterator = handler(call.request, { signal, logger: scope.logger, span: scope.span, principal })[Symbol.asyncIterator]();
+        iterator = handler(call.request, { signal, logger: scope.logger, span: scope.span, principal, rpc: fullMethod, noteDataSource: scope.noteDataSource })[Symbol.asyncIterator]();
         for (;;) {
           const next = await iterator.next();
           if (next.done) break;
@@ -178,7 +198,14 @@ export function unary<Req, Res>(deps: HandlerDeps, fullMethod: string, handler: 
     void context.with(trace.setSpan(context.active(), scope.span), async () => {
       try {
         const principal = await scope.authenticate();
-        const response = await handler(call.request, { signal: scope.controller.signal, logger: scope.logger, span: scope.span, principal });
+        const response = await handler(call.request, {
+          signal: scope.controller.signal,
+          logger: scope.logger,
+          span: scope.span,
+          principal,
+          rpc: fullMethod,
+          noteDataSource: scope.noteDataSource,
+        });
         callback(null, response);
         scope.done(Status.OK);
       } catch (error) {

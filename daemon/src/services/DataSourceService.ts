@@ -22,6 +22,7 @@ import { serverStreaming, type CallContext, type HandlerDeps } from '../grpc/cal
 import { toDataSourceInput, toDiscoveryResponses, toFilter, toStrategy, toValidationResponse } from '../grpc/mapping';
 import type { PluginRegistry } from '../plugins/PluginRegistry';
 import type { HeapGuard } from '../runtime/HeapGuard';
+import type { Authorizer } from '../security/authorize';
 
 /** The daemon's name as sent to sources (PostgreSQL application_name). */
 export const APPLICATION_NAME = 'sourced';
@@ -39,6 +40,7 @@ export class DataSourceService {
       discoveryEngine: DiscoveryEngine;
       connectionBudget: ConnectionBudget;
       heapGuard: HeapGuard;
+      authorizer: Authorizer;
       tracer: Tracer;
       logger: Logger;
       handlerDeps: HandlerDeps;
@@ -98,8 +100,15 @@ export class DataSourceService {
   private connect(input: ValidateDataSourceRequest['dataSource'], ctx: CallContext): Connector {
     if (!input) throw new InputError([{ field: 'data_source', description: 'is required' }]);
     const source: DataSource = normalizeDataSource(toDataSourceInput(input), this.deps.pluginRegistry);
+    ctx.noteDataSource({ id: source.id || undefined, type: source.type, host: `${source.primary.host}${source.primary.port ? `:${source.primary.port}` : ''}` });
     // A reference the policy refuses fails the whole call (PERMISSION_DENIED) before anything runs.
     this.deps.secretChain.checkPolicy(source);
+    // So does a connector, host or secret reference none of the caller's roles grants.
+    this.deps.authorizer.checkSource(ctx.principal, ctx.rpc, {
+      type: source.type,
+      hosts: [source.primary.host, ...(source.secondary ? [source.secondary.host] : [])],
+      references: this.deps.secretChain.referencesOf(source),
+    });
     ctx.span.setAttributes({
       'sourced.data_source.type': source.type,
       'sourced.data_source.location': source.location,

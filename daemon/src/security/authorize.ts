@@ -1,0 +1,80 @@
+import { matchesAnyGlob, NotAllowedError } from '@sourced/core';
+import type { DaemonConfig } from '../config/DaemonConfig';
+import type { Principal } from './authenticate';
+
+/** What a role grants; every list holds globs (`*` any run, `?` one character). */
+export interface Role {
+  /** Full method names, for example `sourced.v1.DataSourceService/*`. */
+  rpcs: string[];
+  /** Connector types (canonical, for example `postgres`). */
+  connectors: string[];
+  /** Target host names or addresses, as the data source gives them. */
+  hosts: string[];
+  /** Secret references, for example `aws-sm://arn:aws:secretsmanager:*:*:secret:team-a/*`. */
+  secrets: string[];
+}
+
+/** What a call asks of its data source. */
+export interface SourceAccess {
+  type: string;
+  hosts: string[];
+  references: { reference: string; field: string }[];
+}
+
+/**
+ * Role-based access, once authentication is on: a principal may do only what one of its
+ * roles grants (default deny), and a role grants a data-source call only when it grants the
+ * RPC, the connector type, every host and every secret reference together (grants of two
+ * roles do not combine into one call). A refusal is PERMISSION_DENIED naming the missing
+ * grant. With authentication off there are no principals to tell apart, and everything is allowed.
+ */
+export class Authorizer {
+  constructor(
+    private readonly rbac: DaemonConfig['rbac'],
+    private readonly enabled: boolean,
+  ) {}
+
+  /** The roles bound to a principal (bindings of its id, and of `*`). */
+  rolesOf(principal: Principal): [string, Role][] {
+    const names = [...(this.rbac.bindings[principal.id] ?? []), ...(this.rbac.bindings['*'] ?? [])];
+    return [...new Set(names)].flatMap((n) => (this.rbac.roles[n] ? [[n, this.rbac.roles[n]] as [string, Role]] : []));
+  }
+
+  /** Throws PERMISSION_DENIED unless a role of the principal grants the RPC. */
+  checkRpc(principal: Principal, rpc: string): void {
+    if (!this.enabled) return;
+    const roles = this.rolesOf(principal);
+    if (roles.some(([, r]) => matchesAnyGlob(rpc, r.rpcs))) return;
+    throw denied(principal, roles, 'rpc', rpc);
+  }
+
+  /** Throws PERMISSION_DENIED unless one role grants the RPC together with everything the data source asks for. */
+  checkSource(principal: Principal, rpc: string, access: SourceAccess): void {
+    if (!this.enabled) return;
+    const roles = this.rolesOf(principal).filter(([, r]) => matchesAnyGlob(rpc, r.rpcs));
+    let first: { grant: string; value: string } | undefined;
+    for (const [, role] of roles) {
+      const missing = missingGrant(role, access);
+      if (!missing) return;
+      first ??= missing;
+    }
+    if (!first) throw denied(principal, this.rolesOf(principal), 'rpc', rpc);
+    throw denied(principal, roles, first.grant, first.value);
+  }
+}
+
+function missingGrant(role: Role, access: SourceAccess): { grant: string; value: string } | undefined {
+  if (!matchesAnyGlob(access.type, role.connectors)) return { grant: 'connector', value: access.type };
+  const host = access.hosts.find((h) => !matchesAnyGlob(h.toLowerCase(), role.hosts.map((p) => p.toLowerCase())));
+  if (host !== undefined) return { grant: 'host', value: host };
+  const ref = access.references.find((r) => !matchesAnyGlob(r.reference, role.secrets));
+  if (ref !== undefined) return { grant: 'secret', value: `${ref.reference} (${ref.field})` };
+  return undefined;
+}
+
+function denied(principal: Principal, roles: [string, Role][], grant: string, value: string): NotAllowedError {
+  const held = roles.length ? `its roles (${roles.map(([n]) => n).join(', ')}) do not grant it` : 'it has no role that grants it';
+  return new NotAllowedError('MISSING_GRANT', `"${principal.id}" may not use ${grant} ${value}: ${held}`, {
+    metadata: { principal: principal.id, grant, value },
+  });
+}
