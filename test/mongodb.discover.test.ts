@@ -213,7 +213,7 @@ describe('MongoDB discovery', () => {
   it('rejects a sample size over the maximum', async () => {
     const status = richStatusOf(await expectFailure(t.discover({ dataSource: mongoSource(mongo), sampling: { sampleSize: 1_000_000, maxTimeMs: 0, maxFields: 0 } })));
     expect(status.grpcCode).toBe(3);
-    expect(status.badRequest).toEqual([{ field: 'sampling.sample_size', description: '1000000 is more than the maximum of 100000' }]);
+    expect(status.badRequest).toEqual([{ field: 'sampling.sample_size', description: "1000000 is more than this daemon's maximum of 100000 (limits.maxSampleSize)" }]);
   });
 
   /** Database and collection globs filter the stream, databases too. */

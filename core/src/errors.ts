@@ -40,6 +40,18 @@ export class NotFoundError extends SourcedError {}
 /** The caller may not do this. Maps to PERMISSION_DENIED. */
 export class NotAllowedError extends SourcedError {}
 
+/** A limit is reached; the caller may try again after `retryAfterMs`. Maps to RESOURCE_EXHAUSTED with google.rpc.RetryInfo. */
+export class ResourceExhaustedError extends SourcedError {
+  constructor(
+    reason: string,
+    message: string,
+    readonly retryAfterMs: number,
+    options?: { metadata?: Record<string, string> },
+  ) {
+    super(reason, message, options);
+  }
+}
+
 /** The caller did not prove who it is (no credentials, or bad ones). Maps to UNAUTHENTICATED. */
 export class UnauthenticatedError extends SourcedError {}
 

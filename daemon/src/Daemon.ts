@@ -16,6 +16,7 @@ import { HeapGuard } from './runtime/HeapGuard';
 import { AuditLog } from './audit/AuditLog';
 import { Authenticator } from './security/authenticate';
 import { Authorizer } from './security/authorize';
+import { CallLimiter } from './security/limits';
 import { serverTransport, type ServerTransport } from './security/serverTls';
 import { DataSourceService } from './services/DataSourceService';
 import { PluginService } from './services/PluginService';
@@ -38,6 +39,7 @@ export interface Cradle {
   heapGuard: HeapGuard;
   authenticator: Authenticator;
   authorizer: Authorizer;
+  callLimiter: CallLimiter;
   dataSourceService: DataSourceService;
   pluginService: PluginService;
   health: HealthImplementation;
@@ -103,7 +105,17 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
     calls: asClass(CallTracker).singleton(),
     authenticator: asValue(authenticator),
     authorizer: asFunction(({ config: c, authenticator: a }: Cradle) => new Authorizer(c.rbac, a.enabled)).singleton(),
-    handlerDeps: asFunction(({ tracer, logger: l, calls, authenticator: a, authorizer: z }: Cradle) => ({ tracer, logger: l, calls, authenticator: a, authorizer: z, audit })).singleton(),
+    callLimiter: asFunction(({ config: c }: Cradle) => new CallLimiter(c.limits)).singleton(),
+    handlerDeps: asFunction(({ tracer, logger: l, calls, authenticator: a, authorizer: z, callLimiter, config: c }: Cradle) => ({
+      tracer,
+      logger: l,
+      calls,
+      authenticator: a,
+      authorizer: z,
+      audit,
+      limiter: callLimiter,
+      limits: c.limits,
+    })).singleton(),
     secretChain: asFunction(
       ({ pluginRegistry: r, config: c, tracer, logger: l }: Cradle) =>
         new SecretChain({
@@ -126,7 +138,7 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
     health: asFunction(() => new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((s) => [s, 'SERVING' as const])))).singleton(),
   });
 
-  const server = new Server();
+  const server = new Server({ 'grpc.max_receive_message_length': config.limits.maxMessageBytes });
   const c = container.cradle;
   server.addService(DataSourceServiceService, c.dataSourceService.implementation());
   server.addService(PluginServiceService, c.pluginService.implementation());

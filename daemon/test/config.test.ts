@@ -43,6 +43,15 @@ describe('loadConfig', () => {
           "defaultStrategy": "BALANCED",
           "heapHeadroomMb": 48,
         },
+        "limits": {
+          "defaultDeadlineMs": 3600000,
+          "maxConcurrentCalls": 256,
+          "maxConcurrentCallsPerPrincipal": 32,
+          "maxDeadlineMs": 21600000,
+          "maxEntities": 0,
+          "maxMessageBytes": 4194304,
+          "maxSampleSize": 100000,
+        },
         "listen": "127.0.0.1:50051",
         "logLevel": "info",
         "plugins": [
@@ -127,6 +136,7 @@ secrets:
       plugins: ['@sourced/plugin-postgres', 'sourced-plugin-clickhouse'],
       validation: { checkTimeoutMs: 1500 },
       discovery: { defaultStrategy: 'ADAPTIVE', heapHeadroomMb: 0 },
+      limits: DEFAULT_CONFIG.limits,
       audit: { stdout: false },
       auth: { tokens: [] },
       rbac: { roles: {}, bindings: {} },
@@ -259,7 +269,7 @@ secrets:
     /** An unknown top-level key in the file names the key, the file and the known keys. */
     it('an unknown key in the file', () => {
       expect(errorOf(['--config', write('errors/unknown.yaml', 'listen: 127.0.0.1:1\nlogLevle: debug\n')])).toMatchInlineSnapshot(
-        `"unknown option logLevle in <dir>/errors/unknown.yaml; known: listen, plugins, logLevel, shutdownGraceMs, validation, discovery, audit, auth, rbac, server, sources, secrets"`,
+        `"unknown option logLevle in <dir>/errors/unknown.yaml; known: listen, plugins, logLevel, shutdownGraceMs, validation, discovery, limits, audit, auth, rbac, server, sources, secrets"`,
       );
     });
 

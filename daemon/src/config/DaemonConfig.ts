@@ -23,6 +23,23 @@ export interface DaemonConfig {
      */
     heapHeadroomMb: number;
   };
+  /** What one caller, or all together, may ask of the daemon. */
+  limits: {
+    /** Calls in flight at once, all callers together. */
+    maxConcurrentCalls: number;
+    /** Calls in flight at once per principal. */
+    maxConcurrentCallsPerPrincipal: number;
+    /** Largest request message, bytes. */
+    maxMessageBytes: number;
+    /** The deadline of a call that sets none, ms (0: none). */
+    defaultDeadlineMs: number;
+    /** The longest deadline a call gets, whatever it asks, ms (0: no maximum). */
+    maxDeadlineMs: number;
+    /** Most relations and collections one discovery sends (0: no cap); a request's max_entities is capped to it. */
+    maxEntities: number;
+    /** Largest sample per collection a request may ask for. */
+    maxSampleSize: number;
+  };
   /** One hash-chained JSON line per call, to a file (appended, mode 0600) or stdout; off when neither. */
   audit: { file?: string; stdout: boolean };
   /** Who may call; off (everyone is `anonymous`) until a method is set. */
@@ -75,6 +92,15 @@ export const DEFAULT_CONFIG: DaemonConfig = {
   shutdownGraceMs: 10_000,
   validation: { checkTimeoutMs: 5_000 },
   discovery: { defaultStrategy: 'BALANCED', heapHeadroomMb: 48 },
+  limits: {
+    maxConcurrentCalls: 256,
+    maxConcurrentCallsPerPrincipal: 32,
+    maxMessageBytes: 4 * 1024 * 1024,
+    defaultDeadlineMs: 3_600_000,
+    maxDeadlineMs: 21_600_000,
+    maxEntities: 0,
+    maxSampleSize: 100_000,
+  },
   audit: { stdout: false },
   auth: { tokens: [] },
   rbac: { roles: {}, bindings: {} },
@@ -211,7 +237,7 @@ function mergeFile(config: DaemonConfig, path: string): void {
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${path} must hold an object`);
   const d = doc as Record<string, unknown>;
   const where = (k: string) => `${k} in ${path}`;
-  const known = new Set(['listen', 'plugins', 'logLevel', 'shutdownGraceMs', 'validation', 'discovery', 'audit', 'auth', 'rbac', 'server', 'sources', 'secrets']);
+  const known = new Set(['listen', 'plugins', 'logLevel', 'shutdownGraceMs', 'validation', 'discovery', 'limits', 'audit', 'auth', 'rbac', 'server', 'sources', 'secrets']);
   for (const k of Object.keys(d)) if (!known.has(k)) throw new ConfigError(`unknown option ${where(k)}; known: ${[...known].join(', ')}`);
   if (d.listen !== undefined) config.listen = parseListen(String(d.listen), where('listen')) && String(d.listen);
   if (d.plugins !== undefined) {
@@ -252,6 +278,15 @@ function mergeFile(config: DaemonConfig, path: string): void {
       key: resolve(dirname(path), String(tls.key)),
       ...(tls.clientCa ? { clientCa: resolve(dirname(path), String(tls.clientCa)) } : {}),
     };
+  }
+  const limitKeys = Object.keys(DEFAULT_CONFIG.limits) as (keyof DaemonConfig['limits'])[];
+  const limits = section('limits', limitKeys);
+  for (const k of limitKeys) {
+    if (limits?.[k] === undefined) continue;
+    const n = Number(limits[k]);
+    const positive = k.startsWith('maxConcurrent') || k === 'maxMessageBytes' || k === 'maxSampleSize';
+    if (!Number.isInteger(n) || n < (positive ? 1 : 0)) throw new ConfigError(`${where(`limits.${k}`)}: "${String(limits[k])}" is not a ${positive ? 'positive' : 'non-negative'} whole number`);
+    config.limits[k] = n;
   }
   const audit = section('audit', ['file', 'stdout']);
   if (audit) {

@@ -11,6 +11,8 @@ import { AbortedError, describeError, SourcedError, type Logger } from '@sourced
 import type { AuditLog } from '../audit/AuditLog';
 import type { Authenticator, Principal } from '../security/authenticate';
 import type { Authorizer } from '../security/authorize';
+import { effectiveDeadlineMs, type CallLimiter } from '../security/limits';
+import type { DaemonConfig } from '../config/DaemonConfig';
 import { toServiceError } from './toServiceError';
 
 /** What a handler receives with each call. */
@@ -64,6 +66,8 @@ export interface HandlerDeps {
   authorizer: Authorizer;
   /** Where each call is recorded when the audit log is on. */
   audit?: AuditLog;
+  limiter: CallLimiter;
+  limits: DaemonConfig['limits'];
 }
 
 /** Metadata as an OpenTelemetry carrier, so the caller's `traceparent` is continued. */
@@ -100,8 +104,11 @@ function openCall(deps: HandlerDeps, fullMethod: string, call: ServerUnaryCall<u
   deps.calls.add(controller);
   call.on('cancelled', () => controller.abort(new AbortedError('the client cancelled the call')));
   const deadline = call.getDeadline();
-  const ms = deadline instanceof Date ? deadline.getTime() - Date.now() : Number(deadline) - Date.now();
+  const requested = deadline instanceof Date ? deadline.getTime() - Date.now() : Number(deadline) - Date.now();
+  // A call without a deadline gets the default one; none runs past the maximum.
+  const ms = effectiveDeadlineMs(requested, deps.limits);
   let timer: NodeJS.Timeout | undefined;
+  let release: (() => void) | undefined;
   if (Number.isFinite(ms)) {
     timer = setTimeout(() => controller.abort(new AbortedError('the deadline passed', { deadline: true })), Math.max(0, ms));
   }
@@ -123,6 +130,7 @@ function openCall(deps: HandlerDeps, fullMethod: string, call: ServerUnaryCall<u
       logger = logger.child({ principal: principal.id });
       principalId = principal.id;
       deps.authorizer.checkRpc(principal, fullMethod);
+      release = deps.limiter.enter(principal.id);
       return principal;
     },
     noteDataSource(source) {
@@ -130,6 +138,7 @@ function openCall(deps: HandlerDeps, fullMethod: string, call: ServerUnaryCall<u
     },
     done(code, error) {
       if (timer) clearTimeout(timer);
+      release?.();
       deps.calls.remove(controller);
       span.setAttribute('rpc.grpc.status_code', code);
       if (code !== Status.OK) {

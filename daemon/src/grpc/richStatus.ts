@@ -9,6 +9,7 @@ import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
 
 export const BAD_REQUEST_TYPE = 'type.googleapis.com/google.rpc.BadRequest';
 export const ERROR_INFO_TYPE = 'type.googleapis.com/google.rpc.ErrorInfo';
+export const RETRY_INFO_TYPE = 'type.googleapis.com/google.rpc.RetryInfo';
 
 export interface FieldViolationDetail {
   field: string;
@@ -26,6 +27,8 @@ export interface RichStatus {
   message: string;
   badRequest?: FieldViolationDetail[];
   errorInfo?: ErrorInfoDetail;
+  /** google.rpc.RetryInfo: when to try again, milliseconds. */
+  retryDelayMs?: number;
 }
 
 /** Serializes a google.rpc.Status with its details. */
@@ -35,7 +38,38 @@ export function encodeRichStatus(status: RichStatus): Uint8Array {
   w.uint32((2 << 3) | 2).string(status.message);
   if (status.errorInfo) writeAny(w, ERROR_INFO_TYPE, encodeErrorInfo(status.errorInfo));
   if (status.badRequest) writeAny(w, BAD_REQUEST_TYPE, encodeBadRequest(status.badRequest));
+  if (status.retryDelayMs !== undefined) writeAny(w, RETRY_INFO_TYPE, encodeRetryInfo(status.retryDelayMs));
   return w.finish();
+}
+
+/** google.rpc.RetryInfo { google.protobuf.Duration retry_delay = 1 } (Duration: int64 seconds = 1, int32 nanos = 2). */
+function encodeRetryInfo(ms: number): Uint8Array {
+  const w = new BinaryWriter();
+  w.uint32((1 << 3) | 2).fork();
+  w.uint32((1 << 3) | 0).int64(Math.floor(ms / 1000));
+  w.uint32((2 << 3) | 0).int32((ms % 1000) * 1_000_000);
+  w.join();
+  return w.finish();
+}
+
+function decodeRetryInfo(bytes: Uint8Array): number {
+  const r = new BinaryReader(bytes);
+  let ms = 0;
+  while (r.pos < r.len) {
+    const [field, wire] = r.tag();
+    if (field !== 1) {
+      r.skip(wire);
+      continue;
+    }
+    const d = new BinaryReader(r.bytes());
+    while (d.pos < d.len) {
+      const [f, wt] = d.tag();
+      if (f === 1) ms += Number(d.int64()) * 1000;
+      else if (f === 2) ms += d.int32() / 1_000_000;
+      else d.skip(wt);
+    }
+  }
+  return ms;
 }
 
 function writeAny(w: BinaryWriter, typeUrl: string, value: Uint8Array): void {
@@ -89,6 +123,7 @@ export function decodeRichStatus(bytes: Uint8Array): RichStatus {
       }
       if (typeUrl === BAD_REQUEST_TYPE) status.badRequest = decodeBadRequest(value);
       else if (typeUrl === ERROR_INFO_TYPE) status.errorInfo = decodeErrorInfo(value);
+      else if (typeUrl === RETRY_INFO_TYPE) status.retryDelayMs = decodeRetryInfo(value);
     } else r.skip(wire);
   }
   return status;

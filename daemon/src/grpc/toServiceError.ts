@@ -1,5 +1,5 @@
 import { Metadata, status as Status, type ServiceError } from '@grpc/grpc-js';
-import { AbortedError, InputError, NotAllowedError, NotFoundError, SourcedError, UnavailableError, UnauthenticatedError } from '@sourced/core';
+import { AbortedError, InputError, NotAllowedError, NotFoundError, SourcedError, UnavailableError, UnauthenticatedError, ResourceExhaustedError } from '@sourced/core';
 import { encodeRichStatus, type RichStatus } from './richStatus';
 
 /** The ErrorInfo domain of every sourced error. */
@@ -23,6 +23,9 @@ export function toRichStatus(error: unknown, traceId?: string): RichStatus {
     if (traceId) info.metadata.trace_id = traceId;
     if (error instanceof InputError) {
       return { code: Status.INVALID_ARGUMENT, message: error.message, badRequest: error.violations, errorInfo: info };
+    }
+    if (error instanceof ResourceExhaustedError) {
+      return { code: Status.RESOURCE_EXHAUSTED, message: error.message, errorInfo: info, retryDelayMs: error.retryAfterMs };
     }
     return { code: codeOf(error), message: error.message, errorInfo: info };
   }

@@ -82,9 +82,14 @@ export class DataSourceService {
       batchSize: req.batchSize,
       resumeAfter: req.resumeAfter,
       sampling: { sampleSize: req.sampling?.sampleSize, maxTimeMs: req.sampling?.maxTimeMs, maxFields: req.sampling?.maxFields },
-      maxEntities: req.maxEntities,
+      // The daemon's cap applies to every discovery: none asks past it, and one that asks nothing gets it.
+      maxEntities: cap(req.maxEntities, this.deps.config.limits.maxEntities),
       maxDurationMs: req.maxDurationMs,
     };
+    const maxSample = this.deps.config.limits.maxSampleSize;
+    if (req.sampling?.sampleSize && req.sampling.sampleSize > maxSample) {
+      throw new InputError([{ field: 'sampling.sample_size', description: `${req.sampling.sampleSize} is more than this daemon's maximum of ${maxSample} (limits.maxSampleSize)` }]);
+    }
     // Bad filters, batch sizes and cursors fail before any connection is opened.
     DiscoveryEngine.validateRequest(request);
     const connector = this.connect(req.dataSource, ctx);
@@ -147,4 +152,10 @@ export class DataSourceService {
       },
     };
   }
+}
+
+/** A requested count under a cap: the smaller of the two, where 0 means none. */
+function cap(requested: number, limit: number): number {
+  if (limit <= 0) return requested;
+  return requested > 0 ? Math.min(requested, limit) : limit;
 }
