@@ -14,6 +14,7 @@ import { loadPlugins } from './plugins/loadPlugins';
 import { PluginRegistry } from './plugins/PluginRegistry';
 import { HeapGuard } from './runtime/HeapGuard';
 import { AuditLog } from './audit/AuditLog';
+import { withSafeDecoding } from './grpc/safeDecoding';
 import { Authenticator } from './security/authenticate';
 import { Authorizer } from './security/authorize';
 import { CallLimiter } from './security/limits';
@@ -140,8 +141,8 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
 
   const server = new Server({ 'grpc.max_receive_message_length': config.limits.maxMessageBytes });
   const c = container.cradle;
-  server.addService(DataSourceServiceService, c.dataSourceService.implementation());
-  server.addService(PluginServiceService, c.pluginService.implementation());
+  server.addService(withSafeDecoding(DataSourceServiceService), c.dataSourceService.implementation());
+  server.addService(withSafeDecoding(PluginServiceService), c.pluginService.implementation());
   c.health.addToServer(server);
   createReflectionService().addToServer(server);
 

@@ -7,12 +7,13 @@ import type {
 } from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
-import { AbortedError, describeError, SourcedError, type Logger } from '@sourced/core';
+import { AbortedError, describeError, InputError, SourcedError, type Logger } from '@sourced/core';
 import type { AuditLog } from '../audit/AuditLog';
 import type { Authenticator, Principal } from '../security/authenticate';
 import type { Authorizer } from '../security/authorize';
 import { effectiveDeadlineMs, type CallLimiter } from '../security/limits';
 import type { DaemonConfig } from '../config/DaemonConfig';
+import { malformedReason } from './safeDecoding';
 import { toServiceError } from './toServiceError';
 
 /** What a handler receives with each call. */
@@ -177,6 +178,7 @@ export function serverStreaming<Req, Res extends { sequence: number }>(
       let iterator: AsyncIterator<Omit<Res, 'sequence'>> | undefined;
       try {
         const principal = await scope.authenticate();
+        rejectMalformed(call.request, fullMethod);
         iterator = handler(call.request, { signal, logger: scope.logger, span: scope.span, principal, rpc: fullMethod, noteDataSource: scope.noteDataSource })[Symbol.asyncIterator]();
         for (;;) {
           const next = await iterator.next();
@@ -207,6 +209,7 @@ export function unary<Req, Res>(deps: HandlerDeps, fullMethod: string, handler: 
     void context.with(trace.setSpan(context.active(), scope.span), async () => {
       try {
         const principal = await scope.authenticate();
+        rejectMalformed(call.request, fullMethod);
         const response = await handler(call.request, {
           signal: scope.controller.signal,
           logger: scope.logger,
@@ -240,4 +243,11 @@ function written<Res>(call: ServerWritableStream<unknown, Res>, message: Res, si
       resolve();
     });
   });
+}
+
+/** A request whose bytes did not decode is the caller's mistake: INVALID_ARGUMENT saying so. */
+function rejectMalformed(request: unknown, fullMethod: string): void {
+  const reason = malformedReason(request);
+  if (reason === undefined) return;
+  throw new InputError([{ field: 'request', description: `is not a valid request message for ${fullMethod} (${reason})` }], { reason: 'MALFORMED_REQUEST' });
 }
