@@ -91,6 +91,12 @@ describe('RBAC', () => {
     const secret = await denial(discover('reader', foreignSecret));
     expect(secret).toMatchObject({ grant: 'secret' });
     expect(secret.message).toContain('env://SOURCED_SECRET_TEAM_B_DB (data_source.credentials.password.reference)');
+
+    // no password at all: the daemon would read SOURCED_SECRET_<ID>_PASSWORD, so the id is a reference too
+    const byId = pgSource(pg, { id: 'team-b-db', credentials: { username: pg.user } });
+    const dynamic = await denial(discover('reader', byId));
+    expect(dynamic).toMatchObject({ grant: 'secret' });
+    expect(dynamic.message).toContain('env://SOURCED_SECRET_TEAM_B_DB_PASSWORD (data_source.id)');
   });
 
   it('does not combine the grants of two roles into one call', async () => {

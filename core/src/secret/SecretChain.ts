@@ -172,7 +172,14 @@ export class SecretChain {
    * https endpoint is not a reference). What the policy and RBAC look at.
    */
   referencesOf(source: DataSource): { reference: string; field: string }[] {
-    return this.referencesIn(source).map(({ ref, field }) => ({ reference: ref.uri, field }));
+    const out = this.referencesIn(source).map(({ ref, field }) => ({ reference: ref.uri, field }));
+    // A password given nowhere is looked up by the data source's id (the dynamic link): that
+    // variable is a reference the caller chose too, through the id.
+    const passwordGiven = source.password !== undefined || 'password' in source.connectionProperties || 'password' in source.additionalProperties;
+    if (!passwordGiven && source.id && this.policy.dynamicStrategies && this.order.includes('dynamic')) {
+      out.push({ reference: `env://${dynamicVariable(source.id, 'password')}`, field: 'data_source.id' });
+    }
+    return out;
   }
 
   private referencesIn(source: DataSource): { ref: SecretReference; field: string }[] {
@@ -247,7 +254,7 @@ export class SecretChain {
             return done(new Secret(value, where), where);
           }
         } else if (link === 'dynamic' && this.policy.dynamicStrategies && source.id) {
-          const name = `SOURCED_SECRET_${source.id}_${request.label}`.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
+          const name = dynamicVariable(source.id, request.label);
           const where = `env:${name}`;
           const value = process.env[name];
           if (value !== undefined) return done(new Secret(value, where), where);
@@ -411,4 +418,9 @@ export class SecretChain {
     }
     this.cache.set(key, { secret, fetched: Date.now() });
   }
+}
+
+/** The environment variable the dynamic link reads for a data source id and a secret label. */
+export function dynamicVariable(id: string, label: string): string {
+  return `SOURCED_SECRET_${id}_${label}`.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
 }
