@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -182,6 +182,19 @@ secrets:
     expect(errorOf(['--config', write('rbac/unknown-role.yaml', 'rbac:\n  roles: {}\n  bindings:\n    ci: [admin]\n')])).toMatchInlineSnapshot(`"rbac.bindings.ci in <dir>/rbac/unknown-role.yaml names the role "admin", which rbac.roles does not define"`);
     expect(errorOf(['--config', write('rbac/grant.yaml', 'rbac:\n  roles:\n    r: { methods: ["*"] }\n')])).toMatchInlineSnapshot(`"unknown option rbac.roles.r.methods in <dir>/rbac/grant.yaml; known: rpcs, connectors, hosts, secrets"`);
     expect(errorOf(['--config', write('rbac/both.yaml', 'audit:\n  file: a.log\n  stdout: true\n')])).toMatchInlineSnapshot(`"audit in <dir>/rbac/both.yaml: set file or stdout, not both"`);
+  });
+
+  /** The README's hardened configuration is one the daemon accepts, and means what it says. */
+  it("accepts the README's hardened configuration", () => {
+    const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
+    const yaml = /A hardened configuration[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(yaml).toBeDefined();
+    const c = loadConfig(['--config', write('readme/hardened.yaml', yaml ?? '')], {}, dir);
+    expect(c.server.tls?.clientCa).toBe('/etc/sourced/tls/clients-ca.crt');
+    expect(c.auth.mtls).toEqual({ principalFrom: 'san' });
+    expect(Object.keys(c.rbac.bindings)).toEqual(['spiffe://example.org/ns/catalog/sa/platform']);
+    expect(c.secrets.dynamicStrategies).toBe(false);
+    expect(c.audit.file).toBe('/var/log/sourced/audit.log');
   });
 
   /** A JSON file works the same, found through SOURCED_CONFIG (relative to the working folder); what it leaves out keeps its default. */
