@@ -157,6 +157,8 @@ secrets:
       allowPlaintext: true,
       tls: { cert: join(dir, 'a.crt'), key: join(dir, 'a.key') },
     });
+    // the audit file from the environment, relative to the working folder
+    expect(loadConfig([], { SOURCED_AUDIT_FILE: 'logs/audit.log' }, dir).audit).toEqual({ file: join(dir, 'logs/audit.log'), stdout: false });
     expect(errorOf([], { SOURCED_TLS_CERT: 'a.crt' })).toMatchInlineSnapshot(`"server.tls needs both cert and key (SOURCED_TLS_CERT and SOURCED_TLS_KEY)"`);
     expect(errorOf([], { SOURCED_ALLOW_PLAINTEXT: 'maybe' })).toMatchInlineSnapshot(`"environment variable SOURCED_ALLOW_PLAINTEXT: "maybe" is not true or false"`);
     expect(errorOf(['--config', write('tls/bad.yaml', 'server:\n  tls:\n    cert: a.crt\n    keyFile: a.key\n')])).toMatchInlineSnapshot(`"unknown option server.tls.keyFile in <dir>/tls/bad.yaml; known: cert, key, clientCa"`);

@@ -199,10 +199,8 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
     if (this.standby) {
       // The standby takes a free slot or none: waiting for one while holding the active
       // connection could wait forever (both endpoints may share one limit).
-      const budget = this.context.connectionBudget;
-      const { host, port } = this.endpoint(this.standby.role);
-      const slot = budget?.tryAcquire(ConnectionBudget.key(this.definition.type, host, port));
-      if (budget && !slot) {
+      const slot = this.takeFreeSlot(this.standby.role);
+      if (slot === null) {
         this.context.logger.warn('standby endpoint not opened: its connection limit is reached; will open it at failover');
         return;
       }
@@ -287,11 +285,9 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
     if (this.parallelUnavailable) return this.readers;
     // Take the free slots first, then open those connections at once.
     const slots: (ReleaseSlot | undefined)[] = [];
-    const budget = this.context.connectionBudget;
-    const { host, port } = this.endpoint(this.active.role);
     while (this.readers.length + slots.length < want) {
-      const slot = budget?.tryAcquire(ConnectionBudget.key(this.definition.type, host, port));
-      if (budget && !slot) break;
+      const slot = this.takeFreeSlot(this.active.role);
+      if (slot === null) break;
       slots.push(slot);
     }
     const opened = await Promise.allSettled(slots.map((slot) => this.open(this.active.role, signal, slot)));
@@ -330,6 +326,22 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
     return this.active.conn;
   }
 
+  /** The key of a role's endpoint in the daemon's connection budget. */
+  private budgetKey(role: EndpointRole): string {
+    const { host, port } = this.endpoint(role);
+    return ConnectionBudget.key(this.definition.type, host, port);
+  }
+
+  /**
+   * A slot of a role's endpoint if one is free now, without waiting: the slot; `undefined`
+   * when the daemon sets no limit (no slot is needed); `null` when the limit is reached.
+   */
+  private takeFreeSlot(role: EndpointRole): ReleaseSlot | undefined | null {
+    const budget = this.context.connectionBudget;
+    if (!budget) return undefined;
+    return budget.tryAcquire(this.budgetKey(role)) ?? null;
+  }
+
   /**
    * Opens a connection to a role's endpoint within the daemon's connection limit: it waits
    * for a slot unless one was taken already (`slot`); the slot is held until the connection
@@ -339,7 +351,7 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
     const budget = this.context.connectionBudget;
     if (!slot && budget) {
       const { host, port } = this.endpoint(role);
-      const key = ConnectionBudget.key(this.definition.type, host, port);
+      const key = this.budgetKey(role);
       // Waiting for a slot is traced; taking a free one is not.
       slot =
         budget.tryAcquire(key) ??

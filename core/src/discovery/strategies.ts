@@ -132,11 +132,6 @@ export class ProcessLoad implements DaemonLoad {
     const heap = getHeapStatistics();
     return heap.used_heap_size / heap.heap_size_limit;
   }
-
-  /** Stops the histogram (it keeps a timer while enabled). */
-  dispose(): void {
-    this.histogram?.disable();
-  }
 }
 
 /** The strategy parameters in force, as progress reports them. */

@@ -28,7 +28,11 @@ const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /** SHA-256 of a bearer token, hex: what the configuration keeps instead of the token. */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return tokenDigest(token).toString('hex');
+}
+
+function tokenDigest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
 }
 
 /**
@@ -91,7 +95,7 @@ export class Authenticator {
     const token = m[1];
     if (this.jwks && JWT_SHAPE.test(token)) return this.jwt(token);
     if (this.tokens.length > 0) {
-      const hash = createHash('sha256').update(token, 'utf8').digest();
+      const hash = tokenDigest(token);
       // Compare with every configured hash, so the time taken does not say which one matched.
       let found: string | undefined;
       for (const t of this.tokens) if (t.hash.length === hash.length && timingSafeEqual(t.hash, hash)) found ??= t.principal;
