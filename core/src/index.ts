@@ -17,6 +17,8 @@ export * from './datasource/normalizeDataSource';
 export * from './connector/ConnectionArgs';
 export * from './connector/Connector';
 export * from './connector/ConnectionBudget';
+export * from './connector/TargetPolicy';
+export * from './connector/SocksGuard';
 export * from './connector/LocationAwareConnector';
 export * from './validation/Check';
 export * from './validation/standardChecks';

@@ -1,7 +1,7 @@
 import { format } from 'node:util';
 import { Server, setLogger } from '@grpc/grpc-js';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { ConnectionBudget, DiscoveryEngine, SecretChain, ValidationRunner, type Logger } from '@sourced/core';
+import { ConnectionBudget, DiscoveryEngine, SecretChain, TargetPolicy, ValidationRunner, type Logger } from '@sourced/core';
 import { asClass, asFunction, asValue, createContainer, InjectionMode, type AwilixContainer } from 'awilix';
 import { HealthImplementation } from 'grpc-health-check';
 import { parseListen, type DaemonConfig } from './config/DaemonConfig';
@@ -37,6 +37,7 @@ export interface Cradle {
   validationRunner: ValidationRunner;
   discoveryEngine: DiscoveryEngine;
   connectionBudget: ConnectionBudget;
+  targetPolicy: TargetPolicy;
   heapGuard: HeapGuard;
   authenticator: Authenticator;
   authorizer: Authorizer;
@@ -133,6 +134,9 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
     validationRunner: asFunction(({ tracer, logger: l }: Cradle) => new ValidationRunner(tracer, l)).singleton(),
     discoveryEngine: asFunction(({ tracer, logger: l }: Cradle) => new DiscoveryEngine(tracer, l)).singleton(),
     connectionBudget: asFunction(({ config: c }: Cradle) => new ConnectionBudget(c.sources.maxConnectionsPerEndpoint)).singleton(),
+    targetPolicy: asFunction(({ config: c }: Cradle) => new TargetPolicy(c.targets, { dnsServers: c.targets.dnsServers }))
+      .singleton()
+      .disposer((p) => p.close()),
     heapGuard: asFunction(({ config: c }: Cradle) => new HeapGuard(c.discovery.heapHeadroomMb * 2 ** 20)).singleton(),
     dataSourceService: asFunction((cradle: Cradle) => new DataSourceService(cradle)).singleton(),
     pluginService: asFunction((cradle: Cradle) => new PluginService(cradle)).singleton(),

@@ -89,6 +89,12 @@ describe('loadConfig', () => {
         "sources": {
           "maxConnectionsPerEndpoint": 10,
         },
+        "targets": {
+          "allow": [],
+          "allowLinkLocal": false,
+          "deny": [],
+          "dnsServers": [],
+        },
         "validation": {
           "checkTimeoutMs": 5000,
         },
@@ -122,6 +128,11 @@ discovery:
   heapHeadroomMb: 0
 sources:
   maxConnectionsPerEndpoint: 25
+targets:
+  allow: ["10.0.0.0/8", "*.db.example.com"]
+  deny: ["10.9.0.0/16"]
+  allowLinkLocal: false
+  dnsServers: ["10.0.0.2"]
 secrets:
   allowedReferences: ["env://SOURCED_SECRET_*", "file:///run/secrets/*"]
   dynamicStrategies: false
@@ -142,6 +153,7 @@ secrets:
       rbac: { roles: {}, bindings: {} },
       server: { allowPlaintext: false },
       sources: { maxConnectionsPerEndpoint: 25 },
+      targets: { allow: ['10.0.0.0/8', '*.db.example.com'], deny: ['10.9.0.0/16'], allowLinkLocal: false, dnsServers: ['10.0.0.2'] },
       secrets: { allowedReferences: ['env://SOURCED_SECRET_*', 'file:///run/secrets/*'], dynamicStrategies: false, order: ['reference', 'connection_properties', 'additional_properties', 'dynamic'], cacheTtlMs: 1000, staleIfErrorMs: 0, providerTimeoutMs: 2000 },
     });
   });
@@ -253,6 +265,8 @@ secrets:
         SOURCED_SHUTDOWN_GRACE_MS: '1500',
         SOURCED_CHECK_TIMEOUT_MS: '2500',
         SOURCED_SECRETS_ALLOWED_REFERENCES: 'env://APP_*, file:///run/secrets/*',
+        SOURCED_TARGETS_ALLOW: '10.0.0.0/8, db.example.com',
+        SOURCED_TARGETS_DENY: '10.0.0.99',
       },
       dir,
     );
@@ -264,6 +278,7 @@ secrets:
       shutdownGraceMs: 1500,
       validation: { checkTimeoutMs: 2500 },
       secrets: { ...DEFAULT_CONFIG.secrets, allowedReferences: ['env://APP_*', 'file:///run/secrets/*'] },
+      targets: { ...DEFAULT_CONFIG.targets, allow: ['10.0.0.0/8', 'db.example.com'], deny: ['10.0.0.99'] },
     });
   });
 
@@ -284,7 +299,7 @@ secrets:
     /** An unknown top-level key in the file names the key, the file and the known keys. */
     it('an unknown key in the file', () => {
       expect(errorOf(['--config', write('errors/unknown.yaml', 'listen: 127.0.0.1:1\nlogLevle: debug\n')])).toMatchInlineSnapshot(
-        `"unknown option logLevle in <dir>/errors/unknown.yaml; known: listen, plugins, logLevel, shutdownGraceMs, validation, discovery, limits, audit, auth, rbac, server, sources, secrets"`,
+        `"unknown option logLevle in <dir>/errors/unknown.yaml; known: listen, plugins, logLevel, shutdownGraceMs, validation, discovery, limits, audit, auth, rbac, server, sources, targets, secrets"`,
       );
     });
 
@@ -335,6 +350,9 @@ secrets:
       );
       // a connection limit of 0 would make every discovery wait forever
       expect(errorOf([], { SOURCED_MAX_CONNECTIONS_PER_ENDPOINT: '0' })).toMatchInlineSnapshot(`"environment variable SOURCED_MAX_CONNECTIONS_PER_ENDPOINT: "0" is not a positive whole number"`);
+      expect(errorOf(['--config', write('errors/targets.yaml', 'targets:\n  deny: ["10.0.0.0/33"]\n')])).toMatchInlineSnapshot(`"targets.deny in <dir>/errors/targets.yaml: "10.0.0.0/33" has a bad prefix length (0-32) (an entry is a CIDR block such as 10.0.0.0/8, an address, or a host-name pattern such as *.db.example.com)"`);
+      expect(errorOf([], { SOURCED_TARGETS_ALLOW: 'db.example.com, http://x' })).toMatchInlineSnapshot(`"environment variable SOURCED_TARGETS_ALLOW: "http://x" is neither a CIDR block, an address nor a host-name pattern (an entry is a CIDR block such as 10.0.0.0/8, an address, or a host-name pattern such as *.db.example.com)"`);
+      expect(errorOf(['--config', write('errors/targets2.yaml', 'targets:\n  allowLinkLocal: "yes"\n')])).toMatchInlineSnapshot(`"targets.allowLinkLocal in <dir>/errors/targets2.yaml must be true or false"`);
       expect(errorOf(['--config', write('errors/limit.yaml', 'sources:\n  maxConnectionsPerEndpoint: 2.5\n')])).toMatchInlineSnapshot(`"sources.maxConnectionsPerEndpoint in <dir>/errors/limit.yaml: "2.5" is not a positive whole number"`);
     });
 

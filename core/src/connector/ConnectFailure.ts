@@ -1,4 +1,5 @@
 import { AbortedError, NotAllowedError, NotFoundError, SourcedError, UnavailableError } from '../errors';
+import { TargetDeniedError } from './TargetPolicy';
 
 /**
  * Why a connection could not be opened, in words for people. A connector's classifier turns
@@ -30,4 +31,21 @@ export function connectFailureToError(error: unknown, describe: (error: unknown)
   if (f.kind === 'not-found') return new NotFoundError(f.reason, message, options);
   if (f.kind === 'invalid') return new SourcedError(f.reason, message, options);
   return new UnavailableError(f.reason, message, options);
+}
+
+/**
+ * The failure for a connection the daemon's target policy refused (a driver reports the
+ * policy's `TargetDeniedError` as its connect error); undefined for any other error.
+ * Connectors' classifiers call it first.
+ */
+export function targetDeniedFailure(error: unknown): ConnectFailure | undefined {
+  const denied = error instanceof TargetDeniedError ? error : (error as { cause?: unknown } | null)?.cause;
+  if (!(denied instanceof TargetDeniedError)) return undefined;
+  return {
+    reason: 'TARGET_DENIED',
+    kind: 'not-allowed',
+    code: 'ETARGETDENIED',
+    message: denied.message,
+    hint: "Ask the daemon's operator to allow this target (targets.allow in its configuration), or use an address the policy allows.",
+  };
 }

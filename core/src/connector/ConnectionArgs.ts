@@ -2,6 +2,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { isIP } from 'node:net';
 import type { EndpointRole, SslMode } from '../datasource/DataSource';
 import type { Secret } from '../secret/Secret';
+import type { TargetPolicy } from './TargetPolicy';
 
 /** TLS settings for a driver, with files already read and secrets resolved. */
 export interface TlsArgs {
@@ -37,6 +38,13 @@ export interface ConnectionArgs {
    * undefined means the connector's default.
    */
   statementTimeoutMs?: number;
+  /**
+   * The daemon's target policy. A driver must dial through it: `targets.socket()` or
+   * `targets.connect()` for drivers that take a stream, `targets.lookup` for those that take
+   * a lookup function, `targets.socksGuard()` for those that dial hosts of their own finding
+   * through SOCKS5. Undefined when the host sets no policy.
+   */
+  targets?: TargetPolicy;
   /** Where each credential came from (`password` -> `env://...`), for the resolve-credentials check. */
   credentialSources: Record<string, string>;
   /** How long resolving each credential took, in milliseconds (0 when cached). */

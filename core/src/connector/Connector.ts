@@ -4,6 +4,7 @@ import type { CompiledFilter } from '../discovery/DiscoveryFilter';
 import type { CatalogEntity, RelationKey, SchemaEntity } from '../discovery/entities';
 import type { Logger } from '../logging/Logger';
 import type { ConnectionBudget } from './ConnectionBudget';
+import type { TargetPolicy } from './TargetPolicy';
 import type { DatabaseTokenMinter } from './DatabaseTokenProvider';
 import type { ResolvedSecret, SecretRequest } from '../secret/SecretChain';
 import type { ValidationPlan } from '../validation/Check';
@@ -27,6 +28,11 @@ export interface ConnectorContext {
   tokens?: DatabaseTokenMinter;
   /** The daemon's limit of connections per source endpoint; absent means no limit. */
   connectionBudget?: ConnectionBudget;
+  /**
+   * Which hosts and addresses connections may go to; every socket a connection opens must
+   * pass it (see {@link ConnectionArgs.targets}). Absent means no policy.
+   */
+  targets?: TargetPolicy;
 }
 
 /** Session settings of the connections discovery opens, from the strategy. */
@@ -84,6 +90,8 @@ export const DEFAULT_SAMPLING: SamplingOptions = { sampleSize: 1000, maxTimeMs: 
  */
 export interface Connector {
   readonly source: DataSource;
+  /** The daemon's target policy (from {@link ConnectorContext.targets}); validation checks dial through it. */
+  readonly targetPolicy?: TargetPolicy;
   /** The endpoint of a role, with the default port filled in. */
   endpoint(role: EndpointRole): Endpoint & { port: number };
   /** The checks to run against one endpoint. */

@@ -10,6 +10,7 @@ import type { ConnectionArgs, TlsArgs } from './ConnectionArgs';
 import { ConnectionBudget, type ReleaseSlot } from './ConnectionBudget';
 import type { Connector, ConnectorContext, ConnectorDefinition, RelationPage, SessionSettings } from './Connector';
 import { TOKEN_PLUGIN_OF, tokenCloudOf } from './DatabaseTokenProvider';
+import type { TargetPolicy } from './TargetPolicy';
 
 interface Slot<TConn> {
   role: EndpointRole;
@@ -73,6 +74,11 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
   }
   abstract validationPlan(role: EndpointRole): ValidationPlan<unknown>;
   abstract isConnectionError(error: unknown): boolean;
+
+  /** The daemon's target policy, if any; validation's `dns` check resolves through it. */
+  get targetPolicy(): TargetPolicy | undefined {
+    return this.context.targets;
+  }
 
   get activeRole(): EndpointRole {
     return this.active.role;
@@ -172,6 +178,7 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
       connectTimeoutMs:
         'connect_timeout_seconds' in source.connectionProperties ? timeout * 1000 : timeout > 0 ? timeout : 10_000,
       statementTimeoutMs: this.session?.statementTimeoutMs,
+      targets: this.context.targets,
       credentialSources,
       credentialTimings,
     };

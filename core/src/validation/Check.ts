@@ -1,5 +1,6 @@
 import type { DataSource, Endpoint, EndpointRole } from '../datasource/DataSource';
 import type { Logger } from '../logging/Logger';
+import type { TargetPolicy } from '../connector/TargetPolicy';
 
 /** The outcome of a check. */
 export type CheckStatus = 'PASSED' | 'FAILED' | 'WARNING' | 'SKIPPED';
@@ -27,6 +28,12 @@ export interface CheckContext<S> {
   timeoutMs: number;
   state: S;
   logger: Logger;
+  /**
+   * The daemon's target policy: a check that opens a socket of its own dials through it
+   * (`targets.socket()`, `targets.connect()`), or only to addresses `dns` left in the state.
+   * Undefined when the host sets no policy.
+   */
+  targets?: TargetPolicy;
 }
 
 /** One check of a validation plan. */

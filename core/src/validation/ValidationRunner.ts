@@ -125,6 +125,7 @@ export class ValidationRunner {
             timeoutMs: a.options.checkTimeoutMs,
             state: a.state,
             logger: this.logger,
+            targets: a.connector.targetPolicy,
           });
       try {
         result = await raceSignal(running, limit);

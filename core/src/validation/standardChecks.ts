@@ -53,24 +53,33 @@ export function resolveCredentialsCheck<S extends StandardCheckState>(
   };
 }
 
-/** Resolves the host name to addresses. */
+/**
+ * Resolves the host name to addresses. With the daemon's target policy (`ctx.targets`), through it: only the
+ * addresses the policy allows are kept (the later checks dial those), and a refused target
+ * fails the check with the rule that refused it.
+ */
 export function dnsCheck<S extends StandardCheckState>(): CheckDefinition<S> {
   return {
     id: 'dns',
     title: 'DNS resolution',
     async run(ctx) {
       const host = ctx.endpoint.host;
-      if (isIP(host)) {
-        ctx.state.addresses = [host];
-        return passed(`${host} is an IP address; nothing to resolve`, { addresses: host });
-      }
+      const policy = ctx.targets;
       try {
-        const found = await raceSignal(lookup(host, { all: true, verbatim: true }), ctx.signal);
+        if (isIP(host)) {
+          if (policy) await policy.resolve(host);
+          ctx.state.addresses = [host];
+          return passed(`${host} is an IP address; nothing to resolve`, { addresses: host });
+        }
+        const found = await raceSignal(policy ? policy.resolve(host) : lookup(host, { all: true, verbatim: true }), ctx.signal);
         const addresses = found.map((a) => a.address);
         ctx.state.addresses = addresses;
         return passed(`${host} resolved to ${addresses.join(', ')}`, { addresses: addresses.join(',') });
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code ?? 'ERROR';
+        if (code === 'ETARGETDENIED') {
+          return failed((error as Error).message, 'Ask the daemon\'s operator to allow this target (targets.allow in its configuration), or use an address the policy allows.', { code, rule: String((error as { rule?: unknown }).rule) });
+        }
         if (code === 'ENOTFOUND' || code === 'ENODATA') {
           return failed(`host name ${host} does not resolve (${code})`, 'Check the spelling of the host, and that the daemon uses a DNS server that knows it (private zones need the VPC or corporate resolver).', { code });
         }
@@ -95,7 +104,7 @@ export function tcpCheck<S extends StandardCheckState>(): CheckDefinition<S> {
       for (const address of addresses) {
         const started = performance.now();
         try {
-          await connectOnce(address, port, ctx.signal);
+          await connectOnce(address, port, ctx.signal, ctx.targets);
           ctx.state.address = address;
           const ms = performance.now() - started;
           return passed(`connected to ${address}:${port} in ${ms.toFixed(1)} ms`, { address: `${address}:${port}`, connect_ms: ms.toFixed(1) });
@@ -120,9 +129,10 @@ export function tcpCheck<S extends StandardCheckState>(): CheckDefinition<S> {
   };
 }
 
-function connectOnce(host: string, port: number, signal: AbortSignal): Promise<void> {
+/** One TCP connection, through the target policy when there is one (a host name is resolved through it). */
+function connectOnce(host: string, port: number, signal: AbortSignal, policy: CheckContext<unknown>['targets']): Promise<void> {
   return new Promise((resolve, reject) => {
-    const socket = new Socket();
+    const socket = policy ? policy.socket() : new Socket();
     const onAbort = () => {
       socket.destroy();
       reject(Object.assign(new Error('timed out'), { code: 'TIMEOUT' }));

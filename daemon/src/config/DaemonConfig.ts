@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_CHAIN_ORDER, DEFAULT_SECRET_POLICY, type ChainLink, type DiscoveryStrategy } from '@sourced/core';
+import { DEFAULT_CHAIN_ORDER, DEFAULT_SECRET_POLICY, TargetPolicy, type ChainLink, type DiscoveryStrategy } from '@sourced/core';
 import { parse as parseYaml } from 'yaml';
 import type { LogLevel } from '../logging/JsonLogger';
 
@@ -70,6 +70,18 @@ export interface DaemonConfig {
      */
     maxConnectionsPerEndpoint: number;
   };
+  /**
+   * Where data-source connections may go (README "Target policy"): allow and deny lists of
+   * CIDR blocks, addresses and host-name globs, checked after DNS resolution on the address
+   * dialled. Link-local and cloud metadata addresses are denied unless `allowLinkLocal`.
+   */
+  targets: {
+    allow: string[];
+    deny: string[];
+    allowLinkLocal: boolean;
+    /** DNS servers for data-source names instead of the system resolver (empty: the system's). */
+    dnsServers: string[];
+  };
   secrets: {
     allowedReferences: string[];
     dynamicStrategies: boolean;
@@ -106,6 +118,7 @@ export const DEFAULT_CONFIG: DaemonConfig = {
   rbac: { roles: {}, bindings: {} },
   server: { allowPlaintext: false },
   sources: { maxConnectionsPerEndpoint: 10 },
+  targets: { allow: [], deny: [], allowLinkLocal: false, dnsServers: [] },
   secrets: {
     allowedReferences: DEFAULT_SECRET_POLICY.allowedReferences,
     dynamicStrategies: DEFAULT_SECRET_POLICY.dynamicStrategies,
@@ -156,6 +169,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env,
     tlsClientCa: env.SOURCED_TLS_CLIENT_CA,
     allowPlaintext: env.SOURCED_ALLOW_PLAINTEXT,
     auditFile: env.SOURCED_AUDIT_FILE,
+    targetsAllow: env.SOURCED_TARGETS_ALLOW,
+    targetsDeny: env.SOURCED_TARGETS_DENY,
   };
   apply(config, fromEnv, (k) => `environment variable SOURCED_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`, cwd);
   apply(
@@ -172,6 +187,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env,
   parseListen(config.listen, 'listen');
   if (config.server.tls && (!config.server.tls.cert || !config.server.tls.key)) {
     throw new ConfigError('server.tls needs both cert and key (SOURCED_TLS_CERT and SOURCED_TLS_KEY)');
+  }
+  try {
+    new TargetPolicy(config.targets, { dnsServers: config.targets.dnsServers });
+  } catch (error) {
+    throw new ConfigError(`targets.dnsServers: ${(error as Error).message}`);
   }
   if (config.auth.mtls && !config.server.tls?.clientCa) {
     throw new ConfigError('auth.mtls names callers by their client certificate: it needs mutual TLS (server.tls with clientCa)');
@@ -221,6 +241,13 @@ function apply(config: DaemonConfig, values: Record<string, string | undefined>,
       case 'auditFile':
         config.audit = { file: resolve(cwd, raw), stdout: false };
         break;
+      case 'targetsAllow':
+      case 'targetsDeny': {
+        const list = checkTargetEntries(raw.split(',').map((p) => p.trim()).filter(Boolean), key === 'targetsAllow' ? 'allow' : 'deny', origin(key));
+        if (key === 'targetsAllow') config.targets.allow = list;
+        else config.targets.deny = list;
+        break;
+      }
     }
   }
 }
@@ -237,7 +264,7 @@ function mergeFile(config: DaemonConfig, path: string): void {
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${path} must hold an object`);
   const d = doc as Record<string, unknown>;
   const where = (k: string) => `${k} in ${path}`;
-  const known = new Set(['listen', 'plugins', 'logLevel', 'shutdownGraceMs', 'validation', 'discovery', 'limits', 'audit', 'auth', 'rbac', 'server', 'sources', 'secrets']);
+  const known = new Set(['listen', 'plugins', 'logLevel', 'shutdownGraceMs', 'validation', 'discovery', 'limits', 'audit', 'auth', 'rbac', 'server', 'sources', 'targets', 'secrets']);
   for (const k of Object.keys(d)) if (!known.has(k)) throw new ConfigError(`unknown option ${where(k)}; known: ${[...known].join(', ')}`);
   if (d.listen !== undefined) config.listen = parseListen(String(d.listen), where('listen')) && String(d.listen);
   if (d.plugins !== undefined) {
@@ -303,6 +330,22 @@ function mergeFile(config: DaemonConfig, path: string): void {
   if (sources?.maxConnectionsPerEndpoint !== undefined) {
     config.sources.maxConnectionsPerEndpoint = positiveInteger(String(sources.maxConnectionsPerEndpoint), where('sources.maxConnectionsPerEndpoint'));
   }
+  const targets = section('targets', ['allow', 'deny', 'allowLinkLocal', 'dnsServers']);
+  if (targets) {
+    for (const k of ['allow', 'deny', 'dnsServers'] as const) {
+      const value = targets[k];
+      if (value === undefined || value === null) continue;
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && v.trim() !== '')) {
+        throw new ConfigError(`${where(`targets.${k}`)} must be a list of ${k === 'dnsServers' ? 'addresses (ip or ip:port)' : 'CIDR blocks, addresses or host-name patterns'}`);
+      }
+      const list = value.map((v: string) => v.trim());
+      config.targets[k] = k === 'dnsServers' ? list : checkTargetEntries(list, k, where(`targets.${k}`));
+    }
+    if (targets.allowLinkLocal !== undefined) {
+      if (typeof targets.allowLinkLocal !== 'boolean') throw new ConfigError(`${where('targets.allowLinkLocal')} must be true or false`);
+      config.targets.allowLinkLocal = targets.allowLinkLocal;
+    }
+  }
   const secrets = section('secrets', ['allowedReferences', 'dynamicStrategies', 'order', 'cacheTtlMs', 'staleIfErrorMs', 'providerTimeoutMs']);
   if (secrets) {
     if (secrets.allowedReferences !== undefined) {
@@ -338,6 +381,17 @@ export function parseListen(value: string, origin: string): { host: string; port
   const port = m ? Number(m[2]) : NaN;
   if (!m || port > 65535) throw new ConfigError(`${origin}: "${value}" is not HOST:PORT (for example 127.0.0.1:50051, or [::]:50051)`);
   return { host: m[1], port };
+}
+
+/** Target-policy entries, each checked; a bad one is a ConfigError naming where it came from. */
+function checkTargetEntries(entries: string[], key: 'allow' | 'deny', origin: string): string[] {
+  try {
+    new TargetPolicy({ allow: key === 'allow' ? entries : [], deny: key === 'deny' ? entries : [] });
+  } catch (error) {
+    const detail = (error as Error).message.replace(/^targets\.(allow|deny): /, '');
+    throw new ConfigError(`${origin}: ${detail} (an entry is a CIDR block such as 10.0.0.0/8, an address, or a host-name pattern such as *.db.example.com)`);
+  }
+  return entries;
 }
 
 function oneOf<T extends string>(raw: string, allowed: readonly T[], origin: string): T {

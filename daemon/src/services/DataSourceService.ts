@@ -4,6 +4,8 @@ import {
   encodeCursor,
   InputError,
   normalizeDataSource,
+  raceSignal,
+  TargetDeniedError,
   SourcedError,
   TOKEN_PLUGIN_OF,
   tokenCloudOf,
@@ -14,6 +16,7 @@ import {
   type DataSource,
   type Logger,
   type SecretChain,
+  type TargetPolicy,
   type ValidationRunner,
 } from '@sourced/core';
 import type { DaemonConfig } from '../config/DaemonConfig';
@@ -39,6 +42,7 @@ export class DataSourceService {
       validationRunner: ValidationRunner;
       discoveryEngine: DiscoveryEngine;
       connectionBudget: ConnectionBudget;
+      targetPolicy: TargetPolicy;
       heapGuard: HeapGuard;
       authorizer: Authorizer;
       tracer: Tracer;
@@ -61,7 +65,7 @@ export class DataSourceService {
   }
 
   async *validate(req: ValidateDataSourceRequest, ctx: CallContext): AsyncGenerator<Omit<ValidateDataSourceResponse, 'sequence'>> {
-    const connector = this.connect(req.dataSource, ctx);
+    const connector = await this.connect(req.dataSource, ctx);
     try {
       const checkTimeoutMs = req.checkTimeoutMs || this.deps.config.validation.checkTimeoutMs;
       for await (const event of this.deps.validationRunner.run(connector, { checkTimeoutMs }, ctx.signal)) {
@@ -92,7 +96,7 @@ export class DataSourceService {
     }
     // Bad filters, batch sizes and cursors fail before any connection is opened.
     DiscoveryEngine.validateRequest(request);
-    const connector = this.connect(req.dataSource, ctx);
+    const connector = await this.connect(req.dataSource, ctx);
     ctx.span.setAttribute('sourced.discovery.strategy', strategy);
     for await (const event of this.deps.discoveryEngine.run(connector, request, ctx.signal)) {
       for (const response of toDiscoveryResponses(event, (r) => encodeCursor(r))) yield response;
@@ -101,8 +105,11 @@ export class DataSourceService {
     }
   }
 
-  /** Normalizes the request's data source and creates its connector; bad input is an InputError naming the field. */
-  private connect(input: ValidateDataSourceRequest['dataSource'], ctx: CallContext): Connector {
+  /**
+   * Normalizes the request's data source and creates its connector; bad input is an
+   * InputError naming the field, a refused secret reference, grant or target a NotAllowedError.
+   */
+  private async connect(input: ValidateDataSourceRequest['dataSource'], ctx: CallContext): Promise<Connector> {
     if (!input) throw new InputError([{ field: 'data_source', description: 'is required' }]);
     const source: DataSource = normalizeDataSource(toDataSourceInput(input), this.deps.pluginRegistry);
     ctx.noteDataSource({ id: source.id || undefined, type: source.type, host: `${source.primary.host}${source.primary.port ? `:${source.primary.port}` : ''}` });
@@ -114,6 +121,9 @@ export class DataSourceService {
       hosts: [source.primary.host, ...(source.secondary ? [source.secondary.host] : [])],
       references: this.deps.secretChain.referencesOf(source),
     });
+    // And so does an endpoint the target policy refuses. Every dial is checked again (a name
+    // may resolve elsewhere by then); this up-front check makes the usual case one clear error.
+    await this.checkTargets(source, ctx.signal);
     ctx.span.setAttributes({
       'sourced.data_source.type': source.type,
       'sourced.data_source.location': source.location,
@@ -128,7 +138,24 @@ export class DataSourceService {
       applicationName: APPLICATION_NAME,
       tokens: this.tokenMinter(ctx),
       connectionBudget: this.deps.connectionBudget,
+      targets: this.deps.targetPolicy,
     });
+  }
+
+  /**
+   * Resolves each endpoint through the target policy and throws its TargetDeniedError when
+   * one is refused. A name that does not resolve (or is a `mongodb+srv` name with SRV
+   * records only) passes here: validation reports it, and every dial is vetted anyway.
+   */
+  private async checkTargets(source: DataSource, signal: AbortSignal): Promise<void> {
+    const policy = this.deps.targetPolicy;
+    for (const endpoint of [source.primary, ...(source.secondary ? [source.secondary] : [])]) {
+      try {
+        await raceSignal(policy.resolve(endpoint.host), signal);
+      } catch (error) {
+        if (error instanceof TargetDeniedError || signal.aborted) throw error;
+      }
+    }
   }
 
   /** Database tokens for `use_iam_auth`, minted by the provider plugin of the data source's cloud, traced. */

@@ -46,7 +46,7 @@ export class MongoConnector extends LocationAwareConnector<MongoClient> {
     const settings = mongoSettings(this.source, args.host);
     let client: MongoClient;
     try {
-      client = await openClient(mongoUrl(args, settings), mongoClientOptions(args, settings, { authenticate: true, maxPoolSize: MAX_POOL_SIZE }), signal);
+      client = await openClient(mongoUrl(args, settings), mongoClientOptions(args, settings, { authenticate: true, maxPoolSize: MAX_POOL_SIZE }), signal, args.targets);
     } catch (error) {
       throw toConnectError(error, args, settings);
     }

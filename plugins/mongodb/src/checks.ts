@@ -202,7 +202,7 @@ const tlsCheck: Check = {
       const notRequested = 'TLS not requested (ssl_config.mode is SSL_MODE_DISABLE)';
       try {
         const budget = AbortSignal.any([ctx.signal, AbortSignal.timeout(Math.max(50, Math.min(2000, ctx.timeoutMs / 2)))]);
-        const session = await probeTls(address, target.port, { rejectUnauthorized: false, host: name, servername: undefined }, budget);
+        const session = await probeTls(address, target.port, { rejectUnauthorized: false, host: name, servername: undefined }, budget, ctx.targets);
         ctx.state.serverOffersTls = true;
         return {
           status: 'SKIPPED',
@@ -219,7 +219,7 @@ const tlsCheck: Check = {
     const keyPair = checkClientKeyPair(args.tls);
     if (keyPair) return keyPair;
     try {
-      return describeTlsSession(await probeTls(address, target.port, probeTlsOptions(args.tls, name), ctx.signal), args.tls, name);
+      return describeTlsSession(await probeTls(address, target.port, probeTlsOptions(args.tls, name), ctx.signal, ctx.targets), args.tls, name);
     } catch (error) {
       if (ctx.signal.aborted) throw abortedErrorFrom(ctx.signal);
       const code = (error as { code?: unknown }).code;
@@ -289,7 +289,7 @@ const handshakeCheck: Check = {
     let client: MongoClient;
     try {
       const options = mongoClientOptions(args, settings, { authenticate: false, maxPoolSize: 1, timeoutMs: timeoutWithin(ctx) });
-      client = await openClient(mongoUrl(args, settings), options, ctx.signal);
+      client = await openClient(mongoUrl(args, settings), options, ctx.signal, args.targets);
     } catch (error) {
       if (ctx.signal.aborted) throw abortedErrorFrom(ctx.signal);
       const f = describeConnectFailure(error, args, settings, { serverOffersTls: ctx.state.serverOffersTls });
@@ -366,7 +366,7 @@ const authenticateCheck: Check = {
     let client: MongoClient;
     try {
       const options = mongoClientOptions(args, settings, { authenticate: true, maxPoolSize: 1, timeoutMs: timeoutWithin(ctx) });
-      client = await openClient(mongoUrl(args, settings), options, ctx.signal);
+      client = await openClient(mongoUrl(args, settings), options, ctx.signal, args.targets);
     } catch (error) {
       if (ctx.signal.aborted) throw abortedErrorFrom(ctx.signal);
       const f = describeConnectFailure(error, args, { ...settings, authSource }, {

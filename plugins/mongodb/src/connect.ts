@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { abortedErrorFrom, InputError, raceSignal, type ConnectionArgs, type DataSource, type TlsArgs } from '@sourced/core';
+import { abortedErrorFrom, describeError, InputError, raceSignal, type ConnectionArgs, type DataSource, type GuardLease, type TargetPolicy, type TlsArgs } from '@sourced/core';
 import { MongoClient, type AuthMechanism, type MongoClientOptions, type ServerHeartbeatFailedEvent } from 'mongodb';
 
 /** Prefix of an SRV record name; a host given with it is looked up as `mongodb+srv`. */
@@ -115,10 +115,22 @@ export function mongoClientOptions(args: ConnectionArgs, settings: MongoSettings
  * for server selection to time out; a seed list gets the whole selection time. Honours
  * `signal`: when it fires first, the client is closed and the promise rejects with an
  * `AbortedError`.
+ *
+ * With `targets` (the daemon's target policy), every connection the driver opens (to the
+ * host, to SRV seeds, to members a replica set lists, by name or address) goes through the
+ * policy's SOCKS5 guard, which dials only what the policy allows; when the open fails
+ * because the policy refused a member, the promise rejects with that `TargetDeniedError`,
+ * and when a member refused the connection, with the guard's socket error.
  */
-export async function openClient(url: string, options: MongoClientOptions, signal: AbortSignal): Promise<MongoClient> {
+export async function openClient(url: string, options: MongoClientOptions, signal: AbortSignal, targets?: TargetPolicy): Promise<MongoClient> {
   if (signal.aborted) throw abortedErrorFrom(signal);
+  let lease: GuardLease | undefined;
+  if (targets) {
+    lease = await targets.socksGuard().lease();
+    options = { ...options, proxyHost: lease.host, proxyPort: lease.port, proxyUsername: lease.username, proxyPassword: lease.password };
+  }
   const client = new MongoClient(url, options);
+  if (lease) leases.set(client, lease);
   let onFailure: ((event: ServerHeartbeatFailedEvent) => void) | undefined;
   const failed = new Promise<never>((_, reject) => {
     onFailure = (event) => reject(event.failure);
@@ -130,14 +142,21 @@ export async function openClient(url: string, options: MongoClientOptions, signa
   try {
     await raceSignal(Promise.race([connecting, failed]), signal);
   } catch (error) {
+    // Through the guard, a refused or unreachable member is only a SOCKS reply to the driver:
+    // report the policy's refusal, or the socket error the guard met, instead.
+    const proxied = lease && /socks5? proxy rejected/i.test(describeError(error));
+    const cause = proxied ? (lease?.lastDenial ?? lease?.lastFailure) : lease?.lastDenial;
     await closeClient(client);
     if (signal.aborted) throw abortedErrorFrom(signal);
-    throw error;
+    throw cause ?? error;
   } finally {
     if (onFailure) client.off('serverHeartbeatFailed', onFailure);
   }
   return client;
 }
+
+/** The guard lease of each client opened through a target policy; given back when it closes. */
+const leases = new WeakMap<MongoClient, GuardLease>();
 
 /** Closes a client and every connection of its pool and monitors; never throws. */
 export async function closeClient(client: MongoClient): Promise<void> {
@@ -151,5 +170,7 @@ export async function closeClient(client: MongoClient): Promise<void> {
     ]);
   } finally {
     clearTimeout(timer);
+    leases.get(client)?.release();
+    leases.delete(client);
   }
 }

@@ -4,6 +4,7 @@ import {
   type ConnectionArgs,
   connectFailureToError,
   type ConnectFailure,
+  targetDeniedFailure,
 } from '@sourced/core';
 import { MongoAPIError, MongoNetworkTimeoutError, MongoParseError, MongoServerSelectionError } from 'mongodb';
 import type { MongoSettings } from './connect';
@@ -24,6 +25,8 @@ export interface FailureContext {
  * timeout). The text is scrubbed of the password and client key.
  */
 export function describeConnectFailure(error: unknown, args: ConnectionArgs, settings: MongoSettings, known: FailureContext = {}): ConnectFailure {
+  const denied = targetDeniedFailure(error);
+  if (denied) return denied;
   const target = settings.srv ? `mongodb+srv://${settings.host}` : `${args.host}:${args.port}`;
   const cause = underlyingError(error);
   const text = scrubbedErrorText(cause, [args.password, args.tls?.key]);

@@ -1,15 +1,15 @@
 import { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { inspectTlsSession, startTlsOnSocket, type TlsSession } from '@sourced/core';
+import { inspectTlsSession, startTlsOnSocket, type TargetPolicy, type TlsSession } from '@sourced/core';
 
 /**
- * Connects to `address:port` and makes a TLS handshake straight away (MongoDB speaks TLS
+ * Connects to `address:port` (through `targets`, the daemon's target policy, when given) and makes a TLS handshake straight away (MongoDB speaks TLS
  * from the first byte, with no negotiation inside its protocol), then reports the session.
  * Always closes the connection. Rejects with the socket or TLS error (a certificate problem
  * has its `code`), or `signal.reason` when the signal fires.
  */
-export async function probeTls(address: string, port: number, options: ConnectionOptions, signal: AbortSignal): Promise<TlsSession> {
-  const socket = await tcpConnect(address, port, signal);
+export async function probeTls(address: string, port: number, options: ConnectionOptions, signal: AbortSignal, targets?: TargetPolicy): Promise<TlsSession> {
+  const socket = await tcpConnect(address, port, signal, targets);
   const started = performance.now();
   const secure = await startTlsOnSocket(socket, options, signal);
   try {
@@ -19,10 +19,11 @@ export async function probeTls(address: string, port: number, options: Connectio
   }
 }
 
-function tcpConnect(address: string, port: number, signal: AbortSignal): Promise<Socket> {
+function tcpConnect(address: string, port: number, signal: AbortSignal, targets?: TargetPolicy): Promise<Socket> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
-    const socket = new Socket();
+    // Through the target policy when there is one: `address` may be a seed's host name.
+    const socket = targets ? targets.socket() : new Socket();
     const onAbort = () => {
       socket.destroy();
       reject(signal.reason);

@@ -115,7 +115,7 @@ const tlsCheck: Check = {
     const keyPair = checkClientKeyPair(args.tls);
     if (keyPair) return keyPair;
     try {
-      const probe = await probeGreeting(address, args.port, probeTlsOptions(args.tls, args.host), ctx.signal);
+      const probe = await probeGreeting(address, args.port, probeTlsOptions(args.tls, args.host), ctx.signal, ctx.targets);
       ctx.state.greeting = probe.greeting;
       if (!probe.session) {
         return failed(`the server at ${args.host}:${args.port} does not offer TLS`, TLS_OFF_HINT, { mode: args.tls.mode, ...greetingDetails(probe.greeting) });
@@ -142,7 +142,7 @@ async function probeWithoutTls(ctx: CheckContext<MysqlCheckState>, args: Connect
   const notRequested = 'TLS not requested (ssl_config.mode is SSL_MODE_DISABLE)';
   try {
     const probeSignal = AbortSignal.any([ctx.signal, AbortSignal.timeout(Math.max(50, Math.min(2000, ctx.timeoutMs / 2)))]);
-    const { greeting } = await probeGreeting(address, args.port, undefined, probeSignal);
+    const { greeting } = await probeGreeting(address, args.port, undefined, probeSignal, ctx.targets);
     ctx.state.greeting = greeting;
     if (greeting.tlsOffered) {
       return {

@@ -4,6 +4,7 @@ import {
   type ConnectionArgs,
   connectFailureToError,
   type ConnectFailure,
+  targetDeniedFailure,
 } from '@sourced/core';
 import { tlsErrorCode } from './driver';
 import { errorCode, isConnectionError, serverErrno } from './mysqlErrors';
@@ -43,6 +44,8 @@ const TLS_HINT =
  * plugins, TLS and socket errors. The message is scrubbed of the password and the client key.
  */
 export function describeConnectFailure(error: unknown, args: ConnectionArgs): ConnectFailure {
+  const denied = targetDeniedFailure(error);
+  if (denied) return denied;
   const text = scrubbedErrorText(error, [args.password, args.tls?.key]);
   const target = `${args.host}:${args.port}`;
   const user = args.user ?? '';

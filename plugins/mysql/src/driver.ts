@@ -66,6 +66,12 @@ export async function openConnection(args: ConnectionArgs, signal: AbortSignal, 
     flags: ['-LOCAL_FILES'],
     authPlugins: trackedAuthPlugins((name) => (authPlugin = name), password ?? '', args.tls !== undefined),
   };
+  const targets = args.targets;
+  if (targets) {
+    // mysql2 takes a connected (or connecting) stream: dial through the target policy. The
+    // TLS upgrade still verifies against options.host, the name.
+    options.stream = () => targets.connect({ host: args.host, port: args.port, noDelay: true, keepAlive: args.keepAlive, keepAliveInitialDelay: 10_000 });
+  }
   const conn = createConnection(options);
   conn.on('error', () => undefined);
   try {

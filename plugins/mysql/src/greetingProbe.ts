@@ -6,7 +6,7 @@
  */
 import { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { inspectTlsSession, startTlsOnSocket, type TlsSession } from '@sourced/core';
+import { inspectTlsSession, startTlsOnSocket, type TargetPolicy, type TlsSession } from '@sourced/core';
 
 /** Capability flags of the client/server protocol. */
 const CLIENT_LONG_PASSWORD = 0x1;
@@ -46,13 +46,19 @@ export interface GreetingProbe {
 }
 
 /**
- * Connects, reads the greeting and, with `tlsOptions` and a server that offers TLS, makes
+ * Connects (through `targets`, the daemon's target policy, when given), reads the greeting and, with `tlsOptions` and a server that offers TLS, makes
  * the TLS handshake and reports the session. Always closes the socket. Rejects with a
  * {@link GreetingError}, the TLS error (its `code` names a certificate problem), a socket
  * error, or `signal.reason` when the signal fires.
  */
-export async function probeGreeting(address: string, port: number, tlsOptions: ConnectionOptions | undefined, signal: AbortSignal): Promise<GreetingProbe> {
-  const { socket, payload } = await readFirstPacket(address, port, signal);
+export async function probeGreeting(
+  address: string,
+  port: number,
+  tlsOptions: ConnectionOptions | undefined,
+  signal: AbortSignal,
+  targets?: TargetPolicy,
+): Promise<GreetingProbe> {
+  const { socket, payload } = await readFirstPacket(address, port, signal, targets);
   let greeting: ServerGreeting;
   try {
     greeting = parseGreeting(payload);
@@ -124,10 +130,10 @@ function sslRequest(serverCapabilities: number): Buffer {
 }
 
 /** Connects and reads one whole packet (3-byte length, sequence id, payload). */
-function readFirstPacket(address: string, port: number, signal: AbortSignal): Promise<{ socket: Socket; payload: Buffer }> {
+function readFirstPacket(address: string, port: number, signal: AbortSignal, targets?: TargetPolicy): Promise<{ socket: Socket; payload: Buffer }> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
-    const socket = new Socket();
+    const socket = targets ? targets.socket() : new Socket();
     let buffered = Buffer.alloc(0);
     const done = () => {
       signal.removeEventListener('abort', onAbort);

@@ -87,7 +87,7 @@ const tlsCheck: Check = {
     const keyPair = checkClientKeyPair(args.tls);
     if (keyPair) return keyPair;
     try {
-      const probe = await probeTls(address, args.port, probeTlsOptions(args.tls, args.host), ctx.signal);
+      const probe = await probeTls(address, args.port, probeTlsOptions(args.tls, args.host), ctx.signal, ctx.targets);
       if (probe.answer === 'N') {
         return failed(
           `the server at ${args.host}:${args.port} does not accept TLS`,
@@ -118,7 +118,7 @@ async function probeWithoutTls(ctx: CheckContext<PostgresCheckState>, args: Conn
     // The probe is informational: it gets half the check's time, so a server that never
     // answers the SSLRequest leaves the check SKIPPED (unknown) and authentication still runs.
     const probeSignal = AbortSignal.any([ctx.signal, AbortSignal.timeout(Math.max(50, Math.min(2000, ctx.timeoutMs / 2)))]);
-    const probe = await probeTls(address, args.port, { rejectUnauthorized: false, host: args.host }, probeSignal);
+    const probe = await probeTls(address, args.port, { rejectUnauthorized: false, host: args.host }, probeSignal, ctx.targets);
     if (probe.answer === 'S') {
       return {
         status: 'SKIPPED',

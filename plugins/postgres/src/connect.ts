@@ -69,6 +69,9 @@ export async function connectClient(args: ConnectionArgs, signal: AbortSignal, l
     application_name: args.applicationName,
     keepAlive: args.keepAlive,
     connectionTimeoutMillis: args.connectTimeoutMs,
+    // pg connects the stream itself (connect(port, host)); the policy's socket resolves the
+    // host through the target policy and dials only an address it allows.
+    ...(args.targets ? { stream: () => (args.targets as NonNullable<typeof args.targets>).socket() } : {}),
   });
   client.on('error', (error) =>
     logger.warn('PostgreSQL connection failed while idle', { host: args.host, port: args.port, error: describeError(error) }),

@@ -3,6 +3,7 @@ import {
   type ConnectionArgs,
   connectFailureToError,
   type ConnectFailure,
+  targetDeniedFailure,
 } from '@sourced/core';
 import { NoPasswordError } from './connect';
 import { isConnectionError, scrubbed, sqlState } from './pgErrors';
@@ -25,6 +26,8 @@ export function describeCertificateError(error: unknown, host: string): { messag
  * the password and the client key; PostgreSQL's own texts for these codes are safe.
  */
 export function describeConnectFailure(error: unknown, args: ConnectionArgs): ConnectFailure {
+  const denied = targetDeniedFailure(error);
+  if (denied) return denied;
   const text = scrubbed(error, [args.password, args.tls?.key]);
   const target = `${args.host}:${args.port}`;
   const user = args.user ?? '';

@@ -1,6 +1,6 @@
 import { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { inspectTlsSession, startTlsOnSocket, type TlsSession } from '@sourced/core';
+import { inspectTlsSession, startTlsOnSocket, type TargetPolicy, type TlsSession } from '@sourced/core';
 
 export type { TlsSession } from '@sourced/core';
 
@@ -15,13 +15,13 @@ export type TlsProbe =
   | { answer: 'other'; byte: number };
 
 /**
- * Opens a TCP connection, sends the PostgreSQL SSLRequest and reads the one-byte answer;
+ * Opens a TCP connection (through `targets`, the daemon's target policy, when given), sends the PostgreSQL SSLRequest and reads the one-byte answer;
  * on 'S' makes the TLS handshake with `tlsOptions` over the same socket and reports the
  * session. Always closes the socket. Rejects with the TLS error (its `code` names a
  * certificate problem) or the socket error, or `signal.reason` when the signal fires.
  */
-export async function probeTls(address: string, port: number, tlsOptions: ConnectionOptions, signal: AbortSignal): Promise<TlsProbe> {
-  const { socket, answer } = await sslRequest(address, port, signal);
+export async function probeTls(address: string, port: number, tlsOptions: ConnectionOptions, signal: AbortSignal, targets?: TargetPolicy): Promise<TlsProbe> {
+  const { socket, answer } = await sslRequest(address, port, signal, targets);
   if (answer !== 0x53 /* 'S' */) {
     socket.destroy();
     return answer === 0x4e /* 'N' */ ? { answer: 'N' } : { answer: 'other', byte: answer };
@@ -35,10 +35,10 @@ export async function probeTls(address: string, port: number, tlsOptions: Connec
   }
 }
 
-function sslRequest(address: string, port: number, signal: AbortSignal): Promise<{ socket: Socket; answer: number }> {
+function sslRequest(address: string, port: number, signal: AbortSignal, targets?: TargetPolicy): Promise<{ socket: Socket; answer: number }> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
-    const socket = new Socket();
+    const socket = targets ? targets.socket() : new Socket();
     const done = () => {
       signal.removeEventListener('abort', onAbort);
       socket.off('data', onData).off('error', fail).off('close', onClose);

@@ -31,8 +31,12 @@ export interface MongoStandInOptions {
   host?: string;
   /** 0 (the default) picks a free port. */
   port?: number;
-  /** Answer hello as the primary of a one-member replica set with this name. */
+  /** Answer hello as the primary of a replica set with this name (one member unless `members`). */
   replicaSet?: string;
+  /** The host name the replica-set hello gives for this server (`me`, `primary`; the port is its own); default its address. */
+  advertiseHost?: string;
+  /** Further members (`host:port`) the replica-set hello lists, as secondaries a driver will monitor. */
+  members?: string[];
   /** Answer hello as a mongos router (`msg: 'isdbgrid'`). */
   sharded?: boolean;
   /** The version buildInfo reports. */
@@ -150,7 +154,7 @@ class StandIn implements MongoStandIn {
   }
 
   private get address(): string {
-    return `${this.host}:${this.port}`;
+    return `${this.options.advertiseHost ?? this.host}:${this.port}`;
   }
 
   private accept(socket: Socket): void {
@@ -281,7 +285,7 @@ class StandIn implements MongoStandIn {
     if (cmd.helloOk) reply.helloOk = true;
     if (this.options.replicaSet) {
       Object.assign(reply, {
-        hosts: [this.address],
+        hosts: [this.address, ...(this.options.members ?? [])],
         setName: this.options.replicaSet,
         setVersion: 1,
         secondary: false,

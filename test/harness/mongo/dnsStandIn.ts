@@ -1,6 +1,6 @@
 /**
- * A DNS server on UDP for tests of `mongodb+srv`: it answers SRV and TXT questions from a
- * table (NXDOMAIN for any other name). Point Node's resolver at it with
+ * A DNS server on UDP for tests of `mongodb+srv` and of the target policy: it answers SRV,
+ * TXT and A questions from a table (NXDOMAIN for any other name). Point Node's resolver at it with
  * `dns.setServers(['127.0.0.1:<port>'])`; that changes `dns.resolve*` (what SRV lookups
  * use) and not `dns.lookup` (getaddrinfo), so host names still resolve as usual.
  */
@@ -18,6 +18,12 @@ export interface DnsRecords {
   srv?: Record<string, SrvTarget[]>;
   /** TXT records by name; each string is one record. */
   txt?: Record<string, string[]>;
+  /**
+   * A records by name: a list, or a function called for each question (a name that answers
+   * differently from one question to the next, as in DNS rebinding). Sent with TTL 0, so
+   * no resolver caches them.
+   */
+  a?: Record<string, string[] | (() => string[])>;
 }
 
 export interface DnsStandIn {
@@ -26,6 +32,7 @@ export interface DnsStandIn {
   stop(): Promise<void>;
 }
 
+const TYPE_A = 1;
 const TYPE_TXT = 16;
 const TYPE_SRV = 33;
 
@@ -45,11 +52,11 @@ function readName(msg: Buffer, offset: number): { name: string; end: number } {
   return { name: labels.join('.').toLowerCase(), end: at + 1 };
 }
 
-function record(name: string, type: number, data: Buffer): Buffer {
+function record(name: string, type: number, data: Buffer, ttl = 60): Buffer {
   const fixed = Buffer.alloc(10);
   fixed.writeUInt16BE(type, 0);
   fixed.writeUInt16BE(1, 2); // IN
-  fixed.writeUInt32BE(60, 4); // TTL
+  fixed.writeUInt32BE(ttl, 4);
   fixed.writeUInt16BE(data.length, 8);
   return Buffer.concat([encodeName(name), fixed, data]);
 }
@@ -73,7 +80,12 @@ function answer(query: Buffer, records: DnsRecords): Buffer {
   if (type === TYPE_TXT && txt) {
     for (const t of txt) answers.push(record(name, TYPE_TXT, Buffer.concat([Buffer.from([Buffer.byteLength(t)]), Buffer.from(t)])));
   }
-  const exists = srv !== undefined || txt !== undefined;
+  const a = Object.entries(records.a ?? {}).find(([n]) => n.toLowerCase() === name)?.[1];
+  if (type === TYPE_A && a) {
+    for (const address of typeof a === 'function' ? a() : a) answers.push(record(name, TYPE_A, Buffer.from(address.split('.').map(Number)), 0));
+  }
+  // Any other question about a known name (AAAA) gets no data: NOERROR, no answers.
+  const exists = srv !== undefined || txt !== undefined || a !== undefined;
   const header = Buffer.alloc(12);
   header.writeUInt16BE(query.readUInt16BE(0), 0); // id
   // QR, opcode of the query, AA, RD of the query, RA; NXDOMAIN for names it does not know
