@@ -16,6 +16,7 @@ import type { DiscoverDataSourceResponse } from '../daemon/src/gen/sourced/v1/da
 import { mongoFixture, SHOP, TEST_USER } from './fixtures/mongodb/fixture';
 import { startDnsStandIn, type DnsStandIn } from './harness/mongo/dnsStandIn';
 import { startMongoStandIn, type MongoStandIn } from './harness/mongo/MongoStandIn';
+import { mongoSource } from './harness/mongo/sources';
 import { pgSource } from './support/pg';
 import { expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
 import { check, statuses } from './support/validation';
@@ -41,6 +42,7 @@ const relationCount = (events: DiscoverDataSourceResponse[]) => events.reduce((n
 describe('target policy', () => {
   const pg = inject('postgres');
   const maria = inject('mariadb');
+  const mongoServer = inject('mongodb');
   /** What each rebinding name answers next: the first answer, then the second for good. */
   const rebinding = new Map<string, string[][]>();
   const answer = (name: string) => () => {
@@ -58,6 +60,7 @@ describe('target policy', () => {
       a: {
         'pg.rebind.test': answer('pg.rebind.test'),
         'maria.rebind.test': answer('maria.rebind.test'),
+        'mongo.rebind.test': answer('mongo.rebind.test'),
         'pg.stable.test': ['127.0.0.1'],
         'metadata.rebind.test': ['169.254.169.254'],
       },
@@ -133,6 +136,24 @@ describe('target policy', () => {
       rebinding.set('maria.rebind.test', [['127.0.0.1'], ['127.0.0.2']]);
       await expectFailure(open.discover({ dataSource: source }));
       expect(mariaTrap.hits()).toBeGreaterThan(0);
+    });
+
+    /** MongoDB's driver dials through the policy's SOCKS5 guard: the rebound address is refused there, and the call says why. */
+    it('is refused at the MongoDB dial', async () => {
+      const mongoTrap = await startTrap(mongoServer.port);
+      try {
+        const source = mongoSource(mongoServer, { primary: { host: 'mongo.rebind.test', port: mongoServer.port, database: mongoServer.database } });
+        rebinding.set('mongo.rebind.test', [['127.0.0.1'], ['127.0.0.2']]);
+        const denied = await denial(t.discover({ dataSource: source }));
+        expect(denied).toMatchObject({ code: Status.PERMISSION_DENIED, reason: 'TARGET_DENIED', metadata: { host: 'mongo.rebind.test', address: '127.0.0.2' } });
+        expect(mongoTrap.hits()).toBe(0);
+
+        rebinding.set('mongo.rebind.test', [['127.0.0.1'], ['127.0.0.2']]);
+        await expectFailure(open.discover({ dataSource: source }));
+        expect(mongoTrap.hits()).toBeGreaterThan(0);
+      } finally {
+        await mongoTrap.stop();
+      }
     });
 
     /** In validation, the dns check resolves through the policy: it fails with the rule, and nothing after it dials. */

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TargetDeniedError, TargetPolicy, type TargetResolver } from '../src';
 
@@ -135,5 +135,42 @@ describe('TargetPolicy', () => {
       await new Promise((r) => setTimeout(r, 50));
       expect(accepted - before).toBe(1);
     });
+  });
+
+  /** The SOCKS5 guard serves only logins of its leases: another local process cannot use it to reach anything. */
+  it('serves only clients with a lease of its own', async () => {
+    const policy = TargetPolicy.defaults();
+    const lease = await policy.socksGuard().lease();
+    const exchange = async (messages: Buffer[]): Promise<Buffer> => {
+      const socket: Socket = connect(lease.port, lease.host);
+      await once(socket, 'connect');
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      for (const m of messages) {
+        socket.write(m);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await Promise.race([once(socket, 'close'), new Promise((r) => setTimeout(r, 500))]);
+      socket.destroy();
+      return Buffer.concat(chunks);
+    };
+    const login = (user: string, password: string) => Buffer.concat([Buffer.from([1, user.length]), Buffer.from(user), Buffer.from([password.length]), Buffer.from(password)]);
+    try {
+      // no authentication offered: no acceptable method
+      expect([...(await exchange([Buffer.from([5, 1, 0])]))]).toEqual([5, 0xff]);
+      // a wrong password: refused at the login
+      expect([...(await exchange([Buffer.from([5, 1, 2]), login(lease.username, 'x'.repeat(lease.password.length))]))]).toEqual([5, 2, 1, 1]);
+      // the lease's login, then CONNECT to the metadata address: logged in, then refused by rule (reply 2)
+      const connectTo = Buffer.from([5, 1, 0, 1, 169, 254, 169, 254, 0, 80]);
+      const reply = await exchange([Buffer.from([5, 1, 2]), login(lease.username, lease.password), connectTo]);
+      expect([...reply.subarray(0, 4)]).toEqual([5, 2, 1, 0]);
+      expect(reply[5]).toBe(2);
+      expect(lease.lastDenial?.rule).toBe('169.254.0.0/16');
+      // a released lease logs in no more
+      lease.release();
+      expect([...(await exchange([Buffer.from([5, 1, 2]), login(lease.username, lease.password)]))]).toEqual([5, 2, 1, 1]);
+    } finally {
+      await policy.close();
+    }
   });
 });
