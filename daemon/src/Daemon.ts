@@ -1,7 +1,7 @@
 import { format } from 'node:util';
 import { Server, setLogger } from '@grpc/grpc-js';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { ConnectionBudget, DiscoveryEngine, SecretChain, TargetPolicy, ValidationRunner, type Logger } from '@sourced/core';
+import { ConnectionBudget, DiscoveryEngine, SecretChain, TargetPolicy, ValidationRunner, type Logger, type SourcedPlugin } from '@sourced/core';
 import { asClass, asFunction, asValue, createContainer, InjectionMode, type AwilixContainer } from 'awilix';
 import { HealthImplementation } from 'grpc-health-check';
 import { parseListen, type DaemonConfig } from './config/DaemonConfig';
@@ -54,6 +54,8 @@ export interface StartOptions {
   /** Extra span processors (tests add an in-memory exporter). */
   spanProcessors?: SpanProcessor[];
   env?: NodeJS.ProcessEnv;
+  /** Plugin objects to load after `config.plugins` (the plugin SDK's test harness, embedding hosts). */
+  plugins?: readonly SourcedPlugin[];
 }
 
 /** A running daemon. */
@@ -95,7 +97,7 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
         })
       : undefined;
   const pluginRegistry = new PluginRegistry();
-  await loadPlugins(config.plugins, pluginRegistry, logger);
+  await loadPlugins(config.plugins, pluginRegistry, logger, { settings: config.pluginSettings, plugins: options.plugins });
 
   const container = createContainer<Cradle>({ injectionMode: InjectionMode.PROXY, strict: true });
   container.register({

@@ -1,97 +1,44 @@
-import { credentials, Metadata, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
-import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { DEFAULT_CONFIG, startDaemon, type DaemonConfig, type RunningDaemon } from '../../daemon/src';
-import {
-  DataSourceServiceClient,
-  type DiscoverDataSourceRequest,
-  type DiscoverDataSourceResponse,
-  type ValidateDataSourceRequest,
-  type ValidateDataSourceResponse,
-} from '../../daemon/src/gen/sourced/v1/data_source_service';
-import { PluginServiceClient } from '../../daemon/src/gen/sourced/v1/plugin_service';
-import { decodeRichStatus, type RichStatus } from '../../daemon/src/grpc/richStatus';
+import type { ClientReadableStream, ServiceError } from '@grpc/grpc-js';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { DaemonConfig } from '../../daemon/src';
+import type { DiscoverDataSourceRequest, DiscoverDataSourceResponse } from '../../daemon/src/gen/sourced/v1/data_source_service';
+import { decodeRichStatus } from '../../daemon/src/grpc/richStatus';
+import { collect as collectStream, startTestDaemon as startSdkTestDaemon, type TestDaemon } from '../../sdk/src/testing';
 import { eventually } from './pg';
 import { captureSource, captureText, spansText } from './secretScan';
 
-/** A daemon started in this process on a free port, with everything it emits captured. */
-export interface TestDaemon {
-  daemon: RunningDaemon;
-  address: string;
-  dataSources: DataSourceServiceClient;
-  plugins: PluginServiceClient;
-  spans: InMemorySpanExporter;
-  /** Every log line, as written. */
-  logs: string[];
-  /** Collects a validation stream. */
-  validate(request: Partial<ValidateDataSourceRequest>, options?: CallOptions): Promise<ValidateDataSourceResponse[]>;
-  /** Collects a discovery stream. */
-  discover(request: Partial<DiscoverDataSourceRequest>, options?: CallOptions): Promise<DiscoverDataSourceResponse[]>;
-  stop(): Promise<void>;
-}
+export { richStatusOf } from '../../sdk/src/testing';
+export type { CallOptions, TestDaemon } from '../../sdk/src/testing';
 
-export interface CallOptions {
-  metadata?: Metadata;
-  deadlineMs?: number;
-}
-
-/** Starts a daemon with the built-in plugins (or `config.plugins`) on 127.0.0.1:0. */
+/**
+ * Starts a daemon with the built-in plugins (or `config.plugins`) on 127.0.0.1:0 through the
+ * plugin SDK's harness, and hands what it emits (log lines, spans, stream events) to the
+ * run-wide secret scan.
+ */
 export async function startTestDaemon(config: Partial<DaemonConfig> = {}): Promise<TestDaemon> {
-  const spans = new InMemorySpanExporter();
-  const logs: string[] = [];
-  const daemon = await startDaemon({
-    config: { ...structuredClone(DEFAULT_CONFIG), listen: '127.0.0.1:0', logLevel: 'debug', shutdownGraceMs: 2000, ...config },
-    logSink: (line) => logs.push(line),
-    spanProcessors: [new SimpleSpanProcessor(spans)],
-    env: { OTEL_TRACES_EXPORTER: 'none' },
-  });
-  captureSource('daemon log lines', () => logs.join('\n'));
-  captureSource('exported spans', () => spansText(spans.getFinishedSpans()));
-  const address = daemon.address;
-  const dataSources = new DataSourceServiceClient(address, credentials.createInsecure());
-  const plugins = new PluginServiceClient(address, credentials.createInsecure());
-  const opts = (o?: CallOptions) => ({ deadline: o?.deadlineMs ? Date.now() + o.deadlineMs : Infinity });
+  const t = await startSdkTestDaemon({ builtins: config.plugins === undefined, config });
+  captureSource('daemon log lines', () => t.logs.join('\n'));
+  captureSource('exported spans', () => spansText(t.spans.getFinishedSpans()));
   return {
-    daemon,
-    address,
-    dataSources,
-    plugins,
-    spans,
-    logs,
-    validate: (request, o) =>
-      collect(dataSources.validateDataSource({ checkTimeoutMs: 0, ...request } as ValidateDataSourceRequest, o?.metadata ?? new Metadata(), opts(o))),
-    discover: (request, o) =>
-      collect(
-        dataSources.discoverDataSource(
-          { strategy: 0, batchSize: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0, ...request } as DiscoverDataSourceRequest,
-          o?.metadata ?? new Metadata(),
-          opts(o),
-        ),
-      ),
-    async stop() {
-      dataSources.close();
-      plugins.close();
-      await daemon.stop();
-    },
+    ...t,
+    validate: (request, o) => capture(t.validate(request, o)),
+    discover: (request, o) => capture(t.discover(request, o)),
   };
 }
 
-/** Reads a whole server stream; rejects with the call's ServiceError. */
-export async function collect<T>(stream: ClientReadableStream<T>): Promise<T[]> {
-  const out: T[] = [];
+/** Hands a finished stream's events to the secret scan. */
+async function capture<T>(call: Promise<T[]>): Promise<T[]> {
+  const out = await call;
   captureSource('stream events', () => JSON.stringify(out));
-  for await (const message of stream as AsyncIterable<T>) out.push(message);
   return out;
 }
 
-/** The google.rpc.Status a failed call carried. */
-export function richStatusOf(error: unknown): RichStatus & { grpcCode: number } {
-  const se = error as ServiceError;
-  const bin = se.metadata?.get('grpc-status-details-bin')[0];
-  if (!bin) throw new Error(`no grpc-status-details-bin on ${String(error)}`);
-  return { ...decodeRichStatus(bin as Buffer), grpcCode: se.code };
+/** Reads a whole server stream (its events go to the secret scan); rejects with the call's ServiceError. */
+export async function collect<T>(stream: ClientReadableStream<T>): Promise<T[]> {
+  return capture(collectStream(stream));
 }
 
-/** Runs a call that must fail, returning its error. */
+/** Runs a call that must fail, returning its error (its status goes to the secret scan). */
 export async function expectFailure(call: Promise<unknown>): Promise<ServiceError> {
   try {
     await call;

@@ -52,8 +52,15 @@ export interface ConnectorDefinition {
   readonly aliases?: readonly string[];
   readonly displayName: string;
   readonly description?: string;
-  /** Port used when an endpoint gives none. */
+  /** Port used when an endpoint gives none (0 for file-based connectors). */
   readonly defaultPort: number;
+  /**
+   * How its sources are addressed: `network` (the default) takes a host and port, checked
+   * against the daemon's target policy; `file` takes the path of a database file in
+   * `primary.database` and no host (SQLite). A file-based connector decides itself which
+   * paths it opens (confine them to a folder the operator names in its settings).
+   */
+  readonly addressing?: 'network' | 'file';
   readonly capabilities: readonly ConnectorCapability[];
   create(source: DataSource, context: ConnectorContext): Connector;
 }

@@ -19,6 +19,8 @@ export interface ConnectorTypeResolver {
   resolve(type: string): string | undefined;
   /** Canonical types of every loaded connector, for the error message. */
   known(): string[];
+  /** How a connector type's sources are addressed ({@link ConnectorDefinition.addressing}); `network` when not said. */
+  addressing?(type: string): 'network' | 'file';
 }
 
 const ROOT = 'data_source';
@@ -73,7 +75,12 @@ export function normalizeDataSource(input: DataSourceInput | undefined, connecto
     cpPath,
     v,
   );
-  if (!primary.host) {
+  const fileBased = type !== '' && connectors.addressing?.(type) === 'file';
+  if (fileBased) {
+    // A file-based source (SQLite) is a path on the daemon's host: no host, no failover.
+    if (!primary.database) v.push({ field: `${ROOT}.primary.database`, description: `is required for ${type}: the path of the database file` });
+    if (primary.host) v.push({ field: `${ROOT}.primary.host`, description: `is not used by ${type}, whose sources are files; give the path in primary.database` });
+  } else if (!primary.host) {
     v.push({ field: `${ROOT}.primary.host`, description: 'is required (or connection_properties.host)' });
   }
 
@@ -81,7 +88,9 @@ export function normalizeDataSource(input: DataSourceInput | undefined, connecto
   const replicaPath = isObject(cp.replica_config) ? `${cpPath}.replica_config` : `${ROOT}.additional_properties.replica_config`;
   let secondary: Endpoint | undefined;
   const typedSecondary = hasEndpoint(input.secondary);
-  if (location === 'HYBRID') {
+  if (location === 'HYBRID' && fileBased) {
+    v.push({ field: `${ROOT}.location`, description: `HYBRID needs a network endpoint; ${type} sources are files` });
+  } else if (location === 'HYBRID') {
     if (typedSecondary || replica) {
       secondary = endpoint(
         input.secondary,

@@ -1,18 +1,36 @@
 import type { ConnectorDefinition } from '../connector/Connector';
 import type { DatabaseTokenProvider } from '../connector/DatabaseTokenProvider';
+import type { Logger } from '../logging/Logger';
 import type { SecretProvider } from '../secret/SecretProvider';
 
 /**
- * The plugin API version this build of sourced hosts. A plugin declares the version it
- * was written against; the daemon refuses one whose version it cannot host.
+ * The version of the plugin SDK (the plugin API: everything `@sourced/plugin-sdk` exports)
+ * this build of sourced hosts, as semver. A plugin states the SDK versions it works with as a
+ * range (`^1.0.0`): in its package.json (`"sourced": { "sdk": "^1.0.0" }`, or its peer
+ * dependency on `@sourced/plugin-sdk`) or in {@link PluginOptions.sdk}; the daemon loads it
+ * only when this version satisfies the range. A minor release adds to the API; a major one
+ * may break it.
+ */
+export const PLUGIN_SDK_VERSION = '1.0.0';
+
+/**
+ * The major version of {@link PLUGIN_SDK_VERSION}, for plugins that declare a numeric
+ * {@link PluginOptions.apiVersion} (`1` means `^1.0.0`).
  */
 export const PLUGIN_API_VERSION = 1;
 
-/** The plugin API versions this daemon can host. */
-export const SUPPORTED_PLUGIN_API_VERSIONS: readonly number[] = [1];
-
-/** What a plugin may register. Plugins never see the daemon's container. */
+/** What a plugin may register, and what it is given to do so. Plugins never see the daemon's container. */
 export interface PluginRegistrar {
+  /** The plugin SDK version the daemon hosts ({@link PLUGIN_SDK_VERSION} of the daemon's build). */
+  readonly sdkVersion: string;
+  /**
+   * The operator's settings for this plugin: the daemon config's `pluginSettings.<plugin id>`
+   * (any JSON value), or undefined. Check them in `register` and throw an Error naming the
+   * bad setting: the plugin is then listed as failed with that reason.
+   */
+  readonly settings: unknown;
+  /** A logger whose lines carry the plugin's id. Never log a secret. */
+  readonly logger: Logger;
   /** Adds a connector. A type or alias that is already registered is refused with an error naming both plugins. */
   registerConnector(definition: ConnectorDefinition): void;
   /** Adds a secret provider. A scheme that is already registered is refused likewise. */
@@ -27,8 +45,16 @@ export interface PluginOptions {
   id: string;
   /** The plugin's own version (semver). */
   version: string;
-  /** The plugin API version it was written against: {@link PLUGIN_API_VERSION}. */
-  apiVersion: number;
+  /**
+   * The plugin SDK versions the plugin works with, a semver range such as `^1.0.0`. Write it
+   * out (not from a constant: a constant would be read from the daemon's SDK at run time).
+   * Optional when the plugin's package.json says it (`"sourced": { "sdk": "^1.0.0" }`, or a
+   * peer dependency on `@sourced/plugin-sdk`); when both say it, they must agree.
+   */
+  sdk?: string;
+  /** Older form of {@link sdk}: a major version, `1` meaning `^1.0.0`. */
+  apiVersion?: number;
+  /** One line on what the plugin provides, shown by `ListPlugins`. */
   description?: string;
   /** Registers the plugin's connectors and secret providers. May be async. */
   register(registrar: PluginRegistrar): void | Promise<void>;
@@ -44,7 +70,7 @@ export interface SourcedPlugin extends PluginOptions {
  *
  * ```ts
  * export default definePlugin({
- *   id: 'clickhouse', version: '1.0.0', apiVersion: PLUGIN_API_VERSION,
+ *   id: 'clickhouse', version: '1.0.0', sdk: '^1.0.0',
  *   register(r) { r.registerConnector(clickhouseConnector); },
  * });
  * ```
@@ -52,6 +78,9 @@ export interface SourcedPlugin extends PluginOptions {
 export function definePlugin(options: PluginOptions): SourcedPlugin {
   if (!/^[a-z][a-z0-9-]*$/.test(options.id)) {
     throw new Error(`plugin id "${options.id}" must be kebab-case (a-z, 0-9, -)`);
+  }
+  if (options.sdk !== undefined && (typeof options.sdk !== 'string' || options.sdk.trim() === '')) {
+    throw new Error(`plugin "${options.id}": sdk must be a semver range such as ^1.0.0`);
   }
   return Object.freeze({ ...options, $$type: '@sourced/plugin' as const });
 }

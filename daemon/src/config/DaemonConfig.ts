@@ -11,6 +11,8 @@ export interface DaemonConfig {
   listen: string;
   /** Plugin module specifiers (package names or paths), loaded in order. */
   plugins: string[];
+  /** Settings for plugins, by plugin id; each plugin gets its own in `register` (`registrar.settings`). File only. */
+  pluginSettings: Record<string, unknown>;
   logLevel: LogLevel;
   /** How long SIGTERM waits for in-flight calls before cancelling them. */
   shutdownGraceMs: number;
@@ -100,6 +102,7 @@ export const BUILTIN_PLUGINS = ['@sourced/plugin-postgres', '@sourced/plugin-mys
 export const DEFAULT_CONFIG: DaemonConfig = {
   listen: '127.0.0.1:50051',
   plugins: BUILTIN_PLUGINS,
+  pluginSettings: {},
   logLevel: 'info',
   shutdownGraceMs: 10_000,
   validation: { checkTimeoutMs: 5_000 },
@@ -264,12 +267,16 @@ function mergeFile(config: DaemonConfig, path: string): void {
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${path} must hold an object`);
   const d = doc as Record<string, unknown>;
   const where = (k: string) => `${k} in ${path}`;
-  const known = new Set(['listen', 'plugins', 'logLevel', 'shutdownGraceMs', 'validation', 'discovery', 'limits', 'audit', 'auth', 'rbac', 'server', 'sources', 'targets', 'secrets']);
+  const known = new Set(['listen', 'plugins', 'pluginSettings', 'logLevel', 'shutdownGraceMs', 'validation', 'discovery', 'limits', 'audit', 'auth', 'rbac', 'server', 'sources', 'targets', 'secrets']);
   for (const k of Object.keys(d)) if (!known.has(k)) throw new ConfigError(`unknown option ${where(k)}; known: ${[...known].join(', ')}`);
   if (d.listen !== undefined) config.listen = parseListen(String(d.listen), where('listen')) && String(d.listen);
   if (d.plugins !== undefined) {
     if (!Array.isArray(d.plugins) || !d.plugins.every((p) => typeof p === 'string')) throw new ConfigError(`${where('plugins')} must be a list of module names or paths`);
     config.plugins = (d.plugins as string[]).map((p) => resolvePluginPath(p, dirname(path)));
+  }
+  if (d.pluginSettings !== undefined && d.pluginSettings !== null) {
+    if (typeof d.pluginSettings !== 'object' || Array.isArray(d.pluginSettings)) throw new ConfigError(`${where('pluginSettings')} must be a map of plugin id to that plugin's settings`);
+    config.pluginSettings = d.pluginSettings as Record<string, unknown>;
   }
   if (d.logLevel !== undefined) config.logLevel = oneOf(String(d.logLevel), LEVELS, where('logLevel'));
   if (d.shutdownGraceMs !== undefined) config.shutdownGraceMs = nonNegative(String(d.shutdownGraceMs), where('shutdownGraceMs'));

@@ -6,7 +6,10 @@ export interface PluginRecord {
   id: string;
   module: string;
   version: string;
+  /** Major of the plugin SDK version it needs. */
   apiVersion: number;
+  /** The plugin SDK versions it needs, a semver range (`^1.0.0`); empty when unknown. */
+  sdkRange: string;
   description: string;
   state: 'LOADED' | 'FAILED';
   loadError?: string;
@@ -28,6 +31,11 @@ export class PluginRegistry implements ConnectorTypeResolver {
   private readonly aliases = new Map<string, string>();
   private readonly providers: { provider: SecretProvider; pluginId: string }[] = [];
   private readonly tokenProviders = new Map<string, { provider: DatabaseTokenProvider; pluginId: string }>();
+
+  /** How a connector type's sources are addressed: `file` for file-based connectors, else `network`. */
+  addressing(type: string): 'network' | 'file' {
+    return this.connectors.get(type)?.definition.addressing ?? 'network';
+  }
 
   /** Every plugin, loaded or failed, in load order. */
   list(): readonly PluginRecord[] {

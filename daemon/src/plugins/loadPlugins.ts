@@ -1,17 +1,30 @@
-import { isAbsolute } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   builtinSecretsPlugin,
   describeError,
   isSourcedPlugin,
-  SUPPORTED_PLUGIN_API_VERSIONS,
+  PLUGIN_SDK_VERSION,
   type ConnectorDefinition,
   type DatabaseTokenProvider,
   type Logger,
   type SecretProvider,
   type SourcedPlugin,
 } from '@sourced/core';
+import { satisfies, validRange, minVersion } from 'semver';
 import type { PluginRecord, PluginRegistry } from './PluginRegistry';
+
+/** What loading needs besides the module specifiers. */
+export interface LoadOptions {
+  /** Operators' settings by plugin id (config `pluginSettings`), handed to each plugin's register(). */
+  settings?: Readonly<Record<string, unknown>>;
+  /** Plugin objects to register after the modules (the plugin SDK's test harness, embedding hosts). */
+  plugins?: readonly SourcedPlugin[];
+}
+
+/** The SDK package a plugin's package.json may name as a (peer) dependency. */
+const SDK_PACKAGE = '@sourced/plugin-sdk';
 
 /**
  * Loads each plugin module in order and lets it register through a registrar. A plugin is
@@ -20,35 +33,50 @@ import type { PluginRecord, PluginRegistry } from './PluginRegistry';
  * declares an API version this daemon cannot host, or throws while registering is recorded
  * as FAILED with the reason, and loading goes on with the next one.
  */
-export async function loadPlugins(specifiers: readonly string[], registry: PluginRegistry, logger: Logger): Promise<void> {
-  await registerPlugin(builtinSecretsPlugin, '@sourced/core', registry, logger);
+export async function loadPlugins(specifiers: readonly string[], registry: PluginRegistry, logger: Logger, options: LoadOptions = {}): Promise<void> {
+  await registerPlugin(builtinSecretsPlugin, '@sourced/core', registry, logger, options);
   for (const specifier of specifiers) {
     let plugin: SourcedPlugin;
+    let manifest: Manifest | undefined;
     try {
       plugin = findPlugin(await importModule(specifier), specifier);
+      manifest = readManifest(specifier);
     } catch (error) {
       fail(registry, logger, specifier, specifier, `could not load module: ${describeError(error)}`);
       continue;
     }
-    await registerPlugin(plugin, specifier, registry, logger);
+    await registerPlugin(plugin, specifier, registry, logger, options, manifest);
   }
+  for (const plugin of options.plugins ?? []) await registerPlugin(plugin, `(object) ${plugin.id}`, registry, logger, options);
 }
 
-/** Registers one plugin object (also used by tests and the plugin SDK's harness). */
-export async function registerPlugin(plugin: SourcedPlugin, module: string, registry: PluginRegistry, logger: Logger): Promise<void> {
+/** What a plugin's package.json says about the plugin SDK versions it needs. */
+export interface Manifest {
+  /** The package.json it came from. */
+  file: string;
+  /** `sourced.sdk`, else the (peer) dependency range on @sourced/plugin-sdk. */
+  sdk?: string;
+}
+
+/**
+ * Registers one plugin object: checks that this daemon's plugin SDK version satisfies the
+ * range the plugin (and its package.json) states, then lets it register.
+ */
+export async function registerPlugin(
+  plugin: SourcedPlugin,
+  module: string,
+  registry: PluginRegistry,
+  logger: Logger,
+  options: LoadOptions = {},
+  manifest?: Manifest,
+): Promise<void> {
   if (registry.list().some((r) => r.id === plugin.id && r.state === 'LOADED')) {
     fail(registry, logger, plugin.id, module, `a plugin with id "${plugin.id}" is already loaded`, plugin);
     return;
   }
-  if (!SUPPORTED_PLUGIN_API_VERSIONS.includes(plugin.apiVersion)) {
-    fail(
-      registry,
-      logger,
-      plugin.id,
-      module,
-      `plugin API version ${String(plugin.apiVersion)} is not supported; this daemon hosts version ${SUPPORTED_PLUGIN_API_VERSIONS.join(', ')}`,
-      plugin,
-    );
+  const sdk = sdkRangeOf(plugin, manifest);
+  if ('error' in sdk) {
+    fail(registry, logger, plugin.id, module, sdk.error, plugin);
     return;
   }
   const connectors: ConnectorDefinition[] = [];
@@ -60,6 +88,9 @@ export async function registerPlugin(plugin: SourcedPlugin, module: string, regi
   let open = true;
   try {
     await plugin.register({
+      sdkVersion: PLUGIN_SDK_VERSION,
+      settings: options.settings?.[plugin.id],
+      logger: logger.child({ plugin: plugin.id }),
       registerConnector(definition) {
         if (!open) throw new Error(`plugin "${plugin.id}" called registerConnector after register() returned`);
         for (const n of registry.checkConnector(definition, plugin.id, names)) names.add(n);
@@ -91,7 +122,8 @@ export async function registerPlugin(plugin: SourcedPlugin, module: string, regi
     id: plugin.id,
     module,
     version: plugin.version,
-    apiVersion: plugin.apiVersion,
+    apiVersion: sdk.major,
+    sdkRange: sdk.range,
     description: plugin.description ?? '',
     state: 'LOADED',
     connectors: connectors.map((c) => c.type),
@@ -109,6 +141,7 @@ function fail(registry: PluginRegistry, logger: Logger, id: string, module: stri
     module,
     version: plugin?.version ?? '',
     apiVersion: plugin?.apiVersion ?? 0,
+    sdkRange: plugin?.sdk ?? '',
     description: plugin?.description ?? '',
     state: 'FAILED',
     loadError: reason,
@@ -118,6 +151,60 @@ function fail(registry: PluginRegistry, logger: Logger, id: string, module: stri
     capabilities: [],
   });
   logger.error('plugin failed to load', { plugin: id, module, reason });
+}
+
+/**
+ * The SDK range a plugin needs, from `definePlugin({ sdk })`, its package.json, or the older
+ * numeric `apiVersion`; an error naming what is wrong when none is stated, one is not a
+ * range, or this daemon's SDK version satisfies not all of them.
+ */
+function sdkRangeOf(plugin: SourcedPlugin, manifest: Manifest | undefined): { range: string; major: number } | { error: string } {
+  const stated: { range: string; where: string }[] = [];
+  if (plugin.sdk !== undefined) stated.push({ range: plugin.sdk, where: 'definePlugin({ sdk })' });
+  if (manifest?.sdk !== undefined) stated.push({ range: manifest.sdk, where: manifest.file });
+  if (stated.length === 0 && typeof plugin.apiVersion === 'number') stated.push({ range: `^${plugin.apiVersion}.0.0`, where: `apiVersion ${plugin.apiVersion}` });
+  if (stated.length === 0) {
+    return { error: `the plugin states no plugin SDK version: set sdk: "^${PLUGIN_SDK_VERSION}" in definePlugin, or "sourced": { "sdk": "^${PLUGIN_SDK_VERSION}" } in its package.json` };
+  }
+  for (const { range, where } of stated) {
+    if (!validRange(range)) return { error: `"${range}" (${where}) is not a semver range; write for example ^${PLUGIN_SDK_VERSION}` };
+    if (!satisfies(PLUGIN_SDK_VERSION, range)) {
+      return { error: `the plugin needs plugin SDK ${range} (${where}); this daemon hosts plugin SDK ${PLUGIN_SDK_VERSION}` };
+    }
+  }
+  const range = stated[0].range;
+  return { range, major: minVersion(range)?.major ?? 0 };
+}
+
+/**
+ * The package.json nearest to the module a specifier resolves to (a path, or a package
+ * name resolved from the daemon), with the SDK range it states; undefined when there is none
+ * to be found (an ES module package that cannot be resolved with require).
+ */
+function readManifest(specifier: string): Manifest | undefined {
+  let resolved: string;
+  try {
+    resolved = require.resolve(specifier);
+  } catch {
+    return undefined;
+  }
+  for (let dir = dirname(resolved); ; dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    let text: string | undefined;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      text = undefined;
+    }
+    if (text !== undefined) {
+      const pkg = JSON.parse(text) as { sourced?: { sdk?: unknown }; peerDependencies?: Record<string, string>; dependencies?: Record<string, string> };
+      // A dependency may be written as a path or a tag (file:../sdk, workspace:*): only a range says a version.
+      const dependency = [pkg.peerDependencies?.[SDK_PACKAGE], pkg.dependencies?.[SDK_PACKAGE]].find((r) => r !== undefined && validRange(r) !== null);
+      const sdk = typeof pkg.sourced?.sdk === 'string' ? pkg.sourced.sdk : dependency;
+      return { file, sdk };
+    }
+    if (dirname(dir) === dir) return undefined;
+  }
 }
 
 async function importModule(specifier: string): Promise<unknown> {
@@ -130,6 +217,6 @@ function findPlugin(mod: unknown, specifier: string): SourcedPlugin {
   const m = mod as Record<string, unknown>;
   const candidates = [m?.default, (m?.default as Record<string, unknown> | undefined)?.default, m?.plugin, mod];
   const found = candidates.find(isSourcedPlugin);
-  if (!found) throw new Error(`${specifier} exports no plugin; export default definePlugin({...}) from @sourced/core`);
+  if (!found) throw new Error(`${specifier} exports no plugin; export default definePlugin({...}) from @sourced/plugin-sdk`);
   return found;
 }

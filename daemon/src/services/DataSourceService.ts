@@ -112,13 +112,14 @@ export class DataSourceService {
   private async connect(input: ValidateDataSourceRequest['dataSource'], ctx: CallContext): Promise<Connector> {
     if (!input) throw new InputError([{ field: 'data_source', description: 'is required' }]);
     const source: DataSource = normalizeDataSource(toDataSourceInput(input), this.deps.pluginRegistry);
-    ctx.noteDataSource({ id: source.id || undefined, type: source.type, host: `${source.primary.host}${source.primary.port ? `:${source.primary.port}` : ''}` });
+    const hosts = [source.primary.host, ...(source.secondary ? [source.secondary.host] : [])].filter((h) => h !== '');
+    ctx.noteDataSource({ id: source.id || undefined, type: source.type, host: hosts.length ? `${source.primary.host}${source.primary.port ? `:${source.primary.port}` : ''}` : undefined });
     // A reference the policy refuses fails the whole call (PERMISSION_DENIED) before anything runs.
     this.deps.secretChain.checkPolicy(source);
     // So does a connector, host or secret reference none of the caller's roles grants.
     this.deps.authorizer.checkSource(ctx.principal, ctx.rpc, {
       type: source.type,
-      hosts: [source.primary.host, ...(source.secondary ? [source.secondary.host] : [])],
+      hosts,
       references: this.deps.secretChain.referencesOf(source),
     });
     // And so does an endpoint the target policy refuses. Every dial is checked again (a name
@@ -127,7 +128,7 @@ export class DataSourceService {
     ctx.span.setAttributes({
       'sourced.data_source.type': source.type,
       'sourced.data_source.location': source.location,
-      'server.address': source.primary.host,
+      ...(source.primary.host ? { 'server.address': source.primary.host } : {}),
       ...(source.id ? { 'sourced.data_source.id': source.id } : {}),
     });
     const definition = this.deps.pluginRegistry.connector(source.type);
@@ -150,6 +151,7 @@ export class DataSourceService {
   private async checkTargets(source: DataSource, signal: AbortSignal): Promise<void> {
     const policy = this.deps.targetPolicy;
     for (const endpoint of [source.primary, ...(source.secondary ? [source.secondary] : [])]) {
+      if (!endpoint.host) continue; // a file-based source: nothing is dialled
       try {
         await raceSignal(policy.resolve(endpoint.host), signal);
       } catch (error) {

@@ -1,4 +1,4 @@
-import { InputError } from '@sourced/core';
+import { InputError, PLUGIN_SDK_VERSION } from '@sourced/core';
 import type { GetPluginRequest, GetPluginResponse, ListPluginsRequest, ListPluginsResponse, Plugin, PluginServiceServer } from '../gen/sourced/v1/plugin_service';
 import { PluginKind, PluginState } from '../gen/sourced/v1/plugin_service';
 import { unary, type HandlerDeps } from '../grpc/callHandlers';
@@ -15,6 +15,7 @@ export class PluginService {
     return {
       listPlugins: unary<ListPluginsRequest, ListPluginsResponse>(h, `${SERVICE}/ListPlugins`, async () => ({
         plugins: this.deps.pluginRegistry.list().map(toPlugin),
+        sdkVersion: PLUGIN_SDK_VERSION,
       })),
       getPlugin: unary<GetPluginRequest, GetPluginResponse>(h, `${SERVICE}/GetPlugin`, async (req) => {
         if (!req.id) throw new InputError([{ field: 'id', description: 'is required: a plugin id or module specifier' }], { reason: 'INVALID_REQUEST' });
@@ -41,6 +42,7 @@ function toPlugin(r: PluginRecord): Plugin {
     loadError: r.loadError ?? '',
     module: r.module,
     apiVersion: r.apiVersion,
+    sdkRange: r.sdkRange,
     connectors: r.connectors,
     secretProviders: r.secretProviders,
     tokenProviders: r.tokenProviders,

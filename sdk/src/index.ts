@@ -1,0 +1,90 @@
+/**
+ * `@sourced/plugin-sdk`: everything a plugin for sourced may use, and nothing else. A
+ * plugin is an npm package (or a file) whose default export is {@link definePlugin}'s result;
+ * it registers connectors, secret providers and database token providers through the
+ * {@link PluginRegistrar}. Depend on this package as a peer dependency (`^1.0.0`), so that
+ * the daemon's copy is the one your plugin uses at run time. The SDK follows semver: a minor
+ * release adds to what is exported here, a major one may change it. Test helpers (a daemon
+ * in-process, the conformance kit) are in `@sourced/plugin-sdk/testing`.
+ *
+ * See docs/plugins.md for a walk from an empty folder to a loaded plugin.
+ *
+ * @packageDocumentation
+ */
+
+// ---- the plugin and its registrar ----
+export { definePlugin, isSourcedPlugin, PLUGIN_API_VERSION, PLUGIN_SDK_VERSION } from '@sourced/core';
+export type { PluginOptions, PluginRegistrar, SourcedPlugin } from '@sourced/core';
+
+// ---- connectors ----
+export { DEFAULT_SAMPLING, LocationAwareConnector, toNodeTlsOptions } from '@sourced/core';
+export type {
+  ConnectionArgs,
+  Connector,
+  ConnectorCapability,
+  ConnectorContext,
+  ConnectorDefinition,
+  RelationPage,
+  SamplingOptions,
+  SecretResolver,
+  SessionSettings,
+  TlsArgs,
+} from '@sourced/core';
+export type { ConnectionBudget, ReleaseSlot } from '@sourced/core';
+
+// ---- where connections may go ----
+export { BUILTIN_DENIED_TARGETS, TargetDeniedError } from '@sourced/core';
+export type { GuardLease, SocksGuard, TargetPolicy, TargetRules } from '@sourced/core';
+
+// ---- why a connection failed ----
+export { connectFailureToError, describeCertificateError, describeTlsHandshakeFailure, targetDeniedFailure } from '@sourced/core';
+export type { ConnectFailure } from '@sourced/core';
+
+// ---- TLS sessions, for a connector's tls check ----
+export { CERT_EXPIRY_WARNING_DAYS, describeTlsSession, inspectTlsSession, probeTlsOptions, startTlsOnSocket, tlsSessionOf } from '@sourced/core';
+export type { TlsSession } from '@sourced/core';
+
+// ---- the data source a connector reads ----
+export type { CloudProvider, CloudSettings, DataSource, Endpoint, EndpointRole, Location, SslMode, SslSettings } from '@sourced/core';
+
+// ---- validation checks ----
+export { connectionArgsOf, dnsCheck, failed, latencyCheck, LATENCY_ROUNDS, passed, resolveCredentialsCheck, skipped, SLOW_MEDIAN_MS, tcpCheck, warning } from '@sourced/core';
+export type { CheckContext, CheckDefinition, CheckResult, CheckStatus, StandardCheckState, ValidationPlan } from '@sourced/core';
+
+// ---- discovery: what a connector returns ----
+export { compareRelationKeys, inferSchema, SchemaInferrer } from '@sourced/core';
+export type {
+  CatalogEntity,
+  CollectionEntity,
+  CollectionIndexEntity,
+  CollectionKind,
+  ColumnEntity,
+  CompiledFilter,
+  FieldTypeCount,
+  ForeignKeyEntity,
+  IndexEntity,
+  InferredField,
+  InferredSchema,
+  KeyConstraintEntity,
+  PartitionEntity,
+  RelationEntity,
+  RelationKey,
+  RelationKind,
+  SchemaEntity,
+  SchemaInferenceOptions,
+} from '@sourced/core';
+
+// ---- secrets ----
+export { isSecret, parseSecretReference, pickJsonPath, REDACTED_TEXT, scrubbedErrorText, scrubSecrets, Secret, SecretErrorReason, SecretResolutionError } from '@sourced/core';
+export type { ResolvedSecret, SecretInput, SecretProvider, SecretProviderContext, SecretReference, SecretRequest, SecretValueInput } from '@sourced/core';
+
+// ---- database tokens from cloud identities ----
+export type { DatabaseToken, DatabaseTokenContext, DatabaseTokenMinter, DatabaseTokenProvider, DatabaseTokenRequest } from '@sourced/core';
+
+// ---- errors a plugin may raise ----
+export { AbortedError, abortedErrorFrom, describeError, InputError, NotAllowedError, NotFoundError, SourcedError, throwIfAborted, UnavailableError } from '@sourced/core';
+export type { FieldViolation } from '@sourced/core';
+
+// ---- logging, tracing and small helpers ----
+export { globToRegExp, mapWithConcurrency, matchesAnyGlob, noopLogger, raceSignal, withSpan } from '@sourced/core';
+export type { LogFields, Logger } from '@sourced/core';

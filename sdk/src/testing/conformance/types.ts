@@ -1,0 +1,79 @@
+import type { SourcedPlugin } from '@sourced/core';
+import type { DaemonConfig } from 'sourced';
+import type { DataSource } from 'sourced/dist/gen/sourced/v1/data_source';
+
+/**
+ * A data source the kit can reach, as the request message (`DataSource.fromPartial({...})`),
+ * with the secrets it holds (the kit checks none of them ever leaves the daemon).
+ */
+export interface ConformanceSource {
+  dataSource: DataSource;
+  /** Values that must never appear in events, error statuses, logs or spans (passwords, keys). */
+  secrets: string[];
+}
+
+/** How to run the connector conformance suite against a connector. */
+export interface ConnectorConformanceOptions {
+  /** The plugin that registers the connector: the plugin object, or a module specifier or absolute path. */
+  plugin: SourcedPlugin | string;
+  /** The connector type under test (as registered, for example `sqlite`). */
+  type: string;
+  /** Daemon configuration for the suite (for example `pluginSettings` for the plugin). */
+  config?: Partial<DaemonConfig>;
+  /**
+   * Starts (or reaches) a test source and describes it. Called once, before the suite's
+   * tests; the source must hold at least `minimumRelations` relations or collections.
+   */
+  source(): Promise<ConformanceSource> | ConformanceSource;
+  /** Stops what `source()` started; called once after the suite. */
+  teardown?(): Promise<void> | void;
+  /** Relations or collections the source holds at least (default 3): batching and cancellation need a few. */
+  minimumRelations?: number;
+  /**
+   * The same source with a wrong password, when the connector authenticates: validation must
+   * fail at a check with a hint, and discovery must end with PERMISSION_DENIED and a stable
+   * ErrorInfo reason. Omit for sources without credentials.
+   */
+  wrongPassword?(): Promise<ConformanceSource> | ConformanceSource;
+  /**
+   * A source that cannot be reached (a closed port, a missing file): validation must fail
+   * with a hint, and discovery must end with a non-OK status and a stable ErrorInfo reason.
+   */
+  unreachable(): Promise<ConformanceSource> | ConformanceSource;
+  /**
+   * How many sessions the connector holds open on the source now, seen from the source's
+   * side (for example `pg_stat_activity`); lets the kit check that a cancelled discovery
+   * frees its connections. Without it, the kit checks the daemon's own connection count.
+   */
+  openSessions?(): Promise<number>;
+  /** Per-test time limit, milliseconds (default 30,000). */
+  timeoutMs?: number;
+}
+
+/** How to run the secret provider conformance suite against a provider. */
+export interface SecretProviderConformanceOptions {
+  /** The plugin that registers the provider. */
+  plugin: SourcedPlugin | string;
+  /** The scheme under test, for example `vault`. */
+  scheme: string;
+  /** Daemon configuration for the suite; the kit adds the scheme to `secrets.allowedReferences`. */
+  config?: Partial<DaemonConfig>;
+  /** Starts (or reaches) the secret store and describes what it holds. Called once before the suite. */
+  setup(): Promise<SecretProviderFixture> | SecretProviderFixture;
+  /** Stops what `setup()` started. */
+  teardown?(): Promise<void> | void;
+  /** Per-test time limit, milliseconds (default 30,000). */
+  timeoutMs?: number;
+}
+
+/** What the store under test holds, for {@link SecretProviderConformanceOptions}. */
+export interface SecretProviderFixture {
+  /** A reference that exists, and the value it must resolve to. */
+  existing: { reference: string; value: string };
+  /** A well-formed reference to nothing: it must fail with reason SECRET_NOT_FOUND. */
+  missing: string;
+  /** A reference the provider must refuse as malformed (an InputError: INVALID_ARGUMENT naming the field); optional. */
+  malformed?: string;
+  /** A reference whose look-up the store holds for `holdMs` or longer, to check cancellation; optional. */
+  slow?: { reference: string; holdMs: number };
+}

@@ -1,0 +1,15 @@
+/**
+ * `@sourced/plugin-sdk/testing`: test a plugin the way the daemon runs it. {@link startTestDaemon}
+ * starts a real daemon in-process with your plugin and connects clients to it; the
+ * conformance kit checks a connector or a secret provider against what every plugin must do.
+ * Needs the `sourced` package (the daemon) and vitest as dev dependencies.
+ *
+ * @packageDocumentation
+ */
+export { collect, expectFailure, richStatusOf, spansText, startTestDaemon } from './startTestDaemon';
+export type { CallOptions, TestDaemon, TestDaemonOptions } from './startTestDaemon';
+export { DataSource, Endpoint, Credentials, SecretValue, SslConfig, CloudConfig, Location, CloudProvider, SslMode } from 'sourced/dist/gen/sourced/v1/data_source';
+export type { DiscoverDataSourceRequest, DiscoverDataSourceResponse, ValidateDataSourceRequest, ValidateDataSourceResponse } from 'sourced/dist/gen/sourced/v1/data_source_service';
+export { CheckStatus } from 'sourced/dist/gen/sourced/v1/validation';
+export type { Plugin } from 'sourced/dist/gen/sourced/v1/plugin_service';
+export { PluginState, PluginKind } from 'sourced/dist/gen/sourced/v1/plugin_service';

@@ -1,0 +1,156 @@
+import { credentials, Metadata, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { SourcedPlugin } from '@sourced/core';
+import { DEFAULT_CONFIG, decodeRichStatus, startDaemon, type DaemonConfig, type RichStatus, type RunningDaemon } from 'sourced';
+import {
+  DataSourceServiceClient,
+  type DiscoverDataSourceRequest,
+  type DiscoverDataSourceResponse,
+  type ValidateDataSourceRequest,
+  type ValidateDataSourceResponse,
+} from 'sourced/dist/gen/sourced/v1/data_source_service';
+import { PluginServiceClient, type Plugin } from 'sourced/dist/gen/sourced/v1/plugin_service';
+
+/** What {@link startTestDaemon} starts. */
+export interface TestDaemonOptions {
+  /**
+   * The plugins under test: plugin objects (what `definePlugin` returned) or module
+   * specifiers (a package name, or an absolute path to the built module).
+   */
+  plugins?: readonly (SourcedPlugin | string)[];
+  /** Also load the daemon's built-in plugins (PostgreSQL, MySQL, MongoDB, AWS, Azure). Default false. */
+  builtins?: boolean;
+  /** Configuration over the defaults; `listen` is always 127.0.0.1 on a free port. */
+  config?: Partial<DaemonConfig>;
+  /** The environment the daemon reads (tracing exporters); default: no exporter. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Options of one call. */
+export interface CallOptions {
+  /** Request metadata (an `authorization` header, a `traceparent`). */
+  metadata?: Metadata;
+  /** Deadline from now, milliseconds; none by default. */
+  deadlineMs?: number;
+}
+
+/** A daemon running in this process on a free port, with clients connected to it and everything it emits captured. */
+export interface TestDaemon {
+  /** `127.0.0.1:<port>`. */
+  address: string;
+  /** The daemon itself (its container, `stop`). */
+  daemon: RunningDaemon;
+  /** The gRPC client of `sourced.v1.DataSourceService`. */
+  dataSources: DataSourceServiceClient;
+  /** The gRPC client of `sourced.v1.PluginService`. */
+  plugins: PluginServiceClient;
+  /** Every span the daemon ended. */
+  spans: InMemorySpanExporter;
+  /** Every log line the daemon wrote (JSON), in order. */
+  logs: string[];
+  /** Runs a validation to its end; rejects with the call's `ServiceError`. */
+  validate(request: Partial<ValidateDataSourceRequest>, options?: CallOptions): Promise<ValidateDataSourceResponse[]>;
+  /** Runs a discovery to its end; rejects with the call's `ServiceError`. */
+  discover(request: Partial<DiscoverDataSourceRequest>, options?: CallOptions): Promise<DiscoverDataSourceResponse[]>;
+  /** Starts a discovery and hands back the stream (to read part of it, or cancel it). */
+  discoverStream(request: Partial<DiscoverDataSourceRequest>, options?: CallOptions): ClientReadableStream<DiscoverDataSourceResponse>;
+  /** `ListPlugins`: every plugin the daemon tried to load, with its state and load error. */
+  listPlugins(): Promise<Plugin[]>;
+  /** Everything the daemon emitted so far (logs and spans) as one text, for leak checks. */
+  emitted(): string;
+  /** Closes the clients and stops the daemon (in-flight calls are cancelled after a short grace). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a real daemon in this process, on a free port of 127.0.0.1, with the plugins under
+ * test (and, if asked, the built-in ones), and returns clients connected to it:
+ *
+ * ```ts
+ * const t = await startTestDaemon({ plugins: [myPlugin], config: { pluginSettings: { sqlite: { root: dir } } } });
+ * const events = await t.discover({ dataSource: { type: 'sqlite', primary: { host: '', port: 0, database: 'shop.db' } } });
+ * await t.stop();
+ * ```
+ */
+export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<TestDaemon> {
+  const spans = new InMemorySpanExporter();
+  const logs: string[] = [];
+  const objects = (options.plugins ?? []).filter((p): p is SourcedPlugin => typeof p !== 'string');
+  const modules = (options.plugins ?? []).filter((p): p is string => typeof p === 'string');
+  const base = structuredClone(DEFAULT_CONFIG);
+  const config: DaemonConfig = {
+    ...base,
+    logLevel: 'debug',
+    shutdownGraceMs: 2000,
+    ...options.config,
+    plugins: [...(options.builtins ? base.plugins : []), ...(options.config?.plugins ?? []), ...modules],
+    listen: '127.0.0.1:0',
+  };
+  const daemon = await startDaemon({
+    config,
+    plugins: objects,
+    logSink: (line) => logs.push(line),
+    spanProcessors: [new SimpleSpanProcessor(spans)],
+    env: options.env ?? { OTEL_TRACES_EXPORTER: 'none' },
+  });
+  const address = daemon.address;
+  const dataSources = new DataSourceServiceClient(address, credentials.createInsecure());
+  const plugins = new PluginServiceClient(address, credentials.createInsecure());
+  const callOptions = (o?: CallOptions) => ({ deadline: o?.deadlineMs ? Date.now() + o.deadlineMs : Infinity });
+  const discoverStream = (request: Partial<DiscoverDataSourceRequest>, o?: CallOptions) =>
+    dataSources.discoverDataSource(
+      { strategy: 0, batchSize: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0, ...request } as DiscoverDataSourceRequest,
+      o?.metadata ?? new Metadata(),
+      callOptions(o),
+    );
+  return {
+    address,
+    daemon,
+    dataSources,
+    plugins,
+    spans,
+    logs,
+    validate: (request, o) =>
+      collect(dataSources.validateDataSource({ checkTimeoutMs: 0, ...request } as ValidateDataSourceRequest, o?.metadata ?? new Metadata(), callOptions(o))),
+    discover: (request, o) => collect(discoverStream(request, o)),
+    discoverStream,
+    listPlugins: () =>
+      new Promise<Plugin[]>((resolve, reject) => plugins.listPlugins({}, (error, response) => (error ? reject(error) : resolve(response?.plugins ?? [])))),
+    emitted: () => `${logs.join('\n')}\n${spansText(spans.getFinishedSpans())}`,
+    async stop() {
+      dataSources.close();
+      plugins.close();
+      await daemon.stop();
+    },
+  };
+}
+
+/** Reads a whole server stream; rejects with the call's `ServiceError`. */
+export async function collect<T>(stream: ClientReadableStream<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const message of stream as AsyncIterable<T>) out.push(message);
+  return out;
+}
+
+/** The `google.rpc.Status` a failed call carried (ErrorInfo reason and metadata, BadRequest violations, RetryInfo), with its gRPC code. */
+export function richStatusOf(error: unknown): RichStatus & { grpcCode: number } {
+  const se = error as ServiceError;
+  const bin = se.metadata?.get('grpc-status-details-bin')[0];
+  if (!bin) throw new Error(`no grpc-status-details-bin on ${String(error)}`);
+  return { ...decodeRichStatus(bin as Buffer), grpcCode: se.code };
+}
+
+/** Runs a call that must fail and returns its error; throws when it succeeds. */
+export async function expectFailure(call: Promise<unknown>): Promise<ServiceError> {
+  try {
+    await call;
+  } catch (error) {
+    return error as ServiceError;
+  }
+  throw new Error('the call succeeded but was expected to fail');
+}
+
+/** Spans as text: names, attributes, events and statuses, as an exporter would send them. */
+export function spansText(spans: readonly ReadableSpan[]): string {
+  return JSON.stringify(spans.map((s) => [s.name, s.attributes, s.events, s.status, s.links]));
+}
