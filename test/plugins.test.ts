@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { normalizeDataSource } from '@sourced/core';
+import { DEFAULT_CONFIG } from '../daemon/src';
 import { DataSource } from '../daemon/src/gen/sourced/v1/data_source';
 import { PluginState, type ListPluginsResponse } from '../daemon/src/gen/sourced/v1/plugin_service';
 import { expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
@@ -17,7 +19,12 @@ describe('plugin loading', () => {
         fixture('throws-in-register.cjs'),
         fixture('duplicate-postgres.cjs'),
         'sourced-plugin-that-is-not-installed',
+        fixture('no-version.cjs'),
+        fixture('future-sdk'),
+        fixture('peer-sdk'),
       ],
+      pluginSettings: { greeting: { value: 'hello from the settings' } },
+      secrets: { ...DEFAULT_CONFIG.secrets, allowedReferences: ['greeting://*'] },
     });
   });
   afterAll(() => t.stop());
@@ -36,15 +43,39 @@ describe('plugin loading', () => {
       ['half-done', 'failed'],
       ['imposter', 'failed'],
       ['sourced-plugin-that-is-not-installed', 'failed'],
+      ['no-version', 'failed'],
+      ['future', 'failed'],
+      ['greeting', 'loaded'],
     ]);
     const error = (id: string) => plugins.find((p) => p.id === id)?.loadError;
     expect(error(fixture('throws-on-import.cjs'))).toContain('this plugin is broken on purpose');
-    expect(error('old-api')).toBe('plugin API version 99 is not supported; this daemon hosts version 1');
+    expect(error('old-api')).toBe('the plugin needs plugin SDK ^99.0.0 (apiVersion 99); this daemon hosts plugin SDK 1.0.0');
+    expect(error('no-version')).toBe(
+      'the plugin states no plugin SDK version: set sdk: "^1.0.0" in definePlugin, or "sourced": { "sdk": "^1.0.0" } in its package.json',
+    );
+    expect(error('future')).toBe(`the plugin needs plugin SDK ^1.5.0 (${fixture('future-sdk/package.json')}); this daemon hosts plugin SDK 1.0.0`);
     expect(error('half-done')).toBe('register() failed: registration failed on purpose');
     expect(error('imposter')).toBe('register() failed: connector type "postgresql" of plugin "imposter" is already registered by plugin "postgres"');
     expect(error('sourced-plugin-that-is-not-installed')).toMatch(/could not load module: Cannot find (package|module)/);
     const pg = plugins.find((p) => p.id === 'postgres');
     expect(pg).toMatchObject({ connectors: ['postgres'], capabilities: ['validate', 'discover'], module: '@sourced/plugin-postgres' });
+  });
+
+  /**
+   * The SDK range comes from the plugin's package.json (here its peer dependency on
+   * @sourced/plugin-sdk) and is listed with the daemon's own SDK version; the plugin got its
+   * settings from pluginSettings and serves with them.
+   */
+  it('checks the plugin SDK range and hands each plugin its settings', async () => {
+    const response = await list();
+    expect(response.sdkVersion).toBe('1.0.0');
+    expect(response.plugins.find((p) => p.id === 'greeting')).toMatchObject({ sdkRange: '^1.0.0', apiVersion: 1, secretProviders: ['greeting'], version: '1.2.3' });
+    expect(response.plugins.find((p) => p.id === 'postgres')).toMatchObject({ sdkRange: '^1.0.0', apiVersion: 1 });
+    const { secretChain, pluginRegistry } = t.daemon.container.cradle;
+    const source = normalizeDataSource({ type: 'postgres', primary: { host: 'localhost' } }, pluginRegistry);
+    const secret = await secretChain.resolveInput({ kind: 'reference', reference: 'greeting://hello', field: 'data_source.credentials.password' }, source, new AbortController().signal);
+    expect(secret.reveal()).toBe('hello from the settings');
+    expect(t.logs.some((l) => l.includes('"greeting configured"') && l.includes('"plugin":"greeting"'))).toBe(true);
   });
 
   /** A plugin whose register() threw leaves nothing behind: its connector type is unknown. */

@@ -102,4 +102,28 @@ describe('normalizeDataSource', () => {
     expect(text).not.toContain('hunter2');
     expect(text).toContain('[REDACTED]');
   });
+
+  /** A file-based connector (SQLite) takes the path in primary.database and no host, and no HYBRID. */
+  it('takes a path and no host for a file-based connector', () => {
+    const files: ConnectorTypeResolver = { resolve: (t) => (t === 'sqlite' ? 'sqlite' : undefined), known: () => ['sqlite'], addressing: () => 'file' };
+    const ds = normalizeDataSource({ type: 'sqlite', primary: { database: 'shop.db' } } as DataSourceInput, files);
+    expect(ds.primary).toEqual({ host: '', port: undefined, database: 'shop.db' });
+    const violations = (input: DataSourceInput) => {
+      try {
+        normalizeDataSource(input, files);
+      } catch (error) {
+        return (error as InputError).violations;
+      }
+      return [];
+    };
+    expect(violations({ type: 'sqlite', primary: { host: 'db.example.com', database: 'shop.db' } } as DataSourceInput)).toEqual([
+      { field: 'data_source.primary.host', description: 'is not used by sqlite, whose sources are files; give the path in primary.database' },
+    ]);
+    expect(violations({ type: 'sqlite', primary: {} } as DataSourceInput)).toEqual([
+      { field: 'data_source.primary.database', description: 'is required for sqlite: the path of the database file' },
+    ]);
+    expect(violations({ type: 'sqlite', location: 'LOCATION_HYBRID', primary: { database: 'a.db' } } as DataSourceInput)).toEqual([
+      { field: 'data_source.location', description: 'HYBRID needs a network endpoint; sqlite sources are files' },
+    ]);
+  });
 });

@@ -54,6 +54,7 @@ describe('loadConfig', () => {
         },
         "listen": "127.0.0.1:50051",
         "logLevel": "info",
+        "pluginSettings": {},
         "plugins": [
           "@sourced/plugin-postgres",
           "@sourced/plugin-mysql",
@@ -121,6 +122,8 @@ shutdownGraceMs: 2500
 plugins:
   - "@sourced/plugin-postgres"
   - sourced-plugin-clickhouse
+pluginSettings:
+  clickhouse: { maxRows: 10 }
 validation:
   checkTimeoutMs: 1500
 discovery:
@@ -145,6 +148,7 @@ secrets:
       logLevel: 'warn',
       shutdownGraceMs: 2500,
       plugins: ['@sourced/plugin-postgres', 'sourced-plugin-clickhouse'],
+      pluginSettings: { clickhouse: { maxRows: 10 } },
       validation: { checkTimeoutMs: 1500 },
       discovery: { defaultStrategy: 'ADAPTIVE', heapHeadroomMb: 0 },
       limits: DEFAULT_CONFIG.limits,
@@ -299,7 +303,7 @@ secrets:
     /** An unknown top-level key in the file names the key, the file and the known keys. */
     it('an unknown key in the file', () => {
       expect(errorOf(['--config', write('errors/unknown.yaml', 'listen: 127.0.0.1:1\nlogLevle: debug\n')])).toMatchInlineSnapshot(
-        `"unknown option logLevle in <dir>/errors/unknown.yaml; known: listen, plugins, logLevel, shutdownGraceMs, validation, discovery, limits, audit, auth, rbac, server, sources, targets, secrets"`,
+        `"unknown option logLevle in <dir>/errors/unknown.yaml; known: listen, plugins, pluginSettings, logLevel, shutdownGraceMs, validation, discovery, limits, audit, auth, rbac, server, sources, targets, secrets"`,
       );
     });
 

@@ -207,9 +207,19 @@ function readManifest(specifier: string): Manifest | undefined {
   }
 }
 
+/**
+ * Imports a plugin module: a package name as Node resolves it from the daemon; an absolute
+ * path to a file, or to a package folder (its package.json `main`, else index.js).
+ */
 async function importModule(specifier: string): Promise<unknown> {
-  const target = isAbsolute(specifier) ? pathToFileURL(specifier).href : specifier;
-  return import(target);
+  if (!isAbsolute(specifier)) return import(specifier);
+  let file = specifier;
+  try {
+    file = require.resolve(specifier);
+  } catch {
+    // not resolvable as CommonJS (an ES module file, say): import the path as given
+  }
+  return import(pathToFileURL(file).href);
 }
 
 /** Finds the plugin among a module's exports: `default` (also CommonJS-wrapped) or `plugin`. */
