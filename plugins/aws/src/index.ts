@@ -3,7 +3,7 @@
  * Manager secret provider (`aws-sm://`). Load it as a plugin (the default export) or build a
  * provider with {@link createSecretsManagerProvider}.
  */
-import { definePlugin, PLUGIN_API_VERSION } from '@sourced/core';
+import { definePlugin } from '@sourced/core';
 import { createSecretsManagerProvider } from './SecretsManagerProvider';
 import { RdsIamTokenProvider } from './rdsIamTokens';
 
@@ -11,7 +11,7 @@ import { RdsIamTokenProvider } from './rdsIamTokens';
 export default definePlugin({
   id: 'aws',
   version: '0.1.0',
-  apiVersion: PLUGIN_API_VERSION,
+  sdk: '^1.0.0',
   description: 'AWS: Secrets Manager secrets (aws-sm://) and RDS IAM database tokens',
   register(r) {
     r.registerSecretProvider(createSecretsManagerProvider());

@@ -2,7 +2,7 @@
  * @sourced/plugin-azure: the Azure cloud provider plugin of sourced. Registers the Key Vault
  * secret provider (`azure-kv://vault/secret[/version][#json.path]`).
  */
-import { definePlugin, PLUGIN_API_VERSION } from '@sourced/core';
+import { definePlugin } from '@sourced/core';
 import { KeyVaultSecretProvider } from './KeyVaultSecretProvider';
 import { EntraDatabaseTokenProvider } from './entraDatabaseTokens';
 
@@ -10,7 +10,7 @@ import { EntraDatabaseTokenProvider } from './entraDatabaseTokens';
 export default definePlugin({
   id: 'azure',
   version: '0.1.0',
-  apiVersion: PLUGIN_API_VERSION,
+  sdk: '^1.0.0',
   description: 'Azure: Key Vault secrets (azure-kv://) and Entra ID database tokens, with client secret, managed identity or the default credential chain',
   register(r) {
     r.registerSecretProvider(new KeyVaultSecretProvider());

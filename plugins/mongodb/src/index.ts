@@ -2,7 +2,7 @@
  * @sourced/plugin-mongodb: the MongoDB connector of sourced, on the official driver.
  * Load it as a plugin (the default export) or use {@link mongodbConnector} directly.
  */
-import { definePlugin, PLUGIN_API_VERSION, type ConnectorDefinition } from '@sourced/core';
+import { definePlugin, type ConnectorDefinition } from '@sourced/core';
 import { MongoConnector } from './MongoConnector';
 
 /** The MongoDB connector definition: type `mongodb`, also `mongo`. */
@@ -22,7 +22,7 @@ export const mongodbConnector: ConnectorDefinition = {
 export default definePlugin({
   id: 'mongodb',
   version: '0.1.0',
-  apiVersion: PLUGIN_API_VERSION,
+  sdk: '^1.0.0',
   description: 'MongoDB connector: validation checks, catalog discovery and schema inference by sampling',
   register(r) {
     r.registerConnector(mongodbConnector);

@@ -2,7 +2,7 @@
  * @sourced/plugin-mysql: the MySQL and MariaDB connector of sourced, on the `mysql2` driver.
  * Load it as a plugin (the default export) or use {@link mysqlConnector} directly.
  */
-import { definePlugin, PLUGIN_API_VERSION, type ConnectorDefinition } from '@sourced/core';
+import { definePlugin, type ConnectorDefinition } from '@sourced/core';
 import { MysqlConnector } from './MysqlConnector';
 
 /** The MySQL connector definition: type `mysql`, also `mariadb`. */
@@ -22,7 +22,7 @@ export const mysqlConnector: ConnectorDefinition = {
 export default definePlugin({
   id: 'mysql',
   version: '0.1.0',
-  apiVersion: PLUGIN_API_VERSION,
+  sdk: '^1.0.0',
   description: 'MySQL and MariaDB connector: validation checks and set-based information_schema discovery',
   register(r) {
     r.registerConnector(mysqlConnector);

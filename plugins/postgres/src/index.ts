@@ -2,7 +2,7 @@
  * @sourced/plugin-postgres: the PostgreSQL connector of sourced, on the `pg` driver.
  * Load it as a plugin (the default export) or use {@link postgresConnector} directly.
  */
-import { definePlugin, PLUGIN_API_VERSION, type ConnectorDefinition } from '@sourced/core';
+import { definePlugin, type ConnectorDefinition } from '@sourced/core';
 import { PostgresConnector } from './PostgresConnector';
 
 /** The PostgreSQL connector definition: type `postgres`, also `postgresql` and `pg`. */
@@ -22,7 +22,7 @@ export const postgresConnector: ConnectorDefinition = {
 export default definePlugin({
   id: 'postgres',
   version: '0.1.0',
-  apiVersion: PLUGIN_API_VERSION,
+  sdk: '^1.0.0',
   description: 'PostgreSQL connector: validation checks and set-based catalog discovery',
   register(r) {
     r.registerConnector(postgresConnector);
