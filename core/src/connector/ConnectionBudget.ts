@@ -24,7 +24,10 @@ export class ConnectionBudget {
   private readonly pools = new Map<string, Pool>();
   private peak = new Map<string, number>();
 
-  constructor(readonly limit: number) {
+  constructor(
+    /** Most connections open at once to one endpoint, a positive integer (else a RangeError). */
+    readonly limit: number,
+  ) {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`a connection limit must be a positive integer, not ${limit}`);
   }
 
@@ -68,6 +71,17 @@ export class ConnectionBudget {
   /** Connections open to an endpoint now. */
   inUse(key: string): number {
     return this.pools.get(key)?.inUse ?? 0;
+  }
+
+  /**
+   * Connections open now to every endpoint together: the slots held over the whole budget.
+   * Read-only; 0 once every call has released its connections (the plugin SDK's conformance
+   * kit polls it after a cancelled discovery).
+   */
+  totalInUse(): number {
+    let total = 0;
+    for (const pool of this.pools.values()) total += pool.inUse;
+    return total;
   }
 
   /** Calls waiting for a slot of an endpoint now. */

@@ -1,4 +1,4 @@
-import { SourcedError, type SecretReference } from '@sourced/core';
+import { InputError, type SecretReference } from '@sourced/core';
 
 /** Reason of a reference the provider cannot read (bad syntax, conflicting regions). */
 export const INVALID_REFERENCE = 'SECRET_REFERENCE_INVALID';
@@ -51,20 +51,19 @@ export function parseSecretsManagerReference(reference: SecretReference): Secret
     secretId = path.slice(slash + 1);
   }
   if (secretId === '' || (slash > 0 && slash === path.length - 1 && AWS_REGION_PATTERN.test(path.slice(0, slash)))) {
-    throw new SourcedError(INVALID_REFERENCE, `${where} names no secret; write aws-sm://[region/]secret-name or aws-sm://<secret ARN>`);
+    throw invalid(`${where} names no secret; write aws-sm://[region/]secret-name or aws-sm://<secret ARN>`);
   }
 
   let arnRegion: string | undefined;
   if (secretId.startsWith('arn:')) {
     const arn = ARN_PATTERN.exec(secretId);
-    if (!arn) throw new SourcedError(INVALID_REFERENCE, `${where}: "${secretId}" is not a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)`);
+    if (!arn) throw invalid(`${where}: "${secretId}" is not a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)`);
     arnRegion = arn[2];
     if (region && region !== arnRegion) {
-      throw new SourcedError(INVALID_REFERENCE, `${where}: the reference names region ${region} but the ARN is in ${arnRegion}; leave the region out`);
+      throw invalid(`${where}: the reference names region ${region} but the ARN is in ${arnRegion}; leave the region out`);
     }
   } else if (!NAME_PATTERN.test(secretId)) {
-    throw new SourcedError(
-      INVALID_REFERENCE,
+    throw invalid(
       `${where}: "${secretId.slice(0, 100)}" is not a secret name (1 to 512 letters, digits and / _ + = . @ ! -) or ARN`,
     );
   }
@@ -78,16 +77,16 @@ export function parseSecretsManagerReference(reference: SecretReference): Secret
       try {
         value = eq < 0 ? '' : decodeURIComponent(pair.slice(eq + 1));
       } catch {
-        throw new SourcedError(INVALID_REFERENCE, `${where}: the value of ${key} is not valid percent-encoding`);
+        throw invalid(`${where}: the value of ${key} is not valid percent-encoding`);
       }
       const field = key === 'versionStage' || key === 'VersionStage' ? 'versionStage' : key === 'versionId' || key === 'VersionId' ? 'versionId' : undefined;
-      if (!field) throw new SourcedError(INVALID_REFERENCE, `${where}: unknown query parameter "${key}"; use versionStage or versionId`);
-      if (value === '') throw new SourcedError(INVALID_REFERENCE, `${where}: ${field} needs a value`);
-      if (parsed[field] !== undefined) throw new SourcedError(INVALID_REFERENCE, `${where}: ${field} is given twice`);
+      if (!field) throw invalid(`${where}: unknown query parameter "${key}"; use versionStage or versionId`);
+      if (value === '') throw invalid(`${where}: ${field} needs a value`);
+      if (parsed[field] !== undefined) throw invalid(`${where}: ${field} is given twice`);
       parsed[field] = value;
     }
     if (parsed.versionStage !== undefined && parsed.versionId !== undefined) {
-      throw new SourcedError(INVALID_REFERENCE, `${where}: give versionStage or versionId, not both`);
+      throw invalid(`${where}: give versionStage or versionId, not both`);
     }
   }
   return parsed;
@@ -97,4 +96,9 @@ export function parseSecretsManagerReference(reference: SecretReference): Secret
 export function describeSecret(ref: SecretsManagerReference, region: string): string {
   const version = ref.versionId !== undefined ? `version ${ref.versionId}` : `version stage ${ref.versionStage ?? 'AWSCURRENT'}`;
   return `secret ${ref.secretId} (${version}) in ${region}`;
+}
+
+/** A malformed reference: INVALID_ARGUMENT naming the reference, with reason SECRET_REFERENCE_INVALID (as the Key Vault provider). */
+function invalid(description: string): InputError {
+  return new InputError([{ field: 'reference', description }], { reason: INVALID_REFERENCE });
 }

@@ -1,12 +1,14 @@
 import type { SourcedPlugin } from '@sourced/core';
 import type { DaemonConfig } from 'sourced';
 import type { DataSource } from 'sourced/dist/gen/sourced/v1/data_source';
+import type { VitestApi } from './shared';
 
 /**
  * A data source the kit can reach, as the request message (`DataSource.fromPartial({...})`),
  * with the secrets it holds (the kit checks none of them ever leaves the daemon).
  */
 export interface ConformanceSource {
+  /** The data source as the request message carries it (`DataSource.fromPartial({...})`). */
   dataSource: DataSource;
   /** Values that must never appear in events, error statuses, logs or spans (passwords, keys). */
   secrets: string[];
@@ -48,6 +50,14 @@ export interface ConnectorConformanceOptions {
   openSessions?(): Promise<number>;
   /** Per-test time limit, milliseconds (default 30,000). */
   timeoutMs?: number;
+  /** vitest's API (`import * as vitest from 'vitest'`); by default the running vitest's own. */
+  vitest?: VitestApi;
+  /**
+   * Names of the kit's tests (exactly as the kit names them) this connector is known to fail:
+   * they run as `it.fails`, so the suite stays green while the deviation is tracked and turns
+   * red once the connector is fixed (then remove the name). Empty by default.
+   */
+  knownFailures?: readonly string[];
 }
 
 /** How to run the secret provider conformance suite against a provider. */
@@ -64,6 +74,10 @@ export interface SecretProviderConformanceOptions {
   teardown?(): Promise<void> | void;
   /** Per-test time limit, milliseconds (default 30,000). */
   timeoutMs?: number;
+  /** vitest's API (`import * as vitest from 'vitest'`); by default the running vitest's own. */
+  vitest?: VitestApi;
+  /** Names of the kit's tests this provider is known to fail; see {@link ConnectorConformanceOptions.knownFailures}. */
+  knownFailures?: readonly string[];
 }
 
 /** What the store under test holds, for {@link SecretProviderConformanceOptions}. */
@@ -74,6 +88,21 @@ export interface SecretProviderFixture {
   missing: string;
   /** A reference the provider must refuse as malformed (an InputError: INVALID_ARGUMENT naming the field); optional. */
   malformed?: string;
-  /** A reference whose look-up the store holds for `holdMs` or longer, to check cancellation; optional. */
-  slow?: { reference: string; holdMs: number };
+  /**
+   * A reference whose look-up the store holds for `holdMs` or longer, to check cancellation;
+   * optional. `holdMs` should be a few seconds (the kit cancels after about 100 ms and allows
+   * up to half of `holdMs`, at most 2 s more). `dataSource`, when given, replaces the fixture's
+   * `dataSource` for this look-up (for example to point the provider at a store that is slow).
+   */
+  slow?: { reference: string; holdMs: number; dataSource?: DataSource };
+  /**
+   * The data source the look-ups are made for, as the request message: what the provider reads
+   * from it (credentials in `cloud_config`, endpoint overrides in `connection_properties`). The
+   * kit normalizes it as the daemon does; its type and host need not name a loaded connector
+   * (defaults: type `conformance`, host `conformance.invalid`). Optional: without it the
+   * look-ups are made for such a minimal source.
+   */
+  dataSource?: DataSource;
+  /** Other values that must never appear in logs, spans or error messages (the provider's own credentials). */
+  secrets?: string[];
 }

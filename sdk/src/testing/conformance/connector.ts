@@ -1,0 +1,440 @@
+import type { ClientReadableStream, ServiceError } from '@grpc/grpc-js';
+import type { DiscoverDataSourceRequest, DiscoverDataSourceResponse, ValidateDataSourceResponse } from 'sourced/dist/gen/sourced/v1/data_source_service';
+import type { Collection, Relation } from 'sourced/dist/gen/sourced/v1/discovery';
+import { PluginState } from 'sourced/dist/gen/sourced/v1/plugin_service';
+import { CheckStatus, EndpointRole } from 'sourced/dist/gen/sourced/v1/validation';
+import { richStatusOf, startTestDaemon, type TestDaemon } from '../startTestDaemon';
+import { Captured, none, pollUntil, secretLabels, testRegistrar, UPPER_SNAKE_CASE, vitestApi } from './shared';
+import type { ConformanceSource, ConnectorConformanceOptions } from './types';
+import type { RichStatus } from 'sourced';
+
+/** Test names of the connector suite, as a plugin author reads them in a failure (and lists them in `knownFailures`). */
+export const CONNECTOR_TESTS = {
+  listed: 'is listed by ListPlugins as LOADED, with its connector type and the validate and discover capabilities',
+  validationStream: 'validation of the good source streams checkStarted/checkFinished pairs with unique check ids, a report per endpoint and a closing summary with ok=true',
+  validationChecks: 'every finished check has a status, a message, a hint when FAILED or WARNING, and a non-negative duration',
+  wrongPasswordValidation: 'validation with a wrong password fails at a check with a hint, and the summary says ok=false',
+  wrongPasswordDiscovery: 'discovery with a wrong password ends with PERMISSION_DENIED and the same UPPER_SNAKE_CASE ErrorInfo reason twice',
+  unreachableValidation: 'validation of an unreachable source fails at a check with a hint, and the summary says ok=false',
+  unreachableDiscovery: 'discovery of an unreachable source ends with a non-OK status and the same UPPER_SNAKE_CASE ErrorInfo reason twice',
+  discoveryStream: 'discovery streams schemas first (when it sends any), sequence numbers 1..n and a closing summary that counts what was sent',
+  discoveryEntities: 'every relation or collection has a schema and a name; columns are numbered 1..n in order and have a type',
+  discoveryOrder: 'relations and collections arrive in strictly increasing (schema, name) order by bytes',
+  discoveryMinimum: 'the good source yields at least minimumRelations relations or collections',
+  batching: 'discovery with batch size 1, 2 and the default yields the same entities in the same order',
+  resume: 'a discovery cancelled after its first batch with a cursor, resumed from that cursor, yields every entity exactly once',
+  cancelFrees: 'a cancelled discovery frees its connections',
+  noLeaks: 'no secret appears in any stream event, error status, log line or span',
+} as const;
+
+type Entity = { key: string; schema: string; name: string };
+
+const relationsOf = (events: DiscoverDataSourceResponse[]): Relation[] => events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.relations : []));
+const collectionsOf = (events: DiscoverDataSourceResponse[]): Collection[] => events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.collections : []));
+
+/** Relations and collections of a stream in arrival order, keyed by (schema, name). */
+function entitiesOf(events: DiscoverDataSourceResponse[]): Entity[] {
+  const out: Entity[] = [];
+  for (const e of events) {
+    if (e.event?.$case !== 'batch') continue;
+    for (const r of e.event.value.relations) out.push({ key: `${r.schema}.${r.name}`, schema: r.schema, name: r.name });
+    for (const c of e.event.value.collections) out.push({ key: `${c.database}.${c.name}`, schema: c.database, name: c.name });
+  }
+  return out;
+}
+
+/** Core's discovery order (`compareRelationKeys`): schema, then name, by UTF-8 bytes. */
+function compareKeys(a: Entity, b: Entity): number {
+  return Buffer.compare(Buffer.from(a.schema), Buffer.from(b.schema)) || Buffer.compare(Buffer.from(a.name), Buffer.from(b.name));
+}
+
+const ROLE: Record<number, string> = { [EndpointRole.ENDPOINT_ROLE_PRIMARY]: 'primary', [EndpointRole.ENDPOINT_ROLE_SECONDARY]: 'secondary' };
+const STATUS: Record<number, string> = {
+  [CheckStatus.CHECK_STATUS_PASSED]: 'PASSED',
+  [CheckStatus.CHECK_STATUS_FAILED]: 'FAILED',
+  [CheckStatus.CHECK_STATUS_WARNING]: 'WARNING',
+  [CheckStatus.CHECK_STATUS_SKIPPED]: 'SKIPPED',
+};
+const roleName = (r: number) => ROLE[r] ?? `role ${r}`;
+
+/** Problems with the shape of a validation stream (order, pairing, ids, reports, summary); empty when it is well formed. */
+export function validationStreamProblems(events: ValidateDataSourceResponse[]): string[] {
+  const problems: string[] = [];
+  events.forEach((e, i) => {
+    if (e.sequence !== i + 1) problems.push(`event ${i + 1} has sequence number ${e.sequence} (must be ${i + 1}: from 1, without gaps)`);
+  });
+  let open: { checkId: string; endpoint: number } | undefined;
+  const seen = new Map<number, Set<string>>();
+  const checked = new Set<number>();
+  const reported = new Set<number>();
+  events.forEach((e, i) => {
+    const ev = e.event;
+    const at = `event ${i + 1}`;
+    if (!ev) return problems.push(`${at} carries no event`);
+    if (ev.$case === 'summary' && i !== events.length - 1) problems.push(`${at} is a summary before the end of the stream`);
+    if (ev.$case !== 'checkFinished' && open) problems.push(`${at} (${ev.$case}) came before check "${open.checkId}" finished`);
+    switch (ev.$case) {
+      case 'checkStarted': {
+        if (open) break;
+        const ids = seen.get(ev.value.endpoint) ?? new Set<string>();
+        seen.set(ev.value.endpoint, ids);
+        if (!ev.value.checkId) problems.push(`${at}: a check started without a check id`);
+        if (ids.has(ev.value.checkId)) problems.push(`${at}: check id "${ev.value.checkId}" runs twice on the ${roleName(ev.value.endpoint)} endpoint`);
+        if (reported.has(ev.value.endpoint)) problems.push(`${at}: check "${ev.value.checkId}" started after the ${roleName(ev.value.endpoint)} endpoint's report`);
+        ids.add(ev.value.checkId);
+        checked.add(ev.value.endpoint);
+        open = { checkId: ev.value.checkId, endpoint: ev.value.endpoint };
+        break;
+      }
+      case 'checkFinished':
+        if (!open) problems.push(`${at}: check "${ev.value.checkId}" finished without a checkStarted before it`);
+        else if (open.checkId !== ev.value.checkId || open.endpoint !== ev.value.endpoint) {
+          problems.push(`${at}: check "${ev.value.checkId}" finished while "${open.checkId}" was the one started`);
+        }
+        open = undefined;
+        break;
+      case 'report':
+        if (reported.has(ev.value.endpoint)) problems.push(`${at}: a second report for the ${roleName(ev.value.endpoint)} endpoint`);
+        reported.add(ev.value.endpoint);
+        break;
+      default:
+        break;
+    }
+  });
+  if (open) problems.push(`check "${open.checkId}" started but never finished`);
+  for (const role of checked) if (!reported.has(role)) problems.push(`the ${roleName(role)} endpoint ran checks but has no report`);
+  if (checked.size === 0) problems.push('the stream holds no check');
+  if (events.at(-1)?.event?.$case !== 'summary') problems.push(`the stream ends with ${events.at(-1)?.event?.$case ?? 'nothing'}, not a summary`);
+  return problems;
+}
+
+/** Problems with the finished checks of a validation stream (status, message, hint, duration); empty when all are complete. */
+export function finishedCheckProblems(events: ValidateDataSourceResponse[]): string[] {
+  const problems: string[] = [];
+  for (const e of events) {
+    if (e.event?.$case !== 'checkFinished') continue;
+    const c = e.event.value;
+    const name = `check "${c.checkId}" (${roleName(c.endpoint)})`;
+    const status = STATUS[c.status];
+    if (!status) problems.push(`${name} finished with status ${c.status}, not one of PASSED, FAILED, WARNING, SKIPPED`);
+    if (!c.message.trim()) problems.push(`${name} finished ${status ?? c.status} without a message`);
+    if ((status === 'FAILED' || status === 'WARNING') && !c.hint.trim()) problems.push(`${name} is ${status} without a hint (what to do about it)`);
+    if (!(c.durationMs >= 0)) problems.push(`${name} has a negative or missing duration (${c.durationMs})`);
+  }
+  return problems;
+}
+
+function summaryOf(events: ValidateDataSourceResponse[]) {
+  const last = events.at(-1)?.event;
+  return last?.$case === 'summary' ? last.value : undefined;
+}
+
+function failedChecks(events: ValidateDataSourceResponse[]) {
+  return events.flatMap((e) => (e.event?.$case === 'checkFinished' && e.event.value.status === CheckStatus.CHECK_STATUS_FAILED ? [e.event.value] : []));
+}
+
+/** The decoded google.rpc.Status of a failed call, or undefined when it carries none. */
+function statusOf(error: ServiceError): RichStatus | undefined {
+  try {
+    return richStatusOf(error);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Registers a vitest `describe` block that checks a connector against what every connector of
+ * sourced must do, through a real daemon started in-process with the plugin:
+ *
+ * - the plugin loads, and ListPlugins lists the connector type with `validate` and `discover`;
+ * - validation streams well-formed events (pairs of checkStarted/checkFinished, unique check ids
+ *   per endpoint, gapless sequence numbers, a report per endpoint, a closing summary), every
+ *   finished check has a status, a message, a hint when it failed or warned, and a duration;
+ * - a wrong password and an unreachable source fail validation at a check with a hint, and end
+ *   discovery with a non-OK status (PERMISSION_DENIED for the password) whose ErrorInfo reason is
+ *   UPPER_SNAKE_CASE and the same when run twice;
+ * - discovery is well-formed (schemas first, named entities, columns numbered 1..n with types,
+ *   strictly increasing (schema, name) byte order, a summary that counts what was sent), the same
+ *   whatever the batch size, complete when cancelled and resumed from a cursor, and frees its
+ *   connections when cancelled;
+ * - no secret of the sources appears in any event, error status, log line or span.
+ *
+ * ```ts
+ * import { describeConnectorConformance } from '@sourced/plugin-sdk/testing';
+ * describeConnectorConformance({
+ *   plugin: require.resolve('../dist/index.js'),
+ *   type: 'sqlite',
+ *   source: () => ({ dataSource: DataSource.fromPartial({ type: 'sqlite', primary: { database: file } }), secrets: [] }),
+ *   unreachable: () => ({ dataSource: DataSource.fromPartial({ type: 'sqlite', primary: { database: '/nonexistent.db' } }), secrets: [] }),
+ * });
+ * ```
+ *
+ * Call it at the top level of a vitest test file (vitest is a peer dependency).
+ */
+export function describeConnectorConformance(options: ConnectorConformanceOptions): void {
+  const { describe, expect, beforeAll, afterAll } = vitestApi(options.vitest);
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const minimum = options.minimumRelations ?? 3;
+  const { test, skip, unknownNames } = testRegistrar(vitestApi(options.vitest), options.knownFailures, timeoutMs);
+  const T = CONNECTOR_TESTS;
+
+  describe(`connector conformance: ${options.type}`, () => {
+    let t: TestDaemon | undefined;
+    let good: ConformanceSource;
+    let wrong: ConformanceSource | undefined;
+    let unreachable: ConformanceSource;
+    const captured = new Captured();
+    let full: Promise<DiscoverDataSourceResponse[]> | undefined;
+    let goodValidation: Promise<ValidateDataSourceResponse[]> | undefined;
+    const validations: ValidateDataSourceResponse[][] = [];
+
+    const daemon = (): TestDaemon => {
+      if (!t) throw new Error('the daemon did not start (see the error of beforeAll)');
+      return t;
+    };
+
+    async function validate(source: ConformanceSource, what: string): Promise<ValidateDataSourceResponse[]> {
+      try {
+        const events = await daemon().validate({ dataSource: source.dataSource });
+        captured.add(`validation events (${what})`, events);
+        validations.push(events);
+        return events;
+      } catch (error) {
+        captured.addError(`validation error status (${what})`, error);
+        throw error;
+      }
+    }
+
+    async function discover(request: Partial<DiscoverDataSourceRequest>, what: string): Promise<DiscoverDataSourceResponse[]> {
+      try {
+        const events = await daemon().discover(request);
+        captured.add(`discovery events (${what})`, events);
+        return events;
+      } catch (error) {
+        captured.addError(`discovery error status (${what})`, error);
+        throw error;
+      }
+    }
+
+    async function discoveryFailure(source: ConformanceSource, what: string): Promise<ServiceError> {
+      try {
+        const events = await daemon().discover({ dataSource: source.dataSource });
+        captured.add(`discovery events (${what})`, events);
+      } catch (error) {
+        captured.addError(`discovery error status (${what})`, error);
+        return error as ServiceError;
+      }
+      throw new Error(`discovery of ${what} succeeded, but it must end with an error status`);
+    }
+
+    /**
+     * Reads a discovery until its first batch with a cursor, then cancels the call; resolves
+     * when the call has ended, with the events read up to that batch and the cursor.
+     */
+    function discoverUntilCursor(request: Partial<DiscoverDataSourceRequest>, what: string): Promise<{ events: DiscoverDataSourceResponse[]; cursor?: string; ended: string }> {
+      const call: ClientReadableStream<DiscoverDataSourceResponse> = daemon().discoverStream(request);
+      const events: DiscoverDataSourceResponse[] = [];
+      let cursor: string | undefined;
+      return new Promise((resolve) => {
+        call.on('data', (e: DiscoverDataSourceResponse) => {
+          if (cursor !== undefined) return;
+          events.push(e);
+          if (e.event?.$case === 'batch' && e.event.value.cursor) {
+            cursor = e.event.value.cursor;
+            call.cancel();
+          }
+        });
+        const done = (ended: string) => {
+          captured.add(`discovery events (${what})`, events);
+          resolve({ events, cursor, ended });
+        };
+        call.on('error', (error: ServiceError) => {
+          captured.addError(`discovery error status (${what})`, error);
+          done(`error ${error.code}`);
+        });
+        call.on('end', () => done('end'));
+      });
+    }
+
+    const fullDiscovery = () => (full ??= discover({ dataSource: good.dataSource }, 'the good source'));
+    const goodValidationRun = () => (goodValidation ??= validate(good, 'the good source'));
+
+    beforeAll(async () => {
+      t = await startTestDaemon({ plugins: [options.plugin], config: options.config });
+      good = await options.source();
+      wrong = options.wrongPassword ? await options.wrongPassword() : undefined;
+      unreachable = await options.unreachable();
+    }, Math.max(timeoutMs, 60_000));
+
+    afterAll(async () => {
+      try {
+        await t?.stop();
+      } finally {
+        await options.teardown?.();
+      }
+    }, Math.max(timeoutMs, 60_000));
+
+    test(T.listed, async () => {
+      none(expect, unknownNames(), 'knownFailures names tests this kit does not have');
+      const plugins = await daemon().listPlugins();
+      const failed = plugins.filter((p) => p.state !== PluginState.PLUGIN_STATE_LOADED).map((p) => `${p.id} (${p.module}): ${p.loadError}`);
+      none(expect, failed, 'plugins that failed to load');
+      const record = plugins.find((p) => p.connectors.includes(options.type));
+      expect(record, `no loaded plugin registers connector type "${options.type}"; loaded: ${plugins.map((p) => `${p.id} [${p.connectors.join(', ')}]`).join('; ')}`).toBeDefined();
+      expect(record?.state).toBe(PluginState.PLUGIN_STATE_LOADED);
+      expect(record?.capabilities).toEqual(expect.arrayContaining(['validate', 'discover']));
+    });
+
+    test(T.validationStream, async () => {
+      const events = await goodValidationRun();
+      none(expect, validationStreamProblems(events), 'problems with the validation stream');
+      const failed = failedChecks(events).map((c) => `${c.checkId}: ${c.message}`);
+      none(expect, failed, 'checks that failed on the good source');
+      expect(summaryOf(events)?.ok, 'the summary of the good source').toBe(true);
+    });
+
+    test(T.validationChecks, async () => {
+      await goodValidationRun();
+      // Over every validation of the suite so far, plus the failing sources' own.
+      const runs = [...validations];
+      if (wrong) runs.push(await validate(wrong, 'the wrong password'));
+      runs.push(await validate(unreachable, 'the unreachable source'));
+      none(expect, runs.flatMap((events) => finishedCheckProblems(events)), 'problems with finished checks');
+    });
+
+    const failingValidation = (source: () => ConformanceSource, what: string) => async () => {
+      const events = await validate(source(), what);
+      none(expect, validationStreamProblems(events), 'problems with the validation stream');
+      none(expect, finishedCheckProblems(events), 'problems with finished checks');
+      const failed = failedChecks(events);
+      expect(failed.length, `no check failed on ${what}`).toBeGreaterThan(0);
+      none(expect, failed.filter((c) => !c.hint.trim()).map((c) => c.checkId), 'failed checks without a hint');
+      expect(summaryOf(events)?.ok, `the summary of ${what}`).toBe(false);
+    };
+
+    const failingDiscovery = (source: () => ConformanceSource, what: string, code?: number) => async () => {
+      const first = await discoveryFailure(source(), what);
+      const second = await discoveryFailure(source(), `${what}, again`);
+      expect(first.code, `the gRPC status of ${what}: ${first.message}`).not.toBe(0);
+      if (code !== undefined) expect(first.code, `the gRPC status code of ${what} (${first.message})`).toBe(code);
+      const status = statusOf(first);
+      expect(status?.errorInfo, `the status of ${what} carries no google.rpc.ErrorInfo: ${first.message}`).toBeDefined();
+      expect(status?.errorInfo?.reason).toMatch(UPPER_SNAKE_CASE);
+      expect(statusOf(second)?.errorInfo?.reason, `the ErrorInfo reason of ${what} changed from one run to the next`).toBe(status?.errorInfo?.reason);
+      expect(second.code).toBe(first.code);
+    };
+
+    if (options.wrongPassword) {
+      test(T.wrongPasswordValidation, failingValidation(() => wrong as ConformanceSource, 'the wrong password'));
+      test(T.wrongPasswordDiscovery, failingDiscovery(() => wrong as ConformanceSource, 'the wrong password', 7 /* PERMISSION_DENIED */));
+    } else {
+      skip(T.wrongPasswordValidation);
+      skip(T.wrongPasswordDiscovery);
+    }
+    test(T.unreachableValidation, failingValidation(() => unreachable, 'the unreachable source'));
+    test(T.unreachableDiscovery, failingDiscovery(() => unreachable, 'the unreachable source'));
+
+    test(T.discoveryStream, async () => {
+      const events = await fullDiscovery();
+      expect(events.map((e) => e.sequence), 'sequence numbers').toEqual(events.map((_e, i) => i + 1));
+      const schemasAt = events.findIndex((e) => e.event?.$case === 'schemas');
+      if (schemasAt >= 0) expect(schemasAt, 'the schemas event is not the first event').toBe(0);
+      const summaries = events.filter((e) => e.event?.$case === 'summary');
+      expect(summaries.length, 'summaries in the stream').toBe(1);
+      const last = events.at(-1)?.event;
+      expect(last?.$case, 'the last event').toBe('summary');
+      if (last?.$case === 'summary') {
+        expect({ relations: last.value.relations, collections: last.value.collections }, 'the summary counts').toEqual({
+          relations: relationsOf(events).length,
+          collections: collectionsOf(events).length,
+        });
+        expect(last.value.stoppedEarly, 'the summary says the run stopped early').toBe(false);
+      }
+    });
+
+    test(T.discoveryEntities, async () => {
+      const events = await fullDiscovery();
+      const problems: string[] = [];
+      for (const r of relationsOf(events)) {
+        const name = `relation ${r.schema}.${r.name}`;
+        if (!r.name.trim()) problems.push(`a relation of schema "${r.schema}" has no name`);
+        if (!r.schema.trim()) problems.push(`${name} has no schema`);
+        r.columns.forEach((c, i) => {
+          if (c.ordinal !== i + 1) problems.push(`${name}: column ${i + 1} (${c.name}) has ordinal ${c.ordinal}`);
+          if (!c.name.trim()) problems.push(`${name}: column ${i + 1} has no name`);
+          if (!c.dataType.trim()) problems.push(`${name}: column ${c.name} has no data type`);
+        });
+        const columns = new Set(r.columns.map((c) => c.name));
+        if (columns.size !== r.columns.length) problems.push(`${name} lists a column twice`);
+      }
+      for (const c of collectionsOf(events)) {
+        if (!c.name.trim()) problems.push(`a collection of database "${c.database}" has no name`);
+        if (!c.database.trim()) problems.push(`collection ${c.name} has no database`);
+        c.indexes.forEach((ix, i) => {
+          if (!ix.name.trim()) problems.push(`collection ${c.database}.${c.name}: index ${i + 1} has no name`);
+        });
+      }
+      none(expect, problems, 'problems with the discovered entities');
+    });
+
+    test(T.discoveryOrder, async () => {
+      const entities = entitiesOf(await fullDiscovery());
+      const out: string[] = [];
+      for (let i = 1; i < entities.length; i++) {
+        if (compareKeys(entities[i - 1], entities[i]) >= 0) out.push(`${entities[i - 1].key} came before ${entities[i].key}`);
+      }
+      none(expect, out, 'pairs out of order (or repeated)');
+    });
+
+    test(T.discoveryMinimum, async () => {
+      expect(entitiesOf(await fullDiscovery()).length, `relations and collections of the good source (minimumRelations: ${minimum})`).toBeGreaterThanOrEqual(minimum);
+    });
+
+    test(T.batching, async () => {
+      const expected = entitiesOf(await fullDiscovery()).map((e) => e.key);
+      for (const batchSize of [1, 2]) {
+        const events = await discover({ dataSource: good.dataSource, batchSize }, `the good source, batch size ${batchSize}`);
+        expect(entitiesOf(events).map((e) => e.key), `entities with batch size ${batchSize}`).toEqual(expected);
+        const sizes = events.flatMap((e) => (e.event?.$case === 'batch' ? [e.event.value.relations.length + e.event.value.collections.length] : []));
+        expect(Math.max(0, ...sizes), `the largest batch with batch size ${batchSize}`).toBeLessThanOrEqual(batchSize);
+      }
+    });
+
+    test(T.resume, async () => {
+      const expected = entitiesOf(await fullDiscovery()).map((e) => e.key);
+      const first = await discoverUntilCursor({ dataSource: good.dataSource, batchSize: 1 }, 'the good source, cancelled after its first batch');
+      expect(first.cursor, `no batch carried a cursor (the call ended with ${first.ended})`).toBeTruthy();
+      const before = entitiesOf(first.events).map((e) => e.key);
+      const rest = await discover({ dataSource: good.dataSource, resumeAfter: first.cursor }, 'the good source, resumed');
+      const after = entitiesOf(rest).map((e) => e.key);
+      const all = [...before, ...after];
+      none(expect, all.filter((k, i) => all.indexOf(k) !== i), 'entities sent twice');
+      expect(all, 'the cancelled part and the resumed part together').toEqual(expected);
+    });
+
+    test(T.cancelFrees, async () => {
+      const budget = daemon().daemon.container.cradle.connectionBudget;
+      const baseline = options.openSessions ? await options.openSessions() : 0;
+      const run = await discoverUntilCursor({ dataSource: good.dataSource, batchSize: 1 }, 'the good source, cancelled');
+      expect(run.cursor, `no batch carried a cursor (the call ended with ${run.ended})`).toBeTruthy();
+      expect(run.ended, 'how the cancelled call ended').toBe('error 1');
+      if (options.openSessions) {
+        const sessions = options.openSessions;
+        const open = await pollUntil(() => sessions(), (n) => n <= baseline, 10_000);
+        expect(open, `sessions open on the source 10 s after the cancel (${baseline} before the discovery)`).toBeLessThanOrEqual(baseline);
+      }
+      const held = await pollUntil(() => budget.totalInUse(), (n) => n === 0, 10_000);
+      expect(held, "slots of the daemon's connection budget still held 10 s after the cancel").toBe(0);
+    });
+
+    test(T.noLeaks, async () => {
+      const secrets = secretLabels([
+        { label: 'source.secrets', values: good?.secrets },
+        { label: 'wrongPassword().secrets', values: wrong?.secrets },
+        { label: 'unreachable().secrets', values: unreachable?.secrets },
+      ]);
+      const leaks = captured.leaks(secrets, [{ where: 'daemon log lines and spans', text: daemon().emitted() }]);
+      none(expect, leaks, 'secrets that leaked (by label, never the value)');
+    });
+  });
+}

@@ -1,0 +1,5 @@
+/** The plugin conformance kit: vitest suites every connector and secret provider must pass. */
+export { describeConnectorConformance, CONNECTOR_TESTS, validationStreamProblems, finishedCheckProblems } from './connector';
+export { describeSecretProviderConformance, SECRET_PROVIDER_TESTS } from './secretProvider';
+export type { ConformanceSource, ConnectorConformanceOptions, SecretProviderConformanceOptions, SecretProviderFixture } from './types';
+export type { VitestApi } from './shared';

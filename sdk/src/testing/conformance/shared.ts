@@ -1,0 +1,120 @@
+import type { ServiceError } from '@grpc/grpc-js';
+import type * as Vitest from 'vitest';
+import { decodeRichStatus } from 'sourced';
+
+/** The part of vitest's API the kit registers its suites with. */
+export type VitestApi = Pick<typeof Vitest, 'describe' | 'it' | 'expect' | 'beforeAll' | 'afterAll'>;
+
+/**
+ * vitest's API, taken from the running vitest worker. The SDK is CommonJS, and vitest refuses
+ * to be `require`d (its CommonJS entry throws), so a static `import { describe } from 'vitest'`
+ * would make `require('@sourced/plugin-sdk/testing')` throw for every caller, inside vitest or
+ * not. vitest puts its module namespace on `globalThis.__vitest_index__` in every worker (it is
+ * what `import.meta.vitest` reads), so the kit looks it up when a suite is registered. A caller
+ * may pass the API itself (`import * as vitest from 'vitest'`; the options' `vitest`), which
+ * wins, should a later vitest stop setting the global.
+ */
+export function vitestApi(given?: VitestApi): VitestApi {
+  const api = given ?? (globalThis as { __vitest_index__?: VitestApi }).__vitest_index__;
+  if (!api?.describe || !api.it) {
+    throw new Error('the conformance kit registers vitest suites: call it from a vitest test file (vitest >= 3 is a peer dependency of @sourced/plugin-sdk)');
+  }
+  return api;
+}
+
+/** The names of a suite's tests, run as `it.fails` when listed as known failures. */
+export function testRegistrar(api: VitestApi, knownFailures: readonly string[] | undefined, timeoutMs: number) {
+  const known = new Set(knownFailures ?? []);
+  const used = new Set<string>();
+  const test = (name: string, fn: (context: { skip(note?: string): never }) => Promise<void> | void) => {
+    used.add(name);
+    (known.has(name) ? api.it.fails : api.it)(name, (context) => fn(context as unknown as { skip(note?: string): never }), timeoutMs);
+  };
+  const skip = (name: string) => {
+    used.add(name);
+    api.it.skip(name, () => undefined);
+  };
+  /** Names listed as known failures that no test of the suite has (a typo would otherwise hide nothing). */
+  const unknownNames = () => [...known].filter((n) => !used.has(n));
+  return { test, skip, unknownNames };
+}
+
+/** Expects an empty list of problems; a failure lists every one of them (vitest would cut the list short). */
+export function none(expect: VitestApi['expect'], items: readonly string[], what: string): void {
+  expect(items.length, `${what}:\n  - ${items.join('\n  - ')}\n`).toBe(0);
+}
+
+/** Everything a suite captured that a caller or an operator could see, for the leak check. */
+export class Captured {
+  private readonly texts: { where: string; text: string }[] = [];
+
+  add(where: string, value: unknown): void {
+    this.texts.push({ where, text: typeof value === 'string' ? value : safeJson(value) });
+  }
+
+  /** Adds what a failed call showed: its message, details and decoded google.rpc.Status. */
+  addError(where: string, error: unknown): void {
+    this.add(where, errorText(error));
+  }
+
+  /** Where each secret appears (the value is never named), as `label in where`. */
+  leaks(secrets: ReadonlyMap<string, string>, extra: { where: string; text: string }[] = []): string[] {
+    const out = new Set<string>();
+    for (const { where, text } of [...this.texts, ...extra]) {
+      for (const [value, label] of secrets) if (value && text.includes(value)) out.add(`${label} appears in ${where}`);
+    }
+    return [...out];
+  }
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** A failed call as a caller sees it: message, details, metadata and the decoded google.rpc.Status. */
+export function errorText(error: unknown): string {
+  const se = error as Partial<ServiceError> & { attempts?: unknown; violations?: unknown };
+  const parts = [String(se?.message ?? error), String(se?.details ?? '')];
+  const bin = se?.metadata?.get?.('grpc-status-details-bin')[0];
+  if (bin) {
+    try {
+      parts.push(safeJson(decodeRichStatus(bin as Buffer)));
+    } catch (e) {
+      parts.push(`(undecodable status details: ${String(e)})`);
+    }
+  }
+  if (se?.metadata?.toJSON) parts.push(safeJson(se.metadata.toJSON()));
+  if (se?.attempts) parts.push(safeJson(se.attempts));
+  if (se?.violations) parts.push(safeJson(se.violations));
+  return parts.join('\n');
+}
+
+/** Polls `read` until `ok` holds or `ms` pass; returns the last value read. */
+export async function pollUntil<T>(read: () => Promise<T> | T, ok: (value: T) => boolean, ms: number): Promise<T> {
+  const until = Date.now() + ms;
+  let value = await read();
+  while (!ok(value) && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 100));
+    value = await read();
+  }
+  return value;
+}
+
+/** `UPPER_SNAKE_CASE`, as every ErrorInfo reason must be. */
+export const UPPER_SNAKE_CASE = /^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$/;
+
+/** Values a suite must never show, by value, each with the label a failure names. */
+export function secretLabels(groups: { label: string; values: readonly string[] | undefined }[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const { label, values } of groups) {
+    (values ?? []).forEach((v, i) => {
+      // Very short values would match by accident (a 3-letter password inside any text).
+      if (v && v.length >= 4 && !out.has(v)) out.set(v, `${label}[${i}]`);
+    });
+  }
+  return out;
+}
