@@ -5,7 +5,9 @@
 
 /** A field that failed validation, named by its path in the request (`data_source.primary.host`). */
 export interface FieldViolation {
+  /** The path of the field in the request, for example `data_source.primary.host`. */
   field: string;
+  /** What is wrong with it, for people: `is required`. */
   description: string;
 }
 
@@ -26,6 +28,7 @@ export class SourcedError extends Error {
 
 /** The caller sent something invalid. Maps to INVALID_ARGUMENT with a BadRequest detail. */
 export class InputError extends SourcedError {
+  /** Every field that failed validation (the message lists them too). */
   readonly violations: FieldViolation[];
   constructor(violations: FieldViolation[], options?: { reason?: string; metadata?: Record<string, string> }) {
     const summary = violations.map((v) => `${v.field}: ${v.description}`).join('; ');

@@ -62,7 +62,9 @@ export interface StartOptions {
 export interface RunningDaemon {
   /** `host:port` actually bound. */
   address: string;
+  /** The port actually bound. */
   port: number;
+  /** The daemon's awilix container: its services by name (`secretChain`, `connectionBudget`, `pluginRegistry`, ...). */
   container: AwilixContainer<Cradle>;
   /** Stops accepting calls, lets in-flight calls finish within the grace period, cancels the rest, closes everything. */
   stop(): Promise<void>;

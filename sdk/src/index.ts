@@ -72,11 +72,14 @@ export type {
   RelationKind,
   SchemaEntity,
   SchemaInferenceOptions,
+  ValueClassifier,
+  ClassifiedValue,
+  ValueShape,
 } from '@sourced/core';
 
 // ---- secrets ----
 export { isSecret, parseSecretReference, pickJsonPath, REDACTED_TEXT, scrubbedErrorText, scrubSecrets, Secret, SecretErrorReason, SecretResolutionError } from '@sourced/core';
-export type { ResolvedSecret, SecretInput, SecretProvider, SecretProviderContext, SecretReference, SecretRequest, SecretValueInput } from '@sourced/core';
+export type { ChainAttempt, ResolvedSecret, SecretInput, SecretProvider, SecretProviderContext, SecretReference, SecretRequest, SecretValueInput } from '@sourced/core';
 
 // ---- database tokens from cloud identities ----
 export type { DatabaseToken, DatabaseTokenContext, DatabaseTokenMinter, DatabaseTokenProvider, DatabaseTokenRequest } from '@sourced/core';

@@ -9,7 +9,9 @@ import { TargetDeniedError } from './TargetPolicy';
 export interface ConnectFailure {
   /** Stable UPPER_SNAKE_CASE reason. */
   reason: string;
+  /** What failed, in words for people. */
   message: string;
+  /** How to fix it; undefined when there is no advice. */
   hint?: string;
   /** Which semantic error it becomes when discovery cannot connect. */
   kind: 'unavailable' | 'not-allowed' | 'not-found' | 'invalid';

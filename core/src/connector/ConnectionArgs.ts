@@ -6,6 +6,7 @@ import type { TargetPolicy } from './TargetPolicy';
 
 /** TLS settings for a driver, with files already read and secrets resolved. */
 export interface TlsArgs {
+  /** How strictly to verify the server: `require` encrypts only, `verify-ca` checks the chain, `verify-full` the host name too. */
   mode: Exclude<SslMode, 'disable'>;
   /** CA certificates (PEM). Undefined means the system's trust store. */
   ca?: string;
@@ -19,11 +20,17 @@ export interface TlsArgs {
 
 /** Everything a driver needs to open one connection, derived from the data source and its location. */
 export interface ConnectionArgs {
+  /** Which endpoint these arguments are for. */
   role: EndpointRole;
+  /** Host name or address to connect to (dial it through `targets` when set). */
   host: string;
+  /** Port to connect to, the connector's default filled in. */
   port: number;
+  /** Database to open; undefined means the server's default for the user. */
   database?: string;
+  /** Database user; undefined when none is configured. */
   user?: string;
+  /** The resolved password (a fresh database token with `use_iam_auth`); undefined when there is none. */
   password?: Secret;
   /** Undefined when TLS is off. */
   tls?: TlsArgs;

@@ -14,13 +14,17 @@ export type ConnectorCapability = 'validate' | 'discover';
 
 /** Resolves secrets for a connector; the daemon passes its secret chain. */
 export interface SecretResolver {
+  /** Resolves one secret through the daemon's secret chain; rejects with a `SecretResolutionError` listing every link tried when none gives a value. */
   resolve(request: SecretRequest, signal: AbortSignal): Promise<ResolvedSecret>;
 }
 
 /** What the host gives a connector when it creates one. */
 export interface ConnectorContext {
+  /** Resolves the data source's credentials through the daemon's secret chain. */
   secrets: SecretResolver;
+  /** A logger whose lines carry the connector type and the data source's id. Never log a secret. */
   logger: Logger;
+  /** The daemon's OpenTelemetry tracer, for the connector's own spans (see `withSpan`). */
   tracer: Tracer;
   /** The daemon's name and version, sent as the application name. */
   applicationName: string;
@@ -50,7 +54,9 @@ export interface ConnectorDefinition {
   readonly type: string;
   /** Other names callers may use, for example `postgresql`. */
   readonly aliases?: readonly string[];
+  /** Name for people, for example `PostgreSQL`. */
   readonly displayName: string;
+  /** One line on what the connector reads; undefined when not given. */
   readonly description?: string;
   /** Port used when an endpoint gives none (0 for file-based connectors). */
   readonly defaultPort: number;
@@ -61,12 +67,15 @@ export interface ConnectorDefinition {
    * paths it opens (confine them to a folder the operator names in its settings).
    */
   readonly addressing?: 'network' | 'file';
+  /** What its connectors can do: validate, discover, or both. */
   readonly capabilities: readonly ConnectorCapability[];
+  /** Makes the connector of one call on a data source. Must not connect yet: the engines call `initialize` or run the validation plan. */
   create(source: DataSource, context: ConnectorContext): Connector;
 }
 
 /** A read request of one batch of relations, in deterministic (schema, name) order. */
 export interface RelationPage {
+  /** Which schemas and relations to read, compiled for push-down into catalog queries. */
   filter: CompiledFilter;
   /** Only relations after this key; undefined means from the start. */
   after?: RelationKey;
@@ -96,6 +105,7 @@ export const DEFAULT_SAMPLING: SamplingOptions = { sampleSize: 1000, maxTimeMs: 
  * built-ins; the engines use only this interface.
  */
 export interface Connector {
+  /** The data source this connector reads. */
   readonly source: DataSource;
   /** The daemon's target policy (from {@link ConnectorContext.targets}); validation checks dial through it. */
   readonly targetPolicy?: TargetPolicy;

@@ -6,7 +6,9 @@ import type { Secret } from '../secret/Secret';
 export interface DatabaseTokenRequest {
   /** The data source; its `cloud` settings carry the identity to mint with. */
   source: DataSource;
+  /** Host of the endpoint the connection goes to (RDS tokens are bound to it). */
   host: string;
+  /** Port of that endpoint. */
   port: number;
   /** The database user the token authenticates. */
   user: string;
@@ -16,6 +18,7 @@ export interface DatabaseTokenRequest {
 
 /** A minted token, used as the connection's password. */
 export interface DatabaseToken {
+  /** The token, used as the connection's password. */
   token: Secret;
   /** When the token stops being accepted for new connections (epoch milliseconds). */
   expiresAt: number;
@@ -23,9 +26,11 @@ export interface DatabaseToken {
 
 /** What a token provider receives with each request. */
 export interface DatabaseTokenContext {
+  /** Fires when the caller gives up or the deadline passes; pass it to the cloud SDK. */
   signal: AbortSignal;
   /** Resolves the provider's own credentials (cloud keys, client secrets) through the secret chain. */
   resolveSecret(input: SecretInput, label: string): Promise<Secret>;
+  /** A logger for the provider. Never log a token or a credential. */
   logger: Logger;
 }
 
@@ -42,6 +47,7 @@ export interface DatabaseTokenProvider {
   readonly cloud: CloudProvider;
   /** The package that provides it, named in the error when it is missing. */
   readonly description?: string;
+  /** Mints a token for one connection. Its errors must hold no token or credential. */
   mint(request: DatabaseTokenRequest, context: DatabaseTokenContext): Promise<DatabaseToken>;
 }
 

@@ -37,8 +37,11 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
   private readonly slots = new Map<TConn, ReleaseSlot>();
 
   constructor(
+    /** The definition that made this connector: its type, default port and capabilities. */
     readonly definition: ConnectorDefinition,
+    /** The data source this connector reads. */
     readonly source: DataSource,
+    /** What the host gave: the secret resolver, logger, tracer, token minter, connection budget and target policy. */
     protected readonly context: ConnectorContext,
   ) {
     this.active = { role: 'PRIMARY' };

@@ -11,9 +11,13 @@ import type { TargetDeniedError, TargetPolicy } from './TargetPolicy';
 
 /** What a driver needs to connect through the guard, and what the guard refused for it. */
 export interface GuardLease {
+  /** Host of the guard to use as the SOCKS5 proxy: always `127.0.0.1`. */
   host: string;
+  /** Port the guard listens on. */
   port: number;
+  /** The lease's random SOCKS5 user name (RFC 1929). */
   username: string;
+  /** The lease's random SOCKS5 password; not a secret of any data source. */
   password: string;
   /** The last connection the policy refused for this lease. */
   readonly lastDenial: TargetDeniedError | undefined;
@@ -39,6 +43,10 @@ interface Lease {
   onDenied?: (error: TargetDeniedError) => void;
 }
 
+/**
+ * The daemon's SOCKS5 guard of a {@link TargetPolicy} (from `targets.socksGuard()`): a driver that
+ * dials hosts of its own finding connects through a lease of it, and each connection is vetted.
+ */
 export class SocksGuard {
   private server?: Server;
   private starting?: Promise<number>;

@@ -21,21 +21,27 @@ import { toNodeTlsOptions, type TlsArgs } from './ConnectionArgs';
 
 /** What a TLS handshake with a server showed. */
 export interface TlsSession {
+  /** The negotiated protocol, for example `TLSv1.3`; `unknown` when Node cannot tell. */
   protocol: string;
+  /** The negotiated cipher suite (OpenSSL name), for example `TLS_AES_256_GCM_SHA384`. */
   cipher: string;
   /** Whether the certificate chain passed OpenSSL's verification against the CA given (or the system's). */
   authorized: boolean;
   /** Why chain verification failed (an OpenSSL code such as `CERT_HAS_EXPIRED`). */
   authorizationError?: string;
+  /** The common name of the server certificate's subject; undefined when it has none. */
   subjectCn?: string;
+  /** The common name of the certificate's issuer; undefined when it has none. */
   issuerCn?: string;
   /** The whole subject and issuer, `CN=localhost, O=Example`. */
   subject?: string;
+  /** The certificate's whole issuer, like `subject`. */
   issuer?: string;
   /** Subject alternative names as OpenSSL prints them: `DNS:localhost, IP Address:127.0.0.1`. */
   subjectAltNames?: string;
   /** `notBefore` and `notAfter` as OpenSSL prints them. */
   validFrom?: string;
+  /** When the certificate expires (`notAfter`), as OpenSSL prints it. */
   validTo?: string;
   /** The server asked for a client certificate (a CertificateRequest came in the handshake). */
   clientCertRequested?: boolean;

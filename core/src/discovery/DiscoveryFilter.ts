@@ -26,12 +26,19 @@ export const EMPTY_FILTER: DiscoveryFilter = {
  * A table pattern is compiled against `schema.name` (a pattern without a dot gets `*.` before it).
  */
 export interface CompiledFilter {
+  /** Anchored regular expressions (source text) of the schemas to read; empty means every schema. */
   includeSchemas: string[];
+  /** Anchored regular expressions of the schemas to skip; they win over the includes. */
   excludeSchemas: string[];
+  /** Anchored regular expressions over `schema.name` of the relations to read; empty means every relation. */
   includeTables: string[];
+  /** Anchored regular expressions over `schema.name` of the relations to skip; they win over the includes. */
   excludeTables: string[];
+  /** Whether the database's system schemas (such as `information_schema`) are read too. */
   includeSystemSchemas: boolean;
+  /** Whether a schema passes the schema patterns. */
   schemaMatches(schema: string): boolean;
+  /** Whether a relation passes the table patterns. */
   relationMatches(schema: string, name: string): boolean;
 }
 

@@ -2,8 +2,11 @@
 
 /** A schema (a database, for MySQL). */
 export interface SchemaEntity {
+  /** The schema's name (the database's, for MySQL). */
   name: string;
+  /** The owning role; undefined where the database records none (MySQL). */
   owner?: string;
+  /** The schema's comment; undefined when it has none. */
   comment?: string;
   /** Whether the connecting user may use it. */
   usable: boolean;
@@ -11,6 +14,7 @@ export interface SchemaEntity {
 
 /** A column of a relation. */
 export interface ColumnEntity {
+  /** The column's name. */
   name: string;
   /** From 1. */
   ordinal: number;
@@ -18,9 +22,13 @@ export interface ColumnEntity {
   dataType: string;
   /** The base type: for arrays the element type, for domains the domain's base type. */
   baseType: string;
+  /** Whether the column accepts NULL. */
   nullable: boolean;
+  /** The default expression as the database prints it; undefined when there is none. */
   defaultValue?: string;
+  /** The column's comment; undefined when it has none. */
   comment?: string;
+  /** Whether the column holds arrays (PostgreSQL); `baseType` is then the element type. */
   isArray: boolean;
   /** Labels of an enum type, in order. */
   enumValues?: string[];
@@ -40,30 +48,45 @@ export interface ColumnEntity {
 
 /** A primary key or unique constraint. */
 export interface KeyConstraintEntity {
+  /** The constraint's name. */
   name: string;
+  /** Its columns, in key order. */
   columns: string[];
 }
 
 /** A foreign key. */
 export interface ForeignKeyEntity {
+  /** The constraint's name. */
   name: string;
+  /** The referencing columns, in key order. */
   columns: string[];
+  /** The schema of the referenced table. */
   referencedSchema: string;
+  /** The referenced table. */
   referencedTable: string;
+  /** The referenced columns, aligned with `columns`. */
   referencedColumns: string[];
+  /** The referential action on update: `NO ACTION`, `RESTRICT`, `CASCADE`, `SET NULL` or `SET DEFAULT`. */
   onUpdate: string;
+  /** The referential action on delete, in the same words as `onUpdate`. */
   onDelete: string;
 }
 
 /** An index. */
 export interface IndexEntity {
+  /** The index's name. */
   name: string;
   /** Column names or expressions, in key order. */
   columns: string[];
+  /** Whether the index enforces uniqueness. */
   unique: boolean;
+  /** Whether it is the primary key's index. */
   primary: boolean;
+  /** The access method as the database names it: `btree`, `gin` (PostgreSQL), `BTREE`, `FULLTEXT` (MySQL). */
   method: string;
+  /** The WHERE condition of a partial index; undefined for a full one. */
   predicate?: string;
+  /** The index as DDL: `CREATE INDEX ...` (PostgreSQL), or the `KEY ...` clause SHOW CREATE TABLE prints (MySQL). */
   definition: string;
   /** Prefix length of each key, aligned with `columns`; 0 means the whole value (MySQL). */
   prefixLengths?: number[];
@@ -73,13 +96,17 @@ export interface IndexEntity {
 
 /** A partition of a MySQL table. */
 export interface PartitionEntity {
+  /** The partition's name. */
   name: string;
   /** `RANGE`, `LIST`, `HASH`, `KEY`, with sub-partitioning `RANGE/HASH`. */
   method: string;
+  /** The partitioning expression or column list; with sub-partitioning `expression/subexpression`. */
   expression: string;
   /** The bound, for example `2024` for VALUES LESS THAN (2024). */
   description: string;
+  /** Rows in the partition by the table statistics (an estimate). */
   estimatedRows: number;
+  /** Position among the table's partitions, from 1. */
   ordinal: number;
 }
 
@@ -88,24 +115,39 @@ export type RelationKind = 'TABLE' | 'PARTITIONED_TABLE' | 'FOREIGN_TABLE' | 'VI
 
 /** A table-like object with everything that belongs to it. */
 export interface RelationEntity {
+  /** Tells a relation from a collection in a {@link CatalogEntity}. */
   entity: 'relation';
+  /** The schema (the database, for MySQL). */
   schema: string;
+  /** The relation's name. */
   name: string;
+  /** Table, partitioned table, foreign table, view or materialized view. */
   kind: RelationKind;
+  /** The owning role; undefined where the database records none (MySQL). */
   owner?: string;
+  /** The relation's comment; undefined when it has none. */
   comment?: string;
+  /** Its columns, in ordinal order. */
   columns: ColumnEntity[];
+  /** The primary key; undefined when there is none. */
   primaryKey?: KeyConstraintEntity;
+  /** Unique constraints, the primary key not among them. */
   uniqueConstraints: KeyConstraintEntity[];
+  /** The foreign keys it declares. */
   foreignKeys: ForeignKeyEntity[];
+  /** Its indexes, the primary key's included. */
   indexes: IndexEntity[];
   /** From statistics; -1 when never analyzed. */
   estimatedRows: number;
+  /** The query of a view or materialized view; undefined for tables. */
   viewDefinition?: string;
   /** `schema.table` of the parent, for a partition. */
   partitionOf?: string;
+  /** The bound of a partition (PostgreSQL `FOR VALUES FROM (...) TO (...)`); undefined unless a partition. */
   partitionBound?: string;
+  /** The partition key of a partitioned table (PostgreSQL `RANGE (created_at)`). */
   partitionKey?: string;
+  /** The foreign server of a foreign table. */
   foreignServer?: string;
   /** Storage engine (MySQL). */
   engine?: string;
@@ -124,21 +166,27 @@ export type CollectionKind = 'COLLECTION' | 'VIEW' | 'TIMESERIES';
 
 /** An index of a collection. */
 export interface CollectionIndexEntity {
+  /** The index's name. */
   name: string;
   /** The key document as relaxed Extended JSON, for example `{"email":1}`. */
   keys: string;
+  /** Whether the index enforces uniqueness. */
   unique: boolean;
+  /** Whether the index skips documents that lack the indexed fields. */
   sparse: boolean;
   /** TTL in seconds; 0 when not a TTL index. */
   expireAfterSeconds: number;
   /** Partial filter expression as JSON. */
   partialFilter?: string;
+  /** Whether the index is hidden from the query planner. */
   hidden: boolean;
 }
 
 /** How often one BSON type was seen at a field path. */
 export interface FieldTypeCount {
+  /** The type's name, for example `string`, `int`, `objectId` (MongoDB `$type` names). */
   type: string;
+  /** Values of that type seen at the path. */
   count: number;
 }
 
@@ -156,7 +204,9 @@ export interface InferredField {
 
 /** The schema inferred from a sample of documents. */
 export interface InferredSchema {
+  /** Documents in the sample. */
   sampledDocuments: number;
+  /** Field paths, in order of first appearance (a parent before its children). */
   fields: InferredField[];
   /** True when the field cap cut the list short. */
   truncated: boolean;
@@ -167,20 +217,27 @@ export interface InferredSchema {
  * so collections share the relations' deterministic (schema, name) order and cursor.
  */
 export interface CollectionEntity {
+  /** Tells a collection from a relation in a {@link CatalogEntity}. */
   entity: 'collection';
   /** The database. */
   schema: string;
+  /** The collection's name. */
   name: string;
+  /** Collection, view or time-series collection. */
   kind: CollectionKind;
+  /** The collection or view a view reads from; undefined unless a view. */
   viewOn?: string;
   /** A view's pipeline as a JSON array. */
   pipeline?: string;
   /** Time-series options as JSON. */
   timeseries?: string;
+  /** Its indexes (none for a view). */
   indexes: CollectionIndexEntity[];
   /** -1 when unknown (views). */
   estimatedDocuments: number;
+  /** The schema inferred from sampled documents; undefined when sampling failed, timed out or was not allowed. */
   schemaInference?: InferredSchema;
+  /** Whether it is a capped collection. */
   capped: boolean;
 }
 
@@ -189,7 +246,9 @@ export type CatalogEntity = RelationEntity | CollectionEntity;
 
 /** The position of a relation in the deterministic discovery order. */
 export interface RelationKey {
+  /** The relation's schema. */
   schema: string;
+  /** The relation's name. */
   name: string;
 }
 

@@ -11,13 +11,16 @@ export type ValueShape = 'document' | 'array' | 'scalar';
 
 /** A value's type name (for example `string`, `int`, `objectId`) and shape. */
 export interface ClassifiedValue {
+  /** The type's name as the source calls it (`string`, `objectId`, `date`). */
   type: string;
+  /** Whether inference descends into it: a scalar, a document, or an array. */
   shape: ValueShape;
 }
 
 /** Names the type of one value of a document. */
 export type ValueClassifier = (value: unknown) => ClassifiedValue;
 
+/** How {@link inferSchema} and {@link SchemaInferrer} infer a schema. */
 export interface SchemaInferenceOptions {
   /** Most field paths reported; paths first seen after the cap are dropped and `truncated` is set. */
   maxFields: number;

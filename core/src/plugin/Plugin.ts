@@ -62,6 +62,7 @@ export interface PluginOptions {
 
 /** A plugin, branded so the loader can tell it from any other export. */
 export interface SourcedPlugin extends PluginOptions {
+  /** The brand {@link isSourcedPlugin} looks for; set by {@link definePlugin}. */
   readonly $$type: '@sourced/plugin';
 }
 

@@ -28,18 +28,22 @@ export class Secret {
     return this.reveal().length === 0;
   }
 
+  /** Prints `[REDACTED]`, never the value. */
   toString(): string {
     return REDACTED;
   }
 
+  /** Serializes as `[REDACTED]`, never the value. */
   toJSON(): string {
     return REDACTED;
   }
 
+  /** Shows as `[REDACTED]` in `util.inspect` and console output. */
   [inspect.custom](): string {
     return REDACTED;
   }
 
+  /** Converts to `[REDACTED]` in template literals and string concatenation. */
   [Symbol.toPrimitive](): string {
     return REDACTED;
   }

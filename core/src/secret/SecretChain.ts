@@ -63,15 +63,19 @@ export interface SecretRequest {
   label: string;
   /** The request path reported in errors. */
   field: string;
+  /** The data source the secret belongs to: its properties are searched, its id names the dynamic variable. */
   source: DataSource;
 }
 
 /** A resolved secret with where it came from. */
 export interface ResolvedSecret {
+  /** The value, held so it prints as `[REDACTED]`. */
   secret: Secret;
   /** The link that supplied it, for example `env://SOURCED_SECRET_PG`, `connection_properties.password`. */
   link: string;
+  /** How long resolving took, in milliseconds (about 0 when cached). */
   durationMs: number;
+  /** Whether the value came from the chain's cache. */
   cached: boolean;
   /** Served from the cache past its TTL because the provider was unavailable. */
   stale?: boolean;
@@ -79,7 +83,9 @@ export interface ResolvedSecret {
 
 /** One link the chain tried, and why it gave nothing. */
 export interface ChainAttempt {
+  /** The link tried: `reference`, `connection_properties.password`, `env://SOURCED_SECRET_ORDERS_PASSWORD`. */
   link: string;
+  /** What happened there, for people: `not set`, `not found`, `access denied`. */
   outcome: string;
   /** The provider error's reason, when there was one. */
   reason?: string;
@@ -87,7 +93,9 @@ export interface ChainAttempt {
 
 /** The chain found no value. Lists every link it tried and why; never a value. */
 export class SecretResolutionError extends SourcedError {
+  /** Every link tried, in order, with why it gave nothing. */
   readonly attempts: ChainAttempt[];
+  /** The request path of the secret, for example `data_source.credentials.password`. */
   readonly field: string;
   constructor(field: string, label: string, attempts: ChainAttempt[]) {
     const tried = attempts.length === 0 ? 'nothing to try' : attempts.map((a) => `${a.link}: ${a.outcome}`).join('; ');

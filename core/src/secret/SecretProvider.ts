@@ -26,6 +26,7 @@ export interface SecretProviderContext {
    * resolve a reference of its own scheme for the same value (the chain refuses cycles).
    */
   resolveSecret(input: SecretInput, label: string): Promise<Secret>;
+  /** A logger for the provider. Never log a secret value. */
   readonly logger: Logger;
 }
 

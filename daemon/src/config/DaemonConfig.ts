@@ -13,11 +13,15 @@ export interface DaemonConfig {
   plugins: string[];
   /** Settings for plugins, by plugin id; each plugin gets its own in `register` (`registrar.settings`). File only. */
   pluginSettings: Record<string, unknown>;
+  /** The lowest level of log line written: debug, info, warn or error. */
   logLevel: LogLevel;
   /** How long SIGTERM waits for in-flight calls before cancelling them. */
   shutdownGraceMs: number;
+  /** Validation: `checkTimeoutMs`, the time limit of one check unless a request sets its own. */
   validation: { checkTimeoutMs: number };
+  /** Discovery defaults. */
   discovery: {
+    /** The strategy of a request that names none. */
     defaultStrategy: DiscoveryStrategy;
     /**
      * Heap growth (MiB) between batches after which the daemon runs a full garbage collection,
@@ -59,12 +63,14 @@ export interface DaemonConfig {
     /** Principal id (or `*`, everyone authenticated) → role names. */
     bindings: Record<string, string[]>;
   };
+  /** The daemon's own transport. */
   server: {
     /** Serve TLS with these files (PEM); with `clientCa`, mutual TLS. Re-read on SIGHUP. */
     tls?: { cert: string; key: string; clientCa?: string };
     /** Serve plaintext on a non-loopback address (behind a TLS-terminating proxy, say). */
     allowPlaintext: boolean;
   };
+  /** Limits towards the data sources. */
   sources: {
     /**
      * Most connections open at once to one source endpoint (connector type, host and port),
@@ -84,14 +90,19 @@ export interface DaemonConfig {
     /** DNS servers for data-source names instead of the system resolver (empty: the system's). */
     dnsServers: string[];
   };
+  /** The secret chain: its policy, order, cache and time limits (README "Where credentials come from"). */
   secrets: {
+    /** Globs of the secret references a data source may use; any other is refused. */
     allowedReferences: string[];
+    /** Whether a data source's id may name its password (`env://SOURCED_SECRET_<ID>_PASSWORD`). */
     dynamicStrategies: boolean;
     /** Links of the chain in the order tried; see README "Where credentials come from". */
     order: ChainLink[];
+    /** How long a resolved value is kept, milliseconds. */
     cacheTtlMs: number;
     /** Serve a value fetched at most this long ago when its provider is down; 0 is off. */
     staleIfErrorMs: number;
+    /** Time limit of one provider look-up, milliseconds. */
     providerTimeoutMs: number;
   };
 }
@@ -99,6 +110,7 @@ export interface DaemonConfig {
 /** The plugins a daemon loads when the configuration names none. */
 export const BUILTIN_PLUGINS = ['@sourced/plugin-postgres', '@sourced/plugin-mysql', '@sourced/plugin-mongodb', '@sourced/plugin-aws', '@sourced/plugin-azure'];
 
+/** The configuration a daemon starts from before its file, environment and flags (README "Configuration"). */
 export const DEFAULT_CONFIG: DaemonConfig = {
   listen: '127.0.0.1:50051',
   plugins: BUILTIN_PLUGINS,

@@ -11,21 +11,33 @@ export const BAD_REQUEST_TYPE = 'type.googleapis.com/google.rpc.BadRequest';
 export const ERROR_INFO_TYPE = 'type.googleapis.com/google.rpc.ErrorInfo';
 export const RETRY_INFO_TYPE = 'type.googleapis.com/google.rpc.RetryInfo';
 
+/** One google.rpc.BadRequest field violation. */
 export interface FieldViolationDetail {
+  /** The request path of the field, for example `data_source.primary.host`. */
   field: string;
+  /** What is wrong with it, for people. */
   description: string;
 }
 
+/** google.rpc.ErrorInfo. */
 export interface ErrorInfoDetail {
+  /** Stable UPPER_SNAKE_CASE reason, for example `TARGET_DENIED`. */
   reason: string;
+  /** Who defines the reason (sourced's own errors carry the daemon's domain). */
   domain: string;
+  /** Facts about the error (the field, host, rule); never a secret. */
   metadata: Record<string, string>;
 }
 
+/** A google.rpc.Status as sourced sends it in `grpc-status-details-bin`, decoded. */
 export interface RichStatus {
+  /** The gRPC status code (3 INVALID_ARGUMENT, 7 PERMISSION_DENIED, ...). */
   code: number;
+  /** The status message, for people. */
   message: string;
+  /** google.rpc.BadRequest: each request field that was wrong, and why. */
   badRequest?: FieldViolationDetail[];
+  /** google.rpc.ErrorInfo: the stable reason (`TARGET_DENIED`), domain and metadata. */
   errorInfo?: ErrorInfoDetail;
   /** google.rpc.RetryInfo: when to try again, milliseconds. */
   retryDelayMs?: number;
