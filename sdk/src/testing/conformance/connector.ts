@@ -4,7 +4,7 @@ import type { Collection, Relation } from 'sourced/dist/gen/sourced/v1/discovery
 import { PluginState } from 'sourced/dist/gen/sourced/v1/plugin_service';
 import { CheckStatus, EndpointRole } from 'sourced/dist/gen/sourced/v1/validation';
 import { richStatusOf, startTestDaemon, type TestDaemon } from '../startTestDaemon';
-import { Captured, none, pollUntil, secretLabels, testRegistrar, UPPER_SNAKE_CASE, vitestApi } from './shared';
+import { Captured, none, pollUntil, secretLabels, testRegistrar, UPPER_SNAKE_CASE, vitestApi, loadedPlugins } from './shared';
 import type { ConformanceSource, ConnectorConformanceOptions } from './types';
 import type { RichStatus } from 'sourced';
 
@@ -275,10 +275,7 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
     }, Math.max(timeoutMs, 60_000));
 
     test(T.listed, async () => {
-      none(expect, unknownNames(), 'knownFailures names tests this kit does not have');
-      const plugins = await daemon().listPlugins();
-      const failed = plugins.filter((p) => p.state !== PluginState.PLUGIN_STATE_LOADED).map((p) => `${p.id} (${p.module}): ${p.loadError}`);
-      none(expect, failed, 'plugins that failed to load');
+      const plugins = await loadedPlugins(expect, daemon(), unknownNames());
       const record = plugins.find((p) => p.connectors.includes(options.type));
       expect(record, `no loaded plugin registers connector type "${options.type}"; loaded: ${plugins.map((p) => `${p.id} [${p.connectors.join(', ')}]`).join('; ')}`).toBeDefined();
       expect(record?.state).toBe(PluginState.PLUGIN_STATE_LOADED);

@@ -17,7 +17,7 @@ import { DataSource } from 'sourced/dist/gen/sourced/v1/data_source';
 import { PluginState } from 'sourced/dist/gen/sourced/v1/plugin_service';
 import { toDataSourceInput } from 'sourced/dist/grpc/mapping';
 import { startTestDaemon, type TestDaemon } from '../startTestDaemon';
-import { Captured, none, secretLabels, testRegistrar, vitestApi } from './shared';
+import { Captured, none, secretLabels, testRegistrar, vitestApi, loadedPlugins } from './shared';
 import type { SecretProviderConformanceOptions, SecretProviderFixture } from './types';
 
 /** Test names of the secret provider suite, as a plugin author reads them in a failure (and lists them in `knownFailures`). */
@@ -161,10 +161,7 @@ export function describeSecretProviderConformance(options: SecretProviderConform
     }, Math.max(timeoutMs, 60_000));
 
     test(T.listed, async () => {
-      none(expect, unknownNames(), 'knownFailures names tests this kit does not have');
-      const plugins = await daemon().listPlugins();
-      const failed = plugins.filter((p) => p.state !== PluginState.PLUGIN_STATE_LOADED).map((p) => `${p.id} (${p.module}): ${p.loadError}`);
-      none(expect, failed, 'plugins that failed to load');
+      const plugins = await loadedPlugins(expect, daemon(), unknownNames());
       const record = plugins.find((p) => p.secretProviders.includes(scheme));
       expect(record, `no loaded plugin registers the ${scheme} scheme; loaded: ${plugins.map((p) => `${p.id} [${p.secretProviders.join(', ')}]`).join('; ')}`).toBeDefined();
       expect(record?.state).toBe(PluginState.PLUGIN_STATE_LOADED);

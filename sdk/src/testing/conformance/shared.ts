@@ -1,6 +1,8 @@
 import type { ServiceError } from '@grpc/grpc-js';
 import type * as Vitest from 'vitest';
 import { decodeRichStatus } from 'sourced';
+import { PluginState, type Plugin } from 'sourced/dist/gen/sourced/v1/plugin_service';
+import type { TestDaemon } from '../startTestDaemon';
 
 /** The part of vitest's API the kit registers its suites with. */
 export type VitestApi = Pick<typeof Vitest, 'describe' | 'it' | 'expect' | 'beforeAll' | 'afterAll'>;
@@ -91,6 +93,18 @@ export function errorText(error: unknown): string {
   if (se?.attempts) parts.push(safeJson(se.attempts));
   if (se?.violations) parts.push(safeJson(se.violations));
   return parts.join('\n');
+}
+
+/**
+ * The daemon's plugins, once it is checked that each of them loaded and that `knownFailures`
+ * names only tests the kit has (a typo there would hide nothing).
+ */
+export async function loadedPlugins(expect: VitestApi['expect'], t: TestDaemon, unknownNames: readonly string[]): Promise<Plugin[]> {
+  none(expect, unknownNames, 'knownFailures names tests this kit does not have');
+  const plugins = await t.listPlugins();
+  const failed = plugins.filter((p) => p.state !== PluginState.PLUGIN_STATE_LOADED).map((p) => `${p.id} (${p.module}): ${p.loadError}`);
+  none(expect, failed, 'plugins that failed to load');
+  return plugins;
 }
 
 /** Polls `read` until `ok` holds or `ms` pass; returns the last value read. */
