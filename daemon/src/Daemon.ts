@@ -1,5 +1,7 @@
 import { format } from 'node:util';
 import { Server, setLogger } from '@grpc/grpc-js';
+import type { Meter } from '@opentelemetry/api';
+import type { MetricReader } from '@opentelemetry/sdk-metrics';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ConnectionBudget, DiscoveryEngine, SecretChain, TargetPolicy, ValidationRunner, type Logger, type SourcedPlugin } from '@sourced/core';
 import { asClass, asFunction, asValue, createContainer, InjectionMode, type AwilixContainer } from 'awilix';
@@ -21,6 +23,7 @@ import { CallLimiter } from './security/limits';
 import { serverTransport, type ServerTransport } from './security/serverTls';
 import { DataSourceService } from './services/DataSourceService';
 import { PluginService } from './services/PluginService';
+import { createMetrics, rpcMetrics, type Metrics } from './telemetry/metrics';
 import { createTracing, type Tracing } from './telemetry/tracing';
 import { VERSION } from './version';
 
@@ -30,6 +33,10 @@ export interface Cradle {
   logger: Logger;
   tracing: Tracing;
   tracer: Tracing['tracer'];
+  /** The meter provider's handle (exporters, flush, shutdown); disposed with the container. */
+  metrics: Metrics;
+  /** The daemon's meter (a no-op one when no exporter or reader is configured). */
+  meter: Meter;
   calls: CallTracker;
   handlerDeps: HandlerDeps;
   pluginRegistry: PluginRegistry;
@@ -53,6 +60,8 @@ export interface StartOptions {
   logSink?: LogSink;
   /** Extra span processors (tests add an in-memory exporter). */
   spanProcessors?: SpanProcessor[];
+  /** Extra metric readers (tests add an in-memory one), besides the exporters of `OTEL_METRICS_EXPORTER` and `config.metrics`. */
+  metricReaders?: MetricReader[];
   env?: NodeJS.ProcessEnv;
   /** Plugin objects to load after `config.plugins` (the plugin SDK's test harness, embedding hosts). */
   plugins?: readonly SourcedPlugin[];
@@ -100,6 +109,20 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
       : undefined;
   const pluginRegistry = new PluginRegistry();
   await loadPlugins(config.plugins, pluginRegistry, logger, { settings: config.pluginSettings, plugins: options.plugins });
+  // The Prometheus endpoint listens once this resolves; a port in use stops the start.
+  let metrics: Metrics;
+  try {
+    metrics = await createMetrics({
+      serviceName: 'sourced',
+      serviceVersion: VERSION,
+      env: options.env,
+      prometheus: config.metrics.prometheus,
+      metricReaders: options.metricReaders,
+    });
+  } catch (error) {
+    await audit?.close();
+    throw error;
+  }
 
   const container = createContainer<Cradle>({ injectionMode: InjectionMode.PROXY, strict: true });
   container.register({
@@ -107,12 +130,16 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
     logger: asValue(logger),
     tracing: asValue(tracing),
     tracer: asValue(tracing.tracer),
+    metrics: asFunction(() => metrics)
+      .singleton()
+      .disposer((m) => m.shutdown()),
+    meter: asFunction(({ metrics: m }: Cradle) => m.meter).singleton(),
     pluginRegistry: asValue(pluginRegistry),
     calls: asClass(CallTracker).singleton(),
     authenticator: asValue(authenticator),
     authorizer: asFunction(({ config: c, authenticator: a }: Cradle) => new Authorizer(c.rbac, a.enabled)).singleton(),
     callLimiter: asFunction(({ config: c }: Cradle) => new CallLimiter(c.limits)).singleton(),
-    handlerDeps: asFunction(({ tracer, logger: l, calls, authenticator: a, authorizer: z, callLimiter, config: c }: Cradle) => ({
+    handlerDeps: asFunction(({ tracer, meter, logger: l, calls, authenticator: a, authorizer: z, callLimiter, config: c }: Cradle) => ({
       tracer,
       logger: l,
       calls,
@@ -121,9 +148,10 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
       audit,
       limiter: callLimiter,
       limits: c.limits,
+      metrics: rpcMetrics(meter),
     })).singleton(),
     secretChain: asFunction(
-      ({ pluginRegistry: r, config: c, tracer, logger: l }: Cradle) =>
+      ({ pluginRegistry: r, config: c, tracer, meter, logger: l }: Cradle) =>
         new SecretChain({
           providers: r.secretProviders(),
           policy: { allowedReferences: c.secrets.allowedReferences, dynamicStrategies: c.secrets.dynamicStrategies },
@@ -132,11 +160,12 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
           staleIfErrorMs: c.secrets.staleIfErrorMs,
           providerTimeoutMs: c.secrets.providerTimeoutMs,
           tracer,
+          meter,
           logger: l,
         }),
     ).singleton(),
-    validationRunner: asFunction(({ tracer, logger: l }: Cradle) => new ValidationRunner(tracer, l)).singleton(),
-    discoveryEngine: asFunction(({ tracer, logger: l }: Cradle) => new DiscoveryEngine(tracer, l)).singleton(),
+    validationRunner: asFunction(({ tracer, logger: l, meter }: Cradle) => new ValidationRunner(tracer, l, meter)).singleton(),
+    discoveryEngine: asFunction(({ tracer, logger: l, meter }: Cradle) => new DiscoveryEngine(tracer, l, undefined, meter)).singleton(),
     connectionBudget: asFunction(({ config: c }: Cradle) => new ConnectionBudget(c.sources.maxConnectionsPerEndpoint)).singleton(),
     targetPolicy: asFunction(({ config: c }: Cradle) => new TargetPolicy(c.targets, { dnsServers: c.targets.dnsServers }))
       .singleton()
@@ -149,6 +178,8 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
 
   const server = new Server({ 'grpc.max_receive_message_length': config.limits.maxMessageBytes });
   const c = container.cradle;
+  // Resolved now, so that disposing the container (stop, a failed start) always shuts it down.
+  void c.metrics;
   server.addService(withSafeDecoding(DataSourceServiceService), c.dataSourceService.implementation());
   server.addService(withSafeDecoding(PluginServiceService), c.pluginService.implementation());
   c.health.addToServer(server);
@@ -163,9 +194,15 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
     await container.dispose();
     throw error;
   }
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(config.listen, transport.credentials, (error, bound) => (error ? reject(new Error(`cannot listen on ${config.listen}: ${error.message}`)) : resolve(bound))),
-  );
+  let port: number;
+  try {
+    port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(config.listen, transport.credentials, (error, bound) => (error ? reject(new Error(`cannot listen on ${config.listen}: ${error.message}`)) : resolve(bound))),
+    );
+  } catch (error) {
+    await metrics.shutdown();
+    throw error;
+  }
   const address = `${host}:${port}`;
   logger.info('sourced listening', {
     address,
@@ -173,6 +210,7 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
     plugins: pluginRegistry.list().map((p) => `${p.id}:${p.state}`),
     connectors: pluginRegistry.known(),
     exporters: tracing.exporters,
+    metrics: metrics.exporters,
     ...transport.describe(),
     auth: authenticator.enabled ? authenticator.methods() : 'off',
     audit: config.audit.file ?? (config.audit.stdout ? 'stdout' : 'off'),

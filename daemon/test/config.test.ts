@@ -54,6 +54,7 @@ describe('loadConfig', () => {
         },
         "listen": "127.0.0.1:50051",
         "logLevel": "info",
+        "metrics": {},
         "pluginSettings": {},
         "plugins": [
           "@sourced/plugin-postgres",
@@ -159,6 +160,7 @@ secrets:
       sources: { maxConnectionsPerEndpoint: 25 },
       targets: { allow: ['10.0.0.0/8', '*.db.example.com'], deny: ['10.9.0.0/16'], allowLinkLocal: false, dnsServers: ['10.0.0.2'] },
       secrets: { allowedReferences: ['env://SOURCED_SECRET_*', 'file:///run/secrets/*'], dynamicStrategies: false, order: ['reference', 'connection_properties', 'additional_properties', 'dynamic'], cacheTtlMs: 1000, staleIfErrorMs: 0, providerTimeoutMs: 2000 },
+      metrics: {},
     });
   });
 
@@ -303,7 +305,7 @@ secrets:
     /** An unknown top-level key in the file names the key, the file and the known keys. */
     it('an unknown key in the file', () => {
       expect(errorOf(['--config', write('errors/unknown.yaml', 'listen: 127.0.0.1:1\nlogLevle: debug\n')])).toMatchInlineSnapshot(
-        `"unknown option logLevle in <dir>/errors/unknown.yaml; known: listen, plugins, pluginSettings, logLevel, shutdownGraceMs, validation, discovery, limits, audit, auth, rbac, server, sources, targets, secrets"`,
+        `"unknown option logLevle in <dir>/errors/unknown.yaml; known: listen, plugins, pluginSettings, logLevel, shutdownGraceMs, validation, discovery, limits, audit, auth, rbac, server, sources, targets, secrets, metrics"`,
       );
     });
 

@@ -247,6 +247,12 @@ export interface DaemonConfig {
         staleIfErrorMs: number;
         providerTimeoutMs: number;
     };
+    metrics: {
+        prometheus?: {
+            host?: string;
+            port?: number;
+        };
+    };
 }
 
 // DataSource

@@ -203,6 +203,7 @@ export interface ConnectorContext {
     secrets: SecretResolver;
     logger: Logger;
     tracer: Tracer;
+    meter?: Meter;
     applicationName: string;
     tokens?: DatabaseTokenMinter;
     connectionBudget?: ConnectionBudget;

@@ -1,4 +1,4 @@
-import type { Tracer } from '@opentelemetry/api';
+import type { Meter, Tracer } from '@opentelemetry/api';
 import type { DataSource, Endpoint, EndpointRole } from '../datasource/DataSource';
 import type { CompiledFilter } from '../discovery/DiscoveryFilter';
 import type { CatalogEntity, RelationKey, SchemaEntity } from '../discovery/entities';
@@ -26,6 +26,11 @@ export interface ConnectorContext {
   logger: Logger;
   /** The daemon's OpenTelemetry tracer, for the connector's own spans (see `withSpan`). */
   tracer: Tracer;
+  /**
+   * The daemon's OpenTelemetry meter; {@link LocationAwareConnector} records the connections it
+   * holds open on it (`sourced.source.connections`). Absent: nothing is recorded.
+   */
+  meter?: Meter;
   /** The daemon's name and version, sent as the application name. */
   applicationName: string;
   /** Database tokens from cloud identities (`use_iam_auth`); absent in hosts without token providers. */

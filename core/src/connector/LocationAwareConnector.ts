@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
+import type { Attributes } from '@opentelemetry/api';
 import type { DataSource, Endpoint, EndpointRole } from '../datasource/DataSource';
 import type { CompiledFilter } from '../discovery/DiscoveryFilter';
 import type { CatalogEntity, RelationKey, SchemaEntity } from '../discovery/entities';
 import { describeError, InputError, SourcedError, UnavailableError } from '../errors';
 import { Secret } from '../secret/Secret';
+import { sourcedInstruments } from '../telemetry/metrics';
 import { withSpan } from '../telemetry/withSpan';
 import type { ValidationPlan } from '../validation/Check';
 import type { ConnectionArgs, TlsArgs } from './ConnectionArgs';
@@ -35,6 +37,8 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
   private parallelUnavailable = false;
   /** The connection-budget slot each open connection holds. */
   private readonly slots = new Map<TConn, ReleaseSlot>();
+  /** The `sourced.source.connections` attributes of each open connection (counted up at open, down at close). */
+  private readonly counted = new Map<TConn, Attributes>();
 
   constructor(
     /** The definition that made this connector: its type, default port and capabilities. */
@@ -328,6 +332,11 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
       const release = this.slots.get(conn);
       this.slots.delete(conn);
       release?.();
+      const attributes = this.counted.get(conn);
+      if (attributes) {
+        this.counted.delete(conn);
+        sourcedInstruments(this.context.meter).sourceConnections.add(-1, attributes);
+      }
     }
   }
 
@@ -375,6 +384,10 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
       throw error;
     }
     if (slot) this.slots.set(conn, slot);
+    // One series per source endpoint (the host as the data source names it, never the database or user).
+    const attributes: Attributes = { 'db.system': this.definition.type, 'server.address': this.endpoint(role).host.toLowerCase() };
+    this.counted.set(conn, attributes);
+    sourcedInstruments(this.context.meter).sourceConnections.add(1, attributes);
     if (this.closed) {
       // close() ran while this connection was being opened: it must not outlive the connector.
       await this.dispose(conn);

@@ -1,8 +1,9 @@
-import type { Tracer } from '@opentelemetry/api';
+import type { Attributes, Meter, Tracer } from '@opentelemetry/api';
 import { DEFAULT_SAMPLING, type Connector, type SamplingOptions } from '../connector/Connector';
 import type { EndpointRole } from '../datasource/DataSource';
 import { AbortedError, abortedErrorFrom, describeError, InputError, UnavailableError } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
+import { dbSystemOf, sourcedInstruments, type SourcedInstruments } from '../telemetry/metrics';
 import { withSpan } from '../telemetry/withSpan';
 import { decodeCursor, encodeCursor } from './cursor';
 import { compileFilter, type DiscoveryFilter } from './DiscoveryFilter';
@@ -102,13 +103,18 @@ interface PageRead {
  */
 export class DiscoveryEngine {
   private processLoad?: ProcessLoad;
+  private readonly instruments: SourcedInstruments;
 
   constructor(
     private readonly tracer: Tracer,
     private readonly logger: Logger = noopLogger,
     /** The daemon's own load as ADAPTIVE sees it; the process's by default. */
     private readonly load?: DaemonLoad,
-  ) {}
+    /** Where `sourced.discovery.*` and `sourced.failovers` are recorded; no-op instruments by default. */
+    meter?: Meter,
+  ) {
+    this.instruments = sourcedInstruments(meter);
+  }
 
   /** Checks a request before any connection is opened. */
   static validateRequest(request: DiscoveryRequest): void {
@@ -140,6 +146,10 @@ export class DiscoveryEngine {
     else callSignal.addEventListener('abort', onCallAbort, { once: true });
     const signal = reads.signal;
     let pending: Promise<PageRead> | undefined;
+    const system: Attributes = { 'db.system': dbSystemOf(connector) };
+    const countFailover = (event: DiscoveryEvent | undefined) => {
+      if (event) this.instruments.failovers.add(1, { ...system, 'sourced.failover.trigger': 'connection_lost' });
+    };
 
     const readPage = (cursor: RelationKey | undefined, limit: number, index: number): Promise<PageRead> => {
       const params = { ...strategy.current };
@@ -162,11 +172,13 @@ export class DiscoveryEngine {
     try {
       await connector.initialize(signal, { statementTimeoutMs: preset.statementTimeoutMs });
       if (connector.activeRole === 'SECONDARY') {
+        this.instruments.failovers.add(1, { ...system, 'sourced.failover.trigger': 'start' });
         totals.warnings += 1;
         yield { kind: 'warning', code: 'STARTED_ON_SECONDARY', message: 'the primary endpoint could not be reached; discovery runs on the secondary' };
       }
 
       const read = await this.withFailover(connector, signal, after, () => connector.listSchemas(filter, signal));
+      countFailover(read.failover);
       if (read.failover) {
         totals.failovers += 1;
         yield read.failover;
@@ -186,6 +198,7 @@ export class DiscoveryEngine {
       if (count) {
         try {
           const counted = await this.withFailover(connector, signal, after, () => count(filter, after, signal));
+          countFailover(counted.failover);
           if (counted.failover) {
             totals.failovers += 1;
             yield counted.failover;
@@ -225,6 +238,7 @@ export class DiscoveryEngine {
           page = await readPage(after, limit, index);
           readSoFar += page.entities.length;
         }
+        countFailover(page.failover);
         if (page.failover) {
           totals.failovers += 1;
           yield page.failover;
@@ -270,6 +284,7 @@ export class DiscoveryEngine {
           });
           pending.catch(() => undefined); // awaited on the next turn, or cancelled in finally
         }
+        this.recordBatch(entities, system);
         yield { kind: 'batch', index, entities, cursor: encodeCursor(after), progress };
         if (complete) break;
         if (strategy.current.pauseMs > 0) await sleep(strategy.current.pauseMs, signal);
@@ -291,6 +306,17 @@ export class DiscoveryEngine {
       }
       await connector.close().catch((error) => this.logger.warn('closing the connector failed', { error: describeError(error) }));
     }
+  }
+
+  /** Counts a batch about to be sent and its entities by kind (`table`, `view`, `collection`, ...). */
+  private recordBatch(entities: readonly CatalogEntity[], system: Attributes): void {
+    this.instruments.discoveryBatches.add(1, system);
+    const byKind = new Map<string, number>();
+    for (const e of entities) {
+      const kind = e.entity === 'collection' && e.kind === 'COLLECTION' ? 'collection' : e.kind.toLowerCase();
+      byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
+    }
+    for (const [kind, n] of byKind) this.instruments.discoveryEntities.add(n, { ...system, 'sourced.entity.kind': kind });
   }
 
   /** The daemon's load for ADAPTIVE: the injected one, or the process's (made on first use). */

@@ -1,7 +1,8 @@
-import type { Tracer } from '@opentelemetry/api';
+import type { Meter, Tracer } from '@opentelemetry/api';
 import type { DataSource, SecretInput } from '../datasource/DataSource';
 import { describeError, NotAllowedError, SourcedError, throwIfAborted, UnavailableError } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
+import { sourcedInstruments, type SourcedInstruments } from '../telemetry/metrics';
 import { withSpan } from '../telemetry/withSpan';
 import { matchesAnyGlob } from '../util/glob';
 import { pickJsonPath } from './jsonPath';
@@ -51,6 +52,8 @@ export interface SecretChainOptions {
   throttleAttempts?: number;
   tracer?: Tracer;
   logger?: Logger;
+  /** Where `sourced.secret.cache` (hit, miss, stale per look-up of a reference) is recorded; no-op by default. */
+  meter?: Meter;
 }
 
 /** What to resolve: the caller's input, and the property names to fall back on. */
@@ -138,6 +141,7 @@ export class SecretChain {
   private readonly throttleAttempts: number;
   private readonly tracer?: Tracer;
   private readonly logger: Logger;
+  private readonly instruments: SourcedInstruments;
 
   constructor(options: SecretChainOptions) {
     for (const provider of options.providers) {
@@ -158,6 +162,7 @@ export class SecretChain {
     this.throttleAttempts = Math.max(1, options.throttleAttempts ?? 3);
     this.tracer = options.tracer;
     this.logger = options.logger ?? noopLogger;
+    this.instruments = sourcedInstruments(options.meter);
   }
 
   /** The schemes that have a provider. */
@@ -326,7 +331,10 @@ export class SecretChain {
     const cacheKey = `${identity}\u0000${ref.uri}`;
     const hit = this.cache.get(cacheKey);
     const now = Date.now();
+    // The scheme has a provider here, so the attribute is bounded by the providers loaded.
+    const lookup = (result: 'hit' | 'miss' | 'stale') => this.instruments.secretCache.add(1, { 'sourced.cache.result': result, 'sourced.secret.scheme': ref.scheme });
     if (hit && now - hit.fetched < this.ttl) {
+      lookup('hit');
       return { secret: this.applyFragment(hit.secret, ref), link, why: '', cached: true };
     }
     try {
@@ -336,14 +344,17 @@ export class SecretChain {
         this.inflight.set(cacheKey, pending);
       }
       const raw = await pending;
+      lookup('miss');
       this.remember(cacheKey, raw);
       return { secret: this.applyFragment(raw, ref), link, why: '', cached: false };
     } catch (error) {
       if (error instanceof NotAllowedError && error.reason === 'SECRET_REFERENCE_NOT_ALLOWED') throw error;
       if (hit && error instanceof UnavailableError && this.staleMs > 0 && now - hit.fetched < this.staleMs) {
         this.logger.warn('secret provider unavailable; serving a stale value', { link, age_ms: now - hit.fetched });
+        lookup('stale');
         return { secret: this.applyFragment(hit.secret, ref), link: `${link} (stale)`, why: '', cached: true, stale: true };
       }
+      lookup('miss');
       return this.failure(error, provider, link, signal);
     }
   }

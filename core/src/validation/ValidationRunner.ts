@@ -1,8 +1,9 @@
-import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import { SpanStatusCode, type Meter, type Tracer } from '@opentelemetry/api';
 import type { Connector } from '../connector/Connector';
 import type { Endpoint, EndpointRole } from '../datasource/DataSource';
 import { abortedErrorFrom, describeError } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
+import { dbSystemOf, sourcedInstruments, type SourcedInstruments } from '../telemetry/metrics';
 import type { CheckResult, CheckStatus } from './Check';
 import { raceSignal } from './standardChecks';
 
@@ -45,10 +46,16 @@ export interface ValidationOptions {
  * as failed; the run goes on. Whatever the checks opened is released on every exit path.
  */
 export class ValidationRunner {
+  private readonly instruments: SourcedInstruments;
+
   constructor(
     private readonly tracer: Tracer,
     private readonly logger: Logger = noopLogger,
-  ) {}
+    /** Where `sourced.validation.checks` is recorded; no-op instruments by default. */
+    meter?: Meter,
+  ) {
+    this.instruments = sourcedInstruments(meter);
+  }
 
   async *run(connector: Connector, options: ValidationOptions, signal: AbortSignal): AsyncGenerator<ValidationEvent> {
     const started = performance.now();
@@ -77,6 +84,11 @@ export class ValidationRunner {
           }
           if (signal.aborted) throw abortedErrorFrom(signal);
           counts[result.status] += 1;
+          this.instruments.validationChecks.add(1, {
+            'sourced.check.id': check.id,
+            'sourced.check.status': result.status.toLowerCase(),
+            'db.system': dbSystemOf(connector),
+          });
           yield {
             kind: 'checkFinished',
             checkId: check.id,

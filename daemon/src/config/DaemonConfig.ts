@@ -105,6 +105,13 @@ export interface DaemonConfig {
     /** Time limit of one provider look-up, milliseconds. */
     providerTimeoutMs: number;
   };
+  /**
+   * OpenTelemetry metrics (README "Metrics"); the OTLP and console exporters are chosen by the
+   * `OTEL_*` variables. `prometheus`: serve a scrape endpoint at `http://host:port/metrics`
+   * (off when absent; host and port default to `OTEL_EXPORTER_PROMETHEUS_HOST`/`_PORT`, then
+   * 127.0.0.1 and 9464).
+   */
+  metrics: { prometheus?: { host?: string; port?: number } };
 }
 
 /** The plugins a daemon loads when the configuration names none. */
@@ -142,6 +149,7 @@ export const DEFAULT_CONFIG: DaemonConfig = {
     staleIfErrorMs: 0,
     providerTimeoutMs: 10_000,
   },
+  metrics: {},
 };
 
 /** A configuration problem, naming where the bad value came from. */
@@ -186,6 +194,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env,
     auditFile: env.SOURCED_AUDIT_FILE,
     targetsAllow: env.SOURCED_TARGETS_ALLOW,
     targetsDeny: env.SOURCED_TARGETS_DENY,
+    prometheusPort: env.SOURCED_PROMETHEUS_PORT,
   };
   apply(config, fromEnv, (k) => `environment variable SOURCED_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`, cwd);
   apply(
@@ -256,6 +265,9 @@ function apply(config: DaemonConfig, values: Record<string, string | undefined>,
       case 'auditFile':
         config.audit = { file: resolve(cwd, raw), stdout: false };
         break;
+      case 'prometheusPort':
+        config.metrics.prometheus = { ...config.metrics.prometheus, port: portNumber(raw, origin(key)) };
+        break;
       case 'targetsAllow':
       case 'targetsDeny': {
         const list = checkTargetEntries(raw.split(',').map((p) => p.trim()).filter(Boolean), key === 'targetsAllow' ? 'allow' : 'deny', origin(key));
@@ -279,7 +291,7 @@ function mergeFile(config: DaemonConfig, path: string): void {
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${path} must hold an object`);
   const d = doc as Record<string, unknown>;
   const where = (k: string) => `${k} in ${path}`;
-  const known = new Set(['listen', 'plugins', 'pluginSettings', 'logLevel', 'shutdownGraceMs', 'validation', 'discovery', 'limits', 'audit', 'auth', 'rbac', 'server', 'sources', 'targets', 'secrets']);
+  const known = new Set(['listen', 'plugins', 'pluginSettings', 'logLevel', 'shutdownGraceMs', 'validation', 'discovery', 'limits', 'audit', 'auth', 'rbac', 'server', 'sources', 'targets', 'secrets', 'metrics']);
   for (const k of Object.keys(d)) if (!known.has(k)) throw new ConfigError(`unknown option ${where(k)}; known: ${[...known].join(', ')}`);
   if (d.listen !== undefined) config.listen = parseListen(String(d.listen), where('listen')) && String(d.listen);
   if (d.plugins !== undefined) {
@@ -387,6 +399,20 @@ function mergeFile(config: DaemonConfig, path: string): void {
     }
     if (secrets.providerTimeoutMs !== undefined) config.secrets.providerTimeoutMs = nonNegative(String(secrets.providerTimeoutMs), where('secrets.providerTimeoutMs'));
   }
+  const metrics = section('metrics', ['prometheus']);
+  if (metrics?.prometheus === false || metrics?.prometheus === null) {
+    delete config.metrics.prometheus;
+  } else if (metrics?.prometheus !== undefined) {
+    const p = metrics.prometheus as Record<string, unknown>;
+    const keys = ['host', 'port'];
+    if (typeof p !== 'object' || Array.isArray(p)) throw new ConfigError(`${where('metrics.prometheus')} must be an object with ${keys.join(', ')} (or false)`);
+    for (const k of Object.keys(p)) if (!keys.includes(k)) throw new ConfigError(`unknown option ${where(`metrics.prometheus.${k}`)}; known: ${keys.join(', ')}`);
+    if (p.host !== undefined && (typeof p.host !== 'string' || p.host.trim() === '')) throw new ConfigError(`${where('metrics.prometheus.host')} must be a host name or address`);
+    config.metrics.prometheus = {
+      ...(p.host !== undefined ? { host: String(p.host).trim() } : {}),
+      ...(p.port !== undefined ? { port: portNumber(String(p.port), where('metrics.prometheus.port')) } : {}),
+    };
+  }
 }
 
 /** A relative path (`./x`, `../x`) is resolved against `base`; a package name is kept as it is. */
@@ -429,6 +455,12 @@ function nonNegative(raw: string, origin: string): number {
 function positiveInteger(raw: string, origin: string): number {
   const n = Number(raw);
   if (raw.trim() === '' || !Number.isInteger(n) || n < 1) throw new ConfigError(`${origin}: "${raw}" is not a positive whole number`);
+  return n;
+}
+
+function portNumber(raw: string, origin: string): number {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isInteger(n) || n < 1 || n > 65535) throw new ConfigError(`${origin}: "${raw}" is not a port (1-65535)`);
   return n;
 }
 

@@ -13,6 +13,7 @@ import type { Authenticator, Principal } from '../security/authenticate';
 import type { Authorizer } from '../security/authorize';
 import { effectiveDeadlineMs, type CallLimiter } from '../security/limits';
 import type { DaemonConfig } from '../config/DaemonConfig';
+import type { RpcMetrics } from '../telemetry/metrics';
 import { malformedReason } from './safeDecoding';
 import { toServiceError } from './toServiceError';
 
@@ -69,6 +70,8 @@ export interface HandlerDeps {
   audit?: AuditLog;
   limiter: CallLimiter;
   limits: DaemonConfig['limits'];
+  /** `rpc.server.duration` and `rpc.server.requests`, recorded as each call ends (every exit path). */
+  metrics?: RpcMetrics;
 }
 
 /** Metadata as an OpenTelemetry carrier, so the caller's `traceparent` is continued. */
@@ -148,6 +151,7 @@ function openCall(deps: HandlerDeps, fullMethod: string, call: ServerUnaryCall<u
       }
       span.end();
       const durationMs = performance.now() - started;
+      deps.metrics?.record(fullMethod, code, durationMs);
       deps.audit?.record({ time: startedAt, principal: principalId, rpc: fullMethod, dataSource, code, durationMs, traceId });
       const fields = { code: Status[code], duration_ms: Math.round(durationMs) };
       if (code === Status.INTERNAL) logger.error('call failed', { ...fields, error: describeError(error), stack: (error as Error)?.stack });

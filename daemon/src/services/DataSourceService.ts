@@ -1,4 +1,4 @@
-import type { Tracer } from '@opentelemetry/api';
+import type { Meter, Tracer } from '@opentelemetry/api';
 import {
   DiscoveryEngine,
   encodeCursor,
@@ -46,6 +46,8 @@ export class DataSourceService {
       heapGuard: HeapGuard;
       authorizer: Authorizer;
       tracer: Tracer;
+      /** The daemon's meter: connectors record their open connections on it. */
+      meter?: Meter;
       logger: Logger;
       handlerDeps: HandlerDeps;
     },
@@ -136,6 +138,7 @@ export class DataSourceService {
       secrets: this.deps.secretChain,
       logger: ctx.logger.child({ connector: source.type, data_source: source.id || undefined }),
       tracer: this.deps.tracer,
+      meter: this.deps.meter,
       applicationName: APPLICATION_NAME,
       tokens: this.tokenMinter(ctx),
       connectionBudget: this.deps.connectionBudget,
