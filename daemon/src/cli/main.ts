@@ -3,37 +3,158 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/DaemonConfig';
 import { DataSourceServiceClient, DiscoverDataSourceResponse, ValidateDataSourceResponse } from '../gen/sourced/v1/data_source_service';
-import { DiscoveryStrategy, discoveryStrategyFromJSON, relationKindToJSON } from '../gen/sourced/v1/discovery';
-import { PluginServiceClient, pluginStateToJSON } from '../gen/sourced/v1/plugin_service';
-import { checkStatusToJSON, endpointRoleToJSON } from '../gen/sourced/v1/validation';
+import { Collection, DiscoveryStrategy, discoveryStrategyFromJSON, Relation, Schema, type DiscoverySummary } from '../gen/sourced/v1/discovery';
+import { PluginServiceClient, pluginStateToJSON, type ListPluginsResponse } from '../gen/sourced/v1/plugin_service';
+import { checkStatusToJSON, EndpointRole, endpointRoleToJSON } from '../gen/sourced/v1/validation';
 import { decodeRichStatus } from '../grpc/richStatus';
 import { VERSION } from '../version';
 import { auditCommand } from './audit';
 import { DataSourceFileError, readDataSourceFile } from './dataSourceFile';
+import { DiscoveryTree, formatCheck, formatRunning, Output, OutputFileError, ProgressLine, relationKind } from './output';
 
 /** Exit codes of the command-line client. */
 export const EXIT = { OK: 0, VALIDATION_FAILED: 1, BAD_INPUT: 2, UNREACHABLE: 3, ERROR: 4 } as const;
 
+const EXIT_CODES = 'Exit codes: 0 ok, 1 validation failed, 2 bad input (usage, FILE, INVALID_ARGUMENT), 3 daemon unreachable, 4 other error.';
+
+const DAEMON_FLAGS = `The daemon:
+  --address HOST:PORT  where it listens ($SOURCED_ADDRESS, default 127.0.0.1:50051)
+  --ca FILE            the CA of its TLS certificate ($SOURCED_CA)
+  --cert FILE --key FILE  a client certificate for mutual TLS ($SOURCED_CERT, $SOURCED_KEY)
+  --timeout SECONDS    give up after this long (DEADLINE_EXCEEDED, exit 4)`;
+
+const OUTPUT_FLAGS = `  --output FILE        write the output to FILE (created or truncated) instead of stdout;
+                       progress stays on stderr
+  --no-color           no colours, plain ASCII marks (also NO_COLOR=1; FORCE_COLOR=1 forces colours)`;
+
 const USAGE = `sourced ${VERSION}: validate and discover data sources over gRPC
 
-Usage:
+Usage: sourced COMMAND [FILE] [flags]      (details: sourced help COMMAND, sourced COMMAND --help)
+
+Commands (sourced help COMMAND: all flags and more examples):
   sourced serve [--listen HOST:PORT] [--config FILE] [--plugin MODULE]... [--log-level LEVEL]
-  sourced validate FILE [--address HOST:PORT] [--ca FILE [--cert FILE --key FILE]] [--json] [--timeout SECONDS]
-  sourced discover FILE [--address HOST:PORT] [--json] [--include-schema GLOB]... [--exclude-schema GLOB]...
-                        [--include-table GLOB]... [--exclude-table GLOB]... [--strategy NAME] [--batch-size N]
-                        [--resume-after CURSOR] [--max-entities N]
-  sourced plugins [--address HOST:PORT] [--json]
+      run the daemon
+      example: sourced serve --listen 127.0.0.1:50051 --config sourced.yaml
+  sourced validate FILE [--json] [--output FILE] [--timeout SECONDS]
+      run the connector's checks on a data source: credentials, DNS, TCP, TLS, login, privileges, ...
+      example: sourced validate db.yaml
+  sourced discover FILE [--format tree|text|ndjson] [--json] [--output FILE] [--include-schema GLOB]...
+      list its schemas, tables, views and collections with their columns, keys and indexes
+      example: sourced discover db.yaml --format ndjson --output catalog.ndjson
+  sourced plugins [--json] [--output FILE]
+      list the daemon's plugins: connectors, secret providers
+      example: sourced plugins --json
   sourced audit verify FILE [--expect-last HASH] [--json]
+      check the hash chain of the daemon's audit log
+      example: sourced audit verify /var/log/sourced/audit.log
+  sourced demo
+      start a daemon with an embedded PostgreSQL and show validation and discovery
+      example: sourced demo
 
 FILE holds a data source as JSON or YAML, for example:
   { "type": "postgres", "primary": { "host": "db.internal", "port": 5432, "database": "app" },
     "credentials": { "username": "reader", "password": "env://SOURCED_SECRET_APP_DB" } }
 
-The daemon address defaults to $SOURCED_ADDRESS or 127.0.0.1:50051. Against a daemon that serves
-TLS, give --ca FILE (the CA that signed its certificate; $SOURCED_CA), and for mutual TLS
---cert FILE and --key FILE (the client's; $SOURCED_CERT, $SOURCED_KEY).
-The daemon re-reads its TLS files on SIGHUP.
-Exit codes: 0 ok, 1 validation failed (audit verify: chain broken), 2 bad input, 3 daemon unreachable, 4 other error.`;
+The client commands talk to a running daemon: --address HOST:PORT ($SOURCED_ADDRESS, default
+127.0.0.1:50051); against TLS --ca FILE, for mutual TLS --cert FILE --key FILE. They print for a
+person (colours and live progress on a terminal) or, with --json, one JSON object per event.
+${EXIT_CODES}`;
+
+const HELP: Record<string, string> = {
+  serve: `Usage: sourced serve [--listen HOST:PORT] [--config FILE] [--plugin MODULE]... [--log-level LEVEL]
+                     [--shutdown-grace-ms MS]
+
+Runs the daemon: the gRPC services DataSourceService and PluginService. Settings come from, in
+increasing precedence: defaults, the config file (--config or $SOURCED_CONFIG; JSON or YAML),
+SOURCED_* environment variables, flags. It logs JSON lines on stderr, stops on SIGTERM/SIGINT
+(draining calls) and re-reads its TLS files on SIGHUP.
+
+Flags:
+  --listen HOST:PORT       where to listen (default 127.0.0.1:50051)
+  --config FILE            the config file
+  --plugin MODULE          load a plugin (package name, file or folder); repeatable
+  --log-level LEVEL        debug, info, warn or error
+  --shutdown-grace-ms MS   how long calls may finish after a stop signal
+
+Examples:
+  sourced serve
+  sourced serve --listen 0.0.0.0:50051 --config /etc/sourced/sourced.yaml
+  sourced serve --plugin ./examples/sqlite --log-level debug
+
+Exit codes: 0 stopped by a signal, 2 bad configuration, 4 cannot start (port taken, ...).`,
+
+  validate: `Usage: sourced validate FILE [flags]
+
+Runs the connector's checks on the data source in FILE (JSON or YAML) through the daemon:
+credentials, DNS, TCP, TLS, login, permissions, ... Each check is shown as it runs, with its
+outcome (ok, FAIL, warn, skip), duration, message and, when it failed, a hint; then a report per
+endpoint (primary, secondary) and the verdict.
+
+Flags:
+  --json               every stream event as one JSON line (the contract's JSON), for scripts
+${OUTPUT_FLAGS}
+
+${DAEMON_FLAGS}
+
+Examples:
+  sourced validate db.yaml
+  sourced validate db.json --address daemon.internal:50051 --ca ca.pem
+  sourced validate db.yaml --json --output validation.ndjson
+  sourced validate db.yaml > /dev/null || echo "not valid (exit $?)"
+
+Exit codes: 0 valid, 1 not valid (a check failed), 2 bad input, 3 daemon unreachable, 4 other error.`,
+
+  discover: `Usage: sourced discover FILE [flags]
+
+Reads the catalog of the data source in FILE (JSON or YAML) through the daemon: schemas,
+relations (tables, views, materialized views, partitions, foreign tables) with columns, keys and
+indexes, and collections of document stores. On a terminal a progress line shows on stderr.
+
+Output (one of):
+  --format tree        schema → relations, one line each: kind, columns, pk, fks, indexes, rows
+                       (the default on a terminal)
+  --format text        one line per schema and relation as they arrive (the default otherwise)
+  --format ndjson      one JSON object per entity, {"kind":"schema"|"relation"|"collection", ...}
+                       holding the contract's JSON of it; warnings and the summary go to stderr
+  --json               every stream event as one JSON line (the raw contract, batch cursors included)
+${OUTPUT_FLAGS}
+
+What to read:
+  --include-schema GLOB, --exclude-schema GLOB, --include-table GLOB, --exclude-table GLOB
+                       filters (repeatable; * and ?); system schemas are always left out
+  --strategy NAME      conservative, balanced (default), aggressive or adaptive
+  --batch-size N       relations per batch (default: the strategy's)
+  --max-entities N     stop after N relations/collections; resume with --resume-after CURSOR
+  --resume-after CURSOR  continue after the relation of that cursor
+
+${DAEMON_FLAGS}
+
+Examples:
+  sourced discover db.yaml
+  sourced discover db.yaml --include-schema 'sales*' --exclude-table 'tmp_*'
+  sourced discover db.yaml --format ndjson --output catalog.ndjson
+  sourced discover db.yaml --format ndjson | jq -r 'select(.kind == "relation") | .relation.name'
+  sourced discover db.yaml --json --max-entities 500
+
+Exit codes: 0 ok, 2 bad input, 3 daemon unreachable, 4 other error.`,
+
+  plugins: `Usage: sourced plugins [flags]
+
+Lists the daemon's plugins: id, version, state, and what each provides (connectors, secret
+providers, database tokens); a plugin that failed to load with its error.
+
+Flags:
+  --json               the list as one JSON array
+${OUTPUT_FLAGS}
+
+${DAEMON_FLAGS}
+
+Examples:
+  sourced plugins
+  sourced plugins --address daemon.internal:50051 --ca ca.pem --json
+
+Exit codes: 0 ok, 2 bad input, 3 daemon unreachable, 4 other error.`,
+};
 
 const CLIENT_FLAGS = {
   address: { type: 'string' },
@@ -42,10 +163,13 @@ const CLIENT_FLAGS = {
   key: { type: 'string' },
   json: { type: 'boolean' },
   timeout: { type: 'string' },
+  output: { type: 'string', short: 'o' },
+  'no-color': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 export async function main(argv: string[]): Promise<number> {
+  exitQuietlyOnBrokenPipe();
   const [command, ...rest] = argv;
   try {
     switch (command) {
@@ -59,12 +183,17 @@ export async function main(argv: string[]): Promise<number> {
         return await plugins(rest);
       case 'audit':
         return await auditCommand(rest);
-      case undefined:
+      case 'demo':
+        return await (require('./demo') as typeof import('./demo')).demoCommand(rest);
       case 'help':
+        return await helpCommand(rest);
       case '--help':
       case '-h':
         process.stdout.write(`${USAGE}\n`);
-        return command === undefined ? EXIT.BAD_INPUT : EXIT.OK;
+        return EXIT.OK;
+      case undefined:
+        process.stderr.write(`${USAGE}\n`);
+        return EXIT.BAD_INPUT;
       case '--version':
       case 'version':
         process.stdout.write(`${VERSION}\n`);
@@ -78,11 +207,19 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** `sourced help [COMMAND]`. */
+async function helpCommand(argv: string[]): Promise<number> {
+  const [topic, ...extra] = argv;
+  if (topic === undefined) return help();
+  if (extra.length) throw new UsageError('help takes one COMMAND');
+  if (topic === 'audit') return auditCommand(['--help']);
+  if (topic === 'demo') return (require('./demo') as typeof import('./demo')).demoCommand(['--help']);
+  if (!(topic in HELP)) throw new UsageError(`help: unknown command "${topic}" (one of serve, validate, discover, plugins, audit, demo)`);
+  return help(topic);
+}
+
 async function serve(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(`${USAGE}\n`);
-    return EXIT.OK;
-  }
+  if (argv.includes('--help') || argv.includes('-h')) return help('serve');
   const config = loadConfig(argv);
   // Loaded here rather than at the top: the client commands need none of the daemon's
   // dependencies (OpenTelemetry SDK, awilix, plugin loader) and start twice as fast without.
@@ -118,6 +255,7 @@ async function serve(argv: string[]): Promise<number> {
   return EXIT.OK;
 }
 
+
 type FlagSpec = Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>;
 
 function clientArgs(argv: string[], extra: FlagSpec) {
@@ -127,7 +265,17 @@ function clientArgs(argv: string[], extra: FlagSpec) {
   const address = (values.address as string | undefined) ?? process.env.SOURCED_ADDRESS ?? '127.0.0.1:50051';
   const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
   if (timeout !== undefined && !(timeout > 0)) throw new UsageError(`--timeout: "${String(values.timeout)}" is not a positive number of seconds`);
-  return { values, positionals, address, json: values.json === true, deadline: timeout ? Date.now() + timeout * 1000 : Infinity, channel: channelCredentials(values) };
+  return {
+    values,
+    positionals,
+    address,
+    json: values.json === true,
+    deadline: timeout ? Date.now() + timeout * 1000 : Infinity,
+    /** The credentials of the channel; read only once the command is known to run (not for --help). */
+    channel: () => channelCredentials(values),
+    /** Opens stdout or --output FILE. */
+    output: () => Output.open({ file: values.output as string | undefined, noColor: values['no-color'] === true }),
+  };
 }
 
 /** Plaintext, or TLS with --ca (and --cert/--key for mutual TLS), flags before environment. */
@@ -149,42 +297,92 @@ function channelCredentials(values: Record<string, unknown>) {
   return credentials.createSsl(ca ?? null, key ?? null, cert ?? null);
 }
 
+/** Exit code after Ctrl-C, as a shell reports a process that SIGINT ended. */
+const INTERRUPTED = 130;
+
+/**
+ * Ctrl-C during a call: erase the live lines (no half-drawn progress left on the terminal) and
+ * cancel the call; the command then returns INTERRUPTED. A second Ctrl-C ends the process at once.
+ */
+function interruptible(out: Output, call: { cancel(): void }) {
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+    process.off('SIGINT', onSignal);
+    out.live.clear();
+    out.progress.clear();
+    call.cancel();
+  };
+  process.on('SIGINT', onSignal);
+  return {
+    get interrupted() {
+      return interrupted;
+    },
+    dispose: () => process.off('SIGINT', onSignal),
+  };
+}
+
 async function validate(argv: string[]): Promise<number> {
-  const { positionals, address, json, deadline, values, channel } = clientArgs(argv, {});
-  if (values.help) return help();
-  const file = single(positionals, 'validate');
+  const args = clientArgs(argv, {});
+  if (args.values.help) return help('validate');
+  const file = single(args.positionals, 'validate');
   const dataSource = readDataSourceFile(file);
-  const client = new DataSourceServiceClient(address, channel);
-  const stream = client.validateDataSource({ dataSource, checkTimeoutMs: 0 }, new Metadata(), { deadline });
+  const channel = args.channel();
+  const out = args.output();
+  const { json } = args;
+  const p = out.paint;
+  const client = new DataSourceServiceClient(args.address, channel);
+  const call = client.validateDataSource({ dataSource, checkTimeoutMs: 0 }, new Metadata(), { deadline: args.deadline });
+  const signal = interruptible(out, call);
   let ok = false;
   try {
-    for await (const message of stream as AsyncIterable<ValidateDataSourceResponse>) {
-      if (json) process.stdout.write(`${JSON.stringify(ValidateDataSourceResponse.toJSON(message))}\n`);
+    for await (const message of call as AsyncIterable<ValidateDataSourceResponse>) {
       const e = message.event;
+      if (e?.$case === 'summary') ok = e.value.ok;
+      if (json) {
+        out.line(JSON.stringify(ValidateDataSourceResponse.toJSON(message)));
+        continue;
+      }
       if (!e) continue;
-      if (e.$case === 'checkFinished' && !json) {
+      if (e.$case === 'checkStarted') {
+        out.live.set(formatRunning(e.value.title, e.value.endpoint === EndpointRole.ENDPOINT_ROLE_SECONDARY, out));
+      } else if (e.$case === 'checkFinished') {
         const c = e.value;
-        const status = checkStatusToJSON(c.status).replace('CHECK_STATUS_', '');
-        const mark = { PASSED: 'ok  ', FAILED: 'FAIL', WARNING: 'warn', SKIPPED: 'skip' }[status] ?? status;
-        const role = c.endpoint === 2 ? ' (secondary)' : '';
-        process.stdout.write(`[${mark}] ${c.title}${role} (${c.durationMs.toFixed(1)} ms): ${c.message}\n`);
-        if (c.hint) process.stdout.write(`       hint: ${c.hint}\n`);
-      } else if (e.$case === 'report' && !json) {
+        const lines = formatCheck(
+          {
+            status: checkStatusToJSON(c.status).replace('CHECK_STATUS_', ''),
+            title: c.title,
+            secondary: c.endpoint === EndpointRole.ENDPOINT_ROLE_SECONDARY,
+            durationMs: c.durationMs,
+            message: c.message,
+            hint: c.hint,
+          },
+          out,
+        );
+        for (const line of lines) out.line(line);
+      } else if (e.$case === 'report') {
         const r = e.value;
-        process.stdout.write(`${endpointRoleToJSON(r.endpoint).replace('ENDPOINT_ROLE_', '').toLowerCase()} ${r.address}: ${r.ok ? 'OK' : 'FAILED'} (${r.passed} passed, ${r.failed} failed, ${r.warnings} warnings, ${r.skipped} skipped)\n`);
+        const role = endpointRoleToJSON(r.endpoint).replace('ENDPOINT_ROLE_', '').toLowerCase();
+        out.line(`${role} ${r.address}: ${r.ok ? p.green('OK') : p.red('FAILED')} (${r.passed} passed, ${r.failed} failed, ${r.warnings} warnings, ${r.skipped} skipped)`);
       } else if (e.$case === 'summary') {
-        ok = e.value.ok;
-        if (!json) process.stdout.write(`${ok ? 'valid' : 'NOT valid'} in ${e.value.durationMs.toFixed(0)} ms\n`);
+        out.line(`${ok ? p.bold(p.green('valid')) : p.bold(p.red('NOT valid'))} in ${e.value.durationMs.toFixed(0)} ms`);
       }
     }
+  } catch (error) {
+    if (signal.interrupted) return interruptedExit();
+    throw error;
   } finally {
+    signal.dispose();
+    out.close();
     client.close();
   }
   return ok ? EXIT.OK : EXIT.VALIDATION_FAILED;
 }
 
+const FORMATS = ['tree', 'text', 'ndjson'] as const;
+
 async function discover(argv: string[]): Promise<number> {
-  const { positionals, address, json, deadline, values, channel } = clientArgs(argv, {
+  const args = clientArgs(argv, {
     'include-schema': { type: 'string', multiple: true },
     'exclude-schema': { type: 'string', multiple: true },
     'include-table': { type: 'string', multiple: true },
@@ -193,10 +391,14 @@ async function discover(argv: string[]): Promise<number> {
     'batch-size': { type: 'string' },
     'resume-after': { type: 'string' },
     'max-entities': { type: 'string' },
+    format: { type: 'string' },
   });
-  if (values.help) return help();
-  const file = single(positionals, 'discover');
-  const dataSource = readDataSourceFile(file);
+  const { values, json } = args;
+  if (values.help) return help('discover');
+  const file = single(args.positionals, 'discover');
+  const formatFlag = values.format as string | undefined;
+  if (formatFlag !== undefined && !(FORMATS as readonly string[]).includes(formatFlag)) throw new UsageError(`--format: "${formatFlag}" is not one of ${FORMATS.join(', ')} (--json prints the raw events)`);
+  if (formatFlag !== undefined && json) throw new UsageError('--json and --format exclude each other: --json prints every event of the stream as it comes');
   let strategy = DiscoveryStrategy.DISCOVERY_STRATEGY_UNSPECIFIED;
   if (values.strategy) {
     const name = String(values.strategy).toUpperCase();
@@ -208,8 +410,13 @@ async function discover(argv: string[]): Promise<number> {
   const maxEntities = values['max-entities'] === undefined ? 0 : Number(values['max-entities']);
   if (!Number.isInteger(maxEntities) || maxEntities < 0) throw new UsageError(`--max-entities: "${String(values['max-entities'])}" is not a whole number`);
   const list = (v: unknown) => (v as string[] | undefined) ?? [];
-  const client = new DataSourceServiceClient(address, channel);
-  const stream = client.discoverDataSource(
+  const dataSource = readDataSourceFile(file);
+  const channel = args.channel();
+  const out = args.output();
+  const format = json ? 'json' : ((formatFlag as (typeof FORMATS)[number] | undefined) ?? (out.tty ? 'tree' : 'text'));
+  const p = out.paint;
+  const client = new DataSourceServiceClient(args.address, channel);
+  const call = client.discoverDataSource(
     {
       dataSource,
       filter: {
@@ -226,63 +433,117 @@ async function discover(argv: string[]): Promise<number> {
       maxDurationMs: 0,
     },
     new Metadata(),
-    { deadline },
+    { deadline: args.deadline },
   );
+  const signal = interruptible(out, call);
+  const progress = new ProgressLine(out.progress, p);
   try {
-    for await (const message of stream as AsyncIterable<DiscoverDataSourceResponse>) {
-      if (json) {
-        process.stdout.write(`${JSON.stringify(DiscoverDataSourceResponse.toJSON(message))}\n`);
-        continue;
-      }
-      const e = message.event;
-      if (!e) continue;
-      if (e.$case === 'schemas') {
-        for (const s of e.value.schemas) process.stdout.write(`schema ${s.name}${s.usable ? '' : ' (not usable)'}${s.comment ? ` -- ${s.comment}` : ''}\n`);
-      } else if (e.$case === 'batch') {
-        for (const r of e.value.relations) {
-          const kind = relationKindToJSON(r.kind).replace('RELATION_KIND_', '').toLowerCase().replace(/_/g, ' ');
-          const rows = r.estimatedRows >= 0 ? `, ~${r.estimatedRows} rows` : '';
-          const pk = r.primaryKey ? `, pk (${r.primaryKey.columns.join(', ')})` : '';
-          process.stdout.write(`  ${r.schema}.${r.name}  ${kind}: ${r.columns.length} columns${pk}, ${r.foreignKeys.length} foreign keys, ${r.indexes.length} indexes${rows}\n`);
+    const tree = format === 'tree' ? new DiscoveryTree() : undefined;
+    /** Lines for a person beside the entities: on the output, or on stderr when the output is NDJSON. */
+    const say = (text: string) => (format === 'ndjson' ? out.note(text) : out.line(text));
+    let entities = 0;
+    let cursor = '';
+    let summary: DiscoverySummary | undefined;
+    try {
+      for await (const message of call as AsyncIterable<DiscoverDataSourceResponse>) {
+        const e = message.event;
+        if (e?.$case === 'batch') {
+          const b = e.value;
+          entities += b.relations.length + b.collections.length;
+          if (b.cursor) cursor = b.cursor;
+          const daemon = b.progress;
+          progress.update(daemon ? { entities: daemon.relations + daemon.collections, total: daemon.total, ratePerSecond: daemon.ratePerSecond } : { entities });
         }
-      } else if (e.$case === 'warning') {
-        process.stdout.write(`warning ${e.value.code}: ${e.value.message}\n`);
-      } else if (e.$case === 'failover') {
-        process.stdout.write(`failover to ${endpointRoleToJSON(e.value.active)}: ${e.value.reason}\n`);
-      } else if (e.$case === 'summary') {
-        const s = e.value;
-        process.stdout.write(`${s.schemas} schemas, ${s.tables} tables, ${s.views} views, ${s.collections ? `${s.collections} collections, ` : ''}${s.columns} columns in ${s.batches} batches, ${s.durationMs.toFixed(0)} ms\n`);
-        if (s.stoppedEarly) process.stdout.write(`stopped early (${s.stopReason}); continue with --resume-after and the last batch's cursor (--json shows it)\n`);
+        if (format === 'json') {
+          out.line(JSON.stringify(DiscoverDataSourceResponse.toJSON(message)));
+          continue;
+        }
+        if (!e) continue;
+        switch (e.$case) {
+          case 'schemas':
+            for (const s of e.value.schemas) {
+              if (format === 'ndjson') out.line(JSON.stringify({ kind: 'schema', schema: Schema.toJSON(s) }));
+              else if (tree) tree.addSchema(s);
+              else out.line(`schema ${s.name}${s.usable ? '' : ' (not usable)'}${s.comment ? ` -- ${s.comment}` : ''}`);
+            }
+            break;
+          case 'batch':
+            for (const r of e.value.relations) {
+              if (format === 'ndjson') out.line(JSON.stringify({ kind: 'relation', relation: Relation.toJSON(r) }));
+              else if (tree) tree.addRelation(r);
+              else {
+                const rows = r.estimatedRows >= 0 ? `, ~${r.estimatedRows} rows` : '';
+                const pk = r.primaryKey ? `, pk (${r.primaryKey.columns.join(', ')})` : '';
+                out.line(`  ${r.schema}.${r.name}  ${relationKind(r)}: ${r.columns.length} columns${pk}, ${r.foreignKeys.length} foreign keys, ${r.indexes.length} indexes${rows}`);
+              }
+            }
+            for (const c of e.value.collections) {
+              if (format === 'ndjson') out.line(JSON.stringify({ kind: 'collection', collection: Collection.toJSON(c) }));
+              else if (tree) tree.addCollection(c);
+              else out.line(`  ${c.database}.${c.name}  collection: ${c.indexes.length} indexes${c.estimatedDocuments >= 0 ? `, ~${c.estimatedDocuments} documents` : ''}`);
+            }
+            break;
+          case 'warning':
+            say(`${p.yellow('warning')} ${e.value.code}: ${e.value.message}`);
+            break;
+          case 'failover':
+            say(`${p.yellow('failover')} to ${endpointRoleToJSON(e.value.active)}: ${e.value.reason}`);
+            break;
+          case 'summary':
+            summary = e.value;
+            break;
+        }
+      }
+    } catch (error) {
+      if (signal.interrupted) return interruptedExit();
+      throw error;
+    } finally {
+      progress.stop();
+      signal.dispose();
+      client.close();
+    }
+    if (tree) for (const line of tree.render(p, out.unicode)) out.line(line);
+    if (summary && format !== 'json') {
+      const s = summary;
+      say(`${s.schemas} schemas, ${s.tables} tables, ${s.views} views, ${s.collections ? `${s.collections} collections, ` : ''}${s.columns} columns in ${s.batches} batches, ${s.durationMs.toFixed(0)} ms`);
+      if (s.stoppedEarly) {
+        say(`stopped early (${s.stopReason}); continue with ${cursor ? `--resume-after ${cursor}` : '--resume-after and the last batch\'s cursor (--json shows it)'}`);
       }
     }
+    return EXIT.OK;
   } finally {
-    client.close();
+    out.close();
   }
-  return EXIT.OK;
 }
 
 async function plugins(argv: string[]): Promise<number> {
-  const { address, json, deadline, values, channel } = clientArgs(argv, {});
-  if (values.help) return help();
-  const client = new PluginServiceClient(address, channel);
+  const args = clientArgs(argv, {});
+  if (args.values.help) return help('plugins');
+  if (args.positionals.length) throw new UsageError(`plugins takes no FILE (got "${args.positionals[0]}")`);
+  const channel = args.channel();
+  const out = args.output();
+  const p = out.paint;
+  const client = new PluginServiceClient(args.address, channel);
   try {
-    const response = await new Promise<import('../gen/sourced/v1/plugin_service').ListPluginsResponse>((resolve, reject) =>
-      client.listPlugins({}, new Metadata(), { deadline }, (error, r) => (error ? reject(error) : resolve(r))),
+    const response = await new Promise<ListPluginsResponse>((resolve, reject) =>
+      client.listPlugins({}, new Metadata(), { deadline: args.deadline }, (error, r) => (error ? reject(error) : resolve(r))),
     );
-    if (json) {
-      process.stdout.write(`${JSON.stringify(response.plugins.map((p) => ({ ...p, state: pluginStateToJSON(p.state) })))}\n`);
+    if (args.json) {
+      out.line(JSON.stringify(response.plugins.map((x) => ({ ...x, state: pluginStateToJSON(x.state) }))));
     } else {
-      for (const p of response.plugins) {
-        const state = pluginStateToJSON(p.state).replace('PLUGIN_STATE_', '').toLowerCase();
+      for (const x of response.plugins) {
+        const state = pluginStateToJSON(x.state).replace('PLUGIN_STATE_', '').toLowerCase();
         const provides = [
-          ...p.connectors.map((c) => `connector ${c}`),
-          ...p.secretProviders.map((s) => `secrets ${s}://`),
-          ...p.tokenProviders.map((c) => `database tokens (${c})`),
+          ...x.connectors.map((c) => `connector ${c}`),
+          ...x.secretProviders.map((s) => `secrets ${s}://`),
+          ...x.tokenProviders.map((c) => `database tokens (${c})`),
         ].join(', ');
-        process.stdout.write(`${p.id} ${p.version} ${state}${provides ? `: ${provides}` : ''}${p.loadError ? `\n    ${p.loadError}` : ''}\n`);
+        const coloured = state === 'loaded' ? p.green(state) : p.red(state);
+        out.line(`${p.bold(x.id)} ${x.version} ${coloured}${provides ? `: ${provides}` : ''}${x.loadError ? `\n    ${x.loadError}` : ''}`);
       }
     }
   } finally {
+    out.close();
     client.close();
   }
   return EXIT.OK;
@@ -291,18 +552,30 @@ async function plugins(argv: string[]): Promise<number> {
 class UsageError extends Error {}
 
 function single(positionals: string[], command: string): string {
-  if (positionals.length !== 1) throw new UsageError(`sourced ${command} takes exactly one FILE (a data source as JSON or YAML)`);
+  if (positionals.length !== 1) throw new UsageError(`sourced ${command} takes exactly one FILE (a data source as JSON or YAML); see sourced ${command} --help`);
   return positionals[0];
 }
 
-function help(): number {
-  process.stdout.write(`${USAGE}\n`);
+/** Prints the general usage, or a command's help with its examples. */
+function help(command?: string): number {
+  process.stdout.write(`${command ? HELP[command] : USAGE}\n`);
   return EXIT.OK;
+}
+
+function interruptedExit(): number {
+  process.stderr.write('sourced: interrupted\n');
+  return INTERRUPTED;
 }
 
 /** Prints an error for a person and picks the exit code. */
 function report(error: unknown): number {
-  if (error instanceof UsageError || error instanceof ConfigError || error instanceof DataSourceFileError || (error as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) {
+  if (
+    error instanceof UsageError ||
+    error instanceof ConfigError ||
+    error instanceof DataSourceFileError ||
+    error instanceof OutputFileError ||
+    (error as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')
+  ) {
     process.stderr.write(`sourced: ${(error as Error).message}\n`);
     return EXIT.BAD_INPUT;
   }
@@ -325,6 +598,22 @@ function report(error: unknown): number {
   }
   process.stderr.write(`sourced: ${(error as Error)?.stack ?? String(error)}\n`);
   return EXIT.ERROR;
+}
+
+/**
+ * A reader that went away (`sourced discover db.yaml --format ndjson | head`) is not an error:
+ * stop quietly, as the shell's own tools do.
+ */
+let pipeWatched = false;
+function exitQuietlyOnBrokenPipe(): void {
+  if (pipeWatched) return;
+  pipeWatched = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(EXIT.OK);
+      throw error;
+    });
+  }
 }
 
 if (require.main === module) {

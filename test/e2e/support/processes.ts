@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { freePort } from '../../harness/ports';
@@ -16,11 +16,12 @@ function assertBuilt(): void {
 
 /**
  * The environment of a subprocess: this process's, without the variables that would change
- * what the daemon or the client does (`SOURCED_*`, `OTEL_*`, `NODE_OPTIONS`), plus `extra`.
+ * what the daemon or the client does (`SOURCED_*`, `OTEL_*`, `NODE_OPTIONS`, and the colour
+ * switches `FORCE_COLOR`/`NO_COLOR` that a test runner may set), plus `extra`.
  */
 export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(SOURCED_|OTEL_)/.test(k) && k !== 'NODE_OPTIONS') env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (!/^(SOURCED_|OTEL_)/.test(k) && !['NODE_OPTIONS', 'FORCE_COLOR', 'NO_COLOR'].includes(k)) env[k] = v;
   return { ...env, ...extra };
 }
 
@@ -179,3 +180,45 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
   });
 }
 
+/** Whether util-linux `script` is there to give a command a pseudo-terminal. */
+export function hasScript(): boolean {
+  return spawnSync('sh', ['-c', 'command -v script'], { stdio: 'ignore' }).status === 0;
+}
+
+/** What a `sourced` command wrote to its terminal (stdout and stderr together, as a person sees them). */
+export interface PtyResult {
+  code: number | null;
+  /** Everything written to the terminal, "\r\n" turned back into "\n" (a lone "\r" is the program's). */
+  output: string;
+}
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * Runs `sourced ARGS...` on a pseudo-terminal (util-linux `script -qfec CMD /dev/null`): stdout and
+ * stderr are both the terminal, so the client draws its live lines and colours as for a person.
+ * `script -e` exits with the command's code. Check `hasScript()` first.
+ */
+export function runCliInPty(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000): Promise<PtyResult> {
+  assertBuilt();
+  const command = [process.execPath, SOURCED_BIN, ...args].map(shellQuote).join(' ');
+  return new Promise((resolveRun, reject) => {
+    const child = spawn('script', ['-qfec', command, '/dev/null'], {
+      env: childEnv({ TERM: 'xterm-256color', SHELL: '/bin/sh', ...env }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (output += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (output += s));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (signal) reject(new Error(`sourced ${args.join(' ')} on a pty was killed (${signal}), probably hung; output:\n${output}`));
+      else {
+        captureText('CLI output (pty)', output);
+        resolveRun({ code, output: output.replace(/\r\n/g, '\n') });
+      }
+    });
+  });
+}
