@@ -35,3 +35,5 @@ export * from './discovery/inferSchema';
 export * from './util/mapWithConcurrency';
 export * from './connector/ConnectFailure';
 export * from './connector/DatabaseTokenProvider';
+export * from './preview/PreviewEngine';
+export * from './connector/readWithFailover';

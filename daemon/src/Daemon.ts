@@ -3,7 +3,7 @@ import { Server, setLogger } from '@grpc/grpc-js';
 import type { Meter } from '@opentelemetry/api';
 import type { MetricReader } from '@opentelemetry/sdk-metrics';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { ConnectionBudget, DiscoveryEngine, SecretChain, TargetPolicy, ValidationRunner, type Logger, type SourcedPlugin } from '@sourced/core';
+import { ConnectionBudget, DiscoveryEngine, PreviewEngine, SecretChain, TargetPolicy, ValidationRunner, type Logger, type SourcedPlugin } from '@sourced/core';
 import { asClass, asFunction, asValue, createContainer, InjectionMode, type AwilixContainer } from 'awilix';
 import { HealthImplementation } from 'grpc-health-check';
 import { parseListen, type DaemonConfig } from './config/DaemonConfig';
@@ -43,6 +43,7 @@ export interface Cradle {
   secretChain: SecretChain;
   validationRunner: ValidationRunner;
   discoveryEngine: DiscoveryEngine;
+  previewEngine: PreviewEngine;
   connectionBudget: ConnectionBudget;
   targetPolicy: TargetPolicy;
   heapGuard: HeapGuard;
@@ -165,6 +166,7 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
         }),
     ).singleton(),
     validationRunner: asFunction(({ tracer, logger: l, meter }: Cradle) => new ValidationRunner(tracer, l, meter)).singleton(),
+    previewEngine: asFunction(({ tracer, logger: l, config: c }: Cradle) => new PreviewEngine(tracer, c.preview, l)).singleton(),
     discoveryEngine: asFunction(({ tracer, logger: l, meter }: Cradle) => new DiscoveryEngine(tracer, l, undefined, meter)).singleton(),
     connectionBudget: asFunction(({ config: c }: Cradle) => new ConnectionBudget(c.sources.maxConnectionsPerEndpoint)).singleton(),
     targetPolicy: asFunction(({ config: c }: Cradle) => new TargetPolicy(c.targets, { dnsServers: c.targets.dnsServers }))

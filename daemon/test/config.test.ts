@@ -63,6 +63,24 @@ describe('loadConfig', () => {
           "@sourced/plugin-aws",
           "@sourced/plugin-azure",
         ],
+        "preview": {
+          "defaultRows": 50,
+          "maskColumns": [
+            "*password*",
+            "*passwd*",
+            "*secret*",
+            "*token*",
+            "*api_key*",
+            "*apikey*",
+            "*private_key*",
+            "*ssn*",
+            "*social_security*",
+            "*credit_card*",
+            "*card_number*",
+          ],
+          "maskTypes": [],
+          "maxRows": 1000,
+        },
         "rbac": {
           "bindings": {},
           "roles": {},
@@ -132,6 +150,11 @@ discovery:
   heapHeadroomMb: 0
 sources:
   maxConnectionsPerEndpoint: 25
+preview:
+  defaultRows: 20
+  maxRows: 200
+  maskColumns: ["*password*", notes]
+  maskTypes: [bytea]
 targets:
   allow: ["10.0.0.0/8", "*.db.example.com"]
   deny: ["10.9.0.0/16"]
@@ -153,6 +176,7 @@ secrets:
       validation: { checkTimeoutMs: 1500 },
       discovery: { defaultStrategy: 'ADAPTIVE', heapHeadroomMb: 0 },
       limits: DEFAULT_CONFIG.limits,
+      preview: { defaultRows: 20, maxRows: 200, maskColumns: ['*password*', 'notes'], maskTypes: ['bytea'] },
       audit: { stdout: false },
       auth: { tokens: [] },
       rbac: { roles: {}, bindings: {} },
@@ -305,7 +329,7 @@ secrets:
     /** An unknown top-level key in the file names the key, the file and the known keys. */
     it('an unknown key in the file', () => {
       expect(errorOf(['--config', write('errors/unknown.yaml', 'listen: 127.0.0.1:1\nlogLevle: debug\n')])).toMatchInlineSnapshot(
-        `"unknown option logLevle in <dir>/errors/unknown.yaml; known: listen, plugins, pluginSettings, logLevel, shutdownGraceMs, validation, discovery, limits, audit, auth, rbac, server, sources, targets, secrets, metrics"`,
+        `"unknown option logLevle in <dir>/errors/unknown.yaml; known: listen, plugins, pluginSettings, logLevel, shutdownGraceMs, validation, discovery, limits, audit, auth, rbac, server, sources, targets, secrets, metrics, preview"`,
       );
     });
 
@@ -356,6 +380,7 @@ secrets:
       );
       // a connection limit of 0 would make every discovery wait forever
       expect(errorOf([], { SOURCED_MAX_CONNECTIONS_PER_ENDPOINT: '0' })).toMatchInlineSnapshot(`"environment variable SOURCED_MAX_CONNECTIONS_PER_ENDPOINT: "0" is not a positive whole number"`);
+      expect(errorOf(['--config', write('errors/preview.yaml', 'preview:\n  defaultRows: 500\n  maxRows: 100\n')])).toMatchInlineSnapshot(`"preview.defaultRows in <dir>/errors/preview.yaml: 500 is more than preview.maxRows (100)"`);
       expect(errorOf(['--config', write('errors/targets.yaml', 'targets:\n  deny: ["10.0.0.0/33"]\n')])).toMatchInlineSnapshot(`"targets.deny in <dir>/errors/targets.yaml: "10.0.0.0/33" has a bad prefix length (0-32) (an entry is a CIDR block such as 10.0.0.0/8, an address, or a host-name pattern such as *.db.example.com)"`);
       expect(errorOf([], { SOURCED_TARGETS_ALLOW: 'db.example.com, http://x' })).toMatchInlineSnapshot(`"environment variable SOURCED_TARGETS_ALLOW: "http://x" is neither a CIDR block, an address nor a host-name pattern (an entry is a CIDR block such as 10.0.0.0/8, an address, or a host-name pattern such as *.db.example.com)"`);
       expect(errorOf(['--config', write('errors/targets2.yaml', 'targets:\n  allowLinkLocal: "yes"\n')])).toMatchInlineSnapshot(`"targets.allowLinkLocal in <dir>/errors/targets2.yaml must be true or false"`);

@@ -185,6 +185,12 @@ export interface DaemonConfig {
         defaultStrategy: DiscoveryStrategy;
         heapHeadroomMb: number;
     };
+    preview: {
+        defaultRows: number;
+        maxRows: number;
+        maskColumns: string[];
+        maskTypes: string[];
+    };
     limits: {
         maxConcurrentCalls: number;
         maxConcurrentCallsPerPrincipal: number;
@@ -282,6 +288,8 @@ export interface DataSourceServiceClient extends Client {
     validateDataSource(request: ValidateDataSourceRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<ValidateDataSourceResponse>;
     discoverDataSource(request: DiscoverDataSourceRequest, options?: Partial<CallOptions>): ClientReadableStream<DiscoverDataSourceResponse>;
     discoverDataSource(request: DiscoverDataSourceRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<DiscoverDataSourceResponse>;
+    previewTable(request: PreviewTableRequest, options?: Partial<CallOptions>): ClientReadableStream<PreviewTableResponse>;
+    previewTable(request: PreviewTableRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<PreviewTableResponse>;
 }
 export declare const DataSourceServiceClient: {
     new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): DataSourceServiceClient;
@@ -543,6 +551,121 @@ export declare enum PluginState {
     UNRECOGNIZED = -1
 }
 
+// PreviewCell (type-only: no constructor or static members, declared as Cell)
+export interface Cell {
+    value?: {
+        $case: "null";
+        value: NullValue;
+    } | {
+        $case: "text";
+        value: string;
+    } | {
+        $case: "boolean";
+        value: boolean;
+    } | {
+        $case: "integer";
+        value: string;
+    } | {
+        $case: "decimal";
+        value: string;
+    } | {
+        $case: "float";
+        value: number;
+    } | {
+        $case: "timestamp";
+        value: string;
+    } | {
+        $case: "localTimestamp";
+        value: string;
+    } | {
+        $case: "date";
+        value: string;
+    } | {
+        $case: "time";
+        value: string;
+    } | {
+        $case: "bytesBase64";
+        value: string;
+    } | {
+        $case: "json";
+        value: string;
+    } | {
+        $case: "other";
+        value: string;
+    } | {
+        $case: "masked";
+        value: boolean;
+    } | undefined;
+}
+export declare const Cell: MessageFns<Cell>;
+
+// PreviewColumn (type-only: no constructor or static members)
+export interface PreviewColumn {
+    name: string;
+    dataType: string;
+    masked: boolean;
+}
+export declare const PreviewColumn: MessageFns<PreviewColumn>;
+
+// PreviewHeader (type-only: no constructor or static members)
+export interface PreviewHeader {
+    table?: TableRef | undefined;
+    columns: PreviewColumn[];
+    endpoint: EndpointRole;
+}
+export declare const PreviewHeader: MessageFns<PreviewHeader>;
+
+// PreviewRow (type-only: no constructor or static members)
+export interface PreviewRow {
+    cells: Cell[];
+}
+export declare const PreviewRow: MessageFns<PreviewRow>;
+
+// PreviewRows (type-only: no constructor or static members)
+export interface PreviewRows {
+    rows: PreviewRow[];
+}
+export declare const PreviewRows: MessageFns<PreviewRows>;
+
+// PreviewSummary (type-only: no constructor or static members)
+export interface PreviewSummary {
+    rows: number;
+    truncated: boolean;
+    limit: number;
+    maskedColumns: string[];
+    durationMs: number;
+}
+export declare const PreviewSummary: MessageFns<PreviewSummary>;
+
+// PreviewTableRequest (type-only: no constructor or static members)
+export interface PreviewTableRequest {
+    dataSource?: DataSource | undefined;
+    table?: TableRef | undefined;
+    columns: string[];
+    limit: number;
+    strategy: DiscoveryStrategy;
+}
+export declare const PreviewTableRequest: MessageFns<PreviewTableRequest>;
+
+// PreviewTableResponse (type-only: no constructor or static members)
+export interface PreviewTableResponse {
+    sequence: number;
+    event?: {
+        $case: "header";
+        value: PreviewHeader;
+    } | {
+        $case: "rows";
+        value: PreviewRows;
+    } | {
+        $case: "failover";
+        value: FailoverNotice;
+    } | {
+        $case: "summary";
+        value: PreviewSummary;
+    } | undefined;
+}
+export declare const PreviewTableResponse: MessageFns<PreviewTableResponse>;
+
 // Relation (type-only: no constructor or static members)
 export interface Relation {
     schema: string;
@@ -692,6 +815,13 @@ export declare enum SslMode {
     UNRECOGNIZED = -1
 }
 
+// TableRef (type-only: no constructor or static members)
+export interface TableRef {
+    schema: string;
+    name: string;
+}
+export declare const TableRef: MessageFns<TableRef>;
+
 // TestDaemon
 export interface TestDaemon {
     address: string;
@@ -812,7 +942,9 @@ export declare function validationStreamProblems(events: ValidateDataSourceRespo
 //   ListPluginsResponse (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by PluginServiceClient
 //   LogLevel (daemon/src/logging/JsonLogger.ts), referenced by DaemonConfig
 //   MessageFns (daemon/src/gen/sourced/v1/data_source.ts), referenced by CloudConfig, Credentials, DataSource, Endpoint, SecretValue, SslConfig
-//   MessageFns (daemon/src/gen/sourced/v1/data_source_service.ts), referenced by DiscoverDataSourceRequest, DiscoverDataSourceResponse, ValidateDataSourceRequest, ValidateDataSourceResponse
+//   MessageFns (daemon/src/gen/sourced/v1/data_source_service.ts), referenced by DiscoverDataSourceRequest, DiscoverDataSourceResponse, PreviewTableRequest, PreviewTableResponse, ValidateDataSourceRequest, ValidateDataSourceResponse
 //   MessageFns (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by Plugin
+//   MessageFns (daemon/src/gen/sourced/v1/preview.ts), referenced by PreviewCell, PreviewColumn, PreviewHeader, PreviewRow, PreviewRows, PreviewSummary, TableRef
 //   MessageFns (daemon/src/gen/sourced/v1/validation.ts), referenced by CheckFinished, CheckStarted, ValidationReport, ValidationSummary
+//   NullValue (daemon/src/gen/google/protobuf/struct.ts), referenced by PreviewCell
 //   PluginServiceService (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by PluginServiceClient

@@ -19,6 +19,49 @@ export declare const CERT_EXPIRY_WARNING_DAYS = 30;
 // CatalogEntity
 export type CatalogEntity = RelationEntity | CollectionEntity;
 
+// Cell
+export type Cell = {
+    kind: 'null';
+} | {
+    kind: 'text';
+    value: string;
+} | {
+    kind: 'boolean';
+    value: boolean;
+} | {
+    kind: 'integer';
+    value: string;
+} | {
+    kind: 'decimal';
+    value: string;
+} | {
+    kind: 'float';
+    value: number;
+} | {
+    kind: 'timestamp';
+    value: string;
+} | {
+    kind: 'local_timestamp';
+    value: string;
+} | {
+    kind: 'date';
+    value: string;
+} | {
+    kind: 'time';
+    value: string;
+} | {
+    kind: 'bytes';
+    value: string;
+} | {
+    kind: 'json';
+    value: string;
+} | {
+    kind: 'other';
+    value: string;
+} | {
+    kind: 'masked';
+};
+
 // ChainAttempt
 export interface ChainAttempt {
     link: string;
@@ -192,11 +235,13 @@ export interface Connector {
     listSchemas(filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]>;
     listRelations(page: RelationPage, signal: AbortSignal): Promise<CatalogEntity[]>;
     countEntities?(filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal): Promise<number | undefined>;
+    previewColumns?(table: RelationKey, columns: readonly string[], signal: AbortSignal): Promise<PreviewColumnInfo[]>;
+    previewRows?(read: PreviewRead, signal: AbortSignal): Promise<Cell[][]>;
     close(): Promise<void>;
 }
 
 // ConnectorCapability
-export type ConnectorCapability = 'validate' | 'discover';
+export type ConnectorCapability = 'validate' | 'discover' | 'preview';
 
 // ConnectorContext
 export interface ConnectorContext {
@@ -221,6 +266,9 @@ export interface ConnectorDefinition {
     readonly capabilities: readonly ConnectorCapability[];
     create(source: DataSource, context: ConnectorContext): Connector;
 }
+
+// DEFAULT_MASKED_COLUMNS
+export declare const DEFAULT_MASKED_COLUMNS: readonly string[];
 
 // DEFAULT_SAMPLING
 export declare const DEFAULT_SAMPLING: SamplingOptions;
@@ -392,6 +440,8 @@ export declare abstract class LocationAwareConnector<TConn> implements Connector
     reconnect(signal: AbortSignal): Promise<void>;
     listSchemas(filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]>;
     listRelations(page: RelationPage, signal: AbortSignal): Promise<CatalogEntity[]>;
+    previewColumns(table: RelationKey, columns: readonly string[], signal: AbortSignal): Promise<PreviewColumnInfo[]>;
+    previewRows(read: PreviewRead, signal: AbortSignal): Promise<Cell[][]>;
     countEntities(filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal): Promise<number | undefined>;
     close(): Promise<void>;
 }
@@ -420,7 +470,7 @@ export declare class NotFoundError extends SourcedError {
 export declare const PLUGIN_API_VERSION = 1;
 
 // PLUGIN_SDK_VERSION
-export declare const PLUGIN_SDK_VERSION = "1.0.0";
+export declare const PLUGIN_SDK_VERSION = "1.1.0";
 
 // PartitionEntity
 export interface PartitionEntity {
@@ -450,6 +500,20 @@ export interface PluginRegistrar {
     registerConnector(definition: ConnectorDefinition): void;
     registerSecretProvider(provider: SecretProvider): void;
     registerDatabaseTokenProvider(provider: DatabaseTokenProvider): void;
+}
+
+// PreviewColumnInfo
+export interface PreviewColumnInfo {
+    name: string;
+    type: string;
+}
+
+// PreviewRead
+export interface PreviewRead {
+    table: RelationKey;
+    columns: readonly PreviewColumnInfo[];
+    limit: number;
+    isMasked(name: string, type?: string): boolean;
 }
 
 // REDACTED_TEXT

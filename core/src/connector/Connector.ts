@@ -8,9 +8,10 @@ import type { TargetPolicy } from './TargetPolicy';
 import type { DatabaseTokenMinter } from './DatabaseTokenProvider';
 import type { ResolvedSecret, SecretRequest } from '../secret/SecretChain';
 import type { ValidationPlan } from '../validation/Check';
+import type { Cell, PreviewColumnInfo, PreviewRead } from '../preview/PreviewEngine';
 
 /** What a connector can do. */
-export type ConnectorCapability = 'validate' | 'discover';
+export type ConnectorCapability = 'validate' | 'discover' | 'preview';
 
 /** Resolves secrets for a connector; the daemon passes its secret chain. */
 export interface SecretResolver {
@@ -145,6 +146,19 @@ export interface Connector {
    * tell cheaply (one counting query); undefined when it cannot. Progress reports it as the total.
    */
   countEntities?(filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal): Promise<number | undefined>;
+  /**
+   * The columns of one table, view or collection for a preview, from the source's catalog:
+   * those named in `columns` in that order (all of them when empty). Throws NotFoundError
+   * (`TABLE_NOT_FOUND`) when the table is not there, and an InputError naming `columns[i]` for
+   * a column it does not have. Needs the `preview` capability.
+   */
+  previewColumns?(table: RelationKey, columns: readonly string[], signal: AbortSignal): Promise<PreviewColumnInfo[]>;
+  /**
+   * At most `read.limit` rows of exactly `read.columns`, each value rendered as a {@link Cell}.
+   * Identifiers come from the catalog (quoted), never from text a caller wrote; no filter, no
+   * sort beyond the primary key's when there is one.
+   */
+  previewRows?(read: PreviewRead, signal: AbortSignal): Promise<Cell[][]>;
   /** Closes every connection. Safe to call more than once. */
   close(): Promise<void>;
 }

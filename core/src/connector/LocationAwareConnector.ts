@@ -13,6 +13,7 @@ import { ConnectionBudget, type ReleaseSlot } from './ConnectionBudget';
 import type { Connector, ConnectorContext, ConnectorDefinition, RelationPage, SessionSettings } from './Connector';
 import { TOKEN_PLUGIN_OF, tokenCloudOf } from './DatabaseTokenProvider';
 import type { TargetPolicy } from './TargetPolicy';
+import type { Cell, PreviewColumnInfo, PreviewRead } from '../preview/PreviewEngine';
 
 interface Slot<TConn> {
   role: EndpointRole;
@@ -78,6 +79,14 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
    */
   protected queryCount(_conn: TConn, _filter: CompiledFilter, _after: RelationKey | undefined, _signal: AbortSignal): Promise<number | undefined> {
     return Promise.resolve(undefined);
+  }
+  /** The columns of a table for a preview (see {@link Connector.previewColumns}); connectors that preview override it. */
+  protected queryPreviewColumns(_conn: TConn, _table: RelationKey, _columns: readonly string[], _signal: AbortSignal): Promise<PreviewColumnInfo[]> {
+    return Promise.reject(new SourcedError('PREVIEW_NOT_SUPPORTED', `the ${this.definition.type} connector cannot preview tables`));
+  }
+  /** The rows of a preview (see {@link Connector.previewRows}); connectors that preview override it. */
+  protected queryPreviewRows(_conn: TConn, _read: PreviewRead, _signal: AbortSignal): Promise<Cell[][]> {
+    return Promise.reject(new SourcedError('PREVIEW_NOT_SUPPORTED', `the ${this.definition.type} connector cannot preview tables`));
   }
   abstract validationPlan(role: EndpointRole): ValidationPlan<unknown>;
   abstract isConnectionError(error: unknown): boolean;
@@ -268,6 +277,14 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
     const conn = this.connection();
     const parallel = await this.parallelReaders(this.parallelConnections(page), signal);
     return this.queryRelations(conn, page, signal, parallel);
+  }
+
+  async previewColumns(table: RelationKey, columns: readonly string[], signal: AbortSignal): Promise<PreviewColumnInfo[]> {
+    return this.queryPreviewColumns(this.connection(), table, columns, signal);
+  }
+
+  async previewRows(read: PreviewRead, signal: AbortSignal): Promise<Cell[][]> {
+    return this.queryPreviewRows(this.connection(), read, signal);
   }
 
   async countEntities(filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal): Promise<number | undefined> {

@@ -1,5 +1,6 @@
 import type { Attributes, Meter, Tracer } from '@opentelemetry/api';
 import { DEFAULT_SAMPLING, type Connector, type SamplingOptions } from '../connector/Connector';
+import { readWithFailover } from '../connector/readWithFailover';
 import type { EndpointRole } from '../datasource/DataSource';
 import { AbortedError, abortedErrorFrom, describeError, InputError, UnavailableError } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
@@ -330,42 +331,16 @@ export class DiscoveryEngine {
    * secondary restarted, an idle timeout): when the read after the failover finds it gone
    * too, the endpoint is opened afresh once before the run gives up.
    */
+  /** {@link readWithFailover}, with the discovery event of a switch (and the cursor to resume after). */
   private async withFailover<T>(
     connector: Connector,
     signal: AbortSignal,
     cursor: RelationKey | undefined,
     read: () => Promise<T>,
   ): Promise<{ value: T; failover?: DiscoveryEvent }> {
-    try {
-      return { value: await read() };
-    } catch (error) {
-      if (signal.aborted) throw abortedErrorFrom(signal);
-      if (!connector.isConnectionError(error) || !connector.canFailover()) throw error;
-      const reason = describeError(error);
-      let active: EndpointRole;
-      try {
-        active = await connector.failover(reason, signal);
-      } catch (second) {
-        throw new UnavailableError('ALL_ENDPOINTS_UNAVAILABLE', `the active endpoint failed (${reason}) and the failover endpoint too (${describeError(second)})`, { cause: second });
-      }
-      const failover: DiscoveryEvent = { kind: 'failover', active, reason, resumeAfter: cursor ? encodeCursor(cursor) : '' };
-      try {
-        return { value: await read(), failover };
-      } catch (stale) {
-        if (signal.aborted) throw abortedErrorFrom(signal);
-        if (!connector.isConnectionError(stale) || !connector.reconnect) throw stale;
-        try {
-          await connector.reconnect(signal);
-        } catch (third) {
-          throw new UnavailableError(
-            'ALL_ENDPOINTS_UNAVAILABLE',
-            `the active endpoint failed (${reason}) and the failover endpoint too (${describeError(stale)}; reconnecting: ${describeError(third)})`,
-            { cause: third },
-          );
-        }
-        return { value: await read(), failover };
-      }
-    }
+    const result = await readWithFailover(connector, signal, read);
+    if (!result.failover) return { value: result.value };
+    return { value: result.value, failover: { kind: 'failover', ...result.failover, resumeAfter: cursor ? encodeCursor(cursor) : '' } };
   }
 }
 

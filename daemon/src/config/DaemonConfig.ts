@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_CHAIN_ORDER, DEFAULT_SECRET_POLICY, TargetPolicy, type ChainLink, type DiscoveryStrategy } from '@sourced/core';
+import { DEFAULT_CHAIN_ORDER, DEFAULT_PREVIEW_SETTINGS, DEFAULT_SECRET_POLICY, TargetPolicy, type ChainLink, type DiscoveryStrategy } from '@sourced/core';
 import { parse as parseYaml } from 'yaml';
 import type { LogLevel } from '../logging/JsonLogger';
 
@@ -28,6 +28,17 @@ export interface DaemonConfig {
      * so memory follows the pages in flight rather than V8's lazy old-generation growth; 0 is off.
      */
     heapHeadroomMb: number;
+  };
+  /** PreviewTable: rows by default and at most, and which columns are masked (never read). */
+  preview: {
+    /** Rows when a request asks for none. */
+    defaultRows: number;
+    /** The most rows a request may ask for. */
+    maxRows: number;
+    /** Globs of column names (MongoDB: field names) whose values are masked, case-insensitive. */
+    maskColumns: string[];
+    /** Globs of column types whose values are masked, case-insensitive. */
+    maskTypes: string[];
   };
   /** What one caller, or all together, may ask of the daemon. */
   limits: {
@@ -126,6 +137,7 @@ export const DEFAULT_CONFIG: DaemonConfig = {
   shutdownGraceMs: 10_000,
   validation: { checkTimeoutMs: 5_000 },
   discovery: { defaultStrategy: 'BALANCED', heapHeadroomMb: 48 },
+  preview: { ...DEFAULT_PREVIEW_SETTINGS, maskColumns: [...DEFAULT_PREVIEW_SETTINGS.maskColumns], maskTypes: [...DEFAULT_PREVIEW_SETTINGS.maskTypes] },
   limits: {
     maxConcurrentCalls: 256,
     maxConcurrentCallsPerPrincipal: 32,
@@ -291,7 +303,7 @@ function mergeFile(config: DaemonConfig, path: string): void {
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${path} must hold an object`);
   const d = doc as Record<string, unknown>;
   const where = (k: string) => `${k} in ${path}`;
-  const known = new Set(['listen', 'plugins', 'pluginSettings', 'logLevel', 'shutdownGraceMs', 'validation', 'discovery', 'limits', 'audit', 'auth', 'rbac', 'server', 'sources', 'targets', 'secrets', 'metrics']);
+  const known = new Set(['listen', 'plugins', 'pluginSettings', 'logLevel', 'shutdownGraceMs', 'validation', 'discovery', 'limits', 'audit', 'auth', 'rbac', 'server', 'sources', 'targets', 'secrets', 'metrics', 'preview']);
   for (const k of Object.keys(d)) if (!known.has(k)) throw new ConfigError(`unknown option ${where(k)}; known: ${[...known].join(', ')}`);
   if (d.listen !== undefined) config.listen = parseListen(String(d.listen), where('listen')) && String(d.listen);
   if (d.plugins !== undefined) {
@@ -357,6 +369,20 @@ function mergeFile(config: DaemonConfig, path: string): void {
   if (auth) readAuth(config, auth, where, dirname(path));
   const rbac = section('rbac', ['roles', 'bindings']);
   if (rbac) readRbac(config, rbac, where);
+  const preview = section('preview', ['defaultRows', 'maxRows', 'maskColumns', 'maskTypes']);
+  if (preview) {
+    if (preview.defaultRows !== undefined) config.preview.defaultRows = positiveInteger(String(preview.defaultRows), where('preview.defaultRows'));
+    if (preview.maxRows !== undefined) config.preview.maxRows = positiveInteger(String(preview.maxRows), where('preview.maxRows'));
+    for (const k of ['maskColumns', 'maskTypes'] as const) {
+      const value = preview[k];
+      if (value === undefined || value === null) continue;
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && v !== '')) throw new ConfigError(`${where(`preview.${k}`)} must be a list of patterns`);
+      config.preview[k] = value as string[];
+    }
+    if (config.preview.defaultRows > config.preview.maxRows) {
+      throw new ConfigError(`${where('preview.defaultRows')}: ${config.preview.defaultRows} is more than preview.maxRows (${config.preview.maxRows})`);
+    }
+  }
   const sources = section('sources', ['maxConnectionsPerEndpoint']);
   if (sources?.maxConnectionsPerEndpoint !== undefined) {
     config.sources.maxConnectionsPerEndpoint = positiveInteger(String(sources.maxConnectionsPerEndpoint), where('sources.maxConnectionsPerEndpoint'));

@@ -1,7 +1,9 @@
 import type { CatalogEntity, CollectionEntity, DataSourceInput, DiscoveryEvent, DiscoveryFilter, DiscoveryStrategy, RelationEntity, SecretValueInput, ValidationEvent } from '@sourced/core';
-import type { CheckStatus as CoreCheckStatus, EndpointRole as CoreRole } from '@sourced/core';
+import type { Cell as CoreCell, CheckStatus as CoreCheckStatus, EndpointRole as CoreRole, PreviewEvent } from '@sourced/core';
+import { NullValue } from '../gen/google/protobuf/struct';
+import type { Cell as PbCell } from '../gen/sourced/v1/preview';
 import { cloudProviderToJSON, locationToJSON, sslModeToJSON, type DataSource, type SecretValue } from '../gen/sourced/v1/data_source';
-import type { DiscoverDataSourceResponse, ValidateDataSourceResponse } from '../gen/sourced/v1/data_source_service';
+import type { DiscoverDataSourceResponse, PreviewTableResponse, ValidateDataSourceResponse } from '../gen/sourced/v1/data_source_service';
 import { CollectionKind, DiscoveryStrategy as PbStrategy, RelationKind, type Collection, type DiscoveryFilter as PbFilter, type Relation } from '../gen/sourced/v1/discovery';
 import { CheckStatus, EndpointRole } from '../gen/sourced/v1/validation';
 
@@ -210,4 +212,39 @@ function toRelation(r: RelationEntity): Relation {
     updatedAt: r.updatedAt ?? '',
     partitions: r.partitions ?? [],
   };
+}
+
+/** A preview event as the contract's response. */
+export function toPreviewResponse(e: PreviewEvent): Omit<PreviewTableResponse, 'sequence'> {
+  switch (e.kind) {
+    case 'header':
+      return {
+        event: {
+          $case: 'header',
+          value: { table: { schema: e.table.schema, name: e.table.name }, columns: e.columns.map((c) => ({ name: c.name, dataType: c.type, masked: c.masked })), endpoint: role(e.endpoint) },
+        },
+      };
+    case 'rows':
+      return { event: { $case: 'rows', value: { rows: e.rows.map((cells) => ({ cells: cells.map(toCell) })) } } };
+    case 'failover':
+      return { event: { $case: 'failover', value: { active: role(e.active), reason: e.reason, resumeAfter: '' } } };
+    case 'summary':
+      return { event: { $case: 'summary', value: { rows: e.rows, truncated: e.truncated, limit: e.limit, maskedColumns: e.maskedColumns, durationMs: e.durationMs } } };
+  }
+}
+
+/** A core cell as the contract's `Cell`. */
+export function toCell(c: CoreCell): PbCell {
+  switch (c.kind) {
+    case 'null':
+      return { value: { $case: 'null', value: NullValue.NULL_VALUE } };
+    case 'masked':
+      return { value: { $case: 'masked', value: true } };
+    case 'local_timestamp':
+      return { value: { $case: 'localTimestamp', value: c.value } };
+    case 'bytes':
+      return { value: { $case: 'bytesBase64', value: c.value } };
+    default:
+      return { value: { $case: c.kind, value: c.value } as PbCell['value'] };
+  }
 }

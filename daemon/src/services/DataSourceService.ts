@@ -2,6 +2,7 @@ import type { Meter, Tracer } from '@opentelemetry/api';
 import {
   DiscoveryEngine,
   encodeCursor,
+  type PreviewEngine,
   InputError,
   normalizeDataSource,
   raceSignal,
@@ -20,9 +21,17 @@ import {
   type ValidationRunner,
 } from '@sourced/core';
 import type { DaemonConfig } from '../config/DaemonConfig';
-import type { DataSourceServiceServer, DiscoverDataSourceRequest, DiscoverDataSourceResponse, ValidateDataSourceRequest, ValidateDataSourceResponse } from '../gen/sourced/v1/data_source_service';
+import type {
+  DataSourceServiceServer,
+  DiscoverDataSourceRequest,
+  DiscoverDataSourceResponse,
+  PreviewTableRequest,
+  PreviewTableResponse,
+  ValidateDataSourceRequest,
+  ValidateDataSourceResponse,
+} from '../gen/sourced/v1/data_source_service';
 import { serverStreaming, type CallContext, type HandlerDeps } from '../grpc/callHandlers';
-import { toDataSourceInput, toDiscoveryResponses, toFilter, toStrategy, toValidationResponse } from '../grpc/mapping';
+import { toDataSourceInput, toDiscoveryResponses, toFilter, toPreviewResponse, toStrategy, toValidationResponse } from '../grpc/mapping';
 import type { PluginRegistry } from '../plugins/PluginRegistry';
 import type { HeapGuard } from '../runtime/HeapGuard';
 import type { Authorizer } from '../security/authorize';
@@ -41,6 +50,7 @@ export class DataSourceService {
       secretChain: SecretChain;
       validationRunner: ValidationRunner;
       discoveryEngine: DiscoveryEngine;
+      previewEngine: PreviewEngine;
       connectionBudget: ConnectionBudget;
       targetPolicy: TargetPolicy;
       heapGuard: HeapGuard;
@@ -63,6 +73,7 @@ export class DataSourceService {
       discoverDataSource: serverStreaming<DiscoverDataSourceRequest, DiscoverDataSourceResponse>(h, `${SERVICE}/DiscoverDataSource`, (req, ctx) =>
         this.discover(req, ctx),
       ),
+      previewTable: serverStreaming<PreviewTableRequest, PreviewTableResponse>(h, `${SERVICE}/PreviewTable`, (req, ctx) => this.preview(req, ctx)),
     };
   }
 
@@ -104,6 +115,22 @@ export class DataSourceService {
       for (const response of toDiscoveryResponses(event, (r) => encodeCursor(r))) yield response;
       // The batch is written: its memory is garbage now.
       if (event.kind === 'batch') this.deps.heapGuard.check();
+    }
+  }
+
+  async *preview(req: PreviewTableRequest, ctx: CallContext): AsyncGenerator<Omit<PreviewTableResponse, 'sequence'>> {
+    const strategy = req.strategy ? toStrategy(req.strategy) : this.deps.config.discovery.defaultStrategy;
+    if (!strategy) throw new InputError([{ field: 'strategy', description: `${req.strategy} is not a DiscoveryStrategy` }]);
+    if (!req.table) throw new InputError([{ field: 'table', description: 'is required: the schema and name of a table, view or collection' }], { reason: 'INVALID_REQUEST' });
+    const request = { table: { schema: req.table.schema, name: req.table.name }, columns: req.columns, limit: req.limit, strategy };
+    // A bad table name, column list or limit fails before any connection is opened.
+    this.deps.previewEngine.validateRequest(request);
+    const connector = await this.connect(req.dataSource, ctx);
+    ctx.span.setAttributes({ 'sourced.preview.schema': request.table.schema, 'sourced.preview.table': request.table.name });
+    try {
+      for await (const event of this.deps.previewEngine.run(connector, request, ctx.signal)) yield toPreviewResponse(event);
+    } finally {
+      await connector.close();
     }
   }
 

@@ -18,7 +18,15 @@ export {
 } from './conformance';
 export type { ConformanceSource, ConnectorConformanceOptions, SecretProviderConformanceOptions, SecretProviderFixture, VitestApi } from './conformance';
 export { DataSource, Endpoint, Credentials, SecretValue, SslConfig, CloudConfig, Location, CloudProvider, SslMode } from 'sourced/dist/gen/sourced/v1/data_source';
-export type { DiscoverDataSourceRequest, DiscoverDataSourceResponse, ValidateDataSourceRequest, ValidateDataSourceResponse } from 'sourced/dist/gen/sourced/v1/data_source_service';
+export type {
+  DiscoverDataSourceRequest,
+  DiscoverDataSourceResponse,
+  PreviewTableRequest,
+  PreviewTableResponse,
+  ValidateDataSourceRequest,
+  ValidateDataSourceResponse,
+} from 'sourced/dist/gen/sourced/v1/data_source_service';
+export type { Cell as PreviewCell, PreviewColumn, PreviewHeader, PreviewRow, PreviewRows, PreviewSummary, TableRef } from 'sourced/dist/gen/sourced/v1/preview';
 export { CheckStatus } from 'sourced/dist/gen/sourced/v1/validation';
 export type { Plugin } from 'sourced/dist/gen/sourced/v1/plugin_service';
 export { DEFAULT_CONFIG } from 'sourced';

@@ -1,0 +1,191 @@
+import type { Tracer } from '@opentelemetry/api';
+import type { Connector } from '../connector/Connector';
+import { readWithFailover, type FailoverOutcome } from '../connector/readWithFailover';
+import type { EndpointRole } from '../datasource/DataSource';
+import type { RelationKey } from '../discovery/entities';
+import { STRATEGY_PRESETS, type DiscoveryStrategy } from '../discovery/strategies';
+import { abortedErrorFrom, InputError, SourcedError } from '../errors';
+import { noopLogger, type Logger } from '../logging/Logger';
+import { matchesAnyGlob } from '../util/glob';
+import { withSpan } from '../telemetry/withSpan';
+
+/**
+ * One value of a previewed row, rendered without loss (see proto `sourced.v1.Cell`): integers
+ * and decimals as exact text, instants as RFC 3339 with their offset, bytes as base64,
+ * structured values as JSON (MongoDB: canonical Extended JSON).
+ */
+export type Cell =
+  | { kind: 'null' }
+  | { kind: 'text'; value: string }
+  | { kind: 'boolean'; value: boolean }
+  | { kind: 'integer'; value: string }
+  | { kind: 'decimal'; value: string }
+  | { kind: 'float'; value: number }
+  | { kind: 'timestamp'; value: string }
+  | { kind: 'local_timestamp'; value: string }
+  | { kind: 'date'; value: string }
+  | { kind: 'time'; value: string }
+  | { kind: 'bytes'; value: string }
+  | { kind: 'json'; value: string }
+  | { kind: 'other'; value: string }
+  | { kind: 'masked' };
+
+/** A column of a preview as the source's catalog describes it. */
+export interface PreviewColumnInfo {
+  /** Its name, exactly as the catalog holds it (the connector quotes it from there). */
+  name: string;
+  /** Its type as the source names it (`numeric(12,2)`, `timestamp with time zone`). */
+  type: string;
+}
+
+/** What a connector is asked to read for a preview. */
+export interface PreviewRead {
+  /** The table, view or collection, resolved by {@link Connector.previewColumns}. */
+  table: RelationKey;
+  /** The columns to read, in this order (never a masked one); may be empty (every column masked): rows of no cells. */
+  columns: readonly PreviewColumnInfo[];
+  /** At most this many rows. */
+  limit: number;
+  /**
+   * Whether a field name (or type) is masked, for connectors whose values nest named fields
+   * (MongoDB documents): a masked field inside a value is replaced, never returned.
+   */
+  isMasked(name: string, type?: string): boolean;
+}
+
+/** The daemon's preview settings. */
+export interface PreviewSettings {
+  /** Rows when a request asks for none. */
+  defaultRows: number;
+  /** The most rows a request may ask for. */
+  maxRows: number;
+  /** Globs of column names whose values are never read (case-insensitive), for example `*password*`. */
+  maskColumns: readonly string[];
+  /** Globs of column types whose values are never read (case-insensitive), for example `bytea`. */
+  maskTypes: readonly string[];
+}
+
+/** Names that hold credentials or personal identifiers in most schemas; the daemon masks them unless configured otherwise. */
+export const DEFAULT_MASKED_COLUMNS: readonly string[] = [
+  '*password*',
+  '*passwd*',
+  '*secret*',
+  '*token*',
+  '*api_key*',
+  '*apikey*',
+  '*private_key*',
+  '*ssn*',
+  '*social_security*',
+  '*credit_card*',
+  '*card_number*',
+];
+
+/** Defaults of {@link PreviewSettings}. */
+export const DEFAULT_PREVIEW_SETTINGS: PreviewSettings = { defaultRows: 50, maxRows: 1000, maskColumns: DEFAULT_MASKED_COLUMNS, maskTypes: [] };
+
+/** A preview request after the daemon's mapping. */
+export interface PreviewRequest {
+  table: RelationKey;
+  /** Columns in the order wanted; empty means all. */
+  columns: readonly string[];
+  /** 0 means the default. */
+  limit: number;
+  strategy: DiscoveryStrategy;
+}
+
+/** Rows per message. */
+const ROWS_PER_EVENT = 100;
+
+/** Events of a preview, in order. */
+export type PreviewEvent =
+  | { kind: 'header'; table: RelationKey; columns: (PreviewColumnInfo & { masked: boolean })[]; endpoint: EndpointRole }
+  | { kind: 'rows'; rows: Cell[][] }
+  | { kind: 'failover'; active: EndpointRole; reason: string }
+  | { kind: 'summary'; rows: number; truncated: boolean; limit: number; maskedColumns: string[]; durationMs: number };
+
+/**
+ * Previews one table through a connector: checks the request, opens the connection(s) with
+ * the strategy's statement timeout, resolves the table and columns in the source's catalog,
+ * masks what the settings say (masked columns are not read at all), reads at most `limit`
+ * rows (one more, to tell whether there are more), fails over in HYBRID, and streams a header,
+ * the rows in batches and a summary. The caller closes the connector.
+ */
+export class PreviewEngine {
+  constructor(
+    private readonly tracer: Tracer,
+    private readonly settings: PreviewSettings = DEFAULT_PREVIEW_SETTINGS,
+    private readonly logger: Logger = noopLogger,
+  ) {}
+
+  /** Checks a request before anything is opened; throws an InputError naming the field. */
+  validateRequest(request: PreviewRequest): number {
+    const violations = [];
+    if (!request.table.schema) violations.push({ field: 'table.schema', description: 'is required' });
+    if (!request.table.name) violations.push({ field: 'table.name', description: 'is required' });
+    request.columns.forEach((c, i) => {
+      if (c === '') violations.push({ field: `columns[${i}]`, description: 'is empty' });
+    });
+    const duplicate = request.columns.findIndex((c, i) => request.columns.indexOf(c) !== i);
+    if (duplicate >= 0) violations.push({ field: `columns[${duplicate}]`, description: `"${request.columns[duplicate]}" is named twice` });
+    if (request.limit > this.settings.maxRows) {
+      violations.push({ field: 'limit', description: `${request.limit} is more than this daemon's maximum of ${this.settings.maxRows} rows (preview.maxRows)` });
+    }
+    if (violations.length) throw new InputError(violations, { reason: 'INVALID_REQUEST' });
+    return request.limit || this.settings.defaultRows;
+  }
+
+  async *run(connector: Connector, request: PreviewRequest, signal: AbortSignal): AsyncGenerator<PreviewEvent> {
+    const limit = this.validateRequest(request);
+    const started = performance.now();
+    const { previewColumns, previewRows } = connector;
+    if (!previewColumns || !previewRows) {
+      throw new SourcedError('PREVIEW_NOT_SUPPORTED', `the ${connector.source.type} connector cannot preview tables`);
+    }
+    const masked = (name: string, type?: string) =>
+      matchesAnyGlob(name.toLowerCase(), this.settings.maskColumns.map((g) => g.toLowerCase())) ||
+      (type !== undefined && matchesAnyGlob(type.toLowerCase(), this.settings.maskTypes.map((g) => g.toLowerCase())));
+
+    await connector.initialize(signal, { statementTimeoutMs: STRATEGY_PRESETS[request.strategy].statementTimeoutMs });
+    const failovers: FailoverOutcome[] = [];
+    const columns = await this.read(connector, signal, failovers, () => previewColumns.call(connector, request.table, request.columns, signal));
+    const header = columns.map((c) => ({ ...c, masked: masked(c.name, c.type) }));
+    for (const f of failovers.splice(0)) yield { kind: 'failover', ...f };
+    yield { kind: 'header', table: request.table, columns: header, endpoint: connector.activeRole };
+
+    const readable = header.filter((c) => !c.masked).map(({ name, type }) => ({ name, type }));
+    const read = { table: request.table, columns: readable, limit: limit + 1, isMasked: masked };
+    const rows = await withSpan(this.tracer, 'sourced.preview.read', { 'sourced.preview.limit': limit, 'sourced.preview.columns': readable.length }, () =>
+      this.read(connector, signal, failovers, () => previewRows.call(connector, read, signal)),
+    );
+    for (const f of failovers.splice(0)) yield { kind: 'failover', ...f };
+    const truncated = rows.length > limit;
+    const sent = rows.slice(0, limit);
+    for (let i = 0; i < sent.length; i += ROWS_PER_EVENT) {
+      if (signal.aborted) throw abortedErrorFrom(signal);
+      yield { kind: 'rows', rows: sent.slice(i, i + ROWS_PER_EVENT).map((cells) => this.withMasks(header, cells)) };
+    }
+    this.logger.debug('preview done', { rows: sent.length, truncated });
+    yield {
+      kind: 'summary',
+      rows: sent.length,
+      truncated,
+      limit,
+      maskedColumns: header.filter((c) => c.masked).map((c) => c.name),
+      durationMs: performance.now() - started,
+    };
+  }
+
+  private async read<T>(connector: Connector, signal: AbortSignal, failovers: FailoverOutcome[], read: () => Promise<T>): Promise<T> {
+    const result = await readWithFailover(connector, signal, read);
+    if (result.failover) failovers.push(result.failover);
+    return result.value;
+  }
+
+  /** A row of the read columns, with a `masked` cell in place of each masked column. */
+  private withMasks(header: { masked: boolean }[], cells: Cell[]): Cell[] {
+    const out: Cell[] = [];
+    let next = 0;
+    for (const column of header) out.push(column.masked ? { kind: 'masked' } : (cells[next++] ?? { kind: 'null' }));
+    return out;
+  }
+}
