@@ -1,9 +1,12 @@
 import {
   LocationAwareConnector,
   InputError,
+  type Cell,
   type CompiledFilter,
   type ConnectionArgs,
   type EndpointRole,
+  type PreviewColumnInfo,
+  type PreviewRead,
   type RelationEntity,
   type RelationKey,
   type RelationPage,
@@ -16,6 +19,7 @@ import { mysqlValidationPlan, type MysqlCheckState } from './checks';
 import { connectSession } from './connect';
 import { toConnectError } from './connectFailure';
 import { isConnectionError } from './mysqlErrors';
+import { readPreviewColumns, readPreviewRows } from './preview';
 import { endConnection } from './query';
 
 /**
@@ -67,5 +71,15 @@ export class MysqlConnector extends LocationAwareConnector<Connection> {
   /** One count over information_schema.TABLES with the page query's filter and keyset. */
   protected override queryCount(conn: Connection, filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal): Promise<number> {
     return countRelations(conn, filter, after, signal);
+  }
+
+  /** The table by exact name from information_schema.TABLES, its columns from COLUMNS (COLUMN_TYPE; `json` for MariaDB's JSON alias). */
+  protected override queryPreviewColumns(conn: Connection, table: RelationKey, columns: readonly string[], signal: AbortSignal): Promise<PreviewColumnInfo[]> {
+    return readPreviewColumns(conn, table, columns, signal);
+  }
+
+  /** `SELECT <columns> FROM <db>.<table> [ORDER BY <primary key>] LIMIT ?` in a read-only transaction, each value rendered by its type. */
+  protected override queryPreviewRows(conn: Connection, read: PreviewRead, signal: AbortSignal): Promise<Cell[][]> {
+    return readPreviewRows(conn, read, signal);
   }
 }

@@ -12,7 +12,7 @@ export const mysqlConnector: ConnectorDefinition = {
   displayName: 'MySQL / MariaDB',
   description: 'MySQL 5.7 and later, MariaDB 10.3 and later (and compatible servers), through the mysql2 driver',
   defaultPort: 3306,
-  capabilities: ['validate', 'discover'],
+  capabilities: ['validate', 'discover', 'preview'],
   create(source, context) {
     return new MysqlConnector(mysqlConnector, source, context);
   },

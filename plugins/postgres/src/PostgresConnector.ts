@@ -9,6 +9,9 @@ import {
   type RelationPage,
   type SchemaEntity,
   type ValidationPlan,
+  type Cell,
+  type PreviewColumnInfo,
+  type PreviewRead,
 } from '@sourced/core';
 import type { Client } from 'pg';
 import { countRelations, KeyWindow, readRelations, readSchemas } from './catalog';
@@ -16,6 +19,7 @@ import { postgresValidationPlan, type PostgresCheckState } from './checks';
 import { connectClient } from './connect';
 import { toConnectError } from './connectFailure';
 import { isConnectionError } from './pgErrors';
+import { readPreviewColumns, readPreviewRows } from './preview';
 import { endClient } from './query';
 
 /**
@@ -73,5 +77,15 @@ export class PostgresConnector extends LocationAwareConnector<Client> {
   /** One count over pg_class with the page query's filter. */
   protected override queryCount(conn: Client, filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal): Promise<number> {
     return countRelations(conn, filter, after, signal);
+  }
+
+  /** The relation by exact schema and name in pg_class, its columns from pg_attribute (see preview.ts). */
+  protected override queryPreviewColumns(conn: Client, table: RelationKey, columns: readonly string[], signal: AbortSignal): Promise<PreviewColumnInfo[]> {
+    return readPreviewColumns(conn, table, columns, signal);
+  }
+
+  /** A read-only transaction: the catalog names again, then one SELECT ... LIMIT $1 read as text and rendered by type. */
+  protected override queryPreviewRows(conn: Client, read: PreviewRead, signal: AbortSignal): Promise<Cell[][]> {
+    return readPreviewRows(conn, read, signal);
   }
 }

@@ -1,0 +1,473 @@
+/**
+ * PreviewTable on PostgreSQL, end to end through gRPC, against a PostgreSQL of this file's own
+ * (statement logging on, so the test can see what the daemon selected, and pg_stat_activity
+ * holds no other suite's sessions): every type family rendered exactly, masked columns never
+ * selected, chosen columns, errors, identifier quoting, cancellation and a HYBRID failover in
+ * the middle of the read.
+ */
+import { readFile } from 'node:fs/promises';
+import { Metadata, type ClientReadableStream } from '@grpc/grpc-js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_PREVIEW_SETTINGS } from '../core/src';
+import { DataSource } from '../daemon/src/gen/sourced/v1/data_source';
+import type { PreviewTableRequest, PreviewTableResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
+import { DiscoveryStrategy } from '../daemon/src/gen/sourced/v1/discovery';
+import type { Cell } from '../daemon/src/gen/sourced/v1/preview';
+import { EndpointRole } from '../daemon/src/gen/sourced/v1/validation';
+import { previewSelectSql, quoteIdent, renderCell } from '../plugins/postgres/src/preview';
+import { startLatencyProxy, type LatencyProxy } from './harness/latencyProxy';
+import { startPostgres, type PostgresInstance } from './harness/postgres';
+import { hybridSource } from './support/hybrid';
+import { eventually } from './support/pg';
+import { registerSecret } from './support/secretScan';
+import { collect, expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
+
+const MAX_ROWS = 200;
+
+const FIXTURE = (role: string) => `
+CREATE EXTENSION IF NOT EXISTS citext;
+CREATE EXTENSION IF NOT EXISTS hstore;
+CREATE SCHEMA preview_test;
+CREATE TYPE preview_test.mood AS ENUM ('sad', 'happy');
+CREATE TYPE preview_test.pair AS (label text, amount numeric);
+CREATE DOMAIN preview_test.amount AS numeric(12,2);
+CREATE TABLE preview_test.types (
+  id int PRIMARY KEY,
+  i2 smallint, i8 bigint, num numeric, f4 real, f8 double precision, ok boolean,
+  t text, vc varchar(20), ch char(4), ci citext,
+  tstz timestamptz, ts timestamp, d date, tm time, tmtz timetz,
+  raw bytea, js json, jsb jsonb, ints int[], texts text[], pair preview_test.pair, rng int4range,
+  u uuid, iv interval, ip inet, mood preview_test.mood, hs hstore, amt preview_test.amount, pt point
+);
+-- inserted out of key order: the preview sorts by the primary key
+INSERT INTO preview_test.types VALUES
+ (3, NULL, NULL, 'Infinity', NULL, '-Infinity', NULL, NULL, NULL, NULL, NULL,
+     NULL, '-infinity', '0044-03-15 BC', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+     NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+ (1, -32768, -9223372036854775808, 1234567890123456789012345678901234.567890, 0.1, 0.1, true,
+     E'it''s "quoted"\\nnew line\\ttab \\\\ ünïcødé 🐘', 'varchar', 'ab', 'MiXeD',
+     '2024-03-01 10:30:00.123456+01', '2024-03-01 09:30:00.123456', '2024-03-01', '09:30:00.5', '09:30:00+02',
+     '\\x00ff10', '{"a": [1, 2.50, {"b": null}]}', '{"a": [1, 2.50, {"b": null}]}', '{1,NULL,3}', '{"a b","c\\"d",NULL}',
+     ROW('x', 1.50), '[1,10)',
+     'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '1 year 2 mons 3 days 04:05:06.789', '192.168.0.1/24', 'happy', 'a=>1, b=>NULL', 12.3, '(1,2)'),
+ (2, 32767, 9223372036854775807, 'NaN', 'Infinity', 1e308, false,
+     '', '', '', '',
+     'infinity', '2024-12-31 23:59:59', '9999-12-31', '23:59:59.999999', '00:00:00-05:30',
+     '\\x', '[]', '{}', '{}', '{}', ROW(NULL, NULL), 'empty',
+     '00000000-0000-0000-0000-000000000000', '-00:00:01', '::1', 'sad', '', NULL, '(-1.5,0)'),
+ (4, NULL, NULL, NULL, 'NaN', 'NaN', NULL, NULL, NULL, NULL, NULL,
+     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+     NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+
+CREATE TABLE preview_test.users (id int PRIMARY KEY, email text, password_hash text, ssn text);
+INSERT INTO preview_test.users VALUES (1, 'ann@example.com', 'scrypt$never-read-this-hash', '078-05-1120');
+
+CREATE TABLE preview_test.many (id int PRIMARY KEY, label text);
+INSERT INTO preview_test.many SELECT g, 'row ' || g FROM generate_series(60, 1, -1) g;
+
+CREATE TABLE preview_test."we""ird name" (id int PRIMARY KEY, "Col ""Q"" x" text);
+INSERT INTO preview_test."we""ird name" VALUES (1, 'quoted');
+
+CREATE TABLE preview_test.y (id int);
+CREATE VIEW preview_test.many_view AS SELECT label FROM preview_test.many WHERE id <= 3;
+
+-- A view whose rows wait until the gate is opened: a read the test can catch in the middle.
+CREATE TABLE preview_test.gate (open boolean NOT NULL);
+INSERT INTO preview_test.gate VALUES (true);
+CREATE FUNCTION preview_test.wait_for_gate() RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  WHILE NOT (SELECT open FROM preview_test.gate) LOOP PERFORM pg_sleep(0.05); END LOOP;
+  RETURN true;
+END $$;
+CREATE VIEW preview_test.gated AS SELECT g AS id FROM generate_series(1, 3) g WHERE preview_test.wait_for_gate();
+
+CREATE SCHEMA preview_hidden;
+CREATE TABLE preview_hidden.secret (id int);
+
+GRANT USAGE ON SCHEMA preview_test TO ${role};
+GRANT SELECT ON ALL TABLES IN SCHEMA preview_test TO ${role};
+`;
+
+type Ev = PreviewTableResponse['event'];
+const header = (events: PreviewTableResponse[]) => events.flatMap((e) => (e.event?.$case === 'header' ? [e.event.value] : []))[0];
+const rows = (events: PreviewTableResponse[]) => events.flatMap((e) => (e.event?.$case === 'rows' ? e.event.value.rows.map((r) => r.cells) : []));
+const summary = (events: PreviewTableResponse[]) => events.flatMap((e) => (e.event?.$case === 'summary' ? [e.event.value] : []))[0];
+const kinds = (events: PreviewTableResponse[]) => events.map((e) => e.event?.$case);
+
+// Cells as the generated client has them.
+const NULL: Cell = { value: { $case: 'null', value: 0 } };
+const MASKED: Cell = { value: { $case: 'masked', value: true } };
+const integer = (v: string): Cell => ({ value: { $case: 'integer', value: v } });
+const decimal = (v: string): Cell => ({ value: { $case: 'decimal', value: v } });
+const float = (v: number): Cell => ({ value: { $case: 'float', value: v } });
+const boolean = (v: boolean): Cell => ({ value: { $case: 'boolean', value: v } });
+const text = (v: string): Cell => ({ value: { $case: 'text', value: v } });
+const timestamp = (v: string): Cell => ({ value: { $case: 'timestamp', value: v } });
+const local = (v: string): Cell => ({ value: { $case: 'localTimestamp', value: v } });
+const date = (v: string): Cell => ({ value: { $case: 'date', value: v } });
+const time = (v: string): Cell => ({ value: { $case: 'time', value: v } });
+const bytes = (v: string): Cell => ({ value: { $case: 'bytesBase64', value: v } });
+const json = (v: string): Cell => ({ value: { $case: 'json', value: v } });
+const other = (v: string): Cell => ({ value: { $case: 'other', value: v } });
+
+describe('PreviewTable on PostgreSQL', () => {
+  let pg: PostgresInstance;
+  let t: TestDaemon;
+  let logOffset = 0;
+
+  const source = (at: { host: string; port: number } = pg) =>
+    DataSource.fromPartial({
+      type: 'postgres',
+      primary: { host: at.host, port: at.port, database: pg.database },
+      credentials: { username: pg.user, password: { source: { $case: 'inlineValue', value: pg.password } } },
+    });
+
+  const request = (name: string, over: Partial<PreviewTableRequest> = {}): PreviewTableRequest => ({
+    dataSource: source(),
+    table: { schema: 'preview_test', name },
+    columns: [],
+    limit: 0,
+    strategy: DiscoveryStrategy.DISCOVERY_STRATEGY_BALANCED,
+    ...over,
+  });
+
+  const previewStream = (req: PreviewTableRequest): ClientReadableStream<PreviewTableResponse> =>
+    t.dataSources.previewTable(req, new Metadata(), { deadline: Date.now() + 25_000 });
+  const preview = (req: PreviewTableRequest) => collect(previewStream(req));
+
+  /** The daemon's statements (application_name sourced) logged since the last call, one entry per statement with its continuation lines. */
+  async function daemonStatements(): Promise<string[]> {
+    const all = await readFile(pg.logFile, 'utf8');
+    const fresh = all.slice(logOffset);
+    logOffset = all.length;
+    const out: string[] = [];
+    let current: string | undefined;
+    for (const line of fresh.split('\n')) {
+      const head = /^\S+ \S+ \S+ \[\d+\] (\S*) (\w+): {2}(.*)$/.exec(line);
+      if (head) {
+        if (current !== undefined) out.push(current);
+        current = head[1] === 'sourced' ? head[3] : undefined;
+      } else if (current !== undefined) current += `\n${line}`;
+    }
+    if (current !== undefined) out.push(current);
+    return out;
+  }
+
+  /** The daemon's sessions on the server. */
+  const daemonSessions = async () => (await pg.psql(`SELECT pid FROM pg_stat_activity WHERE application_name = 'sourced'`)).split('\n').filter(Boolean);
+  /** Daemon sessions reading the gated view, waiting at the gate. */
+  const waitingAtGate = async () =>
+    (await pg.psql(`SELECT pid FROM pg_stat_activity WHERE application_name = 'sourced' AND state = 'active' AND query LIKE '%"gated"%'`))
+      .split('\n')
+      .filter(Boolean);
+  const setGate = (open: boolean) => pg.psql(`UPDATE preview_test.gate SET open = ${open}`);
+
+  beforeAll(async () => {
+    pg = await startPostgres({ extraConf: { log_statement: 'all', log_line_prefix: '%m [%p] %a ' } });
+    registerSecret('preview test password', pg.password);
+    await pg.psql(FIXTURE(pg.user));
+    t = await startTestDaemon({
+      plugins: ['@sourced/plugin-postgres'],
+      preview: { ...DEFAULT_PREVIEW_SETTINGS, maxRows: MAX_ROWS, maskColumns: [...DEFAULT_PREVIEW_SETTINGS.maskColumns], maskTypes: [] },
+    });
+  }, 120_000);
+
+  afterEach(async () => {
+    await setGate(true);
+  });
+
+  afterAll(async () => {
+    await t?.stop();
+    await pg?.destroy();
+  });
+
+  it('quotes identifiers like quote_ident and builds the select from catalog names', () => {
+    expect(quoteIdent('plain')).toBe('"plain"');
+    expect(quoteIdent('we"ird name')).toBe('"we""ird name"');
+    expect(quoteIdent('x; drop table y')).toBe('"x; drop table y"');
+    expect(quoteIdent('""')).toBe('""""""');
+    expect(() => quoteIdent('a\0b')).toThrow();
+    expect(previewSelectSql({ schema: 's"1', name: 'T' }, [{ name: 'a', toJson: false }, { name: 'b"', toJson: true }], ['k', 'K2'])).toBe(
+      'SELECT "a", to_jsonb("b""")::text FROM "s""1"."T" ORDER BY "k", "K2" LIMIT $1',
+    );
+    expect(previewSelectSql({ schema: 's', name: 't' }, [], [])).toBe('SELECT  FROM "s"."t" LIMIT $1');
+    // text forms the rendering meets outside the fixture
+    expect(renderCell('2024-03-01 09:30:00+05:30', 'timestamptz')).toEqual({ kind: 'timestamp', value: '2024-03-01T09:30:00+05:30' });
+    expect(renderCell('10000-01-01 00:00:00+00', 'timestamptz')).toEqual({ kind: 'other', value: '10000-01-01 00:00:00+00' });
+    expect(renderCell('12:00:00+05:30', 'time')).toEqual({ kind: 'time', value: '12:00:00+05:30' });
+  });
+
+  it('renders every type family exactly, in primary key order', async () => {
+    const events = await preview(request('types'));
+    expect(events.map((e) => e.sequence)).toEqual(events.map((_e, i) => i + 1));
+    expect(kinds(events)).toEqual(['header', 'rows', 'summary']);
+    const h = header(events);
+    expect(h?.table).toEqual({ schema: 'preview_test', name: 'types' });
+    expect(h?.endpoint).toBe(EndpointRole.ENDPOINT_ROLE_PRIMARY);
+    expect(h?.columns.map((c) => [c.name, c.dataType, c.masked])).toEqual([
+      ['id', 'integer', false],
+      ['i2', 'smallint', false],
+      ['i8', 'bigint', false],
+      ['num', 'numeric', false],
+      ['f4', 'real', false],
+      ['f8', 'double precision', false],
+      ['ok', 'boolean', false],
+      ['t', 'text', false],
+      ['vc', 'character varying(20)', false],
+      ['ch', 'character(4)', false],
+      ['ci', 'public.citext', false],
+      ['tstz', 'timestamp with time zone', false],
+      ['ts', 'timestamp without time zone', false],
+      ['d', 'date', false],
+      ['tm', 'time without time zone', false],
+      ['tmtz', 'time with time zone', false],
+      ['raw', 'bytea', false],
+      ['js', 'json', false],
+      ['jsb', 'jsonb', false],
+      ['ints', 'integer[]', false],
+      ['texts', 'text[]', false],
+      ['pair', 'preview_test.pair', false],
+      ['rng', 'int4range', false],
+      ['u', 'uuid', false],
+      ['iv', 'interval', false],
+      ['ip', 'inet', false],
+      ['mood', 'preview_test.mood', false],
+      ['hs', 'public.hstore', false],
+      ['amt', 'preview_test.amount', false],
+      ['pt', 'point', false],
+    ]);
+    const [r1, r2, r3, r4] = rows(events);
+    expect(rows(events)).toHaveLength(4);
+    expect(r1).toEqual([
+      integer('1'),
+      integer('-32768'),
+      integer('-9223372036854775808'),
+      decimal('1234567890123456789012345678901234.567890'),
+      float(Math.fround(0.1)),
+      float(0.1),
+      boolean(true),
+      text('it\'s "quoted"\nnew line\ttab \\ ünïcødé 🐘'),
+      text('varchar'),
+      text('ab  '),
+      text('MiXeD'),
+      timestamp('2024-03-01T09:30:00.123456+00:00'),
+      local('2024-03-01T09:30:00.123456'),
+      date('2024-03-01'),
+      time('09:30:00.5'),
+      time('09:30:00+02:00'),
+      bytes(Buffer.from([0x00, 0xff, 0x10]).toString('base64')),
+      json('{"a": [1, 2.50, {"b": null}]}'),
+      json('{"a": [1, 2.50, {"b": null}]}'),
+      json('[1, null, 3]'),
+      json('["a b", "c\\"d", null]'),
+      json('{"label": "x", "amount": 1.50}'),
+      other('[1,10)'),
+      other('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'),
+      other('1 year 2 mons 3 days 04:05:06.789'),
+      other('192.168.0.1/24'),
+      other('happy'),
+      json('{"a": "1", "b": null}'),
+      decimal('12.30'),
+      other('(1,2)'),
+    ]);
+    expect(r2).toEqual([
+      integer('2'),
+      integer('32767'),
+      integer('9223372036854775807'),
+      decimal('NaN'),
+      float(Infinity),
+      float(1e308),
+      boolean(false),
+      text(''),
+      text(''),
+      text('    '),
+      text(''),
+      other('infinity'),
+      local('2024-12-31T23:59:59'),
+      date('9999-12-31'),
+      time('23:59:59.999999'),
+      time('00:00:00-05:30'),
+      bytes(''),
+      json('[]'),
+      json('{}'),
+      json('[]'),
+      json('[]'),
+      json('{"label": null, "amount": null}'),
+      other('empty'),
+      other('00000000-0000-0000-0000-000000000000'),
+      other('-00:00:01'),
+      other('::1'),
+      other('sad'),
+      json('{}'),
+      NULL,
+      other('(-1.5,0)'),
+    ]);
+    expect(r3?.slice(0, 14)).toEqual([integer('3'), NULL, NULL, decimal('Infinity'), NULL, float(-Infinity), NULL, NULL, NULL, NULL, NULL, NULL, other('-infinity'), other('0044-03-15 BC')]);
+    expect(r3?.slice(14).every((c) => c.value?.$case === 'null')).toBe(true);
+    expect(r4?.[4]).toEqual(float(NaN));
+    expect(r4?.[5]).toEqual(float(NaN));
+    expect(summary(events)).toMatchObject({ rows: 4, truncated: false, limit: 50, maskedColumns: [] });
+  });
+
+  it('masks password and ssn columns without ever selecting them', async () => {
+    await daemonStatements();
+    const events = await preview(request('users'));
+    expect(header(events)?.columns.map((c) => [c.name, c.masked])).toEqual([
+      ['id', false],
+      ['email', false],
+      ['password_hash', true],
+      ['ssn', true],
+    ]);
+    expect(rows(events)).toEqual([[integer('1'), text('ann@example.com'), MASKED, MASKED]]);
+    expect(summary(events)).toMatchObject({ rows: 1, maskedColumns: ['password_hash', 'ssn'] });
+    expect(JSON.stringify(events)).not.toContain('never-read-this-hash');
+    expect(JSON.stringify(events)).not.toContain('078-05-1120');
+
+    const statements = await daemonStatements();
+    const selects = statements.filter((s) => s.includes('FROM "preview_test"."users"'));
+    expect(selects).toEqual([expect.stringMatching(/SELECT "id", "email" FROM "preview_test"\."users" ORDER BY "id" LIMIT \$1$/)]);
+    expect(statements.filter((s) => /password_hash|ssn/.test(s))).toEqual([]);
+    // read-only: the select ran inside BEGIN READ ONLY ... COMMIT
+    expect(statements.some((s) => s.includes('BEGIN READ ONLY'))).toBe(true);
+  });
+
+  it('reads the columns asked for, in the order asked', async () => {
+    const events = await preview(request('types', { columns: ['t', 'id', 'i8'], limit: 2 }));
+    expect(header(events)?.columns.map((c) => c.name)).toEqual(['t', 'id', 'i8']);
+    expect(rows(events)).toEqual([
+      [text('it\'s "quoted"\nnew line\ttab \\ ünïcødé 🐘'), integer('1'), integer('-9223372036854775808')],
+      [text(''), integer('2'), integer('9223372036854775807')],
+    ]);
+    expect(summary(events)).toMatchObject({ rows: 2, truncated: true, limit: 2 });
+  });
+
+  it('gives rows of masked cells only when every column asked for is masked (SELECT with no columns)', async () => {
+    await daemonStatements();
+    const events = await preview(request('users', { columns: ['ssn'] }));
+    expect(rows(events)).toEqual([[MASKED]]);
+    const selects = (await daemonStatements()).filter((s) => s.includes('FROM "preview_test"."users"'));
+    expect(selects).toEqual([expect.stringMatching(/SELECT {2}FROM "preview_test"\."users" ORDER BY "id" LIMIT \$1$/)]);
+  });
+
+  it('fails INVALID_ARGUMENT naming columns[i] for a column the table does not have', async () => {
+    const error = await expectFailure(preview(request('users', { columns: ['id', 'nope'] })));
+    expect(error.code).toBe(3);
+    const status = richStatusOf(error);
+    expect(status.errorInfo?.reason).toBe('INVALID_REQUEST');
+    expect(status.badRequest).toEqual([{ field: 'columns[1]', description: 'no column "nope" in preview_test.users; it has: id, email, password_hash, ssn' }]);
+  });
+
+  it('fails NOT_FOUND with TABLE_NOT_FOUND for a table that is not there', async () => {
+    const error = await expectFailure(preview(request('no_such_table')));
+    expect(error.code).toBe(5);
+    const status = richStatusOf(error);
+    expect(status.errorInfo?.reason).toBe('TABLE_NOT_FOUND');
+    expect(status.errorInfo?.metadata).toMatchObject({ schema: 'preview_test', name: 'no_such_table' });
+    // names are exact: no case folding
+    expect((await expectFailure(preview(request('TYPES')))).code).toBe(5);
+    // a table in a schema the user may not use is not visible
+    expect((await expectFailure(preview(request('secret', { table: { schema: 'preview_hidden', name: 'secret' } })))).code).toBe(5);
+  });
+
+  it('applies the default limit of 50, says when it truncated, and refuses more than preview.maxRows', async () => {
+    const byDefault = await preview(request('many'));
+    expect(rows(byDefault).map((r) => r[0])).toEqual(Array.from({ length: 50 }, (_, i) => integer(String(i + 1))));
+    expect(summary(byDefault)).toMatchObject({ rows: 50, truncated: true, limit: 50 });
+    expect(kinds(byDefault)).toEqual(['header', 'rows', 'summary']);
+
+    const exact = await preview(request('many', { limit: 60 }));
+    expect(rows(exact)).toHaveLength(60);
+    expect(summary(exact)).toMatchObject({ rows: 60, truncated: false, limit: 60 });
+
+    const all = await preview(request('many', { limit: MAX_ROWS }));
+    expect(summary(all)).toMatchObject({ rows: 60, truncated: false, limit: MAX_ROWS });
+
+    const error = await expectFailure(preview(request('many', { limit: MAX_ROWS + 1 })));
+    expect(error.code).toBe(3);
+    expect(richStatusOf(error).badRequest?.map((v) => v.field)).toEqual(['limit']);
+  });
+
+  it('previews a view (no primary key: no order asked)', async () => {
+    const events = await preview(request('many_view'));
+    expect(rows(events).map((r) => r[0]).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual([text('row 1'), text('row 2'), text('row 3')]);
+  });
+
+  it('quotes a table and column name holding a double quote and a space; a name with SQL in it is just not found', async () => {
+    await daemonStatements();
+    const events = await preview(request('we"ird name'));
+    expect(header(events)?.columns.map((c) => c.name)).toEqual(['id', 'Col "Q" x']);
+    expect(rows(events)).toEqual([[integer('1'), text('quoted')]]);
+    const selects = (await daemonStatements()).filter((s) => s.includes('SELECT "id"'));
+    expect(selects).toEqual([expect.stringMatching(/SELECT "id", "Col ""Q"" x" FROM "preview_test"\."we""ird name" ORDER BY "id" LIMIT \$1$/)]);
+
+    for (const name of ['x; drop table y', 'y; DROP TABLE preview_test.y; --', 'types" ; DROP TABLE preview_test.y; --']) {
+      const error = await expectFailure(preview(request(name)));
+      expect(error.code).toBe(5);
+    }
+    const error = await expectFailure(preview(request('types', { columns: ['id; DROP TABLE preview_test.y'] })));
+    expect(error.code).toBe(3);
+    expect(await pg.psql(`SELECT to_regclass('preview_test.y') IS NOT NULL`)).toBe('t\n');
+    // nothing the daemon ran names the injected text outside a bind parameter
+    expect((await daemonStatements()).filter((s) => /DROP TABLE/i.test(s) && !s.startsWith('parameters:'))).toEqual([]);
+  });
+
+  it('cancelling mid-read cancels the statement and closes every session', async () => {
+    await setGate(false);
+    const stream = previewStream(request('gated'));
+    const events: PreviewTableResponse[] = [];
+    stream.on('data', (e: PreviewTableResponse) => events.push(e));
+    const ended = new Promise<{ code?: number }>((resolve) => {
+      stream.on('error', (e) => resolve(e as { code?: number }));
+      stream.on('end', () => resolve({}));
+    });
+    expect(await eventually(waitingAtGate, (p) => p.length === 1, 10_000)).toHaveLength(1);
+    await eventually(async () => events.length, (n) => n > 0);
+    stream.cancel();
+    expect((await ended).code).toBe(1); // CANCELLED
+    expect(await eventually(daemonSessions, (p) => p.length === 0, 10_000)).toEqual([]);
+    expect(events.map((e) => e.event?.$case)).toEqual(['header']);
+  });
+
+  describe('HYBRID', () => {
+    let proxy: LatencyProxy | undefined;
+    afterEach(async () => {
+      await proxy?.close();
+      proxy = undefined;
+    });
+
+    it('fails over to the secondary when the primary connection drops in the middle of the read', async () => {
+      proxy = await startLatencyProxy(pg);
+      const facts = { user: pg.user, password: pg.password, database: pg.database, host: pg.host };
+      const dataSource = hybridSource('postgres', { ...facts, port: proxy.port }, { ...facts, port: pg.port });
+      await setGate(false);
+      const call = preview(request('gated', { dataSource }));
+      call.catch(() => undefined);
+      // the primary's session (through the proxy) waits at the gate: drop it there
+      expect(await eventually(waitingAtGate, (p) => p.length === 1, 10_000)).toHaveLength(1);
+      await proxy.close();
+      await setGate(true);
+      const events = await call;
+      expect(events.map((e) => e.sequence)).toEqual(events.map((_e, i) => i + 1));
+      expect(kinds(events)).toEqual(['header', 'failover', 'rows', 'summary']);
+      expect(header(events)?.endpoint).toBe(EndpointRole.ENDPOINT_ROLE_PRIMARY);
+      const failover = events[1]?.event as Extract<Ev, { $case: 'failover' }>;
+      expect(failover.value.active).toBe(EndpointRole.ENDPOINT_ROLE_SECONDARY);
+      expect(failover.value.reason).toBeTruthy();
+      expect(rows(events)).toHaveLength(3);
+      expect(summary(events)).toMatchObject({ rows: 3, truncated: false });
+      expect(await eventually(daemonSessions, (p) => p.length === 0, 10_000)).toEqual([]);
+    });
+
+    it('starts on the secondary when the primary is unreachable', async () => {
+      proxy = await startLatencyProxy(pg);
+      const port = proxy.port;
+      await proxy.close();
+      proxy = undefined;
+      const facts = { user: pg.user, password: pg.password, database: pg.database, host: pg.host };
+      const events = await preview(request('many', { dataSource: hybridSource('postgres', { ...facts, port }, { ...facts, port: pg.port }), limit: 5 }));
+      expect(kinds(events)).toEqual(['header', 'rows', 'summary']);
+      expect(header(events)?.endpoint).toBe(EndpointRole.ENDPOINT_ROLE_SECONDARY);
+      expect(rows(events)).toHaveLength(5);
+    });
+  });
+});
