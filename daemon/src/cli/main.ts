@@ -11,6 +11,7 @@ import { VERSION } from '../version';
 import { auditCommand } from './audit';
 import { DataSourceFileError, readDataSourceFile } from './dataSourceFile';
 import { DiscoveryTree, formatCheck, formatRunning, Output, OutputFileError, ProgressLine, relationKind } from './output';
+import { previewFlags, runPreview } from './previewCommand';
 
 /** Exit codes of the command-line client. */
 export const EXIT = { OK: 0, VALIDATION_FAILED: 1, BAD_INPUT: 2, UNREACHABLE: 3, ERROR: 4 } as const;
@@ -41,6 +42,9 @@ Commands (sourced help COMMAND: all flags and more examples):
   sourced discover FILE [--format tree|text|ndjson] [--json] [--output FILE] [--include-schema GLOB]...
       list its schemas, tables, views and collections with their columns, keys and indexes
       example: sourced discover db.yaml --format ndjson --output catalog.ndjson
+  sourced preview FILE --table SCHEMA.NAME [--column NAME]... [--limit N] [--format table|ndjson] [--json]
+      show the first rows of a table, view or collection (masked columns are never read)
+      example: sourced preview db.yaml --table sales.orders --limit 20
   sourced plugins [--json] [--output FILE]
       list the daemon's plugins: connectors, secret providers
       example: sourced plugins --json
@@ -61,6 +65,35 @@ person (colours and live progress on a terminal) or, with --json, one JSON objec
 ${EXIT_CODES}`;
 
 const HELP: Record<string, string> = {
+  preview: `Usage: sourced preview FILE --table SCHEMA.NAME [flags]
+
+Shows the first rows of one table, view or collection of the data source in FILE (JSON or YAML)
+through the daemon's PreviewTable. The table and columns are looked up in the source's catalog;
+columns the daemon masks (names like *password*, *ssn*, *token*) are never read and show as
+(masked). Values are exact: big integers and decimals as written, instants with their offset,
+bytes as base64, JSON as JSON.
+
+Flags:
+  --table SCHEMA.NAME  what to preview (MongoDB: DATABASE.COLLECTION); quote a name holding a dot:
+                       --table '"my.schema".orders'
+  --column NAME        a column (MongoDB: a top-level field) to show, in this order; repeatable
+  --limit N            rows (default: the daemon's preview.defaultRows, 50)
+  --strategy NAME      conservative, balanced (default), aggressive or adaptive: its statement timeout
+  --format table       aligned columns (the default)
+  --format ndjson      one JSON object per row, each value as the contract's Cell ({"integer":"42"})
+  --json               every stream event as one JSON line (the raw contract)
+${OUTPUT_FLAGS}
+
+${DAEMON_FLAGS}
+
+Examples:
+  sourced preview db.yaml --table sales.orders
+  sourced preview db.yaml --table sales.customers --column id --column email --limit 10
+  sourced preview mongo.yaml --table shop.orders --format ndjson --output orders.ndjson
+
+Exit codes: 0 ok, 2 bad input (an unknown column, a limit over the maximum), 3 daemon
+unreachable, 4 other error (an unknown table: NOT_FOUND).`,
+
   serve: `Usage: sourced serve [--listen HOST:PORT] [--config FILE] [--plugin MODULE]... [--log-level LEVEL]
                      [--shutdown-grace-ms MS]
 
@@ -181,6 +214,8 @@ export async function main(argv: string[]): Promise<number> {
         return await discover(rest);
       case 'plugins':
         return await plugins(rest);
+      case 'preview':
+        return await preview(rest);
       case 'audit':
         return await auditCommand(rest);
       case 'demo':
@@ -214,7 +249,7 @@ async function helpCommand(argv: string[]): Promise<number> {
   if (extra.length) throw new UsageError('help takes one COMMAND');
   if (topic === 'audit') return auditCommand(['--help']);
   if (topic === 'demo') return (require('./demo') as typeof import('./demo')).demoCommand(['--help']);
-  if (!(topic in HELP)) throw new UsageError(`help: unknown command "${topic}" (one of serve, validate, discover, plugins, audit, demo)`);
+  if (!(topic in HELP)) throw new UsageError(`help: unknown command "${topic}" (one of serve, validate, discover, preview, plugins, audit, demo)`);
   return help(topic);
 }
 
@@ -511,6 +546,28 @@ async function discover(argv: string[]): Promise<number> {
       }
     }
     return EXIT.OK;
+  } finally {
+    out.close();
+  }
+}
+
+async function preview(argv: string[]): Promise<number> {
+  const args = clientArgs(argv, {
+    table: { type: 'string' },
+    column: { type: 'string', multiple: true },
+    limit: { type: 'string' },
+    strategy: { type: 'string' },
+    format: { type: 'string' },
+  });
+  if (args.values.help) return help('preview');
+  const file = single(args.positionals, 'preview');
+  const usage = (message: string) => new UsageError(message);
+  const flags = previewFlags(args.values, args.json, usage);
+  const dataSource = readDataSourceFile(file);
+  const channel = args.channel();
+  const out = args.output();
+  try {
+    return await runPreview(dataSource, flags, { address: args.address, channel, deadline: args.deadline, json: args.json, out }, usage);
   } finally {
     out.close();
   }

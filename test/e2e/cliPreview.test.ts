@@ -1,0 +1,79 @@
+/**
+ * `sourced preview` as a person runs it: a real daemon process, the harness PostgreSQL, the CLI
+ * as a subprocess. The table format, NDJSON with the contract's cells, masking, bad input and
+ * the exit codes.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runCli, startDaemonProcess, type DaemonProcess } from './support/processes';
+
+describe('sourced preview', () => {
+  const pg = inject('postgres');
+  const dir = mkdtempSync(join(tmpdir(), 'sourced-cli-preview-'));
+  const source = join(dir, 'pg.json');
+  let daemon: DaemonProcess;
+  const sourced = (...args: string[]) => runCli([...args, '--address', daemon.address], { PG_PREVIEW_PASSWORD: pg.password });
+
+  beforeAll(async () => {
+    writeFileSync(
+      source,
+      JSON.stringify({
+        type: 'postgres',
+        primary: { host: pg.host, port: pg.port, database: pg.database },
+        credentials: { username: pg.user, password: 'env://PG_PREVIEW_PASSWORD' },
+      }),
+    );
+    daemon = await startDaemonProcess({ env: { PG_PREVIEW_PASSWORD: pg.password, SOURCED_SECRETS_ALLOWED_REFERENCES: 'env://PG_PREVIEW_PASSWORD' } });
+  });
+  afterAll(async () => {
+    await daemon?.terminate();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** The chosen columns as an aligned table, the rows in key order, and a line saying the table holds more. */
+  it('prints the first rows as a table', async () => {
+    const r = await sourced('preview', source, '--table', 'sales.customers', '--column', 'id', '--column', 'full_name', '--column', 'is_active', '--limit', '3');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0].split(/\s{2,}/)).toEqual(['id', 'full_name', 'is_active']);
+    expect(lines[1]).toMatch(/^-+ {2}-+ {2}-+$/);
+    expect(lines.slice(2, 5).map((l) => l.split(/\s{2,}/))).toEqual([
+      ['1', 'Customer 1', 'true'],
+      ['2', 'Customer 2', expect.stringMatching(/^(true|false)$/)],
+      ['3', 'Customer 3', expect.stringMatching(/^(true|false)$/)],
+    ]);
+    expect(lines[5]).toMatch(/^3 rows \(the table holds more/);
+  });
+
+  /** NDJSON: one object per row, each value as the contract's Cell (exact integers as text, instants with their offset). */
+  it('writes rows as NDJSON with exact values', async () => {
+    const r = await sourced('preview', source, '--table', 'sales.customers', '--column', 'id', '--column', 'created_at', '--limit', '2', '--format', 'ndjson');
+    expect(r.code).toBe(0);
+    const rows = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, Record<string, unknown>>);
+    expect(rows).toHaveLength(2);
+    expect(rows[0].id).toEqual({ integer: '1' });
+    expect(rows[0].created_at.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00$/);
+    // the summary goes to stderr, beside the machine-readable rows
+    expect(r.stderr).toMatch(/^2 rows/);
+  });
+
+  /** An unknown column is bad input (exit 2) naming the field; an unknown table says NOT_FOUND (exit 4); no --table is a usage error. */
+  it('says what is wrong with the request', async () => {
+    const column = await sourced('preview', source, '--table', 'sales.customers', '--column', 'id', '--column', 'nope');
+    expect(column.code).toBe(2);
+    expect(column.stderr).toContain('columns[1]');
+    expect(column.stderr).toContain('no column "nope"');
+    const table = await sourced('preview', source, '--table', 'sales.nothing_here');
+    expect(table.code).toBe(4);
+    expect(table.stderr).toContain('NOT_FOUND');
+    const usage = await sourced('preview', source);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('--table SCHEMA.NAME is required');
+    const help = await runCli(['preview', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('sourced preview db.yaml --table sales.orders');
+  });
+});
