@@ -37,6 +37,7 @@ describe('server reflection', () => {
       'grpc.health.v1.Health/List',
       'grpc.health.v1.Health/Watch',
       'sourced.v1.DataSourceService/DiscoverDataSource',
+      'sourced.v1.DataSourceService/PreviewTable',
       'sourced.v1.DataSourceService/ValidateDataSource',
       'sourced.v1.PluginService/GetPlugin',
       'sourced.v1.PluginService/ListPlugins',
@@ -62,6 +63,21 @@ describe('server reflection', () => {
     const finished = events.flatMap((e) => (e.checkFinished ? [e.checkFinished as { checkId: string; status: string }] : []));
     expect(finished.find((c) => c.checkId === 'authenticate')?.status).toBe('CHECK_STATUS_PASSED');
     expect(events.at(-1)).toHaveProperty('summary');
+  });
+
+  /** PreviewTable from JSON typed by hand, as the README shows: a header, rows of lossless cells, a summary. */
+  it('calls PreviewTable with JSON', async () => {
+    const out = await bufCurl(t, [
+      '-d',
+      JSON.stringify({ data_source: dataSource(), table: { schema: 'sales', name: 'customers' }, columns: ['id', 'email'], limit: 2 }),
+      `http://${t.address}/sourced.v1.DataSourceService/PreviewTable`,
+    ]);
+    const events = messages(out);
+    const header = events[0].header as { columns: { name: string; dataType: string }[] };
+    expect(header.columns.map((c) => c.name)).toEqual(['id', 'email']);
+    const rows = events.flatMap((e) => ((e.rows as { rows: { cells: Record<string, unknown>[] }[] } | undefined)?.rows ?? []));
+    expect(rows.map((r) => r.cells[0])).toEqual([{ integer: '1' }, { integer: '2' }]);
+    expect(events.at(-1)).toMatchObject({ summary: { rows: 2, truncated: true, limit: 2 } });
   });
 
   it('calls DiscoverDataSource with JSON', async () => {

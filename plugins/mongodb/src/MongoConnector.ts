@@ -1,9 +1,13 @@
 import {
   LocationAwareConnector,
+  NotFoundError,
+  type Cell,
   type CollectionEntity,
   type CompiledFilter,
   type ConnectionArgs,
   type EndpointRole,
+  type PreviewColumnInfo,
+  type PreviewRead,
   type RelationKey,
   type RelationPage,
   type SchemaEntity,
@@ -15,6 +19,7 @@ import { mongoValidationPlan, type MongoCheckState } from './checks';
 import { closeClient, mongoClientOptions, mongoSettings, mongoUrl, openClient } from './connect';
 import { toConnectError } from './connectFailure';
 import { isConnectionError } from './mongoErrors';
+import { collectionKind, previewColumns, previewRows, type NamespaceKind } from './preview';
 
 /**
  * Collections read at once within a page at most, whatever the strategy asks: the pool
@@ -34,6 +39,8 @@ const MAX_POOL_SIZE = 4;
 export class MongoConnector extends LocationAwareConnector<MongoClient> {
   /** The limits of each client's catalog commands, from the arguments it was opened with. */
   private readonly limits = new WeakMap<MongoClient, CatalogLimits>();
+  /** The kind of each previewed namespace (collection, view, timeseries), from its lookup. */
+  private readonly kinds = new Map<string, NamespaceKind>();
 
   constructor(...args: ConstructorParameters<typeof LocationAwareConnector<MongoClient>>) {
     super(...args);
@@ -92,7 +99,28 @@ export class MongoConnector extends LocationAwareConnector<MongoClient> {
     return countCollections(conn, filter, after, signal, this.context.logger, this.limitsOf(conn), MAX_POOL_SIZE);
   }
 
+  /**
+   * A preview's columns: the collection (or view) must be one the user may see
+   * (listCollections), else TABLE_NOT_FOUND; no columns means one `document` column, each
+   * chosen top-level field is a `field` column.
+   */
+  protected override async queryPreviewColumns(conn: MongoClient, table: RelationKey, columns: readonly string[], signal: AbortSignal): Promise<PreviewColumnInfo[]> {
+    const found = await previewColumns(conn, table, columns, signal, this.limitsOf(conn));
+    this.kinds.set(kindKey(table), found.kind);
+    return found.columns;
+  }
+
+  /** A preview's documents or fields, as canonical Extended JSON (see preview.ts), under the statement time limit. */
+  protected override async queryPreviewRows(conn: MongoClient, read: PreviewRead, signal: AbortSignal): Promise<Cell[][]> {
+    const limits = this.limitsOf(conn);
+    const kind = this.kinds.get(kindKey(read.table)) ?? (await collectionKind(conn, read.table, signal, limits));
+    if (kind === undefined) throw new NotFoundError('TABLE_NOT_FOUND', `MongoDB has no collection or view "${read.table.name}" in database "${read.table.schema}" that this user may see`);
+    return previewRows(conn, read, kind, signal, limits);
+  }
+
   private limitsOf(conn: MongoClient): CatalogLimits {
     return this.limits.get(conn) ?? {};
   }
 }
+
+const kindKey = (t: RelationKey) => `${t.schema}\u0000${t.name}`;

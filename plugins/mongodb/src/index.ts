@@ -12,7 +12,7 @@ export const mongodbConnector: ConnectorDefinition = {
   displayName: 'MongoDB',
   description: 'MongoDB 4.2 and later (standalone, replica sets, sharded clusters, mongodb+srv), through the official driver',
   defaultPort: 27017,
-  capabilities: ['validate', 'discover'],
+  capabilities: ['validate', 'discover', 'preview'],
   create(source, context) {
     return new MongoConnector(mongodbConnector, source, context);
   },
@@ -22,8 +22,8 @@ export const mongodbConnector: ConnectorDefinition = {
 export default definePlugin({
   id: 'mongodb',
   version: '0.1.0',
-  sdk: '^1.0.0',
-  description: 'MongoDB connector: validation checks, catalog discovery and schema inference by sampling',
+  sdk: '^1.1.0',
+  description: 'MongoDB connector: validation checks, catalog discovery, schema inference by sampling and previews',
   register(r) {
     r.registerConnector(mongodbConnector);
   },

@@ -51,6 +51,12 @@ export interface MongoStandInOptions {
    * `maxTimeMS`, as a slow real server would), so a test can hold a discovery mid-command.
    */
   sampleDelays?: Record<number, number>;
+  /**
+   * A test hook: a `find` on one of these namespaces (`db.collection`) answers after the given
+   * delay in milliseconds (or fails with MaxTimeMSExpired at its `maxTimeMS`), so a test can
+   * hold a preview mid-command. A hold ends early when the client closes the connection.
+   */
+  findDelays?: Record<string, number>;
   /** A test hook: sees every command it receives, with its database and the connection's appName (once the handshake gave one). */
   onCommand?: (command: Document, db: string, appName: string | undefined) => void;
 }
@@ -61,6 +67,8 @@ export interface MongoStandIn {
   port: number;
   /** Connections open now. */
   connections(): number;
+  /** Cursors open now (not exhausted, not killed). */
+  openCursors(): number;
   /** Names of the commands that were answered with CommandNotFound. */
   readonly unknownCommands: string[];
   stop(): Promise<void>;
@@ -146,6 +154,10 @@ class StandIn implements MongoStandIn {
 
   connections(): number {
     return this.conns.size;
+  }
+
+  openCursors(): number {
+    return this.cursors.size;
   }
 
   async stop(): Promise<void> {
@@ -252,6 +264,8 @@ class StandIn implements MongoStandIn {
         return this.count(conn, cmd, request.db);
       case 'aggregate':
         return this.aggregate(conn, cmd, request.db);
+      case 'find':
+        return this.find(conn, cmd, request.db);
       case 'getmore':
         return this.getMore(cmd, request.db);
       case 'killcursors':
@@ -505,24 +519,66 @@ class StandIn implements MongoStandIn {
     const name = String(cmd.aggregate);
     if (!this.grants(conn).can('find', db, name)) throw this.unauthorized(db, cmd);
     const sampleSize = Number((pipeline[0]?.$sample as Document | undefined)?.size);
-    const delay = this.options.sampleDelays?.[sampleSize];
-    if (delay !== undefined) {
-      const limit = cmd.maxTimeMS === undefined ? Infinity : Number(cmd.maxTimeMS);
-      await new Promise((resolve) => setTimeout(resolve, Math.min(delay, limit)));
-      if (limit < delay) throw new CommandError(50, 'MaxTimeMSExpired', 'operation exceeded time limit');
-    }
+    await this.hold(conn, this.options.sampleDelays?.[sampleSize], cmd);
     const docs = runPipeline(this.documents(db, name), pipeline, `${db}.${name}`);
     return this.cursorReply(`${db}.${name}`, docs, cmd);
   }
 
+  /**
+   * `find` as a server answers it: `filter`, `sort`, `skip`, `limit` (the cursor ends when
+   * it is reached), `projection` (inclusion, exclusion, expressions as in `$project`),
+   * `batchSize` and `singleBatch`; on a view, over the view's documents. Generic fields
+   * (`comment`, `maxTimeMS`, `readConcern`, `lsid`) are accepted; `maxTimeMS` is honoured by
+   * the `findDelays` hook only. A missing collection gives an empty cursor.
+   */
+  private async find(conn: Conn, cmd: Document, db: string): Promise<Document> {
+    const name = String(cmd.find);
+    const ns = `${db}.${name}`;
+    if (!this.grants(conn).can('find', db, name)) throw this.unauthorized(db, cmd);
+    for (const field of ['skip', 'limit', 'batchSize'] as const) {
+      if (cmd[field] !== undefined && (!Number.isInteger(Number(cmd[field])) || Number(cmd[field]) < 0)) {
+        throw new CommandError(51024, 'Location51024', `BSON field '${field}' value must be >= 0, actual value '${String(cmd[field])}'`);
+      }
+    }
+    await this.hold(conn, this.options.findDelays?.[ns], cmd);
+    const stages: Document[] = [{ $match: (cmd.filter as Document | undefined) ?? {} }];
+    if (cmd.sort && Object.keys(cmd.sort as Document).length > 0) stages.push({ $sort: cmd.sort });
+    if (cmd.skip) stages.push({ $skip: Number(cmd.skip) });
+    if (cmd.limit) stages.push({ $limit: Number(cmd.limit) });
+    if (cmd.projection && Object.keys(cmd.projection as Document).length > 0) stages.push({ $project: cmd.projection });
+    const docs = runPipeline(this.documents(db, name), stages, ns);
+    return this.cursorReply(ns, docs, cmd, { batchSize: cmd.batchSize, singleBatch: cmd.singleBatch === true });
+  }
+
+  /**
+   * A test hook's hold of `delayMs` (none when undefined): fails with MaxTimeMSExpired at
+   * the command's `maxTimeMS` when that comes first, as a slow real server would; ends early
+   * when the client closes the connection.
+   */
+  private async hold(conn: Conn, delayMs: number | undefined, cmd: Document): Promise<void> {
+    if (delayMs === undefined) return;
+    const limit = cmd.maxTimeMS === undefined || Number(cmd.maxTimeMS) === 0 ? Infinity : Number(cmd.maxTimeMS);
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        conn.socket.off('close', done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.min(delayMs, limit));
+      conn.socket.once('close', done);
+    });
+    if (limit < delayMs) throw new CommandError(50, 'MaxTimeMSExpired', 'operation exceeded time limit');
+  }
+
   // ---- cursors ----
 
-  private cursorReply(ns: string, docs: Document[], cmd: Document): Document {
-    const batchSize = Number((cmd.cursor as Document | undefined)?.batchSize ?? FIRST_BATCH);
+  /** The first batch of a cursor (the `cursor.batchSize` of a command, or `batchSize` of a find); the rest waits for getMore. */
+  private cursorReply(ns: string, docs: Document[], cmd: Document, options: { batchSize?: unknown; singleBatch?: boolean } = { batchSize: (cmd.cursor as Document | undefined)?.batchSize }): Document {
+    const batchSize = options.batchSize === undefined ? FIRST_BATCH : Number(options.batchSize);
     const first = docs.slice(0, batchSize);
     const rest = docs.slice(batchSize);
     let id = Long.ZERO;
-    if (rest.length > 0) {
+    if (rest.length > 0 && options.singleBatch !== true) {
       id = Long.fromNumber(this.nextCursorId++);
       this.cursors.set(id.toString(), { ns, docs: rest });
     }

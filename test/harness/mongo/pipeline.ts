@@ -40,12 +40,79 @@ function setPath(target: Document, path: string, value: unknown): void {
   at[parts[parts.length - 1]] = value;
 }
 
+function unsetPath(target: Document, path: string): void {
+  const parts = path.split('.');
+  let at: unknown = target;
+  for (const p of parts.slice(0, -1)) {
+    at = (at as Document | undefined)?.[p];
+    if (typeof at !== 'object' || at === null) return;
+  }
+  if (Array.isArray(at)) for (const element of at) unsetPath(element as Document, parts[parts.length - 1]);
+  else delete (at as Document)[parts[parts.length - 1]];
+}
+
+/** An operator expression: an object whose one key starts with `$`. */
+const isOperator = (v: unknown): v is Document => typeof v === 'object' && v !== null && !Array.isArray(v) && !('_bsontype' in v) && !(v instanceof Date) && Object.keys(v).length === 1 && Object.keys(v)[0].startsWith('$');
+/** An expression object of `$project` (`{ a: '$x', b: { $literal: 1 } }`), not a BSON value. */
+const isExpressionObject = (v: unknown): v is Document => typeof v === 'object' && v !== null && !Array.isArray(v) && !('_bsontype' in v) && !(v instanceof Date) && !(v instanceof Uint8Array);
+
+/**
+ * Evaluates an aggregation expression over a document: field paths (`$a.b`), variables
+ * (`$$ROOT`, `$$CURRENT`, `$$name.path` of `$map`'s `as`), literals, `$literal`,
+ * `$objectToArray` and `$map`; anything else is InvalidPipelineOperator, as on a server
+ * that lacks it.
+ */
+export function evaluate(expr: unknown, doc: Document, vars: Record<string, unknown> = {}): unknown {
+  if (typeof expr === 'string' && expr.startsWith('$$')) {
+    const [name, ...path] = expr.slice(2).split('.');
+    const value = name === 'ROOT' || name === 'CURRENT' ? doc : vars[name];
+    if (!(name in vars) && name !== 'ROOT' && name !== 'CURRENT') throw new CommandError(17276, 'Location17276', `Use of undefined variable: ${name}`);
+    return path.length === 0 ? value : valuesAt(value, path.join('.'))[0];
+  }
+  if (typeof expr === 'string' && expr.startsWith('$')) {
+    const values = valuesAt(doc, expr.slice(1));
+    return values.length > 1 ? values : values[0];
+  }
+  if (Array.isArray(expr)) return expr.map((e) => evaluate(e, doc, vars));
+  if (isOperator(expr)) {
+    const [op, arg] = Object.entries(expr)[0];
+    switch (op) {
+      case '$literal':
+        return arg;
+      case '$objectToArray': {
+        const value = evaluate(arg, doc, vars);
+        if (value === undefined || value === null) return null;
+        if (!isExpressionObject(value)) throw new CommandError(40390, 'Location40390', '$objectToArray requires a document input');
+        return Object.entries(value).map(([k, v]) => ({ k, v }));
+      }
+      case '$map': {
+        const { input, as = 'this', in: body } = arg as Document;
+        const items = evaluate(input, doc, vars);
+        if (items === undefined || items === null) return null;
+        if (!Array.isArray(items)) throw new CommandError(16883, 'Location16883', "input to $map must be an array not object");
+        return items.map((item) => evaluate(body, doc, { ...vars, [String(as)]: item }));
+      }
+      default:
+        throw new CommandError(168, 'InvalidPipelineOperator', `Unrecognized expression '${op}'`);
+    }
+  }
+  if (isExpressionObject(expr)) return Object.fromEntries(Object.entries(expr).map(([k, v]) => [k, evaluate(v, doc, vars)]));
+  return expr;
+}
+
+/** A copy of a document's own structure (documents and arrays); BSON values (ObjectId, Int32, Binary, dates) are shared, keeping their classes. */
+function copyDocument<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((v: unknown) => copyDocument(v)) as T;
+  if (isExpressionObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, copyDocument(v)])) as T;
+  return value;
+}
+
 function project(doc: Document, spec: Document): Document {
   const entries = Object.entries(spec);
   const exclusion = entries.every(([k, v]) => k === '_id' || v === 0 || v === false);
   if (exclusion) {
-    const out: Document = structuredClone(doc);
-    for (const [k, v] of entries) if (v === 0 || v === false) delete out[k];
+    const out = copyDocument(doc);
+    for (const [k, v] of entries) if (v === 0 || v === false) unsetPath(out, k);
     return out;
   }
   const out: Document = {};
@@ -57,6 +124,9 @@ function project(doc: Document, spec: Document): Document {
       if (value !== undefined) setPath(out, k, value);
     } else if (v === 1 || v === true) {
       const [value] = valuesAt(doc, k);
+      if (value !== undefined) setPath(out, k, value);
+    } else if (isExpressionObject(v)) {
+      const value = evaluate(v, doc);
       if (value !== undefined) setPath(out, k, value);
     }
   }
