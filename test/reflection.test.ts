@@ -38,6 +38,7 @@ describe('server reflection', () => {
       'grpc.health.v1.Health/Watch',
       'sourced.v1.DataSourceService/DiscoverDataSource',
       'sourced.v1.DataSourceService/PreviewTable',
+      'sourced.v1.DataSourceService/ProfileTable',
       'sourced.v1.DataSourceService/ValidateDataSource',
       'sourced.v1.PluginService/GetPlugin',
       'sourced.v1.PluginService/ListPlugins',

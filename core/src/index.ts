@@ -37,3 +37,4 @@ export * from './connector/ConnectFailure';
 export * from './connector/DatabaseTokenProvider';
 export * from './preview/PreviewEngine';
 export * from './connector/readWithFailover';
+export * from './preview/ProfileEngine';

@@ -3,7 +3,7 @@ import { Server, setLogger } from '@grpc/grpc-js';
 import type { Meter } from '@opentelemetry/api';
 import type { MetricReader } from '@opentelemetry/sdk-metrics';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { ConnectionBudget, DiscoveryEngine, PreviewEngine, SecretChain, TargetPolicy, ValidationRunner, type Logger, type SourcedPlugin } from '@sourced/core';
+import { ConnectionBudget, DiscoveryEngine, PreviewEngine, ProfileEngine, SecretChain, TargetPolicy, ValidationRunner, type Logger, type SourcedPlugin } from '@sourced/core';
 import { asClass, asFunction, asValue, createContainer, InjectionMode, type AwilixContainer } from 'awilix';
 import { HealthImplementation } from 'grpc-health-check';
 import { parseListen, type DaemonConfig } from './config/DaemonConfig';
@@ -44,6 +44,7 @@ export interface Cradle {
   validationRunner: ValidationRunner;
   discoveryEngine: DiscoveryEngine;
   previewEngine: PreviewEngine;
+  profileEngine: ProfileEngine;
   connectionBudget: ConnectionBudget;
   targetPolicy: TargetPolicy;
   heapGuard: HeapGuard;
@@ -166,6 +167,9 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
         }),
     ).singleton(),
     validationRunner: asFunction(({ tracer, logger: l, meter }: Cradle) => new ValidationRunner(tracer, l, meter)).singleton(),
+    profileEngine: asFunction(
+      ({ tracer, logger: l, config: c }: Cradle) => new ProfileEngine(tracer, { ...c.profile, maskColumns: c.preview.maskColumns, maskTypes: c.preview.maskTypes }, l),
+    ).singleton(),
     previewEngine: asFunction(({ tracer, logger: l, config: c }: Cradle) => new PreviewEngine(tracer, c.preview, l)).singleton(),
     discoveryEngine: asFunction(({ tracer, logger: l, meter }: Cradle) => new DiscoveryEngine(tracer, l, undefined, meter)).singleton(),
     connectionBudget: asFunction(({ config: c }: Cradle) => new ConnectionBudget(c.sources.maxConnectionsPerEndpoint)).singleton(),

@@ -81,6 +81,10 @@ describe('loadConfig', () => {
           "maskTypes": [],
           "maxRows": 1000,
         },
+        "profile": {
+          "defaultSampleRows": 10000,
+          "maxSampleRows": 100000,
+        },
         "rbac": {
           "bindings": {},
           "roles": {},
@@ -155,6 +159,9 @@ preview:
   maxRows: 200
   maskColumns: ["*password*", notes]
   maskTypes: [bytea]
+profile:
+  defaultSampleRows: 500
+  maxSampleRows: 5000
 targets:
   allow: ["10.0.0.0/8", "*.db.example.com"]
   deny: ["10.9.0.0/16"]
@@ -177,6 +184,7 @@ secrets:
       discovery: { defaultStrategy: 'ADAPTIVE', heapHeadroomMb: 0 },
       limits: DEFAULT_CONFIG.limits,
       preview: { defaultRows: 20, maxRows: 200, maskColumns: ['*password*', 'notes'], maskTypes: ['bytea'] },
+      profile: { defaultSampleRows: 500, maxSampleRows: 5000 },
       audit: { stdout: false },
       auth: { tokens: [] },
       rbac: { roles: {}, bindings: {} },
@@ -329,7 +337,7 @@ secrets:
     /** An unknown top-level key in the file names the key, the file and the known keys. */
     it('an unknown key in the file', () => {
       expect(errorOf(['--config', write('errors/unknown.yaml', 'listen: 127.0.0.1:1\nlogLevle: debug\n')])).toMatchInlineSnapshot(
-        `"unknown option logLevle in <dir>/errors/unknown.yaml; known: listen, plugins, pluginSettings, logLevel, shutdownGraceMs, validation, discovery, limits, audit, auth, rbac, server, sources, targets, secrets, metrics, preview"`,
+        `"unknown option logLevle in <dir>/errors/unknown.yaml; known: listen, plugins, pluginSettings, logLevel, shutdownGraceMs, validation, discovery, limits, audit, auth, rbac, server, sources, targets, secrets, metrics, preview, profile"`,
       );
     });
 

@@ -191,6 +191,10 @@ export interface DaemonConfig {
         maskColumns: string[];
         maskTypes: string[];
     };
+    profile: {
+        defaultSampleRows: number;
+        maxSampleRows: number;
+    };
     limits: {
         maxConcurrentCalls: number;
         maxConcurrentCallsPerPrincipal: number;
@@ -290,6 +294,8 @@ export interface DataSourceServiceClient extends Client {
     discoverDataSource(request: DiscoverDataSourceRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<DiscoverDataSourceResponse>;
     previewTable(request: PreviewTableRequest, options?: Partial<CallOptions>): ClientReadableStream<PreviewTableResponse>;
     previewTable(request: PreviewTableRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<PreviewTableResponse>;
+    profileTable(request: ProfileTableRequest, options?: Partial<CallOptions>): ClientReadableStream<ProfileTableResponse>;
+    profileTable(request: ProfileTableRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<ProfileTableResponse>;
 }
 export declare const DataSourceServiceClient: {
     new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): DataSourceServiceClient;
@@ -666,6 +672,84 @@ export interface PreviewTableResponse {
 }
 export declare const PreviewTableResponse: MessageFns<PreviewTableResponse>;
 
+// ProfileHeader (type-only: no constructor or static members)
+export interface ProfileHeader {
+    table?: TableRef | undefined;
+    mode: ProfileMode;
+    rowCount?: number | undefined;
+    rowCountExact: boolean;
+    sampleRows: number;
+    endpoint: EndpointRole;
+    source: string;
+}
+export declare const ProfileHeader: MessageFns<ProfileHeader>;
+
+// ProfileModeEnum (declared as ProfileMode)
+export declare enum ProfileMode {
+    PROFILE_MODE_UNSPECIFIED = 0,
+    PROFILE_MODE_STATISTICS = 1,
+    PROFILE_MODE_SAMPLE = 2,
+    UNRECOGNIZED = -1
+}
+
+// ProfileSummary (type-only: no constructor or static members)
+export interface ProfileSummary {
+    columns: number;
+    maskedColumns: string[];
+    durationMs: number;
+}
+export declare const ProfileSummary: MessageFns<ProfileSummary>;
+
+// ProfileTableRequest (type-only: no constructor or static members)
+export interface ProfileTableRequest {
+    dataSource?: DataSource | undefined;
+    table?: TableRef | undefined;
+    columns: string[];
+    mode: ProfileMode;
+    sampleRows: number;
+    mostCommonLimit: number;
+    histogramBuckets: number;
+    strategy: DiscoveryStrategy;
+}
+export declare const ProfileTableRequest: MessageFns<ProfileTableRequest>;
+
+// ProfileTableResponse (type-only: no constructor or static members)
+export interface ProfileTableResponse {
+    sequence: number;
+    event?: {
+        $case: "header";
+        value: ProfileHeader;
+    } | {
+        $case: "column";
+        value: ColumnProfile;
+    } | {
+        $case: "failover";
+        value: FailoverNotice;
+    } | {
+        $case: "summary";
+        value: ProfileSummary;
+    } | undefined;
+}
+export declare const ProfileTableResponse: MessageFns<ProfileTableResponse>;
+
+// ProfiledColumn (type-only: no constructor or static members, declared as ColumnProfile)
+export interface ColumnProfile {
+    name: string;
+    dataType: string;
+    nullFraction?: number | undefined;
+    distinctCount?: number | undefined;
+    distinctExact: boolean;
+    min?: Cell | undefined;
+    max?: Cell | undefined;
+    averageLength?: number | undefined;
+    mostCommon: ValueFrequency[];
+    histogramBounds: Cell[];
+    types: TypeFrequency[];
+    masked: boolean;
+    noStatistics: boolean;
+}
+export declare const ColumnProfile: MessageFns<ColumnProfile>;
+
 // Relation (type-only: no constructor or static members)
 export interface Relation {
     schema: string;
@@ -846,6 +930,13 @@ export interface TestDaemonOptions {
     env?: NodeJS.ProcessEnv;
 }
 
+// TypeFrequency (type-only: no constructor or static members)
+export interface TypeFrequency {
+    type: string;
+    frequency: number;
+}
+export declare const TypeFrequency: MessageFns<TypeFrequency>;
+
 // ValidateDataSourceRequest (type-only: no constructor or static members)
 export interface ValidateDataSourceRequest {
     dataSource?: DataSource | undefined;
@@ -893,6 +984,13 @@ export interface ValidationSummary {
     connector: string;
 }
 export declare const ValidationSummary: MessageFns<ValidationSummary>;
+
+// ValueFrequency (type-only: no constructor or static members)
+export interface ValueFrequency {
+    value?: Cell | undefined;
+    frequency: number;
+}
+export declare const ValueFrequency: MessageFns<ValueFrequency>;
 
 // VitestApi
 export type VitestApi = Pick<typeof Vitest, 'describe' | 'it' | 'expect' | 'beforeAll' | 'afterAll'>;
@@ -942,9 +1040,10 @@ export declare function validationStreamProblems(events: ValidateDataSourceRespo
 //   ListPluginsResponse (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by PluginServiceClient
 //   LogLevel (daemon/src/logging/JsonLogger.ts), referenced by DaemonConfig
 //   MessageFns (daemon/src/gen/sourced/v1/data_source.ts), referenced by CloudConfig, Credentials, DataSource, Endpoint, SecretValue, SslConfig
-//   MessageFns (daemon/src/gen/sourced/v1/data_source_service.ts), referenced by DiscoverDataSourceRequest, DiscoverDataSourceResponse, PreviewTableRequest, PreviewTableResponse, ValidateDataSourceRequest, ValidateDataSourceResponse
+//   MessageFns (daemon/src/gen/sourced/v1/data_source_service.ts), referenced by DiscoverDataSourceRequest, DiscoverDataSourceResponse, PreviewTableRequest, PreviewTableResponse, ProfileTableRequest, ProfileTableResponse, ValidateDataSourceRequest, ValidateDataSourceResponse
 //   MessageFns (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by Plugin
 //   MessageFns (daemon/src/gen/sourced/v1/preview.ts), referenced by PreviewCell, PreviewColumn, PreviewHeader, PreviewRow, PreviewRows, PreviewSummary, TableRef
+//   MessageFns (daemon/src/gen/sourced/v1/profile.ts), referenced by ProfileHeader, ProfileSummary, ProfiledColumn, TypeFrequency, ValueFrequency
 //   MessageFns (daemon/src/gen/sourced/v1/validation.ts), referenced by CheckFinished, CheckStarted, ValidationReport, ValidationSummary
 //   NullValue (daemon/src/gen/google/protobuf/struct.ts), referenced by PreviewCell
 //   PluginServiceService (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by PluginServiceClient

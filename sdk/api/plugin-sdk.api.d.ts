@@ -169,6 +169,28 @@ export interface ColumnEntity {
     extra?: string;
 }
 
+// ColumnProfile
+export interface ColumnProfile {
+    name: string;
+    type: string;
+    nullFraction?: number;
+    distinctCount?: number;
+    distinctExact: boolean;
+    min?: Cell;
+    max?: Cell;
+    averageLength?: number;
+    mostCommon: {
+        value: Cell;
+        frequency: number;
+    }[];
+    histogram: Cell[];
+    types: {
+        type: string;
+        frequency: number;
+    }[];
+    noStatistics?: boolean;
+}
+
 // CompiledFilter
 export interface CompiledFilter {
     includeSchemas: string[];
@@ -237,11 +259,12 @@ export interface Connector {
     countEntities?(filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal): Promise<number | undefined>;
     previewColumns?(table: RelationKey, columns: readonly string[], signal: AbortSignal): Promise<PreviewColumnInfo[]>;
     previewRows?(read: PreviewRead, signal: AbortSignal): Promise<Cell[][]>;
+    profileTable?(read: ProfileRead, signal: AbortSignal): AsyncIterable<ProfileItem>;
     close(): Promise<void>;
 }
 
 // ConnectorCapability
-export type ConnectorCapability = 'validate' | 'discover' | 'preview';
+export type ConnectorCapability = 'validate' | 'discover' | 'preview' | 'profile';
 
 // ConnectorContext
 export interface ConnectorContext {
@@ -442,6 +465,7 @@ export declare abstract class LocationAwareConnector<TConn> implements Connector
     listRelations(page: RelationPage, signal: AbortSignal): Promise<CatalogEntity[]>;
     previewColumns(table: RelationKey, columns: readonly string[], signal: AbortSignal): Promise<PreviewColumnInfo[]>;
     previewRows(read: PreviewRead, signal: AbortSignal): Promise<Cell[][]>;
+    profileTable(read: ProfileRead, signal: AbortSignal): AsyncIterable<ProfileItem>;
     countEntities(filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal): Promise<number | undefined>;
     close(): Promise<void>;
 }
@@ -513,6 +537,29 @@ export interface PreviewRead {
     table: RelationKey;
     columns: readonly PreviewColumnInfo[];
     limit: number;
+    isMasked(name: string, type?: string): boolean;
+}
+
+// ProfileItem
+export type ProfileItem = {
+    kind: 'table';
+    table: TableProfile;
+} | {
+    kind: 'column';
+    column: ColumnProfile;
+};
+
+// ProfileMode
+export type ProfileMode = 'STATISTICS' | 'SAMPLE';
+
+// ProfileRead
+export interface ProfileRead {
+    table: RelationKey;
+    columns: readonly PreviewColumnInfo[];
+    mode: ProfileMode;
+    sampleRows: number;
+    mostCommonLimit: number;
+    histogramBuckets: number;
     isMasked(name: string, type?: string): boolean;
 }
 
@@ -734,6 +781,14 @@ export interface StandardCheckState {
     args?: ConnectionArgs;
     addresses?: string[];
     address?: string;
+}
+
+// TableProfile
+export interface TableProfile {
+    rowCount?: number;
+    rowCountExact: boolean;
+    sampleRows: number;
+    source: string;
 }
 
 // TargetDeniedError

@@ -77,9 +77,10 @@ export type {
   ValueShape,
 } from '@sourced/core';
 
-// ---- previews (since 1.1.0) ----
+// ---- previews and profiles (since 1.1.0) ----
 export { DEFAULT_MASKED_COLUMNS } from '@sourced/core';
 export type { Cell, PreviewColumnInfo, PreviewRead } from '@sourced/core';
+export type { ColumnProfile, ProfileItem, ProfileMode, ProfileRead, TableProfile } from '@sourced/core';
 
 // ---- secrets ----
 export { isSecret, parseSecretReference, pickJsonPath, REDACTED_TEXT, scrubbedErrorText, scrubSecrets, Secret, SecretErrorReason, SecretResolutionError } from '@sourced/core';

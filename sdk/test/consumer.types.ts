@@ -665,7 +665,7 @@ type DefinitionShape = {
   readonly capabilities: readonly ConnectorCapability[];
 };
 expectTypeOf<Pick<ConnectorDefinition, keyof DefinitionShape>>().toEqualTypeOf<DefinitionShape>();
-expectTypeOf<ConnectorCapability>().toEqualTypeOf<'validate' | 'discover' | 'preview'>();
+expectTypeOf<ConnectorCapability>().toEqualTypeOf<'validate' | 'discover' | 'preview' | 'profile'>();
 type ContextShape = {
   secrets: SecretResolver;
   logger: Logger;

@@ -9,9 +9,10 @@ import type { DatabaseTokenMinter } from './DatabaseTokenProvider';
 import type { ResolvedSecret, SecretRequest } from '../secret/SecretChain';
 import type { ValidationPlan } from '../validation/Check';
 import type { Cell, PreviewColumnInfo, PreviewRead } from '../preview/PreviewEngine';
+import type { ProfileItem, ProfileRead } from '../preview/ProfileEngine';
 
 /** What a connector can do. */
-export type ConnectorCapability = 'validate' | 'discover' | 'preview';
+export type ConnectorCapability = 'validate' | 'discover' | 'preview' | 'profile';
 
 /** Resolves secrets for a connector; the daemon passes its secret chain. */
 export interface SecretResolver {
@@ -159,6 +160,13 @@ export interface Connector {
    * sort beyond the primary key's when there is one.
    */
   previewRows?(read: PreviewRead, signal: AbortSignal): Promise<Cell[][]>;
+  /**
+   * Profiles `read.columns` of a table (resolved by {@link previewColumns}): first the table
+   * (`{ kind: 'table' }`), then each column as soon as it is done. STATISTICS reads only what the
+   * database keeps (no query reads table data); SAMPLE reads at most `read.sampleRows` rows. A
+   * masked column (`read.isMasked`) reports counts only. Needs the `profile` capability.
+   */
+  profileTable?(read: ProfileRead, signal: AbortSignal): AsyncIterable<ProfileItem>;
   /** Closes every connection. Safe to call more than once. */
   close(): Promise<void>;
 }

@@ -14,6 +14,7 @@ import type { Connector, ConnectorContext, ConnectorDefinition, RelationPage, Se
 import { TOKEN_PLUGIN_OF, tokenCloudOf } from './DatabaseTokenProvider';
 import type { TargetPolicy } from './TargetPolicy';
 import type { Cell, PreviewColumnInfo, PreviewRead } from '../preview/PreviewEngine';
+import type { ProfileItem, ProfileRead } from '../preview/ProfileEngine';
 
 interface Slot<TConn> {
   role: EndpointRole;
@@ -87,6 +88,11 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
   /** The rows of a preview (see {@link Connector.previewRows}); connectors that preview override it. */
   protected queryPreviewRows(_conn: TConn, _read: PreviewRead, _signal: AbortSignal): Promise<Cell[][]> {
     return Promise.reject(new SourcedError('PREVIEW_NOT_SUPPORTED', `the ${this.definition.type} connector cannot preview tables`));
+  }
+  /** A table's profile (see {@link Connector.profileTable}); connectors that profile override it. */
+  // eslint-disable-next-line require-yield
+  protected async *queryProfile(_conn: TConn, _read: ProfileRead, _signal: AbortSignal): AsyncGenerator<ProfileItem> {
+    throw new SourcedError('PROFILE_NOT_SUPPORTED', `the ${this.definition.type} connector cannot profile tables`);
   }
   abstract validationPlan(role: EndpointRole): ValidationPlan<unknown>;
   abstract isConnectionError(error: unknown): boolean;
@@ -285,6 +291,10 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
 
   async previewRows(read: PreviewRead, signal: AbortSignal): Promise<Cell[][]> {
     return this.queryPreviewRows(this.connection(), read, signal);
+  }
+
+  profileTable(read: ProfileRead, signal: AbortSignal): AsyncIterable<ProfileItem> {
+    return this.queryProfile(this.connection(), read, signal);
   }
 
   async countEntities(filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal): Promise<number | undefined> {

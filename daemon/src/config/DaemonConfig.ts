@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_CHAIN_ORDER, DEFAULT_PREVIEW_SETTINGS, DEFAULT_SECRET_POLICY, TargetPolicy, type ChainLink, type DiscoveryStrategy } from '@sourced/core';
+import { DEFAULT_CHAIN_ORDER, DEFAULT_PREVIEW_SETTINGS, DEFAULT_PROFILE_SETTINGS, DEFAULT_SECRET_POLICY, TargetPolicy, type ChainLink, type DiscoveryStrategy } from '@sourced/core';
 import { parse as parseYaml } from 'yaml';
 import type { LogLevel } from '../logging/JsonLogger';
 
@@ -39,6 +39,13 @@ export interface DaemonConfig {
     maskColumns: string[];
     /** Globs of column types whose values are masked, case-insensitive. */
     maskTypes: string[];
+  };
+  /** ProfileTable: the sample's rows by default and at most (masking follows `preview`). */
+  profile: {
+    /** Rows a SAMPLE reads when a request names none. */
+    defaultSampleRows: number;
+    /** The most rows a SAMPLE may read. */
+    maxSampleRows: number;
   };
   /** What one caller, or all together, may ask of the daemon. */
   limits: {
@@ -138,6 +145,7 @@ export const DEFAULT_CONFIG: DaemonConfig = {
   validation: { checkTimeoutMs: 5_000 },
   discovery: { defaultStrategy: 'BALANCED', heapHeadroomMb: 48 },
   preview: { ...DEFAULT_PREVIEW_SETTINGS, maskColumns: [...DEFAULT_PREVIEW_SETTINGS.maskColumns], maskTypes: [...DEFAULT_PREVIEW_SETTINGS.maskTypes] },
+  profile: { ...DEFAULT_PROFILE_SETTINGS },
   limits: {
     maxConcurrentCalls: 256,
     maxConcurrentCallsPerPrincipal: 32,
@@ -303,7 +311,7 @@ function mergeFile(config: DaemonConfig, path: string): void {
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${path} must hold an object`);
   const d = doc as Record<string, unknown>;
   const where = (k: string) => `${k} in ${path}`;
-  const known = new Set(['listen', 'plugins', 'pluginSettings', 'logLevel', 'shutdownGraceMs', 'validation', 'discovery', 'limits', 'audit', 'auth', 'rbac', 'server', 'sources', 'targets', 'secrets', 'metrics', 'preview']);
+  const known = new Set(['listen', 'plugins', 'pluginSettings', 'logLevel', 'shutdownGraceMs', 'validation', 'discovery', 'limits', 'audit', 'auth', 'rbac', 'server', 'sources', 'targets', 'secrets', 'metrics', 'preview', 'profile']);
   for (const k of Object.keys(d)) if (!known.has(k)) throw new ConfigError(`unknown option ${where(k)}; known: ${[...known].join(', ')}`);
   if (d.listen !== undefined) config.listen = parseListen(String(d.listen), where('listen')) && String(d.listen);
   if (d.plugins !== undefined) {
@@ -381,6 +389,14 @@ function mergeFile(config: DaemonConfig, path: string): void {
     }
     if (config.preview.defaultRows > config.preview.maxRows) {
       throw new ConfigError(`${where('preview.defaultRows')}: ${config.preview.defaultRows} is more than preview.maxRows (${config.preview.maxRows})`);
+    }
+  }
+  const profile = section('profile', ['defaultSampleRows', 'maxSampleRows']);
+  if (profile) {
+    if (profile.defaultSampleRows !== undefined) config.profile.defaultSampleRows = positiveInteger(String(profile.defaultSampleRows), where('profile.defaultSampleRows'));
+    if (profile.maxSampleRows !== undefined) config.profile.maxSampleRows = positiveInteger(String(profile.maxSampleRows), where('profile.maxSampleRows'));
+    if (config.profile.defaultSampleRows > config.profile.maxSampleRows) {
+      throw new ConfigError(`${where('profile.defaultSampleRows')}: ${config.profile.defaultSampleRows} is more than profile.maxSampleRows (${config.profile.maxSampleRows})`);
     }
   }
   const sources = section('sources', ['maxConnectionsPerEndpoint']);

@@ -1,9 +1,10 @@
 import type { CatalogEntity, CollectionEntity, DataSourceInput, DiscoveryEvent, DiscoveryFilter, DiscoveryStrategy, RelationEntity, SecretValueInput, ValidationEvent } from '@sourced/core';
-import type { Cell as CoreCell, CheckStatus as CoreCheckStatus, EndpointRole as CoreRole, PreviewEvent } from '@sourced/core';
+import type { Cell as CoreCell, CheckStatus as CoreCheckStatus, EndpointRole as CoreRole, PreviewEvent, ProfileEvent, ProfileMode } from '@sourced/core';
+import { ProfileMode as PbProfileMode } from '../gen/sourced/v1/profile';
 import { NullValue } from '../gen/google/protobuf/struct';
 import type { Cell as PbCell } from '../gen/sourced/v1/preview';
 import { cloudProviderToJSON, locationToJSON, sslModeToJSON, type DataSource, type SecretValue } from '../gen/sourced/v1/data_source';
-import type { DiscoverDataSourceResponse, PreviewTableResponse, ValidateDataSourceResponse } from '../gen/sourced/v1/data_source_service';
+import type { DiscoverDataSourceResponse, PreviewTableResponse, ProfileTableResponse, ValidateDataSourceResponse } from '../gen/sourced/v1/data_source_service';
 import { CollectionKind, DiscoveryStrategy as PbStrategy, RelationKind, type Collection, type DiscoveryFilter as PbFilter, type Relation } from '../gen/sourced/v1/discovery';
 import { CheckStatus, EndpointRole } from '../gen/sourced/v1/validation';
 
@@ -246,5 +247,60 @@ export function toCell(c: CoreCell): PbCell {
       return { value: { $case: 'bytesBase64', value: c.value } };
     default:
       return { value: { $case: c.kind, value: c.value } as PbCell['value'] };
+  }
+}
+
+/** The contract's profile mode; STATISTICS when unset, undefined when unknown. */
+export function toProfileMode(m: PbProfileMode): ProfileMode | undefined {
+  if (m === PbProfileMode.PROFILE_MODE_UNSPECIFIED || m === PbProfileMode.PROFILE_MODE_STATISTICS) return 'STATISTICS';
+  if (m === PbProfileMode.PROFILE_MODE_SAMPLE) return 'SAMPLE';
+  return undefined;
+}
+
+/** A profile event as the contract's response. */
+export function toProfileResponse(e: ProfileEvent): Omit<ProfileTableResponse, 'sequence'> {
+  switch (e.kind) {
+    case 'header':
+      return {
+        event: {
+          $case: 'header',
+          value: {
+            table: { schema: e.table.schema, name: e.table.name },
+            mode: e.mode === 'SAMPLE' ? PbProfileMode.PROFILE_MODE_SAMPLE : PbProfileMode.PROFILE_MODE_STATISTICS,
+            rowCount: e.profile.rowCount,
+            rowCountExact: e.profile.rowCountExact,
+            sampleRows: e.profile.sampleRows,
+            endpoint: role(e.endpoint),
+            source: e.profile.source,
+          },
+        },
+      };
+    case 'column': {
+      const c = e.column;
+      return {
+        event: {
+          $case: 'column',
+          value: {
+            name: c.name,
+            dataType: c.type,
+            nullFraction: c.nullFraction,
+            distinctCount: c.distinctCount,
+            distinctExact: c.distinctExact,
+            min: c.min ? toCell(c.min) : undefined,
+            max: c.max ? toCell(c.max) : undefined,
+            averageLength: c.averageLength,
+            mostCommon: c.mostCommon.map((m) => ({ value: toCell(m.value), frequency: m.frequency })),
+            histogramBounds: c.histogram.map(toCell),
+            types: c.types,
+            masked: c.masked,
+            noStatistics: c.noStatistics === true,
+          },
+        },
+      };
+    }
+    case 'failover':
+      return { event: { $case: 'failover', value: { active: role(e.active), reason: e.reason, resumeAfter: '' } } };
+    case 'summary':
+      return { event: { $case: 'summary', value: { columns: e.columns, maskedColumns: e.maskedColumns, durationMs: e.durationMs } } };
   }
 }

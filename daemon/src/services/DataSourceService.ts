@@ -3,6 +3,7 @@ import {
   DiscoveryEngine,
   encodeCursor,
   type PreviewEngine,
+  type ProfileEngine,
   InputError,
   normalizeDataSource,
   raceSignal,
@@ -27,11 +28,13 @@ import type {
   DiscoverDataSourceResponse,
   PreviewTableRequest,
   PreviewTableResponse,
+  ProfileTableRequest,
+  ProfileTableResponse,
   ValidateDataSourceRequest,
   ValidateDataSourceResponse,
 } from '../gen/sourced/v1/data_source_service';
 import { serverStreaming, type CallContext, type HandlerDeps } from '../grpc/callHandlers';
-import { toDataSourceInput, toDiscoveryResponses, toFilter, toPreviewResponse, toStrategy, toValidationResponse } from '../grpc/mapping';
+import { toDataSourceInput, toDiscoveryResponses, toFilter, toPreviewResponse, toProfileMode, toProfileResponse, toStrategy, toValidationResponse } from '../grpc/mapping';
 import type { PluginRegistry } from '../plugins/PluginRegistry';
 import type { HeapGuard } from '../runtime/HeapGuard';
 import type { Authorizer } from '../security/authorize';
@@ -51,6 +54,7 @@ export class DataSourceService {
       validationRunner: ValidationRunner;
       discoveryEngine: DiscoveryEngine;
       previewEngine: PreviewEngine;
+      profileEngine: ProfileEngine;
       connectionBudget: ConnectionBudget;
       targetPolicy: TargetPolicy;
       heapGuard: HeapGuard;
@@ -74,6 +78,7 @@ export class DataSourceService {
         this.discover(req, ctx),
       ),
       previewTable: serverStreaming<PreviewTableRequest, PreviewTableResponse>(h, `${SERVICE}/PreviewTable`, (req, ctx) => this.preview(req, ctx)),
+      profileTable: serverStreaming<ProfileTableRequest, ProfileTableResponse>(h, `${SERVICE}/ProfileTable`, (req, ctx) => this.profile(req, ctx)),
     };
   }
 
@@ -129,6 +134,32 @@ export class DataSourceService {
     ctx.span.setAttributes({ 'sourced.preview.schema': request.table.schema, 'sourced.preview.table': request.table.name });
     try {
       for await (const event of this.deps.previewEngine.run(connector, request, ctx.signal)) yield toPreviewResponse(event);
+    } finally {
+      await connector.close();
+    }
+  }
+
+  async *profile(req: ProfileTableRequest, ctx: CallContext): AsyncGenerator<Omit<ProfileTableResponse, 'sequence'>> {
+    const strategy = req.strategy ? toStrategy(req.strategy) : this.deps.config.discovery.defaultStrategy;
+    if (!strategy) throw new InputError([{ field: 'strategy', description: `${req.strategy} is not a DiscoveryStrategy` }]);
+    const mode = toProfileMode(req.mode);
+    if (!mode) throw new InputError([{ field: 'mode', description: `${req.mode} is not a ProfileMode` }]);
+    if (!req.table) throw new InputError([{ field: 'table', description: 'is required: the schema and name of a table, view or collection' }], { reason: 'INVALID_REQUEST' });
+    const request = {
+      table: { schema: req.table.schema, name: req.table.name },
+      columns: req.columns,
+      mode,
+      sampleRows: req.sampleRows,
+      mostCommonLimit: req.mostCommonLimit,
+      histogramBuckets: req.histogramBuckets,
+      strategy,
+    };
+    // A bad table name, column list or size fails before any connection is opened.
+    this.deps.profileEngine.validateRequest(request);
+    const connector = await this.connect(req.dataSource, ctx);
+    ctx.span.setAttributes({ 'sourced.profile.schema': request.table.schema, 'sourced.profile.table': request.table.name, 'sourced.profile.mode': mode });
+    try {
+      for await (const event of this.deps.profileEngine.run(connector, request, ctx.signal)) yield toProfileResponse(event);
     } finally {
       await connector.close();
     }

@@ -23,10 +23,14 @@ export type {
   DiscoverDataSourceResponse,
   PreviewTableRequest,
   PreviewTableResponse,
+  ProfileTableRequest,
+  ProfileTableResponse,
   ValidateDataSourceRequest,
   ValidateDataSourceResponse,
 } from 'sourced/dist/gen/sourced/v1/data_source_service';
 export type { Cell as PreviewCell, PreviewColumn, PreviewHeader, PreviewRow, PreviewRows, PreviewSummary, TableRef } from 'sourced/dist/gen/sourced/v1/preview';
+export type { ColumnProfile as ProfiledColumn, ProfileHeader, ProfileSummary, TypeFrequency, ValueFrequency } from 'sourced/dist/gen/sourced/v1/profile';
+export { ProfileMode as ProfileModeEnum } from 'sourced/dist/gen/sourced/v1/profile';
 export { CheckStatus } from 'sourced/dist/gen/sourced/v1/validation';
 export type { Plugin } from 'sourced/dist/gen/sourced/v1/plugin_service';
 export { DEFAULT_CONFIG } from 'sourced';

@@ -1,0 +1,231 @@
+import type { Tracer } from '@opentelemetry/api';
+import type { Connector } from '../connector/Connector';
+import { readWithFailover, type FailoverOutcome } from '../connector/readWithFailover';
+import type { EndpointRole } from '../datasource/DataSource';
+import type { RelationKey } from '../discovery/entities';
+import { STRATEGY_PRESETS, type DiscoveryStrategy } from '../discovery/strategies';
+import { abortedErrorFrom, describeError, InputError, SourcedError, UnavailableError } from '../errors';
+import { noopLogger, type Logger } from '../logging/Logger';
+import { matchesAnyGlob } from '../util/glob';
+import type { Cell, PreviewColumnInfo } from './PreviewEngine';
+
+/** Where a profile's figures come from (see proto `sourced.v1.ProfileMode`). */
+export type ProfileMode = 'STATISTICS' | 'SAMPLE';
+
+/** The profile of one column, as a connector reports it. Absent figures are unknown. */
+export interface ColumnProfile {
+  /** The column's name (MongoDB: the top-level field). */
+  name: string;
+  /** Its type as the source names it. */
+  type: string;
+  /** Share of rows where it is NULL (documents: missing or null), 0..1. */
+  nullFraction?: number;
+  /** Distinct non-null values. */
+  distinctCount?: number;
+  /** Whether `distinctCount` was counted (over the sample, in SAMPLE mode) rather than estimated. */
+  distinctExact: boolean;
+  /** Smallest value, when the type orders (STATISTICS: the statistics' lowest bound). */
+  min?: Cell;
+  /** Largest value, when the type orders (STATISTICS: the statistics' highest bound). */
+  max?: Cell;
+  /** Average width of a non-null value, bytes. */
+  averageLength?: number;
+  /** Most common values, most frequent first, with their share of rows (0..1). */
+  mostCommon: { value: Cell; frequency: number }[];
+  /** Equi-depth histogram bounds of a numeric or temporal column, ascending. */
+  histogram: Cell[];
+  /** Share of each value type (document stores). */
+  types: { type: string; frequency: number }[];
+  /** STATISTICS mode: the database keeps no statistics of this column. */
+  noStatistics?: boolean;
+}
+
+/** The table as a whole, reported before its columns. */
+export interface TableProfile {
+  /** Rows: counted when `rowCountExact`, else the database's estimate; undefined when unknown. */
+  rowCount?: number;
+  /** Whether `rowCount` was counted rather than estimated. */
+  rowCountExact: boolean;
+  /** Rows a SAMPLE read (0 in STATISTICS mode). */
+  sampleRows: number;
+  /** Where the figures come from, for people: `pg_stats`, `a sample of 10000 rows`. */
+  source: string;
+}
+
+/** What a profile yields, in order: the table, then each column as soon as it is done. */
+export type ProfileItem = { kind: 'table'; table: TableProfile } | { kind: 'column'; column: ColumnProfile };
+
+/** What a connector is asked to profile. */
+export interface ProfileRead {
+  /** The table, resolved by {@link Connector.previewColumns}. */
+  table: RelationKey;
+  /** The columns to profile, in this order (resolved from the catalog). */
+  columns: readonly PreviewColumnInfo[];
+  /** Where the figures come from: the database's statistics, or a bounded sample. */
+  mode: ProfileMode;
+  /** SAMPLE: rows to read at most. Never more: SAMPLE does not scan a table. */
+  sampleRows: number;
+  /** Most common values per column, at most. */
+  mostCommonLimit: number;
+  /** Histogram buckets, at most. */
+  histogramBuckets: number;
+  /**
+   * Whether a column's values are masked: report counts only (null fraction, distinct count)
+   * and no value (no min, max, most common values or histogram) — do not even read them where
+   * the source allows.
+   */
+  isMasked(name: string, type?: string): boolean;
+}
+
+/** The daemon's profile settings. */
+export interface ProfileSettings {
+  /** Rows a SAMPLE reads when a request names none. */
+  defaultSampleRows: number;
+  /** The most rows a SAMPLE may read. */
+  maxSampleRows: number;
+}
+
+/** Defaults of {@link ProfileSettings}. */
+export const DEFAULT_PROFILE_SETTINGS: ProfileSettings = { defaultSampleRows: 10_000, maxSampleRows: 100_000 };
+
+/** The most most-common values and histogram buckets a request may ask for. */
+export const MAX_PROFILE_VALUES = 100;
+
+/** A profile request after the daemon's mapping. */
+export interface ProfileRequest {
+  table: RelationKey;
+  columns: readonly string[];
+  mode: ProfileMode;
+  /** 0: the default. */
+  sampleRows: number;
+  /** 0: 10. */
+  mostCommonLimit: number;
+  /** 0: 10. */
+  histogramBuckets: number;
+  strategy: DiscoveryStrategy;
+}
+
+/** Events of a profile, in order. */
+export type ProfileEvent =
+  | { kind: 'header'; table: RelationKey; mode: ProfileMode; profile: TableProfile; endpoint: EndpointRole }
+  | { kind: 'column'; column: ColumnProfile & { masked: boolean } }
+  | { kind: 'failover'; active: EndpointRole; reason: string }
+  | { kind: 'summary'; columns: number; maskedColumns: string[]; durationMs: number };
+
+/**
+ * Profiles one table through a connector: checks the request, opens the connection(s) with
+ * the strategy's statement timeout, resolves the columns in the catalog, and streams the
+ * connector's table profile and then each column as it completes. Masked columns keep their
+ * counts and lose every value (the engine strips them whatever the connector sent). In
+ * HYBRID, a lost connection fails over and the columns not yet sent are profiled on the other
+ * endpoint. The caller closes the connector.
+ */
+export class ProfileEngine {
+  constructor(
+    private readonly tracer: Tracer,
+    private readonly settings: ProfileSettings & { maskColumns: readonly string[]; maskTypes: readonly string[] },
+    private readonly logger: Logger = noopLogger,
+  ) {}
+
+  /** Checks a request before anything is opened; throws an InputError naming the field. Returns the effective sizes. */
+  validateRequest(request: ProfileRequest): { sampleRows: number; mostCommonLimit: number; histogramBuckets: number } {
+    const violations = [];
+    if (!request.table.schema) violations.push({ field: 'table.schema', description: 'is required' });
+    if (!request.table.name) violations.push({ field: 'table.name', description: 'is required' });
+    request.columns.forEach((c, i) => {
+      if (c === '') violations.push({ field: `columns[${i}]`, description: 'is empty' });
+    });
+    const duplicate = request.columns.findIndex((c, i) => request.columns.indexOf(c) !== i);
+    if (duplicate >= 0) violations.push({ field: `columns[${duplicate}]`, description: `"${request.columns[duplicate]}" is named twice` });
+    if (request.sampleRows > this.settings.maxSampleRows) {
+      violations.push({ field: 'sample_rows', description: `${request.sampleRows} is more than this daemon's maximum of ${this.settings.maxSampleRows} (profile.maxSampleRows)` });
+    }
+    if (request.mostCommonLimit > MAX_PROFILE_VALUES) violations.push({ field: 'most_common_limit', description: `${request.mostCommonLimit} is more than ${MAX_PROFILE_VALUES}` });
+    if (request.histogramBuckets > MAX_PROFILE_VALUES) violations.push({ field: 'histogram_buckets', description: `${request.histogramBuckets} is more than ${MAX_PROFILE_VALUES}` });
+    if (violations.length) throw new InputError(violations, { reason: 'INVALID_REQUEST' });
+    return {
+      sampleRows: request.sampleRows || this.settings.defaultSampleRows,
+      mostCommonLimit: request.mostCommonLimit || 10,
+      histogramBuckets: request.histogramBuckets || 10,
+    };
+  }
+
+  async *run(connector: Connector, request: ProfileRequest, signal: AbortSignal): AsyncGenerator<ProfileEvent> {
+    const sizes = this.validateRequest(request);
+    const started = performance.now();
+    const { previewColumns, profileTable } = connector;
+    if (!previewColumns || !profileTable) {
+      throw new SourcedError('PROFILE_NOT_SUPPORTED', `the ${connector.source.type} connector cannot profile tables`);
+    }
+    const lower = (globs: readonly string[]) => globs.map((g) => g.toLowerCase());
+    const masked = (name: string, type?: string) =>
+      matchesAnyGlob(name.toLowerCase(), lower(this.settings.maskColumns)) || (type !== undefined && matchesAnyGlob(type.toLowerCase(), lower(this.settings.maskTypes)));
+
+    await connector.initialize(signal, { statementTimeoutMs: STRATEGY_PRESETS[request.strategy].statementTimeoutMs });
+    const failovers: FailoverOutcome[] = [];
+    const resolved = await readWithFailover(connector, signal, () => previewColumns.call(connector, request.table, request.columns, signal));
+    if (resolved.failover) failovers.push(resolved.failover);
+    for (const f of failovers.splice(0)) yield { kind: 'failover', ...f };
+
+    const sent = new Set<string>();
+    const maskedNames: string[] = [];
+    let headerSent = false;
+    for (let attempt = 0; ; attempt++) {
+      const read: ProfileRead = {
+        table: request.table,
+        columns: resolved.value.filter((c) => !sent.has(c.name)),
+        mode: request.mode,
+        ...sizes,
+        isMasked: masked,
+      };
+      try {
+        for await (const item of profileTable.call(connector, read, signal)) {
+          if (signal.aborted) throw abortedErrorFrom(signal);
+          if (item.kind === 'table') {
+            if (headerSent) continue;
+            headerSent = true;
+            yield { kind: 'header', table: request.table, mode: request.mode, profile: item.table, endpoint: connector.activeRole };
+            continue;
+          }
+          const column = item.column;
+          if (sent.has(column.name)) continue;
+          sent.add(column.name);
+          const isMasked = masked(column.name, column.type);
+          if (isMasked) maskedNames.push(column.name);
+          yield { kind: 'column', column: isMasked ? withoutValues(column) : { ...column, masked: false } };
+        }
+        break;
+      } catch (error) {
+        if (signal.aborted) throw abortedErrorFrom(signal);
+        if (attempt > 0 || !connector.isConnectionError(error) || !connector.canFailover()) throw error;
+        const reason = describeError(error);
+        let active: EndpointRole;
+        try {
+          active = await connector.failover(reason, signal);
+        } catch (second) {
+          throw new UnavailableError('ALL_ENDPOINTS_UNAVAILABLE', `the active endpoint failed (${reason}) and the failover endpoint too (${describeError(second)})`, { cause: second });
+        }
+        yield { kind: 'failover', active, reason };
+      }
+    }
+    this.logger.debug('profile done', { columns: sent.size, mode: request.mode });
+    yield { kind: 'summary', columns: sent.size, maskedColumns: maskedNames, durationMs: performance.now() - started };
+  }
+}
+
+/** A masked column's profile: its counts, none of its values. */
+function withoutValues(c: ColumnProfile): ColumnProfile & { masked: boolean } {
+  return {
+    name: c.name,
+    type: c.type,
+    nullFraction: c.nullFraction,
+    distinctCount: c.distinctCount,
+    distinctExact: c.distinctExact,
+    averageLength: c.averageLength,
+    mostCommon: [],
+    histogram: [],
+    types: c.types,
+    noStatistics: c.noStatistics,
+    masked: true,
+  };
+}
