@@ -58,7 +58,7 @@ describe('plugin loading', () => {
     expect(error('imposter')).toBe('register() failed: connector type "postgresql" of plugin "imposter" is already registered by plugin "postgres"');
     expect(error('sourced-plugin-that-is-not-installed')).toMatch(/could not load module: Cannot find (package|module)/);
     const pg = plugins.find((p) => p.id === 'postgres');
-    expect(pg).toMatchObject({ connectors: ['postgres'], capabilities: ['validate', 'discover', 'preview'], module: '@sourced/plugin-postgres' });
+    expect(pg).toMatchObject({ connectors: ['postgres'], capabilities: ['validate', 'discover', 'preview', 'profile'], module: '@sourced/plugin-postgres' });
   });
 
   /**

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runCli, startDaemonProcess, type DaemonProcess } from './support/processes';
 
-describe('sourced preview', () => {
+describe('sourced preview and profile', () => {
   const pg = inject('postgres');
   const dir = mkdtempSync(join(tmpdir(), 'sourced-cli-preview-'));
   const source = join(dir, 'pg.json');
@@ -75,5 +75,25 @@ describe('sourced preview', () => {
     const help = await runCli(['preview', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('sourced preview db.yaml --table sales.orders');
+  });
+
+  /** `sourced profile` prints the table line, then each column with what the statistics say (a sample here: exact over it). */
+  it('profiles columns from a sample', async () => {
+    const r = await sourced('profile', source, '--table', 'sales.customers', '--column', 'country_code', '--column', 'is_active', '--mode', 'sample', '--sample-rows', '100');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^sales\.customers: (~?\d+ rows|rows unknown); from a sample of 100 rows/);
+    // the fixture's countries are NL, DE, US and FR, never null: four values whose shares of the sample add up to 100%
+    expect(lines.find((l) => l.trim().startsWith('country_code'))).toMatch(/0\.0% null, 4 distinct/);
+    const common = lines.find((l) => l.includes('most common:') && l.includes('NL')) ?? '';
+    expect([...common.matchAll(/([A-Z]{2}) \((\d+\.\d)%\)/g)].map((m) => m[1]).sort()).toEqual(['DE', 'FR', 'NL', 'US']);
+    // (each share is rounded to a tenth of a percent)
+    const total = [...common.matchAll(/\((\d+\.\d)%\)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+    expect(Math.abs(total - 100)).toBeLessThan(0.5);
+    expect(lines.at(-1)).toMatch(/^2 columns in \d+ ms$/);
+    const bad = await sourced('profile', source, '--table', 'sales.customers', '--mode', 'guess');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--mode: "guess" is not statistics or sample');
   });
 });

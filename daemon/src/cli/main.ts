@@ -12,6 +12,7 @@ import { auditCommand } from './audit';
 import { DataSourceFileError, readDataSourceFile } from './dataSourceFile';
 import { DiscoveryTree, formatCheck, formatRunning, Output, OutputFileError, ProgressLine, relationKind } from './output';
 import { previewFlags, runPreview } from './previewCommand';
+import { profileFlags, runProfile } from './profileCommand';
 
 /** Exit codes of the command-line client. */
 export const EXIT = { OK: 0, VALIDATION_FAILED: 1, BAD_INPUT: 2, UNREACHABLE: 3, ERROR: 4 } as const;
@@ -45,6 +46,9 @@ Commands (sourced help COMMAND: all flags and more examples):
   sourced preview FILE --table SCHEMA.NAME [--column NAME]... [--limit N] [--format table|ndjson] [--json]
       show the first rows of a table, view or collection (masked columns are never read)
       example: sourced preview db.yaml --table sales.orders --limit 20
+  sourced profile FILE --table SCHEMA.NAME [--mode statistics|sample] [--sample-rows N] [--column NAME]...
+      profile the columns of a table: nulls, distinct values, min/max, common values, histogram
+      example: sourced profile db.yaml --table sales.orders --mode sample --sample-rows 5000
   sourced plugins [--json] [--output FILE]
       list the daemon's plugins: connectors, secret providers
       example: sourced plugins --json
@@ -65,6 +69,32 @@ person (colours and live progress on a terminal) or, with --json, one JSON objec
 ${EXIT_CODES}`;
 
 const HELP: Record<string, string> = {
+  profile: `Usage: sourced profile FILE --table SCHEMA.NAME [flags]
+
+Profiles the columns of one table, view or collection of the data source in FILE through the
+daemon's ProfileTable, printing each column as it completes: null share, distinct values
+(~ when estimated), min … max, average width, the most common values and a histogram.
+
+Flags:
+  --table SCHEMA.NAME  what to profile (MongoDB: DATABASE.COLLECTION)
+  --column NAME        a column to profile, in this order; repeatable (default: all)
+  --mode statistics    only what the database keeps (pg_stats, column statistics): reads no
+                       table data (the default)
+  --mode sample        computed from a bounded sample of --sample-rows rows (default 10000)
+  --sample-rows N      rows to sample (at most the daemon's profile.maxSampleRows)
+  --json               every stream event as one JSON line (the raw contract)
+${OUTPUT_FLAGS}
+
+${DAEMON_FLAGS}
+
+Examples:
+  sourced profile db.yaml --table sales.orders
+  sourced profile db.yaml --table sales.orders --mode sample --sample-rows 5000
+  sourced profile mongo.yaml --table shop.orders --mode sample --json
+
+Exit codes: 0 ok, 2 bad input (an unknown column, too many sample rows), 3 daemon unreachable,
+4 other error (an unknown table: NOT_FOUND; a connector that cannot profile).`,
+
   preview: `Usage: sourced preview FILE --table SCHEMA.NAME [flags]
 
 Shows the first rows of one table, view or collection of the data source in FILE (JSON or YAML)
@@ -216,6 +246,8 @@ export async function main(argv: string[]): Promise<number> {
         return await plugins(rest);
       case 'preview':
         return await preview(rest);
+      case 'profile':
+        return await profile(rest);
       case 'audit':
         return await auditCommand(rest);
       case 'demo':
@@ -249,7 +281,7 @@ async function helpCommand(argv: string[]): Promise<number> {
   if (extra.length) throw new UsageError('help takes one COMMAND');
   if (topic === 'audit') return auditCommand(['--help']);
   if (topic === 'demo') return (require('./demo') as typeof import('./demo')).demoCommand(['--help']);
-  if (!(topic in HELP)) throw new UsageError(`help: unknown command "${topic}" (one of serve, validate, discover, preview, plugins, audit, demo)`);
+  if (!(topic in HELP)) throw new UsageError(`help: unknown command "${topic}" (one of serve, validate, discover, preview, profile, plugins, audit, demo)`);
   return help(topic);
 }
 
@@ -568,6 +600,27 @@ async function preview(argv: string[]): Promise<number> {
   const out = args.output();
   try {
     return await runPreview(dataSource, flags, { address: args.address, channel, deadline: args.deadline, json: args.json, out }, usage);
+  } finally {
+    out.close();
+  }
+}
+
+async function profile(argv: string[]): Promise<number> {
+  const args = clientArgs(argv, {
+    table: { type: 'string' },
+    column: { type: 'string', multiple: true },
+    mode: { type: 'string' },
+    'sample-rows': { type: 'string' },
+  });
+  if (args.values.help) return help('profile');
+  const file = single(args.positionals, 'profile');
+  const usage = (message: string) => new UsageError(message);
+  const flags = profileFlags(args.values, args.json, usage);
+  const dataSource = readDataSourceFile(file);
+  const channel = args.channel();
+  const out = args.output();
+  try {
+    return await runProfile(dataSource, flags, { address: args.address, channel, deadline: args.deadline, json: args.json, out }, usage);
   } finally {
     out.close();
   }

@@ -8,6 +8,8 @@ import {
   type EndpointRole,
   type PreviewColumnInfo,
   type PreviewRead,
+  type ProfileItem,
+  type ProfileRead,
   type RelationKey,
   type RelationPage,
   type SchemaEntity,
@@ -20,6 +22,7 @@ import { closeClient, mongoClientOptions, mongoSettings, mongoUrl, openClient } 
 import { toConnectError } from './connectFailure';
 import { isConnectionError } from './mongoErrors';
 import { collectionKind, previewColumns, previewRows, type NamespaceKind } from './preview';
+import { profileCollection } from './profile';
 
 /**
  * Collections read at once within a page at most, whatever the strategy asks: the pool
@@ -116,6 +119,19 @@ export class MongoConnector extends LocationAwareConnector<MongoClient> {
     const kind = this.kinds.get(kindKey(read.table)) ?? (await collectionKind(conn, read.table, signal, limits));
     if (kind === undefined) throw new NotFoundError('TABLE_NOT_FOUND', `MongoDB has no collection or view "${read.table.name}" in database "${read.table.schema}" that this user may see`);
     return previewRows(conn, read, kind, signal, limits);
+  }
+
+  /**
+   * A collection's profile (see profile.ts): STATISTICS reads the metadata count only (every
+   * field `noStatistics`); SAMPLE one `$sample` of at most `read.sampleRows` documents under
+   * the statement time limit. With no fields named, the fields are the top-level names of a
+   * small names-only sample.
+   */
+  protected override async *queryProfile(conn: MongoClient, read: ProfileRead, signal: AbortSignal): AsyncGenerator<ProfileItem> {
+    const limits = this.limitsOf(conn);
+    const kind = this.kinds.get(kindKey(read.table)) ?? (await collectionKind(conn, read.table, signal, limits));
+    if (kind === undefined) throw new NotFoundError('TABLE_NOT_FOUND', `MongoDB has no collection or view "${read.table.name}" in database "${read.table.schema}" that this user may see`);
+    yield* profileCollection(conn, read, kind, signal, limits);
   }
 
   private limitsOf(conn: MongoClient): CatalogLimits {

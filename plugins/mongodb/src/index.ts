@@ -12,7 +12,7 @@ export const mongodbConnector: ConnectorDefinition = {
   displayName: 'MongoDB',
   description: 'MongoDB 4.2 and later (standalone, replica sets, sharded clusters, mongodb+srv), through the official driver',
   defaultPort: 27017,
-  capabilities: ['validate', 'discover', 'preview'],
+  capabilities: ['validate', 'discover', 'preview', 'profile'],
   create(source, context) {
     return new MongoConnector(mongodbConnector, source, context);
   },
@@ -23,7 +23,7 @@ export default definePlugin({
   id: 'mongodb',
   version: '0.1.0',
   sdk: '^1.1.0',
-  description: 'MongoDB connector: validation checks, catalog discovery, schema inference by sampling and previews',
+  description: 'MongoDB connector: validation checks, catalog discovery, schema inference by sampling, previews and profiles',
   register(r) {
     r.registerConnector(mongodbConnector);
   },

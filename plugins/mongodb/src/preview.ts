@@ -56,16 +56,16 @@ export interface PreviewLimits {
   maxTimeMS?: number;
 }
 
-const timeLimit = (limits: PreviewLimits): { maxTimeMS?: number } => (limits.maxTimeMS !== undefined && limits.maxTimeMS > 0 ? { maxTimeMS: limits.maxTimeMS } : {});
+export const timeLimit = (limits: PreviewLimits): { maxTimeMS?: number } => (limits.maxTimeMS !== undefined && limits.maxTimeMS > 0 ? { maxTimeMS: limits.maxTimeMS } : {});
 
 /** Options that keep every BSON type as the driver's class, so canonical Extended JSON can tell them apart. */
-const RAW_VALUES = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true } as const;
+export const RAW_VALUES = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true } as const;
 
 /** Characters a database name may not hold (MongoDB's rules on any platform). */
 const BAD_DATABASE_NAME = /[/\\. "$\0]/;
 
 /** Why a field name cannot be a preview column, or undefined when it can. */
-function badFieldName(name: string): string | undefined {
+export function badFieldName(name: string): string | undefined {
   if (name.startsWith('$')) return 'must not start with "$" (a top-level field name, not an expression)';
   if (name.includes('.')) return 'must not contain "." (columns are top-level fields; nested paths are not supported)';
   if (name.includes('\0')) return 'must not contain a NUL character';
@@ -205,7 +205,7 @@ function fieldCell(name: string, value: unknown, isMasked: PreviewRead['isMasked
   return jsonCell(redact(value));
 }
 
-function jsonCell(value: unknown): Cell {
+export function jsonCell(value: unknown): Cell {
   return { kind: 'json', value: BSON.EJSON.stringify(value as Document, { relaxed: false }) };
 }
 
@@ -236,7 +236,7 @@ export function redacted(value: unknown, isMasked: PreviewRead['isMasked']): unk
  * missing privileges as `NotAllowedError` (READ_NOT_ALLOWED), the statement time limit as
  * PREVIEW_READ_TIMEOUT, anything else as PREVIEW_READ_FAILED with the server's code.
  */
-async function run<T>(what: string, signal: AbortSignal, read: () => Promise<T>): Promise<T> {
+export async function run<T>(what: string, signal: AbortSignal, read: () => Promise<T>): Promise<T> {
   try {
     return await read();
   } catch (error) {

@@ -7,6 +7,8 @@ import {
   type EndpointRole,
   type PreviewColumnInfo,
   type PreviewRead,
+  type ProfileItem,
+  type ProfileRead,
   type RelationEntity,
   type RelationKey,
   type RelationPage,
@@ -20,6 +22,7 @@ import { connectSession } from './connect';
 import { toConnectError } from './connectFailure';
 import { isConnectionError } from './mysqlErrors';
 import { readPreviewColumns, readPreviewRows } from './preview';
+import { readProfile } from './profile';
 import { endConnection } from './query';
 
 /**
@@ -81,5 +84,14 @@ export class MysqlConnector extends LocationAwareConnector<Connection> {
   /** `SELECT <columns> FROM <db>.<table> [ORDER BY <primary key>] LIMIT ?` in a read-only transaction, each value rendered by its type. */
   protected override queryPreviewRows(conn: Connection, read: PreviewRead, signal: AbortSignal): Promise<Cell[][]> {
     return readPreviewRows(conn, read, signal);
+  }
+
+  /**
+   * STATISTICS: information_schema.TABLES, MariaDB's mysql.column_stats or MySQL 8's
+   * COLUMN_STATISTICS, and index cardinality, never the table's rows. SAMPLE: aggregates over
+   * `(SELECT … FROM t LIMIT n) s` in a read-only transaction (see ./profile).
+   */
+  protected override queryProfile(conn: Connection, read: ProfileRead, signal: AbortSignal): AsyncGenerator<ProfileItem> {
+    return readProfile(conn, read, signal);
   }
 }

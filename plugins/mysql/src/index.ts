@@ -12,7 +12,7 @@ export const mysqlConnector: ConnectorDefinition = {
   displayName: 'MySQL / MariaDB',
   description: 'MySQL 5.7 and later, MariaDB 10.3 and later (and compatible servers), through the mysql2 driver',
   defaultPort: 3306,
-  capabilities: ['validate', 'discover', 'preview'],
+  capabilities: ['validate', 'discover', 'preview', 'profile'],
   create(source, context) {
     return new MysqlConnector(mysqlConnector, source, context);
   },
@@ -23,7 +23,7 @@ export default definePlugin({
   id: 'mysql',
   version: '0.1.0',
   sdk: '^1.0.0',
-  description: 'MySQL and MariaDB connector: validation checks and set-based information_schema discovery',
+  description: 'MySQL and MariaDB connector: validation checks, set-based information_schema discovery, table preview and profile',
   register(r) {
     r.registerConnector(mysqlConnector);
   },

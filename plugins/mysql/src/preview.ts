@@ -35,17 +35,17 @@ const PREVIEW_TABLE_TYPES = new Set(['BASE TABLE', 'SYSTEM VERSIONED', 'VIEW']);
 const LISTED_COLUMNS = 50;
 
 /** Statement time limit errors: MariaDB max_statement_time (1969), MySQL max_execution_time (3024). */
-const TIMEOUT_ERRNOS = new Set([1969, 3024]);
+export const TIMEOUT_ERRNOS = new Set([1969, 3024]);
 /** Privilege errors: table/column access denied (1142, 1143), database access denied (1044). */
-const DENIED_ERRNOS = new Set([1142, 1143, 1044]);
+export const DENIED_ERRNOS = new Set([1142, 1143, 1044]);
 
 /** Spatial types, read as WKT through ST_AsText (the raw value is the server's internal SRID+WKB). */
-const GEOMETRY_TYPES = new Set(['geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection', 'geomcollection']);
-const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint']);
-const DECIMAL_TYPES = new Set(['decimal', 'numeric', 'dec', 'fixed']);
-const FLOAT_TYPES = new Set(['float', 'double', 'real']);
-const TEXT_TYPES = new Set(['char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext']);
-const BYTES_TYPES = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'vector']);
+export const GEOMETRY_TYPES = new Set(['geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection', 'geomcollection']);
+export const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint']);
+export const DECIMAL_TYPES = new Set(['decimal', 'numeric', 'dec', 'fixed']);
+export const FLOAT_TYPES = new Set(['float', 'double', 'real']);
+export const TEXT_TYPES = new Set(['char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext']);
+export const BYTES_TYPES = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'vector']);
 
 /** Quotes a MySQL identifier with backticks, doubling the backticks inside: `` a`b `` → `` `a``b` ``. */
 export function quoteIdentifier(name: string): string {
@@ -206,7 +206,7 @@ const RAW = (field: { buffer(): Buffer | null }): Buffer | null => field.buffer(
  * arrive, and the helper takes no per-query options, so it is set on this connection's config
  * for the statement (a connection runs one statement at a time) and put back after.
  */
-async function queryRaw<R>(conn: Connection, sql: string, params: readonly unknown[], signal: AbortSignal): Promise<R[]> {
+export async function queryRaw<R>(conn: Connection, sql: string, params: readonly unknown[], signal: AbortSignal): Promise<R[]> {
   const config = conn.config as { typeCast?: unknown };
   const previous = config.typeCast;
   config.typeCast = RAW;

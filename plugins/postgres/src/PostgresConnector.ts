@@ -12,6 +12,8 @@ import {
   type Cell,
   type PreviewColumnInfo,
   type PreviewRead,
+  type ProfileItem,
+  type ProfileRead,
 } from '@sourced/core';
 import type { Client } from 'pg';
 import { countRelations, KeyWindow, readRelations, readSchemas } from './catalog';
@@ -20,6 +22,7 @@ import { connectClient } from './connect';
 import { toConnectError } from './connectFailure';
 import { isConnectionError } from './pgErrors';
 import { readPreviewColumns, readPreviewRows } from './preview';
+import { profileTable } from './profile';
 import { endClient } from './query';
 
 /**
@@ -87,5 +90,14 @@ export class PostgresConnector extends LocationAwareConnector<Client> {
   /** A read-only transaction: the catalog names again, then one SELECT ... LIMIT $1 read as text and rendered by type. */
   protected override queryPreviewRows(conn: Client, read: PreviewRead, signal: AbortSignal): Promise<Cell[][]> {
     return readPreviewRows(conn, read, signal);
+  }
+
+  /**
+   * A read-only transaction (see profile.ts). STATISTICS: pg_class, pg_attribute and one
+   * pg_stats query, nothing reads the table. SAMPLE: at most `read.sampleRows` rows through
+   * TABLESAMPLE SYSTEM ... LIMIT n, one set-based statement per column over that sample.
+   */
+  protected override async *queryProfile(conn: Client, read: ProfileRead, signal: AbortSignal): AsyncGenerator<ProfileItem> {
+    yield* profileTable(conn, read, signal);
   }
 }

@@ -12,7 +12,7 @@ export const postgresConnector: ConnectorDefinition = {
   displayName: 'PostgreSQL',
   description: 'PostgreSQL 12 and later (and compatible servers), through the pg driver',
   defaultPort: 5432,
-  capabilities: ['validate', 'discover', 'preview'],
+  capabilities: ['validate', 'discover', 'preview', 'profile'],
   create(source, context) {
     return new PostgresConnector(postgresConnector, source, context);
   },

@@ -58,7 +58,7 @@ WHERE n.nspname = $1 AND c.relname = $2
  * The columns of relation $1 in attnum order: name, type as format_type prints it, and what
  * the rendering needs of the base type (a domain's, followed down to a non-domain type).
  */
-const COLUMNS_SQL = `
+export const COLUMNS_SQL = `
 WITH RECURSIVE base AS (
   SELECT a.attnum, a.atttypid AS typid, 0 AS depth
   FROM pg_attribute a
@@ -95,14 +95,14 @@ const PREVIEW_TRANSACTION_SQL = `BEGIN READ ONLY;
 SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true),
        set_config('bytea_output', 'hex', true), set_config('extra_float_digits', '3', true)`;
 
-interface RelationRow {
+export interface RelationRow {
   oid: string;
   schema: string;
   name: string;
 }
 
 /** A column as the catalog describes it, with what rendering needs. */
-interface CatalogColumn {
+export interface CatalogColumn {
   name: string;
   type: string;
   base_name: string;
@@ -139,7 +139,7 @@ const BUILTIN_RENDERING: Record<string, Rendering> = {
 };
 
 /** How a column of this (base) type is read and rendered. */
-function renderingOf(c: CatalogColumn): Rendering {
+export function renderingOf(c: CatalogColumn): Rendering {
   // Arrays (typcategory A; some scalar types such as point have a typelem too) and composite types.
   if (c.base_category === 'A' || c.base_typtype === 'c') return 'to_json';
   if (c.base_builtin) return BUILTIN_RENDERING[c.base_name] ?? 'other';
@@ -163,7 +163,7 @@ async function findRelation(conn: Client, table: RelationKey, signal: AbortSigna
 }
 
 /** `wanted` among the catalog's columns, in that order (none when empty); an InputError naming each unknown one. */
-function pick<T extends { name: string }>(all: T[], wanted: readonly string[], relation: RelationRow): T[] {
+export function pick<T extends { name: string }>(all: T[], wanted: readonly string[], relation: RelationRow): T[] {
   const byName = new Map(all.map((c) => [c.name, c]));
   const violations = [];
   const out: T[] = [];

@@ -59,7 +59,7 @@ const isExpressionObject = (v: unknown): v is Document => typeof v === 'object' 
 /**
  * Evaluates an aggregation expression over a document: field paths (`$a.b`), variables
  * (`$$ROOT`, `$$CURRENT`, `$$name.path` of `$map`'s `as`), literals, `$literal`,
- * `$objectToArray` and `$map`; anything else is InvalidPipelineOperator, as on a server
+ * `$objectToArray`, `$map` and `$type`; anything else is InvalidPipelineOperator, as on a server
  * that lacks it.
  */
 export function evaluate(expr: unknown, doc: Document, vars: Record<string, unknown> = {}): unknown {
@@ -92,12 +92,54 @@ export function evaluate(expr: unknown, doc: Document, vars: Record<string, unkn
         if (!Array.isArray(items)) throw new CommandError(16883, 'Location16883', "input to $map must be an array not object");
         return items.map((item) => evaluate(body, doc, { ...vars, [String(as)]: item }));
       }
+      case '$type':
+        return bsonTypeName(evaluate(Array.isArray(arg) && arg.length === 1 ? arg[0] : arg, doc, vars));
       default:
         throw new CommandError(168, 'InvalidPipelineOperator', `Unrecognized expression '${op}'`);
     }
   }
   if (isExpressionObject(expr)) return Object.fromEntries(Object.entries(expr).map(([k, v]) => [k, evaluate(v, doc, vars)]));
   return expr;
+}
+
+const BSON_TYPE_NAMES: Record<string, string> = {
+  Double: 'double',
+  Int32: 'int',
+  Long: 'long',
+  Decimal128: 'decimal',
+  ObjectId: 'objectId',
+  Binary: 'binData',
+  Timestamp: 'timestamp',
+  BSONRegExp: 'regex',
+  BSONSymbol: 'symbol',
+  MinKey: 'minKey',
+  MaxKey: 'maxKey',
+  Code: 'javascript',
+  DBRef: 'object',
+};
+
+/** `$type` of a value as a server names it: `missing` for no value; plain JS numbers as the BSON serializer stores them. */
+export function bsonTypeName(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (value === null) return 'null';
+  const tag = (value as { _bsontype?: unknown })._bsontype;
+  if (typeof tag === 'string') return BSON_TYPE_NAMES[tag] ?? tag.toLowerCase();
+  switch (typeof value) {
+    case 'boolean':
+      return 'bool';
+    case 'string':
+      return 'string';
+    case 'bigint':
+      return 'long';
+    case 'number':
+      return Number.isInteger(value) && value >= -2147483648 && value <= 2147483647 ? 'int' : 'double';
+    default:
+      if (Array.isArray(value)) return 'array';
+      if (value instanceof Date) return 'date';
+      if (value instanceof RegExp) return 'regex';
+      if (value instanceof Uint8Array) return 'binData';
+      return 'object';
+  }
 }
 
 /** A copy of a document's own structure (documents and arrays); BSON values (ObjectId, Int32, Binary, dates) are shared, keeping their classes. */

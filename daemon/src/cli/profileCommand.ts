@@ -1,0 +1,87 @@
+import { Metadata } from '@grpc/grpc-js';
+import { DataSourceServiceClient, ProfileTableResponse } from '../gen/sourced/v1/data_source_service';
+import { DiscoveryStrategy } from '../gen/sourced/v1/discovery';
+import { ProfileMode, type ColumnProfile } from '../gen/sourced/v1/profile';
+import { endpointRoleToJSON } from '../gen/sourced/v1/validation';
+import type { Output, Paint } from './output';
+import { cellText, splitTable, type PreviewCliArgs } from './previewCommand';
+
+/** The parsed flags of `sourced profile`. */
+export interface ProfileFlags {
+  table: string;
+  columns: string[];
+  mode: ProfileMode;
+  sampleRows: number;
+  json: boolean;
+}
+
+/** Reads `--table`, `--column`, `--mode statistics|sample`, `--sample-rows`. */
+export function profileFlags(values: Record<string, unknown>, json: boolean, usage: (message: string) => Error): ProfileFlags {
+  const table = values.table as string | undefined;
+  if (!table) throw usage('--table SCHEMA.NAME is required (the table, view or collection to profile)');
+  splitTable(table, usage);
+  const modeText = String(values.mode ?? 'statistics').toLowerCase();
+  const mode = modeText === 'statistics' ? ProfileMode.PROFILE_MODE_STATISTICS : modeText === 'sample' ? ProfileMode.PROFILE_MODE_SAMPLE : undefined;
+  if (mode === undefined) throw usage(`--mode: "${String(values.mode)}" is not statistics or sample`);
+  const sampleRows = values['sample-rows'] === undefined ? 0 : Number(values['sample-rows']);
+  if (!Number.isInteger(sampleRows) || sampleRows < 0) throw usage(`--sample-rows: "${String(values['sample-rows'])}" is not a whole number`);
+  return { table, columns: (values.column as string[] | undefined) ?? [], mode, sampleRows, json };
+}
+
+/** Runs the profile and prints each column as it arrives; returns the exit code (0). */
+export async function runProfile(dataSource: unknown, flags: ProfileFlags, args: PreviewCliArgs, usage: (message: string) => Error): Promise<number> {
+  const { out } = args;
+  const client = new DataSourceServiceClient(args.address, args.channel);
+  const call = client.profileTable(
+    {
+      dataSource: dataSource as never,
+      table: splitTable(flags.table, usage),
+      columns: flags.columns,
+      mode: flags.mode,
+      sampleRows: flags.sampleRows,
+      mostCommonLimit: 0,
+      histogramBuckets: 0,
+      strategy: DiscoveryStrategy.DISCOVERY_STRATEGY_UNSPECIFIED,
+    },
+    new Metadata(),
+    { deadline: args.deadline },
+  );
+  try {
+    for await (const message of call as AsyncIterable<ProfileTableResponse>) {
+      if (flags.json) {
+        out.line(JSON.stringify(ProfileTableResponse.toJSON(message)));
+        continue;
+      }
+      const e = message.event;
+      if (e?.$case === 'header') {
+        const h = e.value;
+        const rows = h.rowCount === undefined ? 'rows unknown' : `${h.rowCountExact ? '' : '~'}${Math.round(h.rowCount)} rows`;
+        out.line(out.paint.bold(`${h.table?.schema}.${h.table?.name}: ${rows}; from ${h.source}`));
+      } else if (e?.$case === 'column') {
+        for (const line of describeColumn(e.value, out.paint)) out.line(line);
+      } else if (e?.$case === 'failover') out.note(`failover to ${endpointRoleToJSON(e.value.active)}: ${e.value.reason}`);
+      else if (e?.$case === 'summary') out.line(`${e.value.columns} columns in ${e.value.durationMs.toFixed(0)} ms${e.value.maskedColumns.length ? `; masked: ${e.value.maskedColumns.join(', ')}` : ''}`);
+    }
+  } finally {
+    client.close();
+  }
+  return 0;
+}
+
+/** A column's profile in a few lines for a person. */
+export function describeColumn(c: ColumnProfile, paint: Paint): string[] {
+  const head = `  ${paint.bold(c.name)} ${paint.dim(c.dataType)}${c.masked ? paint.dim(' (masked)') : ''}`;
+  if (c.noStatistics) return [`${head}: no statistics (ANALYZE the table, or use --mode sample)`];
+  const facts: string[] = [];
+  if (c.nullFraction !== undefined) facts.push(`${(c.nullFraction * 100).toFixed(1)}% null`);
+  if (c.distinctCount !== undefined) facts.push(`${c.distinctExact ? '' : '~'}${Math.round(c.distinctCount)} distinct`);
+  if (c.min && c.max) facts.push(`${cellText(c.min, paint)} … ${cellText(c.max, paint)}`);
+  if (c.averageLength !== undefined) facts.push(`avg ${c.averageLength.toFixed(1)} bytes`);
+  const lines = [`${head}: ${facts.join(', ')}`];
+  if (c.types.length) lines.push(`      types: ${c.types.map((t) => `${t.type} ${(t.frequency * 100).toFixed(1)}%`).join(', ')}`);
+  if (c.mostCommon.length) {
+    lines.push(`      most common: ${c.mostCommon.slice(0, 5).map((m) => `${m.value ? cellText(m.value, paint) : ''} (${(m.frequency * 100).toFixed(1)}%)`).join(', ')}`);
+  }
+  if (c.histogramBounds.length) lines.push(`      histogram: ${c.histogramBounds.map((b) => cellText(b, paint)).join(' | ')}`);
+  return lines;
+}

@@ -1,0 +1,513 @@
+/**
+ * ProfileTable for MySQL and MariaDB.
+ *
+ * STATISTICS reads only what the server keeps, never the table's rows:
+ * - the table: information_schema.TABLES (TABLE_ROWS, the storage engine's estimate; none for a view);
+ * - MariaDB: the engine-independent statistics of mysql.column_stats (filled by
+ *   `ANALYZE TABLE t PERSISTENT FOR ALL`): min_value, max_value, nulls_ratio, avg_length,
+ *   avg_frequency (distinct ≈ non-null rows / avg_frequency) and the histogram (JSON_HB of
+ *   10.8+ gives bucket endpoints; SINGLE/DOUBLE_PREC_HB give positions between min and max,
+ *   turned into bounds for numeric columns only). Reading it needs
+ *   `GRANT SELECT ON mysql.column_stats TO <account>`; without it the profile says so in its
+ *   source and reports only index cardinality;
+ * - MySQL 8.0+: the histograms of information_schema.COLUMN_STATISTICS (`ANALYZE TABLE t
+ *   UPDATE HISTOGRAM ON c`): null fraction, min/max, distinct values, most common values of a
+ *   singleton histogram, bounds of an equi-height one;
+ * - both: information_schema.STATISTICS CARDINALITY of the indexes a column leads, as a
+ *   distinct estimate.
+ * A column with none of these is `noStatistics`.
+ *
+ * SAMPLE is a bounded read: MySQL has no TABLESAMPLE, so the sample is the first n rows in
+ * storage order (`SELECT … FROM t LIMIT n`), not a random sample. Every statement over the
+ * table reads a derived table `(SELECT … FROM t LIMIT n) s`, in one read-only transaction
+ * (InnoDB's consistent snapshot, the same plan: the same rows each time); figures are exact
+ * over those rows. Masked columns: counts only (rows, non-null rows, distinct values); their
+ * values are never selected out of the derived table.
+ *
+ * Identifiers in SQL are the catalog's own names quoted with backticks; everything else
+ * travels as `?` values.
+ */
+import {
+  AbortedError,
+  NotAllowedError,
+  SourcedError,
+  UnavailableError,
+  describeError,
+  type Cell,
+  type ColumnProfile,
+  type PreviewColumnInfo,
+  type ProfileItem,
+  type ProfileRead,
+} from '@sourced/core';
+import type { Connection } from 'mysql2';
+import { atLeast, sessionOf, type ServerVersion } from './connect';
+import { isConnectionError, serverErrno } from './mysqlErrors';
+import {
+  DECIMAL_TYPES,
+  DENIED_ERRNOS,
+  FLOAT_TYPES,
+  GEOMETRY_TYPES,
+  INTEGER_TYPES,
+  TIMEOUT_ERRNOS,
+  baseTypeOf,
+  queryRaw,
+  quoteIdentifier,
+  renderCell,
+} from './preview';
+import { closedByCancel, query } from './query';
+
+/** Types whose values order on a line: a histogram makes sense for them. */
+const TEMPORAL_TYPES = new Set(['date', 'datetime', 'timestamp', 'time', 'year']);
+/** Types MIN/MAX say nothing useful about (or cannot order). */
+const UNORDERED_TYPES = new Set(['json', ...GEOMETRY_TYPES]);
+
+export function isNumeric(type: string): boolean {
+  const base = baseTypeOf(type);
+  return INTEGER_TYPES.has(base) || DECIMAL_TYPES.has(base) || FLOAT_TYPES.has(base);
+}
+export function isHistogrammable(type: string): boolean {
+  return isNumeric(type) || TEMPORAL_TYPES.has(baseTypeOf(type));
+}
+
+/** The profile of a table: its header, then each column as it is done. */
+export async function* readProfile(conn: Connection, read: ProfileRead, signal: AbortSignal): AsyncGenerator<ProfileItem> {
+  if (read.mode === 'SAMPLE') yield* sampleProfile(conn, read, signal);
+  else yield* statisticsProfile(conn, read, signal);
+}
+
+// ---------------------------------------------------------------------------------------------
+// STATISTICS
+
+interface TableRowsRow {
+  schema_name: string;
+  name: string;
+  table_rows: number | string | null;
+  engine: string | null;
+}
+
+interface ColumnStatsRow {
+  db_name: string | Buffer;
+  table_name: string | Buffer;
+  column_name: string | Buffer;
+  min_value: Buffer | string | null;
+  max_value: Buffer | string | null;
+  nulls_ratio: string | number | null;
+  avg_length: string | number | null;
+  avg_frequency: string | number | null;
+  hist_type: string | null;
+  histogram: Buffer | string | null;
+}
+
+interface CardinalityRow {
+  schema_name: string;
+  name: string;
+  column_name: string;
+  cardinality: number | string | null;
+}
+
+interface HistogramRow {
+  schema_name: string;
+  name: string;
+  column_name: string;
+  histogram: string | Record<string, unknown> | null;
+}
+
+/** What the server keeps about one column. */
+interface Kept {
+  nullFraction?: number;
+  distinct?: number;
+  min?: Cell;
+  max?: Cell;
+  averageLength?: number;
+  mostCommon: { value: Cell; frequency: number }[];
+  histogram: Cell[];
+}
+
+async function* statisticsProfile(conn: Connection, read: ProfileRead, signal: AbortSignal): AsyncGenerator<ProfileItem> {
+  const { schema, name } = read.table;
+  const version = sessionOf(conn).version;
+  const rowCount = await tableRows(conn, read, signal);
+  const sources = ['information_schema.TABLES (TABLE_ROWS, an estimate)'];
+  const kept = new Map<string, Kept>();
+  const masked = new Set(read.columns.filter((c) => read.isMasked(c.name, c.type)).map((c) => c.name));
+  const types = new Map(read.columns.map((c) => [c.name, c.type]));
+
+  if (version.flavour === 'MariaDB') {
+    const stats = await columnStats(conn, read, masked, signal);
+    if (stats === 'denied') {
+      sources.push(
+        'mysql.column_stats is not readable by this account (it needs GRANT SELECT ON mysql.column_stats), so column statistics are missing: only index cardinality is reported',
+      );
+    } else {
+      sources.push('mysql.column_stats (engine-independent statistics of ANALYZE TABLE … PERSISTENT FOR ALL)');
+      for (const row of stats) {
+        const column = text(row.column_name);
+        const type = types.get(column);
+        if (type === undefined) continue;
+        kept.set(column, fromColumnStats(row, type, rowCount, masked.has(column), read.histogramBuckets));
+      }
+    }
+  } else if (atLeast(version, 8, 0)) {
+    sources.push('information_schema.COLUMN_STATISTICS (histograms of ANALYZE TABLE … UPDATE HISTOGRAM)');
+    const rows = await step('the column histograms', () =>
+      query<HistogramRow>(
+        conn,
+        `SELECT SCHEMA_NAME AS schema_name, TABLE_NAME AS name, COLUMN_NAME AS column_name, HISTOGRAM AS histogram
+FROM information_schema.COLUMN_STATISTICS WHERE SCHEMA_NAME = ? AND TABLE_NAME = ?`,
+        [schema, name],
+        signal,
+      ),
+    );
+    for (const row of rows) {
+      if (row.schema_name !== schema || row.name !== name) continue;
+      const type = types.get(row.column_name);
+      if (type === undefined || row.histogram === null) continue;
+      const h = typeof row.histogram === 'string' ? (JSON.parse(row.histogram) as Record<string, unknown>) : row.histogram;
+      kept.set(row.column_name, fromMysqlHistogram(h, type, masked.has(row.column_name), read));
+    }
+  }
+
+  const cardinality = await indexCardinality(conn, read, signal);
+  if (cardinality.size) sources.push('information_schema.STATISTICS (index cardinality)');
+  yield { kind: 'table', table: { rowCount, rowCountExact: false, sampleRows: 0, source: sources.join('; ') } };
+
+  for (const c of read.columns) {
+    if (signal.aborted) return;
+    const k = kept.get(c.name);
+    const indexed = cardinality.get(c.name);
+    if (!k && indexed === undefined) {
+      yield { kind: 'column', column: { name: c.name, type: c.type, distinctExact: false, mostCommon: [], histogram: [], types: [], noStatistics: true } };
+      continue;
+    }
+    const column: ColumnProfile = {
+      name: c.name,
+      type: c.type,
+      nullFraction: k?.nullFraction,
+      distinctCount: k?.distinct ?? indexed,
+      distinctExact: false,
+      averageLength: k?.averageLength,
+      mostCommon: k?.mostCommon ?? [],
+      histogram: k?.histogram ?? [],
+      types: [],
+    };
+    if (k?.min) column.min = k.min;
+    if (k?.max) column.max = k.max;
+    yield { kind: 'column', column };
+  }
+}
+
+/** information_schema.TABLES TABLE_ROWS (undefined for a view or when the engine keeps none). */
+async function tableRows(conn: Connection, read: ProfileRead, signal: AbortSignal): Promise<number | undefined> {
+  const { schema, name } = read.table;
+  const rows = await step('the table', () =>
+    query<TableRowsRow>(
+      conn,
+      `SELECT TABLE_SCHEMA AS schema_name, TABLE_NAME AS name, TABLE_ROWS AS table_rows, ENGINE AS engine
+FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`,
+      [schema, name],
+      signal,
+    ),
+  );
+  const row = rows.find((r) => r.schema_name === schema && r.name === name);
+  return row && row.table_rows !== null ? Number(row.table_rows) : undefined;
+}
+
+/**
+ * MariaDB's mysql.column_stats rows of the table, or `denied` when the account may not read it.
+ * A masked column's min, max and histogram are not even selected.
+ */
+async function columnStats(conn: Connection, read: ProfileRead, masked: ReadonlySet<string>, signal: AbortSignal): Promise<ColumnStatsRow[] | 'denied'> {
+  const { schema, name } = read.table;
+  const hidden = [...masked];
+  const unlessMasked = (expr: string) => (hidden.length ? `CASE WHEN column_name IN (${hidden.map(() => '?').join(', ')}) THEN NULL ELSE ${expr} END` : expr);
+  const sql = `SELECT db_name, table_name, column_name, ${unlessMasked('min_value')} AS min_value, ${unlessMasked('max_value')} AS max_value,
+nulls_ratio, avg_length, avg_frequency, hist_type, ${unlessMasked('histogram')} AS histogram
+FROM mysql.column_stats WHERE db_name = ? AND table_name = ?`;
+  try {
+    const rows = await query<ColumnStatsRow>(conn, sql, [...hidden, ...hidden, ...hidden, schema, name], signal);
+    return rows.filter((r) => text(r.db_name) === schema && text(r.table_name) === name);
+  } catch (error) {
+    const errno = serverErrno(error);
+    if (errno !== undefined && DENIED_ERRNOS.has(errno)) return 'denied';
+    return step('mysql.column_stats', () => Promise.reject(error));
+  }
+}
+
+function fromColumnStats(row: ColumnStatsRow, type: string, rowCount: number | undefined, masked: boolean, buckets: number): Kept {
+  const nulls = num(row.nulls_ratio);
+  const avgFrequency = num(row.avg_frequency);
+  const k: Kept = { nullFraction: nulls, averageLength: masked ? undefined : num(row.avg_length), mostCommon: [], histogram: [] };
+  if (rowCount !== undefined && avgFrequency !== undefined) {
+    k.distinct = avgFrequency > 0 ? Math.round((rowCount * (1 - (nulls ?? 0))) / avgFrequency) : 0;
+  }
+  if (masked) return k;
+  const ordered = !UNORDERED_TYPES.has(baseTypeOf(type));
+  if (ordered && row.min_value !== null) k.min = renderCell(type, buf(row.min_value));
+  if (ordered && row.max_value !== null) k.max = renderCell(type, buf(row.max_value));
+  if (ordered && row.histogram !== null && row.hist_type) k.histogram = mariadbHistogram(row, type, buckets);
+  return k;
+}
+
+/**
+ * Bounds of a MariaDB histogram: JSON_HB lists each bucket's `start` (and the last one's
+ * `end`); SINGLE_PREC_HB and DOUBLE_PREC_HB hold each bucket's end as a position between
+ * min_value and max_value (1 or 2 bytes), made into values for numeric columns only.
+ */
+export function mariadbHistogram(row: Pick<ColumnStatsRow, 'hist_type' | 'histogram' | 'min_value' | 'max_value'>, type: string, buckets: number): Cell[] {
+  const raw = buf(row.histogram);
+  if (row.hist_type === 'JSON_HB') {
+    try {
+      const h = JSON.parse(raw.toString('utf8')) as { histogram_hb?: Record<string, string>[] };
+      const points: Buffer[] = [];
+      const value = (b: Record<string, string>, key: 'start' | 'end') =>
+        b[key] !== undefined ? Buffer.from(b[key], 'utf8') : b[`${key}_hex`] !== undefined ? Buffer.from(b[`${key}_hex`], 'hex') : undefined;
+      const hb = h.histogram_hb ?? [];
+      hb.forEach((b, i) => {
+        const start = value(b, 'start');
+        if (start) points.push(start);
+        if (i === hb.length - 1) {
+          const end = value(b, 'end');
+          if (end) points.push(end);
+        }
+      });
+      return thin(points, buckets).map((p) => renderCell(type, p));
+    } catch {
+      return [];
+    }
+  }
+  if (!isNumeric(type) || row.min_value === null || row.max_value === null) return [];
+  const width = row.hist_type === 'DOUBLE_PREC_HB' ? 2 : row.hist_type === 'SINGLE_PREC_HB' ? 1 : 0;
+  if (!width) return [];
+  const min = Number(buf(row.min_value).toString('utf8'));
+  const max = Number(buf(row.max_value).toString('utf8'));
+  if (!Number.isFinite(min) || !Number.isFinite(max)) return [];
+  const positions = [0];
+  for (let i = 0; i + width <= raw.length; i += width) positions.push(width === 2 ? raw.readUInt16LE(i) / 0xffff : raw.readUInt8(i) / 0xff);
+  positions.push(1);
+  const integer = INTEGER_TYPES.has(baseTypeOf(type));
+  const values = positions.map((p) => min + p * (max - min)).map((v) => (integer ? Math.round(v) : v));
+  const distinct = values.filter((v, i) => i === 0 || v !== values[i - 1]);
+  return thin(distinct, buckets).map((v) => renderCell(type, Buffer.from(String(v))));
+}
+
+/**
+ * MySQL 8's histogram JSON: `null-values`, `histogram-type` singleton (buckets
+ * `[value, cumulative frequency]`) or equi-height (`[lower, upper, cumulative frequency,
+ * distinct]`); strings come as `base64:type<n>:<base64>`. Frequencies are shares of all rows.
+ */
+export function fromMysqlHistogram(h: Record<string, unknown>, type: string, masked: boolean, read: Pick<ProfileRead, 'mostCommonLimit' | 'histogramBuckets'>): Kept {
+  const buckets = Array.isArray(h['buckets']) ? (h['buckets'] as unknown[][]) : [];
+  const nullFraction = typeof h['null-values'] === 'number' ? h['null-values'] : undefined;
+  const k: Kept = { nullFraction, mostCommon: [], histogram: [] };
+  const cell = (v: unknown): Cell => renderCell(type, mysqlHistogramValue(v));
+  if (h['histogram-type'] === 'singleton') {
+    // Over the sampled rows: the distinct values there are at least, not the table's.
+    k.distinct = buckets.length;
+    if (masked || !buckets.length) return k;
+    k.min = cell(buckets[0][0]);
+    k.max = cell(buckets[buckets.length - 1][0]);
+    let previous = 0;
+    const freq = buckets.map((b) => {
+      const cumulative = Number(b[1]);
+      const f = cumulative - previous;
+      previous = cumulative;
+      return { value: b[0], frequency: f };
+    });
+    k.mostCommon = freq
+      .sort((a, b) => b.frequency - a.frequency)
+      .slice(0, read.mostCommonLimit)
+      .map((f) => ({ value: cell(f.value), frequency: f.frequency }));
+    return k;
+  }
+  if (h['histogram-type'] === 'equi-height') {
+    k.distinct = buckets.reduce((n, b) => n + Number(b[3] ?? 0), 0);
+    if (masked || !buckets.length) return k;
+    k.min = cell(buckets[0][0]);
+    k.max = cell(buckets[buckets.length - 1][1]);
+    if (isHistogrammable(type)) k.histogram = thin([buckets[0][0], ...buckets.map((b) => b[1])], read.histogramBuckets).map(cell);
+  }
+  return k;
+}
+
+/** A value of a MySQL histogram as the text protocol would send it. */
+function mysqlHistogramValue(v: unknown): Buffer | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'string') {
+    const m = /^base64:type\d+:(.*)$/s.exec(v);
+    if (m) return Buffer.from(m[1], 'base64');
+    return Buffer.from(v, 'utf8');
+  }
+  return Buffer.from(String(v), 'utf8');
+}
+
+/** information_schema.STATISTICS CARDINALITY of the indexes a column leads (the largest), by column. */
+async function indexCardinality(conn: Connection, read: ProfileRead, signal: AbortSignal): Promise<Map<string, number>> {
+  const { schema, name } = read.table;
+  const rows = await step('the index statistics', () =>
+    query<CardinalityRow>(
+      conn,
+      `SELECT TABLE_SCHEMA AS schema_name, TABLE_NAME AS name, COLUMN_NAME AS column_name, MAX(CARDINALITY) AS cardinality
+FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND SEQ_IN_INDEX = 1
+GROUP BY TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME`,
+      [schema, name],
+      signal,
+    ),
+  );
+  const out = new Map<string, number>();
+  for (const r of rows) if (r.schema_name === schema && r.name === name && r.cardinality !== null) out.set(r.column_name, Number(r.cardinality));
+  return out;
+}
+
+/** At most `buckets + 1` of the points, evenly spread, the first and last kept. */
+export function thin<T>(points: T[], buckets: number): T[] {
+  if (points.length <= buckets + 1) return points;
+  const out: T[] = [];
+  for (let i = 0; i <= buckets; i++) out.push(points[Math.round((i * (points.length - 1)) / buckets)]);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// SAMPLE
+
+type RawRow = Record<string, Buffer | null>;
+
+async function* sampleProfile(conn: Connection, read: ProfileRead, signal: AbortSignal): AsyncGenerator<ProfileItem> {
+  const version = sessionOf(conn).version;
+  const n = read.sampleRows;
+  const estimate = await tableRows(conn, read, signal);
+  const from = `${quoteIdentifier(read.table.schema)}.${quoteIdentifier(read.table.name)}`;
+  await step('the sample', () => query(conn, 'START TRANSACTION READ ONLY', [], signal));
+  try {
+    const counted = await step('the sample', () => queryRaw<RawRow>(conn, `SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM ${from} LIMIT ?) s`, [n], signal));
+    const sampled = Number(counted[0]?.n?.toString() ?? 0);
+    const whole = sampled < n;
+    yield {
+      kind: 'table',
+      table: {
+        rowCount: whole ? sampled : estimate,
+        rowCountExact: whole,
+        sampleRows: sampled,
+        source: whole
+          ? `a bounded read of at most ${n} rows (SELECT … LIMIT ${n}), which read the whole table: ${sampled} rows`
+          : `a bounded read of the first ${n} rows in storage order (SELECT … LIMIT ${n}; MySQL has no TABLESAMPLE, so this is not a random sample); row count: information_schema.TABLES (TABLE_ROWS, an estimate)`,
+      },
+    };
+    for (const c of read.columns) {
+      if (signal.aborted) return;
+      yield { kind: 'column', column: await sampleColumn(conn, read, c, from, sampled, version, signal) };
+    }
+  } finally {
+    // A cancelled statement's connection is closed already; otherwise end the transaction.
+    if (!signal.aborted && !closedByCancel(conn)) await query(conn, 'ROLLBACK', [], new AbortController().signal).catch(() => undefined);
+  }
+}
+
+/** The sample's SQL for one column: `(SELECT <col> AS v FROM <t> LIMIT ?) s` (spatial values as WKT). */
+export function sampleOf(column: PreviewColumnInfo, from: string): string {
+  const id = quoteIdentifier(column.name);
+  return `(SELECT ${GEOMETRY_TYPES.has(baseTypeOf(column.type)) ? `ST_AsText(${id})` : id} AS v FROM ${from} LIMIT ?) s`;
+}
+
+async function sampleColumn(
+  conn: Connection,
+  read: ProfileRead,
+  c: PreviewColumnInfo,
+  from: string,
+  sampled: number,
+  version: ServerVersion,
+  signal: AbortSignal,
+): Promise<ColumnProfile> {
+  const n = read.sampleRows;
+  const sample = sampleOf(c, from);
+  const masked = read.isMasked(c.name, c.type);
+  const base = baseTypeOf(c.type);
+  const ordered = !masked && !UNORDERED_TYPES.has(base);
+  const what = `column ${c.name}`;
+  const aggregates = [
+    'COUNT(*) AS n',
+    'COUNT(v) AS nn',
+    'COUNT(DISTINCT v) AS d',
+    ...(ordered ? ['MIN(v) AS mn', 'MAX(v) AS mx'] : []),
+    ...(masked ? [] : ['AVG(LENGTH(v)) AS al']),
+  ];
+  const [agg] = await step(what, () => queryRaw<RawRow>(conn, `SELECT ${aggregates.join(', ')} FROM ${sample}`, [n], signal));
+  const count = Number(agg?.n?.toString() ?? 0);
+  const nonNull = Number(agg?.nn?.toString() ?? 0);
+  const profile: ColumnProfile = {
+    name: c.name,
+    type: c.type,
+    nullFraction: count > 0 ? (count - nonNull) / count : undefined,
+    distinctCount: Number(agg?.d?.toString() ?? 0),
+    distinctExact: true,
+    mostCommon: [],
+    histogram: [],
+    types: [],
+  };
+  if (masked) return profile;
+  if (agg?.al) profile.averageLength = Number(agg.al.toString());
+  if (ordered && agg?.mn !== undefined && agg.mn !== null) profile.min = renderCell(c.type, agg.mn);
+  if (ordered && agg?.mx !== undefined && agg.mx !== null) profile.max = renderCell(c.type, agg.mx);
+
+  if (read.mostCommonLimit > 0 && nonNull > 0) {
+    const top = await step(what, () =>
+      queryRaw<RawRow>(conn, `SELECT v, COUNT(*) AS f FROM ${sample} WHERE v IS NOT NULL GROUP BY v ORDER BY f DESC, v LIMIT ?`, [n, read.mostCommonLimit], signal),
+    );
+    const rows = count || sampled;
+    profile.mostCommon = top.map((r) => ({ value: renderCell(c.type, r.v ?? null), frequency: Number(r.f?.toString() ?? 0) / rows }));
+  }
+
+  // Window functions: MariaDB 10.2+, MySQL 8.0+. The last row of each of `buckets` equal
+  // groups of the sorted non-null values, and the first: equi-depth bounds.
+  const windows = version.flavour === 'MariaDB' ? atLeast(version, 10, 2) : atLeast(version, 8, 0);
+  if (windows && isHistogrammable(c.type) && nonNull > 0 && read.histogramBuckets > 0) {
+    const b = read.histogramBuckets;
+    const bounds = await step(what, () =>
+      queryRaw<RawRow>(
+        conn,
+        `SELECT v FROM (SELECT v, ROW_NUMBER() OVER (ORDER BY v) AS r, COUNT(*) OVER () AS c FROM ${sample} WHERE v IS NOT NULL) h
+WHERE r = 1 OR (r * ?) DIV c > ((r - 1) * ?) DIV c ORDER BY r`,
+        [n, b, b],
+        signal,
+      ),
+    );
+    profile.histogram = bounds.map((r) => renderCell(c.type, r.v ?? null));
+  }
+  return profile;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function text(v: string | Buffer): string {
+  return typeof v === 'string' ? v : v.toString('utf8');
+}
+function buf(v: Buffer | string | null): Buffer {
+  if (v === null) return Buffer.alloc(0);
+  return typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
+}
+function num(v: string | number | null): number | undefined {
+  if (v === null) return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** A read of the profile, its failures as core's errors (a lost connection keeps its cause, so HYBRID fails over). */
+async function step<T>(what: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof AbortedError) throw error;
+    const errno = serverErrno(error);
+    const metadata: Record<string, string> = { step: what };
+    if (errno !== undefined) metadata.errno = String(errno);
+    if (isConnectionError(error)) {
+      throw new UnavailableError('CONNECTION_LOST', `the connection to MySQL was lost while reading ${what}: ${describeError(error)}`, { cause: error, metadata });
+    }
+    if (errno !== undefined && TIMEOUT_ERRNOS.has(errno)) {
+      throw new SourcedError('PROFILE_TIMEOUT', `reading ${what} took longer than the statement time limit of the strategy: ${describeError(error)}`, { cause: error, metadata });
+    }
+    if (errno !== undefined && DENIED_ERRNOS.has(errno)) {
+      throw new NotAllowedError('PROFILE_NOT_ALLOWED', `the account may not read ${what}: ${describeError(error)}`, { cause: error, metadata });
+    }
+    throw new SourcedError('PROFILE_READ_FAILED', `reading ${what} failed: ${describeError(error)}${errno !== undefined ? ` (error ${errno})` : ''}`, { cause: error, metadata });
+  }
+}
