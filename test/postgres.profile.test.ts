@@ -12,10 +12,13 @@ import { DEFAULT_PREVIEW_SETTINGS } from '../core/src';
 import { DataSource } from '../daemon/src/gen/sourced/v1/data_source';
 import type { ProfileTableRequest, ProfileTableResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
 import { DiscoveryStrategy } from '../daemon/src/gen/sourced/v1/discovery';
+import { EndpointRole } from '../daemon/src/gen/sourced/v1/validation';
 import type { Cell } from '../daemon/src/gen/sourced/v1/preview';
 import { ProfileMode, type ColumnProfile } from '../daemon/src/gen/sourced/v1/profile';
 import { downsample, sampleFrom, samplePercent } from '../plugins/postgres/src/profile';
+import { startLatencyProxy } from './harness/latencyProxy';
 import { startPostgres, type PostgresInstance } from './harness/postgres';
+import { hybridSource } from './support/hybrid';
 import { eventually } from './support/pg';
 import { registerSecret } from './support/secretScan';
 import { collect, expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
@@ -57,6 +60,8 @@ BEGIN
   RETURN true;
 END $$;
 CREATE VIEW profile_test.gated AS SELECT g AS id FROM generate_series(1, 3) g WHERE profile_test.wait_for_gate();
+-- A view that takes a moment per row (a profile's REPEATABLE READ snapshot would never see a gate open).
+CREATE VIEW profile_test.slow AS SELECT g AS id FROM generate_series(1, 3) g WHERE pg_sleep(0.3) IS NOT NULL;
 
 GRANT USAGE ON SCHEMA profile_test TO ${role};
 GRANT SELECT ON ALL TABLES IN SCHEMA profile_test TO ${role};
@@ -373,6 +378,35 @@ describe('ProfileTable on PostgreSQL', () => {
       expect((await ended).code).toBe(1); // CANCELLED
       expect(await eventually(daemonSessions, (p) => p.length === 0, 10_000)).toEqual([]);
     });
+  });
+
+  /**
+   * HYBRID: the primary's connection (through a proxy) is dropped while the sample is read; the
+   * profile goes on on the secondary and still reports every column once.
+   */
+  it('fails over to the secondary when the primary connection drops mid-profile', async () => {
+    const proxy = await startLatencyProxy(pg);
+    try {
+      const facts = { user: pg.user, password: pg.password, database: pg.database, host: pg.host };
+      const reading = async () =>
+        (await pg.psql(`SELECT pid FROM pg_stat_activity WHERE application_name = 'sourced' AND state = 'active' AND query LIKE '%"slow"%'`)).split('\n').filter(Boolean);
+      const call = profile(request('slow', { mode: ProfileMode.PROFILE_MODE_SAMPLE, sampleRows: 10, dataSource: hybridSource('postgres', { ...facts, port: proxy.port }, { ...facts, port: pg.port }) }));
+      call.catch(() => undefined);
+      // the primary's session (through the proxy) is reading the slow view: drop it there
+      expect(await eventually(reading, (p) => p.length === 1, 10_000)).toHaveLength(1);
+      await proxy.close();
+      const events = await call;
+      expect(events.map((e) => e.sequence)).toEqual(events.map((_e, i) => i + 1));
+      expect(kinds(events)).toEqual(['failover', 'header', 'column', 'summary']);
+      const failover = events[0].event as Extract<ProfileTableResponse['event'], { $case: 'failover' }>;
+      expect(failover.value.active).toBe(EndpointRole.ENDPOINT_ROLE_SECONDARY);
+      const header = events[1].event as Extract<ProfileTableResponse['event'], { $case: 'header' }>;
+      expect(header.value.endpoint).toBe(EndpointRole.ENDPOINT_ROLE_SECONDARY);
+      expect(columns(events).map((c) => [c.name, c.nullFraction, c.distinctCount])).toEqual([['id', 0, 3]]);
+      expect(await eventually(daemonSessions, (p) => p.length === 0, 10_000)).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
   });
 
   describe('errors', () => {

@@ -81,6 +81,20 @@ describe('server reflection', () => {
     expect(events.at(-1)).toMatchObject({ summary: { rows: 2, truncated: true, limit: 2 } });
   });
 
+  /** ProfileTable from JSON typed by hand, as the README shows: a header, one event per column, a summary. */
+  it('calls ProfileTable with JSON', async () => {
+    const out = await bufCurl(t, [
+      '-d',
+      JSON.stringify({ data_source: dataSource(), table: { schema: 'sales', name: 'customers' }, columns: ['country_code'], mode: 'PROFILE_MODE_SAMPLE', sample_rows: 50 }),
+      `http://${t.address}/sourced.v1.DataSourceService/ProfileTable`,
+    ]);
+    const events = messages(out);
+    expect(events[0]).toHaveProperty('header');
+    const column = events[1].column as { name: string; nullFraction: number; distinctCount: number; distinctExact: boolean };
+    expect(column).toMatchObject({ name: 'country_code', nullFraction: 0, distinctCount: 4, distinctExact: true });
+    expect(events.at(-1)).toMatchObject({ summary: { columns: 1 } });
+  });
+
   it('calls DiscoverDataSource with JSON', async () => {
     const out = await bufCurl(t, [
       '-d',
