@@ -361,6 +361,8 @@ describe('MySQL PreviewTable (MariaDB)', () => {
       call.on('end', () => done('end'));
     });
     expect(await eventually(sleeping, (n) => n === 1, 10_000)).toBe(1);
+    // the header was sent before the SELECT started; wait until it has arrived here too
+    await eventually(async () => seen.length, (n) => n > 0);
     call.cancel();
     expect(await ended).toBe('error 1'); // CANCELLED
     expect(seen).toEqual(['header']);
