@@ -20,16 +20,8 @@ export async function readWithFailover<T>(connector: Connector, signal: AbortSig
   try {
     return { value: await read() };
   } catch (error) {
-    if (signal.aborted) throw abortedErrorFrom(signal);
-    if (!connector.isConnectionError(error) || !connector.canFailover()) throw error;
-    const reason = describeError(error);
-    let active: EndpointRole;
-    try {
-      active = await connector.failover(reason, signal);
-    } catch (second) {
-      throw new UnavailableError('ALL_ENDPOINTS_UNAVAILABLE', `the active endpoint failed (${reason}) and the failover endpoint too (${describeError(second)})`, { cause: second });
-    }
-    const failover = { active, reason };
+    const failover = await failoverAfter(connector, error, signal);
+    const { reason } = failover;
     try {
       return { value: await read(), failover };
     } catch (stale) {
@@ -47,4 +39,22 @@ export async function readWithFailover<T>(connector: Connector, signal: AbortSig
       return { value: await read(), failover };
     }
   }
+}
+
+/**
+ * After a read failed with `error`: throws it again unless it means the connection is gone and
+ * the connector has a standby (HYBRID); then switches to the standby and says so. Throws
+ * `ALL_ENDPOINTS_UNAVAILABLE` when the standby cannot be opened either.
+ */
+export async function failoverAfter(connector: Connector, error: unknown, signal: AbortSignal): Promise<FailoverOutcome> {
+  if (signal.aborted) throw abortedErrorFrom(signal);
+  if (!connector.isConnectionError(error) || !connector.canFailover()) throw error;
+  const reason = describeError(error);
+  let active: EndpointRole;
+  try {
+    active = await connector.failover(reason, signal);
+  } catch (second) {
+    throw new UnavailableError('ALL_ENDPOINTS_UNAVAILABLE', `the active endpoint failed (${reason}) and the failover endpoint too (${describeError(second)})`, { cause: second });
+  }
+  return { active, reason };
 }

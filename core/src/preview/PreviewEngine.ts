@@ -4,7 +4,7 @@ import { readWithFailover, type FailoverOutcome } from '../connector/readWithFai
 import type { EndpointRole } from '../datasource/DataSource';
 import type { RelationKey } from '../discovery/entities';
 import { STRATEGY_PRESETS, type DiscoveryStrategy } from '../discovery/strategies';
-import { abortedErrorFrom, InputError, SourcedError } from '../errors';
+import { abortedErrorFrom, InputError, SourcedError, type FieldViolation } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
 import { matchesAnyGlob } from '../util/glob';
 import { withSpan } from '../telemetry/withSpan';
@@ -119,14 +119,7 @@ export class PreviewEngine {
 
   /** Checks a request before anything is opened; throws an InputError naming the field. */
   validateRequest(request: PreviewRequest): number {
-    const violations = [];
-    if (!request.table.schema) violations.push({ field: 'table.schema', description: 'is required' });
-    if (!request.table.name) violations.push({ field: 'table.name', description: 'is required' });
-    request.columns.forEach((c, i) => {
-      if (c === '') violations.push({ field: `columns[${i}]`, description: 'is empty' });
-    });
-    const duplicate = request.columns.findIndex((c, i) => request.columns.indexOf(c) !== i);
-    if (duplicate >= 0) violations.push({ field: `columns[${duplicate}]`, description: `"${request.columns[duplicate]}" is named twice` });
+    const violations = tableRequestViolations(request.table, request.columns);
     if (request.limit > this.settings.maxRows) {
       violations.push({ field: 'limit', description: `${request.limit} is more than this daemon's maximum of ${this.settings.maxRows} rows (preview.maxRows)` });
     }
@@ -188,4 +181,17 @@ export class PreviewEngine {
     for (const column of header) out.push(column.masked ? { kind: 'masked' } : (cells[next++] ?? { kind: 'null' }));
     return out;
   }
+}
+
+/** What is wrong with the table and columns of a preview or profile request, each naming its field. */
+export function tableRequestViolations(table: RelationKey, columns: readonly string[]): FieldViolation[] {
+  const violations: FieldViolation[] = [];
+  if (!table.schema) violations.push({ field: 'table.schema', description: 'is required' });
+  if (!table.name) violations.push({ field: 'table.name', description: 'is required' });
+  columns.forEach((c, i) => {
+    if (c === '') violations.push({ field: `columns[${i}]`, description: 'is empty' });
+  });
+  const duplicate = columns.findIndex((c, i) => columns.indexOf(c) !== i);
+  if (duplicate >= 0) violations.push({ field: `columns[${duplicate}]`, description: `"${columns[duplicate]}" is named twice` });
+  return violations;
 }

@@ -1,13 +1,13 @@
 import type { Tracer } from '@opentelemetry/api';
 import type { Connector } from '../connector/Connector';
-import { readWithFailover, type FailoverOutcome } from '../connector/readWithFailover';
+import { failoverAfter, readWithFailover, type FailoverOutcome } from '../connector/readWithFailover';
 import type { EndpointRole } from '../datasource/DataSource';
 import type { RelationKey } from '../discovery/entities';
 import { STRATEGY_PRESETS, type DiscoveryStrategy } from '../discovery/strategies';
-import { abortedErrorFrom, describeError, InputError, SourcedError, UnavailableError } from '../errors';
+import { abortedErrorFrom, InputError, SourcedError } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
 import { matchesAnyGlob } from '../util/glob';
-import type { Cell, PreviewColumnInfo } from './PreviewEngine';
+import { tableRequestViolations, type Cell, type PreviewColumnInfo } from './PreviewEngine';
 
 /** Where a profile's figures come from (see proto `sourced.v1.ProfileMode`). */
 export type ProfileMode = 'STATISTICS' | 'SAMPLE';
@@ -129,14 +129,7 @@ export class ProfileEngine {
 
   /** Checks a request before anything is opened; throws an InputError naming the field. Returns the effective sizes. */
   validateRequest(request: ProfileRequest): { sampleRows: number; mostCommonLimit: number; histogramBuckets: number } {
-    const violations = [];
-    if (!request.table.schema) violations.push({ field: 'table.schema', description: 'is required' });
-    if (!request.table.name) violations.push({ field: 'table.name', description: 'is required' });
-    request.columns.forEach((c, i) => {
-      if (c === '') violations.push({ field: `columns[${i}]`, description: 'is empty' });
-    });
-    const duplicate = request.columns.findIndex((c, i) => request.columns.indexOf(c) !== i);
-    if (duplicate >= 0) violations.push({ field: `columns[${duplicate}]`, description: `"${request.columns[duplicate]}" is named twice` });
+    const violations = tableRequestViolations(request.table, request.columns);
     if (request.sampleRows > this.settings.maxSampleRows) {
       violations.push({ field: 'sample_rows', description: `${request.sampleRows} is more than this daemon's maximum of ${this.settings.maxSampleRows} (profile.maxSampleRows)` });
     }
@@ -170,43 +163,45 @@ export class ProfileEngine {
     const sent = new Set<string>();
     const maskedNames: string[] = [];
     let headerSent = false;
-    for (let attempt = 0; ; attempt++) {
-      const read: ProfileRead = {
-        table: request.table,
-        columns: resolved.value.filter((c) => !sent.has(c.name)),
-        mode: request.mode,
-        ...sizes,
-        isMasked: masked,
-      };
-      try {
-        for await (const item of profileTable.call(connector, read, signal)) {
-          if (signal.aborted) throw abortedErrorFrom(signal);
-          if (item.kind === 'table') {
-            if (headerSent) continue;
-            headerSent = true;
-            yield { kind: 'header', table: request.table, mode: request.mode, profile: item.table, endpoint: connector.activeRole };
-            continue;
-          }
-          const column = item.column;
-          if (sent.has(column.name)) continue;
-          sent.add(column.name);
-          const isMasked = masked(column.name, column.type);
-          if (isMasked) maskedNames.push(column.name);
-          yield { kind: 'column', column: isMasked ? withoutValues(column) : { ...column, masked: false } };
-        }
-        break;
-      } catch (error) {
-        if (signal.aborted) throw abortedErrorFrom(signal);
-        if (attempt > 0 || !connector.isConnectionError(error) || !connector.canFailover()) throw error;
-        const reason = describeError(error);
-        let active: EndpointRole;
+    // One span over the connector's reads (a generator cannot run inside withSpan).
+    const span = this.tracer.startSpan('sourced.profile.read', {
+      attributes: { 'sourced.profile.mode': request.mode, 'sourced.profile.columns': resolved.value.length, 'sourced.profile.sample_rows': sizes.sampleRows },
+    });
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const read: ProfileRead = {
+          table: request.table,
+          columns: resolved.value.filter((c) => !sent.has(c.name)),
+          mode: request.mode,
+          ...sizes,
+          isMasked: masked,
+        };
         try {
-          active = await connector.failover(reason, signal);
-        } catch (second) {
-          throw new UnavailableError('ALL_ENDPOINTS_UNAVAILABLE', `the active endpoint failed (${reason}) and the failover endpoint too (${describeError(second)})`, { cause: second });
+          for await (const item of profileTable.call(connector, read, signal)) {
+            if (signal.aborted) throw abortedErrorFrom(signal);
+            if (item.kind === 'table') {
+              if (headerSent) continue;
+              headerSent = true;
+              yield { kind: 'header', table: request.table, mode: request.mode, profile: item.table, endpoint: connector.activeRole };
+              continue;
+            }
+            const column = item.column;
+            if (sent.has(column.name)) continue;
+            sent.add(column.name);
+            const isMasked = masked(column.name, column.type);
+            if (isMasked) maskedNames.push(column.name);
+            yield { kind: 'column', column: isMasked ? withoutValues(column) : { ...column, masked: false } };
+          }
+          break;
+        } catch (error) {
+          if (signal.aborted) throw abortedErrorFrom(signal);
+          if (attempt > 0) throw error;
+          yield { kind: 'failover', ...(await failoverAfter(connector, error, signal)) };
         }
-        yield { kind: 'failover', active, reason };
       }
+    } finally {
+      span.setAttribute('sourced.profile.columns_sent', sent.size);
+      span.end();
     }
     this.logger.debug('profile done', { columns: sent.size, mode: request.mode });
     yield { kind: 'summary', columns: sent.size, maskedColumns: maskedNames, durationMs: performance.now() - started };

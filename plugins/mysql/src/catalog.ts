@@ -15,10 +15,6 @@
  * filters travel only as `?` values.
  */
 import {
-  AbortedError,
-  SourcedError,
-  UnavailableError,
-  describeError,
   type CompiledFilter,
   type RelationEntity,
   type RelationKey,
@@ -49,8 +45,12 @@ import {
 } from './catalogRows';
 import { atLeast, sessionOf, type ServerVersion } from './connect';
 import { ConnectionQueue, settleAll } from './connectionQueue';
-import { isConnectionError, serverErrno } from './mysqlErrors';
+import { guardedRead, type ReadReasons } from './mysqlErrors';
 import { query } from './query';
+
+/** How catalog reads fail: a lost connection (the engine may fail over), the time limit, anything else. */
+const CATALOG_READS: ReadReasons = { timeout: 'CATALOG_READ_TIMEOUT', failed: 'CATALOG_READ_FAILED', from: ' from information_schema' };
+const read = <T>(what: string, run: () => Promise<T>): Promise<T> => guardedRead(what, CATALOG_READS, run);
 
 /** The server's own databases, left out unless the filter includes system schemas. */
 export const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
@@ -469,29 +469,4 @@ function groupBy<R extends { schema_name: string; name: string }>(rows: readonly
   return out;
 }
 
-/** Statement time limit errors: MariaDB max_statement_time, MySQL max_execution_time. */
-const TIMEOUT_ERRNOS = new Set([1969, 3024]);
 
-/**
- * Runs one catalog read and turns its failure into a semantic error: `UnavailableError`
- * (CONNECTION_LOST) when the connection is gone, so the engine may fail over; else
- * CATALOG_READ_TIMEOUT or CATALOG_READ_FAILED with the server's error number. Cancellation
- * passes through unchanged.
- */
-async function read<T>(what: string, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    if (error instanceof AbortedError) throw error;
-    const errno = serverErrno(error);
-    const metadata: Record<string, string> = { step: what };
-    if (errno !== undefined) metadata.errno = String(errno);
-    if (isConnectionError(error)) {
-      throw new UnavailableError('CONNECTION_LOST', `the connection to MySQL was lost while reading ${what}: ${describeError(error)}`, { cause: error, metadata });
-    }
-    if (errno !== undefined && TIMEOUT_ERRNOS.has(errno)) {
-      throw new SourcedError('CATALOG_READ_TIMEOUT', `reading ${what} from information_schema took longer than the statement time limit: ${describeError(error)}`, { cause: error, metadata });
-    }
-    throw new SourcedError('CATALOG_READ_FAILED', `reading ${what} from information_schema failed: ${describeError(error)}${errno !== undefined ? ` (error ${errno})` : ''}`, { cause: error, metadata });
-  }
-}

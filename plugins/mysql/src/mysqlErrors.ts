@@ -1,4 +1,5 @@
 /** Classification of mysql2 and server errors. */
+import { AbortedError, describeError, NotAllowedError, SourcedError, UnavailableError } from '@sourced/core';
 
 /** Socket error codes that mean the connection is gone. */
 const SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
@@ -50,4 +51,50 @@ export function isConnectionError(error: unknown): boolean {
     if ((e as { fatal?: unknown }).fatal === true) return true;
   }
   return false;
+}
+
+/** ER_STATEMENT_TIMEOUT (1969, MariaDB max_statement_time) and ER_QUERY_TIMEOUT (3024, MySQL max_execution_time). */
+export const TIMEOUT_ERRNOS = new Set([1969, 3024]);
+/** ER_TABLEACCESS_DENIED_ERROR (1142), ER_COLUMNACCESS_DENIED_ERROR (1143), ER_DBACCESS_DENIED_ERROR (1044). */
+export const DENIED_ERRNOS = new Set([1142, 1143, 1044]);
+
+/** The reasons and wording of one kind of read, for {@link guardedRead}. */
+export interface ReadReasons {
+  /** Reason of a statement time limit hit, for example `PREVIEW_TIMEOUT`. */
+  timeout: string;
+  /** Reason of a refused privilege (NotAllowedError); absent: such a refusal is a plain failure. */
+  denied?: string;
+  /** Reason of any other failure, for example `PREVIEW_READ_FAILED`. */
+  failed: string;
+  /** Where the read goes, in messages: ` from information_schema`; empty by default. */
+  from?: string;
+}
+
+/**
+ * Runs one read and turns its failure into a semantic error: `UnavailableError`
+ * (CONNECTION_LOST, the cause kept) when the connection is gone, so the engines may fail over;
+ * the time limit, a refused privilege and anything else with the given reasons and the
+ * server's error number. Cancellation passes through unchanged. Catalog, preview and profile
+ * reads share it.
+ */
+export async function guardedRead<T>(what: string, reasons: ReadReasons, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof AbortedError) throw error;
+    const errno = serverErrno(error);
+    const metadata: Record<string, string> = { step: what };
+    if (errno !== undefined) metadata.errno = String(errno);
+    const from = reasons.from ?? '';
+    if (isConnectionError(error)) {
+      throw new UnavailableError('CONNECTION_LOST', `the connection to MySQL was lost while reading ${what}: ${describeError(error)}`, { cause: error, metadata });
+    }
+    if (errno !== undefined && TIMEOUT_ERRNOS.has(errno)) {
+      throw new SourcedError(reasons.timeout, `reading ${what}${from} took longer than the statement time limit${from ? '' : ' of the strategy'}: ${describeError(error)}`, { cause: error, metadata });
+    }
+    if (reasons.denied && errno !== undefined && DENIED_ERRNOS.has(errno)) {
+      throw new NotAllowedError(reasons.denied, `the account may not read ${what}: ${describeError(error)}`, { cause: error, metadata });
+    }
+    throw new SourcedError(reasons.failed, `reading ${what}${from} failed: ${describeError(error)}${errno !== undefined ? ` (error ${errno})` : ''}`, { cause: error, metadata });
+  }
 }

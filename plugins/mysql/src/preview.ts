@@ -10,13 +10,8 @@
  * any SQL is built from it.
  */
 import {
-  AbortedError,
   InputError,
-  NotAllowedError,
   NotFoundError,
-  SourcedError,
-  UnavailableError,
-  describeError,
   type Cell,
   type PreviewColumnInfo,
   type PreviewRead,
@@ -25,8 +20,12 @@ import {
 import type { Connection } from 'mysql2';
 import { isJsonCheck, type CheckRow } from './catalogRows';
 import { sessionOf } from './connect';
-import { isConnectionError, serverErrno } from './mysqlErrors';
+import { guardedRead, type ReadReasons } from './mysqlErrors';
 import { closedByCancel, query } from './query';
+
+/** How preview reads fail: a lost connection (HYBRID fails over), the time limit, a refused privilege, anything else. */
+const PREVIEW_READS: ReadReasons = { timeout: 'PREVIEW_TIMEOUT', denied: 'PREVIEW_NOT_ALLOWED', failed: 'PREVIEW_READ_FAILED' };
+const step = <T>(what: string, run: () => Promise<T>): Promise<T> => guardedRead(what, PREVIEW_READS, run);
 
 /** TABLE_TYPEs a preview reads: tables (MariaDB's system-versioned ones too) and views. */
 const PREVIEW_TABLE_TYPES = new Set(['BASE TABLE', 'SYSTEM VERSIONED', 'VIEW']);
@@ -34,10 +33,7 @@ const PREVIEW_TABLE_TYPES = new Set(['BASE TABLE', 'SYSTEM VERSIONED', 'VIEW']);
 /** How many column names an unknown-column error lists at most. */
 const LISTED_COLUMNS = 50;
 
-/** Statement time limit errors: MariaDB max_statement_time (1969), MySQL max_execution_time (3024). */
-export const TIMEOUT_ERRNOS = new Set([1969, 3024]);
 /** Privilege errors: table/column access denied (1142, 1143), database access denied (1044). */
-export const DENIED_ERRNOS = new Set([1142, 1143, 1044]);
 
 /** Spatial types, read as WKT through ST_AsText (the raw value is the server's internal SRID+WKB). */
 export const GEOMETRY_TYPES = new Set(['geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection', 'geomcollection']);
@@ -287,24 +283,3 @@ function listed(names: string[]): string {
   return names.length > LISTED_COLUMNS ? `${shown} and ${names.length - LISTED_COLUMNS} more` : shown;
 }
 
-/** A read of the preview, its failures as core's errors (a lost connection keeps its cause, so HYBRID fails over). */
-async function step<T>(what: string, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    if (error instanceof AbortedError) throw error;
-    const errno = serverErrno(error);
-    const metadata: Record<string, string> = { step: what };
-    if (errno !== undefined) metadata.errno = String(errno);
-    if (isConnectionError(error)) {
-      throw new UnavailableError('CONNECTION_LOST', `the connection to MySQL was lost while reading ${what}: ${describeError(error)}`, { cause: error, metadata });
-    }
-    if (errno !== undefined && TIMEOUT_ERRNOS.has(errno)) {
-      throw new SourcedError('PREVIEW_TIMEOUT', `reading ${what} took longer than the statement time limit of the strategy: ${describeError(error)}`, { cause: error, metadata });
-    }
-    if (errno !== undefined && DENIED_ERRNOS.has(errno)) {
-      throw new NotAllowedError('PREVIEW_NOT_ALLOWED', `the account may not read ${what}: ${describeError(error)}`, { cause: error, metadata });
-    }
-    throw new SourcedError('PREVIEW_READ_FAILED', `reading ${what} failed: ${describeError(error)}${errno !== undefined ? ` (error ${errno})` : ''}`, { cause: error, metadata });
-  }
-}

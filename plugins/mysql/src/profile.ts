@@ -28,11 +28,6 @@
  * travels as `?` values.
  */
 import {
-  AbortedError,
-  NotAllowedError,
-  SourcedError,
-  UnavailableError,
-  describeError,
   type Cell,
   type ColumnProfile,
   type PreviewColumnInfo,
@@ -41,20 +36,22 @@ import {
 } from '@sourced/core';
 import type { Connection } from 'mysql2';
 import { atLeast, sessionOf, type ServerVersion } from './connect';
-import { isConnectionError, serverErrno } from './mysqlErrors';
+import { DENIED_ERRNOS, guardedRead, serverErrno, type ReadReasons } from './mysqlErrors';
 import {
   DECIMAL_TYPES,
-  DENIED_ERRNOS,
   FLOAT_TYPES,
   GEOMETRY_TYPES,
   INTEGER_TYPES,
-  TIMEOUT_ERRNOS,
   baseTypeOf,
   queryRaw,
   quoteIdentifier,
   renderCell,
 } from './preview';
 import { closedByCancel, query } from './query';
+
+/** How profile reads fail: a lost connection (HYBRID fails over), the time limit, a refused privilege, anything else. */
+const PROFILE_READS: ReadReasons = { timeout: 'PROFILE_TIMEOUT', denied: 'PROFILE_NOT_ALLOWED', failed: 'PROFILE_READ_FAILED' };
+const step = <T>(what: string, run: () => Promise<T>): Promise<T> => guardedRead(what, PROFILE_READS, run);
 
 /** Types whose values order on a line: a histogram makes sense for them. */
 const TEMPORAL_TYPES = new Set(['date', 'datetime', 'timestamp', 'time', 'year']);
@@ -490,24 +487,3 @@ function num(v: string | number | null): number | undefined {
   return Number.isFinite(n) ? n : undefined;
 }
 
-/** A read of the profile, its failures as core's errors (a lost connection keeps its cause, so HYBRID fails over). */
-async function step<T>(what: string, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    if (error instanceof AbortedError) throw error;
-    const errno = serverErrno(error);
-    const metadata: Record<string, string> = { step: what };
-    if (errno !== undefined) metadata.errno = String(errno);
-    if (isConnectionError(error)) {
-      throw new UnavailableError('CONNECTION_LOST', `the connection to MySQL was lost while reading ${what}: ${describeError(error)}`, { cause: error, metadata });
-    }
-    if (errno !== undefined && TIMEOUT_ERRNOS.has(errno)) {
-      throw new SourcedError('PROFILE_TIMEOUT', `reading ${what} took longer than the statement time limit of the strategy: ${describeError(error)}`, { cause: error, metadata });
-    }
-    if (errno !== undefined && DENIED_ERRNOS.has(errno)) {
-      throw new NotAllowedError('PROFILE_NOT_ALLOWED', `the account may not read ${what}: ${describeError(error)}`, { cause: error, metadata });
-    }
-    throw new SourcedError('PROFILE_READ_FAILED', `reading ${what} failed: ${describeError(error)}${errno !== undefined ? ` (error ${errno})` : ''}`, { cause: error, metadata });
-  }
-}
