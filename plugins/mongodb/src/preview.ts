@@ -151,16 +151,7 @@ export async function previewRows(client: MongoClient, read: PreviewRead, kind: 
         signal,
       },
     );
-    const out: Document[] = [];
-    try {
-      for await (const doc of cursor) {
-        out.push(doc);
-        if (out.length >= read.limit) break;
-      }
-    } finally {
-      await cursor.close().catch(() => undefined);
-    }
-    return out;
+    return drain(cursor, read.limit);
   });
 
   if (whole) return docs.map((doc) => [jsonCell(redact(doc))]);
@@ -256,4 +247,18 @@ export async function run<T>(what: string, signal: AbortSignal, read: () => Prom
     }
     throw new SourcedError('PREVIEW_READ_FAILED', `reading ${what} from MongoDB failed: ${describeError(error)}${code !== undefined ? ` (code ${code})` : ''}`, { cause: error, metadata });
   }
+}
+
+/** Reads at most `max` documents of a cursor and always closes it. Preview and profile share it. */
+export async function drain(cursor: AsyncIterable<Document> & { close(): Promise<void> }, max: number): Promise<Document[]> {
+  const out: Document[] = [];
+  try {
+    for await (const doc of cursor) {
+      out.push(doc);
+      if (out.length >= max) break;
+    }
+  } finally {
+    await cursor.close().catch(() => undefined);
+  }
+  return out;
 }

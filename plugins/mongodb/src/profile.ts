@@ -25,7 +25,7 @@
  */
 import { SourcedError, type Cell, type ColumnProfile, type PreviewColumnInfo, type ProfileItem, type ProfileRead } from '@sourced/core';
 import { BSON, type Document, type MongoClient } from 'mongodb';
-import { badFieldName, FIELD_TYPE, jsonCell, RAW_VALUES, run, timeLimit, type NamespaceKind, type PreviewLimits } from './preview';
+import { badFieldName, drain, FIELD_TYPE, jsonCell, RAW_VALUES, run, timeLimit, type NamespaceKind, type PreviewLimits } from './preview';
 
 /** The `comment` of the profile's commands, so an operator can find them in `$currentOp` and the profiler. */
 export const PROFILE_COMMENT = 'sourced profile';
@@ -129,16 +129,7 @@ export async function* profileCollection(
       ...RAW_VALUES,
       signal,
     });
-    const out: Document[] = [];
-    try {
-      for await (const doc of cursor) {
-        out.push(doc);
-        if (out.length >= read_.sampleRows) break;
-      }
-    } finally {
-      await cursor.close().catch(() => undefined);
-    }
-    return out;
+    return drain(cursor, read_.sampleRows);
   });
 
   yield {
