@@ -18,6 +18,8 @@ export declare const CONNECTOR_TESTS: {
     readonly batching: "discovery with batch size 1, 2 and the default yields the same entities in the same order";
     readonly resume: "a discovery cancelled after its first batch with a cursor, resumed from that cursor, yields every entity exactly once";
     readonly cancelFrees: "a cancelled discovery frees its connections";
+    readonly preview: "with the preview capability: the first entity previews as a header, rows of one cell per column (at most the limit) and a summary; an unknown table is NOT_FOUND (TABLE_NOT_FOUND)";
+    readonly profile: "with the profile capability: the first entity profiles (STATISTICS) as a header, one event per named column and a summary that counts them";
     readonly noLeaks: "no secret appears in any stream event, error status, log line or span";
 };
 

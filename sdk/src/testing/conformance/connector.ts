@@ -1,9 +1,16 @@
-import type { ClientReadableStream, ServiceError } from '@grpc/grpc-js';
-import type { DiscoverDataSourceRequest, DiscoverDataSourceResponse, ValidateDataSourceResponse } from 'sourced/dist/gen/sourced/v1/data_source_service';
+import { Metadata, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import type {
+  DiscoverDataSourceRequest,
+  DiscoverDataSourceResponse,
+  PreviewTableResponse,
+  ProfileTableResponse,
+  ValidateDataSourceResponse,
+} from 'sourced/dist/gen/sourced/v1/data_source_service';
+import { ProfileMode } from 'sourced/dist/gen/sourced/v1/profile';
 import type { Collection, Relation } from 'sourced/dist/gen/sourced/v1/discovery';
 import { PluginState } from 'sourced/dist/gen/sourced/v1/plugin_service';
 import { CheckStatus, EndpointRole } from 'sourced/dist/gen/sourced/v1/validation';
-import { richStatusOf, startTestDaemon, type TestDaemon } from '../startTestDaemon';
+import { collect, richStatusOf, startTestDaemon, type TestDaemon } from '../startTestDaemon';
 import { Captured, none, pollUntil, secretLabels, testRegistrar, UPPER_SNAKE_CASE, vitestApi, loadedPlugins } from './shared';
 import type { ConformanceSource, ConnectorConformanceOptions } from './types';
 import type { RichStatus } from 'sourced';
@@ -24,6 +31,8 @@ export const CONNECTOR_TESTS = {
   batching: 'discovery with batch size 1, 2 and the default yields the same entities in the same order',
   resume: 'a discovery cancelled after its first batch with a cursor, resumed from that cursor, yields every entity exactly once',
   cancelFrees: 'a cancelled discovery frees its connections',
+  preview: 'with the preview capability: the first entity previews as a header, rows of one cell per column (at most the limit) and a summary; an unknown table is NOT_FOUND (TABLE_NOT_FOUND)',
+  profile: 'with the profile capability: the first entity profiles (STATISTICS) as a header, one event per named column and a summary that counts them',
   noLeaks: 'no secret appears in any stream event, error status, log line or span',
 } as const;
 
@@ -422,6 +431,76 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
       }
       const held = await pollUntil(() => budget.totalInUse(), (n) => n === 0, 10_000);
       expect(held, "slots of the daemon's connection budget still held 10 s after the cancel").toBe(0);
+    });
+
+    /** The connector's capabilities, as ListPlugins reports them. */
+    const capabilities = async () => (await daemon().listPlugins()).find((p) => p.connectors.includes(options.type))?.capabilities ?? [];
+    /** The first relation or collection the good source's discovery sent. */
+    const firstEntity = async () => {
+      const entity = entitiesOf(await fullDiscovery())[0];
+      expect(entity, 'a relation or collection of the good source').toBeDefined();
+      return entity;
+    };
+    /** Runs a stream to its end, recording its events or its error status for the leak check. */
+    const recorded = async <T>(what: string, call: ClientReadableStream<T>): Promise<T[]> => {
+      try {
+        const events = await collect(call);
+        captured.add(`${what} events`, events);
+        return events;
+      } catch (error) {
+        captured.addError(`${what} error status`, error);
+        throw error;
+      }
+    };
+    /** The status of a stream that must fail. */
+    const failureOf = async (what: string, call: ClientReadableStream<unknown>): Promise<RichStatus & { grpcCode: number }> => {
+      try {
+        await recorded(what, call);
+      } catch (error) {
+        return richStatusOf(error);
+      }
+      throw new Error(`${what} succeeded but was expected to fail`);
+    };
+    const MISSING_TABLE = 'sourced_conformance_no_such_table';
+
+    test(T.preview, async (context) => {
+      if (!(await capabilities()).includes('preview')) return context.skip('the connector does not declare the preview capability');
+      const entity = await firstEntity();
+      const request = (name: string) => ({ dataSource: good.dataSource, table: { schema: entity.schema, name }, columns: [], limit: 2, strategy: 0 });
+      const events = await recorded('preview', daemon().dataSources.previewTable(request(entity.name), new Metadata()));
+      expect(events.map((e) => e.sequence), 'sequence numbers').toEqual(events.map((_e, i) => i + 1));
+      expect(events[0]?.event?.$case, 'the first event').toBe('header');
+      expect(events.at(-1)?.event?.$case, 'the last event').toBe('summary');
+      const header = events[0].event as Extract<PreviewTableResponse['event'], { $case: 'header' }>;
+      const width = header.value.columns.length;
+      expect(width, 'columns in the header').toBeGreaterThan(0);
+      const rows = events.flatMap((e) => (e.event?.$case === 'rows' ? e.event.value.rows : []));
+      expect(rows.length, 'rows of a preview with limit 2').toBeLessThanOrEqual(2);
+      none(expect, rows.flatMap((r, i) => (r.cells.length === width && r.cells.every((c) => c.value !== undefined) ? [] : [`row ${i + 1}: ${r.cells.length} cells for ${width} columns, or a cell without a value`])), 'malformed rows');
+      const summary = events.at(-1)?.event as Extract<PreviewTableResponse['event'], { $case: 'summary' }>;
+      expect(summary.value.rows, 'the summary counts the rows sent').toBe(rows.length);
+      const missing = await failureOf('preview of a missing table', daemon().dataSources.previewTable(request(MISSING_TABLE), new Metadata()));
+      expect([missing.grpcCode, missing.errorInfo?.reason], 'status and reason of a missing table').toEqual([5, 'TABLE_NOT_FOUND']);
+    });
+
+    test(T.profile, async (context) => {
+      if (!(await capabilities()).includes('profile')) return context.skip('the connector does not declare the profile capability');
+      const entity = await firstEntity();
+      const events = await recorded(
+        'profile',
+        daemon().dataSources.profileTable(
+          { dataSource: good.dataSource, table: { schema: entity.schema, name: entity.name }, columns: [], mode: ProfileMode.PROFILE_MODE_STATISTICS, sampleRows: 0, mostCommonLimit: 0, histogramBuckets: 0, strategy: 0 },
+          new Metadata(),
+        ),
+      );
+      expect(events.map((e) => e.sequence), 'sequence numbers').toEqual(events.map((_e, i) => i + 1));
+      expect(events[0]?.event?.$case, 'the first event').toBe('header');
+      expect(events.at(-1)?.event?.$case, 'the last event').toBe('summary');
+      const columns = events.flatMap((e) => (e.event?.$case === 'column' ? [e.event.value] : []));
+      expect(columns.length, 'column events').toBeGreaterThan(0);
+      none(expect, columns.filter((c) => !c.name).map((_c, i) => `column event ${i + 1} has no name`), 'malformed column events');
+      const summary = events.at(-1)?.event as Extract<ProfileTableResponse['event'], { $case: 'summary' }>;
+      expect(summary.value.columns, 'the summary counts the columns sent').toBe(columns.length);
     });
 
     test(T.noLeaks, async () => {
