@@ -5,7 +5,6 @@
  * selected, chosen columns, errors, identifier quoting, cancellation and a HYBRID failover in
  * the middle of the read.
  */
-import { readFile } from 'node:fs/promises';
 import { Metadata, type ClientReadableStream } from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PREVIEW_SETTINGS } from '../core/src';
@@ -18,6 +17,7 @@ import { previewSelectSql, quoteIdent, renderCell } from '../plugins/postgres/sr
 import { startLatencyProxy, type LatencyProxy } from './harness/latencyProxy';
 import { startPostgres, type PostgresInstance } from './harness/postgres';
 import { hybridSource } from './support/hybrid';
+import { statementLog } from './support/pgStatementLog';
 import { eventually } from './support/pg';
 import { registerSecret } from './support/secretScan';
 import { collect, expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
@@ -113,7 +113,7 @@ const other = (v: string): Cell => ({ value: { $case: 'other', value: v } });
 describe('PreviewTable on PostgreSQL', () => {
   let pg: PostgresInstance;
   let t: TestDaemon;
-  let logOffset = 0;
+  let readStatements: () => Promise<string[]>;
 
   const source = (at: { host: string; port: number } = pg) =>
     DataSource.fromPartial({
@@ -136,22 +136,7 @@ describe('PreviewTable on PostgreSQL', () => {
   const preview = (req: PreviewTableRequest) => collect(previewStream(req));
 
   /** The daemon's statements (application_name sourced) logged since the last call, one entry per statement with its continuation lines. */
-  async function daemonStatements(): Promise<string[]> {
-    const all = await readFile(pg.logFile, 'utf8');
-    const fresh = all.slice(logOffset);
-    logOffset = all.length;
-    const out: string[] = [];
-    let current: string | undefined;
-    for (const line of fresh.split('\n')) {
-      const head = /^\S+ \S+ \S+ \[\d+\] (\S*) (\w+): {2}(.*)$/.exec(line);
-      if (head) {
-        if (current !== undefined) out.push(current);
-        current = head[1] === 'sourced' ? head[3] : undefined;
-      } else if (current !== undefined) current += `\n${line}`;
-    }
-    if (current !== undefined) out.push(current);
-    return out;
-  }
+  const daemonStatements = (): Promise<string[]> => readStatements();
 
   /** The daemon's sessions on the server. */
   const daemonSessions = async () => (await pg.psql(`SELECT pid FROM pg_stat_activity WHERE application_name = 'sourced'`)).split('\n').filter(Boolean);
@@ -164,6 +149,7 @@ describe('PreviewTable on PostgreSQL', () => {
 
   beforeAll(async () => {
     pg = await startPostgres({ extraConf: { log_statement: 'all', log_line_prefix: '%m [%p] %a ' } });
+    readStatements = statementLog(pg.logFile);
     registerSecret('preview test password', pg.password);
     await pg.psql(FIXTURE(pg.user));
     t = await startTestDaemon({

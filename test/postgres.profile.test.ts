@@ -5,7 +5,6 @@
  * and from a bounded sample (SAMPLE: TABLESAMPLE ... LIMIT n), masked columns, errors,
  * cancellation.
  */
-import { readFile } from 'node:fs/promises';
 import { Metadata, type ClientReadableStream } from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PREVIEW_SETTINGS } from '../core/src';
@@ -19,6 +18,7 @@ import { downsample, sampleFrom, samplePercent } from '../plugins/postgres/src/p
 import { startLatencyProxy } from './harness/latencyProxy';
 import { startPostgres, type PostgresInstance } from './harness/postgres';
 import { hybridSource } from './support/hybrid';
+import { statementLog } from './support/pgStatementLog';
 import { eventually } from './support/pg';
 import { registerSecret } from './support/secretScan';
 import { collect, expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
@@ -88,7 +88,7 @@ const LAST_AT = '2024-02-11T15:00:00+00:00'; // + 999 hours
 describe('ProfileTable on PostgreSQL', () => {
   let pg: PostgresInstance;
   let t: TestDaemon;
-  let logOffset = 0;
+  let readStatements: () => Promise<string[]>;
 
   const source = () =>
     DataSource.fromPartial({
@@ -114,22 +114,7 @@ describe('ProfileTable on PostgreSQL', () => {
   const profile = (req: ProfileTableRequest) => collect(profileStream(req));
 
   /** The daemon's log entries since the last call: statements, and `parameters: ...` entries after those that had some. */
-  async function daemonStatements(): Promise<string[]> {
-    const all = await readFile(pg.logFile, 'utf8');
-    const fresh = all.slice(logOffset);
-    logOffset = all.length;
-    const out: string[] = [];
-    let current: string | undefined;
-    for (const line of fresh.split('\n')) {
-      const head = /^\S+ \S+ \S+ \[\d+\] (\S*) (\w+): {2}(.*)$/.exec(line);
-      if (head) {
-        if (current !== undefined) out.push(current);
-        current = head[1] === 'sourced' ? head[3] : undefined;
-      } else if (current !== undefined) current += `\n${line}`;
-    }
-    if (current !== undefined) out.push(current);
-    return out;
-  }
+  const daemonStatements = (): Promise<string[]> => readStatements();
   /** The parameters logged right after the statement at `index`. */
   const parametersOf = (log: string[], index: number) => (log[index + 1]?.startsWith('parameters:') ? log[index + 1] : '');
 
@@ -142,6 +127,7 @@ describe('ProfileTable on PostgreSQL', () => {
 
   beforeAll(async () => {
     pg = await startPostgres({ extraConf: { log_statement: 'all', log_line_prefix: '%m [%p] %a ' } });
+    readStatements = statementLog(pg.logFile);
     registerSecret('profile test password', pg.password);
     await pg.psql(FIXTURE(pg.user));
     t = await startTestDaemon({

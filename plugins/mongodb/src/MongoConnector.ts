@@ -56,7 +56,13 @@ export class MongoConnector extends LocationAwareConnector<MongoClient> {
     const settings = mongoSettings(this.source, args.host);
     let client: MongoClient;
     try {
-      client = await openClient(mongoUrl(args, settings), mongoClientOptions(args, settings, { authenticate: true, maxPoolSize: MAX_POOL_SIZE }), signal, args.targets);
+      client = await openClient(
+        mongoUrl(args, settings),
+        mongoClientOptions(args, settings, { authenticate: true, maxPoolSize: MAX_POOL_SIZE }),
+        signal,
+        args.targets,
+        (denied) => this.context.logger.warn('the target policy refused a connection the MongoDB driver asked for', { host: denied.host, address: denied.address, rule: denied.rule }),
+      );
     } catch (error) {
       throw toConnectError(error, args, settings);
     }

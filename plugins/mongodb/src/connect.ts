@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { abortedErrorFrom, describeError, InputError, raceSignal, type ConnectionArgs, type DataSource, type GuardLease, type TargetPolicy, type TlsArgs } from '@sourced/core';
+import { abortedErrorFrom, describeError, InputError, raceSignal, type ConnectionArgs, type DataSource, type GuardLease, type TargetDeniedError, type TargetPolicy, type TlsArgs } from '@sourced/core';
 import { MongoClient, type AuthMechanism, type MongoClientOptions, type ServerHeartbeatFailedEvent } from 'mongodb';
 
 /** Prefix of an SRV record name; a host given with it is looked up as `mongodb+srv`. */
@@ -120,13 +120,20 @@ export function mongoClientOptions(args: ConnectionArgs, settings: MongoSettings
  * host, to SRV seeds, to members a replica set lists, by name or address) goes through the
  * policy's SOCKS5 guard, which dials only what the policy allows; when the open fails
  * because the policy refused a member, the promise rejects with that `TargetDeniedError`,
- * and when a member refused the connection, with the guard's socket error.
+ * and when a member refused the connection, with the guard's socket error. `onDenied` hears
+ * every connection the policy refuses over the client's life (a member dropped mid-run).
  */
-export async function openClient(url: string, options: MongoClientOptions, signal: AbortSignal, targets?: TargetPolicy): Promise<MongoClient> {
+export async function openClient(
+  url: string,
+  options: MongoClientOptions,
+  signal: AbortSignal,
+  targets?: TargetPolicy,
+  onDenied?: (error: TargetDeniedError) => void,
+): Promise<MongoClient> {
   if (signal.aborted) throw abortedErrorFrom(signal);
   let lease: GuardLease | undefined;
   if (targets) {
-    lease = await targets.socksGuard().lease();
+    lease = await targets.socksGuard().lease(onDenied);
     options = { ...options, proxyHost: lease.host, proxyPort: lease.port, proxyUsername: lease.username, proxyPassword: lease.password };
   }
   const client = new MongoClient(url, options);
