@@ -14,6 +14,7 @@ import {
   seededFilter,
   seededNames,
   seedMariadb,
+  seededCount,
   singleSource,
   sleep,
   type SeedShape,
@@ -49,6 +50,8 @@ describe('HYBRID MySQL (MariaDB): primary, secondary, failover', () => {
   });
   beforeEach(async () => {
     await Promise.all([a.start(), b.start()]);
+    // Whatever an earlier test crashed, both servers hold the whole seed (asked of the servers themselves).
+    expect(await Promise.all([seededCount(a), seededCount(b)])).toEqual([ALL.length, ALL.length]);
   });
 
   /** The reference run (the secondary alone) holds every seeded table in order, over many batches. */

@@ -14,6 +14,7 @@ import {
   seededFilter,
   seededNames,
   seedPostgres,
+  seededCount,
   singleSource,
   sleep,
   type SeedShape,
@@ -47,6 +48,8 @@ describe('HYBRID PostgreSQL: primary, secondary, failover', () => {
   });
   beforeEach(async () => {
     await Promise.all([a.start(), b.start()]);
+    // Whatever an earlier test crashed, both servers hold the whole seed (asked of the servers themselves).
+    expect(await Promise.all([seededCount(a), seededCount(b)])).toEqual([ALL.length, ALL.length]);
   });
 
   /** The reference run (the secondary alone) holds every seeded table in order, over many batches. */

@@ -95,6 +95,19 @@ export async function seedMariadb(servers: MariadbInstance[], shape: SeedShape):
   await Promise.all(servers.map((s) => s.sql(mariadbSeedSql(shape, s.user))));
 }
 
+/**
+ * The seeded relations a server holds now, as the server itself answers (its own catalog,
+ * queried by the test, not the connector): the fault suites check it after every restart, so
+ * a server that came back without its seed fails as that, not as a discovery that "lost" it.
+ */
+export async function seededCount(server: PostgresInstance | MariadbInstance): Promise<number> {
+  const out =
+    'psql' in server
+      ? await server.psql(`SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname LIKE 'hyb\\_%' AND c.relkind = 'r'`)
+      : await server.sql(`SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA LIKE 'hyb\\_%'`);
+  return Number(out.trim());
+}
+
 /** Connection facts of one harness server (PostgreSQL or MariaDB). */
 export interface ServerFacts {
   host: string;
