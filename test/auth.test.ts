@@ -117,11 +117,11 @@ describe('authentication with JWTs', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('lets a valid JWT in, named by its subject', async () => {
+  it('lets a valid JWT in, named by its subject in the jwt: namespace', async () => {
     const jwt = await sign({ sub: 'svc-catalog' });
     registerSecret('a JWT', jwt);
     await listPlugins(t.address, { authorization: `Bearer ${jwt}` });
-    expect(lastPrincipal(t)).toBe('svc-catalog');
+    expect(lastPrincipal(t)).toBe('jwt:svc-catalog');
   });
 
   it('refuses an expired JWT, the wrong audience or issuer, and a stranger\'s signature, saying which', async () => {

@@ -73,7 +73,14 @@ export interface DaemonConfig {
     /** The client certificate of a mutual-TLS connection names the caller (needs server.tls.clientCa). */
     mtls?: { principalFrom: 'subject' | 'san' };
     /** JWTs signed by a key of the JWKS (a file or an https URL), with this issuer and audience. */
-    jwt?: { jwks: string; issuer: string; audience: string; principalClaim: string };
+    jwt?: {
+      jwks: string;
+      issuer: string;
+      audience: string;
+      principalClaim: string;
+      /** Refuse a JWT without an `exp` claim (default true). */
+      requireExpiry?: boolean;
+    };
   };
   /** What each principal may do once authentication is on (default deny). */
   rbac: {
@@ -532,7 +539,10 @@ function readAuth(config: DaemonConfig, auth: Record<string, unknown>, where: (k
       if (!/^[0-9a-f]{64}$/.test(sha256)) {
         throw new ConfigError(`${where(`auth.tokens[${i}].sha256`)} must be the hex SHA-256 of the token (64 hex digits; printf %s "$TOKEN" | sha256sum), never the token itself`);
       }
-      return { principal: text(entry.principal, `auth.tokens[${i}].principal`), sha256 };
+      const principal = text(entry.principal, `auth.tokens[${i}].principal`);
+      // `jwt:` names JWT subjects (and `token:`/`mtls:` are binding prefixes): a token named so would pass for one.
+      if (/^(jwt|token|mtls):/i.test(principal)) throw new ConfigError(`${where(`auth.tokens[${i}].principal`)}: "${principal}" starts with a prefix that names how a caller authenticated (jwt:, token:, mtls:); pick another name`);
+      return { principal, sha256 };
     });
   }
   if (auth.mtls !== undefined && auth.mtls !== null) {
@@ -540,13 +550,15 @@ function readAuth(config: DaemonConfig, auth: Record<string, unknown>, where: (k
     config.auth.mtls = { principalFrom: mtls.principalFrom === undefined ? 'subject' : oneOf(String(mtls.principalFrom), ['subject', 'san'] as const, where('auth.mtls.principalFrom')) };
   }
   if (auth.jwt !== undefined && auth.jwt !== null) {
-    const jwt = object(auth.jwt, 'auth.jwt', ['jwks', 'issuer', 'audience', 'principalClaim']);
+    const jwt = object(auth.jwt, 'auth.jwt', ['jwks', 'issuer', 'audience', 'principalClaim', 'requireExpiry']);
+    if (jwt.requireExpiry !== undefined && typeof jwt.requireExpiry !== 'boolean') throw new ConfigError(`${where('auth.jwt.requireExpiry')} must be true or false`);
     const jwks = text(jwt.jwks, 'auth.jwt.jwks');
     config.auth.jwt = {
       jwks: /^https?:\/\//i.test(jwks) ? jwks : resolve(base, jwks),
       issuer: text(jwt.issuer, 'auth.jwt.issuer'),
       audience: text(jwt.audience, 'auth.jwt.audience'),
       principalClaim: jwt.principalClaim === undefined ? 'sub' : text(jwt.principalClaim, 'auth.jwt.principalClaim'),
+      requireExpiry: jwt.requireExpiry !== false,
     };
   }
 }

@@ -9,7 +9,7 @@ import { status as Status } from '@grpc/grpc-js';
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
 import { AbortedError, describeError, InputError, SourcedError, type Logger } from '@sourced/core';
 import type { AuditLog } from '../audit/AuditLog';
-import type { Authenticator, Principal } from '../security/authenticate';
+import { principalName, type Authenticator, type Principal } from '../security/authenticate';
 import type { Authorizer } from '../security/authorize';
 import { effectiveDeadlineMs, type CallLimiter } from '../security/limits';
 import type { DaemonConfig } from '../config/DaemonConfig';
@@ -130,9 +130,10 @@ function openCall(deps: HandlerDeps, fullMethod: string, call: ServerUnaryCall<u
     },
     async authenticate() {
       const principal = await deps.authenticator.authenticate(call);
-      span.setAttributes({ 'enduser.id': principal.id, 'sourced.auth.method': principal.method });
-      logger = logger.child({ principal: principal.id });
-      principalId = principal.id;
+      const name = principalName(principal);
+      span.setAttributes({ 'enduser.id': name, 'sourced.auth.method': principal.method });
+      logger = logger.child({ principal: name });
+      principalId = name;
       deps.authorizer.checkRpc(principal, fullMethod);
       release = deps.limiter.enter(principal.id);
       return principal;

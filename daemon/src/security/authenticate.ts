@@ -14,6 +14,19 @@ export interface Principal {
   method: 'mtls' | 'token' | 'jwt' | 'none';
 }
 
+/**
+ * The name a principal goes by in bindings, logs, the audit log and the call limits: a JWT
+ * subject is `jwt:<sub>`, so an identity provider cannot issue a subject that names a static
+ * token's or a certificate's principal (`ops-admin` and `jwt:ops-admin` are two callers).
+ * Static tokens and client certificates keep their names (the operator chose them).
+ */
+export function principalName(principal: Principal): string {
+  return principal.method === 'jwt' ? `jwt:${principal.id}` : principal.id;
+}
+
+/** The prefixes that name how a principal authenticated, in bindings (`jwt:alice`, `token:ci`, `mtls:worker-1`). */
+export const PRINCIPAL_PREFIXES = ['jwt:', 'token:', 'mtls:'] as const;
+
 /** What of a call authentication looks at. */
 export interface CallCredentials {
   metadata: Metadata;
@@ -109,7 +122,13 @@ export class Authenticator {
     const jwt = this.config.jwt!;
     let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(token, this.jwks!, { issuer: jwt.issuer, audience: jwt.audience, clockTolerance: 30 }));
+      // A token without `exp` would be good forever once leaked: required unless configured otherwise.
+      ({ payload } = await jwtVerify(token, this.jwks!, {
+        issuer: jwt.issuer,
+        audience: jwt.audience,
+        clockTolerance: 30,
+        requiredClaims: jwt.requireExpiry === false ? [] : ['exp'],
+      }));
     } catch (error) {
       throw new UnauthenticatedError('INVALID_JWT', `the JWT was refused: ${jwtProblem(error)}`);
     }
@@ -137,6 +156,7 @@ export class Authenticator {
 /** Why jose refused a token, in a sentence that names no part of the token. */
 function jwtProblem(error: unknown): string {
   if (error instanceof joseErrors.JWTExpired) return 'it has expired';
+  if (error instanceof joseErrors.JWTClaimValidationFailed && error.reason === 'missing') return `it has no "${error.claim}" claim, which the daemon requires`;
   if (error instanceof joseErrors.JWTClaimValidationFailed) return `its "${error.claim}" claim is not accepted (${error.reason})`;
   if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'its signature does not verify';
   if (error instanceof joseErrors.JWKSNoMatchingKey) return 'no key of the JWKS matches it';

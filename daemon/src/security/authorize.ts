@@ -1,6 +1,6 @@
 import { matchesAnyGlob, NotAllowedError } from '@sourced/core';
 import type { DaemonConfig } from '../config/DaemonConfig';
-import type { Principal } from './authenticate';
+import { principalName, type Principal } from './authenticate';
 
 /** What a role grants; every list holds globs (`*` any run, `?` one character). */
 export interface Role {
@@ -29,15 +29,32 @@ export interface SourceAccess {
  * grant. With authentication off there are no principals to tell apart, and everything is allowed.
  */
 export class Authorizer {
-  constructor(
-    private readonly rbac: DaemonConfig['rbac'],
-    private readonly enabled: boolean,
-  ) {}
+  // Maps, not the configuration's objects: a principal named `__proto__` or `constructor` must
+  // find no binding rather than Object.prototype's members.
+  private readonly roles: Map<string, Role>;
+  private readonly bindings: Map<string, string[]>;
 
-  /** The roles bound to a principal (bindings of its id, and of `*`). */
+  constructor(
+    rbac: DaemonConfig['rbac'],
+    private readonly enabled: boolean,
+  ) {
+    this.roles = new Map(Object.entries(rbac.roles));
+    this.bindings = new Map(Object.entries(rbac.bindings));
+  }
+
+  /**
+   * The roles bound to a principal: bindings of `<method>:<name>` (`jwt:alice`, `token:ci`,
+   * `mtls:worker-1`), of the bare name for a static token or a client certificate (never for
+   * a JWT subject: an identity provider does not get to name the operator's principals), and
+   * of `*`.
+   */
   rolesOf(principal: Principal): [string, Role][] {
-    const names = [...(this.rbac.bindings[principal.id] ?? []), ...(this.rbac.bindings['*'] ?? [])];
-    return [...new Set(names)].flatMap((n) => (this.rbac.roles[n] ? [[n, this.rbac.roles[n]] as [string, Role]] : []));
+    const keys = [`${principal.method}:${principal.id}`, ...(principal.method === 'jwt' ? [] : [principal.id]), '*'];
+    const names = keys.flatMap((k) => this.bindings.get(k) ?? []);
+    return [...new Set(names)].flatMap((n) => {
+      const role = this.roles.get(n);
+      return role ? [[n, role] as [string, Role]] : [];
+    });
   }
 
   /** Throws PERMISSION_DENIED unless a role of the principal grants the RPC. */
@@ -74,7 +91,8 @@ function missingGrant(role: Role, access: SourceAccess): { grant: string; value:
 
 function denied(principal: Principal, roles: [string, Role][], grant: string, value: string): NotAllowedError {
   const held = roles.length ? `its roles (${roles.map(([n]) => n).join(', ')}) do not grant it` : 'it has no role that grants it';
-  return new NotAllowedError('MISSING_GRANT', `"${principal.id}" may not use ${grant} ${value}: ${held}`, {
-    metadata: { principal: principal.id, grant, value },
+  const name = principalName(principal);
+  return new NotAllowedError('MISSING_GRANT', `"${name}" may not use ${grant} ${value}: ${held}`, {
+    metadata: { principal: name, grant, value },
   });
 }
