@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareRelationKeys, compileFilter, decodeCursor, encodeCursor, InputError, EMPTY_FILTER } from '../src';
+import { compareRelationKeys, compileFilter, decodeCursor, encodeCursor, InputError, EMPTY_FILTER, MAX_FILTER_PATTERN_CHARS, MAX_FILTER_PATTERNS } from '../src';
 
 describe('discovery filters', () => {
   /** A table pattern without a dot matches the name in any schema; with a dot, schema.name. */
@@ -27,6 +27,39 @@ describe('discovery filters', () => {
     } catch (error) {
       expect((error as InputError).violations).toEqual([{ field: 'filter.exclude_tables[1]', description: 'is empty' }]);
     }
+  });
+
+  /** Issue 15: a list of patterns is capped in count and in total length, each reported by its field with the limit. */
+  it('caps the number and the total length of the patterns of each list', () => {
+    const violations = (filter: Partial<typeof EMPTY_FILTER>) => {
+      try {
+        compileFilter({ ...EMPTY_FILTER, ...filter });
+      } catch (error) {
+        expect(error).toBeInstanceOf(InputError);
+        expect((error as InputError).reason).toBe('INVALID_FILTER');
+        return (error as InputError).violations;
+      }
+      return [];
+    };
+    expect(violations({ includeSchemas: Array.from({ length: MAX_FILTER_PATTERNS }, (_, i) => `s${i}`) })).toEqual([]);
+    expect(violations({ includeSchemas: Array.from({ length: 10_000 }, (_, i) => `s${i}`) })).toEqual([
+      { field: 'filter.include_schemas', description: `has 10000 patterns; at most ${MAX_FILTER_PATTERNS} are allowed` },
+    ]);
+    const long = Array.from({ length: 40 }, () => 'x'.repeat(250));
+    expect(violations({ excludeTables: long })).toEqual([
+      { field: 'filter.exclude_tables', description: `has 10000 characters of patterns; at most ${MAX_FILTER_PATTERN_CHARS} are allowed in one list` },
+    ]);
+  });
+
+  /** Issue 15: the crafted pattern that froze the daemon is matched at once, in code (the matchers are linear). */
+  it('matches a crafted pattern against a long name at once', () => {
+    const f = compileFilter({ ...EMPTY_FILTER, includeSchemas: [`${'*a'.repeat(20)}*s`], includeTables: [`${'*a'.repeat(20)}*s`] });
+    const started = performance.now();
+    expect(f.schemaMatches('a'.repeat(60))).toBe(false);
+    expect(f.relationMatches('a'.repeat(60), 'a'.repeat(60))).toBe(false);
+    expect(f.schemaMatches(`${'a'.repeat(60)}s`)).toBe(true);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(f.globs.includeTables).toEqual([`*.${'*a'.repeat(20)}*s`]);
   });
 });
 

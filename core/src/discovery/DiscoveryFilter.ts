@@ -1,5 +1,5 @@
 import { InputError, type FieldViolation } from '../errors';
-import { globToRegExp, globToRegExpSource } from '../util/glob';
+import { globToRegExpSource, matchesAnyGlob } from '../util/glob';
 
 /** What discovery reads. Patterns are globs (`*`, `?`), case-sensitive. */
 export interface DiscoveryFilter {
@@ -21,59 +21,103 @@ export const EMPTY_FILTER: DiscoveryFilter = {
 };
 
 /**
- * A filter compiled to anchored regular expressions, for connectors to push down into
- * their catalog queries (PostgreSQL `~ ANY(...)`, MySQL `REGEXP`) and for checks in code.
- * A table pattern is compiled against `schema.name` (a pattern without a dot gets `*.` before it).
+ * The most patterns one list of a filter may hold. Every pattern is tested against every
+ * schema or relation name, in the daemon and in the source's catalog query: 10,000 patterns
+ * kept a PostgreSQL backend busy for 50 s.
+ */
+export const MAX_FILTER_PATTERNS = 256;
+/** The most characters the patterns of one list may hold together. */
+export const MAX_FILTER_PATTERN_CHARS = 8192;
+/** The most characters of one pattern. */
+export const MAX_FILTER_PATTERN_LENGTH = 256;
+
+/** The glob patterns of a filter, table patterns qualified (`schema.name`). */
+export interface FilterGlobs {
+  /** Globs of the schemas to read; empty means every schema. */
+  includeSchemas: string[];
+  /** Globs of the schemas to skip; they win over the includes. */
+  excludeSchemas: string[];
+  /** Globs over `schema.name` of the relations to read (a pattern without a dot got `*.` before it); empty means every relation. */
+  includeTables: string[];
+  /** Globs over `schema.name` of the relations to skip; they win over the includes. */
+  excludeTables: string[];
+}
+
+/**
+ * A validated filter, for connectors to push down into their catalog queries and to check in
+ * code. Push patterns down as SQL LIKE patterns (`globToLikePattern`: PostgreSQL
+ * `LIKE ANY($1)`, MySQL `LIKE ? ESCAPE '\\'`), never as regular expressions, and test names in
+ * code with {@link CompiledFilter.schemaMatches} / {@link CompiledFilter.relationMatches}
+ * (linear-time wildcard matching): a backtracking regular-expression engine takes exponential
+ * time on a crafted pattern.
  */
 export interface CompiledFilter {
-  /** Anchored regular expressions (source text) of the schemas to read; empty means every schema. */
+  /** The patterns as globs, for push-down (see {@link FilterGlobs}). */
+  globs: FilterGlobs;
+  /**
+   * Anchored regular expressions (source text) of the schemas to read; empty means every schema.
+   * @deprecated Exponential in backtracking engines (JavaScript, PCRE, MySQL REGEXP) on crafted patterns; use {@link CompiledFilter.globs}.
+   */
   includeSchemas: string[];
-  /** Anchored regular expressions of the schemas to skip; they win over the includes. */
+  /** @deprecated See {@link CompiledFilter.includeSchemas}; use {@link CompiledFilter.globs}. */
   excludeSchemas: string[];
-  /** Anchored regular expressions over `schema.name` of the relations to read; empty means every relation. */
+  /** @deprecated See {@link CompiledFilter.includeSchemas}; use {@link CompiledFilter.globs}. */
   includeTables: string[];
-  /** Anchored regular expressions over `schema.name` of the relations to skip; they win over the includes. */
+  /** @deprecated See {@link CompiledFilter.includeSchemas}; use {@link CompiledFilter.globs}. */
   excludeTables: string[];
   /** Whether the database's system schemas (such as `information_schema`) are read too. */
   includeSystemSchemas: boolean;
-  /** Whether a schema passes the schema patterns. */
+  /** Whether a schema passes the schema patterns (linear time). */
   schemaMatches(schema: string): boolean;
-  /** Whether a relation passes the table patterns. */
+  /** Whether a relation passes the table patterns (linear time). */
   relationMatches(schema: string, name: string): boolean;
 }
 
-/** Validates and compiles a filter; bad patterns are reported by field path. */
-export function compileFilter(filter: DiscoveryFilter, fieldPrefix = 'filter'): CompiledFilter {
+/** What is wrong with one list of patterns: its size first (then nothing else is read), else each bad pattern. */
+function listViolations(patterns: readonly string[], field: string): FieldViolation[] {
+  if (patterns.length > MAX_FILTER_PATTERNS) {
+    return [{ field, description: `has ${patterns.length} patterns; at most ${MAX_FILTER_PATTERNS} are allowed` }];
+  }
+  const total = patterns.reduce((n, p) => n + p.length, 0);
+  if (total > MAX_FILTER_PATTERN_CHARS) {
+    return [{ field, description: `has ${total} characters of patterns; at most ${MAX_FILTER_PATTERN_CHARS} are allowed in one list` }];
+  }
   const v: FieldViolation[] = [];
-  const check = (patterns: string[], field: string) =>
-    patterns.forEach((p, i) => {
-      if (p.trim() === '') v.push({ field: `${fieldPrefix}.${field}[${i}]`, description: 'is empty' });
-      else if (p.length > 256) v.push({ field: `${fieldPrefix}.${field}[${i}]`, description: 'is longer than 256 characters' });
-    });
-  check(filter.includeSchemas, 'include_schemas');
-  check(filter.excludeSchemas, 'exclude_schemas');
-  check(filter.includeTables, 'include_tables');
-  check(filter.excludeTables, 'exclude_tables');
+  patterns.forEach((p, i) => {
+    if (p.trim() === '') v.push({ field: `${field}[${i}]`, description: 'is empty' });
+    else if (p.length > MAX_FILTER_PATTERN_LENGTH) v.push({ field: `${field}[${i}]`, description: `is longer than ${MAX_FILTER_PATTERN_LENGTH} characters` });
+  });
+  return v;
+}
+
+/** Validates and compiles a filter; bad patterns and lists past the caps are reported by field path. */
+export function compileFilter(filter: DiscoveryFilter, fieldPrefix = 'filter'): CompiledFilter {
+  const v: FieldViolation[] = [
+    ...listViolations(filter.includeSchemas, `${fieldPrefix}.include_schemas`),
+    ...listViolations(filter.excludeSchemas, `${fieldPrefix}.exclude_schemas`),
+    ...listViolations(filter.includeTables, `${fieldPrefix}.include_tables`),
+    ...listViolations(filter.excludeTables, `${fieldPrefix}.exclude_tables`),
+  ];
   if (v.length) throw new InputError(v, { reason: 'INVALID_FILTER' });
 
-  const table = (p: string) => globToRegExpSource(p.includes('.') ? p : `*.${p}`);
-  const compiled = {
-    includeSchemas: filter.includeSchemas.map(globToRegExpSource),
-    excludeSchemas: filter.excludeSchemas.map(globToRegExpSource),
+  const table = (p: string) => (p.includes('.') ? p : `*.${p}`);
+  const globs: FilterGlobs = {
+    includeSchemas: [...filter.includeSchemas],
+    excludeSchemas: [...filter.excludeSchemas],
     includeTables: filter.includeTables.map(table),
     excludeTables: filter.excludeTables.map(table),
-    includeSystemSchemas: filter.includeSystemSchemas,
   };
-  const inc = filter.includeSchemas.map((p) => globToRegExp(p));
-  const exc = filter.excludeSchemas.map((p) => globToRegExp(p));
-  const tinc = compiled.includeTables.map((s) => new RegExp(s));
-  const texc = compiled.excludeTables.map((s) => new RegExp(s));
   return {
-    ...compiled,
-    schemaMatches: (s) => (inc.length === 0 || inc.some((r) => r.test(s))) && !exc.some((r) => r.test(s)),
+    globs,
+    includeSchemas: globs.includeSchemas.map(globToRegExpSource),
+    excludeSchemas: globs.excludeSchemas.map(globToRegExpSource),
+    includeTables: globs.includeTables.map(globToRegExpSource),
+    excludeTables: globs.excludeTables.map(globToRegExpSource),
+    includeSystemSchemas: filter.includeSystemSchemas,
+    schemaMatches: (s) => (globs.includeSchemas.length === 0 || matchesAnyGlob(s, globs.includeSchemas)) && !matchesAnyGlob(s, globs.excludeSchemas),
     relationMatches: (s, n) => {
       const q = `${s}.${n}`;
-      return (tinc.length === 0 || tinc.some((r) => r.test(q))) && !texc.some((r) => r.test(q));
+      return (globs.includeTables.length === 0 || matchesAnyGlob(q, globs.includeTables)) && !matchesAnyGlob(q, globs.excludeTables);
     },
   };
 }

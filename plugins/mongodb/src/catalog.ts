@@ -55,19 +55,21 @@ export interface CatalogLimits {
 /** The `maxTimeMS` field of a command document, when there is a limit. */
 const timeLimit = (limits: CatalogLimits): { maxTimeMS?: number } => (limits.maxTimeMS !== undefined && limits.maxTimeMS > 0 ? { maxTimeMS: limits.maxTimeMS } : {});
 
-/** The database part of a filter as a listDatabases filter (the globs are anchored regular expressions). */
+/**
+ * The database part of a filter as a listDatabases filter: the system databases only. The
+ * name patterns are not sent: MongoDB's `$regex` is PCRE, which backtracks (a crafted glob
+ * such as `*a*a*…*s` takes exponential time), and listDatabases with nameOnly is cheap. They
+ * are checked here by the filter's linear-time matcher instead, whatever the server sends.
+ */
 function databaseFilter(filter: CompiledFilter): Document {
-  const and: Document[] = [];
-  if (!filter.includeSystemSchemas) and.push({ name: { $nin: SYSTEM_DATABASES } });
-  if (filter.includeSchemas.length > 0) and.push({ name: { $in: filter.includeSchemas.map((s) => new RegExp(s)) } });
-  if (filter.excludeSchemas.length > 0) and.push({ name: { $nin: filter.excludeSchemas.map((s) => new RegExp(s)) } });
-  return and.length > 0 ? { $and: and } : {};
+  return filter.includeSystemSchemas ? {} : { name: { $nin: SYSTEM_DATABASES } };
 }
 
 /**
  * Names of the databases that pass the filter, in byte order. `authorizedDatabases` makes
  * the server list the databases the user holds privileges in, without needing the
- * cluster-wide listDatabases privilege.
+ * cluster-wide listDatabases privilege. A name the server sends is never trusted to have
+ * passed the filter: each is checked here.
  */
 export async function listDatabaseNames(client: MongoClient, filter: CompiledFilter, signal: AbortSignal, limits: CatalogLimits = {}): Promise<string[]> {
   const reply = await read('databases', signal, () =>

@@ -10,6 +10,7 @@ import {
   dnsCheck,
   failed,
   latencyCheck,
+  matchesLikePattern,
   passed,
   resolveCredentialsCheck,
   scrubbedErrorText,
@@ -247,19 +248,6 @@ const serverVersionCheck: Check = {
   },
 };
 
-/** A MySQL grant pattern for databases (`shop`, `shop\_%`) as an anchored regular expression. */
-function grantPattern(pattern: string): RegExp {
-  let source = '^';
-  for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i];
-    if (ch === '\\' && i + 1 < pattern.length) source += pattern[++i].replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
-    else if (ch === '%') source += '.*';
-    else if (ch === '_') source += '.';
-    else source += ch.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
-  }
-  return new RegExp(`${source}$`);
-}
-
 /** SHOW GRANTS lines without the password hash or authentication string MariaDB prints in them. */
 function withoutCredentials(grant: string): string {
   return grant.replace(/\s+IDENTIFIED\s+(?:BY\s+PASSWORD|VIA|WITH)\s.*?(?=\s+(?:REQUIRE|WITH\s+(?:GRANT|MAX_)|PASSWORD\s+EXPIRE|ACCOUNT\s)|$)/i, '');
@@ -301,7 +289,7 @@ const privilegesCheck: Check = {
     const visibleTables = new Map(visible.map((r) => [r.name, Number(r.tables)]));
     const global = new Set(privileges.filter((p) => p.level === 'global').map((p) => p.privilege));
     const onSchema = (name: string, privilege: string) =>
-      global.has(privilege) || privileges.some((p) => p.level === 'schema' && p.privilege === privilege && grantPattern(p.schema_name ?? '').test(name));
+      global.has(privilege) || privileges.some((p) => p.level === 'schema' && p.privilege === privilege && matchesLikePattern(name, p.schema_name ?? ''));
     const tableSelect = new Set(privileges.filter((p) => (p.level === 'table' || p.level === 'column') && p.privilege === 'SELECT').map((p) => p.schema_name));
 
     const readable: string[] = [];

@@ -13,6 +13,7 @@ import {
   SourcedError,
   UnavailableError,
   describeError,
+  globToLikePattern,
   type ColumnEntity,
   type CompiledFilter,
   type ForeignKeyEntity,
@@ -35,11 +36,13 @@ export const USER_SCHEMA_SQL = `(n.nspname NOT IN ('pg_catalog', 'information_sc
 
 /**
  * The schema part of a filter; binds $1 include system schemas, $2 include patterns, $3
- * exclude patterns (anchored regular expressions from core's compiled filter).
+ * exclude patterns (LIKE patterns from the filter's globs, see {@link likePatterns}). LIKE,
+ * not `~`: a regular expression is compiled per pattern and its cost depends on the
+ * pattern's shape; LIKE with `%` and `_` is matched without backtracking.
  */
 const SCHEMA_FILTER_SQL = `($1::boolean OR ${USER_SCHEMA_SQL})
-  AND (cardinality($2::text[]) = 0 OR n.nspname ~ ANY ($2::text[]))
-  AND NOT (n.nspname ~ ANY ($3::text[]))`;
+  AND (cardinality($2::text[]) = 0 OR n.nspname::text LIKE ANY ($2::text[]))
+  AND NOT (n.nspname::text LIKE ANY ($3::text[]))`;
 
 const SCHEMAS_SQL = `
 SELECT n.nspname::text AS name,
@@ -66,8 +69,8 @@ const unknownRows = (c: string) =>
 const RELATION_FILTER_SQL = `c.relkind IN ('r', 'p', 'f', 'v', 'm')
     AND ${SCHEMA_FILTER_SQL}
     AND has_schema_privilege(n.oid, 'USAGE')
-    AND (cardinality($4::text[]) = 0 OR (n.nspname || '.' || c.relname) ~ ANY ($4::text[]))
-    AND NOT ((n.nspname || '.' || c.relname) ~ ANY ($5::text[]))
+    AND (cardinality($4::text[]) = 0 OR (n.nspname || '.' || c.relname) LIKE ANY ($4::text[]))
+    AND NOT ((n.nspname || '.' || c.relname) LIKE ANY ($5::text[]))
     AND ($6::text IS NULL OR (n.nspname::text COLLATE "C", c.relname::text COLLATE "C") > ($6::text COLLATE "C", $7::text COLLATE "C"))`;
 
 /**
@@ -317,19 +320,22 @@ const GENERATED: Record<string, string> = { a: 'ALWAYS', d: 'BY DEFAULT', s: 'ST
 /** Schemas that pass the filter, in byte order of their names, each with whether the user may use it. */
 export async function readSchemas(client: Client, filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]> {
   const rows = await read('schemas', () =>
-    query<SchemaRow>(client, SCHEMAS_SQL, [filter.includeSystemSchemas, filter.includeSchemas, filter.excludeSchemas], signal),
+    query<SchemaRow>(client, SCHEMAS_SQL, [filter.includeSystemSchemas, likePatterns(filter.globs.includeSchemas), likePatterns(filter.globs.excludeSchemas)], signal),
   );
   return rows.map((r) => ({ name: r.name, owner: r.owner ?? undefined, comment: r.comment ?? undefined, usable: r.usable }));
 }
+
+/** The filter's globs as LIKE patterns with PostgreSQL's default escape character (a backslash). */
+const likePatterns = (globs: readonly string[]): string[] => globs.map((g) => globToLikePattern(g));
 
 /** The binds of {@link RELATION_FILTER_SQL}. */
 function filterParams(filter: CompiledFilter, after: RelationKey | undefined): unknown[] {
   return [
     filter.includeSystemSchemas,
-    filter.includeSchemas,
-    filter.excludeSchemas,
-    filter.includeTables,
-    filter.excludeTables,
+    likePatterns(filter.globs.includeSchemas),
+    likePatterns(filter.globs.excludeSchemas),
+    likePatterns(filter.globs.includeTables),
+    likePatterns(filter.globs.excludeTables),
     after?.schema ?? null,
     after?.name ?? null,
   ];

@@ -57,6 +57,12 @@ export interface MongoStandInOptions {
    * hold a preview mid-command. A hold ends early when the client closes the connection.
    */
   findDelays?: Record<string, number>;
+  /**
+   * Answer listDatabases as a hostile server would: every visible database whatever the
+   * command's `filter` (which is then not evaluated here at all), so a test can see what the
+   * client itself does with names it did not ask for.
+   */
+  ignoreDatabaseFilter?: boolean;
   /** A test hook: sees every command it receives, with its database and the connection's appName (once the handshake gave one). */
   onCommand?: (command: Document, db: string, appName: string | undefined) => void;
 }
@@ -429,7 +435,7 @@ class StandIn implements MongoStandIn {
     const visible = this.options.dataset.databases.filter((d) => (all && cmd.authorizedDatabases !== true) || grants.anyInDatabase(d.name));
     const rows = visible
       .map((d) => ({ name: d.name, sizeOnDisk: Long.fromNumber(8192 * (1 + d.collections.length)), empty: false }))
-      .filter((d) => matches(d, cmd.filter as Document | undefined));
+      .filter((d) => this.options.ignoreDatabaseFilter || matches(d, cmd.filter as Document | undefined));
     if (cmd.nameOnly) return { databases: rows.map((r) => ({ name: r.name })), ok: 1 };
     const total = rows.reduce((n, r) => n + r.sizeOnDisk.toNumber(), 0);
     return { databases: rows, totalSize: total, totalSizeMb: Math.floor(total / 1048576), ok: 1 };
