@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Client, credentials, Metadata, status, type ChannelCredentials } from '@grpc/grpc-js';
 import { exportJWK, generateKeyPair, SignJWT, type KeyLike } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG } from '../daemon/src';
 import { ListPluginsRequest, PluginServiceClient, type ListPluginsResponse } from '../daemon/src/gen/sourced/v1/plugin_service';
 import { hashToken } from '../daemon/src/security/authenticate';
 import { makeCertificates, type Certificates } from './harness/certs';
@@ -157,7 +158,7 @@ describe('authentication by client certificate', () => {
     pki = await makeCertificates(join(dir, 'pki'));
     t = await startTestDaemon({
       plugins: ['@sourced/plugin-postgres'],
-      server: { allowPlaintext: false, tls: { cert: pki.serverCert, key: pki.serverKey, clientCa: pki.caCert } },
+      server: { ...DEFAULT_CONFIG.server, allowPlaintext: false, tls: { cert: pki.serverCert, key: pki.serverKey, clientCa: pki.caCert } },
       auth: { tokens: [], mtls: { principalFrom: 'subject' } },
       rbac: { roles: { all: { rpcs: ['*'], connectors: ['*'], hosts: ['*'], secrets: ['*'] } }, bindings: { '*': ['all'] } },
     });

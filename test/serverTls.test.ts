@@ -53,7 +53,7 @@ describe('server TLS', () => {
   });
 
   it('serves TLS: a client that trusts the CA gets in, a plaintext client does not', async () => {
-    const { daemon, logs } = await start({ logLevel: 'info', server: { allowPlaintext: false, tls: { cert: pki.serverCert, key: pki.serverKey } } });
+    const { daemon, logs } = await start({ logLevel: 'info', server: { ...DEFAULT_CONFIG.server, allowPlaintext: false, tls: { cert: pki.serverCert, key: pki.serverKey } } });
     try {
       const response = await listPlugins(daemon, credentials.createSsl(pem(pki.caCert)));
       expect(response.plugins.map((p) => p.id)).toContain('postgres');
@@ -67,7 +67,7 @@ describe('server TLS', () => {
   });
 
   it('serves mutual TLS: only clients with a certificate from the client CA get in', async () => {
-    const { daemon } = await start({ server: { allowPlaintext: false, tls: { cert: pki.serverCert, key: pki.serverKey, clientCa: pki.caCert } } });
+    const { daemon } = await start({ server: { ...DEFAULT_CONFIG.server, allowPlaintext: false, tls: { cert: pki.serverCert, key: pki.serverKey, clientCa: pki.caCert } } });
     try {
       const ca = pem(pki.caCert);
       const ok = await listPlugins(daemon, credentials.createSsl(ca, pem(pki.clientKey), pem(pki.clientCert)));
@@ -90,7 +90,7 @@ describe('server TLS', () => {
     await copyFile(pki.serverCert, cert);
     await copyFile(pki.serverKey, key);
     await copyFile(pki.caCert, clientCa);
-    const { daemon } = await start({ server: { allowPlaintext: false, tls: { cert, key, clientCa } } });
+    const { daemon } = await start({ server: { ...DEFAULT_CONFIG.server, allowPlaintext: false, tls: { cert, key, clientCa } } });
     try {
       const before = credentials.createSsl(pem(pki.caCert), pem(pki.clientKey), pem(pki.clientCert));
       const after = credentials.createSsl(pem(other.caCert), pem(other.clientKey), pem(other.clientCert));
@@ -115,7 +115,7 @@ describe('server TLS', () => {
 
   it('refuses plaintext off loopback unless the configuration says so', async () => {
     await expect(start({ listen: '0.0.0.0:0' })).rejects.toThrow(/refusing to serve plaintext on 0\.0\.0\.0:0.*server\.allowPlaintext/);
-    const { daemon } = await start({ listen: '0.0.0.0:0', server: { allowPlaintext: true } });
+    const { daemon } = await start({ listen: '0.0.0.0:0', server: { ...DEFAULT_CONFIG.server, allowPlaintext: true } });
     await daemon.stop();
     // loopback is fine without TLS
     const local = await start({ listen: '[::1]:0' }).catch((e: Error) => e);
@@ -124,11 +124,11 @@ describe('server TLS', () => {
   });
 
   it('names the setting when a TLS file is missing or is not what it should be', async () => {
-    await expect(start({ server: { allowPlaintext: false, tls: { cert: join(dir, 'nope.crt'), key: pki.serverKey } } })).rejects.toThrow(
+    await expect(start({ server: { ...DEFAULT_CONFIG.server, allowPlaintext: false, tls: { cert: join(dir, 'nope.crt'), key: pki.serverKey } } })).rejects.toThrow(
       /server\.tls\.cert: cannot read .*nope\.crt \(ENOENT\)/,
     );
-    await expect(start({ server: { allowPlaintext: false, tls: { cert: pki.serverKey, key: pki.serverKey } } })).rejects.toThrow(/server\.tls\.cert: .* is not a PEM certificate/);
-    await expect(start({ server: { allowPlaintext: false, tls: { cert: pki.serverCert, key: pki.serverKey, clientCa: pki.clientKey } } })).rejects.toThrow(
+    await expect(start({ server: { ...DEFAULT_CONFIG.server, allowPlaintext: false, tls: { cert: pki.serverKey, key: pki.serverKey } } })).rejects.toThrow(/server\.tls\.cert: .* is not a PEM certificate/);
+    await expect(start({ server: { ...DEFAULT_CONFIG.server, allowPlaintext: false, tls: { cert: pki.serverCert, key: pki.serverKey, clientCa: pki.clientKey } } })).rejects.toThrow(
       /server\.tls\.clientCa: .* is not a PEM certificate/,
     );
   });

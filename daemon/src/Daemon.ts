@@ -6,7 +6,7 @@ import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ConnectionBudget, DiscoveryEngine, PreviewEngine, ProfileEngine, SecretChain, TargetPolicy, ValidationRunner, type Logger, type SourcedPlugin } from '@sourced/core';
 import { asClass, asFunction, asValue, createContainer, InjectionMode, type AwilixContainer } from 'awilix';
 import { HealthImplementation } from 'grpc-health-check';
-import { parseListen, type DaemonConfig } from './config/DaemonConfig';
+import { DEFAULT_CONFIG, parseListen, type DaemonConfig } from './config/DaemonConfig';
 import { DataSourceServiceService } from './gen/sourced/v1/data_source_service';
 import { PluginServiceService } from './gen/sourced/v1/plugin_service';
 import { CallTracker, type HandlerDeps } from './grpc/callHandlers';
@@ -20,6 +20,7 @@ import { withSafeDecoding } from './grpc/safeDecoding';
 import { Authenticator } from './security/authenticate';
 import { Authorizer } from './security/authorize';
 import { CallLimiter } from './security/limits';
+import { http2ServerOptions, listenGuarded, type GuardedListener } from './security/guardedListener';
 import { serverTransport, type ServerTransport } from './security/serverTls';
 import { DataSourceService } from './services/DataSourceService';
 import { PluginService } from './services/PluginService';
@@ -182,7 +183,9 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
     health: asFunction(() => new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((s) => [s, 'SERVING' as const])))).singleton(),
   });
 
-  const server = new Server({ 'grpc.max_receive_message_length': config.limits.maxMessageBytes });
+  // An embedding host may pass a partial `server` section: what it leaves out keeps its default.
+  const connectionSettings = { ...DEFAULT_CONFIG.server, ...config.server };
+  const server = new Server({ 'grpc.max_receive_message_length': config.limits.maxMessageBytes, ...http2ServerOptions(connectionSettings) });
   const c = container.cradle;
   // Resolved now, so that disposing the container (stop, a failed start) always shuts it down.
   void c.metrics;
@@ -191,7 +194,7 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
   c.health.addToServer(server);
   createReflectionService().addToServer(server);
 
-  const { host } = parseListen(config.listen, 'listen');
+  const { host, port: wantedPort } = parseListen(config.listen, 'listen');
   let transport: ServerTransport;
   try {
     transport = serverTransport(config, logger);
@@ -200,15 +203,15 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
     await container.dispose();
     throw error;
   }
-  let port: number;
+  // Our own listening socket counts connections (overall and per peer) before grpc-js gets them.
+  let listener: GuardedListener;
   try {
-    port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(config.listen, transport.credentials, (error, bound) => (error ? reject(new Error(`cannot listen on ${config.listen}: ${error.message}`)) : resolve(bound))),
-    );
+    listener = await listenGuarded(server, transport.credentials, { host, port: wantedPort }, connectionSettings, logger);
   } catch (error) {
     await metrics.shutdown();
     throw error;
   }
+  const port = listener.port;
   const address = `${host}:${port}`;
   logger.info('sourced listening', {
     address,
@@ -227,6 +230,7 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
     (stopping ??= (async () => {
       logger.info('shutting down', { in_flight: c.calls.size, grace_ms: config.shutdownGraceMs });
       HEALTH_SERVICES.forEach((s) => c.health.setStatus(s, 'NOT_SERVING'));
+      listener.close();
       const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       let timer: NodeJS.Timeout | undefined;
       const graceOver = new Promise<'timeout'>((resolve) => {

@@ -108,6 +108,15 @@ describe('loadConfig', () => {
         },
         "server": {
           "allowPlaintext": false,
+          "handshakeTimeoutMs": 10000,
+          "keepaliveTimeMs": 60000,
+          "keepaliveTimeoutMs": 20000,
+          "maxConcurrentStreams": 100,
+          "maxConnectionAgeGraceMs": 0,
+          "maxConnectionAgeMs": 1800000,
+          "maxConnectionIdleMs": 300000,
+          "maxConnections": 1000,
+          "maxConnectionsPerPeer": 100,
         },
         "shutdownGraceMs": 10000,
         "sources": {
@@ -188,7 +197,7 @@ secrets:
       audit: { stdout: false },
       auth: { tokens: [] },
       rbac: { roles: {}, bindings: {} },
-      server: { allowPlaintext: false },
+      server: DEFAULT_CONFIG.server,
       sources: { maxConnectionsPerEndpoint: 25 },
       targets: { allow: ['10.0.0.0/8', '*.db.example.com'], deny: ['10.9.0.0/16'], allowLinkLocal: false, dnsServers: ['10.0.0.2'] },
       secrets: { allowedReferences: ['env://SOURCED_SECRET_*', 'file:///run/secrets/*'], dynamicStrategies: false, order: ['reference', 'connection_properties', 'additional_properties', 'dynamic'], cacheTtlMs: 1000, staleIfErrorMs: 0, providerTimeoutMs: 2000 },
@@ -200,10 +209,12 @@ secrets:
   it('reads the server TLS settings from the file and the environment', () => {
     const file = write('tls/sourced.yaml', 'server:\n  tls:\n    cert: certs/server.crt\n    key: certs/server.key\n    clientCa: /etc/ca.crt\n');
     expect(loadConfig(['--config', file], {}, dir).server).toEqual({
+      ...DEFAULT_CONFIG.server,
       allowPlaintext: false,
       tls: { cert: join(dir, 'tls/certs/server.crt'), key: join(dir, 'tls/certs/server.key'), clientCa: '/etc/ca.crt' },
     });
     expect(loadConfig([], { SOURCED_TLS_CERT: 'a.crt', SOURCED_TLS_KEY: 'a.key', SOURCED_ALLOW_PLAINTEXT: 'true' }, dir).server).toEqual({
+      ...DEFAULT_CONFIG.server,
       allowPlaintext: true,
       tls: { cert: join(dir, 'a.crt'), key: join(dir, 'a.key') },
     });
@@ -219,7 +230,7 @@ secrets:
     const file = write('auth/ok.yaml', `auth:\n  tokens:\n    - principal: ci\n      sha256: ${'AB'.repeat(32)}\n  jwt:\n    jwks: keys/jwks.json\n    issuer: https://idp\n    audience: sourced\n`);
     expect(loadConfig(['--config', file], {}, dir).auth).toEqual({
       tokens: [{ principal: 'ci', sha256: 'ab'.repeat(32) }],
-      jwt: { jwks: join(dir, 'auth/keys/jwks.json'), issuer: 'https://idp', audience: 'sourced', principalClaim: 'sub' },
+      jwt: { jwks: join(dir, 'auth/keys/jwks.json'), issuer: 'https://idp', audience: 'sourced', principalClaim: 'sub', requireExpiry: true },
     });
     expect(errorOf(['--config', write('auth/clear.yaml', 'auth:\n  tokens:\n    - principal: ci\n      sha256: my-secret-token\n')])).toMatchInlineSnapshot(`"auth.tokens[0].sha256 in <dir>/auth/clear.yaml must be the hex SHA-256 of the token (64 hex digits; printf %s "$TOKEN" | sha256sum), never the token itself"`);
     expect(errorOf(['--config', write('auth/mtls.yaml', 'auth:\n  mtls: {}\n')])).toMatchInlineSnapshot(`"auth.mtls names callers by their client certificate: it needs mutual TLS (server.tls with clientCa)"`);

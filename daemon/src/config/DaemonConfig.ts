@@ -94,6 +94,23 @@ export interface DaemonConfig {
     tls?: { cert: string; key: string; clientCa?: string };
     /** Serve plaintext on a non-loopback address (behind a TLS-terminating proxy, say). */
     allowPlaintext: boolean;
+    /** Connections open at once, all peers together (0: no limit); more are closed as they arrive. */
+    maxConnections: number;
+    /** Connections open at once from one peer address (0: no limit); more are closed as they arrive. */
+    maxConnectionsPerPeer: number;
+    /** HTTP/2 streams (calls) one connection may have open at once (0: grpc-js's default, no limit). */
+    maxConcurrentStreams: number;
+    /** A keepalive ping on each connection this often, ms (0: none); a peer that does not answer within keepaliveTimeoutMs is dropped. */
+    keepaliveTimeMs: number;
+    keepaliveTimeoutMs: number;
+    /** A connection without calls this long is closed, ms (0: never). */
+    maxConnectionIdleMs: number;
+    /** A connection is asked to go away (GOAWAY) after this long, ms (0: never); its calls finish first. */
+    maxConnectionAgeMs: number;
+    /** How long the calls of an aged-out connection may still run before it is closed, ms (0: until their deadlines). */
+    maxConnectionAgeGraceMs: number;
+    /** A connection that has sent nothing (no TLS hello, no HTTP/2 preface) this long after it opened is closed, ms (0: never). */
+    handshakeTimeoutMs: number;
   };
   /** Limits towards the data sources. */
   sources: {
@@ -165,7 +182,18 @@ export const DEFAULT_CONFIG: DaemonConfig = {
   audit: { stdout: false },
   auth: { tokens: [] },
   rbac: { roles: {}, bindings: {} },
-  server: { allowPlaintext: false },
+  server: {
+    allowPlaintext: false,
+    maxConnections: 1_000,
+    maxConnectionsPerPeer: 100,
+    maxConcurrentStreams: 100,
+    keepaliveTimeMs: 60_000,
+    keepaliveTimeoutMs: 20_000,
+    maxConnectionIdleMs: 300_000,
+    maxConnectionAgeMs: 1_800_000,
+    maxConnectionAgeGraceMs: 0,
+    handshakeTimeoutMs: 10_000,
+  },
   sources: { maxConnectionsPerEndpoint: 10 },
   targets: { allow: [], deny: [], allowLinkLocal: false, dnsServers: [] },
   secrets: {
@@ -345,7 +373,14 @@ function mergeFile(config: DaemonConfig, path: string): void {
   const discovery = section('discovery', ['defaultStrategy', 'heapHeadroomMb']);
   if (discovery?.defaultStrategy !== undefined) config.discovery.defaultStrategy = oneOf(String(discovery.defaultStrategy), STRATEGIES, where('discovery.defaultStrategy'));
   if (discovery?.heapHeadroomMb !== undefined) config.discovery.heapHeadroomMb = nonNegative(String(discovery.heapHeadroomMb), where('discovery.heapHeadroomMb'));
-  const server = section('server', ['tls', 'allowPlaintext']);
+  const connectionKeys = ['maxConnections', 'maxConnectionsPerPeer', 'maxConcurrentStreams', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'maxConnectionIdleMs', 'maxConnectionAgeMs', 'maxConnectionAgeGraceMs', 'handshakeTimeoutMs'] as const;
+  const server = section('server', ['tls', 'allowPlaintext', ...connectionKeys]);
+  for (const k of connectionKeys) {
+    if (server?.[k] === undefined) continue;
+    const n = Number(server[k]);
+    if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${where(`server.${k}`)}: "${String(server[k])}" is not a non-negative whole number`);
+    config.server[k] = n;
+  }
   if (server?.allowPlaintext !== undefined) {
     if (typeof server.allowPlaintext !== 'boolean') throw new ConfigError(`${where('server.allowPlaintext')} must be true or false`);
     config.server.allowPlaintext = server.allowPlaintext;
