@@ -33,7 +33,7 @@ describe('TargetPolicy', () => {
     // the same address as an IPv4-mapped IPv6 address, in brackets, or behind NAT64
     expect(await deniedBy(policy, '::ffff:169.254.169.254')).toMatchObject({ rule: '169.254.0.0/16' });
     expect(await deniedBy(policy, '[::ffff:a9fe:a9fe]')).toMatchObject({ rule: '169.254.0.0/16' });
-    expect(await deniedBy(policy, '64:ff9b::169.254.169.254')).toMatchObject({ rule: '64:ff9b::a9fe:0/112' });
+    expect(await deniedBy(policy, '64:ff9b::169.254.169.254')).toMatchObject({ rule: '169.254.0.0/16' });
     expect(await deniedBy(policy, 'fd00:ec2::254')).toMatchObject({ rule: 'fd00:ec2::254/128' });
     expect(await deniedBy(policy, 'fe80::1')).toMatchObject({ rule: 'fe80::/10' });
     // a name is checked by what it resolves to
@@ -43,6 +43,52 @@ describe('TargetPolicy', () => {
     // allowLinkLocal lifts the built-in list
     const lifted = new TargetPolicy({ allow: [], deny: [], allowLinkLocal: true });
     expect(await lifted.resolve('169.254.169.254')).toEqual([{ address: '169.254.169.254', family: 4 }]);
+  });
+
+  /**
+   * Issue 15: the metadata services of Alibaba Cloud and Azure, GCP's by name, the IPv6 prefixes
+   * that reach IPv4 through a gateway (6to4, NAT64), and every IPv6 form that carries a denied
+   * IPv4 address (mapped, compatible, translated, 6to4, NAT64), for built-in and operator rules.
+   */
+  it('denies the other metadata services, translation prefixes and every IPv6 form of a denied IPv4 address', async () => {
+    const policy = new TargetPolicy({ allow: [], deny: ['10.9.0.0/16'] }, { resolver: table({ 'metadata.google.internal': ['192.0.2.10'], 'db.example': ['192.0.2.10'] }) });
+    expect(await deniedBy(policy, '100.100.100.200')).toMatchObject({ rule: '100.100.100.200/32' });
+    expect(await deniedBy(policy, '168.63.129.16')).toMatchObject({ rule: '168.63.129.16/32' });
+    expect(await deniedBy(policy, 'fd00:ec2::254')).toMatchObject({ rule: 'fd00:ec2::254/128' });
+    const byName = await deniedBy(policy, 'Metadata.Google.Internal.');
+    expect(byName).toMatchObject({ rule: 'metadata.google.internal', address: undefined });
+    expect(byName.message).toContain('targets.allowLinkLocal');
+    // 6to4 and NAT64 prefixes, whatever IPv4 address they carry
+    expect(await deniedBy(policy, '2002:a9fe:a9fe::1')).toMatchObject({ rule: '169.254.0.0/16' });
+    expect(await deniedBy(policy, '2002:a9fe:1::')).toMatchObject({ rule: '169.254.0.0/16' });
+    expect(await deniedBy(policy, '64:ff9b::808:808')).toMatchObject({ rule: '64:ff9b::/96' });
+    expect((await deniedBy(policy, '64:ff9b::808:808')).message).toContain('reaches IPv4 addresses through a translator');
+    expect(await deniedBy(policy, '64:ff9b:1::a9fe:a9fe')).toMatchObject({ rule: '64:ff9b:1::/48' });
+    // IPv4-compatible, mapped and translated forms of denied addresses, built-in or the operator's
+    for (const form of ['::169.254.169.254', '::a9fe:a9fe', '::ffff:169.254.169.254', '::ffff:0:a9fe:a9fe', '[::ffff:100.100.100.200]', '::ffff:a83f:8110']) {
+      const denied = await deniedBy(policy, form);
+      expect(denied.rule, form).toMatch(/^(169\.254\.0\.0\/16|100\.100\.100\.200\/32|168\.63\.129\.16\/32)$/);
+    }
+    expect((await deniedBy(policy, '::a9fe:a9fe')).message).toContain('::a9fe:a9fe carries 169.254.169.254');
+    expect(await deniedBy(policy, '::10.9.1.1')).toMatchObject({ rule: '10.9.0.0/16' });
+    expect(await deniedBy(policy, '::ffff:10.9.1.1')).toMatchObject({ rule: '10.9.0.0/16' });
+    expect(await deniedBy(policy, '2002:0a09:0101::')).toMatchObject({ rule: '10.9.0.0/16' });
+    // what carries no denied address passes; :: and ::1 are not IPv4-compatible addresses
+    expect(await policy.resolve('::ffff:192.0.2.10')).toHaveLength(1);
+    expect(await policy.resolve('::1')).toEqual([{ address: '::1', family: 6 }]);
+    expect(await policy.resolve('2002:c000:20a::1')).toHaveLength(1);
+    // allowLinkLocal lifts the built-in names and blocks too
+    const lifted = new TargetPolicy({ allow: [], deny: [], allowLinkLocal: true }, { resolver: table({ 'metadata.google.internal': ['169.254.169.254'] }) });
+    expect(await lifted.resolve('metadata.google.internal')).toEqual([{ address: '169.254.169.254', family: 4 }]);
+    expect(await lifted.resolve('64:ff9b::808:808')).toHaveLength(1);
+  });
+
+  /** Host-name globs are matched without backtracking: a crafted deny pattern against a long name answers at once. */
+  it('matches host-name patterns in linear time', async () => {
+    const policy = new TargetPolicy({ allow: [], deny: [`${'*a'.repeat(30)}*s`] }, { resolver: table({ [`${'a'.repeat(200)}.example`]: ['192.0.2.1'] }) });
+    const started = performance.now();
+    expect(await policy.resolve(`${'a'.repeat(200)}.example`)).toHaveLength(1);
+    expect(performance.now() - started).toBeLessThan(1000);
   });
 
   /** An allow list admits addresses in its blocks and names matching its patterns; deny wins; addresses outside are dropped. */

@@ -5,23 +5,43 @@
  * `lookup` replaces the driver's), so a name that resolves to an allowed address for a
  * check and to a denied one a moment later (DNS rebinding) is refused at the dial.
  */
-import { lookup as systemLookup, Resolver, type LookupAddress, type LookupOptions } from 'node:dns';
+import { lookup as systemLookup, promises as dnsPromises, Resolver, type LookupAddress, type LookupOptions, type SrvRecord } from 'node:dns';
 import { BlockList, connect as netConnect, isIP, Socket, type LookupFunction, type NetConnectOpts } from 'node:net';
 import { NotAllowedError } from '../errors';
-import { globToRegExp } from '../util/glob';
+import { matchesGlob } from '../util/glob';
 import { SocksGuard } from './SocksGuard';
 
-/** Addresses no data source may use unless `allowLinkLocal` says so: link-local and cloud metadata services. */
+/**
+ * Addresses no data source may use unless `allowLinkLocal` says so: link-local and cloud
+ * metadata services, and the IPv6 prefixes that carry IPv4 addresses through a gateway. An
+ * IPv6 address that embeds an IPv4 one (IPv4-mapped `::ffff:a.b.c.d`, IPv4-compatible
+ * `::a.b.c.d`, 6to4 `2002:AABB:CCDD::`, NAT64 `64:ff9b::a.b.c.d`) is also checked as that
+ * IPv4 address, against these and `targets.deny`.
+ */
 export const BUILTIN_DENIED_TARGETS: readonly string[] = [
   // IPv4 link-local, with the AWS, GCP, Azure and OpenStack metadata service at 169.254.169.254.
   '169.254.0.0/16',
+  // The Alibaba Cloud metadata service.
+  '100.100.100.200/32',
+  // Azure's WireServer (host agent; hands out certificates and extension settings).
+  '168.63.129.16/32',
   // IPv6 link-local.
   'fe80::/10',
   // The AWS metadata service over IPv6 (Nitro).
   'fd00:ec2::254/128',
-  // 169.254.0.0/16 through a NAT64 gateway (64:ff9b::/96 carries IPv4 addresses).
-  '64:ff9b::a9fe:0/112',
+  // 169.254.0.0/16 through 6to4 (2002::/16 carries the IPv4 address in its next 32 bits).
+  '2002:a9fe::/32',
+  // NAT64: the well-known prefix (RFC 6052) and the local-use prefix (RFC 8215) reach any
+  // IPv4 address, metadata services included, through a translator.
+  '64:ff9b::/96',
+  '64:ff9b:1::/48',
 ];
+
+/** The entries of {@link BUILTIN_DENIED_TARGETS} that are translation prefixes (their refusal says so). */
+const TRANSLATION_PREFIXES = new Set(['2002:a9fe::/32', '64:ff9b::/96', '64:ff9b:1::/48']);
+
+/** Host names no data source may use unless `allowLinkLocal` says so: metadata services by name. */
+export const BUILTIN_DENIED_NAMES: readonly string[] = ['metadata.google.internal'];
 
 /** The rules, as an operator writes them. */
 export interface TargetRules {
@@ -74,7 +94,8 @@ interface AddressRule {
 
 interface Rules {
   addresses: AddressRule[];
-  names: { text: string; re: RegExp }[];
+  /** Host-name globs, matched in linear time. */
+  names: { text: string }[];
 }
 
 /** A policy; one per daemon, shared by every connection of every call. */
@@ -82,7 +103,9 @@ export class TargetPolicy {
   private readonly allow: Rules;
   private readonly deny: Rules;
   private readonly builtin: AddressRule[];
+  private readonly builtinNames: readonly string[];
   private readonly resolver: TargetResolver;
+  private readonly records: RecordResolver;
   private guard?: SocksGuard;
 
   /** Throws an Error naming the first entry that is neither a CIDR block, an address nor a host-name glob. */
@@ -94,7 +117,24 @@ export class TargetPolicy {
     this.allow = parseRules(rules.allow, 'allow');
     this.deny = parseRules(rules.deny, 'deny');
     this.builtin = rules.allowLinkLocal ? [] : BUILTIN_DENIED_TARGETS.map((t) => addressRule(t));
+    this.builtinNames = rules.allowLinkLocal ? [] : BUILTIN_DENIED_NAMES;
     this.resolver = options.resolver ?? (options.dnsServers?.length ? serverResolver(options.dnsServers) : systemResolver);
+    this.records = options.dnsServers?.length ? serverRecords(options.dnsServers) : dnsPromises;
+  }
+
+  /**
+   * The SRV records of a name (`_mongodb._tcp.cluster0.example.net`), from the policy's DNS
+   * servers (`targets.dnsServers`) when it has some, else the system's: the same servers
+   * the policy resolves host names with, so a split-horizon deployment sees one DNS. Only
+   * the look-up: every host a record names is still checked when it is dialled.
+   */
+  resolveSrv(name: string): Promise<SrvRecord[]> {
+    return this.records.resolveSrv(name);
+  }
+
+  /** The TXT records of a name, from the same servers as {@link resolveSrv}. */
+  resolveTxt(name: string): Promise<string[][]> {
+    return this.records.resolveTxt(name);
   }
 
   /** A policy that allows every target but the built-in denied ones. */
@@ -106,7 +146,11 @@ export class TargetPolicy {
   checkName(host: string): TargetDeniedError | undefined {
     const name = normalizeHost(host);
     if (isIP(name)) return undefined;
-    const rule = this.deny.names.find((r) => r.re.test(name));
+    const builtin = this.builtinNames.find((n) => n === name);
+    if (builtin) {
+      return new TargetDeniedError(host, undefined, builtin, `connecting to ${host} is refused: it names a cloud metadata service, which the daemon never connects to unless targets.allowLinkLocal is set`);
+    }
+    const rule = this.deny.names.find((r) => matchesGlob(name, r.text));
     if (rule) return new TargetDeniedError(host, undefined, rule.text, `connecting to ${host} is refused by the daemon's target policy (targets.deny: ${rule.text})`);
     return undefined;
   }
@@ -120,20 +164,26 @@ export class TargetPolicy {
     const addr = normalizeHost(address);
     const family = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
     const of = name === addr ? host : `${host} (${addr})`;
-    const builtin = this.builtin.find((r) => r.list.check(addr, family));
+    // The address itself, then the IPv4 address it carries, if any.
+    const forms: [string, 'ipv4' | 'ipv6'][] = [[addr, family]];
+    const embedded = family === 'ipv6' ? embeddedIPv4(addr) : undefined;
+    if (embedded) forms.push([embedded, 'ipv4']);
+    const builtin = this.builtin.find((r) => forms.some(([a, f]) => r.list.check(a, f)));
+    // "::ffff:a9fe:a9fe carries 169.254.169.254, and …" when only the embedded form matched.
+    const carried = (rule: AddressRule) => (embedded && !rule.list.check(addr, family) ? `${addr} carries ${embedded}, and ` : '');
     if (builtin) {
       return new TargetDeniedError(
         host,
         addr,
         builtin.text,
-        `connecting to ${of} is refused: ${builtin.text} holds link-local and cloud metadata addresses, which the daemon never connects to unless targets.allowLinkLocal is set`,
+        `connecting to ${of} is refused: ${carried(builtin)}${builtin.text} ${TRANSLATION_PREFIXES.has(builtin.text) ? 'reaches IPv4 addresses through a translator, metadata services included' : 'holds link-local and cloud metadata addresses'}, which the daemon never connects to unless targets.allowLinkLocal is set`,
       );
     }
-    const denied = this.deny.addresses.find((r) => r.list.check(addr, family));
-    if (denied) return new TargetDeniedError(host, addr, denied.text, `connecting to ${of} is refused by the daemon's target policy (targets.deny: ${denied.text})`);
+    const denied = this.deny.addresses.find((r) => forms.some(([a, f]) => r.list.check(a, f)));
+    if (denied) return new TargetDeniedError(host, addr, denied.text, `connecting to ${of} is refused by the daemon's target policy (${carried(denied)}targets.deny: ${denied.text})`);
     if (this.allow.addresses.length === 0 && this.allow.names.length === 0) return undefined;
     if (this.allow.addresses.some((r) => r.list.check(addr, family))) return undefined;
-    if (!isIP(name) && this.allow.names.some((r) => r.re.test(name))) return undefined;
+    if (!isIP(name) && this.allow.names.some((r) => matchesGlob(name, r.text))) return undefined;
     return new TargetDeniedError(host, addr, 'targets.allow', `connecting to ${of} is refused: it is not in the daemon's allowed targets (targets.allow)`);
   }
 
@@ -277,6 +327,43 @@ function normalizeHost(host: string): string {
   return h;
 }
 
+/**
+ * The IPv4 address an IPv6 address carries, or undefined: IPv4-mapped (`::ffff:a.b.c.d`),
+ * IPv4-compatible (`::a.b.c.d`, not `::` or `::1`), IPv4-translated (`::ffff:0:a.b.c.d`),
+ * 6to4 (`2002:AABB:CCDD::/48`) and NAT64 with the well-known prefix (`64:ff9b::a.b.c.d`).
+ */
+export function embeddedIPv4(address: string): string | undefined {
+  const words = ipv6Words(address);
+  if (!words) return undefined;
+  const v4 = (hi: number, lo: number) => `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
+  const zero = (from: number, to: number) => words.slice(from, to).every((w) => w === 0);
+  if (zero(0, 5) && words[5] === 0xffff) return v4(words[6], words[7]);
+  if (zero(0, 4) && words[4] === 0xffff && words[5] === 0) return v4(words[6], words[7]);
+  if (zero(0, 6) && (words[6] !== 0 || words[7] > 1)) return v4(words[6], words[7]);
+  if (words[0] === 0x2002) return v4(words[1], words[2]);
+  if (words[0] === 0x64 && words[1] === 0xff9b && zero(2, 6)) return v4(words[6], words[7]);
+  return undefined;
+}
+
+/** The eight 16-bit words of an IPv6 address (a dotted IPv4 tail allowed), or undefined. */
+function ipv6Words(address: string): number[] | undefined {
+  if (isIP(address) !== 6) return undefined;
+  let text = address.toLowerCase();
+  const zone = text.indexOf('%');
+  if (zone >= 0) text = text.slice(0, zone);
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number);
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  const part = (s: string | undefined) => (s ? s.split(':').map((w) => parseInt(w, 16)) : []);
+  const left = part(head);
+  const right = part(tail);
+  const words = tail === undefined ? left : [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
+  return words.length === 8 && words.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffff) ? words : undefined;
+}
+
 function addressRule(text: string): AddressRule {
   const list = new BlockList();
   const slash = text.indexOf('/');
@@ -307,7 +394,7 @@ function parseRules(entries: readonly string[], key: string): Rules {
         throw new Error(`targets.${key}: ${(error as Error).message}`);
       }
     } else if (/^[a-z0-9*?._-]+$/.test(text)) {
-      rules.names.push({ text, re: globToRegExp(text) });
+      rules.names.push({ text });
     } else {
       throw new Error(`targets.${key}: "${raw}" is neither a CIDR block, an address nor a host-name pattern`);
     }
@@ -318,6 +405,19 @@ function parseRules(entries: readonly string[], key: string): Rules {
 /** getaddrinfo, as drivers use by default: every address, in the system's order. */
 const systemResolver: TargetResolver = (host) =>
   new Promise((resolve, reject) => systemLookup(host, { all: true, verbatim: true }, (error, addresses) => (error ? reject(error) : resolve(addresses))));
+
+/** SRV and TXT look-ups (node's `dns.promises` or a `Resolver` of the configured servers). */
+interface RecordResolver {
+  resolveSrv(name: string): Promise<SrvRecord[]>;
+  resolveTxt(name: string): Promise<string[][]>;
+}
+
+/** SRV and TXT records from the given DNS servers. */
+function serverRecords(servers: readonly string[]): RecordResolver {
+  const resolver = new dnsPromises.Resolver({ timeout: 5000, tries: 2 });
+  resolver.setServers([...servers]);
+  return { resolveSrv: (name) => resolver.resolveSrv(name), resolveTxt: (name) => resolver.resolveTxt(name) };
+}
 
 /** A and AAAA records from the given DNS servers. */
 function serverResolver(servers: readonly string[]): TargetResolver {

@@ -19,6 +19,7 @@ import type { MongoClient } from 'mongodb';
 import { countCollections, readCollections, readDatabases, type CatalogLimits } from './catalog';
 import { mongoValidationPlan, type MongoCheckState } from './checks';
 import { closeClient, mongoClientOptions, mongoSettings, mongoUrl, openClient } from './connect';
+import { seedListOf } from './srv';
 import { toConnectError } from './connectFailure';
 import { isConnectionError } from './mongoErrors';
 import { collectionKind, previewColumns, previewRows, type NamespaceKind } from './preview';
@@ -56,9 +57,11 @@ export class MongoConnector extends LocationAwareConnector<MongoClient> {
     const settings = mongoSettings(this.source, args.host);
     let client: MongoClient;
     try {
+      // mongodb+srv: the seed list comes from the target policy's DNS servers, not the driver's look-up.
+      const seeds = settings.srv ? await seedListOf(settings.host, signal, args.targets, settings.authSource !== undefined) : undefined;
       client = await openClient(
-        mongoUrl(args, settings),
-        mongoClientOptions(args, settings, { authenticate: true, maxPoolSize: MAX_POOL_SIZE }),
+        seeds?.url ?? mongoUrl(args, settings),
+        { ...mongoClientOptions(args, settings, { authenticate: true, maxPoolSize: MAX_POOL_SIZE }), ...seeds?.options },
         signal,
         args.targets,
         (denied) => this.context.logger.warn('the target policy refused a connection the MongoDB driver asked for', { host: denied.host, address: denied.address, rule: denied.rule }),

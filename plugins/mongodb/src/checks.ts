@@ -27,7 +27,7 @@ import { SYSTEM_DATABASES } from './catalog';
 import { closeClient, mongoClientOptions, mongoSettings, mongoUrl, openClient, type MongoSettings } from './connect';
 import { describeConnectFailure } from './connectFailure';
 import { ErrorCode, serverCode } from './mongoErrors';
-import { lookupSrv } from './srv';
+import { lookupSrv, seedListUrl, srvClientOptions } from './srv';
 import { probeTls } from './tlsProbe';
 
 /** State of one endpoint's checks: the standard checks' facts plus MongoDB's. */
@@ -115,6 +115,16 @@ function timeoutWithin(ctx: CheckContext<MongoCheckState>): number {
 const standardDns = dnsCheck<MongoCheckState>();
 const standardTcp = tcpCheck<MongoCheckState>();
 
+/**
+ * For `mongodb+srv`: the seed list and TXT options the dns check found (through the target
+ * policy's DNS servers), so the probes' drivers resolve no SRV record themselves.
+ */
+function seedListFromState(ctx: CheckContext<MongoCheckState>, settings: MongoSettings): { url: string; options: ReturnType<typeof srvClientOptions> } | undefined {
+  const srv = ctx.state.srv;
+  if (!settings.srv || !srv) return undefined;
+  return { url: seedListUrl(srv.seeds), options: srvClientOptions(srv.options, settings.authSource !== undefined) };
+}
+
 /** DNS: the host's addresses; for `mongodb+srv`, the SRV seed list and TXT options too. */
 const mongoDnsCheck: Check = {
   id: 'dns',
@@ -123,7 +133,7 @@ const mongoDnsCheck: Check = {
     const settings = settingsOf(ctx);
     if (!settings.srv) return standardDns.run(ctx);
     try {
-      const srv = await lookupSrv(settings.host, ctx.signal);
+      const srv = await lookupSrv(settings.host, ctx.signal, ctx.targets);
       const details: Record<string, string> = { srv_record: srv.record, seeds: srv.seeds.map((s) => `${s.host}:${s.port}`).join(',') };
       if (srv.txt) details.txt = srv.txt;
       if (srv.seeds.length === 0) return failed(`${srv.record} has no SRV records`, 'Check the cluster\'s SRV name (Atlas: the "mongodb+srv" host of the connection string).', details);
@@ -289,7 +299,8 @@ const handshakeCheck: Check = {
     let client: MongoClient;
     try {
       const options = mongoClientOptions(args, settings, { authenticate: false, maxPoolSize: 1, timeoutMs: timeoutWithin(ctx) });
-      client = await openClient(mongoUrl(args, settings), options, ctx.signal, args.targets);
+      const seeds = seedListFromState(ctx, settings);
+      client = await openClient(seeds?.url ?? mongoUrl(args, settings), { ...options, ...seeds?.options }, ctx.signal, args.targets);
     } catch (error) {
       if (ctx.signal.aborted) throw abortedErrorFrom(ctx.signal);
       const f = describeConnectFailure(error, args, settings, { serverOffersTls: ctx.state.serverOffersTls });
@@ -366,7 +377,8 @@ const authenticateCheck: Check = {
     let client: MongoClient;
     try {
       const options = mongoClientOptions(args, settings, { authenticate: true, maxPoolSize: 1, timeoutMs: timeoutWithin(ctx) });
-      client = await openClient(mongoUrl(args, settings), options, ctx.signal, args.targets);
+      const seeds = seedListFromState(ctx, settings);
+      client = await openClient(seeds?.url ?? mongoUrl(args, settings), { ...options, ...seeds?.options }, ctx.signal, args.targets);
     } catch (error) {
       if (ctx.signal.aborted) throw abortedErrorFrom(ctx.signal);
       const f = describeConnectFailure(error, args, { ...settings, authSource }, {
