@@ -20,6 +20,7 @@ export * from './connector/ConnectionBudget';
 export * from './connector/TargetPolicy';
 export * from './connector/SocksGuard';
 export * from './connector/LocationAwareConnector';
+export * from './connector/SourceIdentity';
 export * from './validation/Check';
 export * from './validation/standardChecks';
 export * from './validation/ValidationRunner';

@@ -32,6 +32,10 @@ export type {
 } from '@sourced/core';
 export type { ConnectionBudget, ReleaseSlot } from '@sourced/core';
 
+// ---- who answered a session (since 1.2.0): override `identifySession` to have every session checked ----
+export { SourceIdentityError } from '@sourced/core';
+export type { SourceIdentity } from '@sourced/core';
+
 // ---- where connections may go ----
 export { BUILTIN_DENIED_TARGETS, TargetDeniedError } from '@sourced/core';
 export type { GuardLease, SocksGuard, TargetPolicy, TargetRules } from '@sourced/core';
@@ -60,6 +64,7 @@ export type {
   CollectionKind,
   ColumnEntity,
   CompiledFilter,
+  FilterGlobs,
   FieldTypeCount,
   ForeignKeyEntity,
   IndexEntity,
@@ -95,4 +100,6 @@ export type { FieldViolation } from '@sourced/core';
 
 // ---- logging, tracing and small helpers ----
 export { globToRegExp, mapWithConcurrency, matchesAnyGlob, noopLogger, raceSignal, withSpan } from '@sourced/core';
+// Linear-time pattern matching and LIKE push-down (since 1.2.0).
+export { globToLikePattern, matchesGlob, matchesLikePattern, MAX_FILTER_PATTERN_CHARS, MAX_FILTER_PATTERN_LENGTH, MAX_FILTER_PATTERNS } from '@sourced/core';
 export type { LogFields, Logger } from '@sourced/core';

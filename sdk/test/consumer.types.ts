@@ -117,6 +117,7 @@ import {
   type ResolvedSecret,
   type SamplingOptions,
   type SchemaEntity,
+  type SourceIdentity,
   type SchemaInferenceOptions,
   type SecretInput,
   type SecretProvider,
@@ -477,6 +478,11 @@ class SqlConnector extends LocationAwareConnector<SqlConnection> {
   protected override async queryCount(conn: SqlConnection, filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal): Promise<number | undefined> {
     const [row] = await conn.query(`SELECT count(*) FROM pg_class WHERE ${after ? 'after' : 'all'}`, signal);
     return filter.includeSchemas.length === 0 ? Number(row?.count ?? 0) : undefined;
+  }
+
+  protected override async identifySession(conn: SqlConnection, signal: AbortSignal): Promise<SourceIdentity | undefined> {
+    const [row] = await conn.query('SELECT current_database(), session_user, inet_server_port()', signal);
+    return row ? { database: String(row.current_database), user: String(row.session_user), serverPort: Number(row.inet_server_port) } : undefined;
   }
 
   override validationPlan(_role: EndpointRole): ValidationPlan<unknown> {

@@ -13,6 +13,10 @@ export interface LatencyProxy {
   delayMs: number;
   /** Connections accepted so far. */
   readonly accepted: number;
+  /** Where new connections go; changing it moves only connections accepted afterwards (a DNS name that now points elsewhere). */
+  target: { host: string; port: number };
+  /** Destroys every connection open through the proxy (both sides), as a network cut would; the proxy keeps listening. */
+  dropConnections(): void;
   close(): Promise<void>;
 }
 
@@ -25,6 +29,10 @@ export async function startLatencyProxy(target: { host: string; port: number }, 
     delayMs,
     get accepted() {
       return accepted;
+    },
+    target: { ...target },
+    dropConnections: () => {
+      for (const s of sockets) s.destroy();
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -50,7 +58,7 @@ export async function startLatencyProxy(target: { host: string; port: number }, 
 
   const server: Server = createServer((client) => {
     accepted += 1;
-    const upstream = createConnection({ host: target.host, port: target.port });
+    const upstream = createConnection({ host: proxy.target.host, port: proxy.target.port });
     for (const s of [client, upstream]) {
       sockets.add(s);
       s.on('close', () => sockets.delete(s));

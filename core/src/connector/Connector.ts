@@ -4,6 +4,7 @@ import type { CompiledFilter } from '../discovery/DiscoveryFilter';
 import type { CatalogEntity, RelationKey, SchemaEntity } from '../discovery/entities';
 import type { Logger } from '../logging/Logger';
 import type { ConnectionBudget } from './ConnectionBudget';
+import type { SourceIdentity } from './SourceIdentity';
 import type { TargetPolicy } from './TargetPolicy';
 import type { DatabaseTokenMinter } from './DatabaseTokenProvider';
 import type { ResolvedSecret, SecretRequest } from '../secret/SecretChain';
@@ -127,6 +128,12 @@ export interface Connector {
   initialize(signal: AbortSignal, settings?: SessionSettings): Promise<void>;
   /** Which endpoint discovery reads from now. */
   readonly activeRole: EndpointRole;
+  /**
+   * The database and server an endpoint's latest session said it is, when the connector can
+   * tell; the discovery summary reports the active endpoint's, so a caller can tell an empty
+   * database from a wrong one.
+   */
+  identity?(role: EndpointRole): SourceIdentity | undefined;
   /** Whether a failover endpoint is available. */
   canFailover(): boolean;
   /** Switches to the standby endpoint (reconnecting it when needed); returns the new role. */
@@ -167,6 +174,20 @@ export interface Connector {
    * masked column (`read.isMasked`) reports counts only. Needs the `profile` capability.
    */
   profileTable?(read: ProfileRead, signal: AbortSignal): AsyncIterable<ProfileItem>;
+  /**
+   * Whether a table belongs to the database's own system schemas (PostgreSQL `pg_catalog`,
+   * MySQL `mysql`, MongoDB `admin`, …). Previews and profiles refuse such a table unless the
+   * daemon's config opts in (`preview.allowSystemSchemas`). Implement it with `preview` or
+   * `profile`: without it, every table is treated as a user table.
+   */
+  isSystemTable?(table: RelationKey): boolean;
+  /**
+   * The columns (document stores: field names, at any depth) of a table that hold credential
+   * material: password hashes, SCRAM verifiers, connection options with passwords. Previews
+   * and profiles mask them whatever the masking globs say (unless `preview.maskCredentialColumns`
+   * is false). Compared case-insensitively; empty for a table with none.
+   */
+  credentialColumns?(table: RelationKey): readonly string[];
   /** Closes every connection. Safe to call more than once. */
   close(): Promise<void>;
 }

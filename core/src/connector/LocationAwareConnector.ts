@@ -12,6 +12,7 @@ import type { ConnectionArgs, TlsArgs } from './ConnectionArgs';
 import { ConnectionBudget, type ReleaseSlot } from './ConnectionBudget';
 import type { Connector, ConnectorContext, ConnectorDefinition, RelationPage, SessionSettings } from './Connector';
 import { TOKEN_PLUGIN_OF, tokenCloudOf } from './DatabaseTokenProvider';
+import { identityChanges, SourceIdentityError, type SourceIdentity } from './SourceIdentity';
 import type { TargetPolicy } from './TargetPolicy';
 import type { Cell, PreviewColumnInfo, PreviewRead } from '../preview/PreviewEngine';
 import type { ProfileItem, ProfileRead } from '../preview/ProfileEngine';
@@ -41,6 +42,8 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
   private readonly slots = new Map<TConn, ReleaseSlot>();
   /** The `sourced.source.connections` attributes of each open connection (counted up at open, down at close). */
   private readonly counted = new Map<TConn, Attributes>();
+  /** What the latest session to each endpoint said it is (see {@link identifySession}). */
+  private readonly identities = new Map<EndpointRole, SourceIdentity>();
 
   constructor(
     /** The definition that made this connector: its type, default port and capabilities. */
@@ -81,6 +84,16 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
   protected queryCount(_conn: TConn, _filter: CompiledFilter, _after: RelationKey | undefined, _signal: AbortSignal): Promise<number | undefined> {
     return Promise.resolve(undefined);
   }
+  /**
+   * Who answered a freshly opened session, as the server reports it (database, user, server
+   * port and id, version, start time); `undefined` when the connector cannot tell, and then
+   * nothing is checked. The base calls it once for every connection it opens, before the
+   * connection is used, and refuses the connection when the database is not the endpoint's or
+   * when it answers as another server than the call's first session to that endpoint.
+   */
+  protected identifySession(_conn: TConn, _signal: AbortSignal): Promise<SourceIdentity | undefined> {
+    return Promise.resolve(undefined);
+  }
   /** The columns of a table for a preview (see {@link Connector.previewColumns}); connectors that preview override it. */
   protected queryPreviewColumns(_conn: TConn, _table: RelationKey, _columns: readonly string[], _signal: AbortSignal): Promise<PreviewColumnInfo[]> {
     return Promise.reject(new SourcedError('PREVIEW_NOT_SUPPORTED', `the ${this.definition.type} connector cannot preview tables`));
@@ -104,6 +117,11 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
 
   get activeRole(): EndpointRole {
     return this.active.role;
+  }
+
+  /** What the latest session to an endpoint said it is; `undefined` before one opened or when the connector cannot tell. */
+  identity(role: EndpointRole): SourceIdentity | undefined {
+    return this.identities.get(role);
   }
 
   /** The endpoint of a role, with the connector's default port filled in. */
@@ -213,7 +231,8 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
     try {
       this.active.conn = await this.open(this.active.role, signal);
     } catch (error) {
-      if (!this.standby) throw error;
+      // A primary that answers as another source is a configuration error, not an outage.
+      if (!this.standby || error instanceof SourceIdentityError) throw error;
       errors.push(`primary: ${describeError(error)}`);
       this.context.logger.warn('primary endpoint failed at start, using the secondary', { error: describeError(error) });
       [this.active, this.standby] = [this.standby, this.active];
@@ -420,7 +439,33 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
       await this.dispose(conn);
       throw new UnavailableError('CONNECTOR_CLOSED', 'the connector was closed');
     }
+    try {
+      await this.checkIdentity(role, conn, signal);
+    } catch (error) {
+      await this.dispose(conn);
+      throw error;
+    }
     return conn;
+  }
+
+  /**
+   * Refuses a session that is not the source this call reads: connected to another database
+   * than the endpoint names, or answering as another server, user, port or database than the
+   * call's first session to that endpoint did (a DNS name that moved, a proxy that routed
+   * elsewhere, a failover address that is another server).
+   */
+  private async checkIdentity(role: EndpointRole, conn: TConn, signal: AbortSignal): Promise<void> {
+    const seen = await this.identifySession(conn, signal);
+    if (!seen) return;
+    const endpoint = this.endpoint(role);
+    const problems: string[] = [];
+    if (endpoint.database && seen.database !== endpoint.database) {
+      problems.push(`the session is connected to database ${JSON.stringify(seen.database)}, not ${JSON.stringify(endpoint.database)} as the data source names it`);
+    }
+    const first = this.identities.get(role);
+    if (first) problems.push(...identityChanges(first, seen));
+    if (problems.length > 0) throw new SourceIdentityError(role, `${endpoint.host}:${endpoint.port}`, problems);
+    this.identities.set(role, seen);
   }
 
   private async openWithinSlot(role: EndpointRole, signal: AbortSignal): Promise<TConn> {

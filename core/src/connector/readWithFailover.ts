@@ -1,6 +1,7 @@
 import type { EndpointRole } from '../datasource/DataSource';
 import { abortedErrorFrom, describeError, UnavailableError } from '../errors';
 import type { Connector } from './Connector';
+import { SourceIdentityError } from './SourceIdentity';
 
 /** A HYBRID switch that happened while reading. */
 export interface FailoverOutcome {
@@ -30,6 +31,7 @@ export async function readWithFailover<T>(connector: Connector, signal: AbortSig
       try {
         await connector.reconnect(signal);
       } catch (third) {
+        if (third instanceof SourceIdentityError) throw third;
         throw new UnavailableError(
           'ALL_ENDPOINTS_UNAVAILABLE',
           `the active endpoint failed (${reason}) and the failover endpoint too (${describeError(stale)}; reconnecting: ${describeError(third)})`,
@@ -54,6 +56,8 @@ export async function failoverAfter(connector: Connector, error: unknown, signal
   try {
     active = await connector.failover(reason, signal);
   } catch (second) {
+    // A standby that answers as another source is refused as such, not as an outage.
+    if (second instanceof SourceIdentityError) throw second;
     throw new UnavailableError('ALL_ENDPOINTS_UNAVAILABLE', `the active endpoint failed (${reason}) and the failover endpoint too (${describeError(second)})`, { cause: second });
   }
   return { active, reason };

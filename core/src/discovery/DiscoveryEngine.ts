@@ -1,13 +1,14 @@
 import type { Attributes, Meter, Tracer } from '@opentelemetry/api';
 import { DEFAULT_SAMPLING, type Connector, type SamplingOptions } from '../connector/Connector';
 import { readWithFailover } from '../connector/readWithFailover';
+import type { SourceIdentity } from '../connector/SourceIdentity';
 import type { EndpointRole } from '../datasource/DataSource';
 import { AbortedError, abortedErrorFrom, describeError, InputError, UnavailableError } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
 import { dbSystemOf, sourcedInstruments, type SourcedInstruments } from '../telemetry/metrics';
 import { withSpan } from '../telemetry/withSpan';
 import { decodeCursor, encodeCursor } from './cursor';
-import { compileFilter, type DiscoveryFilter } from './DiscoveryFilter';
+import { compileFilter, type CompiledFilter, type DiscoveryFilter } from './DiscoveryFilter';
 import type { CatalogEntity, RelationKey, SchemaEntity } from './entities';
 import { AdaptiveController, MAX_BATCH_SIZE, ProcessLoad, STRATEGY_PRESETS, type DaemonLoad, type DiscoveryStrategy, type StrategyState } from './strategies';
 
@@ -74,6 +75,8 @@ export type DiscoveryEvent =
       stoppedEarly: boolean;
       /** `MAX_ENTITIES` or `MAX_DURATION`; empty when the run completed. */
       stopReason: string;
+      /** The database and server the run ended on, as its session reported them (when the connector can tell). */
+      source?: SourceIdentity;
     };
 
 /** One page as read, with what it took. */
@@ -245,7 +248,12 @@ export class DiscoveryEngine {
           yield page.failover;
         }
         const entities = page.entities;
-        if (entities.length === 0) break;
+        if (entities.length === 0) {
+          // The end of the catalog, unless the endpoint changed under the run: then an empty
+          // page may be a server that lost what the other one had sent (a crash, a restore).
+          if (page.failover) await this.refuseEmptied(connector, filter, signal, totals.relations + totals.collections, after);
+          break;
+        }
         const last = entities[entities.length - 1];
         after = { schema: last.schema, name: last.name };
         totals.batches += 1;
@@ -298,6 +306,7 @@ export class DiscoveryEngine {
         endpoint: connector.activeRole,
         stoppedEarly: stopReason !== '',
         stopReason,
+        source: connector.identity?.(connector.activeRole),
       };
     } finally {
       callSignal.removeEventListener('abort', onCallAbort);
@@ -307,6 +316,28 @@ export class DiscoveryEngine {
       }
       await connector.close().catch((error) => this.logger.warn('closing the connector failed', { error: describeError(error) }));
     }
+  }
+
+  /**
+   * After a failover found no more relations: throws when the endpoint now read holds nothing
+   * at all that passes the filter while this call had already sent `sent` relations from the
+   * other one. A data platform syncing its catalog would otherwise take "nothing more" as the
+   * end and keep a catalog that this endpoint does not have; a resumable error lets it retry
+   * (or resume from the cursor) once the endpoints agree again.
+   */
+  private async refuseEmptied(connector: Connector, filter: CompiledFilter, signal: AbortSignal, sent: number, after: RelationKey | undefined): Promise<void> {
+    if (sent === 0) return;
+    const counted = connector.countEntities ? await connector.countEntities(filter, undefined, signal) : undefined;
+    const empty = counted !== undefined ? counted === 0 : (await connector.listSchemas(filter, signal)).length === 0;
+    if (!empty) return;
+    const role = connector.activeRole;
+    const resumeAfter = after ? encodeCursor(after) : '';
+    throw new UnavailableError(
+      'SOURCE_EMPTY_AFTER_FAILOVER',
+      `after failing over, the ${role.toLowerCase()} endpoint holds nothing that passes the filter, though this call had already sent ${sent} relations from the other endpoint; ` +
+        'the run stops instead of reporting a catalog that ends here. Check the endpoints (a restore, a replica that lost its data), then resume with resume_after.',
+      { metadata: { endpoint: role, resume_after: resumeAfter } },
+    );
   }
 
   /** Counts a batch about to be sent and its entities by kind (`table`, `view`, `collection`, ...). */

@@ -1,11 +1,11 @@
-import type { CatalogEntity, CollectionEntity, DataSourceInput, DiscoveryEvent, DiscoveryFilter, DiscoveryStrategy, RelationEntity, SecretValueInput, ValidationEvent } from '@sourced/core';
+import type { CatalogEntity, CollectionEntity, DataSourceInput, DiscoveryEvent, DiscoveryFilter, DiscoveryStrategy, RelationEntity, SecretValueInput, SourceIdentity, ValidationEvent } from '@sourced/core';
 import type { Cell as CoreCell, CheckStatus as CoreCheckStatus, EndpointRole as CoreRole, PreviewEvent, ProfileEvent, ProfileMode } from '@sourced/core';
 import { ProfileMode as PbProfileMode } from '../gen/sourced/v1/profile';
 import { NullValue } from '../gen/google/protobuf/struct';
 import type { Cell as PbCell } from '../gen/sourced/v1/preview';
 import { cloudProviderToJSON, locationToJSON, sslModeToJSON, type DataSource, type SecretValue } from '../gen/sourced/v1/data_source';
 import type { DiscoverDataSourceResponse, PreviewTableResponse, ProfileTableResponse, ValidateDataSourceResponse } from '../gen/sourced/v1/data_source_service';
-import { CollectionKind, DiscoveryStrategy as PbStrategy, RelationKind, type Collection, type DiscoveryFilter as PbFilter, type Relation } from '../gen/sourced/v1/discovery';
+import { CollectionKind, DiscoveryStrategy as PbStrategy, RelationKind, type Collection, type DiscoveryFilter as PbFilter, type Relation, type SourceIdentity as SourceIdentityMessage } from '../gen/sourced/v1/discovery';
 import { CheckStatus, EndpointRole } from '../gen/sourced/v1/validation';
 
 /** The contract's DataSource as the core normalizer's input. Enum zero values become "not given". */
@@ -140,8 +140,20 @@ export function toDiscoveryResponses(e: DiscoveryEvent, encodeCursor: (key: Cata
     case 'warning':
       return [{ event: { $case: 'warning', value: { code: e.code, message: e.message } } }];
     case 'summary':
-      return [{ event: { $case: 'summary', value: { ...e, strategy: fromStrategy(e.strategy), endpoint: role(e.endpoint) } } }];
+      return [{ event: { $case: 'summary', value: { ...e, strategy: fromStrategy(e.strategy), endpoint: role(e.endpoint), source: e.source && toSourceIdentity(e.source) } } }];
   }
+}
+
+/** A session's identity as the contract carries it (unknown facts as the proto's empty values). */
+function toSourceIdentity(i: SourceIdentity): SourceIdentityMessage {
+  return {
+    database: i.database,
+    user: i.user,
+    serverPort: i.serverPort ?? 0,
+    serverId: i.serverId ?? '',
+    serverVersion: i.serverVersion ?? '',
+    startedAt: i.startedAt ?? '',
+  };
 }
 
 const COLLECTION_KIND: Record<CollectionEntity['kind'], CollectionKind> = {

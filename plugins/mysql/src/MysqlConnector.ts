@@ -13,12 +13,13 @@ import {
   type RelationKey,
   type RelationPage,
   type SchemaEntity,
+  type SourceIdentity,
   type ValidationPlan,
 } from '@sourced/core';
 import type { Connection } from 'mysql2';
 import { countRelations, readRelations, readSchemas } from './catalog';
 import { mysqlValidationPlan, type MysqlCheckState } from './checks';
-import { connectSession } from './connect';
+import { connectSession, readSessionIdentity } from './connect';
 import { toConnectError } from './connectFailure';
 import { isConnectionError } from './mysqlErrors';
 import { readPreviewColumns, readPreviewRows } from './preview';
@@ -44,6 +45,11 @@ export class MysqlConnector extends LocationAwareConnector<Connection> {
     } catch (error) {
       throw toConnectError(error, args);
     }
+  }
+
+  /** One statement: DATABASE(), USER(), @@port, the server's id, version and start. */
+  protected override identifySession(conn: Connection, signal: AbortSignal): Promise<SourceIdentity | undefined> {
+    return readSessionIdentity(conn, signal);
   }
 
   /** COM_QUIT, then the socket after a short wait; never throws. */

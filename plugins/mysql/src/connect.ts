@@ -1,6 +1,7 @@
-import { scrubbedErrorText, tlsSessionOf, type ConnectionArgs, type Logger, type TlsSession } from '@sourced/core';
+import { scrubbedErrorText, tlsSessionOf, type ConnectionArgs, type Logger, type SourceIdentity, type TlsSession } from '@sourced/core';
 import type { Connection } from 'mysql2';
 import { openConnection } from './driver';
+import { isConnectionError } from './mysqlErrors';
 import { endConnection, query, registerCancelTarget } from './query';
 
 /**
@@ -111,4 +112,51 @@ export async function connectSession(args: ConnectionArgs, signal: AbortSignal, 
     throw error;
   }
   return conn;
+}
+
+interface IdentityRow {
+  db: string | null;
+  usr: string;
+  port: number | string;
+  server_id: number | string;
+  host: string;
+  version: string;
+  uuid: string | null;
+  started: number | string | null;
+}
+
+/**
+ * Who answered a session, in one statement: the database, the user, the port, the server
+ * (MySQL's `server_uuid`; MariaDB has none, so its host name and `server_id`), the version, and
+ * when it started (the server's clock minus `Uptime`, to the second; MariaDB keeps status in
+ * information_schema, MySQL 8 in performance_schema).
+ */
+export async function readSessionIdentity(conn: Connection, signal: AbortSignal): Promise<SourceIdentity> {
+  const { flavour } = sessionOf(conn).version;
+  const [uuid, uptime] =
+    flavour === 'MariaDB'
+      ? ['NULL', "(SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'UPTIME')"]
+      : ['@@server_uuid', "(SELECT VARIABLE_VALUE FROM performance_schema.global_status WHERE VARIABLE_NAME = 'Uptime')"];
+  const select = (started: string) =>
+    query<IdentityRow>(
+      conn,
+      `SELECT DATABASE() AS db, SUBSTRING_INDEX(USER(), '@', 1) AS usr, @@port AS port, @@server_id AS server_id, @@hostname AS host,
+              VERSION() AS version, ${uuid} AS uuid, ${started} AS started`,
+      [],
+      signal,
+    );
+  // Status tables a server may keep from the user (performance_schema off or not granted): then without the start.
+  const [row] = await select(`UNIX_TIMESTAMP() - CAST(${uptime} AS UNSIGNED)`).catch((error: unknown) => {
+    if (signal.aborted || isConnectionError(error)) throw error;
+    return select('NULL');
+  });
+  if (!row) throw new Error('the identity query returned no row');
+  return {
+    database: row.db ?? '',
+    user: row.usr,
+    serverPort: Number(row.port),
+    serverId: row.uuid ?? `${row.host}/server_id=${row.server_id}`,
+    serverVersion: row.version,
+    startedAt: row.started === null ? undefined : new Date(Number(row.started) * 1000).toISOString(),
+  };
 }

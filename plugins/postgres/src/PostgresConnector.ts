@@ -14,11 +14,12 @@ import {
   type PreviewRead,
   type ProfileItem,
   type ProfileRead,
+  type SourceIdentity,
 } from '@sourced/core';
 import type { Client } from 'pg';
 import { countRelations, KeyWindow, readRelations, readSchemas } from './catalog';
 import { postgresValidationPlan, type PostgresCheckState } from './checks';
-import { connectClient } from './connect';
+import { connectClient, sessionIdentity } from './connect';
 import { toConnectError } from './connectFailure';
 import { isConnectionError } from './pgErrors';
 import { readPreviewColumns, readPreviewRows } from './preview';
@@ -46,6 +47,11 @@ export class PostgresConnector extends LocationAwareConnector<Client> {
     } catch (error) {
       throw toConnectError(error, args);
     }
+  }
+
+  /** Read while the session was prepared (one round trip with the session settings). */
+  protected override identifySession(conn: Client): Promise<SourceIdentity | undefined> {
+    return Promise.resolve(sessionIdentity(conn));
   }
 
   /** Ends the client (Terminate, then the socket after a short wait); never throws. */

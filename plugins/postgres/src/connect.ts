@@ -6,6 +6,7 @@ import {
   toNodeTlsOptions,
   type ConnectionArgs,
   type Logger,
+  type SourceIdentity,
   type TlsArgs,
 } from '@sourced/core';
 import { Client } from 'pg';
@@ -96,19 +97,57 @@ export async function connectClient(args: ConnectionArgs, signal: AbortSignal, l
     // enough to trigger JIT compilation, which cost seconds per page on a 10,000-table
     // catalog for queries that run in milliseconds. No parallel workers either: catalog
     // pages are small, and the workers would be the source's, not ours to spend.
-    await query(
+    // The same round trip reads who answered (LocationAwareConnector checks it before the
+    // session is used). The system identifier needs EXECUTE on pg_control_system(), which a
+    // provider may revoke: the CASE leaves it NULL then (an InitPlan runs only when reached).
+    const rows = await query<IdentityRow>(
       client,
       `SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false),
-              set_config('search_path', 'pg_catalog', false), set_config('jit', 'off', false),
-              set_config('max_parallel_workers_per_gather', '0', false)`,
+              set_config('search_path', 'pg_catalog', false) AS search_path, set_config('jit', 'off', false),
+              set_config('max_parallel_workers_per_gather', '0', false),
+              current_database() AS database, session_user AS "user", inet_server_port() AS server_port,
+              CASE WHEN has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')
+                   THEN (SELECT system_identifier::text FROM pg_control_system()) END AS system_identifier,
+              current_setting('server_version') AS server_version, pg_postmaster_start_time() AS started_at`,
       [`${statementTimeout}ms`, `${Math.min(LOCK_TIMEOUT_MS, statementTimeout)}ms`],
       signal,
     );
+    identities.set(client, toIdentity(rows[0]));
   } catch (error) {
     await endClient(client, 0);
     throw error;
   }
   return { client, authMethod: auth.method(), tls: args.tls !== undefined };
+}
+
+interface IdentityRow {
+  search_path: string;
+  database: string;
+  user: string;
+  server_port: number | null;
+  system_identifier: string | null;
+  server_version: string;
+  started_at: Date | null;
+}
+
+const identities = new WeakMap<Client, SourceIdentity>();
+
+/** Who answered a session opened by {@link connectClient}, as the server reported it while the session was prepared. */
+export function sessionIdentity(client: Client): SourceIdentity | undefined {
+  return identities.get(client);
+}
+
+function toIdentity(row: IdentityRow | undefined): SourceIdentity {
+  if (!row) throw new Error('preparing the session returned no row');
+  if (row.search_path !== 'pg_catalog') throw new Error(`the session's search_path is ${JSON.stringify(row.search_path)}, not pg_catalog`);
+  return {
+    database: row.database,
+    user: row.user,
+    serverPort: row.server_port ?? undefined,
+    serverId: row.system_identifier ?? undefined,
+    serverVersion: row.server_version,
+    startedAt: row.started_at?.toISOString(),
+  };
 }
 
 /**
