@@ -9,6 +9,7 @@ import { makeCertificates, makeServerCertificate, type Certificates } from './ha
 import { startMongoStandIn, type MongoStandIn } from './harness/mongo/MongoStandIn';
 import { checkOf, inline, sslConfig } from './support/tlsChecks';
 import { registerSecret } from './support/secretScan';
+import { allowingFiles } from './support/filePolicy';
 import { startTestDaemon, type TestDaemon } from './support/testDaemon';
 
 /**
@@ -27,7 +28,8 @@ describe('MongoDB TLS (wire stand-in)', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'sourced-tls-mongo-'));
-    [pki, other, t] = await Promise.all([makeCertificates(join(dir, 'pki')), makeCertificates(join(dir, 'other')), startTestDaemon()]);
+    // One check names a CA by path: the daemon may read this suite's folder.
+    [pki, other, t] = await Promise.all([makeCertificates(join(dir, 'pki')), makeCertificates(join(dir, 'other')), startTestDaemon(allowingFiles(dir))]);
     const wrongName = await makeServerCertificate(pki, { name: 'otherhost', commonName: 'otherhost', altNames: ['DNS:otherhost'] });
     for (const p of Object.values(passwords)) registerSecret('fixture password', p);
     for (const k of [pki.serverKeyPem, pki.clientKeyPem, other.clientKeyPem, wrongName.keyPem]) registerSecret('a TLS private key', k);

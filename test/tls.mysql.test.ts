@@ -3,6 +3,7 @@ import { DataSource, Location } from '../daemon/src/gen/sourced/v1/data_source';
 import { startMariadb, type MariadbInstance } from './harness/mariadb';
 import { checkOf, inline, sslConfig } from './support/tlsChecks';
 import { registerSecret } from './support/secretScan';
+import { allowingFiles } from './support/filePolicy';
 import { startTestDaemon, type TestDaemon } from './support/testDaemon';
 
 /** TLS against a MariaDB of its own (`--ssl-ca` = the test CA) with an account that must present a client certificate (`REQUIRE X509`). */
@@ -13,7 +14,9 @@ describe('MySQL/MariaDB TLS', () => {
   const password = `pw-${Math.random().toString(36).slice(2)}x509`;
 
   beforeAll(async () => {
-    [db, t] = await Promise.all([startMariadb({ tls: true }), startTestDaemon()]);
+    db = await startMariadb({ tls: true });
+    // Some checks name the certificates and key by path: the daemon may read the server's folder.
+    t = await startTestDaemon(allowingFiles(db.baseDir));
     registerSecret('x509 password', password);
     registerSecret('client key', db.certificates!.clientKeyPem);
     await db.sql(

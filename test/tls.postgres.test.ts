@@ -8,6 +8,7 @@ import { makeCertificates, makeServerCertificate, type Certificates } from './ha
 import { startPostgres, type PostgresInstance } from './harness/postgres';
 import { checkOf, inline, reference, sslConfig } from './support/tlsChecks';
 import { registerSecret } from './support/secretScan';
+import { allowingFiles } from './support/filePolicy';
 import { startTestDaemon, type TestDaemon } from './support/testDaemon';
 
 /**
@@ -22,10 +23,9 @@ describe('PostgreSQL TLS', () => {
   let t: TestDaemon;
 
   beforeAll(async () => {
-    [pg, t] = await Promise.all([
-      startPostgres({ tls: true, extraHba: ['hostssl all all 127.0.0.1/32 cert clientcert=verify-full'] }),
-      startTestDaemon(),
-    ]);
+    pg = await startPostgres({ tls: true, extraHba: ['hostssl all all 127.0.0.1/32 cert clientcert=verify-full'] });
+    // Some checks name the certificates by path: the daemon may read the server's folder.
+    t = await startTestDaemon(allowingFiles(pg.baseDir));
     pki = pg.certificates!;
     other = await makeCertificates(join(pg.baseDir, 'other-pki'));
     for (const pem of [pki.clientKeyPem, other.clientKeyPem, pki.serverKeyPem]) registerSecret('a TLS private key', pem);

@@ -700,6 +700,7 @@ export interface SecretProviderContext {
     readonly signal: AbortSignal;
     readonly source?: DataSource;
     resolveSecret(input: SecretInput, label: string): Promise<Secret>;
+    permits?(reference: string): boolean;
     readonly logger: Logger;
 }
 
@@ -718,6 +719,7 @@ export interface SecretRequest {
     label: string;
     field: string;
     source: DataSource;
+    fallbacks?: boolean;
 }
 
 // SecretResolutionError

@@ -1,10 +1,12 @@
-import { readFileSync } from 'node:fs';
 import type { Attributes } from '@opentelemetry/api';
 import type { DataSource, Endpoint, EndpointRole } from '../datasource/DataSource';
 import type { CompiledFilter } from '../discovery/DiscoveryFilter';
 import type { CatalogEntity, RelationKey, SchemaEntity } from '../discovery/entities';
 import { describeError, InputError, SourcedError, UnavailableError } from '../errors';
+import { hasPassword as passwordGiven, passwordRequest, PEM_FIELDS, pemFileRequest, pemReferenceRequest, pemSettingKind, sslKeyRequest, wantsPassword, type PemLabel } from '../secret/credentialRequests';
+import { fileSettingRefused } from '../secret/filePolicy';
 import { Secret } from '../secret/Secret';
+import type { ResolvedSecret } from '../secret/SecretChain';
 import { sourcedInstruments } from '../telemetry/metrics';
 import { withSpan } from '../telemetry/withSpan';
 import type { ValidationPlan } from '../validation/Check';
@@ -141,8 +143,7 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
     const credentialSources: Record<string, string> = {};
     const credentialTimings: Record<string, number> = {};
     let password;
-    const hasPassword =
-      source.password !== undefined || 'password' in source.connectionProperties || 'password' in source.additionalProperties;
+    const hasPassword = passwordGiven(source);
     if (source.cloud.useIamAuth) {
       // A fresh token for every physical connection: tokens live minutes, discoveries longer.
       if (!source.username) {
@@ -160,12 +161,10 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
       password = minted.token;
       credentialSources.password = `${minted.provider} token (expires ${new Date(minted.expiresAt).toISOString()})`;
       credentialTimings.password = performance.now() - started;
-    } else if (hasPassword || source.id) {
+    } else if (wantsPassword(source)) {
       try {
-        const resolved = await this.context.secrets.resolve(
-          { input: source.password, propertyKeys: ['password'], label: 'password', field: 'data_source.credentials.password', source },
-          signal,
-        );
+        // The requests of credentialRequests(), which the daemon checked against the policy and the caller's grants.
+        const resolved = await this.context.secrets.resolve(passwordRequest(source), signal);
         password = resolved.secret;
         credentialSources.password = resolved.link;
         credentialTimings.password = resolved.durationMs;
@@ -175,31 +174,31 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
     }
     let tls: TlsArgs | undefined;
     if (source.ssl.mode !== 'disable') {
-      // ca, cert and key each come as PEM text, a file path, or a secret reference.
-      const pemSetting = async (label: 'ssl_ca' | 'ssl_cert', value: string | undefined, field: string) => {
-        if (value === undefined || !SECRET_REFERENCE.test(value) || value.includes('-----BEGIN')) return readPem(value, field);
-        const resolved = await this.context.secrets.resolve(
-          { input: { kind: 'reference', reference: value, field }, propertyKeys: [], label, field, source },
-          signal,
-        );
+      // ca, cert and key each come as PEM text, a file path, or a secret reference; a file is
+      // read as a file:// reference (the policy, the caller's grants, the real path).
+      const fileReader = (label: PemLabel | 'ssl_key', field: string) => (path: string) =>
+        this.context.secrets.resolve(pemFileRequest(source, label, path, field), signal);
+      const pemSetting = async (label: PemLabel, value: string | undefined) => {
+        if (value === undefined) return undefined;
+        const field = PEM_FIELDS[label];
+        if (pemSettingKind(value) !== 'reference') return (await readPem(value, field, fileReader(label, field), signal)).reveal();
+        const resolved = await this.context.secrets.resolve(pemReferenceRequest(source, label, value), signal);
         credentialSources[label] = resolved.link;
         credentialTimings[label] = resolved.durationMs;
-        return readPem(resolved.secret.reveal(), field);
+        return (await readPem(resolved.secret.reveal(), field, fileReader(label, field), signal)).reveal();
       };
       let key;
-      if (source.ssl.key) {
-        const resolved = await this.context.secrets.resolve(
-          { input: source.ssl.key, propertyKeys: ['ssl_key'], label: 'ssl_key', field: source.ssl.key.field, source },
-          signal,
-        );
-        key = keyPem(resolved.secret, source.ssl.key.field);
+      const keyRequest = sslKeyRequest(source);
+      if (keyRequest) {
+        const resolved = await this.context.secrets.resolve(keyRequest, signal);
+        key = await keyPem(resolved.secret, keyRequest.field, fileReader('ssl_key', keyRequest.field), signal);
         credentialSources.ssl_key = resolved.link;
         credentialTimings.ssl_key = resolved.durationMs;
       }
       tls = {
         mode: source.ssl.mode,
-        ca: await pemSetting('ssl_ca', source.ssl.ca, 'data_source.ssl_config.ca'),
-        cert: await pemSetting('ssl_cert', source.ssl.cert, 'data_source.ssl_config.cert'),
+        ca: await pemSetting('ssl_ca', source.ssl.ca),
+        cert: await pemSetting('ssl_cert', source.ssl.cert),
         key,
         servername: source.ssl.serverName,
       };
@@ -484,23 +483,23 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
   }
 }
 
-/** A secret reference (`scheme://...`), as the secret chain takes it. */
-const SECRET_REFERENCE = /^[a-z][a-z0-9+.-]*:\/\/./i;
-
-/** Reads a PEM value given inline or as a file path. */
-function readPem(value: string | undefined, field: string): string | undefined {
-  if (value === undefined) return undefined;
-  if (value.includes('-----BEGIN')) return value;
+/**
+ * A PEM value given inline, or read from the file a path names through the secret chain
+ * (`readFile`: a `file://` look-up under the policy and the caller's grants). Every refused
+ * or unreadable path is the one {@link fileSettingRefused} error.
+ */
+async function readPem(value: string, field: string, readFile: (path: string) => Promise<ResolvedSecret>, signal: AbortSignal): Promise<Secret> {
+  if (value.includes('-----BEGIN')) return new Secret(value, 'inline');
   try {
-    return readFileSync(value.trim(), 'utf8');
+    return (await readFile(value.trim())).secret;
   } catch (error) {
-    throw new InputError([{ field, description: `is neither PEM text nor a readable file (${(error as NodeJS.ErrnoException).code})` }]);
+    if (signal.aborted) throw error;
+    throw fileSettingRefused(field);
   }
 }
 
 /** The client key as PEM: the secret's value, or, when that is a file path, the file's contents (still a Secret). */
-function keyPem(secret: Secret, field: string): Secret {
-  const value = secret.reveal();
-  if (value.includes('-----BEGIN')) return secret;
-  return new Secret(readPem(value, field) ?? '', 'file');
+async function keyPem(secret: Secret, field: string, readFile: (path: string) => Promise<ResolvedSecret>, signal: AbortSignal): Promise<Secret> {
+  if (secret.reveal().includes('-----BEGIN')) return secret;
+  return readPem(secret.reveal(), field, readFile, signal);
 }

@@ -1,10 +1,12 @@
 import type { Meter, Tracer } from '@opentelemetry/api';
 import type { DataSource, SecretInput } from '../datasource/DataSource';
-import { describeError, NotAllowedError, SourcedError, throwIfAborted, UnavailableError } from '../errors';
+import { describeError, InputError, NotAllowedError, SourcedError, throwIfAborted, UnavailableError } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
 import { sourcedInstruments, type SourcedInstruments } from '../telemetry/metrics';
 import { withSpan } from '../telemetry/withSpan';
 import { matchesAnyGlob } from '../util/glob';
+import { credentialRequests, pemPaths } from './credentialRequests';
+import { fileSettingRefused, isNeverReadable, pathFormProblem } from './filePolicy';
 import { pickJsonPath } from './jsonPath';
 import { Secret } from './Secret';
 import { parseSecretReference, SecretErrorReason, type SecretProvider, type SecretProviderContext, type SecretReference } from './SecretProvider';
@@ -68,7 +70,56 @@ export interface SecretRequest {
   field: string;
   /** The data source the secret belongs to: its properties are searched, its id names the dynamic variable. */
   source: DataSource;
+  /**
+   * Whether the chain may fall back to the properties and the dynamic variable when the input
+   * gives nothing. Default true; false for a file named by a setting (a TLS path).
+   */
+  fallbacks?: boolean;
 }
+
+/**
+ * Whether the caller of one call may use a reference (without its fragment): its RBAC
+ * grants. The chain's own policy applies on top.
+ */
+export type SecretGrant = (reference: string) => boolean;
+
+/** Every reference allowed: a host without callers to tell apart (authentication off). */
+export const GRANT_ALL: SecretGrant = () => true;
+
+/** A reference a call may try, with the request field that names it. */
+export interface PlannedReference {
+  /** The reference without its fragment, for example `env://SOURCED_SECRET_ORDERS_PASSWORD`. */
+  reference: string;
+  /** The request path that names it (`data_source.id` for a dynamic variable). */
+  field: string;
+}
+
+/**
+ * What a call's secrets will touch, worked out before anything is tried (see
+ * {@link SecretChain.checkPolicy}). `required` are the references the call will use or the
+ * caller wrote: each must be granted, or the call is refused. `fallbacks` are references the
+ * daemon derived (the dynamic variables) that are tried only after an earlier link gave
+ * nothing: one the caller is not granted is left out, never tried.
+ */
+export interface SecretAccess {
+  required: PlannedReference[];
+  fallbacks: PlannedReference[];
+}
+
+/** The secret chain as one call sees it: every link also passes the caller's grants. */
+export interface CallSecrets {
+  /** {@link SecretChain.resolve} under the call's grants. */
+  resolve(request: SecretRequest, signal: AbortSignal): Promise<ResolvedSecret>;
+  /** {@link SecretChain.resolveInput} under the call's grants. */
+  resolveInput(input: SecretInput, source: DataSource, signal: AbortSignal): Promise<Secret>;
+}
+
+/** One link of a request's chain, as the chain would try it. */
+type Link =
+  | { kind: 'inline'; secret: Secret; where: string }
+  | { kind: 'reference'; text: string; field: string; where?: string }
+  | { kind: 'dynamic'; name: string }
+  | { kind: 'unusable'; where: string; outcome: string };
 
 /** A resolved secret with where it came from. */
 export interface ResolvedSecret {
@@ -171,28 +222,58 @@ export class SecretChain {
   }
 
   /**
-   * Checks every reference a data source carries (credentials, TLS key, cloud keys, and
-   * property values that are references) against the policy, before anything is resolved
-   * or any connection opened. Throws NotAllowedError naming the first refused field.
+   * Works out, before anything is resolved or any connection opened, every reference a call
+   * for this data source could try, and checks each against the policy: the references the
+   * caller wrote (credentials, TLS key, cloud keys, TLS settings and property values that are
+   * references), the files its TLS settings name, and the dynamic variables its id names for
+   * each credential the connector resolves. A refused reference the caller wrote, or a refused
+   * dynamic variable that is the only way to a credential, throws (NotAllowedError naming the
+   * field; InputError for a `file://` reference that is not a normalised absolute path; the
+   * one {@link fileSettingRefused} error for a TLS path). A refused dynamic variable that is
+   * only a fallback is left out. Returns what RBAC must grant: see {@link SecretAccess}.
    */
-  checkPolicy(source: DataSource): void {
-    for (const { ref, field } of this.referencesIn(source)) this.assertAllowed(ref, field);
+  checkPolicy(source: DataSource): SecretAccess {
+    const required: PlannedReference[] = [];
+    const fallbacks: PlannedReference[] = [];
+    const seen = new Set<string>();
+    const add = (list: PlannedReference[], item: PlannedReference) => {
+      const key = `${item.reference}\u0000${item.field}`;
+      if (!seen.has(key)) list.push(item);
+      seen.add(key);
+    };
+    for (const { ref, field } of this.referencesIn(source)) {
+      this.assertAllowed(ref, field);
+      add(required, { reference: ref.uri, field });
+    }
+    for (const { path, field } of pemPaths(source)) {
+      const reference = `file://${path}`;
+      if (!this.permits(reference, GRANT_ALL)) throw fileSettingRefused(field);
+      add(required, { reference, field });
+    }
+    for (const request of credentialRequests(source)) {
+      const links = this.links(request);
+      links.forEach((link, index) => {
+        if (link.kind !== 'dynamic') return;
+        const planned = { reference: `env://${link.name}`, field: 'data_source.id' };
+        // The first usable link is tried for sure: it is required. A later one is a fallback.
+        const first = links.findIndex((l) => l.kind !== 'unusable') === index;
+        if (first) {
+          this.assertAllowed(parseSecretReference(planned.reference) as SecretReference, planned.field);
+          add(required, planned);
+        } else if (this.permits(planned.reference, GRANT_ALL)) {
+          add(fallbacks, planned);
+        }
+      });
+    }
+    return { required, fallbacks };
   }
 
-  /**
-   * The secret references a data source names, each with its request field: the credential
-   * fields, TLS settings given as references, and properties whose scheme has a provider (an
-   * https endpoint is not a reference). What the policy and RBAC look at.
-   */
-  referencesOf(source: DataSource): { reference: string; field: string }[] {
-    const out = this.referencesIn(source).map(({ ref, field }) => ({ reference: ref.uri, field }));
-    // A password given nowhere is looked up by the data source's id (the dynamic link): that
-    // variable is a reference the caller chose too, through the id.
-    const passwordGiven = source.password !== undefined || 'password' in source.connectionProperties || 'password' in source.additionalProperties;
-    if (!passwordGiven && source.id && this.policy.dynamicStrategies && this.order.includes('dynamic')) {
-      out.push({ reference: `env://${dynamicVariable(source.id, 'password')}`, field: 'data_source.id' });
-    }
-    return out;
+  /** This chain under one call's grants; the daemon hands it to the call's connector and token providers. */
+  forCall(grant: SecretGrant): CallSecrets {
+    return {
+      resolve: (request, signal) => this.resolve(request, signal, grant),
+      resolveInput: (input, source, signal) => this.resolveInput(input, source, signal, grant),
+    };
   }
 
   private referencesIn(source: DataSource): { ref: SecretReference; field: string }[] {
@@ -227,8 +308,42 @@ export class SecretChain {
     return out;
   }
 
-  /** Resolves a secret; throws SecretResolutionError listing every link tried, or NotAllowedError for a refused reference. */
-  async resolve(request: SecretRequest, signal: AbortSignal): Promise<ResolvedSecret> {
+  /**
+   * The links of a request's chain in the configured order, without trying any: what
+   * {@link resolve} walks and {@link checkPolicy} plans from.
+   */
+  private links(request: SecretRequest): Link[] {
+    const { input, source } = request;
+    const out: Link[] = [];
+    for (const link of request.fallbacks === false ? (['reference'] as const) : this.order) {
+      if (link === 'reference') {
+        if (input?.kind === 'inline') out.push({ kind: 'inline', secret: input.value, where: 'inline' });
+        else if (input?.kind === 'reference') out.push({ kind: 'reference', text: input.reference, field: input.field });
+      } else if (link === 'connection_properties' || link === 'additional_properties') {
+        const bag = link === 'connection_properties' ? source.connectionProperties : source.additionalProperties;
+        for (const key of request.propertyKeys) {
+          const value = bag[key];
+          if (value === undefined || value === null) continue;
+          const where = `${link}.${key}`;
+          if (typeof value !== 'string') out.push({ kind: 'unusable', where, outcome: 'is not a string' });
+          else if (parseSecretReference(value)) out.push({ kind: 'reference', text: value, field: `data_source.${where}`, where });
+          else out.push({ kind: 'inline', secret: new Secret(value, where), where });
+        }
+      } else if (link === 'dynamic' && this.policy.dynamicStrategies && source.id) {
+        out.push({ kind: 'dynamic', name: dynamicVariable(source.id, request.label) });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Resolves a secret; throws SecretResolutionError listing every link tried, or
+   * NotAllowedError for a refused reference. Every link passes the policy and `grant` (the
+   * caller's grants; the daemon passes them through {@link forCall}) before it is tried: a
+   * refused reference the caller wrote fails the look-up, a refused dynamic variable is not
+   * tried.
+   */
+  async resolve(request: SecretRequest, signal: AbortSignal, grant: SecretGrant = GRANT_ALL): Promise<ResolvedSecret> {
     const run = async (): Promise<ResolvedSecret> => {
       const started = performance.now();
       const attempts: ChainAttempt[] = [];
@@ -239,39 +354,27 @@ export class SecretChain {
         stale: flags.stale,
         durationMs: performance.now() - started,
       });
-      const { input, source } = request;
-      for (const link of this.order) {
-        if (link === 'reference') {
-          if (input?.kind === 'inline') return done(input.value, 'inline');
-          if (input?.kind === 'reference') {
-            const outcome = await this.tryReference(input.reference, input.field, signal, source);
-            if (outcome.secret) return done(outcome.secret, outcome.link, outcome);
-            attempts.push({ link: outcome.link, outcome: outcome.why, reason: outcome.reason });
+      for (const link of this.links(request)) {
+        if (link.kind === 'inline') return done(link.secret, link.where);
+        if (link.kind === 'unusable') {
+          attempts.push({ link: link.where, outcome: link.outcome });
+        } else if (link.kind === 'reference') {
+          const outcome = await this.tryReference(link.text, link.field, signal, request.source, 0, grant);
+          const name = link.where ? `${link.where} -> ${outcome.link}` : outcome.link;
+          if (outcome.secret) return done(outcome.secret, name, outcome);
+          attempts.push({ link: name, outcome: outcome.why, reason: outcome.reason });
+        } else {
+          const where = `env:${link.name}`;
+          const reference = `env://${link.name}`;
+          if (!this.permits(reference, GRANT_ALL)) {
+            attempts.push({ link: where, outcome: `not tried: the daemon's secret policy does not allow ${reference}` });
+          } else if (!grant(reference)) {
+            attempts.push({ link: where, outcome: `not tried: the caller's roles do not grant ${reference}` });
+          } else {
+            const value = process.env[link.name];
+            if (value !== undefined) return done(new Secret(value, where), where);
+            attempts.push({ link: where, outcome: 'not set' });
           }
-        } else if (link === 'connection_properties' || link === 'additional_properties') {
-          const bag = link === 'connection_properties' ? source.connectionProperties : source.additionalProperties;
-          for (const key of request.propertyKeys) {
-            const value = bag[key];
-            if (value === undefined || value === null) continue;
-            const where = `${link}.${key}`;
-            if (typeof value !== 'string') {
-              attempts.push({ link: where, outcome: 'is not a string' });
-              continue;
-            }
-            if (parseSecretReference(value)) {
-              const outcome = await this.tryReference(value, `data_source.${where}`, signal, source);
-              if (outcome.secret) return done(outcome.secret, `${where} -> ${outcome.link}`, outcome);
-              attempts.push({ link: `${where} -> ${outcome.link}`, outcome: outcome.why, reason: outcome.reason });
-              continue;
-            }
-            return done(new Secret(value, where), where);
-          }
-        } else if (link === 'dynamic' && this.policy.dynamicStrategies && source.id) {
-          const name = dynamicVariable(source.id, request.label);
-          const where = `env:${name}`;
-          const value = process.env[name];
-          if (value !== undefined) return done(new Secret(value, where), where);
-          attempts.push({ link: where, outcome: 'not set' });
         }
       }
       throw new SecretResolutionError(request.field, request.label, attempts);
@@ -290,20 +393,50 @@ export class SecretChain {
    * cloud credentials): inline values as they are, references through their provider,
    * under the same policy, cache and limits.
    */
-  async resolveInput(input: SecretInput, source: DataSource, signal: AbortSignal): Promise<Secret> {
+  async resolveInput(input: SecretInput, source: DataSource, signal: AbortSignal, grant: SecretGrant = GRANT_ALL): Promise<Secret> {
     if (input.kind === 'inline') return input.value;
-    const outcome = await this.tryReference(input.reference, input.field, signal, source, 1);
+    const outcome = await this.tryReference(input.reference, input.field, signal, source, 1, grant);
     if (!outcome.secret) throw new SourcedError(outcome.reason ?? 'SECRET_NOT_RESOLVED', `${input.field}: ${outcome.why}`);
     return outcome.secret;
   }
 
-  private assertAllowed(ref: SecretReference, field: string): void {
-    if (matchesAnyGlob(ref.uri, this.policy.allowedReferences)) return;
-    throw new NotAllowedError(
-      'SECRET_REFERENCE_NOT_ALLOWED',
-      `${field}: the daemon's secret policy does not allow ${ref.uri}; allowed: ${this.policy.allowedReferences.join(', ') || '(none)'}`,
-      { metadata: { field } },
-    );
+  /**
+   * Throws unless the policy allows a reference (and `grant`, the caller's grants): an
+   * InputError for a `file://` reference that is not a normalised absolute path, a
+   * NotAllowedError for one the policy refuses (and for /proc, /sys and /dev, always) or the
+   * caller is not granted.
+   */
+  private assertAllowed(ref: SecretReference, field: string, grant: SecretGrant = GRANT_ALL): void {
+    if (ref.scheme === 'file') {
+      const problem = pathFormProblem(ref.target);
+      if (problem !== undefined) {
+        throw new InputError(
+          [{ field, description: `${ref.uri} ${problem}; a file:// reference must be a normalised absolute path (file:///run/secrets/pg), with no '.', '..', empty segment or percent escape` }],
+          { reason: 'SECRET_REFERENCE_INVALID', metadata: { field } },
+        );
+      }
+      if (isNeverReadable(ref.target)) {
+        throw new NotAllowedError('SECRET_REFERENCE_NOT_ALLOWED', `${field}: the daemon never reads files under /proc, /sys or /dev (${ref.uri})`, { metadata: { field } });
+      }
+    }
+    if (!matchesAnyGlob(ref.uri, this.policy.allowedReferences)) {
+      throw new NotAllowedError(
+        'SECRET_REFERENCE_NOT_ALLOWED',
+        `${field}: the daemon's secret policy does not allow ${ref.uri}; allowed: ${this.policy.allowedReferences.join(', ') || '(none)'}`,
+        { metadata: { field } },
+      );
+    }
+    if (!grant(ref.uri)) {
+      throw new NotAllowedError('MISSING_GRANT', `${field}: the caller's roles do not grant the secret ${ref.uri}`, { metadata: { field, grant: 'secret', value: ref.uri } });
+    }
+  }
+
+  /** Whether a reference (without fragment) passes the policy and `grant`, for links that are skipped rather than refused. */
+  private permits(reference: string, grant: SecretGrant): boolean {
+    const ref = parseSecretReference(reference);
+    if (!ref) return false;
+    if (ref.scheme === 'file' && (pathFormProblem(ref.target) !== undefined || isNeverReadable(ref.target))) return false;
+    return matchesAnyGlob(ref.uri, this.policy.allowedReferences) && grant(ref.uri);
   }
 
   private async tryReference(
@@ -312,16 +445,17 @@ export class SecretChain {
     signal: AbortSignal,
     source: DataSource,
     depth = 0,
+    grant: SecretGrant = GRANT_ALL,
   ): Promise<{ secret?: Secret; link: string; why: string; reason?: string; cached: boolean; stale?: boolean }> {
     const ref = parseSecretReference(text) as SecretReference;
     const link = ref.uri;
-    this.assertAllowed(ref, field);
+    this.assertAllowed(ref, field, grant);
     const provider = this.providers.get(ref.scheme);
     if (!provider) {
       return { link, why: `no provider for scheme "${ref.scheme}" (loaded: ${this.schemes().join(', ')})`, cached: false };
     }
     throwIfAborted(signal);
-    const context = this.providerContext(provider, signal, source, depth);
+    const context = this.providerContext(provider, signal, source, depth, grant);
     let identity: string;
     try {
       identity = provider.identity ? await provider.identity(ref, context) : '';
@@ -348,7 +482,8 @@ export class SecretChain {
       this.remember(cacheKey, raw);
       return { secret: this.applyFragment(raw, ref), link, why: '', cached: false };
     } catch (error) {
-      if (error instanceof NotAllowedError && error.reason === 'SECRET_REFERENCE_NOT_ALLOWED') throw error;
+      if (error instanceof NotAllowedError && (error.reason === 'SECRET_REFERENCE_NOT_ALLOWED' || error.reason === 'MISSING_GRANT')) throw error;
+      if (error instanceof InputError) throw error;
       if (hit && error instanceof UnavailableError && this.staleMs > 0 && now - hit.fetched < this.staleMs) {
         this.logger.warn('secret provider unavailable; serving a stale value', { link, age_ms: now - hit.fetched });
         lookup('stale');
@@ -368,10 +503,11 @@ export class SecretChain {
   }
 
   /** What a provider receives; nested look-ups (its own credentials) go through this chain, two levels at most. */
-  private providerContext(provider: SecretProvider, signal: AbortSignal, source: DataSource, depth: number): SecretProviderContext {
+  private providerContext(provider: SecretProvider, signal: AbortSignal, source: DataSource, depth: number, grant: SecretGrant): SecretProviderContext {
     return {
       signal,
       source,
+      permits: (reference) => this.permits(reference, grant),
       logger: this.logger.child({ secret_provider: provider.id }),
       resolveSecret: async (input) => {
         if (input.kind === 'inline') return input.value;
@@ -380,7 +516,7 @@ export class SecretChain {
         if (nested && provider.schemes.includes(nested.scheme)) {
           throw new SourcedError('SECRET_CHAIN_CYCLE', `${input.field}: the credentials of ${provider.id} cannot come from ${provider.id} itself`);
         }
-        const outcome = await this.tryReference(input.reference, input.field, signal, source, depth + 1);
+        const outcome = await this.tryReference(input.reference, input.field, signal, source, depth + 1, grant);
         if (!outcome.secret) throw new SourcedError(outcome.reason ?? 'SECRET_NOT_RESOLVED', `${input.field}: ${outcome.why}`);
         return outcome.secret;
       },

@@ -26,6 +26,13 @@ export interface SecretProviderContext {
    * resolve a reference of its own scheme for the same value (the chain refuses cycles).
    */
   resolveSecret(input: SecretInput, label: string): Promise<Secret>;
+  /**
+   * Whether the daemon's secret policy and the caller's grants allow a reference (without
+   * its fragment). The chain checked the reference the provider was given; a provider that
+   * follows an indirection (a file's links) checks where it ends up. Absent: allow nothing
+   * beyond the reference given.
+   */
+  permits?(reference: string): boolean;
   /** A logger for the provider. Never log a secret value. */
   readonly logger: Logger;
 }

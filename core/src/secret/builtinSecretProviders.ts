@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { NotFoundError } from '../errors';
+import { readPolicedFile } from './filePolicy';
 import type { SecretProvider } from './SecretProvider';
 
 /** `env://NAME`: an environment variable of the daemon's process. */
@@ -16,19 +16,19 @@ export const envSecretProvider: SecretProvider = {
   },
 };
 
-/** `file:///path`: a file on the daemon's host, such as a mounted Kubernetes or Docker secret. */
+/**
+ * `file:///path`: a file on the daemon's host, such as a mounted Kubernetes or Docker secret.
+ * The chain has matched the reference's name against its policy; here the real path (links
+ * followed) must pass it too, outside /proc, /sys and /dev, and be a regular file. Every
+ * refusal is one identical error, so an answer never tells whether a path exists.
+ */
 export const fileSecretProvider: SecretProvider = {
   id: 'file',
   schemes: ['file'],
   description: 'files on the daemon host (file:///run/secrets/name)',
-  async resolve(reference, { signal }) {
-    try {
-      const text = await readFile(reference.target, { encoding: 'utf8', signal });
-      return text.replace(/\r?\n$/, '');
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw new NotFoundError('SECRET_NOT_FOUND', `file ${reference.target} does not exist`);
-      throw new NotFoundError('SECRET_UNREADABLE', `file ${reference.target} cannot be read (${code ?? 'error'})`);
-    }
+  async resolve(reference, { signal, permits }) {
+    // A host that passes no policy check allows no file.
+    const text = await readPolicedFile(reference.target, reference.uri, permits ?? (() => false), signal);
+    return text.replace(/\r?\n$/, '');
   },
 };

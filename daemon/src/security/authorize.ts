@@ -1,4 +1,4 @@
-import { matchesAnyGlob, NotAllowedError } from '@sourced/core';
+import { GRANT_ALL, matchesAnyGlob, NotAllowedError, type SecretAccess, type SecretGrant } from '@sourced/core';
 import type { DaemonConfig } from '../config/DaemonConfig';
 import { principalName, type Principal } from './authenticate';
 
@@ -18,7 +18,8 @@ export interface Role {
 export interface SourceAccess {
   type: string;
   hosts: string[];
-  references: { reference: string; field: string }[];
+  /** Every secret reference the call may try (SecretChain.checkPolicy). */
+  secrets: SecretAccess;
 }
 
 /**
@@ -65,15 +66,29 @@ export class Authorizer {
     throw denied(principal, roles, 'rpc', rpc);
   }
 
-  /** Throws PERMISSION_DENIED unless one role grants the RPC together with everything the data source asks for. */
-  checkSource(principal: Principal, rpc: string, access: SourceAccess): void {
-    if (!this.enabled) return;
+  /**
+   * Throws PERMISSION_DENIED unless one role grants the RPC together with everything the data
+   * source requires (connector, hosts, and every required secret reference). Returns the
+   * secret grants of that role, which the call's secret chain applies to every link it tries,
+   * fallbacks included: a fallback the role does not grant is never tried. When several roles
+   * grant the call, the one that grants the most fallbacks is taken (grants of two roles are
+   * never combined).
+   */
+  checkSource(principal: Principal, rpc: string, access: SourceAccess): SecretGrant {
+    if (!this.enabled) return GRANT_ALL;
     const roles = this.rolesOf(principal).filter(([, r]) => matchesAnyGlob(rpc, r.rpcs));
     let first: { grant: string; value: string } | undefined;
+    let best: { role: Role; fallbacks: number } | undefined;
     for (const [, role] of roles) {
       const missing = missingGrant(role, access);
-      if (!missing) return;
       first ??= missing;
+      if (missing) continue;
+      const fallbacks = access.secrets.fallbacks.filter((f) => matchesAnyGlob(f.reference, role.secrets)).length;
+      if (!best || fallbacks > best.fallbacks) best = { role, fallbacks };
+    }
+    if (best) {
+      const patterns = best.role.secrets;
+      return (reference) => matchesAnyGlob(reference, patterns);
     }
     if (!first) throw denied(principal, this.rolesOf(principal), 'rpc', rpc);
     throw denied(principal, roles, first.grant, first.value);
@@ -84,7 +99,7 @@ function missingGrant(role: Role, access: SourceAccess): { grant: string; value:
   if (!matchesAnyGlob(access.type, role.connectors)) return { grant: 'connector', value: access.type };
   const host = access.hosts.find((h) => !matchesAnyGlob(h.toLowerCase(), role.hosts.map((p) => p.toLowerCase())));
   if (host !== undefined) return { grant: 'host', value: host };
-  const ref = access.references.find((r) => !matchesAnyGlob(r.reference, role.secrets));
+  const ref = access.secrets.required.find((r) => !matchesAnyGlob(r.reference, role.secrets));
   if (ref !== undefined) return { grant: 'secret', value: `${ref.reference} (${ref.field})` };
   return undefined;
 }

@@ -17,6 +17,7 @@ import {
   type Connector,
   type DataSource,
   type Logger,
+  type CallSecrets,
   type SecretChain,
   type TargetPolicy,
   type ValidationRunner,
@@ -174,14 +175,14 @@ export class DataSourceService {
     const source: DataSource = normalizeDataSource(toDataSourceInput(input), this.deps.pluginRegistry);
     const hosts = [source.primary.host, ...(source.secondary ? [source.secondary.host] : [])].filter((h) => h !== '');
     ctx.noteDataSource({ id: source.id || undefined, type: source.type, host: hosts.length ? `${source.primary.host}${source.primary.port ? `:${source.primary.port}` : ''}` : undefined });
-    // A reference the policy refuses fails the whole call (PERMISSION_DENIED) before anything runs.
-    this.deps.secretChain.checkPolicy(source);
-    // So does a connector, host or secret reference none of the caller's roles grants.
-    this.deps.authorizer.checkSource(ctx.principal, ctx.rpc, {
-      type: source.type,
-      hosts,
-      references: this.deps.secretChain.referencesOf(source),
-    });
+    // Every reference the call could try (the caller's, its TLS files, the dynamic variables
+    // its id names) is checked against the policy before anything runs: a refused one the call
+    // needs fails it (PERMISSION_DENIED), a refused fallback is left out.
+    const secretAccess = this.deps.secretChain.checkPolicy(source);
+    // So does a connector, host or required secret reference none of the caller's roles grants;
+    // the granting role's secret grants then bound every link the call's chain tries.
+    const grant = this.deps.authorizer.checkSource(ctx.principal, ctx.rpc, { type: source.type, hosts, secrets: secretAccess });
+    const secrets = this.deps.secretChain.forCall(grant);
     // And so does an endpoint the target policy refuses. Every dial is checked again (a name
     // may resolve elsewhere by then); this up-front check makes the usual case one clear error.
     await this.checkTargets(source, ctx.signal);
@@ -193,12 +194,12 @@ export class DataSourceService {
     });
     const definition = this.deps.pluginRegistry.connector(source.type);
     return definition.create(source, {
-      secrets: this.deps.secretChain,
+      secrets,
       logger: ctx.logger.child({ connector: source.type, data_source: source.id || undefined }),
       tracer: this.deps.tracer,
       meter: this.deps.meter,
       applicationName: APPLICATION_NAME,
-      tokens: this.tokenMinter(ctx),
+      tokens: this.tokenMinter(ctx, secrets),
       connectionBudget: this.deps.connectionBudget,
       targets: this.deps.targetPolicy,
     });
@@ -222,8 +223,8 @@ export class DataSourceService {
   }
 
   /** Database tokens for `use_iam_auth`, minted by the provider plugin of the data source's cloud, traced. */
-  private tokenMinter(ctx: CallContext): DatabaseTokenMinter {
-    const { pluginRegistry, secretChain, tracer } = this.deps;
+  private tokenMinter(ctx: CallContext, secrets: CallSecrets): DatabaseTokenMinter {
+    const { pluginRegistry, tracer } = this.deps;
     return {
       mint: (request, signal) => {
         const cloud = tokenCloudOf(request.source);
@@ -235,7 +236,7 @@ export class DataSourceService {
           const token = await provider.mint(request, {
             signal,
             logger: ctx.logger.child({ token_provider: provider.id }),
-            resolveSecret: (input) => secretChain.resolveInput(input, request.source, signal),
+            resolveSecret: (input) => secrets.resolveInput(input, request.source, signal),
           });
           return { ...token, provider: provider.id };
         });
