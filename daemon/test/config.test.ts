@@ -45,8 +45,10 @@ describe('loadConfig', () => {
         },
         "limits": {
           "defaultDeadlineMs": 3600000,
+          "maxCheckTimeoutMs": 60000,
           "maxConcurrentCalls": 256,
           "maxConcurrentCallsPerPrincipal": 32,
+          "maxConnectTimeoutMs": 30000,
           "maxDeadlineMs": 21600000,
           "maxEntities": 0,
           "maxMessageBytes": 4194304,

@@ -63,6 +63,10 @@ export interface DaemonConfig {
     maxEntities: number;
     /** Largest sample per collection a request may ask for. */
     maxSampleSize: number;
+    /** The longest connect timeout a data source may ask for (`connect_timeout_ms`/`_seconds`), ms (0: no maximum). */
+    maxConnectTimeoutMs: number;
+    /** The longest `check_timeout_ms` a validation may ask for, ms (0: no maximum). */
+    maxCheckTimeoutMs: number;
   };
   /** One hash-chained JSON line per call, to a file (appended, mode 0600) or stdout; off when neither. */
   audit: { file?: string; stdout: boolean };
@@ -178,6 +182,8 @@ export const DEFAULT_CONFIG: DaemonConfig = {
     maxDeadlineMs: 21_600_000,
     maxEntities: 0,
     maxSampleSize: 100_000,
+    maxConnectTimeoutMs: 30_000,
+    maxCheckTimeoutMs: 60_000,
   },
   audit: { stdout: false },
   auth: { tokens: [] },

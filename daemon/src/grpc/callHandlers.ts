@@ -11,7 +11,7 @@ import { AbortedError, describeError, InputError, SourcedError, type Logger } fr
 import type { AuditLog } from '../audit/AuditLog';
 import { principalName, type Authenticator, type Principal } from '../security/authenticate';
 import type { Authorizer } from '../security/authorize';
-import { effectiveDeadlineMs, type CallLimiter } from '../security/limits';
+import { effectiveDeadlineMs, peerAddress, type CallLimiter } from '../security/limits';
 import type { DaemonConfig } from '../config/DaemonConfig';
 import type { RpcMetrics } from '../telemetry/metrics';
 import { malformedReason } from './safeDecoding';
@@ -135,7 +135,14 @@ function openCall(deps: HandlerDeps, fullMethod: string, call: ServerUnaryCall<u
       logger = logger.child({ principal: name });
       principalId = name;
       deps.authorizer.checkRpc(principal, fullMethod);
-      release = deps.limiter.enter(principal.id);
+      // With authentication off every caller is `anonymous`: one budget per peer address, so that
+      // one client's calls cannot use up everyone's. Otherwise one budget per principal.
+      if (principal.method === 'none') {
+        const anonymous = `anonymous@${peerAddress(call.getPeer())}`;
+        release = deps.limiter.enter(anonymous);
+      } else {
+        release = deps.limiter.enter(`${principal.method}:${principal.id}`, name);
+      }
       return principal;
     },
     noteDataSource(source) {

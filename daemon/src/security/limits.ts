@@ -15,14 +15,15 @@ export class CallLimiter {
 
   constructor(private readonly limits: DaemonConfig['limits']) {}
 
-  enter(principal: string): () => void {
+  /** `key` is what calls are counted by; `principal` names the caller in a refusal (default: the key). */
+  enter(key: string, principal = key): () => void {
     const { maxConcurrentCalls, maxConcurrentCallsPerPrincipal } = this.limits;
     if (this.total >= maxConcurrentCalls) {
       throw new ResourceExhaustedError('TOO_MANY_CALLS', `the daemon is serving its maximum of ${maxConcurrentCalls} calls at once; try again shortly`, RETRY_AFTER_MS, {
         metadata: { limit: 'limits.maxConcurrentCalls', value: String(maxConcurrentCalls) },
       });
     }
-    const mine = this.perPrincipal.get(principal) ?? 0;
+    const mine = this.perPrincipal.get(key) ?? 0;
     if (mine >= maxConcurrentCallsPerPrincipal) {
       throw new ResourceExhaustedError(
         'TOO_MANY_CALLS_FOR_PRINCIPAL',
@@ -32,15 +33,15 @@ export class CallLimiter {
       );
     }
     this.total += 1;
-    this.perPrincipal.set(principal, mine + 1);
+    this.perPrincipal.set(key, mine + 1);
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.total -= 1;
-      const left = (this.perPrincipal.get(principal) ?? 1) - 1;
-      if (left <= 0) this.perPrincipal.delete(principal);
-      else this.perPrincipal.set(principal, left);
+      const left = (this.perPrincipal.get(key) ?? 1) - 1;
+      if (left <= 0) this.perPrincipal.delete(key);
+      else this.perPrincipal.set(key, left);
     };
   }
 
@@ -58,4 +59,40 @@ export function effectiveDeadlineMs(requestedMs: number, limits: DaemonConfig['l
   let ms = Number.isFinite(requestedMs) ? requestedMs : limits.defaultDeadlineMs > 0 ? limits.defaultDeadlineMs : Infinity;
   if (limits.maxDeadlineMs > 0) ms = Math.min(ms, limits.maxDeadlineMs);
   return ms;
+}
+
+/** What a connector waits for a connection when the request names no `connect_timeout_ms` (LocationAwareConnector's default). */
+const CONNECTOR_CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * The data source with its connect timeout within the daemon's maximum: `connect_timeout_ms` or
+ * `connect_timeout_seconds` (a caller's choice, up to an hour in the attack) becomes
+ * `connect_timeout_ms` of at most `maxMs`, so a call to a source that never answers holds its
+ * call slot and its connection slot that long at most. A value that is not a positive number is
+ * dropped (the connector's default then applies, itself capped). `maxMs` 0 leaves it alone.
+ */
+export function capConnectTimeout<T extends { connectionProperties: Record<string, unknown> }>(source: T, maxMs: number): T {
+  if (maxMs <= 0) return source;
+  const { connect_timeout_ms: ms, connect_timeout_seconds: seconds, ...rest } = source.connectionProperties;
+  const requested = ms !== undefined ? Number(ms) : seconds !== undefined ? Number(seconds) * 1000 : NaN;
+  const wanted = Number.isFinite(requested) && requested > 0 ? requested : CONNECTOR_CONNECT_TIMEOUT_MS;
+  return { ...source, connectionProperties: { ...rest, connect_timeout_ms: String(Math.min(wanted, maxMs)) } };
+}
+
+/** A caller's time limit under the daemon's maximum (0: no maximum); `requested` 0 means the default. */
+export function cappedTimeout(requested: number, defaultMs: number, maxMs: number): number {
+  const ms = requested > 0 ? requested : defaultMs;
+  return maxMs > 0 ? Math.min(ms, maxMs) : ms;
+}
+
+/**
+ * The address of a call's peer without its port (`127.0.0.1:5000` → `127.0.0.1`,
+ * `::ffff:10.0.0.1:5000` → `10.0.0.1`, `::1:5000` → `::1`): what anonymous callers are told apart by.
+ */
+export function peerAddress(peer: string | undefined): string {
+  if (!peer || peer === 'unknown') return 'unknown';
+  let address = peer.replace(/^\[|\](?=:\d+$)/g, '');
+  const colon = address.lastIndexOf(':');
+  if (colon > 0 && /^\d+$/.test(address.slice(colon + 1))) address = address.slice(0, colon);
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }

@@ -39,6 +39,7 @@ import { toDataSourceInput, toDiscoveryResponses, toFilter, toPreviewResponse, t
 import type { PluginRegistry } from '../plugins/PluginRegistry';
 import type { HeapGuard } from '../runtime/HeapGuard';
 import type { Authorizer } from '../security/authorize';
+import { capConnectTimeout, cappedTimeout } from '../security/limits';
 
 /** The daemon's name as sent to sources (PostgreSQL application_name). */
 export const APPLICATION_NAME = 'sourced';
@@ -86,7 +87,7 @@ export class DataSourceService {
   async *validate(req: ValidateDataSourceRequest, ctx: CallContext): AsyncGenerator<Omit<ValidateDataSourceResponse, 'sequence'>> {
     const connector = await this.connect(req.dataSource, ctx);
     try {
-      const checkTimeoutMs = req.checkTimeoutMs || this.deps.config.validation.checkTimeoutMs;
+      const checkTimeoutMs = cappedTimeout(req.checkTimeoutMs, this.deps.config.validation.checkTimeoutMs, this.deps.config.limits.maxCheckTimeoutMs);
       for await (const event of this.deps.validationRunner.run(connector, { checkTimeoutMs }, ctx.signal)) {
         if (event.kind === 'summary') ctx.span.setAttribute('sourced.validation.ok', event.ok);
         yield toValidationResponse(event);
@@ -172,7 +173,8 @@ export class DataSourceService {
    */
   private async connect(input: ValidateDataSourceRequest['dataSource'], ctx: CallContext): Promise<Connector> {
     if (!input) throw new InputError([{ field: 'data_source', description: 'is required' }]);
-    const source: DataSource = normalizeDataSource(toDataSourceInput(input), this.deps.pluginRegistry);
+    // The caller's connect timeout never exceeds the daemon's maximum (limits.maxConnectTimeoutMs).
+    const source: DataSource = capConnectTimeout(normalizeDataSource(toDataSourceInput(input), this.deps.pluginRegistry), this.deps.config.limits.maxConnectTimeoutMs);
     const hosts = [source.primary.host, ...(source.secondary ? [source.secondary.host] : [])].filter((h) => h !== '');
     ctx.noteDataSource({ id: source.id || undefined, type: source.type, host: hosts.length ? `${source.primary.host}${source.primary.port ? `:${source.primary.port}` : ''}` : undefined });
     // Every reference the call could try (the caller's, its TLS files, the dynamic variables

@@ -1,0 +1,107 @@
+/**
+ * Issue 15, item 7, replayed against a `sourced serve` process with authentication off: one
+ * client (another peer address, 127.0.0.2 through a relay) fills its call budget with calls to
+ * a tarpit asking for an hour-long connect and check timeout. Another client (127.0.0.1) is
+ * still served, the flooding client's next call is refused with RESOURCE_EXHAUSTED and
+ * RetryInfo, and the tarpit calls end at the daemon's maximum connect timeout rather than at
+ * their deadlines.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { credentials, status, type ServiceError } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DataSource } from '../../daemon/src/gen/sourced/v1/data_source';
+import { DataSourceServiceClient } from '../../daemon/src/gen/sourced/v1/data_source_service';
+import { richStatusOf } from '../support/testDaemon';
+import { listPlugins, relayFrom, startConfiguredDaemon, type ConfiguredDaemon } from './support/hardenedDaemon';
+
+/** A TCP server that accepts and then says nothing. */
+async function tarpit(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as { port: number }).port,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+const HOUR = 3_600_000;
+
+/** Resolves with how a stream ended ('OK' or the status name), or 'still running' after `ms`. */
+function endOf(stream: NodeJS.ReadableStream & { cancel(): void }, ms: number): Promise<{ end: string; error?: ServiceError }> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      stream.cancel();
+      resolve({ end: 'still running' });
+    }, ms);
+    stream.on('data', () => undefined);
+    stream.on('error', (error: ServiceError) => {
+      clearTimeout(timer);
+      resolve({ end: status[error.code], error });
+    });
+    stream.on('end', () => {
+      clearTimeout(timer);
+      resolve({ end: 'OK' });
+    });
+  });
+}
+
+describe('starvation (a daemon process, authentication off)', () => {
+  let d: ConfiguredDaemon;
+  let pit: Awaited<ReturnType<typeof tarpit>>;
+  let relay: Awaited<ReturnType<typeof relayFrom>>;
+
+  beforeAll(async () => {
+    pit = await tarpit();
+    d = await startConfiguredDaemon({ limits: { maxConcurrentCallsPerPrincipal: 4, maxConnectTimeoutMs: 1_500, maxCheckTimeoutMs: 2_000 } });
+    relay = await relayFrom(d.daemon.address, '127.0.0.2');
+  });
+  afterAll(async () => {
+    await relay?.close();
+    await d?.stop();
+    await pit?.close();
+  });
+
+  it("one client's hour-long connects to a tarpit neither starve another client nor outlive the daemon's maximum", async () => {
+    const attacker = new DataSourceServiceClient(relay.address, credentials.createInsecure());
+    const source = DataSource.fromPartial({
+      type: 'postgres',
+      primary: { host: '127.0.0.1', port: pit.port, database: 'x' },
+      credentials: { username: 'u', password: { source: { $case: 'inlineValue', value: 'not-a-real-password' } } },
+      connectionProperties: { connect_timeout_ms: String(HOUR) },
+    });
+    const deadline = { deadline: Date.now() + 120_000 };
+    try {
+      const held = [
+        attacker.discoverDataSource({ dataSource: source, strategy: 0, batchSize: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0 }, deadline),
+        attacker.discoverDataSource({ dataSource: source, strategy: 0, batchSize: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0 }, deadline),
+        attacker.validateDataSource({ dataSource: source, checkTimeoutMs: HOUR }, deadline),
+        attacker.validateDataSource({ dataSource: source, checkTimeoutMs: HOUR }, deadline),
+      ];
+      const ends = held.map((s) => endOf(s, 20_000));
+      await new Promise((r) => setTimeout(r, 400)); // all four admitted and connecting
+
+      // The attacker's budget is full: its next call is refused, with RetryInfo.
+      const fifth = await endOf(attacker.discoverDataSource({ dataSource: source, strategy: 0, batchSize: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0 }, deadline), 5_000);
+      expect(fifth.end).toBe('RESOURCE_EXHAUSTED');
+      expect(richStatusOf(fifth.error!).retryDelayMs).toBeGreaterThan(0);
+
+      // Another client is served meanwhile.
+      expect((await listPlugins(d.daemon.address)).plugins.length).toBeGreaterThan(0);
+
+      // The tarpit calls end at the daemon's maximum connect timeout (1.5 s here), long before their two-minute deadline.
+      const outcomes = await Promise.all(ends);
+      expect(outcomes.map((o) => o.end)).toEqual(['UNAVAILABLE', 'UNAVAILABLE', 'OK', 'OK']);
+      expect(outcomes[0].error?.details).toContain('1500 ms');
+    } finally {
+      attacker.close();
+    }
+  });
+});
