@@ -167,10 +167,10 @@ export function comparable(r: Relation): Omit<Relation, 'createdAt' | 'updatedAt
  * (the daemon goes on until back-pressure holds it, so a fault lands in the middle of the
  * run, during a read or while the connection waits idle), runs that fault, then reads on.
  * Resolves with every event in order and, per fault, how many events had arrived when it
- * ran; rejects with the call's error or a fault's.
+ * ran; rejects with the call's error (with the events received before it as `events`) or a fault's.
  */
 export function discoverWithFaults(
-  t: TestDaemon,
+  t: Pick<TestDaemon, 'dataSources'>,
   request: Partial<DiscoverDataSourceRequest>,
   faults: Record<number, () => Promise<void>>,
 ): Promise<{ events: DiscoverDataSourceResponse[]; faultAfterEvent: Record<number, number> }> {
@@ -200,14 +200,24 @@ export function discoverWithFaults(
         },
       );
     });
-    stream.on('error', (error) => void faultDone.finally(() => reject(error)));
-    stream.on('end', () => void faultDone.then(() => resolve({ events, faultAfterEvent })));
+    // The call's error carries the events that arrived before it (`error.events`).
+    // grpc-js emits the error while messages that arrived before it may still wait in the paused
+    // stream's buffer: let them reach 'data' first.
+    let failed = false;
+    stream.on('error', (error) => {
+      failed = true;
+      void faultDone.finally(async () => {
+        for (let i = 0; i < 1000 && stream.readableLength > 0; i++) await new Promise((r) => setImmediate(r));
+        reject(Object.assign(error, { events }));
+      });
+    });
+    stream.on('end', () => void faultDone.then(() => failed || resolve({ events, faultAfterEvent })));
   });
 }
 
 /** Runs a discovery with one fault when the `afterBatches`-th batch arrives (see {@link discoverWithFaults}). */
 export async function discoverWithFault(
-  t: TestDaemon,
+  t: Pick<TestDaemon, 'dataSources'>,
   request: Partial<DiscoverDataSourceRequest>,
   afterBatches: number,
   fault: () => Promise<void>,

@@ -12,19 +12,85 @@ export interface FailoverOutcome {
 }
 
 /**
- * Runs one read; when it fails because the connection is gone and the connector has a
- * standby (HYBRID), switches to it and runs the read again (reconnecting a standby whose own
- * connection died while it waited). Any other error, or a second endpoint that fails too,
- * is thrown (`ALL_ENDPOINTS_UNAVAILABLE`). The engines of discovery and preview share it.
+ * A read that got no answer within the daemon's bound: the source is frozen, or a link drops
+ * packets without closing (a server-side statement timeout never fires then). UNAVAILABLE; a
+ * HYBRID read fails over on it as on a lost connection.
  */
-export async function readWithFailover<T>(connector: Connector, signal: AbortSignal, read: () => Promise<T>): Promise<{ value: T; failover?: FailoverOutcome }> {
+export class SourceStalledError extends UnavailableError {
+  constructor(role: EndpointRole, boundMs: number) {
+    super(
+      'SOURCE_STALLED',
+      `the ${role.toLowerCase()} endpoint sent no answer to a read for ${boundMs} ms; the read was cancelled (a frozen server or a link that drops packets: a server-side statement timeout cannot fire then)`,
+      { metadata: { endpoint: role, bound_ms: String(boundMs) } },
+    );
+  }
+}
+
+/** Options of {@link readWithFailover}. */
+export interface ReadOptions {
+  /**
+   * The longest one read may go without an answer, ms: past it the read's signal is aborted
+   * (the connector cancels the statement) and the read fails with {@link SourceStalledError}
+   * at once, without waiting for the cancellation. Absent or 0: no bound.
+   */
+  stallMs?: number;
+}
+
+/**
+ * Runs `read` with a signal of its own that follows `signal` and fires after `ms`; a read
+ * that has not settled by then rejects with {@link SourceStalledError} straight away (the
+ * connector's cancellation finishes in the background).
+ */
+export async function withinStallBound<T>(connector: Connector, signal: AbortSignal, ms: number | undefined, read: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  if (!ms || ms <= 0) return read(signal);
+  const own = new AbortController();
+  const follow = () => own.abort(signal.reason);
+  if (signal.aborted) follow();
+  else signal.addEventListener('abort', follow, { once: true });
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      const error = new SourceStalledError(connector.activeRole, ms);
+      own.abort(error);
+      reject(error);
+    }, ms);
+  });
+  const running = read(own.signal);
+  running.catch(() => undefined); // after a stall it settles (cancelled) in the background
   try {
-    return { value: await read() };
+    return await Promise.race([running, stalled]);
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener('abort', follow);
+  }
+}
+
+/** Whether a read failed in a way a failover may help: the connection is gone, or it stalled. */
+function lostConnection(connector: Connector, error: unknown): boolean {
+  return error instanceof SourceStalledError || connector.isConnectionError(error);
+}
+
+/**
+ * Runs one read; when it fails because the connection is gone (or the read stalled past
+ * `options.stallMs`) and the connector has a standby (HYBRID), switches to it and runs the
+ * read again (reconnecting a standby whose own connection died while it waited). Any other
+ * error, or a second endpoint that fails too, is thrown (`ALL_ENDPOINTS_UNAVAILABLE`). The
+ * engines of discovery and preview share it.
+ */
+export async function readWithFailover<T>(
+  connector: Connector,
+  signal: AbortSignal,
+  read: (signal: AbortSignal) => Promise<T>,
+  options: ReadOptions = {},
+): Promise<{ value: T; failover?: FailoverOutcome }> {
+  const bounded = () => withinStallBound(connector, signal, options.stallMs, read);
+  try {
+    return { value: await bounded() };
   } catch (error) {
     const failover = await failoverAfter(connector, error, signal);
     const { reason } = failover;
     try {
-      return { value: await read(), failover };
+      return { value: await bounded(), failover };
     } catch (stale) {
       if (signal.aborted) throw abortedErrorFrom(signal);
       if (!connector.isConnectionError(stale) || !connector.reconnect) throw stale;
@@ -38,7 +104,7 @@ export async function readWithFailover<T>(connector: Connector, signal: AbortSig
           { cause: third },
         );
       }
-      return { value: await read(), failover };
+      return { value: await bounded(), failover };
     }
   }
 }
@@ -50,7 +116,7 @@ export async function readWithFailover<T>(connector: Connector, signal: AbortSig
  */
 export async function failoverAfter(connector: Connector, error: unknown, signal: AbortSignal): Promise<FailoverOutcome> {
   if (signal.aborted) throw abortedErrorFrom(signal);
-  if (!connector.isConnectionError(error) || !connector.canFailover()) throw error;
+  if (!lostConnection(connector, error) || !connector.canFailover()) throw error;
   const reason = describeError(error);
   let active: EndpointRole;
   try {

@@ -1,9 +1,9 @@
 import type { Attributes, Meter, Tracer } from '@opentelemetry/api';
 import { DEFAULT_SAMPLING, type Connector, type SamplingOptions } from '../connector/Connector';
-import { readWithFailover } from '../connector/readWithFailover';
+import { readWithFailover, SourceStalledError } from '../connector/readWithFailover';
 import type { SourceIdentity } from '../connector/SourceIdentity';
 import type { EndpointRole } from '../datasource/DataSource';
-import { AbortedError, abortedErrorFrom, describeError, InputError, UnavailableError } from '../errors';
+import { AbortedError, abortedErrorFrom, describeError, InputError, SourcedError, UnavailableError } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
 import { dbSystemOf, sourcedInstruments, type SourcedInstruments } from '../telemetry/metrics';
 import { withSpan } from '../telemetry/withSpan';
@@ -33,6 +33,12 @@ export interface DiscoveryRequest {
   maxEntities?: number;
   /** Stop after this many milliseconds, at a batch boundary; 0 or absent means no limit. */
   maxDurationMs?: number;
+  /**
+   * The longest one catalog read may go without an answer, ms: past it the read is cancelled
+   * and the run fails over (HYBRID) or ends UNAVAILABLE `SOURCE_STALLED` with the cursor to
+   * resume after. 0 or absent: no bound beyond the server's own statement timeout.
+   */
+  stallTimeoutMs?: number;
 }
 
 /** How a run stands after a batch. */
@@ -150,6 +156,7 @@ export class DiscoveryEngine {
     else callSignal.addEventListener('abort', onCallAbort, { once: true });
     const signal = reads.signal;
     let pending: Promise<PageRead> | undefined;
+    let stalled = false;
     const system: Attributes = { 'db.system': dbSystemOf(connector) };
     const countFailover = (event: DiscoveryEvent | undefined) => {
       if (event) this.instruments.failovers.add(1, { ...system, 'sourced.failover.trigger': 'connection_lost' });
@@ -164,8 +171,8 @@ export class DiscoveryEngine {
         'sourced.discovery.batch',
         { 'sourced.batch.index': index, 'sourced.batch.size': batchSize, 'sourced.batch.concurrency': concurrency, 'sourced.endpoint.role': connector.activeRole },
         async (span) => {
-          const result = await this.withFailover(connector, signal, cursor, () =>
-            connector.listRelations({ filter, after: cursor, limit, concurrency, sampling }, signal),
+          const result = await this.withFailover(connector, signal, cursor, (readSignal) =>
+            connector.listRelations({ filter, after: cursor, limit, concurrency, sampling }, readSignal), request.stallTimeoutMs,
           );
           span.setAttribute('sourced.batch.relations', result.value.length);
           return { entities: result.value, failover: result.failover, limit, ms: performance.now() - pageStarted, params };
@@ -181,7 +188,7 @@ export class DiscoveryEngine {
         yield { kind: 'warning', code: 'STARTED_ON_SECONDARY', message: 'the primary endpoint could not be reached; discovery runs on the secondary' };
       }
 
-      const read = await this.withFailover(connector, signal, after, () => connector.listSchemas(filter, signal));
+      const read = await this.withFailover(connector, signal, after, (readSignal) => connector.listSchemas(filter, readSignal), request.stallTimeoutMs);
       countFailover(read.failover);
       if (read.failover) {
         totals.failovers += 1;
@@ -201,7 +208,7 @@ export class DiscoveryEngine {
       const count = connector.countEntities?.bind(connector);
       if (count) {
         try {
-          const counted = await this.withFailover(connector, signal, after, () => count(filter, after, signal));
+          const counted = await this.withFailover(connector, signal, after, (readSignal) => count(filter, after, readSignal), request.stallTimeoutMs);
           countFailover(counted.failover);
           if (counted.failover) {
             totals.failovers += 1;
@@ -308,13 +315,19 @@ export class DiscoveryEngine {
         stopReason,
         source: connector.identity?.(connector.activeRole),
       };
+    } catch (error) {
+      stalled = error instanceof SourceStalledError;
+      throw this.runError(error, connector, after, signal);
     } finally {
       callSignal.removeEventListener('abort', onCallAbort);
       if (pending) {
         if (!signal.aborted) reads.abort(new AbortedError('the discovery ended before a page read ahead was needed'));
-        await pending.catch(() => undefined);
+        if (!stalled) await pending.catch(() => undefined);
       }
-      await connector.close().catch((error) => this.logger.warn('closing the connector failed', { error: describeError(error) }));
+      const closing = connector.close().catch((error) => this.logger.warn('closing the connector failed', { error: describeError(error) }));
+      // A frozen source answers no cancellation either: the caller gets its error now, and the
+      // connections close in the background (bounded by the connector's cancel and close timeouts).
+      if (!stalled) await closing;
     }
   }
 
@@ -340,6 +353,28 @@ export class DiscoveryEngine {
     );
   }
 
+  /**
+   * What a run that failed ends with: a connection the driver lost (and no endpoint to fail
+   * over to) becomes UNAVAILABLE `CONNECTION_LOST`, its driver text kept for the log; and
+   * every error of ours carries the cursor of the last batch sent in its metadata
+   * (`resume_after`), so the caller resumes there instead of starting over.
+   */
+  private runError(error: unknown, connector: Connector, after: RelationKey | undefined, signal: AbortSignal): unknown {
+    if (signal.aborted) return error;
+    let out = error;
+    if (!(error instanceof SourcedError) && connector.isConnectionError(error)) {
+      const role = connector.activeRole;
+      const { host, port } = connector.endpoint(role);
+      this.logger.warn('the connection to the source was lost', { endpoint: role, error: describeError(error) });
+      out = new UnavailableError('CONNECTION_LOST', `the connection to the ${role.toLowerCase()} endpoint ${host}:${port} was lost, and there is no endpoint to fail over to`, {
+        cause: error,
+        metadata: { endpoint: role },
+      });
+    }
+    if (out instanceof SourcedError && after && out.metadata.resume_after === undefined) out.metadata.resume_after = encodeCursor(after);
+    return out;
+  }
+
   /** Counts a batch about to be sent and its entities by kind (`table`, `view`, `collection`, ...). */
   private recordBatch(entities: readonly CatalogEntity[], system: Attributes): void {
     this.instruments.discoveryBatches.add(1, system);
@@ -356,20 +391,15 @@ export class DiscoveryEngine {
     return this.load ?? (this.processLoad ??= new ProcessLoad());
   }
 
-  /**
-   * Runs a read; when the connection is lost and a standby exists, fails over once and reads
-   * again. A standby connection opened at the start may have died while it waited (the
-   * secondary restarted, an idle timeout): when the read after the failover finds it gone
-   * too, the endpoint is opened afresh once before the run gives up.
-   */
   /** {@link readWithFailover}, with the discovery event of a switch (and the cursor to resume after). */
   private async withFailover<T>(
     connector: Connector,
     signal: AbortSignal,
     cursor: RelationKey | undefined,
-    read: () => Promise<T>,
+    read: (signal: AbortSignal) => Promise<T>,
+    stallMs: number | undefined,
   ): Promise<{ value: T; failover?: DiscoveryEvent }> {
-    const result = await readWithFailover(connector, signal, read);
+    const result = await readWithFailover(connector, signal, read, { stallMs });
     if (!result.failover) return { value: result.value };
     return { value: result.value, failover: { kind: 'failover', ...result.failover, resumeAfter: cursor ? encodeCursor(cursor) : '' } };
   }

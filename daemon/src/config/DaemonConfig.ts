@@ -28,6 +28,13 @@ export interface DaemonConfig {
      * so memory follows the pages in flight rather than V8's lazy old-generation growth; 0 is off.
      */
     heapHeadroomMb: number;
+    /**
+     * The longest one catalog read may go without an answer, ms: past it the read is cancelled
+     * and a HYBRID run fails over, any other ends UNAVAILABLE (`SOURCE_STALLED`) with the cursor
+     * to resume after. A frozen server or a link that drops packets never fires the server's
+     * own statement timeout; 0 is no bound.
+     */
+    stallTimeoutMs: number;
   };
   /** PreviewTable: rows by default and at most, and which columns are masked (never read). */
   preview: {
@@ -171,7 +178,7 @@ export const DEFAULT_CONFIG: DaemonConfig = {
   logLevel: 'info',
   shutdownGraceMs: 10_000,
   validation: { checkTimeoutMs: 5_000 },
-  discovery: { defaultStrategy: 'BALANCED', heapHeadroomMb: 48 },
+  discovery: { defaultStrategy: 'BALANCED', heapHeadroomMb: 48, stallTimeoutMs: 60_000 },
   preview: { ...DEFAULT_PREVIEW_SETTINGS, maskColumns: [...DEFAULT_PREVIEW_SETTINGS.maskColumns], maskTypes: [...DEFAULT_PREVIEW_SETTINGS.maskTypes] },
   profile: { ...DEFAULT_PROFILE_SETTINGS },
   limits: {
@@ -376,9 +383,10 @@ function mergeFile(config: DaemonConfig, path: string): void {
   };
   const validation = section('validation', ['checkTimeoutMs']);
   if (validation?.checkTimeoutMs !== undefined) config.validation.checkTimeoutMs = nonNegative(String(validation.checkTimeoutMs), where('validation.checkTimeoutMs'));
-  const discovery = section('discovery', ['defaultStrategy', 'heapHeadroomMb']);
+  const discovery = section('discovery', ['defaultStrategy', 'heapHeadroomMb', 'stallTimeoutMs']);
   if (discovery?.defaultStrategy !== undefined) config.discovery.defaultStrategy = oneOf(String(discovery.defaultStrategy), STRATEGIES, where('discovery.defaultStrategy'));
   if (discovery?.heapHeadroomMb !== undefined) config.discovery.heapHeadroomMb = nonNegative(String(discovery.heapHeadroomMb), where('discovery.heapHeadroomMb'));
+  if (discovery?.stallTimeoutMs !== undefined) config.discovery.stallTimeoutMs = nonNegative(String(discovery.stallTimeoutMs), where('discovery.stallTimeoutMs'));
   const connectionKeys = ['maxConnections', 'maxConnectionsPerPeer', 'maxConcurrentStreams', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'maxConnectionIdleMs', 'maxConnectionAgeMs', 'maxConnectionAgeGraceMs', 'handshakeTimeoutMs'] as const;
   const server = section('server', ['tls', 'allowPlaintext', ...connectionKeys]);
   for (const k of connectionKeys) {

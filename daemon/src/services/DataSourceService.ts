@@ -109,6 +109,7 @@ export class DataSourceService {
       // The daemon's cap applies to every discovery: none asks past it, and one that asks nothing gets it.
       maxEntities: cap(req.maxEntities, this.deps.config.limits.maxEntities),
       maxDurationMs: req.maxDurationMs,
+      stallTimeoutMs: this.deps.config.discovery.stallTimeoutMs,
     };
     const maxSample = this.deps.config.limits.maxSampleSize;
     if (req.sampling?.sampleSize && req.sampling.sampleSize > maxSample) {
