@@ -301,7 +301,7 @@ describe('MySQL PreviewTable (MariaDB)', () => {
     ['another case of the name', { schema: DB, name: 'TYPES' }],
     ['SQL in the name', { schema: DB, name: 'x; drop table y' }],
     ['SQL in the database', { schema: `${DB}\`.y; --`, name: 'types' }],
-    ['a table of a database the account may not read', { schema: 'mysql', name: 'user' }],
+    ['a table of a database the account may not read', { schema: 'vault', name: 'secrets' }],
   ])('is NOT_FOUND (TABLE_NOT_FOUND) for %s', async (_name, table) => {
     const status = await failure({ table });
     expect(status.grpcCode).toBe(5); // NOT_FOUND

@@ -168,9 +168,11 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
         }),
     ).singleton(),
     validationRunner: asFunction(({ tracer, logger: l, meter }: Cradle) => new ValidationRunner(tracer, l, meter)).singleton(),
-    profileEngine: asFunction(
-      ({ tracer, logger: l, config: c }: Cradle) => new ProfileEngine(tracer, { ...c.profile, maskColumns: c.preview.maskColumns, maskTypes: c.preview.maskTypes }, l),
-    ).singleton(),
+    profileEngine: asFunction(({ tracer, logger: l, config: c }: Cradle) => {
+      // Masking and system tables follow the preview settings.
+      const { maskColumns, maskTypes, allowSystemSchemas, maskCredentialColumns } = c.preview;
+      return new ProfileEngine(tracer, { ...c.profile, maskColumns, maskTypes, allowSystemSchemas, maskCredentialColumns }, l);
+    }).singleton(),
     previewEngine: asFunction(({ tracer, logger: l, config: c }: Cradle) => new PreviewEngine(tracer, c.preview, l)).singleton(),
     discoveryEngine: asFunction(({ tracer, logger: l, meter }: Cradle) => new DiscoveryEngine(tracer, l, undefined, meter)).singleton(),
     connectionBudget: asFunction(({ config: c }: Cradle) => new ConnectionBudget(c.sources.maxConnectionsPerEndpoint)).singleton(),

@@ -6,8 +6,8 @@ import type { RelationKey } from '../discovery/entities';
 import { STRATEGY_PRESETS, type DiscoveryStrategy } from '../discovery/strategies';
 import { abortedErrorFrom, InputError, SourcedError, type FieldViolation } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
-import { matchesAnyGlob } from '../util/glob';
 import { withSpan } from '../telemetry/withSpan';
+import { columnMasker, refuseSystemTable } from './systemTables';
 
 /**
  * One value of a previewed row, rendered without loss (see proto `sourced.v1.Cell`): integers
@@ -53,7 +53,7 @@ export interface PreviewRead {
   isMasked(name: string, type?: string): boolean;
 }
 
-/** The daemon's preview settings. */
+/** The daemon's preview settings (profiles follow its masking and system-table settings). */
 export interface PreviewSettings {
   /** Rows when a request asks for none. */
   defaultRows: number;
@@ -63,6 +63,17 @@ export interface PreviewSettings {
   maskColumns: readonly string[];
   /** Globs of column types whose values are never read (case-insensitive), for example `bytea`. */
   maskTypes: readonly string[];
+  /**
+   * Whether tables of the database's own schemas (PostgreSQL `pg_catalog`, MySQL `mysql`,
+   * MongoDB `admin`, …, as the connector tells) may be previewed and profiled. Absent or
+   * false: refused with PERMISSION_DENIED (`SYSTEM_TABLE_NOT_ALLOWED`).
+   */
+  allowSystemSchemas?: boolean;
+  /**
+   * Whether the columns a connector names as credential material (password hashes, SCRAM
+   * verifiers, connection options) are masked whatever `maskColumns` says. Absent or true: masked.
+   */
+  maskCredentialColumns?: boolean;
 }
 
 /** Names that hold credentials or personal identifiers in most schemas; the daemon masks them unless configured otherwise. */
@@ -81,7 +92,14 @@ export const DEFAULT_MASKED_COLUMNS: readonly string[] = [
 ];
 
 /** Defaults of {@link PreviewSettings}. */
-export const DEFAULT_PREVIEW_SETTINGS: PreviewSettings = { defaultRows: 50, maxRows: 1000, maskColumns: DEFAULT_MASKED_COLUMNS, maskTypes: [] };
+export const DEFAULT_PREVIEW_SETTINGS: PreviewSettings = {
+  defaultRows: 50,
+  maxRows: 1000,
+  maskColumns: DEFAULT_MASKED_COLUMNS,
+  maskTypes: [],
+  allowSystemSchemas: false,
+  maskCredentialColumns: true,
+};
 
 /** A preview request after the daemon's mapping. */
 export interface PreviewRequest {
@@ -104,9 +122,11 @@ export type PreviewEvent =
   | { kind: 'summary'; rows: number; truncated: boolean; limit: number; maskedColumns: string[]; durationMs: number };
 
 /**
- * Previews one table through a connector: checks the request, opens the connection(s) with
+ * Previews one table through a connector: checks the request, refuses a table of the
+ * database's own schemas unless the settings allow them, opens the connection(s) with
  * the strategy's statement timeout, resolves the table and columns in the source's catalog,
- * masks what the settings say (masked columns are not read at all), reads at most `limit`
+ * masks what the settings say and the connector's credential columns (masked columns are not
+ * read at all), reads at most `limit`
  * rows (one more, to tell whether there are more), fails over in HYBRID, and streams a header,
  * the rows in batches and a summary. The caller closes the connector.
  */
@@ -134,9 +154,8 @@ export class PreviewEngine {
     if (!previewColumns || !previewRows) {
       throw new SourcedError('PREVIEW_NOT_SUPPORTED', `the ${connector.source.type} connector cannot preview tables`);
     }
-    const masked = (name: string, type?: string) =>
-      matchesAnyGlob(name.toLowerCase(), this.settings.maskColumns.map((g) => g.toLowerCase())) ||
-      (type !== undefined && matchesAnyGlob(type.toLowerCase(), this.settings.maskTypes.map((g) => g.toLowerCase())));
+    refuseSystemTable(connector, request.table, this.settings, 'preview');
+    const masked = columnMasker(connector, request.table, this.settings);
 
     await connector.initialize(signal, { statementTimeoutMs: STRATEGY_PRESETS[request.strategy].statementTimeoutMs });
     const failovers: FailoverOutcome[] = [];

@@ -6,8 +6,8 @@ import type { RelationKey } from '../discovery/entities';
 import { STRATEGY_PRESETS, type DiscoveryStrategy } from '../discovery/strategies';
 import { abortedErrorFrom, InputError, SourcedError } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
-import { matchesAnyGlob } from '../util/glob';
-import { tableRequestViolations, type Cell, type PreviewColumnInfo } from './PreviewEngine';
+import { tableRequestViolations, type Cell, type PreviewColumnInfo, type PreviewSettings } from './PreviewEngine';
+import { columnMasker, refuseSystemTable } from './systemTables';
 
 /** Where a profile's figures come from (see proto `sourced.v1.ProfileMode`). */
 export type ProfileMode = 'STATISTICS' | 'SAMPLE';
@@ -123,7 +123,7 @@ export type ProfileEvent =
 export class ProfileEngine {
   constructor(
     private readonly tracer: Tracer,
-    private readonly settings: ProfileSettings & { maskColumns: readonly string[]; maskTypes: readonly string[] },
+    private readonly settings: ProfileSettings & Pick<PreviewSettings, 'maskColumns' | 'maskTypes' | 'allowSystemSchemas' | 'maskCredentialColumns'>,
     private readonly logger: Logger = noopLogger,
   ) {}
 
@@ -150,9 +150,8 @@ export class ProfileEngine {
     if (!previewColumns || !profileTable) {
       throw new SourcedError('PROFILE_NOT_SUPPORTED', `the ${connector.source.type} connector cannot profile tables`);
     }
-    const lower = (globs: readonly string[]) => globs.map((g) => g.toLowerCase());
-    const masked = (name: string, type?: string) =>
-      matchesAnyGlob(name.toLowerCase(), lower(this.settings.maskColumns)) || (type !== undefined && matchesAnyGlob(type.toLowerCase(), lower(this.settings.maskTypes)));
+    refuseSystemTable(connector, request.table, this.settings, 'profile');
+    const masked = columnMasker(connector, request.table, this.settings);
 
     await connector.initialize(signal, { statementTimeoutMs: STRATEGY_PRESETS[request.strategy].statementTimeoutMs });
     const failovers: FailoverOutcome[] = [];

@@ -46,6 +46,18 @@ export interface DaemonConfig {
     maskColumns: string[];
     /** Globs of column types whose values are masked, case-insensitive. */
     maskTypes: string[];
+    /**
+     * Preview and profile tables of the database's own schemas (pg_catalog, information_schema,
+     * mysql, performance_schema, sys, MongoDB's admin, local, config): false by default, and
+     * a call for one is PERMISSION_DENIED (SYSTEM_TABLE_NOT_ALLOWED). Applies to profiles too.
+     */
+    allowSystemSchemas: boolean;
+    /**
+     * Mask the credential columns each connector names (pg_authid.rolpassword,
+     * mysql.user.authentication_string, admin.system.users credentials, …) whatever
+     * `maskColumns` says: true by default. Applies to profiles too.
+     */
+    maskCredentialColumns: boolean;
   };
   /** ProfileTable: the sample's rows by default and at most (masking follows `preview`). */
   profile: {
@@ -179,7 +191,13 @@ export const DEFAULT_CONFIG: DaemonConfig = {
   shutdownGraceMs: 10_000,
   validation: { checkTimeoutMs: 5_000 },
   discovery: { defaultStrategy: 'BALANCED', heapHeadroomMb: 48, stallTimeoutMs: 60_000 },
-  preview: { ...DEFAULT_PREVIEW_SETTINGS, maskColumns: [...DEFAULT_PREVIEW_SETTINGS.maskColumns], maskTypes: [...DEFAULT_PREVIEW_SETTINGS.maskTypes] },
+  preview: {
+    ...DEFAULT_PREVIEW_SETTINGS,
+    maskColumns: [...DEFAULT_PREVIEW_SETTINGS.maskColumns],
+    maskTypes: [...DEFAULT_PREVIEW_SETTINGS.maskTypes],
+    allowSystemSchemas: false,
+    maskCredentialColumns: true,
+  },
   profile: { ...DEFAULT_PROFILE_SETTINGS },
   limits: {
     maxConcurrentCalls: 256,
@@ -433,7 +451,7 @@ function mergeFile(config: DaemonConfig, path: string): void {
   if (auth) readAuth(config, auth, where, dirname(path));
   const rbac = section('rbac', ['roles', 'bindings']);
   if (rbac) readRbac(config, rbac, where);
-  const preview = section('preview', ['defaultRows', 'maxRows', 'maskColumns', 'maskTypes']);
+  const preview = section('preview', ['defaultRows', 'maxRows', 'maskColumns', 'maskTypes', 'allowSystemSchemas', 'maskCredentialColumns']);
   if (preview) {
     if (preview.defaultRows !== undefined) config.preview.defaultRows = positiveInteger(String(preview.defaultRows), where('preview.defaultRows'));
     if (preview.maxRows !== undefined) config.preview.maxRows = positiveInteger(String(preview.maxRows), where('preview.maxRows'));
@@ -442,6 +460,11 @@ function mergeFile(config: DaemonConfig, path: string): void {
       if (value === undefined || value === null) continue;
       if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && v !== '')) throw new ConfigError(`${where(`preview.${k}`)} must be a list of patterns`);
       config.preview[k] = value as string[];
+    }
+    for (const k of ['allowSystemSchemas', 'maskCredentialColumns'] as const) {
+      if (preview[k] === undefined) continue;
+      if (typeof preview[k] !== 'boolean') throw new ConfigError(`${where(`preview.${k}`)} must be true or false`);
+      config.preview[k] = preview[k];
     }
     if (config.preview.defaultRows > config.preview.maxRows) {
       throw new ConfigError(`${where('preview.defaultRows')}: ${config.preview.defaultRows} is more than preview.maxRows (${config.preview.maxRows})`);

@@ -22,7 +22,7 @@ import { closeClient, mongoClientOptions, mongoSettings, mongoUrl, openClient } 
 import { seedListOf } from './srv';
 import { toConnectError } from './connectFailure';
 import { isConnectionError } from './mongoErrors';
-import { collectionKind, previewColumns, previewRows, type NamespaceKind } from './preview';
+import { collectionKind, credentialColumns, isSystemTable, previewColumns, previewRows, type NamespaceKind } from './preview';
 import { profileCollection } from './profile';
 
 /**
@@ -141,6 +141,16 @@ export class MongoConnector extends LocationAwareConnector<MongoClient> {
     const kind = this.kinds.get(kindKey(read.table)) ?? (await collectionKind(conn, read.table, signal, limits));
     if (kind === undefined) throw new NotFoundError('TABLE_NOT_FOUND', `MongoDB has no collection or view "${read.table.name}" in database "${read.table.schema}" that this user may see`);
     yield* profileCollection(conn, read, kind, signal, limits);
+  }
+
+  /** Tables of the database's own schemas (see preview.ts); previews and profiles refuse them unless the daemon opts in. */
+  isSystemTable(table: RelationKey): boolean {
+    return isSystemTable(table);
+  }
+
+  /** Columns holding password hashes or connection secrets (see preview.ts); always masked unless the daemon says otherwise. */
+  credentialColumns(table: RelationKey): readonly string[] {
+    return credentialColumns(table);
   }
 
   private limitsOf(conn: MongoClient): CatalogLimits {

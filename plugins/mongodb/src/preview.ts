@@ -61,6 +61,33 @@ export const timeLimit = (limits: PreviewLimits): { maxTimeMS?: number } => (lim
 /** Options that keep every BSON type as the driver's class, so canonical Extended JSON can tell them apart. */
 export const RAW_VALUES = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true } as const;
 
+/** MongoDB's own databases. */
+const SYSTEM_DATABASES = new Set(['admin', 'local', 'config']);
+
+/**
+ * Whether a namespace is MongoDB's own: a collection of the `admin`, `local` or `config`
+ * database, or a `system.*` collection of any database (`system.profile` holds queries,
+ * `system.js` code). Previews and profiles refuse them unless the daemon opts in.
+ */
+export function isSystemTable(table: RelationKey): boolean {
+  return SYSTEM_DATABASES.has(table.schema) || table.name.startsWith('system.');
+}
+
+/**
+ * Fields of MongoDB's own collections that hold credential material: the SCRAM credentials
+ * (salt, StoredKey, ServerKey) of `admin.system.users` and the cluster's signing keys in
+ * `admin.system.keys`. Masked at any depth, like the daemon's masked names.
+ */
+const CREDENTIAL_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  'admin.system.users': ['credentials'],
+  'admin.system.keys': ['key'],
+};
+
+/** The credential fields of a collection. */
+export function credentialColumns(table: RelationKey): readonly string[] {
+  return CREDENTIAL_FIELDS[`${table.schema}.${table.name}`] ?? [];
+}
+
 /** Characters a database name may not hold (MongoDB's rules on any platform). */
 const BAD_DATABASE_NAME = /[/\\. "$\0]/;
 

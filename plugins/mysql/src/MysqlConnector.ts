@@ -22,7 +22,7 @@ import { mysqlValidationPlan, type MysqlCheckState } from './checks';
 import { connectSession, readSessionIdentity } from './connect';
 import { toConnectError } from './connectFailure';
 import { isConnectionError } from './mysqlErrors';
-import { readPreviewColumns, readPreviewRows } from './preview';
+import { credentialColumns, isSystemTable, readPreviewColumns, readPreviewRows } from './preview';
 import { readProfile } from './profile';
 import { endConnection } from './query';
 
@@ -99,5 +99,15 @@ export class MysqlConnector extends LocationAwareConnector<Connection> {
    */
   protected override queryProfile(conn: Connection, read: ProfileRead, signal: AbortSignal): AsyncGenerator<ProfileItem> {
     return readProfile(conn, read, signal);
+  }
+
+  /** Tables of the database's own schemas (see preview.ts); previews and profiles refuse them unless the daemon opts in. */
+  isSystemTable(table: RelationKey): boolean {
+    return isSystemTable(table);
+  }
+
+  /** Columns holding password hashes or connection secrets (see preview.ts); always masked unless the daemon says otherwise. */
+  credentialColumns(table: RelationKey): readonly string[] {
+    return credentialColumns(table);
   }
 }

@@ -43,6 +43,33 @@ export const FLOAT_TYPES = new Set(['float', 'double', 'real']);
 export const TEXT_TYPES = new Set(['char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext']);
 export const BYTES_TYPES = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'vector']);
 
+/** The server's own databases (compared case-insensitively, as on servers with lower_case_table_names). */
+const SYSTEM_DATABASES = new Set(['mysql', 'information_schema', 'performance_schema', 'sys']);
+
+/** Whether a table is in one of the server's own databases; previews and profiles refuse them unless the daemon opts in. */
+export function isSystemTable(table: RelationKey): boolean {
+  return SYSTEM_DATABASES.has(table.schema.toLowerCase());
+}
+
+/**
+ * Columns of the `mysql` database that hold credential material (keys lower case): account
+ * password hashes (`user.authentication_string`, MariaDB's `user.Password` view column,
+ * `global_priv.Priv`, whose JSON carries the hash), federated servers' passwords, a replica's
+ * source password and MySQL's password history.
+ */
+const CREDENTIAL_COLUMNS: Readonly<Record<string, readonly string[]>> = {
+  'mysql.user': ['authentication_string', 'password'],
+  'mysql.global_priv': ['priv'],
+  'mysql.servers': ['password'],
+  'mysql.slave_master_info': ['user_password'],
+  'mysql.password_history': ['password'],
+};
+
+/** The credential columns of a table (masked by the engines, which compare names case-insensitively). */
+export function credentialColumns(table: RelationKey): readonly string[] {
+  return CREDENTIAL_COLUMNS[`${table.schema}.${table.name}`.toLowerCase()] ?? [];
+}
+
 /** Quotes a MySQL identifier with backticks, doubling the backticks inside: `` a`b `` → `` `a``b` ``. */
 export function quoteIdentifier(name: string): string {
   return `\`${name.replace(/`/g, '``')}\``;

@@ -22,7 +22,7 @@ import { postgresValidationPlan, type PostgresCheckState } from './checks';
 import { connectClient, sessionIdentity } from './connect';
 import { toConnectError } from './connectFailure';
 import { isConnectionError } from './pgErrors';
-import { readPreviewColumns, readPreviewRows } from './preview';
+import { credentialColumns, isSystemTable, readPreviewColumns, readPreviewRows } from './preview';
 import { profileTable } from './profile';
 import { endClient } from './query';
 
@@ -105,5 +105,15 @@ export class PostgresConnector extends LocationAwareConnector<Client> {
    */
   protected override async *queryProfile(conn: Client, read: ProfileRead, signal: AbortSignal): AsyncGenerator<ProfileItem> {
     yield* profileTable(conn, read, signal);
+  }
+
+  /** Tables of the database's own schemas (see preview.ts); previews and profiles refuse them unless the daemon opts in. */
+  isSystemTable(table: RelationKey): boolean {
+    return isSystemTable(table);
+  }
+
+  /** Columns holding password hashes or connection secrets (see preview.ts); always masked unless the daemon says otherwise. */
+  credentialColumns(table: RelationKey): readonly string[] {
+    return credentialColumns(table);
   }
 }

@@ -37,6 +37,40 @@ import { isConnectionError, sqlState } from './pgErrors';
 import { closedByCancel, query } from './query';
 
 /**
+ * Whether a table is in one of PostgreSQL's own schemas: `pg_catalog`, `information_schema`,
+ * and every `pg_*` schema (`pg_toast`, `pg_temp_N`; PostgreSQL reserves the prefix, so no
+ * user schema has it). Previews and profiles refuse them unless the daemon opts in.
+ */
+export function isSystemTable(table: RelationKey): boolean {
+  return table.schema === 'information_schema' || table.schema.startsWith('pg_');
+}
+
+/**
+ * Columns of PostgreSQL's catalogs that hold credential material: password hashes (SCRAM
+ * verifiers, md5), user-mapping and foreign-server options (`password=...`), and connection
+ * strings of subscriptions and WAL receivers.
+ */
+const CREDENTIAL_COLUMNS: Readonly<Record<string, readonly string[]>> = {
+  'pg_catalog.pg_authid': ['rolpassword'],
+  'pg_catalog.pg_shadow': ['passwd'],
+  'pg_catalog.pg_user_mapping': ['umoptions'],
+  'pg_catalog.pg_user_mappings': ['umoptions'],
+  'pg_catalog.pg_foreign_server': ['srvoptions'],
+  'pg_catalog.pg_foreign_data_wrapper': ['fdwoptions'],
+  'pg_catalog.pg_subscription': ['subconninfo'],
+  'pg_catalog.pg_stat_wal_receiver': ['conninfo'],
+  'information_schema._pg_user_mappings': ['umoptions'],
+  'information_schema._pg_foreign_servers': ['srvoptions'],
+  'information_schema.user_mapping_options': ['option_value'],
+  'information_schema.foreign_server_options': ['option_value'],
+};
+
+/** The credential columns of a table (masked by the engines unless configured otherwise). */
+export function credentialColumns(table: RelationKey): readonly string[] {
+  return CREDENTIAL_COLUMNS[`${table.schema}.${table.name}`] ?? [];
+}
+
+/**
  * A PostgreSQL identifier quoted the way `quote_ident()` does when it must: in double
  * quotes, each inner double quote doubled. Always quotes, so case and keywords are kept.
  */

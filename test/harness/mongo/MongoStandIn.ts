@@ -63,6 +63,12 @@ export interface MongoStandInOptions {
    * client itself does with names it did not ask for.
    */
   ignoreDatabaseFilter?: boolean;
+  /**
+   * Serve `admin.system.users` as a real server stores it: one document per user with its
+   * SCRAM-SHA-256 credentials (salt, StoredKey, ServerKey as base64) and roles, readable by
+   * whoever may `find` there (`root`), so tests can check that no verifier leaves the daemon.
+   */
+  serveSystemUsers?: boolean;
   /** A test hook: sees every command it receives, with its database and the connection's appName (once the handshake gave one). */
   onCommand?: (command: Document, db: string, appName: string | undefined) => void;
 }
@@ -416,7 +422,28 @@ class StandIn implements MongoStandIn {
   }
 
   private database(name: string): DatabaseSpec | undefined {
-    return this.options.dataset.databases.find((d) => d.name === name);
+    const spec = this.options.dataset.databases.find((d) => d.name === name);
+    if (name !== 'admin' || !this.options.serveSystemUsers) return spec;
+    return { name, collections: [...(spec?.collections ?? []), { name: 'system.users', type: 'collection', documents: this.systemUsers() }] };
+  }
+
+  /** admin.system.users as MongoDB stores it (the SCRAM-SHA-256 credentials only). */
+  private systemUsers(): Document[] {
+    return this.users.map(({ def, credentials }) => ({
+      _id: `${def.db}.${def.user}`,
+      userId: uuidOf(`${def.db}.${def.user}`),
+      user: def.user,
+      db: def.db,
+      credentials: {
+        'SCRAM-SHA-256': {
+          iterationCount: credentials.iterations,
+          salt: credentials.salt.toString('base64'),
+          storedKey: credentials.storedKey.toString('base64'),
+          serverKey: credentials.serverKey.toString('base64'),
+        },
+      },
+      roles: def.roles.map((r) => ({ role: r.role, db: r.db })),
+    }));
   }
 
   private collection(db: string, name: string): CollectionSpec | undefined {
