@@ -258,7 +258,13 @@ export class SecretChain {
         // The first usable link is tried for sure: it is required. A later one is a fallback.
         const first = links.findIndex((l) => l.kind !== 'unusable') === index;
         if (first) {
-          this.assertAllowed(parseSecretReference(planned.reference) as SecretReference, planned.field);
+          if (!this.permits(planned.reference, GRANT_ALL)) {
+            throw new NotAllowedError(
+              'SECRET_REFERENCE_NOT_ALLOWED',
+              `${planned.field}: the only way to the ${request.label} is ${planned.reference} (named after the data source's id), which the daemon's secret policy does not allow; give ${request.field} as an inline value or an allowed reference (allowed: ${this.policy.allowedReferences.join(', ') || '(none)'})`,
+              { metadata: { field: planned.field } },
+            );
+          }
           add(required, planned);
         } else if (this.permits(planned.reference, GRANT_ALL)) {
           add(fallbacks, planned);
