@@ -167,4 +167,15 @@ describe('file:// references', () => {
     expect([...outcomes]).toHaveLength(1);
     expect((await read(`file://${secrets}/inside`)).secret.reveal()).toBe('pg-password');
   });
+
+  /** The real path is checked on every look-up: a value cached for a caller granted where a link leads is not served to one who is not. */
+  it('checks the real path against each caller\'s grants, cached or not', async () => {
+    const both = new SecretChain({ providers: [fileSecretProvider], policy: { allowedReferences: [`file://${secrets}/*`, `file://${outside}/*`], dynamicStrategies: false } });
+    const uri = `file://${secrets}/escape`;
+    const req = passwordOf({ credentials: { password: { reference: uri } } });
+    const wide = both.forCall((r) => r.startsWith(`file://${secrets}/`) || r.startsWith(`file://${outside}/`));
+    const narrow = both.forCall((r) => r.startsWith(`file://${secrets}/`));
+    expect((await wide.resolve(req, signal)).secret.reveal()).toBe('outside-secret');
+    expect(await errorOf(narrow.resolve(req, signal))).toBeInstanceOf(SecretResolutionError);
+  });
 });

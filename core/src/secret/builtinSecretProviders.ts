@@ -1,5 +1,5 @@
 import { NotFoundError } from '../errors';
-import { readPolicedFile } from './filePolicy';
+import { policedRealPath, readPolicedFile } from './filePolicy';
 import type { SecretProvider } from './SecretProvider';
 
 /** `env://NAME`: an environment variable of the daemon's process. */
@@ -30,5 +30,10 @@ export const fileSecretProvider: SecretProvider = {
     // A host that passes no policy check allows no file.
     const text = await readPolicedFile(reference.target, reference.uri, permits ?? (() => false), signal);
     return text.replace(/\r?\n$/, '');
+  },
+  // The real path, checked on every look-up (a cached value too): a caller whose grants do
+  // not cover where a link leads never gets what another caller's look-up cached.
+  identity(reference, { signal, permits }) {
+    return policedRealPath(reference.target, reference.uri, permits ?? (() => false), signal);
   },
 };

@@ -44,16 +44,29 @@ export function fileRefused(what: string): NotFoundError {
 }
 
 /**
- * Reads a file under the file policy: the real path (every link followed) must be allowed by
- * `permits` (as a `file://` reference) and outside /proc, /sys and /dev, and must be a
- * regular file of at most {@link MAX_SECRET_FILE_BYTES}. Any refusal or failure is
- * {@link fileRefused}, the same for every cause; an abort rethrows the signal's reason.
+ * The real path of a file the policy lets the daemon read: every link followed, allowed by
+ * `permits` (as a `file://` reference) and outside /proc, /sys and /dev. Any refusal or
+ * failure is {@link fileRefused}, the same for every cause; an abort rethrows the signal's reason.
  */
-export async function readPolicedFile(path: string, what: string, permits: (reference: string) => boolean, signal: AbortSignal): Promise<string> {
+export async function policedRealPath(path: string, what: string, permits: (reference: string) => boolean, signal: AbortSignal): Promise<string> {
   try {
     if (pathFormProblem(path) !== undefined || isNeverReadable(path)) throw fileRefused(what);
     const real = await realpath(path);
     if (isNeverReadable(real) || !permits(`file://${real}`)) throw fileRefused(what);
+    return real;
+  } catch (error) {
+    if (signal.aborted) throw signal.reason;
+    throw fileRefused(what);
+  }
+}
+
+/**
+ * Reads a file under the file policy ({@link policedRealPath}): a regular file of at most
+ * {@link MAX_SECRET_FILE_BYTES}. Any refusal or failure is {@link fileRefused}.
+ */
+export async function readPolicedFile(path: string, what: string, permits: (reference: string) => boolean, signal: AbortSignal): Promise<string> {
+  const real = await policedRealPath(path, what, permits, signal);
+  try {
     // O_NOFOLLOW: the last component cannot have become a link since realpath; O_NONBLOCK: a FIFO does not hang the open.
     const handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     try {
