@@ -66,6 +66,7 @@ describe('loadConfig', () => {
           "@sourced/plugin-azure",
         ],
         "preview": {
+          "allowSystemSchemas": false,
           "defaultRows": 50,
           "maskColumns": [
             "*password*",
@@ -80,6 +81,7 @@ describe('loadConfig', () => {
             "*credit_card*",
             "*card_number*",
           ],
+          "maskCredentialColumns": true,
           "maskTypes": [],
           "maxRows": 1000,
         },
@@ -170,6 +172,7 @@ preview:
   maxRows: 200
   maskColumns: ["*password*", notes]
   maskTypes: [bytea]
+  allowSystemSchemas: true
 profile:
   defaultSampleRows: 500
   maxSampleRows: 5000
@@ -194,7 +197,7 @@ secrets:
       validation: { checkTimeoutMs: 1500 },
       discovery: { defaultStrategy: 'ADAPTIVE', heapHeadroomMb: 0 },
       limits: DEFAULT_CONFIG.limits,
-      preview: { defaultRows: 20, maxRows: 200, maskColumns: ['*password*', 'notes'], maskTypes: ['bytea'] },
+      preview: { defaultRows: 20, maxRows: 200, maskColumns: ['*password*', 'notes'], maskTypes: ['bytea'], allowSystemSchemas: true, maskCredentialColumns: true },
       profile: { defaultSampleRows: 500, maxSampleRows: 5000 },
       audit: { stdout: false },
       auth: { tokens: [] },
@@ -402,6 +405,7 @@ secrets:
       // a connection limit of 0 would make every discovery wait forever
       expect(errorOf([], { SOURCED_MAX_CONNECTIONS_PER_ENDPOINT: '0' })).toMatchInlineSnapshot(`"environment variable SOURCED_MAX_CONNECTIONS_PER_ENDPOINT: "0" is not a positive whole number"`);
       expect(errorOf(['--config', write('errors/preview.yaml', 'preview:\n  defaultRows: 500\n  maxRows: 100\n')])).toMatchInlineSnapshot(`"preview.defaultRows in <dir>/errors/preview.yaml: 500 is more than preview.maxRows (100)"`);
+      expect(errorOf(['--config', write('errors/preview2.yaml', 'preview:\n  maskCredentialColumns: "no"\n')])).toMatchInlineSnapshot(`"preview.maskCredentialColumns in <dir>/errors/preview2.yaml must be true or false"`);
       expect(errorOf(['--config', write('errors/targets.yaml', 'targets:\n  deny: ["10.0.0.0/33"]\n')])).toMatchInlineSnapshot(`"targets.deny in <dir>/errors/targets.yaml: "10.0.0.0/33" has a bad prefix length (0-32) (an entry is a CIDR block such as 10.0.0.0/8, an address, or a host-name pattern such as *.db.example.com)"`);
       expect(errorOf([], { SOURCED_TARGETS_ALLOW: 'db.example.com, http://x' })).toMatchInlineSnapshot(`"environment variable SOURCED_TARGETS_ALLOW: "http://x" is neither a CIDR block, an address nor a host-name pattern (an entry is a CIDR block such as 10.0.0.0/8, an address, or a host-name pattern such as *.db.example.com)"`);
       expect(errorOf(['--config', write('errors/targets2.yaml', 'targets:\n  allowLinkLocal: "yes"\n')])).toMatchInlineSnapshot(`"targets.allowLinkLocal in <dir>/errors/targets2.yaml must be true or false"`);
