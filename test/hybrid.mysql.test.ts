@@ -127,6 +127,17 @@ describe('HYBRID MySQL (MariaDB): primary, secondary, failover', () => {
     expect(summary).toMatchObject({ $case: 'summary', value: { failovers: 0, warnings: 1, endpoint: EndpointRole.ENDPOINT_ROLE_SECONDARY } });
   });
 
+  /** With the secondary down at the start, the run goes on on the primary and says it has no failover protection (NO_STANDBY, with the reason). */
+  it('warns that a run has no failover protection when the secondary is down at the start', async () => {
+    await b.stop({ mode: 'immediate' });
+    const events = await t.discover({ dataSource: hybridSource('mysql', a, b), filter: seededFilter, batchSize: BATCH });
+    const warnings = events.flatMap((e) => (e.event?.$case === 'warning' ? [e.event.value] : []));
+    expect(warnings.map((w) => w.code)).toEqual(['NO_STANDBY']);
+    expect(warnings[0].message).toContain(`127.0.0.1:${b.port}`);
+    expect(namesOf(events)).toEqual(ALL);
+    expect(events.at(-1)?.event).toMatchObject({ $case: 'summary', value: { failovers: 0, warnings: 1, endpoint: PRIMARY } });
+  });
+
   /** With both endpoints down, the call fails UNAVAILABLE and the message names both causes. */
   it('fails UNAVAILABLE naming both endpoints when both are down', async () => {
     await Promise.all([a.stop({ mode: 'immediate' }), b.stop({ mode: 'immediate' })]);

@@ -119,10 +119,49 @@ describe('HYBRID PostgreSQL: primary, secondary, failover', () => {
     await a.stop({ mode: 'immediate' });
     const events = await t.discover({ dataSource: hybridSource('postgres', a, b), filter: seededFilter, batchSize: BATCH });
     expect(events[0].event).toMatchObject({ $case: 'warning', value: { code: 'STARTED_ON_SECONDARY' } });
+    // ... saying why the primary could not be reached
+    expect(events[0].event?.$case === 'warning' && events[0].event.value.message).toContain(`127.0.0.1:${a.port}`);
     expect(namesOf(events)).toEqual(ALL);
     expect(events.map((e) => e.sequence)).toEqual(events.map((_e, i) => i + 1));
     const summary = events.at(-1)?.event;
     expect(summary).toMatchObject({ $case: 'summary', value: { failovers: 0, warnings: 1, endpoint: EndpointRole.ENDPOINT_ROLE_SECONDARY } });
+  });
+
+  /**
+   * With the secondary down at the start, the run goes on on the primary but says it has no
+   * failover protection (NO_STANDBY, with the reason), and the summary counts the warning.
+   */
+  it('warns that a run has no failover protection when the secondary is down at the start', async () => {
+    await b.stop({ mode: 'immediate' });
+    const events = await t.discover({ dataSource: hybridSource('postgres', a, b), filter: seededFilter, batchSize: BATCH });
+    const warnings = events.flatMap((e) => (e.event?.$case === 'warning' ? [e.event.value] : []));
+    expect(warnings.map((w) => w.code)).toEqual(['NO_STANDBY']);
+    expect(warnings[0].message).toContain(`127.0.0.1:${b.port}`);
+    expect(warnings[0].message).toContain('without failover protection');
+    expect(namesOf(events)).toEqual(ALL);
+    expect(events.at(-1)?.event).toMatchObject({ $case: 'summary', value: { failovers: 0, warnings: 1, endpoint: PRIMARY } });
+  });
+
+  /**
+   * A failover shows in the trace: the batch span that failed over carries the failed read as
+   * an exception event and a `sourced.failover` event with both roles, the reason and the
+   * cursor the run resumed after.
+   */
+  it('marks the failover and the failed read on the batch span', async () => {
+    t.spans.reset();
+    const { events } = await discoverWithFault(t, { dataSource: hybridSource('postgres', a, b), filter: seededFilter, batchSize: BATCH }, 3, () => a.stop({ mode: 'immediate' }));
+    const notice = failoversOf(events)[0];
+    const batches = t.spans.getFinishedSpans().filter((s) => s.name === 'sourced.discovery.batch');
+    const failedOver = batches.filter((s) => s.events.some((e) => e.name === 'sourced.failover'));
+    expect(failedOver).toHaveLength(1);
+    const event = failedOver[0].events.find((e) => e.name === 'sourced.failover');
+    expect(event?.attributes).toMatchObject({
+      'sourced.failover.from': 'PRIMARY',
+      'sourced.endpoint.role': 'SECONDARY',
+      'sourced.failover.resume_after': notice.resumeAfter,
+    });
+    expect(String(event?.attributes?.['sourced.failover.reason'])).toBe(notice.reason);
+    expect(failedOver[0].events.map((e) => e.name)).toContain('exception');
   });
 
   /** With both endpoints down, the call fails UNAVAILABLE and the message names both causes. */

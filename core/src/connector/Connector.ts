@@ -134,6 +134,12 @@ export interface Connector {
    * database from a wrong one.
    */
   identity?(role: EndpointRole): SourceIdentity | undefined;
+  /**
+   * Why an endpoint could not be opened by `initialize` (the primary of a run that started on
+   * the secondary; a HYBRID standby that is not open); `undefined` when it is open. The engines
+   * put it in their warnings, so the caller knows why and that a run has no failover protection.
+   */
+  startProblem?(role: EndpointRole): string | undefined;
   /** Whether a failover endpoint is available. */
   canFailover(): boolean;
   /** Switches to the standby endpoint (reconnecting it when needed); returns the new role. */

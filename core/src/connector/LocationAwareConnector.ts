@@ -44,6 +44,8 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
   private readonly slots = new Map<TConn, ReleaseSlot>();
   /** The `sourced.source.connections` attributes of each open connection (counted up at open, down at close). */
   private readonly counted = new Map<TConn, Attributes>();
+  /** Why an endpoint could not be opened by {@link initialize}, by role (cleared when it opens later). */
+  private readonly startProblems = new Map<EndpointRole, string>();
   /** What the latest session to each endpoint said it is (see {@link identifySession}). */
   private readonly identities = new Map<EndpointRole, SourceIdentity>();
 
@@ -119,6 +121,16 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
 
   get activeRole(): EndpointRole {
     return this.active.role;
+  }
+
+  /**
+   * Why an endpoint could not be opened at the start ({@link initialize}): the primary when
+   * the run started on the secondary, the standby when it runs without one; `undefined` when
+   * it opened, or opened since.
+   */
+  startProblem(role: EndpointRole): string | undefined {
+    const open = role === this.active.role ? this.active.conn : this.standby?.conn;
+    return open === undefined ? this.startProblems.get(role) : undefined;
   }
 
   /** What the latest session to an endpoint said it is; `undefined` before one opened or when the connector cannot tell. */
@@ -233,6 +245,7 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
       // A primary that answers as another source is a configuration error, not an outage.
       if (!this.standby || error instanceof SourceIdentityError) throw error;
       errors.push(`primary: ${describeError(error)}`);
+      this.startProblems.set('PRIMARY', describeError(error));
       this.context.logger.warn('primary endpoint failed at start, using the secondary', { error: describeError(error) });
       [this.active, this.standby] = [this.standby, this.active];
       try {
@@ -249,12 +262,14 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
       const slot = this.takeFreeSlot(this.standby.role);
       if (slot === null) {
         this.context.logger.warn('standby endpoint not opened: its connection limit is reached; will open it at failover');
+        this.startProblems.set(this.standby.role, `the daemon's connection limit for it (sources.maxConnectionsPerEndpoint) is reached`);
         return;
       }
       try {
         this.standby.conn = await this.open(this.standby.role, signal, slot);
       } catch (error) {
         this.context.logger.warn('standby endpoint could not be opened; will retry at failover', { error: describeError(error) });
+        this.startProblems.set(this.standby.role, describeError(error));
       }
     }
   }

@@ -1,3 +1,4 @@
+import { trace } from '@opentelemetry/api';
 import type { EndpointRole } from '../datasource/DataSource';
 import { abortedErrorFrom, describeError, UnavailableError } from '../errors';
 import type { Connector } from './Connector';
@@ -34,6 +35,8 @@ export interface ReadOptions {
    * at once, without waiting for the cancellation. Absent or 0: no bound.
    */
   stallMs?: number;
+  /** The cursor a failover resumes after, for the span event that marks it (discovery). */
+  resumeAfter?: string;
 }
 
 /**
@@ -87,8 +90,19 @@ export async function readWithFailover<T>(
   try {
     return { value: await bounded() };
   } catch (error) {
+    const from = connector.activeRole;
     const failover = await failoverAfter(connector, error, signal);
     const { reason } = failover;
+    // The read that failed and the switch, on the span the read runs under (a discovery batch,
+    // a preview, a profile): the retry's success must not hide them.
+    const span = trace.getActiveSpan();
+    span?.recordException(error instanceof Error ? error : new Error(reason));
+    span?.addEvent('sourced.failover', {
+      'sourced.failover.from': from,
+      'sourced.endpoint.role': failover.active,
+      'sourced.failover.reason': reason,
+      ...(options.resumeAfter !== undefined ? { 'sourced.failover.resume_after': options.resumeAfter } : {}),
+    });
     try {
       return { value: await bounded(), failover };
     } catch (stale) {

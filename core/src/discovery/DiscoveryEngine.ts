@@ -185,7 +185,22 @@ export class DiscoveryEngine {
       if (connector.activeRole === 'SECONDARY') {
         this.instruments.failovers.add(1, { ...system, 'sourced.failover.trigger': 'start' });
         totals.warnings += 1;
-        yield { kind: 'warning', code: 'STARTED_ON_SECONDARY', message: 'the primary endpoint could not be reached; discovery runs on the secondary' };
+        const why = connector.startProblem?.('PRIMARY');
+        yield {
+          kind: 'warning',
+          code: 'STARTED_ON_SECONDARY',
+          message: `the primary endpoint could not be reached${why ? ` (${why})` : ''}; discovery runs on the secondary (the primary is tried again if the secondary fails)`,
+        };
+      } else if (connector.canFailover()) {
+        const why = connector.startProblem?.('SECONDARY');
+        if (why) {
+          totals.warnings += 1;
+          yield {
+            kind: 'warning',
+            code: 'NO_STANDBY',
+            message: `the secondary endpoint could not be opened (${why}); discovery runs on the primary without failover protection until the secondary can be opened (the daemon tries it again if the primary fails)`,
+          };
+        }
       }
 
       const read = await this.withFailover(connector, signal, after, (readSignal) => connector.listSchemas(filter, readSignal), request.stallTimeoutMs);
@@ -399,7 +414,7 @@ export class DiscoveryEngine {
     read: (signal: AbortSignal) => Promise<T>,
     stallMs: number | undefined,
   ): Promise<{ value: T; failover?: DiscoveryEvent }> {
-    const result = await readWithFailover(connector, signal, read, { stallMs });
+    const result = await readWithFailover(connector, signal, read, { stallMs, resumeAfter: cursor ? encodeCursor(cursor) : '' });
     if (!result.failover) return { value: result.value };
     return { value: result.value, failover: { kind: 'failover', ...result.failover, resumeAfter: cursor ? encodeCursor(cursor) : '' } };
   }
