@@ -13,8 +13,9 @@ import { MAX_FILTER_PATTERN_CHARS, MAX_FILTER_PATTERNS } from '@sourced/core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DataSource } from '../../daemon/src/gen/sourced/v1/data_source';
 import { DataSourceServiceClient, DiscoverDataSourceRequest, type DiscoverDataSourceResponse } from '../../daemon/src/gen/sourced/v1/data_source_service';
+import { rootQuery } from '../harness/mariadb';
 import { startMongoStandIn, type MongoStandIn } from '../harness/mongo/MongoStandIn';
-import { pgSource } from '../support/pg';
+import { pgSource, superuserQuery } from '../support/pg';
 import { registerSecret } from '../support/secretScan';
 import { collect, expectFailure, richStatusOf } from '../support/testDaemon';
 import { healthCheck, startConfiguredDaemon, type ConfiguredDaemon } from './support/hardenedDaemon';
@@ -25,6 +26,8 @@ const CRAFTED = `${'*a'.repeat(20)}*s`;
 const SIXTY_AS = 'a'.repeat(60);
 /** A database name it matches. */
 const MATCHING = `${'a'.repeat(25)}s`;
+/** Schemas (PostgreSQL) and databases (MariaDB) of the push-down test. */
+const SQL_SCHEMAS = [SIXTY_AS, MATCHING, 'lit_a%b', 'litxaZZb'];
 const USER = 'redos_reader';
 const PASSWORD = `pw-${randomBytes(9).toString('hex')}`;
 registerSecret('pattern attack MongoDB password', PASSWORD);
@@ -34,6 +37,7 @@ const collectionNames = (events: DiscoverDataSourceResponse[]) =>
 
 describe('name patterns against a daemon process (issue 15: 3)', () => {
   const pg = inject('postgres');
+  const maria = inject('mariadb');
   let standIn: MongoStandIn;
   let d: ConfiguredDaemon;
 
@@ -50,12 +54,16 @@ describe('name patterns against a daemon process (issue 15: 3)', () => {
       },
       ignoreDatabaseFilter: true,
     });
-    d = await startConfiguredDaemon({ plugins: ['@sourced/plugin-mongodb', '@sourced/plugin-postgres'] });
+    d = await startConfiguredDaemon({ plugins: ['@sourced/plugin-mongodb', '@sourced/plugin-postgres', '@sourced/plugin-mysql'] });
   });
   afterAll(async () => {
     d?.daemon.kill();
     await d?.stop().catch(() => undefined);
     await standIn?.stop();
+    for (const schema of SQL_SCHEMAS) {
+      await superuserQuery(pg, `drop schema if exists "${schema}" cascade`).catch(() => undefined);
+      await rootQuery(maria, `DROP DATABASE IF EXISTS \`${schema}\``).catch(() => undefined);
+    }
   });
 
   const mongo = (): DataSource =>
@@ -113,6 +121,43 @@ describe('name patterns against a daemon process (issue 15: 3)', () => {
     // At the cap, the same daemon discovers as usual (pushed down as LIKE patterns).
     const events = await discover({ includeSchemas: Array.from({ length: MAX_FILTER_PATTERNS }, (_, i) => (i === 0 ? 'pub*' : `x${i}*a*a*a*s`)) });
     expect(events.at(-1)?.event?.$case).toBe('summary');
+    client.close();
+  }, 60_000);
+
+  /**
+   * PostgreSQL and MariaDB get the patterns as LIKE patterns: the crafted one answers at once
+   * there too (MariaDB's REGEXP is PCRE, which backtracks: 150 ms per name for this pattern),
+   * and LIKE's own wildcards in a glob stay literal (`lit_a%b` is not `lit?a*b`).
+   */
+  it.each([
+    ['PostgreSQL', () => pgSource(pg, { credentials: { username: pg.superuser, password: { source: { $case: 'inlineValue', value: pg.superuserPassword } } } })],
+    [
+      'MariaDB',
+      () =>
+        DataSource.fromPartial({
+          id: 'redos-maria',
+          type: 'mysql',
+          primary: { host: maria.host, port: maria.port, database: '' },
+          credentials: { username: maria.superuser, password: { source: { $case: 'inlineValue', value: maria.superuserPassword } } },
+        }),
+    ],
+  ] as const)('pushes patterns down to %s as LIKE patterns', async (name, source) => {
+    for (const schema of SQL_SCHEMAS) {
+      if (name === 'PostgreSQL') await superuserQuery(pg, `create schema if not exists "${schema}"; create table if not exists "${schema}".t (id int)`);
+      else await rootQuery(maria, `CREATE DATABASE IF NOT EXISTS \`${schema}\``).then(() => rootQuery(maria, `CREATE TABLE IF NOT EXISTS \`${schema}\`.t (id INT)`));
+    }
+    const client = new DataSourceServiceClient(d.daemon.address, credentials.createInsecure());
+    const relations = async (includeSchemas: string[]) => {
+      const events = await collect(
+        client.discoverDataSource(DiscoverDataSourceRequest.fromPartial({ dataSource: source(), filter: { includeSchemas } }), new Metadata(), { deadline: Date.now() + 20_000 }),
+      );
+      return events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.relations.map((r) => `${r.schema}.${r.name}`) : []));
+    };
+    const started = Date.now();
+    expect(await relations([CRAFTED])).toEqual([`${MATCHING}.t`]);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(await relations(['lit_a%b'])).toEqual(['lit_a%b.t']);
+    expect(await relations(['lit?a*b'])).toEqual(['lit_a%b.t', 'litxaZZb.t']);
     client.close();
   }, 60_000);
 });
