@@ -25,9 +25,11 @@ export interface SourceAccess {
 /**
  * Role-based access, once authentication is on: a principal may do only what one of its
  * roles grants (default deny), and a role grants a data-source call only when it grants the
- * RPC, the connector type, every host and every secret reference together (grants of two
- * roles do not combine into one call). A refusal is PERMISSION_DENIED naming the missing
- * grant. With authentication off there are no principals to tell apart, and everything is allowed.
+ * RPC, the connector type, every host and every required secret reference together (grants
+ * of two roles do not combine into one call); that role's secret grants then bound every
+ * link the call's secret chain tries, fallbacks included. A refusal is PERMISSION_DENIED
+ * naming the missing grant. With authentication off there are no principals to tell apart,
+ * and everything is allowed (the secret policy still applies).
  */
 export class Authorizer {
   // Maps, not the configuration's objects: a principal named `__proto__` or `constructor` must
