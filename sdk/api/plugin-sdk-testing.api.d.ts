@@ -186,12 +186,15 @@ export interface DaemonConfig {
     discovery: {
         defaultStrategy: DiscoveryStrategy;
         heapHeadroomMb: number;
+        stallTimeoutMs: number;
     };
     preview: {
         defaultRows: number;
         maxRows: number;
         maskColumns: string[];
         maskTypes: string[];
+        allowSystemSchemas: boolean;
+        maskCredentialColumns: boolean;
     };
     profile: {
         defaultSampleRows: number;
@@ -205,10 +208,18 @@ export interface DaemonConfig {
         maxDeadlineMs: number;
         maxEntities: number;
         maxSampleSize: number;
+        maxConnectTimeoutMs: number;
+        maxCheckTimeoutMs: number;
+        authFailureBurst: number;
+        authFailuresPerMinute: number;
     };
     audit: {
         file?: string;
         stdout: boolean;
+        signingKey?: string;
+        checkpointEveryLines: number;
+        checkpointEveryMs: number;
+        aggregateFailuresMs: number;
     };
     auth: {
         tokens: {
@@ -223,6 +234,7 @@ export interface DaemonConfig {
             issuer: string;
             audience: string;
             principalClaim: string;
+            requireExpiry?: boolean;
         };
     };
     rbac: {
@@ -241,6 +253,15 @@ export interface DaemonConfig {
             clientCa?: string;
         };
         allowPlaintext: boolean;
+        maxConnections: number;
+        maxConnectionsPerPeer: number;
+        maxConcurrentStreams: number;
+        keepaliveTimeMs: number;
+        keepaliveTimeoutMs: number;
+        maxConnectionIdleMs: number;
+        maxConnectionAgeMs: number;
+        maxConnectionAgeGraceMs: number;
+        handshakeTimeoutMs: number;
     };
     sources: {
         maxConnectionsPerEndpoint: number;
@@ -404,6 +425,7 @@ export interface DiscoverySummary {
     collections: number;
     stoppedEarly: boolean;
     stopReason: string;
+    source?: SourceIdentity | undefined;
 }
 export declare const DiscoverySummary: MessageFns<DiscoverySummary>;
 
@@ -1028,24 +1050,4 @@ export declare function validationStreamProblems(events: ValidateDataSourceRespo
 
 // API holes: types the exports above refer to that this entry does not export.
 //   ChainLink (core/src/secret/SecretChain.ts), referenced by DaemonConfig
-//   Cradle (daemon/src/Daemon.ts), referenced by RunningDaemon
-//   DataSourceServiceService (daemon/src/gen/sourced/v1/data_source_service.ts), referenced by DataSourceServiceClient
-//   DeepPartial (daemon/src/gen/sourced/v1/discovery.ts), referenced by MessageFns
 //   DiscoveryStrategy (core/src/discovery/strategies.ts), referenced by DaemonConfig
-//   ErrorInfoDetail (daemon/src/grpc/richStatus.ts), referenced by RichStatus
-//   Exact (daemon/src/gen/sourced/v1/discovery.ts), referenced by MessageFns
-//   FieldViolationDetail (daemon/src/grpc/richStatus.ts), referenced by RichStatus
-//   GetPluginRequest (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by PluginServiceClient
-//   GetPluginResponse (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by PluginServiceClient
-//   InferredField (daemon/src/gen/sourced/v1/discovery.ts), referenced by InferredSchema
-//   ListPluginsRequest (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by PluginServiceClient
-//   ListPluginsResponse (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by PluginServiceClient
-//   LogLevel (daemon/src/logging/JsonLogger.ts), referenced by DaemonConfig
-//   MessageFns (daemon/src/gen/sourced/v1/data_source.ts), referenced by CloudConfig, Credentials, DataSource, Endpoint, SecretValue, SslConfig
-//   MessageFns (daemon/src/gen/sourced/v1/data_source_service.ts), referenced by DiscoverDataSourceRequest, DiscoverDataSourceResponse, PreviewTableRequest, PreviewTableResponse, ProfileTableRequest, ProfileTableResponse, ValidateDataSourceRequest, ValidateDataSourceResponse
-//   MessageFns (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by Plugin
-//   MessageFns (daemon/src/gen/sourced/v1/preview.ts), referenced by PreviewCell, PreviewColumn, PreviewHeader, PreviewRow, PreviewRows, PreviewSummary, TableRef
-//   MessageFns (daemon/src/gen/sourced/v1/profile.ts), referenced by ProfileHeader, ProfileSummary, ProfiledColumn, TypeFrequency, ValueFrequency
-//   MessageFns (daemon/src/gen/sourced/v1/validation.ts), referenced by CheckFinished, CheckStarted, ValidationReport, ValidationSummary
-//   NullValue (daemon/src/gen/google/protobuf/struct.ts), referenced by PreviewCell
-//   PluginServiceService (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by PluginServiceClient

@@ -193,6 +193,7 @@ export interface ColumnProfile {
 
 // CompiledFilter
 export interface CompiledFilter {
+    globs: FilterGlobs;
     includeSchemas: string[];
     excludeSchemas: string[];
     includeTables: string[];
@@ -250,6 +251,8 @@ export interface Connector {
     validationPlan(role: EndpointRole): ValidationPlan<unknown>;
     initialize(signal: AbortSignal, settings?: SessionSettings): Promise<void>;
     readonly activeRole: EndpointRole;
+    identity?(role: EndpointRole): SourceIdentity | undefined;
+    startProblem?(role: EndpointRole): string | undefined;
     canFailover(): boolean;
     failover(reason: string, signal: AbortSignal): Promise<EndpointRole>;
     reconnect?(signal: AbortSignal): Promise<void>;
@@ -260,6 +263,8 @@ export interface Connector {
     previewColumns?(table: RelationKey, columns: readonly string[], signal: AbortSignal): Promise<PreviewColumnInfo[]>;
     previewRows?(read: PreviewRead, signal: AbortSignal): Promise<Cell[][]>;
     profileTable?(read: ProfileRead, signal: AbortSignal): AsyncIterable<ProfileItem>;
+    isSystemTable?(table: RelationKey): boolean;
+    credentialColumns?(table: RelationKey): readonly string[];
     close(): Promise<void>;
 }
 
@@ -372,6 +377,14 @@ export interface FieldViolation {
     description: string;
 }
 
+// FilterGlobs
+export interface FilterGlobs {
+    includeSchemas: string[];
+    excludeSchemas: string[];
+    includeTables: string[];
+    excludeTables: string[];
+}
+
 // ForeignKeyEntity
 export interface ForeignKeyEntity {
     name: string;
@@ -452,6 +465,8 @@ export declare abstract class LocationAwareConnector<TConn> implements Connector
     abstract isConnectionError(error: unknown): boolean;
     get targetPolicy(): TargetPolicy | undefined;
     get activeRole(): EndpointRole;
+    startProblem(role: EndpointRole): string | undefined;
+    identity(role: EndpointRole): SourceIdentity | undefined;
     endpoint(role: EndpointRole): Endpoint & {
         port: number;
     };
@@ -482,6 +497,15 @@ export interface Logger {
     child(fields: LogFields): Logger;
 }
 
+// MAX_FILTER_PATTERNS
+export declare const MAX_FILTER_PATTERNS = 256;
+
+// MAX_FILTER_PATTERN_CHARS
+export declare const MAX_FILTER_PATTERN_CHARS = 8192;
+
+// MAX_FILTER_PATTERN_LENGTH
+export declare const MAX_FILTER_PATTERN_LENGTH = 256;
+
 // NotAllowedError
 export declare class NotAllowedError extends SourcedError {
 }
@@ -494,7 +518,7 @@ export declare class NotFoundError extends SourcedError {
 export declare const PLUGIN_API_VERSION = 1;
 
 // PLUGIN_SDK_VERSION
-export declare const PLUGIN_SDK_VERSION = "1.1.0";
+export declare const PLUGIN_SDK_VERSION = "1.2.0";
 
 // PartitionEntity
 export interface PartitionEntity {
@@ -751,6 +775,21 @@ export declare class SocksGuard {
     close(): Promise<void>;
 }
 
+// SourceIdentity
+export interface SourceIdentity {
+    database: string;
+    user: string;
+    serverPort?: number;
+    serverId?: string;
+    serverVersion?: string;
+    startedAt?: string;
+}
+
+// SourceIdentityError
+export declare class SourceIdentityError extends SourcedError {
+    constructor(role: EndpointRole, address: string, problems: readonly string[]);
+}
+
 // SourcedError
 export declare class SourcedError extends Error {
     readonly reason: string;
@@ -805,6 +844,8 @@ export declare class TargetDeniedError extends NotAllowedError {
 // TargetPolicy (type-only: no constructor or static members)
 export declare class TargetPolicy {
     readonly rules: TargetRules;
+    resolveSrv(name: string): Promise<SrvRecord[]>;
+    resolveTxt(name: string): Promise<string[][]>;
     checkName(host: string): TargetDeniedError | undefined;
     checkAddress(host: string, address: string): TargetDeniedError | undefined;
     resolve(host: string): Promise<LookupAddress[]>;
@@ -907,6 +948,9 @@ export declare function dnsCheck<S extends StandardCheckState>(): CheckDefinitio
 // failed
 export declare const failed: (message: string, hint?: string, details?: Record<string, string>) => CheckResult;
 
+// globToLikePattern
+export declare function globToLikePattern(pattern: string, escape?: string): string;
+
 // globToRegExp
 export declare function globToRegExp(pattern: string, flags?: string): RegExp;
 
@@ -930,6 +974,12 @@ export declare function mapWithConcurrency<T, R>(items: readonly T[], concurrenc
 
 // matchesAnyGlob
 export declare function matchesAnyGlob(value: string, patterns: readonly string[]): boolean;
+
+// matchesGlob
+export declare function matchesGlob(value: string, pattern: string): boolean;
+
+// matchesLikePattern
+export declare function matchesLikePattern(value: string, pattern: string, escape?: string): boolean;
 
 // noopLogger
 export declare const noopLogger: Logger;
