@@ -78,7 +78,7 @@ describe('audit log', () => {
     }
 
     const result = await verifyAuditLog(path);
-    expect(result).toEqual({ ok: true, lines: 300, lastHash: log.lastHash, lastSeq: 300 });
+    expect(result).toEqual({ ok: true, lines: 300, lastHash: log.lastHash, lastSeq: 300, checkpoints: 0 });
     expect(log.lastHash).toBe(parse(lines[299]).hash);
   });
 
@@ -263,7 +263,7 @@ describe('audit log', () => {
     it('an empty file is an intact, empty chain; a missing file or a directory cannot be read', async () => {
       const empty = tempFile('empty');
       writeFileSync(empty, '');
-      expect(await verifyAuditLog(empty)).toEqual({ ok: true, lines: 0, lastHash: GENESIS, lastSeq: 0 });
+      expect(await verifyAuditLog(empty)).toEqual({ ok: true, lines: 0, lastHash: GENESIS, lastSeq: 0, checkpoints: 0 });
       await expect(verifyAuditLog(join(dir, 'no-such.log'))).rejects.toThrow(AuditFileError);
       await expect(verifyAuditLog(join(dir, 'no-such.log'))).rejects.toThrow(/no such file/);
       await expect(verifyAuditLog(dir)).rejects.toThrow(/is a directory/);

@@ -16,6 +16,9 @@ import { loadPlugins } from './plugins/loadPlugins';
 import { PluginRegistry } from './plugins/PluginRegistry';
 import { HeapGuard } from './runtime/HeapGuard';
 import { AuditLog } from './audit/AuditLog';
+import { FailureAggregator } from './audit/FailureAggregator';
+import { resolveSigningKey } from './audit/signingKey';
+import { AuthFailureLimiter } from './security/authFailureLimiter';
 import { withSafeDecoding } from './grpc/safeDecoding';
 import { Authenticator } from './security/authenticate';
 import { Authorizer } from './security/authorize';
@@ -103,15 +106,21 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
   const tracing = createTracing({ serviceName: 'sourced', serviceVersion: VERSION, env: options.env, spanProcessors: options.spanProcessors });
   // Bad authentication settings (an unreadable JWKS) stop the start before anything is loaded.
   const authenticator = new Authenticator(config.auth);
-  // The audit log opens before the daemon serves: a file it cannot continue stops the start.
+  const pluginRegistry = new PluginRegistry();
+  await loadPlugins(config.plugins, pluginRegistry, logger, { settings: config.pluginSettings, plugins: options.plugins });
+  // The audit log opens before the daemon serves: a file it cannot continue, or a signing key
+  // that cannot be resolved (through the plugins' secret providers), stops the start.
+  const signingKey = config.audit.signingKey ? await resolveSigningKey(config.audit.signingKey, pluginRegistry.secretProviders(), logger, config.secrets.providerTimeoutMs) : undefined;
   const audit =
     config.audit.file || config.audit.stdout
       ? await AuditLog.open(config.audit.file ? { file: config.audit.file } : { stdout: true }, {
           onError: (error) => logger.error('writing the audit log failed', { error: error.message }),
+          signingKey,
+          checkpointEveryLines: config.audit.checkpointEveryLines,
+          checkpointEveryMs: config.audit.checkpointEveryMs,
         })
       : undefined;
-  const pluginRegistry = new PluginRegistry();
-  await loadPlugins(config.plugins, pluginRegistry, logger, { settings: config.pluginSettings, plugins: options.plugins });
+  const failureLog = audit ? new FailureAggregator(audit, config.audit.aggregateFailuresMs) : undefined;
   // The Prometheus endpoint listens once this resolves; a port in use stops the start.
   let metrics: Metrics;
   try {
@@ -149,6 +158,8 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
       authenticator: a,
       authorizer: z,
       audit,
+      failureLog,
+      authFailures: new AuthFailureLimiter(c.limits.authFailureBurst, c.limits.authFailuresPerMinute),
       limiter: callLimiter,
       limits: c.limits,
       metrics: rpcMetrics(meter),
@@ -250,6 +261,7 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
       }
       clearTimeout(timer);
       // Last, so that the calls drained above are all recorded.
+      failureLog?.close();
       await audit?.close();
       await container.dispose();
       await tracing.shutdown().catch(() => undefined);

@@ -34,6 +34,9 @@ describe('loadConfig', () => {
     expect(config).toMatchInlineSnapshot(`
       {
         "audit": {
+          "aggregateFailuresMs": 10000,
+          "checkpointEveryLines": 1000,
+          "checkpointEveryMs": 60000,
           "stdout": false,
         },
         "auth": {
@@ -45,6 +48,8 @@ describe('loadConfig', () => {
         },
         "limits": {
           "defaultDeadlineMs": 3600000,
+          "authFailureBurst": 20,
+          "authFailuresPerMinute": 60,
           "maxCheckTimeoutMs": 60000,
           "maxConcurrentCalls": 256,
           "maxConcurrentCallsPerPrincipal": 32,
@@ -199,7 +204,7 @@ secrets:
       limits: DEFAULT_CONFIG.limits,
       preview: { defaultRows: 20, maxRows: 200, maskColumns: ['*password*', 'notes'], maskTypes: ['bytea'], allowSystemSchemas: true, maskCredentialColumns: true },
       profile: { defaultSampleRows: 500, maxSampleRows: 5000 },
-      audit: { stdout: false },
+      audit: DEFAULT_CONFIG.audit,
       auth: { tokens: [] },
       rbac: { roles: {}, bindings: {} },
       server: DEFAULT_CONFIG.server,
@@ -224,7 +229,7 @@ secrets:
       tls: { cert: join(dir, 'a.crt'), key: join(dir, 'a.key') },
     });
     // the audit file from the environment, relative to the working folder
-    expect(loadConfig([], { SOURCED_AUDIT_FILE: 'logs/audit.log' }, dir).audit).toEqual({ file: join(dir, 'logs/audit.log'), stdout: false });
+    expect(loadConfig([], { SOURCED_AUDIT_FILE: 'logs/audit.log' }, dir).audit).toEqual({ ...DEFAULT_CONFIG.audit, file: join(dir, 'logs/audit.log'), stdout: false });
     expect(errorOf([], { SOURCED_TLS_CERT: 'a.crt' })).toMatchInlineSnapshot(`"server.tls needs both cert and key (SOURCED_TLS_CERT and SOURCED_TLS_KEY)"`);
     expect(errorOf([], { SOURCED_ALLOW_PLAINTEXT: 'maybe' })).toMatchInlineSnapshot(`"environment variable SOURCED_ALLOW_PLAINTEXT: "maybe" is not true or false"`);
     expect(errorOf(['--config', write('tls/bad.yaml', 'server:\n  tls:\n    cert: a.crt\n    keyFile: a.key\n')])).toMatchInlineSnapshot(`"unknown option server.tls.keyFile in <dir>/tls/bad.yaml; known: cert, key, clientCa"`);
@@ -246,7 +251,11 @@ secrets:
     const ok = write('rbac/ok.yaml', 'rbac:\n  roles:\n    r: { rpcs: ["*"], hosts: ["*.internal"] }\n  bindings:\n    ci: [r]\naudit:\n  file: logs/audit.log\n');
     const c = loadConfig(['--config', ok], {}, dir);
     expect(c.rbac).toEqual({ roles: { r: { rpcs: ['*'], connectors: [], hosts: ['*.internal'], secrets: [] } }, bindings: { ci: ['r'] } });
-    expect(c.audit).toEqual({ stdout: false, file: join(dir, 'rbac/logs/audit.log') });
+    expect(c.audit).toEqual({ ...DEFAULT_CONFIG.audit, stdout: false, file: join(dir, 'rbac/logs/audit.log') });
+    expect(errorOf(['--config', write('rbac/key.yaml', 'audit:\n  signingKey: 0123456789abcdef0123\n')])).toMatchInlineSnapshot(
+      `"audit.signingKey in <dir>/rbac/key.yaml must be a secret reference (env://NAME, file:///path, aws-sm://..., azure-kv://...), never the key itself"`,
+    );
+    expect(loadConfig([], { SOURCED_AUDIT_SIGNING_KEY: 'env://AUDIT_KEY' }, dir).audit.signingKey).toBe('env://AUDIT_KEY');
     expect(errorOf(['--config', write('rbac/unknown-role.yaml', 'rbac:\n  roles: {}\n  bindings:\n    ci: [admin]\n')])).toMatchInlineSnapshot(`"rbac.bindings.ci in <dir>/rbac/unknown-role.yaml names the role "admin", which rbac.roles does not define"`);
     expect(errorOf(['--config', write('rbac/grant.yaml', 'rbac:\n  roles:\n    r: { methods: ["*"] }\n')])).toMatchInlineSnapshot(`"unknown option rbac.roles.r.methods in <dir>/rbac/grant.yaml; known: rpcs, connectors, hosts, secrets"`);
     expect(errorOf(['--config', write('rbac/both.yaml', 'audit:\n  file: a.log\n  stdout: true\n')])).toMatchInlineSnapshot(`"audit in <dir>/rbac/both.yaml: set file or stdout, not both"`);

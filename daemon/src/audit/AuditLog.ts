@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 
 /**
@@ -10,7 +10,24 @@ import { open as openFile, type FileHandle } from 'node:fs/promises';
  * call named one):
  *
  *   {"time","principal","rpc","data_source":{"id","type","host"},"outcome","code",
- *    "duration_ms","trace_id","seq","prev","hash"}
+ *    "duration_ms","trace_id","peer","count","seq","prev","hash"}
+ *
+ * `peer` (the caller's address) and `count` only on lines for calls refused before the caller
+ * was known (authentication failed, or the peer's failures are rate-limited): the first such
+ * failure of a peer in `audit.aggregateFailuresMs` is a line of its own, the rest of that window
+ * one line with their `count` (`time` is the first one's, `duration_ms` their total).
+ *
+ * With a signing key (`audit.signingKey`, a secret reference), the log also holds signed
+ * checkpoints, each a line of the chain:
+ *
+ *   {"time","checkpoint":{"alg":"HMAC-SHA256","key_id","reason","after"},"seq","prev","mac","hash"}
+ *
+ * `mac` is the hex HMAC-SHA256, under the key, of the line without `mac` and `hash`; since
+ * `prev` chains every line before, it signs them all. `reason` is `open` (first line of each
+ * run; `after` says what it found before it: `start` an empty log, `close` the previous run's
+ * closing checkpoint, `unsigned` anything else — lines nobody signed), `interval` (every
+ * `audit.checkpointEveryLines` lines or `audit.checkpointEveryMs`) or `close` (the last line of a
+ * run). `key_id` names the key without revealing it (see {@link keyId}).
  *
  * `hash` is the hex SHA-256 of the UTF-8 text of the same line without its `hash` member,
  * that is `canonicalJson(fields without hash)`, which is the line with `,"hash":"…"` cut out.
@@ -37,6 +54,10 @@ export interface AuditEntry {
   durationMs: number;
   /** The call's trace id (32 hex digits), when it was traced. */
   traceId?: string;
+  /** The caller's address, for a call refused before the caller was known. */
+  peer?: string;
+  /** How many such calls the line stands for (aggregated failures); absent for one call. */
+  count?: number;
 }
 
 /** One line as written (and as verifyAuditLog reads it). */
@@ -49,8 +70,28 @@ export interface AuditLine {
   code: number;
   duration_ms: number;
   trace_id: string | null;
+  peer?: string | null;
+  count?: number;
   seq: number;
   prev: string;
+  hash: string;
+}
+
+/** Why a checkpoint was written; `after` (open only) what the daemon found before it. */
+export interface CheckpointInfo {
+  alg: 'HMAC-SHA256';
+  key_id: string;
+  reason: 'open' | 'interval' | 'close';
+  after?: 'start' | 'close' | 'unsigned';
+}
+
+/** A signed checkpoint line. */
+export interface CheckpointLine {
+  time: string;
+  checkpoint: CheckpointInfo;
+  seq: number;
+  prev: string;
+  mac: string;
   hash: string;
 }
 
@@ -71,6 +112,12 @@ export interface AuditLogOptions {
   onError?: (error: Error) => void;
   /** Longer strings are cut to this many characters plus a "…[+N chars]" marker. Default 512. */
   maxStringLength?: number;
+  /** Write signed checkpoints with this key (its bytes; never logged). */
+  signingKey?: Buffer;
+  /** A checkpoint after this many lines (default 1000) ... */
+  checkpointEveryLines?: number;
+  /** ... or once lines have waited this long for one, ms (default 60 s; 0: only by count and at close). */
+  checkpointEveryMs?: number;
 }
 
 /** The `prev` of a chain's first line. */
@@ -118,6 +165,14 @@ export function sha256Hex(text: string): string {
 /** The fields of a line other than `hash`, in line order (the object whose canonical JSON is hashed). */
 export function unhashedFields(line: Omit<AuditLine, 'hash'>): Omit<AuditLine, 'hash'> {
   return {
+    ...callFields(line),
+    seq: line.seq,
+    prev: line.prev,
+  };
+}
+
+function callFields(line: Omit<AuditLine, 'hash'>) {
+  return {
     time: line.time,
     principal: line.principal,
     rpc: line.rpc,
@@ -126,9 +181,44 @@ export function unhashedFields(line: Omit<AuditLine, 'hash'>): Omit<AuditLine, '
     code: line.code,
     duration_ms: line.duration_ms,
     trace_id: line.trace_id,
+    ...(line.peer !== undefined ? { peer: line.peer } : {}),
+    ...(line.count !== undefined ? { count: line.count } : {}),
+  };
+}
+
+/** The fields of a checkpoint that its MAC covers, in line order. */
+function checkpointSigned(line: Pick<CheckpointLine, 'time' | 'checkpoint' | 'seq' | 'prev'>) {
+  const c = line.checkpoint;
+  return {
+    time: line.time,
+    checkpoint: { alg: c.alg, key_id: c.key_id, reason: c.reason, ...(c.after !== undefined ? { after: c.after } : {}) },
     seq: line.seq,
     prev: line.prev,
   };
+}
+
+/** A signing key's id: the first 16 hex digits of HMAC-SHA256(key, "sourced audit key id"), which names the key without revealing it. */
+export function keyId(key: Buffer): string {
+  return createHmac('sha256', key).update('sourced audit key id').digest('hex').slice(0, 16);
+}
+
+/** The MAC a checkpoint line must carry under `key`. */
+export function checkpointMac(key: Buffer, line: Pick<CheckpointLine, 'time' | 'checkpoint' | 'seq' | 'prev'>): string {
+  return createHmac('sha256', key).update(canonicalJson(checkpointSigned(line)), 'utf8').digest('hex');
+}
+
+/** Whether a checkpoint's MAC is the one `key` gives (constant time). */
+export function checkpointVerifies(key: Buffer, line: CheckpointLine): boolean {
+  const expected = Buffer.from(checkpointMac(key, line), 'hex');
+  const actual = Buffer.from(String(line.mac), 'hex');
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+/** Serializes a checkpoint line (without its hash) and hashes it. */
+export function sealCheckpoint(fields: Omit<CheckpointLine, 'hash'>): { text: string; hash: string } {
+  const body = canonicalJson({ ...checkpointSigned(fields), mac: fields.mac });
+  const hash = sha256Hex(body);
+  return { text: `${body.slice(0, -1)},"hash":"${hash}"}`, hash };
 }
 
 /** Serializes a line (without its hash) and hashes it: the line's text and its hash. */
@@ -166,15 +256,35 @@ export class AuditLog {
   private closing: Promise<void> | undefined;
   private readonly onError: (error: Error) => void;
   private readonly maxString: number;
+  private readonly key?: Buffer;
+  private readonly keyId?: string;
+  private readonly everyLines: number;
+  private sinceCheckpoint = 0;
+  private readonly checkpointTimer?: NodeJS.Timeout;
 
   private constructor(
     private readonly sink: Sink,
     private seq: number,
     private prev: string,
     options: AuditLogOptions,
+    after: NonNullable<CheckpointInfo['after']>,
   ) {
     this.onError = options.onError ?? defaultOnError;
     this.maxString = Math.max(16, options.maxStringLength ?? 512);
+    this.everyLines = Math.max(1, options.checkpointEveryLines ?? 1000);
+    if (options.signingKey) {
+      this.key = options.signingKey;
+      this.keyId = keyId(options.signingKey);
+      // The first line of every run: signs what came before, and says what that was.
+      this.enqueue(this.checkpoint('open', after));
+      const everyMs = options.checkpointEveryMs ?? 60_000;
+      if (everyMs > 0) {
+        this.checkpointTimer = setInterval(() => {
+          if (this.sinceCheckpoint > 0 && !this.closed) this.enqueue(this.checkpoint('interval'));
+        }, everyMs);
+        this.checkpointTimer.unref();
+      }
+    }
   }
 
   /**
@@ -189,11 +299,14 @@ export class AuditLog {
     if (kinds !== 1) throw new AuditLogError('the audit log goes to exactly one place: a file or stdout');
     if (target.file !== undefined) {
       if (!target.file) throw new AuditLogError('the audit log file name is empty');
-      const { handle, seq, prev } = await openAuditFile(target.file);
-      return new AuditLog(fileSink(handle, target.file), seq, prev, options);
+      const { handle, seq, prev, last } = await openAuditFile(target.file);
+      // With a key, the previous run must have ended with its signed closing checkpoint;
+      // anything else (a crash, lines appended while the daemon was stopped) is recorded as unsigned.
+      const after = seq === 0 ? 'start' : options.signingKey && isCheckpoint(last) && last.checkpoint.reason === 'close' && checkpointVerifies(options.signingKey, last) ? 'close' : 'unsigned';
+      return new AuditLog(fileSink(handle, target.file), seq, prev, options, after);
     }
     const stream = target.stream ?? process.stdout;
-    return new AuditLog(streamSink(stream, target.stream ? 'the audit stream' : 'stdout'), 0, GENESIS, options);
+    return new AuditLog(streamSink(stream, target.stream ? 'the audit stream' : 'stdout'), 0, GENESIS, options, 'start');
   }
 
   /** The hash of the last line recorded (GENESIS before the first): what an operator records to detect truncation. */
@@ -219,6 +332,14 @@ export class AuditLog {
       this.onError(new AuditLogError(`audit entry not written: ${(error as Error).message}`));
       return;
     }
+    this.enqueue(text);
+    if (this.key) {
+      this.sinceCheckpoint += 1;
+      if (this.sinceCheckpoint >= this.everyLines) this.enqueue(this.checkpoint('interval'));
+    }
+  }
+
+  private enqueue(text: string): void {
     this.pending.push(text);
     if (!this.scheduled && !this.writing) {
       this.scheduled = true;
@@ -226,10 +347,28 @@ export class AuditLog {
     }
   }
 
-  /** Writes the pending lines and closes the file (stdout stays open). Resolves, never rejects. */
+  /** A signed checkpoint line (the chain moves on past it). */
+  private checkpoint(reason: CheckpointInfo['reason'], after?: CheckpointInfo['after']): string {
+    const seq = this.seq + 1;
+    const fields = {
+      time: new Date().toISOString(),
+      checkpoint: { alg: 'HMAC-SHA256' as const, key_id: this.keyId!, reason, ...(after ? { after } : {}) },
+      seq,
+      prev: this.prev,
+    };
+    const { text, hash } = sealCheckpoint({ ...fields, mac: checkpointMac(this.key!, fields) });
+    this.seq = seq;
+    this.prev = hash;
+    this.sinceCheckpoint = 0;
+    return text;
+  }
+
+  /** Writes the pending lines (and, with a key, the closing checkpoint) and closes the file (stdout stays open). Resolves, never rejects. */
   close(): Promise<void> {
     if (!this.closing) {
       this.closed = true;
+      if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+      if (this.key) this.enqueue(this.checkpoint('close'));
       this.closing = (async () => {
         // Write what is pending now (flush is idempotent with the scheduled one).
         while (this.writing || this.pending.length > 0) {
@@ -271,6 +410,7 @@ export class AuditLog {
     const time = entry.time instanceof Date && !Number.isNaN(entry.time.getTime()) ? entry.time : new Date();
     const ds = entry.dataSource;
     const seq = this.seq + 1;
+    const count = Number.isSafeInteger(entry.count) && (entry.count as number) > 1 ? entry.count : undefined;
     const { text, hash } = sealLine({
       time: time.toISOString(),
       principal: this.clean(entry.principal) ?? '',
@@ -280,6 +420,8 @@ export class AuditLog {
       code,
       duration_ms: Number.isFinite(duration) && duration > 0 ? Math.round(duration * 1000) / 1000 : 0,
       trace_id: this.clean(entry.traceId),
+      ...(entry.peer !== undefined ? { peer: this.clean(entry.peer) } : {}),
+      ...(count !== undefined ? { count } : {}),
       seq,
       prev: this.prev,
     });
@@ -314,12 +456,18 @@ export function hostOnly(value: string | undefined): string | undefined {
   return end >= 0 ? s.slice(0, end) : s;
 }
 
+/** Whether a parsed line is a checkpoint (its shape; not its MAC). */
+export function isCheckpoint(line: unknown): line is CheckpointLine {
+  const c = (line as { checkpoint?: unknown } | null)?.checkpoint;
+  return typeof c === 'object' && c !== null && typeof (line as { mac?: unknown }).mac === 'string';
+}
+
 function defaultOnError(error: Error): void {
   process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: 'audit log', error: error.message })}\n`);
 }
 
 /** Opens a file for append and reads where its chain stands from the end of the file. */
-async function openAuditFile(path: string): Promise<{ handle: FileHandle; seq: number; prev: string }> {
+async function openAuditFile(path: string): Promise<{ handle: FileHandle; seq: number; prev: string; last?: unknown }> {
   let handle: FileHandle;
   try {
     handle = await openFile(path, 'a+', 0o600);
@@ -341,7 +489,7 @@ async function openAuditFile(path: string): Promise<{ handle: FileHandle; seq: n
     if (!parsed || typeof parsed.hash !== 'string' || !/^[0-9a-f]{64}$/.test(parsed.hash) || !Number.isSafeInteger(parsed.seq) || (parsed.seq as number) < 1) {
       throw new AuditLogError(`${problem} (its last line has no valid seq and hash): check it with \`sourced audit verify ${path}\` and move it aside`);
     }
-    return { handle, seq: parsed.seq as number, prev: parsed.hash };
+    return { handle, seq: parsed.seq as number, prev: parsed.hash, last: parsed };
   } catch (error) {
     await handle.close().catch(() => undefined);
     throw error instanceof AuditLogError ? error : new AuditLogError(`cannot read the audit log ${path}: ${(error as Error).message}`);

@@ -1,6 +1,6 @@
 import { open as openFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { GENESIS, outcomeOf, sealLine, type AuditLine } from './AuditLog';
+import { checkpointVerifies, GENESIS, isCheckpoint, keyId, outcomeOf, sealCheckpoint, sealLine, type AuditLine, type CheckpointLine } from './AuditLog';
 
 /** What verifyAuditLog found. */
 export type VerifyResult =
@@ -14,6 +14,10 @@ export type VerifyResult =
       lastSeq: number;
       /** With expectLast: the line that has that hash, and how many lines were appended after it. */
       expected?: { line: number; linesAfter: number };
+      /** Signed checkpoints in the file (checked with the key when one was given). */
+      checkpoints: number;
+      /** With a key: the last line a verified checkpoint signs (0 for none). */
+      signedThrough?: number;
     }
   | {
       ok: false;
@@ -30,6 +34,14 @@ export interface VerifyOptions {
    * lines removed from the end of the file cannot be told from a log that just ended there.
    */
   expectLast?: string;
+  /**
+   * The audit signing key (audit.signingKey's value). Then every checkpoint's MAC must verify,
+   * each run must start where the previous one signed its close, nothing may follow a closing
+   * checkpoint but the next run's opening one, and every line must be signed by a checkpoint
+   * after it, unless `allowUnsignedTail` (a running daemon signs its latest lines later).
+   */
+  key?: Buffer;
+  allowUnsignedTail?: boolean;
 }
 
 /** The file cannot be read at all (missing, a directory, no permission). */
@@ -47,6 +59,9 @@ const HEX64 = /^[0-9a-f]{64}$/;
 const KEYS = ['time', 'principal', 'rpc', 'outcome', 'code', 'duration_ms', 'trace_id', 'seq', 'prev', 'hash'];
 const KEYS_WITH_SOURCE = ['time', 'principal', 'rpc', 'data_source', 'outcome', 'code', 'duration_ms', 'trace_id', 'seq', 'prev', 'hash'];
 const SOURCE_KEYS = ['id', 'type', 'host'];
+const CHECKPOINT_KEYS = ['time', 'checkpoint', 'seq', 'prev', 'mac', 'hash'];
+const REASONS = ['open', 'interval', 'close'];
+const AFTER = ['start', 'close', 'unsigned'];
 
 const sameKeys = (value: object, keys: string[]) => {
   const actual = Object.keys(value);
@@ -58,7 +73,10 @@ const stringOrNull = (v: unknown) => v === null || typeof v === 'string';
 function shapeProblem(value: unknown): string | undefined {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return 'it is not a JSON object';
   const o = value as Record<string, unknown>;
-  const keys = 'data_source' in o ? KEYS_WITH_SOURCE : KEYS;
+  if ('checkpoint' in o) return checkpointShapeProblem(o);
+  const keys = [...('data_source' in o ? KEYS_WITH_SOURCE : KEYS)];
+  // peer and count (refused callers) go after trace_id, in that order.
+  for (const optional of ['count', 'peer']) if (optional in o) keys.splice(keys.indexOf('trace_id') + 1, 0, optional);
   if (!sameKeys(o, keys)) {
     const extra = Object.keys(o).filter((k) => !keys.includes(k));
     const missing = keys.filter((k) => !(k in o));
@@ -78,13 +96,32 @@ function shapeProblem(value: unknown): string | undefined {
   if (o.outcome !== outcomeOf(o.code as number)) return `"outcome" ${JSON.stringify(o.outcome)} is not the name of code ${String(o.code)}`;
   if (typeof o.duration_ms !== 'number' || !(o.duration_ms >= 0)) return '"duration_ms" is not a duration';
   if (!stringOrNull(o.trace_id)) return '"trace_id" is neither a string nor null';
+  if ('peer' in o && !stringOrNull(o.peer)) return '"peer" is neither a string nor null';
+  if ('count' in o && (!Number.isSafeInteger(o.count) || (o.count as number) < 2)) return '"count" is not a whole number above 1';
   if (!Number.isSafeInteger(o.seq) || (o.seq as number) < 1) return '"seq" is not a positive whole number';
   if (typeof o.prev !== 'string' || !HEX64.test(o.prev)) return '"prev" is not a SHA-256 hash';
   if (typeof o.hash !== 'string' || !HEX64.test(o.hash)) return '"hash" is not a SHA-256 hash';
   return undefined;
 }
 
-type Parsed = { ok: true; line: AuditLine } | { ok: false; problem: string };
+function checkpointShapeProblem(o: Record<string, unknown>): string | undefined {
+  if (!sameKeys(o, CHECKPOINT_KEYS)) return 'its fields are not those of a checkpoint, in the order the daemon writes them';
+  const c = o.checkpoint as Record<string, unknown>;
+  if (!c || typeof c !== 'object' || Array.isArray(c)) return '"checkpoint" is not an object';
+  if (!sameKeys(c, 'after' in c ? ['alg', 'key_id', 'reason', 'after'] : ['alg', 'key_id', 'reason'])) return '"checkpoint" is not {alg, key_id, reason, after}';
+  if (c.alg !== 'HMAC-SHA256') return `"checkpoint.alg" ${JSON.stringify(c.alg)} is not HMAC-SHA256`;
+  if (typeof c.key_id !== 'string' || !/^[0-9a-f]{16}$/.test(c.key_id)) return '"checkpoint.key_id" is not a key id';
+  if (!REASONS.includes(c.reason as string)) return '"checkpoint.reason" is not open, interval or close';
+  if (('after' in c) !== (c.reason === 'open') || ('after' in c && !AFTER.includes(c.after as string))) return '"checkpoint.after" is not start, close or unsigned on an opening checkpoint';
+  if (typeof o.time !== 'string' || Number.isNaN(Date.parse(o.time))) return '"time" is not a time';
+  if (!Number.isSafeInteger(o.seq) || (o.seq as number) < 1) return '"seq" is not a positive whole number';
+  if (typeof o.prev !== 'string' || !HEX64.test(o.prev)) return '"prev" is not a SHA-256 hash';
+  if (typeof o.mac !== 'string' || !HEX64.test(o.mac)) return '"mac" is not an HMAC-SHA256';
+  if (typeof o.hash !== 'string' || !HEX64.test(o.hash)) return '"hash" is not a SHA-256 hash';
+  return undefined;
+}
+
+type Parsed = { ok: true; line: AuditLine | CheckpointLine } | { ok: false; problem: string };
 
 /** Parses one line and checks it against its own hash (nothing about its neighbours). */
 function parseLine(text: string, n: number): Parsed {
@@ -96,9 +133,9 @@ function parseLine(text: string, n: number): Parsed {
   }
   const shape = shapeProblem(value);
   if (shape) return { ok: false, problem: `line ${n} was edited: it is not an audit line as the daemon writes it (${shape})` };
-  const line = value as AuditLine;
+  const line = value as AuditLine | CheckpointLine;
   const { hash: _hash, ...fields } = line;
-  const sealed = sealLine(fields);
+  const sealed = isCheckpoint(line) ? sealCheckpoint(fields as Omit<CheckpointLine, 'hash'>) : sealLine(fields as Omit<AuditLine, 'hash'>);
   if (sealed.hash !== line.hash) return { ok: false, problem: `line ${n} was edited (its hash does not match its content)` };
   if (sealed.text !== text) return { ok: false, problem: `line ${n} was edited (its values match its hash, but its text is not what the daemon writes)` };
   return { ok: true, line };
@@ -133,6 +170,12 @@ export async function verifyAuditLog(path: string, options: VerifyOptions = {}):
   let lastHash = GENESIS;
   let lastSeq = 0;
   let expectedLine: number | undefined;
+  const key = options.key;
+  const wantedKeyId = key ? keyId(key) : undefined;
+  let checkpoints = 0;
+  // With a key: the last line a verified checkpoint signs, and the line of the last closing checkpoint.
+  let signedThrough = 0;
+  let closedAt: number | undefined;
   // A seq jump waits one line: when the next line holds the missing seq, lines were reordered.
   let jump: { line: number; from: number; to: number } | undefined;
   const fail = (line: number, problem: string): VerifyResult => ({ ok: false, line, problem });
@@ -167,6 +210,12 @@ export async function verifyAuditLog(path: string, options: VerifyOptions = {}):
       } else if (prev !== lastHash) {
         return fail(n, `line ${n} does not follow line ${n - 1} (prev hash differs): a line was removed, inserted or replaced`);
       }
+      const line = parsed.line;
+      if (isCheckpoint(line)) checkpoints += 1;
+      if (key) {
+        const problem = signatureProblem(line, n);
+        if (problem) return fail(n, problem);
+      }
       lastHash = hash;
       lastSeq = seq;
       if (expectLast !== undefined && hash === expectLast) expectedLine = n;
@@ -176,6 +225,13 @@ export async function verifyAuditLog(path: string, options: VerifyOptions = {}):
     stream.destroy();
   }
   if (jump) return missing(jump);
+  if (key && signedThrough < n && !options.allowUnsignedTail) {
+    return fail(
+      signedThrough + 1,
+      `${range(signedThrough + 1, n)} not signed by a checkpoint after ${n - signedThrough === 1 ? 'it' : 'them'}: appended to the log, or written by a daemon that is still running or crashed before signing them (it signs every audit.checkpointEveryLines lines, every audit.checkpointEveryMs and when it stops); --allow-unsigned-tail accepts lines a running daemon has not signed yet`,
+    );
+  }
+  const signed = { checkpoints, ...(key ? { signedThrough } : {}) };
   if (expectLast !== undefined) {
     if (expectedLine === undefined && !(n === 0 && expectLast === GENESIS)) {
       return fail(
@@ -183,7 +239,34 @@ export async function verifyAuditLog(path: string, options: VerifyOptions = {}):
         `the recorded hash ${expectLast} is not in the chain: lines were removed from the end (the file now ends at line ${n}${n ? `, seq ${lastSeq}` : ''}), or this is another file`,
       );
     }
-    return { ok: true, lines: n, lastHash, lastSeq, expected: { line: expectedLine ?? 0, linesAfter: n - (expectedLine ?? 0) } };
+    return { ok: true, lines: n, lastHash, lastSeq, expected: { line: expectedLine ?? 0, linesAfter: n - (expectedLine ?? 0) }, ...signed };
   }
-  return { ok: true, lines: n, lastHash, lastSeq };
+  return { ok: true, lines: n, lastHash, lastSeq, ...signed };
+
+  /** With a key: what is wrong with line n as to signatures (its chain is already checked). */
+  function signatureProblem(line: AuditLine | CheckpointLine, n: number): string | undefined {
+    const opening = isCheckpoint(line) && line.checkpoint.reason === 'open';
+    if (closedAt === n - 1 && !opening) return `line ${n} was appended after the daemon closed the log (its signed closing checkpoint is line ${n - 1})`;
+    if (!isCheckpoint(line)) return undefined;
+    if (line.checkpoint.key_id !== wantedKeyId) {
+      return `line ${n} is a checkpoint under another key (key id ${line.checkpoint.key_id}; the key given has ${wantedKeyId}): forged, or checked with the wrong key`;
+    }
+    if (!checkpointVerifies(key!, line)) return `line ${n} is a checkpoint whose signature does not verify: it was forged or edited, or checked with the wrong key`;
+    if (opening) {
+      const after = line.checkpoint.after;
+      if (after === 'start' && n !== 1) return `line ${n} says the daemon started an empty log, but ${n - 1} line${n === 2 ? '' : 's'} come before it`;
+      if (after === 'close' && closedAt !== n - 1) return `line ${n} says the daemon started after a signed close, but line ${n - 1} is not one`;
+      if (after === 'unsigned') {
+        return `${range(signedThrough + 1, n - 1)} not signed: when the daemon started again (line ${n}) it found ${n - 1 - signedThrough === 1 ? 'it' : 'them'} after its last signed checkpoint (it had crashed, or lines were appended while it was stopped)`;
+      }
+    }
+    signedThrough = n;
+    closedAt = line.checkpoint.reason === 'close' ? n : undefined;
+    return undefined;
+  }
+}
+
+/** "line 5 is" / "lines 5–9 are". */
+function range(from: number, to: number): string {
+  return from >= to ? `line ${from} is` : `lines ${from}–${to} are`;
 }

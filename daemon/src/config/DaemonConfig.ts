@@ -86,9 +86,29 @@ export interface DaemonConfig {
     maxConnectTimeoutMs: number;
     /** The longest `check_timeout_ms` a validation may ask for, ms (0: no maximum). */
     maxCheckTimeoutMs: number;
+    /**
+     * Failed authentications one peer address may have at once, then `authFailuresPerMinute`;
+     * past them its calls are refused before authentication (RESOURCE_EXHAUSTED). 0 in either: off.
+     */
+    authFailureBurst: number;
+    authFailuresPerMinute: number;
   };
   /** One hash-chained JSON line per call, to a file (appended, mode 0600) or stdout; off when neither. */
-  audit: { file?: string; stdout: boolean };
+  audit: {
+    file?: string;
+    stdout: boolean;
+    /**
+     * A secret reference (env://, file://, aws-sm://, ...) whose value (at least 16 bytes) signs
+     * checkpoints in the log with HMAC-SHA256; `sourced audit verify --key` checks them. Off when absent.
+     */
+    signingKey?: string;
+    /** A signed checkpoint after this many lines. */
+    checkpointEveryLines: number;
+    /** A signed checkpoint once lines have waited this long for one, ms (0: by count and at stop only). */
+    checkpointEveryMs: number;
+    /** Calls refused before the caller was known, per peer, RPC and code: one line, then one line with the count of the rest of this window, ms (0: a line each). */
+    aggregateFailuresMs: number;
+  };
   /** Who may call; off (everyone is `anonymous`) until a method is set. */
   auth: {
     /** Static bearer tokens, kept as the hex SHA-256 of the token. */
@@ -209,8 +229,10 @@ export const DEFAULT_CONFIG: DaemonConfig = {
     maxSampleSize: 100_000,
     maxConnectTimeoutMs: 30_000,
     maxCheckTimeoutMs: 60_000,
+    authFailureBurst: 20,
+    authFailuresPerMinute: 60,
   },
-  audit: { stdout: false },
+  audit: { stdout: false, checkpointEveryLines: 1_000, checkpointEveryMs: 60_000, aggregateFailuresMs: 10_000 },
   auth: { tokens: [] },
   rbac: { roles: {}, bindings: {} },
   server: {
@@ -278,6 +300,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env,
     tlsClientCa: env.SOURCED_TLS_CLIENT_CA,
     allowPlaintext: env.SOURCED_ALLOW_PLAINTEXT,
     auditFile: env.SOURCED_AUDIT_FILE,
+    auditSigningKey: env.SOURCED_AUDIT_SIGNING_KEY,
     targetsAllow: env.SOURCED_TARGETS_ALLOW,
     targetsDeny: env.SOURCED_TARGETS_DENY,
     prometheusPort: env.SOURCED_PROMETHEUS_PORT,
@@ -349,7 +372,10 @@ function apply(config: DaemonConfig, values: Record<string, string | undefined>,
         config.server.allowPlaintext = bool(raw, origin(key));
         break;
       case 'auditFile':
-        config.audit = { file: resolve(cwd, raw), stdout: false };
+        config.audit = { ...config.audit, file: resolve(cwd, raw), stdout: false };
+        break;
+      case 'auditSigningKey':
+        config.audit.signingKey = raw;
         break;
       case 'prometheusPort':
         config.metrics.prometheus = { ...config.metrics.prometheus, port: portNumber(raw, origin(key)) };
@@ -440,12 +466,20 @@ function mergeFile(config: DaemonConfig, path: string): void {
     if (!Number.isInteger(n) || n < (positive ? 1 : 0)) throw new ConfigError(`${where(`limits.${k}`)}: "${String(limits[k])}" is not a ${positive ? 'positive' : 'non-negative'} whole number`);
     config.limits[k] = n;
   }
-  const audit = section('audit', ['file', 'stdout']);
+  const audit = section('audit', ['file', 'stdout', 'signingKey', 'checkpointEveryLines', 'checkpointEveryMs', 'aggregateFailuresMs']);
   if (audit) {
+    if (audit.signingKey !== undefined && (typeof audit.signingKey !== 'string' || !/^[a-z][a-z0-9+.-]*:\/\//i.test(audit.signingKey))) {
+      throw new ConfigError(`${where('audit.signingKey')} must be a secret reference (env://NAME, file:///path, aws-sm://..., azure-kv://...), never the key itself`);
+    }
+    if (audit.signingKey !== undefined) config.audit.signingKey = String(audit.signingKey);
+    if (audit.checkpointEveryLines !== undefined) config.audit.checkpointEveryLines = positiveInteger(String(audit.checkpointEveryLines), where('audit.checkpointEveryLines'));
+    if (audit.checkpointEveryMs !== undefined) config.audit.checkpointEveryMs = nonNegative(String(audit.checkpointEveryMs), where('audit.checkpointEveryMs'));
+    if (audit.aggregateFailuresMs !== undefined) config.audit.aggregateFailuresMs = nonNegative(String(audit.aggregateFailuresMs), where('audit.aggregateFailuresMs'));
     if (audit.stdout !== undefined && typeof audit.stdout !== 'boolean') throw new ConfigError(`${where('audit.stdout')} must be true or false`);
     if (audit.file !== undefined && (typeof audit.file !== 'string' || audit.file === '')) throw new ConfigError(`${where('audit.file')} must be a path`);
     if (audit.file && audit.stdout) throw new ConfigError(`${where('audit')}: set file or stdout, not both`);
-    config.audit = { stdout: audit.stdout === true, ...(audit.file ? { file: resolve(dirname(path), String(audit.file)) } : {}) };
+    const { file: _file, ...rest } = config.audit;
+    config.audit = { ...rest, stdout: audit.stdout === true, ...(audit.file ? { file: resolve(dirname(path), String(audit.file)) } : {}) };
   }
   const auth = section('auth', ['tokens', 'mtls', 'jwt']);
   if (auth) readAuth(config, auth, where, dirname(path));

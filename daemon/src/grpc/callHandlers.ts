@@ -7,8 +7,10 @@ import type {
 } from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
-import { AbortedError, describeError, InputError, SourcedError, type Logger } from '@sourced/core';
+import { AbortedError, describeError, InputError, SourcedError, UnauthenticatedError, type Logger } from '@sourced/core';
 import type { AuditLog } from '../audit/AuditLog';
+import type { FailureAggregator } from '../audit/FailureAggregator';
+import type { AuthFailureLimiter } from '../security/authFailureLimiter';
 import { principalName, type Authenticator, type Principal } from '../security/authenticate';
 import type { Authorizer } from '../security/authorize';
 import { effectiveDeadlineMs, peerAddress, type CallLimiter } from '../security/limits';
@@ -68,6 +70,10 @@ export interface HandlerDeps {
   authorizer: Authorizer;
   /** Where each call is recorded when the audit log is on. */
   audit?: AuditLog;
+  /** Where calls refused before the caller was known are recorded (aggregated per peer), when the audit log is on. */
+  failureLog?: FailureAggregator;
+  /** Failed authentications per peer; a peer past its budget is refused before authentication. */
+  authFailures?: AuthFailureLimiter;
   limiter: CallLimiter;
   limits: DaemonConfig['limits'];
   /** `rpc.server.duration` and `rpc.server.requests`, recorded as each call ends (every exit path). */
@@ -121,6 +127,9 @@ function openCall(deps: HandlerDeps, fullMethod: string, call: ServerUnaryCall<u
   const started = performance.now();
   const startedAt = new Date();
   let principalId = 'anonymous';
+  // Whether authentication established the caller; a call refused before that is recorded by peer, aggregated.
+  let known = false;
+  const peer = peerAddress(call.getPeer());
   let dataSource: { id?: string; type?: string; host?: string } | undefined;
   return {
     span,
@@ -129,7 +138,16 @@ function openCall(deps: HandlerDeps, fullMethod: string, call: ServerUnaryCall<u
       return logger;
     },
     async authenticate() {
-      const principal = await deps.authenticator.authenticate(call);
+      // A peer that keeps failing is refused before its credentials cost anything to check.
+      deps.authFailures?.check(peer);
+      let principal: Principal;
+      try {
+        principal = await deps.authenticator.authenticate(call);
+      } catch (error) {
+        if (error instanceof UnauthenticatedError) deps.authFailures?.failed(peer);
+        throw error;
+      }
+      known = true;
       const name = principalName(principal);
       span.setAttributes({ 'enduser.id': name, 'sourced.auth.method': principal.method });
       logger = logger.child({ principal: name });
@@ -138,8 +156,7 @@ function openCall(deps: HandlerDeps, fullMethod: string, call: ServerUnaryCall<u
       // With authentication off every caller is `anonymous`: one budget per peer address, so that
       // one client's calls cannot use up everyone's. Otherwise one budget per principal.
       if (principal.method === 'none') {
-        const anonymous = `anonymous@${peerAddress(call.getPeer())}`;
-        release = deps.limiter.enter(anonymous);
+        release = deps.limiter.enter(`anonymous@${peer}`);
       } else {
         release = deps.limiter.enter(`${principal.method}:${principal.id}`, name);
       }
@@ -160,9 +177,13 @@ function openCall(deps: HandlerDeps, fullMethod: string, call: ServerUnaryCall<u
       span.end();
       const durationMs = performance.now() - started;
       deps.metrics?.record(fullMethod, code, durationMs);
-      deps.audit?.record({ time: startedAt, principal: principalId, rpc: fullMethod, dataSource, code, durationMs, traceId });
+      const entry = { time: startedAt, principal: principalId, rpc: fullMethod, dataSource, code, durationMs, traceId };
+      if (!known && deps.failureLog) deps.failureLog.record({ ...entry, peer });
+      else deps.audit?.record(entry);
       const fields = { code: Status[code], duration_ms: Math.round(durationMs) };
-      if (code === Status.INTERNAL) logger.error('call failed', { ...fields, error: describeError(error), stack: (error as Error)?.stack });
+      // A rate-limited peer's refusals would be a line each: the audit log aggregates them, the log keeps them at debug.
+      if (error instanceof SourcedError && error.reason === 'TOO_MANY_AUTH_FAILURES') logger.debug('call refused', { ...fields, reason: error.reason, peer });
+      else if (code === Status.INTERNAL) logger.error('call failed', { ...fields, error: describeError(error), stack: (error as Error)?.stack });
       else logger.info('call finished', error ? { ...fields, reason: error instanceof SourcedError ? error.reason : undefined, error: describeError(error) } : fields);
     },
   };
