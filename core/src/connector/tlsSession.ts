@@ -251,7 +251,7 @@ export function describeTlsSession(session: TlsSession, tls: TlsArgs, host: stri
     }
   }
   if (verifies && chainCode) {
-    const d = describeCertificateError({ code: chainCode }, name) ?? {
+    const d = describeCertificateError({ code: chainCode }, name, tls) ?? {
       code: chainCode,
       message: `the server's certificate did not verify (${chainCode})`,
       hint: 'Check ssl_config.ca and the certificate chain the server sends.',
@@ -344,10 +344,18 @@ const CLIENT_CERT_REFUSED_HINT =
 export function describeCertificateError(
   error: unknown,
   host: string,
-  tls?: Pick<TlsArgs, 'cert'>,
+  tls?: Pick<TlsArgs, 'cert'> & Partial<Pick<TlsArgs, 'ca'>>,
 ): { message: string; hint: string; code: string } | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== 'string') return undefined;
+  if (UNTRUSTED_CERT_CODES.has(code) && tls?.ca) {
+    // A CA was given, and it is not the one: asking for "the CA" again would not help.
+    return {
+      code,
+      message: `the server's certificate is not signed by the CA given in ssl_config.ca: unknown CA (${code})`,
+      hint: "The CA in ssl_config.ca did not sign the server's certificate, or the server sends no intermediate certificate: give the CA (or the bundle with its intermediates) that signed it; `openssl s_client -connect HOST:PORT -showcerts` shows the chain the server sends.",
+    };
+  }
   if (UNTRUSTED_CERT_CODES.has(code)) {
     return {
       code,

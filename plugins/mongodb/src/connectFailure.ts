@@ -67,8 +67,9 @@ export function describeConnectFailure(error: unknown, args: ConnectionArgs, set
     };
   }
 
-  const cert = describeCertificateError(errorWithCode(cause), args.tls?.servername ?? (settings.srv ? settings.host : args.host));
-  if (cert) return { reason: 'TLS_CERTIFICATE_REJECTED', kind: 'unavailable', ...cert };
+  // TLS misconfigurations are not outages: retrying does not help (FAILED_PRECONDITION).
+  const cert = describeCertificateError(errorWithCode(cause), args.tls?.servername ?? (settings.srv ? settings.host : args.host), args.tls);
+  if (cert) return { reason: 'TLS_CERTIFICATE_REJECTED', kind: 'invalid', ...cert };
 
   const socketCode = errorCode(cause);
   if (socketCode === 'ECONNREFUSED') {
@@ -92,7 +93,7 @@ export function describeConnectFailure(error: unknown, args: ConnectionArgs, set
   if (args.tls && /before secure TLS connection|ECONNRESET|EPROTO|wrong version number|packet length too long/i.test(`${socketCode} ${text}`)) {
     return {
       reason: 'TLS_NOT_OFFERED',
-      kind: 'unavailable',
+      kind: 'invalid',
       code: socketCode,
       message: `the server at ${target} closed the connection during the TLS handshake: it does not seem to have TLS on`,
       hint: "Turn TLS on in mongod (net.tls.mode), or, on a trusted network only, set ssl_config.mode to SSL_MODE_DISABLE.",

@@ -177,11 +177,12 @@ export function describeConnectFailure(error: unknown, args: ConnectionArgs): Co
     };
   }
   if (code === 'HANDSHAKE_NO_SSL_SUPPORT') {
-    return { reason: 'TLS_NOT_OFFERED', kind: 'unavailable', code, message: `the server at ${target} does not offer TLS`, hint: TLS_HINT };
+    return { reason: 'TLS_NOT_OFFERED', kind: 'invalid', code, message: `the server at ${target} does not offer TLS`, hint: TLS_HINT };
   }
   const tlsCode = tlsErrorCode(error);
-  const cert = describeCertificateError({ code: tlsCode, reason: (error as { reason?: unknown }).reason }, args.tls?.servername ?? args.host);
-  if (cert) return { reason: 'TLS_CERTIFICATE_REJECTED', kind: 'unavailable', ...cert };
+  // TLS misconfigurations are not outages: retrying does not help (FAILED_PRECONDITION).
+  const cert = describeCertificateError({ code: tlsCode, reason: (error as { reason?: unknown }).reason }, args.tls?.servername ?? args.host, args.tls);
+  if (cert) return { reason: 'TLS_CERTIFICATE_REJECTED', kind: 'invalid', ...cert };
   if (code === 'HANDSHAKE_SSL_ERROR') {
     return {
       reason: 'TLS_FAILED',

@@ -4,6 +4,7 @@ import {
   connectFailureToError,
   type ConnectFailure,
   targetDeniedFailure,
+  type TlsArgs,
 } from '@sourced/core';
 import { NoPasswordError } from './connect';
 import { isConnectionError, scrubbed, sqlState } from './pgErrors';
@@ -14,8 +15,8 @@ import { isConnectionError, scrubbed, sqlState } from './pgErrors';
  * not one. Shared by the `tls` check and by connection failures; core's description with
  * PostgreSQL's setting for the certificate.
  */
-export function describeCertificateError(error: unknown, host: string): { message: string; hint: string; code: string } | undefined {
-  const described = describeTlsCertificateError(error, host);
+export function describeCertificateError(error: unknown, host: string, tls?: TlsArgs): { message: string; hint: string; code: string } | undefined {
+  const described = describeTlsCertificateError(error, host, tls);
   if (described?.code === 'CERT_HAS_EXPIRED') described.hint = 'Renew the server certificate (ssl_cert_file on the server).';
   return described;
 }
@@ -125,12 +126,13 @@ export function describeConnectFailure(error: unknown, args: ConnectionArgs): Co
     return { reason: 'AUTHENTICATION_FAILED', kind: 'not-allowed', code: state, message: text, hint: 'Check the user name and credentials.' };
   }
 
-  const cert = describeCertificateError(error, args.tls?.servername ?? args.host);
-  if (cert) return { reason: 'TLS_CERTIFICATE_REJECTED', kind: 'unavailable', ...cert };
+  // TLS misconfigurations are not outages: retrying does not help (FAILED_PRECONDITION).
+  const cert = describeCertificateError(error, args.tls?.servername ?? args.host, args.tls);
+  if (cert) return { reason: 'TLS_CERTIFICATE_REJECTED', kind: 'invalid', ...cert };
   if (/does not support SSL/.test(text)) {
     return {
       reason: 'TLS_NOT_OFFERED',
-      kind: 'unavailable',
+      kind: 'invalid',
       message: `the server at ${target} does not accept TLS`,
       hint: 'Turn TLS on in the server (ssl = on with a certificate), or, on a trusted network only, set ssl_config.mode to SSL_MODE_DISABLE.',
     };
