@@ -21,10 +21,13 @@ export const DEFAULT_CHAIN_ORDER: readonly ChainLink[] = ['reference', 'connecti
 export interface SecretPolicy {
   /**
    * Glob patterns over a reference without its fragment (`env://SOURCED_SECRET_*`,
-   * `file:///run/secrets/*`, `aws-sm://*`). A reference that matches none is refused.
+   * `file:///run/secrets/*`, `aws-sm://*`). A reference that matches none is refused, the
+   * dynamic `env://SOURCED_SECRET_<ID>_<LABEL>` variables included. A `file://` reference must
+   * match by its normalised name and again by its real path (links followed); the `file://`
+   * patterns are also the files TLS settings may name by path. /proc, /sys and /dev never match.
    */
   allowedReferences: string[];
-  /** Whether the dynamic strategies (environment variables by name pattern) run. */
+  /** Whether the dynamic strategies (environment variables by name pattern) run, each under `allowedReferences`. */
   dynamicStrategies: boolean;
 }
 
