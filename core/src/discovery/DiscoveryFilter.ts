@@ -59,11 +59,20 @@ export interface CompiledFilter {
    * @deprecated Exponential in backtracking engines (JavaScript, PCRE, MySQL REGEXP) on crafted patterns; use {@link CompiledFilter.globs}.
    */
   includeSchemas: string[];
-  /** @deprecated See {@link CompiledFilter.includeSchemas}; use {@link CompiledFilter.globs}. */
+  /**
+   * Anchored regular expressions of the schemas to skip.
+   * @deprecated See {@link CompiledFilter.includeSchemas}; use {@link CompiledFilter.globs}.
+   */
   excludeSchemas: string[];
-  /** @deprecated See {@link CompiledFilter.includeSchemas}; use {@link CompiledFilter.globs}. */
+  /**
+   * Anchored regular expressions over `schema.name` of the relations to read.
+   * @deprecated See {@link CompiledFilter.includeSchemas}; use {@link CompiledFilter.globs}.
+   */
   includeTables: string[];
-  /** @deprecated See {@link CompiledFilter.includeSchemas}; use {@link CompiledFilter.globs}. */
+  /**
+   * Anchored regular expressions over `schema.name` of the relations to skip.
+   * @deprecated See {@link CompiledFilter.includeSchemas}; use {@link CompiledFilter.globs}.
+   */
   excludeTables: string[];
   /** Whether the database's system schemas (such as `information_schema`) are read too. */
   includeSystemSchemas: boolean;
