@@ -45,16 +45,17 @@ describe('loadConfig', () => {
         "discovery": {
           "defaultStrategy": "BALANCED",
           "heapHeadroomMb": 48,
+          "stallTimeoutMs": 60000,
         },
         "limits": {
-          "defaultDeadlineMs": 3600000,
           "authFailureBurst": 20,
           "authFailuresPerMinute": 60,
+          "defaultDeadlineMs": 600000,
           "maxCheckTimeoutMs": 60000,
           "maxConcurrentCalls": 256,
           "maxConcurrentCallsPerPrincipal": 32,
           "maxConnectTimeoutMs": 30000,
-          "maxDeadlineMs": 21600000,
+          "maxDeadlineMs": 3600000,
           "maxEntities": 0,
           "maxMessageBytes": 4194304,
           "maxSampleSize": 100000,
@@ -170,6 +171,7 @@ validation:
 discovery:
   defaultStrategy: adaptive
   heapHeadroomMb: 0
+  stallTimeoutMs: 15000
 sources:
   maxConnectionsPerEndpoint: 25
 preview:
@@ -200,7 +202,7 @@ secrets:
       plugins: ['@sourced/plugin-postgres', 'sourced-plugin-clickhouse'],
       pluginSettings: { clickhouse: { maxRows: 10 } },
       validation: { checkTimeoutMs: 1500 },
-      discovery: { defaultStrategy: 'ADAPTIVE', heapHeadroomMb: 0 },
+      discovery: { defaultStrategy: 'ADAPTIVE', heapHeadroomMb: 0, stallTimeoutMs: 15000 },
       limits: DEFAULT_CONFIG.limits,
       preview: { defaultRows: 20, maxRows: 200, maskColumns: ['*password*', 'notes'], maskTypes: ['bytea'], allowSystemSchemas: true, maskCredentialColumns: true },
       profile: { defaultSampleRows: 500, maxSampleRows: 5000 },
@@ -376,7 +378,7 @@ secrets:
     /** A section that is not an object, or a switch that is not a boolean, is refused rather than read as "off". */
     it('a value of the wrong type in the file', () => {
       expect(errorOf(['--config', write('errors/section.yaml', 'discovery: ADAPTIVE\n')])).toMatchInlineSnapshot(
-        `"discovery in <dir>/errors/section.yaml must be an object with defaultStrategy, heapHeadroomMb"`,
+        `"discovery in <dir>/errors/section.yaml must be an object with defaultStrategy, heapHeadroomMb, stallTimeoutMs"`,
       );
       expect(errorOf(['--config', write('errors/switch.yaml', 'secrets:\n  dynamicStrategies: "yes"\n')])).toMatchInlineSnapshot(
         `"secrets.dynamicStrategies in <dir>/errors/switch.yaml must be true or false"`,
