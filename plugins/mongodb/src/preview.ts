@@ -70,7 +70,7 @@ const SYSTEM_DATABASES = new Set(['admin', 'local', 'config']);
  * `system.js` code). Previews and profiles refuse them unless the daemon opts in.
  */
 export function isSystemTable(table: RelationKey): boolean {
-  return SYSTEM_DATABASES.has(table.schema) || table.name.startsWith('system.');
+  return SYSTEM_DATABASES.has(table.schema.toLowerCase()) || table.name.startsWith('system.');
 }
 
 /**

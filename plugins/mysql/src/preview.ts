@@ -55,7 +55,7 @@ export function isSystemTable(table: RelationKey): boolean {
  * Columns of the `mysql` database that hold credential material (keys lower case): account
  * password hashes (`user.authentication_string`, MariaDB's `user.Password` view column,
  * `global_priv.Priv`, whose JSON carries the hash), federated servers' passwords, a replica's
- * source password and MySQL's password history.
+ * source password, MySQL's password history, statement logs and column statistics.
  */
 const CREDENTIAL_COLUMNS: Readonly<Record<string, readonly string[]>> = {
   'mysql.user': ['authentication_string', 'password'],
@@ -63,6 +63,12 @@ const CREDENTIAL_COLUMNS: Readonly<Record<string, readonly string[]>> = {
   'mysql.servers': ['password'],
   'mysql.slave_master_info': ['user_password'],
   'mysql.password_history': ['password'],
+  // Statement logs keep CREATE USER ... IDENTIFIED BY '<password>' as sent.
+  'mysql.general_log': ['argument'],
+  'mysql.slow_log': ['sql_text'],
+  // Persistent statistics and histograms hold sample values of the columns they describe.
+  'mysql.column_stats': ['min_value', 'max_value', 'histogram'],
+  'mysql.column_statistics': ['histogram'],
 };
 
 /** The credential columns of a table (masked by the engines, which compare names case-insensitively). */

@@ -47,8 +47,8 @@ export function isSystemTable(table: RelationKey): boolean {
 
 /**
  * Columns of PostgreSQL's catalogs that hold credential material: password hashes (SCRAM
- * verifiers, md5), user-mapping and foreign-server options (`password=...`), and connection
- * strings of subscriptions and WAL receivers.
+ * verifiers, md5), user-mapping and foreign-server options (`password=...`), connection
+ * strings of subscriptions and WAL receivers, and the sample values statistics keep.
  */
 const CREDENTIAL_COLUMNS: Readonly<Record<string, readonly string[]>> = {
   'pg_catalog.pg_authid': ['rolpassword'],
@@ -63,6 +63,11 @@ const CREDENTIAL_COLUMNS: Readonly<Record<string, readonly string[]>> = {
   'information_schema._pg_foreign_servers': ['srvoptions'],
   'information_schema.user_mapping_options': ['option_value'],
   'information_schema.foreign_server_options': ['option_value'],
+  // Statistics hold sample values of every analyzed column, rolpassword's included.
+  'pg_catalog.pg_stats': ['most_common_vals', 'most_common_elems', 'histogram_bounds'],
+  'pg_catalog.pg_statistic': ['stavalues1', 'stavalues2', 'stavalues3', 'stavalues4', 'stavalues5'],
+  'pg_catalog.pg_stats_ext': ['most_common_vals'],
+  'pg_catalog.pg_stats_ext_exprs': ['most_common_vals', 'most_common_elems', 'histogram_bounds'],
 };
 
 /** The credential columns of a table (masked by the engines unless configured otherwise). */
