@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { KEEPALIVE_IDLE_MS } from '@sourced/core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DiscoverDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
 import { CheckStatus, EndpointRole } from '../daemon/src/gen/sourced/v1/validation';
@@ -19,6 +20,7 @@ import {
   sleep,
   type SeedShape,
   allKeepAlive,
+  keepAliveSeconds,
   socketsTo,
 } from './support/hybrid';
 import { expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
@@ -192,6 +194,8 @@ describe('HYBRID MySQL (MariaDB): primary, secondary, failover', () => {
     expect(seen?.socketsB).toHaveLength(1);
     expect(seen?.socketsA[0]).toContain('timer:(keepalive');
     expect(seen?.socketsB[0]).toContain('timer:(keepalive');
+    // ... with the daemon's idle time, not the kernel's two hours (issue 24: it showed 119min)
+    for (const line of [seen?.socketsA[0] ?? '', seen?.socketsB[0] ?? '']) expect(keepAliveSeconds(line)).toBeLessThanOrEqual(KEEPALIVE_IDLE_MS / 1000);
 
     // The control: an ON_PREM session has no keep-alive, so the timer above is HYBRID's doing.
     let onPrem: string[] = [];

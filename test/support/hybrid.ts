@@ -271,6 +271,19 @@ export function expectUndisturbed(
   }
 }
 
+/**
+ * The time left on TCP keep-alive's timer of an `ss -o` line, seconds; undefined when the line
+ * shows no keep-alive timer. ss prints minutes, seconds and milliseconds run together:
+ * `119min`, `1min38sec`, `38sec`, `9.996ms` (9.996 s), `996ms`.
+ */
+export function keepAliveSeconds(line: string): number | undefined {
+  const timer = /timer:\(keepalive,([^,)]+)/.exec(line)?.[1];
+  const m = timer === undefined ? null : /^(?:(\d+)min)?(?:(\d+)sec)?(?:(\d+)\.(\d{3})ms)?(?:(\d+)ms)?$/.exec(timer);
+  if (!m) return undefined;
+  const n = (i: number) => Number(m[i] ?? 0);
+  return n(1) * 60 + n(2) + n(3) + n(4) / 1000 + n(5) / 1000;
+}
+
 /** Whether every line shows TCP keep-alive's timer. */
 export const allKeepAlive = (lines: string[]): boolean => lines.length > 0 && lines.every((l) => l.includes('timer:(keepalive'));
 

@@ -36,7 +36,11 @@ export interface ConnectionArgs {
   tls?: TlsArgs;
   /** Sent to the server where the protocol allows (PostgreSQL application_name). */
   applicationName: string;
-  /** TCP keep-alive; on for HYBRID so a dead link is noticed and failed over. */
+  /**
+   * TCP keep-alive; on for HYBRID so a dead link is noticed and failed over. Connectors set the
+   * idle time before the first probe to {@link KEEPALIVE_IDLE_MS} (Node sets no probe interval
+   * or count: the kernel's apply).
+   */
   keepAlive: boolean;
   /** Time limit for opening the connection. */
   connectTimeoutMs: number;
@@ -71,3 +75,9 @@ export function toNodeTlsOptions(tls: TlsArgs, host: string): ConnectionOptions 
   if (tls.mode === 'verify-ca') options.checkServerIdentity = () => undefined;
   return options;
 }
+
+/**
+ * Idle time before TCP keep-alive's first probe on a connection that has it, ms. The kernel's
+ * default (2 hours) would notice a dead link long after any caller gave up.
+ */
+export const KEEPALIVE_IDLE_MS = 10_000;

@@ -4,7 +4,7 @@
  * handshake told us (server version, connection id, the auth plugin that logged in).
  */
 import { checkServerIdentity, type TLSSocket } from 'node:tls';
-import { abortedErrorFrom, raceSignal, type ConnectionArgs, type TlsArgs } from '@sourced/core';
+import { abortedErrorFrom, KEEPALIVE_IDLE_MS, raceSignal, type ConnectionArgs, type TlsArgs } from '@sourced/core';
 import { authPlugins as standardAuthPlugins, createConnection, type AuthPlugin, type Connection, type ConnectionOptions } from 'mysql2';
 import { ed25519Sign } from './ed25519';
 
@@ -57,7 +57,7 @@ export async function openConnection(args: ConnectionArgs, signal: AbortSignal, 
     // The server shows these in performance_schema.session_connect_attrs.
     connectAttributes: { program_name: args.applicationName },
     enableKeepAlive: args.keepAlive,
-    keepAliveInitialDelay: 10_000,
+    keepAliveInitialDelay: KEEPALIVE_IDLE_MS,
     multipleStatements: false,
     dateStrings: true,
     supportBigNumbers: true,
@@ -70,7 +70,7 @@ export async function openConnection(args: ConnectionArgs, signal: AbortSignal, 
   if (targets) {
     // mysql2 takes a connected (or connecting) stream: dial through the target policy. The
     // TLS upgrade still verifies against options.host, the name.
-    options.stream = () => targets.connect({ host: args.host, port: args.port, noDelay: true, keepAlive: args.keepAlive, keepAliveInitialDelay: 10_000 });
+    options.stream = () => targets.connect({ host: args.host, port: args.port, noDelay: true, keepAlive: args.keepAlive, keepAliveInitialDelay: KEEPALIVE_IDLE_MS });
   }
   const conn = createConnection(options);
   conn.on('error', () => undefined);

@@ -2,6 +2,7 @@ import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
 import {
   abortedErrorFrom,
   describeError,
+  KEEPALIVE_IDLE_MS,
   raceSignal,
   toNodeTlsOptions,
   type ConnectionArgs,
@@ -69,6 +70,8 @@ export async function connectClient(args: ConnectionArgs, signal: AbortSignal, l
     ssl: args.tls ? pgTlsOptions(args.tls, args.host) : false,
     application_name: args.applicationName,
     keepAlive: args.keepAlive,
+    // Without it pg asks for keep-alive with the kernel's idle time: the first probe after 2 hours.
+    keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
     connectionTimeoutMillis: args.connectTimeoutMs,
     // pg connects the stream itself (connect(port, host)); the policy's socket resolves the
     // host through the target policy and dials only an address it allows.
