@@ -50,14 +50,15 @@ export interface DaemonConfig {
      * Preview and profile tables of the database's own schemas (pg_catalog, information_schema,
      * mysql, performance_schema, sys, MongoDB's admin, local, config): false by default, and
      * a call for one is PERMISSION_DENIED (SYSTEM_TABLE_NOT_ALLOWED). Applies to profiles too.
+     * Absent: false.
      */
-    allowSystemSchemas: boolean;
+    allowSystemSchemas?: boolean;
     /**
      * Mask the credential columns each connector names (pg_authid.rolpassword,
      * mysql.user.authentication_string, admin.system.users credentials, …) whatever
-     * `maskColumns` says: true by default. Applies to profiles too.
+     * `maskColumns` says: true by default. Applies to profiles too. Absent: true.
      */
-    maskCredentialColumns: boolean;
+    maskCredentialColumns?: boolean;
   };
   /** ProfileTable: the sample's rows by default and at most (masking follows `preview`). */
   profile: {
