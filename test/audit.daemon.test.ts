@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Metadata, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DEFAULT_CONFIG } from '../daemon/src';
 import { verifyAuditLog } from '../daemon/src/audit';
 import { ListPluginsRequest } from '../daemon/src/gen/sourced/v1/plugin_service';
 import { hashToken } from '../daemon/src/security/authenticate';
@@ -33,7 +34,7 @@ describe('the audit log of a running daemon', () => {
     const file = join(dir, 'audit.log');
     const t = await startTestDaemon({
       plugins: ['@sourced/plugin-postgres'],
-      audit: { file, stdout: false },
+      audit: { ...DEFAULT_CONFIG.audit, file, stdout: false },
       auth: { tokens: [{ principal: 'platform-ci', sha256: hashToken(token) }] },
       rbac: { roles: { pg: { rpcs: ['sourced.v1.DataSourceService/*'], connectors: ['postgres'], hosts: ['127.0.0.1'], secrets: [] } }, bindings: { 'platform-ci': ['pg'] } },
     });

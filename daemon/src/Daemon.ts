@@ -110,17 +110,19 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
   await loadPlugins(config.plugins, pluginRegistry, logger, { settings: config.pluginSettings, plugins: options.plugins });
   // The audit log opens before the daemon serves: a file it cannot continue, or a signing key
   // that cannot be resolved (through the plugins' secret providers), stops the start.
-  const signingKey = config.audit.signingKey ? await resolveSigningKey(config.audit.signingKey, pluginRegistry.secretProviders(), logger, config.secrets.providerTimeoutMs) : undefined;
+  // An embedding host may pass a partial `audit` section: what it leaves out keeps its default.
+  const auditSettings = { ...DEFAULT_CONFIG.audit, ...config.audit };
+  const signingKey = auditSettings.signingKey ? await resolveSigningKey(auditSettings.signingKey, pluginRegistry.secretProviders(), logger, config.secrets.providerTimeoutMs) : undefined;
   const audit =
-    config.audit.file || config.audit.stdout
-      ? await AuditLog.open(config.audit.file ? { file: config.audit.file } : { stdout: true }, {
+    auditSettings.file || auditSettings.stdout
+      ? await AuditLog.open(auditSettings.file ? { file: auditSettings.file } : { stdout: true }, {
           onError: (error) => logger.error('writing the audit log failed', { error: error.message }),
           signingKey,
-          checkpointEveryLines: config.audit.checkpointEveryLines,
-          checkpointEveryMs: config.audit.checkpointEveryMs,
+          checkpointEveryLines: auditSettings.checkpointEveryLines,
+          checkpointEveryMs: auditSettings.checkpointEveryMs,
         })
       : undefined;
-  const failureLog = audit ? new FailureAggregator(audit, config.audit.aggregateFailuresMs) : undefined;
+  const failureLog = audit ? new FailureAggregator(audit, auditSettings.aggregateFailuresMs) : undefined;
   // The Prometheus endpoint listens once this resolves; a port in use stops the start.
   let metrics: Metrics;
   try {
@@ -159,7 +161,7 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
       authorizer: z,
       audit,
       failureLog,
-      authFailures: new AuthFailureLimiter(c.limits.authFailureBurst, c.limits.authFailuresPerMinute),
+      authFailures: new AuthFailureLimiter(c.limits.authFailureBurst ?? DEFAULT_CONFIG.limits.authFailureBurst, c.limits.authFailuresPerMinute ?? DEFAULT_CONFIG.limits.authFailuresPerMinute),
       limiter: callLimiter,
       limits: c.limits,
       metrics: rpcMetrics(meter),

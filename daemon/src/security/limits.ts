@@ -72,7 +72,7 @@ const CONNECTOR_CONNECT_TIMEOUT_MS = 10_000;
  * dropped (the connector's default then applies, itself capped). `maxMs` 0 leaves it alone.
  */
 export function capConnectTimeout<T extends { connectionProperties: Record<string, unknown> }>(source: T, maxMs: number): T {
-  if (maxMs <= 0) return source;
+  if (!(maxMs > 0)) return source;
   const { connect_timeout_ms: ms, connect_timeout_seconds: seconds, ...rest } = source.connectionProperties;
   const requested = ms !== undefined ? Number(ms) : seconds !== undefined ? Number(seconds) * 1000 : NaN;
   const wanted = Number.isFinite(requested) && requested > 0 ? requested : CONNECTOR_CONNECT_TIMEOUT_MS;
