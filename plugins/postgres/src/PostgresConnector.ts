@@ -21,7 +21,7 @@ import { countRelations, KeyWindow, readRelations, readSchemas } from './catalog
 import { postgresValidationPlan, type PostgresCheckState } from './checks';
 import { connectClient, sessionIdentity } from './connect';
 import { toConnectError } from './connectFailure';
-import { isConnectionError } from './pgErrors';
+import { isConnectionError, isNotPopulated, notPopulatedError } from './pgErrors';
 import { credentialColumns, isSystemTable, readPreviewColumns, readPreviewRows } from './preview';
 import { profileTable } from './profile';
 import { endClient } from './query';
@@ -94,8 +94,14 @@ export class PostgresConnector extends LocationAwareConnector<Client> {
   }
 
   /** A read-only transaction: the catalog names again, then one SELECT ... LIMIT $1 read as text and rendered by type. */
-  protected override queryPreviewRows(conn: Client, read: PreviewRead, signal: AbortSignal): Promise<Cell[][]> {
-    return readPreviewRows(conn, read, signal);
+  protected override async queryPreviewRows(conn: Client, read: PreviewRead, signal: AbortSignal): Promise<Cell[][]> {
+    try {
+      return await readPreviewRows(conn, read, signal);
+    } catch (error) {
+      // A materialized view created WITH NO DATA: the caller's to fix (refresh it), not INTERNAL.
+      if (isNotPopulated(error)) throw notPopulatedError(read.table, error);
+      throw error;
+    }
   }
 
   /**

@@ -1,4 +1,4 @@
-import { scrubSecrets, scrubbedErrorText, type Secret } from '@sourced/core';
+import { SourcedError, scrubSecrets, scrubbedErrorText, type Secret } from '@sourced/core';
 
 /** Socket error codes that mean the connection is gone. */
 const SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
@@ -55,4 +55,35 @@ export function scrubbed(error: unknown, secrets: readonly (Secret | undefined)[
 /** Replaces every occurrence of each secret's value in `text`. */
 export function scrub(text: string, secrets: readonly (Secret | undefined)[]): string {
   return scrubSecrets(text, secrets);
+}
+
+/**
+ * The error of a read from a materialized view that was created `WITH NO DATA` (or refreshed
+ * so) and has no rows to read until it is refreshed: FAILED_PRECONDITION (a plain
+ * SourcedError) with reason MATERIALIZED_VIEW_NOT_POPULATED and the fix as `hint`, for the
+ * preview and the profile alike.
+ */
+export function notPopulatedError(table: { schema: string; name: string }, cause?: unknown): SourcedError {
+  const view = `${quoteName(table.schema)}.${quoteName(table.name)}`;
+  const hint = `Run REFRESH MATERIALIZED VIEW ${view} (as its owner) so it holds rows, then try again.`;
+  return new SourcedError('MATERIALIZED_VIEW_NOT_POPULATED', `materialized view ${view} has not been populated: it has no rows to read until it is refreshed. ${hint}`, {
+    cause,
+    metadata: { schema: table.schema, name: table.name, hint },
+  });
+}
+
+/**
+ * Whether a server error is PostgreSQL's refusal to read a materialized view that was never
+ * populated: SQLSTATE 55000 (object_not_in_prerequisite_state) with its REFRESH hint. The
+ * profile checks pg_class.relispopulated before reading; the preview recognises the error.
+ */
+export function isNotPopulated(error: unknown): boolean {
+  if (sqlState(error) !== '55000') return false;
+  const { message, hint } = error as { message?: unknown; hint?: unknown };
+  return /REFRESH MATERIALIZED VIEW/i.test(String(hint ?? '')) || /has not been populated/.test(String(message ?? ''));
+}
+
+/** An identifier as SQL writes it: bare when it is lower-case letters, digits and `_`, else double-quoted. */
+function quoteName(name: string): string {
+  return /^[a-z_][a-z0-9_]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
 }

@@ -17,9 +17,12 @@
  *   most_common_vals (anyarray, read as `::text::text[]`, each element the type's own text
  *   form) with most_common_freqs → mostCommon, rendered by the column's type like the preview;
  *   histogram_bounds → histogram (numeric and temporal columns only), downsampled to the
- *   requested number of buckets; min/max are the histogram's first and last bound — the
- *   bounds ANALYZE saw in its sample, and without the most common values (which PostgreSQL
- *   keeps out of the histogram), so they are the statistics' bounds, not the exact extremes.
+ *   requested number of buckets; min/max (ordered types) are the smallest and largest of the
+ *   most common values and the histogram bounds together — PostgreSQL keeps the most common
+ *   values out of the histogram, so the bounds alone miss a common extreme — compared by the
+ *   server in the column's type and collation (one more statement, over those values passed
+ *   as parameters, reading no table). They are what ANALYZE saw in its sample as of its last
+ *   run: estimates, labelled as such.
  *   A column pg_stats has no row for (never analysed, added since, or not readable by this
  *   user) is `noStatistics`. Masked columns and array/composite columns: most_common_vals and
  *   histogram_bounds are selected only for the columns named in the query's $4/$5 (the
@@ -44,7 +47,7 @@
  */
 import { NotAllowedError, NotFoundError, type ColumnProfile, type ProfileItem, type ProfileRead, type RelationKey } from '@sourced/core';
 import type { Client } from 'pg';
-import { isConnectionError, sqlState } from './pgErrors';
+import { isConnectionError, notPopulatedError, sqlState } from './pgErrors';
 import { COLUMNS_SQL, pick, quoteIdent, renderCell, renderingOf, type CatalogColumn, type Rendering } from './preview';
 import { closedByCancel, query } from './query';
 
@@ -56,7 +59,7 @@ SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', 
 /** The relation $1.$2 (as the preview finds it) with its size estimates. */
 const TABLE_SQL = `
 SELECT c.oid::int8 AS oid, n.nspname::text AS schema, c.relname::text AS name, c.relkind::text AS kind,
-       c.reltuples::float8 AS reltuples, c.relpages::float8 AS relpages
+       c.reltuples::float8 AS reltuples, c.relpages::float8 AS relpages, c.relispopulated AS populated
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = $1 AND c.relname = $2
@@ -66,16 +69,38 @@ WHERE n.nspname = $1 AND c.relname = $2
 /**
  * pg_stats of columns $3 of $1.$2; values (most common, histogram) only of the columns in $4
  * (most common) and $5 (histogram). The whole inheritance tree's row first when there are two.
+ * With each row, the column's type without its modifier and its collation (relation $6), both
+ * as SQL names: what the extremes of the statistics' values are computed in.
  */
 const STATS_SQL = `
 SELECT DISTINCT ON (s.attname) s.attname::text AS name, s.null_frac::float8 AS null_frac,
        s.n_distinct::float8 AS n_distinct, s.avg_width::float8 AS avg_width,
        CASE WHEN s.attname = ANY($4) THEN s.most_common_vals::text::text[] END AS mcv,
        CASE WHEN s.attname = ANY($4) THEN s.most_common_freqs::float8[] END AS mcf,
-       CASE WHEN s.attname = ANY($5) THEN s.histogram_bounds::text::text[] END AS histogram
+       CASE WHEN s.attname = ANY($5) THEN s.histogram_bounds::text::text[] END AS histogram,
+       format_type(a.atttypid, NULL) AS value_type,
+       CASE WHEN co.oid IS NOT NULL THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END AS collation
 FROM pg_stats s
+LEFT JOIN pg_attribute a ON a.attrelid = $6::oid AND a.attname = s.attname
+LEFT JOIN pg_collation co ON co.oid = a.attcollation
+LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
 WHERE s.schemaname = $1 AND s.tablename = $2 AND s.attname = ANY($3)
 ORDER BY s.attname, s.inherited DESC`;
+
+/**
+ * The extremes of statistics' values, computed by the server in the column's type and
+ * collation: `(SELECT min(v)::text FROM unnest($i::text[]::T[]) v)` per column, T and the
+ * collation from the catalog ({@link STATS_SQL}), the values as parameters.
+ */
+export function extremesSql(columns: { type: string; collation: string | null }[]): string {
+  if (!columns.length) throw new Error('no columns');
+  const list = columns.flatMap((c, i) => {
+    const v = c.collation ? `v COLLATE ${c.collation}` : 'v';
+    const values = `unnest($${i + 1}::text[]::${c.type}[]) v`;
+    return [`(SELECT min(${v})::text FROM ${values}) AS min${i}`, `(SELECT max(${v})::text FROM ${values}) AS max${i}`];
+  });
+  return `SELECT ${list.join(', ')}`;
+}
 
 interface TableRow {
   oid: string;
@@ -84,6 +109,7 @@ interface TableRow {
   kind: string;
   reltuples: number;
   relpages: number;
+  populated: boolean;
 }
 
 interface StatsRow {
@@ -94,6 +120,8 @@ interface StatsRow {
   mcv: string[] | null;
   mcf: number[] | null;
   histogram: string[] | null;
+  value_type: string | null;
+  collation: string | null;
 }
 
 interface SampleRow {
@@ -133,6 +161,8 @@ export async function* profileTable(conn: Client, read: ProfileRead, signal: Abo
   try {
     const [table] = await query<TableRow>(conn, TABLE_SQL, [read.table.schema, read.table.name], signal);
     if (!table) throw notFound(read.table);
+    // A materialized view created WITH NO DATA has no rows and no statistics: refresh it first.
+    if (!table.populated) throw notPopulatedError(read.table);
     const all = await query<CatalogColumn>(conn, COLUMNS_SQL, [table.oid], signal);
     const columns = pick(all, read.columns.map((c) => c.name), table);
     if (read.mode === 'SAMPLE') yield* sample(conn, table, columns, read, signal);
@@ -164,20 +194,22 @@ function rowCountOf(table: TableRow): number | undefined {
   return table.reltuples < 0 || table.kind === 'v' ? undefined : table.reltuples;
 }
 
-/** STATISTICS: the table item from pg_class, then one pg_stats query for every column. */
+/** STATISTICS: the table item from pg_class, then one pg_stats query for every column (and one for the extremes of their values). */
 async function* statistics(conn: Client, table: TableRow, columns: CatalogColumn[], read: ProfileRead, signal: AbortSignal): AsyncGenerator<ProfileItem> {
   const rowCount = rowCountOf(table);
   yield { kind: 'table', table: { rowCount, rowCountExact: false, sampleRows: 0, source: 'pg_stats' } };
   const renderings = columns.map(renderingOf);
   const valued = columns.filter((c, i) => !read.isMasked(c.name, c.type) && renderings[i] !== 'to_json');
-  const histogrammed = valued.filter((c) => HISTOGRAM.has(renderingOf(c)));
+  // Histogram bounds are read for histogrammed columns (reported) and ordered ones (their extremes).
+  const bounded = valued.filter((c) => HISTOGRAM.has(renderingOf(c)) || isOrdered(c, renderingOf(c)));
   const rows = await query<StatsRow>(
     conn,
     STATS_SQL,
-    [table.schema, table.name, columns.map((c) => c.name), valued.map((c) => c.name), histogrammed.map((c) => c.name)],
+    [table.schema, table.name, columns.map((c) => c.name), valued.map((c) => c.name), bounded.map((c) => c.name), table.oid],
     signal,
   );
   const byName = new Map(rows.map((r) => [r.name, r]));
+  const extremes = await statisticsExtremes(conn, columns.filter((c) => isOrdered(c, renderingOf(c)) && bounded.includes(c)), byName, signal);
   for (const [i, c] of columns.entries()) {
     const rendering = renderings[i] ?? 'other';
     const s = byName.get(c.name);
@@ -189,24 +221,51 @@ async function* statistics(conn: Client, table: TableRow, columns: CatalogColumn
     if (s.n_distinct > 0) distinctCount = s.n_distinct;
     else if (s.n_distinct < 0) distinctCount = rowCount !== undefined && rowCount > 0 ? Math.round(-s.n_distinct * rowCount) : undefined;
     else distinctCount = s.null_frac >= 1 ? 0 : undefined; // 0: unknown, unless every value is NULL
-    const bounds = (s.histogram ?? []).map((v) => renderCell(v, rendering));
-    const first = bounds[0];
-    const last = bounds[bounds.length - 1];
+    const bounds = HISTOGRAM.has(rendering) ? (s.histogram ?? []).map((v) => renderCell(v, rendering)) : [];
     const mcf = s.mcf ?? [];
+    const extreme = extremes.get(c.name);
     const column: ColumnProfile = {
       name: c.name,
       type: c.type,
       nullFraction: s.null_frac,
       distinctCount,
       distinctExact: false,
-      averageLength: s.avg_width,
+      // avg_width: the average pg_column_size of the non-null values ANALYZE read (whole bytes).
+      averageLength: s.null_frac >= 1 ? undefined : s.avg_width,
       mostCommon: (s.mcv ?? []).slice(0, read.mostCommonLimit).map((v, j) => ({ value: renderCell(v, rendering), frequency: mcf[j] ?? 0 })),
       histogram: downsample(bounds, read.histogramBuckets),
       types: [],
-      ...(first && last ? { min: first, max: last } : {}),
+      ...(extreme?.min != null ? { min: renderCell(extreme.min, rendering) } : {}),
+      ...(extreme?.max != null ? { max: renderCell(extreme.max, rendering) } : {}),
     };
     yield { kind: 'column', column };
   }
+}
+
+/**
+ * Min and max of what pg_stats keeps of each column: its most common values together with its
+ * histogram bounds (PostgreSQL keeps the most common values out of the histogram, so the
+ * histogram alone misses an extreme that is common, and a column whose every value is common
+ * has no histogram at all). The server compares them in the column's type and collation.
+ * These are the extremes ANALYZE saw in its sample (every row up to 300 × the statistics
+ * target), as of the last ANALYZE: estimates.
+ */
+async function statisticsExtremes(
+  conn: Client,
+  columns: CatalogColumn[],
+  stats: Map<string, StatsRow>,
+  signal: AbortSignal,
+): Promise<Map<string, { min: string | null; max: string | null }>> {
+  const wanted = columns.flatMap((c) => {
+    const s = stats.get(c.name);
+    const values = [...(s?.mcv ?? []), ...(s?.histogram ?? [])];
+    return s?.value_type && values.length ? [{ name: c.name, type: s.value_type, collation: s.collation, values }] : [];
+  });
+  const out = new Map<string, { min: string | null; max: string | null }>();
+  if (!wanted.length) return out;
+  const [row] = await query<Record<string, string | null>>(conn, extremesSql(wanted), wanted.map((w) => w.values), signal);
+  wanted.forEach((w, i) => out.set(w.name, { min: row?.[`min${i}`] ?? null, max: row?.[`max${i}`] ?? null }));
+  return out;
 }
 
 /** At most buckets + 1 bounds, evenly spaced over `bounds`, the first and last kept. */
