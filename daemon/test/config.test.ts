@@ -45,6 +45,7 @@ describe('loadConfig', () => {
         "discovery": {
           "defaultStrategy": "BALANCED",
           "heapHeadroomMb": 48,
+          "stallProbeAfterMs": 5000,
           "stallTimeoutMs": 60000,
         },
         "limits": {
@@ -172,6 +173,7 @@ discovery:
   defaultStrategy: adaptive
   heapHeadroomMb: 0
   stallTimeoutMs: 15000
+  stallProbeAfterMs: 2000
 sources:
   maxConnectionsPerEndpoint: 25
 preview:
@@ -202,7 +204,7 @@ secrets:
       plugins: ['@sourced/plugin-postgres', 'sourced-plugin-clickhouse'],
       pluginSettings: { clickhouse: { maxRows: 10 } },
       validation: { checkTimeoutMs: 1500 },
-      discovery: { defaultStrategy: 'ADAPTIVE', heapHeadroomMb: 0, stallTimeoutMs: 15000 },
+      discovery: { defaultStrategy: 'ADAPTIVE', heapHeadroomMb: 0, stallTimeoutMs: 15000, stallProbeAfterMs: 2000 },
       limits: DEFAULT_CONFIG.limits,
       preview: { defaultRows: 20, maxRows: 200, maskColumns: ['*password*', 'notes'], maskTypes: ['bytea'], allowSystemSchemas: true, maskCredentialColumns: true },
       profile: { defaultSampleRows: 500, maxSampleRows: 5000 },
@@ -378,7 +380,7 @@ secrets:
     /** A section that is not an object, or a switch that is not a boolean, is refused rather than read as "off". */
     it('a value of the wrong type in the file', () => {
       expect(errorOf(['--config', write('errors/section.yaml', 'discovery: ADAPTIVE\n')])).toMatchInlineSnapshot(
-        `"discovery in <dir>/errors/section.yaml must be an object with defaultStrategy, heapHeadroomMb, stallTimeoutMs"`,
+        `"discovery in <dir>/errors/section.yaml must be an object with defaultStrategy, heapHeadroomMb, stallTimeoutMs, stallProbeAfterMs"`,
       );
       expect(errorOf(['--config', write('errors/switch.yaml', 'secrets:\n  dynamicStrategies: "yes"\n')])).toMatchInlineSnapshot(
         `"secrets.dynamicStrategies in <dir>/errors/switch.yaml must be true or false"`,

@@ -140,6 +140,12 @@ export interface Connector {
    * put it in their warnings, so the caller knows why and that a run has no failover protection.
    */
   startProblem?(role: EndpointRole): string | undefined;
+  /**
+   * Opens a new connection to an endpoint and closes it, resolving when the server answered
+   * (rejecting when it did not by the time `signal` fires): a read that waits long is then told
+   * from a frozen server. Outside the connection budget, like validation probes. Optional.
+   */
+  probe?(role: EndpointRole, signal: AbortSignal): Promise<void>;
   /** Whether a failover endpoint is available. */
   canFailover(): boolean;
   /** Switches to the standby endpoint (reconnecting it when needed); returns the new role. */

@@ -291,11 +291,23 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
     if (broken.conn) {
       const conn = broken.conn;
       broken.conn = undefined;
-      await this.dispose(conn);
+      // Not awaited: a frozen server answers neither the cancellation nor the close, and the
+      // run must not wait for their timeouts to go on on the standby. dispose() never throws.
+      void this.dispose(conn);
     }
     if (!this.active.conn) this.active.conn = await this.open(this.active.role, signal);
     this.context.logger.warn('failed over', { active: this.active.role, reason });
     return this.active.role;
+  }
+
+  /**
+   * Opens a connection to an endpoint and closes it again (see {@link Connector.probe}). It
+   * takes no slot of the connection budget: a probe is short, and must not queue behind the
+   * reads it is checking on.
+   */
+  async probe(role: EndpointRole, signal: AbortSignal): Promise<void> {
+    const conn = await this.openWithinSlot(role, signal);
+    await this.closeConnection(conn);
   }
 
   /** Closes the active connection and opens the same endpoint again. */

@@ -35,35 +35,65 @@ export interface ReadOptions {
    * at once, without waiting for the cancellation. Absent or 0: no bound.
    */
   stallMs?: number;
+  /**
+   * When a read has gone this long without an answer, ms, the endpoint is probed with a new
+   * connection ({@link Connector.probe}, at most {@link STALL_PROBE_TIMEOUT_MS}): a server that
+   * does not open one is frozen or cut off, and the read fails {@link SourceStalledError} then,
+   * long before `stallMs`; a server that does is busy, and the read goes on. Absent, 0, or a
+   * connector without `probe`: no probe.
+   */
+  probeAfterMs?: number;
   /** The cursor a failover resumes after, for the span event that marks it (discovery). */
   resumeAfter?: string;
 }
 
+/** The longest a stall probe may take to open and close a connection, ms. */
+export const STALL_PROBE_TIMEOUT_MS = 3_000;
+
 /**
- * Runs `read` with a signal of its own that follows `signal` and fires after `ms`; a read
- * that has not settled by then rejects with {@link SourceStalledError} straight away (the
- * connector's cancellation finishes in the background).
+ * Runs `read` with a signal of its own that follows `signal`; it fires (and the read rejects
+ * with {@link SourceStalledError} straight away, the connector's cancellation finishing in the
+ * background) after `options.stallMs`, or earlier when a probe after `options.probeAfterMs`
+ * finds the endpoint not answering.
  */
-export async function withinStallBound<T>(connector: Connector, signal: AbortSignal, ms: number | undefined, read: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  if (!ms || ms <= 0) return read(signal);
+export async function withinStallBound<T>(connector: Connector, signal: AbortSignal, options: ReadOptions, read: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const { stallMs = 0, probeAfterMs = 0 } = options;
+  const probing = probeAfterMs > 0 && connector.probe !== undefined;
+  if (stallMs <= 0 && !probing) return read(signal);
   const own = new AbortController();
   const follow = () => own.abort(signal.reason);
   if (signal.aborted) follow();
   else signal.addEventListener('abort', follow, { once: true });
-  let timer: NodeJS.Timeout | undefined;
+  const role = connector.activeRole;
+  const timers: NodeJS.Timeout[] = [];
+  let settled = false;
   const stalled = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      const error = new SourceStalledError(connector.activeRole, ms);
+    const stall = (boundMs: number) => {
+      if (settled) return;
+      const error = new SourceStalledError(role, boundMs);
       own.abort(error);
       reject(error);
-    }, ms);
+    };
+    if (stallMs > 0) timers.push(setTimeout(() => stall(stallMs), stallMs));
+    if (probing) {
+      timers.push(
+        setTimeout(() => {
+          const probe = AbortSignal.any([own.signal, AbortSignal.timeout(STALL_PROBE_TIMEOUT_MS)]);
+          connector.probe?.(role, probe).then(
+            () => undefined, // alive: a slow statement, not a stall
+            () => stall(probeAfterMs + STALL_PROBE_TIMEOUT_MS),
+          );
+        }, probeAfterMs),
+      );
+    }
   });
   const running = read(own.signal);
   running.catch(() => undefined); // after a stall it settles (cancelled) in the background
   try {
     return await Promise.race([running, stalled]);
   } finally {
-    clearTimeout(timer);
+    settled = true;
+    for (const t of timers) clearTimeout(t);
     signal.removeEventListener('abort', follow);
   }
 }
@@ -86,7 +116,7 @@ export async function readWithFailover<T>(
   read: (signal: AbortSignal) => Promise<T>,
   options: ReadOptions = {},
 ): Promise<{ value: T; failover?: FailoverOutcome }> {
-  const bounded = () => withinStallBound(connector, signal, options.stallMs, read);
+  const bounded = () => withinStallBound(connector, signal, options, read);
   try {
     return { value: await bounded() };
   } catch (error) {

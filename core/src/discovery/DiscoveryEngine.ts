@@ -39,6 +39,12 @@ export interface DiscoveryRequest {
    * resume after. 0 or absent: no bound beyond the server's own statement timeout.
    */
   stallTimeoutMs?: number;
+  /**
+   * After a catalog read has waited this long, ms, the endpoint is probed with a new
+   * connection; one that does not answer is taken as stalled then (see `stallTimeoutMs`),
+   * one that does lets the read go on. 0 or absent: no probe.
+   */
+  stallProbeAfterMs?: number;
 }
 
 /** How a run stands after a batch. */
@@ -172,7 +178,7 @@ export class DiscoveryEngine {
         { 'sourced.batch.index': index, 'sourced.batch.size': batchSize, 'sourced.batch.concurrency': concurrency, 'sourced.endpoint.role': connector.activeRole },
         async (span) => {
           const result = await this.withFailover(connector, signal, cursor, (readSignal) =>
-            connector.listRelations({ filter, after: cursor, limit, concurrency, sampling }, readSignal), request.stallTimeoutMs,
+            connector.listRelations({ filter, after: cursor, limit, concurrency, sampling }, readSignal), request,
           );
           span.setAttribute('sourced.batch.relations', result.value.length);
           return { entities: result.value, failover: result.failover, limit, ms: performance.now() - pageStarted, params };
@@ -203,7 +209,7 @@ export class DiscoveryEngine {
         }
       }
 
-      const read = await this.withFailover(connector, signal, after, (readSignal) => connector.listSchemas(filter, readSignal), request.stallTimeoutMs);
+      const read = await this.withFailover(connector, signal, after, (readSignal) => connector.listSchemas(filter, readSignal), request);
       countFailover(read.failover);
       if (read.failover) {
         totals.failovers += 1;
@@ -223,7 +229,7 @@ export class DiscoveryEngine {
       const count = connector.countEntities?.bind(connector);
       if (count) {
         try {
-          const counted = await this.withFailover(connector, signal, after, (readSignal) => count(filter, after, readSignal), request.stallTimeoutMs);
+          const counted = await this.withFailover(connector, signal, after, (readSignal) => count(filter, after, readSignal), request);
           countFailover(counted.failover);
           if (counted.failover) {
             totals.failovers += 1;
@@ -412,9 +418,13 @@ export class DiscoveryEngine {
     signal: AbortSignal,
     cursor: RelationKey | undefined,
     read: (signal: AbortSignal) => Promise<T>,
-    stallMs: number | undefined,
+    bounds: { stallTimeoutMs?: number; stallProbeAfterMs?: number },
   ): Promise<{ value: T; failover?: DiscoveryEvent }> {
-    const result = await readWithFailover(connector, signal, read, { stallMs, resumeAfter: cursor ? encodeCursor(cursor) : '' });
+    const result = await readWithFailover(connector, signal, read, {
+      stallMs: bounds.stallTimeoutMs,
+      probeAfterMs: bounds.stallProbeAfterMs,
+      resumeAfter: cursor ? encodeCursor(cursor) : '',
+    });
     if (!result.failover) return { value: result.value };
     return { value: result.value, failover: { kind: 'failover', ...result.failover, resumeAfter: cursor ? encodeCursor(cursor) : '' } };
   }

@@ -35,6 +35,12 @@ export interface DaemonConfig {
      * own statement timeout; 0 is no bound.
      */
     stallTimeoutMs: number;
+    /**
+     * After a catalog read has waited this long, ms, the endpoint is probed with a new connection
+     * (3 s at most): if it does not answer, the read is taken as stalled then (a HYBRID run fails
+     * over within about this + 3 s), if it does, the read goes on (a slow statement). 0: no probe.
+     */
+    stallProbeAfterMs: number;
   };
   /** PreviewTable: rows by default and at most, and which columns are masked (never read). */
   preview: {
@@ -211,7 +217,7 @@ export const DEFAULT_CONFIG: DaemonConfig = {
   logLevel: 'info',
   shutdownGraceMs: 10_000,
   validation: { checkTimeoutMs: 5_000 },
-  discovery: { defaultStrategy: 'BALANCED', heapHeadroomMb: 48, stallTimeoutMs: 60_000 },
+  discovery: { defaultStrategy: 'BALANCED', heapHeadroomMb: 48, stallTimeoutMs: 60_000, stallProbeAfterMs: 5_000 },
   preview: {
     ...DEFAULT_PREVIEW_SETTINGS,
     maskColumns: [...DEFAULT_PREVIEW_SETTINGS.maskColumns],
@@ -428,10 +434,11 @@ function mergeFile(config: DaemonConfig, path: string): void {
   };
   const validation = section('validation', ['checkTimeoutMs']);
   if (validation?.checkTimeoutMs !== undefined) config.validation.checkTimeoutMs = nonNegative(String(validation.checkTimeoutMs), where('validation.checkTimeoutMs'));
-  const discovery = section('discovery', ['defaultStrategy', 'heapHeadroomMb', 'stallTimeoutMs']);
+  const discovery = section('discovery', ['defaultStrategy', 'heapHeadroomMb', 'stallTimeoutMs', 'stallProbeAfterMs']);
   if (discovery?.defaultStrategy !== undefined) config.discovery.defaultStrategy = oneOf(String(discovery.defaultStrategy), STRATEGIES, where('discovery.defaultStrategy'));
   if (discovery?.heapHeadroomMb !== undefined) config.discovery.heapHeadroomMb = nonNegative(String(discovery.heapHeadroomMb), where('discovery.heapHeadroomMb'));
   if (discovery?.stallTimeoutMs !== undefined) config.discovery.stallTimeoutMs = nonNegative(String(discovery.stallTimeoutMs), where('discovery.stallTimeoutMs'));
+  if (discovery?.stallProbeAfterMs !== undefined) config.discovery.stallProbeAfterMs = nonNegative(String(discovery.stallProbeAfterMs), where('discovery.stallProbeAfterMs'));
   const connectionKeys = ['maxConnections', 'maxConnectionsPerPeer', 'maxConcurrentStreams', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'maxConnectionIdleMs', 'maxConnectionAgeMs', 'maxConnectionAgeGraceMs', 'handshakeTimeoutMs'] as const;
   const server = section('server', ['tls', 'allowPlaintext', ...connectionKeys]);
   for (const k of connectionKeys) {

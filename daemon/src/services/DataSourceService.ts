@@ -110,6 +110,7 @@ export class DataSourceService {
       maxEntities: cap(req.maxEntities, this.deps.config.limits.maxEntities),
       maxDurationMs: req.maxDurationMs,
       stallTimeoutMs: this.deps.config.discovery.stallTimeoutMs,
+      stallProbeAfterMs: this.deps.config.discovery.stallProbeAfterMs,
     };
     const maxSample = this.deps.config.limits.maxSampleSize;
     if (req.sampling?.sampleSize && req.sampling.sampleSize > maxSample) {
