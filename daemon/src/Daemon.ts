@@ -15,7 +15,7 @@ import { JsonLogger, type LogSink } from './logging/JsonLogger';
 import { loadPlugins } from './plugins/loadPlugins';
 import { PluginRegistry } from './plugins/PluginRegistry';
 import { HeapGuard } from './runtime/HeapGuard';
-import { AuditLog } from './audit/AuditLog';
+import { AuditLog, keyId } from './audit/AuditLog';
 import { FailureAggregator } from './audit/FailureAggregator';
 import { resolveSigningKey } from './audit/signingKey';
 import { AuthFailureLimiter } from './security/authFailureLimiter';
@@ -238,6 +238,8 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
     ...transport.describe(),
     auth: authenticator.enabled ? authenticator.methods() : 'off',
     audit: config.audit.file ?? (config.audit.stdout ? 'stdout' : 'off'),
+    // Names the signing key (an HMAC of a constant), never its value.
+    ...(signingKey ? { audit_key_id: keyId(signingKey) } : {}),
   });
 
   let stopping: Promise<void> | undefined;

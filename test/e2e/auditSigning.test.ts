@@ -139,6 +139,8 @@ describe('signed audit checkpoints (daemon processes and the CLI)', () => {
     // A daemon killed before it could sign its last lines; a line slipped in; a restart.
     const crashed = join(dir, 'crashed.log');
     const d = await startConfiguredDaemon(config(crashed), env);
+    // The start log names the key by its id, never by its value.
+    expect((await d.daemon.waitForLog('sourced listening')).audit_key_id).toBe(keyId(Buffer.from(key)));
     for (let i = 0; i < 7; i++) await listPlugins(d.daemon.address);
     await new Promise((r) => setTimeout(r, 300)); // the lines are written (a batch per tick)
     d.daemon.kill();
