@@ -187,14 +187,15 @@ export interface DaemonConfig {
         defaultStrategy: DiscoveryStrategy;
         heapHeadroomMb: number;
         stallTimeoutMs: number;
+        stallProbeAfterMs: number;
     };
     preview: {
         defaultRows: number;
         maxRows: number;
         maskColumns: string[];
         maskTypes: string[];
-        allowSystemSchemas: boolean;
-        maskCredentialColumns: boolean;
+        allowSystemSchemas?: boolean;
+        maskCredentialColumns?: boolean;
     };
     profile: {
         defaultSampleRows: number;

@@ -253,6 +253,7 @@ export interface Connector {
     readonly activeRole: EndpointRole;
     identity?(role: EndpointRole): SourceIdentity | undefined;
     startProblem?(role: EndpointRole): string | undefined;
+    probe?(role: EndpointRole, signal: AbortSignal): Promise<void>;
     canFailover(): boolean;
     failover(reason: string, signal: AbortSignal): Promise<EndpointRole>;
     reconnect?(signal: AbortSignal): Promise<void>;
@@ -475,6 +476,7 @@ export declare abstract class LocationAwareConnector<TConn> implements Connector
     get startedOnSecondary(): boolean;
     canFailover(): boolean;
     failover(reason: string, signal: AbortSignal): Promise<EndpointRole>;
+    probe(role: EndpointRole, signal: AbortSignal): Promise<void>;
     reconnect(signal: AbortSignal): Promise<void>;
     listSchemas(filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]>;
     listRelations(page: RelationPage, signal: AbortSignal): Promise<CatalogEntity[]>;
@@ -927,7 +929,7 @@ export declare function connectionArgsOf(state: StandardCheckState): ConnectionA
 export declare function definePlugin(options: PluginOptions): SourcedPlugin;
 
 // describeCertificateError
-export declare function describeCertificateError(error: unknown, host: string, tls?: Pick<TlsArgs, 'cert'>): {
+export declare function describeCertificateError(error: unknown, host: string, tls?: Pick<TlsArgs, 'cert'> & Partial<Pick<TlsArgs, 'ca'>>): {
     message: string;
     hint: string;
     code: string;
