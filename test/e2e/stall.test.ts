@@ -13,6 +13,7 @@ import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DiscoverDataSourceResponse } from '../../daemon/src/gen/sourced/v1/data_source_service';
 import { EndpointRole } from '../../daemon/src/gen/sourced/v1/validation';
+import { startLatencyProxy } from '../harness/latencyProxy';
 import { startMariadb, type MariadbInstance } from '../harness/mariadb';
 import { startPostgres, type PostgresInstance } from '../harness/postgres';
 import { freeze } from '../support/freeze';
@@ -129,6 +130,24 @@ describe('a frozen source (issue 15: 6)', () => {
     expect(Date.now() - started).toBeGreaterThan(PROBE_AFTER_MS * 2); // it did wait on the lock
     expect(namesOf(events)).toEqual(namesOf(reference));
     expect(events.at(-1)?.event).toMatchObject({ $case: 'summary', value: { failovers: 0, endpoint: EndpointRole.ENDPOINT_ROLE_PRIMARY } });
+  });
+
+  /**
+   * HYBRID over a link that starts dropping every packet without closing (a proxy in front of
+   * the primary stops forwarding): the probe cannot get through either, so the run fails over
+   * and completes exactly.
+   */
+  it('fails a HYBRID run over when the link to the primary drops packets', async () => {
+    const proxy = await startLatencyProxy(a);
+    try {
+      const { events, faultAfterEvent } = await discoverWithFault(d, { dataSource: hybridSource('postgres', { ...a, port: proxy.port }, b), filter: seededFilter, batchSize: BATCH }, 3, () => {
+        proxy.dropping = true;
+        return Promise.resolve();
+      });
+      expectUndisturbed(events, reference, [EndpointRole.ENDPOINT_ROLE_SECONDARY], [faultAfterEvent]);
+    } finally {
+      await proxy.close();
+    }
   });
 
   /** HYBRID: the frozen primary is left for the secondary, and the client gets exactly the undisturbed catalog. */

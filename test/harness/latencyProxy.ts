@@ -15,6 +15,11 @@ export interface LatencyProxy {
   readonly accepted: number;
   /** Where new connections go; changing it moves only connections accepted afterwards (a DNS name that now points elsewhere). */
   target: { host: string; port: number };
+  /**
+   * While true, every byte is dropped in both directions and nothing is closed: a link that
+   * silently loses packets (a firewall dropping a flow, a cable pulled behind a switch).
+   */
+  dropping: boolean;
   /** Destroys every connection open through the proxy (both sides), as a network cut would; the proxy keeps listening. */
   dropConnections(): void;
   close(): Promise<void>;
@@ -31,6 +36,7 @@ export async function startLatencyProxy(target: { host: string; port: number }, 
       return accepted;
     },
     target: { ...target },
+    dropping: false,
     dropConnections: () => {
       for (const s of sockets) s.destroy();
     },
@@ -45,6 +51,7 @@ export async function startLatencyProxy(target: { host: string; port: number }, 
   const pipeDelayed = (from: Socket, to: Socket) => {
     let last = 0; // when the previous chunk is due, so a shorter delay never overtakes it
     from.on('data', (chunk) => {
+      if (proxy.dropping) return; // a link that loses every packet and never says so
       const due = Math.max(Date.now() + proxy.delayMs, last);
       last = due;
       const wait = due - Date.now();
