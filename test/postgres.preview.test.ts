@@ -179,7 +179,9 @@ describe('PreviewTable on PostgreSQL', () => {
     expect(previewSelectSql({ schema: 's', name: 't' }, [], [])).toBe('SELECT  FROM "s"."t" LIMIT $1');
     // text forms the rendering meets outside the fixture
     expect(renderCell('2024-03-01 09:30:00+05:30', 'timestamptz')).toEqual({ kind: 'timestamp', value: '2024-03-01T09:30:00+05:30' });
-    expect(renderCell('10000-01-01 00:00:00+00', 'timestamptz')).toEqual({ kind: 'other', value: '10000-01-01 00:00:00+00' });
+    expect(renderCell('10000-01-01 00:00:00+00', 'timestamptz')).toEqual({ kind: 'timestamp', value: '+10000-01-01T00:00:00+00:00' });
+    expect(renderCell('0001-01-01 BC', 'date')).toEqual({ kind: 'date', value: '0000-01-01' });
+    expect(renderCell('(,"a \\"b\\\\"]', 'range:text')).toEqual({ kind: 'json', value: '{"empty":false,"lower":null,"upper":"a \\"b\\\\","lower_inclusive":false,"upper_inclusive":true}' });
     expect(renderCell('12:00:00+05:30', 'time')).toEqual({ kind: 'time', value: '12:00:00+05:30' });
   });
 
@@ -247,7 +249,7 @@ describe('PreviewTable on PostgreSQL', () => {
       json('[1, null, 3]'),
       json('["a b", "c\\"d", null]'),
       json('{"label": "x", "amount": 1.50}'),
-      other('[1,10)'),
+      json('{"empty":false,"lower":"1","upper":"10","lower_inclusive":true,"upper_inclusive":false}'),
       other('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'),
       other('1 year 2 mons 3 days 04:05:06.789'),
       other('192.168.0.1/24'),
@@ -268,7 +270,7 @@ describe('PreviewTable on PostgreSQL', () => {
       text(''),
       text('    '),
       text(''),
-      other('infinity'),
+      timestamp('infinity'),
       local('2024-12-31T23:59:59'),
       date('9999-12-31'),
       time('23:59:59.999999'),
@@ -279,7 +281,7 @@ describe('PreviewTable on PostgreSQL', () => {
       json('[]'),
       json('[]'),
       json('{"label": null, "amount": null}'),
-      other('empty'),
+      json('{"empty":true}'),
       other('00000000-0000-0000-0000-000000000000'),
       other('-00:00:01'),
       other('::1'),
@@ -288,11 +290,119 @@ describe('PreviewTable on PostgreSQL', () => {
       NULL,
       other('(-1.5,0)'),
     ]);
-    expect(r3?.slice(0, 14)).toEqual([integer('3'), NULL, NULL, decimal('Infinity'), NULL, float(-Infinity), NULL, NULL, NULL, NULL, NULL, NULL, other('-infinity'), other('0044-03-15 BC')]);
+    expect(r3?.slice(0, 14)).toEqual([integer('3'), NULL, NULL, decimal('Infinity'), NULL, float(-Infinity), NULL, NULL, NULL, NULL, NULL, NULL, local('-infinity'), date('-0043-03-15')]);
     expect(r3?.slice(14).every((c) => c.value?.$case === 'null')).toBe(true);
     expect(r4?.[4]).toEqual(float(NaN));
     expect(r4?.[5]).toEqual(float(NaN));
     expect(summary(events)).toMatchObject({ rows: 4, truncated: false, limit: 50, maskedColumns: [] });
+  });
+
+  /**
+   * One column keeps one kind (issue 16, item 7): instants, timestamps and dates that RFC 3339
+   * cannot write (±infinity, BC, years past 9999) stay in their column's kind with the
+   * documented encoding, and ranges and multiranges are JSON objects, as the proto says. The
+   * expected values are built from what PostgreSQL answers about each value (isfinite,
+   * extract(year), to_char, lower/upper/lower_inc/upper_inc/isempty, unnest), not from the
+   * connector's text.
+   */
+  it('keeps one kind per column: ±infinity and BC/far years in their kind, ranges and multiranges as JSON', async () => {
+    await pg.psql(`
+CREATE TYPE preview_test.textrange AS RANGE (subtype = text);
+CREATE TABLE preview_test.special (
+  id int PRIMARY KEY, tstz timestamptz, ts timestamp, d date,
+  r4 int4range, r8 int8range, rn numrange, rtz tstzrange, rd daterange, rt preview_test.textrange, mr int4multirange
+);
+INSERT INTO preview_test.special VALUES
+ (1, '2024-03-01 09:30:00.5+00', '2024-03-01 09:30:00', '2024-03-01',
+     '[1,10)', '[-9223372036854775808,9223372036854775807)', '(1.50,2.25]', '[2024-01-01 00:00:00+00,infinity)', '[0044-03-15 BC,2024-01-01)',
+     '["a b","c""d\\\\e,)")', '{[1,3),[5,7)}'),
+ (2, 'infinity', 'infinity', 'infinity', 'empty', '(,5]', '(,)', 'empty', '[-infinity,infinity]', '(,"")', '{}'),
+ (3, '-infinity', '-infinity', '-infinity', '(,)', NULL, '[0,0]', '(,"2024-06-01 12:00:00.25+00"]', '[,)', NULL, '{(,1),[7,)}'),
+ (4, '0044-03-15 10:00:00.5+00 BC', '0001-01-01 00:00:00 BC', '0044-03-15 BC', NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+ (5, '10000-01-01 00:00:00+00', '294276-12-31 23:59:59', '5874897-12-31', NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+ (6, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+GRANT SELECT ON preview_test.special TO ${pg.user};`);
+    const events = await preview(request('special'));
+    const got = rows(events);
+    const ids = got.map((r) => r[0]?.value?.$case === 'integer' ? r[0].value.value : '?');
+    expect(ids).toEqual(['1', '2', '3', '4', '5', '6']);
+    const names = header(events)?.columns.map((c) => c.name) ?? [];
+    const column = (name: string) => got.map((r) => r[names.indexOf(name)]);
+
+    // PostgreSQL's own answers, one line per (row, column) value.
+    const ask = async (sql: string) => (await pg.psql(`SET TimeZone = 'UTC'; ${sql}`)).split('\n').filter(Boolean).map((l) => l.split('|'));
+    /** The ISO 8601 year of PostgreSQL's extract(year) (which has no year 0: 1 BC is -1). */
+    const isoYear = (pgYear: number) => {
+      const y = pgYear < 0 ? pgYear + 1 : pgYear;
+      const digits = String(Math.abs(y)).padStart(4, '0');
+      return y < 0 ? `-${digits}` : y > 9999 ? `+${digits}` : digits;
+    };
+    /** "09:30:00.500000" → "09:30:00.5"; "09:30:00.000000" → "09:30:00". */
+    const trimFraction = (t: string) => t.replace(/\.(\d*?)0*$/, (_m, f: string) => (f ? `.${f}` : ''));
+    const expectedTime = (isFinite: string, textValue: string, year: string, rest: string, zone: string) =>
+      isFinite === 't' ? `${isoYear(Number(year))}${rest.replace(/T(.*)$/, (_m, t: string) => `T${trimFraction(t)}`)}${zone}` : textValue;
+    /** `-MM-DD` of a date (to_char would cast it to a timestamp, whose range is smaller), or `-MM-DDTHH:MI:SS.US` of a timestamp. */
+    const rest = (v: string, isDate: boolean) =>
+      isDate
+        ? `CASE WHEN isfinite(${v}) THEN '-' || lpad(extract(month FROM ${v})::text, 2, '0') || '-' || lpad(extract(day FROM ${v})::text, 2, '0') END`
+        : `to_char(${v}, '-MM-DD"T"HH24:MI:SS.US')`;
+    const instants = async (col: string, zone: string, isDate = false) =>
+      (await ask(`SELECT id, ${col} IS NULL, isfinite(${col}), ${col}::text, CASE WHEN isfinite(${col}) THEN extract(year FROM ${col})::int END, ${rest(col, isDate)} FROM preview_test.special ORDER BY id`)).map(
+        ([, isNull, fin, txt, year, monthDay]) => (isNull === 't' ? null : expectedTime(fin, txt, year, monthDay, zone)),
+      );
+    const tstz = await instants('tstz', '+00:00');
+    const ts = await instants('ts', '');
+    const d = await instants('d', '', true);
+    const cellsOf = (kind: string, values: (string | null)[]) => values.map((v) => (v === null ? NULL : ({ value: { $case: kind, value: v } } as Cell)));
+    expect(column('tstz')).toEqual(cellsOf('timestamp', tstz));
+    expect(column('ts')).toEqual(cellsOf('localTimestamp', ts));
+    expect(column('d')).toEqual(cellsOf('date', d));
+    // spot checks of the encoding itself
+    expect(tstz.slice(1, 5)).toEqual(['infinity', '-infinity', '-0043-03-15T10:00:00.5+00:00', '+10000-01-01T00:00:00+00:00']);
+    expect(d[3]).toBe('-0043-03-15');
+    expect(ts[3]).toBe('0000-01-01T00:00:00');
+
+    // Ranges: each bound is the text its element's cell would hold.
+    const bound = async (expr: string, kind: 'integer' | 'decimal' | 'tstz' | 'date' | 'text'): Promise<string | null> => {
+      const [[isNull, fin, txt, year, monthDay]] = await ask(
+        kind === 'tstz' || kind === 'date'
+          ? `SELECT v IS NULL, isfinite(v), v::text, CASE WHEN isfinite(v) THEN extract(year FROM v)::int END, ${rest('v', kind === 'date')} FROM (SELECT ${expr} AS v) s`
+          : `SELECT v IS NULL, true, v::text, 0, '' FROM (SELECT ${expr} AS v) s`,
+      );
+      if (isNull === 't') return null;
+      return kind === 'tstz' || kind === 'date' ? expectedTime(fin, txt, year, monthDay, kind === 'tstz' ? '+00:00' : '') : txt;
+    };
+    const rangesOf = async (col: string, kind: 'integer' | 'decimal' | 'tstz' | 'date' | 'text') => {
+      const out: (string | null)[] = [];
+      for (const [id, isNull, empty] of await ask(`SELECT id, ${col} IS NULL, isempty(${col}) FROM preview_test.special ORDER BY id`)) {
+        if (isNull === 't') out.push(null);
+        else if (empty === 't') out.push(JSON.stringify({ empty: true }));
+        else {
+          const at = (fn: string) => `(SELECT ${fn}(${col}) FROM preview_test.special WHERE id = ${id})`;
+          const [[li, ui]] = await ask(`SELECT ${at('lower_inc')}, ${at('upper_inc')}`);
+          out.push(JSON.stringify({ empty: false, lower: await bound(at('lower'), kind), upper: await bound(at('upper'), kind), lower_inclusive: li === 't', upper_inclusive: ui === 't' }));
+        }
+      }
+      return out;
+    };
+    for (const [col, kind] of [['r4', 'integer'], ['r8', 'integer'], ['rn', 'decimal'], ['rtz', 'tstz'], ['rd', 'date'], ['rt', 'text']] as const) {
+      const expected = await rangesOf(col, kind);
+      expect(column(col), col).toEqual(cellsOf('json', expected));
+    }
+    // Multiranges: an array of ranges, in PostgreSQL's order.
+    const multi: (string | null)[] = [];
+    for (const [id, isNull] of await ask(`SELECT id, mr IS NULL FROM preview_test.special ORDER BY id`)) {
+      if (isNull === 't') {
+        multi.push(null);
+        continue;
+      }
+      const parts = await ask(
+        `SELECT lower(r)::text, upper(r)::text, lower_inc(r), upper_inc(r) FROM preview_test.special, unnest(mr) WITH ORDINALITY AS u(r, n) WHERE id = ${id} ORDER BY n`,
+      );
+      multi.push(JSON.stringify(parts.map(([lo, up, li, ui]) => ({ empty: false, lower: lo === '' ? null : lo, upper: up === '' ? null : up, lower_inclusive: li === 't', upper_inclusive: ui === 't' }))));
+    }
+    expect(column('mr')).toEqual(cellsOf('json', multi));
+    expect(multi[0]).toBe('[{"empty":false,"lower":"1","upper":"3","lower_inclusive":true,"upper_inclusive":false},{"empty":false,"lower":"5","upper":"7","lower_inclusive":true,"upper_inclusive":false}]');
   });
 
   it('masks password and ssn columns without ever selecting them', async () => {
