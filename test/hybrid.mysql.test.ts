@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DiscoverDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
 import { CheckStatus, EndpointRole } from '../daemon/src/gen/sourced/v1/validation';
 import { startMariadb, type MariadbInstance } from './harness/mariadb';
+import { registerSecret } from './support/secretScan';
 import {
   discoverWithFault,
   discoverWithFaults,
@@ -40,6 +41,7 @@ describe('HYBRID MySQL (MariaDB): primary, secondary, failover', () => {
 
   beforeAll(async () => {
     const password = `pw-${randomBytes(12).toString('hex')}`;
+    registerSecret('HYBRID test password', password);
     // performance_schema for session_connect_attrs (the program_name connection attribute).
     const options = { password, extraArgs: ['--performance-schema=ON'] };
     [a, b, t] = await Promise.all([startMariadb(options), startMariadb(options), startTestDaemon({ plugins: ['@sourced/plugin-mysql'] })]);

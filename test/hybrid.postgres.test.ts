@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DiscoverDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
 import { CheckStatus, EndpointRole } from '../daemon/src/gen/sourced/v1/validation';
 import { startPostgres, type PostgresInstance } from './harness/postgres';
+import { registerSecret } from './support/secretScan';
 import {
   discoverWithFault,
   discoverWithFaults,
@@ -40,6 +41,7 @@ describe('HYBRID PostgreSQL: primary, secondary, failover', () => {
 
   beforeAll(async () => {
     const password = `pw-${randomBytes(12).toString('hex')}`;
+    registerSecret('HYBRID test password', password);
     [a, b, t] = await Promise.all([startPostgres({ password }), startPostgres({ password }), startTestDaemon({ plugins: ['@sourced/plugin-postgres'] })]);
     await seedPostgres([a, b], SHAPE);
     reference = await t.discover({ dataSource: singleSource('postgres', b), filter: seededFilter, batchSize: BATCH });

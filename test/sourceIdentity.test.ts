@@ -6,6 +6,7 @@ import { EndpointRole } from '../daemon/src/gen/sourced/v1/validation';
 import { startLatencyProxy, type LatencyProxy } from './harness/latencyProxy';
 import { startMariadb, type MariadbInstance } from './harness/mariadb';
 import { startPostgres, type PostgresInstance } from './harness/postgres';
+import { registerSecret } from './support/secretScan';
 import {
   discoverWithFault,
   hybridSource,
@@ -64,6 +65,7 @@ describe('PostgreSQL: which source a call reads', () => {
 
   beforeAll(async () => {
     const password = `pw-${randomBytes(12).toString('hex')}`;
+    registerSecret('HYBRID test password', password);
     [a, b, c, empty, t] = await Promise.all([
       startPostgres({ password }),
       startPostgres({ password }),
