@@ -70,7 +70,8 @@ describe('name patterns against a daemon process (issue 15: 3)', () => {
     DataSource.fromPartial({
       id: 'redos',
       type: 'mongodb',
-      primary: { host: standIn.host, port: standIn.port, database: 'admin' },
+      // No database: every database the account can see is in scope (the attack needs the server's list).
+      primary: { host: standIn.host, port: standIn.port, database: '' },
       credentials: { username: USER, password: { source: { $case: 'inlineValue', value: PASSWORD } } },
     });
 
