@@ -19,6 +19,7 @@ import {
   seededCount,
   singleSource,
   sleep,
+  waitUntilHeld,
   type SeedShape,
   allKeepAlive,
   keepAliveSeconds,
@@ -80,7 +81,7 @@ describe('HYBRID PostgreSQL: primary, secondary, failover', () => {
    */
   it('fails over when the primary crashes while its connection is idle', async () => {
     const { events, faultAfterEvent } = await discoverWithFault(t, { dataSource: hybridSource('postgres', a, b), filter: seededFilter, batchSize: 4 }, 3, async () => {
-      await sleep(400); // the daemon runs ahead until back-pressure holds it
+      await waitUntilHeld(a); // the daemon runs ahead until back-pressure holds it, its connection idle
       await a.stop({ mode: 'immediate' });
     });
     expectUndisturbed(events, reference, [SECONDARY], [faultAfterEvent]);

@@ -108,6 +108,27 @@ export async function seededCount(server: PostgresInstance | MariadbInstance): P
   return Number(out.trim());
 }
 
+/**
+ * Waits until every session of the test user on a server has been idle for at least a second,
+ * as the server itself reports (pg_stat_activity, the process list): the daemon has run ahead
+ * and back-pressure holds it, its connection idle between pages. A fixed sleep was not enough
+ * on a loaded machine (the daemon had not caught up yet). Throws after `timeoutMs`.
+ */
+export async function waitUntilHeld(server: PostgresInstance | MariadbInstance, timeoutMs = 15_000): Promise<void> {
+  const sql =
+    'psql' in server
+      ? `SELECT count(*), count(*) FILTER (WHERE state = 'idle' AND now() - state_change >= interval '1 second') FROM pg_stat_activity WHERE usename = '${server.user}' AND backend_type = 'client backend'`
+      : `SELECT COUNT(*), COALESCE(SUM(COMMAND = 'Sleep' AND TIME >= 1), 0) FROM information_schema.PROCESSLIST WHERE USER = '${server.user}'`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const out = 'psql' in server ? await server.psql(sql) : await server.sql(sql);
+    const [all, held] = out.trim().split(/[|\t]/).map(Number);
+    if (all > 0 && held === all) return;
+    if (Date.now() > deadline) throw new Error(`the daemon's sessions were not held idle within ${timeoutMs} ms (${held} of ${all} idle for a second)`);
+    await sleep(200);
+  }
+}
+
 /** Connection facts of one harness server (PostgreSQL or MariaDB). */
 export interface ServerFacts {
   host: string;
