@@ -5,9 +5,10 @@
  * - the table: information_schema.TABLES (TABLE_ROWS, the storage engine's estimate; none for a view);
  * - MariaDB: the engine-independent statistics of mysql.column_stats (filled by
  *   `ANALYZE TABLE t PERSISTENT FOR ALL`): min_value, max_value, nulls_ratio, avg_length,
- *   avg_frequency (distinct ≈ non-null rows / avg_frequency) and the histogram (JSON_HB of
- *   10.8+ gives bucket endpoints; SINGLE/DOUBLE_PREC_HB give positions between min and max,
- *   turned into bounds for numeric columns only). Reading it needs
+ *   avg_frequency (distinct ≈ non-null rows / avg_frequency) and the histogram, decoded as
+ *   MariaDB stored it (see {@link mariadbHistogram}: the values at the requested shares of
+ *   the rows, repeated bounds kept; SINGLE/DOUBLE_PREC_HB for numeric and BIT columns only).
+ *   A BIT's min_value/max_value are its decimal text, reported as the number. Reading it needs
  *   `GRANT SELECT ON mysql.column_stats TO <account>`; without it the profile says so in its
  *   source and reports only index cardinality;
  * - MySQL 8.0+: the histograms of information_schema.COLUMN_STATISTICS (`ANALYZE TABLE t
@@ -21,8 +22,13 @@
  * storage order (`SELECT … FROM t LIMIT n`), not a random sample. Every statement over the
  * table reads a derived table `(SELECT … FROM t LIMIT n) s`, in one read-only transaction
  * (InnoDB's consistent snapshot, the same plan: the same rows each time); figures are exact
- * over those rows. Masked columns: counts only (rows, non-null rows, distinct values); their
- * values are never selected out of the derived table.
+ * over those rows. A BIT column is read as its number (`CAST(b AS UNSIGNED)`), so min, max,
+ * the most common values and the histogram are numbers. The average length is the storage
+ * size in bytes of a non-null value, the figure mysql.column_stats avg_length keeps: the
+ * type's fixed size ({@link fixedStorageBytes}) or, for strings, binary strings, JSON and
+ * spatial values, the average LENGTH() in bytes. Masked columns: counts and the average
+ * length only (rows, non-null rows, distinct values); their values are never selected out of
+ * the derived table.
  *
  * Identifiers in SQL are the catalog's own names quoted with backticks; everything else
  * travels as `?` values.
@@ -63,7 +69,7 @@ export function isNumeric(type: string): boolean {
   return INTEGER_TYPES.has(base) || DECIMAL_TYPES.has(base) || FLOAT_TYPES.has(base);
 }
 export function isHistogrammable(type: string): boolean {
-  return isNumeric(type) || TEMPORAL_TYPES.has(baseTypeOf(type));
+  return isNumeric(type) || TEMPORAL_TYPES.has(baseTypeOf(type)) || baseTypeOf(type) === 'bit';
 }
 
 /** The profile of a table: its header, then each column as it is done. */
@@ -233,46 +239,44 @@ FROM mysql.column_stats WHERE db_name = ? AND table_name = ?`;
 function fromColumnStats(row: ColumnStatsRow, type: string, rowCount: number | undefined, masked: boolean, buckets: number): Kept {
   const nulls = num(row.nulls_ratio);
   const avgFrequency = num(row.avg_frequency);
-  const k: Kept = { nullFraction: nulls, averageLength: masked ? undefined : num(row.avg_length), mostCommon: [], histogram: [] };
+  const k: Kept = { nullFraction: nulls, averageLength: num(row.avg_length), mostCommon: [], histogram: [] };
   if (rowCount !== undefined && avgFrequency !== undefined) {
     k.distinct = avgFrequency > 0 ? Math.round((rowCount * (1 - (nulls ?? 0))) / avgFrequency) : 0;
   }
   if (masked) return k;
   const ordered = !UNORDERED_TYPES.has(baseTypeOf(type));
-  if (ordered && row.min_value !== null) k.min = renderCell(type, buf(row.min_value));
-  if (ordered && row.max_value !== null) k.max = renderCell(type, buf(row.max_value));
-  if (ordered && row.histogram !== null && row.hist_type) k.histogram = mariadbHistogram(row, type, buckets);
+  // min_value/max_value hold the value's text (a BIT's as a decimal number).
+  if (ordered && row.min_value !== null) k.min = numberTextCell(type, buf(row.min_value));
+  if (ordered && row.max_value !== null) k.max = numberTextCell(type, buf(row.max_value));
+  if (isHistogrammable(type) && row.histogram !== null && row.hist_type) k.histogram = mariadbHistogram(row, type, buckets);
   return k;
 }
 
 /**
- * Bounds of a MariaDB histogram: JSON_HB lists each bucket's `start` (and the last one's
- * `end`); SINGLE_PREC_HB and DOUBLE_PREC_HB hold each bucket's end as a position between
- * min_value and max_value (1 or 2 bytes), made into values for numeric columns only.
+ * Bounds of an equi-depth histogram of `buckets` buckets (the values at the shares 0, 1/buckets,
+ * …, 1 of the non-null rows) from MariaDB's own stored histogram. Repeated bounds are kept: in
+ * a skewed column one value fills several buckets, and saying so is the point.
+ * - SINGLE_PREC_HB / DOUBLE_PREC_HB: N values of 1 or 2 bytes, each a bucket's upper end as a
+ *   position between min_value and max_value (0..255 or 0..65535, truncated when stored):
+ *   ANALYZE ends bucket k (of N + 1, each holding 1/(N + 1) of the non-null rows) at the first
+ *   value whose cumulative count passes k/(N + 1) of them. So min, the N ends and max are the
+ *   values at the shares j/(N + 1); each wanted share takes the nearest. Positions are made
+ *   into values for numeric and BIT columns only (rounded for integers; exact when the range
+ *   is narrower than the precision, else within (max − min)/65535 or /255).
+ * - JSON_HB (10.8+): buckets with `start` (or `start_hex`), `size` (share of the rows) and
+ *   `ndv`, the last with `end`. A share that falls in a bucket of one value is that value; in
+ *   a bucket of several, the nearer of the bucket's start and the next bucket's start (or the
+ *   last bucket's end).
  */
 export function mariadbHistogram(row: Pick<ColumnStatsRow, 'hist_type' | 'histogram' | 'min_value' | 'max_value'>, type: string, buckets: number): Cell[] {
   const raw = buf(row.histogram);
+  if (buckets < 1) return [];
   if (row.hist_type === 'JSON_HB') {
-    try {
-      const h = JSON.parse(raw.toString('utf8')) as { histogram_hb?: Record<string, string>[] };
-      const points: Buffer[] = [];
-      const value = (b: Record<string, string>, key: 'start' | 'end') =>
-        b[key] !== undefined ? Buffer.from(b[key], 'utf8') : b[`${key}_hex`] !== undefined ? Buffer.from(b[`${key}_hex`], 'hex') : undefined;
-      const hb = h.histogram_hb ?? [];
-      hb.forEach((b, i) => {
-        const start = value(b, 'start');
-        if (start) points.push(start);
-        if (i === hb.length - 1) {
-          const end = value(b, 'end');
-          if (end) points.push(end);
-        }
-      });
-      return thin(points, buckets).map((p) => renderCell(type, p));
-    } catch {
-      return [];
-    }
+    const points = jsonHistogramQuantiles(raw, buckets);
+    return points ? points.map((p) => renderCell(type, p)) : [];
   }
-  if (!isNumeric(type) || row.min_value === null || row.max_value === null) return [];
+  const bit = baseTypeOf(type) === 'bit';
+  if ((!isNumeric(type) && !bit) || row.min_value === null || row.max_value === null) return [];
   const width = row.hist_type === 'DOUBLE_PREC_HB' ? 2 : row.hist_type === 'SINGLE_PREC_HB' ? 1 : 0;
   if (!width) return [];
   const min = Number(buf(row.min_value).toString('utf8'));
@@ -281,10 +285,55 @@ export function mariadbHistogram(row: Pick<ColumnStatsRow, 'hist_type' | 'histog
   const positions = [0];
   for (let i = 0; i + width <= raw.length; i += width) positions.push(width === 2 ? raw.readUInt16LE(i) / 0xffff : raw.readUInt8(i) / 0xff);
   positions.push(1);
-  const integer = INTEGER_TYPES.has(baseTypeOf(type));
-  const values = positions.map((p) => min + p * (max - min)).map((v) => (integer ? Math.round(v) : v));
-  const distinct = values.filter((v, i) => i === 0 || v !== values[i - 1]);
-  return thin(distinct, buckets).map((v) => renderCell(type, Buffer.from(String(v))));
+  const integer = bit || INTEGER_TYPES.has(baseTypeOf(type));
+  const values = positions.map((p, j) => (j === 0 ? min : j === positions.length - 1 ? max : min + p * (max - min))).map((v) => (integer ? Math.round(v) : v));
+  const cellType = bit ? 'bigint unsigned' : type;
+  return thin(values, buckets).map((v) => renderCell(cellType, Buffer.from(String(v))));
+}
+
+/** The values of a JSON_HB histogram at the shares 0, 1/buckets, …, 1 (see {@link mariadbHistogram}); undefined when it cannot be read. */
+function jsonHistogramQuantiles(raw: Buffer, buckets: number): Buffer[] | undefined {
+  let hb: Record<string, unknown>[];
+  try {
+    const h = JSON.parse(raw.toString('utf8')) as { histogram_hb?: Record<string, unknown>[] };
+    hb = Array.isArray(h.histogram_hb) ? h.histogram_hb : [];
+  } catch {
+    return undefined;
+  }
+  const value = (b: Record<string, unknown> | undefined, key: 'start' | 'end'): Buffer | undefined => {
+    const plainText = b?.[key];
+    const hex = b?.[`${key}_hex`];
+    if (typeof plainText === 'string') return Buffer.from(plainText, 'utf8');
+    if (typeof hex === 'string') return Buffer.from(hex, 'hex');
+    return undefined;
+  };
+  const last = hb[hb.length - 1];
+  const end = value(last, 'end');
+  if (!hb.length || !end) return undefined;
+  // Each bucket's share of the rows before it; the shares as stored may not sum to exactly 1.
+  const sizes = hb.map((b) => Math.max(0, Number(b['size']) || 0));
+  const total = sizes.reduce((a, b) => a + b, 0) || 1;
+  const before: number[] = [];
+  sizes.reduce((acc, size, i) => ((before[i] = acc / total), acc + size), 0);
+  const EPSILON = 1e-9;
+  const out: Buffer[] = [];
+  for (let i = 0; i <= buckets; i++) {
+    const q = i / buckets;
+    if (i === buckets) {
+      out.push(end);
+      continue;
+    }
+    // The bucket holding the share q: the last whose start share is at most q.
+    let k = 0;
+    while (k + 1 < hb.length && (before[k + 1] ?? 1) <= q + EPSILON) k++;
+    const start = value(hb[k], 'start');
+    if (!start) return undefined;
+    const next = k + 1 < hb.length ? value(hb[k + 1], 'start') : end;
+    const after = k + 1 < hb.length ? (before[k + 1] ?? 1) : 1;
+    const single = Number(hb[k]?.['ndv']) === 1;
+    out.push(single || !next || q - (before[k] ?? 0) <= after - q ? start : next);
+  }
+  return out;
 }
 
 /**
@@ -399,10 +448,94 @@ async function* sampleProfile(conn: Connection, read: ProfileRead, signal: Abort
   }
 }
 
-/** The sample's SQL for one column: `(SELECT <col> AS v FROM <t> LIMIT ?) s` (spatial values as WKT). */
+/**
+ * A value whose bytes are its text where the type's own rendering expects something else:
+ * a BIT as a decimal number (what MIN/MAX, CAST(… AS UNSIGNED) and mysql.column_stats give),
+ * rendered as the integer it is; every other type as the preview renders it.
+ */
+export function numberTextCell(type: string, raw: Buffer | null): Cell {
+  return renderCell(baseTypeOf(type) === 'bit' ? 'bigint unsigned' : type, raw);
+}
+
+/**
+ * The storage size in bytes of every non-null value of a fixed-size type (what MariaDB's
+ * mysql.column_stats avg_length reports for it), or undefined for a type whose values vary
+ * in size (strings, binary strings, JSON, spatial: their LENGTH() in bytes is measured).
+ */
+export function fixedStorageBytes(type: string): number | undefined {
+  const base = baseTypeOf(type);
+  const args = /\(([^)]*)\)/.exec(type)?.[1];
+  const n = (i: number, fallback: number) => {
+    const v = Number(args?.split(',')[i]?.trim());
+    return Number.isFinite(v) && args !== undefined && args.split(',')[i] !== undefined ? v : fallback;
+  };
+  const fraction = () => Math.ceil(n(0, 0) / 2);
+  switch (base) {
+    case 'tinyint':
+      return 1;
+    case 'smallint':
+      return 2;
+    case 'mediumint':
+      return 3;
+    case 'int':
+    case 'integer':
+      return 4;
+    case 'bigint':
+      return 8;
+    case 'float':
+      return n(0, 0) > 24 ? 8 : 4;
+    case 'double':
+    case 'real':
+      return 8;
+    case 'decimal':
+    case 'numeric':
+    case 'dec':
+    case 'fixed': {
+      const precision = n(0, 10);
+      const scale = n(1, 0);
+      const digits = (d: number) => Math.floor(d / 9) * 4 + [0, 1, 1, 2, 2, 3, 3, 4, 4][d % 9];
+      return digits(precision - scale) + digits(scale);
+    }
+    case 'date':
+      return 3;
+    case 'year':
+      return 1;
+    case 'time':
+      return 3 + fraction();
+    case 'datetime':
+      return 5 + fraction();
+    case 'timestamp':
+      return 4 + fraction();
+    case 'bit':
+      return Math.floor((n(0, 1) + 7) / 8);
+    case 'enum':
+      return (args?.split(',').length ?? 1) > 255 ? 2 : 1;
+    case 'set': {
+      const members = args?.split(',').length ?? 1;
+      return members <= 8 ? 1 : members <= 16 ? 2 : members <= 24 ? 3 : members <= 32 ? 4 : 8;
+    }
+    case 'inet4':
+      return 4;
+    case 'inet6':
+    case 'uuid':
+      return 16;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The sample's SQL for one column: `(SELECT <v> AS v[, LENGTH(<col>) AS l] FROM <t> LIMIT ?) s`.
+ * v is the column, as WKT for spatial types and as its number for BIT (so MIN, MAX, DISTINCT
+ * and the histogram work on numbers, not on the bytes); l, the size in bytes of a value of a
+ * type whose values vary in size (the average length).
+ */
 export function sampleOf(column: PreviewColumnInfo, from: string): string {
   const id = quoteIdentifier(column.name);
-  return `(SELECT ${GEOMETRY_TYPES.has(baseTypeOf(column.type)) ? `ST_AsText(${id})` : id} AS v FROM ${from} LIMIT ?) s`;
+  const base = baseTypeOf(column.type);
+  const v = GEOMETRY_TYPES.has(base) ? `ST_AsText(${id})` : base === 'bit' ? `CAST(${id} AS UNSIGNED)` : id;
+  const l = fixedStorageBytes(column.type) === undefined ? `, LENGTH(${id}) AS l` : '';
+  return `(SELECT ${v} AS v${l} FROM ${from} LIMIT ?) s`;
 }
 
 async function sampleColumn(
@@ -419,13 +552,16 @@ async function sampleColumn(
   const masked = read.isMasked(c.name, c.type);
   const base = baseTypeOf(c.type);
   const ordered = !masked && !UNORDERED_TYPES.has(base);
+  const fixed = fixedStorageBytes(c.type);
+  // Values rendered from the sample's v: a BIT's is its number.
+  const cell = (raw: Buffer | null) => numberTextCell(c.type, raw);
   const what = `column ${c.name}`;
   const aggregates = [
     'COUNT(*) AS n',
     'COUNT(v) AS nn',
     'COUNT(DISTINCT v) AS d',
     ...(ordered ? ['MIN(v) AS mn', 'MAX(v) AS mx'] : []),
-    ...(masked ? [] : ['AVG(LENGTH(v)) AS al']),
+    ...(fixed === undefined ? ['AVG(l) AS al'] : []),
   ];
   const [agg] = await step(what, () => queryRaw<RawRow>(conn, `SELECT ${aggregates.join(', ')} FROM ${sample}`, [n], signal));
   const count = Number(agg?.n?.toString() ?? 0);
@@ -440,17 +576,19 @@ async function sampleColumn(
     histogram: [],
     types: [],
   };
+  // The average storage size in bytes of a non-null value (as mysql.column_stats avg_length).
+  if (fixed !== undefined && nonNull > 0) profile.averageLength = fixed;
+  else if (agg?.al) profile.averageLength = Number(agg.al.toString());
   if (masked) return profile;
-  if (agg?.al) profile.averageLength = Number(agg.al.toString());
-  if (ordered && agg?.mn !== undefined && agg.mn !== null) profile.min = renderCell(c.type, agg.mn);
-  if (ordered && agg?.mx !== undefined && agg.mx !== null) profile.max = renderCell(c.type, agg.mx);
+  if (ordered && agg?.mn !== undefined && agg.mn !== null) profile.min = cell(agg.mn);
+  if (ordered && agg?.mx !== undefined && agg.mx !== null) profile.max = cell(agg.mx);
 
   if (read.mostCommonLimit > 0 && nonNull > 0) {
     const top = await step(what, () =>
       queryRaw<RawRow>(conn, `SELECT v, COUNT(*) AS f FROM ${sample} WHERE v IS NOT NULL GROUP BY v ORDER BY f DESC, v LIMIT ?`, [n, read.mostCommonLimit], signal),
     );
     const rows = count || sampled;
-    profile.mostCommon = top.map((r) => ({ value: renderCell(c.type, r.v ?? null), frequency: Number(r.f?.toString() ?? 0) / rows }));
+    profile.mostCommon = top.map((r) => ({ value: cell(r.v ?? null), frequency: Number(r.f?.toString() ?? 0) / rows }));
   }
 
   // Window functions: MariaDB 10.2+, MySQL 8.0+. The last row of each of `buckets` equal
@@ -467,7 +605,7 @@ WHERE r = 1 OR (r * ?) DIV c > ((r - 1) * ?) DIV c ORDER BY r`,
         signal,
       ),
     );
-    profile.histogram = bounds.map((r) => renderCell(c.type, r.v ?? null));
+    profile.histogram = bounds.map((r) => cell(r.v ?? null));
   }
   return profile;
 }
