@@ -37,5 +37,6 @@ export * from './util/mapWithConcurrency';
 export * from './connector/ConnectFailure';
 export * from './connector/DatabaseTokenProvider';
 export * from './preview/PreviewEngine';
+export * from './preview/tableScope';
 export * from './connector/readWithFailover';
 export * from './preview/ProfileEngine';

@@ -1,7 +1,9 @@
 import {
   LocationAwareConnector,
   InputError,
+  refuseTableOutOfScope,
   type Cell,
+  type DatabaseScope,
   type CompiledFilter,
   type ConnectionArgs,
   type EndpointRole,
@@ -32,7 +34,8 @@ import { endConnection } from './query';
  * statement of a page runs on one of them, one at a time per connection). Every statement
  * goes through the abortable `query` helper, so a cancelled call also stops its statements
  * on the server (KILL QUERY for each connection's session). Databases are discovered as
- * schemas.
+ * schemas: the one the data source names, or every database the account can see but the
+ * server's own when it names none; previews and profiles stay in that scope.
  */
 export class MysqlConnector extends LocationAwareConnector<Connection> {
   /** Opens and prepares one connection; failures become core's semantic errors with a hint. */
@@ -67,24 +70,40 @@ export class MysqlConnector extends LocationAwareConnector<Connection> {
     return mysqlValidationPlan(this);
   }
 
-  /** One query over information_schema.SCHEMATA, the filter pushed down. */
+  /** One query over information_schema.SCHEMATA, the filter pushed down, within the data source's database. */
   protected override querySchemas(conn: Connection, filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]> {
-    return readSchemas(conn, filter, signal);
+    return readSchemas(conn, filter, signal, this.scope().database);
   }
 
   /** A keyset query for the page, then one query per kind restricted to its relations, spread over `parallel` too. */
   protected override queryRelations(conn: Connection, page: RelationPage, signal: AbortSignal, parallel: readonly Connection[]): Promise<RelationEntity[]> {
-    return readRelations(conn, page, signal, parallel);
+    return readRelations(conn, page, signal, parallel, this.scope().database);
   }
 
   /** One count over information_schema.TABLES with the page query's filter and keyset. */
   protected override queryCount(conn: Connection, filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal): Promise<number> {
-    return countRelations(conn, filter, after, signal);
+    return countRelations(conn, filter, after, signal, this.scope().database);
   }
 
-  /** The table by exact name from information_schema.TABLES, its columns from COLUMNS (COLUMN_TYPE; `json` for MariaDB's JSON alias). */
+  /**
+   * The table by exact name from information_schema.TABLES, its columns from COLUMNS
+   * (COLUMN_TYPE; `json` for MariaDB's JSON alias). A table outside the data source's
+   * database is NOT_FOUND (`TABLE_OUT_OF_SCOPE`) before anything is read; previews and
+   * profiles both start here.
+   */
   protected override queryPreviewColumns(conn: Connection, table: RelationKey, columns: readonly string[], signal: AbortSignal): Promise<PreviewColumnInfo[]> {
+    refuseTableOutOfScope(table, this.scope(), 'mysql');
     return readPreviewColumns(conn, table, columns, signal);
+  }
+
+  /**
+   * The database the active endpoint names (every session is checked to be connected to it),
+   * or none: every database the account can see.
+   */
+  private scope(): DatabaseScope {
+    const secondary = this.activeRole === 'SECONDARY' && this.source.secondary;
+    const endpoint = secondary || this.source.primary;
+    return { database: endpoint.database || undefined, field: secondary ? 'data_source.secondary.database' : 'data_source.primary.database' };
   }
 
   /** `SELECT <columns> FROM <db>.<table> [ORDER BY <primary key>] LIMIT ?` in a read-only transaction, each value rendered by its type. */

@@ -85,16 +85,22 @@ function likeAny(column: string, n: number, empty: 'TRUE' | 'FALSE'): string {
 }
 
 /**
- * The schema part of a filter on a schema-name column, shaped by the filter's pattern
- * counts. Binds (see {@link schemaFilterParams}): include system schemas, each include
- * pattern, each exclude pattern.
+ * The schema part of a filter on a schema-name column, shaped by the filter's pattern counts
+ * and the data source's scope. `scoped` (the data source names a database): that database
+ * only, `column = ?` so MariaDB reads that database's directory alone, and the exact name by
+ * code point (the system-schema switch neither widens it nor drops a named system database).
+ * Not scoped: every database but the server's own unless the filter includes them. Binds
+ * (see {@link schemaFilterParams}): the database twice or the system-schema switch, then each
+ * include pattern, each exclude pattern.
  */
-const schemaFilterSql = (column: string, filter: CompiledFilter) => `(? OR ${userSchemaSql(column)})
+const schemaFilterSql = (column: string, filter: CompiledFilter, scoped: boolean) => `${scoped ? `${column} = ? AND ${exact(column)} = ?` : `(? OR ${userSchemaSql(column)})`}
   AND ${likeAny(column, filter.globs.includeSchemas.length, 'TRUE')}
   AND NOT ${likeAny(column, filter.globs.excludeSchemas.length, 'FALSE')}`;
 
-function schemaFilterParams(filter: CompiledFilter): unknown[] {
-  return [filter.includeSystemSchemas, ...likePatterns(filter.globs.includeSchemas), ...likePatterns(filter.globs.excludeSchemas)];
+/** The binds of {@link schemaFilterSql}; `database` is the data source's (undefined or empty: none named). */
+function schemaFilterParams(filter: CompiledFilter, database: string | undefined): unknown[] {
+  const scope = database ? [database, database] : [filter.includeSystemSchemas];
+  return [...scope, ...likePatterns(filter.globs.includeSchemas), ...likePatterns(filter.globs.excludeSchemas)];
 }
 
 /**
@@ -123,10 +129,10 @@ interface KeyedSelect {
 
 /** The statements of one server version (columns differ between MySQL and MariaDB releases). */
 interface CatalogSql {
-  /** Statements shaped by the filter's pattern counts (binds: see {@link schemaFilterParams}, {@link pageParams}). */
-  schemas(filter: CompiledFilter): string;
-  page(filter: CompiledFilter): string;
-  count(filter: CompiledFilter): string;
+  /** Statements shaped by the filter's pattern counts and whether a database is named (binds: see {@link schemaFilterParams}, {@link pageParams}). */
+  schemas(filter: CompiledFilter, scoped: boolean): string;
+  page(filter: CompiledFilter, scoped: boolean): string;
+  count(filter: CompiledFilter, scoped: boolean): string;
   tables: KeyedSelect;
   views: KeyedSelect;
   columns: KeyedSelect;
@@ -145,7 +151,7 @@ const RELATION_TYPES_LIST = [...RELATION_TYPES].map((t) => `'${t}'`).join(', ');
  * The filter and keyset of the page query (see {@link pageParams} for its binds), on the
  * name columns of information_schema.TABLES `t` only.
  */
-const pageWhere = (filter: CompiledFilter) => `${schemaFilterSql('t.TABLE_SCHEMA', filter)}
+const pageWhere = (filter: CompiledFilter, scoped: boolean) => `${schemaFilterSql('t.TABLE_SCHEMA', filter, scoped)}
   AND ${likeAny("CONCAT(t.TABLE_SCHEMA, '.', t.TABLE_NAME)", filter.globs.includeTables.length, 'TRUE')}
   AND NOT ${likeAny("CONCAT(t.TABLE_SCHEMA, '.', t.TABLE_NAME)", filter.globs.excludeTables.length, 'FALSE')}
   AND (? IS NULL
@@ -170,7 +176,7 @@ function catalogSql(v: ServerVersion): CatalogSql {
     // Usable: the account sees a table in it, or holds a privilege on the database (which
     // may still be empty), or a global table privilege. SCHEMATA itself lists only databases
     // the account has some privilege in, unless it has SHOW DATABASES.
-    schemas: (filter) => `
+    schemas: (filter, scoped) => `
 SELECT s.SCHEMA_NAME AS name,
        ${schemaComment} AS comment,
        (t.schema_name IS NOT NULL
@@ -179,26 +185,26 @@ SELECT s.SCHEMA_NAME AS name,
         OR EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES u
                    WHERE u.GRANTEE = ${GRANTEE_SQL} AND u.PRIVILEGE_TYPE IN (${TABLE_PRIVILEGES_LIST}))) AS usable
 FROM information_schema.SCHEMATA s
-LEFT JOIN (SELECT DISTINCT TABLE_SCHEMA AS schema_name FROM information_schema.TABLES WHERE ${schemaFilterSql('TABLE_SCHEMA', filter)}) t
+LEFT JOIN (SELECT DISTINCT TABLE_SCHEMA AS schema_name FROM information_schema.TABLES WHERE ${schemaFilterSql('TABLE_SCHEMA', filter, scoped)}) t
   ON CAST(t.schema_name AS BINARY) = CAST(s.SCHEMA_NAME AS BINARY)
-WHERE ${schemaFilterSql('s.SCHEMA_NAME', filter)}
+WHERE ${schemaFilterSql('s.SCHEMA_NAME', filter, scoped)}
 ORDER BY CAST(s.SCHEMA_NAME AS BINARY)`,
     // Names only, so MariaDB opens no table definition to pick the page (Skip_open_table;
     // TABLE_TYPE alone would read every remaining table's .frm). Byte order of the UTF-8
     // names (BINARY) is the order of core's cursor.
-    page: (filter) => `
+    page: (filter, scoped) => `
 SELECT t.TABLE_SCHEMA AS schema_name, t.TABLE_NAME AS name
 FROM information_schema.TABLES t
-WHERE ${pageWhere(filter)}
+WHERE ${pageWhere(filter, scoped)}
 ORDER BY CAST(t.TABLE_SCHEMA AS BINARY), CAST(t.TABLE_NAME AS BINARY)
 LIMIT ?`,
     // The page query's conditions, and only relations (a sequence would be counted but never
     // sent): TABLE_TYPE makes MariaDB read the head of each remaining table's .frm (about
     // 0.25 s for 10,000 tables), still far less than the pages.
-    count: (filter) => `
+    count: (filter, scoped) => `
 SELECT COUNT(*) AS n
 FROM information_schema.TABLES t
-WHERE ${pageWhere(filter)}
+WHERE ${pageWhere(filter, scoped)}
   AND t.TABLE_TYPE IN (${RELATION_TYPES_LIST})`,
     tables: keyed(
       `SELECT TABLE_SCHEMA AS schema_name, TABLE_NAME AS name, TABLE_TYPE AS table_type, ENGINE AS engine,
@@ -273,11 +279,15 @@ FROM information_schema.CHECK_CONSTRAINTS WHERE`,
   return sql;
 }
 
-/** Databases that pass the filter, in byte order of their names, each with whether the account may use it. */
-export async function readSchemas(conn: Connection, filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]> {
+/**
+ * Databases that pass the filter within the scope (`database`, the data source's; none named:
+ * every database but the server's own), in byte order of their names, each with whether the
+ * account may use it.
+ */
+export async function readSchemas(conn: Connection, filter: CompiledFilter, signal: AbortSignal, database?: string): Promise<SchemaEntity[]> {
   const sql = catalogSql(sessionOf(conn).version);
-  const params = schemaFilterParams(filter);
-  const rows = await read('schemas', () => query<SchemaRow>(conn, sql.schemas(filter), [...params, ...params], signal));
+  const params = schemaFilterParams(filter, database);
+  const rows = await read('schemas', () => query<SchemaRow>(conn, sql.schemas(filter, !!database), [...params, ...params], signal));
   return rows.map((r) => {
     const schema: SchemaEntity = { name: r.name, usable: Number(r.usable) === 1 };
     if (r.comment) schema.comment = r.comment;
@@ -286,9 +296,9 @@ export async function readSchemas(conn: Connection, filter: CompiledFilter, sign
 }
 
 /** The binds of the page query's conditions ({@link pageWhere}); the count query takes the same. */
-function pageParams(filter: CompiledFilter, after: RelationKey | undefined): unknown[] {
+function pageParams(filter: CompiledFilter, after: RelationKey | undefined, database: string | undefined): unknown[] {
   return [
-    ...schemaFilterParams(filter),
+    ...schemaFilterParams(filter, database),
     ...likePatterns(filter.globs.includeTables),
     ...likePatterns(filter.globs.excludeTables),
     after?.schema ?? null,
@@ -298,16 +308,16 @@ function pageParams(filter: CompiledFilter, after: RelationKey | undefined): unk
   ];
 }
 
-/** How many relations pass the filter after `after`: one count over the names (and types) of information_schema.TABLES. */
-export async function countRelations(conn: Connection, filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal): Promise<number> {
+/** How many relations pass the filter after `after` within the scope (`database`): one count over the names (and types) of information_schema.TABLES. */
+export async function countRelations(conn: Connection, filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal, database?: string): Promise<number> {
   const sql = catalogSql(sessionOf(conn).version);
-  const rows = await read('relation count', () => query<{ n: number | string }>(conn, sql.count(filter), pageParams(filter, after), signal));
+  const rows = await read('relation count', () => query<{ n: number | string }>(conn, sql.count(filter, !!database), pageParams(filter, after, database), signal));
   return Number(rows[0]?.n ?? 0);
 }
 
 /**
- * One page of relations, each with its columns, keys, indexes and partitions, in the
- * keyset's order. The keyset query picks up to `limit` keys by name alone (so MariaDB reads
+ * One page of relations within the scope (`database`, see {@link readSchemas}), each with
+ * its columns, keys, indexes and partitions, in the keyset's order. The keyset query picks up to `limit` keys by name alone (so MariaDB reads
  * directory listings only, no table definition); then tables, columns, indexes and foreign
  * keys of those keys are read at once, and views, partitions, foreign-key actions and
  * MariaDB JSON checks as soon as what they depend on shows the page has any. Each statement
@@ -318,7 +328,7 @@ export async function countRelations(conn: Connection, filter: CompiledFilter, a
  * between are dropped and the page is topped up after the last key read, so a short page
  * always means the end of the catalog (the engine stops at a short page).
  */
-export async function readRelations(conn: Connection, page: RelationPage, signal: AbortSignal, parallel: readonly Connection[] = []): Promise<RelationEntity[]> {
+export async function readRelations(conn: Connection, page: RelationPage, signal: AbortSignal, parallel: readonly Connection[] = [], database?: string): Promise<RelationEntity[]> {
   const { version } = sessionOf(conn);
   const sql = catalogSql(version);
   // Every statement is written for this server's version; an endpoint that spreads
@@ -328,7 +338,7 @@ export async function readRelations(conn: Connection, page: RelationPage, signal
   let after = page.after;
   while (out.length < page.limit) {
     const want = page.limit - out.length;
-    const keys = await queue.run((c) => read('relations', () => query<PageRow>(c, sql.page(page.filter), [...pageParams(page.filter, after), want], signal)));
+    const keys = await queue.run((c) => read('relations', () => query<PageRow>(c, sql.page(page.filter, !!database), [...pageParams(page.filter, after, database), want], signal)));
     if (keys.length === 0) break;
     out.push(...(await describe(queue, sql, version, keys, signal)));
     if (keys.length < want) break;
