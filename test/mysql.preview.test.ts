@@ -114,7 +114,7 @@ const ROW1: Record<string, Plain> = {
   ts: { timestamp: '2024-03-01T09:30:00.123456+00:00' },
   dte: { date: '2024-02-29' },
   tm: { time: '09:30:00.500000' },
-  tm_long: { other: '-838:59:59' },
+  tm_long: { time: '-838:59:59' },
   yr: { integer: '2024' },
   c: { text: 'ab' },
   vc: { text: TRICKY_TEXT },
@@ -127,8 +127,8 @@ const ROW1: Record<string, Plain> = {
   bl: { bytesBase64: Buffer.from([0x00, 0xff, 0x00, 0x7f, 0x80]).toString('base64') },
   j: { json: JSON_TEXT },
   g: { other: 'POINT(1 2)' },
-  zero_d: { other: '0000-00-00' },
-  zero_dt: { other: '0000-00-00 00:00:00' },
+  zero_d: { date: '0000-00-00' },
+  zero_dt: { localTimestamp: '0000-00-00T00:00:00' },
 };
 const COLUMNS = Object.keys(ROW1);
 
@@ -151,9 +151,10 @@ describe('quoting and rendering helpers', () => {
 
   it('renders edge values', () => {
     expect(baseTypeOf('bigint(20) unsigned')).toBe('bigint');
-    expect(renderCell('date', Buffer.from('2023-02-29'))).toEqual({ kind: 'other', value: '2023-02-29' });
-    expect(renderCell('datetime', Buffer.from('2024-00-10 00:00:00'))).toEqual({ kind: 'other', value: '2024-00-10 00:00:00' });
-    expect(renderCell('time', Buffer.from('24:00:00'))).toEqual({ kind: 'other', value: '24:00:00' });
+    // one column keeps one kind: values no ISO form carries stay in it, as the server prints them
+    expect(renderCell('date', Buffer.from('2023-02-29'))).toEqual({ kind: 'date', value: '2023-02-29' });
+    expect(renderCell('datetime', Buffer.from('2024-00-10 00:00:00'))).toEqual({ kind: 'local_timestamp', value: '2024-00-10T00:00:00' });
+    expect(renderCell('time', Buffer.from('24:00:00'))).toEqual({ kind: 'time', value: '24:00:00' });
     expect(renderCell('bit(64)', Buffer.from('ffffffffffffffff', 'hex'))).toEqual({ kind: 'integer', value: '18446744073709551615' });
     expect(renderCell('year(4)', Buffer.from('0000'))).toEqual({ kind: 'integer', value: '0' });
     expect(renderCell('uuid', Buffer.from('123e4567-e89b-12d3-a456-426655440000'))).toEqual({ kind: 'other', value: '123e4567-e89b-12d3-a456-426655440000' });
@@ -190,6 +191,13 @@ describe('MySQL PreviewTable (MariaDB)', () => {
         [TRICKY_TEXT, 'C:\\path\\to\u0000nul', JSON_TEXT],
       ],
       `INSERT INTO ${DB}.types (id) VALUES (2)`,
+      // Ordinary and special values in the same columns (zero dates, zero months, TIME past a day), read under UTC.
+      `CREATE TABLE ${DB}.temporal (id INT PRIMARY KEY, d DATE, dt DATETIME(6), ts TIMESTAMP(6) NULL, tm TIME(6))`,
+      `INSERT INTO ${DB}.temporal VALUES
+        (1, '2024-02-29', '2024-03-01 09:30:00.5', '2024-03-01 11:30:00.25', '09:30:00'),
+        (2, '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00', '-838:59:59'),
+        (3, '2024-00-10', '2024-00-00 10:00:00', '1970-01-01 02:00:01', '100:00:00.5'),
+        (4, NULL, NULL, NULL, '-00:00:01')`,
       `CREATE TABLE ${DB}.accounts (id INT PRIMARY KEY, email VARCHAR(100), password VARCHAR(100), api_token VARCHAR(100))`,
       `INSERT INTO ${DB}.accounts VALUES (1, 'a@example.com', 'hunter2', 'tok-1'), (2, 'b@example.com', 'letmein', 'tok-2')`,
       `CREATE TABLE ${DB}.secrets (password VARCHAR(100), api_token VARCHAR(100))`,
@@ -240,6 +248,28 @@ describe('MySQL PreviewTable (MariaDB)', () => {
     expect(Object.fromEntries(COLUMNS.map((name, i) => [name, p.rows[0][i]]))).toEqual(ROW1);
     expect(p.rows[1]).toEqual([{ integer: '2' }, ...COLUMNS.slice(1).map(() => ({ null: true }))]);
     expect(p.summary).toMatchObject({ rows: 2, truncated: false, limit: 50, maskedColumns: [] });
+  });
+
+  /**
+   * One column keeps one kind (issue 16, item 7): zero dates, dates with a zero month or day,
+   * and TIME values past a day keep their column's kind, as the server prints them (asked of
+   * the server by the test with CAST(... AS CHAR) under UTC).
+   */
+  it('keeps one kind per column for zero dates and TIME past a day', async () => {
+    const p = await preview({ table: { schema: DB, name: 'temporal' } });
+    const conn = await createConnection({ host: db.host, port: db.port, user: db.superuser, password: db.superuserPassword });
+    let truth: Record<string, string | null>[];
+    try {
+      await conn.query("SET time_zone = '+00:00'");
+      [truth] = (await conn.query(`SELECT CAST(d AS CHAR) AS d, CAST(dt AS CHAR) AS dt, CAST(ts AS CHAR) AS ts, CAST(tm AS CHAR) AS tm FROM ${DB}.temporal ORDER BY id`)) as unknown as [Record<string, string | null>[]];
+    } finally {
+      await conn.end();
+    }
+    const kinds: Record<string, string> = { d: 'date', dt: 'localTimestamp', ts: 'timestamp', tm: 'time' };
+    const encode: Record<string, (v: string) => string> = { d: (v) => v, dt: (v) => v.replace(' ', 'T'), ts: (v) => `${v.replace(' ', 'T')}+00:00`, tm: (v) => v };
+    const expected = truth.map((row, i) => [{ integer: String(i + 1) }, ...['d', 'dt', 'ts', 'tm'].map((c) => (row[c] === null ? { null: true } : { [kinds[c]]: encode[c](row[c] as string) }))]);
+    expect(p.rows).toEqual(expected);
+    expect(p.rows[1]).toEqual([{ integer: '2' }, { date: '0000-00-00' }, { localTimestamp: '0000-00-00T00:00:00.000000' }, { timestamp: '0000-00-00T00:00:00.000000+00:00' }, { time: '-838:59:59.000000' }]);
   });
 
   it('reads the chosen columns in the order asked', async () => {

@@ -250,7 +250,9 @@ export async function queryRaw<R>(conn: Connection, sql: string, params: readonl
  * One value, from the bytes of the text protocol, by the column's type (COLUMN_TYPE, or
  * `json`). The session runs in UTC (`time_zone = '+00:00'`), so a TIMESTAMP is an instant at
  * +00:00. MySQL has no boolean type (BOOLEAN is TINYINT(1) and holds -128..127): it stays an
- * integer. Values no ISO form can carry (zero dates, TIME beyond a day) are `other`.
+ * integer. One column keeps one kind: values no ISO form can carry stay in their column's kind
+ * as the server prints them (zero dates and dates with a zero month or day, `0000-00-00`,
+ * `2024-00-00T10:00:00`; TIME, a duration of -838:59:59 to 838:59:59, `-838:59:59`).
  */
 export function renderCell(type: string, raw: Buffer | null): Cell {
   if (raw === null) return { kind: 'null' };
@@ -270,35 +272,18 @@ export function renderCell(type: string, raw: Buffer | null): Cell {
     case 'year':
       return { kind: 'integer', value: String(Number(text)) };
     case 'date':
-      return validDate(text) ? { kind: 'date', value: text } : { kind: 'other', value: text };
+      return { kind: 'date', value: text };
     case 'datetime':
-      return validDateTime(text) ? { kind: 'local_timestamp', value: text.replace(' ', 'T') } : { kind: 'other', value: text };
+      return { kind: 'local_timestamp', value: text.replace(' ', 'T') };
     case 'timestamp':
-      return validDateTime(text) ? { kind: 'timestamp', value: `${text.replace(' ', 'T')}+00:00` } : { kind: 'other', value: text };
+      return { kind: 'timestamp', value: `${text.replace(' ', 'T')}+00:00` };
     case 'time':
-      return /^([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?$/.test(text) ? { kind: 'time', value: text } : { kind: 'other', value: text };
+      return { kind: 'time', value: text };
     default:
       // ENUM, SET, spatial WKT, MariaDB's UUID/INET4/INET6 and types unknown here: the
       // server's text, or the bytes when they are not text.
       return isUtf8(raw) ? { kind: 'other', value: text } : { kind: 'bytes', value: raw.toString('base64') };
   }
-}
-
-/** A calendar date `YYYY-MM-DD` (not a zero date, no zero or impossible month or day). */
-function validDate(text: string): boolean {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
-  if (!m) return false;
-  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  if (month < 1 || month > 12 || day < 1) return false;
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
-  return day <= days;
-}
-
-/** `YYYY-MM-DD HH:MM:SS[.f]` with a calendar date. */
-function validDateTime(text: string): boolean {
-  const m = /^(\d{4}-\d{2}-\d{2}) ([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?$/.exec(text);
-  return m !== null && validDate(m[1]);
 }
 
 function isUtf8(raw: Buffer): boolean {
