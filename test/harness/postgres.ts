@@ -475,3 +475,43 @@ export async function stopAll(): Promise<void> {
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
 }
+
+/**
+ * Starts a streaming replica of `primary` (a hot standby made with `pg_basebackup -R -X stream`)
+ * on a free port in a new temp folder: the same system identifier, roles, passwords and data,
+ * read-only, following the primary's WAL. What a HYBRID secondary usually is. Cleaned up like
+ * the instances of {@link startPostgres}.
+ */
+export async function startReplica(primary: PostgresInstance, opts: { extraConf?: Record<string, string> } = {}): Promise<PostgresInstance> {
+  const base = tmpdir().length > 60 ? '/tmp' : tmpdir();
+  const baseDir = await mkdtemp(join(base, 'sourced-pg-replica-'));
+  installExitHook();
+  const inst = new Instance(baseDir, 0, primary.superuserPassword, primary.user, primary.password, primary.database, primary.tls);
+  instances.add(inst);
+  try {
+    const ids = isRoot ? await postgresIds() : undefined;
+    if (ids) await chown(baseDir, ...ids);
+    await run(
+      bin('pg_basebackup'),
+      ['-h', primary.socketDir, '-p', String(primary.port), '-U', 'postgres', '-D', inst.dataDir, '-R', '-X', 'stream', '--no-sync', '-c', 'fast'],
+      { asPostgres: true, cwd: baseDir },
+    );
+    inst.certificates = primary.certificates;
+    inst.caCertPem = primary.caCertPem;
+    inst.caCertPath = primary.caCertPath;
+    for (let attempt = 1; ; attempt++) {
+      inst.port = await freePort();
+      await inst.writeConf({ hot_standby: 'on', ...opts.extraConf });
+      try {
+        await inst.start();
+        break;
+      } catch (err) {
+        if (attempt >= 5 || !(err as { addressInUse?: boolean }).addressInUse) throw err;
+      }
+    }
+    return inst;
+  } catch (err) {
+    await inst.destroy().catch(() => undefined);
+    throw err;
+  }
+}
