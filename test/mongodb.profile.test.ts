@@ -17,7 +17,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ProfileTableRequest, ProfileTableResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
 import { DiscoveryStrategy } from '../daemon/src/gen/sourced/v1/discovery';
 import type { Cell } from '../daemon/src/gen/sourced/v1/preview';
-import { ProfileMode, type ColumnProfile, type ProfileHeader, type ProfileSummary } from '../daemon/src/gen/sourced/v1/profile';
+import { ColumnFigureMethods, FigureMethod, ProfileMode, type ColumnProfile, type ProfileHeader, type ProfileSummary } from '../daemon/src/gen/sourced/v1/profile';
+
+/** A column with no figure has no method for any. */
+const NO_FIGURES = ColumnFigureMethods.fromPartial({});
 import { mongoFixture } from './fixtures/mongodb/fixture';
 import { loadMongoDataset } from './fixtures/mongodb/load';
 import type { DatabaseSpec } from './harness/mongo/dataset';
@@ -140,13 +143,16 @@ describe('MongoDB profile', () => {
   it('profiles a sample: shares, types, distinct counts, min/max and most common values', async () => {
     commands.length = 0;
     const p = await profile('people', { columns: ['status', 'nickname', 'score', 'joined', 'password', '_id'] });
-    expect(p.header).toMatchObject({ table: { schema: DB, name: 'people' }, mode: ProfileMode.PROFILE_MODE_SAMPLE, rowCount: N, rowCountExact: false, sampleRows: N });
-    expect(p.header.source).toContain(`a sample of ${N} documents`);
+    // fewer documents than asked: $sample returned every one, so the figures are exact (issue 16)
+    expect(p.header).toMatchObject({ table: { schema: DB, name: 'people' }, mode: ProfileMode.PROFILE_MODE_SAMPLE, rowCount: N, rowCountExact: true, sampleRows: N });
+    expect(p.header).toMatchObject({ rowCountMethod: FigureMethod.FIGURE_METHOD_EXACT, sampleMethod: 'every document' });
+    expect(p.header.source).toContain(`every document (${N}`);
     expect(p.columns.map((c) => c.name)).toEqual(['status', 'nickname', 'score', 'joined', 'password', '_id']);
 
     const status = column(p, 'status');
     expect(status).toMatchObject({ dataType: 'field', nullFraction: 0, distinctCount: 4, distinctExact: true, masked: false, noStatistics: false });
     expect(status.types).toEqual([{ type: 'string', frequency: 1 }]);
+    expect(status.methods).toMatchObject({ nullFraction: FigureMethod.FIGURE_METHOD_EXACT, distinctCount: FigureMethod.FIGURE_METHOD_EXACT, mostCommon: FigureMethod.FIGURE_METHOD_EXACT });
     expect(status.mostCommon).toEqual([
       { value: json('"active"'), frequency: 0.5 },
       { value: json('"idle"'), frequency: 0.25 },
@@ -252,8 +258,8 @@ describe('MongoDB profile', () => {
     const p = await profile('people', { columns: ['status', 'password'], mode: ProfileMode.PROFILE_MODE_STATISTICS });
     expect(p.header).toMatchObject({ mode: ProfileMode.PROFILE_MODE_STATISTICS, rowCount: N, rowCountExact: false, sampleRows: 0, source: 'collection stats' });
     expect(p.columns).toEqual([
-      { name: 'status', dataType: 'field', distinctExact: false, mostCommon: [], histogramBounds: [], types: [], masked: false, noStatistics: true },
-      { name: 'password', dataType: 'field', distinctExact: false, mostCommon: [], histogramBounds: [], types: [], masked: true, noStatistics: true },
+      { name: 'status', dataType: 'field', distinctExact: false, mostCommon: [], histogramBounds: [], types: [], masked: false, noStatistics: true, methods: NO_FIGURES },
+      { name: 'password', dataType: 'field', distinctExact: false, mostCommon: [], histogramBounds: [], types: [], masked: true, noStatistics: true, methods: NO_FIGURES },
     ]);
     if (standIn) {
       // the collection's lookup (names only), then the count: nothing else reaches the database

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataSource } from '../daemon/src/gen/sourced/v1/data_source';
 import type { ProfileTableRequest, ProfileTableResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
 import type { Cell } from '../daemon/src/gen/sourced/v1/preview';
-import { ProfileMode, type ColumnProfile } from '../daemon/src/gen/sourced/v1/profile';
+import { FigureMethod, ProfileMode, type ColumnProfile } from '../daemon/src/gen/sourced/v1/profile';
 import { rootQuery, startMariadb, type MariadbInstance } from './harness/mariadb';
 import { collect, startTestDaemon, type TestDaemon } from './support/testDaemon';
 
@@ -220,7 +220,9 @@ describe('ProfileTable on MariaDB: figures against the server (oracle)', () => {
       expect({ name, avg: s.averageLength === undefined ? undefined : Number(s.averageLength.toFixed(4)) }).toEqual({ name, avg: Number(kept.avg_length) });
       expect({ name, avg: column(stats, name).averageLength }).toEqual({ name, avg: Number(kept.avg_length) });
       const exact = await one<{ nulls: string; distinct: number }>(`SELECT AVG(${name} IS NULL) AS nulls, COUNT(DISTINCT ${name}) AS \`distinct\` FROM ${DB}.kinds`);
-      expect({ name, nulls: s.nullFraction, distinct: s.distinctCount }).toEqual({ name, nulls: Number(exact.nulls), distinct: Number(exact.distinct) });
+      expect({ name, nulls: s.nullFraction, distinct: s.distinctCount, exact: s.distinctExact }).toEqual({ name, nulls: Number(exact.nulls), distinct: Number(exact.distinct), exact: true });
+      expect(s.methods).toMatchObject({ nullFraction: FigureMethod.FIGURE_METHOD_EXACT, distinctCount: FigureMethod.FIGURE_METHOD_EXACT, averageLength: FigureMethod.FIGURE_METHOD_EXACT });
+      expect(column(stats, name).methods).toMatchObject({ averageLength: FigureMethod.FIGURE_METHOD_STATISTICS });
     }
     for (const name of ['vc', 'maybe', 'ch']) {
       const bytes = await one<{ l: string }>(`SELECT AVG(LENGTH(${name})) AS l FROM ${DB}.kinds`);

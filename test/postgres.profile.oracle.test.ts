@@ -13,7 +13,7 @@ import { DataSource } from '../daemon/src/gen/sourced/v1/data_source';
 import type { PreviewTableRequest, ProfileTableRequest, ProfileTableResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
 import { DiscoveryStrategy } from '../daemon/src/gen/sourced/v1/discovery';
 import type { Cell } from '../daemon/src/gen/sourced/v1/preview';
-import { ProfileMode, type ColumnProfile } from '../daemon/src/gen/sourced/v1/profile';
+import { FigureMethod, ProfileMode, type ColumnProfile } from '../daemon/src/gen/sourced/v1/profile';
 import { startPostgres, type PostgresInstance } from './harness/postgres';
 import { registerSecret } from './support/secretScan';
 import { collect, expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
@@ -183,6 +183,10 @@ describe('ProfileTable on PostgreSQL: figures against the server (oracle)', () =
       const expected = nd > 0 ? nd : nd < 0 ? Math.round(-nd * Number(reltuples)) : 0;
       expect({ name, distinct: c.distinctCount }).toEqual({ name, distinct: expected });
       expect(c.mostCommon).toHaveLength(Number(mcvCount));
+      // every figure says it comes from the statistics (estimates)
+      const methods = Object.values(c.methods ?? {}).filter((m) => m !== FigureMethod.FIGURE_METHOD_UNSPECIFIED);
+      expect(methods.length).toBeGreaterThan(0);
+      expect(new Set(methods)).toEqual(new Set([FigureMethod.FIGURE_METHOD_STATISTICS]));
       if (Number(nullFrac) >= 1) {
         expect(c.averageLength).toBeUndefined();
         expect(c.min).toBeUndefined();
@@ -197,6 +201,23 @@ describe('ProfileTable on PostgreSQL: figures against the server (oracle)', () =
    */
   it('average_length is the mean pg_column_size of the non-null values, in both modes', async () => {
     const [sampled, stats] = [await profile(request('shape', { mode: ProfileMode.PROFILE_MODE_SAMPLE })), await profile(request('shape'))];
+    // the sample (10,000 asked) read every row: counted, exact, and said so
+    const [count] = await sql(`SELECT count(*) FROM oracle.shape`);
+    expect(header(sampled)).toMatchObject({ rowCount: Number(count), rowCountExact: true, rowCountMethod: FigureMethod.FIGURE_METHOD_EXACT, sampleMethod: 'every row' });
+    expect(header(stats)).toMatchObject({ rowCountExact: false, rowCountMethod: FigureMethod.FIGURE_METHOD_STATISTICS, sampleMethod: '' });
+    for (const name of SHAPE_COLUMNS) {
+      const c = column(sampled, name);
+      const [nulls, distinct, min, max] = await sql(`SELECT avg((${name} IS NULL)::int)::float8, count(DISTINCT ${name}), min(${name})::text, max(${name})::text FROM oracle.shape`);
+      expect({ name, nulls: c.nullFraction, distinct: c.distinctCount, exact: c.distinctExact, min: value(c.min), max: value(c.max) }).toEqual({
+        name,
+        nulls: Number(nulls),
+        distinct: Number(distinct),
+        exact: true,
+        min,
+        max,
+      });
+      expect(c.methods).toMatchObject({ nullFraction: FigureMethod.FIGURE_METHOD_EXACT, distinctCount: FigureMethod.FIGURE_METHOD_EXACT });
+    }
     for (const name of SHAPE_COLUMNS) {
       const [avg] = await sql(`SELECT avg(pg_column_size(${name}))::float8 FROM oracle.shape`);
       if (avg === undefined) {

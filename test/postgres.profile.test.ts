@@ -13,7 +13,7 @@ import type { ProfileTableRequest, ProfileTableResponse } from '../daemon/src/ge
 import { DiscoveryStrategy } from '../daemon/src/gen/sourced/v1/discovery';
 import { EndpointRole } from '../daemon/src/gen/sourced/v1/validation';
 import type { Cell } from '../daemon/src/gen/sourced/v1/preview';
-import { ProfileMode, type ColumnProfile } from '../daemon/src/gen/sourced/v1/profile';
+import { FigureMethod, ProfileMode, type ColumnProfile } from '../daemon/src/gen/sourced/v1/profile';
 import { downsample, sampleFrom, samplePercent } from '../plugins/postgres/src/profile';
 import { startLatencyProxy } from './harness/latencyProxy';
 import { startPostgres, type PostgresInstance } from './harness/postgres';
@@ -277,7 +277,10 @@ describe('ProfileTable on PostgreSQL', () => {
       expect(h?.source).toBe('a sample of 200 rows (the first rows read, no TABLESAMPLE)');
 
       const id = column(events, 'id');
-      expect(id).toMatchObject({ nullFraction: 0, distinctCount: 200, distinctExact: true, averageLength: 4 });
+      // 200 of 1000 rows: counts over the sample are not the table's (issue 16)
+      expect(id).toMatchObject({ nullFraction: 0, distinctCount: 200, distinctExact: false, averageLength: 4 });
+      expect(id.methods).toMatchObject({ nullFraction: FigureMethod.FIGURE_METHOD_SAMPLED, distinctCount: FigureMethod.FIGURE_METHOD_SAMPLED, minMax: FigureMethod.FIGURE_METHOD_SAMPLED });
+      expect(h).toMatchObject({ rowCountMethod: FigureMethod.FIGURE_METHOD_STATISTICS, sampleMethod: 'the first rows read (no TABLESAMPLE)' });
       expect(Number(cellValue(id.min))).toBeGreaterThanOrEqual(1);
       expect(Number(cellValue(id.max))).toBeLessThanOrEqual(1000);
       expect(id.histogramBounds).toHaveLength(11);
@@ -287,7 +290,7 @@ describe('ProfileTable on PostgreSQL', () => {
       expect(ids[10]).toBe(Number(cellValue(id.max)));
 
       const category = column(events, 'category');
-      expect(category).toMatchObject({ nullFraction: 0, distinctCount: 4, distinctExact: true });
+      expect(category).toMatchObject({ nullFraction: 0, distinctCount: 4, distinctExact: false });
       expect(category.mostCommon).toEqual([
         { value: text('alpha'), frequency: 0.5 },
         { value: text('beta'), frequency: 0.25 },
@@ -309,7 +312,7 @@ describe('ProfileTable on PostgreSQL', () => {
       expect(String(cellValue(at.min)) >= FIRST_AT && String(cellValue(at.max)) <= LAST_AT).toBe(true);
 
       const password = column(events, 'password');
-      expect(password).toMatchObject({ masked: true, nullFraction: 0, distinctCount: 3, distinctExact: true, mostCommon: [], histogramBounds: [] });
+      expect(password).toMatchObject({ masked: true, nullFraction: 0, distinctCount: 3, distinctExact: false, mostCommon: [], histogramBounds: [] });
       expect(password.min).toBeUndefined();
       expect(password.max).toBeUndefined();
       expect(JSON.stringify(events)).not.toContain('hunter2');
@@ -341,7 +344,7 @@ describe('ProfileTable on PostgreSQL', () => {
       // at least ten pages of ~220 rows on average: an empty sample has odds of about e^-10
       expect(n).toBeGreaterThan(0);
       const id = column(events, 'id');
-      expect(id).toMatchObject({ nullFraction: n > 0 ? 0 : undefined, distinctCount: n, distinctExact: true });
+      expect(id).toMatchObject({ nullFraction: n > 0 ? 0 : undefined, distinctCount: n, distinctExact: false });
       const grp = column(events, 'grp');
       expect(grp.distinctCount).toBeLessThanOrEqual(10);
       expect(grp.mostCommon).toHaveLength(grp.distinctCount ?? 0);

@@ -461,6 +461,15 @@ export interface FailoverNotice {
 }
 export declare const FailoverNotice: MessageFns<FailoverNotice>;
 
+// FigureMethod
+export declare enum FigureMethod {
+    FIGURE_METHOD_UNSPECIFIED = 0,
+    FIGURE_METHOD_EXACT = 1,
+    FIGURE_METHOD_STATISTICS = 2,
+    FIGURE_METHOD_SAMPLED = 3,
+    UNRECOGNIZED = -1
+}
+
 // ForeignKey (type-only: no constructor or static members)
 export interface ForeignKey {
     name: string;
@@ -706,6 +715,8 @@ export interface ProfileHeader {
     sampleRows: number;
     endpoint: EndpointRole;
     source: string;
+    rowCountMethod: FigureMethod;
+    sampleMethod: string;
 }
 export declare const ProfileHeader: MessageFns<ProfileHeader>;
 
@@ -772,8 +783,20 @@ export interface ColumnProfile {
     types: TypeFrequency[];
     masked: boolean;
     noStatistics: boolean;
+    methods?: ColumnFigureMethods | undefined;
 }
 export declare const ColumnProfile: MessageFns<ColumnProfile>;
+
+// ProfiledColumnMethods (type-only: no constructor or static members, declared as ColumnFigureMethods)
+export interface ColumnFigureMethods {
+    nullFraction: FigureMethod;
+    distinctCount: FigureMethod;
+    minMax: FigureMethod;
+    mostCommon: FigureMethod;
+    histogram: FigureMethod;
+    averageLength: FigureMethod;
+}
+export declare const ColumnFigureMethods: MessageFns<ColumnFigureMethods>;
 
 // Relation (type-only: no constructor or static members)
 export interface Relation {

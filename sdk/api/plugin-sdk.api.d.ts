@@ -169,6 +169,16 @@ export interface ColumnEntity {
     extra?: string;
 }
 
+// ColumnFigureMethods
+export interface ColumnFigureMethods {
+    nullFraction?: FigureMethod;
+    distinctCount?: FigureMethod;
+    minMax?: FigureMethod;
+    mostCommon?: FigureMethod;
+    histogram?: FigureMethod;
+    averageLength?: FigureMethod;
+}
+
 // ColumnProfile
 export interface ColumnProfile {
     name: string;
@@ -189,6 +199,7 @@ export interface ColumnProfile {
         frequency: number;
     }[];
     noStatistics?: boolean;
+    methods?: ColumnFigureMethods;
 }
 
 // CompiledFilter
@@ -377,6 +388,9 @@ export interface FieldViolation {
     field: string;
     description: string;
 }
+
+// FigureMethod
+export type FigureMethod = 'EXACT' | 'STATISTICS' | 'SAMPLED';
 
 // FilterGlobs
 export interface FilterGlobs {
@@ -832,6 +846,7 @@ export interface TableProfile {
     rowCountExact: boolean;
     sampleRows: number;
     source: string;
+    sampleMethod?: string;
 }
 
 // TargetDeniedError

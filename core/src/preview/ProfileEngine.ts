@@ -12,6 +12,29 @@ import { columnMasker, refuseSystemTable } from './systemTables';
 /** Where a profile's figures come from (see proto `sourced.v1.ProfileMode`). */
 export type ProfileMode = 'STATISTICS' | 'SAMPLE';
 
+/**
+ * How a profile figure was obtained (see proto `sourced.v1.FigureMethod`): `EXACT`, computed
+ * from every row now; `STATISTICS`, read from the database's own statistics (an estimate as
+ * old as their last collection); `SAMPLED`, computed over a sample of the table.
+ */
+export type FigureMethod = 'EXACT' | 'STATISTICS' | 'SAMPLED';
+
+/** How each figure of a column was obtained; a connector may leave it to the engine (see {@link ProfileEngine}). */
+export interface ColumnFigureMethods {
+  /** `nullFraction`. */
+  nullFraction?: FigureMethod;
+  /** `distinctCount`. */
+  distinctCount?: FigureMethod;
+  /** `min` and `max`. */
+  minMax?: FigureMethod;
+  /** `mostCommon`. */
+  mostCommon?: FigureMethod;
+  /** `histogram`. */
+  histogram?: FigureMethod;
+  /** `averageLength`. */
+  averageLength?: FigureMethod;
+}
+
 /** The profile of one column, as a connector reports it. Absent figures are unknown. */
 export interface ColumnProfile {
   /** The column's name (MongoDB: the top-level field). */
@@ -22,13 +45,21 @@ export interface ColumnProfile {
   nullFraction?: number;
   /** Distinct non-null values. */
   distinctCount?: number;
-  /** Whether `distinctCount` was counted (over the sample, in SAMPLE mode) rather than estimated. */
+  /**
+   * Whether `distinctCount` is the table's exact count. In SAMPLE mode the engine keeps it only
+   * when the sample read every row (the header's `rowCountExact` with `rowCount` = `sampleRows`).
+   */
   distinctExact: boolean;
   /** Smallest value, when the type orders (STATISTICS: the statistics' lowest bound). */
   min?: Cell;
   /** Largest value, when the type orders (STATISTICS: the statistics' highest bound). */
   max?: Cell;
-  /** Average width of a non-null value, bytes. */
+  /**
+   * The average storage size in bytes of a non-null value, as the database counts it (the
+   * same figure in both modes): PostgreSQL pg_column_size / avg_width, MySQL/MariaDB the
+   * value's bytes as mysql.column_stats avg_length (fixed types their size, strings their
+   * LENGTH()), MongoDB the value's BSON size. Never characters or the text of a number.
+   */
   averageLength?: number;
   /** Most common values, most frequent first, with their share of rows (0..1). */
   mostCommon: { value: Cell; frequency: number }[];
@@ -38,6 +69,8 @@ export interface ColumnProfile {
   types: { type: string; frequency: number }[];
   /** STATISTICS mode: the database keeps no statistics of this column. */
   noStatistics?: boolean;
+  /** How each figure was obtained; unset ones are filled in by the engine from the mode. */
+  methods?: ColumnFigureMethods;
 }
 
 /** The table as a whole, reported before its columns. */
@@ -50,6 +83,8 @@ export interface TableProfile {
   sampleRows: number;
   /** Where the figures come from, for people: `pg_stats`, `a sample of 10000 rows`. */
   source: string;
+  /** SAMPLE: how the rows were chosen, for people (`TABLESAMPLE SYSTEM (2.5%)`, `$sample`, `every row`). */
+  sampleMethod?: string;
 }
 
 /** What a profile yields, in order: the table, then each column as soon as it is done. */
@@ -107,8 +142,8 @@ export interface ProfileRequest {
 
 /** Events of a profile, in order. */
 export type ProfileEvent =
-  | { kind: 'header'; table: RelationKey; mode: ProfileMode; profile: TableProfile; endpoint: EndpointRole }
-  | { kind: 'column'; column: ColumnProfile & { masked: boolean } }
+  | { kind: 'header'; table: RelationKey; mode: ProfileMode; profile: TableProfile & { rowCountMethod?: FigureMethod }; endpoint: EndpointRole }
+  | { kind: 'column'; column: ColumnProfile & { masked: boolean; methods: ColumnFigureMethods } }
   | { kind: 'failover'; active: EndpointRole; reason: string }
   | { kind: 'summary'; columns: number; maskedColumns: string[]; durationMs: number };
 
@@ -162,6 +197,8 @@ export class ProfileEngine {
     const sent = new Set<string>();
     const maskedNames: string[] = [];
     let headerSent = false;
+    // Whether the figures cover every row (SAMPLE that read the whole table), from the header.
+    let everyRow = false;
     // One span over the connector's reads (a generator cannot run inside withSpan).
     const span = this.tracer.startSpan('sourced.profile.read', {
       attributes: { 'sourced.profile.mode': request.mode, 'sourced.profile.columns': resolved.value.length, 'sourced.profile.sample_rows': sizes.sampleRows },
@@ -181,10 +218,13 @@ export class ProfileEngine {
             if (item.kind === 'table') {
               if (headerSent) continue;
               headerSent = true;
-              yield { kind: 'header', table: request.table, mode: request.mode, profile: item.table, endpoint: connector.activeRole };
+              const t = item.table;
+              everyRow = request.mode === 'SAMPLE' && t.rowCountExact && t.rowCount === t.sampleRows;
+              const rowCountMethod: FigureMethod | undefined = t.rowCount === undefined ? undefined : t.rowCountExact ? 'EXACT' : 'STATISTICS';
+              yield { kind: 'header', table: request.table, mode: request.mode, profile: { ...t, rowCountMethod }, endpoint: connector.activeRole };
               continue;
             }
-            const column = item.column;
+            const column = withMethods(item.column, request.mode, everyRow);
             if (sent.has(column.name)) continue;
             sent.add(column.name);
             const isMasked = masked(column.name, column.type);
@@ -207,8 +247,34 @@ export class ProfileEngine {
   }
 }
 
+/**
+ * A column's profile with the method of each figure it has: the connector's where it said,
+ * else STATISTICS in STATISTICS mode, and in SAMPLE mode EXACT when the sample read every row,
+ * SAMPLED otherwise. A SAMPLE of part of the table never has `distinctExact`: a count over
+ * the sample is not the table's.
+ */
+function withMethods(c: ColumnProfile, mode: ProfileMode, everyRow: boolean): ColumnProfile & { methods: ColumnFigureMethods } {
+  const fallback: FigureMethod = mode === 'STATISTICS' ? 'STATISTICS' : everyRow ? 'EXACT' : 'SAMPLED';
+  const given = c.methods ?? {};
+  const method = (present: boolean, m: FigureMethod | undefined) => (present ? (m ?? fallback) : undefined);
+  const methods: ColumnFigureMethods = {};
+  const set = (key: keyof ColumnFigureMethods, present: boolean) => {
+    const m = method(present, given[key]);
+    if (m) methods[key] = m;
+  };
+  set('nullFraction', c.nullFraction !== undefined);
+  set('distinctCount', c.distinctCount !== undefined);
+  set('minMax', c.min !== undefined || c.max !== undefined);
+  set('mostCommon', c.mostCommon.length > 0);
+  set('histogram', c.histogram.length > 0);
+  set('averageLength', c.averageLength !== undefined);
+  const distinctExact = c.distinctExact && (mode === 'STATISTICS' || everyRow || methods.distinctCount === 'EXACT');
+  return { ...c, distinctExact, methods };
+}
+
 /** A masked column's profile: its counts, none of its values. */
-function withoutValues(c: ColumnProfile): ColumnProfile & { masked: boolean } {
+function withoutValues(c: ColumnProfile & { methods: ColumnFigureMethods }): ColumnProfile & { masked: boolean; methods: ColumnFigureMethods } {
+  const { nullFraction, distinctCount, averageLength } = c.methods;
   return {
     name: c.name,
     type: c.type,
@@ -221,5 +287,6 @@ function withoutValues(c: ColumnProfile): ColumnProfile & { masked: boolean } {
     types: c.types,
     noStatistics: c.noStatistics,
     masked: true,
+    methods: { nullFraction, distinctCount, averageLength },
   };
 }

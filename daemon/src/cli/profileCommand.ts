@@ -1,7 +1,7 @@
 import { Metadata } from '@grpc/grpc-js';
 import { DataSourceServiceClient, ProfileTableResponse } from '../gen/sourced/v1/data_source_service';
 import { DiscoveryStrategy } from '../gen/sourced/v1/discovery';
-import { ProfileMode, type ColumnProfile } from '../gen/sourced/v1/profile';
+import { FigureMethod, ProfileMode, type ColumnFigureMethods, type ColumnProfile } from '../gen/sourced/v1/profile';
 import { endpointRoleToJSON } from '../gen/sourced/v1/validation';
 import type { Output, Paint } from './output';
 import { cellText, splitTable, type PreviewCliArgs } from './previewCommand';
@@ -57,6 +57,7 @@ export async function runProfile(dataSource: unknown, flags: ProfileFlags, args:
         const h = e.value;
         const rows = h.rowCount === undefined ? 'rows unknown' : `${h.rowCountExact ? '' : '~'}${Math.round(h.rowCount)} rows`;
         out.line(out.paint.bold(`${h.table?.schema}.${h.table?.name}: ${rows}; from ${h.source}`));
+        if (h.sampleMethod) out.line(`  sample: ${h.sampleRows} rows, ${h.sampleMethod}`);
       } else if (e?.$case === 'column') {
         for (const line of describeColumn(e.value, out.paint)) out.line(line);
       } else if (e?.$case === 'failover') out.note(`failover to ${endpointRoleToJSON(e.value.active)}: ${e.value.reason}`);
@@ -78,10 +79,38 @@ export function describeColumn(c: ColumnProfile, paint: Paint): string[] {
   if (c.min && c.max) facts.push(`${cellText(c.min, paint)} … ${cellText(c.max, paint)}`);
   if (c.averageLength !== undefined) facts.push(`avg ${c.averageLength.toFixed(1)} bytes`);
   const lines = [`${head}: ${facts.join(', ')}`];
+  const how = describeMethods(c.methods);
+  if (how) lines.push(`      ${paint.dim(how)}`);
   if (c.types.length) lines.push(`      types: ${c.types.map((t) => `${t.type} ${(t.frequency * 100).toFixed(1)}%`).join(', ')}`);
   if (c.mostCommon.length) {
     lines.push(`      most common: ${c.mostCommon.slice(0, 5).map((m) => `${m.value ? cellText(m.value, paint) : ''} (${(m.frequency * 100).toFixed(1)}%)`).join(', ')}`);
   }
   if (c.histogramBounds.length) lines.push(`      histogram: ${c.histogramBounds.map((b) => cellText(b, paint)).join(' | ')}`);
   return lines;
+}
+
+const METHOD_WORDS: Partial<Record<FigureMethod, string>> = {
+  [FigureMethod.FIGURE_METHOD_EXACT]: 'exact',
+  [FigureMethod.FIGURE_METHOD_STATISTICS]: 'from statistics (estimates)',
+  [FigureMethod.FIGURE_METHOD_SAMPLED]: 'from the sample',
+};
+const FIGURE_WORDS: [keyof ColumnFigureMethods, string][] = [
+  ['nullFraction', 'nulls'],
+  ['distinctCount', 'distinct'],
+  ['minMax', 'min/max'],
+  ['mostCommon', 'most common'],
+  ['histogram', 'histogram'],
+  ['averageLength', 'length'],
+];
+
+/** How a column's figures were obtained, in words: `all from statistics (estimates)` or per method the figures. */
+export function describeMethods(m: ColumnFigureMethods | undefined): string {
+  if (!m) return '';
+  const groups = new Map<string, string[]>();
+  for (const [key, word] of FIGURE_WORDS) {
+    const method = METHOD_WORDS[m[key]];
+    if (method) groups.set(method, [...(groups.get(method) ?? []), word]);
+  }
+  if (groups.size === 1) return `all ${[...groups.keys()][0]}`;
+  return [...groups].map(([method, figures]) => `${figures.join(', ')}: ${method}`).join('; ');
 }

@@ -1,6 +1,6 @@
 import type { CatalogEntity, CollectionEntity, DataSourceInput, DiscoveryEvent, DiscoveryFilter, DiscoveryStrategy, RelationEntity, SecretValueInput, SourceIdentity, ValidationEvent } from '@sourced/core';
-import type { Cell as CoreCell, CheckStatus as CoreCheckStatus, EndpointRole as CoreRole, PreviewEvent, ProfileEvent, ProfileMode } from '@sourced/core';
-import { ProfileMode as PbProfileMode } from '../gen/sourced/v1/profile';
+import type { Cell as CoreCell, CheckStatus as CoreCheckStatus, EndpointRole as CoreRole, ColumnFigureMethods, FigureMethod, PreviewEvent, ProfileEvent, ProfileMode } from '@sourced/core';
+import { FigureMethod as PbFigureMethod, ProfileMode as PbProfileMode, type ColumnFigureMethods as PbColumnFigureMethods } from '../gen/sourced/v1/profile';
 import { NullValue } from '../gen/google/protobuf/struct';
 import type { Cell as PbCell } from '../gen/sourced/v1/preview';
 import { cloudProviderToJSON, locationToJSON, sslModeToJSON, type DataSource, type SecretValue } from '../gen/sourced/v1/data_source';
@@ -269,6 +269,25 @@ export function toProfileMode(m: PbProfileMode): ProfileMode | undefined {
   return undefined;
 }
 
+/** A figure's method as the contract's enum (UNSPECIFIED when not said). */
+function figureMethod(m: FigureMethod | undefined): PbFigureMethod {
+  if (m === 'EXACT') return PbFigureMethod.FIGURE_METHOD_EXACT;
+  if (m === 'STATISTICS') return PbFigureMethod.FIGURE_METHOD_STATISTICS;
+  if (m === 'SAMPLED') return PbFigureMethod.FIGURE_METHOD_SAMPLED;
+  return PbFigureMethod.FIGURE_METHOD_UNSPECIFIED;
+}
+
+function figureMethods(m: ColumnFigureMethods): PbColumnFigureMethods {
+  return {
+    nullFraction: figureMethod(m.nullFraction),
+    distinctCount: figureMethod(m.distinctCount),
+    minMax: figureMethod(m.minMax),
+    mostCommon: figureMethod(m.mostCommon),
+    histogram: figureMethod(m.histogram),
+    averageLength: figureMethod(m.averageLength),
+  };
+}
+
 /** A profile event as the contract's response. */
 export function toProfileResponse(e: ProfileEvent): Omit<ProfileTableResponse, 'sequence'> {
   switch (e.kind) {
@@ -284,6 +303,8 @@ export function toProfileResponse(e: ProfileEvent): Omit<ProfileTableResponse, '
             sampleRows: e.profile.sampleRows,
             endpoint: role(e.endpoint),
             source: e.profile.source,
+            rowCountMethod: figureMethod(e.profile.rowCountMethod),
+            sampleMethod: e.profile.sampleMethod ?? '',
           },
         },
       };
@@ -306,6 +327,7 @@ export function toProfileResponse(e: ProfileEvent): Omit<ProfileTableResponse, '
             types: c.types,
             masked: c.masked,
             noStatistics: c.noStatistics === true,
+            methods: figureMethods(c.methods),
           },
         },
       };

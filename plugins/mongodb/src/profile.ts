@@ -132,9 +132,19 @@ export async function* profileCollection(
     return drain(cursor, read_.sampleRows);
   });
 
+  // Fewer documents than asked: $sample returned every one (it scans and sorts when n is large).
+  const whole = docs.length < read_.sampleRows;
   yield {
     kind: 'table',
-    table: { rowCount, rowCountExact: false, sampleRows: docs.length, source: `a sample of ${docs.length} documents${kind === 'collection' ? ' (count: collection stats)' : ''}` },
+    table: whole
+      ? { rowCount: docs.length, rowCountExact: true, sampleRows: docs.length, source: `every document (${docs.length}, fewer than the ${read_.sampleRows} asked)`, sampleMethod: 'every document' }
+      : {
+          rowCount,
+          rowCountExact: false,
+          sampleRows: docs.length,
+          source: `a sample of ${docs.length} documents${kind === 'collection' ? ' (count: collection stats)' : ''}`,
+          sampleMethod: `$sample (size ${read_.sampleRows})`,
+        },
   };
   for (const [i, c] of columns.entries()) {
     const types = docs.map((d) => String(d[`t${i}`] ?? MISSING));

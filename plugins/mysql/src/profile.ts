@@ -436,6 +436,7 @@ async function* sampleProfile(conn: Connection, read: ProfileRead, signal: Abort
         source: whole
           ? `a bounded read of at most ${n} rows (SELECT … LIMIT ${n}), which read the whole table: ${sampled} rows`
           : `a bounded read of the first ${n} rows in storage order (SELECT … LIMIT ${n}; MySQL has no TABLESAMPLE, so this is not a random sample); row count: information_schema.TABLES (TABLE_ROWS, an estimate)`,
+        sampleMethod: whole ? 'every row' : `the first ${n} rows in storage order (not random)`,
       },
     };
     for (const c of read.columns) {

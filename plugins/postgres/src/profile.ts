@@ -327,8 +327,15 @@ async function* sample(conn: Client, table: TableRow, columns: CatalogColumn[], 
   const from = sampleFrom(table, percent, seed, read.sampleRows);
   const [counted] = await query<{ n: number }>(conn, `WITH s AS (SELECT ${from}) SELECT count(*)::float8 AS n FROM s`, [], signal);
   const sampleRows = counted?.n ?? 0;
+  // No TABLESAMPLE and fewer rows than the LIMIT: the read reached the end, every row is in.
+  const whole = percent === undefined && sampleRows < read.sampleRows;
   const how = percent === undefined ? 'the first rows read, no TABLESAMPLE' : `TABLESAMPLE SYSTEM ${percent}%`;
-  yield { kind: 'table', table: { rowCount: rowCountOf(table), rowCountExact: false, sampleRows, source: `a sample of ${sampleRows} rows (${how})` } };
+  yield {
+    kind: 'table',
+    table: whole
+      ? { rowCount: sampleRows, rowCountExact: true, sampleRows, source: `every row (${sampleRows}, fewer than the ${read.sampleRows} asked)`, sampleMethod: 'every row' }
+      : { rowCount: rowCountOf(table), rowCountExact: false, sampleRows, source: `a sample of ${sampleRows} rows (${how})`, sampleMethod: percent === undefined ? 'the first rows read (no TABLESAMPLE)' : `TABLESAMPLE SYSTEM (${percent}%), the first ${read.sampleRows} rows of the blocks drawn` },
+  };
   for (const c of columns) {
     const rendering = renderingOf(c);
     const masked = read.isMasked(c.name, c.type);

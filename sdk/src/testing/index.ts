@@ -29,7 +29,8 @@ export type {
   ValidateDataSourceResponse,
 } from 'sourced/dist/gen/sourced/v1/data_source_service';
 export type { Cell as PreviewCell, PreviewColumn, PreviewHeader, PreviewRow, PreviewRows, PreviewSummary, TableRef } from 'sourced/dist/gen/sourced/v1/preview';
-export type { ColumnProfile as ProfiledColumn, ProfileHeader, ProfileSummary, TypeFrequency, ValueFrequency } from 'sourced/dist/gen/sourced/v1/profile';
+export type { ColumnFigureMethods as ProfiledColumnMethods, ColumnProfile as ProfiledColumn, ProfileHeader, ProfileSummary, TypeFrequency, ValueFrequency } from 'sourced/dist/gen/sourced/v1/profile';
+export { FigureMethod } from 'sourced/dist/gen/sourced/v1/profile';
 export { ProfileMode as ProfileModeEnum } from 'sourced/dist/gen/sourced/v1/profile';
 export { CheckStatus } from 'sourced/dist/gen/sourced/v1/validation';
 export type { Plugin } from 'sourced/dist/gen/sourced/v1/plugin_service';
