@@ -76,11 +76,13 @@ function expectedFields(docs: Document[]): Map<string, { documents: number; type
 
 describe('MongoDB discovery', () => {
   const mongo = inject('mongodb');
+  /** The harness's data source with no database named: every database the user may list (one that names a database is scoped to it, see mongodb.scope.test.ts). */
+  const everyDatabase = () => mongoSource(mongo, { primary: { host: mongo.host, port: mongo.port, database: '' } });
   let t: TestDaemon;
   let full: DiscoverDataSourceResponse[];
   beforeAll(async () => {
     t = await startTestDaemon({ plugins: ['@sourced/plugin-mongodb'] });
-    full = await t.discover({ dataSource: mongoSource(mongo) });
+    full = await t.discover({ dataSource: everyDatabase() });
   });
   afterAll(() => t.stop());
 
@@ -196,13 +198,13 @@ describe('MongoDB discovery', () => {
 
   /** A smaller sample gives frequencies over the sampled documents; the field cap truncates and says so. */
   it('honours sample size and field cap', async () => {
-    const events = await t.discover({ dataSource: mongoSource(mongo), filter: filter({ includeTables: [`${SHOP}.customers`] }), sampling: { sampleSize: 50, maxTimeMs: 0, maxFields: 0 } });
+    const events = await t.discover({ dataSource: everyDatabase(), filter: filter({ includeTables: [`${SHOP}.customers`] }), sampling: { sampleSize: 50, maxTimeMs: 0, maxFields: 0 } });
     const customers = byName(events, `${SHOP}.customers`);
     expect(customers.schema?.sampledDocuments).toBe(50);
     expect(field(customers, '_id')).toMatchObject({ documents: 50, frequency: 1 });
     for (const f of customers.schema?.fields ?? []) expect(f.frequency).toBe(f.documents / 50);
 
-    const capped = await t.discover({ dataSource: mongoSource(mongo), filter: filter({ includeTables: [`${SHOP}.customers`] }), sampling: { sampleSize: 0, maxTimeMs: 0, maxFields: 5 } });
+    const capped = await t.discover({ dataSource: everyDatabase(), filter: filter({ includeTables: [`${SHOP}.customers`] }), sampling: { sampleSize: 0, maxTimeMs: 0, maxFields: 5 } });
     const schema = byName(capped, `${SHOP}.customers`).schema;
     expect(schema?.fields).toHaveLength(5);
     expect(schema?.truncated).toBe(true);
@@ -211,27 +213,27 @@ describe('MongoDB discovery', () => {
 
   /** A sample larger than the maximum is bad input naming sampling.sample_size, before anything connects. */
   it('rejects a sample size over the maximum', async () => {
-    const status = richStatusOf(await expectFailure(t.discover({ dataSource: mongoSource(mongo), sampling: { sampleSize: 1_000_000, maxTimeMs: 0, maxFields: 0 } })));
+    const status = richStatusOf(await expectFailure(t.discover({ dataSource: everyDatabase(), sampling: { sampleSize: 1_000_000, maxTimeMs: 0, maxFields: 0 } })));
     expect(status.grpcCode).toBe(3);
     expect(status.badRequest).toEqual([{ field: 'sampling.sample_size', description: "1000000 is more than this daemon's maximum of 100000 (limits.maxSampleSize)" }]);
   });
 
   /** Database and collection globs filter the stream, databases too. */
   it('filters by database and collection patterns', async () => {
-    const metrics = await t.discover({ dataSource: mongoSource(mongo), filter: filter({ includeSchemas: ['sourced_m*'] }) });
+    const metrics = await t.discover({ dataSource: everyDatabase(), filter: filter({ includeSchemas: ['sourced_m*'] }) });
     expect(names(metrics)).toEqual(VISIBLE_COLLECTIONS.filter((n) => n.startsWith(`${METRICS}.`)));
     expect(metrics[0].event?.$case === 'schemas' ? metrics[0].event.value.schemas.map((s) => s.name) : []).toEqual([METRICS]);
 
-    const some = await t.discover({ dataSource: mongoSource(mongo), filter: filter({ excludeTables: ['*.s*', 'audit_log'], excludeSchemas: ['sourced_hr'] }) });
+    const some = await t.discover({ dataSource: everyDatabase(), filter: filter({ excludeTables: ['*.s*', 'audit_log'], excludeSchemas: ['sourced_hr'] }) });
     expect(names(some)).toEqual(VISIBLE_COLLECTIONS.filter((n) => !n.startsWith('sourced_hr.') && !/\.s|audit_log/.test(n)));
 
-    const orders = await t.discover({ dataSource: mongoSource(mongo), filter: filter({ includeTables: [`${SHOP}.*orders`] }) });
+    const orders = await t.discover({ dataSource: everyDatabase(), filter: filter({ includeTables: [`${SHOP}.*orders`] }) });
     expect(names(orders)).toEqual([`${SHOP}.orders`, `${SHOP}.paid_orders`]);
   });
 
   /** Batches of 2 carry exactly what one batch carries, each with a cursor; a cursor resumes after itself. */
   it('gives the same collections in batches of 2, and resumes after a cursor', async () => {
-    const small = await t.discover({ dataSource: mongoSource(mongo), batchSize: 2 });
+    const small = await t.discover({ dataSource: everyDatabase(), batchSize: 2 });
     const batches = small.flatMap((e) => (e.event?.$case === 'batch' ? [e.event.value] : []));
     expect(batches.map((b) => b.collections.length)).toEqual([2, 2, 2, 2, 1]);
     expect(batches.every((b) => b.cursor.length > 0)).toBe(true);
@@ -240,14 +242,14 @@ describe('MongoDB discovery', () => {
       mongo.standIn ? cs : cs.map((c) => ({ ...c, schema: c.schema && { ...c.schema, fields: [...c.schema.fields].sort((a, b) => (a.path < b.path ? -1 : 1)) } }));
     expect(comparable(collections(small))).toEqual(comparable(collections(full)));
 
-    const rest = await t.discover({ dataSource: mongoSource(mongo), batchSize: 4, resumeAfter: batches[1].cursor });
+    const rest = await t.discover({ dataSource: everyDatabase(), batchSize: 4, resumeAfter: batches[1].cursor });
     expect([...VISIBLE_COLLECTIONS.slice(0, 4), ...names(rest)]).toEqual(VISIBLE_COLLECTIONS);
   });
 
   /** A sample that exceeds max_time_ms leaves its collection without a schema; the run goes on. */
   it.skipIf(!mongo.standIn)('lists a collection without a schema when sampling exceeds max_time_ms', async () => {
     const events = await t.discover({
-      dataSource: mongoSource(mongo),
+      dataSource: everyDatabase(),
       filter: filter({ includeTables: [`${SHOP}.Returns`, `${SHOP}.paid_orders`] }),
       sampling: { sampleSize: HOLD_SAMPLE_SIZE, maxTimeMs: 50, maxFields: 0 },
     });
@@ -263,7 +265,7 @@ describe('MongoDB discovery', () => {
     ['AGGRESSIVE', DiscoveryStrategy.DISCOVERY_STRATEGY_AGGRESSIVE, 4, []],
   ] as const)('never samples more collections at once than %s allows', async (_name, strategy, limit, include) => {
     const call = t.discover({
-      dataSource: mongoSource(mongo),
+      dataSource: everyDatabase(),
       strategy,
       filter: filter({ includeTables: [...include], excludeTables: ['*.customers', '*.orders', '*.paid_orders'] }),
       sampling: { sampleSize: HOLD_SAMPLE_SIZE, maxTimeMs: 0, maxFields: 0 },
@@ -277,7 +279,7 @@ describe('MongoDB discovery', () => {
   /** Cancelling mid-stream, while a sample is running, closes every connection of the daemon's client. */
   it('frees its connections when the client cancels mid-stream', async () => {
     const call = t.dataSources.discoverDataSource(
-      { dataSource: mongoSource(mongo), batchSize: 1, strategy: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0, sampling: { sampleSize: HOLD_SAMPLE_SIZE, maxTimeMs: 0, maxFields: 0 } },
+      { dataSource: everyDatabase(), batchSize: 1, strategy: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0, sampling: { sampleSize: HOLD_SAMPLE_SIZE, maxTimeMs: 0, maxFields: 0 } },
       new Metadata(),
     );
     let batches = 0;
@@ -328,7 +330,7 @@ describe('MongoDB discovery', () => {
   /** One span per connection attempt and per batch, under the call's SERVER span. */
   it('traces the connection and each batch', async () => {
     t.spans.reset();
-    await t.discover({ dataSource: mongoSource(mongo), batchSize: 4 });
+    await t.discover({ dataSource: everyDatabase(), batchSize: 4 });
     const spans = t.spans.getFinishedSpans();
     const server = spans.find((s) => s.name === 'sourced.v1.DataSourceService/DiscoverDataSource');
     const under = (name: string) => spans.filter((s) => s.name === name && s.spanContext().traceId === server?.spanContext().traceId);

@@ -283,7 +283,8 @@ describe('MongoDB preview', () => {
   /** A time-series collection reads in its natural order too. */
   it('previews a time-series collection without a sort', async () => {
     commands.length = 0;
-    const p = await preview(`${METRICS}.cpu`, { limit: 3 }, fixture);
+    // a data source naming no database: every database the user may list is in scope
+    const p = await preview(`${METRICS}.cpu`, { limit: 3 }, { ...fixture, database: '' });
     expect(p.rows).toHaveLength(3);
     expect(p.summary).toMatchObject({ rows: 3, truncated: true });
     if (standIn) {
@@ -307,7 +308,8 @@ describe('MongoDB preview', () => {
     ['sourced_nowhere.accounts', 'a missing database'],
     [`${HR}.salaries`, 'a collection the user has no privileges on'],
   ])('fails with NOT_FOUND TABLE_NOT_FOUND for %s (%s)', async (table) => {
-    const status = richStatusOf(await expectFailure(preview(table, {}, table.startsWith(HR) ? fixture : server)));
+    // the data sources name no database, so the tables are in scope and the catalog answers
+    const status = richStatusOf(await expectFailure(preview(table, {}, { ...(table.startsWith(HR) ? fixture : server), database: '' })));
     expect(status.grpcCode).toBe(5);
     expect(status.errorInfo?.reason).toBe('TABLE_NOT_FOUND');
   });

@@ -42,7 +42,7 @@ describe('MongoDB discovery strategies', () => {
       });
     });
     afterAll(() => server?.stop());
-    const source = () => mongoSource({ host: server.host, port: server.port, user: TEST_USER, password, database: SHOP } as Parameters<typeof mongoSource>[0]);
+    const source = () => mongoSource({ host: server.host, port: server.port, user: TEST_USER, password, database: '' } as Parameters<typeof mongoSource>[0]); // every database the user may list
     /** maxTimeMS of the catalog commands, by command name; the sampling aggregates apart. */
     const limits = () => {
       const catalog = new Map<string, Set<unknown>>();
@@ -113,6 +113,8 @@ describe('MongoDB discovery strategies', () => {
 
   describe('progress total', () => {
     const mongo = inject('mongodb');
+    /** No database named: every database the user may list. */
+    const everyDatabase = () => mongoSource(mongo, { primary: { host: mongo.host, port: mongo.port, database: '' } });
 
     /** Every batch reports how many collections the run sends in all. */
     it.each([
@@ -123,7 +125,7 @@ describe('MongoDB discovery strategies', () => {
       ['a collection filter', { filter: filter({ includeTables: [`${SHOP}.*orders`], excludeSchemas: [HR] }) }, 2],
       ['max_entities', { batchSize: 2, maxEntities: 3 }, 3],
     ] as const)('equals the collections sent, with %s', async (_name, request, expected) => {
-      const events = await t.discover({ dataSource: mongoSource(mongo), ...request });
+      const events = await t.discover({ dataSource: everyDatabase(), ...request });
       expect(collections(events)).toHaveLength(expected);
       const p = progress(events);
       expect(p.length).toBeGreaterThan(0);
@@ -132,18 +134,18 @@ describe('MongoDB discovery strategies', () => {
     });
 
     it('counts from the cursor on when resuming', async () => {
-      const first = await t.discover({ dataSource: mongoSource(mongo), batchSize: 4 });
+      const first = await t.discover({ dataSource: everyDatabase(), batchSize: 4 });
       const batches = first.flatMap((e) => (e.event?.$case === 'batch' ? [e.event.value] : []));
       // the cursor sits inside sourced_shop: the count starts within that database
-      const rest = await t.discover({ dataSource: mongoSource(mongo), batchSize: 4, resumeAfter: batches[0].cursor });
+      const rest = await t.discover({ dataSource: everyDatabase(), batchSize: 4, resumeAfter: batches[0].cursor });
       expect(names(rest)).toEqual(VISIBLE_COLLECTIONS.slice(4));
       expect(progress(rest).map((x) => x.total)).toEqual(progress(rest).map(() => VISIBLE_COLLECTIONS.length - 4));
     });
 
     /** The same collections, read four at a time or one at a time. */
     it('gives the same collections with AGGRESSIVE as with CONSERVATIVE', async () => {
-      const conservative = await t.discover({ dataSource: mongoSource(mongo), strategy: CONSERVATIVE, batchSize: 3 });
-      const aggressive = await t.discover({ dataSource: mongoSource(mongo), strategy: AGGRESSIVE, batchSize: 3 });
+      const conservative = await t.discover({ dataSource: everyDatabase(), strategy: CONSERVATIVE, batchSize: 3 });
+      const aggressive = await t.discover({ dataSource: everyDatabase(), strategy: AGGRESSIVE, batchSize: 3 });
       const comparable = (cs: Collection[]) =>
         mongo.standIn ? cs : cs.map((c) => ({ ...c, schema: c.schema && { ...c.schema, fields: [...c.schema.fields].sort((a, b) => (a.path < b.path ? -1 : 1)) } }));
       expect(comparable(collections(aggressive))).toEqual(comparable(collections(conservative)));

@@ -1,6 +1,7 @@
 import {
   LocationAwareConnector,
   NotFoundError,
+  refuseTableOutOfScope,
   type Cell,
   type CollectionEntity,
   type CompiledFilter,
@@ -69,7 +70,7 @@ export class MongoConnector extends LocationAwareConnector<MongoClient> {
     } catch (error) {
       throw toConnectError(error, args, settings);
     }
-    this.limits.set(client, { maxTimeMS: args.statementTimeoutMs });
+    this.limits.set(client, { maxTimeMS: args.statementTimeoutMs, database: args.database || undefined });
     return client;
   }
 
@@ -117,6 +118,9 @@ export class MongoConnector extends LocationAwareConnector<MongoClient> {
    * chosen top-level field is a `field` column.
    */
   protected override async queryPreviewColumns(conn: MongoClient, table: RelationKey, columns: readonly string[], signal: AbortSignal): Promise<PreviewColumnInfo[]> {
+    // The data source's database only (previews and profiles both start here): NOT_FOUND before any command.
+    const secondary = this.activeRole === 'SECONDARY';
+    refuseTableOutOfScope(table, { database: this.limitsOf(conn).database, field: secondary ? 'data_source.secondary.database' : 'data_source.primary.database' }, 'mongodb');
     const found = await previewColumns(conn, table, columns, signal, this.limitsOf(conn));
     this.kinds.set(kindKey(table), found.kind);
     return found.columns;

@@ -45,38 +45,49 @@ const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.
 const toJson = (value: unknown) => BSON.EJSON.stringify(value as Document, { relaxed: true });
 
 /**
- * Server-side limits of the catalog commands: `maxTimeMS` of each command (the strategy's
- * statement time limit; undefined sends none).
+ * Server-side limits of the catalog commands, `maxTimeMS` of each command (the strategy's
+ * statement time limit; undefined sends none), and their scope: `database`, the data source's
+ * (the endpoint's `database`). With one named, the catalog is that database only; with none,
+ * every database the user may list but MongoDB's own (unless the filter includes them).
  */
 export interface CatalogLimits {
   maxTimeMS?: number;
+  database?: string;
 }
 
 /** The `maxTimeMS` field of a command document, when there is a limit. */
 const timeLimit = (limits: CatalogLimits): { maxTimeMS?: number } => (limits.maxTimeMS !== undefined && limits.maxTimeMS > 0 ? { maxTimeMS: limits.maxTimeMS } : {});
 
 /**
- * The database part of a filter as a listDatabases filter: the system databases only. The
- * name patterns are not sent: MongoDB's `$regex` is PCRE, which backtracks (a crafted glob
- * such as `*a*a*…*s` takes exponential time), and listDatabases with nameOnly is cheap. They
- * are checked here by the filter's linear-time matcher instead, whatever the server sends.
+ * The database part of a filter as a listDatabases filter: the named database (an exact name,
+ * not a pattern), else the system databases only. The name patterns are not sent: MongoDB's
+ * `$regex` is PCRE, which backtracks (a crafted glob such as `*a*a*…*s` takes exponential
+ * time), and listDatabases with nameOnly is cheap. They are checked here by the filter's
+ * linear-time matcher instead, whatever the server sends.
  */
-function databaseFilter(filter: CompiledFilter): Document {
+function databaseFilter(filter: CompiledFilter, database: string | undefined): Document {
+  if (database) return { name: database };
   return filter.includeSystemSchemas ? {} : { name: { $nin: SYSTEM_DATABASES } };
 }
 
+/** Whether a database the server listed is in the scope and passes the filter (a named database is in scope even if it is one of MongoDB's own). */
+function wanted(name: string, filter: CompiledFilter, database: string | undefined): boolean {
+  const inScope = database ? name === database : filter.includeSystemSchemas || !SYSTEM_DATABASES.includes(name);
+  return inScope && filter.schemaMatches(name);
+}
+
 /**
- * Names of the databases that pass the filter, in byte order. `authorizedDatabases` makes
+ * Names of the databases in scope (`limits.database`) that pass the filter, in byte order. `authorizedDatabases` makes
  * the server list the databases the user holds privileges in, without needing the
  * cluster-wide listDatabases privilege. A name the server sends is never trusted to have
  * passed the filter: each is checked here.
  */
 export async function listDatabaseNames(client: MongoClient, filter: CompiledFilter, signal: AbortSignal, limits: CatalogLimits = {}): Promise<string[]> {
   const reply = await read('databases', signal, () =>
-    client.db('admin').command({ listDatabases: 1, nameOnly: true, authorizedDatabases: true, filter: databaseFilter(filter), ...timeLimit(limits) }, { signal }),
+    client.db('admin').command({ listDatabases: 1, nameOnly: true, authorizedDatabases: true, filter: databaseFilter(filter, limits.database), ...timeLimit(limits) }, { signal }),
   );
   const names = (reply.databases as { name: string }[]).map((d) => d.name);
-  return names.filter((n) => (filter.includeSystemSchemas || !SYSTEM_DATABASES.includes(n)) && filter.schemaMatches(n)).sort(byBytes);
+  return names.filter((n) => wanted(n, filter, limits.database)).sort(byBytes);
 }
 
 /** The databases as schemas. Each listed database is one the user holds privileges in. */
