@@ -55,6 +55,12 @@ ALTER TABLE oracle.wide ALTER COLUMN grp SET STATISTICS 10;
 INSERT INTO oracle.wide SELECT i, ((i::bigint * 104729) % 200000)::int, CASE WHEN i % 4 = 0 THEN 0 ELSE i % 5000 END FROM generate_series(1, 200000) i;
 ANALYZE oracle.wide;
 
+-- clustered: grp follows the physical order (20 runs of 10,000 rows), so the first rows of a
+-- few blocks see one or two of its values; rare: NULL in 30 % of the rows, spread evenly.
+CREATE TABLE oracle.clustered (id int, grp int, maybe int) WITH (autovacuum_enabled = false);
+INSERT INTO oracle.clustered SELECT i, i / 10000, CASE WHEN (i * 7) % 10 < 3 THEN NULL ELSE i % 50 END FROM generate_series(0, 199999) i;
+ANALYZE oracle.clustered;
+
 CREATE MATERIALIZED VIEW oracle.unfilled AS SELECT id, skewed FROM oracle.shape WITH NO DATA;
 
 GRANT USAGE ON SCHEMA oracle TO ${role};
@@ -226,6 +232,38 @@ describe('ProfileTable on PostgreSQL: figures against the server (oracle)', () =
       }
       expect(column(sampled, name).averageLength).toBeCloseTo(Number(avg), 9);
       expect(column(stats, name).averageLength).toBe(Math.trunc(Number(avg)));
+    }
+  });
+
+  /**
+   * Defect 2: SAMPLE of part of a table is uniform over the whole table. Repeated (each run
+   * draws its own seed), on a column that follows the physical order: the sample's null
+   * fraction stays within 4 standard errors of the truth (computed here), the distinct count
+   * of a 20-value column within a factor 1.25, min and max inside the true range, and nothing
+   * claims to be exact.
+   */
+  it('SAMPLE of part of a table: uniform over the table, estimates labelled SAMPLED, over several seeds', async () => {
+    const [trueDistinct, trueNulls, tmin, tmax] = (await sql(`SELECT count(DISTINCT grp), avg((maybe IS NULL)::int)::float8, min(grp), max(grp) FROM oracle.clustered`)).map(Number);
+    for (let run = 0; run < 4; run++) {
+      const events = await profile(request('clustered', { mode: ProfileMode.PROFILE_MODE_SAMPLE, sampleRows: 1_000 }));
+      const h = header(events);
+      const n = h?.sampleRows ?? 0;
+      expect(n).toBe(1_000);
+      expect(h).toMatchObject({ rowCountExact: false, rowCountMethod: FigureMethod.FIGURE_METHOD_STATISTICS });
+      const grp = column(events, 'grp');
+      expect(grp.distinctExact).toBe(false);
+      expect(grp.methods?.distinctCount).toBe(FigureMethod.FIGURE_METHOD_SAMPLED);
+      expect({ run, distinct: grp.distinctCount }).toMatchObject({ run });
+      expect(grp.distinctCount ?? 0).toBeGreaterThanOrEqual(trueDistinct / 1.25);
+      expect(grp.distinctCount ?? 0).toBeLessThanOrEqual(trueDistinct * 1.25);
+      expect(Number(value(grp.min))).toBeGreaterThanOrEqual(tmin);
+      expect(Number(value(grp.max))).toBeLessThanOrEqual(tmax);
+      const maybe = column(events, 'maybe');
+      const se = Math.sqrt((trueNulls * (1 - trueNulls)) / n);
+      expect(Math.abs((maybe.nullFraction ?? 0) - trueNulls)).toBeLessThanOrEqual(4 * se);
+      // the id column is all-distinct: the estimator extrapolates it to about the table's rows
+      const id = column(events, 'id');
+      expect(id.distinctCount ?? 0).toBeGreaterThan(200_000 / 1.25);
     }
   });
 

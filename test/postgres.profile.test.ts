@@ -14,7 +14,7 @@ import { DiscoveryStrategy } from '../daemon/src/gen/sourced/v1/discovery';
 import { EndpointRole } from '../daemon/src/gen/sourced/v1/validation';
 import type { Cell } from '../daemon/src/gen/sourced/v1/preview';
 import { FigureMethod, ProfileMode, type ColumnProfile } from '../daemon/src/gen/sourced/v1/profile';
-import { downsample, sampleFrom, samplePercent } from '../plugins/postgres/src/profile';
+import { downsample, duj1, sampleFrom, samplePercent } from '../plugins/postgres/src/profile';
 import { startLatencyProxy } from './harness/latencyProxy';
 import { startPostgres, type PostgresInstance } from './harness/postgres';
 import { hybridSource } from './support/hybrid';
@@ -147,15 +147,22 @@ describe('ProfileTable on PostgreSQL', () => {
   });
 
   it('sizes the sample and builds its FROM from catalog names and computed numbers only', () => {
-    // twice the share of rows wanted, at least ten pages, no TABLESAMPLE at 100% or without an estimate
-    expect(samplePercent({ kind: 'r', reltuples: 1_000_000, relpages: 10_000 }, 1_000)).toBe(0.2);
-    expect(samplePercent({ kind: 'r', reltuples: 50_000, relpages: 200 }, 200)).toBe(5);
+    // a block per row wanted, at most the blocks of 20 × the rows, at least those of 3 × the rows and ten;
+    // no TABLESAMPLE at 100% or without an estimate
+    expect(samplePercent({ kind: 'r', reltuples: 1_000_000, relpages: 10_000 }, 1_000)).toBe(2); // 200 blocks of 100 rows
+    expect(samplePercent({ kind: 'r', reltuples: 1_000_000, relpages: 100_000 }, 1_000)).toBe(1); // 1,000 blocks of 10 rows
+    expect(samplePercent({ kind: 'r', reltuples: 50_000, relpages: 200 }, 200)).toBe(8); // 16 blocks
     expect(samplePercent({ kind: 'r', reltuples: 1_000, relpages: 8 }, 200)).toBeUndefined();
     expect(samplePercent({ kind: 'r', reltuples: -1, relpages: 0 }, 200)).toBeUndefined();
     expect(samplePercent({ kind: 'v', reltuples: 1e6, relpages: 1e4 }, 200)).toBeUndefined();
     expect(sampleFrom({ schema: 's"1', name: 'T' }, 2.5, 42, 200)).toBe('FROM "s""1"."T" TABLESAMPLE SYSTEM (2.5) REPEATABLE (42) LIMIT 200');
     expect(sampleFrom({ schema: 's', name: 't' }, undefined, 42, 10)).toBe('FROM "s"."t" LIMIT 10');
     expect(() => sampleFrom({ schema: 's', name: 't' }, undefined, 42, 1.5)).toThrow();
+    expect(sampleFrom({ schema: 's', name: 't' }, 2.5, 42, 10, true)).toBe(`FROM "s"."t" TABLESAMPLE SYSTEM (2.5) REPEATABLE (42) ORDER BY md5(tableoid::text || ctid::text || '42') LIMIT 10`);
+    // Duj1: nothing seen once is every value; everything seen once is all-distinct
+    expect(duj1(1_000, 20, 0, 200_000)).toBe(20);
+    expect(duj1(1_000, 1_000, 1_000, 200_000)).toBe(200_000);
+    expect(duj1(1_000, 500, 250, 1_000)).toBe(500);
     expect(downsample([1, 2, 3, 4, 5, 6, 7, 8, 9], 4)).toEqual([1, 3, 5, 7, 9]);
     expect(downsample([1, 2, 3], 10)).toEqual([1, 2, 3]);
   });
@@ -266,21 +273,20 @@ describe('ProfileTable on PostgreSQL', () => {
   });
 
   describe('SAMPLE', () => {
-    it('profiles a bounded read of the first rows of a small table, counted exactly over the sample', async () => {
+    it('profiles 200 rows drawn at random from a small table: shares of the sample, distinct counts estimated for the table', async () => {
       await daemonStatements();
       const events = await profile(request('known', { mode: ProfileMode.PROFILE_MODE_SAMPLE, sampleRows: 200 }));
       const h = header(events);
       expect(h).toMatchObject({ mode: ProfileMode.PROFILE_MODE_SAMPLE, rowCount: 1000, rowCountExact: false });
-      expect(h?.sampleRows).toBeLessThanOrEqual(200);
-      // under ten pages: no TABLESAMPLE, the first 200 rows; the patterns repeat every 20 rows
+      // under ten pages: no TABLESAMPLE; 200 of the 1000 rows drawn at random (issue 16)
       expect(h?.sampleRows).toBe(200);
-      expect(h?.source).toBe('a sample of 200 rows (the first rows read, no TABLESAMPLE)');
+      expect(h?.source).toBe('a sample of 200 rows (rows drawn at random from the whole table)');
+      expect(h).toMatchObject({ rowCountMethod: FigureMethod.FIGURE_METHOD_STATISTICS, sampleMethod: '200 rows drawn at random from every row' });
 
       const id = column(events, 'id');
-      // 200 of 1000 rows: counts over the sample are not the table's (issue 16)
-      expect(id).toMatchObject({ nullFraction: 0, distinctCount: 200, distinctExact: false, averageLength: 4 });
+      // 200 of 1000 rows, every one seen once: Duj1 extrapolates to all-distinct, an estimate
+      expect(id).toMatchObject({ nullFraction: 0, distinctCount: 1000, distinctExact: false, averageLength: 4 });
       expect(id.methods).toMatchObject({ nullFraction: FigureMethod.FIGURE_METHOD_SAMPLED, distinctCount: FigureMethod.FIGURE_METHOD_SAMPLED, minMax: FigureMethod.FIGURE_METHOD_SAMPLED });
-      expect(h).toMatchObject({ rowCountMethod: FigureMethod.FIGURE_METHOD_STATISTICS, sampleMethod: 'the first rows read (no TABLESAMPLE)' });
       expect(Number(cellValue(id.min))).toBeGreaterThanOrEqual(1);
       expect(Number(cellValue(id.max))).toBeLessThanOrEqual(1000);
       expect(id.histogramBounds).toHaveLength(11);
@@ -289,21 +295,19 @@ describe('ProfileTable on PostgreSQL', () => {
       expect(ids[0]).toBe(Number(cellValue(id.min)));
       expect(ids[10]).toBe(Number(cellValue(id.max)));
 
+      // four values of 10 % and more: all in the sample (a miss has odds under 1e-9), none seen once
       const category = column(events, 'category');
       expect(category).toMatchObject({ nullFraction: 0, distinctCount: 4, distinctExact: false });
-      expect(category.mostCommon).toEqual([
-        { value: text('alpha'), frequency: 0.5 },
-        { value: text('beta'), frequency: 0.25 },
-        { value: text('gamma'), frequency: 0.15 },
-        { value: text('delta'), frequency: 0.1 },
-      ]);
+      expect(category.mostCommon.map((m) => m.value).sort((x, y) => String(cellValue(x)).localeCompare(String(cellValue(y))))).toEqual([text('alpha'), text('beta'), text('delta'), text('gamma')]);
+      expect(category.mostCommon.reduce((a, m) => a + m.frequency, 0)).toBeCloseTo(1, 10);
       expect(category.min).toEqual(text('alpha'));
       expect(category.max).toEqual(text('gamma'));
 
+      // 20 % NULL in the table: the sample's share within 4 standard errors
       const note = column(events, 'note');
-      expect(note.nullFraction).toBe(0.2);
+      expect(Math.abs((note.nullFraction ?? 0) - 0.2)).toBeLessThanOrEqual(4 * Math.sqrt((0.2 * 0.8) / 200));
       expect(note.distinctCount).toBe(7);
-      expect(note.mostCommon.reduce((a, m) => a + m.frequency, 0)).toBeCloseTo(0.8, 10);
+      expect(note.mostCommon.reduce((a, m) => a + m.frequency, 0)).toBeCloseTo(1 - (note.nullFraction ?? 0), 10);
 
       const at = column(events, 'at');
       const times = at.histogramBounds.map((b) => String(cellValue(b)));
@@ -323,12 +327,12 @@ describe('ProfileTable on PostgreSQL', () => {
       const log = (await daemonStatements()).filter((s) => !s.startsWith('parameters:'));
       const reads = log.filter((s) => s.includes('"profile_test"."known"'));
       expect(reads).toHaveLength(1 + 7); // the count, then one per column
-      expect(reads.every((s) => s.includes('FROM "profile_test"."known" LIMIT 200)'))).toBe(true);
+      expect(reads.every((s) => /FROM "profile_test"\."known" ORDER BY md5\(tableoid::text \|\| ctid::text \|\| '\d+'\) LIMIT 200\)/.test(s))).toBe(true);
       expect(log.some((s) => /BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY/.test(s))).toBe(true);
       // the masked column: counts only, none of its values selected
       const pw = reads.filter((s) => s.includes('"password"'));
       expect(pw).toHaveLength(1);
-      expect(pw[0]).not.toMatch(/min\(|max\(|percentile_disc|GROUP BY|array_agg/);
+      expect(pw[0]).not.toMatch(/min\(|max\(|percentile_disc|GROUP BY k ORDER BY|array_agg/);
       expect(pw[0]).toMatch(/count\(DISTINCT k\)/);
       expect(log.join('\n')).not.toContain('hunter2');
     });
@@ -339,12 +343,13 @@ describe('ProfileTable on PostgreSQL', () => {
       const h = header(events);
       expect(h?.rowCount).toBe(50_000);
       expect(h?.sampleRows).toBeLessThanOrEqual(200);
-      expect(h?.source).toMatch(/^a sample of \d+ rows \(TABLESAMPLE SYSTEM [\d.]+%\)$/);
+      expect(h?.source).toMatch(/^a sample of \d+ rows \(TABLESAMPLE SYSTEM [\d.]+%, rows drawn at random from its blocks; distinct counts: Haas–Stokes Duj1 estimate\)$/);
       const n = h?.sampleRows ?? 0;
       // at least ten pages of ~220 rows on average: an empty sample has odds of about e^-10
       expect(n).toBeGreaterThan(0);
       const id = column(events, 'id');
-      expect(id).toMatchObject({ nullFraction: n > 0 ? 0 : undefined, distinctCount: n, distinctExact: false });
+      // every id seen once: Duj1 extrapolates to the table's rows
+      expect(id).toMatchObject({ nullFraction: n > 0 ? 0 : undefined, distinctCount: 50_000, distinctExact: false });
       const grp = column(events, 'grp');
       expect(grp.distinctCount).toBeLessThanOrEqual(10);
       expect(grp.mostCommon).toHaveLength(grp.distinctCount ?? 0);
@@ -353,7 +358,7 @@ describe('ProfileTable on PostgreSQL', () => {
 
       const reads = (await daemonStatements()).filter((s) => !s.startsWith('parameters:') && s.includes('"profile_test"."big"'));
       expect(reads).toHaveLength(3);
-      expect(reads.every((s) => /FROM "profile_test"\."big" TABLESAMPLE SYSTEM \([\d.]+\) REPEATABLE \(\d+\) LIMIT 200\)/.test(s))).toBe(true);
+      expect(reads.every((s) => /FROM "profile_test"\."big" TABLESAMPLE SYSTEM \([\d.]+\) REPEATABLE \((\d+)\) ORDER BY md5\(tableoid::text \|\| ctid::text \|\| '\1'\) LIMIT 200\)/.test(s))).toBe(true);
       // the same seed in every statement: the same sample
       expect(new Set(reads.map((s) => /REPEATABLE \((\d+)\)/.exec(s)?.[1])).size).toBe(1);
     });

@@ -29,21 +29,28 @@
  *   statement log shows which), so a masked column's values never leave the server.
  *   pg_stats rows of the whole inheritance tree are preferred (what a SELECT reads).
  *
- * SAMPLE reads at most `sampleRows` rows: `SELECT ... FROM t TABLESAMPLE SYSTEM (p)
- * REPEATABLE (seed) LIMIT n` with p = min(100, max(100 × n / reltuples × 2, 100 × 10 /
- * relpages)) — twice the share of rows wanted, and at least ten pages on average so a small
- * table does not come back empty — when reltuples > 0 and the relation is a table, partitioned
- * table or materialized view; otherwise (views, never-analysed tables) just `LIMIT n`, still
- * bounded. The session's statement timeout (the strategy's) applies. The first statement
- * counts the sample (the table item: rowCount is reltuples, an estimate; sampleRows the rows
- * in the sample); then one statement per column computes, set-based over
- * `WITH s AS (<the sample> LIMIT n)`: count(*), count(col), count(DISTINCT col) (exact over
- * the sample), avg(pg_column_size(col)), and for unmasked columns min/max (ordered types),
- * the top values (GROUP BY ... ORDER BY count DESC LIMIT k) and a histogram
+ * SAMPLE reads at most `sampleRows` rows, drawn at random over the whole table when it is a
+ * table, partitioned table or materialized view with a row estimate (reltuples > 0):
+ * `SELECT ... FROM t TABLESAMPLE SYSTEM (p) REPEATABLE (seed) ORDER BY md5(tableoid || ctid ||
+ * seed) LIMIT n`, with p drawing about one block per row wanted, as ANALYZE does (see
+ * {@link samplePercent}: at most the blocks of 20 × n rows, at least those of 3 × n and ten),
+ * and the n rows kept drawn at random among the rows of those blocks (not the first ones
+ * read, which came from a few blocks: a column that follows the physical order looked like
+ * one value). A small table is read whole (no TABLESAMPLE) and n of its rows drawn the same
+ * way. Views and never-analysed tables get `LIMIT n`, the first rows read, and say so. When
+ * fewer than n rows came back without TABLESAMPLE, every row was read: the row count is
+ * counted and the figures exact. Otherwise distinct counts are the Haas–Stokes Duj1 estimate
+ * for the table ({@link duj1}, ANALYZE's estimator) from the sample's distinct values and
+ * those seen once. The session's statement timeout (the strategy's) applies. The first
+ * statement counts the sample (the table item); then one statement per column computes,
+ * set-based over `WITH s AS (<the sample>)`: count(*), count(col), count(DISTINCT col), the
+ * values seen once, avg(pg_column_size(col)), and for unmasked columns min/max (ordered
+ * types), the top values (GROUP BY ... ORDER BY count DESC LIMIT k) and a histogram
  * (percentile_disc(array[...]) WITHIN GROUP, numeric and temporal types). The same seed and
- * snapshot give every statement the same blocks, so the same rows. Each column is yielded as
- * soon as its statement returns. Types without an equality (json, point, xml, ...) are
- * grouped and counted by their text form; arrays and composite types by `to_jsonb(col)::text`.
+ * snapshot give every statement the same blocks and the same order, so the same rows. Each
+ * column is yielded as soon as its statement returns. Types without an equality (json,
+ * point, xml, ...) are grouped and counted by their text form; arrays and composite types by
+ * `to_jsonb(col)::text`.
  */
 import { NotAllowedError, NotFoundError, type ColumnProfile, type ProfileItem, type ProfileRead, type RelationKey } from '@sourced/core';
 import type { Client } from 'pg';
@@ -128,6 +135,7 @@ interface SampleRow {
   total: number;
   nonnull: number;
   distinct_count: number;
+  singletons: number;
   avg_width: number | null;
   min?: string | null;
   max?: string | null;
@@ -276,24 +284,57 @@ export function downsample<T>(bounds: T[], buckets: number): T[] {
   return out;
 }
 
+/** Rows a sample may read at most per row it keeps (the blocks drawn hold this many times `rows`). */
+export const SAMPLE_READ_FACTOR = 20;
+
 /**
- * The TABLESAMPLE percentage for `rows` rows of `table`, or undefined for none (a plain LIMIT):
- * twice the share of the rows wanted and at least ten pages on average, at most 100.
+ * The TABLESAMPLE SYSTEM percentage for a uniform sample of `rows` rows of `table`, or
+ * undefined when the whole table is read (it is small) or nothing can be sampled (a view, a
+ * table never analysed: reltuples unknown). The blocks drawn number `rows` (one per row kept,
+ * as ANALYZE draws them, so a column that follows the physical order is seen across the
+ * table), at most as many as hold {@link SAMPLE_READ_FACTOR} × `rows` rows, at least as many
+ * as hold 3 × `rows` rows and at least ten; the rows kept are then drawn at random among the
+ * rows of those blocks ({@link sampleFrom}).
  */
 export function samplePercent(table: { kind: string; reltuples: number; relpages: number }, rows: number): number | undefined {
-  if (!['r', 'p', 'm'].includes(table.kind) || !(table.reltuples > 0)) return undefined;
-  const byRows = ((100 * rows) / table.reltuples) * 2;
-  const byPages = table.relpages > 0 ? (100 * 10) / table.relpages : 100;
-  const p = Math.min(100, Math.max(byRows, byPages));
+  if (!isSampleable(table)) return undefined;
+  const pages = Math.max(1, table.relpages);
+  const perPage = Math.max(1, table.reltuples / pages);
+  const blocks = Math.max(10, (3 * rows) / perPage, Math.min(rows, (SAMPLE_READ_FACTOR * rows) / perPage));
+  const p = (100 * blocks) / pages;
   return p >= 100 ? undefined : Number(p.toPrecision(6));
 }
 
-/** `FROM <t> [TABLESAMPLE SYSTEM (p) REPEATABLE (seed)] LIMIT n`: numbers the code computed, names quoted from the catalog. */
-export function sampleFrom(table: { schema: string; name: string }, percent: number | undefined, seed: number, rows: number): string {
+/** Whether rows of `table` can be drawn at random (a table, partitioned table or materialized view with a row estimate). */
+export function isSampleable(table: { kind: string; reltuples: number }): boolean {
+  return ['r', 'p', 'm'].includes(table.kind) && table.reltuples > 0;
+}
+
+/**
+ * `FROM <t> [TABLESAMPLE SYSTEM (p) REPEATABLE (seed)] [ORDER BY md5(tableoid, ctid, seed)] LIMIT n`:
+ * numbers the code computed, names quoted from the catalog. With `shuffle`, the rows kept are
+ * drawn at random (by a hash of each row's address and the seed, so every statement of the
+ * profile keeps the same rows) among those read, not the first ones read.
+ */
+export function sampleFrom(table: { schema: string; name: string }, percent: number | undefined, seed: number, rows: number, shuffle = false): string {
   if (!Number.isSafeInteger(rows) || rows < 1) throw new Error(`bad sample size ${rows}`);
   if (!Number.isSafeInteger(seed)) throw new Error(`bad seed ${seed}`);
   const sampled = percent === undefined ? '' : ` TABLESAMPLE SYSTEM (${Number(percent)}) REPEATABLE (${seed})`;
-  return `FROM ${quoteIdent(table.schema)}.${quoteIdent(table.name)}${sampled} LIMIT ${rows}`;
+  const order = shuffle ? ` ORDER BY md5(tableoid::text || ctid::text || '${seed}')` : '';
+  return `FROM ${quoteIdent(table.schema)}.${quoteIdent(table.name)}${sampled}${order} LIMIT ${rows}`;
+}
+
+/**
+ * The Haas–Stokes Duj1 estimate of a column's distinct values from a sample, as PostgreSQL's
+ * ANALYZE computes it: n·d / (n − f1 + f1·n/N), n the rows sampled, N the table's rows, d the
+ * distinct values in the sample and f1 those seen once; at least d and at most N.
+ */
+export function duj1(n: number, d: number, f1: number, N: number): number {
+  if (n <= 0 || d <= 0) return 0;
+  if (!(N > n)) return d;
+  const denominator = n - f1 + (f1 * n) / N;
+  const estimate = denominator > 0 ? (n * d) / denominator : N;
+  return Math.round(Math.min(N, Math.max(d, estimate)));
 }
 
 /** One column's statement over the sample: counts, and unless masked, min/max, top values and histogram. */
@@ -301,7 +342,13 @@ export function sampleColumnSql(from: string, column: CatalogColumn, masked: boo
   const rendering = renderingOf(column);
   const col = quoteIdent(column.name);
   const key = rendering === 'to_json' ? `to_jsonb(${col})::text` : TYPED_EQUALITY.has(rendering) ? col : `${col}::text`;
-  const list = ['count(*)::float8 AS total', 'count(v)::float8 AS nonnull', 'count(DISTINCT k)::float8 AS distinct_count', 'avg(pg_column_size(v))::float8 AS avg_width'];
+  const list = [
+    'count(*)::float8 AS total',
+    'count(v)::float8 AS nonnull',
+    'count(DISTINCT k)::float8 AS distinct_count',
+    '(SELECT count(*) FROM (SELECT 1 FROM s WHERE k IS NOT NULL GROUP BY k HAVING count(*) = 1) once)::float8 AS singletons',
+    'avg(pg_column_size(v))::float8 AS avg_width',
+  ];
   const params: unknown[] = [];
   let top = '';
   if (!masked) {
@@ -324,17 +371,33 @@ export function sampleColumnSql(from: string, column: CatalogColumn, masked: boo
 async function* sample(conn: Client, table: TableRow, columns: CatalogColumn[], read: ProfileRead, signal: AbortSignal): AsyncGenerator<ProfileItem> {
   const percent = samplePercent(table, read.sampleRows);
   const seed = Math.floor(Math.random() * 2 ** 31);
-  const from = sampleFrom(table, percent, seed, read.sampleRows);
+  const shuffle = isSampleable(table);
+  const from = sampleFrom(table, percent, seed, read.sampleRows, shuffle);
   const [counted] = await query<{ n: number }>(conn, `WITH s AS (SELECT ${from}) SELECT count(*)::float8 AS n FROM s`, [], signal);
   const sampleRows = counted?.n ?? 0;
   // No TABLESAMPLE and fewer rows than the LIMIT: the read reached the end, every row is in.
   const whole = percent === undefined && sampleRows < read.sampleRows;
-  const how = percent === undefined ? 'the first rows read, no TABLESAMPLE' : `TABLESAMPLE SYSTEM ${percent}%`;
+  const tableRows = rowCountOf(table);
+  const how = !shuffle
+    ? 'the first rows read, no TABLESAMPLE'
+    : percent === undefined
+      ? 'rows drawn at random from the whole table'
+      : `TABLESAMPLE SYSTEM ${percent}%, rows drawn at random from its blocks; distinct counts: Haas–Stokes Duj1 estimate`;
   yield {
     kind: 'table',
     table: whole
       ? { rowCount: sampleRows, rowCountExact: true, sampleRows, source: `every row (${sampleRows}, fewer than the ${read.sampleRows} asked)`, sampleMethod: 'every row' }
-      : { rowCount: rowCountOf(table), rowCountExact: false, sampleRows, source: `a sample of ${sampleRows} rows (${how})`, sampleMethod: percent === undefined ? 'the first rows read (no TABLESAMPLE)' : `TABLESAMPLE SYSTEM (${percent}%), the first ${read.sampleRows} rows of the blocks drawn` },
+      : {
+          rowCount: tableRows,
+          rowCountExact: false,
+          sampleRows,
+          source: `a sample of ${sampleRows} rows (${how})`,
+          sampleMethod: !shuffle
+            ? 'the first rows read (no TABLESAMPLE: a view, or a table never analysed)'
+            : percent === undefined
+              ? `${read.sampleRows} rows drawn at random from every row`
+              : `TABLESAMPLE SYSTEM (${percent}%), ${read.sampleRows} rows drawn at random from the blocks read`,
+        },
   };
   for (const c of columns) {
     const rendering = renderingOf(c);
@@ -347,8 +410,9 @@ async function* sample(conn: Client, table: TableRow, columns: CatalogColumn[], 
       name: c.name,
       type: c.type,
       nullFraction: total > 0 && r ? (total - r.nonnull) / total : undefined,
-      distinctCount: r?.distinct_count ?? 0,
-      distinctExact: true,
+      // Every row read: the count. Otherwise the Duj1 estimate for the table (rows known), or the sample's count.
+      distinctCount: whole || tableRows === undefined ? (r?.distinct_count ?? 0) : duj1(total, r?.distinct_count ?? 0, r?.singletons ?? 0, tableRows),
+      distinctExact: whole,
       averageLength: r?.avg_width ?? undefined,
       mostCommon: total > 0 ? (r?.top_values ?? []).map((v, j) => ({ value: renderCell(v, rendering), frequency: (counts[j] ?? 0) / total })) : [],
       histogram: (r?.histogram ?? []).map((v) => renderCell(v, rendering)),
