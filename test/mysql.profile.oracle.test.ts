@@ -123,6 +123,10 @@ describe('ProfileTable on MariaDB: figures against the server (oracle)', () => {
         seq / 7, '2024-01-01' + INTERVAL seq MINUTE, CONCAT('c', seq % 5), ELT(1 + seq % 3, 'x', 'y', 'z'), NULL FROM ${DB}.seq_1_to_${ROWS}`);
       await conn.query(`SET SESSION histogram_type = 'DOUBLE_PREC_HB', histogram_size = 254`);
       await conn.query(`ANALYZE TABLE ${DB}.kinds PERSISTENT FOR ALL`);
+      // grp follows the key (20 runs of 10,000 rows): the first rows in storage order hold one value
+      await conn.query(`CREATE TABLE ${DB}.clustered (id INT PRIMARY KEY, grp INT, maybe INT NULL) ENGINE=InnoDB`);
+      await conn.query(`INSERT INTO ${DB}.clustered SELECT seq, seq DIV 10000, IF((seq * 7) % 10 < 3, NULL, seq % 50) FROM ${DB}.seq_0_to_199999`);
+      await conn.query(`ANALYZE TABLE ${DB}.clustered`);
       await conn.query(`CREATE USER '${USER}'@'%' IDENTIFIED BY '${PASSWORD}'`);
       await conn.query(`GRANT SELECT ON ${DB}.* TO '${USER}'@'%'`);
       await conn.query(`GRANT SELECT ON mysql.column_stats TO '${USER}'@'%'`);
@@ -199,6 +203,32 @@ describe('ProfileTable on MariaDB: figures against the server (oracle)', () => {
       if (mode === ProfileMode.PROFILE_MODE_SAMPLE) expect(text(b.mostCommon[0]?.value)).toBe(String(truth.top));
       const bounds = b.histogramBounds.map((c) => Number(text(c)));
       expect(bounds.every((v) => v >= Number(truth.mn) && v <= Number(truth.mx))).toBe(true);
+    }
+  });
+
+  /**
+   * Defect 2: SAMPLE of part of a table spreads over the whole table (random primary-key
+   * ranges), not the first rows in storage order. Repeated runs (each draws its own points): a
+   * column that follows the key shows nearly all its values (the truth computed here), the null
+   * fraction stays within 4 standard errors, and nothing claims to be exact.
+   */
+  it('SAMPLE of part of a table: random primary-key ranges over the whole table, over several runs', async () => {
+    const truth = await one<{ d: number; nulls: string }>(`SELECT COUNT(DISTINCT grp) AS d, AVG(maybe IS NULL) AS nulls FROM ${DB}.clustered`);
+    const p = Number(truth.nulls);
+    for (let run = 0; run < 4; run++) {
+      const events = await profile('clustered', { mode: ProfileMode.PROFILE_MODE_SAMPLE, sampleRows: 1_000 });
+      const h = events.find((e) => e.event?.$case === 'header')?.event;
+      const header = h?.$case === 'header' ? h.value : undefined;
+      expect(header).toMatchObject({ rowCountExact: false, rowCountMethod: FigureMethod.FIGURE_METHOD_STATISTICS });
+      const n = header?.sampleRows ?? 0;
+      expect(n).toBeGreaterThan(900);
+      const grp = column(events, 'grp');
+      expect(grp.distinctCount ?? 0).toBeGreaterThanOrEqual(Number(truth.d) / 1.25);
+      expect(header?.sampleMethod).toMatch(/^100 ranges of 10 rows at random points of the primary key id$/);
+      expect({ run, exact: grp.distinctExact, method: grp.methods?.distinctCount }).toEqual({ run, exact: false, method: FigureMethod.FIGURE_METHOD_SAMPLED });
+      expect(grp.distinctCount ?? 0).toBeGreaterThanOrEqual(Number(truth.d) / 1.25);
+      const maybe = column(events, 'maybe');
+      expect(Math.abs((maybe.nullFraction ?? 0) - p)).toBeLessThanOrEqual(4 * Math.sqrt((p * (1 - p)) / n));
     }
   });
 

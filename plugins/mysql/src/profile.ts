@@ -18,11 +18,14 @@
  *   distinct estimate.
  * A column with none of these is `noStatistics`.
  *
- * SAMPLE is a bounded read: MySQL has no TABLESAMPLE, so the sample is the first n rows in
- * storage order (`SELECT … FROM t LIMIT n`), not a random sample. Every statement over the
- * table reads a derived table `(SELECT … FROM t LIMIT n) s`, in one read-only transaction
- * (InnoDB's consistent snapshot, the same plan: the same rows each time); figures are exact
- * over those rows. A BIT column is read as its number (`CAST(b AS UNSIGNED)`), so min, max,
+ * SAMPLE is bounded: MySQL has no TABLESAMPLE. A table of fewer than n rows is read whole
+ * (exact figures). Otherwise, with a one-column integer primary key, the sample is about a
+ * hundred ranges of the key from random points between its least and greatest value
+ * ({@link keyRanges}; a range after a gap in the key is a little likelier, and two close
+ * points can overlap); without one, the first n rows in storage order, and the header says
+ * so. Every statement over the table reads the same derived table, in one read-only
+ * transaction (InnoDB's consistent snapshot: the same rows each time); counts over a sample
+ * of part of the table are the sample's (labelled SAMPLED, not extrapolated). A BIT column is read as its number (`CAST(b AS UNSIGNED)`), so min, max,
  * the most common values and the histogram are numbers. The average length is the storage
  * size in bytes of a non-null value, the figure mysql.column_stats avg_length keeps: the
  * type's fixed size ({@link fixedStorageBytes}) or, for strings, binary strings, JSON and
@@ -417,16 +420,85 @@ export function thin<T>(points: T[], buckets: number): T[] {
 
 type RawRow = Record<string, Buffer | null>;
 
+/** Where a sample's rows come from: its derived table `(…) s` over a select list, and the parameters it takes. */
+export interface SampleRows {
+  sql(list: string): string;
+  params: unknown[];
+}
+
+/** The first `n` rows in storage order: `(SELECT <list> FROM t LIMIT ?) s`. */
+export function firstRows(from: string, n: number): SampleRows {
+  return { sql: (list) => `(SELECT ${list} FROM ${from} LIMIT ?) s`, params: [n] };
+}
+
+/**
+ * Rows of random primary-key ranges: for each start, the `per` rows from it in key order,
+ * `((SELECT <list> FROM t WHERE pk >= ? ORDER BY pk LIMIT per) UNION ALL …) s`. The starts are
+ * parameters; the snapshot of the read-only transaction keeps the rows the same in every
+ * statement.
+ */
+export function keyRanges(from: string, key: string, starts: readonly number[], per: number): SampleRows {
+  if (!starts.length || !Number.isSafeInteger(per) || per < 1) throw new Error('bad key ranges');
+  const id = quoteIdentifier(key);
+  return {
+    sql: (list) => `(${starts.map(() => `(SELECT ${list} FROM ${from} WHERE ${id} >= ? ORDER BY ${id} LIMIT ${per})`).join(' UNION ALL ')}) s`,
+    params: [...starts],
+  };
+}
+
+/** Rows a key range holds in a sample of `n` rows: about a hundred ranges. */
+export function rowsPerRange(n: number): number {
+  return Math.max(1, Math.ceil(n / 100));
+}
+
+/** The table's primary key when it is one integer column, else undefined. */
+async function integerKey(conn: Connection, read: ProfileRead, signal: AbortSignal): Promise<string | undefined> {
+  const rows = await step('the primary key', () =>
+    query<{ name: string; data_type: string }>(
+      conn,
+      `SELECT k.COLUMN_NAME AS name, c.DATA_TYPE AS data_type FROM information_schema.KEY_COLUMN_USAGE k
+JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = k.TABLE_SCHEMA AND c.TABLE_NAME = k.TABLE_NAME AND c.COLUMN_NAME = k.COLUMN_NAME
+WHERE k.TABLE_SCHEMA = ? AND k.TABLE_NAME = ? AND k.CONSTRAINT_NAME = 'PRIMARY' ORDER BY k.ORDINAL_POSITION`,
+      [read.table.schema, read.table.name],
+      signal,
+    ),
+  );
+  return rows.length === 1 && rows[0] && INTEGER_TYPES.has(String(rows[0].data_type).toLowerCase()) ? rows[0].name : undefined;
+}
+
+/**
+ * SAMPLE. One read-only transaction. First a bounded count (`LIMIT n`): a table of fewer
+ * rows is read whole (exact figures). Otherwise, when the primary key is one integer column,
+ * the sample is about a hundred ranges of the key starting at random points between its
+ * least and greatest value ({@link keyRanges}): spread over the whole table, not the first
+ * rows in storage order. A table without such a key gets the first `n` rows, and says so.
+ */
 async function* sampleProfile(conn: Connection, read: ProfileRead, signal: AbortSignal): AsyncGenerator<ProfileItem> {
   const version = sessionOf(conn).version;
   const n = read.sampleRows;
   const estimate = await tableRows(conn, read, signal);
   const from = `${quoteIdentifier(read.table.schema)}.${quoteIdentifier(read.table.name)}`;
+  const key = await integerKey(conn, read, signal);
   await step('the sample', () => query(conn, 'START TRANSACTION READ ONLY', [], signal));
   try {
-    const counted = await step('the sample', () => queryRaw<RawRow>(conn, `SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM ${from} LIMIT ?) s`, [n], signal));
-    const sampled = Number(counted[0]?.n?.toString() ?? 0);
+    const count = async (rows: SampleRows) =>
+      Number((await step('the sample', () => queryRaw<RawRow>(conn, `SELECT COUNT(*) AS n FROM ${rows.sql('1 AS one')}`, rows.params, signal)))[0]?.n?.toString() ?? 0);
+    let rows = firstRows(from, n);
+    let sampled = await count(rows);
     const whole = sampled < n;
+    let method = whole ? 'every row' : `the first ${n} rows in storage order (no integer primary key: not random)`;
+    if (!whole && key !== undefined) {
+      const id = quoteIdentifier(key);
+      const [ends] = await step('the sample', () => queryRaw<RawRow>(conn, `SELECT MIN(${id}) AS lo, MAX(${id}) AS hi FROM ${from}`, [], signal));
+      const [lo, hi] = [Number(ends?.lo?.toString()), Number(ends?.hi?.toString())];
+      if (Number.isSafeInteger(lo) && Number.isSafeInteger(hi)) {
+        const per = rowsPerRange(n);
+        const starts = Array.from({ length: Math.ceil(n / per) }, () => lo + Math.floor(Math.random() * (hi - lo + 1))).sort((x, y) => x - y);
+        rows = keyRanges(from, key, starts, per);
+        sampled = await count(rows);
+        method = `${starts.length} ranges of ${per} rows at random points of the primary key ${key}`;
+      }
+    }
     yield {
       kind: 'table',
       table: {
@@ -435,13 +507,13 @@ async function* sampleProfile(conn: Connection, read: ProfileRead, signal: Abort
         sampleRows: sampled,
         source: whole
           ? `a bounded read of at most ${n} rows (SELECT … LIMIT ${n}), which read the whole table: ${sampled} rows`
-          : `a bounded read of the first ${n} rows in storage order (SELECT … LIMIT ${n}; MySQL has no TABLESAMPLE, so this is not a random sample); row count: information_schema.TABLES (TABLE_ROWS, an estimate)`,
-        sampleMethod: whole ? 'every row' : `the first ${n} rows in storage order (not random)`,
+          : `a sample of ${sampled} rows: ${method}; row count: information_schema.TABLES (TABLE_ROWS, an estimate)`,
+        sampleMethod: method,
       },
     };
     for (const c of read.columns) {
       if (signal.aborted) return;
-      yield { kind: 'column', column: await sampleColumn(conn, read, c, from, sampled, version, signal) };
+      yield { kind: 'column', column: await sampleColumn(conn, read, c, rows, sampled, version, signal) };
     }
   } finally {
     // A cancelled statement's connection is closed already; otherwise end the transaction.
@@ -526,30 +598,30 @@ export function fixedStorageBytes(type: string): number | undefined {
 }
 
 /**
- * The sample's SQL for one column: `(SELECT <v> AS v[, LENGTH(<col>) AS l] FROM <t> LIMIT ?) s`.
+ * The sample's SQL for one column: `(SELECT <v> AS v[, LENGTH(<col>) AS l] FROM <t> …) s` ({@link SampleRows}).
  * v is the column, as WKT for spatial types and as its number for BIT (so MIN, MAX, DISTINCT
  * and the histogram work on numbers, not on the bytes); l, the size in bytes of a value of a
  * type whose values vary in size (the average length).
  */
-export function sampleOf(column: PreviewColumnInfo, from: string): string {
+export function sampleOf(column: PreviewColumnInfo, rows: SampleRows): string {
   const id = quoteIdentifier(column.name);
   const base = baseTypeOf(column.type);
   const v = GEOMETRY_TYPES.has(base) ? `ST_AsText(${id})` : base === 'bit' ? `CAST(${id} AS UNSIGNED)` : id;
   const l = fixedStorageBytes(column.type) === undefined ? `, LENGTH(${id}) AS l` : '';
-  return `(SELECT ${v} AS v${l} FROM ${from} LIMIT ?) s`;
+  return rows.sql(`${v} AS v${l}`);
 }
 
 async function sampleColumn(
   conn: Connection,
   read: ProfileRead,
   c: PreviewColumnInfo,
-  from: string,
+  rows: SampleRows,
   sampled: number,
   version: ServerVersion,
   signal: AbortSignal,
 ): Promise<ColumnProfile> {
-  const n = read.sampleRows;
-  const sample = sampleOf(c, from);
+  const n = rows.params; // the sample's own parameters, first in every statement over it
+  const sample = sampleOf(c, rows);
   const masked = read.isMasked(c.name, c.type);
   const base = baseTypeOf(c.type);
   const ordered = !masked && !UNORDERED_TYPES.has(base);
@@ -564,7 +636,7 @@ async function sampleColumn(
     ...(ordered ? ['MIN(v) AS mn', 'MAX(v) AS mx'] : []),
     ...(fixed === undefined ? ['AVG(l) AS al'] : []),
   ];
-  const [agg] = await step(what, () => queryRaw<RawRow>(conn, `SELECT ${aggregates.join(', ')} FROM ${sample}`, [n], signal));
+  const [agg] = await step(what, () => queryRaw<RawRow>(conn, `SELECT ${aggregates.join(', ')} FROM ${sample}`, n, signal));
   const count = Number(agg?.n?.toString() ?? 0);
   const nonNull = Number(agg?.nn?.toString() ?? 0);
   const profile: ColumnProfile = {
@@ -586,10 +658,10 @@ async function sampleColumn(
 
   if (read.mostCommonLimit > 0 && nonNull > 0) {
     const top = await step(what, () =>
-      queryRaw<RawRow>(conn, `SELECT v, COUNT(*) AS f FROM ${sample} WHERE v IS NOT NULL GROUP BY v ORDER BY f DESC, v LIMIT ?`, [n, read.mostCommonLimit], signal),
+      queryRaw<RawRow>(conn, `SELECT v, COUNT(*) AS f FROM ${sample} WHERE v IS NOT NULL GROUP BY v ORDER BY f DESC, v LIMIT ?`, [...n, read.mostCommonLimit], signal),
     );
-    const rows = count || sampled;
-    profile.mostCommon = top.map((r) => ({ value: cell(r.v ?? null), frequency: Number(r.f?.toString() ?? 0) / rows }));
+    const examined = count || sampled;
+    profile.mostCommon = top.map((r) => ({ value: cell(r.v ?? null), frequency: Number(r.f?.toString() ?? 0) / examined }));
   }
 
   // Window functions: MariaDB 10.2+, MySQL 8.0+. The last row of each of `buckets` equal
@@ -602,7 +674,7 @@ async function sampleColumn(
         conn,
         `SELECT v FROM (SELECT v, ROW_NUMBER() OVER (ORDER BY v) AS r, COUNT(*) OVER () AS c FROM ${sample} WHERE v IS NOT NULL) h
 WHERE r = 1 OR (r * ?) DIV c > ((r - 1) * ?) DIV c ORDER BY r`,
-        [n, b, b],
+        [...n, b, b],
         signal,
       ),
     );
