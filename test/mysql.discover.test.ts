@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { Metadata } from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortedError, noopLogger, type ConnectionArgs } from '@sourced/core';
 import { DataSource } from '../daemon/src/gen/sourced/v1/data_source';
 import type { DiscoverDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
 import { RelationKind, type DiscoveryFilter, type Relation } from '../daemon/src/gen/sourced/v1/discovery';
 import { connectSession } from '../plugins/mysql/src/connect';
 import { endConnection, query } from '../plugins/mysql/src/query';
-import { rootQuery } from './harness/mariadb';
+import { resolve } from 'node:path';
+import { rootQuery, startMariadb, type MariadbInstance } from './harness/mariadb';
+import { registerSecret } from './support/secretScan';
 import type { ServerInfo } from './support/globalSetup';
 import { eventually } from './support/pg';
 import { expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
@@ -62,14 +64,22 @@ const ALL = [
 ];
 
 describe('MySQL discovery (MariaDB)', () => {
-  const db = inject('mariadb');
+  // A server of the suite's own with the discovery fixture: these tests read the whole
+  // catalog, and other files create databases on the shared server while they run.
+  let db: MariadbInstance;
   let t: TestDaemon;
   let full: DiscoverDataSourceResponse[];
   beforeAll(async () => {
-    t = await startTestDaemon({ plugins: ['@sourced/plugin-mysql'] });
+    [db, t] = await Promise.all([startMariadb(), startTestDaemon({ plugins: ['@sourced/plugin-mysql'] })]);
+    registerSecret('MySQL discovery server password', db.password);
+    registerSecret('MySQL discovery server root password', db.superuserPassword);
+    await db.sqlFile(resolve(__dirname, 'fixtures/mysql/catalog.sql'));
     full = await t.discover({ dataSource: mysqlSource(db) });
   });
-  afterAll(() => t.stop());
+  afterAll(async () => {
+    await t?.stop();
+    await db?.destroy();
+  });
 
   /** Databases come first as schemas (usable or not), then every relation in byte order, then a summary; sequences have no gaps. */
   it('streams databases, then every relation in order, then a summary', () => {

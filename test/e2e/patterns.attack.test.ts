@@ -10,10 +10,11 @@
 import { randomBytes } from 'node:crypto';
 import { credentials, Metadata, status } from '@grpc/grpc-js';
 import { MAX_FILTER_PATTERN_CHARS, MAX_FILTER_PATTERNS } from '@sourced/core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataSource } from '../../daemon/src/gen/sourced/v1/data_source';
 import { DataSourceServiceClient, DiscoverDataSourceRequest, type DiscoverDataSourceResponse } from '../../daemon/src/gen/sourced/v1/data_source_service';
-import { rootQuery } from '../harness/mariadb';
+import { rootQuery, startMariadb, type MariadbInstance } from '../harness/mariadb';
+import { startPostgres, type PostgresInstance } from '../harness/postgres';
 import { startMongoStandIn, type MongoStandIn } from '../harness/mongo/MongoStandIn';
 import { pgSource, superuserQuery } from '../support/pg';
 import { registerSecret } from '../support/secretScan';
@@ -36,12 +37,16 @@ const collectionNames = (events: DiscoverDataSourceResponse[]) =>
   events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.collections.map((c) => `${c.database}.${c.name}`) : []));
 
 describe('name patterns against a daemon process (issue 15: 3)', () => {
-  const pg = inject('postgres');
-  const maria = inject('mariadb');
+  // Servers of the suite's own: the schemas it creates would otherwise show in the shared
+  // servers' catalogs while other files discover them whole.
+  let pg: PostgresInstance;
+  let maria: MariadbInstance;
   let standIn: MongoStandIn;
   let d: ConfiguredDaemon;
 
   beforeAll(async () => {
+    [pg, maria] = await Promise.all([startPostgres(), startMariadb()]);
+    for (const [label, value] of Object.entries({ pg: pg.password, pgSuperuser: pg.superuserPassword, maria: maria.password, mariaRoot: maria.superuserPassword })) registerSecret(`pattern test ${label} password`, value);
     const collection = (name: string) => ({ name, type: 'collection' as const, documents: [{ _id: 1 }] });
     standIn = await startMongoStandIn({
       dataset: {
@@ -60,10 +65,7 @@ describe('name patterns against a daemon process (issue 15: 3)', () => {
     d?.daemon.kill();
     await d?.stop().catch(() => undefined);
     await standIn?.stop();
-    for (const schema of SQL_SCHEMAS) {
-      await superuserQuery(pg, `drop schema if exists "${schema}" cascade`).catch(() => undefined);
-      await rootQuery(maria, `DROP DATABASE IF EXISTS \`${schema}\``).catch(() => undefined);
-    }
+    await Promise.all([pg?.destroy(), maria?.destroy()]);
   });
 
   const mongo = (): DataSource =>
