@@ -1074,4 +1074,25 @@ export declare function validationStreamProblems(events: ValidateDataSourceRespo
 
 // API holes: types the exports above refer to that this entry does not export.
 //   ChainLink (core/src/secret/SecretChain.ts), referenced by DaemonConfig
+//   Cradle (daemon/src/Daemon.ts), referenced by RunningDaemon
+//   DataSourceServiceService (daemon/src/gen/sourced/v1/data_source_service.ts), referenced by DataSourceServiceClient
+//   DeepPartial (daemon/src/gen/sourced/v1/discovery.ts), referenced by MessageFns
 //   DiscoveryStrategy (core/src/discovery/strategies.ts), referenced by DaemonConfig
+//   ErrorInfoDetail (daemon/src/grpc/richStatus.ts), referenced by RichStatus
+//   Exact (daemon/src/gen/sourced/v1/discovery.ts), referenced by MessageFns
+//   FieldViolationDetail (daemon/src/grpc/richStatus.ts), referenced by RichStatus
+//   GetPluginRequest (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by PluginServiceClient
+//   GetPluginResponse (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by PluginServiceClient
+//   InferredField (daemon/src/gen/sourced/v1/discovery.ts), referenced by InferredSchema
+//   ListPluginsRequest (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by PluginServiceClient
+//   ListPluginsResponse (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by PluginServiceClient
+//   LogLevel (daemon/src/logging/JsonLogger.ts), referenced by DaemonConfig
+//   MessageFns (daemon/src/gen/sourced/v1/data_source.ts), referenced by CloudConfig, Credentials, DataSource, Endpoint, SecretValue, SslConfig
+//   MessageFns (daemon/src/gen/sourced/v1/data_source_service.ts), referenced by DiscoverDataSourceRequest, DiscoverDataSourceResponse, PreviewTableRequest, PreviewTableResponse, ProfileTableRequest, ProfileTableResponse, ValidateDataSourceRequest, ValidateDataSourceResponse
+//   MessageFns (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by Plugin
+//   MessageFns (daemon/src/gen/sourced/v1/preview.ts), referenced by PreviewCell, PreviewColumn, PreviewHeader, PreviewRow, PreviewRows, PreviewSummary, TableRef
+//   MessageFns (daemon/src/gen/sourced/v1/profile.ts), referenced by ProfileHeader, ProfileSummary, ProfiledColumn, ProfiledColumnMethods, TypeFrequency, ValueFrequency
+//   MessageFns (daemon/src/gen/sourced/v1/validation.ts), referenced by CheckFinished, CheckStarted, ValidationReport, ValidationSummary
+//   NullValue (daemon/src/gen/google/protobuf/struct.ts), referenced by PreviewCell
+//   PluginServiceService (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by PluginServiceClient
+//   SourceIdentity (daemon/src/gen/sourced/v1/discovery.ts), referenced by DiscoverySummary
