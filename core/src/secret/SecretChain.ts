@@ -492,7 +492,14 @@ export class SecretChain {
       return { secret: this.applyFragment(raw, ref), link, why: '', cached: false };
     } catch (error) {
       if (error instanceof NotAllowedError && (error.reason === 'SECRET_REFERENCE_NOT_ALLOWED' || error.reason === 'MISSING_GRANT')) throw error;
-      if (error instanceof InputError) throw error;
+      // A reference the provider cannot parse is the caller's mistake: INVALID_ARGUMENT naming the
+      // request field it came from (the provider names only its own `reference`).
+      if (error instanceof InputError) {
+        throw new InputError(
+          error.violations.map((v) => ({ field, description: v.description })),
+          { reason: error.reason, metadata: { ...error.metadata, link } },
+        );
+      }
       if (hit && error instanceof UnavailableError && this.staleMs > 0 && now - hit.fetched < this.staleMs) {
         this.logger.warn('secret provider unavailable; serving a stale value', { link, age_ms: now - hit.fetched });
         lookup('stale');
