@@ -66,6 +66,8 @@ export async function withinStallBound<T>(connector: Connector, signal: AbortSig
   else signal.addEventListener('abort', follow, { once: true });
   const role = connector.activeRole;
   const timers: NodeJS.Timeout[] = [];
+  // Ends a probe still opening its connection once the read has settled.
+  const probes = new AbortController();
   let settled = false;
   const stalled = new Promise<never>((_resolve, reject) => {
     const stall = (boundMs: number) => {
@@ -78,7 +80,7 @@ export async function withinStallBound<T>(connector: Connector, signal: AbortSig
     if (probing) {
       timers.push(
         setTimeout(() => {
-          const probe = AbortSignal.any([own.signal, AbortSignal.timeout(STALL_PROBE_TIMEOUT_MS)]);
+          const probe = AbortSignal.any([own.signal, probes.signal, AbortSignal.timeout(STALL_PROBE_TIMEOUT_MS)]);
           connector.probe?.(role, probe).then(
             () => undefined, // alive: a slow statement, not a stall
             () => stall(probeAfterMs + STALL_PROBE_TIMEOUT_MS),
@@ -93,6 +95,7 @@ export async function withinStallBound<T>(connector: Connector, signal: AbortSig
     return await Promise.race([running, stalled]);
   } finally {
     settled = true;
+    probes.abort();
     for (const t of timers) clearTimeout(t);
     signal.removeEventListener('abort', follow);
   }
