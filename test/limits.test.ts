@@ -5,8 +5,8 @@
  * that accepts connections and never answers.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server, type Socket } from 'node:net';
 import { Metadata, status } from '@grpc/grpc-js';
+import { startBlackHole } from './harness/blackHole';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../daemon/src';
 import { DataSource } from '../daemon/src/gen/sourced/v1/data_source';
@@ -15,24 +15,6 @@ import { hashToken } from '../daemon/src/security/authenticate';
 import { pgSource } from './support/pg';
 import { registerSecret } from './support/secretScan';
 import { collect, expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
-
-/** A TCP server that accepts and then says nothing: a PostgreSQL connect to it hangs until its timeout. */
-async function blackHole(): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as { port: number }).port,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
 
 const hanging = (port: number, connectTimeoutMs = 4000) =>
   DataSource.fromPartial({
@@ -54,9 +36,9 @@ function listPlugins(t: TestDaemon, metadata = new Metadata()) {
 
 describe('limits', () => {
   const pg = inject('postgres');
-  let hole: Awaited<ReturnType<typeof blackHole>>;
+  let hole: Awaited<ReturnType<typeof startBlackHole>>;
   beforeAll(async () => {
-    hole = await blackHole();
+    hole = await startBlackHole();
   });
   afterAll(() => hole?.close());
 

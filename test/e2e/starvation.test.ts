@@ -6,31 +6,13 @@
  * RetryInfo, and the tarpit calls end at the daemon's maximum connect timeout rather than at
  * their deadlines.
  */
-import { createServer, type Server, type Socket } from 'node:net';
 import { credentials, status, type ServiceError } from '@grpc/grpc-js';
+import { startBlackHole } from '../harness/blackHole';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataSource } from '../../daemon/src/gen/sourced/v1/data_source';
 import { DataSourceServiceClient } from '../../daemon/src/gen/sourced/v1/data_source_service';
 import { richStatusOf } from '../support/testDaemon';
 import { listPlugins, relayFrom, startConfiguredDaemon, type ConfiguredDaemon } from './support/hardenedDaemon';
-
-/** A TCP server that accepts and then says nothing. */
-async function tarpit(): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as { port: number }).port,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
 
 const HOUR = 3_600_000;
 
@@ -55,11 +37,11 @@ function endOf(stream: NodeJS.ReadableStream & { cancel(): void }, ms: number): 
 
 describe('starvation (a daemon process, authentication off)', () => {
   let d: ConfiguredDaemon;
-  let pit: Awaited<ReturnType<typeof tarpit>>;
+  let pit: Awaited<ReturnType<typeof startBlackHole>>;
   let relay: Awaited<ReturnType<typeof relayFrom>>;
 
   beforeAll(async () => {
-    pit = await tarpit();
+    pit = await startBlackHole();
     d = await startConfiguredDaemon({ limits: { maxConcurrentCallsPerPrincipal: 4, maxConnectTimeoutMs: 1_500, maxCheckTimeoutMs: 2_000 } });
     relay = await relayFrom(d.daemon.address, '127.0.0.2');
   });
