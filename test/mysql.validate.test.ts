@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ed25519PublicKey } from '@sourced/plugin-mysql';
 import { DataSource, Location, SslMode } from '../daemon/src/gen/sourced/v1/data_source';
 import { CheckStatus, EndpointRole } from '../daemon/src/gen/sourced/v1/validation';
 import { rootQuery } from './harness/mariadb';
@@ -183,6 +184,9 @@ describe('MySQL validation (MariaDB)', () => {
     const password = `ed-${randomBytes(8).toString('hex')}`;
     const made = await createAccount(db, "CREATE USER 'sourced_ed'@'%' IDENTIFIED VIA ed25519 USING PASSWORD(?)", [password]);
     if (!made) return ctx.skip();
+    // The key the server derived from the password is the one the plugin derives (base64 without padding).
+    const [stored] = await rootQuery<{ key: string }>(db, "SELECT authentication_string AS `key` FROM mysql.user WHERE User = 'sourced_ed'");
+    expect(stored.key).toBe(ed25519PublicKey(password).toString('base64').replace(/=+$/, ''));
     await rootQuery(db, "GRANT SELECT ON shop.* TO 'sourced_ed'@'%'");
     const events = await t.validate({ dataSource: mysqlSource(db, {}, password, 'sourced_ed') });
     const auth = check(events, 'authenticate');

@@ -4,98 +4,20 @@
  * The server (auth_ed25519 plugin, `IDENTIFIED VIA ed25519`) stores the Ed25519 public key
  * of the password and sends a 32-byte nonce; the client answers with an Ed25519 signature
  * of the nonce. MariaDB's variant uses the password itself (any length) where standard
- * Ed25519 uses a 32-byte seed: the expanded secret is SHA-512(password). Node's crypto only
- * signs from a 32-byte seed, so the curve arithmetic is done here with BigInt (a signature
- * takes a few milliseconds; it runs once per login).
+ * Ed25519 (RFC 8032) uses a 32-byte seed: the expanded secret is SHA-512(password), clamped
+ * the RFC 8032 way. Everything after that expansion is RFC 8032 signing. Node's crypto and
+ * `ed25519.sign` of `@noble/curves` only accept a 32-byte seed, so the expansion is done here
+ * and the curve and scalar arithmetic come from `@noble/curves` (base-point multiplication,
+ * point encoding, arithmetic modulo the group order). For a 32-byte password the result is
+ * exactly RFC 8032's signature with the password as seed (the unit test checks that).
  */
 import { createHash } from 'node:crypto';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { bytesToNumberLE } from '@noble/curves/utils.js';
 
-const P = 2n ** 255n - 19n;
-/** Order of the base point. */
-const L = 2n ** 252n + 27742317777372353535851937790883648493n;
-const D = mod(-121665n * invert(121666n));
-const D2 = mod(2n * D);
-
-/** A point in extended coordinates (x = X/Z, y = Y/Z, xy = T/Z). */
-interface Point {
-  X: bigint;
-  Y: bigint;
-  Z: bigint;
-  T: bigint;
-}
-
-const BASE_X = 15112221349535400772501151409588531511454012693041857206046113283949847762202n;
-const BASE_Y = 46316835694926478169428394003475163141307993866256225615783033603165251855960n;
-const BASE: Point = { X: BASE_X, Y: BASE_Y, Z: 1n, T: mod(BASE_X * BASE_Y) };
-const IDENTITY: Point = { X: 0n, Y: 1n, Z: 1n, T: 0n };
-
-function mod(a: bigint, m: bigint = P): bigint {
-  const r = a % m;
-  return r >= 0n ? r : r + m;
-}
-
-function pow(base: bigint, exponent: bigint): bigint {
-  let result = 1n;
-  let b = mod(base);
-  for (let e = exponent; e > 0n; e >>= 1n) {
-    if (e & 1n) result = mod(result * b);
-    b = mod(b * b);
-  }
-  return result;
-}
-
-function invert(a: bigint): bigint {
-  return pow(a, P - 2n);
-}
-
-/** Unified addition on the twisted Edwards curve with a = -1 (add-2008-hwcd-3); also doubles. */
-function add(p: Point, q: Point): Point {
-  const a = mod((p.Y - p.X) * (q.Y - q.X));
-  const b = mod((p.Y + p.X) * (q.Y + q.X));
-  const c = mod(p.T * D2 * q.T);
-  const d = mod(2n * p.Z * q.Z);
-  const e = b - a;
-  const f = d - c;
-  const g = d + c;
-  const h = b + a;
-  return { X: mod(e * f), Y: mod(g * h), Z: mod(f * g), T: mod(e * h) };
-}
-
-function multiplyBase(scalar: bigint): Point {
-  let result = IDENTITY;
-  let addend = BASE;
-  for (let k = scalar; k > 0n; k >>= 1n) {
-    if (k & 1n) result = add(result, addend);
-    addend = add(addend, addend);
-  }
-  return result;
-}
-
-/** RFC 8032 encoding: y little-endian, the sign of x in the top bit. */
-function encode(point: Point): Buffer {
-  const zInv = invert(point.Z);
-  const x = mod(point.X * zInv);
-  const y = mod(point.Y * zInv);
-  const out = toLittleEndian(y, 32);
-  if (x & 1n) out[31] |= 0x80;
-  return out;
-}
-
-function toLittleEndian(value: bigint, length: number): Buffer {
-  const out = Buffer.alloc(length);
-  let v = value;
-  for (let i = 0; i < length; i++) {
-    out[i] = Number(v & 0xffn);
-    v >>= 8n;
-  }
-  return out;
-}
-
-function fromLittleEndian(bytes: Uint8Array): bigint {
-  let v = 0n;
-  for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]);
-  return v;
-}
+const { Point } = ed25519;
+/** Arithmetic modulo the order of the base point (L = 2^252 + 27742317777372353535851937790883648493). */
+const Fn = Point.Fn;
 
 function sha512(...parts: Uint8Array[]): Buffer {
   const hash = createHash('sha512');
@@ -103,27 +25,28 @@ function sha512(...parts: Uint8Array[]): Buffer {
   return hash.digest();
 }
 
-/** The secret scalar and nonce prefix MariaDB derives from a password. */
-function expand(password: Uint8Array): { scalar: bigint; prefix: Buffer; publicKey: Buffer } {
+/** The secret scalar and nonce prefix MariaDB derives from a password (RFC 8032 5.1.5 with the password as the "seed"). */
+function expand(password: Uint8Array): { scalar: bigint; prefix: Buffer; publicKey: Uint8Array } {
   const az = sha512(password);
   az[0] &= 248;
   az[31] &= 63;
   az[31] |= 64;
-  const scalar = fromLittleEndian(az.subarray(0, 32));
-  return { scalar, prefix: az.subarray(32, 64), publicKey: encode(multiplyBase(scalar)) };
+  // The base point has order L, so reducing the clamped scalar modulo L gives the same point and signature.
+  const scalar = Fn.create(bytesToNumberLE(az.subarray(0, 32)));
+  return { scalar, prefix: az.subarray(32, 64), publicKey: Point.BASE.multiply(scalar).toBytes() };
 }
 
 /** The public key MariaDB stores for a password (`mysql.user.authentication_string`, base64 without padding). */
 export function ed25519PublicKey(password: string): Buffer {
-  return expand(Buffer.from(password, 'utf8')).publicKey;
+  return Buffer.from(expand(Buffer.from(password, 'utf8')).publicKey);
 }
 
 /** Signs `message` the way MariaDB's client_ed25519 does: a 64-byte Ed25519 signature keyed by the password. */
 export function ed25519Sign(password: string, message: Uint8Array): Buffer {
   const { scalar, prefix, publicKey } = expand(Buffer.from(password, 'utf8'));
-  const r = mod(fromLittleEndian(sha512(prefix, message)), L);
-  const R = encode(multiplyBase(r));
-  const k = mod(fromLittleEndian(sha512(R, publicKey, message)), L);
-  const s = mod(r + k * scalar, L);
-  return Buffer.concat([R, toLittleEndian(s, 32)]);
+  const r = Fn.create(bytesToNumberLE(sha512(prefix, message)));
+  const R = Point.BASE.multiply(r).toBytes();
+  const k = Fn.create(bytesToNumberLE(sha512(R, publicKey, message)));
+  const s = Fn.add(r, Fn.mul(k, scalar));
+  return Buffer.concat([R, Fn.toBytes(s)]);
 }
