@@ -40,3 +40,4 @@ export * from './preview/PreviewEngine';
 export * from './preview/tableScope';
 export * from './connector/readWithFailover';
 export * from './preview/ProfileEngine';
+export * from './preview/distinctEstimate';

@@ -52,11 +52,14 @@
  * point, xml, ...) are grouped and counted by their text form; arrays and composite types by
  * `to_jsonb(col)::text`.
  */
-import { NotAllowedError, NotFoundError, type ColumnProfile, type ProfileItem, type ProfileRead, type RelationKey } from '@sourced/core';
+import { duj1, NotAllowedError, NotFoundError, type ColumnProfile, type ProfileItem, type ProfileRead, type RelationKey } from '@sourced/core';
 import type { Client } from 'pg';
 import { isConnectionError, notPopulatedError, sqlState } from './pgErrors';
 import { COLUMNS_SQL, pick, quoteIdent, renderCell, renderingOf, type CatalogColumn, type Rendering } from './preview';
 import { closedByCancel, query } from './query';
+
+/** Re-exported from core, where the estimator now lives (shared with MySQL and MongoDB). */
+export { duj1 };
 
 /** The profile transaction: one snapshot for every statement, read only, the preview's text forms. */
 const PROFILE_TRANSACTION_SQL = `BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;
@@ -322,19 +325,6 @@ export function sampleFrom(table: { schema: string; name: string }, percent: num
   const sampled = percent === undefined ? '' : ` TABLESAMPLE SYSTEM (${Number(percent)}) REPEATABLE (${seed})`;
   const order = shuffle ? ` ORDER BY md5(tableoid::text || ctid::text || '${seed}')` : '';
   return `FROM ${quoteIdent(table.schema)}.${quoteIdent(table.name)}${sampled}${order} LIMIT ${rows}`;
-}
-
-/**
- * The Haas–Stokes Duj1 estimate of a column's distinct values from a sample, as PostgreSQL's
- * ANALYZE computes it: n·d / (n − f1 + f1·n/N), n the rows sampled, N the table's rows, d the
- * distinct values in the sample and f1 those seen once; at least d and at most N.
- */
-export function duj1(n: number, d: number, f1: number, N: number): number {
-  if (n <= 0 || d <= 0) return 0;
-  if (!(N > n)) return d;
-  const denominator = n - f1 + (f1 * n) / N;
-  const estimate = denominator > 0 ? (n * d) / denominator : N;
-  return Math.round(Math.min(N, Math.max(d, estimate)));
 }
 
 /** One column's statement over the sample: counts, and unless masked, min/max, top values and histogram. */
