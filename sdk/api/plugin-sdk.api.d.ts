@@ -200,6 +200,7 @@ export interface ColumnProfile {
     }[];
     noStatistics?: boolean;
     methods?: ColumnFigureMethods;
+    statisticsAge?: StatisticsAge;
 }
 
 // CompiledFilter
@@ -840,6 +841,12 @@ export interface StandardCheckState {
     address?: string;
 }
 
+// StatisticsAge
+export interface StatisticsAge {
+    collectedAt?: Date;
+    source: string;
+}
+
 // TableProfile
 export interface TableProfile {
     rowCount?: number;
@@ -847,6 +854,7 @@ export interface TableProfile {
     sampleRows: number;
     source: string;
     sampleMethod?: string;
+    statisticsAge?: StatisticsAge;
 }
 
 // TargetDeniedError

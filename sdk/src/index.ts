@@ -85,7 +85,7 @@ export type {
 // ---- previews and profiles (since 1.1.0) ----
 export { DEFAULT_MASKED_COLUMNS } from '@sourced/core';
 export type { Cell, PreviewColumnInfo, PreviewRead } from '@sourced/core';
-export type { ColumnFigureMethods, ColumnProfile, FigureMethod, ProfileItem, ProfileMode, ProfileRead, TableProfile } from '@sourced/core';
+export type { ColumnFigureMethods, ColumnProfile, FigureMethod, ProfileItem, ProfileMode, ProfileRead, StatisticsAge, TableProfile } from '@sourced/core';
 
 // ---- secrets ----
 export { isSecret, parseSecretReference, pickJsonPath, REDACTED_TEXT, scrubbedErrorText, scrubSecrets, Secret, SecretErrorReason, SecretResolutionError } from '@sourced/core';

@@ -35,6 +35,17 @@ export interface ColumnFigureMethods {
   averageLength?: FigureMethod;
 }
 
+/**
+ * How old the statistics behind STATISTICS figures are (see proto `sourced.v1.StatisticsAge`):
+ * when the server last collected them, where it keeps that time.
+ */
+export interface StatisticsAge {
+  /** When the server last collected them; undefined when it keeps no such time (then `source` says why). */
+  collectedAt?: Date;
+  /** Where `collectedAt` was read, or why it is unknown, for people (`pg_stat_user_tables.last_autoanalyze`). */
+  source: string;
+}
+
 /** The profile of one column, as a connector reports it. Absent figures are unknown. */
 export interface ColumnProfile {
   /** The column's name (MongoDB: the top-level field). */
@@ -71,6 +82,8 @@ export interface ColumnProfile {
   noStatistics?: boolean;
   /** How each figure was obtained; unset ones are filled in by the engine from the mode. */
   methods?: ColumnFigureMethods;
+  /** How old the statistics of its STATISTICS figures are (the engine drops it when no figure is STATISTICS). */
+  statisticsAge?: StatisticsAge;
 }
 
 /** The table as a whole, reported before its columns. */
@@ -85,6 +98,8 @@ export interface TableProfile {
   source: string;
   /** SAMPLE: how the rows were chosen, for people (`TABLESAMPLE SYSTEM (2.5%)`, `$sample`, `every row`). */
   sampleMethod?: string;
+  /** How old the row count's statistics are, when it is an estimate (the engine drops it when the row count is counted). */
+  statisticsAge?: StatisticsAge;
 }
 
 /** What a profile yields, in order: the table, then each column as soon as it is done. */
@@ -221,7 +236,9 @@ export class ProfileEngine {
               const t = item.table;
               everyRow = request.mode === 'SAMPLE' && t.rowCountExact && t.rowCount === t.sampleRows;
               const rowCountMethod: FigureMethod | undefined = t.rowCount === undefined ? undefined : t.rowCountExact ? 'EXACT' : 'STATISTICS';
-              yield { kind: 'header', table: request.table, mode: request.mode, profile: { ...t, rowCountMethod }, endpoint: connector.activeRole };
+              const { statisticsAge, ...rest } = t;
+              const profile = { ...rest, rowCountMethod, ...(rowCountMethod === 'STATISTICS' && statisticsAge ? { statisticsAge } : {}) };
+              yield { kind: 'header', table: request.table, mode: request.mode, profile, endpoint: connector.activeRole };
               continue;
             }
             const column = withMethods(item.column, request.mode, everyRow);
@@ -269,13 +286,17 @@ function withMethods(c: ColumnProfile, mode: ProfileMode, everyRow: boolean): Co
   set('histogram', c.histogram.length > 0);
   set('averageLength', c.averageLength !== undefined);
   const distinctExact = c.distinctExact && (mode === 'STATISTICS' || everyRow || methods.distinctCount === 'EXACT');
-  return { ...c, distinctExact, methods };
+  const { statisticsAge, ...rest } = c;
+  const fromStatistics = Object.values(methods).includes('STATISTICS');
+  return { ...rest, distinctExact, methods, ...(fromStatistics && statisticsAge ? { statisticsAge } : {}) };
 }
 
 /** A masked column's profile: its counts, none of its values. */
 function withoutValues(c: ColumnProfile & { methods: ColumnFigureMethods }): ColumnProfile & { masked: boolean; methods: ColumnFigureMethods } {
   const { nullFraction, distinctCount, averageLength } = c.methods;
+  const fromStatistics = [nullFraction, distinctCount, averageLength].includes('STATISTICS');
   return {
+    ...(fromStatistics && c.statisticsAge ? { statisticsAge: c.statisticsAge } : {}),
     name: c.name,
     type: c.type,
     nullFraction: c.nullFraction,

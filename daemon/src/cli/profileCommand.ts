@@ -1,7 +1,7 @@
 import { Metadata } from '@grpc/grpc-js';
 import { DataSourceServiceClient, ProfileTableResponse } from '../gen/sourced/v1/data_source_service';
 import { DiscoveryStrategy } from '../gen/sourced/v1/discovery';
-import { FigureMethod, ProfileMode, type ColumnFigureMethods, type ColumnProfile } from '../gen/sourced/v1/profile';
+import { FigureMethod, ProfileMode, type ColumnFigureMethods, type ColumnProfile, type StatisticsAge } from '../gen/sourced/v1/profile';
 import { endpointRoleToJSON } from '../gen/sourced/v1/validation';
 import type { Output, Paint } from './output';
 import { cellText, splitTable, type PreviewCliArgs } from './previewCommand';
@@ -46,6 +46,8 @@ export async function runProfile(dataSource: unknown, flags: ProfileFlags, args:
     new Metadata(),
     { deadline: args.deadline },
   );
+  // The header's statistics age: a column whose statistics are as old is not told again.
+  let tableAge: StatisticsAge | undefined;
   try {
     for await (const message of call as AsyncIterable<ProfileTableResponse>) {
       if (flags.json) {
@@ -58,8 +60,10 @@ export async function runProfile(dataSource: unknown, flags: ProfileFlags, args:
         const rows = h.rowCount === undefined ? 'rows unknown' : `${h.rowCountExact ? '' : '~'}${Math.round(h.rowCount)} rows`;
         out.line(out.paint.bold(`${h.table?.schema}.${h.table?.name}: ${rows}; from ${h.source}`));
         if (h.sampleMethod) out.line(`  sample: ${h.sampleRows} rows, ${h.sampleMethod}`);
+        if (h.statisticsAge) out.line(`  row count statistics ${describeAge(h.statisticsAge)}`);
+        tableAge = h.statisticsAge;
       } else if (e?.$case === 'column') {
-        for (const line of describeColumn(e.value, out.paint)) out.line(line);
+        for (const line of describeColumn(e.value, out.paint, tableAge)) out.line(line);
       } else if (e?.$case === 'failover') out.note(`failover to ${endpointRoleToJSON(e.value.active)}: ${e.value.reason}`);
       else if (e?.$case === 'summary') out.line(`${e.value.columns} columns in ${e.value.durationMs.toFixed(0)} ms${e.value.maskedColumns.length ? `; masked: ${e.value.maskedColumns.join(', ')}` : ''}`);
     }
@@ -69,8 +73,21 @@ export async function runProfile(dataSource: unknown, flags: ProfileFlags, args:
   return 0;
 }
 
-/** A column's profile in a few lines for a person. */
-export function describeColumn(c: ColumnProfile, paint: Paint): string[] {
+/**
+ * When statistics were collected, for a person: `collected 2026-01-02 03:04:05Z (pg_stat_user_tables.last_analyze)`,
+ * or `collected at an unknown time (unknown: mysql.column_stats keeps no collection time)`.
+ */
+export function describeAge(age: StatisticsAge): string {
+  const seconds = age.collectedAt?.seconds;
+  if (seconds === undefined) return `collected at an unknown time (${age.source})`;
+  const when = new Date(seconds * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return `collected ${when} (${age.source})`;
+}
+
+const sameAge = (a: StatisticsAge | undefined, b: StatisticsAge | undefined) => !!a && !!b && a.collectedAt?.seconds === b.collectedAt?.seconds && a.source === b.source;
+
+/** A column's profile in a few lines for a person; its statistics' age unless it is the table's (`tableAge`). */
+export function describeColumn(c: ColumnProfile, paint: Paint, tableAge?: StatisticsAge): string[] {
   const head = `  ${paint.bold(c.name)} ${paint.dim(c.dataType)}${c.masked ? paint.dim(' (masked)') : ''}`;
   if (c.noStatistics) return [`${head}: no statistics (ANALYZE the table, or use --mode sample)`];
   const facts: string[] = [];
@@ -80,7 +97,8 @@ export function describeColumn(c: ColumnProfile, paint: Paint): string[] {
   if (c.averageLength !== undefined) facts.push(`avg ${c.averageLength.toFixed(1)} bytes`);
   const lines = [`${head}: ${facts.join(', ')}`];
   const how = describeMethods(c.methods);
-  if (how) lines.push(`      ${paint.dim(how)}`);
+  const age = c.statisticsAge && !sameAge(c.statisticsAge, tableAge) ? `statistics ${describeAge(c.statisticsAge)}` : '';
+  if (how || age) lines.push(`      ${paint.dim([how, age].filter(Boolean).join('; '))}`);
   if (c.types.length) lines.push(`      types: ${c.types.map((t) => `${t.type} ${(t.frequency * 100).toFixed(1)}%`).join(', ')}`);
   if (c.mostCommon.length) {
     lines.push(`      most common: ${c.mostCommon.slice(0, 5).map((m) => `${m.value ? cellText(m.value, paint) : ''} (${(m.frequency * 100).toFixed(1)}%)`).join(', ')}`);

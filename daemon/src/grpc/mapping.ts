@@ -1,6 +1,6 @@
 import type { CatalogEntity, CollectionEntity, DataSourceInput, DiscoveryEvent, DiscoveryFilter, DiscoveryStrategy, RelationEntity, SecretValueInput, SourceIdentity, ValidationEvent } from '@sourced/core';
-import type { Cell as CoreCell, CheckStatus as CoreCheckStatus, EndpointRole as CoreRole, ColumnFigureMethods, FigureMethod, PreviewEvent, ProfileEvent, ProfileMode } from '@sourced/core';
-import { FigureMethod as PbFigureMethod, ProfileMode as PbProfileMode, type ColumnFigureMethods as PbColumnFigureMethods } from '../gen/sourced/v1/profile';
+import type { Cell as CoreCell, CheckStatus as CoreCheckStatus, EndpointRole as CoreRole, ColumnFigureMethods, FigureMethod, PreviewEvent, ProfileEvent, ProfileMode, StatisticsAge } from '@sourced/core';
+import { FigureMethod as PbFigureMethod, ProfileMode as PbProfileMode, type ColumnFigureMethods as PbColumnFigureMethods, type StatisticsAge as PbStatisticsAge } from '../gen/sourced/v1/profile';
 import { NullValue } from '../gen/google/protobuf/struct';
 import type { Cell as PbCell } from '../gen/sourced/v1/preview';
 import { cloudProviderToJSON, locationToJSON, sslModeToJSON, type DataSource, type SecretValue } from '../gen/sourced/v1/data_source';
@@ -288,6 +288,14 @@ function figureMethods(m: ColumnFigureMethods): PbColumnFigureMethods {
   };
 }
 
+/** The age of statistics as the contract's message: `collected_at` as a Timestamp (whole milliseconds), absent when unknown. */
+export function statisticsAge(a: StatisticsAge | undefined): PbStatisticsAge | undefined {
+  if (!a) return undefined;
+  const ms = a.collectedAt?.getTime();
+  const collectedAt = ms === undefined || !Number.isFinite(ms) ? undefined : { seconds: Math.floor(ms / 1000), nanos: (((ms % 1000) + 1000) % 1000) * 1_000_000 };
+  return { collectedAt, source: a.source };
+}
+
 /** A profile event as the contract's response. */
 export function toProfileResponse(e: ProfileEvent): Omit<ProfileTableResponse, 'sequence'> {
   switch (e.kind) {
@@ -305,6 +313,7 @@ export function toProfileResponse(e: ProfileEvent): Omit<ProfileTableResponse, '
             source: e.profile.source,
             rowCountMethod: figureMethod(e.profile.rowCountMethod),
             sampleMethod: e.profile.sampleMethod ?? '',
+            statisticsAge: statisticsAge(e.profile.statisticsAge),
           },
         },
       };
@@ -328,6 +337,7 @@ export function toProfileResponse(e: ProfileEvent): Omit<ProfileTableResponse, '
             masked: c.masked,
             noStatistics: c.noStatistics === true,
             methods: figureMethods(c.methods),
+            statisticsAge: statisticsAge(c.statisticsAge),
           },
         },
       };
