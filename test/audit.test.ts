@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +39,22 @@ const readLines = (path: string) => readFileSync(path, 'utf8').split('\n').filte
 const writeLines = (path: string, lines: string[]) => writeFileSync(path, `${lines.join('\n')}\n`);
 const parse = (line: string) => JSON.parse(line) as Record<string, unknown> & { seq: number; prev: string; hash: string };
 
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/**
+ * RFC 8785 for the values an audit line holds (objects with ASCII member names, strings, finite
+ * numbers, null): members sorted, ECMAScript number and string serialization, no whitespace.
+ * Written here from the RFC, independently of the `canonicalize` package the daemon uses.
+ */
+function jcs(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  const o = value as Record<string, unknown>;
+  return `{${Object.keys(o)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${jcs(o[k])}`)
+    .join(',')}}`;
+}
+
 /** A copy of the log at `path` with its lines changed by `edit`. */
 function tampered(path: string, edit: (lines: string[]) => string[]): string {
   const copy = tempFile('tampered');
@@ -69,12 +85,13 @@ describe('audit log', () => {
       prev: GENESIS,
     });
     expect(parse(lines[1])).toMatchObject({ outcome: 'OK', code: 0, seq: 2, prev: first.hash });
-    // The hash, by its definition: SHA-256 of the line without its hash member.
+    // The hash, by its definition: SHA-256 of the RFC 8785 form of the line without its hash member;
+    // the written text keeps the line order with the hash last.
     for (const line of [lines[0], lines[150], lines[299]]) {
-      const { hash } = parse(line);
+      const { hash, ...rest } = parse(line);
       expect(line.endsWith(`,"hash":"${hash}"}`)).toBe(true);
-      const without = line.slice(0, -`,"hash":"${hash}"}`.length) + '}';
-      expect(createHash('sha256').update(without).digest('hex')).toBe(hash);
+      expect(sha256(jcs(rest))).toBe(hash);
+      expect(sha256(line.slice(0, -`,"hash":"${hash}"}`.length) + '}')).not.toBe(hash);
     }
 
     const result = await verifyAuditLog(path);
@@ -164,7 +181,7 @@ describe('audit log', () => {
         const fields = parse(lines[16]);
         const { hash: _old, ...rest } = { ...fields, principal: 'someone-else' };
         const body = JSON.stringify(rest);
-        lines[16] = `${body.slice(0, -1)},"hash":"${createHash('sha256').update(body).digest('hex')}"}`;
+        lines[16] = `${body.slice(0, -1)},"hash":"${sha256(jcs(rest))}"}`;
         return lines;
       });
       expect(await verifyAuditLog(copy)).toEqual({
@@ -298,7 +315,68 @@ describe('audit log', () => {
     expect(first.data_source).toEqual({ id: 'postgres://db.internal/app', type: 'postgres', host: 'db.internal:5432' });
     expect(first).toMatchObject({ outcome: 'UNAUTHENTICATED', duration_ms: 0, trace_id: '[REDACTED token]' });
     expect(second.data_source).toMatchObject({ host: 'db.internal' });
+    // The text escapes what a terminal could misread; the hashed RFC 8785 form holds the characters raw.
+    const { hash, ...rest } = first;
+    expect(lines[0]).toContain('forged line\\u202e');
+    expect(jcs(rest)).toContain('forged line\u202e');
+    expect(sha256(jcs(rest))).toBe(hash);
     expect(await verifyAuditLog(path)).toMatchObject({ ok: true, lines: 2 });
+  });
+
+  /**
+   * test/fixtures/audit/legacy-signed.jsonl was written (two runs, signed, checkpoints every 4
+   * lines, hostile characters, aggregated lines) by the daemon at a96d0ba, the last one whose
+   * hashes and MACs covered the written text instead of the RFC 8785 form.
+   */
+  describe('logs written before RFC 8785 (format 1)', () => {
+    const fixture = join(__dirname, 'fixtures', 'audit', 'legacy-signed.jsonl');
+    const fixtureKey = Buffer.from('legacy fixture key: not a secret, only for this test', 'utf8');
+
+    it('still verify, with and without the key, and say how many lines are in the old form', async () => {
+      const lines = readLines(fixture);
+      const last = parse(lines[lines.length - 1]);
+      expect(await verifyAuditLog(fixture, { key: fixtureKey })).toEqual({ ok: true, lines: 18, lastHash: last.hash, lastSeq: 18, checkpoints: 6, signedThrough: 18, legacyLines: 18 });
+      expect(await verifyAuditLog(fixture)).toEqual({ ok: true, lines: 18, lastHash: last.hash, lastSeq: 18, checkpoints: 6, legacyLines: 18 });
+      // Format 1's definition: SHA-256 of the written line without its hash member.
+      const { hash } = parse(lines[2]);
+      expect(sha256(lines[2].slice(0, -`,"hash":"${hash}"}`.length) + '}')).toBe(hash);
+      expect(await verifyAuditLog(fixture, { key: Buffer.from('another key') })).toMatchObject({ ok: false, line: 1 });
+    });
+
+    it('are continued by the daemon in RFC 8785 form: the old close checkpoint is recognised, the mixed file verifies', async () => {
+      const path = tempFile('continued');
+      writeFileSync(path, readFileSync(fixture));
+      const log = await AuditLog.open({ file: path }, { signingKey: fixtureKey, checkpointEveryMs: 0 });
+      expect(log.lastSeq).toBe(19); // its opening checkpoint follows the old closing one
+      for (let i = 0; i < 3; i++) log.record(entry(i));
+      await log.close();
+      const lines = readLines(path);
+      expect(lines).toHaveLength(18 + 5);
+      const opening = parse(lines[18]) as ReturnType<typeof parse> & { checkpoint: { reason: string; after: string } };
+      expect(opening.checkpoint).toMatchObject({ reason: 'open', after: 'close' });
+      for (const line of lines.slice(18)) {
+        const { hash, ...rest } = parse(line);
+        expect(sha256(jcs(rest))).toBe(hash);
+      }
+      expect(await verifyAuditLog(path, { key: fixtureKey })).toMatchObject({ ok: true, lines: 23, checkpoints: 8, signedThrough: 23, legacyLines: 18 });
+    });
+
+    it('an edited old line still fails, and a checkpoint whose MAC is not in its hash form does not verify', async () => {
+      const edited = tampered(fixture, (lines) => {
+        lines[1] = lines[1].replace('"principal":"alice"', '"principal":"mallory"');
+        return lines;
+      });
+      expect(await verifyAuditLog(edited, { key: fixtureKey })).toEqual({ ok: false, line: 2, problem: 'line 2 was edited (its hash does not match its content)' });
+      // The first checkpoint keeps its old-form hash but carries the MAC of the RFC 8785 form.
+      const mixed = tampered(fixture, (lines) => {
+        const { hash: _h, mac: _m, ...fields } = parse(lines[0]) as ReturnType<typeof parse> & { mac: string };
+        const mac = createHmac('sha256', fixtureKey).update(jcs(fields)).digest('hex');
+        const body = JSON.stringify({ ...fields, mac });
+        lines[0] = `${body.slice(0, -1)},"hash":"${sha256(body)}"}`;
+        return lines;
+      });
+      expect(await verifyAuditLog(mixed, { key: fixtureKey })).toMatchObject({ ok: false, line: 1, problem: expect.stringContaining('signature does not verify') });
+    });
   });
 
   it('writes lines in record() order, all of one tick in one write, O(1) per entry', async () => {

@@ -1,41 +1,32 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
+import { checkpointMac, checkpointVerifies, GENESIS, isCheckpoint, keyId, outcomeOf, sealCheckpoint, sealLine, type AuditLine, type CheckpointInfo } from './lineFormat';
+
+export {
+  canonicalJson,
+  checkpointMac,
+  checkpointMacForm,
+  checkpointVerifies,
+  GENESIS,
+  isCheckpoint,
+  keyId,
+  lineJson,
+  outcomeOf,
+  sealCheckpoint,
+  sealLine,
+  sha256Hex,
+  unhashedFields,
+  type AuditLine,
+  type CheckpointInfo,
+  type CheckpointLine,
+  type HashForm,
+} from './lineFormat';
 
 /**
  * The daemon's audit log: one JSON line per call, each carrying the hash of the line before,
  * so `sourced audit verify FILE` (verifyAuditLog) finds an edited, removed, inserted or
- * reordered line.
- *
- * A line is the canonical JSON of these fields, in this order (`data_source` only when the
- * call named one):
- *
- *   {"time","principal","rpc","data_source":{"id","type","host"},"outcome","code",
- *    "duration_ms","trace_id","peer","count","seq","prev","hash"}
- *
- * `peer` (the caller's address) and `count` only on lines for calls refused before the caller
- * was known (authentication failed, or the peer's failures are rate-limited): the first such
- * failure of a peer in `audit.aggregateFailuresMs` is a line of its own, the rest of that window
- * one line with their `count` (`time` is the first one's, `duration_ms` their total).
- *
- * With a signing key (`audit.signingKey`, a secret reference), the log also holds signed
- * checkpoints, each a line of the chain:
- *
- *   {"time","checkpoint":{"alg":"HMAC-SHA256","key_id","reason","after"},"seq","prev","mac","hash"}
- *
- * `mac` is the hex HMAC-SHA256, under the key, of the line without `mac` and `hash`; since
- * `prev` chains every line before, it signs them all. `reason` is `open` (first line of each
- * run; `after` says what it found before it: `start` an empty log, `close` the previous run's
- * closing checkpoint, `unsigned` anything else — lines nobody signed), `interval` (every
- * `audit.checkpointEveryLines` lines or `audit.checkpointEveryMs`) or `close` (the last line of a
- * run). `key_id` names the key without revealing it (see {@link keyId}).
- *
- * `hash` is the hex SHA-256 of the UTF-8 text of the same line without its `hash` member,
- * that is `canonicalJson(fields without hash)`, which is the line with `,"hash":"…"` cut out.
- * `prev` is the previous line's `hash` (GENESIS for the first line of a chain); `seq` counts
- * from 1. Canonical JSON is `JSON.stringify` of the object in the order above, with the
- * characters a terminal or log viewer could misread (DEL, C1 controls, line/paragraph
- * separators, bidirectional overrides) escaped as `\uXXXX` as well; JSON.stringify already
- * escapes C0 controls.
+ * reordered line. With a signing key, signed checkpoints are lines of the chain too. What a line
+ * holds, its text, and what its hash and a checkpoint's MAC cover (RFC 8785) are in
+ * `lineFormat.ts`.
  */
 
 /** What the daemon knows about one finished call. No field can hold a secret by construction. */
@@ -58,41 +49,6 @@ export interface AuditEntry {
   peer?: string;
   /** How many such calls the line stands for (aggregated failures); absent for one call. */
   count?: number;
-}
-
-/** One line as written (and as verifyAuditLog reads it). */
-export interface AuditLine {
-  time: string;
-  principal: string;
-  rpc: string;
-  data_source?: { id: string | null; type: string | null; host: string | null };
-  outcome: string;
-  code: number;
-  duration_ms: number;
-  trace_id: string | null;
-  peer?: string | null;
-  count?: number;
-  seq: number;
-  prev: string;
-  hash: string;
-}
-
-/** Why a checkpoint was written; `after` (open only) what the daemon found before it. */
-export interface CheckpointInfo {
-  alg: 'HMAC-SHA256';
-  key_id: string;
-  reason: 'open' | 'interval' | 'close';
-  after?: 'start' | 'close' | 'unsigned';
-}
-
-/** A signed checkpoint line. */
-export interface CheckpointLine {
-  time: string;
-  checkpoint: CheckpointInfo;
-  seq: number;
-  prev: string;
-  mac: string;
-  hash: string;
 }
 
 /** Where lines go: a file (appended to; created with mode 0600), or stdout. Exactly one. */
@@ -118,114 +74,6 @@ export interface AuditLogOptions {
   checkpointEveryLines?: number;
   /** ... or once lines have waited this long for one, ms (default 60 s; 0: only by count and at close). */
   checkpointEveryMs?: number;
-}
-
-/** The `prev` of a chain's first line. */
-export const GENESIS = '0'.repeat(64);
-
-/** The gRPC status names, by code. */
-const STATUS_NAMES = [
-  'OK',
-  'CANCELLED',
-  'UNKNOWN',
-  'INVALID_ARGUMENT',
-  'DEADLINE_EXCEEDED',
-  'NOT_FOUND',
-  'ALREADY_EXISTS',
-  'PERMISSION_DENIED',
-  'RESOURCE_EXHAUSTED',
-  'FAILED_PRECONDITION',
-  'ABORTED',
-  'OUT_OF_RANGE',
-  'UNIMPLEMENTED',
-  'INTERNAL',
-  'UNAVAILABLE',
-  'DATA_LOSS',
-  'UNAUTHENTICATED',
-] as const;
-
-/** "OK", or the status name of a gRPC code ("UNKNOWN" for a code outside 0–16). */
-export function outcomeOf(code: number): string {
-  return STATUS_NAMES[code] ?? 'UNKNOWN';
-}
-
-// Characters JSON.stringify leaves raw that a terminal or viewer may act on.
-const EXTRA_ESCAPES = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-
-/** The canonical JSON text of `value` (fields already in the line order). */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value).replace(EXTRA_ESCAPES, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-/** Hex SHA-256 of a text's UTF-8 bytes. */
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
-
-/** The fields of a line other than `hash`, in line order (the object whose canonical JSON is hashed). */
-export function unhashedFields(line: Omit<AuditLine, 'hash'>): Omit<AuditLine, 'hash'> {
-  return {
-    ...callFields(line),
-    seq: line.seq,
-    prev: line.prev,
-  };
-}
-
-function callFields(line: Omit<AuditLine, 'hash'>) {
-  return {
-    time: line.time,
-    principal: line.principal,
-    rpc: line.rpc,
-    ...(line.data_source ? { data_source: { id: line.data_source.id, type: line.data_source.type, host: line.data_source.host } } : {}),
-    outcome: line.outcome,
-    code: line.code,
-    duration_ms: line.duration_ms,
-    trace_id: line.trace_id,
-    ...(line.peer !== undefined ? { peer: line.peer } : {}),
-    ...(line.count !== undefined ? { count: line.count } : {}),
-  };
-}
-
-/** The fields of a checkpoint that its MAC covers, in line order. */
-function checkpointSigned(line: Pick<CheckpointLine, 'time' | 'checkpoint' | 'seq' | 'prev'>) {
-  const c = line.checkpoint;
-  return {
-    time: line.time,
-    checkpoint: { alg: c.alg, key_id: c.key_id, reason: c.reason, ...(c.after !== undefined ? { after: c.after } : {}) },
-    seq: line.seq,
-    prev: line.prev,
-  };
-}
-
-/** A signing key's id: the first 16 hex digits of HMAC-SHA256(key, "sourced audit key id"), which names the key without revealing it. */
-export function keyId(key: Buffer): string {
-  return createHmac('sha256', key).update('sourced audit key id').digest('hex').slice(0, 16);
-}
-
-/** The MAC a checkpoint line must carry under `key`. */
-export function checkpointMac(key: Buffer, line: Pick<CheckpointLine, 'time' | 'checkpoint' | 'seq' | 'prev'>): string {
-  return createHmac('sha256', key).update(canonicalJson(checkpointSigned(line)), 'utf8').digest('hex');
-}
-
-/** Whether a checkpoint's MAC is the one `key` gives (constant time). */
-export function checkpointVerifies(key: Buffer, line: CheckpointLine): boolean {
-  const expected = Buffer.from(checkpointMac(key, line), 'hex');
-  const actual = Buffer.from(String(line.mac), 'hex');
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
-}
-
-/** Serializes a checkpoint line (without its hash) and hashes it. */
-export function sealCheckpoint(fields: Omit<CheckpointLine, 'hash'>): { text: string; hash: string } {
-  const body = canonicalJson({ ...checkpointSigned(fields), mac: fields.mac });
-  const hash = sha256Hex(body);
-  return { text: `${body.slice(0, -1)},"hash":"${hash}"}`, hash };
-}
-
-/** Serializes a line (without its hash) and hashes it: the line's text and its hash. */
-export function sealLine(fields: Omit<AuditLine, 'hash'>): { text: string; hash: string } {
-  const body = canonicalJson(unhashedFields(fields));
-  const hash = sha256Hex(body);
-  return { text: `${body.slice(0, -1)},"hash":"${hash}"}`, hash };
 }
 
 /** Thrown by AuditLog.open when the target cannot be used. */
@@ -454,12 +302,6 @@ export function hostOnly(value: string | undefined): string | undefined {
   if (at >= 0) s = s.slice(at + 1);
   const end = s.search(/[/?#]/);
   return end >= 0 ? s.slice(0, end) : s;
-}
-
-/** Whether a parsed line is a checkpoint (its shape; not its MAC). */
-export function isCheckpoint(line: unknown): line is CheckpointLine {
-  const c = (line as { checkpoint?: unknown } | null)?.checkpoint;
-  return typeof c === 'object' && c !== null && typeof (line as { mac?: unknown }).mac === 'string';
 }
 
 function defaultOnError(error: Error): void {

@@ -1,5 +1,7 @@
-export { AuditLog, AuditLogError, GENESIS, canonicalJson, checkpointMac, checkpointVerifies, hostOnly, isCheckpoint, keyId, outcomeOf, sealCheckpoint, sealLine, sha256Hex } from './AuditLog';
-export type { AuditEntry, AuditLine, AuditLogOptions, AuditTarget, CheckpointInfo, CheckpointLine } from './AuditLog';
+export { AuditLog, AuditLogError, hostOnly } from './AuditLog';
+export type { AuditEntry, AuditLogOptions, AuditTarget } from './AuditLog';
+export { GENESIS, canonicalJson, checkpointMac, checkpointMacForm, checkpointVerifies, isCheckpoint, keyId, lineJson, outcomeOf, sealCheckpoint, sealLine, sha256Hex } from './lineFormat';
+export type { AuditLine, CheckpointInfo, CheckpointLine, HashForm } from './lineFormat';
 export { FailureAggregator } from './FailureAggregator';
 export { resolveSigningKey, SigningKeyError } from './signingKey';
 export { AuditFileError, verifyAuditLog } from './verifyAuditLog';

@@ -1,6 +1,6 @@
 import { open as openFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { checkpointVerifies, GENESIS, isCheckpoint, keyId, outcomeOf, sealCheckpoint, sealLine, type AuditLine, type CheckpointLine } from './AuditLog';
+import { checkpointMacForm, GENESIS, isCheckpoint, keyId, outcomeOf, sealCheckpoint, sealLine, type AuditLine, type CheckpointLine, type HashForm } from './lineFormat';
 
 /** What verifyAuditLog found. */
 export type VerifyResult =
@@ -18,6 +18,8 @@ export type VerifyResult =
       checkpoints: number;
       /** With a key: the last line a verified checkpoint signs (0 for none). */
       signedThrough?: number;
+      /** Lines hashed (and checkpoints signed) in format 1, the written text, by a daemon from before RFC 8785; absent when none. */
+      legacyLines?: number;
     }
   | {
       ok: false;
@@ -121,7 +123,7 @@ function checkpointShapeProblem(o: Record<string, unknown>): string | undefined 
   return undefined;
 }
 
-type Parsed = { ok: true; line: AuditLine | CheckpointLine } | { ok: false; problem: string };
+type Parsed = { ok: true; line: AuditLine | CheckpointLine; form: HashForm } | { ok: false; problem: string };
 
 /** Parses one line and checks it against its own hash (nothing about its neighbours). */
 function parseLine(text: string, n: number): Parsed {
@@ -135,10 +137,17 @@ function parseLine(text: string, n: number): Parsed {
   if (shape) return { ok: false, problem: `line ${n} was edited: it is not an audit line as the daemon writes it (${shape})` };
   const line = value as AuditLine | CheckpointLine;
   const { hash: _hash, ...fields } = line;
-  const sealed = isCheckpoint(line) ? sealCheckpoint(fields as Omit<CheckpointLine, 'hash'>) : sealLine(fields as Omit<AuditLine, 'hash'>);
+  const seal = (form: HashForm) => (isCheckpoint(line) ? sealCheckpoint(fields as Omit<CheckpointLine, 'hash'>, form) : sealLine(fields as Omit<AuditLine, 'hash'>, form));
+  // RFC 8785 (format 2, what the daemon writes), else the written text (format 1, logs from before).
+  let form: HashForm = 'rfc8785';
+  let sealed = seal(form);
+  if (sealed.hash !== line.hash) {
+    form = 'legacy';
+    sealed = seal(form);
+  }
   if (sealed.hash !== line.hash) return { ok: false, problem: `line ${n} was edited (its hash does not match its content)` };
   if (sealed.text !== text) return { ok: false, problem: `line ${n} was edited (its values match its hash, but its text is not what the daemon writes)` };
-  return { ok: true, line };
+  return { ok: true, line, form };
 }
 
 /**
@@ -173,6 +182,7 @@ export async function verifyAuditLog(path: string, options: VerifyOptions = {}):
   const key = options.key;
   const wantedKeyId = key ? keyId(key) : undefined;
   let checkpoints = 0;
+  let legacyLines = 0;
   // With a key: the last line a verified checkpoint signs, and the line of the last closing checkpoint.
   let signedThrough = 0;
   let closedAt: number | undefined;
@@ -212,8 +222,9 @@ export async function verifyAuditLog(path: string, options: VerifyOptions = {}):
       }
       const line = parsed.line;
       if (isCheckpoint(line)) checkpoints += 1;
+      if (parsed.form === 'legacy') legacyLines += 1;
       if (key) {
-        const problem = signatureProblem(line, n);
+        const problem = signatureProblem(line, n, parsed.form);
         if (problem) return fail(n, problem);
       }
       lastHash = hash;
@@ -231,7 +242,7 @@ export async function verifyAuditLog(path: string, options: VerifyOptions = {}):
       `${range(signedThrough + 1, n)} not signed by a checkpoint after ${n - signedThrough === 1 ? 'it' : 'them'}: appended to the log, or written by a daemon that is still running or crashed before signing them (it signs every audit.checkpointEveryLines lines, every audit.checkpointEveryMs and when it stops); --allow-unsigned-tail accepts lines a running daemon has not signed yet`,
     );
   }
-  const signed = { checkpoints, ...(key ? { signedThrough } : {}) };
+  const signed = { checkpoints, ...(key ? { signedThrough } : {}), ...(legacyLines ? { legacyLines } : {}) };
   if (expectLast !== undefined) {
     if (expectedLine === undefined && !(n === 0 && expectLast === GENESIS)) {
       return fail(
@@ -244,14 +255,15 @@ export async function verifyAuditLog(path: string, options: VerifyOptions = {}):
   return { ok: true, lines: n, lastHash, lastSeq, ...signed };
 
   /** With a key: what is wrong with line n as to signatures (its chain is already checked). */
-  function signatureProblem(line: AuditLine | CheckpointLine, n: number): string | undefined {
+  function signatureProblem(line: AuditLine | CheckpointLine, n: number, form: HashForm): string | undefined {
     const opening = isCheckpoint(line) && line.checkpoint.reason === 'open';
     if (closedAt === n - 1 && !opening) return `line ${n} was appended after the daemon closed the log (its signed closing checkpoint is line ${n - 1})`;
     if (!isCheckpoint(line)) return undefined;
     if (line.checkpoint.key_id !== wantedKeyId) {
       return `line ${n} is a checkpoint under another key (key id ${line.checkpoint.key_id}; the key given has ${wantedKeyId}): forged, or checked with the wrong key`;
     }
-    if (!checkpointVerifies(key!, line)) return `line ${n} is a checkpoint whose signature does not verify: it was forged or edited, or checked with the wrong key`;
+    // The MAC is in the form of the line's hash (a checkpoint is written in one format).
+    if (checkpointMacForm(key!, line) !== form) return `line ${n} is a checkpoint whose signature does not verify: it was forged or edited, or checked with the wrong key`;
     if (opening) {
       const after = line.checkpoint.after;
       if (after === 'start' && n !== 1) return `line ${n} says the daemon started an empty log, but ${n - 1} line${n === 2 ? '' : 's'} come before it`;
