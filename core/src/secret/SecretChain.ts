@@ -1,121 +1,34 @@
-import type { Meter, Tracer } from '@opentelemetry/api';
+import type { Tracer } from '@opentelemetry/api';
 import type { DataSource, SecretInput } from '../datasource/DataSource';
-import { describeError, InputError, NotAllowedError, SourcedError, throwIfAborted, UnavailableError } from '../errors';
+import { describeError, InputError, NotAllowedError, SourcedError, throwIfAborted } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
 import { sourcedInstruments, type SourcedInstruments } from '../telemetry/metrics';
 import { withSpan } from '../telemetry/withSpan';
 import { matchesAnyGlob } from '../util/glob';
+import {
+  DEFAULT_CHAIN_ORDER,
+  DEFAULT_SECRET_POLICY,
+  GRANT_ALL,
+  SecretResolutionError,
+  type CallSecrets,
+  type ChainAttempt,
+  type ChainLink,
+  type PlannedReference,
+  type ResolvedSecret,
+  type SecretAccess,
+  type SecretChainOptions,
+  type SecretGrant,
+  type SecretPolicy,
+  type SecretRequest,
+} from './chainTypes';
 import { credentialRequests, pemPaths } from './credentialRequests';
 import { fileSettingRefused, isNeverReadable, pathFormProblem } from './filePolicy';
 import { pickJsonPath } from './jsonPath';
 import { Secret } from './Secret';
-import { parseSecretReference, SecretErrorReason, type SecretProvider, type SecretProviderContext, type SecretReference } from './SecretProvider';
+import { SecretCache } from './SecretCache';
+import { parseSecretReference, type SecretProvider, type SecretProviderContext, type SecretReference } from './SecretProvider';
 
-/** The links of the chain, in the order they are tried by default. */
-export type ChainLink = 'reference' | 'connection_properties' | 'additional_properties' | 'dynamic';
-
-/** The default order of the links. */
-export const DEFAULT_CHAIN_ORDER: readonly ChainLink[] = ['reference', 'connection_properties', 'additional_properties', 'dynamic'];
-
-/** Which references a request may use, so a caller can never make the daemon read its own credentials. */
-export interface SecretPolicy {
-  /**
-   * Glob patterns over a reference without its fragment (`env://SOURCED_SECRET_*`,
-   * `file:///run/secrets/*`, `aws-sm://*`). A reference that matches none is refused, the
-   * dynamic `env://SOURCED_SECRET_<ID>_<LABEL>` variables included. A `file://` reference must
-   * match by its normalised name and again by its real path (links followed); the `file://`
-   * patterns are also the files TLS settings may name by path. /proc, /sys and /dev never match.
-   */
-  allowedReferences: string[];
-  /** Whether the dynamic strategies (environment variables by name pattern) run, each under `allowedReferences`. */
-  dynamicStrategies: boolean;
-}
-
-/** Defaults: only `SOURCED_SECRET_*` variables, no files, any cloud secret. */
-export const DEFAULT_SECRET_POLICY: SecretPolicy = {
-  allowedReferences: ['env://SOURCED_SECRET_*', 'aws-sm://*', 'azure-kv://*'],
-  dynamicStrategies: true,
-};
-
-export interface SecretChainOptions {
-  providers: readonly SecretProvider[];
-  policy?: SecretPolicy;
-  /** The order of the links; a link left out is not tried. Default {@link DEFAULT_CHAIN_ORDER}. */
-  order?: readonly ChainLink[];
-  /** How long a resolved reference is reused. Default 5 minutes; 0 turns the cache off. */
-  cacheTtlMs?: number;
-  /** Most cached references. Default 1000. */
-  cacheMaxEntries?: number;
-  /**
-   * When a provider is unavailable, serve a value fetched at most this long ago (even past
-   * its TTL). Default 0: off.
-   */
-  staleIfErrorMs?: number;
-  /** Time limit of each provider call. Default 10 s. */
-  providerTimeoutMs?: number;
-  /** Attempts of a throttled provider call, with exponential back-off from 100 ms. Default 3. */
-  throttleAttempts?: number;
-  tracer?: Tracer;
-  logger?: Logger;
-  /** Where `sourced.secret.cache` (hit, miss, stale per look-up of a reference) is recorded; no-op by default. */
-  meter?: Meter;
-}
-
-/** What to resolve: the caller's input, and the property names to fall back on. */
-export interface SecretRequest {
-  /** What the caller gave for this secret, if anything. */
-  input?: SecretInput;
-  /** Property names searched in connection_properties, then additional_properties. */
-  propertyKeys: readonly string[];
-  /** What it is, for messages and the dynamic strategy: `password`, `ssl_key`. */
-  label: string;
-  /** The request path reported in errors. */
-  field: string;
-  /** The data source the secret belongs to: its properties are searched, its id names the dynamic variable. */
-  source: DataSource;
-  /**
-   * Whether the chain may fall back to the properties and the dynamic variable when the input
-   * gives nothing. Default true; false for a file named by a setting (a TLS path).
-   */
-  fallbacks?: boolean;
-}
-
-/**
- * Whether the caller of one call may use a reference (without its fragment): its RBAC
- * grants. The chain's own policy applies on top.
- */
-export type SecretGrant = (reference: string) => boolean;
-
-/** Every reference allowed: a host without callers to tell apart (authentication off). */
-export const GRANT_ALL: SecretGrant = () => true;
-
-/** A reference a call may try, with the request field that names it. */
-export interface PlannedReference {
-  /** The reference without its fragment, for example `env://SOURCED_SECRET_ORDERS_PASSWORD`. */
-  reference: string;
-  /** The request path that names it (`data_source.id` for a dynamic variable). */
-  field: string;
-}
-
-/**
- * What a call's secrets will touch, worked out before anything is tried (see
- * {@link SecretChain.checkPolicy}). `required` are the references the call will use or the
- * caller wrote: each must be granted, or the call is refused. `fallbacks` are references the
- * daemon derived (the dynamic variables) that are tried only after an earlier link gave
- * nothing: one the caller is not granted is left out, never tried.
- */
-export interface SecretAccess {
-  required: PlannedReference[];
-  fallbacks: PlannedReference[];
-}
-
-/** The secret chain as one call sees it: every link also passes the caller's grants. */
-export interface CallSecrets {
-  /** {@link SecretChain.resolve} under the call's grants. */
-  resolve(request: SecretRequest, signal: AbortSignal): Promise<ResolvedSecret>;
-  /** {@link SecretChain.resolveInput} under the call's grants. */
-  resolveInput(input: SecretInput, source: DataSource, signal: AbortSignal): Promise<Secret>;
-}
+export * from './chainTypes';
 
 /** One link of a request's chain, as the chain would try it. */
 type Link =
@@ -123,49 +36,6 @@ type Link =
   | { kind: 'reference'; text: string; field: string; where?: string }
   | { kind: 'dynamic'; name: string }
   | { kind: 'unusable'; where: string; outcome: string };
-
-/** A resolved secret with where it came from. */
-export interface ResolvedSecret {
-  /** The value, held so it prints as `[REDACTED]`. */
-  secret: Secret;
-  /** The link that supplied it, for example `env://SOURCED_SECRET_PG`, `connection_properties.password`. */
-  link: string;
-  /** How long resolving took, in milliseconds (about 0 when cached). */
-  durationMs: number;
-  /** Whether the value came from the chain's cache. */
-  cached: boolean;
-  /** Served from the cache past its TTL because the provider was unavailable. */
-  stale?: boolean;
-}
-
-/** One link the chain tried, and why it gave nothing. */
-export interface ChainAttempt {
-  /** The link tried: `reference`, `connection_properties.password`, `env://SOURCED_SECRET_ORDERS_PASSWORD`. */
-  link: string;
-  /** What happened there, for people: `not set`, `not found`, `access denied`. */
-  outcome: string;
-  /** The provider error's reason, when there was one. */
-  reason?: string;
-}
-
-/** The chain found no value. Lists every link it tried and why; never a value. */
-export class SecretResolutionError extends SourcedError {
-  /** Every link tried, in order, with why it gave nothing. */
-  readonly attempts: ChainAttempt[];
-  /** The request path of the secret, for example `data_source.credentials.password`. */
-  readonly field: string;
-  constructor(field: string, label: string, attempts: ChainAttempt[]) {
-    const tried = attempts.length === 0 ? 'nothing to try' : attempts.map((a) => `${a.link}: ${a.outcome}`).join('; ');
-    super('SECRET_NOT_RESOLVED', `could not resolve ${label} (${field}); tried ${tried}`, { metadata: { field } });
-    this.attempts = attempts;
-    this.field = field;
-  }
-}
-
-interface CacheEntry {
-  secret: Secret;
-  fetched: number;
-}
 
 const REFERENCE_PATTERN = /^[a-z][a-z0-9+.-]*:\/\/./i;
 
@@ -178,21 +48,16 @@ const REFERENCE_PATTERN = /^[a-z][a-z0-9+.-]*:\/\/./i;
  * 4. `dynamic`: the environment variable `SOURCED_SECRET_<ID>_<LABEL>` for a data source with
  *    an id, unless the policy switches it off.
  * Every reference must pass the policy before any provider runs. Resolved references are
- * cached with a TTL, keyed by reference and by the identity the provider fetches with;
- * concurrent look-ups of one key make a single provider call; each call has a time limit and
- * throttled calls are retried with back-off. On failure the error lists every link tried.
+ * cached ({@link SecretCache}: a TTL, stale-if-error, one provider call for concurrent look-ups,
+ * cancelled only when all of its callers cancel), keyed by reference and by the identity the
+ * provider fetches with; each call has a time limit and throttled calls are retried with
+ * back-off. On failure the error lists every link tried, never a value.
  */
 export class SecretChain {
   private readonly providers = new Map<string, SecretProvider>();
-  private readonly cache = new Map<string, CacheEntry>();
-  private readonly inflight = new Map<string, Promise<Secret>>();
+  private readonly cache: SecretCache;
   private readonly policy: SecretPolicy;
   private readonly order: readonly ChainLink[];
-  private readonly ttl: number;
-  private readonly staleMs: number;
-  private readonly maxEntries: number;
-  private readonly timeoutMs: number;
-  private readonly throttleAttempts: number;
   private readonly tracer?: Tracer;
   private readonly logger: Logger;
   private readonly instruments: SourcedInstruments;
@@ -209,11 +74,13 @@ export class SecretChain {
     }
     this.policy = options.policy ?? DEFAULT_SECRET_POLICY;
     this.order = options.order ?? DEFAULT_CHAIN_ORDER;
-    this.ttl = options.cacheTtlMs ?? 5 * 60_000;
-    this.staleMs = options.staleIfErrorMs ?? 0;
-    this.maxEntries = options.cacheMaxEntries ?? 1000;
-    this.timeoutMs = options.providerTimeoutMs ?? 10_000;
-    this.throttleAttempts = Math.max(1, options.throttleAttempts ?? 3);
+    this.cache = new SecretCache({
+      ttlMs: options.cacheTtlMs ?? 5 * 60_000,
+      staleIfErrorMs: options.staleIfErrorMs ?? 0,
+      maxEntries: options.cacheMaxEntries ?? 1000,
+      providerTimeoutMs: options.providerTimeoutMs ?? 10_000,
+      throttleAttempts: Math.max(1, options.throttleAttempts ?? 3),
+    });
     this.tracer = options.tracer;
     this.logger = options.logger ?? noopLogger;
     this.instruments = sourcedInstruments(options.meter);
@@ -464,32 +331,25 @@ export class SecretChain {
       return { link, why: `no provider for scheme "${ref.scheme}" (loaded: ${this.schemes().join(', ')})`, cached: false };
     }
     throwIfAborted(signal);
-    const context = this.providerContext(provider, signal, source, depth, grant);
     let identity: string;
     try {
-      identity = provider.identity ? await provider.identity(ref, context) : '';
+      identity = provider.identity ? await provider.identity(ref, this.providerContext(provider, signal, source, depth, grant)) : '';
     } catch (error) {
       return this.failure(error, provider, link, signal);
     }
-    const cacheKey = `${identity}\u0000${ref.uri}`;
-    const hit = this.cache.get(cacheKey);
-    const now = Date.now();
     // The scheme has a provider here, so the attribute is bounded by the providers loaded.
     const lookup = (result: 'hit' | 'miss' | 'stale') => this.instruments.secretCache.add(1, { 'sourced.cache.result': result, 'sourced.secret.scheme': ref.scheme });
-    if (hit && now - hit.fetched < this.ttl) {
-      lookup('hit');
-      return { secret: this.applyFragment(hit.secret, ref), link, why: '', cached: true };
-    }
     try {
-      let pending = this.inflight.get(cacheKey);
-      if (!pending) {
-        pending = this.fetch(provider, ref, context, signal).finally(() => this.inflight.delete(cacheKey));
-        this.inflight.set(cacheKey, pending);
+      // The shared provider call runs under its own signal: its context is built for it, not for this caller.
+      const fetch = { provider, ref, context: (shared: AbortSignal) => this.providerContext(provider, shared, source, depth, grant) };
+      const { entry, result } = await this.cache.get(`${identity}\u0000${ref.uri}`, fetch, signal);
+      lookup(result);
+      const secret = this.applyFragment(entry.secret, ref);
+      if (result === 'stale') {
+        this.logger.warn('secret provider unavailable; serving a stale value', { link, age_ms: Math.round(performance.now() - entry.fetched) });
+        return { secret, link: `${link} (stale)`, why: '', cached: true, stale: true };
       }
-      const raw = await pending;
-      lookup('miss');
-      this.remember(cacheKey, raw);
-      return { secret: this.applyFragment(raw, ref), link, why: '', cached: false };
+      return { secret, link, why: '', cached: result === 'hit' };
     } catch (error) {
       if (error instanceof NotAllowedError && (error.reason === 'SECRET_REFERENCE_NOT_ALLOWED' || error.reason === 'MISSING_GRANT')) throw error;
       // A reference the provider cannot parse is the caller's mistake: INVALID_ARGUMENT naming the
@@ -499,11 +359,6 @@ export class SecretChain {
           error.violations.map((v) => ({ field, description: v.description })),
           { reason: error.reason, metadata: { ...error.metadata, link } },
         );
-      }
-      if (hit && error instanceof UnavailableError && this.staleMs > 0 && now - hit.fetched < this.staleMs) {
-        this.logger.warn('secret provider unavailable; serving a stale value', { link, age_ms: now - hit.fetched });
-        lookup('stale');
-        return { secret: this.applyFragment(hit.secret, ref), link: `${link} (stale)`, why: '', cached: true, stale: true };
       }
       lookup('miss');
       return this.failure(error, provider, link, signal);
@@ -539,55 +394,9 @@ export class SecretChain {
     };
   }
 
-  private async fetch(provider: SecretProvider, ref: SecretReference, context: SecretProviderContext, signal: AbortSignal): Promise<Secret> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.fetchOnce(provider, ref, context, signal);
-      } catch (error) {
-        const throttled = error instanceof SourcedError && error.reason === SecretErrorReason.THROTTLED;
-        if (!throttled || attempt >= this.throttleAttempts || signal.aborted) {
-          if (throttled) {
-            throw new UnavailableError(SecretErrorReason.THROTTLED, `${provider.id} throttled ${ref.uri} ${attempt} times; try again later`, { cause: error });
-          }
-          throw error;
-        }
-        await new Promise((r) => setTimeout(r, 100 * 2 ** (attempt - 1)).unref());
-      }
-    }
-  }
-
-  private async fetchOnce(provider: SecretProvider, ref: SecretReference, context: SecretProviderContext, signal: AbortSignal): Promise<Secret> {
-    const limit = AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]);
-    const value = await new Promise<string | Uint8Array>((resolve, reject) => {
-      const onAbort = () =>
-        reject(
-          signal.aborted
-            ? signal.reason
-            : new UnavailableError('SECRET_PROVIDER_TIMEOUT', `${provider.id} did not answer within ${this.timeoutMs} ms`),
-        );
-      limit.addEventListener('abort', onAbort, { once: true });
-      provider
-        .resolve(ref, { ...context, signal: limit })
-        .then(resolve, reject)
-        .finally(() => limit.removeEventListener('abort', onAbort));
-    });
-    const text = typeof value === 'string' ? value : Buffer.from(value).toString('utf8');
-    return new Secret(text, ref.uri);
-  }
-
   private applyFragment(secret: Secret, ref: SecretReference): Secret {
     if (!ref.fragment) return secret;
     return new Secret(pickJsonPath(secret.reveal(), ref.fragment, ref.uri), `${ref.uri}#${ref.fragment}`);
-  }
-
-  private remember(key: string, secret: Secret): void {
-    if (this.ttl <= 0 && this.staleMs <= 0) return;
-    this.cache.delete(key);
-    if (this.cache.size >= this.maxEntries) {
-      const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.cache.delete(oldest);
-    }
-    this.cache.set(key, { secret, fetched: Date.now() });
   }
 }
 
