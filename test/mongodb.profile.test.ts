@@ -192,7 +192,8 @@ describe('MongoDB profile', () => {
     expect(joined.histogramBounds).toHaveLength(11);
     expect(joined.histogramBounds[0]).toEqual(date(JAN_1));
     expect(joined.histogramBounds[10]).toEqual(date(JAN_1 + (N - 1) * DAY));
-    expect(joined.histogramBounds[5]).toEqual(date(JAN_1 + Math.round((5 * (N - 1)) / 10) * DAY));
+    // percentile_disc: the value at the 1-based position ⌈i·N/10⌉
+    expect(joined.histogramBounds[5]).toEqual(date(JAN_1 + (Math.ceil((5 * N) / 10) - 1) * DAY));
 
     expect(column(p, '_id')).toMatchObject({ distinctCount: N, min: json('{"$oid":"000000000000000000000000"}'), max: json(`{"$oid":"${(N - 1).toString(16).padStart(24, '0')}"}`) });
     expect(p.summary).toMatchObject({ columns: 6, maskedColumns: ['password'] });
@@ -248,7 +249,7 @@ describe('MongoDB profile', () => {
     commands.length = 0;
     const p = await profile('people', { columns: ['status', 'joined'], sampleRows: N, mostCommonLimit: 2, histogramBuckets: 4, strategy: DiscoveryStrategy.DISCOVERY_STRATEGY_CONSERVATIVE });
     expect(column(p, 'status').mostCommon.map((m) => m.value)).toEqual([json('"active"'), json('"idle"')]);
-    expect(column(p, 'joined').histogramBounds).toEqual([0, 100, 200, 299, 399].map((d) => date(JAN_1 + d * DAY)));
+    expect(column(p, 'joined').histogramBounds).toEqual([0, 99, 199, 299, 399].map((d) => date(JAN_1 + d * DAY)));
     if (standIn) expect(sent('aggregate', 'people')[0].maxTimeMS).toBe(5_000);
   });
 

@@ -16,14 +16,16 @@
  * `string`, `int`, `long`, `double`, `decimal`, `date`, `objectId`, `bool`, `object`, `array`,
  * `null`, `missing`) and, unless the field is masked, its value. A masked field's value is
  * never projected: only its null fraction and types are reported. The figures are computed in
- * the daemon from those at most n values per field (exact over the sample): null fraction,
- * types, distinct count (by canonical Extended JSON, so `1` as int and as double are two
- * values), min/max by BSON order when the non-null values have one type that orders, the most
- * common scalar values, the average BSON width of a value, and equi-depth histogram bounds of
- * numeric and date fields. Values are canonical Extended JSON `json` cells. A field one of
+ * the daemon from those at most n values per field: null fraction, types, distinct count (by
+ * canonical Extended JSON, so `1` as int and as double are two values; when `$sample`
+ * returned fewer documents than asked it read every one and the count is exact, otherwise it
+ * is the Haas–Stokes Duj1 estimate for the collection's metadata count, or the sample's own
+ * count for a view), min/max by BSON order when the non-null values have one type that
+ * orders, the most common scalar values, the average BSON width of a value, and equi-depth
+ * histogram bounds (percentile_disc, repeats kept) of numeric and date fields. Values are canonical Extended JSON `json` cells. A field one of
  * whose value types is masked (the daemon's `maskTypes`) reports counts only, as a masked one.
  */
-import { SourcedError, type Cell, type ColumnProfile, type PreviewColumnInfo, type ProfileItem, type ProfileRead } from '@sourced/core';
+import { duj1, SourcedError, type Cell, type ColumnProfile, type PreviewColumnInfo, type ProfileItem, type ProfileRead } from '@sourced/core';
 import { BSON, type Document, type MongoClient } from 'mongodb';
 import { badFieldName, drain, FIELD_TYPE, jsonCell, RAW_VALUES, run, timeLimit, type NamespaceKind, type PreviewLimits } from './preview';
 
@@ -149,12 +151,26 @@ export async function* profileCollection(
   for (const [i, c] of columns.entries()) {
     const types = docs.map((d) => String(d[`t${i}`] ?? MISSING));
     const masked = read_.isMasked(c.name) || types.some((t) => t !== MISSING && t !== 'null' && read_.isMasked(c.name, t));
-    yield { kind: 'column', column: profileField(c, types, masked ? undefined : docs.map((d) => d[`v${i}`]), read_) };
+    // Part of a collection with a known count: distinct counts are extrapolated to it (Duj1).
+    const tableRows = whole || rowCount === undefined ? undefined : rowCount;
+    yield { kind: 'column', column: profileField(c, types, masked ? undefined : docs.map((d) => d[`v${i}`]), read_, tableRows) };
   }
 }
 
-/** The figures of one field from its sampled types and (unless masked) values. */
-export function profileField(c: PreviewColumnInfo, types: string[], values: unknown[] | undefined, read_: Pick<ProfileRead, 'mostCommonLimit' | 'histogramBuckets'>): ColumnProfile {
+/**
+ * The figures of one field from its sampled types and (unless masked) values. `tableRows`, the
+ * collection's document count when the sample is only part of it, turns the sample's distinct
+ * count into the Haas–Stokes Duj1 estimate for the collection (core's {@link duj1}, as
+ * PostgreSQL's ANALYZE computes it over the non-null values: n and N scaled by the sample's
+ * non-null share); without it the distinct count is the sample's own.
+ */
+export function profileField(
+  c: PreviewColumnInfo,
+  types: string[],
+  values: unknown[] | undefined,
+  read_: Pick<ProfileRead, 'mostCommonLimit' | 'histogramBuckets'>,
+  tableRows?: number,
+): ColumnProfile {
   const n = types.length;
   const typeCounts = countBy(types);
   const nulls = (typeCounts.get(MISSING) ?? 0) + (typeCounts.get('null') ?? 0);
@@ -187,7 +203,7 @@ export function profileField(c: PreviewColumnInfo, types: string[], values: unkn
     const sorted = present.map((p) => p.value).sort((a, b) => compareSameType(a, b, only));
     min = cell(sorted[0]);
     max = cell(sorted[sorted.length - 1]);
-    if (HISTOGRAM.has(only) && byKey.size > 1 && read_.histogramBuckets > 0) histogram = bounds(sorted, read_.histogramBuckets, only).map(cell);
+    if (HISTOGRAM.has(only) && byKey.size > 1 && read_.histogramBuckets > 0) histogram = bounds(sorted, read_.histogramBuckets).map(cell);
   }
   const mostCommon = [...byKey.entries()]
     .filter(([, e]) => !COMPOUND.has(e.type))
@@ -196,10 +212,13 @@ export function profileField(c: PreviewColumnInfo, types: string[], values: unkn
     .map(([, e]) => ({ value: cell(e.value), frequency: e.count / n }));
   // The BSON width of a value: an element { v: value } in a document, less the document's own 8 bytes.
   const widths = present.map((p) => BSON.calculateObjectSize({ v: p.value } as Document) - 8);
+  const seenOnce = [...byKey.values()].filter((e) => e.count === 1).length;
+  const nonNullShare = present.length / n;
+  const distinctCount = tableRows === undefined ? byKey.size : duj1(present.length, byKey.size, seenOnce, Math.round(tableRows * nonNullShare));
   return {
     ...base,
-    distinctCount: byKey.size,
-    distinctExact: true,
+    distinctCount,
+    distinctExact: tableRows === undefined,
     min,
     max,
     averageLength: widths.length ? widths.reduce((a, b) => a + b, 0) / widths.length : undefined,
@@ -241,13 +260,15 @@ function compareSameType(a: unknown, b: unknown, type: string): number {
   }
 }
 
-/** Equi-depth bounds of sorted values: the values at the 0, 1/b, …, 1 quantiles, consecutive repeats dropped. */
-function bounds(sorted: unknown[], buckets: number, type: string): unknown[] {
+/**
+ * Equi-depth bounds of sorted values: the values at the 0, 1/b, …, 1 quantiles by the
+ * definition of SQL's percentile_disc (the first value whose cumulative share reaches i/b: the
+ * value at 1-based position ⌈i·m/b⌉, the minimum at 0), as PostgreSQL's and MySQL's SAMPLE
+ * compute them. Repeated bounds are kept: they say that one value fills a whole bucket.
+ */
+function bounds(sorted: unknown[], buckets: number): unknown[] {
+  const m = sorted.length;
   const out: unknown[] = [];
-  const b = Math.min(buckets, sorted.length - 1);
-  for (let i = 0; i <= b; i++) {
-    const v = sorted[Math.round((i * (sorted.length - 1)) / b)];
-    if (out.length === 0 || compareSameType(out[out.length - 1], v, type) !== 0) out.push(v);
-  }
+  for (let i = 0; i <= buckets; i++) out.push(sorted[Math.max(0, Math.ceil((i * m) / buckets) - 1)]);
   return out;
 }

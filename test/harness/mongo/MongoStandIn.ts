@@ -9,6 +9,7 @@
  * driver monitors by polling, and advertises no compressors. Cursors have Int64 ids.
  * Every command it does not know is answered with CommandNotFound and logged.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { Binary, Long, ObjectId, Timestamp, type Document } from 'bson';
@@ -51,6 +52,12 @@ export interface MongoStandInOptions {
    * `maxTimeMS`, as a slow real server would), so a test can hold a discovery mid-command.
    */
   sampleDelays?: Record<number, number>;
+  /**
+   * Draw each `$sample` with a fresh random seed, as a real server does, instead of the
+   * default seed of the namespace (the same documents every time): for tests that repeat a
+   * sample to see that an estimate holds over several draws.
+   */
+  randomSample?: boolean;
   /**
    * A test hook: a `find` on one of these namespaces (`db.collection`) answers after the given
    * delay in milliseconds (or fails with MaxTimeMSExpired at its `maxTimeMS`), so a test can
@@ -553,7 +560,8 @@ class StandIn implements MongoStandIn {
     if (!this.grants(conn).can('find', db, name)) throw this.unauthorized(db, cmd);
     const sampleSize = Number((pipeline[0]?.$sample as Document | undefined)?.size);
     await this.hold(conn, this.options.sampleDelays?.[sampleSize], cmd);
-    const docs = runPipeline(this.documents(db, name), pipeline, `${db}.${name}`);
+    const seed = this.options.randomSample ? `${db}.${name}#${randomBytes(8).toString('hex')}` : `${db}.${name}`;
+    const docs = runPipeline(this.documents(db, name), pipeline, seed);
     return this.cursorReply(`${db}.${name}`, docs, cmd);
   }
 

@@ -3,7 +3,7 @@
  * the plugin sends to sample documents. `$sample` is deterministic (a shuffle seeded by
  * the namespace), so repeated runs sample the same documents.
  */
-import type { Document } from 'bson';
+import { BSON, EJSON, type Document } from 'bson';
 import { compareValues, matches, valuesAt } from './match';
 
 /** An error a command answers with `{ ok: 0, code, codeName, errmsg }`. */
@@ -59,7 +59,7 @@ const isExpressionObject = (v: unknown): v is Document => typeof v === 'object' 
 /**
  * Evaluates an aggregation expression over a document: field paths (`$a.b`), variables
  * (`$$ROOT`, `$$CURRENT`, `$$name.path` of `$map`'s `as`), literals, `$literal`,
- * `$objectToArray`, `$map` and `$type`; anything else is InvalidPipelineOperator, as on a server
+ * `$objectToArray`, `$map`, `$type` and `$bsonSize`; anything else is InvalidPipelineOperator, as on a server
  * that lacks it.
  */
 export function evaluate(expr: unknown, doc: Document, vars: Record<string, unknown> = {}): unknown {
@@ -94,6 +94,12 @@ export function evaluate(expr: unknown, doc: Document, vars: Record<string, unkn
       }
       case '$type':
         return bsonTypeName(evaluate(Array.isArray(arg) && arg.length === 1 ? arg[0] : arg, doc, vars));
+      case '$bsonSize': {
+        const value = evaluate(Array.isArray(arg) && arg.length === 1 ? arg[0] : arg, doc, vars);
+        if (value === undefined || value === null) return null;
+        if (!isExpressionObject(value) || Array.isArray(value)) throw new CommandError(31393, 'Location31393', '$bsonSize requires a document input');
+        return BSON.calculateObjectSize(value);
+      }
       default:
         throw new CommandError(168, 'InvalidPipelineOperator', `Unrecognized expression '${op}'`);
     }
@@ -175,6 +181,81 @@ function project(doc: Document, spec: Document): Document {
   return out;
 }
 
+/**
+ * The key `$group` groups a value under: numbers by their value whatever their type (a server
+ * groups `1` as int, long and double together), everything else by its canonical Extended
+ * JSON (documents then differ by field order, as on a server); null and missing are one group.
+ * Not a server's: numbers inside documents and arrays keep their type in the key.
+ */
+function groupKey(value: unknown): string {
+  if (value === undefined || value === null) return 'null';
+  const type = bsonTypeName(value);
+  if (type === 'int' || type === 'long') return `n:${BigInt(String(value))}`;
+  if (type === 'double') {
+    const x = Number((value as { valueOf(): unknown }).valueOf());
+    return Number.isSafeInteger(x) ? `n:${BigInt(x)}` : `n:${x}`;
+  }
+  if (type === 'decimal') return `n:${Number(String(value))}`;
+  return EJSON.stringify({ v: value } as Document, { relaxed: false });
+}
+
+/** A number of any BSON numeric type as a JavaScript number (for `$sum`/`$avg`), undefined for anything else. */
+function asNumber(value: unknown): number | undefined {
+  const type = bsonTypeName(value);
+  if (type === 'int' || type === 'double') return Number((value as { valueOf(): unknown }).valueOf());
+  if (type === 'long' || type === 'decimal') return Number(String(value));
+  return undefined;
+}
+
+/**
+ * `$group` with an `_id` expression and the accumulators `$sum`, `$avg`, `$min`, `$max`,
+ * `$first` and `$last` (`$min`/`$max` skip null and missing and compare across types in
+ * BSON order, `$sum`/`$avg` skip what is not a number), as the test oracles use it.
+ */
+function group(docs: Document[], spec: Document): Document[] {
+  const groups = new Map<string, { id: unknown; docs: Document[] }>();
+  for (const d of docs) {
+    const id = evaluate(spec._id ?? null, d);
+    const key = groupKey(id);
+    const g = groups.get(key);
+    if (g) g.docs.push(d);
+    else groups.set(key, { id: id === undefined ? null : id, docs: [d] });
+  }
+  return [...groups.values()].map((g) => {
+    const out: Document = { _id: g.id };
+    for (const [field, acc] of Object.entries(spec)) {
+      if (field === '_id') continue;
+      const [op, expr] = Object.entries(acc as Document)[0] ?? [];
+      const values = g.docs.map((d) => evaluate(expr, d));
+      const present = values.filter((v) => v !== undefined && v !== null);
+      const numbers = values.map(asNumber).filter((v): v is number => v !== undefined);
+      switch (op) {
+        case '$sum':
+          out[field] = numbers.reduce((a, b) => a + b, 0);
+          break;
+        case '$avg':
+          out[field] = numbers.length ? numbers.reduce((a, b) => a + b, 0) / numbers.length : null;
+          break;
+        case '$min':
+        case '$max': {
+          const sorted = [...present].sort(compareValues);
+          out[field] = (op === '$min' ? sorted[0] : sorted[sorted.length - 1]) ?? null;
+          break;
+        }
+        case '$first':
+          out[field] = values[0] ?? null;
+          break;
+        case '$last':
+          out[field] = values[values.length - 1] ?? null;
+          break;
+        default:
+          throw new CommandError(15952, 'Location15952', `unknown group operator '${String(op)}'`);
+      }
+    }
+    return out;
+  });
+}
+
 /** Runs a pipeline over documents. `seed` makes `$sample` repeatable. */
 export function runPipeline(docs: Document[], pipeline: Document[], seed: string): Document[] {
   let out = docs;
@@ -219,6 +300,9 @@ export function runPipeline(docs: Document[], pipeline: Document[], seed: string
       }
       case '$count':
         out = out.length === 0 ? [] : [{ [String(arg)]: out.length }];
+        break;
+      case '$group':
+        out = group(out, arg as Document);
         break;
       default:
         throw new CommandError(40324, 'Location40324', `Unrecognized pipeline stage name: '${name}'`);
