@@ -234,9 +234,12 @@ secrets:
     });
     // the audit file from the environment, relative to the working folder
     expect(loadConfig([], { SOURCED_AUDIT_FILE: 'logs/audit.log' }, dir).audit).toEqual({ ...DEFAULT_CONFIG.audit, file: join(dir, 'logs/audit.log'), stdout: false });
-    expect(errorOf([], { SOURCED_TLS_CERT: 'a.crt' })).toMatchInlineSnapshot(`"server.tls needs both cert and key (SOURCED_TLS_CERT and SOURCED_TLS_KEY)"`);
+    expect(errorOf([], { SOURCED_TLS_CERT: 'a.crt' })).toMatchInlineSnapshot(`"server.tls needs both cert and key (in the file, or SOURCED_SERVER_TLS_CERT and SOURCED_SERVER_TLS_KEY)"`);
     expect(errorOf([], { SOURCED_ALLOW_PLAINTEXT: 'maybe' })).toMatchInlineSnapshot(`"environment variable SOURCED_ALLOW_PLAINTEXT: "maybe" is not true or false"`);
-    expect(errorOf(['--config', write('tls/bad.yaml', 'server:\n  tls:\n    cert: a.crt\n    keyFile: a.key\n')])).toMatchInlineSnapshot(`"unknown option server.tls.keyFile in <dir>/tls/bad.yaml; known: cert, key, clientCa"`);
+    expect(errorOf(['--config', write('tls/bad.yaml', 'server:\n  tls:\n    cert: a.crt\n    keyFile: a.key\n')])).toMatchInlineSnapshot(`
+      "server.tls.key in <dir>/tls/bad.yaml: missing: the path of a PEM file
+      server.tls.keyFile in <dir>/tls/bad.yaml: unknown key (did you mean key?); known: cert, key, clientCa"
+    `);
   });
 
   /** Authentication settings are checked as strictly: a token in clear is refused, mTLS needs a client CA. */
@@ -246,8 +249,8 @@ secrets:
       tokens: [{ principal: 'ci', sha256: 'ab'.repeat(32) }],
       jwt: { jwks: join(dir, 'auth/keys/jwks.json'), issuer: 'https://idp', audience: 'sourced', principalClaim: 'sub', requireExpiry: true },
     });
-    expect(errorOf(['--config', write('auth/clear.yaml', 'auth:\n  tokens:\n    - principal: ci\n      sha256: my-secret-token\n')])).toMatchInlineSnapshot(`"auth.tokens[0].sha256 in <dir>/auth/clear.yaml must be the hex SHA-256 of the token (64 hex digits; printf %s "$TOKEN" | sha256sum), never the token itself"`);
-    expect(errorOf(['--config', write('auth/mtls.yaml', 'auth:\n  mtls: {}\n')])).toMatchInlineSnapshot(`"auth.mtls names callers by their client certificate: it needs mutual TLS (server.tls with clientCa)"`);
+    expect(errorOf(['--config', write('auth/clear.yaml', 'auth:\n  tokens:\n    - principal: ci\n      sha256: my-secret-token\n')])).toMatchInlineSnapshot(`"auth.tokens[0].sha256 in <dir>/auth/clear.yaml: must be the hex SHA-256 of the token (64 hex digits; printf %s "$TOKEN" | sha256sum), never the token itself"`);
+    expect(errorOf(['--config', write('auth/mtls.yaml', 'auth:\n  mtls: {}\n')])).toMatchInlineSnapshot(`"auth.mtls in <dir>/auth/mtls.yaml: names callers by their client certificate: it needs mutual TLS (server.tls with clientCa)"`);
   });
 
   /** RBAC bindings must name roles that exist; the audit log goes to a file or stdout, not both. */
@@ -257,11 +260,11 @@ secrets:
     expect(c.rbac).toEqual({ roles: { r: { rpcs: ['*'], connectors: [], hosts: ['*.internal'], secrets: [] } }, bindings: { ci: ['r'] } });
     expect(c.audit).toEqual({ ...DEFAULT_CONFIG.audit, stdout: false, file: join(dir, 'rbac/logs/audit.log') });
     expect(errorOf(['--config', write('rbac/key.yaml', 'audit:\n  signingKey: 0123456789abcdef0123\n')])).toMatchInlineSnapshot(
-      `"audit.signingKey in <dir>/rbac/key.yaml must be a secret reference (env://NAME, file:///path, aws-sm://..., azure-kv://...), never the key itself"`,
+      `"audit.signingKey in <dir>/rbac/key.yaml: must be a secret reference (env://NAME, file:///path, aws-sm://..., azure-kv://...), never the key itself"`,
     );
     expect(loadConfig([], { SOURCED_AUDIT_SIGNING_KEY: 'env://AUDIT_KEY' }, dir).audit.signingKey).toBe('env://AUDIT_KEY');
-    expect(errorOf(['--config', write('rbac/unknown-role.yaml', 'rbac:\n  roles: {}\n  bindings:\n    ci: [admin]\n')])).toMatchInlineSnapshot(`"rbac.bindings.ci in <dir>/rbac/unknown-role.yaml names the role "admin", which rbac.roles does not define"`);
-    expect(errorOf(['--config', write('rbac/grant.yaml', 'rbac:\n  roles:\n    r: { methods: ["*"] }\n')])).toMatchInlineSnapshot(`"unknown option rbac.roles.r.methods in <dir>/rbac/grant.yaml; known: rpcs, connectors, hosts, secrets"`);
+    expect(errorOf(['--config', write('rbac/unknown-role.yaml', 'rbac:\n  roles: {}\n  bindings:\n    ci: [admin]\n')])).toMatchInlineSnapshot(`"rbac.bindings.ci in <dir>/rbac/unknown-role.yaml: names the role "admin", which rbac.roles does not define"`);
+    expect(errorOf(['--config', write('rbac/grant.yaml', 'rbac:\n  roles:\n    r: { methods: ["*"] }\n')])).toMatchInlineSnapshot(`"rbac.roles.r.methods in <dir>/rbac/grant.yaml: unknown key; known: rpcs, connectors, hosts, secrets"`);
     expect(errorOf(['--config', write('rbac/both.yaml', 'audit:\n  file: a.log\n  stdout: true\n')])).toMatchInlineSnapshot(`"audit in <dir>/rbac/both.yaml: set file or stdout, not both"`);
   });
 
@@ -366,24 +369,24 @@ secrets:
     /** An unknown top-level key in the file names the key, the file and the known keys. */
     it('an unknown key in the file', () => {
       expect(errorOf(['--config', write('errors/unknown.yaml', 'listen: 127.0.0.1:1\nlogLevle: debug\n')])).toMatchInlineSnapshot(
-        `"unknown option logLevle in <dir>/errors/unknown.yaml; known: listen, plugins, pluginSettings, logLevel, shutdownGraceMs, validation, discovery, limits, audit, auth, rbac, server, sources, targets, secrets, metrics, preview, profile"`,
+        `"logLevle in <dir>/errors/unknown.yaml: unknown key (did you mean logLevel?); known: listen, plugins, pluginSettings, logLevel, shutdownGraceMs, validation, discovery, preview, profile, limits, audit, auth, rbac, server, sources, targets, secrets, metrics"`,
       );
     });
 
     /** A misspelt key inside a section is refused too, instead of silently keeping a default (here: dynamic secret look-ups on). */
     it('an unknown key inside a section of the file', () => {
       expect(errorOf(['--config', write('errors/nested.yaml', 'secrets:\n  dynamicStrategy: false\n')])).toMatchInlineSnapshot(
-        `"unknown option secrets.dynamicStrategy in <dir>/errors/nested.yaml; known: allowedReferences, dynamicStrategies, order, cacheTtlMs, staleIfErrorMs, providerTimeoutMs"`,
+        `"secrets.dynamicStrategy in <dir>/errors/nested.yaml: unknown key (did you mean dynamicStrategies?); known: allowedReferences, dynamicStrategies, order, cacheTtlMs, staleIfErrorMs, providerTimeoutMs"`,
       );
     });
 
     /** A section that is not an object, or a switch that is not a boolean, is refused rather than read as "off". */
     it('a value of the wrong type in the file', () => {
       expect(errorOf(['--config', write('errors/section.yaml', 'discovery: ADAPTIVE\n')])).toMatchInlineSnapshot(
-        `"discovery in <dir>/errors/section.yaml must be an object with defaultStrategy, heapHeadroomMb, stallTimeoutMs, stallProbeAfterMs"`,
+        `"discovery in <dir>/errors/section.yaml: expected an object with defaultStrategy, heapHeadroomMb, stallTimeoutMs, stallProbeAfterMs; got "ADAPTIVE""`,
       );
       expect(errorOf(['--config', write('errors/switch.yaml', 'secrets:\n  dynamicStrategies: "yes"\n')])).toMatchInlineSnapshot(
-        `"secrets.dynamicStrategies in <dir>/errors/switch.yaml must be true or false"`,
+        `"secrets.dynamicStrategies in <dir>/errors/switch.yaml: "yes" is not true or false"`,
       );
     });
 
@@ -408,7 +411,7 @@ secrets:
         `"shutdownGraceMs in <dir>/errors/grace.yaml: "soon" is not a non-negative number"`,
       );
       expect(errorOf([], { SOURCED_CHECK_TIMEOUT_MS: '-5' })).toMatchInlineSnapshot(
-        `"environment variable SOURCED_CHECK_TIMEOUT_MS: "-5" is not a non-negative number"`,
+        `"environment variable SOURCED_CHECK_TIMEOUT_MS: -5 is not a non-negative number"`,
       );
       expect(errorOf(['--shutdown-grace-ms', 'ten'])).toMatchInlineSnapshot(`"flag --shutdown-grace-ms: "ten" is not a non-negative number"`);
       // Number(' ') is 0: a blank value must not become "no grace period"
@@ -416,13 +419,13 @@ secrets:
         `"environment variable SOURCED_SHUTDOWN_GRACE_MS: " " is not a non-negative number"`,
       );
       // a connection limit of 0 would make every discovery wait forever
-      expect(errorOf([], { SOURCED_MAX_CONNECTIONS_PER_ENDPOINT: '0' })).toMatchInlineSnapshot(`"environment variable SOURCED_MAX_CONNECTIONS_PER_ENDPOINT: "0" is not a positive whole number"`);
+      expect(errorOf([], { SOURCED_MAX_CONNECTIONS_PER_ENDPOINT: '0' })).toMatchInlineSnapshot(`"environment variable SOURCED_MAX_CONNECTIONS_PER_ENDPOINT: 0 is not a positive whole number"`);
       expect(errorOf(['--config', write('errors/preview.yaml', 'preview:\n  defaultRows: 500\n  maxRows: 100\n')])).toMatchInlineSnapshot(`"preview.defaultRows in <dir>/errors/preview.yaml: 500 is more than preview.maxRows (100)"`);
-      expect(errorOf(['--config', write('errors/preview2.yaml', 'preview:\n  maskCredentialColumns: "no"\n')])).toMatchInlineSnapshot(`"preview.maskCredentialColumns in <dir>/errors/preview2.yaml must be true or false"`);
+      expect(errorOf(['--config', write('errors/preview2.yaml', 'preview:\n  maskCredentialColumns: "no"\n')])).toMatchInlineSnapshot(`"preview.maskCredentialColumns in <dir>/errors/preview2.yaml: "no" is not true or false"`);
       expect(errorOf(['--config', write('errors/targets.yaml', 'targets:\n  deny: ["10.0.0.0/33"]\n')])).toMatchInlineSnapshot(`"targets.deny in <dir>/errors/targets.yaml: "10.0.0.0/33" has a bad prefix length (0-32) (an entry is a CIDR block such as 10.0.0.0/8, an address, or a host-name pattern such as *.db.example.com)"`);
       expect(errorOf([], { SOURCED_TARGETS_ALLOW: 'db.example.com, http://x' })).toMatchInlineSnapshot(`"environment variable SOURCED_TARGETS_ALLOW: "http://x" is neither a CIDR block, an address nor a host-name pattern (an entry is a CIDR block such as 10.0.0.0/8, an address, or a host-name pattern such as *.db.example.com)"`);
-      expect(errorOf(['--config', write('errors/targets2.yaml', 'targets:\n  allowLinkLocal: "yes"\n')])).toMatchInlineSnapshot(`"targets.allowLinkLocal in <dir>/errors/targets2.yaml must be true or false"`);
-      expect(errorOf(['--config', write('errors/limit.yaml', 'sources:\n  maxConnectionsPerEndpoint: 2.5\n')])).toMatchInlineSnapshot(`"sources.maxConnectionsPerEndpoint in <dir>/errors/limit.yaml: "2.5" is not a positive whole number"`);
+      expect(errorOf(['--config', write('errors/targets2.yaml', 'targets:\n  allowLinkLocal: "yes"\n')])).toMatchInlineSnapshot(`"targets.allowLinkLocal in <dir>/errors/targets2.yaml: "yes" is not true or false"`);
+      expect(errorOf(['--config', write('errors/limit.yaml', 'sources:\n  maxConnectionsPerEndpoint: 2.5\n')])).toMatchInlineSnapshot(`"sources.maxConnectionsPerEndpoint in <dir>/errors/limit.yaml: 2.5 is not a positive whole number"`);
     });
 
     /** Problems with the file itself: missing, unparsable, not an object. */

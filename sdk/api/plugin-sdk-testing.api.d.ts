@@ -174,120 +174,7 @@ export declare const Credentials: MessageFns<Credentials>;
 export declare const DEFAULT_CONFIG: DaemonConfig;
 
 // DaemonConfig
-export interface DaemonConfig {
-    listen: string;
-    plugins: string[];
-    pluginSettings: Record<string, unknown>;
-    logLevel: LogLevel;
-    shutdownGraceMs: number;
-    validation: {
-        checkTimeoutMs: number;
-    };
-    discovery: {
-        defaultStrategy: DiscoveryStrategy;
-        heapHeadroomMb: number;
-        stallTimeoutMs: number;
-        stallProbeAfterMs: number;
-    };
-    preview: {
-        defaultRows: number;
-        maxRows: number;
-        maskColumns: string[];
-        maskTypes: string[];
-        allowSystemSchemas?: boolean;
-        maskCredentialColumns?: boolean;
-    };
-    profile: {
-        defaultSampleRows: number;
-        maxSampleRows: number;
-    };
-    limits: {
-        maxConcurrentCalls: number;
-        maxConcurrentCallsPerPrincipal: number;
-        maxMessageBytes: number;
-        defaultDeadlineMs: number;
-        maxDeadlineMs: number;
-        maxEntities: number;
-        maxSampleSize: number;
-        maxConnectTimeoutMs: number;
-        maxCheckTimeoutMs: number;
-        authFailureBurst: number;
-        authFailuresPerMinute: number;
-    };
-    audit: {
-        file?: string;
-        stdout: boolean;
-        signingKey?: string;
-        checkpointEveryLines: number;
-        checkpointEveryMs: number;
-        aggregateFailuresMs: number;
-    };
-    auth: {
-        tokens: {
-            principal: string;
-            sha256: string;
-        }[];
-        mtls?: {
-            principalFrom: 'subject' | 'san';
-        };
-        jwt?: {
-            jwks: string;
-            issuer: string;
-            audience: string;
-            principalClaim: string;
-            requireExpiry?: boolean;
-        };
-    };
-    rbac: {
-        roles: Record<string, {
-            rpcs: string[];
-            connectors: string[];
-            hosts: string[];
-            secrets: string[];
-        }>;
-        bindings: Record<string, string[]>;
-    };
-    server: {
-        tls?: {
-            cert: string;
-            key: string;
-            clientCa?: string;
-        };
-        allowPlaintext: boolean;
-        maxConnections: number;
-        maxConnectionsPerPeer: number;
-        maxConcurrentStreams: number;
-        keepaliveTimeMs: number;
-        keepaliveTimeoutMs: number;
-        maxConnectionIdleMs: number;
-        maxConnectionAgeMs: number;
-        maxConnectionAgeGraceMs: number;
-        handshakeTimeoutMs: number;
-    };
-    sources: {
-        maxConnectionsPerEndpoint: number;
-    };
-    targets: {
-        allow: string[];
-        deny: string[];
-        allowLinkLocal: boolean;
-        dnsServers: string[];
-    };
-    secrets: {
-        allowedReferences: string[];
-        dynamicStrategies: boolean;
-        order: ChainLink[];
-        cacheTtlMs: number;
-        staleIfErrorMs: number;
-        providerTimeoutMs: number;
-    };
-    metrics: {
-        prometheus?: {
-            host?: string;
-            port?: number;
-        };
-    };
-}
+export type DaemonConfig = z.output<typeof DaemonConfigShape>;
 
 // DataSource
 export interface DataSource {
@@ -1073,11 +960,10 @@ export declare function startTestDaemon(options?: TestDaemonOptions): Promise<Te
 export declare function validationStreamProblems(events: ValidateDataSourceResponse[]): string[];
 
 // API holes: types the exports above refer to that this entry does not export.
-//   ChainLink (core/src/secret/SecretChain.ts), referenced by DaemonConfig
 //   Cradle (daemon/src/Daemon.ts), referenced by RunningDaemon
+//   DaemonConfigShape (daemon/src/config/schema.ts), referenced by DaemonConfig
 //   DataSourceServiceService (daemon/src/gen/sourced/v1/data_source_service.ts), referenced by DataSourceServiceClient
 //   DeepPartial (daemon/src/gen/sourced/v1/discovery.ts), referenced by MessageFns
-//   DiscoveryStrategy (core/src/discovery/strategies.ts), referenced by DaemonConfig
 //   ErrorInfoDetail (daemon/src/grpc/richStatus.ts), referenced by RichStatus
 //   Exact (daemon/src/gen/sourced/v1/discovery.ts), referenced by MessageFns
 //   FieldViolationDetail (daemon/src/grpc/richStatus.ts), referenced by RichStatus
@@ -1086,7 +972,6 @@ export declare function validationStreamProblems(events: ValidateDataSourceRespo
 //   InferredField (daemon/src/gen/sourced/v1/discovery.ts), referenced by InferredSchema
 //   ListPluginsRequest (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by PluginServiceClient
 //   ListPluginsResponse (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by PluginServiceClient
-//   LogLevel (daemon/src/logging/JsonLogger.ts), referenced by DaemonConfig
 //   MessageFns (daemon/src/gen/sourced/v1/data_source.ts), referenced by CloudConfig, Credentials, DataSource, Endpoint, SecretValue, SslConfig
 //   MessageFns (daemon/src/gen/sourced/v1/data_source_service.ts), referenced by DiscoverDataSourceRequest, DiscoverDataSourceResponse, PreviewTableRequest, PreviewTableResponse, ProfileTableRequest, ProfileTableResponse, ValidateDataSourceRequest, ValidateDataSourceResponse
 //   MessageFns (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by Plugin
