@@ -1,4 +1,4 @@
-import { trace } from '@opentelemetry/api';
+import { trace, type Span } from '@opentelemetry/api';
 import type { EndpointRole } from '../datasource/DataSource';
 import { abortedErrorFrom, describeError, UnavailableError } from '../errors';
 import type { Connector } from './Connector';
@@ -22,10 +22,14 @@ export class SourceStalledError extends UnavailableError {
     super(
       'SOURCE_STALLED',
       `the ${role.toLowerCase()} endpoint sent no answer to a read for ${boundMs} ms; the read was cancelled (a frozen server or a link that drops packets: a server-side statement timeout cannot fire then)`,
-      { metadata: { endpoint: role, bound_ms: String(boundMs) } },
+      { metadata: { endpoint: role, bound_ms: String(boundMs), hint: STALLED_HINT } },
     );
   }
 }
+
+/** What a caller can do about a {@link SourceStalledError} (ErrorInfo metadata `hint`). */
+export const STALLED_HINT =
+  'Check that the server and its host are running and that the network between them and the daemon passes traffic; retry once it answers (a discovery resumes after the resume_after in this error). A HYBRID data source fails over to its secondary endpoint instead.';
 
 /** Options of {@link readWithFailover}. */
 export interface ReadOptions {
@@ -39,8 +43,9 @@ export interface ReadOptions {
    * When a read has gone this long without an answer, ms, the endpoint is probed with a new
    * connection ({@link Connector.probe}, at most {@link STALL_PROBE_TIMEOUT_MS}): a server that
    * does not open one is frozen or cut off, and the read fails {@link SourceStalledError} then,
-   * long before `stallMs`; a server that does is busy, and the read goes on. Absent, 0, or a
-   * connector without `probe`: no probe.
+   * long before `stallMs`; a server that does is busy, and the read goes on, probed again every
+   * `probeAfterMs` while it waits (a busy server may freeze later). Absent, 0, or a connector
+   * without `probe`: no probe.
    */
   probeAfterMs?: number;
   /** The cursor a failover resumes after, for the span event that marks it (discovery). */
@@ -57,13 +62,84 @@ export const STALL_PROBE_TIMEOUT_MS = 3_000;
  * finds the endpoint not answering.
  */
 export async function withinStallBound<T>(connector: Connector, signal: AbortSignal, options: ReadOptions, read: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  if (!bounds(connector, options)) return read(signal);
+  const own = following(signal);
+  try {
+    return await stallRace(connector, own.controller, options, read(own.controller.signal));
+  } finally {
+    own.release();
+  }
+}
+
+/**
+ * A stream read under the same bound, as a no-progress watchdog: `start` gets a signal of its
+ * own that follows `signal`, and each item of the stream (each `next()`) must come within
+ * `options.stallMs` (and pass the probe after `options.probeAfterMs`), the clock starting
+ * again with every item; time the consumer spends between items does not count. A step that
+ * does not come aborts the stream's signal (the connector cancels its statement) and rejects
+ * with {@link SourceStalledError} at once. Profiles read their columns this way.
+ */
+export async function* withinStallBoundEach<T>(
+  connector: Connector,
+  signal: AbortSignal,
+  options: ReadOptions,
+  start: (signal: AbortSignal) => AsyncIterable<T>,
+): AsyncGenerator<T> {
+  if (!bounds(connector, options)) {
+    yield* start(signal);
+    return;
+  }
+  const own = following(signal);
+  const iterator = start(own.controller.signal)[Symbol.asyncIterator]();
+  let finished = false;
+  let stuck = false;
+  try {
+    for (;;) {
+      let step: IteratorResult<T>;
+      try {
+        step = await stallRace(connector, own.controller, options, iterator.next());
+      } catch (error) {
+        // A stalled step still runs (cancelled): its generator cannot be closed before it settles.
+        stuck = error instanceof SourceStalledError;
+        finished = !stuck;
+        throw error;
+      }
+      if (step.done) {
+        finished = true;
+        return;
+      }
+      yield step.value;
+    }
+  } finally {
+    own.release();
+    if (stuck) void iterator.return?.(undefined)?.catch(() => undefined);
+    else if (!finished) await iterator.return?.(undefined);
+  }
+}
+
+/** Whether `options` bound a read of this connector at all. */
+function bounds(connector: Connector, options: ReadOptions): boolean {
   const { stallMs = 0, probeAfterMs = 0 } = options;
-  const probing = probeAfterMs > 0 && connector.probe !== undefined;
-  if (stallMs <= 0 && !probing) return read(signal);
-  const own = new AbortController();
-  const follow = () => own.abort(signal.reason);
+  return stallMs > 0 || (probeAfterMs > 0 && connector.probe !== undefined);
+}
+
+/** An AbortController that follows `signal` until released. */
+function following(signal: AbortSignal): { controller: AbortController; release(): void } {
+  const controller = new AbortController();
+  const follow = () => controller.abort(signal.reason);
   if (signal.aborted) follow();
   else signal.addEventListener('abort', follow, { once: true });
+  return { controller, release: () => signal.removeEventListener('abort', follow) };
+}
+
+/**
+ * Waits for `running` (a read, or one step of a stream read, started with `own.signal`); past
+ * `options.stallMs`, or when a probe after `options.probeAfterMs` finds the endpoint not
+ * answering, aborts `own` with a {@link SourceStalledError} and rejects with it.
+ */
+async function stallRace<T>(connector: Connector, own: AbortController, options: ReadOptions, running: Promise<T>): Promise<T> {
+  const { stallMs = 0, probeAfterMs = 0 } = options;
+  const probing = probeAfterMs > 0 && connector.probe !== undefined;
   const role = connector.activeRole;
   const timers: NodeJS.Timeout[] = [];
   // Ends a probe still opening its connection once the read has settled.
@@ -78,18 +154,22 @@ export async function withinStallBound<T>(connector: Connector, signal: AbortSig
     };
     if (stallMs > 0) timers.push(setTimeout(() => stall(stallMs), stallMs));
     if (probing) {
-      timers.push(
-        setTimeout(() => {
-          const probe = AbortSignal.any([own.signal, probes.signal, AbortSignal.timeout(STALL_PROBE_TIMEOUT_MS)]);
-          connector.probe?.(role, probe).then(
-            () => undefined, // alive: a slow statement, not a stall
-            () => stall(probeAfterMs + STALL_PROBE_TIMEOUT_MS),
-          );
-        }, probeAfterMs),
-      );
+      const began = performance.now();
+      const probeLater = () =>
+        timers.push(
+          setTimeout(() => {
+            if (settled) return;
+            const probe = AbortSignal.any([own.signal, probes.signal, AbortSignal.timeout(STALL_PROBE_TIMEOUT_MS)]);
+            connector.probe?.(role, probe).then(
+              // Alive: a slow statement, not a stall. Probe again while it waits: the server may freeze later.
+              () => void (settled || probeLater()),
+              () => stall(Math.round(performance.now() - began)),
+            );
+          }, probeAfterMs),
+        );
+      probeLater();
     }
   });
-  const running = read(own.signal);
   running.catch(() => undefined); // after a stall it settles (cancelled) in the background
   try {
     return await Promise.race([running, stalled]);
@@ -97,7 +177,6 @@ export async function withinStallBound<T>(connector: Connector, signal: AbortSig
     settled = true;
     probes.abort();
     for (const t of timers) clearTimeout(t);
-    signal.removeEventListener('abort', follow);
   }
 }
 
@@ -127,15 +206,8 @@ export async function readWithFailover<T>(
     const failover = await failoverAfter(connector, error, signal);
     const { reason } = failover;
     // The read that failed and the switch, on the span the read runs under (a discovery batch,
-    // a preview, a profile): the retry's success must not hide them.
-    const span = trace.getActiveSpan();
-    span?.recordException(error instanceof Error ? error : new Error(reason));
-    span?.addEvent('sourced.failover', {
-      'sourced.failover.from': from,
-      'sourced.endpoint.role': failover.active,
-      'sourced.failover.reason': reason,
-      ...(options.resumeAfter !== undefined ? { 'sourced.failover.resume_after': options.resumeAfter } : {}),
-    });
+    // a preview): the retry's success must not hide them.
+    recordFailover(trace.getActiveSpan(), error, from, failover, options.resumeAfter);
     try {
       return { value: await bounded(), failover };
     } catch (stale) {
@@ -154,6 +226,20 @@ export async function readWithFailover<T>(
       return { value: await bounded(), failover };
     }
   }
+}
+
+/**
+ * Marks a failover on `span`: the failed read as an exception, and a `sourced.failover`
+ * event with the endpoints, the reason and (discovery) the cursor the run resumes after.
+ */
+export function recordFailover(span: Span | undefined, error: unknown, from: EndpointRole, failover: FailoverOutcome, resumeAfter?: string): void {
+  span?.recordException(error instanceof Error ? error : new Error(failover.reason));
+  span?.addEvent('sourced.failover', {
+    'sourced.failover.from': from,
+    'sourced.endpoint.role': failover.active,
+    'sourced.failover.reason': failover.reason,
+    ...(resumeAfter !== undefined ? { 'sourced.failover.resume_after': resumeAfter } : {}),
+  });
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Tracer } from '@opentelemetry/api';
 import type { Connector } from '../connector/Connector';
-import { readWithFailover, type FailoverOutcome } from '../connector/readWithFailover';
+import { readWithFailover, type FailoverOutcome, type ReadOptions } from '../connector/readWithFailover';
 import type { EndpointRole } from '../datasource/DataSource';
 import type { RelationKey } from '../discovery/entities';
 import { STRATEGY_PRESETS, type DiscoveryStrategy } from '../discovery/strategies';
@@ -109,6 +109,19 @@ export interface PreviewRequest {
   /** 0 means the default. */
   limit: number;
   strategy: DiscoveryStrategy;
+  /**
+   * The longest one read may go without an answer, ms (the daemon's `discovery.stallTimeoutMs`):
+   * past it the read is cancelled and the preview fails over (HYBRID) or ends UNAVAILABLE
+   * `SOURCE_STALLED`. 0 or absent: no bound beyond the server's own statement timeout.
+   */
+  stallTimeoutMs?: number;
+  /** After a read has waited this long, ms, its endpoint is probed (`discovery.stallProbeAfterMs`); 0 or absent: no probe. */
+  stallProbeAfterMs?: number;
+}
+
+/** The stall bound of a preview or profile request, as {@link readWithFailover} takes it. */
+export function stallOptions(request: { stallTimeoutMs?: number; stallProbeAfterMs?: number }): ReadOptions {
+  return { stallMs: request.stallTimeoutMs, probeAfterMs: request.stallProbeAfterMs };
 }
 
 /** Rows per message. */
@@ -127,7 +140,9 @@ export type PreviewEvent =
  * the strategy's statement timeout, resolves the table and columns in the source's catalog,
  * masks what the settings say and the connector's credential columns (masked columns are not
  * read at all), reads at most `limit`
- * rows (one more, to tell whether there are more), fails over in HYBRID, and streams a header,
+ * rows (one more, to tell whether there are more), bounds each read as discovery does (a
+ * read with no answer past the request's stall bound is cancelled: see {@link readWithFailover}),
+ * fails over in HYBRID, and streams a header,
  * the rows in batches and a summary. The caller closes the connector.
  */
 export class PreviewEngine {
@@ -159,7 +174,8 @@ export class PreviewEngine {
 
     await connector.initialize(signal, { statementTimeoutMs: STRATEGY_PRESETS[request.strategy].statementTimeoutMs });
     const failovers: FailoverOutcome[] = [];
-    const columns = await this.read(connector, signal, failovers, () => previewColumns.call(connector, request.table, request.columns, signal));
+    const bound = stallOptions(request);
+    const columns = await this.read(connector, signal, failovers, bound, (s) => previewColumns.call(connector, request.table, request.columns, s));
     const header = columns.map((c) => ({ ...c, masked: masked(c.name, c.type) }));
     for (const f of failovers.splice(0)) yield { kind: 'failover', ...f };
     yield { kind: 'header', table: request.table, columns: header, endpoint: connector.activeRole };
@@ -167,7 +183,7 @@ export class PreviewEngine {
     const readable = header.filter((c) => !c.masked).map(({ name, type }) => ({ name, type }));
     const read = { table: request.table, columns: readable, limit: limit + 1, isMasked: masked };
     const rows = await withSpan(this.tracer, 'sourced.preview.read', { 'sourced.preview.limit': limit, 'sourced.preview.columns': readable.length }, () =>
-      this.read(connector, signal, failovers, () => previewRows.call(connector, read, signal)),
+      this.read(connector, signal, failovers, bound, (s) => previewRows.call(connector, read, s)),
     );
     for (const f of failovers.splice(0)) yield { kind: 'failover', ...f };
     const truncated = rows.length > limit;
@@ -187,8 +203,8 @@ export class PreviewEngine {
     };
   }
 
-  private async read<T>(connector: Connector, signal: AbortSignal, failovers: FailoverOutcome[], read: () => Promise<T>): Promise<T> {
-    const result = await readWithFailover(connector, signal, read);
+  private async read<T>(connector: Connector, signal: AbortSignal, failovers: FailoverOutcome[], bound: ReadOptions, read: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const result = await readWithFailover(connector, signal, read, bound);
     if (result.failover) failovers.push(result.failover);
     return result.value;
   }

@@ -1,12 +1,12 @@
 import type { Tracer } from '@opentelemetry/api';
 import type { Connector } from '../connector/Connector';
-import { failoverAfter, readWithFailover, type FailoverOutcome } from '../connector/readWithFailover';
+import { failoverAfter, readWithFailover, recordFailover, withinStallBoundEach, type FailoverOutcome } from '../connector/readWithFailover';
 import type { EndpointRole } from '../datasource/DataSource';
 import type { RelationKey } from '../discovery/entities';
 import { STRATEGY_PRESETS, type DiscoveryStrategy } from '../discovery/strategies';
 import { abortedErrorFrom, InputError, SourcedError } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
-import { tableRequestViolations, type Cell, type PreviewColumnInfo, type PreviewSettings } from './PreviewEngine';
+import { stallOptions, tableRequestViolations, type Cell, type PreviewColumnInfo, type PreviewSettings } from './PreviewEngine';
 import { columnMasker, refuseSystemTable } from './systemTables';
 
 /** Where a profile's figures come from (see proto `sourced.v1.ProfileMode`). */
@@ -153,6 +153,10 @@ export interface ProfileRequest {
   /** 0: 10. */
   histogramBuckets: number;
   strategy: DiscoveryStrategy;
+  /** The longest the profile may wait for its next figure, ms (see `PreviewRequest.stallTimeoutMs`); 0 or absent: no bound. */
+  stallTimeoutMs?: number;
+  /** After waiting this long for its next figure, ms, the endpoint is probed; 0 or absent: no probe. */
+  stallProbeAfterMs?: number;
 }
 
 /** Events of a profile, in order. */
@@ -167,8 +171,9 @@ export type ProfileEvent =
  * the strategy's statement timeout, resolves the columns in the catalog, and streams the
  * connector's table profile and then each column as it completes. Masked columns keep their
  * counts and lose every value (the engine strips them whatever the connector sent). In
- * HYBRID, a lost connection fails over and the columns not yet sent are profiled on the other
- * endpoint. The caller closes the connector.
+ * HYBRID, a lost connection, or a figure that does not come within the request's stall bound
+ * (the read is cancelled then), fails over and the columns not yet sent are profiled on the
+ * other endpoint; elsewhere a stall ends UNAVAILABLE `SOURCE_STALLED`. The caller closes the connector.
  */
 export class ProfileEngine {
   constructor(
@@ -205,7 +210,8 @@ export class ProfileEngine {
 
     await connector.initialize(signal, { statementTimeoutMs: STRATEGY_PRESETS[request.strategy].statementTimeoutMs });
     const failovers: FailoverOutcome[] = [];
-    const resolved = await readWithFailover(connector, signal, () => previewColumns.call(connector, request.table, request.columns, signal));
+    const bound = stallOptions(request);
+    const resolved = await readWithFailover(connector, signal, (s) => previewColumns.call(connector, request.table, request.columns, s), bound);
     if (resolved.failover) failovers.push(resolved.failover);
     for (const f of failovers.splice(0)) yield { kind: 'failover', ...f };
 
@@ -228,7 +234,8 @@ export class ProfileEngine {
           isMasked: masked,
         };
         try {
-          for await (const item of profileTable.call(connector, read, signal)) {
+          // Each item must come within the stall bound (a no-progress watchdog over the read).
+          for await (const item of withinStallBoundEach(connector, signal, bound, (s) => profileTable.call(connector, read, s))) {
             if (signal.aborted) throw abortedErrorFrom(signal);
             if (item.kind === 'table') {
               if (headerSent) continue;
@@ -252,7 +259,10 @@ export class ProfileEngine {
         } catch (error) {
           if (signal.aborted) throw abortedErrorFrom(signal);
           if (attempt > 0) throw error;
-          yield { kind: 'failover', ...(await failoverAfter(connector, error, signal)) };
+          const from = connector.activeRole;
+          const failover = await failoverAfter(connector, error, signal);
+          recordFailover(span, error, from, failover);
+          yield { kind: 'failover', ...failover };
         }
       }
     } finally {

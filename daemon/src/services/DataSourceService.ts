@@ -131,7 +131,15 @@ export class DataSourceService {
     const strategy = req.strategy ? toStrategy(req.strategy) : this.deps.config.discovery.defaultStrategy;
     if (!strategy) throw new InputError([{ field: 'strategy', description: `${req.strategy} is not a DiscoveryStrategy` }]);
     if (!req.table) throw new InputError([{ field: 'table', description: 'is required: the schema and name of a table, view or collection' }], { reason: 'INVALID_REQUEST' });
-    const request = { table: { schema: req.table.schema, name: req.table.name }, columns: req.columns, limit: req.limit, strategy };
+    const request = {
+      table: { schema: req.table.schema, name: req.table.name },
+      columns: req.columns,
+      limit: req.limit,
+      strategy,
+      // Discovery's stall bound covers every read of a source, previews' and profiles' too.
+      stallTimeoutMs: this.deps.config.discovery.stallTimeoutMs,
+      stallProbeAfterMs: this.deps.config.discovery.stallProbeAfterMs,
+    };
     // A bad table name, column list or limit fails before any connection is opened.
     this.deps.previewEngine.validateRequest(request);
     const connector = await this.connect(req.dataSource, ctx);
@@ -157,6 +165,8 @@ export class DataSourceService {
       mostCommonLimit: req.mostCommonLimit,
       histogramBuckets: req.histogramBuckets,
       strategy,
+      stallTimeoutMs: this.deps.config.discovery.stallTimeoutMs,
+      stallProbeAfterMs: this.deps.config.discovery.stallProbeAfterMs,
     };
     // A bad table name, column list or size fails before any connection is opened.
     this.deps.profileEngine.validateRequest(request);
