@@ -1,7 +1,7 @@
 import { credentials, Metadata, status as Status, type ServiceError } from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config/DaemonConfig';
+import { ConfigError } from '../config/configError';
 import { DataSourceServiceClient, DiscoverDataSourceResponse, ValidateDataSourceResponse } from '../gen/sourced/v1/data_source_service';
 import { Collection, DiscoveryStrategy, discoveryStrategyFromJSON, Relation, Schema, type DiscoverySummary } from '../gen/sourced/v1/discovery';
 import { PluginServiceClient, pluginStateToJSON, type ListPluginsResponse } from '../gen/sourced/v1/plugin_service';
@@ -287,7 +287,8 @@ async function helpCommand(argv: string[]): Promise<number> {
 
 async function serve(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) return help('serve');
-  const config = loadConfig(argv);
+  // The config schema (zod) too is loaded only here.
+  const config = (require('../config/load') as typeof import('../config/load')).loadConfig(argv);
   // Loaded here rather than at the top: the client commands need none of the daemon's
   // dependencies (OpenTelemetry SDK, awilix, plugin loader) and start twice as fast without.
   const { startDaemon } = require('../Daemon') as typeof import('../Daemon');

@@ -3,11 +3,11 @@
  * a variable, a flag) and what was expected, and an unknown key gets the nearest known one.
  */
 import type { z } from 'zod';
+import { ConfigError } from './configError';
 import { formatPath, keysAt } from './fields';
 import { show } from './kinds';
 
-/** A configuration problem, naming where the bad value came from. */
-export class ConfigError extends Error {}
+export { ConfigError };
 
 /** The edit distance of two keys, case-insensitive (a misspelling, not a different option). */
 function distance(a: string, b: string): number {
