@@ -10,10 +10,13 @@
  * preview's catalog query), and only catalog names reach the SQL, quoted with
  * {@link quoteIdent}.
  *
- * STATISTICS reads only the catalog: pg_class, pg_attribute, then ONE query over pg_stats for
- * every column. Nothing reads the table. Per column:
+ * STATISTICS reads only the catalog: pg_class (with pg_stat_all_tables's ANALYZE and VACUUM
+ * times: the statistics' age, {@link statisticsAge}), pg_attribute, then ONE query over
+ * pg_stats for every column. Nothing reads the table. Per column:
  *   null_frac → nullFraction; n_distinct → distinctCount (a negative n_distinct is a fraction
- *   of the rows: × reltuples; estimates, so distinctExact false); avg_width → averageLength;
+ *   of the rows: × reltuples; estimates, so distinctExact false); avg_width → averageLength
+ *   (absent for a variable-length column that may be stored out of line when the table has
+ *   TOAST data: avg_width counts such a value as its 18-byte pointer, not its size);
  *   most_common_vals (anyarray, read as `::text::text[]`, each element the type's own text
  *   form) with most_common_freqs → mostCommon, rendered by the column's type like the preview;
  *   histogram_bounds → histogram (numeric and temporal columns only), downsampled to the
@@ -37,9 +40,14 @@
  * and the n rows kept drawn at random among the rows of those blocks (not the first ones
  * read, which came from a few blocks: a column that follows the physical order looked like
  * one value). A small table is read whole (no TABLESAMPLE) and n of its rows drawn the same
- * way. Views and never-analysed tables get `LIMIT n`, the first rows read, and say so. When
- * fewer than n rows came back without TABLESAMPLE, every row was read: the row count is
- * counted and the figures exact. Otherwise distinct counts are the Haas–Stokes Duj1 estimate
+ * way. A table never analysed (reltuples unknown) is sized from pg_relation_size and the rows
+ * of {@link PROBE_BLOCKS} blocks drawn at random ({@link estimateRows}), then sampled the same
+ * way. A view or foreign table cannot be sampled by blocks: n of its first
+ * {@link SAMPLE_READ_FACTOR} × n rows are drawn at random by a hash of each row's text and
+ * the seed ({@link viewSampleFrom}) — a uniform sample of the whole view when it has no more
+ * rows than that (then counted: an exact row count), else of those first rows only, and the
+ * header says so. When fewer than n rows came back without TABLESAMPLE, every row was read:
+ * the row count is counted and the figures exact. Otherwise distinct counts are the Haas–Stokes Duj1 estimate
  * for the table ({@link duj1}, ANALYZE's estimator) from the sample's distinct values and
  * those seen once. The session's statement timeout (the strategy's) applies. The first
  * statement counts the sample (the table item); then one statement per column computes,
@@ -52,7 +60,7 @@
  * point, xml, ...) are grouped and counted by their text form; arrays and composite types by
  * `to_jsonb(col)::text`.
  */
-import { duj1, NotAllowedError, NotFoundError, type ColumnProfile, type ProfileItem, type ProfileRead, type RelationKey } from '@sourced/core';
+import { duj1, NotAllowedError, NotFoundError, type ColumnProfile, type ProfileItem, type ProfileRead, type RelationKey, type StatisticsAge } from '@sourced/core';
 import type { Client } from 'pg';
 import { isConnectionError, notPopulatedError, sqlState } from './pgErrors';
 import { COLUMNS_SQL, pick, quoteIdent, renderCell, renderingOf, type CatalogColumn, type Rendering } from './preview';
@@ -64,14 +72,25 @@ export { duj1 };
 /** The profile transaction: one snapshot for every statement, read only, the preview's text forms. */
 const PROFILE_TRANSACTION_SQL = `BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;
 SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true),
-       set_config('bytea_output', 'hex', true), set_config('extra_float_digits', '3', true)`;
+       set_config('bytea_output', 'hex', true), set_config('extra_float_digits', '3', true),
+       set_config('synchronize_seqscans', 'off', true)`;
 
 /** The relation $1.$2 (as the preview finds it) with its size estimates. */
 const TABLE_SQL = `
 SELECT c.oid::int8 AS oid, n.nspname::text AS schema, c.relname::text AS name, c.relkind::text AS kind,
-       c.reltuples::float8 AS reltuples, c.relpages::float8 AS relpages, c.relispopulated AS populated
+       c.reltuples::float8 AS reltuples, c.relpages::float8 AS relpages, c.relispopulated AS populated,
+       (CASE WHEN c.relkind = 'p'
+             THEN (SELECT coalesce(sum(pg_relation_size(t.relid)), 0) FROM pg_partition_tree(c.oid) t WHERE t.isleaf)
+             WHEN c.relkind IN ('r', 'm') THEN pg_relation_size(c.oid) ELSE 0 END
+        / current_setting('block_size')::int8)::float8 AS blocks,
+       (CASE WHEN c.reltoastrelid <> 0 THEN pg_relation_size(c.reltoastrelid) ELSE 0 END)::float8 AS toast_bytes,
+       (date_part('epoch', st.last_analyze) * 1000)::float8 AS last_analyze,
+       (date_part('epoch', st.last_autoanalyze) * 1000)::float8 AS last_autoanalyze,
+       (date_part('epoch', st.last_vacuum) * 1000)::float8 AS last_vacuum,
+       (date_part('epoch', st.last_autovacuum) * 1000)::float8 AS last_autovacuum
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_stat_all_tables st ON st.relid = c.oid
 WHERE n.nspname = $1 AND c.relname = $2
   AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
   AND has_schema_privilege(n.oid, 'USAGE')`;
@@ -89,6 +108,7 @@ SELECT DISTINCT ON (s.attname) s.attname::text AS name, s.null_frac::float8 AS n
        CASE WHEN s.attname = ANY($4) THEN s.most_common_freqs::float8[] END AS mcf,
        CASE WHEN s.attname = ANY($5) THEN s.histogram_bounds::text::text[] END AS histogram,
        format_type(a.atttypid, NULL) AS value_type,
+       (a.attlen = -1 AND a.attstorage <> 'p') AS toastable,
        CASE WHEN co.oid IS NOT NULL THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END AS collation
 FROM pg_stats s
 LEFT JOIN pg_attribute a ON a.attrelid = $6::oid AND a.attname = s.attname
@@ -120,7 +140,34 @@ interface TableRow {
   reltuples: number;
   relpages: number;
   populated: boolean;
+  /** The blocks the table has now (pg_relation_size; of every partition of a partitioned table). */
+  blocks: number;
+  /** The size of its TOAST table (values stored out of line), bytes; 0 when it has none. */
+  toast_bytes: number;
+  /** pg_stat_all_tables's times, ms since the epoch, null when it has none. */
+  last_analyze: number | null;
+  last_autoanalyze: number | null;
+  last_vacuum: number | null;
+  last_autovacuum: number | null;
 }
+
+type StatTime = 'last_analyze' | 'last_autoanalyze' | 'last_vacuum' | 'last_autovacuum';
+
+/**
+ * How old statistics are: the latest of pg_stat_all_tables's `times` (the later of the
+ * ANALYZE times for pg_stats; those and the VACUUM times for reltuples, which both set), or
+ * unknown when it has none of them (never run, or the cumulative statistics were reset since).
+ */
+export function statisticsAge(table: Pick<TableRow, StatTime>, times: readonly StatTime[]): StatisticsAge {
+  let best: StatTime | undefined;
+  for (const t of times) if (table[t] !== null && (best === undefined || (table[t] ?? 0) > (table[best] ?? 0))) best = t;
+  if (best === undefined) {
+    return { source: `unknown: pg_stat_all_tables has no ${times.join(', ')} time for the table (never run since its cumulative statistics were last reset, e.g. by pg_stat_reset() or a crash)` };
+  }
+  return { collectedAt: new Date(table[best] as number), source: `pg_stat_all_tables.${best}` };
+}
+const ANALYZE_TIMES: StatTime[] = ['last_analyze', 'last_autoanalyze'];
+const ROW_COUNT_TIMES: StatTime[] = ['last_analyze', 'last_autoanalyze', 'last_vacuum', 'last_autovacuum'];
 
 interface StatsRow {
   name: string;
@@ -132,6 +179,8 @@ interface StatsRow {
   histogram: string[] | null;
   value_type: string | null;
   collation: string | null;
+  /** A variable-length column whose values may be stored out of line (TOAST). */
+  toastable: boolean | null;
 }
 
 interface SampleRow {
@@ -208,7 +257,8 @@ function rowCountOf(table: TableRow): number | undefined {
 /** STATISTICS: the table item from pg_class, then one pg_stats query for every column (and one for the extremes of their values). */
 async function* statistics(conn: Client, table: TableRow, columns: CatalogColumn[], read: ProfileRead, signal: AbortSignal): AsyncGenerator<ProfileItem> {
   const rowCount = rowCountOf(table);
-  yield { kind: 'table', table: { rowCount, rowCountExact: false, sampleRows: 0, source: 'pg_stats' } };
+  const columnAge = statisticsAge(table, ANALYZE_TIMES);
+  yield { kind: 'table', table: { rowCount, rowCountExact: false, sampleRows: 0, source: 'pg_stats', statisticsAge: statisticsAge(table, ROW_COUNT_TIMES) } };
   const renderings = columns.map(renderingOf);
   const valued = columns.filter((c, i) => !read.isMasked(c.name, c.type) && renderings[i] !== 'to_json');
   // Histogram bounds are read for histogrammed columns (reported) and ordered ones (their extremes).
@@ -241,11 +291,14 @@ async function* statistics(conn: Client, table: TableRow, columns: CatalogColumn
       nullFraction: s.null_frac,
       distinctCount,
       distinctExact: false,
-      // avg_width: the average pg_column_size of the non-null values ANALYZE read (whole bytes).
-      averageLength: s.null_frac >= 1 ? undefined : s.avg_width,
+      // avg_width: the average pg_column_size of the non-null values ANALYZE read (whole bytes),
+      // except that a value stored out of line counts as its 18-byte TOAST pointer: absent for a
+      // column that may hold such values when the table has some (no figure rather than a wrong one).
+      averageLength: s.null_frac >= 1 || (s.toastable === true && table.toast_bytes > 0) ? undefined : s.avg_width,
       mostCommon: (s.mcv ?? []).slice(0, read.mostCommonLimit).map((v, j) => ({ value: renderCell(v, rendering), frequency: mcf[j] ?? 0 })),
       histogram: downsample(bounds, read.histogramBuckets),
       types: [],
+      statisticsAge: columnAge,
       ...(extreme?.min != null ? { min: renderCell(extreme.min, rendering) } : {}),
       ...(extreme?.max != null ? { max: renderCell(extreme.max, rendering) } : {}),
     };
@@ -357,37 +410,146 @@ export function sampleColumnSql(from: string, column: CatalogColumn, masked: boo
   return { sql, params };
 }
 
+/** Blocks a never-analysed table's probe reads to learn its rows per block ({@link estimateRows}). */
+export const PROBE_BLOCKS = 32;
+
+/**
+ * A never-analysed table's rows (reltuples unknown), estimated from the rows of about
+ * {@link PROBE_BLOCKS} blocks drawn at random (`TABLESAMPLE SYSTEM ... REPEATABLE`) scaled to
+ * its blocks now (pg_relation_size); counted when it has no more blocks than that.
+ */
+async function estimateRows(conn: Client, table: TableRow, seed: number, signal: AbortSignal): Promise<number> {
+  const name = `${quoteIdent(table.schema)}.${quoteIdent(table.name)}`;
+  if (table.blocks <= PROBE_BLOCKS) return (await query<{ n: number }>(conn, `SELECT count(*)::float8 AS n FROM ${name}`, [], signal))[0]?.n ?? 0;
+  const percent = Number(((100 * PROBE_BLOCKS) / table.blocks).toPrecision(6));
+  const from = sampleFrom(table, percent, seed, 2 ** 31, false);
+  const [row] = await query<{ n: number }>(conn, `SELECT count(*)::float8 AS n FROM (SELECT ${from}) p`, [], signal);
+  return Math.round(((row?.n ?? 0) * 100) / percent);
+}
+
+/**
+ * A view's (or foreign table's) sample: `n` rows drawn at random, by a hash of each row's text
+ * and the seed, among the first `bound` rows it returns — every row when it has no more (a
+ * uniform sample of the whole view); a view cannot be sampled by blocks. `bound` is
+ * {@link SAMPLE_READ_FACTOR} × n: the read never goes past it. The profile transaction turns
+ * synchronized sequential scans off, so every statement reads the same first rows.
+ */
+export function viewSampleFrom(table: { schema: string; name: string }, bound: number, seed: number, rows: number): string {
+  if (!Number.isSafeInteger(rows) || rows < 1 || !Number.isSafeInteger(bound) || bound < rows) throw new Error(`bad sample size ${rows} of ${bound}`);
+  if (!Number.isSafeInteger(seed)) throw new Error(`bad seed ${seed}`);
+  return `FROM (SELECT * FROM ${quoteIdent(table.schema)}.${quoteIdent(table.name)} LIMIT ${bound}) r ORDER BY md5(ROW(r.*)::text || '${seed}') LIMIT ${rows}`;
+}
+
+/** How a SAMPLE reads its rows, and what the header says of them. */
+interface SamplePlan {
+  from: string;
+  /** Every row of the relation is in the sample: counts are exact. */
+  whole: boolean;
+  /** Rows in the sample. */
+  sampleRows: number;
+  /** The header's row count (counted when `exact`). */
+  rowCount?: number;
+  rowCountExact: boolean;
+  /** The rows the Duj1 estimate extrapolates to (the table's, estimated), when known. */
+  population?: number;
+  source: string;
+  sampleMethod: string;
+  statisticsAge?: StatisticsAge;
+}
+
+/**
+ * The plan of a SAMPLE of `n` rows (see the file's comment): a table, partitioned table or
+ * materialized view by blocks drawn at random (with its reltuples, or, never analysed, the
+ * rows of a probe of {@link PROBE_BLOCKS} blocks); a view or foreign table by a random draw
+ * among its first {@link SAMPLE_READ_FACTOR} × n rows.
+ */
+async function samplePlan(conn: Client, table: TableRow, n: number, seed: number, signal: AbortSignal): Promise<SamplePlan> {
+  const count = async (from: string) => (await query<{ n: number }>(conn, `WITH s AS (SELECT ${from}) SELECT count(*)::float8 AS n FROM s`, [], signal))[0]?.n ?? 0;
+  const every = (rows: number): SamplePlan => ({
+    from: '',
+    whole: true,
+    sampleRows: rows,
+    rowCount: rows,
+    rowCountExact: true,
+    source: `every row (${rows}, fewer than the ${n} asked)`,
+    sampleMethod: 'every row',
+  });
+  if (!['r', 'p', 'm'].includes(table.kind)) {
+    const bound = SAMPLE_READ_FACTOR * n;
+    const from = viewSampleFrom(table, bound, seed, n);
+    const [row] = await query<{ n: number }>(conn, `SELECT count(*)::float8 AS n FROM (SELECT 1 FROM ${quoteIdent(table.schema)}.${quoteIdent(table.name)} LIMIT ${bound + 1}) c`, [], signal);
+    const rows = row?.n ?? 0;
+    if (rows <= n) return { ...every(rows), from };
+    if (rows <= bound) {
+      return {
+        from,
+        whole: false,
+        sampleRows: n,
+        rowCount: rows,
+        rowCountExact: true,
+        population: rows,
+        source: `a sample of ${n} rows drawn at random from all ${rows} rows of the view (counted)`,
+        sampleMethod: `${n} rows drawn at random from every row of the view (${rows}, read whole: at most ${bound} rows are read)`,
+      };
+    }
+    return {
+      from,
+      whole: false,
+      sampleRows: n,
+      rowCountExact: false,
+      population: bound,
+      source: `a sample of ${n} rows drawn at random from the first ${bound} rows the view returned (it returns more)`,
+      sampleMethod: `${n} rows drawn at random from the first ${bound} rows the view returned: it returns more, so not uniform over the whole view (a view cannot be sampled by blocks; reads stop at ${SAMPLE_READ_FACTOR} × the sample); distinct counts estimated for those ${bound} rows`,
+    };
+  }
+  const analysed = table.reltuples > 0;
+  const estimated = analysed ? table.reltuples : await estimateRows(conn, table, seed, signal);
+  const sized = { kind: table.kind, reltuples: estimated, relpages: analysed ? table.relpages : table.blocks };
+  const percent = samplePercent(sized, n);
+  const from = sampleFrom(table, percent, seed, n, true);
+  const sampled = await count(from);
+  // No TABLESAMPLE and fewer rows than the LIMIT: the read reached the end, every row is in.
+  if (percent === undefined && sampled < n) return { ...every(sampled), from };
+  const never = analysed
+    ? ''
+    : table.blocks <= PROBE_BLOCKS
+      ? ` (never analysed: ${estimated} rows counted)`
+      : ` (never analysed: ~${estimated} rows estimated from ${PROBE_BLOCKS} blocks drawn at random)`;
+  const rowCount = rowCountOf(table);
+  return {
+    from,
+    whole: false,
+    sampleRows: sampled,
+    rowCount,
+    rowCountExact: false,
+    population: estimated > 0 ? estimated : rowCount,
+    source:
+      percent === undefined
+        ? `a sample of ${sampled} rows (rows drawn at random from the whole table)${never}`
+        : `a sample of ${sampled} rows (TABLESAMPLE SYSTEM ${percent}%, rows drawn at random from its blocks; distinct counts: Haas–Stokes Duj1 estimate)${never}`,
+    sampleMethod:
+      percent === undefined ? `${n} rows drawn at random from every row${never}` : `TABLESAMPLE SYSTEM (${percent}%), ${n} rows drawn at random from the blocks read${never}`,
+    ...(rowCount !== undefined ? { statisticsAge: statisticsAge(table, ROW_COUNT_TIMES) } : {}),
+  };
+}
+
 /** SAMPLE: counts the sample (the table item), then one statement per column over the same sample. */
 async function* sample(conn: Client, table: TableRow, columns: CatalogColumn[], read: ProfileRead, signal: AbortSignal): AsyncGenerator<ProfileItem> {
-  const percent = samplePercent(table, read.sampleRows);
   const seed = Math.floor(Math.random() * 2 ** 31);
-  const shuffle = isSampleable(table);
-  const from = sampleFrom(table, percent, seed, read.sampleRows, shuffle);
-  const [counted] = await query<{ n: number }>(conn, `WITH s AS (SELECT ${from}) SELECT count(*)::float8 AS n FROM s`, [], signal);
-  const sampleRows = counted?.n ?? 0;
-  // No TABLESAMPLE and fewer rows than the LIMIT: the read reached the end, every row is in.
-  const whole = percent === undefined && sampleRows < read.sampleRows;
-  const tableRows = rowCountOf(table);
-  const how = !shuffle
-    ? 'the first rows read, no TABLESAMPLE'
-    : percent === undefined
-      ? 'rows drawn at random from the whole table'
-      : `TABLESAMPLE SYSTEM ${percent}%, rows drawn at random from its blocks; distinct counts: Haas–Stokes Duj1 estimate`;
+  const plan = await samplePlan(conn, table, read.sampleRows, seed, signal);
+  const { from, whole } = plan;
+  const sampleRows = plan.sampleRows;
+  const tableRows = plan.population;
   yield {
     kind: 'table',
-    table: whole
-      ? { rowCount: sampleRows, rowCountExact: true, sampleRows, source: `every row (${sampleRows}, fewer than the ${read.sampleRows} asked)`, sampleMethod: 'every row' }
-      : {
-          rowCount: tableRows,
-          rowCountExact: false,
-          sampleRows,
-          source: `a sample of ${sampleRows} rows (${how})`,
-          sampleMethod: !shuffle
-            ? 'the first rows read (no TABLESAMPLE: a view, or a table never analysed)'
-            : percent === undefined
-              ? `${read.sampleRows} rows drawn at random from every row`
-              : `TABLESAMPLE SYSTEM (${percent}%), ${read.sampleRows} rows drawn at random from the blocks read`,
-        },
+    table: {
+      rowCount: plan.rowCount,
+      rowCountExact: plan.rowCountExact,
+      sampleRows,
+      source: plan.source,
+      sampleMethod: plan.sampleMethod,
+      ...(plan.statisticsAge ? { statisticsAge: plan.statisticsAge } : {}),
+    },
   };
   for (const c of columns) {
     const rendering = renderingOf(c);
