@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
-import { DataSourceServiceClient } from '../daemon/src/gen/sourced/v1/data_source_service';
+import { DataSourceServiceClient } from '@sourced/api';
 import { freePort } from '../test/harness/ports';
 
 const MAIN = join(__dirname, '..', 'daemon', 'dist', 'cli', 'main.js');

@@ -4,9 +4,9 @@
  * (VmRSS once it accepts connections, VmHWM after the run).
  */
 import { credentials, Metadata } from '@grpc/grpc-js';
-import { DataSource } from '../daemon/src/gen/sourced/v1/data_source';
-import { DataSourceServiceClient, DiscoverDataSourceRequest, type DiscoverDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
-import { DiscoveryStrategy, discoveryStrategyFromJSON } from '../daemon/src/gen/sourced/v1/discovery';
+import { DataSource } from '@sourced/api';
+import { DataSourceServiceClient, DiscoverDataSourceRequest, type DiscoverDataSourceResponse } from '@sourced/api';
+import { DiscoveryStrategy, discoveryStrategyFromJSON } from '@sourced/api';
 import { startDaemonProcess } from './daemonProcess';
 
 /** Where the daemon reads the benchmark catalog. */

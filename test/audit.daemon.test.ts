@@ -11,7 +11,7 @@ import { Metadata, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../daemon/src';
 import { verifyAuditLog } from '../daemon/src/audit';
-import { ListPluginsRequest } from '../daemon/src/gen/sourced/v1/plugin_service';
+import { ListPluginsRequest } from '@sourced/api';
 import { hashToken } from '../daemon/src/security/authenticate';
 import { pgSource } from './support/pg';
 import { captureText, registerSecret } from './support/secretScan';

@@ -12,7 +12,7 @@ import { Client, credentials, Metadata, status, type ChannelCredentials } from '
 import { exportJWK, generateKeyPair, SignJWT, type KeyLike } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../daemon/src';
-import { ListPluginsRequest, PluginServiceClient, type ListPluginsResponse } from '../daemon/src/gen/sourced/v1/plugin_service';
+import { ListPluginsRequest, PluginServiceClient, type ListPluginsResponse } from '@sourced/api';
 import { hashToken } from '../daemon/src/security/authenticate';
 import { makeCertificates, type Certificates } from './harness/certs';
 import { registerSecret } from './support/secretScan';

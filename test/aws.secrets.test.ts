@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../daemon/src';
-import { DataSource, type SecretValue } from '../daemon/src/gen/sourced/v1/data_source';
-import { CheckStatus, type CheckFinished } from '../daemon/src/gen/sourced/v1/validation';
-import type { ValidateDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
+import { DataSource, type SecretValue } from '@sourced/api';
+import { CheckStatus, type CheckFinished } from '@sourced/api';
+import type { ValidateDataSourceResponse } from '@sourced/api';
 import { SecretsManagerStandIn } from './harness/aws/SecretsManagerStandIn';
 import type { ServerInfo } from './support/globalSetup';
 import { pgSource } from './support/pg';

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../daemon/src';
-import { DataSource } from '../daemon/src/gen/sourced/v1/data_source';
-import type { ValidateDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
-import type { ListPluginsResponse } from '../daemon/src/gen/sourced/v1/plugin_service';
+import { DataSource } from '@sourced/api';
+import type { ValidateDataSourceResponse } from '@sourced/api';
+import type { ListPluginsResponse } from '@sourced/api';
 import { AzureStandIn, type AzureApp } from './harness/azure/AzureStandIn';
 import { registerSecret } from './support/secretScan';
 import { AZURE_PLUGINS, check, everythingVisible, failedLinks, keyVaultSource, passed, type KeyVaultSourceOptions } from './harness/azure/sources';

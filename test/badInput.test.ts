@@ -1,6 +1,6 @@
 import { Metadata } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataSource, Location } from '../daemon/src/gen/sourced/v1/data_source';
+import { DataSource, Location } from '@sourced/api';
 import { expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
 
 const INVALID_ARGUMENT = 3;

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../daemon/src';
-import { DiscoverDataSourceRequest, ValidateDataSourceRequest } from '../daemon/src/gen/sourced/v1/data_source_service';
+import { DiscoverDataSourceRequest, ValidateDataSourceRequest } from '@sourced/api';
 import { pgSource, superuserQuery } from './support/pg';
 import { registerSecret } from './support/secretScan';
 import { collect, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';

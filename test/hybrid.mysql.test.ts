@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { KEEPALIVE_IDLE_MS } from '@sourced/core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { DiscoverDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
-import { CheckStatus, EndpointRole } from '../daemon/src/gen/sourced/v1/validation';
+import type { DiscoverDataSourceResponse } from '@sourced/api';
+import { CheckStatus, EndpointRole } from '@sourced/api';
 import { startMariadb, type MariadbInstance } from './harness/mariadb';
 import { registerSecret } from './support/secretScan';
 import {

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../daemon/src/config/DaemonConfig';
-import type { DiscoverDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
-import { EndpointRole } from '../daemon/src/gen/sourced/v1/validation';
+import type { DiscoverDataSourceResponse } from '@sourced/api';
+import { EndpointRole } from '@sourced/api';
 import { startPostgres, startReplica, type PostgresInstance } from './harness/postgres';
 import { freeze } from './support/freeze';
 import { discoverWithFault, expectUndisturbed, hybridSource, namesOf, seededCount, seededFilter, seededNames, seedPostgres, singleSource, sleep, type SeedShape } from './support/hybrid';

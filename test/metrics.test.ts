@@ -2,15 +2,15 @@ import { credentials, Metadata, status as Status } from '@grpc/grpc-js';
 import { MetricReader, type DataPoint, type Histogram, type MetricData } from '@opentelemetry/sdk-metrics';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DEFAULT_CONFIG, startDaemon, type RunningDaemon } from '../daemon/src';
-import { DataSource, Location, SslMode } from '../daemon/src/gen/sourced/v1/data_source';
+import { DataSource, Location, SslMode } from '@sourced/api';
 import {
   DataSourceServiceClient,
   type DiscoverDataSourceRequest,
   type DiscoverDataSourceResponse,
   type ValidateDataSourceRequest,
   type ValidateDataSourceResponse,
-} from '../daemon/src/gen/sourced/v1/data_source_service';
-import { RelationKind } from '../daemon/src/gen/sourced/v1/discovery';
+} from '@sourced/api';
+import { RelationKind } from '@sourced/api';
 import { freePort } from './harness/ports';
 import { eventually, pgSource } from './support/pg';
 import { captureSource } from './support/secretScan';

@@ -1,8 +1,8 @@
 import { Metadata } from '@grpc/grpc-js';
 import type { Document } from 'bson';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { DiscoverDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
-import { CollectionKind, DiscoveryStrategy, type Collection, type DiscoveryFilter, type InferredField } from '../daemon/src/gen/sourced/v1/discovery';
+import type { DiscoverDataSourceResponse } from '@sourced/api';
+import { CollectionKind, DiscoveryStrategy, type Collection, type DiscoveryFilter, type InferredField } from '@sourced/api';
 import { HOLD_SAMPLE_SIZE, METRICS, mongoFixture, SHOP, VISIBLE_COLLECTIONS } from './fixtures/mongodb/fixture';
 import type { CollectionSpec } from './harness/mongo/dataset';
 import { runPipeline } from './harness/mongo/pipeline';

@@ -14,10 +14,10 @@ import { randomBytes } from 'node:crypto';
 import { Metadata } from '@grpc/grpc-js';
 import { Int32, ObjectId, type Document } from 'bson';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { ProfileTableRequest, ProfileTableResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
-import { DiscoveryStrategy } from '../daemon/src/gen/sourced/v1/discovery';
-import type { Cell } from '../daemon/src/gen/sourced/v1/preview';
-import { ColumnFigureMethods, FigureMethod, ProfileMode, type ColumnProfile, type ProfileHeader, type ProfileSummary } from '../daemon/src/gen/sourced/v1/profile';
+import type { ProfileTableRequest, ProfileTableResponse } from '@sourced/api';
+import { DiscoveryStrategy } from '@sourced/api';
+import type { Cell } from '@sourced/api';
+import { ColumnFigureMethods, FigureMethod, ProfileMode, type ColumnProfile, type ProfileHeader, type ProfileSummary } from '@sourced/api';
 
 /** A column with no figure has no method for any. */
 const NO_FIGURES = ColumnFigureMethods.fromPartial({});

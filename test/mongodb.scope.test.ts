@@ -8,8 +8,8 @@
 import { Metadata } from '@grpc/grpc-js';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { DiscoverDataSourceResponse, PreviewTableRequest, ProfileTableRequest } from '../daemon/src/gen/sourced/v1/data_source_service';
-import { ProfileMode } from '../daemon/src/gen/sourced/v1/profile';
+import type { DiscoverDataSourceResponse, PreviewTableRequest, ProfileTableRequest } from '@sourced/api';
+import { ProfileMode } from '@sourced/api';
 import { METRICS, SHOP } from './fixtures/mongodb/fixture';
 import { mongoSource } from './harness/mongo/sources';
 import { collect, expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';

@@ -1,7 +1,7 @@
 import type { Document } from 'bson';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { DiscoverDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
-import { DiscoveryStrategy, type Collection, type DiscoveryFilter, type DiscoveryProgress } from '../daemon/src/gen/sourced/v1/discovery';
+import type { DiscoverDataSourceResponse } from '@sourced/api';
+import { DiscoveryStrategy, type Collection, type DiscoveryFilter, type DiscoveryProgress } from '@sourced/api';
 import { HR, METRICS, mongoFixture, SHOP, TEST_USER, VISIBLE_COLLECTIONS } from './fixtures/mongodb/fixture';
 import { startMongoStandIn, type MongoStandIn } from './harness/mongo/MongoStandIn';
 import { mongoSource } from './harness/mongo/sources';

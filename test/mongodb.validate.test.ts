@@ -1,7 +1,7 @@
 import { getServers, setServers } from 'node:dns';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Location, SslMode } from '../daemon/src/gen/sourced/v1/data_source';
-import type { ValidateDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
+import { Location, SslMode } from '@sourced/api';
+import type { ValidateDataSourceResponse } from '@sourced/api';
 import { HR, mongoFixture, SHOP } from './fixtures/mongodb/fixture';
 import { startDnsStandIn } from './harness/mongo/dnsStandIn';
 import { startMongoStandIn } from './harness/mongo/MongoStandIn';

@@ -11,10 +11,10 @@ import { randomBytes } from 'node:crypto';
 import { Metadata } from '@grpc/grpc-js';
 import { createConnection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataSource } from '../daemon/src/gen/sourced/v1/data_source';
-import type { ProfileTableRequest, ProfileTableResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
-import type { Cell } from '../daemon/src/gen/sourced/v1/preview';
-import { FigureMethod, ProfileMode, type ColumnProfile } from '../daemon/src/gen/sourced/v1/profile';
+import { DataSource } from '@sourced/api';
+import type { ProfileTableRequest, ProfileTableResponse } from '@sourced/api';
+import type { Cell } from '@sourced/api';
+import { FigureMethod, ProfileMode, type ColumnProfile } from '@sourced/api';
 import { rootQuery, startMariadb, type MariadbInstance } from './harness/mariadb';
 import { collect, startTestDaemon, type TestDaemon } from './support/testDaemon';
 

@@ -2,8 +2,8 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normalizeDataSource } from '@sourced/core';
 import { DEFAULT_CONFIG } from '../daemon/src';
-import { DataSource } from '../daemon/src/gen/sourced/v1/data_source';
-import { PluginState, type ListPluginsResponse } from '../daemon/src/gen/sourced/v1/plugin_service';
+import { DataSource } from '@sourced/api';
+import { PluginState, type ListPluginsResponse } from '@sourced/api';
 import { expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
 
 const fixture = (name: string) => resolve(__dirname, 'fixtures/plugins', name);

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Metadata } from '@grpc/grpc-js';
-import type { DiscoverDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
-import { RelationKind, type DiscoveryFilter, type Relation } from '../daemon/src/gen/sourced/v1/discovery';
+import type { DiscoverDataSourceResponse } from '@sourced/api';
+import { RelationKind, type DiscoveryFilter, type Relation } from '@sourced/api';
 import { eventually, pgSource, superuserQuery } from './support/pg';
 import { registerSecret } from './support/secretScan';
 import { startTestDaemon, type TestDaemon } from './support/testDaemon';

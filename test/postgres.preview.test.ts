@@ -8,11 +8,11 @@
 import { Metadata, type ClientReadableStream } from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PREVIEW_SETTINGS } from '../core/src';
-import { DataSource } from '../daemon/src/gen/sourced/v1/data_source';
-import type { PreviewTableRequest, PreviewTableResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
-import { DiscoveryStrategy } from '../daemon/src/gen/sourced/v1/discovery';
-import type { Cell } from '../daemon/src/gen/sourced/v1/preview';
-import { EndpointRole } from '../daemon/src/gen/sourced/v1/validation';
+import { DataSource } from '@sourced/api';
+import type { PreviewTableRequest, PreviewTableResponse } from '@sourced/api';
+import { DiscoveryStrategy } from '@sourced/api';
+import type { Cell } from '@sourced/api';
+import { EndpointRole } from '@sourced/api';
 import { previewSelectSql, quoteIdent, renderCell } from '../plugins/postgres/src/preview';
 import { startLatencyProxy, type LatencyProxy } from './harness/latencyProxy';
 import { startPostgres, type PostgresInstance } from './harness/postgres';

@@ -8,12 +8,12 @@
 import { Metadata, type ClientReadableStream } from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PREVIEW_SETTINGS } from '../core/src';
-import { DataSource } from '../daemon/src/gen/sourced/v1/data_source';
-import type { ProfileTableRequest, ProfileTableResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
-import { DiscoveryStrategy } from '../daemon/src/gen/sourced/v1/discovery';
-import { EndpointRole } from '../daemon/src/gen/sourced/v1/validation';
-import type { Cell } from '../daemon/src/gen/sourced/v1/preview';
-import { FigureMethod, ProfileMode, type ColumnProfile } from '../daemon/src/gen/sourced/v1/profile';
+import { DataSource } from '@sourced/api';
+import type { ProfileTableRequest, ProfileTableResponse } from '@sourced/api';
+import { DiscoveryStrategy } from '@sourced/api';
+import { EndpointRole } from '@sourced/api';
+import type { Cell } from '@sourced/api';
+import { FigureMethod, ProfileMode, type ColumnProfile } from '@sourced/api';
 import { downsample, duj1, sampleFrom, samplePercent } from '../plugins/postgres/src/profile';
 import { startLatencyProxy } from './harness/latencyProxy';
 import { startPostgres, type PostgresInstance } from './harness/postgres';

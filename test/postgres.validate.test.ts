@@ -1,8 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { Metadata } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Location } from '../daemon/src/gen/sourced/v1/data_source';
-import { EndpointRole } from '../daemon/src/gen/sourced/v1/validation';
+import { Location } from '@sourced/api';
+import { EndpointRole } from '@sourced/api';
 import { freePort } from './harness/ports';
 import { pgSource, verifyFull } from './support/pg';
 import { expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';

@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { Metadata, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { DataSource } from '../daemon/src/gen/sourced/v1/data_source';
-import { ListPluginsRequest, type ListPluginsResponse } from '../daemon/src/gen/sourced/v1/plugin_service';
+import { DataSource } from '@sourced/api';
+import { ListPluginsRequest, type ListPluginsResponse } from '@sourced/api';
 import { hashToken } from '../daemon/src/security/authenticate';
 import { pgSource } from './support/pg';
 import { registerSecret } from './support/secretScan';

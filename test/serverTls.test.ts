@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { credentials, Metadata, status, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG, startDaemon, type DaemonConfig, type RunningDaemon } from '../daemon/src';
-import { ListPluginsRequest, PluginServiceClient, type ListPluginsResponse } from '../daemon/src/gen/sourced/v1/plugin_service';
+import { ListPluginsRequest, PluginServiceClient, type ListPluginsResponse } from '@sourced/api';
 import { makeCertificates, type Certificates } from './harness/certs';
 
 function config(over: Partial<DaemonConfig>): DaemonConfig {

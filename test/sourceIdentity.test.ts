@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { DiscoverDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
-import type { SourceIdentity } from '../daemon/src/gen/sourced/v1/discovery';
-import { EndpointRole } from '../daemon/src/gen/sourced/v1/validation';
+import type { DiscoverDataSourceResponse } from '@sourced/api';
+import type { SourceIdentity } from '@sourced/api';
+import { EndpointRole } from '@sourced/api';
 import { startLatencyProxy, type LatencyProxy } from './harness/latencyProxy';
 import { startMariadb, type MariadbInstance } from './harness/mariadb';
 import { startPostgres, type PostgresInstance } from './harness/postgres';

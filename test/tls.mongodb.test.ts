@@ -3,7 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataSource, Location, SslMode } from '../daemon/src/gen/sourced/v1/data_source';
+import { DataSource, Location, SslMode } from '@sourced/api';
 import { mongoFixture, SHOP, TEST_USER, type FixturePasswords } from './fixtures/mongodb/fixture';
 import { makeCertificates, makeServerCertificate, type Certificates } from './harness/certs';
 import { startMongoStandIn, type MongoStandIn } from './harness/mongo/MongoStandIn';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataSource, Location } from '../daemon/src/gen/sourced/v1/data_source';
+import { DataSource, Location } from '@sourced/api';
 import { startMariadb, type MariadbInstance } from './harness/mariadb';
 import { checkOf, inline, sslConfig } from './support/tlsChecks';
 import { registerSecret } from './support/secretScan';

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { chown, copyFile, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataSource, Location, SslMode } from '../daemon/src/gen/sourced/v1/data_source';
+import { DataSource, Location, SslMode } from '@sourced/api';
 import { probeTls } from '../plugins/postgres/src/tlsProbe';
 import { makeCertificates, makeServerCertificate, type Certificates } from './harness/certs';
 import { startPostgres, type PostgresInstance } from './harness/postgres';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { DataSource, Location, SslMode } from '../daemon/src/gen/sourced/v1/data_source';
+import { DataSource, Location, SslMode } from '@sourced/api';
 import { makeCertificates } from './harness/certs';
 import { registerSecret } from './support/secretScan';
 import { checkOf } from './support/tlsChecks';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CloudProvider, DataSource, Location } from '../daemon/src/gen/sourced/v1/data_source';
-import type { ValidateDataSourceResponse } from '../daemon/src/gen/sourced/v1/data_source_service';
+import { CloudProvider, DataSource, Location } from '@sourced/api';
+import type { ValidateDataSourceResponse } from '@sourced/api';
 import { AzureStandIn, type AzureApp } from './harness/azure/AzureStandIn';
 import { AZURE_PLUGINS, everythingVisible } from './harness/azure/sources';
 import { startPostgres, type PostgresInstance } from './harness/postgres';

@@ -7,8 +7,8 @@ import { ConnectionBudget, DiscoveryEngine, PreviewEngine, ProfileEngine, Secret
 import { asClass, asFunction, asValue, createContainer, InjectionMode, type AwilixContainer } from 'awilix';
 import { HealthImplementation } from 'grpc-health-check';
 import { DEFAULT_CONFIG, parseListen, type DaemonConfig } from './config/DaemonConfig';
-import { DataSourceServiceService } from './gen/sourced/v1/data_source_service';
-import { PluginServiceService } from './gen/sourced/v1/plugin_service';
+import { DataSourceServiceService } from '@sourced/api';
+import { PluginServiceService } from '@sourced/api';
 import { CallTracker, type HandlerDeps } from './grpc/callHandlers';
 import { createReflectionService } from './grpc/reflection';
 import { JsonLogger, type LogSink } from './logging/JsonLogger';

@@ -2,5 +2,5 @@
 export { startDaemon, type RunningDaemon, type StartOptions, type Cradle } from './Daemon';
 export { loadConfig, DEFAULT_CONFIG, BUILTIN_PLUGINS, ConfigError, type DaemonConfig } from './config/DaemonConfig';
 export { JsonLogger, type LogSink, type LogLevel } from './logging/JsonLogger';
-export { decodeRichStatus, type RichStatus } from './grpc/richStatus';
+export { toDataSourceInput } from './grpc/mapping';
 export { VERSION } from './version';

@@ -962,22 +962,23 @@ export declare function validationStreamProblems(events: ValidateDataSourceRespo
 // API holes: types the exports above refer to that this entry does not export.
 //   Cradle (daemon/src/Daemon.ts), referenced by RunningDaemon
 //   DaemonConfigShape (daemon/src/config/schema.ts), referenced by DaemonConfig
-//   DataSourceServiceService (daemon/src/gen/sourced/v1/data_source_service.ts), referenced by DataSourceServiceClient
-//   DeepPartial (daemon/src/gen/sourced/v1/discovery.ts), referenced by MessageFns
-//   ErrorInfoDetail (daemon/src/grpc/richStatus.ts), referenced by RichStatus
-//   Exact (daemon/src/gen/sourced/v1/discovery.ts), referenced by MessageFns
-//   FieldViolationDetail (daemon/src/grpc/richStatus.ts), referenced by RichStatus
-//   GetPluginRequest (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by PluginServiceClient
-//   GetPluginResponse (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by PluginServiceClient
-//   InferredField (daemon/src/gen/sourced/v1/discovery.ts), referenced by InferredSchema
-//   ListPluginsRequest (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by PluginServiceClient
-//   ListPluginsResponse (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by PluginServiceClient
-//   MessageFns (daemon/src/gen/sourced/v1/data_source.ts), referenced by CloudConfig, Credentials, DataSource, Endpoint, SecretValue, SslConfig
-//   MessageFns (daemon/src/gen/sourced/v1/data_source_service.ts), referenced by DiscoverDataSourceRequest, DiscoverDataSourceResponse, PreviewTableRequest, PreviewTableResponse, ProfileTableRequest, ProfileTableResponse, ValidateDataSourceRequest, ValidateDataSourceResponse
-//   MessageFns (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by Plugin
-//   MessageFns (daemon/src/gen/sourced/v1/preview.ts), referenced by PreviewCell, PreviewColumn, PreviewHeader, PreviewRow, PreviewRows, PreviewSummary, TableRef
-//   MessageFns (daemon/src/gen/sourced/v1/profile.ts), referenced by ProfileHeader, ProfileSummary, ProfiledColumn, ProfiledColumnMethods, TypeFrequency, ValueFrequency
-//   MessageFns (daemon/src/gen/sourced/v1/validation.ts), referenced by CheckFinished, CheckStarted, ValidationReport, ValidationSummary
-//   NullValue (daemon/src/gen/google/protobuf/struct.ts), referenced by PreviewCell
-//   PluginServiceService (daemon/src/gen/sourced/v1/plugin_service.ts), referenced by PluginServiceClient
-//   SourceIdentity (daemon/src/gen/sourced/v1/discovery.ts), referenced by DiscoverySummary
+//   DataSourceServiceService (api/src/gen/sourced/v1/data_source_service.ts), referenced by DataSourceServiceClient
+//   DeepPartial (api/src/messageFns.ts), referenced by MessageFns
+//   ErrorInfoDetail (api/src/richStatus.ts), referenced by RichStatus
+//   Exact (api/src/messageFns.ts), referenced by MessageFns
+//   FieldViolationDetail (api/src/richStatus.ts), referenced by RichStatus
+//   GetPluginRequest (api/src/gen/sourced/v1/plugin_service.ts), referenced by PluginServiceClient
+//   GetPluginResponse (api/src/gen/sourced/v1/plugin_service.ts), referenced by PluginServiceClient
+//   InferredField (api/src/gen/sourced/v1/discovery.ts), referenced by InferredSchema
+//   ListPluginsRequest (api/src/gen/sourced/v1/plugin_service.ts), referenced by PluginServiceClient
+//   ListPluginsResponse (api/src/gen/sourced/v1/plugin_service.ts), referenced by PluginServiceClient
+//   MessageFns (api/src/gen/sourced/v1/data_source.ts), referenced by CloudConfig, Credentials, DataSource, Endpoint, SecretValue, SslConfig
+//   MessageFns (api/src/gen/sourced/v1/data_source_service.ts), referenced by DiscoverDataSourceRequest, DiscoverDataSourceResponse, PreviewTableRequest, PreviewTableResponse, ProfileTableRequest, ProfileTableResponse, ValidateDataSourceRequest, ValidateDataSourceResponse
+//   MessageFns (api/src/gen/sourced/v1/discovery.ts), referenced by Collection, CollectionIndex, Column, DiscoveryBatch, DiscoveryFilter, DiscoveryProgress, DiscoverySummary, DiscoveryWarning, FailoverNotice, ForeignKey, Index, InferredSchema, KeyConstraint, Partition, Relation, Schema, SchemaBatch, SchemaSampling
+//   MessageFns (api/src/gen/sourced/v1/plugin_service.ts), referenced by Plugin
+//   MessageFns (api/src/gen/sourced/v1/preview.ts), referenced by PreviewCell, PreviewColumn, PreviewHeader, PreviewRow, PreviewRows, PreviewSummary, TableRef
+//   MessageFns (api/src/gen/sourced/v1/profile.ts), referenced by ProfileHeader, ProfileSummary, ProfiledColumn, ProfiledColumnMethods, TypeFrequency, ValueFrequency
+//   MessageFns (api/src/gen/sourced/v1/validation.ts), referenced by CheckFinished, CheckStarted, ValidationReport, ValidationSummary
+//   NullValue (api/src/gen/google/protobuf/struct.ts), referenced by PreviewCell
+//   PluginServiceService (api/src/gen/sourced/v1/plugin_service.ts), referenced by PluginServiceClient
+//   SourceIdentity (api/src/gen/sourced/v1/discovery.ts), referenced by DiscoverySummary

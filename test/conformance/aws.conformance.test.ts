@@ -5,7 +5,7 @@
  * that holds every answer.
  */
 import { randomBytes } from 'node:crypto';
-import { DataSource } from '../../daemon/src/gen/sourced/v1/data_source';
+import { DataSource } from '@sourced/api';
 import { describeSecretProviderConformance } from '../../sdk/src/testing';
 import { SecretsManagerStandIn } from '../harness/aws/SecretsManagerStandIn';
 import { registerSecret } from '../support/secretScan';

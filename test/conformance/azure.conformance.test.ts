@@ -5,7 +5,7 @@
  * provider at the stand-in; the slow look-up goes to a second stand-in that holds vault answers.
  */
 import { randomBytes } from 'node:crypto';
-import { DataSource } from '../../daemon/src/gen/sourced/v1/data_source';
+import { DataSource } from '@sourced/api';
 import { describeSecretProviderConformance } from '../../sdk/src/testing';
 import { AzureStandIn, type AzureApp } from '../harness/azure/AzureStandIn';
 import { registerSecret } from '../support/secretScan';

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import { DataSource } from '../../daemon/src/gen/sourced/v1/data_source';
+import { DataSource } from '@sourced/api';
 import { describeConnectorConformance } from '../../sdk/src/testing';
 import { rootQuery } from '../harness/mariadb';
 import { freePort } from '../harness/ports';

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ListPluginsRequest, PluginServiceClient } from '../../daemon/src/gen/sourced/v1/plugin_service';
+import { ListPluginsRequest, PluginServiceClient } from '@sourced/api';
 import { hashToken } from '../../daemon/src/security/authenticate';
 import { registerSecret } from '../support/secretScan';
 import { richStatusOf } from '../support/testDaemon';

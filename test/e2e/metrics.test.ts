@@ -7,7 +7,7 @@ import {
   type DiscoverDataSourceRequest,
   type DiscoverDataSourceResponse,
   type ValidateDataSourceResponse,
-} from '../../daemon/src/gen/sourced/v1/data_source_service';
+} from '@sourced/api';
 import { freePort } from '../harness/ports';
 import { pgSource } from '../support/pg';
 import { captureText } from '../support/secretScan';

@@ -9,7 +9,7 @@ import {
   type DiscoverDataSourceRequest,
   type DiscoverDataSourceResponse,
   type ValidateDataSourceResponse,
-} from '../../daemon/src/gen/sourced/v1/data_source_service';
+} from '@sourced/api';
 import { pgSource } from '../support/pg';
 import { startDaemonProcess, type DaemonProcess } from './support/processes';
 

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { credentials, Metadata, status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, describe, inject, it } from 'vitest';
-import { DataSourceServiceClient, type DiscoverDataSourceResponse } from '../../daemon/src/gen/sourced/v1/data_source_service';
-import { PluginServiceClient } from '../../daemon/src/gen/sourced/v1/plugin_service';
+import { DataSourceServiceClient, type DiscoverDataSourceResponse } from '@sourced/api';
+import { PluginServiceClient } from '@sourced/api';
 import type { ServerInfo } from '../support/globalSetup';
 import { eventually, pgSource, superuserQuery } from '../support/pg';
 import { startDaemonProcess, type DaemonProcess } from './support/processes';

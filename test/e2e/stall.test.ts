@@ -11,8 +11,8 @@
 import { randomBytes } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { DiscoverDataSourceResponse } from '../../daemon/src/gen/sourced/v1/data_source_service';
-import { EndpointRole } from '../../daemon/src/gen/sourced/v1/validation';
+import type { DiscoverDataSourceResponse } from '@sourced/api';
+import { EndpointRole } from '@sourced/api';
 import { startLatencyProxy } from '../harness/latencyProxy';
 import { startMariadb, type MariadbInstance } from '../harness/mariadb';
 import { startPostgres, type PostgresInstance } from '../harness/postgres';

@@ -9,8 +9,8 @@
 import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { startBlackHole } from '../harness/blackHole';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataSource } from '../../daemon/src/gen/sourced/v1/data_source';
-import { DataSourceServiceClient } from '../../daemon/src/gen/sourced/v1/data_source_service';
+import { DataSource } from '@sourced/api';
+import { DataSourceServiceClient } from '@sourced/api';
 import { richStatusOf } from '../support/testDaemon';
 import { listPlugins, relayFrom, startConfiguredDaemon, type ConfiguredDaemon } from './support/hardenedDaemon';
 

@@ -14,15 +14,15 @@ import { randomBytes } from 'node:crypto';
 import { credentials, Metadata, status } from '@grpc/grpc-js';
 import { MongoClient, type Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { DataSource } from '../../daemon/src/gen/sourced/v1/data_source';
+import { DataSource } from '@sourced/api';
 import {
   DataSourceServiceClient,
   PreviewTableRequest,
   ProfileTableRequest,
   type PreviewTableResponse,
   type ProfileTableResponse,
-} from '../../daemon/src/gen/sourced/v1/data_source_service';
-import { ProfileMode } from '../../daemon/src/gen/sourced/v1/profile';
+} from '@sourced/api';
+import { ProfileMode } from '@sourced/api';
 import { rootQuery } from '../harness/mariadb';
 import { startMongoStandIn, type MongoStandIn } from '../harness/mongo/MongoStandIn';
 import { superuserQuery } from '../support/pg';

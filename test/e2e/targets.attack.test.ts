@@ -9,8 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import { credentials, Metadata, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { DataSource } from '../../daemon/src/gen/sourced/v1/data_source';
-import { DataSourceServiceClient, DiscoverDataSourceRequest, ValidateDataSourceRequest } from '../../daemon/src/gen/sourced/v1/data_source_service';
+import { DataSource } from '@sourced/api';
+import { DataSourceServiceClient, DiscoverDataSourceRequest, ValidateDataSourceRequest } from '@sourced/api';
 import { startDnsStandIn, type DnsStandIn } from '../harness/mongo/dnsStandIn';
 import { startMongoStandIn, type MongoStandIn } from '../harness/mongo/MongoStandIn';
 import { pgSource } from '../support/pg';

@@ -3,7 +3,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { credentials, Metadata, Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import { afterAll, describe, inject, it } from 'vitest';
-import { DataSourceServiceClient, type ValidateDataSourceResponse } from '../../daemon/src/gen/sourced/v1/data_source_service';
+import { DataSourceServiceClient, type ValidateDataSourceResponse } from '@sourced/api';
 import { pgSource } from '../support/pg';
 import { collect } from '../support/testDaemon';
 import { startDaemonProcess, type DaemonProcess } from './support/processes';

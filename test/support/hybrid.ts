@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { Metadata } from '@grpc/grpc-js';
 import { expect } from 'vitest';
-import { DataSource, Location, SslMode } from '../../daemon/src/gen/sourced/v1/data_source';
-import type { DiscoverDataSourceRequest, DiscoverDataSourceResponse } from '../../daemon/src/gen/sourced/v1/data_source_service';
-import type { DiscoveryFilter, Relation } from '../../daemon/src/gen/sourced/v1/discovery';
-import type { EndpointRole } from '../../daemon/src/gen/sourced/v1/validation';
+import { DataSource, Location, SslMode } from '@sourced/api';
+import type { DiscoverDataSourceRequest, DiscoverDataSourceResponse } from '@sourced/api';
+import type { DiscoveryFilter, Relation } from '@sourced/api';
+import type { EndpointRole } from '@sourced/api';
 import type { MariadbInstance } from '../harness/mariadb';
 import type { PostgresInstance } from '../harness/postgres';
 import { captureSource } from './secretScan';

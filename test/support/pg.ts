@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import type { ServerInfo } from './globalSetup';
-import { DataSource, SslMode } from '../../daemon/src/gen/sourced/v1/data_source';
+import { DataSource, SslMode } from '@sourced/api';
 
 /** A DataSource for a harness server, with an inline password unless another secret is given. */
 export function pgSource(server: ServerInfo, extra: Partial<DataSource> = {}, password: string = server.password): DataSource {

@@ -1,8 +1,8 @@
 import type { ClientReadableStream, ServiceError } from '@grpc/grpc-js';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { DaemonConfig } from '../../daemon/src';
-import type { DiscoverDataSourceRequest, DiscoverDataSourceResponse } from '../../daemon/src/gen/sourced/v1/data_source_service';
-import { decodeRichStatus } from '../../daemon/src/grpc/richStatus';
+import type { DiscoverDataSourceRequest, DiscoverDataSourceResponse } from '@sourced/api';
+import { decodeRichStatus } from '@sourced/api';
 import { collect as collectStream, startTestDaemon as startSdkTestDaemon, type TestDaemon } from '../../sdk/src/testing';
 import { eventually } from './pg';
 import { captureSource, captureText, spansText } from './secretScan';

@@ -1,6 +1,6 @@
-import { CheckStatus, type CheckFinished } from '../../daemon/src/gen/sourced/v1/validation';
-import type { ValidateDataSourceResponse } from '../../daemon/src/gen/sourced/v1/data_source_service';
-import { SslMode } from '../../daemon/src/gen/sourced/v1/data_source';
+import { CheckStatus, type CheckFinished } from '@sourced/api';
+import type { ValidateDataSourceResponse } from '@sourced/api';
+import { SslMode } from '@sourced/api';
 
 export const STATUS: Record<number, string> = {
   [CheckStatus.CHECK_STATUS_PASSED]: 'PASSED',

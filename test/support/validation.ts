@@ -1,5 +1,5 @@
-import type { ValidateDataSourceResponse } from '../../daemon/src/gen/sourced/v1/data_source_service';
-import { CheckStatus, type CheckFinished } from '../../daemon/src/gen/sourced/v1/validation';
+import type { ValidateDataSourceResponse } from '@sourced/api';
+import { CheckStatus, type CheckFinished } from '@sourced/api';
 
 /** Check statuses by name, as a person reads them. */
 export const STATUS: Record<number, string> = {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { DataSource } from '../gen/sourced/v1/data_source';
+import { DataSource } from '@sourced/api';
 
 const KNOWN = new Set([
   'id', 'name', 'type', 'location', 'cloud_provider', 'cloudProvider', 'primary', 'secondary', 'credentials',

@@ -6,16 +6,16 @@ import { parseArgs } from 'node:util';
 import type { PGlite } from '@electric-sql/pglite';
 import type { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import type { RunningDaemon } from '../Daemon';
-import type { DataSource } from '../gen/sourced/v1/data_source';
+import type { DataSource } from '@sourced/api';
 import {
   DataSourceServiceClient,
   DiscoverDataSourceRequest,
   ValidateDataSourceRequest,
   type DiscoverDataSourceResponse,
   type ValidateDataSourceResponse,
-} from '../gen/sourced/v1/data_source_service';
-import { relationKindToJSON, type DiscoverySummary, type Relation, type Schema } from '../gen/sourced/v1/discovery';
-import { checkStatusToJSON, type CheckFinished, type ValidationReport, type ValidationSummary } from '../gen/sourced/v1/validation';
+} from '@sourced/api';
+import { relationKindToJSON, type DiscoverySummary, type Relation, type Schema } from '@sourced/api';
+import { checkStatusToJSON, type CheckFinished, type ValidationReport, type ValidationSummary } from '@sourced/api';
 import { VERSION } from '../version';
 import { readDataSourceFile } from './dataSourceFile';
 import { DEMO_READER, DEMO_RELATIONS, DEMO_SCHEMA_SQL, DEMO_SCHEMAS, type DemoRelationKind } from './demoSchema';

@@ -2,11 +2,11 @@ import { credentials, Metadata, status as Status, type ServiceError } from '@grp
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/configError';
-import { DataSourceServiceClient, DiscoverDataSourceResponse, ValidateDataSourceResponse } from '../gen/sourced/v1/data_source_service';
-import { Collection, DiscoveryStrategy, discoveryStrategyFromJSON, Relation, Schema, type DiscoverySummary } from '../gen/sourced/v1/discovery';
-import { PluginServiceClient, pluginStateToJSON, type ListPluginsResponse } from '../gen/sourced/v1/plugin_service';
-import { checkStatusToJSON, EndpointRole, endpointRoleToJSON } from '../gen/sourced/v1/validation';
-import { decodeRichStatus } from '../grpc/richStatus';
+import { DataSourceServiceClient, DiscoverDataSourceResponse, ValidateDataSourceResponse } from '@sourced/api';
+import { Collection, DiscoveryStrategy, discoveryStrategyFromJSON, Relation, Schema, type DiscoverySummary } from '@sourced/api';
+import { PluginServiceClient, pluginStateToJSON, type ListPluginsResponse } from '@sourced/api';
+import { checkStatusToJSON, EndpointRole, endpointRoleToJSON } from '@sourced/api';
+import { decodeRichStatus } from '@sourced/api';
 import { VERSION } from '../version';
 import { auditCommand } from './audit';
 import { DataSourceFileError, readDataSourceFile } from './dataSourceFile';

@@ -1,6 +1,6 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
-import type { Collection, Relation, Schema } from '../gen/sourced/v1/discovery';
-import { collectionKindToJSON, relationKindToJSON } from '../gen/sourced/v1/discovery';
+import type { Collection, Relation, Schema } from '@sourced/api';
+import { collectionKindToJSON, relationKindToJSON } from '@sourced/api';
 
 /**
  * Terminal rendering of the `sourced` client: where output goes (stdout or --output FILE), whether

@@ -1,8 +1,8 @@
 import { Metadata } from '@grpc/grpc-js';
-import { DataSourceServiceClient, PreviewTableResponse } from '../gen/sourced/v1/data_source_service';
-import { DiscoveryStrategy, discoveryStrategyFromJSON } from '../gen/sourced/v1/discovery';
-import { Cell, type PreviewColumn, type PreviewSummary } from '../gen/sourced/v1/preview';
-import { endpointRoleToJSON } from '../gen/sourced/v1/validation';
+import { DataSourceServiceClient, PreviewTableResponse } from '@sourced/api';
+import { DiscoveryStrategy, discoveryStrategyFromJSON } from '@sourced/api';
+import { Cell, type PreviewColumn, type PreviewSummary } from '@sourced/api';
+import { endpointRoleToJSON } from '@sourced/api';
 import type { Output, Paint } from './output';
 
 /** The widest a column of the table format gets, characters. */

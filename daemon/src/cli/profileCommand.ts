@@ -1,8 +1,8 @@
 import { Metadata } from '@grpc/grpc-js';
-import { DataSourceServiceClient, ProfileTableResponse } from '../gen/sourced/v1/data_source_service';
-import { DiscoveryStrategy } from '../gen/sourced/v1/discovery';
-import { FigureMethod, ProfileMode, type ColumnFigureMethods, type ColumnProfile, type StatisticsAge } from '../gen/sourced/v1/profile';
-import { endpointRoleToJSON } from '../gen/sourced/v1/validation';
+import { DataSourceServiceClient, ProfileTableResponse } from '@sourced/api';
+import { DiscoveryStrategy } from '@sourced/api';
+import { FigureMethod, ProfileMode, type ColumnFigureMethods, type ColumnProfile, type StatisticsAge } from '@sourced/api';
+import { endpointRoleToJSON } from '@sourced/api';
 import type { Output, Paint } from './output';
 import { cellText, splitTable, type PreviewCliArgs } from './previewCommand';
 

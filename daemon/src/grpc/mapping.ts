@@ -1,12 +1,12 @@
 import type { CatalogEntity, CollectionEntity, DataSourceInput, DiscoveryEvent, DiscoveryFilter, DiscoveryStrategy, RelationEntity, SecretValueInput, SourceIdentity, ValidationEvent } from '@sourced/core';
 import type { Cell as CoreCell, CheckStatus as CoreCheckStatus, EndpointRole as CoreRole, ColumnFigureMethods, FigureMethod, PreviewEvent, ProfileEvent, ProfileMode, StatisticsAge } from '@sourced/core';
-import { FigureMethod as PbFigureMethod, ProfileMode as PbProfileMode, type ColumnFigureMethods as PbColumnFigureMethods, type StatisticsAge as PbStatisticsAge } from '../gen/sourced/v1/profile';
-import { NullValue } from '../gen/google/protobuf/struct';
-import type { Cell as PbCell } from '../gen/sourced/v1/preview';
-import { cloudProviderToJSON, locationToJSON, sslModeToJSON, type DataSource, type SecretValue } from '../gen/sourced/v1/data_source';
-import type { DiscoverDataSourceResponse, PreviewTableResponse, ProfileTableResponse, ValidateDataSourceResponse } from '../gen/sourced/v1/data_source_service';
-import { CollectionKind, DiscoveryStrategy as PbStrategy, RelationKind, type Collection, type DiscoveryFilter as PbFilter, type Relation, type SourceIdentity as SourceIdentityMessage } from '../gen/sourced/v1/discovery';
-import { CheckStatus, EndpointRole } from '../gen/sourced/v1/validation';
+import { FigureMethod as PbFigureMethod, ProfileMode as PbProfileMode, type ColumnFigureMethods as PbColumnFigureMethods, type StatisticsAge as PbStatisticsAge } from '@sourced/api';
+import { NullValue } from '@sourced/api';
+import type { Cell as PbCell } from '@sourced/api';
+import { cloudProviderToJSON, locationToJSON, sslModeToJSON, type DataSource, type SecretValue } from '@sourced/api';
+import type { DiscoverDataSourceResponse, PreviewTableResponse, ProfileTableResponse, ValidateDataSourceResponse } from '@sourced/api';
+import { CollectionKind, DiscoveryStrategy as PbStrategy, RelationKind, type Collection, type DiscoveryFilter as PbFilter, type Relation, type SourceIdentity as SourceIdentityMessage } from '@sourced/api';
+import { CheckStatus, EndpointRole } from '@sourced/api';
 
 /** The contract's DataSource as the core normalizer's input. Enum zero values become "not given". */
 export function toDataSourceInput(ds: DataSource): DataSourceInput {

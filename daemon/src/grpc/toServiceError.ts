@@ -1,6 +1,6 @@
 import { Metadata, status as Status, type ServiceError } from '@grpc/grpc-js';
 import { AbortedError, InputError, NotAllowedError, NotFoundError, SourcedError, UnavailableError, UnauthenticatedError, ResourceExhaustedError } from '@sourced/core';
-import { encodeRichStatus, type RichStatus } from './richStatus';
+import { encodeRichStatus, type RichStatus } from '@sourced/api';
 
 /** The ErrorInfo domain of every sourced error. */
 export const ERROR_DOMAIN = 'sourced.dev';

@@ -33,7 +33,7 @@ import type {
   ProfileTableResponse,
   ValidateDataSourceRequest,
   ValidateDataSourceResponse,
-} from '../gen/sourced/v1/data_source_service';
+} from '@sourced/api';
 import { serverStreaming, type CallContext, type HandlerDeps } from '../grpc/callHandlers';
 import { toDataSourceInput, toDiscoveryResponses, toFilter, toPreviewResponse, toProfileMode, toProfileResponse, toStrategy, toValidationResponse } from '../grpc/mapping';
 import type { PluginRegistry } from '../plugins/PluginRegistry';

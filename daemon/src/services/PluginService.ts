@@ -1,6 +1,6 @@
 import { InputError, PLUGIN_SDK_VERSION } from '@sourced/core';
-import type { GetPluginRequest, GetPluginResponse, ListPluginsRequest, ListPluginsResponse, Plugin, PluginServiceServer } from '../gen/sourced/v1/plugin_service';
-import { PluginKind, PluginState } from '../gen/sourced/v1/plugin_service';
+import type { GetPluginRequest, GetPluginResponse, ListPluginsRequest, ListPluginsResponse, Plugin, PluginServiceServer } from '@sourced/api';
+import { PluginKind, PluginState } from '@sourced/api';
 import { unary, type HandlerDeps } from '../grpc/callHandlers';
 import type { PluginRecord, PluginRegistry } from '../plugins/PluginRegistry';
 

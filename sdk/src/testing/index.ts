@@ -17,7 +17,7 @@ export {
   finishedCheckProblems,
 } from './conformance';
 export type { ConformanceSource, ConnectorConformanceOptions, SecretProviderConformanceOptions, SecretProviderFixture, VitestApi } from './conformance';
-export { DataSource, Endpoint, Credentials, SecretValue, SslConfig, CloudConfig, Location, CloudProvider, SslMode } from 'sourced/dist/gen/sourced/v1/data_source';
+export { DataSource, Endpoint, Credentials, SecretValue, SslConfig, CloudConfig, Location, CloudProvider, SslMode } from '@sourced/api';
 export type {
   DiscoverDataSourceRequest,
   DiscoverDataSourceResponse,
@@ -27,17 +27,18 @@ export type {
   ProfileTableResponse,
   ValidateDataSourceRequest,
   ValidateDataSourceResponse,
-} from 'sourced/dist/gen/sourced/v1/data_source_service';
-export type { Cell as PreviewCell, PreviewColumn, PreviewHeader, PreviewRow, PreviewRows, PreviewSummary, TableRef } from 'sourced/dist/gen/sourced/v1/preview';
-export type { ColumnFigureMethods as ProfiledColumnMethods, ColumnProfile as ProfiledColumn, ProfileHeader, ProfileSummary, TypeFrequency, ValueFrequency } from 'sourced/dist/gen/sourced/v1/profile';
-export { FigureMethod } from 'sourced/dist/gen/sourced/v1/profile';
-export { ProfileMode as ProfileModeEnum } from 'sourced/dist/gen/sourced/v1/profile';
-export { CheckStatus } from 'sourced/dist/gen/sourced/v1/validation';
-export type { Plugin } from 'sourced/dist/gen/sourced/v1/plugin_service';
+} from '@sourced/api';
+export type { Cell as PreviewCell, PreviewColumn, PreviewHeader, PreviewRow, PreviewRows, PreviewSummary, TableRef } from '@sourced/api';
+export type { ColumnFigureMethods as ProfiledColumnMethods, ColumnProfile as ProfiledColumn, ProfileHeader, ProfileSummary, TypeFrequency, ValueFrequency } from '@sourced/api';
+export { FigureMethod } from '@sourced/api';
+export { ProfileMode as ProfileModeEnum } from '@sourced/api';
+export { CheckStatus } from '@sourced/api';
+export type { Plugin } from '@sourced/api';
 export { DEFAULT_CONFIG } from 'sourced';
-export type { DaemonConfig, RichStatus, RunningDaemon } from 'sourced';
-export type { DataSourceServiceClient } from 'sourced/dist/gen/sourced/v1/data_source_service';
-export type { PluginServiceClient } from 'sourced/dist/gen/sourced/v1/plugin_service';
+export type { DaemonConfig, RunningDaemon } from 'sourced';
+export type { RichStatus } from '@sourced/api';
+export type { DataSourceServiceClient } from '@sourced/api';
+export type { PluginServiceClient } from '@sourced/api';
 export type {
   Collection,
   CollectionIndex,
@@ -58,8 +59,8 @@ export type {
   Schema,
   SchemaBatch,
   SchemaSampling,
-} from 'sourced/dist/gen/sourced/v1/discovery';
-export { CollectionKind, DiscoveryStrategy, RelationKind } from 'sourced/dist/gen/sourced/v1/discovery';
-export { EndpointRole } from 'sourced/dist/gen/sourced/v1/validation';
-export type { CheckFinished, CheckStarted, ValidationReport, ValidationSummary } from 'sourced/dist/gen/sourced/v1/validation';
-export { PluginState, PluginKind } from 'sourced/dist/gen/sourced/v1/plugin_service';
+} from '@sourced/api';
+export { CollectionKind, DiscoveryStrategy, RelationKind } from '@sourced/api';
+export { EndpointRole } from '@sourced/api';
+export type { CheckFinished, CheckStarted, ValidationReport, ValidationSummary } from '@sourced/api';
+export { PluginState, PluginKind } from '@sourced/api';

@@ -1,15 +1,16 @@
 import { credentials, Metadata, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { SourcedPlugin } from '@sourced/core';
-import { DEFAULT_CONFIG, decodeRichStatus, startDaemon, type DaemonConfig, type RichStatus, type RunningDaemon } from 'sourced';
+import { decodeStatusDetails, type RichStatus } from '@sourced/api';
+import { DEFAULT_CONFIG, startDaemon, type DaemonConfig, type RunningDaemon } from 'sourced';
 import {
   DataSourceServiceClient,
   type DiscoverDataSourceRequest,
   type DiscoverDataSourceResponse,
   type ValidateDataSourceRequest,
   type ValidateDataSourceResponse,
-} from 'sourced/dist/gen/sourced/v1/data_source_service';
-import { PluginServiceClient, type Plugin } from 'sourced/dist/gen/sourced/v1/plugin_service';
+} from '@sourced/api';
+import { PluginServiceClient, type Plugin } from '@sourced/api';
 
 /** What {@link startTestDaemon} starts. */
 export interface TestDaemonOptions {
@@ -134,10 +135,9 @@ export async function collect<T>(stream: ClientReadableStream<T>): Promise<T[]> 
 
 /** The `google.rpc.Status` a failed call carried (ErrorInfo reason and metadata, BadRequest violations, RetryInfo), with its gRPC code. */
 export function richStatusOf(error: unknown): RichStatus & { grpcCode: number } {
-  const se = error as ServiceError;
-  const bin = se.metadata?.get('grpc-status-details-bin')[0];
-  if (!bin) throw new Error(`no grpc-status-details-bin on ${String(error)}`);
-  return { ...decodeRichStatus(bin as Buffer), grpcCode: se.code };
+  const rich = decodeStatusDetails(error);
+  if (!rich) throw new Error(`no grpc-status-details-bin on ${String(error)}`);
+  return { ...rich, grpcCode: (error as ServiceError).code };
 }
 
 /** Runs a call that must fail and returns its error; throws when it succeeds. */

@@ -9,8 +9,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { DataSourceServiceClient } from '../../../daemon/src/gen/sourced/v1/data_source_service';
-import { ListPluginsRequest, PluginServiceClient, type ListPluginsResponse } from '../../../daemon/src/gen/sourced/v1/plugin_service';
+import { DataSourceServiceClient } from '@sourced/api';
+import { ListPluginsRequest, PluginServiceClient, type ListPluginsResponse } from '@sourced/api';
 import { startDaemonProcess, type DaemonProcess } from './processes';
 
 /** A daemon process started from `config` (written to a temporary JSON file), and what it needs cleaned up. */

@@ -1,6 +1,6 @@
-import { DataSource } from '../../../daemon/src/gen/sourced/v1/data_source';
-import { CheckStatus, type CheckFinished } from '../../../daemon/src/gen/sourced/v1/validation';
-import type { ValidateDataSourceResponse } from '../../../daemon/src/gen/sourced/v1/data_source_service';
+import { DataSource } from '@sourced/api';
+import { CheckStatus, type CheckFinished } from '@sourced/api';
+import type { ValidateDataSourceResponse } from '@sourced/api';
 import type { AzureApp, AzureStandIn } from './AzureStandIn';
 import type { ServerInfo } from '../../support/globalSetup';
 import type { TestDaemon } from '../../support/testDaemon';

@@ -3,7 +3,7 @@
  * look at the server from the side (its open connections) through a superuser client.
  */
 import { MongoClient } from 'mongodb';
-import { DataSource, SslMode } from '../../../daemon/src/gen/sourced/v1/data_source';
+import { DataSource, SslMode } from '@sourced/api';
 import type { MongoServerInfo } from '../../support/mongoSetup';
 
 /** A MongoDB data source for a suite's server, with an inline password unless another is given. */

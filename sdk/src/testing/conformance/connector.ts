@@ -5,15 +5,15 @@ import type {
   PreviewTableResponse,
   ProfileTableResponse,
   ValidateDataSourceResponse,
-} from 'sourced/dist/gen/sourced/v1/data_source_service';
-import { ProfileMode } from 'sourced/dist/gen/sourced/v1/profile';
-import type { Collection, Relation } from 'sourced/dist/gen/sourced/v1/discovery';
-import { PluginState } from 'sourced/dist/gen/sourced/v1/plugin_service';
-import { CheckStatus, EndpointRole } from 'sourced/dist/gen/sourced/v1/validation';
+} from '@sourced/api';
+import { ProfileMode } from '@sourced/api';
+import type { Collection, Relation } from '@sourced/api';
+import { PluginState } from '@sourced/api';
+import { CheckStatus, EndpointRole } from '@sourced/api';
 import { collect, richStatusOf, startTestDaemon, type TestDaemon } from '../startTestDaemon';
 import { Captured, none, pollUntil, secretLabels, testRegistrar, UPPER_SNAKE_CASE, vitestApi, loadedPlugins } from './shared';
 import type { ConformanceSource, ConnectorConformanceOptions } from './types';
-import type { RichStatus } from 'sourced';
+import type { RichStatus } from '@sourced/api';
 
 /** Test names of the connector suite, as a plugin author reads them in a failure (and lists them in `knownFailures`). */
 export const CONNECTOR_TESTS = {

@@ -12,10 +12,9 @@ import {
   type SecretProviderContext,
   type SourcedPlugin,
 } from '@sourced/core';
-import { DEFAULT_CONFIG } from 'sourced';
-import { DataSource } from 'sourced/dist/gen/sourced/v1/data_source';
-import { PluginState } from 'sourced/dist/gen/sourced/v1/plugin_service';
-import { toDataSourceInput } from 'sourced/dist/grpc/mapping';
+import { DEFAULT_CONFIG, toDataSourceInput } from 'sourced';
+import { DataSource } from '@sourced/api';
+import { PluginState } from '@sourced/api';
 import { startTestDaemon, type TestDaemon } from '../startTestDaemon';
 import { Captured, none, secretLabels, testRegistrar, vitestApi, loadedPlugins } from './shared';
 import type { SecretProviderConformanceOptions, SecretProviderFixture } from './types';

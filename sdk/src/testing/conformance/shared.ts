@@ -1,7 +1,7 @@
 import type { ServiceError } from '@grpc/grpc-js';
 import type * as Vitest from 'vitest';
-import { decodeRichStatus } from 'sourced';
-import { PluginState, type Plugin } from 'sourced/dist/gen/sourced/v1/plugin_service';
+import { decodeRichStatus } from '@sourced/api';
+import { PluginState, type Plugin } from '@sourced/api';
 import type { TestDaemon } from '../startTestDaemon';
 
 /** The part of vitest's API the kit registers its suites with. */

@@ -1,6 +1,6 @@
 import type { SourcedPlugin } from '@sourced/core';
 import type { DaemonConfig } from 'sourced';
-import type { DataSource } from 'sourced/dist/gen/sourced/v1/data_source';
+import type { DataSource } from '@sourced/api';
 import type { VitestApi } from './shared';
 
 /**
