@@ -7,6 +7,7 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, isIP, type AddressInfo, type Server, type Socket } from 'node:net';
+import { KEEPALIVE_IDLE_MS } from './ConnectionArgs';
 import type { TargetDeniedError, TargetPolicy } from './TargetPolicy';
 
 /** What a driver needs to connect through the guard, and what the guard refused for it. */
@@ -150,7 +151,8 @@ export class SocksGuard {
   }
 
   private async connect(client: Socket, reader: Reader, lease: Lease, host: string, port: number): Promise<void> {
-    const upstream = this.policy.connect({ host, port, noDelay: true, keepAlive: true });
+    // Keep-alive from KEEPALIVE_IDLE_MS of silence, not the kernel's 2 hours: this is the socket to the server.
+    const upstream = this.policy.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_IDLE_MS });
     this.track(upstream);
     try {
       await new Promise<void>((resolve, reject) => {

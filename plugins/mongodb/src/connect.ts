@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { abortedErrorFrom, describeError, InputError, raceSignal, type ConnectionArgs, type DataSource, type GuardLease, type TargetDeniedError, type TargetPolicy, type TlsArgs } from '@sourced/core';
+import { abortedErrorFrom, describeError, InputError, KEEPALIVE_IDLE_MS, raceSignal, type ConnectionArgs, type DataSource, type GuardLease, type TargetDeniedError, type TargetPolicy, type TlsArgs } from '@sourced/core';
 import { MongoClient, type AuthMechanism, type MongoClientOptions, type ServerHeartbeatFailedEvent } from 'mongodb';
 
 /** Prefix of an SRV record name; a host given with it is looked up as `mongodb+srv`. */
@@ -10,6 +10,15 @@ const AUTH_MECHANISMS = ['DEFAULT', 'SCRAM-SHA-1', 'SCRAM-SHA-256', 'MONGODB-X50
 
 /** How long `close()` may take before we stop waiting (the driver ends sessions first). */
 const CLOSE_TIMEOUT_MS = 2_000;
+
+/**
+ * How often the driver checks a HYBRID endpoint (a `hello` on its monitoring connection), ms;
+ * the driver's default is 10 s. A check that gets no answer within the connect timeout marks
+ * the server unknown and interrupts the commands in flight on it (a network error: the engines
+ * fail over), so a frozen primary is left within this plus the connect timeout even where the
+ * daemon's own stall probe is off.
+ */
+export const HYBRID_HEARTBEAT_MS = 5_000;
 
 /** MongoDB-specific settings of a data source, from its host and connection properties. */
 export interface MongoSettings {
@@ -82,6 +91,15 @@ export interface ClientOptions {
  * The driver options for a data source: one host without discovery of other members
  * (`directConnection`), or an SRV seed list; TLS; the application name; credentials as the
  * `auth` option. Reads go to the primary when there is one, else a secondary.
+ *
+ * The driver's own bounds: server selection and each connection's handshake within the connect
+ * timeout (the data source's, or `o.timeoutMs`); with a statement time limit (the strategy's,
+ * sent as `maxTimeMS`), a reply that does not come within that limit plus the connect timeout
+ * ends its connection (`socketTimeoutMS`: the server would have answered by then, even with
+ * its own MaxTimeMSExpired); HYBRID checks its servers every {@link HYBRID_HEARTBEAT_MS} and
+ * starts TCP keep-alive after {@link KEEPALIVE_IDLE_MS} idle (the driver always turns
+ * keep-alive on, after 120 s; behind the daemon's target policy the socket to the server is
+ * the SOCKS guard's, which uses the same idle time).
  */
 export function mongoClientOptions(args: ConnectionArgs, settings: MongoSettings, o: ClientOptions): MongoClientOptions {
   const timeout = o.timeoutMs ?? args.connectTimeoutMs;
@@ -89,6 +107,8 @@ export function mongoClientOptions(args: ConnectionArgs, settings: MongoSettings
     appName: args.applicationName,
     serverSelectionTimeoutMS: timeout,
     connectTimeoutMS: timeout,
+    ...(args.statementTimeoutMs ? { socketTimeoutMS: args.statementTimeoutMs + timeout } : {}),
+    ...(args.keepAlive ? { heartbeatFrequencyMS: HYBRID_HEARTBEAT_MS, keepAliveInitialDelay: KEEPALIVE_IDLE_MS } : {}),
     maxPoolSize: o.maxPoolSize,
     minPoolSize: 0,
     readPreference: 'primaryPreferred',

@@ -90,6 +90,13 @@ export interface MongoStandIn {
   openCursors(): number;
   /** Names of the commands that were answered with CommandNotFound. */
   readonly unknownCommands: string[];
+  /**
+   * A test hook: freezes the server as SIGSTOP freezes a mongod. Connections stay open and new
+   * ones are accepted (the kernel's part), but nothing is read or answered, heartbeats
+   * included, until {@link resume}, which answers what waited.
+   */
+  pause(): void;
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -141,6 +148,8 @@ class StandIn implements MongoStandIn {
   private nextConversationId = 1;
   private readonly log: (line: string) => void;
   private readonly debug: (line: string) => void;
+  /** Set while paused: replies wait for it. */
+  private frozen?: { thawed: Promise<void>; thaw(): void };
 
   constructor(private readonly options: MongoStandInOptions) {
     this.host = options.host ?? '127.0.0.1';
@@ -179,7 +188,23 @@ class StandIn implements MongoStandIn {
     return this.cursors.size;
   }
 
+  pause(): void {
+    if (this.frozen) return;
+    let thaw = () => undefined as void;
+    const thawed = new Promise<void>((resolve) => (thaw = resolve));
+    this.frozen = { thawed, thaw };
+    for (const c of this.conns.values()) c.socket.pause();
+  }
+
+  resume(): void {
+    const frozen = this.frozen;
+    this.frozen = undefined;
+    for (const c of this.conns.values()) if (!c.socket.destroyed) c.socket.resume();
+    frozen?.thaw();
+  }
+
   async stop(): Promise<void> {
+    this.resume();
     for (const c of this.conns.values()) c.socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -196,6 +221,7 @@ class StandIn implements MongoStandIn {
       conversations: new Map(),
     };
     this.conns.set(conn.id, conn);
+    if (this.frozen) socket.pause();
     const framer = new MessageFramer();
     let queue = Promise.resolve();
     let first = true;
@@ -243,6 +269,7 @@ class StandIn implements MongoStandIn {
     } finally {
       conn.running = undefined;
     }
+    if (this.frozen) await this.frozen.thawed;
     if (request.moreToCome || conn.socket.destroyed) return;
     conn.socket.write(encodeReply(request, reply));
   }
