@@ -178,8 +178,8 @@ describe('the configuration schema', () => {
     it('a rule between keys, with the layer that broke it', () => {
       expect(errorOf([], { SOURCED_PREVIEW_DEFAULT_ROWS: '5000' })).toMatchInlineSnapshot(`"environment variable SOURCED_PREVIEW_DEFAULT_ROWS: 5000 is more than preview.maxRows (1000)"`);
       expect(errorOf([], { SOURCED_AUTH_JWT_ISSUER: 'https://idp' })).toMatchInlineSnapshot(`
-        "auth.jwt.jwks: missing: a non-empty string
-        auth.jwt.audience: missing: a non-empty string"
+        "auth.jwt.jwks (in the file, or SOURCED_AUTH_JWT_JWKS): missing: a non-empty string
+        auth.jwt.audience (in the file, or SOURCED_AUTH_JWT_AUDIENCE): missing: a non-empty string"
       `);
     });
 

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { CONFIG_FILE_VARIABLE, fromString, readEnvironment } from './env';
@@ -16,15 +16,15 @@ import { CONFIG_LEAVES, formatPath, unwrap, type ConfigLeaf } from './fields';
 import { LISTEN_HINT, splitListen } from './kinds';
 import { DaemonConfigSchema, DaemonConfigShape, DEFAULT_CONFIG, type DaemonConfig } from './schema';
 
-/** The flags `sourced serve` takes; each option flag is the `flag` of its leaf in the schema. */
-export const SERVE_FLAGS = {
+/** The flag name of an option that has one (`--log-level` → `log-level`). */
+const flagOf = (leaf: ConfigLeaf) => leaf.meta.flag?.split(' ')[0].replace(/^--/, '');
+
+/** The flags `sourced serve` takes: `--config`, `--help`, and the `flag` of each option in the schema. */
+export const SERVE_FLAGS: NonNullable<ParseArgsConfig['options']> = {
   config: { type: 'string' },
-  listen: { type: 'string' },
-  plugin: { type: 'string', multiple: true },
-  'log-level': { type: 'string' },
-  'shutdown-grace-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
-} as const;
+  ...Object.fromEntries(CONFIG_LEAVES.filter(flagOf).map((leaf) => [flagOf(leaf), { type: 'string', multiple: leaf.meta.flag?.includes('(repeatable)') === true }])),
+};
 
 /** Splits `host:port` (IPv6 in brackets); throws ConfigError naming the origin. */
 export function parseListen(value: string, origin: string): { host: string; port: number } {
@@ -133,7 +133,7 @@ const named = (what: string, leaf: ConfigLeaf): Origin => ({ name: (p) => (p ===
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): DaemonConfig {
   const { values } = parseArgs({ args: argv, options: SERVE_FLAGS, allowPositionals: false, strict: true });
   const origins = new Origins();
-  const file = values.config ?? env[CONFIG_FILE_VARIABLE];
+  const file = typeof values.config === 'string' ? values.config : env[CONFIG_FILE_VARIABLE];
   const config = file ? readConfigFile(resolve(cwd, file), origins) : structuredClone(DEFAULT_CONFIG);
 
   for (const { leaf, variable, raw } of readEnvironment(env)) {
@@ -141,7 +141,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env,
     overlay(config, leaf, fromString(leaf, raw, origin.name(leaf.key)), origin, cwd, origins);
   }
   for (const [flag, value] of Object.entries(values)) {
-    const leaf = CONFIG_LEAVES.find((l) => l.meta.flag?.split(' ')[0] === `--${flag}`);
+    const leaf = CONFIG_LEAVES.find((l) => flagOf(l) === flag);
     if (!leaf || value === undefined) continue;
     const origin = named(`flag --${flag}`, leaf);
     overlay(config, leaf, Array.isArray(value) ? value : fromString(leaf, String(value), origin.name(leaf.key)), origin, cwd, origins);
@@ -150,6 +150,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env,
   const tls = config.server.tls as Partial<NonNullable<DaemonConfig['server']['tls']>> | undefined;
   if (tls && (!tls.cert || !tls.key)) throw new ConfigError('server.tls needs both cert and key (in the file, or SOURCED_SERVER_TLS_CERT and SOURCED_SERVER_TLS_KEY)');
   const result = DaemonConfigSchema.safeParse(config, { error: issueMessage });
-  if (!result.success) throwIssues(result.error, origins.of);
+  // A key no layer set (a group's missing key): say where it could be set.
+  const settable = (path: readonly PropertyKey[]): Origin | undefined => {
+    const leaf = CONFIG_LEAVES.find((l) => l.key === path.join('.'));
+    return leaf && { name: (p) => `${p} (in the file, or ${leaf.env})` };
+  };
+  if (!result.success) throwIssues(result.error, (path) => origins.of(path) ?? settable(path));
   return result.data;
 }
