@@ -172,6 +172,7 @@ describe('the configuration schema', () => {
       );
       expect(errorOf([], { SOURCED_AUTH_TOKENS: '[{"principal": "ci", ' })).toMatch(/^environment variable SOURCED_AUTH_TOKENS: not valid JSON \(/);
       expect(errorOf([], { SOURCED_SECRETS_ORDER: 'reference,reference' })).toMatchInlineSnapshot(`"environment variable SOURCED_SECRETS_ORDER: lists a link twice"`);
+      expect(errorOf([], { SOURCED_TARGETS_DNS_SERVERS: '10.0.0.2, dns.example.com' })).toMatch(/^environment variable SOURCED_TARGETS_DNS_SERVERS: .*dns\.example\.com.* \(a DNS server is an address, ip or ip:port/);
     });
 
     /** A rule between keys names the layer that set the key. */

@@ -107,7 +107,7 @@ export function dnsServers() {
     try {
       new TargetPolicy({ allow: [], deny: [] }, { dnsServers: servers });
     } catch (error) {
-      ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^targets\.dnsServers: /, ''), input: servers });
+      ctx.addIssue({ code: 'custom', message: `${(error as Error).message.replace(/^targets\.dnsServers: /, '')} (a DNS server is an address, ip or ip:port, such as 10.0.0.2 or [fd00::2]:53)`, input: servers });
     }
   });
 }
