@@ -1,5 +1,5 @@
 /**
- * The daemon as a process of its own (`node daemon/dist/cli/main.js serve`), so that its
+ * The daemon as a process of its own (`node cli/dist/main.js serve`), so that its
  * memory is its own: resident set size now (VmRSS) and its high-water mark (VmHWM) come
  * from /proc/<pid>/status. VmHWM covers the process's whole life, so the benchmark starts a
  * fresh daemon for every measured run.
@@ -11,7 +11,7 @@ import { credentials } from '@grpc/grpc-js';
 import { DataSourceServiceClient } from '@sourced/api';
 import { freePort } from '../test/harness/ports';
 
-const MAIN = join(__dirname, '..', 'daemon', 'dist', 'cli', 'main.js');
+const MAIN = join(__dirname, '..', 'cli', 'dist', 'main.js');
 
 export interface DaemonProcess {
   address: string;

@@ -3,14 +3,14 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { freePort } from '../../harness/ports';
 
-/** The `sourced` executable as npm installs it; it runs the built `daemon/dist` (`npm test` builds first). */
+/** The `sourced` executable as npm installs it (@sourced/cli); it runs the built `cli/dist` and `daemon/dist` (`npm test` builds first). */
 import { captureSource, captureText } from '../../support/secretScan';
 
-export const SOURCED_BIN = resolve(__dirname, '../../../daemon/bin/sourced.js');
+export const SOURCED_BIN = resolve(__dirname, '../../../cli/bin/sourced.js');
 
 function assertBuilt(): void {
-  if (!existsSync(resolve(__dirname, '../../../daemon/dist/cli/main.js'))) {
-    throw new Error('daemon/dist is missing: run `npm run build` (npm test does) before the end-to-end suites');
+  if (!existsSync(resolve(__dirname, '../../../cli/dist/main.js')) || !existsSync(resolve(__dirname, '../../../daemon/dist/index.js'))) {
+    throw new Error('cli/dist or daemon/dist is missing: run `npm run build` (npm test does) before the end-to-end suites');
   }
 }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { PGlite } from '@electric-sql/pglite';
 import type { PGLiteSocketServer } from '@electric-sql/pglite-socket';
-import type { RunningDaemon } from '../Daemon';
+import type { RunningDaemon } from 'sourced';
 import type { DataSource } from '@sourced/api';
 import {
   DataSourceServiceClient,
@@ -16,7 +16,7 @@ import {
 } from '@sourced/api';
 import { relationKindToJSON, type DiscoverySummary, type Relation, type Schema } from '@sourced/api';
 import { checkStatusToJSON, type CheckFinished, type ValidationReport, type ValidationSummary } from '@sourced/api';
-import { VERSION } from '../version';
+import { VERSION } from 'sourced/parts';
 import { readDataSourceFile } from './dataSourceFile';
 import { DEMO_READER, DEMO_RELATIONS, DEMO_SCHEMA_SQL, DEMO_SCHEMAS, type DemoRelationKind } from './demoSchema';
 
@@ -253,8 +253,8 @@ class Demo {
     // nor the daemon's dependencies.
     const { PGlite } = require('@electric-sql/pglite') as typeof import('@electric-sql/pglite');
     const { PGLiteSocketServer } = require('@electric-sql/pglite-socket') as typeof import('@electric-sql/pglite-socket');
-    const { startDaemon } = require('../Daemon') as typeof import('../Daemon');
-    const { DEFAULT_CONFIG } = require('../config/DaemonConfig') as typeof import('../config/DaemonConfig');
+    const { startDaemon } = require('sourced') as typeof import('sourced');
+    const { DEFAULT_CONFIG } = require('sourced') as typeof import('sourced');
 
     if (!this.options.json) this.say(`sourced demo: PostgreSQL in WebAssembly (PGlite), a sample shop database, and the sourced daemon\n`);
     this.say('Starting PGlite and loading the sample shop...');

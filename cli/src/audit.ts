@@ -1,9 +1,5 @@
 import { parseArgs } from 'node:util';
-import { resolveSigningKey, SigningKeyError } from '../audit/signingKey';
-import { AuditFileError, verifyAuditLog } from '../audit/verifyAuditLog';
-import { JsonLogger } from '../logging/JsonLogger';
-import { loadPlugins } from '../plugins/loadPlugins';
-import { PluginRegistry } from '../plugins/PluginRegistry';
+import { AuditFileError, JsonLogger, loadPlugins, PluginRegistry, resolveSigningKey, SigningKeyError, verifyAuditLog } from 'sourced/parts';
 
 /** Exit codes of `sourced audit` (the same numbers as the rest of the CLI). */
 export const AUDIT_EXIT = { INTACT: 0, TAMPERED: 1, BAD_INPUT: 2 } as const;

@@ -1,13 +1,12 @@
 import { credentials, Metadata, status as Status, type ServiceError } from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../config/configError';
+import { ConfigError, VERSION } from 'sourced/parts';
 import { DataSourceServiceClient, DiscoverDataSourceResponse, ValidateDataSourceResponse } from '@sourced/api';
 import { Collection, DiscoveryStrategy, discoveryStrategyFromJSON, Relation, Schema, type DiscoverySummary } from '@sourced/api';
 import { PluginServiceClient, pluginStateToJSON, type ListPluginsResponse } from '@sourced/api';
 import { checkStatusToJSON, EndpointRole, endpointRoleToJSON } from '@sourced/api';
 import { decodeRichStatus } from '@sourced/api';
-import { VERSION } from '../version';
 import { auditCommand } from './audit';
 import { DataSourceFileError, readDataSourceFile } from './dataSourceFile';
 import { DiscoveryTree, formatCheck, formatRunning, Output, OutputFileError, ProgressLine, relationKind } from './output';
@@ -288,10 +287,10 @@ async function helpCommand(argv: string[]): Promise<number> {
 async function serve(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) return help('serve');
   // The config schema (zod) too is loaded only here.
-  const config = (require('../config/load') as typeof import('../config/load')).loadConfig(argv);
+  const config = (require('sourced/config') as typeof import('sourced/config')).loadConfig(argv);
   // Loaded here rather than at the top: the client commands need none of the daemon's
   // dependencies (OpenTelemetry SDK, awilix, plugin loader) and start twice as fast without.
-  const { startDaemon } = require('../Daemon') as typeof import('../Daemon');
+  const { startDaemon } = require('sourced') as typeof import('sourced');
   let daemon: Awaited<ReturnType<typeof startDaemon>>;
   try {
     daemon = await startDaemon({ config });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 'use strict';
-const { main } = require('../dist/cli/main.js');
+const { main } = require('../dist/main.js');
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
