@@ -18,6 +18,7 @@ if (process.argv.includes('--check')) {
     process.stderr.write('README.md: the configuration table is stale; run `npm run docs:config`\n');
     process.exit(1);
   }
+  process.stdout.write('README.md: configuration table up to date\n');
 } else if (fresh !== readme) {
   writeFileSync(path, fresh);
   process.stdout.write('README.md: configuration table written\n');

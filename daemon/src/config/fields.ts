@@ -28,8 +28,8 @@ export function unwrap(schema: z.ZodType): z.ZodType {
   let s = schema as z.ZodType & { def: { type: string; innerType?: z.ZodType; out?: z.ZodType } };
   for (;;) {
     const { def } = s;
-    if (['optional', 'default', 'prefault', 'nullable', 'readonly', 'catch'].includes(def.type) && def.innerType) s = def.innerType as typeof s;
-    else if (def.type === 'pipe' && def.out && def.out.def.type !== 'transform') s = def.out as typeof s;
+    if (['optional', 'default', 'prefault', 'nullable', 'readonly', 'catch'].includes(def.type) && def.innerType) s = def.innerType;
+    else if (def.type === 'pipe' && def.out && def.out.def.type !== 'transform') s = def.out;
     else return s;
   }
 }
@@ -74,7 +74,7 @@ function kindOf(schema: z.ZodType): ConfigLeaf['kind'] {
 function collect(schema: z.ZodType, path: string[], out: ConfigLeaf[]): void {
   const inner = unwrap(schema);
   if (inner instanceof z.ZodObject) {
-    for (const [key, child] of Object.entries(inner.shape as Record<string, z.ZodType>)) collect(child, [...path, key], out);
+    for (const [key, child] of Object.entries<z.ZodType>(inner.shape)) collect(child, [...path, key], out);
     return;
   }
   out.push({ path, key: path.join('.'), env: envName(path), schema, kind: kindOf(schema), meta: metaOf(schema) });
@@ -93,7 +93,7 @@ export function schemaAt(path: Path, schema: z.ZodType = DaemonConfigShape): z.Z
   for (const key of path) {
     if (!s) return undefined;
     const inner = unwrap(s);
-    if (inner instanceof z.ZodObject) s = (inner.shape as Record<string, z.ZodType>)[String(key)];
+    if (inner instanceof z.ZodObject) s = (inner.shape as Record<string, z.ZodType | undefined>)[String(key)];
     else if (inner instanceof z.ZodRecord) s = inner.valueType as z.ZodType;
     else if (inner instanceof z.ZodArray) s = inner.element as z.ZodType;
     else return undefined;
@@ -109,4 +109,4 @@ export function keysAt(path: Path): string[] | undefined {
 }
 
 /** `auth.tokens[0].sha256`. */
-export const formatPath = (path: Path) => path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : `.${k}`)).join('');
+export const formatPath = (path: Path) => path.map((k, i) => (typeof k === 'number' ? `[${String(k)}]` : i === 0 ? k : `.${k}`)).join('');

@@ -25,7 +25,8 @@ export interface ConfigMeta {
 }
 
 declare module 'zod' {
-  interface GlobalMeta extends ConfigMeta {}
+  // What `.meta()` accepts: zod's own keys (description, …) and ours.
+  interface GlobalMeta extends ConfigMeta {} // eslint-disable-line @typescript-eslint/no-empty-object-type -- zod's documented way to type .meta()
 }
 
 /** A value as an error message quotes it. */

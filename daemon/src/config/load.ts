@@ -23,7 +23,7 @@ const flagOf = (leaf: ConfigLeaf) => leaf.meta.flag?.split(' ')[0].replace(/^--/
 export const SERVE_FLAGS: NonNullable<ParseArgsConfig['options']> = {
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
-  ...Object.fromEntries(CONFIG_LEAVES.filter(flagOf).map((leaf) => [flagOf(leaf), { type: 'string', multiple: leaf.meta.flag?.includes('(repeatable)') === true }])),
+  ...Object.fromEntries(CONFIG_LEAVES.filter(flagOf).map((leaf): [string, { type: 'string'; multiple: boolean }] => [String(flagOf(leaf)), { type: 'string', multiple: leaf.meta.flag?.includes('(repeatable)') === true }])),
 };
 
 /** Splits `host:port` (IPv6 in brackets); throws ConfigError naming the origin. */
@@ -39,7 +39,7 @@ const isObject = (v: unknown): v is Tree => typeof v === 'object' && v !== null 
 const getAt = (tree: unknown, path: readonly string[]) => path.reduce<unknown>((node, k) => (isObject(node) ? node[k] : undefined), tree);
 function setAt(tree: Tree, path: readonly string[], value: unknown): void {
   let node = tree;
-  for (const k of path.slice(0, -1)) node = isObject(node[k]) ? (node[k] as Tree) : (node[k] = {});
+  for (const k of path.slice(0, -1)) node = isObject(node[k]) ? node[k] : (node[k] = {});
   node[path[path.length - 1]] = value;
 }
 
@@ -51,7 +51,7 @@ function resolvePaths(leaf: ConfigLeaf, value: unknown, base: string): unknown {
     return resolve(base, v);
   };
   if (!leaf.meta.path || value === undefined) return value;
-  return Array.isArray(value) ? value.map((v) => one(String(v))) : one(String(value));
+  return Array.isArray(value) ? value.map((v) => one(String(v))) : typeof value === 'string' ? one(value) : value;
 }
 
 /** A key with no value (YAML `key:`, JSON `null`) is left out: it keeps its default. */
@@ -116,7 +116,7 @@ function overlay(config: DaemonConfig, leaf: ConfigLeaf, value: unknown, origin:
   if (!parsed.success) {
     throwIssues(new z.ZodError(parsed.error.issues.map((i) => ({ ...i, path: [...leaf.path, ...i.path] }))), () => origin);
   }
-  setAt(config as unknown as Tree, leaf.path, resolvePaths(leaf, parsed.data, cwd));
+  setAt(config, leaf.path, resolvePaths(leaf, parsed.data, cwd));
   origins.set(leaf.key, origin);
   // The audit log goes to a file or stdout: a later layer that picks one drops the other.
   if (leaf.key === 'audit.file') config.audit.stdout = false;

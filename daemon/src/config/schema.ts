@@ -50,11 +50,11 @@ export const DaemonConfigShape = z.strictObject({
     heapHeadroomMb: ms(48, 'Heap growth (MiB) between batches after which the daemon runs a full garbage collection, so memory follows the pages in flight; `0` is off.'),
     stallTimeoutMs: ms(
       60_000,
-      'The longest one catalog read may go without an answer, ms: past it the read is cancelled, a HYBRID run fails over, any other ends `UNAVAILABLE` `SOURCE_STALLED` with `resume_after` in the error (a frozen server never fires its own statement timeout); `0` is no bound.',
+      'The longest one read of a source may go without an answer, ms (a catalog read; a preview\'s read; each figure of a profile): past it the read is cancelled, a HYBRID call fails over, any other ends `UNAVAILABLE` `SOURCE_STALLED` (a discovery with `resume_after` in the error; a frozen server never fires its own statement timeout); `0` is no bound.',
     ),
     stallProbeAfterMs: ms(
       5_000,
-      'After a catalog read has waited this long, ms, the endpoint is probed with a new connection (3 s at most): one that does not answer makes the read stalled then, so a frozen HYBRID primary fails over within about this + 3 s; one that answers lets a slow statement go on; `0` is no probe.',
+      'After a read (catalog, preview or profile) has waited this long, ms, the endpoint is probed with a new connection (3 s at most), and again every this long while the read waits: one that does not answer makes the read stalled then, so a frozen HYBRID primary fails over within about this + 3 s; one that answers lets a slow statement go on; `0` is no probe.',
     ),
   }),
   preview: section({
@@ -173,9 +173,9 @@ export const DaemonConfigShape = z.strictObject({
 
 /** The rules between keys; each issue names the key a reader should change. */
 export const DaemonConfigSchema = DaemonConfigShape.superRefine((c, ctx) => {
-  if (c.preview.defaultRows > c.preview.maxRows) ctx.addIssue({ code: 'custom', path: ['preview', 'defaultRows'], message: `${c.preview.defaultRows} is more than preview.maxRows (${c.preview.maxRows})` });
+  if (c.preview.defaultRows > c.preview.maxRows) ctx.addIssue({ code: 'custom', path: ['preview', 'defaultRows'], message: `${String(c.preview.defaultRows)} is more than preview.maxRows (${String(c.preview.maxRows)})` });
   if (c.profile.defaultSampleRows > c.profile.maxSampleRows) {
-    ctx.addIssue({ code: 'custom', path: ['profile', 'defaultSampleRows'], message: `${c.profile.defaultSampleRows} is more than profile.maxSampleRows (${c.profile.maxSampleRows})` });
+    ctx.addIssue({ code: 'custom', path: ['profile', 'defaultSampleRows'], message: `${String(c.profile.defaultSampleRows)} is more than profile.maxSampleRows (${String(c.profile.maxSampleRows)})` });
   }
   if (c.audit.file && c.audit.stdout) ctx.addIssue({ code: 'custom', path: ['audit'], message: 'set file or stdout, not both' });
   for (const [principal, roles] of Object.entries(c.rbac.bindings)) {
