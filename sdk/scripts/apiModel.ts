@@ -1,8 +1,8 @@
 /**
  * The plugin SDK's public surface as the TypeScript compiler sees it in the built
- * declarations (`sdk/dist/*.d.ts`, which re-export `core/dist/*.d.ts`): the entry points, their
- * exports (aliases followed to the original declarations), and which files are the repo's own.
- * Shared by the API report (`api-report.ts`) and the TSDoc check (`tsdoc-report.ts`).
+ * declarations (`sdk/dist/*.d.ts`, which re-export `core/dist/*.d.ts`): the entry points and
+ * their exports (aliases followed to the original declarations), for the TSDoc check
+ * (`tsdoc-report.ts`). The API report itself is API Extractor's (`sdk/api-extractor*.json`).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
@@ -14,14 +14,12 @@ export interface SdkEntry {
   specifier: string;
   /** The built declaration file, relative to the repo root. */
   dts: string;
-  /** The committed API report, relative to the repo root. */
-  report: string;
 }
 
 /** The SDK's entry points, in report order. */
 export const SDK_ENTRIES: readonly SdkEntry[] = [
-  { specifier: '@sourced/plugin-sdk', dts: 'sdk/dist/index.d.ts', report: 'sdk/api/plugin-sdk.api.d.ts' },
-  { specifier: '@sourced/plugin-sdk/testing', dts: 'sdk/dist/testing/index.d.ts', report: 'sdk/api/plugin-sdk-testing.api.d.ts' },
+  { specifier: '@sourced/plugin-sdk', dts: 'sdk/dist/index.d.ts' },
+  { specifier: '@sourced/plugin-sdk/testing', dts: 'sdk/dist/testing/index.d.ts' },
 ];
 
 /** One export of an entry point. */
@@ -92,14 +90,6 @@ export function relativeFile(root: string, node: ts.Node): string {
   return relative(root, node.getSourceFile().fileName).split(sep).join('/');
 }
 
-/** Whether a declaration is the repo's own (core, sdk, daemon) rather than a dependency's or the standard library's. */
-export function isRepoDeclaration(program: ts.Program, root: string, node: ts.Node): boolean {
-  const file = node.getSourceFile();
-  if (program.isSourceFileDefaultLibrary(file)) return false;
-  const path = relativeFile(root, node);
-  return !path.startsWith('..') && !path.split('/').includes('node_modules');
-}
-
 /** A symbol's declarations in a stable order: by file, then position. */
 export function sortedDeclarations(root: string, symbol: ts.Symbol): ts.Declaration[] {
   return [...(symbol.declarations ?? [])].sort((a, b) => compareText(relativeFile(root, a), relativeFile(root, b)) || a.pos - b.pos);
@@ -109,11 +99,6 @@ export function sortedDeclarations(root: string, symbol: ts.Symbol): ts.Declarat
 export function isPrivateMember(member: ts.ClassElement | ts.TypeElement): boolean {
   if (member.name && ts.isPrivateIdentifier(member.name)) return true;
   return (ts.getCombinedModifierFlags(member as ts.Declaration) & ts.ModifierFlags.Private) !== 0;
-}
-
-/** Whether a class member is visible to subclasses only. */
-export function isProtectedMember(member: ts.ClassElement | ts.TypeElement): boolean {
-  return (ts.getCombinedModifierFlags(member as ts.Declaration) & ts.ModifierFlags.Protected) !== 0;
 }
 
 /** Code-unit comparison, so the order never depends on the locale. */
