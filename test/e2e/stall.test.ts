@@ -187,6 +187,10 @@ describe('a frozen MariaDB primary (issue 24: 1)', () => {
     await d?.stop();
     await Promise.all([a?.destroy(), b?.destroy()]);
   });
+  beforeEach(() => {
+    thaw?.();
+    thaw = undefined;
+  });
 
   /** The frozen primary is left for the secondary well before the stall bound, and the catalog is exact. */
   it('fails a HYBRID run over to the secondary when the primary freezes', async () => {
@@ -199,5 +203,36 @@ describe('a frozen MariaDB primary (issue 24: 1)', () => {
     });
     console.log(`MariaDB HYBRID run completed ${Date.now() - frozenAt} ms after the primary froze (probe after ${PROBE_AFTER_MS} ms, bound ${STALL_MS} ms)`);
     expectUndisturbed(events, reference, [EndpointRole.ENDPOINT_ROLE_SECONDARY], [faultAfterEvent]);
+  });
+
+  /**
+   * ON_PREM (issue 24: 1): the run ends UNAVAILABLE SOURCE_STALLED with the cursor of the last
+   * batch received in the error, and resuming from it once the server thaws gives exactly the rest.
+   */
+  it('ends a stalled ON_PREM run UNAVAILABLE with the cursor to resume after', async () => {
+    const { events: reference } = await discoverWithFault(d, { dataSource: singleSource('mysql', b), filter: seededFilter, batchSize: BATCH }, 1, () => Promise.resolve());
+    let frozenAt = 0;
+    const error = await discoverWithFault(d, { dataSource: singleSource('mysql', a), filter: seededFilter, batchSize: BATCH }, 2, () => {
+      thaw = freeze(a.pid as number);
+      frozenAt = Date.now();
+      return Promise.resolve();
+    }).then(
+      () => undefined,
+      (e: unknown) => e as Error & { code: number; events: DiscoverDataSourceResponse[] },
+    );
+    console.log(`MariaDB ON_PREM run ended ${Date.now() - frozenAt} ms after the freeze (probe after ${PROBE_AFTER_MS} ms, bound ${STALL_MS} ms)`);
+    expect(error?.code).toBe(status.UNAVAILABLE);
+    const info = richStatusOf(error as never).errorInfo;
+    expect(info?.reason).toBe('SOURCE_STALLED');
+    expect(info?.metadata?.hint).toBeTruthy();
+    const received = error?.events ?? [];
+    const resumeAfter = info?.metadata?.resume_after ?? '';
+    expect(resumeAfter).toBe(cursorBefore(received, received.length));
+    expect(namesOf(received).length).toBeGreaterThanOrEqual(2 * BATCH);
+
+    thaw?.();
+    thaw = undefined;
+    const { events: rest } = await discoverWithFault(d, { dataSource: singleSource('mysql', a), filter: seededFilter, batchSize: BATCH, resumeAfter }, 1, () => Promise.resolve());
+    expect([...namesOf(received), ...namesOf(rest)]).toEqual(namesOf(reference));
   });
 });

@@ -212,7 +212,7 @@ export async function readWithFailover<T>(
       return { value: await bounded(), failover };
     } catch (stale) {
       if (signal.aborted) throw abortedErrorFrom(signal);
-      if (!connector.isConnectionError(stale) || !connector.reconnect) throw stale;
+      if (!connector.isConnectionError(stale) || !connector.reconnect) throw closingIfStalled(connector, stale);
       try {
         await connector.reconnect(signal);
       } catch (third) {
@@ -243,13 +243,24 @@ export function recordFailover(span: Span | undefined, error: unknown, from: End
 }
 
 /**
+ * `error`, after starting to close the connector when it is a stall the call cannot get past
+ * (nothing to fail over to): a frozen server answers neither the cancellation nor the close,
+ * so its connections close in the background, within the connector's own timeouts, and the
+ * caller's later `close()` (a no-op then) does not hold the error back.
+ */
+function closingIfStalled(connector: Connector, error: unknown): unknown {
+  if (error instanceof SourceStalledError) void connector.close().catch(() => undefined);
+  return error;
+}
+
+/**
  * After a read failed with `error`: throws it again unless it means the connection is gone and
  * the connector has a standby (HYBRID); then switches to the standby and says so. Throws
  * `ALL_ENDPOINTS_UNAVAILABLE` when the standby cannot be opened either.
  */
 export async function failoverAfter(connector: Connector, error: unknown, signal: AbortSignal): Promise<FailoverOutcome> {
   if (signal.aborted) throw abortedErrorFrom(signal);
-  if (!lostConnection(connector, error) || !connector.canFailover()) throw error;
+  if (!lostConnection(connector, error) || !connector.canFailover()) throw closingIfStalled(connector, error);
   const reason = describeError(error);
   let active: EndpointRole;
   try {
