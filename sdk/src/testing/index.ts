@@ -17,6 +17,8 @@ export {
   finishedCheckProblems,
 } from './conformance';
 export type { ConformanceSource, ConnectorConformanceOptions, SecretProviderConformanceOptions, SecretProviderFixture, VitestApi } from './conformance';
+export { typeFixtureProblems } from './conformance';
+export type { ExpectedCell, TypeFixture } from './conformance';
 export { DataSource, Endpoint, Credentials, SecretValue, SslConfig, CloudConfig, Location, CloudProvider, SslMode } from '@sourced/api';
 export type {
   DiscoverDataSourceRequest,

@@ -10,9 +10,10 @@ import { ProfileMode } from '@sourced/api';
 import type { Collection, Relation } from '@sourced/api';
 import { PluginState } from '@sourced/api';
 import { CheckStatus, EndpointRole } from '@sourced/api';
+import type { Cell as PreviewCell } from '@sourced/api';
 import { collect, richStatusOf, startTestDaemon, type TestDaemon } from '../startTestDaemon';
 import { Captured, none, pollUntil, secretLabels, testRegistrar, UPPER_SNAKE_CASE, vitestApi, loadedPlugins } from './shared';
-import type { ConformanceSource, ConnectorConformanceOptions } from './types';
+import type { ConformanceSource, ConnectorConformanceOptions, ExpectedCell, TypeFixture } from './types';
 import type { RichStatus } from '@sourced/api';
 
 /** Test names of the connector suite, as a plugin author reads them in a failure (and lists them in `knownFailures`). */
@@ -33,6 +34,7 @@ export const CONNECTOR_TESTS = {
   cancelFrees: 'a cancelled discovery frees its connections',
   preview: 'with the preview capability: the first entity previews as a header, rows of one cell per column (at most the limit) and a summary; an unknown table is NOT_FOUND (TABLE_NOT_FOUND)',
   profile: 'with the profile capability: the first entity profiles (STATISTICS) as a header, one event per named column and a summary that counts them',
+  typeFixture: 'with a type fixture: its preview returns every declared cell, kind and value, row by row and column by column',
   noLeaks: 'no secret appears in any stream event, error status, log line or span',
 } as const;
 
@@ -117,6 +119,58 @@ export function validationStreamProblems(events: ValidateDataSourceResponse[]): 
   return problems;
 }
 
+/** A preview cell of the wire (`{ value: { $case, value } }`) in the SDK's declared form (`{ kind, value }`). */
+function declaredForm(cell: PreviewCell): ExpectedCell | { kind: 'missing' } {
+  const v = cell.value;
+  if (v === undefined) return { kind: 'missing' };
+  switch (v.$case) {
+    case 'null':
+      return { kind: 'null' };
+    case 'masked':
+      return { kind: 'masked' };
+    case 'localTimestamp':
+      return { kind: 'local_timestamp', value: v.value };
+    case 'bytesBase64':
+      return { kind: 'bytes', value: v.value };
+    default:
+      return { kind: v.$case, value: v.value } as ExpectedCell;
+  }
+}
+
+/** A cell for a person: `integer "42"`, `null`, `float 1.5`. */
+function describeCell(cell: ExpectedCell | { kind: 'missing' }): string {
+  return 'value' in cell ? `${cell.kind} ${JSON.stringify(cell.value)}` : cell.kind;
+}
+
+function sameCell(expected: ExpectedCell, actual: ExpectedCell | { kind: 'missing' }): boolean {
+  if (expected.kind !== actual.kind) return false;
+  if (!('value' in expected) || !('value' in actual)) return !('value' in expected) && !('value' in actual);
+  if (expected.kind === 'float') return Object.is(Number(expected.value), Number(actual.value)) || Number(expected.value) === Number(actual.value);
+  return expected.value === actual.value;
+}
+
+/**
+ * Mismatches between a type fixture and a preview of it (header columns and rows as the wire
+ * carries them), each naming the row (1-based) and the column; empty when every cell matches.
+ */
+export function typeFixtureProblems(fixture: TypeFixture, columns: readonly string[], rows: readonly { cells: readonly PreviewCell[] }[]): string[] {
+  const problems: string[] = [];
+  if (columns.join('\u0000') !== fixture.columns.join('\u0000')) problems.push(`the preview's columns are [${columns.join(', ')}], the fixture declares [${fixture.columns.join(', ')}]`);
+  fixture.rows.forEach((declared, r) => {
+    if (declared.length !== fixture.columns.length) problems.push(`the fixture's row ${r + 1} declares ${declared.length} cells for ${fixture.columns.length} columns`);
+  });
+  if (rows.length !== fixture.rows.length) problems.push(`the preview returned ${rows.length} rows, the fixture declares ${fixture.rows.length}`);
+  for (let r = 0; r < Math.min(rows.length, fixture.rows.length); r++) {
+    fixture.columns.forEach((name, c) => {
+      const expected = fixture.rows[r][c];
+      const cell = rows[r].cells[c];
+      const actual = cell === undefined ? ({ kind: 'missing' } as const) : declaredForm(cell);
+      if (expected !== undefined && !sameCell(expected, actual)) problems.push(`row ${r + 1}, column ${name}: expected ${describeCell(expected)}, got ${describeCell(actual)}`);
+    });
+  }
+  return problems;
+}
+
 /** Problems with the finished checks of a validation stream (status, message, hint, duration); empty when all are complete. */
 export function finishedCheckProblems(events: ValidateDataSourceResponse[]): string[] {
   const problems: string[] = [];
@@ -166,6 +220,8 @@ function statusOf(error: ServiceError): RichStatus | undefined {
  *   strictly increasing (schema, name) byte order, a summary that counts what was sent), the same
  *   whatever the batch size, complete when cancelled and resumed from a cursor, and frees its
  *   connections when cancelled;
+ * - with the preview and profile capabilities, a preview and a profile are well formed, and a
+ *   declared type fixture (`typeFixture`) previews to exactly the declared cells, kind and value;
  * - no secret of the sources appears in any event, error status, log line or span.
  *
  * ```ts
@@ -502,6 +558,21 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
       const summary = events.at(-1)?.event as Extract<ProfileTableResponse['event'], { $case: 'summary' }>;
       expect(summary.value.columns, 'the summary counts the columns sent').toBe(columns.length);
     });
+
+    if (options.typeFixture) {
+      const declared = options.typeFixture;
+      test(T.typeFixture, async () => {
+        expect((await capabilities()).includes('preview'), 'a type fixture is declared, but the connector does not declare the preview capability').toBe(true);
+        const fixture = typeof declared === 'function' ? await declared() : declared;
+        const request = { dataSource: fixture.dataSource ?? good.dataSource, table: fixture.table, columns: fixture.columns, limit: fixture.rows.length + 1, strategy: 0 };
+        const events = await recorded('type fixture preview', daemon().dataSources.previewTable(request, new Metadata()));
+        const header = events[0]?.event;
+        expect(header?.$case, 'the first event of the preview').toBe('header');
+        const columns = header?.$case === 'header' ? header.value.columns.map((c) => c.name) : [];
+        const rows = events.flatMap((e) => (e.event?.$case === 'rows' ? e.event.value.rows : []));
+        none(expect, typeFixtureProblems(fixture, columns, rows), `cells of ${fixture.table.schema}.${fixture.table.name} that differ from the type fixture`);
+      });
+    } else skip(T.typeFixture);
 
     test(T.noLeaks, async () => {
       const secrets = secretLabels([

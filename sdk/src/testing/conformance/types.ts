@@ -1,4 +1,4 @@
-import type { SourcedPlugin } from '@sourced/core';
+import type { Cell, SourcedPlugin } from '@sourced/core';
 import type { DaemonConfig } from 'sourced';
 import type { DataSource } from '@sourced/api';
 import type { VitestApi } from './shared';
@@ -48,6 +48,14 @@ export interface ConnectorConformanceOptions {
    * frees its connections. Without it, the kit checks the daemon's own connection count.
    */
   openSessions?(): Promise<number>;
+  /**
+   * The connector's type fixture: a table of the good source holding values of the types the
+   * connector renders (edge values included), and the cells its preview must return for them.
+   * The kit previews the table through the daemon and compares every cell, kind and value,
+   * with the declaration, naming the row and column of each mismatch. Without it the kit's
+   * value round-trip test is skipped. A function is called after `source()`.
+   */
+  typeFixture?: TypeFixture | (() => TypeFixture | Promise<TypeFixture>);
   /** Per-test time limit, milliseconds (default 30,000). */
   timeoutMs?: number;
   /** vitest's API (`import * as vitest from 'vitest'`); by default the running vitest's own. */
@@ -105,4 +113,32 @@ export interface SecretProviderFixture {
   dataSource?: DataSource;
   /** Other values that must never appear in logs, spans or error messages (the provider's own credentials). */
   secrets?: string[];
+}
+
+/**
+ * A cell as a connector author declares it: the SDK's `Cell` (`{ kind: 'integer', value: '42' }`,
+ * `{ kind: 'null' }`, `{ kind: 'bytes', value: '<base64>' }`), exactly what the connector's
+ * `previewRows` should yield for the value. Compared by kind and value: strings exactly (JSON
+ * text too: declare it as the connector writes it), floats by number (NaN equals NaN).
+ */
+export type ExpectedCell = Cell;
+
+/** A connector's type fixture, for {@link ConnectorConformanceOptions.typeFixture}. */
+export interface TypeFixture {
+  /** The table to preview, as a PreviewTable request names it (schema: the schema, database or attached file name). */
+  table: { schema: string; name: string };
+  /**
+   * The data source that holds the table, when it is not the good source's (for example a
+   * database of its own, so that the fixture does not change what the good source discovers);
+   * default the good source. Its secrets must be among the good source's `secrets`.
+   */
+  dataSource?: DataSource;
+  /** The columns to preview, in this order (the request's `columns`); each row declares one cell per column. */
+  columns: string[];
+  /**
+   * Every row of the table, in the order the connector's preview returns them (its documented
+   * order, for example by primary key): the kit asks for one row more than declared, so a
+   * table with more rows than declared is a mismatch too.
+   */
+  rows: ExpectedCell[][];
 }
