@@ -3,11 +3,16 @@ import {
   throwIfAborted,
   UnavailableError,
   type CompiledFilter,
+  type Cell,
   type Connector,
   type ConnectorContext,
   type DataSource,
   type Endpoint,
   type EndpointRole,
+  type PreviewColumnInfo,
+  type PreviewRead,
+  type ProfileItem,
+  type ProfileRead,
   type RelationEntity,
   type RelationKey,
   type RelationPage,
@@ -19,6 +24,8 @@ import { SqliteCatalog } from './catalog';
 import { sqliteValidationPlan, type SqliteCheckState } from './checks';
 import { DEFAULT_BUSY_TIMEOUT_MS, openDatabase, type SqliteDatabase } from './database';
 import { confineToRoot, type ConfinedPath } from './paths';
+import { pickColumns, previewRows, tableColumns } from './preview';
+import { profileTable } from './profile';
 import type { ResolvedSqliteSettings } from './settings';
 
 /**
@@ -97,11 +104,39 @@ export class SqliteConnector implements Connector {
     return this.open().count(filter, after);
   }
 
+  /** The columns of a table or view (all when none named), or TABLE_NOT_FOUND / an InputError naming `columns[i]`. */
+  async previewColumns(table: RelationKey, columns: readonly string[], signal: AbortSignal): Promise<PreviewColumnInfo[]> {
+    throwIfAborted(signal);
+    this.open();
+    return pickColumns(tableColumns(this.database(), table), columns, table).map(({ name, type }) => ({ name, type }));
+  }
+
+  /** The first rows in primary-key order, one cell per column (see `preview.ts` for the kinds). */
+  async previewRows(read: PreviewRead, signal: AbortSignal): Promise<Cell[][]> {
+    throwIfAborted(signal);
+    return previewRows(this.database(), read);
+  }
+
+  /** STATISTICS from sqlite_stat1, SAMPLE over every row or the first n (see `profile.ts`). */
+  profileTable(read: ProfileRead, signal: AbortSignal): AsyncIterable<ProfileItem> {
+    return profileTable(this.database(), read, signal);
+  }
+
+  /** SQLite's own tables (`sqlite_schema`, `sqlite_stat1`, `sqlite_sequence`, …): refused unless the daemon opts in. */
+  isSystemTable(table: RelationKey): boolean {
+    return /^sqlite_/i.test(table.name);
+  }
+
   async close(): Promise<void> {
     const db = this.db;
     this.db = undefined;
     this.catalog = undefined;
     if (db?.open) db.close();
+  }
+
+  private database(): SqliteDatabase {
+    if (!this.db) throw new Error('the SQLite connector was not initialized');
+    return this.db;
   }
 
   private open(): SqliteCatalog {

@@ -25,7 +25,7 @@ export function sqliteConnector(settings: ResolvedSqliteSettings): ConnectorDefi
     description: 'SQLite 3 database files inside one folder, read-only, through better-sqlite3',
     defaultPort: 0,
     addressing: 'file',
-    capabilities: ['validate', 'discover'],
+    capabilities: ['validate', 'discover', 'preview', 'profile'],
     create: (source, context) => new SqliteConnector(source, context, settings),
   };
 }

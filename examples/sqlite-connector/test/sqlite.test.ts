@@ -40,7 +40,7 @@ describe('sourced-plugin-sqlite, loaded by the daemon from its path', () => {
       state: PluginState.PLUGIN_STATE_LOADED,
       version: '1.0.0',
       connectors: ['sqlite'],
-      capabilities: ['validate', 'discover'],
+      capabilities: ['validate', 'discover', 'preview', 'profile'],
       sdkRange: '^1.0.0',
       module: PLUGIN,
     });
