@@ -17,15 +17,21 @@
  * - both: information_schema.STATISTICS CARDINALITY of the indexes a column leads, as a
  *   distinct estimate.
  * A column with none of these is `noStatistics`.
+ * The statistics' age: the row count's (and an index cardinality's) is InnoDB's last
+ * recalculation, mysql.innodb_table_stats.last_update (TABLE_ROWS is adjusted since for rows
+ * written); a column of mysql.column_stats has one only when its histogram is JSON_HB
+ * (`collected_at`, the server's local time), else it is "unknown" and says why.
  *
  * SAMPLE is bounded: MySQL has no TABLESAMPLE. A table of fewer than n rows is read whole
  * (exact figures). Otherwise, with a one-column integer primary key, the sample is about a
- * hundred ranges of the key from random points between its least and greatest value
- * ({@link keyRanges}; a range after a gap in the key is a little likelier, and two close
- * points can overlap); without one, the first n rows in storage order, and the header says
- * so. Every statement over the table reads the same derived table, in one read-only
- * transaction (InnoDB's consistent snapshot: the same rows each time); counts over a sample
- * of part of the table are the sample's (labelled SAMPLED, not extrapolated). A BIT column is read as its number (`CAST(b AS UNSIGNED)`), so min, max,
+ * hundred ranges of the key from random points between its least and greatest value, each
+ * ending before the next one's start ({@link keyRanges}; a range after a gap in the key is a
+ * little likelier); a view, or a table without such a key, reads at most 20 × n rows and
+ * draws n of them at random ({@link drawnRows}: uniform when that is every row, else over
+ * those first rows only, and the header says so). Every statement over the table reads the
+ * same derived table, in one read-only transaction (InnoDB's consistent snapshot: the same
+ * rows each time); distinct counts over a sample of part of the table are the Haas–Stokes
+ * Duj1 estimate (SAMPLED). A BIT column is read as its number (`CAST(b AS UNSIGNED)`), so min, max,
  * the most common values and the histogram are numbers. The average length is the storage
  * size in bytes of a non-null value, the figure mysql.column_stats avg_length keeps: the
  * type's fixed size ({@link fixedStorageBytes}) or, for strings, binary strings, JSON and
@@ -37,11 +43,13 @@
  * travels as `?` values.
  */
 import {
+  duj1,
   type Cell,
   type ColumnProfile,
   type PreviewColumnInfo,
   type ProfileItem,
   type ProfileRead,
+  type StatisticsAge,
 } from '@sourced/core';
 import type { Connection } from 'mysql2';
 import { atLeast, sessionOf, type ServerVersion } from './connect';
@@ -89,6 +97,15 @@ interface TableRowsRow {
   name: string;
   table_rows: number | string | null;
   engine: string | null;
+  table_type: string | null;
+}
+
+/** What information_schema.TABLES says of the table. */
+interface TableInfo {
+  /** TABLE_ROWS (undefined for a view or when the engine keeps none). */
+  rows?: number;
+  engine?: string;
+  view: boolean;
 }
 
 interface ColumnStatsRow {
@@ -102,6 +119,8 @@ interface ColumnStatsRow {
   avg_frequency: string | number | null;
   hist_type: string | null;
   histogram: Buffer | string | null;
+  /** A JSON_HB histogram's collected_at, seconds since the epoch. */
+  collected_at?: string | number | null;
 }
 
 interface CardinalityRow {
@@ -120,6 +139,8 @@ interface HistogramRow {
 
 /** What the server keeps about one column. */
 interface Kept {
+  /** How old it is. */
+  age?: StatisticsAge;
   nullFraction?: number;
   distinct?: number;
   min?: Cell;
@@ -132,7 +153,9 @@ interface Kept {
 async function* statisticsProfile(conn: Connection, read: ProfileRead, signal: AbortSignal): AsyncGenerator<ProfileItem> {
   const { schema, name } = read.table;
   const version = sessionOf(conn).version;
-  const rowCount = await tableRows(conn, read, signal);
+  const info = await tableInfo(conn, read, signal);
+  const rowCount = info.rows;
+  const innodbAge = await innodbStatisticsAge(conn, read, info, signal);
   const sources = ['information_schema.TABLES (TABLE_ROWS, an estimate)'];
   const kept = new Map<string, Kept>();
   const masked = new Set(read.columns.filter((c) => read.isMasked(c.name, c.type)).map((c) => c.name));
@@ -150,7 +173,7 @@ async function* statisticsProfile(conn: Connection, read: ProfileRead, signal: A
         const column = text(row.column_name);
         const type = types.get(column);
         if (type === undefined) continue;
-        kept.set(column, fromColumnStats(row, type, rowCount, masked.has(column), read.histogramBuckets));
+        kept.set(column, { ...fromColumnStats(row, type, rowCount, masked.has(column), read.histogramBuckets), age: columnStatsAge(row) });
       }
     }
   } else if (atLeast(version, 8, 0)) {
@@ -175,7 +198,7 @@ FROM information_schema.COLUMN_STATISTICS WHERE SCHEMA_NAME = ? AND TABLE_NAME =
 
   const cardinality = await indexCardinality(conn, read, signal);
   if (cardinality.size) sources.push('information_schema.STATISTICS (index cardinality)');
-  yield { kind: 'table', table: { rowCount, rowCountExact: false, sampleRows: 0, source: sources.join('; ') } };
+  yield { kind: 'table', table: { rowCount, rowCountExact: false, sampleRows: 0, source: sources.join('; '), statisticsAge: rowCountAge(innodbAge) } };
 
   for (const c of read.columns) {
     if (signal.aborted) return;
@@ -198,24 +221,76 @@ FROM information_schema.COLUMN_STATISTICS WHERE SCHEMA_NAME = ? AND TABLE_NAME =
     };
     if (k?.min) column.min = k.min;
     if (k?.max) column.max = k.max;
+    // The column's own statistics' age; a column known only by its index, InnoDB's statistics'.
+    const age = k ? k.age : innodbAge;
+    if (age) column.statisticsAge = age;
     yield { kind: 'column', column };
   }
 }
 
-/** information_schema.TABLES TABLE_ROWS (undefined for a view or when the engine keeps none). */
-async function tableRows(conn: Connection, read: ProfileRead, signal: AbortSignal): Promise<number | undefined> {
+/** information_schema.TABLES: TABLE_ROWS (undefined for a view or when the engine keeps none), the engine, whether it is a view. */
+async function tableInfo(conn: Connection, read: ProfileRead, signal: AbortSignal): Promise<TableInfo> {
   const { schema, name } = read.table;
   const rows = await step('the table', () =>
     query<TableRowsRow>(
       conn,
-      `SELECT TABLE_SCHEMA AS schema_name, TABLE_NAME AS name, TABLE_ROWS AS table_rows, ENGINE AS engine
+      `SELECT TABLE_SCHEMA AS schema_name, TABLE_NAME AS name, TABLE_ROWS AS table_rows, ENGINE AS engine, TABLE_TYPE AS table_type
 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`,
       [schema, name],
       signal,
     ),
   );
   const row = rows.find((r) => r.schema_name === schema && r.name === name);
-  return row && row.table_rows !== null ? Number(row.table_rows) : undefined;
+  return {
+    ...(row && row.table_rows !== null ? { rows: Number(row.table_rows) } : {}),
+    ...(row?.engine ? { engine: row.engine } : {}),
+    view: row?.table_type === 'VIEW',
+  };
+}
+
+/**
+ * How old InnoDB's persistent statistics of the table are: mysql.innodb_table_stats.last_update
+ * (the last recalculation, which also wrote the index statistics behind CARDINALITY), read as
+ * an instant (UNIX_TIMESTAMP of the TIMESTAMP column). Unknown, and said why, for another
+ * engine, a table without persistent statistics (STATS_PERSISTENT=0) and an account that may
+ * not read the table. Undefined for a view.
+ */
+async function innodbStatisticsAge(conn: Connection, read: ProfileRead, info: TableInfo, signal: AbortSignal): Promise<StatisticsAge | undefined> {
+  if (info.view) return undefined;
+  if (info.engine?.toLowerCase() !== 'innodb') return { source: `unknown: the ${info.engine ?? 'table\'s'} engine keeps no time of its statistics` };
+  try {
+    const [row] = await query<{ t: string | number | null }>(
+      conn,
+      'SELECT UNIX_TIMESTAMP(last_update) AS t FROM mysql.innodb_table_stats WHERE database_name = ? AND table_name = ?',
+      [read.table.schema, read.table.name],
+      signal,
+    );
+    if (!row || row.t === null) return { source: 'unknown: mysql.innodb_table_stats has no row for the table (its statistics are not persistent: STATS_PERSISTENT=0)' };
+    return { collectedAt: new Date(Number(row.t) * 1000), source: 'mysql.innodb_table_stats.last_update' };
+  } catch (error) {
+    const errno = serverErrno(error);
+    if (errno !== undefined && DENIED_ERRNOS.has(errno)) {
+      return { source: 'unknown: mysql.innodb_table_stats is not readable by this account (GRANT SELECT ON mysql.innodb_table_stats)' };
+    }
+    return step('mysql.innodb_table_stats', () => Promise.reject(error));
+  }
+}
+
+/** The row count's age: InnoDB's last recalculation, TABLE_ROWS being adjusted since for the rows written. */
+function rowCountAge(age: StatisticsAge | undefined): StatisticsAge | undefined {
+  if (!age?.collectedAt) return age;
+  return { ...age, source: `${age.source} (InnoDB's last statistics recalculation; TABLE_ROWS is adjusted since for the rows inserted and deleted)` };
+}
+
+/**
+ * A mysql.column_stats row's age: a JSON_HB histogram's `collected_at` (the server's local
+ * time of the ANALYZE, read in the server's time zone), else unknown — the table keeps no time.
+ */
+function columnStatsAge(row: Pick<ColumnStatsRow, 'hist_type' | 'histogram'> & { collected_at?: string | number | null }): StatisticsAge {
+  if (row.collected_at !== undefined && row.collected_at !== null) {
+    return { collectedAt: new Date(Number(row.collected_at) * 1000), source: 'mysql.column_stats JSON_HB histogram collected_at (local time in @@global.time_zone)' };
+  }
+  return { source: 'unknown: mysql.column_stats keeps no collection time (only a JSON_HB histogram records one)' };
 }
 
 /**
@@ -227,7 +302,8 @@ async function columnStats(conn: Connection, read: ProfileRead, masked: Readonly
   const hidden = [...masked];
   const unlessMasked = (expr: string) => (hidden.length ? `CASE WHEN column_name IN (${hidden.map(() => '?').join(', ')}) THEN NULL ELSE ${expr} END` : expr);
   const sql = `SELECT db_name, table_name, column_name, ${unlessMasked('min_value')} AS min_value, ${unlessMasked('max_value')} AS max_value,
-nulls_ratio, avg_length, avg_frequency, hist_type, ${unlessMasked('histogram')} AS histogram
+nulls_ratio, avg_length, avg_frequency, hist_type, ${unlessMasked('histogram')} AS histogram,
+CASE WHEN hist_type = 'JSON_HB' THEN UNIX_TIMESTAMP(CONVERT_TZ(CAST(JSON_UNQUOTE(JSON_EXTRACT(CONVERT(histogram USING utf8mb4), '$.collected_at')) AS DATETIME), @@global.time_zone, '+00:00')) END AS collected_at
 FROM mysql.column_stats WHERE db_name = ? AND table_name = ?`;
   try {
     const rows = await query<ColumnStatsRow>(conn, sql, [...hidden, ...hidden, ...hidden, schema, name], signal);
@@ -432,17 +508,35 @@ export function firstRows(from: string, n: number): SampleRows {
 }
 
 /**
- * Rows of random primary-key ranges: for each start, the `per` rows from it in key order,
- * `((SELECT <list> FROM t WHERE pk >= ? ORDER BY pk LIMIT per) UNION ALL …) s`. The starts are
- * parameters; the snapshot of the read-only transaction keeps the rows the same in every
- * statement.
+ * `n` rows drawn at random among the first `bound` rows the table or view returns:
+ * `(SELECT <list> FROM (SELECT * FROM t LIMIT bound) r ORDER BY MD5(CONCAT(seed, QUOTE(c1), ',', …)) LIMIT n) s`,
+ * ordered by a hash of each row's values (`columns`, NULL as `NULL`) and the seed, so every
+ * statement over it, in the same snapshot, keeps the same rows.
  */
-export function keyRanges(from: string, key: string, starts: readonly number[], per: number): SampleRows {
+export function drawnRows(from: string, columns: readonly string[], bound: number, n: number, seed: number): SampleRows {
+  if (!columns.length || !Number.isSafeInteger(bound) || !Number.isSafeInteger(n) || n < 1 || bound < n || !Number.isSafeInteger(seed)) throw new Error('bad draw');
+  const hash = `MD5(CONCAT('${seed}', ${columns.map((c) => `QUOTE(r.${quoteIdentifier(c)})`).join(", ',', ")}))`;
+  return { sql: (list) => `(SELECT ${list} FROM (SELECT * FROM ${from} LIMIT ${bound}) r ORDER BY ${hash} LIMIT ${n}) s`, params: [] };
+}
+
+/** Rows a bounded draw reads at most per row it keeps ({@link drawnRows}). */
+export const SAMPLE_READ_FACTOR = 20;
+
+/**
+ * Rows of random primary-key ranges that never overlap: for each start (ascending), the
+ * `per` rows from it in key order that come before the next start (or up to `end`),
+ * `((SELECT <list> FROM t WHERE pk >= ? AND pk < ? ORDER BY pk LIMIT per) UNION ALL …) s`. A
+ * row is never read twice (a duplicate would look like a value seen twice, and bias the
+ * distinct estimate). The bounds are parameters; the snapshot of the read-only transaction
+ * keeps the rows the same in every statement.
+ */
+export function keyRanges(from: string, key: string, starts: readonly number[], per: number, end: number): SampleRows {
   if (!starts.length || !Number.isSafeInteger(per) || per < 1) throw new Error('bad key ranges');
   const id = quoteIdentifier(key);
+  const sorted = [...new Set(starts)].sort((x, y) => x - y);
   return {
-    sql: (list) => `(${starts.map(() => `(SELECT ${list} FROM ${from} WHERE ${id} >= ? ORDER BY ${id} LIMIT ${per})`).join(' UNION ALL ')}) s`,
-    params: [...starts],
+    sql: (list) => `(${sorted.map(() => `(SELECT ${list} FROM ${from} WHERE ${id} >= ? AND ${id} < ? ORDER BY ${id} LIMIT ${per})`).join(' UNION ALL ')}) s`,
+    params: sorted.flatMap((start, i) => [start, sorted[i + 1] ?? end]),
   };
 }
 
@@ -470,15 +564,22 @@ WHERE k.TABLE_SCHEMA = ? AND k.TABLE_NAME = ? AND k.CONSTRAINT_NAME = 'PRIMARY' 
  * SAMPLE. One read-only transaction. First a bounded count (`LIMIT n`): a table of fewer
  * rows is read whole (exact figures). Otherwise, when the primary key is one integer column,
  * the sample is about a hundred ranges of the key starting at random points between its
- * least and greatest value ({@link keyRanges}): spread over the whole table, not the first
- * rows in storage order. A table without such a key gets the first `n` rows, and says so.
+ * least and greatest value, none reaching into the next ({@link keyRanges}): spread over the
+ * whole table, not the first rows in storage order. A view, or a table without such a key, is read no further than
+ * {@link SAMPLE_READ_FACTOR} × n rows, and n of them are drawn at random ({@link drawnRows}):
+ * a uniform sample when that is every row (then counted), else of those first rows only, and
+ * the header says so. Distinct counts over part of the table are the Haas–Stokes Duj1
+ * estimate (core's {@link duj1}) for the rows sampled from: the table's TABLE_ROWS for key
+ * ranges, the rows read for a draw.
  */
 async function* sampleProfile(conn: Connection, read: ProfileRead, signal: AbortSignal): AsyncGenerator<ProfileItem> {
   const version = sessionOf(conn).version;
   const n = read.sampleRows;
-  const estimate = await tableRows(conn, read, signal);
+  const info = await tableInfo(conn, read, signal);
+  const estimate = info.rows;
   const from = `${quoteIdentifier(read.table.schema)}.${quoteIdentifier(read.table.name)}`;
-  const key = await integerKey(conn, read, signal);
+  const key = info.view ? undefined : await integerKey(conn, read, signal);
+  const innodbAge = await innodbStatisticsAge(conn, read, info, signal);
   await step('the sample', () => query(conn, 'START TRANSACTION READ ONLY', [], signal));
   try {
     const count = async (rows: SampleRows) =>
@@ -486,7 +587,12 @@ async function* sampleProfile(conn: Connection, read: ProfileRead, signal: Abort
     let rows = firstRows(from, n);
     let sampled = await count(rows);
     const whole = sampled < n;
-    let method = whole ? 'every row' : `the first ${n} rows in storage order (no integer primary key: not random)`;
+    let method = 'every row';
+    let rowCount = whole ? sampled : info.view ? undefined : estimate;
+    let rowCountExact = whole;
+    // The rows the distinct counts are extrapolated to (Duj1); undefined: not extrapolated.
+    let population: number | undefined;
+    let drawn = false;
     if (!whole && key !== undefined) {
       const id = quoteIdentifier(key);
       const [ends] = await step('the sample', () => queryRaw<RawRow>(conn, `SELECT MIN(${id}) AS lo, MAX(${id}) AS hi FROM ${from}`, [], signal));
@@ -494,26 +600,47 @@ async function* sampleProfile(conn: Connection, read: ProfileRead, signal: Abort
       if (Number.isSafeInteger(lo) && Number.isSafeInteger(hi)) {
         const per = rowsPerRange(n);
         const starts = Array.from({ length: Math.ceil(n / per) }, () => lo + Math.floor(Math.random() * (hi - lo + 1))).sort((x, y) => x - y);
-        rows = keyRanges(from, key, starts, per);
+        rows = keyRanges(from, key, starts, per, hi + 1);
         sampled = await count(rows);
         method = `${starts.length} ranges of ${per} rows at random points of the primary key ${key}`;
+        population = estimate;
+        drawn = true;
       }
     }
+    if (!whole && !drawn) {
+      const what = info.view ? 'view' : 'table';
+      const bound = SAMPLE_READ_FACTOR * n;
+      const seed = Math.floor(Math.random() * 2 ** 31);
+      const counted = await count({ sql: () => `(SELECT 1 FROM ${from} LIMIT ${bound + 1}) s`, params: [] });
+      rows = drawnRows(from, read.columns.map((c) => c.name), bound, n, seed);
+      sampled = await count(rows);
+      if (counted <= bound) {
+        rowCount = counted;
+        rowCountExact = true;
+        population = counted;
+        method = `${n} rows drawn at random from every row of the ${what} (${counted}, read whole: at most ${bound} rows are read)`;
+      } else {
+        population = bound;
+        method = `${n} rows drawn at random from the first ${bound} rows the ${what} returned: it has more, so not uniform over the whole ${what} (${info.view ? 'a view' : 'no one-column integer primary key'}: reads stop at ${SAMPLE_READ_FACTOR} × the sample); distinct counts estimated for those ${bound} rows`;
+      }
+    }
+    const rowCountSource = rowCountExact ? `counted (${rowCount})` : 'information_schema.TABLES (TABLE_ROWS, an estimate)';
     yield {
       kind: 'table',
       table: {
-        rowCount: whole ? sampled : estimate,
-        rowCountExact: whole,
+        rowCount,
+        rowCountExact,
         sampleRows: sampled,
         source: whole
-          ? `a bounded read of at most ${n} rows (SELECT … LIMIT ${n}), which read the whole table: ${sampled} rows`
-          : `a sample of ${sampled} rows: ${method}; row count: information_schema.TABLES (TABLE_ROWS, an estimate)`,
+          ? `a bounded read of at most ${n} rows (SELECT … LIMIT ${n}), which read the whole ${info.view ? 'view' : 'table'}: ${sampled} rows`
+          : `a sample of ${sampled} rows: ${method}; row count: ${rowCountSource}; distinct counts: Haas–Stokes Duj1 estimate`,
         sampleMethod: method,
+        ...(!rowCountExact && rowCount !== undefined ? { statisticsAge: rowCountAge(innodbAge) } : {}),
       },
     };
     for (const c of read.columns) {
       if (signal.aborted) return;
-      yield { kind: 'column', column: await sampleColumn(conn, read, c, rows, sampled, version, signal) };
+      yield { kind: 'column', column: await sampleColumn(conn, read, c, rows, sampled, whole ? undefined : population, version, signal) };
     }
   } finally {
     // A cancelled statement's connection is closed already; otherwise end the transaction.
@@ -617,6 +744,7 @@ async function sampleColumn(
   c: PreviewColumnInfo,
   rows: SampleRows,
   sampled: number,
+  population: number | undefined,
   version: ServerVersion,
   signal: AbortSignal,
 ): Promise<ColumnProfile> {
@@ -644,11 +772,19 @@ async function sampleColumn(
     type: c.type,
     nullFraction: count > 0 ? (count - nonNull) / count : undefined,
     distinctCount: Number(agg?.d?.toString() ?? 0),
-    distinctExact: true,
+    distinctExact: population === undefined,
     mostCommon: [],
     histogram: [],
     types: [],
   };
+  // Part of the table: the Haas–Stokes Duj1 estimate of the distinct values of the `population`
+  // rows from the sample's distinct values and those seen once (f1).
+  if (population !== undefined && profile.distinctCount) {
+    const [once] = await step(what, () =>
+      queryRaw<RawRow>(conn, `SELECT COUNT(*) AS f1 FROM (SELECT v FROM ${sample} WHERE v IS NOT NULL GROUP BY v HAVING COUNT(*) = 1) o`, n, signal),
+    );
+    profile.distinctCount = duj1(count, profile.distinctCount, Number(once?.f1?.toString() ?? 0), population);
+  }
   // The average storage size in bytes of a non-null value (as mysql.column_stats avg_length).
   if (fixed !== undefined && nonNull > 0) profile.averageLength = fixed;
   else if (agg?.al) profile.averageLength = Number(agg.al.toString());
