@@ -156,11 +156,11 @@ describe('ProfileTable on MariaDB: figures against the server (oracle)', () => {
         seq / 7, '2024-01-01' + INTERVAL seq MINUTE, CONCAT('c', seq % 5), ELT(1 + seq % 3, 'x', 'y', 'z'), NULL FROM ${DB}.seq_1_to_${ROWS}`);
       await conn.query(`SET SESSION histogram_type = 'DOUBLE_PREC_HB', histogram_size = 254`);
       await conn.query(`ANALYZE TABLE ${DB}.kinds PERSISTENT FOR ALL`);
-      // grp follows the key (20 runs of 10,000 rows): the first rows in storage order hold one value
+      // grp follows the key (30 runs of 10,000 rows: 300,000 rows): the first rows in storage order hold one value
       // mid: 4,000 values, about 50 rows each, scattered over the key by a hash (a value that
       // repeats with a period of the key would make whole ranges coincide: see docs/architecture.md)
       await conn.query(`CREATE TABLE ${DB}.clustered (id INT PRIMARY KEY, grp INT, maybe INT NULL, mid INT) ENGINE=InnoDB`);
-      await conn.query(`INSERT INTO ${DB}.clustered SELECT seq, seq DIV 10000, IF((seq * 7) % 10 < 3, NULL, seq % 50), CRC32(seq) % 4000 FROM ${DB}.seq_0_to_199999`);
+      await conn.query(`INSERT INTO ${DB}.clustered SELECT seq, seq DIV 10000, IF((seq * 7) % 10 < 3, NULL, seq % 50), CRC32(seq) % 4000 FROM ${DB}.seq_0_to_299999`);
       await conn.query(`ANALYZE TABLE ${DB}.clustered`);
       await conn.query(`CREATE USER '${USER}'@'%' IDENTIFIED BY '${PASSWORD}'`);
       await conn.query(`GRANT SELECT ON ${DB}.* TO '${USER}'@'%'`);
