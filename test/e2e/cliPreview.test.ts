@@ -88,6 +88,8 @@ describe('sourced preview and profile', () => {
     // a count over a sample of part of the table is an estimate of the table's (~), unless the sample read every row
     expect(lines.find((l) => l.trim().startsWith('country_code'))).toMatch(/0\.0% null, ~?4 distinct/);
     expect(lines[1]).toMatch(/^ {2}sample: 100 rows, /);
+    // the row count is reltuples (the fixture ran ANALYZE): its statistics' age, from pg_stat_all_tables
+    expect(lines[2]).toMatch(/^ {2}row count statistics collected \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z \(pg_stat_all_tables\.last_(auto)?(analyze|vacuum)\)$/);
     expect(lines.some((l) => /^ {6}all (from the sample|exact)$/.test(l))).toBe(true);
     const common = lines.find((l) => l.includes('most common:') && l.includes('NL')) ?? '';
     expect([...common.matchAll(/([A-Z]{2}) \((\d+\.\d)%\)/g)].map((m) => m[1]).sort()).toEqual(['DE', 'FR', 'NL', 'US']);
