@@ -6,7 +6,7 @@ import { DataSource } from '@sourced/api';
 import type { ProfileTableRequest, ProfileTableResponse } from '@sourced/api';
 import type { Cell } from '@sourced/api';
 import { ProfileMode, type ColumnProfile, type ProfileHeader, type ProfileSummary } from '@sourced/api';
-import { mariadbHistogram, thin } from '../plugins/mysql/src/profile';
+import { mariadbHistogram, mysqlHistogramAge, thin } from '../plugins/mysql/src/profile';
 import { rootQuery, startMariadb, type MariadbInstance } from './harness/mariadb';
 import { eventually } from './support/pg';
 import { collect, expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
@@ -64,6 +64,15 @@ const PASSWORD = `pw-${randomBytes(8).toString('hex')}`;
 const CATEGORY = "CASE WHEN seq % 20 < 10 THEN 'a' WHEN seq % 20 < 15 THEN 'b' WHEN seq % 20 < 18 THEN 'c' ELSE 'd' END";
 
 describe('helpers', () => {
+  it("reads a MySQL 8 histogram's last-updated as a UTC instant, and says unknown without one", () => {
+    expect(mysqlHistogramAge({ 'last-updated': '2017-03-24 13:32:40.000000' })).toEqual({
+      collectedAt: new Date(Date.UTC(2017, 2, 24, 13, 32, 40)),
+      source: 'information_schema.COLUMN_STATISTICS histogram last-updated',
+    });
+    expect(mysqlHistogramAge({ 'last-updated': 'soon' }).collectedAt).toBeUndefined();
+    expect(mysqlHistogramAge({}).source).toMatch(/^unknown: /);
+  });
+
   it('thins bounds to at most buckets + 1, keeping both ends', () => {
     expect(thin([1, 2, 3], 10)).toEqual([1, 2, 3]);
     expect(thin(Array.from({ length: 101 }, (_, i) => i), 4)).toEqual([0, 25, 50, 75, 100]);
@@ -209,6 +218,9 @@ describe('MySQL ProfileTable (MariaDB)', () => {
     it('explains a missing grant on mysql.column_stats in the source', async () => {
       const p = await profile({}, NOGRANT);
       expect(p.header.source).toContain('GRANT SELECT ON mysql.column_stats');
+      // nor mysql.innodb_table_stats: the row count's age is unknown, and the grant is named
+      expect(p.header.statisticsAge?.collectedAt).toBeUndefined();
+      expect(p.header.statisticsAge?.source).toContain('GRANT SELECT ON mysql.innodb_table_stats');
       expect(p.columns.get('n')?.noStatistics).toBe(true);
       expect(p.columns.get('category')?.noStatistics).toBe(true);
       expect(p.columns.get('id')?.noStatistics).toBe(false);

@@ -192,7 +192,7 @@ FROM information_schema.COLUMN_STATISTICS WHERE SCHEMA_NAME = ? AND TABLE_NAME =
       const type = types.get(row.column_name);
       if (type === undefined || row.histogram === null) continue;
       const h = typeof row.histogram === 'string' ? (JSON.parse(row.histogram) as Record<string, unknown>) : row.histogram;
-      kept.set(row.column_name, fromMysqlHistogram(h, type, masked.has(row.column_name), read));
+      kept.set(row.column_name, { ...fromMysqlHistogram(h, type, masked.has(row.column_name), read), age: mysqlHistogramAge(h) });
     }
   }
 
@@ -452,6 +452,14 @@ export function fromMysqlHistogram(h: Record<string, unknown>, type: string, mas
     if (isHistogrammable(type)) k.histogram = thin([buckets[0][0], ...buckets.map((b) => b[1])], read.histogramBuckets).map(cell);
   }
   return k;
+}
+
+/** A MySQL 8 histogram's `last-updated` (UTC, "2017-03-24 13:32:40.000000"), else unknown. */
+export function mysqlHistogramAge(h: Record<string, unknown>): StatisticsAge {
+  const text = h['last-updated'];
+  const at = typeof text === 'string' ? new Date(`${text.trim().replace(' ', 'T')}Z`) : undefined;
+  if (at && Number.isFinite(at.getTime())) return { collectedAt: at, source: 'information_schema.COLUMN_STATISTICS histogram last-updated' };
+  return { source: 'unknown: the histogram has no last-updated' };
 }
 
 /** A value of a MySQL histogram as the text protocol would send it. */
