@@ -159,8 +159,13 @@ async function stallRace<T>(connector: Connector, own: AbortController, options:
         timers.push(
           setTimeout(() => {
             if (settled) return;
-            const probe = AbortSignal.any([own.signal, probes.signal, AbortSignal.timeout(STALL_PROBE_TIMEOUT_MS)]);
-            connector.probe?.(role, probe).then(
+            const limit = AbortSignal.timeout(STALL_PROBE_TIMEOUT_MS);
+            const probe = AbortSignal.any([own.signal, probes.signal, limit]);
+            // The whole probe counts, its close too: a connection opened just before the server
+            // froze may wait in its close far longer than the open's limit.
+            const late = new Promise<never>((_resolve, reject) => limit.addEventListener('abort', () => reject(limit.reason as Error), { once: true }));
+            late.catch(() => undefined);
+            Promise.race([connector.probe?.(role, probe), late]).then(
               // Alive: a slow statement, not a stall. Probe again while it waits: the server may freeze later.
               () => void (settled || probeLater()),
               () => stall(Math.round(performance.now() - began)),
