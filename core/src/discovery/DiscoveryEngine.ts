@@ -47,6 +47,11 @@ export interface DiscoveryRequest {
   stallProbeAfterMs?: number;
 }
 
+/** A discovery request checked once ({@link DiscoveryEngine.checkRequest}): its filter compiled and its cursor decoded. */
+export interface CheckedDiscoveryRequest extends DiscoveryRequest {
+  readonly checked: { readonly filter: CompiledFilter; readonly after?: RelationKey };
+}
+
 /** How a run stands after a batch. */
 export interface DiscoveryProgress extends StrategyState {
   relations: number;
@@ -132,26 +137,32 @@ export class DiscoveryEngine {
     this.instruments = sourcedInstruments(meter);
   }
 
-  /** Checks a request before any connection is opened. */
-  static validateRequest(request: DiscoveryRequest): void {
+  /** Checks a request before any connection is opened (InputError naming the field); the result is what {@link run} takes without checking again. */
+  static checkRequest(request: DiscoveryRequest): CheckedDiscoveryRequest {
     const s = request.sampling ?? {};
     if (s.sampleSize !== undefined && s.sampleSize > MAX_SAMPLE_SIZE) {
       throw new InputError([{ field: 'sampling.sample_size', description: `${s.sampleSize} is more than the maximum of ${MAX_SAMPLE_SIZE}` }]);
     }
-    compileFilter(request.filter);
+    const filter = compileFilter(request.filter);
     if (request.batchSize > MAX_BATCH_SIZE) {
       throw new InputError([{ field: 'batch_size', description: `${request.batchSize} is more than the maximum of ${MAX_BATCH_SIZE}` }]);
     }
-    if (request.resumeAfter) decodeCursor(request.resumeAfter);
+    const after = request.resumeAfter ? decodeCursor(request.resumeAfter) : undefined;
+    return { ...request, checked: { filter, after } };
   }
 
-  async *run(connector: Connector, request: DiscoveryRequest, callSignal: AbortSignal): AsyncGenerator<DiscoveryEvent> {
-    DiscoveryEngine.validateRequest(request);
+  /** Checks a request before any connection is opened. */
+  static validateRequest(request: DiscoveryRequest): void {
+    DiscoveryEngine.checkRequest(request);
+  }
+
+  /** Runs a discovery; a request not yet checked is checked first. */
+  async *run(connector: Connector, request: DiscoveryRequest | CheckedDiscoveryRequest, callSignal: AbortSignal): AsyncGenerator<DiscoveryEvent> {
+    const { filter, after: resumeAfter } = ('checked' in request ? request : DiscoveryEngine.checkRequest(request)).checked;
     const started = performance.now();
-    const filter = compileFilter(request.filter);
     const preset = STRATEGY_PRESETS[request.strategy];
     const strategy = new AdaptiveController(preset, this.daemonLoad(), request.batchSize);
-    let after: RelationKey | undefined = request.resumeAfter ? decodeCursor(request.resumeAfter) : undefined;
+    let after: RelationKey | undefined = resumeAfter;
     const totals = { schemas: 0, relations: 0, tables: 0, views: 0, columns: 0, collections: 0, batches: 0, failovers: 0, warnings: 0 };
     const sampling: SamplingOptions = { ...DEFAULT_SAMPLING, ...definedOnly(request.sampling ?? {}) };
     // Reads run under a signal of the run's own, so that a page read ahead can be cancelled

@@ -119,6 +119,11 @@ export interface PreviewRequest {
   stallProbeAfterMs?: number;
 }
 
+/** A preview request checked once ({@link PreviewEngine.checkRequest}), with the limit it runs with. */
+export interface CheckedPreviewRequest extends PreviewRequest {
+  readonly checked: { readonly limit: number };
+}
+
 /** The stall bound of a preview or profile request, as {@link readWithFailover} takes it. */
 export function stallOptions(request: { stallTimeoutMs?: number; stallProbeAfterMs?: number }): ReadOptions {
   return { stallMs: request.stallTimeoutMs, probeAfterMs: request.stallProbeAfterMs };
@@ -152,18 +157,24 @@ export class PreviewEngine {
     private readonly logger: Logger = noopLogger,
   ) {}
 
-  /** Checks a request before anything is opened; throws an InputError naming the field. */
-  validateRequest(request: PreviewRequest): number {
+  /** Checks a request before anything is opened; throws an InputError naming the field. The result is what {@link run} takes without checking again. */
+  checkRequest(request: PreviewRequest): CheckedPreviewRequest {
     const violations = tableRequestViolations(request.table, request.columns);
     if (request.limit > this.settings.maxRows) {
       violations.push({ field: 'limit', description: `${request.limit} is more than this daemon's maximum of ${this.settings.maxRows} rows (preview.maxRows)` });
     }
     if (violations.length) throw new InputError(violations, { reason: 'INVALID_REQUEST' });
-    return request.limit || this.settings.defaultRows;
+    return { ...request, checked: { limit: request.limit || this.settings.defaultRows } };
   }
 
-  async *run(connector: Connector, request: PreviewRequest, signal: AbortSignal): AsyncGenerator<PreviewEvent> {
-    const limit = this.validateRequest(request);
+  /** Checks a request before anything is opened; throws an InputError naming the field. Returns the limit. */
+  validateRequest(request: PreviewRequest): number {
+    return this.checkRequest(request).checked.limit;
+  }
+
+  /** Runs a preview; a request not yet checked is checked first. */
+  async *run(connector: Connector, request: PreviewRequest | CheckedPreviewRequest, signal: AbortSignal): AsyncGenerator<PreviewEvent> {
+    const { limit } = ('checked' in request ? request : this.checkRequest(request)).checked;
     const started = performance.now();
     const { previewColumns, previewRows } = connector;
     if (!previewColumns || !previewRows) {

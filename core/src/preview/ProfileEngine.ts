@@ -159,6 +159,11 @@ export interface ProfileRequest {
   stallProbeAfterMs?: number;
 }
 
+/** A profile request checked once ({@link ProfileEngine.checkRequest}), with the sizes it runs with. */
+export interface CheckedProfileRequest extends ProfileRequest {
+  readonly checked: { readonly sampleRows: number; readonly mostCommonLimit: number; readonly histogramBuckets: number };
+}
+
 /** Events of a profile, in order. */
 export type ProfileEvent =
   | { kind: 'header'; table: RelationKey; mode: ProfileMode; profile: TableProfile & { rowCountMethod?: FigureMethod }; endpoint: EndpointRole }
@@ -184,6 +189,11 @@ export class ProfileEngine {
 
   /** Checks a request before anything is opened; throws an InputError naming the field. Returns the effective sizes. */
   validateRequest(request: ProfileRequest): { sampleRows: number; mostCommonLimit: number; histogramBuckets: number } {
+    return this.checkRequest(request).checked;
+  }
+
+  /** Checks a request before anything is opened; throws an InputError naming the field. The result is what {@link run} takes without checking again. */
+  checkRequest(request: ProfileRequest): CheckedProfileRequest {
     const violations = tableRequestViolations(request.table, request.columns);
     if (request.sampleRows > this.settings.maxSampleRows) {
       violations.push({ field: 'sample_rows', description: `${request.sampleRows} is more than this daemon's maximum of ${this.settings.maxSampleRows} (profile.maxSampleRows)` });
@@ -191,15 +201,17 @@ export class ProfileEngine {
     if (request.mostCommonLimit > MAX_PROFILE_VALUES) violations.push({ field: 'most_common_limit', description: `${request.mostCommonLimit} is more than ${MAX_PROFILE_VALUES}` });
     if (request.histogramBuckets > MAX_PROFILE_VALUES) violations.push({ field: 'histogram_buckets', description: `${request.histogramBuckets} is more than ${MAX_PROFILE_VALUES}` });
     if (violations.length) throw new InputError(violations, { reason: 'INVALID_REQUEST' });
-    return {
+    const checked = {
       sampleRows: request.sampleRows || this.settings.defaultSampleRows,
       mostCommonLimit: request.mostCommonLimit || 10,
       histogramBuckets: request.histogramBuckets || 10,
     };
+    return { ...request, checked };
   }
 
-  async *run(connector: Connector, request: ProfileRequest, signal: AbortSignal): AsyncGenerator<ProfileEvent> {
-    const sizes = this.validateRequest(request);
+  /** Runs a profile; a request not yet checked is checked first. */
+  async *run(connector: Connector, request: ProfileRequest | CheckedProfileRequest, signal: AbortSignal): AsyncGenerator<ProfileEvent> {
+    const sizes = ('checked' in request ? request : this.checkRequest(request)).checked;
     const started = performance.now();
     const { previewColumns, profileTable } = connector;
     if (!previewColumns || !profileTable) {

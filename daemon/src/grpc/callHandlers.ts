@@ -191,17 +191,20 @@ function openCall(deps: HandlerDeps, fullMethod: string, call: ServerUnaryCall<u
 
 /**
  * Adapts an async generator to a grpc-js server-streaming handler: the call becomes an
- * AbortSignal (client cancel, deadline, shutdown), each yielded event gets the next
- * sequence number, each write waits until HTTP/2 has sent the message (back-pressure: the
- * generator is not pulled while the client is slow, so what waits is bounded by the stream's
- * flow-control window, not by the writable's 16-message buffer), and errors become statuses
- * with google.rpc details.
+ * AbortSignal (client cancel, deadline, shutdown), the request is parsed once at the edge
+ * (after authentication and the malformed-bytes check, before the handler: `parse` turns the
+ * contract's message into the checked request the handler takes, or throws an InputError),
+ * each yielded event gets the next sequence number, each write waits until HTTP/2 has sent the
+ * message (back-pressure: the generator is not pulled while the client is slow, so what waits
+ * is bounded by the stream's flow-control window, not by the writable's 16-message buffer), and
+ * errors become statuses with google.rpc details.
  * Returning from the loop runs the generator's `finally`, which releases connections.
  */
-export function serverStreaming<Req, Res extends { sequence: number }>(
+export function serverStreaming<Req, Parsed, Res extends { sequence: number }>(
   deps: HandlerDeps,
   fullMethod: string,
-  handler: (request: Req, ctx: CallContext) => AsyncIterable<Omit<Res, 'sequence'>>,
+  parse: (request: Req) => Parsed,
+  handler: (request: Parsed, ctx: CallContext) => AsyncIterable<Omit<Res, 'sequence'>>,
 ): handleServerStreamingCall<Req, Res> {
   return (call) => {
     const scope = openCall(deps, fullMethod, call as ServerWritableStream<unknown, unknown>);
@@ -211,8 +214,8 @@ export function serverStreaming<Req, Res extends { sequence: number }>(
       let iterator: AsyncIterator<Omit<Res, 'sequence'>> | undefined;
       try {
         const principal = await scope.authenticate();
-        rejectMalformed(call.request, fullMethod);
-        iterator = handler(call.request, { signal, logger: scope.logger, span: scope.span, principal, rpc: fullMethod, noteDataSource: scope.noteDataSource })[Symbol.asyncIterator]();
+        const request = parse(wellFormed(call.request, fullMethod));
+        iterator = handler(request, { signal, logger: scope.logger, span: scope.span, principal, rpc: fullMethod, noteDataSource: scope.noteDataSource })[Symbol.asyncIterator]();
         for (;;) {
           const next = await iterator.next();
           if (next.done) break;
@@ -235,15 +238,20 @@ export function serverStreaming<Req, Res extends { sequence: number }>(
   };
 }
 
-/** Adapts an async function to a grpc-js unary handler, with the same tracing and error mapping. */
-export function unary<Req, Res>(deps: HandlerDeps, fullMethod: string, handler: (request: Req, ctx: CallContext) => Promise<Res>): handleUnaryCall<Req, Res> {
+/** Adapts an async function to a grpc-js unary handler, with the same tracing, request parsing and error mapping. */
+export function unary<Req, Parsed, Res>(
+  deps: HandlerDeps,
+  fullMethod: string,
+  parse: (request: Req) => Parsed,
+  handler: (request: Parsed, ctx: CallContext) => Promise<Res>,
+): handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const scope = openCall(deps, fullMethod, call as ServerUnaryCall<unknown, unknown>);
     void context.with(trace.setSpan(context.active(), scope.span), async () => {
       try {
         const principal = await scope.authenticate();
-        rejectMalformed(call.request, fullMethod);
-        const response = await handler(call.request, {
+        const request = parse(wellFormed(call.request, fullMethod));
+        const response = await handler(request, {
           signal: scope.controller.signal,
           logger: scope.logger,
           span: scope.span,
@@ -278,9 +286,9 @@ function written<Res>(call: ServerWritableStream<unknown, Res>, message: Res, si
   });
 }
 
-/** A request whose bytes did not decode is the caller's mistake: INVALID_ARGUMENT saying so. */
-function rejectMalformed(request: unknown, fullMethod: string): void {
+/** The request, when its bytes decoded; one that did not is the caller's mistake: INVALID_ARGUMENT saying so. */
+function wellFormed<Req>(request: Req, fullMethod: string): Req {
   const reason = malformedReason(request);
-  if (reason === undefined) return;
+  if (reason === undefined) return request;
   throw new InputError([{ field: 'request', description: `is not a valid request message for ${fullMethod} (${reason})` }], { reason: 'MALFORMED_REQUEST' });
 }

@@ -1,28 +1,26 @@
 import type { Meter, Tracer } from '@opentelemetry/api';
 import {
-  DiscoveryEngine,
+  describeError,
   encodeCursor,
-  type PreviewEngine,
-  type ProfileEngine,
-  InputError,
-  normalizeDataSource,
   raceSignal,
-  TargetDeniedError,
   SourcedError,
+  TargetDeniedError,
   TOKEN_PLUGIN_OF,
   tokenCloudOf,
   withSpan,
-  type ConnectionBudget,
-  type DatabaseTokenMinter,
-  type Connector,
-  type DataSource,
-  type Logger,
   type CallSecrets,
+  type ConnectionBudget,
+  type Connector,
+  type DatabaseTokenMinter,
+  type DataSource,
+  type DiscoveryEngine,
+  type Logger,
+  type PreviewEngine,
+  type ProfileEngine,
   type SecretChain,
   type TargetPolicy,
   type ValidationRunner,
 } from '@sourced/core';
-import type { DaemonConfig } from '../config/DaemonConfig';
 import type {
   DataSourceServiceServer,
   DiscoverDataSourceRequest,
@@ -34,20 +32,24 @@ import type {
   ValidateDataSourceRequest,
   ValidateDataSourceResponse,
 } from '@sourced/api';
+import type { DaemonConfig } from '../config/DaemonConfig';
 import { serverStreaming, type CallContext, type HandlerDeps } from '../grpc/callHandlers';
-import { toDataSourceInput, toDiscoveryResponses, toFilter, toPreviewResponse, toProfileMode, toProfileResponse, toStrategy, toValidationResponse } from '../grpc/mapping';
+import { toDiscoveryResponses, toPreviewResponse, toProfileResponse, toValidationResponse } from '../grpc/mapping';
 import type { PluginRegistry } from '../plugins/PluginRegistry';
 import type { HeapGuard } from '../runtime/HeapGuard';
 import type { Authorizer } from '../security/authorize';
-import { capConnectTimeout, cappedTimeout } from '../security/limits';
+import { RequestParser, type DiscoverCall, type PreviewCall, type ProfileCall, type ValidateCall } from './requests';
 
 /** The daemon's name as sent to sources (PostgreSQL application_name). */
 export const APPLICATION_NAME = 'sourced';
 
 const SERVICE = 'sourced.v1.DataSourceService';
 
-/** DataSourceService: validation and discovery, each a stream. */
+/** DataSourceService: validation, discovery, preview and profile, each a stream. */
 export class DataSourceService {
+  /** Parses each request once, before its handler runs. */
+  private readonly requests: RequestParser;
+
   constructor(
     private readonly deps: {
       config: DaemonConfig;
@@ -67,59 +69,67 @@ export class DataSourceService {
       logger: Logger;
       handlerDeps: HandlerDeps;
     },
-  ) {}
+  ) {
+    this.requests = new RequestParser(deps);
+  }
 
-  /** The grpc-js implementation object. */
+  /** The grpc-js implementation object: each request parsed once by {@link RequestParser}, then handled. */
   implementation(): DataSourceServiceServer {
     const h = this.deps.handlerDeps;
+    const parse = this.requests;
     return {
-      validateDataSource: serverStreaming<ValidateDataSourceRequest, ValidateDataSourceResponse>(h, `${SERVICE}/ValidateDataSource`, (req, ctx) =>
-        this.validate(req, ctx),
+      validateDataSource: serverStreaming<ValidateDataSourceRequest, ValidateCall, ValidateDataSourceResponse>(
+        h,
+        `${SERVICE}/ValidateDataSource`,
+        (req) => parse.validate(req),
+        (call, ctx) => this.validate(call, ctx),
       ),
-      discoverDataSource: serverStreaming<DiscoverDataSourceRequest, DiscoverDataSourceResponse>(h, `${SERVICE}/DiscoverDataSource`, (req, ctx) =>
-        this.discover(req, ctx),
+      discoverDataSource: serverStreaming<DiscoverDataSourceRequest, DiscoverCall, DiscoverDataSourceResponse>(
+        h,
+        `${SERVICE}/DiscoverDataSource`,
+        (req) => parse.discover(req),
+        (call, ctx) => this.discover(call, ctx),
       ),
-      previewTable: serverStreaming<PreviewTableRequest, PreviewTableResponse>(h, `${SERVICE}/PreviewTable`, (req, ctx) => this.preview(req, ctx)),
-      profileTable: serverStreaming<ProfileTableRequest, ProfileTableResponse>(h, `${SERVICE}/ProfileTable`, (req, ctx) => this.profile(req, ctx)),
+      previewTable: serverStreaming<PreviewTableRequest, PreviewCall, PreviewTableResponse>(
+        h,
+        `${SERVICE}/PreviewTable`,
+        (req) => parse.preview(req),
+        (call, ctx) => this.preview(call, ctx),
+      ),
+      profileTable: serverStreaming<ProfileTableRequest, ProfileCall, ProfileTableResponse>(
+        h,
+        `${SERVICE}/ProfileTable`,
+        (req) => parse.profile(req),
+        (call, ctx) => this.profile(call, ctx),
+      ),
     };
   }
 
-  async *validate(req: ValidateDataSourceRequest, ctx: CallContext): AsyncGenerator<Omit<ValidateDataSourceResponse, 'sequence'>> {
-    const connector = await this.connect(req.dataSource, ctx);
-    try {
-      const checkTimeoutMs = cappedTimeout(req.checkTimeoutMs, this.deps.config.validation.checkTimeoutMs, this.deps.config.limits.maxCheckTimeoutMs);
-      for await (const event of this.deps.validationRunner.run(connector, { checkTimeoutMs }, ctx.signal)) {
-        if (event.kind === 'summary') ctx.span.setAttribute('sourced.validation.ok', event.ok);
-        yield toValidationResponse(event);
-      }
-    } finally {
-      await connector.close();
+  validate(call: ValidateCall, ctx: CallContext): AsyncGenerator<Omit<ValidateDataSourceResponse, 'sequence'>> {
+    return this.withConnector(call.source, ctx, (connector) => this.validationEvents(connector, call, ctx));
+  }
+
+  discover(call: DiscoverCall, ctx: CallContext): AsyncGenerator<Omit<DiscoverDataSourceResponse, 'sequence'>> {
+    return this.withConnector(call.source, ctx, (connector) => this.discoveryEvents(connector, call, ctx));
+  }
+
+  preview(call: PreviewCall, ctx: CallContext): AsyncGenerator<Omit<PreviewTableResponse, 'sequence'>> {
+    return this.withConnector(call.source, ctx, (connector) => this.previewEvents(connector, call, ctx));
+  }
+
+  profile(call: ProfileCall, ctx: CallContext): AsyncGenerator<Omit<ProfileTableResponse, 'sequence'>> {
+    return this.withConnector(call.source, ctx, (connector) => this.profileEvents(connector, call, ctx));
+  }
+
+  private async *validationEvents(connector: Connector, call: ValidateCall, ctx: CallContext): AsyncGenerator<Omit<ValidateDataSourceResponse, 'sequence'>> {
+    for await (const event of this.deps.validationRunner.run(connector, { checkTimeoutMs: call.checkTimeoutMs }, ctx.signal)) {
+      if (event.kind === 'summary') ctx.span.setAttribute('sourced.validation.ok', event.ok);
+      yield toValidationResponse(event);
     }
   }
 
-  async *discover(req: DiscoverDataSourceRequest, ctx: CallContext): AsyncGenerator<Omit<DiscoverDataSourceResponse, 'sequence'>> {
-    const strategy = req.strategy ? toStrategy(req.strategy) : this.deps.config.discovery.defaultStrategy;
-    if (!strategy) throw new InputError([{ field: 'strategy', description: `${req.strategy} is not a DiscoveryStrategy` }]);
-    const request = {
-      filter: toFilter(req.filter),
-      strategy,
-      batchSize: req.batchSize,
-      resumeAfter: req.resumeAfter,
-      sampling: { sampleSize: req.sampling?.sampleSize, maxTimeMs: req.sampling?.maxTimeMs, maxFields: req.sampling?.maxFields },
-      // The daemon's cap applies to every discovery: none asks past it, and one that asks nothing gets it.
-      maxEntities: cap(req.maxEntities, this.deps.config.limits.maxEntities),
-      maxDurationMs: req.maxDurationMs,
-      stallTimeoutMs: this.deps.config.discovery.stallTimeoutMs,
-      stallProbeAfterMs: this.deps.config.discovery.stallProbeAfterMs,
-    };
-    const maxSample = this.deps.config.limits.maxSampleSize;
-    if (req.sampling?.sampleSize && req.sampling.sampleSize > maxSample) {
-      throw new InputError([{ field: 'sampling.sample_size', description: `${req.sampling.sampleSize} is more than this daemon's maximum of ${maxSample} (limits.maxSampleSize)` }]);
-    }
-    // Bad filters, batch sizes and cursors fail before any connection is opened.
-    DiscoveryEngine.validateRequest(request);
-    const connector = await this.connect(req.dataSource, ctx);
-    ctx.span.setAttribute('sourced.discovery.strategy', strategy);
+  private async *discoveryEvents(connector: Connector, { request }: DiscoverCall, ctx: CallContext): AsyncGenerator<Omit<DiscoverDataSourceResponse, 'sequence'>> {
+    ctx.span.setAttribute('sourced.discovery.strategy', request.strategy);
     for await (const event of this.deps.discoveryEngine.run(connector, request, ctx.signal)) {
       for (const response of toDiscoveryResponses(event, (r) => encodeCursor(r))) yield response;
       // The batch is written: its memory is garbage now.
@@ -127,66 +137,38 @@ export class DataSourceService {
     }
   }
 
-  async *preview(req: PreviewTableRequest, ctx: CallContext): AsyncGenerator<Omit<PreviewTableResponse, 'sequence'>> {
-    const strategy = req.strategy ? toStrategy(req.strategy) : this.deps.config.discovery.defaultStrategy;
-    if (!strategy) throw new InputError([{ field: 'strategy', description: `${req.strategy} is not a DiscoveryStrategy` }]);
-    if (!req.table) throw new InputError([{ field: 'table', description: 'is required: the schema and name of a table, view or collection' }], { reason: 'INVALID_REQUEST' });
-    const request = {
-      table: { schema: req.table.schema, name: req.table.name },
-      columns: req.columns,
-      limit: req.limit,
-      strategy,
-      // Discovery's stall bound covers every read of a source, previews' and profiles' too.
-      stallTimeoutMs: this.deps.config.discovery.stallTimeoutMs,
-      stallProbeAfterMs: this.deps.config.discovery.stallProbeAfterMs,
-    };
-    // A bad table name, column list or limit fails before any connection is opened.
-    this.deps.previewEngine.validateRequest(request);
-    const connector = await this.connect(req.dataSource, ctx);
+  private async *previewEvents(connector: Connector, { request }: PreviewCall, ctx: CallContext): AsyncGenerator<Omit<PreviewTableResponse, 'sequence'>> {
     ctx.span.setAttributes({ 'sourced.preview.schema': request.table.schema, 'sourced.preview.table': request.table.name });
-    try {
-      for await (const event of this.deps.previewEngine.run(connector, request, ctx.signal)) yield toPreviewResponse(event);
-    } finally {
-      await connector.close();
-    }
+    for await (const event of this.deps.previewEngine.run(connector, request, ctx.signal)) yield toPreviewResponse(event);
   }
 
-  async *profile(req: ProfileTableRequest, ctx: CallContext): AsyncGenerator<Omit<ProfileTableResponse, 'sequence'>> {
-    const strategy = req.strategy ? toStrategy(req.strategy) : this.deps.config.discovery.defaultStrategy;
-    if (!strategy) throw new InputError([{ field: 'strategy', description: `${req.strategy} is not a DiscoveryStrategy` }]);
-    const mode = toProfileMode(req.mode);
-    if (!mode) throw new InputError([{ field: 'mode', description: `${req.mode} is not a ProfileMode` }]);
-    if (!req.table) throw new InputError([{ field: 'table', description: 'is required: the schema and name of a table, view or collection' }], { reason: 'INVALID_REQUEST' });
-    const request = {
-      table: { schema: req.table.schema, name: req.table.name },
-      columns: req.columns,
-      mode,
-      sampleRows: req.sampleRows,
-      mostCommonLimit: req.mostCommonLimit,
-      histogramBuckets: req.histogramBuckets,
-      strategy,
-      stallTimeoutMs: this.deps.config.discovery.stallTimeoutMs,
-      stallProbeAfterMs: this.deps.config.discovery.stallProbeAfterMs,
-    };
-    // A bad table name, column list or size fails before any connection is opened.
-    this.deps.profileEngine.validateRequest(request);
-    const connector = await this.connect(req.dataSource, ctx);
-    ctx.span.setAttributes({ 'sourced.profile.schema': request.table.schema, 'sourced.profile.table': request.table.name, 'sourced.profile.mode': mode });
+  private async *profileEvents(connector: Connector, { request }: ProfileCall, ctx: CallContext): AsyncGenerator<Omit<ProfileTableResponse, 'sequence'>> {
+    ctx.span.setAttributes({ 'sourced.profile.schema': request.table.schema, 'sourced.profile.table': request.table.name, 'sourced.profile.mode': request.mode });
+    for await (const event of this.deps.profileEngine.run(connector, request, ctx.signal)) yield toProfileResponse(event);
+  }
+
+  /**
+   * The one place a call's connector lives: created for the call's data source (after the
+   * secret policy, RBAC and the target policy allow it), used by `use`, and closed on every exit
+   * path: the end of the stream, an error, the client going away (grpc-js's iterator `return`
+   * reaches this `finally` through `yield*`). Connectors may be closed more than once (the
+   * discovery engine also closes its connector when a run ends). A close that fails is logged;
+   * it does not change how the call ended.
+   */
+  private async *withConnector<T>(source: DataSource, ctx: CallContext, use: (connector: Connector) => AsyncIterable<T>): AsyncGenerator<T> {
+    const connector = await this.connect(source, ctx);
     try {
-      for await (const event of this.deps.profileEngine.run(connector, request, ctx.signal)) yield toProfileResponse(event);
+      yield* use(connector);
     } finally {
-      await connector.close();
+      await connector.close().catch((error: unknown) => ctx.logger.warn('closing the connector failed', { error: describeError(error) }));
     }
   }
 
   /**
-   * Normalizes the request's data source and creates its connector; bad input is an
-   * InputError naming the field, a refused secret reference, grant or target a NotAllowedError.
+   * Creates the connector of a parsed data source; a refused secret reference, grant or target
+   * is a NotAllowedError. Only {@link withConnector} calls it.
    */
-  private async connect(input: ValidateDataSourceRequest['dataSource'], ctx: CallContext): Promise<Connector> {
-    if (!input) throw new InputError([{ field: 'data_source', description: 'is required' }]);
-    // The caller's connect timeout never exceeds the daemon's maximum (limits.maxConnectTimeoutMs).
-    const source: DataSource = capConnectTimeout(normalizeDataSource(toDataSourceInput(input), this.deps.pluginRegistry), this.deps.config.limits.maxConnectTimeoutMs);
+  private async connect(source: DataSource, ctx: CallContext): Promise<Connector> {
     const hosts = [source.primary.host, ...(source.secondary ? [source.secondary.host] : [])].filter((h) => h !== '');
     ctx.noteDataSource({ id: source.id || undefined, type: source.type, host: hosts.length ? `${source.primary.host}${source.primary.port ? `:${source.primary.port}` : ''}` : undefined });
     // Every reference the call could try (the caller's, its TLS files, the dynamic variables
@@ -257,10 +239,4 @@ export class DataSourceService {
       },
     };
   }
-}
-
-/** A requested count under a cap: the smaller of the two, where 0 means none. */
-function cap(requested: number, limit: number): number {
-  if (limit <= 0) return requested;
-  return requested > 0 ? Math.min(requested, limit) : limit;
 }

@@ -13,16 +13,26 @@ export class PluginService {
   implementation(): PluginServiceServer {
     const h = this.deps.handlerDeps;
     return {
-      listPlugins: unary<ListPluginsRequest, ListPluginsResponse>(h, `${SERVICE}/ListPlugins`, async () => ({
-        plugins: this.deps.pluginRegistry.list().map(toPlugin),
-        sdkVersion: PLUGIN_SDK_VERSION,
+      listPlugins: unary<ListPluginsRequest, ListPluginsRequest, ListPluginsResponse>(
+        h,
+        `${SERVICE}/ListPlugins`,
+        (req) => req,
+        async () => ({
+          plugins: this.deps.pluginRegistry.list().map(toPlugin),
+          sdkVersion: PLUGIN_SDK_VERSION,
+        }),
+      ),
+      getPlugin: unary<GetPluginRequest, string, GetPluginResponse>(h, `${SERVICE}/GetPlugin`, parsePluginId, async (id) => ({
+        plugin: toPlugin(this.deps.pluginRegistry.get(id)),
       })),
-      getPlugin: unary<GetPluginRequest, GetPluginResponse>(h, `${SERVICE}/GetPlugin`, async (req) => {
-        if (!req.id) throw new InputError([{ field: 'id', description: 'is required: a plugin id or module specifier' }], { reason: 'INVALID_REQUEST' });
-        return { plugin: toPlugin(this.deps.pluginRegistry.get(req.id)) };
-      }),
     };
   }
+}
+
+/** GetPlugin's request, parsed: the plugin id or module specifier it names. */
+function parsePluginId(req: GetPluginRequest): string {
+  if (!req.id) throw new InputError([{ field: 'id', description: 'is required: a plugin id or module specifier' }], { reason: 'INVALID_REQUEST' });
+  return req.id;
 }
 
 function toPlugin(r: PluginRecord): Plugin {
