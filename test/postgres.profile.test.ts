@@ -14,7 +14,7 @@ import { DiscoveryStrategy } from '@sourced/api';
 import { EndpointRole } from '@sourced/api';
 import type { Cell } from '@sourced/api';
 import { FigureMethod, ProfileMode, type ColumnProfile } from '@sourced/api';
-import { downsample, duj1, sampleFrom, samplePercent } from '../plugins/postgres/src/profile';
+import { downsample, duj1, sampleFrom, samplePercent, statisticsAge, viewSampleFrom } from '../plugins/postgres/src/profile';
 import { startLatencyProxy } from './harness/latencyProxy';
 import { startPostgres, type PostgresInstance } from './harness/postgres';
 import { hybridSource } from './support/hybrid';
@@ -159,6 +159,14 @@ describe('ProfileTable on PostgreSQL', () => {
     expect(sampleFrom({ schema: 's', name: 't' }, undefined, 42, 10)).toBe('FROM "s"."t" LIMIT 10');
     expect(() => sampleFrom({ schema: 's', name: 't' }, undefined, 42, 1.5)).toThrow();
     expect(sampleFrom({ schema: 's', name: 't' }, 2.5, 42, 10, true)).toBe(`FROM "s"."t" TABLESAMPLE SYSTEM (2.5) REPEATABLE (42) ORDER BY md5(tableoid::text || ctid::text || '42') LIMIT 10`);
+    // a view: n rows drawn by a hash of each row's text and the seed, among at most `bound` rows
+    expect(viewSampleFrom({ schema: 's', name: 'v"w' }, 200, 42, 10)).toBe(`FROM (SELECT * FROM "s"."v""w" LIMIT 200) r ORDER BY md5(ROW(r.*)::text || '42') LIMIT 10`);
+    expect(() => viewSampleFrom({ schema: 's', name: 'v' }, 5, 42, 10)).toThrow();
+    // statistics' age: the latest of the times asked, or unknown
+    const times = { last_analyze: 1_000, last_autoanalyze: 3_000, last_vacuum: 5_000, last_autovacuum: null };
+    expect(statisticsAge(times, ['last_analyze', 'last_autoanalyze'])).toEqual({ collectedAt: new Date(3_000), source: 'pg_stat_all_tables.last_autoanalyze' });
+    expect(statisticsAge(times, ['last_analyze', 'last_autoanalyze', 'last_vacuum', 'last_autovacuum'])).toEqual({ collectedAt: new Date(5_000), source: 'pg_stat_all_tables.last_vacuum' });
+    expect(statisticsAge({ last_analyze: null, last_autoanalyze: null, last_vacuum: null, last_autovacuum: null }, ['last_analyze']).source).toMatch(/^unknown: /);
     // Duj1: nothing seen once is every value; everything seen once is all-distinct
     expect(duj1(1_000, 20, 0, 200_000)).toBe(20);
     expect(duj1(1_000, 1_000, 1_000, 200_000)).toBe(200_000);
