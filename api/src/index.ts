@@ -9,6 +9,8 @@
  *   ErrorInfo and RetryInfo ({@link encodeRichStatus}, {@link decodeRichStatus},
  *   {@link decodeStatusDetails}).
  * - {@link createClients}: both service clients on one channel.
+ * - {@link readDescriptorSet}: the contract's descriptors as `buf build` made them (what the
+ *   daemon's reflection serves, google.rpc details included).
  */
 export * from './gen/sourced/v1/data_source';
 export * from './gen/sourced/v1/data_source_service';
@@ -21,3 +23,4 @@ export * from './gen/google/protobuf/struct';
 export type { DeepPartial, Exact, MessageFns } from './messageFns';
 export * from './richStatus';
 export * from './client';
+export { DESCRIPTOR_SET_PATH, readDescriptorSet } from './descriptors';

@@ -1,10 +1,13 @@
-import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
+import { Any } from './gen/google/protobuf/any';
+import { BadRequest, ErrorInfo, RetryInfo } from './gen/google/rpc/error_details';
+import { Status } from './gen/google/rpc/status';
 
 /**
- * google.rpc.Status and the two details sourced sends (BadRequest, ErrorInfo), encoded by
- * hand: grpc-js has no API for rich errors, so the serialized Status travels in the
- * `grpc-status-details-bin` trailer, where every gRPC client library's rich-error helper
- * (Go `status.FromError(...).Details()`, Python `grpc_status.rpc_status.from_call`) finds it.
+ * google.rpc.Status and the three details sourced sends (ErrorInfo, BadRequest, RetryInfo),
+ * through the codecs generated from proto/google/rpc: grpc-js has no API for rich errors, so
+ * the serialized Status travels in the `grpc-status-details-bin` trailer, where every gRPC
+ * client library's rich-error helper (Go `status.FromError(...).Details()`, Python
+ * `grpc_status.rpc_status.from_call`) finds it.
  */
 
 export const BAD_REQUEST_TYPE = 'type.googleapis.com/google.rpc.BadRequest';
@@ -43,145 +46,30 @@ export interface RichStatus {
   retryDelayMs?: number;
 }
 
-/** Serializes a google.rpc.Status with its details. */
+/** Serializes a google.rpc.Status with its details (ErrorInfo, BadRequest, RetryInfo, in that order). */
 export function encodeRichStatus(status: RichStatus): Uint8Array {
-  const w = new BinaryWriter();
-  w.uint32((1 << 3) | 0).int32(status.code);
-  w.uint32((2 << 3) | 2).string(status.message);
-  if (status.errorInfo) writeAny(w, ERROR_INFO_TYPE, encodeErrorInfo(status.errorInfo));
-  if (status.badRequest) writeAny(w, BAD_REQUEST_TYPE, encodeBadRequest(status.badRequest));
-  if (status.retryDelayMs !== undefined) writeAny(w, RETRY_INFO_TYPE, encodeRetryInfo(status.retryDelayMs));
-  return w.finish();
-}
-
-/** google.rpc.RetryInfo { google.protobuf.Duration retry_delay = 1 } (Duration: int64 seconds = 1, int32 nanos = 2). */
-function encodeRetryInfo(ms: number): Uint8Array {
-  const w = new BinaryWriter();
-  w.uint32((1 << 3) | 2).fork();
-  w.uint32((1 << 3) | 0).int64(Math.floor(ms / 1000));
-  w.uint32((2 << 3) | 0).int32((ms % 1000) * 1_000_000);
-  w.join();
-  return w.finish();
-}
-
-function decodeRetryInfo(bytes: Uint8Array): number {
-  const r = new BinaryReader(bytes);
-  let ms = 0;
-  while (r.pos < r.len) {
-    const [field, wire] = r.tag();
-    if (field !== 1) {
-      r.skip(wire);
-      continue;
-    }
-    const d = new BinaryReader(r.bytes());
-    while (d.pos < d.len) {
-      const [f, wt] = d.tag();
-      if (f === 1) ms += Number(d.int64()) * 1000;
-      else if (f === 2) ms += d.int32() / 1_000_000;
-      else d.skip(wt);
-    }
+  const details: Any[] = [];
+  const any = (typeUrl: string, value: Uint8Array) => details.push({ typeUrl, value: Buffer.from(value) });
+  if (status.errorInfo) any(ERROR_INFO_TYPE, ErrorInfo.encode(status.errorInfo).finish());
+  if (status.badRequest) any(BAD_REQUEST_TYPE, BadRequest.encode({ fieldViolations: status.badRequest }).finish());
+  if (status.retryDelayMs !== undefined) {
+    const ms = status.retryDelayMs;
+    any(RETRY_INFO_TYPE, RetryInfo.encode({ retryDelay: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 } }).finish());
   }
-  return ms;
+  return Status.encode({ code: status.code, message: status.message, details }).finish();
 }
 
-function writeAny(w: BinaryWriter, typeUrl: string, value: Uint8Array): void {
-  w.uint32((3 << 3) | 2).fork();
-  w.uint32((1 << 3) | 2).string(typeUrl);
-  w.uint32((2 << 3) | 2).bytes(value);
-  w.join();
-}
-
-function encodeBadRequest(violations: FieldViolationDetail[]): Uint8Array {
-  const w = new BinaryWriter();
-  for (const v of violations) {
-    w.uint32((1 << 3) | 2).fork();
-    w.uint32((1 << 3) | 2).string(v.field);
-    w.uint32((2 << 3) | 2).string(v.description);
-    w.join();
-  }
-  return w.finish();
-}
-
-function encodeErrorInfo(info: ErrorInfoDetail): Uint8Array {
-  const w = new BinaryWriter();
-  w.uint32((1 << 3) | 2).string(info.reason);
-  w.uint32((2 << 3) | 2).string(info.domain);
-  for (const [k, v] of Object.entries(info.metadata)) {
-    w.uint32((3 << 3) | 2).fork();
-    w.uint32((1 << 3) | 2).string(k);
-    w.uint32((2 << 3) | 2).string(v);
-    w.join();
-  }
-  return w.finish();
-}
-
-/** Parses a serialized google.rpc.Status (the clients in this repo and the tests use it). */
+/** Parses a serialized google.rpc.Status (the clients in this repo and the tests use it); details of other types are skipped. */
 export function decodeRichStatus(bytes: Uint8Array): RichStatus {
-  const r = new BinaryReader(bytes);
-  const status: RichStatus = { code: 0, message: '' };
-  while (r.pos < r.len) {
-    const [field, wire] = r.tag();
-    if (field === 1) status.code = r.int32();
-    else if (field === 2) status.message = r.string();
-    else if (field === 3) {
-      const any = new BinaryReader(r.bytes());
-      let typeUrl = '';
-      let value: Uint8Array = new Uint8Array();
-      while (any.pos < any.len) {
-        const [f, wt] = any.tag();
-        if (f === 1) typeUrl = any.string();
-        else if (f === 2) value = any.bytes();
-        else any.skip(wt);
-      }
-      if (typeUrl === BAD_REQUEST_TYPE) status.badRequest = decodeBadRequest(value);
-      else if (typeUrl === ERROR_INFO_TYPE) status.errorInfo = decodeErrorInfo(value);
-      else if (typeUrl === RETRY_INFO_TYPE) status.retryDelayMs = decodeRetryInfo(value);
-    } else r.skip(wire);
+  const decoded = Status.decode(bytes);
+  const status: RichStatus = { code: decoded.code, message: decoded.message };
+  for (const { typeUrl, value } of decoded.details) {
+    if (typeUrl === BAD_REQUEST_TYPE) status.badRequest = BadRequest.decode(value).fieldViolations.map(({ field, description }) => ({ field, description }));
+    else if (typeUrl === ERROR_INFO_TYPE) status.errorInfo = ErrorInfo.decode(value);
+    else if (typeUrl === RETRY_INFO_TYPE) {
+      const delay = RetryInfo.decode(value).retryDelay;
+      status.retryDelayMs = delay ? delay.seconds * 1000 + delay.nanos / 1_000_000 : 0;
+    }
   }
   return status;
-}
-
-function decodeBadRequest(bytes: Uint8Array): FieldViolationDetail[] {
-  const r = new BinaryReader(bytes);
-  const out: FieldViolationDetail[] = [];
-  while (r.pos < r.len) {
-    const [field, wire] = r.tag();
-    if (field !== 1) {
-      r.skip(wire);
-      continue;
-    }
-    const v = new BinaryReader(r.bytes());
-    const fv: FieldViolationDetail = { field: '', description: '' };
-    while (v.pos < v.len) {
-      const [f, wt] = v.tag();
-      if (f === 1) fv.field = v.string();
-      else if (f === 2) fv.description = v.string();
-      else v.skip(wt);
-    }
-    out.push(fv);
-  }
-  return out;
-}
-
-function decodeErrorInfo(bytes: Uint8Array): ErrorInfoDetail {
-  const r = new BinaryReader(bytes);
-  const info: ErrorInfoDetail = { reason: '', domain: '', metadata: {} };
-  while (r.pos < r.len) {
-    const [field, wire] = r.tag();
-    if (field === 1) info.reason = r.string();
-    else if (field === 2) info.domain = r.string();
-    else if (field === 3) {
-      const e = new BinaryReader(r.bytes());
-      let k = '';
-      let v = '';
-      while (e.pos < e.len) {
-        const [f, wt] = e.tag();
-        if (f === 1) k = e.string();
-        else if (f === 2) v = e.string();
-        else e.skip(wt);
-      }
-      info.metadata[k] = v;
-    } else r.skip(wire);
-  }
-  return info;
 }

@@ -1,35 +1,43 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
+import { readDescriptorSet } from '@sourced/api';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
-import { FileDescriptorProto } from 'protobufjs/ext/descriptor';
-
-/** The folder with the contract's .proto files, in the repository or in the packaged daemon. */
-export function protoDir(): string {
-  const candidates = [resolve(__dirname, '../../proto'), resolve(__dirname, '../../../proto')];
-  const found = candidates.find((d) => existsSync(resolve(d, 'sourced/v1/data_source_service.proto')));
-  if (!found) throw new Error(`cannot find the sourced .proto files (looked in ${candidates.join(', ')})`);
-  return found;
-}
-
-/** The .proto files the daemon serves, relative to {@link protoDir}. */
-export const SOURCED_PROTO_FILES = ['sourced/v1/data_source_service.proto', 'sourced/v1/plugin_service.proto'];
+import { FileDescriptorProto, FileDescriptorSet } from 'protobufjs/ext/descriptor';
 
 /**
  * A reflection service (v1 and v1alpha) describing every service the daemon serves, the
  * health service included, so `grpcurl` and `buf curl` work with no .proto files.
+ *
+ * The contract's files come from the descriptor set `buf build` wrote at build time
+ * (@sourced/api's `readDescriptorSet`): exact descriptors, with their comments, and with the
+ * google.rpc Status and error details, so a reflection client can resolve the types of an
+ * error's details (grpcurl looks them up by symbol; buf curl 1.75 prints details it has not
+ * linked in as base64 whatever the server serves). The health service's file
+ * comes from grpc-health-check's .proto through proto-loader, repaired ({@link fixDescriptors}).
  */
 export function createReflectionService(): ReflectionService {
-  const definition = loadSync([...SOURCED_PROTO_FILES.map((f) => resolve(protoDir(), f)), healthProtoPath], {
-    keepCase: true,
-    includeDirs: [protoDir()],
-  });
-  return new ReflectionService(fixDescriptors(definition));
+  const health = fixDescriptors(loadSync(healthProtoPath, { keepCase: true }));
+  return new ReflectionService({ ...health, ...contractDescriptors() });
 }
 
 /**
- * Repairs two defects of the descriptors protobufjs builds, which make Go reflection clients
+ * The contract's FileDescriptorSet as a package definition for the reflection service: one
+ * entry per file (the service reads only each entry's `fileDescriptorProtos`).
+ */
+export function contractDescriptors(): PackageDefinition {
+  const set = FileDescriptorSet.decode(readDescriptorSet()) as unknown as { file: { name: string }[] };
+  const definition: PackageDefinition = {};
+  for (const file of set.file) {
+    // Not a full message definition (no serializer): the reflection service reads only this.
+    const entry = { fileDescriptorProtos: [Buffer.from(FileDescriptorProto.encode(file as never).finish())] };
+    definition[`file ${file.name}`] = entry as unknown as PackageDefinition[string];
+  }
+  return definition;
+}
+
+/**
+ * Repairs two defects of the descriptors protobufjs builds from a .proto file (the health
+ * service's here), which make Go reflection clients
  * (grpcurl, buf curl) reject the whole schema:
  * - a map field's synthetic entry message is named after the field (`Fields`), not `FieldsEntry`;
  * - a file that uses a type from another file (our Struct fields) does not list that file
