@@ -4,7 +4,7 @@ import { Status } from './gen/google/rpc/status';
 
 /**
  * google.rpc.Status and the three details sourced sends (ErrorInfo, BadRequest, RetryInfo),
- * through the codecs generated from proto/google/rpc: grpc-js has no API for rich errors, so
+ * through the codecs generated from api/proto/google/rpc: grpc-js has no API for rich errors, so
  * the serialized Status travels in the `grpc-status-details-bin` trailer, where every gRPC
  * client library's rich-error helper (Go `status.FromError(...).Details()`, Python
  * `grpc_status.rpc_status.from_call`) finds it.
