@@ -157,7 +157,7 @@ describe('ProfileTable on MariaDB: figures against the server (oracle)', () => {
       await conn.query(`SET SESSION histogram_type = 'DOUBLE_PREC_HB', histogram_size = 254`);
       await conn.query(`ANALYZE TABLE ${DB}.kinds PERSISTENT FOR ALL`);
       // grp follows the key (30 runs of 10,000 rows: 300,000 rows): the first rows in storage order hold one value
-      // mid: 4,000 values, about 50 rows each, scattered over the key by a hash (a value that
+      // mid: 4,000 values, about 75 rows each, scattered over the key by a hash (a value that
       // repeats with a period of the key would make whole ranges coincide: see docs/architecture.md)
       await conn.query(`CREATE TABLE ${DB}.clustered (id INT PRIMARY KEY, grp INT, maybe INT NULL, mid INT) ENGINE=InnoDB`);
       await conn.query(`INSERT INTO ${DB}.clustered SELECT seq, seq DIV 10000, IF((seq * 7) % 10 < 3, NULL, seq % 50), CRC32(seq) % 4000 FROM ${DB}.seq_0_to_299999`);
@@ -277,12 +277,18 @@ describe('ProfileTable on MariaDB: figures against the server (oracle)', () => {
       expect(grp.distinctCount ?? 0).toBeGreaterThanOrEqual(Number(truth.d) / 1.25);
       const maybe = column(events, 'maybe');
       expect(Math.abs((maybe.nullFraction ?? 0) - p)).toBeLessThanOrEqual(4 * Math.sqrt((p * (1 - p)) / n));
-      // distinct counts of part of the table are extrapolated (Haas–Stokes Duj1), within a factor 1.25 of the truth
-      for (const name of ['id', 'mid']) {
+      // distinct counts of part of the table are extrapolated (Haas–Stokes Duj1): all-distinct id
+      // within a factor 1.25 of the truth (it extrapolates to TABLE_ROWS); mid (4,000 values of
+      // ~75 rows) within 1.5 — a simulation of this design (100 ranges of 10 rows, 300,000
+      // rows) puts 98 % of the estimates within 1.25 and none of 3,000 outside 1.5
+      for (const [name, factor] of [
+        ['id', 1.25],
+        ['mid', 1.5],
+      ] as const) {
         const c = column(events, name);
         expect({ run, name, method: c.methods?.distinctCount, exact: c.distinctExact }).toEqual({ run, name, method: FigureMethod.FIGURE_METHOD_SAMPLED, exact: false });
         const d = truth[name === 'id' ? 'did' : 'dmid'];
-        expect({ run, name, got: c.distinctCount, truth: Number(d), within: (c.distinctCount ?? 0) >= Number(d) / 1.25 && (c.distinctCount ?? 0) <= Number(d) * 1.25 }).toEqual({ run, name, got: c.distinctCount, truth: Number(d), within: true });
+        expect({ run, name, got: c.distinctCount, truth: Number(d), within: (c.distinctCount ?? 0) >= Number(d) / factor && (c.distinctCount ?? 0) <= Number(d) * factor }).toEqual({ run, name, got: c.distinctCount, truth: Number(d), within: true });
       }
     }
   });
