@@ -16,6 +16,7 @@ export * from './datasource/DataSource';
 export * from './datasource/normalizeDataSource';
 export * from './connector/ConnectionArgs';
 export * from './connector/Connector';
+export * from './contract/capabilities';
 export * from './connector/ConnectionBudget';
 export * from './connector/TargetPolicy';
 export * from './connector/SocksGuard';

@@ -32,13 +32,27 @@ export type {
 } from '@sourced/core';
 export type { ConnectionBudget, ReleaseSlot } from '@sourced/core';
 
+// ---- the capabilities a connector is composed of (since 1.3.0) ----
+export type {
+  CatalogReader,
+  ConnectorSessions,
+  DiscoverableConnector,
+  PreviewableConnector,
+  Previewer,
+  ProfilableConnector,
+  Profiler,
+  TableGuard,
+  ValidatableConnector,
+  ValidationChecks,
+} from '@sourced/core';
+
 // ---- who answered a session (since 1.2.0): override `identifySession` to have every session checked ----
 export { SourceIdentityError } from '@sourced/core';
 export type { SourceIdentity } from '@sourced/core';
 
 // ---- where connections may go ----
 export { BUILTIN_DENIED_TARGETS, TargetDeniedError } from '@sourced/core';
-export type { GuardLease, SocksGuard, TargetPolicy, TargetRules } from '@sourced/core';
+export type { GuardedDialer, GuardLease, SocksGuard, TargetPolicy, TargetRules } from '@sourced/core';
 
 // ---- why a connection failed ----
 export { connectFailureToError, describeCertificateError, describeTlsHandshakeFailure, targetDeniedFailure } from '@sourced/core';

@@ -6,9 +6,18 @@
  * user name and password (RFC 1929), so no other local process can use it.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createServer, isIP, type AddressInfo, type Server, type Socket } from 'node:net';
-import { KEEPALIVE_IDLE_MS } from './ConnectionArgs';
-import type { TargetDeniedError, TargetPolicy } from './TargetPolicy';
+import { createServer, isIP, type AddressInfo, type NetConnectOpts, type Server, type Socket } from 'node:net';
+import { KEEPALIVE_IDLE_MS } from './keepAlive';
+import type { TargetDeniedError } from './TargetDeniedError';
+
+/**
+ * What the guard needs of a {@link TargetPolicy}: a vetted dial (the policy's `connect`). Its own
+ * type so that the guard does not import the policy that creates it.
+ */
+export interface GuardedDialer {
+  /** Opens a socket to `host:port` after the policy vetted the name and every address it resolves to. */
+  connect(options: NetConnectOpts & { host: string; port: number }): Socket;
+}
 
 /** What a driver needs to connect through the guard, and what the guard refused for it. */
 export interface GuardLease {
@@ -54,7 +63,7 @@ export class SocksGuard {
   private readonly leases = new Map<string, Lease>();
   private readonly sockets = new Set<Socket>();
 
-  constructor(private readonly policy: TargetPolicy) {}
+  constructor(private readonly policy: GuardedDialer) {}
 
   /** A lease for one client (started on first use). `onDenied` hears each refused connection. */
   async lease(onDenied?: (error: TargetDeniedError) => void): Promise<GuardLease> {

@@ -1,7 +1,7 @@
 import { trace, type Span } from '@opentelemetry/api';
 import type { EndpointRole } from '../datasource/DataSource';
 import { abortedErrorFrom, describeError, UnavailableError } from '../errors';
-import type { Connector } from './Connector';
+import type { ConnectorSessions } from '../contract/capabilities';
 import { SourceIdentityError } from './SourceIdentity';
 
 /** A HYBRID switch that happened while reading. */
@@ -41,7 +41,7 @@ export interface ReadOptions {
   stallMs?: number;
   /**
    * When a read has gone this long without an answer, ms, the endpoint is probed with a new
-   * connection ({@link Connector.probe}, at most {@link STALL_PROBE_TIMEOUT_MS}): a server that
+   * connection ({@link ConnectorSessions.probe}, at most {@link STALL_PROBE_TIMEOUT_MS}): a server that
    * does not open one is frozen or cut off, and the read fails {@link SourceStalledError} then,
    * long before `stallMs`; a server that does is busy, and the read goes on, probed again every
    * `probeAfterMs` while it waits (a busy server may freeze later). Absent, 0, or a connector
@@ -61,7 +61,7 @@ export const STALL_PROBE_TIMEOUT_MS = 3_000;
  * background) after `options.stallMs`, or earlier when a probe after `options.probeAfterMs`
  * finds the endpoint not answering.
  */
-export async function withinStallBound<T>(connector: Connector, signal: AbortSignal, options: ReadOptions, read: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function withinStallBound<T>(connector: ConnectorSessions, signal: AbortSignal, options: ReadOptions, read: (signal: AbortSignal) => Promise<T>): Promise<T> {
   if (!bounds(connector, options)) return read(signal);
   const own = following(signal);
   try {
@@ -80,7 +80,7 @@ export async function withinStallBound<T>(connector: Connector, signal: AbortSig
  * with {@link SourceStalledError} at once. Profiles read their columns this way.
  */
 export async function* withinStallBoundEach<T>(
-  connector: Connector,
+  connector: ConnectorSessions,
   signal: AbortSignal,
   options: ReadOptions,
   start: (signal: AbortSignal) => AsyncIterable<T>,
@@ -118,7 +118,7 @@ export async function* withinStallBoundEach<T>(
 }
 
 /** Whether `options` bound a read of this connector at all. */
-function bounds(connector: Connector, options: ReadOptions): boolean {
+function bounds(connector: ConnectorSessions, options: ReadOptions): boolean {
   const { stallMs = 0, probeAfterMs = 0 } = options;
   return stallMs > 0 || (probeAfterMs > 0 && connector.probe !== undefined);
 }
@@ -137,7 +137,7 @@ function following(signal: AbortSignal): { controller: AbortController; release(
  * `options.stallMs`, or when a probe after `options.probeAfterMs` finds the endpoint not
  * answering, aborts `own` with a {@link SourceStalledError} and rejects with it.
  */
-async function stallRace<T>(connector: Connector, own: AbortController, options: ReadOptions, running: Promise<T>): Promise<T> {
+async function stallRace<T>(connector: ConnectorSessions, own: AbortController, options: ReadOptions, running: Promise<T>): Promise<T> {
   const { stallMs = 0, probeAfterMs = 0 } = options;
   const probing = probeAfterMs > 0 && connector.probe !== undefined;
   const role = connector.activeRole;
@@ -186,7 +186,7 @@ async function stallRace<T>(connector: Connector, own: AbortController, options:
 }
 
 /** Whether a read failed in a way a failover may help: the connection is gone, or it stalled. */
-function lostConnection(connector: Connector, error: unknown): boolean {
+function lostConnection(connector: ConnectorSessions, error: unknown): boolean {
   return error instanceof SourceStalledError || connector.isConnectionError(error);
 }
 
@@ -198,7 +198,7 @@ function lostConnection(connector: Connector, error: unknown): boolean {
  * engines of discovery and preview share it.
  */
 export async function readWithFailover<T>(
-  connector: Connector,
+  connector: ConnectorSessions,
   signal: AbortSignal,
   read: (signal: AbortSignal) => Promise<T>,
   options: ReadOptions = {},
@@ -253,7 +253,7 @@ export function recordFailover(span: Span | undefined, error: unknown, from: End
  * so its connections close in the background, within the connector's own timeouts, and the
  * caller's later `close()` (a no-op then) does not hold the error back.
  */
-function closingIfStalled(connector: Connector, error: unknown): unknown {
+function closingIfStalled(connector: ConnectorSessions, error: unknown): unknown {
   if (error instanceof SourceStalledError) void connector.close().catch(() => undefined);
   return error;
 }
@@ -263,7 +263,7 @@ function closingIfStalled(connector: Connector, error: unknown): unknown {
  * the connector has a standby (HYBRID); then switches to the standby and says so. Throws
  * `ALL_ENDPOINTS_UNAVAILABLE` when the standby cannot be opened either.
  */
-export async function failoverAfter(connector: Connector, error: unknown, signal: AbortSignal): Promise<FailoverOutcome> {
+export async function failoverAfter(connector: ConnectorSessions, error: unknown, signal: AbortSignal): Promise<FailoverOutcome> {
   if (signal.aborted) throw abortedErrorFrom(signal);
   if (!lostConnection(connector, error) || !connector.canFailover()) throw closingIfStalled(connector, error);
   const reason = describeError(error);

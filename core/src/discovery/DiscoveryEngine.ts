@@ -1,5 +1,6 @@
 import type { Attributes, Meter, Tracer } from '@opentelemetry/api';
-import { DEFAULT_SAMPLING, type Connector, type SamplingOptions } from '../connector/Connector';
+import { DEFAULT_SAMPLING, type SamplingOptions } from '../contract/catalog';
+import type { DiscoverableConnector } from '../contract/capabilities';
 import { readWithFailover, SourceStalledError } from '../connector/readWithFailover';
 import type { SourceIdentity } from '../connector/SourceIdentity';
 import type { EndpointRole } from '../datasource/DataSource';
@@ -157,7 +158,7 @@ export class DiscoveryEngine {
   }
 
   /** Runs a discovery; a request not yet checked is checked first. */
-  async *run(connector: Connector, request: DiscoveryRequest | CheckedDiscoveryRequest, callSignal: AbortSignal): AsyncGenerator<DiscoveryEvent> {
+  async *run(connector: DiscoverableConnector, request: DiscoveryRequest | CheckedDiscoveryRequest, callSignal: AbortSignal): AsyncGenerator<DiscoveryEvent> {
     const { filter, after: resumeAfter } = ('checked' in request ? request : DiscoveryEngine.checkRequest(request)).checked;
     const started = performance.now();
     const preset = STRATEGY_PRESETS[request.strategy];
@@ -370,7 +371,7 @@ export class DiscoveryEngine {
    * end and keep a catalog that this endpoint does not have; a resumable error lets it retry
    * (or resume from the cursor) once the endpoints agree again.
    */
-  private async refuseEmptied(connector: Connector, filter: CompiledFilter, signal: AbortSignal, sent: number, after: RelationKey | undefined): Promise<void> {
+  private async refuseEmptied(connector: DiscoverableConnector, filter: CompiledFilter, signal: AbortSignal, sent: number, after: RelationKey | undefined): Promise<void> {
     if (sent === 0) return;
     const counted = connector.countEntities ? await connector.countEntities(filter, undefined, signal) : undefined;
     const empty = counted !== undefined ? counted === 0 : (await connector.listSchemas(filter, signal)).length === 0;
@@ -391,7 +392,7 @@ export class DiscoveryEngine {
    * every error of ours carries the cursor of the last batch sent in its metadata
    * (`resume_after`), so the caller resumes there instead of starting over.
    */
-  private runError(error: unknown, connector: Connector, after: RelationKey | undefined, signal: AbortSignal): unknown {
+  private runError(error: unknown, connector: DiscoverableConnector, after: RelationKey | undefined, signal: AbortSignal): unknown {
     if (signal.aborted) return error;
     let out = error;
     if (!(error instanceof SourcedError) && connector.isConnectionError(error)) {
@@ -425,7 +426,7 @@ export class DiscoveryEngine {
 
   /** {@link readWithFailover}, with the discovery event of a switch (and the cursor to resume after). */
   private async withFailover<T>(
-    connector: Connector,
+    connector: DiscoverableConnector,
     signal: AbortSignal,
     cursor: RelationKey | undefined,
     read: (signal: AbortSignal) => Promise<T>,

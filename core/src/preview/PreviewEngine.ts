@@ -1,5 +1,5 @@
 import type { Tracer } from '@opentelemetry/api';
-import type { Connector } from '../connector/Connector';
+import type { PreviewableConnector } from '../contract/capabilities';
 import { readWithFailover, type FailoverOutcome, type ReadOptions } from '../connector/readWithFailover';
 import type { EndpointRole } from '../datasource/DataSource';
 import type { RelationKey } from '../discovery/entities';
@@ -9,49 +9,8 @@ import { noopLogger, type Logger } from '../logging/Logger';
 import { withSpan } from '../telemetry/withSpan';
 import { columnMasker, refuseSystemTable } from './systemTables';
 
-/**
- * One value of a previewed row, rendered without loss (see proto `sourced.v1.Cell`): integers
- * and decimals as exact text, instants as RFC 3339 with their offset, bytes as base64,
- * structured values as JSON (MongoDB: canonical Extended JSON).
- */
-export type Cell =
-  | { kind: 'null' }
-  | { kind: 'text'; value: string }
-  | { kind: 'boolean'; value: boolean }
-  | { kind: 'integer'; value: string }
-  | { kind: 'decimal'; value: string }
-  | { kind: 'float'; value: number }
-  | { kind: 'timestamp'; value: string }
-  | { kind: 'local_timestamp'; value: string }
-  | { kind: 'date'; value: string }
-  | { kind: 'time'; value: string }
-  | { kind: 'bytes'; value: string }
-  | { kind: 'json'; value: string }
-  | { kind: 'other'; value: string }
-  | { kind: 'masked' };
-
-/** A column of a preview as the source's catalog describes it. */
-export interface PreviewColumnInfo {
-  /** Its name, exactly as the catalog holds it (the connector quotes it from there). */
-  name: string;
-  /** Its type as the source names it (`numeric(12,2)`, `timestamp with time zone`). */
-  type: string;
-}
-
-/** What a connector is asked to read for a preview. */
-export interface PreviewRead {
-  /** The table, view or collection, resolved by {@link Connector.previewColumns}. */
-  table: RelationKey;
-  /** The columns to read, in this order (never a masked one); may be empty (every column masked): rows of no cells. */
-  columns: readonly PreviewColumnInfo[];
-  /** At most this many rows. */
-  limit: number;
-  /**
-   * Whether a field name (or type) is masked, for connectors whose values nest named fields
-   * (MongoDB documents): a masked field inside a value is replaced, never returned.
-   */
-  isMasked(name: string, type?: string): boolean;
-}
+export type { Cell, PreviewColumnInfo, PreviewRead } from '../contract/preview';
+import type { Cell, PreviewColumnInfo } from '../contract/preview';
 
 /** The daemon's preview settings (profiles follow its masking and system-table settings). */
 export interface PreviewSettings {
@@ -173,7 +132,7 @@ export class PreviewEngine {
   }
 
   /** Runs a preview; a request not yet checked is checked first. */
-  async *run(connector: Connector, request: PreviewRequest | CheckedPreviewRequest, signal: AbortSignal): AsyncGenerator<PreviewEvent> {
+  async *run(connector: PreviewableConnector, request: PreviewRequest | CheckedPreviewRequest, signal: AbortSignal): AsyncGenerator<PreviewEvent> {
     const { limit } = ('checked' in request ? request : this.checkRequest(request)).checked;
     const started = performance.now();
     const { previewColumns, previewRows } = connector;
@@ -214,7 +173,7 @@ export class PreviewEngine {
     };
   }
 
-  private async read<T>(connector: Connector, signal: AbortSignal, failovers: FailoverOutcome[], bound: ReadOptions, read: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  private async read<T>(connector: PreviewableConnector, signal: AbortSignal, failovers: FailoverOutcome[], bound: ReadOptions, read: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const result = await readWithFailover(connector, signal, read, bound);
     if (result.failover) failovers.push(result.failover);
     return result.value;

@@ -1,11 +1,18 @@
-import type { Connector } from '../connector/Connector';
+import type { TableGuard } from '../contract/capabilities';
+import type { DataSource } from '../datasource/DataSource';
 import type { RelationKey } from '../discovery/entities';
 import { NotAllowedError } from '../errors';
 import { matchesAnyGlob } from '../util/glob';
-import type { PreviewSettings } from './PreviewEngine';
+/** What previews and profiles do with the database's own tables and credential columns (the preview settings' fields of the same names). */
+export interface SystemTableSettings {
+  /** Whether tables of the database's own schemas may be previewed and profiled. */
+  allowSystemSchemas?: boolean;
+  /** Whether the connector's credential columns are masked whatever the globs say (absent: true). */
+  maskCredentialColumns?: boolean;
+}
 
-/** What previews and profiles do with the database's own tables and credential columns. */
-export type SystemTableSettings = Pick<PreviewSettings, 'allowSystemSchemas' | 'maskCredentialColumns'>;
+/** What the guards need of a connector: its source's type, and its {@link TableGuard}. */
+type GuardedConnector = TableGuard & { readonly source: Pick<DataSource, 'type'> };
 
 /**
  * Refuses a table of the database's own schemas (the connector tells which) unless the
@@ -13,7 +20,7 @@ export type SystemTableSettings = Pick<PreviewSettings, 'allowSystemSchemas' | '
  * `SYSTEM_TABLE_NOT_ALLOWED`, naming the setting. A caller cannot change this, only an
  * operator, so it is not an argument error.
  */
-export function refuseSystemTable(connector: Connector, table: RelationKey, settings: SystemTableSettings, what: 'preview' | 'profile'): void {
+export function refuseSystemTable(connector: GuardedConnector, table: RelationKey, settings: SystemTableSettings, what: 'preview' | 'profile'): void {
   if (settings.allowSystemSchemas || !connector.isSystemTable?.(table)) return;
   throw new NotAllowedError(
     'SYSTEM_TABLE_NOT_ALLOWED',
@@ -29,7 +36,7 @@ export function refuseSystemTable(connector: Connector, table: RelationKey, sett
  * of the table.
  */
 export function columnMasker(
-  connector: Connector,
+  connector: GuardedConnector,
   table: RelationKey,
   settings: SystemTableSettings & { maskColumns: readonly string[]; maskTypes: readonly string[] },
 ): (name: string, type?: string) => boolean {

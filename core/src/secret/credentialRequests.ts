@@ -1,5 +1,5 @@
 import type { DataSource, SecretInput } from '../datasource/DataSource';
-import type { SecretRequest } from './SecretChain';
+import type { SecretRequest } from './chainTypes';
 
 /** A secret reference (`scheme://...`) as the chain takes it. */
 export const SECRET_REFERENCE = /^[a-z][a-z0-9+.-]*:\/\/./i;

@@ -1,5 +1,4 @@
 import { createNoopMeter, ValueType, type Counter, type Meter, type UpDownCounter } from '@opentelemetry/api';
-import type { Connector } from '../connector/Connector';
 
 /**
  * The instruments the engines of core record to (README "Metrics"). Every attribute is
@@ -62,6 +61,6 @@ function create(meter: Meter): SourcedInstruments {
 }
 
 /** A connector's canonical type (what an alias the caller used stands for), for `db.system`. */
-export function dbSystemOf(connector: Connector): string {
+export function dbSystemOf(connector: { readonly source: { readonly type: string } }): string {
   return (connector as { definition?: { type?: string } }).definition?.type ?? connector.source.type;
 }

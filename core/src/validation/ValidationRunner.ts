@@ -1,5 +1,5 @@
 import { SpanStatusCode, type Meter, type Tracer } from '@opentelemetry/api';
-import type { Connector } from '../connector/Connector';
+import type { ValidatableConnector } from '../contract/capabilities';
 import type { Endpoint, EndpointRole } from '../datasource/DataSource';
 import { abortedErrorFrom, describeError } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
@@ -57,7 +57,7 @@ export class ValidationRunner {
     this.instruments = sourcedInstruments(meter);
   }
 
-  async *run(connector: Connector, options: ValidationOptions, signal: AbortSignal): AsyncGenerator<ValidationEvent> {
+  async *run(connector: ValidatableConnector, options: ValidationOptions, signal: AbortSignal): AsyncGenerator<ValidationEvent> {
     const started = performance.now();
     const roles: EndpointRole[] = connector.source.location === 'HYBRID' ? ['PRIMARY', 'SECONDARY'] : ['PRIMARY'];
     let ok = true;
@@ -122,8 +122,8 @@ export class ValidationRunner {
   }
 
   private runOne(
-    check: ReturnType<Connector['validationPlan']>['checks'][number],
-    a: { role: EndpointRole; endpoint: Endpoint & { port: number }; state: unknown; options: ValidationOptions; connector: Connector; signal: AbortSignal },
+    check: ReturnType<ValidatableConnector['validationPlan']>['checks'][number],
+    a: { role: EndpointRole; endpoint: Endpoint & { port: number }; state: unknown; options: ValidationOptions; connector: ValidatableConnector; signal: AbortSignal },
   ): Promise<CheckResult> {
     return this.tracer.startActiveSpan(`sourced.check ${check.id}`, async (span) => {
       span.setAttributes({ 'sourced.check.id': check.id, 'sourced.endpoint.role': a.role });

@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP, Socket } from 'node:net';
 import type { ConnectionArgs } from '../connector/ConnectionArgs';
-import type { LocationAwareConnector } from '../connector/LocationAwareConnector';
+import type { EndpointRole } from '../datasource/DataSource';
 import { NotAllowedError, SourcedError } from '../errors';
 import { SecretResolutionError } from '../secret/SecretChain';
 import { failed, passed, warning, type CheckContext, type CheckDefinition } from './Check';
@@ -18,7 +18,7 @@ export interface StandardCheckState {
 
 /** Resolves every credential through the secret chain and reports where each came from. */
 export function resolveCredentialsCheck<S extends StandardCheckState>(
-  connector: LocationAwareConnector<unknown>,
+  connector: { connectionArgs(role: EndpointRole, signal: AbortSignal): Promise<ConnectionArgs> },
 ): CheckDefinition<S> {
   return {
     id: 'resolve-credentials',
