@@ -63,7 +63,8 @@
 import { duj1, NotAllowedError, NotFoundError, type ColumnProfile, type ProfileItem, type ProfileRead, type RelationKey, type StatisticsAge } from '@sourced/core';
 import type { Client } from 'pg';
 import { isConnectionError, notPopulatedError, sqlState } from './pgErrors';
-import { COLUMNS_SQL, pick, quoteIdent, renderCell, renderingOf, type CatalogColumn, type Rendering } from './preview';
+import { COLUMNS_SQL, pick, quoteIdent } from './preview';
+import { renderCell, renderingOf, type CatalogColumn, type Rendering } from './rendering';
 import { closedByCancel, query } from './query';
 
 /** Re-exported from core, where the estimator now lives (shared with MySQL and MongoDB). */
