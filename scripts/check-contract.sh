@@ -23,6 +23,25 @@ buf=(npx --no-install buf)
 "${buf[@]}" lint
 echo "contract: buf lint passed"
 
+# Every file of the contract sets the file options that let plain `protoc` generate code in each
+# language without flags or buf's managed mode (issue 23). buf lint's PACKAGE_SAME_* rules
+# (STANDARD) check that the files of sourced.v1 agree on each option they set; this checks
+# that each file sets them all, and that java_outer_classname is the file's name + "Proto".
+required=(csharp_namespace go_package java_multiple_files java_outer_classname java_package objc_class_prefix php_namespace ruby_package)
+options_missing=0
+for file in proto/sourced/v1/*.proto; do
+  for option in "${required[@]}"; do
+    if ! grep -Eq "^option ${option} = " "$file"; then
+      echo "contract: $file does not set option $option" >&2
+      options_missing=1
+    fi
+  done
+  outer="$(basename "$file" .proto | perl -pe 's/(^|_)(\w)/\U$2/g')Proto"
+  grep -Eq "^option java_outer_classname = \"${outer}\";" "$file" || { echo "contract: $file: java_outer_classname must be \"$outer\"" >&2; options_missing=1; }
+done
+[ "$options_missing" -eq 0 ] || exit 1
+echo "contract: every file sets ${required[*]}"
+
 against="${CONTRACT_AGAINST:-}"
 described="${CONTRACT_AGAINST:+CONTRACT_AGAINST=$CONTRACT_AGAINST}"
 if [ -z "$against" ] && git rev-parse --is-inside-work-tree >/dev/null 2>&1 && [ -d .git ]; then
@@ -58,8 +77,30 @@ if [ -z "$against" ]; then
   exit 0
 fi
 echo "contract: buf breaking against $described: $against"
-if "${buf[@]}" breaking --against "$against"; then
+# The FILE rules also flag a file option that was never set getting its first value (issue 23
+# gave every file go_package, java_package, ...: before that, consumers chose them with buf's
+# managed mode or protoc flags, and nothing changes on the wire). Such a finding, from "" (or
+# java_multiple_files from "false" to "true", managed mode's value) to a value, is reported and
+# allowed; changing or removing a value that was set stays breaking, as does everything else.
+report="$("${buf[@]}" breaking --against "$against" --error-format json || true)"
+if [ -z "$report" ]; then
   echo "contract: no breaking change against $described"
+  exit 0
+fi
+if printf '%s\n' "$report" | node -e '
+  const lines = require("node:fs").readFileSync(0, "utf8").split("\n").filter(Boolean);
+  let breaking = 0;
+  for (const line of lines) {
+    let f;
+    try { f = JSON.parse(line); } catch { console.error(line); breaking++; continue; }
+    const where = `${f.path}:${f.start_line}:${f.start_column}`;
+    const adopted = /^FILE_SAME_/.test(f.type) && (/ changed from "" to "[^"]+"\.$/.test(f.message) || (f.type === "FILE_SAME_JAVA_MULTIPLE_FILES" && / from "false" to "true"\.$/.test(f.message)));
+    if (adopted) console.log(`contract: allowed (a file option set for the first time): ${where}: ${f.message}`);
+    else { console.error(`${where}: ${f.message} (${f.type})`); breaking++; }
+  }
+  process.exit(breaking ? 1 : 0);
+'; then
+  echo "contract: no breaking change against $described (file options set for the first time only)"
 else
   echo "contract: BREAKING CHANGES against $described (see above). If intended, this is a new package version (sourced.v2), not an edit of v1." >&2
   exit 1
