@@ -5,8 +5,11 @@
 # Python client (clients/python, test/e2e/python.test.ts): grpcio and protobuf for Debian's
 # /usr/bin/python3 (a pyenv `python3` first on PATH does not see Debian's packages), and protoc
 # with grpc_python_plugin (bookworm's python3-grpc-tools 1.14.1 bundles protoc 3.6, too old for
-# the contract's proto3 `optional`; it still provides the well-known .proto files). Needs root
-# (or sudo) only when something is missing.
+# the contract's proto3 `optional`; it still provides the well-known .proto files); for the Go
+# client (clients/go, test/e2e/go.test.ts): Debian's Go toolchain, protoc-gen-go(-grpc) and the
+# Go libraries in /usr/share/gocode, naming golang-github-golang-protobuf-1-5-dev explicitly
+# (golang-google-grpc-dev alone pulls -1-3-dev, whose generated code panics at the first Recv()).
+# Needs root (or sudo) only when something is missing.
 set -euo pipefail
 missing=()
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
@@ -15,10 +18,17 @@ command -v openssl >/dev/null || missing+=(openssl)
 command -v ss >/dev/null || missing+=(iproute2)
 /usr/bin/python3 -c 'import grpc, grpc_tools, google.protobuf' >/dev/null 2>&1 || missing+=(python3-grpcio python3-grpc-tools python3-protobuf)
 { command -v protoc && command -v grpc_python_plugin; } >/dev/null || missing+=(protobuf-compiler protobuf-compiler-grpc)
+{ command -v go && command -v protoc-gen-go && command -v protoc-gen-go-grpc; } >/dev/null || missing+=(golang-go protoc-gen-go protoc-gen-go-grpc)
+for lib in google.golang.org/grpc:golang-google-grpc-dev google.golang.org/protobuf:golang-google-protobuf-dev \
+  google.golang.org/genproto/googleapis/rpc:golang-google-genproto-dev github.com/golang/protobuf/ptypes/any:golang-github-golang-protobuf-1-5-dev; do
+  [ -d "/usr/share/gocode/src/${lib%%:*}" ] || missing+=("${lib#*:}")
+done
+# -1-3-dev installs the same directory as -1-5-dev: check the version that is there
+dpkg -s golang-github-golang-protobuf-1-3-dev >/dev/null 2>&1 && missing+=(golang-github-golang-protobuf-1-5-dev)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "installing Debian packages for the tests: ${missing[*]}"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+$SUDO apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u)
