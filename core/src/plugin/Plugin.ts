@@ -1,6 +1,7 @@
 import type { ConnectorDefinition } from '../connector/Connector';
 import type { DatabaseTokenProvider } from '../connector/DatabaseTokenProvider';
 import type { Logger } from '../logging/Logger';
+import type { KeyProvider } from '../secret/KeyProvider';
 import type { SecretProvider } from '../secret/SecretProvider';
 
 /**
@@ -37,6 +38,11 @@ export interface PluginRegistrar {
   registerSecretProvider(provider: SecretProvider): void;
   /** Adds a database token provider (one per cloud); a second one for a cloud is refused likewise. */
   registerDatabaseTokenProvider(provider: DatabaseTokenProvider): void;
+  /**
+   * Adds a key provider for envelope encryption (`use_encryption`: `local`, `aws-kms`); its id is
+   * written into every envelope it wraps. An id that is already registered is refused likewise.
+   */
+  registerKeyProvider(provider: KeyProvider): void;
 }
 
 /** What a plugin author writes; pass it to {@link definePlugin}. */

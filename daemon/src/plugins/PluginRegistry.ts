@@ -1,4 +1,4 @@
-import type { ConnectorDefinition, ConnectorTypeResolver, DatabaseTokenProvider, SecretProvider } from '@sourced/core';
+import type { ConnectorDefinition, ConnectorTypeResolver, DatabaseTokenProvider, KeyProvider, SecretProvider } from '@sourced/core';
 import { NotFoundError } from '@sourced/core';
 
 /** A plugin as the daemon saw it at start: loaded with what it registered, or failed with why. */
@@ -31,6 +31,7 @@ export class PluginRegistry implements ConnectorTypeResolver {
   private readonly aliases = new Map<string, string>();
   private readonly providers: { provider: SecretProvider; pluginId: string }[] = [];
   private readonly tokenProviders = new Map<string, { provider: DatabaseTokenProvider; pluginId: string }>();
+  private readonly keys = new Map<string, { provider: KeyProvider; pluginId: string }>();
 
   /** How a connector type's sources are addressed: `file` for file-based connectors, else `network`. */
   addressing(type: string): 'network' | 'file' {
@@ -120,5 +121,21 @@ export class PluginRegistry implements ConnectorTypeResolver {
 
   secretProviders(): SecretProvider[] {
     return this.providers.map((p) => p.provider);
+  }
+
+  checkKeyProvider(provider: KeyProvider, pluginId: string, pending: Set<string>): void {
+    if (!/^[a-z][a-z0-9-]{0,63}$/.test(provider.id)) throw new Error(`key provider id "${provider.id}" of plugin "${pluginId}" must be kebab-case, at most 64 characters`);
+    const owner = this.keys.get(provider.id);
+    if (owner) throw new Error(`key provider "${provider.id}" of plugin "${pluginId}" is already registered by plugin "${owner.pluginId}"`);
+    if (pending.has(provider.id)) throw new Error(`plugin "${pluginId}" registers key provider "${provider.id}" twice`);
+  }
+
+  commitKeyProvider(provider: KeyProvider, pluginId: string): void {
+    this.keys.set(provider.id, { provider, pluginId });
+  }
+
+  /** The key providers of envelope encryption, by id. */
+  keyProviders(): KeyProvider[] {
+    return [...this.keys.values()].map((k) => k.provider);
   }
 }

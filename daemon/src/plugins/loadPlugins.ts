@@ -9,6 +9,7 @@ import {
   type ConnectorDefinition,
   type DatabaseTokenProvider,
   type Logger,
+  type KeyProvider,
   type SecretProvider,
   type SourcedPlugin,
 } from '@sourced/core';
@@ -82,6 +83,8 @@ export async function registerPlugin(
   const connectors: ConnectorDefinition[] = [];
   const providers: SecretProvider[] = [];
   const tokenProviders: DatabaseTokenProvider[] = [];
+  const keyProviders: KeyProvider[] = [];
+  const keyIds = new Set<string>();
   const clouds = new Set<string>();
   const names = new Set<string>();
   const schemes = new Set<string>();
@@ -108,6 +111,12 @@ export async function registerPlugin(
         clouds.add(provider.cloud);
         tokenProviders.push(provider);
       },
+      registerKeyProvider(provider) {
+        if (!open) throw new Error(`plugin "${plugin.id}" called registerKeyProvider after register() returned`);
+        registry.checkKeyProvider(provider, plugin.id, keyIds);
+        keyIds.add(provider.id);
+        keyProviders.push(provider);
+      },
     });
   } catch (error) {
     fail(registry, logger, plugin.id, module, `register() failed: ${describeError(error)}`, plugin);
@@ -118,6 +127,7 @@ export async function registerPlugin(
   connectors.forEach((c) => registry.commitConnector(c, plugin.id));
   providers.forEach((p) => registry.commitSecretProvider(p, plugin.id));
   tokenProviders.forEach((p) => registry.commitTokenProvider(p, plugin.id));
+  keyProviders.forEach((p) => registry.commitKeyProvider(p, plugin.id));
   const record: PluginRecord = {
     id: plugin.id,
     module,
