@@ -8,8 +8,9 @@ const KNOWN = new Set([
   'additional_properties', 'additionalProperties',
 ]);
 
-/** A problem with the data source file, reported with the file and field. */
-export class DataSourceFileError extends Error {}
+import { DataSourceFileError } from './errors';
+
+export { DataSourceFileError };
 
 /**
  * Reads a data source from a JSON or YAML file. Accepts the contract's JSON (snake_case or

@@ -2,7 +2,6 @@ import { credentials, Metadata, type ClientReadableStream } from '@grpc/grpc-js'
 import { createWriteStream, mkdtempSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { PGlite } from '@electric-sql/pglite';
 import type { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import type { RunningDaemon } from 'sourced';
@@ -14,10 +13,10 @@ import {
   type DiscoverDataSourceResponse,
   type ValidateDataSourceResponse,
 } from '@sourced/api';
-import { relationKindToJSON, type DiscoverySummary, type Relation, type Schema } from '@sourced/api';
-import { checkStatusToJSON, type CheckFinished, type ValidationReport, type ValidationSummary } from '@sourced/api';
+import type { DiscoverySummary, ValidationReport, ValidationSummary } from '@sourced/api';
 import { VERSION } from 'sourced/parts';
 import { readDataSourceFile } from './dataSourceFile';
+import { checkLine, DEMO_SOURCE_FILE, printReport, relationLine, round, schemaLine, type CheckLine, type DemoSummary, type RelationLine, type SchemaLine } from './demoReport';
 import { DEMO_READER, DEMO_RELATIONS, DEMO_SCHEMA_SQL, DEMO_SCHEMAS, type DemoRelationKind } from './demoSchema';
 
 /**
@@ -27,37 +26,9 @@ import { DEMO_READER, DEMO_RELATIONS, DEMO_SCHEMA_SQL, DEMO_SCHEMAS, type DemoRe
  * without a database of their own.
  */
 
-const USAGE = `sourced demo: the daemon and an embedded PostgreSQL with a sample database, validated and discovered
+const EXIT = { OK: 0, FAILED: 1, ERROR: 4, INTERRUPTED: 130 } as const;
 
-Usage:
-  sourced demo [--keep] [--port N] [--json] [--verbose]
-
-Starts PGlite (PostgreSQL in WebAssembly, in memory) on 127.0.0.1, seeds it with a small shop
-(schemas hr, inventory and sales), starts the daemon, and validates and discovers the database
-through the daemon's gRPC API, as a data platform would. Nothing to install, nothing left running;
-the data source file and the daemon's log stay in a temporary folder (with --keep, Ctrl-C removes it).
-
-  --keep       keep the daemon and the database running until Ctrl-C, to try them with
-               grpcurl, buf curl or \`sourced discover\`
-  --port N     the daemon's port (default: a free one)
-  --json       print one JSON summary instead of the report
-  --verbose    the daemon's log on stderr (default: a file in the demo's folder)
-
-Exit codes: 0 the database validated and discovery found everything seeded, 1 otherwise,
-2 bad input, 4 the demo could not start, 130 interrupted.`;
-
-const FLAGS = {
-  keep: { type: 'boolean' },
-  port: { type: 'string' },
-  json: { type: 'boolean' },
-  verbose: { type: 'boolean', short: 'v' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-const EXIT = { OK: 0, FAILED: 1, BAD_INPUT: 2, ERROR: 4, INTERRUPTED: 130 } as const;
-
-/** The name of the data source file the demo writes into its folder. */
-export const DEMO_SOURCE_FILE = 'demo-shop.json';
+export { DEMO_SOURCE_FILE };
 
 /** What PGlite's socket server checks at login: nothing (see {@link AUTH_NOTE}). */
 const DEMO_USER = 'postgres';
@@ -73,94 +44,20 @@ class InterruptedError extends Error {
   }
 }
 
-interface CheckLine {
-  id: string;
-  title: string;
-  status: string;
-  durationMs: number;
-  message: string;
-  hint?: string;
-  details: Record<string, string>;
+/** The flags of `sourced demo`. */
+export interface DemoOptions {
+  keep?: boolean;
+  port?: number;
+  json?: boolean;
+  verbose?: boolean;
 }
 
-interface RelationLine {
-  schema: string;
-  name: string;
-  kind: string;
-  comment: string;
-  columns: number;
-  primaryKey: string[];
-  foreignKeys: number;
-  indexes: number;
-  estimatedRows: number;
-  partitionOf?: string;
-  partitions: number;
-}
-
-interface SchemaLine {
-  name: string;
-  comment: string;
-  usable: boolean;
-}
-
-/** The summary `--json` prints, also what the report is made of. */
-export interface DemoSummary {
-  ok: boolean;
-  keep: boolean;
-  folder: string;
-  dataSourceFile: string;
-  database: {
-    address: string;
-    version: string;
-    user: string;
-    authenticated: false;
-    note: string;
-    /** How long PGlite took to start (compiling PostgreSQL's WebAssembly, initdb in memory). */
-    startMs: number;
-    seed: { schemas: number; relations: number; rows: number; durationMs: number };
-    readOnlyRole: string;
-  };
-  daemon: { address: string; version: string; log: string | null };
-  validation: {
-    ok: boolean;
-    durationMs: number;
-    checks: CheckLine[];
-    report?: { address: string; ok: boolean; passed: number; failed: number; warnings: number; skipped: number };
-  };
-  discovery: {
-    ok: boolean;
-    durationMs: number;
-    schemas: SchemaLine[];
-    relations: RelationLine[];
-    summary?: { schemas: number; relations: number; tables: number; views: number; columns: number; batches: number; warnings: number };
-    warnings: { code: string; message: string }[];
-    /** Seeded relations discovery did not report (`schema.name`), or reported with another kind. */
-    missing: string[];
-  };
-}
-
-export async function demoCommand(argv: string[]): Promise<number> {
-  let values: { keep?: boolean; port?: string; json?: boolean; verbose?: boolean; help?: boolean };
-  try {
-    values = parseArgs({ args: argv, options: FLAGS, allowPositionals: false, strict: true }).values;
-  } catch (error) {
-    process.stderr.write(`sourced demo: ${(error as Error).message}\n`);
-    return EXIT.BAD_INPUT;
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return EXIT.OK;
-  }
-  const port = values.port === undefined ? 0 : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    process.stderr.write(`sourced demo: --port: "${values.port}" is not a port number (0-65535)\n`);
-    return EXIT.BAD_INPUT;
-  }
-  const demo = new Demo({ keep: values.keep === true, port, json: values.json === true, verbose: values.verbose === true });
+export async function runDemo(options: DemoOptions): Promise<number> {
+  const demo = new Demo({ keep: options.keep === true, port: options.port ?? 0, json: options.json === true, verbose: options.verbose === true });
   return demo.run();
 }
 
-interface DemoOptions {
+interface DemoSettings {
   keep: boolean;
   port: number;
   json: boolean;
@@ -177,7 +74,7 @@ class Demo {
   private log?: WriteStream;
   private signals = 0;
 
-  constructor(private readonly options: DemoOptions) {}
+  constructor(private readonly options: DemoSettings) {}
 
   /** Human progress: stdout for the report, stderr under --json so that stdout stays one document. */
   private say(text: string): void {
@@ -202,7 +99,7 @@ class Demo {
       const summary = await this.start();
       code = summary.ok ? EXIT.OK : EXIT.FAILED;
       if (this.options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-      else this.print(summary);
+      else printReport(summary);
       if (this.options.keep) {
         // Until Ctrl-C (or SIGTERM): then everything goes, the folder too.
         await new Promise<void>((resolve) => {
@@ -444,95 +341,6 @@ class Demo {
     };
   }
 
-  /** The report for a person. */
-  private print(s: DemoSummary): void {
-    const out: string[] = [];
-    const rows = s.database.seed.rows.toLocaleString('en-US');
-    out.push('');
-    out.push(`  database   ${s.database.version} at ${s.database.address}`);
-    out.push(`             started in ${fmtMs(s.database.startMs)}, seeded in ${fmtMs(s.database.seed.durationMs)}: ${s.database.seed.schemas} schemas, ${s.database.seed.relations} relations, ${rows} rows`);
-    out.push(`  daemon     sourced ${s.daemon.version} at ${s.daemon.address}${s.daemon.log ? ` (log: ${s.daemon.log})` : ''}`);
-    out.push(`  source     ${s.dataSourceFile}`);
-    out.push('');
-    out.push(...wrap(`Note: ${s.database.note}`, 92, '  '));
-    out.push('');
-
-    out.push('Validation');
-    for (const c of s.validation.checks) {
-      const mark = { PASSED: 'ok  ', FAILED: 'FAIL', WARNING: 'warn', SKIPPED: 'skip' }[c.status] ?? c.status;
-      out.push(`  [${mark}] ${c.title} (${c.durationMs.toFixed(1)} ms): ${c.message}`);
-      if (c.hint && c.status !== 'PASSED') out.push(`         hint: ${c.hint}`);
-    }
-    const r = s.validation.report;
-    if (r) out.push(`  primary ${r.address}: ${r.ok ? 'OK' : 'FAILED'} (${r.passed} passed, ${r.failed} failed, ${r.warnings} warnings, ${r.skipped} skipped)`);
-    out.push(`  ${s.validation.ok ? 'valid' : 'NOT valid'} in ${fmtMs(s.validation.durationMs)}`);
-    out.push('');
-
-    out.push('Discovery');
-    const bySchema = new Map<string, RelationLine[]>();
-    for (const rel of s.discovery.relations) bySchema.set(rel.schema, [...(bySchema.get(rel.schema) ?? []), rel]);
-    const width = Math.max(0, ...s.discovery.relations.map((rel) => rel.name.length + (rel.partitionOf ? 3 : 0))) + 2;
-    for (const schema of s.discovery.schemas) {
-      const rels = bySchema.get(schema.name) ?? [];
-      out.push(`  ${schema.name}${schema.comment ? `  -- ${schema.comment}` : ''}${schema.usable ? '' : ' (not usable)'}${rels.length === 0 ? '  (empty)' : ''}`);
-      const top = rels.filter((rel) => !rel.partitionOf || !rels.some((p) => `${p.schema}.${p.name}` === rel.partitionOf));
-      top.forEach((rel, i) => {
-        const last = i === top.length - 1;
-        out.push(`  ${last ? '└─' : '├─'} ${rel.name.padEnd(width)}${describeRelation(rel)}`);
-        const parts = rels.filter((p) => p.partitionOf === `${rel.schema}.${rel.name}`);
-        parts.forEach((p, j) => out.push(`  ${last ? '  ' : '│ '} ${j === parts.length - 1 ? '└─' : '├─'} ${p.name.padEnd(width - 3)}${describeRelation(p)}`));
-      });
-    }
-    for (const w of s.discovery.warnings) out.push(`  warning ${w.code}: ${w.message}`);
-    const d = s.discovery.summary;
-    if (d) out.push(`  ${d.schemas} schemas, ${d.tables} tables, ${d.views} views, ${d.columns} columns in ${d.batches} ${d.batches === 1 ? 'batch' : 'batches'}, ${fmtMs(s.discovery.durationMs)}`);
-    const seeded = Object.values(DEMO_RELATIONS).reduce((n, rels) => n + Object.keys(rels).length, 0);
-    out.push(
-      s.discovery.missing.length === 0
-        ? `  found all ${seeded} relations of the seed in ${DEMO_SCHEMAS.length} schemas`
-        : `  MISSING from discovery: ${s.discovery.missing.join(', ')}`,
-    );
-    out.push('');
-
-    out.push(s.ok ? 'The demo worked: the daemon validated the database and discovered everything in it.' : 'The demo did NOT work as it should: see the FAIL lines and MISSING above.');
-    out.push('');
-    out.push('What next');
-    const addr = s.daemon.address;
-    const file = s.dataSourceFile;
-    if (s.keep) {
-      out.push(`  The daemon listens on ${addr} and the database on ${s.database.address} until Ctrl-C. Try:`);
-      out.push(`    npx buf curl --protocol grpc --http2-prior-knowledge http://${addr}/sourced.v1.PluginService/ListPlugins`);
-      out.push(`    npx buf curl --protocol grpc --http2-prior-knowledge -d "{\\"data_source\\": $(cat ${file})}" \\`);
-      out.push(`      http://${addr}/sourced.v1.DataSourceService/ValidateDataSource`);
-      out.push(`    grpcurl -plaintext ${addr} list`);
-      out.push(`    npx sourced validate ${file} --address ${addr}`);
-      out.push(`    npx sourced discover ${file} --address ${addr} --include-schema sales`);
-      out.push(`  Ctrl-C stops both and removes ${s.folder}.`);
-    } else {
-      out.push(
-        ...wrap(
-          `The daemon and the database have stopped; \`sourced demo --keep\` keeps them running, to try them with grpcurl, buf curl and \`sourced discover\`. ` +
-            `The data source the demo used is ${file}${s.daemon.log ? ", the daemon's log is next to it" : ''}.`,
-          100,
-          '  ',
-        ),
-      );
-    }
-    out.push(
-      ...wrap(
-        `For your own database: start the daemon (\`npm start\`, or \`sourced serve\`), describe the database in a file like ${DEMO_SOURCE_FILE} ` +
-          '(host, port, database, credentials, the password as a reference such as "env://PG_PASSWORD"), and run:',
-        100,
-        '  ',
-      ),
-    );
-    out.push('    npx sourced validate FILE');
-    out.push('    npx sourced discover FILE');
-    out.push(...wrap(`Give sourced a read-only role like the seed's ${DEMO_READER.user}: it needs to log in and USAGE on the schemas, nothing more.`, 100, '  '));
-    process.stdout.write(`${out.join('\n')}\n`);
-    if (this.options.keep) process.stdout.write(`\nRunning: daemon ${addr}, database ${s.database.address}. Ctrl-C to stop.\n`);
-  }
-
   private async cleanup(removeFolder: boolean): Promise<void> {
     const quietly = async (work: () => Promise<unknown> | unknown) => {
       try {
@@ -550,63 +358,3 @@ class Demo {
   }
 }
 
-function checkLine(c: CheckFinished): CheckLine {
-  return {
-    id: c.checkId,
-    title: c.title,
-    status: checkStatusToJSON(c.status).replace('CHECK_STATUS_', ''),
-    durationMs: round(c.durationMs),
-    message: c.message,
-    ...(c.hint ? { hint: c.hint } : {}),
-    details: c.details,
-  };
-}
-
-function schemaLine(s: Schema): SchemaLine {
-  return { name: s.name, comment: s.comment, usable: s.usable };
-}
-
-function relationLine(r: Relation): RelationLine {
-  return {
-    schema: r.schema,
-    name: r.name,
-    kind: relationKindToJSON(r.kind).replace('RELATION_KIND_', '').toLowerCase().replace(/_/g, ' '),
-    comment: r.comment,
-    columns: r.columns.length,
-    primaryKey: r.primaryKey?.columns ?? [],
-    foreignKeys: r.foreignKeys.length,
-    indexes: r.indexes.length,
-    estimatedRows: r.estimatedRows,
-    ...(r.partitionOf ? { partitionOf: r.partitionOf } : {}),
-    partitions: r.partitions.length,
-  };
-}
-
-function describeRelation(r: RelationLine): string {
-  const parts = [r.partitionOf ? 'partition' : r.kind, `${r.columns} columns`];
-  if (r.foreignKeys) parts.push(`${r.foreignKeys} foreign ${r.foreignKeys === 1 ? 'key' : 'keys'}`);
-  if (r.indexes) parts.push(`${r.indexes} ${r.indexes === 1 ? 'index' : 'indexes'}`);
-  if (r.estimatedRows >= 0) parts.push(`~${Math.round(r.estimatedRows).toLocaleString('en-US')} rows`);
-  return parts.join(', ');
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 10) / 10;
-}
-
-function fmtMs(ms: number): string {
-  return ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
-}
-
-function wrap(text: string, width: number, indent: string): string[] {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(/\s+/)) {
-    if (line && line.length + 1 + word.length > width) {
-      lines.push(indent + line);
-      line = word;
-    } else line = line ? `${line} ${word}` : word;
-  }
-  if (line) lines.push(indent + line);
-  return lines;
-}

@@ -1,11 +1,14 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
-import type { Collection, Relation, Schema } from '@sourced/api';
-import { collectionKindToJSON, relationKindToJSON } from '@sourced/api';
+import Table from 'cli-table3';
+import picocolors from 'picocolors';
+import { OutputFileError } from './errors';
 
 /**
  * Terminal rendering of the `sourced` client: where output goes (stdout or --output FILE), whether
- * it is a terminal, colours (ANSI codes, no dependency), the live line (a check running, discovery
- * progress) and the discovery tree. main.ts decides what to say; this file decides how it looks.
+ * it is a terminal, colours (picocolors, switched on or off by {@link colorEnabled}), aligned
+ * columns (cli-table3 without borders), the live line (a check running, discovery progress) and
+ * the check lines of validation (discoveryView.ts draws discovery). The commands decide what to say;
+ * this file decides how it looks.
  */
 
 /** Control sequences: carriage return + erase the whole line. */
@@ -44,18 +47,51 @@ export function unicodeEnabled(tty: boolean, noColorFlag: boolean, env: NodeJS.P
   return tty && !noColorFlag && !env.NO_COLOR && env.TERM !== 'dumb';
 }
 
-/** SGR colours that are the identity when colours are off. */
+/**
+ * The colours the client uses (picocolors' SGR codes), the identity when colours are off. The
+ * decision is {@link colorEnabled}'s, not picocolors' own guess: that one looks at process.stdout
+ * and the process's arguments, while the output may be a file (--output) or stderr.
+ */
 export class Paint {
-  constructor(readonly on: boolean) {}
-  private sgr(open: number, close: number, text: string): string {
-    return this.on && text ? `\x1b[${open}m${text}\x1b[${close}m` : text;
+  readonly bold: (t: string) => string;
+  readonly dim: (t: string) => string;
+  readonly red: (t: string) => string;
+  readonly green: (t: string) => string;
+  readonly yellow: (t: string) => string;
+  readonly cyan: (t: string) => string;
+  constructor(readonly on: boolean) {
+    const c = picocolors.createColors(on);
+    // An empty text stays empty (no codes around nothing).
+    const keepEmpty = (format: (t: string) => string) => (t: string) => (t ? format(t) : t);
+    this.bold = keepEmpty(c.bold);
+    this.dim = keepEmpty(c.dim);
+    this.red = keepEmpty(c.red);
+    this.green = keepEmpty(c.green);
+    this.yellow = keepEmpty(c.yellow);
+    this.cyan = keepEmpty(c.cyan);
   }
-  bold = (t: string) => this.sgr(1, 22, t);
-  dim = (t: string) => this.sgr(2, 22, t);
-  red = (t: string) => this.sgr(31, 39, t);
-  green = (t: string) => this.sgr(32, 39, t);
-  yellow = (t: string) => this.sgr(33, 39, t);
-  cyan = (t: string) => this.sgr(36, 39, t);
+}
+
+/** Cell borders of a table without borders: columns two spaces apart. */
+const NO_BORDERS = {
+  top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
+  bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
+  left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
+};
+
+/**
+ * Rows of cells as aligned lines (cli-table3: colour codes and wide characters measured right):
+ * columns two spaces apart, no borders, no trailing blanks. A column with a width in `colWidths`
+ * is cut to it, a longer value ending in …; the others are as wide as their widest cell.
+ */
+export function alignedRows(rows: string[][], colWidths?: (number | null)[]): string[] {
+  if (rows.length === 0 || rows[0].length === 0) return [];
+  const table = new Table({ chars: NO_BORDERS, style: { 'padding-left': 0, 'padding-right': 0, head: [], border: [], compact: true }, ...(colWidths ? { colWidths } : {}) });
+  table.push(...rows);
+  return table
+    .toString()
+    .split('\n')
+    .map((line) => line.trimEnd());
 }
 
 /**
@@ -129,8 +165,7 @@ export interface OutputOptions {
   noColor?: boolean;
 }
 
-/** Raised when --output cannot be opened: bad input. */
-export class OutputFileError extends Error {}
+export { OutputFileError };
 
 /**
  * Where a command's (non-progress) output goes: stdout, or the --output file. A write ends the live
@@ -241,155 +276,4 @@ export function formatCheck(c: CheckLine, out: { unicode: boolean; paint: Paint 
 /** The live line while a check runs. */
 export function formatRunning(title: string, secondary: boolean, out: { unicode: boolean; paint: Paint }): string {
   return `${out.unicode ? '  ' : '       '}${out.paint.dim(`running ${title}${secondary ? ' (secondary)' : ''}…`)}`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Discovery
-
-/** Counts and rate for the progress line. */
-export interface ProgressState {
-  entities: number;
-  total?: number;
-  ratePerSecond?: number;
-}
-
-/**
- * The discovery progress line on stderr (a terminal only): entities so far, of the total when the
- * daemon knows it, rate per second, elapsed time. Drawn at once, then at most every 100 ms (a timer
- * keeps the elapsed time moving while the daemon is quiet); `stop()` erases it.
- */
-export class ProgressLine {
-  private readonly started = Date.now();
-  private state: ProgressState = { entities: 0 };
-  private last = 0;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly line: LiveLine,
-    private readonly paint: Paint,
-    private readonly intervalMs = 100,
-  ) {
-    if (!line.active) return;
-    this.draw();
-    this.timer = setInterval(() => this.draw(), intervalMs);
-    this.timer.unref();
-  }
-
-  update(state: ProgressState): void {
-    this.state = state;
-    if (this.line.active && Date.now() - this.last >= this.intervalMs) this.draw();
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    this.line.stop();
-  }
-
-  private draw(): void {
-    this.last = Date.now();
-    const elapsedMs = this.last - this.started;
-    const { entities, total } = this.state;
-    const rate = this.state.ratePerSecond ?? (elapsedMs > 0 ? (entities * 1000) / elapsedMs : 0);
-    const count = total !== undefined && total > 0 ? `${n(entities)} of ${n(total)} entities` : `${n(entities)} entities`;
-    const p = this.paint;
-    this.line.set(`${p.cyan('discovering…')} ${count} ${p.dim('·')} ${n(Math.round(rate))}/s ${p.dim('·')} ${elapsed(elapsedMs)}`);
-  }
-}
-
-/** 1,234 */
-export function n(value: number): string {
-  return value.toLocaleString('en-US');
-}
-
-/** 0.4 s, 12.3 s, 2m 05s */
-export function elapsed(ms: number): string {
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  const s = Math.floor(ms / 1000);
-  return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
-}
-
-/** "table", "materialized view", ... */
-export function relationKind(r: Relation): string {
-  return relationKindToJSON(r.kind).replace('RELATION_KIND_', '').toLowerCase().replace(/_/g, ' ');
-}
-
-function collectionKind(c: Collection): string {
-  return collectionKindToJSON(c.kind).replace('COLLECTION_KIND_', '').toLowerCase().replace(/_/g, ' ');
-}
-
-const plural = (count: number, one: string, many = `${one}s`) => `${n(count)} ${count === 1 ? one : many}`;
-
-/** What the tree keeps of a relation (not the whole message: a catalog can be large). */
-interface RelationRow {
-  name: string;
-  cells: string[];
-}
-
-/**
- * Collects schemas, relations and collections as they stream and prints them as a tree at the end:
- * schema → relations (kind, columns, primary key, foreign keys, indexes, estimated rows);
- * database → collections (kind, indexes, estimated documents, inferred fields).
- */
-export class DiscoveryTree {
-  private readonly schemas = new Map<string, { comment: string; usable: boolean; rows: RelationRow[] }>();
-  private readonly databases = new Map<string, RelationRow[]>();
-
-  addSchema(s: Schema): void {
-    const known = this.schemas.get(s.name);
-    if (known) Object.assign(known, { comment: s.comment, usable: s.usable });
-    else this.schemas.set(s.name, { comment: s.comment, usable: s.usable, rows: [] });
-  }
-
-  addRelation(r: Relation): void {
-    if (!this.schemas.has(r.schema)) this.schemas.set(r.schema, { comment: '', usable: true, rows: [] });
-    this.schemas.get(r.schema)!.rows.push({
-      name: r.name,
-      cells: [
-        relationKind(r),
-        plural(r.columns.length, 'column'),
-        r.primaryKey && r.primaryKey.columns.length ? `pk (${r.primaryKey.columns.join(', ')})` : 'no pk',
-        plural(r.foreignKeys.length, 'fk'),
-        plural(r.indexes.length, 'index', 'indexes'),
-        r.estimatedRows >= 0 ? `~${n(r.estimatedRows)} rows` : '',
-      ],
-    });
-  }
-
-  addCollection(c: Collection): void {
-    if (!this.databases.has(c.database)) this.databases.set(c.database, []);
-    this.databases.get(c.database)!.push({
-      name: c.name,
-      cells: [
-        collectionKind(c),
-        plural(c.indexes.length, 'index', 'indexes'),
-        c.estimatedDocuments >= 0 ? `~${n(Number(c.estimatedDocuments))} documents` : '',
-        c.schema ? plural(c.schema.fields.length, 'field') : '',
-      ],
-    });
-  }
-
-  /** The tree's lines. */
-  render(paint: Paint, unicode: boolean): string[] {
-    const [tee, elbow] = unicode ? ['├── ', '└── '] : ['|-- ', '`-- '];
-    const lines: string[] = [];
-    const group = (title: string, rows: RelationRow[], empty: string) => {
-      lines.push(title);
-      if (rows.length === 0) {
-        lines.push(`${elbow}${paint.dim(empty)}`);
-        return;
-      }
-      const widths = [Math.max(...rows.map((r) => r.name.length)), ...rows[0].cells.map((_c, i) => Math.max(...rows.map((r) => r.cells[i].length)))];
-      rows.forEach((row, index) => {
-        const cells = row.cells.map((c, i) => (i === 0 ? paint.dim(c.padEnd(widths[i + 1])) : c.padEnd(widths[i + 1])));
-        lines.push(`${index === rows.length - 1 ? elbow : tee}${paint.bold(row.name.padEnd(widths[0]))}  ${cells.join('  ')}`.trimEnd());
-      });
-    };
-    for (const [name, s] of this.schemas) {
-      const extra = [s.comment ? ` ${unicode ? '—' : '--'} ${s.comment}` : '', s.usable ? '' : ' (not usable)'].join('');
-      group(`${paint.bold(paint.cyan(name))}${paint.dim(extra)}`, s.rows, 'no relations');
-    }
-    for (const [name, rows] of this.databases) group(`${paint.bold(paint.cyan(name))}`, rows, 'no collections');
-    return lines;
-  }
 }

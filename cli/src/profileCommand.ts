@@ -1,56 +1,38 @@
+/** `sourced profile FILE --table SCHEMA.NAME`: each column's nulls, distinct values, min/max, common values and histogram as it completes. */
 import { Metadata } from '@grpc/grpc-js';
-import { DataSourceServiceClient, ProfileTableResponse } from '@sourced/api';
-import { DiscoveryStrategy } from '@sourced/api';
+import { DataSourceServiceClient, DiscoveryStrategy, endpointRoleToJSON, ProfileTableResponse } from '@sourced/api';
 import { FigureMethod, ProfileMode, type ColumnFigureMethods, type ColumnProfile, type StatisticsAge } from '@sourced/api';
-import { endpointRoleToJSON } from '@sourced/api';
-import type { Output, Paint } from './output';
-import { cellText, splitTable, type PreviewCliArgs } from './previewCommand';
-
-/** The parsed flags of `sourced profile`. */
-export interface ProfileFlags {
-  table: string;
-  columns: string[];
-  mode: ProfileMode;
-  sampleRows: number;
-  json: boolean;
-}
-
-/** Reads `--table`, `--column`, `--mode statistics|sample`, `--sample-rows`. */
-export function profileFlags(values: Record<string, unknown>, json: boolean, usage: (message: string) => Error): ProfileFlags {
-  const table = values.table as string | undefined;
-  if (!table) throw usage('--table SCHEMA.NAME is required (the table, view or collection to profile)');
-  splitTable(table, usage);
-  const modeText = String(values.mode ?? 'statistics').toLowerCase();
-  const mode = modeText === 'statistics' ? ProfileMode.PROFILE_MODE_STATISTICS : modeText === 'sample' ? ProfileMode.PROFILE_MODE_SAMPLE : undefined;
-  if (mode === undefined) throw usage(`--mode: "${String(values.mode)}" is not statistics or sample`);
-  const sampleRows = values['sample-rows'] === undefined ? 0 : Number(values['sample-rows']);
-  if (!Number.isInteger(sampleRows) || sampleRows < 0) throw usage(`--sample-rows: "${String(values['sample-rows'])}" is not a whole number`);
-  return { table, columns: (values.column as string[] | undefined) ?? [], mode, sampleRows, json };
-}
+import { clientContext } from './client';
+import { readDataSourceFile } from './dataSourceFile';
+import { EXIT } from './errors';
+import type { ProfileOptions } from './options';
+import type { Paint } from './output';
+import { cellText } from './previewCommand';
 
 /** Runs the profile and prints each column as it arrives; returns the exit code (0). */
-export async function runProfile(dataSource: unknown, flags: ProfileFlags, args: PreviewCliArgs, usage: (message: string) => Error): Promise<number> {
-  const { out } = args;
-  const client = new DataSourceServiceClient(args.address, args.channel);
+export async function runProfile(file: string, options: ProfileOptions): Promise<number> {
+  const dataSource = readDataSourceFile(file);
+  const { address, channel, deadline, json, out } = clientContext(options);
+  const client = new DataSourceServiceClient(address, channel);
   const call = client.profileTable(
     {
-      dataSource: dataSource as never,
-      table: splitTable(flags.table, usage),
-      columns: flags.columns,
-      mode: flags.mode,
-      sampleRows: flags.sampleRows,
+      dataSource,
+      table: { schema: options.table.schema, name: options.table.name },
+      columns: options.column,
+      mode: options.mode === 'sample' ? ProfileMode.PROFILE_MODE_SAMPLE : ProfileMode.PROFILE_MODE_STATISTICS,
+      sampleRows: options.sampleRows,
       mostCommonLimit: 0,
       histogramBuckets: 0,
       strategy: DiscoveryStrategy.DISCOVERY_STRATEGY_UNSPECIFIED,
     },
     new Metadata(),
-    { deadline: args.deadline },
+    { deadline },
   );
   // The header's statistics age: a column whose statistics are as old is not told again.
   let tableAge: StatisticsAge | undefined;
   try {
     for await (const message of call as AsyncIterable<ProfileTableResponse>) {
-      if (flags.json) {
+      if (json) {
         out.line(JSON.stringify(ProfileTableResponse.toJSON(message)));
         continue;
       }
@@ -69,8 +51,9 @@ export async function runProfile(dataSource: unknown, flags: ProfileFlags, args:
     }
   } finally {
     client.close();
+    out.close();
   }
-  return 0;
+  return EXIT.OK;
 }
 
 /**

@@ -62,7 +62,9 @@ describe('sourced audit verify', () => {
     expect((await runCli(['audit', 'verify'])).code).toBe(2);
     expect((await runCli(['audit', 'verify', intact, '--expect-last', 'abc'])).code).toBe(2);
     expect((await runCli(['audit', 'check', intact])).code).toBe(2);
-    const help = await runCli(['--help']);
-    expect(help.stdout).toContain('sourced audit verify FILE [--expect-last HASH] [--json]');
+    const help = await runCli(['audit', 'verify', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: sourced audit verify [options] <FILE>');
+    expect(help.stdout).toMatch(/^ {2}--expect-last <HASH> /m);
   });
 });

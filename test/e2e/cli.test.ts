@@ -118,11 +118,14 @@ describe('sourced command-line client', () => {
 
   // The commands are independent of each other: run them side by side.
   describe.concurrent('commands', () => {
-    /** `--help` prints the usage, naming every command, and exits 0. */
+    /** `--help` prints the usage, naming every command with its arguments (commander's list), and exits 0. */
     it('prints its usage with --help', async ({ expect }) => {
       const r = await sourced('--help');
       expect(r.code).toBe(0);
-      for (const command of ['serve', 'validate FILE', 'discover FILE', 'plugins']) expect(r.stdout).toContain(`sourced ${command}`);
+      const lines = r.stdout.split('\n');
+      for (const command of ['serve [options]', 'validate [options] <FILE>', 'discover [options] <FILE>', 'preview [options] <FILE>', 'profile [options] <FILE>', 'plugins [options]', 'audit', 'demo [options]']) {
+        expect(lines.some((l) => l.startsWith(`  ${command}  `)), command).toBe(true);
+      }
       expect(r.stdout).toContain('Exit codes:');
     });
 
@@ -241,28 +244,30 @@ describe('sourced command-line client', () => {
       expect(r.stderr).not.toContain('is the daemon running?');
     });
 
-    /** An unknown command exits 2 and shows the usage. */
+    /** An unknown command exits 2 and shows the usage; a near miss gets a suggestion. */
     it('exits 2 with the usage for an unknown command', async ({ expect }) => {
       const r = await sourced('frobnicate');
       expect(r.code).toBe(2);
-      expect(r.stderr).toContain('sourced: unknown command "frobnicate"');
+      expect(r.stderr).toContain("sourced: unknown command 'frobnicate'");
       expect(r.stderr).toContain('Usage:');
+      const typo = await sourced('validte', 'a.json');
+      expect(typo.code).toBe(2);
+      expect(typo.stderr).toContain('(Did you mean validate?)');
     });
   });
 
   describe.concurrent('for people and scripts', () => {
-    /** The general help names every command, each with an example under it, the demo included. */
+    /** The general help names every command with a one-line summary, and gives an example of each, the demo included. */
     it('lists every command with an example in sourced --help', async ({ expect }) => {
       const r = await sourced('--help');
       expect(r.code).toBe(0);
       const lines = r.stdout.split('\n');
-      for (const command of ['serve', 'validate FILE', 'discover FILE', 'plugins', 'audit verify FILE', 'demo']) {
-        const at = lines.findIndex((l) => l === `  sourced ${command}` || l.startsWith(`  sourced ${command} `));
-        expect(at, command).toBeGreaterThan(-1);
-        expect(lines[at + 1]).toMatch(/^ {6}[a-z]/);
-        expect(lines[at + 2]).toMatch(new RegExp(`^ {6}example: sourced ${command.split(' ')[0]}\\b`));
+      const examples = r.stdout.split('Examples:\n')[1]?.split('\n\n')[0].split('\n') ?? [];
+      for (const command of ['serve', 'validate', 'discover', 'preview', 'profile', 'plugins', 'audit', 'demo']) {
+        expect(lines.find((l) => l.startsWith(`  ${command} `)), command).toMatch(/ {2}[a-z]/);
+        expect(examples.some((e) => e.startsWith(`  sourced ${command} `) || e === `  sourced ${command}`), command).toBe(true);
       }
-      expect(r.stdout).toContain('  sourced demo\n      start a daemon with an embedded PostgreSQL and show validation and discovery\n');
+      expect(r.stdout).toMatch(/^ {2}demo \[options\] +try it: a daemon and an embedded PostgreSQL/m);
       expect(r.stdout).toMatch(/^Exit codes: 0 ok, 1 validation failed, 2 bad input .*3 daemon unreachable, 4 other error\.$/m);
     });
 
@@ -285,7 +290,8 @@ describe('sourced command-line client', () => {
     it('prints help for audit and refuses an unknown topic', async ({ expect }) => {
       const audit = await sourced('help', 'audit');
       expect(audit.code).toBe(0);
-      expect(audit.stdout).toContain('sourced audit verify FILE');
+      expect(audit.stdout).toMatch(/^ {2}verify \[options\] <FILE> /m);
+      expect(audit.stdout).toContain('sourced audit verify /var/log/sourced/audit.log');
       const unknown = await sourced('help', 'frobnicate');
       expect(unknown.code).toBe(2);
       expect(unknown.stderr).toContain('help: unknown command "frobnicate"');
@@ -301,16 +307,18 @@ describe('sourced command-line client', () => {
 
     /** Every kind of usage mistake is exit 2 with one line saying what, before anything reaches the daemon. */
     it.for([
-      [['validate'], 'takes exactly one FILE'],
-      [['validate', 'a.json', 'b.json'], 'takes exactly one FILE'],
-      [['validate', 'a.json', '--bogus'], "Unknown option '--bogus'"],
-      [['discover', 'a.json', '--format', 'xml'], '--format: "xml" is not one of tree, text, ndjson'],
-      [['discover', 'a.json', '--json', '--format', 'tree'], '--json and --format exclude each other'],
-      [['discover', 'a.json', '--batch-size', '-1'], '--batch-size'],
-      [['plugins', 'extra'], 'plugins takes no FILE'],
-      [['validate', 'a.json', '--timeout', 'soon'], '--timeout: "soon"'],
-      [['serve', '--log-level', 'loud'], 'loud'],
-      [['audit', 'verify'], 'audit verify takes exactly one FILE'],
+      [['validate'], "missing required argument 'FILE'"],
+      [['validate', 'a.json', 'b.json'], "too many arguments for 'validate'"],
+      [['validate', 'a.json', '--bogus'], "unknown option '--bogus'"],
+      [['validate', 'a.json', '--jsn'], '(Did you mean --json?)'],
+      [['discover', 'a.json', '--format', 'xml'], "option '--format <FORMAT>' argument 'xml' is invalid. Allowed choices are tree, text, ndjson."],
+      [['discover', 'a.json', '--json', '--format', 'tree'], "option '--format <FORMAT>' cannot be used with option '--json'"],
+      [['discover', 'a.json', '--batch-size', '-1'], "option '--batch-size <N>' argument '-1' is invalid"],
+      [['plugins', 'extra'], "too many arguments for 'plugins'"],
+      [['validate', 'a.json', '--timeout', 'soon'], "option '--timeout <SECONDS>' argument 'soon' is invalid"],
+      [['serve', '--log-level', 'loud'], 'flag --log-level: "loud" is not one of debug, info, warn, error'],
+      [['serve', '--listen-on', '127.0.0.1:0'], "unknown option '--listen-on'"],
+      [['audit', 'verify'], "missing required argument 'FILE'"],
     ] as Array<[string[], string]>)('exits 2 for sourced %j', async ([args, message], { expect }) => {
       const r = await sourced(...args);
       expect(r.code).toBe(2);

@@ -71,7 +71,7 @@ describe('sourced preview and profile', () => {
     expect(table.stderr).toContain('NOT_FOUND');
     const usage = await sourced('preview', source);
     expect(usage.code).toBe(2);
-    expect(usage.stderr).toContain('--table SCHEMA.NAME is required');
+    expect(usage.stderr).toContain("required option '--table <SCHEMA.NAME>' not specified");
     const help = await runCli(['preview', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('sourced preview db.yaml --table sales.orders');
@@ -99,6 +99,6 @@ describe('sourced preview and profile', () => {
     expect(lines.at(-1)).toMatch(/^2 columns in \d+ ms$/);
     const bad = await sourced('profile', source, '--table', 'sales.customers', '--mode', 'guess');
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('--mode: "guess" is not statistics or sample');
+    expect(bad.stderr).toContain("option '--mode <MODE>' argument 'guess' is invalid. Allowed choices are statistics, sample.");
   });
 });

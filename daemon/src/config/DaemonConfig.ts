@@ -7,3 +7,5 @@ export { BUILTIN_PLUGINS, DEFAULT_CONFIG, DaemonConfigSchema, type DaemonConfig 
 export { ConfigError } from './errors';
 export { loadConfig, parseListen, SERVE_FLAGS } from './load';
 export { CONFIG_FILE_VARIABLE } from './env';
+// The CLI builds `sourced serve`'s flags and their help from the options' metadata.
+export { CONFIG_LEAVES, type ConfigLeaf } from './fields';

@@ -1,0 +1,152 @@
+/**
+ * How discovery looks for a person: the progress line on stderr while it runs and the tree of
+ * schemas and relations (or databases and collections) at the end.
+ */
+import type { Collection, Relation, Schema } from '@sourced/api';
+import { collectionKindToJSON, relationKindToJSON } from '@sourced/api';
+import { alignedRows, type LiveLine, type Paint } from './output';
+
+/** Counts and rate for the progress line. */
+export interface ProgressState {
+  entities: number;
+  total?: number;
+  ratePerSecond?: number;
+}
+
+/**
+ * The discovery progress line on stderr (a terminal only): entities so far, of the total when the
+ * daemon knows it, rate per second, elapsed time. Drawn at once, then at most every 100 ms (a timer
+ * keeps the elapsed time moving while the daemon is quiet); `stop()` erases it.
+ */
+export class ProgressLine {
+  private readonly started = Date.now();
+  private state: ProgressState = { entities: 0 };
+  private last = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly line: LiveLine,
+    private readonly paint: Paint,
+    private readonly intervalMs = 100,
+  ) {
+    if (!line.active) return;
+    this.draw();
+    this.timer = setInterval(() => this.draw(), intervalMs);
+    this.timer.unref();
+  }
+
+  update(state: ProgressState): void {
+    this.state = state;
+    if (this.line.active && Date.now() - this.last >= this.intervalMs) this.draw();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.line.stop();
+  }
+
+  private draw(): void {
+    this.last = Date.now();
+    const elapsedMs = this.last - this.started;
+    const { entities, total } = this.state;
+    const rate = this.state.ratePerSecond ?? (elapsedMs > 0 ? (entities * 1000) / elapsedMs : 0);
+    const count = total !== undefined && total > 0 ? `${n(entities)} of ${n(total)} entities` : `${n(entities)} entities`;
+    const p = this.paint;
+    this.line.set(`${p.cyan('discovering…')} ${count} ${p.dim('·')} ${n(Math.round(rate))}/s ${p.dim('·')} ${elapsed(elapsedMs)}`);
+  }
+}
+
+/** 1,234 */
+export function n(value: number): string {
+  return value.toLocaleString('en-US');
+}
+
+/** 0.4 s, 12.3 s, 2m 05s */
+export function elapsed(ms: number): string {
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const s = Math.floor(ms / 1000);
+  return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
+}
+
+/** "table", "materialized view", ... */
+export function relationKind(r: Relation): string {
+  return relationKindToJSON(r.kind).replace('RELATION_KIND_', '').toLowerCase().replace(/_/g, ' ');
+}
+
+function collectionKind(c: Collection): string {
+  return collectionKindToJSON(c.kind).replace('COLLECTION_KIND_', '').toLowerCase().replace(/_/g, ' ');
+}
+
+const plural = (count: number, one: string, many = `${one}s`) => `${n(count)} ${count === 1 ? one : many}`;
+
+/** What the tree keeps of a relation (not the whole message: a catalog can be large). */
+interface RelationRow {
+  name: string;
+  cells: string[];
+}
+
+/**
+ * Collects schemas, relations and collections as they stream and prints them as a tree at the end:
+ * schema → relations (kind, columns, primary key, foreign keys, indexes, estimated rows);
+ * database → collections (kind, indexes, estimated documents, inferred fields).
+ */
+export class DiscoveryTree {
+  private readonly schemas = new Map<string, { comment: string; usable: boolean; rows: RelationRow[] }>();
+  private readonly databases = new Map<string, RelationRow[]>();
+
+  addSchema(s: Schema): void {
+    const known = this.schemas.get(s.name);
+    if (known) Object.assign(known, { comment: s.comment, usable: s.usable });
+    else this.schemas.set(s.name, { comment: s.comment, usable: s.usable, rows: [] });
+  }
+
+  addRelation(r: Relation): void {
+    if (!this.schemas.has(r.schema)) this.schemas.set(r.schema, { comment: '', usable: true, rows: [] });
+    this.schemas.get(r.schema)!.rows.push({
+      name: r.name,
+      cells: [
+        relationKind(r),
+        plural(r.columns.length, 'column'),
+        r.primaryKey && r.primaryKey.columns.length ? `pk (${r.primaryKey.columns.join(', ')})` : 'no pk',
+        plural(r.foreignKeys.length, 'fk'),
+        plural(r.indexes.length, 'index', 'indexes'),
+        r.estimatedRows >= 0 ? `~${n(r.estimatedRows)} rows` : '',
+      ],
+    });
+  }
+
+  addCollection(c: Collection): void {
+    if (!this.databases.has(c.database)) this.databases.set(c.database, []);
+    this.databases.get(c.database)!.push({
+      name: c.name,
+      cells: [
+        collectionKind(c),
+        plural(c.indexes.length, 'index', 'indexes'),
+        c.estimatedDocuments >= 0 ? `~${n(Number(c.estimatedDocuments))} documents` : '',
+        c.schema ? plural(c.schema.fields.length, 'field') : '',
+      ],
+    });
+  }
+
+  /** The tree's lines. */
+  render(paint: Paint, unicode: boolean): string[] {
+    const [tee, elbow] = unicode ? ['├── ', '└── '] : ['|-- ', '`-- '];
+    const lines: string[] = [];
+    const group = (title: string, rows: RelationRow[], empty: string) => {
+      lines.push(title);
+      if (rows.length === 0) {
+        lines.push(`${elbow}${paint.dim(empty)}`);
+        return;
+      }
+      const aligned = alignedRows(rows.map((row) => [paint.bold(row.name), ...row.cells.map((c, i) => (i === 0 ? paint.dim(c) : c))]));
+      aligned.forEach((line, index) => lines.push(`${index === rows.length - 1 ? elbow : tee}${line}`));
+    };
+    for (const [name, s] of this.schemas) {
+      const extra = [s.comment ? ` ${unicode ? '—' : '--'} ${s.comment}` : '', s.usable ? '' : ' (not usable)'].join('');
+      group(`${paint.bold(paint.cyan(name))}${paint.dim(extra)}`, s.rows, 'no relations');
+    }
+    for (const [name, rows] of this.databases) group(`${paint.bold(paint.cyan(name))}`, rows, 'no collections');
+    return lines;
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * The exit codes of the `sourced` command-line client and the error a usage mistake raises.
+ * Kept free of dependencies: `sourced --version` and `sourced COMMAND --help` load this file.
+ */
+
+/** Exit codes of the command-line client. */
+export const EXIT = { OK: 0, VALIDATION_FAILED: 1, BAD_INPUT: 2, UNREACHABLE: 3, ERROR: 4, INTERRUPTED: 130 } as const;
+
+/** The exit codes as the general help states them. */
+export const EXIT_CODES = 'Exit codes: 0 ok, 1 validation failed, 2 bad input (usage, FILE, INVALID_ARGUMENT), 3 daemon unreachable, 4 other error.';
+
+/** Bad input found after parsing (two flags that go together, a file that cannot be read, a bad configuration): exit 2. */
+export class UsageError extends Error {}
+
+/** The data source file cannot be read or holds no data source object. */
+export class DataSourceFileError extends UsageError {}
+
+/** --output cannot be opened. */
+export class OutputFileError extends UsageError {}

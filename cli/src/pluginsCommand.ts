@@ -1,0 +1,35 @@
+/** `sourced plugins`: the daemon's plugins, what each provides, and the load error of one that failed. */
+import { Metadata } from '@grpc/grpc-js';
+import { PluginServiceClient, pluginStateToJSON, type ListPluginsResponse } from '@sourced/api';
+import { clientContext } from './client';
+import { EXIT } from './errors';
+import type { ClientOptions } from './options';
+
+export async function runPlugins(options: ClientOptions): Promise<number> {
+  const { address, channel, deadline, json, out } = clientContext(options);
+  const p = out.paint;
+  const client = new PluginServiceClient(address, channel);
+  try {
+    const response = await new Promise<ListPluginsResponse>((resolve, reject) =>
+      client.listPlugins({}, new Metadata(), { deadline }, (error, r) => (error ? reject(error) : resolve(r))),
+    );
+    if (json) {
+      out.line(JSON.stringify(response.plugins.map((x) => ({ ...x, state: pluginStateToJSON(x.state) }))));
+    } else {
+      for (const x of response.plugins) {
+        const state = pluginStateToJSON(x.state).replace('PLUGIN_STATE_', '').toLowerCase();
+        const provides = [
+          ...x.connectors.map((c) => `connector ${c}`),
+          ...x.secretProviders.map((s) => `secrets ${s}://`),
+          ...x.tokenProviders.map((c) => `database tokens (${c})`),
+        ].join(', ');
+        const coloured = state === 'loaded' ? p.green(state) : p.red(state);
+        out.line(`${p.bold(x.id)} ${x.version} ${coloured}${provides ? `: ${provides}` : ''}${x.loadError ? `\n    ${x.loadError}` : ''}`);
+      }
+    }
+  } finally {
+    out.close();
+    client.close();
+  }
+  return EXIT.OK;
+}
