@@ -6,7 +6,7 @@ import { DataSource } from '@sourced/api';
 import type { ProfileTableRequest, ProfileTableResponse } from '@sourced/api';
 import type { Cell } from '@sourced/api';
 import { ProfileMode, type ColumnProfile, type ProfileHeader, type ProfileSummary } from '@sourced/api';
-import { mariadbHistogram, mysqlHistogramAge, thin } from '../plugins/mysql/src/profile';
+import { mariadbHistogram, mysqlHistogramAge, thin } from '../plugins/mysql/src/profileHistograms';
 import { rootQuery, startMariadb, type MariadbInstance } from './harness/mariadb';
 import { eventually } from './support/pg';
 import { collect, expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
