@@ -3,4 +3,4 @@ import { hybridBehaviour, hybridEngines } from './shared/hybrid.behaviour';
 
 // One HYBRID pair of throwaway servers per engine, started in its describe's beforeAll and
 // destroyed in its afterAll, so at most one pair runs at a time in this file.
-describe.each(hybridEngines)('HYBRID $label: primary, secondary, failover', (engine) => hybridBehaviour(engine));
+describe.each(hybridEngines.map((e) => [e.label, e] as const))('HYBRID %s: primary, secondary, failover', (_label, engine) => hybridBehaviour(engine));
