@@ -30,7 +30,7 @@ describe('bad input', () => {
           "metadata": [
             "trace_id",
           ],
-          "reason": "INVALID_DATA_SOURCE",
+          "reason": "DATA_SOURCE_REQUIRED",
         },
         "grpcCode": 3,
         "message": "invalid request: data_source: is required",
@@ -51,14 +51,15 @@ describe('bad input', () => {
   });
 
   it.each([
-    ['an empty filter pattern', { filter: { includeSchemas: [''], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false } }, 'filter.include_schemas[0]'],
-    ['a batch size over the maximum', { batchSize: 5000 }, 'batch_size'],
-    ['a cursor it did not make', { resumeAfter: 'garbage' }, 'resume_after'],
-    ['an unknown strategy', { strategy: 42 }, 'strategy'],
-  ])('discover rejects %s before connecting', async (_name, extra, field) => {
+    ['an empty filter pattern', { filter: { includeSchemas: [''], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false } }, 'filter.include_schemas[0]', 'INVALID_FILTER'],
+    ['a batch size over the maximum', { batchSize: 5000 }, 'batch_size', 'VALUE_OUT_OF_RANGE'],
+    ['a cursor it did not make', { resumeAfter: 'garbage' }, 'resume_after', 'INVALID_CURSOR'],
+    ['an unknown strategy', { strategy: 42 }, 'strategy', 'INVALID_ENUM_VALUE'],
+  ])('discover rejects %s before connecting', async (_name, extra, field, reason) => {
     const status = richStatusOf(await expectFailure(t.discover({ dataSource: pg(), ...extra } as never)));
     expect(status.grpcCode).toBe(INVALID_ARGUMENT);
     expect(status.badRequest?.map((v) => v.field)).toEqual([field]);
+    expect(status.errorInfo?.reason).toBe(reason);
   });
 
   /** After every bad request above, the daemon still answers well-formed calls. */

@@ -9,6 +9,13 @@ export interface FieldViolation {
   field: string;
   /** What is wrong with it, for people: `is required`. */
   description: string;
+  /**
+   * The reason of this fault (an ErrorReason), when it is more specific than its error's:
+   * `INVALID_ENUM_VALUE` for a number outside an enum. Not sent on the wire (google.rpc's
+   * FieldViolation of the bundled googleapis has no reason); the error's ErrorInfo.reason
+   * is built from these.
+   */
+  reason?: string;
 }
 
 /** Base of every error sourced raises on purpose. */
@@ -32,9 +39,15 @@ export class InputError extends SourcedError {
   readonly violations: FieldViolation[];
   constructor(violations: FieldViolation[], options?: { reason?: string; metadata?: Record<string, string> }) {
     const summary = violations.map((v) => `${v.field}: ${v.description}`).join('; ');
-    super(options?.reason ?? 'INVALID_DATA_SOURCE', `invalid request: ${summary}`, options);
+    super(options?.reason ?? commonReason(violations) ?? 'INVALID_DATA_SOURCE', `invalid request: ${summary}`, options);
     this.violations = violations;
   }
+}
+
+/** The reason every violation names, when they all name the same one. */
+function commonReason(violations: FieldViolation[]): string | undefined {
+  const reasons = new Set(violations.map((v) => v.reason));
+  return reasons.size === 1 ? [...reasons][0] : undefined;
 }
 
 /** Something named does not exist. Maps to NOT_FOUND. */

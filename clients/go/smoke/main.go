@@ -12,8 +12,9 @@
 //  4. DiscoverDataSource in batches of 5, cancelled after the second batch, then resumed from
 //     that batch's cursor;
 //  5. PreviewTable and ProfileTable of the table;
-//  6. ValidateDataSource without a host: INVALID_ARGUMENT with google.rpc.BadRequest and
-//     google.rpc.ErrorInfo decoded from the status details;
+//  6. DiscoverDataSource without a host and with a batch size over the maximum: INVALID_ARGUMENT
+//     with both faults in google.rpc.BadRequest, and google.rpc.ErrorInfo, decoded from the
+//     status details;
 //  7. DiscoverDataSource with a 1 ms deadline: DEADLINE_EXCEEDED.
 //
 // Written for Debian bookworm's grpc-go 1.33 (grpc.Dial and grpc.WithInsecure; grpc.NewClient
@@ -224,11 +225,11 @@ func main() {
 	}
 	cancel()
 
-	// 6. a bad request: no host
+	// 6. a bad request: no host, and a batch size over the maximum; every fault comes in one BadRequest
 	broken := proto.Clone(source).(*sourcedv1.DataSource)
 	broken.GetPrimary().Host = ""
 	ctx, cancel = within(30 * time.Second)
-	if stream, err := sources.DiscoverDataSource(ctx, &sourcedv1.DiscoverDataSourceRequest{DataSource: broken}); err != nil {
+	if stream, err := sources.DiscoverDataSource(ctx, &sourcedv1.DiscoverDataSourceRequest{DataSource: broken, BatchSize: 5000}); err != nil {
 		describe("invalid", err)
 	} else {
 		events("invalid", func() (proto.Message, error) { return stream.Recv() })

@@ -38,7 +38,7 @@ type Loose = Record<string, unknown>;
  */
 export function normalizeDataSource(input: DataSourceInput | undefined, connectors: ConnectorTypeResolver): DataSource {
   const v: FieldViolation[] = [];
-  if (!input) throw new InputError([{ field: ROOT, description: 'is required' }]);
+  if (!input) throw new InputError([{ field: ROOT, description: 'is required' }], { reason: 'DATA_SOURCE_REQUIRED' });
   const cp: Loose = isObject(input.connectionProperties) ? input.connectionProperties : {};
   const ap: Loose = isObject(input.additionalProperties) ? input.additionalProperties : {};
   const cpPath = `${ROOT}.connection_properties`;

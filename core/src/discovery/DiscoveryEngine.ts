@@ -142,11 +142,11 @@ export class DiscoveryEngine {
   static checkRequest(request: DiscoveryRequest): CheckedDiscoveryRequest {
     const s = request.sampling ?? {};
     if (s.sampleSize !== undefined && s.sampleSize > MAX_SAMPLE_SIZE) {
-      throw new InputError([{ field: 'sampling.sample_size', description: `${s.sampleSize} is more than the maximum of ${MAX_SAMPLE_SIZE}` }]);
+      throw new InputError([{ field: 'sampling.sample_size', description: `${s.sampleSize} is more than the maximum of ${MAX_SAMPLE_SIZE}` }], { reason: 'VALUE_OUT_OF_RANGE' });
     }
     const filter = compileFilter(request.filter);
     if (request.batchSize > MAX_BATCH_SIZE) {
-      throw new InputError([{ field: 'batch_size', description: `${request.batchSize} is more than the maximum of ${MAX_BATCH_SIZE}` }]);
+      throw new InputError([{ field: 'batch_size', description: `${request.batchSize} is more than the maximum of ${MAX_BATCH_SIZE}` }], { reason: 'VALUE_OUT_OF_RANGE' });
     }
     const after = request.resumeAfter ? decodeCursor(request.resumeAfter) : undefined;
     return { ...request, checked: { filter, after } };

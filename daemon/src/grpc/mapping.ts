@@ -3,7 +3,8 @@ import type { Cell as CoreCell, CheckStatus as CoreCheckStatus, EndpointRole as 
 import { FigureMethod as PbFigureMethod, ProfileMode as PbProfileMode, type ColumnFigureMethods as PbColumnFigureMethods, type StatisticsAge as PbStatisticsAge } from '@sourced/api';
 import { NullValue } from '@sourced/api';
 import type { Cell as PbCell } from '@sourced/api';
-import { cloudProviderToJSON, locationToJSON, sslModeToJSON, type DataSource, type SecretValue } from '@sourced/api';
+import { CloudProvider, Location, SslMode, cloudProviderToJSON, locationToJSON, sslModeToJSON, type DataSource, type SecretValue } from '@sourced/api';
+import type { FieldViolation } from '@sourced/core';
 import type { DiscoverDataSourceResponse, PreviewTableResponse, ProfileTableResponse, ValidateDataSourceResponse } from '@sourced/api';
 import { CollectionKind, DiscoveryStrategy as PbStrategy, RelationKind, type Collection, type DiscoveryFilter as PbFilter, type Relation, type SourceIdentity as SourceIdentityMessage } from '@sourced/api';
 import { CheckStatus, EndpointRole } from '@sourced/api';
@@ -18,13 +19,14 @@ export function toDataSourceInput(ds: DataSource): DataSourceInput {
     id: ds.id,
     name: ds.name,
     type: ds.type,
-    location: ds.location ? locationToJSON(ds.location) : undefined,
-    cloudProvider: ds.cloudProvider ? cloudProviderToJSON(ds.cloudProvider) : undefined,
+    // a number outside the enum is reported by dataSourceEnumFaults, with the number sent
+    location: ds.location && isValueOf(ds.location, Location) ? locationToJSON(ds.location) : undefined,
+    cloudProvider: ds.cloudProvider && isValueOf(ds.cloudProvider, CloudProvider) ? cloudProviderToJSON(ds.cloudProvider) : undefined,
     primary: ds.primary,
     secondary: ds.secondary,
     credentials: ds.credentials && { username: ds.credentials.username, password: secret(ds.credentials.password) },
     sslConfig: ds.sslConfig && {
-      mode: ds.sslConfig.mode ? sslModeToJSON(ds.sslConfig.mode) : undefined,
+      mode: ds.sslConfig.mode && isValueOf(ds.sslConfig.mode, SslMode) ? sslModeToJSON(ds.sslConfig.mode) : undefined,
       ca: ds.sslConfig.ca,
       cert: ds.sslConfig.cert,
       key: secret(ds.sslConfig.key),
@@ -39,6 +41,36 @@ export function toDataSourceInput(ds: DataSource): DataSourceInput {
     connectionProperties: ds.connectionProperties,
     additionalProperties: ds.additionalProperties,
   };
+}
+
+/** A generated enum object (ts-proto: names to numbers and back, with UNRECOGNIZED = -1). */
+type ProtoEnum = Record<string, string | number>;
+
+/** Whether a number received is one of the enum's values (ts-proto keeps an unknown number as it came). */
+export function isValueOf(value: number, values: ProtoEnum): boolean {
+  return value >= 0 && typeof values[value] === 'string';
+}
+
+/**
+ * The fault of an enum field that holds a number outside its enum, or undefined: the number sent
+ * and every value name of the enum, the same for every enum field of the contract
+ * (reason INVALID_ENUM_VALUE).
+ */
+export function enumFault(value: number | undefined, values: ProtoEnum, enumName: string, field: string): FieldViolation | undefined {
+  if (value === undefined || isValueOf(value, values)) return undefined;
+  const names = Object.entries(values)
+    .filter(([, n]) => typeof n === 'number' && n >= 0)
+    .map(([name, n]) => `${name} (${n})`);
+  return { field, description: `${value} is not a value of sourced.v1.${enumName}; send one of ${names.join(', ')}`, reason: 'INVALID_ENUM_VALUE' };
+}
+
+/** The enum faults of a data source's typed fields (location, cloud_provider, ssl_config.mode). */
+export function dataSourceEnumFaults(ds: DataSource, path = 'data_source'): FieldViolation[] {
+  return [
+    enumFault(ds.location, Location, 'Location', `${path}.location`),
+    enumFault(ds.cloudProvider, CloudProvider, 'CloudProvider', `${path}.cloud_provider`),
+    enumFault(ds.sslConfig?.mode, SslMode, 'SslMode', `${path}.ssl_config.mode`),
+  ].filter((f): f is FieldViolation => f !== undefined);
 }
 
 export function toFilter(f: PbFilter | undefined): DiscoveryFilter {

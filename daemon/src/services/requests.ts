@@ -8,13 +8,15 @@ import {
   type ConnectorTypeResolver,
   type DataSource,
   type DiscoveryStrategy,
+  type FieldViolation,
   type PreviewEngine,
   type ProfileEngine,
   type RelationKey,
 } from '@sourced/core';
+import { DiscoveryStrategy as PbStrategy, ProfileMode as PbProfileMode } from '@sourced/api';
 import type { DiscoverDataSourceRequest, PreviewTableRequest, ProfileTableRequest, TableRef, ValidateDataSourceRequest } from '@sourced/api';
 import type { DaemonConfig } from '../config/DaemonConfig';
-import { toDataSourceInput, toFilter, toProfileMode, toStrategy } from '../grpc/mapping';
+import { dataSourceEnumFaults, enumFault, toDataSourceInput, toFilter, toProfileMode, toStrategy } from '../grpc/mapping';
 import { capConnectTimeout, cappedTimeout } from '../security/limits';
 
 /**
@@ -24,9 +26,14 @@ import { capConnectTimeout, cappedTimeout } from '../security/limits';
  * connection or resolves a secret: a bad request fails with INVALID_ARGUMENT naming the field
  * before anything is dialled.
  *
- * Checks run in this order, so that a request with several mistakes reports the same first one
- * as always: the RPC's own fields (strategy, mode, table, sizes, filter, cursor), then the data
- * source (required; normalized, with the caller's connect timeout under the daemon's maximum).
+ * Every fault of a request is reported together, in one INVALID_ARGUMENT with one
+ * google.rpc.BadRequest: the RPC's own fields (strategy, mode, table, sizes, filter, cursor)
+ * first, then the data source's (required; enum numbers; normalized, with the caller's connect
+ * timeout under the daemon's maximum). ErrorInfo.reason is the faults' reason when they share
+ * one (VALUE_OUT_OF_RANGE, INVALID_ENUM_VALUE, DATA_SOURCE_REQUIRED, INVALID_DATA_SOURCE, ...),
+ * else INVALID_REQUEST with every reason in ErrorInfo.metadata.reasons (comma-separated, in
+ * the order found). An engine's own check (DiscoveryEngine.checkRequest) still stops at its
+ * first fault.
  * The engines' checks run here, once: the engines take the checked request without checking
  * it again (the discovery filter is compiled once, the cursor decoded once).
  */
@@ -69,17 +76,21 @@ export class RequestParser {
 
   validate(req: ValidateDataSourceRequest): ValidateCall {
     const { validation, limits } = this.deps.config;
-    return { source: this.source(req.dataSource), checkTimeoutMs: cappedTimeout(req.checkTimeoutMs, validation.checkTimeoutMs, limits.maxCheckTimeoutMs) };
+    const faults = new Faults();
+    const source = this.source(req.dataSource, faults);
+    faults.throwIfAny();
+    return { source: source!, checkTimeoutMs: cappedTimeout(req.checkTimeoutMs, validation.checkTimeoutMs, limits.maxCheckTimeoutMs) };
   }
 
   discover(req: DiscoverDataSourceRequest): DiscoverCall {
     const { discovery, limits } = this.deps.config;
-    const strategy = this.strategy(req.strategy);
+    const faults = new Faults();
+    const strategy = this.strategy(req.strategy, faults);
     if (req.sampling?.sampleSize && req.sampling.sampleSize > limits.maxSampleSize) {
-      throw new InputError([{ field: 'sampling.sample_size', description: `${req.sampling.sampleSize} is more than this daemon's maximum of ${limits.maxSampleSize} (limits.maxSampleSize)` }]);
+      faults.add({ field: 'sampling.sample_size', description: `${req.sampling.sampleSize} is more than this daemon's maximum of ${limits.maxSampleSize} (limits.maxSampleSize)`, reason: 'VALUE_OUT_OF_RANGE' });
     }
     // Bad filters, batch sizes and cursors fail before any connection is opened.
-    const request = DiscoveryEngine.checkRequest({
+    const request = faults.check(() => DiscoveryEngine.checkRequest({
       filter: toFilter(req.filter),
       strategy,
       batchSize: req.batchSize,
@@ -90,16 +101,19 @@ export class RequestParser {
       maxDurationMs: req.maxDurationMs,
       stallTimeoutMs: discovery.stallTimeoutMs,
       stallProbeAfterMs: discovery.stallProbeAfterMs,
-    });
-    return { request, source: this.source(req.dataSource) };
+    }));
+    const source = this.source(req.dataSource, faults);
+    faults.throwIfAny();
+    return { request: request!, source: source! };
   }
 
   preview(req: PreviewTableRequest): PreviewCall {
     const { discovery } = this.deps.config;
-    const strategy = this.strategy(req.strategy);
-    const table = this.table(req.table);
+    const faults = new Faults();
+    const strategy = this.strategy(req.strategy, faults);
+    const table = this.table(req.table, faults);
     // A bad table name, column list or limit fails before any connection is opened.
-    const request = this.deps.previewEngine.checkRequest({
+    const request = table && faults.check(() => this.deps.previewEngine.checkRequest({
       table,
       columns: req.columns,
       limit: req.limit,
@@ -107,48 +121,86 @@ export class RequestParser {
       // Discovery's stall bound covers every read of a source, previews' and profiles' too.
       stallTimeoutMs: discovery.stallTimeoutMs,
       stallProbeAfterMs: discovery.stallProbeAfterMs,
-    });
-    return { request, source: this.source(req.dataSource) };
+    }));
+    const source = this.source(req.dataSource, faults);
+    faults.throwIfAny();
+    return { request: request!, source: source! };
   }
 
   profile(req: ProfileTableRequest): ProfileCall {
     const { discovery } = this.deps.config;
-    const strategy = this.strategy(req.strategy);
+    const faults = new Faults();
+    const strategy = this.strategy(req.strategy, faults);
     const mode = toProfileMode(req.mode);
-    if (!mode) throw new InputError([{ field: 'mode', description: `${req.mode} is not a ProfileMode` }]);
-    const table = this.table(req.table);
+    if (!mode) faults.add(enumFault(req.mode, PbProfileMode, 'ProfileMode', 'mode'));
+    const table = this.table(req.table, faults);
     // A bad table name, column list or size fails before any connection is opened.
-    const request = this.deps.profileEngine.checkRequest({
+    const request = table && faults.check(() => this.deps.profileEngine.checkRequest({
       table,
       columns: req.columns,
-      mode,
+      mode: mode ?? 'STATISTICS',
       sampleRows: req.sampleRows,
       mostCommonLimit: req.mostCommonLimit,
       histogramBuckets: req.histogramBuckets,
       strategy,
       stallTimeoutMs: discovery.stallTimeoutMs,
       stallProbeAfterMs: discovery.stallProbeAfterMs,
-    });
-    return { request, source: this.source(req.dataSource) };
+    }));
+    const source = this.source(req.dataSource, faults);
+    faults.throwIfAny();
+    return { request: request!, source: source! };
   }
 
-  /** The strategy asked for, or the daemon's default when none is. */
-  private strategy(requested: DiscoverDataSourceRequest['strategy']): DiscoveryStrategy {
-    const strategy = requested ? toStrategy(requested) : this.deps.config.discovery.defaultStrategy;
-    if (!strategy) throw new InputError([{ field: 'strategy', description: `${requested} is not a DiscoveryStrategy` }]);
-    return strategy;
+  /** The strategy asked for, or the daemon's default when none is (also after a fault, so that the other checks still run). */
+  private strategy(requested: DiscoverDataSourceRequest['strategy'], faults: Faults): DiscoveryStrategy {
+    const fallback = this.deps.config.discovery.defaultStrategy;
+    const strategy = requested ? toStrategy(requested) : fallback;
+    if (!strategy) faults.add(enumFault(requested, PbStrategy, 'DiscoveryStrategy', 'strategy'));
+    return strategy ?? fallback;
   }
 
   /** The table a preview or profile names (its schema and name are checked with the columns, by the engine). */
-  private table(table: TableRef | undefined): RelationKey {
-    if (!table) throw new InputError([{ field: 'table', description: 'is required: the schema and name of a table, view or collection' }], { reason: 'INVALID_REQUEST' });
-    return { schema: table.schema, name: table.name };
+  private table(table: TableRef | undefined, faults: Faults): RelationKey | undefined {
+    if (!table) faults.add({ field: 'table', description: 'is required: the schema and name of a table, view or collection', reason: 'INVALID_REQUEST' });
+    return table && { schema: table.schema, name: table.name };
   }
 
   /** The request's data source, normalized; the caller's connect timeout never exceeds the daemon's maximum (limits.maxConnectTimeoutMs). */
-  private source(input: ValidateDataSourceRequest['dataSource']): DataSource {
-    if (!input) throw new InputError([{ field: 'data_source', description: 'is required' }]);
-    return capConnectTimeout(normalizeDataSource(toDataSourceInput(input), this.deps.pluginRegistry), this.deps.config.limits.maxConnectTimeoutMs);
+  private source(input: ValidateDataSourceRequest['dataSource'], faults: Faults): DataSource | undefined {
+    if (!input) {
+      faults.add({ field: 'data_source', description: 'is required', reason: 'DATA_SOURCE_REQUIRED' });
+      return undefined;
+    }
+    for (const fault of dataSourceEnumFaults(input)) faults.add(fault);
+    return faults.check(() => capConnectTimeout(normalizeDataSource(toDataSourceInput(input), this.deps.pluginRegistry), this.deps.config.limits.maxConnectTimeoutMs));
+  }
+}
+
+/** The faults of one request, collected so that they are reported together. */
+class Faults {
+  private readonly violations: FieldViolation[] = [];
+
+  add(fault: FieldViolation | undefined): void {
+    if (fault) this.violations.push(fault);
+  }
+
+  /** Runs a check; its InputError's faults are kept (each with its error's reason unless it names one) and undefined returned. */
+  check<T>(run: () => T): T | undefined {
+    try {
+      return run();
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      for (const v of error.violations) this.violations.push({ ...v, reason: v.reason ?? error.reason });
+      return undefined;
+    }
+  }
+
+  /** Throws one InputError with every fault: their reason when they share one, else INVALID_REQUEST and metadata.reasons. */
+  throwIfAny(): void {
+    if (this.violations.length === 0) return;
+    const reasons = [...new Set(this.violations.map((v) => v.reason ?? 'INVALID_REQUEST'))];
+    if (reasons.length === 1) throw new InputError(this.violations, { reason: reasons[0] });
+    throw new InputError(this.violations, { reason: 'INVALID_REQUEST', metadata: { reasons: reasons.join(',') } });
   }
 }
 
