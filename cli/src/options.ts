@@ -57,6 +57,11 @@ export type Strategy = (typeof STRATEGIES)[number];
 /** A repeatable flag: each use adds its value. */
 export const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
+/** A repeatable flag's option, empty unless given; `none` says in the help what empty means. */
+export function listOption(flags: string, description: string, none: string): Option {
+  return new Option(flags, `${description}; repeatable`).argParser(collect).default([], none);
+}
+
 /** A whole number ≥ 0. */
 export function wholeNumber(value: string): number {
   const n = Number(value);

@@ -94,14 +94,14 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
           .conflicts('json'),
       )
       .optionsGroup('What to read:')
-      .option('--include-schema <GLOB>', 'only schemas matching GLOB (* and ?); repeatable', o.collect, [])
-      .option('--exclude-schema <GLOB>', 'leave out schemas matching GLOB; repeatable (system schemas are always left out)', o.collect, [])
-      .option('--include-table <GLOB>', 'only relations matching GLOB; repeatable', o.collect, [])
-      .option('--exclude-table <GLOB>', 'leave out relations matching GLOB; repeatable', o.collect, [])
+      .addOption(o.listOption('--include-schema <GLOB>', 'only schemas matching GLOB (* and ?)', 'all'))
+      .addOption(o.listOption('--exclude-schema <GLOB>', 'leave out schemas matching GLOB (system schemas always are)', 'none'))
+      .addOption(o.listOption('--include-table <GLOB>', 'only relations matching GLOB', 'all'))
+      .addOption(o.listOption('--exclude-table <GLOB>', 'leave out relations matching GLOB', 'none'))
       .addOption(o.choiceOption('--strategy <NAME>', "how hard to read (default: the daemon's, balanced)", o.STRATEGIES, 'discovery_strategy_'))
-      .addOption(new Option('--batch-size <N>', "relations per batch (0: the strategy's)").argParser(o.wholeNumber).default(0))
-      .addOption(new Option('--max-entities <N>', 'stop after N relations/collections (0: no limit); resume with --resume-after CURSOR').argParser(o.wholeNumber).default(0))
-      .option('--resume-after <CURSOR>', 'continue after the relation of that cursor', ''),
+      .addOption(new Option('--batch-size <N>', 'relations per batch').argParser(o.wholeNumber).default(0, "the strategy's"))
+      .addOption(new Option('--max-entities <N>', 'stop after N relations/collections; resume with --resume-after CURSOR').argParser(o.wholeNumber).default(0, 'no limit'))
+      .addOption(new Option('--resume-after <CURSOR>', 'continue after the relation of that cursor').default('', 'from the start')),
   )
     .summary('read its catalog: schemas, tables, views, collections')
     .description(
@@ -123,8 +123,8 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
     .action(async (file: string, options: o.DiscoverOptions) => setExitCode(await commands.discover().runDiscover(file, options)));
 
   clientCommand(program, 'preview', '<FILE>', 'every stream event as one JSON line (the raw contract)', (c) =>
-    tableOptions(c, 'preview', 'a column (MongoDB: a top-level field) to show, in this order; repeatable (default: all)')
-      .addOption(new Option('--limit <N>', "rows (0: the daemon's preview.defaultRows, 50)").argParser(o.wholeNumber).default(0))
+    tableOptions(c, 'preview', 'a column (MongoDB: a top-level field) to show, in this order')
+      .addOption(new Option('--limit <N>', 'rows').argParser(o.wholeNumber).default(0, "the daemon's preview.defaultRows, 50"))
       .addOption(o.choiceOption('--strategy <NAME>', 'its statement timeout (default: balanced)', o.STRATEGIES, 'discovery_strategy_'))
       .addOption(o.choiceOption('--format <FORMAT>', 'table: aligned columns (the default); ndjson: one JSON object per row, each value as the contract\'s Cell ({"integer":"42"})', ['table', 'ndjson']).conflicts('json')),
   )
@@ -142,9 +142,9 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
     .action(async (file: string, options: o.PreviewOptions) => setExitCode(await commands.preview().runPreview(file, options)));
 
   clientCommand(program, 'profile', '<FILE>', 'every stream event as one JSON line (the raw contract)', (c) =>
-    tableOptions(c, 'profile', 'a column to profile, in this order; repeatable (default: all)')
+    tableOptions(c, 'profile', 'a column to profile, in this order')
       .addOption(o.choiceOption('--mode <MODE>', "statistics: only what the database keeps (pg_stats, column statistics), reads no table data; sample: computed from a bounded sample of --sample-rows rows", ['statistics', 'sample']).default('statistics'))
-      .addOption(new Option('--sample-rows <N>', "rows to sample (0: 10000; at most the daemon's profile.maxSampleRows)").argParser(o.wholeNumber).default(0)),
+      .addOption(new Option('--sample-rows <N>', "rows to sample with --mode sample, at most the daemon's profile.maxSampleRows").argParser(o.wholeNumber).default(0, "the daemon's profile.defaultSampleRows, 10000")),
   )
     .summary('profile the columns of a table: nulls, distinct, min/max, ...')
     .description(
@@ -264,7 +264,7 @@ function clientCommand(program: Command, name: string, file: string | undefined,
 function tableOptions(command: Command, verb: string, column: string): Command {
   return command
     .addOption(new Option('--table <SCHEMA.NAME>', `what to ${verb} (MongoDB: DATABASE.COLLECTION); quote a name holding a dot: '"my.schema".orders'`).argParser(o.tableName).makeOptionMandatory())
-    .option('--column <NAME>', column, o.collect, []);
+    .addOption(o.listOption('--column <NAME>', column, 'all'));
 }
 
 /** A SHA-256 hash as verify prints it. */
