@@ -1,4 +1,3 @@
-import { Metadata } from '@grpc/grpc-js';
 import type { Document } from 'bson';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { DiscoverDataSourceResponse } from '@sourced/api';
@@ -6,10 +5,12 @@ import { CollectionKind, DiscoveryStrategy, type Collection, type DiscoveryFilte
 import { HOLD_SAMPLE_SIZE, METRICS, mongoFixture, SHOP, VISIBLE_COLLECTIONS } from './fixtures/mongodb/fixture';
 import type { CollectionSpec } from './harness/mongo/dataset';
 import { runPipeline } from './harness/mongo/pipeline';
-import { mongoSource, openConnections, peakSamplingOps } from './harness/mongo/sources';
+import { mongoSource, peakSamplingOps } from './harness/mongo/sources';
 import { freePort } from './harness/ports';
-import { eventually } from './support/pg';
 import { expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
+
+// What every connector's discovery shares (batches of 2 with cursors, resuming after a cursor, the
+// trace, freeing connections on cancel) runs in connectors.discover.test.ts.
 
 const filter = (f: Partial<DiscoveryFilter>): DiscoveryFilter => ({ includeSchemas: [], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false, ...f });
 const collections = (events: DiscoverDataSourceResponse[]): Collection[] => events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.collections : []));
@@ -231,21 +232,6 @@ describe('MongoDB discovery', () => {
     expect(names(orders)).toEqual([`${SHOP}.orders`, `${SHOP}.paid_orders`]);
   });
 
-  /** Batches of 2 carry exactly what one batch carries, each with a cursor; a cursor resumes after itself. */
-  it('gives the same collections in batches of 2, and resumes after a cursor', async () => {
-    const small = await t.discover({ dataSource: everyDatabase(), batchSize: 2 });
-    const batches = small.flatMap((e) => (e.event?.$case === 'batch' ? [e.event.value] : []));
-    expect(batches.map((b) => b.collections.length)).toEqual([2, 2, 2, 2, 1]);
-    expect(batches.every((b) => b.cursor.length > 0)).toBe(true);
-    // A real server's $sample returns documents in random order, and with it the order in which paths first appear.
-    const comparable = (cs: Collection[]) =>
-      mongo.standIn ? cs : cs.map((c) => ({ ...c, schema: c.schema && { ...c.schema, fields: [...c.schema.fields].sort((a, b) => (a.path < b.path ? -1 : 1)) } }));
-    expect(comparable(collections(small))).toEqual(comparable(collections(full)));
-
-    const rest = await t.discover({ dataSource: everyDatabase(), batchSize: 4, resumeAfter: batches[1].cursor });
-    expect([...VISIBLE_COLLECTIONS.slice(0, 4), ...names(rest)]).toEqual(VISIBLE_COLLECTIONS);
-  });
-
   /** A sample that exceeds max_time_ms leaves its collection without a schema; the run goes on. */
   it.skipIf(!mongo.standIn)('lists a collection without a schema when sampling exceeds max_time_ms', async () => {
     const events = await t.discover({
@@ -276,35 +262,6 @@ describe('MongoDB discovery', () => {
     if (mongo.standIn) expect(peak).toBe(limit);
   });
 
-  /** Cancelling mid-stream, while a sample is running, closes every connection of the daemon's client. */
-  it('frees its connections when the client cancels mid-stream', async () => {
-    const call = t.dataSources.discoverDataSource(
-      { dataSource: everyDatabase(), batchSize: 1, strategy: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0, sampling: { sampleSize: HOLD_SAMPLE_SIZE, maxTimeMs: 0, maxFields: 0 } },
-      new Metadata(),
-    );
-    let batches = 0;
-    let openDuringRun = -1;
-    const ended = new Promise<string>((resolve) => {
-      call.on('data', (e: DiscoverDataSourceResponse) => {
-        if (e.event?.$case === 'batch' && ++batches === 1) {
-          // The stand-in holds the next collection's sample now, so there is time to look;
-          // a real server answers at once, so cancel straight away there.
-          if (!mongo.standIn) return call.cancel();
-          void openConnections(mongo, 'sourced').then((n) => {
-            openDuringRun = n;
-            call.cancel();
-          });
-        }
-      });
-      call.on('error', (e: { code: number }) => resolve(`error ${e.code}`));
-      call.on('end', () => resolve('end'));
-    });
-    expect(await ended).toBe('error 1');
-    expect(batches).toBeLessThan(VISIBLE_COLLECTIONS.length);
-    if (mongo.standIn) expect(openDuringRun).toBeGreaterThan(0);
-    expect(await eventually(() => openConnections(mongo, 'sourced'), (n) => n === 0)).toBe(0);
-  });
-
   /** A wrong password ends the call with PERMISSION_DENIED and a reason; the password appears nowhere. */
   it('fails with PERMISSION_DENIED on a wrong password, without leaking it', async () => {
     const wrong = `wrong-Pa55-${Math.random().toString(36).slice(2)}`;
@@ -325,16 +282,5 @@ describe('MongoDB discovery', () => {
     expect(Date.now() - started).toBeLessThan(3000);
     expect(status.grpcCode).toBe(14);
     expect(status.errorInfo?.reason).toBe('CONNECTION_REFUSED');
-  });
-
-  /** One span per connection attempt and per batch, under the call's SERVER span. */
-  it('traces the connection and each batch', async () => {
-    t.spans.reset();
-    await t.discover({ dataSource: everyDatabase(), batchSize: 4 });
-    const spans = t.spans.getFinishedSpans();
-    const server = spans.find((s) => s.name === 'sourced.v1.DataSourceService/DiscoverDataSource');
-    const under = (name: string) => spans.filter((s) => s.name === name && s.spanContext().traceId === server?.spanContext().traceId);
-    expect(under('sourced.connection.open').map((s) => s.attributes['db.system'])).toEqual(['mongodb']);
-    expect(under('sourced.discovery.batch').map((s) => s.attributes['sourced.batch.relations'])).toEqual([4, 4, 1]);
   });
 });

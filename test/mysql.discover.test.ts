@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { Metadata } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortedError, noopLogger, type ConnectionArgs } from '@sourced/core';
 import { DataSource } from '@sourced/api';
@@ -13,6 +12,9 @@ import { registerSecret } from './support/secretScan';
 import type { ServerInfo } from './support/globalSetup';
 import { eventually } from './support/pg';
 import { expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
+
+// What every connector's discovery shares (batches of 2 with cursors, resuming after a cursor, the
+// trace, freeing connections on cancel) runs in connectors.discover.test.ts.
 
 const filter = (f: Partial<DiscoveryFilter>): DiscoveryFilter => ({ includeSchemas: [], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false, ...f });
 const relations = (events: DiscoverDataSourceResponse[]): Relation[] => events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.relations : []));
@@ -243,24 +245,6 @@ describe('MySQL discovery (MariaDB)', () => {
     expect(view.columns.map((c) => c.name)).toEqual(['customer_id', 'email', 'order_count', 'total_spent']);
   });
 
-  /** Small batches carry exactly what one large batch carries, and each batch ends with a cursor. */
-  it('gives the same relations in batches of 2, each batch with a cursor', async () => {
-    const small = await t.discover({ dataSource: mysqlSource(db), batchSize: 2 });
-    const batches = small.flatMap((e) => (e.event?.$case === 'batch' ? [e.event.value] : []));
-    expect(batches.map((b) => b.relations.length)).toEqual([2, 2, 2, 2, 2, 1]);
-    expect(batches.every((b) => b.cursor.length > 0)).toBe(true);
-    expect(relations(small)).toEqual(relations(full));
-  });
-
-  /** A client that lost its stream resumes after the last cursor it saw: nothing lost, nothing twice. */
-  it('resumes after a cursor', async () => {
-    const small = await t.discover({ dataSource: mysqlSource(db), batchSize: 5 });
-    const first = small.find((e) => e.event?.$case === 'batch');
-    const cursor = first?.event?.$case === 'batch' ? first.event.value.cursor : '';
-    const rest = await t.discover({ dataSource: mysqlSource(db), batchSize: 5, resumeAfter: cursor });
-    expect([...ALL.slice(0, 5), ...names(rest)]).toEqual(ALL);
-  });
-
   /** Schema and relation globs are pushed down, case-sensitively; system databases only on request. */
   it('filters by database and relation patterns', async () => {
     const warehouse = await t.discover({ dataSource: mysqlSource(db), filter: filter({ includeSchemas: ['ware*'] }) });
@@ -285,17 +269,6 @@ describe('MySQL discovery (MariaDB)', () => {
     expect(byName(system, 'information_schema.TABLES').kind).toBe(RelationKind.RELATION_KIND_VIEW);
   });
 
-  /** One span per connection attempt and per batch, under the RPC's SERVER span. */
-  it('traces connections and batches', async () => {
-    t.spans.reset();
-    await t.discover({ dataSource: mysqlSource(db), batchSize: 5 });
-    const spans = t.spans.getFinishedSpans();
-    const server = spans.find((s) => s.name === 'sourced.v1.DataSourceService/DiscoverDataSource');
-    const under = (name: string) => spans.filter((s) => s.name === name && s.spanContext().traceId === server?.spanContext().traceId);
-    expect(under('sourced.connection.open').map((s) => s.attributes)).toEqual([expect.objectContaining({ 'db.system': 'mysql', 'server.port': db.port })]);
-    expect(under('sourced.discovery.batch').map((s) => s.attributes['sourced.batch.relations'])).toEqual([5, 5, 1]);
-  });
-
   /** A data source without a user name is bad input naming the field, not a failed login. */
   it('rejects a data source without a user name', async () => {
     const status = richStatusOf(await expectFailure(t.discover({ dataSource: mysqlSource(db, '') })));
@@ -312,23 +285,6 @@ describe('MySQL discovery (MariaDB)', () => {
       await rootQuery(db, "CREATE USER 'sourced_cancel'@'%' IDENTIFIED BY ?", [password]);
       await rootQuery(db, "GRANT SELECT, SHOW VIEW ON shop.* TO 'sourced_cancel'@'%'");
       await rootQuery(db, "GRANT SELECT ON warehouse.* TO 'sourced_cancel'@'%'");
-    });
-
-    /** Cancelling mid-stream stops the daemon's reads and frees its connection on the server. */
-    it('frees its connection when the client cancels mid-stream', async () => {
-      const call = t.dataSources.discoverDataSource({ dataSource: mysqlSource(db, user, password), batchSize: 1, strategy: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0 }, new Metadata());
-      let batches = 0;
-      const ended = new Promise<string>((resolve) => {
-        call.on('data', (e: DiscoverDataSourceResponse) => {
-          if (e.event?.$case === 'batch' && ++batches === 2) call.cancel();
-        });
-        call.on('error', (e: { code: number }) => resolve(`error ${e.code}`));
-        call.on('end', () => resolve('end'));
-      });
-      expect(await ended).toBe('error 1');
-      expect(batches).toBeLessThan(ALL.length);
-      const open = await eventually(sessions, (rows) => Number(rows[0].n) === 0);
-      expect(Number(open[0].n)).toBe(0);
     });
 
     /** A statement running when the call is cancelled is stopped on the server (KILL QUERY), and its connection is closed. */

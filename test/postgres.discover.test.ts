@@ -1,11 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Metadata } from '@grpc/grpc-js';
 import type { DiscoverDataSourceResponse } from '@sourced/api';
 import { RelationKind, type DiscoveryFilter, type Relation } from '@sourced/api';
-import { eventually, pgSource, superuserQuery } from './support/pg';
-import { registerSecret } from './support/secretScan';
+import { pgSource } from './support/pg';
 import { startTestDaemon, type TestDaemon } from './support/testDaemon';
+
+// What every connector's discovery shares (batches of 2 with cursors, resuming after a cursor, the
+// trace, freeing connections on cancel) runs in connectors.discover.test.ts.
 
 const filter = (f: Partial<DiscoveryFilter>): DiscoveryFilter => ({ includeSchemas: [], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false, ...f });
 const relations = (events: DiscoverDataSourceResponse[]): Relation[] => events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.relations : []));
@@ -133,33 +133,6 @@ describe('PostgreSQL discovery', () => {
     expect(mv.comment).toBeTruthy();
   });
 
-  /** Small batches carry exactly what one large batch carries, and each batch ends with a cursor. */
-  it('gives the same relations in batches of 2, each batch with a cursor', async () => {
-    const small = await t.discover({ dataSource: pgSource(pg), batchSize: 2 });
-    const batches = small.flatMap((e) => (e.event?.$case === 'batch' ? [e.event.value] : []));
-    expect(batches.length).toBe(6);
-    expect(batches.map((b) => b.relations.length)).toEqual([2, 2, 2, 2, 2, 2]);
-    expect(batches.every((b) => b.cursor.length > 0)).toBe(true);
-    expect(relations(small)).toEqual(relations(full));
-    // every batch says how the run stands, cumulatively, with the strategy's parameters
-    expect(batches.map((b) => [b.progress?.batches, b.progress?.relations, b.progress?.batchSize, b.progress?.concurrency, b.progress?.total])).toEqual(
-      [1, 2, 3, 4, 5, 6].map((n) => [n, n * 2, 2, 1, ALL.length]),
-    );
-    expect(batches.at(-1)?.progress).toMatchObject({ tables: 10, views: 2, statementTimeoutMs: 30_000, pauseMs: 0 });
-    const last = batches.at(-1)?.progress;
-    expect(last?.columns).toBe(relations(full).reduce((n, r) => n + r.columns.length, 0));
-    expect(last?.ratePerSecond).toBeGreaterThan(0);
-  });
-
-  /** A client that lost its stream resumes after the last cursor it saw: nothing lost, nothing twice. */
-  it('resumes after a cursor', async () => {
-    const small = await t.discover({ dataSource: pgSource(pg), batchSize: 5 });
-    const first = small.find((e) => e.event?.$case === 'batch');
-    const cursor = first?.event?.$case === 'batch' ? first.event.value.cursor : '';
-    const rest = await t.discover({ dataSource: pgSource(pg), batchSize: 5, resumeAfter: cursor });
-    expect([...ALL.slice(0, 5), ...names(rest)]).toEqual(ALL);
-  });
-
   it('filters by schema and relation patterns', async () => {
     const inventory = await t.discover({ dataSource: pgSource(pg), filter: filter({ includeSchemas: ['inv*'] }) });
     expect(names(inventory)).toEqual(ALL.filter((n) => n.startsWith('inventory.')));
@@ -190,46 +163,5 @@ describe('PostgreSQL discovery', () => {
     const events = await t.discover({ dataSource: pgSource(pg), batchSize: 1, maxDurationMs: 1 });
     expect(names(events).length).toBeLessThan(ALL.length);
     expect(events.at(-1)?.event).toMatchObject({ $case: 'summary', value: { stoppedEarly: true, stopReason: 'MAX_DURATION' } });
-  });
-
-  /** One span per connection attempt and per batch, under the RPC's SERVER span. */
-  it('traces connections and batches', async () => {
-    t.spans.reset();
-    await t.discover({ dataSource: pgSource(pg), batchSize: 5 });
-    const spans = t.spans.getFinishedSpans();
-    const server = spans.find((s) => s.name === 'sourced.v1.DataSourceService/DiscoverDataSource');
-    const under = (name: string) => spans.filter((s) => s.name === name && s.spanContext().traceId === server?.spanContext().traceId);
-    expect(under('sourced.connection.open')).toHaveLength(1);
-    expect(under('sourced.connection.open')[0].attributes).toMatchObject({ 'server.port': pg.port, 'sourced.endpoint.role': 'PRIMARY' });
-    // 12 relations in batches of 5: the short third batch ends the run without another read
-    expect(under('sourced.discovery.batch').map((s) => s.attributes['sourced.batch.relations'])).toEqual([5, 5, 2]);
-    expect(server?.attributes['sourced.events']).toBeGreaterThan(3);
-  });
-
-  /** Cancelling mid-stream stops the daemon's reads and frees its connection on the server. */
-  it('frees its connection when the client cancels mid-stream', async () => {
-    // A role of its own, so sessions of suites running in parallel cannot blur the count.
-    const role = `sourced_cancel_${randomBytes(4).toString('hex')}`;
-    const password = `pw-${randomBytes(12).toString('hex')}`;
-    registerSecret('the cancellation role password', password);
-    await superuserQuery(pg, `CREATE ROLE ${role} LOGIN PASSWORD '${password}' IN ROLE pg_read_all_data`);
-    const source = pgSource(pg, { credentials: { username: role, password: { source: { $case: 'inlineValue', value: password } } } });
-    const call = t.dataSources.discoverDataSource({ dataSource: source, batchSize: 1, strategy: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0 }, new Metadata());
-    let batches = 0;
-    const ended = new Promise<string>((resolve) => {
-      call.on('data', (e: DiscoverDataSourceResponse) => {
-        if (e.event?.$case === 'batch' && ++batches === 2) call.cancel();
-      });
-      call.on('error', (e: { code: number }) => resolve(`error ${e.code}`));
-      call.on('end', () => resolve('end'));
-    });
-    expect(await ended).toBe('error 1');
-    expect(batches).toBeLessThan(ALL.length);
-    const open = await eventually(
-      () => superuserQuery<{ n: string }>(pg, 'select count(*) as n from pg_stat_activity where usename = $1', [role]),
-      (rows) => rows[0].n === '0',
-    );
-    expect(open[0].n).toBe('0');
-    await superuserQuery(pg, `DROP ROLE ${role}`);
   });
 });
