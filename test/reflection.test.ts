@@ -42,6 +42,8 @@ describe('server reflection', () => {
       'sourced.v1.DataSourceService/ValidateDataSource',
       'sourced.v1.PluginService/GetPlugin',
       'sourced.v1.PluginService/ListPlugins',
+      'sourced.v1.SecretService/EncryptSecret',
+      'sourced.v1.SecretService/ReencryptSecret',
     ]);
   });
 

@@ -1,6 +1,7 @@
 import { credentials as grpcCredentials, type ChannelCredentials, type ClientOptions, type Metadata } from '@grpc/grpc-js';
 import { DataSourceServiceClient } from './gen/sourced/v1/data_source_service';
 import { PluginServiceClient } from './gen/sourced/v1/plugin_service';
+import { SecretServiceClient } from './gen/sourced/v1/secret_service';
 import { decodeRichStatus, type RichStatus } from './richStatus';
 
 /** The header (trailer) in which a google.rpc.Status travels with a failed call. */
@@ -12,6 +13,8 @@ export interface SourcedClients {
   dataSources: DataSourceServiceClient;
   /** `sourced.v1.PluginService`: the plugins the daemon loaded. */
   plugins: PluginServiceClient;
+  /** `sourced.v1.SecretService`: envelopes for credentials encrypted at rest. */
+  secrets: SecretServiceClient;
   /** Closes the channel (both clients). */
   close(): void;
 }
@@ -24,9 +27,11 @@ export interface SourcedClients {
 export function createClients(address: string, credentials: ChannelCredentials = grpcCredentials.createInsecure(), options: ClientOptions = {}): SourcedClients {
   const dataSources = new DataSourceServiceClient(address, credentials, options);
   const plugins = new PluginServiceClient(address, credentials, { ...options, channelOverride: dataSources.getChannel() });
+  const secrets = new SecretServiceClient(address, credentials, { ...options, channelOverride: dataSources.getChannel() });
   return {
     dataSources,
     plugins,
+    secrets,
     close: () => dataSources.close(),
   };
 }

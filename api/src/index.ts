@@ -18,6 +18,7 @@ export * from './gen/sourced/v1/discovery';
 export * from './gen/sourced/v1/plugin_service';
 export * from './gen/sourced/v1/preview';
 export * from './gen/sourced/v1/profile';
+export * from './gen/sourced/v1/secret_service';
 export * from './gen/sourced/v1/validation';
 export * from './gen/google/protobuf/struct';
 export type { DeepPartial, Exact, MessageFns } from './messageFns';

@@ -9,6 +9,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { DEFAULT_CONFIG, parseListen, type DaemonConfig } from './config/DaemonConfig';
 import { DataSourceServiceService } from '@sourced/api';
 import { PluginServiceService } from '@sourced/api';
+import { SecretServiceService } from '@sourced/api';
 import { CallTracker, type HandlerDeps } from './grpc/callHandlers';
 import { createReflectionService } from './grpc/reflection';
 import { JsonLogger, type LogSink } from './logging/JsonLogger';
@@ -27,6 +28,7 @@ import { http2ServerOptions, listenGuarded, type GuardedListener } from './secur
 import { serverTransport, type ServerTransport } from './security/serverTls';
 import { DataSourceService } from './services/DataSourceService';
 import { PluginService } from './services/PluginService';
+import { SecretService } from './services/SecretService';
 import { createMetrics, rpcMetrics, type Metrics } from './telemetry/metrics';
 import { createTracing, type Tracing } from './telemetry/tracing';
 import { VERSION } from './version';
@@ -57,6 +59,7 @@ export interface Cradle {
   callLimiter: CallLimiter;
   dataSourceService: DataSourceService;
   pluginService: PluginService;
+  secretService: SecretService;
   health: HealthImplementation;
 }
 
@@ -91,7 +94,7 @@ export interface RunningDaemon {
 }
 
 /** The services the health service reports on; '' is the whole server. */
-const HEALTH_SERVICES = ['', 'sourced.v1.DataSourceService', 'sourced.v1.PluginService'];
+const HEALTH_SERVICES = ['', 'sourced.v1.DataSourceService', 'sourced.v1.PluginService', 'sourced.v1.SecretService'];
 
 /**
  * Builds the container, loads the plugins and starts serving. One strict awilix container
@@ -170,6 +173,7 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
       ({ pluginRegistry: r, config: c, tracer, meter, logger: l }: Cradle) =>
         new SecretChain({
           providers: r.secretProviders(),
+          keyProviders: r.keyProviders(),
           policy: { allowedReferences: c.secrets.allowedReferences, dynamicStrategies: c.secrets.dynamicStrategies },
           order: c.secrets.order,
           cacheTtlMs: c.secrets.cacheTtlMs,
@@ -195,6 +199,7 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
     heapGuard: asFunction(({ config: c }: Cradle) => new HeapGuard(c.discovery.heapHeadroomMb * 2 ** 20)).singleton(),
     dataSourceService: asFunction((cradle: Cradle) => new DataSourceService(cradle)).singleton(),
     pluginService: asFunction((cradle: Cradle) => new PluginService(cradle)).singleton(),
+    secretService: asFunction((cradle: Cradle) => new SecretService(cradle)).singleton(),
     health: asFunction(() => new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((s) => [s, 'SERVING' as const])))).singleton(),
   });
 
@@ -206,6 +211,7 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
   void c.metrics;
   server.addService(withSafeDecoding(DataSourceServiceService), c.dataSourceService.implementation());
   server.addService(withSafeDecoding(PluginServiceService), c.pluginService.implementation());
+  server.addService(withSafeDecoding(SecretServiceService), c.secretService.implementation());
   c.health.addToServer(server);
   createReflectionService().addToServer(server);
 

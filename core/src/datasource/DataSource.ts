@@ -26,7 +26,9 @@ export interface Endpoint {
  */
 export type SecretInput =
   | { kind: 'reference'; reference: string; field: string }
-  | { kind: 'inline'; value: Secret; field: string };
+  | { kind: 'inline'; value: Secret; field: string }
+  /** An envelope (`sourced:enc:v1:...`, docs/encryption.md); the secret chain opens it for the call, bound to the data source's id and the field. */
+  | { kind: 'encrypted'; envelope: string; field: string };
 
 /** TLS settings after normalization. */
 export interface SslSettings {
@@ -101,6 +103,8 @@ export interface SecretValueInput {
   reference?: string;
   /** The value itself, given inline. */
   inlineValue?: string;
+  /** An envelope from EncryptSecret (`sourced:enc:v1:...`). */
+  encrypted?: string;
 }
 
 /** An endpoint as it arrives in a request. */

@@ -224,6 +224,8 @@ function secretInput(value: SecretValueInput | undefined, field: string, v: Fiel
   if (value.inlineValue !== undefined) {
     return { kind: 'inline', value: new Secret(value.inlineValue, 'inline'), field: `${field}.inline_value` };
   }
+  // Checked when the chain opens it, so that validation reports a bad envelope as its credentials check.
+  if (value.encrypted !== undefined) return { kind: 'encrypted', envelope: value.encrypted, field: `${field}.encrypted` };
   return undefined;
 }
 
@@ -231,6 +233,7 @@ function secretInput(value: SecretValueInput | undefined, field: string, v: Fiel
 function looseSecret(value: unknown, field: string): SecretInput | undefined {
   const s = str(value);
   if (s === undefined) return undefined;
+  if (s.startsWith('sourced:enc:')) return { kind: 'encrypted', envelope: s, field };
   if (/^[a-z][a-z0-9+.-]*:\/\/./i.test(s) && !s.startsWith('-----')) return { kind: 'reference', reference: s, field };
   return { kind: 'inline', value: new Secret(s, 'property'), field };
 }

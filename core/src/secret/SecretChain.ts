@@ -10,8 +10,11 @@ import {
   DEFAULT_SECRET_POLICY,
   GRANT_ALL,
   SecretResolutionError,
+  type CallKeyOptions,
   type CallSecrets,
   type ChainAttempt,
+  type KeyUseRecord,
+  type PlannedKey,
   type ChainLink,
   type PlannedReference,
   type ResolvedSecret,
@@ -22,6 +25,9 @@ import {
   type SecretRequest,
 } from './chainTypes';
 import { credentialRequests, pemPaths } from './credentialRequests';
+import { checkContext, looksLikeEnvelope, openParsed, parseEnvelope, reencryptEnvelope, sealEnvelope, type EnvelopeHeader, type KeyProviders } from './envelope';
+import { KeyProviderMissingError } from './envelopeErrors';
+import type { EncryptionContext, KeyProvider, KeyProviderContext } from './KeyProvider';
 import { fileSettingRefused, isNeverReadable, pathFormProblem } from './filePolicy';
 import { pickJsonPath } from './jsonPath';
 import { Secret } from './Secret';
@@ -34,6 +40,7 @@ export * from './chainTypes';
 type Link =
   | { kind: 'inline'; secret: Secret; where: string }
   | { kind: 'reference'; text: string; field: string; where?: string }
+  | { kind: 'encrypted'; envelope: string; field: string; where: string }
   | { kind: 'dynamic'; name: string }
   | { kind: 'unusable'; where: string; outcome: string };
 
@@ -61,8 +68,17 @@ export class SecretChain {
   private readonly tracer?: Tracer;
   private readonly logger: Logger;
   private readonly instruments: SourcedInstruments;
+  private readonly keyProviders = new Map<string, KeyProvider>();
+  private readonly defaultKeyProvider: string;
+  private readonly providerTimeoutMs: number;
 
   constructor(options: SecretChainOptions) {
+    for (const provider of options.keyProviders ?? []) {
+      if (this.keyProviders.has(provider.id)) throw new Error(`key provider "${provider.id}" is registered twice`);
+      this.keyProviders.set(provider.id, provider);
+    }
+    this.defaultKeyProvider = options.defaultKeyProvider ?? 'local';
+    this.providerTimeoutMs = options.providerTimeoutMs ?? 10_000;
     for (const provider of options.providers) {
       for (const scheme of provider.schemes) {
         const existing = this.providers.get(scheme);
@@ -105,6 +121,15 @@ export class SecretChain {
   checkPolicy(source: DataSource): SecretAccess {
     const required: PlannedReference[] = [];
     const fallbacks: PlannedReference[] = [];
+    const keys: PlannedKey[] = [];
+    for (const { envelope, field } of this.envelopesIn(source)) {
+      try {
+        const header = parseEnvelope(envelope, field);
+        keys.push({ key: `${header.keyProvider}:${header.keyId}`, field });
+      } catch {
+        // Reported when the chain opens it (the credentials check of a validation).
+      }
+    }
     const seen = new Set<string>();
     const add = (list: PlannedReference[], item: PlannedReference) => {
       const key = `${item.reference}\u0000${item.field}`;
@@ -141,15 +166,161 @@ export class SecretChain {
         }
       });
     }
-    return { required, fallbacks };
+    return keys.length ? { required, fallbacks, keys } : { required, fallbacks };
   }
 
   /** This chain under one call's grants; the daemon hands it to the call's connector and token providers. */
-  forCall(grant: SecretGrant): CallSecrets {
+  forCall(grant: SecretGrant, keys: CallKeyOptions = {}): CallSecrets {
     return {
-      resolve: (request, signal) => this.resolve(request, signal, grant),
-      resolveInput: (input, source, signal) => this.resolveInput(input, source, signal, grant),
+      resolve: (request, signal) => this.resolve(request, signal, grant, keys),
+      resolveInput: (input, source, signal) => this.resolveInput(input, source, signal, grant, keys),
     };
+  }
+
+  /** The key providers loaded, by id. */
+  keyProviderIds(): string[] {
+    return [...this.keyProviders.keys()].sort();
+  }
+
+  /**
+   * Encrypts a value into an envelope bound to `context` (EncryptSecret), under `keyProvider`'s
+   * (default: the chain's default) current key or `keyId`. `fields` are the request paths errors
+   * name. The key grant is checked once the key is known; the value is never kept.
+   */
+  async encrypt(
+    value: Secret,
+    context: EncryptionContext,
+    options: { keyProvider?: string; keyId?: string; fields: { dataSourceId: string; field: string; value: string } },
+    signal: AbortSignal,
+    call: CallKeyOptions = {},
+  ): Promise<{ envelope: string; keyProvider: string; keyId: string }> {
+    checkContext(context, options.fields);
+    const name = options.keyProvider || this.defaultKeyProvider;
+    const use: KeyUseRecord = { operation: 'encrypt', keyProvider: name, keyId: options.keyId || 'current', outcome: 'OK' };
+    return this.recorded(use, call, async () => {
+      const provider = this.keyProviders.get(name);
+      if (!provider) throw new KeyProviderMissingError(options.fields.value, name, this.keyProviderIds());
+      const keyId = options.keyId || provider.currentKeyId?.();
+      if (keyId !== undefined) {
+        use.keyId = keyId;
+        this.assertKeyGranted(name, keyId, options.fields.value, call);
+      }
+      const sealed = await this.withKeySpan('sourced.envelope.seal', use, signal, options.fields.value, (ctx) => sealEnvelope(value, context, provider, ctx, { keyId }));
+      use.keyId = sealed.keyId;
+      this.assertKeyGranted(sealed.keyProvider, sealed.keyId, options.fields.value, call);
+      return sealed;
+    });
+  }
+
+  /**
+   * Moves an envelope to a key provider's current key (or `keyId`) for the same context
+   * (ReencryptSecret); the value never leaves the chain. Both keys must be granted.
+   */
+  async reencrypt(
+    envelope: string,
+    context: EncryptionContext,
+    options: { keyProvider?: string; keyId?: string; fields: { dataSourceId: string; field: string; envelope: string } },
+    signal: AbortSignal,
+    call: CallKeyOptions = {},
+  ): Promise<{ envelope: string; from: { keyProvider: string; keyId: string }; to: { keyProvider: string; keyId: string } }> {
+    checkContext(context, options.fields);
+    const field = options.fields.envelope;
+    const use: KeyUseRecord = { operation: 'reencrypt', keyProvider: 'unknown', keyId: 'unknown', outcome: 'OK' };
+    return this.recorded(use, call, async () => {
+      const header = parseEnvelope(envelope, field);
+      Object.assign(use, { keyProvider: header.keyProvider, keyId: header.keyId });
+      this.assertKeyGranted(header.keyProvider, header.keyId, field, call);
+      const target = options.keyProvider || header.keyProvider;
+      const targetProvider = this.keyProviders.get(target);
+      const targetKey = options.keyId || targetProvider?.currentKeyId?.();
+      if (targetProvider && targetKey !== undefined) this.assertKeyGranted(target, targetKey, field, call);
+      const moved = await this.withKeySpan('sourced.envelope.reencrypt', use, signal, field, (ctx) =>
+        reencryptEnvelope(envelope, context, this.keyProviderLookup(), ctx, { keyProvider: options.keyProvider || undefined, keyId: options.keyId || undefined }),
+      );
+      this.assertKeyGranted(moved.to.keyProvider, moved.to.keyId, field, call);
+      // Recorded as the key it moved to; the audit line's other use names the key it came from.
+      call.onKeyUse?.({ operation: 'decrypt', keyProvider: moved.from.keyProvider, keyId: moved.from.keyId, outcome: 'OK' });
+      Object.assign(use, moved.to);
+      return moved;
+    });
+  }
+
+  /** Opens an envelope for a data source's field: the context is the source's id and the field's path. */
+  private async openFor(envelope: string, field: string, source: DataSource, signal: AbortSignal, call: CallKeyOptions, label: string): Promise<{ secret: Secret; keyProvider: string; keyId: string }> {
+    const use: KeyUseRecord = { operation: 'decrypt', keyProvider: 'unknown', keyId: 'unknown', outcome: 'OK' };
+    return this.recorded(use, call, async () => {
+      const header: EnvelopeHeader = parseEnvelope(envelope, field);
+      Object.assign(use, { keyProvider: header.keyProvider, keyId: header.keyId });
+      if (!source.id) {
+        throw new InputError([{ field: 'data_source.id', description: `is required with an encrypted secret (${field}): the envelope is bound to the data source's id` }], {
+          reason: 'ENCRYPTION_CONTEXT_INVALID',
+          metadata: { field: 'data_source.id', hint: 'Send the same data source id the envelope was encrypted for (EncryptSecret context.data_source_id).' },
+        });
+      }
+      this.assertKeyGranted(header.keyProvider, header.keyId, field, call);
+      const context = { dataSourceId: source.id, field: bindingField(field) };
+      return this.withKeySpan('sourced.envelope.open', use, signal, field, (ctx) => openParsed(header, context, this.keyProviderLookup(), ctx, label));
+    });
+  }
+
+  private keyProviderLookup(): KeyProviders {
+    return { get: (name) => this.keyProviders.get(name), names: () => this.keyProviderIds() };
+  }
+
+  private assertKeyGranted(keyProvider: string, keyId: string, field: string, call: CallKeyOptions): void {
+    const key = `${keyProvider}:${keyId}`;
+    if (call.keys && !call.keys(key)) {
+      throw new NotAllowedError('MISSING_GRANT', `${field}: the caller's roles do not grant the key ${key}`, {
+        metadata: { field, grant: 'key', value: key, hint: `Ask the operator for a role whose keys include ${key} (rbac.roles.<role>.keys).` },
+      });
+    }
+  }
+
+  /** Runs a key operation, then tells `call.onKeyUse` how it ended (the error's reason, or OK). */
+  private async recorded<T>(use: KeyUseRecord, call: CallKeyOptions, run: () => Promise<T>): Promise<T> {
+    try {
+      const result = await run();
+      call.onKeyUse?.({ ...use });
+      return result;
+    } catch (error) {
+      call.onKeyUse?.({ ...use, outcome: error instanceof SourcedError ? error.reason : 'ERROR' });
+      throw error;
+    }
+  }
+
+  /** A key provider call under the provider time limit and the caller's signal, traced (provider and key id only). */
+  private async withKeySpan<T>(name: string, use: KeyUseRecord, signal: AbortSignal, field: string, run: (ctx: KeyProviderContext) => Promise<T>): Promise<T> {
+    throwIfAborted(signal);
+    const ctx: KeyProviderContext = {
+      signal: AbortSignal.any([signal, AbortSignal.timeout(this.providerTimeoutMs)]),
+      logger: this.logger.child({ key_provider: use.keyProvider }),
+      field,
+    };
+    const call = async () => {
+      try {
+        return await run(ctx);
+      } catch (error) {
+        throwIfAborted(signal);
+        throw error;
+      }
+    };
+    if (!this.tracer) return call();
+    return withSpan(this.tracer, name, { 'sourced.key.provider': use.keyProvider, 'sourced.key.id': use.keyId, 'sourced.secret.field': field }, call);
+  }
+
+  /** Every envelope a source carries, with its request path: the typed secret fields and the property values that are envelopes. */
+  private envelopesIn(source: DataSource): { envelope: string; field: string }[] {
+    const out: { envelope: string; field: string }[] = [];
+    for (const input of [source.password, source.ssl.key, source.cloud.awsAccessKeyId, source.cloud.awsSecretAccessKey, source.cloud.azureClientSecret]) {
+      if (input?.kind === 'encrypted') out.push({ envelope: input.envelope, field: input.field });
+    }
+    for (const [bag, name] of [
+      [source.connectionProperties, 'connection_properties'],
+      [source.additionalProperties, 'additional_properties'],
+    ] as const) {
+      for (const [key, value] of Object.entries(bag)) if (typeof value === 'string' && looksLikeEnvelope(value)) out.push({ envelope: value, field: `data_source.${name}.${key}` });
+    }
+    return out;
   }
 
   private referencesIn(source: DataSource): { ref: SecretReference; field: string }[] {
@@ -195,6 +366,7 @@ export class SecretChain {
       if (link === 'reference') {
         if (input?.kind === 'inline') out.push({ kind: 'inline', secret: input.value, where: 'inline' });
         else if (input?.kind === 'reference') out.push({ kind: 'reference', text: input.reference, field: input.field });
+        else if (input?.kind === 'encrypted') out.push({ kind: 'encrypted', envelope: input.envelope, field: input.field, where: 'encrypted' });
       } else if (link === 'connection_properties' || link === 'additional_properties') {
         const bag = link === 'connection_properties' ? source.connectionProperties : source.additionalProperties;
         for (const key of request.propertyKeys) {
@@ -202,6 +374,7 @@ export class SecretChain {
           if (value === undefined || value === null) continue;
           const where = `${link}.${key}`;
           if (typeof value !== 'string') out.push({ kind: 'unusable', where, outcome: 'is not a string' });
+          else if (looksLikeEnvelope(value)) out.push({ kind: 'encrypted', envelope: value, field: `data_source.${where}`, where });
           else if (parseSecretReference(value)) out.push({ kind: 'reference', text: value, field: `data_source.${where}`, where });
           else out.push({ kind: 'inline', secret: new Secret(value, where), where });
         }
@@ -219,7 +392,7 @@ export class SecretChain {
    * refused reference the caller wrote fails the look-up, a refused dynamic variable is not
    * tried.
    */
-  async resolve(request: SecretRequest, signal: AbortSignal, grant: SecretGrant = GRANT_ALL): Promise<ResolvedSecret> {
+  async resolve(request: SecretRequest, signal: AbortSignal, grant: SecretGrant = GRANT_ALL, keys: CallKeyOptions = {}): Promise<ResolvedSecret> {
     const run = async (): Promise<ResolvedSecret> => {
       const started = performance.now();
       const attempts: ChainAttempt[] = [];
@@ -232,10 +405,15 @@ export class SecretChain {
       });
       for (const link of this.links(request)) {
         if (link.kind === 'inline') return done(link.secret, link.where);
+        if (link.kind === 'encrypted') {
+          // An envelope given is the answer: a bad one fails the look-up with its own error, never falls through.
+          const opened = await this.openFor(link.envelope, link.field, request.source, signal, keys, link.where);
+          return done(opened.secret, `${link.where} (${opened.keyProvider}:${opened.keyId})`);
+        }
         if (link.kind === 'unusable') {
           attempts.push({ link: link.where, outcome: link.outcome });
         } else if (link.kind === 'reference') {
-          const outcome = await this.tryReference(link.text, link.field, signal, request.source, 0, grant);
+          const outcome = await this.tryReference(link.text, link.field, signal, request.source, 0, grant, keys);
           const name = link.where ? `${link.where} -> ${outcome.link}` : outcome.link;
           if (outcome.secret) return done(outcome.secret, name, outcome);
           attempts.push({ link: name, outcome: outcome.why, reason: outcome.reason });
@@ -269,9 +447,10 @@ export class SecretChain {
    * cloud credentials): inline values as they are, references through their provider,
    * under the same policy, cache and limits.
    */
-  async resolveInput(input: SecretInput, source: DataSource, signal: AbortSignal, grant: SecretGrant = GRANT_ALL): Promise<Secret> {
+  async resolveInput(input: SecretInput, source: DataSource, signal: AbortSignal, grant: SecretGrant = GRANT_ALL, keys: CallKeyOptions = {}): Promise<Secret> {
     if (input.kind === 'inline') return input.value;
-    const outcome = await this.tryReference(input.reference, input.field, signal, source, 1, grant);
+    if (input.kind === 'encrypted') return (await this.openFor(input.envelope, input.field, source, signal, keys, 'encrypted')).secret;
+    const outcome = await this.tryReference(input.reference, input.field, signal, source, 1, grant, keys);
     if (!outcome.secret) throw new SourcedError(outcome.reason ?? 'SECRET_NOT_RESOLVED', `${input.field}: ${outcome.why}`);
     return outcome.secret;
   }
@@ -322,6 +501,7 @@ export class SecretChain {
     source: DataSource,
     depth = 0,
     grant: SecretGrant = GRANT_ALL,
+    keys: CallKeyOptions = {},
   ): Promise<{ secret?: Secret; link: string; why: string; reason?: string; cached: boolean; stale?: boolean }> {
     const ref = parseSecretReference(text) as SecretReference;
     const link = ref.uri;
@@ -333,7 +513,7 @@ export class SecretChain {
     throwIfAborted(signal);
     let identity: string;
     try {
-      identity = provider.identity ? await provider.identity(ref, this.providerContext(provider, signal, source, depth, grant)) : '';
+      identity = provider.identity ? await provider.identity(ref, this.providerContext(provider, signal, source, depth, grant, keys)) : '';
     } catch (error) {
       return this.failure(error, provider, link, signal);
     }
@@ -341,7 +521,7 @@ export class SecretChain {
     const lookup = (result: 'hit' | 'miss' | 'stale') => this.instruments.secretCache.add(1, { 'sourced.cache.result': result, 'sourced.secret.scheme': ref.scheme });
     try {
       // The shared provider call runs under its own signal: its context is built for it, not for this caller.
-      const fetch = { provider, ref, context: (shared: AbortSignal) => this.providerContext(provider, shared, source, depth, grant) };
+      const fetch = { provider, ref, context: (shared: AbortSignal) => this.providerContext(provider, shared, source, depth, grant, keys) };
       const { entry, result } = await this.cache.get(`${identity}\u0000${ref.uri}`, fetch, signal);
       lookup(result);
       const secret = this.applyFragment(entry.secret, ref);
@@ -374,7 +554,7 @@ export class SecretChain {
   }
 
   /** What a provider receives; nested look-ups (its own credentials) go through this chain, two levels at most. */
-  private providerContext(provider: SecretProvider, signal: AbortSignal, source: DataSource, depth: number, grant: SecretGrant): SecretProviderContext {
+  private providerContext(provider: SecretProvider, signal: AbortSignal, source: DataSource, depth: number, grant: SecretGrant, keys: CallKeyOptions = {}): SecretProviderContext {
     return {
       signal,
       source,
@@ -382,12 +562,14 @@ export class SecretChain {
       logger: this.logger.child({ secret_provider: provider.id }),
       resolveSecret: async (input) => {
         if (input.kind === 'inline') return input.value;
+        // A provider's own credentials given as an envelope (cloud_config.aws_secret_access_key.encrypted).
+        if (input.kind === 'encrypted') return (await this.openFor(input.envelope, input.field, source, signal, keys, 'encrypted')).secret;
         if (depth >= 2) throw new SourcedError('SECRET_CHAIN_TOO_DEEP', `${input.field}: secret references nest too deeply`);
         const nested = parseSecretReference(input.reference);
         if (nested && provider.schemes.includes(nested.scheme)) {
           throw new SourcedError('SECRET_CHAIN_CYCLE', `${input.field}: the credentials of ${provider.id} cannot come from ${provider.id} itself`);
         }
-        const outcome = await this.tryReference(input.reference, input.field, signal, source, depth + 1, grant);
+        const outcome = await this.tryReference(input.reference, input.field, signal, source, depth + 1, grant, keys);
         if (!outcome.secret) throw new SourcedError(outcome.reason ?? 'SECRET_NOT_RESOLVED', `${input.field}: ${outcome.why}`);
         return outcome.secret;
       },
@@ -398,6 +580,11 @@ export class SecretChain {
     if (!ref.fragment) return secret;
     return new Secret(pickJsonPath(secret.reveal(), ref.fragment, ref.uri), `${ref.uri}#${ref.fragment}`);
   }
+}
+
+/** The context field of an envelope at a request path: `data_source.credentials.password.encrypted` → `credentials.password`. */
+export function bindingField(field: string): string {
+  return field.replace(/^data_source\./, '').replace(/\.encrypted$/, '');
 }
 
 /** The environment variable the dynamic link reads for a data source id and a secret label. */

@@ -3,6 +3,7 @@ import type { DataSource, SecretInput } from '../datasource/DataSource';
 import { SourcedError } from '../errors';
 import type { Logger } from '../logging/Logger';
 import type { Secret } from './Secret';
+import type { KeyProvider } from './KeyProvider';
 import type { SecretProvider } from './SecretProvider';
 
 /* The public shapes of the secret chain (SecretChain.ts), apart so the chain itself stays readable. */
@@ -59,6 +60,10 @@ export interface SecretChainOptions {
   logger?: Logger;
   /** Where `sourced.secret.cache` (hit, miss, stale per look-up of a reference) is recorded; no-op by default. */
   meter?: Meter;
+  /** The key providers of envelope encryption (`SecretValue.encrypted`), by their id. */
+  keyProviders?: readonly KeyProvider[];
+  /** The key provider EncryptSecret uses when the request names none. Default `local`. */
+  defaultKeyProvider?: string;
 }
 
 /** What to resolve: the caller's input, and the property names to fall back on. */
@@ -107,6 +112,44 @@ export interface PlannedReference {
 export interface SecretAccess {
   required: PlannedReference[];
   fallbacks: PlannedReference[];
+  /**
+   * The keys the call's envelopes name (`SecretValue.encrypted`, or a property whose value is
+   * an envelope), read from their headers before anything is opened: each must be granted
+   * (a role's `keys`). An envelope that does not parse is left out here and fails when the
+   * chain opens it.
+   */
+  keys?: PlannedKey[];
+}
+
+/** A key an envelope of the call names. */
+export interface PlannedKey {
+  /** `<key provider>:<key id>`, for example `local:2026-12`: what a role's `keys` globs match. */
+  key: string;
+  /** The request path of the envelope. */
+  field: string;
+}
+
+/**
+ * Whether the caller of one call may use a key, named `<key provider>:<key id>` (its RBAC
+ * grants); absent: every key.
+ */
+export type KeyGrant = (key: string) => boolean;
+
+/** One use of a key by the chain: for the audit log and spans. Never a value, data key or envelope. */
+export interface KeyUseRecord {
+  operation: 'encrypt' | 'decrypt' | 'reencrypt';
+  /** The key provider, or `unknown` when the envelope did not parse. */
+  keyProvider: string;
+  /** The key id, or `unknown` when the envelope did not parse. */
+  keyId: string;
+  /** `OK`, or the reason of the error. */
+  outcome: string;
+}
+
+/** What one call adds to the chain for envelopes: its key grants, and where key uses are recorded. */
+export interface CallKeyOptions {
+  keys?: KeyGrant;
+  onKeyUse?: (use: KeyUseRecord) => void;
 }
 
 /** The secret chain as one call sees it: every link also passes the caller's grants. */

@@ -44,9 +44,10 @@ export function resolveCredentialsCheck<S extends StandardCheckState>(
           return failed(error.message, 'Give credentials.password as an inline value or a reference the daemon can read (env://, file://, aws-sm://, azure-kv://), or set it in connection_properties.password.');
         }
         if (error instanceof NotAllowedError) {
-          return failed(error.message, "Use a reference the daemon's secret policy allows, or ask the operator to allow it (secrets.allowedReferences).");
+          return failed(error.message, error.metadata.hint ?? "Use a reference the daemon's secret policy allows, or ask the operator to allow it (secrets.allowedReferences).");
         }
-        if (error instanceof SourcedError) return failed(error.message);
+        // An envelope's errors (docs/encryption.md) carry their hint.
+        if (error instanceof SourcedError) return failed(error.message, error.metadata.hint);
         throw error;
       }
     },

@@ -39,6 +39,8 @@ export interface AuditEntry {
   rpc: string;
   /** The data source the call named, when it named one. */
   dataSource?: { id?: string; type?: string; host?: string };
+  /** The encryption keys the call used (EncryptSecret, ReencryptSecret, envelopes it opened): provider, key id, outcome. */
+  keys?: { operation: string; keyProvider: string; keyId: string; outcome: string }[];
   /** The gRPC status code the call ended with (0 = OK); `outcome` is its name. */
   code: number;
   /** How long the call took, in milliseconds. */
@@ -264,6 +266,9 @@ export class AuditLog {
       principal: this.clean(entry.principal) ?? '',
       rpc: this.clean(entry.rpc) ?? '',
       ...(ds ? { data_source: { id: this.clean(ds.id), type: this.clean(ds.type), host: this.clean(hostOnly(ds.host)) } } : {}),
+      ...(entry.keys?.length
+        ? { keys: entry.keys.map((k) => ({ operation: this.clean(k.operation), key_provider: this.clean(k.keyProvider), key_id: this.clean(k.keyId), outcome: this.clean(k.outcome) })) }
+        : {}),
       outcome: outcomeOf(code),
       code,
       duration_ms: Number.isFinite(duration) && duration > 0 ? Math.round(duration * 1000) / 1000 : 0,

@@ -8,8 +8,14 @@ import canonicalize from 'canonicalize';
  * A call's line holds these fields, written in this order (`data_source` only when the call
  * named one):
  *
- *   {"time","principal","rpc","data_source":{"id","type","host"},"outcome","code",
+ *   {"time","principal","rpc","data_source":{"id","type","host"},
+ *    "keys":[{"operation","key_provider","key_id","outcome"}],"outcome","code",
  *    "duration_ms","trace_id","peer","count","seq","prev","hash"}
+ *
+ * `keys` only on lines of calls that used encryption keys (EncryptSecret, ReencryptSecret, a
+ * call whose secrets were envelopes): each use's operation (`encrypt`, `decrypt`,
+ * `reencrypt`), key provider, key id and outcome (`OK` or the error's reason); never a value,
+ * a data key or an envelope.
  *
  * `peer` (the caller's address) and `count` only on lines for calls refused before the caller
  * was known (authentication failed, or the peer's failures are rate-limited): the first such
@@ -52,6 +58,7 @@ export interface AuditLine {
   principal: string;
   rpc: string;
   data_source?: { id: string | null; type: string | null; host: string | null };
+  keys?: { operation: string | null; key_provider: string | null; key_id: string | null; outcome: string | null }[];
   outcome: string;
   code: number;
   duration_ms: number;
@@ -148,6 +155,7 @@ export function unhashedFields(line: Omit<AuditLine, 'hash'>): Omit<AuditLine, '
     principal: line.principal,
     rpc: line.rpc,
     ...(line.data_source ? { data_source: { id: line.data_source.id, type: line.data_source.type, host: line.data_source.host } } : {}),
+    ...(line.keys ? { keys: line.keys.map((k) => ({ operation: k.operation, key_provider: k.key_provider, key_id: k.key_id, outcome: k.outcome })) } : {}),
     outcome: line.outcome,
     code: line.code,
     duration_ms: line.duration_ms,

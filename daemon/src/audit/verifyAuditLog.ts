@@ -61,6 +61,7 @@ const HEX64 = /^[0-9a-f]{64}$/;
 const KEYS = ['time', 'principal', 'rpc', 'outcome', 'code', 'duration_ms', 'trace_id', 'seq', 'prev', 'hash'];
 const KEYS_WITH_SOURCE = ['time', 'principal', 'rpc', 'data_source', 'outcome', 'code', 'duration_ms', 'trace_id', 'seq', 'prev', 'hash'];
 const SOURCE_KEYS = ['id', 'type', 'host'];
+const KEY_USE_KEYS = ['operation', 'key_provider', 'key_id', 'outcome'];
 const CHECKPOINT_KEYS = ['time', 'checkpoint', 'seq', 'prev', 'mac', 'hash'];
 const REASONS = ['open', 'interval', 'close'];
 const AFTER = ['start', 'close', 'unsigned'];
@@ -77,6 +78,8 @@ function shapeProblem(value: unknown): string | undefined {
   const o = value as Record<string, unknown>;
   if ('checkpoint' in o) return checkpointShapeProblem(o);
   const keys = [...('data_source' in o ? KEYS_WITH_SOURCE : KEYS)];
+  // keys (encryption key uses) go before outcome.
+  if ('keys' in o) keys.splice(keys.indexOf('outcome'), 0, 'keys');
   // peer and count (refused callers) go after trace_id, in that order.
   for (const optional of ['count', 'peer']) if (optional in o) keys.splice(keys.indexOf('trace_id') + 1, 0, optional);
   if (!sameKeys(o, keys)) {
@@ -93,6 +96,14 @@ function shapeProblem(value: unknown): string | undefined {
     const ds = o.data_source;
     if (!ds || typeof ds !== 'object' || Array.isArray(ds) || !sameKeys(ds, SOURCE_KEYS)) return '"data_source" is not {id, type, host}';
     if (!SOURCE_KEYS.every((k) => stringOrNull((ds as Record<string, unknown>)[k]))) return 'a "data_source" field is neither a string nor null';
+  }
+  if ('keys' in o) {
+    const uses = o.keys;
+    if (!Array.isArray(uses) || uses.length === 0) return '"keys" is not a non-empty list';
+    for (const u of uses as unknown[]) {
+      if (!u || typeof u !== 'object' || Array.isArray(u) || !sameKeys(u, KEY_USE_KEYS)) return 'a "keys" entry is not {operation, key_provider, key_id, outcome}';
+      if (!KEY_USE_KEYS.every((k) => stringOrNull((u as Record<string, unknown>)[k]))) return 'a "keys" field is neither a string nor null';
+    }
   }
   if (!Number.isInteger(o.code)) return '"code" is not a whole number';
   if (o.outcome !== outcomeOf(o.code as number)) return `"outcome" ${JSON.stringify(o.outcome)} is not the name of code ${String(o.code)}`;

@@ -29,6 +29,8 @@ const rbacRole = z.strictObject({
   connectors: patterns().default([]),
   hosts: patterns().default([]),
   secrets: patterns().default([]),
+  // Keys of envelope encryption, as `<key provider>:<key id>` globs (`local:*`).
+  keys: patterns().default([]),
 });
 
 /** The configuration's shape, every key checked; `DaemonConfigSchema` adds the rules between keys. */
@@ -114,7 +116,7 @@ export const DaemonConfigShape = z.strictObject({
       .optional(),
   }),
   rbac: section({
-    roles: doc(z.record(z.string(), rbacRole, { error: 'must be a map of role name to { rpcs, connectors, hosts, secrets }' }).default(() => ({})), 'Roles by name, each globs of `rpcs`, `connectors`, `hosts` and `secrets` it grants (default deny once authentication is on; see Security).'),
+    roles: doc(z.record(z.string(), rbacRole, { error: 'must be a map of role name to { rpcs, connectors, hosts, secrets, keys }' }).default(() => ({})), 'Roles by name, each globs of `rpcs`, `connectors`, `hosts`, `secrets` and `keys` (`<key provider>:<key id>` of encrypted secrets) it grants (default deny once authentication is on; see Security).'),
     bindings: doc(z.record(z.string(), patterns(), { error: 'must be a map of principal to role names' }).default(() => ({})), 'Principal id (or `*`, everyone authenticated) → the role names it has.'),
   }),
   server: section({

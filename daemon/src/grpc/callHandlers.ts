@@ -7,7 +7,7 @@ import type {
 } from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
-import { AbortedError, describeError, InputError, SourcedError, UnauthenticatedError, type Logger } from '@sourced/core';
+import { AbortedError, describeError, InputError, SourcedError, UnauthenticatedError, type KeyUseRecord, type Logger } from '@sourced/core';
 import type { AuditLog } from '../audit/AuditLog';
 import type { FailureAggregator } from '../audit/FailureAggregator';
 import type { AuthFailureLimiter } from '../security/authFailureLimiter';
@@ -31,6 +31,8 @@ export interface CallContext {
   rpc: string;
   /** Names the call's data source for the audit line (id, type, host; never credentials). */
   noteDataSource(source: { id?: string; type?: string; host?: string }): void;
+  /** Records a use of an encryption key for the audit line (provider, key id, outcome; never a value). */
+  noteKeyUse(use: KeyUseRecord): void;
 }
 
 /** Tracks in-flight calls so shutdown can wait for them, then cancel what is left. */
@@ -96,6 +98,7 @@ interface CallScope {
   /** Authenticates the call (the principal then appears in the span and the log lines) and checks that a role grants the RPC. */
   authenticate(): Promise<Principal>;
   noteDataSource(source: { id?: string; type?: string; host?: string }): void;
+  noteKeyUse(use: KeyUseRecord): void;
   done(code: Status, error?: unknown): void;
 }
 
@@ -131,6 +134,7 @@ function openCall(deps: HandlerDeps, fullMethod: string, call: ServerUnaryCall<u
   let known = false;
   const peer = peerAddress(call.getPeer());
   let dataSource: { id?: string; type?: string; host?: string } | undefined;
+  const keyUses: KeyUseRecord[] = [];
   return {
     span,
     controller,
@@ -165,6 +169,10 @@ function openCall(deps: HandlerDeps, fullMethod: string, call: ServerUnaryCall<u
     noteDataSource(source) {
       dataSource = source;
     },
+    noteKeyUse(use) {
+      // Bounded: a call opens a handful of envelopes; the audit line keeps at most 16 uses.
+      if (keyUses.length < 16) keyUses.push({ ...use });
+    },
     done(code, error) {
       if (timer) clearTimeout(timer);
       release?.();
@@ -177,7 +185,7 @@ function openCall(deps: HandlerDeps, fullMethod: string, call: ServerUnaryCall<u
       span.end();
       const durationMs = performance.now() - started;
       deps.metrics?.record(fullMethod, code, durationMs);
-      const entry = { time: startedAt, principal: principalId, rpc: fullMethod, dataSource, code, durationMs, traceId };
+      const entry = { time: startedAt, principal: principalId, rpc: fullMethod, dataSource, ...(keyUses.length ? { keys: keyUses } : {}), code, durationMs, traceId };
       if (!known && deps.failureLog) deps.failureLog.record({ ...entry, peer });
       else deps.audit?.record(entry);
       const fields = { code: Status[code], duration_ms: Math.round(durationMs) };
@@ -215,7 +223,7 @@ export function serverStreaming<Req, Parsed, Res extends { sequence: number }>(
       try {
         const principal = await scope.authenticate();
         const request = parse(wellFormed(call.request, fullMethod));
-        iterator = handler(request, { signal, logger: scope.logger, span: scope.span, principal, rpc: fullMethod, noteDataSource: scope.noteDataSource })[Symbol.asyncIterator]();
+        iterator = handler(request, { signal, logger: scope.logger, span: scope.span, principal, rpc: fullMethod, noteDataSource: scope.noteDataSource, noteKeyUse: scope.noteKeyUse })[Symbol.asyncIterator]();
         for (;;) {
           const next = await iterator.next();
           if (next.done) break;
@@ -258,6 +266,7 @@ export function unary<Req, Parsed, Res>(
           principal,
           rpc: fullMethod,
           noteDataSource: scope.noteDataSource,
+          noteKeyUse: scope.noteKeyUse,
         });
         callback(null, response);
         scope.done(Status.OK);

@@ -13,6 +13,7 @@ import { CheckStatus, EndpointRole } from '@sourced/api';
 export function toDataSourceInput(ds: DataSource): DataSourceInput {
   const secret = (s: SecretValue | undefined): SecretValueInput | undefined => {
     if (!s?.source) return undefined;
+    if (s.source.$case === 'encrypted') return { encrypted: s.source.value };
     return s.source.$case === 'reference' ? { reference: s.source.value } : { inlineValue: s.source.value };
   };
   return {

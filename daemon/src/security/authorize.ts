@@ -1,4 +1,4 @@
-import { GRANT_ALL, matchesAnyGlob, NotAllowedError, type SecretAccess, type SecretGrant } from '@sourced/core';
+import { GRANT_ALL, matchesAnyGlob, NotAllowedError, type KeyGrant, type SecretAccess, type SecretGrant } from '@sourced/core';
 import type { DaemonConfig } from '../config/DaemonConfig';
 import { principalName, type Principal } from './authenticate';
 
@@ -12,6 +12,8 @@ export interface Role {
   hosts: string[];
   /** Secret references, for example `aws-sm://arn:aws:secretsmanager:*:*:secret:team-a/*`. */
   secrets: string[];
+  /** Keys of envelope encryption, `<key provider>:<key id>`, for example `local:*`. Absent: none. */
+  keys?: string[];
 }
 
 /** What a call asks of its data source. */
@@ -60,6 +62,19 @@ export class Authorizer {
     });
   }
 
+  /**
+   * The key grants for a call that is not about a data source (EncryptSecret, ReencryptSecret):
+   * the union of the `keys` of the principal's roles that grant the RPC (checkRpc ran first);
+   * undefined (every key) with authentication off.
+   */
+  keyGrant(principal: Principal, rpc: string): KeyGrant | undefined {
+    if (!this.enabled) return undefined;
+    const patterns = this.rolesOf(principal)
+      .filter(([, r]) => matchesAnyGlob(rpc, r.rpcs))
+      .flatMap(([, r]) => r.keys ?? []);
+    return (key) => matchesAnyGlob(key, patterns);
+  }
+
   /** Throws PERMISSION_DENIED unless a role of the principal grants the RPC. */
   checkRpc(principal: Principal, rpc: string): void {
     if (!this.enabled) return;
@@ -77,7 +92,15 @@ export class Authorizer {
    * never combined).
    */
   checkSource(principal: Principal, rpc: string, access: SourceAccess): SecretGrant {
-    if (!this.enabled) return GRANT_ALL;
+    return this.checkSourceGrants(principal, rpc, access).secrets;
+  }
+
+  /**
+   * {@link checkSource}, also returning the granting role's key grants (`keys`), which bound
+   * every envelope the call's chain opens; undefined (every key) with authentication off.
+   */
+  checkSourceGrants(principal: Principal, rpc: string, access: SourceAccess): { secrets: SecretGrant; keys?: KeyGrant } {
+    if (!this.enabled) return { secrets: GRANT_ALL };
     const roles = this.rolesOf(principal).filter(([, r]) => matchesAnyGlob(rpc, r.rpcs));
     let first: { grant: string; value: string } | undefined;
     let best: { role: Role; fallbacks: number } | undefined;
@@ -90,11 +113,17 @@ export class Authorizer {
     }
     if (best) {
       const patterns = best.role.secrets;
-      return (reference) => matchesAnyGlob(reference, patterns);
+      return { secrets: (reference) => matchesAnyGlob(reference, patterns), keys: keyGrantOf(best.role) };
     }
     if (!first) throw denied(principal, this.rolesOf(principal), 'rpc', rpc);
     throw denied(principal, roles, first.grant, first.value);
   }
+}
+
+/** What a role's `keys` grant. */
+function keyGrantOf(role: Role): KeyGrant {
+  const patterns = role.keys ?? [];
+  return (key) => matchesAnyGlob(key, patterns);
 }
 
 function missingGrant(role: Role, access: SourceAccess): { grant: string; value: string } | undefined {
@@ -103,6 +132,8 @@ function missingGrant(role: Role, access: SourceAccess): { grant: string; value:
   if (host !== undefined) return { grant: 'host', value: host };
   const ref = access.secrets.required.find((r) => !matchesAnyGlob(r.reference, role.secrets));
   if (ref !== undefined) return { grant: 'secret', value: `${ref.reference} (${ref.field})` };
+  const key = access.secrets.keys?.find((k) => !matchesAnyGlob(k.key, role.keys ?? []));
+  if (key !== undefined) return { grant: 'key', value: `${key.key} (${key.field})` };
   return undefined;
 }
 

@@ -177,8 +177,9 @@ export class DataSourceService {
     const secretAccess = this.deps.secretChain.checkPolicy(source);
     // So does a connector, host or required secret reference none of the caller's roles grants;
     // the granting role's secret grants then bound every link the call's chain tries.
-    const grant = this.deps.authorizer.checkSource(ctx.principal, ctx.rpc, { type: source.type, hosts, secrets: secretAccess });
-    const secrets = this.deps.secretChain.forCall(grant);
+    const grants = this.deps.authorizer.checkSourceGrants(ctx.principal, ctx.rpc, { type: source.type, hosts, secrets: secretAccess });
+    // Envelopes the chain opens are bound by the same role's key grants, and recorded in the audit line.
+    const secrets = this.deps.secretChain.forCall(grants.secrets, { keys: grants.keys, onKeyUse: (use) => ctx.noteKeyUse(use) });
     // And so does an endpoint the target policy refuses. Every dial is checked again (a name
     // may resolve elsewhere by then); this up-front check makes the usual case one clear error.
     await this.checkTargets(source, ctx.signal);
