@@ -29,18 +29,17 @@ import { serverTransport, type ServerTransport } from './security/serverTls';
 import { DataSourceService } from './services/DataSourceService';
 import { PluginService } from './services/PluginService';
 import { SecretService } from './services/SecretService';
-import { createMetrics, rpcMetrics, type Metrics } from './telemetry/metrics';
-import { createTracing, type Tracing } from './telemetry/tracing';
+import { rpcMetrics } from './telemetry/metrics';
+import { startTelemetry, type Telemetry } from './telemetry/sdk';
 import { VERSION } from './version';
 
 /** Everything the container holds, by name. */
 export interface Cradle {
   config: DaemonConfig;
   logger: Logger;
-  tracing: Tracing;
-  tracer: Tracing['tracer'];
-  /** The meter provider's handle (exporters, flush, shutdown); disposed with the container. */
-  metrics: Metrics;
+  /** The OpenTelemetry handle (exporters, shutdown); shut down when the daemon stops, after the calls drained. */
+  telemetry: Telemetry;
+  tracer: Telemetry['tracer'];
   /** The daemon's meter (a no-op one when no exporter or reader is configured). */
   meter: Meter;
   calls: CallTracker;
@@ -67,10 +66,15 @@ export interface StartOptions {
   config: DaemonConfig;
   /** Where log lines go (default: stderr). */
   logSink?: LogSink;
-  /** Extra span processors (tests add an in-memory exporter). */
+  /**
+   * Span processors of an embedding host (tests add an in-memory exporter). With these, metric
+   * readers or `env`, the daemon uses its own tracer and meter providers instead of starting
+   * the process-wide OpenTelemetry SDK (see `telemetry/sdk.ts`).
+   */
   spanProcessors?: SpanProcessor[];
-  /** Extra metric readers (tests add an in-memory one), besides the exporters of `OTEL_METRICS_EXPORTER` and `config.metrics`. */
+  /** Metric readers of an embedding host (tests add an in-memory one), besides the Prometheus endpoint of `config.metrics`. */
   metricReaders?: MetricReader[];
+  /** The environment the telemetry reads instead of `process.env` (embedding hosts, tests); `OTEL_*` exporters other than `prometheus` are refused then. */
   env?: NodeJS.ProcessEnv;
   /** Plugin objects to load after `config.plugins` (the plugin SDK's test harness, embedding hosts). */
   plugins?: readonly SourcedPlugin[];
@@ -106,7 +110,6 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
   const logger = new JsonLogger(config.logLevel, options.logSink);
   // grpc-js writes its own diagnostics to stderr as plain text; keep the log JSON.
   setLogger({ error: (...args: unknown[]) => logger.warn('grpc-js', { detail: format(...args) }) });
-  const tracing = createTracing({ serviceName: 'sourced', serviceVersion: VERSION, env: options.env, spanProcessors: options.spanProcessors });
   // Bad authentication settings (an unreadable JWKS) stop the start before anything is loaded.
   const authenticator = new Authenticator(config.auth);
   const pluginRegistry = new PluginRegistry();
@@ -127,13 +130,14 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
       : undefined;
   const failureLog = audit ? new FailureAggregator(audit, auditSettings.aggregateFailuresMs) : undefined;
   // The Prometheus endpoint listens once this resolves; a port in use stops the start.
-  let metrics: Metrics;
+  let telemetry: Telemetry;
   try {
-    metrics = await createMetrics({
+    telemetry = await startTelemetry({
       serviceName: 'sourced',
       serviceVersion: VERSION,
       env: options.env,
       prometheus: config.metrics.prometheus,
+      spanProcessors: options.spanProcessors,
       metricReaders: options.metricReaders,
     });
   } catch (error) {
@@ -145,12 +149,11 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
   container.register({
     config: asValue(config),
     logger: asValue(logger),
-    tracing: asValue(tracing),
-    tracer: asValue(tracing.tracer),
-    metrics: asFunction(() => metrics)
+    telemetry: asFunction(() => telemetry)
       .singleton()
-      .disposer((m) => m.shutdown()),
-    meter: asFunction(({ metrics: m }: Cradle) => m.meter).singleton(),
+      .disposer((t) => t.shutdown()),
+    tracer: asValue(telemetry.tracer),
+    meter: asValue(telemetry.meter),
     pluginRegistry: asValue(pluginRegistry),
     calls: asClass(CallTracker).singleton(),
     authenticator: asValue(authenticator),
@@ -208,7 +211,7 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
   const server = new Server({ 'grpc.max_receive_message_length': config.limits.maxMessageBytes, ...http2ServerOptions(connectionSettings) });
   const c = container.cradle;
   // Resolved now, so that disposing the container (stop, a failed start) always shuts it down.
-  void c.metrics;
+  void c.telemetry;
   server.addService(withSafeDecoding(DataSourceServiceService), c.dataSourceService.implementation());
   server.addService(withSafeDecoding(PluginServiceService), c.pluginService.implementation());
   server.addService(withSafeDecoding(SecretServiceService), c.secretService.implementation());
@@ -229,7 +232,7 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
   try {
     listener = await listenGuarded(server, transport.credentials, { host, port: wantedPort }, connectionSettings, logger);
   } catch (error) {
-    await metrics.shutdown();
+    await telemetry.shutdown();
     throw error;
   }
   const port = listener.port;
@@ -239,8 +242,8 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
     version: VERSION,
     plugins: pluginRegistry.list().map((p) => `${p.id}:${p.state}`),
     connectors: pluginRegistry.known(),
-    exporters: tracing.exporters,
-    metrics: metrics.exporters,
+    exporters: telemetry.traceExporters,
+    metrics: telemetry.metricExporters,
     ...transport.describe(),
     auth: authenticator.enabled ? authenticator.methods() : 'off',
     audit: config.audit.file ?? (config.audit.stdout ? 'stdout' : 'off'),
@@ -273,8 +276,9 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
       // Last, so that the calls drained above are all recorded.
       failureLog?.close();
       await audit?.close();
+      // Disposing the container shuts the telemetry down last: the spans and measurements of
+      // the drained calls are flushed.
       await container.dispose();
-      await tracing.shutdown().catch(() => undefined);
       logger.info('stopped');
     })());
   return { address, port, container, stop, reloadTls: () => transport.reload() };

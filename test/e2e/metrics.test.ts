@@ -206,4 +206,42 @@ describe.concurrent('OpenTelemetry metrics of the daemon process', () => {
     expect(all.includes(serviceName)).toBe(true);
     expect(all.includes(pg.password)).toBe(false);
   });
+
+  // After the tests above: one daemon more at a time is what two cores carry.
+  describe.sequential('with the configuration and OTEL_* variables together', () => {
+    /**
+     * The configuration's Prometheus port (`SOURCED_PROMETHEUS_PORT`) wins over
+     * `OTEL_EXPORTER_PROMETHEUS_PORT`; `prometheus` in `OTEL_METRICS_EXPORTER` then means that same
+     * endpoint, and the OTLP reader named beside it still exports (NodeSDK's env-built reader),
+     * both under `OTEL_SERVICE_NAME`.
+     */
+    it('serves Prometheus on the configured port and exports OTLP beside it', async ({ expect }) => {
+      const collector = await startCollector(cleanups);
+      const [configured, fromEnv] = [await freePort(), await freePort()];
+      const daemon = await daemonWith({
+        SOURCED_PROMETHEUS_PORT: String(configured),
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(fromEnv),
+        OTEL_METRICS_EXPORTER: 'prometheus,otlp',
+        OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json',
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
+        OTEL_SERVICE_NAME: 'sourced-metrics-e2e',
+      });
+      const listening = await daemon.waitForLog('sourced listening');
+      expect(listening.metrics).toEqual([`prometheus http://127.0.0.1:${configured}/metrics`, 'otlp/http/json']);
+      await someCalls(daemon);
+
+      const text = await (await fetch(`http://127.0.0.1:${configured}/metrics`)).text();
+      expect(text).toMatch(/target_info\{[^}]*service_name="sourced-metrics-e2e"/);
+      expect(text).toMatch(new RegExp(`rpc_server_requests_total\\{[^}]*rpc_method="${VALIDATE}"`));
+      await expect(fetch(`http://127.0.0.1:${fromEnv}/metrics`)).rejects.toThrow();
+      expect(await daemon.terminate()).toEqual({ code: 0, signal: null });
+
+      const payloads = collector.requests.map((r) => JSON.parse(r.body.toString('utf8')) as OtlpJsonMetricsRequest);
+      const resources = payloads.flatMap((p) => p.resourceMetrics);
+      expect(resources.length).toBeGreaterThan(0);
+      for (const rm of resources) expect(rm.resource.attributes).toContainEqual({ key: 'service.name', value: { stringValue: 'sourced-metrics-e2e' } });
+      const names = resources.flatMap((rm) => rm.scopeMetrics.flatMap((sm) => sm.metrics.map((m) => m.name)));
+      expect(names).toContain('rpc.server.requests');
+    });
+  });
 });

@@ -7,11 +7,21 @@ import { DataSourceServiceClient, type ValidateDataSourceResponse } from '@sourc
 import { pgSource } from '../support/pg';
 import { collect } from '../support/testDaemon';
 import { startDaemonProcess, type DaemonProcess } from './support/processes';
+import { VERSION } from '../../daemon/src/version';
 
 const VALIDATE = 'sourced.v1.DataSourceService/ValidateDataSource';
 const CHECKS = ['resolve-credentials', 'dns', 'tcp', 'tls', 'authenticate', 'server-version', 'privileges', 'metadata-read', 'latency'];
 /** OTLP's Span.SpanKind for a server span (the protobuf enum, not the API's). */
 const OTLP_SPAN_KIND_SERVER = 2;
+
+/**
+ * An OTLP resource attribute as protobuf: KeyValue{key (1): key, value (2): AnyValue{string_value (1): value}}
+ * (keys and values here are shorter than 128 bytes: one-byte lengths).
+ */
+function protobufStringAttribute(key: string, value: string): Buffer {
+  const v = Buffer.from(value);
+  return Buffer.concat([Buffer.from([0x0a, key.length]), Buffer.from(key), Buffer.from([0x12, v.length + 2, 0x0a, v.length]), v]);
+}
 
 /** A span as OTLP/JSON carries it (ids in hex). */
 interface OtlpJsonSpan {
@@ -179,5 +189,72 @@ describe.concurrent('OpenTelemetry exporters of the daemon process', () => {
     expect(stdout).toContain(`spanId: '${parentSpanId}'`);
     expect(stdout).not.toContain('"msg"');
     expect(stdout).not.toContain(pg.password);
+  });
+
+  // After the tests above, one daemon at a time: each start costs a second or more of CPU.
+  describe.sequential('with the standard OTEL_* variables', () => {
+    /**
+     * The standard variables NodeSDK reads, with the default protocol (OTLP/HTTP protobuf):
+     * `OTEL_EXPORTER_OTLP_ENDPOINT` sends the spans to the collector's `/v1/traces`, and
+     * `OTEL_SERVICE_NAME` / `OTEL_RESOURCE_ATTRIBUTES` make the resource (the daemon's own
+     * service.name "sourced" is replaced, its service.version kept).
+     */
+    it('takes the endpoint, service name and resource attributes from OTEL_* variables', async ({ expect }) => {
+      const collector = await startTraceCollector();
+      const daemon = await daemonWith({
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
+        OTEL_SERVICE_NAME: 'sourced-e2e',
+        OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=e2e,service.name=overridden-by-OTEL_SERVICE_NAME',
+      });
+      expect((await daemon.waitForLog('sourced listening')).exporters).toEqual(['otlp/http/protobuf']);
+      const { traceId, events, exit } = await validateThenStop(daemon);
+      expect(events.at(-1)?.event).toMatchObject({ $case: 'summary', value: { ok: true } });
+      expect(exit).toEqual({ code: 0, signal: null });
+
+      expect(collector.requests.length).toBeGreaterThan(0);
+      expect(collector.requests.every((r) => r.contentType === 'application/x-protobuf')).toBe(true);
+      const all = Buffer.concat(collector.requests.map((r) => r.body));
+      expect(all.includes(protobufStringAttribute('service.name', 'sourced-e2e'))).toBe(true);
+      expect(all.includes(protobufStringAttribute('service.name', 'sourced'))).toBe(false);
+      expect(all.includes(protobufStringAttribute('deployment.environment.name', 'e2e'))).toBe(true);
+      expect(all.includes(protobufStringAttribute('service.version', VERSION))).toBe(true);
+      for (const name of [VALIDATE, 'sourced.check authenticate']) expect(all.includes(name)).toBe(true);
+      expect(all.includes(Buffer.from(traceId, 'hex'))).toBe(true);
+      expect(all.includes(pg.password)).toBe(false);
+    });
+
+    /** `OTEL_SDK_DISABLED=true` wins over the exporters named: nothing reaches the collector, the call still succeeds. */
+    it('exports nothing when OTEL_SDK_DISABLED=true', async ({ expect }) => {
+      const collector = await startTraceCollector();
+      const daemon = await daemonWith({ OTEL_SDK_DISABLED: 'true', OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint });
+      expect((await daemon.waitForLog('sourced listening')).exporters).toEqual(['none']);
+      const { events, exit } = await validateThenStop(daemon);
+      expect(events.at(-1)?.event).toMatchObject({ $case: 'summary', value: { ok: true } });
+      expect(exit).toEqual({ code: 0, signal: null });
+      expect(collector.requests).toEqual([]);
+    });
+
+    /** A stand-in OTLP/HTTP collector: keeps every request body (gunzipped), answers 200 to POST /v1/traces. */
+    async function startTraceCollector() {
+      const requests: Array<{ url?: string; contentType?: string; body: Buffer }> = [];
+      const server: HttpServer = createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          const raw = Buffer.concat(chunks);
+          requests.push({ url: req.url, contentType: req.headers['content-type'], body: req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw });
+          if (req.method !== 'POST' || req.url !== '/v1/traces') {
+            res.writeHead(404).end();
+            return;
+          }
+          res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end(Buffer.alloc(0));
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+      const { port } = server.address() as { port: number };
+      return { requests, endpoint: `http://127.0.0.1:${port}` };
+    }
   });
 });
