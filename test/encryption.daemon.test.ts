@@ -47,6 +47,30 @@ describe('envelope encryption through the daemon', () => {
     decryptDataKey: () => httpCall(downPort),
   };
 
+  /** The local provider under another name, registering every data key it makes with the secret scan. */
+  const recordingBase = createLocalKeyProvider({ json: ring('r1', { r1: K1 }) });
+  let dataKeys = 0;
+  const noteKey = (k: Uint8Array) => {
+    dataKeys += 1;
+    registerSecret(`data key ${dataKeys} (base64)`, Buffer.from(k).toString('base64'));
+    registerSecret(`data key ${dataKeys} (base64url)`, Buffer.from(k).toString('base64url'));
+    registerSecret(`data key ${dataKeys} (hex)`, Buffer.from(k).toString('hex'));
+  };
+  const recording: KeyProvider = {
+    id: 'recording',
+    currentKeyId: () => 'r1',
+    generateDataKey: async (r, c) => {
+      const k = await recordingBase.generateDataKey(r, c);
+      noteKey(k.plaintext);
+      return k;
+    },
+    decryptDataKey: async (r, c) => {
+      const k = await recordingBase.decryptDataKey(r, c);
+      noteKey(k);
+      return k;
+    },
+  };
+
   const meta = (who: keyof typeof tokens) => {
     const m = new Metadata();
     m.set('authorization', `Bearer ${tokens[who]}`);
@@ -87,14 +111,14 @@ describe('envelope encryption through the daemon', () => {
     const granted = { connectors: ['postgres'], hosts: [pg.host], secrets: [] };
     t = await startSdkTestDaemon({
       builtins: true,
-      plugins: [definePlugin({ id: 'remote-keys', version: '1.0.0', sdk: '^1.0.0', register: (r) => r.registerKeyProvider(remote) })],
+      plugins: [definePlugin({ id: 'remote-keys', version: '1.0.0', sdk: '^1.0.0', register: (r) => { r.registerKeyProvider(remote); r.registerKeyProvider(recording); } })],
       config: {
         pluginSettings: { 'builtin-secrets': { keyringFile: keyring } },
         auth: { tokens: Object.entries(tokens).map(([principal, value]) => ({ principal, sha256: hashToken(value) })) },
         audit: { ...DEFAULT_CONFIG.audit, file: auditFile, stdout: false },
         rbac: {
           roles: {
-            platform: { rpcs: ['sourced.v1.SecretService/*', 'sourced.v1.DataSourceService/*'], ...granted, keys: ['local:*', 'remote-test:*'] },
+            platform: { rpcs: ['sourced.v1.SecretService/*', 'sourced.v1.DataSourceService/*'], ...granted, keys: ['local:*', 'remote-test:*', 'recording:*'] },
             nokeys: { rpcs: ['sourced.v1.SecretService/*', 'sourced.v1.DataSourceService/*'], ...granted, keys: [] },
             readonly: { rpcs: ['sourced.v1.DataSourceService/*'], ...granted, keys: ['local:*'] },
           },
@@ -255,6 +279,24 @@ describe('envelope encryption through the daemon', () => {
     }
     expect([...codes.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(N * 0.9);
     expect(check(await validate(source(good)), 'authenticate').status).toBe(1);
+  });
+
+  it('leak scan: no data key, keyring key or value appears in logs, spans, events, statuses or the audit log', async () => {
+    registerSecret('K1 (hex)', Buffer.from(K1, 'base64').toString('hex'));
+    registerSecret('K2 (hex)', Buffer.from(K2, 'base64').toString('hex'));
+    const value = `leak-probe-${randomBytes(8).toString('hex')}`;
+    registerSecret('encrypted value', value);
+    const sealed = await encrypt(value, { dataSourceId: 'orders-db', field: 'additional_properties.api_token' }, 'platform', { keyProvider: 'recording' });
+    expect(sealed.key).toEqual({ keyProvider: 'recording', keyId: 'r1' });
+    const withPassword = await encrypt(pg.password, ctx, 'platform', { keyProvider: 'recording' });
+    const events = await validate(source(withPassword.envelope));
+    expect(check(events, 'authenticate').status).toBe(1);
+    await reencrypt(withPassword.envelope, ctx);
+    // A failed open still never shows the value: the same envelope in the wrong field.
+    const wrongField = DataSource.fromPartial({ ...source('x'), credentials: { username: pg.user }, additionalProperties: { api_token: sealed.envelope, password: sealed.envelope } });
+    expect((await failure(discover(wrongField))).reason).toBe('ENVELOPE_CONTEXT_MISMATCH');
+    // generate (2) + decrypt (1) + reencrypt (decrypt + generate) = 5 data keys, all registered with the scan that runs after this file.
+    expect(dataKeys).toBe(5);
   });
 
   it('the audit log records key provider, key id and outcome of each use, never a value or envelope, and verifies', async () => {
