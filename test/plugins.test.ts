@@ -49,11 +49,11 @@ describe('plugin loading', () => {
     ]);
     const error = (id: string) => plugins.find((p) => p.id === id)?.loadError;
     expect(error(fixture('throws-on-import.cjs'))).toContain('this plugin is broken on purpose');
-    expect(error('old-api')).toBe('the plugin needs plugin SDK ^99.0.0 (apiVersion 99); this daemon hosts plugin SDK 1.2.0');
+    expect(error('old-api')).toBe('the plugin needs plugin SDK ^99.0.0 (apiVersion 99); this daemon hosts plugin SDK 1.3.0');
     expect(error('no-version')).toBe(
-      'the plugin states no plugin SDK version: set sdk: "^1.2.0" in definePlugin, or "sourced": { "sdk": "^1.2.0" } in its package.json',
+      'the plugin states no plugin SDK version: set sdk: "^1.3.0" in definePlugin, or "sourced": { "sdk": "^1.3.0" } in its package.json',
     );
-    expect(error('future')).toBe(`the plugin needs plugin SDK ^1.5.0 (${fixture('future-sdk/package.json')}); this daemon hosts plugin SDK 1.2.0`);
+    expect(error('future')).toBe(`the plugin needs plugin SDK ^1.5.0 (${fixture('future-sdk/package.json')}); this daemon hosts plugin SDK 1.3.0`);
     expect(error('half-done')).toBe('register() failed: registration failed on purpose');
     expect(error('imposter')).toBe('register() failed: connector type "postgresql" of plugin "imposter" is already registered by plugin "postgres"');
     expect(error('sourced-plugin-that-is-not-installed')).toMatch(/could not load module: Cannot find (package|module)/);
@@ -68,9 +68,9 @@ describe('plugin loading', () => {
    */
   it('checks the plugin SDK range and hands each plugin its settings', async () => {
     const response = await list();
-    expect(response.sdkVersion).toBe('1.2.0');
+    expect(response.sdkVersion).toBe('1.3.0');
     expect(response.plugins.find((p) => p.id === 'greeting')).toMatchObject({ sdkRange: '^1.0.0', apiVersion: 1, secretProviders: ['greeting'], version: '1.2.3' });
-    expect(response.plugins.find((p) => p.id === 'postgres')).toMatchObject({ sdkRange: '^1.0.0', apiVersion: 1 });
+    expect(response.plugins.find((p) => p.id === 'postgres')).toMatchObject({ sdkRange: '^1.3.0', apiVersion: 1 });
     const { secretChain, pluginRegistry } = t.daemon.container.cradle;
     const source = normalizeDataSource({ type: 'postgres', primary: { host: 'localhost' } }, pluginRegistry);
     const secret = await secretChain.resolveInput({ kind: 'reference', reference: 'greeting://hello', field: 'data_source.credentials.password' }, source, new AbortController().signal);

@@ -32,6 +32,21 @@ export type {
 } from '@sourced/core';
 export type { ConnectionBudget, ReleaseSlot } from '@sourced/core';
 
+// ---- a connector from the capabilities it has, on core's services (since 1.3.0) ----
+export { CredentialResolver, defineConnector, EndpointPool, endpointOf } from '@sourced/core';
+export type {
+  CatalogSpec,
+  ConnectionDriver,
+  ConnectorCall,
+  ConnectorSpec,
+  CredentialContext,
+  EndpointPoolOptions,
+  PerCall,
+  PreviewSpec,
+  ProfileSpec,
+  SessionsSpec,
+} from '@sourced/core';
+
 // ---- the capabilities a connector is composed of (since 1.3.0) ----
 export type {
   CatalogReader,
@@ -46,7 +61,7 @@ export type {
   ValidationChecks,
 } from '@sourced/core';
 
-// ---- who answered a session (since 1.2.0): override `identifySession` to have every session checked ----
+// ---- who answered a session (since 1.2.0): give `sessions.identify` (or override `identifySession`) to have every session checked ----
 export { SourceIdentityError } from '@sourced/core';
 export type { SourceIdentity } from '@sourced/core';
 

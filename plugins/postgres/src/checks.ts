@@ -15,7 +15,7 @@ import {
   type CheckDefinition,
   type CheckResult,
   type ConnectionArgs,
-  type LocationAwareConnector,
+  type ConnectorCall,
   type StandardCheckState,
   type ValidationPlan,
   connectionArgsOf,
@@ -45,11 +45,11 @@ type Check = CheckDefinition<PostgresCheckState>;
  * when one it depends on failed: nothing after `tcp` runs when the port is closed, and
  * nothing after `authenticate` when the login fails.
  */
-export function postgresValidationPlan(connector: LocationAwareConnector<Client>): ValidationPlan<PostgresCheckState> {
+export function postgresValidationPlan(connector: Pick<ConnectorCall<Client>, 'connectionArgs'>): ValidationPlan<PostgresCheckState> {
   return {
     createState: () => ({}),
     checks: [
-      resolveCredentialsCheck<PostgresCheckState>(connector as LocationAwareConnector<unknown>),
+      resolveCredentialsCheck<PostgresCheckState>(connector),
       dnsCheck<PostgresCheckState>(),
       tcpCheck<PostgresCheckState>(),
       tlsCheck,
