@@ -57,7 +57,7 @@ const SAMPLES: Record<string, { raw: string; expected: unknown; needs?: Record<s
   'auth.jwt.audience': { raw: 'catalog', expected: 'catalog', needs: JWT },
   'auth.jwt.principalClaim': { raw: 'email', expected: 'email', needs: JWT },
   'auth.jwt.requireExpiry': { raw: 'no', expected: false, needs: JWT },
-  'rbac.roles': { raw: '{"reader":{"rpcs":["*"]}}', expected: { reader: { rpcs: ['*'], connectors: [], hosts: [], secrets: [] } } },
+  'rbac.roles': { raw: '{"reader":{"rpcs":["*"]}}', expected: { reader: { rpcs: ['*'], connectors: [], hosts: [], secrets: [], keys: [] } } },
   'rbac.bindings': { raw: '{"ci":["reader"]}', expected: { ci: ['reader'] }, needs: { SOURCED_RBAC_ROLES: '{"reader":{}}' } },
   'server.tls.cert': { raw: 'other.crt', expected: join(dir, 'other.crt'), needs: { SOURCED_SERVER_TLS_KEY: TLS.SOURCED_SERVER_TLS_KEY } },
   'server.tls.key': { raw: 'other.key', expected: join(dir, 'other.key'), needs: { SOURCED_SERVER_TLS_CERT: TLS.SOURCED_SERVER_TLS_CERT } },
@@ -153,7 +153,7 @@ describe('the configuration schema', () => {
       );
       // inside a map given as JSON in a variable: the variable and the path within
       expect(errorOf([], { SOURCED_RBAC_ROLES: '{"reader":{"rpc":["*"]}}' })).toMatchInlineSnapshot(
-        `"environment variable SOURCED_RBAC_ROLES (at rbac.roles.reader.rpc): unknown key (did you mean rpcs?); known: rpcs, connectors, hosts, secrets"`,
+        `"environment variable SOURCED_RBAC_ROLES (at rbac.roles.reader.rpc): unknown key (did you mean rpcs?); known: rpcs, connectors, hosts, secrets, keys"`,
       );
     });
 
@@ -164,7 +164,7 @@ describe('the configuration schema', () => {
         "shutdownGraceMs in <dir>/types/all.yaml: "2500" is not a non-negative number (a string: write the number without quotes)
         limits.maxEntities in <dir>/types/all.yaml: "many" is not a non-negative whole number
         auth.tokens[0].sha256 in <dir>/types/all.yaml: missing: the hex SHA-256 of the token
-        rbac.roles in <dir>/types/all.yaml: must be a map of role name to { rpcs, connectors, hosts, secrets }
+        rbac.roles in <dir>/types/all.yaml: must be a map of role name to { rpcs, connectors, hosts, secrets, keys }
         targets.allow in <dir>/types/all.yaml: "10.0.0.0/8" is not a list of CIDR blocks, addresses or host-name patterns"
       `);
       expect(errorOf([], { SOURCED_DISCOVERY_DEFAULT_STRATEGY: 'fast' })).toMatchInlineSnapshot(
