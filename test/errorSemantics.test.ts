@@ -1,6 +1,7 @@
 import { Metadata, type ClientReadableStream } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloudProvider, DataSource, DiscoveryStrategy, Location, ProfileMode, ProfileTableRequest, SslMode, type ProfileTableResponse } from '@sourced/api';
+import { documentedReasons } from '../scripts/errorReasons';
 import { expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
 
 /**
@@ -70,5 +71,21 @@ describe('error semantics', () => {
     const mode = richStatusOf(await expectFailure(profile(t, { dataSource: pg(), table: { schema: 's', name: 't' }, mode: 99 as ProfileMode })));
     expect(mode.errorInfo?.reason).toBe('INVALID_ENUM_VALUE');
     expect(mode.badRequest).toEqual([{ field: 'mode', description: `99 is not a value of sourced.v1.ProfileMode; send one of ${namesOf(ProfileMode).join(', ')}` }]);
+  });
+});
+
+describe('a missing env:// secret', () => {
+  let t: TestDaemon;
+  beforeAll(async () => {
+    t = await startTestDaemon({ secrets: { allowedReferences: ['env://SOURCED_SECRET_*'] } } as never);
+  });
+  afterAll(() => t.stop());
+
+  it('fails the discovery with the code and reason the error table documents', async () => {
+    const dataSource = pg({ credentials: { username: 'u', password: { source: { $case: 'reference', value: 'env://SOURCED_SECRET_P23_NOT_SET' } } } });
+    const status = richStatusOf(await expectFailure(t.discover({ dataSource })));
+    expect({ code: status.grpcCode, reason: status.errorInfo?.reason }).toEqual({ code: 9, reason: 'SECRET_NOT_RESOLVED' });
+    // and the generated table says so (it once said NOT_FOUND / SECRET_NOT_FOUND)
+    expect(documentedReasons().find((r) => r.reason === 'SECRET_NOT_RESOLVED')?.code).toBe('FAILED_PRECONDITION');
   });
 });
