@@ -257,14 +257,14 @@ secrets:
   it('checks the rbac and audit sections', () => {
     const ok = write('rbac/ok.yaml', 'rbac:\n  roles:\n    r: { rpcs: ["*"], hosts: ["*.internal"] }\n  bindings:\n    ci: [r]\naudit:\n  file: logs/audit.log\n');
     const c = loadConfig(['--config', ok], {}, dir);
-    expect(c.rbac).toEqual({ roles: { r: { rpcs: ['*'], connectors: [], hosts: ['*.internal'], secrets: [] } }, bindings: { ci: ['r'] } });
+    expect(c.rbac).toEqual({ roles: { r: { rpcs: ['*'], connectors: [], hosts: ['*.internal'], secrets: [], keys: [] } }, bindings: { ci: ['r'] } });
     expect(c.audit).toEqual({ ...DEFAULT_CONFIG.audit, stdout: false, file: join(dir, 'rbac/logs/audit.log') });
     expect(errorOf(['--config', write('rbac/key.yaml', 'audit:\n  signingKey: 0123456789abcdef0123\n')])).toMatchInlineSnapshot(
       `"audit.signingKey in <dir>/rbac/key.yaml: must be a secret reference (env://NAME, file:///path, aws-sm://..., azure-kv://...), never the key itself"`,
     );
     expect(loadConfig([], { SOURCED_AUDIT_SIGNING_KEY: 'env://AUDIT_KEY' }, dir).audit.signingKey).toBe('env://AUDIT_KEY');
     expect(errorOf(['--config', write('rbac/unknown-role.yaml', 'rbac:\n  roles: {}\n  bindings:\n    ci: [admin]\n')])).toMatchInlineSnapshot(`"rbac.bindings.ci in <dir>/rbac/unknown-role.yaml: names the role "admin", which rbac.roles does not define"`);
-    expect(errorOf(['--config', write('rbac/grant.yaml', 'rbac:\n  roles:\n    r: { methods: ["*"] }\n')])).toMatchInlineSnapshot(`"rbac.roles.r.methods in <dir>/rbac/grant.yaml: unknown key; known: rpcs, connectors, hosts, secrets"`);
+    expect(errorOf(['--config', write('rbac/grant.yaml', 'rbac:\n  roles:\n    r: { methods: ["*"] }\n')])).toMatchInlineSnapshot(`"rbac.roles.r.methods in <dir>/rbac/grant.yaml: unknown key; known: rpcs, connectors, hosts, secrets, keys"`);
     expect(errorOf(['--config', write('rbac/both.yaml', 'audit:\n  file: a.log\n  stdout: true\n')])).toMatchInlineSnapshot(`"audit in <dir>/rbac/both.yaml: set file or stdout, not both"`);
   });
 
