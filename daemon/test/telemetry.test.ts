@@ -5,7 +5,7 @@
  * test/e2e/telemetry.test.ts and test/e2e/metrics.test.ts.
  */
 import { trace } from '@opentelemetry/api';
-import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG, startDaemon, type DaemonConfig, type RunningDaemon, type StartOptions } from '../src';
 
@@ -49,6 +49,23 @@ describe('the daemon OpenTelemetry setup', () => {
     } finally {
       await first?.stop();
       await second?.stop();
+    }
+  });
+
+  /** A host that registered its own SDK first keeps it: the daemon records into it and leaves it registered when it stops. */
+  it('leaves a host SDK registered before it alone', async () => {
+    const host = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(host)] });
+    expect(trace.setGlobalTracerProvider(provider)).toBe(true);
+    try {
+      const daemon = await start();
+      daemon.container.cradle.tracer.startSpan('from the daemon').end();
+      await daemon.stop();
+      trace.getTracer('test').startSpan('after the daemon stopped').end();
+      expect(host.getFinishedSpans().map((s) => s.name)).toEqual(['from the daemon', 'after the daemon stopped']);
+    } finally {
+      trace.disable();
+      await provider.shutdown();
     }
   });
 

@@ -1,4 +1,4 @@
-import { context, metrics, propagation, trace, createNoopMeter, type Meter, type Tracer } from '@opentelemetry/api';
+import { context, createNoopMeter, isSpanContextValid, metrics, propagation, trace, type Meter, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -102,10 +102,12 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
 }
 
 function processSdk(options: TelemetryOptions, env: NodeJS.ProcessEnv, traceNames: string[], metricNames: string[], prometheus: PrometheusEndpoint | undefined): Telemetry {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand, see the imports
   const { NodeSDK, metrics: sdkMetrics, resources: sdkResources } = require('@opentelemetry/sdk-node') as typeof SdkNode;
   // NodeSDK's own env readers for the OTLP metric exporter and its periodic reader. They are not
   // on the package's index; the package has no `exports` map and is pinned exactly, and the
   // compiler checks these signatures on every upgrade.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { getOtlpMetricExporterFromEnv, getPeriodicExportingMetricReaderFromEnv } = require('@opentelemetry/sdk-node/build/src/utils') as typeof SdkNodeUtils;
   const traces = traceNames.filter((n) => n !== 'none');
   const pushMetrics = metricNames.filter((n) => n !== 'none' && n !== 'prometheus');
@@ -125,6 +127,10 @@ function processSdk(options: TelemetryOptions, env: NodeJS.ProcessEnv, traceName
   } else if (pushMetrics.length === 0) {
     metricReaders = [];
   }
+  // An SDK the host process registered first keeps the API's globals (the API refuses a second
+  // registration): the daemon then records into it, and must not unregister it at stop. Any SDK
+  // gives a root span a valid context, sampled or not; the API's no-op tracer does not.
+  const hostSdk = isSpanContextValid(trace.getTracer('sourced').startSpan('probe', { root: true }).spanContext());
   const sdk = new NodeSDK({
     // service.name "sourced" unless OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES says otherwise
     // (the env detector's attributes are merged over these).
@@ -149,10 +155,12 @@ function processSdk(options: TelemetryOptions, env: NodeJS.ProcessEnv, traceName
         // Flushes the batch span processor and the periodic readers, stops the Prometheus endpoint.
         await sdk.shutdown().catch(() => undefined);
         // Unregisters the globals, so that a later daemon of this process can start its own SDK.
-        trace.disable();
-        metrics.disable();
-        propagation.disable();
-        context.disable();
+        if (!hostSdk) {
+          trace.disable();
+          metrics.disable();
+          propagation.disable();
+          context.disable();
+        }
         sdkOwned = false;
       })()),
   };
