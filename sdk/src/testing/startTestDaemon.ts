@@ -23,7 +23,12 @@ export interface TestDaemonOptions {
   builtins?: boolean;
   /** Configuration over the defaults; `listen` is always 127.0.0.1 on a free port. */
   config?: Partial<DaemonConfig>;
-  /** The environment the daemon reads (tracing exporters); default: no exporter. */
+  /**
+   * The environment the daemon reads: `OTEL_SERVICE_NAME`, and `OTEL_TRACES_EXPORTER` /
+   * `OTEL_METRICS_EXPORTER` limited to `none` and `prometheus` (an in-process daemon does not
+   * start the process-wide OpenTelemetry SDK: pass span processors or metric readers for other
+   * exporters). Default: no exporter.
+   */
   env?: NodeJS.ProcessEnv;
 }
 
