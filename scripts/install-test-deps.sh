@@ -8,8 +8,9 @@
 # the contract's proto3 `optional`; it still provides the well-known .proto files); for the Go
 # client (clients/go, test/e2e/go.test.ts): Debian's Go toolchain, protoc-gen-go(-grpc) and the
 # Go libraries in /usr/share/gocode, naming golang-github-golang-protobuf-1-5-dev explicitly
-# (golang-google-grpc-dev alone pulls -1-3-dev, whose generated code panics at the first Recv()).
-# Needs root (or sudo) only when something is missing.
+# (golang-google-grpc-dev alone pulls -1-3-dev, whose generated code panics at the first Recv());
+# for the Java client (clients/java, test/e2e/java.test.ts): a JDK, grpc_java_plugin and the jars
+# in /usr/share/java (grpc-java 1.41, protobuf-java 3.21, Netty, perfmark, gson). Needs root (or sudo) only when something is missing.
 set -euo pipefail
 missing=()
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
@@ -22,6 +23,11 @@ command -v ss >/dev/null || missing+=(iproute2)
 for lib in google.golang.org/grpc:golang-google-grpc-dev google.golang.org/protobuf:golang-google-protobuf-dev \
   google.golang.org/genproto/googleapis/rpc:golang-google-genproto-dev github.com/golang/protobuf/ptypes/any:golang-github-golang-protobuf-1-5-dev; do
   [ -d "/usr/share/gocode/src/${lib%%:*}" ] || missing+=("${lib#*:}")
+done
+command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
+command -v grpc_java_plugin >/dev/null || missing+=(protobuf-compiler-grpc-java-plugin)
+for jar in grpc-netty:libgrpc-java protobuf-util:libprotobuf-java netty-codec-http2:libnetty-java perfmark-api:libperfmark-java gson:libgoogle-gson-java; do
+  [ -f "/usr/share/java/${jar%%:*}.jar" ] || missing+=("${jar#*:}")
 done
 # -1-3-dev installs the same directory as -1-5-dev: check the version that is there
 dpkg -s golang-github-golang-protobuf-1-3-dev >/dev/null 2>&1 && missing+=(golang-github-golang-protobuf-1-5-dev)
