@@ -109,7 +109,7 @@ const mongodb: DiscoveryEngine = {
   label: 'MongoDB',
   dbSystem: 'mongodb',
   port: mongo.port,
-  // No database named: every database the user may list (one that names a database is scoped to it, see mongodb.scope.test.ts).
+  // No database named: every database the user may list (one that names a database is scoped to it, see connectors.scope.test.ts).
   source: () => mongoSource(mongo, { primary: { host: mongo.host, port: mongo.port, database: '' } }),
   all: VISIBLE_COLLECTIONS,
   entities: (batch) => batch.collections,

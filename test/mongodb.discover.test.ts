@@ -77,7 +77,7 @@ function expectedFields(docs: Document[]): Map<string, { documents: number; type
 
 describe('MongoDB discovery', () => {
   const mongo = inject('mongodb');
-  /** The harness's data source with no database named: every database the user may list (one that names a database is scoped to it, see mongodb.scope.test.ts). */
+  /** The harness's data source with no database named: every database the user may list (one that names a database is scoped to it, see connectors.scope.test.ts). */
   const everyDatabase = () => mongoSource(mongo, { primary: { host: mongo.host, port: mongo.port, database: '' } });
   let t: TestDaemon;
   let full: DiscoverDataSourceResponse[];
