@@ -78,6 +78,13 @@ describe('aws-kms key provider through the daemon', () => {
     expect(kms.calls.at(-1)).toMatchObject({ operation: 'Decrypt', keyArn: firstKey, context: kmsContext, status: 200 });
   });
 
+  it('ListPlugins shows the key providers: local (built in) and aws-kms (plugin aws)', async () => {
+    const plugins = await t.listPlugins();
+    expect(plugins.find((p) => p.id === 'aws')?.keyProviders).toEqual(['aws-kms']);
+    expect(plugins.find((p) => p.id === 'builtin-secrets')?.keyProviders).toEqual(['local']);
+    expect(plugins.find((p) => p.id === 'postgres')?.keyProviders).toEqual([]);
+  });
+
   it('KMS itself refuses a data key under another encryption context (the stand-in enforces it, as KMS does)', async () => {
     const provider = createKmsKeyProvider({ keyId: 'alias/sourced', region: kms.region, endpoint: kms.endpoint, maxAttempts: 1 });
     const c = { signal: AbortSignal.timeout(10_000), logger: noopLogger, field: 'f' };
@@ -120,3 +127,25 @@ describe('aws-kms key provider through the daemon', () => {
     }
   });
 });
+
+/**
+ * Against real AWS KMS when SOURCED_TEST_AWS_KMS_KEY_ID names a symmetric key the SDK's default
+ * credentials may use (kms:GenerateDataKey, kms:Decrypt); skipped otherwise. Not run here (no
+ * AWS account on these machines).
+ */
+describe.skipIf(!process.env.SOURCED_TEST_AWS_KMS_KEY_ID)('aws-kms against real AWS KMS (SOURCED_TEST_AWS_KMS_KEY_ID)', () => {
+  it('wraps and unwraps a data key with the context, and KMS refuses another context', async () => {
+    const provider = createKmsKeyProvider({ keyId: process.env.SOURCED_TEST_AWS_KMS_KEY_ID, maxAttempts: 1 });
+    const c = { signal: AbortSignal.timeout(20_000), logger: noopLogger, field: 'f' };
+    const context = { dataSourceId: 'sourced-test', field: 'credentials.password' };
+    try {
+      const made = await provider.generateDataKey({ context }, c);
+      expect(made.keyId).toMatch(/^arn:aws[a-z-]*:kms:/);
+      expect(Buffer.from(await provider.decryptDataKey({ keyId: made.keyId, wrapped: made.wrapped, context }, c)).equals(Buffer.from(made.plaintext))).toBe(true);
+      await expect(provider.decryptDataKey({ keyId: made.keyId, wrapped: made.wrapped, context: { ...context, field: 'ssl_config.key' } }, c)).rejects.toBeInstanceOf(DataKeyInvalidError);
+    } finally {
+      provider.close();
+    }
+  });
+});
+

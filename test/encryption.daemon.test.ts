@@ -197,6 +197,15 @@ describe('envelope encryption through the daemon', () => {
     expect(await failure(discover(source(good, '')))).toMatchObject({ code: status.INVALID_ARGUMENT, reason: 'ENCRYPTION_CONTEXT_INVALID' });
   });
 
+  it('the plugin records name each plugin\u2019s key providers (what ListPlugins answers; test/aws.kms.test.ts asks it)', () => {
+    const records = t.daemon.container.cradle.pluginRegistry.list();
+    expect(Object.fromEntries(records.filter((r) => r.keyProviders?.length).map((r) => [r.id, r.keyProviders]))).toEqual({
+      'builtin-secrets': ['local'],
+      aws: ['aws-kms'],
+      'remote-keys': ['remote-test', 'recording'],
+    });
+  });
+
   it('refuses bad EncryptSecret and ReencryptSecret requests with field and hint', async () => {
     const bad = await failure(encrypt('', { dataSourceId: '', field: 'data_source.credentials.password' }));
     expect(bad.code).toBe(status.INVALID_ARGUMENT);

@@ -17,6 +17,8 @@ export interface PluginRecord {
   secretProviders: string[];
   /** Clouds whose database tokens it mints. */
   tokenProviders: string[];
+  /** Key providers of envelope encryption it registered (absent: none). */
+  keyProviders?: string[];
   capabilities: string[];
 }
 

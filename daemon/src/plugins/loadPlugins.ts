@@ -139,6 +139,7 @@ export async function registerPlugin(
     connectors: connectors.map((c) => c.type),
     secretProviders: providers.flatMap((p) => [...p.schemes]),
     tokenProviders: tokenProviders.map((p) => p.cloud),
+    keyProviders: keyProviders.map((p) => p.id),
     capabilities: [...new Set(connectors.flatMap((c) => [...c.capabilities]))],
   };
   registry.addRecord(record);

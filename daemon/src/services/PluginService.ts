@@ -56,6 +56,7 @@ function toPlugin(r: PluginRecord): Plugin {
     connectors: r.connectors,
     secretProviders: r.secretProviders,
     tokenProviders: r.tokenProviders,
+    keyProviders: r.keyProviders ?? [],
     capabilities: r.capabilities,
     description: r.description,
   };
