@@ -34,6 +34,8 @@ export interface ConnectorCall<TConn> {
   connectionArgs(role: EndpointRole, signal: AbortSignal): Promise<ConnectionArgs>;
   /** The active connection (after `initialize`); `NOT_CONNECTED` before. */
   connection(): TConn;
+  /** Which endpoint the active connection goes to (`SECONDARY` after a failover, or a start on it). */
+  readonly activeRole: EndpointRole;
 }
 
 /** How one connection of a connector opens and closes (core's endpoint pool does the rest). */
@@ -179,6 +181,9 @@ class DefinedConnector<TConn> implements Connector {
       endpoint,
       connectionArgs: (role, signal) => credentials.connectionArgs(role, endpoint(role), signal, pool?.session),
       connection: () => this.pool.connection(),
+      get activeRole() {
+        return pool?.activeRole ?? 'PRIMARY';
+      },
     };
     this.sessions = instantiate(spec.sessions, this.call);
     const sessions = this.sessions;

@@ -1,26 +1,7 @@
-import {
-  LocationAwareConnector,
-  InputError,
-  refuseTableOutOfScope,
-  type Cell,
-  type DatabaseScope,
-  type CompiledFilter,
-  type ConnectionArgs,
-  type EndpointRole,
-  type PreviewColumnInfo,
-  type PreviewRead,
-  type ProfileItem,
-  type ProfileRead,
-  type RelationEntity,
-  type RelationKey,
-  type RelationPage,
-  type SchemaEntity,
-  type SourceIdentity,
-  type ValidationPlan,
-} from '@sourced/core';
+import { defineConnector, InputError, refuseTableOutOfScope, type ConnectorCall, type ConnectorDefinition, type DatabaseScope } from '@sourced/core';
 import type { Connection } from 'mysql2';
 import { countRelations, readRelations, readSchemas } from './catalog';
-import { mysqlValidationPlan, type MysqlCheckState } from './checks';
+import { mysqlValidationPlan } from './checks';
 import { connectSession, readSessionIdentity } from './connect';
 import { toConnectError } from './connectFailure';
 import { isConnectionError } from './mysqlErrors';
@@ -29,104 +10,73 @@ import { readProfile } from './profile';
 import { endConnection } from './query';
 
 /**
- * The MySQL and MariaDB connector, on the `mysql2` driver. One connection per endpoint, plus
- * the extra connections the base class opens for the strategy's parallel reads (each
- * statement of a page runs on one of them, one at a time per connection). Every statement
- * goes through the abortable `query` helper, so a cancelled call also stops its statements
- * on the server (KILL QUERY for each connection's session). Databases are discovered as
- * schemas: the one the data source names, or every database the account can see but the
- * server's own when it names none; previews and profiles stay in that scope.
+ * The database the call reads: the active endpoint's (`primary.database`, or the secondary's
+ * after a failover), or every database but the server's own when it names none.
  */
-export class MysqlConnector extends LocationAwareConnector<Connection> {
-  /** Opens and prepares one connection; failures become core's semantic errors with a hint. */
-  protected override async openConnection(args: ConnectionArgs, signal: AbortSignal): Promise<Connection> {
-    if (!args.user) {
-      throw new InputError([{ field: 'data_source.credentials.username', description: 'is required for MySQL' }]);
-    }
-    try {
-      return await connectSession(args, signal, this.context.logger);
-    } catch (error) {
-      throw toConnectError(error, args);
-    }
-  }
-
-  /** One statement: DATABASE(), USER(), @@port, the server's id, version and start. */
-  protected override identifySession(conn: Connection, signal: AbortSignal): Promise<SourceIdentity | undefined> {
-    return readSessionIdentity(conn, signal);
-  }
-
-  /** COM_QUIT, then the socket after a short wait; never throws. */
-  protected override closeConnection(conn: Connection): Promise<void> {
-    return endConnection(conn);
-  }
-
-  /** Socket errors, mysql2's lost-connection errors, server shutdown and killed connections. */
-  override isConnectionError(error: unknown): boolean {
-    return isConnectionError(error);
-  }
-
-  /** resolve-credentials, dns, tcp, tls, authenticate, server-version, privileges, metadata-read, latency. */
-  override validationPlan(_role: EndpointRole): ValidationPlan<MysqlCheckState> {
-    return mysqlValidationPlan(this);
-  }
-
-  /** One query over information_schema.SCHEMATA, the filter pushed down, within the data source's database. */
-  protected override querySchemas(conn: Connection, filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]> {
-    return readSchemas(conn, filter, signal, this.scope().database);
-  }
-
-  /** A keyset query for the page, then one query per kind restricted to its relations, spread over `parallel` too. */
-  protected override queryRelations(conn: Connection, page: RelationPage, signal: AbortSignal, parallel: readonly Connection[]): Promise<RelationEntity[]> {
-    return readRelations(conn, page, signal, parallel, this.scope().database);
-  }
-
-  /** One count over information_schema.TABLES with the page query's filter and keyset. */
-  protected override queryCount(conn: Connection, filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal): Promise<number> {
-    return countRelations(conn, filter, after, signal, this.scope().database);
-  }
-
-  /**
-   * The table by exact name from information_schema.TABLES, its columns from COLUMNS
-   * (COLUMN_TYPE; `json` for MariaDB's JSON alias). A table outside the data source's
-   * database is NOT_FOUND (`TABLE_OUT_OF_SCOPE`) before anything is read; previews and
-   * profiles both start here.
-   */
-  protected override queryPreviewColumns(conn: Connection, table: RelationKey, columns: readonly string[], signal: AbortSignal): Promise<PreviewColumnInfo[]> {
-    refuseTableOutOfScope(table, this.scope(), 'mysql');
-    return readPreviewColumns(conn, table, columns, signal);
-  }
-
-  /**
-   * The database the active endpoint names (every session is checked to be connected to it),
-   * or none: every database the account can see.
-   */
-  private scope(): DatabaseScope {
-    const secondary = this.activeRole === 'SECONDARY' && this.source.secondary;
-    const endpoint = secondary || this.source.primary;
-    return { database: endpoint.database || undefined, field: secondary ? 'data_source.secondary.database' : 'data_source.primary.database' };
-  }
-
-  /** `SELECT <columns> FROM <db>.<table> [ORDER BY <primary key>] LIMIT ?` in a read-only transaction, each value rendered by its type. */
-  protected override queryPreviewRows(conn: Connection, read: PreviewRead, signal: AbortSignal): Promise<Cell[][]> {
-    return readPreviewRows(conn, read, signal);
-  }
-
-  /**
-   * STATISTICS: information_schema.TABLES, MariaDB's mysql.column_stats or MySQL 8's
-   * COLUMN_STATISTICS, and index cardinality, never the table's rows. SAMPLE: aggregates over
-   * `(SELECT … FROM t LIMIT n) s` in a read-only transaction (see ./profile).
-   */
-  protected override queryProfile(conn: Connection, read: ProfileRead, signal: AbortSignal): AsyncGenerator<ProfileItem> {
-    return readProfile(conn, read, signal);
-  }
-
-  /** Tables of the database's own schemas (see preview.ts); previews and profiles refuse them unless the daemon opts in. */
-  isSystemTable(table: RelationKey): boolean {
-    return isSystemTable(table);
-  }
-
-  /** Columns holding password hashes or connection secrets (see preview.ts); always masked unless the daemon says otherwise. */
-  credentialColumns(table: RelationKey): readonly string[] {
-    return credentialColumns(table);
-  }
+function scopeOf(call: ConnectorCall<Connection>): DatabaseScope {
+  const secondary = call.activeRole === 'SECONDARY' && call.source.secondary;
+  const endpoint = secondary || call.source.primary;
+  return { database: endpoint.database || undefined, field: secondary ? 'data_source.secondary.database' : 'data_source.primary.database' };
 }
+
+/**
+ * The MySQL and MariaDB connector, on the `mysql2` driver, declared with `defineConnector`. One
+ * connection per endpoint, plus the extra connections core's endpoint pool opens for the
+ * strategy's parallel reads (each statement of a page runs on one of them, one at a time per
+ * connection). Every statement goes through the abortable `query` helper, so a cancelled call
+ * also stops its statements on the server (KILL QUERY for each connection's session).
+ * Databases are discovered as schemas: the one the data source names, or every database the
+ * account can see but the server's own when it names none; previews and profiles stay in that
+ * scope.
+ */
+export const mysqlConnector: ConnectorDefinition = defineConnector<Connection>({
+  type: 'mysql',
+  aliases: ['mariadb'],
+  displayName: 'MySQL / MariaDB',
+  description: 'MySQL 5.7 and later, MariaDB 10.3 and later (and compatible servers), through the mysql2 driver',
+  defaultPort: 3306,
+  sessions: ({ context }) => ({
+    /** Opens one connection and applies the session settings; failures become core's semantic errors with a hint. */
+    async open(args, signal) {
+      if (!args.user) {
+        throw new InputError([{ field: 'data_source.credentials.username', description: 'is required for MySQL' }]);
+      }
+      try {
+        return await connectSession(args, signal, context.logger);
+      } catch (error) {
+        throw toConnectError(error, args);
+      }
+    },
+    /** Ends the connection; never throws (see query.ts). */
+    close: endConnection,
+    /** Socket errors, mysql2's lost-connection and closed-state errors, the server's shutdown/killed errors (see mysqlErrors.ts). */
+    isConnectionError,
+    /** Who answered, in one statement after the session settings (see connect.ts). */
+    identify: readSessionIdentity,
+  }),
+  /** resolve-credentials, dns, tcp, tls, authenticate, server-version, privileges, metadata-read, latency. */
+  checks: (call) => mysqlValidationPlan(call),
+  catalog: (call) => ({
+    /** The databases in scope that pass the filter (see catalog.ts). */
+    listSchemas: (conn, filter, signal) => readSchemas(conn, filter, signal, scopeOf(call).database),
+    /** One page of relations with their columns, keys and indexes, set-based (see catalog.ts). */
+    listRelations: (conn, page, signal, parallel) => readRelations(conn, page, signal, parallel, scopeOf(call).database),
+    /** How many relations pass the filter after the cursor, one query (see catalog.ts). */
+    countEntities: (conn, filter, after, signal) => countRelations(conn, filter, after, signal, scopeOf(call).database),
+  }),
+  preview: (call) => ({
+    /** The table in information_schema, refused when outside the database the data source names. */
+    previewColumns(conn, table, columns, signal) {
+      refuseTableOutOfScope(table, scopeOf(call), 'mysql');
+      return readPreviewColumns(conn, table, columns, signal);
+    },
+    /** At most `read.limit` rows, each value rendered by its column's type (see preview.ts). */
+    previewRows: readPreviewRows,
+    /** Tables of the server's own databases (see preview.ts). */
+    isSystemTable,
+    /** Columns holding credential material (see preview.ts). */
+    credentialColumns,
+  }),
+  /** STATISTICS from the server's own statistics, SAMPLE from a bounded sample (see profile.ts). */
+  profile: { profileTable: readProfile },
+});

@@ -20,7 +20,7 @@ import {
   type CheckDefinition,
   type CheckResult,
   type ConnectionArgs,
-  type LocationAwareConnector,
+  type ConnectorCall,
   type StandardCheckState,
   type ValidationPlan,
   connectionArgsOf,
@@ -58,11 +58,11 @@ const TLS_OFF_HINT =
  * one it depends on failed: nothing after `tcp` runs when the port is closed, and nothing
  * after `authenticate` when the login fails.
  */
-export function mysqlValidationPlan(connector: LocationAwareConnector<Connection>): ValidationPlan<MysqlCheckState> {
+export function mysqlValidationPlan(connector: Pick<ConnectorCall<Connection>, 'connectionArgs'>): ValidationPlan<MysqlCheckState> {
   return {
     createState: () => ({}),
     checks: [
-      resolveCredentialsCheck<MysqlCheckState>(connector as LocationAwareConnector<unknown>),
+      resolveCredentialsCheck<MysqlCheckState>(connector),
       dnsCheck<MysqlCheckState>(),
       tcpCheck<MysqlCheckState>(),
       tlsCheck,
