@@ -38,17 +38,17 @@ export interface GeneratedDataKey {
  * the daemon maps them to gRPC codes).
  */
 export const KeyErrorReason = {
-  /** FAILED_PRECONDITION: the key id is not known to the provider (never existed, or retired). */
+  /** KeyNotFoundError: FAILED_PRECONDITION, the key id is not known to the provider (never existed, or retired). */
   KEY_NOT_FOUND: 'ENCRYPTION_KEY_NOT_FOUND',
-  /** FAILED_PRECONDITION: the key exists but is disabled (or pending deletion). */
+  /** KeyDisabledError: FAILED_PRECONDITION, the key exists but is disabled (or pending deletion). */
   KEY_DISABLED: 'ENCRYPTION_KEY_DISABLED',
-  /** FAILED_PRECONDITION: the provider has no key to encrypt with (no keyring configured). */
+  /** KeyProviderMissingError: FAILED_PRECONDITION, the provider has no key to encrypt with (no keyring configured). */
   NOT_CONFIGURED: 'ENCRYPTION_KEY_PROVIDER_NOT_CONFIGURED',
-  /** INVALID_ARGUMENT: the wrapped data key does not open under the key (altered, or wrapped by another keyring). */
+  /** DataKeyInvalidError: INVALID_ARGUMENT, the wrapped data key does not open under the key (altered, or wrapped by another keyring). */
   UNWRAP_FAILED: 'ENVELOPE_DATA_KEY_INVALID',
-  /** PERMISSION_DENIED: the provider refused the daemon's identity the key. */
+  /** KeyAccessDeniedError: PERMISSION_DENIED, the provider refused the daemon's identity the key. */
   ACCESS_DENIED: 'ENCRYPTION_KEY_ACCESS_DENIED',
-  /** UNAVAILABLE: the provider could not be reached or failed on its side. */
+  /** KeyProviderUnavailableError: UNAVAILABLE, the provider could not be reached or failed on its side. */
   UNAVAILABLE: 'ENCRYPTION_KEY_PROVIDER_UNAVAILABLE',
 } as const;
 

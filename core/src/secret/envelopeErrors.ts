@@ -11,15 +11,15 @@ import { KeyErrorReason } from './KeyProvider';
 
 /** Stable reasons of the envelope's own errors (key errors: {@link KeyErrorReason}). */
 export const EnvelopeErrorReason = {
-  /** Not a sourced envelope, cut short, trailing bytes, a length out of bounds, bad base64url. */
+  /** EnvelopeFormatError: INVALID_ARGUMENT, not a sourced envelope, cut short, trailing bytes, a length out of bounds, bad base64url. */
   MALFORMED: 'ENVELOPE_MALFORMED',
-  /** A format version or algorithm this build does not know. */
+  /** EnvelopeFormatError: INVALID_ARGUMENT, a format version or algorithm this build does not know. */
   UNSUPPORTED: 'ENVELOPE_UNSUPPORTED',
-  /** The ciphertext, nonce, tag or header was altered: AES-GCM authentication failed. */
+  /** EnvelopeTamperedError: INVALID_ARGUMENT, the ciphertext, nonce, tag or header was altered (AES-GCM authentication failed). */
   TAMPERED: 'ENVELOPE_TAMPERED',
-  /** The envelope was made for another data source or field. */
+  /** EnvelopeContextError: PERMISSION_DENIED, the envelope was made for another data source or field. */
   CONTEXT_MISMATCH: 'ENVELOPE_CONTEXT_MISMATCH',
-  /** The envelope names a key provider no loaded plugin provides. */
+  /** KeyProviderMissingError: FAILED_PRECONDITION, the envelope names a key provider no loaded plugin provides. */
   PROVIDER_NOT_LOADED: 'ENCRYPTION_KEY_PROVIDER_NOT_LOADED',
 } as const;
 
