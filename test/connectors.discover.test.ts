@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject } from 'vitest';
 import { DataSource, type Collection, type Relation } from '@sourced/api';
-import { HOLD_SAMPLE_SIZE, VISIBLE_COLLECTIONS } from './fixtures/mongodb/fixture';
+import { HOLD_SAMPLE_SIZE, HR, METRICS, SHOP, VISIBLE_COLLECTIONS } from './fixtures/mongodb/fixture';
 import { rootQuery } from './harness/mariadb';
 import { mongoSource, openConnections } from './harness/mongo/sources';
 import { registerSecret } from './support/secretScan';
@@ -39,6 +39,10 @@ const postgres: DiscoveryEngine = {
   qualifiedName: (r) => `${(r as Relation).schema}.${(r as Relation).name}`,
   columns: (r) => (r as Relation).columns.length,
   lastProgress: { tables: 10, views: 2, statementTimeoutMs: 30_000, pauseMs: 0 },
+  totalFilters: [
+    ['a schema filter', { includeSchemas: ['inv*'] }, 4],
+    ['a relation filter', { includeTables: ['sales.order*'], excludeTables: ['*lines'] }, 1],
+  ],
   cancelAfterBatch: 2,
   /** A role of its own, so sessions of suites running in parallel cannot blur the count (pg_stat_activity). */
   async cancellation() {
@@ -86,6 +90,10 @@ const mysql: DiscoveryEngine = {
   qualifiedName: (r) => `${(r as Relation).schema}.${(r as Relation).name}`,
   columns: (r) => (r as Relation).columns.length,
   lastProgress: { tables: 10, views: 1, statementTimeoutMs: 30_000, pauseMs: 0 },
+  totalFilters: [
+    ['a database filter', { includeSchemas: ['ware*'] }, 4],
+    ['a relation filter', { includeTables: ['shop.order*'], excludeTables: ['*lines'] }, 1],
+  ],
   cancelAfterBatch: 2,
   /** An account of its own, so that the other suites' sessions never count (the process list). */
   async cancellation() {
@@ -119,6 +127,10 @@ const mongodb: DiscoveryEngine = {
     mongo.standIn
       ? cs
       : (cs as unknown as Collection[]).map((c) => ({ ...c, schema: c.schema && { ...c.schema, fields: [...c.schema.fields].sort((a, b) => (a.path < b.path ? -1 : 1)) } })),
+  totalFilters: [
+    ['a database filter', { includeSchemas: ['sourced_m*'] }, VISIBLE_COLLECTIONS.filter((n) => n.startsWith(`${METRICS}.`)).length],
+    ['a collection filter', { includeTables: [`${SHOP}.*orders`], excludeSchemas: [HR] }, 2],
+  ],
   cancelAfterBatch: 1,
   /**
    * The daemon's own connections (appName sourced, $currentOp as the server answers it), while

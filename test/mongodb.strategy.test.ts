@@ -1,8 +1,8 @@
 import type { Document } from 'bson';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { DiscoverDataSourceResponse } from '@sourced/api';
-import { DiscoveryStrategy, type Collection, type DiscoveryFilter, type DiscoveryProgress } from '@sourced/api';
-import { HR, METRICS, mongoFixture, SHOP, TEST_USER, VISIBLE_COLLECTIONS } from './fixtures/mongodb/fixture';
+import { DiscoveryStrategy, type Collection, type DiscoveryFilter } from '@sourced/api';
+import { METRICS, mongoFixture, TEST_USER, VISIBLE_COLLECTIONS } from './fixtures/mongodb/fixture';
 import { startMongoStandIn, type MongoStandIn } from './harness/mongo/MongoStandIn';
 import { mongoSource } from './harness/mongo/sources';
 import { discoverCountingConnections, startTestDaemon, type TestDaemon } from './support/testDaemon';
@@ -16,8 +16,6 @@ const { CONSERVATIVE, BALANCED, AGGRESSIVE } = {
 const filter = (f: Partial<DiscoveryFilter>): DiscoveryFilter => ({ includeSchemas: [], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false, ...f });
 const collections = (events: DiscoverDataSourceResponse[]): Collection[] => events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.collections : []));
 const names = (events: DiscoverDataSourceResponse[]) => collections(events).map((c) => `${c.database}.${c.name}`);
-const progress = (events: DiscoverDataSourceResponse[]): DiscoveryProgress[] =>
-  events.flatMap((e) => (e.event?.$case === 'batch' && e.event.value.progress ? [e.event.value.progress] : []));
 
 describe('MongoDB discovery strategies', () => {
   let t: TestDaemon;
@@ -111,36 +109,13 @@ describe('MongoDB discovery strategies', () => {
     });
   });
 
-  describe('progress total', () => {
+  describe('parallel reads', () => {
     const mongo = inject('mongodb');
     /** No database named: every database the user may list. */
     const everyDatabase = () => mongoSource(mongo, { primary: { host: mongo.host, port: mongo.port, database: '' } });
 
-    /** Every batch reports how many collections the run sends in all. */
-    it.each([
-      ['one batch', {}, VISIBLE_COLLECTIONS.length],
-      ['batches of 2', { batchSize: 2 }, VISIBLE_COLLECTIONS.length],
-      ['AGGRESSIVE', { strategy: AGGRESSIVE }, VISIBLE_COLLECTIONS.length],
-      ['a database filter', { filter: filter({ includeSchemas: ['sourced_m*'] }) }, VISIBLE_COLLECTIONS.filter((n) => n.startsWith(`${METRICS}.`)).length],
-      ['a collection filter', { filter: filter({ includeTables: [`${SHOP}.*orders`], excludeSchemas: [HR] }) }, 2],
-      ['max_entities', { batchSize: 2, maxEntities: 3 }, 3],
-    ] as const)('equals the collections sent, with %s', async (_name, request, expected) => {
-      const events = await t.discover({ dataSource: everyDatabase(), ...request });
-      expect(collections(events)).toHaveLength(expected);
-      const p = progress(events);
-      expect(p.length).toBeGreaterThan(0);
-      expect(p.map((x) => x.total)).toEqual(p.map(() => expected));
-      expect(p.at(-1)?.collections).toBe(expected);
-    });
-
-    it('counts from the cursor on when resuming', async () => {
-      const first = await t.discover({ dataSource: everyDatabase(), batchSize: 4 });
-      const batches = first.flatMap((e) => (e.event?.$case === 'batch' ? [e.event.value] : []));
-      // the cursor sits inside sourced_shop: the count starts within that database
-      const rest = await t.discover({ dataSource: everyDatabase(), batchSize: 4, resumeAfter: batches[0].cursor });
-      expect(names(rest)).toEqual(VISIBLE_COLLECTIONS.slice(4));
-      expect(progress(rest).map((x) => x.total)).toEqual(progress(rest).map(() => VISIBLE_COLLECTIONS.length - 4));
-    });
+    // The progress total (every batch says how many collections the run sends, from the cursor
+    // on when resuming) is shared by every connector: connectors.discover.test.ts.
 
     /** The same collections, read four at a time or one at a time. */
     it('gives the same collections with AGGRESSIVE as with CONSERVATIVE', async () => {

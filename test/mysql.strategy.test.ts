@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AbortedError, noopLogger, Secret, STRATEGY_PRESETS, type ConnectionArgs } from '@sourced/core';
 import { DataSource } from '@sourced/api';
 import type { DiscoverDataSourceResponse } from '@sourced/api';
-import { DiscoveryStrategy, type DiscoveryFilter, type DiscoveryProgress, type Relation } from '@sourced/api';
+import { DiscoveryStrategy, type Relation } from '@sourced/api';
 import { connectSession } from '../plugins/mysql/src/connect';
 import { ConnectionQueue, settleAll } from '../plugins/mysql/src/connectionQueue';
 import { endConnection, query } from '../plugins/mysql/src/query';
@@ -19,10 +19,7 @@ const { CONSERVATIVE, BALANCED, AGGRESSIVE, ADAPTIVE } = {
   ADAPTIVE: DiscoveryStrategy.DISCOVERY_STRATEGY_ADAPTIVE,
 };
 
-const filter = (f: Partial<DiscoveryFilter>): DiscoveryFilter => ({ includeSchemas: [], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false, ...f });
 const relations = (events: DiscoverDataSourceResponse[]): Relation[] => events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.relations : []));
-const progress = (events: DiscoverDataSourceResponse[]): DiscoveryProgress[] =>
-  events.flatMap((e) => (e.event?.$case === 'batch' && e.event.value.progress ? [e.event.value.progress] : []));
 
 function mysqlSource(server: { host: string; port: number }, user: string, password: string): DataSource {
   return DataSource.fromPartial({
@@ -102,35 +99,8 @@ describe('MySQL discovery strategies (MariaDB)', () => {
     });
   });
 
-  describe('progress total', () => {
-    const source = () => mysqlSource(db, db.user, db.password);
-
-    /** Every batch reports how many relations the run sends in all: sequences are not counted. */
-    it.each([
-      ['one batch', {}, FIXTURE_RELATIONS],
-      ['batches of 2', { batchSize: 2 }, FIXTURE_RELATIONS],
-      ['AGGRESSIVE', { strategy: AGGRESSIVE }, FIXTURE_RELATIONS],
-      ['a database filter', { filter: filter({ includeSchemas: ['ware*'] }) }, 4],
-      ['a relation filter', { filter: filter({ includeTables: ['shop.order*'], excludeTables: ['*lines'] }) }, 1],
-      ['max_entities', { batchSize: 2, maxEntities: 3 }, 3],
-    ] as const)('equals the relations sent, with %s', async (_name, request, expected) => {
-      const events = await t.discover({ dataSource: source(), ...request });
-      expect(relations(events)).toHaveLength(expected);
-      const p = progress(events);
-      expect(p.length).toBeGreaterThan(0);
-      expect(p.map((x) => x.total)).toEqual(p.map(() => expected));
-      expect(p.at(-1)?.relations).toBe(expected);
-    });
-
-    it('counts from the cursor on when resuming', async () => {
-      const first = await t.discover({ dataSource: source(), batchSize: 4 });
-      const batches = first.flatMap((e) => (e.event?.$case === 'batch' ? [e.event.value] : []));
-      // after shop.customers: the rest of shop (past the sequence order_numbers) and warehouse
-      const rest = await t.discover({ dataSource: source(), batchSize: 4, resumeAfter: batches[0].cursor });
-      expect(relations(rest)).toHaveLength(FIXTURE_RELATIONS - 4);
-      expect(progress(rest).map((x) => x.total)).toEqual(progress(rest).map(() => FIXTURE_RELATIONS - 4));
-    });
-  });
+  // The progress total (every batch says how many relations the run sends, from the cursor on
+  // when resuming) is shared by every connector: connectors.discover.test.ts.
 
   describe('parallel reads', () => {
     const source = () => mysqlSource(db, db.user, db.password);

@@ -1,6 +1,6 @@
 import { Metadata } from '@grpc/grpc-js';
-import { beforeAll, expect, it } from 'vitest';
-import type { DataSource, DiscoverDataSourceRequest, DiscoverDataSourceResponse, DiscoveryBatch, DiscoveryFilter } from '@sourced/api';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DiscoveryStrategy, type DataSource, type DiscoverDataSourceRequest, type DiscoverDataSourceResponse, type DiscoveryBatch, type DiscoveryFilter } from '@sourced/api';
 import { eventually } from '../support/pg';
 import type { TestDaemon } from '../support/testDaemon';
 
@@ -47,6 +47,8 @@ export interface DiscoveryEngine {
   comparable?(entities: unknown[]): unknown;
   /** What the last batch's progress says of the whole run beyond the counts (undefined: only the counts). */
   lastProgress?: Record<string, unknown>;
+  /** Filters of the engine's fixture, with how many entities each lets through (the progress total cases). */
+  totalFilters: [name: string, filter: Partial<DiscoveryFilter>, expected: number][];
   /** Cancel after this many batches. */
   cancelAfterBatch: number;
   cancellation(): Promise<CancellationAccount>;
@@ -124,6 +126,34 @@ export function discoveryBehaviour(engine: DiscoveryEngine, daemon: () => TestDa
     // the short last batch ends the run without another read
     expect(under('sourced.discovery.batch').map((s) => s.attributes['sourced.batch.relations'])).toEqual(chunks(engine.all.length, 5));
     expect(server?.attributes['sourced.events']).toBeGreaterThan(3);
+  });
+
+  describe('progress total', () => {
+    const all = () => engine.all.length;
+    /** Every batch reports how many entities the run sends in all (a PostgreSQL or MariaDB sequence is not counted). */
+    it.each([
+      ['one batch', {}, all],
+      ['batches of 2', { batchSize: 2 }, all],
+      ['AGGRESSIVE', { strategy: DiscoveryStrategy.DISCOVERY_STRATEGY_AGGRESSIVE }, all],
+      ['max_entities', { batchSize: 2, maxEntities: 3 }, () => 3],
+      ...engine.totalFilters.map(([name, f, n]) => [name, { filter: filter(f) }, () => n] as const),
+    ] as [string, Partial<DiscoverDataSourceRequest>, () => number][])('equals the entities sent, with %s', async (_name, request, count) => {
+      const expected = count();
+      const events = await discover(request);
+      expect(names(events)).toHaveLength(expected);
+      const p = batchesOf(events).flatMap((b) => (b.progress ? [b.progress] : []));
+      expect(p.length).toBeGreaterThan(0);
+      expect(p.map((x) => x.total)).toEqual(p.map(() => expected));
+      expect((p.at(-1)?.relations ?? 0) + (p.at(-1)?.collections ?? 0)).toBe(expected);
+    });
+
+    it('counts from the cursor on when resuming', async () => {
+      const first = batchesOf(await discover({ batchSize: 4 }));
+      const rest = await discover({ batchSize: 4, resumeAfter: first[0].cursor });
+      expect(names(rest)).toEqual(engine.all.slice(4));
+      const p = batchesOf(rest).flatMap((b) => (b.progress ? [b.progress] : []));
+      expect(p.map((x) => x.total)).toEqual(p.map(() => engine.all.length - 4));
+    });
   });
 
   /** Cancelling mid-stream stops the daemon's reads and frees its connections on the server. */
