@@ -1,24 +1,7 @@
-import {
-  LocationAwareConnector,
-  NotFoundError,
-  refuseTableOutOfScope,
-  type Cell,
-  type CollectionEntity,
-  type CompiledFilter,
-  type ConnectionArgs,
-  type EndpointRole,
-  type PreviewColumnInfo,
-  type PreviewRead,
-  type ProfileItem,
-  type ProfileRead,
-  type RelationKey,
-  type RelationPage,
-  type SchemaEntity,
-  type ValidationPlan,
-} from '@sourced/core';
+import { defineConnector, NotFoundError, refuseTableOutOfScope, type ConnectorCall, type ConnectorDefinition, type RelationKey } from '@sourced/core';
 import type { MongoClient } from 'mongodb';
 import { countCollections, readCollections, readDatabases, type CatalogLimits } from './catalog';
-import { mongoValidationPlan, type MongoCheckState } from './checks';
+import { mongoValidationPlan } from './checks';
 import { closeClient, mongoClientOptions, mongoSettings, mongoUrl, openClient } from './connect';
 import { seedListOf } from './srv';
 import { toConnectError } from './connectFailure';
@@ -32,134 +15,103 @@ import { profileCollection } from './profile';
  */
 const MAX_POOL_SIZE = 4;
 
-/**
- * The MongoDB connector, on the official driver. One `MongoClient` per endpoint: a single
- * host with `directConnection`, or a `mongodb+srv` seed list. Its pool gives the strategy's
- * parallel reads, so no further clients are opened for them. Every command carries the
- * call's `AbortSignal` (the driver closes the connection of a command in flight when it
- * fires), and the catalog commands of discovery the strategy's statement time limit as
- * `maxTimeMS` (sampling its own, within that one), so the server stops on its own too; the
- * engine then closes the client, which closes every pooled and monitoring connection.
- */
-export class MongoConnector extends LocationAwareConnector<MongoClient> {
-  /** The limits of each client's catalog commands, from the arguments it was opened with. */
-  private readonly limits = new WeakMap<MongoClient, CatalogLimits>();
-  /** The kind of each previewed namespace (collection, view, timeseries), from its lookup. */
-  private readonly kinds = new Map<string, NamespaceKind>();
+/** The limits of each client's catalog commands, from the arguments it was opened with. */
+const limits = new WeakMap<MongoClient, CatalogLimits>();
+const limitsOf = (conn: MongoClient): CatalogLimits => limits.get(conn) ?? {};
 
-  constructor(...args: ConstructorParameters<typeof LocationAwareConnector<MongoClient>>) {
-    super(...args);
-    // Bad MongoDB settings (an unknown auth_mechanism) fail the call before anything connects.
-    mongoSettings(this.source, this.source.primary.host);
-  }
+/** The kind of each previewed namespace (collection, view, timeseries) of a call, from its lookup. */
+const kinds = new WeakMap<ConnectorCall<MongoClient>, Map<string, NamespaceKind>>();
+function kindsOf(call: ConnectorCall<MongoClient>): Map<string, NamespaceKind> {
+  let map = kinds.get(call);
+  if (!map) kinds.set(call, (map = new Map()));
+  return map;
+}
+const kindKey = (t: RelationKey) => `${t.schema}\u0000${t.name}`;
 
-  /** Opens a client and logs in; failures become core's semantic errors with a hint. */
-  protected override async openConnection(args: ConnectionArgs, signal: AbortSignal): Promise<MongoClient> {
-    const settings = mongoSettings(this.source, args.host);
-    let client: MongoClient;
-    try {
-      // mongodb+srv: the seed list comes from the target policy's DNS servers, not the driver's look-up.
-      const seeds = settings.srv ? await seedListOf(settings.host, signal, args.targets, settings.authSource !== undefined) : undefined;
-      client = await openClient(
-        seeds?.url ?? mongoUrl(args, settings),
-        { ...mongoClientOptions(args, settings, { authenticate: true, maxPoolSize: MAX_POOL_SIZE }), ...seeds?.options },
-        signal,
-        args.targets,
-        (denied) => this.context.logger.warn('the target policy refused a connection the MongoDB driver asked for', { host: denied.host, address: denied.address, rule: denied.rule }),
-      );
-    } catch (error) {
-      throw toConnectError(error, args, settings);
-    }
-    this.limits.set(client, { maxTimeMS: args.statementTimeoutMs, database: args.database || undefined });
-    return client;
-  }
-
-  /** Closes the client, its pool and its monitors; never throws. */
-  protected override closeConnection(conn: MongoClient): Promise<void> {
-    return closeClient(conn);
-  }
-
-  /** Network errors, no selectable server, closed clients, and shutdown or step-down codes. */
-  override isConnectionError(error: unknown): boolean {
-    return isConnectionError(error);
-  }
-
-  /** resolve-credentials, dns, tcp, tls, handshake, server-version, authenticate, privileges, latency. */
-  override validationPlan(_role: EndpointRole): ValidationPlan<MongoCheckState> {
-    return mongoValidationPlan(this);
-  }
-
-  /** The databases the user may list (listDatabases with authorizedDatabases), the filter pushed down. */
-  protected override querySchemas(conn: MongoClient, filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]> {
-    return readDatabases(conn, filter, signal, this.limitsOf(conn));
-  }
-
-  /**
-   * None: the one client's pool reads up to the strategy's concurrency at once (an extra
-   * connection would be a whole client with its own pool and monitor).
-   */
-  protected override parallelConnections(_page: RelationPage): number {
-    return 0;
-  }
-
-  /** One page of collections with their indexes, estimated counts and inferred schemas. */
-  protected override queryRelations(conn: MongoClient, page: RelationPage, signal: AbortSignal): Promise<CollectionEntity[]> {
-    return readCollections(conn, { ...page, concurrency: Math.min(page.concurrency, MAX_POOL_SIZE) }, signal, this.context.logger, this.limitsOf(conn));
-  }
-
-  /** listDatabases and one names-only listCollections per database (a few at once), with the page's filter and cursor. */
-  protected override queryCount(conn: MongoClient, filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal): Promise<number> {
-    return countCollections(conn, filter, after, signal, this.context.logger, this.limitsOf(conn), MAX_POOL_SIZE);
-  }
-
-  /**
-   * A preview's columns: the collection (or view) must be one the user may see
-   * (listCollections), else TABLE_NOT_FOUND; no columns means one `document` column, each
-   * chosen top-level field is a `field` column.
-   */
-  protected override async queryPreviewColumns(conn: MongoClient, table: RelationKey, columns: readonly string[], signal: AbortSignal): Promise<PreviewColumnInfo[]> {
-    // The data source's database only (previews and profiles both start here): NOT_FOUND before any command.
-    const secondary = this.activeRole === 'SECONDARY';
-    refuseTableOutOfScope(table, { database: this.limitsOf(conn).database, field: secondary ? 'data_source.secondary.database' : 'data_source.primary.database' }, 'mongodb');
-    const found = await previewColumns(conn, table, columns, signal, this.limitsOf(conn));
-    this.kinds.set(kindKey(table), found.kind);
-    return found.columns;
-  }
-
-  /** A preview's documents or fields, as canonical Extended JSON (see preview.ts), under the statement time limit. */
-  protected override async queryPreviewRows(conn: MongoClient, read: PreviewRead, signal: AbortSignal): Promise<Cell[][]> {
-    const limits = this.limitsOf(conn);
-    const kind = this.kinds.get(kindKey(read.table)) ?? (await collectionKind(conn, read.table, signal, limits));
-    if (kind === undefined) throw new NotFoundError('TABLE_NOT_FOUND', `MongoDB has no collection or view "${read.table.name}" in database "${read.table.schema}" that this user may see`);
-    return previewRows(conn, read, kind, signal, limits);
-  }
-
-  /**
-   * A collection's profile (see profile.ts): STATISTICS reads the metadata count only (every
-   * field `noStatistics`); SAMPLE one `$sample` of at most `read.sampleRows` documents under
-   * the statement time limit. With no fields named, the fields are the top-level names of a
-   * small names-only sample.
-   */
-  protected override async *queryProfile(conn: MongoClient, read: ProfileRead, signal: AbortSignal): AsyncGenerator<ProfileItem> {
-    const limits = this.limitsOf(conn);
-    const kind = this.kinds.get(kindKey(read.table)) ?? (await collectionKind(conn, read.table, signal, limits));
-    if (kind === undefined) throw new NotFoundError('TABLE_NOT_FOUND', `MongoDB has no collection or view "${read.table.name}" in database "${read.table.schema}" that this user may see`);
-    yield* profileCollection(conn, read, kind, signal, limits);
-  }
-
-  /** Tables of the database's own schemas (see preview.ts); previews and profiles refuse them unless the daemon opts in. */
-  isSystemTable(table: RelationKey): boolean {
-    return isSystemTable(table);
-  }
-
-  /** Columns holding password hashes or connection secrets (see preview.ts); always masked unless the daemon says otherwise. */
-  credentialColumns(table: RelationKey): readonly string[] {
-    return credentialColumns(table);
-  }
-
-  private limitsOf(conn: MongoClient): CatalogLimits {
-    return this.limits.get(conn) ?? {};
-  }
+/** The namespace's kind: the one its preview look-up found, else asked of the server; NOT_FOUND when there is none. */
+async function kindOf(call: ConnectorCall<MongoClient>, conn: MongoClient, table: RelationKey, signal: AbortSignal): Promise<NamespaceKind> {
+  const kind = kindsOf(call).get(kindKey(table)) ?? (await collectionKind(conn, table, signal, limitsOf(conn)));
+  if (kind === undefined) throw new NotFoundError('TABLE_NOT_FOUND', `MongoDB has no collection or view "${table.name}" in database "${table.schema}" that this user may see`);
+  return kind;
 }
 
-const kindKey = (t: RelationKey) => `${t.schema}\u0000${t.name}`;
+/**
+ * The MongoDB connector, on the official driver, declared with `defineConnector`. One
+ * `MongoClient` per endpoint: a single host with `directConnection`, or a `mongodb+srv` seed
+ * list. Its pool gives the strategy's parallel reads, so no further clients are opened for
+ * them. Every command carries the call's `AbortSignal` (the driver closes the connection of a
+ * command in flight when it fires), and the catalog commands of discovery the strategy's
+ * statement time limit as `maxTimeMS` (sampling its own, within that one), so the server stops
+ * on its own too; the engine then closes the client, which closes every pooled and monitoring
+ * connection.
+ */
+export const mongodbConnector: ConnectorDefinition = defineConnector<MongoClient>({
+  type: 'mongodb',
+  aliases: ['mongo'],
+  displayName: 'MongoDB',
+  description: 'MongoDB 4.2 and later (standalone, replica sets, sharded clusters, mongodb+srv), through the official driver',
+  defaultPort: 27017,
+  sessions: ({ source, context }) => {
+    // Bad MongoDB settings (an unknown auth_mechanism) fail the call before anything connects.
+    mongoSettings(source, source.primary.host);
+    return {
+      /** Opens one client (its pool of at most MAX_POOL_SIZE connections) and remembers its command limits. */
+      async open(args, signal) {
+        const settings = mongoSettings(source, args.host);
+        let client: MongoClient;
+        try {
+          // mongodb+srv: the seed list comes from the target policy's DNS servers, not the driver's look-up.
+          const seeds = settings.srv ? await seedListOf(settings.host, signal, args.targets, settings.authSource !== undefined) : undefined;
+          client = await openClient(
+            seeds?.url ?? mongoUrl(args, settings),
+            { ...mongoClientOptions(args, settings, { authenticate: true, maxPoolSize: MAX_POOL_SIZE }), ...seeds?.options },
+            signal,
+            args.targets,
+            (denied) => context.logger.warn('the target policy refused a connection the MongoDB driver asked for', { host: denied.host, address: denied.address, rule: denied.rule }),
+          );
+        } catch (error) {
+          throw toConnectError(error, args, settings);
+        }
+        limits.set(client, { maxTimeMS: args.statementTimeoutMs, database: args.database || undefined });
+        return client;
+      },
+      /** Closes the client and every pooled and monitoring connection; never throws. */
+      close: closeClient,
+      /** Network errors and timeouts, no selectable server, a closed client or pool, shutdowns and step-downs (see mongoErrors.ts). */
+      isConnectionError,
+    };
+  },
+  /** resolve-credentials, then the network, server and access checks (see checks.ts). */
+  checks: (call) => mongoValidationPlan(call),
+  catalog: ({ context }) => ({
+    /** The databases that pass the filter (see catalog.ts). */
+    listSchemas: (conn, filter, signal) => readDatabases(conn, filter, signal, limitsOf(conn)),
+    /** One page of collections, read over the client's pool (at most MAX_POOL_SIZE at once). */
+    listRelations: (conn, page, signal) => readCollections(conn, { ...page, concurrency: Math.min(page.concurrency, MAX_POOL_SIZE) }, signal, context.logger, limitsOf(conn)),
+    countEntities: (conn, filter, after, signal) => countCollections(conn, filter, after, signal, context.logger, limitsOf(conn), MAX_POOL_SIZE),
+    /** The driver pools connections itself: no extra clients for parallel reads. */
+    parallelConnections: () => 0,
+  }),
+  preview: (call) => ({
+    async previewColumns(conn, table, columns, signal) {
+      // The data source's database only (previews and profiles both start here): NOT_FOUND before any command.
+      const secondary = call.activeRole === 'SECONDARY';
+      refuseTableOutOfScope(table, { database: limitsOf(conn).database, field: secondary ? 'data_source.secondary.database' : 'data_source.primary.database' }, 'mongodb');
+      const found = await previewColumns(conn, table, columns, signal, limitsOf(conn));
+      kindsOf(call).set(kindKey(table), found.kind);
+      return found.columns;
+    },
+    async previewRows(conn, read, signal) {
+      return previewRows(conn, read, await kindOf(call, conn, read.table, signal), signal, limitsOf(conn));
+    },
+    /** `admin`, `config`, `local` and `system.*` collections (see preview.ts). */
+    isSystemTable,
+    /** Fields holding credentials (see preview.ts). */
+    credentialColumns,
+  }),
+  profile: (call) => ({
+    async *profileTable(conn, read, signal) {
+      yield* profileCollection(conn, read, await kindOf(call, conn, read.table, signal), signal, limitsOf(conn));
+    },
+  }),
+});

@@ -3,7 +3,7 @@
  * serverChecks.ts (handshake, server-version), accessChecks.ts (authenticate, privileges);
  * their shared state in checkState.ts.
  */
-import { latencyCheck, resolveCredentialsCheck, type LocationAwareConnector, type ValidationPlan } from '@sourced/core';
+import { latencyCheck, resolveCredentialsCheck, type ConnectorCall, type ValidationPlan } from '@sourced/core';
 import type { MongoClient } from 'mongodb';
 import { clientOf, type MongoCheckState } from './checkState';
 import { closeClient } from './connect';
@@ -20,11 +20,11 @@ export type { MongoCheckState } from './checkState';
  * (as on a real server), so they run before authenticate and tell a wrong password apart
  * from a server that cannot be reached.
  */
-export function mongoValidationPlan(connector: LocationAwareConnector<MongoClient>): ValidationPlan<MongoCheckState> {
+export function mongoValidationPlan(connector: Pick<ConnectorCall<MongoClient>, 'connectionArgs'>): ValidationPlan<MongoCheckState> {
   return {
     createState: () => ({}),
     checks: [
-      resolveCredentialsCheck<MongoCheckState>(connector as LocationAwareConnector<unknown>),
+      resolveCredentialsCheck<MongoCheckState>(connector),
       mongoDnsCheck,
       mongoTcpCheck,
       tlsCheck,
