@@ -40,7 +40,7 @@ function mysqlSource(server: ServerInfo, user = server.user, password = server.p
 function shape(r: Relation): Record<string, unknown> {
   const strip = (o: object): Record<string, unknown> =>
     Object.fromEntries(Object.entries(o).filter(([k, v]) => v !== '' && !(v === false && k !== 'nullable') && !(Array.isArray(v) && v.length === 0)));
-  const { createdAt: _c, updatedAt: _u, columns, indexes, ...rest } = r;
+  const { createdAt: _c, updatedAt: _u, createdTime: _ct, updatedTime: _ut, columns, indexes, ...rest } = r;
   return {
     ...strip(rest),
     columns: columns.map(strip),
@@ -109,6 +109,7 @@ describe('MySQL discovery (MariaDB)', () => {
   it('describes shop.customers entity by entity', () => {
     const customers = byName(full, 'shop.customers');
     expect(customers.createdAt).toMatch(RFC3339);
+    expect(customers.createdTime?.seconds).toBe(Date.parse(customers.createdAt) / 1000);
     expect(shape(customers)).toEqual({
       schema: 'shop',
       name: 'customers',

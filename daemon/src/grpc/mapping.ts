@@ -44,6 +44,21 @@ export function toDataSourceInput(ds: DataSource): DataSourceInput {
   };
 }
 
+/**
+ * An RFC 3339 instant ("2024-03-01T09:30:00.123456+00:00") as a google.protobuf.Timestamp with
+ * its full precision; undefined for an empty or unparsable text, or one outside the Timestamp's
+ * range (years 0001-9999).
+ */
+export function toTimestamp(text: string | undefined): { seconds: number; nanos: number } | undefined {
+  const m = text ? /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/i.exec(text.trim()) : null;
+  if (!m) return undefined;
+  const ms = Date.parse(`${m[1]}${m[3]}`);
+  if (!Number.isFinite(ms)) return undefined;
+  const year = new Date(ms).getUTCFullYear();
+  if (year < 1 || year > 9999) return undefined;
+  return { seconds: Math.floor(ms / 1000), nanos: Number((m[2] ?? '').padEnd(9, '0')) };
+}
+
 /** A generated enum object (ts-proto: names to numbers and back, with UNRECOGNIZED = -1). */
 type ProtoEnum = Record<string, string | number>;
 
@@ -186,6 +201,7 @@ function toSourceIdentity(i: SourceIdentity): SourceIdentityMessage {
     serverId: i.serverId ?? '',
     serverVersion: i.serverVersion ?? '',
     startedAt: i.startedAt ?? '',
+    startedTime: toTimestamp(i.startedAt),
   };
 }
 
@@ -256,6 +272,8 @@ function toRelation(r: RelationEntity): Relation {
     collation: r.collation ?? '',
     createdAt: r.createdAt ?? '',
     updatedAt: r.updatedAt ?? '',
+    createdTime: toTimestamp(r.createdAt),
+    updatedTime: toTimestamp(r.updatedAt),
     partitions: r.partitions ?? [],
   };
 }
