@@ -16,7 +16,7 @@ export { DataSourceFileError };
  * Reads a data source from a JSON or YAML file. Accepts the contract's JSON (snake_case or
  * camelCase, optionally wrapped as `{ "data_source": ... }`), enum values with or without
  * their prefix (`ON_PREM` or `LOCATION_ON_PREM`, `verify-full`), secrets as a plain string
- * (a `scheme://` reference, otherwise an inline value), and the platform's older shape:
+ * (a `scheme://` reference, a `sourced:enc:` envelope, otherwise an inline value), and the platform's older shape:
  * unknown top-level fields (such as `replica_config`) move into `additional_properties`.
  */
 export function readDataSourceFile(path: string): DataSource {
@@ -71,5 +71,7 @@ function prefix(obj: Record<string, unknown>, key: string, p: string): void {
 
 function secret(value: unknown): unknown {
   if (typeof value !== 'string') return value;
+  // An envelope from `sourced encrypt` (docs/encryption.md).
+  if (value.startsWith('sourced:enc:')) return { encrypted: value };
   return /^[a-z][a-z0-9+.-]*:\/\/./i.test(value) ? { reference: value } : { inline_value: value };
 }

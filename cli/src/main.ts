@@ -43,6 +43,9 @@ function report(error: unknown): number {
     if (bin) {
       const rich = decodeRichStatus(bin as Buffer);
       for (const v of rich.badRequest ?? []) process.stderr.write(`  ${v.field}: ${v.description}\n`);
+      // A hint for the fix, when the error has one (envelopes and keys: docs/encryption.md).
+      const hint = rich.errorInfo?.metadata?.hint;
+      if (hint) process.stderr.write(`  hint: ${hint}\n`);
     }
     // Every status the daemon sends carries google.rpc details; an UNAVAILABLE without them
     // comes from this side of the channel: the daemon could not be reached. (An UNAVAILABLE

@@ -17,6 +17,14 @@ export interface ClientOptions {
   color: boolean;
 }
 
+/** `sourced encrypt`'s flags (the value itself comes from stdin or a prompt, never from a flag). */
+export interface EncryptOptions extends ClientOptions {
+  dataSourceId: string;
+  field: string;
+  keyProvider?: string;
+  keyId?: string;
+}
+
 export interface DiscoverOptions extends ClientOptions {
   includeSchema: string[];
   excludeSchema: string[];

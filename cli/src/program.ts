@@ -31,6 +31,7 @@ const commands = {
   preview: lazy(() => require('./previewCommand') as typeof import('./previewCommand')),
   profile: lazy(() => require('./profileCommand') as typeof import('./profileCommand')),
   plugins: lazy(() => require('./pluginsCommand') as typeof import('./pluginsCommand')),
+  encrypt: lazy(() => require('./encryptCommand') as typeof import('./encryptCommand')),
   serve: lazy(() => require('./serveCommand') as typeof import('./serveCommand')),
   audit: lazy(() => require('./audit') as typeof import('./audit')),
   demo: lazy(() => require('./demo') as typeof import('./demo')),
@@ -164,6 +165,26 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
     .description("Lists the daemon's plugins: id, version, state, and what each provides (connectors, secret providers, database tokens); a plugin that failed to load with its error.")
     .addHelpText('after', epilogue(['sourced plugins', 'sourced plugins --address daemon.internal:50051 --ca ca.pem --json'], 'Exit codes: 0 ok, 2 bad input, 3 daemon unreachable, 4 other error.'))
     .action(async (options: o.ClientOptions) => setExitCode(await commands.plugins().runPlugins(options)));
+
+  clientCommand(program, 'encrypt', undefined, 'the envelope and its key as one JSON object', (c) =>
+    c
+      .addOption(new Option('--data-source-id <ID>', 'the id of the data source the value belongs to (its DataSource.id): the envelope opens only for it').makeOptionMandatory())
+      .addOption(new Option('--field <PATH>', 'where in the data source it goes: credentials.password, ssl_config.key, cloud_config.aws_secret_access_key, ...').default('credentials.password'))
+      .option('--key-provider <NAME>', "the key provider: local (the daemon's keyring, the default) or a plugin's, such as aws-kms")
+      .option('--key-id <ID>', "a key of that provider (default: its current key)"),
+  )
+    .summary('encrypt a credential into an envelope to store')
+    .description(
+      "Encrypts a value through the daemon's EncryptSecret and prints the envelope (sourced:enc:v1:...) to store with the data source and pass as its password's \"encrypted\" value. The value is read from stdin, or typed at a prompt that does not echo it; never from the command line. Nothing is kept by the daemon (docs/encryption.md).",
+    )
+    .addHelpText(
+      'after',
+      epilogue(
+        ['printf %s "$DB_PASSWORD" | sourced encrypt --data-source-id orders-db', 'sourced encrypt --data-source-id orders-db --field ssl_config.key < client.key', 'sourced encrypt --data-source-id orders-db --key-provider aws-kms --json'],
+        'Exit codes: 0 ok, 2 bad input (no value, INVALID_ARGUMENT), 3 daemon unreachable, 4 other error (FAILED_PRECONDITION: no keyring or key; PERMISSION_DENIED).',
+      ),
+    )
+    .action(async (options: o.EncryptOptions) => setExitCode(await commands.encrypt().runEncrypt(options)));
 
   program.commandsGroup('On this machine:');
   const audit = program
