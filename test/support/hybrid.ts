@@ -177,9 +177,9 @@ export const relationsOf = (events: DiscoverDataSourceResponse[]): Relation[] =>
 export const namesOf = (events: DiscoverDataSourceResponse[]) => relationsOf(events).map((r) => `${r.schema}.${r.name}`);
 export const kindsOf = (events: DiscoverDataSourceResponse[]) => events.map((e) => e.event?.$case);
 
-/** A relation without what differs between two servers holding the same schema (MySQL's create/update times). */
-export function comparable(r: Relation): Omit<Relation, 'createdAt' | 'updatedAt'> {
-  const { createdAt: _c, updatedAt: _u, ...rest } = r;
+/** A relation without what differs between two servers holding the same schema (MySQL's create/update times, as text and as Timestamps). */
+export function comparable(r: Relation): Omit<Relation, 'createdAt' | 'updatedAt' | 'createdTime' | 'updatedTime'> {
+  const { createdAt: _c, updatedAt: _u, createdTime: _ct, updatedTime: _ut, ...rest } = r;
   return rest;
 }
 
