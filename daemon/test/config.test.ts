@@ -257,7 +257,7 @@ secrets:
   it('checks the rbac and audit sections', () => {
     const ok = write('rbac/ok.yaml', 'rbac:\n  roles:\n    r: { rpcs: ["*"], hosts: ["*.internal"] }\n  bindings:\n    ci: [r]\naudit:\n  file: logs/audit.log\n');
     const c = loadConfig(['--config', ok], {}, dir);
-    expect(c.rbac).toEqual({ roles: { r: { rpcs: ['*'], connectors: [], hosts: ['*.internal'], secrets: [], keys: [] } }, bindings: { ci: ['r'] } });
+    expect(c.rbac).toEqual({ roles: { r: { rpcs: ['*'], connectors: [], hosts: ['*.internal'], secrets: [] } }, bindings: { ci: ['r'] } });
     expect(c.audit).toEqual({ ...DEFAULT_CONFIG.audit, stdout: false, file: join(dir, 'rbac/logs/audit.log') });
     expect(errorOf(['--config', write('rbac/key.yaml', 'audit:\n  signingKey: 0123456789abcdef0123\n')])).toMatchInlineSnapshot(
       `"audit.signingKey in <dir>/rbac/key.yaml: must be a secret reference (env://NAME, file:///path, aws-sm://..., azure-kv://...), never the key itself"`,

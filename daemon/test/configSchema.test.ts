@@ -57,7 +57,7 @@ const SAMPLES: Record<string, { raw: string; expected: unknown; needs?: Record<s
   'auth.jwt.audience': { raw: 'catalog', expected: 'catalog', needs: JWT },
   'auth.jwt.principalClaim': { raw: 'email', expected: 'email', needs: JWT },
   'auth.jwt.requireExpiry': { raw: 'no', expected: false, needs: JWT },
-  'rbac.roles': { raw: '{"reader":{"rpcs":["*"]}}', expected: { reader: { rpcs: ['*'], connectors: [], hosts: [], secrets: [], keys: [] } } },
+  'rbac.roles': { raw: '{"reader":{"rpcs":["*"]}}', expected: { reader: { rpcs: ['*'], connectors: [], hosts: [], secrets: [] } } },
   'rbac.bindings': { raw: '{"ci":["reader"]}', expected: { ci: ['reader'] }, needs: { SOURCED_RBAC_ROLES: '{"reader":{}}' } },
   'server.tls.cert': { raw: 'other.crt', expected: join(dir, 'other.crt'), needs: { SOURCED_SERVER_TLS_KEY: TLS.SOURCED_SERVER_TLS_KEY } },
   'server.tls.key': { raw: 'other.key', expected: join(dir, 'other.key'), needs: { SOURCED_SERVER_TLS_CERT: TLS.SOURCED_SERVER_TLS_CERT } },

@@ -29,8 +29,8 @@ const rbacRole = z.strictObject({
   connectors: patterns().default([]),
   hosts: patterns().default([]),
   secrets: patterns().default([]),
-  // Keys of envelope encryption, as `<key provider>:<key id>` globs (`local:*`).
-  keys: patterns().default([]),
+  // Keys of envelope encryption, as `<key provider>:<key id>` globs (`local:*`); absent: none.
+  keys: patterns().optional(),
 });
 
 /** The configuration's shape, every key checked; `DaemonConfigSchema` adds the rules between keys. */

@@ -32,7 +32,7 @@ export function providerContext(source: DataSource, signal: AbortSignal = new Ab
     logger: noopLogger,
     async resolveSecret(input: SecretInput) {
       if (input.kind === 'inline') return input.value;
-      throw new Error(`this context resolves inline values only, not ${input.reference}`);
+      throw new Error(`this context resolves inline values only, not ${input.kind === 'reference' ? input.reference : 'an envelope'}`);
     },
   };
 }
