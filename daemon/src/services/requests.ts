@@ -190,7 +190,11 @@ class Faults {
       return run();
     } catch (error) {
       if (!(error instanceof InputError)) throw error;
-      for (const v of error.violations) this.violations.push({ ...v, reason: v.reason ?? error.reason });
+      // A field already faulted by the daemon's own limit (named with its config key) is not
+      // reported again by the engine's looser check of the same field.
+      for (const v of error.violations) {
+        if (!this.violations.some((known) => known.field === v.field)) this.violations.push({ ...v, reason: v.reason ?? error.reason });
+      }
       return undefined;
     }
   }
