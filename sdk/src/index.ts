@@ -120,6 +120,10 @@ export type { ColumnFigureMethods, ColumnProfile, FigureMethod, ProfileItem, Pro
 export { isSecret, parseSecretReference, pickJsonPath, REDACTED_TEXT, scrubbedErrorText, scrubSecrets, Secret, SecretErrorReason, SecretResolutionError } from '@sourced/core';
 export type { ChainAttempt, ResolvedSecret, SecretInput, SecretProvider, SecretProviderContext, SecretReference, SecretRequest, SecretValueInput } from '@sourced/core';
 
+// ---- key providers of envelope encryption (since 1.3.0; docs/encryption.md) ----
+export { DataKeyInvalidError, KeyAccessDeniedError, KeyDisabledError, KeyErrorReason, KeyNotFoundError, KeyProviderMissingError, KeyProviderUnavailableError, KeyUnusableError } from '@sourced/core';
+export type { EncryptionContext, GeneratedDataKey, KeyProvider, KeyProviderContext } from '@sourced/core';
+
 // ---- database tokens from cloud identities ----
 export type { DatabaseToken, DatabaseTokenContext, DatabaseTokenMinter, DatabaseTokenProvider, DatabaseTokenRequest } from '@sourced/core';
 
