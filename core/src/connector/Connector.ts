@@ -67,7 +67,7 @@ export interface ConnectorDefinition {
    * paths it opens (confine them to a folder the operator names in its settings).
    */
   readonly addressing?: 'network' | 'file';
-  /** What its connectors can do: validate, discover, or both. */
+  /** What its connectors can do (`validate`, `discover`, `preview`, `profile`); `defineConnector` derives it from the capabilities given. */
   readonly capabilities: readonly ConnectorCapability[];
   /** Makes the connector of one call on a data source. Must not connect yet: the engines call `initialize` or run the validation plan. */
   create(source: DataSource, context: ConnectorContext): Connector;
