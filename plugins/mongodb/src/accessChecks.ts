@@ -40,8 +40,9 @@ export const authenticateCheck: Check = {
     const mechanism = settings.authMechanism !== 'DEFAULT' ? settings.authMechanism : mechanisms?.includes('SCRAM-SHA-256') || !mechanisms?.length ? 'SCRAM-SHA-256' : 'SCRAM-SHA-1';
     details.mechanism = mechanism;
     let client: MongoClient;
+    const timeoutMs = timeoutWithin(ctx);
     try {
-      const options = mongoClientOptions(args, settings, { authenticate: true, maxPoolSize: 1, timeoutMs: timeoutWithin(ctx) });
+      const options = mongoClientOptions(args, settings, { authenticate: true, maxPoolSize: 1, timeoutMs });
       const seeds = seedListFromState(ctx, settings);
       client = await openClient(seeds?.url ?? mongoUrl(args, settings), { ...options, ...seeds?.options }, ctx.signal, args.targets);
     } catch (error) {
@@ -49,6 +50,8 @@ export const authenticateCheck: Check = {
       const f = describeConnectFailure(error, args, { ...settings, authSource }, {
         serverOffersTls: ctx.state.serverOffersTls,
         userExists: mechanisms === undefined ? undefined : mechanisms.length > 0,
+        timeoutMs,
+        checkLimitMs: ctx.timeoutMs,
       });
       if (f.code) details.code = f.code;
       return failed(f.message, f.hint, details);

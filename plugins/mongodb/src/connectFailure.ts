@@ -17,6 +17,10 @@ export interface FailureContext {
   serverOffersTls?: boolean;
   /** Whether the user exists in the auth source (from hello's saslSupportedMechs), when known. */
   userExists?: boolean;
+  /** The time the client was given (a check's: within its own limit, which may be below the connect timeout). */
+  timeoutMs?: number;
+  /** The check's own time limit, when a check opened the client. */
+  checkLimitMs?: number;
 }
 
 /**
@@ -115,8 +119,15 @@ export function describeConnectFailure(error: unknown, args: ConnectionArgs, set
       reason: 'CONNECT_TIMEOUT',
       kind: 'unavailable',
       code: 'TIMEOUT',
-      message: `no MongoDB handshake with ${target} within ${args.connectTimeoutMs} ms`,
-      hint: 'The server or a firewall in between is slow or drops packets; raise connection_properties.connect_timeout_seconds if it is merely slow.',
+      ...(known.timeoutMs !== undefined && known.timeoutMs < args.connectTimeoutMs
+        ? {
+            message: `no MongoDB handshake with ${target} within ${known.checkLimitMs ?? known.timeoutMs} ms, the check's time limit`,
+            hint: 'The server or a firewall in between is slow or drops packets; the check_timeout_ms of the request is shorter than the connect timeout: raise it if the server is merely slow.',
+          }
+        : {
+            message: `no MongoDB handshake with ${target} within ${args.connectTimeoutMs} ms`,
+            hint: 'The server or a firewall in between is slow or drops packets; raise connection_properties.connect_timeout_seconds if it is merely slow.',
+          }),
     };
   }
   return { reason: 'CONNECT_FAILED', kind: 'unavailable', code: socketCode, message: `could not connect to ${target}: ${text}` };

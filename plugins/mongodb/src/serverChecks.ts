@@ -67,13 +67,14 @@ export const handshakeCheck: Check = {
     const args = connectionArgsOf(ctx.state);
     const settings = settingsOf(ctx);
     let client: MongoClient;
+    const timeoutMs = timeoutWithin(ctx);
     try {
-      const options = mongoClientOptions(args, settings, { authenticate: false, maxPoolSize: 1, timeoutMs: timeoutWithin(ctx) });
+      const options = mongoClientOptions(args, settings, { authenticate: false, maxPoolSize: 1, timeoutMs });
       const seeds = seedListFromState(ctx, settings);
       client = await openClient(seeds?.url ?? mongoUrl(args, settings), { ...options, ...seeds?.options }, ctx.signal, args.targets);
     } catch (error) {
       if (ctx.signal.aborted) throw abortedErrorFrom(ctx.signal);
-      const f = describeConnectFailure(error, args, settings, { serverOffersTls: ctx.state.serverOffersTls });
+      const f = describeConnectFailure(error, args, settings, { serverOffersTls: ctx.state.serverOffersTls, timeoutMs, checkLimitMs: ctx.timeoutMs });
       return failed(f.message, f.hint, f.code ? { code: f.code } : undefined);
     }
     ctx.state.probe = client;
