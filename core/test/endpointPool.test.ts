@@ -1,4 +1,5 @@
-import { trace } from '@opentelemetry/api';
+import { trace, type Meter } from '@opentelemetry/api';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { describe, expect, it } from 'vitest';
 import { ConnectionBudget, CredentialResolver, EndpointPool, endpointOf, noopLogger, SourceIdentityError, UnavailableError, type DataSource, type SourceIdentity } from '../src';
 import { fakeContext, fakeSource, FakeConnectionLost, FakeServer, hybridSource, type FakeConnection } from './fakeConnector';
@@ -6,12 +7,12 @@ import { fakeContext, fakeSource, FakeConnectionLost, FakeServer, hybridSource, 
 const signal = () => new AbortController().signal;
 
 /** A pool over fake servers `primary` and `secondary` (the driver part only: open, close, identify). */
-function pool(source: DataSource, options: { budget?: ConnectionBudget; identify?: (conn: FakeConnection) => SourceIdentity | undefined } = {}) {
+function pool(source: DataSource, options: { budget?: ConnectionBudget; identify?: (conn: FakeConnection) => SourceIdentity | undefined; meter?: Meter } = {}) {
   const servers = new Map([
     ['primary', new FakeServer('primary', [])],
     ['secondary', new FakeServer('secondary', [])],
   ]);
-  const context = fakeContext({ connectionBudget: options.budget });
+  const context = fakeContext({ connectionBudget: options.budget, meter: options.meter });
   const credentials = new CredentialResolver(source, 'fake', context);
   const endpoint = (role: 'PRIMARY' | 'SECONDARY') => endpointOf(source, role, 7000);
   const p = new EndpointPool<FakeConnection>({
@@ -167,5 +168,33 @@ describe('EndpointPool', () => {
     await p.close();
     await expect(opening).rejects.toMatchObject({ reason: 'CONNECTOR_CLOSED' });
     expect(primary.openConnections).toBe(0);
+  });
+
+  /** sourced.source.connections counts each open connection by db.system and the endpoint's host, up at open and down at close, failover and reconnect included. */
+  it('counts the connections it holds open', async () => {
+    class Reader extends MetricReader {
+      protected onForceFlush = () => Promise.resolve();
+      protected onShutdown = () => Promise.resolve();
+    }
+    const reader = new Reader();
+    const meter = new MeterProvider({ readers: [reader] }).getMeter('sourced');
+    const open = async () => {
+      const { resourceMetrics } = await reader.collect();
+      const metric = resourceMetrics.scopeMetrics.flatMap((m) => m.metrics).find((m) => m.descriptor.name === 'sourced.source.connections');
+      return Object.fromEntries((metric?.dataPoints ?? []).map((p) => [`${String(p.attributes['db.system'])} ${String(p.attributes['server.address'])}`, p.value]));
+    };
+    const { pool: p, primary } = pool(hybridSource(), { meter });
+    await p.initialize(signal());
+    expect(await open()).toEqual({ 'fake primary': 1, 'fake secondary': 1 });
+    await p.readers(2, signal());
+    expect(await open()).toEqual({ 'fake primary': 3, 'fake secondary': 1 });
+    primary.up = false;
+    await p.failover('primary went away', signal());
+    await new Promise((r) => setImmediate(r));
+    expect(await open()).toEqual({ 'fake primary': 0, 'fake secondary': 1 });
+    await p.reconnect(signal());
+    expect(await open()).toEqual({ 'fake primary': 0, 'fake secondary': 1 });
+    await p.close();
+    expect(await open()).toEqual({ 'fake primary': 0, 'fake secondary': 0 });
   });
 });
