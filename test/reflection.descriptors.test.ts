@@ -76,7 +76,7 @@ describe('reflection descriptors', () => {
     const set = FileDescriptorSet.decode(readFileSync(DESCRIPTOR_SET_PATH)) as unknown as { file: FileDescriptor[] };
     const contract = set.file.filter((f) => f.name.startsWith('sourced/v1/'));
     expect(contract.map((f) => f.name).sort()).toEqual(
-      ['data_source', 'data_source_service', 'discovery', 'plugin_service', 'preview', 'profile', 'secret_service', 'validation'].map((n) => `sourced/v1/${n}.proto`),
+      ['data_source', 'data_source_service', 'discovery', 'errors', 'plugin_service', 'preview', 'profile', 'secret_service', 'validation'].map((n) => `sourced/v1/${n}.proto`),
     );
     for (const file of contract) {
       const answer = await ask({ fileByFilename: file.name });
