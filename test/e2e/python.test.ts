@@ -1,59 +1,20 @@
 import { readdirSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { SpanKind } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, inject, it } from 'vitest';
 import { eventually } from '../support/pg';
 import { captureText } from '../support/secretScan';
 import { startTestDaemon, type TestDaemon } from '../support/testDaemon';
+import { CHECKS, RELATIONS, ROOT, TRACE_ID, run as runCommand, type Json, type Run } from '../shared/clientSmoke.behaviour';
 
 /**
  * Debian's interpreter, which sees python3-grpcio and python3-protobuf (installed by
  * scripts/install-test-deps.sh); a pyenv `python3` first on PATH does not.
  */
 const PYTHON = '/usr/bin/python3';
-const ROOT = resolve(__dirname, '../..');
-/** The made-up caller trace of clients/python/examples/smoke.py. */
-const TRACE_ID = '5ce0e9a56015fec5aadfa328ae398115';
+/** The made-up caller trace's parent span in clients/python/examples/smoke.py (its trace id is TRACE_ID). */
 const PARENT_SPAN_ID = 'ab54a98ceb1f0ad2';
-const CHECKS = ['resolve-credentials', 'dns', 'tcp', 'tls', 'authenticate', 'server-version', 'privileges', 'metadata-read', 'latency'];
-/** Every relation of the PostgreSQL fixture the test role may see (as in postgres.discover.test.ts). */
-const RELATIONS = [
-  'inventory.products',
-  'inventory.stock',
-  'inventory.supplier_feed',
-  'inventory.warehouses',
-  'sales.customer_order_totals',
-  'sales.customers',
-  'sales.daily_revenue',
-  'sales.events',
-  'sales.events_2024_h1',
-  'sales.events_2024_h2',
-  'sales.order_lines',
-  'sales.orders',
-];
-
-/** A line of the smoke script (JSON of the proto field names, as Python printed it). */
-type Json = Record<string, any>;
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command without blocking the event loop (the daemon under test is in this process). */
-function run(command: string, args: string[], stdin = ''): Promise<Run> {
-  return new Promise((done, fail) => {
-    const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
+const run = (command: string, args: string[], stdin = ''): Promise<Run> => runCommand(command, args, stdin, { ...process.env, PYTHONDONTWRITEBYTECODE: '1' });
 
 describe('Python client (clients/python) against an in-process daemon', () => {
   const pg = inject('postgres');
