@@ -29,9 +29,11 @@ function meta(field: string, hint: string, extra: Record<string, string> = {}): 
 
 /** INVALID_ARGUMENT: the envelope's bytes are not a well-formed v1 envelope. */
 export class EnvelopeFormatError extends InputError {
+  /** What the caller can do about it, for people (also in the error's metadata as `hint`). */
   readonly hint: string;
   constructor(field: string, problem: string, options: { reason?: string; hint?: string } = {}) {
-    const hint = options.hint ?? 'Pass the envelope exactly as EncryptSecret returned it (one line starting with sourced:enc:v1:); do not edit, trim or re-encode it.';
+    const hint =
+      options.hint ?? 'Pass the envelope exactly as EncryptSecret returned it (one line starting with sourced:enc:v1:); do not edit, trim or re-encode it.';
     const reason = options.reason ?? EnvelopeErrorReason.MALFORMED;
     super([{ field, description: problem }], { reason, metadata: meta(field, hint) });
     this.hint = hint;
@@ -40,17 +42,22 @@ export class EnvelopeFormatError extends InputError {
 
 /** INVALID_ARGUMENT: authentication of the value failed; someone or something changed the envelope. */
 export class EnvelopeTamperedError extends InputError {
+  /** What the caller can do about it, for people (also in the error's metadata as `hint`). */
   readonly hint = 'The envelope was altered after EncryptSecret made it; restore it from where the platform stored it, or encrypt the value again.';
   constructor(field: string, keyProvider: string, keyId: string) {
     super([{ field, description: 'the envelope does not authenticate: its ciphertext, nonce, tag or header was altered' }], {
       reason: EnvelopeErrorReason.TAMPERED,
-      metadata: meta(field, 'The envelope was altered after EncryptSecret made it; restore it from where the platform stored it, or encrypt the value again.', { key_provider: keyProvider, key_id: keyId }),
+      metadata: meta(field, 'The envelope was altered after EncryptSecret made it; restore it from where the platform stored it, or encrypt the value again.', {
+        key_provider: keyProvider,
+        key_id: keyId,
+      }),
     });
   }
 }
 
 /** INVALID_ARGUMENT: the wrapped data key does not open under the named key (altered, or made by another keyring with the same key id). */
 export class DataKeyInvalidError extends InputError {
+  /** What the caller can do about it, for people (also in the error's metadata as `hint`). */
   readonly hint: string;
   constructor(field: string, keyProvider: string, keyId: string) {
     const hint = `The envelope's wrapped data key does not open under ${keyProvider} key "${keyId}": it was altered, or made by another deployment's key of the same id. Use envelopes this deployment made, or encrypt the value again.`;
@@ -64,18 +71,24 @@ export class DataKeyInvalidError extends InputError {
 
 /** PERMISSION_DENIED: the envelope is bound to another data source or field. */
 export class EnvelopeContextError extends NotAllowedError {
+  /** What the caller can do about it, for people (also in the error's metadata as `hint`). */
   readonly hint: string;
   constructor(field: string, expected: { dataSourceId: string; field: string }) {
     const hint = `An envelope opens only for the data source id and field it was encrypted for. Encrypt the value with EncryptSecret for data source "${expected.dataSourceId}" and field "${expected.field}".`;
-    super(EnvelopeErrorReason.CONTEXT_MISMATCH, `${field}: the envelope was encrypted for another data source or field, not for data source "${expected.dataSourceId}" field "${expected.field}"`, {
-      metadata: meta(field, hint, { data_source_id: expected.dataSourceId, context_field: expected.field }),
-    });
+    super(
+      EnvelopeErrorReason.CONTEXT_MISMATCH,
+      `${field}: the envelope was encrypted for another data source or field, not for data source "${expected.dataSourceId}" field "${expected.field}"`,
+      {
+        metadata: meta(field, hint, { data_source_id: expected.dataSourceId, context_field: expected.field }),
+      },
+    );
     this.hint = hint;
   }
 }
 
 /** FAILED_PRECONDITION: the key, or the key provider, cannot be used as it is configured now. */
 export class KeyUnusableError extends SourcedError {
+  /** What the caller can do about it, for people (also in the error's metadata as `hint`). */
   readonly hint: string;
   constructor(reason: string, message: string, hint: string, metadata: Record<string, string>) {
     super(reason, message, { metadata: { ...metadata, hint } });
@@ -125,20 +138,27 @@ export class KeyProviderMissingError extends KeyUnusableError {
 
 /** PERMISSION_DENIED: the provider refused the daemon's identity the key. */
 export class KeyAccessDeniedError extends NotAllowedError {
+  /** What the caller can do about it, for people (also in the error's metadata as `hint`). */
   readonly hint: string;
   constructor(field: string, keyProvider: string, keyId: string, detail = 'access denied') {
     const hint = `Grant the daemon's identity use of ${keyProvider} key "${keyId}" (for AWS KMS kms:GenerateDataKey and kms:Decrypt).`;
-    super(KeyErrorReason.ACCESS_DENIED, `${field}: ${keyProvider} refused key "${keyId}": ${detail}`, { metadata: meta(field, hint, { key_provider: keyProvider, key_id: keyId }) });
+    super(KeyErrorReason.ACCESS_DENIED, `${field}: ${keyProvider} refused key "${keyId}": ${detail}`, {
+      metadata: meta(field, hint, { key_provider: keyProvider, key_id: keyId }),
+    });
     this.hint = hint;
   }
 }
 
 /** UNAVAILABLE: the key provider could not be reached or failed on its side; try again later. */
 export class KeyProviderUnavailableError extends UnavailableError {
+  /** What the caller can do about it, for people (also in the error's metadata as `hint`). */
   readonly hint: string;
   constructor(field: string, keyProvider: string, detail: string, options: { cause?: unknown } = {}) {
     const hint = `The ${keyProvider} key provider did not answer; try again later, and check the daemon's network path to it.`;
-    super(KeyErrorReason.UNAVAILABLE, `${field}: the ${keyProvider} key provider is unavailable: ${detail}`, { cause: options.cause, metadata: meta(field, hint, { key_provider: keyProvider }) });
+    super(KeyErrorReason.UNAVAILABLE, `${field}: the ${keyProvider} key provider is unavailable: ${detail}`, {
+      cause: options.cause,
+      metadata: meta(field, hint, { key_provider: keyProvider }),
+    });
     this.hint = hint;
   }
 }
