@@ -28,8 +28,30 @@ export const hasView = (i: number) => i % 20 === 0;
 export const VIEW_COLUMNS = 3;
 
 /** Column types by (g - 1) % 10 for column c<g>; c1..c4 must be indexable in both databases. */
-export const PG_TYPES = ['bigint', 'varchar(64)', 'integer NOT NULL DEFAULT 0', 'numeric(12,2)', 'timestamptz DEFAULT now()', 'text', 'boolean', 'date', 'jsonb', 'uuid'];
-export const MARIADB_TYPES = ['bigint', 'varchar(64)', 'int NOT NULL DEFAULT 0', 'decimal(12,2)', 'datetime(6) DEFAULT CURRENT_TIMESTAMP(6)', 'text', 'boolean', 'date', 'json', 'uuid'];
+export const PG_TYPES = [
+  'bigint',
+  'varchar(64)',
+  'integer NOT NULL DEFAULT 0',
+  'numeric(12,2)',
+  'timestamptz DEFAULT now()',
+  'text',
+  'boolean',
+  'date',
+  'jsonb',
+  'uuid',
+];
+export const MARIADB_TYPES = [
+  'bigint',
+  'varchar(64)',
+  'int NOT NULL DEFAULT 0',
+  'decimal(12,2)',
+  'datetime(6) DEFAULT CURRENT_TIMESTAMP(6)',
+  'text',
+  'boolean',
+  'date',
+  'json',
+  'uuid',
+];
 
 /** What a complete discovery of N tables must return. */
 export interface Expected {

@@ -42,7 +42,13 @@ async function sessionCounter(source: SourceSpec): Promise<{ count(): Promise<nu
   };
 }
 
-export async function runConcurrent(source: SourceSpec, discoveries: number, strategyName: string, limit: number, expectedRelations: number): Promise<ConcurrentResult> {
+export async function runConcurrent(
+  source: SourceSpec,
+  discoveries: number,
+  strategyName: string,
+  limit: number,
+  expectedRelations: number,
+): Promise<ConcurrentResult> {
   const strategy = parseStrategy(strategyName);
   const daemon = await startDaemonProcess({ SOURCED_MAX_CONNECTIONS_PER_ENDPOINT: String(limit) });
   const counter = await sessionCounter(source);

@@ -58,7 +58,9 @@ async function startOnce(port: number, extraEnv: Record<string, string>): Promis
     await Promise.race([
       new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + 30_000, (error) => (error ? reject(error) : resolve()))),
       exited.then(() => {
-        throw Object.assign(new Error(`the daemon exited: ${stderr.trim()}`), { addressInUse: /EADDRINUSE|address already in use|cannot listen/i.test(stderr) });
+        throw Object.assign(new Error(`the daemon exited: ${stderr.trim()}`), {
+          addressInUse: /EADDRINUSE|address already in use|cannot listen/i.test(stderr),
+        });
       }),
     ]);
   } catch (error) {

@@ -71,7 +71,11 @@ function parseOptions(argv: string[]): Options {
       'connection-limit': { type: 'string' },
     },
   });
-  const list = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  const list = (s: string | undefined) =>
+    (s ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
   const sizes = [...list(values.sizes), ...positionals].map((x) => Number(x.replace(/[_,]/g, '')));
   if (sizes.some((n) => !Number.isInteger(n) || n < 1)) usage(`--sizes: whole numbers of tables, got "${values.sizes ?? positionals.join(' ')}"`);
   const only = values.only;
@@ -115,7 +119,11 @@ async function seededServer(db: Database, n: number): Promise<{ source: SourceSp
     const pg = await startPostgres();
     try {
       const seedMs = await seedPostgres(pg, n);
-      return { source: { type: 'postgres', host: pg.host, port: pg.port, database: pg.database, user: pg.user, password: pg.password }, seedMs, destroy: () => pg.destroy() };
+      return {
+        source: { type: 'postgres', host: pg.host, port: pg.port, database: pg.database, user: pg.user, password: pg.password },
+        seedMs,
+        destroy: () => pg.destroy(),
+      };
     } catch (error) {
       await pg.destroy();
       throw error;
@@ -124,7 +132,11 @@ async function seededServer(db: Database, n: number): Promise<{ source: SourceSp
   const mdb = await startMariadb({ extraArgs: MARIADB_SERVER_ARGS });
   try {
     const seedMs = await seedMariadb(mdb, n);
-    return { source: { type: 'mariadb', host: mdb.host, port: mdb.port, database: mdb.database, user: mdb.user, password: mdb.password }, seedMs, destroy: () => mdb.destroy() };
+    return {
+      source: { type: 'mariadb', host: mdb.host, port: mdb.port, database: mdb.database, user: mdb.user, password: mdb.password },
+      seedMs,
+      destroy: () => mdb.destroy(),
+    };
   } catch (error) {
     await mdb.destroy();
     throw error;
@@ -160,7 +172,9 @@ async function benchDatabase(db: Database, options: Options): Promise<string> {
       const sourced: SourcedResult[] = [];
       for (const strategy of options.strategies) {
         const r = await sourcedBest(server.source, strategy, options.runs);
-        log(`  sourced ${r.strategy}: first ${r.firstMs.toFixed(0)} ms, total ${r.totalMs.toFixed(0)} ms, ${r.batches} batches, ${r.relations} relations, ${r.columns} columns, RSS ${(r.baselineRss / 2 ** 20).toFixed(0)} → peak ${(r.peakRss / 2 ** 20).toFixed(0)} MiB`);
+        log(
+          `  sourced ${r.strategy}: first ${r.firstMs.toFixed(0)} ms, total ${r.totalMs.toFixed(0)} ms, ${r.batches} batches, ${r.relations} relations, ${r.columns} columns, RSS ${(r.baselineRss / 2 ** 20).toFixed(0)} → peak ${(r.peakRss / 2 ** 20).toFixed(0)} MiB`,
+        );
         if (r.relations !== want.relations || r.columns !== want.columns) {
           log(`  WARNING: ${r.strategy} returned ${r.relations} relations and ${r.columns} columns; expected ${want.relations} and ${want.columns}`);
         }
@@ -169,7 +183,9 @@ async function benchDatabase(db: Database, options: Options): Promise<string> {
       }
       if (options.concurrent > 0 && n === 1_000) {
         const r = await runConcurrent(server.source, options.concurrent, 'AGGRESSIVE', options.connectionLimit, want.relations);
-        log(`  ${r.discoveries} concurrent AGGRESSIVE discoveries, limit ${r.limit}: ${r.completed} complete, peak ${r.peakSessions} source sessions, ${r.totalMs.toFixed(0)} ms`);
+        log(
+          `  ${r.discoveries} concurrent AGGRESSIVE discoveries, limit ${r.limit}: ${r.completed} complete, peak ${r.peakSessions} source sessions, ${r.totalMs.toFixed(0)} ms`,
+        );
         concurrentRows.push({ n, r });
       }
       let perTable: PerTableResult | undefined;
@@ -178,14 +194,19 @@ async function benchDatabase(db: Database, options: Options): Promise<string> {
         log(
           `  per-table ${perTable.estimated ? `~${perTable.ms.toFixed(0)} ms (extrapolated from ${perTable.read} of ${perTable.relations} relations)` : `${perTable.ms.toFixed(0)} ms`}, ${perTable.queries} queries`,
         );
-        if (perTable.estimated) notes.push(`N=${n.toLocaleString('en-US')}: per-table read ${perTable.read.toLocaleString('en-US')} of ${perTable.relations.toLocaleString('en-US')} relations in the ${options.perTableBudgetMs / 1000} s budget; \`~\` values are extrapolated linearly`);
+        if (perTable.estimated)
+          notes.push(
+            `N=${n.toLocaleString('en-US')}: per-table read ${perTable.read.toLocaleString('en-US')} of ${perTable.relations.toLocaleString('en-US')} relations in the ${options.perTableBudgetMs / 1000} s budget; \`~\` values are extrapolated linearly`,
+          );
       }
       for (const s of sourced) {
         const row: Row = { n, expectedRelations: want.relations, sourced: s, floorMs, perTable };
         rows.push(row);
         log(formatRow(row));
       }
-      notes.push(`N=${n.toLocaleString('en-US')}: seeded in ${seconds(server.seedMs)}; 1-minute load average ${load.toFixed(1)} before seeding, ${loadavg()[0].toFixed(1)} after measuring`);
+      notes.push(
+        `N=${n.toLocaleString('en-US')}: seeded in ${seconds(server.seedMs)}; 1-minute load average ${load.toFixed(1)} before seeding, ${loadavg()[0].toFixed(1)} after measuring`,
+      );
     } finally {
       await server.destroy();
     }
@@ -197,7 +218,9 @@ async function benchDatabase(db: Database, options: Options): Promise<string> {
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
-  log(`discovery benchmark: ${options.databases.join(', ')}; N = ${options.sizes.join(', ')}; strategies ${options.strategies.join(', ')}; Node ${process.version}, ${cpus().length} cores`);
+  log(
+    `discovery benchmark: ${options.databases.join(', ')}; N = ${options.sizes.join(', ')}; strategies ${options.strategies.join(', ')}; Node ${process.version}, ${cpus().length} cores`,
+  );
   // Each database's table as soon as it is done, so a later failure loses nothing.
   for (const db of options.databases) process.stdout.write(`${await benchDatabase(db, options)}\n`);
 }

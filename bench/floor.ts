@@ -73,12 +73,47 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 function readOnce(source: SourceSpec): Promise<number> {
   if (source.type === 'postgres') {
     // Unaligned, tuples only: aligned output would cost psql a pass over every row for the widths.
-    return timed('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', source.host, '-p', String(source.port), '-U', source.user, '-d', source.database, '-c', PG_FLOOR_SQL], cleanEnv({ PGPASSWORD: source.password }));
+    return timed(
+      'psql',
+      [
+        '-X',
+        '-q',
+        '-A',
+        '-t',
+        '-v',
+        'ON_ERROR_STOP=1',
+        '-h',
+        source.host,
+        '-p',
+        String(source.port),
+        '-U',
+        source.user,
+        '-d',
+        source.database,
+        '-c',
+        PG_FLOOR_SQL,
+      ],
+      cleanEnv({ PGPASSWORD: source.password }),
+    );
   }
   const client = process.env['SOURCED_MARIADB_CLIENT'] ?? 'mariadb';
   return timed(
     client,
-    ['--no-defaults', '--protocol=TCP', '-h', source.host, '-P', String(source.port), '-u', source.user, '--batch', '--skip-column-names', '--quick', '-e', MARIADB_FLOOR_SQL],
+    [
+      '--no-defaults',
+      '--protocol=TCP',
+      '-h',
+      source.host,
+      '-P',
+      String(source.port),
+      '-u',
+      source.user,
+      '--batch',
+      '--skip-column-names',
+      '--quick',
+      '-e',
+      MARIADB_FLOOR_SQL,
+    ],
     cleanEnv({ MYSQL_PWD: source.password }),
   );
 }

@@ -137,7 +137,9 @@ export async function seedMariadb(db: MariadbInstance, n: number): Promise<numbe
   const dir = await mkdtemp(join(tmpdir(), 'sourced-bench-seed-'));
   try {
     await db.sql(
-      SCHEMAS.map((s) => `CREATE DATABASE ${s} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci; GRANT SELECT, SHOW VIEW ON ${s}.* TO '${db.user}'@'%';`).join('\n'),
+      SCHEMAS.map((s) => `CREATE DATABASE ${s} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci; GRANT SELECT, SHOW VIEW ON ${s}.* TO '${db.user}'@'%';`).join(
+        '\n',
+      ),
     );
     await inParallel(chunks(n), MARIADB_SESSIONS, async ([from, to]) => {
       let sql = 'SET SESSION foreign_key_checks = 0;\nSET SESSION unique_checks = 0;\n';

@@ -42,7 +42,12 @@ function files(dir: string): string[] {
 
 const REASON = "'([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|INTERNAL|CANCELLED)'";
 /** A classified connect failure's kind (core/src/connector/ConnectFailure.ts) and the error class it becomes. */
-const KIND_CLASS: Record<string, string> = { 'not-allowed': 'NotAllowedError', 'not-found': 'NotFoundError', invalid: 'SourcedError', unavailable: 'UnavailableError' };
+const KIND_CLASS: Record<string, string> = {
+  'not-allowed': 'NotAllowedError',
+  'not-found': 'NotFoundError',
+  invalid: 'SourcedError',
+  unavailable: 'UnavailableError',
+};
 
 /** The class a `reason: 'X'` belongs to: an InputError's option, or a classified failure's kind just after it. */
 function namedReasonClass(m: RegExpExecArray, text: string): string | undefined {
@@ -123,7 +128,15 @@ export function documentedReasons(proto = readFileSync(ERRORS_PROTO, 'utf8')): D
 
 /** The Markdown table of the reasons. */
 export function renderTable(reasons = documentedReasons()): string {
-  const rows = [...reasons].sort((a, b) => a.reason.localeCompare(b.reason)).map((r) => `| \`${r.reason}\` | ${r.code.split(' or ').map((c) => `\`${c}\``).join(' or ')} | ${r.meaning.replace(/\|/g, '\\|')} |`);
+  const rows = [...reasons]
+    .sort((a, b) => a.reason.localeCompare(b.reason))
+    .map(
+      (r) =>
+        `| \`${r.reason}\` | ${r.code
+          .split(' or ')
+          .map((c) => `\`${c}\``)
+          .join(' or ')} | ${r.meaning.replace(/\|/g, '\\|')} |`,
+    );
   return [BEGIN, '| `ErrorInfo.reason` | gRPC status | When |', '|---|---|---|', ...rows, END].join('\n');
 }
 
@@ -139,7 +152,13 @@ if (require.main === module) {
   const doc = readFileSync(DOC, 'utf8');
   const next = withTable(doc);
   const listed = new Set(documentedReasons().map((r) => r.reason));
-  const unlisted = [...new Map(scanReasons().filter((u) => !listed.has(u.reason)).map((u) => [u.reason, u.at])).entries()];
+  const unlisted = [
+    ...new Map(
+      scanReasons()
+        .filter((u) => !listed.has(u.reason))
+        .map((u) => [u.reason, u.at]),
+    ).entries(),
+  ];
   if (process.argv.includes('--check')) {
     const stale = next !== doc;
     for (const [reason, at] of unlisted) console.error(`${at}: reason ${reason} is not in ErrorReason (proto/sourced/v1/errors.proto)`);

@@ -2,7 +2,18 @@ import { credentials, Metadata, status as GrpcStatus, type ServiceError } from '
 import { parse } from 'protobufjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as api from '@sourced/api';
-import { createClients, decodeRichStatus, decodeStatusDetails, encodeRichStatus, ListPluginsRequest, PluginState, ValidateDataSourceRequest, type ListPluginsResponse, type MessageFns, type SourcedClients } from '@sourced/api';
+import {
+  createClients,
+  decodeRichStatus,
+  decodeStatusDetails,
+  encodeRichStatus,
+  ListPluginsRequest,
+  PluginState,
+  ValidateDataSourceRequest,
+  type ListPluginsResponse,
+  type MessageFns,
+  type SourcedClients,
+} from '@sourced/api';
 import { collect, startTestDaemon, type TestDaemon } from './support/testDaemon';
 
 /**
@@ -57,7 +68,10 @@ describe('@sourced/api google.rpc status codec', () => {
   });
 
   it('reads a google.rpc.Status a protobuf library wrote, skipping details it does not know', () => {
-    const any = (name: string, value: object) => ({ typeUrl: `type.googleapis.com/google.rpc.${name}`, value: type(name).encode(type(name).fromObject(value)).finish() });
+    const any = (name: string, value: object) => ({
+      typeUrl: `type.googleapis.com/google.rpc.${name}`,
+      value: type(name).encode(type(name).fromObject(value)).finish(),
+    });
     const bytes = type('Status')
       .encode(
         type('Status').fromObject({
@@ -92,14 +106,14 @@ describe('@sourced/api google.rpc status codec', () => {
 describe('@sourced/api exports', () => {
   it('every generated message codec is a MessageFns of its message (checked by tsc), and the root exports them by name', () => {
     const codecs: MessageFns<api.DataSource>[] = [api.DataSource];
-    const more: [MessageFns<api.DiscoverDataSourceRequest>, MessageFns<api.ColumnProfile>, MessageFns<api.Cell>, MessageFns<api.Plugin>, MessageFns<api.CheckFinished>, MessageFns<api.Struct>] = [
-      api.DiscoverDataSourceRequest,
-      api.ColumnProfile,
-      api.Cell,
-      api.Plugin,
-      api.CheckFinished,
-      api.Struct,
-    ];
+    const more: [
+      MessageFns<api.DiscoverDataSourceRequest>,
+      MessageFns<api.ColumnProfile>,
+      MessageFns<api.Cell>,
+      MessageFns<api.Plugin>,
+      MessageFns<api.CheckFinished>,
+      MessageFns<api.Struct>,
+    ] = [api.DiscoverDataSourceRequest, api.ColumnProfile, api.Cell, api.Plugin, api.CheckFinished, api.Struct];
     const fromPartial = api.DataSource.fromPartial({ type: 'postgres', primary: { host: 'db', port: 5432 } });
     expect(api.DataSource.decode(codecs[0].encode(fromPartial).finish())).toEqual(fromPartial);
     expect(more.every((c) => typeof c.fromPartial === 'function')).toBe(true);

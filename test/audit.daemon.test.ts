@@ -36,22 +36,37 @@ describe('the audit log of a running daemon', () => {
       plugins: ['@sourced/plugin-postgres'],
       audit: { ...DEFAULT_CONFIG.audit, file, stdout: false },
       auth: { tokens: [{ principal: 'platform-ci', sha256: hashToken(token) }] },
-      rbac: { roles: { pg: { rpcs: ['sourced.v1.DataSourceService/*'], connectors: ['postgres'], hosts: ['127.0.0.1'], secrets: [] } }, bindings: { 'platform-ci': ['pg'] } },
+      rbac: {
+        roles: { pg: { rpcs: ['sourced.v1.DataSourceService/*'], connectors: ['postgres'], hosts: ['127.0.0.1'], secrets: [] } },
+        bindings: { 'platform-ci': ['pg'] },
+      },
     });
     const auth = new Metadata();
     auth.set('authorization', `Bearer ${token}`);
     try {
       // granted: a discovery with the password inline
-      await collect(t.dataSources.discoverDataSource({ dataSource: pgSource(pg, { id: 'orders-db' }), strategy: 0, batchSize: 0, resumeAfter: '', maxEntities: 1, maxDurationMs: 0 }, auth));
+      await collect(
+        t.dataSources.discoverDataSource(
+          { dataSource: pgSource(pg, { id: 'orders-db' }), strategy: 0, batchSize: 0, resumeAfter: '', maxEntities: 1, maxDurationMs: 0 },
+          auth,
+        ),
+      );
       // refused: an RPC the role does not grant, and a call without credentials
-      await expectFailure(new Promise((resolve, reject) => t.plugins.listPlugins(ListPluginsRequest.fromPartial({}), auth, (e, r) => (e ? reject(e) : resolve(r)))));
-      await expectFailure(new Promise((resolve, reject) => t.plugins.listPlugins(ListPluginsRequest.fromPartial({}), new Metadata(), (e, r) => (e ? reject(e) : resolve(r)))));
+      await expectFailure(
+        new Promise((resolve, reject) => t.plugins.listPlugins(ListPluginsRequest.fromPartial({}), auth, (e, r) => (e ? reject(e) : resolve(r)))),
+      );
+      await expectFailure(
+        new Promise((resolve, reject) => t.plugins.listPlugins(ListPluginsRequest.fromPartial({}), new Metadata(), (e, r) => (e ? reject(e) : resolve(r)))),
+      );
     } finally {
       await t.stop();
     }
     const text = readFileSync(file, 'utf8');
     captureText('the audit log', text);
-    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.map((l) => [l.principal, l.rpc, l.outcome, l.code])).toEqual([
       ['platform-ci', 'sourced.v1.DataSourceService/DiscoverDataSource', 'OK', status.OK],
       ['platform-ci', 'sourced.v1.PluginService/ListPlugins', 'PERMISSION_DENIED', status.PERMISSION_DENIED],

@@ -220,7 +220,11 @@ describe('audit log', () => {
 
     it('a repeated line', async () => {
       const copy = tampered(await setup(), (lines) => [...lines.slice(0, 11), lines[10], ...lines.slice(11)]);
-      expect(await verifyAuditLog(copy)).toEqual({ ok: false, line: 12, problem: 'line 12 is out of order (seq 11 after 11): lines were reordered or repeated' });
+      expect(await verifyAuditLog(copy)).toEqual({
+        ok: false,
+        line: 12,
+        problem: 'line 12 is out of order (seq 11 after 11): lines were reordered or repeated',
+      });
     });
 
     it('the first line removed', async () => {
@@ -234,8 +238,16 @@ describe('audit log', () => {
 
     it('a line that is not JSON, an empty line, a line with an extra field', async () => {
       const source = await setup();
-      expect(await verifyAuditLog(tampered(source, (l) => [...l.slice(0, 5), 'rm -rf /', ...l.slice(5)]))).toEqual({ ok: false, line: 6, problem: 'line 6 is not JSON' });
-      expect(await verifyAuditLog(tampered(source, (l) => [...l.slice(0, 5), '', ...l.slice(5)]))).toMatchObject({ ok: false, line: 6, problem: 'line 6 is empty (not JSON)' });
+      expect(await verifyAuditLog(tampered(source, (l) => [...l.slice(0, 5), 'rm -rf /', ...l.slice(5)]))).toEqual({
+        ok: false,
+        line: 6,
+        problem: 'line 6 is not JSON',
+      });
+      expect(await verifyAuditLog(tampered(source, (l) => [...l.slice(0, 5), '', ...l.slice(5)]))).toMatchObject({
+        ok: false,
+        line: 6,
+        problem: 'line 6 is empty (not JSON)',
+      });
       const extra = tampered(source, (l) => {
         l[7] = l[7].replace('{"time"', '{"note":"fine","time"');
         return l;
@@ -295,7 +307,11 @@ describe('audit log', () => {
     log.record({
       principal: 'x'.repeat(100_000),
       rpc: '/sourced.v1.DataSourceService/ValidateDataSource\u001b[2J\u0007\r\nforged line\u202e',
-      dataSource: { id: `postgres://reader:${password}@db.internal/app`, type: 'postgres', host: `postgres://reader:${password}@db.internal:5432/app?sslmode=require` },
+      dataSource: {
+        id: `postgres://reader:${password}@db.internal/app`,
+        type: 'postgres',
+        host: `postgres://reader:${password}@db.internal:5432/app?sslmode=require`,
+      },
       code: 16,
       durationMs: Number.NaN,
       traceId: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl',
@@ -335,7 +351,15 @@ describe('audit log', () => {
     it('still verify, with and without the key, and say how many lines are in the old form', async () => {
       const lines = readLines(fixture);
       const last = parse(lines[lines.length - 1]);
-      expect(await verifyAuditLog(fixture, { key: fixtureKey })).toEqual({ ok: true, lines: 18, lastHash: last.hash, lastSeq: 18, checkpoints: 6, signedThrough: 18, legacyLines: 18 });
+      expect(await verifyAuditLog(fixture, { key: fixtureKey })).toEqual({
+        ok: true,
+        lines: 18,
+        lastHash: last.hash,
+        lastSeq: 18,
+        checkpoints: 6,
+        signedThrough: 18,
+        legacyLines: 18,
+      });
       expect(await verifyAuditLog(fixture)).toEqual({ ok: true, lines: 18, lastHash: last.hash, lastSeq: 18, checkpoints: 6, legacyLines: 18 });
       // Format 1's definition: SHA-256 of the written line without its hash member.
       const { hash } = parse(lines[2]);
@@ -366,7 +390,11 @@ describe('audit log', () => {
         lines[1] = lines[1].replace('"principal":"alice"', '"principal":"mallory"');
         return lines;
       });
-      expect(await verifyAuditLog(edited, { key: fixtureKey })).toEqual({ ok: false, line: 2, problem: 'line 2 was edited (its hash does not match its content)' });
+      expect(await verifyAuditLog(edited, { key: fixtureKey })).toEqual({
+        ok: false,
+        line: 2,
+        problem: 'line 2 was edited (its hash does not match its content)',
+      });
       // The first checkpoint keeps its old-form hash but carries the MAC of the RFC 8785 form.
       const mixed = tampered(fixture, (lines) => {
         const { hash: _h, mac: _m, ...fields } = parse(lines[0]) as ReturnType<typeof parse> & { mac: string };
@@ -375,7 +403,11 @@ describe('audit log', () => {
         lines[0] = `${body.slice(0, -1)},"hash":"${sha256(body)}"}`;
         return lines;
       });
-      expect(await verifyAuditLog(mixed, { key: fixtureKey })).toMatchObject({ ok: false, line: 1, problem: expect.stringContaining('signature does not verify') });
+      expect(await verifyAuditLog(mixed, { key: fixtureKey })).toMatchObject({
+        ok: false,
+        line: 1,
+        problem: expect.stringContaining('signature does not verify'),
+      });
     });
   });
 

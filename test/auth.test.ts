@@ -19,7 +19,12 @@ import { registerSecret } from './support/secretScan';
 import { expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
 
 /** ListPlugins with these headers over this channel. */
-function listPlugins(address: string, headers: Record<string, string> = {}, channel: ChannelCredentials = credentials.createInsecure(), serverName?: string): Promise<ListPluginsResponse> {
+function listPlugins(
+  address: string,
+  headers: Record<string, string> = {},
+  channel: ChannelCredentials = credentials.createInsecure(),
+  serverName?: string,
+): Promise<ListPluginsResponse> {
   const options = serverName ? { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName } : {};
   const client = new PluginServiceClient(address, channel, options);
   const metadata = new Metadata();
@@ -66,7 +71,10 @@ describe('authentication with static bearer tokens', () => {
 
   it('refuses a call without credentials, an unknown token and a malformed header, saying why', async () => {
     expect(await reasonOf(listPlugins(t.address))).toMatchObject({ code: status.UNAUTHENTICATED, reason: 'NO_CREDENTIALS' });
-    expect(await reasonOf(listPlugins(t.address, { authorization: `Bearer ${token}x` }))).toMatchObject({ code: status.UNAUTHENTICATED, reason: 'UNKNOWN_TOKEN' });
+    expect(await reasonOf(listPlugins(t.address, { authorization: `Bearer ${token}x` }))).toMatchObject({
+      code: status.UNAUTHENTICATED,
+      reason: 'UNKNOWN_TOKEN',
+    });
     expect(await reasonOf(listPlugins(t.address, { authorization: token }))).toMatchObject({ code: status.UNAUTHENTICATED, reason: 'MALFORMED_AUTHORIZATION' });
   });
 
@@ -74,11 +82,17 @@ describe('authentication with static bearer tokens', () => {
     // grpc.health.v1.Health/Check with an empty request; the answer { status: SERVING } is 08 01.
     const client = new Client(t.address, credentials.createInsecure());
     const bytes = await new Promise<Buffer>((resolve, reject) =>
-      client.makeUnaryRequest('/grpc.health.v1.Health/Check', (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), (error, r) => {
-        client.close();
-        if (error || !r) reject(error);
-        else resolve(r);
-      }),
+      client.makeUnaryRequest(
+        '/grpc.health.v1.Health/Check',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.alloc(0),
+        (error, r) => {
+          client.close();
+          if (error || !r) reject(error);
+          else resolve(r);
+        },
+      ),
     );
     expect([...bytes]).toEqual([0x08, 0x01]);
   });
@@ -125,7 +139,7 @@ describe('authentication with JWTs', () => {
     expect(lastPrincipal(t)).toBe('jwt:svc-catalog');
   });
 
-  it('refuses an expired JWT, the wrong audience or issuer, and a stranger\'s signature, saying which', async () => {
+  it("refuses an expired JWT, the wrong audience or issuer, and a stranger's signature, saying which", async () => {
     const cases: [string, Promise<string>][] = [
       ['it has expired', sign({ sub: 'a' }, { expires: '-10m' })],
       ['"aud" claim', sign({ sub: 'a' }, { audience: 'someone-else' })],

@@ -40,13 +40,25 @@ describe('secret chain + aws-secrets-manager: cancelling one of several callers'
   const request = (): SecretRequest => {
     const source = awsDataSource(inlineKeys(key.accessKeyId, key.secretAccessKey), { aws_sm_endpoint: s.endpoint });
     const field = 'data_source.credentials.password';
-    return { input: { kind: 'reference', reference: 'aws-sm://eu-west-1/app/db#password', field }, propertyKeys: [], label: 'password', field, source, fallbacks: false };
+    return {
+      input: { kind: 'reference', reference: 'aws-sm://eu-west-1/app/db#password', field },
+      propertyKeys: [],
+      label: 'password',
+      field,
+      source,
+      fallbacks: false,
+    };
   };
-  const errorOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
+  const errorOf = (p: Promise<unknown>) =>
+    p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   /** Resolves once the stand-in holds the one GetSecretValue request (it answers after its delay). */
-  const requestArrived = () => vi.waitFor(() => expect(s.calls.filter((c) => c.operation === 'GetSecretValue')).toHaveLength(1), { timeout: 10_000, interval: 5 });
+  const requestArrived = () =>
+    vi.waitFor(() => expect(s.calls.filter((c) => c.operation === 'GetSecretValue')).toHaveLength(1), { timeout: 10_000, interval: 5 });
 
-  it("answers the other callers when one cancels, with the one request the SDK sent", async () => {
+  it('answers the other callers when one cancels, with the one request the SDK sent', async () => {
     s.setDelay(400);
     const a = new AbortController();
     const first = errorOf(chain.resolve(request(), a.signal));

@@ -32,7 +32,9 @@ describe('aws-kms key provider through the daemon', () => {
       secrets.encryptSecret({ plaintext, context: ctx, keyProvider: 'aws-kms', keyId }, (e, r) => (e ? reject(e) : resolve(r))),
     );
   const reencrypt = (envelope: string) =>
-    new Promise<ReencryptSecretResponse>((resolve, reject) => secrets.reencryptSecret({ envelope, context: ctx, keyProvider: '', keyId: '' }, (e, r) => (e ? reject(e) : resolve(r))));
+    new Promise<ReencryptSecretResponse>((resolve, reject) =>
+      secrets.reencryptSecret({ envelope, context: ctx, keyProvider: '', keyId: '' }, (e, r) => (e ? reject(e) : resolve(r))),
+    );
   const source = (envelope: string) =>
     DataSource.fromPartial({
       id: 'orders-db',
@@ -40,7 +42,8 @@ describe('aws-kms key provider through the daemon', () => {
       primary: { host: pg.host, port: pg.port, database: pg.database },
       credentials: { username: pg.user, password: { source: { $case: 'encrypted', value: envelope } } },
     });
-  const discover = (ds: DataSource) => collect(t.dataSources.discoverDataSource({ dataSource: ds, strategy: 0, batchSize: 0, resumeAfter: '', maxEntities: 1, maxDurationMs: 0 }));
+  const discover = (ds: DataSource) =>
+    collect(t.dataSources.discoverDataSource({ dataSource: ds, strategy: 0, batchSize: 0, resumeAfter: '', maxEntities: 1, maxDurationMs: 0 }));
   const failure = async (call: Promise<unknown>) => {
     const error = await expectFailure(call);
     const rich = richStatusOf(error);
@@ -89,8 +92,12 @@ describe('aws-kms key provider through the daemon', () => {
     const provider = createKmsKeyProvider({ keyId: 'alias/sourced', region: kms.region, endpoint: kms.endpoint, maxAttempts: 1 });
     const c = { signal: AbortSignal.timeout(10_000), logger: noopLogger, field: 'f' };
     const made = await provider.generateDataKey({ context: ctx }, c);
-    expect(Buffer.from(await provider.decryptDataKey({ keyId: made.keyId, wrapped: made.wrapped, context: ctx }, c)).equals(Buffer.from(made.plaintext))).toBe(true);
-    await expect(provider.decryptDataKey({ keyId: made.keyId, wrapped: made.wrapped, context: { ...ctx, dataSourceId: 'billing-db' } }, c)).rejects.toBeInstanceOf(DataKeyInvalidError);
+    expect(Buffer.from(await provider.decryptDataKey({ keyId: made.keyId, wrapped: made.wrapped, context: ctx }, c)).equals(Buffer.from(made.plaintext))).toBe(
+      true,
+    );
+    await expect(
+      provider.decryptDataKey({ keyId: made.keyId, wrapped: made.wrapped, context: { ...ctx, dataSourceId: 'billing-db' } }, c),
+    ).rejects.toBeInstanceOf(DataKeyInvalidError);
     expect(kms.calls.at(-1)).toMatchObject({ operation: 'Decrypt', error: 'InvalidCiphertextException' });
     provider.close();
   });
@@ -103,7 +110,11 @@ describe('aws-kms key provider through the daemon', () => {
     expect(moved.previousKey).toEqual({ keyProvider: 'aws-kms', keyId: firstKey });
     expect(moved.key).toEqual({ keyProvider: 'aws-kms', keyId: second });
     kms.setEnabled(firstKey, false);
-    expect(await failure(discover(source(old)))).toMatchObject({ code: status.FAILED_PRECONDITION, reason: 'ENCRYPTION_KEY_DISABLED', metadata: { key_id: firstKey } });
+    expect(await failure(discover(source(old)))).toMatchObject({
+      code: status.FAILED_PRECONDITION,
+      reason: 'ENCRYPTION_KEY_DISABLED',
+      metadata: { key_id: firstKey },
+    });
     const events = await t.validate({ dataSource: source(old) });
     expect(check(events, 'resolve-credentials').status).toBe(2);
     kms.scheduleDeletion(firstKey);
@@ -141,11 +152,14 @@ describe.skipIf(!process.env.SOURCED_TEST_AWS_KMS_KEY_ID)('aws-kms against real 
     try {
       const made = await provider.generateDataKey({ context }, c);
       expect(made.keyId).toMatch(/^arn:aws[a-z-]*:kms:/);
-      expect(Buffer.from(await provider.decryptDataKey({ keyId: made.keyId, wrapped: made.wrapped, context }, c)).equals(Buffer.from(made.plaintext))).toBe(true);
-      await expect(provider.decryptDataKey({ keyId: made.keyId, wrapped: made.wrapped, context: { ...context, field: 'ssl_config.key' } }, c)).rejects.toBeInstanceOf(DataKeyInvalidError);
+      expect(Buffer.from(await provider.decryptDataKey({ keyId: made.keyId, wrapped: made.wrapped, context }, c)).equals(Buffer.from(made.plaintext))).toBe(
+        true,
+      );
+      await expect(
+        provider.decryptDataKey({ keyId: made.keyId, wrapped: made.wrapped, context: { ...context, field: 'ssl_config.key' } }, c),
+      ).rejects.toBeInstanceOf(DataKeyInvalidError);
     } finally {
       provider.close();
     }
   });
 });
-

@@ -26,9 +26,15 @@ describe('aws-secrets-manager provider', () => {
   });
 
   const resolve = (reference: string, k: { accessKeyId: string; secretAccessKey: string } = key, signal?: AbortSignal, p = provider) =>
-    p.resolve(parseSecretReference(reference)!, providerContext(awsDataSource(inlineKeys(k.accessKeyId, k.secretAccessKey), { aws_sm_endpoint: s.endpoint }), signal));
+    p.resolve(
+      parseSecretReference(reference)!,
+      providerContext(awsDataSource(inlineKeys(k.accessKeyId, k.secretAccessKey), { aws_sm_endpoint: s.endpoint }), signal),
+    );
   const reasonOf = async (promise: Promise<unknown>) => {
-    const error = (await promise.then(() => undefined, (e: unknown) => e)) as SourcedError | undefined;
+    const error = (await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as SourcedError | undefined;
     return error && [error.constructor.name, error.reason];
   };
 
@@ -44,7 +50,10 @@ describe('aws-secrets-manager provider', () => {
   it('raises the stable reasons', async () => {
     expect(await reasonOf(resolve('aws-sm://eu-west-1/app/none'))).toEqual([NotFoundError.name, SecretErrorReason.NOT_FOUND]);
     expect(await reasonOf(resolve('aws-sm://eu-west-1/finance/db'))).toEqual([NotAllowedError.name, SecretErrorReason.ACCESS_DENIED]);
-    expect(await reasonOf(resolve('aws-sm://eu-west-1/app/text', { ...key, secretAccessKey: 'wrong' }))).toEqual([NotAllowedError.name, SecretErrorReason.INVALID_CREDENTIALS]);
+    expect(await reasonOf(resolve('aws-sm://eu-west-1/app/text', { ...key, secretAccessKey: 'wrong' }))).toEqual([
+      NotAllowedError.name,
+      SecretErrorReason.INVALID_CREDENTIALS,
+    ]);
     s.throttleNext(1);
     expect(await reasonOf(resolve('aws-sm://eu-west-1/app/text'))).toEqual([UnavailableError.name, SecretErrorReason.THROTTLED]);
     s.failNext(1);

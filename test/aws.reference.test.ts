@@ -28,7 +28,12 @@ describe('aws-sm:// references', () => {
   it('takes full and partial ARNs with their region', () => {
     const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf';
     expect(parse(`aws-sm://${arn}`)).toEqual({ secretId: arn, arnRegion: 'eu-west-1' });
-    expect(parse(`aws-sm://eu-west-1/${arn}?versionStage=AWSPREVIOUS`)).toEqual({ secretId: arn, region: 'eu-west-1', arnRegion: 'eu-west-1', versionStage: 'AWSPREVIOUS' });
+    expect(parse(`aws-sm://eu-west-1/${arn}?versionStage=AWSPREVIOUS`)).toEqual({
+      secretId: arn,
+      region: 'eu-west-1',
+      arnRegion: 'eu-west-1',
+      versionStage: 'AWSPREVIOUS',
+    });
     expect(parseError(`aws-sm://us-east-1/${arn}`)).toContain('names region us-east-1 but the ARN is in eu-west-1');
     expect(parseError('aws-sm://arn:aws:s3:::bucket')).toContain('is not a Secrets Manager secret ARN');
   });
@@ -92,7 +97,7 @@ describe('aws-sm:// look-ups', () => {
   });
 
   /** A request may not send requests signed with the daemon's own credentials to a host it chose. */
-  it('allows an endpoint override with the caller\'s keys or on a Secrets Manager host only', async () => {
+  it("allows an endpoint override with the caller's keys or on a Secrets Manager host only", async () => {
     const ep = (url: string, k = {}) => plan('aws-sm://eu-west-1/db', awsDataSource(k, { aws_sm_endpoint: url }));
     await expect(ep('http://127.0.0.1:1').then(assertEndpointAllowed)).rejects.toBeInstanceOf(NotAllowedError);
     await expect(ep('https://abc.execute-api.eu-west-1.amazonaws.com').then(assertEndpointAllowed)).rejects.toThrow(/not an AWS endpoint/);
@@ -105,29 +110,59 @@ describe('aws-sm:// look-ups', () => {
 });
 
 describe('Secrets Manager errors', () => {
-  const lookup = { what: 'secret prod/db (version stage AWSCURRENT) in eu-west-1', where: 'the eu-west-1 endpoint', known: ['AKIAKNOWNKEY00000000', 'known-secret-access-key-0000000000000000'], signal: new AbortController().signal };
+  const lookup = {
+    what: 'secret prod/db (version stage AWSCURRENT) in eu-west-1',
+    where: 'the eu-west-1 endpoint',
+    known: ['AKIAKNOWNKEY00000000', 'known-secret-access-key-0000000000000000'],
+    signal: new AbortController().signal,
+  };
   const sdkError = (name: string, message: string, status?: number, extra: object = {}) =>
-    Object.assign(new Error(message), { name, $fault: status && status >= 500 ? 'server' : 'client', $metadata: status ? { httpStatusCode: status, requestId: 'b7c1a2d4-1111-2222-3333-444455556666' } : {}, ...extra });
+    Object.assign(new Error(message), {
+      name,
+      $fault: status && status >= 500 ? 'server' : 'client',
+      $metadata: status ? { httpStatusCode: status, requestId: 'b7c1a2d4-1111-2222-3333-444455556666' } : {},
+      ...extra,
+    });
   const mapped = (error: unknown) => toSecretError(error, lookup) as SourcedError;
 
   /** Each service error lands on its stable reason and class. */
   it('maps service errors to the stable reasons', () => {
     const cases: [unknown, Function, string][] = [
       [sdkError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.", 400), NotFoundError, SecretErrorReason.NOT_FOUND],
-      [sdkError('InvalidRequestException', "You can't perform this operation on the secret because it was marked for deletion.", 400), NotFoundError, SecretErrorReason.NOT_FOUND],
+      [
+        sdkError('InvalidRequestException', "You can't perform this operation on the secret because it was marked for deletion.", 400),
+        NotFoundError,
+        SecretErrorReason.NOT_FOUND,
+      ],
       [sdkError('AccessDeniedException', 'User: arn:aws:iam::123456789012:user/x is not authorized', 400), NotAllowedError, SecretErrorReason.ACCESS_DENIED],
       [sdkError('DecryptionFailure', 'Access to KMS is not allowed', 400), NotAllowedError, SecretErrorReason.ACCESS_DENIED],
-      [sdkError('UnrecognizedClientException', 'The security token included in the request is invalid.', 400), NotAllowedError, SecretErrorReason.INVALID_CREDENTIALS],
-      [sdkError('InvalidSignatureException', 'The request signature we calculated does not match', 403), NotAllowedError, SecretErrorReason.INVALID_CREDENTIALS],
+      [
+        sdkError('UnrecognizedClientException', 'The security token included in the request is invalid.', 400),
+        NotAllowedError,
+        SecretErrorReason.INVALID_CREDENTIALS,
+      ],
+      [
+        sdkError('InvalidSignatureException', 'The request signature we calculated does not match', 403),
+        NotAllowedError,
+        SecretErrorReason.INVALID_CREDENTIALS,
+      ],
       [sdkError('ExpiredTokenException', 'The security token included in the request is expired', 400), NotAllowedError, SecretErrorReason.INVALID_CREDENTIALS],
-      [Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }), NotAllowedError, SecretErrorReason.INVALID_CREDENTIALS],
+      [
+        Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }),
+        NotAllowedError,
+        SecretErrorReason.INVALID_CREDENTIALS,
+      ],
       [sdkError('ThrottlingException', 'Rate exceeded', 400), UnavailableError, SecretErrorReason.THROTTLED],
       [sdkError('TooManyRequestsException', 'slow down', 429), UnavailableError, SecretErrorReason.THROTTLED],
       [sdkError('LimitExceededException', 'limit', 400), UnavailableError, SecretErrorReason.THROTTLED],
       [sdkError('InternalServiceError', 'An error occurred on the server side.', 500), UnavailableError, SecretErrorReason.UNREACHABLE],
       [sdkError('Unknown', '<html>bad gateway</html>', 502), UnavailableError, SecretErrorReason.UNREACHABLE],
       [Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED', $metadata: {} }), UnavailableError, SecretErrorReason.UNREACHABLE],
-      [Object.assign(new Error('socket hang up'), { name: 'TimeoutError', code: 'ECONNRESET', $metadata: {} }), UnavailableError, SecretErrorReason.UNREACHABLE],
+      [
+        Object.assign(new Error('socket hang up'), { name: 'TimeoutError', code: 'ECONNRESET', $metadata: {} }),
+        UnavailableError,
+        SecretErrorReason.UNREACHABLE,
+      ],
     ];
     for (const [error, kind, reason] of cases) {
       const m = mapped(error);
@@ -146,13 +181,23 @@ describe('Secrets Manager errors', () => {
       "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.\n\nThe Canonical String for this request should have been\n'POST\n/\n\nx-amz-security-token:" +
       token +
       "\n'";
-    expect(scrubAwsText(text)).toBe('The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method');
-    expect(scrubAwsText(`denied for ASIAABCDEFGHIJKLMNOP (Request ID: 3f1c2b7a-0000-4444-8888-123456789abc; Proxy: null)`)).toBe('denied for [ACCESS_KEY_ID] (Proxy: null)');
+    expect(scrubAwsText(text)).toBe(
+      'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method',
+    );
+    expect(scrubAwsText(`denied for ASIAABCDEFGHIJKLMNOP (Request ID: 3f1c2b7a-0000-4444-8888-123456789abc; Proxy: null)`)).toBe(
+      'denied for [ACCESS_KEY_ID] (Proxy: null)',
+    );
     expect(scrubAwsText(`Signature=${'a'.repeat(64)} x-amz-security-token: ${token} known-secret-access-key-0000000000000000`, lookup.known)).toBe(
       'Signature=[REDACTED] x-amz-security-token:[REDACTED] [REDACTED]',
     );
     expect(scrubAwsText('the request identity is fine')).toBe('the request identity is fine');
-    const m = mapped(sdkError('AccessDeniedException', `User: arn:aws:iam::123456789012:user/AKIAKNOWNKEY00000000 is not authorized. RequestId: 3f1c2b7a-0000-4444-8888-123456789abc`, 400));
+    const m = mapped(
+      sdkError(
+        'AccessDeniedException',
+        `User: arn:aws:iam::123456789012:user/AKIAKNOWNKEY00000000 is not authorized. RequestId: 3f1c2b7a-0000-4444-8888-123456789abc`,
+        400,
+      ),
+    );
     expect(m.message).not.toMatch(/AKIAKNOWNKEY|3f1c2b7a/);
   });
 });

@@ -47,7 +47,11 @@ interface AwsSourceOptions {
 }
 
 /** A PostgreSQL data source whose password is an aws-sm:// reference. */
-function awsSource(server: ServerInfo, reference: string, options: AwsSourceOptions & { defaults: { keys: AwsSourceOptions['keys']; endpoint: string | null } }): DataSource {
+function awsSource(
+  server: ServerInfo,
+  reference: string,
+  options: AwsSourceOptions & { defaults: { keys: AwsSourceOptions['keys']; endpoint: string | null } },
+): DataSource {
   const keys = options.keys === undefined ? options.defaults.keys : options.keys;
   const endpoint = options.endpoint === undefined ? options.defaults.endpoint : options.endpoint;
   const asValue = (v: string | SecretValue) => (typeof v === 'string' ? inline(v) : v);
@@ -84,7 +88,8 @@ describe('AWS Secrets Manager (stand-in)', () => {
   let t: TestDaemon;
   let versionOne: string;
 
-  const source = (reference: string, options: AwsSourceOptions = {}) => awsSource(pg, reference, { ...options, defaults: { keys: reader, endpoint: s.endpoint } });
+  const source = (reference: string, options: AwsSourceOptions = {}) =>
+    awsSource(pg, reference, { ...options, defaults: { keys: reader, endpoint: s.endpoint } });
   const validate = async (daemon: TestDaemon, dataSource: DataSource) => {
     const events = await daemon.validate({ dataSource });
     captured.push(events);
@@ -108,7 +113,17 @@ describe('AWS Secrets Manager (stand-in)', () => {
     }
     s = await SecretsManagerStandIn.start({ region: 'eu-west-1', keys: [reader, limited] });
     const doc = JSON.stringify({ username: pg.user, password: pg.password, db: { primary: { password: pg.password } } });
-    for (const name of ['prod/pg', 'prod/pg-regional', 'prod/pg-throttled', 'prod/pg-gives-up', 'prod/pg-popular', 'prod/pg-env', 'prod/pg-default', 'finance/pg']) s.putSecret(name, doc);
+    for (const name of [
+      'prod/pg',
+      'prod/pg-regional',
+      'prod/pg-throttled',
+      'prod/pg-gives-up',
+      'prod/pg-popular',
+      'prod/pg-env',
+      'prod/pg-default',
+      'finance/pg',
+    ])
+      s.putSecret(name, doc);
     // versions: v1 (right) becomes AWSPREVIOUS under v2 (stale); AWSPENDING and a custom stage are right
     versionOne = s.putSecret('prod/pg-versions', JSON.stringify({ password: pg.password })).versionId;
     s.putSecret('prod/pg-versions', JSON.stringify({ password: stalePassword }));
@@ -172,7 +187,10 @@ describe('AWS Secrets Manager (stand-in)', () => {
 
   /** Without a region in the reference, cloud_config.aws_region is used; an ARN's own region wins over it. */
   it('takes the region from cloud_config or the ARN', async () => {
-    expect(outcome(await validate(t, source('aws-sm://prod/pg-regional#password', { region: 'eu-west-1' })))).toEqual({ resolve: 'PASSED', authenticate: 'PASSED' });
+    expect(outcome(await validate(t, source('aws-sm://prod/pg-regional#password', { region: 'eu-west-1' })))).toEqual({
+      resolve: 'PASSED',
+      authenticate: 'PASSED',
+    });
     // the stand-in serves eu-west-1 only: a request signed for us-east-1 would be refused
     const events = await validate(t, source(`aws-sm://${s.arnOf('prod/pg-regional')}#password`, { region: 'us-east-1' }));
     expect(outcome(events)).toEqual({ resolve: 'PASSED', authenticate: 'PASSED' });
@@ -199,7 +217,9 @@ describe('AWS Secrets Manager (stand-in)', () => {
   it('reports access denied', async () => {
     const resolve = check(await validate(t, source('aws-sm://eu-west-1/finance/pg#password', { keys: limited })), 'resolve-credentials');
     expect(resolve.state).toBe('FAILED');
-    expect(resolve.message).toContain('AWS Secrets Manager refused access to secret finance/pg (version stage AWSCURRENT) in eu-west-1: User: arn:aws:iam::123456789012:user/sourced-limited is not authorized');
+    expect(resolve.message).toContain(
+      'AWS Secrets Manager refused access to secret finance/pg (version stage AWSCURRENT) in eu-west-1: User: arn:aws:iam::123456789012:user/sourced-limited is not authorized',
+    );
     expect(resolve.message).toContain('allow secretsmanager:GetSecretValue');
   });
 
@@ -210,12 +230,21 @@ describe('AWS Secrets Manager (stand-in)', () => {
   it('reports invalid credentials and keeps them apart in the cache', async () => {
     const unknown = check(await validate(t, source('aws-sm://eu-west-1/prod/pg#password', { keys: awsKey() })), 'resolve-credentials');
     expect(unknown.state).toBe('FAILED');
-    expect(unknown.message).toContain('AWS did not accept the credentials used to read secret prod/pg (version stage AWSCURRENT) in eu-west-1 (UnrecognizedClientException): The security token included in the request is invalid');
-    const wrong = check(await validate(t, source('aws-sm://eu-west-1/prod/pg#password', { keys: { accessKeyId: reader.accessKeyId, secretAccessKey: wrongSecret } })), 'resolve-credentials');
+    expect(unknown.message).toContain(
+      'AWS did not accept the credentials used to read secret prod/pg (version stage AWSCURRENT) in eu-west-1 (UnrecognizedClientException): The security token included in the request is invalid',
+    );
+    const wrong = check(
+      await validate(t, source('aws-sm://eu-west-1/prod/pg#password', { keys: { accessKeyId: reader.accessKeyId, secretAccessKey: wrongSecret } })),
+      'resolve-credentials',
+    );
     expect(wrong.state).toBe('FAILED');
     expect(wrong.message).toContain('(InvalidSignatureException): The request signature we calculated does not match the signature you provided');
     expect(wrong.message).not.toMatch(/Canonical String|String-to-Sign|x-amz|AKIA/);
-    expect(s.calls.filter((c) => c.secret === 'prod/pg').map((c) => c.error ?? c.status)).toEqual([200, 'UnrecognizedClientException', 'InvalidSignatureException']);
+    expect(s.calls.filter((c) => c.secret === 'prod/pg').map((c) => c.error ?? c.status)).toEqual([
+      200,
+      'UnrecognizedClientException',
+      'InvalidSignatureException',
+    ]);
   });
 
   /** With the provider down, the chain falls back to connection_properties.password; with no fallback it says the provider is unreachable. */
@@ -254,7 +283,11 @@ describe('AWS Secrets Manager (stand-in)', () => {
   it('retries throttling', async () => {
     s.throttleNext(2);
     expect(outcome(await validate(t, source('aws-sm://eu-west-1/prod/pg-throttled#password')))).toEqual({ resolve: 'PASSED', authenticate: 'PASSED' });
-    expect(s.calls.filter((c) => c.secret === 'prod/pg-throttled').map((c) => c.error ?? c.status)).toEqual(['ThrottlingException', 'ThrottlingException', 200]);
+    expect(s.calls.filter((c) => c.secret === 'prod/pg-throttled').map((c) => c.error ?? c.status)).toEqual([
+      'ThrottlingException',
+      'ThrottlingException',
+      200,
+    ]);
     s.throttleNext(10);
     const resolve = check(await validate(t, source('aws-sm://eu-west-1/prod/pg-gives-up#password')), 'resolve-credentials');
     s.throttleNext(0);
@@ -311,7 +344,10 @@ describe('AWS Secrets Manager (stand-in)', () => {
       const forbidden = { ...keys, secretAccessKey: ref('env://AWS_SECRET_ACCESS_KEY') };
       const status = await failure(t.validate({ dataSource: source('aws-sm://eu-west-1/prod/pg-env#password', { keys: forbidden }) }));
       expect(status.grpcCode).toBe(7);
-      expect(status.errorInfo).toMatchObject({ reason: 'SECRET_REFERENCE_NOT_ALLOWED', metadata: { field: 'data_source.cloud_config.aws_secret_access_key.reference' } });
+      expect(status.errorInfo).toMatchObject({
+        reason: 'SECRET_REFERENCE_NOT_ALLOWED',
+        metadata: { field: 'data_source.cloud_config.aws_secret_access_key.reference' },
+      });
     } finally {
       delete process.env.SOURCED_SECRET_AWS_ACCESS_KEY_ID;
       delete process.env.SOURCED_SECRET_AWS_SECRET_ACCESS_KEY;
@@ -325,7 +361,12 @@ describe('AWS Secrets Manager (stand-in)', () => {
    */
   it('uses the default credential chain, and keeps it away from request-chosen endpoints', async () => {
     const saved = { ...process.env };
-    Object.assign(process.env, { AWS_ACCESS_KEY_ID: reader.accessKeyId, AWS_SECRET_ACCESS_KEY: reader.secretAccessKey, AWS_REGION: 'eu-west-1', AWS_ENDPOINT_URL_SECRETS_MANAGER: s.endpoint });
+    Object.assign(process.env, {
+      AWS_ACCESS_KEY_ID: reader.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: reader.secretAccessKey,
+      AWS_REGION: 'eu-west-1',
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: s.endpoint,
+    });
     try {
       const events = await validate(t, source('aws-sm://prod/pg-default#password', { keys: null, endpoint: null }));
       expect(outcome(events)).toEqual({ resolve: 'PASSED', authenticate: 'PASSED' });
@@ -337,7 +378,10 @@ describe('AWS Secrets Manager (stand-in)', () => {
       expect(refused.message).toContain(`data_source.connection_properties.aws_sm_endpoint: ${elsewhere} is not an AWS endpoint`);
       const status = await failure(t.discover({ dataSource: source('aws-sm://prod/pg-default#password', { keys: null, endpoint: elsewhere }) }));
       expect(status.grpcCode).toBe(7);
-      expect(status.errorInfo).toMatchObject({ reason: 'SECRET_REFERENCE_NOT_ALLOWED', metadata: { field: 'data_source.connection_properties.aws_sm_endpoint' } });
+      expect(status.errorInfo).toMatchObject({
+        reason: 'SECRET_REFERENCE_NOT_ALLOWED',
+        metadata: { field: 'data_source.connection_properties.aws_sm_endpoint' },
+      });
       expect(status.message).toContain(`${elsewhere} is not an AWS endpoint`);
     } finally {
       process.env = saved;
@@ -352,7 +396,9 @@ describe('AWS Secrets Manager (stand-in)', () => {
     try {
       const resolve = check(await validate(t, source('aws-sm://prod/pg#password')), 'resolve-credentials');
       expect(resolve.state).toBe('FAILED');
-      expect(resolve.message).toContain('no AWS region for aws-sm://prod/pg: write it in the reference (aws-sm://eu-west-1/<secret>), use the secret\'s ARN, set cloud_config.aws_region, or set AWS_REGION');
+      expect(resolve.message).toContain(
+        "no AWS region for aws-sm://prod/pg: write it in the reference (aws-sm://eu-west-1/<secret>), use the secret's ARN, set cloud_config.aws_region, or set AWS_REGION",
+      );
     } finally {
       process.env = saved;
     }
@@ -362,7 +408,13 @@ describe('AWS Secrets Manager (stand-in)', () => {
   it('leaks no secret anywhere', () => {
     const everything = seen(t, captured);
     expect(everything).toContain('aws-sm://eu-west-1/prod/pg');
-    for (const [label, value] of Object.entries({ password: pg.password, reader: reader.secretAccessKey, limited: limited.secretAccessKey, wrong: wrongSecret, stale: stalePassword })) {
+    for (const [label, value] of Object.entries({
+      password: pg.password,
+      reader: reader.secretAccessKey,
+      limited: limited.secretAccessKey,
+      wrong: wrongSecret,
+      stale: stalePassword,
+    })) {
       expect([label, everything.includes(value)]).toEqual([label, false]);
     }
   });
@@ -372,7 +424,7 @@ const REAL_SECRET_ID = process.env.SOURCED_TEST_AWS_SECRET_ID;
 const REAL_REGION = process.env.SOURCED_TEST_AWS_REGION ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
 const REAL_SKIPPED = REAL_SECRET_ID
   ? ''
-  : ' (skipped: set SOURCED_TEST_AWS_SECRET_ID, AWS_REGION and the SDK\'s credential variables such as AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE to run against the real service)';
+  : " (skipped: set SOURCED_TEST_AWS_SECRET_ID, AWS_REGION and the SDK's credential variables such as AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE to run against the real service)";
 
 /**
  * The same look-ups against the real service, with the SDK's default credential chain. The
@@ -415,7 +467,12 @@ describe(`AWS Secrets Manager (real service)${REAL_SKIPPED}`, () => {
     expect(unknown.message).toContain('(UnrecognizedClientException)');
     const id = process.env.AWS_ACCESS_KEY_ID;
     if (id) {
-      const wrong = check(await t!.validate({ dataSource: real(`aws-sm://${REAL_SECRET_ID}`, { keys: { accessKeyId: id, secretAccessKey: randomBytes(30).toString('base64') } }) }), 'resolve-credentials');
+      const wrong = check(
+        await t!.validate({
+          dataSource: real(`aws-sm://${REAL_SECRET_ID}`, { keys: { accessKeyId: id, secretAccessKey: randomBytes(30).toString('base64') } }),
+        }),
+        'resolve-credentials',
+      );
       expect(wrong.message).toMatch(/\((InvalidSignatureException|SignatureDoesNotMatch)\)/);
       expect(wrong.message).not.toMatch(/Canonical String|String-to-Sign/);
     }

@@ -13,7 +13,11 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
  */
 describe('Secrets Manager stand-in', () => {
   const key = { accessKeyId: `AKIA${randomBytes(8).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(30).toString('base64'), allow: ['app/*'] };
-  const temp = { accessKeyId: `ASIA${randomBytes(8).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(30).toString('base64'), sessionToken: randomBytes(60).toString('base64') };
+  const temp = {
+    accessKeyId: `ASIA${randomBytes(8).toString('hex').toUpperCase()}`,
+    secretAccessKey: randomBytes(30).toString('base64'),
+    sessionToken: randomBytes(60).toString('base64'),
+  };
   const old = { ...temp, accessKeyId: `ASIA${randomBytes(8).toString('hex').toUpperCase()}`, expired: true };
   let s: SecretsManagerStandIn;
   beforeAll(async () => {
@@ -37,7 +41,13 @@ describe('Secrets Manager stand-in', () => {
   /** A raw request signed by @smithy/signature-v4, optionally sent with another body than the one signed. */
   async function raw(options: { signedBody: string; sentBody?: string; declareHash?: boolean; date?: Date; credentials?: typeof key }) {
     const { port } = new URL(s.endpoint);
-    const signer = new SignatureV4({ service: 'secretsmanager', region: s.region, credentials: options.credentials ?? key, sha256: Hash.bind(null, 'sha256'), applyChecksum: options.declareHash ?? false });
+    const signer = new SignatureV4({
+      service: 'secretsmanager',
+      region: s.region,
+      credentials: options.credentials ?? key,
+      sha256: Hash.bind(null, 'sha256'),
+      applyChecksum: options.declareHash ?? false,
+    });
     const signed = await signer.sign(
       {
         method: 'POST',
@@ -71,8 +81,15 @@ describe('Secrets Manager stand-in', () => {
     expect(await get({ SecretId: s.arnOf('app/db').slice(0, -7) })).toMatchObject({ value: 'three' });
     s.putSecret('app/blob', new Uint8Array([0, 1, 255]));
     expect(await get({ SecretId: 'app/blob' })).toMatchObject({ value: '0001ff' });
-    expect(await get({ SecretId: 'app/db', VersionStage: 'nope' })).toMatchObject({ error: 'ResourceNotFoundException', status: 400, message: "Secrets Manager can't find the specified secret value for staging label: nope" });
-    expect(await get({ SecretId: 'app/none' })).toMatchObject({ error: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." });
+    expect(await get({ SecretId: 'app/db', VersionStage: 'nope' })).toMatchObject({
+      error: 'ResourceNotFoundException',
+      status: 400,
+      message: "Secrets Manager can't find the specified secret value for staging label: nope",
+    });
+    expect(await get({ SecretId: 'app/none' })).toMatchObject({
+      error: 'ResourceNotFoundException',
+      message: "Secrets Manager can't find the specified secret.",
+    });
   });
 
   /** A body other than the one signed is refused, even when its declared x-amz-content-sha256 was signed too. */
@@ -96,17 +113,26 @@ describe('Secrets Manager stand-in', () => {
     });
     expect(await get({ SecretId: 'app/db' }, client({ ...key, secretAccessKey: 'wrong' }))).toMatchObject({ error: 'InvalidSignatureException', status: 403 });
     expect((await raw({ signedBody, date: new Date(Date.now() - 10 * 60_000) })).body.message).toContain('Signature expired');
-    expect(await get({ SecretId: 'app/db' }, client(key, 'us-east-1'))).toMatchObject({ error: 'InvalidSignatureException', message: expect.stringContaining("Credential should be scoped to a valid region, not 'us-east-1'") });
+    expect(await get({ SecretId: 'app/db' }, client(key, 'us-east-1'))).toMatchObject({
+      error: 'InvalidSignatureException',
+      message: expect.stringContaining("Credential should be scoped to a valid region, not 'us-east-1'"),
+    });
     expect(await get({ SecretId: 'app/db' }, client(temp))).toMatchObject({ value: 'three' });
     expect(await get({ SecretId: 'app/db' }, client({ ...temp, sessionToken: 'other' }))).toMatchObject({ error: 'UnrecognizedClientException', status: 400 });
-    expect(await get({ SecretId: 'app/db' }, client({ accessKeyId: temp.accessKeyId, secretAccessKey: temp.secretAccessKey }))).toMatchObject({ error: 'UnrecognizedClientException' });
+    expect(await get({ SecretId: 'app/db' }, client({ accessKeyId: temp.accessKeyId, secretAccessKey: temp.secretAccessKey }))).toMatchObject({
+      error: 'UnrecognizedClientException',
+    });
     expect(await get({ SecretId: 'app/db' }, client(old))).toMatchObject({ error: 'ExpiredTokenException', status: 400 });
   });
 
   /** Per-key policies, throttling, 500s and the down switch answer with the service's error shapes. */
   it('denies, throttles, fails and goes down on request', async () => {
     s.putSecret('finance/db', 'x');
-    expect(await get({ SecretId: 'finance/db' })).toMatchObject({ error: 'AccessDeniedException', status: 400, message: expect.stringMatching(/is not authorized to perform: secretsmanager:GetSecretValue on resource: finance\/db/) });
+    expect(await get({ SecretId: 'finance/db' })).toMatchObject({
+      error: 'AccessDeniedException',
+      status: 400,
+      message: expect.stringMatching(/is not authorized to perform: secretsmanager:GetSecretValue on resource: finance\/db/),
+    });
     s.reset();
     s.throttleNext(2);
     expect(await get({ SecretId: 'app/db' })).toMatchObject({ error: 'ThrottlingException', status: 400, message: 'Rate exceeded' });
@@ -119,6 +145,11 @@ describe('Secrets Manager stand-in', () => {
     s.setDown(false);
     // a closed port serves nothing, so counts nothing
     expect(s.callsFor('app/db')).toBe(4);
-    expect(s.calls.filter((c) => c.secret === 'app/db').map((c) => c.error ?? c.status)).toEqual(['ThrottlingException', 'ThrottlingException', 200, 'InternalServiceError']);
+    expect(s.calls.filter((c) => c.secret === 'app/db').map((c) => c.error ?? c.status)).toEqual([
+      'ThrottlingException',
+      'ThrottlingException',
+      200,
+      'InternalServiceError',
+    ]);
   });
 });

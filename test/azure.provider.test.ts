@@ -38,10 +38,23 @@ const clientSecret = (secret: string, extra: Record<string, unknown> = {}): Part
 describe('azure-kv references', () => {
   /** A bare vault name is a public-cloud vault; a host name picks its cloud; versions are kept. */
   it('parses vault names, vault host names of each cloud, and versions', () => {
-    expect(parseKeyVaultTarget(ref('azure-kv://My-Vault/db-password'))).toMatchObject({ vault: 'my-vault', vaultUrl: 'https://my-vault.vault.azure.net', secretName: 'db-password', version: undefined });
-    expect(parseKeyVaultTarget(ref('azure-kv://my-vault.vault.azure.net/db-password/0123abcd'))).toMatchObject({ vaultUrl: 'https://my-vault.vault.azure.net', version: '0123abcd' });
-    expect(parseKeyVaultTarget(ref('azure-kv://my-vault.vault.azure.cn/db'))).toMatchObject({ vaultUrl: 'https://my-vault.vault.azure.cn', cloud: { authorityHost: 'https://login.chinacloudapi.cn' } });
-    expect(parseKeyVaultTarget(ref('azure-kv://my-vault.vault.usgovcloudapi.net/db'))).toMatchObject({ cloud: { authorityHost: 'https://login.microsoftonline.us' } });
+    expect(parseKeyVaultTarget(ref('azure-kv://My-Vault/db-password'))).toMatchObject({
+      vault: 'my-vault',
+      vaultUrl: 'https://my-vault.vault.azure.net',
+      secretName: 'db-password',
+      version: undefined,
+    });
+    expect(parseKeyVaultTarget(ref('azure-kv://my-vault.vault.azure.net/db-password/0123abcd'))).toMatchObject({
+      vaultUrl: 'https://my-vault.vault.azure.net',
+      version: '0123abcd',
+    });
+    expect(parseKeyVaultTarget(ref('azure-kv://my-vault.vault.azure.cn/db'))).toMatchObject({
+      vaultUrl: 'https://my-vault.vault.azure.cn',
+      cloud: { authorityHost: 'https://login.chinacloudapi.cn' },
+    });
+    expect(parseKeyVaultTarget(ref('azure-kv://my-vault.vault.usgovcloudapi.net/db'))).toMatchObject({
+      cloud: { authorityHost: 'https://login.microsoftonline.us' },
+    });
     // the fragment is core's: the provider sees the reference without it
     expect(parseKeyVaultTarget(ref('azure-kv://my-vault/db-json#creds.password'))).toMatchObject({ secretName: 'db-json' });
   });
@@ -94,7 +107,9 @@ describe('who fetches from where', () => {
 
   /** Managed identity (system or user-assigned) and the default chain are named without secrets. */
   it('names managed identity and the default chain', async () => {
-    expect((await resolveAzureAccess(target, contextFor({ cloudConfig: { useManagedIdentity: true } }), KEY)).identity).toBe('managed-identity -> https://my-vault.vault.azure.net');
+    expect((await resolveAzureAccess(target, contextFor({ cloudConfig: { useManagedIdentity: true } }), KEY)).identity).toBe(
+      'managed-identity -> https://my-vault.vault.azure.net',
+    );
     expect((await resolveAzureAccess(target, contextFor({ cloudConfig: { useManagedIdentity: true, azureClientId: 'uami-1' } }), KEY)).identity).toBe(
       'managed-identity:uami-1 -> https://my-vault.vault.azure.net',
     );
@@ -112,13 +127,22 @@ describe('who fetches from where', () => {
   it('honours the overrides only with a client secret from the request', async () => {
     const overrides = { connectionProperties: { azure_key_vault_url: 'https://kv.internal:8443/', azure_authority_host: 'https://login.internal' } };
     const own = await resolveAzureAccess(target, contextFor({ ...clientSecret('s3cret-value'), ...overrides }), KEY);
-    expect(own).toMatchObject({ vaultUrl: 'https://kv.internal:8443', customVaultHost: true, authorityHost: 'https://login.internal', authorityOverridden: true });
+    expect(own).toMatchObject({
+      vaultUrl: 'https://kv.internal:8443',
+      customVaultHost: true,
+      authorityHost: 'https://login.internal',
+      authorityOverridden: true,
+    });
     expect(own.identity).toContain('@https://login.internal -> https://kv.internal:8443');
     for (const cloudConfig of [{ useManagedIdentity: true }, {}]) {
       await expect(resolveAzureAccess(target, contextFor({ cloudConfig, ...overrides }), KEY)).rejects.toThrow(NotAllowedError);
     }
     // a real Key Vault address is fine for the daemon's identity too
-    const other = await resolveAzureAccess(target, contextFor({ cloudConfig: { useManagedIdentity: true }, connectionProperties: { azure_key_vault_url: 'https://other.vault.azure.net' } }), KEY);
+    const other = await resolveAzureAccess(
+      target,
+      contextFor({ cloudConfig: { useManagedIdentity: true }, connectionProperties: { azure_key_vault_url: 'https://other.vault.azure.net' } }),
+      KEY,
+    );
     expect(other).toMatchObject({ vaultUrl: 'https://other.vault.azure.net', customVaultHost: false });
   });
 
@@ -127,13 +151,15 @@ describe('who fetches from where', () => {
     await expect(resolveAzureAccess(target, contextFor({ cloudConfig: { azureClientSecret: { inlineValue: 'x' } } }), KEY)).rejects.toThrow(
       /data_source\.cloud_config\.azure_tenant_id: is required with azure_client_secret; data_source\.cloud_config\.azure_client_id: is required/,
     );
-    await expect(resolveAzureAccess(target, contextFor({ cloudConfig: { azureTenantId: 'a/b', azureClientId: 'c', azureClientSecret: { inlineValue: 'x' } } }), KEY)).rejects.toThrow(
-      /azure_tenant_id: must be a tenant id/,
+    await expect(
+      resolveAzureAccess(target, contextFor({ cloudConfig: { azureTenantId: 'a/b', azureClientId: 'c', azureClientSecret: { inlineValue: 'x' } } }), KEY),
+    ).rejects.toThrow(/azure_tenant_id: must be a tenant id/);
+    await expect(resolveAzureAccess(target, contextFor(clientSecret('x', { useManagedIdentity: true })), KEY)).rejects.toThrow(
+      /use_managed_identity: cannot be true together with azure_client_secret/,
     );
-    await expect(resolveAzureAccess(target, contextFor(clientSecret('x', { useManagedIdentity: true })), KEY)).rejects.toThrow(/use_managed_identity: cannot be true together with azure_client_secret/);
-    await expect(resolveAzureAccess(target, contextFor({ ...clientSecret('x'), connectionProperties: { azure_key_vault_url: 'http://kv' } }), KEY)).rejects.toThrow(
-      /azure_key_vault_url: must be an https:\/\/ URL/,
-    );
+    await expect(
+      resolveAzureAccess(target, contextFor({ ...clientSecret('x'), connectionProperties: { azure_key_vault_url: 'http://kv' } }), KEY),
+    ).rejects.toThrow(/azure_key_vault_url: must be an https:\/\/ URL/);
     await expect(resolveAzureAccess(target, contextFor({ ...clientSecret('x'), connectionProperties: { azure_ssl_ca: 'not a pem' } }), KEY)).rejects.toThrow(
       /azure_ssl_ca: must be a CA certificate in PEM/,
     );
@@ -173,24 +199,109 @@ describe('Azure errors', () => {
 
   /** Each Azure failure maps to its stable reason, with a message that names the vault, secret and version. */
   it('maps SDK errors to stable reasons', () => {
-    const restError = (statusCode: number | undefined, code: string, message: string, extra: object = {}) => ({ name: 'RestError', statusCode, code, message, ...extra });
+    const restError = (statusCode: number | undefined, code: string, message: string, extra: object = {}) => ({
+      name: 'RestError',
+      statusCode,
+      code,
+      message,
+      ...extra,
+    });
     const cases: [object, Function, string, RegExp][] = [
-      [restError(404, 'SecretNotFound', 'A secret with (name/id) db/abc123 was not found'), NotFoundError, 'SECRET_NOT_FOUND', /^secret db version abc123 was not found in vault my-vault$/],
-      [restError(403, 'Forbidden', "The user, group or application 'appid=client-1' does not have secrets get permission"), NotAllowedError, 'SECRET_ACCESS_DENIED', /^tenant-1\/client-1 may not read secret db version abc123 in vault my-vault \(Forbidden: /],
-      [restError(403, 'Forbidden', 'Operation get is not allowed on a disabled secret.', { details: { error: { innererror: { code: 'SecretDisabled' } } } }), NotAllowedError, 'SECRET_ACCESS_DENIED', /is disabled$/],
-      [restError(401, 'Unauthorized', 'AKV10032: Invalid issuer.'), NotAllowedError, 'SECRET_PROVIDER_CREDENTIALS_INVALID', /did not accept the token of tenant-1\/client-1/],
+      [
+        restError(404, 'SecretNotFound', 'A secret with (name/id) db/abc123 was not found'),
+        NotFoundError,
+        'SECRET_NOT_FOUND',
+        /^secret db version abc123 was not found in vault my-vault$/,
+      ],
+      [
+        restError(403, 'Forbidden', "The user, group or application 'appid=client-1' does not have secrets get permission"),
+        NotAllowedError,
+        'SECRET_ACCESS_DENIED',
+        /^tenant-1\/client-1 may not read secret db version abc123 in vault my-vault \(Forbidden: /,
+      ],
+      [
+        restError(403, 'Forbidden', 'Operation get is not allowed on a disabled secret.', { details: { error: { innererror: { code: 'SecretDisabled' } } } }),
+        NotAllowedError,
+        'SECRET_ACCESS_DENIED',
+        /is disabled$/,
+      ],
+      [
+        restError(401, 'Unauthorized', 'AKV10032: Invalid issuer.'),
+        NotAllowedError,
+        'SECRET_PROVIDER_CREDENTIALS_INVALID',
+        /did not accept the token of tenant-1\/client-1/,
+      ],
       [restError(429, 'Throttled', 'Too many requests'), UnavailableError, 'SECRET_PROVIDER_THROTTLED', /vault my-vault throttled the request/],
       [restError(503, 'ServiceUnavailable', 'busy'), UnavailableError, 'SECRET_PROVIDER_UNREACHABLE', /answered 503 ServiceUnavailable/],
-      [restError(undefined, 'ECONNREFUSED', 'connect ECONNREFUSED 10.0.0.1:443'), UnavailableError, 'SECRET_PROVIDER_UNREACHABLE', /could not reach vault my-vault: ECONNREFUSED/],
-      [restError(undefined, 'ENOTFOUND', 'getaddrinfo ENOTFOUND'), UnavailableError, 'SECRET_PROVIDER_UNREACHABLE', /does not resolve \(ENOTFOUND\); check the vault name/],
-      [restError(undefined, 'SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain'), UnavailableError, 'SECRET_PROVIDER_UNREACHABLE', /not trusted.*azure_ssl_ca/],
-      [{ name: 'AuthenticationRequiredError', message: 'invalid_client: Error(s): 7000215 - Description: AADSTS7000215: Invalid client secret provided. Trace ID: 0b5e7f4c-1f0e-4a43-9b6e-3b2f0c9d1a00' }, NotAllowedError, 'SECRET_PROVIDER_CREDENTIALS_INVALID', /refused the credentials of tenant-1\/client-1 \(invalid_client: AADSTS7000215: Invalid client secret provided\.\)$/],
-      [{ name: 'AuthenticationError', statusCode: 400, message: 'x', errorResponse: { error: 'unauthorized_client', errorDescription: 'AADSTS700016: Application not found.' } }, NotAllowedError, 'SECRET_PROVIDER_CREDENTIALS_INVALID', /unauthorized_client: AADSTS700016/],
-      [{ name: 'AuthenticationRequiredError', message: 'temporarily_unavailable: Error(s): - Description: slow down' }, UnavailableError, 'SECRET_PROVIDER_THROTTLED', /throttled the token request/],
-      [{ name: 'AuthenticationRequiredError', message: 'server_error: Error(s): - Description: AADSTS90033: A transient error' }, UnavailableError, 'SECRET_PROVIDER_UNREACHABLE', /failed to issue a token/],
-      [{ name: 'CredentialUnavailableError', message: 'endpoints_resolution_error: See https://aka.ms/msal.js.errors#endpoints_resolution_error' }, UnavailableError, 'SECRET_PROVIDER_UNREACHABLE', /unreachable, or it does not know tenant tenant-1/],
-      [{ name: 'CredentialUnavailableError', message: 'The current credential is not configured to acquire tokens for tenant other-tenant.' }, NotAllowedError, 'SECRET_PROVIDER_CREDENTIALS_INVALID', /belongs to tenant other-tenant/],
-      [{ name: 'AggregateAuthenticationError', message: 'ChainedTokenCredential authentication failed.' }, NotAllowedError, 'SECRET_PROVIDER_CREDENTIALS_INVALID', /default Azure credential chain found no usable credential/],
+      [
+        restError(undefined, 'ECONNREFUSED', 'connect ECONNREFUSED 10.0.0.1:443'),
+        UnavailableError,
+        'SECRET_PROVIDER_UNREACHABLE',
+        /could not reach vault my-vault: ECONNREFUSED/,
+      ],
+      [
+        restError(undefined, 'ENOTFOUND', 'getaddrinfo ENOTFOUND'),
+        UnavailableError,
+        'SECRET_PROVIDER_UNREACHABLE',
+        /does not resolve \(ENOTFOUND\); check the vault name/,
+      ],
+      [
+        restError(undefined, 'SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain'),
+        UnavailableError,
+        'SECRET_PROVIDER_UNREACHABLE',
+        /not trusted.*azure_ssl_ca/,
+      ],
+      [
+        {
+          name: 'AuthenticationRequiredError',
+          message:
+            'invalid_client: Error(s): 7000215 - Description: AADSTS7000215: Invalid client secret provided. Trace ID: 0b5e7f4c-1f0e-4a43-9b6e-3b2f0c9d1a00',
+        },
+        NotAllowedError,
+        'SECRET_PROVIDER_CREDENTIALS_INVALID',
+        /refused the credentials of tenant-1\/client-1 \(invalid_client: AADSTS7000215: Invalid client secret provided\.\)$/,
+      ],
+      [
+        {
+          name: 'AuthenticationError',
+          statusCode: 400,
+          message: 'x',
+          errorResponse: { error: 'unauthorized_client', errorDescription: 'AADSTS700016: Application not found.' },
+        },
+        NotAllowedError,
+        'SECRET_PROVIDER_CREDENTIALS_INVALID',
+        /unauthorized_client: AADSTS700016/,
+      ],
+      [
+        { name: 'AuthenticationRequiredError', message: 'temporarily_unavailable: Error(s): - Description: slow down' },
+        UnavailableError,
+        'SECRET_PROVIDER_THROTTLED',
+        /throttled the token request/,
+      ],
+      [
+        { name: 'AuthenticationRequiredError', message: 'server_error: Error(s): - Description: AADSTS90033: A transient error' },
+        UnavailableError,
+        'SECRET_PROVIDER_UNREACHABLE',
+        /failed to issue a token/,
+      ],
+      [
+        { name: 'CredentialUnavailableError', message: 'endpoints_resolution_error: See https://aka.ms/msal.js.errors#endpoints_resolution_error' },
+        UnavailableError,
+        'SECRET_PROVIDER_UNREACHABLE',
+        /unreachable, or it does not know tenant tenant-1/,
+      ],
+      [
+        { name: 'CredentialUnavailableError', message: 'The current credential is not configured to acquire tokens for tenant other-tenant.' },
+        NotAllowedError,
+        'SECRET_PROVIDER_CREDENTIALS_INVALID',
+        /belongs to tenant other-tenant/,
+      ],
+      [
+        { name: 'AggregateAuthenticationError', message: 'ChainedTokenCredential authentication failed.' },
+        NotAllowedError,
+        'SECRET_PROVIDER_CREDENTIALS_INVALID',
+        /default Azure credential chain found no usable credential/,
+      ],
       [{ name: 'AbortError', message: 'The operation was aborted.' }, UnavailableError, 'SECRET_PROVIDER_UNREACHABLE', /aborted/],
     ];
     for (const [error, type, reason, message] of cases) {

@@ -61,7 +61,12 @@ describe('Azure Key Vault secrets (stand-in)', () => {
   /** The plugin loads from its package and registers the azure-kv scheme. */
   it('registers the azure-key-vault provider for azure-kv://', async () => {
     const { plugins } = await new Promise<ListPluginsResponse>((ok, fail) => t.plugins.listPlugins({}, (e, r) => (e ? fail(e) : ok(r))));
-    expect(plugins.find((p) => p.id === 'azure')).toMatchObject({ version: '0.1.0', secretProviders: ['azure-kv'], module: '@sourced/plugin-azure', loadError: '' });
+    expect(plugins.find((p) => p.id === 'azure')).toMatchObject({
+      version: '0.1.0',
+      secretProviders: ['azure-kv'],
+      module: '@sourced/plugin-azure',
+      loadError: '',
+    });
   });
 
   /** The real ClientSecretCredential runs end to end: challenge, OpenID configuration, token, then the authenticated read. */
@@ -101,7 +106,9 @@ describe('Azure Key Vault secrets (stand-in)', () => {
     kv.setSecret('pg-loose', pg.password);
     const loose = await validate({
       reference: 'azure-kv://sourced-test/pg-loose',
-      connectionProperties: { cloud_config: { azure_tenant_id: app.tenantId, azure_client_id: app.clientId, azure_client_secret: `env://${CLIENT_SECRET_ENV}` } },
+      connectionProperties: {
+        cloud_config: { azure_tenant_id: app.tenantId, azure_client_id: app.clientId, azure_client_secret: `env://${CLIENT_SECRET_ENV}` },
+      },
     });
     expect(passed(loose)).toBe(true);
     expect(kv.secretCalls('pg-loose')).toBe(1);
@@ -120,7 +127,9 @@ describe('Azure Key Vault secrets (stand-in)', () => {
     expect(check(current, 'authenticate').state).toBe('FAILED');
 
     const missing = await validate({ app, reference: 'azure-kv://sourced-test/pg-versioned/0123456789abcdef0123456789abcdef' });
-    expect(check(missing, 'resolve-credentials').message).toContain('secret pg-versioned version 0123456789abcdef0123456789abcdef was not found in vault sourced-test');
+    expect(check(missing, 'resolve-credentials').message).toContain(
+      'secret pg-versioned version 0123456789abcdef0123456789abcdef was not found in vault sourced-test',
+    );
 
     const disabled = kv.setSecret('pg-versioned', pg.password, { enabled: false });
     const from = t.logs.length;
@@ -185,7 +194,9 @@ describe('Azure Key Vault secrets (stand-in)', () => {
     kv.revokeTokens(revoked.clientId);
     const from = t.logs.length;
     const events = await validate({ app: revoked, reference: 'azure-kv://sourced-test/pg-revoked' });
-    expect(check(events, 'resolve-credentials').message).toContain(`vault sourced-test (${kv.url}) did not accept the token of ${revoked.tenantId}/${revoked.clientId} (Unauthorized: AKV10022`);
+    expect(check(events, 'resolve-credentials').message).toContain(
+      `vault sourced-test (${kv.url}) did not accept the token of ${revoked.tenantId}/${revoked.clientId} (Unauthorized: AKV10022`,
+    );
     expect(failedLinks(t, from)).toEqual([{ link: 'azure-kv://sourced-test/pg-revoked', reason: 'SECRET_PROVIDER_CREDENTIALS_INVALID' }]);
   });
 
@@ -325,7 +336,13 @@ describe('Azure Key Vault secrets (stand-in)', () => {
 
 /** What the real-service suite needs from the environment, or which variables are missing. */
 function realKeyVault() {
-  const names = ['SOURCED_TEST_AZURE_KEY_VAULT_URL', 'SOURCED_TEST_AZURE_TENANT_ID', 'SOURCED_TEST_AZURE_CLIENT_ID', 'SOURCED_TEST_AZURE_CLIENT_SECRET', 'SOURCED_TEST_AZURE_SECRET_NAME'] as const;
+  const names = [
+    'SOURCED_TEST_AZURE_KEY_VAULT_URL',
+    'SOURCED_TEST_AZURE_TENANT_ID',
+    'SOURCED_TEST_AZURE_CLIENT_ID',
+    'SOURCED_TEST_AZURE_CLIENT_SECRET',
+    'SOURCED_TEST_AZURE_SECRET_NAME',
+  ] as const;
   const missing = names.filter((n) => !process.env[n]);
   if (missing.length > 0) return { missing };
   const env = (n: (typeof names)[number]) => process.env[n] as string;
@@ -352,7 +369,15 @@ describe.skipIf(!REAL.config)(
   () => {
     const pg = inject('postgres');
     // the body is collected even when skipped: a placeholder keeps it from failing then
-    const real = REAL.config ?? { vaultUrl: 'https://unset.vault.azure.net', tenantId: '', clientId: '', clientSecret: '', secretName: '', authorityHost: undefined, caPem: undefined };
+    const real = REAL.config ?? {
+      vaultUrl: 'https://unset.vault.azure.net',
+      tenantId: '',
+      clientId: '',
+      clientSecret: '',
+      secretName: '',
+      authorityHost: undefined,
+      caPem: undefined,
+    };
     const host = new URL(real.vaultUrl).hostname;
     const knownHost = /\.vault\.(azure\.net|azure\.cn|usgovcloudapi\.net)$/.test(host);
     /** A vault on a Key Vault domain is named by its host; any other URL goes in the override. */
@@ -365,7 +390,11 @@ describe.skipIf(!REAL.config)(
         type: 'postgres',
         primary: { host: pg.host, port: pg.port, database: pg.database },
         credentials: { username: pg.user, password: { source: { $case: 'reference', value: reference(name) } } },
-        cloudConfig: { azureTenantId: real.tenantId, azureClientId: real.clientId, azureClientSecret: { source: { $case: 'inlineValue', value: clientSecret } } },
+        cloudConfig: {
+          azureTenantId: real.tenantId,
+          azureClientId: real.clientId,
+          azureClientSecret: { source: { $case: 'inlineValue', value: clientSecret } },
+        },
         connectionProperties: {
           ...(knownHost ? {} : { azure_key_vault_url: real.vaultUrl }),
           ...(real.authorityHost ? { azure_authority_host: real.authorityHost } : {}),

@@ -39,11 +39,36 @@ describe('bad input', () => {
   });
 
   it.each([
-    ['an unknown connector type', { dataSource: pg({ type: 'oracle' }) }, 'data_source.type', 'unknown connector type "oracle"; loaded connectors: mongodb, mysql, postgres'],
-    ['a missing host', { dataSource: pg({ primary: { host: '', port: 5432, database: '' } }) }, 'data_source.primary.host', 'is required (or connection_properties.host)'],
-    ['HYBRID without a secondary', { dataSource: pg({ location: Location.LOCATION_HYBRID }) }, 'data_source.secondary', expect.stringContaining('is required when location is HYBRID')],
-    ['a port out of range', { dataSource: pg({ primary: { host: 'h', port: 70000, database: '' } }) }, 'data_source.primary.port', '70000 is not a TCP port (1-65535)'],
-    ['a malformed reference', { dataSource: pg({ credentials: { username: 'u', password: { source: { $case: 'reference', value: 'nope' } } } }) }, 'data_source.credentials.password.reference', expect.stringContaining('is not a secret reference')],
+    [
+      'an unknown connector type',
+      { dataSource: pg({ type: 'oracle' }) },
+      'data_source.type',
+      'unknown connector type "oracle"; loaded connectors: mongodb, mysql, postgres',
+    ],
+    [
+      'a missing host',
+      { dataSource: pg({ primary: { host: '', port: 5432, database: '' } }) },
+      'data_source.primary.host',
+      'is required (or connection_properties.host)',
+    ],
+    [
+      'HYBRID without a secondary',
+      { dataSource: pg({ location: Location.LOCATION_HYBRID }) },
+      'data_source.secondary',
+      expect.stringContaining('is required when location is HYBRID'),
+    ],
+    [
+      'a port out of range',
+      { dataSource: pg({ primary: { host: 'h', port: 70000, database: '' } }) },
+      'data_source.primary.port',
+      '70000 is not a TCP port (1-65535)',
+    ],
+    [
+      'a malformed reference',
+      { dataSource: pg({ credentials: { username: 'u', password: { source: { $case: 'reference', value: 'nope' } } } }) },
+      'data_source.credentials.password.reference',
+      expect.stringContaining('is not a secret reference'),
+    ],
   ])('validate rejects %s', async (_name, request, field, description) => {
     const status = richStatusOf(await expectFailure(t.validate(request as never)));
     expect(status.grpcCode).toBe(INVALID_ARGUMENT);
@@ -51,7 +76,12 @@ describe('bad input', () => {
   });
 
   it.each([
-    ['an empty filter pattern', { filter: { includeSchemas: [''], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false } }, 'filter.include_schemas[0]', 'INVALID_FILTER'],
+    [
+      'an empty filter pattern',
+      { filter: { includeSchemas: [''], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false } },
+      'filter.include_schemas[0]',
+      'INVALID_FILTER',
+    ],
     ['a batch size over the maximum', { batchSize: 5000 }, 'batch_size', 'VALUE_OUT_OF_RANGE'],
     ['a cursor it did not make', { resumeAfter: 'garbage' }, 'resume_after', 'INVALID_CURSOR'],
     ['an unknown strategy', { strategy: 42 }, 'strategy', 'INVALID_ENUM_VALUE'],

@@ -105,7 +105,8 @@ const mysql: DiscoveryEngine = {
     await rootQuery(db, `GRANT SELECT ON warehouse.* TO '${user}'@'%'`);
     return {
       source: mysqlSource(user, password),
-      openSessions: async () => Number((await rootQuery<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ?', [user]))[0].n),
+      openSessions: async () =>
+        Number((await rootQuery<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ?', [user]))[0].n),
       drop: async () => void (await rootQuery(db, `DROP USER '${user}'@'%'`)),
     };
   },
@@ -126,7 +127,10 @@ const mongodb: DiscoveryEngine = {
   comparable: (cs) =>
     mongo.standIn
       ? cs
-      : (cs as unknown as Collection[]).map((c) => ({ ...c, schema: c.schema && { ...c.schema, fields: [...c.schema.fields].sort((a, b) => (a.path < b.path ? -1 : 1)) } })),
+      : (cs as unknown as Collection[]).map((c) => ({
+          ...c,
+          schema: c.schema && { ...c.schema, fields: [...c.schema.fields].sort((a, b) => (a.path < b.path ? -1 : 1)) },
+        })),
   totalFilters: [
     ['a database filter', { includeSchemas: ['sourced_m*'] }, VISIBLE_COLLECTIONS.filter((n) => n.startsWith(`${METRICS}.`)).length],
     ['a collection filter', { includeTables: [`${SHOP}.*orders`], excludeSchemas: [HR] }, 2],

@@ -76,12 +76,16 @@ const mongodb: ScopeEngine = {
   label: 'MongoDB',
   async account() {
     const mongo = inject('mongodb');
-    const client = new MongoClient(`mongodb://${mongo.host}:${mongo.port}/?directConnection=true`, { auth: { username: mongo.user, password: mongo.password }, authSource: 'admin' });
+    const client = new MongoClient(`mongodb://${mongo.host}:${mongo.port}/?directConnection=true`, {
+      auth: { username: mongo.user, password: mongo.password },
+      authSource: 'admin',
+    });
     await client.connect();
     const collectionsIn = async (databases: string[]) => {
       const out: string[] = [];
       for (const db of databases) {
-        for (const c of await client.db(db).listCollections({}, { nameOnly: true, authorizedCollections: true }).toArray()) if (!c.name.startsWith('system.')) out.push(`${db}.${c.name}`);
+        for (const c of await client.db(db).listCollections({}, { nameOnly: true, authorizedCollections: true }).toArray())
+          if (!c.name.startsWith('system.')) out.push(`${db}.${c.name}`);
       }
       return out.sort((a, b) => byBytes(a.split('.')[0], b.split('.')[0]) || byBytes(a, b));
     };

@@ -22,7 +22,10 @@ import { tlsBehaviour, type TlsEngine } from './shared/tls.behaviour';
 /** Copies a certificate and key over a server's files, owned as the originals are. */
 async function replaceFiles(pair: { cert: string; key: string }, cert: string, key: string): Promise<void> {
   const owner = await stat(cert);
-  for (const [from, to] of [[pair.cert, cert], [pair.key, key]] as const) {
+  for (const [from, to] of [
+    [pair.cert, cert],
+    [pair.key, key],
+  ] as const) {
     await rm(to, { force: true });
     await copyFile(from, to);
     await chown(to, owner.uid, owner.gid);
@@ -104,7 +107,12 @@ const mysql: TlsEngine = {
       stop: () => db.destroy(),
     };
   },
-  withoutClientCert: { check: 'authenticate', clientCert: 'requested by the server, none configured', message: /Access denied/, hint: /REQUIRE X509.*ssl_config\.cert/ },
+  withoutClientCert: {
+    check: 'authenticate',
+    clientCert: 'requested by the server, none configured',
+    message: /Access denied/,
+    hint: /REQUIRE X509.*ssl_config\.cert/,
+  },
 };
 
 /** A MongoDB wire stand-in that requires a client certificate signed by the test CA. */
@@ -114,9 +122,17 @@ const mongodb: TlsEngine = {
   async start() {
     const dir = await mkdtemp(join(tmpdir(), 'sourced-tls-mongo-'));
     const [pki, other] = await Promise.all([makeCertificates(join(dir, 'pki')), makeCertificates(join(dir, 'other'))]);
-    const passwords: FixturePasswords = { test: `t-${Math.random().toString(36).slice(2)}`, shop: `s-${Math.random().toString(36).slice(2)}`, admin: `a-${Math.random().toString(36).slice(2)}` };
+    const passwords: FixturePasswords = {
+      test: `t-${Math.random().toString(36).slice(2)}`,
+      shop: `s-${Math.random().toString(36).slice(2)}`,
+      admin: `a-${Math.random().toString(36).slice(2)}`,
+    };
     for (const p of Object.values(passwords)) registerSecret('fixture password', p);
-    const mutual = await startMongoStandIn({ dataset: mongoFixture(passwords), log: () => undefined, tls: { cert: pki.serverCertPem, key: pki.serverKeyPem, clientCa: pki.caCertPem } });
+    const mutual = await startMongoStandIn({
+      dataset: mongoFixture(passwords),
+      log: () => undefined,
+      tls: { cert: pki.serverCertPem, key: pki.serverKeyPem, clientCa: pki.caCertPem },
+    });
     return {
       pki,
       other,
@@ -136,7 +152,12 @@ const mongodb: TlsEngine = {
       },
     };
   },
-  withoutClientCert: { check: 'tls', clientCert: 'required by the server, none configured', message: /requires a client certificate/, hint: /ssl_config\.cert/ },
+  withoutClientCert: {
+    check: 'tls',
+    clientCert: 'required by the server, none configured',
+    message: /requires a client certificate/,
+    hint: /ssl_config\.cert/,
+  },
 };
 
 describe.each([postgres, mysql, mongodb].map((e) => [e.label, e] as const))('%s TLS', (_label, engine) => tlsBehaviour(engine));

@@ -93,7 +93,12 @@ const mysql: ValidationEngine<ServerInfo> = {
       latency: 'PASSED',
     });
     expect(check(events, 'tls').details).toMatchObject({ 'server.tls': 'not offered', 'server.default_auth_plugin': 'mysql_native_password' });
-    expect(check(events, 'authenticate').details).toMatchObject({ user: server.user, account: `${server.user}@%`, 'auth.plugin': 'mysql_native_password', tls: 'off' });
+    expect(check(events, 'authenticate').details).toMatchObject({
+      user: server.user,
+      account: `${server.user}@%`,
+      'auth.plugin': 'mysql_native_password',
+      tls: 'off',
+    });
     expect(check(events, 'server-version').details).toMatchObject({ flavour: 'MariaDB', version: expect.stringMatching(/^\d+\.\d+\.\d+$/) });
     expect(check(events, 'server-version').message).toMatch(/^MariaDB \d+\.\d+\.\d+/);
     const privileges = check(events, 'privileges');
@@ -112,7 +117,12 @@ const mysql: ValidationEngine<ServerInfo> = {
     expect(tls.details).toMatchObject({ 'cert.subject_cn': 'localhost', 'server.tls': 'offered' });
     expect(check(events, 'authenticate').details).toMatchObject({ tls: 'on', 'tls.protocol': tls.details['tls.protocol'] });
   },
-  tlsNotOffered: { sslConfig: (s) => ({ ...verifyFull(s), mode: SslMode.SSL_MODE_REQUIRE }), message: 'does not offer TLS', hint: 'ssl_cert', skipped: 'authenticate' },
+  tlsNotOffered: {
+    sslConfig: (s) => ({ ...verifyFull(s), mode: SslMode.SSL_MODE_REQUIRE }),
+    message: 'does not offer TLS',
+    hint: 'ssl_cert',
+    skipped: 'authenticate',
+  },
   wrongPassword: {
     message: `Access denied for user '${db.user}'@'127.0.0.1' (using password: YES)`,
     hints: ['Check the user name and the password', `'${db.user}'@'%'`],
@@ -172,7 +182,11 @@ const mongodb: ValidationEngine<MongoServerInfo> = {
     expect(handshake.details).toMatchObject({ topology: 'replica-set', set_name: 'rs0', role: 'primary', members: `${server.host}:${server.port}` });
     expect(handshake.message).toContain('replica set "rs0"');
   },
-  tlsNotOffered: { sslConfig: () => ({ mode: SslMode.SSL_MODE_REQUIRE, ca: '', cert: '', serverName: '' }), message: 'does not speak TLS', skipped: 'handshake' },
+  tlsNotOffered: {
+    sslConfig: () => ({ mode: SslMode.SSL_MODE_REQUIRE, ca: '', cert: '', serverName: '' }),
+    message: 'does not speak TLS',
+    skipped: 'handshake',
+  },
   /** The user exists, so the hint says the password is wrong. */
   wrongPassword: {
     message: `authentication failed for user "${mongo.user}" (auth source "admin", SCRAM)`,

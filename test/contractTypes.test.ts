@@ -16,7 +16,10 @@ describe('Timestamps beside the strings', () => {
   afterAll(() => t.stop());
 
   it("gives SourceIdentity.started_time as the server's own start time, to the precision of started_at", async () => {
-    const events = await t.discover({ dataSource: pgSource(pg), filter: { includeSchemas: ['sales'], excludeSchemas: [], includeTables: ['customers'], excludeTables: [], includeSystemSchemas: false } });
+    const events = await t.discover({
+      dataSource: pgSource(pg),
+      filter: { includeSchemas: ['sales'], excludeSchemas: [], includeTables: ['customers'], excludeTables: [], includeSystemSchemas: false },
+    });
     const summary = events.at(-1)?.event;
     if (summary?.$case !== 'summary') throw new Error('no summary');
     const source = summary.value.source!;

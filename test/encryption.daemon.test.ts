@@ -14,7 +14,16 @@ import { join } from 'node:path';
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DataSource, SecretServiceClient, type EncryptSecretResponse, type ReencryptSecretResponse } from '@sourced/api';
-import { createLocalKeyProvider, definePlugin, ENVELOPE_PREFIX, KeyProviderUnavailableError, noopLogger, sealEnvelope, Secret, type KeyProvider } from '@sourced/core';
+import {
+  createLocalKeyProvider,
+  definePlugin,
+  ENVELOPE_PREFIX,
+  KeyProviderUnavailableError,
+  noopLogger,
+  sealEnvelope,
+  Secret,
+  type KeyProvider,
+} from '@sourced/core';
 import { DEFAULT_CONFIG } from '../daemon/src';
 import { verifyAuditLog } from '../daemon/src/audit';
 import { hashToken } from '../daemon/src/security/authenticate';
@@ -76,9 +85,16 @@ describe('envelope encryption through the daemon', () => {
     m.set('authorization', `Bearer ${tokens[who]}`);
     return m;
   };
-  const encrypt = (plaintext: string, context: { dataSourceId: string; field: string }, who: keyof typeof tokens = 'platform', extra: { keyProvider?: string; keyId?: string } = {}) =>
+  const encrypt = (
+    plaintext: string,
+    context: { dataSourceId: string; field: string },
+    who: keyof typeof tokens = 'platform',
+    extra: { keyProvider?: string; keyId?: string } = {},
+  ) =>
     new Promise<EncryptSecretResponse>((resolve, reject) =>
-      secrets.encryptSecret({ plaintext, context, keyProvider: extra.keyProvider ?? '', keyId: extra.keyId ?? '' }, meta(who), (e, r) => (e ? reject(e) : resolve(r))),
+      secrets.encryptSecret({ plaintext, context, keyProvider: extra.keyProvider ?? '', keyId: extra.keyId ?? '' }, meta(who), (e, r) =>
+        e ? reject(e) : resolve(r),
+      ),
     );
   const reencrypt = (envelope: string, context: { dataSourceId: string; field: string }, who: keyof typeof tokens = 'platform') =>
     new Promise<ReencryptSecretResponse>((resolve, reject) =>
@@ -98,7 +114,13 @@ describe('envelope encryption through the daemon', () => {
     const error = await expectFailure(call);
     captureText('error statuses', JSON.stringify({ message: error.message, details: richStatusOf(error) }));
     const rich = richStatusOf(error);
-    return { code: rich.grpcCode, reason: rich.errorInfo?.reason, metadata: rich.errorInfo?.metadata ?? {}, message: rich.message, violations: rich.badRequest ?? [] };
+    return {
+      code: rich.grpcCode,
+      reason: rich.errorInfo?.reason,
+      metadata: rich.errorInfo?.metadata ?? {},
+      message: rich.message,
+      violations: rich.badRequest ?? [],
+    };
   };
   const ctx = { dataSourceId: 'orders-db', field: 'credentials.password' };
 
@@ -111,7 +133,17 @@ describe('envelope encryption through the daemon', () => {
     const granted = { connectors: ['postgres'], hosts: [pg.host], secrets: [] };
     t = await startSdkTestDaemon({
       builtins: true,
-      plugins: [definePlugin({ id: 'remote-keys', version: '1.0.0', sdk: '^1.0.0', register: (r) => { r.registerKeyProvider(remote); r.registerKeyProvider(recording); } })],
+      plugins: [
+        definePlugin({
+          id: 'remote-keys',
+          version: '1.0.0',
+          sdk: '^1.0.0',
+          register: (r) => {
+            r.registerKeyProvider(remote);
+            r.registerKeyProvider(recording);
+          },
+        }),
+      ],
       config: {
         pluginSettings: { 'builtin-secrets': { keyringFile: keyring } },
         auth: { tokens: Object.entries(tokens).map(([principal, value]) => ({ principal, sha256: hashToken(value) })) },
@@ -152,7 +184,10 @@ describe('envelope encryption through the daemon', () => {
 
     await superuserQuery(pg, 'CREATE SCHEMA IF NOT EXISTS enc20; CREATE TABLE IF NOT EXISTS enc20.probe (id int primary key, note text)');
     await superuserQuery(pg, `GRANT USAGE ON SCHEMA enc20 TO ${pg.user}; GRANT SELECT ON enc20.probe TO ${pg.user}`);
-    const expected = await superuserQuery<{ name: string }>(pg, "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'enc20' ORDER BY 1");
+    const expected = await superuserQuery<{ name: string }>(
+      pg,
+      "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'enc20' ORDER BY 1",
+    );
     const discovered = (await discover(source(sealed.envelope)))
       .flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.relations : []))
       .filter((r) => r.schema === 'enc20')
@@ -166,9 +201,24 @@ describe('envelope encryption through the daemon', () => {
     const flipped = Buffer.from(bytes);
     flipped[flipped.length - 3] ^= 0xff;
     const otherKeyring = createLocalKeyProvider({ json: ring('k1', { k1: K2 }) });
-    const foreign = (await sealEnvelope(new Secret('whatever-value', 't'), ctx, otherKeyring, { signal: AbortSignal.timeout(5000), logger: noopLogger, field: 'x' })).envelope;
-    const unknownKey = (await sealEnvelope(new Secret('whatever-value', 't'), ctx, createLocalKeyProvider({ json: ring('k9', { k9: K1 }) }), { signal: AbortSignal.timeout(5000), logger: noopLogger, field: 'x' })).envelope;
-    const down = (await sealEnvelope(new Secret('whatever-value', 't'), ctx, { ...createLocalKeyProvider({ json: ring('k1', { k1: K1 }) }), id: 'remote-test' }, { signal: AbortSignal.timeout(5000), logger: noopLogger, field: 'x' })).envelope;
+    const foreign = (
+      await sealEnvelope(new Secret('whatever-value', 't'), ctx, otherKeyring, { signal: AbortSignal.timeout(5000), logger: noopLogger, field: 'x' })
+    ).envelope;
+    const unknownKey = (
+      await sealEnvelope(new Secret('whatever-value', 't'), ctx, createLocalKeyProvider({ json: ring('k9', { k9: K1 }) }), {
+        signal: AbortSignal.timeout(5000),
+        logger: noopLogger,
+        field: 'x',
+      })
+    ).envelope;
+    const down = (
+      await sealEnvelope(
+        new Secret('whatever-value', 't'),
+        ctx,
+        { ...createLocalKeyProvider({ json: ring('k1', { k1: K1 }) }), id: 'remote-test' },
+        { signal: AbortSignal.timeout(5000), logger: noopLogger, field: 'x' },
+      )
+    ).envelope;
     const cases: { name: string; ds: DataSource; code: number; reason: string }[] = [
       { name: 'tampered', ds: source(ENVELOPE_PREFIX + flipped.toString('base64url')), code: status.INVALID_ARGUMENT, reason: 'ENVELOPE_TAMPERED' },
       { name: 'truncated', ds: source(good.slice(0, good.length - 30)), code: status.INVALID_ARGUMENT, reason: 'ENVELOPE_MALFORMED' },
@@ -210,12 +260,24 @@ describe('envelope encryption through the daemon', () => {
     const bad = await failure(encrypt('', { dataSourceId: '', field: 'data_source.credentials.password' }));
     expect(bad.code).toBe(status.INVALID_ARGUMENT);
     expect(bad.violations.map((v) => v.field).sort()).toEqual(['context.data_source_id', 'context.field', 'plaintext']);
-    expect(await failure(encrypt('v4lue-x', ctx, 'platform', { keyProvider: 'nope' }))).toMatchObject({ code: status.FAILED_PRECONDITION, reason: 'ENCRYPTION_KEY_PROVIDER_NOT_LOADED' });
-    expect(await failure(encrypt('v4lue-x', ctx, 'platform', { keyId: 'k77' }))).toMatchObject({ code: status.FAILED_PRECONDITION, reason: 'ENCRYPTION_KEY_NOT_FOUND' });
-    expect(await failure(encrypt('v4lue-x', ctx, 'platform', { keyProvider: 'remote-test' }))).toMatchObject({ code: status.UNAVAILABLE, reason: 'ENCRYPTION_KEY_PROVIDER_UNAVAILABLE' });
+    expect(await failure(encrypt('v4lue-x', ctx, 'platform', { keyProvider: 'nope' }))).toMatchObject({
+      code: status.FAILED_PRECONDITION,
+      reason: 'ENCRYPTION_KEY_PROVIDER_NOT_LOADED',
+    });
+    expect(await failure(encrypt('v4lue-x', ctx, 'platform', { keyId: 'k77' }))).toMatchObject({
+      code: status.FAILED_PRECONDITION,
+      reason: 'ENCRYPTION_KEY_NOT_FOUND',
+    });
+    expect(await failure(encrypt('v4lue-x', ctx, 'platform', { keyProvider: 'remote-test' }))).toMatchObject({
+      code: status.UNAVAILABLE,
+      reason: 'ENCRYPTION_KEY_PROVIDER_UNAVAILABLE',
+    });
     expect(await failure(reencrypt('sourced:enc:v1:AAAA', ctx))).toMatchObject({ code: status.INVALID_ARGUMENT, reason: 'ENVELOPE_MALFORMED' });
     const good = (await encrypt('v4lue-x', ctx)).envelope;
-    expect(await failure(reencrypt(good, { ...ctx, dataSourceId: 'other' }))).toMatchObject({ code: status.PERMISSION_DENIED, reason: 'ENVELOPE_CONTEXT_MISMATCH' });
+    expect(await failure(reencrypt(good, { ...ctx, dataSourceId: 'other' }))).toMatchObject({
+      code: status.PERMISSION_DENIED,
+      reason: 'ENVELOPE_CONTEXT_MISMATCH',
+    });
     registerSecret('v4lue-x', 'v4lue-x');
   });
 
@@ -302,7 +364,11 @@ describe('envelope encryption through the daemon', () => {
     expect(check(events, 'authenticate').status).toBe(1);
     await reencrypt(withPassword.envelope, ctx);
     // A failed open still never shows the value: the same envelope in the wrong field.
-    const wrongField = DataSource.fromPartial({ ...source('x'), credentials: { username: pg.user }, additionalProperties: { api_token: sealed.envelope, password: sealed.envelope } });
+    const wrongField = DataSource.fromPartial({
+      ...source('x'),
+      credentials: { username: pg.user },
+      additionalProperties: { api_token: sealed.envelope, password: sealed.envelope },
+    });
     expect((await failure(discover(wrongField))).reason).toBe('ENVELOPE_CONTEXT_MISMATCH');
     // generate (2) + decrypt (1) + reencrypt (decrypt + generate) = 5 data keys, all registered with the scan that runs after this file.
     expect(dataKeys).toBe(5);
@@ -310,17 +376,26 @@ describe('envelope encryption through the daemon', () => {
 
   it('the audit log records key provider, key id and outcome of each use, never a value or envelope, and verifies', async () => {
     await new Promise((r) => setTimeout(r, 200));
-    const lines = readFileSync(auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = readFileSync(auditFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const encrypts = lines.filter((l) => l.rpc === 'sourced.v1.SecretService/EncryptSecret' && l.outcome === 'OK');
     expect(encrypts.length).toBeGreaterThan(0);
-    expect(encrypts[0]).toMatchObject({ data_source: { id: 'orders-db' }, keys: [{ operation: 'encrypt', key_provider: 'local', key_id: 'k1', outcome: 'OK' }] });
+    expect(encrypts[0]).toMatchObject({
+      data_source: { id: 'orders-db' },
+      keys: [{ operation: 'encrypt', key_provider: 'local', key_id: 'k1', outcome: 'OK' }],
+    });
     const reencrypts = lines.filter((l) => l.rpc === 'sourced.v1.SecretService/ReencryptSecret' && l.outcome === 'OK');
     expect(reencrypts[0]?.keys).toEqual([
       { operation: 'decrypt', key_provider: 'local', key_id: 'k1', outcome: 'OK' },
       { operation: 'reencrypt', key_provider: 'local', key_id: 'k2', outcome: 'OK' },
     ]);
     const tampered = lines.find((l) => (l.keys as { outcome: string }[] | undefined)?.some((k) => k.outcome === 'ENVELOPE_TAMPERED'));
-    expect(tampered).toMatchObject({ outcome: 'INVALID_ARGUMENT', keys: [{ operation: 'decrypt', key_provider: 'local', key_id: 'k1', outcome: 'ENVELOPE_TAMPERED' }] });
+    expect(tampered).toMatchObject({
+      outcome: 'INVALID_ARGUMENT',
+      keys: [{ operation: 'decrypt', key_provider: 'local', key_id: 'k1', outcome: 'ENVELOPE_TAMPERED' }],
+    });
     const text = readFileSync(auditFile, 'utf8');
     expect(text).not.toContain(ENVELOPE_PREFIX);
     await t.stop();
@@ -332,7 +407,9 @@ describe('envelope encryption through the daemon', () => {
 /** A request to a local port nothing listens on: the key provider's service is down. */
 function httpCall(port: number): Promise<never> {
   return new Promise((_, reject) => {
-    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/decrypt' }, () => reject(new KeyProviderUnavailableError('x', 'remote-test', 'unexpected answer')));
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/decrypt' }, () =>
+      reject(new KeyProviderUnavailableError('x', 'remote-test', 'unexpected answer')),
+    );
     req.on('error', (e) => reject(e));
     req.end();
   });

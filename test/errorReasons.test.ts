@@ -58,7 +58,8 @@ describe('error reasons', () => {
       const code = codeOf(u.errorClass, u.reason);
       if (code === undefined) continue;
       checked++;
-      if (!byReason.get(u.reason)?.includes(code)) wrong.push(`${u.at}: ${u.reason} is ${code} (${u.errorClass}), documented ${byReason.get(u.reason)?.join(' or ')}`);
+      if (!byReason.get(u.reason)?.includes(code))
+        wrong.push(`${u.at}: ${u.reason} is ${code} (${u.errorClass}), documented ${byReason.get(u.reason)?.join(' or ')}`);
     }
     expect(wrong).toEqual([]);
     expect(checked).toBeGreaterThan(100);

@@ -19,7 +19,10 @@ const namesOf = (values: Record<string, string | number>) =>
 
 function profile(t: TestDaemon, request: object): Promise<unknown> {
   return new Promise((done, fail) => {
-    const stream: ClientReadableStream<ProfileTableResponse> = t.dataSources.profileTable(ProfileTableRequest.fromPartial(request as Partial<ProfileTableRequest>), new Metadata());
+    const stream: ClientReadableStream<ProfileTableResponse> = t.dataSources.profileTable(
+      ProfileTableRequest.fromPartial(request as Partial<ProfileTableRequest>),
+      new Metadata(),
+    );
     stream.on('data', () => undefined);
     stream.on('error', fail);
     stream.on('end', done);
@@ -34,7 +37,11 @@ describe('error semantics', () => {
   afterAll(() => t.stop());
 
   it('reports the request-level and the data source faults of one request together', async () => {
-    const request = { dataSource: pg({ primary: { host: '', port: 5432, database: '' }, location: 99 as Location }), batchSize: 5000, strategy: 42 as DiscoveryStrategy };
+    const request = {
+      dataSource: pg({ primary: { host: '', port: 5432, database: '' }, location: 99 as Location }),
+      batchSize: 5000,
+      strategy: 42 as DiscoveryStrategy,
+    };
     const status = richStatusOf(await expectFailure(t.discover(request)));
     expect(status.grpcCode).toBe(INVALID_ARGUMENT);
     expect(status.badRequest?.map((v) => v.field)).toEqual(['strategy', 'batch_size', 'data_source.location', 'data_source.primary.host']);
@@ -67,10 +74,14 @@ describe('error semantics', () => {
 
   it('reports an unknown strategy and profile mode the same way', async () => {
     const strategy = richStatusOf(await expectFailure(t.discover({ dataSource: pg(), strategy: 99 as DiscoveryStrategy })));
-    expect(strategy.badRequest).toEqual([{ field: 'strategy', description: `99 is not a value of sourced.v1.DiscoveryStrategy; send one of ${namesOf(DiscoveryStrategy).join(', ')}` }]);
+    expect(strategy.badRequest).toEqual([
+      { field: 'strategy', description: `99 is not a value of sourced.v1.DiscoveryStrategy; send one of ${namesOf(DiscoveryStrategy).join(', ')}` },
+    ]);
     const mode = richStatusOf(await expectFailure(profile(t, { dataSource: pg(), table: { schema: 's', name: 't' }, mode: 99 as ProfileMode })));
     expect(mode.errorInfo?.reason).toBe('INVALID_ENUM_VALUE');
-    expect(mode.badRequest).toEqual([{ field: 'mode', description: `99 is not a value of sourced.v1.ProfileMode; send one of ${namesOf(ProfileMode).join(', ')}` }]);
+    expect(mode.badRequest).toEqual([
+      { field: 'mode', description: `99 is not a value of sourced.v1.ProfileMode; send one of ${namesOf(ProfileMode).join(', ')}` },
+    ]);
   });
 });
 

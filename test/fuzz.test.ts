@@ -117,7 +117,10 @@ describe('hostile input', () => {
   beforeAll(async () => {
     registerSecret('the fuzz role password', password);
     await superuserQuery(pg, `CREATE ROLE ${role} LOGIN PASSWORD '${password}' IN ROLE pg_read_all_data`);
-    t = await startTestDaemon({ plugins: ['@sourced/plugin-postgres', '@sourced/plugin-mysql'], limits: { ...DEFAULT_CONFIG.limits, maxMessageBytes: 2 << 20 } });
+    t = await startTestDaemon({
+      plugins: ['@sourced/plugin-postgres', '@sourced/plugin-mysql'],
+      limits: { ...DEFAULT_CONFIG.limits, maxMessageBytes: 2 << 20 },
+    });
   });
   afterAll(async () => {
     await t?.stop();
@@ -127,7 +130,13 @@ describe('hostile input', () => {
   it('answers bytes that are not a request message with INVALID_ARGUMENT, not INTERNAL', async () => {
     const raw = new Client(t.address, credentials.createInsecure());
     const error = await new Promise<ServiceError>((resolve) => {
-      const call = raw.makeServerStreamRequest('/sourced.v1.DataSourceService/DiscoverDataSource', (b: Buffer) => b, (b: Buffer) => b, Buffer.from([0x0a, 0xff, 0xff]), new Metadata());
+      const call = raw.makeServerStreamRequest(
+        '/sourced.v1.DataSourceService/DiscoverDataSource',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.from([0x0a, 0xff, 0xff]),
+        new Metadata(),
+      );
       call.on('data', () => undefined);
       call.on('error', resolve);
     });
@@ -151,7 +160,9 @@ describe('hostile input', () => {
     const goodClient = (async () => {
       while (fuzzing) {
         const events = await collect(
-          t.dataSources.discoverDataSource({ dataSource: good, strategy: 0, batchSize: 3, resumeAfter: '', maxEntities: 0, maxDurationMs: 0 }, new Metadata(), { deadline: Date.now() + 20_000 }),
+          t.dataSources.discoverDataSource({ dataSource: good, strategy: 0, batchSize: 3, resumeAfter: '', maxEntities: 0, maxDurationMs: 0 }, new Metadata(), {
+            deadline: Date.now() + 20_000,
+          }),
         );
         expect(events.at(-1)?.event?.$case).toBe('summary');
         goodRuns += 1;
@@ -165,9 +176,16 @@ describe('hostile input', () => {
         const method = r.pick(['DiscoverDataSource', 'ValidateDataSource'] as const);
         const body = hostileBody(r, method === 'DiscoverDataSource' ? validDiscover : validValidate);
         const dropAfter = r.int(4) === 0 ? r.int(3) : -1; // every fourth call is dropped mid-stream
-        const call = raw.makeServerStreamRequest(`/sourced.v1.DataSourceService/${method}`, (b: Buffer) => b, (b: Buffer) => b, body, new Metadata(), {
-          deadline: Date.now() + 15_000,
-        });
+        const call = raw.makeServerStreamRequest(
+          `/sourced.v1.DataSourceService/${method}`,
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          body,
+          new Metadata(),
+          {
+            deadline: Date.now() + 15_000,
+          },
+        );
         let seen = 0;
         call.on('data', () => {
           if (++seen > dropAfter && dropAfter >= 0) call.cancel();
@@ -198,7 +216,11 @@ describe('hostile input', () => {
     const answered = [...codes.values()].reduce((a, b) => a + b, 0);
     expect(answered).toBe(CALLS);
     // nothing crashed inside: no call ended INTERNAL or UNKNOWN (the messages, if one did)
-    expect({ internal: codes.get(status.INTERNAL) ?? 0, unknown: codes.get(status.UNKNOWN) ?? 0, messages: [...samples].slice(0, 5) }).toEqual({ internal: 0, unknown: 0, messages: [] });
+    expect({ internal: codes.get(status.INTERNAL) ?? 0, unknown: codes.get(status.UNKNOWN) ?? 0, messages: [...samples].slice(0, 5) }).toEqual({
+      internal: 0,
+      unknown: 0,
+      messages: [],
+    });
     expect(codes.get(status.INVALID_ARGUMENT) ?? 0).toBeGreaterThan(0);
     expect(goodRuns).toBeGreaterThan(0);
     // every connection the fuzzer made the daemon open is closed again

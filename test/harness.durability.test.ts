@@ -43,7 +43,9 @@ describe('test servers keep acknowledged commits across a crash', () => {
       );
       await maria.stop({ mode: 'immediate' });
       await maria.start();
-      seen.push((await maria.sql(`SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'crash_${round}'; SELECT id FROM crash_${round}.i;`)).trim());
+      seen.push(
+        (await maria.sql(`SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'crash_${round}'; SELECT id FROM crash_${round}.i;`)).trim(),
+      );
     }
     expect(seen).toEqual(Array.from({ length: ROUNDS }, (_v, round) => `2\n${round}`));
   });

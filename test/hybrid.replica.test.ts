@@ -5,7 +5,19 @@ import type { DiscoverDataSourceResponse } from '@sourced/api';
 import { EndpointRole } from '@sourced/api';
 import { startPostgres, startReplica, type PostgresInstance } from './harness/postgres';
 import { freeze } from './support/freeze';
-import { discoverWithFault, expectUndisturbed, hybridSource, namesOf, seededCount, seededFilter, seededNames, seedPostgres, singleSource, sleep, type SeedShape } from './support/hybrid';
+import {
+  discoverWithFault,
+  expectUndisturbed,
+  hybridSource,
+  namesOf,
+  seededCount,
+  seededFilter,
+  seededNames,
+  seedPostgres,
+  singleSource,
+  sleep,
+  type SeedShape,
+} from './support/hybrid';
 import { registerSecret } from './support/secretScan';
 import { startTestDaemon, type TestDaemon } from './support/testDaemon';
 
@@ -61,10 +73,15 @@ describe('HYBRID PostgreSQL with a streaming replica as the secondary', () => {
 
   /** The primary freezes mid-run: one failover to the replica, the exact catalog, and the summary names the replica. */
   it('fails over to the replica when the primary freezes', async () => {
-    const { events, faultAfterEvent } = await discoverWithFault(t, { dataSource: hybridSource('postgres', primary, replica), filter: seededFilter, batchSize: BATCH }, 3, () => {
-      thaw = freeze(primary.pid as number);
-      return Promise.resolve();
-    });
+    const { events, faultAfterEvent } = await discoverWithFault(
+      t,
+      { dataSource: hybridSource('postgres', primary, replica), filter: seededFilter, batchSize: BATCH },
+      3,
+      () => {
+        thaw = freeze(primary.pid as number);
+        return Promise.resolve();
+      },
+    );
     expectUndisturbed(events, reference, [EndpointRole.ENDPOINT_ROLE_SECONDARY], [faultAfterEvent]);
     const summary = events.at(-1)?.event;
     expect(summary?.$case === 'summary' && summary.value.source?.serverPort).toBe(replica.port);
@@ -72,8 +89,11 @@ describe('HYBRID PostgreSQL with a streaming replica as the secondary', () => {
 
   /** The primary crashes mid-run: the same. */
   it('fails over to the replica when the primary crashes', async () => {
-    const { events, faultAfterEvent } = await discoverWithFault(t, { dataSource: hybridSource('postgres', primary, replica), filter: seededFilter, batchSize: BATCH }, 3, () =>
-      primary.stop({ mode: 'immediate' }),
+    const { events, faultAfterEvent } = await discoverWithFault(
+      t,
+      { dataSource: hybridSource('postgres', primary, replica), filter: seededFilter, batchSize: BATCH },
+      3,
+      () => primary.stop({ mode: 'immediate' }),
     );
     expectUndisturbed(events, reference, [EndpointRole.ENDPOINT_ROLE_SECONDARY], [faultAfterEvent]);
   });

@@ -26,7 +26,11 @@ const hanging = (port: number, connectTimeoutMs = 4000) =>
 
 function discoverCall(t: TestDaemon, dataSource: DataSource, metadata = new Metadata(), deadline?: number) {
   return collect(
-    t.dataSources.discoverDataSource({ dataSource, strategy: 0, batchSize: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0 }, metadata, deadline ? { deadline } : {}),
+    t.dataSources.discoverDataSource(
+      { dataSource, strategy: 0, batchSize: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0 },
+      metadata,
+      deadline ? { deadline } : {},
+    ),
   );
 }
 
@@ -48,7 +52,12 @@ describe('limits', () => {
     const t = await startTestDaemon({
       plugins: ['@sourced/plugin-postgres'],
       limits: { ...DEFAULT_CONFIG.limits, maxConcurrentCallsPerPrincipal: 2 },
-      auth: { tokens: [{ principal: 'team-a', sha256: hashToken(tokens.a) }, { principal: 'team-b', sha256: hashToken(tokens.b) }] },
+      auth: {
+        tokens: [
+          { principal: 'team-a', sha256: hashToken(tokens.a) },
+          { principal: 'team-b', sha256: hashToken(tokens.b) },
+        ],
+      },
       rbac: { roles: { all: { rpcs: ['*'], connectors: ['*'], hosts: ['*'], secrets: ['*'] } }, bindings: { '*': ['all'] } },
     });
     const as = (who: 'a' | 'b') => {
@@ -62,7 +71,10 @@ describe('limits', () => {
       await new Promise((r) => setTimeout(r, 300)); // both admitted and connecting
       const refused = richStatusOf(await expectFailure(listPlugins(t, as('a'))));
       expect(refused).toMatchObject({ grpcCode: status.RESOURCE_EXHAUSTED, retryDelayMs: 1000 });
-      expect(refused.errorInfo).toMatchObject({ reason: 'TOO_MANY_CALLS_FOR_PRINCIPAL', metadata: { limit: 'limits.maxConcurrentCallsPerPrincipal', principal: 'team-a' } });
+      expect(refused.errorInfo).toMatchObject({
+        reason: 'TOO_MANY_CALLS_FOR_PRINCIPAL',
+        metadata: { limit: 'limits.maxConcurrentCallsPerPrincipal', principal: 'team-a' },
+      });
       // another principal is not held back by team-a's calls
       await listPlugins(t, as('b'));
       // once team-a's calls end (their connects time out), team-a may call again
@@ -104,13 +116,31 @@ describe('limits', () => {
 
       // the entity cap applies when the request asks for none, and when it asks for more
       for (const maxEntities of [0, 5]) {
-        const events = await collect(t.dataSources.discoverDataSource({ dataSource: pgSource(pg), strategy: 0, batchSize: 0, resumeAfter: '', maxEntities, maxDurationMs: 0 }, new Metadata()));
+        const events = await collect(
+          t.dataSources.discoverDataSource(
+            { dataSource: pgSource(pg), strategy: 0, batchSize: 0, resumeAfter: '', maxEntities, maxDurationMs: 0 },
+            new Metadata(),
+          ),
+        );
         const summary = events.at(-1)?.event;
         expect(summary?.$case === 'summary' && summary.value).toMatchObject({ relations: 3, stoppedEarly: true, stopReason: 'MAX_ENTITIES' });
       }
 
       const sampled = await expectFailure(
-        collect(t.dataSources.discoverDataSource({ dataSource: pgSource(pg), strategy: 0, batchSize: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0, sampling: { sampleSize: 5000, maxTimeMs: 0, maxFields: 0 } }, new Metadata())),
+        collect(
+          t.dataSources.discoverDataSource(
+            {
+              dataSource: pgSource(pg),
+              strategy: 0,
+              batchSize: 0,
+              resumeAfter: '',
+              maxEntities: 0,
+              maxDurationMs: 0,
+              sampling: { sampleSize: 5000, maxTimeMs: 0, maxFields: 0 },
+            },
+            new Metadata(),
+          ),
+        ),
       );
       expect(richStatusOf(sampled)).toMatchObject({ grpcCode: status.INVALID_ARGUMENT, badRequest: [{ field: 'sampling.sample_size' }] });
     } finally {

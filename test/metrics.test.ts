@@ -60,7 +60,9 @@ describe('OpenTelemetry metrics of the daemon (in-process reader)', () => {
   let closedPort: number;
 
   const validate = (request: Partial<ValidateDataSourceRequest>) =>
-    collect<ValidateDataSourceResponse>(client.validateDataSource({ checkTimeoutMs: 0, ...request } as ValidateDataSourceRequest, new Metadata(), { deadline: Date.now() + 20_000 }));
+    collect<ValidateDataSourceResponse>(
+      client.validateDataSource({ checkTimeoutMs: 0, ...request } as ValidateDataSourceRequest, new Metadata(), { deadline: Date.now() + 20_000 }),
+    );
   const discover = (request: Partial<DiscoverDataSourceRequest>) =>
     collect<DiscoverDataSourceResponse>(
       client.discoverDataSource(
@@ -101,7 +103,8 @@ describe('OpenTelemetry metrics of the daemon (in-process reader)', () => {
 
     validations.push(await validate({ dataSource: byReference }));
     const afterFirst = await metricsOf(reader);
-    const secretLookups = (m: MetricData[], result: string) => sumOf(m, 'sourced.secret.cache', { 'sourced.cache.result': result, 'sourced.secret.scheme': 'env' });
+    const secretLookups = (m: MetricData[], result: string) =>
+      sumOf(m, 'sourced.secret.cache', { 'sourced.cache.result': result, 'sourced.secret.scheme': 'env' });
     expect(secretLookups(afterFirst, 'miss')).toBe(1);
 
     validations.push(await validate({ dataSource: byReference }));
@@ -149,7 +152,9 @@ describe('OpenTelemetry metrics of the daemon (in-process reader)', () => {
     const histogram = validateDurations[0].value as Histogram;
     expect(histogram.count).toBe(3);
     expect(histogram.sum).toBeGreaterThan(0);
-    expect((pointsOf(metrics, 'rpc.server.duration', { 'rpc.method': DISCOVER, 'rpc.grpc.status_code': Status.INVALID_ARGUMENT })[0]?.value as Histogram).count).toBe(1);
+    expect(
+      (pointsOf(metrics, 'rpc.server.duration', { 'rpc.method': DISCOVER, 'rpc.grpc.status_code': Status.INVALID_ARGUMENT })[0]?.value as Histogram).count,
+    ).toBe(1);
 
     // sourced.validation.checks: exactly the checks the streams reported, by id and status
     const expectedChecks = new Map<string, number>();
@@ -181,7 +186,9 @@ describe('OpenTelemetry metrics of the daemon (in-process reader)', () => {
         expectedKinds.set(kind, (expectedKinds.get(kind) ?? 0) + 1);
       }
     }
-    const recordedKinds = new Map(pointsOf(metrics, 'sourced.discovery.entities', { 'db.system': 'postgres' }).map((p) => [String(p.attributes['sourced.entity.kind']), p.value as number]));
+    const recordedKinds = new Map(
+      pointsOf(metrics, 'sourced.discovery.entities', { 'db.system': 'postgres' }).map((p) => [String(p.attributes['sourced.entity.kind']), p.value as number]),
+    );
     expect(recordedKinds).toEqual(expectedKinds);
 
     // sourced.failovers: the HYBRID run started on its secondary
@@ -201,7 +208,19 @@ describe('OpenTelemetry metrics of the daemon (in-process reader)', () => {
     for (const m of metrics) {
       for (const p of m.dataPoints) {
         for (const key of Object.keys(p.attributes)) {
-          expect(['rpc.system', 'rpc.method', 'rpc.grpc.status_code', 'db.system', 'server.address', 'sourced.entity.kind', 'sourced.check.id', 'sourced.check.status', 'sourced.cache.result', 'sourced.secret.scheme', 'sourced.failover.trigger']).toContain(key);
+          expect([
+            'rpc.system',
+            'rpc.method',
+            'rpc.grpc.status_code',
+            'db.system',
+            'server.address',
+            'sourced.entity.kind',
+            'sourced.check.id',
+            'sourced.check.status',
+            'sourced.cache.result',
+            'sourced.secret.scheme',
+            'sourced.failover.trigger',
+          ]).toContain(key);
         }
       }
     }

@@ -12,8 +12,16 @@ import { expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from '.
 // What every connector's discovery shares (batches of 2 with cursors, resuming after a cursor, the
 // trace, freeing connections on cancel) runs in connectors.discover.test.ts.
 
-const filter = (f: Partial<DiscoveryFilter>): DiscoveryFilter => ({ includeSchemas: [], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false, ...f });
-const collections = (events: DiscoverDataSourceResponse[]): Collection[] => events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.collections : []));
+const filter = (f: Partial<DiscoveryFilter>): DiscoveryFilter => ({
+  includeSchemas: [],
+  excludeSchemas: [],
+  includeTables: [],
+  excludeTables: [],
+  includeSystemSchemas: false,
+  ...f,
+});
+const collections = (events: DiscoverDataSourceResponse[]): Collection[] =>
+  events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.collections : []));
 const names = (events: DiscoverDataSourceResponse[]) => collections(events).map((c) => `${c.database}.${c.name}`);
 const byName = (events: DiscoverDataSourceResponse[], qualified: string): Collection => {
   const c = collections(events).find((x) => `${x.database}.${x.name}` === qualified);
@@ -48,7 +56,16 @@ function typeName(v: unknown): string {
   if (Array.isArray(v)) return 'array';
   if (v instanceof Date) return 'date';
   const tag = (v as { _bsontype?: string })._bsontype;
-  const tags: Record<string, string> = { Int32: 'int', Double: 'double', Long: 'long', Decimal128: 'decimal', ObjectId: 'objectId', Binary: 'binData', Timestamp: 'timestamp', BSONRegExp: 'regex' };
+  const tags: Record<string, string> = {
+    Int32: 'int',
+    Double: 'double',
+    Long: 'long',
+    Decimal128: 'decimal',
+    ObjectId: 'objectId',
+    Binary: 'binData',
+    Timestamp: 'timestamp',
+    BSONRegExp: 'regex',
+  };
   if (tag) return tags[tag] ?? `unexpected ${tag}`;
   if (typeof v === 'string') return 'string';
   if (typeof v === 'boolean') return 'bool';
@@ -92,7 +109,12 @@ describe('MongoDB discovery', () => {
     expect(full.map((e) => e.sequence)).toEqual(full.map((_e, i) => i + 1));
     const first = full[0].event;
     expect(first?.$case).toBe('schemas');
-    if (first?.$case === 'schemas') expect(first.value.schemas.map((s) => [s.name, s.usable])).toEqual([['sourced_hr', true], ['sourced_metrics', true], ['sourced_shop', true]]);
+    if (first?.$case === 'schemas')
+      expect(first.value.schemas.map((s) => [s.name, s.usable])).toEqual([
+        ['sourced_hr', true],
+        ['sourced_metrics', true],
+        ['sourced_shop', true],
+      ]);
     expect(names(full)).toEqual(VISIBLE_COLLECTIONS);
     expect(full.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.relations : []))).toEqual([]);
     const last = full.at(-1)?.event;
@@ -104,7 +126,11 @@ describe('MongoDB discovery', () => {
   it.each(VISIBLE_COLLECTIONS)('describes %s as the fixture defines it', (qualified) => {
     const c = byName(full, qualified);
     const s = spec(qualified);
-    const kind = { collection: CollectionKind.COLLECTION_KIND_COLLECTION, view: CollectionKind.COLLECTION_KIND_VIEW, timeseries: CollectionKind.COLLECTION_KIND_TIMESERIES }[s.type];
+    const kind = {
+      collection: CollectionKind.COLLECTION_KIND_COLLECTION,
+      view: CollectionKind.COLLECTION_KIND_VIEW,
+      timeseries: CollectionKind.COLLECTION_KIND_TIMESERIES,
+    }[s.type];
     expect(c.kind).toBe(kind);
     expect(c.viewOn).toBe(s.type === 'view' ? s.options?.viewOn : '');
     expect(c.pipeline === '' ? undefined : JSON.parse(c.pipeline)).toEqual(s.type === 'view' ? s.options?.pipeline : undefined);
@@ -114,7 +140,9 @@ describe('MongoDB discovery', () => {
     expect(c.estimatedDocuments).toBe(s.type === 'view' ? -1 : documentsOf(qualified).length);
     const indexes = [...(s.type === 'collection' ? [{ name: '_id_', key: { _id: 1 } }] : []), ...(s.indexes ?? [])];
     const sorted = <T extends { name: string }>(xs: T[]) => [...xs].sort((a, b) => (a.name < b.name ? -1 : 1));
-    expect(sorted(c.indexes).map((i) => ({ ...i, keys: JSON.parse(i.keys), partialFilter: i.partialFilter ? JSON.parse(i.partialFilter) : undefined }))).toEqual(
+    expect(
+      sorted(c.indexes).map((i) => ({ ...i, keys: JSON.parse(i.keys), partialFilter: i.partialFilter ? JSON.parse(i.partialFilter) : undefined })),
+    ).toEqual(
       sorted(indexes).map((i) => ({
         name: i.name,
         keys: i.key,
@@ -162,17 +190,27 @@ describe('MongoDB discovery', () => {
     const docs = documentsOf(`${SHOP}.customers`);
     const count = (p: (d: Document) => boolean) => docs.filter(p).length;
     // nested documents
-    expect(field(customers, 'address.geo.lat')).toMatchObject({ documents: count((d) => d.address !== undefined), types: [{ type: 'double', count: count((d) => d.address !== undefined) }] });
+    expect(field(customers, 'address.geo.lat')).toMatchObject({
+      documents: count((d) => d.address !== undefined),
+      types: [{ type: 'double', count: count((d) => d.address !== undefined) }],
+    });
     // mixed types, most frequent first
     const ints = count((d) => d.score._bsontype === 'Int32');
-    expect(field(customers, 'score').types).toEqual([{ type: 'int', count: ints }, { type: 'double', count: docs.length - ints }]);
+    expect(field(customers, 'score').types).toEqual([
+      { type: 'int', count: ints },
+      { type: 'double', count: docs.length - ints },
+    ]);
     expect(field(customers, 'phone').types.map((x) => x.type)).toEqual(['string', 'null']);
     // array elements: each value counts, each document once
     const tags = docs.flatMap((d) => d.tags as string[]);
     expect(field(customers, 'tags[]')).toMatchObject({ documents: count((d) => d.tags.length > 0), types: [{ type: 'string', count: tags.length }] });
     expect(field(customers, 'history[][]').types).toEqual([{ type: 'int', count: docs.flatMap((d) => (d.history ?? []).flat()).length }]);
     // rare fields: a few percent of the documents
-    for (const [path, key] of [['loyalty.points', 'loyalty'], ['notes', 'notes'], ['history', 'history']] as const) {
+    for (const [path, key] of [
+      ['loyalty.points', 'loyalty'],
+      ['notes', 'notes'],
+      ['history', 'history'],
+    ] as const) {
       const f = field(customers, path);
       expect(f.frequency).toBe(count((d) => d[key] !== undefined) / docs.length);
       expect(f.frequency).toBeLessThan(0.05);
@@ -199,13 +237,21 @@ describe('MongoDB discovery', () => {
 
   /** A smaller sample gives frequencies over the sampled documents; the field cap truncates and says so. */
   it('honours sample size and field cap', async () => {
-    const events = await t.discover({ dataSource: everyDatabase(), filter: filter({ includeTables: [`${SHOP}.customers`] }), sampling: { sampleSize: 50, maxTimeMs: 0, maxFields: 0 } });
+    const events = await t.discover({
+      dataSource: everyDatabase(),
+      filter: filter({ includeTables: [`${SHOP}.customers`] }),
+      sampling: { sampleSize: 50, maxTimeMs: 0, maxFields: 0 },
+    });
     const customers = byName(events, `${SHOP}.customers`);
     expect(customers.schema?.sampledDocuments).toBe(50);
     expect(field(customers, '_id')).toMatchObject({ documents: 50, frequency: 1 });
     for (const f of customers.schema?.fields ?? []) expect(f.frequency).toBe(f.documents / 50);
 
-    const capped = await t.discover({ dataSource: everyDatabase(), filter: filter({ includeTables: [`${SHOP}.customers`] }), sampling: { sampleSize: 0, maxTimeMs: 0, maxFields: 5 } });
+    const capped = await t.discover({
+      dataSource: everyDatabase(),
+      filter: filter({ includeTables: [`${SHOP}.customers`] }),
+      sampling: { sampleSize: 0, maxTimeMs: 0, maxFields: 5 },
+    });
     const schema = byName(capped, `${SHOP}.customers`).schema;
     expect(schema?.fields).toHaveLength(5);
     expect(schema?.truncated).toBe(true);
@@ -214,9 +260,13 @@ describe('MongoDB discovery', () => {
 
   /** A sample larger than the maximum is bad input naming sampling.sample_size, before anything connects. */
   it('rejects a sample size over the maximum', async () => {
-    const status = richStatusOf(await expectFailure(t.discover({ dataSource: everyDatabase(), sampling: { sampleSize: 1_000_000, maxTimeMs: 0, maxFields: 0 } })));
+    const status = richStatusOf(
+      await expectFailure(t.discover({ dataSource: everyDatabase(), sampling: { sampleSize: 1_000_000, maxTimeMs: 0, maxFields: 0 } })),
+    );
     expect(status.grpcCode).toBe(3);
-    expect(status.badRequest).toEqual([{ field: 'sampling.sample_size', description: "1000000 is more than this daemon's maximum of 100000 (limits.maxSampleSize)" }]);
+    expect(status.badRequest).toEqual([
+      { field: 'sampling.sample_size', description: "1000000 is more than this daemon's maximum of 100000 (limits.maxSampleSize)" },
+    ]);
   });
 
   /** Database and collection globs filter the stream, databases too. */

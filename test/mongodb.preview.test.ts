@@ -32,7 +32,11 @@ const PREVIEW_USER = 'sourced_previewer';
 const SLOW = 'slow';
 
 // Values of masked fields: registered with the run's secret scan, so none may appear in anything the daemon emits.
-const SECRET = { password: `pw-${randomBytes(6).toString('hex')}`, apiKey: `key-${randomBytes(6).toString('hex')}`, token: `tok-${randomBytes(6).toString('hex')}` };
+const SECRET = {
+  password: `pw-${randomBytes(6).toString('hex')}`,
+  apiKey: `key-${randomBytes(6).toString('hex')}`,
+  token: `tok-${randomBytes(6).toString('hex')}`,
+};
 for (const [label, value] of Object.entries(SECRET)) registerSecret(`preview fixture ${label}`, value);
 
 const id = (i: number) => new ObjectId(`66000000000000000000000${i}`);
@@ -56,7 +60,15 @@ const ACCOUNTS: Document[] = [
     active: true,
     nickname: null,
   },
-  { _id: id(2), name: 'Grace', balance: Long.fromString('-9223372036854775808'), price: Decimal128.fromString('-0.000001'), password: SECRET.password, active: true, nickname: 'G' },
+  {
+    _id: id(2),
+    name: 'Grace',
+    balance: Long.fromString('-9223372036854775808'),
+    price: Decimal128.fromString('-0.000001'),
+    password: SECRET.password,
+    active: true,
+    nickname: 'G',
+  },
   ...[5, 4, 7, 6].map((i) => ({ _id: id(i), name: `user${i}`, password: SECRET.password })),
 ];
 const byId = (a: Document, b: Document) => (a._id as ObjectId).toHexString().localeCompare((b._id as ObjectId).toHexString());
@@ -75,7 +87,11 @@ function previewDatabase(): DatabaseSpec {
     name: DB,
     collections: [
       { name: 'accounts', type: 'collection', documents: ACCOUNTS },
-      { name: 'active_accounts', type: 'view', options: { viewOn: 'accounts', pipeline: [{ $match: { active: true } }, { $project: { name: 1, password: 1 } }] } },
+      {
+        name: 'active_accounts',
+        type: 'view',
+        options: { viewOn: 'accounts', pipeline: [{ $match: { active: true } }, { $project: { name: 1, password: 1 } }] },
+      },
       { name: SLOW, type: 'collection', documents: [{ _id: id(1), n: new Int32(1) }] },
     ],
   };
@@ -124,7 +140,11 @@ describe('MongoDB preview', () => {
     registerSecret('preview user password', previewPassword);
     const previewUser = { user: PREVIEW_USER, db: 'admin', password: previewPassword, roles: [{ role: 'read', db: DB }] };
     if (mongo.standIn) {
-      const passwords = { test: `Pa55-${randomBytes(9).toString('base64url')}`, shop: `Pa55-${randomBytes(9).toString('base64url')}`, admin: `Pa55-${randomBytes(9).toString('base64url')}` };
+      const passwords = {
+        test: `Pa55-${randomBytes(9).toString('base64url')}`,
+        shop: `Pa55-${randomBytes(9).toString('base64url')}`,
+        admin: `Pa55-${randomBytes(9).toString('base64url')}`,
+      };
       Object.entries(passwords).forEach(([k, v]) => registerSecret(`preview stand-in ${k} password`, v));
       const dataset = mongoFixture(passwords);
       dataset.databases.push(previewDatabase());
@@ -180,7 +200,9 @@ describe('MongoDB preview', () => {
     expect(p.rows).toEqual(sorted.map((d) => [json(expectedWhole(d))]));
     expect(p.rows[0]).toEqual([json(ADA_WHOLE)]);
     expect(p.rows[1]).toEqual([
-      json('{"_id":{"$oid":"660000000000000000000002"},"name":"Grace","balance":{"$numberLong":"-9223372036854775808"},"price":{"$numberDecimal":"-0.000001"},"active":true,"nickname":"G"}'),
+      json(
+        '{"_id":{"$oid":"660000000000000000000002"},"name":"Grace","balance":{"$numberLong":"-9223372036854775808"},"price":{"$numberDecimal":"-0.000001"},"active":true,"nickname":"G"}',
+      ),
     ]);
     // the values survive a round trip through the driver's parser, types included
     const ada = EJSON.parse((p.rows[0][0].value as { value: string }).value, { relaxed: false }) as Document;
@@ -214,7 +236,12 @@ describe('MongoDB preview', () => {
   it('masks the fixture sessions token field in whole-document mode', async () => {
     commands.length = 0;
     const p = await preview(`${SHOP}.sessions`, { limit: 5 }, fixture);
-    expect(p.rows).toEqual([...sessions()].sort(byId).slice(0, 5).map((d) => [json(expectedWhole(d))]));
+    expect(p.rows).toEqual(
+      [...sessions()]
+        .sort(byId)
+        .slice(0, 5)
+        .map((d) => [json(expectedWhole(d))]),
+    );
     expect(p.rows.flat().every((c) => !(c.value as { value: string }).value.includes('"token"'))).toBe(true);
     expect(p.summary).toMatchObject({ rows: 5, truncated: true, limit: 5 });
     if (standIn) expect(commands.find((c) => c.command.find === 'sessions')?.command.projection).toEqual({ token: 0 });
@@ -234,7 +261,14 @@ describe('MongoDB preview', () => {
       { name: '_id', dataType: 'field', masked: false },
     ]);
     expect(p.rows).toEqual([
-      [json('"Ada"'), MASKED_CELL, json('{"$numberLong":"9007199254740993"}'), NULL, json('{"city":"Lisbon","apiKey":{"$masked":true},"prefs":{"theme":"dark","refresh_token":{"$masked":true}}}'), json('{"$oid":"660000000000000000000001"}')],
+      [
+        json('"Ada"'),
+        MASKED_CELL,
+        json('{"$numberLong":"9007199254740993"}'),
+        NULL,
+        json('{"city":"Lisbon","apiKey":{"$masked":true},"prefs":{"theme":"dark","refresh_token":{"$masked":true}}}'),
+        json('{"$oid":"660000000000000000000001"}'),
+      ],
       [json('"Grace"'), MASKED_CELL, json('{"$numberLong":"-9223372036854775808"}'), json('"G"'), NULL, json('{"$oid":"660000000000000000000002"}')],
       [json('"Linus"'), MASKED_CELL, json('{"$numberLong":"0"}'), NULL, NULL, json('{"$oid":"660000000000000000000003"}')],
     ]);
@@ -289,7 +323,11 @@ describe('MongoDB preview', () => {
     expect(p.summary).toMatchObject({ rows: 3, truncated: true });
     if (standIn) {
       // a real server rebuilds measurements from buckets, in bucket order
-      expect(p.rows).toEqual(cpu().slice(0, 3).map((d) => [json(EJSON.stringify(d, { relaxed: false }))]));
+      expect(p.rows).toEqual(
+        cpu()
+          .slice(0, 3)
+          .map((d) => [json(EJSON.stringify(d, { relaxed: false }))]),
+      );
       expect(commands.find((c) => c.command.find === 'cpu')?.command.sort).toBeUndefined();
     }
   });
@@ -299,7 +337,11 @@ describe('MongoDB preview', () => {
     commands.length = 0;
     await preview('accounts', { strategy: DiscoveryStrategy.DISCOVERY_STRATEGY_CONSERVATIVE, columns: ['name'] });
     expect(sent('find', 'accounts')[0].maxTimeMS).toBe(5_000);
-    expect(commands.find((c) => c.command.listCollections !== undefined && c.db === DB)?.command).toMatchObject({ filter: { name: 'accounts' }, nameOnly: true, maxTimeMS: 5_000 });
+    expect(commands.find((c) => c.command.listCollections !== undefined && c.db === DB)?.command).toMatchObject({
+      filter: { name: 'accounts' },
+      nameOnly: true,
+      maxTimeMS: 5_000,
+    });
   });
 
   /** A collection that is not there, or one the user may not see, is NOT_FOUND with TABLE_NOT_FOUND. */
@@ -329,7 +371,10 @@ describe('MongoDB preview', () => {
 
   /** Masking by type sees MongoDB's $type names of field values: binary values are replaced in documents, and a chosen binary field's cell is masked. */
   it('masks values by BSON type when the daemon masks that type', async () => {
-    const typed = await startTestDaemon({ plugins: ['@sourced/plugin-mongodb'], preview: { defaultRows: 50, maxRows: 1000, maskColumns: [...DEFAULT_MASKED_COLUMNS], maskTypes: ['binData'] } });
+    const typed = await startTestDaemon({
+      plugins: ['@sourced/plugin-mongodb'],
+      preview: { defaultRows: 50, maxRows: 1000, maskColumns: [...DEFAULT_MASKED_COLUMNS], maskTypes: ['binData'] },
+    });
     try {
       const whole = await collect(typed.dataSources.previewTable(request('accounts', { limit: 1 }), new Metadata()));
       const ada = whole.flatMap((e) => (e.event?.$case === 'rows' ? e.event.value.rows : []))[0].cells[0];
@@ -363,14 +408,22 @@ describe('MongoDB preview', () => {
     });
     if (standIn) {
       // the stand-in holds the find: cancel once it is in flight
-      await eventually(async () => sent('find', SLOW).length, (n) => n > 0);
+      await eventually(
+        async () => sent('find', SLOW).length,
+        (n) => n > 0,
+      );
       expect(await openConnections(fixture, 'sourced')).toBeGreaterThan(0);
     }
     call.cancel();
     // a real server may have answered before the cancel arrived
     if (standIn) expect(await ended).toBe('error 1');
     else expect(['error 1', 'end']).toContain(await ended);
-    expect(await eventually(() => openConnections(fixture, 'sourced'), (n) => n === 0)).toBe(0);
+    expect(
+      await eventually(
+        () => openConnections(fixture, 'sourced'),
+        (n) => n === 0,
+      ),
+    ).toBe(0);
     if (standIn) expect(standIn.openCursors()).toBe(0);
   });
 });

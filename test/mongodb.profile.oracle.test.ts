@@ -73,7 +73,14 @@ const HISTOGRAM = ['skewed', 'uniform', 'all_distinct', 'day', 'price', 'maybe']
 
 /** grp follows insertion order (20 runs of 2,500); maybe is null in 30 %, spread evenly. */
 function bigDocument(i: number): Document {
-  return { _id: oid(i), grp: new Int32(Math.floor(i / 2_500)), maybe: (i * 7) % 10 < 3 ? null : new Int32(i % 50), uid: new Int32(i), sk: new Int32(skew(i)), u: new Int32((i * 7919) % 1_000) };
+  return {
+    _id: oid(i),
+    grp: new Int32(Math.floor(i / 2_500)),
+    maybe: (i * 7) % 10 < 3 ? null : new Int32(i % 50),
+    uid: new Int32(i),
+    sk: new Int32(skew(i)),
+    u: new Int32((i * 7919) % 1_000),
+  };
 }
 
 function oracleDatabase(): DatabaseSpec {
@@ -151,12 +158,29 @@ describe('ProfileTable on MongoDB: figures against the server (oracle)', () => {
   const count = async (name: string, filter: Document) => Number(await coll(name).countDocuments(filter));
   /** Documents where the field is neither missing nor null. */
   const present = (f: string) => ({ [f]: { $ne: null } });
-  const distinctOf = async (name: string, f: string) => Number((await coll(name).aggregate([{ $match: present(f) }, { $group: { _id: `$${f}` } }, { $count: 'n' }]).toArray())[0]?.n ?? 0);
+  const distinctOf = async (name: string, f: string) =>
+    Number(
+      (
+        await coll(name)
+          .aggregate([{ $match: present(f) }, { $group: { _id: `$${f}` } }, { $count: 'n' }])
+          .toArray()
+      )[0]?.n ?? 0,
+    );
   /** The value at 0-based position `k` of the field's non-null values in BSON order. */
-  const at = async (name: string, f: string, k: number) => (await coll(name).find(present(f), { projection: { _id: 0, [f]: 1 } }).sort({ [f]: 1 }).skip(k).limit(1).toArray())[0]?.[f];
+  const at = async (name: string, f: string, k: number) =>
+    (
+      await coll(name)
+        .find(present(f), { projection: { _id: 0, [f]: 1 } })
+        .sort({ [f]: 1 })
+        .skip(k)
+        .limit(1)
+        .toArray()
+    )[0]?.[f];
   /** The mean `$bsonSize` of `{ v: value }` over the non-null values, less that document's own 8 bytes (length, type, the name `v`, terminators). */
   const averageWidth = async (name: string, f: string) => {
-    const [row] = await coll(name).aggregate([{ $match: present(f) }, { $group: { _id: null, s: { $avg: { $bsonSize: { v: `$${f}` } } } } }]).toArray();
+    const [row] = await coll(name)
+      .aggregate([{ $match: present(f) }, { $group: { _id: null, s: { $avg: { $bsonSize: { v: `$${f}` } } } } }])
+      .toArray();
     return row === undefined ? undefined : Number(row.s) - 8;
   };
 
@@ -168,14 +192,22 @@ describe('ProfileTable on MongoDB: figures against the server (oracle)', () => {
     const events = await profile(request('shape', SHAPE_FIELDS));
     const total = await count('shape', {});
     expect(total).toBe(SHAPE_N);
-    expect(header(events)).toMatchObject({ rowCount: total, rowCountExact: true, rowCountMethod: FigureMethod.FIGURE_METHOD_EXACT, sampleRows: total, sampleMethod: 'every document' });
+    expect(header(events)).toMatchObject({
+      rowCount: total,
+      rowCountExact: true,
+      rowCountMethod: FigureMethod.FIGURE_METHOD_EXACT,
+      sampleRows: total,
+      sampleMethod: 'every document',
+    });
     for (const f of SHAPE_FIELDS) {
       const c = column(events, f);
       const nulls = await count('shape', { [f]: null });
       const distinct = await distinctOf('shape', f);
       expect({ f, nulls: c.nullFraction, distinct: c.distinctCount, exact: c.distinctExact }).toEqual({ f, nulls: nulls / total, distinct, exact: true });
       // the share of each $type, as the server names them
-      const types = await coll('shape').aggregate([{ $group: { _id: { $type: `$${f}` }, n: { $sum: 1 } } }]).toArray();
+      const types = await coll('shape')
+        .aggregate([{ $group: { _id: { $type: `$${f}` }, n: { $sum: 1 } } }])
+        .toArray();
       const byType = (xs: { type: string; frequency: number }[]) => [...xs].sort((a, b) => a.type.localeCompare(b.type));
       expect({ f, types: byType(c.types) }).toEqual({ f, types: byType(types.map((r) => ({ type: String(r._id), frequency: Number(r.n) / total }))) });
       // average length: the BSON size of a value, as the server's $bsonSize counts it
@@ -184,14 +216,25 @@ describe('ProfileTable on MongoDB: figures against the server (oracle)', () => {
       else expect({ f, avg: c.averageLength }).toEqual({ f, avg: expect.closeTo(width ?? NaN, 9) });
       // min and max in BSON order, for fields of one ordered type; none otherwise
       if (ORDERED.includes(f)) {
-        const [min] = await coll('shape').find(present(f)).sort({ [f]: 1 }).limit(1).toArray();
-        const [max] = await coll('shape').find(present(f)).sort({ [f]: -1 }).limit(1).toArray();
+        const [min] = await coll('shape')
+          .find(present(f))
+          .sort({ [f]: 1 })
+          .limit(1)
+          .toArray();
+        const [max] = await coll('shape')
+          .find(present(f))
+          .sort({ [f]: -1 })
+          .limit(1)
+          .toArray();
         expect({ f, min: json(c.min), max: json(c.max) }).toEqual({ f, min: ejson(min?.[f]), max: ejson(max?.[f]) });
       } else expect({ f, min: c.min, max: c.max }).toEqual({ f, min: undefined, max: undefined });
       // most common scalar values: the frequencies of the true top five, and each value's own share
-      if (f === 'nested') expect(c.mostCommon).toEqual([]); // documents and arrays are not scalar values
+      if (f === 'nested')
+        expect(c.mostCommon).toEqual([]); // documents and arrays are not scalar values
       else {
-        const top = await coll('shape').aggregate([{ $match: present(f) }, { $group: { _id: `$${f}`, n: { $sum: 1 } } }, { $sort: { n: -1, _id: 1 } }, { $limit: 5 }]).toArray();
+        const top = await coll('shape')
+          .aggregate([{ $match: present(f) }, { $group: { _id: `$${f}`, n: { $sum: 1 } } }, { $sort: { n: -1, _id: 1 } }, { $limit: 5 }])
+          .toArray();
         expect({ f, frequencies: c.mostCommon.map((m) => m.frequency) }).toEqual({ f, frequencies: top.map((r) => Number(r.n) / total) });
         for (const m of c.mostCommon) {
           const value = EJSON.parse(json(m.value) ?? 'null', { relaxed: false });
@@ -224,7 +267,13 @@ describe('ProfileTable on MongoDB: figures against the server (oracle)', () => {
     expect(header(events)).toMatchObject({ rowCount: estimated, rowCountExact: false, rowCountMethod: FigureMethod.FIGURE_METHOD_STATISTICS, sampleRows: 0 });
     for (const f of ['grp', 'uid']) {
       const c = column(events, f);
-      expect({ f, none: c.noStatistics, nulls: c.nullFraction, distinct: c.distinctCount, min: c.min }).toEqual({ f, none: true, nulls: undefined, distinct: undefined, min: undefined });
+      expect({ f, none: c.noStatistics, nulls: c.nullFraction, distinct: c.distinctCount, min: c.min }).toEqual({
+        f,
+        none: true,
+        nulls: undefined,
+        distinct: undefined,
+        min: undefined,
+      });
     }
   });
 
@@ -241,7 +290,9 @@ describe('ProfileTable on MongoDB: figures against the server (oracle)', () => {
     const total = await count('big', {});
     const trueNulls = (await count('big', { maybe: null })) / total;
     const trueGroups = await distinctOf('big', 'grp');
-    const [topSk] = await coll('big').aggregate([{ $group: { _id: '$sk', n: { $sum: 1 } } }, { $sort: { n: -1 } }, { $limit: 1 }]).toArray();
+    const [topSk] = await coll('big')
+      .aggregate([{ $group: { _id: '$sk', n: { $sum: 1 } } }, { $sort: { n: -1 } }, { $limit: 1 }])
+      .toArray();
     const topShare = Number(topSk?.n) / total;
     const [uMin, uMax] = [ejson(await at('big', 'u', 0)), ejson(await at('big', 'u', total - 1))];
     const drawn = new Set<string>();
@@ -250,7 +301,12 @@ describe('ProfileTable on MongoDB: figures against the server (oracle)', () => {
       const h = header(events);
       const n = h?.sampleRows ?? 0;
       expect(n).toBe(1_000);
-      expect(h).toMatchObject({ rowCount: Number(await coll('big').estimatedDocumentCount()), rowCountExact: false, rowCountMethod: FigureMethod.FIGURE_METHOD_STATISTICS, sampleMethod: '$sample (size 1000)' });
+      expect(h).toMatchObject({
+        rowCount: Number(await coll('big').estimatedDocumentCount()),
+        rowCountExact: false,
+        rowCountMethod: FigureMethod.FIGURE_METHOD_STATISTICS,
+        sampleMethod: '$sample (size 1000)',
+      });
       for (const c of columns(events)) {
         expect({ run, f: c.name, exact: c.distinctExact }).toEqual({ run, f: c.name, exact: false });
         const methods = Object.values(c.methods ?? {}).filter((x) => x !== FigureMethod.FIGURE_METHOD_UNSPECIFIED);

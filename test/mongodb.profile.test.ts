@@ -88,7 +88,11 @@ describe('MongoDB profile', () => {
     registerSecret('profile user password', password);
     const user = { user: PROFILE_USER, db: 'admin', password, roles: [{ role: 'read', db: DB }] };
     if (mongo.standIn) {
-      const passwords = { test: `Pa55-${randomBytes(9).toString('base64url')}`, shop: `Pa55-${randomBytes(9).toString('base64url')}`, admin: `Pa55-${randomBytes(9).toString('base64url')}` };
+      const passwords = {
+        test: `Pa55-${randomBytes(9).toString('base64url')}`,
+        shop: `Pa55-${randomBytes(9).toString('base64url')}`,
+        admin: `Pa55-${randomBytes(9).toString('base64url')}`,
+      };
       Object.entries(passwords).forEach(([k, v]) => registerSecret(`profile stand-in ${k} password`, v));
       const dataset = mongoFixture(passwords);
       dataset.databases.push(profileDatabase());
@@ -144,7 +148,13 @@ describe('MongoDB profile', () => {
     commands.length = 0;
     const p = await profile('people', { columns: ['status', 'nickname', 'score', 'joined', 'password', '_id'] });
     // fewer documents than asked: $sample returned every one, so the figures are exact (issue 16)
-    expect(p.header).toMatchObject({ table: { schema: DB, name: 'people' }, mode: ProfileMode.PROFILE_MODE_SAMPLE, rowCount: N, rowCountExact: true, sampleRows: N });
+    expect(p.header).toMatchObject({
+      table: { schema: DB, name: 'people' },
+      mode: ProfileMode.PROFILE_MODE_SAMPLE,
+      rowCount: N,
+      rowCountExact: true,
+      sampleRows: N,
+    });
     expect(p.header).toMatchObject({ rowCountMethod: FigureMethod.FIGURE_METHOD_EXACT, sampleMethod: 'every document' });
     expect(p.header.source).toContain(`every document (${N}`);
     expect(p.columns.map((c) => c.name)).toEqual(['status', 'nickname', 'score', 'joined', 'password', '_id']);
@@ -152,7 +162,11 @@ describe('MongoDB profile', () => {
     const status = column(p, 'status');
     expect(status).toMatchObject({ dataType: 'field', nullFraction: 0, distinctCount: 4, distinctExact: true, masked: false, noStatistics: false });
     expect(status.types).toEqual([{ type: 'string', frequency: 1 }]);
-    expect(status.methods).toMatchObject({ nullFraction: FigureMethod.FIGURE_METHOD_EXACT, distinctCount: FigureMethod.FIGURE_METHOD_EXACT, mostCommon: FigureMethod.FIGURE_METHOD_EXACT });
+    expect(status.methods).toMatchObject({
+      nullFraction: FigureMethod.FIGURE_METHOD_EXACT,
+      distinctCount: FigureMethod.FIGURE_METHOD_EXACT,
+      mostCommon: FigureMethod.FIGURE_METHOD_EXACT,
+    });
     expect(status.mostCommon).toEqual([
       { value: json('"active"'), frequency: 0.5 },
       { value: json('"idle"'), frequency: 0.25 },
@@ -163,7 +177,7 @@ describe('MongoDB profile', () => {
     expect([status.min, status.max]).toEqual([json('"active"'), json('"idle"')]);
     expect(status.histogramBounds).toEqual([]);
     // a BSON string: int32 length, the bytes, NUL
-    expect(status.averageLength).toBeCloseTo((0.5 * 11 + 0.25 * 9 + 0.15 * 9 + 0.1 * 9), 6);
+    expect(status.averageLength).toBeCloseTo(0.5 * 11 + 0.25 * 9 + 0.15 * 9 + 0.1 * 9, 6);
 
     const nickname = column(p, 'nickname');
     expect(nickname.nullFraction).toBeCloseTo(0.2, 10);
@@ -195,7 +209,11 @@ describe('MongoDB profile', () => {
     // percentile_disc: the value at the 1-based position ⌈i·N/10⌉
     expect(joined.histogramBounds[5]).toEqual(date(JAN_1 + (Math.ceil((5 * N) / 10) - 1) * DAY));
 
-    expect(column(p, '_id')).toMatchObject({ distinctCount: N, min: json('{"$oid":"000000000000000000000000"}'), max: json(`{"$oid":"${(N - 1).toString(16).padStart(24, '0')}"}`) });
+    expect(column(p, '_id')).toMatchObject({
+      distinctCount: N,
+      min: json('{"$oid":"000000000000000000000000"}'),
+      max: json(`{"$oid":"${(N - 1).toString(16).padStart(24, '0')}"}`),
+    });
     expect(p.summary).toMatchObject({ columns: 6, maskedColumns: ['password'] });
 
     if (standIn) {
@@ -247,7 +265,13 @@ describe('MongoDB profile', () => {
   /** Histogram buckets and most common values follow the request; the strategy's time limit goes as maxTimeMS. */
   it('honours most_common_limit, histogram_buckets and the strategy time limit', async () => {
     commands.length = 0;
-    const p = await profile('people', { columns: ['status', 'joined'], sampleRows: N, mostCommonLimit: 2, histogramBuckets: 4, strategy: DiscoveryStrategy.DISCOVERY_STRATEGY_CONSERVATIVE });
+    const p = await profile('people', {
+      columns: ['status', 'joined'],
+      sampleRows: N,
+      mostCommonLimit: 2,
+      histogramBuckets: 4,
+      strategy: DiscoveryStrategy.DISCOVERY_STRATEGY_CONSERVATIVE,
+    });
     expect(column(p, 'status').mostCommon.map((m) => m.value)).toEqual([json('"active"'), json('"idle"')]);
     expect(column(p, 'joined').histogramBounds).toEqual([0, 99, 199, 299, 399].map((d) => date(JAN_1 + d * DAY)));
     if (standIn) expect(sent('aggregate', 'people')[0].maxTimeMS).toBe(5_000);
@@ -259,8 +283,28 @@ describe('MongoDB profile', () => {
     const p = await profile('people', { columns: ['status', 'password'], mode: ProfileMode.PROFILE_MODE_STATISTICS });
     expect(p.header).toMatchObject({ mode: ProfileMode.PROFILE_MODE_STATISTICS, rowCount: N, rowCountExact: false, sampleRows: 0, source: 'collection stats' });
     expect(p.columns).toEqual([
-      { name: 'status', dataType: 'field', distinctExact: false, mostCommon: [], histogramBounds: [], types: [], masked: false, noStatistics: true, methods: NO_FIGURES },
-      { name: 'password', dataType: 'field', distinctExact: false, mostCommon: [], histogramBounds: [], types: [], masked: true, noStatistics: true, methods: NO_FIGURES },
+      {
+        name: 'status',
+        dataType: 'field',
+        distinctExact: false,
+        mostCommon: [],
+        histogramBounds: [],
+        types: [],
+        masked: false,
+        noStatistics: true,
+        methods: NO_FIGURES,
+      },
+      {
+        name: 'password',
+        dataType: 'field',
+        distinctExact: false,
+        mostCommon: [],
+        histogramBounds: [],
+        types: [],
+        masked: true,
+        noStatistics: true,
+        methods: NO_FIGURES,
+      },
     ]);
     if (standIn) {
       // the collection's lookup (names only), then the count: nothing else reaches the database
@@ -307,13 +351,21 @@ describe('MongoDB profile', () => {
       call.on('end', () => resolve('end'));
     });
     if (standIn) {
-      await eventually(async () => sent('aggregate', SLOW).length, (n) => n > 0);
+      await eventually(
+        async () => sent('aggregate', SLOW).length,
+        (n) => n > 0,
+      );
       expect(await openConnections(fixture, 'sourced')).toBeGreaterThan(0);
     }
     call.cancel();
     if (standIn) expect(await ended).toBe('error 1');
     else expect(['error 1', 'end']).toContain(await ended);
-    expect(await eventually(() => openConnections(fixture, 'sourced'), (n) => n === 0)).toBe(0);
+    expect(
+      await eventually(
+        () => openConnections(fixture, 'sourced'),
+        (n) => n === 0,
+      ),
+    ).toBe(0);
     if (standIn) expect(standIn.openCursors()).toBe(0);
   });
 });

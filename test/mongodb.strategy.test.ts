@@ -13,8 +13,16 @@ const { CONSERVATIVE, BALANCED, AGGRESSIVE } = {
   AGGRESSIVE: DiscoveryStrategy.DISCOVERY_STRATEGY_AGGRESSIVE,
 };
 
-const filter = (f: Partial<DiscoveryFilter>): DiscoveryFilter => ({ includeSchemas: [], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false, ...f });
-const collections = (events: DiscoverDataSourceResponse[]): Collection[] => events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.collections : []));
+const filter = (f: Partial<DiscoveryFilter>): DiscoveryFilter => ({
+  includeSchemas: [],
+  excludeSchemas: [],
+  includeTables: [],
+  excludeTables: [],
+  includeSystemSchemas: false,
+  ...f,
+});
+const collections = (events: DiscoverDataSourceResponse[]): Collection[] =>
+  events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.collections : []));
 const names = (events: DiscoverDataSourceResponse[]) => collections(events).map((c) => `${c.database}.${c.name}`);
 
 describe('MongoDB discovery strategies', () => {
@@ -122,7 +130,9 @@ describe('MongoDB discovery strategies', () => {
       const conservative = await t.discover({ dataSource: everyDatabase(), strategy: CONSERVATIVE, batchSize: 3 });
       const aggressive = await t.discover({ dataSource: everyDatabase(), strategy: AGGRESSIVE, batchSize: 3 });
       const comparable = (cs: Collection[]) =>
-        mongo.standIn ? cs : cs.map((c) => ({ ...c, schema: c.schema && { ...c.schema, fields: [...c.schema.fields].sort((a, b) => (a.path < b.path ? -1 : 1)) } }));
+        mongo.standIn
+          ? cs
+          : cs.map((c) => ({ ...c, schema: c.schema && { ...c.schema, fields: [...c.schema.fields].sort((a, b) => (a.path < b.path ? -1 : 1)) } }));
       expect(comparable(collections(aggressive))).toEqual(comparable(collections(conservative)));
     });
   });

@@ -129,7 +129,9 @@ describe('MongoDB validation', () => {
       const events = await t.validate({ dataSource: mongoSource(mongo, { primary: { host: '_mongodb._tcp.cluster0.sourced.test', port: 0, database: '' } }) });
       const dns = check(events, 'dns');
       expect(STATUS[dns.status]).toBe('PASSED');
-      expect(dns.message).toBe('_mongodb._tcp.cluster0.sourced.test lists 2 hosts: node1.sourced.test:27017, node2.sourced.test:27018; TXT options authSource=admin&replicaSet=rs0');
+      expect(dns.message).toBe(
+        '_mongodb._tcp.cluster0.sourced.test lists 2 hosts: node1.sourced.test:27017, node2.sourced.test:27018; TXT options authSource=admin&replicaSet=rs0',
+      );
       expect(dns.details).toMatchObject({ seeds: 'node1.sourced.test:27017,node2.sourced.test:27018', txt: 'authSource=admin&replicaSet=rs0' });
       // the seeds exist only in the DNS stand-in, so the system resolver cannot connect to them
       const tcp = check(events, 'tcp');
@@ -140,10 +142,14 @@ describe('MongoDB validation', () => {
 
     /** connection_properties.srv turns SRV on for a plain host; no record, or a seed outside the domain, fails the dns check. */
     it('fails the dns check without SRV records or with a foreign seed', async () => {
-      const missing = await t.validate({ dataSource: mongoSource(mongo, { primary: { host: 'nothing.sourced.test', port: 0, database: '' }, connectionProperties: { srv: true } }) });
+      const missing = await t.validate({
+        dataSource: mongoSource(mongo, { primary: { host: 'nothing.sourced.test', port: 0, database: '' }, connectionProperties: { srv: true } }),
+      });
       expect(STATUS[check(missing, 'dns').status]).toBe('FAILED');
       expect(check(missing, 'dns').message).toContain('no SRV record _mongodb._tcp.nothing.sourced.test');
-      const rogue = await t.validate({ dataSource: mongoSource(mongo, { primary: { host: 'rogue.sourced.test', port: 0, database: '' }, connectionProperties: { srv: 'true' } }) });
+      const rogue = await t.validate({
+        dataSource: mongoSource(mongo, { primary: { host: 'rogue.sourced.test', port: 0, database: '' }, connectionProperties: { srv: 'true' } }),
+      });
       expect(check(rogue, 'dns').message).toContain('name hosts outside its domain (evil.example.com)');
     });
   });

@@ -16,7 +16,14 @@ import { expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from '.
 // What every connector's discovery shares (batches of 2 with cursors, resuming after a cursor, the
 // trace, freeing connections on cancel) runs in connectors.discover.test.ts.
 
-const filter = (f: Partial<DiscoveryFilter>): DiscoveryFilter => ({ includeSchemas: [], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false, ...f });
+const filter = (f: Partial<DiscoveryFilter>): DiscoveryFilter => ({
+  includeSchemas: [],
+  excludeSchemas: [],
+  includeTables: [],
+  excludeTables: [],
+  includeSystemSchemas: false,
+  ...f,
+});
 const relations = (events: DiscoverDataSourceResponse[]): Relation[] => events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.relations : []));
 const names = (events: DiscoverDataSourceResponse[]) => relations(events).map((r) => `${r.schema}.${r.name}`);
 const schemaNames = (events: DiscoverDataSourceResponse[]) => (events[0]?.event?.$case === 'schemas' ? events[0].event.value.schemas.map((s) => s.name) : []);
@@ -122,9 +129,27 @@ describe('MySQL discovery (MariaDB)', () => {
       uniqueConstraints: [{ name: 'uq_customers_email', columns: ['email'] }],
       columns: [
         { name: 'id', ordinal: 1, dataType: 'int(10) unsigned', baseType: 'int', nullable: false, comment: 'Surrogate key', extra: 'auto_increment' },
-        { name: 'email', ordinal: 2, dataType: 'varchar(191)', baseType: 'varchar', nullable: false, comment: 'Login and contact address', charset: 'utf8mb4', collation: 'utf8mb4_unicode_ci' },
+        {
+          name: 'email',
+          ordinal: 2,
+          dataType: 'varchar(191)',
+          baseType: 'varchar',
+          nullable: false,
+          comment: 'Login and contact address',
+          charset: 'utf8mb4',
+          collation: 'utf8mb4_unicode_ci',
+        },
         { name: 'full_name', ordinal: 3, dataType: 'varchar(120)', baseType: 'varchar', nullable: false, charset: 'latin1', collation: 'latin1_swedish_ci' },
-        { name: 'country_code', ordinal: 4, dataType: 'char(2)', baseType: 'char', nullable: false, defaultValue: "'NL'", charset: 'utf8mb4', collation: 'utf8mb4_unicode_ci' },
+        {
+          name: 'country_code',
+          ordinal: 4,
+          dataType: 'char(2)',
+          baseType: 'char',
+          nullable: false,
+          defaultValue: "'NL'",
+          charset: 'utf8mb4',
+          collation: 'utf8mb4_unicode_ci',
+        },
         {
           name: 'status',
           ordinal: 5,
@@ -136,12 +161,29 @@ describe('MySQL discovery (MariaDB)', () => {
           charset: 'utf8mb4',
           collation: 'utf8mb4_unicode_ci',
         },
-        { name: 'tags', ordinal: 6, dataType: "set('vip','newsletter','b2b')", baseType: 'set', nullable: true, enumValues: ['vip', 'newsletter', 'b2b'], charset: 'utf8mb4', collation: 'utf8mb4_unicode_ci' },
+        {
+          name: 'tags',
+          ordinal: 6,
+          dataType: "set('vip','newsletter','b2b')",
+          baseType: 'set',
+          nullable: true,
+          enumValues: ['vip', 'newsletter', 'b2b'],
+          charset: 'utf8mb4',
+          collation: 'utf8mb4_unicode_ci',
+        },
         // MariaDB's JSON is LONGTEXT with a json_valid check: reported as json over its base type
         { name: 'profile', ordinal: 7, dataType: 'json', baseType: 'longtext', nullable: true, charset: 'utf8mb4', collation: 'utf8mb4_bin' },
         { name: 'balance', ordinal: 8, dataType: 'decimal(10,2)', baseType: 'decimal', nullable: false, defaultValue: '0.00' },
         { name: 'created_at', ordinal: 9, dataType: 'datetime', baseType: 'datetime', nullable: false, defaultValue: 'current_timestamp()' },
-        { name: 'updated_at', ordinal: 10, dataType: 'timestamp', baseType: 'timestamp', nullable: false, defaultValue: 'current_timestamp()', extra: 'on update current_timestamp()' },
+        {
+          name: 'updated_at',
+          ordinal: 10,
+          dataType: 'timestamp',
+          baseType: 'timestamp',
+          nullable: false,
+          defaultValue: 'current_timestamp()',
+          extra: 'on update current_timestamp()',
+        },
         {
           name: 'email_domain',
           ordinal: 11,
@@ -172,8 +214,21 @@ describe('MySQL discovery (MariaDB)', () => {
           prefixLengths: [0],
           invisible: true,
         },
-        { name: 'idx_customers_name', columns: ['full_name'], method: 'BTREE', definition: 'KEY `idx_customers_name` (`full_name`(20)) USING BTREE', prefixLengths: [20] },
-        { name: 'uq_customers_email', columns: ['email'], unique: true, method: 'BTREE', definition: 'UNIQUE KEY `uq_customers_email` (`email`) USING BTREE', prefixLengths: [0] },
+        {
+          name: 'idx_customers_name',
+          columns: ['full_name'],
+          method: 'BTREE',
+          definition: 'KEY `idx_customers_name` (`full_name`(20)) USING BTREE',
+          prefixLengths: [20],
+        },
+        {
+          name: 'uq_customers_email',
+          columns: ['email'],
+          unique: true,
+          method: 'BTREE',
+          definition: 'UNIQUE KEY `uq_customers_email` (`email`) USING BTREE',
+          prefixLengths: [0],
+        },
       ],
     });
   });
@@ -183,12 +238,41 @@ describe('MySQL discovery (MariaDB)', () => {
     const lines = byName(full, 'shop.order_lines');
     expect(lines.primaryKey).toEqual({ name: 'PRIMARY', columns: ['order_id', 'line_no'] });
     expect(lines.foreignKeys).toEqual([
-      { name: 'fk_lines_order', columns: ['order_id'], referencedSchema: 'shop', referencedTable: 'orders', referencedColumns: ['id'], onUpdate: 'RESTRICT', onDelete: 'CASCADE' },
-      { name: 'fk_lines_stock', columns: ['warehouse_id', 'sku'], referencedSchema: 'warehouse', referencedTable: 'stock', referencedColumns: ['warehouse_id', 'sku'], onUpdate: 'RESTRICT', onDelete: 'RESTRICT' },
+      {
+        name: 'fk_lines_order',
+        columns: ['order_id'],
+        referencedSchema: 'shop',
+        referencedTable: 'orders',
+        referencedColumns: ['id'],
+        onUpdate: 'RESTRICT',
+        onDelete: 'CASCADE',
+      },
+      {
+        name: 'fk_lines_stock',
+        columns: ['warehouse_id', 'sku'],
+        referencedSchema: 'warehouse',
+        referencedTable: 'stock',
+        referencedColumns: ['warehouse_id', 'sku'],
+        onUpdate: 'RESTRICT',
+        onDelete: 'RESTRICT',
+      },
     ]);
-    expect(lines.columns.find((c) => c.name === 'line_total')).toMatchObject({ dataType: 'decimal(12,2)', generated: 'STORED', generationExpression: '`quantity` * `unit_price`', extra: 'STORED GENERATED' });
+    expect(lines.columns.find((c) => c.name === 'line_total')).toMatchObject({
+      dataType: 'decimal(12,2)',
+      generated: 'STORED',
+      generationExpression: '`quantity` * `unit_price`',
+      extra: 'STORED GENERATED',
+    });
     expect(byName(full, 'shop.orders').foreignKeys).toEqual([
-      { name: 'fk_orders_customer', columns: ['customer_id'], referencedSchema: 'shop', referencedTable: 'customers', referencedColumns: ['id'], onUpdate: 'RESTRICT', onDelete: 'CASCADE' },
+      {
+        name: 'fk_orders_customer',
+        columns: ['customer_id'],
+        referencedSchema: 'shop',
+        referencedTable: 'customers',
+        referencedColumns: ['id'],
+        onUpdate: 'RESTRICT',
+        onDelete: 'CASCADE',
+      },
     ]);
     const warehouses = byName(full, 'warehouse.warehouses');
     expect(warehouses.uniqueConstraints).toEqual([
@@ -198,7 +282,15 @@ describe('MySQL discovery (MariaDB)', () => {
     // The account has only SELECT on warehouse: MariaDB then hides the actions of its foreign
     // keys (REFERENTIAL_CONSTRAINTS); the key itself is still reported.
     expect(byName(full, 'warehouse.stock').foreignKeys).toEqual([
-      { name: 'fk_stock_warehouse', columns: ['warehouse_id'], referencedSchema: 'warehouse', referencedTable: 'warehouses', referencedColumns: ['id'], onUpdate: '', onDelete: '' },
+      {
+        name: 'fk_stock_warehouse',
+        columns: ['warehouse_id'],
+        referencedSchema: 'warehouse',
+        referencedTable: 'warehouses',
+        referencedColumns: ['id'],
+        onUpdate: '',
+        onDelete: '',
+      },
     ]);
   });
 
@@ -233,7 +325,12 @@ describe('MySQL discovery (MariaDB)', () => {
     expect(facts('shop.products')).toEqual([RelationKind.RELATION_KIND_TABLE, 'InnoDB', 10, true, true]);
 
     const sales = byName(full, 'shop.sales_by_year');
-    expect(sales).toMatchObject({ kind: RelationKind.RELATION_KIND_PARTITIONED_TABLE, partitionKey: 'RANGE (year(`sold_on`))', estimatedRows: 15, engine: 'InnoDB' });
+    expect(sales).toMatchObject({
+      kind: RelationKind.RELATION_KIND_PARTITIONED_TABLE,
+      partitionKey: 'RANGE (year(`sold_on`))',
+      estimatedRows: 15,
+      engine: 'InnoDB',
+    });
     expect(sales.partitions).toEqual([
       { name: 'p2023', method: 'RANGE', expression: 'year(`sold_on`)', description: '2024', estimatedRows: 5, ordinal: 1 },
       { name: 'p2024', method: 'RANGE', expression: 'year(`sold_on`)', description: '2025', estimatedRows: 7, ordinal: 2 },
@@ -264,7 +361,10 @@ describe('MySQL discovery (MariaDB)', () => {
     const upper = await t.discover({ dataSource: mysqlSource(db), filter: filter({ includeSchemas: ['SHOP'] }) });
     expect([schemaNames(upper), names(upper)]).toEqual([[], []]);
 
-    const system = await t.discover({ dataSource: mysqlSource(db), filter: filter({ includeSystemSchemas: true, includeSchemas: ['information_schema'], includeTables: ['TABLES'] }) });
+    const system = await t.discover({
+      dataSource: mysqlSource(db),
+      filter: filter({ includeSystemSchemas: true, includeSchemas: ['information_schema'], includeTables: ['TABLES'] }),
+    });
     expect(schemaNames(system)).toEqual(['information_schema']);
     expect(names(system)).toEqual(['information_schema.TABLES']);
     expect(byName(system, 'information_schema.TABLES').kind).toBe(RelationKind.RELATION_KIND_VIEW);
@@ -300,7 +400,7 @@ describe('MySQL discovery (MariaDB)', () => {
         keepAlive: false,
         connectTimeoutMs: 5000,
         credentialSources: {},
-      credentialTimings: {},
+        credentialTimings: {},
       };
       const controller = new AbortController();
       const conn = await connectSession(args, controller.signal, noopLogger);

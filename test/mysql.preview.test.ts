@@ -143,9 +143,18 @@ describe('quoting and rendering helpers', () => {
 
   it('builds the statement from catalog names only', () => {
     const table = { schema: 'd`b', name: 'odd `name' };
-    expect(previewSql({ table, columns: [{ name: 'a', type: 'int(11)' }, { name: 'g`', type: 'point' }] }, ['a'])).toBe(
-      'SELECT `a` AS c0, ST_AsText(`g```) AS c1 FROM `d``b`.`odd ``name` ORDER BY `a` LIMIT ?',
-    );
+    expect(
+      previewSql(
+        {
+          table,
+          columns: [
+            { name: 'a', type: 'int(11)' },
+            { name: 'g`', type: 'point' },
+          ],
+        },
+        ['a'],
+      ),
+    ).toBe('SELECT `a` AS c0, ST_AsText(`g```) AS c1 FROM `d``b`.`odd ``name` ORDER BY `a` LIMIT ?');
     expect(previewSql({ table, columns: [] }, [])).toBe('SELECT 1 FROM `d``b`.`odd ``name` LIMIT ?');
   });
 
@@ -167,7 +176,14 @@ describe('MySQL PreviewTable (MariaDB)', () => {
   const db = inject('mariadb');
   let t: TestDaemon;
   const source = () => mysqlSource(db, USER, PASSWORD);
-  const request = (r: Partial<PreviewTableRequest>): PreviewTableRequest => ({ dataSource: source(), table: { schema: DB, name: 'types' }, columns: [], limit: 0, strategy: 0, ...r });
+  const request = (r: Partial<PreviewTableRequest>): PreviewTableRequest => ({
+    dataSource: source(),
+    table: { schema: DB, name: 'types' },
+    columns: [],
+    limit: 0,
+    strategy: 0,
+    ...r,
+  });
   const preview = async (r: Partial<PreviewTableRequest>) => previewOf(await collect(t.dataSources.previewTable(request(r), new Metadata())));
   const failure = async (r: Partial<PreviewTableRequest>) => richStatusOf(await expectFailure(collect(t.dataSources.previewTable(request(r), new Metadata()))));
 
@@ -203,7 +219,7 @@ describe('MySQL PreviewTable (MariaDB)', () => {
       `CREATE TABLE ${DB}.secrets (password VARCHAR(100), api_token VARCHAR(100))`,
       `INSERT INTO ${DB}.secrets VALUES ('p1', 't1'), ('p2', 't2'), ('p3', 't3')`,
       'CREATE TABLE `preview_mysql`.`odd ``name` (`id` INT PRIMARY KEY, `we``ird col` VARCHAR(20))',
-      'INSERT INTO `preview_mysql`.`odd ``name` VALUES (1, \'tick`tock\')',
+      "INSERT INTO `preview_mysql`.`odd ``name` VALUES (1, 'tick`tock')",
       `CREATE TABLE ${DB}.many (id INT PRIMARY KEY, v INT)`,
       `INSERT INTO ${DB}.many SELECT seq, seq * 2 FROM ${DB}.seq_1_to_120`,
       `CREATE TABLE ${DB}.y (id INT)`,
@@ -261,15 +277,31 @@ describe('MySQL PreviewTable (MariaDB)', () => {
     let truth: Record<string, string | null>[];
     try {
       await conn.query("SET time_zone = '+00:00'");
-      [truth] = (await conn.query(`SELECT CAST(d AS CHAR) AS d, CAST(dt AS CHAR) AS dt, CAST(ts AS CHAR) AS ts, CAST(tm AS CHAR) AS tm FROM ${DB}.temporal ORDER BY id`)) as unknown as [Record<string, string | null>[]];
+      [truth] = (await conn.query(
+        `SELECT CAST(d AS CHAR) AS d, CAST(dt AS CHAR) AS dt, CAST(ts AS CHAR) AS ts, CAST(tm AS CHAR) AS tm FROM ${DB}.temporal ORDER BY id`,
+      )) as unknown as [Record<string, string | null>[]];
     } finally {
       await conn.end();
     }
     const kinds: Record<string, string> = { d: 'date', dt: 'localTimestamp', ts: 'timestamp', tm: 'time' };
-    const encode: Record<string, (v: string) => string> = { d: (v) => v, dt: (v) => v.replace(' ', 'T'), ts: (v) => `${v.replace(' ', 'T')}+00:00`, tm: (v) => v };
-    const expected = truth.map((row, i) => [{ integer: String(i + 1) }, ...['d', 'dt', 'ts', 'tm'].map((c) => (row[c] === null ? { null: true } : { [kinds[c]]: encode[c](row[c] as string) }))]);
+    const encode: Record<string, (v: string) => string> = {
+      d: (v) => v,
+      dt: (v) => v.replace(' ', 'T'),
+      ts: (v) => `${v.replace(' ', 'T')}+00:00`,
+      tm: (v) => v,
+    };
+    const expected = truth.map((row, i) => [
+      { integer: String(i + 1) },
+      ...['d', 'dt', 'ts', 'tm'].map((c) => (row[c] === null ? { null: true } : { [kinds[c]]: encode[c](row[c] as string) })),
+    ]);
     expect(p.rows).toEqual(expected);
-    expect(p.rows[1]).toEqual([{ integer: '2' }, { date: '0000-00-00' }, { localTimestamp: '0000-00-00T00:00:00.000000' }, { timestamp: '0000-00-00T00:00:00.000000+00:00' }, { time: '-838:59:59.000000' }]);
+    expect(p.rows[1]).toEqual([
+      { integer: '2' },
+      { date: '0000-00-00' },
+      { localTimestamp: '0000-00-00T00:00:00.000000' },
+      { timestamp: '0000-00-00T00:00:00.000000+00:00' },
+      { time: '-838:59:59.000000' },
+    ]);
   });
 
   it('reads the chosen columns in the order asked', async () => {
@@ -336,7 +368,9 @@ describe('MySQL PreviewTable (MariaDB)', () => {
     const status = await failure({ table });
     expect(status.grpcCode).toBe(5); // NOT_FOUND
     expect(status.errorInfo?.reason).toBe('TABLE_NOT_FOUND');
-    expect((await rootQuery<{ n: number }>(db, `SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'y'`, [DB]))[0].n).toEqual(1);
+    expect(
+      (await rootQuery<{ n: number }>(db, `SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'y'`, [DB]))[0].n,
+    ).toEqual(1);
   });
 
   describe('limit', () => {
@@ -377,9 +411,16 @@ describe('MySQL PreviewTable (MariaDB)', () => {
 
   /** The client cancels while the SELECT runs: the statement is killed and the daemon's session closed. */
   it('frees the connection when the client cancels', async () => {
-    const sessions = async () => Number((await rootQuery<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ?', [CANCEL_USER]))[0].n);
+    const sessions = async () =>
+      Number((await rootQuery<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ?', [CANCEL_USER]))[0].n);
     const sleeping = async () =>
-      Number((await rootQuery<{ n: number }>(db, "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ? AND INFO LIKE 'SELECT%slow%'", [CANCEL_USER]))[0].n);
+      Number(
+        (
+          await rootQuery<{ n: number }>(db, "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ? AND INFO LIKE 'SELECT%slow%'", [
+            CANCEL_USER,
+          ])
+        )[0].n,
+      );
     const call: ClientReadableStream<PreviewTableResponse> = t.dataSources.previewTable(
       request({ dataSource: mysqlSource(db, CANCEL_USER, PASSWORD), table: { schema: DB, name: 'slow' } }),
       new Metadata(),
@@ -392,7 +433,10 @@ describe('MySQL PreviewTable (MariaDB)', () => {
     });
     expect(await eventually(sleeping, (n) => n === 1, 10_000)).toBe(1);
     // the header was sent before the SELECT started; wait until it has arrived here too
-    await eventually(async () => seen.length, (n) => n > 0);
+    await eventually(
+      async () => seen.length,
+      (n) => n > 0,
+    );
     call.cancel();
     expect(await ended).toBe('error 1'); // CANCELLED
     expect(seen).toEqual(['header']);
@@ -420,7 +464,12 @@ describe('MySQL PreviewTable (MariaDB)', () => {
       const facts = (s: { host: string; port: number }) => ({ host: s.host, port: s.port, user: USER, password: PASSWORD, database: '' });
       const running = () =>
         rootQuery<{ id: number }>(db, "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ? AND INFO LIKE 'SELECT%slow%'", [USER]);
-      const events = collect(t.dataSources.previewTable(request({ dataSource: hybridSource('mysql', facts(db), facts(secondary)), table: { schema: DB, name: 'slow' } }), new Metadata()));
+      const events = collect(
+        t.dataSources.previewTable(
+          request({ dataSource: hybridSource('mysql', facts(db), facts(secondary)), table: { schema: DB, name: 'slow' } }),
+          new Metadata(),
+        ),
+      );
       const [victim] = await eventually(running, (rows) => rows.length === 1, 10_000);
       await rootQuery(db, `KILL CONNECTION ${Number(victim.id)}`);
       const p = previewOf(await events);
@@ -451,7 +500,10 @@ describe('MySQL PreviewTable statements (MariaDB general log)', () => {
     ).map((r) => r.argument);
 
   beforeAll(async () => {
-    [logged, t] = await Promise.all([startMariadb({ extraArgs: ['--general-log=1', '--log-output=TABLE'] }), startTestDaemon({ plugins: ['@sourced/plugin-mysql'] })]);
+    [logged, t] = await Promise.all([
+      startMariadb({ extraArgs: ['--general-log=1', '--log-output=TABLE'] }),
+      startTestDaemon({ plugins: ['@sourced/plugin-mysql'] }),
+    ]);
     await asRoot(logged, [
       'CREATE DATABASE logdb',
       'CREATE TABLE logdb.accounts (id INT PRIMARY KEY, email VARCHAR(100), password VARCHAR(100), api_token VARCHAR(100))',
@@ -470,7 +522,12 @@ describe('MySQL PreviewTable statements (MariaDB general log)', () => {
   it('never names a masked column, and reads in a read-only transaction', async () => {
     await rootQuery(logged, 'TRUNCATE TABLE mysql.general_log');
     const p = previewOf(
-      await collect(t.dataSources.previewTable({ dataSource: mysqlSource(logged, user, password), table: { schema: 'logdb', name: 'accounts' }, columns: [], limit: 0, strategy: 0 }, new Metadata())),
+      await collect(
+        t.dataSources.previewTable(
+          { dataSource: mysqlSource(logged, user, password), table: { schema: 'logdb', name: 'accounts' }, columns: [], limit: 0, strategy: 0 },
+          new Metadata(),
+        ),
+      ),
     );
     expect(p.rows).toEqual([[{ integer: '1' }, { text: 'a@example.com' }, { masked: true }, { masked: true }]]);
     const log = await statements();
@@ -485,7 +542,12 @@ describe('MySQL PreviewTable statements (MariaDB general log)', () => {
   it('does not order by a masked primary key', async () => {
     await rootQuery(logged, 'TRUNCATE TABLE mysql.general_log');
     const p = previewOf(
-      await collect(t.dataSources.previewTable({ dataSource: mysqlSource(logged, user, password), table: { schema: 'logdb', name: 'secret_keyed' }, columns: [], limit: 0, strategy: 0 }, new Metadata())),
+      await collect(
+        t.dataSources.previewTable(
+          { dataSource: mysqlSource(logged, user, password), table: { schema: 'logdb', name: 'secret_keyed' }, columns: [], limit: 0, strategy: 0 },
+          new Metadata(),
+        ),
+      ),
     );
     expect(p.rows).toEqual([[{ masked: true }, { text: 'n' }]]);
     const selects = (await statements()).filter((s) => s.startsWith('SELECT `'));

@@ -136,7 +136,7 @@ describe('ProfileTable on MariaDB: figures against the server (oracle)', () => {
     const scale = width === 2 ? 65535 : 255;
     const [min, max] = [Number(row.mn), Number(row.mx)];
     const ends: number[] = [];
-    for (let i = 0; i < bytes.length; i += width) ends.push(Math.round(min + ((width === 2 ? bytes.readUInt16LE(i) : bytes[i] ?? 0) / scale) * (max - min)));
+    for (let i = 0; i < bytes.length; i += width) ends.push(Math.round(min + ((width === 2 ? bytes.readUInt16LE(i) : (bytes[i] ?? 0)) / scale) * (max - min)));
     return { type: row.hist_type, values: [min, ...ends, max] };
   };
 
@@ -160,7 +160,9 @@ describe('ProfileTable on MariaDB: figures against the server (oracle)', () => {
       // mid: 4,000 values, about 75 rows each, scattered over the key by a hash (a value that
       // repeats with a period of the key would make whole ranges coincide: see docs/architecture.md)
       await conn.query(`CREATE TABLE ${DB}.clustered (id INT PRIMARY KEY, grp INT, maybe INT NULL, mid INT) ENGINE=InnoDB`);
-      await conn.query(`INSERT INTO ${DB}.clustered SELECT seq, seq DIV 10000, IF((seq * 7) % 10 < 3, NULL, seq % 50), CRC32(seq) % 4000 FROM ${DB}.seq_0_to_299999`);
+      await conn.query(
+        `INSERT INTO ${DB}.clustered SELECT seq, seq DIV 10000, IF((seq * 7) % 10 < 3, NULL, seq % 50), CRC32(seq) % 4000 FROM ${DB}.seq_0_to_299999`,
+      );
       await conn.query(`ANALYZE TABLE ${DB}.clustered`);
       await conn.query(`CREATE USER '${USER}'@'%' IDENTIFIED BY '${PASSWORD}'`);
       await conn.query(`GRANT SELECT ON ${DB}.* TO '${USER}'@'%'`);
@@ -211,7 +213,9 @@ describe('ProfileTable on MariaDB: figures against the server (oracle)', () => {
    */
   it('STATISTICS histogram of JSON_HB: deciles in single-value buckets are the true ones', async () => {
     const events = await profile('h_json');
-    const row = await one<{ h: string }>(`SELECT CONVERT(histogram USING utf8mb4) AS h FROM mysql.column_stats WHERE db_name = '${DB}' AND table_name = 'h_json' AND column_name = 'sk'`);
+    const row = await one<{ h: string }>(
+      `SELECT CONVERT(histogram USING utf8mb4) AS h FROM mysql.column_stats WHERE db_name = '${DB}' AND table_name = 'h_json' AND column_name = 'sk'`,
+    );
     const buckets = (JSON.parse(row.h) as { histogram_hb: { start: string; size: number; ndv: number }[] }).histogram_hb;
     const truth = await trueQuantiles('h_json', 'sk');
     const reported = column(events, 'sk').histogramBounds.map(text);
@@ -286,9 +290,20 @@ describe('ProfileTable on MariaDB: figures against the server (oracle)', () => {
         ['mid', 1.5],
       ] as const) {
         const c = column(events, name);
-        expect({ run, name, method: c.methods?.distinctCount, exact: c.distinctExact }).toEqual({ run, name, method: FigureMethod.FIGURE_METHOD_SAMPLED, exact: false });
+        expect({ run, name, method: c.methods?.distinctCount, exact: c.distinctExact }).toEqual({
+          run,
+          name,
+          method: FigureMethod.FIGURE_METHOD_SAMPLED,
+          exact: false,
+        });
         const d = truth[name === 'id' ? 'did' : 'dmid'];
-        expect({ run, name, got: c.distinctCount, truth: Number(d), within: (c.distinctCount ?? 0) >= Number(d) / factor && (c.distinctCount ?? 0) <= Number(d) * factor }).toEqual({ run, name, got: c.distinctCount, truth: Number(d), within: true });
+        expect({
+          run,
+          name,
+          got: c.distinctCount,
+          truth: Number(d),
+          within: (c.distinctCount ?? 0) >= Number(d) / factor && (c.distinctCount ?? 0) <= Number(d) * factor,
+        }).toEqual({ run, name, got: c.distinctCount, truth: Number(d), within: true });
       }
     }
   });
@@ -317,7 +332,8 @@ describe('ProfileTable on MariaDB: figures against the server (oracle)', () => {
         min: truth.mn ?? undefined,
         max: truth.mx ?? undefined,
       });
-      if (['txt', 'bin', 'bl', 'j'].includes(name)) expect({ name, avg: Number(s.averageLength?.toFixed(4)) }).toEqual({ name, avg: Number(Number(truth.len).toFixed(4)) });
+      if (['txt', 'bin', 'bl', 'j'].includes(name))
+        expect({ name, avg: Number(s.averageLength?.toFixed(4)) }).toEqual({ name, avg: Number(Number(truth.len).toFixed(4)) });
       const kept = (
         await rootQuery<{ nulls_ratio: string; avg_length: string; mn: string | null; mx: string | null }>(
           db,
@@ -339,7 +355,11 @@ describe('ProfileTable on MariaDB: figures against the server (oracle)', () => {
       });
     }
     // all-MCV: its three values, a third each
-    expect(column(sampled, 'mcv').mostCommon.map((m) => [text(m.value), Number(m.frequency.toFixed(3))]).sort()).toEqual([
+    expect(
+      column(sampled, 'mcv')
+        .mostCommon.map((m) => [text(m.value), Number(m.frequency.toFixed(3))])
+        .sort(),
+    ).toEqual([
       ['10', 0.333],
       ['20', 0.334],
       ['30', 0.333],
@@ -355,10 +375,13 @@ describe('ProfileTable on MariaDB: figures against the server (oracle)', () => {
    * says "unknown".
    */
   it('STATISTICS figures carry their age: innodb_table_stats.last_update, JSON_HB collected_at, else unknown', async () => {
-    const ms = (a: { collectedAt?: { seconds: number; nanos: number } } | undefined) => (a?.collectedAt ? a.collectedAt.seconds * 1000 + a.collectedAt.nanos / 1e6 : undefined);
+    const ms = (a: { collectedAt?: { seconds: number; nanos: number } } | undefined) =>
+      a?.collectedAt ? a.collectedAt.seconds * 1000 + a.collectedAt.nanos / 1e6 : undefined;
     for (const table of ['h_json', 'h_double']) {
       const events = await profile(table);
-      const updated = await one<{ t: string }>(`SELECT UNIX_TIMESTAMP(last_update) AS t FROM mysql.innodb_table_stats WHERE database_name = '${DB}' AND table_name = '${table}'`);
+      const updated = await one<{ t: string }>(
+        `SELECT UNIX_TIMESTAMP(last_update) AS t FROM mysql.innodb_table_stats WHERE database_name = '${DB}' AND table_name = '${table}'`,
+      );
       const h = events.find((e) => e.event?.$case === 'header')?.event;
       const age = h?.$case === 'header' ? h.value.statisticsAge : undefined;
       expect({ table, at: ms(age) }).toEqual({ table, at: Number(updated.t) * 1000 });
@@ -372,7 +395,12 @@ describe('ProfileTable on MariaDB: figures against the server (oracle)', () => {
           expect(kept.at).not.toBeNull();
           expect({ table, col, at: ms(c.statisticsAge) }).toEqual({ table, col, at: Number(kept.at) * 1000 });
         } else {
-          expect({ table, col, at: ms(c.statisticsAge), source: c.statisticsAge?.source }).toEqual({ table, col, at: undefined, source: expect.stringMatching(/^unknown: mysql\.column_stats keeps no collection time/) });
+          expect({ table, col, at: ms(c.statisticsAge), source: c.statisticsAge?.source }).toEqual({
+            table,
+            col,
+            at: undefined,
+            source: expect.stringMatching(/^unknown: mysql\.column_stats keeps no collection time/),
+          });
         }
       }
     }
@@ -403,7 +431,12 @@ describe('ProfileTable on MariaDB: figures against the server (oracle)', () => {
         const share = v.mostCommon[0]?.frequency ?? 0;
         expect({ run, table, share, within: Math.abs(share - p) <= 4 * Math.sqrt((p * (1 - p)) / n) }).toMatchObject({ run, table, within: true });
         expect(Number(text(v.max))).toBeGreaterThan(rows / 4);
-        expect({ run, table, exact: v.distinctExact, method: v.methods?.distinctCount }).toEqual({ run, table, exact: false, method: FigureMethod.FIGURE_METHOD_SAMPLED });
+        expect({ run, table, exact: v.distinctExact, method: v.methods?.distinctCount }).toEqual({
+          run,
+          table,
+          exact: false,
+          method: FigureMethod.FIGURE_METHOD_SAMPLED,
+        });
       }
     }
     for (const table of ['ordered_view', 'keyless']) {
@@ -424,7 +457,9 @@ describe('ProfileTable on MariaDB: figures against the server (oracle)', () => {
   it('average_length is the same figure in SAMPLE and STATISTICS: mysql.column_stats avg_length', async () => {
     const [sampled, stats] = [await profile('kinds', { mode: ProfileMode.PROFILE_MODE_SAMPLE }), await profile('kinds')];
     for (const name of ['id', 'b', 'vc', 'maybe', 'n', 'd', 'at', 'ch', 'e', 'nul']) {
-      const kept = await one<{ avg_length: string | null }>(`SELECT avg_length FROM mysql.column_stats WHERE db_name = '${DB}' AND table_name = 'kinds' AND column_name = '${name}'`);
+      const kept = await one<{ avg_length: string | null }>(
+        `SELECT avg_length FROM mysql.column_stats WHERE db_name = '${DB}' AND table_name = 'kinds' AND column_name = '${name}'`,
+      );
       const s = column(sampled, name);
       if (kept.avg_length === null) {
         expect({ name, avg: s.averageLength }).toEqual({ name, avg: undefined });
@@ -432,9 +467,20 @@ describe('ProfileTable on MariaDB: figures against the server (oracle)', () => {
       }
       expect({ name, avg: s.averageLength === undefined ? undefined : Number(s.averageLength.toFixed(4)) }).toEqual({ name, avg: Number(kept.avg_length) });
       expect({ name, avg: column(stats, name).averageLength }).toEqual({ name, avg: Number(kept.avg_length) });
-      const exact = await one<{ nulls: string; distinct: number }>(`SELECT AVG(${name} IS NULL) AS nulls, COUNT(DISTINCT ${name}) AS \`distinct\` FROM ${DB}.kinds`);
-      expect({ name, nulls: s.nullFraction, distinct: s.distinctCount, exact: s.distinctExact }).toEqual({ name, nulls: Number(exact.nulls), distinct: Number(exact.distinct), exact: true });
-      expect(s.methods).toMatchObject({ nullFraction: FigureMethod.FIGURE_METHOD_EXACT, distinctCount: FigureMethod.FIGURE_METHOD_EXACT, averageLength: FigureMethod.FIGURE_METHOD_EXACT });
+      const exact = await one<{ nulls: string; distinct: number }>(
+        `SELECT AVG(${name} IS NULL) AS nulls, COUNT(DISTINCT ${name}) AS \`distinct\` FROM ${DB}.kinds`,
+      );
+      expect({ name, nulls: s.nullFraction, distinct: s.distinctCount, exact: s.distinctExact }).toEqual({
+        name,
+        nulls: Number(exact.nulls),
+        distinct: Number(exact.distinct),
+        exact: true,
+      });
+      expect(s.methods).toMatchObject({
+        nullFraction: FigureMethod.FIGURE_METHOD_EXACT,
+        distinctCount: FigureMethod.FIGURE_METHOD_EXACT,
+        averageLength: FigureMethod.FIGURE_METHOD_EXACT,
+      });
       expect(column(stats, name).methods).toMatchObject({ averageLength: FigureMethod.FIGURE_METHOD_STATISTICS });
     }
     for (const name of ['vc', 'maybe', 'ch']) {

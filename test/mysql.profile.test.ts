@@ -75,7 +75,12 @@ describe('helpers', () => {
 
   it('thins bounds to at most buckets + 1, keeping both ends', () => {
     expect(thin([1, 2, 3], 10)).toEqual([1, 2, 3]);
-    expect(thin(Array.from({ length: 101 }, (_, i) => i), 4)).toEqual([0, 25, 50, 75, 100]);
+    expect(
+      thin(
+        Array.from({ length: 101 }, (_, i) => i),
+        4,
+      ),
+    ).toEqual([0, 25, 50, 75, 100]);
   });
   it('reads DOUBLE_PREC_HB positions as numeric bounds', () => {
     const h = Buffer.alloc(4);
@@ -83,7 +88,9 @@ describe('helpers', () => {
     h.writeUInt16LE((0xffff * 3) / 4 + 0.5, 2);
     const bounds = mariadbHistogram({ hist_type: 'DOUBLE_PREC_HB', histogram: h, min_value: Buffer.from('0'), max_value: Buffer.from('100') }, 'int(11)', 10);
     expect(bounds).toEqual([0, 25, 75, 100].map((v) => ({ kind: 'integer', value: String(v) })));
-    expect(mariadbHistogram({ hist_type: 'DOUBLE_PREC_HB', histogram: h, min_value: Buffer.from('a'), max_value: Buffer.from('z') }, 'varchar(5)', 10)).toEqual([]);
+    expect(mariadbHistogram({ hist_type: 'DOUBLE_PREC_HB', histogram: h, min_value: Buffer.from('a'), max_value: Buffer.from('z') }, 'varchar(5)', 10)).toEqual(
+      [],
+    );
   });
 });
 
@@ -102,7 +109,8 @@ describe('MySQL ProfileTable (MariaDB)', () => {
     strategy: 0,
     ...r,
   });
-  const profile = async (r: Partial<ProfileTableRequest>, user = USER) => profileOf(await collect(t.dataSources.profileTable(request(r, user), new Metadata())));
+  const profile = async (r: Partial<ProfileTableRequest>, user = USER) =>
+    profileOf(await collect(t.dataSources.profileTable(request(r, user), new Metadata())));
   const failure = async (r: Partial<ProfileTableRequest>) => richStatusOf(await expectFailure(collect(t.dataSources.profileTable(request(r), new Metadata()))));
   const statements = async (user: string) =>
     (
@@ -117,7 +125,10 @@ describe('MySQL ProfileTable (MariaDB)', () => {
   const overTable = (log: string[]) => log.filter((s) => /\bFROM\s+`profdb`\./i.test(s));
 
   beforeAll(async () => {
-    [db, t] = await Promise.all([startMariadb({ extraArgs: ['--general-log=1', '--log-output=TABLE'] }), startTestDaemon({ plugins: ['@sourced/plugin-mysql'] })]);
+    [db, t] = await Promise.all([
+      startMariadb({ extraArgs: ['--general-log=1', '--log-output=TABLE'] }),
+      startTestDaemon({ plugins: ['@sourced/plugin-mysql'] }),
+    ]);
     await asRoot(db, [
       `CREATE DATABASE ${DB} CHARACTER SET utf8mb4`,
       `CREATE TABLE ${DB}.facts (id INT PRIMARY KEY, n INT NOT NULL, category VARCHAR(10) NOT NULL, maybe INT NULL, at DATETIME NOT NULL, password VARCHAR(40) NOT NULL) ENGINE=InnoDB`,
@@ -248,7 +259,10 @@ describe('MySQL ProfileTable (MariaDB)', () => {
       const n = p.columns.get('n') as ColumnProfile;
       expect(n).toMatchObject({ distinctExact: false, nullFraction: 0 }); // over a sample of 1000 rows (issue 16)
       // all 1000 values distinct: the sample's values are seen once, and Duj1 extrapolates them to about the table's rows (never more)
-      const [truth] = await rootQuery<{ d: number; rows: number }>(db, `SELECT COUNT(DISTINCT n) AS d, (SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${DB}' AND TABLE_NAME = 'facts') AS \`rows\` FROM ${DB}.facts`);
+      const [truth] = await rootQuery<{ d: number; rows: number }>(
+        db,
+        `SELECT COUNT(DISTINCT n) AS d, (SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${DB}' AND TABLE_NAME = 'facts') AS \`rows\` FROM ${DB}.facts`,
+      );
       expect(n.distinctCount).toBeLessThanOrEqual(Number(truth?.rows));
       expect(n.distinctCount).toBeGreaterThanOrEqual(Number(truth?.d) / 1.25);
       expect(Number(plain(n.min)?.integer)).toBeGreaterThanOrEqual(1);
@@ -296,7 +310,11 @@ describe('MySQL ProfileTable (MariaDB)', () => {
         expect(bounds.every(([lo, hi], i) => lo < hi && (i === 0 || lo === bounds[i - 1]?.[1]))).toBe(true);
       }
       // a masked column: counts only (and the count of values seen once, for the distinct estimate)
-      expect(log.filter((s) => /`password`/.test(s)).every((s) => /^SELECT COUNT\(\*\) AS (n, COUNT\(v\) AS nn, COUNT\(DISTINCT v\) AS d, AVG\(l\) AS al|f1) FROM/.test(s))).toBe(true);
+      expect(
+        log
+          .filter((s) => /`password`/.test(s))
+          .every((s) => /^SELECT COUNT\(\*\) AS (n, COUNT\(v\) AS nn, COUNT\(DISTINCT v\) AS d, AVG\(l\) AS al|f1) FROM/.test(s)),
+      ).toBe(true);
       expect(log).toContain('START TRANSACTION READ ONLY');
       expect(log.at(-1)).toBe('ROLLBACK');
     });
@@ -327,9 +345,14 @@ describe('MySQL ProfileTable (MariaDB)', () => {
 
   /** The client cancels while a SAMPLE statement runs: the statement is killed and the daemon's session closed. */
   it('frees the session when the client cancels', async () => {
-    const sessions = async () => Number((await rootQuery<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ?', [NOGRANT]))[0].n);
+    const sessions = async () =>
+      Number((await rootQuery<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ?', [NOGRANT]))[0].n);
     const sleeping = async () =>
-      Number((await rootQuery<{ n: number }>(db, "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ? AND INFO LIKE 'SELECT%slow%'", [NOGRANT]))[0].n);
+      Number(
+        (
+          await rootQuery<{ n: number }>(db, "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ? AND INFO LIKE 'SELECT%slow%'", [NOGRANT])
+        )[0].n,
+      );
     const call: ClientReadableStream<ProfileTableResponse> = t.dataSources.profileTable(
       request({ table: { schema: DB, name: 'slow' }, mode: ProfileMode.PROFILE_MODE_SAMPLE, sampleRows: 10 }, NOGRANT),
       new Metadata(),

@@ -47,7 +47,16 @@ describe('MySQL data source scope (MariaDB)', () => {
       await rootQuery(shared, sql);
     [t, open] = await Promise.all([
       startTestDaemon({ plugins: ['@sourced/plugin-mysql'] }),
-      startTestDaemon({ plugins: ['@sourced/plugin-mysql'], preview: { ...DEFAULT_PREVIEW_SETTINGS, maskColumns: [...DEFAULT_PREVIEW_SETTINGS.maskColumns], maskTypes: [], allowSystemSchemas: true, maskCredentialColumns: true } }),
+      startTestDaemon({
+        plugins: ['@sourced/plugin-mysql'],
+        preview: {
+          ...DEFAULT_PREVIEW_SETTINGS,
+          maskColumns: [...DEFAULT_PREVIEW_SETTINGS.maskColumns],
+          maskTypes: [],
+          allowSystemSchemas: true,
+          maskCredentialColumns: true,
+        },
+      }),
     ]);
   });
   afterAll(async () => {

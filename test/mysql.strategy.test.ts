@@ -122,7 +122,8 @@ describe('MySQL discovery strategies (MariaDB)', () => {
     describe('cancellation', () => {
       const user = 'sourced_cancel_parallel';
       const password = `pw-${randomBytes(8).toString('hex')}`;
-      const sessions = async () => Number((await rootQuery<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ?', [user]))[0].n);
+      const sessions = async () =>
+        Number((await rootQuery<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ?', [user]))[0].n);
       beforeAll(async () => {
         await rootQuery(db, `CREATE USER '${user}'@'%' IDENTIFIED BY ?`, [password]);
         await rootQuery(db, `GRANT SELECT, SHOW VIEW ON shop.* TO '${user}'@'%'`);

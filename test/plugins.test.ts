@@ -29,8 +29,7 @@ describe('plugin loading', () => {
   });
   afterAll(() => t.stop());
 
-  const list = () =>
-    new Promise<ListPluginsResponse>((ok, fail) => t.plugins.listPlugins({}, (e, r) => (e ? fail(e) : ok(r))));
+  const list = () => new Promise<ListPluginsResponse>((ok, fail) => t.plugins.listPlugins({}, (e, r) => (e ? fail(e) : ok(r))));
 
   /** Broken plugins are listed as failed with the reason; the daemon serves everything else. */
   it('lists every plugin in load order, failed ones with the reason', async () => {
@@ -69,11 +68,20 @@ describe('plugin loading', () => {
   it('checks the plugin SDK range and hands each plugin its settings', async () => {
     const response = await list();
     expect(response.sdkVersion).toBe('1.3.0');
-    expect(response.plugins.find((p) => p.id === 'greeting')).toMatchObject({ sdkRange: '^1.0.0', apiVersion: 1, secretProviders: ['greeting'], version: '1.2.3' });
+    expect(response.plugins.find((p) => p.id === 'greeting')).toMatchObject({
+      sdkRange: '^1.0.0',
+      apiVersion: 1,
+      secretProviders: ['greeting'],
+      version: '1.2.3',
+    });
     expect(response.plugins.find((p) => p.id === 'postgres')).toMatchObject({ sdkRange: '^1.3.0', apiVersion: 1 });
     const { secretChain, pluginRegistry } = t.daemon.container.cradle;
     const source = normalizeDataSource({ type: 'postgres', primary: { host: 'localhost' } }, pluginRegistry);
-    const secret = await secretChain.resolveInput({ kind: 'reference', reference: 'greeting://hello', field: 'data_source.credentials.password' }, source, new AbortController().signal);
+    const secret = await secretChain.resolveInput(
+      { kind: 'reference', reference: 'greeting://hello', field: 'data_source.credentials.password' },
+      source,
+      new AbortController().signal,
+    );
     expect(secret.reveal()).toBe('hello from the settings');
     expect(t.logs.some((l) => l.includes('"greeting configured"') && l.includes('"plugin":"greeting"'))).toBe(true);
   });

@@ -7,7 +7,14 @@ import { startTestDaemon, type TestDaemon } from './support/testDaemon';
 // What every connector's discovery shares (batches of 2 with cursors, resuming after a cursor, the
 // trace, freeing connections on cancel) runs in connectors.discover.test.ts.
 
-const filter = (f: Partial<DiscoveryFilter>): DiscoveryFilter => ({ includeSchemas: [], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false, ...f });
+const filter = (f: Partial<DiscoveryFilter>): DiscoveryFilter => ({
+  includeSchemas: [],
+  excludeSchemas: [],
+  includeTables: [],
+  excludeTables: [],
+  includeSystemSchemas: false,
+  ...f,
+});
 const relations = (events: DiscoverDataSourceResponse[]): Relation[] => events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.relations : []));
 const names = (events: DiscoverDataSourceResponse[]) => relations(events).map((r) => `${r.schema}.${r.name}`);
 const byName = (events: DiscoverDataSourceResponse[], qualified: string): Relation => {
@@ -70,7 +77,17 @@ describe('PostgreSQL discovery', () => {
     expect(customers).toMatchObject({ kind: RelationKind.RELATION_KIND_TABLE, estimatedRows: 1000 });
     expect(customers.comment).toBeTruthy();
     const col = (n: string) => customers.columns.find((c) => c.name === n);
-    expect(customers.columns.map((c) => c.name)).toEqual(['id', 'email', 'full_name', 'country_code', 'tags', 'profile', 'external_id', 'created_at', 'is_active']);
+    expect(customers.columns.map((c) => c.name)).toEqual([
+      'id',
+      'email',
+      'full_name',
+      'country_code',
+      'tags',
+      'profile',
+      'external_id',
+      'created_at',
+      'is_active',
+    ]);
     expect(customers.columns.map((c) => c.ordinal)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(col('id')).toMatchObject({ dataType: 'bigint', nullable: false, generated: 'ALWAYS' });
     expect(col('email')).toMatchObject({ dataType: 'sales.email_address', domain: 'sales.email_address', baseType: 'text', nullable: false });
@@ -99,14 +116,36 @@ describe('PostgreSQL discovery', () => {
     const lines = byName(full, 'sales.order_lines');
     expect(lines.primaryKey).toEqual({ name: 'order_lines_pkey', columns: ['order_id', 'line_no'] });
     expect(lines.foreignKeys).toEqual([
-      { name: 'order_lines_order_id_fkey', columns: ['order_id'], referencedSchema: 'sales', referencedTable: 'orders', referencedColumns: ['id'], onUpdate: 'NO ACTION', onDelete: 'CASCADE' },
-      { name: 'order_lines_stock_fkey', columns: ['warehouse_id', 'sku'], referencedSchema: 'inventory', referencedTable: 'stock', referencedColumns: ['warehouse_id', 'sku'], onUpdate: 'NO ACTION', onDelete: 'NO ACTION' },
+      {
+        name: 'order_lines_order_id_fkey',
+        columns: ['order_id'],
+        referencedSchema: 'sales',
+        referencedTable: 'orders',
+        referencedColumns: ['id'],
+        onUpdate: 'NO ACTION',
+        onDelete: 'CASCADE',
+      },
+      {
+        name: 'order_lines_stock_fkey',
+        columns: ['warehouse_id', 'sku'],
+        referencedSchema: 'inventory',
+        referencedTable: 'stock',
+        referencedColumns: ['warehouse_id', 'sku'],
+        onUpdate: 'NO ACTION',
+        onDelete: 'NO ACTION',
+      },
     ]);
   });
 
   it('describes indexes: expression, partial, GIN, unique, primary', () => {
     const idx = Object.fromEntries(byName(full, 'sales.customers').indexes.map((i) => [i.name, i]));
-    expect(Object.keys(idx).sort()).toEqual(['customers_active_created_idx', 'customers_email_lower_key', 'customers_external_id_key', 'customers_pkey', 'customers_profile_gin']);
+    expect(Object.keys(idx).sort()).toEqual([
+      'customers_active_created_idx',
+      'customers_email_lower_key',
+      'customers_external_id_key',
+      'customers_pkey',
+      'customers_profile_gin',
+    ]);
     expect(idx.customers_pkey).toMatchObject({ primary: true, unique: true, method: 'btree', columns: ['id'] });
     expect(idx.customers_email_lower_key).toMatchObject({ unique: true, columns: ['lower(email::text)'] });
     expect(idx.customers_active_created_idx).toMatchObject({ unique: false, columns: ['created_at'], predicate: 'is_active' });

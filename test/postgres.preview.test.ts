@@ -174,15 +174,25 @@ describe('PreviewTable on PostgreSQL', () => {
     expect(quoteIdent('x; drop table y')).toBe('"x; drop table y"');
     expect(quoteIdent('""')).toBe('""""""');
     expect(() => quoteIdent('a\0b')).toThrow();
-    expect(previewSelectSql({ schema: 's"1', name: 'T' }, [{ name: 'a', toJson: false }, { name: 'b"', toJson: true }], ['k', 'K2'])).toBe(
-      'SELECT "a", to_jsonb("b""")::text FROM "s""1"."T" ORDER BY "k", "K2" LIMIT $1',
-    );
+    expect(
+      previewSelectSql(
+        { schema: 's"1', name: 'T' },
+        [
+          { name: 'a', toJson: false },
+          { name: 'b"', toJson: true },
+        ],
+        ['k', 'K2'],
+      ),
+    ).toBe('SELECT "a", to_jsonb("b""")::text FROM "s""1"."T" ORDER BY "k", "K2" LIMIT $1');
     expect(previewSelectSql({ schema: 's', name: 't' }, [], [])).toBe('SELECT  FROM "s"."t" LIMIT $1');
     // text forms the rendering meets outside the fixture
     expect(renderCell('2024-03-01 09:30:00+05:30', 'timestamptz')).toEqual({ kind: 'timestamp', value: '2024-03-01T09:30:00+05:30' });
     expect(renderCell('10000-01-01 00:00:00+00', 'timestamptz')).toEqual({ kind: 'timestamp', value: '+10000-01-01T00:00:00+00:00' });
     expect(renderCell('0001-01-01 BC', 'date')).toEqual({ kind: 'date', value: '0000-01-01' });
-    expect(renderCell('(,"a \\"b\\\\"]', 'range:text')).toEqual({ kind: 'json', value: '{"empty":false,"lower":null,"upper":"a \\"b\\\\","lower_inclusive":false,"upper_inclusive":true}' });
+    expect(renderCell('(,"a \\"b\\\\"]', 'range:text')).toEqual({
+      kind: 'json',
+      value: '{"empty":false,"lower":null,"upper":"a \\"b\\\\","lower_inclusive":false,"upper_inclusive":true}',
+    });
     expect(renderCell('12:00:00+05:30', 'time')).toEqual({ kind: 'time', value: '12:00:00+05:30' });
   });
 
@@ -291,7 +301,22 @@ describe('PreviewTable on PostgreSQL', () => {
       NULL,
       other('(-1.5,0)'),
     ]);
-    expect(r3?.slice(0, 14)).toEqual([integer('3'), NULL, NULL, decimal('Infinity'), NULL, float(-Infinity), NULL, NULL, NULL, NULL, NULL, NULL, local('-infinity'), date('-0043-03-15')]);
+    expect(r3?.slice(0, 14)).toEqual([
+      integer('3'),
+      NULL,
+      NULL,
+      decimal('Infinity'),
+      NULL,
+      float(-Infinity),
+      NULL,
+      NULL,
+      NULL,
+      NULL,
+      NULL,
+      NULL,
+      local('-infinity'),
+      date('-0043-03-15'),
+    ]);
     expect(r3?.slice(14).every((c) => c.value?.$case === 'null')).toBe(true);
     expect(r4?.[4]).toEqual(float(NaN));
     expect(r4?.[5]).toEqual(float(NaN));
@@ -325,13 +350,17 @@ INSERT INTO preview_test.special VALUES
 GRANT SELECT ON preview_test.special TO ${pg.user};`);
     const events = await preview(request('special'));
     const got = rows(events);
-    const ids = got.map((r) => r[0]?.value?.$case === 'integer' ? r[0].value.value : '?');
+    const ids = got.map((r) => (r[0]?.value?.$case === 'integer' ? r[0].value.value : '?'));
     expect(ids).toEqual(['1', '2', '3', '4', '5', '6']);
     const names = header(events)?.columns.map((c) => c.name) ?? [];
     const column = (name: string) => got.map((r) => r[names.indexOf(name)]);
 
     // PostgreSQL's own answers, one line per (row, column) value.
-    const ask = async (sql: string) => (await pg.psql(`SET TimeZone = 'UTC'; ${sql}`)).split('\n').filter(Boolean).map((l) => l.split('|'));
+    const ask = async (sql: string) =>
+      (await pg.psql(`SET TimeZone = 'UTC'; ${sql}`))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split('|'));
     /** The ISO 8601 year of PostgreSQL's extract(year) (which has no year 0: 1 BC is -1). */
     const isoYear = (pgYear: number) => {
       const y = pgYear < 0 ? pgYear + 1 : pgYear;
@@ -348,9 +377,11 @@ GRANT SELECT ON preview_test.special TO ${pg.user};`);
         ? `CASE WHEN isfinite(${v}) THEN '-' || lpad(extract(month FROM ${v})::text, 2, '0') || '-' || lpad(extract(day FROM ${v})::text, 2, '0') END`
         : `to_char(${v}, '-MM-DD"T"HH24:MI:SS.US')`;
     const instants = async (col: string, zone: string, isDate = false) =>
-      (await ask(`SELECT id, ${col} IS NULL, isfinite(${col}), ${col}::text, CASE WHEN isfinite(${col}) THEN extract(year FROM ${col})::int END, ${rest(col, isDate)} FROM preview_test.special ORDER BY id`)).map(
-        ([, isNull, fin, txt, year, monthDay]) => (isNull === 't' ? null : expectedTime(fin, txt, year, monthDay, zone)),
-      );
+      (
+        await ask(
+          `SELECT id, ${col} IS NULL, isfinite(${col}), ${col}::text, CASE WHEN isfinite(${col}) THEN extract(year FROM ${col})::int END, ${rest(col, isDate)} FROM preview_test.special ORDER BY id`,
+        )
+      ).map(([, isNull, fin, txt, year, monthDay]) => (isNull === 't' ? null : expectedTime(fin, txt, year, monthDay, zone)));
     const tstz = await instants('tstz', '+00:00');
     const ts = await instants('ts', '');
     const d = await instants('d', '', true);
@@ -381,12 +412,27 @@ GRANT SELECT ON preview_test.special TO ${pg.user};`);
         else {
           const at = (fn: string) => `(SELECT ${fn}(${col}) FROM preview_test.special WHERE id = ${id})`;
           const [[li, ui]] = await ask(`SELECT ${at('lower_inc')}, ${at('upper_inc')}`);
-          out.push(JSON.stringify({ empty: false, lower: await bound(at('lower'), kind), upper: await bound(at('upper'), kind), lower_inclusive: li === 't', upper_inclusive: ui === 't' }));
+          out.push(
+            JSON.stringify({
+              empty: false,
+              lower: await bound(at('lower'), kind),
+              upper: await bound(at('upper'), kind),
+              lower_inclusive: li === 't',
+              upper_inclusive: ui === 't',
+            }),
+          );
         }
       }
       return out;
     };
-    for (const [col, kind] of [['r4', 'integer'], ['r8', 'integer'], ['rn', 'decimal'], ['rtz', 'tstz'], ['rd', 'date'], ['rt', 'text']] as const) {
+    for (const [col, kind] of [
+      ['r4', 'integer'],
+      ['r8', 'integer'],
+      ['rn', 'decimal'],
+      ['rtz', 'tstz'],
+      ['rd', 'date'],
+      ['rt', 'text'],
+    ] as const) {
       const expected = await rangesOf(col, kind);
       expect(column(col), col).toEqual(cellsOf('json', expected));
     }
@@ -400,10 +446,22 @@ GRANT SELECT ON preview_test.special TO ${pg.user};`);
       const parts = await ask(
         `SELECT lower(r)::text, upper(r)::text, lower_inc(r), upper_inc(r) FROM preview_test.special, unnest(mr) WITH ORDINALITY AS u(r, n) WHERE id = ${id} ORDER BY n`,
       );
-      multi.push(JSON.stringify(parts.map(([lo, up, li, ui]) => ({ empty: false, lower: lo === '' ? null : lo, upper: up === '' ? null : up, lower_inclusive: li === 't', upper_inclusive: ui === 't' }))));
+      multi.push(
+        JSON.stringify(
+          parts.map(([lo, up, li, ui]) => ({
+            empty: false,
+            lower: lo === '' ? null : lo,
+            upper: up === '' ? null : up,
+            lower_inclusive: li === 't',
+            upper_inclusive: ui === 't',
+          })),
+        ),
+      );
     }
     expect(column('mr')).toEqual(cellsOf('json', multi));
-    expect(multi[0]).toBe('[{"empty":false,"lower":"1","upper":"3","lower_inclusive":true,"upper_inclusive":false},{"empty":false,"lower":"5","upper":"7","lower_inclusive":true,"upper_inclusive":false}]');
+    expect(multi[0]).toBe(
+      '[{"empty":false,"lower":"1","upper":"3","lower_inclusive":true,"upper_inclusive":false},{"empty":false,"lower":"5","upper":"7","lower_inclusive":true,"upper_inclusive":false}]',
+    );
   });
 
   it('masks password and ssn columns without ever selecting them', async () => {
@@ -486,7 +544,11 @@ GRANT SELECT ON preview_test.special TO ${pg.user};`);
 
   it('previews a view (no primary key: no order asked)', async () => {
     const events = await preview(request('many_view'));
-    expect(rows(events).map((r) => r[0]).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual([text('row 1'), text('row 2'), text('row 3')]);
+    expect(
+      rows(events)
+        .map((r) => r[0])
+        .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+    ).toEqual([text('row 1'), text('row 2'), text('row 3')]);
   });
 
   it('quotes a table and column name holding a double quote and a space; a name with SQL in it is just not found', async () => {
@@ -518,7 +580,10 @@ GRANT SELECT ON preview_test.special TO ${pg.user};`);
       stream.on('end', () => resolve({}));
     });
     expect(await eventually(waitingAtGate, (p) => p.length === 1, 10_000)).toHaveLength(1);
-    await eventually(async () => events.length, (n) => n > 0);
+    await eventually(
+      async () => events.length,
+      (n) => n > 0,
+    );
     stream.cancel();
     expect((await ended).code).toBe(1); // CANCELLED
     expect(await eventually(daemonSessions, (p) => p.length === 0, 10_000)).toEqual([]);

@@ -127,7 +127,6 @@ const SHAPE_COLUMNS = Object.keys(SHAPE);
 /** Columns of types without min/max in a profile (bytea, bit strings and JSON are not reported as ordered). */
 const UNORDERED = new Set(['blob', 'flags', 'doc']);
 
-
 const columns = (events: ProfileTableResponse[]) => events.flatMap((e) => (e.event?.$case === 'column' ? [e.event.value] : []));
 const header = (events: ProfileTableResponse[]) => events.flatMap((e) => (e.event?.$case === 'header' ? [e.event.value] : []))[0];
 const column = (events: ProfileTableResponse[], name: string): ColumnProfile => {
@@ -177,7 +176,10 @@ describe('ProfileTable on PostgreSQL: figures against the server (oracle)', () =
   const profile = (req: ProfileTableRequest) => collect(t.dataSources.profileTable(req, new Metadata(), { deadline: Date.now() + 60_000 }));
   /** One row of the test's own SQL, as text, columns separated by `|` (psql -A -t). */
   const sql = async (statement: string): Promise<(string | undefined)[]> =>
-    (await pg.psql(`SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; ${statement}`)).replace(/\n$/, '').split('|').map((v) => (v === '' ? undefined : v));
+    (await pg.psql(`SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; ${statement}`))
+      .replace(/\n$/, '')
+      .split('|')
+      .map((v) => (v === '' ? undefined : v));
 
   /** The extremes of what pg_stats keeps of a column (most common values and histogram bounds), decoded here in its own type. */
   const statsExtremes = (table: string, col: string, typed: string) => {
@@ -278,7 +280,12 @@ describe('ProfileTable on PostgreSQL: figures against the server (oracle)', () =
     const [sampled, stats] = [await profile(request('shape', { mode: ProfileMode.PROFILE_MODE_SAMPLE })), await profile(request('shape'))];
     // the sample (10,000 asked) read every row: counted, exact, and said so
     const [count] = await sql(`SELECT count(*) FROM oracle.shape`);
-    expect(header(sampled)).toMatchObject({ rowCount: Number(count), rowCountExact: true, rowCountMethod: FigureMethod.FIGURE_METHOD_EXACT, sampleMethod: 'every row' });
+    expect(header(sampled)).toMatchObject({
+      rowCount: Number(count),
+      rowCountExact: true,
+      rowCountMethod: FigureMethod.FIGURE_METHOD_EXACT,
+      sampleMethod: 'every row',
+    });
     expect(header(stats)).toMatchObject({ rowCountExact: false, rowCountMethod: FigureMethod.FIGURE_METHOD_STATISTICS, sampleMethod: '' });
     for (const name of SHAPE_COLUMNS) {
       const c = column(sampled, name);
@@ -313,7 +320,9 @@ describe('ProfileTable on PostgreSQL: figures against the server (oracle)', () =
    * claims to be exact.
    */
   it('SAMPLE of part of a table: uniform over the table, estimates labelled SAMPLED, over several seeds', async () => {
-    const [trueDistinct, trueNulls, tmin, tmax] = (await sql(`SELECT count(DISTINCT grp), avg((maybe IS NULL)::int)::float8, min(grp), max(grp) FROM oracle.clustered`)).map(Number);
+    const [trueDistinct, trueNulls, tmin, tmax] = (
+      await sql(`SELECT count(DISTINCT grp), avg((maybe IS NULL)::int)::float8, min(grp), max(grp) FROM oracle.clustered`)
+    ).map(Number);
     for (let run = 0; run < 4; run++) {
       const events = await profile(request('clustered', { mode: ProfileMode.PROFILE_MODE_SAMPLE, sampleRows: 1_000 }));
       const h = header(events);
@@ -365,7 +374,12 @@ describe('ProfileTable on PostgreSQL: figures against the server (oracle)', () =
     expect(column(stats, 'note').averageLength).toBeUndefined();
     expect(column(stats, 'id').averageLength).toBe(4);
     const w = column(sampled, 'long_text');
-    expect({ min: value(w.min), max: value(w.max), nulls: w.nullFraction, distinct: w.distinctCount }).toEqual({ min, max, nulls: Number(nulls), distinct: Number(distinct) });
+    expect({ min: value(w.min), max: value(w.max), nulls: w.nullFraction, distinct: w.distinctCount }).toEqual({
+      min,
+      max,
+      nulls: Number(nulls),
+      distinct: Number(distinct),
+    });
     expect(w.averageLength).toBeCloseTo(Number(avgSize), 6);
   });
 
@@ -375,7 +389,8 @@ describe('ProfileTable on PostgreSQL: figures against the server (oracle)', () =
    * reltuples too). A table whose cumulative statistics were reset says the time is unknown.
    */
   it('STATISTICS figures carry the age of the last ANALYZE, as pg_stat_user_tables says', async () => {
-    const ms = (a: { collectedAt?: { seconds: number; nanos: number } } | undefined) => (a?.collectedAt ? a.collectedAt.seconds * 1000 + a.collectedAt.nanos / 1e6 : undefined);
+    const ms = (a: { collectedAt?: { seconds: number; nanos: number } } | undefined) =>
+      a?.collectedAt ? a.collectedAt.seconds * 1000 + a.collectedAt.nanos / 1e6 : undefined;
     const times = async (table: string) =>
       (
         await sql(
@@ -383,7 +398,8 @@ describe('ProfileTable on PostgreSQL: figures against the server (oracle)', () =
            FROM pg_stat_user_tables WHERE relid = 'oracle.${table}'::regclass`,
         )
       ).map((v) => (v === undefined ? undefined : Math.trunc(Number(v))));
-    const latest = (values: (number | undefined)[]) => (values.some((v) => v !== undefined) ? Math.max(...values.filter((v): v is number => v !== undefined)) : undefined);
+    const latest = (values: (number | undefined)[]) =>
+      values.some((v) => v !== undefined) ? Math.max(...values.filter((v): v is number => v !== undefined)) : undefined;
     const [analyze, autoanalyze, vacuum, autovacuum] = await times('shape');
     expect(analyze).toBeDefined();
     const events = await profile(request('shape'));
@@ -417,7 +433,9 @@ describe('ProfileTable on PostgreSQL: figures against the server (oracle)', () =
    */
   it('SAMPLE of a view or a never-analysed table is drawn at random, not the first rows', async () => {
     const [viewRows, viewZero] = (await sql(`SELECT count(*), avg((v = 0)::int)::float8 FROM oracle.ordered_view`)).map(Number);
-    const [tableRows, tableZero, reltuples] = (await sql(`SELECT count(*), avg((v = 0)::int)::float8, (SELECT reltuples FROM pg_class WHERE oid = 'oracle.unanalysed'::regclass) FROM oracle.unanalysed`)).map(Number);
+    const [tableRows, tableZero, reltuples] = (
+      await sql(`SELECT count(*), avg((v = 0)::int)::float8, (SELECT reltuples FROM pg_class WHERE oid = 'oracle.unanalysed'::regclass) FROM oracle.unanalysed`)
+    ).map(Number);
     expect(reltuples).toBe(-1); // never analysed
     const [tableBlocks] = (await sql(`SELECT pg_relation_size('oracle.unanalysed') / current_setting('block_size')::int`)).map(Number);
     const n = 1_000;
@@ -446,21 +464,31 @@ describe('ProfileTable on PostgreSQL: figures against the server (oracle)', () =
           expect(h?.sampleMethod).toBe(`${n} rows drawn at random from every row of the view (${rows}, read whole: at most ${20 * n} rows are read)`);
         } else {
           expect(h?.rowCount).toBeUndefined();
-          expect(h?.sampleMethod).toMatch(/^TABLESAMPLE SYSTEM \([\d.]+%\), 1000 rows drawn at random from the blocks read \(never analysed: ~\d+ rows estimated from 32 blocks drawn at random\)$/);
+          expect(h?.sampleMethod).toMatch(
+            /^TABLESAMPLE SYSTEM \([\d.]+%\), 1000 rows drawn at random from the blocks read \(never analysed: ~\d+ rows estimated from 32 blocks drawn at random\)$/,
+          );
         }
       }
     }
     // a view with more rows than the bound: its first rows only, and the header says it is not uniform
     const bounded = await profile(request('ordered_view', { mode: ProfileMode.PROFILE_MODE_SAMPLE, sampleRows: 100 }));
     expect(header(bounded)?.rowCount).toBeUndefined();
-    expect(header(bounded)?.sampleMethod).toMatch(/^100 rows drawn at random from the first 2000 rows the view returned: it returns more, so not uniform over the whole view/);
+    expect(header(bounded)?.sampleMethod).toMatch(
+      /^100 rows drawn at random from the first 2000 rows the view returned: it returns more, so not uniform over the whole view/,
+    );
   });
 
   /** Defect 6: a materialized view created WITH NO DATA is FAILED_PRECONDITION with a reason and a hint, for previews and profiles. */
   it('a materialized view never populated is FAILED_PRECONDITION MATERIALIZED_VIEW_NOT_POPULATED, not INTERNAL', async () => {
     const [populated] = await sql(`SELECT relispopulated FROM pg_class WHERE oid = 'oracle.unfilled'::regclass`);
     expect(populated).toBe('f');
-    const previewRequest: PreviewTableRequest = { dataSource: source(), table: { schema: 'oracle', name: 'unfilled' }, columns: [], limit: 0, strategy: DiscoveryStrategy.DISCOVERY_STRATEGY_BALANCED };
+    const previewRequest: PreviewTableRequest = {
+      dataSource: source(),
+      table: { schema: 'oracle', name: 'unfilled' },
+      columns: [],
+      limit: 0,
+      strategy: DiscoveryStrategy.DISCOVERY_STRATEGY_BALANCED,
+    };
     const failures = [
       await expectFailure(collect(t.dataSources.previewTable(previewRequest, new Metadata()))),
       await expectFailure(profile(request('unfilled', { mode: ProfileMode.PROFILE_MODE_SAMPLE }))),

@@ -161,15 +161,24 @@ describe('ProfileTable on PostgreSQL', () => {
     expect(sampleFrom({ schema: 's"1', name: 'T' }, 2.5, 42, 200)).toBe('FROM "s""1"."T" TABLESAMPLE SYSTEM (2.5) REPEATABLE (42) LIMIT 200');
     expect(sampleFrom({ schema: 's', name: 't' }, undefined, 42, 10)).toBe('FROM "s"."t" LIMIT 10');
     expect(() => sampleFrom({ schema: 's', name: 't' }, undefined, 42, 1.5)).toThrow();
-    expect(sampleFrom({ schema: 's', name: 't' }, 2.5, 42, 10, true)).toBe(`FROM "s"."t" TABLESAMPLE SYSTEM (2.5) REPEATABLE (42) ORDER BY md5(tableoid::text || ctid::text || '42') LIMIT 10`);
+    expect(sampleFrom({ schema: 's', name: 't' }, 2.5, 42, 10, true)).toBe(
+      `FROM "s"."t" TABLESAMPLE SYSTEM (2.5) REPEATABLE (42) ORDER BY md5(tableoid::text || ctid::text || '42') LIMIT 10`,
+    );
     // a view: n rows drawn by a hash of each row's text and the seed, among at most `bound` rows
-    expect(viewSampleFrom({ schema: 's', name: 'v"w' }, 200, 42, 10)).toBe(`FROM (SELECT * FROM "s"."v""w" LIMIT 200) r ORDER BY md5(ROW(r.*)::text || '42') LIMIT 10`);
+    expect(viewSampleFrom({ schema: 's', name: 'v"w' }, 200, 42, 10)).toBe(
+      `FROM (SELECT * FROM "s"."v""w" LIMIT 200) r ORDER BY md5(ROW(r.*)::text || '42') LIMIT 10`,
+    );
     expect(() => viewSampleFrom({ schema: 's', name: 'v' }, 5, 42, 10)).toThrow();
     // statistics' age: the latest of the times asked, or unknown
     const times = { last_analyze: 1_000, last_autoanalyze: 3_000, last_vacuum: 5_000, last_autovacuum: null };
     expect(statisticsAge(times, ['last_analyze', 'last_autoanalyze'])).toEqual({ collectedAt: new Date(3_000), source: 'pg_stat_all_tables.last_autoanalyze' });
-    expect(statisticsAge(times, ['last_analyze', 'last_autoanalyze', 'last_vacuum', 'last_autovacuum'])).toEqual({ collectedAt: new Date(5_000), source: 'pg_stat_all_tables.last_vacuum' });
-    expect(statisticsAge({ last_analyze: null, last_autoanalyze: null, last_vacuum: null, last_autovacuum: null }, ['last_analyze']).source).toMatch(/^unknown: /);
+    expect(statisticsAge(times, ['last_analyze', 'last_autoanalyze', 'last_vacuum', 'last_autovacuum'])).toEqual({
+      collectedAt: new Date(5_000),
+      source: 'pg_stat_all_tables.last_vacuum',
+    });
+    expect(statisticsAge({ last_analyze: null, last_autoanalyze: null, last_vacuum: null, last_autovacuum: null }, ['last_analyze']).source).toMatch(
+      /^unknown: /,
+    );
     // Duj1: nothing seen once is every value; everything seen once is all-distinct
     expect(duj1(1_000, 20, 0, 200_000)).toBe(20);
     expect(duj1(1_000, 1_000, 1_000, 200_000)).toBe(200_000);
@@ -184,7 +193,14 @@ describe('ProfileTable on PostgreSQL', () => {
       expect(events.map((e) => e.sequence)).toEqual(events.map((_e, i) => i + 1));
       expect(kinds(events)).toEqual(['header', 'column', 'column', 'column', 'column', 'column', 'column', 'column', 'summary']);
       const h = header(events);
-      expect(h).toMatchObject({ table: { schema: 'profile_test', name: 'known' }, mode: ProfileMode.PROFILE_MODE_STATISTICS, rowCount: 1000, rowCountExact: false, sampleRows: 0, source: 'pg_stats' });
+      expect(h).toMatchObject({
+        table: { schema: 'profile_test', name: 'known' },
+        mode: ProfileMode.PROFILE_MODE_STATISTICS,
+        rowCount: 1000,
+        rowCountExact: false,
+        sampleRows: 0,
+        source: 'pg_stats',
+      });
       expect(columns(events).map((c) => [c.name, c.dataType])).toEqual([
         ['id', 'integer'],
         ['category', 'text'],
@@ -297,7 +313,11 @@ describe('ProfileTable on PostgreSQL', () => {
       const id = column(events, 'id');
       // 200 of 1000 rows, every one seen once: Duj1 extrapolates to all-distinct, an estimate
       expect(id).toMatchObject({ nullFraction: 0, distinctCount: 1000, distinctExact: false, averageLength: 4 });
-      expect(id.methods).toMatchObject({ nullFraction: FigureMethod.FIGURE_METHOD_SAMPLED, distinctCount: FigureMethod.FIGURE_METHOD_SAMPLED, minMax: FigureMethod.FIGURE_METHOD_SAMPLED });
+      expect(id.methods).toMatchObject({
+        nullFraction: FigureMethod.FIGURE_METHOD_SAMPLED,
+        distinctCount: FigureMethod.FIGURE_METHOD_SAMPLED,
+        minMax: FigureMethod.FIGURE_METHOD_SAMPLED,
+      });
       expect(Number(cellValue(id.min))).toBeGreaterThanOrEqual(1);
       expect(Number(cellValue(id.max))).toBeLessThanOrEqual(1000);
       expect(id.histogramBounds).toHaveLength(11);
@@ -309,7 +329,12 @@ describe('ProfileTable on PostgreSQL', () => {
       // four values of 10 % and more: all in the sample (a miss has odds under 1e-9), none seen once
       const category = column(events, 'category');
       expect(category).toMatchObject({ nullFraction: 0, distinctCount: 4, distinctExact: false });
-      expect(category.mostCommon.map((m) => m.value).sort((x, y) => String(cellValue(x)).localeCompare(String(cellValue(y))))).toEqual([text('alpha'), text('beta'), text('delta'), text('gamma')]);
+      expect(category.mostCommon.map((m) => m.value).sort((x, y) => String(cellValue(x)).localeCompare(String(cellValue(y))))).toEqual([
+        text('alpha'),
+        text('beta'),
+        text('delta'),
+        text('gamma'),
+      ]);
       expect(category.mostCommon.reduce((a, m) => a + m.frequency, 0)).toBeCloseTo(1, 10);
       expect(category.min).toEqual(text('alpha'));
       expect(category.max).toEqual(text('gamma'));
@@ -354,7 +379,9 @@ describe('ProfileTable on PostgreSQL', () => {
       const h = header(events);
       expect(h?.rowCount).toBe(50_000);
       expect(h?.sampleRows).toBeLessThanOrEqual(200);
-      expect(h?.source).toMatch(/^a sample of \d+ rows \(TABLESAMPLE SYSTEM [\d.]+%, rows drawn at random from its blocks; distinct counts: Haas–Stokes Duj1 estimate\)$/);
+      expect(h?.source).toMatch(
+        /^a sample of \d+ rows \(TABLESAMPLE SYSTEM [\d.]+%, rows drawn at random from its blocks; distinct counts: Haas–Stokes Duj1 estimate\)$/,
+      );
       const n = h?.sampleRows ?? 0;
       // at least ten pages of ~220 rows on average: an empty sample has odds of about e^-10
       expect(n).toBeGreaterThan(0);
@@ -369,7 +396,13 @@ describe('ProfileTable on PostgreSQL', () => {
 
       const reads = (await daemonStatements()).filter((s) => !s.startsWith('parameters:') && s.includes('"profile_test"."big"'));
       expect(reads).toHaveLength(3);
-      expect(reads.every((s) => /FROM "profile_test"\."big" TABLESAMPLE SYSTEM \([\d.]+\) REPEATABLE \((\d+)\) ORDER BY md5\(tableoid::text \|\| ctid::text \|\| '\1'\) LIMIT 200\)/.test(s))).toBe(true);
+      expect(
+        reads.every((s) =>
+          /FROM "profile_test"\."big" TABLESAMPLE SYSTEM \([\d.]+\) REPEATABLE \((\d+)\) ORDER BY md5\(tableoid::text \|\| ctid::text \|\| '\1'\) LIMIT 200\)/.test(
+            s,
+          ),
+        ),
+      ).toBe(true);
       // the same seed in every statement: the same sample
       expect(new Set(reads.map((s) => /REPEATABLE \((\d+)\)/.exec(s)?.[1])).size).toBe(1);
     });
@@ -398,8 +431,16 @@ describe('ProfileTable on PostgreSQL', () => {
     try {
       const facts = { user: pg.user, password: pg.password, database: pg.database, host: pg.host };
       const reading = async () =>
-        (await pg.psql(`SELECT pid FROM pg_stat_activity WHERE application_name = 'sourced' AND state = 'active' AND query LIKE '%"slow"%'`)).split('\n').filter(Boolean);
-      const call = profile(request('slow', { mode: ProfileMode.PROFILE_MODE_SAMPLE, sampleRows: 10, dataSource: hybridSource('postgres', { ...facts, port: proxy.port }, { ...facts, port: pg.port }) }));
+        (await pg.psql(`SELECT pid FROM pg_stat_activity WHERE application_name = 'sourced' AND state = 'active' AND query LIKE '%"slow"%'`))
+          .split('\n')
+          .filter(Boolean);
+      const call = profile(
+        request('slow', {
+          mode: ProfileMode.PROFILE_MODE_SAMPLE,
+          sampleRows: 10,
+          dataSource: hybridSource('postgres', { ...facts, port: proxy.port }, { ...facts, port: pg.port }),
+        }),
+      );
       call.catch(() => undefined);
       // the primary's session (through the proxy) is reading the slow view: drop it there
       expect(await eventually(reading, (p) => p.length === 1, 10_000)).toHaveLength(1);

@@ -154,10 +154,7 @@ describe('discovery strategies on PostgreSQL', () => {
   it('stops reading while the client does not read, and holds no transaction between batches', async () => {
     const spans = () => t.spans.getFinishedSpans().filter((s) => s.name === 'sourced.discovery.batch').length;
     const before = spans();
-    const stream: ClientReadableStream<DiscoverDataSourceResponse> = t.dataSources.discoverDataSource(
-      request(source(pg), { batchSize: 10 }),
-      new Metadata(),
-    );
+    const stream: ClientReadableStream<DiscoverDataSourceResponse> = t.dataSources.discoverDataSource(request(source(pg), { batchSize: 10 }), new Metadata());
     const received: DiscoverDataSourceResponse[] = [];
     const firstBatch = new Promise<void>((resolve) => {
       stream.on('data', (e: DiscoverDataSourceResponse) => {
@@ -207,7 +204,11 @@ describe('discovery strategies on PostgreSQL', () => {
     expect(names).toHaveLength(TABLES);
     expect(names).not.toContain('t0650_doomed');
     // every page but the last is full: a dropped relation does not end the run early
-    expect(batchesOf(events).slice(0, -1).every((b) => b.relations.length === 10)).toBe(true);
+    expect(
+      batchesOf(events)
+        .slice(0, -1)
+        .every((b) => b.relations.length === 10),
+    ).toBe(true);
   });
 
   /** Keys are read ten pages ahead; a relation dropped after its key was read is skipped and the page topped up. */
@@ -263,11 +264,9 @@ describe('discovery strategies on PostgreSQL', () => {
 
     it('shrinks its batches and parallel reads while the source is slow, and grows them again after', async () => {
       proxy.delayMs = 300; // one way: each round trip takes 600 ms more
-      const stream = t.dataSources.discoverDataSource(
-        request(source(pg, proxy), { strategy: DiscoveryStrategy.DISCOVERY_STRATEGY_ADAPTIVE }),
-        new Metadata(),
-        { deadline: Date.now() + 60_000 },
-      );
+      const stream = t.dataSources.discoverDataSource(request(source(pg, proxy), { strategy: DiscoveryStrategy.DISCOVERY_STRATEGY_ADAPTIVE }), new Metadata(), {
+        deadline: Date.now() + 60_000,
+      });
       const seen: { batchSize: number; concurrency: number; slow: boolean }[] = [];
       const done = collectWith(stream, (e) => {
         if (e.event?.$case !== 'batch' || !e.event.value.progress) return;
@@ -277,8 +276,13 @@ describe('discovery strategies on PostgreSQL', () => {
       });
       const events = await done.catch((error: Error) => {
         // What the daemon did, for whoever reads a failure here.
-        const spans = t.spans.getFinishedSpans().slice(-20).map((x) => `${x.name} ${JSON.stringify(x.attributes)}`);
-        throw new Error(`${error.message}; batches seen: ${JSON.stringify(seen)}; proxy connections: ${proxy.accepted}\n${t.logs.slice(-20).join('\n')}\n${spans.join('\n')}`);
+        const spans = t.spans
+          .getFinishedSpans()
+          .slice(-20)
+          .map((x) => `${x.name} ${JSON.stringify(x.attributes)}`);
+        throw new Error(
+          `${error.message}; batches seen: ${JSON.stringify(seen)}; proxy connections: ${proxy.accepted}\n${t.logs.slice(-20).join('\n')}\n${spans.join('\n')}`,
+        );
       });
       expect(relationCount(events)).toBe(TABLES);
       const slow = seen.filter((s) => s.slow);

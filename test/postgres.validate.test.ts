@@ -49,7 +49,12 @@ describe('PostgreSQL validation', () => {
   /** No file:// reference is allowed by default, so a caller cannot read the daemon's files. */
   it('refuses file:// references by default', async () => {
     const error = await expectFailure(
-      t.validate({ dataSource: pgSource(pg, { connectionProperties: { password: 'file:///etc/passwd' } as never, credentials: { username: pg.user, password: undefined } }) }),
+      t.validate({
+        dataSource: pgSource(pg, {
+          connectionProperties: { password: 'file:///etc/passwd' } as never,
+          credentials: { username: pg.user, password: undefined },
+        }),
+      }),
     );
     expect(error.code).toBe(7);
     expect(richStatusOf(error).errorInfo?.metadata.field).toBe('data_source.connection_properties.password');

@@ -17,7 +17,11 @@ interface FileDescriptor {
   name: string;
   package: string;
   dependency: string[];
-  messageType: { name: string; field: { name: string; number: number; typeName?: string }[]; nestedType: { name: string; options?: { mapEntry?: boolean } }[] }[];
+  messageType: {
+    name: string;
+    field: { name: string; number: number; typeName?: string }[];
+    nestedType: { name: string; options?: { mapEntry?: boolean } }[];
+  }[];
 }
 interface ReflectionResponse {
   fileDescriptorResponse?: { fileDescriptorProto: Buffer[] };
@@ -33,7 +37,11 @@ describe('reflection descriptors', () => {
   beforeAll(async () => {
     t = await startTestDaemon();
     const definition = loadSync(resolve(__dirname, '../node_modules/@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto'), { keepCase: false });
-    const Reflection = (loadPackageDefinition(definition) as never as { grpc: { reflection: { v1: { ServerReflection: new (address: string, creds: unknown) => ReflectionClient } } } }).grpc.reflection.v1.ServerReflection;
+    const Reflection = (
+      loadPackageDefinition(definition) as never as {
+        grpc: { reflection: { v1: { ServerReflection: new (address: string, creds: unknown) => ReflectionClient } } };
+      }
+    ).grpc.reflection.v1.ServerReflection;
     client = new Reflection(t.address, credentials.createInsecure());
   });
   afterAll(async () => {
@@ -63,7 +71,12 @@ describe('reflection descriptors', () => {
       expect(owner.package).toBe('google.rpc');
       expect(owner.messageType.map((m) => `google.rpc.${m.name}`)).toContain(symbol);
       // Every import of the file travels with it (Duration, Any).
-      expect(files.slice(1).map((f) => f.name).sort()).toEqual([...owner.dependency].sort());
+      expect(
+        files
+          .slice(1)
+          .map((f) => f.name)
+          .sort(),
+      ).toEqual([...owner.dependency].sort());
     }
     const details = decode((await ask({ fileContainingSymbol: 'google.rpc.BadRequest' })).fileDescriptorResponse!.fileDescriptorProto[0]);
     const badRequest = details.messageType.find((m) => m.name === 'BadRequest')!;
@@ -76,7 +89,9 @@ describe('reflection descriptors', () => {
     const set = FileDescriptorSet.decode(readFileSync(DESCRIPTOR_SET_PATH)) as unknown as { file: FileDescriptor[] };
     const contract = set.file.filter((f) => f.name.startsWith('sourced/v1/'));
     expect(contract.map((f) => f.name).sort()).toEqual(
-      ['data_source', 'data_source_service', 'discovery', 'errors', 'plugin_service', 'preview', 'profile', 'secret_service', 'validation'].map((n) => `sourced/v1/${n}.proto`),
+      ['data_source', 'data_source_service', 'discovery', 'errors', 'plugin_service', 'preview', 'profile', 'secret_service', 'validation'].map(
+        (n) => `sourced/v1/${n}.proto`,
+      ),
     );
     for (const file of contract) {
       const answer = await ask({ fileByFilename: file.name });

@@ -78,7 +78,7 @@ describe('server reflection', () => {
     const events = messages(out);
     const header = events[0].header as { columns: { name: string; dataType: string }[] };
     expect(header.columns.map((c) => c.name)).toEqual(['id', 'email']);
-    const rows = events.flatMap((e) => ((e.rows as { rows: { cells: Record<string, unknown>[] }[] } | undefined)?.rows ?? []));
+    const rows = events.flatMap((e) => (e.rows as { rows: { cells: Record<string, unknown>[] }[] } | undefined)?.rows ?? []);
     expect(rows.map((r) => r.cells[0])).toEqual([{ integer: '1' }, { integer: '2' }]);
     expect(events.at(-1)).toMatchObject({ summary: { rows: 2, truncated: true, limit: 2 } });
   });
@@ -87,7 +87,13 @@ describe('server reflection', () => {
   it('calls ProfileTable with JSON', async () => {
     const out = await bufCurl(t, [
       '-d',
-      JSON.stringify({ data_source: dataSource(), table: { schema: 'sales', name: 'customers' }, columns: ['country_code'], mode: 'PROFILE_MODE_SAMPLE', sample_rows: 50 }),
+      JSON.stringify({
+        data_source: dataSource(),
+        table: { schema: 'sales', name: 'customers' },
+        columns: ['country_code'],
+        mode: 'PROFILE_MODE_SAMPLE',
+        sample_rows: 50,
+      }),
       `http://${t.address}/sourced.v1.DataSourceService/ProfileTable`,
     ]);
     const events = messages(out);

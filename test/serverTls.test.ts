@@ -25,7 +25,10 @@ async function start(over: Partial<DaemonConfig>): Promise<{ daemon: RunningDaem
 /** One ListPlugins call over a fresh channel (a new TLS handshake each time). */
 function listPlugins(daemon: RunningDaemon, channel: ChannelCredentials, serverName = 'localhost'): Promise<ListPluginsResponse> {
   // The certificate names localhost; the daemon listens on 127.0.0.1.
-  const client = new PluginServiceClient(`127.0.0.1:${daemon.port}`, channel, { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName });
+  const client = new PluginServiceClient(`127.0.0.1:${daemon.port}`, channel, {
+    'grpc.ssl_target_name_override': serverName,
+    'grpc.default_authority': serverName,
+  });
   return new Promise<ListPluginsResponse>((resolve, reject) =>
     client.listPlugins(ListPluginsRequest.fromPartial({}), new Metadata(), { deadline: Date.now() + 5000 }, (error, response) => {
       client.close();
@@ -35,7 +38,11 @@ function listPlugins(daemon: RunningDaemon, channel: ChannelCredentials, serverN
   );
 }
 
-const codeOf = (p: Promise<unknown>) => p.then(() => status.OK, (e: ServiceError) => e.code);
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => status.OK,
+    (e: ServiceError) => e.code,
+  );
 
 describe('server TLS', () => {
   let dir: string;
@@ -53,7 +60,10 @@ describe('server TLS', () => {
   });
 
   it('serves TLS: a client that trusts the CA gets in, a plaintext client does not', async () => {
-    const { daemon, logs } = await start({ logLevel: 'info', server: { ...DEFAULT_CONFIG.server, allowPlaintext: false, tls: { cert: pki.serverCert, key: pki.serverKey } } });
+    const { daemon, logs } = await start({
+      logLevel: 'info',
+      server: { ...DEFAULT_CONFIG.server, allowPlaintext: false, tls: { cert: pki.serverCert, key: pki.serverKey } },
+    });
     try {
       const response = await listPlugins(daemon, credentials.createSsl(pem(pki.caCert)));
       expect(response.plugins.map((p) => p.id)).toContain('postgres');
@@ -67,7 +77,9 @@ describe('server TLS', () => {
   });
 
   it('serves mutual TLS: only clients with a certificate from the client CA get in', async () => {
-    const { daemon } = await start({ server: { ...DEFAULT_CONFIG.server, allowPlaintext: false, tls: { cert: pki.serverCert, key: pki.serverKey, clientCa: pki.caCert } } });
+    const { daemon } = await start({
+      server: { ...DEFAULT_CONFIG.server, allowPlaintext: false, tls: { cert: pki.serverCert, key: pki.serverKey, clientCa: pki.caCert } },
+    });
     try {
       const ca = pem(pki.caCert);
       const ok = await listPlugins(daemon, credentials.createSsl(ca, pem(pki.clientKey), pem(pki.clientCert)));
@@ -124,12 +136,14 @@ describe('server TLS', () => {
   });
 
   it('names the setting when a TLS file is missing or is not what it should be', async () => {
-    await expect(start({ server: { ...DEFAULT_CONFIG.server, allowPlaintext: false, tls: { cert: join(dir, 'nope.crt'), key: pki.serverKey } } })).rejects.toThrow(
-      /server\.tls\.cert: cannot read .*nope\.crt \(ENOENT\)/,
+    await expect(
+      start({ server: { ...DEFAULT_CONFIG.server, allowPlaintext: false, tls: { cert: join(dir, 'nope.crt'), key: pki.serverKey } } }),
+    ).rejects.toThrow(/server\.tls\.cert: cannot read .*nope\.crt \(ENOENT\)/);
+    await expect(start({ server: { ...DEFAULT_CONFIG.server, allowPlaintext: false, tls: { cert: pki.serverKey, key: pki.serverKey } } })).rejects.toThrow(
+      /server\.tls\.cert: .* is not a PEM certificate/,
     );
-    await expect(start({ server: { ...DEFAULT_CONFIG.server, allowPlaintext: false, tls: { cert: pki.serverKey, key: pki.serverKey } } })).rejects.toThrow(/server\.tls\.cert: .* is not a PEM certificate/);
-    await expect(start({ server: { ...DEFAULT_CONFIG.server, allowPlaintext: false, tls: { cert: pki.serverCert, key: pki.serverKey, clientCa: pki.clientKey } } })).rejects.toThrow(
-      /server\.tls\.clientCa: .* is not a PEM certificate/,
-    );
+    await expect(
+      start({ server: { ...DEFAULT_CONFIG.server, allowPlaintext: false, tls: { cert: pki.serverCert, key: pki.serverKey, clientCa: pki.clientKey } } }),
+    ).rejects.toThrow(/server\.tls\.clientCa: .* is not a PEM certificate/);
   });
 });

@@ -93,7 +93,13 @@ describe('PostgreSQL: which source a call reads', () => {
     expect(namesOf(events)).toEqual(ALL);
     const server = await postgresIdentity(a);
     const source = sourceOf(events);
-    expect(source).toMatchObject({ database: a.database, user: a.user, serverPort: server.port, serverId: server.systemIdentifier, serverVersion: server.version });
+    expect(source).toMatchObject({
+      database: a.database,
+      user: a.user,
+      serverPort: server.port,
+      serverId: server.systemIdentifier,
+      serverVersion: server.version,
+    });
     expect(Math.abs(Date.parse(source?.startedAt ?? '') / 1000 - server.startedEpoch)).toBeLessThan(0.001);
   });
 
@@ -117,11 +123,13 @@ describe('PostgreSQL: which source a call reads', () => {
    * SOURCE_IDENTITY_MISMATCH naming the server id, and not one relation read from it.
    */
   it('refuses a failover to a server that answers as another than the secondary', async () => {
-    const error = await failureOf(discoverWithFault(t, { dataSource: hybridSource('postgres', a, { ...b, port: proxy.port }), filter: seededFilter, batchSize: BATCH }, 2, async () => {
-      proxy.target = { host: c.host, port: c.port };
-      proxy.dropConnections();
-      await a.stop({ mode: 'immediate' });
-    }));
+    const error = await failureOf(
+      discoverWithFault(t, { dataSource: hybridSource('postgres', a, { ...b, port: proxy.port }), filter: seededFilter, batchSize: BATCH }, 2, async () => {
+        proxy.target = { host: c.host, port: c.port };
+        proxy.dropConnections();
+        await a.stop({ mode: 'immediate' });
+      }),
+    );
     expect(error?.code).toBe(9); // FAILED_PRECONDITION
     expect(richStatusOf(error as never).errorInfo?.reason).toBe('SOURCE_IDENTITY_MISMATCH');
     const [bServer, cServer] = await Promise.all([postgresIdentity(b), postgresIdentity(c)]);
@@ -135,7 +143,9 @@ describe('PostgreSQL: which source a call reads', () => {
    * SOURCE_EMPTY_AFTER_FAILOVER with the cursor of the last batch the client has.
    */
   it('fails a run whose failover lands on an empty catalog instead of ending it early', async () => {
-    const error = await failureOf(discoverWithFault(t, { dataSource: hybridSource('postgres', a, empty), filter: seededFilter, batchSize: BATCH }, 2, () => a.stop({ mode: 'immediate' })));
+    const error = await failureOf(
+      discoverWithFault(t, { dataSource: hybridSource('postgres', a, empty), filter: seededFilter, batchSize: BATCH }, 2, () => a.stop({ mode: 'immediate' })),
+    );
     expect(error?.code).toBe(14); // UNAVAILABLE
     const status = richStatusOf(error as never);
     expect(status.errorInfo?.reason).toBe('SOURCE_EMPTY_AFTER_FAILOVER');
@@ -145,7 +155,9 @@ describe('PostgreSQL: which source a call reads', () => {
 
   /** Failing over to the secondary, the summary names the secondary's server. */
   it('names the secondary in the summary after a failover', async () => {
-    const { events } = await discoverWithFault(t, { dataSource: hybridSource('postgres', a, b), filter: seededFilter, batchSize: BATCH }, 2, () => a.stop({ mode: 'immediate' }));
+    const { events } = await discoverWithFault(t, { dataSource: hybridSource('postgres', a, b), filter: seededFilter, batchSize: BATCH }, 2, () =>
+      a.stop({ mode: 'immediate' }),
+    );
     expect(namesOf(events)).toEqual(ALL);
     expect(events.at(-1)?.event).toMatchObject({ $case: 'summary', value: { endpoint: EndpointRole.ENDPOINT_ROLE_SECONDARY, failovers: 1 } });
     expect(sourceOf(events)).toMatchObject({ serverId: (await postgresIdentity(b)).systemIdentifier, serverPort: b.port, database: b.database });
@@ -168,7 +180,11 @@ describe('MariaDB: which source a call reads', () => {
   it('reports the database and server it read in the summary', async () => {
     const events = await t.discover({ dataSource: singleSource('mysql', m), filter: seededFilter, batchSize: BATCH });
     expect(namesOf(events)).toEqual(ALL);
-    const [port, host, serverId, version, started] = (await m.sql(`SELECT @@port, @@hostname, @@server_id, VERSION(), UNIX_TIMESTAMP() - VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'UPTIME'`))
+    const [port, host, serverId, version, started] = (
+      await m.sql(
+        `SELECT @@port, @@hostname, @@server_id, VERSION(), UNIX_TIMESTAMP() - VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'UPTIME'`,
+      )
+    )
       .trim()
       .split('\t');
     const source = sourceOf(events);

@@ -37,7 +37,8 @@ const denial = async (call: Promise<unknown>) => {
   const rich = richStatusOf(await expectFailure(call));
   return { code: rich.grpcCode, reason: rich.errorInfo?.reason, metadata: rich.errorInfo?.metadata, message: rich.message };
 };
-const relationCount = (events: DiscoverDataSourceResponse[]) => events.reduce((n, e) => n + (e.event?.$case === 'batch' ? e.event.value.relations.length + e.event.value.collections.length : 0), 0);
+const relationCount = (events: DiscoverDataSourceResponse[]) =>
+  events.reduce((n, e) => n + (e.event?.$case === 'batch' ? e.event.value.relations.length + e.event.value.collections.length : 0), 0);
 
 describe('target policy', () => {
   const pg = inject('postgres');
@@ -80,10 +81,18 @@ describe('target policy', () => {
   /** The cloud metadata address is refused before anything is dialled, by address or by a name that resolves to it; the daemon goes on serving. */
   it('refuses metadata addresses by default with PERMISSION_DENIED naming the rule', async () => {
     const byAddress = await denial(t.validate({ dataSource: pgSource(pg, { primary: { host: '169.254.169.254', port: 80, database: '' } }) }));
-    expect(byAddress).toMatchObject({ code: Status.PERMISSION_DENIED, reason: 'TARGET_DENIED', metadata: { host: '169.254.169.254', address: '169.254.169.254', rule: '169.254.0.0/16' } });
+    expect(byAddress).toMatchObject({
+      code: Status.PERMISSION_DENIED,
+      reason: 'TARGET_DENIED',
+      metadata: { host: '169.254.169.254', address: '169.254.169.254', rule: '169.254.0.0/16' },
+    });
     expect(byAddress.message).toContain('link-local and cloud metadata addresses');
     const byName = await denial(t.discover({ dataSource: pgSource(pg, { primary: { host: 'metadata.rebind.test', port: 80, database: '' } }) }));
-    expect(byName).toMatchObject({ code: Status.PERMISSION_DENIED, reason: 'TARGET_DENIED', metadata: { host: 'metadata.rebind.test', address: '169.254.169.254' } });
+    expect(byName).toMatchObject({
+      code: Status.PERMISSION_DENIED,
+      reason: 'TARGET_DENIED',
+      metadata: { host: 'metadata.rebind.test', address: '169.254.169.254' },
+    });
     const ok = await t.discover({ dataSource: pgSource(pg) });
     expect(relationCount(ok)).toBeGreaterThan(0);
   });
@@ -113,7 +122,11 @@ describe('target policy', () => {
       const source = pgSource(pg, { primary: { host: 'pg.rebind.test', port: pg.port, database: pg.database } });
       rebinding.set('pg.rebind.test', [['127.0.0.1'], ['127.0.0.2']]);
       const denied = await denial(t.discover({ dataSource: source }));
-      expect(denied).toMatchObject({ code: Status.PERMISSION_DENIED, reason: 'TARGET_DENIED', metadata: { host: 'pg.rebind.test', address: '127.0.0.2', rule: '127.0.0.2/32' } });
+      expect(denied).toMatchObject({
+        code: Status.PERMISSION_DENIED,
+        reason: 'TARGET_DENIED',
+        metadata: { host: 'pg.rebind.test', address: '127.0.0.2', rule: '127.0.0.2/32' },
+      });
       expect(pgTrap.hits()).toBe(0);
 
       rebinding.set('pg.rebind.test', [['127.0.0.1'], ['127.0.0.2']]);
@@ -145,7 +158,11 @@ describe('target policy', () => {
         const source = mongoSource(mongoServer, { primary: { host: 'mongo.rebind.test', port: mongoServer.port, database: mongoServer.database } });
         rebinding.set('mongo.rebind.test', [['127.0.0.1'], ['127.0.0.2']]);
         const denied = await denial(t.discover({ dataSource: source }));
-        expect(denied).toMatchObject({ code: Status.PERMISSION_DENIED, reason: 'TARGET_DENIED', metadata: { host: 'mongo.rebind.test', address: '127.0.0.2' } });
+        expect(denied).toMatchObject({
+          code: Status.PERMISSION_DENIED,
+          reason: 'TARGET_DENIED',
+          metadata: { host: 'mongo.rebind.test', address: '127.0.0.2' },
+        });
         expect(mongoTrap.hits()).toBe(0);
 
         rebinding.set('mongo.rebind.test', [['127.0.0.1'], ['127.0.0.2']]);
@@ -162,7 +179,9 @@ describe('target policy', () => {
       rebinding.set('pg.rebind.test', [['127.0.0.1'], ['127.0.0.2']]);
       const events = await t.validate({ dataSource: pgSource(pg, { primary: { host: 'pg.rebind.test', port: pg.port, database: pg.database } }) });
       expect(statuses(events)).toMatchObject({ dns: 'FAILED', tcp: 'SKIPPED', authenticate: 'SKIPPED' });
-      expect(check(events, 'dns').message).toBe("connecting to pg.rebind.test (127.0.0.2) is refused by the daemon's target policy (targets.deny: 127.0.0.2/32)");
+      expect(check(events, 'dns').message).toBe(
+        "connecting to pg.rebind.test (127.0.0.2) is refused by the daemon's target policy (targets.deny: 127.0.0.2/32)",
+      );
       expect(check(events, 'dns').details).toMatchObject({ code: 'ETARGETDENIED', rule: '127.0.0.2/32' });
       expect(pgTrap.hits()).toBe(trapBefore);
     });

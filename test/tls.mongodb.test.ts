@@ -26,7 +26,11 @@ describe('MongoDB TLS (wire stand-in)', () => {
   let otherHost: MongoStandIn;
   let mutual: MongoStandIn;
   let t: TestDaemon;
-  const passwords: FixturePasswords = { test: `t-${Math.random().toString(36).slice(2)}`, shop: `s-${Math.random().toString(36).slice(2)}`, admin: `a-${Math.random().toString(36).slice(2)}` };
+  const passwords: FixturePasswords = {
+    test: `t-${Math.random().toString(36).slice(2)}`,
+    shop: `s-${Math.random().toString(36).slice(2)}`,
+    admin: `a-${Math.random().toString(36).slice(2)}`,
+  };
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'sourced-tls-mongo-'));
@@ -87,7 +91,9 @@ describe('MongoDB TLS (wire stand-in)', () => {
   /** A server that requires a client certificate refuses one from another CA, and the tls check says so. */
   it('reports a client certificate the server refuses', async () => {
     const foreign = checkOf(
-      await t.validate({ dataSource: source(mutual, { mode: SslMode.SSL_MODE_VERIFY_CA, ca: pki.caCertPem, cert: other.clientCertPem, key: inline(other.clientKeyPem) }) }),
+      await t.validate({
+        dataSource: source(mutual, { mode: SslMode.SSL_MODE_VERIFY_CA, ca: pki.caCertPem, cert: other.clientCertPem, key: inline(other.clientKeyPem) }),
+      }),
       'tls',
     );
     expect(foreign.state).toBe('FAILED');

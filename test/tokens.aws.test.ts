@@ -40,7 +40,10 @@ function coreSource(keys = true): CoreDataSource {
       useIamAuth: true,
       awsRegion: REGION,
       ...(keys
-        ? { awsAccessKeyId: secretInput(ACCESS_KEY_ID, 'cloud_config.aws_access_key_id'), awsSecretAccessKey: secretInput(SECRET_ACCESS_KEY, 'cloud_config.aws_secret_access_key') }
+        ? {
+            awsAccessKeyId: secretInput(ACCESS_KEY_ID, 'cloud_config.aws_access_key_id'),
+            awsSecretAccessKey: secretInput(SECRET_ACCESS_KEY, 'cloud_config.aws_secret_access_key'),
+          }
         : {}),
     },
     connectionProperties: {},
@@ -50,7 +53,15 @@ function coreSource(keys = true): CoreDataSource {
 const context: DatabaseTokenContext = {
   signal: new AbortController().signal,
   resolveSecret: async (input) => (input.kind === 'inline' ? input.value : Promise.reject(new Error('no references here'))),
-  logger: { debug() {}, info() {}, warn() {}, error() {}, child() { return this; } } as unknown as DatabaseTokenContext['logger'],
+  logger: {
+    debug() {},
+    info() {},
+    warn() {},
+    error() {},
+    child() {
+      return this;
+    },
+  } as unknown as DatabaseTokenContext['logger'],
 };
 
 /** The token the daemon will mint at the current (possibly fake) instant, and the signature recomputed independently. */
@@ -72,7 +83,10 @@ afterEach(() => {
 describe('RDS IAM tokens (aws-rds-iam)', () => {
   it('mints a SigV4 presigned rds-db:connect URL that an independent signer reproduces', async () => {
     const before = Date.now();
-    const minted = await new RdsIamTokenProvider().mint({ source: coreSource(), host: 'db.abc.eu-west-1.rds.amazonaws.com', port: 5432, user: 'app_user', connector: 'postgres' }, context);
+    const minted = await new RdsIamTokenProvider().mint(
+      { source: coreSource(), host: 'db.abc.eu-west-1.rds.amazonaws.com', port: 5432, user: 'app_user', connector: 'postgres' },
+      context,
+    );
     const token = minted.token.reveal();
     expect(String(minted.token)).toBe('[REDACTED]');
     expect(minted.expiresAt).toBeGreaterThanOrEqual(before + 15 * 60_000);
@@ -80,12 +94,21 @@ describe('RDS IAM tokens (aws-rds-iam)', () => {
 
     const { hostPort, params } = parseToken(token);
     expect(hostPort).toBe('db.abc.eu-west-1.rds.amazonaws.com:5432');
-    expect(token).toMatch(/^db\.abc\.eu-west-1\.rds\.amazonaws\.com:5432\/\?Action=connect&DBUser=app_user&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=[^&]+&X-Amz-Date=\d{8}T\d{6}Z&X-Amz-Expires=900&X-Amz-Signature=[0-9a-f]{64}&X-Amz-SignedHeaders=host$/);
+    expect(token).toMatch(
+      /^db\.abc\.eu-west-1\.rds\.amazonaws\.com:5432\/\?Action=connect&DBUser=app_user&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=[^&]+&X-Amz-Date=\d{8}T\d{6}Z&X-Amz-Expires=900&X-Amz-Signature=[0-9a-f]{64}&X-Amz-SignedHeaders=host$/,
+    );
     const amzDate = params.get('X-Amz-Date') as string;
     expect(params.get('X-Amz-Credential')).toBe(`${ACCESS_KEY_ID}/${amzDate.slice(0, 8)}/${REGION}/rds-db/aws4_request`);
 
-    const signingDate = new Date(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`);
-    const signer = new SignatureV4({ service: 'rds-db', region: REGION, credentials: { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET_ACCESS_KEY }, sha256: Sha256 });
+    const signingDate = new Date(
+      `${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`,
+    );
+    const signer = new SignatureV4({
+      service: 'rds-db',
+      region: REGION,
+      credentials: { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET_ACCESS_KEY },
+      sha256: Sha256,
+    });
     const presigned = await signer.presign(
       {
         method: 'GET',
@@ -100,7 +123,12 @@ describe('RDS IAM tokens (aws-rds-iam)', () => {
     );
     expect(presigned.query?.['X-Amz-Signature']).toBe(params.get('X-Amz-Signature'));
     // And a different secret key gives another signature: the comparison is not vacuous.
-    const other = new SignatureV4({ service: 'rds-db', region: REGION, credentials: { accessKeyId: ACCESS_KEY_ID, secretAccessKey: `${SECRET_ACCESS_KEY}x` }, sha256: Sha256 });
+    const other = new SignatureV4({
+      service: 'rds-db',
+      region: REGION,
+      credentials: { accessKeyId: ACCESS_KEY_ID, secretAccessKey: `${SECRET_ACCESS_KEY}x` },
+      sha256: Sha256,
+    });
     const wrong = await other.presign({ ...presigned, query: { Action: 'connect', DBUser: 'app_user' } } as never, { expiresIn: 900, signingDate });
     expect(wrong.query?.['X-Amz-Signature']).not.toBe(params.get('X-Amz-Signature'));
   });
@@ -112,9 +140,14 @@ describe('RDS IAM tokens (aws-rds-iam)', () => {
     delete process.env.AWS_REGION;
     delete process.env.AWS_DEFAULT_REGION;
     try {
-      const minted = await new RdsIamTokenProvider().mint({ source, host: 'db.x.us-east-2.rds.amazonaws.com', port: 3306, user: 'u', connector: 'mysql' }, context);
+      const minted = await new RdsIamTokenProvider().mint(
+        { source, host: 'db.x.us-east-2.rds.amazonaws.com', port: 3306, user: 'u', connector: 'mysql' },
+        context,
+      );
       expect(parseToken(minted.token.reveal()).params.get('X-Amz-Credential')).toContain('/us-east-2/rds-db/');
-      await expect(new RdsIamTokenProvider().mint({ source, host: '127.0.0.1', port: 3306, user: 'u', connector: 'mysql' }, context)).rejects.toMatchObject({ reason: 'AWS_REGION_MISSING' });
+      await expect(new RdsIamTokenProvider().mint({ source, host: '127.0.0.1', port: 3306, user: 'u', connector: 'mysql' }, context)).rejects.toMatchObject({
+        reason: 'AWS_REGION_MISSING',
+      });
     } finally {
       if (saved.r !== undefined) process.env.AWS_REGION = saved.r;
       if (saved.d !== undefined) process.env.AWS_DEFAULT_REGION = saved.d;
@@ -124,7 +157,9 @@ describe('RDS IAM tokens (aws-rds-iam)', () => {
   it('refuses an access key id without its secret key', async () => {
     const source = coreSource();
     (source.cloud as { awsSecretAccessKey?: unknown }).awsSecretAccessKey = undefined;
-    await expect(new RdsIamTokenProvider().mint({ source, host: 'h', port: 1, user: 'u', connector: 'postgres' }, context)).rejects.toMatchObject({ reason: 'AWS_CREDENTIALS_INCOMPLETE' });
+    await expect(new RdsIamTokenProvider().mint({ source, host: 'h', port: 1, user: 'u', connector: 'postgres' }, context)).rejects.toMatchObject({
+      reason: 'AWS_CREDENTIALS_INCOMPLETE',
+    });
   });
 });
 
@@ -175,7 +210,9 @@ describe('RDS IAM authentication through the daemon (PostgreSQL with the token a
 
     const events = await validate();
     expect(checkOf(events, 'authenticate').state).toBe('PASSED');
-    expect(checkOf(events, 'resolve-credentials').details['password.source']).toBe(`aws-rds-iam token (expires ${new Date(FROZEN + 15 * 60_000).toISOString()})`);
+    expect(checkOf(events, 'resolve-credentials').details['password.source']).toBe(
+      `aws-rds-iam token (expires ${new Date(FROZEN + 15 * 60_000).toISOString()})`,
+    );
     const firstMints = mints().length;
     expect(firstMints).toBeGreaterThanOrEqual(1);
 
@@ -192,7 +229,9 @@ describe('RDS IAM authentication through the daemon (PostgreSQL with the token a
     await setRolePassword(second);
     const fresh = await validate();
     expect(checkOf(fresh, 'authenticate').state).toBe('PASSED');
-    expect(checkOf(fresh, 'resolve-credentials').details['password.source']).toBe(`aws-rds-iam token (expires ${new Date(FROZEN + 31 * 60_000).toISOString()})`);
+    expect(checkOf(fresh, 'resolve-credentials').details['password.source']).toBe(
+      `aws-rds-iam token (expires ${new Date(FROZEN + 31 * 60_000).toISOString()})`,
+    );
 
     // Neither token nor the secret key shows in events, logs or spans.
     const visible = everythingVisible(t, seen);

@@ -34,7 +34,10 @@ describe('Microsoft Entra ID database tokens (azure-entra) through the daemon', 
     await pg?.destroy();
   });
 
-  const source = (cloudConfig: Record<string, unknown>, connectionProperties: Record<string, unknown> = { azure_authority_host: kv.url, azure_ssl_ca: kv.caCertPem }) =>
+  const source = (
+    cloudConfig: Record<string, unknown>,
+    connectionProperties: Record<string, unknown> = { azure_authority_host: kv.url, azure_ssl_ca: kv.caCertPem },
+  ) =>
     DataSource.fromPartial({
       id: 'entra-pg',
       type: 'postgres',
@@ -89,7 +92,7 @@ describe('Microsoft Entra ID database tokens (azure-entra) through the daemon', 
     expect(JSON.stringify(events)).not.toContain(wrong);
   });
 
-  it('refuses the authority override for the daemon\'s own identity', async () => {
+  it("refuses the authority override for the daemon's own identity", async () => {
     const events = await validate(source({ useManagedIdentity: true }));
     const rc = checkOf(events, 'resolve-credentials');
     expect(rc.state).toBe('FAILED');

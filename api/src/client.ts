@@ -24,7 +24,11 @@ export interface SourcedClients {
  * (`credentials.createSsl(...)`) or, by default, plaintext (`credentials.createInsecure()`).
  * The channel connects lazily, at the first call.
  */
-export function createClients(address: string, credentials: ChannelCredentials = grpcCredentials.createInsecure(), options: ClientOptions = {}): SourcedClients {
+export function createClients(
+  address: string,
+  credentials: ChannelCredentials = grpcCredentials.createInsecure(),
+  options: ClientOptions = {},
+): SourcedClients {
   const dataSources = new DataSourceServiceClient(address, credentials, options);
   const plugins = new PluginServiceClient(address, credentials, { ...options, channelOverride: dataSources.getChannel() });
   const secrets = new SecretServiceClient(address, credentials, { ...options, channelOverride: dataSources.getChannel() });

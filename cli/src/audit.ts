@@ -47,13 +47,15 @@ export async function runAuditVerify(file: string, values: AuditVerifyOptions): 
         `signed: ${result.checkpoints.toLocaleString('en-US')} checkpoint${result.checkpoints === 1 ? '' : 's'} verified with the key${unsigned > 0 ? `; the last ${unsigned.toLocaleString('en-US')} line${unsigned === 1 ? ' is' : 's are'} not signed yet` : ', every line signed'}\n`,
       );
     } else if (result.checkpoints > 0) {
-      process.stdout.write(`${result.checkpoints.toLocaleString('en-US')} signed checkpoint${result.checkpoints === 1 ? '' : 's'} not checked: pass --key REF (the daemon's audit.signingKey) to check them\n`);
+      process.stdout.write(
+        `${result.checkpoints.toLocaleString('en-US')} signed checkpoint${result.checkpoints === 1 ? '' : 's'} not checked: pass --key REF (the daemon's audit.signingKey) to check them\n`,
+      );
     }
     if (result.expected) {
       const { line, linesAfter } = result.expected;
       process.stdout.write(
         line === 0
-          ? 'the recorded hash is the empty chain\'s; every line was appended since\n'
+          ? "the recorded hash is the empty chain's; every line was appended since\n"
           : `the recorded hash is line ${line.toLocaleString('en-US')}'s: nothing up to it was changed or removed; ${linesAfter.toLocaleString('en-US')} line${linesAfter === 1 ? ' was' : 's were'} appended since\n`,
       );
     } else {

@@ -3,9 +3,23 @@ import { parse as parseYaml } from 'yaml';
 import { DataSource } from '@sourced/api';
 
 const KNOWN = new Set([
-  'id', 'name', 'type', 'location', 'cloud_provider', 'cloudProvider', 'primary', 'secondary', 'credentials',
-  'ssl_config', 'sslConfig', 'cloud_config', 'cloudConfig', 'connection_properties', 'connectionProperties',
-  'additional_properties', 'additionalProperties',
+  'id',
+  'name',
+  'type',
+  'location',
+  'cloud_provider',
+  'cloudProvider',
+  'primary',
+  'secondary',
+  'credentials',
+  'ssl_config',
+  'sslConfig',
+  'cloud_config',
+  'cloudConfig',
+  'connection_properties',
+  'connectionProperties',
+  'additional_properties',
+  'additionalProperties',
 ]);
 
 import { DataSourceFileError } from './errors';

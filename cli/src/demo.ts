@@ -16,7 +16,18 @@ import {
 import type { DiscoverySummary, ValidationReport, ValidationSummary } from '@sourced/api';
 import { VERSION } from 'sourced/parts';
 import { readDataSourceFile } from './dataSourceFile';
-import { checkLine, DEMO_SOURCE_FILE, printReport, relationLine, round, schemaLine, type CheckLine, type DemoSummary, type RelationLine, type SchemaLine } from './demoReport';
+import {
+  checkLine,
+  DEMO_SOURCE_FILE,
+  printReport,
+  relationLine,
+  round,
+  schemaLine,
+  type CheckLine,
+  type DemoSummary,
+  type RelationLine,
+  type SchemaLine,
+} from './demoReport';
 import { DEMO_READER, DEMO_RELATIONS, DEMO_SCHEMA_SQL, DEMO_SCHEMAS, type DemoRelationKind } from './demoSchema';
 
 /**
@@ -357,4 +368,3 @@ class Demo {
     if (removeFolder) await quietly(() => rmSync(this.folder, { recursive: true, force: true }));
   }
 }
-

@@ -80,7 +80,9 @@ export function printReport(s: DemoSummary): void {
   const rows = s.database.seed.rows.toLocaleString('en-US');
   out.push('');
   out.push(`  database   ${s.database.version} at ${s.database.address}`);
-  out.push(`             started in ${fmtMs(s.database.startMs)}, seeded in ${fmtMs(s.database.seed.durationMs)}: ${s.database.seed.schemas} schemas, ${s.database.seed.relations} relations, ${rows} rows`);
+  out.push(
+    `             started in ${fmtMs(s.database.startMs)}, seeded in ${fmtMs(s.database.seed.durationMs)}: ${s.database.seed.schemas} schemas, ${s.database.seed.relations} relations, ${rows} rows`,
+  );
   out.push(`  daemon     sourced ${s.daemon.version} at ${s.daemon.address}${s.daemon.log ? ` (log: ${s.daemon.log})` : ''}`);
   out.push(`  source     ${s.dataSourceFile}`);
   out.push('');
@@ -115,7 +117,10 @@ export function printReport(s: DemoSummary): void {
   }
   for (const w of s.discovery.warnings) out.push(`  warning ${w.code}: ${w.message}`);
   const d = s.discovery.summary;
-  if (d) out.push(`  ${d.schemas} schemas, ${d.tables} tables, ${d.views} views, ${d.columns} columns in ${d.batches} ${d.batches === 1 ? 'batch' : 'batches'}, ${fmtMs(s.discovery.durationMs)}`);
+  if (d)
+    out.push(
+      `  ${d.schemas} schemas, ${d.tables} tables, ${d.views} views, ${d.columns} columns in ${d.batches} ${d.batches === 1 ? 'batch' : 'batches'}, ${fmtMs(s.discovery.durationMs)}`,
+    );
   const seeded = Object.values(DEMO_RELATIONS).reduce((n, rels) => n + Object.keys(rels).length, 0);
   out.push(
     s.discovery.missing.length === 0
@@ -124,7 +129,11 @@ export function printReport(s: DemoSummary): void {
   );
   out.push('');
 
-  out.push(s.ok ? 'The demo worked: the daemon validated the database and discovered everything in it.' : 'The demo did NOT work as it should: see the FAIL lines and MISSING above.');
+  out.push(
+    s.ok
+      ? 'The demo worked: the daemon validated the database and discovered everything in it.'
+      : 'The demo did NOT work as it should: see the FAIL lines and MISSING above.',
+  );
   out.push('');
   out.push('What next');
   const addr = s.daemon.address;

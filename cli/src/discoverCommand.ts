@@ -1,6 +1,15 @@
 /** `sourced discover FILE`: the catalog as a tree, text lines, NDJSON entities or the raw events. */
 import { Metadata } from '@grpc/grpc-js';
-import { Collection, DataSourceServiceClient, DiscoverDataSourceResponse, DiscoveryStrategy, discoveryStrategyFromJSON, endpointRoleToJSON, Relation, Schema } from '@sourced/api';
+import {
+  Collection,
+  DataSourceServiceClient,
+  DiscoverDataSourceResponse,
+  DiscoveryStrategy,
+  discoveryStrategyFromJSON,
+  endpointRoleToJSON,
+  Relation,
+  Schema,
+} from '@sourced/api';
 import type { DiscoverySummary } from '@sourced/api';
 import { clientContext, interruptedExit, interruptible } from './client';
 import { readDataSourceFile } from './dataSourceFile';
@@ -55,7 +64,9 @@ export async function runDiscover(file: string, options: DiscoverOptions): Promi
           entities += b.relations.length + b.collections.length;
           if (b.cursor) cursor = b.cursor;
           const daemon = b.progress;
-          progress.update(daemon ? { entities: daemon.relations + daemon.collections, total: daemon.total, ratePerSecond: daemon.ratePerSecond } : { entities });
+          progress.update(
+            daemon ? { entities: daemon.relations + daemon.collections, total: daemon.total, ratePerSecond: daemon.ratePerSecond } : { entities },
+          );
         }
         if (format === 'json') {
           out.line(JSON.stringify(DiscoverDataSourceResponse.toJSON(message)));
@@ -77,13 +88,18 @@ export async function runDiscover(file: string, options: DiscoverOptions): Promi
               else {
                 const rows = r.estimatedRows >= 0 ? `, ~${r.estimatedRows} rows` : '';
                 const pk = r.primaryKey ? `, pk (${r.primaryKey.columns.join(', ')})` : '';
-                out.line(`  ${r.schema}.${r.name}  ${relationKind(r)}: ${r.columns.length} columns${pk}, ${r.foreignKeys.length} foreign keys, ${r.indexes.length} indexes${rows}`);
+                out.line(
+                  `  ${r.schema}.${r.name}  ${relationKind(r)}: ${r.columns.length} columns${pk}, ${r.foreignKeys.length} foreign keys, ${r.indexes.length} indexes${rows}`,
+                );
               }
             }
             for (const c of e.value.collections) {
               if (format === 'ndjson') out.line(JSON.stringify({ kind: 'collection', collection: Collection.toJSON(c) }));
               else if (tree) tree.addCollection(c);
-              else out.line(`  ${c.database}.${c.name}  collection: ${c.indexes.length} indexes${c.estimatedDocuments >= 0 ? `, ~${c.estimatedDocuments} documents` : ''}`);
+              else
+                out.line(
+                  `  ${c.database}.${c.name}  collection: ${c.indexes.length} indexes${c.estimatedDocuments >= 0 ? `, ~${c.estimatedDocuments} documents` : ''}`,
+                );
             }
             break;
           case 'warning':
@@ -108,9 +124,13 @@ export async function runDiscover(file: string, options: DiscoverOptions): Promi
     if (tree) for (const line of tree.render(p, out.unicode)) out.line(line);
     if (summary && format !== 'json') {
       const s = summary;
-      say(`${s.schemas} schemas, ${s.tables} tables, ${s.views} views, ${s.collections ? `${s.collections} collections, ` : ''}${s.columns} columns in ${s.batches} batches, ${s.durationMs.toFixed(0)} ms`);
+      say(
+        `${s.schemas} schemas, ${s.tables} tables, ${s.views} views, ${s.collections ? `${s.collections} collections, ` : ''}${s.columns} columns in ${s.batches} batches, ${s.durationMs.toFixed(0)} ms`,
+      );
       if (s.stoppedEarly) {
-        say(`stopped early (${s.stopReason}); continue with ${cursor ? `--resume-after ${cursor}` : "--resume-after and the last batch's cursor (--json shows it)"}`);
+        say(
+          `stopped early (${s.stopReason}); continue with ${cursor ? `--resume-after ${cursor}` : "--resume-after and the last batch's cursor (--json shows it)"}`,
+        );
       }
     }
     return EXIT.OK;

@@ -16,7 +16,12 @@ export async function runEncrypt(options: EncryptOptions): Promise<number> {
   try {
     const response = await new Promise<EncryptSecretResponse>((resolve, reject) =>
       client.encryptSecret(
-        { plaintext: value, context: { dataSourceId: options.dataSourceId, field: options.field }, keyProvider: options.keyProvider ?? '', keyId: options.keyId ?? '' },
+        {
+          plaintext: value,
+          context: { dataSourceId: options.dataSourceId, field: options.field },
+          keyProvider: options.keyProvider ?? '',
+          keyId: options.keyId ?? '',
+        },
         new Metadata(),
         { deadline },
         (error, r) => (error ? reject(error) : resolve(r)),
@@ -38,7 +43,9 @@ async function readValue(): Promise<string> {
   if (!stdin.isTTY) {
     const chunks: Buffer[] = [];
     for await (const chunk of stdin) chunks.push(chunk as Buffer);
-    value = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    value = Buffer.concat(chunks)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
   } else {
     value = await prompt('value to encrypt (not shown): ');
   }

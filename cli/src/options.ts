@@ -124,7 +124,8 @@ export function tableName(text: string): TableName {
     } else current += c;
   }
   parts.push(current);
-  if (quoted || parts.length !== 2 || !parts[0] || !parts[1]) throw new InvalidArgumentError('It is not SCHEMA.NAME (quote a name that holds a dot: \'"my.schema".orders\').');
+  if (quoted || parts.length !== 2 || !parts[0] || !parts[1])
+    throw new InvalidArgumentError('It is not SCHEMA.NAME (quote a name that holds a dot: \'"my.schema".orders\').');
   return { text, schema: parts[0], name: parts[1] };
 }
 

@@ -74,9 +74,21 @@ export class Paint {
 
 /** Cell borders of a table without borders: columns two spaces apart. */
 const NO_BORDERS = {
-  top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
-  bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
-  left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
+  top: '',
+  'top-mid': '',
+  'top-left': '',
+  'top-right': '',
+  bottom: '',
+  'bottom-mid': '',
+  'bottom-left': '',
+  'bottom-right': '',
+  left: '',
+  'left-mid': '',
+  mid: '',
+  'mid-mid': '',
+  right: '',
+  'right-mid': '',
+  middle: '  ',
 };
 
 /**
@@ -86,7 +98,11 @@ const NO_BORDERS = {
  */
 export function alignedRows(rows: string[][], colWidths?: (number | null)[]): string[] {
   if (rows.length === 0 || rows[0].length === 0) return [];
-  const table = new Table({ chars: NO_BORDERS, style: { 'padding-left': 0, 'padding-right': 0, head: [], border: [], compact: true }, ...(colWidths ? { colWidths } : {}) });
+  const table = new Table({
+    chars: NO_BORDERS,
+    style: { 'padding-left': 0, 'padding-right': 0, head: [], border: [], compact: true },
+    ...(colWidths ? { colWidths } : {}),
+  });
   table.push(...rows);
   return table
     .toString()

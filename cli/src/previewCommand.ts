@@ -18,7 +18,13 @@ export async function runPreview(file: string, options: PreviewOptions): Promise
   const format = json ? 'json' : (options.format ?? 'table');
   const client = new DataSourceServiceClient(address, channel);
   const call = client.previewTable(
-    { dataSource, table: { schema: options.table.schema, name: options.table.name }, columns: options.column, limit: options.limit, strategy: strategyOf(options.strategy) },
+    {
+      dataSource,
+      table: { schema: options.table.schema, name: options.table.name },
+      columns: options.column,
+      limit: options.limit,
+      strategy: strategyOf(options.strategy),
+    },
     new Metadata(),
     { deadline },
   );

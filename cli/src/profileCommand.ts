@@ -47,7 +47,10 @@ export async function runProfile(file: string, options: ProfileOptions): Promise
       } else if (e?.$case === 'column') {
         for (const line of describeColumn(e.value, out.paint, tableAge)) out.line(line);
       } else if (e?.$case === 'failover') out.note(`failover to ${endpointRoleToJSON(e.value.active)}: ${e.value.reason}`);
-      else if (e?.$case === 'summary') out.line(`${e.value.columns} columns in ${e.value.durationMs.toFixed(0)} ms${e.value.maskedColumns.length ? `; masked: ${e.value.maskedColumns.join(', ')}` : ''}`);
+      else if (e?.$case === 'summary')
+        out.line(
+          `${e.value.columns} columns in ${e.value.durationMs.toFixed(0)} ms${e.value.maskedColumns.length ? `; masked: ${e.value.maskedColumns.join(', ')}` : ''}`,
+        );
     }
   } finally {
     client.close();
@@ -63,11 +66,15 @@ export async function runProfile(file: string, options: ProfileOptions): Promise
 export function describeAge(age: StatisticsAge): string {
   const seconds = age.collectedAt?.seconds;
   if (seconds === undefined) return `collected at an unknown time (${age.source})`;
-  const when = new Date(seconds * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  const when = new Date(seconds * 1000)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
   return `collected ${when} (${age.source})`;
 }
 
-const sameAge = (a: StatisticsAge | undefined, b: StatisticsAge | undefined) => !!a && !!b && a.collectedAt?.seconds === b.collectedAt?.seconds && a.source === b.source;
+const sameAge = (a: StatisticsAge | undefined, b: StatisticsAge | undefined) =>
+  !!a && !!b && a.collectedAt?.seconds === b.collectedAt?.seconds && a.source === b.source;
 
 /** A column's profile in a few lines for a person; its statistics' age unless it is the table's (`tableAge`). */
 export function describeColumn(c: ColumnProfile, paint: Paint, tableAge?: StatisticsAge): string[] {
@@ -84,7 +91,12 @@ export function describeColumn(c: ColumnProfile, paint: Paint, tableAge?: Statis
   if (how || age) lines.push(`      ${paint.dim([how, age].filter(Boolean).join('; '))}`);
   if (c.types.length) lines.push(`      types: ${c.types.map((t) => `${t.type} ${(t.frequency * 100).toFixed(1)}%`).join(', ')}`);
   if (c.mostCommon.length) {
-    lines.push(`      most common: ${c.mostCommon.slice(0, 5).map((m) => `${m.value ? cellText(m.value, paint) : ''} (${(m.frequency * 100).toFixed(1)}%)`).join(', ')}`);
+    lines.push(
+      `      most common: ${c.mostCommon
+        .slice(0, 5)
+        .map((m) => `${m.value ? cellText(m.value, paint) : ''} (${(m.frequency * 100).toFixed(1)}%)`)
+        .join(', ')}`,
+    );
   }
   if (c.histogramBounds.length) lines.push(`      histogram: ${c.histogramBounds.map((b) => cellText(b, paint)).join(' | ')}`);
   return lines;

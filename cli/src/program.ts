@@ -68,12 +68,22 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
     .description(
       `Runs the daemon: the gRPC services DataSourceService and PluginService. Settings come from, in increasing precedence: defaults, the config file (--config or $SOURCED_CONFIG; JSON or YAML), SOURCED_* environment variables, flags (README "Configuration" lists every option). It logs JSON lines on stderr, stops on SIGTERM/SIGINT (draining calls) and re-reads its TLS files on SIGHUP.`,
     )
-    .addHelpText('after', epilogue(['sourced serve', 'sourced serve --listen 0.0.0.0:50051 --config /etc/sourced/sourced.yaml', 'sourced serve --plugin ./examples/sqlite --log-level debug'], 'Exit codes: 0 stopped by a signal, 2 bad configuration, 4 cannot start (port taken, ...).'))
+    .addHelpText(
+      'after',
+      epilogue(
+        [
+          'sourced serve',
+          'sourced serve --listen 0.0.0.0:50051 --config /etc/sourced/sourced.yaml',
+          'sourced serve --plugin ./examples/sqlite --log-level debug',
+        ],
+        'Exit codes: 0 stopped by a signal, 2 bad configuration, 4 cannot start (port taken, ...).',
+      ),
+    )
     .showHelpAfterError('(sourced serve --help lists its options)')
     .action(async (_options: unknown, command: Command) => setExitCode(await commands.serve().runServe(command)));
 
   program.commandsGroup('Talk to a running daemon:');
-  clientCommand(program, 'validate', '<FILE>', 'every stream event as one JSON line (the contract\'s JSON), for scripts')
+  clientCommand(program, 'validate', '<FILE>', "every stream event as one JSON line (the contract's JSON), for scripts")
     .summary("run the connector's checks on a data source (DNS, TCP, TLS, login, ...)")
     .description(
       "Runs the connector's checks on the data source in FILE through the daemon: credentials, DNS, TCP, TLS, login, permissions, ... Each check is shown as it runs, with its outcome (ok, FAIL, warn, skip), duration, message and, when it failed, a hint; then a report per endpoint (primary, secondary) and the verdict.",
@@ -81,7 +91,12 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
     .addHelpText(
       'after',
       epilogue(
-        ['sourced validate db.yaml', 'sourced validate db.json --address daemon.internal:50051 --ca ca.pem', 'sourced validate db.yaml --json --output validation.ndjson', 'sourced validate db.yaml > /dev/null || echo "not valid (exit $?)"'],
+        [
+          'sourced validate db.yaml',
+          'sourced validate db.json --address daemon.internal:50051 --ca ca.pem',
+          'sourced validate db.yaml --json --output validation.ndjson',
+          'sourced validate db.yaml > /dev/null || echo "not valid (exit $?)"',
+        ],
         'Exit codes: 0 valid, 1 not valid (a check failed), 2 bad input, 3 daemon unreachable, 4 other error.',
       ),
     )
@@ -91,7 +106,11 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
     c
       .addOption(
         o
-          .choiceOption('--format <FORMAT>', 'tree: schema → relations, one line each (the default on a terminal); text: one line per schema and relation as they arrive (the default otherwise); ndjson: one JSON object per entity, {"kind":"schema"|"relation"|"collection", ...}, warnings and the summary on stderr', ['tree', 'text', 'ndjson'])
+          .choiceOption(
+            '--format <FORMAT>',
+            'tree: schema → relations, one line each (the default on a terminal); text: one line per schema and relation as they arrive (the default otherwise); ndjson: one JSON object per entity, {"kind":"schema"|"relation"|"collection", ...}, warnings and the summary on stderr',
+            ['tree', 'text', 'ndjson'],
+          )
           .conflicts('json'),
       )
       .optionsGroup('What to read:')
@@ -101,7 +120,11 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
       .addOption(o.listOption('--exclude-table <GLOB>', 'leave out relations matching GLOB', 'none'))
       .addOption(o.choiceOption('--strategy <NAME>', "how hard to read (default: the daemon's, balanced)", o.STRATEGIES, 'discovery_strategy_'))
       .addOption(new Option('--batch-size <N>', 'relations per batch').argParser(o.wholeNumber).default(0, "the strategy's"))
-      .addOption(new Option('--max-entities <N>', 'stop after N relations/collections; resume with --resume-after CURSOR').argParser(o.wholeNumber).default(0, 'no limit'))
+      .addOption(
+        new Option('--max-entities <N>', 'stop after N relations/collections; resume with --resume-after CURSOR')
+          .argParser(o.wholeNumber)
+          .default(0, 'no limit'),
+      )
       .addOption(new Option('--resume-after <CURSOR>', 'continue after the relation of that cursor').default('', 'from the start')),
   )
     .summary('read its catalog: schemas, tables, views, collections')
@@ -127,7 +150,15 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
     tableOptions(c, 'preview', 'a column (MongoDB: a top-level field) to show, in this order')
       .addOption(new Option('--limit <N>', 'rows').argParser(o.wholeNumber).default(0, "the daemon's preview.defaultRows, 50"))
       .addOption(o.choiceOption('--strategy <NAME>', 'its statement timeout (default: balanced)', o.STRATEGIES, 'discovery_strategy_'))
-      .addOption(o.choiceOption('--format <FORMAT>', 'table: aligned columns (the default); ndjson: one JSON object per row, each value as the contract\'s Cell ({"integer":"42"})', ['table', 'ndjson']).conflicts('json')),
+      .addOption(
+        o
+          .choiceOption(
+            '--format <FORMAT>',
+            'table: aligned columns (the default); ndjson: one JSON object per row, each value as the contract\'s Cell ({"integer":"42"})',
+            ['table', 'ndjson'],
+          )
+          .conflicts('json'),
+      ),
   )
     .summary('show the first rows of a table, view or collection')
     .description(
@@ -136,7 +167,11 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
     .addHelpText(
       'after',
       epilogue(
-        ['sourced preview db.yaml --table sales.orders', 'sourced preview db.yaml --table sales.customers --column id --column email --limit 10', 'sourced preview mongo.yaml --table shop.orders --format ndjson --output orders.ndjson'],
+        [
+          'sourced preview db.yaml --table sales.orders',
+          'sourced preview db.yaml --table sales.customers --column id --column email --limit 10',
+          'sourced preview mongo.yaml --table shop.orders --format ndjson --output orders.ndjson',
+        ],
         'Exit codes: 0 ok, 2 bad input (an unknown column, a limit over the maximum), 3 daemon unreachable,\n4 other error (an unknown table: NOT_FOUND).',
       ),
     )
@@ -144,8 +179,20 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
 
   clientCommand(program, 'profile', '<FILE>', 'every stream event as one JSON line (the raw contract)', (c) =>
     tableOptions(c, 'profile', 'a column to profile, in this order')
-      .addOption(o.choiceOption('--mode <MODE>', "statistics: only what the database keeps (pg_stats, column statistics), reads no table data; sample: computed from a bounded sample of --sample-rows rows", ['statistics', 'sample']).default('statistics'))
-      .addOption(new Option('--sample-rows <N>', "rows to sample with --mode sample, at most the daemon's profile.maxSampleRows").argParser(o.wholeNumber).default(0, "the daemon's profile.defaultSampleRows, 10000")),
+      .addOption(
+        o
+          .choiceOption(
+            '--mode <MODE>',
+            'statistics: only what the database keeps (pg_stats, column statistics), reads no table data; sample: computed from a bounded sample of --sample-rows rows',
+            ['statistics', 'sample'],
+          )
+          .default('statistics'),
+      )
+      .addOption(
+        new Option('--sample-rows <N>', "rows to sample with --mode sample, at most the daemon's profile.maxSampleRows")
+          .argParser(o.wholeNumber)
+          .default(0, "the daemon's profile.defaultSampleRows, 10000"),
+      ),
   )
     .summary('profile the columns of a table: nulls, distinct, min/max, ...')
     .description(
@@ -154,7 +201,11 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
     .addHelpText(
       'after',
       epilogue(
-        ['sourced profile db.yaml --table sales.orders', 'sourced profile db.yaml --table sales.orders --mode sample --sample-rows 5000', 'sourced profile mongo.yaml --table shop.orders --mode sample --json'],
+        [
+          'sourced profile db.yaml --table sales.orders',
+          'sourced profile db.yaml --table sales.orders --mode sample --sample-rows 5000',
+          'sourced profile mongo.yaml --table shop.orders --mode sample --json',
+        ],
         'Exit codes: 0 ok, 2 bad input (an unknown column, too many sample rows), 3 daemon unreachable,\n4 other error (an unknown table: NOT_FOUND; a connector that cannot profile).',
       ),
     )
@@ -162,25 +213,46 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
 
   clientCommand(program, 'plugins', undefined, 'the list as one JSON array')
     .summary("list the daemon's plugins")
-    .description("Lists the daemon's plugins: id, version, state, and what each provides (connectors, secret providers, database tokens); a plugin that failed to load with its error.")
-    .addHelpText('after', epilogue(['sourced plugins', 'sourced plugins --address daemon.internal:50051 --ca ca.pem --json'], 'Exit codes: 0 ok, 2 bad input, 3 daemon unreachable, 4 other error.'))
-    .action(async (options: o.ClientOptions) => setExitCode(await commands.plugins().runPlugins(options)));
-
-  clientCommand(program, 'encrypt', undefined, 'the envelope and its key as one JSON object', (c) =>
-    c
-      .addOption(new Option('--data-source-id <ID>', 'the id of the data source the value belongs to (its DataSource.id): the envelope opens only for it').makeOptionMandatory())
-      .addOption(new Option('--field <PATH>', 'where in the data source it goes: credentials.password, ssl_config.key, cloud_config.aws_secret_access_key, ...').default('credentials.password'))
-      .option('--key-provider <NAME>', "the key provider: local (the daemon's keyring, the default) or a plugin's, such as aws-kms")
-      .option('--key-id <ID>', "a key of that provider (default: its current key)"),
-  )
-    .summary('encrypt a credential into an envelope to store')
     .description(
-      "Encrypts a value through the daemon's EncryptSecret and prints the envelope (sourced:enc:v1:...) to store with the data source and pass as its password's \"encrypted\" value. The value is read from stdin, or typed at a prompt that does not echo it; never from the command line. Nothing is kept by the daemon (docs/encryption.md).",
+      "Lists the daemon's plugins: id, version, state, and what each provides (connectors, secret providers, database tokens); a plugin that failed to load with its error.",
     )
     .addHelpText(
       'after',
       epilogue(
-        ['printf %s "$DB_PASSWORD" | sourced encrypt --data-source-id orders-db', 'sourced encrypt --data-source-id orders-db --field ssl_config.key < client.key', 'sourced encrypt --data-source-id orders-db --key-provider aws-kms --json'],
+        ['sourced plugins', 'sourced plugins --address daemon.internal:50051 --ca ca.pem --json'],
+        'Exit codes: 0 ok, 2 bad input, 3 daemon unreachable, 4 other error.',
+      ),
+    )
+    .action(async (options: o.ClientOptions) => setExitCode(await commands.plugins().runPlugins(options)));
+
+  clientCommand(program, 'encrypt', undefined, 'the envelope and its key as one JSON object', (c) =>
+    c
+      .addOption(
+        new Option(
+          '--data-source-id <ID>',
+          'the id of the data source the value belongs to (its DataSource.id): the envelope opens only for it',
+        ).makeOptionMandatory(),
+      )
+      .addOption(
+        new Option('--field <PATH>', 'where in the data source it goes: credentials.password, ssl_config.key, cloud_config.aws_secret_access_key, ...').default(
+          'credentials.password',
+        ),
+      )
+      .option('--key-provider <NAME>', "the key provider: local (the daemon's keyring, the default) or a plugin's, such as aws-kms")
+      .option('--key-id <ID>', 'a key of that provider (default: its current key)'),
+  )
+    .summary('encrypt a credential into an envelope to store')
+    .description(
+      'Encrypts a value through the daemon\'s EncryptSecret and prints the envelope (sourced:enc:v1:...) to store with the data source and pass as its password\'s "encrypted" value. The value is read from stdin, or typed at a prompt that does not echo it; never from the command line. Nothing is kept by the daemon (docs/encryption.md).',
+    )
+    .addHelpText(
+      'after',
+      epilogue(
+        [
+          'printf %s "$DB_PASSWORD" | sourced encrypt --data-source-id orders-db',
+          'sourced encrypt --data-source-id orders-db --field ssl_config.key < client.key',
+          'sourced encrypt --data-source-id orders-db --key-provider aws-kms --json',
+        ],
         'Exit codes: 0 ok, 2 bad input (no value, INVALID_ARGUMENT), 3 daemon unreachable, 4 other error (FAILED_PRECONDITION: no keyring or key; PERMISSION_DENIED).',
       ),
     )
@@ -192,7 +264,13 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
     .summary("check the hash chain of the daemon's audit log")
     .description("Checks the daemon's audit log (audit.file).")
     .helpCommand('help [COMMAND]', 'show the help of a command (as sourced audit COMMAND --help)')
-    .addHelpText('after', epilogue(['sourced audit verify /var/log/sourced/audit.log', 'sourced audit verify audit.log --expect-last HASH --key env://SOURCED_AUDIT_KEY'], 'Exit codes: 0 chain intact, 1 chain broken (the line is named), 2 bad input.'));
+    .addHelpText(
+      'after',
+      epilogue(
+        ['sourced audit verify /var/log/sourced/audit.log', 'sourced audit verify audit.log --expect-last HASH --key env://SOURCED_AUDIT_KEY'],
+        'Exit codes: 0 chain intact, 1 chain broken (the line is named), 2 bad input.',
+      ),
+    );
   audit
     .command('verify')
     .argument('<FILE>', 'an audit log the daemon wrote')
@@ -201,10 +279,19 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
       `Checks the hash chain of an audit log the daemon wrote (audit.file): each line's hash against its content, its prev against the line before, its seq counting up by one. It finds a line that was edited, removed, inserted or moved. Removing lines from the end is only detectable against a hash recorded elsewhere: record the last hash it prints, and pass it later as --expect-last HASH (lines appended since then are fine).`,
     )
     .addOption(new Option('--expect-last <HASH>', 'the last hash recorded earlier: fails if a line up to it was changed or removed').argParser(sha256))
-    .option('--key <REF>', "check the signed checkpoints with the daemon's audit.signingKey, as a secret reference (env://NAME or file:///path): every checkpoint's signature, each restart against the previous run's signed close, and that every line is signed by a checkpoint after it")
+    .option(
+      '--key <REF>',
+      "check the signed checkpoints with the daemon's audit.signingKey, as a secret reference (env://NAME or file:///path): every checkpoint's signature, each restart against the previous run's signed close, and that every line is signed by a checkpoint after it",
+    )
     .option('--allow-unsigned-tail', 'with --key: accept the latest lines of a running daemon that its next checkpoint will sign')
     .option('--json', 'print the result as one JSON object')
-    .addHelpText('after', epilogue(['sourced audit verify /var/log/sourced/audit.log', 'sourced audit verify audit.log --expect-last 3f1c…e9 --key env://SOURCED_AUDIT_KEY --json'], 'Exit codes: 0 chain intact, 1 chain broken (the line is named), 2 bad input (no FILE, unreadable file).'))
+    .addHelpText(
+      'after',
+      epilogue(
+        ['sourced audit verify /var/log/sourced/audit.log', 'sourced audit verify audit.log --expect-last 3f1c…e9 --key env://SOURCED_AUDIT_KEY --json'],
+        'Exit codes: 0 chain intact, 1 chain broken (the line is named), 2 bad input (no FILE, unreadable file).',
+      ),
+    )
     .showHelpAfterError('(sourced audit verify --help lists its options)')
     .action(async (file: string, options: AuditVerifyOptions) => setExitCode(await commands.audit().runAuditVerify(file, options)));
 
@@ -218,7 +305,13 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
     .addOption(new Option('--port <N>', "the daemon's port (default: a free one)").argParser(o.port))
     .option('--json', 'print one JSON summary instead of the report')
     .option('-v, --verbose', "the daemon's log on stderr (default: a file in the demo's folder)")
-    .addHelpText('after', epilogue(['sourced demo', 'sourced demo --keep'], 'Exit codes: 0 the database validated and discovery found everything seeded, 1 otherwise,\n2 bad input, 4 the demo could not start, 130 interrupted.'))
+    .addHelpText(
+      'after',
+      epilogue(
+        ['sourced demo', 'sourced demo --keep'],
+        'Exit codes: 0 the database validated and discovery found everything seeded, 1 otherwise,\n2 bad input, 4 the demo could not start, 130 interrupted.',
+      ),
+    )
     .showHelpAfterError('(sourced demo --help lists its options)')
     .action(async (options: DemoOptions) => setExitCode(await commands.demo().runDemo(options)));
 
@@ -284,7 +377,11 @@ function clientCommand(program: Command, name: string, file: string | undefined,
 /** --table (required) and --column, of preview and profile. */
 function tableOptions(command: Command, verb: string, column: string): Command {
   return command
-    .addOption(new Option('--table <SCHEMA.NAME>', `what to ${verb} (MongoDB: DATABASE.COLLECTION); quote a name holding a dot: '"my.schema".orders'`).argParser(o.tableName).makeOptionMandatory())
+    .addOption(
+      new Option('--table <SCHEMA.NAME>', `what to ${verb} (MongoDB: DATABASE.COLLECTION); quote a name holding a dot: '"my.schema".orders'`)
+        .argParser(o.tableName)
+        .makeOptionMandatory(),
+    )
     .addOption(o.listOption('--column <NAME>', column, 'all'));
 }
 

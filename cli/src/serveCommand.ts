@@ -26,7 +26,8 @@ export function addServeOptions(command: Command): void {
     // The value's name as the schema writes it (`--listen HOST:PORT`), else the flag's last word (`--log-level` → LEVEL).
     const valueName = flag.split(' ')[1]?.replace(/[()]/g, '') || name.split('-').pop()!.toUpperCase();
     const repeatable = flag.includes('(repeatable)');
-    const fallback = leaf.meta.defaultText ?? JSON.stringify(leaf.path.reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], DEFAULT_CONFIG));
+    const fallback =
+      leaf.meta.defaultText ?? JSON.stringify(leaf.path.reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], DEFAULT_CONFIG));
     const description = `${(leaf.meta.description ?? '').replace(/`/g, '')}${repeatable ? ' Repeatable.' : ''} (default: ${fallback.replace(/`/g, '')}; env: ${leaf.env})`;
     // No commander default or env here: loadConfig layers defaults, the file, the environment and
     // the flags itself, and names where a bad value came from.
@@ -73,7 +74,14 @@ export async function runServe(command: Command): Promise<number> {
     try {
       daemon.reloadTls();
     } catch (error) {
-      process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: 'reloading the TLS files failed; the old ones stay in use', error: (error as Error).message }) + '\n');
+      process.stderr.write(
+        JSON.stringify({
+          time: new Date().toISOString(),
+          level: 'error',
+          msg: 'reloading the TLS files failed; the old ones stay in use',
+          error: (error as Error).message,
+        }) + '\n',
+      );
     }
   };
   await new Promise<void>((resolve) => {

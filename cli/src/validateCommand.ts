@@ -43,7 +43,9 @@ export async function runValidate(file: string, options: ClientOptions): Promise
       } else if (e.$case === 'report') {
         const r = e.value;
         const role = endpointRoleToJSON(r.endpoint).replace('ENDPOINT_ROLE_', '').toLowerCase();
-        out.line(`${role} ${r.address}: ${r.ok ? p.green('OK') : p.red('FAILED')} (${r.passed} passed, ${r.failed} failed, ${r.warnings} warnings, ${r.skipped} skipped)`);
+        out.line(
+          `${role} ${r.address}: ${r.ok ? p.green('OK') : p.red('FAILED')} (${r.passed} passed, ${r.failed} failed, ${r.warnings} warnings, ${r.skipped} skipped)`,
+        );
       } else if (e.$case === 'summary') {
         out.line(`${ok ? p.bold(p.green('valid')) : p.bold(p.red('NOT valid'))} in ${e.value.durationMs.toFixed(0)} ms`);
       }

@@ -228,21 +228,25 @@ describe('SecretChain, provider behaviour', () => {
     const chain = new SecretChain({ providers: [provider, envSecretProvider], policy });
     await chain.resolve(ref('fake://x', { connectionProperties: { key: 'env://SOURCED_SECRET_PROVIDER_KEY' } }), signal);
     expect(seen).toEqual(['provider-key']);
-    const cycle = (await chain.resolve(ref('fake://y', { connectionProperties: { key: 'fake://z' } }), signal).catch((e: unknown) => e)) as SecretResolutionError;
+    const cycle = (await chain
+      .resolve(ref('fake://y', { connectionProperties: { key: 'fake://z' } }), signal)
+      .catch((e: unknown) => e)) as SecretResolutionError;
     expect(cycle.attempts[0].outcome).toContain('the credentials of fake cannot come from fake itself');
   });
 
   /** Every reference of a data source is checked against the policy before anything runs. */
   it('checks every reference of a data source against the policy', () => {
     const chain = new SecretChain({ providers: [envSecretProvider, fileSecretProvider] });
-    expect(() => chain.checkPolicy(source({ connectionProperties: { aws_sm_endpoint: 'https://vpce-1.secretsmanager.eu-west-1.vpce.amazonaws.com' } }))).not.toThrow();
+    expect(() =>
+      chain.checkPolicy(source({ connectionProperties: { aws_sm_endpoint: 'https://vpce-1.secretsmanager.eu-west-1.vpce.amazonaws.com' } })),
+    ).not.toThrow();
     expect(() => chain.checkPolicy(source({ credentials: { password: { reference: 'env://SOURCED_SECRET_OK' } } }))).not.toThrow();
     expect(() => chain.checkPolicy(source({ connectionProperties: { password: 'file:///etc/shadow' } }))).toThrow(
-      'data_source.connection_properties.password: the daemon\'s secret policy does not allow file:///etc/shadow',
+      "data_source.connection_properties.password: the daemon's secret policy does not allow file:///etc/shadow",
     );
-    expect(() => chain.checkPolicy(source({ cloudConfig: { awsAccessKeyId: { reference: 'env://AWS_ACCESS_KEY_ID' }, awsSecretAccessKey: { inlineValue: 'x' } } }))).toThrow(
-      /cloud_config\.aws_access_key_id\.reference: .* does not allow env:\/\/AWS_ACCESS_KEY_ID/,
-    );
+    expect(() =>
+      chain.checkPolicy(source({ cloudConfig: { awsAccessKeyId: { reference: 'env://AWS_ACCESS_KEY_ID' }, awsSecretAccessKey: { inlineValue: 'x' } } })),
+    ).toThrow(/cloud_config\.aws_access_key_id\.reference: .* does not allow env:\/\/AWS_ACCESS_KEY_ID/);
   });
 });
 
@@ -251,7 +255,12 @@ describe('parseSecretReference', () => {
   it('reads a query before or after the JSON path', () => {
     const a = parseSecretReference('aws-sm://eu-west-1/prod/db#password?versionStage=AWSPREVIOUS');
     const b = parseSecretReference('aws-sm://eu-west-1/prod/db?versionStage=AWSPREVIOUS#password');
-    expect(a).toEqual({ uri: 'aws-sm://eu-west-1/prod/db?versionStage=AWSPREVIOUS', scheme: 'aws-sm', target: 'eu-west-1/prod/db?versionStage=AWSPREVIOUS', fragment: 'password' });
+    expect(a).toEqual({
+      uri: 'aws-sm://eu-west-1/prod/db?versionStage=AWSPREVIOUS',
+      scheme: 'aws-sm',
+      target: 'eu-west-1/prod/db?versionStage=AWSPREVIOUS',
+      fragment: 'password',
+    });
     expect(b).toEqual(a);
     expect(parseSecretReference('env://NAME')).toEqual({ uri: 'env://NAME', scheme: 'env', target: 'NAME', fragment: undefined });
     expect(parseSecretReference('not a reference')).toBeUndefined();

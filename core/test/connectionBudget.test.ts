@@ -104,7 +104,12 @@ describe('ConnectionBudget', () => {
     const b = new ConnectionBudget(2);
     const releases: ReleaseSlot[] = [];
     const controllers = Array.from({ length: 12 }, () => new AbortController());
-    const asks = controllers.map((c) => b.acquire(key, c.signal).then((r) => (releases.push(r), r), (e: unknown) => e));
+    const asks = controllers.map((c) =>
+      b.acquire(key, c.signal).then(
+        (r) => (releases.push(r), r),
+        (e: unknown) => e,
+      ),
+    );
     await tick();
     controllers.forEach((c, i) => i % 3 === 0 && c.abort(new AbortedError('the client cancelled the call')));
     for (let i = 0; i < 12; i++) {

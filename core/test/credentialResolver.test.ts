@@ -2,7 +2,17 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CredentialResolver, envSecretProvider, fileSecretProvider, NotAllowedError, Secret, SecretChain, endpointOf, type DataSource, type DataSourceInput } from '../src';
+import {
+  CredentialResolver,
+  envSecretProvider,
+  fileSecretProvider,
+  NotAllowedError,
+  Secret,
+  SecretChain,
+  endpointOf,
+  type DataSource,
+  type DataSourceInput,
+} from '../src';
 import { fakeContext, fakeSource } from './fakeConnector';
 
 const signal = () => new AbortController().signal;
@@ -52,9 +62,14 @@ describe('CredentialResolver', () => {
     expect(args.tls).toMatchObject({ mode: 'verify-full', ca: CA.trim(), cert: CA }); // a file's value is trimmed
     expect(typeof args.tls?.key === 'object' && args.tls.key.reveal().trim()).toBe(KEY.trim());
     for (const path of [join(elsewhere, 'ca.pem'), '/proc/self/environ', join(allowed, 'missing.pem')]) {
-      await expect(resolve({ sslConfig: { mode: 'require', ca: path } })).rejects.toMatchObject({ reason: 'SSL_PATH_NOT_ALLOWED', metadata: { field: 'data_source.ssl_config.ca' } });
+      await expect(resolve({ sslConfig: { mode: 'require', ca: path } })).rejects.toMatchObject({
+        reason: 'SSL_PATH_NOT_ALLOWED',
+        metadata: { field: 'data_source.ssl_config.ca' },
+      });
     }
-    await expect(resolve({ sslConfig: { mode: 'require', ca: CA, cert: CA, key: { inlineValue: join(elsewhere, 'ca.pem') } } })).rejects.toMatchObject({ reason: 'SSL_PATH_NOT_ALLOWED' });
+    await expect(resolve({ sslConfig: { mode: 'require', ca: CA, cert: CA, key: { inlineValue: join(elsewhere, 'ca.pem') } } })).rejects.toMatchObject({
+      reason: 'SSL_PATH_NOT_ALLOWED',
+    });
   });
 
   /** use_iam_auth: a fresh token from the host's minter for the endpoint, reported by provider and expiry; without a minter or a user, a clear error naming what is missing. */

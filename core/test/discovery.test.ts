@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { compareRelationKeys, compileFilter, decodeCursor, encodeCursor, InputError, EMPTY_FILTER, MAX_FILTER_PATTERN_CHARS, MAX_FILTER_PATTERNS } from '../src';
+import {
+  compareRelationKeys,
+  compileFilter,
+  decodeCursor,
+  encodeCursor,
+  InputError,
+  EMPTY_FILTER,
+  MAX_FILTER_PATTERN_CHARS,
+  MAX_FILTER_PATTERNS,
+} from '../src';
 
 describe('discovery filters', () => {
   /** A table pattern without a dot matches the name in any schema; with a dot, schema.name. */

@@ -1,7 +1,17 @@
 import { trace, type Meter } from '@opentelemetry/api';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { describe, expect, it } from 'vitest';
-import { ConnectionBudget, CredentialResolver, EndpointPool, endpointOf, noopLogger, SourceIdentityError, UnavailableError, type DataSource, type SourceIdentity } from '../src';
+import {
+  ConnectionBudget,
+  CredentialResolver,
+  EndpointPool,
+  endpointOf,
+  noopLogger,
+  SourceIdentityError,
+  UnavailableError,
+  type DataSource,
+  type SourceIdentity,
+} from '../src';
 import { fakeContext, fakeSource, FakeConnectionLost, FakeServer, hybridSource, type FakeConnection } from './fakeConnector';
 
 const signal = () => new AbortController().signal;
@@ -68,7 +78,10 @@ describe('EndpointPool', () => {
     const b = pool(hybridSource());
     b.primary.up = false;
     b.secondary.up = false;
-    await expect(b.pool.initialize(signal())).rejects.toMatchObject({ reason: 'ALL_ENDPOINTS_UNAVAILABLE', message: expect.stringMatching(/primary: .*secondary: /) });
+    await expect(b.pool.initialize(signal())).rejects.toMatchObject({
+      reason: 'ALL_ENDPOINTS_UNAVAILABLE',
+      message: expect.stringMatching(/primary: .*secondary: /),
+    });
   });
 
   /** A standby down at the start is reported and opened at failover once it is back; one still down fails the failover. */
@@ -181,7 +194,9 @@ describe('EndpointPool', () => {
     const open = async () => {
       const { resourceMetrics } = await reader.collect();
       const metric = resourceMetrics.scopeMetrics.flatMap((m) => m.metrics).find((m) => m.descriptor.name === 'sourced.source.connections');
-      return Object.fromEntries((metric?.dataPoints ?? []).map((p) => [`${String(p.attributes['db.system'])} ${String(p.attributes['server.address'])}`, p.value]));
+      return Object.fromEntries(
+        (metric?.dataPoints ?? []).map((p) => [`${String(p.attributes['db.system'])} ${String(p.attributes['server.address'])}`, p.value]),
+      );
     };
     const { pool: p, primary } = pool(hybridSource(), { meter });
     await p.initialize(signal());

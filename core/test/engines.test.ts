@@ -21,9 +21,14 @@ import { collect, fakeConnector, fakeContext, fakeSource, FakeServer, hybridSour
 const tracer = trace.getTracer('test');
 const signal = () => new AbortController().signal;
 /** A constant daemon load (ADAPTIVE is not under test here). */
-const request = (over: Partial<DiscoveryRequest> = {}): DiscoveryRequest => ({ filter: EMPTY_FILTER, strategy: 'CONSERVATIVE', batchSize: 5, resumeAfter: '', ...over });
-const names = (events: DiscoveryEvent[]) =>
-  events.flatMap((e) => (e.kind === 'batch' ? e.entities.map((x: CatalogEntity) => `${x.schema}.${x.name}`) : []));
+const request = (over: Partial<DiscoveryRequest> = {}): DiscoveryRequest => ({
+  filter: EMPTY_FILTER,
+  strategy: 'CONSERVATIVE',
+  batchSize: 5,
+  resumeAfter: '',
+  ...over,
+});
+const names = (events: DiscoveryEvent[]) => events.flatMap((e) => (e.kind === 'batch' ? e.entities.map((x: CatalogEntity) => `${x.schema}.${x.name}`) : []));
 
 function setup(n: number, hybrid = false) {
   const primary = new FakeServer('primary', tables(n));
@@ -67,7 +72,9 @@ describe('DiscoveryEngine over a fake connector', () => {
     const cursor = first.find((e) => e.kind === 'batch');
     if (cursor?.kind !== 'batch') throw new Error('no first batch');
     const servers = new Map([['primary', new FakeServer('primary', tables(12))]]);
-    const resumed = await collect(new DiscoveryEngine(tracer).run(fakeConnector(servers).create(fakeSource(), fakeContext()), request({ resumeAfter: cursor.cursor }), signal()));
+    const resumed = await collect(
+      new DiscoveryEngine(tracer).run(fakeConnector(servers).create(fakeSource(), fakeContext()), request({ resumeAfter: cursor.cursor }), signal()),
+    );
     expect([...names(first).slice(0, 5), ...names(resumed)]).toEqual(expected(12));
     expect(servers.get('primary')!.pageReads[0]).toBe(names(first)[4]);
     expect(definition.capabilities).toEqual(['validate', 'discover', 'preview', 'profile']);
@@ -111,12 +118,24 @@ describe('PreviewEngine over a fake connector', () => {
           { name: 'id', type: 'int' },
           { name: 'pw_hash', type: 'text' },
         ],
-        rows: [1, 2, 3].map((i) => [{ kind: 'integer', value: String(i) }, { kind: 'text', value: `hash${i}` }]),
+        rows: [1, 2, 3].map((i) => [
+          { kind: 'integer', value: String(i) },
+          { kind: 'text', value: `hash${i}` },
+        ]),
       },
     ]);
     const connector = fakeConnector(new Map([['primary', primary]])).create(fakeSource(), fakeContext());
-    const events = await collect(new PreviewEngine(tracer).run(connector, { table: { schema: 'app', name: 'users' }, columns: [], limit: 2, strategy: 'BALANCED' }, signal()));
-    expect(events[0]).toMatchObject({ kind: 'header', columns: [{ name: 'id', masked: false }, { name: 'pw_hash', masked: true }], endpoint: 'PRIMARY' });
+    const events = await collect(
+      new PreviewEngine(tracer).run(connector, { table: { schema: 'app', name: 'users' }, columns: [], limit: 2, strategy: 'BALANCED' }, signal()),
+    );
+    expect(events[0]).toMatchObject({
+      kind: 'header',
+      columns: [
+        { name: 'id', masked: false },
+        { name: 'pw_hash', masked: true },
+      ],
+      endpoint: 'PRIMARY',
+    });
     const rows = events.flatMap((e) => (e.kind === 'rows' ? e.rows : []));
     expect(rows).toEqual([
       [{ kind: 'integer', value: '1' }, { kind: 'masked' }],
@@ -130,7 +149,9 @@ describe('PreviewEngine over a fake connector', () => {
   it('refuses system tables', async () => {
     const primary = new FakeServer('primary', tables(1));
     const connector = fakeConnector(new Map([['primary', primary]])).create(fakeSource(), fakeContext());
-    await expect(collect(new PreviewEngine(tracer).run(connector, { table: { schema: 'sys', name: 'x' }, columns: [], limit: 1, strategy: 'BALANCED' }, signal()))).rejects.toMatchObject({
+    await expect(
+      collect(new PreviewEngine(tracer).run(connector, { table: { schema: 'sys', name: 'x' }, columns: [], limit: 1, strategy: 'BALANCED' }, signal())),
+    ).rejects.toMatchObject({
       reason: 'SYSTEM_TABLE_NOT_ALLOWED',
     });
     expect(primary.opened).toHaveLength(0);
@@ -138,7 +159,12 @@ describe('PreviewEngine over a fake connector', () => {
 
   /** A connector defined without `preview` cannot preview: PREVIEW_NOT_SUPPORTED, and its definition does not claim the capability. */
   it('says when a connector has no previewer', async () => {
-    const bare = defineConnector<object>({ type: 'bare', displayName: 'Bare', defaultPort: 1, sessions: { open: async () => ({}), close: async () => undefined, isConnectionError: () => false } });
+    const bare = defineConnector<object>({
+      type: 'bare',
+      displayName: 'Bare',
+      defaultPort: 1,
+      sessions: { open: async () => ({}), close: async () => undefined, isConnectionError: () => false },
+    });
     expect(bare.capabilities).toEqual([]);
     const connector = bare.create(fakeSource(), fakeContext());
     expect(connector.previewRows).toBeUndefined();
@@ -146,9 +172,9 @@ describe('PreviewEngine over a fake connector', () => {
     await expect(run).rejects.toBeInstanceOf(SourcedError);
     await expect(run).rejects.toMatchObject({ reason: 'PREVIEW_NOT_SUPPORTED' });
     await expect(connector.listSchemas(EMPTY_FILTER as never, signal())).rejects.toMatchObject({ reason: 'DISCOVER_NOT_SUPPORTED' });
-    expect(() => defineConnector<object>({ type: 'half', displayName: 'Half', defaultPort: 1, sessions: bare as never, profile: { profileTable: async function* () {} } })).toThrow(
-      'connector half: profile needs preview too',
-    );
+    expect(() =>
+      defineConnector<object>({ type: 'half', displayName: 'Half', defaultPort: 1, sessions: bare as never, profile: { profileTable: async function* () {} } }),
+    ).toThrow('connector half: profile needs preview too');
   });
 });
 
@@ -164,14 +190,21 @@ describe('ProfileEngine over a fake connector', () => {
           { name: 'pw_hash', type: 'text' },
         ],
         rows: [
-          [{ kind: 'integer', value: '1' }, { kind: 'text', value: 'a' }],
+          [
+            { kind: 'integer', value: '1' },
+            { kind: 'text', value: 'a' },
+          ],
           [{ kind: 'integer', value: '2' }, { kind: 'null' }],
         ],
       },
     ]);
     const connector = fakeConnector(new Map([['primary', primary]])).create(fakeSource(), fakeContext());
     const events: ProfileEvent[] = await collect(
-      new ProfileEngine(tracer, { ...DEFAULT_PROFILE_SETTINGS, ...DEFAULT_PREVIEW_SETTINGS }).run(connector, { table: { schema: 'app', name: 'users' }, columns: [], mode: 'SAMPLE', sampleRows: 0, mostCommonLimit: 0, histogramBuckets: 0, strategy: 'BALANCED' }, signal()),
+      new ProfileEngine(tracer, { ...DEFAULT_PROFILE_SETTINGS, ...DEFAULT_PREVIEW_SETTINGS }).run(
+        connector,
+        { table: { schema: 'app', name: 'users' }, columns: [], mode: 'SAMPLE', sampleRows: 0, mostCommonLimit: 0, histogramBuckets: 0, strategy: 'BALANCED' },
+        signal(),
+      ),
     );
     const kinds = events.map((e) => e.kind);
     expect(kinds[0]).toBe('header');

@@ -116,7 +116,10 @@ describe('envelope v1 with the local key provider', () => {
 
   it('refuses a wrong context: another data source or another field (PERMISSION_DENIED class)', async () => {
     const env = await seal(local);
-    for (const other of [{ ...context, dataSourceId: 'billing-db' }, { ...context, field: 'ssl_config.key' }]) {
+    for (const other of [
+      { ...context, dataSourceId: 'billing-db' },
+      { ...context, field: 'ssl_config.key' },
+    ]) {
       const e = await errorOf(openEnvelope(env, other, providers, ctx));
       expect(e).toBeInstanceOf(EnvelopeContextError);
       expect(e).toBeInstanceOf(NotAllowedError);
@@ -140,7 +143,14 @@ describe('envelope v1 with the local key provider', () => {
     }
     // The payload (nonce, ciphertext, tag) fails authentication; the wrapped key fails to unwrap;
     // the digest is a context mismatch; lengths and names are malformed or name an unknown key/provider.
-    expect([...seen].sort()).toEqual(['DataKeyInvalidError', 'EnvelopeContextError', 'EnvelopeFormatError', 'EnvelopeTamperedError', 'KeyNotFoundError', 'KeyProviderMissingError']);
+    expect([...seen].sort()).toEqual([
+      'DataKeyInvalidError',
+      'EnvelopeContextError',
+      'EnvelopeFormatError',
+      'EnvelopeTamperedError',
+      'KeyNotFoundError',
+      'KeyProviderMissingError',
+    ]);
     const last = Buffer.from(bytes);
     last[last.length - 1] ^= 0x80;
     const e = await errorOf(openEnvelope(textOf(last), context, providers, ctx));

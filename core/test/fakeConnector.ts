@@ -219,7 +219,12 @@ export function tables(n: number): FakeTable[] {
       { name: 'id', type: 'int' },
       { name: 'name', type: 'text' },
     ],
-    rows: [[{ kind: 'integer', value: String(i) }, { kind: 'text', value: `row ${i}` }]],
+    rows: [
+      [
+        { kind: 'integer', value: String(i) },
+        { kind: 'text', value: `row ${i}` },
+      ],
+    ],
   }));
 }
 

@@ -7,7 +7,10 @@ const field = (docs: Record<string, unknown>[], path: string) => schemaOf(docs).
 describe('schema inference', () => {
   /** Nested documents give dotted paths; a parent comes before its children, in order of first appearance. */
   it('lists nested paths in order of first appearance', () => {
-    const schema = schemaOf([{ a: 1, b: { c: 'x', d: { e: true } } }, { f: null, b: { g: 2 } }]);
+    const schema = schemaOf([
+      { a: 1, b: { c: 'x', d: { e: true } } },
+      { f: null, b: { g: 2 } },
+    ]);
     expect(schema.fields.map((f) => f.path)).toEqual(['a', 'b', 'b.c', 'b.d', 'b.d.e', 'f', 'b.g']);
     expect(schema.sampledDocuments).toBe(2);
     expect(schema.truncated).toBe(false);
@@ -17,7 +20,15 @@ describe('schema inference', () => {
   it('counts array elements by value and documents once', () => {
     const docs = [{ tags: ['a', 'b', 'c'] }, { tags: [] }, { tags: ['d', 7] }, {}];
     expect(field(docs, 'tags')).toEqual({ path: 'tags', types: [{ type: 'array', count: 3 }], documents: 3, frequency: 0.75 });
-    expect(field(docs, 'tags[]')).toEqual({ path: 'tags[]', types: [{ type: 'string', count: 4 }, { type: 'int', count: 1 }], documents: 2, frequency: 0.5 });
+    expect(field(docs, 'tags[]')).toEqual({
+      path: 'tags[]',
+      types: [
+        { type: 'string', count: 4 },
+        { type: 'int', count: 1 },
+      ],
+      documents: 2,
+      frequency: 0.5,
+    });
   });
 
   /** Documents inside arrays give `items[].sku`; arrays inside arrays give `m[][]`. */
@@ -26,7 +37,13 @@ describe('schema inference', () => {
     const schema = schemaOf(docs);
     expect(schema.fields.map((f) => f.path)).toEqual(['items', 'items[]', 'items[].sku', 'items[].qty', 'm', 'm[]', 'm[][]']);
     expect(field(docs, 'items[].sku')).toMatchObject({ documents: 1, types: [{ type: 'string', count: 2 }] });
-    expect(field(docs, 'items[].qty')).toMatchObject({ documents: 2, types: [{ type: 'double', count: 1 }, { type: 'int', count: 1 }] });
+    expect(field(docs, 'items[].qty')).toMatchObject({
+      documents: 2,
+      types: [
+        { type: 'double', count: 1 },
+        { type: 'int', count: 1 },
+      ],
+    });
     expect(field(docs, 'm[][]')).toMatchObject({ documents: 1, types: [{ type: 'int', count: 3 }] });
   });
 
@@ -53,7 +70,10 @@ describe('schema inference', () => {
 
   /** The field cap keeps the first paths seen, keeps counting them, and says it truncated. */
   it('caps the number of fields and says so', () => {
-    const docs = [{ a: 1, b: { c: 1 } }, { a: 2, d: 1, e: 1 }];
+    const docs = [
+      { a: 1, b: { c: 1 } },
+      { a: 2, d: 1, e: 1 },
+    ];
     const schema = schemaOf(docs, 3);
     expect(schema.fields.map((f) => f.path)).toEqual(['a', 'b', 'b.c']);
     expect(schema.fields[0]).toMatchObject({ documents: 2 });

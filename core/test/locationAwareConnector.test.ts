@@ -45,12 +45,30 @@ class LegacyConnector extends LocationAwareConnector<FakeConnection> {
     const names = [...new Set(conn.server.tables.map((t) => t.schema))].filter((s) => filter.schemaMatches(s)).sort();
     return Promise.resolve(names.map((name) => ({ name, usable: true })));
   }
-  protected async queryRelations(conn: FakeConnection, page: RelationPage, _signal: AbortSignal, parallel: readonly FakeConnection[]): Promise<RelationEntity[]> {
+  protected async queryRelations(
+    conn: FakeConnection,
+    page: RelationPage,
+    _signal: AbortSignal,
+    parallel: readonly FakeConnection[],
+  ): Promise<RelationEntity[]> {
     this.parallelSeen.push(parallel.length);
     if (!conn.server.up) throw new FakeConnectionLost(`${conn.server.host} went away`);
     conn.server.pageReads.push(page.after ? `${page.after.schema}.${page.after.name}` : '');
     return conn.server.tables
-      .map((t) => ({ entity: 'relation', schema: t.schema, name: t.name, kind: 'TABLE', columns: [], uniqueConstraints: [], foreignKeys: [], indexes: [], estimatedRows: 1 }) as unknown as RelationEntity)
+      .map(
+        (t) =>
+          ({
+            entity: 'relation',
+            schema: t.schema,
+            name: t.name,
+            kind: 'TABLE',
+            columns: [],
+            uniqueConstraints: [],
+            foreignKeys: [],
+            indexes: [],
+            estimatedRows: 1,
+          }) as unknown as RelationEntity,
+      )
       .sort((a, b) => (a.schema === b.schema ? (a.name < b.name ? -1 : 1) : a.schema < b.schema ? -1 : 1))
       .filter((r) => !page.after || r.schema > page.after.schema || (r.schema === page.after.schema && r.name > page.after.name))
       .slice(0, page.limit);
@@ -63,7 +81,13 @@ class LegacyConnector extends LocationAwareConnector<FakeConnection> {
   }
 }
 
-const definition: ConnectorDefinition = { type: 'legacy', displayName: 'Legacy', defaultPort: 7000, capabilities: ['validate', 'discover'], create: () => undefined as never };
+const definition: ConnectorDefinition = {
+  type: 'legacy',
+  displayName: 'Legacy',
+  defaultPort: 7000,
+  capabilities: ['validate', 'discover'],
+  create: () => undefined as never,
+};
 
 describe('LocationAwareConnector (deprecated) on core services', () => {
   /** A HYBRID run through the old hooks: parallel readers within the budget, failover mid-run with nothing lost or twice, every connection and slot given back. */
@@ -81,9 +105,19 @@ describe('LocationAwareConnector (deprecated) on core services', () => {
       if (pages++ === 1) primary.up = false;
       return original(page, signal);
     };
-    const events = await collect(new DiscoveryEngine(trace.getTracer('test')).run(connector, { filter: EMPTY_FILTER, strategy: 'AGGRESSIVE', batchSize: 4, resumeAfter: '' }, new AbortController().signal));
+    const events = await collect(
+      new DiscoveryEngine(trace.getTracer('test')).run(
+        connector,
+        { filter: EMPTY_FILTER, strategy: 'AGGRESSIVE', batchSize: 4, resumeAfter: '' },
+        new AbortController().signal,
+      ),
+    );
     const sent = events.flatMap((e) => (e.kind === 'batch' ? e.entities.map((x) => `${x.schema}.${x.name}`) : []));
-    expect(sent).toEqual(tables(10).map((t) => `${t.schema}.${t.name}`).sort());
+    expect(sent).toEqual(
+      tables(10)
+        .map((t) => `${t.schema}.${t.name}`)
+        .sort(),
+    );
     expect(events.filter((e) => e.kind === 'failover')).toHaveLength(1);
     // AGGRESSIVE asks for several readers; the budget of 2 per endpoint leaves one extra
     expect(Math.max(...connector.parallelSeen)).toBe(1);
@@ -96,7 +130,13 @@ describe('LocationAwareConnector (deprecated) on core services', () => {
     const servers = new Map([['primary', new FakeServer('primary', tables(1))]]);
     const connector = new LegacyConnector(definition, hybridSource(), fakeContext(), servers);
     await expect(
-      collect(new PreviewEngine(trace.getTracer('test')).run(connector, { table: { schema: 's0', name: 't000' }, columns: [], limit: 1, strategy: 'BALANCED' }, new AbortController().signal)),
+      collect(
+        new PreviewEngine(trace.getTracer('test')).run(
+          connector,
+          { table: { schema: 's0', name: 't000' }, columns: [], limit: 1, strategy: 'BALANCED' },
+          new AbortController().signal,
+        ),
+      ),
     ).rejects.toMatchObject({ reason: 'PREVIEW_NOT_SUPPORTED' });
     await connector.close();
   });

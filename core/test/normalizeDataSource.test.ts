@@ -56,7 +56,12 @@ describe('normalizeDataSource', () => {
   /** HYBRID takes its secondary from replica_config when not typed. */
   it('reads replica_config as the HYBRID secondary', () => {
     const ds = normalizeDataSource(
-      { type: 'postgres', location: 'LOCATION_HYBRID', primary: { host: 'a', database: 'app' }, connectionProperties: { replica_config: { host: 'b', port: 5433 } } },
+      {
+        type: 'postgres',
+        location: 'LOCATION_HYBRID',
+        primary: { host: 'a', database: 'app' },
+        connectionProperties: { replica_config: { host: 'b', port: 5433 } },
+      },
       connectors,
     );
     expect(ds.secondary).toEqual({ host: 'b', port: 5433, database: 'app' });

@@ -22,13 +22,20 @@ const passwordOf = (input: Partial<DataSourceInput>) => {
   const s = source(input);
   return { input: s.password, propertyKeys: ['password'], label: 'password', field: 'data_source.credentials.password', source: s };
 };
-const errorOf = async (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
+const errorOf = async (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
 
 const dir = mkdtempSync(join(tmpdir(), 'sourced-secret-access-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('SecretChain.checkPolicy: every reference a call could try, before any is tried', () => {
-  const chain = new SecretChain({ providers: [envSecretProvider, fileSecretProvider], policy: { allowedReferences: ['env://SOURCED_SECRET_TEAM_A_*'], dynamicStrategies: true } });
+  const chain = new SecretChain({
+    providers: [envSecretProvider, fileSecretProvider],
+    policy: { allowedReferences: ['env://SOURCED_SECRET_TEAM_A_*'], dynamicStrategies: true },
+  });
 
   /** The dynamic variable that is the only way to a password is required: refused by the policy, the call is refused, naming data_source.id. */
   it('requires the dynamic variable when it is the only link, and refuses it outside the policy', () => {
@@ -36,7 +43,11 @@ describe('SecretChain.checkPolicy: every reference a call could try, before any 
       required: [{ reference: 'env://SOURCED_SECRET_TEAM_A_DB_PASSWORD', field: 'data_source.id' }],
       fallbacks: [],
     });
-    for (const input of [{ id: 'TEAM_B' }, { id: 'TEAM_B', connectionProperties: { password: 12345 } }, { id: 'TEAM_B', additionalProperties: { password: true } }]) {
+    for (const input of [
+      { id: 'TEAM_B' },
+      { id: 'TEAM_B', connectionProperties: { password: 12345 } },
+      { id: 'TEAM_B', additionalProperties: { password: true } },
+    ]) {
       let error: unknown;
       try {
         chain.checkPolicy(source(input));
@@ -55,7 +66,9 @@ describe('SecretChain.checkPolicy: every reference a call could try, before any 
       required: [{ reference: 'env://SOURCED_SECRET_TEAM_A_PW', field: 'data_source.credentials.password.reference' }],
       fallbacks: [],
     });
-    expect(chain.checkPolicy(source({ id: 'TEAM_A_X', ...given })).fallbacks).toEqual([{ reference: 'env://SOURCED_SECRET_TEAM_A_X_PASSWORD', field: 'data_source.id' }]);
+    expect(chain.checkPolicy(source({ id: 'TEAM_A_X', ...given })).fallbacks).toEqual([
+      { reference: 'env://SOURCED_SECRET_TEAM_A_X_PASSWORD', field: 'data_source.id' },
+    ]);
   });
 
   /** The TLS key's dynamic variable is planned too. */
@@ -94,7 +107,9 @@ describe('SecretChain under a call grant', () => {
   it('does not try a fallback the caller is not granted', async () => {
     process.env.SOURCED_SECRET_TEAM_B_PASSWORD = 'team-b-secret';
     try {
-      const error = await errorOf(teamA.resolve(passwordOf({ id: 'TEAM_B', credentials: { password: { reference: 'env://SOURCED_SECRET_TEAM_A_UNSET' } } }), signal));
+      const error = await errorOf(
+        teamA.resolve(passwordOf({ id: 'TEAM_B', credentials: { password: { reference: 'env://SOURCED_SECRET_TEAM_A_UNSET' } } }), signal),
+      );
       expect(error).toBeInstanceOf(SecretResolutionError);
       expect((error as SecretResolutionError).attempts.map((a) => `${a.link}: ${a.outcome}`)).toEqual([
         'env://SOURCED_SECRET_TEAM_A_UNSET: environment variable SOURCED_SECRET_TEAM_A_UNSET is not set',
@@ -110,14 +125,25 @@ describe('SecretChain under a call grant', () => {
   /** Cloud credentials and a provider's nested look-ups pass the grant too. */
   it('refuses an ungranted cloud reference and an ungranted nested look-up', async () => {
     const s = source({});
-    const cloud = await errorOf(teamA.resolveInput({ kind: 'reference', reference: 'env://SOURCED_SECRET_TEAM_B_AWS', field: 'data_source.cloud_config.aws_secret_access_key' }, s, signal));
+    const cloud = await errorOf(
+      teamA.resolveInput(
+        { kind: 'reference', reference: 'env://SOURCED_SECRET_TEAM_B_AWS', field: 'data_source.cloud_config.aws_secret_access_key' },
+        s,
+        signal,
+      ),
+    );
     expect(cloud).toMatchObject({ reason: 'MISSING_GRANT' });
     const nesting: SecretProvider = {
       id: 'nest',
       schemes: ['nest'],
-      resolve: async (_ref, ctx) => (await ctx.resolveSecret({ kind: 'reference', reference: 'env://SOURCED_SECRET_TEAM_B_KEY', field: 'data_source.connection_properties.key' }, 'key')).reveal(),
+      resolve: async (_ref, ctx) =>
+        (
+          await ctx.resolveSecret({ kind: 'reference', reference: 'env://SOURCED_SECRET_TEAM_B_KEY', field: 'data_source.connection_properties.key' }, 'key')
+        ).reveal(),
     };
-    const nested = new SecretChain({ providers: [envSecretProvider, nesting], policy: { allowedReferences: ['*'], dynamicStrategies: false } }).forCall((r) => r.startsWith('nest://'));
+    const nested = new SecretChain({ providers: [envSecretProvider, nesting], policy: { allowedReferences: ['*'], dynamicStrategies: false } }).forCall((r) =>
+      r.startsWith('nest://'),
+    );
     const error = await errorOf(nested.resolve(passwordOf({ credentials: { password: { reference: 'nest://x' } } }), signal));
     expect(error).toMatchObject({ reason: 'MISSING_GRANT' });
     expect((error as Error).message).toContain('do not grant the secret env://SOURCED_SECRET_TEAM_B_KEY');
@@ -140,7 +166,14 @@ describe('file:// references', () => {
 
   /** `..`, `.`, empty segments, percent escapes and relative paths are refused before the policy is matched. */
   it('refuses references that are not normalised absolute paths', async () => {
-    for (const uri of [`file://${secrets}/../outside/key`, `file://${secrets}/./pg`, `file://${secrets}//pg`, `file://${secrets}/%2e%2e/outside/key`, 'file://secrets/pg', `file://${secrets}/sub/..`]) {
+    for (const uri of [
+      `file://${secrets}/../outside/key`,
+      `file://${secrets}/./pg`,
+      `file://${secrets}//pg`,
+      `file://${secrets}/%2e%2e/outside/key`,
+      'file://secrets/pg',
+      `file://${secrets}/sub/..`,
+    ]) {
       const error = await errorOf(read(uri));
       expect(error, uri).toBeInstanceOf(InputError);
       expect((error as InputError).violations[0].field).toBe('data_source.credentials.password.reference');
@@ -169,8 +202,11 @@ describe('file:// references', () => {
   });
 
   /** The real path is checked on every look-up: a value cached for a caller granted where a link leads is not served to one who is not. */
-  it('checks the real path against each caller\'s grants, cached or not', async () => {
-    const both = new SecretChain({ providers: [fileSecretProvider], policy: { allowedReferences: [`file://${secrets}/*`, `file://${outside}/*`], dynamicStrategies: false } });
+  it("checks the real path against each caller's grants, cached or not", async () => {
+    const both = new SecretChain({
+      providers: [fileSecretProvider],
+      policy: { allowedReferences: [`file://${secrets}/*`, `file://${outside}/*`], dynamicStrategies: false },
+    });
     const uri = `file://${secrets}/escape`;
     const req = passwordOf({ credentials: { password: { reference: uri } } });
     const wide = both.forCall((r) => r.startsWith(`file://${secrets}/`) || r.startsWith(`file://${outside}/`));

@@ -28,7 +28,11 @@ function request(reference: string, extra: Partial<DataSourceInput> = {}) {
   const source = normalizeDataSource({ type: 'postgres', primary: { host: 'h' }, credentials: { password: { reference } }, ...extra }, resolver);
   return { input: source.password, propertyKeys: ['password'], label: 'password', field: 'data_source.credentials.password', source };
 }
-const errorOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
+const errorOf = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One provider call, held open until the test answers it; records the signal it was given. */
@@ -49,7 +53,9 @@ function heldProvider(options: { honoursSignal?: boolean } = {}) {
     resolve: (reference, context) =>
       new Promise<string>((resolve, reject) => {
         if (options.honoursSignal !== false) {
-          context.signal.addEventListener('abort', () => reject(new UnavailableError(SecretErrorReason.UNREACHABLE, 'the request was aborted')), { once: true });
+          context.signal.addEventListener('abort', () => reject(new UnavailableError(SecretErrorReason.UNREACHABLE, 'the request was aborted')), {
+            once: true,
+          });
         }
         const call = { reference, signal: context.signal, answer: resolve, fail: reject };
         calls.push(call);

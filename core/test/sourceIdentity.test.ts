@@ -115,7 +115,7 @@ describe('the identity check of every session', () => {
       (e: unknown) => e as Error,
     );
     expect(error).toBeInstanceOf(SourceIdentityError);
-    expect(error?.message).toContain('server port 5433 where the call\'s first session had 5432');
+    expect(error?.message).toContain("server port 5433 where the call's first session had 5432");
     expect(error?.message).toContain('server id "C" where the call\'s first session had "A"');
     expect(c.identity('PRIMARY')).toMatchObject({ serverId: 'A' });
     await c.close();

@@ -51,7 +51,10 @@ describe('TargetPolicy', () => {
    * IPv4 address (mapped, compatible, translated, 6to4, NAT64), for built-in and operator rules.
    */
   it('denies the other metadata services, translation prefixes and every IPv6 form of a denied IPv4 address', async () => {
-    const policy = new TargetPolicy({ allow: [], deny: ['10.9.0.0/16'] }, { resolver: table({ 'metadata.google.internal': ['192.0.2.10'], 'db.example': ['192.0.2.10'] }) });
+    const policy = new TargetPolicy(
+      { allow: [], deny: ['10.9.0.0/16'] },
+      { resolver: table({ 'metadata.google.internal': ['192.0.2.10'], 'db.example': ['192.0.2.10'] }) },
+    );
     expect(await deniedBy(policy, '100.100.100.200')).toMatchObject({ rule: '100.100.100.200/32' });
     expect(await deniedBy(policy, '168.63.129.16')).toMatchObject({ rule: '168.63.129.16/32' });
     expect(await deniedBy(policy, 'fd00:ec2::254')).toMatchObject({ rule: 'fd00:ec2::254/128' });
@@ -132,7 +135,9 @@ describe('TargetPolicy', () => {
   /** Entries that are neither blocks, addresses nor name patterns are refused with the entry named. */
   it('refuses bad entries', () => {
     expect(() => new TargetPolicy({ allow: ['10.0.0.0/40'], deny: [] })).toThrow('targets.allow: "10.0.0.0/40" has a bad prefix length (0-32)');
-    expect(() => new TargetPolicy({ allow: [], deny: ['db.example.com:5432'] })).toThrow('targets.deny: "db.example.com:5432" is neither a CIDR block, an address nor a host-name pattern');
+    expect(() => new TargetPolicy({ allow: [], deny: ['db.example.com:5432'] })).toThrow(
+      'targets.deny: "db.example.com:5432" is neither a CIDR block, an address nor a host-name pattern',
+    );
     expect(() => new TargetPolicy({ allow: [''], deny: [] })).toThrow('targets.allow has an empty entry');
   });
 
@@ -200,7 +205,8 @@ describe('TargetPolicy', () => {
       socket.destroy();
       return Buffer.concat(chunks);
     };
-    const login = (user: string, password: string) => Buffer.concat([Buffer.from([1, user.length]), Buffer.from(user), Buffer.from([password.length]), Buffer.from(password)]);
+    const login = (user: string, password: string) =>
+      Buffer.concat([Buffer.from([1, user.length]), Buffer.from(user), Buffer.from([password.length]), Buffer.from(password)]);
     try {
       // no authentication offered: no acceptable method
       expect([...(await exchange([Buffer.from([5, 1, 0])]))]).toEqual([5, 0xff]);

@@ -3,7 +3,17 @@ import { Server, setLogger } from '@grpc/grpc-js';
 import type { Meter } from '@opentelemetry/api';
 import type { MetricReader } from '@opentelemetry/sdk-metrics';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { ConnectionBudget, DiscoveryEngine, PreviewEngine, ProfileEngine, SecretChain, TargetPolicy, ValidationRunner, type Logger, type SourcedPlugin } from '@sourced/core';
+import {
+  ConnectionBudget,
+  DiscoveryEngine,
+  PreviewEngine,
+  ProfileEngine,
+  SecretChain,
+  TargetPolicy,
+  ValidationRunner,
+  type Logger,
+  type SourcedPlugin,
+} from '@sourced/core';
 import { asClass, asFunction, asValue, createContainer, InjectionMode, type AwilixContainer } from 'awilix';
 import { HealthImplementation } from 'grpc-health-check';
 import { DEFAULT_CONFIG, parseListen, type DaemonConfig } from './config/DaemonConfig';
@@ -118,7 +128,9 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
   // that cannot be resolved (through the plugins' secret providers), stops the start.
   // An embedding host may pass a partial `audit` section: what it leaves out keeps its default.
   const auditSettings = { ...DEFAULT_CONFIG.audit, ...config.audit };
-  const signingKey = auditSettings.signingKey ? await resolveSigningKey(auditSettings.signingKey, pluginRegistry.secretProviders(), logger, config.secrets.providerTimeoutMs) : undefined;
+  const signingKey = auditSettings.signingKey
+    ? await resolveSigningKey(auditSettings.signingKey, pluginRegistry.secretProviders(), logger, config.secrets.providerTimeoutMs)
+    : undefined;
   const audit =
     auditSettings.file || auditSettings.stdout
       ? await AuditLog.open(auditSettings.file ? { file: auditSettings.file } : { stdout: true }, {
@@ -167,7 +179,10 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
       authorizer: z,
       audit,
       failureLog,
-      authFailures: new AuthFailureLimiter(c.limits.authFailureBurst ?? DEFAULT_CONFIG.limits.authFailureBurst, c.limits.authFailuresPerMinute ?? DEFAULT_CONFIG.limits.authFailuresPerMinute),
+      authFailures: new AuthFailureLimiter(
+        c.limits.authFailureBurst ?? DEFAULT_CONFIG.limits.authFailureBurst,
+        c.limits.authFailuresPerMinute ?? DEFAULT_CONFIG.limits.authFailuresPerMinute,
+      ),
       limiter: callLimiter,
       limits: c.limits,
       metrics: rpcMetrics(meter),

@@ -15,7 +15,7 @@ const access = (required: string[], fallbacks: string[]) => ({
 
 describe('Authorizer.checkSource: the secret grants a call runs under', () => {
   /** The granting role's secret globs bound every link the chain tries: a fallback it does not grant is refused by the returned grant. */
-  it('returns the granting role\'s secret grants', () => {
+  it("returns the granting role's secret grants", () => {
     const authorizer = new Authorizer({ roles: { a: role(['env://SOURCED_SECRET_TEAM_A_*']) }, bindings: { reader: ['a'] } }, true);
     const grant = authorizer.checkSource(reader, RPC, access(['env://SOURCED_SECRET_TEAM_A_PW'], ['env://SOURCED_SECRET_TEAM_B_PASSWORD']));
     expect(grant('env://SOURCED_SECRET_TEAM_A_PW')).toBe(true);
@@ -25,7 +25,9 @@ describe('Authorizer.checkSource: the secret grants a call runs under', () => {
   /** A required reference no role grants is PERMISSION_DENIED; a fallback never is. */
   it('refuses an ungranted required reference, never an ungranted fallback', () => {
     const authorizer = new Authorizer({ roles: { a: role(['env://SOURCED_SECRET_TEAM_A_*']) }, bindings: { reader: ['a'] } }, true);
-    expect(() => authorizer.checkSource(reader, RPC, access(['env://SOURCED_SECRET_TEAM_B_PASSWORD'], []))).toThrow(/may not use secret env:\/\/SOURCED_SECRET_TEAM_B_PASSWORD/);
+    expect(() => authorizer.checkSource(reader, RPC, access(['env://SOURCED_SECRET_TEAM_B_PASSWORD'], []))).toThrow(
+      /may not use secret env:\/\/SOURCED_SECRET_TEAM_B_PASSWORD/,
+    );
     expect(() => authorizer.checkSource(reader, RPC, access([], ['env://SOURCED_SECRET_TEAM_B_PASSWORD']))).not.toThrow();
   });
 

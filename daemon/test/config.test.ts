@@ -152,7 +152,13 @@ describe('loadConfig', () => {
     config.plugins.push('./mine.js');
     config.secrets.allowedReferences.push('file:///*');
     expect(loadConfig([], {}, dir)).toEqual(DEFAULT_CONFIG);
-    expect(DEFAULT_CONFIG.plugins).toEqual(['@sourced/plugin-postgres', '@sourced/plugin-mysql', '@sourced/plugin-mongodb', '@sourced/plugin-aws', '@sourced/plugin-azure']);
+    expect(DEFAULT_CONFIG.plugins).toEqual([
+      '@sourced/plugin-postgres',
+      '@sourced/plugin-mysql',
+      '@sourced/plugin-mongodb',
+      '@sourced/plugin-aws',
+      '@sourced/plugin-azure',
+    ]);
   });
 
   /** Every option of a YAML file is read, enum values in any case. */
@@ -206,7 +212,14 @@ secrets:
       validation: { checkTimeoutMs: 1500 },
       discovery: { defaultStrategy: 'ADAPTIVE', heapHeadroomMb: 0, stallTimeoutMs: 15000, stallProbeAfterMs: 2000 },
       limits: DEFAULT_CONFIG.limits,
-      preview: { defaultRows: 20, maxRows: 200, maskColumns: ['*password*', 'notes'], maskTypes: ['bytea'], allowSystemSchemas: true, maskCredentialColumns: true },
+      preview: {
+        defaultRows: 20,
+        maxRows: 200,
+        maskColumns: ['*password*', 'notes'],
+        maskTypes: ['bytea'],
+        allowSystemSchemas: true,
+        maskCredentialColumns: true,
+      },
       profile: { defaultSampleRows: 500, maxSampleRows: 5000 },
       audit: DEFAULT_CONFIG.audit,
       auth: { tokens: [] },
@@ -214,7 +227,14 @@ secrets:
       server: DEFAULT_CONFIG.server,
       sources: { maxConnectionsPerEndpoint: 25 },
       targets: { allow: ['10.0.0.0/8', '*.db.example.com'], deny: ['10.9.0.0/16'], allowLinkLocal: false, dnsServers: ['10.0.0.2'] },
-      secrets: { allowedReferences: ['env://SOURCED_SECRET_*', 'file:///run/secrets/*'], dynamicStrategies: false, order: ['reference', 'connection_properties', 'additional_properties', 'dynamic'], cacheTtlMs: 1000, staleIfErrorMs: 0, providerTimeoutMs: 2000 },
+      secrets: {
+        allowedReferences: ['env://SOURCED_SECRET_*', 'file:///run/secrets/*'],
+        dynamicStrategies: false,
+        order: ['reference', 'connection_properties', 'additional_properties', 'dynamic'],
+        cacheTtlMs: 1000,
+        staleIfErrorMs: 0,
+        providerTimeoutMs: 2000,
+      },
       metrics: {},
     });
   });
@@ -233,9 +253,17 @@ secrets:
       tls: { cert: join(dir, 'a.crt'), key: join(dir, 'a.key') },
     });
     // the audit file from the environment, relative to the working folder
-    expect(loadConfig([], { SOURCED_AUDIT_FILE: 'logs/audit.log' }, dir).audit).toEqual({ ...DEFAULT_CONFIG.audit, file: join(dir, 'logs/audit.log'), stdout: false });
-    expect(errorOf([], { SOURCED_TLS_CERT: 'a.crt' })).toMatchInlineSnapshot(`"server.tls needs both cert and key (in the file, or SOURCED_SERVER_TLS_CERT and SOURCED_SERVER_TLS_KEY)"`);
-    expect(errorOf([], { SOURCED_ALLOW_PLAINTEXT: 'maybe' })).toMatchInlineSnapshot(`"environment variable SOURCED_ALLOW_PLAINTEXT: "maybe" is not true or false"`);
+    expect(loadConfig([], { SOURCED_AUDIT_FILE: 'logs/audit.log' }, dir).audit).toEqual({
+      ...DEFAULT_CONFIG.audit,
+      file: join(dir, 'logs/audit.log'),
+      stdout: false,
+    });
+    expect(errorOf([], { SOURCED_TLS_CERT: 'a.crt' })).toMatchInlineSnapshot(
+      `"server.tls needs both cert and key (in the file, or SOURCED_SERVER_TLS_CERT and SOURCED_SERVER_TLS_KEY)"`,
+    );
+    expect(errorOf([], { SOURCED_ALLOW_PLAINTEXT: 'maybe' })).toMatchInlineSnapshot(
+      `"environment variable SOURCED_ALLOW_PLAINTEXT: "maybe" is not true or false"`,
+    );
     expect(errorOf(['--config', write('tls/bad.yaml', 'server:\n  tls:\n    cert: a.crt\n    keyFile: a.key\n')])).toMatchInlineSnapshot(`
       "server.tls.key in <dir>/tls/bad.yaml: missing: the path of a PEM file
       server.tls.keyFile in <dir>/tls/bad.yaml: unknown key (did you mean key?); known: cert, key, clientCa"
@@ -244,18 +272,28 @@ secrets:
 
   /** Authentication settings are checked as strictly: a token in clear is refused, mTLS needs a client CA. */
   it('checks the auth section', () => {
-    const file = write('auth/ok.yaml', `auth:\n  tokens:\n    - principal: ci\n      sha256: ${'AB'.repeat(32)}\n  jwt:\n    jwks: keys/jwks.json\n    issuer: https://idp\n    audience: sourced\n`);
+    const file = write(
+      'auth/ok.yaml',
+      `auth:\n  tokens:\n    - principal: ci\n      sha256: ${'AB'.repeat(32)}\n  jwt:\n    jwks: keys/jwks.json\n    issuer: https://idp\n    audience: sourced\n`,
+    );
     expect(loadConfig(['--config', file], {}, dir).auth).toEqual({
       tokens: [{ principal: 'ci', sha256: 'ab'.repeat(32) }],
       jwt: { jwks: join(dir, 'auth/keys/jwks.json'), issuer: 'https://idp', audience: 'sourced', principalClaim: 'sub', requireExpiry: true },
     });
-    expect(errorOf(['--config', write('auth/clear.yaml', 'auth:\n  tokens:\n    - principal: ci\n      sha256: my-secret-token\n')])).toMatchInlineSnapshot(`"auth.tokens[0].sha256 in <dir>/auth/clear.yaml: must be the hex SHA-256 of the token (64 hex digits; printf %s "$TOKEN" | sha256sum), never the token itself"`);
-    expect(errorOf(['--config', write('auth/mtls.yaml', 'auth:\n  mtls: {}\n')])).toMatchInlineSnapshot(`"auth.mtls in <dir>/auth/mtls.yaml: names callers by their client certificate: it needs mutual TLS (server.tls with clientCa)"`);
+    expect(errorOf(['--config', write('auth/clear.yaml', 'auth:\n  tokens:\n    - principal: ci\n      sha256: my-secret-token\n')])).toMatchInlineSnapshot(
+      `"auth.tokens[0].sha256 in <dir>/auth/clear.yaml: must be the hex SHA-256 of the token (64 hex digits; printf %s "$TOKEN" | sha256sum), never the token itself"`,
+    );
+    expect(errorOf(['--config', write('auth/mtls.yaml', 'auth:\n  mtls: {}\n')])).toMatchInlineSnapshot(
+      `"auth.mtls in <dir>/auth/mtls.yaml: names callers by their client certificate: it needs mutual TLS (server.tls with clientCa)"`,
+    );
   });
 
   /** RBAC bindings must name roles that exist; the audit log goes to a file or stdout, not both. */
   it('checks the rbac and audit sections', () => {
-    const ok = write('rbac/ok.yaml', 'rbac:\n  roles:\n    r: { rpcs: ["*"], hosts: ["*.internal"] }\n  bindings:\n    ci: [r]\naudit:\n  file: logs/audit.log\n');
+    const ok = write(
+      'rbac/ok.yaml',
+      'rbac:\n  roles:\n    r: { rpcs: ["*"], hosts: ["*.internal"] }\n  bindings:\n    ci: [r]\naudit:\n  file: logs/audit.log\n',
+    );
     const c = loadConfig(['--config', ok], {}, dir);
     expect(c.rbac).toEqual({ roles: { r: { rpcs: ['*'], connectors: [], hosts: ['*.internal'], secrets: [] } }, bindings: { ci: ['r'] } });
     expect(c.audit).toEqual({ ...DEFAULT_CONFIG.audit, stdout: false, file: join(dir, 'rbac/logs/audit.log') });
@@ -263,9 +301,15 @@ secrets:
       `"audit.signingKey in <dir>/rbac/key.yaml: must be a secret reference (env://NAME, file:///path, aws-sm://..., azure-kv://...), never the key itself"`,
     );
     expect(loadConfig([], { SOURCED_AUDIT_SIGNING_KEY: 'env://AUDIT_KEY' }, dir).audit.signingKey).toBe('env://AUDIT_KEY');
-    expect(errorOf(['--config', write('rbac/unknown-role.yaml', 'rbac:\n  roles: {}\n  bindings:\n    ci: [admin]\n')])).toMatchInlineSnapshot(`"rbac.bindings.ci in <dir>/rbac/unknown-role.yaml: names the role "admin", which rbac.roles does not define"`);
-    expect(errorOf(['--config', write('rbac/grant.yaml', 'rbac:\n  roles:\n    r: { methods: ["*"] }\n')])).toMatchInlineSnapshot(`"rbac.roles.r.methods in <dir>/rbac/grant.yaml: unknown key; known: rpcs, connectors, hosts, secrets, keys"`);
-    expect(errorOf(['--config', write('rbac/both.yaml', 'audit:\n  file: a.log\n  stdout: true\n')])).toMatchInlineSnapshot(`"audit in <dir>/rbac/both.yaml: set file or stdout, not both"`);
+    expect(errorOf(['--config', write('rbac/unknown-role.yaml', 'rbac:\n  roles: {}\n  bindings:\n    ci: [admin]\n')])).toMatchInlineSnapshot(
+      `"rbac.bindings.ci in <dir>/rbac/unknown-role.yaml: names the role "admin", which rbac.roles does not define"`,
+    );
+    expect(errorOf(['--config', write('rbac/grant.yaml', 'rbac:\n  roles:\n    r: { methods: ["*"] }\n')])).toMatchInlineSnapshot(
+      `"rbac.roles.r.methods in <dir>/rbac/grant.yaml: unknown key; known: rpcs, connectors, hosts, secrets, keys"`,
+    );
+    expect(errorOf(['--config', write('rbac/both.yaml', 'audit:\n  file: a.log\n  stdout: true\n')])).toMatchInlineSnapshot(
+      `"audit in <dir>/rbac/both.yaml: set file or stdout, not both"`,
+    );
   });
 
   /** The README's hardened configuration is one the daemon accepts, and means what it says. */
@@ -302,9 +346,21 @@ secrets:
     const file = write('precedence/sourced.yaml', 'listen: 127.0.0.1:1001\nlogLevel: warn\nplugins: [from-file]\nshutdownGraceMs: 1\n');
     const env = { SOURCED_LISTEN: '127.0.0.1:1002', SOURCED_LOG_LEVEL: 'error', SOURCED_PLUGINS: 'from-env-a, from-env-b', SOURCED_CHECK_TIMEOUT_MS: '750' };
     const flags = ['--listen', '127.0.0.1:1003', '--log-level', 'debug', '--plugin', 'from-flag-a', '--plugin', 'from-flag-b'];
-    const pick = (c: ReturnType<typeof loadConfig>) => ({ listen: c.listen, logLevel: c.logLevel, plugins: c.plugins, shutdownGraceMs: c.shutdownGraceMs, checkTimeoutMs: c.validation.checkTimeoutMs });
+    const pick = (c: ReturnType<typeof loadConfig>) => ({
+      listen: c.listen,
+      logLevel: c.logLevel,
+      plugins: c.plugins,
+      shutdownGraceMs: c.shutdownGraceMs,
+      checkTimeoutMs: c.validation.checkTimeoutMs,
+    });
 
-    expect(pick(loadConfig(['--config', file], {}, dir))).toEqual({ listen: '127.0.0.1:1001', logLevel: 'warn', plugins: ['from-file'], shutdownGraceMs: 1, checkTimeoutMs: 5000 });
+    expect(pick(loadConfig(['--config', file], {}, dir))).toEqual({
+      listen: '127.0.0.1:1001',
+      logLevel: 'warn',
+      plugins: ['from-file'],
+      shutdownGraceMs: 1,
+      checkTimeoutMs: 5000,
+    });
     expect(pick(loadConfig(['--config', file], env, dir))).toEqual({
       listen: '127.0.0.1:1002',
       logLevel: 'error',
@@ -354,7 +410,10 @@ secrets:
 
   /** A relative plugin path in a file is relative to that file's folder; from a variable or flag, to the working folder; a package name stays as it is. */
   it('resolves relative plugin paths against where they were written', () => {
-    const file = write('deploy/etc/sourced.yaml', 'plugins:\n  - ./plugins/mine.js\n  - ../shared/theirs.js\n  - "@acme/sourced-plugin-db2"\n  - /opt/abs.js\n');
+    const file = write(
+      'deploy/etc/sourced.yaml',
+      'plugins:\n  - ./plugins/mine.js\n  - ../shared/theirs.js\n  - "@acme/sourced-plugin-db2"\n  - /opt/abs.js\n',
+    );
     expect(loadConfig(['--config', file], {}, '/somewhere/else').plugins).toEqual([
       join(dir, 'deploy/etc/plugins/mine.js'),
       join(dir, 'deploy/shared/theirs.js'),
@@ -419,13 +478,27 @@ secrets:
         `"environment variable SOURCED_SHUTDOWN_GRACE_MS: " " is not a non-negative number"`,
       );
       // a connection limit of 0 would make every discovery wait forever
-      expect(errorOf([], { SOURCED_MAX_CONNECTIONS_PER_ENDPOINT: '0' })).toMatchInlineSnapshot(`"environment variable SOURCED_MAX_CONNECTIONS_PER_ENDPOINT: 0 is not a positive whole number"`);
-      expect(errorOf(['--config', write('errors/preview.yaml', 'preview:\n  defaultRows: 500\n  maxRows: 100\n')])).toMatchInlineSnapshot(`"preview.defaultRows in <dir>/errors/preview.yaml: 500 is more than preview.maxRows (100)"`);
-      expect(errorOf(['--config', write('errors/preview2.yaml', 'preview:\n  maskCredentialColumns: "no"\n')])).toMatchInlineSnapshot(`"preview.maskCredentialColumns in <dir>/errors/preview2.yaml: "no" is not true or false"`);
-      expect(errorOf(['--config', write('errors/targets.yaml', 'targets:\n  deny: ["10.0.0.0/33"]\n')])).toMatchInlineSnapshot(`"targets.deny in <dir>/errors/targets.yaml: "10.0.0.0/33" has a bad prefix length (0-32) (an entry is a CIDR block such as 10.0.0.0/8, an address, or a host-name pattern such as *.db.example.com)"`);
-      expect(errorOf([], { SOURCED_TARGETS_ALLOW: 'db.example.com, http://x' })).toMatchInlineSnapshot(`"environment variable SOURCED_TARGETS_ALLOW: "http://x" is neither a CIDR block, an address nor a host-name pattern (an entry is a CIDR block such as 10.0.0.0/8, an address, or a host-name pattern such as *.db.example.com)"`);
-      expect(errorOf(['--config', write('errors/targets2.yaml', 'targets:\n  allowLinkLocal: "yes"\n')])).toMatchInlineSnapshot(`"targets.allowLinkLocal in <dir>/errors/targets2.yaml: "yes" is not true or false"`);
-      expect(errorOf(['--config', write('errors/limit.yaml', 'sources:\n  maxConnectionsPerEndpoint: 2.5\n')])).toMatchInlineSnapshot(`"sources.maxConnectionsPerEndpoint in <dir>/errors/limit.yaml: 2.5 is not a positive whole number"`);
+      expect(errorOf([], { SOURCED_MAX_CONNECTIONS_PER_ENDPOINT: '0' })).toMatchInlineSnapshot(
+        `"environment variable SOURCED_MAX_CONNECTIONS_PER_ENDPOINT: 0 is not a positive whole number"`,
+      );
+      expect(errorOf(['--config', write('errors/preview.yaml', 'preview:\n  defaultRows: 500\n  maxRows: 100\n')])).toMatchInlineSnapshot(
+        `"preview.defaultRows in <dir>/errors/preview.yaml: 500 is more than preview.maxRows (100)"`,
+      );
+      expect(errorOf(['--config', write('errors/preview2.yaml', 'preview:\n  maskCredentialColumns: "no"\n')])).toMatchInlineSnapshot(
+        `"preview.maskCredentialColumns in <dir>/errors/preview2.yaml: "no" is not true or false"`,
+      );
+      expect(errorOf(['--config', write('errors/targets.yaml', 'targets:\n  deny: ["10.0.0.0/33"]\n')])).toMatchInlineSnapshot(
+        `"targets.deny in <dir>/errors/targets.yaml: "10.0.0.0/33" has a bad prefix length (0-32) (an entry is a CIDR block such as 10.0.0.0/8, an address, or a host-name pattern such as *.db.example.com)"`,
+      );
+      expect(errorOf([], { SOURCED_TARGETS_ALLOW: 'db.example.com, http://x' })).toMatchInlineSnapshot(
+        `"environment variable SOURCED_TARGETS_ALLOW: "http://x" is neither a CIDR block, an address nor a host-name pattern (an entry is a CIDR block such as 10.0.0.0/8, an address, or a host-name pattern such as *.db.example.com)"`,
+      );
+      expect(errorOf(['--config', write('errors/targets2.yaml', 'targets:\n  allowLinkLocal: "yes"\n')])).toMatchInlineSnapshot(
+        `"targets.allowLinkLocal in <dir>/errors/targets2.yaml: "yes" is not true or false"`,
+      );
+      expect(errorOf(['--config', write('errors/limit.yaml', 'sources:\n  maxConnectionsPerEndpoint: 2.5\n')])).toMatchInlineSnapshot(
+        `"sources.maxConnectionsPerEndpoint in <dir>/errors/limit.yaml: 2.5 is not a positive whole number"`,
+      );
     });
 
     /** Problems with the file itself: missing, unparsable, not an object. */

@@ -123,14 +123,20 @@ describe('the configuration schema', () => {
   /** A later layer that sends the audit log somewhere drops where an earlier one sent it. */
   it('lets the environment move the audit log from stdout to a file', () => {
     const file = write('audit/stdout.yaml', 'audit:\n  stdout: true\n');
-    expect(loadConfig(['--config', file], { SOURCED_AUDIT_FILE: 'a.log' }, dir).audit).toEqual({ ...DEFAULT_CONFIG.audit, stdout: false, file: join(dir, 'a.log') });
+    expect(loadConfig(['--config', file], { SOURCED_AUDIT_FILE: 'a.log' }, dir).audit).toEqual({
+      ...DEFAULT_CONFIG.audit,
+      stdout: false,
+      file: join(dir, 'a.log'),
+    });
     expect(loadConfig(['--config', write('audit/file.yaml', 'audit:\n  file: a.log\n')], { SOURCED_AUDIT_STDOUT: 'true' }, dir).audit.file).toBeUndefined();
   });
 
   /** An optional group set partly by the file and partly by the environment is one group. */
   it('merges a group the file and the environment both set', () => {
     const file = write('merge/prom.yaml', 'metrics:\n  prometheus:\n    port: 9999\n');
-    expect(loadConfig(['--config', file], { SOURCED_METRICS_PROMETHEUS_HOST: '0.0.0.0' }, dir).metrics).toEqual({ prometheus: { host: '0.0.0.0', port: 9999 } });
+    expect(loadConfig(['--config', file], { SOURCED_METRICS_PROMETHEUS_HOST: '0.0.0.0' }, dir).metrics).toEqual({
+      prometheus: { host: '0.0.0.0', port: 9999 },
+    });
     expect(loadConfig(['--config', write('merge/off.yaml', 'metrics:\n  prometheus: false\n')], {}, dir).metrics).toEqual({});
   });
 
@@ -145,7 +151,9 @@ describe('the configuration schema', () => {
       expect(errorOf(['--config', write('unknown/stall.yaml', 'discovery:\n  stalTimeoutMs: 1000\n')])).toMatchInlineSnapshot(
         `"discovery.stalTimeoutMs in <dir>/unknown/stall.yaml: unknown key (did you mean stallTimeoutMs?); known: defaultStrategy, heapHeadroomMb, stallTimeoutMs, stallProbeAfterMs"`,
       );
-      expect(errorOf(['--config', write('unknown/jwt.yaml', 'auth:\n  jwt:\n    jwks: k.json\n    issuer: i\n    audience: a\n    requireExp: false\n')])).toMatchInlineSnapshot(
+      expect(
+        errorOf(['--config', write('unknown/jwt.yaml', 'auth:\n  jwt:\n    jwks: k.json\n    issuer: i\n    audience: a\n    requireExp: false\n')]),
+      ).toMatchInlineSnapshot(
         `"auth.jwt.requireExp in <dir>/unknown/jwt.yaml: unknown key (did you mean requireExpiry?); known: jwks, issuer, audience, principalClaim, requireExpiry"`,
       );
       expect(errorOf(['--config', write('unknown/tls.yaml', 'server:\n  tls:\n    cert: a.crt\n    key: a.key\n    caFile: ca.crt\n')])).toMatchInlineSnapshot(
@@ -159,7 +167,10 @@ describe('the configuration schema', () => {
 
     /** A value of the wrong type names its path and the type expected; every problem of the file is listed. */
     it('a wrong type, with what was expected', () => {
-      const file = write('types/all.yaml', 'shutdownGraceMs: "2500"\nlimits:\n  maxEntities: many\ntargets:\n  allow: 10.0.0.0/8\nrbac:\n  roles: []\nauth:\n  tokens:\n    - principal: ci\n');
+      const file = write(
+        'types/all.yaml',
+        'shutdownGraceMs: "2500"\nlimits:\n  maxEntities: many\ntargets:\n  allow: 10.0.0.0/8\nrbac:\n  roles: []\nauth:\n  tokens:\n    - principal: ci\n',
+      );
       expect(errorOf(['--config', file])).toMatchInlineSnapshot(`
         "shutdownGraceMs in <dir>/types/all.yaml: "2500" is not a non-negative number (a string: write the number without quotes)
         limits.maxEntities in <dir>/types/all.yaml: "many" is not a non-negative whole number
@@ -171,13 +182,19 @@ describe('the configuration schema', () => {
         `"environment variable SOURCED_DISCOVERY_DEFAULT_STRATEGY: "fast" is not one of CONSERVATIVE, BALANCED, AGGRESSIVE, ADAPTIVE"`,
       );
       expect(errorOf([], { SOURCED_AUTH_TOKENS: '[{"principal": "ci", ' })).toMatch(/^environment variable SOURCED_AUTH_TOKENS: not valid JSON \(/);
-      expect(errorOf([], { SOURCED_SECRETS_ORDER: 'reference,reference' })).toMatchInlineSnapshot(`"environment variable SOURCED_SECRETS_ORDER: lists a link twice"`);
-      expect(errorOf([], { SOURCED_TARGETS_DNS_SERVERS: '10.0.0.2, dns.example.com' })).toMatch(/^environment variable SOURCED_TARGETS_DNS_SERVERS: .*dns\.example\.com.* \(a DNS server is an address, ip or ip:port/);
+      expect(errorOf([], { SOURCED_SECRETS_ORDER: 'reference,reference' })).toMatchInlineSnapshot(
+        `"environment variable SOURCED_SECRETS_ORDER: lists a link twice"`,
+      );
+      expect(errorOf([], { SOURCED_TARGETS_DNS_SERVERS: '10.0.0.2, dns.example.com' })).toMatch(
+        /^environment variable SOURCED_TARGETS_DNS_SERVERS: .*dns\.example\.com.* \(a DNS server is an address, ip or ip:port/,
+      );
     });
 
     /** A rule between keys names the layer that set the key. */
     it('a rule between keys, with the layer that broke it', () => {
-      expect(errorOf([], { SOURCED_PREVIEW_DEFAULT_ROWS: '5000' })).toMatchInlineSnapshot(`"environment variable SOURCED_PREVIEW_DEFAULT_ROWS: 5000 is more than preview.maxRows (1000)"`);
+      expect(errorOf([], { SOURCED_PREVIEW_DEFAULT_ROWS: '5000' })).toMatchInlineSnapshot(
+        `"environment variable SOURCED_PREVIEW_DEFAULT_ROWS: 5000 is more than preview.maxRows (1000)"`,
+      );
       expect(errorOf([], { SOURCED_AUTH_JWT_ISSUER: 'https://idp' })).toMatchInlineSnapshot(`
         "auth.jwt.jwks (in the file, or SOURCED_AUTH_JWT_JWKS): missing: a non-empty string
         auth.jwt.audience (in the file, or SOURCED_AUTH_JWT_AUDIENCE): missing: a non-empty string"

@@ -116,7 +116,11 @@ describe('audit aggregation and checkpoints', () => {
     // Reopened: the next run starts after the signed close.
     const again = await AuditLog.open({ file }, { signingKey: key, checkpointEveryMs: 0 });
     await again.close();
-    expect(lines(file).slice(-2).map((l) => l.checkpoint)).toMatchObject([{ reason: 'open', after: 'close' }, { reason: 'close' }]);
+    expect(
+      lines(file)
+        .slice(-2)
+        .map((l) => l.checkpoint),
+    ).toMatchObject([{ reason: 'open', after: 'close' }, { reason: 'close' }]);
     expect((await verifyAuditLog(file, { key })).ok).toBe(true);
   });
 });

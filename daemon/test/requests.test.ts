@@ -22,7 +22,17 @@ const parser = new RequestParser({ config, pluginRegistry: types, previewEngine,
 
 const source = DataSource.fromPartial({ id: 'orders', type: 'postgres', primary: { host: 'db.internal', port: 5432, database: 'app' } });
 const discover = (extra: Record<string, unknown>) =>
-  parser.discover({ dataSource: source, strategy: 0, batchSize: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0, filter: undefined, sampling: undefined, ...extra } as never);
+  parser.discover({
+    dataSource: source,
+    strategy: 0,
+    batchSize: 0,
+    resumeAfter: '',
+    maxEntities: 0,
+    maxDurationMs: 0,
+    filter: undefined,
+    sampling: undefined,
+    ...extra,
+  } as never);
 
 /** The field violations of what `run` throws (undefined when it throws something else or nothing). */
 function violations(run: () => unknown): { field: string; description: string }[] | undefined {
@@ -38,13 +48,20 @@ function violations(run: () => unknown): { field: string; description: string }[
 describe('requests parsed once at the edge', () => {
   it('reports the RPC fields before the data source, in the order the handlers always did', () => {
     expect(violations(() => discover({ dataSource: undefined, strategy: 99 }))?.[0].field).toBe('strategy');
-    expect(violations(() => discover({ dataSource: undefined, filter: { includeSchemas: [''], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false } }))?.[0].field).toMatch(/^filter\./);
+    expect(
+      violations(() =>
+        discover({
+          dataSource: undefined,
+          filter: { includeSchemas: [''], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false },
+        }),
+      )?.[0].field,
+    ).toMatch(/^filter\./);
     expect(violations(() => discover({ dataSource: undefined, resumeAfter: 'not a cursor' }))?.[0].field).toBe('resume_after');
     expect(violations(() => discover({ dataSource: undefined }))).toEqual([{ field: 'data_source', description: 'is required' }]);
     expect(violations(() => parser.preview({ dataSource: undefined, strategy: 0, table: undefined, columns: [], limit: 0 } as never))?.[0].field).toBe('table');
-    expect(violations(() => parser.preview({ dataSource: source, strategy: 0, table: { schema: 'public', name: 'orders' }, columns: [], limit: 51 } as never))).toEqual([
-      { field: 'limit', description: "51 is more than this daemon's maximum of 50 rows (preview.maxRows)" },
-    ]);
+    expect(
+      violations(() => parser.preview({ dataSource: source, strategy: 0, table: { schema: 'public', name: 'orders' }, columns: [], limit: 51 } as never)),
+    ).toEqual([{ field: 'limit', description: "51 is more than this daemon's maximum of 50 rows (preview.maxRows)" }]);
     expect(violations(() => parser.profile({ dataSource: undefined, strategy: 0, mode: 77, table: undefined } as never))?.[0].field).toBe('mode');
     expect(violations(() => parser.validate({ dataSource: undefined, checkTimeoutMs: 0 }))).toEqual([{ field: 'data_source', description: 'is required' }]);
   });
@@ -67,8 +84,20 @@ describe('requests parsed once at the edge', () => {
     expect(discover({}).request.strategy).toBe(config.discovery.defaultStrategy);
     const preview = parser.preview({ dataSource: source, strategy: 0, table: { schema: 'public', name: 'orders' }, columns: ['id'], limit: 0 } as never);
     expect(preview.request.checked.limit).toBe(config.preview.defaultRows);
-    const profile = parser.profile({ dataSource: source, strategy: 0, mode: ProfileMode.PROFILE_MODE_SAMPLE, table: { schema: 'public', name: 'orders' }, columns: [], sampleRows: 0, mostCommonLimit: 0, histogramBuckets: 3 } as never);
-    expect(profile.request).toMatchObject({ mode: 'SAMPLE', checked: { sampleRows: config.profile.defaultSampleRows, mostCommonLimit: 10, histogramBuckets: 3 } });
+    const profile = parser.profile({
+      dataSource: source,
+      strategy: 0,
+      mode: ProfileMode.PROFILE_MODE_SAMPLE,
+      table: { schema: 'public', name: 'orders' },
+      columns: [],
+      sampleRows: 0,
+      mostCommonLimit: 0,
+      histogramBuckets: 3,
+    } as never);
+    expect(profile.request).toMatchObject({
+      mode: 'SAMPLE',
+      checked: { sampleRows: config.profile.defaultSampleRows, mostCommonLimit: 10, histogramBuckets: 3 },
+    });
     expect(parser.validate({ dataSource: source, checkTimeoutMs: 10 ** 9 }).checkTimeoutMs).toBe(config.limits.maxCheckTimeoutMs);
   });
 
@@ -84,11 +113,22 @@ describe('requests parsed once at the edge', () => {
       close: async () => undefined,
     } as unknown as Connector;
     // A limit past the maximum: checkRequest refuses it, run with a checked request does not.
-    const preview = { ...previewEngine.checkRequest({ table: { schema: 'public', name: 'orders' }, columns: [], limit: 5, strategy: 'BALANCED' }), limit: 10_000 };
+    const preview = {
+      ...previewEngine.checkRequest({ table: { schema: 'public', name: 'orders' }, columns: [], limit: 5, strategy: 'BALANCED' }),
+      limit: 10_000,
+    };
     await expect(previewEngine.run(connector, preview, new AbortController().signal).next()).rejects.toThrow(/cannot preview/);
     expect(() => previewEngine.checkRequest(preview)).toThrow(InputError);
     // An unparseable cursor: the checked one is used, the run gets as far as the connector.
-    const discovery = { ...DiscoveryEngine.checkRequest({ filter: { includeSchemas: [], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false }, strategy: 'BALANCED', batchSize: 0, resumeAfter: '' }), resumeAfter: 'not a cursor' };
+    const discovery = {
+      ...DiscoveryEngine.checkRequest({
+        filter: { includeSchemas: [], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false },
+        strategy: 'BALANCED',
+        batchSize: 0,
+        resumeAfter: '',
+      }),
+      resumeAfter: 'not a cursor',
+    };
     await expect(new DiscoveryEngine(tracer).run(connector, discovery, new AbortController().signal).next()).rejects.toThrow();
     expect(initialized).toEqual(['initialize']);
   });

@@ -101,7 +101,9 @@ describe('the daemon OpenTelemetry setup', () => {
 
   /** A misspelt exporter would export nothing without a word: it stops the start, in either mode. */
   it('refuses unknown exporter names', async () => {
-    await expect(start({ env: { OTEL_TRACES_EXPORTER: 'jaegr' } })).rejects.toThrow('OTEL_TRACES_EXPORTER: unknown exporter "jaegr"; use otlp, console, zipkin, none');
+    await expect(start({ env: { OTEL_TRACES_EXPORTER: 'jaegr' } })).rejects.toThrow(
+      'OTEL_TRACES_EXPORTER: unknown exporter "jaegr"; use otlp, console, zipkin, none',
+    );
     process.env.OTEL_METRICS_EXPORTER = 'otlp,prometeus';
     try {
       await expect(start()).rejects.toThrow('OTEL_METRICS_EXPORTER: unknown exporter "prometeus"; use otlp, console, prometheus, none');

@@ -81,7 +81,19 @@ export type { TlsSession } from '@sourced/core';
 export type { CloudProvider, CloudSettings, DataSource, Endpoint, EndpointRole, Location, SslMode, SslSettings } from '@sourced/core';
 
 // ---- validation checks ----
-export { connectionArgsOf, dnsCheck, failed, latencyCheck, LATENCY_ROUNDS, passed, resolveCredentialsCheck, skipped, SLOW_MEDIAN_MS, tcpCheck, warning } from '@sourced/core';
+export {
+  connectionArgsOf,
+  dnsCheck,
+  failed,
+  latencyCheck,
+  LATENCY_ROUNDS,
+  passed,
+  resolveCredentialsCheck,
+  skipped,
+  SLOW_MEDIAN_MS,
+  tcpCheck,
+  warning,
+} from '@sourced/core';
 export type { CheckContext, CheckDefinition, CheckResult, CheckStatus, StandardCheckState, ValidationPlan } from '@sourced/core';
 
 // ---- discovery: what a connector returns ----
@@ -117,18 +129,56 @@ export type { Cell, PreviewColumnInfo, PreviewRead } from '@sourced/core';
 export type { ColumnFigureMethods, ColumnProfile, FigureMethod, ProfileItem, ProfileMode, ProfileRead, StatisticsAge, TableProfile } from '@sourced/core';
 
 // ---- secrets ----
-export { isSecret, parseSecretReference, pickJsonPath, REDACTED_TEXT, scrubbedErrorText, scrubSecrets, Secret, SecretErrorReason, SecretResolutionError } from '@sourced/core';
-export type { ChainAttempt, ResolvedSecret, SecretInput, SecretProvider, SecretProviderContext, SecretReference, SecretRequest, SecretValueInput } from '@sourced/core';
+export {
+  isSecret,
+  parseSecretReference,
+  pickJsonPath,
+  REDACTED_TEXT,
+  scrubbedErrorText,
+  scrubSecrets,
+  Secret,
+  SecretErrorReason,
+  SecretResolutionError,
+} from '@sourced/core';
+export type {
+  ChainAttempt,
+  ResolvedSecret,
+  SecretInput,
+  SecretProvider,
+  SecretProviderContext,
+  SecretReference,
+  SecretRequest,
+  SecretValueInput,
+} from '@sourced/core';
 
 // ---- key providers of envelope encryption (since 1.3.0; docs/encryption.md) ----
-export { DataKeyInvalidError, KeyAccessDeniedError, KeyDisabledError, KeyErrorReason, KeyNotFoundError, KeyProviderMissingError, KeyProviderUnavailableError, KeyUnusableError } from '@sourced/core';
+export {
+  DataKeyInvalidError,
+  KeyAccessDeniedError,
+  KeyDisabledError,
+  KeyErrorReason,
+  KeyNotFoundError,
+  KeyProviderMissingError,
+  KeyProviderUnavailableError,
+  KeyUnusableError,
+} from '@sourced/core';
 export type { EncryptionContext, GeneratedDataKey, KeyProvider, KeyProviderContext } from '@sourced/core';
 
 // ---- database tokens from cloud identities ----
 export type { DatabaseToken, DatabaseTokenContext, DatabaseTokenMinter, DatabaseTokenProvider, DatabaseTokenRequest } from '@sourced/core';
 
 // ---- errors a plugin may raise ----
-export { AbortedError, abortedErrorFrom, describeError, InputError, NotAllowedError, NotFoundError, SourcedError, throwIfAborted, UnavailableError } from '@sourced/core';
+export {
+  AbortedError,
+  abortedErrorFrom,
+  describeError,
+  InputError,
+  NotAllowedError,
+  NotFoundError,
+  SourcedError,
+  throwIfAborted,
+  UnavailableError,
+} from '@sourced/core';
 export type { FieldViolation } from '@sourced/core';
 
 // ---- logging, tracing and small helpers ----

@@ -41,16 +41,20 @@ function extract(configName: string, reportFolder = join(sdk, 'api')) {
 
 describe('plugin SDK API report (API Extractor)', () => {
   /** The public types of every SDK entry are exactly the committed report: a change must be deliberate (and versioned). */
-  it.each(CONFIGS.map((c) => [c.specifier, c] as const))('%s matches its committed report', (_specifier, { config, report }) => {
-    const { result, problems, fresh } = extract(config);
-    const committed = readFileSync(join(sdk, 'api', report), 'utf8');
-    expect(fresh(), `sdk/api/${report}: ${API_CHANGED_MESSAGE}`).toBe(committed);
-    expect(result.apiReportChanged).toBe(false);
-    expect(problems).toEqual([]);
-    expect(result.succeeded).toBe(true);
-    // No machine-specific path in what is committed.
-    expect(committed).not.toMatch(/(^|[\s"'(])\/(work|home|Users|tmp)\//m);
-  }, 120_000);
+  it.each(CONFIGS.map((c) => [c.specifier, c] as const))(
+    '%s matches its committed report',
+    (_specifier, { config, report }) => {
+      const { result, problems, fresh } = extract(config);
+      const committed = readFileSync(join(sdk, 'api', report), 'utf8');
+      expect(fresh(), `sdk/api/${report}: ${API_CHANGED_MESSAGE}`).toBe(committed);
+      expect(result.apiReportChanged).toBe(false);
+      expect(problems).toEqual([]);
+      expect(result.succeeded).toBe(true);
+      // No machine-specific path in what is committed.
+      expect(committed).not.toMatch(/(^|[\s"'(])\/(work|home|Users|tmp)\//m);
+    },
+    120_000,
+  );
 
   /** The check fails when the API and the committed report differ (here: the report lost a declaration). */
   it('fails when the committed report does not match the API', () => {

@@ -241,7 +241,11 @@ const key: RelationKey = { schema: relation.schema, name: relation.name };
 const sorted = [...entities].sort(compareRelationKeys);
 
 // Schema inference of documents, in one call or a document at a time.
-const inferenceOptions: SchemaInferenceOptions = { maxFields: DEFAULT_SAMPLING.maxFields, maxDepth: 10, classify: (value) => ({ type: typeof value, shape: 'scalar' }) };
+const inferenceOptions: SchemaInferenceOptions = {
+  maxFields: DEFAULT_SAMPLING.maxFields,
+  maxDepth: 10,
+  classify: (value) => ({ type: typeof value, shape: 'scalar' }),
+};
 const fromSample: InferredSchema = inferSchema([{ tags: ['a'] }], inferenceOptions);
 const inferrer = new SchemaInferrer({ maxFields: 100 });
 inferrer.add({ email: 'a@example.com' });
@@ -441,7 +445,9 @@ function classify(error: unknown): ConnectFailure {
 class SqlConnector extends LocationAwareConnector<SqlConnection> {
   protected override async openConnection(args: ConnectionArgs, signal: AbortSignal): Promise<SqlConnection> {
     const tls = args.tls ? toNodeTlsOptions(args.tls, args.host) : undefined;
-    const socket: Socket = args.targets ? args.targets.connect({ host: args.host, port: args.port, keepAlive: args.keepAlive }) : netConnect(args.port, args.host);
+    const socket: Socket = args.targets
+      ? args.targets.connect({ host: args.host, port: args.port, keepAlive: args.keepAlive })
+      : netConnect(args.port, args.host);
     try {
       throwIfAborted(signal);
       this.context.logger.debug('connected', { tls: tls !== undefined, user: args.user, database: args.database, timeout_ms: args.connectTimeoutMs });
@@ -465,7 +471,12 @@ class SqlConnector extends LocationAwareConnector<SqlConnection> {
     return rows.map((r) => ({ name: String(r.nspname), usable: true })).filter((s) => filter.schemaMatches(s.name) || filter.includeSystemSchemas);
   }
 
-  protected override async queryRelations(conn: SqlConnection, page: RelationPage, signal: AbortSignal, parallel: readonly SqlConnection[]): Promise<CatalogEntity[]> {
+  protected override async queryRelations(
+    conn: SqlConnection,
+    page: RelationPage,
+    signal: AbortSignal,
+    parallel: readonly SqlConnection[],
+  ): Promise<CatalogEntity[]> {
     const readers = [conn, ...parallel];
     const parts = await mapWithConcurrency(readers, readers.length, (c) => c.query('SELECT ...', signal), signal);
     return parts.length > 0 ? [relation].filter((r) => matchesAnyGlob(r.name, page.filter.includeTables)) : [];
@@ -475,7 +486,12 @@ class SqlConnector extends LocationAwareConnector<SqlConnection> {
     return Math.min(page.concurrency - 1, 3);
   }
 
-  protected override async queryCount(conn: SqlConnection, filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal): Promise<number | undefined> {
+  protected override async queryCount(
+    conn: SqlConnection,
+    filter: CompiledFilter,
+    after: RelationKey | undefined,
+    signal: AbortSignal,
+  ): Promise<number | undefined> {
     const [row] = await conn.query(`SELECT count(*) FROM pg_class WHERE ${after ? 'after' : 'all'}`, signal);
     return filter.includeSchemas.length === 0 ? Number(row?.count ?? 0) : undefined;
   }
@@ -616,11 +632,24 @@ const reference: SecretReference | undefined = parseSecretReference('acme-vault:
 const fields: LogFields = { secret, ok: isSecret(secret) };
 const logger: Logger = noopLogger.child(fields);
 const glob: RegExp = globToRegExp('shop_*');
-const constants: [number, number, number, string, string] = [CERT_EXPIRY_WARNING_DAYS, LATENCY_ROUNDS, SLOW_MEDIAN_MS, PLUGIN_SDK_VERSION, PLUGIN_API_VERSION.toString()];
+const constants: [number, number, number, string, string] = [
+  CERT_EXPIRY_WARNING_DAYS,
+  LATENCY_ROUNDS,
+  SLOW_MEDIAN_MS,
+  PLUGIN_SDK_VERSION,
+  PLUGIN_API_VERSION.toString(),
+];
 const isPlugin: boolean = isSourcedPlugin(plugin) && isSourcedPlugin(legacy);
 
 // Types plugins read from the host.
-function readHost(context: ConnectorContext, budget: ConnectionBudget, policy: TargetPolicy, guard: SocksGuard, lease: GuardLease, minter: DatabaseTokenMinter): void {
+function readHost(
+  context: ConnectorContext,
+  budget: ConnectionBudget,
+  policy: TargetPolicy,
+  guard: SocksGuard,
+  lease: GuardLease,
+  minter: DatabaseTokenMinter,
+): void {
   const resolver: SecretResolver = context.secrets;
   const request: SecretRequest = { propertyKeys: ['password'], label: 'password', field: 'data_source.credentials.password', source: {} as DataSource };
   const release: ReleaseSlot | undefined = budget.tryAcquire(`acme://db:1:${budget.limit}`);
@@ -692,7 +721,9 @@ expectTypeOf<Connector['failover']>().returns.resolves.toEqualTypeOf<EndpointRol
 type PageShape = { filter: CompiledFilter; after?: RelationKey; limit: number; concurrency: number; sampling: SamplingOptions };
 expectTypeOf<Pick<RelationPage, keyof PageShape>>().toEqualTypeOf<PageShape>();
 expectTypeOf<SamplingOptions>().toEqualTypeOf<{ sampleSize: number; maxTimeMs: number; maxFields: number }>();
-expectTypeOf<ConstructorParameters<typeof LocationAwareConnector<unknown>>>().toEqualTypeOf<[definition: ConnectorDefinition, source: DataSource, context: ConnectorContext]>();
+expectTypeOf<ConstructorParameters<typeof LocationAwareConnector<unknown>>>().toEqualTypeOf<
+  [definition: ConnectorDefinition, source: DataSource, context: ConnectorContext]
+>();
 expectTypeOf<SqlConnector>().toExtend<Connector>();
 type ConnectionArgsShape = {
   role: EndpointRole;
@@ -814,7 +845,9 @@ expectTypeOf<DatabaseToken>().toEqualTypeOf<{ token: Secret; expiresAt: number }
 expectTypeOf<SourcedError>().toExtend<Error>();
 type SourcedErrorShape = { readonly reason: string; readonly metadata: Record<string, string> };
 expectTypeOf<Pick<SourcedError, keyof SourcedErrorShape>>().toEqualTypeOf<SourcedErrorShape>();
-expectTypeOf(SourcedError).constructorParameters.toEqualTypeOf<[reason: string, message: string, options?: { cause?: unknown; metadata?: Record<string, string> }]>();
+expectTypeOf(SourcedError).constructorParameters.toEqualTypeOf<
+  [reason: string, message: string, options?: { cause?: unknown; metadata?: Record<string, string> }]
+>();
 expectTypeOf<InputError>().toExtend<SourcedError>();
 expectTypeOf<InputError['violations']>().toEqualTypeOf<FieldViolation[]>();
 expectTypeOf<NotFoundError>().toExtend<SourcedError>();

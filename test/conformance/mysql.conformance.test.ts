@@ -78,12 +78,18 @@ describeConnectorConformance({
     await rootQuery(db, `GRANT SELECT, SHOW VIEW ON shop.* TO '${user}'@'%'`);
     await rootQuery(db, `GRANT SELECT ON warehouse.* TO '${user}'@'%'`);
     await rootQuery(db, `CREATE DATABASE ${typesDatabase}`);
-    await rootQuery(db, `CREATE TABLE ${typesDatabase}.types (id INT PRIMARY KEY, i8 BIGINT, u8 BIGINT UNSIGNED, d DECIMAL(30,10), f DOUBLE, b BIT(10),
-      t VARCHAR(20), bin VARBINARY(8), dt DATETIME(3), dd DATE, tm TIME, j JSON, e ENUM('x','y'), bo BOOLEAN) ENGINE=InnoDB`);
-    await rootQuery(db, `SET STATEMENT sql_mode = '' FOR INSERT INTO ${typesDatabase}.types VALUES
+    await rootQuery(
+      db,
+      `CREATE TABLE ${typesDatabase}.types (id INT PRIMARY KEY, i8 BIGINT, u8 BIGINT UNSIGNED, d DECIMAL(30,10), f DOUBLE, b BIT(10),
+      t VARCHAR(20), bin VARBINARY(8), dt DATETIME(3), dd DATE, tm TIME, j JSON, e ENUM('x','y'), bo BOOLEAN) ENGINE=InnoDB`,
+    );
+    await rootQuery(
+      db,
+      `SET STATEMENT sql_mode = '' FOR INSERT INTO ${typesDatabase}.types VALUES
       (1, 9223372036854775807, 18446744073709551615, 12345678901234567890.0123456789, 1.5, 682, 'héllo ☃', 0x00FF10, '2024-03-01 09:30:00.123', '2024-03-01', '838:59:59', '{"a": [1, "x"]}', 'x', TRUE),
       (2, -9223372036854775808, 0, -0.0000000001, -1e308, 0, '', '', '0000-00-00 00:00:00', '0000-00-00', '-838:59:59', 'null', 'y', FALSE),
-      (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)`);
+      (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)`,
+    );
     await rootQuery(db, `GRANT SELECT ON ${typesDatabase}.* TO '${user}'@'%'`);
     return { dataSource: source(password), secrets: [password] };
   },

@@ -35,7 +35,15 @@ describe('sourced audit verify', () => {
 
     const json = await runCli(['audit', 'verify', intact, '--json', '--expect-last', lastHash]);
     expect(json.code).toBe(0);
-    expect(JSON.parse(json.stdout)).toEqual({ file: intact, ok: true, lines: 1204, lastHash, lastSeq: 1204, expected: { line: 1204, linesAfter: 0 }, checkpoints: 0 });
+    expect(JSON.parse(json.stdout)).toEqual({
+      file: intact,
+      ok: true,
+      lines: 1204,
+      lastHash,
+      lastSeq: 1204,
+      expected: { line: 1204, linesAfter: 0 },
+      checkpoints: 0,
+    });
   });
 
   it('a tampered file: exit 1, naming the line', async () => {

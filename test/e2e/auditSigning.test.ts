@@ -91,7 +91,12 @@ describe('signed audit checkpoints (daemon processes and the CLI)', () => {
     // A line and a closing checkpoint "signed" with a key the attacker made up.
     const fakeKey = randomBytes(32);
     const appended = JSON.parse(forgedLine(lines.at(-1)!, 'ops-admin')) as Line;
-    const cp = { time: new Date().toISOString(), checkpoint: { alg: 'HMAC-SHA256' as const, key_id: keyId(Buffer.from(key)), reason: 'close' as const }, seq: appended.seq + 1, prev: appended.hash };
+    const cp = {
+      time: new Date().toISOString(),
+      checkpoint: { alg: 'HMAC-SHA256' as const, key_id: keyId(Buffer.from(key)), reason: 'close' as const },
+      seq: appended.seq + 1,
+      prev: appended.hash,
+    };
     const forgedCheckpoint = sealCheckpoint({ ...cp, mac: checkpointMac(fakeKey, cp) }).text;
     const withCheckpoint = join(dir, 'forged-checkpoint.log');
     writeFileSync(withCheckpoint, `${readFileSync(log, 'utf8')}${JSON.stringify(appended)}\n${forgedCheckpoint}\n`);

@@ -80,7 +80,10 @@ describe('unauthenticated floods (a daemon process)', () => {
 
     await d.daemon.terminate();
     const file = join(d.dir, 'audit.log');
-    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const flooded = lines.filter((l) => l.peer === '127.0.0.2');
     // One line per RPC and code for the first failure, one more with the count of the rest.
     expect(flooded.length).toBeLessThanOrEqual(4);

@@ -123,8 +123,20 @@ describe('sourced command-line client', () => {
       const r = await sourced('--help');
       expect(r.code).toBe(0);
       const lines = r.stdout.split('\n');
-      for (const command of ['serve [options]', 'validate [options] <FILE>', 'discover [options] <FILE>', 'preview [options] <FILE>', 'profile [options] <FILE>', 'plugins [options]', 'audit', 'demo [options]']) {
-        expect(lines.some((l) => l.startsWith(`  ${command}  `)), command).toBe(true);
+      for (const command of [
+        'serve [options]',
+        'validate [options] <FILE>',
+        'discover [options] <FILE>',
+        'preview [options] <FILE>',
+        'profile [options] <FILE>',
+        'plugins [options]',
+        'audit',
+        'demo [options]',
+      ]) {
+        expect(
+          lines.some((l) => l.startsWith(`  ${command}  `)),
+          command,
+        ).toBe(true);
       }
       expect(r.stdout).toContain('Exit codes:');
     });
@@ -207,8 +219,18 @@ describe('sourced command-line client', () => {
 
     /** Input the daemon rejects exits 2 and names each offending field. */
     it.for([
-      ['HYBRID without a secondary', 'hybrid.yaml', 'type: postgres\nlocation: HYBRID\nprimary: { host: 127.0.0.1, port: 5432, database: app }\n', 'data_source.secondary: is required when location is HYBRID'],
-      ['a port out of range', 'port.json', JSON.stringify({ type: 'postgres', primary: { host: '127.0.0.1', port: 70000 } }), 'data_source.primary.port: 70000 is not a TCP port (1-65535)'],
+      [
+        'HYBRID without a secondary',
+        'hybrid.yaml',
+        'type: postgres\nlocation: HYBRID\nprimary: { host: 127.0.0.1, port: 5432, database: app }\n',
+        'data_source.secondary: is required when location is HYBRID',
+      ],
+      [
+        'a port out of range',
+        'port.json',
+        JSON.stringify({ type: 'postgres', primary: { host: '127.0.0.1', port: 70000 } }),
+        'data_source.primary.port: 70000 is not a TCP port (1-65535)',
+      ],
     ])('exits 2 naming the field for %s', async ([, name, text, violation], { expect }) => {
       const r = await sourced('validate', file(name, text));
       expect(r.code).toBe(2);
@@ -237,7 +259,14 @@ describe('sourced command-line client', () => {
     /** A database the daemon cannot reach is the daemon's answer, not an unreachable daemon: exit 4, no hint to start the daemon. */
     it('tells an unreachable database from an unreachable daemon', async ({ expect }) => {
       const port = await freePort();
-      const closed = file('closed.json', JSON.stringify({ type: 'postgres', primary: { host: '127.0.0.1', port, database: 'x' }, credentials: { username: 'u', password: 'env://SOURCED_SECRET_CLI_PG' } }));
+      const closed = file(
+        'closed.json',
+        JSON.stringify({
+          type: 'postgres',
+          primary: { host: '127.0.0.1', port, database: 'x' },
+          credentials: { username: 'u', password: 'env://SOURCED_SECRET_CLI_PG' },
+        }),
+      );
       const r = await sourced('discover', closed);
       expect(r.code).toBe(4);
       expect(r.stderr).toContain(`sourced: UNAVAILABLE: connection refused by 127.0.0.1:${port}`);
@@ -264,8 +293,14 @@ describe('sourced command-line client', () => {
       const lines = r.stdout.split('\n');
       const examples = r.stdout.split('Examples:\n')[1]?.split('\n\n')[0].split('\n') ?? [];
       for (const command of ['serve', 'validate', 'discover', 'preview', 'profile', 'plugins', 'audit', 'demo']) {
-        expect(lines.find((l) => l.startsWith(`  ${command} `)), command).toMatch(/ {2}[a-z]/);
-        expect(examples.some((e) => e.startsWith(`  sourced ${command} `) || e === `  sourced ${command}`), command).toBe(true);
+        expect(
+          lines.find((l) => l.startsWith(`  ${command} `)),
+          command,
+        ).toMatch(/ {2}[a-z]/);
+        expect(
+          examples.some((e) => e.startsWith(`  sourced ${command} `) || e === `  sourced ${command}`),
+          command,
+        ).toBe(true);
       }
       expect(r.stdout).toMatch(/^ {2}demo \[options\] +try it: a daemon and an embedded PostgreSQL/m);
       expect(r.stdout).toMatch(/^Exit codes: 0 ok, 1 validation failed, 2 bad input .*3 daemon unreachable, 4 other error\.$/m);
@@ -342,7 +377,14 @@ describe('sourced command-line client', () => {
 
     /** A failed validation into a file still exits 1; --json goes to the file too. */
     it('exits 1 with --output and --json when the validation fails', async ({ expect }) => {
-      const wrong = file('wrong-password-2.json', JSON.stringify({ type: 'postgres', primary: { host: pg.host, port: pg.port, database: pg.database }, credentials: { username: pg.user, password: wrongPassword } }));
+      const wrong = file(
+        'wrong-password-2.json',
+        JSON.stringify({
+          type: 'postgres',
+          primary: { host: pg.host, port: pg.port, database: pg.database },
+          credentials: { username: pg.user, password: wrongPassword },
+        }),
+      );
       const out = join(dir, 'failed.ndjson');
       const r = await sourced('validate', wrong, '--json', '--output', out);
       expect(r.code).toBe(1);
@@ -395,7 +437,9 @@ describe('sourced command-line client', () => {
       expect(r.code).toBe(0);
       expect(r.stdout).toBe('');
       const relations = ndjson(readFileSync(out, 'utf8')).filter((e) => e.kind === 'relation');
-      expect(relations.map((e) => `${String((e.relation as Json).schema)}.${String((e.relation as Json).name)}`).sort()).toEqual(FIXTURE_RELATIONS.filter((x) => x.startsWith('inventory.')));
+      expect(relations.map((e) => `${String((e.relation as Json).schema)}.${String((e.relation as Json).name)}`).sort()).toEqual(
+        FIXTURE_RELATIONS.filter((x) => x.startsWith('inventory.')),
+      );
     });
 
     /** --format tree: each schema, then its relations one per line (├── … └──) with kind, columns, pk, fks, indexes; then the summary. */
@@ -441,7 +485,12 @@ describe('sourced command-line client', () => {
 
     /** The daemon refusing input on discover is exit 2 too, as on validate. */
     it('exits 2 when the daemon refuses the data source of discover', async ({ expect }) => {
-      const r = await sourced('discover', file('port-2.json', JSON.stringify({ type: 'postgres', primary: { host: '127.0.0.1', port: 70000 } })), '--format', 'ndjson');
+      const r = await sourced(
+        'discover',
+        file('port-2.json', JSON.stringify({ type: 'postgres', primary: { host: '127.0.0.1', port: 70000 } })),
+        '--format',
+        'ndjson',
+      );
       expect(r.code).toBe(2);
       expect(r.stdout).toBe('');
       expect(r.stderr).toMatch(/^sourced: INVALID_ARGUMENT: /);
@@ -460,7 +509,10 @@ describe('sourced command-line client', () => {
    * the test reads what was drawn and, by replaying the "erase line" sequences, what stays on screen.
    */
   const pty = hasScript();
-  if (!pty) console.warn('cli.test.ts: SKIPPING the terminal tests: util-linux `script` is not installed (apt-get install bsdutils) to give the client a pseudo-terminal');
+  if (!pty)
+    console.warn(
+      'cli.test.ts: SKIPPING the terminal tests: util-linux `script` is not installed (apt-get install bsdutils) to give the client a pseudo-terminal',
+    );
   (pty ? describe.concurrent : describe.skip)('on a terminal (util-linux script)', () => {
     /** Each check shows "running <title>…" while it runs, then that line is replaced by its coloured result. */
     it('shows each check live and replaces it with the result', async ({ expect }) => {
@@ -479,7 +531,14 @@ describe('sourced command-line client', () => {
 
     /** A failed check: ✖ in red, its hint on its own indented line, exit 1. */
     it('marks a failed check and its hint on a terminal', async ({ expect }) => {
-      const wrong = file('wrong-password-pty.json', JSON.stringify({ type: 'postgres', primary: { host: pg.host, port: pg.port, database: pg.database }, credentials: { username: pg.user, password: wrongPassword } }));
+      const wrong = file(
+        'wrong-password-pty.json',
+        JSON.stringify({
+          type: 'postgres',
+          primary: { host: pg.host, port: pg.port, database: pg.database },
+          credentials: { username: pg.user, password: wrongPassword },
+        }),
+      );
       const r = await sourcedOnPty({}, 'validate', wrong);
       expect(r.code).toBe(1);
       expect(r.output).toMatch(/\x1b\[31m✖\x1b\[39m Authenticate/);

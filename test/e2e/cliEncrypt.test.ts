@@ -57,23 +57,42 @@ describe('sourced encrypt', () => {
     const file = join(dir, 'orders.json');
     writeFileSync(
       file,
-      JSON.stringify({ id: 'orders-db', type: 'postgres', primary: { host: pg.host, port: pg.port, database: pg.database }, credentials: { username: pg.user, password: envelope } }),
+      JSON.stringify({
+        id: 'orders-db',
+        type: 'postgres',
+        primary: { host: pg.host, port: pg.port, database: pg.database },
+        credentials: { username: pg.user, password: envelope },
+      }),
     );
     const validated = await runCli(['validate', file, '--address', daemon.address, '--json']);
     expect(validated.code).toBe(0);
-    const events = validated.stdout.trim().split('\n').map((l) => JSON.parse(l) as { checkFinished?: { checkId: string; status: string; details?: Record<string, string> } });
+    const events = validated.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { checkFinished?: { checkId: string; status: string; details?: Record<string, string> } });
     const creds = events.find((e) => e.checkFinished?.checkId === 'resolve-credentials')?.checkFinished;
     expect(creds?.details?.['password.source']).toBe('encrypted (local:k1)');
 
     // The same envelope for another data source id: the credentials check fails, exit 1.
-    writeFileSync(file, JSON.stringify({ id: 'billing-db', type: 'postgres', primary: { host: pg.host, port: pg.port, database: pg.database }, credentials: { username: pg.user, password: envelope } }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        id: 'billing-db',
+        type: 'postgres',
+        primary: { host: pg.host, port: pg.port, database: pg.database },
+        credentials: { username: pg.user, password: envelope },
+      }),
+    );
     const refused = await runCli(['validate', file, '--address', daemon.address]);
     expect(refused.code).toBe(1);
     expect(refused.stdout).toContain('another data source or field');
   });
 
   it('--json prints the envelope with its key', async () => {
-    const out = await runWithStdin(['encrypt', '--address', daemon.address, '--data-source-id', 'orders-db', '--field', 'ssl_config.key', '--json'], 'k3y-material-x');
+    const out = await runWithStdin(
+      ['encrypt', '--address', daemon.address, '--data-source-id', 'orders-db', '--field', 'ssl_config.key', '--json'],
+      'k3y-material-x',
+    );
     registerSecret('key material', 'k3y-material-x');
     expect(out.code).toBe(0);
     expect(JSON.parse(out.stdout)).toMatchObject({ keyProvider: 'local', keyId: 'k1', envelope: expect.stringMatching(/^sourced:enc:v1:/) });

@@ -34,7 +34,20 @@ describe('sourced preview and profile', () => {
 
   /** The chosen columns as an aligned table, the rows in key order, and a line saying the table holds more. */
   it('prints the first rows as a table', async () => {
-    const r = await sourced('preview', source, '--table', 'sales.customers', '--column', 'id', '--column', 'full_name', '--column', 'is_active', '--limit', '3');
+    const r = await sourced(
+      'preview',
+      source,
+      '--table',
+      'sales.customers',
+      '--column',
+      'id',
+      '--column',
+      'full_name',
+      '--column',
+      'is_active',
+      '--limit',
+      '3',
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
@@ -52,7 +65,10 @@ describe('sourced preview and profile', () => {
   it('writes rows as NDJSON with exact values', async () => {
     const r = await sourced('preview', source, '--table', 'sales.customers', '--column', 'id', '--column', 'created_at', '--limit', '2', '--format', 'ndjson');
     expect(r.code).toBe(0);
-    const rows = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, Record<string, unknown>>);
+    const rows = r.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, Record<string, unknown>>);
     expect(rows).toHaveLength(2);
     expect(rows[0].id).toEqual({ integer: '1' });
     expect(rows[0].created_at.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00$/);
@@ -79,7 +95,20 @@ describe('sourced preview and profile', () => {
 
   /** `sourced profile` prints the table line, then each column with what the statistics say (a sample here: exact over it). */
   it('profiles columns from a sample', async () => {
-    const r = await sourced('profile', source, '--table', 'sales.customers', '--column', 'country_code', '--column', 'is_active', '--mode', 'sample', '--sample-rows', '100');
+    const r = await sourced(
+      'profile',
+      source,
+      '--table',
+      'sales.customers',
+      '--column',
+      'country_code',
+      '--column',
+      'is_active',
+      '--mode',
+      'sample',
+      '--sample-rows',
+      '100',
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');

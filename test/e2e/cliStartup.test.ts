@@ -33,13 +33,16 @@ function loadedBy(args: string[]): Promise<{ code: number; stdout: string; modul
 const HEAVY = /\/zod\/|@grpc\/|\/api\/dist\/|\/core\/dist\/|\/daemon\/dist\//;
 
 describe('sourced start-up', () => {
-  it.for([['--version'], ['validate', '--help'], ['help', 'discover'], ['preview', '--help']])('sourced %j loads commander and its own definitions only', async (args) => {
-    const r = await loadedBy(args);
-    expect(r.code).toBe(0);
-    expect(r.stdout).not.toBe('');
-    expect(r.modules.filter((m) => HEAVY.test(m))).toEqual([]);
-    expect(r.modules.some((m) => m.includes('/commander/'))).toBe(true);
-  });
+  it.for([['--version'], ['validate', '--help'], ['help', 'discover'], ['preview', '--help']])(
+    'sourced %j loads commander and its own definitions only',
+    async (args) => {
+      const r = await loadedBy(args);
+      expect(r.code).toBe(0);
+      expect(r.stdout).not.toBe('');
+      expect(r.modules.filter((m) => HEAVY.test(m))).toEqual([]);
+      expect(r.modules.some((m) => m.includes('/commander/'))).toBe(true);
+    },
+  );
 
   it('sourced serve --help loads the config schema, whose options are its flags', async () => {
     const r = await loadedBy(['serve', '--help']);

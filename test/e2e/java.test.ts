@@ -15,7 +15,19 @@ describeClientSmoke({
   builds: 'compiles',
   missingTools() {
     const tools = ['javac', 'java', 'protoc', 'grpc_java_plugin'].filter((t) => !onPath(t));
-    const jars = ['grpc-api', 'grpc-core', 'grpc-netty', 'grpc-protobuf', 'grpc-stub', 'protobuf', 'protobuf-util', 'guava', 'gson', 'perfmark-api', 'netty-codec-http2']
+    const jars = [
+      'grpc-api',
+      'grpc-core',
+      'grpc-netty',
+      'grpc-protobuf',
+      'grpc-stub',
+      'protobuf',
+      'protobuf-util',
+      'guava',
+      'gson',
+      'perfmark-api',
+      'netty-codec-http2',
+    ]
       .map((j) => `/usr/share/java/${j}.jar`)
       .filter((j) => !existsSync(j));
     const missing = [...tools, ...jars];

@@ -2,12 +2,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { credentials, Metadata, status as Status } from '@grpc/grpc-js';
 import { afterAll, describe, inject, it } from 'vitest';
-import {
-  DataSourceServiceClient,
-  type DiscoverDataSourceRequest,
-  type DiscoverDataSourceResponse,
-  type ValidateDataSourceResponse,
-} from '@sourced/api';
+import { DataSourceServiceClient, type DiscoverDataSourceRequest, type DiscoverDataSourceResponse, type ValidateDataSourceResponse } from '@sourced/api';
 import { freePort } from '../harness/ports';
 import { pgSource } from '../support/pg';
 import { captureText } from '../support/secretScan';
@@ -177,9 +172,10 @@ describe.concurrent('OpenTelemetry metrics of the daemon process', () => {
     // The last export is the flush at shutdown: cumulative, so it holds every call.
     const last = (name: string) => metrics.filter((m) => m.name === name).at(-1);
     const requests = last('rpc.server.requests')?.sum?.dataPoints ?? [];
-    const refusedPoint = requests.find((p) =>
-      p.attributes.some((a) => a.key === 'rpc.method' && a.value.stringValue === DISCOVER) &&
-      p.attributes.some((a) => a.key === 'rpc.grpc.status_code' && Number(a.value.intValue) === Status.INVALID_ARGUMENT),
+    const refusedPoint = requests.find(
+      (p) =>
+        p.attributes.some((a) => a.key === 'rpc.method' && a.value.stringValue === DISCOVER) &&
+        p.attributes.some((a) => a.key === 'rpc.grpc.status_code' && Number(a.value.intValue) === Status.INVALID_ARGUMENT),
     );
     expect(Number(refusedPoint?.asInt)).toBe(1);
     expect(last('rpc.server.duration')?.unit).toBe('ms');

@@ -46,7 +46,13 @@ describe('name patterns against a daemon process (issue 15: 3)', () => {
 
   beforeAll(async () => {
     [pg, maria] = await Promise.all([startPostgres(), startMariadb()]);
-    for (const [label, value] of Object.entries({ pg: pg.password, pgSuperuser: pg.superuserPassword, maria: maria.password, mariaRoot: maria.superuserPassword })) registerSecret(`pattern test ${label} password`, value);
+    for (const [label, value] of Object.entries({
+      pg: pg.password,
+      pgSuperuser: pg.superuserPassword,
+      maria: maria.password,
+      mariaRoot: maria.superuserPassword,
+    }))
+      registerSecret(`pattern test ${label} password`, value);
     const collection = (name: string) => ({ name, type: 'collection' as const, documents: [{ _id: 1 }] });
     standIn = await startMongoStandIn({
       dataset: {
@@ -97,7 +103,10 @@ describe('name patterns against a daemon process (issue 15: 3)', () => {
     }
     const events = await discovery;
     client.close();
-    expect(health.every((h) => h === 'SERVING'), `health checks: ${health.join(', ')}`).toBe(true);
+    expect(
+      health.every((h) => h === 'SERVING'),
+      `health checks: ${health.join(', ')}`,
+    ).toBe(true);
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(collectionNames(events)).toEqual([`${MATCHING}.c`]);
     expect(events.at(-1)?.event?.$case).toBe('summary');
@@ -110,7 +119,11 @@ describe('name patterns against a daemon process (issue 15: 3)', () => {
   it('refuses pattern lists past the caps with INVALID_ARGUMENT naming the field and the limit', async () => {
     const client = new DataSourceServiceClient(d.daemon.address, credentials.createInsecure());
     const discover = (filter: Partial<NonNullable<DiscoverDataSourceRequest['filter']>>) =>
-      collect(client.discoverDataSource(DiscoverDataSourceRequest.fromPartial({ dataSource: pgSource(pg), filter }), new Metadata(), { deadline: Date.now() + 20_000 }));
+      collect(
+        client.discoverDataSource(DiscoverDataSourceRequest.fromPartial({ dataSource: pgSource(pg), filter }), new Metadata(), {
+          deadline: Date.now() + 20_000,
+        }),
+      );
     const many = richStatusOf(await expectFailure(discover({ includeSchemas: Array.from({ length: 10_000 }, (_, i) => `s${i}_*`) })));
     expect(many.grpcCode).toBe(status.INVALID_ARGUMENT);
     expect(many.errorInfo?.reason).toBe('INVALID_FILTER');
@@ -133,7 +146,10 @@ describe('name patterns against a daemon process (issue 15: 3)', () => {
    * and LIKE's own wildcards in a glob stay literal (`lit_a%b` is not `lit?a*b`).
    */
   it.each([
-    ['PostgreSQL', () => pgSource(pg, { credentials: { username: pg.superuser, password: { source: { $case: 'inlineValue', value: pg.superuserPassword } } } })],
+    [
+      'PostgreSQL',
+      () => pgSource(pg, { credentials: { username: pg.superuser, password: { source: { $case: 'inlineValue', value: pg.superuserPassword } } } }),
+    ],
     [
       'MariaDB',
       () =>
@@ -144,23 +160,32 @@ describe('name patterns against a daemon process (issue 15: 3)', () => {
           credentials: { username: maria.superuser, password: { source: { $case: 'inlineValue', value: maria.superuserPassword } } },
         }),
     ],
-  ] as const)('pushes patterns down to %s as LIKE patterns', async (name, source) => {
-    for (const schema of SQL_SCHEMAS) {
-      if (name === 'PostgreSQL') await superuserQuery(pg, `create schema if not exists "${schema}"; create table if not exists "${schema}".t (id int)`);
-      else await rootQuery(maria, `CREATE DATABASE IF NOT EXISTS \`${schema}\``).then(() => rootQuery(maria, `CREATE TABLE IF NOT EXISTS \`${schema}\`.t (id INT)`));
-    }
-    const client = new DataSourceServiceClient(d.daemon.address, credentials.createInsecure());
-    const relations = async (includeSchemas: string[]) => {
-      const events = await collect(
-        client.discoverDataSource(DiscoverDataSourceRequest.fromPartial({ dataSource: source(), filter: { includeSchemas } }), new Metadata(), { deadline: Date.now() + 20_000 }),
-      );
-      return events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.relations.map((r) => `${r.schema}.${r.name}`) : []));
-    };
-    const started = Date.now();
-    expect(await relations([CRAFTED])).toEqual([`${MATCHING}.t`]);
-    expect(Date.now() - started).toBeLessThan(10_000);
-    expect(await relations(['lit_a%b'])).toEqual(['lit_a%b.t']);
-    expect(await relations(['lit?a*b'])).toEqual(['lit_a%b.t', 'litxaZZb.t']);
-    client.close();
-  }, 60_000);
+  ] as const)(
+    'pushes patterns down to %s as LIKE patterns',
+    async (name, source) => {
+      for (const schema of SQL_SCHEMAS) {
+        if (name === 'PostgreSQL') await superuserQuery(pg, `create schema if not exists "${schema}"; create table if not exists "${schema}".t (id int)`);
+        else
+          await rootQuery(maria, `CREATE DATABASE IF NOT EXISTS \`${schema}\``).then(() =>
+            rootQuery(maria, `CREATE TABLE IF NOT EXISTS \`${schema}\`.t (id INT)`),
+          );
+      }
+      const client = new DataSourceServiceClient(d.daemon.address, credentials.createInsecure());
+      const relations = async (includeSchemas: string[]) => {
+        const events = await collect(
+          client.discoverDataSource(DiscoverDataSourceRequest.fromPartial({ dataSource: source(), filter: { includeSchemas } }), new Metadata(), {
+            deadline: Date.now() + 20_000,
+          }),
+        );
+        return events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.relations.map((r) => `${r.schema}.${r.name}`) : []));
+      };
+      const started = Date.now();
+      expect(await relations([CRAFTED])).toEqual([`${MATCHING}.t`]);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(await relations(['lit_a%b'])).toEqual(['lit_a%b.t']);
+      expect(await relations(['lit?a*b'])).toEqual(['lit_a%b.t', 'litxaZZb.t']);
+      client.close();
+    },
+    60_000,
+  );
 });

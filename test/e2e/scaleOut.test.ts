@@ -4,12 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, Metadata, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import {
-  DataSourceServiceClient,
-  type DiscoverDataSourceRequest,
-  type DiscoverDataSourceResponse,
-  type ValidateDataSourceResponse,
-} from '@sourced/api';
+import { DataSourceServiceClient, type DiscoverDataSourceRequest, type DiscoverDataSourceResponse, type ValidateDataSourceResponse } from '@sourced/api';
 import { pgSource } from '../support/pg';
 import { startDaemonProcess, type DaemonProcess } from './support/processes';
 
@@ -100,7 +95,9 @@ const discoverRequest = (over: Partial<DiscoverDataSourceRequest>): DiscoverData
 
 type Batch = { names: string[]; cursor: string };
 const batches = (events: DiscoverDataSourceResponse[]): Batch[] =>
-  events.flatMap((e) => (e.event?.$case === 'batch' ? [{ names: e.event.value.relations.map((r) => `${r.schema}.${r.name}`), cursor: e.event.value.cursor }] : []));
+  events.flatMap((e) =>
+    e.event?.$case === 'batch' ? [{ names: e.event.value.relations.map((r) => `${r.schema}.${r.name}`), cursor: e.event.value.cursor }] : [],
+  );
 
 describe('scale-out: three daemons behind one round_robin channel', () => {
   const pg = inject('postgres');

@@ -106,7 +106,12 @@ describe('secret attacks against a daemon process (issue 15: 1, 2, 5)', () => {
     return m;
   };
   const toRecorder = (extra: Partial<DataSource>) =>
-    DataSource.fromPartial({ type: 'postgres', primary: { host: recorder.host, port: recorder.port, database: 'postgres' }, credentials: { username: 'victim' }, ...extra });
+    DataSource.fromPartial({
+      type: 'postgres',
+      primary: { host: recorder.host, port: recorder.port, database: 'postgres' },
+      credentials: { username: 'victim' },
+      ...extra,
+    });
   const toPg = (extra: Partial<DataSource>) =>
     DataSource.fromPartial({ type: 'postgres', primary: { host: pg.host, port: pg.port, database: pg.database }, ...extra });
   const validate = (client: DataSourceServiceClient, dataSource: DataSource, metadata = new Metadata()) =>
@@ -152,7 +157,9 @@ describe('secret attacks against a daemon process (issue 15: 1, 2, 5)', () => {
     /** A name under the allowed folder whose real path is elsewhere (symlinks) is not read; /proc never is. */
     it('follows symlinks to the real path and refuses one outside the allowed folders, and /proc', async () => {
       for (const name of ['environ', 'escape']) {
-        const r = await outcome(validate(narrowedClient, toRecorder({ credentials: { username: 'victim', password: reference(`file://${secretsDir}/${name}`) } })));
+        const r = await outcome(
+          validate(narrowedClient, toRecorder({ credentials: { username: 'victim', password: reference(`file://${secretsDir}/${name}`) } })),
+        );
         expect(checkOf(r.events, 'resolve-credentials').state, name).toBe('FAILED');
       }
       expect(leaked()).toBe(false);
@@ -184,7 +191,7 @@ describe('secret attacks against a daemon process (issue 15: 1, 2, 5)', () => {
       r.code === status.PERMISSION_DENIED || (r.code === status.OK && checkOf(r.events, 'resolve-credentials').state === 'FAILED');
 
     /** A granted but unset reference does not fall through to SOURCED_SECRET_TEAM_B_PASSWORD: the real server never sees team B's password. */
-    it('does not fall back to another team\'s variable after a granted reference that is unset (real PostgreSQL)', async () => {
+    it("does not fall back to another team's variable after a granted reference that is unset (real PostgreSQL)", async () => {
       const r = await outcome(
         validate(rbacClient, toPg({ id: 'TEAM_B', credentials: { username: teamBRole, password: reference('env://SOURCED_SECRET_TEAM_A_UNSET') } }), auth()),
       );
@@ -194,7 +201,7 @@ describe('secret attacks against a daemon process (issue 15: 1, 2, 5)', () => {
     });
 
     /** Junk in connection_properties.password or additional_properties.password does not open the dynamic fallback either. */
-    it('does not send another team\'s password after a junk property', async () => {
+    it("does not send another team's password after a junk property", async () => {
       for (const extra of [
         { connectionProperties: { password: 12345 } },
         { additionalProperties: { password: true } },
@@ -218,14 +225,20 @@ describe('secret attacks against a daemon process (issue 15: 1, 2, 5)', () => {
     });
 
     /** The TLS client key's fallbacks are under the same rule: team B's key variable is never read for team A's caller. */
-    it('does not fall back to another team\'s TLS key', async () => {
+    it("does not fall back to another team's TLS key", async () => {
       const r = await outcome(
         validate(
           rbacClient,
           toRecorder({
             id: 'TEAM_B',
             credentials: { username: 'victim', password: inline('not-a-secret') },
-            sslConfig: { mode: SslMode.SSL_MODE_REQUIRE, ca: '', cert: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----', key: reference('env://SOURCED_SECRET_TEAM_A_UNSET_KEY'), serverName: '' },
+            sslConfig: {
+              mode: SslMode.SSL_MODE_REQUIRE,
+              ca: '',
+              cert: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----',
+              key: reference('env://SOURCED_SECRET_TEAM_A_UNSET_KEY'),
+              serverName: '',
+            },
           }),
           auth(),
         ),
@@ -239,10 +252,21 @@ describe('secret attacks against a daemon process (issue 15: 1, 2, 5)', () => {
   describe('5. files named by ssl_config', () => {
     /** Every refused path: the same status, reason and message, whether it exists, is a directory, a symlink out, or outside the allowed folders. */
     it('refuses every path outside the policy with one identical error', async () => {
-      const paths = ['/etc/passwd', '/nonexistent/ca.pem', join(tlsDir, 'sub'), join(tlsDir, 'missing.pem'), join(tlsDir, 'escape.pem'), '/proc/self/environ', 'ca.pem', `${tlsDir}/../outside/canary`];
+      const paths = [
+        '/etc/passwd',
+        '/nonexistent/ca.pem',
+        join(tlsDir, 'sub'),
+        join(tlsDir, 'missing.pem'),
+        join(tlsDir, 'escape.pem'),
+        '/proc/self/environ',
+        'ca.pem',
+        `${tlsDir}/../outside/canary`,
+      ];
       const seen = new Set<string>();
       for (const ca of paths) {
-        const failure = await expectFailure(discover(narrowedClient, toRecorder({ sslConfig: { mode: SslMode.SSL_MODE_VERIFY_FULL, ca, cert: '', key: undefined, serverName: '' } })));
+        const failure = await expectFailure(
+          discover(narrowedClient, toRecorder({ sslConfig: { mode: SslMode.SSL_MODE_VERIFY_FULL, ca, cert: '', key: undefined, serverName: '' } })),
+        );
         const rich = richStatusOf(failure);
         seen.add(JSON.stringify([failure.code, rich.message, rich.errorInfo?.reason, rich.badRequest]));
       }
@@ -259,7 +283,9 @@ describe('secret attacks against a daemon process (issue 15: 1, 2, 5)', () => {
       const failure = await expectFailure(
         discover(
           narrowedClient,
-          toRecorder({ sslConfig: { mode: SslMode.SSL_MODE_REQUIRE, ca: '', cert: join(tlsDir, 'ca.pem'), key: inline(join(outside, 'client.key')), serverName: '' } }),
+          toRecorder({
+            sslConfig: { mode: SslMode.SSL_MODE_REQUIRE, ca: '', cert: join(tlsDir, 'ca.pem'), key: inline(join(outside, 'client.key')), serverName: '' },
+          }),
         ),
       );
       expect(failure.code).toBe(status.PERMISSION_DENIED);

@@ -37,7 +37,14 @@ describe('sourced serve with mutual TLS', () => {
     daemon = await startDaemonProcess({ env: { SOURCED_TLS_CERT: live.cert, SOURCED_TLS_KEY: live.key, SOURCED_TLS_CLIENT_CA: live.ca } });
     expect(daemon.logs().find((r) => r.msg === 'sourced listening')).toMatchObject({ transport: 'mtls', subject: 'CN=localhost' });
     const plugins = (certs: Certificates, withClientCert = true) =>
-      runCli(['plugins', '--address', daemon!.address, '--ca', certs.caCert, ...(withClientCert ? ['--cert', certs.clientCert, '--key', certs.clientKey] : [])]);
+      runCli([
+        'plugins',
+        '--address',
+        daemon!.address,
+        '--ca',
+        certs.caCert,
+        ...(withClientCert ? ['--cert', certs.clientCert, '--key', certs.clientKey] : []),
+      ]);
 
     const ok = await plugins(first);
     expect(ok.code).toBe(0);
@@ -46,7 +53,18 @@ describe('sourced serve with mutual TLS', () => {
     const buf = resolve(__dirname, '../../node_modules/.bin/buf');
     const { stdout } = await promisify(execFile)(
       buf,
-      ['curl', '--protocol', 'grpc', '--cacert', first.caCert, '--cert', first.clientCert, '--key', first.clientKey, `https://${daemon.address}/grpc.health.v1.Health/Check`],
+      [
+        'curl',
+        '--protocol',
+        'grpc',
+        '--cacert',
+        first.caCert,
+        '--cert',
+        first.clientCert,
+        '--key',
+        first.clientKey,
+        `https://${daemon.address}/grpc.health.v1.Health/Check`,
+      ],
       { timeout: 30_000 },
     );
     expect(JSON.parse(stdout)).toEqual({ status: 'SERVING' });

@@ -84,8 +84,9 @@ async function ownDatabase(pg: ServerInfo): Promise<OwnDatabase> {
     server,
     backends: async () =>
       Number(
-        (await superuserQuery<{ n: string }>(pg, "select count(*) as n from pg_stat_activity where usename = $1 and application_name like 'sourced%'", [role]))[0]
-          .n,
+        (
+          await superuserQuery<{ n: string }>(pg, "select count(*) as n from pg_stat_activity where usename = $1 and application_name like 'sourced%'", [role])
+        )[0].n,
       ),
     async drop() {
       await superuserQuery(pg, `drop database if exists ${role} with (force)`);
@@ -104,14 +105,20 @@ describe.concurrent('SIGTERM', () => {
   /** A daemon subprocess and a database of the test's own, both removed after the suite. */
   async function setUp(graceMs: number) {
     const [db, daemon] = await Promise.all([ownDatabase(pg), startDaemonProcess({ args: ['--shutdown-grace-ms', String(graceMs)] })]);
-    cleanups.push(() => daemon.kill(), () => db.drop());
+    cleanups.push(
+      () => daemon.kill(),
+      () => db.drop(),
+    );
     return { db, daemon };
   }
 
   /** Starts a discovery, one relation a batch, that the test reads at its own pace. */
   function startDiscovery(daemon: DaemonProcess, db: OwnDatabase) {
     const client = new DataSourceServiceClient(daemon.address, credentials.createInsecure());
-    const call = client.discoverDataSource({ dataSource: pgSource(db.server), batchSize: 1, strategy: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0 }, new Metadata());
+    const call = client.discoverDataSource(
+      { dataSource: pgSource(db.server), batchSize: 1, strategy: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0 },
+      new Metadata(),
+    );
     return { client, stream: new SlowReader(call) };
   }
 

@@ -24,7 +24,8 @@ const PROBE_AFTER_MS = 1_000;
 const STALL_MS = 30_000;
 const BATCH = 2;
 
-const collections = (events: DiscoverDataSourceResponse[]): Collection[] => events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.collections : []));
+const collections = (events: DiscoverDataSourceResponse[]): Collection[] =>
+  events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.collections : []));
 const names = (events: DiscoverDataSourceResponse[]) => collections(events).map((c) => `${c.database}.${c.name}`);
 type Failed = Error & { code: number; events: DiscoverDataSourceResponse[] };
 
@@ -50,7 +51,10 @@ describe('a MongoDB server that stops answering mid-discovery (issue 24: 1)', ()
     [a, b, t] = await Promise.all([
       startMongoStandIn({ dataset: dataset() }),
       startMongoStandIn({ dataset: dataset() }),
-      startTestDaemon({ plugins: ['@sourced/plugin-mongodb'], discovery: { ...DEFAULT_CONFIG.discovery, stallTimeoutMs: STALL_MS, stallProbeAfterMs: PROBE_AFTER_MS } }),
+      startTestDaemon({
+        plugins: ['@sourced/plugin-mongodb'],
+        discovery: { ...DEFAULT_CONFIG.discovery, stallTimeoutMs: STALL_MS, stallProbeAfterMs: PROBE_AFTER_MS },
+      }),
     ]);
     reference = await t.discover({ dataSource: single(b), batchSize: BATCH });
     expect(names(reference)).toEqual(VISIBLE_COLLECTIONS);
@@ -69,7 +73,9 @@ describe('a MongoDB server that stops answering mid-discovery (issue 24: 1)', ()
       return Promise.resolve();
     });
     const notices = failoversOf(events);
-    console.log(`MongoDB HYBRID run: failed over ${notices.length} time(s); completed ${Date.now() - frozenAt} ms after the primary froze (probe after ${PROBE_AFTER_MS} ms, bound ${STALL_MS} ms)`);
+    console.log(
+      `MongoDB HYBRID run: failed over ${notices.length} time(s); completed ${Date.now() - frozenAt} ms after the primary froze (probe after ${PROBE_AFTER_MS} ms, bound ${STALL_MS} ms)`,
+    );
     expect(notices.map((n) => n.active)).toEqual([EndpointRole.ENDPOINT_ROLE_SECONDARY]);
     expect(notices[0]?.at).toBeGreaterThanOrEqual(faultAfterEvent);
     expect(notices[0]?.resumeAfter).toBe(cursorBefore(events, notices[0]?.at ?? 0));
@@ -85,7 +91,7 @@ describe('a MongoDB server that stops answering mid-discovery (issue 24: 1)', ()
    * guard dials them for the driver) have TCP keep-alive after the daemon's idle time, not the
    * kernel's two hours, as `ss -o` shows them while the run is held at its second batch.
    */
-  it('keeps the HYBRID sockets to both servers alive with the daemon\'s idle time', async () => {
+  it("keeps the HYBRID sockets to both servers alive with the daemon's idle time", async () => {
     let seen: { a: string[]; b: string[] } | undefined;
     await discoverWithFault(t, { dataSource: hybrid(), batchSize: BATCH }, 2, async () => {
       seen = { a: await socketsTo(a.port, allKeepAlive), b: await socketsTo(b.port, allKeepAlive) };

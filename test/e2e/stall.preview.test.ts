@@ -139,7 +139,9 @@ function stallSuite(
     // The rows are read after the header: freeze at a random point of that read.
     const delay = randomInt(0, 700);
     const { events, frozenAt, failoverAt } = await callWithFreeze(preview(hybrid()), (e) => (e.event?.$case === 'header' ? delay : undefined), doFreeze);
-    console.log(`${engine} preview: froze ${delay} ms into the read; failed over ${failoverAt - frozenAt} ms after the freeze (probe after ${PROBE_AFTER_MS} ms, bound ${STALL_MS} ms)`);
+    console.log(
+      `${engine} preview: froze ${delay} ms into the read; failed over ${failoverAt - frozenAt} ms after the freeze (probe after ${PROBE_AFTER_MS} ms, bound ${STALL_MS} ms)`,
+    );
     expect(frozenAt).toBeGreaterThan(0);
     expect(kinds(events)).toEqual(['header', 'failover', 'rows', 'rows', 'rows', 'summary']);
     const notices = failoversOf(events);
@@ -156,7 +158,10 @@ function stallSuite(
     console.log(`${engine} profile, undisturbed: ${Date.now() - started} ms`);
     expect(columnsOf(reference).map((c) => c.name)).toEqual(COLUMNS);
     // Every figure EXACT: the sample read the whole view, so an undisturbed run's figures are the view's.
-    for (const c of columnsOf(reference)) expect(new Set(Object.values(c.methods ?? {}).filter((m) => m !== FigureMethod.FIGURE_METHOD_UNSPECIFIED))).toEqual(new Set([FigureMethod.FIGURE_METHOD_EXACT]));
+    for (const c of columnsOf(reference))
+      expect(new Set(Object.values(c.methods ?? {}).filter((m) => m !== FigureMethod.FIGURE_METHOD_UNSPECIFIED))).toEqual(
+        new Set([FigureMethod.FIGURE_METHOD_EXACT]),
+      );
     // Each column is one read of about a second after the header: freeze at a random point of them.
     const delay = randomInt(0, 2_500);
     const { events, frozenAt, failoverAt } = await callWithFreeze(profile(hybrid()), (e) => (e.event?.$case === 'header' ? delay : undefined), doFreeze);
@@ -176,7 +181,10 @@ function stallSuite(
   }, 120_000);
 
   it('ends an ON_PREM preview and profile UNAVAILABLE SOURCE_STALLED with a hint when the server freezes', async () => {
-    const calls = { preview: () => preview(singleSource(engine, primary)), profile: () => profile(singleSource(engine, primary)) } as Record<string, () => ClientReadableStream<Response>>;
+    const calls = { preview: () => preview(singleSource(engine, primary)), profile: () => profile(singleSource(engine, primary)) } as Record<
+      string,
+      () => ClientReadableStream<Response>
+    >;
     for (const [what, call] of Object.entries(calls)) {
       thaw?.();
       thaw = undefined;
@@ -208,7 +216,10 @@ describe('a PostgreSQL primary frozen mid-preview and mid-profile (issue 24: 1),
       registerSecret('preview stall test password', password);
       [primary, t] = await Promise.all([
         startPostgres({ password }),
-        startTestDaemon({ plugins: ['@sourced/plugin-postgres'], discovery: { ...DEFAULT_CONFIG.discovery, stallTimeoutMs: STALL_MS, stallProbeAfterMs: PROBE_AFTER_MS } }),
+        startTestDaemon({
+          plugins: ['@sourced/plugin-postgres'],
+          discovery: { ...DEFAULT_CONFIG.discovery, stallTimeoutMs: STALL_MS, stallProbeAfterMs: PROBE_AFTER_MS },
+        }),
       ]);
       replica = await startReplica(primary);
       await primary.psql(`SET ROLE ${primary.user};
@@ -244,7 +255,10 @@ describe('a MariaDB primary frozen mid-preview and mid-profile (issue 24: 1), wi
       [a, b, t] = await Promise.all([
         startMariadb({ password }),
         startMariadb({ password }),
-        startTestDaemon({ plugins: ['@sourced/plugin-mysql'], discovery: { ...DEFAULT_CONFIG.discovery, stallTimeoutMs: STALL_MS, stallProbeAfterMs: PROBE_AFTER_MS } }),
+        startTestDaemon({
+          plugins: ['@sourced/plugin-mysql'],
+          discovery: { ...DEFAULT_CONFIG.discovery, stallTimeoutMs: STALL_MS, stallProbeAfterMs: PROBE_AFTER_MS },
+        }),
       ]);
       const seed = `CREATE TABLE t (id int PRIMARY KEY, label varchar(40), amount decimal(12,2), created datetime);
 INSERT INTO t SELECT seq, CONCAT('label ', seq % 17), seq * 1.25, TIMESTAMP '2024-01-01 00:00:00' + INTERVAL seq HOUR FROM seq_1_to_${ROWS};

@@ -17,7 +17,18 @@ import { startLatencyProxy } from '../harness/latencyProxy';
 import { startMariadb, type MariadbInstance } from '../harness/mariadb';
 import { startPostgres, type PostgresInstance } from '../harness/postgres';
 import { freeze } from '../support/freeze';
-import { cursorBefore, discoverWithFault, expectUndisturbed, hybridSource, namesOf, seededFilter, seedMariadb, seedPostgres, singleSource, type SeedShape } from '../support/hybrid';
+import {
+  cursorBefore,
+  discoverWithFault,
+  expectUndisturbed,
+  hybridSource,
+  namesOf,
+  seededFilter,
+  seedMariadb,
+  seedPostgres,
+  singleSource,
+  type SeedShape,
+} from '../support/hybrid';
 import { registerSecret } from '../support/secretScan';
 import { richStatusOf } from '../support/testDaemon';
 import { healthCheck, startConfiguredDaemon, type ConfiguredDaemon } from './support/hardenedDaemon';
@@ -47,7 +58,9 @@ describe('a frozen source (issue 15: 6)', () => {
     ]);
     await seedPostgres([a, b], SHAPE);
     await Promise.all([a, b].map((s) => s.psql(`SET ROLE ${s.user}; CREATE VIEW ${VIEW} AS SELECT id, code FROM hyb_00.t_010;`)));
-    const { events } = await discoverWithFault(d, { dataSource: singleSource('postgres', b), filter: seededFilter, batchSize: BATCH }, 1, () => Promise.resolve());
+    const { events } = await discoverWithFault(d, { dataSource: singleSource('postgres', b), filter: seededFilter, batchSize: BATCH }, 1, () =>
+      Promise.resolve(),
+    );
     reference = events;
   });
   afterAll(async () => {
@@ -93,7 +106,12 @@ describe('a frozen source (issue 15: 6)', () => {
     thaw?.();
     thaw = undefined;
     // What the client had received before the error: every batch up to the cursor in the error.
-    const { events: rest } = await discoverWithFault(d, { dataSource: singleSource('postgres', a), filter: seededFilter, batchSize: BATCH, resumeAfter }, 1, () => Promise.resolve());
+    const { events: rest } = await discoverWithFault(
+      d,
+      { dataSource: singleSource('postgres', a), filter: seededFilter, batchSize: BATCH, resumeAfter },
+      1,
+      () => Promise.resolve(),
+    );
     expect([...namesOf(received), ...namesOf(rest)]).toEqual(namesOf(reference));
   });
 
@@ -103,7 +121,9 @@ describe('a frozen source (issue 15: 6)', () => {
    * last batch itself), and resuming from it after the restart gives exactly the rest.
    */
   it('ends an ON_PREM run whose server crashed UNAVAILABLE with the cursor to resume after', async () => {
-    const error = await discoverWithFault(d, { dataSource: singleSource('postgres', a), filter: seededFilter, batchSize: BATCH }, 2, () => a.stop({ mode: 'immediate' })).then(
+    const error = await discoverWithFault(d, { dataSource: singleSource('postgres', a), filter: seededFilter, batchSize: BATCH }, 2, () =>
+      a.stop({ mode: 'immediate' }),
+    ).then(
       () => undefined,
       (e: unknown) => e as Error & { code: number; details: string; events: DiscoverDataSourceResponse[] },
     );
@@ -113,7 +133,12 @@ describe('a frozen source (issue 15: 6)', () => {
     const received = error?.events ?? [];
     expect(info?.metadata?.resume_after).toBe(cursorBefore(received, received.length));
     await a.start();
-    const { events: rest } = await discoverWithFault(d, { dataSource: singleSource('postgres', a), filter: seededFilter, batchSize: BATCH, resumeAfter: info?.metadata?.resume_after }, 1, () => Promise.resolve());
+    const { events: rest } = await discoverWithFault(
+      d,
+      { dataSource: singleSource('postgres', a), filter: seededFilter, batchSize: BATCH, resumeAfter: info?.metadata?.resume_after },
+      1,
+      () => Promise.resolve(),
+    );
     expect([...namesOf(received), ...namesOf(rest)]).toEqual(namesOf(reference));
   });
 
@@ -125,7 +150,9 @@ describe('a frozen source (issue 15: 6)', () => {
     const holding = a.psql(`BEGIN; LOCK TABLE ${VIEW} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;`);
     await new Promise((r) => setTimeout(r, 300));
     const started = Date.now();
-    const { events } = await discoverWithFault(d, { dataSource: hybridSource('postgres', a, b), filter: seededFilter, batchSize: BATCH }, 1, () => Promise.resolve());
+    const { events } = await discoverWithFault(d, { dataSource: hybridSource('postgres', a, b), filter: seededFilter, batchSize: BATCH }, 1, () =>
+      Promise.resolve(),
+    );
     await holding;
     expect(Date.now() - started).toBeGreaterThan(PROBE_AFTER_MS * 2); // it did wait on the lock
     expect(namesOf(events)).toEqual(namesOf(reference));
@@ -140,10 +167,15 @@ describe('a frozen source (issue 15: 6)', () => {
   it('fails a HYBRID run over when the link to the primary drops packets', async () => {
     const proxy = await startLatencyProxy(a);
     try {
-      const { events, faultAfterEvent } = await discoverWithFault(d, { dataSource: hybridSource('postgres', { ...a, port: proxy.port }, b), filter: seededFilter, batchSize: BATCH }, 3, () => {
-        proxy.dropping = true;
-        return Promise.resolve();
-      });
+      const { events, faultAfterEvent } = await discoverWithFault(
+        d,
+        { dataSource: hybridSource('postgres', { ...a, port: proxy.port }, b), filter: seededFilter, batchSize: BATCH },
+        3,
+        () => {
+          proxy.dropping = true;
+          return Promise.resolve();
+        },
+      );
       expectUndisturbed(events, reference, [EndpointRole.ENDPOINT_ROLE_SECONDARY], [faultAfterEvent]);
     } finally {
       await proxy.close();
@@ -153,11 +185,16 @@ describe('a frozen source (issue 15: 6)', () => {
   /** HYBRID: the frozen primary is left for the secondary, and the client gets exactly the undisturbed catalog. */
   it('fails a HYBRID run over to the secondary when the primary freezes', async () => {
     let frozenAt = 0;
-    const { events, faultAfterEvent } = await discoverWithFault(d, { dataSource: hybridSource('postgres', a, b), filter: seededFilter, batchSize: BATCH }, 3, () => {
-      thaw = freeze(a.pid as number);
-      frozenAt = Date.now();
-      return Promise.resolve();
-    });
+    const { events, faultAfterEvent } = await discoverWithFault(
+      d,
+      { dataSource: hybridSource('postgres', a, b), filter: seededFilter, batchSize: BATCH },
+      3,
+      () => {
+        thaw = freeze(a.pid as number);
+        frozenAt = Date.now();
+        return Promise.resolve();
+      },
+    );
     console.log(`HYBRID run completed ${Date.now() - frozenAt} ms after the primary froze (probe after ${PROBE_AFTER_MS} ms, bound ${STALL_MS} ms)`);
     expectUndisturbed(events, reference, [EndpointRole.ENDPOINT_ROLE_SECONDARY], [faultAfterEvent]);
     const failover = events.find((e) => e.event?.$case === 'failover');
@@ -194,13 +231,20 @@ describe('a frozen MariaDB primary (issue 24: 1)', () => {
 
   /** The frozen primary is left for the secondary well before the stall bound, and the catalog is exact. */
   it('fails a HYBRID run over to the secondary when the primary freezes', async () => {
-    const { events: reference } = await discoverWithFault(d, { dataSource: singleSource('mysql', b), filter: seededFilter, batchSize: BATCH }, 1, () => Promise.resolve());
+    const { events: reference } = await discoverWithFault(d, { dataSource: singleSource('mysql', b), filter: seededFilter, batchSize: BATCH }, 1, () =>
+      Promise.resolve(),
+    );
     let frozenAt = 0;
-    const { events, faultAfterEvent } = await discoverWithFault(d, { dataSource: hybridSource('mysql', a, b), filter: seededFilter, batchSize: BATCH }, 3, () => {
-      thaw = freeze(a.pid as number);
-      frozenAt = Date.now();
-      return Promise.resolve();
-    });
+    const { events, faultAfterEvent } = await discoverWithFault(
+      d,
+      { dataSource: hybridSource('mysql', a, b), filter: seededFilter, batchSize: BATCH },
+      3,
+      () => {
+        thaw = freeze(a.pid as number);
+        frozenAt = Date.now();
+        return Promise.resolve();
+      },
+    );
     console.log(`MariaDB HYBRID run completed ${Date.now() - frozenAt} ms after the primary froze (probe after ${PROBE_AFTER_MS} ms, bound ${STALL_MS} ms)`);
     expectUndisturbed(events, reference, [EndpointRole.ENDPOINT_ROLE_SECONDARY], [faultAfterEvent]);
   });
@@ -210,7 +254,9 @@ describe('a frozen MariaDB primary (issue 24: 1)', () => {
    * batch received in the error, and resuming from it once the server thaws gives exactly the rest.
    */
   it('ends a stalled ON_PREM run UNAVAILABLE with the cursor to resume after', async () => {
-    const { events: reference } = await discoverWithFault(d, { dataSource: singleSource('mysql', b), filter: seededFilter, batchSize: BATCH }, 1, () => Promise.resolve());
+    const { events: reference } = await discoverWithFault(d, { dataSource: singleSource('mysql', b), filter: seededFilter, batchSize: BATCH }, 1, () =>
+      Promise.resolve(),
+    );
     let frozenAt = 0;
     const error = await discoverWithFault(d, { dataSource: singleSource('mysql', a), filter: seededFilter, batchSize: BATCH }, 2, () => {
       thaw = freeze(a.pid as number);
@@ -232,7 +278,9 @@ describe('a frozen MariaDB primary (issue 24: 1)', () => {
 
     thaw?.();
     thaw = undefined;
-    const { events: rest } = await discoverWithFault(d, { dataSource: singleSource('mysql', a), filter: seededFilter, batchSize: BATCH, resumeAfter }, 1, () => Promise.resolve());
+    const { events: rest } = await discoverWithFault(d, { dataSource: singleSource('mysql', a), filter: seededFilter, batchSize: BATCH, resumeAfter }, 1, () =>
+      Promise.resolve(),
+    );
     expect([...namesOf(received), ...namesOf(rest)]).toEqual(namesOf(reference));
   });
 });

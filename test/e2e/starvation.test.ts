@@ -71,7 +71,10 @@ describe('starvation (a daemon process, authentication off)', () => {
       await new Promise((r) => setTimeout(r, 400)); // all four admitted and connecting
 
       // The attacker's budget is full: its next call is refused, with RetryInfo.
-      const fifth = await endOf(attacker.discoverDataSource({ dataSource: source, strategy: 0, batchSize: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0 }, deadline), 5_000);
+      const fifth = await endOf(
+        attacker.discoverDataSource({ dataSource: source, strategy: 0, batchSize: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0 }, deadline),
+        5_000,
+      );
       expect(fifth.end).toBe('RESOURCE_EXHAUSTED');
       expect(richStatusOf(fifth.error!).retryDelayMs).toBeGreaterThan(0);
 

@@ -15,13 +15,7 @@ import { credentials, Metadata, status } from '@grpc/grpc-js';
 import { MongoClient, type Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DataSource } from '@sourced/api';
-import {
-  DataSourceServiceClient,
-  PreviewTableRequest,
-  ProfileTableRequest,
-  type PreviewTableResponse,
-  type ProfileTableResponse,
-} from '@sourced/api';
+import { DataSourceServiceClient, PreviewTableRequest, ProfileTableRequest, type PreviewTableResponse, type ProfileTableResponse } from '@sourced/api';
 import { ProfileMode } from '@sourced/api';
 import { rootQuery } from '../harness/mariadb';
 import { startMongoStandIn, type MongoStandIn } from '../harness/mongo/MongoStandIn';
@@ -51,7 +45,8 @@ describe('credential tables against daemon processes (issue 15: 4)', () => {
   const mongoPassword = `pw-${hex()}`;
   const serverOption = `srv-secret-${hex()}`;
   const mappingOption = `um-secret-${hex()}`;
-  for (const [label, value] of Object.entries({ pgPassword, mariaPassword, mongoPassword, serverOption, mappingOption })) registerSecret(`system tables ${label}`, value);
+  for (const [label, value] of Object.entries({ pgPassword, mariaPassword, mongoPassword, serverOption, mappingOption }))
+    registerSecret(`system tables ${label}`, value);
   /** Every credential the databases hold, read from them by the test: none may leave a daemon. */
   const hashes = new Set<string>();
   let mongo: MongoStandIn;
@@ -63,7 +58,12 @@ describe('credential tables against daemon processes (issue 15: 4)', () => {
     {
       name: 'PostgreSQL',
       source: () =>
-        DataSource.fromPartial({ id: 'sys-pg', type: 'postgres', primary: { host: pg.host, port: pg.port, database: pg.database }, credentials: { username: pgRole, password: inline(pgPassword) } }),
+        DataSource.fromPartial({
+          id: 'sys-pg',
+          type: 'postgres',
+          primary: { host: pg.host, port: pg.port, database: pg.database },
+          credentials: { username: pgRole, password: inline(pgPassword) },
+        }),
       tables: [
         { schema: 'pg_catalog', name: 'pg_authid', credential: 'rolpassword' },
         { schema: 'pg_catalog', name: 'pg_shadow', credential: 'passwd' },
@@ -74,7 +74,12 @@ describe('credential tables against daemon processes (issue 15: 4)', () => {
     {
       name: 'MariaDB',
       source: () =>
-        DataSource.fromPartial({ id: 'sys-maria', type: 'mysql', primary: { host: maria.host, port: maria.port, database: '' }, credentials: { username: mariaUser, password: inline(mariaPassword) } }),
+        DataSource.fromPartial({
+          id: 'sys-maria',
+          type: 'mysql',
+          primary: { host: maria.host, port: maria.port, database: '' },
+          credentials: { username: mariaUser, password: inline(mariaPassword) },
+        }),
       tables: [
         { schema: 'mysql', name: 'user', credential: 'authentication_string' },
         { schema: 'mysql', name: 'global_priv', credential: 'Priv' },
@@ -83,7 +88,12 @@ describe('credential tables against daemon processes (issue 15: 4)', () => {
     {
       name: 'MongoDB',
       source: () =>
-        DataSource.fromPartial({ id: 'sys-mongo', type: 'mongodb', primary: { host: mongo.host, port: mongo.port, database: 'admin' }, credentials: { username: mongoUser, password: inline(mongoPassword) } }),
+        DataSource.fromPartial({
+          id: 'sys-mongo',
+          type: 'mongodb',
+          primary: { host: mongo.host, port: mongo.port, database: 'admin' },
+          credentials: { username: mongoUser, password: inline(mongoPassword) },
+        }),
       tables: [{ schema: 'admin', name: 'system.users', credential: 'credentials' }],
     },
   ];
@@ -126,7 +136,10 @@ describe('credential tables against daemon processes (issue 15: 4)', () => {
       },
       serveSystemUsers: true,
     });
-    const client = new MongoClient(`mongodb://${mongo.host}:${mongo.port}/?directConnection=true`, { auth: { username: mongoUser, password: mongoPassword }, authSource: 'admin' });
+    const client = new MongoClient(`mongodb://${mongo.host}:${mongo.port}/?directConnection=true`, {
+      auth: { username: mongoUser, password: mongoPassword },
+      authSource: 'admin',
+    });
     try {
       for (const u of await client.db('admin').collection('system.users').find({}).toArray()) {
         for (const scram of Object.values((u.credentials ?? {}) as Record<string, Document>)) {

@@ -96,7 +96,9 @@ describe('target policy against a daemon process (issue 15: 11)', () => {
     expect(finished.find((c) => c.checkId === 'authenticate')?.message).toContain('auth source "admin"');
     expect(finished.filter((c) => c.status !== 1 && c.status !== 3 && c.checkId !== 'tls').map((c) => `${c.checkId}: ${c.message}`)).toEqual([]);
 
-    const discovered = await collect(client.discoverDataSource(DiscoverDataSourceRequest.fromPartial({ dataSource: source }), new Metadata(), { deadline: Date.now() + 20_000 }));
+    const discovered = await collect(
+      client.discoverDataSource(DiscoverDataSourceRequest.fromPartial({ dataSource: source }), new Metadata(), { deadline: Date.now() + 20_000 }),
+    );
     const names = discovered.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.collections.map((c) => `${c.database}.${c.name}`) : []));
     expect(names).toEqual(['shop.orders']);
   });

@@ -68,15 +68,27 @@ async function makeLeaf(
   const csr = join(dir, `${name}.csr`);
   const ext = join(dir, `${name}.ext`);
   const cert = join(dir, `${name}.crt`);
-  await openssl([
-    'req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-    '-keyout', key, '-out', csr, '-subj', `/CN=${commonName}`,
-  ]);
+  await openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${commonName}`]);
   await chmod(key, 0o600);
   await writeFile(ext, `${extensions.join('\n')}\n`);
   await openssl([
-    'x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', serial(),
-    '-days', String(days), '-sha256', '-extfile', ext, '-out', cert,
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    ca.cert,
+    '-CAkey',
+    ca.key,
+    '-set_serial',
+    serial(),
+    '-days',
+    String(days),
+    '-sha256',
+    '-extfile',
+    ext,
+    '-out',
+    cert,
   ]);
   await chmod(cert, 0o644);
   await rm(csr, { force: true });
@@ -98,12 +110,30 @@ export async function makeCertificates(dir: string, opts: CertificateOptions = {
   const caCert = join(dir, 'ca.crt');
   const caKey = join(dir, 'ca.key');
   await openssl([
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-    '-keyout', caKey, '-out', caCert, '-days', String(days), '-sha256', '-set_serial', serial(),
-    '-subj', '/CN=sourced test CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-    '-addext', 'subjectKeyIdentifier=hash',
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    caKey,
+    '-out',
+    caCert,
+    '-days',
+    String(days),
+    '-sha256',
+    '-set_serial',
+    serial(),
+    '-subj',
+    '/CN=sourced test CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+    '-addext',
+    'subjectKeyIdentifier=hash',
   ]);
   await chmod(caKey, 0o600);
   await chmod(caCert, 0o644);
@@ -116,26 +146,33 @@ export async function makeCertificates(dir: string, opts: CertificateOptions = {
     'authorityKeyIdentifier=keyid,issuer',
   ];
   const server = await makeLeaf(
-    dir, 'server', 'localhost',
+    dir,
+    'server',
+    'localhost',
     [...leafCommon, 'extendedKeyUsage=serverAuth', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-    ca, days,
+    ca,
+    days,
   );
-  const client = await makeLeaf(
-    dir, 'client', clientCommonName,
-    [...leafCommon, 'extendedKeyUsage=clientAuth'],
-    ca, days,
-  );
+  const client = await makeLeaf(dir, 'client', clientCommonName, [...leafCommon, 'extendedKeyUsage=clientAuth'], ca, days);
 
-  const [caCertPem, caKeyPem, serverCertPem, serverKeyPem, clientCertPem, clientKeyPem] = await Promise.all(
+  const [caCertPem, caKeyPem, serverCertPem, serverKeyPem, clientCertPem, clientKeyPem] = (await Promise.all(
     [caCert, caKey, server.cert, server.key, client.cert, client.key].map((p) => readFile(p, 'utf8')),
-  ) as [string, string, string, string, string, string];
+  )) as [string, string, string, string, string, string];
 
   return {
     dir,
-    caCert, caKey,
-    serverCert: server.cert, serverKey: server.key,
-    clientCert: client.cert, clientKey: client.key,
-    caCertPem, caKeyPem, serverCertPem, serverKeyPem, clientCertPem, clientKeyPem,
+    caCert,
+    caKey,
+    serverCert: server.cert,
+    serverKey: server.key,
+    clientCert: client.cert,
+    clientKey: client.key,
+    caCertPem,
+    caKeyPem,
+    serverCertPem,
+    serverKeyPem,
+    clientCertPem,
+    clientKeyPem,
   };
 }
 
@@ -184,24 +221,64 @@ export async function makeServerCertificate(pki: Certificates, opts: ServerCerti
   await writeFile(
     conf,
     [
-      '[ca]', 'default_ca = test', '[test]',
-      `database = ${join(dir, 'index.txt')}`, `new_certs_dir = ${dir}`, `serial = ${join(dir, 'serial')}`,
-      'default_md = sha256', 'policy = any', 'unique_subject = no', 'copy_extensions = none', 'x509_extensions = leaf',
-      '[any]', 'commonName = supplied',
-      '[leaf]', 'basicConstraints = critical,CA:FALSE', 'keyUsage = critical,digitalSignature,keyAgreement',
-      'extendedKeyUsage = serverAuth', 'subjectKeyIdentifier = hash', 'authorityKeyIdentifier = keyid,issuer',
-      `subjectAltName = ${altNames.join(',')}`, '',
+      '[ca]',
+      'default_ca = test',
+      '[test]',
+      `database = ${join(dir, 'index.txt')}`,
+      `new_certs_dir = ${dir}`,
+      `serial = ${join(dir, 'serial')}`,
+      'default_md = sha256',
+      'policy = any',
+      'unique_subject = no',
+      'copy_extensions = none',
+      'x509_extensions = leaf',
+      '[any]',
+      'commonName = supplied',
+      '[leaf]',
+      'basicConstraints = critical,CA:FALSE',
+      'keyUsage = critical,digitalSignature,keyAgreement',
+      'extendedKeyUsage = serverAuth',
+      'subjectKeyIdentifier = hash',
+      'authorityKeyIdentifier = keyid,issuer',
+      `subjectAltName = ${altNames.join(',')}`,
+      '',
     ].join('\n'),
   );
   await writeFile(join(dir, 'serial'), `${serial().slice(2)}\n`);
   await openssl([
-    'req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-    '-keyout', key, '-out', csr, '-subj', `/CN=${opts.commonName ?? 'localhost'}`,
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    csr,
+    '-subj',
+    `/CN=${opts.commonName ?? 'localhost'}`,
   ]);
   await chmod(key, 0o600);
   await openssl([
-    'ca', '-batch', '-notext', '-config', conf, '-in', csr, '-cert', pki.caCert, '-keyfile', pki.caKey,
-    '-startdate', opensslDate(notBefore), '-enddate', opensslDate(notAfter), '-out', cert,
+    'ca',
+    '-batch',
+    '-notext',
+    '-config',
+    conf,
+    '-in',
+    csr,
+    '-cert',
+    pki.caCert,
+    '-keyfile',
+    pki.caKey,
+    '-startdate',
+    opensslDate(notBefore),
+    '-enddate',
+    opensslDate(notAfter),
+    '-out',
+    cert,
   ]);
   await chmod(cert, 0o644);
   await rm(dir, { recursive: true, force: true });

@@ -454,7 +454,13 @@ export interface RootAccess {
  * are escaped by mysql2.
  */
 export async function rootQuery<T = Record<string, unknown>>(server: RootAccess, sql: string, params: unknown[] = []): Promise<T[]> {
-  const conn = await createConnection({ host: server.host, port: server.port, user: server.superuser, password: server.superuserPassword, multipleStatements: false });
+  const conn = await createConnection({
+    host: server.host,
+    port: server.port,
+    user: server.superuser,
+    password: server.superuserPassword,
+    multipleStatements: false,
+  });
   try {
     const [rows] = await conn.query(sql, params);
     return rows as T[];

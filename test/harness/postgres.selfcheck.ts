@@ -20,16 +20,11 @@ function check(cond: unknown, what: string): void {
   console.log(`ok   ${what}`);
 }
 
-async function tcpPsql(
-  inst: PostgresInstance,
-  sslmode: string,
-  sql: string,
-  password = inst.password,
-  extra = '',
-): Promise<string> {
+async function tcpPsql(inst: PostgresInstance, sslmode: string, sql: string, password = inst.password, extra = ''): Promise<string> {
   const conn = `host=127.0.0.1 port=${inst.port} user=${inst.user} dbname=${inst.database} sslmode=${sslmode} ${extra}`;
   const { stdout } = await execFileAsync('psql', ['-X', '-w', '-A', '-t', '-v', 'ON_ERROR_STOP=1', conn, '-c', sql], {
-    env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: '5' }, timeout: 30_000,
+    env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: '5' },
+    timeout: 30_000,
   });
   return stdout.trim();
 }
@@ -63,7 +58,13 @@ async function main(): Promise<void> {
         WHERE n.nspname IN ('sales','inventory','hidden') AND c.relkind IN ('r','p','v','m','f')
         ORDER BY 1`,
     );
-    console.log(counts.trim().split('\n').map((l) => `     ${l}`).join('\n'));
+    console.log(
+      counts
+        .trim()
+        .split('\n')
+        .map((l) => `     ${l}`)
+        .join('\n'),
+    );
   }
 
   // Plain: sslmode=disable works, require fails, wrong password fails.
@@ -71,9 +72,24 @@ async function main(): Promise<void> {
   check((await tcpPsql(plain, 'disable', 'select count(*) from sales.customers')) === '1000', 'plain: test role reads sales.customers (1000)');
   check((await fails(tcpPsql(plain, 'disable', 'select 1', 'wrong'))).includes('password authentication failed'), 'plain: wrong password rejected');
   check((await fails(tcpPsql(plain, 'require', 'select 1'))).length > 0, 'plain: sslmode=require fails (no TLS)');
-  check((await fails(tcpPsql(plain, 'disable', 'select count(*) from hidden.secrets'))).includes('permission denied for schema hidden'), 'plain: hidden schema denied');
-  check((await fails(execFileAsync('psql', ['-X', '-w', `host=127.0.0.1 port=${plain.port} user=postgres dbname=postgres sslmode=disable`, '-c', 'select 1'], { env: { ...process.env, PGPASSWORD: '' } }))).length > 0, 'plain: superuser over TCP without password rejected');
-  check((await tcpPsql({ ...plain, user: 'postgres', database: 'postgres' } as PostgresInstance, 'disable', 'select 1', plain.superuserPassword)) === '1', 'plain: superuser over TCP with its password');
+  check(
+    (await fails(tcpPsql(plain, 'disable', 'select count(*) from hidden.secrets'))).includes('permission denied for schema hidden'),
+    'plain: hidden schema denied',
+  );
+  check(
+    (
+      await fails(
+        execFileAsync('psql', ['-X', '-w', `host=127.0.0.1 port=${plain.port} user=postgres dbname=postgres sslmode=disable`, '-c', 'select 1'], {
+          env: { ...process.env, PGPASSWORD: '' },
+        }),
+      )
+    ).length > 0,
+    'plain: superuser over TCP without password rejected',
+  );
+  check(
+    (await tcpPsql({ ...plain, user: 'postgres', database: 'postgres' } as PostgresInstance, 'disable', 'select 1', plain.superuserPassword)) === '1',
+    'plain: superuser over TCP with its password',
+  );
 
   // TLS: require + verify-full with the CA, ssl in use; plain TCP still accepted.
   check((await tcpPsql(tls, 'require', 'select ssl from pg_stat_ssl where pid = pg_backend_pid()')) === 't', 'tls: sslmode=require, pg_stat_ssl.ssl = t');

@@ -103,7 +103,10 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, LC_ALL: 'C', LANG: 'C', ...extra };
 }
 
-interface RunResult { stdout: string; stderr: string }
+interface RunResult {
+  stdout: string;
+  stderr: string;
+}
 
 function run(
   cmd: string,
@@ -130,9 +133,7 @@ function run(
       clearTimeout(timer);
       if (code === 0) resolve({ stdout, stderr });
       else {
-        const err = new Error(
-          `${cmd} ${args.join(' ')} exited with ${code ?? signal}: ${stderr.trim() || stdout.trim()}`,
-        ) as Error & RunResult;
+        const err = new Error(`${cmd} ${args.join(' ')} exited with ${code ?? signal}: ${stderr.trim() || stdout.trim()}`) as Error & RunResult;
         err.stdout = stdout;
         err.stderr = stderr;
         reject(err);
@@ -250,8 +251,21 @@ class Instance implements PostgresInstance {
 
   private psqlArgs(database: string | undefined): string[] {
     return [
-      '-X', '-w', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1',
-      '-h', this.socketDir, '-p', String(this.port), '-U', 'postgres', '-d', database ?? this.database,
+      '-X',
+      '-w',
+      '-A',
+      '-t',
+      '-q',
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-h',
+      this.socketDir,
+      '-p',
+      String(this.port),
+      '-U',
+      'postgres',
+      '-d',
+      database ?? this.database,
     ];
   }
 
@@ -285,9 +299,7 @@ class Instance implements PostgresInstance {
       logging_collector: 'off',
       jit: 'off',
       huge_pages: 'off',
-      ...(this.tls
-        ? { ssl: 'on', ssl_cert_file: 'server.crt', ssl_key_file: 'server.key', ssl_ca_file: 'ca.crt' }
-        : {}),
+      ...(this.tls ? { ssl: 'on', ssl_cert_file: 'server.crt', ssl_key_file: 'server.key', ssl_ca_file: 'ca.crt' } : {}),
       ...extraConf,
     };
     const text = Object.entries(settings)
@@ -301,11 +313,11 @@ class Instance implements PostgresInstance {
   async start(): Promise<void> {
     if (this.destroyed) throw new Error('postgres instance was destroyed');
     if (this.running) return;
-    await run(
-      bin('pg_ctl'),
-      ['-D', this.dataDir, '-l', this.logFile, '-w', '-t', '60', '-s', 'start'],
-      { asPostgres: true, cwd: this.baseDir, timeoutMs: 90_000 },
-    ).catch(async (err: Error) => {
+    await run(bin('pg_ctl'), ['-D', this.dataDir, '-l', this.logFile, '-w', '-t', '60', '-s', 'start'], {
+      asPostgres: true,
+      cwd: this.baseDir,
+      timeoutMs: 90_000,
+    }).catch(async (err: Error) => {
       const log = await readFile(this.logFile, 'utf8').catch(() => '');
       const tail = log.split('\n').slice(-15).join('\n');
       throw Object.assign(new Error(`${err.message}\n--- ${this.logFile} (tail) ---\n${tail}`), {
@@ -322,11 +334,11 @@ class Instance implements PostgresInstance {
     }
     const pid = this.livePid();
     try {
-      await run(
-        bin('pg_ctl'),
-        ['-D', this.dataDir, '-m', opts.mode ?? 'fast', '-w', '-t', '30', '-s', 'stop'],
-        { asPostgres: true, cwd: this.baseDir, timeoutMs: 40_000 },
-      );
+      await run(bin('pg_ctl'), ['-D', this.dataDir, '-m', opts.mode ?? 'fast', '-w', '-t', '30', '-s', 'stop'], {
+        asPostgres: true,
+        cwd: this.baseDir,
+        timeoutMs: 40_000,
+      });
     } catch {
       if (pid !== undefined) await killAndWait(pid);
     }
@@ -406,9 +418,18 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
     await run(
       bin('initdb'),
       [
-        '-D', inst.dataDir, '-U', 'postgres', `--pwfile=${pwfile}`,
-        '--auth-local=trust', '--auth-host=scram-sha-256',
-        '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions',
+        '-D',
+        inst.dataDir,
+        '-U',
+        'postgres',
+        `--pwfile=${pwfile}`,
+        '--auth-local=trust',
+        '--auth-host=scram-sha-256',
+        '-E',
+        'UTF8',
+        '--locale=C',
+        '--no-sync',
+        '--no-instructions',
       ],
       { asPostgres: true, cwd: baseDir },
     );
@@ -455,10 +476,9 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
     }
 
     await inst.psql(
-      [
-        `CREATE ROLE ${quoteIdent(user)} LOGIN PASSWORD ${quoteLiteral(password)};`,
-        `CREATE DATABASE ${quoteIdent(database)} OWNER ${quoteIdent(user)};`,
-      ].join('\n'),
+      [`CREATE ROLE ${quoteIdent(user)} LOGIN PASSWORD ${quoteLiteral(password)};`, `CREATE DATABASE ${quoteIdent(database)} OWNER ${quoteIdent(user)};`].join(
+        '\n',
+      ),
       { database: 'postgres' },
     );
     return inst;

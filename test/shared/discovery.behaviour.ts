@@ -1,11 +1,24 @@
 import { Metadata } from '@grpc/grpc-js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DiscoveryStrategy, type DataSource, type DiscoverDataSourceRequest, type DiscoverDataSourceResponse, type DiscoveryBatch, type DiscoveryFilter } from '@sourced/api';
+import {
+  DiscoveryStrategy,
+  type DataSource,
+  type DiscoverDataSourceRequest,
+  type DiscoverDataSourceResponse,
+  type DiscoveryBatch,
+  type DiscoveryFilter,
+} from '@sourced/api';
 import { eventually } from '../support/pg';
 import type { TestDaemon } from '../support/testDaemon';
 
-export const filter = (f: Partial<DiscoveryFilter> = {}): DiscoveryFilter => ({ includeSchemas: [], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false, ...f });
-
+export const filter = (f: Partial<DiscoveryFilter> = {}): DiscoveryFilter => ({
+  includeSchemas: [],
+  excludeSchemas: [],
+  includeTables: [],
+  excludeTables: [],
+  includeSystemSchemas: false,
+  ...f,
+});
 
 /** An account of the test's own for a cancellation, and how the server itself counts its sessions. */
 export interface CancellationAccount {
@@ -160,7 +173,17 @@ export function discoveryBehaviour(engine: DiscoveryEngine, daemon: () => TestDa
   it('frees its connections when the client cancels mid-stream', async () => {
     const account = await engine.cancellation();
     try {
-      const request = { batchSize: 1, strategy: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0, ...engine.request, ...account.request, filter: filter(engine.filter), dataSource: account.source };
+      const request = {
+        batchSize: 1,
+        strategy: 0,
+        resumeAfter: '',
+        maxEntities: 0,
+        maxDurationMs: 0,
+        ...engine.request,
+        ...account.request,
+        filter: filter(engine.filter),
+        dataSource: account.source,
+      };
       const call = t.dataSources.discoverDataSource(request as DiscoverDataSourceRequest, new Metadata());
       let batches = 0;
       let lookFailed: unknown;
@@ -180,7 +203,12 @@ export function discoveryBehaviour(engine: DiscoveryEngine, daemon: () => TestDa
       expect(await ended).toBe('error 1');
       if (lookFailed) throw lookFailed;
       expect(batches).toBeLessThan(engine.all.length);
-      expect(await eventually(() => account.openSessions(), (n) => n === 0)).toBe(0);
+      expect(
+        await eventually(
+          () => account.openSessions(),
+          (n) => n === 0,
+        ),
+      ).toBe(0);
     } finally {
       await account.drop?.();
     }

@@ -53,7 +53,9 @@ const postgres: HybridEngine<PostgresInstance> = {
   seed: seedPostgres,
   // application_name of each client backend of the test user (pg_stat_activity)
   programNames: (s) =>
-    s.psql(`SELECT application_name FROM pg_stat_activity WHERE usename = '${s.user}' AND backend_type = 'client backend'`).then((o) => o.split('\n').filter(Boolean)),
+    s
+      .psql(`SELECT application_name FROM pg_stat_activity WHERE usename = '${s.user}' AND backend_type = 'client backend'`)
+      .then((o) => o.split('\n').filter(Boolean)),
 };
 
 const mysql: HybridEngine<MariadbInstance> = {
@@ -118,7 +120,9 @@ export function hybridBehaviour(engine: HybridEngine): void {
    * with continuous sequence numbers, and the summary counts one failover.
    */
   it('fails over when the primary crashes during a read', async () => {
-    const { events, faultAfterEvent } = await discoverWithFault(t, { dataSource: hybrid(), filter: seededFilter, batchSize: BATCH }, 3, () => a.stop({ mode: 'immediate' }));
+    const { events, faultAfterEvent } = await discoverWithFault(t, { dataSource: hybrid(), filter: seededFilter, batchSize: BATCH }, 3, () =>
+      a.stop({ mode: 'immediate' }),
+    );
     expectUndisturbed(events, reference, [SECONDARY], [faultAfterEvent]);
   });
 
@@ -140,13 +144,17 @@ export function hybridBehaviour(engine: HybridEngine): void {
    * the run fails over to the secondary and back to the primary, and the catalog is still exact.
    */
   it('fails back to the primary when the secondary crashes later', async () => {
-    const { events, faultAfterEvent } = await discoverWithFaults(t, { dataSource: hybrid(), filter: seededFilter, batchSize: 2 }, {
-      3: async () => {
-        await a.stop({ mode: 'immediate' });
-        await a.start();
+    const { events, faultAfterEvent } = await discoverWithFaults(
+      t,
+      { dataSource: hybrid(), filter: seededFilter, batchSize: 2 },
+      {
+        3: async () => {
+          await a.stop({ mode: 'immediate' });
+          await a.start();
+        },
+        60: () => b.stop({ mode: 'immediate' }),
       },
-      60: () => b.stop({ mode: 'immediate' }),
-    });
+    );
     expectUndisturbed(events, reference, [SECONDARY, PRIMARY], [faultAfterEvent[3], faultAfterEvent[60]]);
   });
 
@@ -156,13 +164,17 @@ export function hybridBehaviour(engine: HybridEngine): void {
    * reading from the dead connection, and the catalog is still exact.
    */
   it('fails over to a secondary whose standby connection died meanwhile', async () => {
-    const { events, faultAfterEvent } = await discoverWithFaults(t, { dataSource: hybrid(), filter: seededFilter, batchSize: BATCH }, {
-      2: async () => {
-        await b.stop({ mode: 'immediate' });
-        await b.start();
+    const { events, faultAfterEvent } = await discoverWithFaults(
+      t,
+      { dataSource: hybrid(), filter: seededFilter, batchSize: BATCH },
+      {
+        2: async () => {
+          await b.stop({ mode: 'immediate' });
+          await b.start();
+        },
+        4: () => a.stop({ mode: 'immediate' }),
       },
-      4: () => a.stop({ mode: 'immediate' }),
-    });
+    );
     expectUndisturbed(events, reference, [SECONDARY], [faultAfterEvent[4]]);
   });
 
@@ -255,7 +267,12 @@ export function hybridBehaviour(engine: HybridEngine): void {
   it('opens both endpoints with a program name and TCP keep-alive', async () => {
     let seen: { a: string[]; b: string[]; socketsA: string[]; socketsB: string[] } | undefined;
     await discoverWithFault(t, { dataSource: hybrid(), filter: seededFilter, batchSize: BATCH }, 2, async () => {
-      seen = { a: await engine.programNames(a), b: await engine.programNames(b), socketsA: await socketsTo(a.port, allKeepAlive), socketsB: await socketsTo(b.port, allKeepAlive) };
+      seen = {
+        a: await engine.programNames(a),
+        b: await engine.programNames(b),
+        socketsA: await socketsTo(a.port, allKeepAlive),
+        socketsB: await socketsTo(b.port, allKeepAlive),
+      };
     });
     expect(seen?.a).toEqual(['sourced']);
     expect(seen?.b).toEqual(['sourced']);

@@ -1,13 +1,30 @@
 import { Metadata } from '@grpc/grpc-js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ProfileMode, type DataSource, type DiscoverDataSourceResponse, type DiscoveryFilter, type PreviewTableRequest, type ProfileTableRequest } from '@sourced/api';
+import {
+  ProfileMode,
+  type DataSource,
+  type DiscoverDataSourceResponse,
+  type DiscoveryFilter,
+  type PreviewTableRequest,
+  type ProfileTableRequest,
+} from '@sourced/api';
 import { collect, expectFailure, richStatusOf, type TestDaemon } from '../support/testDaemon';
 
-const filter = (f: Partial<DiscoveryFilter> = {}): DiscoveryFilter => ({ includeSchemas: [], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false, ...f });
-const schemaNames = (events: DiscoverDataSourceResponse[]) => events.flatMap((e) => (e.event?.$case === 'schemas' ? e.event.value.schemas.map((s) => s.name) : []));
+const filter = (f: Partial<DiscoveryFilter> = {}): DiscoveryFilter => ({
+  includeSchemas: [],
+  excludeSchemas: [],
+  includeTables: [],
+  excludeTables: [],
+  includeSystemSchemas: false,
+  ...f,
+});
+const schemaNames = (events: DiscoverDataSourceResponse[]) =>
+  events.flatMap((e) => (e.event?.$case === 'schemas' ? e.event.value.schemas.map((s) => s.name) : []));
 const entityNames = (events: DiscoverDataSourceResponse[]) =>
   events.flatMap((e) =>
-    e.event?.$case === 'batch' ? [...e.event.value.relations.map((r) => `${r.schema}.${r.name}`), ...e.event.value.collections.map((c) => `${c.database}.${c.name}`)] : [],
+    e.event?.$case === 'batch'
+      ? [...e.event.value.relations.map((r) => `${r.schema}.${r.name}`), ...e.event.value.collections.map((c) => `${c.database}.${c.name}`)]
+      : [],
   );
 
 /**
@@ -78,7 +95,9 @@ export function scopeBehaviour(engine: ScopeEngine, daemon: () => TestDaemon): v
   /** A preview or profile of a table in another database is NOT_FOUND, with a stable reason and a hint; through a data source naming its database, or none, it is read. */
   it('refuses to preview or profile a table outside the named database', async () => {
     expect(await a.canReadOutside()).toBe(true);
-    const inside = await collect(t.dataSources.previewTable({ dataSource: a.source(a.named), table: a.inside, columns: [], limit: 2, strategy: 0 }, new Metadata()));
+    const inside = await collect(
+      t.dataSources.previewTable({ dataSource: a.source(a.named), table: a.inside, columns: [], limit: 2, strategy: 0 }, new Metadata()),
+    );
     expect(inside.at(-1)?.event?.$case).toBe('summary');
     const preview = (database: string): PreviewTableRequest => ({ dataSource: a.source(database), table: a.outside, columns: [], limit: 2, strategy: 0 });
     const profile = (database: string): ProfileTableRequest => ({
@@ -91,7 +110,10 @@ export function scopeBehaviour(engine: ScopeEngine, daemon: () => TestDaemon): v
       histogramBuckets: 0,
       strategy: 0,
     });
-    for (const call of [() => collect(t.dataSources.previewTable(preview(a.named), new Metadata())), () => collect(t.dataSources.profileTable(profile(a.named), new Metadata()))]) {
+    for (const call of [
+      () => collect(t.dataSources.previewTable(preview(a.named), new Metadata())),
+      () => collect(t.dataSources.profileTable(profile(a.named), new Metadata())),
+    ]) {
       const error = await expectFailure(call());
       expect(error.code).toBe(5);
       const status = richStatusOf(error);

@@ -149,8 +149,16 @@ export function tlsBehaviour(engine: TlsEngine): void {
   /** An expired server certificate fails (and only warns in mode require); one expiring within 30 days warns. */
   it.skipIf(!engine.swapsCertificates)('fails on an expired server certificate and warns on one about to expire', async () => {
     const day = 86_400_000;
-    const expired: ExtraCertificate = await makeServerCertificate(pki, { name: 'expired', notBefore: new Date(Date.now() - 60 * day), notAfter: new Date(Date.now() - day) });
-    const soon: ExtraCertificate = await makeServerCertificate(pki, { name: 'soon', notBefore: new Date(Date.now() - day), notAfter: new Date(Date.now() + 10 * day) });
+    const expired: ExtraCertificate = await makeServerCertificate(pki, {
+      name: 'expired',
+      notBefore: new Date(Date.now() - 60 * day),
+      notAfter: new Date(Date.now() - day),
+    });
+    const soon: ExtraCertificate = await makeServerCertificate(pki, {
+      name: 'soon',
+      notBefore: new Date(Date.now() - day),
+      notAfter: new Date(Date.now() + 10 * day),
+    });
     registerSecret('a TLS private key', expired.keyPem);
     registerSecret('a TLS private key', soon.keyPem);
     try {

@@ -58,11 +58,20 @@ export interface ValidationEngine<S extends ValidationServer = ValidationServer>
   alias: string;
 }
 
-export const verifyFull = (server: ValidationServer): SslConfig => ({ mode: SslMode.SSL_MODE_VERIFY_FULL, ca: server.caCertPem ?? '', cert: '', serverName: '' });
+export const verifyFull = (server: ValidationServer): SslConfig => ({
+  mode: SslMode.SSL_MODE_VERIFY_FULL,
+  ca: server.caCertPem ?? '',
+  cert: '',
+  serverName: '',
+});
 
 /** Everything a call left behind: its events, the daemon's log lines and every span. */
 function everything(t: TestDaemon, events: ValidateDataSourceResponse[]): string {
-  return JSON.stringify(events) + t.logs.join('\n') + JSON.stringify(t.spans.getFinishedSpans().map((s) => ({ a: s.attributes, e: s.events, st: s.status, n: s.name })));
+  return (
+    JSON.stringify(events) +
+    t.logs.join('\n') +
+    JSON.stringify(t.spans.getFinishedSpans().map((s) => ({ a: s.attributes, e: s.events, st: s.status, n: s.name })))
+  );
 }
 
 /**
@@ -159,14 +168,22 @@ export function validationBehaviour<S extends ValidationServer>(engine: Validati
   it('validates both endpoints of a HYBRID source', async () => {
     const { server: s, sslConfig } = engine.hybrid;
     const events = await t.validate({
-      dataSource: engine.source(s, { location: Location.LOCATION_HYBRID, secondary: { host: 'localhost', port: s.port, database: engine.source(s).primary?.database ?? '' }, sslConfig }),
+      dataSource: engine.source(s, {
+        location: Location.LOCATION_HYBRID,
+        secondary: { host: 'localhost', port: s.port, database: engine.source(s).primary?.database ?? '' },
+        sslConfig,
+      }),
     });
     const reports = events.flatMap((e) => (e.event?.$case === 'report' ? [e.event.value] : []));
     expect(reports.map((r) => [r.endpoint, r.address, r.ok])).toEqual([
       [EndpointRole.ENDPOINT_ROLE_PRIMARY, `${s.host}:${s.port}`, true],
       [EndpointRole.ENDPOINT_ROLE_SECONDARY, `localhost:${s.port}`, true],
     ]);
-    expect(finished(events).filter((c) => c.endpoint === EndpointRole.ENDPOINT_ROLE_SECONDARY).map((c) => c.checkId)).toEqual(engine.order);
+    expect(
+      finished(events)
+        .filter((c) => c.endpoint === EndpointRole.ENDPOINT_ROLE_SECONDARY)
+        .map((c) => c.checkId),
+    ).toEqual(engine.order);
     expect(summary(events)).toMatchObject({ ok: true, endpoints: 2 });
   });
 
@@ -199,7 +216,9 @@ export function validationBehaviour<S extends ValidationServer>(engine: Validati
     /** The whole call respects the caller's deadline. */
     it('ends with DEADLINE_EXCEEDED when the deadline passes first', async () => {
       const started = Date.now();
-      const error = await expectFailure(t.validate({ dataSource: engine.source(server, { primary: { host: '127.0.0.1', port, database: '' } }), checkTimeoutMs: 60_000 }, { deadlineMs: 1000 }));
+      const error = await expectFailure(
+        t.validate({ dataSource: engine.source(server, { primary: { host: '127.0.0.1', port, database: '' } }), checkTimeoutMs: 60_000 }, { deadlineMs: 1000 }),
+      );
       expect(error.code).toBe(4);
       expect(Date.now() - started).toBeLessThan(3000);
     });
@@ -213,7 +232,9 @@ export function validationBehaviour<S extends ValidationServer>(engine: Validati
 
   /** Bad input is INVALID_ARGUMENT naming the field, before any connection. */
   it('rejects a port out of range, naming the field', async () => {
-    const status = richStatusOf(await expectFailure(t.validate({ dataSource: engine.source(server, { primary: { host: server.host, port: 70000, database: '' } }) })));
+    const status = richStatusOf(
+      await expectFailure(t.validate({ dataSource: engine.source(server, { primary: { host: server.host, port: 70000, database: '' } }) })),
+    );
     expect(status.grpcCode).toBe(3);
     expect(status.badRequest).toContainEqual({ field: 'data_source.primary.port', description: '70000 is not a TCP port (1-65535)' });
   });
@@ -228,7 +249,12 @@ export function validationBehaviour<S extends ValidationServer>(engine: Validati
     const spans = t.spans.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
     const root = spans.find((s) => s.name === 'sourced.v1.DataSourceService/ValidateDataSource');
     expect(root?.parentSpanContext?.spanId).toBe(parentSpanId);
-    expect(root?.attributes).toMatchObject({ 'rpc.system': 'grpc', 'rpc.service': 'sourced.v1.DataSourceService', 'rpc.method': 'ValidateDataSource', 'rpc.grpc.status_code': 0 });
+    expect(root?.attributes).toMatchObject({
+      'rpc.system': 'grpc',
+      'rpc.service': 'sourced.v1.DataSourceService',
+      'rpc.method': 'ValidateDataSource',
+      'rpc.grpc.status_code': 0,
+    });
     const names = spans.map((s) => s.name);
     for (const id of engine.order) expect(names).toContain(`sourced.check ${id}`);
     expect(names).toContain('sourced.secret.resolve');

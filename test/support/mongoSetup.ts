@@ -80,7 +80,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const servers: MongoStandIn[] = [];
   try {
     servers.push(await startMongoStandIn({ dataset, sampleDelays: { [HOLD_SAMPLE_SIZE]: HOLD_MS } }));
-    servers.push(await startMongoStandIn({ dataset, sampleDelays: { [HOLD_SAMPLE_SIZE]: HOLD_MS }, tls: { cert: certs.serverCertPem, key: certs.serverKeyPem }, replicaSet: 'rs0' }));
+    servers.push(
+      await startMongoStandIn({
+        dataset,
+        sampleDelays: { [HOLD_SAMPLE_SIZE]: HOLD_MS },
+        tls: { cert: certs.serverCertPem, key: certs.serverKeyPem },
+        replicaSet: 'rs0',
+      }),
+    );
   } catch (error) {
     await Promise.all(servers.map((s) => s.stop()));
     throw error;

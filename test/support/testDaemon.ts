@@ -64,7 +64,10 @@ export async function discoverCountingConnections(
   // The SERVER span ends just after the client has seen the end of the stream.
   const ours = (all: ReadableSpan[]) =>
     all.find((s) => s.name === 'sourced.v1.DataSourceService/DiscoverDataSource' && s.startTime[0] * 1000 + s.startTime[1] / 1e6 >= since - 1);
-  const spans = await eventually(async () => t.spans.getFinishedSpans(), (all) => ours(all) !== undefined);
+  const spans = await eventually(
+    async () => t.spans.getFinishedSpans(),
+    (all) => ours(all) !== undefined,
+  );
   const server = ours(spans);
   const connections = spans.filter((s) => s.name === 'sourced.connection.open' && s.spanContext().traceId === server?.spanContext().traceId).length;
   return { events, connections };

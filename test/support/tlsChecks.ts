@@ -22,6 +22,12 @@ export const inline = (value: string) => ({ source: { $case: 'inlineValue' as co
 export const reference = (value: string) => ({ source: { $case: 'reference' as const, value } });
 
 /** TLS settings in the request's shape. */
-export function sslConfig(o: { mode?: SslMode; ca?: string; cert?: string; key?: ReturnType<typeof inline> | ReturnType<typeof reference>; serverName?: string }) {
+export function sslConfig(o: {
+  mode?: SslMode;
+  ca?: string;
+  cert?: string;
+  key?: ReturnType<typeof inline> | ReturnType<typeof reference>;
+  serverName?: string;
+}) {
   return { mode: o.mode ?? SslMode.SSL_MODE_VERIFY_FULL, ca: o.ca ?? '', cert: o.cert ?? '', key: o.key, serverName: o.serverName ?? '' } as never;
 }

@@ -1,6 +1,16 @@
 import type { DataSource, Endpoint, EndpointRole } from '../datasource/DataSource';
 import { InputError, SourcedError } from '../errors';
-import { hasPassword as passwordGiven, passwordRequest, PEM_FIELDS, pemFileRequest, pemReferenceRequest, pemSettingKind, sslKeyRequest, wantsPassword, type PemLabel } from '../secret/credentialRequests';
+import {
+  hasPassword as passwordGiven,
+  passwordRequest,
+  PEM_FIELDS,
+  pemFileRequest,
+  pemReferenceRequest,
+  pemSettingKind,
+  sslKeyRequest,
+  wantsPassword,
+  type PemLabel,
+} from '../secret/credentialRequests';
 import { fileSettingRefused } from '../secret/filePolicy';
 import { Secret } from '../secret/Secret';
 import type { ResolvedSecret } from '../secret/chainTypes';
@@ -46,14 +56,19 @@ export class CredentialResolver {
     const hasPassword = passwordGiven(source);
     if (source.cloud.useIamAuth) {
       if (!source.username) {
-        throw new InputError([{ field: 'data_source.credentials.username', description: 'is required with cloud_config.use_iam_auth (the database user the token is for)' }]);
+        throw new InputError([
+          { field: 'data_source.credentials.username', description: 'is required with cloud_config.use_iam_auth (the database user the token is for)' },
+        ]);
       }
       const cloud = tokenCloudOf(source);
       if (!this.context.tokens) {
         throw new SourcedError('TOKEN_PROVIDER_MISSING', `use_iam_auth needs a ${cloud} database token provider; load ${TOKEN_PLUGIN_OF[cloud]}`);
       }
       const started = performance.now();
-      const minted = await this.context.tokens.mint({ source, host: endpoint.host, port: endpoint.port, user: source.username, connector: this.connectorType }, signal);
+      const minted = await this.context.tokens.mint(
+        { source, host: endpoint.host, port: endpoint.port, user: source.username, connector: this.connectorType },
+        signal,
+      );
       password = minted.token;
       credentialSources.password = `${minted.provider} token (expires ${new Date(minted.expiresAt).toISOString()})`;
       credentialTimings.password = performance.now() - started;

@@ -229,7 +229,9 @@ export class EndpointPool<TConn> {
     if (failed) {
       if (signal.aborted) throw failed.reason;
       this.parallelUnavailable = true;
-      this.options.context.logger.warn('an extra connection for parallel reads could not be opened; reading with fewer', { error: describeError(failed.reason) });
+      this.options.context.logger.warn('an extra connection for parallel reads could not be opened; reading with fewer', {
+        error: describeError(failed.reason),
+      });
     }
     return this.extra;
   }
@@ -327,7 +329,9 @@ export class EndpointPool<TConn> {
     const endpoint = this.options.endpoint(role);
     const problems: string[] = [];
     if (endpoint.database && seen.database !== endpoint.database) {
-      problems.push(`the session is connected to database ${JSON.stringify(seen.database)}, not ${JSON.stringify(endpoint.database)} as the data source names it`);
+      problems.push(
+        `the session is connected to database ${JSON.stringify(seen.database)}, not ${JSON.stringify(endpoint.database)} as the data source names it`,
+      );
     }
     const first = this.identities.get(role);
     if (first) problems.push(...identityChanges(first, seen));

@@ -44,7 +44,17 @@ export interface GuardLease {
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** SOCKS5 reply codes (RFC 1928 section 6). */
-const REPLY = { ok: 0x00, failure: 0x01, notAllowed: 0x02, netUnreachable: 0x03, hostUnreachable: 0x04, refused: 0x05, ttlExpired: 0x06, commandNotSupported: 0x07, addressNotSupported: 0x08 } as const;
+const REPLY = {
+  ok: 0x00,
+  failure: 0x01,
+  notAllowed: 0x02,
+  netUnreachable: 0x03,
+  hostUnreachable: 0x04,
+  refused: 0x05,
+  ttlExpired: 0x06,
+  commandNotSupported: 0x07,
+  addressNotSupported: 0x08,
+} as const;
 
 interface Lease {
   password: Buffer;
@@ -177,7 +187,18 @@ export class SocksGuard {
       }
       lease.lastFailure = error as Error;
       const code = (error as NodeJS.ErrnoException).code;
-      return reply(client, code === 'ECONNREFUSED' ? REPLY.refused : code === 'EHOSTUNREACH' || code === 'ENOTFOUND' ? REPLY.hostUnreachable : code === 'ENETUNREACH' ? REPLY.netUnreachable : code === 'ETIMEDOUT' ? REPLY.ttlExpired : REPLY.failure);
+      return reply(
+        client,
+        code === 'ECONNREFUSED'
+          ? REPLY.refused
+          : code === 'EHOSTUNREACH' || code === 'ENOTFOUND'
+            ? REPLY.hostUnreachable
+            : code === 'ENETUNREACH'
+              ? REPLY.netUnreachable
+              : code === 'ETIMEDOUT'
+                ? REPLY.ttlExpired
+                : REPLY.failure,
+      );
     }
     upstream.removeAllListeners('error');
     upstream.on('error', () => client.destroy());

@@ -134,10 +134,16 @@ export class TargetPolicy {
     if (isIP(name)) return undefined;
     const builtin = this.builtinNames.find((n) => n === name);
     if (builtin) {
-      return new TargetDeniedError(host, undefined, builtin, `connecting to ${host} is refused: it names a cloud metadata service, which the daemon never connects to unless targets.allowLinkLocal is set`);
+      return new TargetDeniedError(
+        host,
+        undefined,
+        builtin,
+        `connecting to ${host} is refused: it names a cloud metadata service, which the daemon never connects to unless targets.allowLinkLocal is set`,
+      );
     }
     const rule = this.deny.names.find((r) => matchesGlob(name, r.text));
-    if (rule) return new TargetDeniedError(host, undefined, rule.text, `connecting to ${host} is refused by the daemon's target policy (targets.deny: ${rule.text})`);
+    if (rule)
+      return new TargetDeniedError(host, undefined, rule.text, `connecting to ${host} is refused by the daemon's target policy (targets.deny: ${rule.text})`);
     return undefined;
   }
 
@@ -166,7 +172,13 @@ export class TargetPolicy {
       );
     }
     const denied = this.deny.addresses.find((r) => forms.some(([a, f]) => r.list.check(a, f)));
-    if (denied) return new TargetDeniedError(host, addr, denied.text, `connecting to ${of} is refused by the daemon's target policy (${carried(denied)}targets.deny: ${denied.text})`);
+    if (denied)
+      return new TargetDeniedError(
+        host,
+        addr,
+        denied.text,
+        `connecting to ${of} is refused by the daemon's target policy (${carried(denied)}targets.deny: ${denied.text})`,
+      );
     if (this.allow.addresses.length === 0 && this.allow.names.length === 0) return undefined;
     if (this.allow.addresses.some((r) => r.list.check(addr, family))) return undefined;
     if (!isIP(name) && this.allow.names.some((r) => matchesGlob(name, r.text))) return undefined;
@@ -213,7 +225,8 @@ export class TargetPolicy {
     // net.connect passes (hostname, options, callback); be lenient with the older forms too.
     const loose = options as unknown;
     const cb = (typeof loose === 'function' ? loose : callback) as (error: Error | null, address: string | LookupAddress[], family?: number) => void;
-    const opts: { family?: number | string; all?: boolean } = typeof loose === 'object' && loose !== null ? options : typeof loose === 'number' ? { family: loose } : {};
+    const opts: { family?: number | string; all?: boolean } =
+      typeof loose === 'object' && loose !== null ? options : typeof loose === 'number' ? { family: loose } : {};
     const want = opts.family === 4 || opts.family === 'IPv4' ? 4 : opts.family === 6 || opts.family === 'IPv6' ? 6 : 0;
     this.resolve(hostname).then(
       (addresses) => {
@@ -283,7 +296,9 @@ class GuardedSocket extends Socket {
       listener = (typeof args[1] === 'function' ? args[1] : args[2]) as (() => void) | undefined;
     }
     if (typeof options.path === 'string') {
-      process.nextTick(() => this.destroy(new TargetDeniedError(options.path as string, undefined, 'unix sockets', 'data sources are reached over TCP; a socket path is refused')));
+      process.nextTick(() =>
+        this.destroy(new TargetDeniedError(options.path as string, undefined, 'unix sockets', 'data sources are reached over TCP; a socket path is refused')),
+      );
       return this;
     }
     const host = normalizeHost(String(options.host ?? 'localhost'));

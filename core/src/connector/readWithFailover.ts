@@ -61,7 +61,12 @@ export const STALL_PROBE_TIMEOUT_MS = 3_000;
  * background) after `options.stallMs`, or earlier when a probe after `options.probeAfterMs`
  * finds the endpoint not answering.
  */
-export async function withinStallBound<T>(connector: ConnectorSessions, signal: AbortSignal, options: ReadOptions, read: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function withinStallBound<T>(
+  connector: ConnectorSessions,
+  signal: AbortSignal,
+  options: ReadOptions,
+  read: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
   if (!bounds(connector, options)) return read(signal);
   const own = following(signal);
   try {
@@ -273,7 +278,9 @@ export async function failoverAfter(connector: ConnectorSessions, error: unknown
   } catch (second) {
     // A standby that answers as another source is refused as such, not as an outage.
     if (second instanceof SourceIdentityError) throw second;
-    throw new UnavailableError('ALL_ENDPOINTS_UNAVAILABLE', `the active endpoint failed (${reason}) and the failover endpoint too (${describeError(second)})`, { cause: second });
+    throw new UnavailableError('ALL_ENDPOINTS_UNAVAILABLE', `the active endpoint failed (${reason}) and the failover endpoint too (${describeError(second)})`, {
+      cause: second,
+    });
   }
   return { active, reason };
 }

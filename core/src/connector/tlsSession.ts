@@ -167,7 +167,7 @@ export function checkClientKeyPair(tls: TlsArgs): CheckResult | undefined {
     return failed(
       `the client certificate (ssl_config.cert) is not a readable X.509 certificate: ${(error as Error).message}`,
       'Give the client certificate as PEM text (-----BEGIN CERTIFICATE-----), a path to such a file, or a secret reference holding it.',
-      { 'client_cert': 'unreadable' },
+      { client_cert: 'unreadable' },
     );
   }
   const details = { 'client_cert.subject': oneLine(cert.subject), 'client_cert.valid_to': cert.validTo };
@@ -179,22 +179,29 @@ export function checkClientKeyPair(tls: TlsArgs): CheckResult | undefined {
     return failed(
       `the client key (ssl_config.key) is not a readable private key${typeof code === 'string' ? ` (${code})` : ''}`,
       'Give the unencrypted private key as PEM text (-----BEGIN PRIVATE KEY-----), a path to such a file, or a secret reference holding it; an encrypted key must be decrypted first (openssl pkey -in key.pem -out plain.pem).',
-      { ...details, 'client_cert': 'key unreadable' },
+      { ...details, client_cert: 'key unreadable' },
     );
   }
   if (!cert.checkPrivateKey(key)) {
     return failed(
       'the client key (ssl_config.key) does not match the client certificate (ssl_config.cert)',
       'Give the private key that the client certificate was issued for; compare `openssl x509 -noout -pubkey -in cert.pem` with `openssl pkey -pubout -in key.pem`.',
-      { ...details, 'client_cert': 'key does not match' },
+      { ...details, client_cert: 'key does not match' },
     );
   }
   const now = Date.now();
   if (Date.parse(cert.validTo) < now) {
-    return failed(`the client certificate expired on ${cert.validTo}`, 'Ask for a new client certificate and give it in ssl_config.cert and ssl_config.key.', { ...details, 'client_cert': 'expired' });
+    return failed(`the client certificate expired on ${cert.validTo}`, 'Ask for a new client certificate and give it in ssl_config.cert and ssl_config.key.', {
+      ...details,
+      client_cert: 'expired',
+    });
   }
   if (Date.parse(cert.validFrom) > now) {
-    return failed(`the client certificate is not valid before ${cert.validFrom}`, "Check the clock of the daemon's host, or wait until the certificate is valid.", { ...details, 'client_cert': 'not yet valid' });
+    return failed(
+      `the client certificate is not valid before ${cert.validFrom}`,
+      "Check the clock of the daemon's host, or wait until the certificate is valid.",
+      { ...details, client_cert: 'not yet valid' },
+    );
   }
   return undefined;
 }
@@ -264,11 +271,10 @@ export function describeTlsSession(session: TlsSession, tls: TlsArgs, host: stri
   }
   if (session.clientCertRefused) {
     const d = describeCertificateError({ code: session.clientCertRefused }, name, tls);
-    return failed(
-      d?.message ?? `the server refused the client certificate (${session.clientCertRefused})`,
-      d?.hint ?? CLIENT_CERT_REFUSED_HINT,
-      { ...details, code: session.clientCertRefused },
-    );
+    return failed(d?.message ?? `the server refused the client certificate (${session.clientCertRefused})`, d?.hint ?? CLIENT_CERT_REFUSED_HINT, {
+      ...details,
+      code: session.clientCertRefused,
+    });
   }
   if (Number.isFinite(daysLeft) && daysLeft < CERT_EXPIRY_WARNING_DAYS) {
     return warning(`${about}; the certificate expires in ${daysLeft} days (${session.validTo})`, 'Renew the server certificate before it expires.', details);

@@ -130,7 +130,8 @@ export interface ConnectorSpec<TConn> {
  */
 export function defineConnector<TConn>(spec: ConnectorSpec<TConn>): ConnectorDefinition {
   if (!spec.sessions) throw new Error(`connector ${spec.type}: defineConnector needs sessions (how a connection opens and closes)`);
-  if (spec.profile && !spec.preview) throw new Error(`connector ${spec.type}: profile needs preview too (a profile resolves its columns through previewColumns)`);
+  if (spec.profile && !spec.preview)
+    throw new Error(`connector ${spec.type}: profile needs preview too (a profile resolves its columns through previewColumns)`);
   const capabilities: ConnectorCapability[] = [];
   if (spec.checks) capabilities.push('validate');
   if (spec.catalog) capabilities.push('discover');

@@ -68,18 +68,13 @@ export function normalizeDataSource(input: DataSourceInput | undefined, connecto
     parseEnum(str(cp.cloud_provider), 'CLOUD_PROVIDER_', PROVIDERS, `${cpPath}.cloud_provider`, v);
 
   // endpoints
-  const primary = endpoint(
-    input.primary,
-    { host: cp.host ?? cp.hostname, port: cp.port, database: cp.database ?? cp.dbname },
-    `${ROOT}.primary`,
-    cpPath,
-    v,
-  );
+  const primary = endpoint(input.primary, { host: cp.host ?? cp.hostname, port: cp.port, database: cp.database ?? cp.dbname }, `${ROOT}.primary`, cpPath, v);
   const fileBased = type !== '' && connectors.addressing?.(type) === 'file';
   if (fileBased) {
     // A file-based source (SQLite) is a path on the daemon's host: no host, no failover.
     if (!primary.database) v.push({ field: `${ROOT}.primary.database`, description: `is required for ${type}: the path of the database file` });
-    if (primary.host) v.push({ field: `${ROOT}.primary.host`, description: `is not used by ${type}, whose sources are files; give the path in primary.database` });
+    if (primary.host)
+      v.push({ field: `${ROOT}.primary.host`, description: `is not used by ${type}, whose sources are files; give the path in primary.database` });
   } else if (!primary.host) {
     v.push({ field: `${ROOT}.primary.host`, description: 'is required (or connection_properties.host)' });
   }
@@ -120,11 +115,8 @@ export function normalizeDataSource(input: DataSourceInput | undefined, connecto
   const sslPath = `${ROOT}.ssl_config`;
   const ca = nonEmpty(ssl.ca) ?? str(cp.ssl_ca) ?? str(cp.sslrootcert);
   const cert = nonEmpty(ssl.cert) ?? str(cp.ssl_cert) ?? str(cp.sslcert);
-  const key =
-    secretInput(ssl.key, `${sslPath}.key`, v) ??
-    looseSecret(cp.ssl_key ?? cp.sslkey, `${cpPath}.ssl_key`);
-  const explicitMode =
-    parseSslMode(ssl.mode, `${sslPath}.mode`, v) ?? parseSslMode(str(cp.ssl_mode) ?? str(cp.sslmode), `${cpPath}.ssl_mode`, v);
+  const key = secretInput(ssl.key, `${sslPath}.key`, v) ?? looseSecret(cp.ssl_key ?? cp.sslkey, `${cpPath}.ssl_key`);
+  const explicitMode = parseSslMode(ssl.mode, `${sslPath}.mode`, v) ?? parseSslMode(str(cp.ssl_mode) ?? str(cp.sslmode), `${cpPath}.ssl_mode`, v);
   let mode: SslMode;
   if (explicitMode) mode = explicitMode;
   else if (cp.ssl === true) mode = 'require';
@@ -145,14 +137,12 @@ export function normalizeDataSource(input: DataSourceInput | undefined, connecto
     awsRegion: nonEmpty(cc.awsRegion) ?? str(lc.aws_region),
     awsAccessKeyId: secretInput(cc.awsAccessKeyId, `${ccPath}.aws_access_key_id`, v) ?? looseSecret(lc.aws_access_key_id, `${lcPath}.aws_access_key_id`),
     awsSecretAccessKey:
-      secretInput(cc.awsSecretAccessKey, `${ccPath}.aws_secret_access_key`, v) ??
-      looseSecret(lc.aws_secret_access_key, `${lcPath}.aws_secret_access_key`),
+      secretInput(cc.awsSecretAccessKey, `${ccPath}.aws_secret_access_key`, v) ?? looseSecret(lc.aws_secret_access_key, `${lcPath}.aws_secret_access_key`),
     useIamAuth: cc.useIamAuth === true || lc.use_iam_auth === true,
     azureTenantId: nonEmpty(cc.azureTenantId) ?? str(lc.azure_tenant_id),
     azureClientId: nonEmpty(cc.azureClientId) ?? str(lc.azure_client_id),
     azureClientSecret:
-      secretInput(cc.azureClientSecret, `${ccPath}.azure_client_secret`, v) ??
-      looseSecret(lc.azure_client_secret, `${lcPath}.azure_client_secret`),
+      secretInput(cc.azureClientSecret, `${ccPath}.azure_client_secret`, v) ?? looseSecret(lc.azure_client_secret, `${lcPath}.azure_client_secret`),
     useManagedIdentity: cc.useManagedIdentity === true || lc.use_managed_identity === true,
   };
   if (cloud.useIamAuth && mode === 'disable') {
@@ -238,13 +228,7 @@ function looseSecret(value: unknown, field: string): SecretInput | undefined {
   return { kind: 'inline', value: new Secret(s, 'property'), field };
 }
 
-function parseEnum<T extends string>(
-  raw: string | undefined,
-  prefix: string,
-  allowed: readonly T[],
-  field: string,
-  v: FieldViolation[],
-): T | undefined {
+function parseEnum<T extends string>(raw: string | undefined, prefix: string, allowed: readonly T[], field: string, v: FieldViolation[]): T | undefined {
   if (raw === undefined || raw === '') return undefined;
   const name = raw.trim().toUpperCase().replace(/-/g, '_');
   const bare = name.startsWith(prefix) ? name.slice(prefix.length) : name;
@@ -256,7 +240,11 @@ function parseEnum<T extends string>(
 
 function parseSslMode(raw: string | undefined, field: string, v: FieldViolation[]): SslMode | undefined {
   if (raw === undefined || raw === '') return undefined;
-  const name = raw.trim().toLowerCase().replace(/^ssl_mode_/, '').replace(/_/g, '-');
+  const name = raw
+    .trim()
+    .toLowerCase()
+    .replace(/^ssl_mode_/, '')
+    .replace(/_/g, '-');
   if (name === 'unspecified') return undefined;
   const match = SSL_MODES.find((m) => m === name);
   if (!match) v.push({ field, description: `"${raw}" is not one of ${SSL_MODES.join(', ')}` });

@@ -142,11 +142,15 @@ export class DiscoveryEngine {
   static checkRequest(request: DiscoveryRequest): CheckedDiscoveryRequest {
     const s = request.sampling ?? {};
     if (s.sampleSize !== undefined && s.sampleSize > MAX_SAMPLE_SIZE) {
-      throw new InputError([{ field: 'sampling.sample_size', description: `${s.sampleSize} is more than the maximum of ${MAX_SAMPLE_SIZE}` }], { reason: 'VALUE_OUT_OF_RANGE' });
+      throw new InputError([{ field: 'sampling.sample_size', description: `${s.sampleSize} is more than the maximum of ${MAX_SAMPLE_SIZE}` }], {
+        reason: 'VALUE_OUT_OF_RANGE',
+      });
     }
     const filter = compileFilter(request.filter);
     if (request.batchSize > MAX_BATCH_SIZE) {
-      throw new InputError([{ field: 'batch_size', description: `${request.batchSize} is more than the maximum of ${MAX_BATCH_SIZE}` }], { reason: 'VALUE_OUT_OF_RANGE' });
+      throw new InputError([{ field: 'batch_size', description: `${request.batchSize} is more than the maximum of ${MAX_BATCH_SIZE}` }], {
+        reason: 'VALUE_OUT_OF_RANGE',
+      });
     }
     const after = request.resumeAfter ? decodeCursor(request.resumeAfter) : undefined;
     return { ...request, checked: { filter, after } };
@@ -187,10 +191,19 @@ export class DiscoveryEngine {
       return withSpan(
         this.tracer,
         'sourced.discovery.batch',
-        { 'sourced.batch.index': index, 'sourced.batch.size': batchSize, 'sourced.batch.concurrency': concurrency, 'sourced.endpoint.role': connector.activeRole },
+        {
+          'sourced.batch.index': index,
+          'sourced.batch.size': batchSize,
+          'sourced.batch.concurrency': concurrency,
+          'sourced.endpoint.role': connector.activeRole,
+        },
         async (span) => {
-          const result = await this.withFailover(connector, signal, cursor, (readSignal) =>
-            connector.listRelations({ filter, after: cursor, limit, concurrency, sampling }, readSignal), request,
+          const result = await this.withFailover(
+            connector,
+            signal,
+            cursor,
+            (readSignal) => connector.listRelations({ filter, after: cursor, limit, concurrency, sampling }, readSignal),
+            request,
           );
           span.setAttribute('sourced.batch.relations', result.value.length);
           return { entities: result.value, failover: result.failover, limit, ms: performance.now() - pageStarted, params };
@@ -371,7 +384,13 @@ export class DiscoveryEngine {
    * end and keep a catalog that this endpoint does not have; a resumable error lets it retry
    * (or resume from the cursor) once the endpoints agree again.
    */
-  private async refuseEmptied(connector: DiscoverableConnector, filter: CompiledFilter, signal: AbortSignal, sent: number, after: RelationKey | undefined): Promise<void> {
+  private async refuseEmptied(
+    connector: DiscoverableConnector,
+    filter: CompiledFilter,
+    signal: AbortSignal,
+    sent: number,
+    after: RelationKey | undefined,
+  ): Promise<void> {
     if (sent === 0) return;
     const counted = connector.countEntities ? await connector.countEntities(filter, undefined, signal) : undefined;
     const empty = counted !== undefined ? counted === 0 : (await connector.listSchemas(filter, signal)).length === 0;
@@ -399,10 +418,14 @@ export class DiscoveryEngine {
       const role = connector.activeRole;
       const { host, port } = connector.endpoint(role);
       this.logger.warn('the connection to the source was lost', { endpoint: role, error: describeError(error) });
-      out = new UnavailableError('CONNECTION_LOST', `the connection to the ${role.toLowerCase()} endpoint ${host}:${port} was lost, and there is no endpoint to fail over to`, {
-        cause: error,
-        metadata: { endpoint: role },
-      });
+      out = new UnavailableError(
+        'CONNECTION_LOST',
+        `the connection to the ${role.toLowerCase()} endpoint ${host}:${port} was lost, and there is no endpoint to fail over to`,
+        {
+          cause: error,
+          metadata: { endpoint: role },
+        },
+      );
     }
     if (out instanceof SourcedError && after && out.metadata.resume_after === undefined) out.metadata.resume_after = encodeCursor(after);
     return out;

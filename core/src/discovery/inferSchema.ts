@@ -142,9 +142,7 @@ export class SchemaInferrer {
 
 /** Most frequent first; equal counts by name, so the order never depends on the sample's order. */
 function sortTypes(types: Map<string, number>): FieldTypeCount[] {
-  return [...types.entries()]
-    .map(([type, count]) => ({ type, count }))
-    .sort((a, b) => b.count - a.count || (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
+  return [...types.entries()].map(([type, count]) => ({ type, count })).sort((a, b) => b.count - a.count || (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
 }
 
 /** Infers the schema of a sample of documents in one call. */

@@ -120,7 +120,10 @@ export class PreviewEngine {
   checkRequest(request: PreviewRequest): CheckedPreviewRequest {
     const violations = tableRequestViolations(request.table, request.columns);
     if (request.limit > this.settings.maxRows) {
-      violations.push({ field: 'limit', description: `${request.limit} is more than this daemon's maximum of ${this.settings.maxRows} rows (preview.maxRows)` });
+      violations.push({
+        field: 'limit',
+        description: `${request.limit} is more than this daemon's maximum of ${this.settings.maxRows} rows (preview.maxRows)`,
+      });
     }
     if (violations.length) throw new InputError(violations, { reason: 'INVALID_REQUEST' });
     return { ...request, checked: { limit: request.limit || this.settings.defaultRows } };
@@ -173,7 +176,13 @@ export class PreviewEngine {
     };
   }
 
-  private async read<T>(connector: PreviewableConnector, signal: AbortSignal, failovers: FailoverOutcome[], bound: ReadOptions, read: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  private async read<T>(
+    connector: PreviewableConnector,
+    signal: AbortSignal,
+    failovers: FailoverOutcome[],
+    bound: ReadOptions,
+    read: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
     const result = await readWithFailover(connector, signal, read, bound);
     if (result.failover) failovers.push(result.failover);
     return result.value;

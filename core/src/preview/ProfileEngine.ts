@@ -81,10 +81,15 @@ export class ProfileEngine {
   checkRequest(request: ProfileRequest): CheckedProfileRequest {
     const violations = tableRequestViolations(request.table, request.columns);
     if (request.sampleRows > this.settings.maxSampleRows) {
-      violations.push({ field: 'sample_rows', description: `${request.sampleRows} is more than this daemon's maximum of ${this.settings.maxSampleRows} (profile.maxSampleRows)` });
+      violations.push({
+        field: 'sample_rows',
+        description: `${request.sampleRows} is more than this daemon's maximum of ${this.settings.maxSampleRows} (profile.maxSampleRows)`,
+      });
     }
-    if (request.mostCommonLimit > MAX_PROFILE_VALUES) violations.push({ field: 'most_common_limit', description: `${request.mostCommonLimit} is more than ${MAX_PROFILE_VALUES}` });
-    if (request.histogramBuckets > MAX_PROFILE_VALUES) violations.push({ field: 'histogram_buckets', description: `${request.histogramBuckets} is more than ${MAX_PROFILE_VALUES}` });
+    if (request.mostCommonLimit > MAX_PROFILE_VALUES)
+      violations.push({ field: 'most_common_limit', description: `${request.mostCommonLimit} is more than ${MAX_PROFILE_VALUES}` });
+    if (request.histogramBuckets > MAX_PROFILE_VALUES)
+      violations.push({ field: 'histogram_buckets', description: `${request.histogramBuckets} is more than ${MAX_PROFILE_VALUES}` });
     if (violations.length) throw new InputError(violations, { reason: 'INVALID_REQUEST' });
     const checked = {
       sampleRows: request.sampleRows || this.settings.defaultSampleRows,

@@ -25,7 +25,16 @@ import {
   type SecretRequest,
 } from './chainTypes';
 import { credentialRequests, pemPaths } from './credentialRequests';
-import { checkContext, looksLikeEnvelope, openParsed, parseEnvelope, reencryptEnvelope, sealEnvelope, type EnvelopeHeader, type KeyProviders } from './envelope';
+import {
+  checkContext,
+  looksLikeEnvelope,
+  openParsed,
+  parseEnvelope,
+  reencryptEnvelope,
+  sealEnvelope,
+  type EnvelopeHeader,
+  type KeyProviders,
+} from './envelope';
 import { KeyProviderMissingError } from './envelopeErrors';
 import type { EncryptionContext, KeyProvider, KeyProviderContext } from './KeyProvider';
 import { fileSettingRefused, isNeverReadable, pathFormProblem } from './filePolicy';
@@ -205,7 +214,9 @@ export class SecretChain {
         use.keyId = keyId;
         this.assertKeyGranted(name, keyId, options.fields.value, call);
       }
-      const sealed = await this.withKeySpan('sourced.envelope.seal', use, signal, options.fields.value, (ctx) => sealEnvelope(value, context, provider, ctx, { keyId }));
+      const sealed = await this.withKeySpan('sourced.envelope.seal', use, signal, options.fields.value, (ctx) =>
+        sealEnvelope(value, context, provider, ctx, { keyId }),
+      );
       use.keyId = sealed.keyId;
       this.assertKeyGranted(sealed.keyProvider, sealed.keyId, options.fields.value, call);
       return sealed;
@@ -235,7 +246,10 @@ export class SecretChain {
       const targetKey = options.keyId || targetProvider?.currentKeyId?.();
       if (targetProvider && targetKey !== undefined) this.assertKeyGranted(target, targetKey, field, call);
       const moved = await this.withKeySpan('sourced.envelope.reencrypt', use, signal, field, (ctx) =>
-        reencryptEnvelope(envelope, context, this.keyProviderLookup(), ctx, { keyProvider: options.keyProvider || undefined, keyId: options.keyId || undefined }),
+        reencryptEnvelope(envelope, context, this.keyProviderLookup(), ctx, {
+          keyProvider: options.keyProvider || undefined,
+          keyId: options.keyId || undefined,
+        }),
       );
       this.assertKeyGranted(moved.to.keyProvider, moved.to.keyId, field, call);
       // Recorded as the key it moved to; the audit line's other use names the key it came from.
@@ -246,16 +260,26 @@ export class SecretChain {
   }
 
   /** Opens an envelope for a data source's field: the context is the source's id and the field's path. */
-  private async openFor(envelope: string, field: string, source: DataSource, signal: AbortSignal, call: CallKeyOptions, label: string): Promise<{ secret: Secret; keyProvider: string; keyId: string }> {
+  private async openFor(
+    envelope: string,
+    field: string,
+    source: DataSource,
+    signal: AbortSignal,
+    call: CallKeyOptions,
+    label: string,
+  ): Promise<{ secret: Secret; keyProvider: string; keyId: string }> {
     const use: KeyUseRecord = { operation: 'decrypt', keyProvider: 'unknown', keyId: 'unknown', outcome: 'OK' };
     return this.recorded(use, call, async () => {
       const header: EnvelopeHeader = parseEnvelope(envelope, field);
       Object.assign(use, { keyProvider: header.keyProvider, keyId: header.keyId });
       if (!source.id) {
-        throw new InputError([{ field: 'data_source.id', description: `is required with an encrypted secret (${field}): the envelope is bound to the data source's id` }], {
-          reason: 'ENCRYPTION_CONTEXT_INVALID',
-          metadata: { field: 'data_source.id', hint: 'Send the same data source id the envelope was encrypted for (EncryptSecret context.data_source_id).' },
-        });
+        throw new InputError(
+          [{ field: 'data_source.id', description: `is required with an encrypted secret (${field}): the envelope is bound to the data source's id` }],
+          {
+            reason: 'ENCRYPTION_CONTEXT_INVALID',
+            metadata: { field: 'data_source.id', hint: 'Send the same data source id the envelope was encrypted for (EncryptSecret context.data_source_id).' },
+          },
+        );
       }
       this.assertKeyGranted(header.keyProvider, header.keyId, field, call);
       const context = { dataSourceId: source.id, field: bindingField(field) };
@@ -318,7 +342,8 @@ export class SecretChain {
       [source.connectionProperties, 'connection_properties'],
       [source.additionalProperties, 'additional_properties'],
     ] as const) {
-      for (const [key, value] of Object.entries(bag)) if (typeof value === 'string' && looksLikeEnvelope(value)) out.push({ envelope: value, field: `data_source.${name}.${key}` });
+      for (const [key, value] of Object.entries(bag))
+        if (typeof value === 'string' && looksLikeEnvelope(value)) out.push({ envelope: value, field: `data_source.${name}.${key}` });
     }
     return out;
   }
@@ -466,12 +491,19 @@ export class SecretChain {
       const problem = pathFormProblem(ref.target);
       if (problem !== undefined) {
         throw new InputError(
-          [{ field, description: `${ref.uri} ${problem}; a file:// reference must be a normalised absolute path (file:///run/secrets/pg), with no '.', '..', empty segment or percent escape` }],
+          [
+            {
+              field,
+              description: `${ref.uri} ${problem}; a file:// reference must be a normalised absolute path (file:///run/secrets/pg), with no '.', '..', empty segment or percent escape`,
+            },
+          ],
           { reason: 'SECRET_REFERENCE_INVALID', metadata: { field } },
         );
       }
       if (isNeverReadable(ref.target)) {
-        throw new NotAllowedError('SECRET_REFERENCE_NOT_ALLOWED', `${field}: the daemon never reads files under /proc, /sys or /dev (${ref.uri})`, { metadata: { field } });
+        throw new NotAllowedError('SECRET_REFERENCE_NOT_ALLOWED', `${field}: the daemon never reads files under /proc, /sys or /dev (${ref.uri})`, {
+          metadata: { field },
+        });
       }
     }
     if (!matchesAnyGlob(ref.uri, this.policy.allowedReferences)) {
@@ -482,7 +514,9 @@ export class SecretChain {
       );
     }
     if (!grant(ref.uri)) {
-      throw new NotAllowedError('MISSING_GRANT', `${field}: the caller's roles do not grant the secret ${ref.uri}`, { metadata: { field, grant: 'secret', value: ref.uri } });
+      throw new NotAllowedError('MISSING_GRANT', `${field}: the caller's roles do not grant the secret ${ref.uri}`, {
+        metadata: { field, grant: 'secret', value: ref.uri },
+      });
     }
   }
 
@@ -518,7 +552,8 @@ export class SecretChain {
       return this.failure(error, provider, link, signal);
     }
     // The scheme has a provider here, so the attribute is bounded by the providers loaded.
-    const lookup = (result: 'hit' | 'miss' | 'stale') => this.instruments.secretCache.add(1, { 'sourced.cache.result': result, 'sourced.secret.scheme': ref.scheme });
+    const lookup = (result: 'hit' | 'miss' | 'stale') =>
+      this.instruments.secretCache.add(1, { 'sourced.cache.result': result, 'sourced.secret.scheme': ref.scheme });
     try {
       // The shared provider call runs under its own signal: its context is built for it, not for this caller.
       const fetch = { provider, ref, context: (shared: AbortSignal) => this.providerContext(provider, shared, source, depth, grant, keys) };
@@ -554,7 +589,14 @@ export class SecretChain {
   }
 
   /** What a provider receives; nested look-ups (its own credentials) go through this chain, two levels at most. */
-  private providerContext(provider: SecretProvider, signal: AbortSignal, source: DataSource, depth: number, grant: SecretGrant, keys: CallKeyOptions = {}): SecretProviderContext {
+  private providerContext(
+    provider: SecretProvider,
+    signal: AbortSignal,
+    source: DataSource,
+    depth: number,
+    grant: SecretGrant,
+    keys: CallKeyOptions = {},
+  ): SecretProviderContext {
     return {
       signal,
       source,

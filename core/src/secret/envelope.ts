@@ -1,6 +1,14 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { InputError, SourcedError } from '../errors';
-import { DataKeyInvalidError, EnvelopeContextError, EnvelopeFormatError, EnvelopeTamperedError, KeyProviderMissingError, KeyProviderUnavailableError, EnvelopeErrorReason } from './envelopeErrors';
+import {
+  DataKeyInvalidError,
+  EnvelopeContextError,
+  EnvelopeFormatError,
+  EnvelopeTamperedError,
+  KeyProviderMissingError,
+  KeyProviderUnavailableError,
+  EnvelopeErrorReason,
+} from './envelopeErrors';
 import type { EncryptionContext, KeyProvider, KeyProviderContext } from './KeyProvider';
 import { Secret } from './Secret';
 
@@ -74,23 +82,34 @@ function contextDigest(context: EncryptionContext): Buffer {
 /** Checks a context before it is used to seal or open; an empty id or field is the caller's error. */
 export function checkContext(context: EncryptionContext, fields: { dataSourceId: string; field: string }): void {
   const violations = [];
-  if (!context.dataSourceId) violations.push({ field: fields.dataSourceId, description: 'is required: an envelope is bound to the id of the data source it belongs to' });
-  if (!context.field) violations.push({ field: fields.field, description: 'is required: an envelope is bound to the field it belongs to (credentials.password, ssl_config.key, ...)' });
+  if (!context.dataSourceId)
+    violations.push({ field: fields.dataSourceId, description: 'is required: an envelope is bound to the id of the data source it belongs to' });
+  if (!context.field)
+    violations.push({
+      field: fields.field,
+      description: 'is required: an envelope is bound to the field it belongs to (credentials.password, ssl_config.key, ...)',
+    });
   if (violations.length) throw new InputError(violations, { reason: 'ENCRYPTION_CONTEXT_INVALID' });
 }
 
 /** Parses an envelope's text; throws EnvelopeFormatError (INVALID_ARGUMENT) naming `field` when it is not a well-formed v1 envelope. */
 export function parseEnvelope(text: string, field: string): EnvelopeHeader {
-  if (typeof text !== 'string' || !text.startsWith('sourced:enc:')) throw new EnvelopeFormatError(field, 'is not a sourced envelope (it must start with sourced:enc:v1:)');
+  if (typeof text !== 'string' || !text.startsWith('sourced:enc:'))
+    throw new EnvelopeFormatError(field, 'is not a sourced envelope (it must start with sourced:enc:v1:)');
   if (!text.startsWith(ENVELOPE_PREFIX)) {
-    throw new EnvelopeFormatError(field, `is an envelope of a format this daemon does not know (${text.slice(0, 16).replace(/[^ -~]/g, '?')}...; it reads v1)`, {
-      reason: EnvelopeErrorReason.UNSUPPORTED,
-      hint: 'Upgrade the daemon to a release that reads this envelope format, or encrypt the value again with this one.',
-    });
+    throw new EnvelopeFormatError(
+      field,
+      `is an envelope of a format this daemon does not know (${text.slice(0, 16).replace(/[^ -~]/g, '?')}...; it reads v1)`,
+      {
+        reason: EnvelopeErrorReason.UNSUPPORTED,
+        hint: 'Upgrade the daemon to a release that reads this envelope format, or encrypt the value again with this one.',
+      },
+    );
   }
   if (text.length > MAX_ENVELOPE_CHARS) throw new EnvelopeFormatError(field, `is longer than ${MAX_ENVELOPE_CHARS} characters`);
   const body = text.slice(ENVELOPE_PREFIX.length);
-  if (!/^[A-Za-z0-9_-]*$/.test(body) || body.length % 4 === 1) throw new EnvelopeFormatError(field, 'is not base64url after sourced:enc:v1: (A-Z a-z 0-9 - _, no padding, no spaces)');
+  if (!/^[A-Za-z0-9_-]*$/.test(body) || body.length % 4 === 1)
+    throw new EnvelopeFormatError(field, 'is not base64url after sourced:enc:v1: (A-Z a-z 0-9 - _, no padding, no spaces)');
   const bytes = Buffer.from(body, 'base64url');
   // Canonical base64url only: unused bits of the last character must be zero.
   if (bytes.toString('base64url') !== body) throw new EnvelopeFormatError(field, 'is not canonical base64url after sourced:enc:v1:');
@@ -175,7 +194,11 @@ export async function sealEnvelope(
 ): Promise<{ envelope: string } & KeyUse> {
   const plaintext = Buffer.from(value.reveal(), 'utf8');
   try {
-    if (plaintext.length > MAX_PLAINTEXT_BYTES) throw new EnvelopeFormatError(ctx.field, `is ${plaintext.length} bytes; an envelope holds at most ${MAX_PLAINTEXT_BYTES}`, { reason: 'SECRET_TOO_LARGE', hint: 'Store large material (a key file) behind a secret reference instead.' });
+    if (plaintext.length > MAX_PLAINTEXT_BYTES)
+      throw new EnvelopeFormatError(ctx.field, `is ${plaintext.length} bytes; an envelope holds at most ${MAX_PLAINTEXT_BYTES}`, {
+        reason: 'SECRET_TOO_LARGE',
+        hint: 'Store large material (a key file) behind a secret reference instead.',
+      });
     const dataKey = await callProvider(provider, ctx.field, () => provider.generateDataKey({ keyId: options.keyId, context }, ctx));
     const key = Buffer.from(dataKey.plaintext);
     try {
@@ -187,10 +210,24 @@ export async function sealEnvelope(
         throw new KeyProviderUnavailableError(ctx.field, provider.id, 'its key id or wrapped key does not fit the envelope');
       }
       const nonce = randomBytes(NONCE_BYTES);
-      const u16 = (v: number) => { const b = Buffer.alloc(2); b.writeUInt16BE(v); return b; };
+      const u16 = (v: number) => {
+        const b = Buffer.alloc(2);
+        b.writeUInt16BE(v);
+        return b;
+      };
       const u32 = Buffer.alloc(4);
       u32.writeUInt32BE(plaintext.length);
-      const header = Buffer.concat([Buffer.from([FORMAT_V1, ALG_AES_256_GCM, name.length]), name, u16(id.length), id, u16(wrapped.length), wrapped, contextDigest(context), nonce, u32]);
+      const header = Buffer.concat([
+        Buffer.from([FORMAT_V1, ALG_AES_256_GCM, name.length]),
+        name,
+        u16(id.length),
+        id,
+        u16(wrapped.length),
+        wrapped,
+        contextDigest(context),
+        nonce,
+        u32,
+      ]);
       const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
       cipher.setAAD(Buffer.concat([header, contextBytes(context)]));
       const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
@@ -233,7 +270,9 @@ export async function openParsed(
   if (!contextDigest(context).equals(Buffer.from(parsed.contextDigest))) throw new EnvelopeContextError(field, context);
   const provider = providers.get(parsed.keyProvider);
   if (!provider) throw new KeyProviderMissingError(field, parsed.keyProvider, providers.names());
-  const dataKey = Buffer.from(await callProvider(provider, field, () => provider.decryptDataKey({ keyId: parsed.keyId, wrapped: parsed.wrappedKey, context }, ctx)));
+  const dataKey = Buffer.from(
+    await callProvider(provider, field, () => provider.decryptDataKey({ keyId: parsed.keyId, wrapped: parsed.wrappedKey, context }, ctx)),
+  );
   try {
     if (dataKey.length !== 32) throw new DataKeyInvalidError(field, parsed.keyProvider, parsed.keyId);
     const decipher = createDecipheriv('aes-256-gcm', dataKey, parsed.nonce, { authTagLength: TAG_BYTES });
@@ -273,5 +312,9 @@ export async function reencryptEnvelope(
   const provider = providers.get(name);
   if (!provider) throw new KeyProviderMissingError(ctx.field, name, providers.names());
   const sealed = await sealEnvelope(opened.secret, context, provider, ctx, { keyId: options.keyId });
-  return { envelope: sealed.envelope, from: { keyProvider: opened.keyProvider, keyId: opened.keyId }, to: { keyProvider: sealed.keyProvider, keyId: sealed.keyId } };
+  return {
+    envelope: sealed.envelope,
+    from: { keyProvider: opened.keyProvider, keyId: opened.keyId },
+    to: { keyProvider: sealed.keyProvider, keyId: sealed.keyId },
+  };
 }

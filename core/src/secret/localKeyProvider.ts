@@ -49,12 +49,14 @@ export function parseKeyring(text: string, where: string): Keyring {
   if (typeof keys !== 'object' || keys === null || Array.isArray(keys)) throw new Error(`${where}: keys must be an object of key id to base64 key`);
   const map = new Map<string, Buffer>();
   for (const [id, value] of Object.entries(keys)) {
-    if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(id)) throw new Error(`${where}: key id "${id.slice(0, 40)}" must be 1-128 of A-Z a-z 0-9 . _ : - (starting with a letter or digit)`);
+    if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(id))
+      throw new Error(`${where}: key id "${id.slice(0, 40)}" must be 1-128 of A-Z a-z 0-9 . _ : - (starting with a letter or digit)`);
     const bytes = typeof value === 'string' && /^[A-Za-z0-9+/_-]+={0,2}$/.test(value) ? Buffer.from(value, 'base64') : undefined;
     if (!bytes || bytes.length !== 32) throw new Error(`${where}: key "${id}" must be the base64 of 32 random bytes (openssl rand -base64 32)`);
     map.set(id, bytes);
   }
-  if (typeof current !== 'string' || !map.has(current)) throw new Error(`${where}: current must name one of the keys (${[...map.keys()].join(', ') || 'none given'})`);
+  if (typeof current !== 'string' || !map.has(current))
+    throw new Error(`${where}: current must name one of the keys (${[...map.keys()].join(', ') || 'none given'})`);
   const off = new Set<string>();
   if (disabled !== undefined) {
     if (!Array.isArray(disabled) || disabled.some((d) => typeof d !== 'string')) throw new Error(`${where}: disabled must be a list of key ids`);

@@ -44,18 +44,29 @@ function create(meter: Meter): SourcedInstruments {
   return {
     discoveryEntities: meter.createCounter('sourced.discovery.entities', {
       description: 'Catalog entities (relations and collections) sent by discovery',
-      unit: '{entity}', valueType: ValueType.INT,
+      unit: '{entity}',
+      valueType: ValueType.INT,
     }),
     discoveryBatches: meter.createCounter('sourced.discovery.batches', { description: 'Discovery batches sent', unit: '{batch}', valueType: ValueType.INT }),
-    validationChecks: meter.createCounter('sourced.validation.checks', { description: 'Validation checks finished, by check and status', unit: '{check}', valueType: ValueType.INT }),
+    validationChecks: meter.createCounter('sourced.validation.checks', {
+      description: 'Validation checks finished, by check and status',
+      unit: '{check}',
+      valueType: ValueType.INT,
+    }),
     secretCache: meter.createCounter('sourced.secret.cache', {
       description: 'Secret reference look-ups by cache result (hit, miss, stale)',
-      unit: '{lookup}', valueType: ValueType.INT,
+      unit: '{lookup}',
+      valueType: ValueType.INT,
     }),
-    failovers: meter.createCounter('sourced.failovers', { description: 'HYBRID failovers from one endpoint to the other', unit: '{failover}', valueType: ValueType.INT }),
+    failovers: meter.createCounter('sourced.failovers', {
+      description: 'HYBRID failovers from one endpoint to the other',
+      unit: '{failover}',
+      valueType: ValueType.INT,
+    }),
     sourceConnections: meter.createUpDownCounter('sourced.source.connections', {
       description: 'Connections open to data sources (discovery connections, opened through the connection budget)',
-      unit: '{connection}', valueType: ValueType.INT,
+      unit: '{connection}',
+      valueType: ValueType.INT,
     }),
   };
 }

@@ -51,7 +51,10 @@ function matchTokens(text: readonly string[], tokens: readonly Token[]): boolean
  * pattern (see {@link matchTokens}). `?` takes one code point.
  */
 export function matchesGlob(value: string, pattern: string): boolean {
-  return matchTokens(Array.from(value), Array.from(pattern, (ch): Token => (ch === '*' ? ANY_RUN : ch === '?' ? ONE : ch)));
+  return matchTokens(
+    Array.from(value),
+    Array.from(pattern, (ch): Token => (ch === '*' ? ANY_RUN : ch === '?' ? ONE : ch)),
+  );
 }
 
 /**

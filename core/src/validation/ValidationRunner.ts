@@ -123,22 +123,29 @@ export class ValidationRunner {
 
   private runOne(
     check: ReturnType<ValidatableConnector['validationPlan']>['checks'][number],
-    a: { role: EndpointRole; endpoint: Endpoint & { port: number }; state: unknown; options: ValidationOptions; connector: ValidatableConnector; signal: AbortSignal },
+    a: {
+      role: EndpointRole;
+      endpoint: Endpoint & { port: number };
+      state: unknown;
+      options: ValidationOptions;
+      connector: ValidatableConnector;
+      signal: AbortSignal;
+    },
   ): Promise<CheckResult> {
     return this.tracer.startActiveSpan(`sourced.check ${check.id}`, async (span) => {
       span.setAttributes({ 'sourced.check.id': check.id, 'sourced.endpoint.role': a.role });
       const limit = AbortSignal.any([a.signal, AbortSignal.timeout(a.options.checkTimeoutMs)]);
       let result: CheckResult;
       const running = check.run({
-            role: a.role,
-            endpoint: a.endpoint,
-            source: a.connector.source,
-            signal: limit,
-            timeoutMs: a.options.checkTimeoutMs,
-            state: a.state,
-            logger: this.logger,
-            targets: a.connector.targetPolicy,
-          });
+        role: a.role,
+        endpoint: a.endpoint,
+        source: a.connector.source,
+        signal: limit,
+        timeoutMs: a.options.checkTimeoutMs,
+        state: a.state,
+        logger: this.logger,
+        targets: a.connector.targetPolicy,
+      });
       try {
         result = await raceSignal(running, limit);
       } catch (error) {
@@ -150,7 +157,11 @@ export class ValidationRunner {
           throw abortedErrorFrom(a.signal);
         }
         result = limit.aborted
-          ? { status: 'FAILED', message: `${check.title} did not finish within ${a.options.checkTimeoutMs} ms`, hint: 'The source is slow or unreachable; raise check_timeout_ms if it is merely slow.' }
+          ? {
+              status: 'FAILED',
+              message: `${check.title} did not finish within ${a.options.checkTimeoutMs} ms`,
+              hint: 'The source is slow or unreachable; raise check_timeout_ms if it is merely slow.',
+            }
           : { status: 'FAILED', message: `${check.title} failed: ${describeError(error)}` };
       }
       span.setAttribute('sourced.check.status', result.status);

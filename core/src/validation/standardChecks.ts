@@ -17,9 +17,9 @@ export interface StandardCheckState {
 }
 
 /** Resolves every credential through the secret chain and reports where each came from. */
-export function resolveCredentialsCheck<S extends StandardCheckState>(
-  connector: { connectionArgs(role: EndpointRole, signal: AbortSignal): Promise<ConnectionArgs> },
-): CheckDefinition<S> {
+export function resolveCredentialsCheck<S extends StandardCheckState>(connector: {
+  connectionArgs(role: EndpointRole, signal: AbortSignal): Promise<ConnectionArgs>;
+}): CheckDefinition<S> {
   return {
     id: 'resolve-credentials',
     title: 'Resolve credentials',
@@ -35,16 +35,19 @@ export function resolveCredentialsCheck<S extends StandardCheckState>(
         }
         if (args.user) details.user = args.user;
         if (sources.length === 0) return passed('no credentials to resolve: connecting without a password', details);
-        return passed(
-          `resolved ${sources.map(([n, l]) => `${n} from ${l} in ${(args.credentialTimings[n] ?? 0).toFixed(1)} ms`).join(', ')}`,
-          details,
-        );
+        return passed(`resolved ${sources.map(([n, l]) => `${n} from ${l} in ${(args.credentialTimings[n] ?? 0).toFixed(1)} ms`).join(', ')}`, details);
       } catch (error) {
         if (error instanceof SecretResolutionError) {
-          return failed(error.message, 'Give credentials.password as an inline value or a reference the daemon can read (env://, file://, aws-sm://, azure-kv://), or set it in connection_properties.password.');
+          return failed(
+            error.message,
+            'Give credentials.password as an inline value or a reference the daemon can read (env://, file://, aws-sm://, azure-kv://), or set it in connection_properties.password.',
+          );
         }
         if (error instanceof NotAllowedError) {
-          return failed(error.message, error.metadata.hint ?? "Use a reference the daemon's secret policy allows, or ask the operator to allow it (secrets.allowedReferences).");
+          return failed(
+            error.message,
+            error.metadata.hint ?? "Use a reference the daemon's secret policy allows, or ask the operator to allow it (secrets.allowedReferences).",
+          );
         }
         // An envelope's errors (docs/encryption.md) carry their hint.
         if (error instanceof SourcedError) return failed(error.message, error.metadata.hint);
@@ -79,12 +82,23 @@ export function dnsCheck<S extends StandardCheckState>(): CheckDefinition<S> {
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code ?? 'ERROR';
         if (code === 'ETARGETDENIED') {
-          return failed((error as Error).message, 'Ask the daemon\'s operator to allow this target (targets.allow in its configuration), or use an address the policy allows.', { code, rule: String((error as { rule?: unknown }).rule) });
+          return failed(
+            (error as Error).message,
+            "Ask the daemon's operator to allow this target (targets.allow in its configuration), or use an address the policy allows.",
+            { code, rule: String((error as { rule?: unknown }).rule) },
+          );
         }
         if (code === 'ENOTFOUND' || code === 'ENODATA') {
-          return failed(`host name ${host} does not resolve (${code})`, 'Check the spelling of the host, and that the daemon uses a DNS server that knows it (private zones need the VPC or corporate resolver).', { code });
+          return failed(
+            `host name ${host} does not resolve (${code})`,
+            'Check the spelling of the host, and that the daemon uses a DNS server that knows it (private zones need the VPC or corporate resolver).',
+            { code },
+          );
         }
-        if (ctx.signal.aborted) return failed(`DNS lookup of ${host} did not finish within ${ctx.timeoutMs} ms`, 'The DNS server is slow or unreachable from the daemon.', { code: 'TIMEOUT' });
+        if (ctx.signal.aborted)
+          return failed(`DNS lookup of ${host} did not finish within ${ctx.timeoutMs} ms`, 'The DNS server is slow or unreachable from the daemon.', {
+            code: 'TIMEOUT',
+          });
         return failed(`DNS lookup of ${host} failed: ${code}`, 'The DNS server is unreachable or refused the query.', { code });
       }
     },
@@ -117,13 +131,25 @@ export function tcpCheck<S extends StandardCheckState>(): CheckDefinition<S> {
       }
       const details = { tried: errors.join(', '), code: lastCode };
       if (lastCode === 'ECONNREFUSED') {
-        return failed(`connection refused by ${host}:${port}: nothing listens on that port`, 'Check the port, and that the database server is running and listens on this interface (PostgreSQL: listen_addresses).', details);
+        return failed(
+          `connection refused by ${host}:${port}: nothing listens on that port`,
+          'Check the port, and that the database server is running and listens on this interface (PostgreSQL: listen_addresses).',
+          details,
+        );
       }
       if (lastCode === 'TIMEOUT' || lastCode === 'ETIMEDOUT') {
-        return failed(`no answer from ${host}:${port} within ${ctx.timeoutMs} ms`, 'A firewall or security group is probably dropping the packets; allow the daemon\'s address to reach this port.', details);
+        return failed(
+          `no answer from ${host}:${port} within ${ctx.timeoutMs} ms`,
+          "A firewall or security group is probably dropping the packets; allow the daemon's address to reach this port.",
+          details,
+        );
       }
       if (lastCode === 'EHOSTUNREACH' || lastCode === 'ENETUNREACH') {
-        return failed(`${host} is unreachable from the daemon (${lastCode})`, 'There is no route to the host: check VPN, peering or routing between the daemon and the database.', details);
+        return failed(
+          `${host} is unreachable from the daemon (${lastCode})`,
+          'There is no route to the host: check VPN, peering or routing between the daemon and the database.',
+          details,
+        );
       }
       return failed(`could not connect to ${host}:${port} (${lastCode})`, undefined, details);
     },

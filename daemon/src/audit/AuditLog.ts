@@ -140,7 +140,12 @@ export class AuditLog {
       const { handle, seq, prev, last } = await openAuditFile(target.file);
       // With a key, the previous run must have ended with its signed closing checkpoint;
       // anything else (a crash, lines appended while the daemon was stopped) is recorded as unsigned.
-      const after = seq === 0 ? 'start' : options.signingKey && isCheckpoint(last) && last.checkpoint.reason === 'close' && checkpointVerifies(options.signingKey, last) ? 'close' : 'unsigned';
+      const after =
+        seq === 0
+          ? 'start'
+          : options.signingKey && isCheckpoint(last) && last.checkpoint.reason === 'close' && checkpointVerifies(options.signingKey, last)
+            ? 'close'
+            : 'unsigned';
       return new AuditLog(fileSink(handle, target.file), seq, prev, options, after);
     }
     const stream = target.stream ?? process.stdout;
@@ -231,7 +236,8 @@ export class AuditLog {
     const chunk = `${lines.join('\n')}\n`;
     this.writing = this.sink.write(chunk).then(
       () => undefined,
-      (error: Error) => this.onError(new AuditLogError(`writing ${lines.length} audit line(s) to ${this.sink.describe} failed; they are lost: ${error.message}`)),
+      (error: Error) =>
+        this.onError(new AuditLogError(`writing ${lines.length} audit line(s) to ${this.sink.describe} failed; they are lost: ${error.message}`)),
     );
     void this.writing.then(() => {
       this.writing = undefined;
@@ -255,7 +261,14 @@ export class AuditLog {
       rpc: this.clean(entry.rpc) ?? '',
       ...(ds ? { data_source: { id: this.clean(ds.id), type: this.clean(ds.type), host: this.clean(hostOnly(ds.host)) } } : {}),
       ...(entry.keys?.length
-        ? { keys: entry.keys.map((k) => ({ operation: this.clean(k.operation), key_provider: this.clean(k.keyProvider), key_id: this.clean(k.keyId), outcome: this.clean(k.outcome) })) }
+        ? {
+            keys: entry.keys.map((k) => ({
+              operation: this.clean(k.operation),
+              key_provider: this.clean(k.keyProvider),
+              key_id: this.clean(k.keyId),
+              outcome: this.clean(k.outcome),
+            })),
+          }
         : {}),
       outcome: outcomeOf(code),
       code,

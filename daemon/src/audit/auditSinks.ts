@@ -55,7 +55,9 @@ async function readLastLine(handle: FileHandle, size: number, path: string): Pro
   const end = Buffer.alloc(1);
   await handle.read(end, 0, 1, size - 1);
   if (end[0] !== 0x0a) {
-    throw new AuditLogError(`the audit log ${path} does not end with a complete audit line (no newline at its end: a write was cut short?): check it with \`sourced audit verify ${path}\` and move it aside`);
+    throw new AuditLogError(
+      `the audit log ${path} does not end with a complete audit line (no newline at its end: a write was cut short?): check it with \`sourced audit verify ${path}\` and move it aside`,
+    );
   }
   const lineEnd = size - 1; // the final "\n"
   let start = lineEnd;

@@ -185,7 +185,9 @@ export function keyId(key: Buffer): string {
 
 /** The MAC a checkpoint line must carry under `key` (RFC 8785 form unless told). */
 export function checkpointMac(key: Buffer, line: Pick<CheckpointLine, 'time' | 'checkpoint' | 'seq' | 'prev'>, form: HashForm = 'rfc8785'): string {
-  return createHmac('sha256', key).update(hashInput(checkpointSigned(line), form), 'utf8').digest('hex');
+  return createHmac('sha256', key)
+    .update(hashInput(checkpointSigned(line), form), 'utf8')
+    .digest('hex');
 }
 
 /** The form in which a checkpoint's MAC is the one `key` gives (constant-time comparisons), or undefined when it is neither. */

@@ -45,6 +45,7 @@ export async function resolveSigningKey(reference: string, providers: readonly S
     throw new SigningKeyError(`audit.signingKey: ${reference} could not be resolved (${(error as Error).message})`);
   }
   const key = Buffer.from(value, 'utf8');
-  if (key.length < MIN_SIGNING_KEY_BYTES) throw new SigningKeyError(`audit.signingKey: the value of ${reference} is shorter than ${MIN_SIGNING_KEY_BYTES} bytes`);
+  if (key.length < MIN_SIGNING_KEY_BYTES)
+    throw new SigningKeyError(`audit.signingKey: the value of ${reference} is shorter than ${MIN_SIGNING_KEY_BYTES} bytes`);
   return key;
 }

@@ -1,6 +1,17 @@
 import { open as openFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { checkpointMacForm, GENESIS, isCheckpoint, keyId, outcomeOf, sealCheckpoint, sealLine, type AuditLine, type CheckpointLine, type HashForm } from './lineFormat';
+import {
+  checkpointMacForm,
+  GENESIS,
+  isCheckpoint,
+  keyId,
+  outcomeOf,
+  sealCheckpoint,
+  sealLine,
+  type AuditLine,
+  type CheckpointLine,
+  type HashForm,
+} from './lineFormat';
 
 /** What verifyAuditLog found. */
 export type VerifyResult =
@@ -101,7 +112,8 @@ function shapeProblem(value: unknown): string | undefined {
     const uses = o.keys;
     if (!Array.isArray(uses) || uses.length === 0) return '"keys" is not a non-empty list';
     for (const u of uses as unknown[]) {
-      if (!u || typeof u !== 'object' || Array.isArray(u) || !sameKeys(u, KEY_USE_KEYS)) return 'a "keys" entry is not {operation, key_provider, key_id, outcome}';
+      if (!u || typeof u !== 'object' || Array.isArray(u) || !sameKeys(u, KEY_USE_KEYS))
+        return 'a "keys" entry is not {operation, key_provider, key_id, outcome}';
       if (!KEY_USE_KEYS.every((k) => stringOrNull((u as Record<string, unknown>)[k]))) return 'a "keys" field is neither a string nor null';
     }
   }
@@ -121,11 +133,13 @@ function checkpointShapeProblem(o: Record<string, unknown>): string | undefined 
   if (!sameKeys(o, CHECKPOINT_KEYS)) return 'its fields are not those of a checkpoint, in the order the daemon writes them';
   const c = o.checkpoint as Record<string, unknown>;
   if (!c || typeof c !== 'object' || Array.isArray(c)) return '"checkpoint" is not an object';
-  if (!sameKeys(c, 'after' in c ? ['alg', 'key_id', 'reason', 'after'] : ['alg', 'key_id', 'reason'])) return '"checkpoint" is not {alg, key_id, reason, after}';
+  if (!sameKeys(c, 'after' in c ? ['alg', 'key_id', 'reason', 'after'] : ['alg', 'key_id', 'reason']))
+    return '"checkpoint" is not {alg, key_id, reason, after}';
   if (c.alg !== 'HMAC-SHA256') return `"checkpoint.alg" ${JSON.stringify(c.alg)} is not HMAC-SHA256`;
   if (typeof c.key_id !== 'string' || !/^[0-9a-f]{16}$/.test(c.key_id)) return '"checkpoint.key_id" is not a key id';
   if (!REASONS.includes(c.reason as string)) return '"checkpoint.reason" is not open, interval or close';
-  if (('after' in c) !== (c.reason === 'open') || ('after' in c && !AFTER.includes(c.after as string))) return '"checkpoint.after" is not start, close or unsigned on an opening checkpoint';
+  if ('after' in c !== (c.reason === 'open') || ('after' in c && !AFTER.includes(c.after as string)))
+    return '"checkpoint.after" is not start, close or unsigned on an opening checkpoint';
   if (typeof o.time !== 'string' || Number.isNaN(Date.parse(o.time))) return '"time" is not a time';
   if (!Number.isSafeInteger(o.seq) || (o.seq as number) < 1) return '"seq" is not a positive whole number';
   if (typeof o.prev !== 'string' || !HEX64.test(o.prev)) return '"prev" is not a SHA-256 hash';
@@ -148,7 +162,8 @@ function parseLine(text: string, n: number): Parsed {
   if (shape) return { ok: false, problem: `line ${n} was edited: it is not an audit line as the daemon writes it (${shape})` };
   const line = value as AuditLine | CheckpointLine;
   const { hash: _hash, ...fields } = line;
-  const seal = (form: HashForm) => (isCheckpoint(line) ? sealCheckpoint(fields as Omit<CheckpointLine, 'hash'>, form) : sealLine(fields as Omit<AuditLine, 'hash'>, form));
+  const seal = (form: HashForm) =>
+    isCheckpoint(line) ? sealCheckpoint(fields as Omit<CheckpointLine, 'hash'>, form) : sealLine(fields as Omit<AuditLine, 'hash'>, form);
   // RFC 8785 (format 2, what the daemon writes), else the written text (format 1, logs from before).
   let form: HashForm = 'rfc8785';
   let sealed = seal(form);
@@ -181,7 +196,10 @@ export async function verifyAuditLog(path: string, options: VerifyOptions = {}):
   const stat = await handle.stat();
   if (!stat.isFile()) {
     await handle.close();
-    throw new AuditFileError(`cannot read ${path} (${stat.isDirectory() ? 'it is a directory' : 'it is not a regular file'})`, stat.isDirectory() ? 'EISDIR' : 'EINVAL');
+    throw new AuditFileError(
+      `cannot read ${path} (${stat.isDirectory() ? 'it is a directory' : 'it is not a regular file'})`,
+      stat.isDirectory() ? 'EISDIR' : 'EINVAL',
+    );
   }
   const stream = handle.createReadStream({ encoding: 'utf8', highWaterMark: 256 * 1024 });
   const lines = createInterface({ input: stream, crlfDelay: Infinity });
@@ -219,10 +237,16 @@ export async function verifyAuditLog(path: string, options: VerifyOptions = {}):
       const { seq, prev, hash } = parsed.line;
       if (n === 1) {
         if (prev !== GENESIS || seq !== 1) {
-          return fail(1, `the first line does not start a chain: lines before it were removed (its seq is ${seq} and its prev is ${prev === GENESIS ? 'the genesis value' : 'not the genesis value'})`);
+          return fail(
+            1,
+            `the first line does not start a chain: lines before it were removed (its seq is ${seq} and its prev is ${prev === GENESIS ? 'the genesis value' : 'not the genesis value'})`,
+          );
         }
       } else if (prev === GENESIS) {
-        return fail(n, `line ${n} starts a new chain (seq ${seq}, genesis prev): this file joins the lines of several chains (stdout of several runs?), or the lines before it were replaced`);
+        return fail(
+          n,
+          `line ${n} starts a new chain (seq ${seq}, genesis prev): this file joins the lines of several chains (stdout of several runs?), or the lines before it were replaced`,
+        );
       } else if (seq > lastSeq + 1) {
         jump = { line: n, from: lastSeq, to: seq };
         continue;
@@ -274,7 +298,8 @@ export async function verifyAuditLog(path: string, options: VerifyOptions = {}):
       return `line ${n} is a checkpoint under another key (key id ${line.checkpoint.key_id}; the key given has ${wantedKeyId}): forged, or checked with the wrong key`;
     }
     // The MAC is in the form of the line's hash (a checkpoint is written in one format).
-    if (checkpointMacForm(key!, line) !== form) return `line ${n} is a checkpoint whose signature does not verify: it was forged or edited, or checked with the wrong key`;
+    if (checkpointMacForm(key!, line) !== form)
+      return `line ${n} is a checkpoint whose signature does not verify: it was forged or edited, or checked with the wrong key`;
     if (opening) {
       const after = line.checkpoint.after;
       if (after === 'start' && n !== 1) return `line ${n} says the daemon started an empty log, but ${n - 1} line${n === 2 ? '' : 's'} come before it`;

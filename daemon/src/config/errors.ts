@@ -24,7 +24,10 @@ function distance(a: string, b: string): number {
 
 /** The known key `key` was most likely meant to be, if one is close enough. */
 export function suggest(key: string, known: readonly string[]): string | undefined {
-  const best = known.map((k) => ({ k, d: distance(key, k) })).sort((a, b) => a.d - b.d).at(0);
+  const best = known
+    .map((k) => ({ k, d: distance(key, k) }))
+    .sort((a, b) => a.d - b.d)
+    .at(0);
   if (best && best.d <= Math.max(2, Math.floor(key.length / 4))) return best.k;
   // `keyFile` for `key`, `tlsCert` for `cert`: one holds the other.
   const lower = key.toLowerCase();

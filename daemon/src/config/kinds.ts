@@ -39,7 +39,9 @@ export function show(value: unknown): string {
 }
 
 /** The same message for every way a value can fail: the type and each check. */
-const says = (what: string) => ({ error: (issue: { input?: unknown }) => (issue.input === undefined ? `missing: ${what}` : `${show(issue.input)} is not ${what}`) });
+const says = (what: string) => ({
+  error: (issue: { input?: unknown }) => (issue.input === undefined ? `missing: ${what}` : `${show(issue.input)} is not ${what}`),
+});
 
 export type NumberKind = 'nonNegative' | 'nonNegativeInt' | 'positiveInt' | 'port';
 const NUMBER_KINDS: Record<NumberKind, string> = {
@@ -53,7 +55,10 @@ const NUMBER_KINDS: Record<NumberKind, string> = {
 export function number(kind: NumberKind) {
   const base = says(NUMBER_KINDS[kind]).error;
   // `"2500"` in a YAML or JSON file is a string: say how to write the number.
-  const e = { error: (issue: { input?: unknown }) => `${base(issue)}${typeof issue.input === 'string' && issue.input.trim() !== '' && Number.isFinite(Number(issue.input)) ? ' (a string: write the number without quotes)' : ''}` };
+  const e = {
+    error: (issue: { input?: unknown }) =>
+      `${base(issue)}${typeof issue.input === 'string' && issue.input.trim() !== '' && Number.isFinite(Number(issue.input)) ? ' (a string: write the number without quotes)' : ''}`,
+  };
   const n = kind === 'nonNegative' ? z.number(e) : z.number(e).int(e);
   const min = kind === 'nonNegative' || kind === 'nonNegativeInt' ? 0 : 1;
   return kind === 'port' ? n.min(min, e).max(65535, e) : n.min(min, e);
@@ -90,15 +95,16 @@ export const listenAddress = () => z.string(says(LISTEN_HINT)).refine((v) => spl
 /** Target-policy entries (CIDR blocks, addresses, host-name globs), trimmed, each checked by core's TargetPolicy. */
 export function targetEntries(key: 'allow' | 'deny') {
   const hint = 'an entry is a CIDR block such as 10.0.0.0/8, an address, or a host-name pattern such as *.db.example.com';
-  return list(z.string(says('a CIDR block, an address or a host-name pattern')).trim().min(1, says('a CIDR block, an address or a host-name pattern')), 'a list of CIDR blocks, addresses or host-name patterns').superRefine(
-    (entries, ctx) => {
-      try {
-        new TargetPolicy({ allow: key === 'allow' ? entries : [], deny: key === 'deny' ? entries : [] });
-      } catch (error) {
-        ctx.addIssue({ code: 'custom', message: `${(error as Error).message.replace(/^targets\.(allow|deny): /, '')} (${hint})`, input: entries });
-      }
-    },
-  );
+  return list(
+    z.string(says('a CIDR block, an address or a host-name pattern')).trim().min(1, says('a CIDR block, an address or a host-name pattern')),
+    'a list of CIDR blocks, addresses or host-name patterns',
+  ).superRefine((entries, ctx) => {
+    try {
+      new TargetPolicy({ allow: key === 'allow' ? entries : [], deny: key === 'deny' ? entries : [] });
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `${(error as Error).message.replace(/^targets\.(allow|deny): /, '')} (${hint})`, input: entries });
+    }
+  });
 }
 
 /** DNS servers for data-source names: `ip` or `ip:port`, checked by core's TargetPolicy. */
@@ -108,14 +114,20 @@ export function dnsServers() {
     try {
       new TargetPolicy({ allow: [], deny: [] }, { dnsServers: servers });
     } catch (error) {
-      ctx.addIssue({ code: 'custom', message: `${(error as Error).message.replace(/^targets\.dnsServers: /, '')} (a DNS server is an address, ip or ip:port, such as 10.0.0.2 or [fd00::2]:53)`, input: servers });
+      ctx.addIssue({
+        code: 'custom',
+        message: `${(error as Error).message.replace(/^targets\.dnsServers: /, '')} (a DNS server is an address, ip or ip:port, such as 10.0.0.2 or [fd00::2]:53)`,
+        input: servers,
+      });
     }
   });
 }
 
 /** A secret reference (`env://NAME`, `file:///path`, `aws-sm://...`), never a value. */
 export const secretReference = () =>
-  z.string(says('a secret reference')).regex(/^[a-z][a-z0-9+.-]*:\/\//i, { error: 'must be a secret reference (env://NAME, file:///path, aws-sm://..., azure-kv://...), never the key itself' });
+  z
+    .string(says('a secret reference'))
+    .regex(/^[a-z][a-z0-9+.-]*:\/\//i, { error: 'must be a secret reference (env://NAME, file:///path, aws-sm://..., azure-kv://...), never the key itself' });
 
 /** A static bearer token as the daemon keeps it: the hex SHA-256, never the token. */
 export const tokenEntry = () =>

@@ -23,7 +23,12 @@ const flagOf = (leaf: ConfigLeaf) => leaf.meta.flag?.split(' ')[0].replace(/^--/
 export const SERVE_FLAGS: NonNullable<ParseArgsConfig['options']> = {
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
-  ...Object.fromEntries(CONFIG_LEAVES.filter(flagOf).map((leaf): [string, { type: 'string'; multiple: boolean }] => [String(flagOf(leaf)), { type: 'string', multiple: leaf.meta.flag?.includes('(repeatable)') === true }])),
+  ...Object.fromEntries(
+    CONFIG_LEAVES.filter(flagOf).map((leaf): [string, { type: 'string'; multiple: boolean }] => [
+      String(flagOf(leaf)),
+      { type: 'string', multiple: leaf.meta.flag?.includes('(repeatable)') === true },
+    ]),
+  ),
 };
 
 /** Splits `host:port` (IPv6 in brackets); throws ConfigError naming the origin. */
@@ -148,7 +153,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env,
   }
 
   const tls = config.server.tls as Partial<NonNullable<DaemonConfig['server']['tls']>> | undefined;
-  if (tls && (!tls.cert || !tls.key)) throw new ConfigError('server.tls needs both cert and key (in the file, or SOURCED_SERVER_TLS_CERT and SOURCED_SERVER_TLS_KEY)');
+  if (tls && (!tls.cert || !tls.key))
+    throw new ConfigError('server.tls needs both cert and key (in the file, or SOURCED_SERVER_TLS_CERT and SOURCED_SERVER_TLS_KEY)');
   const result = DaemonConfigSchema.safeParse(config, { error: issueMessage });
   // A key no layer set (a group's missing key): say where it could be set.
   const settable = (path: readonly PropertyKey[]): Origin | undefined => {

@@ -22,7 +22,8 @@ const section = <S extends z.core.$ZodLooseShape>(shape: S) => z.strictObject(sh
 const ms = (value: number, description: string, meta?: Omit<ConfigMeta, 'description'>) => doc(number('nonNegative').default(value), description, meta);
 const wholeMs = (value: number, description: string) => doc(number('nonNegativeInt').default(value), description);
 const count = (value: number, description: string, meta?: Omit<ConfigMeta, 'description'>) => doc(number('positiveInt').default(value), description, meta);
-const filePath = (description: string, meta: Omit<ConfigMeta, 'description'> = {}) => doc(text('the path of a PEM file'), description, { path: 'file', ...meta });
+const filePath = (description: string, meta: Omit<ConfigMeta, 'description'> = {}) =>
+  doc(text('the path of a PEM file'), description, { path: 'file', ...meta });
 
 const rbacRole = z.strictObject({
   rpcs: patterns().default([]),
@@ -36,12 +37,19 @@ const rbacRole = z.strictObject({
 /** The configuration's shape, every key checked; `DaemonConfigSchema` adds the rules between keys. */
 export const DaemonConfigShape = z.strictObject({
   listen: doc(listenAddress().default('127.0.0.1:50051'), '`HOST:PORT` to listen on; port 0 picks a free port.', { flag: '--listen HOST:PORT' }),
-  plugins: doc(list(z.string({ error: 'must be a module name or path' }), 'a list of module names or paths').default(() => [...BUILTIN_PLUGINS]), 'Plugin module specifiers (package names or paths, a relative path relative to where it was written), loaded in order.', {
-    path: 'module',
-    flag: '--plugin MODULE (repeatable)',
-    defaultText: 'the five built-ins: `@sourced/plugin-postgres`, `-mysql`, `-mongodb`, `-aws`, `-azure`',
-  }),
-  pluginSettings: doc(z.record(z.string(), z.unknown(), { error: "must be a map of plugin id to that plugin's settings" }).default(() => ({})), "Settings for plugins, by plugin id; each plugin reads its own in `register` (`registrar.settings`)."),
+  plugins: doc(
+    list(z.string({ error: 'must be a module name or path' }), 'a list of module names or paths').default(() => [...BUILTIN_PLUGINS]),
+    'Plugin module specifiers (package names or paths, a relative path relative to where it was written), loaded in order.',
+    {
+      path: 'module',
+      flag: '--plugin MODULE (repeatable)',
+      defaultText: 'the five built-ins: `@sourced/plugin-postgres`, `-mysql`, `-mongodb`, `-aws`, `-azure`',
+    },
+  ),
+  pluginSettings: doc(
+    z.record(z.string(), z.unknown(), { error: "must be a map of plugin id to that plugin's settings" }).default(() => ({})),
+    'Settings for plugins, by plugin id; each plugin reads its own in `register` (`registrar.settings`).',
+  ),
   logLevel: doc(oneOf(LOG_LEVELS).default('info'), 'The lowest level of log line written (JSON lines on stderr).', { flag: '--log-level' }),
   shutdownGraceMs: ms(10_000, 'How long SIGTERM lets in-flight calls finish before cancelling them, ms.', { flag: '--shutdown-grace-ms' }),
   validation: section({
@@ -49,10 +57,13 @@ export const DaemonConfigShape = z.strictObject({
   }),
   discovery: section({
     defaultStrategy: doc(oneOf(STRATEGIES).default('BALANCED'), 'The strategy of a request that names none (see Discovery strategies).'),
-    heapHeadroomMb: ms(48, 'Heap growth (MiB) between batches after which the daemon runs a full garbage collection, so memory follows the pages in flight; `0` is off.'),
+    heapHeadroomMb: ms(
+      48,
+      'Heap growth (MiB) between batches after which the daemon runs a full garbage collection, so memory follows the pages in flight; `0` is off.',
+    ),
     stallTimeoutMs: ms(
       60_000,
-      'The longest one read of a source may go without an answer, ms (a catalog read; a preview\'s read; each figure of a profile): past it the read is cancelled, a HYBRID call fails over, any other ends `UNAVAILABLE` `SOURCE_STALLED` (a discovery with `resume_after` in the error; a frozen server never fires its own statement timeout); `0` is no bound.',
+      "The longest one read of a source may go without an answer, ms (a catalog read; a preview's read; each figure of a profile): past it the read is cancelled, a HYBRID call fails over, any other ends `UNAVAILABLE` `SOURCE_STALLED` (a discovery with `resume_after` in the error; a frozen server never fires its own statement timeout); `0` is no bound.",
     ),
     stallProbeAfterMs: ms(
       5_000,
@@ -62,8 +73,14 @@ export const DaemonConfigShape = z.strictObject({
   preview: section({
     defaultRows: count(DEFAULT_PREVIEW_SETTINGS.defaultRows, 'PreviewTable: rows when a request asks for none (see Previewing a table).'),
     maxRows: count(DEFAULT_PREVIEW_SETTINGS.maxRows, 'PreviewTable: the most rows a request may ask for.'),
-    maskColumns: doc(patterns().default(() => [...DEFAULT_PREVIEW_SETTINGS.maskColumns]), 'Globs of column names (MongoDB: field names) whose values are masked (never read), case-insensitive; applies to profiles too.'),
-    maskTypes: doc(patterns().default(() => [...DEFAULT_PREVIEW_SETTINGS.maskTypes]), 'Globs of column types whose values are masked, case-insensitive.'),
+    maskColumns: doc(
+      patterns().default(() => [...DEFAULT_PREVIEW_SETTINGS.maskColumns]),
+      'Globs of column names (MongoDB: field names) whose values are masked (never read), case-insensitive; applies to profiles too.',
+    ),
+    maskTypes: doc(
+      patterns().default(() => [...DEFAULT_PREVIEW_SETTINGS.maskTypes]),
+      'Globs of column types whose values are masked, case-insensitive.',
+    ),
     allowSystemSchemas: doc(
       bool().default(false).optional(),
       "Preview and profile tables of the databases' own schemas (pg_catalog, information_schema, mysql, performance_schema, sys, MongoDB's admin, local, config); off, a call for one is `PERMISSION_DENIED` `SYSTEM_TABLE_NOT_ALLOWED`.",
@@ -74,7 +91,10 @@ export const DaemonConfigShape = z.strictObject({
     ),
   }),
   profile: section({
-    defaultSampleRows: count(DEFAULT_PROFILE_SETTINGS.defaultSampleRows, 'ProfileTable: rows a SAMPLE reads when a request names none (see Profiling a table; masking follows `preview`).'),
+    defaultSampleRows: count(
+      DEFAULT_PROFILE_SETTINGS.defaultSampleRows,
+      'ProfileTable: rows a SAMPLE reads when a request names none (see Profiling a table; masking follows `preview`).',
+    ),
     maxSampleRows: count(DEFAULT_PROFILE_SETTINGS.maxSampleRows, 'ProfileTable: the most rows a SAMPLE may read.'),
   }),
   limits: section({
@@ -87,27 +107,50 @@ export const DaemonConfigShape = z.strictObject({
     maxSampleSize: count(100_000, 'Largest sample per collection a request may ask for.'),
     maxConnectTimeoutMs: wholeMs(30_000, 'The longest `connect_timeout_ms`/`connect_timeout_seconds` a data source gets, ms; `0`: no maximum.'),
     maxCheckTimeoutMs: wholeMs(60_000, 'The longest `check_timeout_ms` a validation gets, ms; `0`: no maximum.'),
-    authFailureBurst: wholeMs(20, 'Failed authentications one peer address may have at once; past them (and `authFailuresPerMinute`) its calls are refused before authentication, `RESOURCE_EXHAUSTED`; `0`: off.'),
+    authFailureBurst: wholeMs(
+      20,
+      'Failed authentications one peer address may have at once; past them (and `authFailuresPerMinute`) its calls are refused before authentication, `RESOURCE_EXHAUSTED`; `0`: off.',
+    ),
     authFailuresPerMinute: wholeMs(60, 'Failed authentications one peer address may add per minute after the burst; `0`: off.'),
   }),
   audit: section({
-    file: doc(text('a path').optional(), 'Write the audit log (one hash-chained JSON line per call) to this file, appended, mode 0600; not with `stdout`.', { path: 'file', defaultText: 'none (off)' }),
+    file: doc(text('a path').optional(), 'Write the audit log (one hash-chained JSON line per call) to this file, appended, mode 0600; not with `stdout`.', {
+      path: 'file',
+      defaultText: 'none (off)',
+    }),
     stdout: doc(bool().default(false), 'Write the audit log to stdout; not with `file`.'),
-    signingKey: doc(secretReference().optional(), 'A secret reference (`env://`, `file://`, `aws-sm://`, `azure-kv://`) whose value, at least 16 bytes, signs checkpoints in the audit log with HMAC-SHA256; never the key itself.', { defaultText: 'none (off)' }),
+    signingKey: doc(
+      secretReference().optional(),
+      'A secret reference (`env://`, `file://`, `aws-sm://`, `azure-kv://`) whose value, at least 16 bytes, signs checkpoints in the audit log with HMAC-SHA256; never the key itself.',
+      { defaultText: 'none (off)' },
+    ),
     checkpointEveryLines: count(1_000, 'A signed checkpoint after this many lines (also at every start and stop).'),
     checkpointEveryMs: ms(60_000, 'A signed checkpoint once lines have waited this long for one, ms; `0`: by count and at stop only.'),
-    aggregateFailuresMs: ms(10_000, 'Calls refused before the caller is known: the first per peer, RPC and code is a line, the rest of this window one line with their `count`, ms; `0`: a line each.'),
+    aggregateFailuresMs: ms(
+      10_000,
+      'Calls refused before the caller is known: the first per peer, RPC and code is a line, the rest of this window one line with their `count`, ms; `0`: a line each.',
+    ),
   }),
   auth: section({
-    tokens: doc(list(tokenEntry(), 'a list of { principal, sha256 }').default([]), 'Static bearer tokens as `{ principal, sha256 }`, the hex SHA-256 of each token, never the token (see Security).'),
+    tokens: doc(
+      list(tokenEntry(), 'a list of { principal, sha256 }').default([]),
+      'Static bearer tokens as `{ principal, sha256 }`, the hex SHA-256 of each token, never the token (see Security).',
+    ),
     mtls: z
       .strictObject({
-        principalFrom: doc(oneOf(['subject', 'san'] as const).default('subject'), 'Name a mutual-TLS caller by its client certificate (needs `server.tls.clientCa`): `subject` or `san`.', { defaultText: 'none (off); `subject` when the section is set' }),
+        principalFrom: doc(
+          oneOf(['subject', 'san'] as const).default('subject'),
+          'Name a mutual-TLS caller by its client certificate (needs `server.tls.clientCa`): `subject` or `san`.',
+          { defaultText: 'none (off); `subject` when the section is set' },
+        ),
       })
       .optional(),
     jwt: z
       .strictObject({
-        jwks: doc(text(), 'JWTs signed by a key of this JWKS (a file, relative to where it was written, or an https URL) authenticate callers.', { path: 'fileOrUrl', defaultText: 'none (off)' }),
+        jwks: doc(text(), 'JWTs signed by a key of this JWKS (a file, relative to where it was written, or an https URL) authenticate callers.', {
+          path: 'fileOrUrl',
+          defaultText: 'none (off)',
+        }),
         issuer: doc(text(), 'The `iss` a JWT must have.', { defaultText: 'none; required with `jwks`' }),
         audience: doc(text(), 'The `aud` a JWT must have.', { defaultText: 'none; required with `jwks`' }),
         principalClaim: doc(text().default('sub'), 'The claim that names the caller.'),
@@ -116,18 +159,29 @@ export const DaemonConfigShape = z.strictObject({
       .optional(),
   }),
   rbac: section({
-    roles: doc(z.record(z.string(), rbacRole, { error: 'must be a map of role name to { rpcs, connectors, hosts, secrets, keys }' }).default(() => ({})), 'Roles by name, each globs of `rpcs`, `connectors`, `hosts`, `secrets` and `keys` (`<key provider>:<key id>` of encrypted secrets) it grants (default deny once authentication is on; see Security).'),
-    bindings: doc(z.record(z.string(), patterns(), { error: 'must be a map of principal to role names' }).default(() => ({})), 'Principal id (or `*`, everyone authenticated) → the role names it has.'),
+    roles: doc(
+      z.record(z.string(), rbacRole, { error: 'must be a map of role name to { rpcs, connectors, hosts, secrets, keys }' }).default(() => ({})),
+      'Roles by name, each globs of `rpcs`, `connectors`, `hosts`, `secrets` and `keys` (`<key provider>:<key id>` of encrypted secrets) it grants (default deny once authentication is on; see Security).',
+    ),
+    bindings: doc(
+      z.record(z.string(), patterns(), { error: 'must be a map of principal to role names' }).default(() => ({})),
+      'Principal id (or `*`, everyone authenticated) → the role names it has.',
+    ),
   }),
   server: section({
     tls: z
       .strictObject({
         cert: filePath('Serve TLS with this certificate (PEM; re-read on SIGHUP).', { envAliases: ['SOURCED_TLS_CERT'], defaultText: 'none: plaintext' }),
         key: filePath('The private key of `server.tls.cert` (PEM).', { envAliases: ['SOURCED_TLS_KEY'], defaultText: 'none: plaintext' }),
-        clientCa: filePath('Mutual TLS: every client must present a certificate this CA (PEM) signed.', { envAliases: ['SOURCED_TLS_CLIENT_CA'], defaultText: 'none' }).optional(),
+        clientCa: filePath('Mutual TLS: every client must present a certificate this CA (PEM) signed.', {
+          envAliases: ['SOURCED_TLS_CLIENT_CA'],
+          defaultText: 'none',
+        }).optional(),
       })
       .optional(),
-    allowPlaintext: doc(bool().default(false), 'Serve plaintext on an address that is not loopback (behind a TLS-terminating proxy, say).', { envAliases: ['SOURCED_ALLOW_PLAINTEXT'] }),
+    allowPlaintext: doc(bool().default(false), 'Serve plaintext on an address that is not loopback (behind a TLS-terminating proxy, say).', {
+      envAliases: ['SOURCED_ALLOW_PLAINTEXT'],
+    }),
     maxConnections: wholeMs(1_000, 'Connections open at once, all peers together; more are closed as they arrive; `0`: no limit.'),
     maxConnectionsPerPeer: wholeMs(100, 'Connections open at once from one peer address; `0`: no limit.'),
     maxConcurrentStreams: wholeMs(100, "Calls (HTTP/2 streams) one connection may have open at once; `0`: grpc-js's default, no limit."),
@@ -136,20 +190,39 @@ export const DaemonConfigShape = z.strictObject({
     maxConnectionIdleMs: wholeMs(300_000, 'A connection without calls this long is closed, ms; `0`: never.'),
     maxConnectionAgeMs: wholeMs(1_800_000, 'A connection is asked to go away (GOAWAY) at this age, ms, its calls finishing first; `0`: never.'),
     maxConnectionAgeGraceMs: wholeMs(0, 'How long the calls of an aged-out connection may still run before it is closed, ms; `0`: until their deadlines.'),
-    handshakeTimeoutMs: wholeMs(10_000, 'A connection that has sent nothing (no TLS hello, no HTTP/2 preface) this long after it opened is closed, ms; `0`: never.'),
+    handshakeTimeoutMs: wholeMs(
+      10_000,
+      'A connection that has sent nothing (no TLS hello, no HTTP/2 preface) this long after it opened is closed, ms; `0`: never.',
+    ),
   }),
   sources: section({
-    maxConnectionsPerEndpoint: count(10, 'Connections open at once to one source endpoint (connector type, host and port), over all calls; more wait, in order, until the call\'s deadline.', { envAliases: ['SOURCED_MAX_CONNECTIONS_PER_ENDPOINT'] }),
+    maxConnectionsPerEndpoint: count(
+      10,
+      "Connections open at once to one source endpoint (connector type, host and port), over all calls; more wait, in order, until the call's deadline.",
+      { envAliases: ['SOURCED_MAX_CONNECTIONS_PER_ENDPOINT'] },
+    ),
   }),
   targets: section({
-    allow: doc(targetEntries('allow').default([]), 'CIDR blocks, addresses and host-name globs data sources may be at, checked after DNS resolution on the address dialled (see Security); empty: all.'),
-    deny: doc(targetEntries('deny').default([]), 'CIDR blocks, addresses and host-name globs data sources may not be at; link-local and cloud metadata addresses are always denied unless `allowLinkLocal`.'),
+    allow: doc(
+      targetEntries('allow').default([]),
+      'CIDR blocks, addresses and host-name globs data sources may be at, checked after DNS resolution on the address dialled (see Security); empty: all.',
+    ),
+    deny: doc(
+      targetEntries('deny').default([]),
+      'CIDR blocks, addresses and host-name globs data sources may not be at; link-local and cloud metadata addresses are always denied unless `allowLinkLocal`.',
+    ),
     allowLinkLocal: doc(bool().default(false), 'Allow link-local and cloud metadata addresses.'),
     dnsServers: doc(dnsServers().default([]), "DNS servers (`ip` or `ip:port`) for data-source names instead of the system's resolver; empty: the system's."),
   }),
   secrets: section({
-    allowedReferences: doc(patterns().default(() => [...DEFAULT_SECRET_POLICY.allowedReferences]), 'Globs of the secret references a request may use, the dynamic `SOURCED_SECRET_<ID>_*` variables included; its `file://` patterns are also the folders `ssl_config` paths may name (see Where credentials come from).'),
-    dynamicStrategies: doc(bool().default(DEFAULT_SECRET_POLICY.dynamicStrategies), "Look-ups by data-source id (`env://SOURCED_SECRET_<ID>_PASSWORD`), each still under the policy and the caller's grants."),
+    allowedReferences: doc(
+      patterns().default(() => [...DEFAULT_SECRET_POLICY.allowedReferences]),
+      'Globs of the secret references a request may use, the dynamic `SOURCED_SECRET_<ID>_*` variables included; its `file://` patterns are also the folders `ssl_config` paths may name (see Where credentials come from).',
+    ),
+    dynamicStrategies: doc(
+      bool().default(DEFAULT_SECRET_POLICY.dynamicStrategies),
+      "Look-ups by data-source id (`env://SOURCED_SECRET_<ID>_PASSWORD`), each still under the policy and the caller's grants.",
+    ),
     order: doc(
       list(oneOf(CHAIN_LINKS), 'a list of chain links')
         .refine((links) => new Set(links).size === links.length, { error: 'lists a link twice' })
@@ -165,8 +238,15 @@ export const DaemonConfigShape = z.strictObject({
       (v) => (v === false ? undefined : v),
       z
         .strictObject({
-          host: doc(text('a host name or address').trim().optional(), 'Serve a Prometheus scrape endpoint at `http://host:port/metrics` (see Metrics); the host defaults to `OTEL_EXPORTER_PROMETHEUS_HOST`, then 127.0.0.1. `metrics.prometheus: false` in the file turns it off.', { defaultText: 'none (off)' }),
-          port: doc(number('port').optional(), 'The port of the Prometheus endpoint; defaults to `OTEL_EXPORTER_PROMETHEUS_PORT`, then 9464.', { envAliases: ['SOURCED_PROMETHEUS_PORT'], defaultText: 'none (off)' }),
+          host: doc(
+            text('a host name or address').trim().optional(),
+            'Serve a Prometheus scrape endpoint at `http://host:port/metrics` (see Metrics); the host defaults to `OTEL_EXPORTER_PROMETHEUS_HOST`, then 127.0.0.1. `metrics.prometheus: false` in the file turns it off.',
+            { defaultText: 'none (off)' },
+          ),
+          port: doc(number('port').optional(), 'The port of the Prometheus endpoint; defaults to `OTEL_EXPORTER_PROMETHEUS_PORT`, then 9464.', {
+            envAliases: ['SOURCED_PROMETHEUS_PORT'],
+            defaultText: 'none (off)',
+          }),
         })
         .optional(),
     ),
@@ -175,17 +255,31 @@ export const DaemonConfigShape = z.strictObject({
 
 /** The rules between keys; each issue names the key a reader should change. */
 export const DaemonConfigSchema = DaemonConfigShape.superRefine((c, ctx) => {
-  if (c.preview.defaultRows > c.preview.maxRows) ctx.addIssue({ code: 'custom', path: ['preview', 'defaultRows'], message: `${String(c.preview.defaultRows)} is more than preview.maxRows (${String(c.preview.maxRows)})` });
+  if (c.preview.defaultRows > c.preview.maxRows)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['preview', 'defaultRows'],
+      message: `${String(c.preview.defaultRows)} is more than preview.maxRows (${String(c.preview.maxRows)})`,
+    });
   if (c.profile.defaultSampleRows > c.profile.maxSampleRows) {
-    ctx.addIssue({ code: 'custom', path: ['profile', 'defaultSampleRows'], message: `${String(c.profile.defaultSampleRows)} is more than profile.maxSampleRows (${String(c.profile.maxSampleRows)})` });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['profile', 'defaultSampleRows'],
+      message: `${String(c.profile.defaultSampleRows)} is more than profile.maxSampleRows (${String(c.profile.maxSampleRows)})`,
+    });
   }
   if (c.audit.file && c.audit.stdout) ctx.addIssue({ code: 'custom', path: ['audit'], message: 'set file or stdout, not both' });
   for (const [principal, roles] of Object.entries(c.rbac.bindings)) {
     const unknown = roles.find((r) => !Object.hasOwn(c.rbac.roles, r));
-    if (unknown) ctx.addIssue({ code: 'custom', path: ['rbac', 'bindings', principal], message: `names the role "${unknown}", which rbac.roles does not define` });
+    if (unknown)
+      ctx.addIssue({ code: 'custom', path: ['rbac', 'bindings', principal], message: `names the role "${unknown}", which rbac.roles does not define` });
   }
   if (c.auth.mtls && !c.server.tls?.clientCa) {
-    ctx.addIssue({ code: 'custom', path: ['auth', 'mtls'], message: 'names callers by their client certificate: it needs mutual TLS (server.tls with clientCa)' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['auth', 'mtls'],
+      message: 'names callers by their client certificate: it needs mutual TLS (server.tls with clientCa)',
+    });
   }
 });
 

@@ -1,10 +1,4 @@
-import type {
-  handleServerStreamingCall,
-  handleUnaryCall,
-  Metadata,
-  ServerUnaryCall,
-  ServerWritableStream,
-} from '@grpc/grpc-js';
+import type { handleServerStreamingCall, handleUnaryCall, Metadata, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
 import { AbortedError, describeError, InputError, SourcedError, UnauthenticatedError, type KeyUseRecord, type Logger } from '@sourced/core';
@@ -185,14 +179,27 @@ function openCall(deps: HandlerDeps, fullMethod: string, call: ServerUnaryCall<u
       span.end();
       const durationMs = performance.now() - started;
       deps.metrics?.record(fullMethod, code, durationMs);
-      const entry = { time: startedAt, principal: principalId, rpc: fullMethod, dataSource, ...(keyUses.length ? { keys: keyUses } : {}), code, durationMs, traceId };
+      const entry = {
+        time: startedAt,
+        principal: principalId,
+        rpc: fullMethod,
+        dataSource,
+        ...(keyUses.length ? { keys: keyUses } : {}),
+        code,
+        durationMs,
+        traceId,
+      };
       if (!known && deps.failureLog) deps.failureLog.record({ ...entry, peer });
       else deps.audit?.record(entry);
       const fields = { code: Status[code], duration_ms: Math.round(durationMs) };
       // A rate-limited peer's refusals would be a line each: the audit log aggregates them, the log keeps them at debug.
       if (error instanceof SourcedError && error.reason === 'TOO_MANY_AUTH_FAILURES') logger.debug('call refused', { ...fields, reason: error.reason, peer });
       else if (code === Status.INTERNAL) logger.error('call failed', { ...fields, error: describeError(error), stack: (error as Error)?.stack });
-      else logger.info('call finished', error ? { ...fields, reason: error instanceof SourcedError ? error.reason : undefined, error: describeError(error) } : fields);
+      else
+        logger.info(
+          'call finished',
+          error ? { ...fields, reason: error instanceof SourcedError ? error.reason : undefined, error: describeError(error) } : fields,
+        );
     },
   };
 }
@@ -223,7 +230,15 @@ export function serverStreaming<Req, Parsed, Res extends { sequence: number }>(
       try {
         const principal = await scope.authenticate();
         const request = parse(wellFormed(call.request, fullMethod));
-        iterator = handler(request, { signal, logger: scope.logger, span: scope.span, principal, rpc: fullMethod, noteDataSource: scope.noteDataSource, noteKeyUse: scope.noteKeyUse })[Symbol.asyncIterator]();
+        iterator = handler(request, {
+          signal,
+          logger: scope.logger,
+          span: scope.span,
+          principal,
+          rpc: fullMethod,
+          noteDataSource: scope.noteDataSource,
+          noteKeyUse: scope.noteKeyUse,
+        })[Symbol.asyncIterator]();
         for (;;) {
           const next = await iterator.next();
           if (next.done) break;

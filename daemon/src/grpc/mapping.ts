@@ -1,12 +1,46 @@
-import type { CatalogEntity, CollectionEntity, DataSourceInput, DiscoveryEvent, DiscoveryFilter, DiscoveryStrategy, RelationEntity, SecretValueInput, SourceIdentity, ValidationEvent } from '@sourced/core';
-import type { Cell as CoreCell, CheckStatus as CoreCheckStatus, EndpointRole as CoreRole, ColumnFigureMethods, FigureMethod, PreviewEvent, ProfileEvent, ProfileMode, StatisticsAge } from '@sourced/core';
-import { FigureMethod as PbFigureMethod, ProfileMode as PbProfileMode, type ColumnFigureMethods as PbColumnFigureMethods, type StatisticsAge as PbStatisticsAge } from '@sourced/api';
+import type {
+  CatalogEntity,
+  CollectionEntity,
+  DataSourceInput,
+  DiscoveryEvent,
+  DiscoveryFilter,
+  DiscoveryStrategy,
+  RelationEntity,
+  SecretValueInput,
+  SourceIdentity,
+  ValidationEvent,
+} from '@sourced/core';
+import type {
+  Cell as CoreCell,
+  CheckStatus as CoreCheckStatus,
+  EndpointRole as CoreRole,
+  ColumnFigureMethods,
+  FigureMethod,
+  PreviewEvent,
+  ProfileEvent,
+  ProfileMode,
+  StatisticsAge,
+} from '@sourced/core';
+import {
+  FigureMethod as PbFigureMethod,
+  ProfileMode as PbProfileMode,
+  type ColumnFigureMethods as PbColumnFigureMethods,
+  type StatisticsAge as PbStatisticsAge,
+} from '@sourced/api';
 import { NullValue } from '@sourced/api';
 import type { Cell as PbCell } from '@sourced/api';
 import { CloudProvider, Location, SslMode, cloudProviderToJSON, locationToJSON, sslModeToJSON, type DataSource, type SecretValue } from '@sourced/api';
 import type { FieldViolation } from '@sourced/core';
 import type { DiscoverDataSourceResponse, PreviewTableResponse, ProfileTableResponse, ValidateDataSourceResponse } from '@sourced/api';
-import { CollectionKind, DiscoveryStrategy as PbStrategy, RelationKind, type Collection, type DiscoveryFilter as PbFilter, type Relation, type SourceIdentity as SourceIdentityMessage } from '@sourced/api';
+import {
+  CollectionKind,
+  DiscoveryStrategy as PbStrategy,
+  RelationKind,
+  type Collection,
+  type DiscoveryFilter as PbFilter,
+  type Relation,
+  type SourceIdentity as SourceIdentityMessage,
+} from '@sourced/api';
 import { CheckStatus, EndpointRole } from '@sourced/api';
 
 /** The contract's DataSource as the core normalizer's input. Enum zero values become "not given". */
@@ -188,7 +222,14 @@ export function toDiscoveryResponses(e: DiscoveryEvent, encodeCursor: (key: Cata
     case 'warning':
       return [{ event: { $case: 'warning', value: { code: e.code, message: e.message } } }];
     case 'summary':
-      return [{ event: { $case: 'summary', value: { ...e, strategy: fromStrategy(e.strategy), endpoint: role(e.endpoint), source: e.source && toSourceIdentity(e.source) } } }];
+      return [
+        {
+          event: {
+            $case: 'summary',
+            value: { ...e, strategy: fromStrategy(e.strategy), endpoint: role(e.endpoint), source: e.source && toSourceIdentity(e.source) },
+          },
+        },
+      ];
   }
 }
 
@@ -285,7 +326,11 @@ export function toPreviewResponse(e: PreviewEvent): Omit<PreviewTableResponse, '
       return {
         event: {
           $case: 'header',
-          value: { table: { schema: e.table.schema, name: e.table.name }, columns: e.columns.map((c) => ({ name: c.name, dataType: c.type, masked: c.masked })), endpoint: role(e.endpoint) },
+          value: {
+            table: { schema: e.table.schema, name: e.table.name },
+            columns: e.columns.map((c) => ({ name: c.name, dataType: c.type, masked: c.masked })),
+            endpoint: role(e.endpoint),
+          },
         },
       };
     case 'rows':
@@ -293,7 +338,9 @@ export function toPreviewResponse(e: PreviewEvent): Omit<PreviewTableResponse, '
     case 'failover':
       return { event: { $case: 'failover', value: { active: role(e.active), reason: e.reason, resumeAfter: '' } } };
     case 'summary':
-      return { event: { $case: 'summary', value: { rows: e.rows, truncated: e.truncated, limit: e.limit, maskedColumns: e.maskedColumns, durationMs: e.durationMs } } };
+      return {
+        event: { $case: 'summary', value: { rows: e.rows, truncated: e.truncated, limit: e.limit, maskedColumns: e.maskedColumns, durationMs: e.durationMs } },
+      };
   }
 }
 
@@ -343,7 +390,8 @@ function figureMethods(m: ColumnFigureMethods): PbColumnFigureMethods {
 export function statisticsAge(a: StatisticsAge | undefined): PbStatisticsAge | undefined {
   if (!a) return undefined;
   const ms = a.collectedAt?.getTime();
-  const collectedAt = ms === undefined || !Number.isFinite(ms) ? undefined : { seconds: Math.floor(ms / 1000), nanos: (((ms % 1000) + 1000) % 1000) * 1_000_000 };
+  const collectedAt =
+    ms === undefined || !Number.isFinite(ms) ? undefined : { seconds: Math.floor(ms / 1000), nanos: (((ms % 1000) + 1000) % 1000) * 1_000_000 };
   return { collectedAt, source: a.source };
 }
 

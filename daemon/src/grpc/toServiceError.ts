@@ -1,5 +1,14 @@
 import { Metadata, status as Status, type ServiceError } from '@grpc/grpc-js';
-import { AbortedError, InputError, NotAllowedError, NotFoundError, SourcedError, UnavailableError, UnauthenticatedError, ResourceExhaustedError } from '@sourced/core';
+import {
+  AbortedError,
+  InputError,
+  NotAllowedError,
+  NotFoundError,
+  SourcedError,
+  UnavailableError,
+  UnauthenticatedError,
+  ResourceExhaustedError,
+} from '@sourced/core';
 import { encodeRichStatus, type RichStatus } from '@sourced/api';
 
 /** The ErrorInfo domain of every sourced error. */

@@ -126,7 +126,8 @@ export class PluginRegistry implements ConnectorTypeResolver {
   }
 
   checkKeyProvider(provider: KeyProvider, pluginId: string, pending: Set<string>): void {
-    if (!/^[a-z][a-z0-9-]{0,63}$/.test(provider.id)) throw new Error(`key provider id "${provider.id}" of plugin "${pluginId}" must be kebab-case, at most 64 characters`);
+    if (!/^[a-z][a-z0-9-]{0,63}$/.test(provider.id))
+      throw new Error(`key provider id "${provider.id}" of plugin "${pluginId}" must be kebab-case, at most 64 characters`);
     const owner = this.keys.get(provider.id);
     if (owner) throw new Error(`key provider "${provider.id}" of plugin "${pluginId}" is already registered by plugin "${owner.pluginId}"`);
     if (pending.has(provider.id)) throw new Error(`plugin "${pluginId}" registers key provider "${provider.id}" twice`);

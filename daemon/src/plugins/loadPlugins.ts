@@ -173,9 +173,12 @@ function sdkRangeOf(plugin: SourcedPlugin, manifest: Manifest | undefined): { ra
   const stated: { range: string; where: string }[] = [];
   if (plugin.sdk !== undefined) stated.push({ range: plugin.sdk, where: 'definePlugin({ sdk })' });
   if (manifest?.sdk !== undefined) stated.push({ range: manifest.sdk, where: manifest.file });
-  if (stated.length === 0 && typeof plugin.apiVersion === 'number') stated.push({ range: `^${plugin.apiVersion}.0.0`, where: `apiVersion ${plugin.apiVersion}` });
+  if (stated.length === 0 && typeof plugin.apiVersion === 'number')
+    stated.push({ range: `^${plugin.apiVersion}.0.0`, where: `apiVersion ${plugin.apiVersion}` });
   if (stated.length === 0) {
-    return { error: `the plugin states no plugin SDK version: set sdk: "^${PLUGIN_SDK_VERSION}" in definePlugin, or "sourced": { "sdk": "^${PLUGIN_SDK_VERSION}" } in its package.json` };
+    return {
+      error: `the plugin states no plugin SDK version: set sdk: "^${PLUGIN_SDK_VERSION}" in definePlugin, or "sourced": { "sdk": "^${PLUGIN_SDK_VERSION}" } in its package.json`,
+    };
   }
   for (const { range, where } of stated) {
     if (!validRange(range)) return { error: `"${range}" (${where}) is not a semver range; write for example ^${PLUGIN_SDK_VERSION}` };

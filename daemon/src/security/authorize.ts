@@ -128,7 +128,13 @@ function keyGrantOf(role: Role): KeyGrant {
 
 function missingGrant(role: Role, access: SourceAccess): { grant: string; value: string } | undefined {
   if (!matchesAnyGlob(access.type, role.connectors)) return { grant: 'connector', value: access.type };
-  const host = access.hosts.find((h) => !matchesAnyGlob(h.toLowerCase(), role.hosts.map((p) => p.toLowerCase())));
+  const host = access.hosts.find(
+    (h) =>
+      !matchesAnyGlob(
+        h.toLowerCase(),
+        role.hosts.map((p) => p.toLowerCase()),
+      ),
+  );
   if (host !== undefined) return { grant: 'host', value: host };
   const ref = access.secrets.required.find((r) => !matchesAnyGlob(r.reference, role.secrets));
   if (ref !== undefined) return { grant: 'secret', value: `${ref.reference} (${ref.field})` };

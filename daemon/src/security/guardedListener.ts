@@ -82,7 +82,11 @@ export function listenGuarded(
       if ((warned.get(peer) ?? 0) < now - 60_000) {
         if (warned.size > 10_000) warned.clear();
         warned.set(peer, now);
-        logger.warn('connection refused: the peer has its maximum of connections open', { peer, limit: settings.maxConnectionsPerPeer, setting: 'server.maxConnectionsPerPeer' });
+        logger.warn('connection refused: the peer has its maximum of connections open', {
+          peer,
+          limit: settings.maxConnectionsPerPeer,
+          setting: 'server.maxConnectionsPerPeer',
+        });
       }
       return;
     }
@@ -111,7 +115,11 @@ export function listenGuarded(
     const now = Date.now();
     if ((warned.get('*') ?? 0) < now - 60_000) {
       warned.set('*', now);
-      logger.warn('connection refused: the daemon has its maximum of connections open', { peer: peerKey(drop?.remoteAddress), limit: settings.maxConnections, setting: 'server.maxConnections' });
+      logger.warn('connection refused: the daemon has its maximum of connections open', {
+        peer: peerKey(drop?.remoteAddress),
+        limit: settings.maxConnections,
+        setting: 'server.maxConnections',
+      });
     }
   });
   const host = where.host.startsWith('[') ? where.host.slice(1, -1) : where.host;

@@ -19,9 +19,14 @@ export class CallLimiter {
   enter(key: string, principal = key): () => void {
     const { maxConcurrentCalls, maxConcurrentCallsPerPrincipal } = this.limits;
     if (this.total >= maxConcurrentCalls) {
-      throw new ResourceExhaustedError('TOO_MANY_CALLS', `the daemon is serving its maximum of ${maxConcurrentCalls} calls at once; try again shortly`, RETRY_AFTER_MS, {
-        metadata: { limit: 'limits.maxConcurrentCalls', value: String(maxConcurrentCalls) },
-      });
+      throw new ResourceExhaustedError(
+        'TOO_MANY_CALLS',
+        `the daemon is serving its maximum of ${maxConcurrentCalls} calls at once; try again shortly`,
+        RETRY_AFTER_MS,
+        {
+          metadata: { limit: 'limits.maxConcurrentCalls', value: String(maxConcurrentCalls) },
+        },
+      );
     }
     const mine = this.perPrincipal.get(key) ?? 0;
     if (mine >= maxConcurrentCallsPerPrincipal) {

@@ -128,7 +128,11 @@ export class DataSourceService {
     }
   }
 
-  private async *discoveryEvents(connector: Connector, { request }: DiscoverCall, ctx: CallContext): AsyncGenerator<Omit<DiscoverDataSourceResponse, 'sequence'>> {
+  private async *discoveryEvents(
+    connector: Connector,
+    { request }: DiscoverCall,
+    ctx: CallContext,
+  ): AsyncGenerator<Omit<DiscoverDataSourceResponse, 'sequence'>> {
     ctx.span.setAttribute('sourced.discovery.strategy', request.strategy);
     for await (const event of this.deps.discoveryEngine.run(connector, request, ctx.signal)) {
       for (const response of toDiscoveryResponses(event, (r) => encodeCursor(r))) yield response;
@@ -143,7 +147,11 @@ export class DataSourceService {
   }
 
   private async *profileEvents(connector: Connector, { request }: ProfileCall, ctx: CallContext): AsyncGenerator<Omit<ProfileTableResponse, 'sequence'>> {
-    ctx.span.setAttributes({ 'sourced.profile.schema': request.table.schema, 'sourced.profile.table': request.table.name, 'sourced.profile.mode': request.mode });
+    ctx.span.setAttributes({
+      'sourced.profile.schema': request.table.schema,
+      'sourced.profile.table': request.table.name,
+      'sourced.profile.mode': request.mode,
+    });
     for await (const event of this.deps.profileEngine.run(connector, request, ctx.signal)) yield toProfileResponse(event);
   }
 
@@ -170,7 +178,11 @@ export class DataSourceService {
    */
   private async connect(source: DataSource, ctx: CallContext): Promise<Connector> {
     const hosts = [source.primary.host, ...(source.secondary ? [source.secondary.host] : [])].filter((h) => h !== '');
-    ctx.noteDataSource({ id: source.id || undefined, type: source.type, host: hosts.length ? `${source.primary.host}${source.primary.port ? `:${source.primary.port}` : ''}` : undefined });
+    ctx.noteDataSource({
+      id: source.id || undefined,
+      type: source.type,
+      host: hosts.length ? `${source.primary.host}${source.primary.port ? `:${source.primary.port}` : ''}` : undefined,
+    });
     // Every reference the call could try (the caller's, its TLS files, the dynamic variables
     // its id names) is checked against the policy before anything runs: a refused one the call
     // needs fails it (PERMISSION_DENIED), a refused fallback is left out.
@@ -227,7 +239,10 @@ export class DataSourceService {
         const cloud = tokenCloudOf(request.source);
         const provider = pluginRegistry.tokenProvider(cloud);
         if (!provider) {
-          throw new SourcedError('TOKEN_PROVIDER_MISSING', `use_iam_auth needs a ${cloud} database token provider, and no loaded plugin provides one; load ${TOKEN_PLUGIN_OF[cloud]}`);
+          throw new SourcedError(
+            'TOKEN_PROVIDER_MISSING',
+            `use_iam_auth needs a ${cloud} database token provider, and no loaded plugin provides one; load ${TOKEN_PLUGIN_OF[cloud]}`,
+          );
         }
         return withSpan(tracer, 'sourced.token.mint', { 'sourced.token.provider': provider.id, 'server.address': request.host }, async () => {
           const token = await provider.mint(request, {

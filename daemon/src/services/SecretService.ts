@@ -35,8 +35,12 @@ export class SecretService {
   implementation(): SecretServiceServer {
     const h = this.deps.handlerDeps;
     return {
-      encryptSecret: unary<EncryptSecretRequest, EncryptCall, EncryptSecretResponse>(h, `${SERVICE}/EncryptSecret`, parseEncrypt, (call, ctx) => this.encrypt(call, ctx)),
-      reencryptSecret: unary<ReencryptSecretRequest, ReencryptCall, ReencryptSecretResponse>(h, `${SERVICE}/ReencryptSecret`, parseReencrypt, (call, ctx) => this.reencrypt(call, ctx)),
+      encryptSecret: unary<EncryptSecretRequest, EncryptCall, EncryptSecretResponse>(h, `${SERVICE}/EncryptSecret`, parseEncrypt, (call, ctx) =>
+        this.encrypt(call, ctx),
+      ),
+      reencryptSecret: unary<ReencryptSecretRequest, ReencryptCall, ReencryptSecretResponse>(h, `${SERVICE}/ReencryptSecret`, parseReencrypt, (call, ctx) =>
+        this.reencrypt(call, ctx),
+      ),
     };
   }
 
@@ -75,13 +79,18 @@ function parseContext(context: { dataSourceId: string; field: string } | undefin
   if (!field) v.push({ field: 'context.field', description: 'is required: where the envelope will be used, for example credentials.password' });
   else if (field.length > MAX_CONTEXT) v.push({ field: 'context.field', description: `is longer than ${MAX_CONTEXT} characters` });
   else if (!/^[A-Za-z0-9_.-]+$/.test(field) || field.startsWith('data_source.') || field.endsWith('.encrypted')) {
-    v.push({ field: 'context.field', description: 'must be a field path inside the data source without data_source. or .encrypted, for example credentials.password or cloud_config.aws_secret_access_key' });
+    v.push({
+      field: 'context.field',
+      description:
+        'must be a field path inside the data source without data_source. or .encrypted, for example credentials.password or cloud_config.aws_secret_access_key',
+    });
   }
   return { dataSourceId, field };
 }
 
 function keyChoice(req: { keyProvider: string; keyId: string }, v: FieldViolation[]): void {
-  if (req.keyProvider && !/^[a-z][a-z0-9-]{0,63}$/.test(req.keyProvider)) v.push({ field: 'key_provider', description: 'is not a key provider id (kebab-case, for example local or aws-kms)' });
+  if (req.keyProvider && !/^[a-z][a-z0-9-]{0,63}$/.test(req.keyProvider))
+    v.push({ field: 'key_provider', description: 'is not a key provider id (kebab-case, for example local or aws-kms)' });
   if (req.keyId.length > 2048) v.push({ field: 'key_id', description: 'is longer than 2048 characters' });
 }
 

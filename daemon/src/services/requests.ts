@@ -87,21 +87,27 @@ export class RequestParser {
     const faults = new Faults();
     const strategy = this.strategy(req.strategy, faults);
     if (req.sampling?.sampleSize && req.sampling.sampleSize > limits.maxSampleSize) {
-      faults.add({ field: 'sampling.sample_size', description: `${req.sampling.sampleSize} is more than this daemon's maximum of ${limits.maxSampleSize} (limits.maxSampleSize)`, reason: 'VALUE_OUT_OF_RANGE' });
+      faults.add({
+        field: 'sampling.sample_size',
+        description: `${req.sampling.sampleSize} is more than this daemon's maximum of ${limits.maxSampleSize} (limits.maxSampleSize)`,
+        reason: 'VALUE_OUT_OF_RANGE',
+      });
     }
     // Bad filters, batch sizes and cursors fail before any connection is opened.
-    const request = faults.check(() => DiscoveryEngine.checkRequest({
-      filter: toFilter(req.filter),
-      strategy,
-      batchSize: req.batchSize,
-      resumeAfter: req.resumeAfter,
-      sampling: { sampleSize: req.sampling?.sampleSize, maxTimeMs: req.sampling?.maxTimeMs, maxFields: req.sampling?.maxFields },
-      // The daemon's cap applies to every discovery: none asks past it, and one that asks nothing gets it.
-      maxEntities: cap(req.maxEntities, limits.maxEntities),
-      maxDurationMs: req.maxDurationMs,
-      stallTimeoutMs: discovery.stallTimeoutMs,
-      stallProbeAfterMs: discovery.stallProbeAfterMs,
-    }));
+    const request = faults.check(() =>
+      DiscoveryEngine.checkRequest({
+        filter: toFilter(req.filter),
+        strategy,
+        batchSize: req.batchSize,
+        resumeAfter: req.resumeAfter,
+        sampling: { sampleSize: req.sampling?.sampleSize, maxTimeMs: req.sampling?.maxTimeMs, maxFields: req.sampling?.maxFields },
+        // The daemon's cap applies to every discovery: none asks past it, and one that asks nothing gets it.
+        maxEntities: cap(req.maxEntities, limits.maxEntities),
+        maxDurationMs: req.maxDurationMs,
+        stallTimeoutMs: discovery.stallTimeoutMs,
+        stallProbeAfterMs: discovery.stallProbeAfterMs,
+      }),
+    );
     const source = this.source(req.dataSource, faults);
     faults.throwIfAny();
     return { request: request!, source: source! };
@@ -113,15 +119,19 @@ export class RequestParser {
     const strategy = this.strategy(req.strategy, faults);
     const table = this.table(req.table, faults);
     // A bad table name, column list or limit fails before any connection is opened.
-    const request = table && faults.check(() => this.deps.previewEngine.checkRequest({
-      table,
-      columns: req.columns,
-      limit: req.limit,
-      strategy,
-      // Discovery's stall bound covers every read of a source, previews' and profiles' too.
-      stallTimeoutMs: discovery.stallTimeoutMs,
-      stallProbeAfterMs: discovery.stallProbeAfterMs,
-    }));
+    const request =
+      table &&
+      faults.check(() =>
+        this.deps.previewEngine.checkRequest({
+          table,
+          columns: req.columns,
+          limit: req.limit,
+          strategy,
+          // Discovery's stall bound covers every read of a source, previews' and profiles' too.
+          stallTimeoutMs: discovery.stallTimeoutMs,
+          stallProbeAfterMs: discovery.stallProbeAfterMs,
+        }),
+      );
     const source = this.source(req.dataSource, faults);
     faults.throwIfAny();
     return { request: request!, source: source! };
@@ -135,17 +145,21 @@ export class RequestParser {
     if (!mode) faults.add(enumFault(req.mode, PbProfileMode, 'ProfileMode', 'mode'));
     const table = this.table(req.table, faults);
     // A bad table name, column list or size fails before any connection is opened.
-    const request = table && faults.check(() => this.deps.profileEngine.checkRequest({
-      table,
-      columns: req.columns,
-      mode: mode ?? 'STATISTICS',
-      sampleRows: req.sampleRows,
-      mostCommonLimit: req.mostCommonLimit,
-      histogramBuckets: req.histogramBuckets,
-      strategy,
-      stallTimeoutMs: discovery.stallTimeoutMs,
-      stallProbeAfterMs: discovery.stallProbeAfterMs,
-    }));
+    const request =
+      table &&
+      faults.check(() =>
+        this.deps.profileEngine.checkRequest({
+          table,
+          columns: req.columns,
+          mode: mode ?? 'STATISTICS',
+          sampleRows: req.sampleRows,
+          mostCommonLimit: req.mostCommonLimit,
+          histogramBuckets: req.histogramBuckets,
+          strategy,
+          stallTimeoutMs: discovery.stallTimeoutMs,
+          stallProbeAfterMs: discovery.stallProbeAfterMs,
+        }),
+      );
     const source = this.source(req.dataSource, faults);
     faults.throwIfAny();
     return { request: request!, source: source! };
@@ -172,7 +186,9 @@ export class RequestParser {
       return undefined;
     }
     for (const fault of dataSourceEnumFaults(input)) faults.add(fault);
-    return faults.check(() => capConnectTimeout(normalizeDataSource(toDataSourceInput(input), this.deps.pluginRegistry), this.deps.config.limits.maxConnectTimeoutMs));
+    return faults.check(() =>
+      capConnectTimeout(normalizeDataSource(toDataSourceInput(input), this.deps.pluginRegistry), this.deps.config.limits.maxConnectTimeoutMs),
+    );
   }
 }
 

@@ -55,7 +55,11 @@ export function rpcMetrics(meter: Meter): RpcMetrics {
     unit: 'ms',
     advice: { explicitBucketBoundaries: DURATION_BUCKETS_MS },
   });
-  const requests: Counter = meter.createCounter('rpc.server.requests', { description: 'RPCs the daemon served, by method and status', unit: '{request}', valueType: ValueType.INT });
+  const requests: Counter = meter.createCounter('rpc.server.requests', {
+    description: 'RPCs the daemon served, by method and status',
+    unit: '{request}',
+    valueType: ValueType.INT,
+  });
   return {
     record(fullMethod, code, durationMs) {
       const attributes = { 'rpc.system': 'grpc', 'rpc.method': fullMethod, 'rpc.grpc.status_code': code };

@@ -86,7 +86,9 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   const traceNames = exporterNames(env, 'OTEL_TRACES_EXPORTER', TRACE_EXPORTERS);
   const metricNames = exporterNames(env, 'OTEL_METRICS_EXPORTER', METRIC_EXPORTERS);
   if (local && !disabled) {
-    const refused = [...traceNames.map((n) => ['OTEL_TRACES_EXPORTER', n]), ...metricNames.map((n) => ['OTEL_METRICS_EXPORTER', n])].find(([, n]) => n !== 'none' && n !== 'prometheus');
+    const refused = [...traceNames.map((n) => ['OTEL_TRACES_EXPORTER', n]), ...metricNames.map((n) => ['OTEL_METRICS_EXPORTER', n])].find(
+      ([, n]) => n !== 'none' && n !== 'prometheus',
+    );
     if (refused) {
       throw new Error(
         `${refused[0]}=${refused[1]}: an embedded daemon (given an env, span processors or metric readers) does not start the process-wide OpenTelemetry SDK; pass span processors or metric readers instead`,
@@ -101,7 +103,13 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   return local || disabled ? localProviders(options, disabled, prometheus) : processSdk(options, env, traceNames, metricNames, prometheus);
 }
 
-function processSdk(options: TelemetryOptions, env: NodeJS.ProcessEnv, traceNames: string[], metricNames: string[], prometheus: PrometheusEndpoint | undefined): Telemetry {
+function processSdk(
+  options: TelemetryOptions,
+  env: NodeJS.ProcessEnv,
+  traceNames: string[],
+  metricNames: string[],
+  prometheus: PrometheusEndpoint | undefined,
+): Telemetry {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand, see the imports
   const { NodeSDK, metrics: sdkMetrics, resources: sdkResources } = require('@opentelemetry/sdk-node') as typeof SdkNode;
   // NodeSDK's own env readers for the OTLP metric exporter and its periodic reader. They are not
@@ -134,7 +142,9 @@ function processSdk(options: TelemetryOptions, env: NodeJS.ProcessEnv, traceName
   const sdk = new NodeSDK({
     // service.name "sourced" unless OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES says otherwise
     // (the env detector's attributes are merged over these).
-    resource: sdkResources.defaultResource().merge(sdkResources.resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName, [ATTR_SERVICE_VERSION]: options.serviceVersion })),
+    resource: sdkResources
+      .defaultResource()
+      .merge(sdkResources.resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName, [ATTR_SERVICE_VERSION]: options.serviceVersion })),
     resourceDetectors: env.OTEL_NODE_RESOURCE_DETECTORS?.trim() ? undefined : [sdkResources.envDetector, sdkResources.hostDetector],
     spanProcessors,
     metricReaders,
@@ -184,7 +194,11 @@ function localProviders(options: TelemetryOptions, disabled: boolean, prometheus
     mode: 'local',
     traceExporters: ['none'],
     metricExporters: disabled ? ['none'] : describeMetrics([], options.env ?? process.env, prometheus),
-    shutdown: () => (stopped ??= Promise.all([tracerProvider.shutdown(), meterProvider?.shutdown()]).then(() => undefined, () => undefined)),
+    shutdown: () =>
+      (stopped ??= Promise.all([tracerProvider.shutdown(), meterProvider?.shutdown()]).then(
+        () => undefined,
+        () => undefined,
+      )),
   };
 }
 
@@ -197,7 +211,14 @@ function installContext(): void {
 
 /** The comma-separated exporter names of a variable; an unknown one stops the start, as a typo would otherwise export nothing. */
 function exporterNames(env: NodeJS.ProcessEnv, variable: string, known: string[]): string[] {
-  const names = [...new Set((env[variable] ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))];
+  const names = [
+    ...new Set(
+      (env[variable] ?? '')
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean),
+    ),
+  ];
   const unknown = names.find((n) => !known.includes(n));
   if (unknown !== undefined) throw new Error(`${variable}: unknown exporter "${unknown}"; use ${known.join(', ')}`);
   return names;

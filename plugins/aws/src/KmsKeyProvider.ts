@@ -70,7 +70,10 @@ export function createKmsKeyProvider(options: KmsKeyProviderOptions = {}): KeyPr
       try {
         sdk ??= require('@aws-sdk/client-kms') as KmsSdk;
       } catch (error) {
-        throw new SourcedError('KEY_PROVIDER_SDK_MISSING', `aws-kms needs the package @aws-sdk/client-kms next to @sourced/plugin-aws: ${describeError(error)}`);
+        throw new SourcedError(
+          'KEY_PROVIDER_SDK_MISSING',
+          `aws-kms needs the package @aws-sdk/client-kms next to @sourced/plugin-aws: ${describeError(error)}`,
+        );
       }
       c = new sdk.KMSClient({ region, maxAttempts: options.maxAttempts ?? 2, ...(options.endpoint ? { endpoint: options.endpoint } : {}) });
       clients.set(region, c);
@@ -113,7 +116,8 @@ export function createKmsKeyProvider(options: KmsKeyProviderOptions = {}): KeyPr
           new sdk!.GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: kmsEncryptionContext(request.context) }),
           { abortSignal: ctx.signal },
         );
-        if (!out.Plaintext || !out.CiphertextBlob || !out.KeyId) throw new KeyProviderUnavailableError(ctx.field, 'aws-kms', 'GenerateDataKey answered without a key');
+        if (!out.Plaintext || !out.CiphertextBlob || !out.KeyId)
+          throw new KeyProviderUnavailableError(ctx.field, 'aws-kms', 'GenerateDataKey answered without a key');
         return { keyId: out.KeyId, plaintext: out.Plaintext, wrapped: out.CiphertextBlob };
       } catch (error) {
         throw fail(error, keyId, ctx);

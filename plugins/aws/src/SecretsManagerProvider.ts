@@ -1,5 +1,13 @@
 import type { GetSecretValueCommandInput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { describeError, NotFoundError, SecretErrorReason, SourcedError, type SecretProvider, type SecretProviderContext, type SecretReference } from '@sourced/core';
+import {
+  describeError,
+  NotFoundError,
+  SecretErrorReason,
+  SourcedError,
+  type SecretProvider,
+  type SecretProviderContext,
+  type SecretReference,
+} from '@sourced/core';
 import { toSecretError } from './awsErrors';
 import { assertEndpointAllowed, planLookup, type LookupPlan } from './awsLookup';
 

@@ -27,7 +27,21 @@ const THROTTLING_ERRORS = new Set([
   'ProvisionedThroughputExceededException',
 ]);
 const SERVER_ERRORS = new Set(['InternalServiceError', 'InternalFailure', 'InternalError', 'ServiceUnavailable', 'ServiceUnavailableException']);
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED', 'EPROTO', 'CERT_HAS_EXPIRED', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNABORTED',
+  'EPROTO',
+  'CERT_HAS_EXPIRED',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+]);
 
 /** What the mapping needs to know about the look-up. */
 export interface FailedLookup {
@@ -94,7 +108,10 @@ export function toSecretError(error: unknown, lookup: FailedLookup): Error {
     return new UnavailableError(SecretErrorReason.THROTTLED, `AWS Secrets Manager throttled the request for ${what} (${name})`);
   }
   if (SERVER_ERRORS.has(name) || e.$fault === 'server' || (status !== undefined && status >= 500)) {
-    return new UnavailableError(SecretErrorReason.UNREACHABLE, `AWS Secrets Manager failed on its side reading ${what} (${name}${status ? `, HTTP ${status}` : ''})`);
+    return new UnavailableError(
+      SecretErrorReason.UNREACHABLE,
+      `AWS Secrets Manager failed on its side reading ${what} (${name}${status ? `, HTTP ${status}` : ''})`,
+    );
   }
   if (status === undefined && (NETWORK_CODES.has(e.code ?? '') || name === 'TimeoutError' || name === 'NetworkingError' || name === 'AbortError')) {
     return new UnavailableError(SecretErrorReason.UNREACHABLE, `could not reach AWS Secrets Manager at ${lookup.where} to read ${what} (${e.code ?? name})`);

@@ -52,13 +52,15 @@ export async function planLookup(reference: SecretReference, context: SecretProv
 
   let keys: StaticKeys | undefined;
   if (cloud?.awsAccessKeyId) {
-    if (!cloud.awsSecretAccessKey) throw new SourcedError('AWS_CREDENTIALS_INCOMPLETE', 'cloud_config.aws_access_key_id is given without aws_secret_access_key');
+    if (!cloud.awsSecretAccessKey)
+      throw new SourcedError('AWS_CREDENTIALS_INCOMPLETE', 'cloud_config.aws_access_key_id is given without aws_secret_access_key');
     const [id, secret] = await Promise.all([
       context.resolveSecret(cloud.awsAccessKeyId, 'aws_access_key_id'),
       context.resolveSecret(cloud.awsSecretAccessKey, 'aws_secret_access_key'),
     ]);
     keys = { accessKeyId: id.reveal().trim(), secretAccessKey: secret.reveal().trim() };
-    if (!keys.accessKeyId || !keys.secretAccessKey) throw new SourcedError('AWS_CREDENTIALS_INCOMPLETE', 'cloud_config.aws_access_key_id or aws_secret_access_key resolved to an empty value');
+    if (!keys.accessKeyId || !keys.secretAccessKey)
+      throw new SourcedError('AWS_CREDENTIALS_INCOMPLETE', 'cloud_config.aws_access_key_id or aws_secret_access_key resolved to an empty value');
   } else if (cloud?.awsSecretAccessKey) {
     throw new SourcedError('AWS_CREDENTIALS_INCOMPLETE', 'cloud_config.aws_secret_access_key is given without aws_access_key_id');
   }
@@ -103,7 +105,8 @@ function chooseRegion(ref: SecretsManagerReference, uri: string, configured: str
     );
   }
   const [region, from] = found as [string, string];
-  if (!AWS_REGION_PATTERN.test(region)) throw new SourcedError('AWS_REGION_INVALID', `${from}: "${region.slice(0, 40)}" is not an AWS region (for example eu-west-1)`);
+  if (!AWS_REGION_PATTERN.test(region))
+    throw new SourcedError('AWS_REGION_INVALID', `${from}: "${region.slice(0, 40)}" is not an AWS region (for example eu-west-1)`);
   return region;
 }
 

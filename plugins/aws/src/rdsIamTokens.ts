@@ -31,7 +31,8 @@ export class RdsIamTokenProvider implements DatabaseTokenProvider {
 
     let credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
     if (cloud.awsAccessKeyId) {
-      if (!cloud.awsSecretAccessKey) throw new SourcedError('AWS_CREDENTIALS_INCOMPLETE', 'cloud_config.aws_access_key_id is given without aws_secret_access_key');
+      if (!cloud.awsSecretAccessKey)
+        throw new SourcedError('AWS_CREDENTIALS_INCOMPLETE', 'cloud_config.aws_access_key_id is given without aws_secret_access_key');
       const [id, secret] = await Promise.all([
         context.resolveSecret(cloud.awsAccessKeyId, 'aws_access_key_id'),
         context.resolveSecret(cloud.awsSecretAccessKey, 'aws_secret_access_key'),
@@ -58,7 +59,13 @@ export class RdsIamTokenProvider implements DatabaseTokenProvider {
       );
     }
     context.signal.throwIfAborted();
-    context.logger.debug('rds iam token minted', { host: request.host, port: request.port, user: request.user, region, credentials: credentials ? 'cloud_config' : 'default-chain' });
+    context.logger.debug('rds iam token minted', {
+      host: request.host,
+      port: request.port,
+      user: request.user,
+      region,
+      credentials: credentials ? 'cloud_config' : 'default-chain',
+    });
     return { token: new Secret(token, `aws-rds-iam://${request.host}:${request.port}/${request.user}`), expiresAt: signedAt + RDS_TOKEN_LIFETIME_MS };
   }
 }
@@ -72,9 +79,13 @@ function chooseRegion(host: string, configured: string | undefined): string {
   ];
   const found = candidates.find(([value]) => value !== undefined);
   if (!found) {
-    throw new SourcedError('AWS_REGION_MISSING', `no AWS region for the RDS IAM token of ${host}: set cloud_config.aws_region, or set AWS_REGION for the daemon`);
+    throw new SourcedError(
+      'AWS_REGION_MISSING',
+      `no AWS region for the RDS IAM token of ${host}: set cloud_config.aws_region, or set AWS_REGION for the daemon`,
+    );
   }
   const [region, from] = found as [string, string];
-  if (!AWS_REGION_PATTERN.test(region)) throw new SourcedError('AWS_REGION_INVALID', `${from}: "${region.slice(0, 40)}" is not an AWS region (for example eu-west-1)`);
+  if (!AWS_REGION_PATTERN.test(region))
+    throw new SourcedError('AWS_REGION_INVALID', `${from}: "${region.slice(0, 40)}" is not an AWS region (for example eu-west-1)`);
   return region;
 }

@@ -63,9 +63,7 @@ export function parseSecretsManagerReference(reference: SecretReference): Secret
       throw invalid(`${where}: the reference names region ${region} but the ARN is in ${arnRegion}; leave the region out`);
     }
   } else if (!NAME_PATTERN.test(secretId)) {
-    throw invalid(
-      `${where}: "${secretId.slice(0, 100)}" is not a secret name (1 to 512 letters, digits and / _ + = . @ ! -) or ARN`,
-    );
+    throw invalid(`${where}: "${secretId.slice(0, 100)}" is not a secret name (1 to 512 letters, digits and / _ + = . @ ! -) or ARN`);
   }
 
   const parsed: SecretsManagerReference = { secretId, region, arnRegion };

@@ -53,7 +53,10 @@ export class KeyVaultSecretProvider implements SecretProvider {
       const client = await this.client(access, context);
       const secret = await client.getSecret(target.secretName, { version: target.version, abortSignal: context.signal });
       if (secret.value === undefined) {
-        throw new NotFoundError(SecretErrorReason.NOT_FOUND, `secret ${target.secretName}${target.version ? ` version ${target.version}` : ''} in vault ${target.vault} has no value`);
+        throw new NotFoundError(
+          SecretErrorReason.NOT_FOUND,
+          `secret ${target.secretName}${target.version ? ` version ${target.version}` : ''} in vault ${target.vault} has no value`,
+        );
       }
       return secret.value;
     } catch (error) {
@@ -80,5 +83,4 @@ export class KeyVaultSecretProvider implements SecretProvider {
   private credential(access: AzureAccess): Promise<TokenCredential> {
     return this.credentials.getOrCreate(access.credentialKey, async () => createCredential(access));
   }
-
 }

@@ -75,11 +75,14 @@ export async function resolveAzureAccess(target: KeyVaultTarget, context: Secret
     const field = cloud.azureClientSecret.field;
     const sibling = (name: string) => field.replace(/azure_client_secret(\..*)?$/, name);
     if (cloud.useManagedIdentity) {
-      throw new InputError([{ field: sibling('use_managed_identity'), description: 'cannot be true together with azure_client_secret; choose one way to authenticate' }]);
+      throw new InputError([
+        { field: sibling('use_managed_identity'), description: 'cannot be true together with azure_client_secret; choose one way to authenticate' },
+      ]);
     }
     const missing = [!tenantId && 'azure_tenant_id', !clientId && 'azure_client_id'].filter((m): m is string => Boolean(m));
     if (missing.length > 0) throw new InputError(missing.map((m) => ({ field: sibling(m), description: 'is required with azure_client_secret' })));
-    if (!/^[0-9a-zA-Z.-]+$/.test(tenantId as string)) throw new InputError([{ field: sibling('azure_tenant_id'), description: 'must be a tenant id (a GUID) or a domain name' }]);
+    if (!/^[0-9a-zA-Z.-]+$/.test(tenantId as string))
+      throw new InputError([{ field: sibling('azure_tenant_id'), description: 'must be a tenant id (a GUID) or a domain name' }]);
     clientSecret = await context.resolveSecret(cloud.azureClientSecret, 'azure_client_secret');
     if (clientSecret.isEmpty) throw new InputError([{ field, description: 'resolved to an empty value' }]);
     kind = 'client-secret';
@@ -144,7 +147,8 @@ function httpsOrigin(value: unknown, name: string, allowPath: boolean): string |
     throw new InputError([{ field, description: 'is not a URL' }]);
   }
   if (url.protocol !== 'https:') throw new InputError([{ field, description: 'must be an https:// URL' }]);
-  if (url.username || url.password || url.search || url.hash) throw new InputError([{ field, description: 'must be a base URL without credentials, query or fragment' }]);
+  if (url.username || url.password || url.search || url.hash)
+    throw new InputError([{ field, description: 'must be a base URL without credentials, query or fragment' }]);
   if (!allowPath && url.pathname !== '/') throw new InputError([{ field, description: 'must be a host (https://host[:port]) without a path' }]);
   return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
 }
@@ -154,7 +158,8 @@ function pemCertificate(value: unknown): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   const field = `data_source.connection_properties.${AZURE_PROPERTIES.caCert}`;
   const text = String(value);
-  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new InputError([{ field, description: 'must be a CA certificate in PEM (-----BEGIN CERTIFICATE-----)' }]);
+  if (!text.includes('-----BEGIN CERTIFICATE-----'))
+    throw new InputError([{ field, description: 'must be a CA certificate in PEM (-----BEGIN CERTIFICATE-----)' }]);
   try {
     new X509Certificate(text);
   } catch {

@@ -29,7 +29,10 @@ function load<T>(name: string, version: string): T {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'MODULE_NOT_FOUND' && (error as Error).message.includes(`'${name}'`)) {
-      throw new SourcedError('AZURE_SDK_MISSING', `the azure-key-vault provider needs the npm package ${name}; install it next to the daemon (npm install ${name}@${version})`);
+      throw new SourcedError(
+        'AZURE_SDK_MISSING',
+        `the azure-key-vault provider needs the npm package ${name}; install it next to the daemon (npm install ${name}@${version})`,
+      );
     }
     throw error;
   }

@@ -26,7 +26,6 @@ const DATABASE_RESOURCES: Record<string, { resource: string; hostSuffixes: strin
 /** The scope of database tokens in the public cloud. */
 export const ENTRA_DATABASE_SCOPE = 'https://ossrdbms-aad.database.windows.net/.default';
 
-
 /**
  * Microsoft Entra ID access tokens for Azure Database for PostgreSQL and MySQL
  * (`azure-entra`), for the scope `https://ossrdbms-aad.database.windows.net/.default` (the
@@ -76,7 +75,6 @@ export class EntraDatabaseTokenProvider implements DatabaseTokenProvider {
   private credential(access: AzureAccess): Promise<TokenCredential> {
     return this.credentials.getOrCreate(access.credentialKey, async () => createCredential(access));
   }
-
 }
 
 /** The cloud of an Azure Database host name (the public cloud for any other name). */
@@ -101,18 +99,31 @@ function toTokenError(error: unknown, access: AzureAccess, scope: string): Sourc
     case 'AuthenticationError':
     case 'AuthenticationRequiredError': {
       const oauth = e.errorResponse?.error ?? /^([a-z_]+):/.exec(e.message ?? '')?.[1];
-      const description = e.errorResponse?.errorDescription ?? /Description:\s*([\s\S]*?)(?:\s+-\s+(?:Correlation ID|Trace ID):|\s+Trace ID:|$)/.exec(e.message ?? '')?.[1] ?? e.message;
+      const description =
+        e.errorResponse?.errorDescription ??
+        /Description:\s*([\s\S]*?)(?:\s+-\s+(?:Correlation ID|Trace ID):|\s+Trace ID:|$)/.exec(e.message ?? '')?.[1] ??
+        e.message;
       const said = `${oauth ? `${oauth}: ` : ''}${scrub(description)}`;
-      if (oauth === 'temporarily_unavailable' || e.statusCode === 429) return new UnavailableError(SecretErrorReason.THROTTLED, `${authority} throttled the token request of ${access.who} (${said})`);
+      if (oauth === 'temporarily_unavailable' || e.statusCode === 429)
+        return new UnavailableError(SecretErrorReason.THROTTLED, `${authority} throttled the token request of ${access.who} (${said})`);
       if (oauth === 'server_error' || (e.statusCode !== undefined && e.statusCode >= 500)) {
         return new UnavailableError(SecretErrorReason.UNREACHABLE, `${authority} failed to issue a database token to ${access.who} (${said})`);
       }
       return new NotAllowedError(SecretErrorReason.INVALID_CREDENTIALS, `${authority} refused a database token (${scope}) to ${access.who} (${said})`);
     }
     case 'CredentialUnavailableError':
-      return new NotAllowedError(SecretErrorReason.INVALID_CREDENTIALS, `no usable Azure credential for ${access.who} to get a database token: ${scrub(e.message)}`);
+      return new NotAllowedError(
+        SecretErrorReason.INVALID_CREDENTIALS,
+        `no usable Azure credential for ${access.who} to get a database token: ${scrub(e.message)}`,
+      );
     case 'AggregateAuthenticationError':
-      return new NotAllowedError(SecretErrorReason.INVALID_CREDENTIALS, `the default Azure credential chain found no usable credential for a database token: ${scrub(e.message)}`);
+      return new NotAllowedError(
+        SecretErrorReason.INVALID_CREDENTIALS,
+        `the default Azure credential chain found no usable credential for a database token: ${scrub(e.message)}`,
+      );
   }
-  return new SourcedError('AZURE_TOKEN_UNAVAILABLE', `could not get a Microsoft Entra ID token for ${scope} (${access.who}): ${e.name ?? 'Error'}: ${scrub(e.message)}`);
+  return new SourcedError(
+    'AZURE_TOKEN_UNAVAILABLE',
+    `could not get a Microsoft Entra ID token for ${scope} (${access.who}): ${e.name ?? 'Error'}: ${scrub(e.message)}`,
+  );
 }

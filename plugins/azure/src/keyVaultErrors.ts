@@ -27,11 +27,17 @@ export function scrubAzureText(text: string, secrets: readonly (Secret | undefin
   return out
     .replace(/eyJ[\w-]+\.[\w-]+\.[\w-]*/g, '[REDACTED]')
     .replace(/\b(Bearer|PoP)\s+(?!\[REDACTED\])[\w~.+/=-]{8,}/gi, '$1 [REDACTED]')
-    .replace(/\b(client_secret|access_token|refresh_token|id_token|client_assertion|assertion|password|sig)(["']?\s*[=:]\s*["']?)[^&\s"',}]+/gi, '$1$2[REDACTED]')
+    .replace(
+      /\b(client_secret|access_token|refresh_token|id_token|client_assertion|assertion|password|sig)(["']?\s*[=:]\s*["']?)[^&\s"',}]+/gi,
+      '$1$2[REDACTED]',
+    )
     .replace(/[\w~.+/=-]{1,12}\*{3,}/g, '[REDACTED]')
     .replace(/\b(?:Trace ID|Correlation ID|Request ID|Client Request ID)\s*:\s*(?:[0-9a-f]{8}-[0-9a-f-]{27}|Not Available)/gi, '')
     .replace(/\bTimestamp\s*:\s*(?:\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?Z?|Not Available)/gi, '')
-    .replace(/["']?\b(?:x-ms-request-id|x-ms-client-request-id|client-request-id|request-id|requestId|traceId|trace_id|correlationId|correlation_id)["']?\s*[:=]\s*["']?[0-9a-f-]{8,}["']?/gi, '')
+    .replace(
+      /["']?\b(?:x-ms-request-id|x-ms-client-request-id|client-request-id|request-id|requestId|traceId|trace_id|correlationId|correlation_id)["']?\s*[:=]\s*["']?[0-9a-f-]{8,}["']?/gi,
+      '',
+    )
     .replace(/\s+-(?=\s+(?:-|$))/g, '')
     .replace(/\s+/g, ' ')
     .trim();
@@ -79,7 +85,8 @@ export function toKeyVaultError(error: unknown, facts: LookupFacts): SourcedErro
     case 'AuthenticationError':
     case 'AuthenticationRequiredError': {
       const oauth = e.errorResponse?.error ?? /^([a-z_]+):/.exec(e.message ?? '')?.[1];
-      const description = e.errorResponse?.errorDescription ?? /Description:\s*([\s\S]*?)(?:\s+-\s+(?:Correlation ID|Trace ID):|$)/.exec(e.message ?? '')?.[1] ?? e.message;
+      const description =
+        e.errorResponse?.errorDescription ?? /Description:\s*([\s\S]*?)(?:\s+-\s+(?:Correlation ID|Trace ID):|$)/.exec(e.message ?? '')?.[1] ?? e.message;
       const said = `${oauth ? `${oauth}: ` : ''}${scrub(description)}`;
       if (oauth === 'temporarily_unavailable' || e.statusCode === 429) {
         return new UnavailableError(SecretErrorReason.THROTTLED, `${authority} throttled the token request for ${access.who} (${said})`);
@@ -99,7 +106,10 @@ export function toKeyVaultError(error: unknown, facts: LookupFacts): SourcedErro
       }
       const tenant = /acquire tokens for tenant ([0-9a-z.-]+)/i.exec(text)?.[1];
       if (tenant) {
-        return new NotAllowedError(SecretErrorReason.INVALID_CREDENTIALS, `${vault} belongs to tenant ${tenant}, but the credentials of ${access.who} are for another tenant`);
+        return new NotAllowedError(
+          SecretErrorReason.INVALID_CREDENTIALS,
+          `${vault} belongs to tenant ${tenant}, but the credentials of ${access.who} are for another tenant`,
+        );
       }
       return new NotAllowedError(SecretErrorReason.INVALID_CREDENTIALS, `no usable Azure credential for ${access.who}: ${scrub(text)}`);
     }
@@ -118,20 +128,32 @@ export function toKeyVaultError(error: unknown, facts: LookupFacts): SourcedErro
     if (inner === 'SecretDisabled' || /disabled secret/i.test(said)) {
       return new NotAllowedError(SecretErrorReason.ACCESS_DENIED, `${secret} in ${vault} is disabled`);
     }
-    return new NotAllowedError(SecretErrorReason.ACCESS_DENIED, `${access.who} may not read ${secret} in ${vault} (${code ?? 'Forbidden'}${inner && inner !== code ? `/${inner}` : ''}: ${said})`);
+    return new NotAllowedError(
+      SecretErrorReason.ACCESS_DENIED,
+      `${access.who} may not read ${secret} in ${vault} (${code ?? 'Forbidden'}${inner && inner !== code ? `/${inner}` : ''}: ${said})`,
+    );
   }
   if (status === 401) {
-    return new NotAllowedError(SecretErrorReason.INVALID_CREDENTIALS, `${vault} did not accept the token of ${access.who} (${code ?? 'Unauthorized'}: ${said})`);
+    return new NotAllowedError(
+      SecretErrorReason.INVALID_CREDENTIALS,
+      `${vault} did not accept the token of ${access.who} (${code ?? 'Unauthorized'}: ${said})`,
+    );
   }
   if (status === 429) {
     const retryAfter = e.response?.headers?.get?.('retry-after');
-    return new UnavailableError(SecretErrorReason.THROTTLED, `${vault} throttled the request for ${secret}${retryAfter ? ` (Retry-After: ${retryAfter} s)` : ''}`);
+    return new UnavailableError(
+      SecretErrorReason.THROTTLED,
+      `${vault} throttled the request for ${secret}${retryAfter ? ` (Retry-After: ${retryAfter} s)` : ''}`,
+    );
   }
   if (status !== undefined) {
     return new UnavailableError(SecretErrorReason.UNREACHABLE, `${vault} answered ${status}${code ? ` ${code}` : ''} for ${secret}: ${said}`);
   }
   if (code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(code)) {
-    return new UnavailableError(SecretErrorReason.UNREACHABLE, `the TLS certificate of ${access.vaultUrl} is not trusted (${code}); a vault outside Azure needs its CA in connection_properties.azure_ssl_ca`);
+    return new UnavailableError(
+      SecretErrorReason.UNREACHABLE,
+      `the TLS certificate of ${access.vaultUrl} is not trusted (${code}); a vault outside Azure needs its CA in connection_properties.azure_ssl_ca`,
+    );
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
     return new UnavailableError(SecretErrorReason.UNREACHABLE, `the host of ${vault} does not resolve (${code}); check the vault name`);

@@ -55,7 +55,9 @@ export function parseKeyVaultTarget(reference: SecretReference): KeyVaultTarget 
   if (vault.includes('.')) {
     cloud = AZURE_CLOUDS.find((c) => vault.endsWith(c.vaultSuffix));
     if (!cloud) {
-      throw invalid(`${vaultPart} is not a Key Vault host name (${AZURE_CLOUDS.map((c) => `*${c.vaultSuffix}`).join(', ')}); give another address in connection_properties.azure_key_vault_url`);
+      throw invalid(
+        `${vaultPart} is not a Key Vault host name (${AZURE_CLOUDS.map((c) => `*${c.vaultSuffix}`).join(', ')}); give another address in connection_properties.azure_key_vault_url`,
+      );
     }
     name = vault.slice(0, -cloud.vaultSuffix.length);
   }

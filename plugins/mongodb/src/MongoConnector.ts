@@ -31,7 +31,8 @@ const kindKey = (t: RelationKey) => `${t.schema}\u0000${t.name}`;
 /** The namespace's kind: the one its preview look-up found, else asked of the server; NOT_FOUND when there is none. */
 async function kindOf(call: ConnectorCall<MongoClient>, conn: MongoClient, table: RelationKey, signal: AbortSignal): Promise<NamespaceKind> {
   const kind = kindsOf(call).get(kindKey(table)) ?? (await collectionKind(conn, table, signal, limitsOf(conn)));
-  if (kind === undefined) throw new NotFoundError('TABLE_NOT_FOUND', `MongoDB has no collection or view "${table.name}" in database "${table.schema}" that this user may see`);
+  if (kind === undefined)
+    throw new NotFoundError('TABLE_NOT_FOUND', `MongoDB has no collection or view "${table.name}" in database "${table.schema}" that this user may see`);
   return kind;
 }
 
@@ -67,7 +68,12 @@ export const mongodbConnector: ConnectorDefinition = defineConnector<MongoClient
             { ...mongoClientOptions(args, settings, { authenticate: true, maxPoolSize: MAX_POOL_SIZE }), ...seeds?.options },
             signal,
             args.targets,
-            (denied) => context.logger.warn('the target policy refused a connection the MongoDB driver asked for', { host: denied.host, address: denied.address, rule: denied.rule }),
+            (denied) =>
+              context.logger.warn('the target policy refused a connection the MongoDB driver asked for', {
+                host: denied.host,
+                address: denied.address,
+                rule: denied.rule,
+              }),
           );
         } catch (error) {
           throw toConnectError(error, args, settings);
@@ -87,7 +93,8 @@ export const mongodbConnector: ConnectorDefinition = defineConnector<MongoClient
     /** The databases that pass the filter (see catalog.ts). */
     listSchemas: (conn, filter, signal) => readDatabases(conn, filter, signal, limitsOf(conn)),
     /** One page of collections, read over the client's pool (at most MAX_POOL_SIZE at once). */
-    listRelations: (conn, page, signal) => readCollections(conn, { ...page, concurrency: Math.min(page.concurrency, MAX_POOL_SIZE) }, signal, context.logger, limitsOf(conn)),
+    listRelations: (conn, page, signal) =>
+      readCollections(conn, { ...page, concurrency: Math.min(page.concurrency, MAX_POOL_SIZE) }, signal, context.logger, limitsOf(conn)),
     countEntities: (conn, filter, after, signal) => countCollections(conn, filter, after, signal, context.logger, limitsOf(conn), MAX_POOL_SIZE),
     /** The driver pools connections itself: no extra clients for parallel reads. */
     parallelConnections: () => 0,
@@ -96,7 +103,11 @@ export const mongodbConnector: ConnectorDefinition = defineConnector<MongoClient
     async previewColumns(conn, table, columns, signal) {
       // The data source's database only (previews and profiles both start here): NOT_FOUND before any command.
       const secondary = call.activeRole === 'SECONDARY';
-      refuseTableOutOfScope(table, { database: limitsOf(conn).database, field: secondary ? 'data_source.secondary.database' : 'data_source.primary.database' }, 'mongodb');
+      refuseTableOutOfScope(
+        table,
+        { database: limitsOf(conn).database, field: secondary ? 'data_source.secondary.database' : 'data_source.primary.database' },
+        'mongodb',
+      );
       const found = await previewColumns(conn, table, columns, signal, limitsOf(conn));
       kindsOf(call).set(kindKey(table), found.kind);
       return found.columns;

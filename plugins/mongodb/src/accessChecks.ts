@@ -34,10 +34,19 @@ export const authenticateCheck: Check = {
     const authSource = settings.authSource ?? ctx.state.srv?.options.authSource ?? 'admin';
     const details: Record<string, string> = { user, auth_source: authSource, tls: args.tls ? 'on' : 'off' };
     if (!args.password && settings.authMechanism !== 'MONGODB-X509') {
-      return failed(`user "${user}" has no password`, 'Give credentials.password (an inline value or a reference such as env://, aws-sm://, azure-kv://), or set connection_properties.password.', details);
+      return failed(
+        `user "${user}" has no password`,
+        'Give credentials.password (an inline value or a reference such as env://, aws-sm://, azure-kv://), or set connection_properties.password.',
+        details,
+      );
     }
     const mechanisms = settings.authMechanism === 'MONGODB-X509' ? undefined : await userMechanisms(ctx, authSource, user);
-    const mechanism = settings.authMechanism !== 'DEFAULT' ? settings.authMechanism : mechanisms?.includes('SCRAM-SHA-256') || !mechanisms?.length ? 'SCRAM-SHA-256' : 'SCRAM-SHA-1';
+    const mechanism =
+      settings.authMechanism !== 'DEFAULT'
+        ? settings.authMechanism
+        : mechanisms?.includes('SCRAM-SHA-256') || !mechanisms?.length
+          ? 'SCRAM-SHA-256'
+          : 'SCRAM-SHA-1';
     details.mechanism = mechanism;
     let client: MongoClient;
     const timeoutMs = timeoutWithin(ctx);
@@ -47,18 +56,26 @@ export const authenticateCheck: Check = {
       client = await openClient(seeds?.url ?? mongoUrl(args, settings), { ...options, ...seeds?.options }, ctx.signal, args.targets);
     } catch (error) {
       if (ctx.signal.aborted) throw abortedErrorFrom(ctx.signal);
-      const f = describeConnectFailure(error, args, { ...settings, authSource }, {
-        serverOffersTls: ctx.state.serverOffersTls,
-        userExists: mechanisms === undefined ? undefined : mechanisms.length > 0,
-        timeoutMs,
-        checkLimitMs: ctx.timeoutMs,
-      });
+      const f = describeConnectFailure(
+        error,
+        args,
+        { ...settings, authSource },
+        {
+          serverOffersTls: ctx.state.serverOffersTls,
+          userExists: mechanisms === undefined ? undefined : mechanisms.length > 0,
+          timeoutMs,
+          checkLimitMs: ctx.timeoutMs,
+        },
+      );
       if (f.code) details.code = f.code;
       return failed(f.message, f.hint, details);
     }
     ctx.state.client = client;
     const status = await client.db('admin').command({ connectionStatus: 1 }, { signal: ctx.signal });
-    const authInfo = (status.authInfo ?? {}) as { authenticatedUsers?: { user: string; db: string }[]; authenticatedUserRoles?: { role: string; db: string }[] };
+    const authInfo = (status.authInfo ?? {}) as {
+      authenticatedUsers?: { user: string; db: string }[];
+      authenticatedUserRoles?: { role: string; db: string }[];
+    };
     const roles = (authInfo.authenticatedUserRoles ?? []).map((r) => `${r.role}@${r.db}`);
     details.roles = roles.join(',');
     if (!(authInfo.authenticatedUsers ?? []).some((u) => u.user === user || settings.authMechanism === 'MONGODB-X509')) {
@@ -76,7 +93,10 @@ async function anonymous(ctx: CheckContext<MongoCheckState>): Promise<CheckResul
     await client.db('admin').command({ listDatabases: 1, nameOnly: true }, { signal: ctx.signal });
   } catch (error) {
     if (serverCode(error) !== ErrorCode.Unauthorized) throw error;
-    return failed('no user name given, and the server requires authentication', 'Give credentials.username and credentials.password of a user with the read role on the databases to discover.');
+    return failed(
+      'no user name given, and the server requires authentication',
+      'Give credentials.username and credentials.password of a user with the read role on the databases to discover.',
+    );
   }
   return warning(
     'connected without credentials: the server does not require authentication',
@@ -100,11 +120,17 @@ export const privilegesCheck: Check = {
     const client = clientOf(ctx);
     const admin = client.db('admin');
     const listed = await admin.command({ listDatabases: 1, nameOnly: true, authorizedDatabases: true }, { signal: ctx.signal });
-    const databases = (listed.databases as { name: string }[]).map((d) => d.name).filter((n) => !SYSTEM_DATABASES.includes(n)).sort();
+    const databases = (listed.databases as { name: string }[])
+      .map((d) => d.name)
+      .filter((n) => !SYSTEM_DATABASES.includes(n))
+      .sort();
     let invisible: string[] = [];
     try {
       const all = await admin.command({ listDatabases: 1, nameOnly: true, authorizedDatabases: false }, { signal: ctx.signal });
-      invisible = (all.databases as { name: string }[]).map((d) => d.name).filter((n) => !SYSTEM_DATABASES.includes(n) && !databases.includes(n)).sort();
+      invisible = (all.databases as { name: string }[])
+        .map((d) => d.name)
+        .filter((n) => !SYSTEM_DATABASES.includes(n) && !databases.includes(n))
+        .sort();
     } catch (error) {
       if (serverCode(error) !== ErrorCode.Unauthorized) throw error;
       // The user may not list every database: which ones it cannot see stays unknown.

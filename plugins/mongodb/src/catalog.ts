@@ -56,7 +56,8 @@ export interface CatalogLimits {
 }
 
 /** The `maxTimeMS` field of a command document, when there is a limit. */
-const timeLimit = (limits: CatalogLimits): { maxTimeMS?: number } => (limits.maxTimeMS !== undefined && limits.maxTimeMS > 0 ? { maxTimeMS: limits.maxTimeMS } : {});
+const timeLimit = (limits: CatalogLimits): { maxTimeMS?: number } =>
+  limits.maxTimeMS !== undefined && limits.maxTimeMS > 0 ? { maxTimeMS: limits.maxTimeMS } : {};
 
 /**
  * The database part of a filter as a listDatabases filter: the named database (an exact name,
@@ -84,7 +85,12 @@ function wanted(name: string, filter: CompiledFilter, database: string | undefin
  */
 export async function listDatabaseNames(client: MongoClient, filter: CompiledFilter, signal: AbortSignal, limits: CatalogLimits = {}): Promise<string[]> {
   const reply = await read('databases', signal, () =>
-    client.db('admin').command({ listDatabases: 1, nameOnly: true, authorizedDatabases: true, filter: databaseFilter(filter, limits.database), ...timeLimit(limits) }, { signal }),
+    client
+      .db('admin')
+      .command(
+        { listDatabases: 1, nameOnly: true, authorizedDatabases: true, filter: databaseFilter(filter, limits.database), ...timeLimit(limits) },
+        { signal },
+      ),
   );
   const names = (reply.databases as { name: string }[]).map((d) => d.name);
   return names.filter((n) => wanted(n, filter, limits.database)).sort(byBytes);
@@ -125,7 +131,13 @@ interface Chosen {
 }
 
 /** One page of collections, each with its indexes, estimated count and inferred schema. */
-export async function readCollections(client: MongoClient, page: RelationPage, signal: AbortSignal, logger: Logger, limits: CatalogLimits = {}): Promise<CollectionEntity[]> {
+export async function readCollections(
+  client: MongoClient,
+  page: RelationPage,
+  signal: AbortSignal,
+  logger: Logger,
+  limits: CatalogLimits = {},
+): Promise<CollectionEntity[]> {
   const { filter, after } = page;
   const databases = await listDatabaseNames(client, filter, signal, limits);
   const chosen: Chosen[] = [];
@@ -199,8 +211,13 @@ async function pageOfDatabase(
   if (page.length === 0) return [];
   let infos: Chosen['info'][];
   try {
-    infos = await read('collections', signal, () =>
-      db.listCollections({ name: { $in: page.map((c) => c.name) } }, { nameOnly: false, authorizedCollections: true, signal, ...timeLimit(limits) }).toArray(),
+    infos = await read(
+      'collections',
+      signal,
+      () =>
+        db
+          .listCollections({ name: { $in: page.map((c) => c.name) } }, { nameOnly: false, authorizedCollections: true, signal, ...timeLimit(limits) })
+          .toArray(),
       codes(ErrorCode.Unauthorized),
     );
   } catch (error) {
@@ -213,7 +230,14 @@ async function pageOfDatabase(
   return page.map((c) => ({ db: db.databaseName, info: byName.get(c.name) ?? c }));
 }
 
-async function describeCollection(db: Db, c: Chosen, sampling: SamplingOptions, signal: AbortSignal, logger: Logger, limits: CatalogLimits): Promise<CollectionEntity> {
+async function describeCollection(
+  db: Db,
+  c: Chosen,
+  sampling: SamplingOptions,
+  signal: AbortSignal,
+  logger: Logger,
+  limits: CatalogLimits,
+): Promise<CollectionEntity> {
   const { info } = c;
   const options = (info.options ?? {}) as Document;
   const kind = KINDS[info.type ?? 'collection'] ?? 'COLLECTION';
@@ -247,7 +271,11 @@ async function readIndexes(db: Db, name: string, signal: AbortSignal, logger: Lo
     rows = await read(
       'indexes',
       signal,
-      () => db.collection(name).listIndexes({ signal, ...timeLimit(limits) } as object).toArray(),
+      () =>
+        db
+          .collection(name)
+          .listIndexes({ signal, ...timeLimit(limits) } as object)
+          .toArray(),
       codes(ErrorCode.Unauthorized, ErrorCode.NamespaceNotFound),
     );
   } catch (error) {
@@ -289,27 +317,39 @@ async function estimatedCount(db: Db, name: string, signal: AbortSignal, logger:
  * folded into the inference one at a time. A sample that is not allowed or exceeds its
  * time is left out (logged), not fatal to discovery.
  */
-async function sampleSchema(db: Db, name: string, kind: CollectionKind, sampling: SamplingOptions, signal: AbortSignal, logger: Logger): Promise<InferredSchema | undefined> {
+async function sampleSchema(
+  db: Db,
+  name: string,
+  kind: CollectionKind,
+  sampling: SamplingOptions,
+  signal: AbortSignal,
+  logger: Logger,
+): Promise<InferredSchema | undefined> {
   const stage = kind === 'VIEW' ? { $limit: sampling.sampleSize } : { $sample: { size: sampling.sampleSize } };
   const inferrer = new SchemaInferrer({ maxFields: sampling.maxFields, classify: classifyBsonValue });
   try {
-    await read('samples', signal, async () => {
-      const cursor = db.collection(name).aggregate([stage], {
-        maxTimeMS: sampling.maxTimeMs,
-        batchSize: sampling.sampleSize,
-        promoteValues: false,
-        promoteLongs: false,
-        promoteBuffers: false,
-        bsonRegExp: true,
-        comment: 'sourced schema sampling',
-        signal,
-      });
-      try {
-        for await (const doc of cursor) inferrer.add(doc);
-      } finally {
-        await cursor.close();
-      }
-    }, () => true);
+    await read(
+      'samples',
+      signal,
+      async () => {
+        const cursor = db.collection(name).aggregate([stage], {
+          maxTimeMS: sampling.maxTimeMs,
+          batchSize: sampling.sampleSize,
+          promoteValues: false,
+          promoteLongs: false,
+          promoteBuffers: false,
+          bsonRegExp: true,
+          comment: 'sourced schema sampling',
+          signal,
+        });
+        try {
+          for await (const doc of cursor) inferrer.add(doc);
+        } finally {
+          await cursor.close();
+        }
+      },
+      () => true,
+    );
   } catch (error) {
     const code = serverCode(error);
     if (code === undefined) throw error;
@@ -349,12 +389,22 @@ async function read<T>(what: string, signal: AbortSignal, run: () => Promise<T>,
     const metadata: Record<string, string> = { step: what };
     if (code !== undefined) metadata.code = String(code);
     if (isConnectionError(error)) {
-      throw new UnavailableError('CONNECTION_LOST', `the connection to MongoDB was lost while reading ${what}: ${describeError(error)}`, { cause: error, metadata });
+      throw new UnavailableError('CONNECTION_LOST', `the connection to MongoDB was lost while reading ${what}: ${describeError(error)}`, {
+        cause: error,
+        metadata,
+      });
     }
     if (code !== undefined && handled(code)) throw error;
     if (code === ErrorCode.MaxTimeMSExpired) {
-      throw new SourcedError('CATALOG_READ_TIMEOUT', `reading ${what} from MongoDB took longer than the statement time limit: ${describeError(error)}`, { cause: error, metadata });
+      throw new SourcedError('CATALOG_READ_TIMEOUT', `reading ${what} from MongoDB took longer than the statement time limit: ${describeError(error)}`, {
+        cause: error,
+        metadata,
+      });
     }
-    throw new SourcedError('CATALOG_READ_FAILED', `reading ${what} from MongoDB failed: ${describeError(error)}${code !== undefined ? ` (code ${code})` : ''}`, { cause: error, metadata });
+    throw new SourcedError(
+      'CATALOG_READ_FAILED',
+      `reading ${what} from MongoDB failed: ${describeError(error)}${code !== undefined ? ` (code ${code})` : ''}`,
+      { cause: error, metadata },
+    );
   }
 }

@@ -1,5 +1,17 @@
 import { isIP } from 'node:net';
-import { abortedErrorFrom, describeError, InputError, KEEPALIVE_IDLE_MS, raceSignal, type ConnectionArgs, type DataSource, type GuardLease, type TargetDeniedError, type TargetPolicy, type TlsArgs } from '@sourced/core';
+import {
+  abortedErrorFrom,
+  describeError,
+  InputError,
+  KEEPALIVE_IDLE_MS,
+  raceSignal,
+  type ConnectionArgs,
+  type DataSource,
+  type GuardLease,
+  type TargetDeniedError,
+  type TargetPolicy,
+  type TlsArgs,
+} from '@sourced/core';
 import { MongoClient, type AuthMechanism, type MongoClientOptions, type ServerHeartbeatFailedEvent } from 'mongodb';
 
 /** Prefix of an SRV record name; a host given with it is looked up as `mongodb+srv`. */

@@ -10,7 +10,6 @@ import { MongoAPIError, MongoNetworkTimeoutError, MongoParseError, MongoServerSe
 import type { MongoSettings } from './connect';
 import { ErrorCode, errorCode, errorWithCode, isConnectionError, serverCode, underlyingError } from './mongoErrors';
 
-
 /** What else is known when a connection fails (from earlier checks). */
 export interface FailureContext {
   /** The `tls` check found that the server speaks TLS. */
@@ -91,7 +90,9 @@ export function describeConnectFailure(error: unknown, args: ConnectionArgs, set
       kind: 'unavailable',
       code: socketCode,
       message: `${settings.srv ? `the SRV seed list of ${settings.host} (or one of its hosts)` : `host ${args.host}`} does not resolve (${socketCode})`,
-      hint: settings.srv ? `Check that _mongodb._tcp.${settings.host} has SRV records, or connect to a host and port without SRV.` : 'Check the spelling of the host.',
+      hint: settings.srv
+        ? `Check that _mongodb._tcp.${settings.host} has SRV records, or connect to a host and port without SRV.`
+        : 'Check the spelling of the host.',
     };
   }
   if (args.tls && /before secure TLS connection|ECONNRESET|EPROTO|wrong version number|packet length too long/i.test(`${socketCode} ${text}`)) {
@@ -100,7 +101,7 @@ export function describeConnectFailure(error: unknown, args: ConnectionArgs, set
       kind: 'invalid',
       code: socketCode,
       message: `the server at ${target} closed the connection during the TLS handshake: it does not seem to have TLS on`,
-      hint: "Turn TLS on in mongod (net.tls.mode), or, on a trusted network only, set ssl_config.mode to SSL_MODE_DISABLE.",
+      hint: 'Turn TLS on in mongod (net.tls.mode), or, on a trusted network only, set ssl_config.mode to SSL_MODE_DISABLE.',
     };
   }
   if (!args.tls && /closed|ECONNRESET/i.test(`${socketCode} ${text}`)) {
@@ -114,7 +115,12 @@ export function describeConnectFailure(error: unknown, args: ConnectionArgs, set
         : 'The server may require TLS (set ssl_config.mode), or the port is not a MongoDB server.',
     };
   }
-  if (cause instanceof MongoNetworkTimeoutError || socketCode === 'ETIMEDOUT' || /timed out/i.test(text) || (error instanceof MongoServerSelectionError && cause === error)) {
+  if (
+    cause instanceof MongoNetworkTimeoutError ||
+    socketCode === 'ETIMEDOUT' ||
+    /timed out/i.test(text) ||
+    (error instanceof MongoServerSelectionError && cause === error)
+  ) {
     return {
       reason: 'CONNECT_TIMEOUT',
       kind: 'unavailable',

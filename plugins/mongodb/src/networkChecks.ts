@@ -29,7 +29,10 @@ const standardTcp = tcpCheck<MongoCheckState>();
  * For `mongodb+srv`: the seed list and TXT options the dns check found (through the target
  * policy's DNS servers), so the probes' drivers resolve no SRV record themselves.
  */
-export function seedListFromState(ctx: CheckContext<MongoCheckState>, settings: MongoSettings): { url: string; options: ReturnType<typeof srvClientOptions> } | undefined {
+export function seedListFromState(
+  ctx: CheckContext<MongoCheckState>,
+  settings: MongoSettings,
+): { url: string; options: ReturnType<typeof srvClientOptions> } | undefined {
   const srv = ctx.state.srv;
   if (!settings.srv || !srv) return undefined;
   return { url: seedListUrl(srv.seeds), options: srvClientOptions(srv.options, settings.authSource !== undefined) };
@@ -46,7 +49,8 @@ export const mongoDnsCheck: Check = {
       const srv = await lookupSrv(settings.host, ctx.signal, ctx.targets);
       const details: Record<string, string> = { srv_record: srv.record, seeds: srv.seeds.map((s) => `${s.host}:${s.port}`).join(',') };
       if (srv.txt) details.txt = srv.txt;
-      if (srv.seeds.length === 0) return failed(`${srv.record} has no SRV records`, 'Check the cluster\'s SRV name (Atlas: the "mongodb+srv" host of the connection string).', details);
+      if (srv.seeds.length === 0)
+        return failed(`${srv.record} has no SRV records`, 'Check the cluster\'s SRV name (Atlas: the "mongodb+srv" host of the connection string).', details);
       if (srv.foreign.length > 0) {
         return failed(
           `the SRV records of ${settings.host} name hosts outside its domain (${srv.foreign.join(', ')}); the driver refuses them`,
@@ -59,7 +63,10 @@ export const mongoDnsCheck: Check = {
       return passed(`${srv.record} lists ${srv.seeds.length} hosts: ${seedList}${srv.txt ? `; TXT options ${srv.txt}` : ''}`, details);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? 'ERROR';
-      if (ctx.signal.aborted) return failed(`SRV lookup of ${settings.host} did not finish within ${ctx.timeoutMs} ms`, 'The DNS server is slow or unreachable from the daemon.', { code: 'TIMEOUT' });
+      if (ctx.signal.aborted)
+        return failed(`SRV lookup of ${settings.host} did not finish within ${ctx.timeoutMs} ms`, 'The DNS server is slow or unreachable from the daemon.', {
+          code: 'TIMEOUT',
+        });
       return failed(
         `no SRV record _mongodb._tcp.${settings.host} (${code})`,
         'Check the host: with connection_properties.srv (or a host starting with _mongodb._tcp.) it must be a mongodb+srv name; otherwise give a host and port.',
@@ -97,7 +104,11 @@ export const mongoTcpCheck: Check = {
     const details = { reachable: reached.join(','), seeds: String(seeds.length) };
     if (reached.length === 0) return { ...(firstFailure ?? failed('no seed could be reached')), details: { ...firstFailure?.details, ...details } };
     if (reached.length < seeds.length) {
-      return warning(`connected to ${reached.length} of ${seeds.length} hosts of the seed list`, firstFailure?.hint ?? 'Some members are unreachable from the daemon.', details);
+      return warning(
+        `connected to ${reached.length} of ${seeds.length} hosts of the seed list`,
+        firstFailure?.hint ?? 'Some members are unreachable from the daemon.',
+        details,
+      );
     }
     return passed(`connected to all ${seeds.length} hosts of the seed list`, details);
   },
@@ -117,7 +128,7 @@ export const tlsCheck: Check = {
     const args = connectionArgsOf(ctx.state);
     const target = ctx.state.reachable ?? { host: args.host, port: args.port };
     const name = ctx.state.srv ? target.host : args.host;
-    const address = ctx.state.srv ? target.host : ctx.state.address ?? args.host;
+    const address = ctx.state.srv ? target.host : (ctx.state.address ?? args.host);
     if (!args.tls) {
       const notRequested = 'TLS not requested (ssl_config.mode is SSL_MODE_DISABLE)';
       try {
@@ -144,7 +155,10 @@ export const tlsCheck: Check = {
       if (ctx.signal.aborted) throw abortedErrorFrom(ctx.signal);
       const code = (error as { code?: unknown }).code;
       const text = scrubbedErrorText(error, [args.tls.key, args.password]);
-      if (!describeCertificateError(error, args.tls.servername ?? name, args.tls) && (code === 'ECONNRESET' || /before secure TLS connection|wrong version number/i.test(text))) {
+      if (
+        !describeCertificateError(error, args.tls.servername ?? name, args.tls) &&
+        (code === 'ECONNRESET' || /before secure TLS connection|wrong version number/i.test(text))
+      ) {
         return failed(
           `the server at ${target.host}:${target.port} does not speak TLS (it closed the connection at the TLS handshake)`,
           'Turn TLS on in mongod (net.tls.mode with a certificate), or, on a trusted network only, set ssl_config.mode to SSL_MODE_DISABLE.',

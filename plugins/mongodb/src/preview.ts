@@ -56,7 +56,8 @@ export interface PreviewLimits {
   maxTimeMS?: number;
 }
 
-export const timeLimit = (limits: PreviewLimits): { maxTimeMS?: number } => (limits.maxTimeMS !== undefined && limits.maxTimeMS > 0 ? { maxTimeMS: limits.maxTimeMS } : {});
+export const timeLimit = (limits: PreviewLimits): { maxTimeMS?: number } =>
+  limits.maxTimeMS !== undefined && limits.maxTimeMS > 0 ? { maxTimeMS: limits.maxTimeMS } : {};
 
 /** Options that keep every BSON type as the driver's class, so canonical Extended JSON can tell them apart. */
 export const RAW_VALUES = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true } as const;
@@ -127,7 +128,12 @@ export async function previewColumns(
 }
 
 /** The listCollections `type` of a namespace, or undefined when the user sees none of that name. */
-export async function collectionKind(client: MongoClient, table: RelationKey, signal: AbortSignal, limits: PreviewLimits = {}): Promise<NamespaceKind | undefined> {
+export async function collectionKind(
+  client: MongoClient,
+  table: RelationKey,
+  signal: AbortSignal,
+  limits: PreviewLimits = {},
+): Promise<NamespaceKind | undefined> {
   const infos = await run('the collection', signal, () =>
     client
       .db(table.schema)
@@ -145,7 +151,13 @@ export async function collectionKind(client: MongoClient, table: RelationKey, si
  * `signal`: the driver closes the connection of a command in flight, and the cursor is
  * closed (killCursors) whenever it is left open.
  */
-export async function previewRows(client: MongoClient, read: PreviewRead, kind: NamespaceKind, signal: AbortSignal, limits: PreviewLimits = {}): Promise<Cell[][]> {
+export async function previewRows(
+  client: MongoClient,
+  read: PreviewRead,
+  kind: NamespaceKind,
+  signal: AbortSignal,
+  limits: PreviewLimits = {},
+): Promise<Cell[][]> {
   const collection = client.db(read.table.schema).collection(read.table.name);
   const whole = read.columns.length === 1 && read.columns[0].type === DOCUMENT_COLUMN.type;
   const sort = kind === 'collection' ? { _id: 1 as const } : undefined;
@@ -264,15 +276,25 @@ export async function run<T>(what: string, signal: AbortSignal, read: () => Prom
     const metadata: Record<string, string> = { step: what };
     if (code !== undefined) metadata.code = String(code);
     if (isConnectionError(error)) {
-      throw new UnavailableError('CONNECTION_LOST', `the connection to MongoDB was lost while reading ${what}: ${describeError(error)}`, { cause: error, metadata });
+      throw new UnavailableError('CONNECTION_LOST', `the connection to MongoDB was lost while reading ${what}: ${describeError(error)}`, {
+        cause: error,
+        metadata,
+      });
     }
     if (code === ErrorCode.Unauthorized) {
       throw new NotAllowedError('READ_NOT_ALLOWED', `the user may not read ${what} from MongoDB: ${describeError(error)}`, { cause: error, metadata });
     }
     if (code === ErrorCode.MaxTimeMSExpired) {
-      throw new SourcedError('PREVIEW_READ_TIMEOUT', `reading ${what} from MongoDB took longer than the statement time limit: ${describeError(error)}`, { cause: error, metadata });
+      throw new SourcedError('PREVIEW_READ_TIMEOUT', `reading ${what} from MongoDB took longer than the statement time limit: ${describeError(error)}`, {
+        cause: error,
+        metadata,
+      });
     }
-    throw new SourcedError('PREVIEW_READ_FAILED', `reading ${what} from MongoDB failed: ${describeError(error)}${code !== undefined ? ` (code ${code})` : ''}`, { cause: error, metadata });
+    throw new SourcedError(
+      'PREVIEW_READ_FAILED',
+      `reading ${what} from MongoDB failed: ${describeError(error)}${code !== undefined ? ` (code ${code})` : ''}`,
+      { cause: error, metadata },
+    );
   }
 }
 

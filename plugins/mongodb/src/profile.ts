@@ -68,12 +68,15 @@ export async function profileColumns(client: MongoClient, read_: ProfileRead, si
     { $project: { _id: 0, names: { $map: { input: { $objectToArray: '$$ROOT' }, as: 'field', in: '$$field.k' } } } },
   ];
   const names = await read('field names', signal, async () => {
-    const cursor = client.db(read_.table.schema).collection(read_.table.name).aggregate<{ names?: string[] }>(pipeline, {
-      batchSize: FIELD_NAME_SAMPLE,
-      comment: PROFILE_COMMENT,
-      ...timeLimit(limits),
-      signal,
-    });
+    const cursor = client
+      .db(read_.table.schema)
+      .collection(read_.table.name)
+      .aggregate<{ names?: string[] }>(pipeline, {
+        batchSize: FIELD_NAME_SAMPLE,
+        comment: PROFILE_COMMENT,
+        ...timeLimit(limits),
+        signal,
+      });
     const found = new Set<string>();
     try {
       for await (const row of cursor) for (const n of row.names ?? []) found.add(n);
@@ -87,10 +90,19 @@ export async function profileColumns(client: MongoClient, read_: ProfileRead, si
 }
 
 /** The collection's metadata count (`count` without a query), or undefined for a view or time-series collection. */
-async function metadataCount(client: MongoClient, read_: ProfileRead, kind: NamespaceKind, signal: AbortSignal, limits: PreviewLimits): Promise<number | undefined> {
+async function metadataCount(
+  client: MongoClient,
+  read_: ProfileRead,
+  kind: NamespaceKind,
+  signal: AbortSignal,
+  limits: PreviewLimits,
+): Promise<number | undefined> {
   if (kind !== 'collection') return undefined;
   return read('the collection count', signal, () =>
-    client.db(read_.table.schema).collection(read_.table.name).estimatedDocumentCount({ comment: PROFILE_COMMENT, ...timeLimit(limits) }),
+    client
+      .db(read_.table.schema)
+      .collection(read_.table.name)
+      .estimatedDocumentCount({ comment: PROFILE_COMMENT, ...timeLimit(limits) }),
   );
 }
 
@@ -124,13 +136,16 @@ export async function* profileCollection(
   });
   const pipeline: Document[] = [{ $sample: { size: read_.sampleRows } }, { $project: projection }];
   const docs = await read('a sample of documents', signal, async () => {
-    const cursor = client.db(read_.table.schema).collection(read_.table.name).aggregate(pipeline, {
-      batchSize: Math.min(read_.sampleRows, 10_000),
-      comment: PROFILE_COMMENT,
-      ...timeLimit(limits),
-      ...RAW_VALUES,
-      signal,
-    });
+    const cursor = client
+      .db(read_.table.schema)
+      .collection(read_.table.name)
+      .aggregate(pipeline, {
+        batchSize: Math.min(read_.sampleRows, 10_000),
+        comment: PROFILE_COMMENT,
+        ...timeLimit(limits),
+        ...RAW_VALUES,
+        signal,
+      });
     return drain(cursor, read_.sampleRows);
   });
 
@@ -139,7 +154,13 @@ export async function* profileCollection(
   yield {
     kind: 'table',
     table: whole
-      ? { rowCount: docs.length, rowCountExact: true, sampleRows: docs.length, source: `every document (${docs.length}, fewer than the ${read_.sampleRows} asked)`, sampleMethod: 'every document' }
+      ? {
+          rowCount: docs.length,
+          rowCountExact: true,
+          sampleRows: docs.length,
+          source: `every document (${docs.length}, fewer than the ${read_.sampleRows} asked)`,
+          sampleMethod: 'every document',
+        }
       : {
           rowCount,
           rowCountExact: false,
@@ -185,7 +206,9 @@ export function profileField(
   };
   if (values === undefined || n === 0) return base;
 
-  const present = values.flatMap((v, j) => (types[j] === MISSING || types[j] === 'null' ? [] : [{ value: v, type: types[j], key: BSON.EJSON.stringify({ v } as Document, { relaxed: false }) }]));
+  const present = values.flatMap((v, j) =>
+    types[j] === MISSING || types[j] === 'null' ? [] : [{ value: v, type: types[j], key: BSON.EJSON.stringify({ v } as Document, { relaxed: false }) }],
+  );
   const byKey = new Map<string, { value: unknown; type: string; count: number }>();
   for (const p of present) {
     const e = byKey.get(p.key);
@@ -252,7 +275,10 @@ function compareSameType(a: unknown, b: unknown, type: string): number {
     case 'date':
       return (a as Date).getTime() - (b as Date).getTime();
     case 'objectId':
-      return Buffer.compare(Buffer.from((a as { toHexString(): string }).toHexString(), 'hex'), Buffer.from((b as { toHexString(): string }).toHexString(), 'hex'));
+      return Buffer.compare(
+        Buffer.from((a as { toHexString(): string }).toHexString(), 'hex'),
+        Buffer.from((b as { toHexString(): string }).toHexString(), 'hex'),
+      );
     case 'bool':
       return Number(a === true) - Number(b === true);
     default:

@@ -39,14 +39,22 @@ function describeTopology(hello: Document, srvSeeds: number | undefined): CheckR
   }
   if (typeof hello.setName === 'string') {
     const primary = hello.isWritablePrimary === true || hello.ismaster === true;
-    const role = primary ? 'primary' : hello.arbiterOnly ? 'arbiter' : hello.secondary ? 'secondary' : hello.hidden ? 'hidden member' : 'member in another state';
+    const role = primary
+      ? 'primary'
+      : hello.arbiterOnly
+        ? 'arbiter'
+        : hello.secondary
+          ? 'secondary'
+          : hello.hidden
+            ? 'hidden member'
+            : 'member in another state';
     const members = [...((hello.hosts as string[]) ?? []), ...((hello.passives as string[]) ?? []), ...((hello.arbiters as string[]) ?? [])];
     Object.assign(details, { topology: 'replica-set', set_name: hello.setName, role, members: members.join(',') });
     if (typeof hello.primary === 'string') details.primary = hello.primary;
     if (typeof hello.me === 'string') details.me = hello.me;
     const message = `replica set "${hello.setName}": this server is the ${role}; ${members.length} members (${members.join(', ')})${!primary && hello.primary ? `; primary ${hello.primary}` : ''}`;
     if (hello.arbiterOnly) {
-      return failed(`${message}; an arbiter holds no data`, 'Point the data source at a data-bearing member, or use the replica set\'s SRV name.', details);
+      return failed(`${message}; an arbiter holds no data`, "Point the data source at a data-bearing member, or use the replica set's SRV name.", details);
     }
     if (!primary && !hello.secondary) return warning(message, 'The member is not readable now (recovering, starting up or removed).', details);
     return passed(message, details);

@@ -87,9 +87,13 @@ export async function seedListOf(
     throw Object.assign(new Error(`${lookup.record} has no SRV records`), { code: 'ENODATA', hostname: host });
   }
   if (lookup.foreign.length > 0) {
-    throw new SourcedError('SRV_FOREIGN_HOSTS', `the SRV records of ${host} name hosts outside its domain (${lookup.foreign.join(', ')}); MongoDB drivers refuse them`, {
-      metadata: { host },
-    });
+    throw new SourcedError(
+      'SRV_FOREIGN_HOSTS',
+      `the SRV records of ${host} name hosts outside its domain (${lookup.foreign.join(', ')}); MongoDB drivers refuse them`,
+      {
+        metadata: { host },
+      },
+    );
   }
   return { url: seedListUrl(lookup.seeds), options: srvClientOptions(lookup.options, explicitAuthSource), lookup };
 }

@@ -69,11 +69,18 @@ export async function readSchemas(conn: Connection, filter: CompiledFilter, sign
   });
 }
 
-
 /** How many relations pass the filter after `after` within the scope (`database`): one count over the names (and types) of information_schema.TABLES. */
-export async function countRelations(conn: Connection, filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal, database?: string): Promise<number> {
+export async function countRelations(
+  conn: Connection,
+  filter: CompiledFilter,
+  after: RelationKey | undefined,
+  signal: AbortSignal,
+  database?: string,
+): Promise<number> {
   const sql = catalogSql(sessionOf(conn).version);
-  const rows = await read('relation count', () => query<{ n: number | string }>(conn, sql.count(filter, !!database), pageParams(filter, after, database), signal));
+  const rows = await read('relation count', () =>
+    query<{ n: number | string }>(conn, sql.count(filter, !!database), pageParams(filter, after, database), signal),
+  );
   return Number(rows[0]?.n ?? 0);
 }
 
@@ -90,7 +97,13 @@ export async function countRelations(conn: Connection, filter: CompiledFilter, a
  * between are dropped and the page is topped up after the last key read, so a short page
  * always means the end of the catalog (the engine stops at a short page).
  */
-export async function readRelations(conn: Connection, page: RelationPage, signal: AbortSignal, parallel: readonly Connection[] = [], database?: string): Promise<RelationEntity[]> {
+export async function readRelations(
+  conn: Connection,
+  page: RelationPage,
+  signal: AbortSignal,
+  parallel: readonly Connection[] = [],
+  database?: string,
+): Promise<RelationEntity[]> {
   const { version } = sessionOf(conn);
   const sql = catalogSql(version);
   // Every statement is written for this server's version; an endpoint that spreads
@@ -100,7 +113,9 @@ export async function readRelations(conn: Connection, page: RelationPage, signal
   let after = page.after;
   while (out.length < page.limit) {
     const want = page.limit - out.length;
-    const keys = await queue.run((c) => read('relations', () => query<PageRow>(c, sql.page(page.filter, !!database), [...pageParams(page.filter, after, database), want], signal)));
+    const keys = await queue.run((c) =>
+      read('relations', () => query<PageRow>(c, sql.page(page.filter, !!database), [...pageParams(page.filter, after, database), want], signal)),
+    );
     if (keys.length === 0) break;
     out.push(...(await describe(queue, sql, version, keys, signal)));
     if (keys.length < want) break;
@@ -111,7 +126,13 @@ export async function readRelations(conn: Connection, page: RelationPage, signal
 }
 
 /** The relations of `keys` (those that are relations), in the keys' order, with everything that belongs to them. */
-async function describe(queue: ConnectionQueue<Connection>, sql: CatalogSql, version: ServerVersion, keys: readonly PageRow[], signal: AbortSignal): Promise<RelationEntity[]> {
+async function describe(
+  queue: ConnectionQueue<Connection>,
+  sql: CatalogSql,
+  version: ServerVersion,
+  keys: readonly PageRow[],
+  signal: AbortSignal,
+): Promise<RelationEntity[]> {
   const select = <R>(what: string, statement: KeyedSelect, of: readonly KeyRow[]): Promise<R[]> =>
     of.length === 0 ? Promise.resolve([]) : keyedQuery<R>(queue, what, statement, of, signal);
   const withKeys = <R extends KeyRow>(rows: readonly R[]): KeyRow[] => [...groupBy(rows).values()].map((group) => group[0]);
@@ -122,8 +143,20 @@ async function describe(queue: ConnectionQueue<Connection>, sql: CatalogSql, ver
   const indexesRead = select<IndexRow>('indexes', sql.indexes, keys);
   // A view has no foreign keys: asking for all keys costs a view nothing and saves waiting for the tables.
   const foreignKeysRead = select<ForeignKeyRow>('foreign keys', sql.foreignKeys, keys);
-  const viewsRead = tablesRead.then((tables) => select<ViewRow>('views', sql.views, tables.filter((t) => isViewType(t.table_type))));
-  const partitionsRead = tablesRead.then((tables) => select<PartitionRow>('partitions', sql.partitions, tables.filter((t) => relationKind(t) === 'PARTITIONED_TABLE')));
+  const viewsRead = tablesRead.then((tables) =>
+    select<ViewRow>(
+      'views',
+      sql.views,
+      tables.filter((t) => isViewType(t.table_type)),
+    ),
+  );
+  const partitionsRead = tablesRead.then((tables) =>
+    select<PartitionRow>(
+      'partitions',
+      sql.partitions,
+      tables.filter((t) => relationKind(t) === 'PARTITIONED_TABLE'),
+    ),
+  );
   const rulesRead = foreignKeysRead.then((fks) => select<ForeignKeyRuleRow>('foreign key actions', sql.foreignKeyRules, withKeys(fks)));
   const checksRead = columnsRead.then((columns) =>
     version.flavour === 'MariaDB' ? select<CheckRow>('check constraints', sql.checks, withKeys(columns.filter((c) => c.data_type === 'longtext'))) : [],
@@ -213,7 +246,13 @@ export const MAX_KEYS_BY_NAME = 50;
  * named tables. The server may match names case-insensitively: callers look rows up by
  * exact key.
  */
-async function keyedQuery<R>(queue: ConnectionQueue<Connection>, what: string, select: KeyedSelect, keys: readonly KeyRow[], signal: AbortSignal): Promise<R[]> {
+async function keyedQuery<R>(
+  queue: ConnectionQueue<Connection>,
+  what: string,
+  select: KeyedSelect,
+  keys: readonly KeyRow[],
+  signal: AbortSignal,
+): Promise<R[]> {
   const where = select.where ? `${select.where} AND ` : '';
   const statements: Promise<R[]>[] = [];
   for (let i = 0; i < keys.length; i += MAX_KEYS_PER_STATEMENT) {

@@ -2,14 +2,7 @@
  * Rows of the information_schema reads and their mapping to core's entities. Pure functions:
  * everything here is testable without a server.
  */
-import type {
-  ColumnEntity,
-  ForeignKeyEntity,
-  IndexEntity,
-  KeyConstraintEntity,
-  PartitionEntity,
-  RelationEntity,
-} from '@sourced/core';
+import type { ColumnEntity, ForeignKeyEntity, IndexEntity, KeyConstraintEntity, PartitionEntity, RelationEntity } from '@sourced/core';
 import type { Flavour } from './connect';
 
 /** mysql2 returns BIGINT and DECIMAL as strings (bigNumberStrings); small integers as numbers. */
@@ -177,7 +170,23 @@ export function toRfc3339(value: string | null): string | undefined {
 }
 
 /** Types whose literal defaults MySQL reports unquoted and that are printed unquoted. */
-const NUMERIC_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint', 'decimal', 'numeric', 'float', 'double', 'real', 'bit', 'year', 'bool', 'boolean']);
+const NUMERIC_TYPES = new Set([
+  'tinyint',
+  'smallint',
+  'mediumint',
+  'int',
+  'integer',
+  'bigint',
+  'decimal',
+  'numeric',
+  'float',
+  'double',
+  'real',
+  'bit',
+  'year',
+  'bool',
+  'boolean',
+]);
 
 /**
  * The default as an SQL expression, the way MariaDB 10.2+ reports it (`'pending'`, `0`,
@@ -312,7 +321,15 @@ export function toIndexes(rows: IndexRow[], flavour: Flavour): { indexes: IndexE
  * `FULLTEXT KEY`, `SPATIAL KEY` or `KEY`, key parts with prefix lengths, expressions in
  * parentheses and DESC, `USING BTREE|HASH`, and IGNORED (MariaDB) or INVISIBLE (MySQL).
  */
-function indexDefinition(name: string, parts: IndexRow[], prefixLengths: number[], isUnique: boolean, isPrimary: boolean, invisible: boolean, flavour: Flavour): string {
+function indexDefinition(
+  name: string,
+  parts: IndexRow[],
+  prefixLengths: number[],
+  isUnique: boolean,
+  isPrimary: boolean,
+  invisible: boolean,
+  flavour: Flavour,
+): string {
   const type = parts[0].index_type.toUpperCase();
   const kind = isPrimary ? 'PRIMARY KEY' : type === 'FULLTEXT' ? 'FULLTEXT KEY' : type === 'SPATIAL' ? 'SPATIAL KEY' : isUnique ? 'UNIQUE KEY' : 'KEY';
   const keyParts = parts.map((p, i) => {

@@ -45,7 +45,11 @@ function likeAny(column: string, n: number, empty: 'TRUE' | 'FALSE'): string {
  * (see {@link schemaFilterParams}): the database twice or the system-schema switch, then each
  * include pattern, each exclude pattern.
  */
-const schemaFilterSql = (column: string, filter: CompiledFilter, scoped: boolean) => `${scoped ? `${column} = ? AND ${exact(column)} = ?` : `(? OR ${userSchemaSql(column)})`}
+const schemaFilterSql = (
+  column: string,
+  filter: CompiledFilter,
+  scoped: boolean,
+) => `${scoped ? `${column} = ? AND ${exact(column)} = ?` : `(? OR ${userSchemaSql(column)})`}
   AND ${likeAny(column, filter.globs.includeSchemas.length, 'TRUE')}
   AND NOT ${likeAny(column, filter.globs.excludeSchemas.length, 'FALSE')}`;
 
@@ -63,8 +67,25 @@ export const GRANTEE_SQL = `CONCAT('''', LEFT(CURRENT_USER(), CHAR_LENGTH(CURREN
 
 /** Global privileges that give access to the tables of every database. */
 export const TABLE_PRIVILEGES = [
-  'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'REFERENCES', 'INDEX', 'ALTER', 'CREATE TEMPORARY TABLES',
-  'LOCK TABLES', 'EXECUTE', 'CREATE VIEW', 'SHOW VIEW', 'CREATE ROUTINE', 'ALTER ROUTINE', 'EVENT', 'TRIGGER', 'DELETE HISTORY',
+  'SELECT',
+  'INSERT',
+  'UPDATE',
+  'DELETE',
+  'CREATE',
+  'DROP',
+  'REFERENCES',
+  'INDEX',
+  'ALTER',
+  'CREATE TEMPORARY TABLES',
+  'LOCK TABLES',
+  'EXECUTE',
+  'CREATE VIEW',
+  'SHOW VIEW',
+  'CREATE ROUTINE',
+  'ALTER ROUTINE',
+  'EVENT',
+  'TRIGGER',
+  'DELETE HISTORY',
 ];
 const TABLE_PRIVILEGES_LIST = TABLE_PRIVILEGES.map((p) => `'${p}'`).join(', ');
 

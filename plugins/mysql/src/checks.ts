@@ -88,7 +88,10 @@ function connOf(ctx: CheckContext<MysqlCheckState>): Connection {
 
 /** Facts of a greeting for the details of `tls`. */
 function greetingDetails(g: ServerGreeting): Record<string, string> {
-  const details: Record<string, string> = { 'server.version': parseServerVersion(g.serverVersion).text, 'server.tls': g.tlsOffered ? 'offered' : 'not offered' };
+  const details: Record<string, string> = {
+    'server.version': parseServerVersion(g.serverVersion).text,
+    'server.tls': g.tlsOffered ? 'offered' : 'not offered',
+  };
   if (g.authPlugin) details['server.default_auth_plugin'] = g.authPlugin;
   return details;
 }
@@ -128,7 +131,10 @@ const tlsCheck: Check = {
       if (error instanceof GreetingError) return greetingRefused(error, args);
       const code = (error as { code?: unknown }).code;
       if (code === 'NOT_MYSQL') {
-        return failed(`${args.host}:${args.port} does not speak the MySQL protocol: ${scrubbedErrorText(error, [])}`, 'Check that the port is a MySQL or MariaDB server (and not, for example, a proxy for another protocol).');
+        return failed(
+          `${args.host}:${args.port} does not speak the MySQL protocol: ${scrubbedErrorText(error, [])}`,
+          'Check that the port is a MySQL or MariaDB server (and not, for example, a proxy for another protocol).',
+        );
       }
       return describeTlsHandshakeFailure(error, args.tls, args.host, args.port, scrubbedErrorText(error, [args.tls.key]));
     }
@@ -156,7 +162,11 @@ async function probeWithoutTls(ctx: CheckContext<MysqlCheckState>, args: Connect
     return { status: 'SKIPPED', message: `${notRequested}; the server does not offer TLS either`, details: greetingDetails(greeting) };
   } catch (error) {
     if (ctx.signal.aborted) throw abortedErrorFrom(ctx.signal);
-    return { status: 'SKIPPED', message: `${notRequested}; whether the server offers TLS is unknown (${scrubbedErrorText(error, [])})`, details: { 'server.tls': 'unknown' } };
+    return {
+      status: 'SKIPPED',
+      message: `${notRequested}; whether the server offers TLS is unknown (${scrubbedErrorText(error, [])})`,
+      details: { 'server.tls': 'unknown' },
+    };
   }
 }
 
@@ -201,7 +211,11 @@ const authenticateCheck: Check = {
       details['tls.cipher'] = info.tls.cipher;
     }
     const as = `authenticated as "${args.user}" (account ${row.account}) with ${plugin}${args.database ? `, default database "${args.database}"` : ''}`;
-    if (plugin === 'mysql_native_password' && info.version.flavour === 'MySQL' && (atLeast(info.version, 8, 1) || (info.version.major === 8 && info.version.patch >= 34))) {
+    if (
+      plugin === 'mysql_native_password' &&
+      info.version.flavour === 'MySQL' &&
+      (atLeast(info.version, 8, 1) || (info.version.major === 8 && info.version.patch >= 34))
+    ) {
       return warning(
         `${as}; mysql_native_password is deprecated in MySQL 8 and removed in 9.0`,
         `Move the account to caching_sha2_password: ALTER USER '${args.user}'@'...' IDENTIFIED WITH caching_sha2_password BY '...'.`,
@@ -318,7 +332,11 @@ const privilegesCheck: Check = {
     };
     const grantHint = (what: string) => `GRANT ${what} ON \`<database>\`.* TO '${user}'@'%'`;
     if (databases.length === 0) {
-      return warning('the account sees no databases besides the system ones: there is nothing to discover', `Grant access to the databases to discover: ${grantHint('SELECT, SHOW VIEW')}.`, details);
+      return warning(
+        'the account sees no databases besides the system ones: there is nothing to discover',
+        `Grant access to the databases to discover: ${grantHint('SELECT, SHOW VIEW')}.`,
+        details,
+      );
     }
     if (readable.length + partly.length === 0) {
       return failed(
@@ -360,13 +378,16 @@ const metadataReadCheck: Check = {
     const ms = (performance.now() - started).toFixed(1);
     const usable = schemas.filter((s) => s.usable).length;
     const columns = relations.reduce((n, r) => n + r.columns.length, 0);
-    return passed(`read the catalog: ${usable} usable of ${schemas.length} databases; the first ${relations.length} relations with ${columns} columns (${ms} ms)`, {
-      databases: String(schemas.length),
-      usable_databases: String(usable),
-      relations_read: String(relations.length),
-      columns_read: String(columns),
-      read_ms: ms,
-    });
+    return passed(
+      `read the catalog: ${usable} usable of ${schemas.length} databases; the first ${relations.length} relations with ${columns} columns (${ms} ms)`,
+      {
+        databases: String(schemas.length),
+        usable_databases: String(usable),
+        relations_read: String(relations.length),
+        columns_read: String(columns),
+        read_ms: ms,
+      },
+    );
   },
 };
 

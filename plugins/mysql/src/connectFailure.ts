@@ -9,7 +9,6 @@ import {
 import { tlsErrorCode } from './driver';
 import { errorCode, isConnectionError, serverErrno } from './mysqlErrors';
 
-
 /** Server error numbers (the same in MySQL and MariaDB unless noted). */
 const ER = {
   DBACCESS_DENIED: 1044,
@@ -67,7 +66,9 @@ export function describeConnectFailure(error: unknown, args: ConnectionArgs): Co
       ];
       if (noTls) hints.push('If the account requires TLS (REQUIRE SSL/X509) or the server sets require_secure_transport, set ssl_config.mode.');
       else if (!args.tls?.cert) {
-        hints.push('If the account requires a client certificate (REQUIRE X509, ISSUER or SUBJECT), give ssl_config.cert and ssl_config.key (PEM text, a file path or a secret reference) issued by the CA in the server\'s ssl_ca.');
+        hints.push(
+          "If the account requires a client certificate (REQUIRE X509, ISSUER or SUBJECT), give ssl_config.cert and ssl_config.key (PEM text, a file path or a secret reference) issued by the CA in the server's ssl_ca.",
+        );
       } else hints.push("If the account requires ISSUER or SUBJECT, check that the client certificate's issuer and subject are the ones the account names.");
       return { reason: 'AUTHENTICATION_FAILED', kind: 'not-allowed', code, message: text, hint: hints.join(' ') };
     }
@@ -141,17 +142,35 @@ export function describeConnectFailure(error: unknown, args: ConnectionArgs): Co
       };
     case ER.MUST_CHANGE_PASSWORD:
     case ER.MUST_CHANGE_PASSWORD_LOGIN:
-      return { reason: 'PASSWORD_EXPIRED', kind: 'not-allowed', code, message: text, hint: "The account's password has expired: set a new one (ALTER USER ... IDENTIFIED BY ...) and update the data source." };
+      return {
+        reason: 'PASSWORD_EXPIRED',
+        kind: 'not-allowed',
+        code,
+        message: text,
+        hint: "The account's password has expired: set a new one (ALTER USER ... IDENTIFIED BY ...) and update the data source.",
+      };
     case ER.MYSQL_ACCOUNT_LOCKED:
     case ER.MARIADB_ACCOUNT_LOCKED:
       return { reason: 'ACCOUNT_LOCKED', kind: 'not-allowed', code, message: text, hint: `Unlock the account: ALTER USER '${user}'@'...' ACCOUNT UNLOCK.` };
     case ER.MARIADB_USER_BLOCKED:
-      return { reason: 'ACCOUNT_LOCKED', kind: 'not-allowed', code, message: text, hint: 'The account is blocked after too many wrong passwords (max_password_errors): fix the password, then FLUSH PRIVILEGES or ALTER USER on the server.' };
+      return {
+        reason: 'ACCOUNT_LOCKED',
+        kind: 'not-allowed',
+        code,
+        message: text,
+        hint: 'The account is blocked after too many wrong passwords (max_password_errors): fix the password, then FLUSH PRIVILEGES or ALTER USER on the server.',
+      };
     case ER.SERVER_SHUTDOWN:
       return { reason: 'SERVER_NOT_READY', kind: 'unavailable', code, message: `the server is shutting down: ${text}`, hint: 'Retry in a moment.' };
   }
   if (errno !== undefined && /secure transport|insecure transport|require.*ssl/i.test(text)) {
-    return { reason: 'TLS_REQUIRED', kind: 'not-allowed', code, message: text, hint: "Set ssl_config.mode (SSL_MODE_VERIFY_FULL with the server's CA in ssl_config.ca)." };
+    return {
+      reason: 'TLS_REQUIRED',
+      kind: 'not-allowed',
+      code,
+      message: text,
+      hint: "Set ssl_config.mode (SSL_MODE_VERIFY_FULL with the server's CA in ssl_config.ca).",
+    };
   }
   if (errno !== undefined) {
     return { reason: 'CONNECT_FAILED', kind: 'unavailable', code, message: `the server refused the connection: ${text}` };

@@ -70,7 +70,8 @@ export async function openConnection(args: ConnectionArgs, signal: AbortSignal, 
   if (targets) {
     // mysql2 takes a connected (or connecting) stream: dial through the target policy. The
     // TLS upgrade still verifies against options.host, the name.
-    options.stream = () => targets.connect({ host: args.host, port: args.port, noDelay: true, keepAlive: args.keepAlive, keepAliveInitialDelay: KEEPALIVE_IDLE_MS });
+    options.stream = () =>
+      targets.connect({ host: args.host, port: args.port, noDelay: true, keepAlive: args.keepAlive, keepAliveInitialDelay: KEEPALIVE_IDLE_MS });
   }
   const conn = createConnection(options);
   conn.on('error', () => undefined);
@@ -166,10 +167,12 @@ function isTlsSocket(stream: unknown): stream is TLSSocket {
  * password readable, so it is offered only over TLS.
  */
 function trackedAuthPlugins(record: (name: string) => void, password: string, tls: boolean): Record<string, AuthPlugin> {
-  const track = (name: string, plugin: AuthPlugin): AuthPlugin => (meta) => {
-    record(name);
-    return plugin(meta);
-  };
+  const track =
+    (name: string, plugin: AuthPlugin): AuthPlugin =>
+    (meta) => {
+      record(name);
+      return plugin(meta);
+    };
   const ed25519: AuthPlugin = () => (nonce: Buffer) => ed25519Sign(password, nonce.subarray(0, 32));
   const plugins: Record<string, AuthPlugin> = {
     mysql_native_password: track('mysql_native_password', standardAuthPlugins.mysql_native_password({})),

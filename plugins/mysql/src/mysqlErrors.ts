@@ -87,14 +87,24 @@ export async function guardedRead<T>(what: string, reasons: ReadReasons, run: ()
     if (errno !== undefined) metadata.errno = String(errno);
     const from = reasons.from ?? '';
     if (isConnectionError(error)) {
-      throw new UnavailableError('CONNECTION_LOST', `the connection to MySQL was lost while reading ${what}: ${describeError(error)}`, { cause: error, metadata });
+      throw new UnavailableError('CONNECTION_LOST', `the connection to MySQL was lost while reading ${what}: ${describeError(error)}`, {
+        cause: error,
+        metadata,
+      });
     }
     if (errno !== undefined && TIMEOUT_ERRNOS.has(errno)) {
-      throw new SourcedError(reasons.timeout, `reading ${what}${from} took longer than the statement time limit${from ? '' : ' of the strategy'}: ${describeError(error)}`, { cause: error, metadata });
+      throw new SourcedError(
+        reasons.timeout,
+        `reading ${what}${from} took longer than the statement time limit${from ? '' : ' of the strategy'}: ${describeError(error)}`,
+        { cause: error, metadata },
+      );
     }
     if (reasons.denied && errno !== undefined && DENIED_ERRNOS.has(errno)) {
       throw new NotAllowedError(reasons.denied, `the account may not read ${what}: ${describeError(error)}`, { cause: error, metadata });
     }
-    throw new SourcedError(reasons.failed, `reading ${what}${from} failed: ${describeError(error)}${errno !== undefined ? ` (error ${errno})` : ''}`, { cause: error, metadata });
+    throw new SourcedError(reasons.failed, `reading ${what}${from} failed: ${describeError(error)}${errno !== undefined ? ` (error ${errno})` : ''}`, {
+      cause: error,
+      metadata,
+    });
   }
 }

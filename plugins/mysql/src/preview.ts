@@ -9,14 +9,7 @@
  * wrote: a name the catalog does not hold is NOT_FOUND (or an InputError for a column) before
  * any SQL is built from it.
  */
-import {
-  InputError,
-  NotFoundError,
-  type Cell,
-  type PreviewColumnInfo,
-  type PreviewRead,
-  type RelationKey,
-} from '@sourced/core';
+import { InputError, NotFoundError, type Cell, type PreviewColumnInfo, type PreviewRead, type RelationKey } from '@sourced/core';
 import type { Connection } from 'mysql2';
 import { isJsonCheck, type CheckRow } from './catalogRows';
 import { sessionOf } from './connect';
@@ -36,7 +29,17 @@ const LISTED_COLUMNS = 50;
 /** Privilege errors: table/column access denied (1142, 1143), database access denied (1044). */
 
 /** Spatial types, read as WKT through ST_AsText (the raw value is the server's internal SRID+WKB). */
-export const GEOMETRY_TYPES = new Set(['geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection', 'geomcollection']);
+export const GEOMETRY_TYPES = new Set([
+  'geometry',
+  'point',
+  'linestring',
+  'polygon',
+  'multipoint',
+  'multilinestring',
+  'multipolygon',
+  'geometrycollection',
+  'geomcollection',
+]);
 export const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint']);
 export const DECIMAL_TYPES = new Set(['decimal', 'numeric', 'dec', 'fixed']);
 export const FLOAT_TYPES = new Set(['float', 'double', 'real']);
@@ -167,7 +170,16 @@ FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? AND TABLE_
   if (columns.length === 0) return all;
 
   const byName = new Map(all.map((c) => [c.name, c]));
-  const violations = columns.flatMap((name, i) => (byName.has(name) ? [] : [{ field: `columns[${i}]`, description: `${JSON.stringify(name)} is not a column of ${table.schema}.${table.name}; it has ${listed(all.map((c) => c.name))}` }]));
+  const violations = columns.flatMap((name, i) =>
+    byName.has(name)
+      ? []
+      : [
+          {
+            field: `columns[${i}]`,
+            description: `${JSON.stringify(name)} is not a column of ${table.schema}.${table.name}; it has ${listed(all.map((c) => c.name))}`,
+          },
+        ],
+  );
   if (violations.length) throw new InputError(violations, { reason: 'INVALID_REQUEST' });
   return columns.map((name) => byName.get(name) as PreviewColumnInfo);
 }
@@ -195,7 +207,8 @@ ORDER BY s.SEQ_IN_INDEX`,
       ),
     )
   ).filter((k) => k.schema_name === schema && k.name === name);
-  const orderBy = key.length > 0 && !key.some((k) => read.isMasked(k.column_name, types.get(k.column_name) ?? k.column_type)) ? key.map((k) => k.column_name) : [];
+  const orderBy =
+    key.length > 0 && !key.some((k) => read.isMasked(k.column_name, types.get(k.column_name) ?? k.column_type)) ? key.map((k) => k.column_name) : [];
 
   const sql = previewSql(read, orderBy);
   // START TRANSACTION READ ONLY scopes read-only to this statement and leaves the session as
@@ -300,4 +313,3 @@ function listed(names: string[]): string {
   const shown = names.slice(0, LISTED_COLUMNS).join(', ');
   return names.length > LISTED_COLUMNS ? `${shown} and ${names.length - LISTED_COLUMNS} more` : shown;
 }
-

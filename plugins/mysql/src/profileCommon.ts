@@ -71,7 +71,7 @@ FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`,
  */
 export async function innodbStatisticsAge(conn: Connection, read: ProfileRead, info: TableInfo, signal: AbortSignal): Promise<StatisticsAge | undefined> {
   if (info.view) return undefined;
-  if (info.engine?.toLowerCase() !== 'innodb') return { source: `unknown: the ${info.engine ?? 'table\'s'} engine keeps no time of its statistics` };
+  if (info.engine?.toLowerCase() !== 'innodb') return { source: `unknown: the ${info.engine ?? "table's"} engine keeps no time of its statistics` };
   try {
     const [row] = await query<{ t: string | number | null }>(
       conn,
@@ -79,7 +79,8 @@ export async function innodbStatisticsAge(conn: Connection, read: ProfileRead, i
       [read.table.schema, read.table.name],
       signal,
     );
-    if (!row || row.t === null) return { source: 'unknown: mysql.innodb_table_stats has no row for the table (its statistics are not persistent: STATS_PERSISTENT=0)' };
+    if (!row || row.t === null)
+      return { source: 'unknown: mysql.innodb_table_stats has no row for the table (its statistics are not persistent: STATS_PERSISTENT=0)' };
     return { collectedAt: new Date(Number(row.t) * 1000), source: 'mysql.innodb_table_stats.last_update' };
   } catch (error) {
     const errno = serverErrno(error);

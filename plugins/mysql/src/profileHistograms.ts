@@ -124,7 +124,12 @@ function jsonHistogramQuantiles(raw: Buffer, buckets: number): Buffer[] | undefi
  * `[value, cumulative frequency]`) or equi-height (`[lower, upper, cumulative frequency,
  * distinct]`); strings come as `base64:type<n>:<base64>`. Frequencies are shares of all rows.
  */
-export function fromMysqlHistogram(h: Record<string, unknown>, type: string, masked: boolean, read: Pick<ProfileRead, 'mostCommonLimit' | 'histogramBuckets'>): Kept {
+export function fromMysqlHistogram(
+  h: Record<string, unknown>,
+  type: string,
+  masked: boolean,
+  read: Pick<ProfileRead, 'mostCommonLimit' | 'histogramBuckets'>,
+): Kept {
   const buckets = Array.isArray(h['buckets']) ? (h['buckets'] as unknown[][]) : [];
   const nullFraction = typeof h['null-values'] === 'number' ? h['null-values'] : undefined;
   const k: Kept = { nullFraction, mostCommon: [], histogram: [] };

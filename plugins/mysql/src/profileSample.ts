@@ -46,7 +46,8 @@ export function firstRows(from: string, n: number): SampleRows {
  * statement over it, in the same snapshot, keeps the same rows.
  */
 export function drawnRows(from: string, columns: readonly string[], bound: number, n: number, seed: number): SampleRows {
-  if (!columns.length || !Number.isSafeInteger(bound) || !Number.isSafeInteger(n) || n < 1 || bound < n || !Number.isSafeInteger(seed)) throw new Error('bad draw');
+  if (!columns.length || !Number.isSafeInteger(bound) || !Number.isSafeInteger(n) || n < 1 || bound < n || !Number.isSafeInteger(seed))
+    throw new Error('bad draw');
   const hash = `MD5(CONCAT('${seed}', ${columns.map((c) => `QUOTE(r.${quoteIdentifier(c)})`).join(", ',', ")}))`;
   return { sql: (list) => `(SELECT ${list} FROM (SELECT * FROM ${from} LIMIT ${bound}) r ORDER BY ${hash} LIMIT ${n}) s`, params: [] };
 }
@@ -115,7 +116,10 @@ export async function* sampleProfile(conn: Connection, read: ProfileRead, signal
   await step('the sample', () => query(conn, 'START TRANSACTION READ ONLY', [], signal));
   try {
     const count = async (rows: SampleRows) =>
-      Number((await step('the sample', () => queryRaw<RawRow>(conn, `SELECT COUNT(*) AS n FROM ${rows.sql('1 AS one')}`, rows.params, signal)))[0]?.n?.toString() ?? 0);
+      Number(
+        (await step('the sample', () => queryRaw<RawRow>(conn, `SELECT COUNT(*) AS n FROM ${rows.sql('1 AS one')}`, rows.params, signal)))[0]?.n?.toString() ??
+          0,
+      );
     let rows = firstRows(from, n);
     let sampled = await count(rows);
     const whole = sampled < n;
@@ -144,7 +148,13 @@ export async function* sampleProfile(conn: Connection, read: ProfileRead, signal
       const bound = SAMPLE_READ_FACTOR * n;
       const seed = Math.floor(Math.random() * 2 ** 31);
       const counted = await count({ sql: () => `(SELECT 1 FROM ${from} LIMIT ${bound + 1}) s`, params: [] });
-      rows = drawnRows(from, read.columns.map((c) => c.name), bound, n, seed);
+      rows = drawnRows(
+        from,
+        read.columns.map((c) => c.name),
+        bound,
+        n,
+        seed,
+      );
       sampled = await count(rows);
       if (counted <= bound) {
         rowCount = counted;
@@ -250,7 +260,12 @@ async function sampleColumn(
 
   if (read.mostCommonLimit > 0 && nonNull > 0) {
     const top = await step(what, () =>
-      queryRaw<RawRow>(conn, `SELECT v, COUNT(*) AS f FROM ${sample} WHERE v IS NOT NULL GROUP BY v ORDER BY f DESC, v LIMIT ?`, [...n, read.mostCommonLimit], signal),
+      queryRaw<RawRow>(
+        conn,
+        `SELECT v, COUNT(*) AS f FROM ${sample} WHERE v IS NOT NULL GROUP BY v ORDER BY f DESC, v LIMIT ?`,
+        [...n, read.mostCommonLimit],
+        signal,
+      ),
     );
     const examined = count || sampled;
     profile.mostCommon = top.map((r) => ({ value: cell(r.v ?? null), frequency: Number(r.f?.toString() ?? 0) / examined }));

@@ -129,7 +129,10 @@ FROM information_schema.COLUMN_STATISTICS WHERE SCHEMA_NAME = ? AND TABLE_NAME =
  */
 function columnStatsAge(row: Pick<ColumnStatsRow, 'hist_type' | 'histogram'> & { collected_at?: string | number | null }): StatisticsAge {
   if (row.collected_at !== undefined && row.collected_at !== null) {
-    return { collectedAt: new Date(Number(row.collected_at) * 1000), source: 'mysql.column_stats JSON_HB histogram collected_at (local time in @@global.time_zone)' };
+    return {
+      collectedAt: new Date(Number(row.collected_at) * 1000),
+      source: 'mysql.column_stats JSON_HB histogram collected_at (local time in @@global.time_zone)',
+    };
   }
   return { source: 'unknown: mysql.column_stats keeps no collection time (only a JSON_HB histogram records one)' };
 }

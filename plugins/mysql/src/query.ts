@@ -127,10 +127,7 @@ export async function killQuery(conn: Connection): Promise<void> {
   const signal = AbortSignal.timeout(KILL_TIMEOUT_MS);
   const { conn: killer } = await openConnection(killArgs, signal, KILL_TIMEOUT_MS);
   try {
-    await Promise.race([
-      new Promise<void>((resolve) => killer.query('KILL QUERY ?', [connectionId], () => resolve())),
-      delay(KILL_TIMEOUT_MS),
-    ]);
+    await Promise.race([new Promise<void>((resolve) => killer.query('KILL QUERY ?', [connectionId], () => resolve())), delay(KILL_TIMEOUT_MS)]);
   } finally {
     await endNow(killer, END_TIMEOUT_MS);
   }

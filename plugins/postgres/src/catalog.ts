@@ -21,7 +21,19 @@ import {
   type SchemaEntity,
 } from '@sourced/core';
 import type { Client } from 'pg';
-import { toColumn, toForeignKey, toIndex, toRelation, type ColumnRow, type ColumnTuple, type ConstraintRow, type IndexRow, type KeyRow, type RelationRow, type SchemaRow } from './catalogRows';
+import {
+  toColumn,
+  toForeignKey,
+  toIndex,
+  toRelation,
+  type ColumnRow,
+  type ColumnTuple,
+  type ConstraintRow,
+  type IndexRow,
+  type KeyRow,
+  type RelationRow,
+  type SchemaRow,
+} from './catalogRows';
 import { COLUMNS_SQL, CONSTRAINTS_SQL, COUNT_SQL, filterParams, INDEXES_SQL, KEYS_SQL, likePatterns, RELATIONS_SQL, SCHEMAS_SQL } from './catalogSql';
 import { isConnectionError, sqlState } from './pgErrors';
 import { query } from './query';
@@ -32,7 +44,12 @@ export { USER_SCHEMA_SQL } from './catalogSql';
 /** Schemas that pass the filter, in byte order of their names, each with whether the user may use it. */
 export async function readSchemas(client: Client, filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]> {
   const rows = await read('schemas', () =>
-    query<SchemaRow>(client, SCHEMAS_SQL, [filter.includeSystemSchemas, likePatterns(filter.globs.includeSchemas), likePatterns(filter.globs.excludeSchemas)], signal),
+    query<SchemaRow>(
+      client,
+      SCHEMAS_SQL,
+      [filter.includeSystemSchemas, likePatterns(filter.globs.includeSchemas), likePatterns(filter.globs.excludeSchemas)],
+      signal,
+    ),
   );
   return rows.map((r) => ({ name: r.name, owner: r.owner ?? undefined, comment: r.comment ?? undefined, usable: r.usable }));
 }
@@ -209,8 +226,15 @@ async function read<T>(what: string, run: () => Promise<T>): Promise<T> {
     const metadata: Record<string, string> = { step: what };
     if (state) metadata.sqlstate = state;
     if (isConnectionError(error)) {
-      throw new UnavailableError('CONNECTION_LOST', `the connection to PostgreSQL was lost while reading ${what}: ${describeError(error)}`, { cause: error, metadata });
+      throw new UnavailableError('CONNECTION_LOST', `the connection to PostgreSQL was lost while reading ${what}: ${describeError(error)}`, {
+        cause: error,
+        metadata,
+      });
     }
-    throw new SourcedError('CATALOG_READ_FAILED', `reading ${what} from the PostgreSQL catalog failed: ${describeError(error)}${state ? ` (SQLSTATE ${state})` : ''}`, { cause: error, metadata });
+    throw new SourcedError(
+      'CATALOG_READ_FAILED',
+      `reading ${what} from the PostgreSQL catalog failed: ${describeError(error)}${state ? ` (SQLSTATE ${state})` : ''}`,
+      { cause: error, metadata },
+    );
   }
 }

@@ -126,7 +126,20 @@ export function toRelation(r: RelationRow): RelationEntity {
   return relation;
 }
 
-export function toColumn([ordinal, name, dataType, baseType, nullable, defaultValue, comment, isArray, domain, enumValues, identity, generated]: ColumnTuple): ColumnEntity {
+export function toColumn([
+  ordinal,
+  name,
+  dataType,
+  baseType,
+  nullable,
+  defaultValue,
+  comment,
+  isArray,
+  domain,
+  enumValues,
+  identity,
+  generated,
+]: ColumnTuple): ColumnEntity {
   const column: ColumnEntity = { name, ordinal, dataType, baseType: baseType ?? dataType, nullable, isArray };
   if (defaultValue !== null) column.defaultValue = defaultValue;
   if (comment !== null) column.comment = comment;

@@ -34,8 +34,7 @@ ORDER BY n.nspname COLLATE "C"`;
  * before that a never-analyzed table shows 0 rows on 0 pages (as does an analyzed empty
  * one, which is then reported as unknown too).
  */
-const unknownRows = (c: string) =>
-  `(${c}.reltuples < 0 OR (${c}.reltuples = 0 AND ${c}.relpages = 0 AND current_setting('server_version_num')::int < 140000))`;
+const unknownRows = (c: string) => `(${c}.reltuples < 0 OR (${c}.reltuples = 0 AND ${c}.relpages = 0 AND current_setting('server_version_num')::int < 140000))`;
 
 /**
  * The filter of the relations discovery reads, over `pg_class c` and `pg_namespace n`. Binds

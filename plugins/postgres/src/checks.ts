@@ -130,7 +130,11 @@ async function probeWithoutTls(ctx: CheckContext<PostgresCheckState>, args: Conn
     return { status: 'SKIPPED', message: `${notRequested}; the server does not offer TLS either`, details: { 'server.tls': 'not offered' } };
   } catch (error) {
     if (ctx.signal.aborted) throw abortedErrorFrom(ctx.signal);
-    return { status: 'SKIPPED', message: `${notRequested}; whether the server offers TLS is unknown (${scrubbed(error, [])})`, details: { 'server.tls': 'unknown' } };
+    return {
+      status: 'SKIPPED',
+      message: `${notRequested}; whether the server offers TLS is unknown (${scrubbed(error, [])})`,
+      details: { 'server.tls': 'unknown' },
+    };
   }
 }
 

@@ -77,9 +77,7 @@ export async function connectClient(args: ConnectionArgs, signal: AbortSignal, l
     // host through the target policy and dials only an address it allows.
     ...(args.targets ? { stream: () => (args.targets as NonNullable<typeof args.targets>).socket() } : {}),
   });
-  client.on('error', (error) =>
-    logger.warn('PostgreSQL connection failed while idle', { host: args.host, port: args.port, error: describeError(error) }),
-  );
+  client.on('error', (error) => logger.warn('PostgreSQL connection failed while idle', { host: args.host, port: args.port, error: describeError(error) }));
   const auth = watchAuthentication(client);
 
   const connecting = client.connect();

@@ -9,7 +9,6 @@ import {
 import { NoPasswordError } from './connect';
 import { isConnectionError, scrubbed, sqlState } from './pgErrors';
 
-
 /**
  * Describes a TLS certificate verification error, or returns undefined when the error is
  * not one. Shared by the `tls` check and by connection failures; core's description with
@@ -67,8 +66,8 @@ export function describeConnectFailure(error: unknown, args: ConnectionArgs): Co
           code: state,
           message: text,
           hint: args.tls?.cert
-            ? 'The server did not accept the client certificate given: it must be issued by the CA in the server\'s ssl_ca_file and still valid.'
-            : 'The server requires a client certificate for this user: give ssl_config.cert and ssl_config.key (PEM text, a file path or a secret reference), issued by the CA in the server\'s ssl_ca_file with CN = the user name.',
+            ? "The server did not accept the client certificate given: it must be issued by the CA in the server's ssl_ca_file and still valid."
+            : "The server requires a client certificate for this user: give ssl_config.cert and ssl_config.key (PEM text, a file path or a secret reference), issued by the CA in the server's ssl_ca_file with CN = the user name.",
         };
       }
       if (/certificate authentication failed|does not match user name/.test(text)) {
@@ -90,8 +89,8 @@ export function describeConnectFailure(error: unknown, args: ConnectionArgs): Co
           : noRole
             ? 'Check the user name (credentials.username); role names are case-sensitive.'
             : noEntry && !args.tls
-            ? "No pg_hba.conf line lets this user in from the daemon's address without TLS; the server may accept only TLS connections (hostssl lines): set ssl_config.mode, or ask the DBA to add a pg_hba.conf entry for this user, database and address."
-            : "Ask the DBA to add a pg_hba.conf entry for this user, database and the daemon's address (and to reload the configuration).",
+              ? "No pg_hba.conf line lets this user in from the daemon's address without TLS; the server may accept only TLS connections (hostssl lines): set ssl_config.mode, or ask the DBA to add a pg_hba.conf entry for this user, database and address."
+              : "Ask the DBA to add a pg_hba.conf entry for this user, database and the daemon's address (and to reload the configuration).",
       };
     }
     case '3D000':
@@ -165,9 +164,19 @@ export function describeConnectFailure(error: unknown, args: ConnectionArgs): Co
     };
   }
   if (isConnectionError(error)) {
-    return { reason: 'CONNECTION_FAILED', kind: 'unavailable', code: typeof code === 'string' ? code : undefined, message: `the connection to ${target} failed: ${text}` };
+    return {
+      reason: 'CONNECTION_FAILED',
+      kind: 'unavailable',
+      code: typeof code === 'string' ? code : undefined,
+      message: `the connection to ${target} failed: ${text}`,
+    };
   }
-  return { reason: 'CONNECT_FAILED', kind: 'unavailable', code: typeof code === 'string' ? code : undefined, message: `could not connect to ${target}: ${text}` };
+  return {
+    reason: 'CONNECT_FAILED',
+    kind: 'unavailable',
+    code: typeof code === 'string' ? code : undefined,
+    message: `could not connect to ${target}: ${text}`,
+  };
 }
 
 /** The semantic error discovery raises when a connection cannot be opened. */

@@ -66,10 +66,14 @@ export function scrub(text: string, secrets: readonly (Secret | undefined)[]): s
 export function notPopulatedError(table: { schema: string; name: string }, cause?: unknown): SourcedError {
   const view = `${quoteName(table.schema)}.${quoteName(table.name)}`;
   const hint = `Run REFRESH MATERIALIZED VIEW ${view} (as its owner) so it holds rows, then try again.`;
-  return new SourcedError('MATERIALIZED_VIEW_NOT_POPULATED', `materialized view ${view} has not been populated: it has no rows to read until it is refreshed. ${hint}`, {
-    cause,
-    metadata: { schema: table.schema, name: table.name, hint },
-  });
+  return new SourcedError(
+    'MATERIALIZED_VIEW_NOT_POPULATED',
+    `materialized view ${view} has not been populated: it has no rows to read until it is refreshed. ${hint}`,
+    {
+      cause,
+      metadata: { schema: table.schema, name: table.name, hint },
+    },
+  );
 }
 
 /**

@@ -141,11 +141,9 @@ export interface RelationRow {
 async function findRelation(conn: Client, table: RelationKey, signal: AbortSignal): Promise<RelationRow> {
   const [relation] = await query<RelationRow>(conn, RELATION_SQL, [table.schema, table.name], signal);
   if (!relation) {
-    throw new NotFoundError(
-      'TABLE_NOT_FOUND',
-      `no table or view "${table.schema}"."${table.name}" (or its schema is not visible to this user)`,
-      { metadata: { schema: table.schema, name: table.name } },
-    );
+    throw new NotFoundError('TABLE_NOT_FOUND', `no table or view "${table.schema}"."${table.name}" (or its schema is not visible to this user)`, {
+      metadata: { schema: table.schema, name: table.name },
+    });
   }
   return relation;
 }
@@ -166,7 +164,10 @@ export function pick<T extends { name: string }>(all: T[], wanted: readonly stri
 
 function listNames(all: { name: string }[], max = 100): string {
   if (all.length === 0) return '(no columns)';
-  const names = all.slice(0, max).map((c) => c.name).join(', ');
+  const names = all
+    .slice(0, max)
+    .map((c) => c.name)
+    .join(', ');
   return all.length > max ? `${names} and ${all.length - max} more` : names;
 }
 
@@ -194,9 +195,17 @@ export async function readPreviewRows(conn: Client, read: PreviewRead, signal: A
       await query<CatalogColumn>(conn, COLUMNS_SQL, [relation.oid], signal),
       await query<{ name: string }>(conn, PRIMARY_KEY_SQL, [relation.oid], signal),
     ];
-    const columns = pick(all, read.columns.map((c) => c.name), relation);
+    const columns = pick(
+      all,
+      read.columns.map((c) => c.name),
+      relation,
+    );
     const renderings = columns.map(renderingOf);
-    const sql = previewSelectSql(relation, columns.map((c, i) => ({ name: c.name, toJson: renderings[i] === 'to_json' })), key.map((k) => k.name));
+    const sql = previewSelectSql(
+      relation,
+      columns.map((c, i) => ({ name: c.name, toJson: renderings[i] === 'to_json' })),
+      key.map((k) => k.name),
+    );
     const config: QueryArrayConfig = { text: sql, rowMode: 'array', types: { getTypeParser: () => (value: string) => value } };
     // query() passes its `sql` to client.query, which takes a QueryConfig as well as text.
     const rows = await query<never>(conn, config as unknown as string, [read.limit], signal);
@@ -222,4 +231,3 @@ export function previewSelectSql(relation: { schema: string; name: string }, col
   const order = key.length ? ` ORDER BY ${key.map(quoteIdent).join(', ')}` : '';
   return `SELECT ${list} FROM ${quoteIdent(relation.schema)}.${quoteIdent(relation.name)}${order} LIMIT $1`;
 }
-

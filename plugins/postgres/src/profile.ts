@@ -47,7 +47,11 @@ export async function* profileTable(conn: Client, read: ProfileRead, signal: Abo
     // A materialized view created WITH NO DATA has no rows and no statistics: refresh it first.
     if (!table.populated) throw notPopulatedError(read.table);
     const all = await query<CatalogColumn>(conn, COLUMNS_SQL, [table.oid], signal);
-    const columns = pick(all, read.columns.map((c) => c.name), table);
+    const columns = pick(
+      all,
+      read.columns.map((c) => c.name),
+      table,
+    );
     if (read.mode === 'SAMPLE') yield* sample(conn, table, columns, read, signal);
     else yield* statistics(conn, table, columns, read, signal);
     await query(conn, 'COMMIT', [], signal);
@@ -71,4 +75,3 @@ function notFound(table: RelationKey): NotFoundError {
     metadata: { schema: table.schema, name: table.name },
   });
 }
-

@@ -56,7 +56,9 @@ export function statisticsAge(table: Pick<TableRow, StatTime>, times: readonly S
   let best: StatTime | undefined;
   for (const t of times) if (table[t] !== null && (best === undefined || (table[t] ?? 0) > (table[best] ?? 0))) best = t;
   if (best === undefined) {
-    return { source: `unknown: pg_stat_all_tables has no ${times.join(', ')} time for the table (never run since its cumulative statistics were last reset, e.g. by pg_stat_reset() or a crash)` };
+    return {
+      source: `unknown: pg_stat_all_tables has no ${times.join(', ')} time for the table (never run since its cumulative statistics were last reset, e.g. by pg_stat_reset() or a crash)`,
+    };
   }
   return { collectedAt: new Date(table[best] as number), source: `pg_stat_all_tables.${best}` };
 }
@@ -70,7 +72,19 @@ const ORDERED_TEXT = new Set(['text', 'varchar', 'bpchar', 'citext']);
 /** Numeric and temporal renderings: the ones with a histogram. */
 export const HISTOGRAM = ORDERED;
 /** Renderings compared and grouped as the type itself; the others by their text form. */
-export const TYPED_EQUALITY = new Set<Rendering>(['integer', 'decimal', 'float4', 'float8', 'boolean', 'text', 'timestamptz', 'timestamp', 'date', 'time', 'bytes']);
+export const TYPED_EQUALITY = new Set<Rendering>([
+  'integer',
+  'decimal',
+  'float4',
+  'float8',
+  'boolean',
+  'text',
+  'timestamptz',
+  'timestamp',
+  'date',
+  'time',
+  'bytes',
+]);
 
 /** Whether a column's values order (min/max). */
 export function isOrdered(c: CatalogColumn, r: Rendering): boolean {
@@ -81,4 +95,3 @@ export function isOrdered(c: CatalogColumn, r: Rendering): boolean {
 export function rowCountOf(table: TableRow): number | undefined {
   return table.reltuples < 0 || table.kind === 'v' ? undefined : table.reltuples;
 }
-

@@ -173,7 +173,8 @@ interface SamplePlan {
  * among its first {@link SAMPLE_READ_FACTOR} × n rows.
  */
 async function samplePlan(conn: Client, table: TableRow, n: number, seed: number, signal: AbortSignal): Promise<SamplePlan> {
-  const count = async (from: string) => (await query<{ n: number }>(conn, `WITH s AS (SELECT ${from}) SELECT count(*)::float8 AS n FROM s`, [], signal))[0]?.n ?? 0;
+  const count = async (from: string) =>
+    (await query<{ n: number }>(conn, `WITH s AS (SELECT ${from}) SELECT count(*)::float8 AS n FROM s`, [], signal))[0]?.n ?? 0;
   const every = (rows: number): SamplePlan => ({
     from: '',
     whole: true,
@@ -186,7 +187,12 @@ async function samplePlan(conn: Client, table: TableRow, n: number, seed: number
   if (!['r', 'p', 'm'].includes(table.kind)) {
     const bound = SAMPLE_READ_FACTOR * n;
     const from = viewSampleFrom(table, bound, seed, n);
-    const [row] = await query<{ n: number }>(conn, `SELECT count(*)::float8 AS n FROM (SELECT 1 FROM ${quoteIdent(table.schema)}.${quoteIdent(table.name)} LIMIT ${bound + 1}) c`, [], signal);
+    const [row] = await query<{ n: number }>(
+      conn,
+      `SELECT count(*)::float8 AS n FROM (SELECT 1 FROM ${quoteIdent(table.schema)}.${quoteIdent(table.name)} LIMIT ${bound + 1}) c`,
+      [],
+      signal,
+    );
     const rows = row?.n ?? 0;
     if (rows <= n) return { ...every(rows), from };
     if (rows <= bound) {
@@ -237,7 +243,9 @@ async function samplePlan(conn: Client, table: TableRow, n: number, seed: number
         ? `a sample of ${sampled} rows (rows drawn at random from the whole table)${never}`
         : `a sample of ${sampled} rows (TABLESAMPLE SYSTEM ${percent}%, rows drawn at random from its blocks; distinct counts: Haas–Stokes Duj1 estimate)${never}`,
     sampleMethod:
-      percent === undefined ? `${n} rows drawn at random from every row${never}` : `TABLESAMPLE SYSTEM (${percent}%), ${n} rows drawn at random from the blocks read${never}`,
+      percent === undefined
+        ? `${n} rows drawn at random from every row${never}`
+        : `TABLESAMPLE SYSTEM (${percent}%), ${n} rows drawn at random from the blocks read${never}`,
     ...(rowCount !== undefined ? { statisticsAge: statisticsAge(table, ROW_COUNT_TIMES) } : {}),
   };
 }

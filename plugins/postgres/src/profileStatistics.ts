@@ -80,7 +80,13 @@ interface StatsRow {
 }
 
 /** STATISTICS: the table item from pg_class, then one pg_stats query for every column (and one for the extremes of their values). */
-export async function* statistics(conn: Client, table: TableRow, columns: CatalogColumn[], read: ProfileRead, signal: AbortSignal): AsyncGenerator<ProfileItem> {
+export async function* statistics(
+  conn: Client,
+  table: TableRow,
+  columns: CatalogColumn[],
+  read: ProfileRead,
+  signal: AbortSignal,
+): AsyncGenerator<ProfileItem> {
   const rowCount = rowCountOf(table);
   const columnAge = statisticsAge(table, ANALYZE_TIMES);
   yield { kind: 'table', table: { rowCount, rowCountExact: false, sampleRows: 0, source: 'pg_stats', statisticsAge: statisticsAge(table, ROW_COUNT_TIMES) } };
@@ -95,7 +101,12 @@ export async function* statistics(conn: Client, table: TableRow, columns: Catalo
     signal,
   );
   const byName = new Map(rows.map((r) => [r.name, r]));
-  const extremes = await statisticsExtremes(conn, columns.filter((c) => isOrdered(c, renderingOf(c)) && bounded.includes(c)), byName, signal);
+  const extremes = await statisticsExtremes(
+    conn,
+    columns.filter((c) => isOrdered(c, renderingOf(c)) && bounded.includes(c)),
+    byName,
+    signal,
+  );
   for (const [i, c] of columns.entries()) {
     const rendering = renderings[i] ?? 'other';
     const s = byName.get(c.name);
@@ -152,7 +163,12 @@ async function statisticsExtremes(
   });
   const out = new Map<string, { min: string | null; max: string | null }>();
   if (!wanted.length) return out;
-  const [row] = await query<Record<string, string | null>>(conn, extremesSql(wanted), wanted.map((w) => w.values), signal);
+  const [row] = await query<Record<string, string | null>>(
+    conn,
+    extremesSql(wanted),
+    wanted.map((w) => w.values),
+    signal,
+  );
   wanted.forEach((w, i) => out.set(w.name, { min: row?.[`min${i}`] ?? null, max: row?.[`max${i}`] ?? null }));
   return out;
 }
@@ -164,4 +180,3 @@ export function downsample<T>(bounds: T[], buckets: number): T[] {
   for (let i = 0; i <= buckets; i++) out.push(bounds[Math.round((i * (bounds.length - 1)) / buckets)] as T);
   return out;
 }
-

@@ -24,12 +24,7 @@ export function closedByCancel(client: Client): boolean {
  * core `AbortedError` only once that is done, so nothing keeps running on the server.
  * Values go as bind parameters only: never build `sql` from names.
  */
-export async function query<R extends QueryResultRow>(
-  client: Client,
-  sql: string,
-  params: readonly unknown[],
-  signal: AbortSignal,
-): Promise<R[]> {
+export async function query<R extends QueryResultRow>(client: Client, sql: string, params: readonly unknown[], signal: AbortSignal): Promise<R[]> {
   throwIfAborted(signal);
   const running = client.query<R>(sql, params as unknown[]);
   let onAbort: (() => void) | undefined;

@@ -45,7 +45,8 @@ export interface CatalogColumn {
 }
 
 /** How a value of a scalar type is rendered. */
-export type ScalarRendering = 'integer' | 'decimal' | 'float4' | 'float8' | 'boolean' | 'text' | 'timestamptz' | 'timestamp' | 'date' | 'time' | 'bytes' | 'json' | 'other';
+export type ScalarRendering =
+  'integer' | 'decimal' | 'float4' | 'float8' | 'boolean' | 'text' | 'timestamptz' | 'timestamp' | 'date' | 'time' | 'bytes' | 'json' | 'other';
 
 /**
  * How a column is read (`to_json`: through `to_jsonb(col)::text` in the SELECT) and rendered;
@@ -141,7 +142,9 @@ export function renderCell(value: string | null, rendering: Rendering): Cell {
       return { kind: 'time', value: m ? `${m[1]}${m[2] ? offset(m[2]) : ''}` : value };
     }
     case 'bytes':
-      return value.startsWith('\\x') ? { kind: 'bytes', value: Buffer.from(value.slice(2), 'hex').toString('base64') } : { kind: 'bytes', value: Buffer.from(value).toString('base64') };
+      return value.startsWith('\\x')
+        ? { kind: 'bytes', value: Buffer.from(value.slice(2), 'hex').toString('base64') }
+        : { kind: 'bytes', value: Buffer.from(value).toString('base64') };
     case 'json':
     case 'to_json':
       return { kind: 'json', value };

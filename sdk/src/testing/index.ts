@@ -31,7 +31,14 @@ export type {
   ValidateDataSourceResponse,
 } from '@sourced/api';
 export type { Cell as PreviewCell, PreviewColumn, PreviewHeader, PreviewRow, PreviewRows, PreviewSummary, TableRef } from '@sourced/api';
-export type { ColumnFigureMethods as ProfiledColumnMethods, ColumnProfile as ProfiledColumn, ProfileHeader, ProfileSummary, TypeFrequency, ValueFrequency } from '@sourced/api';
+export type {
+  ColumnFigureMethods as ProfiledColumnMethods,
+  ColumnProfile as ProfiledColumn,
+  ProfileHeader,
+  ProfileSummary,
+  TypeFrequency,
+  ValueFrequency,
+} from '@sourced/api';
 export { FigureMethod } from '@sourced/api';
 export { ProfileMode as ProfileModeEnum } from '@sourced/api';
 export { CheckStatus } from '@sourced/api';

@@ -23,7 +23,11 @@ export interface ConfiguredDaemon {
 }
 
 /** `files` are written beside the config file first (paths in the config are relative to it). */
-export async function startConfiguredDaemon(config: Record<string, unknown>, env: Record<string, string> = {}, files: Record<string, string> = {}): Promise<ConfiguredDaemon> {
+export async function startConfiguredDaemon(
+  config: Record<string, unknown>,
+  env: Record<string, string> = {},
+  files: Record<string, string> = {},
+): Promise<ConfiguredDaemon> {
   const dir = mkdtempSync(join(tmpdir(), 'sourced-hardened-'));
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text, { mode: 0o600 });
   const file = join(dir, 'sourced.json');
@@ -80,10 +84,17 @@ export function healthCheck(address: string, deadlineMs = 3_000): Promise<string
   const client = new Client(address, credentials.createInsecure());
   return new Promise<string>((resolve) => {
     // An empty HealthCheckRequest; the answer { status: SERVING } is 08 01.
-    client.makeUnaryRequest('/grpc.health.v1.Health/Check', (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), { deadline: Date.now() + deadlineMs }, (error, r) => {
-      if (error) resolve(status[error.code] ?? String(error.code));
-      else resolve(r?.equals(Buffer.from([8, 1])) ? 'SERVING' : `answer ${r?.toString('hex')}`);
-    });
+    client.makeUnaryRequest(
+      '/grpc.health.v1.Health/Check',
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      Buffer.alloc(0),
+      { deadline: Date.now() + deadlineMs },
+      (error, r) => {
+        if (error) resolve(status[error.code] ?? String(error.code));
+        else resolve(r?.equals(Buffer.from([8, 1])) ? 'SERVING' : `answer ${r?.toString('hex')}`);
+      },
+    );
   }).finally(() => client.close());
 }
 

@@ -145,9 +145,16 @@ export class KmsStandIn {
         this.reply(res, error);
       } else this.json(res, status, payload);
     };
-    const verified = await verifySigV4({ method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body }, this.keys, { region: this.region, service: 'kms' });
+    const verified = await verifySigV4({ method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body }, this.keys, {
+      region: this.region,
+      service: 'kms',
+    });
     if ('type' in verified) return send(verified.status, undefined, verified);
-    if (String(req.headers['content-type'] ?? '').split(';')[0].trim() !== JSON_11) {
+    if (
+      String(req.headers['content-type'] ?? '')
+        .split(';')[0]
+        .trim() !== JSON_11
+    ) {
       return send(400, undefined, { status: 400, type: 'SerializationException', message: `expected content-type ${JSON_11}` });
     }
     let input: Record<string, unknown>;
@@ -177,8 +184,20 @@ export class KmsStandIn {
       call.keyArn = key?.arn;
       if (input.KeyId !== undefined) {
         const named = this.resolveKey(input.KeyId);
-        if (!named) return send(400, undefined, { status: 400, type: 'NotFoundException', message: `Key '${String(input.KeyId)}' does not exist`, messageKey: 'message' });
-        if (key && named.arn !== key.arn) return send(400, undefined, { status: 400, type: 'IncorrectKeyException', message: 'The key ID in the request does not identify a CMK that can perform this operation.', messageKey: 'message' });
+        if (!named)
+          return send(400, undefined, {
+            status: 400,
+            type: 'NotFoundException',
+            message: `Key '${String(input.KeyId)}' does not exist`,
+            messageKey: 'message',
+          });
+        if (key && named.arn !== key.arn)
+          return send(400, undefined, {
+            status: 400,
+            type: 'IncorrectKeyException',
+            message: 'The key ID in the request does not identify a CMK that can perform this operation.',
+            messageKey: 'message',
+          });
       }
       if (!key) return send(400, undefined, { status: 400, type: 'InvalidCiphertextException', message: '', messageKey: 'message' });
       const refused = this.usable(key, key.arn);
@@ -198,7 +217,14 @@ export class KmsStandIn {
   }
 
   private aad(context: Record<string, string>): Buffer {
-    return Buffer.from(JSON.stringify(Object.keys(context).sort().map((k) => [k, context[k]])), 'utf8');
+    return Buffer.from(
+      JSON.stringify(
+        Object.keys(context)
+          .sort()
+          .map((k) => [k, context[k]]),
+      ),
+      'utf8',
+    );
   }
 
   private wrap(key: StoredKey, dataKey: Buffer, context: Record<string, string>): Buffer {

@@ -97,12 +97,20 @@ export class SecretsManagerStandIn {
   putSecret(name: string, value: string | Uint8Array, options: { stages?: string[]; versionId?: string } = {}): { arn: string; versionId: string } {
     let secret = this.secrets.get(name);
     if (!secret) {
-      const suffix = randomBytes(6).toString('base64').replace(/[^A-Za-z0-9]/g, 'x').slice(0, 6);
+      const suffix = randomBytes(6)
+        .toString('base64')
+        .replace(/[^A-Za-z0-9]/g, 'x')
+        .slice(0, 6);
       secret = { name, arn: `arn:aws:secretsmanager:${this.region}:${this.accountId}:secret:${name}-${suffix}`, versions: [], deleted: false };
       this.secrets.set(name, secret);
     }
     const stages = new Set(options.stages ?? ['AWSCURRENT']);
-    const version: Version = { versionId: options.versionId ?? randomUUID(), value: typeof value === 'string' ? value : Buffer.from(value), stages, created: new Date() };
+    const version: Version = {
+      versionId: options.versionId ?? randomUUID(),
+      value: typeof value === 'string' ? value : Buffer.from(value),
+      stages,
+      created: new Date(),
+    };
     if (stages.has('AWSCURRENT')) {
       const current = secret.versions.find((v) => v.stages.has('AWSCURRENT'));
       if (current) {
@@ -239,12 +247,19 @@ export class SecretsManagerStandIn {
     if (req.method !== 'POST' || new URL(req.url ?? '/', 'http://x').pathname !== '/') {
       return send(404, undefined, { status: 404, type: 'UnknownOperationException', message: `${req.method} ${req.url} is not an operation` });
     }
-    const verified = await verifySigV4({ method: req.method, url: req.url ?? '/', headers: req.headers, body }, this.keys, { region: this.region, service: 'secretsmanager' });
+    const verified = await verifySigV4({ method: req.method, url: req.url ?? '/', headers: req.headers, body }, this.keys, {
+      region: this.region,
+      service: 'secretsmanager',
+    });
     if ('type' in verified) return send(verified.status, undefined, verified);
     call.region = verified.region;
     call.accessKeyId = verified.key.accessKeyId;
 
-    if (String(req.headers['content-type'] ?? '').split(';')[0].trim() !== JSON_11) {
+    if (
+      String(req.headers['content-type'] ?? '')
+        .split(';')[0]
+        .trim() !== JSON_11
+    ) {
       return send(400, undefined, { status: 400, type: 'SerializationException', message: `expected content-type ${JSON_11}` });
     }
     if (this.throttled > 0) {
@@ -254,7 +269,11 @@ export class SecretsManagerStandIn {
     const failure = this.failures[0];
     if (failure) {
       if (--failure.count <= 0) this.failures.shift();
-      return send(failure.status, undefined, { status: failure.status, type: failure.status >= 500 ? 'InternalServiceError' : 'InvalidRequestException', message: 'An error occurred on the server side.' });
+      return send(failure.status, undefined, {
+        status: failure.status,
+        type: failure.status >= 500 ? 'InternalServiceError' : 'InvalidRequestException',
+        message: 'An error occurred on the server side.',
+      });
     }
 
     if (operation !== 'GetSecretValue') {
@@ -268,7 +287,11 @@ export class SecretsManagerStandIn {
   private getSecretValue(input: Record<string, unknown>, key: StandInAccessKey): Record<string, unknown> | AwsErrorReply {
     const { SecretId: secretId, VersionId: versionId, VersionStage: versionStage } = input;
     if (typeof secretId !== 'string' || secretId.length === 0 || secretId.length > 2048) {
-      return { status: 400, type: 'InvalidParameterException', message: 'Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!' };
+      return {
+        status: 400,
+        type: 'InvalidParameterException',
+        message: 'Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!',
+      };
     }
     if (versionId !== undefined && (typeof versionId !== 'string' || versionId.length < 32 || versionId.length > 64)) {
       return { status: 400, type: 'InvalidParameterException', message: 'Invalid versionId. The length must be between 32 and 64 characters.' };
@@ -291,14 +314,16 @@ export class SecretsManagerStandIn {
     let version: Version | undefined;
     if (typeof versionId === 'string') {
       version = secret.versions.find((v) => v.versionId === versionId);
-      if (!version) return { status: 400, type: 'ResourceNotFoundException', message: `Secrets Manager can't find the specified secret value for VersionId: ${versionId}` };
+      if (!version)
+        return { status: 400, type: 'ResourceNotFoundException', message: `Secrets Manager can't find the specified secret value for VersionId: ${versionId}` };
       if (typeof versionStage === 'string' && !version.stages.has(versionStage)) {
         return { status: 400, type: 'InvalidRequestException', message: 'You provided a VersionStage that is not associated to the provided VersionId.' };
       }
     } else {
       const stage = typeof versionStage === 'string' ? versionStage : 'AWSCURRENT';
       version = secret.versions.find((v) => v.stages.has(stage));
-      if (!version) return { status: 400, type: 'ResourceNotFoundException', message: `Secrets Manager can't find the specified secret value for staging label: ${stage}` };
+      if (!version)
+        return { status: 400, type: 'ResourceNotFoundException', message: `Secrets Manager can't find the specified secret value for staging label: ${stage}` };
     }
     return {
       ARN: secret.arn,

@@ -32,10 +32,16 @@ export interface VerifiedRequest {
   service: string;
 }
 
-const AUTHORIZATION = /^AWS4-HMAC-SHA256 Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/([^/,\s]+)\/aws4_request,\s*SignedHeaders=([a-z0-9;._-]+),\s*Signature=([0-9a-f]{64})$/;
+const AUTHORIZATION =
+  /^AWS4-HMAC-SHA256 Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/([^/,\s]+)\/aws4_request,\s*SignedHeaders=([a-z0-9;._-]+),\s*Signature=([0-9a-f]{64})$/;
 const FIVE_MINUTES = 5 * 60_000;
 
-const invalidToken = (): AwsErrorReply => ({ status: 400, type: 'UnrecognizedClientException', message: 'The security token included in the request is invalid.', messageKey: 'message' });
+const invalidToken = (): AwsErrorReply => ({
+  status: 400,
+  type: 'UnrecognizedClientException',
+  message: 'The security token included in the request is invalid.',
+  messageKey: 'message',
+});
 const badSignature = (detail = ''): AwsErrorReply => ({
   status: 403,
   type: 'InvalidSignatureException',
@@ -62,7 +68,12 @@ export async function verifySigV4(
   if (!authorization) return { status: 400, type: 'MissingAuthenticationTokenException', message: 'Missing Authentication Token', messageKey: 'message' };
   const m = AUTHORIZATION.exec(authorization);
   if (!m) {
-    return { status: 400, type: 'IncompleteSignatureException', message: `Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters.`, messageKey: 'message' };
+    return {
+      status: 400,
+      type: 'IncompleteSignatureException',
+      message: `Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters.`,
+      messageKey: 'message',
+    };
   }
   const [, accessKeyId, shortDate, region, service, signedHeaderList, signature] = m;
   const key = keys.get(accessKeyId);
@@ -70,8 +81,17 @@ export async function verifySigV4(
 
   const amzDate = header(request.headers, 'x-amz-date');
   const signingDate = amzDate ? parseAmzDate(amzDate) : undefined;
-  if (!amzDate || !signingDate) return { status: 400, type: 'IncompleteSignatureException', message: 'Authorization header requires existence of either a \'X-Amz-Date\' or a \'Date\' header.', messageKey: 'message' };
-  if (amzDate.slice(0, 8) !== shortDate) return badSignature(` Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${shortDate}' != '${amzDate.slice(0, 8)}'`);
+  if (!amzDate || !signingDate)
+    return {
+      status: 400,
+      type: 'IncompleteSignatureException',
+      message: "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
+      messageKey: 'message',
+    };
+  if (amzDate.slice(0, 8) !== shortDate)
+    return badSignature(
+      ` Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${shortDate}' != '${amzDate.slice(0, 8)}'`,
+    );
   if (Math.abs(now - signingDate.getTime()) > FIVE_MINUTES) {
     return badSignature(` Signature expired: ${amzDate} is now earlier or later than the allowed window (5 min.)`);
   }
@@ -82,7 +102,8 @@ export async function verifySigV4(
   if (!signed.includes('host') || !signed.includes('x-amz-date')) return badSignature(' SignedHeaders must include host and x-amz-date.');
   if (key.sessionToken !== undefined) {
     if (header(request.headers, 'x-amz-security-token') !== key.sessionToken) return invalidToken();
-    if (key.expired) return { status: 400, type: 'ExpiredTokenException', message: 'The security token included in the request is expired', messageKey: 'message' };
+    if (key.expired)
+      return { status: 400, type: 'ExpiredTokenException', message: 'The security token included in the request is expired', messageKey: 'message' };
   } else if (header(request.headers, 'x-amz-security-token') !== undefined) {
     return invalidToken();
   }
@@ -122,8 +143,12 @@ export async function verifySigV4(
   if (expectedSigned !== signedHeaderList || !timingSafeEqual(Buffer.from(expectedSignature.padEnd(64, '0')), Buffer.from(signature))) {
     // AWS appends what it computed; a client must never show this text (it holds signed
     // headers such as the session token). The provider's scrubber is tested against it.
-    const canonical = [request.method, url.pathname, url.search.slice(1), ...signed.map((n) => `${n}:${headers[n]}`), '', signedHeaderList, bodyHash].join('\n');
-    return badSignature(`\n\nThe Canonical String for this request should have been\n'${canonical}'\n\nThe String-to-Sign should have been\n'AWS4-HMAC-SHA256\n${amzDate}\n${shortDate}/${region}/${service}/aws4_request\n${createHash('sha256').update(canonical).digest('hex')}'\n`);
+    const canonical = [request.method, url.pathname, url.search.slice(1), ...signed.map((n) => `${n}:${headers[n]}`), '', signedHeaderList, bodyHash].join(
+      '\n',
+    );
+    return badSignature(
+      `\n\nThe Canonical String for this request should have been\n'${canonical}'\n\nThe String-to-Sign should have been\n'AWS4-HMAC-SHA256\n${amzDate}\n${shortDate}/${region}/${service}/aws4_request\n${createHash('sha256').update(canonical).digest('hex')}'\n`,
+    );
   }
   return { key, region, service };
 }

@@ -274,10 +274,26 @@ export class AzureStandIn {
 function faultReply(fault: Required<Fault>): Reply {
   const headers: Record<string, string> = fault.retryAfterSeconds > 0 ? { 'retry-after': String(fault.retryAfterSeconds) } : {};
   if (fault.status === 429) {
-    if (fault.target === 'token') return { status: 429, headers, body: { error: 'temporarily_unavailable', error_description: 'AADSTS50196: The server terminated an operation because it encountered a client request loop.' } };
-    return { ...vaultError(429, 'Throttled', 'Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached'), headers };
+    if (fault.target === 'token')
+      return {
+        status: 429,
+        headers,
+        body: {
+          error: 'temporarily_unavailable',
+          error_description: 'AADSTS50196: The server terminated an operation because it encountered a client request loop.',
+        },
+      };
+    return {
+      ...vaultError(429, 'Throttled', 'Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached'),
+      headers,
+    };
   }
-  if (fault.target === 'token') return { status: fault.status, headers, body: { error: 'server_error', error_description: 'AADSTS90033: A transient error has occurred. Please try again.' } };
+  if (fault.target === 'token')
+    return {
+      status: fault.status,
+      headers,
+      body: { error: 'server_error', error_description: 'AADSTS90033: A transient error has occurred. Please try again.' },
+    };
   return { ...vaultError(fault.status, 'InternalServerError', 'An unexpected error occurred.'), headers };
 }
 

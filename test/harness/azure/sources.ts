@@ -52,7 +52,11 @@ export function keyVaultSource(pg: ServerInfo, kv: AzureStandIn, options: KeyVau
     cloudConfig: {
       ...(options.app ? { azureTenantId: options.app.tenantId, azureClientId: options.app.clientId } : {}),
       ...(secret
-        ? { azureClientSecret: { source: 'inline' in secret ? { $case: 'inlineValue', value: secret.inline } : { $case: 'reference', value: secret.reference } } }
+        ? {
+            azureClientSecret: {
+              source: 'inline' in secret ? { $case: 'inlineValue', value: secret.inline } : { $case: 'reference', value: secret.reference },
+            },
+          }
         : {}),
       ...options.cloudConfig,
     },
@@ -75,5 +79,9 @@ export function failedLinks(t: TestDaemon, from: number): { link: string; reason
 /** Everything a caller or an operator could see: events, errors, log lines and spans. */
 export function everythingVisible(t: TestDaemon, seen: unknown[]): string {
   const spans = t.spans.getFinishedSpans().map((s) => ({ n: s.name, a: s.attributes, e: s.events, st: s.status }));
-  return [JSON.stringify(seen, (_k, v: unknown) => (v instanceof Error ? { name: v.name, message: v.message, details: (v as { details?: unknown }).details } : v)), ...t.logs, JSON.stringify(spans)].join('\n');
+  return [
+    JSON.stringify(seen, (_k, v: unknown) => (v instanceof Error ? { name: v.name, message: v.message, details: (v as { details?: unknown }).details } : v)),
+    ...t.logs,
+    JSON.stringify(spans),
+  ].join('\n');
 }

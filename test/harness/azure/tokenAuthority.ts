@@ -58,7 +58,12 @@ export class TokenAuthority {
   /** `GET /<tenant>/v2.0/.well-known/openid-configuration`. */
   openIdConfiguration(tenantId: string): Reply {
     if (!this.knowsTenant(tenantId)) {
-      return this.error(400, 'invalid_tenant', 90002, `Tenant '${tenantId}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`);
+      return this.error(
+        400,
+        'invalid_tenant',
+        90002,
+        `Tenant '${tenantId}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
+      );
     }
     const base = `${this.baseUrl()}/${tenantId}`;
     return {
@@ -97,7 +102,15 @@ export class TokenAuthority {
     const scope = form.get('scope') ?? '';
     const facts = { clientId, grantType, scope };
     if (!this.knowsTenant(tenantId)) {
-      return { ...facts, ...this.error(400, 'invalid_request', 90002, `Tenant '${tenantId}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`) };
+      return {
+        ...facts,
+        ...this.error(
+          400,
+          'invalid_request',
+          90002,
+          `Tenant '${tenantId}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
+        ),
+      };
     }
     if (grantType !== 'client_credentials') {
       return { ...facts, ...this.error(400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grantType}'.`) };
@@ -106,7 +119,12 @@ export class TokenAuthority {
     if (!app || app.tenantId !== tenantId) {
       return {
         ...facts,
-        ...this.error(400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory '${tenantId}'. This can happen if the application has not been installed by the administrator of the tenant.`),
+        ...this.error(
+          400,
+          'unauthorized_client',
+          700016,
+          `Application with identifier '${clientId}' was not found in the directory '${tenantId}'. This can happen if the application has not been installed by the administrator of the tenant.`,
+        ),
       };
     }
     const given = Buffer.from(form.get('client_secret') ?? '');
@@ -114,12 +132,25 @@ export class TokenAuthority {
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       return {
         ...facts,
-        ...this.error(401, 'invalid_client', 7000215, `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`),
+        ...this.error(
+          401,
+          'invalid_client',
+          7000215,
+          `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
+        ),
       };
     }
     const asked = scope.split(' ').filter(Boolean).join(' ');
     if (asked !== `${VAULT_RESOURCE}/.default` && asked !== `${DATABASE_RESOURCE}/.default`) {
-      return { ...facts, ...this.error(400, 'invalid_scope', 70011, `The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid: '${scope}'.`) };
+      return {
+        ...facts,
+        ...this.error(
+          400,
+          'invalid_scope',
+          70011,
+          `The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid: '${scope}'.`,
+        ),
+      };
     }
     const token = asked === `${DATABASE_RESOURCE}/.default` && this.databaseToken ? this.databaseToken : randomBytes(48).toString('base64url');
     this.tokens.set(token, { token, tenantId, clientId, scope, expiresAt: Date.now() + this.tokenLifetimeSeconds * 1000, revoked: false });
@@ -136,7 +167,8 @@ export class TokenAuthority {
     if (!m) return { problem: 'AKV10000: Request is missing a Bearer or PoP token.' };
     const issued = this.tokens.get(m[1]);
     if (!issued || issued.revoked) return { problem: 'AKV10022: Invalid audience. Expected https://vault.azure.net, found: (unknown token).' };
-    if (issued.scope.split(' ').filter(Boolean).join(' ') !== `${VAULT_RESOURCE}/.default`) return { problem: `AKV10022: Invalid audience. Expected https://vault.azure.net, found: ${DATABASE_RESOURCE}.` };
+    if (issued.scope.split(' ').filter(Boolean).join(' ') !== `${VAULT_RESOURCE}/.default`)
+      return { problem: `AKV10022: Invalid audience. Expected https://vault.azure.net, found: ${DATABASE_RESOURCE}.` };
     if (issued.expiresAt <= Date.now()) return { problem: 'AKV10032: Invalid token: the token has expired.' };
     if (issued.tenantId !== tenantId) return { problem: `AKV10032: Invalid issuer. Expected one of https://sts.windows.net/${tenantId}/.` };
     const app = this.apps.get(issued.clientId);
@@ -147,7 +179,10 @@ export class TokenAuthority {
   private error(status: number, error: string, code: number, description: string): Reply {
     const traceId = randomUUID();
     const correlationId = randomUUID();
-    const timestamp = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+    const timestamp = new Date()
+      .toISOString()
+      .replace('T', ' ')
+      .replace(/\.\d+Z$/, 'Z');
     this.errorIds.push(traceId, correlationId);
     return {
       status,

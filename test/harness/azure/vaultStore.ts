@@ -67,7 +67,7 @@ export class VaultStore {
       );
     }
     const versions = this.secrets.get(name) ?? [];
-    const found = version === undefined ? [...versions].reverse().find((v) => v.enabled) ?? versions.at(-1) : versions.find((v) => v.version === version);
+    const found = version === undefined ? ([...versions].reverse().find((v) => v.enabled) ?? versions.at(-1)) : versions.find((v) => v.version === version);
     if (!found) {
       const id = version === undefined ? name : `${name}/${version}`;
       return vaultError(

@@ -242,10 +242,12 @@ class StandIn implements MongoStandIn {
         return;
       }
       for (const frame of frames) {
-        queue = queue.then(() => this.handle(conn, frame)).catch((error: unknown) => {
-          this.log(`closing ${conn.client}: ${(error as Error).message}`);
-          socket.destroy();
-        });
+        queue = queue
+          .then(() => this.handle(conn, frame))
+          .catch((error: unknown) => {
+            this.log(`closing ${conn.client}: ${(error as Error).message}`);
+            socket.destroy();
+          });
       }
     });
     socket.on('error', () => undefined);
@@ -641,7 +643,12 @@ class StandIn implements MongoStandIn {
   // ---- cursors ----
 
   /** The first batch of a cursor (the `cursor.batchSize` of a command, or `batchSize` of a find); the rest waits for getMore. */
-  private cursorReply(ns: string, docs: Document[], cmd: Document, options: { batchSize?: unknown; singleBatch?: boolean } = { batchSize: (cmd.cursor as Document | undefined)?.batchSize }): Document {
+  private cursorReply(
+    ns: string,
+    docs: Document[],
+    cmd: Document,
+    options: { batchSize?: unknown; singleBatch?: boolean } = { batchSize: (cmd.cursor as Document | undefined)?.batchSize },
+  ): Document {
     const batchSize = options.batchSize === undefined ? FIRST_BATCH : Number(options.batchSize);
     const first = docs.slice(0, batchSize);
     const rest = docs.slice(batchSize);

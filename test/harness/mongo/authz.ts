@@ -93,9 +93,7 @@ export class Grants {
 
   /** Whether the user may run `action` on a collection, a database (no collection) or the cluster (no database). */
   can(action: string, db?: string, collection?: string): boolean {
-    return this.privileges.some(
-      (p) => (p.actions.includes(action) || p.actions.includes('anyAction')) && this.covers(p.resource, db, collection),
-    );
+    return this.privileges.some((p) => (p.actions.includes(action) || p.actions.includes('anyAction')) && this.covers(p.resource, db, collection));
   }
 
   /** Whether the user holds any privilege in a database (what listDatabases with authorizedDatabases shows). */

@@ -76,7 +76,13 @@ function toRegExp(pattern: unknown, options?: unknown): RegExp {
 }
 
 const isOperatorDoc = (v: unknown): v is Document =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date) && !(v as { _bsontype?: string })._bsontype && Object.keys(v).length > 0 && Object.keys(v).every((k) => k.startsWith('$'));
+  v !== null &&
+  typeof v === 'object' &&
+  !Array.isArray(v) &&
+  !(v instanceof Date) &&
+  !(v as { _bsontype?: string })._bsontype &&
+  Object.keys(v).length > 0 &&
+  Object.keys(v).every((k) => k.startsWith('$'));
 
 /** Whether one value (or any element of an array value) satisfies a condition. */
 function matchesCondition(values: unknown[], condition: unknown): boolean {

@@ -52,9 +52,17 @@ function unsetPath(target: Document, path: string): void {
 }
 
 /** An operator expression: an object whose one key starts with `$`. */
-const isOperator = (v: unknown): v is Document => typeof v === 'object' && v !== null && !Array.isArray(v) && !('_bsontype' in v) && !(v instanceof Date) && Object.keys(v).length === 1 && Object.keys(v)[0].startsWith('$');
+const isOperator = (v: unknown): v is Document =>
+  typeof v === 'object' &&
+  v !== null &&
+  !Array.isArray(v) &&
+  !('_bsontype' in v) &&
+  !(v instanceof Date) &&
+  Object.keys(v).length === 1 &&
+  Object.keys(v)[0].startsWith('$');
 /** An expression object of `$project` (`{ a: '$x', b: { $literal: 1 } }`), not a BSON value. */
-const isExpressionObject = (v: unknown): v is Document => typeof v === 'object' && v !== null && !Array.isArray(v) && !('_bsontype' in v) && !(v instanceof Date) && !(v instanceof Uint8Array);
+const isExpressionObject = (v: unknown): v is Document =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !('_bsontype' in v) && !(v instanceof Date) && !(v instanceof Uint8Array);
 
 /**
  * Evaluates an aggregation expression over a document: field paths (`$a.b`), variables
@@ -89,7 +97,7 @@ export function evaluate(expr: unknown, doc: Document, vars: Record<string, unkn
         const { input, as = 'this', in: body } = arg as Document;
         const items = evaluate(input, doc, vars);
         if (items === undefined || items === null) return null;
-        if (!Array.isArray(items)) throw new CommandError(16883, 'Location16883', "input to $map must be an array not object");
+        if (!Array.isArray(items)) throw new CommandError(16883, 'Location16883', 'input to $map must be an array not object');
         return items.map((item) => evaluate(body, doc, { ...vars, [String(as)]: item }));
       }
       case '$type':

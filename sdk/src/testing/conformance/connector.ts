@@ -17,12 +17,24 @@ import { collect, richStatusOf, startTestDaemon, type TestDaemon } from '../star
 import { Captured, none, pollUntil, secretLabels, testRegistrar, UPPER_SNAKE_CASE, vitestApi, loadedPlugins } from './shared';
 import type { ConformanceSource, ConnectorConformanceOptions } from './types';
 import type { RichStatus } from '@sourced/api';
-import { collectionsOf, compareKeys, entitiesOf, failedChecks, finishedCheckProblems, relationsOf, statusOf, summaryOf, typeFixtureProblems, validationStreamProblems } from './streamChecks';
+import {
+  collectionsOf,
+  compareKeys,
+  entitiesOf,
+  failedChecks,
+  finishedCheckProblems,
+  relationsOf,
+  statusOf,
+  summaryOf,
+  typeFixtureProblems,
+  validationStreamProblems,
+} from './streamChecks';
 
 /** Test names of the connector suite, as a plugin author reads them in a failure (and lists them in `knownFailures`). */
 export const CONNECTOR_TESTS = {
   listed: 'is listed by ListPlugins as LOADED, with its connector type and the validate and discover capabilities',
-  validationStream: 'validation of the good source streams checkStarted/checkFinished pairs with unique check ids, a report per endpoint and a closing summary with ok=true',
+  validationStream:
+    'validation of the good source streams checkStarted/checkFinished pairs with unique check ids, a report per endpoint and a closing summary with ok=true',
   validationChecks: 'every finished check has a status, a message, a hint when FAILED or WARNING, and a non-negative duration',
   wrongPasswordValidation: 'validation with a wrong password fails at a check with a hint, and the summary says ok=false',
   wrongPasswordDiscovery: 'discovery with a wrong password ends with PERMISSION_DENIED and the same UPPER_SNAKE_CASE ErrorInfo reason twice',
@@ -35,12 +47,12 @@ export const CONNECTOR_TESTS = {
   batching: 'discovery with batch size 1, 2 and the default yields the same entities in the same order',
   resume: 'a discovery cancelled after its first batch with a cursor, resumed from that cursor, yields every entity exactly once',
   cancelFrees: 'a cancelled discovery frees its connections',
-  preview: 'with the preview capability: the first entity previews as a header, rows of one cell per column (at most the limit) and a summary; an unknown table is NOT_FOUND (TABLE_NOT_FOUND)',
+  preview:
+    'with the preview capability: the first entity previews as a header, rows of one cell per column (at most the limit) and a summary; an unknown table is NOT_FOUND (TABLE_NOT_FOUND)',
   profile: 'with the profile capability: the first entity profiles (STATISTICS) as a header, one event per named column and a summary that counts them',
   typeFixture: 'with a type fixture: its preview returns every declared cell, kind and value, row by row and column by column',
   noLeaks: 'no secret appears in any stream event, error status, log line or span',
 } as const;
-
 
 /**
  * Registers a vitest `describe` block that checks a connector against what every connector of
@@ -133,7 +145,10 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
      * Reads a discovery until its first batch with a cursor, then cancels the call; resolves
      * when the call has ended, with the events read up to that batch and the cursor.
      */
-    function discoverUntilCursor(request: Partial<DiscoverDataSourceRequest>, what: string): Promise<{ events: DiscoverDataSourceResponse[]; cursor?: string; ended: string }> {
+    function discoverUntilCursor(
+      request: Partial<DiscoverDataSourceRequest>,
+      what: string,
+    ): Promise<{ events: DiscoverDataSourceResponse[]; cursor?: string; ended: string }> {
       const call: ClientReadableStream<DiscoverDataSourceResponse> = daemon().discoverStream(request);
       const events: DiscoverDataSourceResponse[] = [];
       let cursor: string | undefined;
@@ -161,25 +176,34 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
     const fullDiscovery = () => (full ??= discover({ dataSource: good.dataSource }, 'the good source'));
     const goodValidationRun = () => (goodValidation ??= validate(good, 'the good source'));
 
-    beforeAll(async () => {
-      t = await startTestDaemon({ plugins: [options.plugin], config: options.config });
-      good = await options.source();
-      wrong = options.wrongPassword ? await options.wrongPassword() : undefined;
-      unreachable = await options.unreachable();
-    }, Math.max(timeoutMs, 60_000));
+    beforeAll(
+      async () => {
+        t = await startTestDaemon({ plugins: [options.plugin], config: options.config });
+        good = await options.source();
+        wrong = options.wrongPassword ? await options.wrongPassword() : undefined;
+        unreachable = await options.unreachable();
+      },
+      Math.max(timeoutMs, 60_000),
+    );
 
-    afterAll(async () => {
-      try {
-        await t?.stop();
-      } finally {
-        await options.teardown?.();
-      }
-    }, Math.max(timeoutMs, 60_000));
+    afterAll(
+      async () => {
+        try {
+          await t?.stop();
+        } finally {
+          await options.teardown?.();
+        }
+      },
+      Math.max(timeoutMs, 60_000),
+    );
 
     test(T.listed, async () => {
       const plugins = await loadedPlugins(expect, daemon(), unknownNames());
       const record = plugins.find((p) => p.connectors.includes(options.type));
-      expect(record, `no loaded plugin registers connector type "${options.type}"; loaded: ${plugins.map((p) => `${p.id} [${p.connectors.join(', ')}]`).join('; ')}`).toBeDefined();
+      expect(
+        record,
+        `no loaded plugin registers connector type "${options.type}"; loaded: ${plugins.map((p) => `${p.id} [${p.connectors.join(', ')}]`).join('; ')}`,
+      ).toBeDefined();
       expect(record?.state).toBe(PluginState.PLUGIN_STATE_LOADED);
       expect(record?.capabilities).toEqual(expect.arrayContaining(['validate', 'discover']));
     });
@@ -198,7 +222,11 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
       const runs = [...validations];
       if (wrong) runs.push(await validate(wrong, 'the wrong password'));
       runs.push(await validate(unreachable, 'the unreachable source'));
-      none(expect, runs.flatMap((events) => finishedCheckProblems(events)), 'problems with finished checks');
+      none(
+        expect,
+        runs.flatMap((events) => finishedCheckProblems(events)),
+        'problems with finished checks',
+      );
     });
 
     const failingValidation = (source: () => ConformanceSource, what: string) => async () => {
@@ -207,7 +235,11 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
       none(expect, finishedCheckProblems(events), 'problems with finished checks');
       const failed = failedChecks(events);
       expect(failed.length, `no check failed on ${what}`).toBeGreaterThan(0);
-      none(expect, failed.filter((c) => !c.hint.trim()).map((c) => c.checkId), 'failed checks without a hint');
+      none(
+        expect,
+        failed.filter((c) => !c.hint.trim()).map((c) => c.checkId),
+        'failed checks without a hint',
+      );
       expect(summaryOf(events)?.ok, `the summary of ${what}`).toBe(false);
     };
 
@@ -224,18 +256,33 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
     };
 
     if (options.wrongPassword) {
-      test(T.wrongPasswordValidation, failingValidation(() => wrong as ConformanceSource, 'the wrong password'));
-      test(T.wrongPasswordDiscovery, failingDiscovery(() => wrong as ConformanceSource, 'the wrong password', 7 /* PERMISSION_DENIED */));
+      test(
+        T.wrongPasswordValidation,
+        failingValidation(() => wrong as ConformanceSource, 'the wrong password'),
+      );
+      test(
+        T.wrongPasswordDiscovery,
+        failingDiscovery(() => wrong as ConformanceSource, 'the wrong password', 7 /* PERMISSION_DENIED */),
+      );
     } else {
       skip(T.wrongPasswordValidation);
       skip(T.wrongPasswordDiscovery);
     }
-    test(T.unreachableValidation, failingValidation(() => unreachable, 'the unreachable source'));
-    test(T.unreachableDiscovery, failingDiscovery(() => unreachable, 'the unreachable source'));
+    test(
+      T.unreachableValidation,
+      failingValidation(() => unreachable, 'the unreachable source'),
+    );
+    test(
+      T.unreachableDiscovery,
+      failingDiscovery(() => unreachable, 'the unreachable source'),
+    );
 
     test(T.discoveryStream, async () => {
       const events = await fullDiscovery();
-      expect(events.map((e) => e.sequence), 'sequence numbers').toEqual(events.map((_e, i) => i + 1));
+      expect(
+        events.map((e) => e.sequence),
+        'sequence numbers',
+      ).toEqual(events.map((_e, i) => i + 1));
       const schemasAt = events.findIndex((e) => e.event?.$case === 'schemas');
       if (schemasAt >= 0) expect(schemasAt, 'the schemas event is not the first event').toBe(0);
       const summaries = events.filter((e) => e.event?.$case === 'summary');
@@ -286,14 +333,19 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
     });
 
     test(T.discoveryMinimum, async () => {
-      expect(entitiesOf(await fullDiscovery()).length, `relations and collections of the good source (minimumRelations: ${minimum})`).toBeGreaterThanOrEqual(minimum);
+      expect(entitiesOf(await fullDiscovery()).length, `relations and collections of the good source (minimumRelations: ${minimum})`).toBeGreaterThanOrEqual(
+        minimum,
+      );
     });
 
     test(T.batching, async () => {
       const expected = entitiesOf(await fullDiscovery()).map((e) => e.key);
       for (const batchSize of [1, 2]) {
         const events = await discover({ dataSource: good.dataSource, batchSize }, `the good source, batch size ${batchSize}`);
-        expect(entitiesOf(events).map((e) => e.key), `entities with batch size ${batchSize}`).toEqual(expected);
+        expect(
+          entitiesOf(events).map((e) => e.key),
+          `entities with batch size ${batchSize}`,
+        ).toEqual(expected);
         const sizes = events.flatMap((e) => (e.event?.$case === 'batch' ? [e.event.value.relations.length + e.event.value.collections.length] : []));
         expect(Math.max(0, ...sizes), `the largest batch with batch size ${batchSize}`).toBeLessThanOrEqual(batchSize);
       }
@@ -307,7 +359,11 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
       const rest = await discover({ dataSource: good.dataSource, resumeAfter: first.cursor }, 'the good source, resumed');
       const after = entitiesOf(rest).map((e) => e.key);
       const all = [...before, ...after];
-      none(expect, all.filter((k, i) => all.indexOf(k) !== i), 'entities sent twice');
+      none(
+        expect,
+        all.filter((k, i) => all.indexOf(k) !== i),
+        'entities sent twice',
+      );
       expect(all, 'the cancelled part and the resumed part together').toEqual(expected);
     });
 
@@ -319,10 +375,18 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
       expect(run.ended, 'how the cancelled call ended').toBe('error 1');
       if (options.openSessions) {
         const sessions = options.openSessions;
-        const open = await pollUntil(() => sessions(), (n) => n <= baseline, 10_000);
+        const open = await pollUntil(
+          () => sessions(),
+          (n) => n <= baseline,
+          10_000,
+        );
         expect(open, `sessions open on the source 10 s after the cancel (${baseline} before the discovery)`).toBeLessThanOrEqual(baseline);
       }
-      const held = await pollUntil(() => budget.totalInUse(), (n) => n === 0, 10_000);
+      const held = await pollUntil(
+        () => budget.totalInUse(),
+        (n) => n === 0,
+        10_000,
+      );
       expect(held, "slots of the daemon's connection budget still held 10 s after the cancel").toBe(0);
     });
 
@@ -361,7 +425,10 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
       const entity = await firstEntity();
       const request = (name: string) => ({ dataSource: good.dataSource, table: { schema: entity.schema, name }, columns: [], limit: 2, strategy: 0 });
       const events = await recorded('preview', daemon().dataSources.previewTable(request(entity.name), new Metadata()));
-      expect(events.map((e) => e.sequence), 'sequence numbers').toEqual(events.map((_e, i) => i + 1));
+      expect(
+        events.map((e) => e.sequence),
+        'sequence numbers',
+      ).toEqual(events.map((_e, i) => i + 1));
       expect(events[0]?.event?.$case, 'the first event').toBe('header');
       expect(events.at(-1)?.event?.$case, 'the last event').toBe('summary');
       const header = events[0].event as Extract<PreviewTableResponse['event'], { $case: 'header' }>;
@@ -369,7 +436,15 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
       expect(width, 'columns in the header').toBeGreaterThan(0);
       const rows = events.flatMap((e) => (e.event?.$case === 'rows' ? e.event.value.rows : []));
       expect(rows.length, 'rows of a preview with limit 2').toBeLessThanOrEqual(2);
-      none(expect, rows.flatMap((r, i) => (r.cells.length === width && r.cells.every((c) => c.value !== undefined) ? [] : [`row ${i + 1}: ${r.cells.length} cells for ${width} columns, or a cell without a value`])), 'malformed rows');
+      none(
+        expect,
+        rows.flatMap((r, i) =>
+          r.cells.length === width && r.cells.every((c) => c.value !== undefined)
+            ? []
+            : [`row ${i + 1}: ${r.cells.length} cells for ${width} columns, or a cell without a value`],
+        ),
+        'malformed rows',
+      );
       const summary = events.at(-1)?.event as Extract<PreviewTableResponse['event'], { $case: 'summary' }>;
       expect(summary.value.rows, 'the summary counts the rows sent').toBe(rows.length);
       const missing = await failureOf('preview of a missing table', daemon().dataSources.previewTable(request(MISSING_TABLE), new Metadata()));
@@ -382,16 +457,32 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
       const events = await recorded(
         'profile',
         daemon().dataSources.profileTable(
-          { dataSource: good.dataSource, table: { schema: entity.schema, name: entity.name }, columns: [], mode: ProfileMode.PROFILE_MODE_STATISTICS, sampleRows: 0, mostCommonLimit: 0, histogramBuckets: 0, strategy: 0 },
+          {
+            dataSource: good.dataSource,
+            table: { schema: entity.schema, name: entity.name },
+            columns: [],
+            mode: ProfileMode.PROFILE_MODE_STATISTICS,
+            sampleRows: 0,
+            mostCommonLimit: 0,
+            histogramBuckets: 0,
+            strategy: 0,
+          },
           new Metadata(),
         ),
       );
-      expect(events.map((e) => e.sequence), 'sequence numbers').toEqual(events.map((_e, i) => i + 1));
+      expect(
+        events.map((e) => e.sequence),
+        'sequence numbers',
+      ).toEqual(events.map((_e, i) => i + 1));
       expect(events[0]?.event?.$case, 'the first event').toBe('header');
       expect(events.at(-1)?.event?.$case, 'the last event').toBe('summary');
       const columns = events.flatMap((e) => (e.event?.$case === 'column' ? [e.event.value] : []));
       expect(columns.length, 'column events').toBeGreaterThan(0);
-      none(expect, columns.filter((c) => !c.name).map((_c, i) => `column event ${i + 1} has no name`), 'malformed column events');
+      none(
+        expect,
+        columns.filter((c) => !c.name).map((_c, i) => `column event ${i + 1} has no name`),
+        'malformed column events',
+      );
       const summary = events.at(-1)?.event as Extract<ProfileTableResponse['event'], { $case: 'summary' }>;
       expect(summary.value.columns, 'the summary counts the columns sent').toBe(columns.length);
     });
@@ -401,7 +492,13 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
       test(T.typeFixture, async () => {
         expect((await capabilities()).includes('preview'), 'a type fixture is declared, but the connector does not declare the preview capability').toBe(true);
         const fixture = typeof declared === 'function' ? await declared() : declared;
-        const request = { dataSource: fixture.dataSource ?? good.dataSource, table: fixture.table, columns: fixture.columns, limit: fixture.rows.length + 1, strategy: 0 };
+        const request = {
+          dataSource: fixture.dataSource ?? good.dataSource,
+          table: fixture.table,
+          columns: fixture.columns,
+          limit: fixture.rows.length + 1,
+          strategy: 0,
+        };
         const events = await recorded('type fixture preview', daemon().dataSources.previewTable(request, new Metadata()));
         const header = events[0]?.event;
         expect(header?.$case, 'the first event of the preview').toBe('header');

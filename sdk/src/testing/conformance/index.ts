@@ -2,5 +2,12 @@
 export { describeConnectorConformance, CONNECTOR_TESTS } from './connector';
 export { validationStreamProblems, finishedCheckProblems, typeFixtureProblems } from './streamChecks';
 export { describeSecretProviderConformance, SECRET_PROVIDER_TESTS } from './secretProvider';
-export type { ConformanceSource, ConnectorConformanceOptions, ExpectedCell, SecretProviderConformanceOptions, SecretProviderFixture, TypeFixture } from './types';
+export type {
+  ConformanceSource,
+  ConnectorConformanceOptions,
+  ExpectedCell,
+  SecretProviderConformanceOptions,
+  SecretProviderFixture,
+  TypeFixture,
+} from './types';
 export type { VitestApi } from './shared';

@@ -93,7 +93,9 @@ export function describeSecretProviderConformance(options: SecretProviderConform
 
     /** The provider the daemon registered for the scheme (for the checks the chain's wrapping would hide). */
     function provider(): SecretProvider {
-      const found = daemon().daemon.container.cradle.pluginRegistry.secretProviders().find((p) => p.schemes.includes(scheme));
+      const found = daemon()
+        .daemon.container.cradle.pluginRegistry.secretProviders()
+        .find((p) => p.schemes.includes(scheme));
       if (!found) throw new Error(`no secret provider is registered for ${scheme}://`);
       return found;
     }
@@ -141,28 +143,37 @@ export function describeSecretProviderConformance(options: SecretProviderConform
       throw new Error(`${what} succeeded, but it must fail`);
     }
 
-    beforeAll(async () => {
-      const base = options.config?.secrets ?? DEFAULT_CONFIG.secrets;
-      const secrets = { ...DEFAULT_CONFIG.secrets, ...base, allowedReferences: [...base.allowedReferences, `${scheme}://*`] };
-      t = await startTestDaemon({
-        plugins: isBuiltinSecrets(options.plugin) ? [] : [options.plugin],
-        config: { ...options.config, secrets },
-      });
-      fixture = await options.setup();
-    }, Math.max(timeoutMs, 60_000));
+    beforeAll(
+      async () => {
+        const base = options.config?.secrets ?? DEFAULT_CONFIG.secrets;
+        const secrets = { ...DEFAULT_CONFIG.secrets, ...base, allowedReferences: [...base.allowedReferences, `${scheme}://*`] };
+        t = await startTestDaemon({
+          plugins: isBuiltinSecrets(options.plugin) ? [] : [options.plugin],
+          config: { ...options.config, secrets },
+        });
+        fixture = await options.setup();
+      },
+      Math.max(timeoutMs, 60_000),
+    );
 
-    afterAll(async () => {
-      try {
-        await t?.stop();
-      } finally {
-        await options.teardown?.();
-      }
-    }, Math.max(timeoutMs, 60_000));
+    afterAll(
+      async () => {
+        try {
+          await t?.stop();
+        } finally {
+          await options.teardown?.();
+        }
+      },
+      Math.max(timeoutMs, 60_000),
+    );
 
     test(T.listed, async () => {
       const plugins = await loadedPlugins(expect, daemon(), unknownNames());
       const record = plugins.find((p) => p.secretProviders.includes(scheme));
-      expect(record, `no loaded plugin registers the ${scheme} scheme; loaded: ${plugins.map((p) => `${p.id} [${p.secretProviders.join(', ')}]`).join('; ')}`).toBeDefined();
+      expect(
+        record,
+        `no loaded plugin registers the ${scheme} scheme; loaded: ${plugins.map((p) => `${p.id} [${p.secretProviders.join(', ')}]`).join('; ')}`,
+      ).toBeDefined();
       expect(record?.state).toBe(PluginState.PLUGIN_STATE_LOADED);
     });
 
@@ -171,8 +182,18 @@ export function describeSecretProviderConformance(options: SecretProviderConform
       expect(secret, 'the chain returned no Secret').toBeInstanceOf(Secret);
       // Compared as booleans: a failure message must not print the value.
       expect(secret.reveal() === fixture.existing.value, 'the resolved value is exactly the stored one').toBe(true);
-      const shown = [String(secret), `${secret}`, JSON.stringify(secret), JSON.stringify({ secret }), inspect(secret), inspect({ secret }, { depth: 5, showHidden: true })];
-      expect(shown.some((text) => text.includes(fixture.existing.value)), 'a printed form of the Secret shows its value').toBe(false);
+      const shown = [
+        String(secret),
+        `${secret}`,
+        JSON.stringify(secret),
+        JSON.stringify({ secret }),
+        inspect(secret),
+        inspect({ secret }, { depth: 5, showHidden: true }),
+      ];
+      expect(
+        shown.some((text) => text.includes(fixture.existing.value)),
+        'a printed form of the Secret shows its value',
+      ).toBe(false);
       captured.add('printed forms of the resolved Secret', shown);
       // A second look-up (from the cache) gives the same value.
       expect((await resolve(fixture.existing.reference)).reveal() === fixture.existing.value, 'the second look-up gives the same value').toBe(true);
@@ -196,13 +217,20 @@ export function describeSecretProviderConformance(options: SecretProviderConform
       expect(direct, `the provider threw ${describeFailure(direct)}`).toBeInstanceOf(InputError);
       const violations = (direct as InputError).violations ?? [];
       expect(violations.length, 'field violations of the InputError').toBeGreaterThan(0);
-      none(expect, violations.filter((v) => !v.field.trim() || !v.description.trim()).map((v) => JSON.stringify(v)), 'violations without a field or a description');
+      none(
+        expect,
+        violations.filter((v) => !v.field.trim() || !v.description.trim()).map((v) => JSON.stringify(v)),
+        'violations without a field or a description',
+      );
       // Through the chain it stays the caller's mistake (INVALID_ARGUMENT), now naming the request
       // field the reference came from; a chain that records it as a failed link is accepted too.
       const viaChain = await failure(resolve(malformed), 'resolving the malformed reference');
       if (viaChain instanceof InputError) {
         expect(viaChain.reason, 'the reason the chain reports for the malformed reference').toBe((direct as InputError).reason);
-        expect(viaChain.violations.map((v) => v.field), 'the request field the chain names').toEqual([FIELD]);
+        expect(
+          viaChain.violations.map((v) => v.field),
+          'the request field the chain names',
+        ).toEqual([FIELD]);
       } else {
         expect(viaChain, describeFailure(viaChain)).toBeInstanceOf(SecretResolutionError);
         const reason = (viaChain as SecretResolutionError).attempts.find((a) => a.link.startsWith(`${scheme}://`))?.reason;
@@ -232,11 +260,16 @@ export function describeSecretProviderConformance(options: SecretProviderConform
         return outcome;
       };
       const viaChain = await settle((signal) => resolve(slow.reference, signal, ds));
-      expect(viaChain.kind, `the chain look-up ${bound} ms after it started (cancelled after ${CANCEL_AFTER_MS} ms; the store holds ${slow.holdMs} ms)`).toBe('rejected');
+      expect(viaChain.kind, `the chain look-up ${bound} ms after it started (cancelled after ${CANCEL_AFTER_MS} ms; the store holds ${slow.holdMs} ms)`).toBe(
+        'rejected',
+      );
       const e = viaChain.error as Error | undefined;
       expect(e instanceof AbortedError || e?.name === 'AbortError', `the chain rejected with ${describeFailure(e)}, not a cancellation`).toBe(true);
       const direct = await settle((signal) => resolveDirectly(slow.reference, signal, ds));
-      expect(direct.kind, `the provider itself ${bound} ms after it started (its signal fired after ${CANCEL_AFTER_MS} ms; the store holds ${slow.holdMs} ms)`).toBe('rejected');
+      expect(
+        direct.kind,
+        `the provider itself ${bound} ms after it started (its signal fired after ${CANCEL_AFTER_MS} ms; the store holds ${slow.holdMs} ms)`,
+      ).toBe('rejected');
     });
 
     test(T.noLeaks, async () => {
@@ -244,7 +277,11 @@ export function describeSecretProviderConformance(options: SecretProviderConform
         { label: 'the existing value', values: fixture ? [fixture.existing.value] : [] },
         { label: 'fixture.secrets', values: fixture?.secrets },
       ]);
-      none(expect, captured.leaks(secrets, [{ where: 'daemon log lines and spans', text: daemon().emitted() }]), 'secrets that leaked (by label, never the value)');
+      none(
+        expect,
+        captured.leaks(secrets, [{ where: 'daemon log lines and spans', text: daemon().emitted() }]),
+        'secrets that leaked (by label, never the value)',
+      );
     });
   });
 }

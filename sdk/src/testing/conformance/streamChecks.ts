@@ -14,8 +14,10 @@ import type { RichStatus } from '@sourced/api';
 
 type Entity = { key: string; schema: string; name: string };
 
-export const relationsOf = (events: DiscoverDataSourceResponse[]): Relation[] => events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.relations : []));
-export const collectionsOf = (events: DiscoverDataSourceResponse[]): Collection[] => events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.collections : []));
+export const relationsOf = (events: DiscoverDataSourceResponse[]): Relation[] =>
+  events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.relations : []));
+export const collectionsOf = (events: DiscoverDataSourceResponse[]): Collection[] =>
+  events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.collections : []));
 
 /** Relations and collections of a stream in arrival order, keyed by (schema, name). */
 export function entitiesOf(events: DiscoverDataSourceResponse[]): Entity[] {
@@ -65,7 +67,8 @@ export function validationStreamProblems(events: ValidateDataSourceResponse[]): 
         seen.set(ev.value.endpoint, ids);
         if (!ev.value.checkId) problems.push(`${at}: a check started without a check id`);
         if (ids.has(ev.value.checkId)) problems.push(`${at}: check id "${ev.value.checkId}" runs twice on the ${roleName(ev.value.endpoint)} endpoint`);
-        if (reported.has(ev.value.endpoint)) problems.push(`${at}: check "${ev.value.checkId}" started after the ${roleName(ev.value.endpoint)} endpoint's report`);
+        if (reported.has(ev.value.endpoint))
+          problems.push(`${at}: check "${ev.value.checkId}" started after the ${roleName(ev.value.endpoint)} endpoint's report`);
         ids.add(ev.value.checkId);
         checked.add(ev.value.endpoint);
         open = { checkId: ev.value.checkId, endpoint: ev.value.endpoint };
@@ -129,9 +132,11 @@ function sameCell(expected: ExpectedCell, actual: ExpectedCell | { kind: 'missin
  */
 export function typeFixtureProblems(fixture: TypeFixture, columns: readonly string[], rows: readonly { cells: readonly PreviewCell[] }[]): string[] {
   const problems: string[] = [];
-  if (columns.join('\u0000') !== fixture.columns.join('\u0000')) problems.push(`the preview's columns are [${columns.join(', ')}], the fixture declares [${fixture.columns.join(', ')}]`);
+  if (columns.join('\u0000') !== fixture.columns.join('\u0000'))
+    problems.push(`the preview's columns are [${columns.join(', ')}], the fixture declares [${fixture.columns.join(', ')}]`);
   fixture.rows.forEach((declared, r) => {
-    if (declared.length !== fixture.columns.length) problems.push(`the fixture's row ${r + 1} declares ${declared.length} cells for ${fixture.columns.length} columns`);
+    if (declared.length !== fixture.columns.length)
+      problems.push(`the fixture's row ${r + 1} declares ${declared.length} cells for ${fixture.columns.length} columns`);
   });
   if (rows.length !== fixture.rows.length) problems.push(`the preview returned ${rows.length} rows, the fixture declares ${fixture.rows.length}`);
   for (let r = 0; r < Math.min(rows.length, fixture.rows.length); r++) {
@@ -139,7 +144,8 @@ export function typeFixtureProblems(fixture: TypeFixture, columns: readonly stri
       const expected = fixture.rows[r][c];
       const cell = rows[r].cells[c];
       const actual = cell === undefined ? ({ kind: 'missing' } as const) : declaredForm(cell);
-      if (expected !== undefined && !sameCell(expected, actual)) problems.push(`row ${r + 1}, column ${name}: expected ${describeCell(expected)}, got ${describeCell(actual)}`);
+      if (expected !== undefined && !sameCell(expected, actual))
+        problems.push(`row ${r + 1}, column ${name}: expected ${describeCell(expected)}, got ${describeCell(actual)}`);
     });
   }
   return problems;
