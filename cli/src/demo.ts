@@ -104,7 +104,7 @@ class Demo {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    let code: number = EXIT.ERROR;
+    let code: number;
     let removeFolder = true;
     try {
       const summary = await this.start();
@@ -127,7 +127,7 @@ class Demo {
         process.stderr.write('sourced demo: interrupted; cleaning up\n');
         code = EXIT.INTERRUPTED;
       } else {
-        process.stderr.write(`sourced demo: ${(error as Error)?.message ?? String(error)}\n`);
+        process.stderr.write(`sourced demo: ${(error as Partial<Error> | null | undefined)?.message ?? String(error)}\n`);
         if (this.log) {
           process.stderr.write(`  the daemon's log: ${join(this.folder, 'daemon.log')}\n`);
           removeFolder = false;
@@ -159,10 +159,12 @@ class Demo {
   private async start(): Promise<DemoSummary> {
     // Loaded here: the other commands need neither PGlite (a WebAssembly build of PostgreSQL)
     // nor the daemon's dependencies.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: only the demo needs PGlite
     const { PGlite } = require('@electric-sql/pglite') as typeof import('@electric-sql/pglite');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: only the demo needs PGlite
     const { PGLiteSocketServer } = require('@electric-sql/pglite-socket') as typeof import('@electric-sql/pglite-socket');
-    const { startDaemon } = require('sourced') as typeof import('sourced');
-    const { DEFAULT_CONFIG } = require('sourced') as typeof import('sourced');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the daemon's dependencies slow every other command's start-up
+    const { startDaemon, DEFAULT_CONFIG } = require('sourced') as typeof import('sourced');
 
     if (!this.options.json) this.say(`sourced demo: PostgreSQL in WebAssembly (PGlite), a sample shop database, and the sourced daemon\n`);
     this.say('Starting PGlite and loading the sample shop...');
@@ -226,7 +228,11 @@ class Demo {
     if (logFile) this.log = createWriteStream(logFile, { flags: 'a' }).on('error', () => undefined);
     const log = this.log;
     // Lines logged while the daemon stops come after the stream ended (cleanup): dropped.
-    const logSink = log ? (line: string) => void (log.writableEnded || log.write(`${line}\n`)) : undefined;
+    const logSink = log
+      ? (line: string) => {
+          if (!log.writableEnded) log.write(`${line}\n`);
+        }
+      : undefined;
     const config = structuredClone(DEFAULT_CONFIG);
     config.listen = `127.0.0.1:${this.options.port}`;
     config.shutdownGraceMs = 2_000;
@@ -328,7 +334,7 @@ class Demo {
     const missing: string[] = [];
     for (const [schema, seeded] of Object.entries(DEMO_RELATIONS)) {
       if (!schemas.some((s) => s.name === schema)) missing.push(schema);
-      for (const [name, kind] of Object.entries(seeded) as [string, DemoRelationKind][]) {
+      for (const [name, kind] of Object.entries<DemoRelationKind>(seeded)) {
         const got = found.get(`${schema}.${name}`);
         if (got !== kind) missing.push(got === undefined ? `${schema}.${name}` : `${schema}.${name} (a ${got}, not a ${kind})`);
       }
@@ -353,7 +359,7 @@ class Demo {
   }
 
   private async cleanup(removeFolder: boolean): Promise<void> {
-    const quietly = async (work: () => Promise<unknown> | unknown) => {
+    const quietly = async (work: () => unknown) => {
       try {
         await work();
       } catch {

@@ -102,8 +102,12 @@ export class DiscoveryTree {
   }
 
   addRelation(r: Relation): void {
-    if (!this.schemas.has(r.schema)) this.schemas.set(r.schema, { comment: '', usable: true, rows: [] });
-    this.schemas.get(r.schema)!.rows.push({
+    let schema = this.schemas.get(r.schema);
+    if (!schema) {
+      schema = { comment: '', usable: true, rows: [] };
+      this.schemas.set(r.schema, schema);
+    }
+    schema.rows.push({
       name: r.name,
       cells: [
         relationKind(r),
@@ -117,13 +121,17 @@ export class DiscoveryTree {
   }
 
   addCollection(c: Collection): void {
-    if (!this.databases.has(c.database)) this.databases.set(c.database, []);
-    this.databases.get(c.database)!.push({
+    let rows = this.databases.get(c.database);
+    if (!rows) {
+      rows = [];
+      this.databases.set(c.database, rows);
+    }
+    rows.push({
       name: c.name,
       cells: [
         collectionKind(c),
         plural(c.indexes.length, 'index', 'indexes'),
-        c.estimatedDocuments >= 0 ? `~${n(Number(c.estimatedDocuments))} documents` : '',
+        c.estimatedDocuments >= 0 ? `~${n(c.estimatedDocuments)} documents` : '',
         c.schema ? plural(c.schema.fields.length, 'field') : '',
       ],
     });
@@ -146,7 +154,7 @@ export class DiscoveryTree {
       const extra = [s.comment ? ` ${unicode ? '—' : '--'} ${s.comment}` : '', s.usable ? '' : ' (not usable)'].join('');
       group(`${paint.bold(paint.cyan(name))}${paint.dim(extra)}`, s.rows, 'no relations');
     }
-    for (const [name, rows] of this.databases) group(`${paint.bold(paint.cyan(name))}`, rows, 'no collections');
+    for (const [name, rows] of this.databases) group(paint.bold(paint.cyan(name)), rows, 'no collections');
     return lines;
   }
 }

@@ -30,31 +30,35 @@ export async function main(argv: string[]): Promise<number> {
 /** Prints an error for a person and picks the exit code. */
 function report(error: unknown): number {
   if (error instanceof UsageError) {
-    process.stderr.write(`sourced: ${(error as Error).message}\n`);
+    process.stderr.write(`sourced: ${error.message}\n`);
     return EXIT.BAD_INPUT;
   }
   const se = error as { code?: unknown; details?: string; metadata?: { get(key: string): unknown[] } };
   if (typeof se.code === 'number' && se.metadata) {
     // Only a call to the daemon throws this: gRPC and the API are loaded already.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: gRPC slows the start-up of commands that never call the daemon
     const { status: Status } = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: as gRPC, loaded only by commands that call the daemon
     const { decodeRichStatus } = require('@sourced/api') as typeof import('@sourced/api');
+    // A number from the wire (any gRPC status code), compared with the enum's values as numbers.
+    const code = se.code;
     const bin = se.metadata.get('grpc-status-details-bin')[0];
-    process.stderr.write(`sourced: ${Status[se.code]}: ${se.details}\n`);
+    process.stderr.write(`sourced: ${Status[code]}: ${se.details}\n`);
     if (bin) {
       const rich = decodeRichStatus(bin as Buffer);
       for (const v of rich.badRequest ?? []) process.stderr.write(`  ${v.field}: ${v.description}\n`);
       // A hint for the fix, when the error has one (envelopes and keys: docs/encryption.md).
-      const hint = rich.errorInfo?.metadata?.hint;
+      const hint: string | undefined = rich.errorInfo?.metadata.hint;
       if (hint) process.stderr.write(`  hint: ${hint}\n`);
     }
     // Every status the daemon sends carries google.rpc details; an UNAVAILABLE without them
     // comes from this side of the channel: the daemon could not be reached. (An UNAVAILABLE
     // from the daemon, such as a data source it cannot connect to, says so in its message.)
-    if (se.code === Status.UNAVAILABLE && !bin) {
+    if (code === (Status.UNAVAILABLE as number) && !bin) {
       process.stderr.write('  is the daemon running? start it with `sourced serve` (or npm start), or pass --address\n');
       return EXIT.UNREACHABLE;
     }
-    return se.code === Status.INVALID_ARGUMENT ? EXIT.BAD_INPUT : EXIT.ERROR;
+    return code === (Status.INVALID_ARGUMENT as number) ? EXIT.BAD_INPUT : EXIT.ERROR;
   }
   process.stderr.write(`sourced: ${(error as Error | undefined)?.stack ?? String(error)}\n`);
   return EXIT.ERROR;

@@ -102,7 +102,7 @@ export function oneOf<T extends string>(choices: readonly T[], prefix = ''): (va
 }
 
 /** An option whose value is one of `choices` (listed in the help), in any case. */
-export function choiceOption<T extends string>(flags: string, description: string, choices: readonly T[], prefix = ''): Option {
+export function choiceOption(flags: string, description: string, choices: readonly string[], prefix = ''): Option {
   return new Option(flags, description).choices(choices).argParser(oneOf(choices, prefix));
 }
 

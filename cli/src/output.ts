@@ -203,8 +203,8 @@ export class Output {
     this.tty = fd === undefined && isTerminal(process.stdout);
     this.paint = new Paint(colorEnabled(this.tty, noColor));
     this.unicode = unicodeEnabled(this.tty, noColor);
-    const stderr = isTerminal(process.stderr) ? (process.stderr as TermStream) : undefined;
-    this.live = new LiveLine(this.tty ? (process.stdout as TermStream) : stderr);
+    const stderr = isTerminal(process.stderr) ? process.stderr : undefined;
+    this.live = new LiveLine(this.tty ? process.stdout : stderr);
     this.progress = new LiveLine(stderr);
   }
 
@@ -273,9 +273,14 @@ export interface CheckLine {
 /** `[ok  ]` or `✔`, coloured by outcome. */
 export function checkMark(status: string, out: { unicode: boolean; paint: Paint }): string {
   const p = out.paint;
-  const colour = { PASSED: p.green, FAILED: p.red, WARNING: p.yellow, SKIPPED: p.dim }[status as CheckState] ?? ((t: string) => t);
-  if (out.unicode) return colour({ PASSED: '✔', FAILED: '✖', WARNING: '!', SKIPPED: '–' }[status as CheckState] ?? '?');
-  return `[${colour({ PASSED: 'ok  ', FAILED: 'FAIL', WARNING: 'warn', SKIPPED: 'skip' }[status as CheckState] ?? status)}]`;
+  // `status` comes from the daemon: a state this client does not know gets no colour and a plain mark.
+  const colours: Partial<Record<string, (t: string) => string>> = { PASSED: p.green, FAILED: p.red, WARNING: p.yellow, SKIPPED: p.dim };
+  const colour = colours[status] ?? ((t: string) => t);
+  const marks: Partial<Record<string, string>> = out.unicode
+    ? { PASSED: '✔', FAILED: '✖', WARNING: '!', SKIPPED: '–' }
+    : { PASSED: 'ok  ', FAILED: 'FAIL', WARNING: 'warn', SKIPPED: 'skip' };
+  if (out.unicode) return colour(marks[status] ?? '?');
+  return `[${colour(marks[status] ?? status)}]`;
 }
 
 /** The final line(s) of a check: mark, title, duration, message; the hint on its own indented line. */

@@ -81,7 +81,7 @@ export function cellText(cell: Cell, paint: Paint): string {
     case 'bytesBase64':
       return `base64:${v.value}`;
     default:
-      return String(v.value);
+      return v.value;
   }
 }
 

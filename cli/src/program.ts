@@ -11,6 +11,7 @@ import { EXIT_CODES, UsageError } from './errors';
 import * as o from './options';
 
 /** The version of the daemon package, read from its package.json alone (cheap). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- another package's package.json, read at run time (an import would compile it into this project, outside its rootDir)
 export const VERSION: string = (require('sourced/package.json') as { version: string }).version;
 
 /** Where the client commands find the daemon, under their flags in the help. */
@@ -25,6 +26,7 @@ function epilogue(examples: string[], exitCodes: string): string {
 
 /** Requires a command's module when it runs, not when the program is built. */
 const lazy = <T>(load: () => T) => load;
+/* eslint-disable @typescript-eslint/no-require-imports -- lazy: a command's module (and gRPC, the API, the daemon) loads only when that command runs */
 const commands = {
   validate: lazy(() => require('./validateCommand') as typeof import('./validateCommand')),
   discover: lazy(() => require('./discoverCommand') as typeof import('./discoverCommand')),
@@ -36,6 +38,7 @@ const commands = {
   audit: lazy(() => require('./audit') as typeof import('./audit')),
   demo: lazy(() => require('./demo') as typeof import('./demo')),
 };
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** Receives the exit code of the action that ran. */
 export type ExitCodeSink = (code: number) => void;

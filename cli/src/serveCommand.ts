@@ -18,13 +18,14 @@ const completed = new WeakSet<Command>();
 export function addServeOptions(command: Command): void {
   if (completed.has(command)) return;
   completed.add(command);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: only `serve` needs the configuration schema (zod)
   const { CONFIG_LEAVES, DEFAULT_CONFIG } = require('sourced/config') as ConfigModule;
   for (const leaf of CONFIG_LEAVES) {
     const flag = leaf.meta.flag;
     if (!flag) continue;
     const name = flagName(flag);
     // The value's name as the schema writes it (`--listen HOST:PORT`), else the flag's last word (`--log-level` → LEVEL).
-    const valueName = flag.split(' ')[1]?.replace(/[()]/g, '') || name.split('-').pop()!.toUpperCase();
+    const valueName = flag.split(' ')[1]?.replace(/[()]/g, '') || name.slice(name.lastIndexOf('-') + 1).toUpperCase();
     const repeatable = flag.includes('(repeatable)');
     const fallback =
       leaf.meta.defaultText ?? JSON.stringify(leaf.path.reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], DEFAULT_CONFIG));
@@ -49,6 +50,7 @@ function configArgv(command: Command): string[] {
 }
 
 export async function runServe(command: Command): Promise<number> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: only `serve` needs the configuration schema (zod)
   const { ConfigError, loadConfig } = require('sourced/config') as ConfigModule;
   let config: ReturnType<typeof loadConfig>;
   try {
@@ -60,6 +62,7 @@ export async function runServe(command: Command): Promise<number> {
   }
   // Loaded here rather than at the top: the client commands need none of the daemon's
   // dependencies (OpenTelemetry SDK, awilix, plugin loader, gRPC server).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: see above
   const { startDaemon } = require('sourced') as typeof import('sourced');
   let daemon: Awaited<ReturnType<typeof startDaemon>>;
   try {

@@ -46,7 +46,8 @@ export async function runValidate(file: string, options: ClientOptions): Promise
         out.line(
           `${role} ${r.address}: ${r.ok ? p.green('OK') : p.red('FAILED')} (${r.passed} passed, ${r.failed} failed, ${r.warnings} warnings, ${r.skipped} skipped)`,
         );
-      } else if (e.$case === 'summary') {
+      } else {
+        // e.$case === 'summary': the last kind of event
         out.line(`${ok ? p.bold(p.green('valid')) : p.bold(p.red('NOT valid'))} in ${e.value.durationMs.toFixed(0)} ms`);
       }
     }
