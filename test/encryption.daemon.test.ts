@@ -100,11 +100,11 @@ describe('envelope encryption through the daemon', () => {
     new Promise<ReencryptSecretResponse>((resolve, reject) =>
       secrets.reencryptSecret({ envelope, context, keyProvider: '', keyId: '' }, meta(who), (e, r) => (e ? reject(e) : resolve(r))),
     );
-  const source = (envelope: string, id = 'orders-db') =>
+  const source = (envelope: string, id = 'orders-db', database = pg.database) =>
     DataSource.fromPartial({
       id,
       type: 'postgres',
-      primary: { host: pg.host, port: pg.port, database: pg.database },
+      primary: { host: pg.host, port: pg.port, database },
       credentials: { username: pg.user, password: { source: { $case: 'encrypted', value: envelope } } },
     });
   const validate = (ds: DataSource, who: keyof typeof tokens = 'platform') => t.validate({ dataSource: ds }, { metadata: meta(who) });
@@ -182,17 +182,27 @@ describe('envelope encryption through the daemon', () => {
     // The server accepted the decrypted password: the authentication check passed against PostgreSQL itself.
     expect(check(events, 'authenticate').status).toBe(1);
 
-    await superuserQuery(pg, 'CREATE SCHEMA IF NOT EXISTS enc20; CREATE TABLE IF NOT EXISTS enc20.probe (id int primary key, note text)');
-    await superuserQuery(pg, `GRANT USAGE ON SCHEMA enc20 TO ${pg.user}; GRANT SELECT ON enc20.probe TO ${pg.user}`);
-    const expected = await superuserQuery<{ name: string }>(
-      pg,
-      "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'enc20' ORDER BY 1",
-    );
-    const discovered = (await discover(source(sealed.envelope)))
-      .flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.relations : []))
-      .filter((r) => r.schema === 'enc20')
-      .map((r) => r.name);
-    expect(discovered).toEqual(expected.map((r) => r.name));
+    // A database of its own: the shared fixture database's catalog is what other suites compare against.
+    const database = `sourced_enc20_${process.pid}_${Date.now()}`;
+    const own = { ...pg, database };
+    await superuserQuery(pg, `CREATE DATABASE ${database}`);
+    try {
+      await superuserQuery(own, 'CREATE SCHEMA enc20; CREATE TABLE enc20.probe (id int primary key, note text)');
+      await superuserQuery(own, `GRANT USAGE ON SCHEMA enc20 TO ${pg.user}; GRANT SELECT ON enc20.probe TO ${pg.user}`);
+      const expected = await superuserQuery<{ name: string }>(
+        own,
+        "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'enc20' ORDER BY 1",
+      );
+      // The envelope is bound to the data source id and field, not to the database it names.
+      const discovered = (await discover(source(sealed.envelope, 'orders-db', database)))
+        .flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.relations : []))
+        .filter((r) => r.schema === 'enc20')
+        .map((r) => r.name);
+      expect(expected.map((r) => r.name)).toEqual(['probe']);
+      expect(discovered).toEqual(expected.map((r) => r.name));
+    } finally {
+      await superuserQuery(pg, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    }
   });
 
   it('every bad envelope is a clear status on discovery and the credentials check failing on validation, never INTERNAL', async () => {
