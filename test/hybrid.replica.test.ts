@@ -87,6 +87,28 @@ describe('HYBRID PostgreSQL with a streaming replica as the secondary', () => {
     expect(summary?.$case === 'summary' && summary.value.source?.serverPort).toBe(replica.port);
   });
 
+  /**
+   * The primary is frozen before the call (it accepts TCP in the kernel but never answers): the
+   * run starts on the replica once the connect timeout (2 s here) passes, says why in a
+   * STARTED_ON_SECONDARY warning, and gives exactly the undisturbed catalog. The wait is measured
+   * and printed, not asserted beyond the run completing.
+   */
+  it('starts on the replica when the primary is frozen before the call', async () => {
+    thaw = freeze(primary.pid as number);
+    const source = hybridSource('postgres', primary, replica);
+    source.connectionProperties = { ...source.connectionProperties, connect_timeout_seconds: '2' };
+    const started = Date.now();
+    const events = await t.discover({ dataSource: source, filter: seededFilter, batchSize: BATCH });
+    console.log(`primary frozen before the call: the run started on the replica and ended ${Date.now() - started} ms after the call began`);
+    expect(events[0].event).toMatchObject({ $case: 'warning', value: { code: 'STARTED_ON_SECONDARY' } });
+    expect(events[0].event?.$case === 'warning' && events[0].event.value.message).toContain(`${primary.port}`);
+    expect(events.map((e) => e.sequence)).toEqual(events.map((_e, i) => i + 1));
+    expect(namesOf(events)).toEqual(namesOf(reference));
+    const summary = events.at(-1)?.event;
+    expect(summary).toMatchObject({ $case: 'summary', value: { failovers: 0, endpoint: EndpointRole.ENDPOINT_ROLE_SECONDARY } });
+    expect(summary?.$case === 'summary' && summary.value.source?.serverPort).toBe(replica.port);
+  });
+
   /** The primary crashes mid-run: the same. */
   it('fails over to the replica when the primary crashes', async () => {
     const { events, faultAfterEvent } = await discoverWithFault(
