@@ -87,6 +87,7 @@ export async function connectClient(args: ConnectionArgs, signal: AbortSignal, l
   } catch (error) {
     // pg never settles connect() once end() was called, hence the race; end it either way.
     await endClient(client, 0);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the signal may have fired during the await above; TS keeps the narrowing from the earlier check
     if (signal.aborted) throw abortedErrorFrom(signal);
     throw error;
   }

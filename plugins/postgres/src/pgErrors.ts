@@ -83,8 +83,9 @@ export function notPopulatedError(table: { schema: string; name: string }, cause
  */
 export function isNotPopulated(error: unknown): boolean {
   if (sqlState(error) !== '55000') return false;
+  // pg's DatabaseError carries these as strings when the server sent them.
   const { message, hint } = error as { message?: unknown; hint?: unknown };
-  return /REFRESH MATERIALIZED VIEW/i.test(String(hint ?? '')) || /has not been populated/.test(String(message ?? ''));
+  return (typeof hint === 'string' && /REFRESH MATERIALIZED VIEW/i.test(hint)) || (typeof message === 'string' && /has not been populated/.test(message));
 }
 
 /** An identifier as SQL writes it: bare when it is lower-case letters, digits and `_`, else double-quoted. */

@@ -139,7 +139,7 @@ export interface RelationRow {
 
 /** Reads the relation, or throws TABLE_NOT_FOUND. */
 async function findRelation(conn: Client, table: RelationKey, signal: AbortSignal): Promise<RelationRow> {
-  const [relation] = await query<RelationRow>(conn, RELATION_SQL, [table.schema, table.name], signal);
+  const relation = (await query<RelationRow>(conn, RELATION_SQL, [table.schema, table.name], signal)).at(0);
   if (!relation) {
     throw new NotFoundError('TABLE_NOT_FOUND', `no table or view "${table.schema}"."${table.name}" (or its schema is not visible to this user)`, {
       metadata: { schema: table.schema, name: table.name },

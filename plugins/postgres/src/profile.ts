@@ -42,7 +42,7 @@ export async function* profileTable(conn: Client, read: ProfileRead, signal: Abo
   let finished = false;
   let failure: unknown;
   try {
-    const [table] = await query<TableRow>(conn, TABLE_SQL, [read.table.schema, read.table.name], signal);
+    const table = (await query<TableRow>(conn, TABLE_SQL, [read.table.schema, read.table.name], signal)).at(0);
     if (!table) throw notFound(read.table);
     // A materialized view created WITH NO DATA has no rows and no statistics: refresh it first.
     if (!table.populated) throw notPopulatedError(read.table);

@@ -84,7 +84,7 @@ export function isSampleable(table: { kind: string; reltuples: number }): boolea
 export function sampleFrom(table: { schema: string; name: string }, percent: number | undefined, seed: number, rows: number, shuffle = false): string {
   if (!Number.isSafeInteger(rows) || rows < 1) throw new Error(`bad sample size ${rows}`);
   if (!Number.isSafeInteger(seed)) throw new Error(`bad seed ${seed}`);
-  const sampled = percent === undefined ? '' : ` TABLESAMPLE SYSTEM (${Number(percent)}) REPEATABLE (${seed})`;
+  const sampled = percent === undefined ? '' : ` TABLESAMPLE SYSTEM (${percent}) REPEATABLE (${seed})`;
   const order = shuffle ? ` ORDER BY md5(tableoid::text || ctid::text || '${seed}')` : '';
   return `FROM ${quoteIdent(table.schema)}.${quoteIdent(table.name)}${sampled}${order} LIMIT ${rows}`;
 }
@@ -129,10 +129,10 @@ export const PROBE_BLOCKS = 32;
  */
 async function estimateRows(conn: Client, table: TableRow, seed: number, signal: AbortSignal): Promise<number> {
   const name = `${quoteIdent(table.schema)}.${quoteIdent(table.name)}`;
-  if (table.blocks <= PROBE_BLOCKS) return (await query<{ n: number }>(conn, `SELECT count(*)::float8 AS n FROM ${name}`, [], signal))[0]?.n ?? 0;
+  if (table.blocks <= PROBE_BLOCKS) return (await query<{ n: number }>(conn, `SELECT count(*)::float8 AS n FROM ${name}`, [], signal)).at(0)?.n ?? 0;
   const percent = Number(((100 * PROBE_BLOCKS) / table.blocks).toPrecision(6));
   const from = sampleFrom(table, percent, seed, 2 ** 31, false);
-  const [row] = await query<{ n: number }>(conn, `SELECT count(*)::float8 AS n FROM (SELECT ${from}) p`, [], signal);
+  const row = (await query<{ n: number }>(conn, `SELECT count(*)::float8 AS n FROM (SELECT ${from}) p`, [], signal)).at(0);
   return Math.round(((row?.n ?? 0) * 100) / percent);
 }
 
@@ -187,12 +187,14 @@ async function samplePlan(conn: Client, table: TableRow, n: number, seed: number
   if (!['r', 'p', 'm'].includes(table.kind)) {
     const bound = SAMPLE_READ_FACTOR * n;
     const from = viewSampleFrom(table, bound, seed, n);
-    const [row] = await query<{ n: number }>(
-      conn,
-      `SELECT count(*)::float8 AS n FROM (SELECT 1 FROM ${quoteIdent(table.schema)}.${quoteIdent(table.name)} LIMIT ${bound + 1}) c`,
-      [],
-      signal,
-    );
+    const row = (
+      await query<{ n: number }>(
+        conn,
+        `SELECT count(*)::float8 AS n FROM (SELECT 1 FROM ${quoteIdent(table.schema)}.${quoteIdent(table.name)} LIMIT ${bound + 1}) c`,
+        [],
+        signal,
+      )
+    ).at(0);
     const rows = row?.n ?? 0;
     if (rows <= n) return { ...every(rows), from };
     if (rows <= bound) {
@@ -272,7 +274,7 @@ export async function* sample(conn: Client, table: TableRow, columns: CatalogCol
     const rendering = renderingOf(c);
     const masked = read.isMasked(c.name, c.type);
     const { sql, params } = sampleColumnSql(from, c, masked, read.mostCommonLimit, read.histogramBuckets);
-    const [r] = await query<SampleRow>(conn, sql, params, signal);
+    const r = (await query<SampleRow>(conn, sql, params, signal)).at(0);
     const total = r?.total ?? 0;
     const counts = r?.top_counts ?? [];
     const column: ColumnProfile = {

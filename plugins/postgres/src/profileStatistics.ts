@@ -163,12 +163,14 @@ async function statisticsExtremes(
   });
   const out = new Map<string, { min: string | null; max: string | null }>();
   if (!wanted.length) return out;
-  const [row] = await query<Record<string, string | null>>(
-    conn,
-    extremesSql(wanted),
-    wanted.map((w) => w.values),
-    signal,
-  );
+  const row = (
+    await query<Record<string, string | null | undefined>>(
+      conn,
+      extremesSql(wanted),
+      wanted.map((w) => w.values),
+      signal,
+    )
+  ).at(0);
   wanted.forEach((w, i) => out.set(w.name, { min: row?.[`min${i}`] ?? null, max: row?.[`max${i}`] ?? null }));
   return out;
 }
@@ -177,6 +179,6 @@ async function statisticsExtremes(
 export function downsample<T>(bounds: T[], buckets: number): T[] {
   if (bounds.length <= buckets + 1 || buckets < 1) return bounds;
   const out: T[] = [];
-  for (let i = 0; i <= buckets; i++) out.push(bounds[Math.round((i * (bounds.length - 1)) / buckets)] as T);
+  for (let i = 0; i <= buckets; i++) out.push(bounds[Math.round((i * (bounds.length - 1)) / buckets)]);
   return out;
 }

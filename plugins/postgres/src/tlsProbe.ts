@@ -37,7 +37,7 @@ export async function probeTls(address: string, port: number, tlsOptions: Connec
 
 function sslRequest(address: string, port: number, signal: AbortSignal, targets?: TargetPolicy): Promise<{ socket: Socket; answer: number }> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
+    signal.throwIfAborted(); // a throw in the executor rejects with signal.reason
     const socket = targets ? targets.socket() : new Socket();
     const done = () => {
       signal.removeEventListener('abort', onAbort);
@@ -46,6 +46,7 @@ function sslRequest(address: string, port: number, signal: AbortSignal, targets?
     const fail = (error: unknown) => {
       done();
       socket.destroy();
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes the socket's error or signal.reason on unchanged, as documented
       reject(error);
     };
     const onAbort = () => fail(signal.reason);
@@ -55,7 +56,8 @@ function sslRequest(address: string, port: number, signal: AbortSignal, targets?
       // After 'S' the server must say nothing more until the handshake: bytes here would be
       // injected by someone in the middle (CVE-2021-23214), so refuse them.
       if (chunk[0] === 0x53 && chunk.length > 1) {
-        return fail(Object.assign(new Error('the server sent unencrypted data after accepting TLS'), { code: 'EPROTO' }));
+        fail(Object.assign(new Error('the server sent unencrypted data after accepting TLS'), { code: 'EPROTO' }));
+        return;
       }
       done();
       resolve({ socket, answer: chunk[0] });
