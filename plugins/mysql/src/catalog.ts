@@ -135,7 +135,7 @@ async function describe(
 ): Promise<RelationEntity[]> {
   const select = <R>(what: string, statement: KeyedSelect, of: readonly KeyRow[]): Promise<R[]> =>
     of.length === 0 ? Promise.resolve([]) : keyedQuery<R>(queue, what, statement, of, signal);
-  const withKeys = <R extends KeyRow>(rows: readonly R[]): KeyRow[] => [...groupBy(rows).values()].map((group) => group[0]);
+  const withKeys = (rows: readonly KeyRow[]): KeyRow[] => [...groupBy(rows).values()].map((group) => group[0]);
 
   // Most rows first, so that with fewer connections than statements the longest starts first.
   const columnsRead = select<ColumnRow>('columns', sql.columns, keys);

@@ -394,7 +394,7 @@ export function toPartitions(rows: PartitionRow[]): { partitions: PartitionEntit
     };
   });
   partitions.sort((a, b) => a.ordinal - b.ordinal);
-  const first = rows[0];
+  const first = rows.at(0);
   if (!first) return { partitions };
   const key = `${first.method ?? ''} (${first.expression ?? ''})${first.submethod ? ` SUBPARTITION BY ${first.submethod} (${first.subexpression ?? ''})` : ''}`;
   return { partitions, key };

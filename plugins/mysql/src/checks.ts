@@ -298,7 +298,9 @@ const privilegesCheck: Check = {
       [],
       ctx.signal,
     );
-    const grants = (await query<Record<string, string>>(conn, 'SHOW GRANTS', [], ctx.signal)).map((r) => withoutCredentials(String(Object.values(r)[0] ?? '')));
+    const grants = (await query<Record<string, string | Buffer | undefined>>(conn, 'SHOW GRANTS', [], ctx.signal)).map((r) =>
+      withoutCredentials(String(Object.values(r)[0] ?? '')),
+    );
 
     const visibleTables = new Map(visible.map((r) => [r.name, Number(r.tables)]));
     const global = new Set(privileges.filter((p) => p.level === 'global').map((p) => p.privilege));

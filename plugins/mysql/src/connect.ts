@@ -146,10 +146,12 @@ export async function readSessionIdentity(conn: Connection, signal: AbortSignal)
       signal,
     );
   // Status tables a server may keep from the user (performance_schema off or not granted): then without the start.
-  const [row] = await select(`UNIX_TIMESTAMP() - CAST(${uptime} AS UNSIGNED)`).catch((error: unknown) => {
-    if (signal.aborted || isConnectionError(error)) throw error;
-    return select('NULL');
-  });
+  const row = (
+    await select(`UNIX_TIMESTAMP() - CAST(${uptime} AS UNSIGNED)`).catch((error: unknown) => {
+      if (signal.aborted || isConnectionError(error)) throw error;
+      return select('NULL');
+    })
+  ).at(0);
   if (!row) throw new Error('the identity query returned no row');
   return {
     database: row.db ?? '',

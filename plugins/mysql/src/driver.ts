@@ -83,7 +83,7 @@ export async function openConnection(args: ConnectionArgs, signal: AbortSignal, 
   }
 
   const ready = new Promise<Omit<Handshake, 'authPlugin'>>((resolve, reject) => {
-    conn.once('connect', (greeting: { serverVersion?: string; connectionId?: number }) => {
+    conn.once('connect', (greeting: { serverVersion?: string; connectionId?: number } | undefined) => {
       const stream = (conn as unknown as { stream?: unknown }).stream;
       resolve({
         serverVersion: greeting?.serverVersion ?? '',
@@ -99,6 +99,7 @@ export async function openConnection(args: ConnectionArgs, signal: AbortSignal, 
     return { conn, handshake: { ...handshake, authPlugin } };
   } catch (error) {
     destroy(conn);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the signal may have fired during the await above; TS keeps the narrowing from the earlier check
     if (signal.aborted) throw abortedErrorFrom(signal);
     throw error;
   }
@@ -143,14 +144,16 @@ function verifyTls(conn: Connection, tls: TlsArgs, host: string): void {
       if (error) {
         const e = error as Error & { code?: string; tlsCode?: string };
         e.tlsCode ??= e.code;
-        return onSecure(e);
+        onSecure(e);
+        return;
       }
       if (tls.mode === 'verify-full' && isTlsSocket(c.stream)) {
         const identity = checkServerIdentity(tls.servername ?? host, c.stream.getPeerCertificate());
         if (identity) {
           const e = identity as Error & { code?: string; tlsCode?: string };
           e.tlsCode = e.code;
-          return onSecure(e);
+          onSecure(e);
+          return;
         }
       }
       onSecure();

@@ -132,7 +132,7 @@ function sslRequest(serverCapabilities: number): Buffer {
 /** Connects and reads one whole packet (3-byte length, sequence id, payload). */
 function readFirstPacket(address: string, port: number, signal: AbortSignal, targets?: TargetPolicy): Promise<{ socket: Socket; payload: Buffer }> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
+    signal.throwIfAborted(); // a throw in the executor rejects with signal.reason
     const socket = targets ? targets.socket() : new Socket();
     let buffered = Buffer.alloc(0);
     const done = () => {
@@ -142,6 +142,7 @@ function readFirstPacket(address: string, port: number, signal: AbortSignal, tar
     const fail = (error: unknown) => {
       done();
       socket.destroy();
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes the socket's error or signal.reason on unchanged
       reject(error);
     };
     const onAbort = () => fail(signal.reason);

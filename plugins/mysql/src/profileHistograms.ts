@@ -179,7 +179,9 @@ function mysqlHistogramValue(v: unknown): Buffer | null {
     if (m) return Buffer.from(m[1], 'base64');
     return Buffer.from(v, 'utf8');
   }
-  return Buffer.from(String(v), 'utf8');
+  // Bucket values parsed from JSON: numbers (and booleans) as their text; anything else as its JSON.
+  if (typeof v === 'number' || typeof v === 'boolean') return Buffer.from(String(v), 'utf8');
+  return Buffer.from(JSON.stringify(v), 'utf8');
 }
 
 /** At most `buckets + 1` of the points, evenly spread, the first and last kept. */

@@ -26,7 +26,8 @@ import { innodbStatisticsAge, isHistogrammable, rowCountAge, step, tableInfo, UN
 import { fixedStorageBytes, numberTextCell } from './profileValues';
 import { closedByCancel, query } from './query';
 
-type RawRow = Record<string, Buffer | null>;
+/** A row as queryRaw reads it: a column absent from the select list reads as undefined. */
+type RawRow = Record<string, Buffer | null | undefined>;
 
 /** Where a sample's rows come from: its derived table `(…) s` over a select list, and the parameters it takes. */
 export interface SampleRows {
@@ -81,7 +82,7 @@ export function rowsPerRange(n: number): number {
 /** The table's primary key when it is one integer column, else undefined. */
 async function integerKey(conn: Connection, read: ProfileRead, signal: AbortSignal): Promise<string | undefined> {
   const rows = await step('the primary key', () =>
-    query<{ name: string; data_type: string }>(
+    query<{ name: string; data_type: unknown }>(
       conn,
       `SELECT k.COLUMN_NAME AS name, c.DATA_TYPE AS data_type FROM information_schema.KEY_COLUMN_USAGE k
 JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = k.TABLE_SCHEMA AND c.TABLE_NAME = k.TABLE_NAME AND c.COLUMN_NAME = k.COLUMN_NAME
@@ -131,7 +132,7 @@ export async function* sampleProfile(conn: Connection, read: ProfileRead, signal
     let drawn = false;
     if (!whole && key !== undefined) {
       const id = quoteIdentifier(key);
-      const [ends] = await step('the sample', () => queryRaw<RawRow>(conn, `SELECT MIN(${id}) AS lo, MAX(${id}) AS hi FROM ${from}`, [], signal));
+      const ends = (await step('the sample', () => queryRaw<RawRow>(conn, `SELECT MIN(${id}) AS lo, MAX(${id}) AS hi FROM ${from}`, [], signal))).at(0);
       const [lo, hi] = [Number(ends?.lo?.toString()), Number(ends?.hi?.toString())];
       if (Number.isSafeInteger(lo) && Number.isSafeInteger(hi)) {
         const per = rowsPerRange(n);
@@ -230,7 +231,7 @@ async function sampleColumn(
     ...(ordered ? ['MIN(v) AS mn', 'MAX(v) AS mx'] : []),
     ...(fixed === undefined ? ['AVG(l) AS al'] : []),
   ];
-  const [agg] = await step(what, () => queryRaw<RawRow>(conn, `SELECT ${aggregates.join(', ')} FROM ${sample}`, n, signal));
+  const agg = (await step(what, () => queryRaw<RawRow>(conn, `SELECT ${aggregates.join(', ')} FROM ${sample}`, n, signal))).at(0);
   const count = Number(agg?.n?.toString() ?? 0);
   const nonNull = Number(agg?.nn?.toString() ?? 0);
   const profile: ColumnProfile = {
@@ -246,9 +247,11 @@ async function sampleColumn(
   // Part of the table: the Haas–Stokes Duj1 estimate of the distinct values of the `population`
   // rows from the sample's distinct values and those seen once (f1).
   if (population !== undefined && profile.distinctCount) {
-    const [once] = await step(what, () =>
-      queryRaw<RawRow>(conn, `SELECT COUNT(*) AS f1 FROM (SELECT v FROM ${sample} WHERE v IS NOT NULL GROUP BY v HAVING COUNT(*) = 1) o`, n, signal),
-    );
+    const once = (
+      await step(what, () =>
+        queryRaw<RawRow>(conn, `SELECT COUNT(*) AS f1 FROM (SELECT v FROM ${sample} WHERE v IS NOT NULL GROUP BY v HAVING COUNT(*) = 1) o`, n, signal),
+      )
+    ).at(0);
     profile.distinctCount = duj1(count, profile.distinctCount, Number(once?.f1?.toString() ?? 0), population);
   }
   // The average storage size in bytes of a non-null value (as mysql.column_stats avg_length).

@@ -24,7 +24,7 @@ export function fixedStorageBytes(type: string): number | undefined {
   const args = /\(([^)]*)\)/.exec(type)?.[1];
   const n = (i: number, fallback: number) => {
     const v = Number(args?.split(',')[i]?.trim());
-    return Number.isFinite(v) && args !== undefined && args.split(',')[i] !== undefined ? v : fallback;
+    return Number.isFinite(v) && args !== undefined && args.split(',').at(i) !== undefined ? v : fallback;
   };
   const fraction = () => Math.ceil(n(0, 0) / 2);
   switch (base) {

@@ -91,7 +91,10 @@ async function endNow(conn: Connection, timeoutMs: number): Promise<void> {
     }),
   ]);
   clearTimeout(timer);
-  if (!quit) return destroy(conn);
+  if (!quit) {
+    destroy(conn);
+    return;
+  }
   // COM_QUIT is queued: end the socket gracefully (flushing it), and destroy it if the
   // server does not close its side soon.
   conn.destroy();
