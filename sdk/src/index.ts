@@ -17,7 +17,9 @@ export { definePlugin, isSourcedPlugin, PLUGIN_API_VERSION, PLUGIN_SDK_VERSION }
 export type { PluginOptions, PluginRegistrar, SourcedPlugin } from '@sourced/core';
 
 // ---- connectors ----
-export { DEFAULT_SAMPLING, LocationAwareConnector, toNodeTlsOptions } from '@sourced/core';
+export { DEFAULT_SAMPLING, toNodeTlsOptions } from '@sourced/core';
+// eslint-disable-next-line @typescript-eslint/no-deprecated -- deprecated since SDK 1.3 (defineConnector replaces it), still exported for plugins built against 1.2 and earlier: removing an export is a major release
+export { LocationAwareConnector } from '@sourced/core';
 export type {
   ConnectionArgs,
   Connector,
@@ -182,7 +184,9 @@ export {
 export type { FieldViolation } from '@sourced/core';
 
 // ---- logging, tracing and small helpers ----
-export { globToRegExp, mapWithConcurrency, matchesAnyGlob, noopLogger, raceSignal, withSpan } from '@sourced/core';
+export { mapWithConcurrency, matchesAnyGlob, noopLogger, raceSignal, withSpan } from '@sourced/core';
+// eslint-disable-next-line @typescript-eslint/no-deprecated -- deprecated (matchesGlob replaces it), still exported for plugins that call it: removing an export is a major release
+export { globToRegExp } from '@sourced/core';
 // Linear-time pattern matching and LIKE push-down (since 1.2.0).
 export { globToLikePattern, matchesGlob, matchesLikePattern, MAX_FILTER_PATTERN_CHARS, MAX_FILTER_PATTERN_LENGTH, MAX_FILTER_PATTERNS } from '@sourced/core';
 export type { LogFields, Logger } from '@sourced/core';

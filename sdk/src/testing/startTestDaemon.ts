@@ -10,7 +10,7 @@ import {
   type ValidateDataSourceRequest,
   type ValidateDataSourceResponse,
 } from '@sourced/api';
-import { PluginServiceClient, type Plugin } from '@sourced/api';
+import { DiscoveryStrategy, PluginServiceClient, type ListPluginsResponse, type Plugin } from '@sourced/api';
 
 /** What {@link startTestDaemon} starts. */
 export interface TestDaemonOptions {
@@ -105,7 +105,7 @@ export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<
   const callOptions = (o?: CallOptions) => ({ deadline: o?.deadlineMs ? Date.now() + o.deadlineMs : Infinity });
   const discoverStream = (request: Partial<DiscoverDataSourceRequest>, o?: CallOptions) =>
     dataSources.discoverDataSource(
-      { strategy: 0, batchSize: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0, ...request } as DiscoverDataSourceRequest,
+      { strategy: DiscoveryStrategy.DISCOVERY_STRATEGY_UNSPECIFIED, batchSize: 0, resumeAfter: '', maxEntities: 0, maxDurationMs: 0, ...request },
       o?.metadata ?? new Metadata(),
       callOptions(o),
     );
@@ -116,12 +116,14 @@ export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<
     plugins,
     spans,
     logs,
-    validate: (request, o) =>
-      collect(dataSources.validateDataSource({ checkTimeoutMs: 0, ...request } as ValidateDataSourceRequest, o?.metadata ?? new Metadata(), callOptions(o))),
+    validate: (request, o) => collect(dataSources.validateDataSource({ checkTimeoutMs: 0, ...request }, o?.metadata ?? new Metadata(), callOptions(o))),
     discover: (request, o) => collect(discoverStream(request, o)),
     discoverStream,
     listPlugins: () =>
-      new Promise<Plugin[]>((resolve, reject) => plugins.listPlugins({}, (error, response) => (error ? reject(error) : resolve(response?.plugins ?? [])))),
+      new Promise<Plugin[]>((resolve, reject) =>
+        // grpc-js hands the callback no response when the call failed, whatever the generated type says.
+        plugins.listPlugins({}, (error, response: ListPluginsResponse | undefined) => (error ? reject(error) : resolve(response?.plugins ?? []))),
+      ),
     emitted: () => `${logs.join('\n')}\n${spansText(spans.getFinishedSpans())}`,
     async stop() {
       dataSources.close();

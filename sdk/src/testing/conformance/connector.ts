@@ -11,7 +11,7 @@ import type {
   ProfileTableResponse,
   ValidateDataSourceResponse,
 } from '@sourced/api';
-import { ProfileMode } from '@sourced/api';
+import { DiscoveryStrategy, ProfileMode } from '@sourced/api';
 import { PluginState } from '@sourced/api';
 import { collect, richStatusOf, startTestDaemon, type TestDaemon } from '../startTestDaemon';
 import { Captured, none, pollUntil, secretLabels, testRegistrar, UPPER_SNAKE_CASE, vitestApi, loadedPlugins } from './shared';
@@ -94,9 +94,10 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
 
   describe(`connector conformance: ${options.type}`, () => {
     let t: TestDaemon | undefined;
-    let good: ConformanceSource;
+    // Set by beforeAll (from the author's callbacks): undefined until then.
+    let good: ConformanceSource | undefined;
     let wrong: ConformanceSource | undefined;
-    let unreachable: ConformanceSource;
+    let unreachable: ConformanceSource | undefined;
     const captured = new Captured();
     let full: Promise<DiscoverDataSourceResponse[]> | undefined;
     let goodValidation: Promise<ValidateDataSourceResponse[]> | undefined;
@@ -105,6 +106,10 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
     const daemon = (): TestDaemon => {
       if (!t) throw new Error('the daemon did not start (see the error of beforeAll)');
       return t;
+    };
+    const sourceOf = (source: ConformanceSource | undefined): ConformanceSource => {
+      if (!source) throw new Error('the sources were not set up (see the error of beforeAll)');
+      return source;
     };
 
     async function validate(source: ConformanceSource, what: string): Promise<ValidateDataSourceResponse[]> {
@@ -173,8 +178,8 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
       });
     }
 
-    const fullDiscovery = () => (full ??= discover({ dataSource: good.dataSource }, 'the good source'));
-    const goodValidationRun = () => (goodValidation ??= validate(good, 'the good source'));
+    const fullDiscovery = () => (full ??= discover({ dataSource: sourceOf(good).dataSource }, 'the good source'));
+    const goodValidationRun = () => (goodValidation ??= validate(sourceOf(good), 'the good source'));
 
     beforeAll(
       async () => {
@@ -221,7 +226,7 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
       // Over every validation of the suite so far, plus the failing sources' own.
       const runs = [...validations];
       if (wrong) runs.push(await validate(wrong, 'the wrong password'));
-      runs.push(await validate(unreachable, 'the unreachable source'));
+      runs.push(await validate(sourceOf(unreachable), 'the unreachable source'));
       none(
         expect,
         runs.flatMap((events) => finishedCheckProblems(events)),
@@ -270,11 +275,11 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
     }
     test(
       T.unreachableValidation,
-      failingValidation(() => unreachable, 'the unreachable source'),
+      failingValidation(() => sourceOf(unreachable), 'the unreachable source'),
     );
     test(
       T.unreachableDiscovery,
-      failingDiscovery(() => unreachable, 'the unreachable source'),
+      failingDiscovery(() => sourceOf(unreachable), 'the unreachable source'),
     );
 
     test(T.discoveryStream, async () => {
@@ -341,7 +346,7 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
     test(T.batching, async () => {
       const expected = entitiesOf(await fullDiscovery()).map((e) => e.key);
       for (const batchSize of [1, 2]) {
-        const events = await discover({ dataSource: good.dataSource, batchSize }, `the good source, batch size ${batchSize}`);
+        const events = await discover({ dataSource: sourceOf(good).dataSource, batchSize }, `the good source, batch size ${batchSize}`);
         expect(
           entitiesOf(events).map((e) => e.key),
           `entities with batch size ${batchSize}`,
@@ -353,10 +358,10 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
 
     test(T.resume, async () => {
       const expected = entitiesOf(await fullDiscovery()).map((e) => e.key);
-      const first = await discoverUntilCursor({ dataSource: good.dataSource, batchSize: 1 }, 'the good source, cancelled after its first batch');
+      const first = await discoverUntilCursor({ dataSource: sourceOf(good).dataSource, batchSize: 1 }, 'the good source, cancelled after its first batch');
       expect(first.cursor, `no batch carried a cursor (the call ended with ${first.ended})`).toBeTruthy();
       const before = entitiesOf(first.events).map((e) => e.key);
-      const rest = await discover({ dataSource: good.dataSource, resumeAfter: first.cursor }, 'the good source, resumed');
+      const rest = await discover({ dataSource: sourceOf(good).dataSource, resumeAfter: first.cursor }, 'the good source, resumed');
       const after = entitiesOf(rest).map((e) => e.key);
       const all = [...before, ...after];
       none(
@@ -370,11 +375,11 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
     test(T.cancelFrees, async () => {
       const budget = daemon().daemon.container.cradle.connectionBudget;
       const baseline = options.openSessions ? await options.openSessions() : 0;
-      const run = await discoverUntilCursor({ dataSource: good.dataSource, batchSize: 1 }, 'the good source, cancelled');
+      const run = await discoverUntilCursor({ dataSource: sourceOf(good).dataSource, batchSize: 1 }, 'the good source, cancelled');
       expect(run.cursor, `no batch carried a cursor (the call ended with ${run.ended})`).toBeTruthy();
       expect(run.ended, 'how the cancelled call ended').toBe('error 1');
       if (options.openSessions) {
-        const sessions = options.openSessions;
+        const sessions = options.openSessions.bind(options);
         const open = await pollUntil(
           () => sessions(),
           (n) => n <= baseline,
@@ -423,7 +428,13 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
     test(T.preview, async (context) => {
       if (!(await capabilities()).includes('preview')) return context.skip('the connector does not declare the preview capability');
       const entity = await firstEntity();
-      const request = (name: string) => ({ dataSource: good.dataSource, table: { schema: entity.schema, name }, columns: [], limit: 2, strategy: 0 });
+      const request = (name: string) => ({
+        dataSource: sourceOf(good).dataSource,
+        table: { schema: entity.schema, name },
+        columns: [],
+        limit: 2,
+        strategy: DiscoveryStrategy.DISCOVERY_STRATEGY_UNSPECIFIED,
+      });
       const events = await recorded('preview', daemon().dataSources.previewTable(request(entity.name), new Metadata()));
       expect(
         events.map((e) => e.sequence),
@@ -458,14 +469,14 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
         'profile',
         daemon().dataSources.profileTable(
           {
-            dataSource: good.dataSource,
+            dataSource: sourceOf(good).dataSource,
             table: { schema: entity.schema, name: entity.name },
             columns: [],
             mode: ProfileMode.PROFILE_MODE_STATISTICS,
             sampleRows: 0,
             mostCommonLimit: 0,
             histogramBuckets: 0,
-            strategy: 0,
+            strategy: DiscoveryStrategy.DISCOVERY_STRATEGY_UNSPECIFIED,
           },
           new Metadata(),
         ),
@@ -493,11 +504,11 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
         expect((await capabilities()).includes('preview'), 'a type fixture is declared, but the connector does not declare the preview capability').toBe(true);
         const fixture = typeof declared === 'function' ? await declared() : declared;
         const request = {
-          dataSource: fixture.dataSource ?? good.dataSource,
+          dataSource: fixture.dataSource ?? sourceOf(good).dataSource,
           table: fixture.table,
           columns: fixture.columns,
           limit: fixture.rows.length + 1,
-          strategy: 0,
+          strategy: DiscoveryStrategy.DISCOVERY_STRATEGY_UNSPECIFIED,
         };
         const events = await recorded('type fixture preview', daemon().dataSources.previewTable(request, new Metadata()));
         const header = events[0]?.event;
@@ -508,7 +519,7 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
       });
     } else skip(T.typeFixture);
 
-    test(T.noLeaks, async () => {
+    test(T.noLeaks, () => {
       const secrets = secretLabels([
         { label: 'source.secrets', values: good?.secrets },
         { label: 'wrongPassword().secrets', values: wrong?.secrets },

@@ -48,7 +48,8 @@ function coreSource(ds: DataSource | undefined): CoreDataSource {
 
 /** What a failure looks like from outside: name, message, reason, attempts and violations (never a value). */
 function describeFailure(error: unknown): string {
-  const e = error as { name?: string; message?: string; reason?: string; attempts?: unknown; violations?: unknown };
+  // Anything may have been thrown, undefined and null included.
+  const e = error as { name?: string; message?: string; reason?: string; attempts?: unknown; violations?: unknown } | null | undefined;
   return JSON.stringify({ name: e?.name, message: e?.message ?? String(error), reason: e?.reason, attempts: e?.attempts, violations: e?.violations });
 }
 
@@ -82,12 +83,17 @@ export function describeSecretProviderConformance(options: SecretProviderConform
 
   describe(`secret provider conformance: ${scheme}://`, () => {
     let t: TestDaemon | undefined;
-    let fixture: SecretProviderFixture;
+    // Set by beforeAll (from the author's setup): undefined until then.
+    let fixture: SecretProviderFixture | undefined;
     const captured = new Captured();
 
     const daemon = (): TestDaemon => {
       if (!t) throw new Error('the daemon did not start (see the error of beforeAll)');
       return t;
+    };
+    const theFixture = (): SecretProviderFixture => {
+      if (!fixture) throw new Error('the fixture was not set up (see the error of beforeAll)');
+      return fixture;
     };
     const chain = () => daemon().daemon.container.cradle.secretChain;
 
@@ -101,7 +107,7 @@ export function describeSecretProviderConformance(options: SecretProviderConform
     }
 
     /** Resolves a reference as a connector resolves a password. */
-    async function resolve(reference: string, signal: AbortSignal = new AbortController().signal, ds = fixture.dataSource): Promise<Secret> {
+    async function resolve(reference: string, signal: AbortSignal = new AbortController().signal, ds = theFixture().dataSource): Promise<Secret> {
       try {
         const resolved = await chain().resolve(
           { input: { kind: 'reference', reference, field: FIELD }, propertyKeys: [], label: 'password', field: FIELD, source: coreSource(ds) },
@@ -115,7 +121,7 @@ export function describeSecretProviderConformance(options: SecretProviderConform
     }
 
     /** Calls the provider itself, with the context the chain would give it. */
-    async function resolveDirectly(reference: string, signal: AbortSignal, ds = fixture.dataSource): Promise<string | Uint8Array> {
+    async function resolveDirectly(reference: string, signal: AbortSignal, ds = theFixture().dataSource): Promise<string | Uint8Array> {
       const ref = parseSecretReference(reference);
       if (!ref) throw new Error(`"${reference}" is not a secret reference (scheme://target)`);
       const source = coreSource(ds);
@@ -178,12 +184,14 @@ export function describeSecretProviderConformance(options: SecretProviderConform
     });
 
     test(T.existing, async () => {
-      const secret = await resolve(fixture.existing.reference);
+      const existing = theFixture().existing;
+      const secret = await resolve(existing.reference);
       expect(secret, 'the chain returned no Secret').toBeInstanceOf(Secret);
       // Compared as booleans: a failure message must not print the value.
-      expect(secret.reveal() === fixture.existing.value, 'the resolved value is exactly the stored one').toBe(true);
+      expect(secret.reveal() === existing.value, 'the resolved value is exactly the stored one').toBe(true);
       const shown = [
         String(secret),
+        // eslint-disable-next-line @typescript-eslint/restrict-template-expressions -- the check itself: a Secret in a template must print no value
         `${secret}`,
         JSON.stringify(secret),
         JSON.stringify({ secret }),
@@ -191,18 +199,18 @@ export function describeSecretProviderConformance(options: SecretProviderConform
         inspect({ secret }, { depth: 5, showHidden: true }),
       ];
       expect(
-        shown.some((text) => text.includes(fixture.existing.value)),
+        shown.some((text) => text.includes(existing.value)),
         'a printed form of the Secret shows its value',
       ).toBe(false);
       captured.add('printed forms of the resolved Secret', shown);
       // A second look-up (from the cache) gives the same value.
-      expect((await resolve(fixture.existing.reference)).reveal() === fixture.existing.value, 'the second look-up gives the same value').toBe(true);
+      expect((await resolve(existing.reference)).reveal() === existing.value, 'the second look-up gives the same value').toBe(true);
     });
 
     test(T.missing, async () => {
       const reasons: (string | undefined)[] = [];
       for (const attempt of [1, 2]) {
-        const error = await failure(resolve(fixture.missing), `resolving the missing reference (try ${attempt})`);
+        const error = await failure(resolve(theFixture().missing), `resolving the missing reference (try ${attempt})`);
         expect(error, describeFailure(error)).toBeInstanceOf(SecretResolutionError);
         const attempts = (error as SecretResolutionError).attempts;
         reasons.push(attempts.find((a) => a.link.startsWith(`${scheme}://`))?.reason);
@@ -211,11 +219,11 @@ export function describeSecretProviderConformance(options: SecretProviderConform
     });
 
     test(T.malformed, async (context) => {
-      if (fixture.malformed === undefined) return context.skip('the fixture has no malformed reference');
-      const malformed = fixture.malformed;
+      const malformed = theFixture().malformed;
+      if (malformed === undefined) return context.skip('the fixture has no malformed reference');
       const direct = await failure(resolveDirectly(malformed, new AbortController().signal), 'the provider resolving the malformed reference');
       expect(direct, `the provider threw ${describeFailure(direct)}`).toBeInstanceOf(InputError);
-      const violations = (direct as InputError).violations ?? [];
+      const violations = (direct as InputError).violations;
       expect(violations.length, 'field violations of the InputError').toBeGreaterThan(0);
       none(
         expect,
@@ -239,11 +247,11 @@ export function describeSecretProviderConformance(options: SecretProviderConform
     });
 
     test(T.slow, async (context) => {
-      const slow = fixture.slow;
+      const slow = theFixture().slow;
       if (!slow) return context.skip('the fixture has no slow reference');
       // Generous: the store holds the answer for holdMs; a cancelled look-up must end long before.
       const bound = CANCEL_AFTER_MS + Math.min(2000, slow.holdMs / 2);
-      const ds = slow.dataSource ?? fixture.dataSource;
+      const ds = slow.dataSource ?? theFixture().dataSource;
       const settle = async (call: (signal: AbortSignal) => Promise<unknown>) => {
         const controller = new AbortController();
         const cancel = setTimeout(() => controller.abort(), CANCEL_AFTER_MS);
@@ -272,7 +280,7 @@ export function describeSecretProviderConformance(options: SecretProviderConform
       ).toBe('rejected');
     });
 
-    test(T.noLeaks, async () => {
+    test(T.noLeaks, () => {
       const secrets = secretLabels([
         { label: 'the existing value', values: fixture ? [fixture.existing.value] : [] },
         { label: 'fixture.secrets', values: fixture?.secrets },

@@ -1,4 +1,4 @@
-import type { ServiceError } from '@grpc/grpc-js';
+import type { Metadata } from '@grpc/grpc-js';
 import type * as Vitest from 'vitest';
 import { decodeRichStatus } from '@sourced/api';
 import { PluginState, type Plugin } from '@sourced/api';
@@ -17,11 +17,13 @@ export type VitestApi = Pick<typeof Vitest, 'describe' | 'it' | 'expect' | 'befo
  * wins, should a later vitest stop setting the global.
  */
 export function vitestApi(given?: VitestApi): VitestApi {
-  const api = given ?? (globalThis as { __vitest_index__?: VitestApi }).__vitest_index__;
+  // The global is whatever the running vitest put there (or nothing): checked before use.
+  const api: Partial<VitestApi> | undefined = given ?? (globalThis as { __vitest_index__?: Partial<VitestApi> }).__vitest_index__;
   if (!api?.describe || !api.it) {
     throw new Error('the conformance kit registers vitest suites: call it from a vitest test file (vitest >= 3 is a peer dependency of @sourced/plugin-sdk)');
   }
-  return api;
+  // describe and it are there: the rest of vitest's namespace comes with them.
+  return api as VitestApi;
 }
 
 /** The names of a suite's tests, run as `it.fails` when listed as known failures. */
@@ -71,16 +73,22 @@ export class Captured {
 
 function safeJson(value: unknown): string {
   try {
-    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? String(value);
+    // JSON.stringify answers undefined (whatever its declared type says) for undefined, functions and symbols.
+    const json = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) as string | undefined;
+    return json ?? String(value);
   } catch {
     return String(value);
   }
 }
 
+/** What a failed call may have thrown: a ServiceError (whose fields are read only when present), or anything else, undefined and null included. */
+type Thrown =
+  { message?: unknown; details?: string; metadata?: Partial<Pick<Metadata, 'get' | 'toJSON'>>; attempts?: unknown; violations?: unknown } | null | undefined;
+
 /** A failed call as a caller sees it: message, details, metadata and the decoded google.rpc.Status. */
 export function errorText(error: unknown): string {
-  const se = error as Partial<ServiceError> & { attempts?: unknown; violations?: unknown };
-  const parts = [String(se?.message ?? error), String(se?.details ?? '')];
+  const se = error as Thrown;
+  const parts = [String(se?.message ?? error), se?.details ?? ''];
   const bin = se?.metadata?.get?.('grpc-status-details-bin')[0];
   if (bin) {
     try {

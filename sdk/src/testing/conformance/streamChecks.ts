@@ -35,8 +35,8 @@ export function compareKeys(a: Entity, b: Entity): number {
   return Buffer.compare(Buffer.from(a.schema), Buffer.from(b.schema)) || Buffer.compare(Buffer.from(a.name), Buffer.from(b.name));
 }
 
-const ROLE: Record<number, string> = { [EndpointRole.ENDPOINT_ROLE_PRIMARY]: 'primary', [EndpointRole.ENDPOINT_ROLE_SECONDARY]: 'secondary' };
-const STATUS: Record<number, string> = {
+const ROLE: Partial<Record<number, string>> = { [EndpointRole.ENDPOINT_ROLE_PRIMARY]: 'primary', [EndpointRole.ENDPOINT_ROLE_SECONDARY]: 'secondary' };
+const STATUS: Partial<Record<number, string>> = {
   [CheckStatus.CHECK_STATUS_PASSED]: 'PASSED',
   [CheckStatus.CHECK_STATUS_FAILED]: 'FAILED',
   [CheckStatus.CHECK_STATUS_WARNING]: 'WARNING',
@@ -50,7 +50,7 @@ export function validationStreamProblems(events: ValidateDataSourceResponse[]): 
   events.forEach((e, i) => {
     if (e.sequence !== i + 1) problems.push(`event ${i + 1} has sequence number ${e.sequence} (must be ${i + 1}: from 1, without gaps)`);
   });
-  let open: { checkId: string; endpoint: number } | undefined;
+  let open: { checkId: string; endpoint: EndpointRole } | undefined;
   const seen = new Map<number, Set<string>>();
   const checked = new Set<number>();
   const reported = new Set<number>();
@@ -119,10 +119,17 @@ function describeCell(cell: ExpectedCell | { kind: 'missing' }): string {
   return 'value' in cell ? `${cell.kind} ${JSON.stringify(cell.value)}` : cell.kind;
 }
 
+/** A float cell's value as a number: a fixture written in JavaScript or read from JSON may declare it as text ('NaN', '1.5'), which compares by number too. */
+const floatOf = (value: unknown): number => Number(value);
+
 function sameCell(expected: ExpectedCell, actual: ExpectedCell | { kind: 'missing' }): boolean {
   if (expected.kind !== actual.kind) return false;
   if (!('value' in expected) || !('value' in actual)) return !('value' in expected) && !('value' in actual);
-  if (expected.kind === 'float') return Object.is(Number(expected.value), Number(actual.value)) || Number(expected.value) === Number(actual.value);
+  if (expected.kind === 'float') {
+    const want = floatOf(expected.value);
+    const got = floatOf(actual.value);
+    return Object.is(want, got) || want === got;
+  }
   return expected.value === actual.value;
 }
 
@@ -141,8 +148,9 @@ export function typeFixtureProblems(fixture: TypeFixture, columns: readonly stri
   if (rows.length !== fixture.rows.length) problems.push(`the preview returned ${rows.length} rows, the fixture declares ${fixture.rows.length}`);
   for (let r = 0; r < Math.min(rows.length, fixture.rows.length); r++) {
     fixture.columns.forEach((name, c) => {
-      const expected = fixture.rows[r][c];
-      const cell = rows[r].cells[c];
+      // A row of either side may be shorter than the header.
+      const expected = fixture.rows[r].at(c);
+      const cell = rows[r].cells.at(c);
       const actual = cell === undefined ? ({ kind: 'missing' } as const) : declaredForm(cell);
       if (expected !== undefined && !sameCell(expected, actual))
         problems.push(`row ${r + 1}, column ${name}: expected ${describeCell(expected)}, got ${describeCell(actual)}`);
