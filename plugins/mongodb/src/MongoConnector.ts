@@ -23,7 +23,7 @@ const limitsOf = (conn: MongoClient): CatalogLimits => limits.get(conn) ?? {};
 const kinds = new WeakMap<ConnectorCall<MongoClient>, Map<string, NamespaceKind>>();
 function kindsOf(call: ConnectorCall<MongoClient>): Map<string, NamespaceKind> {
   let map = kinds.get(call);
-  if (!map) kinds.set(call, (map = new Map()));
+  if (!map) kinds.set(call, (map = new Map<string, NamespaceKind>()));
   return map;
 }
 const kindKey = (t: RelationKey) => `${t.schema}\u0000${t.name}`;

@@ -42,7 +42,7 @@ const KINDS: Record<string, CollectionKind> = { collection: 'COLLECTION', view: 
 
 /** UTF-8 byte order, as core's compareRelationKeys orders each part of a key. */
 const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
-const toJson = (value: unknown) => BSON.EJSON.stringify(value as Document, { relaxed: true });
+const toJson = (value: unknown) => BSON.EJSON.stringify(value, { relaxed: true });
 
 /**
  * Server-side limits of the catalog commands, `maxTimeMS` of each command (the strategy's
@@ -239,7 +239,7 @@ async function describeCollection(
   limits: CatalogLimits,
 ): Promise<CollectionEntity> {
   const { info } = c;
-  const options = (info.options ?? {}) as Document;
+  const options: Document = info.options ?? {};
   const kind = KINDS[info.type ?? 'collection'] ?? 'COLLECTION';
   const entity: CollectionEntity = {
     entity: 'collection',
@@ -275,7 +275,7 @@ async function readIndexes(db: Db, name: string, signal: AbortSignal, logger: Lo
         db
           .collection(name)
           .listIndexes({ signal, ...timeLimit(limits) } as object)
-          .toArray(),
+          .toArray() as Promise<Document[]>, // index specifications (the driver types them any)
       codes(ErrorCode.Unauthorized, ErrorCode.NamespaceNotFound),
     );
   } catch (error) {

@@ -12,7 +12,7 @@ import {
   type TargetPolicy,
   type TlsArgs,
 } from '@sourced/core';
-import { MongoClient, type AuthMechanism, type MongoClientOptions, type ServerHeartbeatFailedEvent } from 'mongodb';
+import { MongoClient, type MongoClientOptions, type ServerHeartbeatFailedEvent } from 'mongodb';
 
 /** Prefix of an SRV record name; a host given with it is looked up as `mongodb+srv`. */
 export const SRV_PREFIX = '_mongodb._tcp.';
@@ -128,7 +128,7 @@ export function mongoClientOptions(args: ConnectionArgs, settings: MongoSettings
     ...(args.tls ? mongoTlsOptions(args.tls) : { tls: false }),
   };
   if (o.authenticate && (args.user || settings.authMechanism === 'MONGODB-X509')) {
-    if (settings.authMechanism !== 'DEFAULT') options.authMechanism = settings.authMechanism as AuthMechanism;
+    if (settings.authMechanism !== 'DEFAULT') options.authMechanism = settings.authMechanism;
     if (settings.authMechanism === 'MONGODB-X509') {
       if (args.user) options.auth = { username: args.user };
     } else {
@@ -186,6 +186,7 @@ export async function openClient(
     const proxied = lease && /socks5? proxy rejected/i.test(describeError(error));
     const cause = proxied ? (lease?.lastDenial ?? lease?.lastFailure) : lease?.lastDenial;
     await closeClient(client);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the signal may have fired during the awaits above; TS keeps the narrowing from an earlier check
     if (signal.aborted) throw abortedErrorFrom(signal);
     throw cause ?? error;
   } finally {

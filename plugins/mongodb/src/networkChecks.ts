@@ -162,7 +162,7 @@ export const tlsCheck: Check = {
         return failed(
           `the server at ${target.host}:${target.port} does not speak TLS (it closed the connection at the TLS handshake)`,
           'Turn TLS on in mongod (net.tls.mode with a certificate), or, on a trusted network only, set ssl_config.mode to SSL_MODE_DISABLE.',
-          { mode: args.tls.mode, code: String(code ?? '') },
+          { mode: args.tls.mode, code: typeof code === 'string' || typeof code === 'number' ? String(code) : '' },
         );
       }
       return describeTlsHandshakeFailure(error, args.tls, target.host, target.port, text);

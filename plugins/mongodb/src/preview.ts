@@ -49,7 +49,7 @@ export const MASKED_VALUE: Readonly<Document> = Object.freeze({ $masked: true })
 export const PREVIEW_COMMENT = 'sourced preview';
 
 /** What kind of namespace a previewed name is (listCollections' `type`). */
-export type NamespaceKind = 'collection' | 'view' | 'timeseries' | string;
+export type NamespaceKind = string; // 'collection', 'view', 'timeseries', or what a newer server names
 
 export interface PreviewLimits {
   /** `maxTimeMS` of each command (the strategy's statement time limit); undefined sends none. */
@@ -161,7 +161,8 @@ export async function previewRows(
   const collection = client.db(read.table.schema).collection(read.table.name);
   const whole = read.columns.length === 1 && read.columns[0].type === DOCUMENT_COLUMN.type;
   const sort = kind === 'collection' ? { _id: 1 as const } : undefined;
-  const redact = (value: unknown) => redacted(value, read.isMasked);
+  const isMasked: PreviewRead['isMasked'] = (...args) => read.isMasked(...args);
+  const redact = (value: unknown) => redacted(value, isMasked);
 
   let projection: Document | undefined;
   if (whole) {
@@ -194,7 +195,7 @@ export async function previewRows(
   });
 
   if (whole) return docs.map((doc) => [jsonCell(redact(doc))]);
-  return docs.map((doc) => read.columns.map((c) => fieldCell(c.name, doc[c.name], read.isMasked, redact)));
+  return docs.map((doc) => read.columns.map((c) => fieldCell(c.name, doc[c.name], isMasked, redact)));
 }
 
 /**
@@ -236,7 +237,7 @@ function fieldCell(name: string, value: unknown, isMasked: PreviewRead['isMasked
 }
 
 export function jsonCell(value: unknown): Cell {
-  return { kind: 'json', value: BSON.EJSON.stringify(value as Document, { relaxed: false }) };
+  return { kind: 'json', value: BSON.EJSON.stringify(value, { relaxed: false }) };
 }
 
 /** An embedded document as the driver gives it (not a BSON value class, a date, bytes or a regular expression). */

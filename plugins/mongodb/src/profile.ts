@@ -174,7 +174,7 @@ export async function* profileCollection(
     const masked = read_.isMasked(c.name) || types.some((t) => t !== MISSING && t !== 'null' && read_.isMasked(c.name, t));
     // Part of a collection with a known count: distinct counts are extrapolated to it (Duj1).
     const tableRows = whole || rowCount === undefined ? undefined : rowCount;
-    yield { kind: 'column', column: profileField(c, types, masked ? undefined : docs.map((d) => d[`v${i}`]), read_, tableRows) };
+    yield { kind: 'column', column: profileField(c, types, masked ? undefined : docs.map((d): unknown => d[`v${i}`]), read_, tableRows) };
   }
 }
 
@@ -207,7 +207,7 @@ export function profileField(
   if (values === undefined || n === 0) return base;
 
   const present = values.flatMap((v, j) =>
-    types[j] === MISSING || types[j] === 'null' ? [] : [{ value: v, type: types[j], key: BSON.EJSON.stringify({ v } as Document, { relaxed: false }) }],
+    types[j] === MISSING || types[j] === 'null' ? [] : [{ value: v, type: types[j], key: BSON.EJSON.stringify({ v }, { relaxed: false }) }],
   );
   const byKey = new Map<string, { value: unknown; type: string; count: number }>();
   for (const p of present) {
@@ -234,7 +234,7 @@ export function profileField(
     .slice(0, read_.mostCommonLimit)
     .map(([, e]) => ({ value: cell(e.value), frequency: e.count / n }));
   // The BSON width of a value: an element { v: value } in a document, less the document's own 8 bytes.
-  const widths = present.map((p) => BSON.calculateObjectSize({ v: p.value } as Document) - 8);
+  const widths = present.map((p) => BSON.calculateObjectSize({ v: p.value }) - 8);
   const seenOnce = [...byKey.values()].filter((e) => e.count === 1).length;
   const nonNullShare = present.length / n;
   const distinctCount = tableRows === undefined ? byKey.size : duj1(present.length, byKey.size, seenOnce, Math.round(tableRows * nonNullShare));
@@ -261,7 +261,7 @@ function compareSameType(a: unknown, b: unknown, type: string): number {
   switch (type) {
     case 'int':
     case 'double':
-      return Number((a as { valueOf(): number }).valueOf()) - Number((b as { valueOf(): number }).valueOf());
+      return (a as { valueOf(): number }).valueOf() - (b as { valueOf(): number }).valueOf();
     case 'long':
     case 'timestamp': {
       const x = BigInt(String(a));

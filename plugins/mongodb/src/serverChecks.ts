@@ -14,7 +14,7 @@ import { seedListFromState } from './networkChecks';
 const OLDEST_SUPPORTED_MAJOR = 7;
 
 /** Server versions by wire version, for when buildInfo cannot be read. */
-const WIRE_VERSIONS: Record<number, string> = { 8: '4.2', 9: '4.4', 13: '5.0', 17: '6.0', 21: '7.0', 25: '8.0' };
+const WIRE_VERSIONS: Partial<Record<number, string>> = { 8: '4.2', 9: '4.4', 13: '5.0', 17: '6.0', 21: '7.0', 25: '8.0' };
 
 /** The server's own hello: `hello` (MongoDB 4.4.2+), else the legacy isMaster. */
 export async function helloOf(client: MongoClient, signal: AbortSignal, extra: Document = {}): Promise<Document> {
@@ -48,7 +48,11 @@ function describeTopology(hello: Document, srvSeeds: number | undefined): CheckR
           : hello.hidden
             ? 'hidden member'
             : 'member in another state';
-    const members = [...((hello.hosts as string[]) ?? []), ...((hello.passives as string[]) ?? []), ...((hello.arbiters as string[]) ?? [])];
+    const members = [
+      ...((hello.hosts as string[] | undefined) ?? []),
+      ...((hello.passives as string[] | undefined) ?? []),
+      ...((hello.arbiters as string[] | undefined) ?? []),
+    ];
     Object.assign(details, { topology: 'replica-set', set_name: hello.setName, role, members: members.join(',') });
     if (typeof hello.primary === 'string') details.primary = hello.primary;
     if (typeof hello.me === 'string') details.me = hello.me;

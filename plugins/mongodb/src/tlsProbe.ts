@@ -21,11 +21,12 @@ export async function probeTls(address: string, port: number, options: Connectio
 
 function tcpConnect(address: string, port: number, signal: AbortSignal, targets?: TargetPolicy): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
+    signal.throwIfAborted(); // a throw in the executor rejects with signal.reason
     // Through the target policy when there is one: `address` may be a seed's host name.
     const socket = targets ? targets.socket() : new Socket();
     const onAbort = () => {
       socket.destroy();
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- rejects with signal.reason unchanged, as callers expect
       reject(signal.reason);
     };
     signal.addEventListener('abort', onAbort, { once: true });
