@@ -37,7 +37,7 @@ export function kmsEncryptionContext(context: EncryptionContext): Record<string,
 /** Reads `pluginSettings.aws.kms`; throws naming a bad setting. */
 export function kmsOptionsFrom(settings: unknown): KmsKeyProviderOptions {
   const kms = (typeof settings === 'object' && settings !== null ? (settings as { kms?: unknown }).kms : undefined) ?? {};
-  if (typeof kms !== 'object' || kms === null || Array.isArray(kms)) throw new Error('pluginSettings.aws.kms must be an object {keyId, region, endpoint}');
+  if (typeof kms !== 'object' || Array.isArray(kms)) throw new Error('pluginSettings.aws.kms must be an object {keyId, region, endpoint}');
   const out: KmsKeyProviderOptions = {};
   for (const name of ['keyId', 'region', 'endpoint'] as const) {
     const value = (kms as Record<string, unknown>)[name];
@@ -68,6 +68,7 @@ export function createKmsKeyProvider(options: KmsKeyProviderOptions = {}): KeyPr
     let c = clients.get(region);
     if (!c) {
       try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: an optional package, loaded only when a KMS key is used
         sdk ??= require('@aws-sdk/client-kms') as KmsSdk;
       } catch (error) {
         throw new SourcedError(
@@ -79,6 +80,11 @@ export function createKmsKeyProvider(options: KmsKeyProviderOptions = {}): KeyPr
       clients.set(region, c);
     }
     return c;
+  };
+  /** The SDK client() loaded: call after client(). */
+  const loadedSdk = (): KmsSdk => {
+    if (!sdk) throw new Error('internal error: the AWS KMS SDK was used before client() loaded it');
+    return sdk;
   };
   const fail = (error: unknown, keyId: string, ctx: KeyProviderContext): Error => {
     if (ctx.signal.aborted) return abortedErrorFrom(ctx.signal);
@@ -112,10 +118,11 @@ export function createKmsKeyProvider(options: KmsKeyProviderOptions = {}): KeyPr
       const keyId = request.keyId ?? options.keyId;
       if (!keyId) throw new KeyProviderMissingError(ctx.field, 'aws-kms', [], true);
       try {
-        const out = await client(keyId, ctx.field).send(
-          new sdk!.GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: kmsEncryptionContext(request.context) }),
-          { abortSignal: ctx.signal },
-        );
+        const kms = client(keyId, ctx.field);
+        const { GenerateDataKeyCommand } = loadedSdk();
+        const out = await kms.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: kmsEncryptionContext(request.context) }), {
+          abortSignal: ctx.signal,
+        });
         if (!out.Plaintext || !out.CiphertextBlob || !out.KeyId)
           throw new KeyProviderUnavailableError(ctx.field, 'aws-kms', 'GenerateDataKey answered without a key');
         return { keyId: out.KeyId, plaintext: out.Plaintext, wrapped: out.CiphertextBlob };
@@ -125,8 +132,10 @@ export function createKmsKeyProvider(options: KmsKeyProviderOptions = {}): KeyPr
     },
     async decryptDataKey(request, ctx) {
       try {
-        const out = await client(request.keyId, ctx.field).send(
-          new sdk!.DecryptCommand({ KeyId: request.keyId, CiphertextBlob: request.wrapped, EncryptionContext: kmsEncryptionContext(request.context) }),
+        const kms = client(request.keyId, ctx.field);
+        const { DecryptCommand } = loadedSdk();
+        const out = await kms.send(
+          new DecryptCommand({ KeyId: request.keyId, CiphertextBlob: request.wrapped, EncryptionContext: kmsEncryptionContext(request.context) }),
           { abortSignal: ctx.signal },
         );
         if (!out.Plaintext) throw new KeyProviderUnavailableError(ctx.field, 'aws-kms', 'Decrypt answered without a key');

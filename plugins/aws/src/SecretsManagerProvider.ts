@@ -42,6 +42,7 @@ let sdk: SecretsManagerSdk | undefined;
 /** The SDK, loaded on first use so a daemon that never reads `aws-sm://` never pays for it. */
 function loadSdk(): SecretsManagerSdk {
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: an optional package, loaded only when an aws-sm:// reference is resolved
     sdk ??= require('@aws-sdk/client-secrets-manager') as SecretsManagerSdk;
     return sdk;
   } catch (error) {

@@ -114,11 +114,13 @@ function endpointOverride(context: SecretProviderContext): string | undefined {
   const value = context.source?.connectionProperties[ENDPOINT_PROPERTY];
   if (value === undefined || value === null || value === '') return undefined;
   const field = `connection_properties.${ENDPOINT_PROPERTY}`;
+  // A Struct value may be a number, a list or an object: shown as its JSON, and not a URL.
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
   let url: URL;
   try {
-    url = new URL(String(value));
+    url = new URL(text);
   } catch {
-    throw new SourcedError('AWS_ENDPOINT_INVALID', `${field}: "${String(value).slice(0, 100)}" is not a URL (https://host[:port])`);
+    throw new SourcedError('AWS_ENDPOINT_INVALID', `${field}: "${text.slice(0, 100)}" is not a URL (https://host[:port])`);
   }
   if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password || url.search || url.hash) {
     throw new SourcedError('AWS_ENDPOINT_INVALID', `${field}: give an http(s) URL without credentials, query or fragment`);
