@@ -81,6 +81,7 @@ export class KeyVaultSecretProvider implements SecretProvider {
   }
 
   private credential(access: AzureAccess): Promise<TokenCredential> {
-    return this.credentials.getOrCreate(access.credentialKey, async () => createCredential(access));
+    // A promise (rejected if createCredential throws), so that concurrent calls share one credential.
+    return this.credentials.getOrCreate(access.credentialKey, () => new Promise<TokenCredential>((resolve) => resolve(createCredential(access))));
   }
 }

@@ -142,7 +142,8 @@ function httpsOrigin(value: unknown, name: string, allowPath: boolean): string |
   const field = `data_source.connection_properties.${name}`;
   let url: URL;
   try {
-    url = new URL(String(value));
+    if (typeof value !== 'string') throw new TypeError('not a string'); // a Struct value may be a number, a list or an object
+    url = new URL(value);
   } catch {
     throw new InputError([{ field, description: 'is not a URL' }]);
   }
@@ -157,7 +158,7 @@ function httpsOrigin(value: unknown, name: string, allowPath: boolean): string |
 function pemCertificate(value: unknown): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   const field = `data_source.connection_properties.${AZURE_PROPERTIES.caCert}`;
-  const text = String(value);
+  const text = typeof value === 'string' ? value : ''; // a Struct value may be a number, a list or an object: not PEM
   if (!text.includes('-----BEGIN CERTIFICATE-----'))
     throw new InputError([{ field, description: 'must be a CA certificate in PEM (-----BEGIN CERTIFICATE-----)' }]);
   try {

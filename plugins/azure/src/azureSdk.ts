@@ -23,8 +23,10 @@ export function loadSecretsSdk(): SecretsSdk {
   return secretsSdk;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- T is the type of the module `name` names: require() gives no type
 function load<T>(name: string, version: string): T {
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: optional packages, loaded only when an azure-kv:// reference is resolved (see above)
     return require(name) as T;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;

@@ -17,7 +17,11 @@ import { scrubAzureText } from './keyVaultErrors';
 import { AZURE_CLOUDS, type AzureCloud, type KeyVaultTarget } from './keyVaultTarget';
 
 /** The Entra resource of Azure Database for PostgreSQL and MySQL, per cloud (by the vault suffix of the cloud). */
-const DATABASE_RESOURCES: Record<string, { resource: string; hostSuffixes: string[] }> = {
+interface DatabaseResource {
+  resource: string;
+  hostSuffixes: string[];
+}
+const DATABASE_RESOURCES: Record<string, DatabaseResource> = {
   AzurePublicCloud: { resource: 'https://ossrdbms-aad.database.windows.net', hostSuffixes: ['.database.azure.com'] },
   AzureChinaCloud: { resource: 'https://ossrdbms-aad.database.chinacloudapi.cn', hostSuffixes: ['.database.chinacloudapi.cn'] },
   AzureUSGovernment: { resource: 'https://ossrdbms-aad.database.usgovcloudapi.net', hostSuffixes: ['.database.usgovcloudapi.net'] },
@@ -50,13 +54,19 @@ export class EntraDatabaseTokenProvider implements DatabaseTokenProvider {
   async mint(request: DatabaseTokenRequest, context: DatabaseTokenContext): Promise<DatabaseToken> {
     context.signal.throwIfAborted();
     const cloud = cloudOfDatabaseHost(request.host);
-    const scope = `${DATABASE_RESOURCES[cloud.name]?.resource ?? DATABASE_RESOURCES.AzurePublicCloud.resource}/.default`;
+    const resource = DATABASE_RESOURCES[cloud.name] as DatabaseResource | undefined; // not every cloud has an entry
+    const scope = `${resource?.resource ?? DATABASE_RESOURCES.AzurePublicCloud.resource}/.default`;
     // The Key Vault access rules, without the vault: azure_key_vault_url means nothing here.
     const { [AZURE_PROPERTIES.vaultUrl]: _vault, ...connectionProperties } = request.source.connectionProperties;
     const target: KeyVaultTarget = { vault: 'database', vaultUrl: `https://database${cloud.vaultSuffix}`, cloud, secretName: 'token' };
     const access = await resolveAzureAccess(
       target,
-      { signal: context.signal, source: { ...request.source, connectionProperties }, resolveSecret: context.resolveSecret, logger: context.logger },
+      {
+        signal: context.signal,
+        source: { ...request.source, connectionProperties },
+        resolveSecret: (input, label) => context.resolveSecret(input, label),
+        logger: context.logger,
+      },
       this.fingerprintKey,
     );
     let token;
@@ -73,7 +83,8 @@ export class EntraDatabaseTokenProvider implements DatabaseTokenProvider {
   }
 
   private credential(access: AzureAccess): Promise<TokenCredential> {
-    return this.credentials.getOrCreate(access.credentialKey, async () => createCredential(access));
+    // A promise (rejected if createCredential throws), so that concurrent calls share one credential.
+    return this.credentials.getOrCreate(access.credentialKey, () => new Promise<TokenCredential>((resolve) => resolve(createCredential(access))));
   }
 }
 
@@ -81,7 +92,7 @@ export class EntraDatabaseTokenProvider implements DatabaseTokenProvider {
 function cloudOfDatabaseHost(host: string): AzureCloud {
   const h = host.toLowerCase();
   const name = Object.entries(DATABASE_RESOURCES).find(([, r]) => r.hostSuffixes.some((s) => h.endsWith(s)))?.[0];
-  return AZURE_CLOUDS.find((c) => c.name === name) ?? (AZURE_CLOUDS[0] as AzureCloud);
+  return AZURE_CLOUDS.find((c) => c.name === name) ?? AZURE_CLOUDS[0];
 }
 
 function toTokenError(error: unknown, access: AzureAccess, scope: string): SourcedError {

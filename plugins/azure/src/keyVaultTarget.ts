@@ -64,7 +64,7 @@ export function parseKeyVaultTarget(reference: SecretReference): KeyVaultTarget 
   if (!VAULT_NAME.test(name)) throw invalid(`"${name}" is not a valid vault name (3–24 letters, digits and single dashes, starting with a letter)`);
   if (!SECRET_NAME.test(secretName)) throw invalid(`"${secretName}" is not a valid secret name (1–127 letters, digits and dashes)`);
   if (version !== undefined && !VERSION.test(version)) throw invalid(`"${version}" is not a valid secret version`);
-  cloud ??= AZURE_CLOUDS[0] as AzureCloud;
+  cloud ??= AZURE_CLOUDS[0];
   return { vault, vaultUrl: `https://${name}${cloud.vaultSuffix}`, cloud, secretName, version };
 }
 
