@@ -107,6 +107,14 @@ export interface RunningDaemon {
   reloadTls(): void;
 }
 
+/** An embedding host's `limits` may predate the authentication-failure limits: what it leaves out keeps its default. */
+function authFailureLimiter(limits: Partial<DaemonConfig['limits']>): AuthFailureLimiter {
+  return new AuthFailureLimiter(
+    limits.authFailureBurst ?? DEFAULT_CONFIG.limits.authFailureBurst,
+    limits.authFailuresPerMinute ?? DEFAULT_CONFIG.limits.authFailuresPerMinute,
+  );
+}
+
 /** The services the health service reports on; '' is the whole server. */
 const HEALTH_SERVICES = ['', 'sourced.v1.DataSourceService', 'sourced.v1.PluginService', 'sourced.v1.SecretService'];
 
@@ -179,10 +187,7 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
       authorizer: z,
       audit,
       failureLog,
-      authFailures: new AuthFailureLimiter(
-        c.limits.authFailureBurst ?? DEFAULT_CONFIG.limits.authFailureBurst,
-        c.limits.authFailuresPerMinute ?? DEFAULT_CONFIG.limits.authFailuresPerMinute,
-      ),
+      authFailures: authFailureLimiter(c.limits),
       limiter: callLimiter,
       limits: c.limits,
       metrics: rpcMetrics(meter),
@@ -226,7 +231,7 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
   const server = new Server({ 'grpc.max_receive_message_length': config.limits.maxMessageBytes, ...http2ServerOptions(connectionSettings) });
   const c = container.cradle;
   // Resolved now, so that disposing the container (stop, a failed start) always shuts it down.
-  void c.telemetry;
+  container.resolve('telemetry');
   server.addService(withSafeDecoding(DataSourceServiceService), c.dataSourceService.implementation());
   server.addService(withSafeDecoding(PluginServiceService), c.pluginService.implementation());
   server.addService(withSafeDecoding(SecretServiceService), c.secretService.implementation());

@@ -56,6 +56,9 @@ export interface AuditEntry {
   count?: number;
 }
 
+/** A field as a JavaScript caller may really pass it (record() never throws): read as a string or a number. */
+type Loose = string | number | boolean | null | undefined;
+
 /** Where lines go: a file (appended to; created with mode 0600), or stdout. Exactly one. */
 export interface AuditTarget {
   file?: string;
@@ -165,7 +168,9 @@ export class AuditLog {
   /** Adds a line for one call. Never throws, never waits; a failure goes to onError. */
   record(entry: AuditEntry): void {
     if (this.closed) {
-      this.onError(new AuditLogError(`audit log closed: the entry for ${this.clean(String(entry?.rpc))} was not written`));
+      // record() never throws, whatever a JavaScript caller passes: the entry is read as untrusted.
+      const rpc = (entry as Partial<AuditEntry> | undefined)?.rpc;
+      this.onError(new AuditLogError(`audit log closed: the entry for ${this.clean(String(rpc))} was not written`));
       return;
     }
     let text: string;
@@ -192,14 +197,16 @@ export class AuditLog {
 
   /** A signed checkpoint line (the chain moves on past it). */
   private checkpoint(reason: CheckpointInfo['reason'], after?: CheckpointInfo['after']): string {
+    const { key, keyId: id } = this;
+    if (!key || id === undefined) throw new AuditLogError('internal error: a checkpoint without a signing key');
     const seq = this.seq + 1;
     const fields = {
       time: new Date().toISOString(),
-      checkpoint: { alg: 'HMAC-SHA256' as const, key_id: this.keyId!, reason, ...(after ? { after } : {}) },
+      checkpoint: { alg: 'HMAC-SHA256' as const, key_id: id, reason, ...(after ? { after } : {}) },
       seq,
       prev: this.prev,
     };
-    const { text, hash } = sealCheckpoint({ ...fields, mac: checkpointMac(this.key!, fields) });
+    const { text, hash } = sealCheckpoint({ ...fields, mac: checkpointMac(key, fields) });
     this.seq = seq;
     this.prev = hash;
     this.sinceCheckpoint = 0;
@@ -236,8 +243,8 @@ export class AuditLog {
     const chunk = `${lines.join('\n')}\n`;
     this.writing = this.sink.write(chunk).then(
       () => undefined,
-      (error: Error) =>
-        this.onError(new AuditLogError(`writing ${lines.length} audit line(s) to ${this.sink.describe} failed; they are lost: ${error.message}`)),
+      (error: unknown) =>
+        this.onError(new AuditLogError(`writing ${lines.length} audit line(s) to ${this.sink.describe} failed; they are lost: ${(error as Error).message}`)),
     );
     void this.writing.then(() => {
       this.writing = undefined;
@@ -250,7 +257,9 @@ export class AuditLog {
 
   private seal(entry: AuditEntry): string {
     const code = Number.isInteger(entry.code) ? entry.code : 2;
-    const duration = Number(entry.durationMs);
+    // From a JavaScript caller the duration may be a string or missing.
+    const durationMs = entry.durationMs as Loose;
+    const duration = Number(durationMs);
     const time = entry.time instanceof Date && !Number.isNaN(entry.time.getTime()) ? entry.time : new Date();
     const ds = entry.dataSource;
     const seq = this.seq + 1;
@@ -285,7 +294,7 @@ export class AuditLog {
   }
 
   /** A string fit for the log (null when absent or empty): credentials in a URL removed, a token withheld, cut to length. */
-  private clean(value: string | undefined | null): string | null {
+  private clean(value: Loose): string | null {
     if (value === undefined || value === null || value === '') return null;
     let s = String(value).replace(/\/\/[^/@\s]*@/g, '//');
     if (/^eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*$/.test(s)) return '[REDACTED token]';
@@ -299,8 +308,11 @@ export class AuditLog {
   }
 }
 
-/** Only the host (and port) of a value that may be a URL or carry "user:password@". */
-export function hostOnly(value: string | undefined): string | undefined {
+/**
+ * Only the host (and port) of a value that may be a URL or carry "user:password@"; undefined and
+ * null stay as they are. From a JavaScript caller the value may be anything: it is read as a string.
+ */
+export function hostOnly(value: Loose): string | null | undefined {
   if (value === undefined || value === null) return value;
   let s = String(value).trim();
   s = s.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');

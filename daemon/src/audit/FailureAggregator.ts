@@ -27,7 +27,10 @@ export class FailureAggregator {
   ) {}
 
   record(entry: AuditEntry & { peer: string }): void {
-    if (this.windowMs <= 0) return this.audit.record(entry);
+    if (this.windowMs <= 0) {
+      this.audit.record(entry);
+      return;
+    }
     const key = `${entry.peer}\u0000${entry.rpc}\u0000${entry.code}`;
     const open = this.windows.get(key);
     if (open) {

@@ -34,9 +34,10 @@ export async function openAuditFile(path: string): Promise<{ handle: FileHandle;
     if (!stat.isFile() || stat.size === 0) return { handle, seq: 0, prev: GENESIS };
     const last = await readLastLine(handle, stat.size, path);
     const problem = `the audit log ${path} does not end with a complete audit line`;
-    let parsed: Partial<AuditLine>;
+    // The file's last line: JSON, but maybe not an object (`null`, a number).
+    let parsed: Partial<AuditLine> | null;
     try {
-      parsed = JSON.parse(last) as Partial<AuditLine>;
+      parsed = JSON.parse(last) as Partial<AuditLine> | null;
     } catch {
       throw new AuditLogError(`${problem} (its last line is not JSON): check it with \`sourced audit verify ${path}\` and move it aside`);
     }
@@ -110,11 +111,18 @@ export function streamSink(stream: NodeJS.WritableStream, describe: string): Sin
     describe,
     write: (chunk) =>
       new Promise<void>((resolve, reject) => {
-        if (failure) return reject(failure);
-        stream.write(chunk, (error?: Error | null) => (error ? reject(error) : resolve()));
+        if (failure) {
+          reject(failure);
+          return;
+        }
+        stream.write(chunk, (error?: Error | null) => {
+          if (error) reject(error);
+          else resolve();
+        });
       }),
-    async close() {
+    close() {
       stream.off('error', onStreamError);
+      return Promise.resolve();
     },
   };
 }

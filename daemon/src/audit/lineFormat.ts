@@ -192,6 +192,7 @@ export function checkpointMac(key: Buffer, line: Pick<CheckpointLine, 'time' | '
 
 /** The form in which a checkpoint's MAC is the one `key` gives (constant-time comparisons), or undefined when it is neither. */
 export function checkpointMacForm(key: Buffer, line: CheckpointLine): HashForm | undefined {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- exported: a JavaScript caller may pass a parsed line whose mac is no string (Buffer.from would throw)
   const actual = Buffer.from(String(line.mac), 'hex');
   for (const form of ['rfc8785', 'legacy'] as const) {
     const expected = Buffer.from(checkpointMac(key, line, form), 'hex');

@@ -131,7 +131,7 @@ function shapeProblem(value: unknown): string | undefined {
 
 function checkpointShapeProblem(o: Record<string, unknown>): string | undefined {
   if (!sameKeys(o, CHECKPOINT_KEYS)) return 'its fields are not those of a checkpoint, in the order the daemon writes them';
-  const c = o.checkpoint as Record<string, unknown>;
+  const c = o.checkpoint as Record<string, unknown> | null | undefined;
   if (!c || typeof c !== 'object' || Array.isArray(c)) return '"checkpoint" is not an object';
   if (!sameKeys(c, 'after' in c ? ['alg', 'key_id', 'reason', 'after'] : ['alg', 'key_id', 'reason']))
     return '"checkpoint" is not {alg, key_id, reason, after}';
@@ -189,7 +189,8 @@ function parseLine(text: string, n: number): Parsed {
  */
 export async function verifyAuditLog(path: string, options: VerifyOptions = {}): Promise<VerifyResult> {
   const expectLast = options.expectLast?.toLowerCase();
-  const handle = await openFile(path, 'r').catch((error: NodeJS.ErrnoException) => {
+  const handle = await openFile(path, 'r').catch((reason: unknown) => {
+    const error = reason as NodeJS.ErrnoException;
     const why = { ENOENT: 'no such file', EACCES: 'permission denied', EPERM: 'permission denied' }[error.code ?? ''];
     throw new AuditFileError(`cannot read ${path} (${why ? `${why}, ${error.code}` : (error.code ?? error.message)})`, error.code);
   });
@@ -259,7 +260,7 @@ export async function verifyAuditLog(path: string, options: VerifyOptions = {}):
       if (isCheckpoint(line)) checkpoints += 1;
       if (parsed.form === 'legacy') legacyLines += 1;
       if (key) {
-        const problem = signatureProblem(line, n, parsed.form);
+        const problem = signatureProblem(key, line, n, parsed.form);
         if (problem) return fail(n, problem);
       }
       lastHash = hash;
@@ -289,8 +290,8 @@ export async function verifyAuditLog(path: string, options: VerifyOptions = {}):
   }
   return { ok: true, lines: n, lastHash, lastSeq, ...signed };
 
-  /** With a key: what is wrong with line n as to signatures (its chain is already checked). */
-  function signatureProblem(line: AuditLine | CheckpointLine, n: number, form: HashForm): string | undefined {
+  /** With the key: what is wrong with line n as to signatures (its chain is already checked). */
+  function signatureProblem(key: Buffer, line: AuditLine | CheckpointLine, n: number, form: HashForm): string | undefined {
     const opening = isCheckpoint(line) && line.checkpoint.reason === 'open';
     if (closedAt === n - 1 && !opening) return `line ${n} was appended after the daemon closed the log (its signed closing checkpoint is line ${n - 1})`;
     if (!isCheckpoint(line)) return undefined;
@@ -298,7 +299,7 @@ export async function verifyAuditLog(path: string, options: VerifyOptions = {}):
       return `line ${n} is a checkpoint under another key (key id ${line.checkpoint.key_id}; the key given has ${wantedKeyId}): forged, or checked with the wrong key`;
     }
     // The MAC is in the form of the line's hash (a checkpoint is written in one format).
-    if (checkpointMacForm(key!, line) !== form)
+    if (checkpointMacForm(key, line) !== form)
       return `line ${n} is a checkpoint whose signature does not verify: it was forged or edited, or checked with the wrong key`;
     if (opening) {
       const after = line.checkpoint.after;

@@ -91,8 +91,9 @@ interface CallScope {
   logger: Logger;
   /** Authenticates the call (the principal then appears in the span and the log lines) and checks that a role grants the RPC. */
   authenticate(): Promise<Principal>;
-  noteDataSource(source: { id?: string; type?: string; host?: string }): void;
-  noteKeyUse(use: KeyUseRecord): void;
+  /** Handed to the handler's context as they are: they do not use `this`. */
+  noteDataSource: (source: { id?: string; type?: string; host?: string }) => void;
+  noteKeyUse: (use: KeyUseRecord) => void;
   done(code: Status, error?: unknown): void;
 }
 
@@ -111,7 +112,7 @@ function openCall(deps: HandlerDeps, fullMethod: string, call: ServerUnaryCall<u
   deps.calls.add(controller);
   call.on('cancelled', () => controller.abort(new AbortedError('the client cancelled the call')));
   const deadline = call.getDeadline();
-  const requested = deadline instanceof Date ? deadline.getTime() - Date.now() : Number(deadline) - Date.now();
+  const requested = deadline instanceof Date ? deadline.getTime() - Date.now() : deadline - Date.now();
   // A call without a deadline gets the default one; none runs past the maximum.
   const ms = effectiveDeadlineMs(requested, deps.limits);
   let timer: NodeJS.Timeout | undefined;
@@ -194,7 +195,8 @@ function openCall(deps: HandlerDeps, fullMethod: string, call: ServerUnaryCall<u
       const fields = { code: Status[code], duration_ms: Math.round(durationMs) };
       // A rate-limited peer's refusals would be a line each: the audit log aggregates them, the log keeps them at debug.
       if (error instanceof SourcedError && error.reason === 'TOO_MANY_AUTH_FAILURES') logger.debug('call refused', { ...fields, reason: error.reason, peer });
-      else if (code === Status.INTERNAL) logger.error('call failed', { ...fields, error: describeError(error), stack: (error as Error)?.stack });
+      else if (code === Status.INTERNAL)
+        logger.error('call failed', { ...fields, error: describeError(error), stack: (error as Partial<Error> | undefined)?.stack });
       else
         logger.info(
           'call finished',
@@ -222,7 +224,7 @@ export function serverStreaming<Req, Parsed, Res extends { sequence: number }>(
   handler: (request: Parsed, ctx: CallContext) => AsyncIterable<Omit<Res, 'sequence'>>,
 ): handleServerStreamingCall<Req, Res> {
   return (call) => {
-    const scope = openCall(deps, fullMethod, call as ServerWritableStream<unknown, unknown>);
+    const scope = openCall(deps, fullMethod, call);
     const run = async () => {
       const signal = scope.controller.signal;
       let sequence = 0;
@@ -269,7 +271,7 @@ export function unary<Req, Parsed, Res>(
   handler: (request: Parsed, ctx: CallContext) => Promise<Res>,
 ): handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    const scope = openCall(deps, fullMethod, call as ServerUnaryCall<unknown, unknown>);
+    const scope = openCall(deps, fullMethod, call);
     void context.with(trace.setSpan(context.active(), scope.span), async () => {
       try {
         const principal = await scope.authenticate();
@@ -301,7 +303,8 @@ export function unary<Req, Parsed, Res>(
  */
 function written<Res>(call: ServerWritableStream<unknown, Res>, message: Res, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
+    // The call's signal is aborted only with an AbortedError (openCall, CallTracker).
+    const onAbort = () => reject(signal.reason as Error);
     signal.addEventListener('abort', onAbort, { once: true });
     call.write(message, () => {
       signal.removeEventListener('abort', onAbort);

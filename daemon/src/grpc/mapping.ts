@@ -90,7 +90,8 @@ export function toTimestamp(text: string | undefined): { seconds: number; nanos:
   if (!Number.isFinite(ms)) return undefined;
   const year = new Date(ms).getUTCFullYear();
   if (year < 1 || year > 9999) return undefined;
-  return { seconds: Math.floor(ms / 1000), nanos: Number((m[2] ?? '').padEnd(9, '0')) };
+  // m[2], the fraction, is an optional group: undefined when the text has none.
+  return { seconds: Math.floor(ms / 1000), nanos: Number(((m[2] as string | undefined) ?? '').padEnd(9, '0')) };
 }
 
 /** A generated enum object (ts-proto: names to numbers and back, with UNRECOGNIZED = -1). */

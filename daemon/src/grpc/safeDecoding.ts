@@ -22,7 +22,7 @@ export function withSafeDecoding<S extends ServiceDefinition>(service: S): S {
       ...method,
       requestDeserialize: (bytes: Buffer) => {
         try {
-          return decode(bytes);
+          return decode(bytes) as unknown;
         } catch (error) {
           return { [MALFORMED]: error instanceof Error ? error.message : String(error) } satisfies MalformedRequest;
         }

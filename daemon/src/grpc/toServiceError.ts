@@ -26,7 +26,8 @@ export function toServiceError(error: unknown, traceId?: string): ServiceError {
   return Object.assign(new Error(rich.message), { code: rich.code, details: rich.message, metadata });
 }
 
-export function toRichStatus(error: unknown, traceId?: string): RichStatus {
+/** The rich status of an error; its code is one of grpc-js's statuses. */
+export function toRichStatus(error: unknown, traceId?: string): RichStatus & { code: Status } {
   if (error instanceof SourcedError) {
     const info = { reason: error.reason, domain: ERROR_DOMAIN, metadata: { ...error.metadata } };
     if (traceId) info.metadata.trace_id = traceId;

@@ -238,7 +238,8 @@ async function importModule(specifier: string): Promise<unknown> {
 
 /** Finds the plugin among a module's exports: `default` (also CommonJS-wrapped) or `plugin`. */
 function findPlugin(mod: unknown, specifier: string): SourcedPlugin {
-  const m = mod as Record<string, unknown>;
+  // A third-party module: its exports may be anything, null included.
+  const m = mod as Record<string, unknown> | null | undefined;
   const candidates = [m?.default, (m?.default as Record<string, unknown> | undefined)?.default, m?.plugin, mod];
   const found = candidates.find(isSourcedPlugin);
   if (!found) throw new Error(`${specifier} exports no plugin; export default definePlugin({...}) from @sourced/plugin-sdk`);

@@ -94,7 +94,8 @@ export class Authenticator {
 
   async authenticate(call: CallCredentials): Promise<Principal> {
     if (!this.enabled) return ANONYMOUS;
-    const header = call.metadata.get('authorization')[0];
+    // The header's first value, absent when the call sent none.
+    const header = call.metadata.get('authorization')[0] as string | Buffer | undefined;
     if (header !== undefined) return this.bearer(String(header));
     const certificate = call.getAuthContext()?.sslPeerCertificate;
     if (this.config.mtls && certificate && Object.keys(certificate).length > 0) return this.fromCertificate(certificate);
@@ -119,11 +120,14 @@ export class Authenticator {
   }
 
   private async jwt(token: string): Promise<Principal> {
-    const jwt = this.config.jwt!;
+    const { jwks } = this;
+    const jwt = this.config.jwt;
+    // Only called with a JWKS, which exists only with auth.jwt.
+    if (!jwt || !jwks) throw new Error('internal error: a JWT to verify, but no auth.jwt settings');
     let payload: Record<string, unknown>;
     try {
       // A token without `exp` would be good forever once leaked: required unless configured otherwise.
-      ({ payload } = await jwtVerify(token, this.jwks!, {
+      ({ payload } = await jwtVerify(token, jwks, {
         issuer: jwt.issuer,
         audience: jwt.audience,
         clockTolerance: 30,
@@ -146,7 +150,9 @@ export class Authenticator {
       if (!id) throw new UnauthenticatedError('NO_CERTIFICATE_NAME', 'the client certificate has no subject alternative name to name the caller');
       return { id, method: 'mtls' };
     }
-    const cn = cert.subject?.CN;
+    // From the peer's certificate: a certificate without a subject has none.
+    const subject = cert.subject as PeerCertificate['subject'] | undefined;
+    const cn = subject?.CN;
     const id = Array.isArray(cn) ? cn[0] : cn;
     if (!id) throw new UnauthenticatedError('NO_CERTIFICATE_NAME', 'the client certificate has no subject CN to name the caller');
     return { id, method: 'mtls' };

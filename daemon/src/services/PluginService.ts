@@ -17,14 +17,17 @@ export class PluginService {
         h,
         `${SERVICE}/ListPlugins`,
         (req) => req,
-        async () => ({
-          plugins: this.deps.pluginRegistry.list().map(toPlugin),
-          sdkVersion: PLUGIN_SDK_VERSION,
+        () =>
+          Promise.resolve({
+            plugins: this.deps.pluginRegistry.list().map(toPlugin),
+            sdkVersion: PLUGIN_SDK_VERSION,
+          }),
+      ),
+      getPlugin: unary<GetPluginRequest, string, GetPluginResponse>(h, `${SERVICE}/GetPlugin`, parsePluginId, (id) =>
+        Promise.resolve({
+          plugin: toPlugin(this.deps.pluginRegistry.get(id)),
         }),
       ),
-      getPlugin: unary<GetPluginRequest, string, GetPluginResponse>(h, `${SERVICE}/GetPlugin`, parsePluginId, async (id) => ({
-        plugin: toPlugin(this.deps.pluginRegistry.get(id)),
-      })),
     };
   }
 }

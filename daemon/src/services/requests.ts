@@ -79,7 +79,7 @@ export class RequestParser {
     const faults = new Faults();
     const source = this.source(req.dataSource, faults);
     faults.throwIfAny();
-    return { source: source!, checkTimeoutMs: cappedTimeout(req.checkTimeoutMs, validation.checkTimeoutMs, limits.maxCheckTimeoutMs) };
+    return { source: checked(source), checkTimeoutMs: cappedTimeout(req.checkTimeoutMs, validation.checkTimeoutMs, limits.maxCheckTimeoutMs) };
   }
 
   discover(req: DiscoverDataSourceRequest): DiscoverCall {
@@ -110,7 +110,7 @@ export class RequestParser {
     );
     const source = this.source(req.dataSource, faults);
     faults.throwIfAny();
-    return { request: request!, source: source! };
+    return { request: checked(request), source: checked(source) };
   }
 
   preview(req: PreviewTableRequest): PreviewCall {
@@ -134,7 +134,7 @@ export class RequestParser {
       );
     const source = this.source(req.dataSource, faults);
     faults.throwIfAny();
-    return { request: request!, source: source! };
+    return { request: checked(request), source: checked(source) };
   }
 
   profile(req: ProfileTableRequest): ProfileCall {
@@ -162,7 +162,7 @@ export class RequestParser {
       );
     const source = this.source(req.dataSource, faults);
     faults.throwIfAny();
-    return { request: request!, source: source! };
+    return { request: checked(request), source: checked(source) };
   }
 
   /** The strategy asked for, or the daemon's default when none is (also after a fault, so that the other checks still run). */
@@ -222,6 +222,12 @@ class Faults {
     if (reasons.length === 1) throw new InputError(this.violations, { reason: reasons[0] });
     throw new InputError(this.violations, { reason: 'INVALID_REQUEST', metadata: { reasons: reasons.join(',') } });
   }
+}
+
+/** A part of the request after `faults.throwIfAny()`: a part that could not be parsed added a fault, so it is there. */
+function checked<T>(part: T | undefined): T {
+  if (part === undefined) throw new Error('internal error: a request part is missing, yet no fault was reported');
+  return part;
 }
 
 /** A requested count under a cap: the smaller of the two, where 0 means none. */

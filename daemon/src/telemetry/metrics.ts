@@ -28,7 +28,7 @@ export async function startPrometheus(configured: { host?: string; port?: number
   try {
     await exporter.startServer();
   } catch (error) {
-    throw new Error(`cannot serve Prometheus metrics on ${host}:${port}: ${(error as Error).message}`);
+    throw new Error(`cannot serve Prometheus metrics on ${host}:${port}: ${(error as Error).message}`, { cause: error });
   }
   return { exporter, url: `prometheus http://${host.includes(':') ? `[${host}]` : host}:${port}/metrics` };
 }
