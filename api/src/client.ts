@@ -50,7 +50,8 @@ export function decodeStatusDetails(error: unknown): RichStatus | undefined {
   // Duck-typed, not `instanceof`: the error may come from another copy of grpc-js.
   const metadata = (error as { metadata?: Partial<Metadata> } | null | undefined)?.metadata;
   if (typeof metadata?.get !== 'function') return undefined;
-  const [bin] = metadata.get(STATUS_DETAILS_KEY);
+  // `at`: the trailer may be absent (an empty list), which an index access would not type as undefined.
+  const bin = metadata.get(STATUS_DETAILS_KEY).at(0);
   if (bin === undefined || typeof bin === 'string') return undefined;
   return decodeRichStatus(bin);
 }

@@ -8,6 +8,7 @@ import type { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
  * message's codec is a `MessageFns` of it).
  */
 
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- ts-proto's own definition, kept identical so the generated codecs are MessageFns of these types
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
 /** A message with every field optional, at every depth (what `create` and `fromPartial` take). */
@@ -19,7 +20,8 @@ export type DeepPartial<T> = T extends Builtin
       ? ReadonlyArray<DeepPartial<U>>
       : T extends { $case: string; value: unknown }
         ? { $case: T['$case']; value?: DeepPartial<T['value']> }
-        : T extends {}
+        : // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- ts-proto's own definition, kept identical (see Builtin)
+          T extends {}
           ? { [K in keyof T]?: DeepPartial<T[K]> }
           : Partial<T>;
 
@@ -35,6 +37,7 @@ export interface MessageFns<T> {
   /** Reads a message from the protobuf binary form. */
   decode(input: BinaryReader | Uint8Array, length?: number): T;
   /** Reads a message from its canonical proto3 JSON form. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the generated codecs' own signature (see Builtin): any JSON value is taken
   fromJSON(object: any): T;
   /** The message in its canonical proto3 JSON form. */
   toJSON(message: T): unknown;
