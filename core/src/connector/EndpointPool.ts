@@ -281,10 +281,10 @@ export class EndpointPool<TConn> {
    * is closed, or given back at once when opening fails.
    */
   private async open(role: EndpointRole, signal: AbortSignal, slot?: ReleaseSlot): Promise<TConn> {
-    const { context, endpoint, type } = this.options;
+    const { context, type } = this.options;
     const budget = context.connectionBudget;
     if (!slot && budget) {
-      const { host, port } = endpoint(role);
+      const { host, port } = this.options.endpoint(role);
       const key = this.budgetKey(role);
       // Waiting for a slot is traced; taking a free one is not.
       slot =
@@ -300,7 +300,7 @@ export class EndpointPool<TConn> {
     }
     if (slot) this.slots.set(conn, slot);
     // One series per source endpoint (the host as the data source names it, never the database or user).
-    const attributes: Attributes = { 'db.system': type, 'server.address': endpoint(role).host.toLowerCase() };
+    const attributes: Attributes = { 'db.system': type, 'server.address': this.options.endpoint(role).host.toLowerCase() };
     this.counted.set(conn, attributes);
     sourcedInstruments(context.meter).sourceConnections.add(1, attributes);
     if (this.closed) {

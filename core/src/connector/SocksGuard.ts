@@ -163,9 +163,15 @@ export class SocksGuard {
     if (type === 0x01) host = [...(await reader.read(4))].join('.');
     else if (type === 0x04) host = ipv6Text(await reader.read(16));
     else if (type === 0x03) host = (await reader.read((await reader.read(1))[0])).toString('latin1');
-    else return reply(client, REPLY.addressNotSupported);
+    else {
+      reply(client, REPLY.addressNotSupported);
+      return;
+    }
     const port = (await reader.read(2)).readUInt16BE(0);
-    if (v !== 5 || command !== 0x01) return reply(client, REPLY.commandNotSupported);
+    if (v !== 5 || command !== 0x01) {
+      reply(client, REPLY.commandNotSupported);
+      return;
+    }
     await this.connect(client, reader, lease, host, port);
   }
 
@@ -183,11 +189,12 @@ export class SocksGuard {
       if ((error as { code?: unknown }).code === 'ETARGETDENIED') {
         lease.lastDenial = error as TargetDeniedError;
         lease.onDenied?.(error as TargetDeniedError);
-        return reply(client, REPLY.notAllowed);
+        reply(client, REPLY.notAllowed);
+        return;
       }
       lease.lastFailure = error as Error;
       const code = (error as NodeJS.ErrnoException).code;
-      return reply(
+      reply(
         client,
         code === 'ECONNREFUSED'
           ? REPLY.refused
@@ -199,6 +206,7 @@ export class SocksGuard {
                 ? REPLY.ttlExpired
                 : REPLY.failure,
       );
+      return;
     }
     upstream.removeAllListeners('error');
     upstream.on('error', () => client.destroy());
@@ -247,7 +255,10 @@ class Reader {
 
   read(n: number): Promise<Buffer> {
     return new Promise((resolve, reject) => {
-      if (this.ended) return reject(new Error('the client closed the connection during the handshake'));
+      if (this.ended) {
+        reject(new Error('the client closed the connection during the handshake'));
+        return;
+      }
       this.waiting = { n, resolve, reject };
       this.pump();
     });

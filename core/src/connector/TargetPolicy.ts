@@ -7,7 +7,6 @@
  */
 import { lookup as systemLookup, promises as dnsPromises, Resolver, type LookupAddress, type LookupOptions, type SrvRecord } from 'node:dns';
 import { BlockList, connect as netConnect, isIP, Socket, type LookupFunction, type NetConnectOpts } from 'node:net';
-import { NotAllowedError } from '../errors';
 import { matchesGlob } from '../util/glob';
 import { SocksGuard } from './SocksGuard';
 
@@ -238,7 +237,8 @@ export class TargetPolicy {
         if (opts.all) cb(null, usable);
         else cb(null, usable[0].address, usable[0].family);
       },
-      (error: Error) => cb(error, opts.all ? [] : ''),
+      // The resolver's error, passed to the driver's callback as it came (getaddrinfo's, or the policy's refusal).
+      (error: unknown) => cb(error as Error, opts.all ? [] : ''),
     );
   };
 
@@ -301,6 +301,7 @@ class GuardedSocket extends Socket {
       );
       return this;
     }
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a driver's options are untyped: the host is checked as its text, whatever it is (absent: localhost, as for net.connect)
     const host = normalizeHost(String(options.host ?? 'localhost'));
     if (isIP(host)) {
       const denied = this.policy.checkAddress(String(options.host), host);
@@ -383,7 +384,8 @@ function addressRule(text: string): AddressRule {
   return { text, list };
 }
 
-function parseRules(entries: readonly string[], key: string): Rules {
+/** `entries` are typed strings, but a JavaScript caller may hand in others (a number): each is read as its text. */
+function parseRules(entries: readonly unknown[], key: string): Rules {
   const rules: Rules = { addresses: [], names: [] };
   for (const raw of entries) {
     const text = normalizeHost(String(raw));
@@ -392,12 +394,12 @@ function parseRules(entries: readonly string[], key: string): Rules {
       try {
         rules.addresses.push(addressRule(text));
       } catch (error) {
-        throw new Error(`targets.${key}: ${(error as Error).message}`);
+        throw new Error(`targets.${key}: ${(error as Error).message}`, { cause: error });
       }
     } else if (/^[a-z0-9*?._-]+$/.test(text)) {
       rules.names.push({ text });
     } else {
-      throw new Error(`targets.${key}: "${raw}" is neither a CIDR block, an address nor a host-name pattern`);
+      throw new Error(`targets.${key}: "${String(raw)}" is neither a CIDR block, an address nor a host-name pattern`);
     }
   }
   return rules;
@@ -427,9 +429,9 @@ function serverResolver(servers: readonly string[]): TargetResolver {
   const query = (host: string, rrtype: 'A' | 'AAAA') =>
     new Promise<string[]>((resolve, reject) =>
       resolver.resolve(host, rrtype, (error, records) => {
-        if (!error) return resolve(records as string[]);
-        if (error.code === 'ENODATA' || error.code === 'ENOTFOUND') return resolve([]);
-        reject(error);
+        if (!error) resolve(records);
+        else if (error.code === 'ENODATA' || error.code === 'ENOTFOUND') resolve([]);
+        else reject(error);
       }),
     );
   return async (host) => {

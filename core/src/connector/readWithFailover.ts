@@ -97,7 +97,8 @@ export async function* withinStallBoundEach<T>(
   const own = following(signal);
   const iterator = start(own.controller.signal)[Symbol.asyncIterator]();
   let finished = false;
-  let stuck = false;
+  // `as boolean`: TypeScript does not see the catch below set it before the finally runs.
+  let stuck = false as boolean;
   try {
     for (;;) {
       let step: IteratorResult<T>;
@@ -117,7 +118,7 @@ export async function* withinStallBoundEach<T>(
     }
   } finally {
     own.release();
-    if (stuck) void iterator.return?.(undefined)?.catch(() => undefined);
+    if (stuck) void iterator.return?.(undefined).catch(() => undefined);
     else if (!finished) await iterator.return?.(undefined);
   }
 }
@@ -172,7 +173,9 @@ async function stallRace<T>(connector: ConnectorSessions, own: AbortController, 
             late.catch(() => undefined);
             Promise.race([connector.probe?.(role, probe), late]).then(
               // Alive: a slow statement, not a stall. Probe again while it waits: the server may freeze later.
-              () => void (settled || probeLater()),
+              () => {
+                if (!settled) probeLater();
+              },
               () => stall(Math.round(performance.now() - began)),
             );
           }, probeAfterMs),

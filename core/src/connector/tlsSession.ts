@@ -11,6 +11,8 @@ import type { Socket } from 'node:net';
 import {
   checkServerIdentity,
   connect as tlsConnect,
+  type Certificate,
+  type CipherNameAndProtocol,
   type ConnectionOptions,
   type DetailedPeerCertificate,
   type PeerCertificate,
@@ -69,16 +71,20 @@ export function startTlsOnSocket(socket: Socket, options: ConnectionOptions, sig
     const onAbort = () => {
       secure.destroy();
       socket.destroy();
-      reject(signal.reason);
+      // The daemon aborts with errors (an AbortedError, a DOMException from AbortSignal.timeout).
+      reject(signal.reason as Error);
     };
-    if (signal.aborted) return onAbort();
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
     signal.addEventListener('abort', onAbort, { once: true });
     secure.once('secureConnect', () => {
       done();
       resolve(secure);
     });
     // `on`, not `once`: a late second error after the first must not go unhandled.
-    secure.on('error', (error) => {
+    secure.on('error', (error: Error) => {
       done();
       secure.destroy();
       socket.destroy();
@@ -104,15 +110,22 @@ export function tlsSessionOf(secure: TLSSocket): TlsSession {
   // On the client, OpenSSL fills the shared signature algorithms only from a CertificateRequest.
   const requested = secure.getSharedSigalgs().length > 0;
   const local = secure.getCertificate();
+  // Node's types are too sure: getCipher() is null once the socket has no handle, and
+  // authorizationError is null when the chain verified (else the OpenSSL code, a string).
+  const cipher = secure.getCipher() as CipherNameAndProtocol | null;
+  const authorizationError = secure.authorizationError as Error | string | null;
+  // Decoded from the server's certificate: its subject or issuer may be missing (kept optional here).
+  const subject: Certificate | undefined = cert?.subject;
+  const issuer: Certificate | undefined = cert?.issuer;
   return {
     protocol: secure.getProtocol() ?? 'unknown',
-    cipher: secure.getCipher()?.name ?? 'unknown',
+    cipher: cipher?.name ?? 'unknown',
     authorized: secure.authorized,
-    authorizationError: secure.authorizationError ? String(secure.authorizationError) : undefined,
-    subjectCn: hasCert ? firstOf(cert.subject?.CN) : undefined,
-    issuerCn: hasCert ? firstOf(cert.issuer?.CN) : undefined,
-    subject: hasCert ? distinguishedName(cert.subject) : undefined,
-    issuer: hasCert ? distinguishedName(cert.issuer) : undefined,
+    authorizationError: authorizationError ? String(authorizationError) : undefined,
+    subjectCn: hasCert ? firstOf(subject?.CN) : undefined,
+    issuerCn: hasCert ? firstOf(issuer?.CN) : undefined,
+    subject: hasCert ? distinguishedName(subject) : undefined,
+    issuer: hasCert ? distinguishedName(issuer) : undefined,
     subjectAltNames: hasCert ? cert.subjectaltname : undefined,
     validFrom: hasCert ? cert.valid_from : undefined,
     validTo: hasCert ? cert.valid_to : undefined,
@@ -141,6 +154,7 @@ export async function inspectTlsSession(secure: TLSSocket, signal: AbortSignal, 
     };
     const onAbort = () => finish(undefined);
     const onTicket = () => finish(undefined);
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- an error's code is a string in Node; whatever else it is, it is read as its text
     const onError = (error: unknown) => finish(String((error as { code?: unknown }).code ?? 'ERR_TLS_ALERT'));
     const onClose = () => finish('ECONNRESET');
     const timer = setTimeout(() => finish(undefined), Math.min(1000, Math.max(50, handshakeMs * 2)));
@@ -266,7 +280,9 @@ export function describeTlsSession(session: TlsSession, tls: TlsArgs, host: stri
     return failed(d.message, d.hint, { ...details, code: d.code });
   }
   if (hostError) {
-    const d = describeCertificateError(hostError, name)!;
+    const d = describeCertificateError(hostError, name);
+    // checkServerIdentity's errors are ERR_TLS_CERT_ALTNAME_INVALID, which has a description.
+    if (!d) throw new Error(`internal error: no description of the host-name check's error ${String((hostError as { code?: unknown }).code)}`);
     return failed(d.message, d.hint, { ...details, code: d.code });
   }
   if (session.clientCertRefused) {

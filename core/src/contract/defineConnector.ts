@@ -129,6 +129,7 @@ export interface ConnectorSpec<TConn> {
  * @throws Error when `profile` is given without `preview` (a profile resolves its columns through the previewer), or no `sessions`.
  */
 export function defineConnector<TConn>(spec: ConnectorSpec<TConn>): ConnectorDefinition {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- plugins written in JavaScript may omit it; the documented error beats a TypeError later
   if (!spec.sessions) throw new Error(`connector ${spec.type}: defineConnector needs sessions (how a connection opens and closes)`);
   if (spec.profile && !spec.preview)
     throw new Error(`connector ${spec.type}: profile needs preview too (a profile resolves its columns through previewColumns)`);
@@ -175,6 +176,7 @@ class DefinedConnector<TConn> implements Connector {
   ) {
     const credentials = new CredentialResolver(source, definition.type, context);
     const endpoint = (role: EndpointRole) => endpointOf(source, role, definition.defaultPort);
+    // eslint-disable-next-line prefer-const -- this.call's closures read it before it is assigned (the sessions spec may ask for activeRole while it is built): a const would throw there
     let pool: EndpointPool<TConn> | undefined;
     this.call = {
       source,
@@ -197,7 +199,7 @@ class DefinedConnector<TConn> implements Connector {
       driver: {
         open: (args, signal) => sessions.open(args, signal),
         close: (conn) => sessions.close(conn),
-        identify: sessions.identify ? (conn, signal) => sessions.identify!(conn, signal) : undefined,
+        identify: sessions.identify?.bind(sessions),
       },
     });
     if (spec.catalog) this.catalog = instantiate(spec.catalog, this.call);
@@ -205,8 +207,10 @@ class DefinedConnector<TConn> implements Connector {
       const preview = instantiate(spec.preview, this.call);
       this.previewColumns = (table, columns, signal) => preview.previewColumns(this.pool.connection(), table, columns, signal);
       this.previewRows = (read, signal) => preview.previewRows(this.pool.connection(), read, signal);
-      if (preview.isSystemTable) this.isSystemTable = (table) => preview.isSystemTable!(table);
-      if (preview.credentialColumns) this.credentialColumns = (table) => preview.credentialColumns!(table);
+      const isSystemTable = preview.isSystemTable?.bind(preview);
+      const credentialColumns = preview.credentialColumns?.bind(preview);
+      if (isSystemTable) this.isSystemTable = (table) => isSystemTable(table);
+      if (credentialColumns) this.credentialColumns = (table) => credentialColumns(table);
     }
     if (spec.profile) {
       const profile = instantiate(spec.profile, this.call);

@@ -184,8 +184,10 @@ function endpoint(typed: EndpointInput | undefined, loose: Loose, path: string, 
   let port: number | undefined;
   if (typed?.port) port = typed.port;
   else if (loose.port !== undefined && loose.port !== null && loose.port !== '') {
-    const n = typeof loose.port === 'number' ? loose.port : Number(String(loose.port));
-    if (!Number.isInteger(n)) v.push({ field: `${loosePath}.port`, description: `"${String(loose.port)}" is not a port number` });
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- loose JSON: any value may arrive; an object or a list reads as its default text, which is no port number and is reported as given
+    const text = String(loose.port);
+    const n = typeof loose.port === 'number' ? loose.port : Number(text);
+    if (!Number.isInteger(n)) v.push({ field: `${loosePath}.port`, description: `"${text}" is not a port number` });
     else port = n;
   }
   if (port !== undefined && (port < 1 || port > 65535)) {

@@ -370,7 +370,7 @@ export class DiscoveryEngine {
         if (!signal.aborted) reads.abort(new AbortedError('the discovery ended before a page read ahead was needed'));
         if (!stalled) await pending.catch(() => undefined);
       }
-      const closing = connector.close().catch((error) => this.logger.warn('closing the connector failed', { error: describeError(error) }));
+      const closing = connector.close().catch((error: unknown) => this.logger.warn('closing the connector failed', { error: describeError(error) }));
       // A frozen source answers no cancellation either: the caller gets its error now, and the
       // connections close in the background (bounded by the connector's cancel and close timeouts).
       if (!stalled) await closing;
@@ -427,7 +427,11 @@ export class DiscoveryEngine {
         },
       );
     }
-    if (out instanceof SourcedError && after && out.metadata.resume_after === undefined) out.metadata.resume_after = encodeCursor(after);
+    if (out instanceof SourcedError && after) {
+      // A key of the metadata may be absent: the error may carry a cursor already.
+      const metadata: Partial<Record<string, string>> = out.metadata;
+      if (metadata.resume_after === undefined) metadata.resume_after = encodeCursor(after);
+    }
     return out;
   }
 

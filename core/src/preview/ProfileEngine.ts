@@ -6,11 +6,11 @@ import type { RelationKey } from '../discovery/entities';
 import { STRATEGY_PRESETS, type DiscoveryStrategy } from '../discovery/strategies';
 import { abortedErrorFrom, InputError, SourcedError } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
-import { stallOptions, tableRequestViolations, type Cell, type PreviewColumnInfo, type PreviewSettings } from './PreviewEngine';
+import { stallOptions, tableRequestViolations, type PreviewSettings } from './PreviewEngine';
 import { columnMasker, refuseSystemTable } from './systemTables';
 
 export type { ColumnFigureMethods, ColumnProfile, FigureMethod, ProfileItem, ProfileMode, ProfileRead, StatisticsAge, TableProfile } from '../contract/profile';
-import type { ColumnFigureMethods, ColumnProfile, FigureMethod, ProfileItem, ProfileMode, ProfileRead, TableProfile } from '../contract/profile';
+import type { ColumnFigureMethods, ColumnProfile, FigureMethod, ProfileMode, ProfileRead, TableProfile } from '../contract/profile';
 
 /** The daemon's profile settings. */
 export interface ProfileSettings {

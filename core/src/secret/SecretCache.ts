@@ -138,6 +138,7 @@ export class SecretCache {
         },
         (error: unknown) => {
           signal.removeEventListener('abort', leave);
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- every waiter gets the shared look-up's failure as it is
           reject(error);
         },
       );
@@ -178,7 +179,10 @@ export class SecretCache {
     const limit = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
     const value = await new Promise<string | Uint8Array>((resolve, reject) => {
       const onAbort = () =>
-        reject(signal.aborted ? signal.reason : new UnavailableError('SECRET_PROVIDER_TIMEOUT', `${provider.id} did not answer within ${timeoutMs} ms`));
+        // The daemon aborts with errors (an AbortedError, a DOMException from AbortSignal.timeout).
+        reject(
+          signal.aborted ? (signal.reason as Error) : new UnavailableError('SECRET_PROVIDER_TIMEOUT', `${provider.id} did not answer within ${timeoutMs} ms`),
+        );
       limit.addEventListener('abort', onAbort, { once: true });
       provider
         .resolve(ref, job.context(limit))

@@ -350,15 +350,16 @@ export class SecretChain {
 
   private referencesIn(source: DataSource): { ref: SecretReference; field: string }[] {
     const out: { ref: SecretReference; field: string }[] = [];
-    const inputs: [SecretInput | undefined, string][] = [
-      [source.password, 'data_source.credentials.password'],
-      [source.ssl.key, 'data_source.ssl_config.key'],
-      [source.cloud.awsAccessKeyId, 'data_source.cloud_config.aws_access_key_id'],
-      [source.cloud.awsSecretAccessKey, 'data_source.cloud_config.aws_secret_access_key'],
-      [source.cloud.azureClientSecret, 'data_source.cloud_config.azure_client_secret'],
+    // Each input names its field (normalizeDataSource sets it: data_source.credentials.password, ...).
+    const inputs: (SecretInput | undefined)[] = [
+      source.password,
+      source.ssl.key,
+      source.cloud.awsAccessKeyId,
+      source.cloud.awsSecretAccessKey,
+      source.cloud.azureClientSecret,
     ];
-    for (const [input, field] of inputs) {
-      if (input?.kind === 'reference') out.push({ ref: parseSecretReference(input.reference) as SecretReference, field: input.field ?? field });
+    for (const input of inputs) {
+      if (input?.kind === 'reference') out.push({ ref: parseSecretReference(input.reference) as SecretReference, field: input.field });
     }
     const candidates: [string | undefined, string][] = [
       [source.ssl.ca, 'data_source.ssl_config.ca'],
@@ -388,23 +389,29 @@ export class SecretChain {
     const { input, source } = request;
     const out: Link[] = [];
     for (const link of request.fallbacks === false ? (['reference'] as const) : this.order) {
-      if (link === 'reference') {
-        if (input?.kind === 'inline') out.push({ kind: 'inline', secret: input.value, where: 'inline' });
-        else if (input?.kind === 'reference') out.push({ kind: 'reference', text: input.reference, field: input.field });
-        else if (input?.kind === 'encrypted') out.push({ kind: 'encrypted', envelope: input.envelope, field: input.field, where: 'encrypted' });
-      } else if (link === 'connection_properties' || link === 'additional_properties') {
-        const bag = link === 'connection_properties' ? source.connectionProperties : source.additionalProperties;
-        for (const key of request.propertyKeys) {
-          const value = bag[key];
-          if (value === undefined || value === null) continue;
-          const where = `${link}.${key}`;
-          if (typeof value !== 'string') out.push({ kind: 'unusable', where, outcome: 'is not a string' });
-          else if (looksLikeEnvelope(value)) out.push({ kind: 'encrypted', envelope: value, field: `data_source.${where}`, where });
-          else if (parseSecretReference(value)) out.push({ kind: 'reference', text: value, field: `data_source.${where}`, where });
-          else out.push({ kind: 'inline', secret: new Secret(value, where), where });
+      switch (link) {
+        case 'reference':
+          if (input?.kind === 'inline') out.push({ kind: 'inline', secret: input.value, where: 'inline' });
+          else if (input?.kind === 'reference') out.push({ kind: 'reference', text: input.reference, field: input.field });
+          else if (input?.kind === 'encrypted') out.push({ kind: 'encrypted', envelope: input.envelope, field: input.field, where: 'encrypted' });
+          break;
+        case 'connection_properties':
+        case 'additional_properties': {
+          const bag = link === 'connection_properties' ? source.connectionProperties : source.additionalProperties;
+          for (const key of request.propertyKeys) {
+            const value = bag[key];
+            if (value === undefined || value === null) continue;
+            const where = `${link}.${key}`;
+            if (typeof value !== 'string') out.push({ kind: 'unusable', where, outcome: 'is not a string' });
+            else if (looksLikeEnvelope(value)) out.push({ kind: 'encrypted', envelope: value, field: `data_source.${where}`, where });
+            else if (parseSecretReference(value)) out.push({ kind: 'reference', text: value, field: `data_source.${where}`, where });
+            else out.push({ kind: 'inline', secret: new Secret(value, where), where });
+          }
+          break;
         }
-      } else if (link === 'dynamic' && this.policy.dynamicStrategies && source.id) {
-        out.push({ kind: 'dynamic', name: dynamicVariable(source.id, request.label) });
+        case 'dynamic':
+          if (this.policy.dynamicStrategies && source.id) out.push({ kind: 'dynamic', name: dynamicVariable(source.id, request.label) });
+          break;
       }
     }
     return out;

@@ -94,7 +94,9 @@ export function parseSecretReference(text: string): SecretReference | undefined 
   if (!m) return undefined;
   const scheme = m[1].toLowerCase();
   let target = m[2];
-  let fragment = m[3] === undefined || m[3] === '' ? undefined : m[3];
+  // `at`: the fragment's group did not match when there is no `#` (an index access would not type it as undefined).
+  const given = m.at(3);
+  let fragment = given === undefined || given === '' ? undefined : given;
   const q = fragment?.indexOf('?') ?? -1;
   if (fragment !== undefined && q >= 0) {
     target = `${target}${target.includes('?') ? '&' : '?'}${fragment.slice(q + 1)}`;

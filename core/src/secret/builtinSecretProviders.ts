@@ -1,18 +1,18 @@
 import { NotFoundError } from '../errors';
 import { policedRealPath, readPolicedFile } from './filePolicy';
-import type { SecretProvider } from './SecretProvider';
+import type { SecretProvider, SecretProviderContext } from './SecretProvider';
 
 /** `env://NAME`: an environment variable of the daemon's process. */
 export const envSecretProvider: SecretProvider = {
   id: 'env',
   schemes: ['env'],
   description: 'environment variables of the daemon (env://NAME)',
-  async resolve(reference) {
+  resolve(reference) {
     const value = process.env[reference.target];
     if (value === undefined) {
-      throw new NotFoundError('SECRET_NOT_FOUND', `environment variable ${reference.target} is not set`);
+      return Promise.reject(new NotFoundError('SECRET_NOT_FOUND', `environment variable ${reference.target} is not set`));
     }
-    return value;
+    return Promise.resolve(value);
   },
 };
 
@@ -26,14 +26,18 @@ export const fileSecretProvider: SecretProvider = {
   id: 'file',
   schemes: ['file'],
   description: 'files on the daemon host (file:///run/secrets/name)',
-  async resolve(reference, { signal, permits }) {
-    // A host that passes no policy check allows no file.
-    const text = await readPolicedFile(reference.target, reference.uri, permits ?? (() => false), signal);
+  async resolve(reference, context) {
+    const text = await readPolicedFile(reference.target, reference.uri, permitsOf(context), context.signal);
     return text.replace(/\r?\n$/, '');
   },
   // The real path, checked on every look-up (a cached value too): a caller whose grants do
   // not cover where a link leads never gets what another caller's look-up cached.
-  identity(reference, { signal, permits }) {
-    return policedRealPath(reference.target, reference.uri, permits ?? (() => false), signal);
+  identity(reference, context) {
+    return policedRealPath(reference.target, reference.uri, permitsOf(context), context.signal);
   },
 };
+
+/** The context's policy check, called on the context; a host that passes no policy check allows no file. */
+function permitsOf(context: SecretProviderContext): (reference: string) => boolean {
+  return (reference) => context.permits?.(reference) ?? false;
+}

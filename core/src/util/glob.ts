@@ -118,5 +118,6 @@ export function globToRegExpSource(pattern: string): string {
  * @deprecated Exponential on crafted patterns (see {@link globToRegExpSource}); use {@link matchesGlob}.
  */
 export function globToRegExp(pattern: string, flags = ''): RegExp {
+  // eslint-disable-next-line @typescript-eslint/no-deprecated -- a deprecated function built on the other, both kept for the plugin API
   return new RegExp(globToRegExpSource(pattern), flags);
 }

@@ -1,7 +1,7 @@
 import { SpanStatusCode, type Meter, type Tracer } from '@opentelemetry/api';
 import type { ValidatableConnector } from '../contract/capabilities';
 import type { Endpoint, EndpointRole } from '../datasource/DataSource';
-import { abortedErrorFrom, describeError } from '../errors';
+import { abortedErrorFrom, describeError, throwIfAborted } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
 import { dbSystemOf, sourcedInstruments, type SourcedInstruments } from '../telemetry/metrics';
 import type { CheckResult, CheckStatus } from './Check';
@@ -82,7 +82,8 @@ export class ValidationRunner {
             result = await this.runOne(check, { role, endpoint, state, options, connector, signal });
             if (result.status === 'FAILED') blocked.add(check.id);
           }
-          if (signal.aborted) throw abortedErrorFrom(signal);
+          // Not `if (signal.aborted)`: TypeScript would keep the loop's first check's narrowing across the await.
+          throwIfAborted(signal);
           counts[result.status] += 1;
           this.instruments.validationChecks.add(1, {
             'sourced.check.id': check.id,
@@ -102,7 +103,7 @@ export class ValidationRunner {
           };
         }
       } finally {
-        await plan.cleanup(state).catch((error) => this.logger.warn('validation cleanup failed', { error: describeError(error) }));
+        await plan.cleanup(state).catch((error: unknown) => this.logger.warn('validation cleanup failed', { error: describeError(error) }));
       }
       const endpointOk = counts.FAILED === 0;
       ok &&= endpointOk;

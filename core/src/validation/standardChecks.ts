@@ -46,7 +46,8 @@ export function resolveCredentialsCheck<S extends StandardCheckState>(connector:
         if (error instanceof NotAllowedError) {
           return failed(
             error.message,
-            error.metadata.hint ?? "Use a reference the daemon's secret policy allows, or ask the operator to allow it (secrets.allowedReferences).",
+            (error.metadata as Partial<Record<string, string>>).hint ??
+              "Use a reference the daemon's secret policy allows, or ask the operator to allow it (secrets.allowedReferences).",
           );
         }
         // An envelope's errors (docs/encryption.md) carry their hint.
@@ -164,7 +165,10 @@ function connectOnce(host: string, port: number, signal: AbortSignal, policy: Ch
       socket.destroy();
       reject(Object.assign(new Error('timed out'), { code: 'TIMEOUT' }));
     };
-    if (signal.aborted) return onAbort();
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
     signal.addEventListener('abort', onAbort, { once: true });
     socket.once('connect', () => {
       signal.removeEventListener('abort', onAbort);
@@ -182,17 +186,19 @@ function connectOnce(host: string, port: number, signal: AbortSignal, policy: Ch
 
 /** Resolves with the promise, or rejects when the signal fires first. */
 export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
+  // The daemon aborts with errors (an AbortedError, a DOMException from AbortSignal.timeout).
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
+    const onAbort = () => reject(signal.reason as Error);
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
       (v) => {
         signal.removeEventListener('abort', onAbort);
         resolve(v);
       },
-      (e) => {
+      (e: unknown) => {
         signal.removeEventListener('abort', onAbort);
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the promise's own failure, passed on as it is
         reject(e);
       },
     );
