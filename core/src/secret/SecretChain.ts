@@ -13,7 +13,6 @@ import {
   type CallKeyOptions,
   type CallSecrets,
   type ChainAttempt,
-  type KeyUseRecord,
   type PlannedKey,
   type ChainLink,
   type PlannedReference,
@@ -25,18 +24,8 @@ import {
   type SecretRequest,
 } from './chainTypes';
 import { credentialRequests, pemPaths } from './credentialRequests';
-import {
-  checkContext,
-  looksLikeEnvelope,
-  openParsed,
-  parseEnvelope,
-  reencryptEnvelope,
-  sealEnvelope,
-  type EnvelopeHeader,
-  type KeyProviders,
-} from './envelope';
-import { KeyProviderMissingError } from './envelopeErrors';
-import type { EncryptionContext, KeyProvider, KeyProviderContext } from './KeyProvider';
+import { EnvelopeKeys } from './EnvelopeKeys';
+import { looksLikeEnvelope, parseEnvelope } from './envelope';
 import { fileSettingRefused, isNeverReadable, pathFormProblem } from './filePolicy';
 import { pickJsonPath } from './jsonPath';
 import { Secret } from './Secret';
@@ -44,6 +33,7 @@ import { SecretCache } from './SecretCache';
 import { parseSecretReference, type SecretProvider, type SecretProviderContext, type SecretReference } from './SecretProvider';
 
 export * from './chainTypes';
+export { bindingField } from './EnvelopeKeys';
 
 /** One link of a request's chain, as the chain would try it. */
 type Link =
@@ -77,17 +67,9 @@ export class SecretChain {
   private readonly tracer?: Tracer;
   private readonly logger: Logger;
   private readonly instruments: SourcedInstruments;
-  private readonly keyProviders = new Map<string, KeyProvider>();
-  private readonly defaultKeyProvider: string;
-  private readonly providerTimeoutMs: number;
+  private readonly keys: EnvelopeKeys;
 
   constructor(options: SecretChainOptions) {
-    for (const provider of options.keyProviders ?? []) {
-      if (this.keyProviders.has(provider.id)) throw new Error(`key provider "${provider.id}" is registered twice`);
-      this.keyProviders.set(provider.id, provider);
-    }
-    this.defaultKeyProvider = options.defaultKeyProvider ?? 'local';
-    this.providerTimeoutMs = options.providerTimeoutMs ?? 10_000;
     for (const provider of options.providers) {
       for (const scheme of provider.schemes) {
         const existing = this.providers.get(scheme);
@@ -109,6 +91,13 @@ export class SecretChain {
     this.tracer = options.tracer;
     this.logger = options.logger ?? noopLogger;
     this.instruments = sourcedInstruments(options.meter);
+    this.keys = new EnvelopeKeys(
+      options.keyProviders ?? [],
+      options.defaultKeyProvider ?? 'local',
+      options.providerTimeoutMs ?? 10_000,
+      this.logger,
+      this.tracer,
+    );
   }
 
   /** The schemes that have a provider. */
@@ -131,7 +120,7 @@ export class SecretChain {
     const required: PlannedReference[] = [];
     const fallbacks: PlannedReference[] = [];
     const keys: PlannedKey[] = [];
-    for (const { envelope, field } of this.envelopesIn(source)) {
+    for (const { envelope, field } of EnvelopeKeys.envelopesIn(source)) {
       try {
         const header = parseEnvelope(envelope, field);
         keys.push({ key: `${header.keyProvider}:${header.keyId}`, field });
@@ -188,164 +177,17 @@ export class SecretChain {
 
   /** The key providers loaded, by id. */
   keyProviderIds(): string[] {
-    return [...this.keyProviders.keys()].sort();
+    return this.keys.ids();
   }
 
-  /**
-   * Encrypts a value into an envelope bound to `context` (EncryptSecret), under `keyProvider`'s
-   * (default: the chain's default) current key or `keyId`. `fields` are the request paths errors
-   * name. The key grant is checked once the key is known; the value is never kept.
-   */
-  async encrypt(
-    value: Secret,
-    context: EncryptionContext,
-    options: { keyProvider?: string; keyId?: string; fields: { dataSourceId: string; field: string; value: string } },
-    signal: AbortSignal,
-    call: CallKeyOptions = {},
-  ): Promise<{ envelope: string; keyProvider: string; keyId: string }> {
-    checkContext(context, options.fields);
-    const name = options.keyProvider || this.defaultKeyProvider;
-    const use: KeyUseRecord = { operation: 'encrypt', keyProvider: name, keyId: options.keyId || 'current', outcome: 'OK' };
-    return this.recorded(use, call, async () => {
-      const provider = this.keyProviders.get(name);
-      if (!provider) throw new KeyProviderMissingError(options.fields.value, name, this.keyProviderIds());
-      const keyId = options.keyId || provider.currentKeyId?.();
-      if (keyId !== undefined) {
-        use.keyId = keyId;
-        this.assertKeyGranted(name, keyId, options.fields.value, call);
-      }
-      const sealed = await this.withKeySpan('sourced.envelope.seal', use, signal, options.fields.value, (ctx) =>
-        sealEnvelope(value, context, provider, ctx, { keyId }),
-      );
-      use.keyId = sealed.keyId;
-      this.assertKeyGranted(sealed.keyProvider, sealed.keyId, options.fields.value, call);
-      return sealed;
-    });
+  /** EncryptSecret: see {@link EnvelopeKeys.encrypt}. */
+  encrypt(...args: Parameters<EnvelopeKeys['encrypt']>): ReturnType<EnvelopeKeys['encrypt']> {
+    return this.keys.encrypt(...args);
   }
 
-  /**
-   * Moves an envelope to a key provider's current key (or `keyId`) for the same context
-   * (ReencryptSecret); the value never leaves the chain. Both keys must be granted.
-   */
-  async reencrypt(
-    envelope: string,
-    context: EncryptionContext,
-    options: { keyProvider?: string; keyId?: string; fields: { dataSourceId: string; field: string; envelope: string } },
-    signal: AbortSignal,
-    call: CallKeyOptions = {},
-  ): Promise<{ envelope: string; from: { keyProvider: string; keyId: string }; to: { keyProvider: string; keyId: string } }> {
-    checkContext(context, options.fields);
-    const field = options.fields.envelope;
-    const use: KeyUseRecord = { operation: 'reencrypt', keyProvider: 'unknown', keyId: 'unknown', outcome: 'OK' };
-    return this.recorded(use, call, async () => {
-      const header = parseEnvelope(envelope, field);
-      Object.assign(use, { keyProvider: header.keyProvider, keyId: header.keyId });
-      this.assertKeyGranted(header.keyProvider, header.keyId, field, call);
-      const target = options.keyProvider || header.keyProvider;
-      const targetProvider = this.keyProviders.get(target);
-      const targetKey = options.keyId || targetProvider?.currentKeyId?.();
-      if (targetProvider && targetKey !== undefined) this.assertKeyGranted(target, targetKey, field, call);
-      const moved = await this.withKeySpan('sourced.envelope.reencrypt', use, signal, field, (ctx) =>
-        reencryptEnvelope(envelope, context, this.keyProviderLookup(), ctx, {
-          keyProvider: options.keyProvider || undefined,
-          keyId: options.keyId || undefined,
-        }),
-      );
-      this.assertKeyGranted(moved.to.keyProvider, moved.to.keyId, field, call);
-      // Recorded as the key it moved to; the audit line's other use names the key it came from.
-      call.onKeyUse?.({ operation: 'decrypt', keyProvider: moved.from.keyProvider, keyId: moved.from.keyId, outcome: 'OK' });
-      Object.assign(use, moved.to);
-      return moved;
-    });
-  }
-
-  /** Opens an envelope for a data source's field: the context is the source's id and the field's path. */
-  private async openFor(
-    envelope: string,
-    field: string,
-    source: DataSource,
-    signal: AbortSignal,
-    call: CallKeyOptions,
-    label: string,
-  ): Promise<{ secret: Secret; keyProvider: string; keyId: string }> {
-    const use: KeyUseRecord = { operation: 'decrypt', keyProvider: 'unknown', keyId: 'unknown', outcome: 'OK' };
-    return this.recorded(use, call, async () => {
-      const header: EnvelopeHeader = parseEnvelope(envelope, field);
-      Object.assign(use, { keyProvider: header.keyProvider, keyId: header.keyId });
-      if (!source.id) {
-        throw new InputError(
-          [{ field: 'data_source.id', description: `is required with an encrypted secret (${field}): the envelope is bound to the data source's id` }],
-          {
-            reason: 'ENCRYPTION_CONTEXT_INVALID',
-            metadata: { field: 'data_source.id', hint: 'Send the same data source id the envelope was encrypted for (EncryptSecret context.data_source_id).' },
-          },
-        );
-      }
-      this.assertKeyGranted(header.keyProvider, header.keyId, field, call);
-      const context = { dataSourceId: source.id, field: bindingField(field) };
-      return this.withKeySpan('sourced.envelope.open', use, signal, field, (ctx) => openParsed(header, context, this.keyProviderLookup(), ctx, label));
-    });
-  }
-
-  private keyProviderLookup(): KeyProviders {
-    return { get: (name) => this.keyProviders.get(name), names: () => this.keyProviderIds() };
-  }
-
-  private assertKeyGranted(keyProvider: string, keyId: string, field: string, call: CallKeyOptions): void {
-    const key = `${keyProvider}:${keyId}`;
-    if (call.keys && !call.keys(key)) {
-      throw new NotAllowedError('MISSING_GRANT', `${field}: the caller's roles do not grant the key ${key}`, {
-        metadata: { field, grant: 'key', value: key, hint: `Ask the operator for a role whose keys include ${key} (rbac.roles.<role>.keys).` },
-      });
-    }
-  }
-
-  /** Runs a key operation, then tells `call.onKeyUse` how it ended (the error's reason, or OK). */
-  private async recorded<T>(use: KeyUseRecord, call: CallKeyOptions, run: () => Promise<T>): Promise<T> {
-    try {
-      const result = await run();
-      call.onKeyUse?.({ ...use });
-      return result;
-    } catch (error) {
-      call.onKeyUse?.({ ...use, outcome: error instanceof SourcedError ? error.reason : 'ERROR' });
-      throw error;
-    }
-  }
-
-  /** A key provider call under the provider time limit and the caller's signal, traced (provider and key id only). */
-  private async withKeySpan<T>(name: string, use: KeyUseRecord, signal: AbortSignal, field: string, run: (ctx: KeyProviderContext) => Promise<T>): Promise<T> {
-    throwIfAborted(signal);
-    const ctx: KeyProviderContext = {
-      signal: AbortSignal.any([signal, AbortSignal.timeout(this.providerTimeoutMs)]),
-      logger: this.logger.child({ key_provider: use.keyProvider }),
-      field,
-    };
-    const call = async () => {
-      try {
-        return await run(ctx);
-      } catch (error) {
-        throwIfAborted(signal);
-        throw error;
-      }
-    };
-    if (!this.tracer) return call();
-    return withSpan(this.tracer, name, { 'sourced.key.provider': use.keyProvider, 'sourced.key.id': use.keyId, 'sourced.secret.field': field }, call);
-  }
-
-  /** Every envelope a source carries, with its request path: the typed secret fields and the property values that are envelopes. */
-  private envelopesIn(source: DataSource): { envelope: string; field: string }[] {
-    const out: { envelope: string; field: string }[] = [];
-    for (const input of [source.password, source.ssl.key, source.cloud.awsAccessKeyId, source.cloud.awsSecretAccessKey, source.cloud.azureClientSecret]) {
-      if (input?.kind === 'encrypted') out.push({ envelope: input.envelope, field: input.field });
-    }
-    for (const [bag, name] of [
-      [source.connectionProperties, 'connection_properties'],
-      [source.additionalProperties, 'additional_properties'],
-    ] as const) {
-      for (const [key, value] of Object.entries(bag))
-        if (typeof value === 'string' && looksLikeEnvelope(value)) out.push({ envelope: value, field: `data_source.${name}.${key}` });
-    }
-    return out;
+  /** ReencryptSecret: see {@link EnvelopeKeys.reencrypt}. */
+  reencrypt(...args: Parameters<EnvelopeKeys['reencrypt']>): ReturnType<EnvelopeKeys['reencrypt']> {
+    return this.keys.reencrypt(...args);
   }
 
   private referencesIn(source: DataSource): { ref: SecretReference; field: string }[] {
@@ -439,7 +281,7 @@ export class SecretChain {
         if (link.kind === 'inline') return done(link.secret, link.where);
         if (link.kind === 'encrypted') {
           // An envelope given is the answer: a bad one fails the look-up with its own error, never falls through.
-          const opened = await this.openFor(link.envelope, link.field, request.source, signal, keys, link.where);
+          const opened = await this.keys.open(link.envelope, link.field, request.source, signal, keys, link.where);
           return done(opened.secret, `${link.where} (${opened.keyProvider}:${opened.keyId})`);
         }
         if (link.kind === 'unusable') {
@@ -481,7 +323,7 @@ export class SecretChain {
    */
   async resolveInput(input: SecretInput, source: DataSource, signal: AbortSignal, grant: SecretGrant = GRANT_ALL, keys: CallKeyOptions = {}): Promise<Secret> {
     if (input.kind === 'inline') return input.value;
-    if (input.kind === 'encrypted') return (await this.openFor(input.envelope, input.field, source, signal, keys, 'encrypted')).secret;
+    if (input.kind === 'encrypted') return (await this.keys.open(input.envelope, input.field, source, signal, keys, 'encrypted')).secret;
     const outcome = await this.tryReference(input.reference, input.field, signal, source, 1, grant, keys);
     if (!outcome.secret) throw new SourcedError(outcome.reason ?? 'SECRET_NOT_RESOLVED', `${input.field}: ${outcome.why}`);
     return outcome.secret;
@@ -612,7 +454,7 @@ export class SecretChain {
       resolveSecret: async (input) => {
         if (input.kind === 'inline') return input.value;
         // A provider's own credentials given as an envelope (cloud_config.aws_secret_access_key.encrypted).
-        if (input.kind === 'encrypted') return (await this.openFor(input.envelope, input.field, source, signal, keys, 'encrypted')).secret;
+        if (input.kind === 'encrypted') return (await this.keys.open(input.envelope, input.field, source, signal, keys, 'encrypted')).secret;
         if (depth >= 2) throw new SourcedError('SECRET_CHAIN_TOO_DEEP', `${input.field}: secret references nest too deeply`);
         const nested = parseSecretReference(input.reference);
         if (nested && provider.schemes.includes(nested.scheme)) {
@@ -629,11 +471,6 @@ export class SecretChain {
     if (!ref.fragment) return secret;
     return new Secret(pickJsonPath(secret.reveal(), ref.fragment, ref.uri), `${ref.uri}#${ref.fragment}`);
   }
-}
-
-/** The context field of an envelope at a request path: `data_source.credentials.password.encrypted` → `credentials.password`. */
-export function bindingField(field: string): string {
-  return field.replace(/^data_source\./, '').replace(/\.encrypted$/, '');
 }
 
 /** The environment variable the dynamic link reads for a data source id and a secret label. */
