@@ -1,30 +1,10 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_CONFIG, loadConfig } from '../src/config/DaemonConfig';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG, loadConfig } from '../src/config/DaemonConfig';
+import { configFiles } from './configFiles';
 
-const dir = mkdtempSync(join(tmpdir(), 'sourced-config-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Writes a file under the temp folder and returns its absolute path. */
-function write(name: string, text: string): string {
-  const path = join(dir, name);
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, text);
-  return path;
-}
-
-/** The ConfigError message loadConfig throws, with the temp folder shown as <dir>. */
-function errorOf(argv: string[], env: NodeJS.ProcessEnv = {}): string {
-  try {
-    loadConfig(argv, env, dir);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message.replaceAll(dir, '<dir>');
-  }
-  throw new Error('loadConfig accepted the configuration');
-}
+const { dir, write, errorOf } = configFiles('sourced-config-');
 
 describe('loadConfig', () => {
   /** With no file, no SOURCED_* variable and no flag, the documented defaults apply. */

@@ -1,31 +1,13 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { withConfigTable } from '../src/config/docs';
 import { environmentVariables } from '../src/config/env';
 import { CONFIG_LEAVES, type ConfigLeaf } from '../src/config/fields';
-import { ConfigError, DEFAULT_CONFIG, loadConfig, type DaemonConfig } from '../src/config/DaemonConfig';
+import { DEFAULT_CONFIG, loadConfig, type DaemonConfig } from '../src/config/DaemonConfig';
+import { configFiles } from './configFiles';
 
-const dir = mkdtempSync(join(tmpdir(), 'sourced-config-schema-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function write(name: string, text: string): string {
-  const path = join(dir, name);
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, text);
-  return path;
-}
-
-function errorOf(argv: string[], env: NodeJS.ProcessEnv = {}): string {
-  try {
-    loadConfig(argv, env, dir);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message.replaceAll(dir, '<dir>');
-  }
-  throw new Error('loadConfig accepted the configuration');
-}
+const { dir, write, errorOf } = configFiles('sourced-config-schema-');
 
 const at = (config: DaemonConfig, path: readonly string[]) => path.reduce<unknown>((node, k) => (node as Record<string, unknown> | undefined)?.[k], config);
 const defaultOf = (leaf: ConfigLeaf) => {
