@@ -20,7 +20,7 @@ const DRIVERS_AND_SDKS = [
 ];
 
 /** The daemon and the CLI: a plugin may not reach into them. */
-const DAEMON_AND_CLI = ['^(node_modules/)?sourced(/|$)', '^(node_modules/)?@sourced/cli(/|$)', '^daemon/', '^cli/'];
+const DAEMON_AND_CLI = ['^(node_modules/)?@sourced/daemon(/|$)', '^(node_modules/)?@sourced/cli(/|$)', '^daemon/', '^cli/'];
 
 module.exports = {
   forbidden: [
@@ -76,7 +76,7 @@ module.exports = {
         dependencyTypesNot: ['core'],
         pathNot: [
           '^(node_modules/)?@sourced/(core|api|plugin-sdk)(/|$)',
-          '^(node_modules/)?sourced(/|$)',
+          '^(node_modules/)?@sourced/daemon(/|$)',
           '^(core|api|daemon)/',
           '^sdk/src/',
           '^(node_modules/)?@grpc/grpc-js(/|$)',

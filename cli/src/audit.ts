@@ -1,5 +1,5 @@
 /** `sourced audit verify FILE`: checks the hash chain (and with --key the signed checkpoints) of the daemon's audit log. */
-import { AuditFileError, JsonLogger, loadPlugins, PluginRegistry, resolveSigningKey, SigningKeyError, verifyAuditLog } from 'sourced/parts';
+import { AuditFileError, JsonLogger, loadPlugins, PluginRegistry, resolveSigningKey, SigningKeyError, verifyAuditLog } from '@sourced/daemon/parts';
 import { UsageError } from './errors';
 
 /** Exit codes of `sourced audit` (the same numbers as the rest of the CLI). */

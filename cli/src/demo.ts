@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import type { PGLiteSocketServer } from '@electric-sql/pglite-socket';
-import type { RunningDaemon } from 'sourced';
+import type { RunningDaemon } from '@sourced/daemon';
 import type { DataSource } from '@sourced/api';
 import {
   DataSourceServiceClient,
@@ -14,7 +14,7 @@ import {
   type ValidateDataSourceResponse,
 } from '@sourced/api';
 import type { DiscoverySummary, ValidationReport, ValidationSummary } from '@sourced/api';
-import { VERSION } from 'sourced/parts';
+import { VERSION } from '@sourced/daemon/parts';
 import { readDataSourceFile } from './dataSourceFile';
 import {
   checkLine,
@@ -164,7 +164,7 @@ class Demo {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: only the demo needs PGlite
     const { PGLiteSocketServer } = require('@electric-sql/pglite-socket') as typeof import('@electric-sql/pglite-socket');
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the daemon's dependencies slow every other command's start-up
-    const { startDaemon, DEFAULT_CONFIG } = require('sourced') as typeof import('sourced');
+    const { startDaemon, DEFAULT_CONFIG } = require('@sourced/daemon') as typeof import('@sourced/daemon');
 
     if (!this.options.json) this.say(`sourced demo: PostgreSQL in WebAssembly (PGlite), a sample shop database, and the sourced daemon\n`);
     this.say('Starting PGlite and loading the sample shop...');

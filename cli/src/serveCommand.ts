@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { EXIT, UsageError } from './errors';
 import { collect } from './options';
 
-type ConfigModule = typeof import('sourced/config');
+type ConfigModule = typeof import('@sourced/daemon/config');
 
 /** `--log-level` → `log-level`. */
 const flagName = (flag: string) => flag.split(' ')[0].replace(/^--/, '');
@@ -19,7 +19,7 @@ export function addServeOptions(command: Command): void {
   if (completed.has(command)) return;
   completed.add(command);
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: only `serve` needs the configuration schema (zod)
-  const { CONFIG_LEAVES, DEFAULT_CONFIG } = require('sourced/config') as ConfigModule;
+  const { CONFIG_LEAVES, DEFAULT_CONFIG } = require('@sourced/daemon/config') as ConfigModule;
   for (const leaf of CONFIG_LEAVES) {
     const flag = leaf.meta.flag;
     if (!flag) continue;
@@ -51,7 +51,7 @@ function configArgv(command: Command): string[] {
 
 export async function runServe(command: Command): Promise<number> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: only `serve` needs the configuration schema (zod)
-  const { ConfigError, loadConfig } = require('sourced/config') as ConfigModule;
+  const { ConfigError, loadConfig } = require('@sourced/daemon/config') as ConfigModule;
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(configArgv(command));
@@ -63,7 +63,7 @@ export async function runServe(command: Command): Promise<number> {
   // Loaded here rather than at the top: the client commands need none of the daemon's
   // dependencies (OpenTelemetry SDK, awilix, plugin loader, gRPC server).
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: see above
-  const { startDaemon } = require('sourced') as typeof import('sourced');
+  const { startDaemon } = require('@sourced/daemon') as typeof import('@sourced/daemon');
   let daemon: Awaited<ReturnType<typeof startDaemon>>;
   try {
     daemon = await startDaemon({ config });

@@ -2,7 +2,7 @@ import { credentials, Metadata, type ClientReadableStream, type ServiceError } f
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { SourcedPlugin } from '@sourced/core';
 import { decodeStatusDetails, type RichStatus } from '@sourced/api';
-import { DEFAULT_CONFIG, startDaemon, type DaemonConfig, type RunningDaemon } from 'sourced';
+import { DEFAULT_CONFIG, startDaemon, type DaemonConfig, type RunningDaemon } from '@sourced/daemon';
 import {
   DataSourceServiceClient,
   type DiscoverDataSourceRequest,

@@ -12,7 +12,7 @@ import {
   type SecretProviderContext,
   type SourcedPlugin,
 } from '@sourced/core';
-import { DEFAULT_CONFIG, toDataSourceInput } from 'sourced';
+import { DEFAULT_CONFIG, toDataSourceInput } from '@sourced/daemon';
 import { DataSource } from '@sourced/api';
 import { PluginState } from '@sourced/api';
 import { startTestDaemon, type TestDaemon } from '../startTestDaemon';

@@ -1,5 +1,5 @@
 import type { Cell, SourcedPlugin } from '@sourced/core';
-import type { DaemonConfig } from 'sourced';
+import type { DaemonConfig } from '@sourced/daemon';
 import type { DataSource } from '@sourced/api';
 import type { VitestApi } from './shared';
 
