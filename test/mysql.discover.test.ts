@@ -294,7 +294,7 @@ describe('MySQL discovery (MariaDB)', () => {
     ]);
   });
 
-  /** FULLTEXT, SPATIAL and HASH indexes keep their method and definition; a SPATIAL key has no prefix. */
+  /** FULLTEXT, SPATIAL and HASH indexes keep their method and definition; a SPATIAL key's length is the server's SUB_PART (32, the bounding box), which its definition does not print. */
   it('describes FULLTEXT, SPATIAL and HASH indexes', () => {
     const index = (relation: string, name: string) => byName(full, relation).indexes.find((i) => i.name === name);
     expect(index('shop.products', 'ft_products_text')).toMatchObject({
@@ -308,7 +308,7 @@ describe('MySQL discovery (MariaDB)', () => {
       columns: ['position'],
       method: 'SPATIAL',
       definition: 'SPATIAL KEY `sp_locations_position` (`position`)',
-      prefixLengths: [0],
+      prefixLengths: [32],
     });
     expect(index('warehouse.sessions', 'idx_sessions_token')).toMatchObject({ method: 'HASH', definition: 'KEY `idx_sessions_token` (`token`) USING HASH' });
     expect(byName(full, 'warehouse.locations').columns.find((c) => c.name === 'position')).toMatchObject({ dataType: 'point', nullable: false });

@@ -273,6 +273,7 @@ async function keyedQuery<R>(
         params = [schemas, names, chunk.map((k) => [k.schema_name, k.name])];
       }
     }
+    if (select.prefix) sql = `${select.prefix} ${sql}`;
     statements.push(queue.run((c) => read(what, () => query<R>(c, sql, params, signal))));
   }
   const results = await settleAll(statements);

@@ -294,9 +294,9 @@ export function toIndexes(rows: IndexRow[], flavour: Flavour): { indexes: IndexE
     parts.sort((a, b) => Number(a.seq) - Number(b.seq));
     const first = parts[0];
     const columns = parts.map((p) => p.column_name ?? p.expression ?? '');
-    // MariaDB reports SUB_PART 32 for the key part of a SPATIAL index, which takes no prefix.
-    const spatial = first.index_type.toUpperCase() === 'SPATIAL';
-    const prefixLengths = parts.map((p) => (p.sub_part === null || spatial ? 0 : Number(p.sub_part)));
+    // As the server reports SUB_PART: MariaDB says 32 for the key part of a SPATIAL index (the
+    // bytes of its bounding box), which SHOW CREATE TABLE does not print (indexDefinition).
+    const prefixLengths = parts.map((p) => (p.sub_part === null ? 0 : Number(p.sub_part)));
     const isUnique = Number(first.non_unique) === 0;
     const isPrimary = name === 'PRIMARY';
     const invisible = Number(first.invisible) === 1;
@@ -334,7 +334,7 @@ function indexDefinition(
   const kind = isPrimary ? 'PRIMARY KEY' : type === 'FULLTEXT' ? 'FULLTEXT KEY' : type === 'SPATIAL' ? 'SPATIAL KEY' : isUnique ? 'UNIQUE KEY' : 'KEY';
   const keyParts = parts.map((p, i) => {
     const base = p.column_name !== null ? quoteId(p.column_name) : `(${p.expression ?? ''})`;
-    const prefix = prefixLengths[i] > 0 ? `(${prefixLengths[i]})` : '';
+    const prefix = prefixLengths[i] > 0 && type !== 'SPATIAL' ? `(${prefixLengths[i]})` : '';
     const desc = p.collation === 'D' ? ' DESC' : '';
     return `${base}${prefix}${desc}`;
   });

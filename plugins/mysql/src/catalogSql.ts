@@ -4,7 +4,7 @@
  * filters travel only as `?` values; filter patterns as LIKE patterns, never REGEXP.
  */
 import { globToLikePattern, type CompiledFilter, type RelationKey } from '@sourced/core';
-import { atLeast, type ServerVersion } from './connect';
+import { atLeast, SERVER_SQL_MODE_VARIABLE, type ServerVersion } from './connect';
 
 /** The server's own databases, left out unless the filter includes system schemas. */
 export const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
@@ -91,13 +91,15 @@ const TABLE_PRIVILEGES_LIST = TABLE_PRIVILEGES.map((p) => `'${p}'`).join(', ');
 
 /**
  * A detail query restricted to given relations by {@link keyedQuery}: `head` ends with `WHERE`,
- * `where` is a further condition (or empty), `schema` and `name` are the key columns.
+ * `where` is a further condition (or empty), `schema` and `name` are the key columns;
+ * `prefix`, when set, goes once before the whole statement (`SET STATEMENT ... FOR`).
  */
 export interface KeyedSelect {
   head: string;
   where: string;
   schema: string;
   name: string;
+  prefix?: string;
 }
 
 /** The statements of one server version (columns differ between MySQL and MariaDB releases). */
@@ -131,7 +133,8 @@ const pageWhere = (filter: CompiledFilter, scoped: boolean) => `${schemaFilterSq
        OR CAST(t.TABLE_SCHEMA AS BINARY) > CAST(? AS BINARY)
        OR (CAST(t.TABLE_SCHEMA AS BINARY) = CAST(? AS BINARY) AND CAST(t.TABLE_NAME AS BINARY) > CAST(? AS BINARY)))`;
 
-const keyed = (head: string, schema: string, name: string, where = ''): KeyedSelect => ({ head, where, schema, name });
+const keyed = (head: string, schema: string, name: string, where = '', prefix?: string): KeyedSelect =>
+  prefix ? { head, where, schema, name, prefix } : { head, where, schema, name };
 
 const sqlByVersion = new Map<string, CatalogSql>();
 
@@ -145,6 +148,10 @@ export function catalogSql(v: ServerVersion): CatalogSql {
   const schemaComment = mariadb && atLeast(v, 10, 5) ? 's.SCHEMA_COMMENT' : 'NULL';
   const expression = !mariadb && (atLeast(v, 8, 1) || (v.major === 8 && v.minor === 0 && v.patch >= 13)) ? 'EXPRESSION' : 'NULL';
   const invisible = mariadb ? (atLeast(v, 10, 6) ? "IGNORED = 'YES'" : '0') : atLeast(v, 8) ? "IS_VISIBLE = 'NO'" : '0';
+  // MariaDB works out a view's column nullability and defaults when it opens the view, under
+  // the reading session's sql_mode: read columns under the server's (see connect.ts). SET
+  // STATEMENT: MariaDB 10.1.2. MySQL 8 keeps view columns in its data dictionary.
+  const serverSqlMode = mariadb && atLeast(v, 10, 2) ? `SET STATEMENT sql_mode = ${SERVER_SQL_MODE_VARIABLE} FOR` : undefined;
   const sql: CatalogSql = {
     // Usable: the account sees a table in it, or holds a privilege on the database (which
     // may still be empty), or a global table privilege. SCHEMATA itself lists only databases
@@ -201,6 +208,8 @@ FROM information_schema.VIEWS WHERE`,
 FROM information_schema.COLUMNS WHERE`,
       'TABLE_SCHEMA',
       'TABLE_NAME',
+      '',
+      serverSqlMode,
     ),
     indexes: keyed(
       `SELECT TABLE_SCHEMA AS schema_name, TABLE_NAME AS name, INDEX_NAME AS index_name, NON_UNIQUE AS non_unique,

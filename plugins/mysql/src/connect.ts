@@ -15,6 +15,16 @@ export const STATEMENT_TIMEOUT_MS = 30_000;
  * ANSI_QUOTES or PIPES_AS_CONCAT of the server never change what the catalog SQL means.
  */
 export const SESSION_SQL_MODE = 'NO_ENGINE_SUBSTITUTION';
+/**
+ * The user variable in which a MariaDB session keeps the sql_mode it started with (the
+ * server's default for this account: `@@GLOBAL.sql_mode`, or what `init_connect` made of it),
+ * saved by the same SET that replaces it. Catalog reads whose answer depends on sql_mode
+ * (a view's column nullability and defaults: MariaDB works them out when the view is opened,
+ * so a non-strict mode turns `concat(...)` into NOT NULL DEFAULT '') run under it with
+ * `SET STATEMENT sql_mode = @sourced_server_sql_mode FOR ...`: the statement is still parsed
+ * under {@link SESSION_SQL_MODE}, so escaping and quoting keep their meaning.
+ */
+export const SERVER_SQL_MODE_VARIABLE = '@sourced_server_sql_mode';
 
 /** Which server family. */
 export type Flavour = 'MariaDB' | 'MySQL';
@@ -84,7 +94,9 @@ export function statementTimeLimit(flavour: Flavour, timeoutMs: number): number 
  * Opens one connection and prepares the session in one round trip: a statement time limit
  * (`args.statementTimeoutMs`, the discovery strategy's, else {@link STATEMENT_TIMEOUT_MS}:
  * MariaDB `max_statement_time` in seconds, MySQL `max_execution_time` in milliseconds, which
- * bounds SELECTs only), UTC (so catalog times convert to RFC 3339), and a known sql_mode.
+ * bounds SELECTs only), UTC (so catalog times convert to RFC 3339), and a known sql_mode
+ * (on MariaDB the one it replaces is kept in {@link SERVER_SQL_MODE_VARIABLE}; the assignments
+ * of one SET run in order).
  * Honours `signal`. An 'error' listener logs failures of the idle connection, so one that
  * dies never crashes the process; the next statement on it fails instead.
  */
@@ -103,7 +115,7 @@ export async function connectSession(args: ConnectionArgs, signal: AbortSignal, 
   });
   const setup =
     version.flavour === 'MariaDB'
-      ? "SET SESSION max_statement_time = ?, SESSION time_zone = '+00:00', SESSION sql_mode = ?"
+      ? `SET ${SERVER_SQL_MODE_VARIABLE} = @@SESSION.sql_mode, SESSION max_statement_time = ?, SESSION time_zone = '+00:00', SESSION sql_mode = ?`
       : "SET SESSION max_execution_time = ?, SESSION time_zone = '+00:00', SESSION sql_mode = ?";
   try {
     await query(conn, setup, [statementTimeLimit(version.flavour, args.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS), SESSION_SQL_MODE], signal);
