@@ -25,8 +25,6 @@ describe('loadConfig', () => {
         "discovery": {
           "defaultStrategy": "BALANCED",
           "heapHeadroomMb": 48,
-          "stallProbeAfterMs": 5000,
-          "stallTimeoutMs": 60000,
         },
         "limits": {
           "authFailureBurst": 20,

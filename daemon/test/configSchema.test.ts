@@ -28,6 +28,8 @@ const SAMPLES: Record<string, { raw: string; expected: unknown; needs?: Record<s
   pluginSettings: { raw: '{"clickhouse":{"maxRows":10}}', expected: { clickhouse: { maxRows: 10 } } },
   logLevel: { raw: 'WARN', expected: 'warn' },
   'discovery.defaultStrategy': { raw: 'adaptive', expected: 'ADAPTIVE' },
+  'discovery.stallTimeoutMs': { raw: '15000', expected: 15000 },
+  'discovery.stallProbeAfterMs': { raw: '0', expected: 0 },
   'preview.maskColumns': { raw: '*pin*, notes', expected: ['*pin*', 'notes'] },
   'preview.maskTypes': { raw: '["bytea"]', expected: ['bytea'] },
   'audit.file': { raw: 'logs/audit.log', expected: join(dir, 'logs/audit.log') },

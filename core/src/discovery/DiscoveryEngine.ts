@@ -11,7 +11,16 @@ import { withSpan } from '../telemetry/withSpan';
 import { decodeCursor, encodeCursor } from './cursor';
 import { compileFilter, type CompiledFilter, type DiscoveryFilter } from './DiscoveryFilter';
 import type { CatalogEntity, RelationKey, SchemaEntity } from './entities';
-import { AdaptiveController, MAX_BATCH_SIZE, ProcessLoad, STRATEGY_PRESETS, type DaemonLoad, type DiscoveryStrategy, type StrategyState } from './strategies';
+import {
+  AdaptiveController,
+  MAX_BATCH_SIZE,
+  ProcessLoad,
+  stallBoundOf,
+  STRATEGY_PRESETS,
+  type DaemonLoad,
+  type DiscoveryStrategy,
+  type StrategyState,
+} from './strategies';
 
 /** The largest sample a caller may ask for per collection. */
 export const MAX_SAMPLE_SIZE = 100_000;
@@ -37,13 +46,14 @@ export interface DiscoveryRequest {
   /**
    * The longest one catalog read may go without an answer, ms: past it the read is cancelled
    * and the run fails over (HYBRID) or ends UNAVAILABLE `SOURCE_STALLED` with the cursor to
-   * resume after. 0 or absent: no bound beyond the server's own statement timeout.
+   * resume after. Absent: the strategy's (`StrategyPreset.stallTimeoutMs`); 0: no bound
+   * beyond the server's own statement timeout.
    */
   stallTimeoutMs?: number;
   /**
    * After a catalog read has waited this long, ms, the endpoint is probed with a new
    * connection; one that does not answer is taken as stalled then (see `stallTimeoutMs`),
-   * one that does lets the read go on. 0 or absent: no probe.
+   * one that does lets the read go on. Absent: the strategy's; 0: no probe.
    */
   stallProbeAfterMs?: number;
 }
@@ -457,11 +467,12 @@ export class DiscoveryEngine {
     signal: AbortSignal,
     cursor: RelationKey | undefined,
     read: (signal: AbortSignal) => Promise<T>,
-    bounds: { stallTimeoutMs?: number; stallProbeAfterMs?: number },
+    request: DiscoveryRequest,
   ): Promise<{ value: T; failover?: DiscoveryEvent }> {
+    const bound = stallBoundOf(request.strategy, 'discovery', { stallTimeoutMs: request.stallTimeoutMs, stallProbeAfterMs: request.stallProbeAfterMs });
     const result = await readWithFailover(connector, signal, read, {
-      stallMs: bounds.stallTimeoutMs,
-      probeAfterMs: bounds.stallProbeAfterMs,
+      stallMs: bound.stallTimeoutMs,
+      probeAfterMs: bound.stallProbeAfterMs,
       resumeAfter: cursor ? encodeCursor(cursor) : '',
     });
     if (!result.failover) return { value: result.value };

@@ -1,5 +1,6 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
+import { STALL_PROBE_TIMEOUT_MS } from '../connector/readWithFailover';
 
 /** How hard discovery works the source. */
 export type DiscoveryStrategy = 'CONSERVATIVE' | 'BALANCED' | 'AGGRESSIVE' | 'ADAPTIVE';
@@ -36,6 +37,22 @@ export interface StrategyPreset {
   maxConcurrency: number;
   /** ADAPTIVE: the time a batch should take; slower batches shrink, faster ones grow. */
   targetBatchMs: number;
+  /**
+   * After a read has waited this long for an answer, ms, its endpoint is probed with a new
+   * connection (at most {@link STALL_PROBE_TIMEOUT_MS}), and again every this long while it
+   * waits: a server that does not answer the probe is frozen or cut off, and the read is
+   * stalled then (a HYBRID call fails over). So a frozen server is left within this plus the
+   * probe's limit ({@link frozenServerBoundMs}). Shorter declares a stall sooner and probes a
+   * slow but live server more often.
+   */
+  stallProbeAfterMs: number;
+  /**
+   * The longest one read may go without an answer whatever the probes say, ms: the backstop for
+   * an endpoint that answers new connections but not the read (a link that drops one
+   * connection's packets). Longer than {@link statementTimeoutMs}, so that a slow statement of a
+   * live server ends with the server's own timeout, not as a stall.
+   */
+  stallTimeoutMs: number;
 }
 
 /** The documented presets (README "Discovery strategies"). */
@@ -52,6 +69,8 @@ export const STRATEGY_PRESETS: Readonly<Record<DiscoveryStrategy, Readonly<Strat
     minConcurrency: 1,
     maxConcurrency: 1,
     targetBatchMs: 0,
+    stallProbeAfterMs: 15_000,
+    stallTimeoutMs: 120_000,
   },
   BALANCED: {
     batchSize: 100,
@@ -65,6 +84,8 @@ export const STRATEGY_PRESETS: Readonly<Record<DiscoveryStrategy, Readonly<Strat
     minConcurrency: 1,
     maxConcurrency: 1,
     targetBatchMs: 0,
+    stallProbeAfterMs: 5_000,
+    stallTimeoutMs: 60_000,
   },
   AGGRESSIVE: {
     batchSize: 1000,
@@ -78,6 +99,8 @@ export const STRATEGY_PRESETS: Readonly<Record<DiscoveryStrategy, Readonly<Strat
     minConcurrency: 4,
     maxConcurrency: 4,
     targetBatchMs: 0,
+    stallProbeAfterMs: 3_000,
+    stallTimeoutMs: 90_000,
   },
   ADAPTIVE: {
     batchSize: 100,
@@ -91,8 +114,57 @@ export const STRATEGY_PRESETS: Readonly<Record<DiscoveryStrategy, Readonly<Strat
     minConcurrency: 1,
     maxConcurrency: 4,
     targetBatchMs: 500,
+    stallProbeAfterMs: 5_000,
+    stallTimeoutMs: 60_000,
   },
 };
+
+/** The kinds of call a stall bound applies to. */
+export type StallBoundCall = 'discovery' | 'preview' | 'profile';
+
+/** A stall bound in force (`readWithFailover` takes it as `stallMs` and `probeAfterMs`). */
+export interface StallBound {
+  /** See {@link StrategyPreset.stallTimeoutMs}; 0: no bound. */
+  stallTimeoutMs: number;
+  /** See {@link StrategyPreset.stallProbeAfterMs}; 0: no probe. */
+  stallProbeAfterMs: number;
+}
+
+/**
+ * Statements one figure of a profile may take on a live server (the SAMPLE header counts and
+ * draws; a MariaDB column reads its values, then its histogram), each under the statement
+ * timeout: a profile's backstop covers that many.
+ */
+export const PROFILE_STATEMENTS_PER_FIGURE = 4;
+
+/**
+ * The stall bound of a call: the operator's `discovery.stallTimeoutMs`/`stallProbeAfterMs` where
+ * set (0 turns it off), else the strategy's. A discovery and a preview (two single-statement
+ * reads) take the strategy's values as they are; a profile waits for each figure, which may take
+ * {@link PROFILE_STATEMENTS_PER_FIGURE} statements, so its backstop is at least that many
+ * statement timeouts plus the catalog backstop's margin. The probe delay is the strategy's for
+ * every call: a frozen server is left as soon whatever the call.
+ */
+export function stallBoundOf(strategy: DiscoveryStrategy, call: StallBoundCall, overrides: Partial<StallBound> = {}): StallBound {
+  const p = STRATEGY_PRESETS[strategy];
+  const margin = p.stallTimeoutMs - p.statementTimeoutMs;
+  const backstop = call === 'profile' ? Math.max(p.stallTimeoutMs, PROFILE_STATEMENTS_PER_FIGURE * p.statementTimeoutMs + margin) : p.stallTimeoutMs;
+  return {
+    stallTimeoutMs: overrides.stallTimeoutMs ?? backstop,
+    stallProbeAfterMs: overrides.stallProbeAfterMs ?? p.stallProbeAfterMs,
+  };
+}
+
+/**
+ * How long after a server freezes a read of it is stalled at most, ms, under `bound`: the probe
+ * delay plus the probe's limit when probing, else the backstop (0: never). A HYBRID call fails
+ * over then (opening the standby, when it is not open, comes on top).
+ */
+export function frozenServerBoundMs(bound: StallBound): number {
+  const probed = bound.stallProbeAfterMs > 0 ? bound.stallProbeAfterMs + STALL_PROBE_TIMEOUT_MS : 0;
+  if (probed > 0 && bound.stallTimeoutMs > 0) return Math.min(probed, bound.stallTimeoutMs);
+  return probed || bound.stallTimeoutMs;
+}
 
 /** The largest batch a caller may ask for. */
 export const MAX_BATCH_SIZE = 1000;

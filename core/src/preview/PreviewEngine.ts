@@ -3,7 +3,7 @@ import type { PreviewableConnector } from '../contract/capabilities';
 import { readWithFailover, type FailoverOutcome, type ReadOptions } from '../connector/readWithFailover';
 import type { EndpointRole } from '../datasource/DataSource';
 import type { RelationKey } from '../discovery/entities';
-import { STRATEGY_PRESETS, type DiscoveryStrategy } from '../discovery/strategies';
+import { stallBoundOf, STRATEGY_PRESETS, type DiscoveryStrategy, type StallBoundCall } from '../discovery/strategies';
 import { abortedErrorFrom, InputError, SourcedError, type FieldViolation } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
 import { withSpan } from '../telemetry/withSpan';
@@ -69,12 +69,13 @@ export interface PreviewRequest {
   limit: number;
   strategy: DiscoveryStrategy;
   /**
-   * The longest one read may go without an answer, ms (the daemon's `discovery.stallTimeoutMs`):
-   * past it the read is cancelled and the preview fails over (HYBRID) or ends UNAVAILABLE
-   * `SOURCE_STALLED`. 0 or absent: no bound beyond the server's own statement timeout.
+   * The longest one read may go without an answer, ms (the daemon's `discovery.stallTimeoutMs`
+   * when the operator set it): past it the read is cancelled and the preview fails over (HYBRID)
+   * or ends UNAVAILABLE `SOURCE_STALLED`. Absent: the strategy's ({@link stallBoundOf}); 0: no
+   * bound beyond the server's own statement timeout.
    */
   stallTimeoutMs?: number;
-  /** After a read has waited this long, ms, its endpoint is probed (`discovery.stallProbeAfterMs`); 0 or absent: no probe. */
+  /** After a read has waited this long, ms, its endpoint is probed (`discovery.stallProbeAfterMs`); absent: the strategy's; 0: no probe. */
   stallProbeAfterMs?: number;
 }
 
@@ -83,9 +84,10 @@ export interface CheckedPreviewRequest extends PreviewRequest {
   readonly checked: { readonly limit: number };
 }
 
-/** The stall bound of a preview or profile request, as {@link readWithFailover} takes it. */
-export function stallOptions(request: { stallTimeoutMs?: number; stallProbeAfterMs?: number }): ReadOptions {
-  return { stallMs: request.stallTimeoutMs, probeAfterMs: request.stallProbeAfterMs };
+/** The stall bound of a preview or profile request (the operator's where set, else the strategy's for that call), as {@link readWithFailover} takes it. */
+export function stallOptions(request: { strategy: DiscoveryStrategy; stallTimeoutMs?: number; stallProbeAfterMs?: number }, call: StallBoundCall): ReadOptions {
+  const bound = stallBoundOf(request.strategy, call, { stallTimeoutMs: request.stallTimeoutMs, stallProbeAfterMs: request.stallProbeAfterMs });
+  return { stallMs: bound.stallTimeoutMs, probeAfterMs: bound.stallProbeAfterMs };
 }
 
 /** Rows per message. */
@@ -147,7 +149,7 @@ export class PreviewEngine {
 
     await connector.initialize(signal, { statementTimeoutMs: STRATEGY_PRESETS[request.strategy].statementTimeoutMs });
     const failovers: FailoverOutcome[] = [];
-    const bound = stallOptions(request);
+    const bound = stallOptions(request, 'preview');
     const columns = await this.read(connector, signal, failovers, bound, (s) => previewColumns.call(connector, request.table, request.columns, s));
     const header = columns.map((c) => ({ ...c, masked: masked(c.name, c.type) }));
     for (const f of failovers.splice(0)) yield { kind: 'failover', ...f };

@@ -38,9 +38,12 @@ export interface ProfileRequest {
   /** 0: 10. */
   histogramBuckets: number;
   strategy: DiscoveryStrategy;
-  /** The longest the profile may wait for its next figure, ms (see `PreviewRequest.stallTimeoutMs`); 0 or absent: no bound. */
+  /**
+   * The longest the profile may wait for its next figure, ms (see `PreviewRequest.stallTimeoutMs`);
+   * absent: the strategy's profile backstop (`stallBoundOf(strategy, 'profile')`); 0: no bound.
+   */
   stallTimeoutMs?: number;
-  /** After waiting this long for its next figure, ms, the endpoint is probed; 0 or absent: no probe. */
+  /** After waiting this long for its next figure, ms, the endpoint is probed; absent: the strategy's; 0: no probe. */
   stallProbeAfterMs?: number;
 }
 
@@ -112,7 +115,7 @@ export class ProfileEngine {
 
     await connector.initialize(signal, { statementTimeoutMs: STRATEGY_PRESETS[request.strategy].statementTimeoutMs });
     const failovers: FailoverOutcome[] = [];
-    const bound = stallOptions(request);
+    const bound = stallOptions(request, 'profile');
     const resolved = await readWithFailover(connector, signal, (s) => previewColumns.call(connector, request.table, request.columns, s), bound);
     if (resolved.failover) failovers.push(resolved.failover);
     for (const f of failovers.splice(0)) yield { kind: 'failover', ...f };

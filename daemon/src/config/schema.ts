@@ -61,13 +61,15 @@ export const DaemonConfigShape = z.strictObject({
       48,
       'Heap growth (MiB) between batches after which the daemon runs a full garbage collection, so memory follows the pages in flight; `0` is off.',
     ),
-    stallTimeoutMs: ms(
-      60_000,
-      "The longest one read of a source may go without an answer, ms (a catalog read; a preview's read; each figure of a profile): past it the read is cancelled, a HYBRID call fails over, any other ends `UNAVAILABLE` `SOURCE_STALLED` (a discovery with `resume_after` in the error; a frozen server never fires its own statement timeout); `0` is no bound.",
+    stallTimeoutMs: doc(
+      number('nonNegative').optional(),
+      "Overrides every strategy's stall backstop, ms, for every kind of call (catalog reads, a preview's reads, each figure of a profile): the longest one read may go without an answer whatever the probes say; past it the read is cancelled, a HYBRID call fails over, any other ends `UNAVAILABLE` `SOURCE_STALLED` (a discovery with `resume_after` in the error; a frozen server never fires its own statement timeout); `0` is no bound.",
+      { defaultText: "unset: the strategy's (see Discovery strategies)" },
     ),
-    stallProbeAfterMs: ms(
-      5_000,
-      'After a read (catalog, preview or profile) has waited this long, ms, the endpoint is probed with a new connection (3 s at most), and again every this long while the read waits: one that does not answer makes the read stalled then, so a frozen HYBRID primary fails over within about this + 3 s; one that answers lets a slow statement go on; `0` is no probe.',
+    stallProbeAfterMs: doc(
+      number('nonNegative').optional(),
+      "Overrides every strategy's stall probe delay, ms, for every kind of call: after a read has waited this long the endpoint is probed with a new connection (3 s at most), and again every this long while the read waits; one that does not answer makes the read stalled then, so a frozen HYBRID primary fails over within about this + 3 s; one that answers lets a slow statement go on; `0` is no probe.",
+      { defaultText: "unset: the strategy's (see Discovery strategies)" },
     ),
   }),
   preview: section({
