@@ -1,91 +1,58 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import { DataSource } from '@sourced/api';
-
-const KNOWN = new Set([
-  'id',
-  'name',
-  'type',
-  'location',
-  'cloud_provider',
-  'cloudProvider',
-  'primary',
-  'secondary',
-  'credentials',
-  'ssl_config',
-  'sslConfig',
-  'cloud_config',
-  'cloudConfig',
-  'connection_properties',
-  'connectionProperties',
-  'additional_properties',
-  'additionalProperties',
-]);
-
+import { dataSourceDescriptor, normalizeMessage, type FormatProblem } from './dataSourceFormat';
 import { DataSourceFileError } from './errors';
 
 export { DataSourceFileError };
 
 /**
- * Reads a data source from a JSON or YAML file. Accepts the contract's JSON (snake_case or
- * camelCase, optionally wrapped as `{ "data_source": ... }`), enum values with or without
- * their prefix (`ON_PREM` or `LOCATION_ON_PREM`, `verify-full`), secrets as a plain string
- * (a `scheme://` reference, a `sourced:enc:` envelope, otherwise an inline value), and the platform's older shape:
- * unknown top-level fields (such as `replica_config`) move into `additional_properties`.
+ * Reads a data source from a JSON or YAML file: the contract's proto3 JSON (field names as in the
+ * proto or in lowerCamelCase), optionally wrapped as `{ "data_source": ... }`, with enum values
+ * with or without their prefix (`ON_PREM` or `LOCATION_ON_PREM`) and a secret as a plain string
+ * (a `scheme://` reference, a `sourced:enc:` envelope, otherwise an inline value). Anything else
+ * (an unknown field, a value of the wrong type, an enum value that does not exist) is refused,
+ * naming the path and, for a typo, the nearest known field. docs/data-source.schema.json is the
+ * same format as a JSON Schema (dataSourceFormat.ts generates both from the contract).
  */
 export function readDataSourceFile(path: string): DataSource {
-  let doc: unknown;
+  let text: string;
   try {
-    const text = readFileSync(path, 'utf8');
-    doc = /\.json$/i.test(path) ? JSON.parse(text) : parseYaml(text);
+    text = readFileSync(path, 'utf8');
   } catch (error) {
     throw new DataSourceFileError(`cannot read ${path}: ${(error as Error).message}`);
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new DataSourceFileError(`${path} must hold a data source object`);
-  let ds = doc as Record<string, unknown>;
-  if (typeof ds.data_source === 'object' && ds.data_source !== null) ds = ds.data_source as Record<string, unknown>;
-  else if (typeof ds.dataSource === 'object' && ds.dataSource !== null) ds = ds.dataSource as Record<string, unknown>;
-  return DataSource.fromJSON(toContractJson(ds));
+  return DataSource.fromJSON(parseDataSourceText(text, path));
 }
 
-export function toContractJson(input: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  const extra: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(input)) (KNOWN.has(k) ? out : extra)[k] = v;
-  if (Object.keys(extra).length) {
-    const ap = (out.additional_properties ?? out.additionalProperties ?? {}) as Record<string, unknown>;
-    delete out.additionalProperties;
-    out.additional_properties = { ...extra, ...ap };
-  }
-  prefix(out, 'location', 'LOCATION_');
-  prefix(out, 'cloud_provider', 'CLOUD_PROVIDER_');
-  prefix(out, 'cloudProvider', 'CLOUD_PROVIDER_');
-  const creds = out.credentials as Record<string, unknown> | undefined;
-  if (creds) creds.password = secret(creds.password);
-  const ssl = (out.ssl_config ?? out.sslConfig) as Record<string, unknown> | undefined;
-  if (ssl) {
-    prefix(ssl, 'mode', 'SSL_MODE_');
-    ssl.key = secret(ssl.key);
-  }
-  const cloud = (out.cloud_config ?? out.cloudConfig) as Record<string, unknown> | undefined;
-  if (cloud) {
-    for (const k of ['aws_access_key_id', 'awsAccessKeyId', 'aws_secret_access_key', 'awsSecretAccessKey', 'azure_client_secret', 'azureClientSecret']) {
-      if (k in cloud) cloud[k] = secret(cloud[k]);
+/** Parses a data source file's text (JSON when `path` ends in .json, YAML otherwise) into the contract's JSON. */
+export function parseDataSourceText(text: string, path: string): Record<string, unknown> {
+  let doc: unknown;
+  if (/\.json$/i.test(path)) {
+    try {
+      doc = JSON.parse(text);
+    } catch (error) {
+      throw new DataSourceFileError(`${path} is not valid JSON: ${(error as Error).message}`);
     }
+  } else {
+    const parsed = parseDocument(text, { uniqueKeys: true });
+    if (parsed.errors.length) throw new DataSourceFileError(`${path} is not valid YAML: ${parsed.errors[0].message}`);
+    doc = parsed.toJS();
   }
-  return out;
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new DataSourceFileError(`${path} must hold a data source object`);
+  let body = doc as Record<string, unknown>;
+  let at = '';
+  const keys = Object.keys(body);
+  if (keys.length === 1 && (keys[0] === 'data_source' || keys[0] === 'dataSource')) {
+    at = keys[0];
+    body = body[keys[0]] as Record<string, unknown>;
+  }
+  const { value, problems } = normalizeMessage(body, dataSourceDescriptor(), at);
+  if (problems.length) throw new DataSourceFileError(fileProblems(path, problems));
+  return value as Record<string, unknown>;
 }
 
-function prefix(obj: Record<string, unknown>, key: string, p: string): void {
-  const v = obj[key];
-  if (typeof v !== 'string') return;
-  const name = v.trim().toUpperCase().replace(/-/g, '_');
-  obj[key] = name.startsWith(p) ? name : `${p}${name}`;
-}
-
-function secret(value: unknown): unknown {
-  if (typeof value !== 'string') return value;
-  // An envelope from `sourced encrypt` (docs/encryption.md).
-  if (value.startsWith('sourced:enc:')) return { encrypted: value };
-  return /^[a-z][a-z0-9+.-]*:\/\/./i.test(value) ? { reference: value } : { inline_value: value };
+function fileProblems(path: string, problems: FormatProblem[]): string {
+  const lines = problems.map((p) => `  ${p.path || '(the file)'}: ${p.message}`);
+  return `${path} is not a valid data source (docs/data-source.schema.json):\n${lines.join('\n')}`;
 }
