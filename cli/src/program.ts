@@ -12,7 +12,7 @@ import * as o from './options';
 
 /** The version of the daemon package, read from its package.json alone (cheap). */
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- another package's package.json, read at run time (an import would compile it into this project, outside its rootDir)
-export const VERSION: string = (require('sourced/package.json') as { version: string }).version;
+export const VERSION: string = (require('@sourced/daemon/package.json') as { version: string }).version;
 
 /** Where the client commands find the daemon, under their flags in the help. */
 const FILE_NOTE = `FILE holds a data source as JSON or YAML, for example:
