@@ -78,7 +78,8 @@ function collectionKind(c: Collection): string {
   return collectionKindToJSON(c.kind).replace('COLLECTION_KIND_', '').toLowerCase().replace(/_/g, ' ');
 }
 
-const plural = (count: number, one: string, many = `${one}s`) => `${n(count)} ${count === 1 ? one : many}`;
+/** `1 column`, `2 columns`, `1 index`, `3 indexes` (with `many`). */
+export const plural = (count: number, one: string, many = `${one}s`) => `${n(count)} ${count === 1 ? one : many}`;
 
 /** What the tree keeps of a relation (not the whole message: a catalog can be large). */
 interface RelationRow {
@@ -86,25 +87,58 @@ interface RelationRow {
   cells: string[];
 }
 
+/** What the tree shows of a schema's sequences, routines and types: one row each. */
+export function schemaObjectRows(s: Schema): RelationRow[] {
+  const sequences = s.sequences.map((q) => ({
+    name: q.name,
+    cells: [
+      'sequence',
+      q.dataType,
+      q.ownedByTable ? `owned by ${q.ownedByTable}.${q.ownedByColumn}${q.identity ? ' (identity)' : ''}` : '',
+      q.lastValue ? `last ${q.lastValue}` : '',
+    ],
+  }));
+  const routines = s.routines.map((r) => ({
+    name: `${r.name}(${r.identityArguments})`,
+    cells: [
+      r.kind.toLowerCase(),
+      r.returnType ? `returns ${r.returnType}` : '',
+      r.language,
+      [r.volatility.toLowerCase(), r.securityDefiner ? 'security definer' : ''].filter(Boolean).join(', '),
+    ],
+  }));
+  const types = s.types.map((t) => {
+    const detail: Record<string, string> = {
+      ENUM: plural(t.labels.length, 'label'),
+      DOMAIN: `${t.baseType}${t.nullable ? '' : ' not null'}${t.checkConstraints.length ? `, ${plural(t.checkConstraints.length, 'check')}` : ''}`,
+      COMPOSITE: plural(t.attributes.length, 'attribute'),
+      RANGE: `of ${t.subtype}`,
+    };
+    return { name: t.name, cells: [`${t.kind.toLowerCase()} type`, detail[t.kind] ?? '', '', ''] };
+  });
+  return [...sequences, ...routines, ...types];
+}
+
 /**
  * Collects schemas, relations and collections as they stream and prints them as a tree at the end:
- * schema → relations (kind, columns, primary key, foreign keys, indexes, estimated rows);
- * database → collections (kind, indexes, estimated documents, inferred fields).
+ * schema → relations (kind, columns, primary key, foreign keys, indexes, checks and triggers when
+ * any, estimated rows), then its sequences, routines and types; database → collections (kind,
+ * indexes, estimated documents, inferred fields, validator when any).
  */
 export class DiscoveryTree {
-  private readonly schemas = new Map<string, { comment: string; usable: boolean; rows: RelationRow[] }>();
+  private readonly schemas = new Map<string, { comment: string; usable: boolean; rows: RelationRow[]; objects: RelationRow[] }>();
   private readonly databases = new Map<string, RelationRow[]>();
 
   addSchema(s: Schema): void {
     const known = this.schemas.get(s.name);
-    if (known) Object.assign(known, { comment: s.comment, usable: s.usable });
-    else this.schemas.set(s.name, { comment: s.comment, usable: s.usable, rows: [] });
+    if (known) Object.assign(known, { comment: s.comment, usable: s.usable, objects: schemaObjectRows(s) });
+    else this.schemas.set(s.name, { comment: s.comment, usable: s.usable, rows: [], objects: schemaObjectRows(s) });
   }
 
   addRelation(r: Relation): void {
     let schema = this.schemas.get(r.schema);
     if (!schema) {
-      schema = { comment: '', usable: true, rows: [] };
+      schema = { comment: '', usable: true, rows: [], objects: [] };
       this.schemas.set(r.schema, schema);
     }
     schema.rows.push({
@@ -115,6 +149,13 @@ export class DiscoveryTree {
         r.primaryKey && r.primaryKey.columns.length ? `pk (${r.primaryKey.columns.join(', ')})` : 'no pk',
         plural(r.foreignKeys.length, 'fk'),
         plural(r.indexes.length, 'index', 'indexes'),
+        [
+          r.checkConstraints.length ? plural(r.checkConstraints.length, 'check') : '',
+          r.triggers.length ? plural(r.triggers.length, 'trigger') : '',
+          r.populated === false ? 'not populated' : '',
+        ]
+          .filter(Boolean)
+          .join(', '),
         r.estimatedRows >= 0 ? `~${n(r.estimatedRows)} rows` : '',
       ],
     });
@@ -133,6 +174,7 @@ export class DiscoveryTree {
         plural(c.indexes.length, 'index', 'indexes'),
         c.estimatedDocuments >= 0 ? `~${n(c.estimatedDocuments)} documents` : '',
         c.schema ? plural(c.schema.fields.length, 'field') : '',
+        c.validator ? `validator${c.validationLevel ? ` (${c.validationLevel}, ${c.validationAction})` : ''}` : '',
       ],
     });
   }
@@ -152,7 +194,7 @@ export class DiscoveryTree {
     };
     for (const [name, s] of this.schemas) {
       const extra = [s.comment ? ` ${unicode ? '—' : '--'} ${s.comment}` : '', s.usable ? '' : ' (not usable)'].join('');
-      group(`${paint.bold(paint.cyan(name))}${paint.dim(extra)}`, s.rows, 'no relations');
+      group(`${paint.bold(paint.cyan(name))}${paint.dim(extra)}`, [...s.rows, ...s.objects], 'no relations');
     }
     for (const [name, rows] of this.databases) group(paint.bold(paint.cyan(name)), rows, 'no collections');
     return lines;

@@ -1,6 +1,6 @@
 import type { DataSource, Endpoint, EndpointRole } from '../datasource/DataSource';
 import type { CompiledFilter } from '../discovery/DiscoveryFilter';
-import type { CatalogEntity, RelationKey, SchemaEntity } from '../discovery/entities';
+import type { CatalogEntity, RelationKey, SchemaEntity, SchemaObjectsRequest } from '../discovery/entities';
 import { SourcedError } from '../errors';
 import type { ValidationPlan } from '../validation/Check';
 import type { Cell, PreviewColumnInfo, PreviewRead } from '../contract/preview';
@@ -58,7 +58,7 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
   /** Closes one connection; must not throw. */
   protected abstract closeConnection(conn: TConn): Promise<void>;
   /** Reads schemas through a connection. */
-  protected abstract querySchemas(conn: TConn, filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]>;
+  protected abstract querySchemas(conn: TConn, filter: CompiledFilter, signal: AbortSignal, objects?: SchemaObjectsRequest): Promise<SchemaEntity[]>;
   /**
    * Reads one page of relations through a connection. `parallel` holds further connections
    * to the same endpoint (at most `page.concurrency - 1`, fewer when the endpoint's
@@ -170,8 +170,8 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
     return this.pool.reconnect(signal);
   }
 
-  async listSchemas(filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]> {
-    return this.querySchemas(this.pool.connection(), filter, signal);
+  async listSchemas(filter: CompiledFilter, signal: AbortSignal, objects?: SchemaObjectsRequest): Promise<SchemaEntity[]> {
+    return this.querySchemas(this.pool.connection(), filter, signal, objects);
   }
 
   async listRelations(page: RelationPage, signal: AbortSignal): Promise<CatalogEntity[]> {

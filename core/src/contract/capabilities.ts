@@ -1,6 +1,6 @@
 import type { DataSource, Endpoint, EndpointRole } from '../datasource/DataSource';
 import type { CompiledFilter } from '../discovery/DiscoveryFilter';
-import type { CatalogEntity, RelationKey, SchemaEntity } from '../discovery/entities';
+import type { CatalogEntity, RelationKey, SchemaEntity, SchemaObjectsRequest } from '../discovery/entities';
 import type { SourceIdentity } from '../connector/SourceIdentity';
 import type { TargetPolicy } from '../connector/TargetPolicy';
 import type { ValidationPlan } from '../validation/Check';
@@ -70,8 +70,11 @@ export interface ConnectorSessions {
 
 /** Reads the source's catalog for discovery (capability `discover`). */
 export interface CatalogReader {
-  /** Schemas that pass the filter, in name order. */
-  listSchemas(filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]>;
+  /**
+   * Schemas that pass the filter, in name order. With `objects`, each with its schema-level
+   * objects (sequences, routines, user types) read set-based; without it, the schemas alone.
+   */
+  listSchemas(filter: CompiledFilter, signal: AbortSignal, objects?: SchemaObjectsRequest): Promise<SchemaEntity[]>;
   /** One page of relations (or collections) with everything that belongs to them, read set-based. */
   listRelations(page: RelationPage, signal: AbortSignal): Promise<CatalogEntity[]>;
   /**

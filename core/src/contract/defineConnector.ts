@@ -6,7 +6,7 @@ import type { SourceIdentity } from '../connector/SourceIdentity';
 import type { TargetPolicy } from '../connector/TargetPolicy';
 import type { DataSource, Endpoint, EndpointRole } from '../datasource/DataSource';
 import type { CompiledFilter } from '../discovery/DiscoveryFilter';
-import type { CatalogEntity, RelationKey, SchemaEntity } from '../discovery/entities';
+import type { CatalogEntity, RelationKey, SchemaEntity, SchemaObjectsRequest } from '../discovery/entities';
 import { SourcedError } from '../errors';
 import type { ValidationPlan } from '../validation/Check';
 import type { RelationPage, SessionSettings } from './catalog';
@@ -56,8 +56,11 @@ export interface SessionsSpec<TConn> {
 
 /** The catalog reads of discovery (capability `discover`), each through the active connection. */
 export interface CatalogSpec<TConn> {
-  /** Schemas that pass the filter, in name order. */
-  listSchemas(conn: TConn, filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]>;
+  /**
+   * Schemas that pass the filter, in name order. With `objects`, each with its schema-level
+   * objects (sequences, routines, user types); without it, the schemas alone.
+   */
+  listSchemas(conn: TConn, filter: CompiledFilter, signal: AbortSignal, objects?: SchemaObjectsRequest): Promise<SchemaEntity[]>;
   /**
    * One page of relations (or collections). `parallel` holds further connections to the same
    * endpoint (at most {@link CatalogSpec.parallelConnections}, fewer when the endpoint's
@@ -272,8 +275,8 @@ class DefinedConnector<TConn> implements Connector {
     return this.sessions.isConnectionError(error);
   }
 
-  async listSchemas(filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]> {
-    return this.catalogOrRefuse().listSchemas(this.pool.connection(), filter, signal);
+  async listSchemas(filter: CompiledFilter, signal: AbortSignal, objects?: SchemaObjectsRequest): Promise<SchemaEntity[]> {
+    return this.catalogOrRefuse().listSchemas(this.pool.connection(), filter, signal, objects);
   }
 
   async listRelations(page: RelationPage, signal: AbortSignal): Promise<CatalogEntity[]> {

@@ -43,6 +43,8 @@ export interface DiscoveryRequest {
   maxEntities?: number;
   /** Stop after this many milliseconds, at a batch boundary; 0 or absent means no limit. */
   maxDurationMs?: number;
+  /** Also read routines' sources (`RoutineEntity.body`); false or absent: never. */
+  includeRoutineBodies?: boolean;
   /**
    * The longest one catalog read may go without an answer, ms: past it the read is cancelled
    * and the run fails over (HYBRID) or ends UNAVAILABLE `SOURCE_STALLED` with the cursor to
@@ -244,7 +246,13 @@ export class DiscoveryEngine {
         }
       }
 
-      const read = await this.withFailover(connector, signal, after, (readSignal) => connector.listSchemas(filter, readSignal), request);
+      const read = await this.withFailover(
+        connector,
+        signal,
+        after,
+        (readSignal) => connector.listSchemas(filter, readSignal, { routineBodies: request.includeRoutineBodies === true }),
+        request,
+      );
       countFailover(read.failover);
       if (read.failover) {
         totals.failovers += 1;

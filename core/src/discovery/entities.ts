@@ -1,7 +1,13 @@
 /** Catalog entities as connectors produce them and the daemon streams them. */
+import type { CheckConstraintEntity, SchemaObjects, TriggerEntity } from './catalogObjects';
 
-/** A schema (a database, for MySQL). */
-export interface SchemaEntity {
+export type * from './catalogObjects';
+
+/**
+ * A schema (a database, for MySQL). Its schema-level objects ({@link SchemaObjects}) are there
+ * only when `listSchemas` was asked for them.
+ */
+export interface SchemaEntity extends SchemaObjects {
   /** The schema's name (the database's, for MySQL). */
   name: string;
   /** The owning role; undefined where the database records none (MySQL). */
@@ -44,6 +50,10 @@ export interface ColumnEntity {
   collation?: string;
   /** Extra attributes as the database reports them (`auto_increment`, `on update current_timestamp()`). */
   extra?: string;
+  /** The engine's own column number (PostgreSQL attnum, with gaps after dropped columns); undefined where there is none. */
+  attributeNumber?: number;
+  /** The type the server stores when it differs from `dataType` (MariaDB JSON: `longtext`); undefined when the same. */
+  storedType?: string;
 }
 
 /** A primary key or unique constraint. */
@@ -92,6 +102,22 @@ export interface IndexEntity {
   prefixLengths?: number[];
   /** Hidden from the optimizer (MySQL invisible, MariaDB ignored). */
   invisible?: boolean;
+  /** Non-key (INCLUDE) columns, in order. */
+  includeColumns?: string[];
+  /** `ASC` or `DESC` per key, aligned with `columns`; undefined when the method has no order or the engine does not say. */
+  sortOrders?: ('ASC' | 'DESC')[];
+  /** `NULLS FIRST` or `NULLS LAST` per key, aligned with `columns`. */
+  nullsOrders?: ('NULLS FIRST' | 'NULLS LAST')[];
+  /** Per key: the collation when not the default, `''` otherwise; undefined when no key has one. */
+  collations?: string[];
+  /** Per key: the operator class when not the default, `''` otherwise; undefined when no key has one. */
+  operatorClasses?: string[];
+  /** The index's comment; undefined when none. */
+  comment?: string;
+  /** False for an index that cannot be used (PostgreSQL indisvalid); undefined when the engine does not say. */
+  valid?: boolean;
+  /** The constraint this index implements (primary key, unique, exclusion); undefined when none. */
+  constraintName?: string;
 }
 
 /** A partition of a MySQL table. */
@@ -159,6 +185,14 @@ export interface RelationEntity {
   updatedAt?: string;
   /** Partitions of a MySQL table, in order. */
   partitions?: PartitionEntity[];
+  /** CHECK constraints, in name order. */
+  checkConstraints?: CheckConstraintEntity[];
+  /** Triggers, in name order. */
+  triggers?: TriggerEntity[];
+  /** A materialized view's: whether it holds data; undefined for other kinds or when unknown. */
+  populated?: boolean;
+  /** MySQL/MariaDB AUTO_INCREMENT (the next value), decimal text; may lag (information_schema caches it). */
+  autoIncrement?: string;
 }
 
 /** The kind of a MongoDB collection. */
@@ -180,6 +214,22 @@ export interface CollectionIndexEntity {
   partialFilter?: string;
   /** Whether the index is hidden from the query planner. */
   hidden: boolean;
+  /** Text index: field weights as JSON. */
+  weights?: string;
+  /** Text index: default_language. */
+  defaultLanguage?: string;
+  /** Text index: language_override. */
+  languageOverride?: string;
+  /** Text index: textIndexVersion. */
+  textIndexVersion?: number;
+  /** Wildcard index: wildcardProjection as JSON. */
+  wildcardProjection?: string;
+  /** 2dsphere index: 2dsphereIndexVersion. */
+  sphereIndexVersion?: number;
+  /** Collation as JSON; undefined for simple binary comparison. */
+  collation?: string;
+  /** Every option listIndexes reports (without key, name, v), as relaxed Extended JSON. */
+  options?: string;
 }
 
 /** How often one BSON type was seen at a field path. */
@@ -239,6 +289,16 @@ export interface CollectionEntity {
   schemaInference?: InferredSchema;
   /** Whether it is a capped collection. */
   capped: boolean;
+  /** The validator document as relaxed Extended JSON; undefined when none. */
+  validator?: string;
+  /** `off`, `strict` or `moderate`; undefined when not set. */
+  validationLevel?: string;
+  /** `error` or `warn`; undefined when not set. */
+  validationAction?: string;
+  /** Whether it is a clustered collection. */
+  clustered?: boolean;
+  /** Every option listCollections reports, as relaxed Extended JSON. */
+  options?: string;
 }
 
 /** What a batch of discovery carries: relations (SQL) or collections (MongoDB). */

@@ -1,19 +1,12 @@
-import type {
-  CatalogEntity,
-  CollectionEntity,
-  DataSourceInput,
-  DiscoveryEvent,
-  DiscoveryFilter,
-  DiscoveryStrategy,
-  RelationEntity,
-  SecretValueInput,
-  SourceIdentity,
-  ValidationEvent,
-} from '@sourced/core';
+/**
+ * The contract's messages and the core's types, both ways: data sources, filters, validation,
+ * preview and profile events. Discovery's events are in discoveryMapping.ts, the catalog's
+ * entities in catalogMapping.ts, the small shared conversions in mappingCommon.ts.
+ */
+import type { DataSourceInput, DiscoveryFilter, SecretValueInput, ValidationEvent } from '@sourced/core';
 import type {
   Cell as CoreCell,
   CheckStatus as CoreCheckStatus,
-  EndpointRole as CoreRole,
   ColumnFigureMethods,
   FigureMethod,
   PreviewEvent,
@@ -31,17 +24,13 @@ import { NullValue } from '@sourced/api';
 import type { Cell as PbCell } from '@sourced/api';
 import { CloudProvider, Location, SslMode, cloudProviderToJSON, locationToJSON, sslModeToJSON, type DataSource, type SecretValue } from '@sourced/api';
 import type { FieldViolation } from '@sourced/core';
-import type { DiscoverDataSourceResponse, PreviewTableResponse, ProfileTableResponse, ValidateDataSourceResponse } from '@sourced/api';
-import {
-  CollectionKind,
-  DiscoveryStrategy as PbStrategy,
-  RelationKind,
-  type Collection,
-  type DiscoveryFilter as PbFilter,
-  type Relation,
-  type SourceIdentity as SourceIdentityMessage,
-} from '@sourced/api';
-import { CheckStatus, EndpointRole } from '@sourced/api';
+import type { PreviewTableResponse, ProfileTableResponse, ValidateDataSourceResponse } from '@sourced/api';
+import { type DiscoveryFilter as PbFilter } from '@sourced/api';
+import { CheckStatus } from '@sourced/api';
+import { role } from './mappingCommon';
+
+export { fromStrategy, toStrategy, toTimestamp } from './mappingCommon';
+export { MAX_ITEMS_PER_MESSAGE, toDiscoveryResponses } from './discoveryMapping';
 
 /** The contract's DataSource as the core normalizer's input. Enum zero values become "not given". */
 export function toDataSourceInput(ds: DataSource): DataSourceInput {
@@ -76,22 +65,6 @@ export function toDataSourceInput(ds: DataSource): DataSourceInput {
     connectionProperties: ds.connectionProperties,
     additionalProperties: ds.additionalProperties,
   };
-}
-
-/**
- * An RFC 3339 instant ("2024-03-01T09:30:00.123456+00:00") as a google.protobuf.Timestamp with
- * its full precision; undefined for an empty or unparsable text, or one outside the Timestamp's
- * range (years 0001-9999).
- */
-export function toTimestamp(text: string | undefined): { seconds: number; nanos: number } | undefined {
-  const m = text ? /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/i.exec(text.trim()) : null;
-  if (!m) return undefined;
-  const ms = Date.parse(`${m[1]}${m[3]}`);
-  if (!Number.isFinite(ms)) return undefined;
-  const year = new Date(ms).getUTCFullYear();
-  if (year < 1 || year > 9999) return undefined;
-  // m[2], the fraction, is an optional group: undefined when the text has none.
-  return { seconds: Math.floor(ms / 1000), nanos: Number(((m[2] as string | undefined) ?? '').padEnd(9, '0')) };
 }
 
 /** A generated enum object (ts-proto: names to numbers and back, with UNRECOGNIZED = -1). */
@@ -134,23 +107,6 @@ export function toFilter(f: PbFilter | undefined): DiscoveryFilter {
   };
 }
 
-const STRATEGY_TO_CORE: Record<number, DiscoveryStrategy> = {
-  [PbStrategy.DISCOVERY_STRATEGY_CONSERVATIVE]: 'CONSERVATIVE',
-  [PbStrategy.DISCOVERY_STRATEGY_BALANCED]: 'BALANCED',
-  [PbStrategy.DISCOVERY_STRATEGY_AGGRESSIVE]: 'AGGRESSIVE',
-  [PbStrategy.DISCOVERY_STRATEGY_ADAPTIVE]: 'ADAPTIVE',
-};
-
-/** The strategy asked for, or undefined for "not given"; unknown numbers are undefined too (the caller reports them). */
-export function toStrategy(s: PbStrategy): DiscoveryStrategy | undefined {
-  return STRATEGY_TO_CORE[s];
-}
-
-export function fromStrategy(s: DiscoveryStrategy): PbStrategy {
-  return PbStrategy[`DISCOVERY_STRATEGY_${s}`];
-}
-
-const role = (r: CoreRole): EndpointRole => (r === 'PRIMARY' ? EndpointRole.ENDPOINT_ROLE_PRIMARY : EndpointRole.ENDPOINT_ROLE_SECONDARY);
 const checkStatus = (s: CoreCheckStatus): CheckStatus => CheckStatus[`CHECK_STATUS_${s}`];
 
 export function toValidationResponse(e: ValidationEvent): Omit<ValidateDataSourceResponse, 'sequence'> {
@@ -178,146 +134,6 @@ export function toValidationResponse(e: ValidationEvent): Omit<ValidateDataSourc
     case 'summary':
       return { event: { $case: 'summary', value: { ok: e.ok, endpoints: e.endpoints, durationMs: e.durationMs, connector: e.connector } } };
   }
-}
-
-/**
- * Relations' columns and indexes per message before a batch is split, keeping each
- * message far below the 4 MiB default limit of gRPC clients (~100 bytes each).
- */
-export const MAX_ITEMS_PER_MESSAGE = 5000;
-
-/** Maps a discovery event to one or more responses (a very wide batch is split at relation boundaries). */
-export function toDiscoveryResponses(e: DiscoveryEvent, encodeCursor: (key: CatalogEntity) => string): Omit<DiscoverDataSourceResponse, 'sequence'>[] {
-  switch (e.kind) {
-    case 'schemas':
-      return [
-        {
-          event: {
-            $case: 'schemas',
-            value: { schemas: e.schemas.map((s) => ({ name: s.name, owner: s.owner ?? '', comment: s.comment ?? '', usable: s.usable })) },
-          },
-        },
-      ];
-    case 'batch': {
-      const out: Omit<DiscoverDataSourceResponse, 'sequence'>[] = [];
-      let piece: CatalogEntity[] = [];
-      let items = 0;
-      const flush = (cursor: string) => {
-        const relations = piece.flatMap((x) => (x.entity === 'relation' ? [toRelation(x)] : []));
-        const collections = piece.flatMap((x) => (x.entity === 'collection' ? [toCollection(x)] : []));
-        out.push({ event: { $case: 'batch', value: { index: e.index, relations, collections, cursor, progress: e.progress } } });
-        piece = [];
-        items = 0;
-      };
-      e.entities.forEach((x, i) => {
-        const size = x.entity === 'relation' ? x.columns.length + x.indexes.length + 1 : (x.schemaInference?.fields.length ?? 0) + x.indexes.length + 1;
-        if (piece.length > 0 && items + size > MAX_ITEMS_PER_MESSAGE) flush(encodeCursor(e.entities[i - 1]));
-        piece.push(x);
-        items += size;
-      });
-      flush(e.cursor);
-      return out;
-    }
-    case 'failover':
-      return [{ event: { $case: 'failover', value: { active: role(e.active), reason: e.reason, resumeAfter: e.resumeAfter } } }];
-    case 'warning':
-      return [{ event: { $case: 'warning', value: { code: e.code, message: e.message } } }];
-    case 'summary':
-      return [
-        {
-          event: {
-            $case: 'summary',
-            value: { ...e, strategy: fromStrategy(e.strategy), endpoint: role(e.endpoint), source: e.source && toSourceIdentity(e.source) },
-          },
-        },
-      ];
-  }
-}
-
-/** A session's identity as the contract carries it (unknown facts as the proto's empty values). */
-function toSourceIdentity(i: SourceIdentity): SourceIdentityMessage {
-  return {
-    database: i.database,
-    user: i.user,
-    serverPort: i.serverPort ?? 0,
-    serverId: i.serverId ?? '',
-    serverVersion: i.serverVersion ?? '',
-    startedAt: i.startedAt ?? '',
-    startedTime: toTimestamp(i.startedAt),
-  };
-}
-
-const COLLECTION_KIND: Record<CollectionEntity['kind'], CollectionKind> = {
-  COLLECTION: CollectionKind.COLLECTION_KIND_COLLECTION,
-  VIEW: CollectionKind.COLLECTION_KIND_VIEW,
-  TIMESERIES: CollectionKind.COLLECTION_KIND_TIMESERIES,
-};
-
-function toCollection(c: CollectionEntity): Collection {
-  return {
-    database: c.schema,
-    name: c.name,
-    kind: COLLECTION_KIND[c.kind],
-    viewOn: c.viewOn ?? '',
-    pipeline: c.pipeline ?? '',
-    timeseries: c.timeseries ?? '',
-    indexes: c.indexes.map((i) => ({ ...i, partialFilter: i.partialFilter ?? '' })),
-    estimatedDocuments: c.estimatedDocuments,
-    schema: c.schemaInference,
-    capped: c.capped,
-  };
-}
-
-const KIND: Record<RelationEntity['kind'], RelationKind> = {
-  TABLE: RelationKind.RELATION_KIND_TABLE,
-  PARTITIONED_TABLE: RelationKind.RELATION_KIND_PARTITIONED_TABLE,
-  FOREIGN_TABLE: RelationKind.RELATION_KIND_FOREIGN_TABLE,
-  VIEW: RelationKind.RELATION_KIND_VIEW,
-  MATERIALIZED_VIEW: RelationKind.RELATION_KIND_MATERIALIZED_VIEW,
-};
-
-function toRelation(r: RelationEntity): Relation {
-  return {
-    schema: r.schema,
-    name: r.name,
-    kind: KIND[r.kind],
-    comment: r.comment ?? '',
-    owner: r.owner ?? '',
-    columns: r.columns.map((c) => ({
-      name: c.name,
-      ordinal: c.ordinal,
-      dataType: c.dataType,
-      baseType: c.baseType,
-      nullable: c.nullable,
-      defaultValue: c.defaultValue ?? '',
-      comment: c.comment ?? '',
-      isArray: c.isArray,
-      enumValues: c.enumValues ?? [],
-      domain: c.domain ?? '',
-      generated: c.generated ?? '',
-      generationExpression: c.generationExpression ?? '',
-      charset: c.charset ?? '',
-      collation: c.collation ?? '',
-      extra: c.extra ?? '',
-    })),
-    primaryKey: r.primaryKey,
-    uniqueConstraints: r.uniqueConstraints,
-    foreignKeys: r.foreignKeys,
-    indexes: r.indexes.map((i) => ({ ...i, predicate: i.predicate ?? '', prefixLengths: i.prefixLengths ?? [], invisible: i.invisible ?? false })),
-    estimatedRows: r.estimatedRows,
-    viewDefinition: r.viewDefinition ?? '',
-    partitionOf: r.partitionOf ?? '',
-    partitionBound: r.partitionBound ?? '',
-    partitionKey: r.partitionKey ?? '',
-    foreignServer: r.foreignServer ?? '',
-    engine: r.engine ?? '',
-    collation: r.collation ?? '',
-    createdAt: r.createdAt ?? '',
-    updatedAt: r.updatedAt ?? '',
-    createdTime: toTimestamp(r.createdAt),
-    updatedTime: toTimestamp(r.updatedAt),
-    partitions: r.partitions ?? [],
-  };
 }
 
 /** A preview event as the contract's response. */

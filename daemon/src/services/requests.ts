@@ -104,6 +104,7 @@ export class RequestParser {
         // The daemon's cap applies to every discovery: none asks past it, and one that asks nothing gets it.
         maxEntities: cap(req.maxEntities, limits.maxEntities),
         maxDurationMs: req.maxDurationMs,
+        includeRoutineBodies: req.includeRoutineBodies,
         stallTimeoutMs: discovery.stallTimeoutMs,
         stallProbeAfterMs: discovery.stallProbeAfterMs,
       }),

@@ -1,0 +1,259 @@
+/**
+ * Catalog entities (core) as the contract's messages: schemas with their sequences, routines and
+ * types; relations with columns, keys, indexes, checks and triggers; collections. Absent optional
+ * texts become the proto's empty string; optional booleans and texts the proto marks `optional`
+ * stay absent, so "unknown" differs from false or "".
+ */
+import type {
+  CheckConstraintEntity,
+  CollectionEntity,
+  CollectionIndexEntity,
+  ColumnEntity,
+  IndexEntity,
+  RelationEntity,
+  RoutineEntity,
+  SchemaEntity,
+  SequenceEntity,
+  TriggerEntity,
+  UserTypeEntity,
+} from '@sourced/core';
+import {
+  CollectionKind,
+  RelationKind,
+  type CheckConstraint,
+  type Collection,
+  type CollectionIndex,
+  type Column,
+  type Index,
+  type Relation,
+  type Routine,
+  type Schema,
+  type Sequence,
+  type Trigger,
+  type UserType,
+} from '@sourced/api';
+import { toTimestamp } from './mappingCommon';
+
+/** A schema with its schema-level objects (empty lists when the connector read none). */
+export function toSchema(s: SchemaEntity): Schema {
+  return {
+    name: s.name,
+    owner: s.owner ?? '',
+    comment: s.comment ?? '',
+    usable: s.usable,
+    sequences: (s.sequences ?? []).map(toSequence),
+    routines: (s.routines ?? []).map(toRoutine),
+    types: (s.types ?? []).map(toUserType),
+  };
+}
+
+function toSequence(q: SequenceEntity): Sequence {
+  return {
+    schema: q.schema,
+    name: q.name,
+    dataType: q.dataType,
+    start: q.start,
+    increment: q.increment,
+    minValue: q.minValue,
+    maxValue: q.maxValue,
+    cycle: q.cycle,
+    cache: q.cache,
+    ownedBySchema: q.ownedBySchema ?? '',
+    ownedByTable: q.ownedByTable ?? '',
+    ownedByColumn: q.ownedByColumn ?? '',
+    identity: q.identity,
+    lastValue: q.lastValue,
+    lastValueSource: q.lastValueSource ?? '',
+    owner: q.owner ?? '',
+    comment: q.comment ?? '',
+  };
+}
+
+function toRoutine(r: RoutineEntity): Routine {
+  return {
+    schema: r.schema,
+    name: r.name,
+    kind: r.kind,
+    arguments: r.arguments.map((a) => ({ name: a.name, type: a.type, mode: a.mode, defaultValue: a.defaultValue ?? '' })),
+    returnType: r.returnType ?? '',
+    language: r.language,
+    volatility: r.volatility ?? '',
+    deterministic: r.deterministic,
+    securityDefiner: r.securityDefiner,
+    comment: r.comment ?? '',
+    body: r.body ?? '',
+    identityArguments: r.identityArguments ?? '',
+    owner: r.owner ?? '',
+  };
+}
+
+function toCheck(c: CheckConstraintEntity): CheckConstraint {
+  return { name: c.name, expression: c.expression, enforced: c.enforced, validated: c.validated, columns: c.columns, noInherit: c.noInherit ?? false };
+}
+
+function toUserType(t: UserTypeEntity): UserType {
+  return {
+    schema: t.schema,
+    name: t.name,
+    kind: t.kind,
+    labels: t.labels ?? [],
+    baseType: t.baseType ?? '',
+    nullable: t.nullable,
+    defaultValue: t.defaultValue ?? '',
+    checkConstraints: (t.checkConstraints ?? []).map(toCheck),
+    attributes: (t.attributes ?? []).map((a) => ({ name: a.name, type: a.type, collation: a.collation ?? '' })),
+    subtype: t.subtype ?? '',
+    comment: t.comment ?? '',
+    owner: t.owner ?? '',
+    collation: t.collation ?? '',
+  };
+}
+
+function toTrigger(t: TriggerEntity): Trigger {
+  return {
+    name: t.name,
+    timing: t.timing,
+    events: t.events,
+    level: t.level,
+    enabled: t.enabled,
+    functionSchema: t.functionSchema ?? '',
+    functionName: t.functionName ?? '',
+    condition: t.condition ?? '',
+    definition: t.definition,
+    actionOrder: t.actionOrder,
+    updateColumns: t.updateColumns,
+    inherited: t.inherited ?? false,
+  };
+}
+
+function toColumn(c: ColumnEntity): Column {
+  return {
+    name: c.name,
+    ordinal: c.ordinal,
+    dataType: c.dataType,
+    baseType: c.baseType,
+    nullable: c.nullable,
+    defaultValue: c.defaultValue ?? '',
+    comment: c.comment ?? '',
+    isArray: c.isArray,
+    enumValues: c.enumValues ?? [],
+    domain: c.domain ?? '',
+    generated: c.generated ?? '',
+    generationExpression: c.generationExpression ?? '',
+    charset: c.charset ?? '',
+    collation: c.collation ?? '',
+    extra: c.extra ?? '',
+    attributeNumber: c.attributeNumber ?? 0,
+    storedType: c.storedType ?? '',
+  };
+}
+
+function toIndex(i: IndexEntity): Index {
+  return {
+    name: i.name,
+    columns: i.columns,
+    unique: i.unique,
+    primary: i.primary,
+    method: i.method,
+    predicate: i.predicate ?? '',
+    definition: i.definition,
+    prefixLengths: i.prefixLengths ?? [],
+    invisible: i.invisible ?? false,
+    includeColumns: i.includeColumns ?? [],
+    sortOrders: i.sortOrders ?? [],
+    nullsOrders: i.nullsOrders ?? [],
+    collations: i.collations ?? [],
+    operatorClasses: i.operatorClasses ?? [],
+    comment: i.comment ?? '',
+    valid: i.valid,
+    constraintName: i.constraintName ?? '',
+  };
+}
+
+const KIND: Record<RelationEntity['kind'], RelationKind> = {
+  TABLE: RelationKind.RELATION_KIND_TABLE,
+  PARTITIONED_TABLE: RelationKind.RELATION_KIND_PARTITIONED_TABLE,
+  FOREIGN_TABLE: RelationKind.RELATION_KIND_FOREIGN_TABLE,
+  VIEW: RelationKind.RELATION_KIND_VIEW,
+  MATERIALIZED_VIEW: RelationKind.RELATION_KIND_MATERIALIZED_VIEW,
+};
+
+/** A relation with everything that belongs to it. */
+export function toRelation(r: RelationEntity): Relation {
+  return {
+    schema: r.schema,
+    name: r.name,
+    kind: KIND[r.kind],
+    comment: r.comment ?? '',
+    owner: r.owner ?? '',
+    columns: r.columns.map(toColumn),
+    primaryKey: r.primaryKey,
+    uniqueConstraints: r.uniqueConstraints,
+    foreignKeys: r.foreignKeys,
+    indexes: r.indexes.map(toIndex),
+    estimatedRows: r.estimatedRows,
+    viewDefinition: r.viewDefinition ?? '',
+    partitionOf: r.partitionOf ?? '',
+    partitionBound: r.partitionBound ?? '',
+    partitionKey: r.partitionKey ?? '',
+    foreignServer: r.foreignServer ?? '',
+    engine: r.engine ?? '',
+    collation: r.collation ?? '',
+    createdAt: r.createdAt ?? '',
+    updatedAt: r.updatedAt ?? '',
+    createdTime: toTimestamp(r.createdAt),
+    updatedTime: toTimestamp(r.updatedAt),
+    partitions: r.partitions ?? [],
+    checkConstraints: (r.checkConstraints ?? []).map(toCheck),
+    triggers: (r.triggers ?? []).map(toTrigger),
+    populated: r.populated,
+    autoIncrement: r.autoIncrement,
+  };
+}
+
+const COLLECTION_KIND: Record<CollectionEntity['kind'], CollectionKind> = {
+  COLLECTION: CollectionKind.COLLECTION_KIND_COLLECTION,
+  VIEW: CollectionKind.COLLECTION_KIND_VIEW,
+  TIMESERIES: CollectionKind.COLLECTION_KIND_TIMESERIES,
+};
+
+function toCollectionIndex(i: CollectionIndexEntity): CollectionIndex {
+  return {
+    name: i.name,
+    keys: i.keys,
+    unique: i.unique,
+    sparse: i.sparse,
+    expireAfterSeconds: i.expireAfterSeconds,
+    partialFilter: i.partialFilter ?? '',
+    hidden: i.hidden,
+    weights: i.weights ?? '',
+    defaultLanguage: i.defaultLanguage ?? '',
+    languageOverride: i.languageOverride ?? '',
+    textIndexVersion: i.textIndexVersion ?? 0,
+    wildcardProjection: i.wildcardProjection ?? '',
+    sphereIndexVersion: i.sphereIndexVersion ?? 0,
+    collation: i.collation ?? '',
+    options: i.options ?? '',
+  };
+}
+
+/** A collection with its indexes, options and inferred schema. */
+export function toCollection(c: CollectionEntity): Collection {
+  return {
+    database: c.schema,
+    name: c.name,
+    kind: COLLECTION_KIND[c.kind],
+    viewOn: c.viewOn ?? '',
+    pipeline: c.pipeline ?? '',
+    timeseries: c.timeseries ?? '',
+    indexes: c.indexes.map(toCollectionIndex),
+    estimatedDocuments: c.estimatedDocuments,
+    schema: c.schemaInference,
+    capped: c.capped,
+    validator: c.validator ?? '',
+    validationLevel: c.validationLevel ?? '',
+    validationAction: c.validationAction ?? '',
+    clustered: c.clustered ?? false,
+    options: c.options ?? '',
+  };
+}
