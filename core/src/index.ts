@@ -40,6 +40,8 @@ export * from './discovery/DiscoveryEngine';
 export * from './plugin/Plugin';
 export * from './secret/scrubSecrets';
 export * from './connector/tlsSession';
+export * from './connector/tlsCheck';
+export { describeCertificateError } from './connector/certificateErrors';
 export * from './discovery/inferSchema';
 export * from './util/mapWithConcurrency';
 export * from './connector/ConnectFailure';

@@ -5,10 +5,15 @@
  * `lookup` replaces the driver's), so a name that resolves to an allowed address for a
  * check and to a denied one a moment later (DNS rebinding) is refused at the dial.
  */
-import { lookup as systemLookup, promises as dnsPromises, Resolver, type LookupAddress, type LookupOptions, type SrvRecord } from 'node:dns';
-import { BlockList, connect as netConnect, isIP, Socket, type LookupFunction, type NetConnectOpts } from 'node:net';
+import { type LookupAddress, type LookupOptions, type SrvRecord } from 'node:dns';
+import { connect as netConnect, isIP, Socket, type LookupFunction, type NetConnectOpts } from 'node:net';
 import { matchesGlob } from '../util/glob';
 import { SocksGuard } from './SocksGuard';
+import { dnsRecords, serverRecords, serverResolver, systemResolver, type RecordResolver, type TargetResolver } from './TargetPolicyDns';
+import { addressRule, embeddedIPv4, normalizeHost, parseRules, type AddressRule, type Rules } from './TargetPolicyRules';
+
+export type { TargetResolver } from './TargetPolicyDns';
+export { embeddedIPv4 } from './TargetPolicyRules';
 
 /**
  * Addresses no data source may use unless `allowLinkLocal` says so: link-local and cloud
@@ -56,9 +61,6 @@ export interface TargetRules {
   allowLinkLocal?: boolean;
 }
 
-/** How a policy resolves names: the system's resolver (getaddrinfo, with /etc/hosts) by default. */
-export type TargetResolver = (host: string) => Promise<LookupAddress[]>;
-
 export interface TargetPolicyOptions {
   /**
    * DNS servers (`ip` or `ip:port`) to resolve data-source names with, instead of the
@@ -71,17 +73,6 @@ export interface TargetPolicyOptions {
 
 export { TargetDeniedError } from './TargetDeniedError';
 import { TargetDeniedError } from './TargetDeniedError';
-
-interface AddressRule {
-  text: string;
-  list: BlockList;
-}
-
-interface Rules {
-  addresses: AddressRule[];
-  /** Host-name globs, matched in linear time. */
-  names: { text: string }[];
-}
 
 /** A policy; one per daemon, shared by every connection of every call. */
 export class TargetPolicy {
@@ -104,7 +95,7 @@ export class TargetPolicy {
     this.builtin = rules.allowLinkLocal ? [] : BUILTIN_DENIED_TARGETS.map((t) => addressRule(t));
     this.builtinNames = rules.allowLinkLocal ? [] : BUILTIN_DENIED_NAMES;
     this.resolver = options.resolver ?? (options.dnsServers?.length ? serverResolver(options.dnsServers) : systemResolver);
-    this.records = options.dnsServers?.length ? serverRecords(options.dnsServers) : dnsPromises;
+    this.records = options.dnsServers?.length ? serverRecords(options.dnsServers) : dnsRecords;
   }
 
   /**
@@ -319,125 +310,4 @@ function failedSocket(error: Error): Socket {
   const socket = new Socket();
   process.nextTick(() => socket.destroy(error));
   return socket;
-}
-
-/** Lower case, no IPv6 brackets, no trailing dot. */
-function normalizeHost(host: string): string {
-  let h = host.trim().toLowerCase();
-  if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
-  if (h.endsWith('.')) h = h.slice(0, -1);
-  return h;
-}
-
-/**
- * The IPv4 address an IPv6 address carries, or undefined: IPv4-mapped (`::ffff:a.b.c.d`),
- * IPv4-compatible (`::a.b.c.d`, not `::` or `::1`), IPv4-translated (`::ffff:0:a.b.c.d`),
- * 6to4 (`2002:AABB:CCDD::/48`) and NAT64 with the well-known prefix (`64:ff9b::a.b.c.d`).
- */
-export function embeddedIPv4(address: string): string | undefined {
-  const words = ipv6Words(address);
-  if (!words) return undefined;
-  const v4 = (hi: number, lo: number) => `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
-  const zero = (from: number, to: number) => words.slice(from, to).every((w) => w === 0);
-  if (zero(0, 5) && words[5] === 0xffff) return v4(words[6], words[7]);
-  if (zero(0, 4) && words[4] === 0xffff && words[5] === 0) return v4(words[6], words[7]);
-  if (zero(0, 6) && (words[6] !== 0 || words[7] > 1)) return v4(words[6], words[7]);
-  if (words[0] === 0x2002) return v4(words[1], words[2]);
-  if (words[0] === 0x64 && words[1] === 0xff9b && zero(2, 6)) return v4(words[6], words[7]);
-  return undefined;
-}
-
-/** The eight 16-bit words of an IPv6 address (a dotted IPv4 tail allowed), or undefined. */
-function ipv6Words(address: string): number[] | undefined {
-  if (isIP(address) !== 6) return undefined;
-  let text = address.toLowerCase();
-  const zone = text.indexOf('%');
-  if (zone >= 0) text = text.slice(0, zone);
-  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  if (dotted) {
-    const [a, b, c, d] = dotted.slice(1).map(Number);
-    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
-  const part = (s: string | undefined) => (s ? s.split(':').map((w) => parseInt(w, 16)) : []);
-  const left = part(head);
-  const right = part(tail);
-  const words = tail === undefined ? left : [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
-  return words.length === 8 && words.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffff) ? words : undefined;
-}
-
-function addressRule(text: string): AddressRule {
-  const list = new BlockList();
-  const slash = text.indexOf('/');
-  const address = slash < 0 ? text : text.slice(0, slash);
-  const family = isIP(address);
-  if (!family) throw new Error(`"${text}" is not an address or a CIDR block`);
-  const type = family === 6 ? 'ipv6' : 'ipv4';
-  if (slash < 0) {
-    list.addAddress(address, type);
-  } else {
-    const bits = text.slice(slash + 1);
-    const prefix = Number(bits);
-    if (!/^\d{1,3}$/.test(bits) || prefix > (family === 6 ? 128 : 32)) throw new Error(`"${text}" has a bad prefix length (0-${family === 6 ? 128 : 32})`);
-    list.addSubnet(address, prefix, type);
-  }
-  return { text, list };
-}
-
-/** `entries` are typed strings, but a JavaScript caller may hand in others (a number): each is read as its text. */
-function parseRules(entries: readonly unknown[], key: string): Rules {
-  const rules: Rules = { addresses: [], names: [] };
-  for (const raw of entries) {
-    const text = normalizeHost(String(raw));
-    if (text === '') throw new Error(`targets.${key} has an empty entry`);
-    if (isIP(text.split('/')[0])) {
-      try {
-        rules.addresses.push(addressRule(text));
-      } catch (error) {
-        throw new Error(`targets.${key}: ${(error as Error).message}`, { cause: error });
-      }
-    } else if (/^[a-z0-9*?._-]+$/.test(text)) {
-      rules.names.push({ text });
-    } else {
-      throw new Error(`targets.${key}: "${String(raw)}" is neither a CIDR block, an address nor a host-name pattern`);
-    }
-  }
-  return rules;
-}
-
-/** getaddrinfo, as drivers use by default: every address, in the system's order. */
-const systemResolver: TargetResolver = (host) =>
-  new Promise((resolve, reject) => systemLookup(host, { all: true, verbatim: true }, (error, addresses) => (error ? reject(error) : resolve(addresses))));
-
-/** SRV and TXT look-ups (node's `dns.promises` or a `Resolver` of the configured servers). */
-interface RecordResolver {
-  resolveSrv(name: string): Promise<SrvRecord[]>;
-  resolveTxt(name: string): Promise<string[][]>;
-}
-
-/** SRV and TXT records from the given DNS servers. */
-function serverRecords(servers: readonly string[]): RecordResolver {
-  const resolver = new dnsPromises.Resolver({ timeout: 5000, tries: 2 });
-  resolver.setServers([...servers]);
-  return { resolveSrv: (name) => resolver.resolveSrv(name), resolveTxt: (name) => resolver.resolveTxt(name) };
-}
-
-/** A and AAAA records from the given DNS servers. */
-function serverResolver(servers: readonly string[]): TargetResolver {
-  const resolver = new Resolver({ timeout: 5000, tries: 2 });
-  resolver.setServers([...servers]);
-  const query = (host: string, rrtype: 'A' | 'AAAA') =>
-    new Promise<string[]>((resolve, reject) =>
-      resolver.resolve(host, rrtype, (error, records) => {
-        if (!error) resolve(records);
-        else if (error.code === 'ENODATA' || error.code === 'ENOTFOUND') resolve([]);
-        else reject(error);
-      }),
-    );
-  return async (host) => {
-    const [v4, v6] = await Promise.all([query(host, 'A'), query(host, 'AAAA')]);
-    const found = [...v4.map((address) => ({ address, family: 4 })), ...v6.map((address) => ({ address, family: 6 }))];
-    if (found.length === 0) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND', hostname: host });
-    return found;
-  };
 }
