@@ -157,7 +157,9 @@ export class EndpointPool<TConn> {
     if (!this.standby) throw new UnavailableError('NO_FAILOVER_ENDPOINT', `connection lost and no failover endpoint: ${reason}`);
     const broken = this.active;
     [this.active, this.standby] = [this.standby, broken];
-    await this.closeReaders();
+    // The left endpoint's parallel-read connections close in the background as well: a frozen
+    // server holds each close for the driver's timeouts (AGGRESSIVE's failover waited 2 s here).
+    void this.closeReaders().catch(() => undefined);
     if (broken.conn) {
       const conn = broken.conn;
       broken.conn = undefined;

@@ -156,14 +156,22 @@ export function stallBoundOf(strategy: DiscoveryStrategy, call: StallBoundCall, 
 }
 
 /**
- * How long after a server freezes a read of it is stalled at most, ms, under `bound`: the probe
- * delay plus the probe's limit when probing, else the backstop (0: never). A HYBRID call fails
- * over then (opening the standby, when it is not open, comes on top).
+ * What a HYBRID failover adds to the detection of a frozen server, ms, in
+ * {@link frozenServerBoundMs}: the switch to the standby (open already) and the re-read of the
+ * page there, on a loaded host.
+ */
+export const STALL_FAILOVER_ALLOWANCE_MS = 2_000;
+
+/**
+ * The bound within which a read of a server that froze is declared stalled and a HYBRID call
+ * has failed over, ms, under `bound`: the probe delay plus the probe's limit when probing, else
+ * the backstop, plus {@link STALL_FAILOVER_ALLOWANCE_MS} (0: never). BALANCED: 5 + 3 + 2 = 10 s,
+ * the issue's bound. Opening a standby that was not open comes on top (the connect timeout).
  */
 export function frozenServerBoundMs(bound: StallBound): number {
   const probed = bound.stallProbeAfterMs > 0 ? bound.stallProbeAfterMs + STALL_PROBE_TIMEOUT_MS : 0;
-  if (probed > 0 && bound.stallTimeoutMs > 0) return Math.min(probed, bound.stallTimeoutMs);
-  return probed || bound.stallTimeoutMs;
+  const detected = probed > 0 && bound.stallTimeoutMs > 0 ? Math.min(probed, bound.stallTimeoutMs) : probed || bound.stallTimeoutMs;
+  return detected > 0 ? detected + STALL_FAILOVER_ALLOWANCE_MS : 0;
 }
 
 /** The largest batch a caller may ask for. */
