@@ -1,6 +1,17 @@
 /**
  * The few semantic errors sourced raises. Each has a stable `reason` (an ErrorInfo reason
  * on the wire) and keeps its `cause`. Only the daemon's edge maps them to gRPC status codes.
+ *
+ * **Branded, so that any copy of the SDK is recognised.** A plugin that brings its own copy
+ * of `@sourced/plugin-sdk` (or `@sourced/core`) throws instances of *its* classes, which a
+ * plain `instanceof` against the daemon's classes would not recognise (its not-found would
+ * become INTERNAL). So every error class of sourced carries a brand, a `Symbol.for` key
+ * (`sourced.error.NotFoundError`, the same in every copy, since the symbol registry is
+ * process-wide); each instance is marked with the brands of every branded class it descends
+ * from; and `instanceof` on a branded class tests the brand (`Symbol.hasInstance`), so
+ * `error instanceof NotFoundError` holds whatever copy threw it. A subclass a plugin writes
+ * (unbranded) keeps ordinary `instanceof` for itself and is recognised as the sourced class
+ * it extends.
  */
 
 /** A field that failed validation, named by its path in the request (`data_source.primary.host`). */
@@ -18,8 +29,55 @@ export interface FieldViolation {
   reason?: string;
 }
 
+/** The static key under which a branded error class keeps its brand symbol (the same key in every copy of core). */
+const BRAND_KEY = Symbol.for('sourced.error.brand');
+
+/** A class that may carry a brand under {@link BRAND_KEY}. */
+type Brandable = abstract new (...args: never[]) => unknown;
+
+/** The brand symbol of a sourced error class name: `Symbol.for('sourced.error.<name>')`. */
+export function errorBrand(name: string): symbol {
+  return Symbol.for(`sourced.error.${name}`);
+}
+
+/** The brand a class carries itself (not inherited), if any. */
+function ownBrand(cls: unknown): symbol | undefined {
+  if (typeof cls !== 'function' || !Object.prototype.hasOwnProperty.call(cls, BRAND_KEY)) return undefined;
+  const brand = (cls as unknown as Record<symbol, unknown>)[BRAND_KEY];
+  return typeof brand === 'symbol' ? brand : undefined;
+}
+
+/**
+ * Brands an error class of sourced with `Symbol.for('sourced.error.<name>')`: instances made
+ * from then on carry the brand, and `instanceof` the class tests it (see the file's comment).
+ * Called once after each class of core; `name` is the class's exported name, never changed.
+ */
+export function brandErrorClass(cls: Brandable, name: string): void {
+  Object.defineProperty(cls, BRAND_KEY, { value: errorBrand(name), enumerable: false });
+}
+
+/**
+ * Whether a value carries the brand of a sourced error class (or, for a class without a
+ * brand of its own, is an instance of it the ordinary way). What `instanceof` does on every
+ * error class of sourced; callable with a brand name, for code that holds no class.
+ */
+export function hasErrorBrand(value: unknown, cls: Brandable | string): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const brand = typeof cls === 'string' ? errorBrand(cls) : ownBrand(cls);
+  if (brand !== undefined && (value as Record<symbol, unknown>)[brand] === true) return true;
+  return typeof cls === 'function' && Function.prototype[Symbol.hasInstance].call(cls, value);
+}
+
 /** Base of every error sourced raises on purpose. */
 export class SourcedError extends Error {
+  /**
+   * `instanceof` tests the class's brand, so an error thrown by another copy of the SDK (a
+   * plugin's own `node_modules`) is recognised; see {@link hasErrorBrand}.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasErrorBrand(value, this);
+  }
+
   /** Stable, machine-readable reason, UPPER_SNAKE_CASE. */
   readonly reason: string;
   /** Extra facts for ErrorInfo metadata. Never a secret. */
@@ -30,8 +88,14 @@ export class SourcedError extends Error {
     this.name = new.target.name;
     this.reason = reason;
     this.metadata = options?.metadata ?? {};
+    // Mark the instance with the brand of every branded class it descends from.
+    for (let cls: unknown = new.target; typeof cls === 'function' && cls !== Error; cls = Object.getPrototypeOf(cls)) {
+      const brand = ownBrand(cls);
+      if (brand !== undefined) Object.defineProperty(this, brand, { value: true, enumerable: false });
+    }
   }
 }
+brandErrorClass(SourcedError, 'SourcedError');
 
 /** The caller sent something invalid. Maps to INVALID_ARGUMENT with a BadRequest detail. */
 export class InputError extends SourcedError {
@@ -43,6 +107,7 @@ export class InputError extends SourcedError {
     this.violations = violations;
   }
 }
+brandErrorClass(InputError, 'InputError');
 
 /** The reason every violation names, when they all name the same one. */
 function commonReason(violations: FieldViolation[]): string | undefined {
@@ -52,9 +117,11 @@ function commonReason(violations: FieldViolation[]): string | undefined {
 
 /** Something named does not exist. Maps to NOT_FOUND. */
 export class NotFoundError extends SourcedError {}
+brandErrorClass(NotFoundError, 'NotFoundError');
 
 /** The caller may not do this. Maps to PERMISSION_DENIED. */
 export class NotAllowedError extends SourcedError {}
+brandErrorClass(NotAllowedError, 'NotAllowedError');
 
 /** A limit is reached; the caller may try again after `retryAfterMs`. Maps to RESOURCE_EXHAUSTED with google.rpc.RetryInfo. */
 export class ResourceExhaustedError extends SourcedError {
@@ -67,12 +134,15 @@ export class ResourceExhaustedError extends SourcedError {
     super(reason, message, options);
   }
 }
+brandErrorClass(ResourceExhaustedError, 'ResourceExhaustedError');
 
 /** The caller did not prove who it is (no credentials, or bad ones). Maps to UNAUTHENTICATED. */
 export class UnauthenticatedError extends SourcedError {}
+brandErrorClass(UnauthenticatedError, 'UnauthenticatedError');
 
 /** A source or provider cannot be reached now. Maps to UNAVAILABLE. */
 export class UnavailableError extends SourcedError {}
+brandErrorClass(UnavailableError, 'UnavailableError');
 
 /** The call was cancelled or its deadline passed. Maps to CANCELLED or DEADLINE_EXCEEDED. */
 export class AbortedError extends SourcedError {
@@ -80,6 +150,7 @@ export class AbortedError extends SourcedError {
     super(options?.deadline ? 'DEADLINE_EXCEEDED' : 'CANCELLED', message, options);
   }
 }
+brandErrorClass(AbortedError, 'AbortedError');
 
 /** Throws an AbortedError when the signal has fired; use between steps of long work. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {

@@ -1,5 +1,5 @@
 import type { EndpointRole } from '../datasource/DataSource';
-import { SourcedError } from '../errors';
+import { SourcedError, brandErrorClass } from '../errors';
 
 /**
  * Who answered a session, as the server itself reports it on that session. A connector reads
@@ -74,3 +74,4 @@ export class SourceIdentityError extends SourcedError {
     );
   }
 }
+brandErrorClass(SourceIdentityError, 'SourceIdentityError');

@@ -1,4 +1,4 @@
-import { NotAllowedError } from '../errors';
+import { NotAllowedError, brandErrorClass } from '../errors';
 
 /** A connection the policy refused. Maps to PERMISSION_DENIED; `code` is set for drivers that report socket errors by code. */
 export class TargetDeniedError extends NotAllowedError {
@@ -16,3 +16,4 @@ export class TargetDeniedError extends NotAllowedError {
     super('TARGET_DENIED', message, { metadata: { host, ...(address ? { address } : {}), rule } });
   }
 }
+brandErrorClass(TargetDeniedError, 'TargetDeniedError');

@@ -1,6 +1,6 @@
 import { trace, type Span } from '@opentelemetry/api';
 import type { EndpointRole } from '../datasource/DataSource';
-import { abortedErrorFrom, describeError, UnavailableError } from '../errors';
+import { abortedErrorFrom, describeError, UnavailableError, brandErrorClass } from '../errors';
 import type { ConnectorSessions } from '../contract/capabilities';
 import { SourceIdentityError } from './SourceIdentity';
 
@@ -26,6 +26,7 @@ export class SourceStalledError extends UnavailableError {
     );
   }
 }
+brandErrorClass(SourceStalledError, 'SourceStalledError');
 
 /** What a caller can do about a {@link SourceStalledError} (ErrorInfo metadata `hint`). */
 export const STALLED_HINT =

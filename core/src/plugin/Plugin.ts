@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import type { ConnectorDefinition } from '../connector/Connector';
 import type { DatabaseTokenProvider } from '../connector/DatabaseTokenProvider';
 import type { Logger } from '../logging/Logger';
@@ -12,7 +13,7 @@ import type { SecretProvider } from '../secret/SecretProvider';
  * only when this version satisfies the range. A minor release adds to the API; a major one
  * may break it.
  */
-export const PLUGIN_SDK_VERSION = '1.3.0';
+export const PLUGIN_SDK_VERSION = '1.4.0';
 
 /**
  * The major version of {@link PLUGIN_SDK_VERSION}, for plugins that declare a numeric
@@ -89,7 +90,27 @@ export function definePlugin(options: PluginOptions): SourcedPlugin {
   if (options.sdk !== undefined && (typeof options.sdk !== 'string' || options.sdk.trim() === '')) {
     throw new Error(`plugin "${options.id}": sdk must be a semver range such as ^1.0.0`);
   }
-  return Object.freeze({ ...options, $$type: '@sourced/plugin' as const });
+  return Object.freeze({ ...options, $$type: '@sourced/plugin' as const, [PLUGIN_ORIGIN_KEY]: CORE_COPY });
+}
+
+/**
+ * The key under which {@link definePlugin} stamps the folder of the copy of `@sourced/core`
+ * it belongs to (a `Symbol.for` key, the same in every copy), so that the daemon can tell a
+ * plugin made with its own copy of the SDK from one that shares the daemon's.
+ */
+const PLUGIN_ORIGIN_KEY = Symbol.for('sourced.plugin.coreCopy');
+
+/** The folder this copy of `@sourced/core` is installed in (its real path: links are resolved by Node). */
+export const CORE_COPY: string = dirname(dirname(__dirname));
+
+/**
+ * The folder of the copy of `@sourced/core` whose {@link definePlugin} made a plugin;
+ * undefined for a plugin made by an SDK older than 1.4 (which stamped nothing). Compare with
+ * {@link CORE_COPY}: a different folder means the plugin brought its own copy of the SDK.
+ */
+export function pluginCoreCopy(plugin: SourcedPlugin): string | undefined {
+  const copy = (plugin as unknown as Record<symbol, unknown>)[PLUGIN_ORIGIN_KEY];
+  return typeof copy === 'string' ? copy : undefined;
 }
 
 /** Whether a value is a plugin made by {@link definePlugin}. */

@@ -1,6 +1,6 @@
 import type { Meter, Tracer } from '@opentelemetry/api';
 import type { DataSource, SecretInput } from '../datasource/DataSource';
-import { SourcedError } from '../errors';
+import { SourcedError, brandErrorClass } from '../errors';
 import type { Logger } from '../logging/Logger';
 import type { Secret } from './Secret';
 import type { KeyProvider } from './KeyProvider';
@@ -197,3 +197,4 @@ export class SecretResolutionError extends SourcedError {
     this.field = field;
   }
 }
+brandErrorClass(SecretResolutionError, 'SecretResolutionError');

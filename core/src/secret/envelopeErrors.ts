@@ -1,4 +1,4 @@
-import { InputError, NotAllowedError, SourcedError, UnavailableError } from '../errors';
+import { InputError, NotAllowedError, SourcedError, UnavailableError, brandErrorClass } from '../errors';
 import { KeyErrorReason } from './KeyProvider';
 
 /*
@@ -39,6 +39,7 @@ export class EnvelopeFormatError extends InputError {
     this.hint = hint;
   }
 }
+brandErrorClass(EnvelopeFormatError, 'EnvelopeFormatError');
 
 /** INVALID_ARGUMENT: authentication of the value failed; someone or something changed the envelope. */
 export class EnvelopeTamperedError extends InputError {
@@ -54,6 +55,7 @@ export class EnvelopeTamperedError extends InputError {
     });
   }
 }
+brandErrorClass(EnvelopeTamperedError, 'EnvelopeTamperedError');
 
 /** INVALID_ARGUMENT: the wrapped data key does not open under the named key (altered, or made by another keyring with the same key id). */
 export class DataKeyInvalidError extends InputError {
@@ -68,6 +70,7 @@ export class DataKeyInvalidError extends InputError {
     this.hint = hint;
   }
 }
+brandErrorClass(DataKeyInvalidError, 'DataKeyInvalidError');
 
 /** PERMISSION_DENIED: the envelope is bound to another data source or field. */
 export class EnvelopeContextError extends NotAllowedError {
@@ -85,6 +88,7 @@ export class EnvelopeContextError extends NotAllowedError {
     this.hint = hint;
   }
 }
+brandErrorClass(EnvelopeContextError, 'EnvelopeContextError');
 
 /** FAILED_PRECONDITION: the key, or the key provider, cannot be used as it is configured now. */
 export class KeyUnusableError extends SourcedError {
@@ -95,6 +99,7 @@ export class KeyUnusableError extends SourcedError {
     this.hint = hint;
   }
 }
+brandErrorClass(KeyUnusableError, 'KeyUnusableError');
 
 /** FAILED_PRECONDITION: the envelope's key id is unknown to its provider (retired, or never in this keyring). */
 export class KeyNotFoundError extends KeyUnusableError {
@@ -107,6 +112,7 @@ export class KeyNotFoundError extends KeyUnusableError {
     );
   }
 }
+brandErrorClass(KeyNotFoundError, 'KeyNotFoundError');
 
 /** FAILED_PRECONDITION: the key exists but is disabled. */
 export class KeyDisabledError extends KeyUnusableError {
@@ -119,6 +125,7 @@ export class KeyDisabledError extends KeyUnusableError {
     );
   }
 }
+brandErrorClass(KeyDisabledError, 'KeyDisabledError');
 
 /** FAILED_PRECONDITION: no such key provider is loaded, or it has no key configured. */
 export class KeyProviderMissingError extends KeyUnusableError {
@@ -135,6 +142,7 @@ export class KeyProviderMissingError extends KeyUnusableError {
     );
   }
 }
+brandErrorClass(KeyProviderMissingError, 'KeyProviderMissingError');
 
 /** PERMISSION_DENIED: the provider refused the daemon's identity the key. */
 export class KeyAccessDeniedError extends NotAllowedError {
@@ -148,6 +156,7 @@ export class KeyAccessDeniedError extends NotAllowedError {
     this.hint = hint;
   }
 }
+brandErrorClass(KeyAccessDeniedError, 'KeyAccessDeniedError');
 
 /** UNAVAILABLE: the key provider could not be reached or failed on its side; try again later. */
 export class KeyProviderUnavailableError extends UnavailableError {
@@ -162,3 +171,4 @@ export class KeyProviderUnavailableError extends UnavailableError {
     this.hint = hint;
   }
 }
+brandErrorClass(KeyProviderUnavailableError, 'KeyProviderUnavailableError');

@@ -8,7 +8,7 @@ export interface PluginRecord {
   version: string;
   /** Major of the plugin SDK version it needs. */
   apiVersion: number;
-  /** The plugin SDK versions it needs, a semver range (`^1.0.0`); empty when unknown. */
+  /** The plugin SDK versions it needs, a semver range (`^1.0.0`; every range it states, space-separated); empty when unknown. */
   sdkRange: string;
   description: string;
   state: 'LOADED' | 'FAILED';
@@ -20,6 +20,11 @@ export interface PluginRecord {
   /** Key providers of envelope encryption it registered (absent: none). */
   keyProviders?: string[];
   capabilities: string[];
+  /**
+   * What the operator should know about a plugin that loaded (or failed) anyway: it brought
+   * its own copy of the plugin SDK, it states different SDK ranges in two places. Absent: none.
+   */
+  warnings?: string[];
 }
 
 /**

@@ -1,10 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   builtinSecretsPlugin,
-  describeError,
+  CORE_COPY,
   isSourcedPlugin,
+  pluginCoreCopy,
   PLUGIN_SDK_VERSION,
   type ConnectorDefinition,
   type DatabaseTokenProvider,
@@ -38,12 +39,12 @@ export async function loadPlugins(specifiers: readonly string[], registry: Plugi
   await registerPlugin(builtinSecretsPlugin, '@sourced/core', registry, logger, options);
   for (const specifier of specifiers) {
     let plugin: SourcedPlugin;
-    let manifest: Manifest | undefined;
+    // Read first: a module that fails to import is still listed with the range its package states.
+    const manifest = readManifest(specifier);
     try {
       plugin = findPlugin(await importModule(specifier), specifier);
-      manifest = readManifest(specifier);
     } catch (error) {
-      fail(registry, logger, specifier, specifier, `could not load module: ${describeError(error)}`);
+      fail(registry, logger, specifier, specifier, `could not load module: ${describeThrown(error)}`, undefined, manifest, error);
       continue;
     }
     await registerPlugin(plugin, specifier, registry, logger, options, manifest);
@@ -77,9 +78,11 @@ export async function registerPlugin(
   }
   const sdk = sdkRangeOf(plugin, manifest);
   if ('error' in sdk) {
-    fail(registry, logger, plugin.id, module, sdk.error, plugin);
+    fail(registry, logger, plugin.id, module, sdk.error, plugin, manifest);
     return;
   }
+  const warnings = [...sdk.warnings, ...copyWarnings(plugin, module)];
+  for (const warning of warnings) logger.warn('plugin warning', { plugin: plugin.id, module, warning });
   const connectors: ConnectorDefinition[] = [];
   const providers: SecretProvider[] = [];
   const tokenProviders: DatabaseTokenProvider[] = [];
@@ -119,7 +122,7 @@ export async function registerPlugin(
       },
     });
   } catch (error) {
-    fail(registry, logger, plugin.id, module, `register() failed: ${describeError(error)}`, plugin);
+    fail(registry, logger, plugin.id, module, `register() failed: ${describeThrown(error)}`, plugin, manifest, error, warnings);
     return;
   } finally {
     open = false;
@@ -141,18 +144,30 @@ export async function registerPlugin(
     tokenProviders: tokenProviders.map((p) => p.cloud),
     keyProviders: keyProviders.map((p) => p.id),
     capabilities: [...new Set(connectors.flatMap((c) => [...c.capabilities]))],
+    warnings,
   };
   registry.addRecord(record);
   logger.info('plugin loaded', { plugin: plugin.id, module, version: plugin.version, connectors: record.connectors, secretProviders: record.secretProviders });
 }
 
-function fail(registry: PluginRegistry, logger: Logger, id: string, module: string, reason: string, plugin?: SourcedPlugin): void {
+function fail(
+  registry: PluginRegistry,
+  logger: Logger,
+  id: string,
+  module: string,
+  reason: string,
+  plugin?: SourcedPlugin,
+  manifest?: Manifest,
+  error?: unknown,
+  warnings: string[] = [],
+): void {
+  const range = statedRange(plugin, manifest);
   registry.addRecord({
     id,
     module,
     version: plugin?.version ?? '',
-    apiVersion: plugin?.apiVersion ?? 0,
-    sdkRange: plugin?.sdk ?? '',
+    apiVersion: (range ? minVersion(range)?.major : undefined) ?? plugin?.apiVersion ?? 0,
+    sdkRange: range,
     description: plugin?.description ?? '',
     state: 'FAILED',
     loadError: reason,
@@ -160,8 +175,68 @@ function fail(registry: PluginRegistry, logger: Logger, id: string, module: stri
     secretProviders: [],
     tokenProviders: [],
     capabilities: [],
+    warnings,
   });
-  logger.error('plugin failed to load', { plugin: id, module, reason });
+  // The stack goes to the log only (it names files of the plugin, not the caller's business).
+  const stack = error instanceof Error ? error.stack : undefined;
+  logger.error('plugin failed to load', { plugin: id, module, reason, ...(stack ? { stack } : {}) });
+}
+
+/**
+ * A thrown value as a load error shows it, keeping its type: `TypeError: x is not a
+ * function`, `Error [ERR_MODULE_NOT_FOUND]: Cannot find package 'y'`; a plain `Error`
+ * without a code is its message alone.
+ */
+export function describeThrown(error: unknown): string {
+  if (!(error instanceof Error)) return `thrown ${typeof error}: ${String(error)}`;
+  const code = (error as { code?: unknown }).code;
+  const label = `${error.name}${typeof code === 'string' && code ? ` [${code}]` : ''}`;
+  return label === 'Error' ? error.message : `${label}: ${error.message}`;
+}
+
+/**
+ * Every SDK range a plugin states, as one semver range (space-separated ranges must all
+ * hold); empty when it states none. What ListPlugins shows, loaded or failed.
+ */
+function statedRange(plugin: SourcedPlugin | undefined, manifest: Manifest | undefined): string {
+  const ranges = [plugin?.sdk, manifest?.sdk].filter((r): r is string => typeof r === 'string' && r.trim() !== '');
+  if (ranges.length === 0 && typeof plugin?.apiVersion === 'number') return `^${plugin.apiVersion}.0.0`;
+  return [...new Set(ranges.map((r) => r.trim()))].join(' ');
+}
+
+/**
+ * Warnings when the plugin was made with another copy of `@sourced/core` than the daemon's
+ * (a copied, not linked, `@sourced/plugin-sdk` in the plugin's own node_modules). Its errors
+ * still keep their meaning (they are recognised by brand), but the copy may be another
+ * version than the one the daemon hosts, and its module state (caches, registries) is not
+ * the daemon's.
+ */
+function copyWarnings(plugin: SourcedPlugin, module: string): string[] {
+  const copy = pluginCoreCopy(plugin) ?? coreResolvedFrom(module);
+  if (copy === undefined || sameFolder(copy, CORE_COPY)) return [];
+  return [
+    `the plugin uses its own copy of the plugin SDK (@sourced/core at ${copy}), not the daemon's (${CORE_COPY}): ` +
+      `declare @sourced/plugin-sdk as a peer dependency and install the plugin next to the daemon, so that it shares the daemon's copy (a copy may be another SDK version than the ${PLUGIN_SDK_VERSION} this daemon hosts)`,
+  ];
+}
+
+/** For a plugin of an SDK before 1.4 (no stamp): the folder of `@sourced/core` as the plugin's SDK resolves it. */
+function coreResolvedFrom(module: string): string | undefined {
+  try {
+    const main = require.resolve(module);
+    const sdk = require.resolve(`${SDK_PACKAGE}/package.json`, { paths: [dirname(main)] });
+    return dirname(require.resolve('@sourced/core/package.json', { paths: [dirname(sdk)] }));
+  } catch {
+    return undefined;
+  }
+}
+
+function sameFolder(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return a === b;
+  }
 }
 
 /**
@@ -169,7 +244,7 @@ function fail(registry: PluginRegistry, logger: Logger, id: string, module: stri
  * numeric `apiVersion`; an error naming what is wrong when none is stated, one is not a
  * range, or this daemon's SDK version satisfies not all of them.
  */
-function sdkRangeOf(plugin: SourcedPlugin, manifest: Manifest | undefined): { range: string; major: number } | { error: string } {
+function sdkRangeOf(plugin: SourcedPlugin, manifest: Manifest | undefined): { range: string; major: number; warnings: string[] } | { error: string } {
   const stated: { range: string; where: string }[] = [];
   if (plugin.sdk !== undefined) stated.push({ range: plugin.sdk, where: 'definePlugin({ sdk })' });
   if (manifest?.sdk !== undefined) stated.push({ range: manifest.sdk, where: manifest.file });
@@ -186,8 +261,14 @@ function sdkRangeOf(plugin: SourcedPlugin, manifest: Manifest | undefined): { ra
       return { error: `the plugin needs plugin SDK ${range} (${where}); this daemon hosts plugin SDK ${PLUGIN_SDK_VERSION}` };
     }
   }
-  const range = stated[0].range;
-  return { range, major: minVersion(range)?.major ?? 0 };
+  // Every stated range must hold, so all of them are listed (`^1.0.0 ^1.5.0`), not the first alone.
+  const range = statedRange(plugin, manifest);
+  const distinct = new Set(stated.map((s) => s.range.trim()));
+  const warnings =
+    distinct.size > 1
+      ? [`the plugin states different plugin SDK ranges: ${stated.map((s) => `${s.range} (${s.where})`).join(', ')}; state one range in both places`]
+      : [];
+  return { range, major: minVersion(range)?.major ?? 0, warnings };
 }
 
 /**

@@ -62,5 +62,6 @@ function toPlugin(r: PluginRecord): Plugin {
     keyProviders: r.keyProviders ?? [],
     capabilities: r.capabilities,
     description: r.description,
+    warnings: r.warnings ?? [],
   };
 }
