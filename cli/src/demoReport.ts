@@ -5,6 +5,12 @@
 import { checkStatusToJSON, relationKindToJSON, type CheckFinished, type Relation, type Schema } from '@sourced/api';
 import { DEMO_READER, DEMO_RELATIONS, DEMO_SCHEMAS } from './demoSchema';
 
+/**
+ * The password reference the demo suggests for the user's own database: an `env://` variable the
+ * daemon's default secret policy allows (`env://SOURCED_SECRET_*`).
+ */
+export const OWN_PASSWORD_REFERENCE = 'env://SOURCED_SECRET_PG_PASSWORD';
+
 /** The name of the data source file the demo writes into its folder. */
 export const DEMO_SOURCE_FILE = 'demo-shop.json';
 
@@ -96,7 +102,10 @@ export function printReport(s: DemoSummary): void {
     if (c.hint && c.status !== 'PASSED') out.push(`         hint: ${c.hint}`);
   }
   const r = s.validation.report;
-  if (r) out.push(`  primary ${r.address}: ${r.ok ? 'OK' : 'FAILED'} (${r.passed} passed, ${r.failed} failed, ${r.warnings} warnings, ${r.skipped} skipped)`);
+  if (r)
+    out.push(
+      `  primary ${r.address}: ${r.ok ? 'OK' : 'FAILED'} (${r.passed} passed, ${r.failed} failed, ${r.warnings} ${r.warnings === 1 ? 'warning' : 'warnings'}, ${r.skipped} skipped)`,
+    );
   out.push(`  ${s.validation.ok ? 'valid' : 'NOT valid'} in ${fmtMs(s.validation.durationMs)}`);
   out.push('');
 
@@ -119,7 +128,7 @@ export function printReport(s: DemoSummary): void {
   const d = s.discovery.summary;
   if (d)
     out.push(
-      `  ${d.schemas} schemas, ${d.tables} tables, ${d.views} views, ${d.columns} columns in ${d.batches} ${d.batches === 1 ? 'batch' : 'batches'}, ${fmtMs(s.discovery.durationMs)}`,
+      `  ${count(d.schemas, 'schema')}, ${count(d.tables, 'table')}, ${count(d.views, 'view')}, ${count(d.columns, 'column')} in ${count(d.batches, 'batch', 'batches')}, ${fmtMs(s.discovery.durationMs)}`,
     );
   const seeded = Object.values(DEMO_RELATIONS).reduce((n, rels) => n + Object.keys(rels).length, 0);
   out.push(
@@ -159,12 +168,14 @@ export function printReport(s: DemoSummary): void {
   }
   out.push(
     ...wrap(
-      `For your own database: start the daemon (\`npm start\`, or \`sourced serve\`), describe the database in a file like ${DEMO_SOURCE_FILE} ` +
-        '(host, port, database, credentials, the password as a reference such as "env://PG_PASSWORD"), and run:',
+      `For your own database: describe it in a file like ${DEMO_SOURCE_FILE} or examples/postgres.json (host, port, database, credentials; ` +
+        `docs/data-source.md), with the password as a reference the daemon's default secret policy allows, such as "${OWN_PASSWORD_REFERENCE}"; ` +
+        'start the daemon with that variable set, and run:',
       100,
       '  ',
     ),
   );
+  out.push(`    ${OWN_PASSWORD_REFERENCE.slice('env://'.length)}=... npx sourced serve     # in another shell`);
   out.push('    npx sourced validate FILE');
   out.push('    npx sourced discover FILE');
   out.push(...wrap(`Give sourced a read-only role like the seed's ${DEMO_READER.user}: it needs to log in and USAGE on the schemas, nothing more.`, 100, '  '));
@@ -205,7 +216,7 @@ export function relationLine(r: Relation): RelationLine {
 }
 
 function describeRelation(r: RelationLine): string {
-  const parts = [r.partitionOf ? 'partition' : r.kind, `${r.columns} columns`];
+  const parts = [r.partitionOf ? 'partition' : r.kind, count(r.columns, 'column')];
   if (r.foreignKeys) parts.push(`${r.foreignKeys} foreign ${r.foreignKeys === 1 ? 'key' : 'keys'}`);
   if (r.indexes) parts.push(`${r.indexes} ${r.indexes === 1 ? 'index' : 'indexes'}`);
   if (r.estimatedRows >= 0) parts.push(`~${Math.round(r.estimatedRows).toLocaleString('en-US')} rows`);
@@ -214,6 +225,11 @@ function describeRelation(r: RelationLine): string {
 
 export function round(ms: number): number {
   return Math.round(ms * 10) / 10;
+}
+
+/** `1 column`, `2 columns`. */
+function count(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 }
 
 function fmtMs(ms: number): string {

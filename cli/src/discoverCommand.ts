@@ -15,7 +15,7 @@ import { clientContext, interruptedExit, interruptible } from './client';
 import { readDataSourceFile } from './dataSourceFile';
 import { EXIT } from './errors';
 import type { DiscoverOptions, Strategy } from './options';
-import { DiscoveryTree, ProgressLine, relationKind } from './discoveryView';
+import { DiscoveryTree, plural, ProgressLine, relationKind } from './discoveryView';
 
 /** The contract's strategy of a `--strategy` name (unspecified: the daemon's default). */
 export function strategyOf(name: Strategy | undefined): DiscoveryStrategy {
@@ -86,10 +86,10 @@ export async function runDiscover(file: string, options: DiscoverOptions): Promi
               if (format === 'ndjson') out.line(JSON.stringify({ kind: 'relation', relation: Relation.toJSON(r) }));
               else if (tree) tree.addRelation(r);
               else {
-                const rows = r.estimatedRows >= 0 ? `, ~${r.estimatedRows} rows` : '';
+                const rows = r.estimatedRows >= 0 ? `, ~${plural(r.estimatedRows, 'row')}` : '';
                 const pk = r.primaryKey ? `, pk (${r.primaryKey.columns.join(', ')})` : '';
                 out.line(
-                  `  ${r.schema}.${r.name}  ${relationKind(r)}: ${r.columns.length} columns${pk}, ${r.foreignKeys.length} foreign keys, ${r.indexes.length} indexes${rows}`,
+                  `  ${r.schema}.${r.name}  ${relationKind(r)}: ${plural(r.columns.length, 'column')}${pk}, ${plural(r.foreignKeys.length, 'foreign key')}, ${plural(r.indexes.length, 'index', 'indexes')}${rows}`,
                 );
               }
             }
@@ -98,7 +98,7 @@ export async function runDiscover(file: string, options: DiscoverOptions): Promi
               else if (tree) tree.addCollection(c);
               else
                 out.line(
-                  `  ${c.database}.${c.name}  collection: ${c.indexes.length} indexes${c.estimatedDocuments >= 0 ? `, ~${c.estimatedDocuments} documents` : ''}`,
+                  `  ${c.database}.${c.name}  collection: ${plural(c.indexes.length, 'index', 'indexes')}${c.estimatedDocuments >= 0 ? `, ~${plural(c.estimatedDocuments, 'document')}` : ''}`,
                 );
             }
             break;
@@ -125,7 +125,7 @@ export async function runDiscover(file: string, options: DiscoverOptions): Promi
     if (summary && format !== 'json') {
       const s = summary;
       say(
-        `${s.schemas} schemas, ${s.tables} tables, ${s.views} views, ${s.collections ? `${s.collections} collections, ` : ''}${s.columns} columns in ${s.batches} batches, ${s.durationMs.toFixed(0)} ms`,
+        `${plural(s.schemas, 'schema')}, ${plural(s.tables, 'table')}, ${plural(s.views, 'view')}, ${s.collections ? `${plural(s.collections, 'collection')}, ` : ''}${plural(s.columns, 'column')} in ${plural(s.batches, 'batch', 'batches')}, ${s.durationMs.toFixed(0)} ms`,
       );
       if (s.stoppedEarly) {
         say(

@@ -43,10 +43,11 @@ function report(error: unknown): number {
     // A number from the wire (any gRPC status code), compared with the enum's values as numbers.
     const code = se.code;
     const bin = se.metadata.get('grpc-status-details-bin')[0];
-    process.stderr.write(`sourced: ${Status[code]}: ${se.details}\n`);
-    if (bin) {
-      const rich = decodeRichStatus(bin as Buffer);
-      for (const v of rich.badRequest ?? []) process.stderr.write(`  ${v.field}: ${v.description}\n`);
+    const rich = bin ? decodeRichStatus(bin as Buffer) : undefined;
+    const violations = (rich?.badRequest ?? []).map((v) => `${v.field}: ${v.description}`);
+    process.stderr.write(`sourced: ${Status[code]}: ${withoutViolations(se.details ?? '', violations)}\n`);
+    if (rich) {
+      for (const v of violations) process.stderr.write(`  ${v}\n`);
       // A hint for the fix, when the error has one (envelopes and keys: docs/encryption.md).
       const hint: string | undefined = rich.errorInfo?.metadata.hint;
       if (hint) process.stderr.write(`  hint: ${hint}\n`);
@@ -62,6 +63,20 @@ function report(error: unknown): number {
   }
   process.stderr.write(`sourced: ${(error as Error | undefined)?.stack ?? String(error)}\n`);
   return EXIT.ERROR;
+}
+
+/**
+ * The status message without the violations the lines below it list one by one (the daemon's
+ * message repeats them: `invalid request: a: ...; b: ...`), so each is printed once.
+ */
+export function withoutViolations(message: string, violations: string[]): string {
+  if (violations.length === 0) return message;
+  const first = message.indexOf(violations[0]);
+  if (first <= 0) return message;
+  const rest = message.slice(first);
+  if (!violations.every((v) => rest.includes(v))) return message;
+  const head = message.slice(0, first).replace(/[\s:;]+$/, '');
+  return `${head} (${violations.length === 1 ? 'one field' : `${violations.length} fields`}):`;
 }
 
 /**

@@ -1,6 +1,6 @@
 /** `sourced plugins`: the daemon's plugins, what each provides, and the load error of one that failed. */
 import { Metadata } from '@grpc/grpc-js';
-import { PluginServiceClient, pluginStateToJSON, type ListPluginsResponse } from '@sourced/api';
+import { PluginServiceClient, pluginKindToJSON, pluginStateToJSON, type ListPluginsResponse } from '@sourced/api';
 import { clientContext } from './client';
 import { EXIT } from './errors';
 import type { ClientOptions } from './options';
@@ -14,7 +14,8 @@ export async function runPlugins(options: ClientOptions): Promise<number> {
       client.listPlugins({}, new Metadata(), { deadline }, (error, r) => (error ? reject(error) : resolve(r))),
     );
     if (json) {
-      out.line(JSON.stringify(response.plugins.map((x) => ({ ...x, state: pluginStateToJSON(x.state) }))));
+      // Enums by name, as every --json output of the client prints them.
+      out.line(JSON.stringify(response.plugins.map((x) => ({ ...x, kind: pluginKindToJSON(x.kind), state: pluginStateToJSON(x.state) }))));
     } else {
       for (const x of response.plugins) {
         const state = pluginStateToJSON(x.state).replace('PLUGIN_STATE_', '').toLowerCase();

@@ -6,6 +6,7 @@ import { strategyOf } from './discoverCommand';
 import { readDataSourceFile } from './dataSourceFile';
 import { EXIT } from './errors';
 import type { PreviewOptions } from './options';
+import { plural } from './discoveryView';
 import { alignedRows, type Paint } from './output';
 
 /** The widest a column of the table format gets, characters. */
@@ -55,7 +56,7 @@ export async function runPreview(file: string, options: PreviewOptions): Promise
     if (summary && format !== 'json') {
       const more = summary.truncated ? ` (the table holds more: --limit, at most the daemon's preview.maxRows)` : '';
       const masked = summary.maskedColumns.length ? `; masked: ${summary.maskedColumns.join(', ')}` : '';
-      const text = `${summary.rows} rows${more}${masked}`;
+      const text = `${plural(summary.rows, 'row')}${more}${masked}`;
       if (format === 'ndjson') out.note(text);
       else out.line(text);
     }

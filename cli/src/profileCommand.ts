@@ -7,6 +7,7 @@ import { readDataSourceFile } from './dataSourceFile';
 import { EXIT } from './errors';
 import type { ProfileOptions } from './options';
 import type { Paint } from './output';
+import { plural } from './discoveryView';
 import { cellText } from './previewCommand';
 
 /** Runs the profile and prints each column as it arrives; returns the exit code (0). */
@@ -49,7 +50,7 @@ export async function runProfile(file: string, options: ProfileOptions): Promise
       } else if (e?.$case === 'failover') out.note(`failover to ${endpointRoleToJSON(e.value.active)}: ${e.value.reason}`);
       else if (e?.$case === 'summary')
         out.line(
-          `${e.value.columns} columns in ${e.value.durationMs.toFixed(0)} ms${e.value.maskedColumns.length ? `; masked: ${e.value.maskedColumns.join(', ')}` : ''}`,
+          `${plural(e.value.columns, 'column')} in ${e.value.durationMs.toFixed(0)} ms${e.value.maskedColumns.length ? `; masked: ${e.value.maskedColumns.join(', ')}` : ''}`,
         );
     }
   } finally {

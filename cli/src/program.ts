@@ -77,7 +77,7 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
         [
           'sourced serve',
           'sourced serve --listen 0.0.0.0:50051 --config /etc/sourced/sourced.yaml',
-          'sourced serve --plugin ./examples/sqlite --log-level debug',
+          'sourced serve --plugin ./examples/sqlite-connector --log-level debug',
         ],
         'Exit codes: 0 stopped by a signal, 2 bad configuration, 4 cannot start (port taken, ...).',
       ),
@@ -100,7 +100,7 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
           'sourced validate db.yaml --json --output validation.ndjson',
           'sourced validate db.yaml > /dev/null || echo "not valid (exit $?)"',
         ],
-        'Exit codes: 0 valid, 1 not valid (a check failed), 2 bad input, 3 daemon unreachable, 4 other error.',
+        'Exit codes: 0 valid, 1 not valid (a check failed: credentials or a TLS file that cannot be read, DNS, login, ...), 2 bad input\n(usage, FILE, INVALID_ARGUMENT), 3 daemon unreachable, 4 other error (PERMISSION_DENIED: a reference or host the policy refuses).',
       ),
     )
     .action(async (file: string, options: o.ClientOptions) => setExitCode(await commands.validate().runValidate(file, options)));
@@ -144,7 +144,7 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
           `sourced discover db.yaml --format ndjson | jq -r 'select(.kind == "relation") | .relation.name'`,
           'sourced discover db.yaml --json --max-entities 500',
         ],
-        'Exit codes: 0 ok, 2 bad input, 3 daemon unreachable, 4 other error.',
+        'Exit codes: 0 ok, 2 bad input, 3 daemon unreachable, 4 other error (PERMISSION_DENIED: a reference or host the policy refuses).',
       ),
     )
     .action(async (file: string, options: o.DiscoverOptions) => setExitCode(await commands.discover().runDiscover(file, options)));
@@ -311,7 +311,7 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
     .addHelpText(
       'after',
       epilogue(
-        ['sourced demo', 'sourced demo --keep'],
+        ['sourced demo', 'sourced demo --keep --port 50051', 'sourced demo --json | jq .ok    # npm run --silent demo -- --json, from the repository'],
         'Exit codes: 0 the database validated and discovery found everything seeded, 1 otherwise,\n2 bad input, 4 the demo could not start, 130 interrupted.',
       ),
     )

@@ -5,6 +5,7 @@ import { clientContext, interruptedExit, interruptible } from './client';
 import { readDataSourceFile } from './dataSourceFile';
 import { EXIT } from './errors';
 import type { ClientOptions } from './options';
+import { plural } from './discoveryView';
 import { formatCheck, formatRunning } from './output';
 
 export async function runValidate(file: string, options: ClientOptions): Promise<number> {
@@ -44,7 +45,7 @@ export async function runValidate(file: string, options: ClientOptions): Promise
         const r = e.value;
         const role = endpointRoleToJSON(r.endpoint).replace('ENDPOINT_ROLE_', '').toLowerCase();
         out.line(
-          `${role} ${r.address}: ${r.ok ? p.green('OK') : p.red('FAILED')} (${r.passed} passed, ${r.failed} failed, ${r.warnings} warnings, ${r.skipped} skipped)`,
+          `${role} ${r.address}: ${r.ok ? p.green('OK') : p.red('FAILED')} (${r.passed} passed, ${r.failed} failed, ${plural(r.warnings, 'warning')}, ${r.skipped} skipped)`,
         );
       } else {
         // e.$case === 'summary': the last kind of event
