@@ -103,11 +103,13 @@ brandErrorClass(KeyUnusableError, 'KeyUnusableError');
 
 /** FAILED_PRECONDITION: the envelope's key id is unknown to its provider (retired, or never in this keyring). */
 export class KeyNotFoundError extends KeyUnusableError {
-  constructor(field: string, keyProvider: string, keyId: string, known: readonly string[] = []) {
+  /** `hint` replaces the keyring advice, for providers whose keys are not in a keyring (a cloud key service). */
+  constructor(field: string, keyProvider: string, keyId: string, known: readonly string[] = [], hint?: string) {
     super(
       KeyErrorReason.KEY_NOT_FOUND,
       `${field}: ${keyProvider} has no key "${keyId}"${known.length ? ` (it has ${known.join(', ')})` : ''}`,
-      `The key was retired or belongs to another deployment. Put key "${keyId}" back into the ${keyProvider} keyring until every envelope under it has been moved with ReencryptSecret, or encrypt the value again.`,
+      hint ??
+        `The key was retired or belongs to another deployment. Put key "${keyId}" back into the ${keyProvider} keyring until every envelope under it has been moved with ReencryptSecret, or encrypt the value again.`,
       { field, key_provider: keyProvider, key_id: keyId },
     );
   }
@@ -148,8 +150,9 @@ brandErrorClass(KeyProviderMissingError, 'KeyProviderMissingError');
 export class KeyAccessDeniedError extends NotAllowedError {
   /** What the caller can do about it, for people (also in the error's metadata as `hint`). */
   readonly hint: string;
-  constructor(field: string, keyProvider: string, keyId: string, detail = 'access denied') {
-    const hint = `Grant the daemon's identity use of ${keyProvider} key "${keyId}" (for AWS KMS kms:GenerateDataKey and kms:Decrypt).`;
+  /** `hint` replaces the default advice (which names the AWS KMS permissions) with the provider's own. */
+  constructor(field: string, keyProvider: string, keyId: string, detail = 'access denied', hint?: string) {
+    hint ??= `Grant the daemon's identity use of ${keyProvider} key "${keyId}" (for AWS KMS kms:GenerateDataKey and kms:Decrypt).`;
     super(KeyErrorReason.ACCESS_DENIED, `${field}: ${keyProvider} refused key "${keyId}": ${detail}`, {
       metadata: meta(field, hint, { key_provider: keyProvider, key_id: keyId }),
     });

@@ -177,7 +177,7 @@ const bundles = new Map<string, { readonly ca: string[] }>();
  * so the list holds them too: Node's bundled roots and the file of NODE_EXTRA_CA_CERTS.
  * One object per CA, so the SDK's HTTPS agent (cached per TLS settings object) is reused.
  */
-function tlsTrusting(caPem: string): { readonly ca: string[] } {
+export function tlsTrusting(caPem: string): { readonly ca: string[] } {
   let bundle = bundles.get(caPem);
   if (!bundle) {
     if (!extraCas) {

@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import { makeCertificates } from '../certs';
 import { TokenAuthority, VAULT_RESOURCE, type AzureApp, type Reply } from './tokenAuthority';
 import { vaultError, VaultStore, type SetSecretOptions } from './vaultStore';
+import { KeyStore, type CreateKeyOptions, type KeyCall } from './keyStore';
 
 export type { AzureApp } from './tokenAuthority';
 
 /** Which side of the stand-in a request was for. */
-export type RequestKind = 'openid-configuration' | 'token' | 'secret' | 'other';
+export type RequestKind = 'openid-configuration' | 'token' | 'secret' | 'key' | 'other';
 
 /** One request the stand-in answered (or saw aborted), in arrival order. */
 export interface StandInRequest {
@@ -26,6 +27,8 @@ export interface StandInRequest {
   clientId?: string;
   tenantId?: string;
   secretName?: string;
+  /** Key requests: the key's name. */
+  keyName?: string;
   version?: string;
   apiVersion?: string;
   grantType?: string;
@@ -61,7 +64,9 @@ export interface AzureStandInOptions {
  * - `GET /secrets/<name>[/<version>]?api-version=…`: the first, unauthenticated request gets Key
  *   Vault's 401 challenge naming this authority and `https://vault.azure.net`; with a token from
  *   this authority it answers the secret, `SecretNotFound` (404), or `Forbidden` (403) for an
- *   app without `secrets get` or a disabled version.
+ *   app without `secrets get` or a disabled version;
+ * - `GET /keys/<name>[/<version>]`, `GET /keys/<name>/versions`, `POST /keys/<name>/<version>/wrapkey`
+ *   and `unwrapkey` (keyStore.ts: RSA keys with versions, real RSA-OAEP-256), behind the same challenge.
  *
  * Tests drive it in process: apps, secrets with versions and rotation, injected faults
  * (`failNext`), a delay, `down` (connections are reset), and the record of every request.
@@ -73,6 +78,7 @@ export class AzureStandIn {
   readonly requests: StandInRequest[] = [];
   private readonly authority: TokenAuthority;
   private readonly vault: VaultStore;
+  private readonly keyStore: KeyStore;
   private readonly faults: Required<Fault>[] = [];
   private delays = { vault: 0, token: 0 };
   private isDown = false;
@@ -90,6 +96,7 @@ export class AzureStandIn {
     this.vaultName = options.vaultName ?? 'sourced-test';
     this.authority = new TokenAuthority(() => this.url, options.tokenLifetimeSeconds ?? 3600);
     this.vault = new VaultStore(() => this.url, this.vaultName);
+    this.keyStore = new KeyStore(() => this.url, this.vaultName);
   }
 
   /** Starts a stand-in on 127.0.0.1 with a certificate made for it. */
@@ -120,6 +127,7 @@ export class AzureStandIn {
       clientId: app.clientId ?? randomUUID(),
       clientSecret: app.clientSecret ?? `${randomBytes(3).toString('hex')}~${randomBytes(24).toString('base64url')}`,
       canReadSecrets: app.canReadSecrets ?? true,
+      canUseKeys: app.canUseKeys ?? true,
     };
     this.authority.apps.set(full.clientId, full);
     return full;
@@ -142,6 +150,31 @@ export class AzureStandIn {
 
   deleteSecret(name: string): void {
     this.vault.delete(name);
+  }
+
+  /** Adds a version of an RSA key (the current one from now on: this is rotation) and returns its version id. */
+  createKey(name: string, options?: CreateKeyOptions): string {
+    return this.keyStore.create(name, options);
+  }
+
+  /** A key's id: `https://localhost:<port>/keys/<name>` (current version), or with `/<version>`. */
+  keyId(name: string, version?: string): string {
+    return version === undefined ? `${this.url}/keys/${name}` : this.keyStore.kid(name, version);
+  }
+
+  /** Enables or disables one version of a key. */
+  setKeyEnabled(name: string, version: string, enabled: boolean): void {
+    this.keyStore.setEnabled(name, version, enabled);
+  }
+
+  /** Purges one version of a key: it answers KeyNotFound from now on. */
+  purgeKeyVersion(name: string, version: string): void {
+    this.keyStore.purge(name, version);
+  }
+
+  /** The key operations answered (authenticated requests), in order. */
+  get keyCalls(): readonly KeyCall[] {
+    return this.keyStore.calls;
   }
 
   /** The next `times` requests to the target answer `fault` instead. */
@@ -175,9 +208,14 @@ export class AzureStandIn {
     return this.requests.filter((r) => r.kind === 'secret' && r.secretName === name && r.authenticated).length;
   }
 
-  /** Values the stand-in issued or was given that must never appear in the daemon's output: tokens, client secrets, provider trace and correlation ids. */
+  /** Values the stand-in issued or was given that must never appear in the daemon's output: tokens, client secrets, provider trace and correlation ids, data keys it wrapped or unwrapped. */
   sensitiveValues(): string[] {
-    return [...this.authority.tokens.keys(), ...[...this.authority.apps.values()].map((a) => a.clientSecret), ...this.authority.errorIds];
+    return [
+      ...this.authority.tokens.keys(),
+      ...[...this.authority.apps.values()].map((a) => a.clientSecret),
+      ...this.authority.errorIds,
+      ...this.keyStore.dataKeys,
+    ];
   }
 
   /** Forgets the recorded requests. */
@@ -225,6 +263,9 @@ export class AzureStandIn {
     } else if ((m = /^\/secrets\/([^/]+)(?:\/([^/]+))?\/?$/.exec(url.pathname))) {
       target = 'vault';
       reply = this.secretRequest(req, url, m[1], m[2], record);
+    } else if ((m = /^\/keys\/([^/]+)((?:\/[^/]*){0,3})$/.exec(url.pathname))) {
+      target = 'vault';
+      reply = this.keyRequest(req, url, m[1], m[2].split('/').filter(Boolean), body, record);
     } else {
       reply = vaultError(404, 'NotFound', `The requested path ${url.pathname} is not served by this stand-in.`);
     }
@@ -268,6 +309,22 @@ export class AzureStandIn {
       return vaultError(400, 'BadParameter', `The specified version (${apiVersion ?? 'none'}) is not recognized.`);
     }
     return this.vault.get(app, decodeURIComponent(name), version);
+  }
+
+  private keyRequest(req: IncomingMessage, url: URL, name: string, rest: string[], body: string, record: StandInRequest): Reply {
+    const apiVersion = url.searchParams.get('api-version') ?? undefined;
+    Object.assign(record, { kind: 'key', keyName: decodeURIComponent(name), version: rest[0], apiVersion });
+    const { app, problem } = this.authority.check(req.headers.authorization, this.tenantId);
+    if (!app) return { ...vaultError(401, 'Unauthorized', problem ?? 'Unauthorized'), headers: this.challenge() };
+    Object.assign(record, { authenticated: true, clientId: app.clientId, tenantId: app.tenantId });
+    if (!apiVersion || !/^(7\.\d+(-preview)?|20\d\d-\d\d-\d\d(-preview)?)$/.test(apiVersion)) {
+      return vaultError(400, 'BadParameter', `The specified version (${apiVersion ?? 'none'}) is not recognized.`);
+    }
+    return this.keyStore.handle(app, req.method ?? 'GET', decodeURIComponent(name), rest, body);
+  }
+
+  private challenge(): Record<string, string> {
+    return { 'www-authenticate': `Bearer authorization="${this.url}/${this.tenantId}", resource="${VAULT_RESOURCE}"` };
   }
 }
 

@@ -7,6 +7,8 @@ export interface AzureApp {
   clientSecret: string;
   /** Whether the vault lets this app read secrets (`secrets get`); false answers 403. */
   canReadSecrets: boolean;
+  /** Whether the vault lets this app use keys (get, list, wrapKey, unwrapKey); false answers 403. Default true. */
+  canUseKeys?: boolean;
 }
 
 /** A token the authority issued. */
