@@ -1,6 +1,8 @@
 import { defineConnector, InputError, type ConnectorDefinition } from '@sourced/core';
 import type { Client } from 'pg';
 import { countRelations, KeyWindow, readRelations, readSchemas } from './catalog';
+import { addRelationObjects } from './catalogObjects';
+import { addSchemaObjects } from './catalogSchemaObjects';
 import { postgresValidationPlan } from './checks';
 import { connectClient, sessionIdentity } from './connect';
 import { toConnectError } from './connectFailure';
@@ -48,14 +50,21 @@ export const postgresConnector: ConnectorDefinition = defineConnector<Client>({
     /** Relation keys read ahead of the pages (names only), for the call. */
     const keys = new KeyWindow();
     return {
-      /** One query over pg_namespace, the filter pushed down. */
-      listSchemas: readSchemas,
+      /**
+       * One query over pg_namespace, the filter pushed down; when asked for the schema-level
+       * objects, one query each for sequences, routines and types of those schemas (catalogSchemaObjects.ts).
+       */
+      listSchemas: async (conn, filter, signal, objects) => {
+        const schemas = await readSchemas(conn, filter, signal);
+        return objects ? addSchemaObjects(conn, schemas, objects, signal) : schemas;
+      },
       /**
        * Four queries per page whatever its size (relations, then columns, constraints and
        * indexes by oid, those three at once when the strategy gives parallel connections),
-       * plus one query of keys per ten pages.
+       * plus one query of keys per ten pages; then one for the page's checks, triggers, index
+       * details and populated flags (catalogObjects.ts).
        */
-      listRelations: (conn, page, signal, parallel) => readRelations(conn, page, signal, parallel, keys),
+      listRelations: async (conn, page, signal, parallel) => addRelationObjects(conn, await readRelations(conn, page, signal, parallel, keys), signal),
       /** One count over pg_class with the page query's filter. */
       countEntities: countRelations,
     };
