@@ -46,7 +46,12 @@ function mysqlSource(server: ServerInfo, user = server.user, password = server.p
 /** A relation without its times (they change with every run) and without empty or false fields (but `nullable`). */
 function shape(r: Relation): Record<string, unknown> {
   const strip = (o: object): Record<string, unknown> =>
-    Object.fromEntries(Object.entries(o).filter(([k, v]) => v !== '' && !(v === false && k !== 'nullable') && !(Array.isArray(v) && v.length === 0)));
+    Object.fromEntries(
+      Object.entries(o).filter(
+        ([k, v]) =>
+          v !== undefined && v !== '' && !(v === false && k !== 'nullable') && !(v === 0 && k === 'attributeNumber') && !(Array.isArray(v) && v.length === 0),
+      ),
+    );
   const { createdAt: _c, updatedAt: _u, createdTime: _ct, updatedTime: _ut, columns, indexes, ...rest } = r;
   return {
     ...strip(rest),
@@ -125,6 +130,10 @@ describe('MySQL discovery (MariaDB)', () => {
       engine: 'InnoDB',
       collation: 'utf8mb4_unicode_ci',
       estimatedRows: 20,
+      // The next value as information_schema.TABLES says: InnoDB reserved 1..31 for the fixture's INSERT ... SELECT of 20 rows.
+      autoIncrement: '32',
+      // The JSON alias's column check.
+      checkConstraints: [{ name: 'profile', expression: 'json_valid(`profile`)', enforced: true, validated: true, columns: ['profile'], noInherit: false }],
       primaryKey: { name: 'PRIMARY', columns: ['id'] },
       uniqueConstraints: [{ name: 'uq_customers_email', columns: ['email'] }],
       columns: [
@@ -171,8 +180,17 @@ describe('MySQL discovery (MariaDB)', () => {
           charset: 'utf8mb4',
           collation: 'utf8mb4_unicode_ci',
         },
-        // MariaDB's JSON is LONGTEXT with a json_valid check: reported as json over its base type
-        { name: 'profile', ordinal: 7, dataType: 'json', baseType: 'longtext', nullable: true, charset: 'utf8mb4', collation: 'utf8mb4_bin' },
+        // MariaDB's JSON is LONGTEXT with a json_valid check: reported as declared (json) and as stored (longtext)
+        {
+          name: 'profile',
+          ordinal: 7,
+          dataType: 'json',
+          baseType: 'longtext',
+          storedType: 'longtext',
+          nullable: true,
+          charset: 'utf8mb4',
+          collation: 'utf8mb4_bin',
+        },
         { name: 'balance', ordinal: 8, dataType: 'decimal(10,2)', baseType: 'decimal', nullable: false, defaultValue: '0.00' },
         { name: 'created_at', ordinal: 9, dataType: 'datetime', baseType: 'datetime', nullable: false, defaultValue: 'current_timestamp()' },
         {
@@ -198,13 +216,24 @@ describe('MySQL discovery (MariaDB)', () => {
         },
       ],
       indexes: [
-        { name: 'PRIMARY', columns: ['id'], unique: true, primary: true, method: 'BTREE', definition: 'PRIMARY KEY (`id`) USING BTREE', prefixLengths: [0] },
+        {
+          name: 'PRIMARY',
+          columns: ['id'],
+          unique: true,
+          primary: true,
+          method: 'BTREE',
+          definition: 'PRIMARY KEY (`id`) USING BTREE',
+          prefixLengths: [0],
+          sortOrders: ['ASC'],
+          constraintName: 'PRIMARY',
+        },
         {
           name: 'idx_customers_country_created',
           columns: ['country_code', 'created_at'],
           method: 'BTREE',
           definition: 'KEY `idx_customers_country_created` (`country_code`,`created_at` DESC) USING BTREE',
           prefixLengths: [0, 0],
+          sortOrders: ['ASC', 'DESC'],
         },
         {
           name: 'idx_customers_domain',
@@ -212,6 +241,7 @@ describe('MySQL discovery (MariaDB)', () => {
           method: 'BTREE',
           definition: 'KEY `idx_customers_domain` (`email_domain`) USING BTREE IGNORED',
           prefixLengths: [0],
+          sortOrders: ['ASC'],
           invisible: true,
         },
         {
@@ -220,6 +250,7 @@ describe('MySQL discovery (MariaDB)', () => {
           method: 'BTREE',
           definition: 'KEY `idx_customers_name` (`full_name`(20)) USING BTREE',
           prefixLengths: [20],
+          sortOrders: ['ASC'],
         },
         {
           name: 'uq_customers_email',
@@ -228,6 +259,8 @@ describe('MySQL discovery (MariaDB)', () => {
           method: 'BTREE',
           definition: 'UNIQUE KEY `uq_customers_email` (`email`) USING BTREE',
           prefixLengths: [0],
+          sortOrders: ['ASC'],
+          constraintName: 'uq_customers_email',
         },
       ],
     });

@@ -4,8 +4,8 @@
  * information_schema is slow on large catalogs (MariaDB builds each table of it on the fly,
  * opening table definitions), so a page is read in two steps: one keyset query picks the
  * page's (schema, name) keys reading names only, then one query per kind (tables, columns,
- * indexes, foreign keys; foreign-key actions, views, partitions and MariaDB's JSON checks
- * only when the page has any) is restricted to exactly those keys with
+ * indexes, foreign keys, CHECK constraints, triggers; foreign-key actions, views and
+ * partitions only when the page has any) is restricted to exactly those keys with
  * `TABLE_SCHEMA IN (...) AND TABLE_NAME IN (...) AND (TABLE_SCHEMA, TABLE_NAME) IN (...)`
  * (`TABLE_SCHEMA = ?` for keys of one database), conditions on name columns only, which the
  * server evaluates before it opens a table, in chunks of 500 keys (a longer IN list would
@@ -14,28 +14,26 @@
  * statement per connection at a time), one after another when there is only one. Names and
  * filters travel only as `?` values; filter patterns as LIKE patterns, never REGEXP (PCRE
  * backtracks: one crafted pattern took 150 ms per name on MariaDB 10.11, LIKE under 1 ms).
- * The SQL lives in catalogSql.ts, the rows and their mapping to entities in catalogRows.ts;
- * this file runs the reads and assembles the pages.
+ * The SQL lives in catalogSql.ts, the rows and their mapping to entities in catalogRows.ts
+ * (tables, views, columns), catalogKeyRows.ts (indexes, keys, partitions) and
+ * catalogObjectRows.ts (checks, triggers); schema-level objects (routines, sequences) in
+ * catalogObjects.ts. This file runs the reads and assembles the pages.
  */
-import type { CompiledFilter, RelationEntity, RelationKey, RelationPage, SchemaEntity } from '@sourced/core';
+import type { CompiledFilter, RelationEntity, RelationKey, RelationPage, SchemaEntity, SchemaObjectsRequest } from '@sourced/core';
 import type { Connection } from 'mysql2';
+import { toForeignKeys, toIndexes, toPartitions, type ForeignKeyRow, type ForeignKeyRuleRow, type IndexRow, type PartitionRow } from './catalogKeyRows';
+import { toCheckConstraints, toTriggers, type TriggerRow } from './catalogObjectRows';
+import { readSchemaObjects } from './catalogObjects';
 import {
   isJsonCheck,
   isViewType,
   keyOf,
   relationKind,
   toColumn,
-  toForeignKeys,
-  toIndexes,
-  toPartitions,
   toRelation,
   type CheckRow,
   type ColumnRow,
-  type ForeignKeyRow,
-  type ForeignKeyRuleRow,
-  type IndexRow,
   type PageRow,
-  type PartitionRow,
   type SchemaRow,
   type TableRow,
   type ViewRow,
@@ -56,17 +54,33 @@ const read = <T>(what: string, run: () => Promise<T>): Promise<T> => guardedRead
 /**
  * Databases that pass the filter within the scope (`database`, the data source's; none named:
  * every database but the server's own), in byte order of their names, each with whether the
- * account may use it.
+ * account may use it; with `objects`, each with its routines and (MariaDB) sequences, read
+ * for all of them at once (see catalogObjects.ts).
  */
-export async function readSchemas(conn: Connection, filter: CompiledFilter, signal: AbortSignal, database?: string): Promise<SchemaEntity[]> {
+export async function readSchemas(
+  conn: Connection,
+  filter: CompiledFilter,
+  signal: AbortSignal,
+  database?: string,
+  objects?: SchemaObjectsRequest,
+): Promise<SchemaEntity[]> {
   const sql = catalogSql(sessionOf(conn).version);
   const params = schemaFilterParams(filter, database);
   const rows = await read('schemas', () => query<SchemaRow>(conn, sql.schemas(filter, !!database), [...params, ...params], signal));
-  return rows.map((r) => {
+  const schemas = rows.map((r) => {
     const schema: SchemaEntity = { name: r.name, usable: Number(r.usable) === 1 };
     if (r.comment) schema.comment = r.comment;
     return schema;
   });
+  if (!objects) return schemas;
+  const objectsOf = await readSchemaObjects(
+    conn,
+    schemas.map((s) => s.name),
+    objects,
+    signal,
+    read,
+  );
+  return schemas.map((s) => ({ ...s, ...objectsOf.get(s.name) }));
 }
 
 /** How many relations pass the filter after `after` within the scope (`database`): one count over the names (and types) of information_schema.TABLES. */
@@ -86,13 +100,13 @@ export async function countRelations(
 
 /**
  * One page of relations within the scope (`database`, see {@link readSchemas}), each with
- * its columns, keys, indexes and partitions, in the keyset's order. The keyset query picks up to `limit` keys by name alone (so MariaDB reads
+ * its columns, keys, indexes, partitions, CHECK constraints and triggers, in the keyset's order. The keyset query picks up to `limit` keys by name alone (so MariaDB reads
  * directory listings only, no table definition); then tables, columns, indexes and foreign
- * keys of those keys are read at once, and views, partitions, foreign-key actions and
- * MariaDB JSON checks as soon as what they depend on shows the page has any. Each statement
+ * keys of those keys, checks and triggers are read at once, and views, partitions and
+ * foreign-key actions as soon as what they depend on shows the page has any. Each statement
  * runs on the next free connection of `[conn, ...parallel]` (one statement per connection
  * at a time; strictly one after another without `parallel`): for a page of plain tables,
- * the keyset and four statements per {@link MAX_KEYS_PER_STATEMENT} keys, plus one for the
+ * the keyset and six statements per {@link MAX_KEYS_PER_STATEMENT} keys, plus one for the
  * foreign-key actions when there are any. Keys that are not relations (sequences) or vanished in
  * between are dropped and the page is topped up after the last key read, so a short page
  * always means the end of the catalog (the engine stops at a short page).
@@ -158,12 +172,12 @@ async function describe(
     ),
   );
   const rulesRead = foreignKeysRead.then((fks) => select<ForeignKeyRuleRow>('foreign key actions', sql.foreignKeyRules, withKeys(fks)));
-  const checksRead = columnsRead.then((columns) =>
-    version.flavour === 'MariaDB' ? select<CheckRow>('check constraints', sql.checks, withKeys(columns.filter((c) => c.data_type === 'longtext'))) : [],
-  );
-  const [tables, columns, indexRows, fkRows, views, partitionRows, rules, checks] = await settleAll<
-    [TableRow[], ColumnRow[], IndexRow[], ForeignKeyRow[], ViewRow[], PartitionRow[], ForeignKeyRuleRow[], CheckRow[]]
-  >([tablesRead, columnsRead, indexesRead, foreignKeysRead, viewsRead, partitionsRead, rulesRead, checksRead]);
+  // Like foreign keys, views have neither checks nor triggers: all keys, without waiting for the tables.
+  const checksRead = sql.checks ? select<CheckRow>('check constraints', sql.checks, keys) : Promise.resolve([]);
+  const triggersRead = select<TriggerRow>('triggers', sql.triggers, keys);
+  const [tables, columns, indexRows, fkRows, views, partitionRows, rules, checks, triggerRows] = await settleAll<
+    [TableRow[], ColumnRow[], IndexRow[], ForeignKeyRow[], ViewRow[], PartitionRow[], ForeignKeyRuleRow[], CheckRow[], TriggerRow[]]
+  >([tablesRead, columnsRead, indexesRead, foreignKeysRead, viewsRead, partitionsRead, rulesRead, checksRead, triggersRead]);
 
   const tableByKey = new Map(tables.map((t) => [keyOf(t.schema_name, t.name), t]));
   const viewByKey = new Map(views.map((v) => [keyOf(v.schema_name, v.name), v]));
@@ -174,7 +188,7 @@ async function describe(
     if (t && RELATION_TYPES.has(t.table_type)) relations.set(key, toRelation(t, viewByKey.get(key)));
   }
   const jsonColumns = new Set<string>();
-  for (const c of checks) if (isJsonCheck(c)) jsonColumns.add(`${keyOf(c.schema_name, c.name)}\u0000${c.constraint_name}`);
+  if (version.flavour === 'MariaDB') for (const c of checks) if (isJsonCheck(c)) jsonColumns.add(`${keyOf(c.schema_name, c.name)}\u0000${c.constraint_name}`);
   // A relation's columns come one after another: look the relation up once per run of rows.
   let current: RelationEntity | undefined;
   let currentSchema: string | undefined;
@@ -204,6 +218,21 @@ async function describe(
   for (const [key, rows] of groupBy(fkRows)) {
     const relation = relations.get(key);
     if (relation && relation.kind !== 'VIEW') relation.foreignKeys = toForeignKeys(rows, (name) => ruleOf.get(`${key}\u0000${name}`));
+  }
+
+  for (const relation of relations.values()) {
+    if (relation.kind === 'VIEW') continue;
+    // Read, so an empty list means none (undefined: the server has no CHECK constraints).
+    if (sql.checks) relation.checkConstraints = [];
+    relation.triggers = [];
+  }
+  for (const [key, rows] of groupBy(checks)) {
+    const relation = relations.get(key);
+    if (relation && relation.kind !== 'VIEW') relation.checkConstraints = toCheckConstraints(rows);
+  }
+  for (const [key, rows] of groupBy(triggerRows)) {
+    const relation = relations.get(key);
+    if (relation && relation.kind !== 'VIEW') relation.triggers = toTriggers(rows);
   }
 
   for (const [key, rows] of groupBy(partitionRows)) {

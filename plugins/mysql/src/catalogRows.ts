@@ -2,7 +2,7 @@
  * Rows of the information_schema reads and their mapping to core's entities. Pure functions:
  * everything here is testable without a server.
  */
-import type { ColumnEntity, ForeignKeyEntity, IndexEntity, KeyConstraintEntity, PartitionEntity, RelationEntity } from '@sourced/core';
+import type { ColumnEntity, RelationEntity } from '@sourced/core';
 import type { Flavour } from './connect';
 
 /** mysql2 returns BIGINT and DECIMAL as strings (bigNumberStrings); small integers as numbers. */
@@ -30,6 +30,8 @@ export interface TableRow {
   table_collation: string | null;
   table_comment: string | null;
   create_options: string | null;
+  /** The next AUTO_INCREMENT value; null when the table has no auto-increment column. */
+  auto_increment: Num | null;
 }
 
 export interface ViewRow {
@@ -55,59 +57,15 @@ export interface ColumnRow {
   generation_expression: string | null;
 }
 
-export interface IndexRow {
-  schema_name: string;
-  name: string;
-  index_name: string;
-  non_unique: Num;
-  seq: Num;
-  column_name: string | null;
-  sub_part: Num | null;
-  index_type: string;
-  /** 'A' ascending, 'D' descending, null (FULLTEXT, HASH). */
-  collation: string | null;
-  expression: string | null;
-  invisible: Num;
-}
-
-export interface ForeignKeyRow {
-  schema_name: string;
-  name: string;
-  constraint_name: string;
-  column_name: string;
-  ordinal: Num;
-  ref_schema: string;
-  ref_table: string;
-  ref_column: string;
-}
-
-export interface ForeignKeyRuleRow {
-  schema_name: string;
-  name: string;
-  constraint_name: string;
-  update_rule: string;
-  delete_rule: string;
-}
-
-export interface PartitionRow {
-  schema_name: string;
-  name: string;
-  partition_name: string;
-  subpartition_name: string | null;
-  ordinal: Num;
-  method: string | null;
-  submethod: string | null;
-  expression: string | null;
-  subexpression: string | null;
-  description: string | null;
-  table_rows: Num | null;
-}
-
 export interface CheckRow {
   schema_name: string;
   name: string;
   constraint_name: string;
   check_clause: string;
+  /** MariaDB 10.6+: `Column` (the check is named after its column) or `Table`; null elsewhere. */
+  level?: string | null;
+  /** MySQL: `YES`/`NO` (TABLE_CONSTRAINTS.ENFORCED); MariaDB always enforces. */
+  enforced?: string | null;
 }
 
 /** The map key of a relation: schema and name, exactly (the server's IN lists may match case-insensitively). */
@@ -156,6 +114,7 @@ export function toRelation(t: TableRow, view: ViewRow | undefined): RelationEnti
   if (updated) relation.updatedAt = updated;
   if (view?.view_definition) relation.viewDefinition = view.view_definition;
   if (view?.definer) relation.owner = view.definer;
+  if (t.auto_increment !== null && !isView) relation.autoIncrement = String(t.auto_increment);
   return relation;
 }
 
@@ -239,7 +198,10 @@ export function parseEnumValues(columnType: string): string[] | undefined {
   return values;
 }
 
-/** A column; `jsonChecked` marks a MariaDB JSON column (LONGTEXT with a json_valid check). */
+/**
+ * A column; `jsonChecked` marks a MariaDB JSON column (LONGTEXT with a json_valid check): it is
+ * reported as declared (`json`), with what the server stores (`longtext`) as `storedType`.
+ */
 export function toColumn(c: ColumnRow, flavour: Flavour, jsonChecked: boolean): ColumnEntity {
   const column: ColumnEntity = {
     name: c.column_name,
@@ -249,6 +211,7 @@ export function toColumn(c: ColumnRow, flavour: Flavour, jsonChecked: boolean): 
     nullable: c.is_nullable === 'YES',
     isArray: false,
   };
+  if (jsonChecked) column.storedType = c.column_type;
   const defaultValue = toDefault(c, flavour);
   if (defaultValue !== undefined) column.defaultValue = defaultValue;
   if (c.column_comment) column.comment = c.column_comment;
@@ -270,132 +233,6 @@ export function toColumn(c: ColumnRow, flavour: Flavour, jsonChecked: boolean): 
 }
 
 /** Whether a MariaDB column check is the one its JSON type alias adds: json_valid(`col`). */
-export function isJsonCheck(check: CheckRow): boolean {
+export function isJsonCheck(check: Pick<CheckRow, 'constraint_name' | 'check_clause'>): boolean {
   return check.check_clause === `json_valid(\`${check.constraint_name.replace(/`/g, '``')}\`)`;
-}
-
-/** Quotes an identifier for a definition string. */
-function quoteId(name: string): string {
-  return `\`${name.replace(/`/g, '``')}\``;
-}
-
-/** The indexes of one relation (rows of STATISTICS), with the primary key and unique constraints they back. */
-export function toIndexes(rows: IndexRow[], flavour: Flavour): { indexes: IndexEntity[]; primaryKey?: KeyConstraintEntity; unique: KeyConstraintEntity[] } {
-  const byName = new Map<string, IndexRow[]>();
-  for (const r of rows) {
-    const parts = byName.get(r.index_name) ?? [];
-    parts.push(r);
-    byName.set(r.index_name, parts);
-  }
-  const indexes: IndexEntity[] = [];
-  let primaryKey: KeyConstraintEntity | undefined;
-  const unique: KeyConstraintEntity[] = [];
-  for (const [name, parts] of [...byName].sort(([a], [b]) => byteOrder(a, b))) {
-    parts.sort((a, b) => Number(a.seq) - Number(b.seq));
-    const first = parts[0];
-    const columns = parts.map((p) => p.column_name ?? p.expression ?? '');
-    // As the server reports SUB_PART: MariaDB says 32 for the key part of a SPATIAL index (the
-    // bytes of its bounding box), which SHOW CREATE TABLE does not print (indexDefinition).
-    const prefixLengths = parts.map((p) => (p.sub_part === null ? 0 : Number(p.sub_part)));
-    const isUnique = Number(first.non_unique) === 0;
-    const isPrimary = name === 'PRIMARY';
-    const invisible = Number(first.invisible) === 1;
-    indexes.push({
-      name,
-      columns,
-      unique: isUnique,
-      primary: isPrimary,
-      method: first.index_type,
-      definition: indexDefinition(name, parts, prefixLengths, isUnique, isPrimary, invisible, flavour),
-      prefixLengths,
-      invisible,
-    });
-    if (isPrimary) primaryKey = { name, columns };
-    else if (isUnique) unique.push({ name, columns });
-  }
-  return { indexes, primaryKey, unique };
-}
-
-/**
- * The index as SHOW CREATE TABLE would print it: `PRIMARY KEY (...)`, `UNIQUE KEY`,
- * `FULLTEXT KEY`, `SPATIAL KEY` or `KEY`, key parts with prefix lengths, expressions in
- * parentheses and DESC, `USING BTREE|HASH`, and IGNORED (MariaDB) or INVISIBLE (MySQL).
- */
-function indexDefinition(
-  name: string,
-  parts: IndexRow[],
-  prefixLengths: number[],
-  isUnique: boolean,
-  isPrimary: boolean,
-  invisible: boolean,
-  flavour: Flavour,
-): string {
-  const type = parts[0].index_type.toUpperCase();
-  const kind = isPrimary ? 'PRIMARY KEY' : type === 'FULLTEXT' ? 'FULLTEXT KEY' : type === 'SPATIAL' ? 'SPATIAL KEY' : isUnique ? 'UNIQUE KEY' : 'KEY';
-  const keyParts = parts.map((p, i) => {
-    const base = p.column_name !== null ? quoteId(p.column_name) : `(${p.expression ?? ''})`;
-    const prefix = prefixLengths[i] > 0 && type !== 'SPATIAL' ? `(${prefixLengths[i]})` : '';
-    const desc = p.collation === 'D' ? ' DESC' : '';
-    return `${base}${prefix}${desc}`;
-  });
-  const using = type === 'BTREE' || type === 'HASH' ? ` USING ${type}` : '';
-  const hidden = invisible ? (flavour === 'MariaDB' ? ' IGNORED' : ' INVISIBLE') : '';
-  return `${kind}${isPrimary ? '' : ` ${quoteId(name)}`} (${keyParts.join(',')})${using}${hidden}`;
-}
-
-/**
- * The foreign keys of one relation (rows of KEY_COLUMN_USAGE) with their actions (from
- * REFERENTIAL_CONSTRAINTS). An action the server does not show the account is empty.
- */
-export function toForeignKeys(rows: ForeignKeyRow[], ruleOf: (constraint: string) => ForeignKeyRuleRow | undefined): ForeignKeyEntity[] {
-  const byName = new Map<string, ForeignKeyRow[]>();
-  for (const r of rows) {
-    const parts = byName.get(r.constraint_name) ?? [];
-    parts.push(r);
-    byName.set(r.constraint_name, parts);
-  }
-  return [...byName]
-    .sort(([a], [b]) => byteOrder(a, b))
-    .map(([name, parts]) => {
-      parts.sort((a, b) => Number(a.ordinal) - Number(b.ordinal));
-      const rule = ruleOf(name);
-      return {
-        name,
-        columns: parts.map((p) => p.column_name),
-        referencedSchema: parts[0].ref_schema,
-        referencedTable: parts[0].ref_table,
-        referencedColumns: parts.map((p) => p.ref_column),
-        onUpdate: rule?.update_rule ?? '',
-        onDelete: rule?.delete_rule ?? '',
-      };
-    });
-}
-
-/**
- * The partitions of one relation (rows of PARTITIONS, one per subpartition when there are
- * any) and the partition key: `RANGE (year(sold_on))`, with `SUBPARTITION BY HASH (...)`.
- */
-export function toPartitions(rows: PartitionRow[]): { partitions: PartitionEntity[]; key?: string } {
-  const byName = new Map<string, PartitionRow[]>();
-  for (const r of rows) {
-    const parts = byName.get(r.partition_name) ?? [];
-    parts.push(r);
-    byName.set(r.partition_name, parts);
-  }
-  const partitions = [...byName].map(([name, parts]): PartitionEntity => {
-    const first = parts[0];
-    return {
-      name,
-      method: first.submethod ? `${first.method ?? ''}/${first.submethod}` : (first.method ?? ''),
-      expression: first.subexpression ? `${first.expression ?? ''}/${first.subexpression}` : (first.expression ?? ''),
-      description: first.description ?? '',
-      estimatedRows: parts.reduce((sum, p) => sum + (p.table_rows === null ? 0 : Number(p.table_rows)), 0),
-      ordinal: Number(first.ordinal),
-    };
-  });
-  partitions.sort((a, b) => a.ordinal - b.ordinal);
-  const first = rows.at(0);
-  if (!first) return { partitions };
-  const key = `${first.method ?? ''} (${first.expression ?? ''})${first.submethod ? ` SUBPARTITION BY ${first.submethod} (${first.subexpression ?? ''})` : ''}`;
-  return { partitions, key };
 }

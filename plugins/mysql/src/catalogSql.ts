@@ -115,7 +115,9 @@ export interface CatalogSql {
   foreignKeys: KeyedSelect;
   foreignKeyRules: KeyedSelect;
   partitions: KeyedSelect;
-  checks: KeyedSelect;
+  /** CHECK constraints (MariaDB 10.2, MySQL 8.0.16); undefined before. */
+  checks?: KeyedSelect;
+  triggers: KeyedSelect;
 }
 
 /** TABLE_TYPEs discovered as relations; sequences (MariaDB) and temporary tables are not. */
@@ -152,6 +154,32 @@ export function catalogSql(v: ServerVersion): CatalogSql {
   // the reading session's sql_mode: read columns under the server's (see connect.ts). SET
   // STATEMENT: MariaDB 10.1.2. MySQL 8 keeps view columns in its data dictionary.
   const serverSqlMode = mariadb && atLeast(v, 10, 2) ? `SET STATEMENT sql_mode = ${SERVER_SQL_MODE_VARIABLE} FOR` : undefined;
+  // CHECK constraints, every one (MariaDB's JSON columns are LONGTEXT with a column check
+  // json_valid(`col`) named after the column, which tells them apart). MariaDB keys them by
+  // table and says whether a check is a column's (LEVEL, 10.5.10); MySQL keys them by schema
+  // only: TABLE_CONSTRAINTS gives the table and whether it is ENFORCED.
+  const level = atLeast(v, 10, 6) ? 'LEVEL' : 'NULL';
+  const checks: KeyedSelect | undefined = mariadb
+    ? atLeast(v, 10, 2)
+      ? keyed(
+          `SELECT CONSTRAINT_SCHEMA AS schema_name, TABLE_NAME AS name, CONSTRAINT_NAME AS constraint_name, CHECK_CLAUSE AS check_clause,
+       ${level} AS level, 'YES' AS enforced
+FROM information_schema.CHECK_CONSTRAINTS WHERE`,
+          'CONSTRAINT_SCHEMA',
+          'TABLE_NAME',
+        )
+      : undefined
+    : atLeast(v, 8, 1) || (v.major === 8 && v.minor === 0 && v.patch >= 16)
+      ? keyed(
+          `SELECT tc.TABLE_SCHEMA AS schema_name, tc.TABLE_NAME AS name, tc.CONSTRAINT_NAME AS constraint_name, cc.CHECK_CLAUSE AS check_clause,
+       NULL AS level, tc.ENFORCED AS enforced
+FROM information_schema.TABLE_CONSTRAINTS tc
+JOIN information_schema.CHECK_CONSTRAINTS cc ON cc.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA AND cc.CONSTRAINT_NAME = tc.CONSTRAINT_NAME
+WHERE tc.CONSTRAINT_TYPE = 'CHECK' AND`,
+          'tc.TABLE_SCHEMA',
+          'tc.TABLE_NAME',
+        )
+      : undefined;
   const sql: CatalogSql = {
     // Usable: the account sees a table in it, or holds a privilege on the database (which
     // may still be empty), or a global table privilege. SCHEMATA itself lists only databases
@@ -189,7 +217,8 @@ WHERE ${pageWhere(filter, scoped)}
     tables: keyed(
       `SELECT TABLE_SCHEMA AS schema_name, TABLE_NAME AS name, TABLE_TYPE AS table_type, ENGINE AS engine,
        TABLE_ROWS AS table_rows, CREATE_TIME AS create_time, UPDATE_TIME AS update_time,
-       TABLE_COLLATION AS table_collation, TABLE_COMMENT AS table_comment, CREATE_OPTIONS AS create_options
+       TABLE_COLLATION AS table_collation, TABLE_COMMENT AS table_comment, CREATE_OPTIONS AS create_options,
+       AUTO_INCREMENT AS auto_increment
 FROM information_schema.TABLES WHERE`,
       'TABLE_SCHEMA',
       'TABLE_NAME',
@@ -214,7 +243,7 @@ FROM information_schema.COLUMNS WHERE`,
     indexes: keyed(
       `SELECT TABLE_SCHEMA AS schema_name, TABLE_NAME AS name, INDEX_NAME AS index_name, NON_UNIQUE AS non_unique,
        SEQ_IN_INDEX AS seq, COLUMN_NAME AS column_name, SUB_PART AS sub_part, INDEX_TYPE AS index_type,
-       COLLATION AS collation, ${expression} AS expression, (${invisible}) AS invisible
+       COLLATION AS collation, ${expression} AS expression, (${invisible}) AS invisible, INDEX_COMMENT AS index_comment
 FROM information_schema.STATISTICS WHERE`,
       'TABLE_SCHEMA',
       'TABLE_NAME',
@@ -248,13 +277,16 @@ FROM information_schema.PARTITIONS WHERE`,
       'TABLE_NAME',
       'PARTITION_NAME IS NOT NULL',
     ),
-    // MariaDB's JSON is LONGTEXT with a column check json_valid(`col`) named after the column.
-    checks: keyed(
-      `SELECT CONSTRAINT_SCHEMA AS schema_name, TABLE_NAME AS name, CONSTRAINT_NAME AS constraint_name, CHECK_CLAUSE AS check_clause
-FROM information_schema.CHECK_CONSTRAINTS WHERE`,
-      'CONSTRAINT_SCHEMA',
-      'TABLE_NAME',
-      "CHECK_CLAUSE LIKE 'json\\_valid(%'",
+    checks,
+    // One row per trigger (neither server has multi-event triggers); ACTION_ORDER from MySQL
+    // 5.7.2 and MariaDB 10.2.3 (FOLLOWS / PRECEDES).
+    triggers: keyed(
+      `SELECT EVENT_OBJECT_SCHEMA AS schema_name, EVENT_OBJECT_TABLE AS name, TRIGGER_NAME AS trigger_name,
+       EVENT_MANIPULATION AS event, ACTION_TIMING AS timing, ACTION_ORIENTATION AS orientation,
+       ACTION_ORDER AS action_order, ACTION_STATEMENT AS statement
+FROM information_schema.TRIGGERS WHERE`,
+      'EVENT_OBJECT_SCHEMA',
+      'EVENT_OBJECT_TABLE',
     ),
   };
   sqlByVersion.set(cacheKey, sql);
