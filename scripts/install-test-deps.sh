@@ -32,9 +32,17 @@ done
 # -1-3-dev installs the same directory as -1-5-dev: check the version that is there
 dpkg -s golang-github-golang-protobuf-1-3-dev >/dev/null 2>&1 && missing+=(golang-github-golang-protobuf-1-5-dev)
 [ ${#missing[@]} -eq 0 ] && exit 0
-echo "installing Debian packages for the tests: ${missing[*]}"
+packages=$(printf '%s\n' "${missing[@]}" | sort -u)
+echo "installing $(echo "$packages" | wc -l) Debian packages for the tests (needs root or sudo): $(echo $packages)"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u)
+# apt's and dpkg's progress (hundreds of lines) go to a log; a summary line here, the log's end on failure.
+log=$(mktemp -t sourced-apt.XXXXXX)
+started=$SECONDS
+if ! { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends -o Dpkg::Progress-Fancy=0 -o Dpkg::Use-Pty=0 $packages; } >"$log" 2>&1; then
+  echo "apt-get failed; the end of its output ($log):" >&2
+  tail -n 40 "$log" >&2
+  exit 1
+fi
+echo "installed in $((SECONDS - started)) s ($(grep -c '^Setting up ' "$log" || true) packages set up with their dependencies; apt's output: $log)"
