@@ -180,6 +180,11 @@ function stallSuite(
     expect(events.at(-1)?.event).toMatchObject({ $case: 'summary', value: { columns: COLUMNS.length } });
   }, 120_000);
 
+  /**
+   * ON_PREM: a preview and a profile end UNAVAILABLE SOURCE_STALLED with a hint; the preview's
+   * error says a retry is safe, the profile's names the columns sent and those left, and a profile
+   * of only those left, once the server thaws, completes the table's columns.
+   */
   it('ends an ON_PREM preview and profile UNAVAILABLE SOURCE_STALLED with a hint when the server freezes', async () => {
     const calls = { preview: () => preview(singleSource(engine, primary)), profile: () => profile(singleSource(engine, primary)) } as Record<
       string,
@@ -201,8 +206,29 @@ function stallSuite(
       expect(Number(info?.metadata?.bound_ms)).toBeLessThanOrEqual(STALL_MS);
       expect(info?.metadata?.hint).toMatch(/HYBRID/);
       expect(failoversOf(error?.events ?? [])).toEqual([]);
+      // Issue 24: nothing to resume from, but the error says what a retry may do.
+      expect(info?.metadata?.retry).toBe('SAFE');
+      if (what === 'preview') {
+        expect(info?.metadata?.hint).toContain('safe to send again');
+        continue;
+      }
+      // A profile names the columns it sent and those left; profiling only the rest completes it.
+      const sent = columnsOf((error?.events ?? []) as ProfileTableResponse[]).map((c) => c.name);
+      const left = JSON.parse(info?.metadata?.columns_left ?? 'null') as string[];
+      expect(JSON.parse(info?.metadata?.columns_sent ?? 'null')).toEqual(sent);
+      expect([...sent, ...left]).toEqual(COLUMNS);
+      expect(info?.metadata?.hint).toContain('columns_left');
+      thaw?.();
+      thaw = undefined;
+      const rest = await callWithFreeze(
+        t.dataSources.profileTable({ ...profileRequest(singleSource(engine, primary)), columns: left }, new Metadata(), { deadline: Date.now() + 60_000 }),
+        () => undefined,
+        doFreeze,
+      );
+      console.log(`${engine} ON_PREM profile: ${sent.length} columns sent before the stall, ${left.length} profiled by the retry`);
+      expect(columnsOf(rest.events).map((c) => c.name)).toEqual(left);
     }
-  });
+  }, 120_000);
 }
 
 describe('a PostgreSQL primary frozen mid-preview and mid-profile (issue 24: 1), with a streaming replica as the secondary', () => {

@@ -4,7 +4,7 @@ import { readWithFailover, type FailoverOutcome, type ReadOptions } from '../con
 import type { EndpointRole } from '../datasource/DataSource';
 import type { RelationKey } from '../discovery/entities';
 import { stallBoundOf, STRATEGY_PRESETS, type DiscoveryStrategy, type StallBoundCall } from '../discovery/strategies';
-import { abortedErrorFrom, InputError, SourcedError, type FieldViolation } from '../errors';
+import { abortedErrorFrom, InputError, SourcedError, UnavailableError, type FieldViolation } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
 import { withSpan } from '../telemetry/withSpan';
 import { columnMasker, refuseSystemTable } from './systemTables';
@@ -136,8 +136,19 @@ export class PreviewEngine {
     return this.checkRequest(request).checked.limit;
   }
 
-  /** Runs a preview; a request not yet checked is checked first. */
+  /**
+   * Runs a preview; a request not yet checked is checked first. A preview that ends UNAVAILABLE
+   * (stalled, connection lost, no endpoint left) says in its error that a retry is safe ({@link retrySafe}).
+   */
   async *run(connector: PreviewableConnector, request: PreviewRequest | CheckedPreviewRequest, signal: AbortSignal): AsyncGenerator<PreviewEvent> {
+    try {
+      yield* this.preview(connector, request, signal);
+    } catch (error) {
+      throw retrySafe(error);
+    }
+  }
+
+  private async *preview(connector: PreviewableConnector, request: PreviewRequest | CheckedPreviewRequest, signal: AbortSignal): AsyncGenerator<PreviewEvent> {
     const { limit } = ('checked' in request ? request : this.checkRequest(request)).checked;
     const started = performance.now();
     const { previewColumns, previewRows } = connector;
@@ -197,6 +208,19 @@ export class PreviewEngine {
     for (const column of header) out.push(column.masked ? { kind: 'masked' } : (cells[next++] ?? { kind: 'null' }));
     return out;
   }
+}
+
+/**
+ * `error`, when it is UNAVAILABLE, with ErrorInfo metadata saying that the preview may be sent
+ * again as it was (`retry`: `SAFE`) and a hint that says so: a preview has no cursor to resume
+ * from, but it only reads, and a new call sends its rows from the first.
+ */
+export function retrySafe(error: unknown): unknown {
+  if (!(error instanceof UnavailableError)) return error;
+  const metadata: Partial<Record<string, string>> = error.metadata;
+  metadata.retry = 'SAFE';
+  metadata.hint = `${metadata.hint ? `${metadata.hint} ` : ''}A preview only reads, so the same request is safe to send again; it starts from the first row (rows received from this call are sent again).`;
+  return error;
 }
 
 /** What is wrong with the table and columns of a preview or profile request, each naming its field. */

@@ -4,7 +4,7 @@ import { failoverAfter, readWithFailover, recordFailover, withinStallBoundEach, 
 import type { EndpointRole } from '../datasource/DataSource';
 import type { RelationKey } from '../discovery/entities';
 import { STRATEGY_PRESETS, type DiscoveryStrategy } from '../discovery/strategies';
-import { abortedErrorFrom, InputError, SourcedError } from '../errors';
+import { abortedErrorFrom, InputError, SourcedError, UnavailableError } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
 import { stallOptions, tableRequestViolations, type PreviewSettings } from './PreviewEngine';
 import { columnMasker, refuseSystemTable } from './systemTables';
@@ -102,8 +102,26 @@ export class ProfileEngine {
     return { ...request, checked };
   }
 
-  /** Runs a profile; a request not yet checked is checked first. */
+  /**
+   * Runs a profile; a request not yet checked is checked first. A profile that ends UNAVAILABLE
+   * (stalled, connection lost, no endpoint left) after resolving its columns names the columns
+   * already sent and those left in the error ({@link withColumnsLeft}), so the caller profiles only the rest.
+   */
   async *run(connector: ProfilableConnector, request: ProfileRequest | CheckedProfileRequest, signal: AbortSignal): AsyncGenerator<ProfileEvent> {
+    const progress: ProfileProgress = { sent: new Set() };
+    try {
+      yield* this.profile(connector, request, signal, progress);
+    } catch (error) {
+      throw withColumnsLeft(error, progress);
+    }
+  }
+
+  private async *profile(
+    connector: ProfilableConnector,
+    request: ProfileRequest | CheckedProfileRequest,
+    signal: AbortSignal,
+    progress: ProfileProgress,
+  ): AsyncGenerator<ProfileEvent> {
     const sizes = ('checked' in request ? request : this.checkRequest(request)).checked;
     const started = performance.now();
     const { previewColumns, profileTable } = connector;
@@ -120,7 +138,8 @@ export class ProfileEngine {
     if (resolved.failover) failovers.push(resolved.failover);
     for (const f of failovers.splice(0)) yield { kind: 'failover', ...f };
 
-    const sent = new Set<string>();
+    const sent = progress.sent;
+    progress.columns = resolved.value.map((c) => c.name);
     const maskedNames: string[] = [];
     let headerSent = false;
     // Whether the figures cover every row (SAMPLE that read the whole table), from the header.
@@ -177,6 +196,47 @@ export class ProfileEngine {
     this.logger.debug('profile done', { columns: sent.size, mode: request.mode });
     yield { kind: 'summary', columns: sent.size, maskedColumns: maskedNames, durationMs: performance.now() - started };
   }
+}
+
+/** What a profile has done so far, for its error. */
+interface ProfileProgress {
+  /** The columns resolved in the catalog, in order; absent until then. */
+  columns?: string[];
+  /** The columns sent. */
+  sent: Set<string>;
+}
+
+/** The longest the lists of {@link withColumnsLeft} may be together (JSON), characters: the error travels in a gRPC trailer. */
+const COLUMN_LISTS_MAX_CHARS = 4_096;
+
+/**
+ * `error`, when it is UNAVAILABLE (a retry may succeed), with ErrorInfo metadata `retry`: `SAFE`
+ * and, once the profile had resolved its columns, what the caller goes on from: `columns_sent` and
+ * `columns_left` (JSON arrays of names, in the table's order; left out, with `columns_left_count`
+ * still given, when together longer than {@link COLUMN_LISTS_MAX_CHARS}) and a hint saying how to
+ * profile only the rest: the request's `columns` names them.
+ */
+function withColumnsLeft(error: unknown, progress: ProfileProgress): unknown {
+  if (!(error instanceof UnavailableError)) return error;
+  const metadata: Partial<Record<string, string>> = error.metadata;
+  metadata.retry = 'SAFE';
+  const hint = metadata.hint ? `${metadata.hint} ` : '';
+  if (!progress.columns) {
+    metadata.hint = `${hint}A profile only reads, so the same request is safe to send again.`;
+    return error;
+  }
+  const left = progress.columns.filter((c) => !progress.sent.has(c));
+  const sent = progress.columns.filter((c) => progress.sent.has(c));
+  metadata.columns_sent_count = String(sent.length);
+  metadata.columns_left_count = String(left.length);
+  const lists = { columns_sent: JSON.stringify(sent), columns_left: JSON.stringify(left) };
+  const fits = lists.columns_sent.length + lists.columns_left.length <= COLUMN_LISTS_MAX_CHARS;
+  if (fits) Object.assign(metadata, lists);
+  const rest = fits
+    ? 'to profile only the columns not received, send the same request with `columns` set to the names in columns_left'
+    : 'to profile only the columns not received, send the same request with `columns` naming the columns not among the column events received (the lists are too long for this error)';
+  metadata.hint = `${hint}A profile only reads, so a retry is safe; the ${sent.length} columns already sent need not be profiled again: ${rest}.`;
+  return error;
 }
 
 /**
