@@ -47,20 +47,38 @@ export async function startLatencyProxy(target: { host: string; port: number }, 
       }),
   };
 
-  /** Forwards `from` to `to`, each chunk after the delay in force when it arrived, in order. */
+  /**
+   * Forwards `from` to `to`, each chunk after the delay in force when it arrived, in order.
+   * One queue per direction, drained by one timer: a chunk is written only after every
+   * chunk before it. (Writing a chunk whose time had come at once, beside timers of earlier
+   * chunks that a busy event loop had not fired yet, let it overtake them: the bytes of the
+   * protocol arrived out of order and the client waited forever for an answer, which is how
+   * the ADAPTIVE suite hung on a loaded machine — issue 18.)
+   */
   const pipeDelayed = (from: Socket, to: Socket) => {
-    let last = 0; // when the previous chunk is due, so a shorter delay never overtakes it
-    from.on('data', (chunk) => {
+    const queue: { chunk: Buffer; due: number }[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    let ended = false;
+    const drain = () => {
+      timer = undefined;
+      const now = Date.now();
+      while (queue.length > 0 && queue[0].due <= now) {
+        const { chunk } = queue.shift()!;
+        if (!to.destroyed) to.write(chunk);
+      }
+      if (queue.length > 0) timer = setTimeout(drain, queue[0].due - now);
+      else if (ended) to.end();
+    };
+    from.on('data', (chunk: Buffer) => {
       if (proxy.dropping) return; // a link that loses every packet and never says so
-      const due = Math.max(Date.now() + proxy.delayMs, last);
-      last = due;
-      const wait = due - Date.now();
-      // A socket still connecting buffers what is written to it, so nothing is dropped
-      // (checking `writable` would lose the first bytes when the upstream connects late).
-      if (wait <= 0) to.write(chunk);
-      else setTimeout(() => !to.destroyed && to.write(chunk), wait);
+      const last = queue.length > 0 ? queue[queue.length - 1].due : 0; // a shorter delay never overtakes
+      queue.push({ chunk, due: Math.max(Date.now() + proxy.delayMs, last) });
+      if (!timer) drain();
     });
-    from.on('end', () => setTimeout(() => to.end(), Math.max(0, last - Date.now())));
+    from.on('end', () => {
+      ended = true;
+      if (!timer) drain();
+    });
   };
 
   const server: Server = createServer((client) => {
