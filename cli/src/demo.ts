@@ -1,7 +1,7 @@
 import { credentials, Metadata, type ClientReadableStream } from '@grpc/grpc-js';
 import { createWriteStream, mkdtempSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import type { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import type { RunningDaemon } from '@sourced/daemon';
@@ -61,10 +61,18 @@ export interface DemoOptions {
   port?: number;
   json?: boolean;
   verbose?: boolean;
+  /** --source FILE: write the data source there too (kept), for the commands that follow. */
+  source?: string;
 }
 
 export async function runDemo(options: DemoOptions): Promise<number> {
-  const demo = new Demo({ keep: options.keep === true, port: options.port ?? 0, json: options.json === true, verbose: options.verbose === true });
+  const demo = new Demo({
+    keep: options.keep === true,
+    port: options.port ?? 0,
+    json: options.json === true,
+    verbose: options.verbose === true,
+    source: options.source === undefined ? undefined : resolve(options.source),
+  });
   return demo.run();
 }
 
@@ -73,6 +81,7 @@ interface DemoSettings {
   port: number;
   json: boolean;
   verbose: boolean;
+  source?: string;
 }
 
 class Demo {
@@ -201,7 +210,7 @@ class Demo {
 
     // The data source, as a file the user can reuse (`sourced validate FILE`): the demo itself
     // reads it back the way the CLI does.
-    const dataSourceFile = join(this.folder, DEMO_SOURCE_FILE);
+    const dataSourceFile = this.options.source ?? join(this.folder, DEMO_SOURCE_FILE);
     writeFileSync(
       dataSourceFile,
       `${JSON.stringify(

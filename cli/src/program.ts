@@ -69,7 +69,7 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
     // The config file's flag; the others come from the configuration schema (serveCommand.ts).
     .option('--config <FILE>', 'the config file, JSON or YAML (env: SOURCED_CONFIG)')
     .description(
-      `Runs the daemon: the gRPC services DataSourceService and PluginService. Settings come from, in increasing precedence: defaults, the config file (--config or $SOURCED_CONFIG; JSON or YAML), SOURCED_* environment variables, flags (README "Configuration" lists every option). It logs JSON lines on stderr, stops on SIGTERM/SIGINT (draining calls) and re-reads its TLS files on SIGHUP.`,
+      `Runs the daemon: the gRPC services DataSourceService and PluginService. Settings come from, in increasing precedence: defaults, the config file (--config or $SOURCED_CONFIG; JSON or YAML), SOURCED_* environment variables, flags (docs/configuration.md lists every option). It logs JSON lines on stderr, stops on SIGTERM/SIGINT (draining calls) and re-reads its TLS files on SIGHUP.`,
     )
     .addHelpText(
       'after',
@@ -306,12 +306,17 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
     )
     .option('--keep', 'keep the daemon and the database running until Ctrl-C, to try them with grpcurl, buf curl or `sourced discover`')
     .addOption(new Option('--port <N>', "the daemon's port (default: a free one)").argParser(o.port))
+    .option('--source <FILE>', 'also write the data source file to FILE (kept after the demo), for `sourced validate FILE` and the other commands')
     .option('--json', 'print one JSON summary instead of the report')
     .option('-v, --verbose', "the daemon's log on stderr (default: a file in the demo's folder)")
     .addHelpText(
       'after',
       epilogue(
-        ['sourced demo', 'sourced demo --keep --port 50051', 'sourced demo --json | jq .ok    # npm run --silent demo -- --json, from the repository'],
+        [
+          'sourced demo',
+          'sourced demo --keep --port 50051 --source demo-shop.json',
+          'sourced demo --json | jq .ok    # npm run --silent demo -- --json, from the repository',
+        ],
         'Exit codes: 0 the database validated and discovery found everything seeded, 1 otherwise,\n2 bad input, 4 the demo could not start, 130 interrupted.',
       ),
     )
