@@ -262,6 +262,7 @@ describe('envelope encryption through the daemon', () => {
     expect(Object.fromEntries(records.filter((r) => r.keyProviders?.length).map((r) => [r.id, r.keyProviders]))).toEqual({
       'builtin-secrets': ['local'],
       aws: ['aws-kms'],
+      azure: ['azure-kv-keys'],
       'remote-keys': ['remote-test', 'recording'],
     });
   });
