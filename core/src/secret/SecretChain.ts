@@ -4,7 +4,7 @@ import { describeError, InputError, NotAllowedError, SourcedError, throwIfAborte
 import { noopLogger, type Logger } from '../logging/Logger';
 import { sourcedInstruments, type SourcedInstruments } from '../telemetry/metrics';
 import { withSpan } from '../telemetry/withSpan';
-import { matchesAnyGlob } from '../util/glob';
+import { chainLinks } from './chainLinks';
 import {
   DEFAULT_CHAIN_ORDER,
   DEFAULT_SECRET_POLICY,
@@ -13,9 +13,7 @@ import {
   type CallKeyOptions,
   type CallSecrets,
   type ChainAttempt,
-  type PlannedKey,
   type ChainLink,
-  type PlannedReference,
   type ResolvedSecret,
   type SecretAccess,
   type SecretChainOptions,
@@ -23,27 +21,16 @@ import {
   type SecretPolicy,
   type SecretRequest,
 } from './chainTypes';
-import { credentialRequests, pemPaths } from './credentialRequests';
 import { EnvelopeKeys } from './EnvelopeKeys';
-import { looksLikeEnvelope, parseEnvelope } from './envelope';
-import { fileSettingRefused, isNeverReadable, pathFormProblem } from './filePolicy';
 import { pickJsonPath } from './jsonPath';
+import { ReferencePolicy } from './ReferencePolicy';
 import { Secret } from './Secret';
 import { SecretCache } from './SecretCache';
 import { parseSecretReference, type SecretProvider, type SecretProviderContext, type SecretReference } from './SecretProvider';
 
 export * from './chainTypes';
 export { bindingField } from './EnvelopeKeys';
-
-/** One link of a request's chain, as the chain would try it. */
-type Link =
-  | { kind: 'inline'; secret: Secret; where: string }
-  | { kind: 'reference'; text: string; field: string; where?: string }
-  | { kind: 'encrypted'; envelope: string; field: string; where: string }
-  | { kind: 'dynamic'; name: string }
-  | { kind: 'unusable'; where: string; outcome: string };
-
-const REFERENCE_PATTERN = /^[a-z][a-z0-9+.-]*:\/\/./i;
+export { dynamicVariable } from './chainLinks';
 
 /**
  * Resolves secrets through an ordered chain (the order is configurable; by default):
@@ -68,6 +55,7 @@ export class SecretChain {
   private readonly logger: Logger;
   private readonly instruments: SourcedInstruments;
   private readonly keys: EnvelopeKeys;
+  private readonly references: ReferencePolicy;
 
   constructor(options: SecretChainOptions) {
     for (const provider of options.providers) {
@@ -81,6 +69,7 @@ export class SecretChain {
     }
     this.policy = options.policy ?? DEFAULT_SECRET_POLICY;
     this.order = options.order ?? DEFAULT_CHAIN_ORDER;
+    this.references = new ReferencePolicy(this.policy, this.order, (scheme) => this.providers.has(scheme));
     this.cache = new SecretCache({
       ttlMs: options.cacheTtlMs ?? 5 * 60_000,
       staleIfErrorMs: options.staleIfErrorMs ?? 0,
@@ -117,54 +106,7 @@ export class SecretChain {
    * only a fallback is left out. Returns what RBAC must grant: see {@link SecretAccess}.
    */
   checkPolicy(source: DataSource): SecretAccess {
-    const required: PlannedReference[] = [];
-    const fallbacks: PlannedReference[] = [];
-    const keys: PlannedKey[] = [];
-    for (const { envelope, field } of EnvelopeKeys.envelopesIn(source)) {
-      try {
-        const header = parseEnvelope(envelope, field);
-        keys.push({ key: `${header.keyProvider}:${header.keyId}`, field });
-      } catch {
-        // Reported when the chain opens it (the credentials check of a validation).
-      }
-    }
-    const seen = new Set<string>();
-    const add = (list: PlannedReference[], item: PlannedReference) => {
-      const key = `${item.reference}\u0000${item.field}`;
-      if (!seen.has(key)) list.push(item);
-      seen.add(key);
-    };
-    for (const { ref, field } of this.referencesIn(source)) {
-      this.assertAllowed(ref, field);
-      add(required, { reference: ref.uri, field });
-    }
-    for (const { path, field } of pemPaths(source)) {
-      const reference = `file://${path}`;
-      if (!this.permits(reference, GRANT_ALL)) throw fileSettingRefused(field);
-      add(required, { reference, field });
-    }
-    for (const request of credentialRequests(source)) {
-      const links = this.links(request);
-      links.forEach((link, index) => {
-        if (link.kind !== 'dynamic') return;
-        const planned = { reference: `env://${link.name}`, field: 'data_source.id' };
-        // The first usable link is tried for sure: it is required. A later one is a fallback.
-        const first = links.findIndex((l) => l.kind !== 'unusable') === index;
-        if (first) {
-          if (!this.permits(planned.reference, GRANT_ALL)) {
-            throw new NotAllowedError(
-              'SECRET_REFERENCE_NOT_ALLOWED',
-              `${planned.field}: the only way to the ${request.label} is ${planned.reference} (named after the data source's id), which the daemon's secret policy does not allow; give ${request.field} as an inline value or an allowed reference (allowed: ${this.policy.allowedReferences.join(', ') || '(none)'})`,
-              { metadata: { field: planned.field } },
-            );
-          }
-          add(required, planned);
-        } else if (this.permits(planned.reference, GRANT_ALL)) {
-          add(fallbacks, planned);
-        }
-      });
-    }
-    return keys.length ? { required, fallbacks, keys } : { required, fallbacks };
+    return this.references.plan(source);
   }
 
   /** This chain under one call's grants; the daemon hands it to the call's connector and token providers. */
@@ -190,75 +132,6 @@ export class SecretChain {
     return this.keys.reencrypt(...args);
   }
 
-  private referencesIn(source: DataSource): { ref: SecretReference; field: string }[] {
-    const out: { ref: SecretReference; field: string }[] = [];
-    // Each input names its field (normalizeDataSource sets it: data_source.credentials.password, ...).
-    const inputs: (SecretInput | undefined)[] = [
-      source.password,
-      source.ssl.key,
-      source.cloud.awsAccessKeyId,
-      source.cloud.awsSecretAccessKey,
-      source.cloud.azureClientSecret,
-    ];
-    for (const input of inputs) {
-      if (input?.kind === 'reference') out.push({ ref: parseSecretReference(input.reference) as SecretReference, field: input.field });
-    }
-    const candidates: [string | undefined, string][] = [
-      [source.ssl.ca, 'data_source.ssl_config.ca'],
-      [source.ssl.cert, 'data_source.ssl_config.cert'],
-    ];
-    for (const bag of [
-      [source.connectionProperties, 'connection_properties'],
-      [source.additionalProperties, 'additional_properties'],
-    ] as const) {
-      for (const [key, value] of Object.entries(bag[0])) if (typeof value === 'string') candidates.push([value, `data_source.${bag[1]}.${key}`]);
-    }
-    for (const [value, field] of candidates) {
-      // A value is a reference when its scheme has a provider (an https endpoint is not).
-      if (typeof value === 'string' && REFERENCE_PATTERN.test(value) && !value.includes('-----BEGIN')) {
-        const ref = parseSecretReference(value);
-        if (ref && this.providers.has(ref.scheme)) out.push({ ref, field });
-      }
-    }
-    return out;
-  }
-
-  /**
-   * The links of a request's chain in the configured order, without trying any: what
-   * {@link resolve} walks and {@link checkPolicy} plans from.
-   */
-  private links(request: SecretRequest): Link[] {
-    const { input, source } = request;
-    const out: Link[] = [];
-    for (const link of request.fallbacks === false ? (['reference'] as const) : this.order) {
-      switch (link) {
-        case 'reference':
-          if (input?.kind === 'inline') out.push({ kind: 'inline', secret: input.value, where: 'inline' });
-          else if (input?.kind === 'reference') out.push({ kind: 'reference', text: input.reference, field: input.field });
-          else if (input?.kind === 'encrypted') out.push({ kind: 'encrypted', envelope: input.envelope, field: input.field, where: 'encrypted' });
-          break;
-        case 'connection_properties':
-        case 'additional_properties': {
-          const bag = link === 'connection_properties' ? source.connectionProperties : source.additionalProperties;
-          for (const key of request.propertyKeys) {
-            const value = bag[key];
-            if (value === undefined || value === null) continue;
-            const where = `${link}.${key}`;
-            if (typeof value !== 'string') out.push({ kind: 'unusable', where, outcome: 'is not a string' });
-            else if (looksLikeEnvelope(value)) out.push({ kind: 'encrypted', envelope: value, field: `data_source.${where}`, where });
-            else if (parseSecretReference(value)) out.push({ kind: 'reference', text: value, field: `data_source.${where}`, where });
-            else out.push({ kind: 'inline', secret: new Secret(value, where), where });
-          }
-          break;
-        }
-        case 'dynamic':
-          if (this.policy.dynamicStrategies && source.id) out.push({ kind: 'dynamic', name: dynamicVariable(source.id, request.label) });
-          break;
-      }
-    }
-    return out;
-  }
-
   /**
    * Resolves a secret; throws SecretResolutionError listing every link tried, or
    * NotAllowedError for a refused reference. Every link passes the policy and `grant` (the
@@ -277,7 +150,7 @@ export class SecretChain {
         stale: flags.stale,
         durationMs: performance.now() - started,
       });
-      for (const link of this.links(request)) {
+      for (const link of chainLinks(request, this.order, this.policy)) {
         if (link.kind === 'inline') return done(link.secret, link.where);
         if (link.kind === 'encrypted') {
           // An envelope given is the answer: a bad one fails the look-up with its own error, never falls through.
@@ -294,7 +167,7 @@ export class SecretChain {
         } else {
           const where = `env:${link.name}`;
           const reference = `env://${link.name}`;
-          if (!this.permits(reference, GRANT_ALL)) {
+          if (!this.references.permits(reference, GRANT_ALL)) {
             attempts.push({ link: where, outcome: `not tried: the daemon's secret policy does not allow ${reference}` });
           } else if (!grant(reference)) {
             attempts.push({ link: where, outcome: `not tried: the caller's roles do not grant ${reference}` });
@@ -329,54 +202,6 @@ export class SecretChain {
     return outcome.secret;
   }
 
-  /**
-   * Throws unless the policy allows a reference (and `grant`, the caller's grants): an
-   * InputError for a `file://` reference that is not a normalised absolute path, a
-   * NotAllowedError for one the policy refuses (and for /proc, /sys and /dev, always) or the
-   * caller is not granted.
-   */
-  private assertAllowed(ref: SecretReference, field: string, grant: SecretGrant = GRANT_ALL): void {
-    if (ref.scheme === 'file') {
-      const problem = pathFormProblem(ref.target);
-      if (problem !== undefined) {
-        throw new InputError(
-          [
-            {
-              field,
-              description: `${ref.uri} ${problem}; a file:// reference must be a normalised absolute path (file:///run/secrets/pg), with no '.', '..', empty segment or percent escape`,
-            },
-          ],
-          { reason: 'SECRET_REFERENCE_INVALID', metadata: { field } },
-        );
-      }
-      if (isNeverReadable(ref.target)) {
-        throw new NotAllowedError('SECRET_REFERENCE_NOT_ALLOWED', `${field}: the daemon never reads files under /proc, /sys or /dev (${ref.uri})`, {
-          metadata: { field },
-        });
-      }
-    }
-    if (!matchesAnyGlob(ref.uri, this.policy.allowedReferences)) {
-      throw new NotAllowedError(
-        'SECRET_REFERENCE_NOT_ALLOWED',
-        `${field}: the daemon's secret policy does not allow ${ref.uri}; allowed: ${this.policy.allowedReferences.join(', ') || '(none)'}`,
-        { metadata: { field } },
-      );
-    }
-    if (!grant(ref.uri)) {
-      throw new NotAllowedError('MISSING_GRANT', `${field}: the caller's roles do not grant the secret ${ref.uri}`, {
-        metadata: { field, grant: 'secret', value: ref.uri },
-      });
-    }
-  }
-
-  /** Whether a reference (without fragment) passes the policy and `grant`, for links that are skipped rather than refused. */
-  private permits(reference: string, grant: SecretGrant): boolean {
-    const ref = parseSecretReference(reference);
-    if (!ref) return false;
-    if (ref.scheme === 'file' && (pathFormProblem(ref.target) !== undefined || isNeverReadable(ref.target))) return false;
-    return matchesAnyGlob(ref.uri, this.policy.allowedReferences) && grant(ref.uri);
-  }
-
   private async tryReference(
     text: string,
     field: string,
@@ -388,7 +213,7 @@ export class SecretChain {
   ): Promise<{ secret?: Secret; link: string; why: string; reason?: string; cached: boolean; stale?: boolean }> {
     const ref = parseSecretReference(text) as SecretReference;
     const link = ref.uri;
-    this.assertAllowed(ref, field, grant);
+    this.references.assertAllowed(ref, field, grant);
     const provider = this.providers.get(ref.scheme);
     if (!provider) {
       return { link, why: `no provider for scheme "${ref.scheme}" (loaded: ${this.schemes().join(', ')})`, cached: false };
@@ -449,7 +274,7 @@ export class SecretChain {
     return {
       signal,
       source,
-      permits: (reference) => this.permits(reference, grant),
+      permits: (reference) => this.references.permits(reference, grant),
       logger: this.logger.child({ secret_provider: provider.id }),
       resolveSecret: async (input) => {
         if (input.kind === 'inline') return input.value;
@@ -471,9 +296,4 @@ export class SecretChain {
     if (!ref.fragment) return secret;
     return new Secret(pickJsonPath(secret.reveal(), ref.fragment, ref.uri), `${ref.uri}#${ref.fragment}`);
   }
-}
-
-/** The environment variable the dynamic link reads for a data source id and a secret label. */
-export function dynamicVariable(id: string, label: string): string {
-  return `SOURCED_SECRET_${id}_${label}`.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
 }
