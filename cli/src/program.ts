@@ -7,6 +7,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { AuditVerifyOptions } from './audit';
 import type { DemoOptions } from './demo';
+import type { PluginInitOptions } from './pluginInit';
 import { EXIT_CODES, UsageError } from './errors';
 import * as o from './options';
 
@@ -37,6 +38,7 @@ const commands = {
   serve: lazy(() => require('./serveCommand') as typeof import('./serveCommand')),
   audit: lazy(() => require('./audit') as typeof import('./audit')),
   demo: lazy(() => require('./demo') as typeof import('./demo')),
+  pluginInit: lazy(() => require('./pluginInit') as typeof import('./pluginInit')),
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -322,6 +324,30 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
     )
     .showHelpAfterError('(sourced demo --help lists its options)')
     .action(async (options: DemoOptions) => setExitCode(await commands.demo().runDemo(options)));
+
+  const plugin = program
+    .command('plugin')
+    .summary('write a plugin package (a connector or a secret provider)')
+    .description('Tools for plugin authors (docs/plugins.md).')
+    .helpCommand('help [COMMAND]', 'show the help of a command (as sourced plugin COMMAND --help)');
+  plugin
+    .command('init')
+    .argument('<NAME>', 'the npm package name, for example sourced-plugin-duckdb (the plugin id drops the sourced-plugin- prefix)')
+    .summary('write a plugin package that passes the conformance kit from its first npm test')
+    .description(
+      'Writes a plugin package: package.json (the plugin SDK by version range), tsconfig, the plugin with every capability stubbed and documented, the conformance kit wired into vitest, a fixture and a README. A connector reads a toy JSON database until you put your driver in; a secret provider reads a JSON file. Nothing is installed.',
+    )
+    .addOption(new Option('--kind <KIND>', 'what the plugin provides').choices(['connector', 'secret-provider']).default('connector'))
+    .option('--dir <DIR>', 'the folder to write, new or empty (default: ./ID)')
+    .addHelpText(
+      'after',
+      epilogue(
+        ['sourced plugin init sourced-plugin-duckdb', 'sourced plugin init sourced-plugin-keeper --kind secret-provider --dir ./keeper'],
+        'Exit codes: 0 written, 2 bad input (a name that is no npm name or plugin id, a folder that is not empty).',
+      ),
+    )
+    .showHelpAfterError('(sourced plugin init --help lists its options)')
+    .action((name: string, options: PluginInitOptions) => setExitCode(commands.pluginInit().runPluginInit(name, options)));
 
   program
     .command('help')
