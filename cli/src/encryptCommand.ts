@@ -57,8 +57,9 @@ async function readValue(): Promise<string> {
 function prompt(question: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const stdin = process.stdin;
-    process.stderr.write(question);
+    // Echo goes off before the question shows, so nothing typed after it is ever echoed.
     stdin.setRawMode(true);
+    process.stderr.write(question);
     stdin.resume();
     let text = '';
     const done = (error?: Error) => {
