@@ -1,9 +1,9 @@
-import type { Document } from 'bson';
+import { EJSON, type Document } from 'bson';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { DiscoverDataSourceResponse } from '@sourced/api';
 import { CollectionKind, DiscoveryStrategy, type Collection, type DiscoveryFilter, type InferredField } from '@sourced/api';
 import { HOLD_SAMPLE_SIZE, METRICS, mongoFixture, SHOP, VISIBLE_COLLECTIONS } from './fixtures/mongodb/fixture';
-import type { CollectionSpec } from './harness/mongo/dataset';
+import type { CollectionSpec, IndexSpec } from './harness/mongo/dataset';
 import { runPipeline } from './harness/mongo/pipeline';
 import { mongoSource, peakSamplingOps } from './harness/mongo/sources';
 import { freePort } from './harness/ports';
@@ -141,16 +141,31 @@ describe('MongoDB discovery', () => {
     const indexes = [...(s.type === 'collection' ? [{ name: '_id_', key: { _id: 1 } }] : []), ...(s.indexes ?? [])];
     const sorted = <T extends { name: string }>(xs: T[]) => [...xs].sort((a, b) => (a.name < b.name ? -1 : 1));
     expect(
-      sorted(c.indexes).map((i) => ({ ...i, keys: JSON.parse(i.keys), partialFilter: i.partialFilter ? JSON.parse(i.partialFilter) : undefined })),
+      sorted(c.indexes).map((i) => ({
+        ...i,
+        keys: JSON.parse(i.keys),
+        partialFilter: i.partialFilter ? JSON.parse(i.partialFilter) : undefined,
+        options: JSON.parse(i.options) as unknown,
+      })),
     ).toEqual(
-      sorted(indexes).map((i) => ({
-        name: i.name,
-        keys: i.key,
-        unique: i.unique ?? false,
-        sparse: i.sparse ?? false,
-        expireAfterSeconds: i.expireAfterSeconds ?? 0,
-        partialFilter: i.partialFilterExpression,
-        hidden: i.hidden ?? false,
+      sorted(indexes).map(({ name, key, ...options }: IndexSpec) => ({
+        name,
+        keys: key,
+        unique: options.unique ?? false,
+        sparse: options.sparse ?? false,
+        expireAfterSeconds: options.expireAfterSeconds ?? 0,
+        partialFilter: options.partialFilterExpression,
+        hidden: options.hidden ?? false,
+        // The fixture has no text, wildcard, 2dsphere or collated index (mongodb.catalog.oracle.test.ts has).
+        weights: '',
+        defaultLanguage: '',
+        languageOverride: '',
+        textIndexVersion: 0,
+        wildcardProjection: '',
+        sphereIndexVersion: 0,
+        collation: '',
+        // Every option as listIndexes gives it: all but the name and key.
+        options: JSON.parse(EJSON.stringify(options, { relaxed: true })) as unknown,
       })),
     );
   });

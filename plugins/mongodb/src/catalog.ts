@@ -10,15 +10,10 @@
  * discovery set one), and sampling the smaller of its own limit and that one.
  */
 import {
-  AbortedError,
-  abortedErrorFrom,
   describeError,
   mapWithConcurrency,
   SchemaInferrer,
-  SourcedError,
-  UnavailableError,
   type CollectionEntity,
-  type CollectionIndexEntity,
   type CollectionKind,
   type CompiledFilter,
   type InferredSchema,
@@ -28,9 +23,13 @@ import {
   type SamplingOptions,
   type SchemaEntity,
 } from '@sourced/core';
-import { BSON, type CollectionInfo, type Db, type Document, type MongoClient } from 'mongodb';
+import type { CollectionInfo, Db, Document, MongoClient } from 'mongodb';
 import { classifyBsonValue } from './bsonTypes';
-import { ErrorCode, isConnectionError, serverCode } from './mongoErrors';
+import { readIndexes } from './catalogIndexes';
+import { codes, read, timeLimit, toJson, type CatalogLimits } from './catalogRead';
+import { ErrorCode, serverCode } from './mongoErrors';
+
+export type { CatalogLimits } from './catalogRead';
 
 /** MongoDB's own databases, left out unless the filter includes system schemas. */
 export const SYSTEM_DATABASES = ['admin', 'config', 'local'];
@@ -42,22 +41,6 @@ const KINDS: Record<string, CollectionKind> = { collection: 'COLLECTION', view: 
 
 /** UTF-8 byte order, as core's compareRelationKeys orders each part of a key. */
 const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
-const toJson = (value: unknown) => BSON.EJSON.stringify(value, { relaxed: true });
-
-/**
- * Server-side limits of the catalog commands, `maxTimeMS` of each command (the strategy's
- * statement time limit; undefined sends none), and their scope: `database`, the data source's
- * (the endpoint's `database`). With one named, the catalog is that database only; with none,
- * every database the user may list but MongoDB's own (unless the filter includes them).
- */
-export interface CatalogLimits {
-  maxTimeMS?: number;
-  database?: string;
-}
-
-/** The `maxTimeMS` field of a command document, when there is a limit. */
-const timeLimit = (limits: CatalogLimits): { maxTimeMS?: number } =>
-  limits.maxTimeMS !== undefined && limits.maxTimeMS > 0 ? { maxTimeMS: limits.maxTimeMS } : {};
 
 /**
  * The database part of a filter as a listDatabases filter: the named database (an exact name,
@@ -255,6 +238,7 @@ async function describeCollection(
     if (Array.isArray(options.pipeline)) entity.pipeline = toJson(options.pipeline);
   }
   if (kind === 'TIMESERIES' && options.timeseries) entity.timeseries = toJson(options.timeseries);
+  applyOptions(entity, options);
   const ns = { database: c.db, collection: info.name };
   if (kind !== 'VIEW') {
     entity.indexes = await readIndexes(db, info.name, signal, logger.child(ns), limits);
@@ -264,38 +248,19 @@ async function describeCollection(
   return entity;
 }
 
-async function readIndexes(db: Db, name: string, signal: AbortSignal, logger: Logger, limits: CatalogLimits): Promise<CollectionIndexEntity[]> {
-  let rows: Document[];
-  try {
-    // `signal` is honoured by every cursor, though ListIndexesOptions does not declare it.
-    rows = await read(
-      'indexes',
-      signal,
-      () =>
-        db
-          .collection(name)
-          .listIndexes({ signal, ...timeLimit(limits) } as object)
-          .toArray() as Promise<Document[]>, // index specifications (the driver types them any)
-      codes(ErrorCode.Unauthorized, ErrorCode.NamespaceNotFound),
-    );
-  } catch (error) {
-    const code = serverCode(error);
-    if (code !== ErrorCode.Unauthorized && code !== ErrorCode.NamespaceNotFound) throw error;
-    logger.info('indexes not listed', { reason: code === ErrorCode.Unauthorized ? 'no listIndexes privilege' : 'collection dropped' });
-    return [];
-  }
-  return rows.map((i) => {
-    const index: CollectionIndexEntity = {
-      name: String(i.name),
-      keys: toJson(i.key),
-      unique: i.unique === true,
-      sparse: i.sparse === true,
-      expireAfterSeconds: i.expireAfterSeconds === undefined ? 0 : Number(i.expireAfterSeconds),
-      hidden: i.hidden === true,
-    };
-    if (i.partialFilterExpression) index.partialFilter = toJson(i.partialFilterExpression);
-    return index;
-  });
+/**
+ * What listCollections says of a collection's options: its validator (a `$jsonSchema` or
+ * query document) with the validation level and action as they were set (the server lists
+ * them only then), whether it is clustered (`clusteredIndex`), and every option as one
+ * document (capped size and max, time-series, expireAfterSeconds, collation, a view's
+ * source and pipeline, ...), so nothing the server said is lost.
+ */
+function applyOptions(entity: CollectionEntity, options: Document): void {
+  if (options.validator !== undefined) entity.validator = toJson(options.validator);
+  if (typeof options.validationLevel === 'string') entity.validationLevel = options.validationLevel;
+  if (typeof options.validationAction === 'string') entity.validationAction = options.validationAction;
+  entity.clustered = options.clusteredIndex !== undefined && options.clusteredIndex !== false;
+  entity.options = toJson(options);
 }
 
 /** The `count` command without a query: the collection's metadata count, no scan (what estimatedDocumentCount sends). */
@@ -364,47 +329,4 @@ async function sampleSchema(
     return undefined;
   }
   return inferrer.result();
-}
-
-/** Server error codes a caller handles itself. */
-const codes =
-  (...handled: number[]) =>
-  (code: number) =>
-    handled.includes(code);
-
-/**
- * Runs one catalog read and turns its failure into a semantic error: cancellation as
- * `AbortedError`, a lost connection as `UnavailableError` (CONNECTION_LOST, so the engine
- * may fail over), the statement time limit as CATALOG_READ_TIMEOUT, anything else as
- * CATALOG_READ_FAILED with the server's code. Other
- * server errors that `handled` accepts pass through unchanged, for the caller to handle.
- */
-async function read<T>(what: string, signal: AbortSignal, run: () => Promise<T>, handled: (code: number) => boolean = () => false): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    if (signal.aborted) throw abortedErrorFrom(signal);
-    if (error instanceof AbortedError || error instanceof SourcedError) throw error;
-    const code = serverCode(error);
-    const metadata: Record<string, string> = { step: what };
-    if (code !== undefined) metadata.code = String(code);
-    if (isConnectionError(error)) {
-      throw new UnavailableError('CONNECTION_LOST', `the connection to MongoDB was lost while reading ${what}: ${describeError(error)}`, {
-        cause: error,
-        metadata,
-      });
-    }
-    if (code !== undefined && handled(code)) throw error;
-    if (code === ErrorCode.MaxTimeMSExpired) {
-      throw new SourcedError('CATALOG_READ_TIMEOUT', `reading ${what} from MongoDB took longer than the statement time limit: ${describeError(error)}`, {
-        cause: error,
-        metadata,
-      });
-    }
-    throw new SourcedError(
-      'CATALOG_READ_FAILED',
-      `reading ${what} from MongoDB failed: ${describeError(error)}${code !== undefined ? ` (code ${code})` : ''}`,
-      { cause: error, metadata },
-    );
-  }
 }

@@ -14,6 +14,7 @@ import { createServer as createTcpServer, type Server, type Socket } from 'node:
 import { createServer as createTlsServer } from 'node:tls';
 import { Binary, Long, ObjectId, Timestamp, type Document } from 'bson';
 import { Grants, type UserDefinition } from './authz';
+import { createCollection, createIndexes, dropCollection, dropDatabase, insertDocuments } from './catalogWrites';
 import type { CollectionSpec, DatabaseSpec, IndexSpec, MongoDataset } from './dataset';
 import { matches } from './match';
 import { CommandError, runPipeline } from './pipeline';
@@ -318,6 +319,22 @@ class StandIn implements MongoStandIn {
         return this.getMore(cmd, request.db);
       case 'killcursors':
         return this.killCursors(cmd, request.db);
+      // Writes that load a catalog fixture through the driver (catalogWrites.ts).
+      case 'create':
+        this.mayWrite(conn, cmd, request.db, 'createCollection');
+        return createCollection(this.options.dataset, request.db, cmd);
+      case 'createindexes':
+        this.mayWrite(conn, cmd, request.db, 'createIndex');
+        return createIndexes(this.options.dataset, request.db, cmd);
+      case 'insert':
+        this.mayWrite(conn, cmd, request.db, 'insert');
+        return insertDocuments(this.options.dataset, request.db, cmd);
+      case 'drop':
+        this.mayWrite(conn, cmd, request.db, 'dropCollection');
+        return dropCollection(this.options.dataset, request.db, cmd);
+      case 'dropdatabase':
+        this.mayWrite(conn, cmd, request.db, 'dropDatabase');
+        return dropDatabase(this.options.dataset, request.db);
       default:
         this.unknownCommands.push(name);
         this.log(`unknown command ${name} on ${request.db}: ${JSON.stringify(Object.keys(cmd))}`);
@@ -486,6 +503,12 @@ class StandIn implements MongoStandIn {
     return this.database(db)?.collections.find((c) => c.name === name);
   }
 
+  /** Refuses a write the user's privileges do not cover (in the stand-in's roles only `root` may write). */
+  private mayWrite(conn: Conn, cmd: Document, db: string, action: string): void {
+    const name = Object.values(cmd)[0];
+    if (!this.grants(conn).can(action, db, typeof name === 'string' ? name : undefined)) throw this.unauthorized(db, cmd);
+  }
+
   private unauthorized(db: string, cmd: Document): CommandError {
     const name = Object.keys(cmd)[0];
     return new CommandError(13, 'Unauthorized', `not authorized on ${db} to execute command { ${name}: ${JSON.stringify(cmd[name])} }`);
@@ -512,7 +535,8 @@ class StandIn implements MongoStandIn {
     const info: Document = { name: c.name, type: c.type, options, info: { readOnly: c.type === 'view' } };
     if (c.type === 'collection') {
       (info.info as Document).uuid = uuidOf(`${db}.${c.name}`);
-      info.idIndex = { v: 2, key: { _id: 1 }, name: '_id_' };
+      // A clustered collection has no separate _id index; one with a collation gives it to its _id index.
+      if (!options.clusteredIndex) info.idIndex = this.idIndex(c);
     }
     return info;
   }
@@ -530,7 +554,18 @@ class StandIn implements MongoStandIn {
 
   private indexes(c: CollectionSpec): IndexSpec[] {
     const own = c.indexes ?? [];
-    return c.type === 'collection' ? [{ name: '_id_', key: { _id: 1 } }, ...own] : own;
+    if (c.type !== 'collection') return own;
+    // listIndexes lists a clustered collection's clustered index as { ..., unique: true, clustered: true }.
+    const clustered = c.options?.clusteredIndex as Document | undefined;
+    const id = clustered ? { name: String(clustered.name), key: clustered.key as Document, unique: true, clustered: true } : this.idIndex(c);
+    const { v: _v, ...idSpec } = id as Document;
+    return [idSpec as IndexSpec, ...own];
+  }
+
+  /** The _id index of a collection, with the collection's collation when it has one. */
+  private idIndex(c: CollectionSpec): Document {
+    const collation = c.options?.collation as Document | undefined;
+    return { v: 2, key: { _id: 1 }, name: '_id_', ...(collation ? { collation } : {}) };
   }
 
   private listIndexes(conn: Conn, cmd: Document, db: string): Document {

@@ -15,13 +15,24 @@ export interface IndexSpec {
   expireAfterSeconds?: number;
   partialFilterExpression?: Document;
   hidden?: boolean;
+  /** Text index: field weights, default_language, language_override, textIndexVersion. */
+  weights?: Document;
+  default_language?: string;
+  language_override?: string;
+  textIndexVersion?: number;
+  /** 2dsphere index version. */
+  '2dsphereIndexVersion'?: number;
+  /** Wildcard index projection. */
+  wildcardProjection?: Document;
+  /** The collation, expanded as mongod lists it (see catalogWrites.ts). */
+  collation?: Document;
 }
 
 /** A collection, view or time-series collection, with createCollection's options. */
 export interface CollectionSpec {
   name: string;
   type: 'collection' | 'view' | 'timeseries';
-  /** createCollection options: `capped`/`size`/`max`, `viewOn`/`pipeline`, `timeseries`. */
+  /** createCollection options: `capped`/`size`/`max`, `viewOn`/`pipeline`, `timeseries`, `validator`, `clusteredIndex`, `collation`, ... */
   options?: Document;
   indexes?: IndexSpec[];
   /** The documents (none for a view: it reads its source). */
