@@ -341,6 +341,24 @@ describe('PostgreSQL catalog objects against the catalog itself', () => {
     expect(expected.find((x) => x.name === 'items_lower')).toMatchObject({ collations: ['POSIX'], operatorClasses: ['text_pattern_ops'] });
   });
 
+  it("gives each column its attribute number, gaps after a dropped column included (information_schema's ordinal_position)", async () => {
+    const rows = await q<{ schema: string; table: string; column: string; attnum: number }>(
+      `SELECT table_schema AS schema, table_name AS table, column_name AS column, ordinal_position::int AS attnum
+       FROM information_schema.columns WHERE table_schema = ANY ($1)
+       UNION ALL -- information_schema has no materialized views
+       SELECT n.nspname, c.relname, a.attname, a.attnum FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE c.relkind = 'm' AND n.nspname = ANY ($1) AND a.attnum > 0 AND NOT a.attisdropped`,
+      [SCHEMAS],
+    );
+    const key = (x: { schema: string; table: string; column: string }) => `${x.schema}.${x.table}.${x.column}`;
+    const expected = Object.fromEntries(rows.map((r) => [key(r), r.attnum]));
+    const actual = Object.fromEntries(
+      relationsOf(withBodies).flatMap((r) => r.columns.map((c) => [key({ schema: r.schema, table: r.name, column: c.name }), c.attributeNumber])),
+    );
+    expect(actual).toEqual(expected);
+    expect(expected['cat.items.serial_no']).toBe(3);
+  });
+
   it('says whether each materialized view is populated, and nothing for other relations', async () => {
     const rows = await q<{ schema: string; name: string; populated: boolean }>(
       `SELECT schemaname AS schema, matviewname AS name, ispopulated AS populated FROM pg_matviews WHERE schemaname = ANY ($1)`,

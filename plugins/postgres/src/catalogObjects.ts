@@ -1,7 +1,7 @@
 /**
  * Relation-level catalog objects of issue 19 (check constraints, triggers, the index details
  * beyond catalog.ts's: INCLUDE columns, per-key order, collation and operator class, comment,
- * validity, constraint) and a materialized view's populated flag. One query per page whatever
+ * validity, constraint), a materialized view's populated flag and each column's attnum. One query per page whatever
  * its size: the page's relations travel as two arrays (schemas, names), are resolved to oids
  * once, and every object comes back aggregated per relation as JSON. Needs PostgreSQL 12+.
  */
@@ -35,6 +35,8 @@ WITH rel AS (
 )
 SELECT r.schema, r.name,
   CASE WHEN r.relkind = 'm' THEN r.relispopulated END AS populated,
+  (SELECT json_object_agg(a.attname, a.attnum) FROM pg_catalog.pg_attribute a
+   WHERE a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped) AS attnums,
   (SELECT json_agg(json_build_object(
       'name', con.conname,
       'expression', pg_catalog.pg_get_expr(con.conbin, con.conrelid),
@@ -128,6 +130,8 @@ interface RelationObjectsRow {
   schema: string;
   name: string;
   populated: boolean | null;
+  /** Column name to attnum. */
+  attnums: Record<string, number> | null;
   checks: CheckJson[] | null;
   triggers: TriggerJson[] | null;
   indexes: IndexJson[] | null;
@@ -214,7 +218,7 @@ function addIndexDetails(relation: RelationEntity, i: IndexJson): void {
 /**
  * Reads the relation-level objects of a page's relations with one query and adds them to the
  * relations in place: checks and triggers (empty lists when none), the index details, populated
- * for materialized views. A relation dropped since the page was read keeps what it had.
+ * for materialized views, the columns' attribute numbers (attnum, gaps where columns were dropped). A relation dropped since the page was read keeps what it had.
  */
 export async function addRelationObjects(client: Client, relations: RelationEntity[], signal: AbortSignal): Promise<RelationEntity[]> {
   if (relations.length === 0) return relations;
@@ -228,6 +232,7 @@ export async function addRelationObjects(client: Client, relations: RelationEnti
     relation.checkConstraints = (row.checks ?? []).map(toCheck);
     relation.triggers = (row.triggers ?? []).map(toTrigger);
     if (row.populated !== null) relation.populated = row.populated;
+    for (const column of relation.columns) column.attributeNumber = row.attnums?.[column.name];
     for (const i of row.indexes ?? []) addIndexDetails(relation, i);
   }
   return relations;
