@@ -6,8 +6,8 @@
  *
  * @packageDocumentation
  */
-export { collect, expectFailure, richStatusOf, spansText, startTestDaemon } from './startTestDaemon';
-export type { CallOptions, TestDaemon, TestDaemonOptions } from './startTestDaemon';
+export { collect, expectFailure, previewOf, profileOf, richStatusOf, spansText, startTestDaemon } from './startTestDaemon';
+export type { CallOptions, PreviewResult, ProfileResult, TestDaemon, TestDaemonOptions } from './startTestDaemon';
 export {
   describeConnectorConformance,
   describeSecretProviderConformance,

@@ -7,10 +7,15 @@ import {
   DataSourceServiceClient,
   type DiscoverDataSourceRequest,
   type DiscoverDataSourceResponse,
+  type PreviewTableRequest,
+  type PreviewTableResponse,
+  type ProfileTableRequest,
+  type ProfileTableResponse,
   type ValidateDataSourceRequest,
   type ValidateDataSourceResponse,
 } from '@sourced/api';
-import { DiscoveryStrategy, PluginServiceClient, type ListPluginsResponse, type Plugin } from '@sourced/api';
+import { DiscoveryStrategy, PluginServiceClient, ProfileMode, type ListPluginsResponse, type Plugin } from '@sourced/api';
+import type { Cell as PreviewCell, ColumnProfile as ProfiledColumn, PreviewHeader, PreviewSummary, ProfileHeader, ProfileSummary } from '@sourced/api';
 
 /** What {@link startTestDaemon} starts. */
 export interface TestDaemonOptions {
@@ -60,6 +65,24 @@ export interface TestDaemon {
   discover(request: Partial<DiscoverDataSourceRequest>, options?: CallOptions): Promise<DiscoverDataSourceResponse[]>;
   /** Starts a discovery and hands back the stream (to read part of it, or cancel it). */
   discoverStream(request: Partial<DiscoverDataSourceRequest>, options?: CallOptions): ClientReadableStream<DiscoverDataSourceResponse>;
+  /**
+   * Runs a preview (`PreviewTable`) to its end and returns its events: a header, rows, a
+   * summary (read them with {@link previewOf}); rejects with the call's `ServiceError`.
+   * Defaults: every column, 10 rows, the daemon's default strategy. Since SDK 1.4.
+   *
+   * ```ts
+   * const { columns, rows } = previewOf(await t.preview({ dataSource, table: { schema: 'main', name: 'orders' }, limit: 5 }));
+   * ```
+   */
+  preview(request: Partial<PreviewTableRequest>, options?: CallOptions): Promise<PreviewTableResponse[]>;
+  /**
+   * Runs a profile (`ProfileTable`) to its end and returns its events: a header, one event per
+   * column, a summary (read them with {@link profileOf}); rejects with the call's
+   * `ServiceError`. Defaults: every column, STATISTICS mode (pass `mode:
+   * ProfileModeEnum.PROFILE_MODE_SAMPLE` and `sampleRows` for a sample), the daemon's default
+   * limits. Since SDK 1.4.
+   */
+  profile(request: Partial<ProfileTableRequest>, options?: CallOptions): Promise<ProfileTableResponse[]>;
   /** `ListPlugins`: every plugin the daemon tried to load, with its state and load error. */
   listPlugins(): Promise<Plugin[]>;
   /** Everything the daemon emitted so far (logs and spans) as one text, for leak checks. */
@@ -119,6 +142,30 @@ export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<
     validate: (request, o) => collect(dataSources.validateDataSource({ checkTimeoutMs: 0, ...request }, o?.metadata ?? new Metadata(), callOptions(o))),
     discover: (request, o) => collect(discoverStream(request, o)),
     discoverStream,
+    preview: (request, o) =>
+      collect(
+        dataSources.previewTable(
+          { columns: [], limit: 10, strategy: DiscoveryStrategy.DISCOVERY_STRATEGY_UNSPECIFIED, ...request },
+          o?.metadata ?? new Metadata(),
+          callOptions(o),
+        ),
+      ),
+    profile: (request, o) =>
+      collect(
+        dataSources.profileTable(
+          {
+            columns: [],
+            mode: ProfileMode.PROFILE_MODE_STATISTICS,
+            sampleRows: 0,
+            mostCommonLimit: 0,
+            histogramBuckets: 0,
+            strategy: DiscoveryStrategy.DISCOVERY_STRATEGY_UNSPECIFIED,
+            ...request,
+          },
+          o?.metadata ?? new Metadata(),
+          callOptions(o),
+        ),
+      ),
     listPlugins: () =>
       new Promise<Plugin[]>((resolve, reject) =>
         // grpc-js hands the callback no response when the call failed, whatever the generated type says.
@@ -160,4 +207,50 @@ export async function expectFailure(call: Promise<unknown>): Promise<ServiceErro
 /** Spans as text: names, attributes, events and statuses, as an exporter would send them. */
 export function spansText(spans: readonly ReadableSpan[]): string {
   return JSON.stringify(spans.map((s) => [s.name, s.attributes, s.events, s.status, s.links]));
+}
+
+/** A preview's events read as a whole, by {@link previewOf}. */
+export interface PreviewResult {
+  /** The header: the table as the source resolved it, its columns with their types, the endpoint read (undefined when the stream had none). */
+  header?: PreviewHeader;
+  /** The previewed columns' names, in order (the header's). */
+  columns: string[];
+  /** The rows, each one cell per column, in the order the connector read them (rows events joined). */
+  rows: PreviewCell[][];
+  /** The closing summary (rows sent, truncated, masked columns); undefined when the stream had none. */
+  summary?: PreviewSummary;
+}
+
+/** Reads a preview's events (what {@link TestDaemon.preview} returns) as a header, rows of cells and a summary. Since SDK 1.4. */
+export function previewOf(events: readonly PreviewTableResponse[]): PreviewResult {
+  const out: PreviewResult = { columns: [], rows: [] };
+  for (const e of events) {
+    if (e.event?.$case === 'header') {
+      out.header = e.event.value;
+      out.columns = e.event.value.columns.map((c) => c.name);
+    } else if (e.event?.$case === 'rows') out.rows.push(...e.event.value.rows.map((r) => r.cells));
+    else if (e.event?.$case === 'summary') out.summary = e.event.value;
+  }
+  return out;
+}
+
+/** A profile's events read as a whole, by {@link profileOf}. */
+export interface ProfileResult {
+  /** The table's figures (mode, row count and how it was obtained, sample size and method); undefined when the stream had none. */
+  header?: ProfileHeader;
+  /** Each column's profile, in the order they arrived. */
+  columns: ProfiledColumn[];
+  /** The closing summary (columns profiled, masked columns); undefined when the stream had none. */
+  summary?: ProfileSummary;
+}
+
+/** Reads a profile's events (what {@link TestDaemon.profile} returns) as a header, the columns and a summary. Since SDK 1.4. */
+export function profileOf(events: readonly ProfileTableResponse[]): ProfileResult {
+  const out: ProfileResult = { columns: [] };
+  for (const e of events) {
+    if (e.event?.$case === 'header') out.header = e.event.value;
+    else if (e.event?.$case === 'column') out.columns.push(e.event.value);
+    else if (e.event?.$case === 'summary') out.summary = e.event.value;
+  }
+  return out;
 }

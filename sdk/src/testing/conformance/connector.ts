@@ -14,7 +14,8 @@ import type {
 import { DiscoveryStrategy, ProfileMode } from '@sourced/api';
 import { PluginState } from '@sourced/api';
 import { collect, richStatusOf, startTestDaemon, type TestDaemon } from '../startTestDaemon';
-import { Captured, none, pollUntil, secretLabels, testRegistrar, UPPER_SNAKE_CASE, vitestApi, loadedPlugins } from './shared';
+import { Captured, check, none, pollUntil, RootCause, secretLabels, testRegistrar, UPPER_SNAKE_CASE, vitestApi, loadedPlugins } from './shared';
+import { previewCellProblems, sampleProfileProblems, SAMPLE_REQUEST } from './valueChecks';
 import type { ConformanceSource, ConnectorConformanceOptions } from './types';
 import type { RichStatus } from '@sourced/api';
 import {
@@ -48,8 +49,10 @@ export const CONNECTOR_TESTS = {
   resume: 'a discovery cancelled after its first batch with a cursor, resumed from that cursor, yields every entity exactly once',
   cancelFrees: 'a cancelled discovery frees its connections',
   preview:
-    'with the preview capability: the first entity previews as a header, rows of one cell per column (at most the limit) and a summary; an unknown table is NOT_FOUND (TABLE_NOT_FOUND)',
+    "with the preview capability: the first entity previews as a header, rows of one cell per column (at most the limit), each value in its kind's form and one kind per column, and a summary; an unknown table is NOT_FOUND (TABLE_NOT_FOUND)",
   profile: 'with the profile capability: the first entity profiles (STATISTICS) as a header, one event per named column and a summary that counts them',
+  profileSample:
+    'with the profile capability: the first entity profiles in SAMPLE mode within the requested sample, with sampled figures in range (null shares and frequencies 0..1, most common values in order and within the limit, histogram within its buckets)',
   typeFixture: 'with a type fixture: its preview returns every declared cell, kind and value, row by row and column by column',
   noLeaks: 'no secret appears in any stream event, error status, log line or span',
 } as const;
@@ -86,10 +89,13 @@ export const CONNECTOR_TESTS = {
  * Call it at the top level of a vitest test file (vitest is a peer dependency).
  */
 export function describeConnectorConformance(options: ConnectorConformanceOptions): void {
-  const { describe, expect, beforeAll, afterAll } = vitestApi(options.vitest);
+  const { describe, beforeAll, afterAll } = vitestApi(options.vitest);
+  // The kit's own checks: a failure reads "what: expected X, got Y", without vitest's diff and stack.
+  const expect = check;
   const timeoutMs = options.timeoutMs ?? 30_000;
   const minimum = options.minimumRelations ?? 3;
-  const { test, skip, unknownNames } = testRegistrar(vitestApi(options.vitest), options.knownFailures, timeoutMs);
+  const rootCause = new RootCause();
+  const { test, skip, unknownNames } = testRegistrar(vitestApi(options.vitest), options.knownFailures, timeoutMs, rootCause);
   const T = CONNECTOR_TESTS;
 
   describe(`connector conformance: ${options.type}`, () => {
@@ -183,10 +189,13 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
 
     beforeAll(
       async () => {
-        t = await startTestDaemon({ plugins: [options.plugin], config: options.config });
-        good = await options.source();
-        wrong = options.wrongPassword ? await options.wrongPassword() : undefined;
-        unreachable = await options.unreachable();
+        // A daemon or plugin that cannot start is one root cause, reported once by the first test.
+        t = await rootCause.step('starting the daemon with the plugin', () => startTestDaemon({ plugins: [options.plugin], config: options.config }));
+        if (t) await rootCause.checkPlugins(t, (p) => p.connectors.includes(options.type), `no loaded plugin registers connector type "${options.type}"`);
+        good = await rootCause.step('source()', () => options.source());
+        const wrongPassword = options.wrongPassword?.bind(options);
+        wrong = wrongPassword ? await rootCause.step('wrongPassword()', wrongPassword) : undefined;
+        unreachable = await rootCause.step('unreachable()', () => options.unreachable());
       },
       Math.max(timeoutMs, 60_000),
     );
@@ -203,21 +212,21 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
     );
 
     test(T.listed, async () => {
-      const plugins = await loadedPlugins(expect, daemon(), unknownNames());
+      const plugins = await loadedPlugins(daemon(), unknownNames());
       const record = plugins.find((p) => p.connectors.includes(options.type));
       expect(
         record,
         `no loaded plugin registers connector type "${options.type}"; loaded: ${plugins.map((p) => `${p.id} [${p.connectors.join(', ')}]`).join('; ')}`,
       ).toBeDefined();
-      expect(record?.state).toBe(PluginState.PLUGIN_STATE_LOADED);
-      expect(record?.capabilities).toEqual(expect.arrayContaining(['validate', 'discover']));
+      expect(record?.state, `the state of plugin ${record?.id}`).toBe(PluginState.PLUGIN_STATE_LOADED);
+      expect(record?.capabilities, `the capabilities of connector ${options.type}`).toContainAll(['validate', 'discover']);
     });
 
     test(T.validationStream, async () => {
       const events = await goodValidationRun();
-      none(expect, validationStreamProblems(events), 'problems with the validation stream');
+      none(validationStreamProblems(events), 'problems with the validation stream');
       const failed = failedChecks(events).map((c) => `${c.checkId}: ${c.message}`);
-      none(expect, failed, 'checks that failed on the good source');
+      none(failed, 'checks that failed on the good source');
       expect(summaryOf(events)?.ok, 'the summary of the good source').toBe(true);
     });
 
@@ -228,7 +237,6 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
       if (wrong) runs.push(await validate(wrong, 'the wrong password'));
       runs.push(await validate(sourceOf(unreachable), 'the unreachable source'));
       none(
-        expect,
         runs.flatMap((events) => finishedCheckProblems(events)),
         'problems with finished checks',
       );
@@ -236,12 +244,11 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
 
     const failingValidation = (source: () => ConformanceSource, what: string) => async () => {
       const events = await validate(source(), what);
-      none(expect, validationStreamProblems(events), 'problems with the validation stream');
-      none(expect, finishedCheckProblems(events), 'problems with finished checks');
+      none(validationStreamProblems(events), 'problems with the validation stream');
+      none(finishedCheckProblems(events), 'problems with finished checks');
       const failed = failedChecks(events);
       expect(failed.length, `no check failed on ${what}`).toBeGreaterThan(0);
       none(
-        expect,
         failed.filter((c) => !c.hint.trim()).map((c) => c.checkId),
         'failed checks without a hint',
       );
@@ -255,9 +262,9 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
       if (code !== undefined) expect(first.code, `the gRPC status code of ${what} (${first.message})`).toBe(code);
       const status = statusOf(first);
       expect(status?.errorInfo, `the status of ${what} carries no google.rpc.ErrorInfo: ${first.message}`).toBeDefined();
-      expect(status?.errorInfo?.reason).toMatch(UPPER_SNAKE_CASE);
+      expect(status?.errorInfo?.reason, `the ErrorInfo reason of ${what} (UPPER_SNAKE_CASE)`).toMatch(UPPER_SNAKE_CASE);
       expect(statusOf(second)?.errorInfo?.reason, `the ErrorInfo reason of ${what} changed from one run to the next`).toBe(status?.errorInfo?.reason);
-      expect(second.code).toBe(first.code);
+      expect(second.code, `the gRPC status code of ${what}, run again`).toBe(first.code);
     };
 
     if (options.wrongPassword) {
@@ -325,7 +332,7 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
           if (!ix.name.trim()) problems.push(`collection ${c.database}.${c.name}: index ${i + 1} has no name`);
         });
       }
-      none(expect, problems, 'problems with the discovered entities');
+      none(problems, 'problems with the discovered entities');
     });
 
     test(T.discoveryOrder, async () => {
@@ -334,7 +341,7 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
       for (let i = 1; i < entities.length; i++) {
         if (compareKeys(entities[i - 1], entities[i]) >= 0) out.push(`${entities[i - 1].key} came before ${entities[i].key}`);
       }
-      none(expect, out, 'pairs out of order (or repeated)');
+      none(out, 'pairs out of order (or repeated)');
     });
 
     test(T.discoveryMinimum, async () => {
@@ -365,7 +372,6 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
       const after = entitiesOf(rest).map((e) => e.key);
       const all = [...before, ...after];
       none(
-        expect,
         all.filter((k, i) => all.indexOf(k) !== i),
         'entities sent twice',
       );
@@ -435,31 +441,42 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
         limit: 2,
         strategy: DiscoveryStrategy.DISCOVERY_STRATEGY_UNSPECIFIED,
       });
+      const table = `${entity.schema}.${entity.name}`;
       const events = await recorded('preview', daemon().dataSources.previewTable(request(entity.name), new Metadata()));
       expect(
         events.map((e) => e.sequence),
-        'sequence numbers',
+        `the sequence numbers of the preview of ${table}`,
       ).toEqual(events.map((_e, i) => i + 1));
-      expect(events[0]?.event?.$case, 'the first event').toBe('header');
-      expect(events.at(-1)?.event?.$case, 'the last event').toBe('summary');
+      expect(events[0]?.event?.$case, `the first event of the preview of ${table}`).toBe('header');
+      expect(events.at(-1)?.event?.$case, `the last event of the preview of ${table}`).toBe('summary');
       const header = events[0].event as Extract<PreviewTableResponse['event'], { $case: 'header' }>;
       const width = header.value.columns.length;
-      expect(width, 'columns in the header').toBeGreaterThan(0);
+      expect(width, `the columns in the header of the preview of ${table}`).toBeGreaterThan(0);
       const rows = events.flatMap((e) => (e.event?.$case === 'rows' ? e.event.value.rows : []));
-      expect(rows.length, 'rows of a preview with limit 2').toBeLessThanOrEqual(2);
+      expect(rows.length, `the rows of the preview of ${table} with limit 2`).toBeLessThanOrEqual(2);
       none(
-        expect,
         rows.flatMap((r, i) =>
           r.cells.length === width && r.cells.every((c) => c.value !== undefined)
             ? []
             : [`row ${i + 1}: ${r.cells.length} cells for ${width} columns, or a cell without a value`],
         ),
-        'malformed rows',
+        `malformed rows of the preview of ${table}`,
+      );
+      none(
+        previewCellProblems(
+          table,
+          header.value.columns.map((c) => c.name),
+          rows.map((r) => r.cells),
+        ),
+        `cells of the preview of ${table} not in their kind's form (sourced.v1.Cell)`,
       );
       const summary = events.at(-1)?.event as Extract<PreviewTableResponse['event'], { $case: 'summary' }>;
-      expect(summary.value.rows, 'the summary counts the rows sent').toBe(rows.length);
+      expect(summary.value.rows, `summary.rows of the preview of ${table} (the rows sent)`).toBe(rows.length);
       const missing = await failureOf('preview of a missing table', daemon().dataSources.previewTable(request(MISSING_TABLE), new Metadata()));
-      expect([missing.grpcCode, missing.errorInfo?.reason], 'status and reason of a missing table').toEqual([5, 'TABLE_NOT_FOUND']);
+      expect(
+        [missing.grpcCode, missing.errorInfo?.reason],
+        `[gRPC code, ErrorInfo reason] of a preview of the missing table ${entity.schema}.${MISSING_TABLE}`,
+      ).toEqual([5, 'TABLE_NOT_FOUND']);
     });
 
     test(T.profile, async (context) => {
@@ -481,21 +498,41 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
           new Metadata(),
         ),
       );
+      const table = `${entity.schema}.${entity.name}`;
       expect(
         events.map((e) => e.sequence),
-        'sequence numbers',
+        `the sequence numbers of the profile of ${table}`,
       ).toEqual(events.map((_e, i) => i + 1));
-      expect(events[0]?.event?.$case, 'the first event').toBe('header');
-      expect(events.at(-1)?.event?.$case, 'the last event').toBe('summary');
+      expect(events[0]?.event?.$case, `the first event of the profile of ${table}`).toBe('header');
+      expect(events.at(-1)?.event?.$case, `the last event of the profile of ${table}`).toBe('summary');
       const columns = events.flatMap((e) => (e.event?.$case === 'column' ? [e.event.value] : []));
-      expect(columns.length, 'column events').toBeGreaterThan(0);
+      expect(columns.length, `the column events of the profile of ${table}`).toBeGreaterThan(0);
       none(
-        expect,
         columns.filter((c) => !c.name).map((_c, i) => `column event ${i + 1} has no name`),
-        'malformed column events',
+        `malformed column events of the profile of ${table}`,
       );
       const summary = events.at(-1)?.event as Extract<ProfileTableResponse['event'], { $case: 'summary' }>;
-      expect(summary.value.columns, 'the summary counts the columns sent').toBe(columns.length);
+      expect(summary.value.columns, `summary.columns of the profile of ${table} (the column events sent)`).toBe(columns.length);
+    });
+
+    test(T.profileSample, async (context) => {
+      if (!(await capabilities()).includes('profile')) return context.skip('the connector does not declare the profile capability');
+      const entity = await firstEntity();
+      const events = await recorded(
+        'profile (SAMPLE)',
+        daemon().dataSources.profileTable(
+          {
+            dataSource: sourceOf(good).dataSource,
+            table: { schema: entity.schema, name: entity.name },
+            columns: [],
+            ...SAMPLE_REQUEST,
+            strategy: DiscoveryStrategy.DISCOVERY_STRATEGY_UNSPECIFIED,
+          },
+          new Metadata(),
+        ),
+      );
+      const table = `${entity.schema}.${entity.name}`;
+      none(sampleProfileProblems(table, events), `problems with the SAMPLE profile of ${table}`);
     });
 
     if (options.typeFixture) {
@@ -515,7 +552,7 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
         expect(header?.$case, 'the first event of the preview').toBe('header');
         const columns = header?.$case === 'header' ? header.value.columns.map((c) => c.name) : [];
         const rows = events.flatMap((e) => (e.event?.$case === 'rows' ? e.event.value.rows : []));
-        none(expect, typeFixtureProblems(fixture, columns, rows), `cells of ${fixture.table.schema}.${fixture.table.name} that differ from the type fixture`);
+        none(typeFixtureProblems(fixture, columns, rows), `cells of ${fixture.table.schema}.${fixture.table.name} that differ from the type fixture`);
       });
     } else skip(T.typeFixture);
 
@@ -526,7 +563,7 @@ export function describeConnectorConformance(options: ConnectorConformanceOption
         { label: 'unreachable().secrets', values: unreachable?.secrets },
       ]);
       const leaks = captured.leaks(secrets, [{ where: 'daemon log lines and spans', text: daemon().emitted() }]);
-      none(expect, leaks, 'secrets that leaked (by label, never the value)');
+      none(leaks, 'secrets that leaked (by label, never the value)');
     });
   });
 }

@@ -16,7 +16,7 @@ import { DEFAULT_CONFIG, toDataSourceInput } from '@sourced/daemon';
 import { DataSource } from '@sourced/api';
 import { PluginState } from '@sourced/api';
 import { startTestDaemon, type TestDaemon } from '../startTestDaemon';
-import { Captured, none, secretLabels, testRegistrar, vitestApi, loadedPlugins } from './shared';
+import { Captured, check, none, RootCause, secretLabels, testRegistrar, vitestApi, loadedPlugins } from './shared';
 import type { SecretProviderConformanceOptions, SecretProviderFixture } from './types';
 
 /** Test names of the secret provider suite, as a plugin author reads them in a failure (and lists them in `knownFailures`). */
@@ -75,9 +75,12 @@ function describeFailure(error: unknown): string {
  * always loaded by the daemon; pass it as `plugin` to test it, and the kit does not load it twice.
  */
 export function describeSecretProviderConformance(options: SecretProviderConformanceOptions): void {
-  const { describe, expect, beforeAll, afterAll } = vitestApi(options.vitest);
+  const { describe, beforeAll, afterAll } = vitestApi(options.vitest);
+  // The kit's own checks: a failure reads "what: expected X, got Y", without vitest's diff and stack.
+  const expect = check;
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const { test, unknownNames } = testRegistrar(vitestApi(options.vitest), options.knownFailures, timeoutMs);
+  const rootCause = new RootCause();
+  const { test, unknownNames } = testRegistrar(vitestApi(options.vitest), options.knownFailures, timeoutMs, rootCause);
   const T = SECRET_PROVIDER_TESTS;
   const scheme = options.scheme.toLowerCase();
 
@@ -153,11 +156,15 @@ export function describeSecretProviderConformance(options: SecretProviderConform
       async () => {
         const base = options.config?.secrets ?? DEFAULT_CONFIG.secrets;
         const secrets = { ...DEFAULT_CONFIG.secrets, ...base, allowedReferences: [...base.allowedReferences, `${scheme}://*`] };
-        t = await startTestDaemon({
-          plugins: isBuiltinSecrets(options.plugin) ? [] : [options.plugin],
-          config: { ...options.config, secrets },
-        });
-        fixture = await options.setup();
+        // A daemon or plugin that cannot start is one root cause, reported once by the first test.
+        t = await rootCause.step('starting the daemon with the plugin', () =>
+          startTestDaemon({
+            plugins: isBuiltinSecrets(options.plugin) ? [] : [options.plugin],
+            config: { ...options.config, secrets },
+          }),
+        );
+        if (t) await rootCause.checkPlugins(t, (p) => p.secretProviders.includes(scheme), `no loaded plugin registers the ${scheme} scheme`);
+        fixture = await rootCause.step('setup()', () => options.setup());
       },
       Math.max(timeoutMs, 60_000),
     );
@@ -174,13 +181,13 @@ export function describeSecretProviderConformance(options: SecretProviderConform
     );
 
     test(T.listed, async () => {
-      const plugins = await loadedPlugins(expect, daemon(), unknownNames());
+      const plugins = await loadedPlugins(daemon(), unknownNames());
       const record = plugins.find((p) => p.secretProviders.includes(scheme));
       expect(
         record,
         `no loaded plugin registers the ${scheme} scheme; loaded: ${plugins.map((p) => `${p.id} [${p.secretProviders.join(', ')}]`).join('; ')}`,
       ).toBeDefined();
-      expect(record?.state).toBe(PluginState.PLUGIN_STATE_LOADED);
+      expect(record?.state, `the state of plugin ${record?.id}`).toBe(PluginState.PLUGIN_STATE_LOADED);
     });
 
     test(T.existing, async () => {
@@ -215,7 +222,7 @@ export function describeSecretProviderConformance(options: SecretProviderConform
         const attempts = (error as SecretResolutionError).attempts;
         reasons.push(attempts.find((a) => a.link.startsWith(`${scheme}://`))?.reason);
       }
-      expect(reasons).toEqual(['SECRET_NOT_FOUND', 'SECRET_NOT_FOUND']);
+      expect(reasons, `the ${scheme}:// provider's reason in the two look-ups of the missing reference`).toEqual(['SECRET_NOT_FOUND', 'SECRET_NOT_FOUND']);
     });
 
     test(T.malformed, async (context) => {
@@ -226,7 +233,6 @@ export function describeSecretProviderConformance(options: SecretProviderConform
       const violations = (direct as InputError).violations;
       expect(violations.length, 'field violations of the InputError').toBeGreaterThan(0);
       none(
-        expect,
         violations.filter((v) => !v.field.trim() || !v.description.trim()).map((v) => JSON.stringify(v)),
         'violations without a field or a description',
       );
@@ -285,11 +291,7 @@ export function describeSecretProviderConformance(options: SecretProviderConform
         { label: 'the existing value', values: fixture ? [fixture.existing.value] : [] },
         { label: 'fixture.secrets', values: fixture?.secrets },
       ]);
-      none(
-        expect,
-        captured.leaks(secrets, [{ where: 'daemon log lines and spans', text: daemon().emitted() }]),
-        'secrets that leaked (by label, never the value)',
-      );
+      none(captured.leaks(secrets, [{ where: 'daemon log lines and spans', text: daemon().emitted() }]), 'secrets that leaked (by label, never the value)');
     });
   });
 }
