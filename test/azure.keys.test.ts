@@ -9,7 +9,7 @@
  * the envelope's bytes; the leak scan covers the client secret, tokens and every data key the
  * vault wrapped. The last block runs against a real vault when its variables are set.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, status } from '@grpc/grpc-js';
@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DataSource, SecretServiceClient, type EncryptSecretResponse, type ReencryptSecretResponse } from '@sourced/api';
 import { DataKeyInvalidError, KeyAccessDeniedError, KeyDisabledError, KeyNotFoundError, noopLogger } from '@sourced/core';
 import { AZURE_KEY_PROVIDER_ID, createKeyVaultKeyProvider } from '@sourced/plugin-azure';
+import { DEFAULT_CONFIG } from '../daemon/src';
 import { collect, expectFailure, richStatusOf, startTestDaemon as startSdkTestDaemon, type TestDaemon } from '../sdk/src/testing';
 import { AzureStandIn, type AzureApp } from './harness/azure/AzureStandIn';
 import { superuserQuery } from './support/pg';
@@ -30,6 +31,7 @@ describe('azure-kv-keys key provider through the daemon (stand-in)', () => {
   const pg = inject('postgres');
   const dir = mkdtempSync(join(tmpdir(), 'sourced-azkeys-'));
   const caFile = join(dir, 'ca.pem');
+  const auditFile = join(dir, 'audit.log');
   let kv: AzureStandIn;
   let app: AzureApp;
   let t: TestDaemon;
@@ -89,6 +91,7 @@ describe('azure-kv-keys key provider through the daemon (stand-in)', () => {
             keys: { keyId: kv.keyId('sourced'), tenantId: app.tenantId, clientId: app.clientId, clientSecretEnv: SECRET_ENV, authorityHost: kv.url, caFile },
           },
         },
+        audit: { ...DEFAULT_CONFIG.audit, file: auditFile, stdout: false },
       } as never,
     });
     captureSource('daemon log lines', () => t.logs.join('\n'));
@@ -102,6 +105,7 @@ describe('azure-kv-keys key provider through the daemon (stand-in)', () => {
     secrets?.close();
     await t?.stop();
     await kv?.stop();
+    captureText('audit log', readFileSync(auditFile, 'utf8'));
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -263,6 +267,25 @@ describe('azure-kv-keys key provider through the daemon (stand-in)', () => {
       kv.setKeyEnabled('sourced', v1, true);
       p.close();
     }
+  });
+
+  it('the audit log names the Azure key with its version and each outcome, never a value, envelope or data key', async () => {
+    await new Promise((r) => setTimeout(r, 200));
+    const lines = readFileSync(auditFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { rpc?: string; outcome?: string; keys?: { operation: string; key_provider: string; key_id: string; outcome: string }[] });
+    const uses = lines.flatMap((l) => l.keys ?? []).filter((k) => k.key_provider === AZURE_KEY_PROVIDER_ID);
+    expect(uses.some((k) => k.operation === 'encrypt' && /\/keys\/sourced\/[0-9a-f]{32}$/.test(k.key_id) && k.outcome === 'OK')).toBe(true);
+    expect(uses.some((k) => k.operation === 'decrypt' && k.outcome === 'OK')).toBe(true);
+    expect(uses.some((k) => k.operation === 'reencrypt' && k.outcome === 'OK')).toBe(true);
+    for (const reason of ['ENCRYPTION_KEY_DISABLED', 'ENCRYPTION_KEY_NOT_FOUND', 'ENVELOPE_DATA_KEY_INVALID', 'ENCRYPTION_KEY_PROVIDER_UNAVAILABLE']) {
+      expect(
+        uses.some((k) => k.outcome === reason),
+        reason,
+      ).toBe(true);
+    }
+    expect(readFileSync(auditFile, 'utf8')).not.toContain('sourced:enc:v1:');
   });
 
   it('fuzz: mutated Azure envelopes are always refused with a caller status, and the daemon keeps serving', async () => {
