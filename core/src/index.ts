@@ -19,6 +19,7 @@ export * from './secret/localKeyProvider';
 export * from './datasource/DataSource';
 export * from './datasource/normalizeDataSource';
 export * from './connector/ConnectionArgs';
+export * from './connector/keepAlive';
 export * from './connector/Connector';
 export * from './contract/capabilities';
 export * from './contract/defineConnector';

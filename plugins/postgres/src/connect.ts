@@ -1,13 +1,17 @@
 import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
 import {
   abortedErrorFrom,
+  applyKeepAlive,
   describeError,
+  KEEPALIVE_COUNT,
   KEEPALIVE_IDLE_MS,
+  KEEPALIVE_INTERVAL_MS,
   raceSignal,
   toNodeTlsOptions,
   type ConnectionArgs,
   type Logger,
   type SourceIdentity,
+  TCP_USER_TIMEOUT_MS,
   type TlsArgs,
 } from '@sourced/core';
 import { Client } from 'pg';
@@ -25,6 +29,21 @@ export const STATEMENT_TIMEOUT_MS = 30_000;
  * statement_timeout.
  */
 export const LOCK_TIMEOUT_MS = 10_000;
+
+/**
+ * The server's side of a HYBRID session's keep-alive, set per session (user-settable GUCs, so no
+ * privilege is needed): the same idle time, interval and count as the daemon's side, so a dead
+ * link frees the backend (and whatever it holds) within 25 s, and `tcp_user_timeout` (PostgreSQL
+ * 12 and later; the CASE skips it on older servers, which do not know it) for results in flight.
+ * The server reads the values back from its socket (`SHOW tcp_keepalives_interval`); on a Unix
+ * socket they are ignored and read 0.
+ */
+const SERVER_KEEPALIVE_SQL = `
+              set_config('tcp_keepalives_idle', '${KEEPALIVE_IDLE_MS / 1000}', false),
+              set_config('tcp_keepalives_interval', '${KEEPALIVE_INTERVAL_MS / 1000}', false),
+              set_config('tcp_keepalives_count', '${KEEPALIVE_COUNT}', false),
+              CASE WHEN current_setting('server_version_num')::int >= 120000
+                   THEN set_config('tcp_user_timeout', '${TCP_USER_TIMEOUT_MS}', false) END,`;
 
 /** How the server authenticated the session, as far as the client can tell. */
 export type AuthMethod = 'trust' | 'password' | 'md5' | 'SCRAM-SHA-256' | 'SCRAM-SHA-256-PLUS' | 'unknown';
@@ -47,7 +66,8 @@ export class NoPasswordError extends Error {
 
 /**
  * Opens one pg client with the connection arguments and prepares the session
- * (statement_timeout, lock_timeout, search_path). Honours `signal`: when it fires while
+ * (statement_timeout, lock_timeout, search_path; with `args.keepAlive`, HYBRID, keep-alive's
+ * interval and count on the daemon's socket and the server's keep-alive settings). Honours `signal`: when it fires while
  * connecting, the client is closed and the promise rejects with an `AbortedError`.
  * An 'error' listener is attached so that an idle connection that dies never crashes
  * the process; the next query on it fails instead.
@@ -91,6 +111,8 @@ export async function connectClient(args: ConnectionArgs, signal: AbortSignal, l
     if (signal.aborted) throw abortedErrorFrom(signal);
     throw error;
   }
+  // The interval and count of the daemon's own keep-alive probes (pg sets only the idle time).
+  if (args.keepAlive) applyKeepAlive(client.connection.stream);
   const statementTimeout = args.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS;
   try {
     // One round trip. search_path = pg_catalog makes format_type(), pg_get_expr() and
@@ -106,7 +128,7 @@ export async function connectClient(args: ConnectionArgs, signal: AbortSignal, l
       client,
       `SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false),
               set_config('search_path', 'pg_catalog', false) AS search_path, set_config('jit', 'off', false),
-              set_config('max_parallel_workers_per_gather', '0', false),
+              set_config('max_parallel_workers_per_gather', '0', false),${args.keepAlive ? SERVER_KEEPALIVE_SQL : ''}
               current_database() AS database, session_user AS "user", inet_server_port() AS server_port,
               CASE WHEN has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')
                    THEN (SELECT system_identifier::text FROM pg_control_system()) END AS system_identifier,
