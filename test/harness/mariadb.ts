@@ -1,6 +1,12 @@
+/**
+ * Throwaway MariaDB servers for tests ({@link startMariadb}), copied from a data folder
+ * installed once per process, on a free port in a temp folder, removed at the end.
+ * Why one file (~420 lines): the instance, its start function, the template folder and the
+ * exit hook share the registry of live instances; running tools and watching pids are in
+ * processes.ts.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { chmod, chown, copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,6 +15,7 @@ import { createConnection } from 'mysql2/promise';
 
 import { makeCertificates, type Certificates } from './certs';
 import { freePort } from './ports';
+import { accountIds, isRoot, pidAlive, randomHex, runTool, sleep, type RunResult } from './processes';
 
 /** A throwaway MariaDB server started by {@link startMariadb}. */
 export interface MariadbInstance {
@@ -76,8 +83,6 @@ const INSTALL_DB = process.env['SOURCED_MARIADB_INSTALL_DB'] ?? 'mariadb-install
 const CLIENT = process.env['SOURCED_MARIADB_CLIENT'] ?? 'mariadb';
 const PLUGIN_DIR = process.env['SOURCED_MARIADB_PLUGIN_DIR'] ?? '/usr/lib/mysql/plugin';
 
-const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-
 /**
  * InnoDB settings for a small, fast test server (the same for install and start): nothing is
  * synced to disk, but every commit writes its log to the kernel (`flush-log-at-trx-commit=2`),
@@ -96,37 +101,9 @@ const instances = new Set<Instance>();
 const templateDirs = new Set<string>();
 let exitHookInstalled = false;
 
-interface RunResult {
-  stdout: string;
-  stderr: string;
-}
-
+/** A server tool run to its end (60 s at most unless told). */
 function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
-  return new Promise<RunResult>((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C', LANG: 'C' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(new Error(`${cmd}: ${err.message}`));
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve({ stdout, stderr });
-      else reject(new Error(`${cmd} ${args.join(' ')} exited with ${code ?? signal}: ${stderr.trim() || stdout.trim()}`));
-    });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(opts.input ?? '');
-  });
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function randomHex(bytes: number): string {
-  return randomBytes(bytes).toString('hex');
+  return runTool(cmd, args, { ...opts, timeoutMs: opts.timeoutMs ?? 60_000 });
 }
 
 function quoteLiteral(s: string): string {
@@ -137,23 +114,11 @@ function quoteIdent(s: string): string {
   return `\`${s.replace(/`/g, '``')}\``;
 }
 
-let mysqlIdsCache: Promise<[number, number]> | undefined;
-/** uid and gid of the `mysql` account, which mariadbd runs as when we are root. */
-function mysqlIds(): Promise<[number, number]> {
-  mysqlIdsCache ??= (async () => {
-    const uid = Number((await run('id', ['-u', 'mysql'])).stdout.trim());
-    const gid = Number((await run('id', ['-g', 'mysql'])).stdout.trim());
-    if (!Number.isInteger(uid) || !Number.isInteger(gid)) throw new Error('no mysql user');
-    return [uid, gid] as [number, number];
-  })();
-  return mysqlIdsCache;
-}
-
 async function makeBaseDir(prefix: string): Promise<string> {
   // Keep the unix socket path short (limit ~107 bytes).
   const base = tmpdir().length > 60 ? '/tmp' : tmpdir();
   const dir = await mkdtemp(join(base, prefix));
-  if (isRoot) await chown(dir, ...(await mysqlIds()));
+  if (isRoot) await chown(dir, ...(await accountIds('mysql')));
   return dir;
 }
 
@@ -181,19 +146,6 @@ function templateDataDir(): Promise<string> {
   })();
   templatePromise.catch(() => (templatePromise = undefined));
   return templatePromise;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    return !/^\d+ \(.*\) [ZX]/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
 }
 
 function installExitHook(): void {
@@ -389,7 +341,7 @@ export async function startMariadb(opts: StartMariadbOptions = {}): Promise<Mari
       inst.certificates = certs;
       inst.caCertPem = certs.caCertPem;
       inst.caCertPath = certs.caCert;
-      const ids = isRoot ? await mysqlIds() : undefined;
+      const ids = isRoot ? await accountIds('mysql') : undefined;
       for (const [from, to] of [
         [certs.serverCert, 'server.crt'],
         [certs.serverKey, 'server.key'],

@@ -1,5 +1,10 @@
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+/**
+ * Throwaway PostgreSQL servers for tests: a primary ({@link startPostgres}) or a streaming
+ * replica of one ({@link startReplica}) on a free port in a temp folder, removed at the end.
+ * Why one file (~460 lines): the instance, its start functions and the exit hook share the
+ * registry of live instances and the folder layout; running tools and watching pids are in
+ * processes.ts.
+ */
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { chmod, chown, copyFile, mkdtemp, readFile, rm, writeFile, appendFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,6 +12,7 @@ import { join } from 'node:path';
 
 import { makeCertificates, type Certificates } from './certs';
 import { freePort } from './ports';
+import { accountIds, isRoot, pidAlive, randomHex, runTool, waitGone, type RunOptions, type RunResult } from './processes';
 
 /** A throwaway PostgreSQL server started by {@link startPostgres}. */
 export interface PostgresInstance {
@@ -94,8 +100,6 @@ function bin(name: string): string {
   return name;
 }
 
-const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-
 /** Environment without the caller's PG* variables, so nothing leaks into pg tools. */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -103,45 +107,9 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, LC_ALL: 'C', LANG: 'C', ...extra };
 }
 
-interface RunResult {
-  stdout: string;
-  stderr: string;
-}
-
-function run(
-  cmd: string,
-  args: string[],
-  opts: { asPostgres?: boolean; input?: string; cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
-): Promise<RunResult> {
-  const [file, argv] = opts.asPostgres && isRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
-  return new Promise<RunResult>((resolve, reject) => {
-    const child = spawn(file, argv, {
-      cwd: opts.cwd,
-      env: opts.env ?? cleanEnv(),
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(new Error(`${cmd}: ${err.message}`));
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve({ stdout, stderr });
-      else {
-        const err = new Error(`${cmd} ${args.join(' ')} exited with ${code ?? signal}: ${stderr.trim() || stdout.trim()}`) as Error & RunResult;
-        err.stdout = stdout;
-        err.stderr = stderr;
-        reject(err);
-      }
-    });
-    child.stdin.on('error', () => undefined); // EPIPE if the child dies early; reported via exit code
-    child.stdin.end(opts.input ?? '');
-  });
+/** A server tool run to its end; `asPostgres`: as the postgres account when the tests run as root. */
+function run(cmd: string, args: string[], opts: Omit<RunOptions, 'asUser'> & { asPostgres?: boolean } = {}): Promise<RunResult> {
+  return runTool(cmd, args, { ...opts, env: opts.env ?? cleanEnv(), asUser: opts.asPostgres ? 'postgres' : undefined });
 }
 
 function quoteIdent(s: string): string {
@@ -152,31 +120,6 @@ function quoteLiteral(s: string): string {
 }
 function confValue(s: string): string {
   return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** True if `pid` exists and is not a zombie (an orphaned postmaster may linger unreaped briefly). */
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^\d+ \(.*\) [ZX]/s.test(stat);
-  } catch {
-    return existsSync('/proc/self') ? false : true;
-  }
-}
-
-async function waitGone(pid: number, ms: number): Promise<boolean> {
-  for (let waited = 0; waited < ms; waited += 50) {
-    if (!pidAlive(pid)) return true;
-    await sleep(50);
-  }
-  return !pidAlive(pid);
 }
 
 function installExitHook(): void {
@@ -307,7 +250,7 @@ class Instance implements PostgresInstance {
       .join('\n');
     const file = join(this.dataDir, 'sourced_harness.conf');
     await writeFile(file, `# written by test/harness/postgres.ts\n${text}\n`);
-    if (isRoot) await chown(file, ...(await postgresIds()));
+    if (isRoot) await chown(file, ...(await accountIds('postgres')));
   }
 
   async start(): Promise<void> {
@@ -371,21 +314,6 @@ async function killAndWait(pid: number): Promise<void> {
   }
 }
 
-let postgresIdsCache: Promise<[number, number]> | undefined;
-function postgresIds(): Promise<[number, number]> {
-  postgresIdsCache ??= (async () => {
-    const uid = Number((await run('id', ['-u', 'postgres'])).stdout.trim());
-    const gid = Number((await run('id', ['-g', 'postgres'])).stdout.trim());
-    if (!Number.isInteger(uid) || !Number.isInteger(gid)) throw new Error('no postgres user');
-    return [uid, gid] as [number, number];
-  })();
-  return postgresIdsCache;
-}
-
-function randomHex(bytes: number): string {
-  return randomBytes(bytes).toString('hex');
-}
-
 /**
  * Starts a throwaway PostgreSQL server on 127.0.0.1:<free port> in a new temp folder
  * (initdb as the `postgres` user, fsync off). Local socket connections as `postgres` are
@@ -409,7 +337,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
   instances.add(inst);
 
   try {
-    const ids = isRoot ? await postgresIds() : undefined;
+    const ids = isRoot ? await accountIds('postgres') : undefined;
     if (ids) await chown(baseDir, ...ids);
 
     const pwfile = join(baseDir, 'superuser.pw');
@@ -509,7 +437,7 @@ export async function startReplica(primary: PostgresInstance, opts: { extraConf?
   const inst = new Instance(baseDir, 0, primary.superuserPassword, primary.user, primary.password, primary.database, primary.tls);
   instances.add(inst);
   try {
-    const ids = isRoot ? await postgresIds() : undefined;
+    const ids = isRoot ? await accountIds('postgres') : undefined;
     if (ids) await chown(baseDir, ...ids);
     await run(
       bin('pg_basebackup'),
