@@ -1,3 +1,9 @@
+/**
+ * The audit log (daemon/src/audit): the hash chain and MACs as written, verify's verdicts on damaged logs, and logs of format 1.
+ *
+ * Why one file (~490 lines): its cases share the log writer, the tampering helpers and the independent RFC 8785 oracle
+ * at the top; the three groups (writing, verify's first problem, format-1 logs) are the audit log's one contract.
+ */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

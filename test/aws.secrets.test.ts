@@ -1,3 +1,9 @@
+/**
+ * The AWS Secrets Manager provider through the daemon, against a stand-in (and the real service with an account).
+ *
+ * Why one file (~480 lines): the stand-in cases share one Secrets Manager stand-in, one daemon and the PostgreSQL they
+ * unlock; the real-service block mirrors them and runs only with an account.
+ */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../daemon/src';

@@ -1,3 +1,9 @@
+/**
+ * The Azure Key Vault secrets provider through the daemon, against a stand-in (and the real service with a subscription).
+ *
+ * Why one file (~450 lines): the stand-in cases share one Key Vault and Entra ID stand-in and one daemon; the real-service
+ * block mirrors them and runs only with a subscription.
+ */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../daemon/src';

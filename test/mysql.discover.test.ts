@@ -1,3 +1,10 @@
+/**
+ * MySQL discovery (MariaDB) on a server of the file's own loaded with the catalog fixture:
+ * relations, columns, keys, filters and cancellation.
+ *
+ * Why one file (~460 lines): every case reads the whole catalog of that one server (loaded and discovered once in the
+ * set-up); a second file would start and load a second server. The cases every connector shares are in connectors.discover.test.ts.
+ */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortedError, noopLogger, type ConnectionArgs } from '@sourced/core';

@@ -4,6 +4,9 @@
  * known contents, ANALYZEd, profiled from pg_stats (STATISTICS: no statement reads the table)
  * and from a bounded sample (SAMPLE: TABLESAMPLE ... LIMIT n), masked columns, errors,
  * cancellation.
+ *
+ * Why one file (~480 lines): STATISTICS, SAMPLE and the errors all read one server of the file's own with statement
+ * logging, ANALYZEd once; the log is how each case sees what the daemon ran.
  */
 import { Metadata, type ClientReadableStream } from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';

@@ -1,3 +1,9 @@
+/**
+ * The `sourced` command-line client end to end: the CLI as a process of its own against a daemon process.
+ *
+ * Why one file (~600 lines): every case runs the CLI against the one daemon process this file starts (with its data
+ * sources and files), in two concurrent groups; splitting would start a daemon process per file on two shared cores.
+ */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
