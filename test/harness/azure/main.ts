@@ -1,7 +1,8 @@
 /**
  * Runs the Azure stand-in on its own, for trying the daemon by hand or running the
  * real-service suite against it: `npx tsx test/harness/azure/main.ts [secret-name=value ...]`.
- * Prints the environment for `test/azure.secrets.test.ts` (real-service block) and the CA file.
+ * Prints the environment for the real-service blocks of `test/azure.secrets.test.ts` and
+ * `test/azure.keys.test.ts` (an RSA key `sourced-key` is made for the latter) and the CA file.
  */
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ async function main(): Promise<void> {
   const pairs = process.argv.slice(2).map((a) => a.split('=', 2) as [string, string]);
   if (pairs.length === 0) pairs.push(['db-password', 'change-me']);
   for (const [name, value] of pairs) standIn.setSecret(name, value ?? '');
+  standIn.createKey('sourced-key');
   const caFile = join(tmpdir(), `sourced-azure-ca-${process.pid}.pem`);
   writeFileSync(caFile, standIn.caCertPem);
   const env = {
@@ -24,6 +26,7 @@ async function main(): Promise<void> {
     SOURCED_TEST_AZURE_CLIENT_ID: app.clientId,
     SOURCED_TEST_AZURE_CLIENT_SECRET: app.clientSecret,
     SOURCED_TEST_AZURE_SECRET_NAME: pairs[0]?.[0] ?? 'db-password',
+    SOURCED_TEST_AZURE_KEY_ID: standIn.keyId('sourced-key'),
   };
   for (const [k, v] of Object.entries(env)) process.stdout.write(`export ${k}='${v}'\n`);
   process.stderr.write(`Azure stand-in on ${standIn.url} (vault ${standIn.vaultName}); Ctrl-C stops it\n`);
