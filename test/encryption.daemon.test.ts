@@ -5,6 +5,9 @@
  * the credentials check failing in a validation stream), RBAC key grants, the audit lines, and
  * a fuzz pass over envelope bytes. The secret scan of this file also covers the audit log and
  * every error status.
+ *
+ * Why one file (~430 lines): every case runs through the one daemon the set-up starts with its keyring file, RBAC tokens
+ * and audit log, which the rotation, grant and audit cases then read back.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';

@@ -8,6 +8,9 @@
  * then OP_MSG commands (honouring `moreToCome`). It never sends `topologyVersion`, so the
  * driver monitors by polling, and advertises no compressors. Cursors have Int64 ids.
  * Every command it does not know is answered with CommandNotFound and logged.
+ *
+ * Why one file (~740 lines): the StandIn class holds the server's state (connections, cursors, users, the dataset) and
+ * dispatches every command on it; the wire protocol, SCRAM, matching, pipelines, grants and catalog writes are modules beside it.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
