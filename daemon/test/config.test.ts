@@ -290,9 +290,9 @@ secrets:
     );
   });
 
-  /** The README's hardened configuration is one the daemon accepts, and means what it says. */
-  it("accepts the README's hardened configuration", () => {
-    const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
+  /** docs/security.md's hardened configuration is one the daemon accepts, and means what it says. */
+  it("accepts docs/security.md's hardened configuration", () => {
+    const readme = readFileSync(join(__dirname, '../../docs/security.md'), 'utf8');
     const yaml = /A hardened configuration[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
     expect(yaml).toBeDefined();
     const c = loadConfig(['--config', write('readme/hardened.yaml', yaml ?? '')], {}, dir);

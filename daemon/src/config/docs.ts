@@ -1,7 +1,7 @@
 /**
- * The README's configuration table, generated from the schema: one row per option with its
+ * The configuration table of docs/configuration.md, generated from the schema: one row per option with its
  * environment variable, flag, default and description. `npm run docs:config` writes it between
- * the markers below; a test fails when the README's copy is stale.
+ * the markers below; a test fails when the page's copy is stale.
  */
 import { CONFIG_LEAVES } from './fields';
 
@@ -30,6 +30,6 @@ export function renderConfigTable(): string {
 export function withConfigTable(readme: string): string {
   const start = readme.indexOf(TABLE_START);
   const end = readme.indexOf(TABLE_END);
-  if (start < 0 || end < start) throw new Error(`README.md has no configuration table markers (${TABLE_START} … ${TABLE_END})`);
+  if (start < 0 || end < start) throw new Error(`docs/configuration.md has no configuration table markers (${TABLE_START} … ${TABLE_END})`);
   return `${readme.slice(0, start + TABLE_START.length)}\n${renderConfigTable()}\n${readme.slice(end)}`;
 }
