@@ -2,7 +2,7 @@
  * `@sourced/plugin-sdk/testing`: test a plugin the way the daemon runs it. {@link startTestDaemon}
  * starts a real daemon in-process with your plugin and connects clients to it; the
  * conformance kit checks a connector or a secret provider against what every plugin must do.
- * Needs the `sourced` package (the daemon) and vitest as dev dependencies.
+ * Needs `@sourced/daemon` (the daemon) and vitest as dev dependencies.
  *
  * @packageDocumentation
  */
