@@ -4,6 +4,9 @@
  * read, and (on a server of its own with the general log) the statements masking makes.
  * Masking's cells, chosen columns, bad columns, tables not found, the row limit and
  * cancellation are the cases every connector shares (test/connectors.preview.test.ts).
+ *
+ * Why one file (~430 lines): most of it is the type-family fixture and its expected cells; the HYBRID secondary and
+ * the general-log server are each started once for the cases that need them.
  */
 import { randomBytes } from 'node:crypto';
 import { Metadata } from '@grpc/grpc-js';
