@@ -16,7 +16,7 @@ import { credentials, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DataSource, SecretServiceClient, type EncryptSecretResponse, type ReencryptSecretResponse } from '@sourced/api';
 import { DataKeyInvalidError, KeyAccessDeniedError, KeyDisabledError, KeyNotFoundError, noopLogger } from '@sourced/core';
-import { AZURE_KEY_PROVIDER_ID, createKeyVaultKeyProvider } from '@sourced/plugin-azure';
+import { AZURE_KEY_PROVIDER_ID, createKeyVaultKeyProvider, keyVaultKeyOptionsFrom } from '@sourced/plugin-azure';
 import { DEFAULT_CONFIG } from '../daemon/src';
 import { collect, expectFailure, richStatusOf, startTestDaemon as startSdkTestDaemon, type TestDaemon } from '../sdk/src/testing';
 import { AzureStandIn, type AzureApp } from './harness/azure/AzureStandIn';
@@ -184,7 +184,7 @@ describe('azure-kv-keys key provider through the daemon (stand-in)', () => {
     });
   });
 
-  it('rotation: a new key version wraps new envelopes, old ones still open, ReencryptSecret moves them, then the old version can be disabled and purged', async () => {
+  it('rotation: a new key version wraps new envelopes, old ones still open, ReencryptSecret moves them, then disabling the old version leaves the rewrapped one working (and a version gone is KeyNotFound)', async () => {
     const old = (await encrypt(pg.password)).envelope;
     const v2 = kv.createKey('sourced');
     const fresh = await encrypt(pg.password);
@@ -299,6 +299,22 @@ describe('azure-kv-keys key provider through the daemon (stand-in)', () => {
     }
     expect(refused).toBeGreaterThan(70);
     expect(check(await t.validate({ dataSource: source(good) }), 'authenticate').status).toBe(1);
+  });
+});
+
+/** A bad pluginSettings.azure.keys stops the plugin from loading with the setting named, never a half-configured provider. */
+describe('pluginSettings.azure.keys', () => {
+  it('reads the settings and names a bad one', () => {
+    expect(keyVaultKeyOptionsFrom({ keys: { keyId: 'https://v.vault.azure.net/keys/k', managedIdentity: true } })).toEqual({
+      keyId: 'https://v.vault.azure.net/keys/k',
+      managedIdentity: true,
+    });
+    expect(keyVaultKeyOptionsFrom(undefined)).toEqual({});
+    expect(() => keyVaultKeyOptionsFrom({ keys: { keyId: 'https://v.vault.azure.net/secrets/k' } })).toThrow(/keys\.keyId must be a Key Vault key id/);
+    expect(() => keyVaultKeyOptionsFrom({ keys: { keyId: 'http://v.vault.azure.net/keys/k' } })).toThrow(/keys\.keyId/);
+    expect(() => keyVaultKeyOptionsFrom({ keys: { clientSecretEnv: 'X' } })).toThrow(/needs tenantId and clientId/);
+    expect(() => keyVaultKeyOptionsFrom({ keys: { vaults: ['ftp://x'] } })).toThrow(/keys\.vaults/);
+    expect(() => keyVaultKeyOptionsFrom({ keys: { managedIdentity: 'yes' } })).toThrow(/managedIdentity must be true or false/);
   });
 });
 
