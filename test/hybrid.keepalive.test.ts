@@ -12,6 +12,7 @@ import { Metadata } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSource, PreviewTableResponse } from '@sourced/api';
 import { KEEPALIVE_COUNT, KEEPALIVE_IDLE_MS, KEEPALIVE_INTERVAL_MS, TCP_USER_TIMEOUT_MS } from '@sourced/core';
+import { startMariadb, type MariadbInstance } from './harness/mariadb';
 import { startPostgres, type PostgresInstance } from './harness/postgres';
 import { hybridSource, keepAliveSeconds, singleSource, sleep, socketsTo } from './support/hybrid';
 import { registerSecret } from './support/secretScan';
@@ -63,8 +64,7 @@ describe('keep-alive on HYBRID PostgreSQL sessions (issue 24: 2)', () => {
   async function sessionSettings(dataSource: DataSource): Promise<Record<string, string>> {
     const events = await previewOf(dataSource, 'settings');
     const rows = events.flatMap((e) => (e.event?.$case === 'rows' ? e.event.value.rows : []));
-    const text = (cell: (typeof rows)[number]['cells'][number] | undefined) =>
-      cell?.value?.$case === 'text' ? cell.value.value : JSON.stringify(cell?.value);
+    const text = (cell: (typeof rows)[number]['cells'][number] | undefined) => (cell?.value?.$case === 'text' ? cell.value.value : JSON.stringify(cell?.value));
     return Object.fromEntries(rows.map((r) => [text(r.cells[0]), text(r.cells[1])]));
   }
 
@@ -101,5 +101,61 @@ describe('keep-alive on HYBRID PostgreSQL sessions (issue 24: 2)', () => {
     for (const line of client) expect(keepAliveSeconds(line)).toBeLessThanOrEqual(KEEPALIVE_INTERVAL_MS / 1000);
     expect(server.length).toBeGreaterThan(0);
     for (const line of server) expect(keepAliveSeconds(line)).toBeLessThanOrEqual(KEEPALIVE_INTERVAL_MS / 1000);
+  }, 60_000);
+});
+
+/**
+ * MariaDB: the daemon's side of a HYBRID session gets the same interval (mysql2 sets only the idle
+ * time). The server's side cannot be set per session: MariaDB's tcp_keepalive_time, _interval and
+ * _probes are GLOBAL variables (`SET SESSION` is refused, checked here), so it keeps the server's.
+ */
+describe('keep-alive on HYBRID MariaDB sessions (issue 24: 2)', () => {
+  let a: MariadbInstance;
+  let b: MariadbInstance;
+  let t: TestDaemon;
+
+  beforeAll(async () => {
+    const password = `pw-${randomBytes(12).toString('hex')}`;
+    registerSecret('MariaDB keep-alive test password', password);
+    [a, b, t] = await Promise.all([startMariadb({ password }), startMariadb({ password }), startTestDaemon({ plugins: ['@sourced/plugin-mysql'] })]);
+    const view = `CREATE VIEW slow AS SELECT SLEEP(${(KEEPALIVE_IDLE_MS + 5_000) / 1000}) AS one;`;
+    await Promise.all([a, b].map((s) => s.sql(view, { database: s.database })));
+  });
+  afterAll(async () => {
+    await t?.stop();
+    await Promise.all([a?.destroy(), b?.destroy()]);
+  });
+
+  /** The server's keep-alive settings are server-wide: a session may not set them. */
+  it("has no per-session keep-alive on the server's side", async () => {
+    const scopes = await a.sql(
+      "SELECT VARIABLE_NAME, VARIABLE_SCOPE FROM information_schema.SYSTEM_VARIABLES WHERE VARIABLE_NAME LIKE 'TCP_KEEPALIVE%' ORDER BY 1",
+    );
+    console.log(`MariaDB keep-alive variables: ${scopes.trim().replace(/\n/g, '; ')}`);
+    expect(scopes).toMatch(/TCP_KEEPALIVE_INTERVAL\s+GLOBAL/);
+    await expect(a.sql('SET SESSION tcp_keepalive_interval = 5')).rejects.toThrow(/GLOBAL variable/);
+  });
+
+  /** 12 s into a slow HYBRID read, the daemon's socket has its next probe due within its 5 s interval. */
+  it("probes the daemon's side of an idle HYBRID session at its interval", async () => {
+    const reading = new Promise<PreviewTableResponse[]>((resolve, reject) => {
+      const out: PreviewTableResponse[] = [];
+      const stream = t.dataSources.previewTable(
+        { dataSource: hybridSource('mysql', a, b), table: { schema: a.database, name: 'slow' }, columns: [], limit: 10, strategy: 0 },
+        new Metadata(),
+        { deadline: Date.now() + 40_000 },
+      );
+      stream.on('data', (e: PreviewTableResponse) => out.push(e));
+      stream.on('error', reject);
+      stream.on('end', () => resolve(out));
+    });
+    await sleep(KEEPALIVE_IDLE_MS + 2_000);
+    const client = await socketsTo(a.port, (lines) => lines.length > 0 && lines.every((l) => (keepAliveSeconds(l) ?? 99) <= KEEPALIVE_INTERVAL_MS / 1000));
+    const server = serverSockets(a.port);
+    const rows = (await reading).flatMap((e) => (e.event?.$case === 'rows' ? e.event.value.rows : []));
+    console.log(`MariaDB, after ${KEEPALIVE_IDLE_MS + 2_000} ms idle, the daemon's sockets: ${client.join(' | ')}\nthe server's: ${server.join(' | ')}`);
+    expect(rows).toHaveLength(1);
+    expect(client.length).toBeGreaterThan(0);
+    for (const line of client) expect(keepAliveSeconds(line)).toBeLessThanOrEqual(KEEPALIVE_INTERVAL_MS / 1000);
   }, 60_000);
 });

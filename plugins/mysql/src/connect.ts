@@ -1,4 +1,5 @@
-import { scrubbedErrorText, tlsSessionOf, type ConnectionArgs, type Logger, type SourceIdentity, type TlsSession } from '@sourced/core';
+import type { Duplex } from 'node:stream';
+import { applyKeepAlive, scrubbedErrorText, tlsSessionOf, type ConnectionArgs, type Logger, type SourceIdentity, type TlsSession } from '@sourced/core';
 import type { Connection } from 'mysql2';
 import { openConnection } from './driver';
 import { isConnectionError } from './mysqlErrors';
@@ -105,6 +106,9 @@ export async function connectSession(args: ConnectionArgs, signal: AbortSignal, 
   conn.on('error', (error: unknown) =>
     logger.warn('MySQL connection failed while idle', { host: args.host, port: args.port, error: scrubbedErrorText(error, [args.password, args.tls?.key]) }),
   );
+  // The interval and count of keep-alive's probes (mysql2 sets only the idle time); MariaDB's
+  // own tcp_keepalive_* are server-wide (GLOBAL), not a session's to set.
+  if (args.keepAlive) applyKeepAlive((conn as unknown as { stream: Duplex }).stream);
   const version = parseServerVersion(handshake.serverVersion);
   registerCancelTarget(conn, args, handshake.connectionId);
   sessions.set(conn, {
