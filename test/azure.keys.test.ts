@@ -9,6 +9,7 @@
  * the envelope's bytes; the leak scan covers the client secret, tokens and every data key the
  * vault wrapped. The last block runs against a real vault when its variables are set.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -222,7 +223,7 @@ describe('azure-kv-keys key provider through the daemon (stand-in)', () => {
     registerSecret('a value sent to a disabled key', 's3cret-azure-disabled');
   });
 
-  it('an app without key permissions is PERMISSION_DENIED with the permissions to grant; Key Vault down is UNAVAILABLE', async () => {
+  it('an app without key permissions or with a wrong secret is PERMISSION_DENIED (the secret never shown); Key Vault failing or down is UNAVAILABLE', async () => {
     const reader = kv.addApp({ canUseKeys: false });
     process.env[`${SECRET_ENV}_READER`] = reader.clientSecret;
     registerSecret('the reader client secret', reader.clientSecret);
@@ -237,7 +238,27 @@ describe('azure-kv-keys key provider through the daemon (stand-in)', () => {
       delete process.env[`${SECRET_ENV}_READER`];
     }
 
+    const wrong = `${app.clientSecret.slice(0, 4)}${randomBytes(20).toString('base64url')}`;
+    process.env[`${SECRET_ENV}_WRONG`] = wrong;
+    registerSecret('a wrong client secret', wrong);
+    const q = provider(app, `${SECRET_ENV}_WRONG`);
+    try {
+      const error = await q.generateDataKey({ context: ctx }, call()).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(KeyAccessDeniedError);
+      expect((error as Error).message).toMatch(/invalid_client/);
+      expect((error as Error).message).not.toContain(wrong);
+    } finally {
+      q.close();
+      delete process.env[`${SECRET_ENV}_WRONG`];
+    }
+
     const sealed = (await encrypt(pg.password)).envelope;
+    kv.failNext(4, { status: 503 });
+    try {
+      expect(await failure(discover(source(sealed)))).toMatchObject({ code: status.UNAVAILABLE, reason: 'ENCRYPTION_KEY_PROVIDER_UNAVAILABLE' });
+    } finally {
+      kv.clearFaults();
+    }
     kv.setDown(true);
     try {
       expect(await failure(discover(source(sealed)))).toMatchObject({ code: status.UNAVAILABLE, reason: 'ENCRYPTION_KEY_PROVIDER_UNAVAILABLE' });

@@ -297,8 +297,8 @@ export function createKeyVaultKeyProvider(options: KeyVaultKeyProviderOptions = 
             `Name an RSA key (RSA or RSA-HSM): Key Vault wraps data keys with ${AZURE_WRAP_ALGORITHM}.`,
           );
         }
-        const { CryptographyClient } = loadKeysSdk();
-        const crypto = new CryptographyClient(key, credentialOf(), clientOptions(wanted.vaultUrl));
+        // One client per key version, kept: its token and the vault's challenge are reused.
+        const crypto = await cryptoClient(kid, wanted.vaultUrl);
         const plaintext = randomBytes(32);
         const wrapped = await crypto.wrapKey(AZURE_WRAP_ALGORITHM, plaintext, { abortSignal: ctx.signal });
         return { keyId: kid, plaintext, wrapped: wrapped.result };
