@@ -8,6 +8,8 @@
  * with queries of its own (information_schema from a fresh session in the server's default
  * sql_mode, SHOW INDEX, SHOW CREATE TABLE, SHOW CREATE SEQUENCE), builds every message
  * discovery should send, and compares them whole both ways: nothing missing, nothing extra.
+ * One file (~450 lines): its cases share the fixture database, one discovery run and the
+ * oracle's readers, one per kind of object.
  */
 import { randomBytes } from 'node:crypto';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';

@@ -119,7 +119,7 @@ export async function connectSession(args: ConnectionArgs, signal: AbortSignal, 
   });
   const setup =
     version.flavour === 'MariaDB'
-      ? `SET ${SERVER_SQL_MODE_VARIABLE} = @@SESSION.sql_mode, SESSION max_statement_time = ?, SESSION time_zone = '+00:00', SESSION sql_mode = ?`
+      ? `SET SESSION max_statement_time = ?, SESSION time_zone = '+00:00', ${SERVER_SQL_MODE_VARIABLE} = @@SESSION.sql_mode, SESSION sql_mode = ?`
       : "SET SESSION max_execution_time = ?, SESSION time_zone = '+00:00', SESSION sql_mode = ?";
   try {
     await query(conn, setup, [statementTimeLimit(version.flavour, args.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS), SESSION_SQL_MODE], signal);
