@@ -83,6 +83,7 @@ CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO (
 CREATE TABLE events_2024_a PARTITION OF events_2024 FOR VALUES IN ('a');
 CREATE TRIGGER t_part AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION trg_fn();
 CREATE INDEX events_at ON events (at);
+CREATE INDEX events_kind_c ON events (kind COLLATE "C" DESC, (kind::varchar) varchar_pattern_ops) WHERE kind <> 'x';
 CREATE TABLE excl (r int4range, EXCLUDE USING gist (r WITH &&));
 CREATE TABLE dups (v int);
 INSERT INTO dups VALUES (1), (1);

@@ -28,10 +28,15 @@ import { query } from './query';
  */
 export const RELATION_OBJECTS_SQL = `
 WITH rel AS (
-  SELECT k.schema, k.name, c.oid, c.relkind, c.relispopulated
+  SELECT k.schema, k.name, c.oid, c.relkind, c.relispopulated,
+         -- whether any column has a collation other than the database default (100) or none (0)
+         EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND a.attcollation NOT IN (0, 100)) AS own_collations
   FROM unnest($1::text[], $2::text[]) AS k(schema, name)
   JOIN pg_catalog.pg_namespace n ON n.nspname = k.schema
   JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = k.name
+), nondefault_opclasses AS MATERIALIZED (
+  SELECT coalesce(array_agg(oid), '{}') AS oids FROM pg_catalog.pg_opclass WHERE NOT opcdefault
 )
 SELECT r.schema, r.name,
   CASE WHEN r.relkind = 'm' THEN r.relispopulated END AS populated,
@@ -72,17 +77,19 @@ SELECT r.schema, r.name,
                   WHERE k.ord > i.indnkeyatts),
       'ordered', pg_catalog.pg_indexam_has_property(ic.relam, 'can_order'),
       'options', i.indoption::int2[],
-      'collations', (SELECT json_agg(CASE
+      -- the per-key look-ups run only for an index that may name something: a collation other than
+      -- none and the default, or a column with one; an operator class that is not a default
+      'collations', CASE WHEN r.own_collations OR NOT i.indcollation::oid[] <@ '{0,100}'::oid[] THEN (SELECT json_agg(CASE
                        WHEN k.coll = 0 THEN ''
                        WHEN k.coll = coalesce(ta.attcollation, ty.typcollation) THEN ''
                        ELSE (SELECT cl.collname FROM pg_catalog.pg_collation cl WHERE cl.oid = k.coll) END ORDER BY k.ord)
                      FROM unnest(i.indcollation::oid[]) WITH ORDINALITY AS k(coll, ord)
                      JOIN pg_catalog.pg_attribute ia ON ia.attrelid = i.indexrelid AND ia.attnum = k.ord
                      LEFT JOIN pg_catalog.pg_type ty ON ty.oid = ia.atttypid
-                     LEFT JOIN pg_catalog.pg_attribute ta ON ta.attrelid = i.indrelid AND ta.attnum = (i.indkey::int2[])[k.ord - 1] AND ta.attnum > 0),
-      'operatorClasses', (SELECT json_agg(CASE WHEN oc.opcdefault THEN '' ELSE oc.opcname END ORDER BY k.ord)
-                          FROM unnest(i.indclass::oid[]) WITH ORDINALITY AS k(opc, ord)
-                          JOIN pg_catalog.pg_opclass oc ON oc.oid = k.opc),
+                     LEFT JOIN pg_catalog.pg_attribute ta ON ta.attrelid = i.indrelid AND ta.attnum = (i.indkey::int2[])[k.ord - 1] AND ta.attnum > 0) END,
+      'operatorClasses', CASE WHEN i.indclass::oid[] && (SELECT oids FROM nondefault_opclasses) THEN (SELECT json_agg(coalesce((SELECT oc.opcname FROM pg_catalog.pg_opclass oc WHERE oc.oid = k.opc AND NOT oc.opcdefault), '')
+                                   ORDER BY k.ord)
+                          FROM unnest(i.indclass::oid[]) WITH ORDINALITY AS k(opc, ord)) END,
       'comment', pg_catalog.obj_description(i.indexrelid, 'pg_class'),
       'valid', i.indisvalid,
       'constraint', (SELECT con.conname FROM pg_catalog.pg_constraint con
