@@ -77,6 +77,8 @@ const CASES: Case[] = [
   { name: 'an enum value as its number', doc: { type: 'postgres', location: 2 }, ok: true },
   { name: 'the short enum names', doc: { type: 'postgres', location: 'ON_PREM', ssl_config: { mode: 'VERIFY_CA' } }, ok: true, shorthand: true },
   { name: 'a secret as a string', doc: { type: 'postgres', credentials: { username: 'u', password: 'env://SOURCED_SECRET_X' } }, ok: true, shorthand: true },
+  { name: 'an empty secret string (an empty inline value)', doc: { type: 'postgres', credentials: { password: '' } }, ok: true, shorthand: true },
+  { name: 'a $schema key (not a field)', doc: { $schema: './data-source.schema.json', type: 'postgres' }, ok: false, says: '$schema: unknown field' },
   {
     name: 'a typo in a field',
     doc: { type: 'postgres', primary: { host: 'h', databse: 'x' } },
