@@ -197,6 +197,33 @@ export {
 } from '@sourced/core';
 export type { FieldViolation } from '@sourced/core';
 
+// ---- helpers authors wrote by hand (since 1.4.0) ----
+// Value renderers: a driver's value as the Cell of a kind, in the form sourced.v1.Cell documents.
+export {
+  booleanCell,
+  bytesCell,
+  dateCell,
+  decimalCell,
+  floatCell,
+  integerCell,
+  isoYear,
+  jsonCell,
+  localTimestampCell,
+  NULL_CELL,
+  otherCell,
+  renderAs,
+  textCell,
+  timeCell,
+  timestampCell,
+} from './helpers/cells';
+export type { ValueKind } from './helpers/cells';
+// A statement time limit that cancels the running statement.
+export { withStatementLimit } from './helpers/statementLimit';
+export type { StatementLimitOptions } from './helpers/statementLimit';
+// A base for file or embedded databases: the operator's root, path confinement, read-only open, no endpoints.
+export { confineToRoot, DATABASE_PATH_FIELD, defineFileConnector, fileRootSetting, MAX_BUSY_TIMEOUT_MS } from './helpers/fileDatabase';
+export type { ConfinedPath, FileConnectorSpec, FileOpenRequest } from './helpers/fileDatabase';
+
 // ---- logging, tracing and small helpers ----
 export { mapWithConcurrency, matchesAnyGlob, noopLogger, raceSignal, withSpan } from '@sourced/core';
 // eslint-disable-next-line @typescript-eslint/no-deprecated -- deprecated (matchesGlob replaces it), still exported for plugins that call it: removing an export is a major release
