@@ -58,9 +58,8 @@ describe('the stall bound of each strategy, against a frozen primary (issue 24: 
 
   /**
    * The frozen primary is left within the strategy's bound (its probe delay, the probe's 3 s and
-   * 2 s to switch; BALANCED 10 s, the issue's): the daemon's measure of the unanswered read and
-   * the failover as the client sees it are within it, and the run completes on the secondary
-   * exactly as an undisturbed run.
+   * 2 s to switch; BALANCED 10 s, the issue's), from the freeze to the failover as the client
+   * sees it, and the run completes on the secondary exactly as an undisturbed run.
    */
   it.each(STRATEGIES)('fails a frozen primary over within the %s bound', async (name, strategy) => {
     const boundMs = frozenServerBoundMs(stallBoundOf(name, 'discovery'));
@@ -94,8 +93,9 @@ describe('the stall bound of each strategy, against a frozen primary (issue 24: 
       `${name}: the failover reached the client ${failoverAt - frozenAt} ms after the primary froze; the daemon found the read unanswered after ${stalled} ms (bound ${boundMs} ms: probe after ${stallBoundOf(name, 'discovery').stallProbeAfterMs} ms + 3 s probe + 2 s to switch)`,
     );
     expectUndisturbed(events, reference, [EndpointRole.ENDPOINT_ROLE_SECONDARY], [faultAfterEvent]);
-    // The configured bound (BALANCED: the issue's 10 s), for the daemon's detection and for the failover as the client saw it.
-    expect(stalled).toBeLessThanOrEqual(boundMs);
+    // The configured bound (BALANCED: the issue's 10 s), from the freeze to the failover as the client saw it. The
+    // daemon's own figure counts from the read's start, which may be before the freeze (a slow read probed alive first).
+    expect(reason).toContain('sent no answer');
     expect(failoverAt - frozenAt).toBeLessThanOrEqual(boundMs);
   });
 });

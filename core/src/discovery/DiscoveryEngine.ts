@@ -2,112 +2,24 @@ import type { Attributes, Meter, Tracer } from '@opentelemetry/api';
 import { DEFAULT_SAMPLING, type SamplingOptions } from '../contract/catalog';
 import type { DiscoverableConnector } from '../contract/capabilities';
 import { readWithFailover, SourceStalledError } from '../connector/readWithFailover';
-import type { SourceIdentity } from '../connector/SourceIdentity';
-import type { EndpointRole } from '../datasource/DataSource';
-import { AbortedError, abortedErrorFrom, describeError, InputError, SourcedError, UnavailableError } from '../errors';
+import { AbortedError, abortedErrorFrom, describeError, UnavailableError } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
 import { dbSystemOf, sourcedInstruments, type SourcedInstruments } from '../telemetry/metrics';
 import { withSpan } from '../telemetry/withSpan';
-import { decodeCursor, encodeCursor } from './cursor';
-import { compileFilter, type CompiledFilter, type DiscoveryFilter } from './DiscoveryFilter';
-import type { CatalogEntity, RelationKey, SchemaEntity } from './entities';
-import {
-  AdaptiveController,
-  MAX_BATCH_SIZE,
-  ProcessLoad,
-  stallBoundOf,
-  STRATEGY_PRESETS,
-  type DaemonLoad,
-  type DiscoveryStrategy,
-  type StrategyState,
-} from './strategies';
+import { encodeCursor } from './cursor';
+import type { DiscoveryEvent, DiscoveryProgress } from './DiscoveryEvent';
+import { checkDiscoveryRequest, type CheckedDiscoveryRequest, type DiscoveryRequest } from './DiscoveryRequest';
+import type { CatalogEntity, RelationKey } from './entities';
+import { refuseEmptied, runError } from './runErrors';
+import { AdaptiveController, ProcessLoad, stallBoundOf, STRATEGY_PRESETS, type DaemonLoad, type StrategyState } from './strategies';
 
-/** The largest sample a caller may ask for per collection. */
-export const MAX_SAMPLE_SIZE = 100_000;
+export { MAX_SAMPLE_SIZE, type CheckedDiscoveryRequest, type DiscoveryRequest } from './DiscoveryRequest';
+export type { DiscoveryEvent, DiscoveryProgress } from './DiscoveryEvent';
 
 /** The fields of an object that are not undefined (or 0, the proto default for "not given"). */
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== 0)) as Partial<T>;
 }
-
-export interface DiscoveryRequest {
-  filter: DiscoveryFilter;
-  strategy: DiscoveryStrategy;
-  /** 0 means the strategy's default. */
-  batchSize: number;
-  /** A cursor from an earlier batch; empty means from the start. */
-  resumeAfter: string;
-  /** Schema inference of document stores; defaults apply to what is not given. */
-  sampling?: Partial<SamplingOptions>;
-  /** Stop after this many relations and collections; 0 or absent means no limit. */
-  maxEntities?: number;
-  /** Stop after this many milliseconds, at a batch boundary; 0 or absent means no limit. */
-  maxDurationMs?: number;
-  /** Also read routines' sources (`RoutineEntity.body`); false or absent: never. */
-  includeRoutineBodies?: boolean;
-  /**
-   * The longest one catalog read may go without an answer, ms: past it the read is cancelled
-   * and the run fails over (HYBRID) or ends UNAVAILABLE `SOURCE_STALLED` with the cursor to
-   * resume after. Absent: the strategy's (`StrategyPreset.stallTimeoutMs`); 0: no bound
-   * beyond the server's own statement timeout.
-   */
-  stallTimeoutMs?: number;
-  /**
-   * After a catalog read has waited this long, ms, the endpoint is probed with a new
-   * connection; one that does not answer is taken as stalled then (see `stallTimeoutMs`),
-   * one that does lets the read go on. Absent: the strategy's; 0: no probe.
-   */
-  stallProbeAfterMs?: number;
-}
-
-/** A discovery request checked once ({@link DiscoveryEngine.checkRequest}): its filter compiled and its cursor decoded. */
-export interface CheckedDiscoveryRequest extends DiscoveryRequest {
-  readonly checked: { readonly filter: CompiledFilter; readonly after?: RelationKey };
-}
-
-/** How a run stands after a batch. */
-export interface DiscoveryProgress extends StrategyState {
-  relations: number;
-  tables: number;
-  views: number;
-  collections: number;
-  columns: number;
-  batches: number;
-  ratePerSecond: number;
-  elapsedMs: number;
-  /**
-   * Relations and collections this run sends when it completes (those after the cursor that
-   * pass the filter, at most max_entities), when the source could count them.
-   */
-  total?: number;
-}
-
-/** Events of a discovery run, in order. */
-export type DiscoveryEvent =
-  | { kind: 'schemas'; schemas: SchemaEntity[] }
-  | { kind: 'batch'; index: number; entities: CatalogEntity[]; cursor: string; progress: DiscoveryProgress }
-  | { kind: 'failover'; active: EndpointRole; reason: string; resumeAfter: string }
-  | { kind: 'warning'; code: string; message: string }
-  | {
-      kind: 'summary';
-      schemas: number;
-      relations: number;
-      tables: number;
-      views: number;
-      columns: number;
-      collections: number;
-      batches: number;
-      durationMs: number;
-      strategy: DiscoveryStrategy;
-      failovers: number;
-      warnings: number;
-      endpoint: EndpointRole;
-      stoppedEarly: boolean;
-      /** `MAX_ENTITIES` or `MAX_DURATION`; empty when the run completed. */
-      stopReason: string;
-      /** The database and server the run ended on, as its session reported them (when the connector can tell). */
-      source?: SourceIdentity;
-    };
 
 /** One page as read, with what it took. */
 interface PageRead {
@@ -152,20 +64,7 @@ export class DiscoveryEngine {
 
   /** Checks a request before any connection is opened (InputError naming the field); the result is what {@link run} takes without checking again. */
   static checkRequest(request: DiscoveryRequest): CheckedDiscoveryRequest {
-    const s = request.sampling ?? {};
-    if (s.sampleSize !== undefined && s.sampleSize > MAX_SAMPLE_SIZE) {
-      throw new InputError([{ field: 'sampling.sample_size', description: `${s.sampleSize} is more than the maximum of ${MAX_SAMPLE_SIZE}` }], {
-        reason: 'VALUE_OUT_OF_RANGE',
-      });
-    }
-    const filter = compileFilter(request.filter);
-    if (request.batchSize > MAX_BATCH_SIZE) {
-      throw new InputError([{ field: 'batch_size', description: `${request.batchSize} is more than the maximum of ${MAX_BATCH_SIZE}` }], {
-        reason: 'VALUE_OUT_OF_RANGE',
-      });
-    }
-    const after = request.resumeAfter ? decodeCursor(request.resumeAfter) : undefined;
-    return { ...request, checked: { filter, after } };
+    return checkDiscoveryRequest(request);
   }
 
   /** Checks a request before any connection is opened. */
@@ -322,7 +221,7 @@ export class DiscoveryEngine {
         if (entities.length === 0) {
           // The end of the catalog, unless the endpoint changed under the run: then an empty
           // page may be a server that lost what the other one had sent (a crash, a restore).
-          if (page.failover) await this.refuseEmptied(connector, filter, signal, totals.relations + totals.collections, after);
+          if (page.failover) await refuseEmptied(connector, filter, signal, totals.relations + totals.collections, after);
           break;
         }
         const last = entities[entities.length - 1];
@@ -381,7 +280,7 @@ export class DiscoveryEngine {
       };
     } catch (error) {
       stalled = error instanceof SourceStalledError;
-      throw this.runError(error, connector, after, signal);
+      throw runError(error, connector, after, signal, this.logger);
     } finally {
       callSignal.removeEventListener('abort', onCallAbort);
       if (pending) {
@@ -393,64 +292,6 @@ export class DiscoveryEngine {
       // connections close in the background (bounded by the connector's cancel and close timeouts).
       if (!stalled) await closing;
     }
-  }
-
-  /**
-   * After a failover found no more relations: throws when the endpoint now read holds nothing
-   * at all that passes the filter while this call had already sent `sent` relations from the
-   * other one. A data platform syncing its catalog would otherwise take "nothing more" as the
-   * end and keep a catalog that this endpoint does not have; a resumable error lets it retry
-   * (or resume from the cursor) once the endpoints agree again.
-   */
-  private async refuseEmptied(
-    connector: DiscoverableConnector,
-    filter: CompiledFilter,
-    signal: AbortSignal,
-    sent: number,
-    after: RelationKey | undefined,
-  ): Promise<void> {
-    if (sent === 0) return;
-    const counted = connector.countEntities ? await connector.countEntities(filter, undefined, signal) : undefined;
-    const empty = counted !== undefined ? counted === 0 : (await connector.listSchemas(filter, signal)).length === 0;
-    if (!empty) return;
-    const role = connector.activeRole;
-    const resumeAfter = after ? encodeCursor(after) : '';
-    throw new UnavailableError(
-      'SOURCE_EMPTY_AFTER_FAILOVER',
-      `after failing over, the ${role.toLowerCase()} endpoint holds nothing that passes the filter, though this call had already sent ${sent} relations from the other endpoint; ` +
-        'the run stops instead of reporting a catalog that ends here. Check the endpoints (a restore, a replica that lost its data), then resume with resume_after.',
-      { metadata: { endpoint: role, resume_after: resumeAfter } },
-    );
-  }
-
-  /**
-   * What a run that failed ends with: a connection the driver lost (and no endpoint to fail
-   * over to) becomes UNAVAILABLE `CONNECTION_LOST`, its driver text kept for the log; and
-   * every error of ours carries the cursor of the last batch sent in its metadata
-   * (`resume_after`), so the caller resumes there instead of starting over.
-   */
-  private runError(error: unknown, connector: DiscoverableConnector, after: RelationKey | undefined, signal: AbortSignal): unknown {
-    if (signal.aborted) return error;
-    let out = error;
-    if (!(error instanceof SourcedError) && connector.isConnectionError(error)) {
-      const role = connector.activeRole;
-      const { host, port } = connector.endpoint(role);
-      this.logger.warn('the connection to the source was lost', { endpoint: role, error: describeError(error) });
-      out = new UnavailableError(
-        'CONNECTION_LOST',
-        `the connection to the ${role.toLowerCase()} endpoint ${host}:${port} was lost, and there is no endpoint to fail over to`,
-        {
-          cause: error,
-          metadata: { endpoint: role },
-        },
-      );
-    }
-    if (out instanceof SourcedError && after) {
-      // A key of the metadata may be absent: the error may carry a cursor already.
-      const metadata: Partial<Record<string, string>> = out.metadata;
-      if (metadata.resume_after === undefined) metadata.resume_after = encodeCursor(after);
-    }
-    return out;
   }
 
   /** Counts a batch about to be sent and its entities by kind (`table`, `view`, `collection`, ...). */
