@@ -42,6 +42,7 @@ export async function runDiscover(file: string, options: DiscoverOptions): Promi
       batchSize: options.batchSize,
       resumeAfter: options.resumeAfter,
       maxEntities: options.maxEntities,
+      includeRoutineBodies: options.routineBodies === true,
       maxDurationMs: 0,
     },
     new Metadata(),

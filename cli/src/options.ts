@@ -35,6 +35,8 @@ export interface DiscoverOptions extends ClientOptions {
   maxEntities: number;
   resumeAfter: string;
   format?: 'tree' | 'text' | 'ndjson';
+  /** Ask for routines' sources (include_routine_bodies). */
+  routineBodies?: boolean;
 }
 
 export interface PreviewOptions extends ClientOptions {

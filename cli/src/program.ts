@@ -130,7 +130,8 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
           .argParser(o.wholeNumber)
           .default(0, 'no limit'),
       )
-      .addOption(new Option('--resume-after <CURSOR>', 'continue after the relation of that cursor').default('', 'from the start')),
+      .addOption(new Option('--resume-after <CURSOR>', 'continue after the relation of that cursor').default('', 'from the start'))
+      .addOption(new Option('--routine-bodies', "also send functions' and procedures' source code (NDJSON and --json show it)")),
   )
     .summary('read its catalog: schemas, tables, views, collections')
     .description(
