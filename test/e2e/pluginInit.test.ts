@@ -12,7 +12,7 @@
  * test:packaging` (it builds first). `npm test` and CI's .ci/run skip it.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -107,4 +107,85 @@ describe.runIf(enabled)('a plugin from sourced plugin init, installed from the p
     expect(report.numFailedTests).toBe(0);
     expect(report.numPassedTests).toBeGreaterThanOrEqual(4);
   }, 300_000);
+});
+
+/** `sourced plugin init` as a person runs it, and the examples keeping the shape it writes (fast: nothing installed). */
+describe('sourced plugin init', () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'sourced-plugin-init-shape-'));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+  const init = (...args: string[]) => spawnSync(process.execPath, [SOURCED_BIN, 'plugin', 'init', ...args], { cwd: scratch, env: env(), encoding: 'utf8' });
+  const json = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+
+  /** Both kinds: every template written with its names filled in, the SDK by the range the daemon hosts. */
+  it.each([
+    ['connector', 'sourced-plugin-duck-db', 'duck-db', ['src/connector.ts', 'src/preview.ts', 'src/profile.ts', 'src/store.ts', 'test/fixture/shop.json']],
+    ['secret-provider', '@acme/sourced-plugin-keeper', 'keeper', ['src/provider.ts', 'test/fixture/secrets.json']],
+  ])('--kind %s writes a package named after NAME', (kind, name, id, own) => {
+    const r = init(name, '--kind', kind);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`${kind} "${id}"`);
+    const dir = join(scratch, id);
+    for (const file of [
+      'package.json',
+      'README.md',
+      'tsconfig.json',
+      'tsconfig.test.json',
+      'vitest.config.mts',
+      '.gitignore',
+      'src/index.ts',
+      'test/conformance.test.ts',
+      ...own,
+    ]) {
+      expect(existsSync(join(dir, file)), file).toBe(true);
+      expect(readFileSync(join(dir, file), 'utf8'), file).not.toMatch(/__[A-Z]+(_[A-Z]+)*__/);
+    }
+    const pkg = json(join(dir, 'package.json')) as {
+      name: string;
+      sourced: { sdk: string };
+      peerDependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+    };
+    const sdk = (json(join(ROOT, 'sdk/package.json')) as { version: string }).version;
+    expect(pkg.name).toBe(name);
+    expect(pkg.sourced.sdk).toBe(`^${sdk}`);
+    expect(pkg.peerDependencies['@sourced/plugin-sdk']).toBe(`^${sdk}`);
+    expect(pkg.devDependencies['@sourced/daemon']).toMatch(/^\^\d/);
+    expect(readFileSync(join(dir, 'src/index.ts'), 'utf8')).toContain(`id: '${id}'`);
+  });
+
+  /** A name that is no npm name or plugin id, and a folder that is not empty, are usage errors (exit 2) saying what to do. */
+  it('refuses a bad NAME and a folder that is not empty', () => {
+    const bad = init('Not_A_Name');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('is not an npm package name');
+    const id = init('sourced-plugin-9lives');
+    expect(id.status).toBe(2);
+    expect(id.stderr).toContain('cannot be a plugin id');
+    init('sourced-plugin-twice');
+    const again = init('sourced-plugin-twice');
+    expect(again.status).toBe(2);
+    expect(again.stderr).toContain('is not an empty folder');
+  });
+
+  /** The examples are built in the scaffold's shape: the same scripts, TypeScript configs and ignore file. */
+  it.each([
+    ['sqlite-connector', 'connector'],
+    ['vault-secret-provider', 'secret-provider'],
+  ])('examples/%s has the layout plugin init writes (%s)', (example, kind) => {
+    const templates = join(ROOT, 'cli/templates/plugin');
+    const exampleDir = join(ROOT, 'examples', example);
+    const scripts = (dir: string) => (json(join(dir, 'package.json')) as { scripts: Record<string, string> }).scripts;
+    expect(scripts(exampleDir)).toEqual(scripts(join(templates, kind)));
+    for (const [template, file] of [
+      ['tsconfig.json', 'tsconfig.json'],
+      ['tsconfig.test.json', 'tsconfig.test.json'],
+      ['gitignore', '.gitignore'],
+    ]) {
+      expect(readFileSync(join(exampleDir, file), 'utf8'), file).toBe(readFileSync(join(templates, 'common', template), 'utf8'));
+    }
+    const pkg = json(join(exampleDir, 'package.json')) as { sourced: { sdk: string }; peerDependencies: Record<string, string> };
+    expect(pkg.sourced.sdk).toBe(pkg.peerDependencies['@sourced/plugin-sdk']);
+    for (const dir of ['src', 'test']) expect(existsSync(join(exampleDir, dir))).toBe(true);
+  });
 });
