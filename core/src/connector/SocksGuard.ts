@@ -7,7 +7,7 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, isIP, type AddressInfo, type NetConnectOpts, type Server, type Socket } from 'node:net';
-import { KEEPALIVE_IDLE_MS } from './keepAlive';
+import { applyKeepAlive, KEEPALIVE_IDLE_MS } from './keepAlive';
 import type { TargetDeniedError } from './TargetDeniedError';
 
 /**
@@ -208,6 +208,8 @@ export class SocksGuard {
       );
       return;
     }
+    // And keep-alive's probe interval and count (issue 24), which Node's option cannot set.
+    applyKeepAlive(upstream);
     upstream.removeAllListeners('error');
     upstream.on('error', () => client.destroy());
     upstream.on('close', () => client.destroy());
