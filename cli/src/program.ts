@@ -380,6 +380,7 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
       'sourced plugins --json',
       'sourced audit verify /var/log/sourced/audit.log',
       'sourced demo',
+      'sourced plugin init sourced-plugin-duckdb',
     ]
       .map((e) => `  ${e}`)
       .join('\n')}
