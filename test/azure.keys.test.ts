@@ -337,6 +337,22 @@ describe('pluginSettings.azure.keys', () => {
     expect(() => keyVaultKeyOptionsFrom({ keys: { vaults: ['ftp://x'] } })).toThrow(/keys\.vaults/);
     expect(() => keyVaultKeyOptionsFrom({ keys: { managedIdentity: 'yes' } })).toThrow(/managedIdentity must be true or false/);
   });
+
+  it('a client secret variable that is not set, or an unreadable CA file, is ENCRYPTION_KEY_PROVIDER_NOT_CONFIGURED with a hint', async () => {
+    const c = { signal: AbortSignal.timeout(10_000), logger: noopLogger, field: 'f' };
+    const context = { dataSourceId: 'orders-db', field: 'credentials.password' };
+    const keyId = 'https://sourced-test.vault.azure.net/keys/k';
+    const unset = createKeyVaultKeyProvider({ keyId, tenantId: 't', clientId: 'c', clientSecretEnv: 'SOURCED_TEST_KEYS_SECRET_NOT_SET' });
+    await expect(unset.generateDataKey({ context }, c)).rejects.toMatchObject({
+      reason: 'ENCRYPTION_KEY_PROVIDER_NOT_CONFIGURED',
+      metadata: { hint: expect.stringMatching(/Set SOURCED_TEST_KEYS_SECRET_NOT_SET/) },
+    });
+    const noCa = createKeyVaultKeyProvider({ keyId, managedIdentity: true, caFile: '/nonexistent/ca.pem' });
+    await expect(noCa.generateDataKey({ context }, c)).rejects.toMatchObject({
+      reason: 'ENCRYPTION_KEY_PROVIDER_NOT_CONFIGURED',
+      message: expect.stringMatching(/ENOENT/),
+    });
+  });
 });
 
 /**

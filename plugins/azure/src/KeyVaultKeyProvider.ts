@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { TokenCredential } from '@azure/identity';
 import type { CryptographyClient, KeyClient, KeyVaultKey } from '@azure/keyvault-keys';
@@ -14,7 +15,6 @@ import {
   type KeyProvider,
   type KeyProviderContext,
 } from '@sourced/core';
-import { randomBytes } from 'node:crypto';
 import { tlsTrusting, type AzureAccess } from './azureAccess';
 import { createCredential, LruMap, RETRY_OPTIONS } from './azureCredentials';
 import { loadKeysSdk } from './azureSdk';
@@ -162,7 +162,16 @@ export function createKeyVaultKeyProvider(options: KeyVaultKeyProviderOptions = 
     }
     const kind = secretValue ? 'client-secret' : options.managedIdentity ? 'managed-identity' : 'default-chain';
     const who = kind === 'client-secret' ? `${options.tenantId}/${options.clientId}` : `${kind}${options.clientId ? `:${options.clientId}` : ''}`;
-    const ca = options.caFile ? readFileSync(options.caFile, 'utf8') : undefined;
+    let ca: string | undefined;
+    try {
+      ca = options.caFile ? readFileSync(options.caFile, 'utf8') : undefined;
+    } catch (error) {
+      throw new SourcedError(
+        'ENCRYPTION_KEY_PROVIDER_NOT_CONFIGURED',
+        `the ${AZURE_KEY_PROVIDER_ID} key provider cannot read its CA file ${options.caFile ?? ''}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+        { metadata: { key_provider: AZURE_KEY_PROVIDER_ID, hint: 'Fix pluginSettings.azure.keys.caFile: a PEM file the daemon can read.' } },
+      );
+    }
     access = {
       kind,
       tenantId: options.tenantId,
