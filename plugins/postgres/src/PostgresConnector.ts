@@ -1,7 +1,6 @@
 import { defineConnector, InputError, type ConnectorDefinition } from '@sourced/core';
 import type { Client } from 'pg';
 import { countRelations, KeyWindow, readRelations, readSchemas } from './catalog';
-import { addRelationObjects } from './catalogObjects';
 import { addSchemaObjects } from './catalogSchemaObjects';
 import { postgresValidationPlan } from './checks';
 import { connectClient, sessionIdentity } from './connect';
@@ -59,12 +58,12 @@ export const postgresConnector: ConnectorDefinition = defineConnector<Client>({
         return objects ? addSchemaObjects(conn, schemas, objects, signal) : schemas;
       },
       /**
-       * Four queries per page whatever its size (relations, then columns, constraints and
-       * indexes by oid, those three at once when the strategy gives parallel connections),
-       * plus one query of keys per ten pages; then one for the page's checks, triggers, index
-       * details and populated flags (catalogObjects.ts).
+       * Five queries per page whatever its size (relations, then columns, constraints with
+       * checks, indexes with their details, and the triggers of the relations that have any,
+       * by oid, at once when the strategy gives parallel connections), plus one query of keys
+       * per ten pages (catalog.ts).
        */
-      listRelations: async (conn, page, signal, parallel) => addRelationObjects(conn, await readRelations(conn, page, signal, parallel, keys), signal),
+      listRelations: (conn, page, signal, parallel) => readRelations(conn, page, signal, parallel, keys),
       /** One count over pg_class with the page query's filter. */
       countEntities: countRelations,
     };

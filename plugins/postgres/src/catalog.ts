@@ -21,11 +21,14 @@ import {
   type SchemaEntity,
 } from '@sourced/core';
 import type { Client } from 'pg';
+import { indexDictionary, plainIndexDefinition, serverIndexDefinitions, type IndexDictionary, type IndexKeyColumn } from './catalogIndexes';
 import {
+  toCheck,
   toColumn,
   toForeignKey,
   toIndex,
   toRelation,
+  toTrigger,
   type ColumnRow,
   type ColumnTuple,
   type ConstraintRow,
@@ -33,8 +36,21 @@ import {
   type KeyRow,
   type RelationRow,
   type SchemaRow,
+  type TriggerRow,
 } from './catalogRows';
-import { COLUMNS_SQL, CONSTRAINTS_SQL, COUNT_SQL, filterParams, INDEXES_SQL, KEYS_SQL, likePatterns, RELATIONS_SQL, SCHEMAS_SQL } from './catalogSql';
+import {
+  COLLATION_NAMES_SQL,
+  COLUMNS_SQL,
+  CONSTRAINTS_SQL,
+  COUNT_SQL,
+  filterParams,
+  indexesSql,
+  KEYS_SQL,
+  likePatterns,
+  RELATIONS_SQL,
+  SCHEMAS_SQL,
+  TRIGGERS_SQL,
+} from './catalogSql';
 import { isConnectionError, sqlState } from './pgErrors';
 import { query } from './query';
 
@@ -145,10 +161,23 @@ export async function readRelations(
   return out;
 }
 
-/** The relations of `keys` with their columns, keys and indexes, in the order of `keys`. */
+/** A live column's name, type and collation, by attribute number. */
+type ColumnsByNumber = Map<number, IndexKeyColumn>;
+
+/**
+ * The relations of `keys` with their columns, constraints, indexes and triggers, in the order
+ * of `keys`. After the relations, four reads at once over the connections given: columns,
+ * constraints (keys, foreign keys, checks, the constraint owning each index), indexes, and the
+ * triggers of the relations that have any. Index definitions are built here for plain B-tree
+ * indexes and printed by the server for the rest (catalogIndexes.ts); a B-tree key that turns
+ * out not to be plain costs one more query for the page.
+ */
 async function describeRelations(client: Client, keys: KeyRow[], signal: AbortSignal, parallel: readonly Client[]): Promise<RelationEntity[]> {
   const oids = keys.map((k) => k.oid);
-  const relations = await read('relations', () => query<RelationRow>(client, RELATIONS_SQL, [oids], signal));
+  const [relations, dictionary] = await Promise.all([
+    read('relations', () => query<RelationRow>(client, RELATIONS_SQL, [oids], signal)),
+    read('index dictionary', () => indexDictionary(client, signal)),
+  ]);
   if (relations.length === 0) return [];
   const found = new Map(relations.map((r) => [r.oid, r]));
   const byOid = new Map<string, RelationEntity>();
@@ -157,39 +186,155 @@ async function describeRelations(client: Client, keys: KeyRow[], signal: AbortSi
     if (r) byOid.set(r.oid, toRelation(r));
   }
   const present = [...byOid.keys()];
+  const withTriggers = relations.filter((r) => r.has_triggers).map((r) => r.oid);
+  const indexesSql = indexesSqlFor(dictionary.version);
 
-  const [columns, constraints, indexes] = await spread(client, parallel, [
+  const [columns, constraints, indexes, triggers] = await spread(client, parallel, [
     (c) => read('columns', () => query<ColumnRow>(c, COLUMNS_SQL, [present], signal)),
     (c) => read('constraints', () => query<ConstraintRow>(c, CONSTRAINTS_SQL, [present], signal)),
-    (c) => read('indexes', () => query<IndexRow>(c, INDEXES_SQL, [present], signal)),
+    (c) => read('indexes', () => query<IndexRow>(c, indexesSql, [present], signal)),
+    (c) => (withTriggers.length === 0 ? Promise.resolve([]) : read('triggers', () => query<TriggerRow>(c, TRIGGERS_SQL, [withTriggers], signal))),
   ] as const);
+
+  const columnsOf = new Map<string, ColumnsByNumber>();
   for (const c of columns) {
     const relation = byOid.get(c.relid);
-    if (relation) relation.columns = (JSON.parse(c.columns) as ColumnTuple[]).map(toColumn);
+    if (!relation) continue;
+    const tuples = JSON.parse(c.columns) as ColumnTuple[];
+    const byNumber: ColumnsByNumber = new Map();
+    relation.columns = tuples.map((t, i) => {
+      byNumber.set(t[0], { name: t[1], typeOid: t[12], collationOid: t[13] });
+      return toColumn(t, i + 1);
+    });
+    columnsOf.set(c.relid, byNumber);
   }
-  // Key columns arrive as attribute numbers; a relation's columns carry them as ordinals.
-  const names = new Map<string, Map<number, string>>();
-  const nameOf = (relid: string, attnum: number): string => {
-    let byNum = names.get(relid);
-    if (!byNum) {
-      byNum = new Map((byOid.get(relid)?.columns ?? []).map((col) => [col.ordinal, col.name]));
-      names.set(relid, byNum);
-    }
-    return byNum.get(attnum) ?? `#${attnum}`;
-  };
+  // Key columns arrive as attribute numbers, named from the page's own columns.
+  const nameOf = (relid: string, attnum: number): string => columnsOf.get(relid)?.get(attnum)?.name ?? `#${attnum}`;
+
+  const constraintOfIndex = new Map<string, string>();
   for (const c of constraints) {
     const relation = byOid.get(c.relid);
     if (!relation) continue;
+    if (c.type === 'p' || c.type === 'u' || c.type === 'x') constraintOfIndex.set(c.index_oid, c.name);
+    if (c.type === 'x') continue;
+    if (c.type === 'c') {
+      (relation.checkConstraints ??= []).push(
+        toCheck(
+          c,
+          [...c.keys].sort((a, b) => a - b).map((n) => nameOf(c.relid, n)),
+        ),
+      );
+      continue;
+    }
     const key = { name: c.name, columns: c.keys.map((n) => nameOf(c.relid, n)) };
     if (c.type === 'p') relation.primaryKey = key;
     else if (c.type === 'u') relation.uniqueConstraints.push(key);
     else relation.foreignKeys.push(toForeignKey(c, key.columns));
   }
-  for (const i of indexes) {
-    const columns = i.keys.map((n, k) => (n === 0 ? (i.expressions?.[k] ?? '') : nameOf(i.relid, n)));
-    byOid.get(i.relid)?.indexes.push(toIndex(i, columns));
-  }
+  for (const t of triggers)
+    byOid.get(t.relid)?.triggers?.push(
+      toTrigger(
+        t,
+        t.update_columns.map((n) => nameOf(t.relid, n)),
+      ),
+    );
+
+  await addIndexes(client, indexes, byOid, columnsOf, constraintOfIndex, dictionary, signal);
   return [...byOid.values()];
+}
+
+/** The indexes' entities, added to their relations: definitions built or asked for, per-key details named. */
+async function addIndexes(
+  client: Client,
+  indexes: IndexRow[],
+  byOid: Map<string, RelationEntity>,
+  columnsOf: Map<string, ColumnsByNumber>,
+  constraintOfIndex: Map<string, string>,
+  dictionary: IndexDictionary,
+  signal: AbortSignal,
+): Promise<void> {
+  const built = new Map<string, string>();
+  const ask: string[] = [];
+  const collationOids = new Set<number>();
+  for (const i of indexes) {
+    const relation = byOid.get(i.relid);
+    if (!relation) continue;
+    const byNumber = columnsOf.get(i.relid);
+    if (i.definition === null) {
+      const columns = i.keys.flatMap((n) => byNumber?.get(n) ?? []);
+      const definition =
+        columns.length === i.keys.length
+          ? plainIndexDefinition(
+              {
+                name: i.name,
+                unique: i.is_unique,
+                partitioned: i.partitioned,
+                schema: relation.schema,
+                table: relation.name,
+                columns,
+                keyCount: i.key_count,
+                opclasses: i.opclasses,
+                collations: i.collations,
+                options: i.options,
+              },
+              dictionary,
+            )
+          : undefined;
+      if (definition === undefined) ask.push(i.oid);
+      else built.set(i.oid, definition);
+    }
+    if (i.expression_collations === null) {
+      i.keys.slice(0, i.key_count).forEach((n, k) => {
+        const coll = i.collations[k] ?? 0;
+        if (coll !== 0 && coll !== byNumber?.get(n)?.collationOid) collationOids.add(coll);
+      });
+    }
+  }
+  const [asked, collationNames] = await Promise.all([
+    read('index definitions', () => serverIndexDefinitions(client, ask, signal)),
+    collationOids.size === 0
+      ? new Map<number, string>()
+      : read('collations', () => query<{ oid: string; name: string }>(client, COLLATION_NAMES_SQL, [[...collationOids]], signal)).then(
+          (rows) => new Map(rows.map((r) => [Number(r.oid), r.name])),
+        ),
+  ]);
+  for (const i of indexes) {
+    const relation = byOid.get(i.relid);
+    if (!relation) continue;
+    const byNumber = columnsOf.get(i.relid);
+    const keyNumbers = i.keys.slice(0, i.key_count);
+    const collations =
+      i.expression_collations ??
+      keyNumbers.map((n, k) => {
+        const coll = i.collations[k] ?? 0;
+        return coll === 0 || coll === byNumber?.get(n)?.collationOid ? '' : (collationNames.get(coll) ?? '');
+      });
+    const operatorClasses = i.opclasses.slice(0, i.key_count).map((oid) => {
+      const opclass = dictionary.opclasses.get(oid);
+      return !opclass || opclass.isDefault ? '' : opclass.name;
+    });
+    relation.indexes.push(
+      toIndex(i, {
+        columns: keyNumbers.map((n, k) => (n === 0 ? (i.expressions?.[k] ?? '') : (byNumber?.get(n)?.name ?? `#${n}`))),
+        include: i.keys.slice(i.key_count).map((n) => byNumber?.get(n)?.name ?? `#${n}`),
+        definition: i.definition ?? built.get(i.oid) ?? asked.get(i.oid) ?? '',
+        collations: unlessAllEmpty(collations),
+        operatorClasses: unlessAllEmpty(operatorClasses),
+        constraintName: constraintOfIndex.get(i.oid),
+      }),
+    );
+  }
+}
+
+/** A per-key list when some key holds something other than the default, else undefined. */
+function unlessAllEmpty(values: string[]): string[] | undefined {
+  return values.some((v) => v !== '') ? values : undefined;
+}
+
+/** The indexes query for a server version (NULLS NOT DISTINCT from PostgreSQL 15 on). */
+const INDEXES_SQL_BY_FEATURE = [indexesSql(false), indexesSql(true)] as const;
+function indexesSqlFor(version: number): string {
+  return INDEXES_SQL_BY_FEATURE[version >= 150000 ? 1 : 0];
 }
 
 /**

@@ -73,7 +73,7 @@ SELECT c.oid::int8 AS oid,
        c.relname::text AS name,
        c.relkind::text AS kind,
        pg_get_userbyid(c.relowner)::text AS owner,
-       obj_description(c.oid, 'pg_class') AS comment,
+       ds.description AS comment,
        CASE
          WHEN c.relkind = 'v' THEN -1
          WHEN c.relkind = 'p' THEN (
@@ -93,9 +93,12 @@ SELECT c.oid::int8 AS oid,
        CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_key,
        CASE WHEN c.relkind = 'f' THEN (
          SELECT fs.srvname::text FROM pg_foreign_table ft JOIN pg_foreign_server fs ON fs.oid = ft.ftserver
-         WHERE ft.ftrelid = c.oid) END AS foreign_server
+         WHERE ft.ftrelid = c.oid) END AS foreign_server,
+       CASE WHEN c.relkind = 'm' THEN c.relispopulated END AS populated,
+       c.relhastriggers AS has_triggers
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_description ds ON ds.objoid = c.oid AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = 0
 WHERE c.oid = ANY ($1::oid[])`;
 
 /** How many relations pass the filter after the cursor; binds as {@link RELATION_FILTER_SQL}. */
@@ -136,7 +139,9 @@ SELECT a.attrelid::int8 AS relid,
                                     WHEN t.typcategory = 'A' AND t.typelem <> 0 THEN t.typelem
                                     ELSE t.oid END) END,
          a.attidentity::text,
-         a.attgenerated::text) ORDER BY a.attnum)::text AS columns
+         a.attgenerated::text,
+         a.atttypid::int8,
+         a.attcollation::int8) ORDER BY a.attnum)::text AS columns
 FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_description ds ON ds.objoid = a.attrelid AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = a.attnum
@@ -144,17 +149,19 @@ WHERE a.attrelid = ANY ($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
 GROUP BY a.attrelid`;
 
 /**
- * Primary keys, unique constraints and foreign keys of the relations $1. Key columns come as
- * attribute numbers (named from the page's own columns); a foreign key's referenced table
- * and columns are looked up for foreign keys only, by index. A foreign key that references a
- * partitioned table also has one clone per partition on the same table (conparentid
- * pointing to it); those are left out.
+ * Primary keys, unique, foreign key, check and exclusion constraints of the relations $1. Key
+ * columns come as attribute numbers (named from the page's own columns); a foreign key's
+ * referenced table and columns are looked up for foreign keys only, by index; a check's
+ * expression is printed for checks only. An exclusion constraint is read only to name the
+ * index it owns (`conindid`). A foreign key that references a partitioned table also has one
+ * clone per partition on the same table (conparentid pointing to it); those are left out.
  */
 export const CONSTRAINTS_SQL = `
 SELECT con.conrelid::int8 AS relid,
        con.conname::text AS name,
        con.contype::text AS type,
-       con.conkey AS keys,
+       coalesce(con.conkey, '{}') AS keys,
+       con.conindid::int8 AS index_oid,
        r.ref_schema,
        r.ref_table,
        CASE WHEN con.contype = 'f' THEN ARRAY(
@@ -163,40 +170,94 @@ SELECT con.conrelid::int8 AS relid,
          JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
          ORDER BY k.ord) END AS ref_columns,
        con.confupdtype::text AS on_update,
-       con.confdeltype::text AS on_delete
+       con.confdeltype::text AS on_delete,
+       CASE WHEN con.contype = 'c' THEN pg_get_expr(con.conbin, con.conrelid) END AS expression,
+       con.convalidated AS validated,
+       con.connoinherit AS no_inherit
 FROM pg_constraint con
 LEFT JOIN LATERAL (
   SELECT rn.nspname::text AS ref_schema, rc.relname::text AS ref_table
   FROM pg_class rc JOIN pg_namespace rn ON rn.oid = rc.relnamespace
   WHERE rc.oid = con.confrelid) r ON con.contype = 'f'
 WHERE con.conrelid = ANY ($1::oid[])
-  AND con.contype IN ('p', 'u', 'f')
+  AND con.contype IN ('p', 'u', 'f', 'c', 'x')
   AND (con.conparentid = 0
        OR NOT EXISTS (SELECT 1 FROM pg_constraint parent WHERE parent.oid = con.conparentid AND parent.conrelid = con.conrelid))
 ORDER BY con.conrelid, con.conname COLLATE "C"`;
 
 /**
- * Indexes of the relations $1. Key columns come as attribute numbers (named from the page's
- * own columns); an expression key by `pg_get_indexdef(index, k, true)`, computed only for
- * indexes that have one. INCLUDE columns are not keys and are left out (indnkeyatts).
+ * Triggers of the relations $1 (not the internal ones of foreign keys), with the function they
+ * run and their definition; the columns of `UPDATE OF` come as attribute numbers. Only
+ * relations that have triggers are looked at.
  */
-export const INDEXES_SQL = `
+export const TRIGGERS_SQL = `
+SELECT t.tgrelid::int8 AS relid,
+       t.tgname::text AS name,
+       t.tgtype::int AS type,
+       t.tgenabled::text AS enabled,
+       pn.nspname::text AS function_schema,
+       p.proname::text AS function_name,
+       pg_get_triggerdef(t.oid) AS definition,
+       t.tgattr::int2[] AS update_columns,
+       EXISTS (SELECT 1 FROM pg_depend d
+               WHERE d.classid = 'pg_trigger'::regclass AND d.objid = t.oid AND d.deptype = 'P') AS inherited
+FROM pg_trigger t
+JOIN pg_proc p ON p.oid = t.tgfoid
+JOIN pg_namespace pn ON pn.oid = p.pronamespace
+WHERE t.tgrelid = ANY ($1::oid[]) AND NOT t.tgisinternal
+ORDER BY t.tgrelid, t.tgname COLLATE "C"`;
+
+/**
+ * Indexes of the relations $1, with their keys as the catalog keeps them (attribute numbers,
+ * then INCLUDE columns; operator classes, collations and options per key). The definition is
+ * printed by the server (`pg_get_indexdef`) only for what catalogIndexes.ts does not build:
+ * other access methods, expressions, predicates, storage parameters, NULLS NOT DISTINCT
+ * (`nullsNotDistinct`: the column exists from PostgreSQL 15 on). An expression key by
+ * `pg_get_indexdef(index, k, true)` and the collations of an index with expressions (against
+ * the expression's type) are computed only for indexes that have one.
+ */
+export function indexesSql(nullsNotDistinct: boolean): string {
+  return `
 SELECT i.indrelid::int8 AS relid,
+       i.indexrelid::int8 AS oid,
        ic.relname::text AS name,
        i.indisunique AS is_unique,
        i.indisprimary AS is_primary,
-       (SELECT am.amname::text FROM pg_am am WHERE am.oid = ic.relam) AS method,
+       am.amname::text AS method,
+       ic.relkind = 'I' AS partitioned,
        CASE WHEN i.indpred IS NOT NULL THEN pg_get_expr(i.indpred, i.indrelid) END AS predicate,
-       pg_get_indexdef(i.indexrelid) AS definition,
-       (i.indkey::int2[])[0:i.indnkeyatts - 1] AS keys,
+       CASE WHEN am.amname <> 'btree' OR i.indexprs IS NOT NULL OR i.indpred IS NOT NULL OR ic.reloptions IS NOT NULL${nullsNotDistinct ? ' OR i.indnullsnotdistinct' : ''}
+            THEN pg_get_indexdef(i.indexrelid) END AS definition,
+       i.indnkeyatts AS key_count,
+       i.indkey::int2[] AS keys,
+       i.indclass::oid[] AS opclasses,
+       i.indcollation::oid[] AS collations,
+       i.indoption::int2[] AS options,
+       am.amname = 'btree' OR pg_indexam_has_property(am.oid, 'can_order') AS ordered,
+       i.indisvalid AS valid,
+       ds.description AS comment,
        CASE WHEN 0 = ANY (i.indkey::int2[]) THEN ARRAY(
          SELECT CASE WHEN i.indkey[k - 1] = 0 THEN pg_get_indexdef(i.indexrelid, k, true) END
          FROM generate_series(1, i.indnkeyatts) AS k
-         ORDER BY k) END AS expressions
+         ORDER BY k) END AS expressions,
+       CASE WHEN i.indexprs IS NOT NULL THEN ARRAY(
+         SELECT CASE WHEN k.coll = 0 OR k.coll = coalesce(ta.attcollation, ty.typcollation) THEN ''
+                     ELSE (SELECT cl.collname::text FROM pg_collation cl WHERE cl.oid = k.coll) END
+         FROM unnest(i.indcollation::oid[]) WITH ORDINALITY AS k(coll, ord)
+         JOIN pg_attribute ia ON ia.attrelid = i.indexrelid AND ia.attnum = k.ord
+         LEFT JOIN pg_type ty ON ty.oid = ia.atttypid
+         LEFT JOIN pg_attribute ta ON ta.attrelid = i.indrelid AND ta.attnum = (i.indkey::int2[])[k.ord - 1] AND ta.attnum > 0
+         ORDER BY k.ord) END AS expression_collations
 FROM pg_index i
-JOIN LATERAL (SELECT c.relname, c.relam FROM pg_class c WHERE c.oid = i.indexrelid) ic ON true
+JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_am am ON am.oid = ic.relam
+LEFT JOIN pg_description ds ON ds.objoid = i.indexrelid AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = 0
 WHERE i.indrelid = ANY ($1::oid[])
 ORDER BY i.indrelid, ic.relname COLLATE "C"`;
+}
+
+/** Names of the collations $1 (those an index uses other than its columns'). */
+export const COLLATION_NAMES_SQL = `SELECT oid::int8 AS oid, collname::text AS name FROM pg_collation WHERE oid = ANY ($1::oid[])`;
 
 /** The filter's globs as LIKE patterns with PostgreSQL's default escape character (a backslash). */
 export const likePatterns = (globs: readonly string[]): string[] => globs.map((g) => globToLikePattern(g));
