@@ -7,9 +7,8 @@ import { startMongoStandIn, type MongoStandIn } from './harness/mongo/MongoStand
 import { mongoSource } from './harness/mongo/sources';
 import { discoverCountingConnections, startTestDaemon, type TestDaemon } from './support/testDaemon';
 
-const { CONSERVATIVE, BALANCED, AGGRESSIVE } = {
+const { CONSERVATIVE, AGGRESSIVE } = {
   CONSERVATIVE: DiscoveryStrategy.DISCOVERY_STRATEGY_CONSERVATIVE,
-  BALANCED: DiscoveryStrategy.DISCOVERY_STRATEGY_BALANCED,
   AGGRESSIVE: DiscoveryStrategy.DISCOVERY_STRATEGY_AGGRESSIVE,
 };
 
@@ -64,19 +63,7 @@ describe('MongoDB discovery strategies', () => {
       return { catalog: Object.fromEntries([...catalog].map(([k, v]) => [k, [...v]])), samples: [...samples] };
     };
 
-    it.each([
-      // CONSERVATIVE's 5 s also caps the default 10 s of sampling
-      ['CONSERVATIVE', CONSERVATIVE, 5_000, 5_000],
-      ['BALANCED', BALANCED, 30_000, 10_000],
-      ['AGGRESSIVE', AGGRESSIVE, 60_000, 10_000],
-    ] as const)('%s sends its limit with every catalog command', async (_name, strategy, statement, sampling) => {
-      commands = [];
-      const events = await t.discover({ dataSource: source(), strategy, batchSize: 4 });
-      expect(names(events)).toEqual(VISIBLE_COLLECTIONS);
-      const seen = limits();
-      expect(seen.catalog).toEqual({ listDatabases: [statement], listCollections: [statement], listIndexes: [statement], count: [statement] });
-      expect(seen.samples).toEqual([sampling]);
-    });
+    // Each strategy's limit with every catalog command: shared by every connector, connectors.strategy.test.ts.
 
     it('keeps a smaller sampling limit, and caps a larger one at the statement limit', async () => {
       commands = [];

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Metadata } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { AbortedError, noopLogger, Secret, STRATEGY_PRESETS, type ConnectionArgs } from '@sourced/core';
+import { AbortedError, noopLogger, Secret, type ConnectionArgs } from '@sourced/core';
 import { DataSource } from '@sourced/api';
 import type { DiscoverDataSourceResponse } from '@sourced/api';
 import { DiscoveryStrategy, type Relation } from '@sourced/api';
@@ -12,11 +12,9 @@ import { rootQuery, startMariadb, type MariadbInstance } from './harness/mariadb
 import { eventually } from './support/pg';
 import { discoverCountingConnections, startTestDaemon, type TestDaemon } from './support/testDaemon';
 
-const { CONSERVATIVE, BALANCED, AGGRESSIVE, ADAPTIVE } = {
+const { CONSERVATIVE, AGGRESSIVE } = {
   CONSERVATIVE: DiscoveryStrategy.DISCOVERY_STRATEGY_CONSERVATIVE,
-  BALANCED: DiscoveryStrategy.DISCOVERY_STRATEGY_BALANCED,
   AGGRESSIVE: DiscoveryStrategy.DISCOVERY_STRATEGY_AGGRESSIVE,
-  ADAPTIVE: DiscoveryStrategy.DISCOVERY_STRATEGY_ADAPTIVE,
 };
 
 const relations = (events: DiscoverDataSourceResponse[]): Relation[] => events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.relations : []));
@@ -43,7 +41,8 @@ describe('MySQL discovery strategies (MariaDB)', () => {
 
   const discoverCounting = (request: Parameters<TestDaemon['discover']>[0]) => discoverCountingConnections(t, request);
 
-  describe('the statement time limit of each strategy reaches the server', () => {
+  // Each strategy's statement time limit on every session: shared by every connector, connectors.strategy.test.ts.
+  describe('validation sessions keep the statement time limit of the connector', () => {
     // A server of its own with the general log in a table, so every statement of the daemon's
     // sessions can be read back; and an account of its own, so nothing else is mixed in.
     let logged: MariadbInstance;
@@ -70,25 +69,6 @@ describe('MySQL discovery strategies (MariaDB)', () => {
       );
     }, 90_000);
     afterAll(() => logged?.destroy());
-
-    // As many sessions as the strategy reads through at once (ADAPTIVE may add one after each fast batch).
-    it.each([
-      ['CONSERVATIVE', CONSERVATIVE, 5],
-      ['BALANCED', BALANCED, 30],
-      ['AGGRESSIVE', AGGRESSIVE, 60],
-      ['ADAPTIVE', ADAPTIVE, 30],
-    ] as const)('%s sets its max_statement_time on every session it opens', async (name, strategy, seconds) => {
-      const { minConcurrency: least, maxConcurrency: most } = STRATEGY_PRESETS[name];
-      await rootQuery(logged, 'TRUNCATE TABLE mysql.general_log');
-      const { events, connections } = await discoverCounting({ dataSource: mysqlSource(logged, user, password), strategy, batchSize: 2 });
-      expect(relations(events)).toHaveLength(6);
-      const rows = await setStatements();
-      // one session for the run, plus the parallel readers of the strategy
-      expect(connections).toBeGreaterThanOrEqual(least);
-      expect(connections).toBeLessThanOrEqual(most);
-      expect(new Set(rows.map((r) => r.thread_id)).size).toBe(connections);
-      expect(limitsOf(rows)).toEqual(Array(connections).fill(seconds));
-    });
 
     it('leaves validation sessions at the connector default of 30 s', async () => {
       await rootQuery(logged, 'TRUNCATE TABLE mysql.general_log');

@@ -1,11 +1,10 @@
 /**
  * Discovery strategies against a PostgreSQL of the test's own (statement logging on), with
- * a catalog of a few hundred wide tables: presets reach the server, ADAPTIVE follows the
- * source's latency (through a proxy that adds it), a slow client stops the reads, no
+ * a catalog of a few hundred wide tables: ADAPTIVE follows the source's latency (through a proxy that adds it), a slow client stops the reads, no
  * transaction stays open between batches, and concurrent discoveries stay within the
- * daemon's connection limit.
+ * daemon's connection limit. That each preset's statement timeout reaches every session is
+ * a case every connector shares (connectors.strategy.test.ts).
  */
-import { readFile } from 'node:fs/promises';
 import { Metadata, type ClientReadableStream } from '@grpc/grpc-js';
 import { Client } from 'pg';
 import { compileFilter, DEFAULT_SAMPLING, type RelationKey } from '../core/src';
@@ -64,34 +63,6 @@ async function daemonSessions(pg: PostgresInstance) {
 describe('discovery strategies on PostgreSQL', () => {
   let pg: PostgresInstance;
   let t: TestDaemon;
-  let logOffset = 0;
-
-  /** Server log lines written since the last call. */
-  async function newLogLines(): Promise<string[]> {
-    const text = await readFile(pg.logFile, 'utf8');
-    const fresh = text.slice(logOffset);
-    logOffset = text.length;
-    return fresh.split('\n');
-  }
-
-  /** statement_timeout each daemon session set, by backend pid, from the statement log. */
-  function statementTimeouts(lines: string[]): Map<string, string> {
-    const byPid = new Map<string, string>();
-    let pending: string | undefined; // pid of a set_config statement whose parameters follow
-    for (const line of lines) {
-      const head = /^\S+ \S+ \S+ \[(\d+)\] (\S*) (LOG|DETAIL): {2}(.*)$/.exec(line);
-      if (!head) continue; // a continuation line of a multi-line statement
-      const [, pid, app, level, text] = head;
-      if (app !== 'sourced') continue;
-      if (level === 'LOG') pending = text.includes("set_config('statement_timeout'") ? pid : undefined;
-      else if (pid === pending) {
-        const m = /parameters: \$1 = '(\d+ms)'/.exec(text);
-        if (m) byPid.set(pid, m[1]);
-        pending = undefined;
-      }
-    }
-    return byPid;
-  }
 
   beforeAll(async () => {
     pg = await startPostgres({ extraConf: { log_statement: 'all', log_line_prefix: '%m [%p] %a ' } });
@@ -108,7 +79,6 @@ describe('discovery strategies on PostgreSQL', () => {
       ALTER SCHEMA wide OWNER TO ${pg.user};
       ANALYZE;`);
     t = await startTestDaemon({ sources: { maxConnectionsPerEndpoint: 4 } });
-    await newLogLines();
   }, 120_000);
 
   afterAll(async () => {
@@ -116,19 +86,7 @@ describe('discovery strategies on PostgreSQL', () => {
     await pg?.destroy();
   });
 
-  it.each([
-    ['CONSERVATIVE', DiscoveryStrategy.DISCOVERY_STRATEGY_CONSERVATIVE, '5000ms', 1],
-    ['BALANCED', DiscoveryStrategy.DISCOVERY_STRATEGY_BALANCED, '30000ms', 1],
-    ['AGGRESSIVE', DiscoveryStrategy.DISCOVERY_STRATEGY_AGGRESSIVE, '60000ms', 4],
-    ['ADAPTIVE', DiscoveryStrategy.DISCOVERY_STRATEGY_ADAPTIVE, '30000ms', 1],
-  ])('%s sets its statement timeout on every session it opens, under the application name', async (_name, strategy, timeout, sessions) => {
-    const events = await t.discover(request(source(pg), { strategy, maxEntities: 100 }));
-    expect(relationCount(events)).toBe(100);
-    const seen = statementTimeouts(await newLogLines());
-    // the log line prefix carries the application name: every session is the daemon's
-    expect(seen.size).toBe(sessions);
-    expect([...new Set(seen.values())]).toEqual([timeout]);
-  });
+  // Each strategy's statement timeout on every session: shared by every connector, connectors.strategy.test.ts.
 
   it('reads the same catalog whatever the strategy, parallel or not', async () => {
     const gentle = await t.discover(request(source(pg), { strategy: DiscoveryStrategy.DISCOVERY_STRATEGY_CONSERVATIVE }));
@@ -170,15 +128,20 @@ describe('discovery strategies on PostgreSQL', () => {
       stream.on('error', reject);
     });
     await firstBatch;
-    await new Promise((r) => setTimeout(r, 1000));
-    const readAfterOneSecond = spans() - before;
-    await new Promise((r) => setTimeout(r, 1000));
-    const readAfterTwoSeconds = spans() - before;
     // 71 reads of 10 wide tables each. While the client sits on the first batch, the daemon
     // reads only until the transport is full (grpc-js buffers 16 messages on the client side,
-    // HTTP/2 a window's worth, the engine one page ahead), then stops: the count stays put.
-    expect(readAfterTwoSeconds).toBe(readAfterOneSecond);
-    expect(readAfterTwoSeconds).toBeLessThan(TABLES / 10 / 2);
+    // HTTP/2 a window's worth, the engine one page ahead), then stops: the count stays put
+    // for a whole second (on a loaded machine filling the transport may take more than one).
+    let settled = spans() - before;
+    for (let i = 0; i < 15; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const now = spans() - before;
+      if (now === settled) break;
+      settled = now;
+    }
+    const readAfterASecondMore = await new Promise<number>((r) => setTimeout(() => r(spans() - before), 1000));
+    expect(readAfterASecondMore).toBe(settled);
+    expect(settled).toBeLessThan(TABLES / 10 / 2);
     // ...and its sessions are idle outside any transaction: nothing blocks VACUUM or DDL
     const sessions = await daemonSessions(pg);
     expect(sessions.length).toBeGreaterThan(0);
@@ -187,7 +150,7 @@ describe('discovery strategies on PostgreSQL', () => {
     await ended;
     expect(relationCount(received)).toBe(TABLES);
     expect(spans() - before).toBe(TABLES / 10 + 1);
-  }, 30_000);
+  }, 60_000);
 
   it('leaves out a table dropped mid-run, without a short page, and never blocks the DROP', async () => {
     await pg.psql('CREATE TABLE wide.t0650_doomed (id int PRIMARY KEY)');
