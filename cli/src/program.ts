@@ -18,7 +18,9 @@ export const VERSION: string = (require('@sourced/daemon/package.json') as { ver
 /** Where the client commands find the daemon, under their flags in the help. */
 const FILE_NOTE = `FILE holds a data source as JSON or YAML, for example:
   { "type": "postgres", "primary": { "host": "db.internal", "port": 5432, "database": "app" },
-    "credentials": { "username": "reader", "password": "env://SOURCED_SECRET_APP_DB" } }`;
+    "credentials": { "username": "reader", "password": "env://SOURCED_SECRET_APP_DB" } }
+Every field: docs/data-source.md; its JSON Schema: docs/data-source.schema.json. An unknown field
+or enum value is refused (exit 2) with the nearest known name.`;
 
 /** A command's examples and exit codes, after the generated help. */
 function epilogue(examples: string[], exitCodes: string): string {
