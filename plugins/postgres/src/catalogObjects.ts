@@ -5,17 +5,9 @@
  * its size: the page's relations travel as two arrays (schemas, names), are resolved to oids
  * once, and every object comes back aggregated per relation as JSON. Needs PostgreSQL 12+.
  */
-import {
-  AbortedError,
-  SourcedError,
-  UnavailableError,
-  describeError,
-  type CheckConstraintEntity,
-  type RelationEntity,
-  type TriggerEntity,
-} from '@sourced/core';
+import type { CheckConstraintEntity, RelationEntity, TriggerEntity } from '@sourced/core';
 import type { Client } from 'pg';
-import { isConnectionError, sqlState } from './pgErrors';
+import { readCatalog } from './catalogSchemaObjects';
 import { query } from './query';
 
 /**
@@ -243,31 +235,4 @@ export async function addRelationObjects(client: Client, relations: RelationEnti
     for (const i of row.indexes ?? []) addIndexDetails(relation, i);
   }
   return relations;
-}
-
-/**
- * Runs one catalog read and turns its failure into a semantic error, as catalog.ts does:
- * `UnavailableError` (CONNECTION_LOST) when the connection is gone, so the engine may fail over,
- * else CATALOG_READ_FAILED with the SQLSTATE. Cancellation passes through unchanged.
- */
-export async function readCatalog<T>(what: string, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    if (error instanceof AbortedError) throw error;
-    const state = sqlState(error);
-    const metadata: Record<string, string> = { step: what };
-    if (state) metadata.sqlstate = state;
-    if (isConnectionError(error)) {
-      throw new UnavailableError('CONNECTION_LOST', `the connection to PostgreSQL was lost while reading ${what}: ${describeError(error)}`, {
-        cause: error,
-        metadata,
-      });
-    }
-    throw new SourcedError(
-      'CATALOG_READ_FAILED',
-      `reading ${what} from the PostgreSQL catalog failed: ${describeError(error)}${state ? ` (SQLSTATE ${state})` : ''}`,
-      { cause: error, metadata },
-    );
-  }
 }
