@@ -196,6 +196,19 @@ describe('MariaDB catalog against its own answer (oracle)', () => {
     ]);
   });
 
+  /** Routine bodies only when the request asks for them. */
+  it('sends no routine body unless asked', async () => {
+    const plain = await t.discover({
+      dataSource: mysqlSource(server),
+      filter: { includeSchemas: [db], excludeSchemas: [], includeTables: ['*.items'], excludeTables: [], includeSystemSchemas: false },
+    });
+    const routinesSent = plain.flatMap((e) => (e.event?.$case === 'schemas' ? e.event.value.schemas.flatMap((s) => s.routines) : []));
+    expect(routinesSent.map((r) => [r.name, r.body])).toEqual([
+      ['f_net', ''],
+      ['p_adjust', ''],
+    ]);
+  });
+
   async function columnsOf(table: string, checks: CheckConstraint[]): Promise<Column[]> {
     const cols = await rows(
       `SELECT COLUMN_NAME AS name, ORDINAL_POSITION AS pos, COLUMN_DEFAULT AS def, IS_NULLABLE AS nullable, DATA_TYPE AS base,
