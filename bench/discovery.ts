@@ -23,7 +23,8 @@ import { parseArgs } from 'node:util';
 import { startMariadb } from '../test/harness/mariadb';
 import { startPostgres } from '../test/harness/postgres';
 import { expected } from './catalog';
-import { measureFloor } from './floor';
+import { processCpuMs, processTreeCpuMs, postmasterPid } from './cpu';
+import { measureFloor, sharedFloorOnce, sharedFloorsPresent } from './floor';
 import { measurePerTable, type PerTableResult } from './perTable';
 import { formatRow, formatTable, type Row } from './report';
 import { MARIADB_SERVER_ARGS, seedMariadb, seedPostgres } from './seed';
@@ -92,7 +93,7 @@ function parseOptions(argv: string[]): Options {
   if (!['auto', 'on', 'off'].includes(perTable)) usage(`--per-table: auto, on or off, got "${perTable}"`);
   const budget = Number(values['per-table-budget'] ?? 60);
   if (!(budget > 0)) usage('--per-table-budget: seconds, more than 0');
-  const runs = Number(values.runs ?? 1);
+  const runs = Number(values.runs ?? 3);
   if (!Number.isInteger(runs) || runs < 1) usage('--runs: a whole number from 1');
   const concurrent = Number(values.concurrent ?? 20);
   if (!Number.isInteger(concurrent) || concurrent < 0) usage('--concurrent: a whole number of discoveries (0: none)');
@@ -113,8 +114,16 @@ function parseOptions(argv: string[]): Options {
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
+/** A seeded throwaway server: where it is, how long seeding took, its CPU time so far (ms), how to remove it. */
+interface SeededServer {
+  source: SourceSpec;
+  seedMs: number;
+  cpuMs: () => number;
+  destroy: () => Promise<void>;
+}
+
 /** A throwaway server of the kind, seeded with N tables. */
-async function seededServer(db: Database, n: number): Promise<{ source: SourceSpec; seedMs: number; destroy: () => Promise<void> }> {
+async function seededServer(db: Database, n: number): Promise<SeededServer> {
   if (db === 'postgres') {
     const pg = await startPostgres();
     try {
@@ -122,6 +131,7 @@ async function seededServer(db: Database, n: number): Promise<{ source: SourceSp
       return {
         source: { type: 'postgres', host: pg.host, port: pg.port, database: pg.database, user: pg.user, password: pg.password },
         seedMs,
+        cpuMs: () => processTreeCpuMs(postmasterPid(pg.dataDir)),
         destroy: () => pg.destroy(),
       };
     } catch (error) {
@@ -135,6 +145,7 @@ async function seededServer(db: Database, n: number): Promise<{ source: SourceSp
     return {
       source: { type: 'mariadb', host: mdb.host, port: mdb.port, database: mdb.database, user: mdb.user, password: mdb.password },
       seedMs,
+      cpuMs: () => (mdb.pid === undefined ? 0 : processCpuMs(mdb.pid)),
       destroy: () => mdb.destroy(),
     };
   } catch (error) {
@@ -143,17 +154,45 @@ async function seededServer(db: Database, n: number): Promise<{ source: SourceSp
   }
 }
 
-/** Best of `runs` fresh-daemon runs by total time; the peak is the highest of them. */
-async function sourcedBest(source: SourceSpec, strategy: string, runs: number): Promise<SourcedResult> {
-  let best: SourcedResult | undefined;
-  let peak = 0;
+/** The shared floor and sourced, measured in pairs: their medians. */
+export interface Paired {
+  sourced: SourcedResult;
+  sharedFloorMs: number;
+  sharedFloorServerCpuMs: number;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/**
+ * `runs` pairs of (shared floor, sourced with a fresh daemon), one after the other, as the
+ * shared floors' README asks: sourced's figures are those of its median run by total time,
+ * the floor's the medians of its runs; the peak RSS is the highest of the runs. The server's
+ * CPU is read around each run from /proc (cpu.ts).
+ */
+async function pairedRuns(server: SeededServer, strategy: string, runs: number): Promise<Paired> {
+  const results: SourcedResult[] = [];
+  const floorMs: number[] = [];
+  const floorCpu: number[] = [];
   for (let i = 0; i < runs; i++) {
-    const r = await runSourced(source, strategy);
-    if (runs > 1) log(`    run ${i + 1}: first ${r.firstMs.toFixed(0)} ms, total ${r.totalMs.toFixed(0)} ms, peak RSS ${(r.peakRss / 2 ** 20).toFixed(0)} MiB`);
-    peak = Math.max(peak, r.peakRss);
-    if (!best || r.totalMs < best.totalMs) best = r;
+    const cpu0 = server.cpuMs();
+    floorMs.push(await sharedFloorOnce(server.source));
+    floorCpu.push(server.cpuMs() - cpu0);
+    const r = await runSourced(server.source, strategy, server.cpuMs);
+    log(
+      `    pair ${i + 1}: shared floor ${floorMs[i].toFixed(0)} ms (server CPU ${floorCpu[i]} ms); sourced first ${r.firstMs.toFixed(0)} ms, total ${r.totalMs.toFixed(0)} ms, server CPU ${r.serverCpuMs ?? '?'} ms, daemon CPU ${r.daemonCpuMs} ms, peak RSS ${(r.peakRss / 2 ** 20).toFixed(0)} MiB`,
+    );
+    results.push(r);
   }
-  return { ...best!, peakRss: peak };
+  const byTotal = [...results].sort((a, b) => a.totalMs - b.totalMs);
+  const mid = byTotal[Math.floor((byTotal.length - 1) / 2)];
+  return {
+    sourced: { ...mid, peakRss: Math.max(...results.map((r) => r.peakRss)) },
+    sharedFloorMs: median(floorMs),
+    sharedFloorServerCpuMs: median(floorCpu),
+  };
 }
 
 async function benchDatabase(db: Database, options: Options): Promise<string> {
@@ -170,8 +209,11 @@ async function benchDatabase(db: Database, options: Options): Promise<string> {
       const floorMs = await measureFloor(server.source);
       log(`  floor ${floorMs.toFixed(0)} ms`);
       const sourced: SourcedResult[] = [];
+      const pairs = new Map<SourcedResult, Paired>();
       for (const strategy of options.strategies) {
-        const r = await sourcedBest(server.source, strategy, options.runs);
+        const paired = await pairedRuns(server, strategy, options.runs);
+        const r = paired.sourced;
+        pairs.set(r, paired);
         log(
           `  sourced ${r.strategy}: first ${r.firstMs.toFixed(0)} ms, total ${r.totalMs.toFixed(0)} ms, ${r.batches} batches, ${r.relations} relations, ${r.columns} columns, RSS ${(r.baselineRss / 2 ** 20).toFixed(0)} → peak ${(r.peakRss / 2 ** 20).toFixed(0)} MiB`,
         );
@@ -200,7 +242,16 @@ async function benchDatabase(db: Database, options: Options): Promise<string> {
           );
       }
       for (const s of sourced) {
-        const row: Row = { n, expectedRelations: want.relations, sourced: s, floorMs, perTable };
+        const p = pairs.get(s);
+        const row: Row = {
+          n,
+          expectedRelations: want.relations,
+          sourced: s,
+          floorMs,
+          perTable,
+          sharedFloorMs: p?.sharedFloorMs,
+          sharedFloorServerCpuMs: p?.sharedFloorServerCpuMs,
+        };
         rows.push(row);
         log(formatRow(row));
       }
@@ -211,13 +262,17 @@ async function benchDatabase(db: Database, options: Options): Promise<string> {
       await server.destroy();
     }
   }
-  if (options.runs > 1) notes.unshift(`sourced: the best of ${options.runs} runs (a fresh daemon each) by total time; the peak RSS is the highest of them`);
+  notes.unshift(
+    `sourced and the shared floor in ${options.runs} pairs (floor, sourced with a fresh daemon, ...): sourced's figures from its median run by total time, the shared floor's medians; the peak RSS is the highest of the runs; CPU from /proc (server: the postmaster and its children, or mariadbd; daemon: after start-up)`,
+  );
   const title = db === 'postgres' ? 'PostgreSQL' : 'MariaDB';
   return formatTable(title, rows, notes) + (concurrentRows.length ? `\n${formatConcurrent(title, concurrentRows)}` : '');
 }
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  if (!sharedFloorsPresent())
+    usage('the shared floors (floor-postgres.sql, floor-mariadb.sql) are not in ../shared/bench; set SOURCED_SHARED_BENCH to their folder');
   log(
     `discovery benchmark: ${options.databases.join(', ')}; N = ${options.sizes.join(', ')}; strategies ${options.strategies.join(', ')}; Node ${process.version}, ${cpus().length} cores`,
   );

@@ -6,7 +6,8 @@
  * which also warms the server's catalog caches for everything measured after.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { SCHEMAS } from './catalog';
 import type { SourceSpec } from './sourcedRun';
 
@@ -45,13 +46,22 @@ SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE FROM informa
 SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, NON_UNIQUE, SEQ_IN_INDEX, COLUMN_NAME, SUB_PART, INDEX_TYPE, IGNORED
   FROM information_schema.STATISTICS WHERE TABLE_SCHEMA ${IN_BENCH};`;
 
-/** Runs a client with its output going to /dev/null; resolves with the wall time in ms. */
-function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+/** The shared floors' files (../shared/bench beside the project, or SOURCED_SHARED_BENCH). */
+const SHARED_DIR = process.env['SOURCED_SHARED_BENCH'] ?? resolve(__dirname, '../../shared/bench');
+export const SHARED_FLOOR = { postgres: join(SHARED_DIR, 'floor-postgres.sql'), mariadb: join(SHARED_DIR, 'floor-mariadb.sql') };
+
+/** Whether the shared floors are there to run. */
+export const sharedFloorsPresent = (): boolean => existsSync(SHARED_FLOOR.postgres) && existsSync(SHARED_FLOOR.mariadb);
+
+/** Runs a client with its output going to /dev/null (its input from `stdinFile` if given); resolves with the wall time in ms. */
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv, stdinFile?: string): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     const devNull = openSync('/dev/null', 'w');
+    const input = stdinFile === undefined ? 'ignore' : openSync(stdinFile, 'r');
     const started = performance.now();
-    const child = spawn(cmd, args, { env, stdio: ['ignore', devNull, 'pipe'] });
+    const child = spawn(cmd, args, { env, stdio: [input, devNull, 'pipe'] });
     closeSync(devNull);
+    if (typeof input === 'number') closeSync(input);
     let stderr = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.once('error', reject);
@@ -124,4 +134,26 @@ export async function measureFloor(source: SourceSpec): Promise<number> {
   const a = await readOnce(source);
   const b = await readOnce(source);
   return Math.min(a, b);
+}
+
+/**
+ * The shared floor (../shared/bench, written outside this project): the cheapest honest read
+ * of what a discovery returns, set-based, through the database's own client into /dev/null,
+ * as its README says to run it. One run, in ms; the caller pairs runs with sourced's.
+ */
+export function sharedFloorOnce(source: SourceSpec): Promise<number> {
+  if (source.type === 'postgres') {
+    return timed(
+      'psql',
+      ['-X', '-h', source.host, '-p', String(source.port), '-U', source.user, '-d', source.database, '-f', SHARED_FLOOR.postgres, '-o', '/dev/null'],
+      cleanEnv({ PGPASSWORD: source.password }),
+    );
+  }
+  const client = process.env['SOURCED_MARIADB_CLIENT'] ?? 'mariadb';
+  return timed(
+    client,
+    ['--no-defaults', '--protocol=TCP', '-h', source.host, '-P', String(source.port), '-u', source.user, '-N', '-B'],
+    cleanEnv({ MYSQL_PWD: source.password }),
+    SHARED_FLOOR.mariadb,
+  );
 }

@@ -7,6 +7,7 @@ import { credentials, Metadata } from '@grpc/grpc-js';
 import { DataSource } from '@sourced/api';
 import { DataSourceServiceClient, DiscoverDataSourceRequest, type DiscoverDataSourceResponse } from '@sourced/api';
 import { DiscoveryStrategy, discoveryStrategyFromJSON } from '@sourced/api';
+import { processCpuMs } from './cpu';
 import { startDaemonProcess } from './daemonProcess';
 
 /** Where the daemon reads the benchmark catalog. */
@@ -30,6 +31,10 @@ export interface SourcedResult {
   baselineRss: number;
   /** Daemon VmHWM after the run, bytes. */
   peakRss: number;
+  /** The daemon's CPU time during the call (after start-up), ms. */
+  daemonCpuMs: number;
+  /** The database server's CPU time during the call, ms (when the caller can read it). */
+  serverCpuMs?: number;
   warnings: string[];
 }
 
@@ -81,17 +86,24 @@ export async function discover(address: string, source: SourceSpec, strategy: Di
   return { firstMs: first, totalMs: performance.now() - started, relations, columns, batches, warnings };
 }
 
-/** Starts a fresh daemon, runs one discovery with the strategy (batch size 0: its default), stops the daemon. */
-export async function runSourced(source: SourceSpec, strategyName: string): Promise<SourcedResult> {
+/**
+ * Starts a fresh daemon, runs one discovery with the strategy (batch size 0: its default),
+ * stops the daemon. `serverCpu` reads the database server's CPU time (ms), sampled around the call.
+ */
+export async function runSourced(source: SourceSpec, strategyName: string, serverCpu?: () => number): Promise<SourcedResult> {
   const strategy = parseStrategy(strategyName);
   const daemon = await startDaemonProcess();
   try {
     const baselineRss = daemon.memory().rss;
+    const daemonCpu0 = processCpuMs(daemon.pid);
+    const serverCpu0 = serverCpu?.();
     const r = await discover(daemon.address, source, strategy);
+    const serverCpuMs = serverCpu && serverCpu0 !== undefined ? serverCpu() - serverCpu0 : undefined;
+    const daemonCpuMs = processCpuMs(daemon.pid) - daemonCpu0;
     const peakRss = daemon.memory().hwm;
     const stderr = daemon.stderr().trim();
     if (stderr) process.stderr.write(`  daemon said: ${stderr.split('\n').slice(0, 5).join('\n  ')}\n`);
-    return { strategy: strategyName.toUpperCase().replace(/^DISCOVERY_STRATEGY_/, ''), baselineRss, peakRss, ...r };
+    return { strategy: strategyName.toUpperCase().replace(/^DISCOVERY_STRATEGY_/, ''), baselineRss, peakRss, daemonCpuMs, serverCpuMs, ...r };
   } catch (error) {
     const stderr = daemon.stderr().trim();
     throw new Error(`${(error as Error).message}${stderr ? `\n  daemon said: ${stderr}` : ''}`);
