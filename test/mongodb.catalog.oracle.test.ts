@@ -160,7 +160,7 @@ describe('MongoDB catalog against its own answer (oracle)', () => {
     });
     expect(index('people', 'loc_2dsphere')).toMatchObject({ sphereIndexVersion: 3 });
     expect(JSON.parse(index('people', '$**_1')?.wildcardProjection ?? '')).toEqual({ secret: 0 });
-    expect(JSON.parse(c('events').options)).toMatchObject({ capped: true, size: 100096, max: 500 });
+    expect(JSON.parse(c('events').options)).toMatchObject({ capped: true, size: 100000, max: 500 });
     expect(c('events').capped).toBe(true);
     expect(JSON.parse(c('readings').timeseries)).toEqual({ timeField: 'ts', metaField: 'sensor', granularity: 'minutes', bucketMaxSpanSeconds: 86400 });
     expect(JSON.parse(c('readings').options)).toMatchObject({ expireAfterSeconds: 86400 });

@@ -4,8 +4,8 @@
  * `create` (collections with capped, validator, collation, clusteredIndex, expireAfterSeconds;
  * time-series; views), `createIndexes` (unique, sparse, TTL, partial, hidden, collation, text,
  * 2dsphere, wildcard), `insert`, `drop` and `dropDatabase`. They change the stand-in's dataset
- * in place. What mongod normalises is normalised here the same way: a capped size rounded up
- * to 256 bytes, a collation expanded to every ICU attribute, a text index's key rewritten to
+ * in place. What mongod normalises is normalised here the same way (a capped size is kept as
+ * given: 6.2 dropped the rounding to 256 bytes, SERVER-67246): a collation expanded to every ICU attribute, a text index's key rewritten to
  * `_fts`/`_ftsx` with its weights, languages and version, a 2dsphere index's version, a
  * time-series collection's bucket span from its granularity, a clustered collection's index.
  * Not modelled: validation of inserted documents, and the `{meta: 1, time: 1}` index MongoDB
@@ -86,7 +86,6 @@ export function createCollection(dataset: MongoDataset, db: string, cmd: Documen
   if (database.collections.some((c) => c.name === name)) throw new CommandError(48, 'NamespaceExists', `Collection ${db}.${name} already exists.`);
   const options: Document = {};
   for (const key of CREATE_OPTIONS) if (cmd[key] !== undefined) options[key] = cmd[key];
-  if (typeof options.size === 'number') options.size = Math.ceil(options.size / 256) * 256;
   if (options.timeseries) {
     const ts = options.timeseries as Document;
     const granularity = String(ts.granularity ?? 'seconds');
