@@ -1,8 +1,9 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SpanKind } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, inject, it } from 'vitest';
-import { eventually } from '../support/pg';
+import { parseDataSourceText } from '../../cli/src/dataSourceFile';
+import { eventually, superuserQuery } from '../support/pg';
 import { captureText } from '../support/secretScan';
 import { startTestDaemon, type TestDaemon } from '../support/testDaemon';
 import { CHECKS, RELATIONS, ROOT, TRACE_ID, run as runCommand, type Json, type Run } from '../shared/clientSmoke.behaviour';
@@ -15,6 +16,112 @@ const PYTHON = '/usr/bin/python3';
 /** The made-up caller trace's parent span in clients/python/examples/smoke.py (its trace id is TRACE_ID). */
 const PARENT_SPAN_ID = 'ab54a98ceb1f0ad2';
 const run = (command: string, args: string[], stdin = ''): Promise<Run> => runCommand(command, args, stdin, { ...process.env, PYTHONDONTWRITEBYTECODE: '1' });
+/** The table the smoke script previews and profiles. */
+const TABLE = { schema: 'sales', name: 'customers' };
+
+/**
+ * Data-source files both readers must judge alike (issue 22, one file format): every good and
+ * bad kind test/dataSourceFormat.test.ts checks against the schema, plus YAML's own traps (YAML
+ * 1.1's `yes`, a key given twice, 0o octal). Each is read as .json and as .yaml (JSON is YAML).
+ */
+const ENDPOINT = { host: 'db.internal', port: 5432, database: 'app' };
+const FORMAT_DOCS: Record<string, unknown> = {
+  'the minimum': { type: 'postgres', primary: { host: 'db.internal' } },
+  'every field, proto names, full enum names': {
+    id: 'orders',
+    name: 'Orders',
+    type: 'postgres',
+    location: 'LOCATION_HYBRID',
+    cloud_provider: 'CLOUD_PROVIDER_AWS',
+    primary: ENDPOINT,
+    secondary: { ...ENDPOINT, host: 'db2.internal' },
+    credentials: { username: 'reader', password: { reference: 'env://SOURCED_SECRET_X' } },
+    ssl_config: { mode: 'SSL_MODE_VERIFY_FULL', ca: '-----BEGIN CERTIFICATE-----', cert: 'c', key: { inline_value: 'k' }, server_name: 'db' },
+    cloud_config: {
+      aws_region: 'eu-west-1',
+      aws_access_key_id: { reference: 'env://SOURCED_SECRET_K' },
+      aws_secret_access_key: { encrypted: 'sourced:enc:v1:x' },
+      use_iam_auth: true,
+      azure_tenant_id: 't',
+      azure_client_id: 'c',
+      azure_client_secret: { reference: 'azure-kv://v/s' },
+      use_managed_identity: false,
+    },
+    connection_properties: { connect_timeout_seconds: 5, replica_config: { host: 'x' } },
+    additional_properties: { anything: ['goes', 1, null] },
+  },
+  'lowerCamelCase names': {
+    type: 'postgres',
+    cloudProvider: 'CLOUD_PROVIDER_GCP',
+    sslConfig: { mode: 'SSL_MODE_REQUIRE', serverName: 'x' },
+    connectionProperties: {},
+  },
+  'an enum value as its number': { type: 'postgres', location: 2 },
+  'the short enum names': { type: 'postgres', location: 'ON_PREM', ssl_config: { mode: 'VERIFY_CA' } },
+  'a secret as a string (reference, envelope, value)': {
+    type: 'postgres',
+    credentials: { username: 'u', password: 'env://SOURCED_SECRET_X' },
+    ssl_config: { key: 'sourced:enc:v1:abc' },
+    cloud_config: { azure_client_secret: 'plain' },
+  },
+  'an empty secret string': { type: 'postgres', credentials: { password: '' } },
+  'wrapped in data_source': { data_source: { type: 'postgres', location: 'CLOUD' } },
+  'wrapped in dataSource with a typo': { dataSource: { type: 'postgres', primary: { hots: 'h' } } },
+  'a $schema key': { $schema: './data-source.schema.json', type: 'postgres' },
+  'a typo in a field': { type: 'postgres', primary: { host: 'h', databse: 'x' } },
+  'a typo in a nested secret': { type: 'postgres', credentials: { pasword: 'x' } },
+  'a typo at the top': { type: 'postgres', primery: { host: 'h' } },
+  'an unknown top-level field': { type: 'postgres', replica_config: { host: 'h' } },
+  'an unknown field far from any': { type: 'postgres', primary: { zzzzzzzz: 1 } },
+  'an enum value that does not exist': { type: 'postgres', location: 'ONPREM' },
+  'an enum number that does not exist': { type: 'postgres', location: 9 },
+  'a lower-case enum value': { type: 'postgres', ssl_config: { mode: 'verify-full' } },
+  'a port as text': { type: 'postgres', primary: { host: 'h', port: '5432x' } },
+  'a negative port': { type: 'postgres', primary: { host: 'h', port: -1 } },
+  'a fractional port': { type: 'postgres', primary: { host: 'h', port: 5432.5 } },
+  'a number for a string': { type: 'postgres', id: 7 },
+  'a null value': { type: 'postgres', name: null },
+  'two members of a oneof': { type: 'postgres', credentials: { password: { reference: 'env://A', inline_value: 'b' } } },
+  'one field under both names': { type: 'postgres', ssl_config: {}, sslConfig: {} },
+  'a list for an object': { type: 'postgres', primary: ['h'] },
+  'a number for a secret': { type: 'postgres', credentials: { password: 5 } },
+  'properties that are not an object': { type: 'postgres', connection_properties: 'x' },
+  'a bool as text': { type: 'postgres', cloud_config: { use_iam_auth: 'yes' } },
+  'a list, not an object': ['postgres'],
+  'several faults at once': { type: 'postgres', location: 'ONPREM', primery: {}, primary: { port: 'x' }, credentials: { pasword: 'x' } },
+};
+const FORMAT_YAML: Record<string, string> = {
+  'YAML 1.1 yes is text in YAML 1.2': 'type: postgres\ncloud_config:\n  use_iam_auth: yes\n',
+  'YAML true': 'type: postgres\ncloud_config: {use_iam_auth: true}\n',
+  'a key given twice': 'type: postgres\ntype: mysql\n',
+  'an octal port': 'type: postgres\nprimary: {host: h, port: 0o17}\n',
+  'a hex port': 'type: postgres\nprimary: {host: h, port: 0x1F}\n',
+  'a comment and short enums': '# a comment\ntype: postgres\nlocation: HYBRID   # with a secondary\nssl_config: {mode: DISABLE}\n',
+  'a null port': 'type: postgres\nprimary: {host: h, port: ~}\n',
+  'not a mapping': '- postgres\n',
+};
+
+/** The CLI's verdict on a file: its contract JSON, or its message. */
+function cliReads(text: string, name: string): { ok: boolean; value?: unknown; message?: string } {
+  try {
+    return { ok: true, value: parseDataSourceText(text, name) };
+  } catch (error) {
+    return { ok: false, message: (error as Error).message };
+  }
+}
+/** Reads [{name, text}] from stdin with the Python client's reader; prints [{ok, value | message}]. */
+const PYTHON_READS = `
+import json, sys
+sys.path.insert(0, "clients/python")
+from sourced_client import DataSourceFileError, parse_data_source_text
+out = []
+for f in json.load(sys.stdin):
+    try:
+        out.append({"ok": True, "value": parse_data_source_text(f["text"], f["name"])})
+    except DataSourceFileError as error:
+        out.append({"ok": False, "message": str(error)})
+print(json.dumps(out))
+`;
 
 describe('Python client (clients/python) against an in-process daemon', () => {
   const pg = inject('postgres');
@@ -39,9 +146,11 @@ describe('Python client (clients/python) against an in-process daemon', () => {
       data_source: {
         id: 'python-pg',
         type: 'postgres',
+        location: 'ON_PREM', // the file format's short enum name
         primary: { host: pg.host, port: pg.port, database: pg.database },
         credentials: { username: pg.user, password: { inline_value: pg.password } },
       },
+      table: `${TABLE.schema}.${TABLE.name}`,
     };
     smoke = await run(PYTHON, ['clients/python/examples/smoke.py'], JSON.stringify(request));
     captureText('python client output', `${smoke.stdout}\n${smoke.stderr}`);
@@ -49,7 +158,7 @@ describe('Python client (clients/python) against an in-process daemon', () => {
       .split('\n')
       .filter(Boolean)
       .map((line) => JSON.parse(line) as Json);
-  });
+  }, 600_000);
   afterAll(() => t?.stop());
 
   it('generates the stubs and runs the smoke script', ({ expect, skip }) => {
@@ -89,6 +198,77 @@ describe('Python client (clients/python) against an in-process daemon', () => {
     expect(discover.at(-1)?.summary).toMatchObject({ relations: RELATIONS.length });
   });
 
+  /** Preview and profile stream to Python: the table's columns as the database lists them, 3 rows, a profile per column. */
+  it('previews and profiles a table from Python as the database describes it', async ({ expect, skip }) => {
+    skip(missing !== undefined, missing);
+    const columns = (
+      await superuserQuery<{ column_name: string }>(
+        pg,
+        'SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position',
+        [TABLE.schema, TABLE.name],
+      )
+    ).map((r) => r.column_name);
+    const [{ n }] = await superuserQuery<{ n: number }>(pg, `SELECT count(*)::int AS n FROM ${TABLE.schema}.${TABLE.name}`);
+    const preview = events('preview');
+    expect(preview.map((e) => Number(e.sequence))).toEqual(preview.map((_e, i) => i + 1));
+    expect(preview[0].header.table).toEqual(TABLE);
+    expect(preview[0].header.columns.map((c: Json) => c.name)).toEqual(columns);
+    const rows = preview.flatMap((e) => (e.rows?.rows ?? []) as Json[]);
+    expect(rows).toHaveLength(Math.min(3, n));
+    for (const row of rows) expect(row.cells).toHaveLength(columns.length);
+    expect(preview.at(-1)?.summary).toMatchObject({ rows: Math.min(3, n), limit: 3 });
+
+    const profile = events('profile');
+    expect(profile.map((e) => Number(e.sequence))).toEqual(profile.map((_e, i) => i + 1));
+    expect(profile[0].header).toMatchObject({ table: TABLE, mode: 'PROFILE_MODE_STATISTICS' });
+    expect(profile.filter((e) => e.column).map((e) => e.column.name)).toEqual(columns);
+    expect(profile.at(-1)?.summary).toMatchObject({ columns: columns.length });
+  });
+
+  /** The repository's example files read in Python as in the CLI (examples/postgres.json has the short enum ON_PREM). */
+  it('reads the examples/ data-source files as the CLI does', async ({ expect, skip }) => {
+    skip(missing !== undefined, missing);
+    const names = readdirSync(resolve(ROOT, 'examples')).filter((f) => /\.(json|ya?ml)$/.test(f));
+    expect(names).toContain('postgres.json');
+    const files = names.map((name) => ({ name, text: readFileSync(resolve(ROOT, 'examples', name), 'utf8') }));
+    const py = await run(PYTHON, ['-c', PYTHON_READS], JSON.stringify(files));
+    expect(py.code, py.stderr).toBe(0);
+    const read = JSON.parse(py.stdout) as Json[];
+    files.forEach((f, i) => {
+      expect(read[i], f.name).toEqual({ ok: true, value: cliReads(f.text, f.name).value });
+    });
+    expect(read[names.indexOf('postgres.json')].value).toMatchObject({
+      location: 'LOCATION_ON_PREM',
+      credentials: { password: { reference: 'env://SOURCED_SECRET_LOCAL_PG' } },
+    });
+  });
+
+  /** Good and bad files, as JSON and YAML: Python accepts what the CLI accepts (the same contract JSON) and refuses the rest with the CLI's words. */
+  it('accepts and refuses the same data-source files as the CLI, with the same messages', async ({ expect, skip }) => {
+    skip(missing !== undefined, missing);
+    const files = [
+      ...Object.entries(FORMAT_DOCS).flatMap(([name, doc]) => [
+        { name: `${name}.json`, text: JSON.stringify(doc) },
+        { name: `${name}.yaml`, text: JSON.stringify(doc, null, 2) },
+      ]),
+      ...Object.entries(FORMAT_YAML).map(([name, text]) => ({ name: `${name}.yaml`, text })),
+    ];
+    const py = await run(PYTHON, ['-c', PYTHON_READS], JSON.stringify(files));
+    expect(py.code, py.stderr).toBe(0);
+    const read = JSON.parse(py.stdout) as Json[];
+    const cli = files.map((f) => cliReads(f.text, f.name));
+    files.forEach((f, i) => {
+      // a YAML syntax error is worded by each YAML parser; the verdict and the place agree
+      const syntax = /^(.*? is not valid YAML: )[^]*?(line \d+, column \d+)/.exec(cli[i].message ?? '');
+      if (syntax) expect(read[i].message, f.name).toMatch(new RegExp(`^${syntax[1].replace(/[.*+?^${}()|[\]\\$]/g, '\\$&')}.*${syntax[2]}`));
+      else expect(read[i], f.name).toEqual(cli[i]);
+    });
+    // both kinds occur, and the typos name the nearest field
+    expect(cli.filter((c) => c.ok).length).toBeGreaterThan(10);
+    expect(cli.filter((c) => !c.ok).length).toBeGreaterThan(20);
+    expect(read[files.findIndex((f) => f.name === 'a typo in a field.json')].message).toContain('primary.databse: unknown field; did you mean "database"?');
+  });
+
   /** A bad request fails in Python with INVALID_ARGUMENT, and the google.rpc.BadRequest and ErrorInfo are decoded from the trailer. */
   it('decodes the rich error details in Python', ({ expect, skip }) => {
     skip(missing !== undefined, missing);
@@ -101,20 +281,20 @@ describe('Python client (clients/python) against an in-process daemon', () => {
     expect(invalid[0].error.reason).toMatch(/^[A-Z_]+$/);
   });
 
-  /** The daemon's SERVER spans of both calls continue the trace of the Python client's traceparent. */
+  /** The daemon's SERVER spans of the four streaming calls continue the trace of the Python client's traceparent. */
   it('continues the Python caller trace in the daemon SERVER spans', async ({ expect, skip }) => {
     skip(missing !== undefined, missing);
-    const names = ['sourced.v1.DataSourceService/ValidateDataSource', 'sourced.v1.DataSourceService/DiscoverDataSource'];
+    const names = ['ValidateDataSource', 'DiscoverDataSource', 'PreviewTable', 'ProfileTable'].map((m) => `sourced.v1.DataSourceService/${m}`);
     const spans = await eventually(
       async () => t!.spans.getFinishedSpans().filter((s) => s.spanContext().traceId === TRACE_ID && s.kind === SpanKind.SERVER),
-      (found) => names.every((n) => found.some((s) => s.name === n)) && found.length >= 3,
+      (found) => names.every((n) => found.some((s) => s.name === n)) && found.length >= 5,
     );
     for (const name of names) {
       const server = spans.filter((s) => s.name === name);
       expect(server.length, name).toBeGreaterThan(0);
       for (const s of server) expect(s.parentSpanContext?.spanId).toBe(PARENT_SPAN_ID);
     }
-    // two validations (the good one and the refused one) and one discovery
-    expect(spans).toHaveLength(3);
+    // two validations (the good one and the refused one), one discovery, one preview, one profile
+    expect(spans).toHaveLength(5);
   });
 });

@@ -5,8 +5,12 @@ shows in the process list), then calls, all under one made-up W3C trace:
 
 1. ValidateDataSource on the data source,
 2. DiscoverDataSource on it,
-3. ValidateDataSource on a copy without a host, which must fail with INVALID_ARGUMENT and a
+3. PreviewTable (limit 3) and ProfileTable (STATISTICS) of the request's "table" ("schema.name"),
+   when it has one,
+4. ValidateDataSource on a copy without a host, which must fail with INVALID_ARGUMENT and a
    google.rpc.BadRequest naming the field.
+
+The data source is in the shared file format (a short enum name such as "ON_PREM" works).
 
 Prints one JSON object per line: {"traceparent": ...}, {"call": ..., "event": ...} for every
 event, {"call": ..., "error": ...} for a failure, and {"done": true} at the end.
@@ -41,6 +45,11 @@ def main() -> int:
             emit({"call": "validate", "event": event})
         for event in client.discover(source, traceparent=TRACEPARENT, timeout=60, batch_size=5):
             emit({"call": "discover", "event": event})
+        if request.get("table"):
+            for event in client.preview(source, request["table"], limit=3, traceparent=TRACEPARENT, timeout=60):
+                emit({"call": "preview", "event": event})
+            for event in client.profile(source, request["table"], mode="STATISTICS", traceparent=TRACEPARENT, timeout=60):
+                emit({"call": "profile", "event": event})
         broken = {**source, "primary": {k: v for k, v in source["primary"].items() if k != "host"}}
         try:
             for event in client.validate(broken, traceparent=TRACEPARENT, timeout=30):

@@ -5,7 +5,9 @@ Generate the stubs first: ``clients/python/generate.sh``. Use Debian's interpret
 grpcio and protobuf installed).
 """
 
-from .client import DEFAULT_ADDRESS, SourcedClient, data_source, discover, validate
+from .client import DEFAULT_ADDRESS, SourcedClient, data_source, discover, preview, profile, validate
+from .data_source_file import DataSourceFileError, parse_data_source_text, read_data_source_file
 from .status import FieldViolation, SourcedError
 
-__all__ = ["SourcedClient", "SourcedError", "FieldViolation", "validate", "discover", "data_source", "DEFAULT_ADDRESS"]
+__all__ = ["SourcedClient", "SourcedError", "FieldViolation", "DataSourceFileError", "validate", "discover", "preview",
+           "profile", "data_source", "read_data_source_file", "parse_data_source_text", "DEFAULT_ADDRESS"]

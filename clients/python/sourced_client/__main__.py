@@ -1,13 +1,17 @@
-"""Command-line example: python3 -m sourced_client {validate,discover,plugins} [source.json]
+"""Command-line example: python3 -m sourced_client {validate,discover,preview,profile,check,plugins} [file]
 
     cd clients/python
-    /usr/bin/python3 -m sourced_client validate source.json
-    /usr/bin/python3 -m sourced_client discover source.json --include-schema 'sales*' --batch-size 50
+    /usr/bin/python3 -m sourced_client validate ../../examples/postgres.json
+    /usr/bin/python3 -m sourced_client discover source.yaml --include-schema 'sales*' --batch-size 50
+    /usr/bin/python3 -m sourced_client preview source.json sales.orders --limit 5
+    /usr/bin/python3 -m sourced_client profile source.json sales.orders --mode SAMPLE --sample-rows 1000
+    /usr/bin/python3 -m sourced_client check source.yaml                # read the file only, print its contract JSON
     /usr/bin/python3 -m sourced_client validate - < source.json        # the data source on stdin
 
-Prints one JSON object per event. The source file holds a sourced.v1.DataSource in its proto3
-JSON form, or a whole request with it under "data_source". Exit codes as the `sourced` CLI:
-0 ok, 1 validation failed, 2 bad input, 3 daemon unreachable, 4 other error.
+Prints one JSON object per event. The file is a data source in the shared file format
+(docs/data-source.schema.json, as the `sourced` CLI reads it): JSON or YAML, optionally under
+"data_source"; an unknown field is refused naming its path and the nearest known field. Exit
+codes as the `sourced` CLI: 0 ok, 1 validation failed, 2 bad input, 3 daemon unreachable, 4 other error.
 """
 
 from __future__ import annotations
@@ -22,12 +26,7 @@ import grpc
 from google.protobuf import json_format
 
 from . import DEFAULT_ADDRESS, SourcedClient, SourcedError
-
-
-def _load(path: str) -> dict:
-    text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
-    doc = json.loads(text)
-    return doc.get("data_source", doc.get("dataSource", doc))
+from .data_source_file import read_data_source_file
 
 
 def main(argv=None) -> int:
@@ -49,19 +48,48 @@ def main(argv=None) -> int:
     d.add_argument("--strategy", default=None, help="e.g. DISCOVERY_STRATEGY_CONSERVATIVE")
     d.add_argument("--batch-size", type=int, default=0)
     d.add_argument("--resume-after", default="")
+    p = sub.add_parser("preview")
+    p.add_argument("source")
+    p.add_argument("table", help="schema.name")
+    p.add_argument("--column", action="append", default=[])
+    p.add_argument("--limit", type=int, default=0)
+    p.add_argument("--strategy", default=None)
+    f = sub.add_parser("profile")
+    f.add_argument("source")
+    f.add_argument("table", help="schema.name")
+    f.add_argument("--column", action="append", default=[])
+    f.add_argument("--mode", default=None, help="STATISTICS or SAMPLE")
+    f.add_argument("--sample-rows", type=int, default=0)
+    f.add_argument("--strategy", default=None)
+    c = sub.add_parser("check", help="read data-source files and print each in the contract's JSON")
+    c.add_argument("files", nargs="+")
     sub.add_parser("plugins")
     args = parser.parse_args(argv)
 
     traceparent = args.traceparent or f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+    if args.command == "check":
+        try:
+            for path in args.files:
+                print(json.dumps(read_data_source_file(path)))
+            return 0
+        except ValueError as error:
+            print(error, file=sys.stderr)
+            return 2
     try:
         with SourcedClient(args.address) as client:
             if args.command == "plugins":
                 print(json.dumps(client.list_plugins(timeout=args.timeout or 10)))
                 return 0
             print(f"traceparent: {traceparent}", file=sys.stderr)
-            source = _load(args.source)
+            source = read_data_source_file(args.source)
             if args.command == "validate":
                 events = client.validate(source, check_timeout_ms=args.check_timeout_ms, traceparent=traceparent, timeout=args.timeout)
+            elif args.command == "preview":
+                events = client.preview(source, args.table, columns=args.column, limit=args.limit, strategy=args.strategy,
+                                        traceparent=traceparent, timeout=args.timeout)
+            elif args.command == "profile":
+                events = client.profile(source, args.table, columns=args.column, mode=args.mode, sample_rows=args.sample_rows,
+                                        strategy=args.strategy, traceparent=traceparent, timeout=args.timeout)
             else:
                 flt = {"include_schemas": args.include_schema, "exclude_schemas": args.exclude_schema,
                        "include_tables": args.include_table, "exclude_tables": args.exclude_table}
@@ -73,7 +101,7 @@ def main(argv=None) -> int:
                 if "summary" in event and args.command == "validate":
                     ok = bool(event["summary"].get("ok", False))
             return 0 if ok else 1
-    except (OSError, ValueError, json_format.ParseError) as error:  # unreadable file, bad JSON, unknown field (json_format.ParseError)
+    except (OSError, ValueError, json_format.ParseError) as error:  # unreadable or invalid file (DataSourceFileError)
         print(f"bad input: {error}", file=sys.stderr)
         return 2
     except SourcedError as error:
