@@ -2,7 +2,7 @@
 # Installs the Debian packages the test suites need, when they are missing: the PostgreSQL
 # and MariaDB server binaries (the harness starts throwaway instances from them) and openssl
 # (test certificates), and iproute2 (`ss` shows the daemon's TCP keep-alive timers), and for the
-# Python client (clients/python, test/e2e/python.test.ts): grpcio and protobuf for Debian's
+# Python client (clients/python, test/e2e/python.test.ts): grpcio, protobuf and PyYAML (YAML data-source files) for Debian's
 # /usr/bin/python3 (a pyenv `python3` first on PATH does not see Debian's packages), and protoc
 # with grpc_python_plugin (bookworm's python3-grpc-tools 1.14.1 bundles protoc 3.6, too old for
 # the contract's proto3 `optional`; it still provides the well-known .proto files); for the Go
@@ -17,7 +17,7 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql
 { command -v mariadbd || [ -x /usr/sbin/mariadbd ]; } >/dev/null 2>&1 && command -v mariadb-install-db >/dev/null || missing+=(mariadb-server)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v ss >/dev/null || missing+=(iproute2)
-/usr/bin/python3 -c 'import grpc, grpc_tools, google.protobuf' >/dev/null 2>&1 || missing+=(python3-grpcio python3-grpc-tools python3-protobuf)
+/usr/bin/python3 -c 'import grpc, grpc_tools, google.protobuf, yaml' >/dev/null 2>&1 || missing+=(python3-grpcio python3-grpc-tools python3-protobuf python3-yaml)
 { command -v protoc && command -v grpc_python_plugin; } >/dev/null || missing+=(protobuf-compiler protobuf-compiler-grpc)
 { command -v go && command -v protoc-gen-go && command -v protoc-gen-go-grpc; } >/dev/null || missing+=(golang-go protoc-gen-go protoc-gen-go-grpc)
 for lib in google.golang.org/grpc:golang-google-grpc-dev google.golang.org/protobuf:golang-google-protobuf-dev \

@@ -1,5 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { SpanKind } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, inject, it } from 'vitest';
 import { parseDataSourceText } from '../../cli/src/dataSourceFile';
@@ -223,6 +224,36 @@ describe('Python client (clients/python) against an in-process daemon', () => {
     expect(profile[0].header).toMatchObject({ table: TABLE, mode: 'PROFILE_MODE_STATISTICS' });
     expect(profile.filter((e) => e.column).map((e) => e.column.name)).toEqual(columns);
     expect(profile.at(-1)?.summary).toMatchObject({ columns: columns.length });
+  });
+
+  /** examples/preview.py and examples/profile.py run as their docstrings say, on a YAML file with the short enum and a secret as a string. */
+  it('runs the preview and profile examples on a YAML data-source file', async ({ expect, skip }) => {
+    skip(missing !== undefined, missing);
+    const dir = mkdtempSync(join(tmpdir(), 'sourced-python-'));
+    try {
+      const file = join(dir, 'source.yaml');
+      writeFileSync(
+        file,
+        `type: postgres\nlocation: ON_PREM\nprimary: {host: ${pg.host}, port: ${pg.port}, database: ${pg.database}}\n` +
+          `credentials:\n  username: ${pg.user}\n  password: ${JSON.stringify(pg.password)}\n`,
+        { mode: 0o600 },
+      );
+      const env = { ...process.env, PYTHONDONTWRITEBYTECODE: '1', SOURCED_ADDRESS: t!.address };
+      const preview = await runCommand(PYTHON, ['clients/python/examples/preview.py', file, `${TABLE.schema}.${TABLE.name}`, '2'], '', env);
+      const profile = await runCommand(PYTHON, ['clients/python/examples/profile.py', file, `${TABLE.schema}.${TABLE.name}`, 'STATISTICS'], '', env);
+      captureText('python examples output', `${preview.stdout}${preview.stderr}${profile.stdout}${profile.stderr}`);
+      expect(preview.code, preview.stderr).toBe(0);
+      const out = preview.stdout.trim().split('\n');
+      expect(out[0]).toMatch(/^id \(/); // the header: each column with its type
+      expect(out).toHaveLength(4); // header, 2 rows, summary
+      expect(out.at(-1)).toMatch(/^2 rows \(limit 2\)/);
+      expect(profile.code, profile.stderr).toBe(0);
+      expect(profile.stdout).toContain(`${TABLE.schema}.${TABLE.name}: `);
+      expect(profile.stdout).toMatch(/\n  email \(/);
+      expect(profile.stdout).toMatch(/columns profiled\n$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   /** The repository's example files read in Python as in the CLI (examples/postgres.json has the short enum ON_PREM). */
