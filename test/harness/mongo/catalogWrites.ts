@@ -54,10 +54,10 @@ const INDEX_OPTIONS = [
 const BUCKET_SPAN: Record<string, number> = { seconds: 3600, minutes: 86400, hours: 2592000 };
 
 /** A collation as mongod lists it: every ICU attribute, the defaults filled in; undefined for `simple`. */
-export function expandCollation(collation: Document | undefined): Document | undefined {
+export function expandCollation(collation: Document | undefined): (Document & { locale: string }) | undefined {
   if (!collation || collation.locale === 'simple') return undefined;
   return {
-    locale: collation.locale,
+    locale: String(collation.locale),
     caseLevel: collation.caseLevel ?? false,
     caseFirst: collation.caseFirst ?? 'off',
     strength: collation.strength ?? 3,

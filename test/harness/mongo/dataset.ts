@@ -25,7 +25,7 @@ export interface IndexSpec {
   /** Wildcard index projection. */
   wildcardProjection?: Document;
   /** The collation, expanded as mongod lists it (see catalogWrites.ts). */
-  collation?: Document;
+  collation?: Document & { locale: string };
 }
 
 /** A collection, view or time-series collection, with createCollection's options. */
