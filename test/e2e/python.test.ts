@@ -100,6 +100,7 @@ const FORMAT_YAML: Record<string, string> = {
   'a comment and short enums': '# a comment\ntype: postgres\nlocation: HYBRID   # with a secondary\nssl_config: {mode: DISABLE}\n',
   'a null port': 'type: postgres\nprimary: {host: h, port: ~}\n',
   'not a mapping': '- postgres\n',
+  'a YAML merge key (not read: YAML 1.2)': 'base: &b {host: h}\ntype: postgres\nprimary:\n  <<: *b\n',
 };
 
 /** The CLI's verdict on a file: its contract JSON, or its message. */

@@ -17,6 +17,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from sourced_client import SourcedClient, SourcedError, read_data_source_file  # noqa: E402
 
 
+def number(value) -> str:
+    """A figure as text: 2000 for 2000.0 (the contract's doubles), '?' when absent."""
+    if value is None:
+        return "?"
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
 def method(column: dict, figure: str) -> str:
     return column.get("methods", {}).get(figure, "FIGURE_METHOD_UNSPECIFIED").replace("FIGURE_METHOD_", "").lower()
 
@@ -33,11 +40,11 @@ def main() -> int:
                 if "header" in event:
                     h = event["header"]
                     exact = "exact" if h.get("row_count_exact") else "estimate"
-                    print(f"{h['table'].get('schema', '')}.{h['table']['name']}: {h.get('row_count', '?')} rows ({exact}), mode {h.get('mode')}")
+                    print(f"{h['table'].get('schema', '')}.{h['table']['name']}: {number(h.get('row_count'))} rows ({exact}), mode {h.get('mode')}")
                 elif "column" in event:
                     c = event["column"]
-                    print(f"  {c['name']} ({c.get('data_type', '?')}): nulls {c.get('null_fraction', '?')} ({method(c, 'null_fraction')}),"
-                          f" distinct {c.get('distinct_count', '?')} ({method(c, 'distinct_count')})")
+                    print(f"  {c['name']} ({c.get('data_type', '?')}): nulls {number(c.get('null_fraction'))} ({method(c, 'null_fraction')}),"
+                          f" distinct {number(c.get('distinct_count'))} ({method(c, 'distinct_count')})")
                 elif "summary" in event:
                     print(f"{event['summary'].get('columns', 0)} columns profiled")
         except SourcedError as error:
