@@ -5,7 +5,7 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/gen/**', '**/node_modules/**', 'examples/**', 'clients/**', 'coverage/**', '.tmp/**', 'test/**', 'bench/**', 'scripts/**', '*/test/**', '*/scripts/**', 'plugins/*/test/**', '**/*.mjs', '**/*.mts', '**/*.cjs', '**/*.js'] },
+  { ignores: ['**/dist/**', '**/gen/**', '**/node_modules/**', 'examples/**', 'cli/templates/**', 'clients/**', 'coverage/**', '.tmp/**', 'test/**', 'bench/**', 'scripts/**', '*/test/**', '*/scripts/**', 'plugins/*/test/**', '**/*.mjs', '**/*.mts', '**/*.cjs', '**/*.js'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   { languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } } },
