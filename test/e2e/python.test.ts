@@ -252,6 +252,14 @@ describe('Python client (clients/python) against an in-process daemon', () => {
       expect(profile.stdout).toContain(`${TABLE.schema}.${TABLE.name}: `);
       expect(profile.stdout).toMatch(/\n  email \(/);
       expect(profile.stdout).toMatch(/columns profiled\n$/);
+
+      // the command line refuses a misspelt file before any call: exit 2, the path and the nearest field
+      const bad = join(dir, 'bad.yaml');
+      writeFileSync(bad, `type: postgres\nlocation: ON_PREM\nprimary: {host: ${pg.host}, databse: x}\n`);
+      const refused = await runCommand(PYTHON, ['-m', 'sourced_client', 'validate', bad], '', { ...env, PYTHONPATH: resolve(ROOT, 'clients/python') });
+      expect(refused.code, refused.stderr).toBe(2);
+      expect(refused.stderr).toContain('primary.databse: unknown field; did you mean "database"?');
+      expect(refused.stderr).not.toContain('traceparent');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

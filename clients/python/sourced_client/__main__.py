@@ -80,8 +80,8 @@ def main(argv=None) -> int:
             if args.command == "plugins":
                 print(json.dumps(client.list_plugins(timeout=args.timeout or 10)))
                 return 0
+            source = read_data_source_file(args.source)  # a bad file fails here, before any call (exit 2)
             print(f"traceparent: {traceparent}", file=sys.stderr)
-            source = read_data_source_file(args.source)
             if args.command == "validate":
                 events = client.validate(source, check_timeout_ms=args.check_timeout_ms, traceparent=traceparent, timeout=args.timeout)
             elif args.command == "preview":
