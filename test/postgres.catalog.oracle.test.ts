@@ -10,6 +10,7 @@
  * where it says enough, pg_get_constraintdef / pg_get_triggerdef / pg_get_indexdef texts parsed
  * here, pg_index_column_has_property, pg_matviews, pg_sequences, enum_range — and compared with
  * what discovery streamed, every field of every object, both ways.
+ * Over 400 lines in one file: every case reads the one fixture database and the two discoveries made in beforeAll.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Client } from 'pg';

@@ -3,6 +3,7 @@
  * (with their types, choices and defaults), and the help text around the help commander generates
  * from them. The commands' code is loaded only when one runs (see `lazy`), so `sourced --version`
  * and `sourced COMMAND --help` load commander and this file, not gRPC, the API or the daemon.
+ * Over 400 lines in one file: the whole command tree and its help are read in one place, as a user reads `sourced --help`.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { AuditVerifyOptions } from './audit';
