@@ -54,7 +54,9 @@ export async function discover(address: string, source: SourceSpec, strategy: Di
     dataSource: DataSource.fromPartial({
       id: `bench-${source.type}`,
       type: source.type,
-      primary: { host: source.host, port: source.port, database: source.database },
+      // A MySQL/MariaDB source that names a database is that database only (issue 16): the
+      // bench's catalog is ten databases, so the MariaDB source names none.
+      primary: { host: source.host, port: source.port, database: source.type === 'mariadb' ? '' : source.database },
       credentials: { username: source.user, password: { source: { $case: 'inlineValue', value: source.password } } },
     }),
     filter: { includeSchemas: ['bench_*'] },
