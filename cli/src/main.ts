@@ -45,7 +45,7 @@ function report(error: unknown): number {
     const bin = se.metadata.get('grpc-status-details-bin')[0];
     const rich = bin ? decodeRichStatus(bin as Buffer) : undefined;
     const violations = (rich?.badRequest ?? []).map((v) => `${v.field}: ${v.description}`);
-    process.stderr.write(`sourced: ${Status[code]}: ${withoutViolations(se.details ?? '', violations)}\n`);
+    process.stderr.write(`sourced: ${Status[code]}: ${withoutEmptyNote(withoutViolations(se.details ?? '', violations))}\n`);
     if (rich) {
       for (const v of violations) process.stderr.write(`  ${v}\n`);
       // A hint for the fix, when the error has one (envelopes and keys: docs/encryption.md).
@@ -63,6 +63,15 @@ function report(error: unknown): number {
   }
   process.stderr.write(`sourced: ${(error as Error | undefined)?.stack ?? String(error)}\n`);
   return EXIT.ERROR;
+}
+
+/**
+ * grpc-js's message for a channel that could not connect ends with `Resolution note: ` and
+ * nothing after it when name resolution had nothing to say (issue 22, item 10); that empty
+ * label is left out.
+ */
+export function withoutEmptyNote(message: string): string {
+  return message.replace(/\.? Resolution note: ?$/, '.');
 }
 
 /**

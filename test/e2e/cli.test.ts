@@ -260,6 +260,8 @@ describe('sourced command-line client', () => {
       expect(r.code).toBe(3);
       expect(r.stderr).toMatch(/^sourced: UNAVAILABLE: /);
       expect(r.stderr).toContain('is the daemon running?');
+      // grpc-js's empty "Resolution note: " label is not printed (issue 22, item 10).
+      expect(r.stderr).not.toContain('Resolution note');
     });
 
     /** A database the daemon cannot reach is the daemon's answer, not an unreachable daemon: exit 4, no hint to start the daemon. */
