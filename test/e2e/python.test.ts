@@ -8,6 +8,7 @@ import { eventually, superuserQuery } from '../support/pg';
 import { captureText } from '../support/secretScan';
 import { startTestDaemon, type TestDaemon } from '../support/testDaemon';
 import { CHECKS, RELATIONS, ROOT, TRACE_ID, run as runCommand, type Json, type Run } from '../shared/clientSmoke.behaviour';
+import { DATA_SOURCE_CASES } from '../support/dataSourceCases';
 
 /**
  * Debian's interpreter, which sees python3-grpcio and python3-protobuf (installed by
@@ -25,69 +26,22 @@ const TABLE = { schema: 'sales', name: 'customers' };
  * bad kind test/dataSourceFormat.test.ts checks against the schema, plus YAML's own traps (YAML
  * 1.1's `yes`, a key given twice, 0o octal). Each is read as .json and as .yaml (JSON is YAML).
  */
-const ENDPOINT = { host: 'db.internal', port: 5432, database: 'app' };
+/** The CLI suite's documents (test/support/dataSourceCases.ts), plus cases of the Python reader's own. */
 const FORMAT_DOCS: Record<string, unknown> = {
-  'the minimum': { type: 'postgres', primary: { host: 'db.internal' } },
-  'every field, proto names, full enum names': {
-    id: 'orders',
-    name: 'Orders',
-    type: 'postgres',
-    location: 'LOCATION_HYBRID',
-    cloud_provider: 'CLOUD_PROVIDER_AWS',
-    primary: ENDPOINT,
-    secondary: { ...ENDPOINT, host: 'db2.internal' },
-    credentials: { username: 'reader', password: { reference: 'env://SOURCED_SECRET_X' } },
-    ssl_config: { mode: 'SSL_MODE_VERIFY_FULL', ca: '-----BEGIN CERTIFICATE-----', cert: 'c', key: { inline_value: 'k' }, server_name: 'db' },
-    cloud_config: {
-      aws_region: 'eu-west-1',
-      aws_access_key_id: { reference: 'env://SOURCED_SECRET_K' },
-      aws_secret_access_key: { encrypted: 'sourced:enc:v1:x' },
-      use_iam_auth: true,
-      azure_tenant_id: 't',
-      azure_client_id: 'c',
-      azure_client_secret: { reference: 'azure-kv://v/s' },
-      use_managed_identity: false,
-    },
-    connection_properties: { connect_timeout_seconds: 5, replica_config: { host: 'x' } },
-    additional_properties: { anything: ['goes', 1, null] },
-  },
-  'lowerCamelCase names': {
-    type: 'postgres',
-    cloudProvider: 'CLOUD_PROVIDER_GCP',
-    sslConfig: { mode: 'SSL_MODE_REQUIRE', serverName: 'x' },
-    connectionProperties: {},
-  },
-  'an enum value as its number': { type: 'postgres', location: 2 },
-  'the short enum names': { type: 'postgres', location: 'ON_PREM', ssl_config: { mode: 'VERIFY_CA' } },
+  ...Object.fromEntries(DATA_SOURCE_CASES.map((c) => [c.name, c.doc])),
   'a secret as a string (reference, envelope, value)': {
     type: 'postgres',
     credentials: { username: 'u', password: 'env://SOURCED_SECRET_X' },
     ssl_config: { key: 'sourced:enc:v1:abc' },
     cloud_config: { azure_client_secret: 'plain' },
   },
-  'an empty secret string': { type: 'postgres', credentials: { password: '' } },
   'wrapped in data_source': { data_source: { type: 'postgres', location: 'CLOUD' } },
   'wrapped in dataSource with a typo': { dataSource: { type: 'postgres', primary: { hots: 'h' } } },
-  'a $schema key': { $schema: './data-source.schema.json', type: 'postgres' },
-  'a typo in a field': { type: 'postgres', primary: { host: 'h', databse: 'x' } },
-  'a typo in a nested secret': { type: 'postgres', credentials: { pasword: 'x' } },
-  'a typo at the top': { type: 'postgres', primery: { host: 'h' } },
-  'an unknown top-level field': { type: 'postgres', replica_config: { host: 'h' } },
   'an unknown field far from any': { type: 'postgres', primary: { zzzzzzzz: 1 } },
-  'an enum value that does not exist': { type: 'postgres', location: 'ONPREM' },
   'an enum number that does not exist': { type: 'postgres', location: 9 },
-  'a lower-case enum value': { type: 'postgres', ssl_config: { mode: 'verify-full' } },
-  'a port as text': { type: 'postgres', primary: { host: 'h', port: '5432x' } },
-  'a negative port': { type: 'postgres', primary: { host: 'h', port: -1 } },
   'a fractional port': { type: 'postgres', primary: { host: 'h', port: 5432.5 } },
-  'a number for a string': { type: 'postgres', id: 7 },
   'a null value': { type: 'postgres', name: null },
-  'two members of a oneof': { type: 'postgres', credentials: { password: { reference: 'env://A', inline_value: 'b' } } },
-  'one field under both names': { type: 'postgres', ssl_config: {}, sslConfig: {} },
-  'a list for an object': { type: 'postgres', primary: ['h'] },
   'a number for a secret': { type: 'postgres', credentials: { password: 5 } },
-  'properties that are not an object': { type: 'postgres', connection_properties: 'x' },
-  'a bool as text': { type: 'postgres', cloud_config: { use_iam_auth: 'yes' } },
   'a list, not an object': ['postgres'],
   'several faults at once': { type: 'postgres', location: 'ONPREM', primery: {}, primary: { port: 'x' }, credentials: { pasword: 'x' } },
 };
