@@ -461,10 +461,14 @@ describe('sourced command-line client', () => {
       expect(sales).toBeGreaterThan(-1);
       const children = [];
       for (let i = sales + 1; /^(\|--|`--) /.test(lines[i]); i++) children.push(lines[i]);
-      expect(children).toHaveLength(8);
+      // The schema's relations, then its sequences and types (issue 19), the last drawn with `--.
+      const relations = children.filter((l) => / (table|view|materialized view|partitioned table|foreign table) {2,}\d+ columns /.test(l));
+      expect(relations).toHaveLength(8);
       expect(children.slice(0, -1).every((l) => l.startsWith('|-- '))).toBe(true);
-      expect(children.at(-1)).toMatch(/^`-- orders /);
-      expect(children.find((l) => / orders /.test(l))).toMatch(/^`-- orders +table +\d+ columns +pk \(id\) +1 fk +\d+ indexes +~3,000 rows$/);
+      expect(children.at(-1)).toMatch(/^`-- /);
+      expect(children).toContainEqual(expect.stringMatching(/^\|-- orders_id_seq +sequence +bigint +owned by orders\.id$/));
+      expect(children).toContainEqual(expect.stringMatching(/^\S+ order_status +enum type +4 labels$/));
+      expect(children.find((l) => / orders /.test(l))).toMatch(/^\|-- orders +table +\d+ columns +pk \(id\) +1 fk +\d+ indexes +1 check +~3,000 rows$/);
       expect(children.find((l) => / order_lines /.test(l))).toMatch(/ table +\d+ columns +pk \(order_id, line_no\) +2 fks +1 index +~6,000 rows$/);
       expect(children.find((l) => / customer_order_totals /.test(l))).toMatch(/ view +4 columns +no pk +0 fks +0 indexes/);
       expect(children.find((l) => / daily_revenue /.test(l))).toMatch(/ materialized view +3 columns /);
@@ -577,7 +581,7 @@ describe('sourced command-line client', () => {
       const lines = screen(r.output);
       expect(lines.filter((l) => l.includes('discovering'))).toEqual([]);
       expect(lines).toContain('sales — Orders and customers');
-      expect(lines.find((l) => l.startsWith('└── orders '))).toMatch(/table +\d+ columns +pk \(id\)/);
+      expect(lines.find((l) => /^[├└]── orders /.test(l))).toMatch(/table +\d+ columns +pk \(id\)/);
       expect(lines.filter((l) => l.startsWith('├── ')).length).toBeGreaterThan(5);
       expect(lines.at(-1)).toMatch(/^\d+ schemas, 10 tables, 2 views, \d+ columns in 6 batches, \d+ ms$/);
     });
