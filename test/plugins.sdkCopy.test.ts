@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataSource, PluginState } from '@sourced/api';
 import { DiscoveryStrategy } from '@sourced/api';
+import { runCli } from './e2e/support/processes';
 import { collect, expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
 
 const repo = resolve(__dirname, '..');
@@ -96,6 +97,14 @@ describe('a plugin with its own copy of the plugin SDK', () => {
     expect(t.logs.some((l) => l.includes('"plugin warning"') && l.includes('"plugin":"copied"') && l.includes('its own copy'))).toBe(true);
     // The daemon's own plugins share its copy: no warning.
     expect((await t.listPlugins()).find((p) => p.id === 'builtin-secrets')?.warnings).toEqual([]);
+    // `sourced plugins` prints it under the plugin, and `--json` carries it.
+    const text = await runCli(['plugins', '--address', t.address]);
+    expect(text.code).toBe(0);
+    const lines = text.stdout.split('\n');
+    const at = lines.findIndex((l) => l.startsWith('copied '));
+    expect(lines[at + 1]).toMatch(/^ {4}warning: the plugin uses its own copy of the plugin SDK/);
+    const json = await runCli(['plugins', '--json', '--address', t.address]);
+    expect((JSON.parse(json.stdout) as { id: string; warnings: string[] }[]).find((x) => x.id === 'copied')?.warnings).toEqual(plugin?.warnings);
   });
 
   /** Errors thrown by the copy's classes keep their status codes, reasons and fields (not INTERNAL). */

@@ -1,4 +1,4 @@
-/** `sourced plugins`: the daemon's plugins, what each provides, and the load error of one that failed. */
+/** `sourced plugins`: the daemon's plugins, what each provides, the load error of one that failed and the loader's warnings. */
 import { Metadata } from '@grpc/grpc-js';
 import { PluginServiceClient, pluginKindToJSON, pluginStateToJSON, type ListPluginsResponse } from '@sourced/api';
 import { clientContext } from './client';
@@ -26,6 +26,8 @@ export async function runPlugins(options: ClientOptions): Promise<number> {
         ].join(', ');
         const coloured = state === 'loaded' ? p.green(state) : p.red(state);
         out.line(`${p.bold(x.id)} ${x.version} ${coloured}${provides ? `: ${provides}` : ''}${x.loadError ? `\n    ${x.loadError}` : ''}`);
+        // What the loader warns about a plugin that loaded (its own copy of the SDK, say).
+        for (const w of x.warnings) out.line(`    ${p.yellow('warning')}: ${w}`);
       }
     }
   } finally {
