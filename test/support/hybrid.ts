@@ -310,12 +310,13 @@ export const allKeepAlive = (lines: string[]): boolean => lines.length > 0 && li
 
 /**
  * The established sockets to a port as `ss -tno` prints them. Sampled until `done` holds (up to
- * about a second): while data is in flight the kernel shows the retransmission timer instead
- * of the keep-alive timer, so one sample can miss it.
+ * about three seconds): while data is in flight the kernel shows the retransmission timer instead
+ * of the keep-alive timer, so one sample can miss it, and on a loaded machine a driver may still
+ * be opening its connection to a standby (a CI run sampled none for a whole second once).
  */
 export async function socketsTo(port: number, done: (lines: string[]) => boolean = () => true): Promise<string[]> {
   let lines: string[] = [];
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < 60; i++) {
     const out = execFileSync('ss', ['-tnoH', 'state', 'established', `( dport = :${port} )`], { encoding: 'utf8' });
     lines = out.split('\n').filter((l) => l.trim() !== '');
     if (done(lines)) break;
