@@ -59,7 +59,7 @@ export { USER_SCHEMA_SQL } from './catalogSql';
 
 /** Schemas that pass the filter, in byte order of their names, each with whether the user may use it. */
 export async function readSchemas(client: Client, filter: CompiledFilter, signal: AbortSignal): Promise<SchemaEntity[]> {
-  const rows = await read('schemas', () =>
+  const rows = await readCatalog('schemas', () =>
     query<SchemaRow>(
       client,
       SCHEMAS_SQL,
@@ -72,7 +72,7 @@ export async function readSchemas(client: Client, filter: CompiledFilter, signal
 
 /** How many relations pass the filter after `after`: one count over pg_class. */
 export async function countRelations(client: Client, filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal): Promise<number> {
-  const rows = await read('relation count', () => query<{ n: string }>(client, COUNT_SQL, filterParams(filter, after), signal));
+  const rows = await readCatalog('relation count', () => query<{ n: string }>(client, COUNT_SQL, filterParams(filter, after), signal));
   return Number(rows[0]?.n ?? 0);
 }
 
@@ -122,7 +122,7 @@ export class KeyWindow {
         const size = Math.min(MAX_WINDOW, this.size === 0 ? page.limit * FIRST_WINDOW_PAGES : Math.max(page.limit, this.size * WINDOW_GROWTH));
         this.size = size;
         const from = after;
-        this.keys = await read('relations', () => query<KeyRow>(client, KEYS_SQL, [...filterParams(page.filter, from), size], signal));
+        this.keys = await readCatalog('relations', () => query<KeyRow>(client, KEYS_SQL, [...filterParams(page.filter, from), size], signal));
         this.next = 0;
         this.final = this.keys.length < size;
         if (this.keys.length === 0) break;
@@ -186,8 +186,8 @@ type ColumnsByNumber = Map<number, IndexKeyColumn>;
 async function describeRelations(client: Client, keys: KeyRow[], signal: AbortSignal, parallel: readonly Client[]): Promise<RelationEntity[]> {
   const oids = keys.map((k) => k.oid);
   const [relations, dictionary] = await Promise.all([
-    read('relations', () => query<RelationRow>(client, RELATIONS_SQL, [oids], signal)),
-    read('index dictionary', () => indexDictionary(client, signal)),
+    readCatalog('relations', () => query<RelationRow>(client, RELATIONS_SQL, [oids], signal)),
+    readCatalog('index dictionary', () => indexDictionary(client, signal)),
   ]);
   if (relations.length === 0) return [];
   const found = new Map(relations.map((r) => [r.oid, r]));
@@ -201,10 +201,10 @@ async function describeRelations(client: Client, keys: KeyRow[], signal: AbortSi
   const indexesSql = indexesSqlFor(dictionary.version);
 
   const [columns, constraints, indexes, triggers] = await spread(client, parallel, [
-    (c) => read('columns', () => query<ColumnRow>(c, COLUMNS_SQL, [present], signal)),
-    (c) => read('constraints', () => query<ConstraintRow>(c, CONSTRAINTS_SQL, [present], signal)),
-    (c) => read('indexes', () => query<IndexRow>(c, indexesSql, [present], signal)),
-    (c) => (withTriggers.length === 0 ? Promise.resolve([]) : read('triggers', () => query<TriggerRow>(c, TRIGGERS_SQL, [withTriggers], signal))),
+    (c) => readCatalog('columns', () => query<ColumnRow>(c, COLUMNS_SQL, [present], signal)),
+    (c) => readCatalog('constraints', () => query<ConstraintRow>(c, CONSTRAINTS_SQL, [present], signal)),
+    (c) => readCatalog('indexes', () => query<IndexRow>(c, indexesSql, [present], signal)),
+    (c) => (withTriggers.length === 0 ? Promise.resolve([]) : readCatalog('triggers', () => query<TriggerRow>(c, TRIGGERS_SQL, [withTriggers], signal))),
   ] as const);
 
   const columnsOf = new Map<string, ColumnsByNumber>();
@@ -302,10 +302,10 @@ async function addIndexes(
     }
   }
   const [asked, collationNames] = await Promise.all([
-    read('index definitions', () => serverIndexDefinitions(client, ask, signal)),
+    readCatalog('index definitions', () => serverIndexDefinitions(client, ask, signal)),
     collationOids.size === 0
       ? new Map<number, string>()
-      : read('collations', () => query<{ oid: string; name: string }>(client, COLLATION_NAMES_SQL, [[...collationOids]], signal)).then(
+      : readCatalog('collations', () => query<{ oid: string; name: string }>(client, COLLATION_NAMES_SQL, [[...collationOids]], signal)).then(
           (rows) => new Map(rows.map((r) => [Number(r.oid), r.name])),
         ),
   ]);
@@ -369,11 +369,11 @@ async function spread<T extends readonly ((c: Client) => Promise<unknown>)[]>(
 }
 
 /**
- * Runs one catalog read and turns its failure into a semantic error: `UnavailableError`
+ * Runs one catalog read (here and in catalogSchemaObjects.ts) and turns its failure into a semantic error: `UnavailableError`
  * (CONNECTION_LOST) when the connection is gone, so the engine may fail over, else
  * CATALOG_READ_FAILED with the SQLSTATE. Cancellation passes through unchanged.
  */
-async function read<T>(what: string, run: () => Promise<T>): Promise<T> {
+export async function readCatalog<T>(what: string, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {

@@ -4,7 +4,6 @@
  * Objects that belong to an extension are left out (they are the extension's, not the
  * schema's), as are the implicit types PostgreSQL makes for tables, arrays and multiranges.
  */
-import { AbortedError, SourcedError, UnavailableError, describeError } from '@sourced/core';
 import type {
   ArgumentMode,
   CheckConstraintEntity,
@@ -17,7 +16,7 @@ import type {
   UserTypeKind,
 } from '@sourced/core';
 import type { Client } from 'pg';
-import { isConnectionError, sqlState } from './pgErrors';
+import { readCatalog } from './catalog';
 import { query } from './query';
 
 /** SQL: the object (`oid`, an expression, of system catalog `catalog`) is not an extension's member (pg_depend deptype 'e'). */
@@ -261,31 +260,4 @@ export async function addSchemaObjects(client: Client, schemas: SchemaEntity[], 
   for (const r of routines) bySchema.get(r.schema)?.routines?.push(toRoutine(r, request.routineBodies));
   for (const r of types) bySchema.get(r.schema)?.types?.push(toUserType(r));
   return schemas;
-}
-
-/**
- * Runs one catalog read and turns its failure into a semantic error, as catalog.ts does:
- * `UnavailableError` (CONNECTION_LOST) when the connection is gone, so the engine may fail over,
- * else CATALOG_READ_FAILED with the SQLSTATE. Cancellation passes through unchanged.
- */
-export async function readCatalog<T>(what: string, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    if (error instanceof AbortedError) throw error;
-    const state = sqlState(error);
-    const metadata: Record<string, string> = { step: what };
-    if (state) metadata.sqlstate = state;
-    if (isConnectionError(error)) {
-      throw new UnavailableError('CONNECTION_LOST', `the connection to PostgreSQL was lost while reading ${what}: ${describeError(error)}`, {
-        cause: error,
-        metadata,
-      });
-    }
-    throw new SourcedError(
-      'CATALOG_READ_FAILED',
-      `reading ${what} from the PostgreSQL catalog failed: ${describeError(error)}${state ? ` (SQLSTATE ${state})` : ''}`,
-      { cause: error, metadata },
-    );
-  }
 }
