@@ -109,6 +109,19 @@ export class InputError extends SourcedError {
 }
 brandErrorClass(InputError, 'InputError');
 
+/**
+ * One InputError for every fault of a request, reported together. Its reason is the faults'
+ * reason when they all share one (a fault without a reason counts as `INVALID_REQUEST`); when
+ * they differ it is `INVALID_REQUEST`, with each fault's reason, in the order found and without
+ * repeats, in `metadata.reasons` (comma-separated: `INVALID_ENUM_VALUE,VALUE_OUT_OF_RANGE`).
+ * The documented rule of a request with several faults (docs/clients.md, "Every reason").
+ */
+export function inputErrorOf(violations: FieldViolation[]): InputError {
+  const reasons = [...new Set(violations.map((v) => v.reason ?? 'INVALID_REQUEST'))];
+  if (reasons.length === 1) return new InputError(violations, { reason: reasons[0] });
+  return new InputError(violations, { reason: 'INVALID_REQUEST', metadata: { reasons: reasons.join(',') } });
+}
+
 /** The reason every violation names, when they all name the same one. */
 function commonReason(violations: FieldViolation[]): string | undefined {
   const reasons = new Set(violations.map((v) => v.reason));

@@ -1,4 +1,4 @@
-import { InputError } from '../errors';
+import { InputError, inputErrorOf, type FieldViolation } from '../errors';
 import type { SamplingOptions } from '../contract/catalog';
 import { decodeCursor } from './cursor';
 import { compileFilter, type CompiledFilter, type DiscoveryFilter } from './DiscoveryFilter';
@@ -45,23 +45,37 @@ export interface CheckedDiscoveryRequest extends DiscoveryRequest {
 }
 
 /**
- * Checks a discovery request before any connection is opened (an InputError naming the field):
- * the sample size and batch size within their maximums, the filter compiled, the cursor decoded
- * (`DiscoveryEngine.checkRequest` is this).
+ * Checks a discovery request before any connection is opened: the sample size and batch size
+ * within their maximums (`VALUE_OUT_OF_RANGE`), the filter compiled (`INVALID_FILTER`), the
+ * cursor decoded (`INVALID_CURSOR`). Every fault is reported together, in one InputError whose
+ * violations each carry their own reason (the error's reason is theirs when they share one,
+ * else `INVALID_REQUEST`); `DiscoveryEngine.checkRequest` is this.
  */
 export function checkDiscoveryRequest(request: DiscoveryRequest): CheckedDiscoveryRequest {
+  const violations: FieldViolation[] = [];
+  /** Runs one part's check; its faults are kept (each with its error's reason) and undefined returned. */
+  const part = <T>(run: () => T): T | undefined => {
+    try {
+      return run();
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      for (const v of error.violations) violations.push({ ...v, reason: v.reason ?? error.reason });
+      return undefined;
+    }
+  };
   const s = request.sampling ?? {};
   if (s.sampleSize !== undefined && s.sampleSize > MAX_SAMPLE_SIZE) {
-    throw new InputError([{ field: 'sampling.sample_size', description: `${s.sampleSize} is more than the maximum of ${MAX_SAMPLE_SIZE}` }], {
+    violations.push({
+      field: 'sampling.sample_size',
+      description: `${s.sampleSize} is more than the maximum of ${MAX_SAMPLE_SIZE}`,
       reason: 'VALUE_OUT_OF_RANGE',
     });
   }
-  const filter = compileFilter(request.filter);
+  const filter = part(() => compileFilter(request.filter));
   if (request.batchSize > MAX_BATCH_SIZE) {
-    throw new InputError([{ field: 'batch_size', description: `${request.batchSize} is more than the maximum of ${MAX_BATCH_SIZE}` }], {
-      reason: 'VALUE_OUT_OF_RANGE',
-    });
+    violations.push({ field: 'batch_size', description: `${request.batchSize} is more than the maximum of ${MAX_BATCH_SIZE}`, reason: 'VALUE_OUT_OF_RANGE' });
   }
-  const after = request.resumeAfter ? decodeCursor(request.resumeAfter) : undefined;
+  const after = request.resumeAfter ? part(() => decodeCursor(request.resumeAfter)) : undefined;
+  if (violations.length > 0 || filter === undefined) throw inputErrorOf(violations);
   return { ...request, checked: { filter, after } };
 }

@@ -4,7 +4,7 @@ import { readWithFailover, type FailoverOutcome, type ReadOptions } from '../con
 import type { EndpointRole } from '../datasource/DataSource';
 import type { RelationKey } from '../discovery/entities';
 import { stallBoundOf, STRATEGY_PRESETS, type DiscoveryStrategy, type StallBoundCall } from '../discovery/strategies';
-import { abortedErrorFrom, InputError, SourcedError, UnavailableError, type FieldViolation } from '../errors';
+import { abortedErrorFrom, inputErrorOf, SourcedError, UnavailableError, type FieldViolation } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
 import { withSpan } from '../telemetry/withSpan';
 import { columnMasker, refuseSystemTable } from './systemTables';
@@ -118,16 +118,21 @@ export class PreviewEngine {
     private readonly logger: Logger = noopLogger,
   ) {}
 
-  /** Checks a request before anything is opened; throws an InputError naming the field. The result is what {@link run} takes without checking again. */
+  /**
+   * Checks a request before anything is opened; throws one InputError naming every bad field
+   * (a limit over the maximum is `VALUE_OUT_OF_RANGE`, a table or column `INVALID_REQUEST`).
+   * The result is what {@link run} takes without checking again.
+   */
   checkRequest(request: PreviewRequest): CheckedPreviewRequest {
     const violations = tableRequestViolations(request.table, request.columns);
     if (request.limit > this.settings.maxRows) {
       violations.push({
         field: 'limit',
         description: `${request.limit} is more than this daemon's maximum of ${this.settings.maxRows} rows (preview.maxRows)`,
+        reason: 'VALUE_OUT_OF_RANGE',
       });
     }
-    if (violations.length) throw new InputError(violations, { reason: 'INVALID_REQUEST' });
+    if (violations.length) throw inputErrorOf(violations);
     return { ...request, checked: { limit: request.limit || this.settings.defaultRows } };
   }
 

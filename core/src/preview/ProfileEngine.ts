@@ -4,7 +4,7 @@ import { failoverAfter, readWithFailover, recordFailover, withinStallBoundEach, 
 import type { EndpointRole } from '../datasource/DataSource';
 import type { RelationKey } from '../discovery/entities';
 import { STRATEGY_PRESETS, type DiscoveryStrategy } from '../discovery/strategies';
-import { abortedErrorFrom, InputError, SourcedError, UnavailableError } from '../errors';
+import { abortedErrorFrom, inputErrorOf, SourcedError, UnavailableError } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
 import { stallOptions, tableRequestViolations, type PreviewSettings } from './PreviewEngine';
 import { columnMasker, refuseSystemTable } from './systemTables';
@@ -80,20 +80,33 @@ export class ProfileEngine {
     return this.checkRequest(request).checked;
   }
 
-  /** Checks a request before anything is opened; throws an InputError naming the field. The result is what {@link run} takes without checking again. */
+  /**
+   * Checks a request before anything is opened; throws one InputError naming every bad field
+   * (a size over its maximum is `VALUE_OUT_OF_RANGE`, a table or column `INVALID_REQUEST`).
+   * The result is what {@link run} takes without checking again.
+   */
   checkRequest(request: ProfileRequest): CheckedProfileRequest {
     const violations = tableRequestViolations(request.table, request.columns);
     if (request.sampleRows > this.settings.maxSampleRows) {
       violations.push({
         field: 'sample_rows',
         description: `${request.sampleRows} is more than this daemon's maximum of ${this.settings.maxSampleRows} (profile.maxSampleRows)`,
+        reason: 'VALUE_OUT_OF_RANGE',
       });
     }
     if (request.mostCommonLimit > MAX_PROFILE_VALUES)
-      violations.push({ field: 'most_common_limit', description: `${request.mostCommonLimit} is more than ${MAX_PROFILE_VALUES}` });
+      violations.push({
+        field: 'most_common_limit',
+        description: `${request.mostCommonLimit} is more than ${MAX_PROFILE_VALUES}`,
+        reason: 'VALUE_OUT_OF_RANGE',
+      });
     if (request.histogramBuckets > MAX_PROFILE_VALUES)
-      violations.push({ field: 'histogram_buckets', description: `${request.histogramBuckets} is more than ${MAX_PROFILE_VALUES}` });
-    if (violations.length) throw new InputError(violations, { reason: 'INVALID_REQUEST' });
+      violations.push({
+        field: 'histogram_buckets',
+        description: `${request.histogramBuckets} is more than ${MAX_PROFILE_VALUES}`,
+        reason: 'VALUE_OUT_OF_RANGE',
+      });
+    if (violations.length) throw inputErrorOf(violations);
     const checked = {
       sampleRows: request.sampleRows || this.settings.defaultSampleRows,
       mostCommonLimit: request.mostCommonLimit || 10,

@@ -1,6 +1,7 @@
 import {
   DiscoveryEngine,
   InputError,
+  inputErrorOf,
   normalizeDataSource,
   type CheckedDiscoveryRequest,
   type CheckedPreviewRequest,
@@ -32,8 +33,9 @@ import { capConnectTimeout, cappedTimeout } from '../security/limits';
  * timeout under the daemon's maximum). ErrorInfo.reason is the faults' reason when they share
  * one (VALUE_OUT_OF_RANGE, INVALID_ENUM_VALUE, DATA_SOURCE_REQUIRED, INVALID_DATA_SOURCE, ...),
  * else INVALID_REQUEST with every reason in ErrorInfo.metadata.reasons (comma-separated, in
- * the order found). An engine's own check (DiscoveryEngine.checkRequest) still stops at its
- * first fault.
+ * the order found: core's inputErrorOf). The engines' own checks report every fault of their
+ * part too (a discovery's sample size, filter, batch size and cursor together), each with its
+ * reason.
  * The engines' checks run here, once: the engines take the checked request without checking
  * it again (the discovery filter is compiled once, the cursor decoded once).
  */
@@ -218,10 +220,7 @@ class Faults {
 
   /** Throws one InputError with every fault: their reason when they share one, else INVALID_REQUEST and metadata.reasons. */
   throwIfAny(): void {
-    if (this.violations.length === 0) return;
-    const reasons = [...new Set(this.violations.map((v) => v.reason ?? 'INVALID_REQUEST'))];
-    if (reasons.length === 1) throw new InputError(this.violations, { reason: reasons[0] });
-    throw new InputError(this.violations, { reason: 'INVALID_REQUEST', metadata: { reasons: reasons.join(',') } });
+    if (this.violations.length > 0) throw inputErrorOf(this.violations);
   }
 }
 
