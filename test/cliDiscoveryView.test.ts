@@ -1,8 +1,8 @@
 /**
  * `sourced discover`'s tree (cli/src/discoveryView.ts) with the catalog objects of issue 19: a
  * relation's checks and triggers and an unpopulated materialized view in its row, then the
- * schema's sequences, routines and types, one row each. (NDJSON prints the messages whole with
- * the contract's toJSON, so it carries them as they are.)
+ * schema's sequences, routines and types, one row each, an extension's in one row per extension.
+ * (NDJSON prints the messages whole with the contract's toJSON, so it carries them as they are.)
  */
 import { describe, expect, it } from 'vitest';
 import { Collection, CollectionKind, Relation, RelationKind, Schema } from '@sourced/api';
@@ -63,6 +63,27 @@ describe('the discover tree', () => {
       ['posint', 'domain type', 'integer not null, 1 check'],
       ['pair', 'composite type', '2 attributes'],
       ['span', 'range type', 'of date'],
+    ]);
+  });
+
+  /** An extension's members are one row per extension (PostGIS alone would be hundreds of rows); the schema's own keep theirs. */
+  it("folds an extension's routines, types and sequences into one row per extension, after the schema's own objects", () => {
+    const ext = { extension: 'citext', extensionVersion: '1.6' };
+    const withExtensions = Schema.fromPartial({
+      name: 'shop',
+      sequences: [{ schema: 'shop', name: 'lo_seq', dataType: 'bigint', extension: 'lo', extensionVersion: '1.1' }, schema.sequences[1]],
+      routines: [
+        { schema: 'shop', name: 'citext', kind: 'FUNCTION', language: 'c', ...ext },
+        { schema: 'shop', name: 'max', kind: 'AGGREGATE', language: 'internal', ...ext },
+        schema.routines[0],
+      ],
+      types: [{ schema: 'shop', name: 'citext', kind: 'BASE', nullable: true, ...ext }],
+    });
+    expect(schemaObjectRows(withExtensions).map((r) => [r.name, ...r.cells.filter(Boolean)])).toEqual([
+      ['free_seq', 'sequence', 'integer'],
+      ['add(a integer, b integer)', 'function', 'returns integer', 'sql', 'immutable'],
+      ['citext', 'extension', '1.6', '2 routines, 1 type'],
+      ['lo', 'extension', '1.1', '1 sequence'],
     ]);
   });
 

@@ -4,9 +4,10 @@
  * partitions with subpartitions, a view over a view, STORED and VIRTUAL generated columns,
  * SPATIAL, FULLTEXT, descending, ignored and commented indexes, JSON, table and column CHECKs,
  * a foreign key, quoted and unicode names, sequences, a procedure with IN/INOUT/OUT and a
- * function, triggers ordered with PRECEDES/FOLLOWS), and the test reads the same catalog
- * with queries of its own (information_schema from a fresh session in the server's default
- * sql_mode, SHOW INDEX, SHOW CREATE TABLE, SHOW CREATE SEQUENCE), builds every message
+ * function, triggers ordered with PRECEDES/FOLLOWS and of two definers), and the test reads
+ * the same catalog with queries of its own (information_schema from a fresh session in the
+ * server's default sql_mode, SHOW INDEX, SHOW CREATE TABLE, SHOW CREATE SEQUENCE, SHOW CREATE
+ * TRIGGER for a trigger's definer), builds every message
  * discovery should send, and compares them whole both ways: nothing missing, nothing extra.
  * One file (~450 lines): its cases share the fixture database, one discovery run and the
  * oracle's readers, one per kind of object.
@@ -86,6 +87,8 @@ describe('MariaDB catalog against its own answer (oracle)', () => {
     `CREATE DEFINER=${user} TRIGGER ${d}.trg_items_bi_upper BEFORE INSERT ON ${d}.items FOR EACH ROW PRECEDES trg_items_bi SET NEW.sku = UPPER(NEW.sku)`,
     `CREATE DEFINER=${user} TRIGGER ${d}.trg_items_bi_round BEFORE INSERT ON ${d}.items FOR EACH ROW FOLLOWS trg_items_bi SET NEW.price = ROUND(NEW.price, 2)`,
     `CREATE DEFINER=${user} TRIGGER ${d}.trg_items_au AFTER UPDATE ON ${d}.items FOR EACH ROW BEGIN IF NEW.qty < 0 THEN SET @x = 1; END IF; END`,
+    // no DEFINER clause: the creating account (the oracle's root session) is its definer
+    `CREATE TRIGGER ${d}.trg_items_ad AFTER DELETE ON ${d}.items FOR EACH ROW SET @gone = OLD.id`,
     `GRANT ALL PRIVILEGES ON ${d}.* TO ${user}`,
   ];
 
@@ -170,6 +173,16 @@ describe('MariaDB catalog against its own answer (oracle)', () => {
     expect(discoveredRelations()).toEqual(expected);
     // The odd cases are there (so the comparison above covered them).
     expect(expected.map((r) => r.name)).toEqual(['Kunden "ü"', 'items', 'lines', 'sales', 'v_items', 'v_items_top']);
+    // the triggers' definers: the account named in DEFINER= and, without it, the creating one
+    const [me] = await rows('SELECT CURRENT_USER() AS u');
+    const definers = expected.find((r) => r.name === 'items')?.triggers.map((x) => [x.name, x.definer]);
+    expect(definers).toEqual([
+      ['trg_items_ad', text(me.u)],
+      ['trg_items_au', `${server.user}@%`],
+      ['trg_items_bi', `${server.user}@%`],
+      ['trg_items_bi_round', `${server.user}@%`],
+      ['trg_items_bi_upper', `${server.user}@%`],
+    ]);
   });
 
   /** Issue 19 item 2: a view's expression column is what a fresh session says (nullable, no default), not NOT NULL DEFAULT ''. */
@@ -312,6 +325,13 @@ describe('MariaDB catalog against its own answer (oracle)', () => {
        FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ?`,
       [db, table],
     );
+    const definers = new Map<string, string>();
+    for (const x of ts) {
+      // the statement as created, with the definer the server filled in: CREATE DEFINER=`u`@`h` TRIGGER
+      const [created] = await rows(`SHOW CREATE TRIGGER ${quote(db)}.${quote(text(x.name))}`);
+      const m = /^CREATE DEFINER=`((?:[^`]|``)*)`@`((?:[^`]|``)*)`/.exec(text(created['SQL Original Statement']));
+      definers.set(text(x.name), m ? `${m[1].replace(/``/g, '`')}@${m[2].replace(/``/g, '`')}` : '');
+    }
     return ts
       .sort((a, b) => byBytes(text(a.name), text(b.name)))
       .map((x) => ({
@@ -327,6 +347,7 @@ describe('MariaDB catalog against its own answer (oracle)', () => {
         actionOrder: Number(x.ord),
         updateColumns: [],
         inherited: false,
+        definer: definers.get(text(x.name)) ?? '',
       }));
   }
 
@@ -408,6 +429,9 @@ describe('MariaDB catalog against its own answer (oracle)', () => {
         body: text(r.body),
         identityArguments: '',
         owner: text(r.definer),
+        // MariaDB has no extensions
+        extension: '',
+        extensionVersion: '',
       }));
   }
 
@@ -442,6 +466,8 @@ describe('MariaDB catalog against its own answer (oracle)', () => {
         identity: false,
         owner: '',
         comment: word(/COMMENT='((?:[^']|'')*)'/).replace(/''/g, "'"),
+        extension: '',
+        extensionVersion: '',
       });
     }
     return out;

@@ -6,10 +6,12 @@
  * aggregate, enum/composite/range/domain types, INCLUDE, DESC/NULLS, collated, operator-class,
  * partial, expression and invalid indexes, materialized views with and without data) and the odd
  * cases (a dropped column, quoted and unicode names, partitions of partitions, a view over a
- * view). Every expected value is read here with the test's own queries — information_schema
- * where it says enough, pg_get_constraintdef / pg_get_triggerdef / pg_get_indexdef texts parsed
- * here, pg_index_column_has_property, pg_matviews, pg_sequences, enum_range — and compared with
- * what discovery streamed, every field of every object, both ways.
+ * view, extension members: citext's base type and functions, lo's domain, and a sequence and an
+ * enum added to lo). Every expected value is read here with the test's own queries —
+ * information_schema where it says enough, pg_get_constraintdef / pg_get_triggerdef /
+ * pg_get_indexdef texts parsed here, pg_index_column_has_property, pg_matviews, pg_sequences,
+ * enum_range, the extension members as psql's \dx+ lists them — and compared with what
+ * discovery streamed, every field of every object, both ways.
  * Over 400 lines in one file: every case reads the one fixture database and the two discoveries made in beforeAll.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -97,6 +99,12 @@ CREATE PROCEDURE proc(IN x int, OUT z text, INOUT y int DEFAULT 0) LANGUAGE plpg
 CREATE AGGREGATE my_sum(int) (sfunc = int4pl, stype = int, initcond = '0');
 CREATE FUNCTION "Ünï ""q"""."fn ""ö"""(numeric(5,2), "ärg" text DEFAULT 'a, b') RETURNS SETOF text LANGUAGE sql AS $$SELECT "ärg"$$;
 COMMENT ON FUNCTION tab(int) IS 'a table';
+CREATE EXTENSION citext SCHEMA cat;
+CREATE EXTENSION lo SCHEMA cat;
+CREATE SEQUENCE ext_seq;
+CREATE TYPE ext_enum AS ENUM ('x');
+ALTER EXTENSION lo ADD SEQUENCE ext_seq;
+ALTER EXTENSION lo ADD TYPE ext_enum;
 `;
 
 /** Splits a list at its top-level commas (not inside parentheses, brackets or quotes). */
@@ -144,6 +152,21 @@ describe('PostgreSQL catalog objects against the catalog itself', () => {
   const relationsOf = (events: DiscoverDataSourceResponse[]): Relation[] =>
     events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.relations : [])).filter((r) => SCHEMAS.includes(r.schema));
   const q = async <T>(sql: string, params: unknown[] = []): Promise<T[]> => (await db.query(sql, params)).rows as T[];
+  /**
+   * The extension of each member object of system catalog `catalog`, by oid: the objects psql's
+   * \dx+ lists (pg_depend rows of deptype 'e' on pg_extension), with pg_available_extensions'
+   * installed version.
+   */
+  const extensionMembers = async (catalog: string) => {
+    const rows = await q<{ oid: number; name: string; version: string }>(
+      `SELECT d.objid::int AS oid, a.name, a.installed_version AS version
+       FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid JOIN pg_available_extensions a ON a.name = e.extname
+       WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e' AND d.classid = $1::regclass`,
+      [catalog],
+    );
+    const byOid = new Map(rows.map((r) => [r.oid, { extension: r.name, extensionVersion: r.version }]));
+    return (oid: number) => byOid.get(oid) ?? { extension: '', extensionVersion: '' };
+  };
 
   beforeAll(async () => {
     await superuserQuery(pg, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
@@ -253,6 +276,8 @@ describe('PostgreSQL catalog objects against the catalog itself', () => {
           .map((u) => u.column)
           .sort(byteOrder),
         inherited: r.inherited,
+        // a PostgreSQL trigger has no definer (its function's owner and SECURITY DEFINER say whose rights it runs with)
+        definer: '',
       };
     });
     const actual = relationsOf(withBodies).flatMap((r) =>
@@ -384,7 +409,8 @@ describe('PostgreSQL catalog objects against the catalog itself', () => {
               s.cache_size::text AS cache, s.last_value::text AS last_value, s.sequenceowner AS owner,
               obj_description(format('%I.%I', s.schemaname, s.sequencename)::regclass, 'pg_class') AS comment,
               col.table_schema AS owned_by_schema, col.table_name AS owned_by_table, col.column_name AS owned_by_column,
-              coalesce(col.is_identity = 'YES', false) AS identity
+              coalesce(col.is_identity = 'YES', false) AS identity,
+              format('%I.%I', s.schemaname, s.sequencename)::regclass::oid::int AS oid
        FROM pg_sequences s
        LEFT JOIN information_schema.columns col
          ON pg_get_serial_sequence(format('%I.%I', col.table_schema, col.table_name), col.column_name)::regclass
@@ -392,6 +418,7 @@ describe('PostgreSQL catalog objects against the catalog itself', () => {
        WHERE s.schemaname = ANY ($1)`,
       [SCHEMAS],
     );
+    const extensionOf = await extensionMembers('pg_class');
     const expected = rows
       .map((r) => ({
         schema: r.schema,
@@ -411,16 +438,18 @@ describe('PostgreSQL catalog objects against the catalog itself', () => {
         lastValueSource: 'pg_sequences.last_value',
         owner: r.owner,
         comment: r.comment ?? '',
+        ...extensionOf(r.oid as unknown as number),
       }))
       .sort((a, b) => byteOrder(`${a.schema}.${a.name}`, `${b.schema}.${b.name}`));
     const actual = schemasOf(withBodies).flatMap((s) => s.sequences);
     expect(actual).toEqual(expected);
-    expect(expected.map((s) => [s.name, s.ownedByColumn, s.identity, s.lastValue])).toEqual([
-      ['free_seq', '', false, undefined],
-      ['items_id_seq', 'id', true, undefined],
-      ['items_serial_no_seq', 'serial_no', false, undefined],
-      ['owned_seq', 'Quoted Col', false, undefined],
-      ['used_seq', '', false, '2'],
+    expect(expected.map((s) => [s.name, s.ownedByColumn, s.identity, s.lastValue, s.extension])).toEqual([
+      ['ext_seq', '', false, undefined, 'lo'],
+      ['free_seq', '', false, undefined, ''],
+      ['items_id_seq', 'id', true, undefined, ''],
+      ['items_serial_no_seq', 'serial_no', false, undefined, ''],
+      ['owned_seq', 'Quoted Col', false, undefined, ''],
+      ['used_seq', '', false, '2', ''],
     ]);
   });
 
@@ -449,6 +478,7 @@ describe('PostgreSQL catalog objects against the catalog itself', () => {
     const bodies = await q<{ oid: number; body: string }>(
       `SELECT p.oid::int AS oid, pg_get_function_sqlbody(p.oid) AS body FROM pg_proc p WHERE p.prosqlbody IS NOT NULL`,
     );
+    const routineExtension = await extensionMembers('pg_proc');
     const kinds: Record<string, string> = { f: 'FUNCTION', p: 'PROCEDURE', a: 'AGGREGATE', w: 'WINDOW' };
     const volatility: Record<string, string> = { i: 'IMMUTABLE', s: 'STABLE', v: 'VOLATILE' };
     const expected = routines
@@ -477,6 +507,7 @@ describe('PostgreSQL catalog objects against the catalog itself', () => {
           body,
           identityArguments: r.identity as string,
           owner: r.owner as string,
+          ...routineExtension(r.oid as unknown as number),
         };
       })
       .sort((a, b) => byteOrder(a.schema, b.schema) || byteOrder(a.name, b.name) || byteOrder(a.identityArguments, b.identityArguments));
@@ -486,12 +517,16 @@ describe('PostgreSQL catalog objects against the catalog itself', () => {
     expect(expected.find((r) => r.name === 'add' && r.identityArguments.includes('VARIADIC'))?.arguments.map((a) => a.mode)).toEqual(['IN', 'VARIADIC']);
     expect(expected.find((r) => r.name === 'tab')?.arguments.map((a) => a.mode)).toEqual(['IN', 'TABLE', 'TABLE']);
     expect(expected.find((r) => r.name === 'my_sum')?.kind).toBe('AGGREGATE');
+    // the extensions' functions are there, named as theirs (citext's min/max are aggregates)
+    expect(expected.find((r) => r.name === 'lo_oid')?.extension).toBe('lo');
+    expect(expected.filter((r) => r.extension === 'citext' && r.kind === 'AGGREGATE').map((r) => r.name)).toEqual(['max', 'min']);
+    expect(expected.filter((r) => r.extension === '').length).toBe(10);
   });
 
   it('sends every user-defined type: enum labels in order, domains with their checks, composite attributes, ranges', async () => {
     const types = await q<Record<string, string | boolean | null>>(
       `SELECT n.nspname AS schema, t.typname AS name, t.typtype AS kind, format('%I.%I', n.nspname, t.typname) AS qualified,
-              obj_description(t.oid, 'pg_type') AS comment, pg_get_userbyid(t.typowner) AS owner
+              obj_description(t.oid, 'pg_type') AS comment, pg_get_userbyid(t.typowner) AS owner, t.oid::int AS oid
        FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
        WHERE n.nspname = ANY ($1)
          AND (t.typtype IN ('e', 'd', 'r') OR t.typtype = 'b' AND t.typcategory <> 'A'
@@ -503,6 +538,7 @@ describe('PostgreSQL catalog objects against the catalog itself', () => {
       [SCHEMAS],
     );
     const kinds: Record<string, string> = { e: 'ENUM', d: 'DOMAIN', c: 'COMPOSITE', r: 'RANGE', b: 'BASE' };
+    const typeExtension = await extensionMembers('pg_type');
     const expected = [];
     for (const t of types) {
       const qualified = t.qualified as string;
@@ -573,13 +609,17 @@ describe('PostgreSQL catalog objects against the catalog itself', () => {
         comment: t.comment ?? '',
         owner: t.owner,
         collation: domain?.collation && domain.collation !== baseCollation?.c ? domain.collation : '',
+        ...typeExtension(t.oid as unknown as number),
       });
     }
     expected.sort((a, b) => byteOrder(`${a.schema as string}.${a.name as string}`, `${b.schema as string}.${b.name as string}`));
     expect(schemasOf(withBodies).flatMap((s) => s.types)).toEqual(expected);
-    expect(expected.map((x) => `${x.kind} ${x.name as string}`)).toEqual([
+    expect(expected.map((x) => `${x.kind} ${x.name as string}${x.extension ? ` (${x.extension})` : ''}`)).toEqual([
+      'BASE citext (citext)',
       'DOMAIN code',
+      'ENUM ext_enum (lo)',
       'RANGE floatrange',
+      'DOMAIN lo (lo)',
       'ENUM mood',
       'COMPOSITE pair',
       'DOMAIN posint',

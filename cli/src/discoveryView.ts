@@ -87,9 +87,14 @@ interface RelationRow {
   cells: string[];
 }
 
-/** What the tree shows of a schema's sequences, routines and types: one row each. */
+/**
+ * What the tree shows of a schema's sequences, routines and types: one row each, except those
+ * of an extension (PostgreSQL), which are one row per extension with its version and counts
+ * (an extension such as PostGIS brings hundreds of functions; NDJSON lists each).
+ */
 export function schemaObjectRows(s: Schema): RelationRow[] {
-  const sequences = s.sequences.map((q) => ({
+  const own = <T extends { extension: string }>(items: T[]) => items.filter((x) => x.extension === '');
+  const sequences = own(s.sequences).map((q) => ({
     name: q.name,
     cells: [
       'sequence',
@@ -98,7 +103,7 @@ export function schemaObjectRows(s: Schema): RelationRow[] {
       q.lastValue ? `last ${q.lastValue}` : '',
     ],
   }));
-  const routines = s.routines.map((r) => ({
+  const routines = own(s.routines).map((r) => ({
     name: `${r.name}(${r.identityArguments})`,
     cells: [
       r.kind.toLowerCase(),
@@ -107,7 +112,7 @@ export function schemaObjectRows(s: Schema): RelationRow[] {
       [r.volatility.toLowerCase(), r.securityDefiner ? 'security definer' : ''].filter(Boolean).join(', '),
     ],
   }));
-  const types = s.types.map((t) => {
+  const types = own(s.types).map((t) => {
     const detail: Record<string, string> = {
       ENUM: plural(t.labels.length, 'label'),
       DOMAIN: `${t.baseType}${t.nullable ? '' : ' not null'}${t.checkConstraints.length ? `, ${plural(t.checkConstraints.length, 'check')}` : ''}`,
@@ -116,13 +121,43 @@ export function schemaObjectRows(s: Schema): RelationRow[] {
     };
     return { name: t.name, cells: [`${t.kind.toLowerCase()} type`, detail[t.kind] ?? '', '', ''] };
   });
-  return [...sequences, ...routines, ...types];
+  return [...sequences, ...routines, ...types, ...extensionRows(s)];
+}
+
+/** One row per extension whose members are among the schema's objects, in name order. */
+function extensionRows(s: Schema): RelationRow[] {
+  const extensions = new Map<string, { version: string; sequences: number; routines: number; types: number }>();
+  const count = (items: { extension: string; extensionVersion: string }[], kind: 'sequences' | 'routines' | 'types') => {
+    for (const x of items) {
+      if (x.extension === '') continue;
+      const e = extensions.get(x.extension) ?? { version: x.extensionVersion, sequences: 0, routines: 0, types: 0 };
+      e[kind] += 1;
+      extensions.set(x.extension, e);
+    }
+  };
+  count(s.sequences, 'sequences');
+  count(s.routines, 'routines');
+  count(s.types, 'types');
+  return [...extensions]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, e]) => ({
+      name,
+      cells: [
+        'extension',
+        e.version,
+        [e.routines ? plural(e.routines, 'routine') : '', e.types ? plural(e.types, 'type') : '', e.sequences ? plural(e.sequences, 'sequence') : '']
+          .filter(Boolean)
+          .join(', '),
+        '',
+      ],
+    }));
 }
 
 /**
  * Collects schemas, relations and collections as they stream and prints them as a tree at the end:
  * schema → relations (kind, columns, primary key, foreign keys, indexes, checks and triggers when
- * any, estimated rows), then its sequences, routines and types; database → collections (kind,
+ * any, estimated rows), then its sequences, routines and types, then one line per extension
+ * whose objects it holds; database → collections (kind,
  * indexes, estimated documents, inferred fields, validator when any).
  */
 export class DiscoveryTree {

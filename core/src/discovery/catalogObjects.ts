@@ -52,6 +52,13 @@ export interface TriggerEntity {
   updateColumns: string[];
   /** A clone of the parent partitioned table's trigger (PostgreSQL 13+). */
   inherited?: boolean;
+  /**
+   * MySQL/MariaDB: the DEFINER (`user@host`), whose privileges the body runs with. Undefined in
+   * PostgreSQL, where a trigger has no definer: its function runs as the user whose statement
+   * fires it, or as the function's owner when it is SECURITY DEFINER (see that routine's
+   * `owner` and `securityDefiner`).
+   */
+  definer?: string;
 }
 
 /** A sequence (schema-level). */
@@ -90,6 +97,13 @@ export interface SequenceEntity {
   owner?: string;
   /** The sequence's comment; undefined when none. */
   comment?: string;
+  /**
+   * The extension it belongs to (PostgreSQL: a member of an extension, pg_depend deptype `e`,
+   * made by CREATE EXTENSION or ALTER EXTENSION ... ADD); undefined for the schema's own.
+   */
+  extension?: string;
+  /** The installed version of {@link SequenceEntity.extension} (pg_extension.extversion); undefined when not an extension's. */
+  extensionVersion?: string;
 }
 
 /** The mode of a routine's argument. */
@@ -138,6 +152,13 @@ export interface RoutineEntity {
   identityArguments?: string;
   /** The owning role (PostgreSQL) or DEFINER (MySQL/MariaDB). */
   owner?: string;
+  /**
+   * The extension it belongs to (PostgreSQL: a member of an extension, pg_depend deptype `e`,
+   * made by CREATE EXTENSION or ALTER EXTENSION ... ADD); undefined for the schema's own.
+   */
+  extension?: string;
+  /** The installed version of {@link RoutineEntity.extension} (pg_extension.extversion); undefined when not an extension's. */
+  extensionVersion?: string;
 }
 
 /** An attribute of a composite type. */
@@ -181,6 +202,13 @@ export interface UserTypeEntity {
   owner?: string;
   /** DOMAIN: its collation when not the base type's default. */
   collation?: string;
+  /**
+   * The extension it belongs to (PostgreSQL: a member of an extension, pg_depend deptype `e`,
+   * made by CREATE EXTENSION or ALTER EXTENSION ... ADD); undefined for the schema's own.
+   */
+  extension?: string;
+  /** The installed version of {@link UserTypeEntity.extension} (pg_extension.extversion); undefined when not an extension's. */
+  extensionVersion?: string;
 }
 
 /** The schema-level objects of one schema (see {@link SchemaObjectsRequest}). */

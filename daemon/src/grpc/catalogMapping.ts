@@ -66,6 +66,8 @@ function toSequence(q: SequenceEntity): Sequence {
     lastValueSource: q.lastValueSource ?? '',
     owner: q.owner ?? '',
     comment: q.comment ?? '',
+    extension: q.extension ?? '',
+    extensionVersion: q.extensionVersion ?? '',
   };
 }
 
@@ -84,6 +86,8 @@ function toRoutine(r: RoutineEntity): Routine {
     body: r.body ?? '',
     identityArguments: r.identityArguments ?? '',
     owner: r.owner ?? '',
+    extension: r.extension ?? '',
+    extensionVersion: r.extensionVersion ?? '',
   };
 }
 
@@ -106,6 +110,8 @@ function toUserType(t: UserTypeEntity): UserType {
     comment: t.comment ?? '',
     owner: t.owner ?? '',
     collation: t.collation ?? '',
+    extension: t.extension ?? '',
+    extensionVersion: t.extensionVersion ?? '',
   };
 }
 
@@ -123,6 +129,7 @@ function toTrigger(t: TriggerEntity): Trigger {
     actionOrder: t.actionOrder,
     updateColumns: t.updateColumns,
     inherited: t.inherited ?? false,
+    definer: t.definer ?? '',
   };
 }
 

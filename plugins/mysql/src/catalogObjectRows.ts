@@ -23,6 +23,8 @@ export interface TriggerRow {
   action_order: Num;
   /** The body. */
   statement: string;
+  /** DEFINER, `user@host` (the account whose privileges the body runs with). */
+  definer: string;
 }
 
 /**
@@ -49,7 +51,8 @@ const EVENTS = new Set<string>(['INSERT', 'UPDATE', 'DELETE']);
 /**
  * The triggers of one relation, in name order. Each fires on one event, for each row, and is
  * always enabled (neither server can disable one); the definition is the body
- * (ACTION_STATEMENT), the order its ACTION_ORDER (FOLLOWS / PRECEDES). A row with a timing
+ * (ACTION_STATEMENT), the order its ACTION_ORDER (FOLLOWS / PRECEDES), the definer its
+ * DEFINER (a trigger always runs with its definer's privileges). A row with a timing
  * or event this code does not know is left out rather than mislabelled.
  */
 export function toTriggers(rows: readonly TriggerRow[]): TriggerEntity[] {
@@ -65,5 +68,6 @@ export function toTriggers(rows: readonly TriggerRow[]): TriggerEntity[] {
       definition: r.statement,
       actionOrder: Number(r.action_order),
       updateColumns: [],
+      definer: r.definer,
     }));
 }

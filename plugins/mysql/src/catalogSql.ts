@@ -279,11 +279,11 @@ FROM information_schema.PARTITIONS WHERE`,
     ),
     checks,
     // One row per trigger (neither server has multi-event triggers); ACTION_ORDER from MySQL
-    // 5.7.2 and MariaDB 10.2.3 (FOLLOWS / PRECEDES).
+    // 5.7.2 and MariaDB 10.2.3 (FOLLOWS / PRECEDES); DEFINER as `user@host`, like ROUTINES'.
     triggers: keyed(
       `SELECT EVENT_OBJECT_SCHEMA AS schema_name, EVENT_OBJECT_TABLE AS name, TRIGGER_NAME AS trigger_name,
        EVENT_MANIPULATION AS event, ACTION_TIMING AS timing, ACTION_ORIENTATION AS orientation,
-       ACTION_ORDER AS action_order, ACTION_STATEMENT AS statement
+       ACTION_ORDER AS action_order, ACTION_STATEMENT AS statement, DEFINER AS definer
 FROM information_schema.TRIGGERS WHERE`,
       'EVENT_OBJECT_SCHEMA',
       'EVENT_OBJECT_TABLE',

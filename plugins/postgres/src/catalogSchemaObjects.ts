@@ -1,8 +1,9 @@
 /**
  * Schema-level catalog objects of issue 19: sequences, routines and user-defined types of the
  * schemas discovery sends, one query per kind per run (the schemas travel as one array).
- * Objects that belong to an extension are left out (they are the extension's, not the
- * schema's), as are the implicit types PostgreSQL makes for tables, arrays and multiranges.
+ * Objects that belong to an extension come too, each naming its extension and the installed
+ * version (one outer join per query); the implicit types PostgreSQL makes for tables, arrays
+ * and multiranges, and the constructors of range types, are left out.
  */
 import type {
   ArgumentMode,
@@ -19,9 +20,18 @@ import type { Client } from 'pg';
 import { readCatalog } from './catalog';
 import { query } from './query';
 
-/** SQL: the object (`oid`, an expression, of system catalog `catalog`) is not an extension's member (pg_depend deptype 'e'). */
-const notExtensionMember = (catalog: string, oid: string) =>
-  `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = '${catalog}'::regclass AND e.objid = ${oid} AND e.deptype = 'e')`;
+/**
+ * SQL: joins the extension the object (`oid`, an expression, of system catalog `catalog`)
+ * belongs to as `x` (pg_depend deptype 'e': an object is a member of one extension at most,
+ * so the join never adds a row); NULLs for an object of the schema's own.
+ */
+const extensionJoin = (catalog: string, oid: string) => `
+LEFT JOIN pg_catalog.pg_depend xd ON xd.classid = '${catalog}'::regclass AND xd.objid = ${oid} AND xd.objsubid = 0
+     AND xd.refclassid = 'pg_catalog.pg_extension'::regclass AND xd.deptype = 'e'
+LEFT JOIN pg_catalog.pg_extension x ON x.oid = xd.refobjid`;
+
+/** SQL: the columns `extensionJoin` adds. */
+const EXTENSION_COLUMNS = 'x.extname AS extension, x.extversion AS extension_version';
 
 /**
  * Sequences with the column that owns them (OWNED BY: deptype 'a'; identity: 'i'). last_value
@@ -34,7 +44,8 @@ SELECT n.nspname AS schema, c.relname AS name, pg_catalog.format_type(s.seqtypid
        s.seqcycle AS cycle, s.seqcache::text AS cache,
        dn.nspname AS owned_by_schema, dc.relname AS owned_by_table, a.attname AS owned_by_column, coalesce(d.deptype = 'i', false) AS identity,
        CASE WHEN pg_catalog.has_sequence_privilege(c.oid, 'SELECT,USAGE') THEN pg_catalog.pg_sequence_last_value(c.oid)::text END AS last_value,
-       pg_catalog.pg_get_userbyid(c.relowner) AS owner, pg_catalog.obj_description(c.oid, 'pg_class') AS comment
+       pg_catalog.pg_get_userbyid(c.relowner) AS owner, pg_catalog.obj_description(c.oid, 'pg_class') AS comment,
+       ${EXTENSION_COLUMNS}
 FROM pg_catalog.pg_sequence s
 JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -42,8 +53,8 @@ LEFT JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::regclass 
      AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjsubid > 0 AND d.deptype IN ('a', 'i')
 LEFT JOIN pg_catalog.pg_class dc ON dc.oid = d.refobjid
 LEFT JOIN pg_catalog.pg_namespace dn ON dn.oid = dc.relnamespace
-LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-WHERE n.nspname = ANY ($1::text[]) AND ${notExtensionMember('pg_catalog.pg_class', 'c.oid')}
+LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid${extensionJoin('pg_catalog.pg_class', 'c.oid')}
+WHERE n.nspname = ANY ($1::text[])
 ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`;
 
 /**
@@ -67,11 +78,11 @@ SELECT n.nspname AS schema, p.proname AS name, p.prokind AS kind,
                  'mode', coalesce(p.proargmodes[k.n], 'i'),
                  'default', pg_catalog.pg_get_function_arg_default(p.oid, k.n::int)) ORDER BY k.n), '[]')
         FROM unnest(coalesce(p.proallargtypes, p.proargtypes::oid[])) WITH ORDINALITY AS k(t, n)) AS arguments,
-       CASE WHEN $2::boolean THEN ${body} END AS body
+       CASE WHEN $2::boolean THEN ${body} END AS body, ${EXTENSION_COLUMNS}
 FROM pg_catalog.pg_proc p
 JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-JOIN pg_catalog.pg_language l ON l.oid = p.prolang
-WHERE n.nspname = ANY ($1::text[]) AND ${notExtensionMember('pg_catalog.pg_proc', 'p.oid')}
+JOIN pg_catalog.pg_language l ON l.oid = p.prolang${extensionJoin('pg_catalog.pg_proc', 'p.oid')}
+WHERE n.nspname = ANY ($1::text[])
   -- the constructors a range type makes for itself (and its multirange) belong to the type
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend i WHERE i.classid = 'pg_catalog.pg_proc'::regclass AND i.objid = p.oid AND i.deptype = 'i')
 ORDER BY n.nspname COLLATE "C", p.proname COLLATE "C", pg_catalog.pg_get_function_identity_arguments(p.oid) COLLATE "C"`;
@@ -103,18 +114,24 @@ SELECT n.nspname AS schema, t.typname AS name, t.typtype AS kind,
                  ORDER BY a.attnum), '[]')
                FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type at ON at.oid = a.atttypid
                WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped) END AS attributes,
-       (SELECT pg_catalog.format_type(r.rngsubtype, NULL) FROM pg_catalog.pg_range r WHERE r.rngtypid = t.oid) AS subtype
+       (SELECT pg_catalog.format_type(r.rngsubtype, NULL) FROM pg_catalog.pg_range r WHERE r.rngtypid = t.oid) AS subtype,
+       ${EXTENSION_COLUMNS}
 FROM pg_catalog.pg_type t
 JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
-LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype
+LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype${extensionJoin('pg_catalog.pg_type', 't.oid')}
 WHERE n.nspname = ANY ($1::text[])
   AND t.typtype IN ('b', 'c', 'd', 'e', 'r')
   AND (t.typtype <> 'c' OR (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid) = 'c')
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type el WHERE el.typarray = t.oid)
-  AND ${notExtensionMember('pg_catalog.pg_type', 't.oid')}
 ORDER BY n.nspname COLLATE "C", t.typname COLLATE "C"`;
 
-interface SequenceRow {
+/** What `EXTENSION_COLUMNS` adds to a row. */
+interface ExtensionColumns {
+  extension: string | null;
+  extension_version: string | null;
+}
+
+interface SequenceRow extends ExtensionColumns {
   schema: string;
   name: string;
   data_type: string;
@@ -133,7 +150,7 @@ interface SequenceRow {
   comment: string | null;
 }
 
-interface RoutineRow {
+interface RoutineRow extends ExtensionColumns {
   schema: string;
   name: string;
   kind: string;
@@ -148,7 +165,7 @@ interface RoutineRow {
   body: string | null;
 }
 
-interface TypeRow {
+interface TypeRow extends ExtensionColumns {
   schema: string;
   name: string;
   kind: string;
@@ -172,6 +189,10 @@ const TYPE_KIND: Record<string, UserTypeKind> = { e: 'ENUM', d: 'DOMAIN', c: 'CO
 /** `null` as undefined. */
 const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
 
+/** The extension fields of an entity: none for an object of the schema's own. */
+const extensionOf = (r: ExtensionColumns): { extension?: string; extensionVersion?: string } =>
+  r.extension === null ? {} : { extension: r.extension, extensionVersion: opt(r.extension_version) };
+
 function toSequence(r: SequenceRow): SequenceEntity {
   return {
     schema: r.schema,
@@ -191,6 +212,7 @@ function toSequence(r: SequenceRow): SequenceEntity {
     lastValueSource: 'pg_sequences.last_value',
     owner: r.owner,
     comment: opt(r.comment),
+    ...extensionOf(r),
   };
 }
 
@@ -208,6 +230,7 @@ function toRoutine(r: RoutineRow, bodies: boolean): RoutineEntity {
     body: bodies ? opt(r.body) : undefined,
     identityArguments: r.identity_arguments,
     owner: r.owner,
+    ...extensionOf(r),
   };
 }
 
@@ -234,6 +257,7 @@ function toUserType(r: TypeRow): UserTypeEntity {
     comment: opt(r.comment),
     owner: r.owner,
     collation: opt(r.collation),
+    ...extensionOf(r),
   };
 }
 
