@@ -1,10 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDataSourceText } from '../cli/src/dataSourceFile';
 import { freePort } from './harness/ports';
+import { blocksOf, type Block } from './support/markdownBlocks';
 import { childEnv, SOURCED_BIN, type Exit } from './e2e/support/processes';
 
 /**
@@ -13,7 +14,8 @@ import { childEnv, SOURCED_BIN, type Exit } from './e2e/support/processes';
  * `sourced demo --keep --source demo-shop.json` (the README's first step), and must exit 0 and
  * print the lines its `<!-- expect: TEXT -->` comments name. A block that cannot run here carries
  * `<!-- not run: why -->` right before it; those are listed as skipped tests with the reason.
- * The docs' example data-source files must read in the CLI too.
+ * The docs' example data-source files must read in the CLI too. getting-started.md's own-database
+ * steps (`<!-- run with the test servers: ... -->`) run in test/e2e/gettingStarted.test.ts instead.
  */
 
 const ROOT = resolve(__dirname, '..');
@@ -25,49 +27,13 @@ const PAGES = [
     .map((f) => `docs/${f}`),
 ];
 
-interface Block {
-  page: string;
-  line: number;
-  lang: string;
-  code: string;
-  notRun?: string;
-  /** `<!-- run with the test servers: ... -->`: run by the getting-started test, not against the demo. */
-  withServers: boolean;
-  expects: string[];
-}
-
-/** The fenced blocks of a Markdown page, with the HTML comments right before each. */
-export function blocksOf(page: string, text: string): Block[] {
-  const lines = text.split('\n');
-  const blocks: Block[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const open = /^(\s*)```(\w*)\s*$/.exec(lines[i]);
-    if (!open) continue;
-    const comments: string[] = [];
-    for (let j = i - 1; j >= 0 && /^\s*<!--.*-->\s*$/.test(lines[j]); j--) comments.unshift(lines[j].trim());
-    let end = i + 1;
-    while (end < lines.length && !/^\s*```\s*$/.test(lines[end])) end++;
-    const indent = open[1].length;
-    const code = lines
-      .slice(i + 1, end)
-      .map((l) => l.slice(Math.min(indent, l.length - l.trimStart().length)))
-      .join('\n');
-    const notRun = comments.map((c) => /^<!-- not run: (.+?) -->$/.exec(c)?.[1]).find((r) => r !== undefined);
-    const expects = comments.flatMap((c) => /^<!-- expect: (.+?) -->$/.exec(c)?.[1] ?? []);
-    const withServers = comments.some((c) => c.startsWith('<!-- run with the test servers:'));
-    blocks.push({ page, line: i + 1, lang: open[2], code, notRun, withServers, expects });
-    i = end;
-  }
-  return blocks;
-}
-
 /** A shell block that calls the CLI, an npm script or buf curl. */
 const CALLS = /(^|[\s;|&(`])(npx\s+)?(sourced\s+[a-z-]+|npm\s+(run|test|ci)\b|buf\s+curl)/m;
 const isShell = (b: Block) => ['sh', 'bash', 'shell', 'console'].includes(b.lang);
 
 const ALL = PAGES.flatMap((page) => blocksOf(page, readFileSync(join(ROOT, page), 'utf8')));
 const CALLING = ALL.filter((b) => isShell(b) && CALLS.test(b.code));
-/** getting-started.md's own-database steps: run below against the harness servers instead of the demo. */
+/** getting-started.md's own-database steps: run by test/e2e/gettingStarted.test.ts against its own servers, not against the demo. */
 const WITH_SERVERS = (b: Block) => b.page === 'docs/getting-started.md' && b.withServers;
 const RUNNABLE = CALLING.filter((b) => b.notRun === undefined && !WITH_SERVERS(b));
 const NOT_RUN = CALLING.filter((b) => b.notRun !== undefined);
@@ -187,89 +153,4 @@ describe('the README and docs/, executed', () => {
     const first = ALL.find((b) => b.page === 'docs/data-source.md' && b.lang === 'json');
     expect(() => parseDataSourceText(first?.code ?? '', 'data-source.json')).not.toThrow();
   });
-});
-
-/**
- * docs/getting-started.md, steps 2 to 4, as written but for the user's values: the harness's
- * PostgreSQL and MariaDB (host, port, database, user, password) and TLS off (the plain servers
- * have none). The files of step 2, the daemon of step 3 with the passwords in its environment, the
- * commands of step 4.
- */
-describe('docs/getting-started.md against the test servers', () => {
-  const pg = inject('postgres');
-  const maria = inject('mariadb');
-  const dir = mkdtempSync(join(tmpdir(), 'sourced-started-'));
-  const page = ALL.filter((b) => b.page === 'docs/getting-started.md');
-  let daemon: ReturnType<typeof spawn> | undefined;
-  let address = '';
-
-  /** The user's values in a file of step 2, replaced by a harness server's. */
-  const yours = (text: string, db: typeof pg) =>
-    text
-      .replace(/host: db\.internal, port: \d+, database: shop/, `host: ${db.host}, port: ${db.port}, database: ${db.database}`)
-      .replace(/username: sourced_reader/, `username: ${db.user}`)
-      .replace(/^ssl_config: .*$/m, 'ssl_config: { mode: DISABLE }');
-
-  beforeAll(async () => {
-    for (const entry of ['node_modules']) symlinkSync(join(ROOT, entry), join(dir, entry));
-    const files = page.filter((b) => b.lang === 'yaml');
-    const postgres = files.find((b) => /^type: postgres$/m.test(b.code));
-    const mariadb = files.find((b) => /^type: mariadb$/m.test(b.code));
-    if (!postgres || !mariadb) throw new Error('docs/getting-started.md: no PostgreSQL or MariaDB file in step 2');
-    writeFileSync(join(dir, 'my-postgres.yaml'), yours(postgres.code, pg));
-    writeFileSync(join(dir, 'my-mariadb.yaml'), yours(mariadb.code, maria));
-
-    const serve = page.find((b) => b.withServers && /sourced serve/.test(b.code));
-    if (!serve) throw new Error('docs/getting-started.md: no `sourced serve` block in step 3');
-    const port = await freePort();
-    address = `127.0.0.1:${port}`;
-    const code = serve.code
-      .replace(/SOURCED_SECRET_PG_PASSWORD='[^']*'/, `SOURCED_SECRET_PG_PASSWORD='${pg.password}'`)
-      .replace(/SOURCED_SECRET_MARIADB_PASSWORD='[^']*'/, `SOURCED_SECRET_MARIADB_PASSWORD='${maria.password}'`)
-      .replace(/npx sourced serve/, `exec npx sourced serve --listen ${address}`);
-    const child = spawn('bash', ['-c', code], {
-      cwd: dir,
-      env: childEnv({ PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH ?? ''}` }),
-      detached: true,
-    });
-    daemon = child;
-    let err = '';
-    await new Promise<void>((ready, fail) => {
-      const timer = setTimeout(() => fail(new Error(`the daemon of step 3 did not start:\n${err}`)), 60_000);
-      child.stderr.setEncoding('utf8').on('data', (t: string) => {
-        err += t;
-        if (err.includes('"msg":"sourced listening"')) {
-          clearTimeout(timer);
-          ready();
-        }
-      });
-      child.once('exit', (c) => {
-        clearTimeout(timer);
-        fail(new Error(`the daemon of step 3 exited (${c}):\n${err}`));
-      });
-    });
-  }, 90_000);
-
-  afterAll(() => {
-    if (daemon?.pid && daemon.exitCode === null) process.kill(-daemon.pid, 'SIGTERM');
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  it('validates, discovers and previews your PostgreSQL and MariaDB with the commands of step 4', () => {
-    const step4 = page.find((b) => b.withServers && /sourced validate/.test(b.code));
-    expect(step4).toBeDefined();
-    const r = spawnSync('bash', ['-e', '-c', step4?.code ?? ''], {
-      cwd: dir,
-      env: childEnv({ SOURCED_ADDRESS: address, NO_COLOR: '1', PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH ?? ''}` }),
-      encoding: 'utf8',
-      timeout: 240_000,
-    });
-    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
-    // Both validated (a "valid" verdict each), the password from the variable step 3 set.
-    expect(r.stdout.match(/^valid in \d+ ms$/gm)).toHaveLength(2);
-    expect(r.stdout).toContain('password from env://SOURCED_SECRET_PG_PASSWORD');
-    expect(r.stdout).toContain('password from env://SOURCED_SECRET_MARIADB_PASSWORD');
-    expect(r.stdout).toMatch(/^schema sales\b/m);
-    expect(r.stdout).toMatch(/\d+ rows?/);
-  }, 300_000);
 });
