@@ -41,9 +41,18 @@ function daemonEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/**
+ * Node options for the daemon process from BENCH_DAEMON_NODE_ARGS (space-separated), for
+ * profiling a run: `BENCH_DAEMON_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` (Node
+ * refuses --cpu-prof in NODE_OPTIONS). The profile is written when the daemon exits.
+ */
+function nodeArgs(): string[] {
+  return (process.env['BENCH_DAEMON_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+}
+
 async function startOnce(port: number, extraEnv: Record<string, string>): Promise<DaemonProcess> {
   const address = `127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(process.execPath, [MAIN, 'serve', '--listen', address, '--log-level', 'warn'], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs(), MAIN, 'serve', '--listen', address, '--log-level', 'warn'], {
     env: { ...daemonEnv(), ...extraEnv },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

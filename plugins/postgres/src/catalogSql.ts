@@ -117,6 +117,12 @@ WHERE ${RELATION_FILTER_SQL}`;
  * where enum labels come from. The base type is formatted only when it differs from the type
  * (null otherwise), defaults and enum labels are looked up only for the columns that have
  * them, and comments come from one join.
+ *
+ * A default is printed without its relation (`pg_get_expr(adbin, 0)`) unless it names a column
+ * (a generated column's expression, or any expression holding a Var): given a relation,
+ * pg_get_expr opens it to name its columns, which builds the relation's cache entry in the
+ * backend, and that was half of this query's server time (issue 18: 45 → 17 ms of backend CPU
+ * per page of 200 relations). Without Vars the printed text is the same either way.
  */
 export const COLUMNS_SQL = `
 SELECT a.attrelid::int8 AS relid,
@@ -128,7 +134,8 @@ SELECT a.attrelid::int8 AS relid,
               WHEN t.typcategory = 'A' AND t.typelem <> 0 THEN format_type(t.typelem, a.atttypmod) END,
          NOT a.attnotnull,
          CASE WHEN a.atthasdef THEN (
-           SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum) END,
+           SELECT pg_get_expr(d.adbin, CASE WHEN a.attgenerated <> '' OR d.adbin::text LIKE '%{VAR %' THEN d.adrelid ELSE 0 END)
+           FROM pg_attrdef d WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum) END,
          ds.description,
          t.typcategory = 'A',
          CASE WHEN t.typtype = 'd' THEN format_type(t.oid, NULL) END,
