@@ -105,7 +105,7 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
           'sourced validate db.yaml --json --output validation.ndjson',
           'sourced validate db.yaml > /dev/null || echo "not valid (exit $?)"',
         ],
-        'Exit codes: 0 valid, 1 not valid (a check failed: credentials or a TLS file that cannot be read, DNS, login, ...), 2 bad input\n(usage, FILE, INVALID_ARGUMENT), 3 daemon unreachable, 4 other error (PERMISSION_DENIED: a reference or host the policy refuses).',
+        'Exit codes: 0 valid, 1 not valid (a check failed: credentials or a TLS file that cannot be read, DNS, login, ...), 2 bad input\n(usage, FILE, INVALID_ARGUMENT), 3 daemon unreachable, 4 other error (PERMISSION_DENIED: a reference, TLS file path or host the policy refuses).',
       ),
     )
     .action(async (file: string, options: o.ClientOptions) => setExitCode(await commands.validate().runValidate(file, options)));
@@ -150,7 +150,7 @@ export function buildProgram(setExitCode: ExitCodeSink): Command {
           `sourced discover db.yaml --format ndjson | jq -r 'select(.kind == "relation") | .relation.name'`,
           'sourced discover db.yaml --json --max-entities 500',
         ],
-        'Exit codes: 0 ok, 2 bad input, 3 daemon unreachable, 4 other error (PERMISSION_DENIED: a reference or host the policy refuses).',
+        'Exit codes: 0 ok, 2 bad input, 3 daemon unreachable, 4 other error (PERMISSION_DENIED: a reference or host the policy refuses,\na TLS file the daemon does not read).',
       ),
     )
     .action(async (file: string, options: o.DiscoverOptions) => setExitCode(await commands.discover().runDiscover(file, options)));

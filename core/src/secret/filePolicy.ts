@@ -82,15 +82,22 @@ export async function readPolicedFile(path: string, what: string, permits: (refe
   }
 }
 
+/** The fix for a TLS file the daemon did not read, whatever the cause (the caller's, or the operator's). */
+export const FILE_SETTING_HINT =
+  "The file is read on the daemon's host: check there that it exists and is a readable regular file, and that its real path is in a folder a file:// pattern of the daemon's secrets.allowedReferences allows (the operator's setting).";
+
 /**
  * The one error for a file a TLS setting names (`ssl_config.ca`, `cert`, or a key given as a
  * path) that the daemon will not read: the same for a path the policy refuses, one that is
- * missing, a directory, a link out of the allowed folders, or under /proc, /sys or /dev.
+ * missing, a directory, a link out of the allowed folders, or under /proc, /sys or /dev, so it
+ * never tells whether a path exists. `PERMISSION_DENIED` (exit 4 in the CLI) when it ends a
+ * call; a failed `resolve-credentials` check (exit 1) in a validation whose policy check
+ * passed. Its hint ({@link FILE_SETTING_HINT}) covers every cause.
  */
 export function fileSettingRefused(field: string): NotAllowedError {
   return new NotAllowedError(
     'SSL_PATH_NOT_ALLOWED',
     `${field}: the daemon did not read this path: it reads a TLS file only when it is a readable regular file whose real path (links followed) its secret policy allows (file:// patterns in secrets.allowedReferences; none by default), never under /proc, /sys or /dev. Give the PEM text inline, or a secret reference`,
-    { metadata: { field } },
+    { metadata: { field, hint: FILE_SETTING_HINT } },
   );
 }

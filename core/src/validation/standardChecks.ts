@@ -1,8 +1,9 @@
 import { lookup } from 'node:dns/promises';
 import { isIP, Socket } from 'node:net';
 import type { ConnectionArgs } from '../connector/ConnectionArgs';
-import type { EndpointRole } from '../datasource/DataSource';
+import type { DataSource, EndpointRole } from '../datasource/DataSource';
 import { NotAllowedError, SourcedError } from '../errors';
+import { PEM_FIELDS, pemPaths } from '../secret/credentialRequests';
 import { SecretResolutionError } from '../secret/SecretChain';
 import { failed, passed, warning, type CheckContext, type CheckDefinition } from './Check';
 
@@ -44,11 +45,11 @@ export function resolveCredentialsCheck<S extends StandardCheckState>(connector:
           );
         }
         if (error instanceof NotAllowedError) {
-          return failed(
-            error.message,
-            (error.metadata as Partial<Record<string, string>>).hint ??
-              "Use a reference the daemon's secret policy allows, or ask the operator to allow it (secrets.allowedReferences).",
-          );
+          const metadata = error.metadata as Partial<Record<string, string>>;
+          const hint = metadata.hint ?? "Use a reference the daemon's secret policy allows, or ask the operator to allow it (secrets.allowedReferences).";
+          const file = error.reason === 'SSL_PATH_NOT_ALLOWED' ? tlsFileOf(ctx.source, metadata.field) : undefined;
+          if (file) return failed(error.message.replace(`${file.field}: `, `${file.field} (${file.path}): `), hint, { ...file });
+          return failed(error.message, hint);
         }
         // An envelope's errors (docs/encryption.md) carry their hint.
         if (error instanceof SourcedError) return failed(error.message, error.metadata.hint);
@@ -56,6 +57,16 @@ export function resolveCredentialsCheck<S extends StandardCheckState>(connector:
       }
     },
   };
+}
+
+/**
+ * The TLS file a refused `ssl_config.ca` or `cert` names, as the caller wrote it (a path is not
+ * a secret). Undefined for the client key, whose inline value is never echoed, and for a path
+ * that came out of a secret reference.
+ */
+function tlsFileOf(source: DataSource, field: string | undefined): { field: string; path: string } | undefined {
+  if (!field || !Object.values<string>(PEM_FIELDS).includes(field)) return undefined;
+  return pemPaths(source).find((p) => p.field === field);
 }
 
 /**
