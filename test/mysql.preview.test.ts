@@ -50,7 +50,7 @@ function mysqlSource(server: { host: string; port: number }, user: string, passw
 }
 
 /** A cell as `{ kind: value }`, e.g. `{ integer: '1' }`, `{ null: true }`, `{ masked: true }`. */
-type Plain = Record<string, string | number | boolean>;
+type Plain = Record<string, string | number | boolean | Uint8Array>;
 function plain(c: Cell): Plain {
   const v = c.value;
   if (!v) return { unset: true };

@@ -30,7 +30,7 @@ function mysqlSource(server: { host: string; port: number }, user: string, passw
   });
 }
 
-type Plain = Record<string, string | number | boolean>;
+type Plain = Record<string, string | number | boolean | Uint8Array>;
 function plain(c: Cell | undefined): Plain | undefined {
   const v = c?.value;
   if (!v) return undefined;

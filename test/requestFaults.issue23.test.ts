@@ -8,7 +8,7 @@
  * its status decoded from the wire, as any client would.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataSource, DiscoveryStrategy, Location, ProfileMode } from '@sourced/api';
+import { BinaryCellEncoding, DataSource, DiscoveryStrategy, Location, ProfileMode } from '@sourced/api';
 import { documentedReasons } from '../scripts/errorReasons';
 import { expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
 
@@ -121,11 +121,18 @@ describe('every fault of a request together', () => {
     expect(got.reasons).toBe('INVALID_ENUM_VALUE,INVALID_REQUEST,VALUE_OUT_OF_RANGE,INVALID_DATA_SOURCE');
   });
 
-  it('reports a preview’s strategy, table, columns and limit with a missing data source', async () => {
+  it('reports a preview’s strategy, table, columns, limit and binary_cells with a missing data source', async () => {
     const got = await faultsOf(
-      t.preview({ dataSource: undefined, table: { schema: '', name: 't' }, columns: [''], limit: 100_000, strategy: 77 as DiscoveryStrategy }),
+      t.preview({
+        dataSource: undefined,
+        table: { schema: '', name: 't' },
+        columns: [''],
+        limit: 100_000,
+        strategy: 77 as DiscoveryStrategy,
+        binaryCells: 5 as BinaryCellEncoding,
+      }),
     );
-    expect(got.fields).toEqual(['strategy', 'table.schema', 'columns[0]', 'limit', 'data_source']);
+    expect(got.fields).toEqual(['strategy', 'table.schema', 'columns[0]', 'limit', 'binary_cells', 'data_source']);
     expect(got.reason).toBe('INVALID_REQUEST');
     expect(got.reasons).toBe('INVALID_ENUM_VALUE,INVALID_REQUEST,VALUE_OUT_OF_RANGE,DATA_SOURCE_REQUIRED');
   });

@@ -81,6 +81,9 @@ export function cellText(cell: Cell, paint: Paint): string {
       return String(v.value);
     case 'bytesBase64':
       return `base64:${v.value}`;
+    case 'bytes':
+      // only sent to a request that asks for raw bytes (binary_cells), which the CLI does not
+      return `base64:${Buffer.from(v.value).toString('base64')}`;
     default:
       return v.value;
   }

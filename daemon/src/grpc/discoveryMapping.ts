@@ -2,7 +2,7 @@
 import type { CatalogEntity, DiscoveryEvent, SourceIdentity } from '@sourced/core';
 import type { DiscoverDataSourceResponse, SourceIdentity as SourceIdentityMessage } from '@sourced/api';
 import { toCollection, toRelation, toSchema } from './catalogMapping';
-import { fromStrategy, role, toTimestamp } from './mappingCommon';
+import { fromStrategy, role, toDuration, toTimestamp } from './mappingCommon';
 
 /**
  * Relations' columns, indexes, checks and triggers per message before a batch is split, keeping
@@ -28,7 +28,8 @@ export function toDiscoveryResponses(e: DiscoveryEvent, encodeCursor: (key: Cata
       const flush = (cursor: string) => {
         const relations = piece.flatMap((x) => (x.entity === 'relation' ? [toRelation(x)] : []));
         const collections = piece.flatMap((x) => (x.entity === 'collection' ? [toCollection(x)] : []));
-        out.push({ event: { $case: 'batch', value: { index: e.index, relations, collections, cursor, progress: e.progress } } });
+        const progress = { ...e.progress, elapsed: toDuration(e.progress.elapsedMs) };
+        out.push({ event: { $case: 'batch', value: { index: e.index, relations, collections, cursor, progress } } });
         piece = [];
         items = 0;
       };
@@ -50,7 +51,13 @@ export function toDiscoveryResponses(e: DiscoveryEvent, encodeCursor: (key: Cata
         {
           event: {
             $case: 'summary',
-            value: { ...e, strategy: fromStrategy(e.strategy), endpoint: role(e.endpoint), source: e.source && toSourceIdentity(e.source) },
+            value: {
+              ...e,
+              strategy: fromStrategy(e.strategy),
+              endpoint: role(e.endpoint),
+              source: e.source && toSourceIdentity(e.source),
+              duration: toDuration(e.durationMs),
+            },
           },
         },
       ];

@@ -15,6 +15,7 @@ import type {
   StatisticsAge,
 } from '@sourced/core';
 import {
+  BinaryCellEncoding,
   FigureMethod as PbFigureMethod,
   ProfileMode as PbProfileMode,
   type ColumnFigureMethods as PbColumnFigureMethods,
@@ -27,9 +28,9 @@ import type { FieldViolation } from '@sourced/core';
 import type { PreviewTableResponse, ProfileTableResponse, ValidateDataSourceResponse } from '@sourced/api';
 import { type DiscoveryFilter as PbFilter } from '@sourced/api';
 import { CheckStatus } from '@sourced/api';
-import { role } from './mappingCommon';
+import { role, toDuration } from './mappingCommon';
 
-export { fromStrategy, toStrategy, toTimestamp } from './mappingCommon';
+export { fromStrategy, toDuration, toStrategy, toTimestamp } from './mappingCommon';
 export { MAX_ITEMS_PER_MESSAGE, toDiscoveryResponses } from './discoveryMapping';
 
 /** The contract's DataSource as the core normalizer's input. Enum zero values become "not given". */
@@ -126,18 +127,34 @@ export function toValidationResponse(e: ValidationEvent): Omit<ValidateDataSourc
             message: e.message,
             hint: e.hint,
             details: e.details,
+            duration: toDuration(e.durationMs),
           },
         },
       };
     case 'report':
-      return { event: { $case: 'report', value: { ...e, endpoint: role(e.endpoint) } } };
+      return { event: { $case: 'report', value: { ...e, endpoint: role(e.endpoint), duration: toDuration(e.durationMs) } } };
     case 'summary':
-      return { event: { $case: 'summary', value: { ok: e.ok, endpoints: e.endpoints, durationMs: e.durationMs, connector: e.connector } } };
+      return {
+        event: {
+          $case: 'summary',
+          value: { ok: e.ok, endpoints: e.endpoints, durationMs: e.durationMs, connector: e.connector, duration: toDuration(e.durationMs) },
+        },
+      };
   }
 }
 
-/** A preview event as the contract's response. */
-export function toPreviewResponse(e: PreviewEvent): Omit<PreviewTableResponse, 'sequence'> {
+/** How a preview sends binary cells: `Cell.bytes_base64` (the default) or `Cell.bytes` (PreviewTableRequest.binary_cells). */
+export type BinaryCells = 'BASE64' | 'BYTES';
+
+/** The request's binary cell encoding; BASE64 when not given, undefined for a number outside the enum (the caller reports it). */
+export function toBinaryCells(e: BinaryCellEncoding | undefined): BinaryCells | undefined {
+  if (e === undefined || e === BinaryCellEncoding.BINARY_CELL_ENCODING_UNSPECIFIED || e === BinaryCellEncoding.BINARY_CELL_ENCODING_BASE64) return 'BASE64';
+  if (e === BinaryCellEncoding.BINARY_CELL_ENCODING_BYTES) return 'BYTES';
+  return undefined;
+}
+
+/** A preview event as the contract's response; binary cells as the request asked. */
+export function toPreviewResponse(e: PreviewEvent, binaryCells: BinaryCells = 'BASE64'): Omit<PreviewTableResponse, 'sequence'> {
   switch (e.kind) {
     case 'header':
       return {
@@ -151,18 +168,28 @@ export function toPreviewResponse(e: PreviewEvent): Omit<PreviewTableResponse, '
         },
       };
     case 'rows':
-      return { event: { $case: 'rows', value: { rows: e.rows.map((cells) => ({ cells: cells.map(toCell) })) } } };
+      return { event: { $case: 'rows', value: { rows: e.rows.map((cells) => ({ cells: cells.map((c) => toCell(c, binaryCells)) })) } } };
     case 'failover':
       return { event: { $case: 'failover', value: { active: role(e.active), reason: e.reason, resumeAfter: '' } } };
     case 'summary':
       return {
-        event: { $case: 'summary', value: { rows: e.rows, truncated: e.truncated, limit: e.limit, maskedColumns: e.maskedColumns, durationMs: e.durationMs } },
+        event: {
+          $case: 'summary',
+          value: {
+            rows: e.rows,
+            truncated: e.truncated,
+            limit: e.limit,
+            maskedColumns: e.maskedColumns,
+            durationMs: e.durationMs,
+            duration: toDuration(e.durationMs),
+          },
+        },
       };
   }
 }
 
-/** A core cell as the contract's `Cell`. */
-export function toCell(c: CoreCell): PbCell {
+/** A core cell as the contract's `Cell`; a binary value as `bytes_base64` unless BYTES is asked for. */
+export function toCell(c: CoreCell, binaryCells: BinaryCells = 'BASE64'): PbCell {
   switch (c.kind) {
     case 'null':
       return { value: { $case: 'null', value: NullValue.NULL_VALUE } };
@@ -171,6 +198,8 @@ export function toCell(c: CoreCell): PbCell {
     case 'local_timestamp':
       return { value: { $case: 'localTimestamp', value: c.value } };
     case 'bytes':
+      // core carries a binary value as base64 text (the connectors' bytesCell)
+      if (binaryCells === 'BYTES') return { value: { $case: 'bytes', value: Buffer.from(c.value, 'base64') } };
       return { value: { $case: 'bytesBase64', value: c.value } };
     default:
       return { value: { $case: c.kind, value: c.value } as PbCell['value'] };
@@ -248,7 +277,7 @@ export function toProfileResponse(e: ProfileEvent): Omit<ProfileTableResponse, '
             max: c.max ? toCell(c.max) : undefined,
             averageLength: c.averageLength,
             mostCommon: c.mostCommon.map((m) => ({ value: toCell(m.value), frequency: m.frequency })),
-            histogramBounds: c.histogram.map(toCell),
+            histogramBounds: c.histogram.map((h) => toCell(h)),
             types: c.types,
             masked: c.masked,
             noStatistics: c.noStatistics === true,
@@ -261,6 +290,11 @@ export function toProfileResponse(e: ProfileEvent): Omit<ProfileTableResponse, '
     case 'failover':
       return { event: { $case: 'failover', value: { active: role(e.active), reason: e.reason, resumeAfter: '' } } };
     case 'summary':
-      return { event: { $case: 'summary', value: { columns: e.columns, maskedColumns: e.maskedColumns, durationMs: e.durationMs } } };
+      return {
+        event: {
+          $case: 'summary',
+          value: { columns: e.columns, maskedColumns: e.maskedColumns, durationMs: e.durationMs, duration: toDuration(e.durationMs) },
+        },
+      };
   }
 }

@@ -18,6 +18,25 @@ export function toTimestamp(text: string | undefined): { seconds: number; nanos:
   return { seconds: Math.floor(ms / 1000), nanos: Number(((m[2] as string | undefined) ?? '').padEnd(9, '0')) };
 }
 
+/**
+ * A time in milliseconds (a `*_ms` figure of a result) as a google.protobuf.Duration holding the
+ * same time, rounded to the nanosecond (the Duration's resolution; seconds and nanos share the
+ * sign); undefined when the figure is absent or not finite.
+ */
+export function toDuration(ms: number | undefined): { seconds: number; nanos: number } | undefined {
+  if (ms === undefined || !Number.isFinite(ms)) return undefined;
+  const sign = ms < 0 ? -1 : 1;
+  const abs = Math.abs(ms);
+  let seconds = Math.floor(abs / 1000);
+  let nanos = Math.round((abs - seconds * 1000) * 1_000_000);
+  if (nanos >= 1_000_000_000) {
+    seconds += 1;
+    nanos -= 1_000_000_000;
+  }
+  // `|| 0` turns -0 into 0, which a Duration writes the same but a deep equality does not.
+  return { seconds: sign * seconds || 0, nanos: sign * nanos || 0 };
+}
+
 /** A core endpoint role as the contract's enum. */
 export const role = (r: CoreRole): EndpointRole => (r === 'PRIMARY' ? EndpointRole.ENDPOINT_ROLE_PRIMARY : EndpointRole.ENDPOINT_ROLE_SECONDARY);
 

@@ -141,9 +141,13 @@ export class DataSourceService {
     }
   }
 
-  private async *previewEvents(connector: Connector, { request }: PreviewCall, ctx: CallContext): AsyncGenerator<Omit<PreviewTableResponse, 'sequence'>> {
+  private async *previewEvents(
+    connector: Connector,
+    { request, binaryCells }: PreviewCall,
+    ctx: CallContext,
+  ): AsyncGenerator<Omit<PreviewTableResponse, 'sequence'>> {
     ctx.span.setAttributes({ 'sourced.preview.schema': request.table.schema, 'sourced.preview.table': request.table.name });
-    for await (const event of this.deps.previewEngine.run(connector, request, ctx.signal)) yield toPreviewResponse(event);
+    for await (const event of this.deps.previewEngine.run(connector, request, ctx.signal)) yield toPreviewResponse(event, binaryCells);
   }
 
   private async *profileEvents(connector: Connector, { request }: ProfileCall, ctx: CallContext): AsyncGenerator<Omit<ProfileTableResponse, 'sequence'>> {

@@ -14,10 +14,10 @@ import {
   type ProfileEngine,
   type RelationKey,
 } from '@sourced/core';
-import { DiscoveryStrategy as PbStrategy, ProfileMode as PbProfileMode } from '@sourced/api';
+import { BinaryCellEncoding as PbBinaryCellEncoding, DiscoveryStrategy as PbStrategy, ProfileMode as PbProfileMode } from '@sourced/api';
 import type { DiscoverDataSourceRequest, PreviewTableRequest, ProfileTableRequest, TableRef, ValidateDataSourceRequest } from '@sourced/api';
 import type { DaemonConfig } from '../config/DaemonConfig';
-import { dataSourceEnumFaults, enumFault, toDataSourceInput, toFilter, toProfileMode, toStrategy } from '../grpc/mapping';
+import { dataSourceEnumFaults, enumFault, toBinaryCells, toDataSourceInput, toFilter, toProfileMode, toStrategy, type BinaryCells } from '../grpc/mapping';
 import { capConnectTimeout, cappedTimeout } from '../security/limits';
 
 /**
@@ -57,6 +57,8 @@ export interface DiscoverCall {
 export interface PreviewCall {
   source: DataSource;
   request: CheckedPreviewRequest;
+  /** How binary cells are sent (PreviewTableRequest.binary_cells): BASE64 unless the caller asked for BYTES. */
+  binaryCells: BinaryCells;
 }
 
 /** ProfileTable, parsed. */
@@ -135,9 +137,11 @@ export class RequestParser {
           stallProbeAfterMs: discovery.stallProbeAfterMs,
         }),
       );
+    const binaryCells = toBinaryCells(req.binaryCells);
+    if (!binaryCells) faults.add(enumFault(req.binaryCells, PbBinaryCellEncoding, 'BinaryCellEncoding', 'binary_cells'));
     const source = this.source(req.dataSource, faults);
     faults.throwIfAny();
-    return { request: checked(request), source: checked(source) };
+    return { request: checked(request), source: checked(source), binaryCells: binaryCells ?? 'BASE64' };
   }
 
   profile(req: ProfileTableRequest): ProfileCall {
