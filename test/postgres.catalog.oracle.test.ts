@@ -105,6 +105,8 @@ CREATE SEQUENCE ext_seq;
 CREATE TYPE ext_enum AS ENUM ('x');
 ALTER EXTENSION lo ADD SEQUENCE ext_seq;
 ALTER EXTENSION lo ADD TYPE ext_enum;
+CREATE TABLE ext_table (id int);
+ALTER EXTENSION lo ADD TABLE ext_table;
 `;
 
 /** Splits a list at its top-level commas (not inside parentheses, brackets or quotes). */
@@ -399,6 +401,27 @@ describe('PostgreSQL catalog objects against the catalog itself', () => {
     );
     expect(actual).toEqual(expected);
     expect(expected).toEqual({ 'cat.mv_empty': false, 'cat.mv_full': true });
+  });
+
+  it('names the extension (and its version) of every relation an extension owns, and none for the others', async () => {
+    const rows = await q<{ schema: string; name: string; extension: string; version: string }>(
+      `SELECT n.nspname AS schema, c.relname AS name, e.extname AS extension, e.extversion AS version
+       FROM pg_depend d
+       JOIN pg_extension e ON e.oid = d.refobjid
+       JOIN pg_class c ON c.oid = d.objid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+         AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname = ANY ($1)`,
+      [SCHEMAS],
+    );
+    const expected = Object.fromEntries(rows.map((r) => [`${r.schema}.${r.name}`, `${r.extension} ${r.version}`]));
+    const actual = Object.fromEntries(
+      relationsOf(withBodies)
+        .filter((r) => r.extension !== '' || r.extensionVersion !== '')
+        .map((r) => [`${r.schema}.${r.name}`, `${r.extension} ${r.extensionVersion}`]),
+    );
+    expect(actual).toEqual(expected);
+    expect(Object.keys(expected)).toEqual(['cat.ext_table']);
   });
 
   it('sends every sequence with its settings, owner column and last value, in the schema event', async () => {

@@ -193,6 +193,13 @@ export interface RelationEntity {
   populated?: boolean;
   /** MySQL/MariaDB AUTO_INCREMENT (the next value), decimal text; may lag (information_schema caches it). */
   autoIncrement?: string;
+  /**
+   * The extension it belongs to (PostgreSQL: pg_depend deptype `e`, for example `postgis` for
+   * spatial_ref_sys); undefined for the schema's own relations.
+   */
+  extension?: string;
+  /** The installed version of {@link RelationEntity.extension} (pg_extension.extversion); undefined when not an extension's. */
+  extensionVersion?: string;
 }
 
 /** The kind of a MongoDB collection. */

@@ -215,6 +215,8 @@ export function toRelation(r: RelationEntity): Relation {
     triggers: (r.triggers ?? []).map(toTrigger),
     populated: r.populated,
     autoIncrement: r.autoIncrement,
+    extension: r.extension ?? '',
+    extensionVersion: r.extensionVersion ?? '',
   };
 }
 

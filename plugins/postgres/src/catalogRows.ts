@@ -29,6 +29,9 @@ export interface RelationRow {
   populated: boolean | null;
   /** pg_class.relhastriggers: the relation has (or had) triggers. */
   has_triggers: boolean;
+  /** The extension the relation belongs to (pg_depend deptype 'e'), and its installed version. */
+  extension: string | null;
+  extension_version: string | null;
 }
 
 /** One relation's columns: {@link ColumnTuple}s as JSON text. */
@@ -168,6 +171,10 @@ export function toRelation(r: RelationRow): RelationEntity {
   if (r.partition_key !== null) relation.partitionKey = r.partition_key;
   if (r.foreign_server !== null) relation.foreignServer = r.foreign_server;
   if (r.populated !== null) relation.populated = r.populated;
+  if (r.extension !== null) {
+    relation.extension = r.extension;
+    if (r.extension_version !== null) relation.extensionVersion = r.extension_version;
+  }
   return relation;
 }
 

@@ -65,7 +65,9 @@ LIMIT $8`;
 /**
  * What discovery reports of the relations $1 (oids), in any order. The costly per-relation
  * functions (pg_get_viewdef locks the view) run for these rows only. A relation dropped since
- * its key was read is simply missing.
+ * its key was read is simply missing. The extension a relation belongs to (pg_depend deptype
+ * 'e') is a lateral probe of pg_depend's index per relation, not a join the planner could turn
+ * into a scan of all of pg_depend per page.
  */
 export const RELATIONS_SQL = `
 SELECT c.oid::int8 AS oid,
@@ -95,10 +97,18 @@ SELECT c.oid::int8 AS oid,
          SELECT fs.srvname::text FROM pg_foreign_table ft JOIN pg_foreign_server fs ON fs.oid = ft.ftserver
          WHERE ft.ftrelid = c.oid) END AS foreign_server,
        CASE WHEN c.relkind = 'm' THEN c.relispopulated END AS populated,
-       c.relhastriggers AS has_triggers
+       c.relhastriggers AS has_triggers,
+       x.extension,
+       x.extension_version
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_description ds ON ds.objoid = c.oid AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = 0
+LEFT JOIN LATERAL (
+  SELECT e.extname::text AS extension, e.extversion AS extension_version
+  FROM pg_depend xd JOIN pg_extension e ON e.oid = xd.refobjid
+  WHERE xd.classid = 'pg_class'::regclass AND xd.objid = c.oid AND xd.objsubid = 0
+    AND xd.refclassid = 'pg_extension'::regclass AND xd.deptype = 'e'
+  LIMIT 1) x ON true
 WHERE c.oid = ANY ($1::oid[])`;
 
 /** How many relations pass the filter after the cursor; binds as {@link RELATION_FILTER_SQL}. */
