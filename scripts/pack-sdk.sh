@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Packs what a plugin author installs, as versioned npm tarballs, into one folder (default
 # dist-packages/, git-ignored): @sourced/plugin-sdk, what it depends on (@sourced/api,
-# @sourced/core), the daemon its testing kit starts in-process (@sourced/daemon) with the
-# built-in plugins it depends on (@sourced/plugin-*), and the `sourced` command (@sourced/cli).
+# @sourced/core), the daemon its testing kit starts in-process (@sourced/daemon), the built-in
+# plugins (@sourced/plugin-*: optional peer dependencies of the daemon, which an operator
+# installs next to it and a plugin's tests do without), and the `sourced` command (@sourced/cli).
 #
 # Each package is packed separately rather than bundled into the SDK: the daemon and the SDK
 # must share ONE @sourced/core, whose error classes and plugin brand the daemon recognises.
@@ -14,7 +15,8 @@
 #   bash scripts/pack-sdk.sh DIR     # another folder
 #
 # Install them in a plugin package without a registry (docs/plugins.md, "Install"):
-#   npm install --no-save DIR/sourced-api-*.tgz DIR/sourced-core-*.tgz DIR/sourced-daemon-*.tgz DIR/sourced-plugin-*.tgz
+#   npm install --no-save DIR/sourced-api-*.tgz DIR/sourced-core-*.tgz DIR/sourced-daemon-*.tgz DIR/sourced-plugin-sdk-*.tgz
+# An operator installs every tarball but the SDK's: the CLI, the daemon and the built-ins (docs/plugins.md, section 7).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-dist-packages}"

@@ -15,6 +15,7 @@ import {
   type SourcedPlugin,
 } from '@sourced/core';
 import { satisfies, validRange, minVersion } from 'semver';
+import { BUILTIN_PLUGINS } from '../config/DaemonConfig';
 import type { PluginRecord, PluginRegistry } from './PluginRegistry';
 
 /** What loading needs besides the module specifiers. */
@@ -38,6 +39,11 @@ const SDK_PACKAGE = '@sourced/plugin-sdk';
 export async function loadPlugins(specifiers: readonly string[], registry: PluginRegistry, logger: Logger, options: LoadOptions = {}): Promise<void> {
   await registerPlugin(builtinSecretsPlugin, '@sourced/core', registry, logger, options);
   for (const specifier of specifiers) {
+    const missing = missingBuiltin(specifier);
+    if (missing !== undefined) {
+      fail(registry, logger, specifier, specifier, missing);
+      continue;
+    }
     let plugin: SourcedPlugin;
     // Read first: a module that fails to import is still listed with the range its package states.
     const manifest = readManifest(specifier);
@@ -50,6 +56,29 @@ export async function loadPlugins(specifiers: readonly string[], registry: Plugi
     await registerPlugin(plugin, specifier, registry, logger, options, manifest);
   }
   for (const plugin of options.plugins ?? []) await registerPlugin(plugin, `(object) ${plugin.id}`, registry, logger, options);
+}
+
+/**
+ * Why a built-in plugin named in `plugins` cannot load when its package is not installed:
+ * @sourced/daemon lists the built-ins as optional peer dependencies, so an install of the
+ * daemon alone (a plugin's tests, an operator who wants PostgreSQL only) does not carry
+ * them, nor their cloud SDKs. Undefined when the specifier is no built-in, or its package
+ * resolves (a package that is there but fails to import fails later, with its own error).
+ */
+export function missingBuiltin(specifier: string): string | undefined {
+  if (!BUILTIN_PLUGINS.includes(specifier)) return undefined;
+  try {
+    require.resolve(specifier);
+    return undefined;
+  } catch (error) {
+    // The package itself is absent, not a file or a dependency inside it.
+    const message = error instanceof Error ? error.message : '';
+    if ((error as { code?: unknown }).code !== 'MODULE_NOT_FOUND' || !message.startsWith(`Cannot find module '${specifier}'`)) return undefined;
+  }
+  return (
+    `the built-in plugin ${specifier} is not installed (the built-ins are optional peer dependencies of @sourced/daemon): ` +
+    `install it next to the daemon (npm install ${specifier}, or its tarball), or leave it out of plugins`
+  );
 }
 
 /** What a plugin's package.json says about the plugin SDK versions it needs. */
