@@ -7,6 +7,8 @@
  * every reason is a value of the proto's ErrorReason enum. Each request is sent to a daemon and
  * its status decoded from the wire, as any client would.
  */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BinaryCellEncoding, DataSource, DiscoveryStrategy, Location, ProfileMode } from '@sourced/api';
 import { documentedReasons } from '../scripts/errorReasons';
@@ -62,6 +64,25 @@ describe('every fault of a request together', () => {
     ]);
     expect(got.reason).toBe('INVALID_REQUEST');
     expect(got.reasons).toBe('INVALID_ENUM_VALUE,VALUE_OUT_OF_RANGE,INVALID_FILTER,INVALID_CURSOR,INVALID_DATA_SOURCE');
+  });
+
+  /** The example of docs/clients.md ("Every reason"), as written there. */
+  it('reports the example docs/clients.md gives', async () => {
+    const got = await faultsOf(
+      t.discover({
+        dataSource: DataSource.fromPartial({ type: 'postgres', primary: { host: '', port: 5432, database: 'd' } }),
+        strategy: 99 as DiscoveryStrategy,
+        batchSize: 5000,
+        filter: { includeSchemas: [''], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false },
+        resumeAfter: 'x',
+      }),
+    );
+    expect(got.fields).toEqual(['strategy', 'filter.include_schemas[0]', 'batch_size', 'resume_after', 'data_source.primary.host']);
+    expect(got.reason).toBe('INVALID_REQUEST');
+    expect(got.reasons).toBe('INVALID_ENUM_VALUE,INVALID_FILTER,VALUE_OUT_OF_RANGE,INVALID_CURSOR,INVALID_DATA_SOURCE');
+    const doc = readFileSync(resolve(__dirname, '../docs/clients.md'), 'utf8').replace(/\s+/g, ' ');
+    expect(doc).toContain(`(${got.fields?.map((f) => `\`${f}\``).join(', ')})`);
+    expect(doc).toContain(`\`${got.reasons}\``);
   });
 
   it('reports the discovery’s own faults together when the data source is fine', async () => {
