@@ -34,6 +34,12 @@ import {
 } from '@sourced/api';
 import { toTimestamp } from './mappingCommon';
 
+/**
+ * The empty list every absent repeated field shares: a discovery maps hundreds of thousands of
+ * columns and indexes, most with empty lists (issue 18). Frozen: the encoder only reads it.
+ */
+const NONE: never[] = Object.freeze([]) as unknown as never[];
+
 /** A schema with its schema-level objects (empty lists when the connector read none). */
 export function toSchema(s: SchemaEntity): Schema {
   return {
@@ -41,9 +47,9 @@ export function toSchema(s: SchemaEntity): Schema {
     owner: s.owner ?? '',
     comment: s.comment ?? '',
     usable: s.usable,
-    sequences: (s.sequences ?? []).map(toSequence),
-    routines: (s.routines ?? []).map(toRoutine),
-    types: (s.types ?? []).map(toUserType),
+    sequences: (s.sequences ?? NONE).map(toSequence),
+    routines: (s.routines ?? NONE).map(toRoutine),
+    types: (s.types ?? NONE).map(toUserType),
   };
 }
 
@@ -100,12 +106,12 @@ function toUserType(t: UserTypeEntity): UserType {
     schema: t.schema,
     name: t.name,
     kind: t.kind,
-    labels: t.labels ?? [],
+    labels: t.labels ?? NONE,
     baseType: t.baseType ?? '',
     nullable: t.nullable,
     defaultValue: t.defaultValue ?? '',
-    checkConstraints: (t.checkConstraints ?? []).map(toCheck),
-    attributes: (t.attributes ?? []).map((a) => ({ name: a.name, type: a.type, collation: a.collation ?? '' })),
+    checkConstraints: (t.checkConstraints ?? NONE).map(toCheck),
+    attributes: (t.attributes ?? NONE).map((a) => ({ name: a.name, type: a.type, collation: a.collation ?? '' })),
     subtype: t.subtype ?? '',
     comment: t.comment ?? '',
     owner: t.owner ?? '',
@@ -143,7 +149,7 @@ function toColumn(c: ColumnEntity): Column {
     defaultValue: c.defaultValue ?? '',
     comment: c.comment ?? '',
     isArray: c.isArray,
-    enumValues: c.enumValues ?? [],
+    enumValues: c.enumValues ?? NONE,
     domain: c.domain ?? '',
     generated: c.generated ?? '',
     generationExpression: c.generationExpression ?? '',
@@ -164,13 +170,13 @@ function toIndex(i: IndexEntity): Index {
     method: i.method,
     predicate: i.predicate ?? '',
     definition: i.definition,
-    prefixLengths: i.prefixLengths ?? [],
+    prefixLengths: i.prefixLengths ?? NONE,
     invisible: i.invisible ?? false,
-    includeColumns: i.includeColumns ?? [],
-    sortOrders: i.sortOrders ?? [],
-    nullsOrders: i.nullsOrders ?? [],
-    collations: i.collations ?? [],
-    operatorClasses: i.operatorClasses ?? [],
+    includeColumns: i.includeColumns ?? NONE,
+    sortOrders: i.sortOrders ?? NONE,
+    nullsOrders: i.nullsOrders ?? NONE,
+    collations: i.collations ?? NONE,
+    operatorClasses: i.operatorClasses ?? NONE,
     comment: i.comment ?? '',
     valid: i.valid,
     constraintName: i.constraintName ?? '',
@@ -210,9 +216,9 @@ export function toRelation(r: RelationEntity): Relation {
     updatedAt: r.updatedAt ?? '',
     createdTime: toTimestamp(r.createdAt),
     updatedTime: toTimestamp(r.updatedAt),
-    partitions: r.partitions ?? [],
-    checkConstraints: (r.checkConstraints ?? []).map(toCheck),
-    triggers: (r.triggers ?? []).map(toTrigger),
+    partitions: r.partitions ?? NONE,
+    checkConstraints: (r.checkConstraints ?? NONE).map(toCheck),
+    triggers: (r.triggers ?? NONE).map(toTrigger),
     populated: r.populated,
     autoIncrement: r.autoIncrement,
     extension: r.extension ?? '',

@@ -1,6 +1,6 @@
 import { Socket } from 'node:net';
 import { abortedErrorFrom, throwIfAborted } from '@sourced/core';
-import type { Client, QueryResultRow } from 'pg';
+import type { Client, CustomTypesConfig, QueryResultRow } from 'pg';
 
 /** How long a CancelRequest may take before we give up on it. */
 const CANCEL_TIMEOUT_MS = 2_000;
@@ -22,11 +22,18 @@ export function closedByCancel(client: Client): boolean {
  * the statement runs, the statement is cancelled on the server (a CancelRequest, see
  * {@link sendCancelRequest}) and the client is then closed; the promise rejects with the
  * core `AbortedError` only once that is done, so nothing keeps running on the server.
- * Values go as bind parameters only: never build `sql` from names.
+ * Values go as bind parameters only: never build `sql` from names. `types` replaces the
+ * driver's value parsers for this statement (see `CATALOG_TYPES` in catalog.ts).
  */
-export async function query<R extends QueryResultRow>(client: Client, sql: string, params: readonly unknown[], signal: AbortSignal): Promise<R[]> {
+export async function query<R extends QueryResultRow>(
+  client: Client,
+  sql: string,
+  params: readonly unknown[],
+  signal: AbortSignal,
+  types?: CustomTypesConfig,
+): Promise<R[]> {
   throwIfAborted(signal);
-  const running = client.query<R>(sql, params as unknown[]);
+  const running = client.query<R>({ text: sql, values: params as unknown[], types });
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
     onAbort = () => {
