@@ -80,11 +80,50 @@ SELECT SPECIFIC_SCHEMA AS schema_name, SPECIFIC_NAME AS name, ROUTINE_TYPE AS ro
 FROM information_schema.PARAMETERS
 WHERE SPECIFIC_SCHEMA IN (?) AND ORDINAL_POSITION > 0 AND ROUTINE_TYPE IN ('FUNCTION', 'PROCEDURE')`;
 
+/** Every Table_type of MariaDB's SHOW FULL TABLES but SEQUENCE. */
+const NOT_SEQUENCES = ['BASE TABLE', 'SYSTEM VERSIONED', 'VIEW', 'SYSTEM VIEW', 'TEMPORARY'];
+
 /** MariaDB's sequences are tables of TABLE_TYPE SEQUENCE. */
 const SEQUENCE_NAMES_SQL = `
 SELECT TABLE_SCHEMA AS schema_name, TABLE_NAME AS name, TABLE_COMMENT AS table_comment
 FROM information_schema.TABLES
 WHERE TABLE_SCHEMA IN (?) AND TABLE_TYPE = 'SEQUENCE'`;
+
+/**
+ * Most databases whose tables' kinds {@link databasesWithOtherKinds} reads with SHOW FULL
+ * TABLES (a statement each); with more, callers read information_schema in one statement.
+ */
+export const MAX_DATABASES_SHOWN = 64;
+
+/**
+ * Which of `schemas` hold a table of another kind than `kinds` (MariaDB: SHOW FULL TABLES'
+ * Table_type, the TABLE_TYPE of information_schema.TABLES), one SHOW FULL TABLES statement
+ * per database; undefined when there are more than {@link MAX_DATABASES_SHOWN} of them or a
+ * statement fails (callers then ask information_schema). SHOW FULL TABLES reads the head of
+ * each table's .frm file; information_schema.TABLES loads each table's whole definition for
+ * TABLE_TYPE (at 10,000 tables in ten databases 250-350 ms of the server's CPU against about
+ * 130 ms, and it pushes the tables a page is about to read out of the definition cache).
+ */
+export async function databasesWithOtherKinds(
+  conn: Connection,
+  schemas: readonly string[],
+  kinds: readonly string[],
+  signal: AbortSignal,
+): Promise<string[] | undefined> {
+  if (schemas.length > MAX_DATABASES_SHOWN) return undefined;
+  const list = kinds.map((k) => `'${k.replace(/'/g, "''")}'`).join(', ');
+  const out: string[] = [];
+  try {
+    for (const schema of schemas) {
+      const rows = await query<unknown>(conn, `SHOW FULL TABLES FROM ${quoteId(schema)} WHERE Table_type NOT IN (${list})`, [], signal);
+      if (rows.length > 0) out.push(schema);
+    }
+  } catch (error) {
+    if (signal.aborted) throw error;
+    return undefined;
+  }
+  return out;
+}
 
 /** Most sequences one definition statement reads (a UNION ALL branch each). */
 export const MAX_SEQUENCES_PER_STATEMENT = 500;
@@ -177,7 +216,10 @@ export function toRoutine(r: RoutineRow, args: readonly ParameterRow[]): Routine
  * ER_TABLEACCESS_DENIED, naming it: the statement runs again without it, and it is left out.
  */
 async function readSequences(conn: Connection, schemas: readonly string[], signal: AbortSignal, read: CatalogRead): Promise<SequenceEntity[]> {
-  const names = await read('sequences', () => query<SequenceNameRow>(conn, SEQUENCE_NAMES_SQL, [schemas], signal));
+  // Only the databases that hold one: most hold none, and TABLE_TYPE costs every table's definition.
+  const holding = (await databasesWithOtherKinds(conn, schemas, NOT_SEQUENCES, signal)) ?? schemas;
+  if (holding.length === 0) return [];
+  const names = await read('sequences', () => query<SequenceNameRow>(conn, SEQUENCE_NAMES_SQL, [holding], signal));
   names.sort((a, b) => byteOrder(a.schema_name, b.schema_name) || byteOrder(a.name, b.name));
   const rows = new Map<string, SequenceRow>();
   for (let i = 0; i < names.length; i += MAX_SEQUENCES_PER_STATEMENT) {

@@ -107,7 +107,10 @@ export interface CatalogSql {
   /** Statements shaped by the filter's pattern counts and whether a database is named (binds: see {@link schemaFilterParams}, {@link pageParams}). */
   schemas(filter: CompiledFilter, scoped: boolean): string;
   page(filter: CompiledFilter, scoped: boolean): string;
-  count(filter: CompiledFilter, scoped: boolean): string;
+  /** The databases that pass the filter's schema part, from a name on (binds: {@link schemaFilterParams} unscoped, then the name twice or nulls). */
+  databases(filter: CompiledFilter): string;
+  /** `types`: relations only, by TABLE_TYPE (which costs MariaDB every table's definition); without, every name. */
+  count(filter: CompiledFilter, scoped: boolean, types: boolean): string;
   tables: KeyedSelect;
   views: KeyedSelect;
   columns: KeyedSelect;
@@ -197,6 +200,14 @@ LEFT JOIN (SELECT DISTINCT TABLE_SCHEMA AS schema_name FROM information_schema.T
   ON CAST(t.schema_name AS BINARY) = CAST(s.SCHEMA_NAME AS BINARY)
 WHERE ${schemaFilterSql('s.SCHEMA_NAME', filter, scoped)}
 ORDER BY CAST(s.SCHEMA_NAME AS BINARY)`,
+    // The directory listing of the data directory only; a page then reads the names of one
+    // database at a time (see readRelations).
+    databases: (filter) => `
+SELECT s.SCHEMA_NAME AS name
+FROM information_schema.SCHEMATA s
+WHERE ${schemaFilterSql('s.SCHEMA_NAME', filter, false)}
+  AND (? IS NULL OR CAST(s.SCHEMA_NAME AS BINARY) >= CAST(? AS BINARY))
+ORDER BY CAST(s.SCHEMA_NAME AS BINARY)`,
     // Names only, so MariaDB opens no table definition to pick the page (Skip_open_table;
     // TABLE_TYPE alone would read every remaining table's .frm). Byte order of the UTF-8
     // names (BINARY) is the order of core's cursor.
@@ -209,11 +220,10 @@ LIMIT ?`,
     // The page query's conditions, and only relations (a sequence would be counted but never
     // sent): TABLE_TYPE makes MariaDB read the head of each remaining table's .frm (about
     // 0.25 s for 10,000 tables), still far less than the pages.
-    count: (filter, scoped) => `
+    count: (filter, scoped, types) => `
 SELECT COUNT(*) AS n
 FROM information_schema.TABLES t
-WHERE ${pageWhere(filter, scoped)}
-  AND t.TABLE_TYPE IN (${RELATION_TYPES_LIST})`,
+WHERE ${pageWhere(filter, scoped)}${types ? `\n  AND t.TABLE_TYPE IN (${RELATION_TYPES_LIST})` : ''}`,
     tables: keyed(
       `SELECT TABLE_SCHEMA AS schema_name, TABLE_NAME AS name, TABLE_TYPE AS table_type, ENGINE AS engine,
        TABLE_ROWS AS table_rows, CREATE_TIME AS create_time, UPDATE_TIME AS update_time,
