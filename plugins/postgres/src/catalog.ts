@@ -21,7 +21,7 @@ import {
   type SchemaEntity,
 } from '@sourced/core';
 import { types as pgTypes, type Client, type CustomTypesConfig } from 'pg';
-import { indexDictionary, plainIndexDefinition, serverIndexDefinitions, type IndexDictionary, type IndexKeyColumn } from './catalogIndexes';
+import { indexDictionary, NameQuoter, plainIndexDefinition, serverIndexDefinitions, type IndexDictionary, type IndexTableColumns } from './catalogIndexes';
 import {
   toCheck,
   toColumn,
@@ -64,12 +64,38 @@ const INTEGER_ARRAYS = new Set([1005, 1007, 1028]);
  */
 function integerList(text: string): (number | null)[] {
   // An array cast from int2vector/oidvector keeps their lower bound 0: "[0:1]={1,2}".
-  const list = text.charCodeAt(0) === 91 /* [ */ ? text.slice(text.indexOf('=') + 1) : text;
-  if (list === '{}') return [];
-  return list
-    .slice(1, -1)
-    .split(',')
-    .map((v) => (v === 'NULL' ? null : Number(v)));
+  let i = text.charCodeAt(0) === 91 /* [ */ ? text.indexOf('=') + 2 : 1;
+  const end = text.length - 1;
+  if (i >= end) return [];
+  let count = 1;
+  for (let k = i; k < end; k++) if (text.charCodeAt(k) === 44 /* , */) count++;
+  const out = new Array<number | null>(count);
+  for (let e = 0; e < count; e++) {
+    let j = text.indexOf(',', i);
+    if (j === -1) j = end;
+    if (text.charCodeAt(i) === 78 /* N */) out[e] = null;
+    else {
+      let n = 0;
+      let negative = false;
+      for (let k = i; k < j; k++) {
+        const c = text.charCodeAt(k);
+        if (c === 45 /* - */) negative = true;
+        else n = n * 10 + (c - 48);
+      }
+      out[e] = negative ? -n : n;
+    }
+    i = j + 1;
+  }
+  return out;
+}
+
+/**
+ * Oids (decimal text) as one `oid[]` literal, `{1,2,3}`: the driver would quote and escape
+ * every element of a JS array one string at a time (issue 18: 9 MB of garbage per 10,000
+ * tables for four queries a page).
+ */
+function oidList(oids: readonly string[]): string {
+  return `{${oids.join(',')}}`;
 }
 
 /** The driver's parser for a type (its declared TypeId enum is narrower than the oids it takes). */
@@ -203,16 +229,23 @@ export async function readRelations(
  * column; a key column's name, type and collation are made on demand, for the few columns
  * that keys and indexes name).
  */
-class ColumnsByNumber {
+class ColumnsByNumber implements IndexTableColumns {
   private readonly tuples: ColumnTuple[] = [];
 
   add(t: ColumnTuple): void {
     this.tuples[t[0]] = t;
   }
 
-  get(attnum: number): IndexKeyColumn | undefined {
-    const t = this.tuples[attnum] as ColumnTuple | undefined;
-    return t && { name: t[1], typeOid: t[12], collationOid: t[13] };
+  nameOf(attnum: number): string | undefined {
+    return (this.tuples[attnum] as ColumnTuple | undefined)?.[1];
+  }
+
+  typeOf(attnum: number): number | undefined {
+    return (this.tuples[attnum] as ColumnTuple | undefined)?.[12];
+  }
+
+  collationOf(attnum: number): number | undefined {
+    return (this.tuples[attnum] as ColumnTuple | undefined)?.[13];
   }
 }
 
@@ -227,7 +260,7 @@ class ColumnsByNumber {
 async function describeRelations(client: Client, keys: KeyRow[], signal: AbortSignal, parallel: readonly Client[]): Promise<RelationEntity[]> {
   const oids = keys.map((k) => k.oid);
   const [relations, dictionary] = await Promise.all([
-    readCatalog('relations', () => query<RelationRow>(client, RELATIONS_SQL, [oids], signal)),
+    readCatalog('relations', () => query<RelationRow>(client, RELATIONS_SQL, [oidList(oids)], signal)),
     readCatalog('index dictionary', () => indexDictionary(client, signal)),
   ]);
   if (relations.length === 0) return [];
@@ -237,7 +270,7 @@ async function describeRelations(client: Client, keys: KeyRow[], signal: AbortSi
     const r = found.get(k.oid);
     if (r) byOid.set(r.oid, toRelation(r));
   }
-  const present = [...byOid.keys()];
+  const present = oidList([...byOid.keys()]);
   const withTriggers = relations.filter((r) => r.has_triggers).map((r) => r.oid);
   const indexesSql = indexesSqlFor(dictionary.version);
 
@@ -248,7 +281,7 @@ async function describeRelations(client: Client, keys: KeyRow[], signal: AbortSi
     (c) =>
       withTriggers.length === 0
         ? Promise.resolve([])
-        : readCatalog('triggers', () => query<TriggerRow>(c, TRIGGERS_SQL, [withTriggers], signal, CATALOG_TYPES)),
+        : readCatalog('triggers', () => query<TriggerRow>(c, TRIGGERS_SQL, [oidList(withTriggers)], signal, CATALOG_TYPES)),
   ] as const);
 
   const columnsOf = new Map<string, ColumnsByNumber>();
@@ -264,7 +297,7 @@ async function describeRelations(client: Client, keys: KeyRow[], signal: AbortSi
     columnsOf.set(c.relid, byNumber);
   }
   // Key columns arrive as attribute numbers, named from the page's own columns.
-  const nameOf = (relid: string, attnum: number): string => columnsOf.get(relid)?.get(attnum)?.name ?? `#${attnum}`;
+  const nameOf = (relid: string, attnum: number): string => columnsOf.get(relid)?.nameOf(attnum) ?? `#${attnum}`;
 
   const constraintOfIndex = new Map<string, string>();
   for (const c of constraints) {
@@ -311,38 +344,21 @@ async function addIndexes(
   const built = new Map<string, string>();
   const ask: string[] = [];
   const collationOids = new Set<number>();
+  const names = new NameQuoter(dictionary);
   for (const i of indexes) {
     const relation = byOid.get(i.relid);
     if (!relation) continue;
     const byNumber = columnsOf.get(i.relid);
     if (i.definition === null) {
-      const columns = i.keys.flatMap((n) => byNumber?.get(n) ?? []);
-      const definition =
-        columns.length === i.keys.length
-          ? plainIndexDefinition(
-              {
-                name: i.name,
-                unique: i.is_unique,
-                partitioned: i.partitioned,
-                schema: relation.schema,
-                table: relation.name,
-                columns,
-                keyCount: i.key_count,
-                opclasses: i.opclasses,
-                collations: i.collations,
-                options: i.options,
-              },
-              dictionary,
-            )
-          : undefined;
+      const definition = byNumber && plainIndexDefinition(i, relation, byNumber, dictionary, names);
       if (definition === undefined) ask.push(i.oid);
       else built.set(i.oid, definition);
     }
     if (i.expression_collations === null) {
-      i.keys.slice(0, i.key_count).forEach((n, k) => {
+      for (let k = 0; k < i.key_count; k++) {
         const coll = i.collations[k] ?? 0;
-        if (coll !== 0 && coll !== byNumber?.get(n)?.collationOid) collationOids.add(coll);
-      });
+        if (coll !== 0 && coll !== byNumber?.collationOf(i.keys[k])) collationOids.add(coll);
+      }
     }
   }
   const [asked, collationNames] = await Promise.all([
@@ -357,34 +373,35 @@ async function addIndexes(
     const relation = byOid.get(i.relid);
     if (!relation) continue;
     const byNumber = columnsOf.get(i.relid);
-    const keyNumbers = i.keys.slice(0, i.key_count);
-    const collations =
-      i.expression_collations ??
-      keyNumbers.map((n, k) => {
+    const columns: string[] = new Array<string>(i.key_count);
+    let collations: string[] | undefined = i.expression_collations ?? undefined;
+    let operatorClasses: string[] | undefined;
+    for (let k = 0; k < i.key_count; k++) {
+      const n = i.keys[k];
+      columns[k] = n === 0 ? (i.expressions?.[k] ?? '') : (byNumber?.nameOf(n) ?? `#${n}`);
+      if (!i.expression_collations) {
         const coll = i.collations[k] ?? 0;
-        return coll === 0 || coll === byNumber?.get(n)?.collationOid ? '' : (collationNames.get(coll) ?? '');
-      });
-    const operatorClasses = i.opclasses.slice(0, i.key_count).map((oid) => {
-      const opclass = dictionary.opclasses.get(oid);
-      return !opclass || opclass.isDefault ? '' : opclass.name;
-    });
+        if (coll !== 0 && coll !== byNumber?.collationOf(n)) (collations ??= new Array<string>(i.key_count).fill(''))[k] = collationNames.get(coll) ?? '';
+      }
+      const opclass = dictionary.opclasses.get(i.opclasses[k]);
+      if (opclass && !opclass.isDefault) (operatorClasses ??= new Array<string>(i.key_count).fill(''))[k] = opclass.name;
+    }
+    const include = i.keys.length > i.key_count ? i.keys.slice(i.key_count).map((n) => byNumber?.nameOf(n) ?? `#${n}`) : NO_NAMES;
     relation.indexes.push(
       toIndex(i, {
-        columns: keyNumbers.map((n, k) => (n === 0 ? (i.expressions?.[k] ?? '') : (byNumber?.get(n)?.name ?? `#${n}`))),
-        include: i.keys.slice(i.key_count).map((n) => byNumber?.get(n)?.name ?? `#${n}`),
+        columns,
+        include,
         definition: i.definition ?? built.get(i.oid) ?? asked.get(i.oid) ?? '',
-        collations: unlessAllEmpty(collations),
-        operatorClasses: unlessAllEmpty(operatorClasses),
+        collations: collations && collations.some((v) => v !== '') ? collations : undefined,
+        operatorClasses,
         constraintName: constraintOfIndex.get(i.oid),
       }),
     );
   }
 }
 
-/** A per-key list when some key holds something other than the default, else undefined. */
-function unlessAllEmpty(values: string[]): string[] | undefined {
-  return values.some((v) => v !== '') ? values : undefined;
-}
+/** No INCLUDE columns (shared; nothing writes to it). */
+const NO_NAMES: string[] = [];
 
 /** The indexes query for a server version (NULLS NOT DISTINCT from PostgreSQL 15 on). */
 const INDEXES_SQL_BY_FEATURE = [indexesSql(false), indexesSql(true)] as const;

@@ -103,47 +103,99 @@ export interface IndexKeyColumn {
   collationOid: number;
 }
 
-/** What a plain B-tree index's definition is built from. */
+/** The live columns of an index's table, by attribute number (undefined: no such column). */
+export interface IndexTableColumns {
+  nameOf(attnum: number): string | undefined;
+  typeOf(attnum: number): number | undefined;
+  collationOf(attnum: number): number | undefined;
+}
+
+/** What a plain B-tree index's definition is built from (the index query's row has these fields). */
 export interface PlainIndexShape {
   name: string;
-  unique: boolean;
+  is_unique: boolean;
   /** An index of a partitioned table (relkind `I`): `ON ONLY`. */
   partitioned: boolean;
-  schema: string;
-  table: string;
-  /** Key columns, then INCLUDE columns. */
-  columns: IndexKeyColumn[];
-  keyCount: number;
+  key_count: number;
+  /** Attribute numbers of the key columns, then of the INCLUDE columns. */
+  keys: number[];
   opclasses: number[];
   collations: number[];
   options: number[];
 }
 
 /**
- * The definition `pg_get_indexdef()` prints for a plain B-tree index, or undefined when a key
- * is not plain (a collation other than its column's, an operator class other than the type's
- * default, a type without a known default): the caller then asks the server.
+ * Quotes names with {@link quoteIdentifier}, remembering the schemas' and the last table's
+ * (a page's indexes come grouped by table), so that a page quotes each once.
  */
-export function plainIndexDefinition(shape: PlainIndexShape, dictionary: IndexDictionary): string | undefined {
-  if (dictionary.quoteAll) return undefined;
-  const q = (s: string) => quoteIdentifier(s, dictionary);
-  const keys: string[] = [];
-  for (let k = 0; k < shape.keyCount; k++) {
-    const column = shape.columns[k] as IndexKeyColumn | undefined;
-    if (!column) return undefined;
-    const collation = shape.collations[k] ?? 0;
-    if (collation !== 0 && collation !== column.collationOid) return undefined;
-    if (dictionary.defaultOpclass.get(column.typeOid) !== shape.opclasses[k]) return undefined;
-    const option = shape.options[k] ?? 0;
-    let key = q(column.name);
-    if (option & INDOPTION_DESC) key += option & INDOPTION_NULLS_FIRST ? ' DESC' : ' DESC NULLS LAST';
-    else if (option & INDOPTION_NULLS_FIRST) key += ' NULLS FIRST';
-    keys.push(key);
+export class NameQuoter {
+  private readonly schemas = new Map<string, string>();
+  private table = '';
+  private tableQuoted = '';
+
+  constructor(private readonly dictionary: IndexDictionary) {}
+
+  quote(name: string): string {
+    return quoteIdentifier(name, this.dictionary);
   }
-  const include = shape.columns.slice(shape.keyCount).map((c) => q(c.name));
+
+  schema(name: string): string {
+    let quoted = this.schemas.get(name);
+    if (quoted === undefined) {
+      quoted = quoteIdentifier(name, this.dictionary);
+      this.schemas.set(name, quoted);
+    }
+    return quoted;
+  }
+
+  relation(name: string): string {
+    if (name !== this.table || this.tableQuoted === '') {
+      this.table = name;
+      this.tableQuoted = quoteIdentifier(name, this.dictionary);
+    }
+    return this.tableQuoted;
+  }
+}
+
+/**
+ * The definition `pg_get_indexdef()` prints for a plain B-tree index of `table`, or undefined
+ * when a key is not plain (an expression, a collation other than its column's, an operator
+ * class other than the type's default, a type without a known default): the caller then asks
+ * the server.
+ */
+export function plainIndexDefinition(
+  shape: PlainIndexShape,
+  table: { schema: string; name: string },
+  columns: IndexTableColumns,
+  dictionary: IndexDictionary,
+  names: NameQuoter = new NameQuoter(dictionary),
+): string | undefined {
+  if (dictionary.quoteAll) return undefined;
+  let keys = '';
+  for (let k = 0; k < shape.key_count; k++) {
+    const attnum = shape.keys[k];
+    const name = columns.nameOf(attnum);
+    if (name === undefined) return undefined;
+    const collation = shape.collations[k] ?? 0;
+    if (collation !== 0 && collation !== columns.collationOf(attnum)) return undefined;
+    const type = columns.typeOf(attnum);
+    if (type === undefined || dictionary.defaultOpclass.get(type) !== shape.opclasses[k]) return undefined;
+    const option = shape.options[k] ?? 0;
+    if (k > 0) keys += ', ';
+    keys += names.quote(name);
+    if (option & INDOPTION_DESC) keys += option & INDOPTION_NULLS_FIRST ? ' DESC' : ' DESC NULLS LAST';
+    else if (option & INDOPTION_NULLS_FIRST) keys += ' NULLS FIRST';
+  }
+  let include = '';
+  for (let k = shape.key_count; k < shape.keys.length; k++) {
+    const name = columns.nameOf(shape.keys[k]);
+    if (name === undefined) return undefined;
+    include += (include === '' ? ' INCLUDE (' : ', ') + names.quote(name);
+  }
+  if (include !== '') include += ')';
   return (
-    `CREATE ${shape.unique ? 'UNIQUE ' : ''}INDEX ${q(shape.name)} ON ${shape.partitioned ? 'ONLY ' : ''}${q(shape.schema)}.${q(shape.table)} ` +
-    `USING btree (${keys.join(', ')})${include.length > 0 ? ` INCLUDE (${include.join(', ')})` : ''}`
+    `CREATE ${shape.is_unique ? 'UNIQUE ' : ''}INDEX ${names.quote(shape.name)} ON ${shape.partitioned ? 'ONLY ' : ''}` +
+    `${names.schema(table.schema)}.${names.relation(table.name)} USING btree (${keys})${include}`
   );
 }
 

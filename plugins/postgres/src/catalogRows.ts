@@ -270,6 +270,15 @@ export interface IndexParts {
   constraintName?: string;
 }
 
+/** Sort and nulls orders of an index whose `n` keys are all ASC NULLS LAST, frozen and shared. */
+const ASCENDING: (readonly [('ASC' | 'DESC')[], ('NULLS FIRST' | 'NULLS LAST')[]])[] = [];
+function ascendingOrders(n: number): readonly [('ASC' | 'DESC')[], ('NULLS FIRST' | 'NULLS LAST')[]] {
+  return (ASCENDING[n] ??= [
+    Object.freeze(new Array<'ASC' | 'DESC'>(n).fill('ASC')) as ('ASC' | 'DESC')[],
+    Object.freeze(new Array<'NULLS FIRST' | 'NULLS LAST'>(n).fill('NULLS LAST')) as ('NULLS FIRST' | 'NULLS LAST')[],
+  ]);
+}
+
 export function toIndex(i: IndexRow, parts: IndexParts): IndexEntity {
   const index: IndexEntity = {
     name: i.name,
@@ -283,9 +292,16 @@ export function toIndex(i: IndexRow, parts: IndexParts): IndexEntity {
   if (i.predicate !== null) index.predicate = i.predicate;
   if (parts.include.length > 0) index.includeColumns = parts.include;
   if (i.ordered) {
-    const options = i.options.slice(0, i.key_count);
-    index.sortOrders = options.map((o) => (o & INDOPTION_DESC ? 'DESC' : 'ASC'));
-    index.nullsOrders = options.map((o) => (o & INDOPTION_NULLS_FIRST ? 'NULLS FIRST' : 'NULLS LAST'));
+    let plain = true;
+    for (let k = 0; k < i.key_count; k++) if (i.options[k] !== 0) plain = false;
+    if (plain) {
+      // The common case (every key ASC NULLS LAST) shares its lists: one pair per key count.
+      [index.sortOrders, index.nullsOrders] = ascendingOrders(i.key_count);
+    } else {
+      const options = i.options.slice(0, i.key_count);
+      index.sortOrders = options.map((o) => (o & INDOPTION_DESC ? 'DESC' : 'ASC'));
+      index.nullsOrders = options.map((o) => (o & INDOPTION_NULLS_FIRST ? 'NULLS FIRST' : 'NULLS LAST'));
+    }
   }
   if (parts.collations) index.collations = parts.collations;
   if (parts.operatorClasses) index.operatorClasses = parts.operatorClasses;
