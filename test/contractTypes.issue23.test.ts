@@ -1,7 +1,7 @@
 /**
  * Types other languages expect, added beside v1's (issue 23, item 5), through the daemon:
- * - binary cells as `Cell.bytes` when a preview asks for BINARY_CELL_ENCODING_BYTES, the very
- *   bytes the server holds (PostgreSQL bytea, MariaDB BLOB/VARBINARY/BINARY, compared with the
+ * - binary cells as `Cell.bytes` when a preview (or a profile, for its figures) asks for
+ *   BINARY_CELL_ENCODING_BYTES, the very bytes the server holds (PostgreSQL bytea, MariaDB BLOB/VARBINARY/BINARY, compared with the
  *   server's own hex of each value); a request that does not ask keeps getting
  *   `bytes_base64` (what clients written before `bytes` read), and an unknown number is refused;
  * - a google.protobuf.Duration beside every `*_ms` time of a result (validation checks, reports
@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BinaryCellEncoding, DataSource, type Cell, type PreviewTableResponse } from '@sourced/api';
+import { BinaryCellEncoding, DataSource, ProfileMode, type Cell, type PreviewTableResponse } from '@sourced/api';
 import { toDuration } from '../daemon/src/grpc/mappingCommon';
 import { superuserQuery } from './support/pg';
 import { expectFailure, richStatusOf, startTestDaemon, type TestDaemon } from './support/testDaemon';
@@ -75,6 +75,10 @@ describe('PostgreSQL bytea and durations through the daemon', () => {
       randomBytes(300).toString('hex'),
       randomBytes(4096).toString('hex'),
     ]);
+    await db.query(`CREATE TABLE mcv (id serial PRIMARY KEY, b bytea)`);
+    await db.query(
+      `INSERT INTO mcv (b) SELECT CASE WHEN i % 6 < 3 THEN '\\x00ff'::bytea WHEN i % 6 < 5 THEN '\\xdeadbeef'::bytea ELSE ''::bytea END FROM generate_series(1, 60) i`,
+    );
     expected = (await db.query<{ id: number; hex: string | null }>(`SELECT id, encode(b, 'hex') AS hex FROM bin ORDER BY id`)).rows.map((r) => [r.id, r.hex]);
     dataSource = DataSource.fromPartial({
       type: 'postgres',
@@ -120,6 +124,32 @@ describe('PostgreSQL bytea and durations through the daemon', () => {
           '9 is not a value of sourced.v1.BinaryCellEncoding; send one of BINARY_CELL_ENCODING_UNSPECIFIED (0), BINARY_CELL_ENCODING_BASE64 (1), BINARY_CELL_ENCODING_BYTES (2)',
       },
     ]);
+  });
+
+  it('sends binary profile figures as Cell.bytes when asked, as bytes_base64 by default', async () => {
+    const truth = (await db.query<{ hex: string; n: number }>(`SELECT encode(b, 'hex') AS hex, count(*)::int AS n FROM mcv GROUP BY 1 ORDER BY 2 DESC, 1`))
+      .rows;
+    const total = truth.reduce((sum, r) => sum + r.n, 0);
+    const figures = async (binaryCells?: BinaryCellEncoding) => {
+      const events = await t.profile({
+        dataSource,
+        table: { schema: 'public', name: 'mcv' },
+        columns: ['b'],
+        mode: ProfileMode.PROFILE_MODE_SAMPLE,
+        sampleRows: 1000,
+        ...(binaryCells === undefined ? {} : { binaryCells }),
+      });
+      const column = events.find((e) => e.event?.$case === 'column')?.event;
+      if (column?.$case !== 'column') throw new Error('no column event');
+      return column.value.mostCommon;
+    };
+    const asked = await figures(BinaryCellEncoding.BINARY_CELL_ENCODING_BYTES);
+    // every row sampled (the table is smaller than the sample): the most common values exactly
+    expect(asked.map((m) => [m.value ? hexOf(m.value) : undefined, m.frequency])).toEqual(truth.map((r) => [r.hex, r.n / total]));
+    expect(asked.map((m) => m.value?.value?.$case)).toEqual(truth.map(() => 'bytes'));
+    const plain = await figures();
+    expect(plain.map((m) => m.value?.value?.$case)).toEqual(truth.map(() => 'bytesBase64'));
+    expect(plain.map((m) => (m.value ? hexOf(m.value) : undefined))).toEqual(truth.map((r) => r.hex));
   });
 
   it('gives the preview and profile summaries a Duration equal to duration_ms', async () => {

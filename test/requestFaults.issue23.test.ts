@@ -116,7 +116,7 @@ describe('every fault of a request together', () => {
     expect(got.reasons).toBeUndefined();
   });
 
-  it('reports a profile’s mode, strategy, sizes and columns with the data source’s', async () => {
+  it('reports a profile’s mode, strategy, sizes, columns and binary_cells with the data source’s', async () => {
     const got = await faultsOf(
       t.profile({
         dataSource: badSource(),
@@ -126,6 +126,7 @@ describe('every fault of a request together', () => {
         strategy: 9 as DiscoveryStrategy,
         sampleRows: 10_000_000,
         histogramBuckets: 500,
+        binaryCells: 3 as BinaryCellEncoding,
       }),
     );
     expect(got.fields).toEqual([
@@ -134,6 +135,7 @@ describe('every fault of a request together', () => {
       'columns[1]',
       'sample_rows',
       'histogram_buckets',
+      'binary_cells',
       'data_source.location',
       'data_source.primary.port',
       'data_source.primary.host',

@@ -143,7 +143,7 @@ export function toValidationResponse(e: ValidationEvent): Omit<ValidateDataSourc
   }
 }
 
-/** How a preview sends binary cells: `Cell.bytes_base64` (the default) or `Cell.bytes` (PreviewTableRequest.binary_cells). */
+/** How a preview or profile sends binary cells: `Cell.bytes_base64` (the default) or `Cell.bytes` (the request's binary_cells). */
 export type BinaryCells = 'BASE64' | 'BYTES';
 
 /** The request's binary cell encoding; BASE64 when not given, undefined for a number outside the enum (the caller reports it). */
@@ -241,8 +241,8 @@ export function statisticsAge(a: StatisticsAge | undefined): PbStatisticsAge | u
   return { collectedAt, source: a.source };
 }
 
-/** A profile event as the contract's response. */
-export function toProfileResponse(e: ProfileEvent): Omit<ProfileTableResponse, 'sequence'> {
+/** A profile event as the contract's response; binary values among the figures as the request asked. */
+export function toProfileResponse(e: ProfileEvent, binaryCells: BinaryCells = 'BASE64'): Omit<ProfileTableResponse, 'sequence'> {
   switch (e.kind) {
     case 'header':
       return {
@@ -273,11 +273,11 @@ export function toProfileResponse(e: ProfileEvent): Omit<ProfileTableResponse, '
             nullFraction: c.nullFraction,
             distinctCount: c.distinctCount,
             distinctExact: c.distinctExact,
-            min: c.min ? toCell(c.min) : undefined,
-            max: c.max ? toCell(c.max) : undefined,
+            min: c.min ? toCell(c.min, binaryCells) : undefined,
+            max: c.max ? toCell(c.max, binaryCells) : undefined,
             averageLength: c.averageLength,
-            mostCommon: c.mostCommon.map((m) => ({ value: toCell(m.value), frequency: m.frequency })),
-            histogramBounds: c.histogram.map((h) => toCell(h)),
+            mostCommon: c.mostCommon.map((m) => ({ value: toCell(m.value, binaryCells), frequency: m.frequency })),
+            histogramBounds: c.histogram.map((h) => toCell(h, binaryCells)),
             types: c.types,
             masked: c.masked,
             noStatistics: c.noStatistics === true,

@@ -150,13 +150,17 @@ export class DataSourceService {
     for await (const event of this.deps.previewEngine.run(connector, request, ctx.signal)) yield toPreviewResponse(event, binaryCells);
   }
 
-  private async *profileEvents(connector: Connector, { request }: ProfileCall, ctx: CallContext): AsyncGenerator<Omit<ProfileTableResponse, 'sequence'>> {
+  private async *profileEvents(
+    connector: Connector,
+    { request, binaryCells }: ProfileCall,
+    ctx: CallContext,
+  ): AsyncGenerator<Omit<ProfileTableResponse, 'sequence'>> {
     ctx.span.setAttributes({
       'sourced.profile.schema': request.table.schema,
       'sourced.profile.table': request.table.name,
       'sourced.profile.mode': request.mode,
     });
-    for await (const event of this.deps.profileEngine.run(connector, request, ctx.signal)) yield toProfileResponse(event);
+    for await (const event of this.deps.profileEngine.run(connector, request, ctx.signal)) yield toProfileResponse(event, binaryCells);
   }
 
   /**

@@ -65,6 +65,8 @@ export interface PreviewCall {
 export interface ProfileCall {
   source: DataSource;
   request: CheckedProfileRequest;
+  /** How binary values among the figures are sent (ProfileTableRequest.binary_cells). */
+  binaryCells: BinaryCells;
 }
 
 export class RequestParser {
@@ -137,11 +139,10 @@ export class RequestParser {
           stallProbeAfterMs: discovery.stallProbeAfterMs,
         }),
       );
-    const binaryCells = toBinaryCells(req.binaryCells);
-    if (!binaryCells) faults.add(enumFault(req.binaryCells, PbBinaryCellEncoding, 'BinaryCellEncoding', 'binary_cells'));
+    const binaryCells = this.binaryCells(req.binaryCells, faults);
     const source = this.source(req.dataSource, faults);
     faults.throwIfAny();
-    return { request: checked(request), source: checked(source), binaryCells: binaryCells ?? 'BASE64' };
+    return { request: checked(request), source: checked(source), binaryCells };
   }
 
   profile(req: ProfileTableRequest): ProfileCall {
@@ -167,9 +168,17 @@ export class RequestParser {
           stallProbeAfterMs: discovery.stallProbeAfterMs,
         }),
       );
+    const binaryCells = this.binaryCells(req.binaryCells, faults);
     const source = this.source(req.dataSource, faults);
     faults.throwIfAny();
-    return { request: checked(request), source: checked(source) };
+    return { request: checked(request), source: checked(source), binaryCells };
+  }
+
+  /** How binary cells are to be sent (binary_cells): BASE64 when not given, and after a fault (reported), so that the other checks still run. */
+  private binaryCells(requested: PreviewTableRequest['binaryCells'], faults: Faults): BinaryCells {
+    const binaryCells = toBinaryCells(requested);
+    if (!binaryCells) faults.add(enumFault(requested, PbBinaryCellEncoding, 'BinaryCellEncoding', 'binary_cells'));
+    return binaryCells ?? 'BASE64';
   }
 
   /** The strategy asked for, or the daemon's default when none is (also after a fault, so that the other checks still run). */
