@@ -1,6 +1,6 @@
 import { Socket } from 'node:net';
 import { abortedErrorFrom, throwIfAborted } from '@sourced/core';
-import type { Client, CustomTypesConfig, QueryResultRow } from 'pg';
+import type { Client, CustomTypesConfig, QueryConfig, QueryResultRow } from 'pg';
 
 /** How long a CancelRequest may take before we give up on it. */
 const CANCEL_TIMEOUT_MS = 2_000;
@@ -33,7 +33,10 @@ export async function query<R extends QueryResultRow>(
   types?: CustomTypesConfig,
 ): Promise<R[]> {
   throwIfAborted(signal);
-  const running = client.query<R>({ text: sql, values: params as unknown[], types });
+  // `sql` may be a QueryConfig in disguise (preview.ts reads rows as arrays): pass it on whole.
+  const config: QueryConfig =
+    typeof sql === 'string' ? { text: sql, values: params as unknown[], types } : { ...(sql as QueryConfig), values: params as unknown[] };
+  const running = client.query<R>(config);
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
     onAbort = () => {
