@@ -19,7 +19,7 @@
  * catalogObjectRows.ts (checks, triggers); schema-level objects (routines, sequences) in
  * catalogObjects.ts. This file runs the reads and assembles the pages.
  */
-import type { CompiledFilter, RelationEntity, RelationKey, RelationPage, SchemaEntity, SchemaObjectsRequest } from '@sourced/core';
+import type { ColumnEntity, CompiledFilter, RelationEntity, RelationKey, RelationPage, SchemaEntity, SchemaObjectsRequest } from '@sourced/core';
 import type { Connection } from 'mysql2';
 import { toForeignKeys, toIndexes, toPartitions, type ForeignKeyRow, type ForeignKeyRuleRow, type IndexRow, type PartitionRow } from './catalogKeyRows';
 import { toCheckConstraints, toTriggers, type TriggerRow } from './catalogObjectRows';
@@ -197,10 +197,36 @@ async function describe(
   // 3.4 definitions per table, 2.5 after (1 once the count and the sequences' read stopped
   // loading them: see countRelations).
   const tablesRead = select<TableRow>('tables', sql.tables, keys);
-  const columnsRead = tablesRead.then(() => select<ColumnRow>('columns', sql.columns, keys));
   const indexesRead = select<IndexRow>('indexes', sql.indexes, keys);
   // A view has no foreign keys: asking for all keys costs a view nothing and saves waiting for the tables.
   const foreignKeysRead = select<ForeignKeyRow>('foreign keys', sql.foreignKeys, keys);
+  // Like foreign keys, views have neither checks nor triggers: all keys, without waiting for the tables.
+  const checksRead = sql.checks ? select<CheckRow>('check constraints', sql.checks, keys) : Promise.resolve([]);
+  // Columns become entities as each statement's rows arrive (they are most of a page's rows,
+  // and the daemon's garbage collector pays for every row kept until the page is assembled);
+  // the checks say which LONGTEXT columns are MariaDB's JSON.
+  const columnsOf = new Map<string, ColumnEntity[]>();
+  const columnsRead = Promise.all([tablesRead, checksRead]).then(([, checks]) => {
+    const jsonColumns = new Set<string>();
+    if (version.flavour === 'MariaDB') for (const c of checks) if (isJsonCheck(c)) jsonColumns.add(`${keyOf(c.schema_name, c.name)}\u0000${c.constraint_name}`);
+    return keyedQuery<ColumnRow>(queue, 'columns', sql.columns, keys, signal, (rows) => {
+      // A relation's columns come one after another: look the relation up once per run of rows.
+      let list: ColumnEntity[] | undefined;
+      let currentSchema: string | undefined;
+      let currentName: string | undefined;
+      for (const c of rows) {
+        if (c.schema_name !== currentSchema || c.name !== currentName || !list) {
+          currentSchema = c.schema_name;
+          currentName = c.name;
+          const key = keyOf(c.schema_name, c.name);
+          list = columnsOf.get(key);
+          if (!list) columnsOf.set(key, (list = []));
+        }
+        const json = c.data_type === 'longtext' && jsonColumns.has(`${keyOf(c.schema_name, c.name)}\u0000${c.column_name}`);
+        list.push(toColumn(c, version.flavour, json));
+      }
+    });
+  });
   const viewsRead = tablesRead.then((tables) =>
     select<ViewRow>(
       'views',
@@ -216,10 +242,8 @@ async function describe(
     ),
   );
   const rulesRead = foreignKeysRead.then((fks) => select<ForeignKeyRuleRow>('foreign key actions', sql.foreignKeyRules, withKeys(fks)));
-  // Like foreign keys, views have neither checks nor triggers: all keys, without waiting for the tables.
-  const checksRead = sql.checks ? select<CheckRow>('check constraints', sql.checks, keys) : Promise.resolve([]);
   const triggersRead = select<TriggerRow>('triggers', sql.triggers, keys);
-  const [tables, columns, indexRows, fkRows, views, partitionRows, rules, checks, triggerRows] = await settleAll<
+  const [tables, , indexRows, fkRows, views, partitionRows, rules, checks, triggerRows] = await settleAll<
     [TableRow[], ColumnRow[], IndexRow[], ForeignKeyRow[], ViewRow[], PartitionRow[], ForeignKeyRuleRow[], CheckRow[], TriggerRow[]]
   >([tablesRead, columnsRead, indexesRead, foreignKeysRead, viewsRead, partitionsRead, rulesRead, checksRead, triggersRead]);
 
@@ -229,23 +253,11 @@ async function describe(
   for (const k of keys) {
     const key = keyOf(k.schema_name, k.name);
     const t = tableByKey.get(key);
-    if (t && RELATION_TYPES.has(t.table_type)) relations.set(key, toRelation(t, viewByKey.get(key)));
-  }
-  const jsonColumns = new Set<string>();
-  if (version.flavour === 'MariaDB') for (const c of checks) if (isJsonCheck(c)) jsonColumns.add(`${keyOf(c.schema_name, c.name)}\u0000${c.constraint_name}`);
-  // A relation's columns come one after another: look the relation up once per run of rows.
-  let current: RelationEntity | undefined;
-  let currentSchema: string | undefined;
-  let currentName: string | undefined;
-  for (const c of columns) {
-    if (c.schema_name !== currentSchema || c.name !== currentName) {
-      currentSchema = c.schema_name;
-      currentName = c.name;
-      current = relations.get(keyOf(c.schema_name, c.name));
-    }
-    if (!current) continue;
-    const json = c.data_type === 'longtext' && jsonColumns.has(`${keyOf(c.schema_name, c.name)}\u0000${c.column_name}`);
-    current.columns.push(toColumn(c, version.flavour, json));
+    if (!t || !RELATION_TYPES.has(t.table_type)) continue;
+    const relation = toRelation(t, viewByKey.get(key));
+    const columns = columnsOf.get(key);
+    if (columns) relation.columns = columns;
+    relations.set(key, relation);
   }
   for (const relation of relations.values()) relation.columns.sort((a, b) => a.ordinal - b.ordinal);
 
@@ -317,7 +329,8 @@ export const MAX_KEYS_BY_NAME = 50;
  * a branch per relation for a small chunk ({@link MAX_KEYS_BY_NAME}). Conditions on the name
  * columns only: MariaDB reads the directories of the named databases only and opens only the
  * named tables. The server may match names case-insensitively: callers look rows up by
- * exact key.
+ * exact key. With `consume`, each statement's rows go to it as they arrive and are not kept
+ * (the result is then empty).
  */
 async function keyedQuery<R>(
   queue: ConnectionQueue<Connection>,
@@ -325,6 +338,7 @@ async function keyedQuery<R>(
   select: KeyedSelect,
   keys: readonly KeyRow[],
   signal: AbortSignal,
+  consume?: (rows: R[]) => void,
 ): Promise<R[]> {
   const where = select.where ? `${select.where} AND ` : '';
   const statements: Promise<R[]>[] = [];
@@ -347,7 +361,15 @@ async function keyedQuery<R>(
       }
     }
     if (select.prefix) sql = `${select.prefix} ${sql}`;
-    statements.push(queue.run((c) => read(what, () => query<R>(c, sql, params, signal))));
+    const rows = queue.run((c) => read(what, () => query<R>(c, sql, params, signal)));
+    statements.push(
+      consume
+        ? rows.then((r) => {
+            consume(r);
+            return [];
+          })
+        : rows,
+    );
   }
   const results = await settleAll(statements);
   // concat, not flat(): flat() is several times slower on arrays of 10,000 rows.
