@@ -410,6 +410,58 @@ describe('MySQL discovery (MariaDB)', () => {
     expect(byName(system, 'information_schema.TABLES').kind).toBe(RelationKind.RELATION_KIND_VIEW);
   });
 
+  /**
+   * Pages read one database at a time, from a list of SCHEMATA; SCHEMATA leaves out
+   * performance_schema for an account without a privilege there, while information_schema.TABLES
+   * lists the tables of it everyone may read: asked for, discovery sends exactly those.
+   */
+  it("sends the server's own tables the account sees when the filter includes them", async () => {
+    const user = 'sourced_system_tables';
+    const password = `pw-${randomBytes(8).toString('hex')}`;
+    registerSecret('the system-tables account password', password);
+    await rootQuery(db, `CREATE USER '${user}'@'%' IDENTIFIED BY ?`, [password]);
+    try {
+      await rootQuery(db, `GRANT SELECT ON warehouse.* TO '${user}'@'%'`);
+      const args: ConnectionArgs = {
+        role: 'PRIMARY',
+        host: db.host,
+        port: db.port,
+        user,
+        password: { reveal: () => password } as ConnectionArgs['password'],
+        applicationName: 'sourced-test',
+        keepAlive: false,
+        connectTimeoutMs: 5000,
+        credentialSources: {},
+        credentialTimings: {},
+      };
+      const signal = new AbortController().signal;
+      const conn = await connectSession(args, signal, noopLogger);
+      let visible: string[];
+      let listed: string[];
+      try {
+        const tables = await query<{ name: string }>(
+          conn,
+          "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'performance_schema'",
+          [],
+          signal,
+        );
+        visible = tables.map((r) => `performance_schema.${r.name}`).sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+        listed = (await query<{ name: string }>(conn, 'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA', [], signal)).map((r) => r.name);
+      } finally {
+        await endConnection(conn);
+      }
+      expect(visible.length).toBeGreaterThan(0);
+      expect(listed).not.toContain('performance_schema');
+      const perf = await t.discover({
+        dataSource: mysqlSource(db, user, password),
+        filter: filter({ includeSystemSchemas: true, includeSchemas: ['performance_schema', 'ware*'] }),
+      });
+      expect(names(perf)).toEqual([...visible, ...ALL.filter((n) => n.startsWith('warehouse.'))]);
+    } finally {
+      await rootQuery(db, `DROP USER '${user}'@'%'`);
+    }
+  });
+
   /** A data source without a user name is bad input naming the field, not a failed login. */
   it('rejects a data source without a user name', async () => {
     const status = richStatusOf(await expectFailure(t.discover({ dataSource: mysqlSource(db, '') })));

@@ -25,6 +25,7 @@ import { toForeignKeys, toIndexes, toPartitions, type ForeignKeyRow, type Foreig
 import { toCheckConstraints, toTriggers, type TriggerRow } from './catalogObjectRows';
 import { databasesWithOtherKinds, readSchemaObjects } from './catalogObjects';
 import {
+  byteOrder,
   isJsonCheck,
   isViewType,
   keyOf,
@@ -38,7 +39,7 @@ import {
   type TableRow,
   type ViewRow,
 } from './catalogRows';
-import { catalogSql, pageParams, RELATION_TYPES, schemaFilterParams, type CatalogSql, type KeyedSelect } from './catalogSql';
+import { catalogSql, pageParams, RELATION_TYPES, schemaFilterParams, SYSTEM_SCHEMAS, type CatalogSql, type KeyedSelect } from './catalogSql';
 import { atLeast, sessionOf, type ServerVersion } from './connect';
 import { ConnectionQueue, settleAll } from './connectionQueue';
 import { guardedRead, type ReadReasons } from './mysqlErrors';
@@ -111,7 +112,12 @@ export async function countRelations(
   return Number(rows[0]?.n ?? 0);
 }
 
-/** The databases that pass the filter, from the cursor's on, in byte order (information_schema.SCHEMATA: the data directory's listing). */
+/**
+ * The databases that pass the filter, from the cursor's on, in byte order: information_schema.SCHEMATA (the data
+ * directory's listing), and the server's own when the filter includes them (SCHEMATA leaves
+ * out performance_schema for an account without a privilege there, whose tables TABLES still
+ * lists). The page and count statements apply the filter's patterns again.
+ */
 async function listDatabases(
   conn: Connection,
   sql: CatalogSql,
@@ -121,7 +127,10 @@ async function listDatabases(
 ): Promise<string[]> {
   const params = [...schemaFilterParams(filter, undefined), after?.schema ?? null, after?.schema ?? null];
   const rows = await read('databases', () => query<{ name: string }>(conn, sql.databases(filter), params, signal));
-  return rows.map((r) => r.name);
+  const names = rows.map((r) => r.name);
+  if (!filter.includeSystemSchemas) return names;
+  for (const s of SYSTEM_SCHEMAS) if (!names.includes(s) && (!after || byteOrder(s, after.schema) >= 0)) names.push(s);
+  return names.sort(byteOrder);
 }
 
 /**
