@@ -58,9 +58,19 @@ export interface SessionsSpec<TConn> {
 export interface CatalogSpec<TConn> {
   /**
    * Schemas that pass the filter, in name order. With `objects`, each with its schema-level
-   * objects (sequences, routines, user types); without it, the schemas alone.
+   * objects (sequences, routines, user types); without it, the schemas alone. `parallel`
+   * opens further connections to the same endpoint when `objects.concurrency` allows them
+   * (as {@link CatalogSpec.listRelations} gets; none otherwise) and resolves to them, so that
+   * the kinds of objects can be read at once before the first page; call it when a read can
+   * use them (they open while the first connection reads), at most once.
    */
-  listSchemas(conn: TConn, filter: CompiledFilter, signal: AbortSignal, objects?: SchemaObjectsRequest): Promise<SchemaEntity[]>;
+  listSchemas(
+    conn: TConn,
+    filter: CompiledFilter,
+    signal: AbortSignal,
+    objects?: SchemaObjectsRequest,
+    parallel?: () => Promise<readonly TConn[]>,
+  ): Promise<SchemaEntity[]>;
   /**
    * One page of relations (or collections). `parallel` holds further connections to the same
    * endpoint (at most {@link CatalogSpec.parallelConnections}, fewer when the endpoint's
@@ -276,7 +286,19 @@ class DefinedConnector<TConn> implements Connector {
   }
 
   async listSchemas(filter: CompiledFilter, signal: AbortSignal, objects?: SchemaObjectsRequest): Promise<SchemaEntity[]> {
-    return this.catalogOrRefuse().listSchemas(this.pool.connection(), filter, signal, objects);
+    const catalog = this.catalogOrRefuse();
+    const conn = this.pool.connection();
+    // The page reads' extra connections, opened now (and kept for them) when the connector
+    // reads through them: the schema-level objects are read before the first page.
+    const wanted = objects?.concurrency !== undefined && !catalog.parallelConnections ? objects.concurrency - 1 : 0;
+    let readers: Promise<readonly TConn[]> | undefined;
+    const parallel = () => (readers ??= wanted > 0 ? this.pool.readers(wanted, signal) : Promise.resolve([]));
+    try {
+      return await catalog.listSchemas(conn, filter, signal, objects, parallel);
+    } finally {
+      // Connections still opening when the read ended (it failed) join the pool before it goes on.
+      await readers?.catch(() => undefined);
+    }
   }
 
   async listRelations(page: RelationPage, signal: AbortSignal): Promise<CatalogEntity[]> {

@@ -149,7 +149,8 @@ export class DiscoveryEngine {
         connector,
         signal,
         after,
-        (readSignal) => connector.listSchemas(filter, readSignal, { routineBodies: request.includeRoutineBodies === true }),
+        (readSignal) =>
+          connector.listSchemas(filter, readSignal, { routineBodies: request.includeRoutineBodies === true, concurrency: strategy.current.concurrency }),
         request,
       );
       countFailover(read.failover);

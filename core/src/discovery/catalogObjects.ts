@@ -228,4 +228,10 @@ export interface SchemaObjects {
 export interface SchemaObjectsRequest {
   /** Also read each routine's source (`RoutineEntity.body`); false by default. */
   routineBodies: boolean;
+  /**
+   * Reads the strategy allows at once against the source (as `RelationPage.concurrency`):
+   * when more than 1, `listSchemas` gets up to this many minus one further connections to
+   * read the kinds of objects at once (the same connections the pages then use).
+   */
+  concurrency?: number;
 }

@@ -53,9 +53,9 @@ export const postgresConnector: ConnectorDefinition = defineConnector<Client>({
        * One query over pg_namespace, the filter pushed down; when asked for the schema-level
        * objects, one query each for sequences, routines and types of those schemas (catalogSchemaObjects.ts).
        */
-      listSchemas: async (conn, filter, signal, objects) => {
+      listSchemas: async (conn, filter, signal, objects, parallel) => {
         const schemas = await readSchemas(conn, filter, signal);
-        return objects ? addSchemaObjects(conn, schemas, objects, signal) : schemas;
+        return objects ? addSchemaObjects(conn, schemas, objects, signal, parallel) : schemas;
       },
       /**
        * Five queries per page whatever its size (relations, then columns, constraints with

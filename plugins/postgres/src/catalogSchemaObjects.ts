@@ -276,15 +276,30 @@ async function hasSqlBodies(client: Client, signal: AbortSignal): Promise<boolea
 
 /**
  * Adds the sequences, routines and user types of `schemas` to them in place: three queries
- * whatever the number of schemas and objects (a fourth, the server version, when bodies are asked).
+ * whatever the number of schemas and objects (a fourth, the server version, when bodies are
+ * asked). The types (the costliest: every table has a row type and an array type) are read on
+ * `client` while the `parallel` connections open; the routines and sequences then on those,
+ * or after the types on `client` when there are none.
  */
-export async function addSchemaObjects(client: Client, schemas: SchemaEntity[], request: SchemaObjectsRequest, signal: AbortSignal): Promise<SchemaEntity[]> {
+export async function addSchemaObjects(
+  client: Client,
+  schemas: SchemaEntity[],
+  request: SchemaObjectsRequest,
+  signal: AbortSignal,
+  parallel: () => Promise<readonly Client[]> = () => Promise.resolve([]),
+): Promise<SchemaEntity[]> {
   if (schemas.length === 0) return schemas;
   const names = schemas.map((s) => s.name);
-  const sqlBodies = request.routineBodies ? await readCatalog('the server version', () => hasSqlBodies(client, signal)) : false;
-  const sequences = await readCatalog('sequences', () => query<SequenceRow>(client, SEQUENCES_SQL, [names], signal));
-  const routines = await readCatalog('routines', () => query<RoutineRow>(client, routinesSql(sqlBodies), [names, request.routineBodies], signal));
-  const types = await readCatalog('types', () => query<TypeRow>(client, TYPES_SQL, [names], signal));
+  const readRoutines = async (c: Client) => {
+    const sqlBodies = request.routineBodies ? await readCatalog('the server version', () => hasSqlBodies(c, signal)) : false;
+    return readCatalog('routines', () => query<RoutineRow>(c, routinesSql(sqlBodies), [names, request.routineBodies], signal));
+  };
+  const readSequences = (c: Client) => readCatalog('sequences', () => query<SequenceRow>(c, SEQUENCES_SQL, [names], signal));
+  const rest = parallel().then(async (others): Promise<[RoutineRow[], SequenceRow[]]> => {
+    if (others.length === 0) return [await readRoutines(client), await readSequences(client)];
+    return Promise.all([readRoutines(others[0]), readSequences(others[1] ?? others[0])]);
+  });
+  const [types, [routines, sequences]] = await Promise.all([readCatalog('types', () => query<TypeRow>(client, TYPES_SQL, [names], signal)), rest]);
   const bySchema = new Map(schemas.map((s) => [s.name, s]));
   for (const s of schemas) Object.assign(s, { sequences: [], routines: [], types: [] });
   for (const r of sequences) bySchema.get(r.schema)?.sequences?.push(toSequence(r));
