@@ -11,7 +11,11 @@ import { credentials } from '@grpc/grpc-js';
 import { DataSourceServiceClient } from '@sourced/api';
 import { freePort } from '../test/harness/ports';
 
-const MAIN = join(__dirname, '..', 'cli', 'dist', 'main.js');
+/**
+ * The daemon's entry point: this checkout's, or BENCH_DAEMON_MAIN's (another build's
+ * `cli/dist/main.js`, to compare two versions on one catalog and machine).
+ */
+const MAIN = process.env['BENCH_DAEMON_MAIN'] ?? join(__dirname, '..', 'cli', 'dist', 'main.js');
 
 export interface DaemonProcess {
   address: string;

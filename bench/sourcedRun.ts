@@ -61,7 +61,7 @@ export async function discover(address: string, source: SourceSpec, strategy: Di
     }),
     filter: { includeSchemas: ['bench_*'] },
     strategy,
-    batchSize: 0,
+    batchSize: Number(process.env['BENCH_BATCH_SIZE'] ?? 0),
   });
   let first = 0;
   let relations = 0;
