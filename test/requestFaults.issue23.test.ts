@@ -29,7 +29,13 @@ async function faultsOf(call: Promise<unknown>) {
   for (const reason of reasons) expect(ENUM_REASONS, `${reason} is a value of ErrorReason`).toContain(reason);
   // the message lists the same faults as the BadRequest
   for (const v of status.badRequest ?? []) expect(status.message).toContain(`${v.field}: ${v.description}`);
-  return { fields: status.badRequest?.map((v) => v.field), reason: status.errorInfo?.reason, reasons: status.errorInfo?.metadata.reasons, status };
+  return {
+    fields: status.badRequest?.map((v) => v.field),
+    reason: status.errorInfo?.reason,
+    reasons: status.errorInfo?.metadata.reasons,
+    fieldReasons: status.errorInfo?.metadata.field_reasons?.split(','),
+    status,
+  };
 }
 
 describe('every fault of a request together', () => {
@@ -64,6 +70,19 @@ describe('every fault of a request together', () => {
     ]);
     expect(got.reason).toBe('INVALID_REQUEST');
     expect(got.reasons).toBe('INVALID_ENUM_VALUE,VALUE_OUT_OF_RANGE,INVALID_FILTER,INVALID_CURSOR,INVALID_DATA_SOURCE');
+    // which field has which reason: one per violation, in their order
+    expect(Object.fromEntries((got.fields ?? []).map((f, i) => [f, got.fieldReasons?.[i]]))).toEqual({
+      strategy: 'INVALID_ENUM_VALUE',
+      'sampling.sample_size': 'VALUE_OUT_OF_RANGE',
+      'filter.include_schemas[1]': 'INVALID_FILTER',
+      'filter.exclude_tables[0]': 'INVALID_FILTER',
+      batch_size: 'VALUE_OUT_OF_RANGE',
+      resume_after: 'INVALID_CURSOR',
+      'data_source.location': 'INVALID_ENUM_VALUE',
+      'data_source.primary.port': 'INVALID_DATA_SOURCE',
+      'data_source.primary.host': 'INVALID_DATA_SOURCE',
+    });
+    expect(got.fieldReasons).toHaveLength(got.fields?.length ?? -1);
   });
 
   /** The example of docs/clients.md ("Every reason"), as written there. */
@@ -83,6 +102,7 @@ describe('every fault of a request together', () => {
     const doc = readFileSync(resolve(__dirname, '../docs/clients.md'), 'utf8').replace(/\s+/g, ' ');
     expect(doc).toContain(`(${got.fields?.map((f) => `\`${f}\``).join(', ')})`);
     expect(doc).toContain(`\`${got.reasons}\``);
+    expect(doc).toContain(`field_reasons\` gives one reason per violation, in the order of \`field_violations\`: here \`${got.fieldReasons?.join(',')}\``);
   });
 
   it('reports the discovery’s own faults together when the data source is fine', async () => {

@@ -113,13 +113,19 @@ brandErrorClass(InputError, 'InputError');
  * One InputError for every fault of a request, reported together. Its reason is the faults'
  * reason when they all share one (a fault without a reason counts as `INVALID_REQUEST`); when
  * they differ it is `INVALID_REQUEST`, with each fault's reason, in the order found and without
- * repeats, in `metadata.reasons` (comma-separated: `INVALID_ENUM_VALUE,VALUE_OUT_OF_RANGE`).
+ * repeats, in `metadata.reasons` (comma-separated: `INVALID_ENUM_VALUE,VALUE_OUT_OF_RANGE`),
+ * and each violation's reason in `metadata.field_reasons`, one per violation in their order.
  * The documented rule of a request with several faults (docs/clients.md, "Every reason").
  */
 export function inputErrorOf(violations: FieldViolation[]): InputError {
   const reasons = [...new Set(violations.map((v) => v.reason ?? 'INVALID_REQUEST'))];
   if (reasons.length === 1) return new InputError(violations, { reason: reasons[0] });
-  return new InputError(violations, { reason: 'INVALID_REQUEST', metadata: { reasons: reasons.join(',') } });
+  // field_reasons: one per violation, in the order of BadRequest.field_violations (google.rpc's
+  // FieldViolation of this version has no reason of its own), so a client can tell which field has which.
+  return new InputError(violations, {
+    reason: 'INVALID_REQUEST',
+    metadata: { reasons: reasons.join(','), field_reasons: violations.map((v) => v.reason ?? 'INVALID_REQUEST').join(',') },
+  });
 }
 
 /** The reason every violation names, when they all name the same one. */
