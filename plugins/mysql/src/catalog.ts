@@ -40,7 +40,7 @@ import {
   type ViewRow,
 } from './catalogRows';
 import { catalogSql, pageParams, RELATION_TYPES, schemaFilterParams, SYSTEM_SCHEMAS, type CatalogSql, type KeyedSelect } from './catalogSql';
-import { atLeast, sessionOf, type ServerVersion } from './connect';
+import { sessionOf, type ServerVersion } from './connect';
 import { ConnectionQueue, settleAll } from './connectionQueue';
 import { guardedRead, type ReadReasons } from './mysqlErrors';
 import { query } from './query';
@@ -86,9 +86,9 @@ export async function readSchemas(
 
 /**
  * How many relations pass the filter after `after` within the scope (`database`): one count
- * over the names of information_schema.TABLES. Relations only: MariaDB 10.3+ lists sequences
- * there too, and TABLE_TYPE would load every table's definition, so the names are counted
- * when SHOW FULL TABLES finds no table of another kind in the databases counted (see
+ * over information_schema.TABLES, relations only. MariaDB lists sequences there too, and
+ * TABLE_TYPE costs it every table's definition, so there the names are counted when SHOW FULL
+ * TABLES finds no table of another kind in the databases counted (see
  * databasesWithOtherKinds), and only relations, by TABLE_TYPE, when it does.
  */
 export async function countRelations(
@@ -100,8 +100,9 @@ export async function countRelations(
 ): Promise<number> {
   const { version } = sessionOf(conn);
   const sql = catalogSql(version);
-  let types = version.flavour === 'MariaDB' && atLeast(version, 10, 3);
-  if (types) {
+  // MySQL keeps TABLE_TYPE in its data dictionary: asking for it costs nothing there.
+  let types = true;
+  if (version.flavour === 'MariaDB') {
     const databases = database ? [database] : await listDatabases(conn, sql, filter, after, signal);
     const others = await databasesWithOtherKinds(conn, databases, [...RELATION_TYPES], signal);
     types = others === undefined || others.length > 0;
