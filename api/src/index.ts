@@ -25,3 +25,5 @@ export type { DeepPartial, Exact, MessageFns } from './messageFns';
 export * from './richStatus';
 export * from './client';
 export { DESCRIPTOR_SET_PATH, readDescriptorSet } from './descriptors';
+/** The wire writer the generated encoders use (for encoders written beside them, as the daemon's for discovery batches). */
+export { BinaryWriter } from '@bufbuild/protobuf/wire';

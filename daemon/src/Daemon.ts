@@ -18,6 +18,7 @@ import { asClass, asFunction, asValue, createContainer, InjectionMode, type Awil
 import { HealthImplementation } from 'grpc-health-check';
 import { DEFAULT_CONFIG, parseListen, type DaemonConfig } from './config/DaemonConfig';
 import { DataSourceServiceService } from '@sourced/api';
+import { withDiscoveryEncoding } from './grpc/discoveryEncoding';
 import { PluginServiceService } from '@sourced/api';
 import { SecretServiceService } from '@sourced/api';
 import { CallTracker, type HandlerDeps } from './grpc/callHandlers';
@@ -232,7 +233,7 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
   const c = container.cradle;
   // Resolved now, so that disposing the container (stop, a failed start) always shuts it down.
   container.resolve('telemetry');
-  server.addService(withSafeDecoding(DataSourceServiceService), c.dataSourceService.implementation());
+  server.addService(withDiscoveryEncoding(withSafeDecoding(DataSourceServiceService)), c.dataSourceService.implementation());
   server.addService(withSafeDecoding(PluginServiceService), c.pluginService.implementation());
   server.addService(withSafeDecoding(SecretServiceService), c.secretService.implementation());
   c.health.addToServer(server);

@@ -32,6 +32,7 @@ import {
   type Trigger,
   type UserType,
 } from '@sourced/api';
+import { ENTITY_COLUMNS, type WireRelation } from './discoveryEncoding';
 import { toTimestamp } from './mappingCommon';
 
 /**
@@ -191,15 +192,18 @@ const KIND: Record<RelationEntity['kind'], RelationKind> = {
   MATERIALIZED_VIEW: RelationKind.RELATION_KIND_MATERIALIZED_VIEW,
 };
 
-/** A relation with everything that belongs to it. */
-export function toRelation(r: RelationEntity): Relation {
-  return {
+/**
+ * A relation with everything that belongs to it. `entityColumns`: its columns stay entities
+ * for discoveryEncoding.ts to write (`columns` empty), for the daemon's own wire only.
+ */
+export function toRelation(r: RelationEntity, entityColumns = false): Relation {
+  const relation: WireRelation = {
     schema: r.schema,
     name: r.name,
     kind: KIND[r.kind],
     comment: r.comment ?? '',
     owner: r.owner ?? '',
-    columns: r.columns.map(toColumn),
+    columns: entityColumns ? NONE : r.columns.map(toColumn),
     primaryKey: r.primaryKey,
     uniqueConstraints: r.uniqueConstraints,
     foreignKeys: r.foreignKeys,
@@ -224,6 +228,9 @@ export function toRelation(r: RelationEntity): Relation {
     extension: r.extension ?? '',
     extensionVersion: r.extensionVersion ?? '',
   };
+  // For the wire (discoveryEncoding.ts): the columns go out from their entities.
+  if (entityColumns) relation[ENTITY_COLUMNS] = r.columns;
+  return relation;
 }
 
 const COLLECTION_KIND: Record<CollectionEntity['kind'], CollectionKind> = {

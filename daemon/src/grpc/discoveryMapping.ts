@@ -25,6 +25,7 @@ function itemsOf(x: CatalogEntity): number {
 export function* toDiscoveryResponses(
   e: DiscoveryEvent,
   encodeCursor: (key: CatalogEntity) => string,
+  options: { entityColumns?: boolean } = {},
 ): Generator<Omit<DiscoverDataSourceResponse, 'sequence'>> {
   switch (e.kind) {
     case 'schemas':
@@ -37,7 +38,7 @@ export function* toDiscoveryResponses(
         const collections: Collection[] = [];
         for (let i = from; i < to; i++) {
           const x = e.entities[i];
-          if (x.entity === 'relation') relations.push(toRelation(x));
+          if (x.entity === 'relation') relations.push(toRelation(x, options.entityColumns === true));
           else collections.push(toCollection(x));
         }
         return { event: { $case: 'batch', value: { index: e.index, relations, collections, cursor, progress } } };

@@ -135,7 +135,8 @@ export class DataSourceService {
   ): AsyncGenerator<Omit<DiscoverDataSourceResponse, 'sequence'>> {
     ctx.span.setAttribute('sourced.discovery.strategy', request.strategy);
     for await (const event of this.deps.discoveryEngine.run(connector, request, ctx.signal)) {
-      for (const response of toDiscoveryResponses(event, (r) => encodeCursor(r))) yield response;
+      // Columns go to the wire from their entities (grpc/discoveryEncoding.ts, the service's serializer).
+      for (const response of toDiscoveryResponses(event, (r) => encodeCursor(r), { entityColumns: true })) yield response;
       // The batch is written: its memory is garbage now.
       if (event.kind === 'batch') this.deps.heapGuard.check();
     }
