@@ -96,13 +96,6 @@ export function quoteIdentifier(name: string, dictionary: IndexDictionary): stri
 export const INDOPTION_DESC = 1;
 export const INDOPTION_NULLS_FIRST = 2;
 
-/** A key column of an index as the definition needs it. */
-export interface IndexKeyColumn {
-  name: string;
-  typeOid: number;
-  collationOid: number;
-}
-
 /** The live columns of an index's table, by attribute number (undefined: no such column). */
 export interface IndexTableColumns {
   nameOf(attnum: number): string | undefined;
