@@ -141,6 +141,10 @@ function templateDataDir(): Promise<string> {
       '--skip-test-db',
       '--skip-name-resolve',
       ...INNODB_ARGS,
+      // Its own tmpdir too (passed on to the bootstrap mariadbd): a bootstrap in another test
+      // process, sharing /tmp, deletes every #sql* file there when it starts, and this one
+      // then failed with "Could not remove temporary table" (seen in CI under load).
+      `--tmpdir=${dir}`,
     ]);
     return dataDir;
   })();
