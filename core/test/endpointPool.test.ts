@@ -34,6 +34,7 @@ function pool(source: DataSource, options: { budget?: ConnectionBudget; identify
     driver: {
       async open(args) {
         const server = servers.get(args.host)!;
+        await server.holdOpens;
         if (!server.up) throw new FakeConnectionLost(`connect ECONNREFUSED ${args.host}`);
         const conn = { server, args, closed: false };
         server.opened.push(conn);
@@ -114,6 +115,51 @@ describe('EndpointPool', () => {
     await p.close();
     await p.close(); // safe twice
     expect(primary.openConnections).toBe(0);
+  });
+
+  /** Reads that start at once share the extra connections: asked twice together, the pool opens them once. */
+  it('opens the extra connections once for reads that ask at the same time', async () => {
+    const { pool: p, primary } = pool(fakeSource());
+    await p.initialize(signal());
+    const [a, b] = await Promise.all([p.readers(2, signal()), p.readers(2, signal())]);
+    expect(b).toEqual(a);
+    expect(a).toHaveLength(2);
+    expect(primary.opened).toHaveLength(3);
+    expect(primary.openConnections).toBe(3);
+    await p.close();
+    expect(primary.openConnections).toBe(0);
+  });
+
+  /**
+   * A read that started before a failover does not get the new endpoint's connections to go
+   * with the old one's: CONNECTION_LOST, and extra connections opened for it across the switch
+   * are closed, not kept for the endpoint left.
+   */
+  it("refuses a read's extra connections across a failover", async () => {
+    const { pool: p, primary, secondary } = pool(hybridSource());
+    await p.initialize(signal());
+    const before = p.generation;
+    await p.failover('primary went away', signal());
+    expect(p.generation).not.toBe(before);
+    await expect(p.readers(1, signal(), before)).rejects.toMatchObject({ reason: 'CONNECTION_LOST' });
+    // Asked without the generation (or with the current one), the new endpoint's connections.
+    const extra = await p.readers(1, signal(), p.generation);
+    expect(extra[0]?.server).toBe(secondary);
+    // Opening (slowly) while the endpoint changes: the connections opened are closed, none kept.
+    let connected!: () => void;
+    secondary.holdOpens = new Promise((resolve) => (connected = resolve));
+    const opening = p.readers(3, signal());
+    await new Promise((r) => setImmediate(r));
+    await p.failover('secondary went away', signal());
+    expect(p.activeRole).toBe('PRIMARY');
+    connected();
+    expect(await opening).toEqual([]);
+    await new Promise((r) => setImmediate(r));
+    expect(secondary.opened).toHaveLength(4); // the standby, the first extra and the two opened across the switch ...
+    expect(secondary.openConnections).toBe(0); // ... all closed with the endpoint left
+    expect(primary.openConnections).toBe(1); // the active connection only
+    await p.close();
+    expect(primary.openConnections + secondary.openConnections).toBe(0);
   });
 
   /** The stall probe opens and closes a connection without taking a slot of the budget; a frozen endpoint rejects it. */

@@ -16,7 +16,7 @@ import {
   type DiscoveryRequest,
   type ProfileEvent,
 } from '../src';
-import { collect, fakeConnector, fakeContext, fakeSource, FakeServer, hybridSource, tables } from './fakeConnector';
+import { collect, fakeConnector, fakeContext, FakeConnectionLost, fakeSource, FakeServer, hybridSource, tables } from './fakeConnector';
 
 const tracer = trace.getTracer('test');
 const signal = () => new AbortController().signal;
@@ -93,6 +93,46 @@ describe('DiscoveryEngine over a fake connector', () => {
     expect(failover?.kind === 'failover' && decodeCursor(failover.resumeAfter)).toEqual({ schema: 's0', name: 't008' });
     expect(secondary.pageReads).toEqual(['s0.t008', 's1.t007']);
     expect(events.at(-1)).toMatchObject({ kind: 'summary', failovers: 1, endpoint: 'SECONDARY', relations: 12 });
+    expect(primary.openConnections + secondary.openConnections).toBe(0);
+  });
+
+  /** The first page is read while the schemas are: here the schemas are served only once a page read has begun (a run reading them one after the other would never end). */
+  it('reads the first page beside the schemas', async () => {
+    const { primary, connector } = setup(12);
+    let pageBegun!: () => void;
+    const firstPage = new Promise<void>((resolve) => (pageBegun = resolve));
+    primary.beforeSchemas = () => firstPage;
+    primary.beforePage = () => pageBegun();
+    const events = await collect(new DiscoveryEngine(tracer).run(connector, request(), signal()));
+    expect(events.map((e) => e.kind).slice(0, 2)).toEqual(['schemas', 'batch']);
+    expect(names(events)).toEqual(expected(12));
+    expect(primary.pageReads[0]).toBe('');
+  });
+
+  /**
+   * HYBRID: the schemas' read loses its connection while the count and the first page succeed
+   * on the primary. The run fails over only once those have ended, and reads the count and the
+   * first page again on the secondary: nothing of the endpoint it left is sent after the switch.
+   */
+  it('fails over from the first reads only once they have all ended, and reads them again there', async () => {
+    const { primary, secondary, connector } = setup(12, true);
+    let lost = false;
+    primary.beforeSchemas = () => {
+      if (lost) return;
+      lost = true;
+      throw new FakeConnectionLost('the schemas read lost its connection');
+    };
+    // The first page ends well after the schemas' read has failed.
+    primary.beforePage = () => new Promise((resolve) => setTimeout(resolve, 50));
+    const events = await collect(new DiscoveryEngine(tracer).run(connector, request({ strategy: 'BALANCED', batchSize: 5 }), signal()));
+    expect(events.map((e) => e.kind).slice(0, 3)).toEqual(['failover', 'schemas', 'batch']);
+    expect(names(events)).toEqual(expected(12));
+    // The primary served its count and first page; the secondary everything after the switch, from the start.
+    expect(primary.served).toEqual(['count', 'page ']);
+    expect(secondary.served.slice(0, 3)).toEqual(['schemas', 'count', 'page ']);
+    expect(events.at(-1)).toMatchObject({ kind: 'summary', failovers: 1, endpoint: 'SECONDARY', relations: 12 });
+    const total = events.find((e) => e.kind === 'batch');
+    expect(total?.kind === 'batch' && total.progress.total).toBe(12);
     expect(primary.openConnections + secondary.openConnections).toBe(0);
   });
 

@@ -37,8 +37,14 @@ export class FakeServer {
   readonly opened: FakeConnection[] = [];
   /** Reads of relation pages served, in order (the `after` cursor of each, `''` from the start). */
   readonly pageReads: string[] = [];
-  /** Called before each page read is served (for example to take the server down mid-run). */
-  beforePage?: (index: number) => void;
+  /** Called before each page read is served (for example to take the server down mid-run); a promise holds the read until it settles. */
+  beforePage?: (index: number) => void | Promise<void>;
+  /** Called before each read of the schemas is served, as `beforePage`. */
+  beforeSchemas?: () => void | Promise<void>;
+  /** When set, every connection being opened waits for it (a slow connect). */
+  holdOpens?: Promise<void>;
+  /** The reads served, in the order they ended: `schemas`, `count`, `page <after>`. */
+  readonly served: string[] = [];
   constructor(
     readonly host: string,
     readonly tables: FakeTable[],
@@ -106,21 +112,27 @@ export function fakeConnector(servers: Map<string, FakeServer>, options: { withC
     },
     catalog: {
       async listSchemas(conn, filter) {
+        await alive(conn).beforeSchemas?.();
         const schemas = [...new Set(alive(conn).tables.map((t) => t.schema))].filter((s) => filter.schemaMatches(s)).sort();
+        conn.server.served.push('schemas');
         return schemas.map((name) => ({ name, usable: true }));
       },
       async listRelations(conn, page) {
         const server = alive(conn);
-        server.beforePage?.(server.pageReads.length);
+        const cursor = page.after ? key(page.after) : '';
+        await server.beforePage?.(server.pageReads.length);
         alive(conn);
-        server.pageReads.push(page.after ? key(page.after) : '');
+        server.pageReads.push(cursor);
+        server.served.push(`page ${cursor}`);
         return ordered(server.tables)
           .filter((t) => after(t, page.after) && page.filter.schemaMatches(t.schema) && page.filter.relationMatches(t.schema, t.name))
           .slice(0, page.limit)
           .map(relation);
       },
       async countEntities(conn, filter, cursor) {
-        return alive(conn).tables.filter((t) => after(t, cursor) && filter.relationMatches(t.schema, t.name)).length;
+        const n = alive(conn).tables.filter((t) => after(t, cursor) && filter.relationMatches(t.schema, t.name)).length;
+        conn.server.served.push('count');
+        return n;
       },
     },
     preview: {

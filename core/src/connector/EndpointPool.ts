@@ -1,4 +1,5 @@
 import type { Attributes } from '@opentelemetry/api';
+import { Mutex } from 'async-mutex';
 import type { SessionSettings } from '../contract/catalog';
 import type { DataSource, Endpoint, EndpointRole } from '../datasource/DataSource';
 import { describeError, InputError, UnavailableError } from '../errors';
@@ -66,6 +67,10 @@ export class EndpointPool<TConn> {
   private extra: TConn[] = [];
   /** Set when an extra connection failed to open: the run reads with what it has (until a failover). */
   private parallelUnavailable = false;
+  /** {@link readers} one call at a time: reads that run at once share the extra connections, never open twice as many. */
+  private readonly readersLock = new Mutex();
+  /** Counts the changes of connections under the reads: failover, reconnect, close ({@link generation}). */
+  private changes = 0;
   /** The connection-budget slot each open connection holds. */
   private readonly slots = new Map<TConn, ReleaseSlot>();
   /** The `sourced.source.connections` attributes of each open connection (counted up at open, down at close). */
@@ -99,6 +104,15 @@ export class EndpointPool<TConn> {
   /** What the latest session to an endpoint said it is; `undefined` before one opened or when the driver cannot tell. */
   identity(role: EndpointRole): SourceIdentity | undefined {
     return this.identities.get(role);
+  }
+
+  /**
+   * Advances whenever the connections reads go through change (a failover, a reconnect, the
+   * close): a read that runs beside others takes it at its start and, when it differs at its
+   * end, knows it may have mixed two endpoints' connections ({@link readers} refuses then).
+   */
+  get generation(): number {
+    return this.changes;
   }
 
   /** The active connection; `NOT_CONNECTED` before {@link initialize}. */
@@ -157,6 +171,7 @@ export class EndpointPool<TConn> {
     if (!this.standby) throw new UnavailableError('NO_FAILOVER_ENDPOINT', `connection lost and no failover endpoint: ${reason}`);
     const broken = this.active;
     [this.active, this.standby] = [this.standby, broken];
+    this.changes++;
     // The left endpoint's parallel-read connections close in the background as well: a frozen
     // server holds each close for the driver's timeouts (AGGRESSIVE's failover waited 2 s here).
     void this.closeReaders().catch(() => undefined);
@@ -186,6 +201,7 @@ export class EndpointPool<TConn> {
   async reconnect(signal: AbortSignal): Promise<void> {
     const stale = this.active.conn;
     this.active.conn = undefined;
+    this.changes++;
     await this.closeReaders();
     if (stale) await this.dispose(stale);
     this.active.conn = await this.open(this.active.role, signal);
@@ -196,6 +212,7 @@ export class EndpointPool<TConn> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.changes++;
     const conns = [this.active.conn, this.standby?.conn, ...this.extra].filter((c): c is TConn => c !== undefined);
     this.active.conn = undefined;
     if (this.standby) this.standby.conn = undefined;
@@ -208,9 +225,24 @@ export class EndpointPool<TConn> {
    * once while the endpoint's connection limit has free slots (never waiting for one), closed
    * when fewer are wanted. One that fails to open is logged, and the run goes on with the
    * connections it has (no retry each page) until a failover or reconnect starts afresh.
+   * Calls run one at a time; reads running at once get the same connections (a driver
+   * connection queues their statements). `generation`: the {@link generation} the caller's read
+   * started in; when the connections changed since (a failover), it gets `CONNECTION_LOST`
+   * instead of the new endpoint's connections mixed with the old one's.
    */
-  async readers(wanted: number, signal: AbortSignal): Promise<TConn[]> {
+  readers(wanted: number, signal: AbortSignal, generation?: number): Promise<TConn[]> {
+    return this.readersLock.runExclusive(async () => {
+      const extra = await this.openReaders(wanted, signal);
+      if (generation !== undefined && generation !== this.changes) {
+        throw new UnavailableError('CONNECTION_LOST', 'the endpoint changed (a failover) while a read was opening its parallel connections; read again');
+      }
+      return extra;
+    });
+  }
+
+  private async openReaders(wanted: number, signal: AbortSignal): Promise<TConn[]> {
     const want = Math.max(0, wanted);
+    const generation = this.changes;
     while (this.extra.length > want) {
       const surplus = this.extra.pop();
       if (surplus !== undefined) await this.dispose(surplus);
@@ -224,6 +256,11 @@ export class EndpointPool<TConn> {
       slots.push(slot);
     }
     const opened = await Promise.allSettled(slots.map((slot) => this.open(this.active.role, signal, slot)));
+    if (generation !== this.changes) {
+      // A failover (or reconnect, or the close) while they opened: they belong to the endpoint left.
+      await Promise.all(opened.flatMap((r) => (r.status === 'fulfilled' ? [this.dispose(r.value)] : [])));
+      return this.extra;
+    }
     // Keep every connection that opened (close() ends them whatever happens next); open()
     // gave the slots of the failed ones back already.
     for (const result of opened) if (result.status === 'fulfilled') this.extra.push(result.value);

@@ -175,8 +175,9 @@ export abstract class LocationAwareConnector<TConn> implements Connector {
   }
 
   async listRelations(page: RelationPage, signal: AbortSignal): Promise<CatalogEntity[]> {
+    const generation = this.pool.generation;
     const conn = this.pool.connection();
-    const parallel = await this.pool.readers(this.parallelConnections(page), signal);
+    const parallel = await this.pool.readers(this.parallelConnections(page), signal, generation);
     return this.queryRelations(conn, page, signal, parallel);
   }
 

@@ -204,17 +204,21 @@ function lostConnection(connector: ConnectorSessions, error: unknown): boolean {
  * `options.stallMs`) and the connector has a standby (HYBRID), switches to it and runs the
  * read again (reconnecting a standby whose own connection died while it waited). Any other
  * error, or a second endpoint that fails too, is thrown (`ALL_ENDPOINTS_UNAVAILABLE`). The
- * engines of discovery and preview share it.
+ * engines of discovery and preview share it. `first`: the read's first attempt when it was
+ * started already ({@link withinStallBound} with the same options; discovery starts its first
+ * reads at once and fails over only once they have all ended); its failure is handled as the
+ * read's own.
  */
 export async function readWithFailover<T>(
   connector: ConnectorSessions,
   signal: AbortSignal,
   read: (signal: AbortSignal) => Promise<T>,
   options: ReadOptions = {},
+  first?: Promise<T>,
 ): Promise<{ value: T; failover?: FailoverOutcome }> {
   const bounded = () => withinStallBound(connector, signal, options, read);
   try {
-    return { value: await bounded() };
+    return { value: await (first ?? bounded()) };
   } catch (error) {
     const from = connector.activeRole;
     const failover = await failoverAfter(connector, error, signal);

@@ -292,7 +292,8 @@ class DefinedConnector<TConn> implements Connector {
     // reads through them: the schema-level objects are read before the first page.
     const wanted = objects?.concurrency !== undefined && !catalog.parallelConnections ? objects.concurrency - 1 : 0;
     let readers: Promise<readonly TConn[]> | undefined;
-    const parallel = () => (readers ??= wanted > 0 ? this.pool.readers(wanted, signal) : Promise.resolve([]));
+    const generation = this.pool.generation;
+    const parallel = () => (readers ??= wanted > 0 ? this.pool.readers(wanted, signal, generation) : Promise.resolve([]));
     try {
       return await catalog.listSchemas(conn, filter, signal, objects, parallel);
     } finally {
@@ -303,8 +304,9 @@ class DefinedConnector<TConn> implements Connector {
 
   async listRelations(page: RelationPage, signal: AbortSignal): Promise<CatalogEntity[]> {
     const catalog = this.catalogOrRefuse();
+    const generation = this.pool.generation;
     const conn = this.pool.connection();
-    const parallel = await this.pool.readers(catalog.parallelConnections ? catalog.parallelConnections(page) : page.concurrency - 1, signal);
+    const parallel = await this.pool.readers(catalog.parallelConnections ? catalog.parallelConnections(page) : page.concurrency - 1, signal, generation);
     return catalog.listRelations(conn, page, signal, parallel);
   }
 

@@ -1,7 +1,7 @@
 import type { Attributes, Meter, Tracer } from '@opentelemetry/api';
 import { DEFAULT_SAMPLING, type SamplingOptions } from '../contract/catalog';
 import type { DiscoverableConnector } from '../contract/capabilities';
-import { readWithFailover, SourceStalledError } from '../connector/readWithFailover';
+import { readWithFailover, SourceStalledError, withinStallBound, type ReadOptions } from '../connector/readWithFailover';
 import { AbortedError, abortedErrorFrom, describeError, UnavailableError } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
 import { dbSystemOf, sourcedInstruments, type SourcedInstruments } from '../telemetry/metrics';
@@ -19,6 +19,15 @@ export type { DiscoveryEvent, DiscoveryProgress } from './DiscoveryEvent';
 /** The fields of an object that are not undefined (or 0, the proto default for "not given"). */
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== 0)) as Partial<T>;
+}
+
+/** A read started ahead of its turn (the first page, beside the schemas and the count). */
+interface HeadStart<T> {
+  /** The attempt, under the stall bound; its failure is handled when its turn comes. */
+  first: Promise<T>;
+  /** When it started: performance.now() and the wall clock (its span's start). */
+  startedAt: number;
+  startedOn: Date;
 }
 
 /** One page as read, with what it took. */
@@ -43,6 +52,11 @@ interface PageRead {
  *   ({@link AdaptiveController}).
  * - It stops between and during queries when the signal fires, and at a batch boundary at
  *   max_entities or max_duration_ms, saying so in the summary.
+ * - The first reads run side by side: the schemas with their objects, the count and the first
+ *   page start at once (the first entity does not wait for the schema-level objects, the
+ *   source's slowest catalog read before it), each under the stall bound and none failing over
+ *   while another runs; once all have ended they are taken in order, and a failover in one
+ *   sends the ones after it to the other endpoint afresh.
  * - In HYBRID it fails over when the active connection is lost and re-reads the page after
  *   the last completed batch, so nothing is lost and nothing is sent twice.
  * - The connector is closed on every exit path, after any read still in flight is cancelled.
@@ -95,10 +109,17 @@ export class DiscoveryEngine {
       if (event) this.instruments.failovers.add(1, { ...system, 'sourced.failover.trigger': 'connection_lost' });
     };
 
-    const readPage = (cursor: RelationKey | undefined, limit: number, index: number): Promise<PageRead> => {
-      const params = { ...strategy.current };
+    const pageRead = (cursor: RelationKey | undefined, limit: number, concurrency: number) => (readSignal: AbortSignal) =>
+      connector.listRelations({ filter, after: cursor, limit, concurrency, sampling }, readSignal);
+    const readPage = (
+      cursor: RelationKey | undefined,
+      limit: number,
+      index: number,
+      head?: HeadStart<CatalogEntity[]> & { params: StrategyState },
+    ): Promise<PageRead> => {
+      const params = head?.params ?? { ...strategy.current };
       const { batchSize, concurrency } = params;
-      const pageStarted = performance.now();
+      const pageStarted = head?.startedAt ?? performance.now();
       return withSpan(
         this.tracer,
         'sourced.discovery.batch',
@@ -109,17 +130,18 @@ export class DiscoveryEngine {
           'sourced.endpoint.role': connector.activeRole,
         },
         async (span) => {
-          const result = await this.withFailover(
-            connector,
-            signal,
-            cursor,
-            (readSignal) => connector.listRelations({ filter, after: cursor, limit, concurrency, sampling }, readSignal),
-            request,
-          );
+          const result = await this.withFailover(connector, signal, cursor, pageRead(cursor, limit, concurrency), request, head?.first);
           span.setAttribute('sourced.batch.relations', result.value.length);
           return { entities: result.value, failover: result.failover, limit, ms: performance.now() - pageStarted, params };
         },
+        head?.startedOn,
       );
+    };
+    /** Starts a read now under the stall bound, to be taken (and failed over) in its turn. */
+    const startAhead = <T>(read: (signal: AbortSignal) => Promise<T>): HeadStart<T> => {
+      const head = { first: withinStallBound(connector, signal, this.readOptions(request, after), read), startedAt: performance.now(), startedOn: new Date() };
+      head.first.catch(() => undefined); // taken in its turn
+      return head;
     };
 
     try {
@@ -145,16 +167,34 @@ export class DiscoveryEngine {
         }
       }
 
-      const read = await this.withFailover(
-        connector,
-        signal,
-        after,
-        (readSignal) =>
-          connector.listSchemas(filter, readSignal, { routineBodies: request.includeRoutineBodies === true, concurrency: strategy.current.concurrency }),
-        request,
-      );
+      // Entities read so far, including a page read ahead and not yet sent.
+      let readSoFar = 0;
+      const nextLimit = () => {
+        const { batchSize } = strategy.current;
+        return request.maxEntities ? Math.min(batchSize, request.maxEntities - readSoFar) : batchSize;
+      };
+
+      // The schemas, the count and the first page start at once (over the connections the
+      // connector has: a driver connection queues the statements given to it). No read fails
+      // over while another one runs: each attempt ends (under the stall bound) before any is
+      // taken; then they are taken in order, and once one has failed over, the reads after it
+      // are made again on the endpoint now active instead of taken from the one left.
+      const readSchemas = (readSignal: AbortSignal) =>
+        connector.listSchemas(filter, readSignal, { routineBodies: request.includeRoutineBodies === true, concurrency: strategy.current.concurrency });
+      const count = connector.countEntities?.bind(connector);
+      const readCount = count ? (readSignal: AbortSignal) => count(filter, after, readSignal) : undefined;
+      const firstParams = { ...strategy.current };
+      const firstLimit = nextLimit();
+      const schemasAhead = startAhead(readSchemas);
+      const countAhead = readCount ? startAhead(readCount) : undefined;
+      const pageAhead = { ...startAhead(pageRead(after, firstLimit, firstParams.concurrency)), params: firstParams };
+      await Promise.allSettled([schemasAhead.first, countAhead?.first, pageAhead.first]);
+      let switched = false;
+
+      const read = await this.withFailover(connector, signal, after, readSchemas, request, schemasAhead.first);
       countFailover(read.failover);
       if (read.failover) {
+        switched = true;
         totals.failovers += 1;
         yield read.failover;
       }
@@ -169,12 +209,12 @@ export class DiscoveryEngine {
       // The total is a nicety: a count the source refuses (a permission, a timeout) leaves
       // it unknown; only a lost connection (failed over, or fatal) counts as a failure.
       let total: number | undefined;
-      const count = connector.countEntities?.bind(connector);
-      if (count) {
+      if (readCount) {
         try {
-          const counted = await this.withFailover(connector, signal, after, (readSignal) => count(filter, after, readSignal), request);
+          const counted = await this.withFailover(connector, signal, after, readCount, request, switched ? undefined : countAhead?.first);
           countFailover(counted.failover);
           if (counted.failover) {
+            switched = true;
             totals.failovers += 1;
             yield counted.failover;
           }
@@ -185,12 +225,12 @@ export class DiscoveryEngine {
         }
       }
 
-      // Entities read so far, including a page read ahead and not yet sent.
-      let readSoFar = 0;
-      const nextLimit = () => {
-        const { batchSize } = strategy.current;
-        return request.maxEntities ? Math.min(batchSize, request.maxEntities - readSoFar) : batchSize;
-      };
+      // The first page, from the attempt when it was read on the endpoint active now.
+      pending = readPage(after, firstLimit, 1, switched ? undefined : pageAhead).then((p) => {
+        readSoFar += p.entities.length;
+        return p;
+      });
+      pending.catch(() => undefined); // awaited on the first turn, or cancelled in finally
       let stopReason = '';
       for (;;) {
         if (signal.aborted) throw abortedErrorFrom(signal);
@@ -311,20 +351,22 @@ export class DiscoveryEngine {
     return this.load ?? (this.processLoad ??= new ProcessLoad());
   }
 
-  /** {@link readWithFailover}, with the discovery event of a switch (and the cursor to resume after). */
+  /** The stall bound of a request's reads, and the cursor a failover resumes after. */
+  private readOptions(request: DiscoveryRequest, cursor: RelationKey | undefined): ReadOptions {
+    const bound = stallBoundOf(request.strategy, 'discovery', { stallTimeoutMs: request.stallTimeoutMs, stallProbeAfterMs: request.stallProbeAfterMs });
+    return { stallMs: bound.stallTimeoutMs, probeAfterMs: bound.stallProbeAfterMs, resumeAfter: cursor ? encodeCursor(cursor) : '' };
+  }
+
+  /** {@link readWithFailover} (`first`: the read's attempt started ahead), with the discovery event of a switch (and the cursor to resume after). */
   private async withFailover<T>(
     connector: DiscoverableConnector,
     signal: AbortSignal,
     cursor: RelationKey | undefined,
     read: (signal: AbortSignal) => Promise<T>,
     request: DiscoveryRequest,
+    first?: Promise<T>,
   ): Promise<{ value: T; failover?: DiscoveryEvent }> {
-    const bound = stallBoundOf(request.strategy, 'discovery', { stallTimeoutMs: request.stallTimeoutMs, stallProbeAfterMs: request.stallProbeAfterMs });
-    const result = await readWithFailover(connector, signal, read, {
-      stallMs: bound.stallTimeoutMs,
-      probeAfterMs: bound.stallProbeAfterMs,
-      resumeAfter: cursor ? encodeCursor(cursor) : '',
-    });
+    const result = await readWithFailover(connector, signal, read, this.readOptions(request, cursor), first);
     if (!result.failover) return { value: result.value };
     return { value: result.value, failover: { kind: 'failover', ...result.failover, resumeAfter: cursor ? encodeCursor(cursor) : '' } };
   }
