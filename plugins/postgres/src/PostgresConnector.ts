@@ -1,6 +1,6 @@
 import { defineConnector, InputError, type ConnectorDefinition } from '@sourced/core';
 import type { Client } from 'pg';
-import { countRelations, KeyWindow, readRelations, readSchemas } from './catalog';
+import { KeyWindow, readRelations, readSchemas } from './catalog';
 import { addSchemaObjects } from './catalogSchemaObjects';
 import { postgresValidationPlan } from './checks';
 import { connectClient, sessionIdentity } from './connect';
@@ -64,8 +64,8 @@ export const postgresConnector: ConnectorDefinition = defineConnector<Client>({
        * per ten pages (catalog.ts).
        */
       listRelations: (conn, page, signal, parallel) => readRelations(conn, page, signal, parallel, keys),
-      /** One count over pg_class with the page query's filter. */
-      countEntities: countRelations,
+      /** One scan of pg_class with the page query's filter, which reads the first window of keys too. */
+      countEntities: (conn, filter, after, signal) => keys.count(conn, filter, after, signal),
     };
   },
   preview: {

@@ -42,9 +42,9 @@ import {
   COLLATION_NAMES_SQL,
   COLUMNS_SQL,
   CONSTRAINTS_SQL,
-  COUNT_SQL,
   filterParams,
   indexesSql,
+  KEYS_COUNTED_SQL,
   KEYS_SQL,
   likePatterns,
   RELATIONS_SQL,
@@ -122,11 +122,8 @@ export async function readSchemas(client: Client, filter: CompiledFilter, signal
   return rows.map((r) => ({ name: r.name, owner: r.owner ?? undefined, comment: r.comment ?? undefined, usable: r.usable }));
 }
 
-/** How many relations pass the filter after `after`: one count over pg_class. */
-export async function countRelations(client: Client, filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal): Promise<number> {
-  const rows = await readCatalog('relation count', () => query<{ n: string }>(client, COUNT_SQL, filterParams(filter, after), signal));
-  return Number(rows[0]?.n ?? 0);
-}
+/** The size of the window a count reads with it ({@link KeyWindow.count}): two first pages of AGGRESSIVE or BALANCED. */
+const COUNTED_WINDOW = 200;
 
 /**
  * Keys fetched per window: the first window two pages' worth (the first page comes quickly),
@@ -146,6 +143,10 @@ const MAX_WINDOW = 50_000;
  * else (a resumed cursor, a failover to another server, where oids differ) reads a new
  * window. A relation created inside a window after it was read is not seen, as one created
  * behind the cursor is not: discovery is not a snapshot.
+ *
+ * A count ({@link count}) reads the first window with it, in one scan; the page that starts
+ * where the count did, on the same connection and filter, takes that window (discovery asks
+ * for the count and the first page at once).
  */
 export class KeyWindow {
   private keys: KeyRow[] = [];
@@ -156,6 +157,22 @@ export class KeyWindow {
   private last?: RelationKey;
   /** The size of the last window read (0: none yet on this run). */
   private size = 0;
+  /** The window a count read (or is reading), until a page takes it. */
+  private counted?: { client: Client; filter: CompiledFilter; after: RelationKey | undefined; size: number; read: Promise<KeyRow[]> };
+
+  /**
+   * How many relations pass the filter after `after`: read with the first window of keys
+   * after it ({@link KEYS_COUNTED_SQL}), kept for the page that starts there.
+   */
+  async count(client: Client, filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal): Promise<number> {
+    const size = COUNTED_WINDOW;
+    const read = readCatalog('relation count', () =>
+      query<KeyRow & { total: string }>(client, KEYS_COUNTED_SQL, [...filterParams(filter, after), size], signal),
+    );
+    this.counted = { client, filter, after, size, read };
+    const rows = await read;
+    return Number(rows[0]?.total ?? 0);
+  }
 
   /** The keys of the next page: up to `limit`, fewer only at the end of the catalog. */
   async take(client: Client, page: RelationPage, signal: AbortSignal): Promise<KeyRow[]> {
@@ -165,6 +182,17 @@ export class KeyWindow {
       this.final = false;
       this.client = client;
       this.size = 0;
+      const counted = this.counted;
+      this.counted = undefined;
+      if (counted?.client === client && counted.filter === page.filter && sameKey(counted.after, page.after)) {
+        // The count's window, unless the count failed: then the page reads its own.
+        const keys = await counted.read.catch(() => undefined);
+        if (keys) {
+          this.keys = keys;
+          this.final = keys.length < counted.size;
+          this.size = counted.size;
+        }
+      }
     }
     const out: KeyRow[] = [];
     let after = page.after;
@@ -261,7 +289,7 @@ async function describeRelations(client: Client, keys: KeyRow[], signal: AbortSi
   const oids = keys.map((k) => k.oid);
   const [relations, dictionary] = await Promise.all([
     readCatalog('relations', () => query<RelationRow>(client, RELATIONS_SQL, [oidList(oids)], signal)),
-    readCatalog('index dictionary', () => indexDictionary(client, signal)),
+    readCatalog('index dictionary', () => indexDictionary(client, signal, parallel[0])),
   ]);
   if (relations.length === 0) return [];
   const found = new Map(relations.map((r) => [r.oid, r]));
