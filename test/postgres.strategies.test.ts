@@ -7,14 +7,16 @@
  */
 import { Metadata, type ClientReadableStream } from '@grpc/grpc-js';
 import { Client } from 'pg';
-import { compileFilter, DEFAULT_SAMPLING, type RelationKey } from '../core/src';
+import { AbortedError, compileFilter, DEFAULT_SAMPLING, type RelationKey } from '../core/src';
 import { KeyWindow, readRelations } from '../plugins/postgres/src/catalog';
+import { query } from '../plugins/postgres/src/query';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataSource } from '@sourced/api';
 import type { DiscoverDataSourceRequest, DiscoverDataSourceResponse } from '@sourced/api';
 import { DiscoveryStrategy, type DiscoveryBatch } from '@sourced/api';
 import { startLatencyProxy, type LatencyProxy } from './harness/latencyProxy';
 import { startPostgres, type PostgresInstance } from './harness/postgres';
+import { statementLog } from './support/pgStatementLog';
 import { registerSecret } from './support/secretScan';
 import { collect, startTestDaemon, type TestDaemon } from './support/testDaemon';
 
@@ -191,6 +193,74 @@ describe('discovery strategies on PostgreSQL', () => {
       const second = await page(first.at(-1));
       expect(second.map((r) => r.name)).toEqual(Array.from({ length: 10 }, (_, i) => `t${String(i + 11).padStart(4, '0')}`));
     } finally {
+      await client.end();
+    }
+  });
+
+  /**
+   * The count reads the first window of keys with it, in one scan, and the page that starts
+   * there takes that window: one statement over the relations for both. The counts equal the
+   * database's own, from the start and after a cursor.
+   */
+  it('counts with the first window of keys, in one scan the first page takes', async () => {
+    const application = 'sourced-window-test';
+    const client = new Client({ host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: pg.database, application_name: application });
+    await client.connect();
+    const statements = statementLog(pg.logFile, application);
+    try {
+      const own = async (after?: string) =>
+        Number(
+          (
+            await client.query<{ n: string }>(
+              `SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = 'wide' AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ($1::text IS NULL OR c.relname COLLATE "C" > $1::text COLLATE "C")`,
+              [after ?? null],
+            )
+          ).rows[0]!.n,
+        );
+      const filter = compileFilter({ includeSchemas: ['wide'], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false });
+      const signal = new AbortController().signal;
+      await statements();
+      const window = new KeyWindow();
+      expect(await window.count(client, filter, undefined, signal)).toBe(await own());
+      const first = await readRelations(client, { filter, after: undefined, limit: 10, concurrency: 1, sampling: DEFAULT_SAMPLING }, signal, [], window);
+      expect(first.map((r) => r.name)).toEqual(Array.from({ length: 10 }, (_, i) => `t${String(i + 1).padStart(4, '0')}`));
+      const overRelations = (await statements()).filter((q) => /FROM pg_class c\s+JOIN pg_namespace n ON n.oid = c.relnamespace\s+WHERE c.relkind IN/.test(q));
+      expect(overRelations).toHaveLength(1);
+      expect(overRelations[0]).toMatch(/count\(\*\)/);
+      const after = { schema: 'wide', name: 't0100' };
+      expect(await new KeyWindow().count(client, filter, after, signal)).toBe(await own('t0100'));
+    } finally {
+      await client.end();
+    }
+  });
+
+  /**
+   * Statements given to one connection at once (discovery's first reads share connections) run
+   * one after the other, and one whose signal fires while it waits is never sent: a
+   * CancelRequest is per backend, so cancelling it would have cancelled the statement running.
+   * pg is never handed a second statement while one runs (it warns that pg 9 will refuse it).
+   */
+  it('runs statements given to one connection at once in turn, and drops a waiting one that is cancelled', async () => {
+    const client = new Client({ host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: pg.database });
+    await client.connect();
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    try {
+      const running = query<{ a: number }>(client, 'SELECT 1 AS a FROM pg_sleep(0.3)', [], new AbortController().signal);
+      const waiting = new AbortController();
+      const dropped = query<{ b: number }>(client, 'SELECT 2 AS b', [], waiting.signal);
+      const third = query<{ c: number }>(client, 'SELECT 3 AS c', [], new AbortController().signal);
+      waiting.abort(new Error('not wanted any more'));
+      await expect(dropped).rejects.toBeInstanceOf(AbortedError);
+      expect(await running).toEqual([{ a: 1 }]);
+      expect(await third).toEqual([{ c: 3 }]);
+      expect(await query(client, 'SELECT 4 AS d', [], new AbortController().signal)).toEqual([{ d: 4 }]);
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => /already executing a query/.test(w))).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
       await client.end();
     }
   });

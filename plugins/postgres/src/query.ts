@@ -12,6 +12,40 @@ const END_TIMEOUT_MS = 1_000;
 /** Cancellations in progress, so a close that races one waits for the CancelRequest first. */
 const cancelling = new WeakMap<Client, Promise<void>>();
 
+/**
+ * The end of the last statement given to each client: reads that run at once (discovery's
+ * first reads, a page's reads spread over fewer connections than reads) take their turns
+ * here. pg queues them itself too, but deprecates that (removed in pg 9), and a CancelRequest
+ * is per backend: a statement aborted while it waited behind another would cancel that one.
+ */
+const turns = new WeakMap<Client, Promise<void>>();
+
+/** Waits for the client's statements given before, or rejects when the signal fires first (nothing was sent then). */
+async function takeTurn(client: Client, signal: AbortSignal): Promise<() => void> {
+  const before = turns.get(client);
+  let done!: () => void;
+  const mine = new Promise<void>((resolve) => (done = resolve));
+  turns.set(client, before ? before.then(() => mine) : mine);
+  if (before) {
+    let onAbort: (() => void) | undefined;
+    try {
+      await Promise.race([
+        before,
+        new Promise<never>((_, reject) => {
+          onAbort = () => reject(abortedErrorFrom(signal));
+          signal.addEventListener('abort', onAbort, { once: true });
+        }),
+      ]);
+    } catch (error) {
+      done(); // the turn passes on: this statement is never sent
+      throw error;
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    }
+  }
+  return done;
+}
+
 /** Whether a client was closed because a statement on it was cancelled (it is not usable any more). */
 export function closedByCancel(client: Client): boolean {
   return cancelling.has(client);
@@ -23,9 +57,28 @@ export function closedByCancel(client: Client): boolean {
  * {@link sendCancelRequest}) and the client is then closed; the promise rejects with the
  * core `AbortedError` only once that is done, so nothing keeps running on the server.
  * Values go as bind parameters only: never build `sql` from names. `types` replaces the
- * driver's value parsers for this statement (see `CATALOG_TYPES` in catalog.ts).
+ * driver's value parsers for this statement (see `CATALOG_TYPES` in catalog.ts). Statements
+ * given to one client at once run one after the other, in the order given; one whose signal
+ * fires while it waits is never sent.
  */
 export async function query<R extends QueryResultRow>(
+  client: Client,
+  sql: string,
+  params: readonly unknown[],
+  signal: AbortSignal,
+  types?: CustomTypesConfig,
+): Promise<R[]> {
+  throwIfAborted(signal);
+  const done = await takeTurn(client, signal);
+  try {
+    return await run<R>(client, sql, params, signal, types);
+  } finally {
+    done();
+  }
+}
+
+/** One statement on a client that runs nothing else. */
+async function run<R extends QueryResultRow>(
   client: Client,
   sql: string,
   params: readonly unknown[],
