@@ -289,11 +289,13 @@ class DefinedConnector<TConn> implements Connector {
     const catalog = this.catalogOrRefuse();
     const conn = this.pool.connection();
     // The page reads' extra connections, opened now (and kept for them) when the connector
-    // reads through them: the schema-level objects are read before the first page.
+    // reads through them: the schema-level objects are read beside the first page.
     const wanted = objects?.concurrency !== undefined && !catalog.parallelConnections ? objects.concurrency - 1 : 0;
     let readers: Promise<readonly TConn[]> | undefined;
     const generation = this.pool.generation;
     const parallel = () => (readers ??= wanted > 0 ? this.pool.readers(wanted, signal, generation) : Promise.resolve([]));
+    // They start opening now, beside the connector's first statements on the main connection.
+    if (wanted > 0) parallel().catch(() => undefined);
     try {
       return await catalog.listSchemas(conn, filter, signal, objects, parallel);
     } finally {

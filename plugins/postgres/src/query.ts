@@ -1,6 +1,6 @@
 import { Socket } from 'node:net';
 import { abortedErrorFrom, throwIfAborted } from '@sourced/core';
-import type { Client, CustomTypesConfig, QueryConfig, QueryResultRow } from 'pg';
+import type { Client, CustomTypesConfig, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 
 /** How long a CancelRequest may take before we give up on it. */
 const CANCEL_TIMEOUT_MS = 2_000;
@@ -13,37 +13,44 @@ const END_TIMEOUT_MS = 1_000;
 const cancelling = new WeakMap<Client, Promise<void>>();
 
 /**
- * The end of the last statement given to each client: reads that run at once (discovery's
- * first reads, a page's reads spread over fewer connections than reads) take their turns
- * here. pg queues them itself too, but deprecates that (removed in pg 9), and a CancelRequest
- * is per backend: a statement aborted while it waited behind another would cancel that one.
+ * The statements waiting for each client: reads that run at once (discovery's first reads
+ * share connections) take turns here. pg queues them itself too, but deprecates that
+ * (removed in pg 9), and a CancelRequest is per backend: a statement aborted while it waited
+ * behind another would cancel that one. The next statement is sent as soon as pg settles the
+ * one before, before that one's caller goes on, as pg's own queue does (no gap on the wire).
  */
-const turns = new WeakMap<Client, Promise<void>>();
+interface Line {
+  busy: boolean;
+  waiting: (() => void)[];
+}
+const lines = new WeakMap<Client, Line>();
 
-/** Waits for the client's statements given before, or rejects when the signal fires first (nothing was sent then). */
-async function takeTurn(client: Client, signal: AbortSignal): Promise<() => void> {
-  const before = turns.get(client);
-  let done!: () => void;
-  const mine = new Promise<void>((resolve) => (done = resolve));
-  turns.set(client, before ? before.then(() => mine) : mine);
-  if (before) {
-    let onAbort: (() => void) | undefined;
-    try {
-      await Promise.race([
-        before,
-        new Promise<never>((_, reject) => {
-          onAbort = () => reject(abortedErrorFrom(signal));
-          signal.addEventListener('abort', onAbort, { once: true });
-        }),
-      ]);
-    } catch (error) {
-      done(); // the turn passes on: this statement is never sent
-      throw error;
-    } finally {
-      if (onAbort) signal.removeEventListener('abort', onAbort);
-    }
+/** Runs `start` now if the client is free, else when the statements before it are done; returns a function that takes it out of the line (true) unless it has started. */
+function inLine(client: Client, start: () => void): () => boolean {
+  let line = lines.get(client);
+  if (!line) lines.set(client, (line = { busy: false, waiting: [] }));
+  if (!line.busy) {
+    line.busy = true;
+    start();
+    return () => false;
   }
-  return done;
+  const waiting = line.waiting;
+  waiting.push(start);
+  return () => {
+    const at = waiting.indexOf(start);
+    if (at < 0) return false;
+    waiting.splice(at, 1);
+    return true;
+  };
+}
+
+/** The client's turn passes to the next statement waiting, if any. */
+function nextInLine(client: Client): void {
+  const line = lines.get(client);
+  if (!line) return;
+  const next = line.waiting.shift();
+  if (next) next();
+  else line.busy = false;
 }
 
 /** Whether a client was closed because a statement on it was cancelled (it is not usable any more). */
@@ -69,27 +76,38 @@ export async function query<R extends QueryResultRow>(
   types?: CustomTypesConfig,
 ): Promise<R[]> {
   throwIfAborted(signal);
-  const done = await takeTurn(client, signal);
-  try {
-    return await run<R>(client, sql, params, signal, types);
-  } finally {
-    done();
-  }
-}
-
-/** One statement on a client that runs nothing else. */
-async function run<R extends QueryResultRow>(
-  client: Client,
-  sql: string,
-  params: readonly unknown[],
-  signal: AbortSignal,
-  types?: CustomTypesConfig,
-): Promise<R[]> {
-  throwIfAborted(signal);
   // `sql` may be a QueryConfig in disguise (preview.ts reads rows as arrays): pass it on whole.
   const config: QueryConfig =
     typeof sql === 'string' ? { text: sql, values: params as unknown[], types } : { ...(sql as QueryConfig), values: params as unknown[] };
-  const running = client.query<R>(config);
+  // Wrapped: resolving with the statement's promise itself would wait for it.
+  const { running } = await new Promise<{ running: Promise<QueryResult<R>> }>((resolve, reject) => {
+    let leave = (): boolean => false;
+    const onAbort = () => {
+      // Still waiting: it leaves the line and is never sent.
+      if (leave()) reject(abortedErrorFrom(signal));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    leave = inLine(client, () => {
+      signal.removeEventListener('abort', onAbort);
+      if (signal.aborted) {
+        nextInLine(client);
+        reject(abortedErrorFrom(signal));
+        return;
+      }
+      const started = client.query<R>(config);
+      // The first reaction to pg settling it: the next statement goes out at once.
+      started.then(
+        () => nextInLine(client),
+        () => nextInLine(client),
+      );
+      resolve({ running: started });
+    });
+  });
+  return run<R>(client, running, signal);
+}
+
+/** Waits for a statement sent on a client, cancelling it on the server when the signal fires. */
+async function run<R extends QueryResultRow>(client: Client, running: Promise<QueryResult<R>>, signal: AbortSignal): Promise<R[]> {
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
     onAbort = () => {
@@ -97,7 +115,9 @@ async function run<R extends QueryResultRow>(
       cancelling.set(client, done);
       void done.then(() => reject(abortedErrorFrom(signal)));
     };
-    signal.addEventListener('abort', onAbort, { once: true });
+    // The signal may have fired between the statement's sending and here.
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
   });
   try {
     const result = await Promise.race([running, aborted]);
