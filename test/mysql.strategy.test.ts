@@ -147,6 +147,43 @@ describe('MySQL discovery strategies (MariaDB)', () => {
         }
       });
 
+      /**
+       * Statements given to one connection at once (discovery's first reads share connections)
+       * run one after the other, and one cancelled while it waits is never sent: KILL QUERY is
+       * per session, so killing it would have stopped the statement running.
+       */
+      it('runs statements given to one connection at once in turn, and drops a waiting one that is cancelled', async () => {
+        const args: ConnectionArgs = {
+          role: 'PRIMARY',
+          host: db.host,
+          port: db.port,
+          user,
+          password: new Secret(password, 'test'),
+          applicationName: 'sourced-test',
+          keepAlive: false,
+          connectTimeoutMs: 5000,
+          credentialSources: {},
+          credentialTimings: {},
+        };
+        const conn = await connectSession(args, new AbortController().signal, noopLogger);
+        try {
+          const kills = async () => Number((await rootQuery<{ Value: string }>(db, "SHOW GLOBAL STATUS LIKE 'Com_kill'"))[0].Value);
+          const killsBefore = await kills();
+          const running = query<{ slept: number; a: number }>(conn, 'SELECT SLEEP(0.3) AS slept, 1 AS a', [], new AbortController().signal);
+          const waiting = new AbortController();
+          const dropped = query(conn, 'SELECT 2 AS b', [], waiting.signal);
+          const third = query<{ c: number }>(conn, 'SELECT 3 AS c', [], new AbortController().signal);
+          waiting.abort(new Error('not wanted any more'));
+          await expect(dropped).rejects.toBeInstanceOf(AbortedError);
+          // SLEEP answers 0 when it slept its time, 1 when it was interrupted.
+          expect((await running).map((r) => [Number(r.slept), Number(r.a)])).toEqual([[0, 1]]);
+          expect((await third).map((r) => Number(r.c))).toEqual([3]);
+          expect(await kills()).toBe(killsBefore);
+        } finally {
+          await endConnection(conn);
+        }
+      });
+
       /** Cancelling an AGGRESSIVE run mid-stream closes its parallel readers too. */
       it('frees every connection of an AGGRESSIVE run when the client cancels', async () => {
         const call = t.dataSources.discoverDataSource(

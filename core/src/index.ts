@@ -45,6 +45,7 @@ export * from './connector/tlsCheck';
 export { describeCertificateError } from './connector/certificateErrors';
 export * from './discovery/inferSchema';
 export * from './util/mapWithConcurrency';
+export * from './util/statementLine';
 export * from './connector/ConnectFailure';
 export * from './connector/DatabaseTokenProvider';
 export * from './preview/PreviewEngine';

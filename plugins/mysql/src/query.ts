@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { abortedErrorFrom, throwIfAborted, type ConnectionArgs } from '@sourced/core';
+import { abortedErrorFrom, StatementLines, throwIfAborted, type ConnectionArgs } from '@sourced/core';
 import type { Connection } from 'mysql2';
 import { destroy, openConnection } from './driver';
 
@@ -20,6 +20,12 @@ const cancelTargets = new WeakMap<Connection, CancelTarget>();
 /** Cancellations in progress, so a close that races one waits for the KILL first. */
 const cancelling = new WeakMap<Connection, Promise<void>>();
 
+/**
+ * Statements given to one connection at once take turns (see `StatementLines`): mysql2 would
+ * queue them itself, but a KILL QUERY for one still waiting would stop the one running.
+ */
+const lines = new StatementLines<Connection>();
+
 /** Remembers how to interrupt a statement of `conn` (see {@link query}). */
 export function registerCancelTarget(conn: Connection, args: ConnectionArgs, connectionId: number): void {
   cancelTargets.set(conn, { args, connectionId });
@@ -37,13 +43,19 @@ export function closedByCancel(conn: Connection): boolean {
  * may always kill its own sessions' statements), and the connection is then closed; the promise
  * rejects with core's `AbortedError` only once that is done, so nothing keeps running on the
  * server. Values travel as `?` parameters only (escaped by mysql2 for a session whose sql_mode
- * the connector sets): never build `sql` from names.
+ * the connector sets): never build `sql` from names. Statements given to one connection at once
+ * run one after the other, in the order given; one whose signal fires while it waits is never sent.
  */
 export async function query<R>(conn: Connection, sql: string, params: readonly unknown[], signal: AbortSignal): Promise<R[]> {
   throwIfAborted(signal);
-  const running = new Promise<R[]>((resolve, reject) => {
-    conn.query({ sql, values: params as unknown[] }, (error: Error | null, rows: unknown) => (error ? reject(error) : resolve(rows as R[])));
-  });
+  const { running } = await lines.send(
+    conn,
+    signal,
+    () =>
+      new Promise<R[]>((resolve, reject) => {
+        conn.query({ sql, values: params as unknown[] }, (error: Error | null, rows: unknown) => (error ? reject(error) : resolve(rows as R[])));
+      }),
+  );
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
     onAbort = () => {
@@ -51,7 +63,9 @@ export async function query<R>(conn: Connection, sql: string, params: readonly u
       cancelling.set(conn, done);
       void done.then(() => reject(abortedErrorFrom(signal)));
     };
-    signal.addEventListener('abort', onAbort, { once: true });
+    // The signal may have fired between the statement's sending and here.
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
   });
   aborted.catch(() => undefined);
   try {

@@ -1,5 +1,5 @@
 import { Socket } from 'node:net';
-import { abortedErrorFrom, throwIfAborted } from '@sourced/core';
+import { abortedErrorFrom, StatementLines, throwIfAborted } from '@sourced/core';
 import type { Client, CustomTypesConfig, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 
 /** How long a CancelRequest may take before we give up on it. */
@@ -12,46 +12,8 @@ const END_TIMEOUT_MS = 1_000;
 /** Cancellations in progress, so a close that races one waits for the CancelRequest first. */
 const cancelling = new WeakMap<Client, Promise<void>>();
 
-/**
- * The statements waiting for each client: reads that run at once (discovery's first reads
- * share connections) take turns here. pg queues them itself too, but deprecates that
- * (removed in pg 9), and a CancelRequest is per backend: a statement aborted while it waited
- * behind another would cancel that one. The next statement is sent as soon as pg settles the
- * one before, before that one's caller goes on, as pg's own queue does (no gap on the wire).
- */
-interface Line {
-  busy: boolean;
-  waiting: (() => void)[];
-}
-const lines = new WeakMap<Client, Line>();
-
-/** Runs `start` now if the client is free, else when the statements before it are done; returns a function that takes it out of the line (true) unless it has started. */
-function inLine(client: Client, start: () => void): () => boolean {
-  let line = lines.get(client);
-  if (!line) lines.set(client, (line = { busy: false, waiting: [] }));
-  if (!line.busy) {
-    line.busy = true;
-    start();
-    return () => false;
-  }
-  const waiting = line.waiting;
-  waiting.push(start);
-  return () => {
-    const at = waiting.indexOf(start);
-    if (at < 0) return false;
-    waiting.splice(at, 1);
-    return true;
-  };
-}
-
-/** The client's turn passes to the next statement waiting, if any. */
-function nextInLine(client: Client): void {
-  const line = lines.get(client);
-  if (!line) return;
-  const next = line.waiting.shift();
-  if (next) next();
-  else line.busy = false;
-}
+/** Statements given to one client at once take turns (see `StatementLines`). */
+const lines = new StatementLines<Client>();
 
 /** Whether a client was closed because a statement on it was cancelled (it is not usable any more). */
 export function closedByCancel(client: Client): boolean {
@@ -79,30 +41,7 @@ export async function query<R extends QueryResultRow>(
   // `sql` may be a QueryConfig in disguise (preview.ts reads rows as arrays): pass it on whole.
   const config: QueryConfig =
     typeof sql === 'string' ? { text: sql, values: params as unknown[], types } : { ...(sql as QueryConfig), values: params as unknown[] };
-  // Wrapped: resolving with the statement's promise itself would wait for it.
-  const { running } = await new Promise<{ running: Promise<QueryResult<R>> }>((resolve, reject) => {
-    let leave = (): boolean => false;
-    const onAbort = () => {
-      // Still waiting: it leaves the line and is never sent.
-      if (leave()) reject(abortedErrorFrom(signal));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    leave = inLine(client, () => {
-      signal.removeEventListener('abort', onAbort);
-      if (signal.aborted) {
-        nextInLine(client);
-        reject(abortedErrorFrom(signal));
-        return;
-      }
-      const started = client.query<R>(config);
-      // The first reaction to pg settling it: the next statement goes out at once.
-      started.then(
-        () => nextInLine(client),
-        () => nextInLine(client),
-      );
-      resolve({ running: started });
-    });
-  });
+  const { running } = await lines.send(client, signal, () => client.query<R>(config));
   return run<R>(client, running, signal);
 }
 
