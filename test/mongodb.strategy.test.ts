@@ -99,7 +99,12 @@ describe('MongoDB discovery strategies', () => {
       await t.discover({ dataSource: source(), filter: filter({ includeSchemas: [METRICS] }) });
       const catalog = commands.filter((c) => ['listDatabases', 'listCollections', 'listIndexes', 'count', 'aggregate'].includes(c.name));
       const byText = (a: unknown[], b: unknown[]) => JSON.stringify(a).localeCompare(JSON.stringify(b));
-      expect(catalog.slice(0, 4).map((c) => [c.name, c.db, c.command.nameOnly]).sort(byText)).toEqual(
+      expect(
+        catalog
+          .slice(0, 4)
+          .map((c) => [c.name, c.db, c.command.nameOnly])
+          .sort(byText),
+      ).toEqual(
         [
           ['listDatabases', 'admin', true], // the schemas
           ['listDatabases', 'admin', true], // the count: the databases, then the names of each one's collections
