@@ -111,12 +111,11 @@ export async function databasesWithOtherKinds(
   signal: AbortSignal,
 ): Promise<string[] | undefined> {
   if (schemas.length > MAX_DATABASES_SHOWN) return undefined;
-  const list = kinds.map((k) => `'${k.replace(/'/g, "''")}'`).join(', ');
   const out: string[] = [];
   try {
     for (const schema of schemas) {
-      const rows = await query<unknown>(conn, `SHOW FULL TABLES FROM ${quoteId(schema)} WHERE Table_type NOT IN (${list})`, [], signal);
-      if (rows.length > 0) out.push(schema);
+      const found = await uncommonKindsIn(conn, schema, signal);
+      if ([...found].some((k) => !kinds.includes(k))) out.push(schema);
     }
   } catch (error) {
     if (signal.aborted) throw error;
@@ -124,6 +123,33 @@ export async function databasesWithOtherKinds(
   }
   return out;
 }
+
+/**
+ * The Table_types of a database's tables other than BASE TABLE and VIEW (SEQUENCE, TEMPORARY,
+ * SYSTEM VERSIONED, ...), one SHOW FULL TABLES, read once per session: a discovery asks at its
+ * start for its count and for its sequences, which would each read every table's .frm head
+ * (10-18 ms a database of 1,000 tables, twice, on the connection the first batch waits for).
+ * A table of another kind created later in the session is seen by the next one.
+ */
+function uncommonKindsIn(conn: Connection, schema: string, signal: AbortSignal): Promise<Set<string>> {
+  let seen = uncommonKinds.get(conn);
+  if (!seen) uncommonKinds.set(conn, (seen = new Map<string, Promise<Set<string>>>()));
+  let kinds = seen.get(schema);
+  if (!kinds) {
+    const reading = query<{ Table_type: string }>(
+      conn,
+      `SHOW FULL TABLES FROM ${quoteId(schema)} WHERE Table_type NOT IN ('BASE TABLE', 'VIEW')`,
+      [],
+      signal,
+    ).then((rows) => new Set(rows.map((r) => r.Table_type)));
+    seen.set(schema, (kinds = reading));
+    const map = seen;
+    reading.catch(() => map.delete(schema)); // a failed read is not kept
+  }
+  return kinds;
+}
+
+const uncommonKinds = new WeakMap<Connection, Map<string, Promise<Set<string>>>>();
 
 /** Most sequences one definition statement reads (a UNION ALL branch each). */
 export const MAX_SEQUENCES_PER_STATEMENT = 500;
