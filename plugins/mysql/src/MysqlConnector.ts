@@ -58,7 +58,7 @@ export const mysqlConnector: ConnectorDefinition = defineConnector<Connection>({
   checks: (call) => mysqlValidationPlan(call),
   catalog: (call) => ({
     /** The databases in scope that pass the filter, with their routines and sequences when asked (see catalog.ts). */
-    listSchemas: (conn, filter, signal, objects) => readSchemas(conn, filter, signal, scopeOf(call).database, objects),
+    listSchemas: (conn, filter, signal, objects, parallel) => readSchemas(conn, filter, signal, scopeOf(call).database, objects, parallel),
     /** One page of relations with their columns, keys and indexes, set-based (see catalog.ts). */
     listRelations: (conn, page, signal, parallel) => readRelations(conn, page, signal, parallel, scopeOf(call).database),
     /** How many relations pass the filter after the cursor, one query (see catalog.ts). */

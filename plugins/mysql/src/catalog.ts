@@ -64,6 +64,7 @@ export async function readSchemas(
   signal: AbortSignal,
   database?: string,
   objects?: SchemaObjectsRequest,
+  parallel?: () => Promise<readonly Connection[]>,
 ): Promise<SchemaEntity[]> {
   const sql = catalogSql(sessionOf(conn).version);
   const params = schemaFilterParams(filter, database);
@@ -80,6 +81,7 @@ export async function readSchemas(
     objects,
     signal,
     read,
+    parallel,
   );
   return schemas.map((s) => ({ ...s, ...objectsOf.get(s.name) }));
 }

@@ -129,15 +129,16 @@ export async function databasesWithOtherKinds(
  * SYSTEM VERSIONED, ...), one SHOW FULL TABLES, read once per session: a discovery asks at its
  * start for its count and for its sequences, which would each read every table's .frm head
  * (10-18 ms a database of 1,000 tables, twice, on the connection the first batch waits for).
- * A table of another kind created later in the session is seen by the next one.
+ * A table of another kind created later in the session is seen by the next one. Kept under
+ * `conn` (the session's main connection), read through `via` (one of its parallel connections).
  */
-function uncommonKindsIn(conn: Connection, schema: string, signal: AbortSignal): Promise<Set<string>> {
+function uncommonKindsIn(conn: Connection, schema: string, signal: AbortSignal, via: Connection = conn): Promise<Set<string>> {
   let seen = uncommonKinds.get(conn);
   if (!seen) uncommonKinds.set(conn, (seen = new Map<string, Promise<Set<string>>>()));
   let kinds = seen.get(schema);
   if (!kinds) {
     const reading = query<{ Table_type: string }>(
-      conn,
+      via,
       `SHOW FULL TABLES FROM ${quoteId(schema)} WHERE Table_type NOT IN ('BASE TABLE', 'VIEW')`,
       [],
       signal,
@@ -169,12 +170,20 @@ export async function readSchemaObjects(
   request: SchemaObjectsRequest,
   signal: AbortSignal,
   read: CatalogRead,
+  parallel: () => Promise<readonly Connection[]> = () => Promise.resolve([]),
 ): Promise<Map<string, SchemaObjects>> {
   const out = new Map<string, SchemaObjects>(schemas.map((s) => [s, { routines: [] }]));
   if (schemas.length === 0) return out;
   const { version } = sessionOf(conn);
   const hasSequences = version.flavour === 'MariaDB' && atLeast(version, 10, 3);
-  // One connection: one statement after another.
+  if (hasSequences && schemas.length <= MAX_DATABASES_SHOWN) {
+    // The kinds of tables of each database (a SHOW FULL TABLES each, read for the sequences
+    // and the count) go on the parallel connections, leaving the main one to the count and
+    // the first page that discovery reads meanwhile; failures surface where they are used.
+    const others = await parallel();
+    if (others.length > 0) schemas.forEach((s, i) => void uncommonKindsIn(conn, s, signal, others[i % others.length]).catch(() => undefined));
+  }
+  // The routines and the sequences: one statement after another on the main connection.
   const routineRows = await read('routines', () => query<RoutineRow>(conn, routinesSql(request.routineBodies), [schemas], signal));
   const parameterRows = routineRows.length === 0 ? [] : await read('routine parameters', () => query<ParameterRow>(conn, PARAMETERS_SQL, [schemas], signal));
   for (const [schema, routines] of groupRoutines(routineRows, parameterRows)) {
