@@ -102,6 +102,19 @@ describe('MySQL discovery strategies (MariaDB)', () => {
     describe('cancellation', () => {
       const user = 'sourced_cancel_parallel';
       const password = `pw-${randomBytes(8).toString('hex')}`;
+      /** The connection arguments of the account of these tests. */
+      const accountArgs = (): ConnectionArgs => ({
+        role: 'PRIMARY',
+        host: db.host,
+        port: db.port,
+        user,
+        password: new Secret(password, 'test'),
+        applicationName: 'sourced-test',
+        keepAlive: false,
+        connectTimeoutMs: 5000,
+        credentialSources: {},
+        credentialTimings: {},
+      });
       const sessions = async () =>
         Number((await rootQuery<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ?', [user]))[0].n);
       beforeAll(async () => {
@@ -112,20 +125,8 @@ describe('MySQL discovery strategies (MariaDB)', () => {
 
       /** Statements running on several connections at once are each stopped on their own server thread. */
       it('kills the statement of every connection a page reads through', async () => {
-        const args: ConnectionArgs = {
-          role: 'PRIMARY',
-          host: db.host,
-          port: db.port,
-          user,
-          password: new Secret(password, 'test'),
-          applicationName: 'sourced-test',
-          keepAlive: false,
-          connectTimeoutMs: 5000,
-          credentialSources: {},
-          credentialTimings: {},
-        };
         const controller = new AbortController();
-        const conns = await Promise.all([0, 1, 2].map(() => connectSession(args, controller.signal, noopLogger)));
+        const conns = await Promise.all([0, 1, 2].map(() => connectSession(accountArgs(), controller.signal, noopLogger)));
         try {
           const queue = new ConnectionQueue(conns);
           const sleeping = (seconds: number) => queue.run((c) => query(c, 'SELECT SLEEP(?) AS slept', [seconds], controller.signal));
@@ -153,19 +154,7 @@ describe('MySQL discovery strategies (MariaDB)', () => {
        * per session, so killing it would have stopped the statement running.
        */
       it('runs statements given to one connection at once in turn, and drops a waiting one that is cancelled', async () => {
-        const args: ConnectionArgs = {
-          role: 'PRIMARY',
-          host: db.host,
-          port: db.port,
-          user,
-          password: new Secret(password, 'test'),
-          applicationName: 'sourced-test',
-          keepAlive: false,
-          connectTimeoutMs: 5000,
-          credentialSources: {},
-          credentialTimings: {},
-        };
-        const conn = await connectSession(args, new AbortController().signal, noopLogger);
+        const conn = await connectSession(accountArgs(), new AbortController().signal, noopLogger);
         try {
           const kills = async () => Number((await rootQuery<{ Value: string }>(db, "SHOW GLOBAL STATUS LIKE 'Com_kill'"))[0].Value);
           const killsBefore = await kills();
