@@ -136,6 +136,38 @@ describe('DiscoveryEngine over a fake connector', () => {
     expect(primary.openConnections + secondary.openConnections).toBe(0);
   });
 
+  /**
+   * A read gives its connections many statements at once (a MariaDB start: a SHOW per database),
+   * each listening to the read's signal until it ends: not a leak, and no
+   * MaxListenersExceededWarning on the daemon's stderr for it.
+   */
+  it('lets a read listen to its signal from many statements at once without a warning', async () => {
+    const { connector } = setup(12);
+    const listSchemas = connector.listSchemas.bind(connector);
+    // Forty statements at once, each listening to the read's signal until it ends.
+    connector.listSchemas = async (filter, readSignal, objects) => {
+      const statements = Array.from({ length: 40 }, () => () => undefined);
+      for (const s of statements) readSignal.addEventListener('abort', s);
+      try {
+        await new Promise((r) => setImmediate(r));
+        return await listSchemas(filter, readSignal, objects);
+      } finally {
+        for (const s of statements) readSignal.removeEventListener('abort', s);
+      }
+    };
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const events = await collect(new DiscoveryEngine(tracer).run(connector, request({ strategy: 'AGGRESSIVE' }), signal()));
+      expect(names(events)).toEqual(expected(12));
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => w === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   /** Without a secondary, a lost connection ends the run with the error (no failover to hide it). */
   it('ends the run when an ON_PREM source goes away', async () => {
     const { primary, connector } = setup(12);

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { trace, type Span } from '@opentelemetry/api';
 import type { EndpointRole } from '../datasource/DataSource';
 import { abortedErrorFrom, describeError, UnavailableError, brandErrorClass } from '../errors';
@@ -130,9 +131,21 @@ function bounds(connector: ConnectorSessions, options: ReadOptions): boolean {
   return stallMs > 0 || (probeAfterMs > 0 && connector.probe !== undefined);
 }
 
+/**
+ * An AbortController for a read's signal. A read fans out into as many statements as it gives
+ * its connections at once (a MariaDB start: a SHOW FULL TABLES per database, up to 64), each
+ * listening to the signal until it ends; that is not a leak, so Node's warning past ten
+ * listeners (a MaxListenersExceededWarning on the daemon's stderr) is turned off for it.
+ */
+export function readSignalController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
+}
+
 /** An AbortController that follows `signal` until released. */
 function following(signal: AbortSignal): { controller: AbortController; release(): void } {
-  const controller = new AbortController();
+  const controller = readSignalController();
   const follow = () => controller.abort(signal.reason);
   if (signal.aborted) follow();
   else signal.addEventListener('abort', follow, { once: true });

@@ -1,7 +1,7 @@
 import type { Attributes, Meter, Tracer } from '@opentelemetry/api';
 import { DEFAULT_SAMPLING, type SamplingOptions } from '../contract/catalog';
 import type { DiscoverableConnector } from '../contract/capabilities';
-import { readWithFailover, SourceStalledError, withinStallBound, type ReadOptions } from '../connector/readWithFailover';
+import { readSignalController, readWithFailover, SourceStalledError, withinStallBound, type ReadOptions } from '../connector/readWithFailover';
 import { AbortedError, abortedErrorFrom, describeError, UnavailableError } from '../errors';
 import { noopLogger, type Logger } from '../logging/Logger';
 import { dbSystemOf, sourcedInstruments, type SourcedInstruments } from '../telemetry/metrics';
@@ -97,7 +97,7 @@ export class DiscoveryEngine {
     const sampling: SamplingOptions = { ...DEFAULT_SAMPLING, ...definedOnly(request.sampling ?? {}) };
     // Reads run under a signal of the run's own, so that a page read ahead can be cancelled
     // when the run ends early (a limit, an error, the consumer going away).
-    const reads = new AbortController();
+    const reads = readSignalController();
     const onCallAbort = () => reads.abort(callSignal.reason);
     if (callSignal.aborted) onCallAbort();
     else callSignal.addEventListener('abort', onCallAbort, { once: true });
