@@ -107,6 +107,18 @@ ALTER EXTENSION lo ADD SEQUENCE ext_seq;
 ALTER EXTENSION lo ADD TYPE ext_enum;
 CREATE TABLE ext_table (id int);
 ALTER EXTENSION lo ADD TABLE ext_table;
+ALTER TABLE items ADD CONSTRAINT items_price_name UNIQUE (price, name);
+CREATE TABLE "Ünï ""q""".refs (
+  n text COLLATE "C", "P ""é""" numeric(10,2), id bigint,
+  FOREIGN KEY (n, "P ""é""") REFERENCES cat.items (name, price) ON DELETE CASCADE ON UPDATE SET NULL,
+  CONSTRAINT refs_whole FOREIGN KEY (id) REFERENCES cat.items);
+COMMENT ON TABLE items IS 'the items';
+COMMENT ON COLUMN items.name IS 'the name';
+COMMENT ON COLUMN items."Quoted Col" IS 'quoted, "with" quotes';
+COMMENT ON COLUMN v1.name IS 'a view column';
+COMMENT ON COLUMN mv_full.id IS 'a materialized view column';
+COMMENT ON COLUMN events_2024_a.kind IS 'a partition''s column';
+COMMENT ON COLUMN "Ünï ""q""".refs."P ""é""" IS 'ünï';
 `;
 
 /** Splits a list at its top-level commas (not inside parentheses, brackets or quotes). */
@@ -386,6 +398,60 @@ describe('PostgreSQL catalog objects against the catalog itself', () => {
     );
     expect(actual).toEqual(expected);
     expect(expected['cat.items.serial_no']).toBe(3);
+  });
+
+  it('gives every column its comment (col_description) and no other', async () => {
+    const rows = await q<{ schema: string; table: string; column: string; comment: string | null }>(
+      `SELECT n.nspname AS schema, c.relname AS table, a.attname AS column, col_description(c.oid, a.attnum) AS comment
+       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname = ANY ($1) AND a.attnum > 0 AND NOT a.attisdropped`,
+      [SCHEMAS],
+    );
+    const key = (x: { schema: string; table: string; column: string }) => `${x.schema}.${x.table}.${x.column}`;
+    const expected = Object.fromEntries(rows.map((r) => [key(r), r.comment ?? '']));
+    const actual = Object.fromEntries(
+      relationsOf(withBodies).flatMap((r) => r.columns.map((c) => [key({ schema: r.schema, table: r.name, column: c.name }), c.comment])),
+    );
+    expect(actual).toEqual(expected);
+    expect(Object.values(expected).filter((c) => c !== '')).toHaveLength(6);
+  });
+
+  it('gives every foreign key its columns, referenced table and columns in key order, and actions (pg_get_constraintdef)', async () => {
+    const rows = await q<{ schema: string; table: string; name: string; def: string }>(
+      `SELECT n.nspname AS schema, c.relname AS table, con.conname AS name, pg_get_constraintdef(con.oid) AS def
+       FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE con.contype = 'f' AND n.nspname = ANY ($1)`,
+      [SCHEMAS],
+    );
+    const action = '(NO ACTION|RESTRICT|CASCADE|SET NULL|SET DEFAULT)';
+    const shape = new RegExp(`^FOREIGN KEY \\((.*?)\\) REFERENCES (.*?)\\((.*?)\\)(?: ON UPDATE ${action})?(?: ON DELETE ${action})?$`, 's');
+    const expected = rows.map((r) => {
+      const m = shape.exec(r.def);
+      if (!m) throw new Error(`unexpected definition ${r.def}`);
+      // the referenced table comes qualified (search_path is reset): schema.table, either part maybe quoted
+      const [referencedSchema, referencedTable] = (/^("(?:[^"]|"")*"|[^."]+)\.(.*)$/.exec(m[2]) ?? []).slice(1).map(unquote);
+      return {
+        relation: `${r.schema}.${r.table}`,
+        name: r.name,
+        columns: splitTopLevel(m[1]).map(unquote),
+        referencedSchema,
+        referencedTable,
+        referencedColumns: splitTopLevel(m[3]).map(unquote),
+        onUpdate: m[4] ?? 'NO ACTION',
+        onDelete: m[5] ?? 'NO ACTION',
+      };
+    });
+    const actual = relationsOf(withBodies).flatMap((r) => r.foreignKeys.map((f) => ({ relation: `${r.schema}.${r.name}`, ...f })));
+    const key = (x: { relation: string; name: string }) => `${x.relation}/${x.name}`;
+    expect(actual.sort((a, b) => byteOrder(key(a), key(b)))).toEqual(expected.sort((a, b) => byteOrder(key(a), key(b))));
+    // the odd cases are there: referenced columns in another order than the table's, quoted names, actions
+    expect(expected.find((f) => f.columns.length === 2)).toMatchObject({
+      columns: ['n', 'P "é"'],
+      referencedColumns: ['name', 'price'],
+      onUpdate: 'SET NULL',
+      onDelete: 'CASCADE',
+    });
+    expect(expected).toHaveLength(3);
   });
 
   it('says whether each materialized view is populated, and nothing for other relations', async () => {

@@ -264,6 +264,12 @@ class ColumnsByNumber implements IndexTableColumns {
     this.tuples[t[0]] = t;
   }
 
+  /** Sets the comment of column `attnum` (a comment of a dropped column is ignored). */
+  comment(attnum: number, text: string): void {
+    const t = this.tuples[attnum] as ColumnTuple | undefined;
+    if (t) t[6] = text;
+  }
+
   nameOf(attnum: number): string | undefined {
     return (this.tuples[attnum] as ColumnTuple | undefined)?.[1];
   }
@@ -318,10 +324,9 @@ async function describeRelations(client: Client, keys: KeyRow[], signal: AbortSi
     if (!relation) continue;
     const tuples = JSON.parse(c.columns) as ColumnTuple[];
     const byNumber = new ColumnsByNumber();
-    relation.columns = tuples.map((t, i) => {
-      byNumber.add(t);
-      return toColumn(t, i + 1);
-    });
+    for (const t of tuples) byNumber.add(t);
+    if (c.comments !== null) for (const [attnum, text] of JSON.parse(c.comments) as Array<[number, string]>) byNumber.comment(attnum, text);
+    relation.columns = tuples.map((t, i) => toColumn(t, i + 1));
     columnsOf.set(c.relid, byNumber);
   }
   // Key columns arrive as attribute numbers, named from the page's own columns.

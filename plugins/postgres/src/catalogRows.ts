@@ -34,15 +34,20 @@ export interface RelationRow {
   extension_version: string | null;
 }
 
-/** One relation's columns: {@link ColumnTuple}s as JSON text. */
+/**
+ * One relation's columns: {@link ColumnTuple}s as JSON text, and its column comments as JSON
+ * `[[attnum, text], ...]` (null when it has none).
+ */
 export interface ColumnRow {
   relid: string;
   columns: string;
+  comments: string | null;
 }
 
 /**
  * A column as {@link COLUMNS_SQL} encodes it: attnum, name, type, base type (null when the
- * same), nullable, default (a generated column's expression), comment, is_array, domain, enum
+ * same), nullable, default (a generated column's expression), comment (null from the server:
+ * filled in from {@link ColumnRow.comments}), is_array, domain, enum
  * labels, identity, generated, type oid, collation oid (the last two name no field: index
  * definitions are built from them, catalogIndexes.ts).
  */
