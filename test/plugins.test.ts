@@ -53,13 +53,13 @@ describe('plugin loading', () => {
     // An import-time error keeps its type, and the failed plugin its package's SDK range.
     expect(error(fixture('type-error-on-import'))).toBe("could not load module: TypeError: Cannot read properties of undefined (reading 'connect')");
     expect(plugins.find((p) => p.id === fixture('type-error-on-import'))?.sdkRange).toBe('^1.2.0');
-    expect(error('old-api')).toBe('the plugin needs plugin SDK ^99.0.0 (apiVersion 99); this daemon hosts plugin SDK 1.4.0');
+    expect(error('old-api')).toBe('the plugin needs plugin SDK ^99.0.0 (apiVersion 99); this daemon hosts plugin SDK 1.5.0');
     expect(error('no-version')).toBe(
-      'the plugin states no plugin SDK version: set sdk: "^1.4.0" in definePlugin, or "sourced": { "sdk": "^1.4.0" } in its package.json',
+      'the plugin states no plugin SDK version: set sdk: "^1.5.0" in definePlugin, or "sourced": { "sdk": "^1.5.0" } in its package.json',
     );
-    // Every range the plugin states is listed (definePlugin says ^1.0.0, its package.json ^1.5.0), not the first alone.
-    expect(plugins.find((p) => p.id === 'future')).toMatchObject({ sdkRange: '^1.0.0 ^1.5.0', apiVersion: 1 });
-    expect(error('future')).toBe(`the plugin needs plugin SDK ^1.5.0 (${fixture('future-sdk/package.json')}); this daemon hosts plugin SDK 1.4.0`);
+    // Every range the plugin states is listed (definePlugin says ^1.0.0, its package.json ^1.6.0), not the first alone.
+    expect(plugins.find((p) => p.id === 'future')).toMatchObject({ sdkRange: '^1.0.0 ^1.6.0', apiVersion: 1 });
+    expect(error('future')).toBe(`the plugin needs plugin SDK ^1.6.0 (${fixture('future-sdk/package.json')}); this daemon hosts plugin SDK 1.5.0`);
     expect(error('half-done')).toBe('register() failed: registration failed on purpose');
     expect(error('imposter')).toBe('register() failed: connector type "postgresql" of plugin "imposter" is already registered by plugin "postgres"');
     expect(error('sourced-plugin-that-is-not-installed')).toMatch(/^could not load module: Error \[ERR_MODULE_NOT_FOUND\]: Cannot find (package|module)/);
@@ -74,7 +74,7 @@ describe('plugin loading', () => {
    */
   it('checks the plugin SDK range and hands each plugin its settings', async () => {
     const response = await list();
-    expect(response.sdkVersion).toBe('1.4.0');
+    expect(response.sdkVersion).toBe('1.5.0');
     expect(response.plugins.find((p) => p.id === 'greeting')).toMatchObject({
       sdkRange: '^1.0.0',
       apiVersion: 1,

@@ -198,6 +198,62 @@ describe('discovery strategies on PostgreSQL', () => {
   });
 
   /**
+   * A page that names the next one starts that page's queries as soon as its own have answered,
+   * before it is returned (the first of them goes ahead of a statement given right after); the
+   * call for that page takes them and sends none of its own, and a call for another page drops
+   * them and reads its own. Every page holds what it should either way.
+   */
+  it('reads the page named next while this one is mapped, and only for the call that asks for it', async () => {
+    const application = 'sourced-ahead-test';
+    const client = new Client({ host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: pg.database, application_name: application });
+    await client.connect();
+    const statements = statementLog(pg.logFile, application);
+    const relationsQueries = (log: string[]) => log.filter((q) => /pg_get_userbyid\(c\.relowner\)/.test(q)).length;
+    const columnsQueries = (log: string[]) => log.filter((q) => /json_agg\(json_build_array\(\s+a\.attnum/.test(q)).length;
+    const tableNames = (from: number, n: number) => Array.from({ length: n }, (_, i) => `t${String(from + i).padStart(4, '0')}`);
+    try {
+      const window = new KeyWindow();
+      const filter = compileFilter({ includeSchemas: ['wide'], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false });
+      const signal = new AbortController().signal;
+      const page = (after: RelationKey | undefined, limit: number, next?: number) =>
+        readRelations(
+          client,
+          { filter, after, limit, concurrency: 1, sampling: DEFAULT_SAMPLING, ...(next ? { next: { limit: next } } : {}) },
+          signal,
+          [],
+          window,
+        );
+      await statements();
+      const first = await page(undefined, 10, 10);
+      await query(client, "SELECT 'given after the first page' AS marker", [], signal);
+      expect(first.map((r) => r.name)).toEqual(tableNames(1, 10));
+      const second = await page(first.at(-1), 10);
+      expect(second.map((r) => r.name)).toEqual(tableNames(11, 10));
+      const log = await statements();
+      const marker = log.findIndex((q) => q.includes('given after the first page'));
+      expect(marker).toBeGreaterThan(0);
+      // the first page's relations and columns, then the second page's relations before the marker
+      expect(relationsQueries(log.slice(0, marker))).toBe(2);
+      expect(columnsQueries(log.slice(0, marker))).toBe(1);
+      // the second page's columns after it, and nothing more for the call that took them
+      expect(relationsQueries(log.slice(marker))).toBe(0);
+      expect(columnsQueries(log.slice(marker))).toBe(1);
+
+      // a call for another page (another size) than the one named drops what was read ahead
+      const third = await page(second.at(-1), 10, 10);
+      expect(third.map((r) => r.name)).toEqual(tableNames(21, 10));
+      const shorter = await page(third.at(-1), 5);
+      expect(shorter.map((r) => r.name)).toEqual(tableNames(31, 5));
+      const rest = await page(shorter.at(-1), 10);
+      expect(rest.map((r) => r.name)).toEqual(tableNames(36, 10));
+      // the connection is left with nothing running
+      expect(await query(client, 'SELECT 1 AS one', [], signal)).toEqual([{ one: 1 }]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  /**
    * The count reads the first window of keys with it, in one scan, and the page that starts
    * there takes that window: one statement over the relations for both. The counts equal the
    * database's own, from the start and after a cursor.

@@ -169,6 +169,45 @@ describe('DiscoveryEngine over a fake connector', () => {
   });
 
   /** Without a secondary, a lost connection ends the run with the error (no failover to hide it). */
+  /**
+   * A connector that reads ahead itself (PostgreSQL) is told the page that comes next when the
+   * strategy's sizes are fixed, and the engine reads no page ahead of its own then: the source
+   * is still read at most one page ahead of what was sent. ADAPTIVE sizes each page after the
+   * one before, so the engine reads ahead for it, naming nothing.
+   */
+  it('names the next page to a connector that reads ahead, and reads none ahead itself then', async () => {
+    const firstBatchPulled = async (over: Partial<DiscoveryRequest>, readsAhead: boolean) => {
+      const primary = new FakeServer('primary', tables(12));
+      const connector = fakeConnector(new Map([['primary', primary]]), { readsAhead }).create(fakeSource(), fakeContext());
+      const run = new DiscoveryEngine(tracer).run(connector, request(over), signal());
+      for (;;) {
+        const step = await run.next();
+        if (step.done || step.value.kind === 'batch') break;
+      }
+      await new Promise((r) => setTimeout(r, 20)); // what the engine would read meanwhile
+      const readsWhileFirstIsSent = primary.pageReads.length;
+      const rest = await collect(run);
+      return { primary, readsWhileFirstIsSent, rest };
+    };
+    const balanced = await firstBatchPulled({ strategy: 'BALANCED' }, true);
+    expect(balanced.readsWhileFirstIsSent).toBe(1);
+    expect(balanced.primary.pageNext).toEqual([{ limit: 5 }, { limit: 5 }, { limit: 5 }]);
+    expect(names(balanced.rest)).toEqual(expected(12).slice(5));
+    // a limit on the entities caps the page named next, and names none past it
+    const capped = await firstBatchPulled({ strategy: 'AGGRESSIVE', batchSize: 0, maxEntities: 7 }, true);
+    expect(capped.primary.pageNext).toEqual([undefined]);
+    const cappedPinned = await firstBatchPulled({ strategy: 'AGGRESSIVE', batchSize: 5, maxEntities: 7 }, true);
+    expect(cappedPinned.primary.pageNext).toEqual([{ limit: 2 }, undefined]);
+    expect(names(cappedPinned.rest)).toEqual(expected(12).slice(5, 7));
+    // without the capability, or under ADAPTIVE, the engine reads the next page while the first is sent
+    const plain = await firstBatchPulled({ strategy: 'BALANCED' }, false);
+    expect(plain.readsWhileFirstIsSent).toBe(2);
+    expect(plain.primary.pageNext).toEqual([undefined, undefined, undefined]);
+    const adaptive = await firstBatchPulled({ strategy: 'ADAPTIVE' }, true);
+    expect(adaptive.readsWhileFirstIsSent).toBe(2);
+    expect(adaptive.primary.pageNext.every((n) => n === undefined)).toBe(true);
+  });
+
   it('ends the run when an ON_PREM source goes away', async () => {
     const { primary, connector } = setup(12);
     primary.beforePage = (index) => {

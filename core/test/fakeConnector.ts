@@ -37,6 +37,8 @@ export class FakeServer {
   readonly opened: FakeConnection[] = [];
   /** Reads of relation pages served, in order (the `after` cursor of each, `''` from the start). */
   readonly pageReads: string[] = [];
+  /** The next page each read named (`RelationPage.next`), in the order of {@link pageReads}. */
+  readonly pageNext: ({ limit: number } | undefined)[] = [];
   /** Called before each page read is served (for example to take the server down mid-run); a promise holds the read until it settles. */
   beforePage?: (index: number) => void | Promise<void>;
   /** Called before each read of the schemas is served, as `beforePage`. */
@@ -92,7 +94,7 @@ function relation(t: FakeTable): RelationEntity {
 }
 
 /** The fake connector: every capability, over the servers given by host. */
-export function fakeConnector(servers: Map<string, FakeServer>, options: { withChecks?: boolean } = {}): ConnectorDefinition {
+export function fakeConnector(servers: Map<string, FakeServer>, options: { withChecks?: boolean; readsAhead?: boolean } = {}): ConnectorDefinition {
   return defineConnector<FakeConnection>({
     type: 'fake',
     displayName: 'Fake',
@@ -123,12 +125,14 @@ export function fakeConnector(servers: Map<string, FakeServer>, options: { withC
         await server.beforePage?.(server.pageReads.length);
         alive(conn);
         server.pageReads.push(cursor);
+        server.pageNext.push(page.next);
         server.served.push(`page ${cursor}`);
         return ordered(server.tables)
           .filter((t) => after(t, page.after) && page.filter.schemaMatches(t.schema) && page.filter.relationMatches(t.schema, t.name))
           .slice(0, page.limit)
           .map(relation);
       },
+      ...(options.readsAhead ? { readsAhead: true } : {}),
       async countEntities(conn, filter, cursor) {
         const n = alive(conn).tables.filter((t) => after(t, cursor) && filter.relationMatches(t.schema, t.name)).length;
         conn.server.served.push('count');

@@ -78,6 +78,12 @@ export interface CatalogReader {
   /** One page of relations (or collections) with everything that belongs to them, read set-based. */
   listRelations(page: RelationPage, signal: AbortSignal): Promise<CatalogEntity[]>;
   /**
+   * True when {@link listRelations} reads the page named by {@link RelationPage.next} ahead
+   * itself: the engine then names it and does not read a page ahead of its own, so the
+   * source is still read at most one page ahead of what was sent.
+   */
+  readonly readsAhead?: boolean;
+  /**
    * How many relations (or collections) pass the filter after `after`, when the source can
    * tell cheaply (one counting query); undefined when it cannot. Progress reports it as the total.
    */

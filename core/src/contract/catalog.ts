@@ -21,6 +21,15 @@ export interface RelationPage {
   concurrency: number;
   /** Schema inference of document stores. */
   sampling: SamplingOptions;
+  /**
+   * The page the engine asks for next when this one comes back full (it starts after this
+   * page's last relation): given only to a connector that reads ahead
+   * ({@link CatalogReader.readsAhead}) and only when the engine knows the size already. The
+   * connector may start that page's source reads as soon as this page's have answered, while
+   * this one is mapped and sent; the call for it takes them, and a call for any other page
+   * must drop them.
+   */
+  next?: { limit: number };
 }
 
 /** How document stores infer a collection's schema. */

@@ -77,6 +77,11 @@ export interface CatalogSpec<TConn> {
    * connection limit is reached) that independent reads of the page may use at once.
    */
   listRelations(conn: TConn, page: RelationPage, signal: AbortSignal, parallel: readonly TConn[]): Promise<CatalogEntity[]>;
+  /**
+   * True when {@link listRelations} starts the source reads of {@link RelationPage.next} once
+   * the page's own have answered (see {@link CatalogReader.readsAhead}); false when left out.
+   */
+  readsAhead?: boolean;
   /** How many relations pass the filter after `after`, with one cheap query; leave it out when the source cannot tell. */
   countEntities?(conn: TConn, filter: CompiledFilter, after: RelationKey | undefined, signal: AbortSignal): Promise<number | undefined>;
   /** Extra connections a page may read through: `page.concurrency - 1` when left out; 0 for a driver that pools itself. */
@@ -302,6 +307,10 @@ class DefinedConnector<TConn> implements Connector {
       // Connections still opening when the read ended (it failed) join the pool before it goes on.
       await readers?.catch(() => undefined);
     }
+  }
+
+  get readsAhead(): boolean {
+    return this.catalog?.readsAhead === true;
   }
 
   async listRelations(page: RelationPage, signal: AbortSignal): Promise<CatalogEntity[]> {

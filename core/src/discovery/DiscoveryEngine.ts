@@ -109,8 +109,22 @@ export class DiscoveryEngine {
       if (event) this.instruments.failovers.add(1, { ...system, 'sourced.failover.trigger': 'connection_lost' });
     };
 
-    const pageRead = (cursor: RelationKey | undefined, limit: number, concurrency: number) => (readSignal: AbortSignal) =>
-      connector.listRelations({ filter, after: cursor, limit, concurrency, sampling }, readSignal);
+    // A connector that reads ahead itself is told the next page when the strategy's sizes are
+    // fixed (ADAPTIVE decides each size after the page before, so the engine reads ahead for it).
+    const connectorReadsAhead = connector.readsAhead === true && preset.readAhead > 0 && preset.targetBatchMs <= 0;
+    let readSoFar = 0;
+    /** The page after one of `limit` (read when `readSoFar` were), when that one comes back full. */
+    const nextPage = (limit: number): { limit: number } | undefined => {
+      if (!connectorReadsAhead) return undefined;
+      const size = request.batchSize || preset.batchSize;
+      const next = request.maxEntities ? Math.min(size, request.maxEntities - readSoFar - limit) : size;
+      return next > 0 ? { limit: next } : undefined;
+    };
+    const pageRead = (cursor: RelationKey | undefined, limit: number, concurrency: number) => {
+      const next = nextPage(limit);
+      return (readSignal: AbortSignal) =>
+        connector.listRelations({ filter, after: cursor, limit, concurrency, sampling, ...(next ? { next } : {}) }, readSignal);
+    };
     const readPage = (
       cursor: RelationKey | undefined,
       limit: number,
@@ -167,8 +181,7 @@ export class DiscoveryEngine {
         }
       }
 
-      // Entities read so far, including a page read ahead and not yet sent.
-      let readSoFar = 0;
+      // Entities read so far (readSoFar, above), including a page read ahead and not yet sent.
       const nextLimit = () => {
         const { batchSize } = strategy.current;
         return request.maxEntities ? Math.min(batchSize, request.maxEntities - readSoFar) : batchSize;
@@ -293,9 +306,10 @@ export class DiscoveryEngine {
           ...page.params,
           total,
         };
-        // Read the next page while this one is sent, unless a limit ends the run first.
+        // Read the next page while this one is sent, unless a limit ends the run first (or the
+        // connector has started it already: connectorReadsAhead).
         const more = !complete && !(request.maxEntities && readSoFar >= request.maxEntities);
-        if (more && preset.readAhead > 0) {
+        if (more && preset.readAhead > 0 && !connectorReadsAhead) {
           const limit = nextLimit();
           const cursor = after;
           pending = readPage(cursor, limit, index + 1).then((p) => {

@@ -13,7 +13,7 @@ import type { SecretProvider } from '../secret/SecretProvider';
  * only when this version satisfies the range. A minor release adds to the API; a major one
  * may break it.
  */
-export const PLUGIN_SDK_VERSION = '1.4.0';
+export const PLUGIN_SDK_VERSION = '1.5.0';
 
 /**
  * The major version of {@link PLUGIN_SDK_VERSION}, for plugins that declare a numeric

@@ -61,9 +61,11 @@ export const postgresConnector: ConnectorDefinition = defineConnector<Client>({
        * Five queries per page whatever its size (relations, then columns, constraints with
        * checks, indexes with their details, and the triggers of the relations that have any,
        * by oid, at once when the strategy gives parallel connections), plus one query of keys
-       * per ten pages (catalog.ts).
+       * per ten pages (catalog.ts). When the engine names the next page, its queries start as
+       * soon as this page's have answered, while this one is mapped and sent (`readsAhead`).
        */
       listRelations: (conn, page, signal, parallel) => readRelations(conn, page, signal, parallel, keys),
+      readsAhead: true,
       /** One scan of pg_class with the page query's filter, which reads the first window of keys too. */
       countEntities: (conn, filter, after, signal) => keys.count(conn, filter, after, signal),
     };

@@ -20,6 +20,7 @@ import {
   type RelationPage,
   type SchemaEntity,
 } from '@sourced/core';
+import { setMaxListeners } from 'node:events';
 import { types as pgTypes, type Client, type CustomTypesConfig } from 'pg';
 import { indexDictionary, NameQuoter, plainIndexDefinition, serverIndexDefinitions, type IndexDictionary, type IndexTableColumns } from './catalogIndexes';
 import {
@@ -159,6 +160,50 @@ export class KeyWindow {
   private size = 0;
   /** The window a count read (or is reading), until a page takes it. */
   private counted?: { client: Client; filter: CompiledFilter; after: RelationKey | undefined; size: number; read: Promise<KeyRow[]> };
+  /** The next page's source reads, started while the last page was mapped ({@link startAhead}). */
+  private ahead?: PageAhead;
+
+  /**
+   * Starts the source reads of the page after the one just read (`page`: its filter, the key
+   * it starts after, its size), on the same connections, under a signal of its own: its keys
+   * from this window, then {@link fetchRelations}. The call for that page takes them
+   * ({@link takeAhead}); any other call waits for them to end and reads its own. A run that
+   * ends without asking lets them end with its connections.
+   */
+  startAhead(client: Client, page: RelationPage, parallel: readonly Client[]): void {
+    const controller = new AbortController();
+    setMaxListeners(0, controller.signal);
+    const keys = this.take(client, page, controller.signal);
+    const read = keys.then((k) => (k.length === 0 ? undefined : fetchRelations(client, k, controller.signal, parallel)));
+    keys.catch(() => undefined); // taken by the next call, or dropped
+    read.catch(() => undefined);
+    this.ahead = { client, filter: page.filter, after: page.after, limit: page.limit, keys, read, controller };
+  }
+
+  /**
+   * The source reads started ahead for `page` when they are its (same connection, filter,
+   * cursor and size), followed by the call's signal while they finish; undefined otherwise,
+   * once the ones ahead (if any) have ended: they are let run out, not cancelled (cancelling a
+   * running statement closes its connection, see query.ts), and the window is never read by
+   * two pages at once.
+   */
+  async takeAhead(client: Client, page: RelationPage, signal: AbortSignal): Promise<{ keys: KeyRow[]; fetched: FetchedRelations | undefined } | undefined> {
+    const ahead = this.ahead;
+    if (!ahead) return undefined;
+    this.ahead = undefined;
+    if (ahead.client !== client || ahead.filter !== page.filter || !sameKey(ahead.after, page.after) || ahead.limit !== page.limit) {
+      await ahead.read.catch(() => undefined);
+      return undefined;
+    }
+    const follow = () => ahead.controller.abort(signal.reason);
+    if (signal.aborted) follow();
+    else signal.addEventListener('abort', follow, { once: true });
+    try {
+      return { keys: await ahead.keys, fetched: await ahead.read };
+    } finally {
+      signal.removeEventListener('abort', follow);
+    }
+  }
 
   /**
    * How many relations pass the filter after `after`: read with the first window of keys
@@ -240,13 +285,27 @@ export async function readRelations(
 ): Promise<RelationEntity[]> {
   const out: RelationEntity[] = [];
   let after = page.after;
+  let ahead = await window.takeAhead(client, page, signal);
   while (out.length < page.limit) {
     const want = page.limit - out.length;
-    const keys = await window.take(client, { ...page, after, limit: want }, signal);
-    if (keys.length === 0) break;
-    out.push(...(await describeRelations(client, keys, signal, parallel)));
+    let keys: KeyRow[];
+    let fetched: FetchedRelations | undefined;
+    if (ahead) {
+      ({ keys, fetched } = ahead);
+      ahead = undefined;
+    } else {
+      keys = await window.take(client, { ...page, after, limit: want }, signal);
+      fetched = keys.length === 0 ? undefined : await fetchRelations(client, keys, signal, parallel);
+    }
+    if (keys.length === 0 || !fetched) break;
     const last = keys[keys.length - 1];
     after = { schema: last.schema, name: last.name };
+    // The page the engine asks for next starts its source reads now, while this one is mapped
+    // and sent, when this one is full (nothing was dropped since its keys were read).
+    if (page.next && keys.length === want && fetched.relations.length === keys.length) {
+      window.startAhead(client, { ...page, after, limit: page.next.limit }, parallel);
+    }
+    out.push(...(await mapRelations(client, fetched, signal)));
     if (keys.length < want) break; // the end of the catalog
   }
   return out;
@@ -283,31 +342,46 @@ class ColumnsByNumber implements IndexTableColumns {
   }
 }
 
+/** A page's source reads started ahead ({@link KeyWindow.startAhead}). */
+interface PageAhead {
+  client: Client;
+  filter: CompiledFilter;
+  after: RelationKey | undefined;
+  limit: number;
+  /** Its keys, from the window (settled before `read` starts). */
+  keys: Promise<KeyRow[]>;
+  /** Its source reads; undefined when no keys were left. */
+  read: Promise<FetchedRelations | undefined>;
+  controller: AbortController;
+}
+
+/** What the source said of a page's relations, before they are mapped ({@link fetchRelations}, {@link mapRelations}). */
+interface FetchedRelations {
+  keys: KeyRow[];
+  relations: RelationRow[];
+  dictionary: IndexDictionary;
+  columns: ColumnRow[];
+  constraints: ConstraintRow[];
+  indexes: IndexRow[];
+  triggers: TriggerRow[];
+}
+
 /**
- * The relations of `keys` with their columns, constraints, indexes and triggers, in the order
- * of `keys`. After the relations, four reads at once over the connections given: columns,
- * constraints (keys, foreign keys, checks, the constraint owning each index), indexes, and the
- * triggers of the relations that have any. Index definitions are built here for plain B-tree
- * indexes and printed by the server for the rest (catalogIndexes.ts); a B-tree key that turns
- * out not to be plain costs one more query for the page.
+ * The source reads of the relations of `keys`: the relations and the index dictionary, then
+ * four reads at once over the connections given: columns, constraints (keys, foreign keys,
+ * checks, the constraint owning each index), indexes, and the triggers of the relations that
+ * have any.
  */
-async function describeRelations(client: Client, keys: KeyRow[], signal: AbortSignal, parallel: readonly Client[]): Promise<RelationEntity[]> {
+async function fetchRelations(client: Client, keys: KeyRow[], signal: AbortSignal, parallel: readonly Client[]): Promise<FetchedRelations> {
   const oids = keys.map((k) => k.oid);
   const [relations, dictionary] = await Promise.all([
     readCatalog('relations', () => query<RelationRow>(client, RELATIONS_SQL, [oidList(oids)], signal)),
     readCatalog('index dictionary', () => indexDictionary(client, signal, parallel[0])),
   ]);
-  if (relations.length === 0) return [];
-  const found = new Map(relations.map((r) => [r.oid, r]));
-  const byOid = new Map<string, RelationEntity>();
-  for (const k of keys) {
-    const r = found.get(k.oid);
-    if (r) byOid.set(r.oid, toRelation(r));
-  }
-  const present = oidList([...byOid.keys()]);
+  if (relations.length === 0) return { keys, relations, dictionary, columns: [], constraints: [], indexes: [], triggers: [] };
+  const present = oidList(relations.map((r) => r.oid));
   const withTriggers = relations.filter((r) => r.has_triggers).map((r) => r.oid);
   const indexesSql = indexesSqlFor(dictionary.version);
-
   const [columns, constraints, indexes, triggers] = await spread(client, parallel, [
     (c) => readCatalog('columns', () => query<ColumnRow>(c, COLUMNS_SQL, [present], signal)),
     (c) => readCatalog('constraints', () => query<ConstraintRow>(c, CONSTRAINTS_SQL, [present], signal, CATALOG_TYPES)),
@@ -317,6 +391,23 @@ async function describeRelations(client: Client, keys: KeyRow[], signal: AbortSi
         ? Promise.resolve([])
         : readCatalog('triggers', () => query<TriggerRow>(c, TRIGGERS_SQL, [oidList(withTriggers)], signal, CATALOG_TYPES)),
   ] as const);
+  return { keys, relations, dictionary, columns, constraints, indexes, triggers };
+}
+
+/**
+ * A page's source reads as entities, in the order of its keys. Index definitions are built
+ * here for plain B-tree indexes and printed by the server for the rest (catalogIndexes.ts); a
+ * B-tree key that turns out not to be plain costs one more query for the page.
+ */
+async function mapRelations(client: Client, fetched: FetchedRelations, signal: AbortSignal): Promise<RelationEntity[]> {
+  const { keys, relations, dictionary, columns, constraints, indexes, triggers } = fetched;
+  if (relations.length === 0) return [];
+  const found = new Map(relations.map((r) => [r.oid, r]));
+  const byOid = new Map<string, RelationEntity>();
+  for (const k of keys) {
+    const r = found.get(k.oid);
+    if (r) byOid.set(r.oid, toRelation(r));
+  }
 
   const columnsOf = new Map<string, ColumnsByNumber>();
   for (const c of columns) {
