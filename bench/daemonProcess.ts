@@ -38,10 +38,18 @@ export function processMemory(pid: number): { rss: number; hwm: number } {
   return { rss: kib('VmRSS'), hwm: kib('VmHWM') };
 }
 
-/** The daemon's environment: no SOURCED_* or OTEL_* settings of the caller (no exporters, no config file). */
+/**
+ * The daemon's environment: no SOURCED_* or OTEL_* settings of the caller (no exporters, no
+ * config file), but the settings BENCH_DAEMON_ENV names (space-separated `NAME=value`), for
+ * measuring a setting: `BENCH_DAEMON_ENV="SOURCED_DISCOVERY_HEAP_HEADROOM_MB=0"`.
+ */
 function daemonEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SOURCED_') && !k.startsWith('OTEL_')) env[k] = v;
+  for (const pair of (process.env['BENCH_DAEMON_ENV'] ?? '').split(' ').filter((p) => p.includes('='))) {
+    const at = pair.indexOf('=');
+    env[pair.slice(0, at)] = pair.slice(at + 1);
+  }
   return env;
 }
 

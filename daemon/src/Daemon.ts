@@ -220,7 +220,7 @@ export async function startDaemon(options: StartOptions): Promise<RunningDaemon>
     targetPolicy: asFunction(({ config: c }: Cradle) => new TargetPolicy(c.targets, { dnsServers: c.targets.dnsServers }))
       .singleton()
       .disposer((p) => p.close()),
-    heapGuard: asFunction(({ config: c }: Cradle) => new HeapGuard(c.discovery.heapHeadroomMb * 2 ** 20)).singleton(),
+    heapGuard: asFunction(({ config: c }: Cradle) => new HeapGuard(c.discovery.heapHeadroomMb * 2 ** 20, c.discovery.heapGrowingPercent)).singleton(),
     dataSourceService: asFunction((cradle: Cradle) => new DataSourceService(cradle)).singleton(),
     pluginService: asFunction((cradle: Cradle) => new PluginService(cradle)).singleton(),
     secretService: asFunction((cradle: Cradle) => new SecretService(cradle)).singleton(),

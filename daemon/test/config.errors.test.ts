@@ -28,7 +28,7 @@ describe('loadConfig', () => {
     /** A section that is not an object, or a switch that is not a boolean, is refused rather than read as "off". */
     it('a value of the wrong type in the file', () => {
       expect(errorOf(['--config', write('errors/section.yaml', 'discovery: ADAPTIVE\n')])).toMatchInlineSnapshot(
-        `"discovery in <dir>/errors/section.yaml: expected an object with defaultStrategy, heapHeadroomMb, stallTimeoutMs, stallProbeAfterMs; got "ADAPTIVE""`,
+        `"discovery in <dir>/errors/section.yaml: expected an object with defaultStrategy, heapHeadroomMb, heapGrowingPercent, stallTimeoutMs, stallProbeAfterMs; got "ADAPTIVE""`,
       );
       expect(errorOf(['--config', write('errors/switch.yaml', 'secrets:\n  dynamicStrategies: "yes"\n')])).toMatchInlineSnapshot(
         `"secrets.dynamicStrategies in <dir>/errors/switch.yaml: "yes" is not true or false"`,

@@ -30,7 +30,8 @@ describe('loadConfig', () => {
         },
         "discovery": {
           "defaultStrategy": "BALANCED",
-          "heapHeadroomMb": 48,
+          "heapGrowingPercent": 60,
+          "heapHeadroomMb": 0,
         },
         "limits": {
           "authFailureBurst": 20,
@@ -194,7 +195,7 @@ secrets:
       plugins: ['@sourced/plugin-postgres', 'sourced-plugin-clickhouse'],
       pluginSettings: { clickhouse: { maxRows: 10 } },
       validation: { checkTimeoutMs: 1500 },
-      discovery: { defaultStrategy: 'ADAPTIVE', heapHeadroomMb: 0, stallTimeoutMs: 15000, stallProbeAfterMs: 2000 },
+      discovery: { defaultStrategy: 'ADAPTIVE', heapHeadroomMb: 0, heapGrowingPercent: 60, stallTimeoutMs: 15000, stallProbeAfterMs: 2000 },
       limits: DEFAULT_CONFIG.limits,
       preview: {
         defaultRows: 20,

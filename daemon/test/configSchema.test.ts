@@ -133,7 +133,7 @@ describe('the configuration schema', () => {
     /** An unknown key anywhere names its full path and the nearest known key. */
     it('an unknown key, with the key meant', () => {
       expect(errorOf(['--config', write('unknown/stall.yaml', 'discovery:\n  stalTimeoutMs: 1000\n')])).toMatchInlineSnapshot(
-        `"discovery.stalTimeoutMs in <dir>/unknown/stall.yaml: unknown key (did you mean stallTimeoutMs?); known: defaultStrategy, heapHeadroomMb, stallTimeoutMs, stallProbeAfterMs"`,
+        `"discovery.stalTimeoutMs in <dir>/unknown/stall.yaml: unknown key (did you mean stallTimeoutMs?); known: defaultStrategy, heapHeadroomMb, heapGrowingPercent, stallTimeoutMs, stallProbeAfterMs"`,
       );
       expect(
         errorOf(['--config', write('unknown/jwt.yaml', 'auth:\n  jwt:\n    jwks: k.json\n    issuer: i\n    audience: a\n    requireExp: false\n')]),

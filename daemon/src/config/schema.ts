@@ -58,8 +58,12 @@ export const DaemonConfigShape = z.strictObject({
   discovery: section({
     defaultStrategy: doc(oneOf(STRATEGIES).default('BALANCED'), 'The strategy of a request that names none (see Discovery strategies).'),
     heapHeadroomMb: ms(
-      48,
-      'Heap growth (MiB) between batches after which the daemon runs a full garbage collection, so memory follows the pages in flight; `0` is off.',
+      0,
+      'Heap growth (MiB) between batches after which the daemon runs a full garbage collection, so memory follows the pages in flight; `0` is off (`heapGrowingPercent` bounds the heap at less cost).',
+    ),
+    heapGrowingPercent: doc(
+      number('nonNegative').default(60),
+      "How far V8 lets the heap grow past what a full collection left alive before it collects again, percent (V8's `--heap-growing-percent`, set for the whole process when the daemon starts): a discovery page is garbage soon after it is promoted, and V8's own factor (up to 4x) let a 35 MiB live heap reach 147 MiB; `0` leaves V8's own.",
     ),
     stallTimeoutMs: doc(
       number('nonNegative').optional(),
