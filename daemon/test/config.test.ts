@@ -31,7 +31,7 @@ describe('loadConfig', () => {
         "discovery": {
           "defaultStrategy": "BALANCED",
           "heapGrowingPercent": 60,
-          "heapHeadroomMb": 0,
+          "heapHeadroomMb": 48,
         },
         "limits": {
           "authFailureBurst": 20,

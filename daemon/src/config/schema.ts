@@ -58,8 +58,8 @@ export const DaemonConfigShape = z.strictObject({
   discovery: section({
     defaultStrategy: doc(oneOf(STRATEGIES).default('BALANCED'), 'The strategy of a request that names none (see Discovery strategies).'),
     heapHeadroomMb: ms(
-      0,
-      'Heap growth (MiB) between batches after which the daemon runs a full garbage collection, so memory follows the pages in flight; `0` is off (`heapGrowingPercent` bounds the heap at less cost).',
+      48,
+      'Heap growth (MiB) between batches after which the daemon runs a full garbage collection, so memory follows the pages in flight (the bound when V8 falls behind `heapGrowingPercent`); `0` is off.',
     ),
     heapGrowingPercent: doc(
       number('nonNegative').default(60),
