@@ -254,6 +254,49 @@ describe('discovery strategies on PostgreSQL', () => {
   });
 
   /**
+   * After a failover the next page is read on another connection: what was read ahead on the
+   * one left is not waited for (here its link drops every byte, as a frozen server's would),
+   * and the pages after it come from the window without a gap.
+   */
+  it('does not wait for a page read ahead on a connection a failover left', async () => {
+    const proxy = await startLatencyProxy({ host: pg.host, port: pg.port });
+    const left = new Client({ host: proxy.host, port: proxy.port, user: pg.user, password: pg.password, database: pg.database });
+    left.on('error', () => undefined);
+    const active = new Client({ host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: pg.database });
+    await left.connect();
+    await active.connect();
+    // every statement of the connection left spends 2 x 200 ms on the link, so the page read
+    // ahead is still on its way when the link starts dropping
+    const tableNames = (from: number, n: number) => Array.from({ length: n }, (_, i) => `t${String(from + i).padStart(4, '0')}`);
+    try {
+      const window = new KeyWindow();
+      const filter = compileFilter({ includeSchemas: ['wide'], excludeSchemas: [], includeTables: [], excludeTables: [], includeSystemSchemas: false });
+      const signal = new AbortController().signal;
+      const page = (client: Client, after: RelationKey | undefined, limit: number, next?: number) =>
+        readRelations(
+          client,
+          { filter, after, limit, concurrency: 1, sampling: DEFAULT_SAMPLING, ...(next ? { next: { limit: next } } : {}) },
+          signal,
+          [],
+          window,
+        );
+      // 10 then 15: the page read ahead takes the window's last 10 keys and reads more on the link
+      proxy.delayMs = 200;
+      const first = await page(left, undefined, 10, 15);
+      proxy.dropping = true;
+      expect(first.map((r) => r.name)).toEqual(tableNames(1, 10));
+      const second = await page(active, first.at(-1), 15);
+      expect(second.map((r) => r.name)).toEqual(tableNames(11, 15));
+      const third = await page(active, second.at(-1), 10);
+      expect(third.map((r) => r.name)).toEqual(tableNames(26, 10));
+    } finally {
+      proxy.dropConnections();
+      await active.end();
+      await proxy.close();
+    }
+  });
+
+  /**
    * The count reads the first window of keys with it, in one scan, and the page that starts
    * there takes that window: one statement over the relations for both. The counts equal the
    * database's own, from the start and after a cursor.

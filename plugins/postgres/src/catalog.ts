@@ -162,13 +162,16 @@ export class KeyWindow {
   private counted?: { client: Client; filter: CompiledFilter; after: RelationKey | undefined; size: number; read: Promise<KeyRow[]> };
   /** The next page's source reads, started while the last page was mapped ({@link startAhead}). */
   private ahead?: PageAhead;
+  /** Bumped when reads ahead are dropped without waiting for them: their key reads then leave the window alone. */
+  private epoch = 0;
 
   /**
    * Starts the source reads of the page after the one just read (`page`: its filter, the key
    * it starts after, its size), on the same connections, under a signal of its own: its keys
    * from this window, then {@link fetchRelations}. The call for that page takes them
-   * ({@link takeAhead}); any other call waits for them to end and reads its own. A run that
-   * ends without asking lets them end with its connections.
+   * ({@link takeAhead}); another call on the same connection waits for them to end and reads
+   * its own, one on another connection (after a failover) does not wait. A run that ends
+   * without asking lets them end with its connections.
    */
   startAhead(client: Client, page: RelationPage, parallel: readonly Client[]): void {
     const controller = new AbortController();
@@ -182,16 +185,23 @@ export class KeyWindow {
 
   /**
    * The source reads started ahead for `page` when they are its (same connection, filter,
-   * cursor and size), followed by the call's signal while they finish; undefined otherwise,
-   * once the ones ahead (if any) have ended: they are let run out, not cancelled (cancelling a
-   * running statement closes its connection, see query.ts), and the window is never read by
-   * two pages at once.
+   * cursor and size), followed by the call's signal while they finish; undefined otherwise.
+   * Reads ahead on the same connection are let run out first, not cancelled (cancelling a
+   * running statement closes its connection, see query.ts), so the window is never read by two
+   * pages at once; reads ahead on another connection (a failover) are not waited for, and
+   * their key reads no longer touch the window.
    */
   async takeAhead(client: Client, page: RelationPage, signal: AbortSignal): Promise<{ keys: KeyRow[]; fetched: FetchedRelations | undefined } | undefined> {
     const ahead = this.ahead;
     if (!ahead) return undefined;
     this.ahead = undefined;
-    if (ahead.client !== client || ahead.filter !== page.filter || !sameKey(ahead.after, page.after) || ahead.limit !== page.limit) {
+    if (ahead.client !== client) {
+      // Another connection: a failover left the one they run on (perhaps to a server that no
+      // longer answers). They are not waited for; their keys, if still being read, are dropped.
+      this.epoch += 1;
+      return undefined;
+    }
+    if (ahead.filter !== page.filter || !sameKey(ahead.after, page.after) || ahead.limit !== page.limit) {
       await ahead.read.catch(() => undefined);
       return undefined;
     }
@@ -221,6 +231,11 @@ export class KeyWindow {
 
   /** The keys of the next page: up to `limit`, fewer only at the end of the catalog. */
   async take(client: Client, page: RelationPage, signal: AbortSignal): Promise<KeyRow[]> {
+    // A read ahead that was dropped while it waited leaves the window alone (see takeAhead).
+    const epoch = this.epoch;
+    const current = () => {
+      if (epoch !== this.epoch) throw new AbortedError('the page read ahead was dropped');
+    };
     if (client !== this.client || !sameKey(page.after, this.last)) {
       this.keys = [];
       this.next = 0;
@@ -232,6 +247,7 @@ export class KeyWindow {
       if (counted?.client === client && counted.filter === page.filter && sameKey(counted.after, page.after)) {
         // The count's window, unless the count failed: then the page reads its own.
         const keys = await counted.read.catch(() => undefined);
+        current();
         if (keys) {
           this.keys = keys;
           this.final = keys.length < counted.size;
@@ -247,7 +263,9 @@ export class KeyWindow {
         const size = Math.min(MAX_WINDOW, this.size === 0 ? page.limit * FIRST_WINDOW_PAGES : Math.max(page.limit, this.size * WINDOW_GROWTH));
         this.size = size;
         const from = after;
-        this.keys = await readCatalog('relations', () => query<KeyRow>(client, KEYS_SQL, [...filterParams(page.filter, from), size], signal));
+        const read = await readCatalog('relations', () => query<KeyRow>(client, KEYS_SQL, [...filterParams(page.filter, from), size], signal));
+        current();
+        this.keys = read;
         this.next = 0;
         this.final = this.keys.length < size;
         if (this.keys.length === 0) break;
