@@ -302,12 +302,14 @@ export async function addSchemaObjects(
   const readTypes = (c: Client) => readCatalog('types', () => query<TypeRow>(c, TYPES_SQL, [names], signal));
   // The types (the slowest: pg_type holds two rows per table) on the last extra connection, the
   // one a page reads its triggers on, and the rest beside it: the main connection stays free
-  // for the count and the first page, which discovery reads at the same time.
+  // for the count and the first page, which discovery reads at the same time. Without extra
+  // connections all three are given to the one connection at once: its statement line sends
+  // each as the one before ends, instead of waiting for the daemon to ask for the next.
   const others = await parallel();
   const last = others.length - 1;
   const [types, routines, sequences] =
     others.length === 0
-      ? [await readTypes(client), await readRoutines(client), await readSequences(client)]
+      ? await Promise.all([readTypes(client), readRoutines(client), readSequences(client)])
       : await Promise.all([readTypes(others[last]), readRoutines(last > 0 ? others[0] : client), readSequences(last > 1 ? others[1] : client)]);
   const bySchema = new Map(schemas.map((s) => [s.name, s]));
   for (const s of schemas) Object.assign(s, { sequences: [], routines: [], types: [] });
