@@ -183,16 +183,21 @@ export async function readSchemaObjects(
     const others = await parallel();
     if (others.length > 0) schemas.forEach((s, i) => void uncommonKindsIn(conn, s, signal, others[i % others.length]).catch(() => undefined));
   }
-  // The routines and the sequences: one statement after another on the main connection.
-  const routineRows = await read('routines', () => query<RoutineRow>(conn, routinesSql(request.routineBodies), [schemas], signal));
-  const parameterRows = routineRows.length === 0 ? [] : await read('routine parameters', () => query<ParameterRow>(conn, PARAMETERS_SQL, [schemas], signal));
-  for (const [schema, routines] of groupRoutines(routineRows, parameterRows)) {
+  // The routines and the sequences, given to the main connection at once: its statement line
+  // sends each statement as the one before ends, the two reads' statements in turn.
+  const routinesRead = (async () => {
+    const routineRows = await read('routines', () => query<RoutineRow>(conn, routinesSql(request.routineBodies), [schemas], signal));
+    const parameterRows = routineRows.length === 0 ? [] : await read('routine parameters', () => query<ParameterRow>(conn, PARAMETERS_SQL, [schemas], signal));
+    return groupRoutines(routineRows, parameterRows);
+  })();
+  const [routines, sequences] = await Promise.all([routinesRead, hasSequences ? readSequences(conn, schemas, signal, read) : undefined]);
+  for (const [schema, list] of routines) {
     const objects = out.get(schema);
-    if (objects) objects.routines = routines;
+    if (objects) objects.routines = list;
   }
-  if (hasSequences) {
+  if (sequences) {
     for (const objects of out.values()) objects.sequences = [];
-    for (const s of await readSequences(conn, schemas, signal, read)) out.get(s.schema)?.sequences?.push(s);
+    for (const s of sequences) out.get(s.schema)?.sequences?.push(s);
   }
   return out;
 }
