@@ -14,13 +14,13 @@ import {
   SourcedError,
   UnavailableError,
   describeError,
+  readSignalController,
   type CompiledFilter,
   type RelationEntity,
   type RelationKey,
   type RelationPage,
   type SchemaEntity,
 } from '@sourced/core';
-import { setMaxListeners } from 'node:events';
 import { types as pgTypes, type Client, type CustomTypesConfig } from 'pg';
 import { indexDictionary, NameQuoter, plainIndexDefinition, serverIndexDefinitions, type IndexDictionary, type IndexTableColumns } from './catalogIndexes';
 import {
@@ -174,8 +174,7 @@ export class KeyWindow {
    * without asking lets them end with its connections.
    */
   startAhead(client: Client, page: RelationPage, parallel: readonly Client[]): void {
-    const controller = new AbortController();
-    setMaxListeners(0, controller.signal);
+    const controller = readSignalController();
     const keys = this.take(client, page, controller.signal);
     const read = keys.then((k) => (k.length === 0 ? undefined : fetchRelations(client, k, controller.signal, parallel)));
     keys.catch(() => undefined); // taken by the next call, or dropped
